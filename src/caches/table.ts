@@ -1,0 +1,179 @@
+// One set-associative table on typed arrays (struct-of-arrays indexed
+// `set * ways + way`) that serves as every IOTLB, every device TLB and any
+// walk cache: the ChampSim/gem5 split of tags, indexing and replacement.
+//
+// An entry caches one leaf: its tag (IOTLB: DID * 2^32 + PASID; device TLB:
+// PASID), page base and order, and the physical page, so that a hit on a page
+// unmapped or remapped since can be recognised as stale (spec/model.md §6).
+import type { ReplacementPolicy } from './replacement.js';
+import { POW2, pageNumber, setOf } from './indexing.js';
+
+export const EMPTY = 0;
+export const VALID = 1;
+/**
+ * Invalid, but removed by an invalidation and not yet reused: a later miss on
+ * the same tag and page is a miss caused by invalidation.
+ */
+export const INVALIDATED = 2;
+
+export const TAG_SHIFT = 4294967296; // IOTLB tag = DID * 2^32 + PASID
+
+export class SetAssocTable {
+  readonly sets: number;
+  readonly ways: number;
+  readonly setMask: number;
+  readonly state: Uint8Array;
+  readonly tag: Float64Array;
+  readonly base: Float64Array;
+  readonly order: Uint8Array;
+  readonly phys: Float64Array;
+  /** Dense domain slot of the leaf's domain (for the stale check). */
+  readonly owner: Int32Array;
+  /** The owner's unmap epoch when the entry was last known to match its page table. */
+  readonly epoch: Float64Array;
+  /** ts (ns) of the unmap that removed the cached leaf, or -1. */
+  readonly unmappedAt: Float64Array;
+  readonly policy: ReplacementPolicy;
+
+  /** Set by `lookup`: whether a miss found an INVALIDATED entry with the same tag and page. */
+  missWasInvalidated = false;
+  /** Accumulated by removals of entries whose page had been unmapped: the stale window, in ns. */
+  windowMaxNs = 0;
+  windowSumNs = 0;
+  windowCount = 0;
+
+  constructor(sets: number, ways: number, policy: ReplacementPolicy) {
+    this.sets = sets;
+    this.ways = ways;
+    this.setMask = sets - 1;
+    const n = sets * ways;
+    this.state = new Uint8Array(n);
+    this.tag = new Float64Array(n);
+    this.base = new Float64Array(n);
+    this.order = new Uint8Array(n);
+    this.phys = new Float64Array(n);
+    this.owner = new Int32Array(n);
+    this.epoch = new Float64Array(n);
+    this.unmappedAt = new Float64Array(n);
+    this.policy = policy;
+  }
+
+  get entries(): number {
+    return this.sets * this.ways;
+  }
+
+  /**
+   * Finds the entry with `tag` that covers page-frame `pfn`, probing each
+   * order of `ordersDesc` (largest first) in its own set; the first hit wins
+   * and refreshes the replacement state. Returns the entry index or -1.
+   */
+  lookup(tag: number, pfn: number, ordersDesc: Int8Array): number {
+    const ways = this.ways;
+    const state = this.state;
+    const tags = this.tag;
+    const bases = this.base;
+    const orders = this.order;
+    let ghost = false;
+    for (let k = 0; k < ordersDesc.length; k++) {
+      const order = ordersDesc[k];
+      const page = pageNumber(pfn, order);
+      const base = page * POW2[order];
+      const set = setOf(page, this.setMask);
+      const first = set * ways;
+      for (let i = first; i < first + ways; i++) {
+        if (tags[i] !== tag || bases[i] !== base || orders[i] !== order) continue;
+        const st = state[i];
+        if (st === VALID) {
+          this.policy.onHit(set, i - first);
+          this.missWasInvalidated = false;
+          return i;
+        }
+        if (st === INVALIDATED) ghost = true;
+      }
+    }
+    this.missWasInvalidated = ghost;
+    return -1;
+  }
+
+  /** Inserts a leaf: the set's first invalid way, else the policy's victim. */
+  fill(tag: number, base: number, order: number, phys: number, owner: number, epoch: number): number {
+    const set = setOf(pageNumber(base, order), this.setMask);
+    const first = set * this.ways;
+    let way = -1;
+    for (let w = 0; w < this.ways; w++) {
+      if (this.state[first + w] !== VALID) {
+        way = w;
+        break;
+      }
+    }
+    if (way < 0) way = this.policy.victim(set);
+    const i = first + way;
+    this.state[i] = VALID;
+    this.tag[i] = tag;
+    this.base[i] = base;
+    this.order[i] = order;
+    this.phys[i] = phys;
+    this.owner[i] = owner;
+    this.epoch[i] = epoch;
+    this.unmappedAt[i] = -1;
+    this.policy.onFill(set, way);
+    return i;
+  }
+
+  /** The valid entry caching exactly this leaf, or -1 (no replacement update). */
+  findExact(tag: number, base: number, order: number): number {
+    const set = setOf(pageNumber(base, order), this.setMask);
+    const first = set * this.ways;
+    for (let i = first; i < first + this.ways; i++) {
+      if (this.state[i] === VALID && this.tag[i] === tag && this.base[i] === base && this.order[i] === order) return i;
+    }
+    return -1;
+  }
+
+  private remove(i: number, nowNs: number): void {
+    this.state[i] = INVALIDATED;
+    const at = this.unmappedAt[i];
+    if (at >= 0) {
+      const w = nowNs - at;
+      if (w > this.windowMaxNs) this.windowMaxNs = w;
+      this.windowSumNs += w;
+      this.windowCount++;
+    }
+  }
+
+  /** Removes entries of `tag` whose page overlaps pfns [start, end). Returns the count. */
+  removeRange(tag: number, start: number, end: number, nowNs: number): number {
+    let removed = 0;
+    const n = this.state.length;
+    for (let i = 0; i < n; i++) {
+      if (this.state[i] !== VALID || this.tag[i] !== tag) continue;
+      const b = this.base[i];
+      if (b < end && b + POW2[this.order[i]] > start) {
+        this.remove(i, nowNs);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Removes every entry whose tag lies in [tagLo, tagHi). Returns the count. */
+  removeTags(tagLo: number, tagHi: number, nowNs: number): number {
+    let removed = 0;
+    const n = this.state.length;
+    for (let i = 0; i < n; i++) {
+      if (this.state[i] !== VALID) continue;
+      const t = this.tag[i];
+      if (t >= tagLo && t < tagHi) {
+        this.remove(i, nowNs);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  takeWindow(): void {
+    this.windowMaxNs = 0;
+    this.windowSumNs = 0;
+    this.windowCount = 0;
+  }
+}

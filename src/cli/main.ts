@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// The command line: each command lives in its own module; input errors end
+// here as one line on stderr and exit status 2.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { InputError } from '../errors.js';
+import { inspectCommand } from './inspect.js';
+import { replayCommand } from './replay.js';
+
+export async function main(argv: string[]): Promise<number> {
+  let failed: string | undefined;
+  const parser = yargs(argv)
+    .scriptName('iommu-replay')
+    .usage('$0 <command> [options]\n\nTrace-driven IOMMU performance analyzer: replays Arrow traces of DMA and map/unmap through an IOMMU model.')
+    .command(replayCommand)
+    .command(inspectCommand)
+    .demandCommand(1, 'Name a command: replay, inspect')
+    .strict()
+    .help()
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      failed = msg;
+    });
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    if (err instanceof InputError) {
+      process.stderr.write(`iommu-replay: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (failed !== undefined) {
+    process.stderr.write(`iommu-replay: ${failed} (see --help)\n`);
+    return 2;
+  }
+  return 0;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`iommu-replay: internal error: ${(err as Error)?.stack ?? err}\n`);
+    process.exitCode = 70;
+  },
+);

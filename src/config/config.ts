@@ -1,0 +1,300 @@
+// The replay configuration (spec/config.md): validation with messages that name
+// the field (`iotlb.ways: expected a positive integer, got 0`), defaults filled
+// in, and the resolved form that goes into every summary.
+import fs from 'node:fs';
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+import { formatBdf, parseBdf } from '../trace/schema.js';
+import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2 } from './pagesizes.js';
+
+export const POLICIES = ['lru', 'fifo', 'plru', 'random'] as const;
+export type PolicyName = (typeof POLICIES)[number];
+export const PARTIAL_UNMAP = ['whole-leaf', 'reject', 'split'] as const;
+export type PartialUnmap = (typeof PARTIAL_UNMAP)[number];
+export const MODES = ['strict', 'lazy'] as const;
+export type InvalidationMode = (typeof MODES)[number];
+
+export interface TableGeometry {
+  entries: number;
+  sets: number;
+  ways: number;
+  policy: PolicyName;
+}
+
+export interface Costs {
+  iotlbHit: number;
+  walkAccess: number;
+  pageInvalidation: number;
+  domainInvalidation: number;
+  devtlbInvalidation: number;
+  wait: number;
+}
+
+/** A configuration with every default filled in: one point of a sweep. */
+export interface ReplayConfig {
+  name: string;
+  /** Sizes ascending, as "4K", "2M", ... */
+  pageSizes: string[];
+  svaPageSizes: string[];
+  /** Instances given by the configuration; absent: from the trace, else one "iommu0". */
+  iommus?: { name: string; pageSizes: string[] }[];
+  /** Keyed by BDF ("0000:03:00.0"). */
+  devices: Record<string, { iommu?: string; devtlb: boolean }>;
+  domainIds: number;
+  pageTable: { levels: 4 | 5 };
+  iotlb: TableGeometry;
+  devtlb: TableGeometry;
+  partialUnmap: PartialUnmap;
+  invalidation: {
+    mode: InvalidationMode;
+    maxInvalidationMask: number;
+    fqSize: number;
+    fqTimeoutNs: number;
+  };
+  costs: Costs;
+  seed: number;
+}
+
+export const DEFAULT_PAGE_SIZES = ['4K', '2M', '1G'];
+
+const show = (v: unknown): string => {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+};
+const expected = (what: string) => (iss: { input?: unknown }) => `expected ${what}, got ${show(iss.input)}`;
+
+const posInt = (what = 'a positive integer') =>
+  z.number({ error: expected(what) }).int({ error: expected(what) }).positive({ error: expected(what) });
+const nonNegInt = (what = 'a non-negative integer') =>
+  z.number({ error: expected(what) }).int({ error: expected(what) }).min(0, { error: expected(what) });
+const nonNegNum = (what = 'a non-negative number') =>
+  z.number({ error: expected(what) }).min(0, { error: expected(what) }).refine(Number.isFinite, { error: expected(what) });
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: expected(`one of ${values.map((v) => `"${v}"`).join(', ')}`) });
+
+const pageSizesField = z.union([z.array(z.string()), z.string()], {
+  error: expected('a list of sizes like ["4K", "2M"] or a bitmap like "0x40201000"'),
+});
+
+const tableSchema = z.strictObject({
+  sets: posInt().optional(),
+  ways: z.union([posInt(), z.literal('full')], { error: expected('a positive integer or "full"') }).optional(),
+  entries: posInt().optional(),
+  policy: oneOf(POLICIES).optional(),
+});
+
+export const configSchema = z.strictObject({
+  name: z.string({ error: expected('a string') }).optional(),
+  pageSizes: pageSizesField.optional(),
+  svaPageSizes: pageSizesField.optional(),
+  iommus: z
+    .array(z.strictObject({ name: z.string({ error: expected('a string') }).min(1, { error: expected('a non-empty name') }), pageSizes: pageSizesField.optional() }), {
+      error: expected('a list of {"name": ...}'),
+    })
+    .min(1, { error: expected('at least one instance') })
+    .optional(),
+  devices: z
+    .record(z.string(), z.strictObject({ iommu: z.string({ error: expected('an instance name') }).optional(), devtlb: z.boolean({ error: expected('true or false') }).optional() }), {
+      error: expected('an object keyed by device'),
+    })
+    .optional(),
+  domainIds: posInt().optional(),
+  pageTable: z.strictObject({ levels: z.union([z.literal(4), z.literal(5)], { error: expected('4 or 5') }).optional() }).optional(),
+  iotlb: tableSchema.optional(),
+  devtlb: tableSchema.optional(),
+  partialUnmap: oneOf(PARTIAL_UNMAP).optional(),
+  invalidation: z
+    .strictObject({
+      mode: oneOf(MODES).optional(),
+      maxInvalidationMask: nonNegInt().optional(),
+      fqSize: posInt().optional(),
+      fqTimeoutNs: nonNegNum().optional(),
+    })
+    .optional(),
+  costs: z
+    .strictObject({
+      iotlbHit: nonNegNum().optional(),
+      walkAccess: nonNegNum().optional(),
+      pageInvalidation: nonNegNum().optional(),
+      domainInvalidation: nonNegNum().optional(),
+      devtlbInvalidation: nonNegNum().optional(),
+      wait: nonNegNum().optional(),
+    })
+    .optional(),
+  seed: nonNegInt().optional(),
+  sweep: z.record(z.string(), z.array(z.unknown(), { error: expected('a list of values') }), { error: expected('an object of field path to values') }).optional(),
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+
+class ConfigFieldError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+  }
+}
+
+function fieldError(field: string, message: string): never {
+  throw new ConfigFieldError(field, message);
+}
+
+/** Parses a page-size list or bitmap to log2 sizes, checked against the page table. */
+function parsePageSizes(field: string, value: string[] | string, levels: number): string[] {
+  let log2s: number[];
+  if (typeof value === 'string') {
+    const fromBitmap = parseBitmap(value);
+    if (fromBitmap) log2s = fromBitmap;
+    else log2s = value.split(/[,|]/).map((s) => parseSizeLog2(s) ?? fieldError(field, `expected a size like "4K" or "2M" or a bitmap like "0x40201000", got ${show(value)}`));
+  } else {
+    log2s = value.map((s) => parseSizeLog2(s) ?? fieldError(field, `expected a power-of-two size like "4K" or "2M", got ${show(s)}`));
+  }
+  if (log2s.length === 0) fieldError(field, 'expected at least one page size, got none');
+  for (const l of log2s) {
+    if (l < PAGE_SHIFT) fieldError(field, `${formatSizeLog2(l)} is smaller than the 4K page-table granule`);
+    // A leaf must fit in the address space of the table (spec/model.md §6: levels - floor(order/9) >= 1).
+    if (l - PAGE_SHIFT >= 9 * levels) fieldError(field, `${formatSizeLog2(l)} is larger than a ${levels}-level page table can map`);
+  }
+  return new PageSizeSet(log2s).names;
+}
+
+function isPow2(n: number): boolean {
+  return n > 0 && Number.isInteger(n) && (n & (n - 1)) === 0;
+}
+
+function resolveTable(field: string, raw: z.infer<typeof tableSchema> | undefined, defaults: TableGeometry): TableGeometry {
+  const policy = raw?.policy ?? defaults.policy;
+  let sets: number;
+  let ways: number;
+  if (raw === undefined || (raw.sets === undefined && raw.ways === undefined && raw.entries === undefined)) {
+    sets = defaults.sets;
+    ways = defaults.ways;
+  } else if (raw.ways === 'full') {
+    const entries = raw.entries ?? (raw.sets === undefined ? defaults.sets * defaults.ways : undefined);
+    if (entries === undefined) fieldError(`${field}.ways`, '"full" needs "entries" (one set of that many ways), not "sets"');
+    if (raw.sets !== undefined && raw.sets !== 1) fieldError(`${field}.sets`, `expected 1 with "ways": "full", got ${raw.sets}`);
+    sets = 1;
+    ways = entries;
+  } else if (raw.entries !== undefined) {
+    ways = raw.ways ?? defaults.ways;
+    if (raw.entries % ways !== 0) fieldError(`${field}.entries`, `expected a multiple of ways (${ways}), got ${raw.entries}`);
+    sets = raw.entries / ways;
+    if (raw.sets !== undefined && raw.sets !== sets) fieldError(`${field}.sets`, `expected entries / ways = ${sets}, got ${raw.sets}`);
+  } else {
+    sets = raw.sets ?? defaults.sets;
+    ways = (raw.ways as number | undefined) ?? defaults.ways;
+  }
+  if (!isPow2(sets)) fieldError(`${field}.sets`, `expected a power of two, got ${sets}${raw?.entries !== undefined ? ` (entries / ways)` : ''}`);
+  if (policy === 'plru' && !isPow2(ways)) fieldError(`${field}.ways`, `expected a power of two for the "plru" policy, got ${ways}`);
+  return { entries: sets * ways, sets, ways, policy };
+}
+
+/** Validates a parsed JSON value and fills in defaults. Throws InputError naming `source`. */
+export function resolveConfig(value: unknown, source = 'config'): ReplayConfig {
+  const parsed = configSchema.safeParse(value ?? {});
+  if (!parsed.success) {
+    const iss = parsed.error.issues[0];
+    let field = iss.path.map(String).join('.');
+    let message = iss.message;
+    if (iss.code === 'unrecognized_keys') {
+      const key = iss.keys[0];
+      field = field ? `${field}.${key}` : key;
+      message = 'unknown field';
+    }
+    throw new InputError(`Invalid config "${source}": ${field || '(top level)'}: ${message}`);
+  }
+  try {
+    return resolveParsed(parsed.data);
+  } catch (err) {
+    if (err instanceof ConfigFieldError) throw new InputError(`Invalid config "${source}": ${err.field}: ${err.message}`);
+    throw err;
+  }
+}
+
+function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
+  const levels = raw.pageTable?.levels ?? 4;
+  const pageSizes = parsePageSizes('pageSizes', raw.pageSizes ?? DEFAULT_PAGE_SIZES, levels);
+  const svaPageSizes = parsePageSizes('svaPageSizes', raw.svaPageSizes ?? DEFAULT_PAGE_SIZES, levels);
+  let iommus: ReplayConfig['iommus'];
+  if (raw.iommus) {
+    const seen = new Set<string>();
+    iommus = raw.iommus.map((m, i) => {
+      if (seen.has(m.name)) fieldError(`iommus[${i}].name`, `duplicate instance name ${show(m.name)}`);
+      seen.add(m.name);
+      return { name: m.name, pageSizes: m.pageSizes ? parsePageSizes(`iommus[${i}].pageSizes`, m.pageSizes, levels) : pageSizes };
+    });
+  }
+  const devices: ReplayConfig['devices'] = {};
+  for (const [key, dev] of Object.entries(raw.devices ?? {})) {
+    const rid = parseDeviceKey(key);
+    if (rid === undefined) fieldError(`devices.${key}`, `expected a device like "0000:03:00.0" or a requester ID number, got ${show(key)}`);
+    if (dev.iommu !== undefined && iommus && !iommus.some((m) => m.name === dev.iommu))
+      fieldError(`devices.${key}.iommu`, `unknown IOMMU instance ${show(dev.iommu)} (instances: ${iommus.map((m) => m.name).join(', ')})`);
+    const bdf = formatBdf(rid);
+    if (devices[bdf]) fieldError(`devices.${key}`, `names device ${bdf} a second time`);
+    devices[bdf] = { ...(dev.iommu !== undefined ? { iommu: dev.iommu } : {}), devtlb: dev.devtlb ?? false };
+  }
+  const domainIds = raw.domainIds ?? 65536;
+  if (domainIds < 2) fieldError('domainIds', `expected at least 2 (DIDs 0 and 1 are reserved), got ${domainIds}`);
+  const inv = raw.invalidation ?? {};
+  const maxInvalidationMask = inv.maxInvalidationMask ?? 9;
+  if (maxInvalidationMask > 63) fieldError('invalidation.maxInvalidationMask', `expected at most 63, got ${maxInvalidationMask}`);
+  const c = raw.costs ?? {};
+  return {
+    name: raw.name ?? 'baseline',
+    pageSizes,
+    svaPageSizes,
+    ...(iommus ? { iommus } : {}),
+    devices,
+    domainIds,
+    pageTable: { levels },
+    iotlb: resolveTable('iotlb', raw.iotlb, { entries: 64, sets: 16, ways: 4, policy: 'lru' }),
+    devtlb: resolveTable('devtlb', raw.devtlb, { entries: 32, sets: 1, ways: 32, policy: 'lru' }),
+    partialUnmap: raw.partialUnmap ?? 'whole-leaf',
+    invalidation: {
+      mode: inv.mode ?? 'strict',
+      maxInvalidationMask,
+      fqSize: inv.fqSize ?? 256,
+      fqTimeoutNs: inv.fqTimeoutNs ?? 10_000_000,
+    },
+    costs: {
+      iotlbHit: c.iotlbHit ?? 2,
+      walkAccess: c.walkAccess ?? 70,
+      pageInvalidation: c.pageInvalidation ?? 400,
+      domainInvalidation: c.domainInvalidation ?? 400,
+      devtlbInvalidation: c.devtlbInvalidation ?? 1000,
+      wait: c.wait ?? 1000,
+    },
+    seed: raw.seed ?? 1,
+  };
+}
+
+export function parseDeviceKey(key: string): number | undefined {
+  if (/^\d+$/.test(key)) {
+    const n = Number(key);
+    return n <= 0xffffffff ? n : undefined;
+  }
+  if (/^0x[0-9a-f]+$/i.test(key)) {
+    const n = parseInt(key, 16);
+    return n <= 0xffffffff ? n : undefined;
+  }
+  return parseBdf(key);
+}
+
+/** Reads and parses a JSON config file; the raw object (sweep included). */
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(`Cannot read config "${file}": ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`Invalid config "${file}": not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InputError(`Invalid config "${file}": (top level): expected a JSON object`);
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,304 @@
+// The invalidation model (spec/model.md §5 and the teardown of §2): the gather
+// of unmapped chunks and its syncs, page- and domain-selective IOTLB commands
+// per (instance, DID, PASID) tag, device-TLB commands, wait descriptors,
+// domain-wide flushes, and lazy mode's per-domain flush queue. It removes what
+// each command covers from the IOTLBs and device TLBs and counts it all.
+import { TAG_SHIFT, type SetAssocTable } from '../caches/table.js';
+import { POW2 } from '../caches/indexing.js';
+import { M, DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
+import { T_PAGING, T_SVA, T_IDENTITY } from '../model/domains.js';
+import { MASK_ALL, coverStart, psiCover } from './psi.js';
+
+/** What the invalidator needs to see of the replay's state. */
+export interface InvalidationTarget {
+  readonly counters: Counters;
+  readonly iotlbs: SetAssocTable[];
+  /** Per device slot: its device TLB, or null. */
+  readonly devtlbs: (SetAssocTable | null)[];
+  readonly deviceInstance: Int32Array;
+  readonly domainType: Uint8Array;
+  readonly domainTraceId: Float64Array;
+  /** Per domain slot: attachments as devSlot * 2^32 + pasid. */
+  readonly domainAttachments: number[][];
+  /** DID of a domain on an instance (paging: allocated; identity/SVA: 1). */
+  didOf(domain: number, instance: number): number;
+}
+
+export class Invalidator {
+  private readonly lazy: boolean;
+  private readonly maxMask: number;
+  private readonly fqSize: number;
+  private readonly fqTimeoutNs: number;
+
+  // The gather of the unmap in progress (pfns; end exclusive; len 0 = empty).
+  private gStart = 0;
+  private gEnd = 0;
+  private gLen = 0;
+
+  /** Instances touched by the current command batch (for wait descriptors). */
+  private touched: Uint8Array;
+  private touchedList: Int32Array;
+  private touchedCount = 0;
+
+  // Flush queue, per domain slot.
+  private fqCount = new Int32Array(16);
+  private fqFirstTs = new Float64Array(16);
+  /** Domains whose queue may be non-empty, each once (inPending marks them). */
+  private pending: number[] = [];
+  private inPending = new Uint8Array(16);
+  /** The earliest ts at which some queue times out. */
+  nextDeadline = Infinity;
+
+  constructor(
+    private readonly t: InvalidationTarget,
+    opts: { lazy: boolean; maxInvalidationMask: number; fqSize: number; fqTimeoutNs: number; instances: number },
+  ) {
+    this.lazy = opts.lazy;
+    this.maxMask = opts.maxInvalidationMask;
+    this.fqSize = opts.fqSize;
+    this.fqTimeoutNs = opts.fqTimeoutNs;
+    this.touched = new Uint8Array(opts.instances);
+    this.touchedList = new Int32Array(opts.instances);
+  }
+
+  ensureDomains(n: number): void {
+    if (n <= this.fqCount.length) return;
+    const cap = Math.max(n, this.fqCount.length * 2);
+    const c = new Int32Array(cap);
+    c.set(this.fqCount);
+    this.fqCount = c;
+    const f = new Float64Array(cap);
+    f.set(this.fqFirstTs);
+    this.fqFirstTs = f;
+    const p = new Uint8Array(cap);
+    p.set(this.inPending);
+    this.inPending = p;
+  }
+
+  // ---- gather (iommu_iotlb_gather_add_page / iommu_iotlb_sync) ----
+
+  beginUnmap(): void {
+    this.gLen = 0;
+  }
+
+  /** Adds the chunk [start, start+len) of `domain`'s unmap; may sync first. */
+  addChunk(domain: number, start: number, len: number, nowNs: number): void {
+    if (this.lazy) return; // the flush queue replaces the gather (gather->queued)
+    const end = start + len;
+    if (this.gLen !== 0 && (this.gLen !== len || end < this.gStart || start > this.gEnd)) {
+      this.sync(domain, this.gStart, this.gEnd, nowNs);
+      this.gLen = 0;
+    }
+    if (this.gLen === 0) {
+      this.gStart = start;
+      this.gEnd = end;
+    } else {
+      if (start < this.gStart) this.gStart = start;
+      if (end > this.gEnd) this.gEnd = end;
+    }
+    this.gLen = len;
+  }
+
+  /** The end of an unmap: syncs what is left (strict) or takes a flush-queue slot (lazy). */
+  endUnmap(domain: number, removedAny: boolean, nowNs: number): void {
+    if (!this.lazy) {
+      if (this.gLen !== 0) this.sync(domain, this.gStart, this.gEnd, nowNs);
+      this.gLen = 0;
+      return;
+    }
+    if (!removedAny) return;
+    if (this.fqCount[domain] >= this.fqSize) {
+      this.flushDomain(domain, nowNs);
+      this.fqCount[domain] = 0;
+    }
+    if (this.fqCount[domain]++ === 0) {
+      this.fqFirstTs[domain] = nowNs;
+      if (this.inPending[domain] === 0) {
+        this.inPending[domain] = 1;
+        this.pending.push(domain);
+      }
+      const deadline = nowNs + this.fqTimeoutNs;
+      if (deadline < this.nextDeadline) this.nextDeadline = deadline;
+    }
+  }
+
+  /** Flushes every queue that has timed out by `nowNs`, in increasing domain id order. */
+  fireTimeouts(nowNs: number): void {
+    const due: number[] = [];
+    const keep: number[] = [];
+    let next = Infinity;
+    for (const d of this.pending) {
+      if (this.fqCount[d] === 0) {
+        this.inPending[d] = 0; // emptied by a full-queue flush and not refilled
+        continue;
+      }
+      const deadline = this.fqFirstTs[d] + this.fqTimeoutNs;
+      if (deadline <= nowNs) due.push(d);
+      else {
+        keep.push(d);
+        if (deadline < next) next = deadline;
+      }
+    }
+    due.sort((a, b) => this.t.domainTraceId[a] - this.t.domainTraceId[b]);
+    for (const d of due) {
+      this.flushDomain(d, nowNs);
+      this.fqCount[d] = 0;
+      this.inPending[d] = 0;
+    }
+    this.pending = keep;
+    this.nextDeadline = next;
+  }
+
+  // ---- commands ----
+
+  private touch(instance: number): void {
+    if (this.touched[instance] === 0) {
+      this.touched[instance] = 1;
+      this.touchedList[this.touchedCount++] = instance;
+    }
+  }
+
+  /** One wait descriptor per instance touched since the last call. */
+  private waits(base: number): void {
+    const c = this.t.counters.domain;
+    c[base + M.cmdWait] += this.touchedCount;
+    for (let k = 0; k < this.touchedCount; k++) this.touched[this.touchedList[k]] = 0;
+    this.touchedCount = 0;
+  }
+
+  private drainWindow(table: SetAssocTable, base: number): void {
+    if (table.windowCount === 0) return;
+    const c = this.t.counters.domain;
+    if (table.windowMaxNs > c[base + M.staleWindowMaxNs]) c[base + M.staleWindowMaxNs] = table.windowMaxNs;
+    c[base + M.staleWindowSumNs] += table.windowSumNs;
+    c[base + M.staleWindowCount] += table.windowCount;
+    table.takeWindow();
+  }
+
+  /**
+   * Whether attachment k of `atts` is the first with its (instance, PASID), so
+   * that each distinct (DID, PASID) tag gets one command.
+   */
+  private firstOfTag(atts: number[], k: number): boolean {
+    const inst = this.t.deviceInstance[Math.floor(atts[k] / TAG_SHIFT)];
+    const pasid = atts[k] % TAG_SHIFT;
+    for (let j = 0; j < k; j++) {
+      if (atts[j] % TAG_SHIFT === pasid && this.t.deviceInstance[Math.floor(atts[j] / TAG_SHIFT)] === inst) return false;
+    }
+    return true;
+  }
+
+  /** A sync of the gathered pfn range [start, end) (spec/model.md §5). */
+  sync(domain: number, start: number, end: number, nowNs: number): void {
+    const t = this.t;
+    const c = t.counters.domain;
+    const base = domain * DOMAIN_FIELDS;
+    c[base + M.syncs]++;
+    const atts = t.domainAttachments[domain];
+    if (atts.length === 0) return;
+    const mask = psiCover(start, end);
+    const cs = coverStart;
+    const ce = cs + POW2[mask];
+    const pageSelective = mask <= this.maxMask;
+    for (let k = 0; k < atts.length; k++) {
+      if (!this.firstOfTag(atts, k)) continue;
+      const dev = Math.floor(atts[k] / TAG_SHIFT);
+      const pasid = atts[k] % TAG_SHIFT;
+      const inst = t.deviceInstance[dev];
+      const tag = t.didOf(domain, inst) * TAG_SHIFT + pasid;
+      const iotlb = t.iotlbs[inst];
+      if (pageSelective) {
+        c[base + M.cmdPage]++;
+        c[base + M.entriesRemoved] += iotlb.removeRange(tag, cs, ce, nowNs);
+      } else {
+        c[base + M.cmdDomain]++;
+        c[base + M.entriesRemoved] += iotlb.removeTags(tag, tag + 1, nowNs);
+      }
+      this.drainWindow(iotlb, base);
+      this.touch(inst);
+    }
+    for (let k = 0; k < atts.length; k++) {
+      const dev = Math.floor(atts[k] / TAG_SHIFT);
+      const devtlb = t.devtlbs[dev];
+      if (devtlb === null) continue;
+      c[base + M.cmdDevtlb]++;
+      devtlb.removeRange(atts[k] % TAG_SHIFT, cs, ce, nowNs);
+      devtlb.takeWindow();
+      this.touch(t.deviceInstance[dev]);
+    }
+    this.waits(base);
+  }
+
+  /**
+   * Domain-wide flush (`flush_iotlb_all`): one domain-selective command per
+   * tag, one all-addresses device-TLB command per attachment with a device
+   * TLB, one wait per instance. Used by the flush queue and `flush` ops.
+   */
+  flushDomain(domain: number, nowNs: number): void {
+    const t = this.t;
+    const c = t.counters.domain;
+    const base = domain * DOMAIN_FIELDS;
+    c[base + M.flushes]++;
+    const atts = t.domainAttachments[domain];
+    for (let k = 0; k < atts.length; k++) {
+      if (!this.firstOfTag(atts, k)) continue;
+      const dev = Math.floor(atts[k] / TAG_SHIFT);
+      const inst = t.deviceInstance[dev];
+      const tag = t.didOf(domain, inst) * TAG_SHIFT + (atts[k] % TAG_SHIFT);
+      const iotlb = t.iotlbs[inst];
+      c[base + M.cmdDomain]++;
+      c[base + M.entriesRemoved] += iotlb.removeTags(tag, tag + 1, nowNs);
+      this.drainWindow(iotlb, base);
+      this.touch(inst);
+    }
+    for (let k = 0; k < atts.length; k++) {
+      const dev = Math.floor(atts[k] / TAG_SHIFT);
+      const devtlb = t.devtlbs[dev];
+      if (devtlb === null) continue;
+      const pasid = atts[k] % TAG_SHIFT;
+      c[base + M.cmdDevtlb]++;
+      devtlb.removeTags(pasid, pasid + 1, nowNs);
+      devtlb.takeWindow();
+      this.touch(t.deviceInstance[dev]);
+    }
+    this.waits(base);
+  }
+
+  /**
+   * Teardown of `domain`'s attachment at (dev, pasid) when it is replaced or
+   * removed, as VT-d does when it clears a context or PASID entry
+   * (spec/model.md §2): paging, domain-selective on its DID; SVA, every entry
+   * of (DID 1, pasid); identity, no IOTLB command. Then one wait if an IOTLB
+   * command went out, and a device-TLB command on a device with a device TLB.
+   */
+  teardown(domain: number, dev: number, pasid: number, nowNs: number): void {
+    const t = this.t;
+    const c = t.counters.domain;
+    const base = domain * DOMAIN_FIELDS;
+    const type = t.domainType[domain];
+    const inst = t.deviceInstance[dev];
+    const iotlb = t.iotlbs[inst];
+    if (type === T_PAGING || type === T_SVA) {
+      const did = t.didOf(domain, inst);
+      const removed =
+        type === T_PAGING
+          ? iotlb.removeTags(did * TAG_SHIFT, (did + 1) * TAG_SHIFT, nowNs)
+          : iotlb.removeTags(did * TAG_SHIFT + pasid, did * TAG_SHIFT + pasid + 1, nowNs);
+      c[base + M.cmdDomain]++;
+      c[base + M.entriesRemoved] += removed;
+      c[base + M.flushes]++;
+      c[base + M.cmdWait]++;
+      this.drainWindow(iotlb, base);
+    } else if (type !== T_IDENTITY) {
+      return; // blocked: nothing attached, nothing cached
+    }
+    const devtlb = t.devtlbs[dev];
+    if (devtlb !== null) {
+      c[base + M.cmdDevtlb]++;
+      devtlb.removeTags(pasid, pasid + 1, nowNs);
+      devtlb.takeWindow();
+    }
+  }
+}
+
+export { MASK_ALL };

@@ -1,0 +1,199 @@
+// Multi-level radix page tables, 9 bits a level over 4 KiB table pages, for
+// every domain of a replay, in one pool of table pages on typed arrays
+// (spec/model.md §2-4, §6). A leaf of order o (size 2^(o+12)) sits at level
+// floor(o/9)+1; a size between levels (Arm's 64K, AMD's any power of two) is
+// stored as 2^(o mod 9) replicated entries of that level, as AMD's v1 table
+// does. Table pages are freed as VT-d's `dma_pte_clear_level()` frees them:
+// when an unmap chunk covers a table's whole span; a root lives as long as the
+// replay.
+import { POW2 } from '../caches/indexing.js';
+
+export const ENTRIES = 512;
+
+/** Receives each leaf a clear removes, once per leaf (not per replica). */
+export interface LeafSink {
+  leafRemoved(basePfn: number, order: number, physPfn: number): void;
+}
+
+export class PageTablePool {
+  readonly levels: number;
+  /** Pfns at or above this are outside the table's address space. */
+  readonly limitPfn: number;
+  /** Per entry: 0 empty, > 0 child table id, < 0 leaf of order -ptr-1. */
+  private ptr: Int32Array;
+  /** Per leaf entry: the physical pfn of the leaf's base. */
+  private phys: Float64Array;
+  private capacity: number;
+  private nextId = 1; // table id 0 is never used
+  private freeIds: number[] = [];
+  /** Table pages alive now, and at most. */
+  alive = 0;
+  peak = 0;
+
+  /** Set by `lookup`. */
+  foundBase = 0;
+  foundPhys = 0;
+
+  constructor(levels: number, initialTables = 64) {
+    this.levels = levels;
+    this.limitPfn = POW2[9 * levels];
+    this.capacity = initialTables;
+    this.ptr = new Int32Array(initialTables * ENTRIES);
+    this.phys = new Float64Array(initialTables * ENTRIES);
+  }
+
+  private allocTable(): number {
+    let id = this.freeIds.pop();
+    if (id === undefined) {
+      id = this.nextId++;
+      if (id >= this.capacity) {
+        const cap = this.capacity * 2;
+        const ptr = new Int32Array(cap * ENTRIES);
+        ptr.set(this.ptr);
+        const phys = new Float64Array(cap * ENTRIES);
+        phys.set(this.phys);
+        this.ptr = ptr;
+        this.phys = phys;
+        this.capacity = cap;
+      }
+    }
+    // Freed tables are cleared when freed, so a reused one is already empty.
+    if (++this.alive > this.peak) this.peak = this.alive;
+    return id;
+  }
+
+  private freeTable(id: number): void {
+    this.ptr.fill(0, id * ENTRIES, (id + 1) * ENTRIES);
+    this.freeIds.push(id);
+    this.alive--;
+  }
+
+  newRoot(): number {
+    return this.allocTable();
+  }
+
+  /** Index of `pfn` in a table of `level` (1 = the 4K-entry level). */
+  private index(pfn: number, level: number): number {
+    const shift = 9 * (level - 1);
+    return (pfn < 4294967296 && shift < 32 ? pfn >>> shift : Math.floor(pfn / POW2[shift])) & 511;
+  }
+
+  /**
+   * The leaf covering `pfn`: returns its order, or -1 when none, and sets
+   * `foundBase` (pfn of the leaf's first page) and `foundPhys`.
+   */
+  lookup(root: number, pfn: number): number {
+    if (pfn >= this.limitPfn) return -1;
+    const ptr = this.ptr;
+    let table = root;
+    for (let level = this.levels; level >= 1; level--) {
+      const k = table * ENTRIES + this.index(pfn, level);
+      const p = ptr[k];
+      if (p === 0) return -1;
+      if (p < 0) {
+        const order = -p - 1;
+        const size = POW2[order];
+        this.foundBase = pfn - (pfn % size);
+        this.foundPhys = this.phys[k];
+        return order;
+      }
+      table = p;
+    }
+    return -1;
+  }
+
+  /** Memory accesses of a walk that ends at a leaf of `order` (spec/model.md §6, step 3). */
+  walkAccesses(order: number): number {
+    return this.levels - Math.floor(order / 9);
+  }
+
+  /** Whether any leaf overlaps pfns [start, end). */
+  anyLeafIn(root: number, start: number, end: number): boolean {
+    if (start >= this.limitPfn) return false;
+    return this.anyLeafInTable(root, this.levels, 0, start, Math.min(end, this.limitPfn));
+  }
+
+  private anyLeafInTable(table: number, level: number, tableBase: number, start: number, end: number): boolean {
+    const span = POW2[9 * (level - 1)];
+    const i0 = Math.max(0, Math.floor((start - tableBase) / span));
+    const i1 = Math.min(ENTRIES - 1, Math.floor((end - 1 - tableBase) / span));
+    for (let i = i0; i <= i1; i++) {
+      const p = this.ptr[table * ENTRIES + i];
+      if (p === 0) continue;
+      if (p < 0) return true;
+      if (this.anyLeafInTable(p, level - 1, tableBase + i * span, start, end)) return true;
+    }
+    return false;
+  }
+
+  /** Installs a leaf; the caller has checked that nothing overlaps it. */
+  install(root: number, basePfn: number, order: number, physPfn: number): void {
+    const leafLevel = Math.floor(order / 9) + 1;
+    let table = root;
+    for (let level = this.levels; level > leafLevel; level--) {
+      const k = table * ENTRIES + this.index(basePfn, level);
+      let p = this.ptr[k];
+      if (p === 0) {
+        p = this.allocTable();
+        this.ptr[k] = p; // ptr may have been reallocated by allocTable: index it afresh
+      }
+      table = p;
+    }
+    const replicas = POW2[order - 9 * (leafLevel - 1)];
+    const k0 = table * ENTRIES + this.index(basePfn, leafLevel);
+    const code = -(order + 1);
+    for (let j = 0; j < replicas; j++) {
+      this.ptr[k0 + j] = code;
+      this.phys[k0 + j] = physPfn;
+    }
+  }
+
+  /**
+   * Removes every leaf within pfns [start, end) (the caller has widened the
+   * range to whole leaves) and frees the table pages whose whole span lies in
+   * it, reporting each removed leaf once.
+   */
+  clear(root: number, start: number, end: number, sink: LeafSink): void {
+    if (start >= this.limitPfn) return;
+    this.clearTable(root, this.levels, 0, start, Math.min(end, this.limitPfn), sink);
+  }
+
+  private clearTable(table: number, level: number, tableBase: number, start: number, end: number, sink: LeafSink): void {
+    const span = POW2[9 * (level - 1)];
+    const i0 = Math.max(0, Math.floor((start - tableBase) / span));
+    const i1 = Math.min(ENTRIES - 1, Math.floor((end - 1 - tableBase) / span));
+    for (let i = i0; i <= i1; i++) {
+      const k = table * ENTRIES + i;
+      const p = this.ptr[k];
+      if (p === 0) continue;
+      const entryBase = tableBase + i * span;
+      if (p < 0) {
+        const order = -p - 1;
+        if (entryBase % POW2[order] === 0) sink.leafRemoved(entryBase, order, this.phys[k]);
+        this.ptr[k] = 0;
+      } else if (start <= entryBase && entryBase + span <= end) {
+        this.freeSubtree(p, level - 1, entryBase, sink);
+        this.ptr[k] = 0;
+      } else {
+        this.clearTable(p, level - 1, entryBase, start, end, sink);
+      }
+    }
+  }
+
+  private freeSubtree(table: number, level: number, tableBase: number, sink: LeafSink): void {
+    const span = POW2[9 * (level - 1)];
+    for (let i = 0; i < ENTRIES; i++) {
+      const k = table * ENTRIES + i;
+      const p = this.ptr[k];
+      if (p === 0) continue;
+      const entryBase = tableBase + i * span;
+      if (p < 0) {
+        const order = -p - 1;
+        if (entryBase % POW2[order] === 0) sink.leafRemoved(entryBase, order, this.phys[k]);
+      } else {
+        this.freeSubtree(p, level - 1, entryBase, sink);
+      }
+    }
+    this.freeTable(table);
+  }
+}

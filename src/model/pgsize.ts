@@ -1,0 +1,69 @@
+// Linux `iommu_pgsize()` (drivers/iommu/iommu.c, v5.15+), in page-frame units:
+// the largest allowed size that is <= the remaining size and to which
+// iova | paddr is aligned, and the count rule that stops at the next larger
+// allowed size's boundary when a whole larger page fits after it
+// (spec/model.md §3-4; linux-notes §1.3).
+import { POW2 } from '../caches/indexing.js';
+
+/** log2 of the largest power of two dividing x (x > 0); 64 for x = 0. */
+export function alignmentOrder(x: number): number {
+  if (x === 0) return 64;
+  let k = 0;
+  // Low 32 bits first: most addresses resolve there.
+  const lo = x % 4294967296;
+  if (lo !== 0) {
+    const v = lo >>> 0;
+    return 31 - Math.clz32(v & -v);
+  }
+  k = 32;
+  let hi = Math.floor(x / 4294967296);
+  while ((hi & 1) === 0) {
+    hi = Math.floor(hi / 2);
+    k++;
+  }
+  return k;
+}
+
+/** floor(log2(x)) for x >= 1. */
+export function floorLog2(x: number): number {
+  if (x < 4294967296) return 31 - Math.clz32(x);
+  return 32 + (31 - Math.clz32(Math.floor(x / 4294967296)));
+}
+
+/** Set by `pgsize`: the number of pages of the returned order. */
+export let pgsizeCount = 0;
+
+/**
+ * Linux `iommu_pgsize(domain, iova, paddr, size, &count)` over an allowed-order
+ * list (largest first). Returns the order, or -1 when no allowed size fits
+ * (Linux BUG_ONs; callers check alignment first).
+ */
+export function pgsize(ordersDesc: Int8Array, iova: number, paddr: number, size: number): number {
+  const maxBySize = floorLog2(size);
+  const align = Math.min(alignmentOrder(iova), alignmentOrder(paddr));
+  let idx = -1;
+  for (let k = 0; k < ordersDesc.length; k++) {
+    const o = ordersDesc[k];
+    if (o <= maxBySize && o <= align) {
+      idx = k;
+      break;
+    }
+  }
+  if (idx < 0) {
+    pgsizeCount = 0;
+    return -1;
+  }
+  const order = ordersDesc[idx];
+  const pageSize = POW2[order];
+  // Next bigger allowed size (ordersDesc is descending: the entry before idx).
+  if (idx > 0) {
+    const nextSize = POW2[ordersDesc[idx - 1]];
+    // Only if iova and paddr can ever reach a common boundary of that size.
+    if (iova % nextSize === paddr % nextSize) {
+      const offset = nextSize - (iova % nextSize);
+      if (offset + nextSize <= size) size = offset;
+    }
+  }
+  pgsizeCount = Math.floor(size / pageSize);
+  return order;
+}

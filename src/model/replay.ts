@@ -1,0 +1,560 @@
+// The replay: one pass over the trace's batches through the IOMMU model of
+// spec/model.md. Devices and domains get dense slot numbers on first sight;
+// all state lives in typed arrays; nothing is allocated per DMA event.
+import type { ReplayConfig } from '../config/config.js';
+import type { PageSizeSet } from '../config/pagesizes.js';
+import { POW2 } from '../caches/indexing.js';
+import { makePolicy } from '../caches/replacement.js';
+import { SetAssocTable, TAG_SHIFT } from '../caches/table.js';
+import { Invalidator, type InvalidationTarget } from '../invalidation/invalidator.js';
+import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
+import { TWO_POW_32, type EventBatch } from '../trace/batch.js';
+import { Op, type TraceMetadata } from '../trace/schema.js';
+import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_PAGING, T_SVA } from './domains.js';
+import { PageTablePool, type LeafSink } from './pagetable.js';
+import { pgsize, pgsizeCount } from './pgsize.js';
+import { resolveTopology, sizesOf, type Topology } from './topology.js';
+
+const TYPE_CODE: Record<string, number> = { paging: T_PAGING, identity: T_IDENTITY, blocked: T_BLOCKED, sva: T_SVA };
+const PARTIAL_WHOLE = 0;
+const PARTIAL_REJECT = 1;
+const PARTIAL_SPLIT = 2;
+
+export class Replay implements InvalidationTarget, LeafSink {
+  readonly config: ReplayConfig;
+  readonly topology: Topology;
+  readonly counters = new Counters();
+  readonly pool: PageTablePool;
+  readonly iotlbs: SetAssocTable[];
+  readonly inv: Invalidator;
+  /** Page-size sets: one per instance, then the SVA set. */
+  readonly sizeSets: PageSizeSet[];
+  private readonly svaSizes: number;
+  private readonly nInst: number;
+  private readonly didAllocators: DidAllocator[];
+  private readonly partialUnmap: number;
+  private readonly meta: TraceMetadata;
+
+  // Devices, by dense slot.
+  private deviceSlots = new Map<number, number>();
+  nDevices = 0;
+  deviceRid = new Float64Array(16);
+  deviceInstance = new Int32Array(16);
+  devtlbs: (SetAssocTable | null)[] = [];
+  /** Requester-ID attachment per device: a domain slot or NO_DOMAIN. */
+  private ridDomain = new Int32Array(16).fill(NO_DOMAIN);
+  /** PASID attachments: devSlot * 2^32 + pasid -> domain slot. */
+  private pasidDomain = new Map<number, number>();
+  private lastRid = -1;
+  private lastDevSlot = -1;
+
+  // Domains, by dense slot.
+  private domainSlots = new Map<number, number>();
+  nDomains = 0;
+  domainTraceId = new Float64Array(16);
+  domainType = new Uint8Array(16);
+  /** Index into sizeSets, or -1 until the bitmap is fixed at first use. */
+  domainSizes = new Int8Array(16).fill(-1);
+  domainRoot = new Int32Array(16);
+  /** Bumped by every unmap: IOTLB entries filled at an older epoch are re-checked for staleness. */
+  domainEpoch = new Float64Array(16);
+  /** [slot * nInst + inst] */
+  private domainDid = new Int32Array(16);
+  private domainDidRef = new Int32Array(16);
+  domainAttachments: number[][] = [];
+  private lastDomainId = -1;
+  private lastDomainSlot = -1;
+
+  // Trace extent.
+  events = 0;
+  firstTs = -1;
+  lastTs = 0;
+  private nowNs = 0;
+
+  // The unmap in progress (LeafSink context).
+  private curDomain = 0;
+  private curRemovedAny = false;
+  private splitting = false;
+
+  constructor(config: ReplayConfig, meta: TraceMetadata) {
+    this.config = config;
+    this.meta = meta;
+    this.topology = resolveTopology(config, meta);
+    this.nInst = this.topology.instances.length;
+    this.sizeSets = [...this.topology.instances.map((m) => m.sizes), sizesOf(config.svaPageSizes)];
+    this.svaSizes = this.nInst;
+    this.pool = new PageTablePool(config.pageTable.levels);
+    const g = config.iotlb;
+    this.iotlbs = this.topology.instances.map((_, i) =>
+      new SetAssocTable(g.sets, g.ways, makePolicy(g.policy, g.sets, g.ways, config.seed * 1000 + i)),
+    );
+    this.didAllocators = this.topology.instances.map(() => new DidAllocator(config.domainIds));
+    this.partialUnmap = config.partialUnmap === 'reject' ? PARTIAL_REJECT : config.partialUnmap === 'split' ? PARTIAL_SPLIT : PARTIAL_WHOLE;
+    this.domainDid = new Int32Array(16 * this.nInst);
+    this.domainDidRef = new Int32Array(16 * this.nInst);
+    this.inv = new Invalidator(this, {
+      lazy: config.invalidation.mode === 'lazy',
+      maxInvalidationMask: config.invalidation.maxInvalidationMask,
+      fqSize: config.invalidation.fqSize,
+      fqTimeoutNs: config.invalidation.fqTimeoutNs,
+      instances: this.nInst,
+    });
+  }
+
+  // ---------------------------------------------------------------- slots
+
+  private deviceSlot(rid: number): number {
+    if (rid === this.lastRid) return this.lastDevSlot;
+    let slot = this.deviceSlots.get(rid);
+    if (slot === undefined) slot = this.newDevice(rid);
+    this.lastRid = rid;
+    this.lastDevSlot = slot;
+    return slot;
+  }
+
+  private newDevice(rid: number): number {
+    const slot = this.nDevices++;
+    if (slot >= this.deviceRid.length) {
+      const cap = this.deviceRid.length * 2;
+      this.deviceRid = grow(this.deviceRid, cap);
+      this.deviceInstance = grow(this.deviceInstance, cap);
+      const r = new Int32Array(cap).fill(NO_DOMAIN);
+      r.set(this.ridDomain);
+      this.ridDomain = r;
+    }
+    this.counters.ensureDevices(this.nDevices);
+    this.deviceSlots.set(rid, slot);
+    this.deviceRid[slot] = rid;
+    this.deviceInstance[slot] = this.topology.instanceOf(rid);
+    const g = this.config.devtlb;
+    this.devtlbs.push(
+      this.topology.hasDevtlb(rid) ? new SetAssocTable(g.sets, g.ways, makePolicy(g.policy, g.sets, g.ways, this.config.seed * 1000 + 500 + slot)) : null,
+    );
+    return slot;
+  }
+
+  private domainSlot(id: number): number {
+    if (id === this.lastDomainId) return this.lastDomainSlot;
+    let slot = this.domainSlots.get(id);
+    if (slot === undefined) slot = this.newDomain(id);
+    this.lastDomainId = id;
+    this.lastDomainSlot = slot;
+    return slot;
+  }
+
+  private newDomain(id: number): number {
+    const slot = this.nDomains++;
+    if (slot >= this.domainTraceId.length) {
+      const cap = this.domainTraceId.length * 2;
+      this.domainTraceId = grow(this.domainTraceId, cap);
+      this.domainType = grow(this.domainType, cap);
+      const s = new Int8Array(cap).fill(-1);
+      s.set(this.domainSizes);
+      this.domainSizes = s;
+      this.domainRoot = grow(this.domainRoot, cap);
+      this.domainEpoch = grow(this.domainEpoch, cap);
+      this.domainDid = grow(this.domainDid, cap * this.nInst);
+      this.domainDidRef = grow(this.domainDidRef, cap * this.nInst);
+    }
+    this.counters.ensureDomains(this.nDomains);
+    this.inv.ensureDomains(this.nDomains);
+    this.domainSlots.set(id, slot);
+    this.domainTraceId[slot] = id;
+    const type = TYPE_CODE[this.meta.domains.get(id) ?? 'paging'];
+    this.domainType[slot] = type;
+    // A paging or SVA domain's root table exists from its first use, as Linux
+    // allocates the pgd with the domain.
+    if (type === T_PAGING || type === T_SVA) this.domainRoot[slot] = this.pool.newRoot();
+    if (type === T_SVA) this.domainSizes[slot] = this.svaSizes;
+    this.domainAttachments.push([]);
+    return slot;
+  }
+
+  didOf(domain: number, instance: number): number {
+    return this.domainType[domain] === T_PAGING ? this.domainDid[domain * this.nInst + instance] : SHARED_DID;
+  }
+
+  /** The page-size set of a paging or SVA domain, fixed to the first instance's if still open. */
+  private sizesOf(domain: number): PageSizeSet {
+    if (this.domainSizes[domain] < 0) this.domainSizes[domain] = 0;
+    return this.sizeSets[this.domainSizes[domain]];
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  consume(batch: EventBatch): void {
+    const n = batch.length;
+    if (n === 0) return;
+    const ts = batch.ts;
+    const op = batch.op;
+    const device = batch.device;
+    const pasid = batch.pasid;
+    const domain = batch.domain;
+    const iova = batch.iova;
+    const paddr = batch.paddr;
+    const size = batch.size;
+    if (this.firstTs < 0) this.firstTs = ts[1] * TWO_POW_32 + ts[0];
+    for (let i = 0; i < n; i++) {
+      const now = ts[2 * i + 1] * TWO_POW_32 + ts[2 * i];
+      if (now >= this.inv.nextDeadline) this.inv.fireTimeouts(now);
+      this.nowNs = now;
+      switch (op[i]) {
+        case Op.DmaRead:
+        case Op.DmaWrite:
+          this.dma(device[i], pasid[i], iova[2 * i], iova[2 * i + 1], size[2 * i], size[2 * i + 1]);
+          break;
+        case Op.Map:
+          this.map(domain[i], iova[2 * i], iova[2 * i + 1], paddr[2 * i], paddr[2 * i + 1], size[2 * i], size[2 * i + 1]);
+          break;
+        case Op.Unmap:
+          this.unmap(domain[i], iova[2 * i], iova[2 * i + 1], size[2 * i], size[2 * i + 1]);
+          break;
+        case Op.Attach:
+          this.counters.attachOps++;
+          this.attach(this.deviceSlot(device[i]), pasid[i], domain[i]);
+          break;
+        case Op.Detach:
+          this.counters.attachOps++;
+          this.setAttachment(this.deviceSlot(device[i]), pasid[i], NO_DOMAIN);
+          break;
+        case Op.Flush:
+          this.flush(domain[i]);
+          break;
+      }
+    }
+    this.events += n;
+    this.lastTs = ts[2 * n - 1] * TWO_POW_32 + ts[2 * n - 2];
+  }
+
+  // ---------------------------------------------------------------- DMA (§6)
+
+  private dma(rid: number, pasid: number, iovaLo: number, iovaHi: number, sizeLo: number, sizeHi: number): void {
+    const dev = this.deviceSlot(rid);
+    const cd = this.counters.device;
+    const b = dev * DEVICE_FIELDS;
+    const sizeBytes = sizeHi * TWO_POW_32 + sizeLo;
+    cd[b + D.dmaEvents]++;
+    cd[b + D.dmaBytes] += sizeBytes;
+    const dom = pasid === 0 ? this.ridDomain[dev] : (this.pasidDomain.get(dev * TAG_SHIFT + pasid) ?? NO_DOMAIN);
+    if (dom < 0) {
+      cd[b + D.faults]++;
+      return;
+    }
+    const type = this.domainType[dom];
+    if (type === T_IDENTITY) {
+      cd[b + D.passthrough]++;
+      return;
+    }
+    const inst = this.deviceInstance[dev];
+    const iotlb = this.iotlbs[inst];
+    const devtlb = this.devtlbs[dev];
+    const orders = this.sizeSets[this.domainSizes[dom]].ordersDesc;
+    const tag = this.didOf(dom, inst) * TAG_SHIFT + pasid;
+    const root = this.domainRoot[dom];
+    const epoch = this.domainEpoch[dom];
+    const pool = this.pool;
+    const c = this.counters;
+    const cm = c.domain;
+    const mb = dom * DOMAIN_FIELDS;
+
+    const first = iovaHi * 1048576 + (iovaLo >>> 12);
+    const offset = iovaLo & 0xfff;
+    const last = first + Math.floor((offset + (sizeBytes === 0 ? 1 : sizeBytes) - 1) / 4096);
+    let a = first;
+    while (a <= last) {
+      if (devtlb !== null) {
+        cd[b + D.devtlbLookups]++;
+        const j = devtlb.lookup(pasid, a, orders);
+        if (j >= 0) {
+          cd[b + D.devtlbHits]++;
+          a = devtlb.base[j] + POW2[devtlb.order[j]];
+          continue;
+        }
+      }
+      cd[b + D.iotlbLookups]++;
+      cm[mb + M.iotlbLookups]++;
+      const k = iotlb.lookup(tag, a, orders);
+      if (k >= 0) {
+        const order = iotlb.order[k];
+        const base = iotlb.base[k];
+        cd[b + D.iotlbHits]++;
+        cm[mb + M.iotlbHits]++;
+        c.orderLookups[order]++;
+        c.orderHits[order]++;
+        if (iotlb.epoch[k] !== epoch) {
+          // Something was unmapped since this entry was filled or checked:
+          // is its page still mapped with the same base, size and paddr?
+          const o = pool.lookup(root, base);
+          if (o === order && pool.foundBase === base && pool.foundPhys === iotlb.phys[k]) {
+            iotlb.epoch[k] = epoch;
+            iotlb.unmappedAt[k] = -1;
+          } else {
+            cd[b + D.iotlbStaleHits]++;
+            cm[mb + M.iotlbStaleHits]++;
+          }
+        }
+        if (devtlb !== null) devtlb.fill(pasid, base, order, iotlb.phys[k], dom, epoch);
+        a = base + POW2[order];
+        continue;
+      }
+      if (iotlb.missWasInvalidated) cd[b + D.iotlbInvalidatedMisses]++;
+      const order = pool.lookup(root, a);
+      if (order < 0) {
+        cd[b + D.faults]++;
+        return;
+      }
+      const base = pool.foundBase;
+      const phys = pool.foundPhys;
+      cd[b + D.walks]++;
+      cd[b + D.walkAccesses] += pool.walkAccesses(order);
+      c.orderLookups[order]++;
+      iotlb.fill(tag, base, order, phys, dom, epoch);
+      if (devtlb !== null) devtlb.fill(pasid, base, order, phys, dom, epoch);
+      a = base + POW2[order];
+    }
+  }
+
+  // ---------------------------------------------------------------- map (§3)
+
+  private map(domainId: number, iovaLo: number, iovaHi: number, paddrLo: number, paddrHi: number, sizeLo: number, sizeHi: number): void {
+    const dom = this.domainSlot(domainId);
+    const cm = this.counters.domain;
+    const mb = dom * DOMAIN_FIELDS;
+    cm[mb + M.mapOps]++;
+    const type = this.domainType[dom];
+    if (type !== T_PAGING && type !== T_SVA) {
+      cm[mb + M.mapErrors]++; // EINVAL: not a paging domain
+      return;
+    }
+    const sizes = this.sizesOf(dom);
+    const granule = POW2[sizes.granuleOrder];
+    if (((iovaLo | paddrLo | sizeLo) & 0xfff) !== 0) {
+      cm[mb + M.mapErrors]++; // EINVAL: below the 4K granule floor
+      return;
+    }
+    let iova = iovaHi * 1048576 + (iovaLo >>> 12);
+    let paddr = paddrHi * 1048576 + (paddrLo >>> 12);
+    let size = sizeHi * 1048576 + (sizeLo >>> 12);
+    if (iova % granule !== 0 || paddr % granule !== 0 || size % granule !== 0) {
+      cm[mb + M.mapErrors]++; // EINVAL: not granule-aligned
+      return;
+    }
+    if (size === 0) return;
+    const root = this.domainRoot[dom];
+    // Beyond the table's address space (VT-d: the domain's aperture): rejected.
+    if (iova + size > this.pool.limitPfn || this.pool.anyLeafIn(root, iova, iova + size)) {
+      cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
+      return;
+    }
+    cm[mb + M.mapBytes] += size * 4096;
+    this.splitRange(sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
+  }
+
+  /**
+   * Splits [iova, iova+size) -> paddr into leaves as `iommu_pgsize()` does,
+   * installing them when `root` > 0 and counting them per order into
+   * `counts[countBase + order]` when `counts` is given.
+   */
+  private splitRange(orders: Int8Array, iova: number, paddr: number, size: number, root: number, counts: Float64Array | null, countBase: number): void {
+    while (size > 0) {
+      const order = pgsize(orders, iova, paddr, size);
+      const count = pgsizeCount;
+      if (order < 0 || count === 0) throw new Error(`internal: iommu_pgsize found no size for ${iova}+${size}`);
+      const step = POW2[order];
+      if (root > 0) {
+        for (let j = 0; j < count; j++) this.pool.install(root, iova + j * step, order, paddr + j * step);
+      }
+      if (counts !== null) counts[countBase + order] += count;
+      iova += count * step;
+      paddr += count * step;
+      size -= count * step;
+    }
+  }
+
+  // ---------------------------------------------------------------- unmap (§4)
+
+  private unmap(domainId: number, iovaLo: number, iovaHi: number, sizeLo: number, sizeHi: number): void {
+    const dom = this.domainSlot(domainId);
+    const cm = this.counters.domain;
+    const mb = dom * DOMAIN_FIELDS;
+    cm[mb + M.unmapOps]++;
+    const type = this.domainType[dom];
+    if (type !== T_PAGING && type !== T_SVA) {
+      cm[mb + M.unmapErrors]++;
+      return;
+    }
+    const sizes = this.sizesOf(dom);
+    const granule = POW2[sizes.granuleOrder];
+    if (((iovaLo | sizeLo) & 0xfff) !== 0) {
+      cm[mb + M.unmapErrors]++;
+      return;
+    }
+    const iova = iovaHi * 1048576 + (iovaLo >>> 12);
+    const size = sizeHi * 1048576 + (sizeLo >>> 12);
+    if (iova % granule !== 0 || size % granule !== 0) {
+      cm[mb + M.unmapErrors]++;
+      return;
+    }
+    cm[mb + M.unmapRequestedBytes] += size * 4096;
+    if (size === 0) return;
+    const orders = sizes.ordersDesc;
+    const root = this.domainRoot[dom];
+    const pool = this.pool;
+    const end = iova + size;
+    const now = this.nowNs;
+    this.curDomain = dom;
+    this.curRemovedAny = false;
+    this.domainEpoch[dom]++;
+    this.inv.beginUnmap();
+    let c = iova;
+    while (c < end) {
+      const order = pgsize(orders, c, c, end - c);
+      let chunkEnd = c + pgsizeCount * POW2[order];
+      const headOrder = pool.lookup(root, c);
+      if (headOrder < 0) {
+        cm[mb + M.unmapShort]++; // a hole: stop, keep what earlier chunks removed
+        break;
+      }
+      const headBase = pool.foundBase;
+      const headPhys = pool.foundPhys;
+      const tailOrder = pool.lookup(root, chunkEnd - 1);
+      const tailBase = pool.foundBase;
+      const tailPhys = pool.foundPhys;
+      const headSticks = headBase < c;
+      const tailSticks = tailOrder >= 0 && tailBase + POW2[tailOrder] > chunkEnd;
+      let clearStart = c;
+      if (headSticks || tailSticks) {
+        if (this.partialUnmap === PARTIAL_REJECT) {
+          cm[mb + M.unmapErrors]++; // Arm v6.13+: partial large IOPTE, nothing of this chunk goes
+          break;
+        }
+        if (this.partialUnmap === PARTIAL_WHOLE) {
+          if (headSticks) clearStart = headBase;
+          if (tailSticks) chunkEnd = tailBase + POW2[tailOrder];
+        } else {
+          if (headSticks) this.splitLeaf(dom, root, orders, headBase, headOrder, headPhys, c, chunkEnd);
+          if (tailSticks && !(headSticks && tailBase === headBase)) this.splitLeaf(dom, root, orders, tailBase, tailOrder, tailPhys, c, chunkEnd);
+        }
+      }
+      pool.clear(root, clearStart, chunkEnd, this);
+      cm[mb + M.unmapBytes] += (chunkEnd - c) * 4096;
+      this.inv.addChunk(dom, c, chunkEnd - c, now);
+      c = chunkEnd;
+    }
+    this.inv.endUnmap(dom, this.curRemovedAny, now);
+  }
+
+  /**
+   * Arm before v6.13 (`arm_lpae_split_blk_unmap`): the leaf is replaced by
+   * smaller allowed pages and only its part inside [s, e) is removed.
+   */
+  private splitLeaf(dom: number, root: number, orders: Int8Array, base: number, order: number, phys: number, s: number, e: number): void {
+    const leafEnd = base + POW2[order];
+    this.splitting = true; // the leaf goes, but only part of it counts as unmapped
+    this.pool.clear(root, base, leafEnd, this);
+    this.splitting = false;
+    if (base < s) this.splitRange(orders, base, phys, s - base, root, null, 0);
+    if (leafEnd > e) this.splitRange(orders, e, phys + (e - base), leafEnd - e, root, null, 0);
+    const rs = Math.max(s, base);
+    const re = Math.min(e, leafEnd);
+    this.splitRange(orders, rs, phys + (rs - base), re - rs, 0, this.counters.unmapPages, dom * ORDERS);
+  }
+
+  /** LeafSink: a leaf of the current unmap's domain is gone. */
+  leafRemoved(basePfn: number, order: number): void {
+    const dom = this.curDomain;
+    this.curRemovedAny = true;
+    if (!this.splitting) this.counters.unmapPages[dom * ORDERS + order]++;
+    // Mark its IOTLB entries with the unmap time: the stale window starts now.
+    const atts = this.domainAttachments[dom];
+    for (let k = 0; k < atts.length; k++) {
+      const dev = Math.floor(atts[k] / TAG_SHIFT);
+      const inst = this.deviceInstance[dev];
+      const tag = this.didOf(dom, inst) * TAG_SHIFT + (atts[k] % TAG_SHIFT);
+      const iotlb = this.iotlbs[inst];
+      const i = iotlb.findExact(tag, basePfn, order);
+      if (i >= 0 && iotlb.unmappedAt[i] < 0) iotlb.unmappedAt[i] = this.nowNs;
+    }
+  }
+
+  // ---------------------------------------------------------------- attach (§2)
+
+  private attach(dev: number, pasid: number, domainId: number): void {
+    const dom = this.domainSlot(domainId);
+    this.setAttachment(dev, pasid, this.domainType[dom] === T_BLOCKED ? NO_DOMAIN : dom);
+  }
+
+  private attachmentAt(dev: number, pasid: number): number {
+    return pasid === 0 ? this.ridDomain[dev] : (this.pasidDomain.get(dev * TAG_SHIFT + pasid) ?? NO_DOMAIN);
+  }
+
+  /** Attaches `next` (a domain slot, or NO_DOMAIN for the blocked domain) at (dev, pasid). */
+  private setAttachment(dev: number, pasid: number, next: number): void {
+    const old = this.attachmentAt(dev, pasid);
+    if (old === next) return; // already attached there: nothing changes
+    const inst = this.deviceInstance[dev];
+    if (next >= 0) {
+      const type = this.domainType[next];
+      if (type === T_SVA && pasid === 0) {
+        this.counters.attachErrors++; // EINVAL: SVA needs a PASID
+        return;
+      }
+      if (type === T_PAGING) {
+        if (this.domainSizes[next] < 0) this.domainSizes[next] = inst; // fixed at first attach
+        else if (!this.sizeSets[this.domainSizes[next]].subsetOf(this.sizeSets[inst])) {
+          this.counters.attachErrors++; // EINVAL: this instance lacks one of the domain's sizes
+          return;
+        }
+        const k = next * this.nInst + inst;
+        if (this.domainDidRef[k] === 0) {
+          const did = this.didAllocators[inst].alloc(); // before the old domain's DID is released
+          if (did < 0) {
+            this.counters.attachErrors++; // ENOSPC
+            return;
+          }
+          this.domainDid[k] = did;
+        }
+        this.domainDidRef[k]++;
+      }
+    }
+    const code = dev * TAG_SHIFT + pasid;
+    if (pasid === 0) this.ridDomain[dev] = next;
+    else if (next >= 0) this.pasidDomain.set(code, next);
+    else this.pasidDomain.delete(code);
+    if (next >= 0) this.domainAttachments[next].push(code);
+    if (old >= 0) {
+      const list = this.domainAttachments[old];
+      list.splice(list.indexOf(code), 1);
+      this.inv.teardown(old, dev, pasid, this.nowNs);
+      if (this.domainType[old] === T_PAGING) {
+        const k = old * this.nInst + inst;
+        if (--this.domainDidRef[k] === 0) {
+          this.didAllocators[inst].release(this.domainDid[k]);
+          this.domainDid[k] = 0;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- flush op
+
+  private flush(domainId: number): void {
+    const dom = this.domainSlot(domainId);
+    const type = this.domainType[dom];
+    // flush_iotlb_all on a domain with no page table does nothing.
+    if (type === T_PAGING || type === T_SVA) this.inv.flushDomain(dom, this.nowNs);
+  }
+
+  // ---------------------------------------------------------------- results
+
+  /** Requester ID of each device slot, and trace id of each domain slot. */
+  deviceRids(): number[] {
+    return Array.from(this.deviceRid.subarray(0, this.nDevices));
+  }
+}
+
+function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, cap: number): T {
+  const next = new (a.constructor as new (n: number) => T)(cap);
+  next.set(a);
+  return next;
+}

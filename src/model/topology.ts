@@ -1,0 +1,60 @@
+// Which IOMMU instances exist and which one each device sits behind
+// (spec/model.md §1): the configuration's, else the trace's, else one
+// "iommu0"; a device goes where the configuration says, else where the trace
+// says (when that instance exists), else behind the first instance.
+import type { ReplayConfig } from '../config/config.js';
+import { PageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
+import { InputError } from '../errors.js';
+import { parseBdf, type TraceMetadata } from '../trace/schema.js';
+
+export interface Instance {
+  name: string;
+  sizes: PageSizeSet;
+}
+
+export interface Topology {
+  instances: Instance[];
+  /** Instance index of a device (by requester ID). */
+  instanceOf(rid: number): number;
+  hasDevtlb(rid: number): boolean;
+  /** Resolved `iommus` for the summary's config. */
+  describe(): { name: string; pageSizes: string[] }[];
+}
+
+export function sizesOf(names: string[]): PageSizeSet {
+  return new PageSizeSet(names.map((n) => parseSizeLog2(n)!));
+}
+
+export function resolveTopology(config: ReplayConfig, meta: TraceMetadata): Topology {
+  const names = config.iommus?.map((m) => m.name) ?? meta.topology?.iommus.map((m) => m.name) ?? ['iommu0'];
+  if (new Set(names).size !== names.length) throw new InputError(`Cannot use the trace's topology: instance names repeat (${names.join(', ')})`);
+  const instances: Instance[] = names.map((name) => {
+    const fromConfig = config.iommus?.find((m) => m.name === name);
+    return { name, sizes: sizesOf(fromConfig?.pageSizes ?? config.pageSizes) };
+  });
+  const index = new Map(names.map((n, i) => [n, i]));
+
+  const fromTrace = new Map<number, number>();
+  for (const m of meta.topology?.iommus ?? []) {
+    const i = index.get(m.name);
+    if (i === undefined) continue;
+    for (const rid of m.devices) if (!fromTrace.has(rid)) fromTrace.set(rid, i);
+  }
+  const fromConfig = new Map<number, { inst?: number; devtlb: boolean }>();
+  for (const [bdf, dev] of Object.entries(config.devices)) {
+    let inst: number | undefined;
+    if (dev.iommu !== undefined) {
+      inst = index.get(dev.iommu);
+      if (inst === undefined)
+        throw new InputError(`Invalid config: devices.${bdf}.iommu: unknown IOMMU instance "${dev.iommu}" (instances: ${names.join(', ')})`);
+    }
+    fromConfig.set(parseBdf(bdf)!, { inst, devtlb: dev.devtlb });
+  }
+  return {
+    instances,
+    instanceOf: (rid) => fromConfig.get(rid)?.inst ?? fromTrace.get(rid) ?? 0,
+    hasDevtlb: (rid) => fromConfig.get(rid)?.devtlb ?? false,
+    describe: () => instances.map((m) => ({ name: m.name, pageSizes: m.sizes.names })),
+  };
+}
+

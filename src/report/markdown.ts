@@ -1,0 +1,88 @@
+// The human report of one replay (Markdown), and the short stdout table.
+import type { Summary } from './summary.js';
+import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable } from './format.js';
+
+export function replayMarkdown(s: Summary): string {
+  const t = s.totals;
+  const c = s.config;
+  const out: string[] = [];
+  out.push(`# iommu-replay: ${c.name}`);
+  out.push('');
+  out.push(`Trace: ${s.trace.files.map((f) => `\`${f}\``).join(', ')}${s.trace.workload ? ` (${s.trace.workload})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(s.trace.lastTs - s.trace.firstTs)}.`);
+  out.push('');
+  out.push(
+    `Configuration: page sizes ${c.pageSizes.join('|')}, IOTLB ${c.iotlb.sets}x${c.iotlb.ways} (${c.iotlb.entries} entries, ${c.iotlb.policy}), ` +
+      `${c.pageTable.levels}-level tables, ${c.invalidation.mode} invalidation, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${m.name} (${m.pageSizes.join('|')})`).join(', ')}.`,
+  );
+  out.push('');
+  out.push('## Translation');
+  out.push('');
+  out.push(summaryTable(s));
+  if (t.dma.events === 0) {
+    out.push('');
+    out.push('> The trace has no DMA events, so there are no hit rates: replay a trace with device accesses (or import with `--synthesize-dma`).');
+  }
+  out.push('');
+  out.push('## By page size');
+  out.push('');
+  out.push(mdTable(['page size', 'IOTLB lookups', 'hits', 'hit rate', 'pages mapped', 'pages unmapped'],
+    s.byPageSize.map((p) => [p.pageSize, fmtInt(p.lookups), fmtInt(p.hits), fmtPct(p.hitRate), fmtInt(t.map.pages[p.pageSize] ?? 0), fmtInt(t.unmap.pages[p.pageSize] ?? 0)])));
+  out.push('');
+  out.push('## Invalidation');
+  out.push('');
+  out.push(mdTable(['metric', 'value'], [
+    ['syncs', fmtInt(t.invalidation.syncs)],
+    ['page-selective commands', fmtInt(t.invalidation.commands.page)],
+    ['domain-selective commands', fmtInt(t.invalidation.commands.domain)],
+    ['device-TLB commands', fmtInt(t.invalidation.commands.devtlb)],
+    ['wait descriptors', fmtInt(t.invalidation.commands.wait)],
+    ['domain-wide flushes', fmtInt(t.invalidation.flushes)],
+    ['IOTLB entries removed', fmtInt(t.invalidation.entriesRemoved)],
+    ['commands per unmap', fmtNum(s.derived.invalidationCommandsPerUnmap)],
+    ['cost per unmapped byte', s.derived.invalidationCostNsPerUnmappedByte === null ? 'n/a' : `${fmtNum(s.derived.invalidationCostNsPerUnmappedByte, 4)} ns`],
+    ['IOTLB misses caused by invalidation', fmtPct(s.derived.iotlbMissShareFromInvalidation)],
+    ['stale hits', fmtInt(t.iotlb.staleHits)],
+    ['stale window (max / mean)', `${fmtNs(t.invalidation.staleWindowMaxNs)} / ${t.invalidation.staleWindowMeanNs === null ? 'n/a' : fmtNs(t.invalidation.staleWindowMeanNs)}`],
+  ]));
+  out.push('');
+  out.push('## Map and unmap');
+  out.push('');
+  out.push(mdTable(['op', 'ops', 'errors', 'short', 'bytes'], [
+    ['map', fmtInt(t.map.ops), fmtInt(t.map.errors), '', fmtBytes(t.map.bytes)],
+    ['unmap', fmtInt(t.unmap.ops), fmtInt(t.unmap.errors), fmtInt(t.unmap.short), fmtBytes(t.unmap.bytes)],
+    ['attach/detach', fmtInt(t.attach.ops), fmtInt(t.attach.errors), '', ''],
+  ]));
+  out.push('');
+  out.push(`Peak page-table pages: ${fmtInt(t.pageTable.peakTablePages)} (${fmtBytes(t.pageTable.peakTablePages * 4096)}).`);
+  out.push('');
+  out.push('## By device');
+  out.push('');
+  out.push(mdTable(['device', 'iommu', 'DMA events', 'faults', 'passthrough', 'IOTLB lookups', 'hit rate', 'devTLB hit rate', 'walks'],
+    s.byDevice.map((d) => [d.device, d.iommu, fmtInt(d.dma.events), fmtInt(d.dma.faults), fmtInt(d.dma.passthrough), fmtInt(d.iotlb.lookups), fmtPct(d.iotlb.hitRate), d.devtlbPresent ? fmtPct(d.devtlb.hitRate) : '-', fmtInt(d.walks.count)])));
+  out.push('');
+  out.push('## By domain');
+  out.push('');
+  out.push(mdTable(['domain', 'type', 'maps', 'unmaps', 'IOTLB hit rate', 'stale hits', 'commands', 'flushes'],
+    s.byDomain.map((d) => [String(d.domain), d.type, fmtInt(d.map.ops), fmtInt(d.unmap.ops), fmtPct(d.iotlb.hitRate), fmtInt(d.iotlb.staleHits),
+      fmtInt(d.invalidation.commands.page + d.invalidation.commands.domain + d.invalidation.commands.devtlb), fmtInt(d.invalidation.flushes)])));
+  out.push('');
+  return out.join('\n');
+}
+
+export function summaryTable(s: Summary): string {
+  const t = s.totals;
+  return mdTable(['metric', 'value'], [
+    ['DMA events', fmtInt(t.dma.events)],
+    ['DMA bytes', fmtBytes(t.dma.bytes)],
+    ['faults / passthrough', `${fmtInt(t.dma.faults)} / ${fmtInt(t.dma.passthrough)}`],
+    ['IOTLB lookups', fmtInt(t.iotlb.lookups)],
+    ['IOTLB hit rate', fmtPct(t.iotlb.hitRate)],
+    ['IOTLB misses per KiB of DMA', fmtNum(s.derived.iotlbMissesPerKiB)],
+    ['device-TLB hit rate', fmtPct(t.devtlb.hitRate)],
+    ['page walks (memory accesses)', `${fmtInt(t.walks.count)} (${fmtInt(t.walks.memoryAccesses)})`],
+    ['invalidation commands', fmtInt(t.invalidation.commands.page + t.invalidation.commands.domain + t.invalidation.commands.devtlb)],
+    ['translation cost', fmtNs(t.costNs.translation)],
+    ['invalidation cost', fmtNs(t.costNs.invalidation)],
+    ['peak page-table pages', fmtInt(t.pageTable.peakTablePages)],
+  ]);
+}

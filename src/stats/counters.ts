@@ -1,0 +1,99 @@
+// Plain counters in typed arrays, one block per device slot and per domain
+// slot, plus a few globals. Ratios are computed at report time, never here
+// (style.md: gem5's formulas-at-dump-time).
+
+/** Per-device counter fields. */
+export const D = {
+  dmaEvents: 0,
+  dmaBytes: 1,
+  faults: 2,
+  passthrough: 3,
+  iotlbLookups: 4,
+  iotlbHits: 5,
+  iotlbStaleHits: 6,
+  /** IOTLB misses on a page whose entry an invalidation removed (spec/report: miss share caused by invalidation). */
+  iotlbInvalidatedMisses: 7,
+  devtlbLookups: 8,
+  devtlbHits: 9,
+  walks: 10,
+  walkAccesses: 11,
+} as const;
+export const DEVICE_FIELDS = 12;
+
+/** Per-domain counter fields. */
+export const M = {
+  mapOps: 0,
+  mapErrors: 1,
+  mapBytes: 2,
+  unmapOps: 3,
+  unmapErrors: 4,
+  unmapShort: 5,
+  unmapBytes: 6,
+  syncs: 7,
+  cmdPage: 8,
+  cmdDomain: 9,
+  cmdDevtlb: 10,
+  cmdWait: 11,
+  entriesRemoved: 12,
+  flushes: 13,
+  /** Time from a page's unmap to the invalidation that removed its IOTLB entry, per entry. */
+  staleWindowMaxNs: 14,
+  staleWindowSumNs: 15,
+  staleWindowCount: 16,
+  iotlbLookups: 17,
+  iotlbHits: 18,
+  iotlbStaleHits: 19,
+  unmapRequestedBytes: 20,
+} as const;
+export const DOMAIN_FIELDS = 21;
+
+/** Page orders counted per size (order = log2(size) - 12). */
+export const ORDERS = 64;
+
+export class Counters {
+  device: Float64Array;
+  domain: Float64Array;
+  /** [domain * ORDERS + order] */
+  mapPages: Float64Array;
+  unmapPages: Float64Array;
+  /** IOTLB lookups and hits by the order of the page that translated them. */
+  readonly orderLookups = new Float64Array(ORDERS);
+  readonly orderHits = new Float64Array(ORDERS);
+  attachOps = 0;
+  attachErrors = 0;
+
+  constructor(devices = 16, domains = 16) {
+    this.device = new Float64Array(devices * DEVICE_FIELDS);
+    this.domain = new Float64Array(domains * DOMAIN_FIELDS);
+    this.mapPages = new Float64Array(domains * ORDERS);
+    this.unmapPages = new Float64Array(domains * ORDERS);
+  }
+
+  ensureDevices(n: number): void {
+    if (n * DEVICE_FIELDS <= this.device.length) return;
+    const next = new Float64Array(Math.max(n, (this.device.length / DEVICE_FIELDS) * 2) * DEVICE_FIELDS);
+    next.set(this.device);
+    this.device = next;
+  }
+
+  ensureDomains(n: number): void {
+    if (n * DOMAIN_FIELDS <= this.domain.length) return;
+    const cap = Math.max(n, (this.domain.length / DOMAIN_FIELDS) * 2);
+    const grow = (a: Float64Array, per: number) => {
+      const next = new Float64Array(cap * per);
+      next.set(a);
+      return next;
+    };
+    this.domain = grow(this.domain, DOMAIN_FIELDS);
+    this.mapPages = grow(this.mapPages, ORDERS);
+    this.unmapPages = grow(this.unmapPages, ORDERS);
+  }
+
+  dev(slot: number, field: number): number {
+    return this.device[slot * DEVICE_FIELDS + field];
+  }
+
+  dom(slot: number, field: number): number {
+    return this.domain[slot * DOMAIN_FIELDS + field];
+  }
+}

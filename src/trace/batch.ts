@@ -1,0 +1,90 @@
+// One record batch as the replay sees it: struct-of-arrays on typed arrays.
+// uint64 columns are Uint32Array views with two words a row (lo at 2*i, hi at
+// 2*i+1, little-endian as Arrow stores them), so the hot loop needs no BigInt.
+
+export interface EventBatch {
+  length: number;
+  /** Row index of row 0 within its file (for error messages). */
+  firstRow: number;
+  ts: Uint32Array;
+  /** Op codes (see `Op`), decoded once per batch from the dictionary. */
+  op: Uint8Array;
+  device: Uint32Array;
+  pasid: Uint32Array;
+  domain: Uint32Array;
+  iova: Uint32Array;
+  paddr: Uint32Array;
+  size: Uint32Array;
+}
+
+export const TWO_POW_32 = 4294967296;
+
+/** A uint64 column value as a number (exact below 2^53). */
+export function u64(words: Uint32Array, row: number): number {
+  return words[2 * row + 1] * TWO_POW_32 + words[2 * row];
+}
+
+/** A batch with its own storage for `capacity` rows (used by merge and writers). */
+export function allocBatch(capacity: number): EventBatch {
+  return {
+    length: 0,
+    firstRow: 0,
+    ts: new Uint32Array(2 * capacity),
+    op: new Uint8Array(capacity),
+    device: new Uint32Array(capacity),
+    pasid: new Uint32Array(capacity),
+    domain: new Uint32Array(capacity),
+    iova: new Uint32Array(2 * capacity),
+    paddr: new Uint32Array(2 * capacity),
+    size: new Uint32Array(2 * capacity),
+  };
+}
+
+/** Copies row `from` of `src` to row `to` of `dst`. */
+export function copyRow(src: EventBatch, from: number, dst: EventBatch, to: number): void {
+  dst.ts[2 * to] = src.ts[2 * from];
+  dst.ts[2 * to + 1] = src.ts[2 * from + 1];
+  dst.op[to] = src.op[from];
+  dst.device[to] = src.device[from];
+  dst.pasid[to] = src.pasid[from];
+  dst.domain[to] = src.domain[from];
+  dst.iova[2 * to] = src.iova[2 * from];
+  dst.iova[2 * to + 1] = src.iova[2 * from + 1];
+  dst.paddr[2 * to] = src.paddr[2 * from];
+  dst.paddr[2 * to + 1] = src.paddr[2 * from + 1];
+  dst.size[2 * to] = src.size[2 * from];
+  dst.size[2 * to + 1] = src.size[2 * from + 1];
+}
+
+/** A view of rows [start, end) of a batch, sharing storage. */
+export function sliceBatch(b: EventBatch, start: number, end: number): EventBatch {
+  return {
+    length: end - start,
+    firstRow: b.firstRow + start,
+    ts: b.ts.subarray(2 * start, 2 * end),
+    op: b.op.subarray(start, end),
+    device: b.device.subarray(start, end),
+    pasid: b.pasid.subarray(start, end),
+    domain: b.domain.subarray(start, end),
+    iova: b.iova.subarray(2 * start, 2 * end),
+    paddr: b.paddr.subarray(2 * start, 2 * end),
+    size: b.size.subarray(2 * start, 2 * end),
+  };
+}
+
+/** A copy of the first `length` rows with its own (8-byte aligned) storage. */
+export function cloneBatch(b: EventBatch): EventBatch {
+  const n = b.length;
+  return {
+    length: n,
+    firstRow: b.firstRow,
+    ts: b.ts.slice(0, 2 * n),
+    op: b.op.slice(0, n),
+    device: b.device.slice(0, n),
+    pasid: b.pasid.slice(0, n),
+    domain: b.domain.slice(0, n),
+    iova: b.iova.slice(0, 2 * n),
+    paddr: b.paddr.slice(0, 2 * n),
+    size: b.size.slice(0, 2 * n),
+  };
+}

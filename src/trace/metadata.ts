@@ -1,0 +1,105 @@
+// Parsing and writing of the schema's custom metadata (spec/trace-format.md,
+// "File-level metadata").
+import { InputError } from '../errors.js';
+import {
+  DOMAIN_TYPES,
+  META_DOMAINS,
+  META_TOPOLOGY,
+  META_VERSION,
+  META_WORKLOAD,
+  type DomainType,
+  type TraceMetadata,
+} from './schema.js';
+
+export function parseMetadata(file: string, raw: Map<string, string>): TraceMetadata {
+  const fail = (key: string, why: string) =>
+    new InputError(`Cannot read trace "${file}": metadata "${key}" ${why}`);
+  const json = (key: string): unknown => {
+    const text = raw.get(key);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw fail(key, 'is not valid JSON');
+    }
+  };
+  const meta: TraceMetadata = { domains: new Map() };
+
+  const version = json(META_VERSION);
+  if (version !== undefined) {
+    if (String(version) !== '1') throw fail(META_VERSION, `is ${JSON.stringify(version)}, expected "1"`);
+    meta.version = '1';
+  }
+
+  const domains = json(META_DOMAINS);
+  if (domains !== undefined) {
+    if (typeof domains !== 'object' || domains === null || Array.isArray(domains))
+      throw fail(META_DOMAINS, 'must be an object of domain id to type');
+    for (const [key, type] of Object.entries(domains)) {
+      const id = Number(key);
+      if (!Number.isInteger(id) || id < 0 || id > 0xffffffff)
+        throw fail(META_DOMAINS, `has key "${key}", expected a uint32 domain id`);
+      if (!DOMAIN_TYPES.includes(type as DomainType))
+        throw fail(META_DOMAINS, `gives domain ${key} type ${JSON.stringify(type)}, expected one of ${DOMAIN_TYPES.join(', ')}`);
+      meta.domains.set(id, type as DomainType);
+    }
+  }
+
+  const topology = json(META_TOPOLOGY);
+  if (topology !== undefined) {
+    const iommus = (topology as { iommus?: unknown })?.iommus;
+    if (!Array.isArray(iommus)) throw fail(META_TOPOLOGY, 'must be {"iommus": [...]}');
+    meta.topology = {
+      iommus: iommus.map((entry, i) => {
+        const name = (entry as { name?: unknown })?.name;
+        const devices = (entry as { devices?: unknown })?.devices ?? [];
+        if (typeof name !== 'string' || name === '') throw fail(META_TOPOLOGY, `iommus[${i}].name must be a non-empty string`);
+        if (!Array.isArray(devices) || !devices.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff))
+          throw fail(META_TOPOLOGY, `iommus[${i}].devices must be an array of uint32 requester IDs`);
+        return { name, devices: devices as number[] };
+      }),
+    };
+  }
+
+  const workload = raw.get(META_WORKLOAD);
+  if (workload !== undefined) {
+    // Free text; writers may or may not JSON-quote it.
+    try {
+      const v = JSON.parse(workload);
+      meta.workload = typeof v === 'string' ? v : workload;
+    } catch {
+      meta.workload = workload;
+    }
+  }
+  return meta;
+}
+
+export function metadataToRaw(meta: Partial<TraceMetadata>): Map<string, string> {
+  const raw = new Map<string, string>();
+  raw.set(META_VERSION, JSON.stringify('1'));
+  if (meta.domains && meta.domains.size > 0) {
+    const obj: Record<string, string> = {};
+    for (const id of [...meta.domains.keys()].sort((a, b) => a - b)) obj[String(id)] = meta.domains.get(id)!;
+    raw.set(META_DOMAINS, JSON.stringify(obj));
+  }
+  if (meta.topology) raw.set(META_TOPOLOGY, JSON.stringify(meta.topology));
+  if (meta.workload !== undefined) raw.set(META_WORKLOAD, JSON.stringify(meta.workload));
+  return raw;
+}
+
+/** Merges the metadata of several files of one trace: domain types must agree. */
+export function mergeMetadata(files: { path: string; meta: TraceMetadata }[]): TraceMetadata {
+  const out: TraceMetadata = { domains: new Map() };
+  for (const { path, meta } of files) {
+    for (const [id, type] of meta.domains) {
+      const prev = out.domains.get(id);
+      if (prev !== undefined && prev !== type)
+        throw new InputError(`Cannot read trace "${path}": domain ${id} is ${type} here but ${prev} in an earlier file`);
+      out.domains.set(id, type);
+    }
+    if (!out.topology && meta.topology) out.topology = meta.topology;
+    if (out.version === undefined) out.version = meta.version;
+    if (out.workload === undefined) out.workload = meta.workload;
+  }
+  return out;
+}

@@ -1,0 +1,269 @@
+// Reads one trace file (Arrow IPC file or stream) batch by batch as typed-array
+// column views, validating as it goes. Memory is bounded by the batch size: a
+// batch is dropped once the consumer has moved on (spec/trace-format.md).
+import * as A from 'apache-arrow';
+import fs from 'node:fs';
+import path from 'node:path';
+import { traceError } from '../errors.js';
+import type { EventBatch } from './batch.js';
+import { parseMetadata } from './metadata.js';
+import { COLUMNS, OP_CODE_BY_NAME, OP_NAMES, UNKNOWN_OP, type ColumnName, type TraceMetadata } from './schema.js';
+
+const ARROW_MAGIC = 'ARROW1';
+
+export interface TraceFile {
+  path: string;
+  /** Name used in messages: the path as the user gave it. */
+  label: string;
+  meta: TraceMetadata;
+  /** Batches in file order; ts validated non-decreasing across the whole file. */
+  batches(): AsyncGenerator<EventBatch>;
+  close(): Promise<void>;
+}
+
+function typeName(t: A.DataType): string {
+  if (A.DataType.isInt(t)) return `${t.isSigned ? 'int' : 'uint'}${t.bitWidth}`;
+  if (A.DataType.isDictionary(t)) return `dictionary<${typeName(t.indices)}, ${typeName(t.dictionary)}>`;
+  if (A.DataType.isUtf8(t)) return 'utf8';
+  if (A.DataType.isLargeUtf8(t)) return 'large_utf8';
+  if (A.DataType.isFloat(t)) return `float${t.precision === 0 ? 16 : t.precision === 1 ? 32 : 64}`;
+  return String(t).toLowerCase();
+}
+
+function isUint(t: A.DataType, bits: number): boolean {
+  return A.DataType.isInt(t) && !t.isSigned && t.bitWidth === bits;
+}
+
+function isString(t: A.DataType): boolean {
+  return A.DataType.isUtf8(t) || A.DataType.isLargeUtf8(t);
+}
+
+function checkSchema(label: string, schema: A.Schema): void {
+  for (const { name, kind } of COLUMNS) {
+    const field = schema.fields.find((f) => f.name === name);
+    if (!field) throw traceError(label, `column "${name}" is missing`);
+    const t = field.type;
+    const ok =
+      kind === 'uint64' ? isUint(t, 64)
+      : kind === 'uint32' ? isUint(t, 32)
+      : isString(t) || (A.DataType.isDictionary(t) && isString(t.dictionary) && A.DataType.isInt(t.indices));
+    if (!ok) {
+      const expected = kind === 'op' ? 'dictionary<int, utf8> or utf8' : kind;
+      throw traceError(label, `column "${name}" is ${typeName(t)}, expected ${expected}`);
+    }
+  }
+}
+
+/** Row index (within the data) of the first null, or -1. */
+function firstNull(data: A.Data): number {
+  if (data.nullCount === 0) return -1;
+  for (let i = 0; i < data.length; i++) if (!data.getValid(i)) return i;
+  return -1;
+}
+
+function u32View(label: string, batch: A.RecordBatch, name: ColumnName): { data: A.Data; view: Uint32Array } {
+  const data = batch.getChild(name)!.data[0];
+  const values = data.values as Uint32Array;
+  return { data, view: values.subarray(data.offset, data.offset + data.length) };
+}
+
+function u64View(batch: A.RecordBatch, name: ColumnName): { data: A.Data; view: Uint32Array } {
+  const data = batch.getChild(name)!.data[0];
+  const values = data.values as BigUint64Array;
+  const byteOffset = values.byteOffset + data.offset * 8;
+  if (byteOffset % 4 === 0) {
+    return { data, view: new Uint32Array(values.buffer, byteOffset, data.length * 2) };
+  }
+  // Misaligned buffer (possible in hand-made IPC): copy once.
+  const copy = new Uint32Array(data.length * 2);
+  new Uint8Array(copy.buffer).set(new Uint8Array(values.buffer, byteOffset, data.length * 8));
+  return { data, view: copy };
+}
+
+/** Decodes the `op` column to codes: dictionaries are mapped once per batch. */
+class OpDecoder {
+  private lastDictionary: A.Vector | undefined;
+  private lut = new Uint8Array(0);
+  private lutNames: string[] = [];
+  private stringCodes = new Map<string, number>();
+
+  decode(label: string, data: A.Data, firstRow: number, out: Uint8Array): void {
+    const n = data.length;
+    if (data.dictionary) {
+      const dict = data.dictionary;
+      if (dict !== this.lastDictionary) {
+        this.lastDictionary = dict;
+        this.lut = new Uint8Array(dict.length);
+        this.lutNames = new Array(dict.length);
+        for (let i = 0; i < dict.length; i++) {
+          const name = dict.get(i) as string | null;
+          this.lutNames[i] = String(name);
+          this.lut[i] = (name !== null ? OP_CODE_BY_NAME.get(name) : undefined) ?? UNKNOWN_OP;
+        }
+      }
+      const idx = (data.values as Int32Array).subarray(data.offset, data.offset + n);
+      const lut = this.lut;
+      for (let i = 0; i < n; i++) {
+        const k = idx[i];
+        const code = k >= 0 && k < lut.length ? lut[k] : UNKNOWN_OP;
+        if (code === UNKNOWN_OP) {
+          const what = k >= 0 && k < lut.length ? `"${this.lutNames[k]}"` : `dictionary index ${k}`;
+          throw traceError(label, `column "op" has an unknown operation ${what} at row ${firstRow + i}`);
+        }
+        out[i] = code;
+      }
+      return;
+    }
+    // Plain utf8: the slow path, cached by string.
+    const vec = A.makeVector(data);
+    for (let i = 0; i < n; i++) {
+      const s = vec.get(i) as string;
+      let code = this.stringCodes.get(s);
+      if (code === undefined) {
+        code = OP_CODE_BY_NAME.get(s) ?? UNKNOWN_OP;
+        this.stringCodes.set(s, code);
+      }
+      if (code === UNKNOWN_OP) throw traceError(label, `column "op" has an unknown operation "${s}" at row ${firstRow + i}`);
+      out[i] = code;
+    }
+  }
+}
+
+function describeIoError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT': return 'no such file';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'EISDIR': return 'is a directory, not a file';
+    default: return err.message;
+  }
+}
+
+/** Opens a trace file: checks it exists, is Arrow, and has the required schema. */
+export async function openTraceFile(file: string): Promise<TraceFile> {
+  const label = file;
+  let handle: fs.promises.FileHandle;
+  let size: number;
+  try {
+    handle = await fs.promises.open(file, 'r');
+    const st = await handle.stat();
+    if (st.isDirectory()) {
+      await handle.close();
+      throw traceError(label, 'is a directory, not a file');
+    }
+    size = st.size;
+  } catch (err) {
+    if (err instanceof Error && err.name === 'InputError') throw err;
+    throw traceError(label, describeIoError(err as NodeJS.ErrnoException));
+  }
+  const fail = async (what: string): Promise<never> => {
+    await handle.close().catch(() => {});
+    throw traceError(label, what);
+  };
+  if (size === 0) await fail('the file is empty');
+
+  // Classify by the leading bytes so that errors say what is really wrong.
+  const head = Buffer.alloc(Math.min(8, size));
+  await handle.read(head, 0, head.length, 0);
+  const isFileFormat = head.subarray(0, 6).toString('latin1') === ARROW_MAGIC;
+  const isStream = head.length >= 4 && head.readUInt32LE(0) === 0xffffffff;
+  if (!isFileFormat && !isStream) await fail('not an Arrow IPC file or stream');
+  if (isFileFormat) {
+    const tail = Buffer.alloc(6);
+    if (size < 12) await fail('the file is truncated (no Arrow file footer)');
+    await handle.read(tail, 0, 6, size - 6);
+    if (tail.toString('latin1') !== ARROW_MAGIC) await fail('the file is truncated (no Arrow file footer)');
+  }
+
+  let reader: A.RecordBatchReader;
+  try {
+    reader = (await A.RecordBatchReader.from(handle)) as A.RecordBatchReader;
+    await reader.open();
+  } catch (err) {
+    return fail(`the file is truncated or corrupt (${(err as Error).message})`);
+  }
+  if (!reader.schema) return fail('the file has no schema (truncated?)');
+  try {
+    checkSchema(label, reader.schema);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw err;
+  }
+  const meta = parseMetadata(label, reader.schema.metadata);
+
+  async function* batches(): AsyncGenerator<EventBatch> {
+    const ops = new OpDecoder();
+    let row = 0;
+    let lastTsHi = 0;
+    let lastTsLo = 0;
+    const iterator = (reader as unknown as AsyncIterable<A.RecordBatch>)[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<A.RecordBatch>;
+      try {
+        next = await iterator.next();
+      } catch (err) {
+        throw traceError(label, `the file is truncated or corrupt after row ${row} (${(err as Error).message})`);
+      }
+      if (next.done) break;
+      const rb = next.value;
+      const n = rb.numRows;
+      if (n === 0) continue;
+      const ts = u64View(rb, 'ts');
+      const iova = u64View(rb, 'iova');
+      const paddr = u64View(rb, 'paddr');
+      const sizeCol = u64View(rb, 'size');
+      const device = u32View(label, rb, 'device');
+      const pasid = u32View(label, rb, 'pasid');
+      const domain = u32View(label, rb, 'domain');
+      const opData = rb.getChild('op')!.data[0];
+      for (const [name, data] of [
+        ['ts', ts.data], ['op', opData], ['device', device.data], ['pasid', pasid.data],
+        ['domain', domain.data], ['iova', iova.data], ['paddr', paddr.data], ['size', sizeCol.data],
+      ] as const) {
+        const at = firstNull(data);
+        if (at >= 0) throw traceError(label, `column "${name}" has a null at row ${row + at}`);
+      }
+      const op = new Uint8Array(n);
+      ops.decode(label, opData, row, op);
+      // ts must not go backwards within a file.
+      const t = ts.view;
+      let hi = lastTsHi;
+      let lo = lastTsLo;
+      for (let i = 0; i < n; i++) {
+        const h = t[2 * i + 1];
+        const l = t[2 * i];
+        if (h < hi || (h === hi && l < lo)) {
+          const prev = BigInt(hi) * 4294967296n + BigInt(lo);
+          const cur = BigInt(h) * 4294967296n + BigInt(l);
+          throw traceError(label, `column "ts" goes backwards at row ${row + i} (${cur} after ${prev})`);
+        }
+        hi = h;
+        lo = l;
+      }
+      lastTsHi = hi;
+      lastTsLo = lo;
+      yield {
+        length: n,
+        firstRow: row,
+        ts: t,
+        op,
+        device: device.view,
+        pasid: pasid.view,
+        domain: domain.view,
+        iova: iova.view,
+        paddr: paddr.view,
+        size: sizeCol.view,
+      };
+      row += n;
+    }
+  }
+
+  return {
+    path: path.resolve(file),
+    label,
+    meta,
+    batches,
+    close: () => handle.close().catch(() => {}),
+  };
+}
+
+export { OP_NAMES };
