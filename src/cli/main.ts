@@ -4,6 +4,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { InputError } from '../errors.js';
+import { genCommand } from './gen.js';
 import { inspectCommand } from './inspect.js';
 import { replayCommand } from './replay.js';
 
@@ -14,7 +15,8 @@ export async function main(argv: string[]): Promise<number> {
     .usage('$0 <command> [options]\n\nTrace-driven IOMMU performance analyzer: replays Arrow traces of DMA and map/unmap through an IOMMU model.')
     .command(replayCommand)
     .command(inspectCommand)
-    .demandCommand(1, 'Name a command: replay, inspect')
+    .command(genCommand)
+    .demandCommand(1, 'Name a command: replay, inspect, gen')
     .strict()
     .help()
     .version()

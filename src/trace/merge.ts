@@ -18,13 +18,14 @@ export interface Trace {
 
 export async function openTrace(paths: string[]): Promise<Trace> {
   const files: TraceFile[] = [];
+  let meta: TraceMetadata;
   try {
     for (const p of paths) files.push(await openTraceFile(p));
+    meta = mergeMetadata(files.map((f) => ({ path: f.label, meta: f.meta })));
   } catch (err) {
     await Promise.all(files.map((f) => f.close()));
     throw err;
   }
-  const meta = mergeMetadata(files.map((f) => ({ path: f.label, meta: f.meta })));
   return {
     files,
     meta,

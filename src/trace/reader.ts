@@ -182,13 +182,14 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     return fail(`the file is truncated or corrupt (${(err as Error).message})`);
   }
   if (!reader.schema) return fail('the file has no schema (truncated?)');
+  let meta: TraceMetadata;
   try {
     checkSchema(label, reader.schema);
+    meta = parseMetadata(label, reader.schema.metadata);
   } catch (err) {
     await handle.close().catch(() => {});
     throw err;
   }
-  const meta = parseMetadata(label, reader.schema.metadata);
 
   async function* batches(): AsyncGenerator<EventBatch> {
     const ops = new OpDecoder();

@@ -1,0 +1,42 @@
+// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X]`
+import type { CommandModule } from 'yargs';
+import { InputError } from '../errors.js';
+import { DEFAULT_OPTIONS, WORKLOADS, findWorkload, generate } from '../workloads/index.js';
+
+interface Args {
+  workload: string;
+  out: string;
+  events: number;
+  seed: number;
+  devices: number;
+  fragmentation: number;
+  rate: number;
+}
+
+export const genCommand: CommandModule<object, Args> = {
+  command: 'gen <workload>',
+  describe: 'Generate a synthetic trace of a workload',
+  builder: (y) =>
+    y
+      .positional('workload', { type: 'string', demandOption: true, choices: WORKLOADS.map((w) => w.name), describe: 'what to imitate' })
+      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output trace (.arrow file or .arrows stream)' })
+      .option('events', { type: 'number', default: DEFAULT_OPTIONS.events, describe: 'number of events' })
+      .option('seed', { type: 'number', default: DEFAULT_OPTIONS.seed, describe: 'random seed (same seed, same bytes)' })
+      .option('devices', { type: 'number', default: DEFAULT_OPTIONS.devices, describe: 'devices of the workload' })
+      .option('fragmentation', { type: 'number', default: DEFAULT_OPTIONS.fragmentation, describe: '0..1: how often large buffers are not physically contiguous and aligned' })
+      .option('rate', { type: 'number', default: 1, describe: "scale of the workload's event rate" })
+      .epilogue(WORKLOADS.map((w) => `${w.name}: ${w.describe}.`).join('\n')) as never,
+  handler: async (args) => {
+    const w = findWorkload(args.workload)!;
+    const check = (name: string, ok: boolean, want: string, got: unknown) => {
+      if (!ok) throw new InputError(`Invalid option --${name}: expected ${want}, got ${got}`);
+    };
+    check('events', Number.isInteger(args.events) && args.events > 0, 'a positive integer', args.events);
+    check('seed', Number.isInteger(args.seed) && args.seed >= 0 && args.seed <= 0xffffffff, 'an integer in 0..2^32-1', args.seed);
+    check('devices', Number.isInteger(args.devices) && args.devices > 0 && args.devices <= 64, 'an integer in 1..64', args.devices);
+    check('fragmentation', args.fragmentation >= 0 && args.fragmentation <= 1, 'a number in 0..1', args.fragmentation);
+    check('rate', args.rate > 0 && Number.isFinite(args.rate), 'a positive number', args.rate);
+    const rows = await generate(w, args.out, { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate });
+    process.stderr.write(`wrote ${rows} events to ${args.out}\n`);
+  },
+};

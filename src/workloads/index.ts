@@ -1,0 +1,43 @@
+// The workload library: `gen WORKLOAD -o FILE` writes a deterministic trace.
+import { TraceWriter } from '../trace/writer.js';
+import { gpu } from './gpu.js';
+import { mixed } from './mixed.js';
+import { nic } from './nic.js';
+import { nvme } from './nvme.js';
+import { Sim } from './sim.js';
+import { sva } from './sva.js';
+import { vm } from './vm.js';
+import { makeContext, type Workload, type WorkloadOptions } from './workload.js';
+
+export const WORKLOADS: readonly Workload[] = [nic, nvme, gpu, vm, sva, mixed];
+
+export function findWorkload(name: string): Workload | undefined {
+  return WORKLOADS.find((w) => w.name === name);
+}
+
+export const DEFAULT_OPTIONS: WorkloadOptions = { events: 1_000_000, seed: 1, devices: 1, fragmentation: 0.5, rateScale: 1 };
+
+/** Generates `workload` into `file` (atomic); returns the rows written. */
+export async function generate(workload: Workload, file: string, opts: WorkloadOptions): Promise<number> {
+  let writer: TraceWriter | undefined;
+  const pending: import('../trace/batch.js').EventBatch[] = [];
+  // The metadata (topology, domain types) is known once the workload has
+  // started, so the writer opens at the first flush.
+  const sim = new Sim({ flush: async (b) => { if (writer) await writer.write(b); else pending.push(b); } }, opts.events);
+  const { ctx, domains, topology } = makeContext(sim, opts);
+  workload.start(ctx, 0, 1);
+  writer = new TraceWriter(file, {
+    domains,
+    topology: topology(),
+    workload: `${workload.name} events=${opts.events} seed=${opts.seed} devices=${opts.devices} fragmentation=${opts.fragmentation} rate=${opts.rateScale}`,
+  });
+  try {
+    for (const b of pending) await writer.write(b);
+    await sim.run();
+    await writer.close();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  return sim.rows;
+}

@@ -1,0 +1,64 @@
+// What every workload generator shares: options, the context it builds on,
+// and how it declares its devices, domains and instances.
+import type { DomainType } from '../trace/schema.js';
+import { PhysAllocator } from './phys.js';
+import { Rng } from './rng.js';
+import type { Sim } from './sim.js';
+
+export interface WorkloadOptions {
+  events: number;
+  seed: number;
+  devices: number;
+  /** 0..1: how often large buffers are NOT physically contiguous and aligned. */
+  fragmentation: number;
+  /** Scales the workload's event rate (1 = its default rate). */
+  rateScale: number;
+}
+
+export interface WorkloadContext {
+  sim: Sim;
+  rng: Rng;
+  phys: PhysAllocator;
+  opts: WorkloadOptions;
+  /** Declares a domain's type (unlisted: paging). */
+  domain(id: number, type: DomainType): void;
+  /** Places a device behind an instance (for the topology metadata). */
+  device(rid: number, instance?: string): void;
+}
+
+export interface Workload {
+  name: string;
+  /** One sentence for --help and the README. */
+  describe: string;
+  /** Schedules the workload's first actions; they schedule the rest. */
+  start(ctx: WorkloadContext, deviceBase: number, domainBase: number): void;
+}
+
+export function bdf(bus: number, dev = 0, fn = 0): number {
+  return (bus << 8) | (dev << 3) | fn;
+}
+
+export function makeContext(sim: Sim, opts: WorkloadOptions) {
+  const rng = new Rng(opts.seed);
+  const domains = new Map<number, DomainType>();
+  const instances = new Map<string, number[]>();
+  const ctx: WorkloadContext = {
+    sim,
+    rng,
+    phys: new PhysAllocator(new Rng(opts.seed ^ 0x5eed), opts.fragmentation),
+    opts,
+    domain: (id, type) => {
+      if (type !== 'paging') domains.set(id, type);
+    },
+    device: (rid, instance = 'dmar0') => {
+      const list = instances.get(instance) ?? [];
+      if (!list.includes(rid)) list.push(rid);
+      instances.set(instance, list);
+    },
+  };
+  return {
+    ctx,
+    domains,
+    topology: () => ({ iommus: [...instances.entries()].sort().map(([name, devices]) => ({ name, devices: devices.sort((a, b) => a - b) })) }),
+  };
+}

@@ -1,0 +1,212 @@
+import * as A from 'apache-arrow';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openTrace } from '../../src/trace/merge.js';
+import { openTraceFile } from '../../src/trace/reader.js';
+import { writeTrace } from '../../src/trace/writer.js';
+import { u64, type EventBatch } from '../../src/trace/batch.js';
+import { batchOf, type Ev } from '../helpers/events.js';
+import { runCli, tmpDir } from '../helpers/cli.js';
+
+const dir = tmpDir();
+const EVENTS: Ev[] = [
+  { ts: 5, op: 'attach', device: 0x300, domain: 7 },
+  { ts: 6, op: 'map', domain: 7, iova: 0x1000, paddr: 0xabc000, size: 0x2000 },
+  { ts: 9, op: 'dma_read', device: 0x300, iova: 0x1010, size: 64 },
+  { ts: 9, op: 'dma_write', device: 0x300, pasid: 3, iova: 0xffff_ffff_f000n, size: 1n << 40n },
+  { ts: 12, op: 'unmap', domain: 7, iova: 0x1000, size: 0x2000 },
+  { ts: 13, op: 'flush', domain: 7 },
+  { ts: 2n ** 52n as unknown as number, op: 'detach', device: 0x300 },
+];
+
+async function readAll(files: string[]): Promise<{ rows: Ev[]; batches: number }> {
+  const t = await openTrace(files);
+  const rows: Ev[] = [];
+  let batches = 0;
+  const names = ['dma_read', 'dma_write', 'map', 'unmap', 'attach', 'detach', 'flush'] as const;
+  for await (const b of t.batches() as AsyncGenerator<EventBatch>) {
+    batches++;
+    for (let i = 0; i < b.length; i++) {
+      const big = (w: Uint32Array) => (BigInt(w[2 * i + 1]) << 32n) | BigInt(w[2 * i]);
+      rows.push({ ts: Number(big(b.ts)), op: names[b.op[i]], device: b.device[i], pasid: b.pasid[i], domain: b.domain[i], iova: big(b.iova), paddr: big(b.paddr), size: big(b.size) });
+    }
+  }
+  await t.close();
+  return { rows, batches };
+}
+
+/** Writes a table built with apache-arrow directly (to make bad files). */
+function writeTable(file: string, columns: Record<string, A.Vector>, meta?: Record<string, string>): void {
+  const t = new A.Table(columns);
+  for (const [k, v] of Object.entries(meta ?? {})) t.schema.metadata.set(k, v);
+  fs.writeFileSync(file, A.tableToIPC(t, file.endsWith('.arrow') ? 'file' : 'stream'));
+}
+
+function goodColumns(n = 3): Record<string, A.Vector> {
+  return {
+    ts: A.makeVector(BigUint64Array.from({ length: n }, (_, i) => BigInt(i))),
+    op: A.vectorFromArray(Array.from({ length: n }, () => 'dma_read'), new A.Dictionary(new A.Utf8(), new A.Int8())),
+    device: A.makeVector(new Uint32Array(n)),
+    pasid: A.makeVector(new Uint32Array(n)),
+    domain: A.makeVector(new Uint32Array(n)),
+    iova: A.makeVector(new BigUint64Array(n)),
+    paddr: A.makeVector(new BigUint64Array(n)),
+    size: A.makeVector(new BigUint64Array(n)),
+  };
+}
+
+describe('trace round trip', () => {
+  for (const ext of ['.arrow', '.arrows']) {
+    it(`writes then reads the same columns and metadata (${ext})`, async () => {
+      const f = path.join(dir, `rt${ext}`);
+      const meta = { domains: new Map([[7, 'paging' as const], [9, 'sva' as const]]), topology: { iommus: [{ name: 'dmar0', devices: [0x300] }] }, workload: 'unit' };
+      await writeTrace(f, meta, [batchOf(EVENTS)]);
+      const { rows } = await readAll([f]);
+      expect(rows).toEqual(EVENTS.map((e) => ({ ts: Number(e.ts), op: e.op, device: e.device ?? 0, pasid: e.pasid ?? 0, domain: e.domain ?? 0, iova: BigInt(e.iova ?? 0), paddr: BigInt(e.paddr ?? 0), size: BigInt(e.size ?? 0) })));
+      const t = await openTraceFile(f);
+      expect(t.meta.domains).toEqual(meta.domains);
+      expect(t.meta.topology).toEqual(meta.topology);
+      expect(t.meta.workload).toBe('unit');
+      expect(t.meta.version).toBe('1');
+      await t.close();
+    });
+  }
+
+  it('reads op as plain utf8 and with int32 dictionary indices', async () => {
+    const f = path.join(dir, 'utf8.arrows');
+    writeTable(f, { ...goodColumns(2), op: A.vectorFromArray(['map', 'flush'], new A.Utf8()) });
+    expect((await readAll([f])).rows.map((r) => r.op)).toEqual(['map', 'flush']);
+    const g = path.join(dir, 'dict32.arrow');
+    writeTable(g, { ...goodColumns(2), op: A.vectorFromArray(['unmap', 'attach'], new A.Dictionary(new A.Utf8(), new A.Int32())) });
+    expect((await readAll([g])).rows.map((r) => r.op)).toEqual(['unmap', 'attach']);
+  });
+
+  it('ignores extra columns and accepts nullable-declared columns', async () => {
+    const f = path.join(dir, 'extra.arrows');
+    writeTable(f, { ...goodColumns(2), note: A.vectorFromArray(['a', 'b']) });
+    expect((await readAll([f])).rows.length).toBe(2);
+  });
+});
+
+describe('merge of several files', () => {
+  it('orders by ts, ties by file order then row', async () => {
+    const a = path.join(dir, 'a.arrows');
+    const b = path.join(dir, 'b.arrow');
+    await writeTrace(a, {}, [batchOf([{ ts: 1, op: 'map', domain: 1 }, { ts: 3, op: 'map', domain: 2 }, { ts: 3, op: 'map', domain: 3 }, { ts: 8, op: 'map', domain: 4 }])]);
+    await writeTrace(b, {}, [batchOf([{ ts: 0, op: 'unmap', domain: 10 }, { ts: 3, op: 'unmap', domain: 11 }, { ts: 9, op: 'unmap', domain: 12 }])]);
+    const { rows } = await readAll([a, b]);
+    expect(rows.map((r) => `${r.ts}:${r.domain}`)).toEqual(['0:10', '1:1', '3:2', '3:3', '3:11', '8:4', '9:12']);
+    const swapped = await readAll([b, a]);
+    expect(swapped.rows.map((r) => `${r.ts}:${r.domain}`)).toEqual(['0:10', '1:1', '3:11', '3:2', '3:3', '8:4', '9:12']);
+  });
+
+  it('rejects files that disagree on a domain type', async () => {
+    const a = path.join(dir, 'ta.arrows');
+    const b = path.join(dir, 'tb.arrows');
+    await writeTrace(a, { domains: new Map([[3, 'sva']]) }, [batchOf([{ op: 'flush' }])]);
+    await writeTrace(b, { domains: new Map([[3, 'identity']]) }, [batchOf([{ op: 'flush' }])]);
+    await expect(openTrace([a, b])).rejects.toThrow(`Cannot read trace "${b}": domain 3 is identity here but sva in an earlier file`);
+  });
+});
+
+describe('bad input gives one line naming file, column and row, exit 2', () => {
+  const cases: [string, (f: string) => void | Promise<void>, string][] = [
+    ['missing column', (f) => { const c = goodColumns(); delete c.iova; writeTable(f, c); }, 'column "iova" is missing'],
+    ['wrong type', (f) => writeTable(f, { ...goodColumns(), iova: A.makeVector(new BigInt64Array(3)) }), 'column "iova" is int64, expected uint64'],
+    ['wrong type of op', (f) => writeTable(f, { ...goodColumns(), op: A.makeVector(new Int32Array(3)) }), 'column "op" is int32, expected dictionary<int, utf8> or utf8'],
+    ['null', (f) => writeTable(f, { ...goodColumns(), size: A.vectorFromArray([1n, null, 3n], new A.Uint64()) }), 'column "size" has a null at row 1'],
+    ['unknown op', (f) => writeTable(f, { ...goodColumns(), op: A.vectorFromArray(['map', 'dma_rd', 'map'], new A.Dictionary(new A.Utf8(), new A.Int8())) }), 'column "op" has an unknown operation "dma_rd" at row 1'],
+    ['ts going backwards', (f) => writeTable(f, { ...goodColumns(), ts: A.makeVector(BigUint64Array.from([5n, 9n, 7n])) }), 'column "ts" goes backwards at row 2 (7 after 9)'],
+    ['not Arrow', (f) => fs.writeFileSync(f, 'ts,op,device\n1,map,0\n'), 'not an Arrow IPC file or stream'],
+    ['empty file', (f) => fs.writeFileSync(f, ''), 'the file is empty'],
+    ['bad metadata', (f) => writeTable(f, goodColumns(), { 'iommu.domains': '{"4": "weird"}' }), 'metadata "iommu.domains" gives domain 4 type "weird", expected one of paging, identity, blocked, sva'],
+  ];
+  for (const [name, make, message] of cases) {
+    it(name, async () => {
+      const f = path.join(dir, `bad-${name.replace(/\W+/g, '-')}.arrows`);
+      await make(f);
+      const r = runCli(['inspect', f]);
+      expect(r.stderr).toBe(`iommu-replay: Cannot read trace "${f}": ${message}\n`);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('a truncated stream', async () => {
+    const good = path.join(dir, 'whole.arrows');
+    await writeTrace(good, {}, [batchOf(EVENTS)]);
+    const bytes = fs.readFileSync(good);
+    const f = path.join(dir, 'cut.arrows');
+    fs.writeFileSync(f, bytes.subarray(0, bytes.length - 200));
+    const r = runCli(['replay', f]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^iommu-replay: Cannot read trace "${f}": the file is truncated or corrupt after row 0 \\(.*\\)\\n$`));
+  });
+
+  it('a truncated file (no footer)', async () => {
+    const good = path.join(dir, 'whole.arrow');
+    await writeTrace(good, {}, [batchOf(EVENTS)]);
+    const f = path.join(dir, 'cut.arrow');
+    fs.writeFileSync(f, fs.readFileSync(good).subarray(0, 300));
+    const r = runCli(['inspect', f]);
+    expect(r.stderr).toBe(`iommu-replay: Cannot read trace "${f}": the file is truncated (no Arrow file footer)\n`);
+    expect(r.status).toBe(2);
+  });
+
+  it('an unreadable path', () => {
+    const f = path.join(dir, 'nope.arrows');
+    expect(runCli(['inspect', f]).stderr).toBe(`iommu-replay: Cannot read trace "${f}": no such file\n`);
+    expect(runCli(['inspect', dir]).stderr).toBe(`iommu-replay: Cannot read trace "${dir}": is a directory, not a file\n`);
+  });
+
+  it('counts rows across batches in messages', async () => {
+    const f = path.join(dir, 'late.arrows');
+    const first = batchOf(Array.from({ length: 10 }, (_, i) => ({ ts: i, op: 'flush' as const })));
+    const second = batchOf([{ ts: 20, op: 'flush' }, { ts: 19, op: 'flush' }]);
+    await writeTrace(f, {}, [first, second]);
+    const r = runCli(['inspect', f]);
+    expect(r.stderr).toBe(`iommu-replay: Cannot read trace "${f}": column "ts" goes backwards at row 11 (19 after 20)\n`);
+  });
+
+  it('writes no output file when the trace is bad', async () => {
+    const f = path.join(dir, 'bad-out.arrows');
+    fs.writeFileSync(f, 'nope');
+    const out = path.join(dir, 'out.json');
+    expect(runCli(['replay', f, '--json', out]).status).toBe(2);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
+
+describe('bounded memory', () => {
+  it('streams a large trace batch by batch without holding it', async () => {
+    const f = path.join(dir, 'large.arrows');
+    const rowsPerBatch = 65536;
+    const nBatches = 60; // ~3.9M rows, ~180 MB on disk
+    const b = batchOf([{ op: 'dma_read' }]);
+    const big = { ...b, length: rowsPerBatch, ts: new Uint32Array(2 * rowsPerBatch), op: new Uint8Array(rowsPerBatch), device: new Uint32Array(rowsPerBatch), pasid: new Uint32Array(rowsPerBatch), domain: new Uint32Array(rowsPerBatch), iova: new Uint32Array(2 * rowsPerBatch), paddr: new Uint32Array(2 * rowsPerBatch), size: new Uint32Array(2 * rowsPerBatch) };
+    const gen = function* () {
+      for (let k = 0; k < nBatches; k++) {
+        for (let i = 0; i < rowsPerBatch; i++) big.ts[2 * i] = k * rowsPerBatch + i;
+        yield big;
+      }
+    };
+    await writeTrace(f, {}, gen());
+    const t = await openTrace([f]);
+    let rows = 0;
+    let peakGrowth = 0;
+    const base = process.memoryUsage().rss;
+    let last = -1;
+    for await (const batch of t.batches() as AsyncGenerator<EventBatch>) {
+      rows += batch.length;
+      expect(u64(batch.ts, 0)).toBeGreaterThan(last);
+      last = u64(batch.ts, batch.length - 1);
+      peakGrowth = Math.max(peakGrowth, process.memoryUsage().rss - base);
+    }
+    await t.close();
+    fs.rmSync(f);
+    expect(rows).toBe(rowsPerBatch * nBatches);
+    // The file is ~180 MB; holding it would grow RSS by that much.
+    expect(peakGrowth).toBeLessThan(80 * 1024 * 1024);
+  });
+});
