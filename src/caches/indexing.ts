@@ -8,7 +8,8 @@ export const POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 
 
 /** The page number of `pfn` at `order` (pfn / 2^order, rounded down). */
 export function pageNumber(pfn: number, order: number): number {
-  return pfn < 4294967296 ? pfn >>> order : Math.floor(pfn / POW2[order]);
+  // `>>>` takes its count mod 32: only for orders below 32.
+  return pfn < 4294967296 && order < 32 ? pfn >>> order : Math.floor(pfn / POW2[order]);
 }
 
 /** The set of page number `page` in a table of `sets` sets (a power of two). */

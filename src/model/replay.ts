@@ -65,10 +65,14 @@ export class Replay implements InvalidationTarget, LeafSink {
   private lastDomainId = -1;
   private lastDomainSlot = -1;
 
-  // Trace extent.
+  // Trace extent. Model time is ns since the first event, exact below 2^53 ns
+  // (104 days) whatever the clock: wall-clock ts exceed 2^53 and would round.
   events = 0;
-  firstTs = -1;
-  lastTs = 0;
+  private started = false;
+  private baseHi = 0;
+  private baseLo = 0;
+  private lastHi = 0;
+  private lastLo = 0;
   private nowNs = 0;
 
   // The unmap in progress (LeafSink context).
@@ -174,10 +178,14 @@ export class Replay implements InvalidationTarget, LeafSink {
     return this.domainType[domain] === T_PAGING ? this.domainDid[domain * this.nInst + instance] : SHARED_DID;
   }
 
-  /** The page-size set of a paging or SVA domain, fixed to the first instance's if still open. */
+  /**
+   * The page-size set of a paging or SVA domain. Until it is fixed (first
+   * successful attach or map, spec/model.md §2) it is the first instance's,
+   * tentatively: a rejected op changes nothing.
+   */
   private sizesOf(domain: number): PageSizeSet {
-    if (this.domainSizes[domain] < 0) this.domainSizes[domain] = 0;
-    return this.sizeSets[this.domainSizes[domain]];
+    const k = this.domainSizes[domain];
+    return this.sizeSets[k < 0 ? 0 : k];
   }
 
   // ---------------------------------------------------------------- the loop
@@ -193,9 +201,15 @@ export class Replay implements InvalidationTarget, LeafSink {
     const iova = batch.iova;
     const paddr = batch.paddr;
     const size = batch.size;
-    if (this.firstTs < 0) this.firstTs = ts[1] * TWO_POW_32 + ts[0];
+    if (!this.started) {
+      this.started = true;
+      this.baseHi = ts[1];
+      this.baseLo = ts[0];
+    }
+    const baseHi = this.baseHi;
+    const baseLo = this.baseLo;
     for (let i = 0; i < n; i++) {
-      const now = ts[2 * i + 1] * TWO_POW_32 + ts[2 * i];
+      const now = (ts[2 * i + 1] - baseHi) * TWO_POW_32 + (ts[2 * i] - baseLo);
       if (now >= this.inv.nextDeadline) this.inv.fireTimeouts(now);
       this.nowNs = now;
       switch (op[i]) {
@@ -223,7 +237,16 @@ export class Replay implements InvalidationTarget, LeafSink {
       }
     }
     this.events += n;
-    this.lastTs = ts[2 * n - 1] * TWO_POW_32 + ts[2 * n - 2];
+    this.lastHi = ts[2 * n - 1];
+    this.lastLo = ts[2 * n - 2];
+  }
+
+  /** ts of the first and last events, exact. */
+  get firstTs(): bigint {
+    return (BigInt(this.baseHi) << 32n) | BigInt(this.baseLo);
+  }
+  get lastTs(): bigint {
+    return this.started ? (BigInt(this.lastHi) << 32n) | BigInt(this.lastLo) : 0n;
   }
 
   // ---------------------------------------------------------------- DMA (§6)
@@ -281,13 +304,16 @@ export class Replay implements InvalidationTarget, LeafSink {
         cm[mb + M.iotlbHits]++;
         c.orderLookups[order]++;
         c.orderHits[order]++;
-        if (iotlb.epoch[k] !== epoch) {
-          // Something was unmapped since this entry was filled or checked:
-          // is its page still mapped with the same base, size and paddr?
+        if (iotlb.epoch[k] !== epoch || iotlb.owner[k] !== dom) {
+          // Something was unmapped since this entry was filled or checked (or
+          // another SVA domain on the same PASID filled it): is its page still
+          // mapped here with the same base, size and paddr?
           const o = pool.lookup(root, base);
           if (o === order && pool.foundBase === base && pool.foundPhys === iotlb.phys[k]) {
-            iotlb.epoch[k] = epoch;
-            iotlb.unmappedAt[k] = -1;
+            if (iotlb.owner[k] === dom) {
+              iotlb.epoch[k] = epoch;
+              iotlb.unmappedAt[k] = -1;
+            }
           } else {
             cd[b + D.iotlbStaleHits]++;
             cm[mb + M.iotlbStaleHits]++;
@@ -347,6 +373,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       return;
     }
     cm[mb + M.mapBytes] += size * 4096;
+    if (this.domainSizes[dom] < 0) this.domainSizes[dom] = 0; // mapped before any attach: the first instance's
     this.splitRange(sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
   }
 
@@ -437,7 +464,6 @@ export class Replay implements InvalidationTarget, LeafSink {
         }
       }
       pool.clear(root, clearStart, chunkEnd, this);
-      cm[mb + M.unmapBytes] += (chunkEnd - c) * 4096;
       this.inv.addChunk(dom, c, chunkEnd - c, now);
       c = chunkEnd;
     }
@@ -458,13 +484,18 @@ export class Replay implements InvalidationTarget, LeafSink {
     const rs = Math.max(s, base);
     const re = Math.min(e, leafEnd);
     this.splitRange(orders, rs, phys + (rs - base), re - rs, 0, this.counters.unmapPages, dom * ORDERS);
+    this.counters.domain[dom * DOMAIN_FIELDS + M.unmapBytes] += (re - rs) * 4096;
   }
 
   /** LeafSink: a leaf of the current unmap's domain is gone. */
   leafRemoved(basePfn: number, order: number): void {
     const dom = this.curDomain;
     this.curRemovedAny = true;
-    if (!this.splitting) this.counters.unmapPages[dom * ORDERS + order]++;
+    if (!this.splitting) {
+      // unmap.bytes is what was really removed: whole leaves (report.md).
+      this.counters.unmapPages[dom * ORDERS + order]++;
+      this.counters.domain[dom * DOMAIN_FIELDS + M.unmapBytes] += POW2[order] * 4096;
+    }
     // Mark its IOTLB entries with the unmap time: the stale window starts now.
     const atts = this.domainAttachments[dom];
     for (let k = 0; k < atts.length; k++) {
@@ -500,8 +531,7 @@ export class Replay implements InvalidationTarget, LeafSink {
         return;
       }
       if (type === T_PAGING) {
-        if (this.domainSizes[next] < 0) this.domainSizes[next] = inst; // fixed at first attach
-        else if (!this.sizeSets[this.domainSizes[next]].subsetOf(this.sizeSets[inst])) {
+        if (this.domainSizes[next] >= 0 && !this.sizeSets[this.domainSizes[next]].subsetOf(this.sizeSets[inst])) {
           this.counters.attachErrors++; // EINVAL: this instance lacks one of the domain's sizes
           return;
         }
@@ -515,6 +545,7 @@ export class Replay implements InvalidationTarget, LeafSink {
           this.domainDid[k] = did;
         }
         this.domainDidRef[k]++;
+        if (this.domainSizes[next] < 0) this.domainSizes[next] = inst; // fixed at its first attach
       }
     }
     const code = dev * TAG_SHIFT + pasid;
@@ -538,11 +569,9 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   // ---------------------------------------------------------------- flush op
 
+  /** A `flush` op: the domain-wide flush of §5, whatever the domain's type. */
   private flush(domainId: number): void {
-    const dom = this.domainSlot(domainId);
-    const type = this.domainType[dom];
-    // flush_iotlb_all on a domain with no page table does nothing.
-    if (type === T_PAGING || type === T_SVA) this.inv.flushDomain(dom, this.nowNs);
+    this.inv.flushDomain(this.domainSlot(domainId), this.nowNs);
   }
 
   // ---------------------------------------------------------------- results

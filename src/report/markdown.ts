@@ -8,7 +8,7 @@ export function replayMarkdown(s: Summary): string {
   const out: string[] = [];
   out.push(`# iommu-replay: ${c.name}`);
   out.push('');
-  out.push(`Trace: ${s.trace.files.map((f) => `\`${f}\``).join(', ')}${s.trace.workload ? ` (${s.trace.workload})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(s.trace.lastTs - s.trace.firstTs)}.`);
+  out.push(`Trace: ${s.trace.files.map((f) => `\`${f}\``).join(', ')}${s.trace.workload ? ` (${s.trace.workload})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(s.trace.spanNs)}.`);
   out.push('');
   out.push(
     `Configuration: page sizes ${c.pageSizes.join('|')}, IOTLB ${c.iotlb.sets}x${c.iotlb.ways} (${c.iotlb.entries} entries, ${c.iotlb.policy}), ` +

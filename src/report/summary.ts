@@ -15,7 +15,8 @@ export function ratio(num: number, den: number): number | null {
 export interface Summary {
   version: 1;
   config: ReplayConfig;
-  trace: { files: string[]; events: number; firstTs: number; lastTs: number; workload?: string };
+  /** firstTs and lastTs are exact: bigint where beyond 2^53 (printed as plain integers). */
+  trace: { files: string[]; events: number; firstTs: number | bigint; lastTs: number | bigint; spanNs: number; workload?: string };
   totals: Totals;
   byDevice: DeviceRow[];
   byDomain: DomainRow[];
@@ -225,8 +226,9 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
     trace: {
       files,
       events: replay.events,
-      firstTs: replay.firstTs < 0 ? 0 : replay.firstTs,
-      lastTs: replay.lastTs,
+      firstTs: exactNumber(replay.firstTs),
+      lastTs: exactNumber(replay.lastTs),
+      spanNs: Number(replay.lastTs - replay.firstTs),
       ...(workload !== undefined ? { workload } : {}),
     },
     totals,
@@ -242,18 +244,29 @@ export function invalidationCost(cmd: { page: number; domain: number; devtlb: nu
   return cmd.page * k.pageInvalidation + cmd.domain * k.domainInvalidation + cmd.devtlb * k.devtlbInvalidation + cmd.wait * k.wait;
 }
 
-/** JSON with keys sorted at every level, numbers plain: byte-identical for equal content. */
-export function stableStringify(value: unknown, indent = 2): string {
-  return JSON.stringify(sortKeys(value), null, indent) + '\n';
+function exactNumber(v: bigint): number | bigint {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
-    return out;
+/**
+ * JSON with keys sorted at every level and plain numbers (bigints as exact
+ * integers): byte-identical for equal content.
+ */
+export function stableStringify(value: unknown, indent = 2): string {
+  return `${write(value, '', ' '.repeat(indent))}\n`;
+}
+
+function write(v: unknown, pad: string, step: string): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return Number.isFinite(v) ? JSON.stringify(v) : 'null';
+  if (typeof v !== 'object') return JSON.stringify(v);
+  const inner = pad + step;
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    return `[\n${v.map((x) => inner + write(x, inner, step)).join(',\n')}\n${pad}]`;
   }
-  if (typeof v === 'number' && !Number.isFinite(v)) return null;
-  return v;
+  const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
+  if (keys.length === 0) return '{}';
+  return `{\n${keys.map((k) => `${inner}${JSON.stringify(k)}: ${write((v as Record<string, unknown>)[k], inner, step)}`).join(',\n')}\n${pad}}`;
 }
