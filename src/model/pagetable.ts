@@ -142,7 +142,12 @@ export class PageTablePool {
     const replicas = POW2[order - 9 * (leafLevel - 1)];
     const k0 = table * ENTRIES + this.index(basePfn, leafLevel);
     const code = -(order + 1);
+    const span = POW2[9 * (leafLevel - 1)];
     for (let j = 0; j < replicas; j++) {
+      // An emptied lower table may still hang here (tables are freed only when
+      // an unmap covers them): VT-d's __domain_mapping frees it for the superpage.
+      const p = this.ptr[k0 + j];
+      if (p > 0) this.freeSubtree(p, leafLevel - 1, basePfn + j * span, null);
       this.ptr[k0 + j] = code;
       this.phys[k0 + j] = physPfn;
     }
@@ -180,7 +185,7 @@ export class PageTablePool {
     }
   }
 
-  private freeSubtree(table: number, level: number, tableBase: number, sink: LeafSink): void {
+  private freeSubtree(table: number, level: number, tableBase: number, sink: LeafSink | null): void {
     const span = POW2[9 * (level - 1)];
     for (let i = 0; i < ENTRIES; i++) {
       const k = table * ENTRIES + i;
@@ -189,7 +194,7 @@ export class PageTablePool {
       const entryBase = tableBase + i * span;
       if (p < 0) {
         const order = -p - 1;
-        if (entryBase % POW2[order] === 0) sink.leafRemoved(entryBase, order, this.phys[k]);
+        if (sink !== null && entryBase % POW2[order] === 0) sink.leafRemoved(entryBase, order, this.phys[k]);
       } else {
         this.freeSubtree(p, level - 1, entryBase, sink);
       }
