@@ -1,0 +1,125 @@
+// `npm run bench [-- --events N] [--large] [--compare previous.json] [--out file.json]`
+//
+// Each scenario runs in a child process so that its peak RSS is its own.
+// Prints a table and writes JSON (default bench/out/latest.json) so runs can
+// be compared. Speed is measured here, never asserted by a test.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resolveConfig } from '../src/config/config.js';
+import { replayPoints } from '../src/model/run.js';
+import { openTrace } from '../src/trace/merge.js';
+import { benchTrace } from './traces.js';
+
+interface Result {
+  scenario: string;
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  peakRssMiB: number;
+  note?: string;
+}
+
+const self = fileURLToPath(import.meta.url);
+
+async function child(scenario: string, events: number): Promise<Result> {
+  const [kind, what, extra] = scenario.split(':');
+  const file = await benchTrace(kind as 'dma' | 'nic', events);
+  const t0 = process.hrtime.bigint();
+  let done = 0;
+  let loopNs = 0n;
+  if (what === 'scan') {
+    // The read throughput floor: visit every row of every column view. The
+    // loop alone is timed too: that is the plain scan of the typed-array views.
+    const trace = await openTrace([file]);
+    let acc = 0;
+    for await (const b of trace.batches()) {
+      const l0 = process.hrtime.bigint();
+      const n = b.length;
+      for (let i = 0; i < n; i++) acc = (acc + b.op[i] + b.device[i] + b.iova[2 * i] + b.size[2 * i] + b.ts[2 * i]) | 0;
+      loopNs += process.hrtime.bigint() - l0;
+      done += n;
+    }
+    await trace.close();
+    if (acc === 0.5) console.error(acc);
+  } else {
+    const points = Number(extra ?? 1);
+    const mode = what === 'lazy' ? 'lazy' : 'strict';
+    const configs = Array.from({ length: points }, (_, i) => resolveConfig({ iotlb: { sets: 16 << (i % 4), ways: 4 }, invalidation: { mode } }));
+    await replayPoints([file], configs, { onProgress: (n) => (done = n) });
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const res: Result = { scenario, events: done, seconds, eventsPerSecond: done / seconds, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  if (loopNs > 0n) res.note = `view scan alone: ${(done / (Number(loopNs) / 1e9) / 1e6).toFixed(0)} M events/s`;
+  return res;
+}
+
+function run(scenario: string, events: number): Result {
+  // Generate outside the timed child (a first run pays for it once).
+  const r = spawnSync(process.execPath, [self, '--child', scenario, '--events', String(events)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`bench scenario ${scenario} failed`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const events = Number(arg('--events') ?? 10_000_000);
+  if (process.argv.includes('--child')) {
+    const res = await child(arg('--child')!, events);
+    process.stdout.write(`${JSON.stringify(res)}\n`);
+    return;
+  }
+  // Generate the traces first, untimed.
+  await benchTrace('dma', events);
+  await benchTrace('nic', Math.min(events, 5_000_000));
+  const results: Result[] = [];
+  const scenarios: [string, number][] = [
+    ['dma:scan', events],
+    ['dma:replay', events],
+    ['nic:replay', Math.min(events, 5_000_000)],
+    ['nic:lazy', Math.min(events, 5_000_000)],
+    ['dma:replay:4', events],
+  ];
+  if (process.argv.includes('--large')) {
+    await benchTrace('dma', events * 10);
+    scenarios.push(['dma:replay', events * 10]);
+  }
+  for (const [s, n] of scenarios) {
+    const r = run(s, n);
+    results.push(r);
+    process.stderr.write(`${s.padEnd(14)} ${(r.eventsPerSecond / 1e6).toFixed(2).padStart(8)} M events/s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB${r.note ? `  (${r.note})` : ''}\n`);
+  }
+  const scan = results.find((r) => r.scenario === 'dma:scan')!;
+  const dma = results.find((r) => r.scenario === 'dma:replay' && r.events === events)!;
+  const four = results.find((r) => r.scenario === 'dma:replay:4')!;
+  const summary = {
+    machine: { cores: os.cpus().length, node: process.version, cpu: os.cpus()[0]?.model },
+    results,
+    ratios: {
+      scanOverReplay: scan.eventsPerSecond / dma.eventsPerSecond,
+      fourPointsOverOne: dma.seconds * 4 / four.seconds,
+    },
+  };
+  const out = arg('--out') ?? 'bench/out/latest.json';
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
+  console.log(`\n| scenario | events | M events/s | peak RSS MiB | note |\n|---|---:|---:|---:|---|`);
+  const prev = arg('--compare') ? (JSON.parse(fs.readFileSync(arg('--compare')!, 'utf8')) as typeof summary) : undefined;
+  for (const r of results) {
+    const p = prev?.results.find((x) => x.scenario === r.scenario && x.events === r.events);
+    const delta = p ? ` (${((r.eventsPerSecond / p.eventsPerSecond - 1) * 100).toFixed(1)}%)` : '';
+    console.log(`| ${r.scenario} | ${r.events.toLocaleString('en-US')} | ${(r.eventsPerSecond / 1e6).toFixed(2)}${delta} | ${r.peakRssMiB.toFixed(0)} | ${r.note ?? ''} |`);
+  }
+  console.log(`\nscan / replay: ${summary.ratios.scanOverReplay.toFixed(2)}x; 4 points in one pass vs 4 replays: ${summary.ratios.fourPointsOverOne.toFixed(2)}x; ${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,80 @@
+// Seeded benchmark traces, generated on demand into bench/data/ (never committed).
+import fs from 'node:fs';
+import path from 'node:path';
+import { allocBatch, type EventBatch } from '../src/trace/batch.js';
+import { Op } from '../src/trace/schema.js';
+import { TraceWriter } from '../src/trace/writer.js';
+import { generate, findWorkload } from '../src/workloads/index.js';
+import { Rng } from '../src/workloads/rng.js';
+
+export const DATA_DIR = path.resolve('bench/data');
+
+function put64(w: Uint32Array, i: number, v: number): void {
+  w[2 * i] = v % 4294967296;
+  w[2 * i + 1] = Math.floor(v / 4294967296);
+}
+
+/**
+ * DMA-heavy: one device on one domain with a 256 MiB working set (4K pages,
+ * some 2M), 90% DMA of 64 B to 4 KiB at random addresses in it (far larger
+ * than any IOTLB), 10% remaps of a 4K page (unmap then map).
+ */
+async function writeDmaHeavy(file: string, events: number, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const w = new TraceWriter(file, { workload: `bench dma-heavy events=${events} seed=${seed}` });
+  const ROWS = 65536;
+  const b: EventBatch = allocBatch(ROWS);
+  const DEV = 0x300;
+  const WS_PAGES = 65536; // 256 MiB
+  const BASE = 0x100000000; // iova 4 GiB
+  let ts = 0;
+  let n = 0;
+  const emit = async (op: number, iova: number, paddr: number, size: number, device = 0, domain = 1) => {
+    const i = b.length++;
+    put64(b.ts, i, ts);
+    b.op[i] = op;
+    b.device[i] = device;
+    b.pasid[i] = 0;
+    b.domain[i] = domain;
+    put64(b.iova, i, iova);
+    put64(b.paddr, i, paddr);
+    put64(b.size, i, size);
+    n++;
+    if (b.length === ROWS) {
+      await w.write(b);
+      b.length = 0;
+    }
+  };
+  await emit(Op.Attach, 0, 0, 0, DEV, 1);
+  // The first quarter of the working set in 2M pages, the rest in 4K pages.
+  for (let p = 0; p < WS_PAGES && n < events; ) {
+    const huge = p < WS_PAGES / 4;
+    const size = huge ? 0x200000 : 0x1000;
+    await emit(Op.Map, BASE + p * 4096, 0x800000000 + p * 4096, size);
+    p += size / 4096;
+  }
+  while (n < events) {
+    ts += 1 + rng.int(20);
+    if (rng.chance(0.9)) {
+      const size = 64 << rng.int(7);
+      const page = rng.int(WS_PAGES);
+      await emit(rng.chance(0.5) ? Op.DmaRead : Op.DmaWrite, BASE + page * 4096 + rng.int(4096 - Math.min(size, 4032)), 0, size, DEV, 0);
+    } else if (n + 1 < events) {
+      const page = WS_PAGES / 4 + rng.int((WS_PAGES * 3) / 4);
+      await emit(Op.Unmap, BASE + page * 4096, 0, 4096);
+      await emit(Op.Map, BASE + page * 4096, 0x800000000 + rng.int(1 << 20) * 4096, 4096);
+    }
+  }
+  if (b.length > 0) await w.write(b);
+  await w.close();
+}
+
+/** Path of a benchmark trace, generating it first when missing. */
+export async function benchTrace(kind: 'dma' | 'nic', events: number, seed = 7): Promise<string> {
+  fs.mkdirSync(DATA_DIR, { recursive: true });
+  const file = path.join(DATA_DIR, `${kind}-${events}-s${seed}.arrows`);
+  if (fs.existsSync(file)) return file;
+  if (kind === 'dma') await writeDmaHeavy(file, events, seed);
+  else await generate(findWorkload('nic')!, file, { events, seed, devices: 2, fragmentation: 0.5, rateScale: 1 });
+  return file;
+}
