@@ -18,7 +18,7 @@ export const genCommand: CommandModule<object, Args> = {
   describe: 'Generate a synthetic trace of a workload',
   builder: (y) =>
     y
-      .positional('workload', { type: 'string', demandOption: true, choices: WORKLOADS.map((w) => w.name), describe: 'what to imitate' })
+      .positional('workload', { type: 'string', demandOption: true, describe: `what to imitate: ${WORKLOADS.map((w) => w.name).join(', ')}` })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output trace (.arrow file or .arrows stream)' })
       .option('events', { type: 'number', default: DEFAULT_OPTIONS.events, describe: 'number of events' })
       .option('seed', { type: 'number', default: DEFAULT_OPTIONS.seed, describe: 'random seed (same seed, same bytes)' })
@@ -27,7 +27,8 @@ export const genCommand: CommandModule<object, Args> = {
       .option('rate', { type: 'number', default: 1, describe: "scale of the workload's event rate" })
       .epilogue(WORKLOADS.map((w) => `${w.name}: ${w.describe}.`).join('\n')) as never,
   handler: async (args) => {
-    const w = findWorkload(args.workload)!;
+    const w = findWorkload(args.workload);
+    if (!w) throw new InputError(`Unknown workload "${args.workload}": expected one of ${WORKLOADS.map((x) => x.name).join(', ')}`);
     const check = (name: string, ok: boolean, want: string, got: unknown) => {
       if (!ok) throw new InputError(`Invalid option --${name}: expected ${want}, got ${got}`);
     };

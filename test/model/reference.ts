@@ -32,7 +32,7 @@ interface Entry {
   owner: number;
   unmappedAt: number;
 }
-class Tlb {
+export class Tlb {
   sets: Entry[][];
   stamp: number[][];
   bits: number[][];
