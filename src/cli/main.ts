@@ -7,6 +7,7 @@ import { InputError } from '../errors.js';
 import { genCommand } from './gen.js';
 import { inspectCommand } from './inspect.js';
 import { replayCommand } from './replay.js';
+import { sweepCommand } from './sweep.js';
 
 export async function main(argv: string[]): Promise<number> {
   let failed: string | undefined;
@@ -16,7 +17,8 @@ export async function main(argv: string[]): Promise<number> {
     .command(replayCommand)
     .command(inspectCommand)
     .command(genCommand)
-    .demandCommand(1, 'Name a command: replay, inspect, gen')
+    .command(sweepCommand)
+    .demandCommand(1, 'Name a command: replay, sweep, inspect, gen')
     .strict()
     .help()
     .version()

@@ -32,8 +32,33 @@ export function fmtNs(ns: number): string {
   return `${Math.round(ns)} ns`;
 }
 
-/** A Markdown table; cells are already strings. */
+/** A table of already formatted cells, rendered as Markdown or HTML. */
+export interface Table {
+  header: string[];
+  rows: string[][];
+  /** Numbers right-aligned (all columns but the first). */
+  alignRight?: boolean;
+}
+
+/** A Markdown table; `|` inside cells is escaped. */
 export function mdTable(header: string[], rows: string[][], alignRight = true): string {
   const sep = header.map((_, i) => (i === 0 || !alignRight ? '---' : '---:'));
-  return [header, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+  const cell = (c: string) => c.replace(/\|/g, '\\|');
+  return [header.map(cell), sep, ...rows.map((r) => r.map(cell))].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
+
+export function tableMd(t: Table): string {
+  return mdTable(t.header, t.rows, t.alignRight ?? true);
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+export function tableHtml(t: Table): string {
+  return `<table><thead><tr>${t.header.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${t.rows
+    .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+export { esc as escapeHtml };

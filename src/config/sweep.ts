@@ -1,0 +1,119 @@
+// Sweeps (spec/config.md, "Sweeps"): the configuration's `sweep` maps a field
+// path to a list of values; the short forms on the command line add axes
+// (`--page-sizes 4K 4K,2M`, `--iotlb 64x4 128x8`, `--mode strict lazy`). The
+// grid is the cartesian product, axes in the order given, last axis fastest.
+import { InputError } from '../errors.js';
+import { resolveConfig, type ReplayConfig } from './config.js';
+
+export interface SweepAxis {
+  /** Field path, e.g. "iotlb.sets"; "iotlb" for the --iotlb short form. */
+  path: string;
+  values: unknown[];
+  /** How a value shows in point labels. */
+  label(value: unknown): string;
+}
+
+export interface SweepPoint {
+  /** "pageSizes=4K|2M iotlb=64x4", or the base name when nothing varies. */
+  label: string;
+  /** File-name-safe form of the label. */
+  slug: string;
+  config: ReplayConfig;
+  /** The axis values of this point, by path. */
+  values: Record<string, string>;
+}
+
+export interface ShortForms {
+  pageSizes?: string[];
+  iotlb?: string[];
+  mode?: string[];
+}
+
+function showValue(v: unknown): string {
+  if (Array.isArray(v)) return v.join('|');
+  if (typeof v === 'object' && v !== null) return JSON.stringify(v);
+  return String(v);
+}
+
+/** Parses "--iotlb ENTRIESxWAYS" ("64x4", "256xfull"). */
+function parseIotlb(text: string): { entries: number; ways: number | 'full' } {
+  const m = /^(\d+)x(\d+|full)$/i.exec(text.trim());
+  if (!m) throw new InputError(`Invalid --iotlb value "${text}": expected ENTRIESxWAYS like 64x4 or 256xfull`);
+  return { entries: Number(m[1]), ways: m[2].toLowerCase() === 'full' ? 'full' : Number(m[2]) };
+}
+
+export function shortFormAxes(s: ShortForms): SweepAxis[] {
+  const axes: SweepAxis[] = [];
+  if (s.pageSizes?.length)
+    axes.push({ path: 'pageSizes', values: s.pageSizes.map((v) => v.split(/[,|]/).filter(Boolean)), label: showValue });
+  if (s.iotlb?.length)
+    axes.push({ path: 'iotlb', values: s.iotlb.map(parseIotlb), label: (v) => { const g = v as { entries: number; ways: number | 'full' }; return `${g.entries}x${g.ways}`; } });
+  if (s.mode?.length) axes.push({ path: 'invalidation.mode', values: s.mode, label: showValue });
+  return axes;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let at = obj;
+  for (const k of keys.slice(0, -1)) {
+    const next = at[k];
+    at[k] = typeof next === 'object' && next !== null && !Array.isArray(next) ? { ...(next as object) } : {};
+    at = at[k] as Record<string, unknown>;
+  }
+  const last = keys[keys.length - 1];
+  // A whole-object axis (--iotlb) keeps the base's other keys (policy).
+  if (path === 'iotlb' && typeof value === 'object' && value !== null) {
+    const base = (at[last] ?? {}) as Record<string, unknown>;
+    const { sets: _s, entries: _e, ways: _w, ...rest } = base;
+    at[last] = { ...rest, ...(value as object) };
+  } else at[last] = value;
+}
+
+/** Expands the base configuration and its axes into resolved points. */
+export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms, source: string): SweepPoint[] {
+  const { sweep, ...base } = raw as { sweep?: Record<string, unknown[]> } & Record<string, unknown>;
+  const axes: SweepAxis[] = [];
+  for (const [path, values] of Object.entries(sweep ?? {})) {
+    if (!Array.isArray(values) || values.length === 0) throw new InputError(`Invalid config "${source}": sweep.${path}: expected a non-empty list of values`);
+    axes.push({ path, values, label: showValue });
+  }
+  axes.push(...shortFormAxes(shortForms));
+  const seen = new Set<string>();
+  for (const a of axes) {
+    if (seen.has(a.path)) throw new InputError(`Invalid sweep: the field "${a.path}" is swept twice (config and command line?)`);
+    seen.add(a.path);
+  }
+  const baseName = typeof base.name === 'string' ? base.name : undefined;
+  let combos: { raw: Record<string, unknown>; parts: string[]; values: Record<string, string> }[] = [{ raw: structuredClone(base), parts: [], values: {} }];
+  for (const axis of axes) {
+    const next: typeof combos = [];
+    for (const c of combos) {
+      for (const v of axis.values) {
+        const r = structuredClone(c.raw);
+        setPath(r, axis.path, structuredClone(v));
+        const shown = axis.label(v);
+        next.push({ raw: r, parts: [...c.parts, `${axis.path}=${shown}`], values: { ...c.values, [axis.path]: shown } });
+      }
+    }
+    combos = next;
+  }
+  const points = combos.map((c) => {
+    const label = c.parts.length ? c.parts.join(' ') : (baseName ?? 'baseline');
+    const named = { ...c.raw, name: c.parts.length ? (baseName ? `${baseName} ${label}` : label) : (baseName ?? 'baseline') };
+    let config: ReplayConfig;
+    try {
+      config = resolveConfig(named, source);
+    } catch (err) {
+      if (err instanceof InputError && c.parts.length) throw new InputError(`${err.message} (in sweep point ${label})`);
+      throw err;
+    }
+    return { label, slug: slugOf(label), config, values: c.values };
+  });
+  const slugs = new Set(points.map((p) => p.slug));
+  if (slugs.size !== points.length) throw new InputError('Invalid sweep: two points are the same configuration (a value is listed twice)');
+  return points;
+}
+
+export function slugOf(label: string): string {
+  return label.replace(/\|/g, '+').replace(/[^A-Za-z0-9+._=-]+/g, '_').slice(0, 120) || 'point';
+}

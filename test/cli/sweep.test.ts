@@ -1,0 +1,121 @@
+import * as A from 'apache-arrow';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/config.js';
+import { expandSweep } from '../../src/config/sweep.js';
+import { replayTrace } from '../../src/model/run.js';
+import { planTasks } from '../../src/model/sweep.js';
+import { stableStringify } from '../../src/report/summary.js';
+import { runCli, tmpDir } from '../helpers/cli.js';
+
+const NIC = path.resolve('traces/nic.arrows');
+const SVA = path.resolve('traces/sva.arrows');
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else out.push(path.relative(dir, path.join(d, e.name)));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+describe('sweep grid', () => {
+  it('the short forms expand to the documented grid, last axis fastest', () => {
+    const points = expandSweep({}, { pageSizes: ['4K', '4K,2M', '4K,2M,1G'], iotlb: ['32x4', '64x4', '128x8', '256xfull'], mode: ['strict', 'lazy'] }, 'cli');
+    expect(points.length).toBe(3 * 4 * 2);
+    expect(points[0].label).toBe('pageSizes=4K iotlb=32x4 invalidation.mode=strict');
+    expect(points[1].label).toBe('pageSizes=4K iotlb=32x4 invalidation.mode=lazy');
+    expect(points[23].config).toMatchObject({ pageSizes: ['4K', '2M', '1G'], iotlb: { entries: 256, sets: 1, ways: 256 }, invalidation: { mode: 'lazy' } });
+    expect(points[2].config.iotlb).toEqual({ entries: 64, sets: 16, ways: 4, policy: 'lru' });
+  });
+
+  it('the config sweep field and the base configuration combine', () => {
+    const points = expandSweep({ name: 'x', iotlb: { policy: 'plru' }, sweep: { 'iotlb.sets': [8, 16] } }, { iotlb: undefined, mode: ['lazy'] }, 'c.json');
+    expect(points.map((p) => p.config.name)).toEqual(['x iotlb.sets=8 invalidation.mode=lazy', 'x iotlb.sets=16 invalidation.mode=lazy']);
+    expect(points.every((p) => p.config.iotlb.policy === 'plru')).toBe(true);
+    // --iotlb keeps the base policy too.
+    expect(expandSweep({ iotlb: { policy: 'fifo', sets: 4 } }, { iotlb: ['64x8'] }, 'c')[0].config.iotlb).toEqual({ entries: 64, sets: 8, ways: 8, policy: 'fifo' });
+  });
+
+  it('bad sweep values give a clear error', () => {
+    expect(() => expandSweep({}, { iotlb: ['64by4'] }, 'cli')).toThrow('Invalid --iotlb value "64by4": expected ENTRIESxWAYS like 64x4 or 256xfull');
+    expect(() => expandSweep({ sweep: { 'iotlb.sets': [16, 12] } }, {}, 'c.json')).toThrow('Invalid config "c.json": iotlb.sets: expected a power of two, got 12 (in sweep point iotlb.sets=12)');
+    expect(() => expandSweep({ sweep: { 'iotlb.colour': ['red'] } }, {}, 'c.json')).toThrow('Invalid config "c.json": iotlb.colour: unknown field (in sweep point iotlb.colour=red)');
+    expect(() => expandSweep({ sweep: { pageSizes: [] } }, {}, 'c.json')).toThrow('Invalid config "c.json": sweep.pageSizes: expected a non-empty list of values');
+    expect(() => expandSweep({ sweep: { pageSizes: [['4K']] } }, { pageSizes: ['4K'] }, 'c.json')).toThrow('Invalid sweep: the field "pageSizes" is swept twice');
+    expect(() => expandSweep({}, { pageSizes: ['4K', '4K'] }, 'c')).toThrow('two points are the same configuration');
+  });
+
+  it('tasks split points over jobs, one decode per task', () => {
+    expect(planTasks(['a', 'b'], 5, 2).map((t) => `${t.trace}:${t.pointIndexes}`)).toEqual(['a:0,1,2', 'a:3,4', 'b:0,1,2', 'b:3,4']);
+    expect(planTasks(['a'], 3, 1, (_, p) => p === 1).map((t) => t.pointIndexes)).toEqual([[0, 2]]);
+  });
+});
+
+describe('sweep command', () => {
+  it('results equal single replays point by point, and --jobs 1 and 2 give byte-identical files', async () => {
+    const d1 = tmpDir();
+    const d2 = tmpDir();
+    const args = ['sweep', NIC, SVA, '--page-sizes', '4K', '4K,2M', '--iotlb', '32x4', '128x8', '--mode', 'strict', 'lazy', '--quiet'];
+    expect(runCli([...args, '--out', d1, '--jobs', '1']).status).toBe(0);
+    expect(runCli([...args, '--out', d2, '--jobs', '2']).status).toBe(0);
+    const list = files(d1);
+    expect(list).toEqual(files(d2));
+    expect(list.filter((f) => f.startsWith('summaries/')).length).toBe(2 * 8);
+    for (const f of list) expect(fs.readFileSync(path.join(d1, f)).equals(fs.readFileSync(path.join(d2, f))), f).toBe(true);
+    // Point by point: the same as a replay of that configuration alone.
+    const single = await replayTrace([NIC], resolveConfig({ name: 'pageSizes=4K|2M iotlb=128x8 invalidation.mode=lazy', pageSizes: ['4K', '2M'], iotlb: { entries: 128, ways: 8 }, invalidation: { mode: 'lazy' } }));
+    single.trace.files = [NIC];
+    const fromSweep = fs.readFileSync(path.join(d1, 'summaries/nic/pageSizes=4K+2M_iotlb=128x8_invalidation.mode=lazy.json'), 'utf8');
+    expect(fromSweep).toBe(stableStringify(single));
+  });
+
+  it('writes a tidy results.arrow, report.md and a self-contained report.html with one SVG chart per section', () => {
+    const d = tmpDir();
+    expect(runCli(['sweep', NIC, '--page-sizes', '4K', '4K,2M,1G', '--iotlb', '64x4', '256x8', '--out', d, '--quiet', '--jobs', '1']).status).toBe(0);
+    const t = A.tableFromIPC(fs.readFileSync(path.join(d, 'results.arrow')));
+    expect(t.numRows).toBe(4);
+    expect(t.schema.fields.map((f) => f.name)).toEqual(expect.arrayContaining(['trace', 'point', 'page_sizes', 'iotlb_entries', 'iotlb_hit_rate', 'invalidation_cost_ns', 'peak_table_pages', 'map_pages_4K']));
+    expect(t.getChild('trace')!.toArray()).toEqual(['nic', 'nic', 'nic', 'nic']);
+    const md = fs.readFileSync(path.join(d, 'report.md'), 'utf8');
+    expect(md).toContain('pageSizes=4K\\|2M\\|1G iotlb=256x8');
+    expect(md).toContain('### Best point per metric');
+    const html = fs.readFileSync(path.join(d, 'report.html'), 'utf8');
+    const sections = [...html.matchAll(/<section id="[^"]+">([\s\S]*?)<\/section>/g)];
+    expect(sections.length).toBe(3);
+    for (const s of sections) expect((s[1].match(/<svg/g) ?? []).length).toBe(1);
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+  });
+
+  it('--resume skips points whose summary exists', () => {
+    const d = tmpDir();
+    const args = ['sweep', NIC, '--iotlb', '32x4', '64x4', '--out', d, '--quiet', '--jobs', '1'];
+    expect(runCli(args).status).toBe(0);
+    const f = path.join(d, 'summaries/nic/iotlb=32x4.json');
+    const marked = JSON.parse(fs.readFileSync(f, 'utf8'));
+    marked.totals.iotlb.hitRate = 0.123456;
+    fs.writeFileSync(f, JSON.stringify(marked));
+    expect(runCli([...args, '--resume']).status).toBe(0);
+    expect(JSON.parse(fs.readFileSync(f, 'utf8')).totals.iotlb.hitRate).toBe(0.123456);
+    expect(fs.readFileSync(path.join(d, 'report.md'), 'utf8')).toContain('12.35%');
+  });
+
+  it('bad sweep input gives one line and exit 2 and writes nothing', () => {
+    const d = path.join(tmpDir(), 'out');
+    const r = runCli(['sweep', NIC, '--iotlb', '64x3', '--out', d]);
+    expect(r.stderr).toBe('iommu-replay: Invalid config "(command line)": iotlb.entries: expected a multiple of ways (3), got 64 (in sweep point iotlb=64x3)\n');
+    expect(r.status).toBe(2);
+    expect(fs.existsSync(d)).toBe(false);
+    const m = runCli(['sweep', NIC, '--mode', 'eager', '--out', d]);
+    expect(m.stderr).toBe('iommu-replay: Invalid --mode value "eager": expected strict or lazy\n');
+    const bad = path.join(tmpDir(), 'bad.arrows');
+    fs.writeFileSync(bad, 'nope');
+    expect(runCli(['sweep', NIC, bad, '--out', d, '--jobs', '2']).stderr).toBe(`iommu-replay: Cannot read trace "${bad}": not an Arrow IPC file or stream\n`);
+    expect(fs.existsSync(d)).toBe(false);
+  });
+});
