@@ -13,7 +13,7 @@ async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-const base = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: 'sans-serif', view: { stroke: '#ddd' } } } as const;
+const base = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 } } } as const;
 
 /** Hit rate against IOTLB entries, one line per page-size bitmap, a panel per trace. */
 export function hitRateChart(rows: SweepRow[]): Promise<string> {
@@ -53,9 +53,18 @@ export function invalidationChart(rows: SweepRow[]): Promise<string> {
   } as vl.TopLevelSpec);
 }
 
-/** Page-size mix: pages mapped by size, stacked, per point and trace. */
+const UNIT: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/**
+ * Page-size mix: the share of mapped bytes by page size, per point and trace
+ * (by count, one 2M page would vanish among 512 4K pages).
+ */
 export function pageMixChart(rows: SweepRow[]): Promise<string> {
-  const values = rows.flatMap((r) => Object.entries(r.mapPages).filter(([, n]) => n > 0).map(([size, pages]) => ({ trace: r.trace, point: r.point, size, pages })));
+  const values = rows.flatMap((r) =>
+    Object.entries(r.mapPages)
+      .filter(([, n]) => n > 0)
+      .map(([size, pages]) => ({ trace: r.trace, point: r.point, size, bytes: pages * Number(size.slice(0, -1)) * UNIT[size.slice(-1)] })),
+  );
   return svgOf({
     ...base,
     data: { values },
@@ -65,7 +74,7 @@ export function pageMixChart(rows: SweepRow[]): Promise<string> {
       mark: 'bar',
       encoding: {
         y: { field: 'point', type: 'nominal', title: null, sort: null },
-        x: { field: 'pages', type: 'quantitative', stack: 'normalize', title: 'share of pages mapped', axis: { format: '%' } },
+        x: { field: 'bytes', type: 'quantitative', stack: 'normalize', title: 'share of bytes mapped', axis: { format: '%' } },
         color: { field: 'size', type: 'nominal', title: 'page size' },
       },
     },

@@ -119,3 +119,15 @@ describe('sweep command', () => {
     expect(fs.existsSync(d)).toBe(false);
   });
 });
+
+describe('the HTML report in a browser', () => {
+  const chromium = '/usr/bin/chromium';
+  it.skipIf(!fs.existsSync(chromium))('opens in headless Chromium with no console errors', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const d = tmpDir();
+    expect(runCli(['sweep', NIC, SVA, '--page-sizes', '4K', '4K,2M', '--iotlb', '32x4', '128x8', '--out', d, '--quiet', '--jobs', '1']).status).toBe(0);
+    const r = spawnSync(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${tmpDir()}`, '--enable-logging=stderr', '--v=0', '--dump-dom', `file://${path.join(d, 'report.html')}`], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stdout).toContain('<svg');
+    expect(r.stderr).not.toMatch(/CONSOLE|Uncaught|Refused to/);
+  });
+});
