@@ -22,6 +22,12 @@ export function inspectText(r: Inspection): string {
   out.push(mdTable(['domain', 'type', 'events'], r.domains.map((d) => [String(d.domain), d.type + (d.declared ? '' : ' (default)'), fmtInt(d.events)])));
   out.push('');
   out.push(r.topology ? `topology: ${r.topology.iommus.map((m) => `${m.name} [${m.devices.join(', ')}]`).join('; ')}` : 'topology: none in the trace (one instance unless the configuration says otherwise)');
+  if (r.imported) {
+    const a = r.imported.attribution as Record<string, number> | undefined;
+    const l = r.imported.lines as { read: number; parsed: number; skipped: Record<string, number> } | undefined;
+    if (l) out.push('', `imported: ${fmtInt(l.read)} lines read, ${fmtInt(l.parsed)} parsed, skipped: ${Object.entries(l.skipped).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'}`);
+    if (a) out.push(`map/unmap attributed: same-CPU dma event ${fmtInt(a.sameCpuNeighbour ?? 0)}, earlier mapping ${fmtInt(a.earlierMapping ?? 0)}, dev= field ${fmtInt(a.vendorDevField ?? 0)}, default domain ${fmtInt(a.defaultDomain ?? 0)}`);
+  }
   if (r.notes.length) {
     out.push('');
     out.push('notes:');

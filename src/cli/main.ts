@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { InputError } from '../errors.js';
 import { genCommand } from './gen.js';
+import { importCommand } from './import.js';
 import { inspectCommand } from './inspect.js';
 import { replayCommand } from './replay.js';
 import { sweepCommand } from './sweep.js';
@@ -18,7 +19,8 @@ export async function main(argv: string[]): Promise<number> {
     .command(inspectCommand)
     .command(genCommand)
     .command(sweepCommand)
-    .demandCommand(1, 'Name a command: replay, sweep, inspect, gen')
+    .command(importCommand)
+    .demandCommand(1, 'Name a command: replay, sweep, inspect, gen, import')
     .strict()
     .help()
     .version()

@@ -14,6 +14,8 @@ export interface Inspection {
   domains: { domain: number; type: DomainType; declared: boolean; events: number }[];
   topology: { iommus: { name: string; devices: string[] }[] } | null;
   workload: string | null;
+  /** How an imported trace's lines were read and its maps attributed. */
+  imported: Record<string, unknown> | null;
   /** Things that are allowed but worth knowing. */
   notes: string[];
 }
@@ -60,6 +62,7 @@ export async function inspectTrace(paths: string[]): Promise<Inspection> {
     domains: [...domainIds].sort((a, b) => a - b).map((id) => ({ domain: id, type: meta.domains.get(id) ?? 'paging', declared: meta.domains.has(id), events: domains.get(id) ?? 0 })),
     topology: meta.topology ? { iommus: meta.topology.iommus.map((m) => ({ name: m.name, devices: m.devices.map(formatBdf) })) } : null,
     workload: meta.workload ?? null,
+    imported: meta.importStats ?? null,
     notes,
   };
 }

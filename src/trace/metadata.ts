@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import {
   DOMAIN_TYPES,
   META_DOMAINS,
+  META_IMPORT,
   META_TOPOLOGY,
   META_VERSION,
   META_WORKLOAD,
@@ -61,6 +62,9 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
     };
   }
 
+  const imported = json(META_IMPORT);
+  if (imported !== undefined && typeof imported === 'object' && imported !== null) meta.importStats = imported as Record<string, unknown>;
+
   const workload = raw.get(META_WORKLOAD);
   if (workload !== undefined) {
     // Free text; writers may or may not JSON-quote it.
@@ -84,6 +88,7 @@ export function metadataToRaw(meta: Partial<TraceMetadata>): Map<string, string>
   }
   if (meta.topology) raw.set(META_TOPOLOGY, JSON.stringify(meta.topology));
   if (meta.workload !== undefined) raw.set(META_WORKLOAD, JSON.stringify(meta.workload));
+  if (meta.importStats !== undefined) raw.set(META_IMPORT, JSON.stringify(meta.importStats));
   return raw;
 }
 
@@ -100,6 +105,7 @@ export function mergeMetadata(files: { path: string; meta: TraceMetadata }[]): T
     if (!out.topology && meta.topology) out.topology = meta.topology;
     if (out.version === undefined) out.version = meta.version;
     if (out.workload === undefined) out.workload = meta.workload;
+    if (out.importStats === undefined) out.importStats = meta.importStats;
   }
   return out;
 }

@@ -43,6 +43,8 @@ export const META_VERSION = 'iommu.trace.version';
 export const META_DOMAINS = 'iommu.domains';
 export const META_TOPOLOGY = 'iommu.topology';
 export const META_WORKLOAD = 'iommu.workload';
+/** Written by `import`: how lines were read and events attributed (not part of the spec's format). */
+export const META_IMPORT = 'iommu.import';
 
 export type DomainType = 'paging' | 'identity' | 'blocked' | 'sva';
 export const DOMAIN_TYPES: readonly DomainType[] = ['paging', 'identity', 'blocked', 'sva'];
@@ -55,6 +57,8 @@ export interface TraceMetadata {
   /** IOMMU instances with the devices behind them, in file order. */
   topology?: { iommus: { name: string; devices: number[] }[] };
   workload?: string;
+  /** Statistics of `import`, when the trace came from kernel trace text. */
+  importStats?: Record<string, unknown>;
 }
 
 export function emptyMetadata(): TraceMetadata {

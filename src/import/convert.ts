@@ -1,0 +1,334 @@
+// Kernel trace text to the trace format. iommu:map/unmap carry no device, so
+// each is attributed to the device of the dma:* event that belongs to it (the
+// kernel emits them next to each other on the same CPU: iommu:map before
+// dma_map_*/dma_alloc, iommu:unmap before dma_unmap_*, dma_free before
+// iommu:unmap; linux-notes §7.3), else to the device that mapped that IOVA
+// earlier, else to one default domain. Each device gets its DMA-API default
+// domain, attached at its first event.
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { InputError } from '../errors.js';
+import { allocBatch } from '../trace/batch.js';
+import { Op, parseBdf, type OpCode } from '../trace/schema.js';
+import { TraceWriter } from '../trace/writer.js';
+import { Rng } from '../workloads/rng.js';
+import { isKnownEvent, parseEvent, type KernelEvent } from './events.js';
+import { isNoise, parseLine, type LineFormat } from './lines.js';
+
+export interface ImportOptions {
+  format: LineFormat | 'auto';
+  synthesizeDma: boolean;
+  /** Accesses per second to each coherent allocation (with synthesizeDma). */
+  coherentRateHz: number;
+  strict: boolean;
+  seed: number;
+}
+
+export interface ImportStats {
+  files: string[];
+  lines: { read: number; parsed: number; skipped: Record<string, number> };
+  /** The first unparseable lines, "file:line: text". */
+  firstBad: string[];
+  /** Events of other tracepoints, by name. */
+  otherEvents: Record<string, number>;
+  kernelEvents: Record<string, number>;
+  attribution: { sameCpuNeighbour: number; earlierMapping: number; vendorDevField: number; defaultDomain: number };
+  synthesized: { streaming: number; coherent: number };
+  sortedBackwardsTimestamps: number;
+  devices: { name: string; requesterId: number; domain: number }[];
+  events: number;
+}
+
+const DEFAULT_DOMAIN = 1;
+const NEIGHBOURS = 8; // how far on the same CPU a partner dma:* event may be
+const MAX_COHERENT_ACCESSES = 10_000; // per allocation
+
+interface Rec {
+  ts: bigint;
+  cpu: number;
+  seq: number;
+  ev: KernelEvent;
+}
+
+interface OutEvent {
+  ts: bigint;
+  order: number; // ties: real events first, in input order
+  op: OpCode;
+  device: number;
+  domain: number;
+  iova: bigint;
+  paddr: bigint;
+  size: bigint;
+}
+
+function overlaps(a: bigint, aSize: bigint, b: bigint, bSize: bigint): boolean {
+  return a < b + (bSize === 0n ? 1n : bSize) && b < a + (aSize === 0n ? 1n : aSize);
+}
+
+export async function importTrace(files: string[], out: string, opts: ImportOptions): Promise<ImportStats> {
+  const stats: ImportStats = {
+    files,
+    lines: { read: 0, parsed: 0, skipped: {} },
+    firstBad: [],
+    otherEvents: {},
+    kernelEvents: {},
+    attribution: { sameCpuNeighbour: 0, earlierMapping: 0, vendorDevField: 0, defaultDomain: 0 },
+    synthesized: { streaming: 0, coherent: 0 },
+    sortedBackwardsTimestamps: 0,
+    devices: [],
+    events: 0,
+  };
+  const skip = (reason: string) => (stats.lines.skipped[reason] = (stats.lines.skipped[reason] ?? 0) + 1);
+  const bad = (file: string, n: number, line: string, why: string) => {
+    if (opts.strict) throw new InputError(`Cannot import "${file}": line ${n} ${why}: ${line.trim().slice(0, 160)}`);
+    skip(why);
+    if (stats.firstBad.length < 5) stats.firstBad.push(`${file}:${n}: ${line.trim().slice(0, 160)}`);
+  };
+
+  // 1. Parse every line.
+  const recs: Rec[] = [];
+  for (const file of files) {
+    let stream: fs.ReadStream;
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+      if (fs.statSync(file).isDirectory()) throw new InputError(`Cannot import "${file}": is a directory, not a file`);
+      stream = fs.createReadStream(file, { encoding: 'utf8' });
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`Cannot import "${file}": ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    let n = 0;
+    for await (const line of readline.createInterface({ input: stream, crlfDelay: Infinity })) {
+      n++;
+      stats.lines.read++;
+      const noise = isNoise(line);
+      if (noise) {
+        skip(noise === 'lost' ? 'lost-events markers' : noise === 'header' ? 'headers and comments' : 'blank');
+        continue;
+      }
+      const t = parseLine(line, opts.format);
+      if (!t) {
+        bad(file, n, line, 'is not a trace line');
+        continue;
+      }
+      if ((t.system && t.system !== 'iommu' && t.system !== 'dma') || !isKnownEvent(t.event)) {
+        const name = t.system ? `${t.system}:${t.event}` : t.event;
+        stats.otherEvents[name] = (stats.otherEvents[name] ?? 0) + 1;
+        skip('other tracepoints');
+        continue;
+      }
+      const ev = parseEvent(t.event, t.payload);
+      if (!ev) {
+        bad(file, n, line, `has a ${t.event} event in an unknown format`);
+        continue;
+      }
+      stats.lines.parsed++;
+      if (ev.kind === 'ignored') {
+        skip('events with no model meaning (sync, errors)');
+        continue;
+      }
+      stats.kernelEvents[ev.kind] = (stats.kernelEvents[ev.kind] ?? 0) + 1;
+      recs.push({ ts: t.tsNs, cpu: t.cpu, seq: recs.length, ev });
+    }
+  }
+  // Per-CPU buffers interleave: sort by time, keeping input order on ties.
+  for (let i = 1; i < recs.length; i++) if (recs[i].ts < recs[i - 1].ts) stats.sortedBackwardsTimestamps++;
+  recs.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));
+
+  // 2. Devices and their default domains.
+  const devices = new Map<string, { rid: number; domain: number; attached: boolean }>();
+  let synthetic = 0;
+  const deviceOf = (name: string) => {
+    let d = devices.get(name);
+    if (!d) {
+      // Non-PCI devices (platform "1d84000.ufshc") get IDs in segment 0xffff.
+      const rid = parseBdf(name) ?? 0xffff0000 + synthetic++;
+      d = { rid, domain: DEFAULT_DOMAIN + 1 + devices.size, attached: false };
+      devices.set(name, d);
+      stats.devices.push({ name, requesterId: rid, domain: d.domain });
+    }
+    return d;
+  };
+
+  // 3. Attribution of iommu:map/unmap.
+  // Neighbours are looked for in each CPU's input order (its buffer order),
+  // which a sort by ts could disturb when timestamps tie.
+  const byCpu = new Map<number, number[]>();
+  const inputOrder = recs.map((_, i) => i).sort((a, b) => recs[a].seq - recs[b].seq);
+  for (const i of inputOrder) {
+    const r = recs[i];
+    let list = byCpu.get(r.cpu);
+    if (!list) byCpu.set(r.cpu, (list = []));
+    list.push(i);
+  }
+  const posInCpu = new Map<number, number>();
+  for (const list of byCpu.values()) list.forEach((idx, k) => posInCpu.set(idx, k));
+  const partner = (i: number): string | undefined => {
+    const r = recs[i];
+    const list = byCpu.get(r.cpu)!;
+    const k = posInCpu.get(i)!;
+    if (r.ev.kind === 'iommu_map') {
+      const { iova, size } = r.ev;
+      for (let j = k + 1; j < Math.min(list.length, k + 1 + NEIGHBOURS); j++) {
+        const e = recs[list[j]].ev;
+        if (e.kind === 'dma_map' && e.ranges.some((x) => overlaps(x.addr, x.size, iova, size))) return e.device;
+        if (e.kind === 'dma_alloc' && overlaps(e.addr, e.size, iova, size)) return e.device;
+      }
+    } else if (r.ev.kind === 'iommu_unmap') {
+      const { iova, size } = r.ev;
+      for (let j = k + 1; j < Math.min(list.length, k + 1 + NEIGHBOURS); j++) {
+        const e = recs[list[j]].ev;
+        if (e.kind === 'dma_unmap' && (e.sg || overlaps(e.addr!, e.size!, iova, size))) return e.device;
+        if (e.kind === 'iommu_unmap' || e.kind === 'iommu_map') break;
+      }
+      for (let j = k - 1; j >= Math.max(0, k - NEIGHBOURS); j--) {
+        const e = recs[list[j]].ev;
+        if (e.kind === 'dma_free' && overlaps(e.addr, e.size, iova, size)) return e.device;
+        if (e.kind === 'iommu_unmap' || e.kind === 'iommu_map') break;
+      }
+    }
+    return undefined;
+  };
+
+  // 4. Output events.
+  const outEv: OutEvent[] = [];
+  let order = 0;
+  const push = (ts: bigint, op: OpCode, device: number, domain: number, iova = 0n, paddr = 0n, size = 0n, synthesized = false) =>
+    outEv.push({ ts, order: synthesized ? 1e15 + order++ : order++, op, device, domain, iova, paddr, size });
+  const attachAt = (ts: bigint, name: string) => {
+    const d = deviceOf(name);
+    if (!d.attached) {
+      d.attached = true;
+      push(ts, Op.Attach, d.rid, d.domain);
+    }
+    return d;
+  };
+  const owner = new Map<bigint, string>(); // iova -> device that mapped it
+  // Where each mapping ends: indices of unmaps and frees by (device, address).
+  const ends = new Map<string, number[]>();
+  recs.forEach((r, i) => {
+    const e = r.ev;
+    const key = e.kind === 'dma_unmap' ? (e.sg ? `${e.device}|sg` : `${e.device}|${e.addr}`) : e.kind === 'dma_free' ? `${e.device}|free|${e.addr}` : undefined;
+    if (key === undefined) return;
+    let list = ends.get(key);
+    if (!list) ends.set(key, (list = []));
+    list.push(i);
+  });
+  /** ts of the first end (unmap or free) under `key` after record i. */
+  const endAfter = (key: string, i: number): bigint | undefined => {
+    const list = ends.get(key);
+    if (!list) return undefined;
+    let a = 0;
+    let b = list.length;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (list[m] <= i) a = m + 1;
+      else b = m;
+    }
+    return a < list.length ? recs[list[a]].ts : undefined;
+  };
+  const rng = new Rng(opts.seed);
+  const lastTs = recs.length ? recs[recs.length - 1].ts : 0n;
+  recs.forEach((r, i) => {
+    const ev = r.ev;
+    switch (ev.kind) {
+      case 'iommu_map':
+      case 'iommu_unmap': {
+        let name = ev.device;
+        if (name) stats.attribution.vendorDevField++;
+        else if ((name = partner(i))) stats.attribution.sameCpuNeighbour++;
+        else if (ev.kind === 'iommu_unmap' && (name = owner.get(ev.iova))) stats.attribution.earlierMapping++;
+        else stats.attribution.defaultDomain++;
+        const domain = name ? attachAt(r.ts, name).domain : DEFAULT_DOMAIN;
+        if (ev.kind === 'iommu_map') {
+          if (name) owner.set(ev.iova, name);
+          push(r.ts, Op.Map, 0, domain, ev.iova, ev.paddr, ev.size);
+        } else {
+          owner.delete(ev.iova);
+          push(r.ts, Op.Unmap, 0, domain, ev.iova, 0n, ev.size);
+        }
+        break;
+      }
+      case 'attach':
+      case 'group':
+        attachAt(r.ts, ev.device);
+        break;
+      case 'fault': {
+        // The device really accessed this address: replay the access.
+        const d = attachAt(r.ts, ev.device);
+        push(r.ts, ev.write ? Op.DmaWrite : Op.DmaRead, d.rid, 0, ev.iova, 0n, 1n);
+        break;
+      }
+      case 'dma_map': {
+        const d = attachAt(r.ts, ev.device);
+        if (!opts.synthesizeDma) break;
+        // Read or written once in full between map and unmap.
+        const until = endAfter(ev.sg ? `${ev.device}|sg` : `${ev.device}|${ev.ranges[0]?.addr}`, i);
+        const gap = until === undefined ? 1000n : (until - r.ts) / 2n;
+        const at = r.ts + (gap > 1000n ? 1000n : gap);
+        for (const x of ev.ranges) {
+          if (ev.dir !== 'FROM_DEVICE') push(at, Op.DmaRead, d.rid, 0, x.addr, 0n, x.size, true);
+          if (ev.dir !== 'TO_DEVICE') push(at, Op.DmaWrite, d.rid, 0, x.addr, 0n, x.size, true);
+          stats.synthesized.streaming += ev.dir === 'FROM_DEVICE' || ev.dir === 'TO_DEVICE' ? 1 : 2;
+        }
+        break;
+      }
+      case 'dma_unmap':
+        attachAt(r.ts, ev.device);
+        break;
+      case 'dma_alloc': {
+        const d = attachAt(r.ts, ev.device);
+        if (!opts.synthesizeDma || opts.coherentRateHz <= 0) break;
+        const until = endAfter(`${ev.device}|free|${ev.addr}`, i) ?? lastTs;
+        const period = BigInt(Math.max(1, Math.round(1e9 / opts.coherentRateHz)));
+        let k = 0;
+        for (let t = r.ts + period; t < until && k < MAX_COHERENT_ACCESSES; t += period, k++) {
+          const off = BigInt(Math.floor(rng.float() * Number(ev.size > 64n ? ev.size - 64n : 1n)) & ~63);
+          push(t, k % 2 === 0 ? Op.DmaRead : Op.DmaWrite, d.rid, 0, ev.addr + off, 0n, ev.size < 64n ? ev.size : 64n, true);
+          stats.synthesized.coherent++;
+        }
+        break;
+      }
+      case 'dma_free':
+        attachAt(r.ts, ev.device);
+        break;
+    }
+  });
+  outEv.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.order - b.order));
+  stats.events = outEv.length;
+
+  // 5. Write.
+  const w = new TraceWriter(out, {
+    workload: `imported from ${files.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
+    importStats: { lines: stats.lines, attribution: stats.attribution, synthesized: stats.synthesized, devices: stats.devices },
+  });
+  try {
+    const ROWS = 65536;
+    const b = allocBatch(ROWS);
+    const put = (words: Uint32Array, i: number, v: bigint) => {
+      words[2 * i] = Number(v & 0xffffffffn);
+      words[2 * i + 1] = Number((v >> 32n) & 0xffffffffn);
+    };
+    for (const e of outEv) {
+      const i = b.length++;
+      put(b.ts, i, e.ts);
+      b.op[i] = e.op;
+      b.device[i] = e.device;
+      b.pasid[i] = 0;
+      b.domain[i] = e.domain;
+      put(b.iova, i, e.iova);
+      put(b.paddr, i, e.paddr);
+      put(b.size, i, e.size);
+      if (b.length === ROWS) {
+        await w.write(b);
+        b.length = 0;
+      }
+    }
+    if (b.length) await w.write(b);
+    await w.close();
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+  return stats;
+}
