@@ -35,6 +35,14 @@ export class SetAssocTable {
   readonly unmappedAt: Float64Array;
   readonly policy: ReplacementPolicy;
 
+  /**
+   * Non-empty (valid or invalidated) entries per order. A lookup skips orders
+   * the table holds nothing of: the result is the same, the probes are not.
+   */
+  readonly orderLive = new Int32Array(64);
+  /** Orders that ever had an entry (for removals). */
+  private seenOrders: number[] = [];
+
   /** Set by `lookup`: whether a miss found an INVALIDATED entry with the same tag and page. */
   missWasInvalidated = false;
   /** Accumulated by removals of entries whose page had been unmapped: the stale window, in ns. */
@@ -73,12 +81,25 @@ export class SetAssocTable {
     const tags = this.tag;
     const bases = this.base;
     const orders = this.order;
+    const live = this.orderLive;
+    const small = pfn < 4294967296;
     let ghost = false;
     for (let k = 0; k < ordersDesc.length; k++) {
       const order = ordersDesc[k];
-      const page = pageNumber(pfn, order);
-      const base = page * POW2[order];
-      const set = setOf(page, this.setMask);
+      if (live[order] === 0) continue;
+      let page: number;
+      let base: number;
+      let set: number;
+      if (small && order < 32) {
+        // 32-bit fast path of pageNumber / setOf (caches/indexing.ts).
+        page = pfn >>> order;
+        base = (page * POW2[order]);
+        set = page & this.setMask;
+      } else {
+        page = pageNumber(pfn, order);
+        base = page * POW2[order];
+        set = setOf(page, this.setMask);
+      }
       const first = set * ways;
       for (let i = first; i < first + ways; i++) {
         if (tags[i] !== tag || bases[i] !== base || orders[i] !== order) continue;
@@ -108,6 +129,8 @@ export class SetAssocTable {
     }
     if (way < 0) way = this.policy.victim(set);
     const i = first + way;
+    if (this.state[i] !== EMPTY) this.orderLive[this.order[i]]--;
+    if (this.orderLive[order]++ === 0 && !this.seenOrders.includes(order)) this.seenOrders.push(order);
     this.state[i] = VALID;
     this.tag[i] = tag;
     this.base[i] = base;
@@ -141,8 +164,41 @@ export class SetAssocTable {
     }
   }
 
-  /** Removes entries of `tag` whose page overlaps pfns [start, end). Returns the count. */
+  /**
+   * Removes entries of `tag` whose page overlaps pfns [start, end). Returns
+   * the count. A small range probes only the sets its pages index to; a large
+   * one scans the table.
+   */
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
+    let probes = 0;
+    for (const o of this.seenOrders) {
+      if (this.orderLive[o] === 0) continue;
+      probes += pageNumber(end - 1, o) - pageNumber(start, o) + 1;
+    }
+    if (probes < this.sets) {
+      let removed = 0;
+      for (const o of this.seenOrders) {
+        if (this.orderLive[o] === 0) continue;
+        const size = POW2[o];
+        const last = pageNumber(end - 1, o);
+        for (let page = pageNumber(start, o); page <= last; page++) {
+          const base = page * size;
+          const first = setOf(page, this.setMask) * this.ways;
+          for (let i = first; i < first + this.ways; i++) {
+            if (this.state[i] === VALID && this.tag[i] === tag && this.base[i] === base && this.order[i] === o) {
+              this.remove(i, nowNs);
+              removed++;
+            }
+          }
+        }
+      }
+      return removed;
+    }
+    return this.scanRemoveRange(tag, start, end, nowNs);
+  }
+
+  /** removeRange by scanning every entry (the obviously correct way). */
+  scanRemoveRange(tag: number, start: number, end: number, nowNs: number): number {
     let removed = 0;
     const n = this.state.length;
     for (let i = 0; i < n; i++) {

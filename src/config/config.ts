@@ -44,6 +44,11 @@ export interface ReplayConfig {
   pageTable: { levels: 4 | 5 };
   iotlb: TableGeometry;
   devtlb: TableGeometry;
+  /**
+   * Paging-structure (walk) caches, one of this geometry per non-leaf level
+   * of each instance; absent: none (the default). An extension of config.md.
+   */
+  walkCache?: TableGeometry;
   partialUnmap: PartialUnmap;
   invalidation: {
     mode: InvalidationMode;
@@ -102,6 +107,7 @@ export const configSchema = z.strictObject({
   pageTable: z.strictObject({ levels: z.union([z.literal(4), z.literal(5)], { error: expected('4 or 5') }).optional() }).optional(),
   iotlb: tableSchema.optional(),
   devtlb: tableSchema.optional(),
+  walkCache: tableSchema.optional(),
   partialUnmap: oneOf(PARTIAL_UNMAP).optional(),
   invalidation: z
     .strictObject({
@@ -248,6 +254,7 @@ function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
     pageTable: { levels },
     iotlb: resolveTable('iotlb', raw.iotlb, { entries: 64, sets: 16, ways: 4, policy: 'lru' }),
     devtlb: resolveTable('devtlb', raw.devtlb, { entries: 32, sets: 1, ways: 32, policy: 'lru' }),
+    ...(raw.walkCache ? { walkCache: resolveTable('walkCache', raw.walkCache, { entries: 16, sets: 4, ways: 4, policy: 'lru' }) } : {}),
     partialUnmap: raw.partialUnmap ?? 'whole-leaf',
     invalidation: {
       mode: inv.mode ?? 'strict',

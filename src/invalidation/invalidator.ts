@@ -7,12 +7,14 @@ import { TAG_SHIFT, type SetAssocTable } from '../caches/table.js';
 import { POW2 } from '../caches/indexing.js';
 import { M, DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { T_PAGING, T_SVA, T_IDENTITY } from '../model/domains.js';
-import { MASK_ALL, coverStart, psiCover } from './psi.js';
+import { MASK_ALL, psiCover, psiOut } from './psi.js';
 
 /** What the invalidator needs to see of the replay's state. */
 export interface InvalidationTarget {
   readonly counters: Counters;
   readonly iotlbs: SetAssocTable[];
+  /** Per instance, its walk caches (one per non-leaf level); empty when off. */
+  readonly walkCaches: SetAssocTable[][];
   /** Per device slot: its device TLB, or null. */
   readonly devtlbs: (SetAssocTable | null)[];
   readonly deviceInstance: Int32Array;
@@ -197,7 +199,7 @@ export class Invalidator {
     const atts = t.domainAttachments[domain];
     if (atts.length === 0) return;
     const mask = psiCover(start, end);
-    const cs = coverStart;
+    const cs = psiOut.start;
     const ce = cs + POW2[mask];
     const pageSelective = mask <= this.maxMask;
     for (let k = 0; k < atts.length; k++) {
@@ -210,9 +212,11 @@ export class Invalidator {
       if (pageSelective) {
         c[base + M.cmdPage]++;
         c[base + M.entriesRemoved] += iotlb.removeRange(tag, cs, ce, nowNs);
+        for (const w of t.walkCaches[inst]) w.removeRange(tag, cs, ce, nowNs);
       } else {
         c[base + M.cmdDomain]++;
         c[base + M.entriesRemoved] += iotlb.removeTags(tag, tag + 1, nowNs);
+        for (const w of t.walkCaches[inst]) w.removeTags(tag, tag + 1, nowNs);
       }
       this.drainWindow(iotlb, base);
       this.touch(inst);
@@ -248,6 +252,7 @@ export class Invalidator {
       const iotlb = t.iotlbs[inst];
       c[base + M.cmdDomain]++;
       c[base + M.entriesRemoved] += iotlb.removeTags(tag, tag + 1, nowNs);
+      for (const w of t.walkCaches[inst]) w.removeTags(tag, tag + 1, nowNs);
       this.drainWindow(iotlb, base);
       this.touch(inst);
     }
@@ -280,10 +285,10 @@ export class Invalidator {
     const iotlb = t.iotlbs[inst];
     if (type === T_PAGING || type === T_SVA) {
       const did = t.didOf(domain, inst);
-      const removed =
-        type === T_PAGING
-          ? iotlb.removeTags(did * TAG_SHIFT, (did + 1) * TAG_SHIFT, nowNs)
-          : iotlb.removeTags(did * TAG_SHIFT + pasid, did * TAG_SHIFT + pasid + 1, nowNs);
+      const lo = type === T_PAGING ? did * TAG_SHIFT : did * TAG_SHIFT + pasid;
+      const hi = type === T_PAGING ? (did + 1) * TAG_SHIFT : lo + 1;
+      const removed = iotlb.removeTags(lo, hi, nowNs);
+      for (const w of t.walkCaches[inst]) w.removeTags(lo, hi, nowNs);
       c[base + M.cmdDomain]++;
       c[base + M.entriesRemoved] += removed;
       c[base + M.flushes]++;

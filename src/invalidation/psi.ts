@@ -7,7 +7,7 @@ import { POW2 } from '../caches/indexing.js';
 export const MASK_ALL = 52;
 
 /** Set by `psiCover`: first pfn of the cover. */
-export let coverStart = 0;
+export const psiOut = { start: 0 };
 
 /**
  * Returns the address mask (the cover is 2^mask pages at `coverStart`) for the
@@ -26,6 +26,6 @@ export function psiCover(start: number, end: number): number {
     while (m < MASK_ALL && Math.floor(start / POW2[m]) % 2 !== Math.floor(last / POW2[m]) % 2) m++;
     mask = m;
   }
-  coverStart = start - (start % POW2[mask]);
+  psiOut.start = start - (start % POW2[mask]);
   return mask;
 }

@@ -85,9 +85,13 @@ export class PageTablePool {
   lookup(root: number, pfn: number): number {
     if (pfn >= this.limitPfn) return -1;
     const ptr = this.ptr;
+    const small = pfn < 4294967296;
     let table = root;
     for (let level = this.levels; level >= 1; level--) {
-      const k = table * ENTRIES + this.index(pfn, level);
+      const shift = 9 * (level - 1);
+      // 32-bit fast path of index(): pfn >>> shift is 0 for shifts of 32 and more.
+      const idx = small ? (shift < 32 ? (pfn >>> shift) & 511 : 0) : this.index(pfn, level);
+      const k = table * ENTRIES + idx;
       const p = ptr[k];
       if (p === 0) return -1;
       if (p < 0) {

@@ -30,8 +30,8 @@ export function floorLog2(x: number): number {
   return 32 + (31 - Math.clz32(Math.floor(x / 4294967296)));
 }
 
-/** Set by `pgsize`: the number of pages of the returned order. */
-export let pgsizeCount = 0;
+/** Set by `pgsize`: the number of pages of the returned order (a plain object: cheaper to write than a module binding). */
+export const pgsizeOut = { count: 0 };
 
 /**
  * Linux `iommu_pgsize(domain, iova, paddr, size, &count)` over an allowed-order
@@ -50,7 +50,7 @@ export function pgsize(ordersDesc: Int8Array, iova: number, paddr: number, size:
     }
   }
   if (idx < 0) {
-    pgsizeCount = 0;
+    pgsizeOut.count = 0;
     return -1;
   }
   const order = ordersDesc[idx];
@@ -64,6 +64,6 @@ export function pgsize(ordersDesc: Int8Array, iova: number, paddr: number, size:
       if (offset + nextSize <= size) size = offset;
     }
   }
-  pgsizeCount = Math.floor(size / pageSize);
+  pgsizeOut.count = Math.floor(size / pageSize);
   return order;
 }

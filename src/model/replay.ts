@@ -12,10 +12,12 @@ import { TWO_POW_32, type EventBatch } from '../trace/batch.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
 import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_PAGING, T_SVA } from './domains.js';
 import { PageTablePool, type LeafSink } from './pagetable.js';
-import { pgsize, pgsizeCount } from './pgsize.js';
+import { pgsize, pgsizeOut } from './pgsize.js';
 import { resolveTopology, sizesOf, type Topology } from './topology.js';
 
 const TYPE_CODE: Record<string, number> = { paging: T_PAGING, identity: T_IDENTITY, blocked: T_BLOCKED, sva: T_SVA };
+/** One-order probe lists for walk-cache lookups, by region order. */
+const WALK_ORDERS: Int8Array[] = Array.from({ length: 64 }, (_, o) => Int8Array.from([o]));
 const PARTIAL_WHOLE = 0;
 const PARTIAL_REJECT = 1;
 const PARTIAL_SPLIT = 2;
@@ -26,6 +28,8 @@ export class Replay implements InvalidationTarget, LeafSink {
   readonly counters = new Counters();
   readonly pool: PageTablePool;
   readonly iotlbs: SetAssocTable[];
+  /** Per instance, walk caches for levels 2..levels (index level - 2); empty when off. */
+  readonly walkCaches: SetAssocTable[][];
   readonly inv: Invalidator;
   /** Page-size sets: one per instance, then the SVA set. */
   readonly sizeSets: PageSizeSet[];
@@ -91,6 +95,10 @@ export class Replay implements InvalidationTarget, LeafSink {
     const g = config.iotlb;
     this.iotlbs = this.topology.instances.map((_, i) =>
       new SetAssocTable(g.sets, g.ways, makePolicy(g.policy, g.sets, g.ways, config.seed * 1000 + i)),
+    );
+    const wc = config.walkCache;
+    this.walkCaches = this.topology.instances.map((_, i) =>
+      wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => new SetAssocTable(wc.sets, wc.ways, makePolicy(wc.policy, wc.sets, wc.ways, config.seed * 1000 + 700 + i * 8 + l))) : [],
     );
     this.didAllocators = this.topology.instances.map(() => new DidAllocator(config.domainIds));
     this.partialUnmap = config.partialUnmap === 'reject' ? PARTIAL_REJECT : config.partialUnmap === 'split' ? PARTIAL_SPLIT : PARTIAL_WHOLE;
@@ -283,27 +291,38 @@ export class Replay implements InvalidationTarget, LeafSink {
     const first = iovaHi * 1048576 + (iovaLo >>> 12);
     const offset = iovaLo & 0xfff;
     const last = first + Math.floor((offset + (sizeBytes === 0 ? 1 : sizeBytes) - 1) / 4096);
+    const orderLookups = c.orderLookups;
+    const orderHits = c.orderHits;
+    const walkCaches = this.walkCaches[inst];
+    // Counted in locals, written once per event.
+    let devtlbLookups = 0;
+    let devtlbHits = 0;
+    let lookups = 0;
+    let hits = 0;
+    let stale = 0;
+    let invalidatedMisses = 0;
+    let walks = 0;
+    let walkAccesses = 0;
+    let faulted = 0;
     let a = first;
     while (a <= last) {
       if (devtlb !== null) {
-        cd[b + D.devtlbLookups]++;
+        devtlbLookups++;
         const j = devtlb.lookup(pasid, a, orders);
         if (j >= 0) {
-          cd[b + D.devtlbHits]++;
+          devtlbHits++;
           a = devtlb.base[j] + POW2[devtlb.order[j]];
           continue;
         }
       }
-      cd[b + D.iotlbLookups]++;
-      cm[mb + M.iotlbLookups]++;
+      lookups++;
       const k = iotlb.lookup(tag, a, orders);
       if (k >= 0) {
         const order = iotlb.order[k];
         const base = iotlb.base[k];
-        cd[b + D.iotlbHits]++;
-        cm[mb + M.iotlbHits]++;
-        c.orderLookups[order]++;
-        c.orderHits[order]++;
+        hits++;
+        orderLookups[order]++;
+        orderHits[order]++;
         if (iotlb.epoch[k] !== epoch || iotlb.owner[k] !== dom) {
           // Something was unmapped since this entry was filled or checked (or
           // another SVA domain on the same PASID filled it): is its page still
@@ -315,29 +334,69 @@ export class Replay implements InvalidationTarget, LeafSink {
               iotlb.unmappedAt[k] = -1;
             }
           } else {
-            cd[b + D.iotlbStaleHits]++;
-            cm[mb + M.iotlbStaleHits]++;
+            stale++;
           }
         }
         if (devtlb !== null) devtlb.fill(pasid, base, order, iotlb.phys[k], dom, epoch);
         a = base + POW2[order];
         continue;
       }
-      if (iotlb.missWasInvalidated) cd[b + D.iotlbInvalidatedMisses]++;
+      if (iotlb.missWasInvalidated) invalidatedMisses++;
       const order = pool.lookup(root, a);
       if (order < 0) {
-        cd[b + D.faults]++;
-        return;
+        faulted = 1; // one fault; the rest of the event is dropped
+        break;
       }
       const base = pool.foundBase;
       const phys = pool.foundPhys;
-      cd[b + D.walks]++;
-      cd[b + D.walkAccesses] += pool.walkAccesses(order);
-      c.orderLookups[order]++;
+      walks++;
+      walkAccesses += walkCaches.length === 0 ? pool.walkAccesses(order) : this.cachedWalk(walkCaches, tag, a, order, dom, epoch, cd, b);
+      orderLookups[order]++;
       iotlb.fill(tag, base, order, phys, dom, epoch);
       if (devtlb !== null) devtlb.fill(pasid, base, order, phys, dom, epoch);
       a = base + POW2[order];
     }
+    cd[b + D.devtlbLookups] += devtlbLookups;
+    cd[b + D.devtlbHits] += devtlbHits;
+    cd[b + D.iotlbLookups] += lookups;
+    cd[b + D.iotlbHits] += hits;
+    cd[b + D.iotlbStaleHits] += stale;
+    cd[b + D.iotlbInvalidatedMisses] += invalidatedMisses;
+    cd[b + D.walks] += walks;
+    cd[b + D.walkAccesses] += walkAccesses;
+    cd[b + D.faults] += faulted;
+    cm[mb + M.iotlbLookups] += lookups;
+    cm[mb + M.iotlbHits] += hits;
+    cm[mb + M.iotlbStaleHits] += stale;
+  }
+
+  /**
+   * Memory accesses of a walk with paging-structure caches: a level-L cache
+   * entry holds the pointer that a level-L table entry gives for a region of
+   * 2^(9(L-1)) pages, so a hit at the deepest level L above the leaf leaves
+   * only the reads from level L-1 down to the leaf. Every non-leaf entry read
+   * is then cached.
+   */
+  private cachedWalk(caches: SetAssocTable[], tag: number, pfn: number, order: number, dom: number, epoch: number, cd: Float64Array, b: number): number {
+    const leafLevel = Math.floor(order / 9) + 1;
+    const levels = this.pool.levels;
+    let accesses = levels - leafLevel + 1;
+    for (let level = leafLevel + 1; level <= levels; level++) {
+      const regionOrder = 9 * (level - 1);
+      if (caches[level - 2].lookup(tag, pfn, WALK_ORDERS[regionOrder]) >= 0) {
+        accesses = level - leafLevel;
+        cd[b + D.walkCacheHits]++;
+        break;
+      }
+    }
+    for (let level = leafLevel + 1; level <= levels; level++) {
+      const regionOrder = 9 * (level - 1);
+      const region = POW2[regionOrder];
+      const c = caches[level - 2];
+      const regionBase = pfn - (pfn % region);
+      if (c.findExact(tag, regionBase, regionOrder) < 0) c.fill(tag, regionBase, regionOrder, 0, dom, epoch);
+    }
+    return accesses;
   }
 
   // ---------------------------------------------------------------- map (§3)
@@ -385,7 +444,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   private splitRange(orders: Int8Array, iova: number, paddr: number, size: number, root: number, counts: Float64Array | null, countBase: number): void {
     while (size > 0) {
       const order = pgsize(orders, iova, paddr, size);
-      const count = pgsizeCount;
+      const count = pgsizeOut.count;
       if (order < 0 || count === 0) throw new Error(`internal: iommu_pgsize found no size for ${iova}+${size}`);
       const step = POW2[order];
       if (root > 0) {
@@ -436,7 +495,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     let c = iova;
     while (c < end) {
       const order = pgsize(orders, c, c, end - c);
-      let chunkEnd = c + pgsizeCount * POW2[order];
+      let chunkEnd = c + pgsizeOut.count * POW2[order];
       const headOrder = pool.lookup(root, c);
       if (headOrder < 0) {
         cm[mb + M.unmapShort]++; // a hole: stop, keep what earlier chunks removed

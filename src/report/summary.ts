@@ -28,7 +28,7 @@ export interface Totals {
   dma: { events: number; bytes: number; faults: number; passthrough: number };
   iotlb: { lookups: number; hits: number; misses: number; staleHits: number; hitRate: number | null; invalidatedMisses: number };
   devtlb: { lookups: number; hits: number; misses: number; hitRate: number | null };
-  walks: { count: number; memoryAccesses: number };
+  walks: { count: number; memoryAccesses: number; walkCacheHits: number };
   map: { ops: number; errors: number; bytes: number; pages: Record<string, number> };
   unmap: { ops: number; errors: number; short: number; bytes: number; requestedBytes: number; pages: Record<string, number> };
   attach: { ops: number; errors: number };
@@ -89,7 +89,7 @@ function devtlbOf(g: Get): Totals['devtlb'] {
   return { lookups, hits, misses: lookups - hits, hitRate: ratio(hits, lookups) };
 }
 function walksOf(g: Get): Totals['walks'] {
-  return { count: g(D.walks), memoryAccesses: g(D.walkAccesses) };
+  return { count: g(D.walks), memoryAccesses: g(D.walkAccesses), walkCacheHits: g(D.walkCacheHits) };
 }
 function pagesOf(counts: (order: number) => number, shown: Set<number>): Record<string, number> {
   const out: Record<string, number> = {};

@@ -17,8 +17,10 @@ export const D = {
   devtlbHits: 9,
   walks: 10,
   walkAccesses: 11,
+  /** Walks shortened by a paging-structure cache hit. */
+  walkCacheHits: 12,
 } as const;
-export const DEVICE_FIELDS = 12;
+export const DEVICE_FIELDS = 13;
 
 /** Per-domain counter fields. */
 export const M = {

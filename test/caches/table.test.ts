@@ -142,3 +142,31 @@ describe('geometries', () => {
     expect(fits.totals.iotlb.hits).toBe(512);
   });
 });
+
+describe('paging-structure (walk) caches', () => {
+  const base: Ev[] = [{ op: 'attach', device: 0x300, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 0x10000 }];
+  const touches: Ev[] = [0, 1, 2, 3].map((p) => ({ op: 'dma_read', device: 0x300, iova: p * 4096, size: 8 }));
+
+  it('are off by default: every 4K walk reads 4 levels', () => {
+    const s = replayEvents([...base, ...touches]);
+    expect(s.totals.walks).toEqual({ count: 4, memoryAccesses: 16, walkCacheHits: 0 });
+    expect(s.config.walkCache).toBeUndefined();
+  });
+
+  it('cut a walk to the levels below the deepest cached pointer', () => {
+    const s = replayEvents([...base, ...touches], { walkCache: { entries: 16, ways: 4 } });
+    // First walk: 4 reads, then the level-2 pointer for the 2M region is cached: 1 read each.
+    expect(s.totals.walks).toEqual({ count: 4, memoryAccesses: 4 + 3, walkCacheHits: 3 });
+    expect(s.config.walkCache).toEqual({ entries: 16, sets: 4, ways: 4, policy: 'lru' });
+  });
+
+  it('a page in another 2M region of the same 1G region reuses the level-3 pointer', () => {
+    const s = replayEvents([...base, { op: 'map', domain: 1, iova: 0x200000, paddr: 0, size: 4096 }, touches[0], { op: 'dma_read', device: 0x300, iova: 0x200000, size: 8 }], { walkCache: { entries: 16, ways: 4 } });
+    expect(s.totals.walks).toMatchObject({ count: 2, memoryAccesses: 4 + 2, walkCacheHits: 1 });
+  });
+
+  it('are invalidated with the IOTLB: after a domain-selective teardown the walk is full again', () => {
+    const s = replayEvents([...base, touches[0], { op: 'detach', device: 0x300 }, { op: 'attach', device: 0x300, domain: 1 }, touches[1]], { walkCache: { entries: 16, ways: 4 } });
+    expect(s.totals.walks).toMatchObject({ count: 2, memoryAccesses: 8, walkCacheHits: 0 });
+  });
+});

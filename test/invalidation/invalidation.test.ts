@@ -1,6 +1,6 @@
 // spec/model.md §5 and the teardown of §2, one test per rule.
 import { describe, expect, it } from 'vitest';
-import { psiCover, coverStart } from '../../src/invalidation/psi.js';
+import { psiCover, psiOut } from '../../src/invalidation/psi.js';
 import { Invalidator, type InvalidationTarget } from '../../src/invalidation/invalidator.js';
 import { Counters, M } from '../../src/stats/counters.js';
 import { K4, M2, type Ev } from '../helpers/events.js';
@@ -12,7 +12,7 @@ const DEV3 = 0x500;
 
 function cover(start: number, end: number): [number, number] {
   const mask = psiCover(start, end);
-  return [coverStart, mask];
+  return [psiOut.start, mask];
 }
 
 describe('PSI cover (calculate_psi_aligned_address)', () => {

@@ -104,7 +104,7 @@ describe('engine equals the plain reference on seeded random traces', () => {
         dma: t.dma,
         iotlb: { lookups: t.iotlb.lookups, hits: t.iotlb.hits, staleHits: t.iotlb.staleHits, invalidatedMisses: t.iotlb.invalidatedMisses },
         devtlb: { lookups: t.devtlb.lookups, hits: t.devtlb.hits },
-        walks: t.walks,
+        walks: { count: t.walks.count, memoryAccesses: t.walks.memoryAccesses },
         map: { ...t.map, pages: nonZero(t.map.pages) },
         unmap: { ops: t.unmap.ops, errors: t.unmap.errors, short: t.unmap.short, bytes: t.unmap.bytes, pages: nonZero(t.unmap.pages) },
         attach: t.attach,
