@@ -4,6 +4,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { InputError } from '../errors.js';
+import { startProfileIfAsked, stopProfile } from './profile.js';
 import { genCommand } from './gen.js';
 import { importCommand } from './import.js';
 import { inspectCommand } from './inspect.js';
@@ -21,6 +22,8 @@ export async function main(argv: string[]): Promise<number> {
     .command(sweepCommand)
     .command(importCommand)
     .demandCommand(1, 'Name a command: replay, sweep, inspect, gen, import')
+    .option('profile', { type: 'string', describe: 'write a V8 CPU profile of the run to this .cpuprofile file (open in Chrome DevTools)', global: true })
+    .middleware(startProfileIfAsked)
     .strict()
     .help()
     .version()
@@ -31,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   try {
     await parser.parseAsync();
+    await stopProfile();
   } catch (err) {
     if (err instanceof InputError) {
       process.stderr.write(`iommu-replay: ${err.message}\n`);

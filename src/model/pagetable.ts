@@ -158,6 +158,21 @@ export class PageTablePool {
   }
 
   /**
+   * Removes the one leaf of `order` at `basePfn` (known to exist). A leaf is
+   * smaller than the span of the table that holds it, so no table page can be
+   * covered and freed: this is `clear` over exactly that leaf, without the
+   * range walk.
+   */
+  clearLeaf(root: number, basePfn: number, order: number, sink: LeafSink): void {
+    const leafLevel = Math.floor(order / 9) + 1;
+    let table = root;
+    for (let level = this.levels; level > leafLevel; level--) table = this.ptr[table * ENTRIES + this.index(basePfn, level)];
+    const k0 = table * ENTRIES + this.index(basePfn, leafLevel);
+    sink.leafRemoved(basePfn, order, this.phys[k0]);
+    this.ptr.fill(0, k0, k0 + POW2[order - 9 * (leafLevel - 1)]);
+  }
+
+  /**
    * Removes every leaf within pfns [start, end) (the caller has widened the
    * range to whole leaves) and frees the table pages whose whole span lies in
    * it, reporting each removed leaf once.

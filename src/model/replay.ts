@@ -427,7 +427,9 @@ export class Replay implements InvalidationTarget, LeafSink {
     if (size === 0) return;
     const root = this.domainRoot[dom];
     // Beyond the table's address space (VT-d: the domain's aperture): rejected.
-    if (iova + size > this.pool.limitPfn || this.pool.anyLeafIn(root, iova, iova + size)) {
+    // One page: a single lookup tells whether it overlaps a leaf.
+    const overlap = size === 1 ? this.pool.lookup(root, iova) >= 0 : this.pool.anyLeafIn(root, iova, iova + size);
+    if (iova + size > this.pool.limitPfn || overlap) {
       cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
       return;
     }
@@ -503,9 +505,11 @@ export class Replay implements InvalidationTarget, LeafSink {
       }
       const headBase = pool.foundBase;
       const headPhys = pool.foundPhys;
-      const tailOrder = pool.lookup(root, chunkEnd - 1);
-      const tailBase = pool.foundBase;
-      const tailPhys = pool.foundPhys;
+      // The leaf at the chunk's last page: the head leaf itself when it reaches that far.
+      const headCovers = headBase + POW2[headOrder] >= chunkEnd;
+      const tailOrder = headCovers ? headOrder : pool.lookup(root, chunkEnd - 1);
+      const tailBase = headCovers ? headBase : pool.foundBase;
+      const tailPhys = headCovers ? headPhys : pool.foundPhys;
       const headSticks = headBase < c;
       const tailSticks = tailOrder >= 0 && tailBase + POW2[tailOrder] > chunkEnd;
       let clearStart = c;
@@ -522,7 +526,8 @@ export class Replay implements InvalidationTarget, LeafSink {
           if (tailSticks && !(headSticks && tailBase === headBase)) this.splitLeaf(dom, root, orders, tailBase, tailOrder, tailPhys, c, chunkEnd);
         }
       }
-      pool.clear(root, clearStart, chunkEnd, this);
+      if (clearStart === headBase && headBase + POW2[headOrder] === chunkEnd) pool.clearLeaf(root, headBase, headOrder, this);
+      else pool.clear(root, clearStart, chunkEnd, this);
       this.inv.addChunk(dom, c, chunkEnd - c, now);
       c = chunkEnd;
     }

@@ -197,14 +197,19 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     let lastTsHi = 0;
     let lastTsLo = 0;
     const iterator = (reader as unknown as AsyncIterable<A.RecordBatch>)[Symbol.asyncIterator]();
+    // One batch is read ahead, so the disk works while the consumer replays.
+    let ahead = iterator.next();
+    ahead.catch(() => {}); // observed below; avoid an unhandled rejection meanwhile
     for (;;) {
       let next: IteratorResult<A.RecordBatch>;
       try {
-        next = await iterator.next();
+        next = await ahead;
       } catch (err) {
         throw traceError(label, `the file is truncated or corrupt after row ${row} (${(err as Error).message})`);
       }
       if (next.done) break;
+      ahead = iterator.next();
+      ahead.catch(() => {});
       const rb = next.value;
       const n = rb.numRows;
       if (n === 0) continue;

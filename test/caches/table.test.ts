@@ -170,3 +170,29 @@ describe('paging-structure (walk) caches', () => {
     expect(s.totals.walks).toMatchObject({ count: 2, memoryAccesses: 8, walkCacheHits: 0 });
   });
 });
+
+describe('removal fast path', () => {
+  it('probing the sets of a small range removes exactly what a full scan removes', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const rng = new Rng(seed);
+      const sets = [1, 4, 16, 64][rng.int(4)];
+      const ways = [1, 2, 4][rng.int(3)];
+      const a = new SetAssocTable(sets, ways, makePolicy('lru', sets, ways, 1));
+      const b = new SetAssocTable(sets, ways, makePolicy('lru', sets, ways, 1));
+      for (let i = 0; i < 3 * sets * ways; i++) {
+        const order = [0, 4, 9, 18][rng.int(4)];
+        const base = Math.floor((rng.int(1 << 20) + (rng.chance(0.1) ? 2 ** 34 : 0)) / 2 ** order) * 2 ** order;
+        const tag = rng.int(2);
+        a.fill(tag, base, order, 0, 0, 0);
+        b.fill(tag, base, order, 0, 0, 0);
+      }
+      for (let k = 0; k < 20; k++) {
+        const start = rng.int(1 << 20);
+        const end = start + 1 + rng.int(rng.chance(0.5) ? 8 : 4096);
+        const tag = rng.int(2);
+        expect(a.removeRange(tag, start, end, 0)).toBe(b.scanRemoveRange(tag, start, end, 0));
+      }
+      expect(Array.from(a.state)).toEqual(Array.from(b.state));
+    }
+  });
+});

@@ -1,0 +1,26 @@
+// --profile FILE: a V8 CPU profile of the run, for users who want to see where
+// time goes on their own traces (open the file in Chrome DevTools' Performance
+// panel or speedscope). The same as `node --cpu-prof`, without node flags.
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
+
+let session: Session | undefined;
+let target: string | undefined;
+
+export async function startProfileIfAsked(argv: { profile?: unknown }): Promise<void> {
+  if (typeof argv.profile !== 'string' || session) return;
+  target = argv.profile;
+  session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+}
+
+export async function stopProfile(): Promise<void> {
+  if (!session || !target) return;
+  const { profile } = await session.post('Profiler.stop');
+  fs.writeFileSync(target, JSON.stringify(profile));
+  session.disconnect();
+  process.stderr.write(`CPU profile: ${target}\n`);
+  session = undefined;
+}
