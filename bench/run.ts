@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '../src/config/config.js';
 import { replayPoints } from '../src/model/run.js';
+import { runSweep } from '../src/model/sweep.js';
 import { openTrace } from '../src/trace/merge.js';
 import { benchTrace } from './traces.js';
 
@@ -44,6 +45,11 @@ async function child(scenario: string, events: number): Promise<Result> {
     }
     await trace.close();
     if (acc === 0.5) console.error(acc);
+  } else if (what === 'sweep') {
+    // A 12-point sweep (3 bitmaps x 4 IOTLB sizes) over `extra` worker threads.
+    const jobs = Number(extra ?? 1);
+    const configs = ['4K', '4K,2M', '4K,2M,1G'].flatMap((ps) => [32, 64, 128, 256].map((e) => resolveConfig({ pageSizes: ps.split(','), iotlb: { entries: e, ways: 4 } })));
+    await runSweep([file], configs, { jobs, onProgress: (n) => (done = n) });
   } else {
     const points = Number(extra ?? 1);
     const mode = what === 'lazy' ? 'lazy' : 'strict';
@@ -86,6 +92,8 @@ async function main(): Promise<void> {
     ['nic:lazy', Math.min(events, 5_000_000)],
     ['dma:replay:4', events],
   ];
+  scenarios.push(['nic:sweep:1', Math.min(events, 2_000_000)], ['nic:sweep:2', Math.min(events, 2_000_000)]);
+  await benchTrace('nic', Math.min(events, 2_000_000));
   if (process.argv.includes('--large')) {
     await benchTrace('dma', events * 10);
     scenarios.push(['dma:replay', events * 10]);
@@ -104,6 +112,7 @@ async function main(): Promise<void> {
     ratios: {
       scanOverReplay: scan.eventsPerSecond / dma.eventsPerSecond,
       fourPointsOverOne: dma.seconds * 4 / four.seconds,
+      sweepTwoThreadsOverOne: results.find((r) => r.scenario === 'nic:sweep:1')!.seconds / results.find((r) => r.scenario === 'nic:sweep:2')!.seconds,
     },
   };
   const out = arg('--out') ?? 'bench/out/latest.json';
@@ -116,7 +125,7 @@ async function main(): Promise<void> {
     const delta = p ? ` (${((r.eventsPerSecond / p.eventsPerSecond - 1) * 100).toFixed(1)}%)` : '';
     console.log(`| ${r.scenario} | ${r.events.toLocaleString('en-US')} | ${(r.eventsPerSecond / 1e6).toFixed(2)}${delta} | ${r.peakRssMiB.toFixed(0)} | ${r.note ?? ''} |`);
   }
-  console.log(`\nscan / replay: ${summary.ratios.scanOverReplay.toFixed(2)}x; 4 points in one pass vs 4 replays: ${summary.ratios.fourPointsOverOne.toFixed(2)}x; ${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`);
+  console.log(`\nscan / replay: ${summary.ratios.scanOverReplay.toFixed(2)}x; 4 points in one pass vs 4 replays: ${summary.ratios.fourPointsOverOne.toFixed(2)}x; 12-point sweep, 2 threads vs 1: ${summary.ratios.sweepTwoThreadsOverOne.toFixed(2)}x; ${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`);
 }
 
 main().catch((err) => {

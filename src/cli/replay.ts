@@ -3,7 +3,8 @@ import type { CommandModule } from 'yargs';
 import { readConfigFile, resolveConfig, type ReplayConfig } from '../config/config.js';
 import { InputError } from '../errors.js';
 import { replayTrace } from '../model/run.js';
-import { writeFileAtomic } from '../report/atomic.js';
+import path from 'node:path';
+import { ensureDir, writeFileAtomic } from '../files.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
 import { stableStringify } from '../report/summary.js';
 
@@ -32,6 +33,8 @@ export const replayCommand: CommandModule<object, Args> = {
       .option('report', { type: 'string', describe: 'write the Markdown report here' }) as never,
   handler: async (args) => {
     const config = loadConfig(args.config);
+    // Output places are checked before the work, so that a bad one leaves no other file behind.
+    for (const out of [args.json, args.report]) if (out) ensureDir(path.dirname(out));
     const summary = await replayTrace(args.traces, config);
     if (args.json) writeFileAtomic(args.json, stableStringify(summary));
     if (args.report) writeFileAtomic(args.report, replayMarkdown(summary));

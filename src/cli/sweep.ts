@@ -7,7 +7,7 @@ import { readConfigFile } from '../config/config.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { runSweep } from '../model/sweep.js';
-import { writeFileAtomic } from '../report/atomic.js';
+import { ensureDir, writeFileAtomic } from '../files.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
 import { sweepHtml } from '../report/html.js';
 import { stableStringify, type Summary } from '../report/summary.js';
@@ -56,6 +56,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)');
     // Check every trace opens (schema, metadata) before any work starts.
     for (const t of args.traces) await (await openTrace([t])).close();
+    ensureDir(args.out);
     const names = traceNames(args.traces);
     const summaryPath = (t: number, p: number) => path.join(args.out, 'summaries', names[t].replace(/[/\\]/g, '_'), `${points[p].slug}.json`);
     const results: (Summary | undefined)[][] = args.traces.map(() => new Array(points.length));

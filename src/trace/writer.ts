@@ -3,6 +3,9 @@
 // trace on disk is either complete or absent.
 import * as A from 'apache-arrow';
 import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+import { ensureDir } from '../files.js';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { cloneBatch, type EventBatch } from './batch.js';
@@ -63,6 +66,7 @@ export class TraceWriter {
   private readonly out: fs.WriteStream;
   private rows = 0;
   private closed = false;
+  private failure: NodeJS.ErrnoException | undefined;
 
   constructor(file: string, meta: Partial<TraceMetadata>) {
     this.path = file;
@@ -70,8 +74,15 @@ export class TraceWriter {
     this.schema = traceSchema(meta);
     this.writer = file.endsWith('.arrow') ? new A.RecordBatchFileWriter() : new A.RecordBatchStreamWriter();
     this.writer.reset(undefined, this.schema);
+    ensureDir(path.dirname(file));
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new InputError(`Cannot write "${file}": it is a directory`);
     this.out = fs.createWriteStream(this.tmpPath);
+    this.out.on('error', (err) => (this.failure = err));
     this.writer.toNodeStream().pipe(this.out);
+  }
+
+  private check(): void {
+    if (this.failure) throw new InputError(`Cannot write "${this.path}": ${this.failure.code ?? this.failure.message}`);
   }
 
   get rowsWritten(): number {
@@ -84,6 +95,7 @@ export class TraceWriter {
    */
   async write(batch: EventBatch): Promise<void> {
     if (batch.length === 0) return;
+    this.check();
     this.writer.write(toRecordBatch(this.schema, cloneBatch(batch)));
     this.rows += batch.length;
     if (this.out.writableNeedDrain) await once(this.out, 'drain');
@@ -93,8 +105,15 @@ export class TraceWriter {
     if (this.closed) return;
     this.closed = true;
     this.writer.finish();
-    await finished(this.out);
-    await fs.promises.rename(this.tmpPath, this.path);
+    try {
+      await finished(this.out);
+      this.check();
+      await fs.promises.rename(this.tmpPath, this.path);
+    } catch (err) {
+      await fs.promises.rm(this.tmpPath, { force: true });
+      if (err instanceof InputError) throw err;
+      throw new InputError(`Cannot write "${this.path}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
   }
 
   /** Gives up: removes the temporary file, leaves no output. */
