@@ -5,6 +5,18 @@ export class InputError extends Error {
   override name = 'InputError';
 }
 
+/** A file-system error in words: "no such file", "permission denied", ... */
+export function describeIoError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT': return 'no such file';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'EISDIR': return 'is a directory, not a file';
+    case 'ENOSPC': return 'no space left on device';
+    default: return e?.code ?? (e as Error)?.message ?? String(err);
+  }
+}
+
 /** `Cannot read trace "x.arrow": <what>` */
 export function traceError(file: string, what: string): InputError {
   return new InputError(`Cannot read trace "${file}": ${what}`);

@@ -28,10 +28,31 @@ export function ensureDir(dir: string): void {
   }
 }
 
-export function writeFileAtomic(file: string, content: string | Uint8Array): void {
+/**
+ * Where to write `file`: through a symlink to its target; a device or FIFO
+ * (/dev/null, /dev/stdout) is written directly, never renamed over.
+ */
+export function outputTarget(file: string): { path: string; direct: boolean } {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch {
+    return { path: file, direct: false };
+  }
+  if (st.isSymbolicLink()) return outputTarget(fs.realpathSync(file));
+  if (st.isDirectory()) throw new InputError(`Cannot write "${file}": it is a directory`);
+  return { path: file, direct: !st.isFile() };
+}
+
+export function writeFileAtomic(output: string, content: string | Uint8Array): void {
+  const target = outputTarget(output);
+  if (target.direct) {
+    fs.writeFileSync(target.path, content);
+    return;
+  }
+  const file = target.path;
   const dir = path.dirname(file);
   ensureDir(dir);
-  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new InputError(`Cannot write "${file}": it is a directory`);
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}`);
   try {
     fs.writeFileSync(tmp, content);

@@ -12,6 +12,20 @@ export interface ReplacementPolicy {
   victim(set: number): number;
 }
 
+/** The way with the smallest stamp (the first of equals). */
+function oldestWay(stamp: Float64Array, base: number, ways: number): number {
+  let best = 0;
+  let bestStamp = stamp[base];
+  for (let w = 1; w < ways; w++) {
+    const s = stamp[base + w];
+    if (s < bestStamp) {
+      bestStamp = s;
+      best = w;
+    }
+  }
+  return best;
+}
+
 /** Least recently filled or hit: a global clock stamped on every touch. */
 export class LruPolicy implements ReplacementPolicy {
   readonly name = 'lru' as const;
@@ -27,17 +41,7 @@ export class LruPolicy implements ReplacementPolicy {
     this.stamp[set * this.ways + way] = ++this.clock;
   }
   victim(set: number): number {
-    const base = set * this.ways;
-    let best = 0;
-    let bestStamp = this.stamp[base];
-    for (let w = 1; w < this.ways; w++) {
-      const s = this.stamp[base + w];
-      if (s < bestStamp) {
-        bestStamp = s;
-        best = w;
-      }
-    }
-    return best;
+    return oldestWay(this.stamp, set * this.ways, this.ways);
   }
 }
 
@@ -54,17 +58,7 @@ export class FifoPolicy implements ReplacementPolicy {
     this.stamp[set * this.ways + way] = ++this.clock;
   }
   victim(set: number): number {
-    const base = set * this.ways;
-    let best = 0;
-    let bestStamp = this.stamp[base];
-    for (let w = 1; w < this.ways; w++) {
-      const s = this.stamp[base + w];
-      if (s < bestStamp) {
-        bestStamp = s;
-        best = w;
-      }
-    }
-    return best;
+    return oldestWay(this.stamp, set * this.ways, this.ways);
   }
 }
 

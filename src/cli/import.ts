@@ -1,7 +1,7 @@
 // `iommu-replay import FILE... -o TRACE [--format auto|ftrace|perf] [--synthesize-dma] [--strict]`
 import type { CommandModule } from 'yargs';
 import { InputError } from '../errors.js';
-import { importTrace } from '../import/convert.js';
+import { attributionLine, importTrace } from '../import/convert.js';
 
 interface Args {
   files: string[];
@@ -27,6 +27,7 @@ export const importCommand: CommandModule<object, Args> = {
       .option('seed', { type: 'number', default: 1, describe: 'seed for synthesized access offsets' }) as never,
   handler: async (args) => {
     if (!['auto', 'ftrace', 'perf'].includes(args.format)) throw new InputError(`Invalid option --format: expected auto, ftrace or perf, got ${args.format}`);
+    if (!Number.isInteger(args.seed) || args.seed < 0 || args.seed > 0xffffffff) throw new InputError(`Invalid option --seed: expected an integer in 0..2^32-1, got ${args.seed}`);
     if (!(args.coherentRate >= 0)) throw new InputError(`Invalid option --coherent-rate: expected a non-negative number, got ${args.coherentRate}`);
     const s = await importTrace(args.files, args.out, {
       format: args.format as 'auto' | 'ftrace' | 'perf',
@@ -40,8 +41,7 @@ export const importCommand: CommandModule<object, Args> = {
     for (const b of s.firstBad) lines.push(`  unparsed ${b}`);
     if (Object.keys(s.otherEvents).length) lines.push(`other tracepoints skipped: ${Object.entries(s.otherEvents).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     if (s.sortedBackwardsTimestamps) lines.push(`${s.sortedBackwardsTimestamps} event(s) out of time order across CPUs were sorted`);
-    const a = s.attribution;
-    lines.push(`map/unmap attributed: same-CPU dma event ${a.sameCpuNeighbour}, earlier mapping ${a.earlierMapping}, dev= field ${a.vendorDevField}, default domain ${a.defaultDomain}`);
+    lines.push(attributionLine(s.attribution));
     lines.push(`devices: ${s.devices.map((d) => `${d.name} (domain ${d.domain})`).join(', ') || 'none'}`);
     if (args.synthesizeDma) lines.push(`synthesized DMA: ${s.synthesized.streaming} streaming, ${s.synthesized.coherent} coherent accesses`);
     else lines.push('no DMA events synthesized: the kernel cannot see device accesses, so hit rates need --synthesize-dma or device-side records');

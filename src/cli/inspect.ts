@@ -1,6 +1,8 @@
 // `iommu-replay inspect TRACE... [--json]`
 import type { CommandModule } from 'yargs';
 import { fmtInt, fmtNs, mdTable } from '../report/format.js';
+import { attributionLine, type ImportStats } from '../import/convert.js';
+import { stableStringify } from '../report/summary.js';
 import { inspectTrace, type Inspection } from '../trace/inspect.js';
 
 interface Args {
@@ -26,7 +28,7 @@ export function inspectText(r: Inspection): string {
     const a = r.imported.attribution as Record<string, number> | undefined;
     const l = r.imported.lines as { read: number; parsed: number; skipped: Record<string, number> } | undefined;
     if (l) out.push('', `imported: ${fmtInt(l.read)} lines read, ${fmtInt(l.parsed)} parsed, skipped: ${Object.entries(l.skipped).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'}`);
-    if (a) out.push(`map/unmap attributed: same-CPU dma event ${fmtInt(a.sameCpuNeighbour ?? 0)}, earlier mapping ${fmtInt(a.earlierMapping ?? 0)}, dev= field ${fmtInt(a.vendorDevField ?? 0)}, default domain ${fmtInt(a.defaultDomain ?? 0)}`);
+    if (a) out.push(attributionLine(a as unknown as ImportStats['attribution']));
   }
   if (r.notes.length) {
     out.push('');
@@ -45,6 +47,6 @@ export const inspectCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', describe: 'print JSON for scripts' }) as never,
   handler: async (args) => {
     const r = await inspectTrace(args.traces);
-    process.stdout.write(args.json ? JSON.stringify(r, null, 2) + '\n' : inspectText(r));
+    process.stdout.write(args.json ? stableStringify(r) : inspectText(r));
   },
 };

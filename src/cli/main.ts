@@ -12,7 +12,6 @@ import { replayCommand } from './replay.js';
 import { sweepCommand } from './sweep.js';
 
 export async function main(argv: string[]): Promise<number> {
-  let failed: string | undefined;
   const parser = yargs(argv)
     .scriptName('iommu-replay')
     .usage('$0 <command> [options]\n\nTrace-driven IOMMU performance analyzer: replays Arrow traces of DMA and map/unmap through an IOMMU model.')
@@ -30,7 +29,8 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
-      failed = msg;
+      // A usage error: stop here, before any handler runs.
+      throw new InputError(`${msg} (see --help)`);
     });
   try {
     await parser.parseAsync();
@@ -41,10 +41,6 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     throw err;
-  }
-  if (failed !== undefined) {
-    process.stderr.write(`iommu-replay: ${failed} (see --help)\n`);
-    return 2;
   }
   return 0;
 }

@@ -1,8 +1,11 @@
 // --profile FILE: a V8 CPU profile of the run, for users who want to see where
 // time goes on their own traces (open the file in Chrome DevTools' Performance
 // panel or speedscope). The same as `node --cpu-prof`, without node flags.
-import fs from 'node:fs';
+import path from 'node:path';
 import { Session } from 'node:inspector/promises';
+import { ensureDir, writeFileAtomic } from '../files.js';
+import { InputError } from '../errors.js';
+import fs from 'node:fs';
 
 let session: Session | undefined;
 let target: string | undefined;
@@ -10,6 +13,8 @@ let target: string | undefined;
 export async function startProfileIfAsked(argv: { profile?: unknown }): Promise<void> {
   if (typeof argv.profile !== 'string' || session) return;
   target = argv.profile;
+  ensureDir(path.dirname(target));
+  if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new InputError(`Cannot write "${target}": it is a directory`);
   session = new Session();
   session.connect();
   await session.post('Profiler.enable');
@@ -19,7 +24,7 @@ export async function startProfileIfAsked(argv: { profile?: unknown }): Promise<
 export async function stopProfile(): Promise<void> {
   if (!session || !target) return;
   const { profile } = await session.post('Profiler.stop');
-  fs.writeFileSync(target, JSON.stringify(profile));
+  writeFileAtomic(target, JSON.stringify(profile));
   session.disconnect();
   process.stderr.write(`CPU profile: ${target}\n`);
   session = undefined;

@@ -63,7 +63,14 @@ export const sweepCommand: CommandModule<object, Args> = {
     if (args.resume) {
       args.traces.forEach((_, t) => points.forEach((_, p) => {
         const f = summaryPath(t, p);
-        if (fs.existsSync(f)) results[t][p] = JSON.parse(fs.readFileSync(f, 'utf8')) as Summary;
+        if (!fs.existsSync(f)) return;
+        try {
+          const s = JSON.parse(fs.readFileSync(f, 'utf8')) as Summary;
+          // Only a complete summary of this very point counts; anything else runs again.
+          if (s?.version === 1 && s.totals?.iotlb && s.config?.name === points[p].config.name) results[t][p] = s;
+        } catch {
+          // unreadable: run the point again
+        }
       }));
     }
     const pending = results.flat().length - results.flat().filter(Boolean).length;
@@ -79,10 +86,6 @@ export const sweepCommand: CommandModule<object, Args> = {
           writeFileAtomic(summaryPath(t, p), stableStringify(s));
         },
       });
-    } catch (err) {
-      // Input errors found inside a worker thread arrive as plain Errors.
-      if (err instanceof Error && /^(Cannot read trace|Invalid config)/.test(err.message)) throw new InputError(err.message);
-      throw err;
     } finally {
       bar.stop();
     }

@@ -3,7 +3,7 @@
 // in, and the resolved form that goes into every summary.
 import fs from 'node:fs';
 import { z } from 'zod';
-import { InputError } from '../errors.js';
+import { InputError, describeIoError } from '../errors.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2 } from './pagesizes.js';
 
@@ -61,6 +61,9 @@ export interface ReplayConfig {
 }
 
 export const DEFAULT_PAGE_SIZES = ['4K', '2M', '1G'];
+/** Sizes past which a table or DID space would not fit in memory. */
+export const MAX_TABLE_ENTRIES = 1 << 24;
+export const MAX_DOMAIN_IDS = 1 << 24;
 
 const show = (v: unknown): string => {
   const s = JSON.stringify(v);
@@ -131,8 +134,6 @@ export const configSchema = z.strictObject({
   sweep: z.record(z.string(), z.array(z.unknown(), { error: expected('a list of values') }), { error: expected('an object of field path to values') }).optional(),
 });
 
-export type RawConfig = z.input<typeof configSchema>;
-
 class ConfigFieldError extends Error {
   constructor(readonly field: string, message: string) {
     super(message);
@@ -189,6 +190,7 @@ function resolveTable(field: string, raw: z.infer<typeof tableSchema> | undefine
     ways = (raw.ways as number | undefined) ?? defaults.ways;
   }
   if (!isPow2(sets)) fieldError(`${field}.sets`, `expected a power of two, got ${sets}${raw?.entries !== undefined ? ` (entries / ways)` : ''}`);
+  if (sets * ways > MAX_TABLE_ENTRIES) fieldError(`${field}.entries`, `expected at most ${MAX_TABLE_ENTRIES} entries, got ${sets * ways}`);
   if (policy === 'plru' && !isPow2(ways)) fieldError(`${field}.ways`, `expected a power of two for the "plru" policy, got ${ways}`);
   return { entries: sets * ways, sets, ways, policy };
 }
@@ -240,6 +242,7 @@ function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
   }
   const domainIds = raw.domainIds ?? 65536;
   if (domainIds < 2) fieldError('domainIds', `expected at least 2 (DIDs 0 and 1 are reserved), got ${domainIds}`);
+  if (domainIds > MAX_DOMAIN_IDS) fieldError('domainIds', `expected at most ${MAX_DOMAIN_IDS}, got ${domainIds}`);
   const inv = raw.invalidation ?? {};
   const maxInvalidationMask = inv.maxInvalidationMask ?? 9;
   if (maxInvalidationMask > 63) fieldError('invalidation.maxInvalidationMask', `expected at most 63, got ${maxInvalidationMask}`);
@@ -292,8 +295,7 @@ export function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(`Cannot read config "${file}": ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new InputError(`Cannot read config "${file}": ${describeIoError(err)}`);
   }
   let value: unknown;
   try {

@@ -3,7 +3,6 @@
 // size is its *order*: log2(size) - 12, a page-frame-number shift.
 
 export const PAGE_SHIFT = 12;
-export const MIN_ORDER = 0; // 4 KiB: the page-table page and granule floor
 
 const UNITS: Record<string, number> = { K: 10, M: 20, G: 30, T: 40, P: 50 };
 

@@ -7,7 +7,7 @@
 // domain, attached at its first event.
 import fs from 'node:fs';
 import readline from 'node:readline';
-import { InputError } from '../errors.js';
+import { InputError, describeIoError } from '../errors.js';
 import { allocBatch } from '../trace/batch.js';
 import { Op, parseBdf, type OpCode } from '../trace/schema.js';
 import { TraceWriter } from '../trace/writer.js';
@@ -61,6 +61,16 @@ interface OutEvent {
   size: bigint;
 }
 
+/** A line as it may be shown on a terminal (binary input shows as "?"). */
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e\t]/g, '?');
+}
+
+/** The attribution line that import prints and inspect shows. */
+export function attributionLine(a: ImportStats['attribution']): string {
+  return `map/unmap attributed: same-CPU dma event ${a.sameCpuNeighbour}, earlier mapping ${a.earlierMapping}, dev= field ${a.vendorDevField}, default domain ${a.defaultDomain}`;
+}
+
 function overlaps(a: bigint, aSize: bigint, b: bigint, bSize: bigint): boolean {
   return a < b + (bSize === 0n ? 1n : bSize) && b < a + (aSize === 0n ? 1n : aSize);
 }
@@ -80,9 +90,9 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   };
   const skip = (reason: string) => (stats.lines.skipped[reason] = (stats.lines.skipped[reason] ?? 0) + 1);
   const bad = (file: string, n: number, line: string, why: string) => {
-    if (opts.strict) throw new InputError(`Cannot import "${file}": line ${n} ${why}: ${line.trim().slice(0, 160)}`);
+    if (opts.strict) throw new InputError(`Cannot import "${file}": line ${n} ${why}: ${printable(line.trim().slice(0, 160))}`);
     skip(why);
-    if (stats.firstBad.length < 5) stats.firstBad.push(`${file}:${n}: ${line.trim().slice(0, 160)}`);
+    if (stats.firstBad.length < 5) stats.firstBad.push(`${file}:${n}: ${printable(line.trim().slice(0, 160))}`);
   };
 
   // 1. Parse every line.
@@ -95,7 +105,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       stream = fs.createReadStream(file, { encoding: 'utf8' });
     } catch (err) {
       if (err instanceof InputError) throw err;
-      throw new InputError(`Cannot import "${file}": ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      throw new InputError(`Cannot import "${file}": ${describeIoError(err)}`);
     }
     let n = 0;
     for await (const line of readline.createInterface({ input: stream, crlfDelay: Infinity })) {
@@ -131,6 +141,8 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       recs.push({ ts: t.tsNs, cpu: t.cpu, seq: recs.length, ev });
     }
   }
+  if (stats.lines.parsed === 0)
+    throw new InputError(`Cannot import ${files.map((f) => `"${f}"`).join(', ')}: no iommu or dma trace events in ${stats.lines.read} line(s)${stats.firstBad.length ? ` (first unparsed: ${stats.firstBad[0].slice(0, 120)})` : ''}`);
   // Per-CPU buffers interleave: sort by time, keeping input order on ties.
   for (let i = 1; i < recs.length; i++) if (recs[i].ts < recs[i - 1].ts) stats.sortedBackwardsTimestamps++;
   recs.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));

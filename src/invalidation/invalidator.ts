@@ -7,7 +7,8 @@ import { TAG_SHIFT, type SetAssocTable } from '../caches/table.js';
 import { POW2 } from '../caches/indexing.js';
 import { M, DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { T_PAGING, T_SVA, T_IDENTITY } from '../model/domains.js';
-import { MASK_ALL, psiCover, psiOut } from './psi.js';
+import { psiCover, psiOut } from './psi.js';
+import { grow } from '../typed.js';
 
 /** What the invalidator needs to see of the replay's state. */
 export interface InvalidationTarget {
@@ -66,15 +67,9 @@ export class Invalidator {
   ensureDomains(n: number): void {
     if (n <= this.fqCount.length) return;
     const cap = Math.max(n, this.fqCount.length * 2);
-    const c = new Int32Array(cap);
-    c.set(this.fqCount);
-    this.fqCount = c;
-    const f = new Float64Array(cap);
-    f.set(this.fqFirstTs);
-    this.fqFirstTs = f;
-    const p = new Uint8Array(cap);
-    p.set(this.inPending);
-    this.inPending = p;
+    this.fqCount = grow(this.fqCount, cap);
+    this.fqFirstTs = grow(this.fqFirstTs, cap);
+    this.inPending = grow(this.inPending, cap);
   }
 
   // ---- gather (iommu_iotlb_gather_add_page / iommu_iotlb_sync) ----
@@ -177,6 +172,25 @@ export class Invalidator {
     table.takeWindow();
   }
 
+  /** Removes every IOTLB and walk-cache entry with a tag in [lo, hi) on `inst`. */
+  private removeTags(inst: number, lo: number, hi: number, base: number, nowNs: number): void {
+    const iotlb = this.t.iotlbs[inst];
+    this.t.counters.domain[base + M.entriesRemoved] += iotlb.removeTags(lo, hi, nowNs);
+    for (const w of this.t.walkCaches[inst]) w.removeTags(lo, hi, nowNs);
+    this.drainWindow(iotlb, base);
+  }
+
+  /**
+   * One device-TLB command on `dev` for `pasid`: over pfns [start, end), or
+   * all addresses when `start` is -1. (Device TLBs know no DIDs.)
+   */
+  private devtlbCommand(dev: number, pasid: number, start: number, end: number, base: number, nowNs: number): void {
+    const devtlb = this.t.devtlbs[dev]!;
+    this.t.counters.domain[base + M.cmdDevtlb]++;
+    if (start < 0) devtlb.removeTags(pasid, pasid + 1, nowNs);
+    else devtlb.removeRange(pasid, start, end, nowNs);
+  }
+
   /**
    * Whether attachment k of `atts` is the first with its (instance, PASID), so
    * that each distinct (DID, PASID) tag gets one command.
@@ -213,21 +227,17 @@ export class Invalidator {
         c[base + M.cmdPage]++;
         c[base + M.entriesRemoved] += iotlb.removeRange(tag, cs, ce, nowNs);
         for (const w of t.walkCaches[inst]) w.removeRange(tag, cs, ce, nowNs);
+        this.drainWindow(iotlb, base);
       } else {
         c[base + M.cmdDomain]++;
-        c[base + M.entriesRemoved] += iotlb.removeTags(tag, tag + 1, nowNs);
-        for (const w of t.walkCaches[inst]) w.removeTags(tag, tag + 1, nowNs);
+        this.removeTags(inst, tag, tag + 1, base, nowNs);
       }
-      this.drainWindow(iotlb, base);
       this.touch(inst);
     }
     for (let k = 0; k < atts.length; k++) {
       const dev = Math.floor(atts[k] / TAG_SHIFT);
-      const devtlb = t.devtlbs[dev];
-      if (devtlb === null) continue;
-      c[base + M.cmdDevtlb]++;
-      devtlb.removeRange(atts[k] % TAG_SHIFT, cs, ce, nowNs);
-      devtlb.takeWindow();
+      if (t.devtlbs[dev] === null) continue;
+      this.devtlbCommand(dev, atts[k] % TAG_SHIFT, cs, ce, base, nowNs);
       this.touch(t.deviceInstance[dev]);
     }
     this.waits(base);
@@ -249,21 +259,14 @@ export class Invalidator {
       const dev = Math.floor(atts[k] / TAG_SHIFT);
       const inst = t.deviceInstance[dev];
       const tag = t.didOf(domain, inst) * TAG_SHIFT + (atts[k] % TAG_SHIFT);
-      const iotlb = t.iotlbs[inst];
       c[base + M.cmdDomain]++;
-      c[base + M.entriesRemoved] += iotlb.removeTags(tag, tag + 1, nowNs);
-      for (const w of t.walkCaches[inst]) w.removeTags(tag, tag + 1, nowNs);
-      this.drainWindow(iotlb, base);
+      this.removeTags(inst, tag, tag + 1, base, nowNs);
       this.touch(inst);
     }
     for (let k = 0; k < atts.length; k++) {
       const dev = Math.floor(atts[k] / TAG_SHIFT);
-      const devtlb = t.devtlbs[dev];
-      if (devtlb === null) continue;
-      const pasid = atts[k] % TAG_SHIFT;
-      c[base + M.cmdDevtlb]++;
-      devtlb.removeTags(pasid, pasid + 1, nowNs);
-      devtlb.takeWindow();
+      if (t.devtlbs[dev] === null) continue;
+      this.devtlbCommand(dev, atts[k] % TAG_SHIFT, -1, 0, base, nowNs);
       this.touch(t.deviceInstance[dev]);
     }
     this.waits(base);
@@ -282,28 +285,18 @@ export class Invalidator {
     const base = domain * DOMAIN_FIELDS;
     const type = t.domainType[domain];
     const inst = t.deviceInstance[dev];
-    const iotlb = t.iotlbs[inst];
     if (type === T_PAGING || type === T_SVA) {
       const did = t.didOf(domain, inst);
       const lo = type === T_PAGING ? did * TAG_SHIFT : did * TAG_SHIFT + pasid;
       const hi = type === T_PAGING ? (did + 1) * TAG_SHIFT : lo + 1;
-      const removed = iotlb.removeTags(lo, hi, nowNs);
-      for (const w of t.walkCaches[inst]) w.removeTags(lo, hi, nowNs);
       c[base + M.cmdDomain]++;
-      c[base + M.entriesRemoved] += removed;
       c[base + M.flushes]++;
       c[base + M.cmdWait]++;
-      this.drainWindow(iotlb, base);
+      this.removeTags(inst, lo, hi, base, nowNs);
     } else if (type !== T_IDENTITY) {
       return; // blocked: nothing attached, nothing cached
     }
-    const devtlb = t.devtlbs[dev];
-    if (devtlb !== null) {
-      c[base + M.cmdDevtlb]++;
-      devtlb.removeTags(pasid, pasid + 1, nowNs);
-      devtlb.takeWindow();
-    }
+    if (t.devtlbs[dev] !== null) this.devtlbCommand(dev, pasid, -1, 0, base, nowNs);
   }
 }
 
-export { MASK_ALL };

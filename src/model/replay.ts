@@ -13,6 +13,7 @@ import { Op, type TraceMetadata } from '../trace/schema.js';
 import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_PAGING, T_SVA } from './domains.js';
 import { PageTablePool, type LeafSink } from './pagetable.js';
 import { pgsize, pgsizeOut } from './pgsize.js';
+import { grow } from '../typed.js';
 import { resolveTopology, sizesOf, type Topology } from './topology.js';
 
 const TYPE_CODE: Record<string, number> = { paging: T_PAGING, identity: T_IDENTITY, blocked: T_BLOCKED, sva: T_SVA };
@@ -130,9 +131,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       const cap = this.deviceRid.length * 2;
       this.deviceRid = grow(this.deviceRid, cap);
       this.deviceInstance = grow(this.deviceInstance, cap);
-      const r = new Int32Array(cap).fill(NO_DOMAIN);
-      r.set(this.ridDomain);
-      this.ridDomain = r;
+      this.ridDomain = grow(this.ridDomain, cap).fill(NO_DOMAIN, this.nDevices - 1);
     }
     this.counters.ensureDevices(this.nDevices);
     this.deviceSlots.set(rid, slot);
@@ -160,9 +159,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       const cap = this.domainTraceId.length * 2;
       this.domainTraceId = grow(this.domainTraceId, cap);
       this.domainType = grow(this.domainType, cap);
-      const s = new Int8Array(cap).fill(-1);
-      s.set(this.domainSizes);
-      this.domainSizes = s;
+      this.domainSizes = grow(this.domainSizes, cap).fill(-1, slot);
       this.domainRoot = grow(this.domainRoot, cap);
       this.domainEpoch = grow(this.domainEpoch, cap);
       this.domainDid = grow(this.domainDid, cap * this.nInst);
@@ -266,7 +263,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     const sizeBytes = sizeHi * TWO_POW_32 + sizeLo;
     cd[b + D.dmaEvents]++;
     cd[b + D.dmaBytes] += sizeBytes;
-    const dom = pasid === 0 ? this.ridDomain[dev] : (this.pasidDomain.get(dev * TAG_SHIFT + pasid) ?? NO_DOMAIN);
+    const dom = this.attachmentAt(dev, pasid);
     if (dom < 0) {
       cd[b + D.faults]++;
       return;
@@ -640,14 +637,9 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   // ---------------------------------------------------------------- results
 
-  /** Requester ID of each device slot, and trace id of each domain slot. */
+  /** Requester ID of each device slot. */
   deviceRids(): number[] {
     return Array.from(this.deviceRid.subarray(0, this.nDevices));
   }
 }
 
-function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, cap: number): T {
-  const next = new (a.constructor as new (n: number) => T)(cap);
-  next.set(a);
-  return next;
-}

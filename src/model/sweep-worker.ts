@@ -1,7 +1,13 @@
 // A sweep worker thread: replays one trace against its share of the points.
 import type { MessagePort } from 'node:worker_threads';
 import type { ReplayConfig } from '../config/config.js';
+import { InputError } from '../errors.js';
 import { replayPoints } from './run.js';
+
+/** An input error crosses the thread boundary as data: error classes do not survive cloning. */
+export interface WorkerInputError {
+  inputError: string;
+}
 
 export default async function sweepTask(task: { trace: string; configs: ReplayConfig[]; port: MessagePort }) {
   let last = 0;
@@ -14,6 +20,9 @@ export default async function sweepTask(task: { trace: string; configs: ReplayCo
         }
       },
     });
+  } catch (err) {
+    if (err instanceof InputError) return { inputError: err.message } satisfies WorkerInputError;
+    throw err;
   } finally {
     task.port.close();
   }

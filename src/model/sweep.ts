@@ -8,7 +8,9 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ReplayConfig } from '../config/config.js';
 import type { Summary } from '../report/summary.js';
+import { InputError } from '../errors.js';
 import { replayPoints } from './run.js';
+import type { WorkerInputError } from './sweep-worker.js';
 
 export interface SweepTask {
   trace: string;
@@ -80,8 +82,9 @@ export async function runSweep(traces: string[], points: ReplayConfig[], opts: S
           report();
         });
         try {
-          const summaries = (await pool.run({ trace: task.trace, configs, port: port2 }, { transferList: [port2] })) as Summary[];
-          finish(task, summaries);
+          const result = (await pool.run({ trace: task.trace, configs, port: port2 }, { transferList: [port2] })) as Summary[] | WorkerInputError;
+          if (!Array.isArray(result)) throw new InputError(result.inputError);
+          finish(task, result);
         } finally {
           port1.close();
         }

@@ -1,6 +1,7 @@
 // Charts as inline SVG, rendered in Node by vega-lite + vega (no browser).
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
+import { parseSizeLog2 } from '../config/pagesizes.js';
 import type { SweepRow } from './compare.js';
 
 async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
@@ -53,8 +54,6 @@ export function invalidationChart(rows: SweepRow[]): Promise<string> {
   } as vl.TopLevelSpec);
 }
 
-const UNIT: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
-
 /**
  * Page-size mix: the share of mapped bytes by page size, per point and trace
  * (by count, one 2M page would vanish among 512 4K pages).
@@ -63,7 +62,7 @@ export function pageMixChart(rows: SweepRow[]): Promise<string> {
   const values = rows.flatMap((r) =>
     Object.entries(r.mapPages)
       .filter(([, n]) => n > 0)
-      .map(([size, pages]) => ({ trace: r.trace, point: r.point, size, bytes: pages * Number(size.slice(0, -1)) * UNIT[size.slice(-1)] })),
+      .map(([size, pages]) => ({ trace: r.trace, point: r.point, size, bytes: pages * 2 ** parseSizeLog2(size)! })),
   );
   return svgOf({
     ...base,

@@ -3,7 +3,8 @@
 // Markdown and HTML reports with winners and cross-trace statistics.
 import * as A from 'apache-arrow';
 import * as ss from 'simple-statistics';
-import type { Summary } from './summary.js';
+import { parseSizeLog2 } from '../config/pagesizes.js';
+import { commandCount, type Summary } from './summary.js';
 import { fmtInt, fmtNs, fmtNum, fmtPct, tableMd, type Table } from './format.js';
 
 export interface Metric {
@@ -19,7 +20,7 @@ export const METRICS: Metric[] = [
   { key: 'iotlbHitRate', label: 'IOTLB hit rate', better: 'max', format: (v) => fmtPct(v), get: (s) => s.totals.iotlb.hitRate },
   { key: 'iotlbMissesPerKiB', label: 'misses / KiB DMA', better: 'min', format: (v) => fmtNum(v), get: (s) => s.derived.iotlbMissesPerKiB },
   { key: 'walkAccesses', label: 'walk accesses', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.walks.memoryAccesses },
-  { key: 'invalidationCommands', label: 'invalidation commands', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.invalidation.commands.page + s.totals.invalidation.commands.domain + s.totals.invalidation.commands.devtlb },
+  { key: 'invalidationCommands', label: 'invalidation commands', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => commandCount(s.totals.invalidation.commands) },
   { key: 'invalidationCostNs', label: 'invalidation cost', better: 'min', format: (v) => (v === null ? 'n/a' : fmtNs(v)), get: (s) => s.totals.costNs.invalidation },
   { key: 'translationCostNs', label: 'translation cost', better: 'min', format: (v) => (v === null ? 'n/a' : fmtNs(v)), get: (s) => s.totals.costNs.translation },
   { key: 'staleHits', label: 'stale hits', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.iotlb.staleHits },
@@ -62,8 +63,7 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
 function sizeNames(rows: SweepRow[]): string[] {
   const names = new Set<string>();
   for (const r of rows) for (const [k, v] of Object.entries(r.mapPages)) if (v > 0 || names.has(k)) names.add(k);
-  const bytes = (n: string) => Number(n.slice(0, -1)) * { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[n.slice(-1) as 'K'];
-  return [...names].sort((a, b) => bytes(a) - bytes(b));
+  return [...names].sort((a, b) => parseSizeLog2(a)! - parseSizeLog2(b)!);
 }
 
 /** results.arrow: the tidy table as an Arrow IPC file. */

@@ -1,5 +1,5 @@
 // The human report of one replay (Markdown), and the short stdout table.
-import type { Summary } from './summary.js';
+import { commandCount, type Summary } from './summary.js';
 import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable } from './format.js';
 
 export function replayMarkdown(s: Summary): string {
@@ -64,7 +64,7 @@ export function replayMarkdown(s: Summary): string {
   out.push('');
   out.push(mdTable(['domain', 'type', 'maps', 'unmaps', 'IOTLB hit rate', 'stale hits', 'commands', 'flushes'],
     s.byDomain.map((d) => [String(d.domain), d.type, fmtInt(d.map.ops), fmtInt(d.unmap.ops), fmtPct(d.iotlb.hitRate), fmtInt(d.iotlb.staleHits),
-      fmtInt(d.invalidation.commands.page + d.invalidation.commands.domain + d.invalidation.commands.devtlb), fmtInt(d.invalidation.flushes)])));
+      fmtInt(commandCount(d.invalidation.commands)), fmtInt(d.invalidation.flushes)])));
   out.push('');
   return out.join('\n');
 }
@@ -80,7 +80,7 @@ export function summaryTable(s: Summary): string {
     ['IOTLB misses per KiB of DMA', fmtNum(s.derived.iotlbMissesPerKiB)],
     ['device-TLB hit rate', fmtPct(t.devtlb.hitRate)],
     ['page walks (memory accesses)', `${fmtInt(t.walks.count)} (${fmtInt(t.walks.memoryAccesses)})`],
-    ['invalidation commands', fmtInt(t.invalidation.commands.page + t.invalidation.commands.domain + t.invalidation.commands.devtlb)],
+    ['invalidation commands', fmtInt(commandCount(t.invalidation.commands))],
     ['translation cost', fmtNs(t.costNs.translation)],
     ['invalidation cost', fmtNs(t.costNs.invalidation)],
     ['peak page-table pages', fmtInt(t.pageTable.peakTablePages)],

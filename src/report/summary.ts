@@ -6,6 +6,7 @@ import { formatOrder } from '../config/pagesizes.js';
 import type { Replay } from '../model/replay.js';
 import { TYPE_NAMES } from '../model/domains.js';
 import { D, M, ORDERS } from '../stats/counters.js';
+import { exactNumber } from '../trace/batch.js';
 import { formatBdf } from '../trace/schema.js';
 
 export function ratio(num: number, den: number): number | null {
@@ -211,7 +212,7 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
     byPageSize.push({ pageSize: formatOrder(o), lookups: c.orderLookups[o], hits: c.orderHits[o], hitRate: ratio(c.orderHits[o], c.orderLookups[o]) });
   }
 
-  const commands = inv.commands.page + inv.commands.domain + inv.commands.devtlb;
+  const commands = commandCount(inv.commands);
   const derived: Derived = {
     iotlbMissesPerKiB: ratio(iotlb.misses, totals.dma.bytes / 1024),
     invalidationCommandsPerUnmap: ratio(commands, totals.unmap.ops),
@@ -239,13 +240,14 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
   };
 }
 
+/** IOTLB and device-TLB invalidation commands (waits are not commands of their own). */
+export function commandCount(cmd: { page: number; domain: number; devtlb: number }): number {
+  return cmd.page + cmd.domain + cmd.devtlb;
+}
+
 export function invalidationCost(cmd: { page: number; domain: number; devtlb: number; wait: number }, cfg: ReplayConfig): number {
   const k = cfg.costs;
   return cmd.page * k.pageInvalidation + cmd.domain * k.domainInvalidation + cmd.devtlb * k.devtlbInvalidation + cmd.wait * k.wait;
-}
-
-function exactNumber(v: bigint): number | bigint {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Plain counters in typed arrays, one block per device slot and per domain
 // slot, plus a few globals. Ratios are computed at report time, never here
 // (style.md: gem5's formulas-at-dump-time).
+import { grow } from '../typed.js';
 
 /** Per-device counter fields. */
 export const D = {
@@ -73,22 +74,15 @@ export class Counters {
 
   ensureDevices(n: number): void {
     if (n * DEVICE_FIELDS <= this.device.length) return;
-    const next = new Float64Array(Math.max(n, (this.device.length / DEVICE_FIELDS) * 2) * DEVICE_FIELDS);
-    next.set(this.device);
-    this.device = next;
+    this.device = grow(this.device, Math.max(n, (this.device.length / DEVICE_FIELDS) * 2) * DEVICE_FIELDS);
   }
 
   ensureDomains(n: number): void {
     if (n * DOMAIN_FIELDS <= this.domain.length) return;
     const cap = Math.max(n, (this.domain.length / DOMAIN_FIELDS) * 2);
-    const grow = (a: Float64Array, per: number) => {
-      const next = new Float64Array(cap * per);
-      next.set(a);
-      return next;
-    };
-    this.domain = grow(this.domain, DOMAIN_FIELDS);
-    this.mapPages = grow(this.mapPages, ORDERS);
-    this.unmapPages = grow(this.unmapPages, ORDERS);
+    this.domain = grow(this.domain, cap * DOMAIN_FIELDS);
+    this.mapPages = grow(this.mapPages, cap * ORDERS);
+    this.unmapPages = grow(this.unmapPages, cap * ORDERS);
   }
 
   dev(slot: number, field: number): number {

@@ -24,6 +24,11 @@ export function u64(words: Uint32Array, row: number): number {
   return words[2 * row + 1] * TWO_POW_32 + words[2 * row];
 }
 
+/** A uint64 as a number when exact, else as a bigint (JSON prints both plainly). */
+export function exactNumber(v: bigint): number | bigint {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
 /** A batch with its own storage for `capacity` rows (used by merge and writers). */
 export function allocBatch(capacity: number): EventBatch {
   return {
@@ -56,21 +61,6 @@ export function copyRow(src: EventBatch, from: number, dst: EventBatch, to: numb
   dst.size[2 * to + 1] = src.size[2 * from + 1];
 }
 
-/** A view of rows [start, end) of a batch, sharing storage. */
-export function sliceBatch(b: EventBatch, start: number, end: number): EventBatch {
-  return {
-    length: end - start,
-    firstRow: b.firstRow + start,
-    ts: b.ts.subarray(2 * start, 2 * end),
-    op: b.op.subarray(start, end),
-    device: b.device.subarray(start, end),
-    pasid: b.pasid.subarray(start, end),
-    domain: b.domain.subarray(start, end),
-    iova: b.iova.subarray(2 * start, 2 * end),
-    paddr: b.paddr.subarray(2 * start, 2 * end),
-    size: b.size.subarray(2 * start, 2 * end),
-  };
-}
 
 /** A copy of the first `length` rows with its own (8-byte aligned) storage. */
 export function cloneBatch(b: EventBatch): EventBatch {

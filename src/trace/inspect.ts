@@ -1,13 +1,14 @@
 // `inspect`: what a trace holds, from one pass over its batches.
-import { u64, type EventBatch } from './batch.js';
+import { exactNumber, type EventBatch } from './batch.js';
 import { openTrace } from './merge.js';
 import { OP_NAMES, Op, formatBdf, type DomainType } from './schema.js';
 
 export interface Inspection {
   files: string[];
   rows: number;
-  firstTs: number | null;
-  lastTs: number | null;
+  /** Exact: bigint beyond 2^53. */
+  firstTs: number | bigint | null;
+  lastTs: number | bigint | null;
   spanNs: number;
   ops: Record<string, number>;
   devices: { device: string; requesterId: number; events: number }[];
@@ -26,14 +27,15 @@ export async function inspectTrace(paths: string[]): Promise<Inspection> {
   const devices = new Map<number, number>();
   const domains = new Map<number, number>();
   let rows = 0;
-  let firstTs: number | null = null;
-  let lastTs: number | null = null;
+  let firstTs: bigint | null = null;
+  let lastTs: bigint | null = null;
+  const ts64 = (w: Uint32Array, i: number) => (BigInt(w[2 * i + 1]) << 32n) | BigInt(w[2 * i]);
   const count = (m: Map<number, number>, k: number) => m.set(k, (m.get(k) ?? 0) + 1);
   try {
     for await (const b of trace.batches() as AsyncGenerator<EventBatch>) {
       if (b.length === 0) continue;
-      if (firstTs === null) firstTs = u64(b.ts, 0);
-      lastTs = u64(b.ts, b.length - 1);
+      if (firstTs === null) firstTs = ts64(b.ts, 0);
+      lastTs = ts64(b.ts, b.length - 1);
       for (let i = 0; i < b.length; i++) {
         const op = b.op[i];
         ops[op]++;
@@ -54,9 +56,9 @@ export async function inspectTrace(paths: string[]): Promise<Inspection> {
   return {
     files: trace.files.map((f) => f.label),
     rows,
-    firstTs,
-    lastTs,
-    spanNs: firstTs === null || lastTs === null ? 0 : lastTs - firstTs,
+    firstTs: firstTs === null ? null : exactNumber(firstTs),
+    lastTs: lastTs === null ? null : exactNumber(lastTs),
+    spanNs: firstTs === null || lastTs === null ? 0 : Number(lastTs - firstTs),
     ops: Object.fromEntries(OP_NAMES.map((n, i) => [n, ops[i]])),
     devices: [...devices.entries()].sort((a, b) => a[0] - b[0]).map(([rid, events]) => ({ device: formatBdf(rid), requesterId: rid, events })),
     domains: [...domainIds].sort((a, b) => a - b).map((id) => ({ domain: id, type: meta.domains.get(id) ?? 'paging', declared: meta.domains.has(id), events: domains.get(id) ?? 0 })),

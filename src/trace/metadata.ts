@@ -49,7 +49,9 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
   const topology = json(META_TOPOLOGY);
   if (topology !== undefined) {
     const iommus = (topology as { iommus?: unknown })?.iommus;
-    if (!Array.isArray(iommus)) throw fail(META_TOPOLOGY, 'must be {"iommus": [...]}');
+    if (!Array.isArray(iommus) || iommus.length === 0) throw fail(META_TOPOLOGY, 'must be {"iommus": [...]} with at least one instance');
+    const names = iommus.map((m) => (m as { name?: unknown })?.name);
+    if (new Set(names).size !== names.length) throw fail(META_TOPOLOGY, `names an instance twice (${names.join(', ')})`);
     meta.topology = {
       iommus: iommus.map((entry, i) => {
         const name = (entry as { name?: unknown })?.name;

@@ -4,10 +4,10 @@
 import * as A from 'apache-arrow';
 import fs from 'node:fs';
 import path from 'node:path';
-import { traceError } from '../errors.js';
+import { describeIoError, traceError } from '../errors.js';
 import type { EventBatch } from './batch.js';
 import { parseMetadata } from './metadata.js';
-import { COLUMNS, OP_CODE_BY_NAME, OP_NAMES, UNKNOWN_OP, type ColumnName, type TraceMetadata } from './schema.js';
+import { COLUMNS, OP_CODE_BY_NAME, UNKNOWN_OP, type ColumnName, type TraceMetadata } from './schema.js';
 
 const ARROW_MAGIC = 'ARROW1';
 
@@ -61,7 +61,7 @@ function firstNull(data: A.Data): number {
   return -1;
 }
 
-function u32View(label: string, batch: A.RecordBatch, name: ColumnName): { data: A.Data; view: Uint32Array } {
+function u32View(batch: A.RecordBatch, name: ColumnName): { data: A.Data; view: Uint32Array } {
   const data = batch.getChild(name)!.data[0];
   const values = data.values as Uint32Array;
   return { data, view: values.subarray(data.offset, data.offset + data.length) };
@@ -129,15 +129,6 @@ class OpDecoder {
   }
 }
 
-function describeIoError(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'ENOENT': return 'no such file';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'is a directory, not a file';
-    default: return err.message;
-  }
-}
-
 /** Opens a trace file: checks it exists, is Arrow, and has the required schema. */
 export async function openTraceFile(file: string): Promise<TraceFile> {
   const label = file;
@@ -153,7 +144,7 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     size = st.size;
   } catch (err) {
     if (err instanceof Error && err.name === 'InputError') throw err;
-    throw traceError(label, describeIoError(err as NodeJS.ErrnoException));
+    throw traceError(label, describeIoError(err));
   }
   const fail = async (what: string): Promise<never> => {
     await handle.close().catch(() => {});
@@ -217,9 +208,9 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
       const iova = u64View(rb, 'iova');
       const paddr = u64View(rb, 'paddr');
       const sizeCol = u64View(rb, 'size');
-      const device = u32View(label, rb, 'device');
-      const pasid = u32View(label, rb, 'pasid');
-      const domain = u32View(label, rb, 'domain');
+      const device = u32View(rb, 'device');
+      const pasid = u32View(rb, 'pasid');
+      const domain = u32View(rb, 'domain');
       const opData = rb.getChild('op')!.data[0];
       for (const [name, data] of [
         ['ts', ts.data], ['op', opData], ['device', device.data], ['pasid', pasid.data],
@@ -272,4 +263,3 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
   };
 }
 
-export { OP_NAMES };

@@ -61,10 +61,6 @@ export interface TraceMetadata {
   importStats?: Record<string, unknown>;
 }
 
-export function emptyMetadata(): TraceMetadata {
-  return { domains: new Map() };
-}
-
 /** PCI requester ID with segment (`segment<<16 | bus<<8 | dev<<3 | fn`) as `SSSS:BB:DD.F`. */
 export function formatBdf(rid: number): string {
   const seg = Math.floor(rid / 65536);

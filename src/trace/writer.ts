@@ -5,7 +5,7 @@ import * as A from 'apache-arrow';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { ensureDir } from '../files.js';
+import { ensureDir, outputTarget } from '../files.js';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { cloneBatch, type EventBatch } from './batch.js';
@@ -67,15 +67,18 @@ export class TraceWriter {
   private rows = 0;
   private closed = false;
   private failure: NodeJS.ErrnoException | undefined;
+  /** A device or FIFO target: written in place, never renamed over. */
+  private readonly direct: boolean;
 
   constructor(file: string, meta: Partial<TraceMetadata>) {
-    this.path = file;
-    this.tmpPath = `${file}.tmp-${process.pid}`;
+    ensureDir(path.dirname(file));
+    const target = outputTarget(file);
+    this.path = target.path;
+    this.direct = target.direct;
+    this.tmpPath = target.direct ? target.path : `${target.path}.tmp-${process.pid}`;
     this.schema = traceSchema(meta);
     this.writer = file.endsWith('.arrow') ? new A.RecordBatchFileWriter() : new A.RecordBatchStreamWriter();
     this.writer.reset(undefined, this.schema);
-    ensureDir(path.dirname(file));
-    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new InputError(`Cannot write "${file}": it is a directory`);
     this.out = fs.createWriteStream(this.tmpPath);
     this.out.on('error', (err) => (this.failure = err));
     this.writer.toNodeStream().pipe(this.out);
@@ -108,9 +111,9 @@ export class TraceWriter {
     try {
       await finished(this.out);
       this.check();
-      await fs.promises.rename(this.tmpPath, this.path);
+      if (!this.direct) await fs.promises.rename(this.tmpPath, this.path);
     } catch (err) {
-      await fs.promises.rm(this.tmpPath, { force: true });
+      if (!this.direct) await fs.promises.rm(this.tmpPath, { force: true });
       if (err instanceof InputError) throw err;
       throw new InputError(`Cannot write "${this.path}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -121,7 +124,7 @@ export class TraceWriter {
     if (this.closed) return;
     this.closed = true;
     this.out.destroy();
-    await fs.promises.rm(this.tmpPath, { force: true });
+    if (!this.direct) await fs.promises.rm(this.tmpPath, { force: true });
   }
 }
 

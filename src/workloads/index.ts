@@ -19,11 +19,10 @@ export const DEFAULT_OPTIONS: WorkloadOptions = { events: 1_000_000, seed: 1, de
 
 /** Generates `workload` into `file` (atomic); returns the rows written. */
 export async function generate(workload: Workload, file: string, opts: WorkloadOptions): Promise<number> {
-  let writer: TraceWriter | undefined;
-  const pending: import('../trace/batch.js').EventBatch[] = [];
   // The metadata (topology, domain types) is known once the workload has
-  // started, so the writer opens at the first flush.
-  const sim = new Sim({ flush: async (b) => { if (writer) await writer.write(b); else pending.push(b); } }, opts.events);
+  // scheduled its start; nothing is emitted before sim.run().
+  let writer: TraceWriter | undefined;
+  const sim = new Sim({ flush: (b) => writer!.write(b) }, opts.events);
   const { ctx, domains, topology } = makeContext(sim, opts);
   workload.start(ctx, 0, 1);
   writer = new TraceWriter(file, {
@@ -32,7 +31,6 @@ export async function generate(workload: Workload, file: string, opts: WorkloadO
     workload: `${workload.name} events=${opts.events} seed=${opts.seed} devices=${opts.devices} fragmentation=${opts.fragmentation} rate=${opts.rateScale}`,
   });
   try {
-    for (const b of pending) await writer.write(b);
     await sim.run();
     await writer.close();
   } catch (err) {
