@@ -191,6 +191,16 @@ export class Invalidator {
     else devtlb.removeRange(pasid, start, end, nowNs);
   }
 
+  /** One device-TLB command per attachment on a device with a device TLB (range as devtlbCommand). */
+  private devtlbCommands(atts: number[], start: number, end: number, base: number, nowNs: number): void {
+    for (let k = 0; k < atts.length; k++) {
+      const dev = Math.floor(atts[k] / TAG_SHIFT);
+      if (this.t.devtlbs[dev] === null) continue;
+      this.devtlbCommand(dev, atts[k] % TAG_SHIFT, start, end, base, nowNs);
+      this.touch(this.t.deviceInstance[dev]);
+    }
+  }
+
   /**
    * Whether attachment k of `atts` is the first with its (instance, PASID), so
    * that each distinct (DID, PASID) tag gets one command.
@@ -234,12 +244,7 @@ export class Invalidator {
       }
       this.touch(inst);
     }
-    for (let k = 0; k < atts.length; k++) {
-      const dev = Math.floor(atts[k] / TAG_SHIFT);
-      if (t.devtlbs[dev] === null) continue;
-      this.devtlbCommand(dev, atts[k] % TAG_SHIFT, cs, ce, base, nowNs);
-      this.touch(t.deviceInstance[dev]);
-    }
+    this.devtlbCommands(atts, cs, ce, base, nowNs);
     this.waits(base);
   }
 
@@ -263,12 +268,7 @@ export class Invalidator {
       this.removeTags(inst, tag, tag + 1, base, nowNs);
       this.touch(inst);
     }
-    for (let k = 0; k < atts.length; k++) {
-      const dev = Math.floor(atts[k] / TAG_SHIFT);
-      if (t.devtlbs[dev] === null) continue;
-      this.devtlbCommand(dev, atts[k] % TAG_SHIFT, -1, 0, base, nowNs);
-      this.touch(t.deviceInstance[dev]);
-    }
+    this.devtlbCommands(atts, -1, 0, base, nowNs);
     this.waits(base);
   }
 

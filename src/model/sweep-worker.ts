@@ -12,7 +12,7 @@ export interface WorkerInputError {
 export default async function sweepTask(task: { trace: string; configs: ReplayConfig[]; port: MessagePort }) {
   let last = 0;
   try {
-    return await replayPoints([task.trace], task.configs, {
+    const summaries = await replayPoints([task.trace], task.configs, {
       onProgress: (n) => {
         if (n - last >= 262144) {
           last = n;
@@ -20,6 +20,8 @@ export default async function sweepTask(task: { trace: string; configs: ReplayCo
         }
       },
     });
+    task.port.postMessage(summaries[0]?.trace.events ?? last); // the final count
+    return summaries;
   } catch (err) {
     if (err instanceof InputError) return { inputError: err.message } satisfies WorkerInputError;
     throw err;
