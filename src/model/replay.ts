@@ -48,8 +48,8 @@ export class Replay implements InvalidationTarget, LeafSink {
   devtlbs: (SetAssocTable | null)[] = [];
   /** Requester-ID attachment per device: a domain slot or NO_DOMAIN. */
   private ridDomain = new Int32Array(16).fill(NO_DOMAIN);
-  /** PASID attachments: devSlot * 2^32 + pasid -> domain slot. */
-  private pasidDomain = new Map<number, number>();
+  /** PASID attachments per device slot: pasid -> domain slot (small-integer keys, no boxing per lookup). */
+  private pasidDomain: (Map<number, number> | null)[] = [];
   private lastRid = -1;
   private lastDevSlot = -1;
 
@@ -138,6 +138,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.deviceRid[slot] = rid;
     this.deviceInstance[slot] = this.topology.instanceOf(rid);
     const g = this.config.devtlb;
+    this.pasidDomain.push(null);
     this.devtlbs.push(
       this.topology.hasDevtlb(rid) ? new SetAssocTable(g.sets, g.ways, makePolicy(g.policy, g.sets, g.ways, this.config.seed * 1000 + 500 + slot)) : null,
     );
@@ -577,7 +578,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   private attachmentAt(dev: number, pasid: number): number {
-    return pasid === 0 ? this.ridDomain[dev] : (this.pasidDomain.get(dev * TAG_SHIFT + pasid) ?? NO_DOMAIN);
+    return pasid === 0 ? this.ridDomain[dev] : (this.pasidDomain[dev]?.get(pasid) ?? NO_DOMAIN);
   }
 
   /** Attaches `next` (a domain slot, or NO_DOMAIN for the blocked domain) at (dev, pasid). */
@@ -611,8 +612,8 @@ export class Replay implements InvalidationTarget, LeafSink {
     }
     const code = dev * TAG_SHIFT + pasid;
     if (pasid === 0) this.ridDomain[dev] = next;
-    else if (next >= 0) this.pasidDomain.set(code, next);
-    else this.pasidDomain.delete(code);
+    else if (next >= 0) (this.pasidDomain[dev] ??= new Map()).set(pasid, next);
+    else this.pasidDomain[dev]?.delete(pasid);
     if (next >= 0) this.domainAttachments[next].push(code);
     if (old >= 0) {
       const list = this.domainAttachments[old];
