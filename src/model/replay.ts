@@ -1,7 +1,7 @@
 // The replay: one pass over the trace's batches through the IOMMU model of
 // spec/model.md. Devices and domains get dense slot numbers on first sight;
 // all state lives in typed arrays; nothing is allocated per DMA event.
-import type { ReplayConfig } from '../config/config.js';
+import type { ReplayConfig, TableGeometry } from '../config/config.js';
 import type { PageSizeSet } from '../config/pagesizes.js';
 import { POW2 } from '../caches/indexing.js';
 import { makePolicy } from '../caches/replacement.js';
@@ -93,13 +93,11 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.sizeSets = [...this.topology.instances.map((m) => m.sizes), sizesOf(config.svaPageSizes)];
     this.svaSizes = this.nInst;
     this.pool = new PageTablePool(config.pageTable.levels);
-    const g = config.iotlb;
-    this.iotlbs = this.topology.instances.map((_, i) =>
-      new SetAssocTable(g.sets, g.ways, makePolicy(g.policy, g.sets, g.ways, config.seed * 1000 + i)),
-    );
+    // Each table's random policy has its own seed: IOTLB i, device TLB 500 + slot, walk cache 700 + 8i + level.
+    this.iotlbs = this.topology.instances.map((_, i) => this.makeTable(config.iotlb, i));
     const wc = config.walkCache;
     this.walkCaches = this.topology.instances.map((_, i) =>
-      wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => new SetAssocTable(wc.sets, wc.ways, makePolicy(wc.policy, wc.sets, wc.ways, config.seed * 1000 + 700 + i * 8 + l))) : [],
+      wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l)) : [],
     );
     this.didAllocators = this.topology.instances.map(() => new DidAllocator(config.domainIds));
     this.partialUnmap = config.partialUnmap === 'reject' ? PARTIAL_REJECT : config.partialUnmap === 'split' ? PARTIAL_SPLIT : PARTIAL_WHOLE;
@@ -112,6 +110,10 @@ export class Replay implements InvalidationTarget, LeafSink {
       fqTimeoutNs: config.invalidation.fqTimeoutNs,
       instances: this.nInst,
     });
+  }
+
+  private makeTable(g: TableGeometry, seedOffset: number): SetAssocTable {
+    return new SetAssocTable(g.sets, g.ways, makePolicy(g.policy, g.sets, g.ways, this.config.seed * 1000 + seedOffset));
   }
 
   // ---------------------------------------------------------------- slots
@@ -137,11 +139,8 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.deviceSlots.set(rid, slot);
     this.deviceRid[slot] = rid;
     this.deviceInstance[slot] = this.topology.instanceOf(rid);
-    const g = this.config.devtlb;
     this.pasidDomain.push(null);
-    this.devtlbs.push(
-      this.topology.hasDevtlb(rid) ? new SetAssocTable(g.sets, g.ways, makePolicy(g.policy, g.sets, g.ways, this.config.seed * 1000 + 500 + slot)) : null,
-    );
+    this.devtlbs.push(this.topology.hasDevtlb(rid) ? this.makeTable(this.config.devtlb, 500 + slot) : null);
     return slot;
   }
 

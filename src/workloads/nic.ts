@@ -2,9 +2,8 @@
 // buffers posted ahead and refilled after NAPI, TX buffers mapped per packet
 // and unmapped at completion: the streaming-map pattern that makes strict
 // invalidation expensive.
-import { Op } from '../trace/schema.js';
-import { DmaDomain, type Mapping } from './dmaapi.js';
-import { bdf, type Workload, type WorkloadContext } from './workload.js';
+import type { Mapping } from './dmaapi.js';
+import { eachDevice, type Workload, type WorkloadContext } from './workload.js';
 
 const QUEUES = 4;
 const RING = 256;
@@ -19,55 +18,48 @@ export const nic: Workload = {
   describe: 'NIC: RX/TX descriptor rings mapped once, per-packet streaming map, device write/read and unmap; 64 B to 9 KB packets on 4 queues at 1 Mpps per device',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
     const { sim, rng } = ctx;
-    for (let d = 0; d < ctx.opts.devices; d++) {
-      const rid = bdf(0x03 + deviceBase + d);
-      const domainId = domainBase + d;
-      ctx.device(rid);
-      const dom = new DmaDomain(sim, domainId, ctx.phys);
-      sim.at(0, () => {
-        sim.emit(Op.Attach, rid, 0, domainId, 0, 0, 0);
-        const queues = Array.from({ length: QUEUES }, () => {
-          const rxRing = dom.map([{ pfn: ctx.phys.block(1), pages: 1 }]); // dma_alloc_coherent
-          const txRing = dom.map([{ pfn: ctx.phys.block(1), pages: 1 }]);
-          const rx: Mapping[] = [];
-          for (let i = 0; i < RING; i++) rx.push(dom.mapBuffer(RX_BUFFER));
-          return { rxRing, txRing, rx, rxHead: 0, txHead: 0 };
-        });
-        const meanGapNs = 1e9 / (PPS * ctx.opts.rateScale);
-        const packet = () => {
-          if (sim.done) return;
-          const q = queues[rng.int(QUEUES)];
-          const size = rng.weighted(SIZES, WEIGHTS);
-          if (rng.chance(0.55)) {
-            // RX: the device fetches the descriptor, writes the frame and the writeback.
-            const slot = q.rxHead;
-            q.rxHead = (q.rxHead + 1) % RING;
-            const buf = q.rx[slot];
-            const len = Math.min(size, 1514);
-            sim.dma(false, rid, 0, q.rxRing.iova + slot * DESC, DESC);
-            sim.dma(true, rid, 0, buf.iova, len);
-            sim.dma(true, rid, 0, q.rxRing.iova + slot * DESC, DESC);
-            // NAPI: unmap the filled buffer, post a fresh one.
-            sim.after(2000 + rng.int(8000), () => {
-              dom.unmap(buf);
-              q.rx[slot] = dom.mapBuffer(RX_BUFFER);
-            });
-          } else {
-            // TX: map the skb, the device reads descriptor and frame, writes completion.
-            const offset = rng.int(64) * 64;
-            const m = dom.mapBuffer(size, offset);
-            const slot = q.txHead;
-            q.txHead = (q.txHead + 1) % RING;
-            sim.after(500, () => sim.dma(false, rid, 0, q.txRing.iova + slot * DESC, DESC));
-            sim.after(1000, () => sim.dma(false, rid, 0, m.iova + offset, size));
-            sim.after(2000, () => sim.dma(true, rid, 0, q.txRing.iova + slot * DESC, DESC));
-            sim.after(5000 + rng.int(15000), () => dom.unmap(m));
-          }
-          sim.after(rng.exp(meanGapNs), packet);
-        };
-        sim.after(1000, packet);
+    eachDevice(ctx, 0x03, deviceBase, domainBase, (rid, dom) => {
+      const queues = Array.from({ length: QUEUES }, () => {
+        const rxRing = dom.map([{ pfn: ctx.phys.block(1), pages: 1 }]); // dma_alloc_coherent
+        const txRing = dom.map([{ pfn: ctx.phys.block(1), pages: 1 }]);
+        const rx: Mapping[] = [];
+        for (let i = 0; i < RING; i++) rx.push(dom.mapBuffer(RX_BUFFER));
+        return { rxRing, txRing, rx, rxHead: 0, txHead: 0 };
       });
-    }
+      const meanGapNs = 1e9 / (PPS * ctx.opts.rateScale);
+      const packet = () => {
+        if (sim.done) return;
+        const q = queues[rng.int(QUEUES)];
+        const size = rng.weighted(SIZES, WEIGHTS);
+        if (rng.chance(0.55)) {
+          // RX: the device fetches the descriptor, writes the frame and the writeback.
+          const slot = q.rxHead;
+          q.rxHead = (q.rxHead + 1) % RING;
+          const buf = q.rx[slot];
+          const len = Math.min(size, 1514);
+          sim.dma(false, rid, 0, q.rxRing.iova + slot * DESC, DESC);
+          sim.dma(true, rid, 0, buf.iova, len);
+          sim.dma(true, rid, 0, q.rxRing.iova + slot * DESC, DESC);
+          // NAPI: unmap the filled buffer, post a fresh one.
+          sim.after(2000 + rng.int(8000), () => {
+            dom.unmap(buf);
+            q.rx[slot] = dom.mapBuffer(RX_BUFFER);
+          });
+        } else {
+          // TX: map the skb, the device reads descriptor and frame, writes completion.
+          const offset = rng.int(64) * 64;
+          const m = dom.mapBuffer(size, offset);
+          const slot = q.txHead;
+          q.txHead = (q.txHead + 1) % RING;
+          sim.after(500, () => sim.dma(false, rid, 0, q.txRing.iova + slot * DESC, DESC));
+          sim.after(1000, () => sim.dma(false, rid, 0, m.iova + offset, size));
+          sim.after(2000, () => sim.dma(true, rid, 0, q.txRing.iova + slot * DESC, DESC));
+          sim.after(5000 + rng.int(15000), () => dom.unmap(m));
+        }
+        sim.after(rng.exp(meanGapNs), packet);
+      };
+      sim.after(1000, packet);
+    });
   },
 };
 

@@ -2,9 +2,8 @@
 // to 1 MiB mapped as scatter-gather lists of page-cache pages (one IOVA range,
 // one map per contiguous run), data moved in 32 KiB DMA bursts, one unmap per
 // I/O at completion.
-import { DmaDomain, PAGE } from './dmaapi.js';
-import { Op } from '../trace/schema.js';
-import { bdf, type Workload, type WorkloadContext } from './workload.js';
+import { PAGE } from './dmaapi.js';
+import { eachDevice, type Workload, type WorkloadContext } from './workload.js';
 
 const QUEUES = 4;
 const SQ_PAGES = 16; // 1024 x 64 B entries
@@ -19,40 +18,33 @@ export const nvme: Workload = {
   describe: 'NVMe: submission/completion queues mapped once, 4 KiB to 1 MiB reads and writes mapped as scatter-gather lists, 70/30 read/write at 400K IOPS per device',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
     const { sim, rng } = ctx;
-    for (let d = 0; d < ctx.opts.devices; d++) {
-      const rid = bdf(0x01 + deviceBase + d);
-      const domainId = domainBase + d;
-      ctx.device(rid, ctx.opts.devices > 1 && d % 2 === 1 ? 'dmar1' : 'dmar0');
-      const dom = new DmaDomain(sim, domainId, ctx.phys);
-      sim.at(0, () => {
-        sim.emit(Op.Attach, rid, 0, domainId, 0, 0, 0);
-        const queues = Array.from({ length: QUEUES }, () => ({
-          sq: dom.map([{ pfn: ctx.phys.block(SQ_PAGES), pages: SQ_PAGES }]),
-          cq: dom.map([{ pfn: ctx.phys.block(CQ_PAGES), pages: CQ_PAGES }]),
-          tail: 0,
-        }));
-        const meanGapNs = 1e9 / (IOPS * ctx.opts.rateScale);
-        const io = () => {
-          if (sim.done) return;
-          const q = queues[rng.int(QUEUES)];
-          const bytes = rng.weighted(SIZES, WEIGHTS);
-          const read = rng.chance(0.7);
-          const m = dom.map(ctx.phys.alloc(bytes / PAGE));
-          const slot = q.tail;
-          q.tail = (q.tail + 1) % 1024;
-          sim.after(1000, () => sim.dma(false, rid, 0, q.sq.iova + slot * 64, 64));
-          const latency = 10_000 + rng.int(70_000);
-          // Reads: the device writes host memory; writes: it reads it.
-          for (let off = 0, k = 0; off < bytes; off += BURST, k++) {
-            const len = Math.min(BURST, bytes - off);
-            sim.after(read ? latency - 2000 + k * 100 : 2000 + k * 100, () => sim.dma(read, rid, 0, m.iova + off, len));
-          }
-          sim.after(latency, () => sim.dma(true, rid, 0, q.cq.iova + (slot % 256) * 16, 16));
-          sim.after(latency + 1500, () => dom.unmap(m));
-          sim.after(rng.exp(meanGapNs), io);
-        };
-        sim.after(1000, io);
-      });
-    }
+    eachDevice(ctx, 0x01, deviceBase, domainBase, (rid, dom) => {
+      const queues = Array.from({ length: QUEUES }, () => ({
+        sq: dom.map([{ pfn: ctx.phys.block(SQ_PAGES), pages: SQ_PAGES }]),
+        cq: dom.map([{ pfn: ctx.phys.block(CQ_PAGES), pages: CQ_PAGES }]),
+        tail: 0,
+      }));
+      const meanGapNs = 1e9 / (IOPS * ctx.opts.rateScale);
+      const io = () => {
+        if (sim.done) return;
+        const q = queues[rng.int(QUEUES)];
+        const bytes = rng.weighted(SIZES, WEIGHTS);
+        const read = rng.chance(0.7);
+        const m = dom.map(ctx.phys.alloc(bytes / PAGE));
+        const slot = q.tail;
+        q.tail = (q.tail + 1) % 1024;
+        sim.after(1000, () => sim.dma(false, rid, 0, q.sq.iova + slot * 64, 64));
+        const latency = 10_000 + rng.int(70_000);
+        // Reads: the device writes host memory; writes: it reads it.
+        for (let off = 0, k = 0; off < bytes; off += BURST, k++) {
+          const len = Math.min(BURST, bytes - off);
+          sim.after(read ? latency - 2000 + k * 100 : 2000 + k * 100, () => sim.dma(read, rid, 0, m.iova + off, len));
+        }
+        sim.after(latency, () => sim.dma(true, rid, 0, q.cq.iova + (slot % 256) * 16, 16));
+        sim.after(latency + 1500, () => dom.unmap(m));
+        sim.after(rng.exp(meanGapNs), io);
+      };
+      sim.after(1000, io);
+    });
   },
 };

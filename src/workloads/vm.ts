@@ -4,7 +4,7 @@
 // contiguous run; guest DMA then spreads over RAM with a hot set.
 import { Op } from '../trace/schema.js';
 import { PAGE } from './dmaapi.js';
-import { bdf, type Workload, type WorkloadContext } from './workload.js';
+import { eachDevice, type Workload, type WorkloadContext } from './workload.js';
 
 const GUEST_RAM = 8 * 2 ** 30;
 const CHUNK = 2 ** 30;
@@ -21,33 +21,27 @@ export const vm: Workload = {
   describe: 'VM passthrough: 8 GiB of guest RAM mapped once in 1 GiB chunks at iova = guest physical address, then DMA (512 B-64 KiB) over RAM with a hot set',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
     const { sim, rng } = ctx;
-    for (let d = 0; d < ctx.opts.devices; d++) {
-      const rid = bdf(0x05 + deviceBase + d);
-      const domainId = domainBase + d;
-      ctx.device(rid, ctx.opts.devices > 1 && d % 2 === 1 ? 'dmar1' : 'dmar0');
-      sim.at(0, () => {
-        sim.emit(Op.Attach, rid, 0, domainId, 0, 0, 0);
-        for (let off = 0; off < GUEST_RAM; off += CHUNK) {
-          // hugetlbfs 1G, else THP 2M blocks, else 4K pages: by fragmentation.
-          let at = 0;
-          const runs = ctx.phys.alloc(CHUNK / PAGE);
-          for (const r of runs) {
-            // VFIO maps each physically contiguous run.
-            sim.emit(Op.Map, 0, 0, domainId, gpa(off) + at * PAGE, r.pfn * PAGE, r.pages * PAGE);
-            at += r.pages;
-          }
+    eachDevice(ctx, 0x05, deviceBase, domainBase, (rid, dom) => {
+      for (let off = 0; off < GUEST_RAM; off += CHUNK) {
+        // hugetlbfs 1G, else THP 2M blocks, else 4K pages: by fragmentation.
+        let at = 0;
+        const runs = ctx.phys.alloc(CHUNK / PAGE);
+        for (const r of runs) {
+          // VFIO maps each physically contiguous run.
+          sim.emit(Op.Map, 0, 0, dom.domain, gpa(off) + at * PAGE, r.pfn * PAGE, r.pages * PAGE);
+          at += r.pages;
         }
-        const hot = Array.from({ length: 16 }, () => rng.int(GUEST_RAM / (4 << 20)) * (4 << 20));
-        const gapNs = 1e9 / (ACCESSES_PER_S * ctx.opts.rateScale);
-        const access = () => {
-          if (sim.done) return;
-          const size = 512 << rng.int(8);
-          const off = rng.chance(0.8) ? hot[rng.int(hot.length)] + rng.int((4 << 20) - size) : rng.int(GUEST_RAM - size);
-          sim.dma(rng.chance(0.5), rid, 0, gpa(off), size);
-          sim.after(rng.exp(gapNs), access);
-        };
-        sim.after(1000, access);
-      });
-    }
+      }
+      const hot = Array.from({ length: 16 }, () => rng.int(GUEST_RAM / (4 << 20)) * (4 << 20));
+      const gapNs = 1e9 / (ACCESSES_PER_S * ctx.opts.rateScale);
+      const access = () => {
+        if (sim.done) return;
+        const size = 512 << rng.int(8);
+        const off = rng.chance(0.8) ? hot[rng.int(hot.length)] + rng.int((4 << 20) - size) : rng.int(GUEST_RAM - size);
+        sim.dma(rng.chance(0.5), rid, 0, gpa(off), size);
+        sim.after(rng.exp(gapNs), access);
+      };
+      sim.after(1000, access);
+    });
   },
 };

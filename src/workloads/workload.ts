@@ -1,6 +1,7 @@
 // What every workload generator shares: options, the context it builds on,
 // and how it declares its devices, domains and instances.
-import type { DomainType } from '../trace/schema.js';
+import { Op, type DomainType } from '../trace/schema.js';
+import { DmaDomain } from './dmaapi.js';
 import { PhysAllocator } from './phys.js';
 import { Rng } from './rng.js';
 import type { Sim } from './sim.js';
@@ -36,6 +37,25 @@ export interface Workload {
 
 export function bdf(bus: number, dev = 0, fn = 0): number {
   return (bus << 8) | (dev << 3) | fn;
+}
+
+/**
+ * Each device of a DMA-API workload: requester ID on bus `bus + deviceBase +
+ * d`, its default domain `domainBase + d` attached at t = 0, behind dmar0 (or
+ * every other device behind dmar1 when there are several). `run` starts the
+ * device's activity at t = 0, right after the attach.
+ */
+export function eachDevice(ctx: WorkloadContext, bus: number, deviceBase: number, domainBase: number, run: (rid: number, dom: DmaDomain) => void): void {
+  for (let d = 0; d < ctx.opts.devices; d++) {
+    const rid = bdf(bus + deviceBase + d);
+    const domainId = domainBase + d;
+    ctx.device(rid, ctx.opts.devices > 1 && d % 2 === 1 ? 'dmar1' : 'dmar0');
+    const dom = new DmaDomain(ctx.sim, domainId, ctx.phys);
+    ctx.sim.at(0, () => {
+      ctx.sim.emit(Op.Attach, rid, 0, domainId, 0, 0, 0);
+      run(rid, dom);
+    });
+  }
 }
 
 export function makeContext(sim: Sim, opts: WorkloadOptions) {
