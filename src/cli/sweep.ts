@@ -59,7 +59,8 @@ export const sweepCommand: CommandModule<object, Args> = {
     ensureDir(args.out);
     const names = traceNames(args.traces);
     const summaryPath = (t: number, p: number) => path.join(args.out, 'summaries', names[t].replace(/[/\\]/g, '_'), `${points[p].slug}.json`);
-    const results: (Summary | undefined)[][] = args.traces.map(() => new Array(points.length));
+    // Dense (not sparse) arrays: filter and flat skip holes, which would hide pending points.
+    const results: (Summary | undefined)[][] = args.traces.map(() => Array.from({ length: points.length }, () => undefined));
     if (args.resume) {
       args.traces.forEach((_, t) => points.forEach((_, p) => {
         const f = summaryPath(t, p);
