@@ -29,9 +29,10 @@ export class SetAssocTable {
   readonly phys: Float64Array;
   /** Dense domain slot of the leaf's domain (for the stale check). */
   readonly owner: Int32Array;
-  /** The owner's unmap epoch when the entry was last known to match its page table. */
-  readonly epoch: Float64Array;
-  /** ts (ns) of the unmap that removed the cached leaf, or -1. */
+  /**
+   * ts (ns) of the unmap that removed the cached leaf, or -1: the start of
+   * its stale window, and the sign that a hit must be checked for staleness.
+   */
   readonly unmappedAt: Float64Array;
   readonly policy: ReplacementPolicy;
 
@@ -61,7 +62,6 @@ export class SetAssocTable {
     this.order = new Uint8Array(n);
     this.phys = new Float64Array(n);
     this.owner = new Int32Array(n);
-    this.epoch = new Float64Array(n);
     this.unmappedAt = new Float64Array(n);
     this.policy = policy;
   }
@@ -117,7 +117,7 @@ export class SetAssocTable {
   }
 
   /** Inserts a leaf: the set's first invalid way, else the policy's victim. */
-  fill(tag: number, base: number, order: number, phys: number, owner: number, epoch: number): number {
+  fill(tag: number, base: number, order: number, phys: number, owner: number): number {
     const set = setOf(pageNumber(base, order), this.setMask);
     const first = set * this.ways;
     let way = -1;
@@ -137,7 +137,6 @@ export class SetAssocTable {
     this.order[i] = order;
     this.phys[i] = phys;
     this.owner[i] = owner;
-    this.epoch[i] = epoch;
     this.unmappedAt[i] = -1;
     this.policy.onFill(set, way);
     return i;

@@ -61,8 +61,6 @@ export class Replay implements InvalidationTarget, LeafSink {
   /** Index into sizeSets, or -1 until the bitmap is fixed at first use. */
   domainSizes = new Int8Array(16).fill(-1);
   domainRoot = new Int32Array(16);
-  /** Bumped by every unmap: IOTLB entries filled at an older epoch are re-checked for staleness. */
-  domainEpoch = new Float64Array(16);
   /** [slot * nInst + inst] */
   private domainDid = new Int32Array(16);
   private domainDidRef = new Int32Array(16);
@@ -161,7 +159,6 @@ export class Replay implements InvalidationTarget, LeafSink {
       this.domainType = grow(this.domainType, cap);
       this.domainSizes = grow(this.domainSizes, cap).fill(-1, slot);
       this.domainRoot = grow(this.domainRoot, cap);
-      this.domainEpoch = grow(this.domainEpoch, cap);
       this.domainDid = grow(this.domainDid, cap * this.nInst);
       this.domainDidRef = grow(this.domainDidRef, cap * this.nInst);
     }
@@ -279,7 +276,6 @@ export class Replay implements InvalidationTarget, LeafSink {
     const orders = this.sizeSets[this.domainSizes[dom]].ordersDesc;
     const tag = this.didOf(dom, inst) * TAG_SHIFT + pasid;
     const root = this.domainRoot[dom];
-    const epoch = this.domainEpoch[dom];
     const pool = this.pool;
     const c = this.counters;
     const cm = c.domain;
@@ -320,21 +316,19 @@ export class Replay implements InvalidationTarget, LeafSink {
         hits++;
         orderLookups[order]++;
         orderHits[order]++;
-        if (iotlb.epoch[k] !== epoch || iotlb.owner[k] !== dom) {
-          // Something was unmapped since this entry was filled or checked (or
-          // another SVA domain on the same PASID filled it): is its page still
-          // mapped here with the same base, size and paddr?
+        if (iotlb.unmappedAt[k] >= 0 || iotlb.owner[k] !== dom) {
+          // The entry's leaf was unmapped since it was filled (leafRemoved
+          // stamps every IOTLB entry of a removed leaf), or another SVA domain
+          // on the same PASID filled it: is its page mapped here with the same
+          // base, size and paddr (remapped alike), or is this a stale hit?
           const o = pool.lookup(root, base);
           if (o === order && pool.foundBase === base && pool.foundPhys === iotlb.phys[k]) {
-            if (iotlb.owner[k] === dom) {
-              iotlb.epoch[k] = epoch;
-              iotlb.unmappedAt[k] = -1;
-            }
+            if (iotlb.owner[k] === dom) iotlb.unmappedAt[k] = -1;
           } else {
             stale++;
           }
         }
-        if (devtlb !== null) devtlb.fill(pasid, base, order, iotlb.phys[k], dom, epoch);
+        if (devtlb !== null) devtlb.fill(pasid, base, order, iotlb.phys[k], dom);
         a = base + POW2[order];
         continue;
       }
@@ -347,10 +341,10 @@ export class Replay implements InvalidationTarget, LeafSink {
       const base = pool.foundBase;
       const phys = pool.foundPhys;
       walks++;
-      walkAccesses += walkCaches.length === 0 ? pool.walkAccesses(order) : this.cachedWalk(walkCaches, tag, a, order, dom, epoch, cd, b);
+      walkAccesses += walkCaches.length === 0 ? pool.walkAccesses(order) : this.cachedWalk(walkCaches, tag, a, order, dom, cd, b);
       orderLookups[order]++;
-      iotlb.fill(tag, base, order, phys, dom, epoch);
-      if (devtlb !== null) devtlb.fill(pasid, base, order, phys, dom, epoch);
+      iotlb.fill(tag, base, order, phys, dom);
+      if (devtlb !== null) devtlb.fill(pasid, base, order, phys, dom);
       a = base + POW2[order];
     }
     cd[b + D.devtlbLookups] += devtlbLookups;
@@ -374,7 +368,7 @@ export class Replay implements InvalidationTarget, LeafSink {
    * only the reads from level L-1 down to the leaf. Every non-leaf entry read
    * is then cached.
    */
-  private cachedWalk(caches: SetAssocTable[], tag: number, pfn: number, order: number, dom: number, epoch: number, cd: Float64Array, b: number): number {
+  private cachedWalk(caches: SetAssocTable[], tag: number, pfn: number, order: number, dom: number, cd: Float64Array, b: number): number {
     const leafLevel = Math.floor(order / 9) + 1;
     const levels = this.pool.levels;
     let accesses = levels - leafLevel + 1;
@@ -391,7 +385,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       const region = POW2[regionOrder];
       const c = caches[level - 2];
       const regionBase = pfn - (pfn % region);
-      if (c.findExact(tag, regionBase, regionOrder) < 0) c.fill(tag, regionBase, regionOrder, 0, dom, epoch);
+      if (c.findExact(tag, regionBase, regionOrder) < 0) c.fill(tag, regionBase, regionOrder, 0, dom);
     }
     return accesses;
   }
@@ -489,7 +483,6 @@ export class Replay implements InvalidationTarget, LeafSink {
     const now = this.nowNs;
     this.curDomain = dom;
     this.curRemovedAny = false;
-    this.domainEpoch[dom]++;
     this.inv.beginUnmap();
     let c = iova;
     while (c < end) {

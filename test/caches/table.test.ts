@@ -18,7 +18,7 @@ describe('replacement policies on a 4-way set', () => {
   // Fill A, B, C, D (ways 0..3), hit A, then the victim for E.
   function victimAfterHitA(policy: ReplacementPolicy): number {
     const t = tableWith(policy, 4);
-    for (const page of [0, 1, 2, 3]) t.fill(7, page, 0, page, 0, 0);
+    for (const page of [0, 1, 2, 3]) t.fill(7, page, 0, page, 0);
     expect(t.lookup(7, 0, O4K)).toBe(0);
     return policy.victim(0);
   }
@@ -61,23 +61,23 @@ describe('set-associative table hooks', () => {
   it('fill uses the first invalid way without asking for a victim, a full set asks, a hit refreshes, a miss does nothing', () => {
     const p = new Recording();
     const t = new SetAssocTable(2, 2, p);
-    t.fill(1, 0, 0, 0, 0, 0); // set 0
-    t.fill(1, 2, 0, 0, 0, 0); // set 0
-    t.fill(1, 4, 0, 0, 0, 0); // set 0 full: victim
+    t.fill(1, 0, 0, 0, 0); // set 0
+    t.fill(1, 2, 0, 0, 0); // set 0
+    t.fill(1, 4, 0, 0, 0); // set 0 full: victim
     expect(t.lookup(1, 4, O4K)).toBe(1);
     expect(t.lookup(1, 2, O4K)).toBe(-1); // evicted from way 1
-    t.fill(1, 1, 0, 0, 0, 0); // set 1
+    t.fill(1, 1, 0, 0, 0); // set 1
     expect(p.log).toEqual(['fill 0/0', 'fill 0/1', 'victim 0', 'fill 0/1', 'hit 0/1', 'fill 1/0']);
   });
 
   it('an invalidated way is reused before any victim, and a miss on it is reported', () => {
     const t = new SetAssocTable(1, 2, new LruPolicy(1, 2));
-    t.fill(5, 10, 0, 0, 0, 0);
-    t.fill(5, 11, 0, 0, 0, 0);
+    t.fill(5, 10, 0, 0, 0);
+    t.fill(5, 11, 0, 0, 0);
     expect(t.removeRange(5, 10, 11, 0)).toBe(1);
     expect(t.lookup(5, 10, O4K)).toBe(-1);
     expect(t.missWasInvalidated).toBe(true);
-    expect(t.fill(5, 12, 0, 0, 0, 0)).toBe(0);
+    expect(t.fill(5, 12, 0, 0, 0)).toBe(0);
     expect(t.lookup(5, 11, O4K)).toBe(1);
   });
 
@@ -115,7 +115,7 @@ describe('table against a plain array-of-objects reference', () => {
           const [e, ghost] = ref.lookup(String(tag), BigInt(pfn) * 4096n, Array.from(orders, (o) => 4096n << BigInt(o)));
           want.push(e ? `hit ${Number(e.base / 4096n)}/${Math.log2(Number(e.size / 4096n))}` : `miss${ghost ? '*' : ''}`);
           if (k < 0) {
-            t.fill(tag, base, order, 0, 0, 0);
+            t.fill(tag, base, order, 0, 0);
             ref.fill(String(tag), { base: BigInt(base) * 4096n, size: 4096n << BigInt(order), pa: 0n }, 0);
           }
         }
@@ -183,8 +183,8 @@ describe('removal fast path', () => {
         const order = [0, 4, 9, 18][rng.int(4)];
         const base = Math.floor((rng.int(1 << 20) + (rng.chance(0.1) ? 2 ** 34 : 0)) / 2 ** order) * 2 ** order;
         const tag = rng.int(2);
-        a.fill(tag, base, order, 0, 0, 0);
-        b.fill(tag, base, order, 0, 0, 0);
+        a.fill(tag, base, order, 0, 0);
+        b.fill(tag, base, order, 0, 0);
       }
       for (let k = 0; k < 20; k++) {
         const start = rng.int(1 << 20);
