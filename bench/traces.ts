@@ -1,7 +1,7 @@
 // Seeded benchmark traces, generated on demand into bench/data/ (never committed).
 import fs from 'node:fs';
 import path from 'node:path';
-import { allocBatch, type EventBatch } from '../src/trace/batch.js';
+import { allocBatch, setU64, type EventBatch } from '../src/trace/batch.js';
 import { Op } from '../src/trace/schema.js';
 import { TraceWriter } from '../src/trace/writer.js';
 import { generate, findWorkload } from '../src/workloads/index.js';
@@ -9,10 +9,6 @@ import { Rng } from '../src/workloads/rng.js';
 
 export const DATA_DIR = path.resolve('bench/data');
 
-function put64(w: Uint32Array, i: number, v: number): void {
-  w[2 * i] = v % 4294967296;
-  w[2 * i + 1] = Math.floor(v / 4294967296);
-}
 
 /**
  * DMA-heavy: one device on one domain with a 256 MiB working set (4K pages,
@@ -31,14 +27,14 @@ async function writeDmaHeavy(file: string, events: number, seed: number): Promis
   let n = 0;
   const emit = async (op: number, iova: number, paddr: number, size: number, device = 0, domain = 1) => {
     const i = b.length++;
-    put64(b.ts, i, ts);
+    setU64(b.ts, i, ts);
     b.op[i] = op;
     b.device[i] = device;
     b.pasid[i] = 0;
     b.domain[i] = domain;
-    put64(b.iova, i, iova);
-    put64(b.paddr, i, paddr);
-    put64(b.size, i, size);
+    setU64(b.iova, i, iova);
+    setU64(b.paddr, i, paddr);
+    setU64(b.size, i, size);
     n++;
     if (b.length === ROWS) {
       await w.write(b);

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { InputError, describeIoError } from '../errors.js';
-import { allocBatch } from '../trace/batch.js';
+import { allocBatch, setU64Big } from '../trace/batch.js';
 import { Op, parseBdf, type OpCode } from '../trace/schema.js';
 import { TraceWriter } from '../trace/writer.js';
 import { Rng } from '../workloads/rng.js';
@@ -317,20 +317,16 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   try {
     const ROWS = 65536;
     const b = allocBatch(ROWS);
-    const put = (words: Uint32Array, i: number, v: bigint) => {
-      words[2 * i] = Number(v & 0xffffffffn);
-      words[2 * i + 1] = Number((v >> 32n) & 0xffffffffn);
-    };
     for (const e of outEv) {
       const i = b.length++;
-      put(b.ts, i, e.ts);
+      setU64Big(b.ts, i, e.ts);
       b.op[i] = e.op;
       b.device[i] = e.device;
       b.pasid[i] = 0;
       b.domain[i] = e.domain;
-      put(b.iova, i, e.iova);
-      put(b.paddr, i, e.paddr);
-      put(b.size, i, e.size);
+      setU64Big(b.iova, i, e.iova);
+      setU64Big(b.paddr, i, e.paddr);
+      setU64Big(b.size, i, e.size);
       if (b.length === ROWS) {
         await w.write(b);
         b.length = 0;

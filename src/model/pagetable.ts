@@ -10,6 +10,11 @@ import { POW2 } from '../caches/indexing.js';
 
 export const ENTRIES = 512;
 
+/** The level (1 = the 4K-entry level) whose entries hold a leaf of `order`. */
+export function leafLevelOf(order: number): number {
+  return Math.floor(order / 9) + 1;
+}
+
 /** Receives each leaf a clear removes, once per leaf (not per replica). */
 export interface LeafSink {
   leafRemoved(basePfn: number, order: number, physPfn: number): void;
@@ -108,12 +113,13 @@ export class PageTablePool {
 
   /** Memory accesses of a walk that ends at a leaf of `order` (spec/model.md §6, step 3). */
   walkAccesses(order: number): number {
-    return this.levels - Math.floor(order / 9);
+    return this.levels - leafLevelOf(order) + 1;
   }
 
   /** Whether any leaf overlaps pfns [start, end). */
   anyLeafIn(root: number, start: number, end: number): boolean {
     if (start >= this.limitPfn) return false;
+    if (end - start === 1) return this.lookup(root, start) >= 0; // one page: one walk
     return this.anyLeafInTable(root, this.levels, 0, start, Math.min(end, this.limitPfn));
   }
 
@@ -132,7 +138,7 @@ export class PageTablePool {
 
   /** Installs a leaf; the caller has checked that nothing overlaps it. */
   install(root: number, basePfn: number, order: number, physPfn: number): void {
-    const leafLevel = Math.floor(order / 9) + 1;
+    const leafLevel = leafLevelOf(order);
     let table = root;
     for (let level = this.levels; level > leafLevel; level--) {
       const k = table * ENTRIES + this.index(basePfn, level);
@@ -164,7 +170,7 @@ export class PageTablePool {
    * range walk.
    */
   clearLeaf(root: number, basePfn: number, order: number, sink: LeafSink): void {
-    const leafLevel = Math.floor(order / 9) + 1;
+    const leafLevel = leafLevelOf(order);
     let table = root;
     for (let level = this.levels; level > leafLevel; level--) table = this.ptr[table * ENTRIES + this.index(basePfn, level)];
     const k0 = table * ENTRIES + this.index(basePfn, leafLevel);

@@ -10,13 +10,17 @@ import { Invalidator, type InvalidationTarget } from '../invalidation/invalidato
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
 import { TWO_POW_32, type EventBatch } from '../trace/batch.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
-import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_PAGING, T_SVA } from './domains.js';
-import { PageTablePool, type LeafSink } from './pagetable.js';
+import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_PAGING, T_SVA, TYPE_NAMES } from './domains.js';
+import { PageTablePool, leafLevelOf, type LeafSink } from './pagetable.js';
 import { pgsize, pgsizeOut } from './pgsize.js';
 import { grow } from '../typed.js';
 import { resolveTopology, sizesOf, type Topology } from './topology.js';
 
-const TYPE_CODE: Record<string, number> = { paging: T_PAGING, identity: T_IDENTITY, blocked: T_BLOCKED, sva: T_SVA };
+/** The 4 KiB page-frame number of a uint64 byte value given as lo/hi words (its low 12 bits dropped). */
+function pfnOf(lo: number, hi: number): number {
+  return hi * 1048576 + (lo >>> 12);
+}
+
 /** One-order probe lists for walk-cache lookups, by region order. */
 const WALK_ORDERS: Int8Array[] = Array.from({ length: 64 }, (_, o) => Int8Array.from([o]));
 const PARTIAL_WHOLE = 0;
@@ -166,7 +170,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.inv.ensureDomains(this.nDomains);
     this.domainSlots.set(id, slot);
     this.domainTraceId[slot] = id;
-    const type = TYPE_CODE[this.meta.domains.get(id) ?? 'paging'];
+    const type = TYPE_NAMES.indexOf(this.meta.domains.get(id) ?? 'paging'); // T_* codes are TYPE_NAMES indexes
     this.domainType[slot] = type;
     // A paging or SVA domain's root table exists from its first use, as Linux
     // allocates the pgd with the domain.
@@ -281,7 +285,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     const cm = c.domain;
     const mb = dom * DOMAIN_FIELDS;
 
-    const first = iovaHi * 1048576 + (iovaLo >>> 12);
+    const first = pfnOf(iovaLo, iovaHi);
     const offset = iovaLo & 0xfff;
     const last = first + Math.floor((offset + (sizeBytes === 0 ? 1 : sizeBytes) - 1) / 4096);
     const orderLookups = c.orderLookups;
@@ -369,9 +373,9 @@ export class Replay implements InvalidationTarget, LeafSink {
    * is then cached.
    */
   private cachedWalk(caches: SetAssocTable[], tag: number, pfn: number, order: number, dom: number, cd: Float64Array, b: number): number {
-    const leafLevel = Math.floor(order / 9) + 1;
+    const leafLevel = leafLevelOf(order);
     const levels = this.pool.levels;
-    let accesses = levels - leafLevel + 1;
+    let accesses = this.pool.walkAccesses(order);
     for (let level = leafLevel + 1; level <= levels; level++) {
       const regionOrder = 9 * (level - 1);
       if (caches[level - 2].lookup(tag, pfn, WALK_ORDERS[regionOrder]) >= 0) {
@@ -408,9 +412,9 @@ export class Replay implements InvalidationTarget, LeafSink {
       cm[mb + M.mapErrors]++; // EINVAL: below the 4K granule floor
       return;
     }
-    let iova = iovaHi * 1048576 + (iovaLo >>> 12);
-    let paddr = paddrHi * 1048576 + (paddrLo >>> 12);
-    let size = sizeHi * 1048576 + (sizeLo >>> 12);
+    let iova = pfnOf(iovaLo, iovaHi);
+    let paddr = pfnOf(paddrLo, paddrHi);
+    let size = pfnOf(sizeLo, sizeHi);
     if (iova % granule !== 0 || paddr % granule !== 0 || size % granule !== 0) {
       cm[mb + M.mapErrors]++; // EINVAL: not granule-aligned
       return;
@@ -418,9 +422,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     if (size === 0) return;
     const root = this.domainRoot[dom];
     // Beyond the table's address space (VT-d: the domain's aperture): rejected.
-    // One page: a single lookup tells whether it overlaps a leaf.
-    const overlap = size === 1 ? this.pool.lookup(root, iova) >= 0 : this.pool.anyLeafIn(root, iova, iova + size);
-    if (iova + size > this.pool.limitPfn || overlap) {
+    if (iova + size > this.pool.limitPfn || this.pool.anyLeafIn(root, iova, iova + size)) {
       cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
       return;
     }
@@ -468,8 +470,8 @@ export class Replay implements InvalidationTarget, LeafSink {
       cm[mb + M.unmapErrors]++;
       return;
     }
-    const iova = iovaHi * 1048576 + (iovaLo >>> 12);
-    const size = sizeHi * 1048576 + (sizeLo >>> 12);
+    const iova = pfnOf(iovaLo, iovaHi);
+    const size = pfnOf(sizeLo, sizeHi);
     if (iova % granule !== 0 || size % granule !== 0) {
       cm[mb + M.unmapErrors]++;
       return;

@@ -24,6 +24,18 @@ export function u64(words: Uint32Array, row: number): number {
   return words[2 * row + 1] * TWO_POW_32 + words[2 * row];
 }
 
+/** Writes a uint64 (a number, exact below 2^53) as lo/hi words at row i. */
+export function setU64(words: Uint32Array, i: number, v: number): void {
+  words[2 * i] = v % TWO_POW_32;
+  words[2 * i + 1] = Math.floor(v / TWO_POW_32);
+}
+
+/** Writes a uint64 given as a bigint (any 64-bit value) as lo/hi words at row i. */
+export function setU64Big(words: Uint32Array, i: number, v: bigint): void {
+  words[2 * i] = Number(v & 0xffffffffn);
+  words[2 * i + 1] = Number((v >> 32n) & 0xffffffffn);
+}
+
 /** A uint64 as a number when exact, else as a bigint (JSON prints both plainly). */
 export function exactNumber(v: bigint): number | bigint {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;

@@ -1,7 +1,7 @@
 // A small discrete-event simulator for generators: actions run in time order
 // (ties in scheduling order), and each emits trace rows stamped with the
 // current time, so the trace comes out sorted by ts by construction.
-import { allocBatch, type EventBatch } from '../trace/batch.js';
+import { allocBatch, setU64, type EventBatch } from '../trace/batch.js';
 import { Op, type OpCode } from '../trace/schema.js';
 
 export interface RowSink {
@@ -93,14 +93,14 @@ export class Sim {
     if (this.rows >= this.maxRows) return;
     const b = this.batch;
     const i = b.length;
-    put64(b.ts, i, this.now);
+    setU64(b.ts, i, this.now);
     b.op[i] = op;
     b.device[i] = device;
     b.pasid[i] = pasid;
     b.domain[i] = domain;
-    put64(b.iova, i, iova);
-    put64(b.paddr, i, paddr);
-    put64(b.size, i, size);
+    setU64(b.iova, i, iova);
+    setU64(b.paddr, i, paddr);
+    setU64(b.size, i, size);
     b.length++;
     this.rows++;
   }
@@ -125,7 +125,3 @@ export class Sim {
   }
 }
 
-function put64(words: Uint32Array, i: number, v: number): void {
-  words[2 * i] = v % 4294967296;
-  words[2 * i + 1] = Math.floor(v / 4294967296);
-}
