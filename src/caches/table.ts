@@ -2,10 +2,10 @@
 // `set * ways + way`) that serves as every IOTLB, every device TLB and any
 // walk cache: the ChampSim/gem5 split of tags, indexing and replacement.
 //
-// An entry caches one leaf: its tag (IOTLB: DID * 2^32 + PASID; device TLB:
-// PASID), page base and order, and the physical page, so that a hit on a page
+// An entry caches one leaf: its tag (IOTLB: the TagSpace id of (instance, DID,
+// PASID); device TLB: the attachment slot of its PASID), page base and order, and the physical page, so that a hit on a page
 // unmapped or remapped since can be recognised as stale (spec/model.md §6).
-import type { ReplacementPolicy } from './replacement.js';
+import type { Replacement } from './replacement.js';
 import { POW2, pageNumber, setOf } from './indexing.js';
 
 export const EMPTY = 0;
@@ -16,14 +16,13 @@ export const VALID = 1;
  */
 export const INVALIDATED = 2;
 
-export const TAG_SHIFT = 4294967296; // IOTLB tag = DID * 2^32 + PASID
-
 export class SetAssocTable {
   readonly sets: number;
   readonly ways: number;
   readonly setMask: number;
   readonly state: Uint8Array;
-  readonly tag: Float64Array;
+  /** Small-integer tags (caches/tags.ts): int32 compares, never boxed. */
+  readonly tag: Int32Array;
   readonly base: Float64Array;
   readonly order: Uint8Array;
   readonly phys: Float64Array;
@@ -34,7 +33,7 @@ export class SetAssocTable {
    * its stale window, and the sign that a hit must be checked for staleness.
    */
   readonly unmappedAt: Float64Array;
-  readonly policy: ReplacementPolicy;
+  readonly policy: Replacement;
 
   /**
    * Non-empty (valid or invalidated) entries per order. A lookup skips orders
@@ -51,13 +50,13 @@ export class SetAssocTable {
   windowSumNs = 0;
   windowCount = 0;
 
-  constructor(sets: number, ways: number, policy: ReplacementPolicy) {
+  constructor(sets: number, ways: number, policy: Replacement) {
     this.sets = sets;
     this.ways = ways;
     this.setMask = sets - 1;
     const n = sets * ways;
     this.state = new Uint8Array(n);
-    this.tag = new Float64Array(n);
+    this.tag = new Int32Array(n);
     this.base = new Float64Array(n);
     this.order = new Uint8Array(n);
     this.phys = new Float64Array(n);
@@ -82,27 +81,17 @@ export class SetAssocTable {
     const bases = this.base;
     const orders = this.order;
     const live = this.orderLive;
-    const small = pfn < 4294967296;
     let ghost = false;
     for (let k = 0; k < ordersDesc.length; k++) {
       const order = ordersDesc[k];
       if (live[order] === 0) continue;
-      let page: number;
-      let base: number;
-      let set: number;
-      if (small && order < 32) {
-        // 32-bit fast path of pageNumber / setOf (caches/indexing.ts).
-        page = pfn >>> order;
-        base = (page * POW2[order]);
-        set = page & this.setMask;
-      } else {
-        page = pageNumber(pfn, order);
-        base = page * POW2[order];
-        set = setOf(page, this.setMask);
-      }
+      const page = pageNumber(pfn, order);
+      const base = page * POW2[order];
+      const set = setOf(page, this.setMask);
       const first = set * ways;
       for (let i = first; i < first + ways; i++) {
-        if (tags[i] !== tag || bases[i] !== base || orders[i] !== order) continue;
+        // The base first: it tells entries apart; the tag is often the same for all.
+        if (bases[i] !== base || tags[i] !== tag || orders[i] !== order) continue;
         const st = state[i];
         if (st === VALID) {
           this.policy.onHit(set, i - first);
@@ -118,20 +107,18 @@ export class SetAssocTable {
 
   /** Inserts a leaf: the set's first invalid way, else the policy's victim. */
   fill(tag: number, base: number, order: number, phys: number, owner: number): number {
+    const state = this.state;
+    const ways = this.ways;
     const set = setOf(pageNumber(base, order), this.setMask);
-    const first = set * this.ways;
-    let way = -1;
-    for (let w = 0; w < this.ways; w++) {
-      if (this.state[first + w] !== VALID) {
-        way = w;
-        break;
-      }
-    }
-    if (way < 0) way = this.policy.victim(set);
+    const first = set * ways;
+    let way = 0;
+    while (way < ways && state[first + way] === VALID) way++;
+    if (way === ways) way = this.policy.victim(set);
     const i = first + way;
-    if (this.state[i] !== EMPTY) this.orderLive[this.order[i]]--;
-    if (this.orderLive[order]++ === 0 && !this.seenOrders.includes(order)) this.seenOrders.push(order);
-    this.state[i] = VALID;
+    const live = this.orderLive;
+    if (state[i] !== EMPTY) live[this.order[i]]--;
+    if (live[order]++ === 0) this.noteOrder(order);
+    state[i] = VALID;
     this.tag[i] = tag;
     this.base[i] = base;
     this.order[i] = order;
@@ -142,12 +129,17 @@ export class SetAssocTable {
     return i;
   }
 
+  /** Keeps `seenOrders` complete (off the fill path: a call, rarely made). */
+  private noteOrder(order: number): void {
+    if (!this.seenOrders.includes(order)) this.seenOrders.push(order);
+  }
+
   /** The valid entry caching exactly this leaf, or -1 (no replacement update). */
   findExact(tag: number, base: number, order: number): number {
     const set = setOf(pageNumber(base, order), this.setMask);
     const first = set * this.ways;
     for (let i = first; i < first + this.ways; i++) {
-      if (this.state[i] === VALID && this.tag[i] === tag && this.base[i] === base && this.order[i] === order) return i;
+      if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === order) return i;
     }
     return -1;
   }
@@ -184,7 +176,7 @@ export class SetAssocTable {
           const base = page * size;
           const first = setOf(page, this.setMask) * this.ways;
           for (let i = first; i < first + this.ways; i++) {
-            if (this.state[i] === VALID && this.tag[i] === tag && this.base[i] === base && this.order[i] === o) {
+            if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === o) {
               this.remove(i, nowNs);
               removed++;
             }
@@ -211,14 +203,12 @@ export class SetAssocTable {
     return removed;
   }
 
-  /** Removes every entry whose tag lies in [tagLo, tagHi). Returns the count. */
-  removeTags(tagLo: number, tagHi: number, nowNs: number): number {
+  /** Removes every entry of `tag`. Returns the count. */
+  removeTag(tag: number, nowNs: number): number {
     let removed = 0;
     const n = this.state.length;
     for (let i = 0; i < n; i++) {
-      if (this.state[i] !== VALID) continue;
-      const t = this.tag[i];
-      if (t >= tagLo && t < tagHi) {
+      if (this.tag[i] === tag && this.state[i] === VALID) {
         this.remove(i, nowNs);
         removed++;
       }

@@ -3,7 +3,8 @@
 // per (instance, DID, PASID) tag, device-TLB commands, wait descriptors,
 // domain-wide flushes, and lazy mode's per-domain flush queue. It removes what
 // each command covers from the IOTLBs and device TLBs and counts it all.
-import { TAG_SHIFT, type SetAssocTable } from '../caches/table.js';
+import type { SetAssocTable } from '../caches/table.js';
+import type { TagSpace } from '../caches/tags.js';
 import { POW2 } from '../caches/indexing.js';
 import { M, DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { T_PAGING, T_SVA, T_IDENTITY } from '../model/domains.js';
@@ -21,10 +22,16 @@ export interface InvalidationTarget {
   readonly deviceInstance: Int32Array;
   readonly domainType: Uint8Array;
   readonly domainTraceId: Float64Array;
-  /** Per domain slot: attachments as devSlot * 2^32 + pasid. */
+  /** Per domain slot: the attachment slots attached to it. */
   readonly domainAttachments: number[][];
-  /** DID of a domain on an instance (paging: allocated; identity/SVA: 1). */
-  didOf(domain: number, instance: number): number;
+  /** Per attachment slot: its device slot. */
+  readonly attDevice: Int32Array;
+  /**
+   * Per attachment slot: the IOTLB tag of its (instance, DID, PASID) while
+   * attached; its device-TLB tag is the slot itself.
+   */
+  readonly attTag: Int32Array;
+  readonly tags: TagSpace;
 }
 
 export class Invalidator {
@@ -172,45 +179,47 @@ export class Invalidator {
     table.takeWindow();
   }
 
-  /** Removes every IOTLB and walk-cache entry with a tag in [lo, hi) on `inst`. */
-  private removeTags(inst: number, lo: number, hi: number, base: number, nowNs: number): void {
+  /** Removes every IOTLB and walk-cache entry of each tag in `tags` on `inst`. */
+  private removeTags(inst: number, tags: readonly number[], base: number, nowNs: number): void {
     const iotlb = this.t.iotlbs[inst];
-    this.t.counters.domain[base + M.entriesRemoved] += iotlb.removeTags(lo, hi, nowNs);
-    for (const w of this.t.walkCaches[inst]) w.removeTags(lo, hi, nowNs);
+    const walkCaches = this.t.walkCaches[inst];
+    for (const tag of tags) {
+      this.t.counters.domain[base + M.entriesRemoved] += iotlb.removeTag(tag, nowNs);
+      for (const w of walkCaches) w.removeTag(tag, nowNs);
+    }
     this.drainWindow(iotlb, base);
   }
 
   /**
-   * One device-TLB command on `dev` for `pasid`: over pfns [start, end), or
-   * all addresses when `start` is -1. (Device TLBs know no DIDs.)
+   * One device-TLB command for attachment `att` (its device and PASID): over
+   * pfns [start, end), or all addresses when `start` is -1. (Device TLBs know
+   * no DIDs.)
    */
-  private devtlbCommand(dev: number, pasid: number, start: number, end: number, base: number, nowNs: number): void {
-    const devtlb = this.t.devtlbs[dev]!;
+  private devtlbCommand(att: number, start: number, end: number, base: number, nowNs: number): void {
+    const devtlb = this.t.devtlbs[this.t.attDevice[att]]!;
     this.t.counters.domain[base + M.cmdDevtlb]++;
-    if (start < 0) devtlb.removeTags(pasid, pasid + 1, nowNs);
-    else devtlb.removeRange(pasid, start, end, nowNs);
+    if (start < 0) devtlb.removeTag(att, nowNs);
+    else devtlb.removeRange(att, start, end, nowNs);
   }
 
   /** One device-TLB command per attachment on a device with a device TLB (range as devtlbCommand). */
   private devtlbCommands(atts: number[], start: number, end: number, base: number, nowNs: number): void {
     for (let k = 0; k < atts.length; k++) {
-      const dev = Math.floor(atts[k] / TAG_SHIFT);
+      const dev = this.t.attDevice[atts[k]];
       if (this.t.devtlbs[dev] === null) continue;
-      this.devtlbCommand(dev, atts[k] % TAG_SHIFT, start, end, base, nowNs);
+      this.devtlbCommand(atts[k], start, end, base, nowNs);
       this.touch(this.t.deviceInstance[dev]);
     }
   }
 
   /**
-   * Whether attachment k of `atts` is the first with its (instance, PASID), so
-   * that each distinct (DID, PASID) tag gets one command.
+   * Whether attachment k of `atts` is the first with its tag, so that each
+   * distinct (instance, DID, PASID) gets one command.
    */
   private firstOfTag(atts: number[], k: number): boolean {
-    const inst = this.t.deviceInstance[Math.floor(atts[k] / TAG_SHIFT)];
-    const pasid = atts[k] % TAG_SHIFT;
-    for (let j = 0; j < k; j++) {
-      if (atts[j] % TAG_SHIFT === pasid && this.t.deviceInstance[Math.floor(atts[j] / TAG_SHIFT)] === inst) return false;
-    }
+    const attTag = this.t.attTag;
+    const tag = attTag[atts[k]];
+    for (let j = 0; j < k; j++) if (attTag[atts[j]] === tag) return false;
     return true;
   }
 
@@ -228,10 +237,8 @@ export class Invalidator {
     const pageSelective = mask <= this.maxMask;
     for (let k = 0; k < atts.length; k++) {
       if (!this.firstOfTag(atts, k)) continue;
-      const dev = Math.floor(atts[k] / TAG_SHIFT);
-      const pasid = atts[k] % TAG_SHIFT;
-      const inst = t.deviceInstance[dev];
-      const tag = t.didOf(domain, inst) * TAG_SHIFT + pasid;
+      const inst = t.deviceInstance[t.attDevice[atts[k]]];
+      const tag = t.attTag[atts[k]];
       const iotlb = t.iotlbs[inst];
       if (pageSelective) {
         c[base + M.cmdPage]++;
@@ -240,7 +247,7 @@ export class Invalidator {
         this.drainWindow(iotlb, base);
       } else {
         c[base + M.cmdDomain]++;
-        this.removeTags(inst, tag, tag + 1, base, nowNs);
+        this.removeTags(inst, [tag], base, nowNs);
       }
       this.touch(inst);
     }
@@ -261,11 +268,9 @@ export class Invalidator {
     const atts = t.domainAttachments[domain];
     for (let k = 0; k < atts.length; k++) {
       if (!this.firstOfTag(atts, k)) continue;
-      const dev = Math.floor(atts[k] / TAG_SHIFT);
-      const inst = t.deviceInstance[dev];
-      const tag = t.didOf(domain, inst) * TAG_SHIFT + (atts[k] % TAG_SHIFT);
+      const inst = t.deviceInstance[t.attDevice[atts[k]]];
       c[base + M.cmdDomain]++;
-      this.removeTags(inst, tag, tag + 1, base, nowNs);
+      this.removeTags(inst, [t.attTag[atts[k]]], base, nowNs);
       this.touch(inst);
     }
     this.devtlbCommands(atts, -1, 0, base, nowNs);
@@ -273,30 +278,28 @@ export class Invalidator {
   }
 
   /**
-   * Teardown of `domain`'s attachment at (dev, pasid) when it is replaced or
-   * removed, as VT-d does when it clears a context or PASID entry
-   * (spec/model.md §2): paging, domain-selective on its DID; SVA, every entry
-   * of (DID 1, pasid); identity, no IOTLB command. Then one wait if an IOTLB
-   * command went out, and a device-TLB command on a device with a device TLB.
+   * Teardown of `domain`'s attachment `att` (a device and PASID, with IOTLB
+   * tag `tag`) when it is replaced or removed, as VT-d does when it clears a
+   * context or PASID entry (spec/model.md §2): paging, domain-selective on its
+   * DID (every PASID); SVA, every entry of (DID 1, pasid); identity, no IOTLB
+   * command. Then one wait if an IOTLB command went out, and a device-TLB
+   * command on a device with a device TLB.
    */
-  teardown(domain: number, dev: number, pasid: number, nowNs: number): void {
+  teardown(domain: number, att: number, tag: number, nowNs: number): void {
     const t = this.t;
     const c = t.counters.domain;
     const base = domain * DOMAIN_FIELDS;
     const type = t.domainType[domain];
-    const inst = t.deviceInstance[dev];
+    const dev = t.attDevice[att];
     if (type === T_PAGING || type === T_SVA) {
-      const did = t.didOf(domain, inst);
-      const lo = type === T_PAGING ? did * TAG_SHIFT : did * TAG_SHIFT + pasid;
-      const hi = type === T_PAGING ? (did + 1) * TAG_SHIFT : lo + 1;
       c[base + M.cmdDomain]++;
       c[base + M.flushes]++;
       c[base + M.cmdWait]++;
-      this.removeTags(inst, lo, hi, base, nowNs);
+      this.removeTags(t.deviceInstance[dev], type === T_PAGING ? t.tags.sameDid(tag) : [tag], base, nowNs);
     } else if (type !== T_IDENTITY) {
       return; // blocked: nothing attached, nothing cached
     }
-    if (t.devtlbs[dev] !== null) this.devtlbCommand(dev, pasid, -1, 0, base, nowNs);
+    if (t.devtlbs[dev] !== null) this.devtlbCommand(att, -1, 0, base, nowNs);
   }
 }
 

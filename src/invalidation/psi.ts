@@ -1,7 +1,7 @@
 // VT-d page-selective invalidation cover: `calculate_psi_aligned_address()`
 // (drivers/iommu/intel/cache.c, v6.10+), in page-frame units
 // (spec/model.md §5).
-import { POW2 } from '../caches/indexing.js';
+import { POW2, alignDown, isAligned, pageNumber } from '../caches/indexing.js';
 
 /** MAX_AGAW_PFN_WIDTH: the mask that covers every address. */
 export const MASK_ALL = 52;
@@ -17,15 +17,14 @@ export function psiCover(start: number, end: number): number {
   const pages = end - start;
   let mask = 0;
   while (POW2[mask] < pages) mask++; // ilog2(roundup_pow_of_two(pages))
-  const aligned = POW2[mask];
-  if (start % aligned !== 0) {
+  if (!isAligned(start, mask)) {
     // The bits above mask can differ between start and end only by a carry,
     // so the first bit at or above mask where they agree bounds the cover.
     const last = start + pages - 1;
     let m = mask;
-    while (m < MASK_ALL && Math.floor(start / POW2[m]) % 2 !== Math.floor(last / POW2[m]) % 2) m++;
+    while (m < MASK_ALL && (pageNumber(start, m) & 1) !== (pageNumber(last, m) & 1)) m++;
     mask = m;
   }
-  psiOut.start = start - (start % POW2[mask]);
+  psiOut.start = alignDown(start, mask);
   return mask;
 }

@@ -6,7 +6,7 @@
 // does. Table pages are freed as VT-d's `dma_pte_clear_level()` frees them:
 // when an unmap chunk covers a table's whole span; a root lives as long as the
 // replay.
-import { POW2 } from '../caches/indexing.js';
+import { POW2, alignDown, isAligned } from '../caches/indexing.js';
 
 export const ENTRIES = 512;
 
@@ -101,8 +101,7 @@ export class PageTablePool {
       if (p === 0) return -1;
       if (p < 0) {
         const order = -p - 1;
-        const size = POW2[order];
-        this.foundBase = pfn - (pfn % size);
+        this.foundBase = alignDown(pfn, order);
         this.foundPhys = this.phys[k];
         return order;
       }
@@ -199,7 +198,7 @@ export class PageTablePool {
       const entryBase = tableBase + i * span;
       if (p < 0) {
         const order = -p - 1;
-        if (entryBase % POW2[order] === 0) sink.leafRemoved(entryBase, order, this.phys[k]);
+        if (isAligned(entryBase, order)) sink.leafRemoved(entryBase, order, this.phys[k]);
         this.ptr[k] = 0;
       } else if (start <= entryBase && entryBase + span <= end) {
         this.freeSubtree(p, level - 1, entryBase, sink);
@@ -219,7 +218,7 @@ export class PageTablePool {
       const entryBase = tableBase + i * span;
       if (p < 0) {
         const order = -p - 1;
-        if (sink !== null && entryBase % POW2[order] === 0) sink.leafRemoved(entryBase, order, this.phys[k]);
+        if (sink !== null && isAligned(entryBase, order)) sink.leafRemoved(entryBase, order, this.phys[k]);
       } else {
         this.freeSubtree(p, level - 1, entryBase, sink);
       }

@@ -3,14 +3,14 @@
 // iova | paddr is aligned, and the count rule that stops at the next larger
 // allowed size's boundary when a whole larger page fits after it
 // (spec/model.md §3-4; linux-notes §1.3).
-import { POW2 } from '../caches/indexing.js';
+import { POW2, alignDown } from '../caches/indexing.js';
 
 /** log2 of the largest power of two dividing x (x > 0); 64 for x = 0. */
 export function alignmentOrder(x: number): number {
   if (x === 0) return 64;
   let k = 0;
   // Low 32 bits first: most addresses resolve there.
-  const lo = x % 4294967296;
+  const lo = x - alignDown(x, 32);
   if (lo !== 0) {
     const v = lo >>> 0;
     return 31 - Math.clz32(v & -v);
@@ -57,10 +57,12 @@ export function pgsize(ordersDesc: Int8Array, iova: number, paddr: number, size:
   const pageSize = POW2[order];
   // Next bigger allowed size (ordersDesc is descending: the entry before idx).
   if (idx > 0) {
-    const nextSize = POW2[ordersDesc[idx - 1]];
+    const nextOrder = ordersDesc[idx - 1];
+    const nextSize = POW2[nextOrder];
+    const iovaOff = iova - alignDown(iova, nextOrder);
     // Only if iova and paddr can ever reach a common boundary of that size.
-    if (iova % nextSize === paddr % nextSize) {
-      const offset = nextSize - (iova % nextSize);
+    if (iovaOff === paddr - alignDown(paddr, nextOrder)) {
+      const offset = nextSize - iovaOff;
       if (offset + nextSize <= size) size = offset;
     }
   }

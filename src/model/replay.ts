@@ -3,9 +3,10 @@
 // all state lives in typed arrays; nothing is allocated per DMA event.
 import type { ReplayConfig, TableGeometry } from '../config/config.js';
 import type { PageSizeSet } from '../config/pagesizes.js';
-import { POW2 } from '../caches/indexing.js';
-import { makePolicy } from '../caches/replacement.js';
-import { SetAssocTable, TAG_SHIFT } from '../caches/table.js';
+import { POW2, alignDown, isAligned } from '../caches/indexing.js';
+import { Replacement } from '../caches/replacement.js';
+import { SetAssocTable } from '../caches/table.js';
+import { TagSpace } from '../caches/tags.js';
 import { Invalidator, type InvalidationTarget } from '../invalidation/invalidator.js';
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
 import { TWO_POW_32, type EventBatch } from '../trace/batch.js';
@@ -50,12 +51,26 @@ export class Replay implements InvalidationTarget, LeafSink {
   deviceRid = new Float64Array(16);
   deviceInstance = new Int32Array(16);
   devtlbs: (SetAssocTable | null)[] = [];
-  /** Requester-ID attachment per device: a domain slot or NO_DOMAIN. */
-  private ridDomain = new Int32Array(16).fill(NO_DOMAIN);
-  /** PASID attachments per device slot: pasid -> domain slot (small-integer keys, no boxing per lookup). */
-  private pasidDomain: (Map<number, number> | null)[] = [];
+  /** Per device: the attachment slot of its requester ID (PASID 0), or -1 before its first attach or detach. */
+  private ridAtt = new Int32Array(16).fill(-1);
+  /** Per device: its PASIDs' attachment slots, by PASID (small-integer keys, no boxing per lookup). */
+  private pasidAtt: (Map<number, number> | null)[] = [];
   private lastRid = -1;
   private lastDevSlot = -1;
+  /** The last PASID attachment found by a DMA: slots are never freed, so a hit stays true. */
+  private lastPasidDev = -1;
+  private lastPasid = -1;
+  private lastPasidAtt = -1;
+
+  // Attachments, by dense slot: one per (device, PASID) ever attached or
+  // detached, kept for the replay's life.
+  private nAtts = 0;
+  attDevice = new Int32Array(16);
+  /** The attached domain slot, or NO_DOMAIN (blocked). */
+  private attDomain = new Int32Array(16);
+  /** The IOTLB tag of (instance, DID, PASID) while attached to a domain; the device TLB's tag is the slot itself. */
+  attTag = new Int32Array(16);
+  readonly tags = new TagSpace();
 
   // Domains, by dense slot.
   private domainSlots = new Map<number, number>();
@@ -68,6 +83,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   /** [slot * nInst + inst] */
   private domainDid = new Int32Array(16);
   private domainDidRef = new Int32Array(16);
+  /** Per domain: the attachment slots attached to it. */
   domainAttachments: number[][] = [];
   private lastDomainId = -1;
   private lastDomainSlot = -1;
@@ -81,6 +97,15 @@ export class Replay implements InvalidationTarget, LeafSink {
   private lastHi = 0;
   private lastLo = 0;
   private nowNs = 0;
+
+  // The batch being consumed: handlers take a row index and read its columns
+  // here, so that no uint32 word above 2^30 is boxed to cross a call.
+  private cDevice: Uint32Array = new Uint32Array(0);
+  private cPasid: Uint32Array = new Uint32Array(0);
+  private cDomain: Uint32Array = new Uint32Array(0);
+  private cIova: Uint32Array = new Uint32Array(0);
+  private cPaddr: Uint32Array = new Uint32Array(0);
+  private cSize: Uint32Array = new Uint32Array(0);
 
   // The unmap in progress (LeafSink context).
   private curDomain = 0;
@@ -115,7 +140,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   private makeTable(g: TableGeometry, seedOffset: number): SetAssocTable {
-    return new SetAssocTable(g.sets, g.ways, makePolicy(g.policy, g.sets, g.ways, this.config.seed * 1000 + seedOffset));
+    return new SetAssocTable(g.sets, g.ways, new Replacement(g.policy, g.sets, g.ways, this.config.seed * 1000 + seedOffset));
   }
 
   // ---------------------------------------------------------------- slots
@@ -135,13 +160,13 @@ export class Replay implements InvalidationTarget, LeafSink {
       const cap = this.deviceRid.length * 2;
       this.deviceRid = grow(this.deviceRid, cap);
       this.deviceInstance = grow(this.deviceInstance, cap);
-      this.ridDomain = grow(this.ridDomain, cap).fill(NO_DOMAIN, this.nDevices - 1);
+      this.ridAtt = grow(this.ridAtt, cap).fill(-1, slot);
     }
     this.counters.ensureDevices(this.nDevices);
     this.deviceSlots.set(rid, slot);
     this.deviceRid[slot] = rid;
     this.deviceInstance[slot] = this.topology.instanceOf(rid);
-    this.pasidDomain.push(null);
+    this.pasidAtt.push(null);
     this.devtlbs.push(this.topology.hasDevtlb(rid) ? this.makeTable(this.config.devtlb, 500 + slot) : null);
     return slot;
   }
@@ -201,12 +226,12 @@ export class Replay implements InvalidationTarget, LeafSink {
     if (n === 0) return;
     const ts = batch.ts;
     const op = batch.op;
-    const device = batch.device;
-    const pasid = batch.pasid;
-    const domain = batch.domain;
-    const iova = batch.iova;
-    const paddr = batch.paddr;
-    const size = batch.size;
+    const device = (this.cDevice = batch.device);
+    const pasid = (this.cPasid = batch.pasid);
+    const domain = (this.cDomain = batch.domain);
+    this.cIova = batch.iova;
+    this.cPaddr = batch.paddr;
+    this.cSize = batch.size;
     if (!this.started) {
       this.started = true;
       this.baseHi = ts[1];
@@ -221,13 +246,13 @@ export class Replay implements InvalidationTarget, LeafSink {
       switch (op[i]) {
         case Op.DmaRead:
         case Op.DmaWrite:
-          this.dma(device[i], pasid[i], iova[2 * i], iova[2 * i + 1], size[2 * i], size[2 * i + 1]);
+          this.dma(i);
           break;
         case Op.Map:
-          this.map(domain[i], iova[2 * i], iova[2 * i + 1], paddr[2 * i], paddr[2 * i + 1], size[2 * i], size[2 * i + 1]);
+          this.map(i);
           break;
         case Op.Unmap:
-          this.unmap(domain[i], iova[2 * i], iova[2 * i + 1], size[2 * i], size[2 * i + 1]);
+          this.unmap(i);
           break;
         case Op.Attach:
           this.counters.attachOps++;
@@ -257,14 +282,19 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   // ---------------------------------------------------------------- DMA (§6)
 
-  private dma(rid: number, pasid: number, iovaLo: number, iovaHi: number, sizeLo: number, sizeHi: number): void {
-    const dev = this.deviceSlot(rid);
+  /** The DMA at row `row` of the batch (spec/model.md §6). */
+  private dma(row: number): void {
+    const pasid = this.cPasid[row];
+    const dev = this.deviceSlot(this.cDevice[row]);
+    const iovaLo = this.cIova[2 * row];
+    const iovaHi = this.cIova[2 * row + 1];
+    const sizeBytes = this.cSize[2 * row + 1] * TWO_POW_32 + this.cSize[2 * row];
     const cd = this.counters.device;
     const b = dev * DEVICE_FIELDS;
-    const sizeBytes = sizeHi * TWO_POW_32 + sizeLo;
     cd[b + D.dmaEvents]++;
     cd[b + D.dmaBytes] += sizeBytes;
-    const dom = this.attachmentAt(dev, pasid);
+    const att = pasid === 0 ? this.ridAtt[dev] : this.dmaPasidAttachment(dev, pasid);
+    const dom = att < 0 ? NO_DOMAIN : this.attDomain[att];
     if (dom < 0) {
       cd[b + D.faults]++;
       return;
@@ -278,7 +308,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     const iotlb = this.iotlbs[inst];
     const devtlb = this.devtlbs[dev];
     const orders = this.sizeSets[this.domainSizes[dom]].ordersDesc;
-    const tag = this.didOf(dom, inst) * TAG_SHIFT + pasid;
+    const tag = this.attTag[att];
     const root = this.domainRoot[dom];
     const pool = this.pool;
     const c = this.counters;
@@ -305,7 +335,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     while (a <= last) {
       if (devtlb !== null) {
         devtlbLookups++;
-        const j = devtlb.lookup(pasid, a, orders);
+        const j = devtlb.lookup(att, a, orders);
         if (j >= 0) {
           devtlbHits++;
           a = devtlb.base[j] + POW2[devtlb.order[j]];
@@ -332,7 +362,7 @@ export class Replay implements InvalidationTarget, LeafSink {
             stale++;
           }
         }
-        if (devtlb !== null) devtlb.fill(pasid, base, order, iotlb.phys[k], dom);
+        if (devtlb !== null) devtlb.fill(att, base, order, iotlb.phys[k], dom);
         a = base + POW2[order];
         continue;
       }
@@ -348,7 +378,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       walkAccesses += walkCaches.length === 0 ? pool.walkAccesses(order) : this.cachedWalk(walkCaches, tag, a, order, dom, cd, b);
       orderLookups[order]++;
       iotlb.fill(tag, base, order, phys, dom);
-      if (devtlb !== null) devtlb.fill(pasid, base, order, phys, dom);
+      if (devtlb !== null) devtlb.fill(att, base, order, phys, dom);
       a = base + POW2[order];
     }
     cd[b + D.devtlbLookups] += devtlbLookups;
@@ -386,9 +416,8 @@ export class Replay implements InvalidationTarget, LeafSink {
     }
     for (let level = leafLevel + 1; level <= levels; level++) {
       const regionOrder = 9 * (level - 1);
-      const region = POW2[regionOrder];
       const c = caches[level - 2];
-      const regionBase = pfn - (pfn % region);
+      const regionBase = alignDown(pfn, regionOrder);
       if (c.findExact(tag, regionBase, regionOrder) < 0) c.fill(tag, regionBase, regionOrder, 0, dom);
     }
     return accesses;
@@ -396,8 +425,15 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   // ---------------------------------------------------------------- map (§3)
 
-  private map(domainId: number, iovaLo: number, iovaHi: number, paddrLo: number, paddrHi: number, sizeLo: number, sizeHi: number): void {
-    const dom = this.domainSlot(domainId);
+  /** The map at row `row` of the batch. */
+  private map(row: number): void {
+    const iovaLo = this.cIova[2 * row];
+    const iovaHi = this.cIova[2 * row + 1];
+    const paddrLo = this.cPaddr[2 * row];
+    const paddrHi = this.cPaddr[2 * row + 1];
+    const sizeLo = this.cSize[2 * row];
+    const sizeHi = this.cSize[2 * row + 1];
+    const dom = this.domainSlot(this.cDomain[row]);
     const cm = this.counters.domain;
     const mb = dom * DOMAIN_FIELDS;
     cm[mb + M.mapOps]++;
@@ -407,7 +443,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       return;
     }
     const sizes = this.sizesOf(dom);
-    const granule = POW2[sizes.granuleOrder];
+    const granule = sizes.granuleOrder;
     if (((iovaLo | paddrLo | sizeLo) & 0xfff) !== 0) {
       cm[mb + M.mapErrors]++; // EINVAL: below the 4K granule floor
       return;
@@ -415,7 +451,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     let iova = pfnOf(iovaLo, iovaHi);
     let paddr = pfnOf(paddrLo, paddrHi);
     let size = pfnOf(sizeLo, sizeHi);
-    if (iova % granule !== 0 || paddr % granule !== 0 || size % granule !== 0) {
+    if (!isAligned(iova, granule) || !isAligned(paddr, granule) || !isAligned(size, granule)) {
       cm[mb + M.mapErrors]++; // EINVAL: not granule-aligned
       return;
     }
@@ -454,8 +490,13 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   // ---------------------------------------------------------------- unmap (§4)
 
-  private unmap(domainId: number, iovaLo: number, iovaHi: number, sizeLo: number, sizeHi: number): void {
-    const dom = this.domainSlot(domainId);
+  /** The unmap at row `row` of the batch. */
+  private unmap(row: number): void {
+    const iovaLo = this.cIova[2 * row];
+    const iovaHi = this.cIova[2 * row + 1];
+    const sizeLo = this.cSize[2 * row];
+    const sizeHi = this.cSize[2 * row + 1];
+    const dom = this.domainSlot(this.cDomain[row]);
     const cm = this.counters.domain;
     const mb = dom * DOMAIN_FIELDS;
     cm[mb + M.unmapOps]++;
@@ -465,14 +506,14 @@ export class Replay implements InvalidationTarget, LeafSink {
       return;
     }
     const sizes = this.sizesOf(dom);
-    const granule = POW2[sizes.granuleOrder];
+    const granule = sizes.granuleOrder;
     if (((iovaLo | sizeLo) & 0xfff) !== 0) {
       cm[mb + M.unmapErrors]++;
       return;
     }
     const iova = pfnOf(iovaLo, iovaHi);
     const size = pfnOf(sizeLo, sizeHi);
-    if (iova % granule !== 0 || size % granule !== 0) {
+    if (!isAligned(iova, granule) || !isAligned(size, granule)) {
       cm[mb + M.unmapErrors]++;
       return;
     }
@@ -555,11 +596,8 @@ export class Replay implements InvalidationTarget, LeafSink {
     // Mark its IOTLB entries with the unmap time: the stale window starts now.
     const atts = this.domainAttachments[dom];
     for (let k = 0; k < atts.length; k++) {
-      const dev = Math.floor(atts[k] / TAG_SHIFT);
-      const inst = this.deviceInstance[dev];
-      const tag = this.didOf(dom, inst) * TAG_SHIFT + (atts[k] % TAG_SHIFT);
-      const iotlb = this.iotlbs[inst];
-      const i = iotlb.findExact(tag, basePfn, order);
+      const iotlb = this.iotlbs[this.deviceInstance[this.attDevice[atts[k]]]];
+      const i = iotlb.findExact(this.attTag[atts[k]], basePfn, order);
       if (i >= 0 && iotlb.unmappedAt[i] < 0) iotlb.unmappedAt[i] = this.nowNs;
     }
   }
@@ -571,13 +609,42 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.setAttachment(dev, pasid, this.domainType[dom] === T_BLOCKED ? NO_DOMAIN : dom);
   }
 
-  private attachmentAt(dev: number, pasid: number): number {
-    return pasid === 0 ? this.ridDomain[dev] : (this.pasidDomain[dev]?.get(pasid) ?? NO_DOMAIN);
+  /** The attachment slot of (dev, pasid), or -1 when it was never attached or detached. */
+  private attachmentSlot(dev: number, pasid: number): number {
+    return pasid === 0 ? this.ridAtt[dev] : (this.pasidAtt[dev]?.get(pasid) ?? -1);
+  }
+
+  /** attachmentSlot for a DMA with a PASID, through a one-entry cache. */
+  private dmaPasidAttachment(dev: number, pasid: number): number {
+    if (dev === this.lastPasidDev && pasid === this.lastPasid) return this.lastPasidAtt;
+    const att = this.attachmentSlot(dev, pasid);
+    if (att >= 0) {
+      this.lastPasidDev = dev;
+      this.lastPasid = pasid;
+      this.lastPasidAtt = att;
+    }
+    return att;
+  }
+
+  private newAttachment(dev: number, pasid: number): number {
+    const att = this.nAtts++;
+    if (att >= this.attDevice.length) {
+      const cap = this.attDevice.length * 2;
+      this.attDevice = grow(this.attDevice, cap);
+      this.attDomain = grow(this.attDomain, cap);
+      this.attTag = grow(this.attTag, cap);
+    }
+    this.attDevice[att] = dev;
+    this.attDomain[att] = NO_DOMAIN;
+    if (pasid === 0) this.ridAtt[dev] = att;
+    else (this.pasidAtt[dev] ??= new Map()).set(pasid, att);
+    return att;
   }
 
   /** Attaches `next` (a domain slot, or NO_DOMAIN for the blocked domain) at (dev, pasid). */
   private setAttachment(dev: number, pasid: number, next: number): void {
-    const old = this.attachmentAt(dev, pasid);
+    let att = this.attachmentSlot(dev, pasid);
+    const old = att < 0 ? NO_DOMAIN : this.attDomain[att];
     if (old === next) return; // already attached there: nothing changes
     const inst = this.deviceInstance[dev];
     if (next >= 0) {
@@ -604,15 +671,17 @@ export class Replay implements InvalidationTarget, LeafSink {
         if (this.domainSizes[next] < 0) this.domainSizes[next] = inst; // fixed at its first attach
       }
     }
-    const code = dev * TAG_SHIFT + pasid;
-    if (pasid === 0) this.ridDomain[dev] = next;
-    else if (next >= 0) (this.pasidDomain[dev] ??= new Map()).set(pasid, next);
-    else this.pasidDomain[dev]?.delete(pasid);
-    if (next >= 0) this.domainAttachments[next].push(code);
+    if (att < 0) att = this.newAttachment(dev, pasid);
+    const oldTag = this.attTag[att];
+    this.attDomain[att] = next;
+    if (next >= 0) {
+      this.attTag[att] = this.tags.idOf(inst, this.didOf(next, inst), pasid);
+      this.domainAttachments[next].push(att);
+    }
     if (old >= 0) {
       const list = this.domainAttachments[old];
-      list.splice(list.indexOf(code), 1);
-      this.inv.teardown(old, dev, pasid, this.nowNs);
+      list.splice(list.indexOf(att), 1);
+      this.inv.teardown(old, att, oldTag, this.nowNs);
       if (this.domainType[old] === T_PAGING) {
         const k = old * this.nInst + inst;
         if (--this.domainDidRef[k] === 0) {

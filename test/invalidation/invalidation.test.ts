@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { psiCover, psiOut } from '../../src/invalidation/psi.js';
 import { Invalidator, type InvalidationTarget } from '../../src/invalidation/invalidator.js';
 import { Counters, M } from '../../src/stats/counters.js';
+import { TagSpace } from '../../src/caches/tags.js';
 import { K4, M2, type Ev } from '../helpers/events.js';
 import { domainRow, replayEvents } from '../helpers/replay.js';
 
@@ -47,7 +48,9 @@ describe('gather (iommu_iotlb_gather_add_page)', () => {
       domainType: new Uint8Array(1),
       domainTraceId: new Float64Array(1),
       domainAttachments: [[]],
-      didOf: () => 2,
+      attDevice: new Int32Array(1),
+      attTag: new Int32Array(1),
+      tags: new TagSpace(),
     };
     return { inv: new Invalidator(target, { lazy, maxInvalidationMask: 9, fqSize: 4, fqTimeoutNs: 10, instances: 1 }), counters };
   }
