@@ -246,7 +246,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       switch (op[i]) {
         case Op.DmaRead:
         case Op.DmaWrite:
-          this.dma(i);
+          i = this.dmaRun(i, n, op, ts) - 1;
           break;
         case Op.Map:
           this.map(i);
@@ -282,27 +282,48 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   // ---------------------------------------------------------------- DMA (§6)
 
-  /** The DMA at row `row` of the batch (spec/model.md §6). */
-  private dma(row: number): void {
-    const pasid = this.cPasid[row];
-    const dev = this.deviceSlot(this.cDevice[row]);
-    const iovaLo = this.cIova[2 * row];
-    const iovaHi = this.cIova[2 * row + 1];
-    const sizeBytes = this.cSize[2 * row + 1] * TWO_POW_32 + this.cSize[2 * row];
+  /**
+   * A run of DMAs (spec/model.md §6) from row `start`: it and every row after
+   * it that is a DMA of the same device and PASID, up to the next flush-queue
+   * deadline (DMAs never move it). The translation context (attachment,
+   * tables, tag, page sizes) is resolved once a run and the counters are
+   * written once a run. Returns the row after the run.
+   */
+  private dmaRun(start: number, n: number, op: Uint8Array, ts: Uint32Array): number {
+    const devices = this.cDevice;
+    const pasids = this.cPasid;
+    const iovas = this.cIova;
+    const sizes = this.cSize;
+    const rid = devices[start];
+    const pasid = pasids[start];
+    const deadline = this.inv.nextDeadline;
+    const baseHi = this.baseHi;
+    const baseLo = this.baseLo;
+    let end = start + 1;
+    let bytes = sizes[2 * start + 1] * TWO_POW_32 + sizes[2 * start];
+    while (end < n) {
+      const o = op[end];
+      if ((o !== Op.DmaRead && o !== Op.DmaWrite) || devices[end] !== rid || pasids[end] !== pasid) break;
+      if (deadline !== Infinity && (ts[2 * end + 1] - baseHi) * TWO_POW_32 + (ts[2 * end] - baseLo) >= deadline) break;
+      bytes += sizes[2 * end + 1] * TWO_POW_32 + sizes[2 * end];
+      end++;
+    }
+    const events = end - start;
+    const dev = this.deviceSlot(rid);
     const cd = this.counters.device;
     const b = dev * DEVICE_FIELDS;
-    cd[b + D.dmaEvents]++;
-    cd[b + D.dmaBytes] += sizeBytes;
+    cd[b + D.dmaEvents] += events;
+    cd[b + D.dmaBytes] += bytes;
     const att = pasid === 0 ? this.ridAtt[dev] : this.dmaPasidAttachment(dev, pasid);
     const dom = att < 0 ? NO_DOMAIN : this.attDomain[att];
     if (dom < 0) {
-      cd[b + D.faults]++;
-      return;
+      cd[b + D.faults] += events;
+      return end;
     }
     const type = this.domainType[dom];
     if (type === T_IDENTITY) {
-      cd[b + D.passthrough]++;
-      return;
+      cd[b + D.passthrough] += events;
+      return end;
     }
     const inst = this.deviceInstance[dev];
     const iotlb = this.iotlbs[inst];
@@ -312,16 +333,10 @@ export class Replay implements InvalidationTarget, LeafSink {
     const root = this.domainRoot[dom];
     const pool = this.pool;
     const c = this.counters;
-    const cm = c.domain;
-    const mb = dom * DOMAIN_FIELDS;
-
-    const first = pfnOf(iovaLo, iovaHi);
-    const offset = iovaLo & 0xfff;
-    const last = first + Math.floor((offset + (sizeBytes === 0 ? 1 : sizeBytes) - 1) / 4096);
     const orderLookups = c.orderLookups;
     const orderHits = c.orderHits;
     const walkCaches = this.walkCaches[inst];
-    // Counted in locals, written once per event.
+    // Counted in locals, written once per run.
     let devtlbLookups = 0;
     let devtlbHits = 0;
     let lookups = 0;
@@ -330,56 +345,63 @@ export class Replay implements InvalidationTarget, LeafSink {
     let invalidatedMisses = 0;
     let walks = 0;
     let walkAccesses = 0;
-    let faulted = 0;
-    let a = first;
-    while (a <= last) {
-      if (devtlb !== null) {
-        devtlbLookups++;
-        const j = devtlb.lookup(att, a, orders);
-        if (j >= 0) {
-          devtlbHits++;
-          a = devtlb.base[j] + POW2[devtlb.order[j]];
-          continue;
-        }
-      }
-      lookups++;
-      const k = iotlb.lookup(tag, a, orders);
-      if (k >= 0) {
-        const order = iotlb.order[k];
-        const base = iotlb.base[k];
-        hits++;
-        orderLookups[order]++;
-        orderHits[order]++;
-        if (iotlb.unmappedAt[k] >= 0 || iotlb.owner[k] !== dom) {
-          // The entry's leaf was unmapped since it was filled (leafRemoved
-          // stamps every IOTLB entry of a removed leaf), or another SVA domain
-          // on the same PASID filled it: is its page mapped here with the same
-          // base, size and paddr (remapped alike), or is this a stale hit?
-          const o = pool.lookup(root, base);
-          if (o === order && pool.foundBase === base && pool.foundPhys === iotlb.phys[k]) {
-            if (iotlb.owner[k] === dom) iotlb.unmappedAt[k] = -1;
-          } else {
-            stale++;
+    let faults = 0;
+    for (let row = start; row < end; row++) {
+      const iovaLo = iovas[2 * row];
+      const sizeBytes = sizes[2 * row + 1] * TWO_POW_32 + sizes[2 * row];
+      const first = pfnOf(iovaLo, iovas[2 * row + 1]);
+      // The pages [first, last] the access touches; a 0-byte access touches one.
+      const last = first + Math.floor(((iovaLo & 0xfff) + (sizeBytes === 0 ? 1 : sizeBytes) - 1) / 4096);
+      let a = first;
+      while (a <= last) {
+        if (devtlb !== null) {
+          devtlbLookups++;
+          const j = devtlb.lookup(att, a, orders);
+          if (j >= 0) {
+            devtlbHits++;
+            a = devtlb.base[j] + POW2[devtlb.order[j]];
+            continue;
           }
         }
-        if (devtlb !== null) devtlb.fill(att, base, order, iotlb.phys[k], dom);
+        lookups++;
+        const k = iotlb.lookup(tag, a, orders);
+        if (k >= 0) {
+          const order = iotlb.order[k];
+          const base = iotlb.base[k];
+          hits++;
+          orderLookups[order]++;
+          orderHits[order]++;
+          if (iotlb.unmappedAt[k] >= 0 || iotlb.owner[k] !== dom) {
+            // The entry's leaf was unmapped since it was filled (leafRemoved
+            // stamps every IOTLB entry of a removed leaf), or another SVA domain
+            // on the same PASID filled it: is its page mapped here with the same
+            // base, size and paddr (remapped alike), or is this a stale hit?
+            const o = pool.lookup(root, base);
+            if (o === order && pool.foundBase === base && pool.foundPhys === iotlb.phys[k]) {
+              if (iotlb.owner[k] === dom) iotlb.unmappedAt[k] = -1;
+            } else {
+              stale++;
+            }
+          }
+          if (devtlb !== null) devtlb.fill(att, base, order, iotlb.phys[k], dom);
+          a = base + POW2[order];
+          continue;
+        }
+        if (iotlb.missWasInvalidated) invalidatedMisses++;
+        const order = pool.lookup(root, a);
+        if (order < 0) {
+          faults++; // one fault; the rest of the access is dropped
+          break;
+        }
+        const base = pool.foundBase;
+        const phys = pool.foundPhys;
+        walks++;
+        walkAccesses += walkCaches.length === 0 ? pool.walkAccesses(order) : this.cachedWalk(walkCaches, tag, a, order, dom, cd, b);
+        orderLookups[order]++;
+        iotlb.fill(tag, base, order, phys, dom);
+        if (devtlb !== null) devtlb.fill(att, base, order, phys, dom);
         a = base + POW2[order];
-        continue;
       }
-      if (iotlb.missWasInvalidated) invalidatedMisses++;
-      const order = pool.lookup(root, a);
-      if (order < 0) {
-        faulted = 1; // one fault; the rest of the event is dropped
-        break;
-      }
-      const base = pool.foundBase;
-      const phys = pool.foundPhys;
-      walks++;
-      walkAccesses += walkCaches.length === 0 ? pool.walkAccesses(order) : this.cachedWalk(walkCaches, tag, a, order, dom, cd, b);
-      orderLookups[order]++;
-      iotlb.fill(tag, base, order, phys, dom);
-      if (devtlb !== null) devtlb.fill(att, base, order, phys, dom);
-      a = base + POW2[order];
     }
     cd[b + D.devtlbLookups] += devtlbLookups;
     cd[b + D.devtlbHits] += devtlbHits;
@@ -389,10 +411,13 @@ export class Replay implements InvalidationTarget, LeafSink {
     cd[b + D.iotlbInvalidatedMisses] += invalidatedMisses;
     cd[b + D.walks] += walks;
     cd[b + D.walkAccesses] += walkAccesses;
-    cd[b + D.faults] += faulted;
+    cd[b + D.faults] += faults;
+    const cm = c.domain;
+    const mb = dom * DOMAIN_FIELDS;
     cm[mb + M.iotlbLookups] += lookups;
     cm[mb + M.iotlbHits] += hits;
     cm[mb + M.iotlbStaleHits] += stale;
+    return end;
   }
 
   /**
