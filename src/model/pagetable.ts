@@ -174,7 +174,9 @@ export class PageTablePool {
     for (let level = this.levels; level > leafLevel; level--) table = this.ptr[table * ENTRIES + this.index(basePfn, level)];
     const k0 = table * ENTRIES + this.index(basePfn, leafLevel);
     sink.leafRemoved(basePfn, order, this.phys[k0]);
-    this.ptr.fill(0, k0, k0 + POW2[order - 9 * (leafLevel - 1)]);
+    const replicas = POW2[order - 9 * (leafLevel - 1)];
+    if (replicas === 1) this.ptr[k0] = 0; // the usual case: a call to fill costs more than the store
+    else this.ptr.fill(0, k0, k0 + replicas);
   }
 
   /**

@@ -8,14 +8,10 @@ import { POW2, alignDown } from '../caches/indexing.js';
 /** log2 of the largest power of two dividing x (x > 0); 64 for x = 0. */
 export function alignmentOrder(x: number): number {
   if (x === 0) return 64;
-  let k = 0;
-  // Low 32 bits first: most addresses resolve there.
-  const lo = x - alignDown(x, 32);
-  if (lo !== 0) {
-    const v = lo >>> 0;
-    return 31 - Math.clz32(v & -v);
-  }
-  k = 32;
+  // Low 32 bits first (`>>> 0` keeps them exactly): most values resolve there.
+  const lo = x >>> 0;
+  if (lo !== 0) return 31 - Math.clz32(lo & -lo);
+  let k = 32;
   let hi = Math.floor(x / 4294967296);
   while ((hi & 1) === 0) {
     hi = Math.floor(hi / 2);

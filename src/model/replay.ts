@@ -15,6 +15,8 @@ import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_PAGING, T
 import { PageTablePool, leafLevelOf, type LeafSink } from './pagetable.js';
 import { pgsize, pgsizeOut } from './pgsize.js';
 import { grow } from '../typed.js';
+import { SlotIndex } from './slots.js';
+import './jit.js';
 import { resolveTopology, sizesOf, type Topology } from './topology.js';
 
 /** The 4 KiB page-frame number of a uint64 byte value given as lo/hi words (its low 12 bits dropped). */
@@ -46,7 +48,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   private readonly meta: TraceMetadata;
 
   // Devices, by dense slot.
-  private deviceSlots = new Map<number, number>();
+  private deviceSlots = new SlotIndex();
   nDevices = 0;
   deviceRid = new Float64Array(16);
   deviceInstance = new Int32Array(16);
@@ -55,8 +57,6 @@ export class Replay implements InvalidationTarget, LeafSink {
   private ridAtt = new Int32Array(16).fill(-1);
   /** Per device: its PASIDs' attachment slots, by PASID (small-integer keys, no boxing per lookup). */
   private pasidAtt: (Map<number, number> | null)[] = [];
-  private lastRid = -1;
-  private lastDevSlot = -1;
   /** The last PASID attachment found by a DMA: slots are never freed, so a hit stays true. */
   private lastPasidDev = -1;
   private lastPasid = -1;
@@ -73,7 +73,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   readonly tags = new TagSpace();
 
   // Domains, by dense slot.
-  private domainSlots = new Map<number, number>();
+  private domainSlots = new SlotIndex();
   nDomains = 0;
   domainTraceId = new Float64Array(16);
   domainType = new Uint8Array(16);
@@ -85,8 +85,6 @@ export class Replay implements InvalidationTarget, LeafSink {
   private domainDidRef = new Int32Array(16);
   /** Per domain: the attachment slots attached to it. */
   domainAttachments: number[][] = [];
-  private lastDomainId = -1;
-  private lastDomainSlot = -1;
 
   // Trace extent. Model time is ns since the first event, exact below 2^53 ns
   // (104 days) whatever the clock: wall-clock ts exceed 2^53 and would round.
@@ -146,12 +144,8 @@ export class Replay implements InvalidationTarget, LeafSink {
   // ---------------------------------------------------------------- slots
 
   private deviceSlot(rid: number): number {
-    if (rid === this.lastRid) return this.lastDevSlot;
-    let slot = this.deviceSlots.get(rid);
-    if (slot === undefined) slot = this.newDevice(rid);
-    this.lastRid = rid;
-    this.lastDevSlot = slot;
-    return slot;
+    const slot = this.deviceSlots.get(rid);
+    return slot >= 0 ? slot : this.newDevice(rid);
   }
 
   private newDevice(rid: number): number {
@@ -172,12 +166,8 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   private domainSlot(id: number): number {
-    if (id === this.lastDomainId) return this.lastDomainSlot;
-    let slot = this.domainSlots.get(id);
-    if (slot === undefined) slot = this.newDomain(id);
-    this.lastDomainId = id;
-    this.lastDomainSlot = slot;
-    return slot;
+    const slot = this.domainSlots.get(id);
+    return slot >= 0 ? slot : this.newDomain(id);
   }
 
   private newDomain(id: number): number {

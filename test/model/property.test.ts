@@ -19,7 +19,8 @@ export function randomCase(seed: number): { events: Ev[]; config: Record<string,
   const rng = new Rng(seed);
   const sizesChoices = [['4K'], ['4K', '2M'], ['4K', '2M', '1G'], ['4K', '64K', '2M'], ['16K', '32M'], ['4K', '8K', '2M', '1G']];
   const twoInst = rng.chance(0.5);
-  const devices = [0x100, 0x200, 0x300, 0x400].slice(0, 1 + rng.int(4));
+  // 0x10400 (PCI segment 1) and domain 0x80000005 below take the slot indexes' Map path (ids >= 2^16).
+  const devices = [0x100, 0x200, 0x300, 0x10400].slice(0, 1 + rng.int(4));
   const config: Record<string, unknown> = {
     pageSizes: pick(rng, sizesChoices),
     svaPageSizes: pick(rng, sizesChoices),
@@ -89,6 +90,10 @@ export function randomCase(seed: number): { events: Ev[]; config: Record<string,
     if (op === 'map') mapped.push({ domain, iova, size });
     events.push({ ts, op, device, pasid, domain, iova, paddr, size });
   }
+  const BIG = 0x80000005;
+  for (const e of events) if (e.domain === 5) e.domain = BIG;
+  domains[BIG] = domains[5];
+  delete domains[5];
   return { events, config, meta: { domains } };
 }
 
