@@ -211,9 +211,10 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   // ---------------------------------------------------------------- the loop
 
-  consume(batch: EventBatch): void {
-    const n = batch.length;
-    if (n === 0) return;
+  /** Replays rows [from, to) of `batch` (by default all of it). */
+  consume(batch: EventBatch, from = 0, to = batch.length): void {
+    const n = to;
+    if (from >= n) return;
     const ts = batch.ts;
     const op = batch.op;
     const device = (this.cDevice = batch.device);
@@ -224,12 +225,12 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.cSize = batch.size;
     if (!this.started) {
       this.started = true;
-      this.baseHi = ts[1];
-      this.baseLo = ts[0];
+      this.baseHi = ts[2 * from + 1];
+      this.baseLo = ts[2 * from];
     }
     const baseHi = this.baseHi;
     const baseLo = this.baseLo;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < n; i++) {
       const now = (ts[2 * i + 1] - baseHi) * TWO_POW_32 + (ts[2 * i] - baseLo);
       if (now >= this.inv.nextDeadline) this.inv.fireTimeouts(now);
       this.nowNs = now;
@@ -257,7 +258,7 @@ export class Replay implements InvalidationTarget, LeafSink {
           break;
       }
     }
-    this.events += n;
+    this.events += n - from;
     this.lastHi = ts[2 * n - 1];
     this.lastLo = ts[2 * n - 2];
   }

@@ -10,6 +10,9 @@ import { openTraceReadAhead } from '../trace/read-ahead.js';
 import type { TraceMetadata } from '../trace/schema.js';
 import { Replay } from './replay.js';
 
+/** Rows replayed by every point in turn: 8192 rows are 360 KiB of columns, well inside a core's L2. */
+const SLICE_ROWS = 8192;
+
 /** Below this much trace, a reader thread costs more to start than it saves. */
 const READ_AHEAD_MIN_BYTES = 16 * 1024 * 1024;
 
@@ -55,7 +58,13 @@ export async function replayPoints(paths: string[], configs: ReplayConfig[], opt
     const replays = configs.map((c) => new Replay(c, trace.meta));
     let done = 0;
     for await (const batch of trace.batches()) {
-      for (const r of replays) r.consume(batch);
+      // Every point takes a slice before the next slice is read: a slice stays
+      // in the core's cache for all the points instead of being fetched anew
+      // for each.
+      for (let from = 0; from < batch.length; from += SLICE_ROWS) {
+        const to = Math.min(batch.length, from + SLICE_ROWS);
+        for (const r of replays) r.consume(batch, from, to);
+      }
       done += batch.length;
       opts.onProgress?.(done);
     }

@@ -2,8 +2,10 @@
 // must equal the plain reference's (spec/model.md, every section).
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
+import { Replay } from '../../src/model/replay.js';
+import { buildSummary, stableStringify } from '../../src/report/summary.js';
 import { Rng } from '../../src/workloads/rng.js';
-import type { Ev } from '../helpers/events.js';
+import { batchOf, type Ev } from '../helpers/events.js';
 import { metaOf, replayEvents, type Meta } from '../helpers/replay.js';
 import { referenceReplay } from './reference.js';
 
@@ -131,6 +133,25 @@ describe('engine equals the plain reference on seeded random traces', () => {
       if (JSON.stringify(got) !== JSON.stringify(want)) {
         expect({ seed, ...got }).toEqual({ seed, ...want });
       }
+    }
+  });
+});
+
+describe('replaying a batch in slices', () => {
+  it('consume(batch, from, to) over any cut of the rows gives the summary of the whole batch', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const { events, config, meta } = randomCase(seed);
+      const whole = new Replay(resolveConfig(config, 'property'), metaOf(meta));
+      whole.consume(batchOf(events));
+      const sliced = new Replay(resolveConfig(config, 'property'), metaOf(meta));
+      const batch = batchOf(events);
+      const rng = new Rng(seed);
+      for (let from = 0; from < events.length; ) {
+        const to = Math.min(events.length, from + rng.int(20));
+        sliced.consume(batch, from, to); // an empty slice included
+        from = to;
+      }
+      expect(stableStringify(buildSummary(sliced, ['t']))).toBe(stableStringify(buildSummary(whole, ['t'])));
     }
   });
 });
