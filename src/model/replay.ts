@@ -24,6 +24,11 @@ function pfnOf(lo: number, hi: number): number {
   return hi * 1048576 + (lo >>> 12);
 }
 
+// Op codes as module constants: a property load from the imported `Op`
+// object per row showed in the DMA run's profile.
+const DMA_READ = Op.DmaRead;
+const DMA_WRITE = Op.DmaWrite;
+
 /** One-order probe lists for walk-cache lookups, by region order. */
 const WALK_ORDERS: Int8Array[] = Array.from({ length: 64 }, (_, o) => Int8Array.from([o]));
 const PARTIAL_WHOLE = 0;
@@ -294,7 +299,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     let bytes = sizes[2 * start + 1] * TWO_POW_32 + sizes[2 * start];
     while (end < n) {
       const o = op[end];
-      if ((o !== Op.DmaRead && o !== Op.DmaWrite) || devices[end] !== rid || pasids[end] !== pasid) break;
+      if ((o !== DMA_READ && o !== DMA_WRITE) || devices[end] !== rid || pasids[end] !== pasid) break;
       if (deadline !== Infinity && (ts[2 * end + 1] - baseHi) * TWO_POW_32 + (ts[2 * end] - baseLo) >= deadline) break;
       bytes += sizes[2 * end + 1] * TWO_POW_32 + sizes[2 * end];
       end++;
@@ -342,7 +347,8 @@ export class Replay implements InvalidationTarget, LeafSink {
       const sizeBytes = sizes[2 * row + 1] * TWO_POW_32 + sizes[2 * row];
       const first = pfnOf(iovaLo, iovas[2 * row + 1]);
       // The pages [first, last] the access touches; a 0-byte access touches one.
-      const last = first + Math.floor(((iovaLo & 0xfff) + (sizeBytes === 0 ? 1 : sizeBytes) - 1) / 4096);
+      const span = (iovaLo & 0xfff) + (sizeBytes === 0 ? 1 : sizeBytes) - 1;
+      const last = first + (span < 4294967296 ? span >>> 12 : Math.floor(span / 4096));
       let a = first;
       while (a <= last) {
         if (devtlb !== null) {
