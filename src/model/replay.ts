@@ -235,6 +235,12 @@ export class Replay implements InvalidationTarget, LeafSink {
     }
     const baseHi = this.baseHi;
     const baseLo = this.baseLo;
+    // Before the loop, not after: V8 compiles the loop on stack replacement
+    // during the first batch, before code after the loop has run, and then
+    // deoptimized at that code at the end of batch after batch.
+    this.events += n - from;
+    this.lastHi = ts[2 * n - 1];
+    this.lastLo = ts[2 * n - 2];
     for (let i = from; i < n; i++) {
       const now = (ts[2 * i + 1] - baseHi) * TWO_POW_32 + (ts[2 * i] - baseLo);
       if (now >= this.inv.nextDeadline) this.inv.fireTimeouts(now);
@@ -263,9 +269,6 @@ export class Replay implements InvalidationTarget, LeafSink {
           break;
       }
     }
-    this.events += n - from;
-    this.lastHi = ts[2 * n - 1];
-    this.lastLo = ts[2 * n - 2];
   }
 
   /** ts of the first and last events, exact. */
