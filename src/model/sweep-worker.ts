@@ -13,7 +13,6 @@ export default async function sweepTask(task: { trace: string; configs: ReplayCo
   let last = 0;
   try {
     const summaries = await replayPoints([task.trace], task.configs, {
-      readAhead: false, // the pool's threads already fill the cores
       onProgress: (n) => {
         if (n - last >= 262144) {
           last = n;

@@ -62,7 +62,6 @@ export async function runSweep(traces: string[], points: ReplayConfig[], opts: S
     for (const task of tasks) {
       const configs = task.pointIndexes.map((p) => points[p]);
       const summaries = await replayPoints([task.trace], configs, {
-        readAhead: false, // --jobs 1 is one thread; the points dwarf the decode anyway
         onProgress: (n) => {
           progress.set(task, n * configs.length);
           report();

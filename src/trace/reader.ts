@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
 import type { EventBatch } from './batch.js';
+import { MessageCursor, decodeOneBatch, schemaMessage } from './ipc.js';
 import { parseMetadata } from './metadata.js';
 import { COLUMNS, OP_CODE_BY_NAME, UNKNOWN_OP, type ColumnName, type TraceMetadata } from './schema.js';
 
@@ -165,43 +166,79 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     if (tail.toString('latin1') !== ARROW_MAGIC) await fail('the file is truncated (no Arrow file footer)');
   }
 
-  let reader: A.RecordBatchReader;
+  // Where the messages are: after the magic and before the footer in the file
+  // format (the footer's length sits just before the closing magic).
+  let end = size;
+  if (isFileFormat) {
+    const len = Buffer.alloc(4);
+    await handle.read(len, 0, 4, size - 10);
+    const footerLength = len.readInt32LE(0);
+    if (footerLength < 0 || footerLength > size - 18) await fail('the file is truncated or corrupt (bad footer length)');
+    end = size - 10 - footerLength;
+  }
+  // The schema, through apache-arrow's reader: the file format keeps it in
+  // the footer, and apache-arrow's own file writer writes it nowhere else.
+  let schema: A.Schema;
   try {
-    reader = (await A.RecordBatchReader.from(handle)) as A.RecordBatchReader;
+    const reader = (await A.RecordBatchReader.from(handle)) as A.RecordBatchReader;
     await reader.open();
+    schema = reader.schema;
   } catch (err) {
     return fail(`the file is truncated or corrupt (${(err as Error).message})`);
   }
-  if (!reader.schema) return fail('the file has no schema (truncated?)');
+  if (!schema) return fail('the file has no schema (truncated?)');
+  const cursor = new MessageCursor(handle.fd, isFileFormat ? 8 : 0, end);
+  const schemaBytes = schemaMessage(schema);
   let meta: TraceMetadata;
   try {
-    checkSchema(label, reader.schema);
-    meta = parseMetadata(label, reader.schema.metadata);
+    checkSchema(label, schema);
+    meta = parseMetadata(label, schema.metadata);
   } catch (err) {
     await handle.close().catch(() => {});
     throw err;
   }
 
+  // A batch's columns are views of one of two buffers, used in turn, so a
+  // batch stays valid until the one after the next is read.
   async function* batches(): AsyncGenerator<EventBatch> {
     const ops = new OpDecoder();
     let row = 0;
     let lastTsHi = 0;
     let lastTsLo = 0;
-    const iterator = (reader as unknown as AsyncIterable<A.RecordBatch>)[Symbol.asyncIterator]();
-    // One batch is read ahead, so the disk works while the consumer replays.
-    let ahead = iterator.next();
-    ahead.catch(() => {}); // observed below; avoid an unhandled rejection meanwhile
+    /** The schema and every dictionary message so far: what decodes a record batch. */
+    let prefix: Uint8Array = schemaBytes;
+    const buffers = [new Uint8Array(0), new Uint8Array(0)];
+    const holds: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)]; // the prefix each buffer starts with
+    let which = 0;
     for (;;) {
-      let next: IteratorResult<A.RecordBatch>;
+      let rb: A.RecordBatch;
       try {
-        next = await ahead;
+        const m = cursor.next();
+        if (m === null) break;
+        if (m.message.isDictionaryBatch()) {
+          const grown = new Uint8Array(prefix.length + m.length);
+          grown.set(prefix);
+          cursor.read(grown, prefix.length, m.length, m.start);
+          prefix = grown;
+          continue;
+        }
+        if (!m.message.isRecordBatch()) continue; // the schema again, in a stream (prefix has it)
+        const need = prefix.length + m.length;
+        if (buffers[which].length < need) {
+          buffers[which] = new Uint8Array(Math.ceil(need * 1.25));
+          holds[which] = new Uint8Array(0);
+        }
+        const buf = buffers[which];
+        if (holds[which] !== prefix) {
+          buf.set(prefix);
+          holds[which] = prefix;
+        }
+        which ^= 1;
+        cursor.read(buf, prefix.length, m.length, m.start);
+        rb = decodeOneBatch(buf.subarray(0, need));
       } catch (err) {
         throw traceError(label, `the file is truncated or corrupt after row ${row} (${(err as Error).message})`);
       }
-      if (next.done) break;
-      ahead = iterator.next();
-      ahead.catch(() => {});
-      const rb = next.value;
       const n = rb.numRows;
       if (n === 0) continue;
       const ts = u64View(rb, 'ts');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openTrace } from '../../src/trace/merge.js';
 import { openTraceFile } from '../../src/trace/reader.js';
+import { MessageCursor } from '../../src/trace/ipc.js';
 import { writeTrace } from '../../src/trace/writer.js';
 import { u64, type EventBatch } from '../../src/trace/batch.js';
 import { batchOf, type Ev } from '../helpers/events.js';
@@ -82,6 +83,33 @@ describe('trace round trip', () => {
     expect((await readAll([g])).rows.map((r) => r.op)).toEqual(['unmap', 'attach']);
   });
 
+  it('follows a dictionary replaced between batches (streams only: the file format forbids it)', async () => {
+    // Two batches whose op dictionaries differ: the writer puts a second
+    // dictionary message between them, which the reader must apply (trace/ipc.ts).
+    const dictType = new A.Dictionary(new A.Utf8(), new A.Int8(), 0);
+    const batch = (ops: string[], ts0: number) =>
+      new A.Table({ ...goodColumns(ops.length), ts: A.makeVector(BigUint64Array.from(ops, (_, i) => BigInt(ts0 + i))), op: A.vectorFromArray(ops, dictType) }).batches[0];
+    const one = batch(['map', 'unmap', 'map'], 0);
+    const two = batch(['flush', 'dma_write'], 3);
+    const f = path.join(dir, 'redict.arrows');
+    const writer = new A.RecordBatchStreamWriter();
+    writer.write(one);
+    writer.write(two);
+    writer.finish();
+    fs.writeFileSync(f, writer.toUint8Array(true));
+    expect((await readAll([f])).rows.map((r) => r.op)).toEqual(['map', 'unmap', 'map', 'flush', 'dma_write']);
+  });
+
+  it('reads batches past the size of its read buffers, many in a row', async () => {
+    const f = path.join(dir, 'sizes.arrows');
+    const sizes = [1, 70000, 3, 130000, 2];
+    let ts = 0;
+    await writeTrace(f, {}, sizes.map((n) => batchOf(Array.from({ length: n }, () => ({ ts: ts++, op: 'flush' as const, domain: ts })))));
+    const { rows } = await readAll([f]);
+    expect(rows.length).toBe(sizes.reduce((a, b) => a + b, 0));
+    expect(rows.every((r, i) => r.ts === i && r.domain === i + 1)).toBe(true);
+  });
+
   it('ignores extra columns and accepts nullable-declared columns', async () => {
     const f = path.join(dir, 'extra.arrows');
     writeTable(f, { ...goodColumns(2), note: A.vectorFromArray(['a', 'b']) });
@@ -142,6 +170,25 @@ describe('bad input gives one line naming file, column and row, exit 2', () => {
     const r = runCli(['replay', f]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^iommu-replay: Cannot read trace "${f}": the file is truncated or corrupt after row 0 \\(.*\\)\\n$`));
+  });
+
+  it('a corrupt message after good batches names the row it stopped at', async () => {
+    const good = path.join(dir, 'two.arrows');
+    const first = batchOf(Array.from({ length: 10 }, (_, i) => ({ ts: i, op: 'flush' as const })));
+    await writeTrace(good, {}, [first, batchOf([{ ts: 20, op: 'flush' }])]);
+    const bytes = fs.readFileSync(good);
+    // The last message before the end-of-stream marker is the second batch: break its length.
+    const fd = fs.openSync(good, 'r');
+    const cursor = new MessageCursor(fd, 0, bytes.length);
+    let last = 0;
+    for (let m = cursor.next(); m !== null; m = cursor.next()) last = m.start;
+    fs.closeSync(fd);
+    bytes.writeInt32LE(0x7ffffff0, last + 4);
+    const f = path.join(dir, 'broken.arrows');
+    fs.writeFileSync(f, bytes);
+    const r = runCli(['inspect', f]);
+    expect(r.stderr).toBe(`iommu-replay: Cannot read trace "${f}": the file is truncated or corrupt after row 10 (bad message length 2147483632 at byte ${last})\n`);
+    expect(r.status).toBe(2);
   });
 
   it('a truncated file (no footer)', async () => {
