@@ -203,12 +203,27 @@ export class SetAssocTable {
     return removed;
   }
 
-  /** Removes every entry of `tag`. Returns the count. */
-  removeTag(tag: number, nowNs: number): number {
+  /**
+   * Removes every entry of `tag`, or, when `groups` is given (a group id per
+   * tag), every entry whose tag is in the group of `tag`. Returns the count.
+   * One pass either way.
+   */
+  removeTags(tag: number, groups: Int32Array | null, nowNs: number): number {
     let removed = 0;
     const n = this.state.length;
+    const tags = this.tag;
+    if (groups === null) {
+      for (let i = 0; i < n; i++) {
+        if (tags[i] === tag && this.state[i] === VALID) {
+          this.remove(i, nowNs);
+          removed++;
+        }
+      }
+      return removed;
+    }
+    const group = groups[tag];
     for (let i = 0; i < n; i++) {
-      if (this.tag[i] === tag && this.state[i] === VALID) {
+      if (this.state[i] === VALID && groups[tags[i]] === group) {
         this.remove(i, nowNs);
         removed++;
       }

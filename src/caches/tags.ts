@@ -3,34 +3,34 @@
 // it attaches a dense id once, at attach time, so that the tables store and
 // compare int32 tags. A tag spelt DID * 2^32 + PASID would be a double above
 // V8's small-integer range, boxed on every call that passes it.
+import { grow } from '../typed.js';
 
 export class TagSpace {
   private readonly ids = new Map<string, number>();
-  /** Per (instance, DID): every tag id given out for it, in order. */
-  private readonly byDid = new Map<string, number[]>();
-  private readonly didKey: string[] = [];
+  private readonly groupIds = new Map<string, number>();
+  private count = 0;
+  /**
+   * Per tag id: the id of its (instance, DID) group, which a domain-selective
+   * command on that DID removes whatever the PASID, in one pass of a table.
+   */
+  group = new Int32Array(16);
 
   /** The tag id of (instance, DID, PASID), given out on first use and kept for the replay's life. */
   idOf(instance: number, did: number, pasid: number): number {
     const key = `${instance}:${did}:${pasid}`;
     let id = this.ids.get(key);
     if (id === undefined) {
-      id = this.didKey.length;
+      id = this.count++;
       this.ids.set(key, id);
-      const dk = `${instance}:${did}`;
-      this.didKey.push(dk);
-      const list = this.byDid.get(dk);
-      if (list === undefined) this.byDid.set(dk, [id]);
-      else list.push(id);
+      const groupKey = `${instance}:${did}`;
+      let g = this.groupIds.get(groupKey);
+      if (g === undefined) {
+        g = this.groupIds.size;
+        this.groupIds.set(groupKey, g);
+      }
+      if (id >= this.group.length) this.group = grow(this.group, this.group.length * 2);
+      this.group[id] = g;
     }
     return id;
-  }
-
-  /**
-   * Every tag with the same (instance, DID) as `tag`, whatever its PASID: what
-   * a domain-selective command on that DID covers.
-   */
-  sameDid(tag: number): readonly number[] {
-    return this.byDid.get(this.didKey[tag])!;
   }
 }

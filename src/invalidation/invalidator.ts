@@ -179,14 +179,15 @@ export class Invalidator {
     table.takeWindow();
   }
 
-  /** Removes every IOTLB and walk-cache entry of each tag in `tags` on `inst`. */
-  private removeTags(inst: number, tags: readonly number[], base: number, nowNs: number): void {
+  /**
+   * Removes every IOTLB and walk-cache entry of `tag` on `inst`, or with
+   * `wholeDid` every entry of its (instance, DID) whatever the PASID.
+   */
+  private removeTags(inst: number, tag: number, wholeDid: boolean, base: number, nowNs: number): void {
     const iotlb = this.t.iotlbs[inst];
-    const walkCaches = this.t.walkCaches[inst];
-    for (const tag of tags) {
-      this.t.counters.domain[base + M.entriesRemoved] += iotlb.removeTag(tag, nowNs);
-      for (const w of walkCaches) w.removeTag(tag, nowNs);
-    }
+    const groups = wholeDid ? this.t.tags.group : null;
+    this.t.counters.domain[base + M.entriesRemoved] += iotlb.removeTags(tag, groups, nowNs);
+    for (const w of this.t.walkCaches[inst]) w.removeTags(tag, groups, nowNs);
     this.drainWindow(iotlb, base);
   }
 
@@ -198,7 +199,7 @@ export class Invalidator {
   private devtlbCommand(att: number, start: number, end: number, base: number, nowNs: number): void {
     const devtlb = this.t.devtlbs[this.t.attDevice[att]]!;
     this.t.counters.domain[base + M.cmdDevtlb]++;
-    if (start < 0) devtlb.removeTag(att, nowNs);
+    if (start < 0) devtlb.removeTags(att, null, nowNs);
     else devtlb.removeRange(att, start, end, nowNs);
   }
 
@@ -247,7 +248,7 @@ export class Invalidator {
         this.drainWindow(iotlb, base);
       } else {
         c[base + M.cmdDomain]++;
-        this.removeTags(inst, [tag], base, nowNs);
+        this.removeTags(inst, tag, false, base, nowNs);
       }
       this.touch(inst);
     }
@@ -270,7 +271,7 @@ export class Invalidator {
       if (!this.firstOfTag(atts, k)) continue;
       const inst = t.deviceInstance[t.attDevice[atts[k]]];
       c[base + M.cmdDomain]++;
-      this.removeTags(inst, [t.attTag[atts[k]]], base, nowNs);
+      this.removeTags(inst, t.attTag[atts[k]], false, base, nowNs);
       this.touch(inst);
     }
     this.devtlbCommands(atts, -1, 0, base, nowNs);
@@ -295,7 +296,7 @@ export class Invalidator {
       c[base + M.cmdDomain]++;
       c[base + M.flushes]++;
       c[base + M.cmdWait]++;
-      this.removeTags(t.deviceInstance[dev], type === T_PAGING ? t.tags.sameDid(tag) : [tag], base, nowNs);
+      this.removeTags(t.deviceInstance[dev], tag, type === T_PAGING, base, nowNs);
     } else if (type !== T_IDENTITY) {
       return; // blocked: nothing attached, nothing cached
     }

@@ -106,7 +106,7 @@ describe('table against a plain array-of-objects reference', () => {
           const order = orders[rng.int(orders.length)];
           const base = Math.floor(pfn / 2 ** order) * 2 ** order;
           if (rng.chance(0.05)) {
-            t.removeTag(tag, 0);
+            t.removeTags(tag, null, 0);
             for (const e of ref.all()) if (e.state === 'valid' && e.tag === String(tag)) e.state = 'inval';
             continue;
           }

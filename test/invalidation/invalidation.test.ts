@@ -1,9 +1,10 @@
 // spec/model.md §5 and the teardown of §2, one test per rule.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { psiCover, psiOut } from '../../src/invalidation/psi.js';
 import { Invalidator, type InvalidationTarget } from '../../src/invalidation/invalidator.js';
 import { Counters, M } from '../../src/stats/counters.js';
 import { TagSpace } from '../../src/caches/tags.js';
+import { SetAssocTable } from '../../src/caches/table.js';
 import { K4, M2, type Ev } from '../helpers/events.js';
 import { domainRow, replayEvents } from '../helpers/replay.js';
 
@@ -163,6 +164,22 @@ describe('attachment teardown (§2)', () => {
     expect(plain.totals.invalidation).toMatchObject({ commands: { page: 0, domain: 0, devtlb: 0, wait: 0 }, flushes: 0 });
     const ats = replayEvents(ev, { devices: { '0000:03:00.0': { devtlb: true } } }, { domains: { 8: 'identity' } });
     expect(ats.totals.invalidation).toMatchObject({ commands: { page: 0, domain: 0, devtlb: 1, wait: 0 }, flushes: 0 });
+  });
+
+  it('a paging teardown removes every PASID of the DID in one pass of each table, however many PASIDs it has had', () => {
+    // 40 PASIDs of one device attached to paging domain 1 in turn, each filling an entry.
+    const ev: Ev[] = [{ op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 }];
+    for (let p = 1; p <= 40; p++) ev.push({ op: 'attach', device: DEV, pasid: p, domain: 1 }, { op: 'dma_read', device: DEV, pasid: p, iova: 0, size: 4 });
+    ev.push({ op: 'attach', device: DEV2, domain: 2 }, { op: 'dma_read', device: DEV2, iova: 0, size: 4 }); // another DID: kept
+    ev.push({ op: 'detach', device: DEV, pasid: 40 });
+    const scans = vi.spyOn(SetAssocTable.prototype, 'removeTags');
+    try {
+      const s = replayEvents(ev, { iotlb: { entries: 64, ways: 64 } }); // one set: every entry stays
+      expect(s.totals.invalidation).toMatchObject({ commands: { domain: 1 }, flushes: 1, entriesRemoved: 40 });
+      expect(scans).toHaveBeenCalledTimes(1); // one IOTLB, no walk cache, no device TLB: one scan, not one per PASID
+    } finally {
+      scans.mockRestore();
+    }
   });
 
   it('the old DID is released only after the teardown', () => {
