@@ -19,15 +19,17 @@ export interface MessageAt {
   length: number;
 }
 
+/** Where a file-format file's footer says a message is. */
+export interface Block {
+  offset: number;
+  length: number;
+}
+
 export class MessageCursor {
   private readonly head = Buffer.alloc(8);
-  /** File offset of the next message. */
-  private pos: number;
 
-  /** Messages between file offsets `start` and `end` (the footer of the file format, or the file's end). */
-  constructor(private readonly fd: number, start: number, private readonly end: number) {
-    this.pos = start;
-  }
+  /** Messages in the file region [0, end): the file's end, or its footer in the file format. */
+  constructor(private readonly fd: number, private readonly end: number) {}
 
   /** Reads `length` bytes at file offset `at` into `buf` at `offset`; a short file is an error. */
   read(buf: Uint8Array, offset: number, length: number, at: number): void {
@@ -39,10 +41,15 @@ export class MessageCursor {
     }
   }
 
-  /** The next message, or null at the end-of-stream marker or the end of the region. */
-  next(): MessageAt | null {
-    const start = this.pos;
-    if (start + 4 > this.end) return null;
+  /**
+   * The message at file offset `start`, or null for the end-of-stream marker
+   * (or for the end of the region, where a writer left the marker out).
+   * Lengths are checked before they are trusted: a corrupt one is an error,
+   * never a message of no length (which would read the same one forever).
+   */
+  at(start: number): MessageAt | null {
+    if (start === this.end) return null;
+    if (start + 4 > this.end) throw new Error(`${this.end - start} stray bytes at byte ${start}`);
     const framed = start + 8 <= this.end;
     this.read(this.head, 0, framed ? 8 : 4, start);
     let headLength = 4;
@@ -57,10 +64,73 @@ export class MessageCursor {
     const meta = Buffer.allocUnsafe(metaLength);
     this.read(meta, 0, metaLength, start + headLength);
     const message = A.Message.decode(meta);
-    const length = headLength + metaLength + Number(message.bodyLength);
+    const bodyLength = Number(message.bodyLength);
+    if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) throw new Error(`bad body length ${message.bodyLength} at byte ${start}`);
+    const length = headLength + metaLength + bodyLength;
     if (start + length > this.end) throw new Error(`the file ends at byte ${this.end}, inside a message`);
-    this.pos = start + length;
     return { message, start, length };
+  }
+
+  /**
+   * A stream's messages after its schema, in order: dictionaries and record
+   * batches only, ending at the end-of-stream marker with nothing after it.
+   */
+  *stream(first: number): Generator<MessageAt> {
+    for (let pos = first; ; ) {
+      const m = this.at(pos);
+      if (m === null) {
+        if (pos + 8 < this.end) throw new Error(`data after the end-of-stream marker at byte ${pos}`);
+        return;
+      }
+      if (!m.message.isDictionaryBatch() && !m.message.isRecordBatch()) throw new Error(`unexpected ${A.MessageHeader[m.message.headerType]} message at byte ${pos}`);
+      yield m;
+      pos += m.length;
+    }
+  }
+
+  /**
+   * A file's messages where its footer puts them, dictionaries first: each
+   * must be there, of the kind and length the footer gives.
+   */
+  *blocks(dictionaries: Block[], batches: Block[]): Generator<MessageAt> {
+    for (const [blocks, dictionary] of [[dictionaries, true], [batches, false]] as const) {
+      for (const b of blocks) {
+        const m = this.at(b.offset);
+        const kind = dictionary ? m?.message.isDictionaryBatch() : m?.message.isRecordBatch();
+        if (m === null || !kind || m.length !== b.length) throw new Error(`the footer's ${dictionary ? 'dictionary' : 'record batch'} at byte ${b.offset} is not there`);
+        yield m;
+      }
+    }
+  }
+}
+
+/**
+ * The bytes that decode a record batch when they precede it: the schema
+ * message and the dictionary messages in force. A replacement dictionary
+ * drops the messages of its id before it; a delta adds to them. (Keeping them
+ * all made a stream that re-sends its dictionary with every batch quadratic.)
+ */
+export class DecodePrefix {
+  private readonly dictionaries = new Map<number, Uint8Array[]>();
+  /** The current prefix; a new array whenever it changes. */
+  bytes: Uint8Array;
+
+  constructor(private readonly schema: Uint8Array) {
+    this.bytes = schema;
+  }
+
+  add(id: number, isDelta: boolean, message: Uint8Array): void {
+    const list = this.dictionaries.get(id);
+    if (isDelta && list !== undefined) list.push(message);
+    else this.dictionaries.set(id, [message]);
+    const parts = [this.schema, ...[...this.dictionaries.values()].flat()];
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    this.bytes = bytes;
   }
 }
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
 import type { EventBatch } from './batch.js';
-import { MessageCursor, decodeOneBatch, schemaMessage } from './ipc.js';
+import { DecodePrefix, MessageCursor, decodeOneBatch, schemaMessage, type MessageAt } from './ipc.js';
 import { parseMetadata } from './metadata.js';
 import { COLUMNS, OP_CODE_BY_NAME, UNKNOWN_OP, type ColumnName, type TraceMetadata } from './schema.js';
 
@@ -79,6 +79,31 @@ function u64View(batch: A.RecordBatch, name: ColumnName): { data: A.Data; view: 
   const copy = new Uint32Array(data.length * 2);
   new Uint8Array(copy.buffer).set(new Uint8Array(values.buffer, byteOffset, data.length * 8));
   return { data, view: copy };
+}
+
+interface Columns {
+  ts: { data: A.Data; view: Uint32Array };
+  iova: { data: A.Data; view: Uint32Array };
+  paddr: { data: A.Data; view: Uint32Array };
+  size: { data: A.Data; view: Uint32Array };
+  device: { data: A.Data; view: Uint32Array };
+  pasid: { data: A.Data; view: Uint32Array };
+  domain: { data: A.Data; view: Uint32Array };
+  opData: A.Data;
+}
+
+/** The trace's columns of a record batch (a corrupt batch throws here). */
+function columnsOf(rb: A.RecordBatch): Columns {
+  return {
+    ts: u64View(rb, 'ts'),
+    iova: u64View(rb, 'iova'),
+    paddr: u64View(rb, 'paddr'),
+    size: u64View(rb, 'size'),
+    device: u32View(rb, 'device'),
+    pasid: u32View(rb, 'pasid'),
+    domain: u32View(rb, 'domain'),
+    opData: rb.getChild('op')!.data[0],
+  };
 }
 
 /** Decodes the `op` column to codes: dictionaries are mapped once per batch. */
@@ -178,16 +203,31 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
   }
   // The schema, through apache-arrow's reader: the file format keeps it in
   // the footer, and apache-arrow's own file writer writes it nowhere else.
+  // A file's messages are then read where its footer puts them; a stream's
+  // in order after its schema.
   let schema: A.Schema;
+  let messages: () => Generator<MessageAt>;
+  const cursor = new MessageCursor(handle.fd, end);
+  const readAt = (buf: Uint8Array, offset: number, m: MessageAt) => cursor.read(buf, offset, m.length, m.start);
   try {
     const reader = (await A.RecordBatchReader.from(handle)) as A.RecordBatchReader;
     await reader.open();
     schema = reader.schema;
+    if (reader.isFile()) {
+      const footer = reader.footer!;
+      const block = (b: { offset: number; metaDataLength: number; bodyLength: number }) => ({ offset: Number(b.offset), length: b.metaDataLength + Number(b.bodyLength) });
+      const dictionaries = [...footer.dictionaryBatches()].map(block);
+      const recordBatches = [...footer.recordBatches()].map(block);
+      messages = () => cursor.blocks(dictionaries, recordBatches);
+    } else {
+      const first = cursor.at(0);
+      if (first === null || !first.message.isSchema()) return fail('the file has no schema (truncated?)');
+      messages = () => cursor.stream(first.length);
+    }
   } catch (err) {
     return fail(`the file is truncated or corrupt (${(err as Error).message})`);
   }
   if (!schema) return fail('the file has no schema (truncated?)');
-  const cursor = new MessageCursor(handle.fd, isFileFormat ? 8 : 0, end);
   const schemaBytes = schemaMessage(schema);
   let meta: TraceMetadata;
   try {
@@ -205,50 +245,46 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     let row = 0;
     let lastTsHi = 0;
     let lastTsLo = 0;
-    /** The schema and every dictionary message so far: what decodes a record batch. */
-    let prefix: Uint8Array = schemaBytes;
+    const prefix = new DecodePrefix(schemaBytes);
     const buffers = [new Uint8Array(0), new Uint8Array(0)];
     const holds: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)]; // the prefix each buffer starts with
     let which = 0;
+    const next = messages();
     for (;;) {
       let rb: A.RecordBatch;
+      let cols: Columns;
       try {
-        const m = cursor.next();
-        if (m === null) break;
+        const it = next.next();
+        if (it.done) break;
+        const m = it.value;
         if (m.message.isDictionaryBatch()) {
-          const grown = new Uint8Array(prefix.length + m.length);
-          grown.set(prefix);
-          cursor.read(grown, prefix.length, m.length, m.start);
-          prefix = grown;
+          const header = m.message.header() as unknown as { id: number; isDelta: boolean };
+          const bytes = new Uint8Array(m.length);
+          readAt(bytes, 0, m);
+          prefix.add(header.id, header.isDelta, bytes);
           continue;
         }
-        if (!m.message.isRecordBatch()) continue; // the schema again, in a stream (prefix has it)
-        const need = prefix.length + m.length;
+        const pre = prefix.bytes;
+        const need = pre.length + m.length;
         if (buffers[which].length < need) {
           buffers[which] = new Uint8Array(Math.ceil(need * 1.25));
           holds[which] = new Uint8Array(0);
         }
         const buf = buffers[which];
-        if (holds[which] !== prefix) {
-          buf.set(prefix);
-          holds[which] = prefix;
+        if (holds[which] !== pre) {
+          buf.set(pre);
+          holds[which] = pre;
         }
-        which ^= 1;
-        cursor.read(buf, prefix.length, m.length, m.start);
+        readAt(buf, pre.length, m);
         rb = decodeOneBatch(buf.subarray(0, need));
+        if (rb.numRows === 0) continue;
+        cols = columnsOf(rb);
       } catch (err) {
         throw traceError(label, `the file is truncated or corrupt after row ${row} (${(err as Error).message})`);
       }
+      which ^= 1; // only for a batch handed out: it holds this buffer
       const n = rb.numRows;
-      if (n === 0) continue;
-      const ts = u64View(rb, 'ts');
-      const iova = u64View(rb, 'iova');
-      const paddr = u64View(rb, 'paddr');
-      const sizeCol = u64View(rb, 'size');
-      const device = u32View(rb, 'device');
-      const pasid = u32View(rb, 'pasid');
-      const domain = u32View(rb, 'domain');
-      const opData = rb.getChild('op')!.data[0];
+      const { ts, iova, paddr, size: sizeCol, device, pasid, domain, opData } = cols;
       for (const [name, data] of [
         ['ts', ts.data], ['op', opData], ['device', device.data], ['pasid', pasid.data],
         ['domain', domain.data], ['iova', iova.data], ['paddr', paddr.data], ['size', sizeCol.data],
