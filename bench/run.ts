@@ -12,8 +12,9 @@ import { Replacement } from '../src/caches/replacement.js';
 import { SetAssocTable } from '../src/caches/table.js';
 import { resolveConfig } from '../src/config/config.js';
 import { PageTablePool } from '../src/model/pagetable.js';
-import { pgsize, pgsizeOut } from '../src/model/pgsize.js';
+import { splitRange } from '../src/model/pgsize.js';
 import { sizesOf } from '../src/model/topology.js';
+import { pfnOf } from '../src/trace/batch.js';
 import { Op } from '../src/trace/schema.js';
 import { replayPoints } from '../src/model/run.js';
 import { runSweep } from '../src/model/sweep.js';
@@ -70,23 +71,14 @@ async function child(scenario: string, events: number): Promise<Result> {
       const n = b.length;
       for (let i = 0; i < n; i++) {
         const op = b.op[i];
-        const pfn = b.iova[2 * i + 1] * 1048576 + (b.iova[2 * i] >>> 12);
+        const pfn = pfnOf(b.iova[2 * i], b.iova[2 * i + 1]);
         if (op === Op.DmaRead || op === Op.DmaWrite) {
           if (iotlb.lookup(0, pfn, orders) >= 0) continue;
           const order = pool.lookup(root, pfn);
           if (order >= 0) iotlb.fill(0, pool.foundBase, order, pool.foundPhys, 0);
         } else if (op === Op.Map) {
-          let pages = b.size[2 * i + 1] * 1048576 + (b.size[2 * i] >>> 12);
-          let at = pfn;
-          let phys = b.paddr[2 * i + 1] * 1048576 + (b.paddr[2 * i] >>> 12);
-          if (pool.anyLeafIn(root, at, at + pages)) continue;
-          while (pages > 0) {
-            const order = pgsize(orders, at, phys, pages);
-            for (let k = 0; k < pgsizeOut.count; k++) pool.install(root, at + k * 2 ** order, order, phys + k * 2 ** order);
-            at += pgsizeOut.count * 2 ** order;
-            phys += pgsizeOut.count * 2 ** order;
-            pages -= pgsizeOut.count * 2 ** order;
-          }
+          const pages = pfnOf(b.size[2 * i], b.size[2 * i + 1]);
+          if (!pool.anyLeafIn(root, pfn, pfn + pages)) splitRange(pool, orders, pfn, pfnOf(b.paddr[2 * i], b.paddr[2 * i + 1]), pages, root, null, 0);
         }
       }
       loopNs += process.hrtime.bigint() - l0;

@@ -26,7 +26,7 @@ export function alignDown(x: number, order: number): number {
 
 /** Whether `x` is a multiple of 2^order. */
 export function isAligned(x: number, order: number): boolean {
-  return pageNumber(x, order) * POW2[order] === x;
+  return alignDown(x, order) === x;
 }
 
 /**

@@ -8,7 +8,6 @@ import { grow } from '../typed.js';
 export class TagSpace {
   private readonly ids = new Map<string, number>();
   private readonly groupIds = new Map<string, number>();
-  private count = 0;
   /**
    * Per tag id: the id of its (instance, DID) group, which a domain-selective
    * command on that DID removes whatever the PASID, in one pass of a table.
@@ -20,7 +19,7 @@ export class TagSpace {
     const key = `${instance}:${did}:${pasid}`;
     let id = this.ids.get(key);
     if (id === undefined) {
-      id = this.count++;
+      id = this.ids.size;
       this.ids.set(key, id);
       const groupKey = `${instance}:${did}`;
       let g = this.groupIds.get(groupKey);

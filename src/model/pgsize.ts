@@ -4,6 +4,7 @@
 // allowed size's boundary when a whole larger page fits after it
 // (spec/model.md §3-4; linux-notes §1.3).
 import { POW2, alignDown } from '../caches/indexing.js';
+import type { PageTablePool } from './pagetable.js';
 
 /** log2 of the largest power of two dividing x (x > 0); 64 for x = 0. */
 export function alignmentOrder(x: number): number {
@@ -64,4 +65,26 @@ export function pgsize(ordersDesc: Int8Array, iova: number, paddr: number, size:
   }
   pgsizeOut.count = Math.floor(size / pageSize);
   return order;
+}
+
+/**
+ * Splits [iova, iova+size) -> paddr into leaves as the map loop of
+ * `iommu_map()` does with `iommu_pgsize()`, installing them in `pool` under
+ * `root` when root > 0 and counting them per order into
+ * `counts[countBase + order]` when `counts` is given.
+ */
+export function splitRange(pool: PageTablePool, orders: Int8Array, iova: number, paddr: number, size: number, root: number, counts: Float64Array | null, countBase: number): void {
+  while (size > 0) {
+    const order = pgsize(orders, iova, paddr, size);
+    const count = pgsizeOut.count;
+    if (order < 0 || count === 0) throw new Error(`internal: iommu_pgsize found no size for ${iova}+${size}`);
+    const step = POW2[order];
+    if (root > 0) {
+      for (let j = 0; j < count; j++) pool.install(root, iova + j * step, order, paddr + j * step);
+    }
+    if (counts !== null) counts[countBase + order] += count;
+    iova += count * step;
+    paddr += count * step;
+    size -= count * step;
+  }
 }

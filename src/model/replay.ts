@@ -9,20 +9,15 @@ import { SetAssocTable } from '../caches/table.js';
 import { TagSpace } from '../caches/tags.js';
 import { Invalidator, type InvalidationTarget } from '../invalidation/invalidator.js';
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
-import { TWO_POW_32, type EventBatch } from '../trace/batch.js';
+import { TWO_POW_32, pfnOf, type EventBatch } from '../trace/batch.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
 import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_PAGING, T_SVA, TYPE_NAMES } from './domains.js';
 import { PageTablePool, leafLevelOf, type LeafSink } from './pagetable.js';
-import { pgsize, pgsizeOut } from './pgsize.js';
+import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
 import { grow } from '../typed.js';
 import { SlotIndex } from './slots.js';
 import './jit.js';
 import { resolveTopology, sizesOf, type Topology } from './topology.js';
-
-/** The 4 KiB page-frame number of a uint64 byte value given as lo/hi words (its low 12 bits dropped). */
-function pfnOf(lo: number, hi: number): number {
-  return hi * 1048576 + (lo >>> 12);
-}
 
 // Op codes as module constants: a property load from the imported `Op`
 // object per row showed in the DMA run's profile.
@@ -489,28 +484,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     }
     cm[mb + M.mapBytes] += size * 4096;
     if (this.domainSizes[dom] < 0) this.domainSizes[dom] = 0; // mapped before any attach: the first instance's
-    this.splitRange(sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
-  }
-
-  /**
-   * Splits [iova, iova+size) -> paddr into leaves as `iommu_pgsize()` does,
-   * installing them when `root` > 0 and counting them per order into
-   * `counts[countBase + order]` when `counts` is given.
-   */
-  private splitRange(orders: Int8Array, iova: number, paddr: number, size: number, root: number, counts: Float64Array | null, countBase: number): void {
-    while (size > 0) {
-      const order = pgsize(orders, iova, paddr, size);
-      const count = pgsizeOut.count;
-      if (order < 0 || count === 0) throw new Error(`internal: iommu_pgsize found no size for ${iova}+${size}`);
-      const step = POW2[order];
-      if (root > 0) {
-        for (let j = 0; j < count; j++) this.pool.install(root, iova + j * step, order, paddr + j * step);
-      }
-      if (counts !== null) counts[countBase + order] += count;
-      iova += count * step;
-      paddr += count * step;
-      size -= count * step;
-    }
+    splitRange(this.pool, sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
   }
 
   // ---------------------------------------------------------------- unmap (§4)
@@ -601,11 +575,11 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.splitting = true; // the leaf goes, but only part of it counts as unmapped
     this.pool.clear(root, base, leafEnd, this);
     this.splitting = false;
-    if (base < s) this.splitRange(orders, base, phys, s - base, root, null, 0);
-    if (leafEnd > e) this.splitRange(orders, e, phys + (e - base), leafEnd - e, root, null, 0);
+    if (base < s) splitRange(this.pool, orders, base, phys, s - base, root, null, 0);
+    if (leafEnd > e) splitRange(this.pool, orders, e, phys + (e - base), leafEnd - e, root, null, 0);
     const rs = Math.max(s, base);
     const re = Math.min(e, leafEnd);
-    this.splitRange(orders, rs, phys + (rs - base), re - rs, 0, this.counters.unmapPages, dom * ORDERS);
+    splitRange(this.pool, orders, rs, phys + (rs - base), re - rs, 0, this.counters.unmapPages, dom * ORDERS);
     this.counters.domain[dom * DOMAIN_FIELDS + M.unmapBytes] += (re - rs) * 4096;
   }
 

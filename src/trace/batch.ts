@@ -24,6 +24,11 @@ export function u64(words: Uint32Array, row: number): number {
   return words[2 * row + 1] * TWO_POW_32 + words[2 * row];
 }
 
+/** The 4 KiB page-frame number of a uint64 byte value given as lo/hi words (its low 12 bits dropped). */
+export function pfnOf(lo: number, hi: number): number {
+  return hi * 1048576 + (lo >>> 12);
+}
+
 /** Writes a uint64 (a number, exact below 2^53) as lo/hi words at row i. */
 export function setU64(words: Uint32Array, i: number, v: number): void {
   words[2 * i] = v % TWO_POW_32;

@@ -123,19 +123,62 @@ export class DecodePrefix {
     const list = this.dictionaries.get(id);
     if (isDelta && list !== undefined) list.push(message);
     else this.dictionaries.set(id, [message]);
-    const parts = [this.schema, ...[...this.dictionaries.values()].flat()];
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      bytes.set(p, at);
-      at += p.length;
+    this.bytes = Buffer.concat([this.schema, ...[...this.dictionaries.values()].flat()]);
+  }
+}
+
+/**
+ * The non-empty record batches of a file's messages, decoded. Each batch's
+ * columns are views of one of two buffers, used in turn, so a batch stays
+ * valid until the one after the next is read.
+ */
+export class BatchStream {
+  private readonly prefix: DecodePrefix;
+  private readonly buffers = [new Uint8Array(0), new Uint8Array(0)];
+  /** The prefix each buffer starts with. */
+  private readonly holds: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
+  private which = 0;
+
+  constructor(private readonly cursor: MessageCursor, private readonly messages: Iterator<MessageAt>, schema: Uint8Array) {
+    this.prefix = new DecodePrefix(schema);
+  }
+
+  /** The next batch with rows, or null at the end. Throws on a corrupt message. */
+  next(): A.RecordBatch | null {
+    for (;;) {
+      const it = this.messages.next();
+      if (it.done) return null;
+      const m = it.value;
+      if (m.message.isDictionaryBatch()) {
+        const bytes = new Uint8Array(m.length);
+        this.cursor.read(bytes, 0, m.length, m.start);
+        const header = m.message.header();
+        this.prefix.add(header.id, header.isDelta, bytes);
+        continue;
+      }
+      const pre = this.prefix.bytes;
+      const need = pre.length + m.length;
+      const k = this.which;
+      if (this.buffers[k].length < need) {
+        this.buffers[k] = new Uint8Array(Math.ceil(need * 1.25));
+        this.holds[k] = new Uint8Array(0);
+      }
+      const buf = this.buffers[k];
+      if (this.holds[k] !== pre) {
+        buf.set(pre);
+        this.holds[k] = pre;
+      }
+      this.cursor.read(buf, pre.length, m.length, m.start);
+      const rb = decodeOneBatch(buf.subarray(0, need));
+      if (rb.numRows === 0) continue; // an empty batch holds no buffer
+      this.which = 1 - k;
+      return rb;
     }
-    this.bytes = bytes;
   }
 }
 
 /** The only record batch of an in-memory IPC stream (schema and dictionaries first). */
-export function decodeOneBatch(stream: Uint8Array): A.RecordBatch {
+function decodeOneBatch(stream: Uint8Array): A.RecordBatch {
   const reader = A.RecordBatchReader.from(stream);
   const first = reader.next();
   if (first.done) throw new Error('a record batch message decoded to no batch');

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
 import type { EventBatch } from './batch.js';
-import { DecodePrefix, MessageCursor, decodeOneBatch, schemaMessage, type MessageAt } from './ipc.js';
+import { BatchStream, MessageCursor, schemaMessage, type MessageAt } from './ipc.js';
 import { parseMetadata } from './metadata.js';
 import { COLUMNS, OP_CODE_BY_NAME, UNKNOWN_OP, type ColumnName, type TraceMetadata } from './schema.js';
 
@@ -208,7 +208,6 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
   let schema: A.Schema;
   let messages: () => Generator<MessageAt>;
   const cursor = new MessageCursor(handle.fd, end);
-  const readAt = (buf: Uint8Array, offset: number, m: MessageAt) => cursor.read(buf, offset, m.length, m.start);
   try {
     const reader = (await A.RecordBatchReader.from(handle)) as A.RecordBatchReader;
     await reader.open();
@@ -238,51 +237,23 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     throw err;
   }
 
-  // A batch's columns are views of one of two buffers, used in turn, so a
-  // batch stays valid until the one after the next is read.
+  // A batch stays valid until the one after the next is read (BatchStream).
   async function* batches(): AsyncGenerator<EventBatch> {
     const ops = new OpDecoder();
     let row = 0;
     let lastTsHi = 0;
     let lastTsLo = 0;
-    const prefix = new DecodePrefix(schemaBytes);
-    const buffers = [new Uint8Array(0), new Uint8Array(0)];
-    const holds: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)]; // the prefix each buffer starts with
-    let which = 0;
-    const next = messages();
+    const stream = new BatchStream(cursor, messages(), schemaBytes);
     for (;;) {
-      let rb: A.RecordBatch;
+      let rb: A.RecordBatch | null;
       let cols: Columns;
       try {
-        const it = next.next();
-        if (it.done) break;
-        const m = it.value;
-        if (m.message.isDictionaryBatch()) {
-          const header = m.message.header() as unknown as { id: number; isDelta: boolean };
-          const bytes = new Uint8Array(m.length);
-          readAt(bytes, 0, m);
-          prefix.add(header.id, header.isDelta, bytes);
-          continue;
-        }
-        const pre = prefix.bytes;
-        const need = pre.length + m.length;
-        if (buffers[which].length < need) {
-          buffers[which] = new Uint8Array(Math.ceil(need * 1.25));
-          holds[which] = new Uint8Array(0);
-        }
-        const buf = buffers[which];
-        if (holds[which] !== pre) {
-          buf.set(pre);
-          holds[which] = pre;
-        }
-        readAt(buf, pre.length, m);
-        rb = decodeOneBatch(buf.subarray(0, need));
-        if (rb.numRows === 0) continue;
+        rb = stream.next();
+        if (rb === null) break;
         cols = columnsOf(rb);
       } catch (err) {
         throw traceError(label, `the file is truncated or corrupt after row ${row} (${(err as Error).message})`);
       }
-      which ^= 1; // only for a batch handed out: it holds this buffer
       const n = rb.numRows;
       const { ts, iova, paddr, size: sizeCol, device, pasid, domain, opData } = cols;
       for (const [name, data] of [
