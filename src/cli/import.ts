@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { InputError } from '../errors.js';
 import { attributionLine, importTrace } from '../import/convert.js';
+import { SEED, numberOption } from './options.js';
 
 interface Args {
   files: string[];
@@ -22,13 +23,11 @@ export const importCommand: CommandModule<object, Args> = {
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output trace (.arrow or .arrows)' })
       .option('format', { type: 'string', default: 'auto', describe: 'auto, ftrace (also trace-cmd report) or perf (perf script)' })
       .option('synthesize-dma', { type: 'boolean', describe: 'generate device accesses: each streaming mapping read/written once, coherent memory at --coherent-rate' })
-      .option('coherent-rate', { type: 'number', default: 1000, describe: 'accesses per second to each coherent allocation (with --synthesize-dma)' })
+      .option('coherent-rate', numberOption('coherent-rate', { expected: 'a non-negative number', min: 0 }, { default: 1000, describe: 'accesses per second to each coherent allocation (with --synthesize-dma)' }))
       .option('strict', { type: 'boolean', describe: 'any unparseable line is an error' })
-      .option('seed', { type: 'number', default: 1, describe: 'seed for synthesized access offsets' }) as never,
+      .option('seed', numberOption('seed', SEED, { default: 1, describe: 'seed for synthesized access offsets' })) as never,
   handler: async (args) => {
     if (!['auto', 'ftrace', 'perf'].includes(args.format)) throw new InputError(`Invalid option --format: expected auto, ftrace or perf, got ${args.format}`);
-    if (!Number.isInteger(args.seed) || args.seed < 0 || args.seed > 0xffffffff) throw new InputError(`Invalid option --seed: expected an integer in 0..2^32-1, got ${args.seed}`);
-    if (!(args.coherentRate >= 0)) throw new InputError(`Invalid option --coherent-rate: expected a non-negative number, got ${args.coherentRate}`);
     const s = await importTrace(args.files, args.out, {
       format: args.format as 'auto' | 'ftrace' | 'perf',
       synthesizeDma: args.synthesizeDma ?? false,

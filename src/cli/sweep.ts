@@ -12,6 +12,7 @@ import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/com
 import { sweepHtml } from '../report/html.js';
 import { stableStringify, type Summary } from '../report/summary.js';
 import { openTrace } from '../trace/merge.js';
+import { POSITIVE_INTEGER, numberOption } from './options.js';
 import { progressBar } from './progress.js';
 
 interface Args {
@@ -45,12 +46,11 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('iotlb', { type: 'string', array: true, describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull' })
       .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
       .option('out', { type: 'string', default: 'sweep-out', describe: 'output directory' })
-      .option('jobs', { type: 'number', describe: 'worker threads (default: the number of cores)' })
+      .option('jobs', numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads (default: the number of cores)' }))
       .option('resume', { type: 'boolean', describe: 'skip points whose summary already exists' })
       .option('quiet', { type: 'boolean', describe: 'no progress bar' }) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
-    if (!Number.isInteger(jobs) || jobs < 1) throw new InputError(`Invalid option --jobs: expected a positive integer, got ${args.jobs}`);
     for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
     const raw = args.config ? readConfigFile(args.config) : {};
     const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)');
