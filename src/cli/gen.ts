@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { InputError } from '../errors.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, SEED, numberOption } from './options.js';
+import { STDIO, withOutputFile } from './stdio.js';
 import { DEFAULT_OPTIONS, WORKLOADS, findWorkload, generate } from '../workloads/index.js';
 
 interface Args {
@@ -20,7 +21,7 @@ export const genCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('workload', { type: 'string', demandOption: true, describe: `what to imitate: ${WORKLOADS.map((w) => w.name).join(', ')}` })
-      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output trace (.arrow file or .arrows stream)' })
+      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output trace (.arrow file or .arrows stream; - writes a stream to standard output)' })
       .option('events', numberOption('events', POSITIVE_INTEGER, { default: DEFAULT_OPTIONS.events, describe: 'number of events' }))
       .option('seed', numberOption('seed', SEED, { default: DEFAULT_OPTIONS.seed, describe: 'random seed (same seed, same bytes)' }))
       .option('devices', numberOption('devices', { expected: 'an integer in 1..64', integer: true, min: 1, max: 64 }, { default: DEFAULT_OPTIONS.devices, describe: 'devices of the workload' }))
@@ -30,7 +31,9 @@ export const genCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     const w = findWorkload(args.workload);
     if (!w) throw new InputError(`Unknown workload "${args.workload}": expected one of ${WORKLOADS.map((x) => x.name).join(', ')}`);
-    const rows = await generate(w, args.out, { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate });
-    process.stderr.write(`wrote ${rows} events to ${args.out}\n`);
+    const opts = { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate };
+    // `-o -`: an Arrow stream on standard output, once the whole trace is made.
+    const rows = await withOutputFile(args.out, '.arrows', (file) => generate(w, file, opts));
+    process.stderr.write(`wrote ${rows} events to ${args.out === STDIO ? 'standard output' : args.out}\n`);
   },
 };

@@ -11,6 +11,7 @@ import { inspectCommand } from './inspect.js';
 import { replayCommand } from './replay.js';
 import { sweepCommand } from './sweep.js';
 import { DOCS_EPILOGUE, unknownCommandMessage } from './options.js';
+import { checkStdioPlaces, markStdio } from './stdio.js';
 
 /** The commands, as the first word of the command line names them. */
 const COMMANDS = [replayCommand, inspectCommand, genCommand, sweepCommand, importCommand];
@@ -22,13 +23,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`iommu-replay: ${unknown}\n`);
     return 2;
   }
-  const parser = yargs(argv)
+  const parser = yargs(markStdio(argv))
     .scriptName('iommu-replay')
     .usage('$0 <command> [options]\n\nTrace-driven IOMMU performance analyzer: replays Arrow traces of DMA and map/unmap through an IOMMU model.')
     .command(COMMANDS as never)
     .demandCommand(1, `Name a command: ${COMMAND_NAMES.join(', ')}`)
     .epilogue(DOCS_EPILOGUE)
     .option('profile', { type: 'string', describe: 'write a V8 CPU profile of the run to this .cpuprofile file (open in Chrome DevTools)', global: true })
+    .middleware(checkStdioPlaces as never)
     .middleware(startProfileIfAsked)
     .strict()
     .help()

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { InputError, describeIoError } from '../errors.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
-import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2 } from './pagesizes.js';
+import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2, splitPageSizeList } from './pagesizes.js';
 
 export const POLICIES = ['lru', 'fifo', 'plru', 'random'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -150,7 +150,7 @@ function parsePageSizes(field: string, value: string[] | string, levels: number)
   if (typeof value === 'string') {
     const fromBitmap = parseBitmap(value);
     if (fromBitmap) log2s = fromBitmap;
-    else log2s = value.split(/[,|]/).map((s) => parseSizeLog2(s) ?? fieldError(field, `expected a size like "4K" or "2M" or a bitmap like "0x40201000", got ${show(value)}`));
+    else log2s = splitPageSizeList(value).map((s) => parseSizeLog2(s) ?? fieldError(field, `expected a size like "4K" or "2M" or a bitmap like "0x40201000", got ${show(value)}`));
   } else {
     log2s = value.map((s) => parseSizeLog2(s) ?? fieldError(field, `expected a power-of-two size like "4K" or "2M", got ${show(s)}`));
   }

@@ -4,6 +4,24 @@
 
 export const PAGE_SHIFT = 12;
 
+/**
+ * A set of page sizes is written one way in everything the tool writes
+ * (labels, results.arrow, reports, file names): "4K+2M+1G". On input, in a
+ * configuration string or on the command line, "4K,2M", "4K|2M" and "4K+2M"
+ * all mean the same set (docs/configuration.md, "Page sizes").
+ */
+export const PAGE_SIZE_SEPARATOR = '+';
+
+/** Splits "4K,2M", "4K|2M" or "4K+2M" into its sizes. */
+export function splitPageSizeList(text: string): string[] {
+  return text.split(/[,|+]/).map((s) => s.trim()).filter(Boolean);
+}
+
+/** Writes a set of size names the one way output spells it: "4K+2M". */
+export function formatPageSizeSet(names: readonly string[]): string {
+  return names.join(PAGE_SIZE_SEPARATOR);
+}
+
 const UNITS: Record<string, number> = { K: 10, M: 20, G: 30, T: 40, P: 50 };
 
 /** Parses "64K", "2M", "1G", "4KiB" to log2(bytes); undefined when not a power of two or malformed. */

@@ -4,6 +4,7 @@
 // grid is the cartesian product, axes in the order given, last axis fastest.
 import { InputError } from '../errors.js';
 import { resolveConfig, type ReplayConfig } from './config.js';
+import { formatPageSizeSet, splitPageSizeList } from './pagesizes.js';
 
 export interface SweepAxis {
   /** Field path, e.g. "iotlb.sets"; "iotlb" for the --iotlb short form. */
@@ -30,7 +31,8 @@ export interface ShortForms {
 }
 
 function showValue(v: unknown): string {
-  if (Array.isArray(v)) return v.join('|');
+  // Lists are page-size sets in practice: written as every output writes them.
+  if (Array.isArray(v)) return formatPageSizeSet(v.map(String));
   if (typeof v === 'object' && v !== null) return JSON.stringify(v);
   return String(v);
 }
@@ -45,7 +47,7 @@ function parseIotlb(text: string): { entries: number; ways: number | 'full' } {
 export function shortFormAxes(s: ShortForms): SweepAxis[] {
   const axes: SweepAxis[] = [];
   if (s.pageSizes?.length)
-    axes.push({ path: 'pageSizes', values: s.pageSizes.map((v) => v.split(/[,|]/).filter(Boolean)), label: showValue });
+    axes.push({ path: 'pageSizes', values: s.pageSizes.map(splitPageSizeList), label: showValue });
   if (s.iotlb?.length)
     axes.push({ path: 'iotlb', values: s.iotlb.map(parseIotlb), label: (v) => { const g = v as { entries: number; ways: number | 'full' }; return `${g.entries}x${g.ways}`; } });
   if (s.mode?.length) axes.push({ path: 'invalidation.mode', values: s.mode, label: showValue });

@@ -3,7 +3,7 @@
 // Markdown and HTML reports with winners and cross-trace statistics.
 import * as A from 'apache-arrow';
 import * as ss from 'simple-statistics';
-import { parseSizeLog2 } from '../config/pagesizes.js';
+import { formatPageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
 import { commandCount, type Summary } from './summary.js';
 import { fmtInt, fmtNs, fmtNum, fmtPct, tableMd, type Table } from './format.js';
 
@@ -48,7 +48,7 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
   return {
     trace,
     point,
-    pageSizes: s.config.pageSizes.join('|'),
+    pageSizes: formatPageSizeSet(s.config.pageSizes),
     iotlbEntries: s.config.iotlb.entries,
     iotlbWays: s.config.iotlb.ways,
     policy: s.config.iotlb.policy,

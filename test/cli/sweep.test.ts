@@ -69,7 +69,7 @@ describe('sweep command', () => {
     expect(list.filter((f) => f.startsWith('summaries/')).length).toBe(2 * 8);
     for (const f of list) expect(fs.readFileSync(path.join(d1, f)).equals(fs.readFileSync(path.join(d2, f))), f).toBe(true);
     // Point by point: the same as a replay of that configuration alone.
-    const single = await replayTrace([NIC], resolveConfig({ name: 'pageSizes=4K|2M iotlb=128x8 invalidation.mode=lazy', pageSizes: ['4K', '2M'], iotlb: { entries: 128, ways: 8 }, invalidation: { mode: 'lazy' } }));
+    const single = await replayTrace([NIC], resolveConfig({ name: 'pageSizes=4K+2M iotlb=128x8 invalidation.mode=lazy', pageSizes: ['4K', '2M'], iotlb: { entries: 128, ways: 8 }, invalidation: { mode: 'lazy' } }));
     single.trace.files = [NIC];
     const fromSweep = fs.readFileSync(path.join(d1, 'summaries/nic/pageSizes=4K+2M_iotlb=128x8_invalidation.mode=lazy.json'), 'utf8');
     expect(fromSweep).toBe(stableStringify(single));
@@ -83,7 +83,7 @@ describe('sweep command', () => {
     expect(t.schema.fields.map((f) => f.name)).toEqual(expect.arrayContaining(['trace', 'point', 'page_sizes', 'iotlb_entries', 'iotlb_hit_rate', 'invalidation_cost_ns', 'peak_table_pages', 'map_pages_4K']));
     expect(t.getChild('trace')!.toArray()).toEqual(['nic', 'nic', 'nic', 'nic']);
     const md = fs.readFileSync(path.join(d, 'report.md'), 'utf8');
-    expect(md).toContain('pageSizes=4K\\|2M\\|1G iotlb=256x8');
+    expect(md).toContain('pageSizes=4K+2M+1G iotlb=256x8');
     expect(md).toContain('### Best point per metric');
     const html = fs.readFileSync(path.join(d, 'report.html'), 'utf8');
     const sections = [...html.matchAll(/<section id="[^"]+">([\s\S]*?)<\/section>/g)];
