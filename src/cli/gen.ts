@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { InputError } from '../errors.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, SEED, numberOption } from './options.js';
+import { progressBar } from './progress.js';
 import { STDIO, withOutputFile } from './stdio.js';
 import { DEFAULT_OPTIONS, WORKLOADS, findWorkload, generate } from '../workloads/index.js';
 
@@ -33,7 +34,13 @@ export const genCommand: CommandModule<object, Args> = {
     if (!w) throw new InputError(`Unknown workload "${args.workload}": expected one of ${WORKLOADS.map((x) => x.name).join(', ')}`);
     const opts = { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate };
     // `-o -`: an Arrow stream on standard output, once the whole trace is made.
-    const rows = await withOutputFile(args.out, '.arrows', (file) => generate(w, file, opts));
+    const bar = progressBar(opts.events);
+    let rows: number;
+    try {
+      rows = await withOutputFile(args.out, '.arrows', (file) => generate(w, file, opts, (n) => bar.update(n)));
+    } finally {
+      bar.stop();
+    }
     process.stderr.write(`wrote ${rows} events to ${args.out === STDIO ? 'standard output' : args.out}\n`);
   },
 };

@@ -2,6 +2,7 @@
 // with --quiet. Callers update it once per batch (never per event): events
 // done, events per second and an ETA, with what is being counted.
 import cliProgress from 'cli-progress';
+import fs from 'node:fs';
 
 export interface Progress {
   /** `done` events so far; `detail` says where the run is ("points 3/12"). */
@@ -28,6 +29,14 @@ export function etaText(done: number, total: number, elapsedSec: number): string
   return `${Math.floor(left / 3600)}h${String(Math.floor(left / 60) % 60).padStart(2, '0')}m`;
 }
 
+/** Bytes per row of a trace file, for estimates only (a trace's row count is known only once read). */
+export const BYTES_PER_ROW = 45;
+
+/** About how many rows the trace files hold, from their sizes. */
+export function estimateRows(files: string[]): number {
+  return files.reduce((n, f) => n + fs.statSync(f).size / BYTES_PER_ROW, 0);
+}
+
 const SILENT: Progress = { update: () => {}, stop: () => {} };
 
 export function progressBar(total: number, opts: ProgressOptions = {}): Progress {
@@ -37,7 +46,7 @@ export function progressBar(total: number, opts: ProgressOptions = {}): Progress
   const bar = new cliProgress.SingleBar(
     {
       stream: stream as NodeJS.WritableStream,
-      format: ' {bar} {percentage}% | {detail}{done} {unit} | {rate} M/s | ETA {eta}',
+      format: ' {bar} {percentage}% | {detail}{done} {unit} | {rate} M/s | ETA {etaText}',
       hideCursor: true,
       // Redraw at most 5 times a second, whatever the batch rate.
       fps: 5,
@@ -45,14 +54,14 @@ export function progressBar(total: number, opts: ProgressOptions = {}): Progress
     cliProgress.Presets.shades_classic,
   );
   const unit = opts.unit ?? 'events';
-  bar.start(Math.max(1, total), 0, { done: '0', rate: '0.0', eta: '--', unit, detail: '' });
+  bar.start(Math.max(1, total), 0, { done: '0', rate: '0.0', etaText: '--', unit, detail: '' });
   return {
     update: (done, detail) => {
       const secs = (Date.now() - started) / 1000;
       bar.update(Math.min(done, total), {
         done: done.toLocaleString('en-US'),
         rate: secs > 0 ? (done / secs / 1e6).toFixed(1) : '0.0',
-        eta: etaText(done, total, secs),
+        etaText: etaText(done, total, secs),
         unit,
         detail: detail ? `${detail} | ` : '',
       });

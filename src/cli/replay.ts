@@ -9,6 +9,7 @@ import { replayTrace } from '../model/run.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
 import { stableStringify } from '../report/summary.js';
 import { DOCS_EPILOGUE } from './options.js';
+import { estimateRows, progressBar } from './progress.js';
 import { STDIO, checkOneStdout, withStdinTraces, writeOutput } from './stdio.js';
 
 interface Args {
@@ -61,7 +62,13 @@ export const replayCommand: CommandModule<object, Args> = {
     // Output places are checked before the work, so that a bad one leaves no other file behind.
     for (const out of [args.json, args.report]) if (out && out !== STDIO) ensureDir(path.dirname(out));
     const summary = await withStdinTraces(args.traces, async (paths, relabel) => {
-      const s = await replayTrace(paths, config);
+      const bar = progressBar(estimateRows(paths));
+      let s;
+      try {
+        s = await replayTrace(paths, config, { onProgress: (n) => bar.update(n) });
+      } finally {
+        bar.stop();
+      }
       return { ...s, trace: { ...s.trace, files: s.trace.files.map(relabel) } };
     });
     if (args.json) writeOutput(args.json, stableStringify(summary));

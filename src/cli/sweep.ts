@@ -13,7 +13,7 @@ import { sweepHtml } from '../report/html.js';
 import { stableStringify, type Summary } from '../report/summary.js';
 import { openTrace } from '../trace/merge.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
-import { progressBar } from './progress.js';
+import { estimateRows, progressBar } from './progress.js';
 import { resumeKey, traceIdentity } from './resume.js';
 
 interface Args {
@@ -45,8 +45,6 @@ export function traceNames(args: string[]): string[] {
   const stems = args.map((a) => traceGroup(a).map((p) => path.basename(p).replace(/\.arrows?$/, '')).join('+'));
   return stems.map((s, i) => (stems.indexOf(s) === stems.lastIndexOf(s) ? s : args[i]));
 }
-
-const BYTES_PER_ROW = 45; // for the progress estimate only
 
 /** A summary as a sweep saves it: the replay's summary and the key --resume matches. */
 type SavedSummary = Summary & { resumeKey?: string };
@@ -166,7 +164,7 @@ async function runPending(
   const pendingOf = (t: number) => results[t].filter((r) => r === undefined).length;
   const pendingPoints = groups.reduce((n, _, t) => n + pendingOf(t), 0);
   const pendingTraces = groups.filter((_, t) => pendingOf(t) > 0).length;
-  const traceRows = groups.map((g) => g.reduce((n, f) => n + fs.statSync(f).size / BYTES_PER_ROW, 0));
+  const traceRows = groups.map(estimateRows);
   const estimate = groups.reduce((sum, _, t) => sum + traceRows[t] * pendingOf(t), 0);
   const bar = progressBar(pendingPoints > 0 ? estimate : 0, { quiet: args.quiet, unit: 'events x points' });
   let pointsDone = 0;
