@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { InputError } from '../errors.js';
 import { startProfileIfAsked, stopProfile } from './profile.js';
+import { compareCommand } from './compare.js';
 import { genCommand } from './gen.js';
 import { importCommand } from './import.js';
 import { inspectCommand } from './inspect.js';
@@ -14,7 +15,7 @@ import { DOCS_EPILOGUE, unknownCommandMessage } from './options.js';
 import { checkStdioPlaces, markStdio } from './stdio.js';
 
 /** The commands, as the first word of the command line names them. */
-const COMMANDS = [replayCommand, inspectCommand, genCommand, sweepCommand, importCommand];
+const COMMANDS = [replayCommand, inspectCommand, genCommand, sweepCommand, importCommand, compareCommand];
 const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 export async function main(argv: string[]): Promise<number> {

@@ -19,7 +19,7 @@ describe('a mistyped command names the nearest one', () => {
   });
 
   it('a word far from every command lists them', () => {
-    expectOneLine(runCli(['frobnicate']), "Unknown command 'frobnicate': expected one of replay, inspect, gen, sweep, import (see --help)");
+    expectOneLine(runCli(['frobnicate']), "Unknown command 'frobnicate': expected one of replay, inspect, gen, sweep, import, compare (see --help)");
   });
 
   it('commands, options and help pass through', () => {
