@@ -1,4 +1,4 @@
-// The replay configuration (spec/config.md): validation with messages that name
+// The replay configuration (docs/configuration.md): validation with messages that name
 // the field (`iotlb.ways: expected a positive integer, got 0`), defaults filled
 // in, and the resolved form that goes into every summary.
 import fs from 'node:fs';
@@ -157,7 +157,7 @@ function parsePageSizes(field: string, value: string[] | string, levels: number)
   if (log2s.length === 0) fieldError(field, 'expected at least one page size, got none');
   for (const l of log2s) {
     if (l < PAGE_SHIFT) fieldError(field, `${formatSizeLog2(l)} is smaller than the 4K page-table granule`);
-    // A leaf must fit in the address space of the table (spec/model.md §6: levels - floor(order/9) >= 1).
+    // A leaf must fit in the address space of the table (docs/model.md §6: levels - floor(order/9) >= 1).
     if (l - PAGE_SHIFT >= 9 * levels) fieldError(field, `${formatSizeLog2(l)} is larger than a ${levels}-level page table can map`);
   }
   return new PageSizeSet(log2s).names;

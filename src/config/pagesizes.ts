@@ -1,5 +1,5 @@
 // Page sizes: "4K", "2M", "1G", ... or a pgsize_bitmap ("0x40201000"), where bit
-// n set allows pages of 2^n bytes (spec/model.md, preamble). Inside the model a
+// n set allows pages of 2^n bytes (docs/model.md, preamble). Inside the model a
 // size is its *order*: log2(size) - 12, a page-frame-number shift.
 
 export const PAGE_SHIFT = 12;
@@ -62,7 +62,7 @@ export function bitmapOfLog2s(log2s: number[]): string {
 
 /**
  * Page-size set of a domain or instance, as orders sorted largest first
- * (the IOTLB probe order of spec/model.md §6, step 2).
+ * (the IOTLB probe order of docs/model.md §6, step 2).
  */
 export class PageSizeSet {
   readonly ordersDesc: Int8Array;

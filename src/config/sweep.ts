@@ -1,4 +1,4 @@
-// Sweeps (spec/config.md, "Sweeps"): the configuration's `sweep` maps a field
+// Sweeps (docs/configuration.md, "Sweeps"): the configuration's `sweep` maps a field
 // path to a list of values; the short forms on the command line add axes
 // (`--page-sizes 4K 4K,2M`, `--iotlb 64x4 128x8`, `--mode strict lazy`). The
 // grid is the cartesian product, axes in the order given, last axis fastest.

@@ -1,5 +1,5 @@
 // Seeded random traces under random configurations: the engine's counters
-// must equal the plain reference's (spec/model.md, every section).
+// must equal the plain reference's (docs/model.md, every section).
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
