@@ -80,7 +80,7 @@ export function checkStdioPlaces(argv: Record<string, unknown>): void {
     if (key === '_' || key === '$0' || /[A-Z]/.test(key)) continue; // camel-case duplicates of dashed keys
     if (value !== STDIO && !(Array.isArray(value) && value.includes(STDIO))) continue;
     if (STDIO_PLACES[command]?.includes(key)) continue;
-    const what = key === 'traces' || key === 'files' ? 'a trace' : `--${key}`;
+    const what = key === 'traces' || key === 'files' ? 'a trace' : key === 'a' || key === 'b' ? 'an input' : `--${key}`;
     if (command === 'sweep')
       throw new InputError(`sweep cannot take "-" as ${what}: it writes many files into --out and reads each trace file from several threads; give files and a folder`);
     throw new InputError(`${command} cannot take "-" (standard input or output) as ${what}: give a file`);
