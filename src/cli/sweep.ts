@@ -9,7 +9,6 @@ import { InputError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
 import { runSweep } from '../model/sweep.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
-import { sweepHtml } from '../report/html.js';
 import { stableStringify, type Summary } from '../report/summary.js';
 import { openTrace } from '../trace/merge.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
@@ -143,6 +142,8 @@ export const sweepCommand: CommandModule<object, Args> = {
       groups.forEach((_, t) => points.forEach((pt, p) => rows.push(rowOf(names[t], pt.label, results[t][p]!))));
       ledger.write(path.join(args.out, 'results.arrow'), resultsArrow(rows, points));
       ledger.write(path.join(args.out, 'report.md'), sweepMarkdown(rows, names));
+      // The charts' libraries (vega, vega-lite) load only here: every other command starts without them.
+      const { sweepHtml } = await import('../report/html.js');
       ledger.write(path.join(args.out, 'report.html'), await sweepHtml(rows, names));
     } catch (err) {
       ledger.undo();

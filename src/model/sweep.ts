@@ -5,7 +5,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import type { ReplayConfig } from '../config/config.js';
 import type { Summary } from '../report/summary.js';
 import { InputError } from '../errors.js';
@@ -82,6 +81,8 @@ export async function runSweep(traces: string[][], points: ReplayConfig[], opts:
     }
     return;
   }
+  // The thread pool loads only when threads run (a CLI start pays for no more than it uses).
+  const { Piscina } = await import('piscina');
   const pool = new Piscina({ filename: workerFile(), minThreads: 0, maxThreads: opts.jobs, idleTimeout: 100 });
   try {
     await Promise.all(

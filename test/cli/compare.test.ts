@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { compareText } from '../../src/cli/compare.js';
+import { InputError } from '../../src/errors.js';
 import { diffCounters, flattenCounters } from '../../src/report/diff.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
 
@@ -64,13 +66,16 @@ describe('bad inputs are one line and exit 2', () => {
   const notSummary = path.join(d, 'y.json');
   fs.writeFileSync(notSummary, '{"a": 1}');
   it.each([
-    [[path.join(d, 'missing.json'), S32], `Cannot compare "${path.join(d, 'missing.json')}": no such file`],
     [[notJson, S32], `Cannot read summary "${notJson}": not valid JSON`],
     [[notSummary, S32], `Cannot read summary "${notSummary}": not an iommu-replay summary (expected "version": 1 and "totals", as replay --json writes)`],
     [[S32, EXAMPLE], 'Cannot compare a file with a folder: give two summary files or two sweep folders'],
     [[d, EXAMPLE], `Cannot compare "${d}": a folder must be a sweep's output, with a summaries/ folder in it`],
   ])('%j', (args, message) => {
-    const r = runCli(['compare', ...args]);
-    expect(r).toEqual({ status: 2, stdout: '', stderr: `iommu-replay: ${message}\n` });
+    expect(() => compareText(args[0], args[1])).toThrow(new InputError(message));
+  });
+
+  it('on the command line', () => {
+    const missing = path.join(d, 'missing.json');
+    expect(runCli(['compare', missing, S32])).toEqual({ status: 2, stdout: '', stderr: `iommu-replay: Cannot compare "${missing}": no such file\n` });
   });
 });
