@@ -58,19 +58,20 @@ describe('--resume reuses exactly the same trace, configuration and tool version
 describe('summaries are saved as points finish', () => {
   it('a task holds at most MAX_POINTS_PER_TASK points, so one trace and one job still finish in steps', () => {
     const tasks = planTasks([['a']], 12, 1);
-    expect(tasks.map((t) => t.pointIndexes.length)).toEqual([4, 4, 4]);
-    expect(MAX_POINTS_PER_TASK).toBe(4);
+    expect(tasks.map((t) => t.pointIndexes.length)).toEqual([6, 6]);
+    expect(MAX_POINTS_PER_TASK).toBe(6);
+    expect(planTasks([['a']], 13, 1).map((t) => t.pointIndexes.length)).toEqual([5, 5, 3]);
     expect(planTasks([['a']], 5, 2).map((t) => t.pointIndexes)).toEqual([[0, 1, 2], [3, 4]]);
   });
 
   it('the first points are handed over while work remains', async () => {
-    const configs = [8, 16, 32, 64, 128, 256, 512, 1024].map((sets) => resolveConfig({ iotlb: { sets, ways: 1 } }));
+    const configs = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384].map((sets) => resolveConfig({ iotlb: { sets, ways: 1 } }));
     const log: string[] = [];
     await runSweep([[SVA]], configs, { jobs: 1, onProgress: () => log.push('progress'), onResult: (_, p) => log.push(`result ${p}`) });
     const first = log.indexOf('result 0');
-    expect(log.slice(first, first + 4)).toEqual(['result 0', 'result 1', 'result 2', 'result 3']);
-    expect(log.slice(first + 4)).toContain('progress'); // the last four points still ran after the first four were saved
-    expect(log.filter((l) => l.startsWith('result')).length).toBe(8);
+    expect(log.slice(first, first + 6)).toEqual(['result 0', 'result 1', 'result 2', 'result 3', 'result 4', 'result 5']);
+    expect(log.slice(first + 6)).toContain('progress'); // the last six points still ran after the first six were handed over
+    expect(log.filter((l) => l.startsWith('result')).length).toBe(12);
   });
 });
 
