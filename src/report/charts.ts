@@ -84,6 +84,8 @@ export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
   const values = rows.filter((r) => r.metrics.translationCostNs !== null).map((r) => ({
     pageSizes: r.pageSizes, geometry: geometryOf(r), mode: r.mode, costMs: r.metrics.translationCostNs! / 1e6, label: fmtNs(r.metrics.translationCostNs!),
   }));
+  const costs = values.map((v) => v.costMs);
+  const mid = (Math.min(...costs) + Math.max(...costs)) / 2;
   const layer = {
     width: { step: 64 },
     height: { step: 28 },
@@ -92,8 +94,9 @@ export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
       y: { field: 'pageSizes', type: 'ordinal', sort: bitmapOrder(rows), title: 'page sizes' },
     },
     layer: [
-      { mark: 'rect', encoding: { color: { field: 'costMs', type: 'quantitative', title: 'translation cost (ms)', scale: { scheme: 'orangered' } } } },
-      { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'label' }, color: { value: 'black' } } },
+      { mark: 'rect', encoding: { color: { field: 'costMs', type: 'quantitative', title: 'cost (ms)', scale: { scheme: 'orangered' } } } },
+      // Dark cells get white text.
+      { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'label' }, color: { condition: { test: `datum.costMs > ${mid}`, value: 'white' }, value: 'black' } } },
     ],
   };
   const spec = modesOf(rows).length > 1
