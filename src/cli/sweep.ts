@@ -9,7 +9,6 @@ import { InputError } from '../errors.js';
 import { runSweep } from '../model/sweep.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
-import { sweepHtml } from '../report/html.js';
 import { stableStringify, type Summary } from '../report/summary.js';
 import { openTrace } from '../trace/merge.js';
 import { progressBar } from './progress.js';
@@ -94,6 +93,8 @@ export const sweepCommand: CommandModule<object, Args> = {
     args.traces.forEach((_, t) => points.forEach((pt, p) => rows.push(rowOf(names[t], pt.label, results[t][p]!))));
     writeFileAtomic(path.join(args.out, 'results.arrow'), resultsArrow(rows));
     writeFileAtomic(path.join(args.out, 'report.md'), sweepMarkdown(rows, names));
+    // vega and vega-lite load only here: every other command starts without them.
+    const { sweepHtml } = await import('../report/html.js');
     writeFileAtomic(path.join(args.out, 'report.html'), await sweepHtml(rows, names));
     if (!args.quiet) process.stderr.write(`${names.length} trace(s) x ${points.length} point(s): ${path.join(args.out, 'report.html')}\n`);
   },
