@@ -1,12 +1,13 @@
 // The comparison of a sweep: a tidy table (one row per trace and point, one
 // column per metric), its Arrow form for DuckDB/pandas/Polars, and the
-// Markdown and HTML reports with winners and cross-trace statistics.
+// Markdown report (findings.ts decides what it says; html.ts renders the same).
 import * as A from 'apache-arrow';
 import * as ss from 'simple-statistics';
-import { formatPageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
 import type { ReplayConfig } from '../config/config.js';
+import { formatPageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
 import { SPEC_VERSION, toolVersion } from '../version.js';
 import { commandCount, stableStringify, type Summary } from './summary.js';
+import { bitmapOrder, geometryOf, geometryOrder, modesOf, pageMixRows, rankAcrossTraces, traceFindings, type ChartName, type RankTable, type TraceFindings } from './findings.js';
 import { fmtInt, fmtNs, fmtNum, fmtPct, tableMd, type Table } from './format.js';
 
 export interface Metric {
@@ -123,48 +124,6 @@ function snake(k: string): string {
   return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/ki_b/, 'kib');
 }
 
-function winner(rows: SweepRow[], m: Metric): SweepRow | undefined {
-  let best: SweepRow | undefined;
-  for (const r of rows) {
-    const v = r.metrics[m.key];
-    if (v === null) continue;
-    const b = best?.metrics[m.key];
-    if (b === undefined || b === null || (m.better === 'max' ? v > b : v < b)) best = r;
-  }
-  return best;
-}
-
-export interface CrossStats {
-  point: string;
-  n: number;
-  mean: number;
-  median: number;
-  p95: number;
-  min: number;
-  max: number;
-  spread: number;
-}
-
-/** Per point, the spread of a metric across traces (simple-statistics). */
-export function crossTrace(rows: SweepRow[], key: string): CrossStats[] {
-  const byPoint = new Map<string, number[]>();
-  for (const r of rows) {
-    const v = r.metrics[key];
-    if (v === null) continue;
-    byPoint.set(r.point, [...(byPoint.get(r.point) ?? []), v]);
-  }
-  return [...byPoint].map(([point, xs]) => ({
-    point,
-    n: xs.length,
-    mean: ss.mean(xs),
-    median: ss.median(xs),
-    p95: ss.quantile(xs, 0.95),
-    min: ss.min(xs),
-    max: ss.max(xs),
-    spread: ss.max(xs) - ss.min(xs),
-  }));
-}
-
 export function traceTable(rows: SweepRow[]): Table {
   const sizes = sizeNames(rows);
   return {
@@ -177,40 +136,78 @@ export function traceTable(rows: SweepRow[]): Table {
   };
 }
 
-export function winnersTable(rows: SweepRow[]): Table {
+/**
+ * A metric laid out as page-size bitmap (and mode) x IOTLB geometry. Bitmaps
+ * whose rows are identical share one row, `4K = 4K+2M`, as the chart's lines do.
+ */
+export function gridTable(rows: SweepRow[], key: string): Table {
+  const m = METRICS.find((x) => x.key === key)!;
+  const geoms = geometryOrder(rows);
+  const modes = modesOf(rows);
+  const merged = new Map<string, { bitmaps: string[]; mode: string; cells: string[] }>();
+  for (const mode of modes) {
+    for (const b of bitmapOrder(rows)) {
+      const cells = geoms.map((g) => {
+        const r = rows.find((x) => x.pageSizes === b && x.mode === mode && geometryOf(x) === g);
+        return r ? m.format(r.metrics[key]) : '';
+      });
+      const k = `${mode}\0${cells.join('\0')}`;
+      const line = merged.get(k);
+      if (line) line.bitmaps.push(b);
+      else merged.set(k, { bitmaps: [b], mode, cells });
+    }
+  }
   return {
-    header: ['metric', 'best point', 'value'],
-    rows: METRICS.map((m) => {
-      const w = winner(rows, m);
-      return [m.label, w ? w.point : 'n/a', w ? m.format(w.metrics[m.key]) : 'n/a'];
-    }),
-    alignRight: false,
+    header: ['page sizes', ...(modes.length > 1 ? ['mode'] : []), ...geoms],
+    rows: [...merged.values()].map((l) => [l.bitmaps.join(' = '), ...(modes.length > 1 ? [l.mode] : []), ...l.cells]),
   };
 }
 
-export function crossTable(rows: SweepRow[], key: string): Table {
-  const m = METRICS.find((x) => x.key === key)!;
+export function pageMixTable(rows: SweepRow[]): Table {
+  return { header: ['page sizes allowed', 'share of bytes mapped'], rows: pageMixRows(rows).map((m) => [m.pageSizes, m.mix || 'nothing mapped']), alignRight: false };
+}
+
+/** Rank (1 = cheapest total cost; `=` marks a tie) and cost per trace, with the mean rank, best first. */
+export function rankTable(t: RankTable): Table {
+  const meanRank = (i: number) => ss.mean(t.cells[i].filter((c) => c !== null).map((c) => c!.rank));
+  const order = t.points.map((_, i) => i).sort((a, b) => meanRank(a) - meanRank(b) || a - b);
   return {
-    header: ['point', 'traces', 'mean', 'median', 'p95', 'min', 'max', 'spread'],
-    rows: crossTrace(rows, key).map((c) => [c.point, String(c.n), m.format(c.mean), m.format(c.median), m.format(c.p95), m.format(c.min), m.format(c.max), m.format(c.spread)]),
+    header: ['configuration', ...t.traces, 'mean rank'],
+    rows: order.map((i) => [t.points[i], ...t.cells[i].map((c) => (c ? `${c.tied ? '=' : ''}${c.rank}. ${fmtNs(c.costNs)}` : '')), meanRank(i).toFixed(1)]),
   };
 }
+
+/** The findings of every trace, in trace order. */
+export function sweepFindings(rows: SweepRow[], traces: string[]): TraceFindings[] {
+  return traces.map((t) => traceFindings(rows.filter((r) => r.trace === t), t));
+}
+
+const CHART_TITLES: Record<ChartName, string> = {
+  hitRate: 'IOTLB hit rate',
+  translationCost: 'Translation cost',
+  tradeoff: 'Strict against lazy',
+  pageMix: 'Page-size mix by bytes mapped',
+};
+export { CHART_TITLES };
 
 export function sweepMarkdown(rows: SweepRow[], traces: string[], title = 'iommu-replay sweep'): string {
   const out: string[] = [`# ${title}`, ''];
   const points = [...new Set(rows.map((r) => r.point))];
   out.push(`${traces.length} trace(s) x ${points.length} configuration point(s). Rows: \`results.arrow\`; per-point summaries: \`summaries/\`.`, '');
-  for (const t of traces) {
-    const tr = rows.filter((r) => r.trace === t);
-    out.push(`## ${t}`, '', tableMd(traceTable(tr)), '', '### Best point per metric', '', tableMd(winnersTable(tr)), '');
+  const findings = sweepFindings(rows, traces);
+  out.push('## At a glance', '', ...findings.map((f) => `- **${f.trace}**: ${f.recommendation}`), '');
+  for (const f of findings) {
+    const tr = rows.filter((r) => r.trace === f.trace);
+    out.push(`## ${f.trace}`, '', `**Recommendation.** ${f.recommendation}`, '', `**Strict against lazy.** ${f.tradeoff}`, '');
     if (tr.every((r) => r.dmaEvents === 0)) out.push('> This trace has no DMA events: hit rates need DMA events.', '');
+    out.push(`### ${CHART_TITLES.hitRate}`, '', f.flat.hitRate ?? tableMd(gridTable(tr, 'iotlbHitRate')), '');
+    out.push(`### ${CHART_TITLES.translationCost}`, '', f.flat.translationCost ?? tableMd(gridTable(tr, 'translationCostNs')), '');
+    out.push(`### ${CHART_TITLES.pageMix}`, '', f.flat.pageMix ?? tableMd(pageMixTable(tr)), '');
+    out.push('### All points', '', tableMd(traceTable(tr)), '');
   }
   if (traces.length > 1) {
-    out.push('## Across traces', '');
-    for (const key of ['iotlbHitRate', 'invalidationCostNs', 'walkAccesses']) {
-      const m = METRICS.find((x) => x.key === key)!;
-      out.push(`### ${m.label}`, '', tableMd(crossTable(rows, key)), '');
-    }
+    out.push('## Across traces', '', 'Rank of each configuration by total cost (translation + invalidation) on each trace; 1 is the cheapest, `=` a tie.', '');
+    out.push(tableMd(rankTable(rankAcrossTraces(rows, traces))), '');
   }
   return out.join('\n');
 }
