@@ -18,6 +18,7 @@ import { runCli, tmpDir } from '../helpers/cli.js';
 const NIC = path.resolve('traces/nic.arrows');
 const SVA = path.resolve('traces/sva.arrows');
 const NVME = path.resolve('traces/nvme.arrows');
+const GPU = path.resolve('traces/gpu.arrows');
 
 function read(dir: string, file: string): Buffer {
   return fs.readFileSync(path.join(dir, file));
@@ -97,11 +98,12 @@ describe('summaries are saved as points finish', () => {
 describe('report files are byte-identical whether summaries were computed or resumed', () => {
   it('report.html, report.md and results.arrow', () => {
     const a = path.join(tmpDir(), 'a');
-    const args = ['sweep', NIC, '--page-sizes', '4K', '4K+2M+1G', '--iotlb', '32x4', '--quiet', '--jobs', '1'];
+    // The GPU trace maps 4K, 2M and 1G pages: a summary read back lists them 1G, 2M, 4K.
+    const args = ['sweep', GPU, '--page-sizes', '4K', '4K+2M+1G', '--iotlb', '32x4', '--quiet', '--jobs', '1'];
     expect(runCli([...args, '--out', a]).status).toBe(0);
     const before = ['report.html', 'report.md', 'results.arrow'].map((f) => read(a, f));
     for (const f of ['report.html', 'report.md', 'results.arrow']) fs.rmSync(path.join(a, f));
-    const summary = path.join(a, 'summaries/nic/pageSizes=4K+2M+1G_iotlb=32x4.json');
+    const summary = path.join(a, 'summaries/gpu/pageSizes=4K+2M+1G_iotlb=32x4.json');
     const mtime = fs.statSync(summary).mtimeMs;
     expect(runCli([...args, '--out', a, '--resume']).status).toBe(0);
     expect(fs.statSync(summary).mtimeMs).toBe(mtime); // read back, not computed again
