@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { InputError } from '../errors.js';
 import { attributionLine, importTrace } from '../import/convert.js';
-import { SEED, numberOption } from './options.js';
+import { DOCS_EPILOGUE, SEED, numberOption } from './options.js';
 import { STDIO, withOutputFile, withStdinTraces } from './stdio.js';
 
 interface Args {
@@ -26,7 +26,8 @@ export const importCommand: CommandModule<object, Args> = {
       .option('synthesize-dma', { type: 'boolean', describe: 'generate device accesses: each streaming mapping read/written once, coherent memory at --coherent-rate' })
       .option('coherent-rate', numberOption('coherent-rate', { expected: 'a non-negative number', min: 0 }, { default: 1000, describe: 'accesses per second to each coherent allocation (with --synthesize-dma)' }))
       .option('strict', { type: 'boolean', describe: 'any unparseable line is an error' })
-      .option('seed', numberOption('seed', SEED, { default: 1, describe: 'seed for synthesized access offsets' })) as never,
+      .option('seed', numberOption('seed', SEED, { default: 1, describe: 'seed for synthesized access offsets' }))
+      .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     if (!['auto', 'ftrace', 'perf'].includes(args.format)) throw new InputError(`Invalid option --format: expected auto, ftrace or perf, got ${args.format}`);
     const s = await withStdinTraces(args.files, (files) => withOutputFile(args.out, '.arrows', (file) => importTrace(files, file, {

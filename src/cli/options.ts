@@ -44,12 +44,14 @@ export function parseNumberOption(name: string, raw: unknown, rule: NumberRule):
 }
 
 /**
- * A yargs option taking one number: read as a string, so that the message
- * can show what was typed, and checked by `rule` as yargs parses it.
+ * A yargs option taking one number, checked by `rule` as yargs parses it.
+ * No `type: 'number'`: yargs would turn "abc" into NaN before the check, and
+ * the message could not show what was typed (text that is not a number
+ * reaches the check as typed).
  */
 export function numberOption(name: string, rule: NumberRule, spec: { describe: string; default?: number }): Options {
   return {
-    type: 'string',
+    requiresArg: true,
     describe: spec.describe,
     ...(spec.default !== undefined ? { default: spec.default } : {}),
     coerce: (raw: unknown) => (raw === undefined ? undefined : parseNumberOption(name, raw, rule)),
