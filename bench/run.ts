@@ -89,7 +89,7 @@ async function child(scenario: string, events: number): Promise<Result> {
     // A 12-point sweep (3 bitmaps x 4 IOTLB sizes) over `extra` worker threads.
     const jobs = Number(extra ?? 1);
     const configs = ['4K', '4K,2M', '4K,2M,1G'].flatMap((ps) => [32, 64, 128, 256].map((e) => resolveConfig({ pageSizes: ps.split(','), iotlb: { entries: e, ways: 4 } })));
-    await runSweep([file], configs, { jobs, onProgress: (n) => (done = n) });
+    await runSweep([[file]], configs, { jobs, onProgress: (n) => (done = n) });
   } else {
     const points = Number(extra ?? 1);
     const mode = what === 'lazy' ? 'lazy' : 'strict';

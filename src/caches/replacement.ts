@@ -1,6 +1,6 @@
 // Replacement policies behind three hooks (hit, fill, victim), as ChampSim's
 // replacement modules are. The table fills the first invalid way itself and
-// asks `victim` only when the set is full (spec/model.md §6, "Fill").
+// asks `victim` only when the set is full (docs/model.md §6, "Fill").
 //
 // One class holds every policy's state and switches on the policy's code:
 // each table calls the same three methods at the same sites, so the calls stay

@@ -4,7 +4,7 @@
 //
 // An entry caches one leaf: its tag (IOTLB: the TagSpace id of (instance, DID,
 // PASID); device TLB: the attachment slot of its PASID), page base and order, and the physical page, so that a hit on a page
-// unmapped or remapped since can be recognised as stale (spec/model.md §6).
+// unmapped or remapped since can be recognised as stale (docs/model.md §6).
 import type { Replacement } from './replacement.js';
 import { POW2, pageNumber, setOf } from './indexing.js';
 

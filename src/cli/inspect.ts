@@ -4,6 +4,7 @@ import { fmtInt, fmtNs, mdTable } from '../report/format.js';
 import { attributionLine, type ImportStats } from '../import/convert.js';
 import { stableStringify } from '../report/summary.js';
 import { inspectTrace, type Inspection } from '../trace/inspect.js';
+import { withStdinTraces } from './stdio.js';
 
 interface Args {
   traces: string[];
@@ -43,10 +44,13 @@ export const inspectCommand: CommandModule<object, Args> = {
   describe: 'Show what a trace holds: rows, time span, ops, devices, domains, topology',
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true })
+      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files; - reads a stream from standard input' })
       .option('json', { type: 'boolean', describe: 'print JSON for scripts' }) as never,
   handler: async (args) => {
-    const r = await inspectTrace(args.traces);
+    const r = await withStdinTraces(args.traces, async (paths, relabel) => {
+      const found = await inspectTrace(paths);
+      return { ...found, files: found.files.map(relabel) };
+    });
     process.stdout.write(args.json ? stableStringify(r) : inspectText(r));
   },
 };

@@ -5,30 +5,41 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { InputError } from '../errors.js';
 import { startProfileIfAsked, stopProfile } from './profile.js';
+import { compareCommand } from './compare.js';
 import { genCommand } from './gen.js';
 import { importCommand } from './import.js';
 import { inspectCommand } from './inspect.js';
 import { replayCommand } from './replay.js';
 import { sweepCommand } from './sweep.js';
+import { DOCS_EPILOGUE, unknownCommandMessage } from './options.js';
+import { checkStdioPlaces, markStdio } from './stdio.js';
+
+/** The commands, as the first word of the command line names them. */
+const COMMANDS = [replayCommand, inspectCommand, genCommand, sweepCommand, importCommand, compareCommand];
+const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 export async function main(argv: string[]): Promise<number> {
-  const parser = yargs(argv)
+  const unknown = unknownCommandMessage(argv, COMMAND_NAMES);
+  if (unknown) {
+    process.stderr.write(`iommu-replay: ${unknown}\n`);
+    return 2;
+  }
+  const parser = yargs(markStdio(argv))
     .scriptName('iommu-replay')
     .usage('$0 <command> [options]\n\nTrace-driven IOMMU performance analyzer: replays Arrow traces of DMA and map/unmap through an IOMMU model.')
-    .command(replayCommand)
-    .command(inspectCommand)
-    .command(genCommand)
-    .command(sweepCommand)
-    .command(importCommand)
-    .demandCommand(1, 'Name a command: replay, sweep, inspect, gen, import')
+    .command(COMMANDS as never)
+    .demandCommand(1, `Name a command: ${COMMAND_NAMES.join(', ')}`)
+    .epilogue(DOCS_EPILOGUE)
     .option('profile', { type: 'string', describe: 'write a V8 CPU profile of the run to this .cpuprofile file (open in Chrome DevTools)', global: true })
+    .middleware(checkStdioPlaces as never)
     .middleware(startProfileIfAsked)
     .strict()
     .help()
     .version()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
-      if (err) throw err;
+      // A value an option's own check refused (options.ts) comes back wrapped by yargs.
+      if (err) throw err.name === 'YError' ? new InputError(err.message) : err;
       // A usage error: stop here, before any handler runs.
       throw new InputError(`${msg} (see --help)`);
     });

@@ -5,7 +5,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import type { ReplayConfig } from '../config/config.js';
 import type { Summary } from '../report/summary.js';
 import { InputError } from '../errors.js';
@@ -13,7 +12,8 @@ import { replayPoints } from './run.js';
 import type { WorkerInputError } from './sweep-worker.js';
 
 export interface SweepTask {
-  trace: string;
+  /** The files of one trace (several merge by ts, as in replay). */
+  trace: string[];
   traceIndex: number;
   pointIndexes: number[];
 }
@@ -28,13 +28,23 @@ export interface SweepRunOptions {
   onResult?: (traceIndex: number, pointIndex: number, summary: Summary) => void;
 }
 
-/** Splits each trace's pending points into at most `jobs` contiguous chunks. */
-export function planTasks(traces: string[], nPoints: number, jobs: number, skip?: SweepRunOptions['skip']): SweepTask[] {
+/**
+ * Points per task at most. The points of a task finish together (at the end
+ * of the trace), and a summary is saved as its task finishes: small tasks
+ * leave finished points behind for --resume when a long sweep is stopped.
+ * Each task decodes the trace again, but decoding runs 5-7 times faster than
+ * replaying one point (README, "Where the time goes"), so 4 points per
+ * decode keep that cost to a few per cent.
+ */
+export const MAX_POINTS_PER_TASK = 4;
+
+/** Splits each trace's pending points into contiguous chunks: at least `jobs` of them, at most MAX_POINTS_PER_TASK points each. */
+export function planTasks(traces: string[][], nPoints: number, jobs: number, skip?: SweepRunOptions['skip']): SweepTask[] {
   const tasks: SweepTask[] = [];
   traces.forEach((trace, t) => {
     const pending = Array.from({ length: nPoints }, (_, p) => p).filter((p) => !skip?.(t, p));
     if (pending.length === 0) return;
-    const chunks = Math.min(Math.max(1, jobs), pending.length);
+    const chunks = Math.min(Math.max(1, jobs, Math.ceil(pending.length / MAX_POINTS_PER_TASK)), pending.length);
     const per = Math.ceil(pending.length / chunks);
     for (let i = 0; i < pending.length; i += per) tasks.push({ trace, traceIndex: t, pointIndexes: pending.slice(i, i + per) });
   });
@@ -47,7 +57,7 @@ function workerFile(): string {
   return here.endsWith('.ts') ? path.resolve('dist/src/model/sweep-worker.js') : path.join(path.dirname(here), 'sweep-worker.js');
 }
 
-export async function runSweep(traces: string[], points: ReplayConfig[], opts: SweepRunOptions): Promise<void> {
+export async function runSweep(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions): Promise<void> {
   const tasks = planTasks(traces, points.length, opts.jobs, opts.skip);
   const progress = new Map<SweepTask, number>();
   const report = () => {
@@ -61,7 +71,7 @@ export async function runSweep(traces: string[], points: ReplayConfig[], opts: S
   if (opts.jobs <= 1 || tasks.length <= 1) {
     for (const task of tasks) {
       const configs = task.pointIndexes.map((p) => points[p]);
-      const summaries = await replayPoints([task.trace], configs, {
+      const summaries = await replayPoints(task.trace, configs, {
         onProgress: (n) => {
           progress.set(task, n * configs.length);
           report();
@@ -71,6 +81,8 @@ export async function runSweep(traces: string[], points: ReplayConfig[], opts: S
     }
     return;
   }
+  // The thread pool loads only when threads run (a CLI start pays for no more than it uses).
+  const { Piscina } = await import('piscina');
   const pool = new Piscina({ filename: workerFile(), minThreads: 0, maxThreads: opts.jobs, idleTimeout: 100 });
   try {
     await Promise.all(

@@ -2,9 +2,11 @@
 // column per metric), its Arrow form for DuckDB/pandas/Polars, and the
 // Markdown report (findings.ts decides what it says; html.ts renders the same).
 import * as A from 'apache-arrow';
-import { parseSizeLog2 } from '../config/pagesizes.js';
 import * as ss from 'simple-statistics';
-import { commandCount, type Summary } from './summary.js';
+import { formatPageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
+import type { ReplayConfig } from '../config/config.js';
+import { SPEC_VERSION, toolVersion } from '../version.js';
+import { commandCount, stableStringify, type Summary } from './summary.js';
 import { bitmapOrder, geometryOf, geometryOrder, modesOf, pageMixRows, rankAcrossTraces, traceFindings, type ChartName, type RankTable, type TraceFindings } from './findings.js';
 import { fmtInt, fmtNs, fmtNum, fmtPct, tableMd, type Table } from './format.js';
 
@@ -13,6 +15,8 @@ export interface Metric {
   label: string;
   /** Which way is better, for the winner of each metric. */
   better: 'max' | 'min';
+  /** A count: an integer column in results.arrow (int64), not a float64. */
+  integer?: boolean;
   format: (v: number | null) => string;
   get: (s: Summary) => number | null;
 }
@@ -20,13 +24,13 @@ export interface Metric {
 export const METRICS: Metric[] = [
   { key: 'iotlbHitRate', label: 'IOTLB hit rate', better: 'max', format: (v) => fmtPct(v), get: (s) => s.totals.iotlb.hitRate },
   { key: 'iotlbMissesPerKiB', label: 'misses / KiB DMA', better: 'min', format: (v) => fmtNum(v), get: (s) => s.derived.iotlbMissesPerKiB },
-  { key: 'walkAccesses', label: 'walk accesses', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.walks.memoryAccesses },
-  { key: 'invalidationCommands', label: 'invalidation commands', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => commandCount(s.totals.invalidation.commands) },
+  { key: 'walkAccesses', integer: true, label: 'walk accesses', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.walks.memoryAccesses },
+  { key: 'invalidationCommands', integer: true, label: 'invalidation commands', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => commandCount(s.totals.invalidation.commands) },
   { key: 'invalidationCostNs', label: 'invalidation cost', better: 'min', format: (v) => (v === null ? 'n/a' : fmtNs(v)), get: (s) => s.totals.costNs.invalidation },
   { key: 'translationCostNs', label: 'translation cost', better: 'min', format: (v) => (v === null ? 'n/a' : fmtNs(v)), get: (s) => s.totals.costNs.translation },
-  { key: 'staleHits', label: 'stale hits', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.iotlb.staleHits },
-  { key: 'staleWindowMaxNs', label: 'stale window max', better: 'min', format: (v) => (v === null ? 'n/a' : fmtNs(v)), get: (s) => s.totals.invalidation.staleWindowMaxNs },
-  { key: 'peakTablePages', label: 'peak table pages', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.pageTable.peakTablePages },
+  { key: 'staleHits', integer: true, label: 'stale hits', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.iotlb.staleHits },
+  { key: 'staleWindowMaxNs', integer: true, label: 'stale window max', better: 'min', format: (v) => (v === null ? 'n/a' : fmtNs(v)), get: (s) => s.totals.invalidation.staleWindowMaxNs },
+  { key: 'peakTablePages', integer: true, label: 'peak table pages', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.pageTable.peakTablePages },
 ];
 
 export interface SweepRow {
@@ -46,29 +50,51 @@ export interface SweepRow {
 export function rowOf(trace: string, point: string, s: Summary): SweepRow {
   const metrics: Record<string, number | null> = {};
   for (const m of METRICS) metrics[m.key] = m.get(s);
+  // Page sizes smallest first, whatever order the summary's keys came in (a
+  // summary read back from disk has them sorted as text): the reports and
+  // charts follow this order, and must not depend on where a summary came from.
+  const mapPages: Record<string, number> = {};
+  for (const size of Object.keys(s.totals.map.pages).sort(bySize)) mapPages[size] = s.totals.map.pages[size];
   return {
     trace,
     point,
-    pageSizes: s.config.pageSizes.join('|'),
+    pageSizes: formatPageSizeSet(s.config.pageSizes),
     iotlbEntries: s.config.iotlb.entries,
     iotlbWays: s.config.iotlb.ways,
     policy: s.config.iotlb.policy,
     mode: s.config.invalidation.mode,
     metrics,
-    mapPages: s.totals.map.pages,
+    mapPages,
     dmaEvents: s.totals.dma.events,
   };
+}
+
+function bySize(a: string, b: string): number {
+  return parseSizeLog2(a)! - parseSizeLog2(b)!;
 }
 
 /** Every page size some row mapped, smallest first. */
 function sizeNames(rows: SweepRow[]): string[] {
   const names = new Set<string>();
   for (const r of rows) for (const [k, v] of Object.entries(r.mapPages)) if (v > 0 || names.has(k)) names.add(k);
-  return [...names].sort((a, b) => parseSizeLog2(a)! - parseSizeLog2(b)!);
+  return [...names].sort(bySize);
 }
 
-/** results.arrow: the tidy table as an Arrow IPC file. */
-export function resultsArrow(rows: SweepRow[]): Uint8Array {
+/** A column of counts: int64, which pyarrow, pandas, Polars and DuckDB (BIGINT) read as integers. */
+function int64Column(values: number[]): A.Vector {
+  return A.makeVector(BigInt64Array.from(values, (v) => BigInt(v)));
+}
+
+/** Schema metadata keys of results.arrow (docs/report-keys.md, "results.arrow"). */
+export const RESULTS_META = { toolVersion: 'iommu-replay.version', specVersion: 'iommu-replay.spec_version', points: 'iommu-replay.points' } as const;
+
+/**
+ * results.arrow: the tidy table as an Arrow IPC file. Counts are int64,
+ * rates and costs float64 (null where undefined). The schema metadata names
+ * the tool and spec versions and, as JSON, each point's label and resolved
+ * configuration.
+ */
+export function resultsArrow(rows: SweepRow[], points: { label: string; config: ReplayConfig }[]): Uint8Array {
   const sizes = sizeNames(rows);
   const cols: Record<string, A.Vector> = {
     trace: A.vectorFromArray(rows.map((r) => r.trace), new A.Utf8()),
@@ -78,11 +104,20 @@ export function resultsArrow(rows: SweepRow[]): Uint8Array {
     iotlb_ways: A.vectorFromArray(rows.map((r) => r.iotlbWays), new A.Int32()),
     iotlb_policy: A.vectorFromArray(rows.map((r) => r.policy), new A.Utf8()),
     mode: A.vectorFromArray(rows.map((r) => r.mode), new A.Utf8()),
-    dma_events: A.vectorFromArray(rows.map((r) => r.dmaEvents), new A.Float64()),
+    dma_events: int64Column(rows.map((r) => r.dmaEvents)),
   };
-  for (const m of METRICS) cols[snake(m.key)] = A.vectorFromArray(rows.map((r) => r.metrics[m.key]), new A.Float64());
-  for (const s of sizes) cols[`map_pages_${s}`] = A.vectorFromArray(rows.map((r) => r.mapPages[s] ?? 0), new A.Float64());
-  return A.tableToIPC(new A.Table(cols), 'file');
+  for (const m of METRICS)
+    cols[snake(m.key)] = m.integer ? int64Column(rows.map((r) => r.metrics[m.key] ?? 0)) : A.vectorFromArray(rows.map((r) => r.metrics[m.key]), new A.Float64());
+  for (const s of sizes) cols[`map_pages_${s}`] = int64Column(rows.map((r) => r.mapPages[s] ?? 0));
+  const table = new A.Table(cols);
+  const metadata = new Map([
+    [RESULTS_META.toolVersion, toolVersion()],
+    [RESULTS_META.specVersion, SPEC_VERSION],
+    // Compact JSON with sorted keys: the same points give the same bytes.
+    [RESULTS_META.points, JSON.stringify(JSON.parse(stableStringify(points.map((p) => ({ label: p.label, config: p.config })), 0)))],
+  ]);
+  const withMeta = new A.Table(new A.Schema(table.schema.fields, metadata), table.batches.map((b) => new A.RecordBatch(new A.Schema(table.schema.fields, metadata), b.data)));
+  return A.tableToIPC(withMeta, 'file');
 }
 
 function snake(k: string): string {

@@ -31,7 +31,8 @@ export function modesOf(rows: SweepRow[]): string[] {
   return [...new Set(rows.map((r) => r.mode))];
 }
 
-const sizeCount = (bitmap: string) => bitmap.split('|').length;
+/** Page sizes in a bitmap as the sweep spells it (`4K+2M`; `|` and `,` read too). */
+const sizeCount = (bitmap: string) => bitmap.split(/[+|,]/).length;
 
 function pctAbove(v: number, base: number): string {
   return base === 0 ? 'n/a' : `+${((v / base - 1) * 100).toFixed(v / base - 1 < 0.1 ? 1 : 0)}%`;

@@ -1,4 +1,4 @@
-// The machine-readable summary (spec/report.md): the fixed core keys, with
+// The machine-readable summary (docs/report-keys.md): the fixed core keys, with
 // additions beside them. Counters come from the replay; every ratio is
 // computed here, `null` when its denominator is 0.
 import type { ReplayConfig } from '../config/config.js';

@@ -69,10 +69,13 @@ describe('sweep command', () => {
     expect(list.filter((f) => f.startsWith('summaries/')).length).toBe(2 * 8);
     for (const f of list) expect(fs.readFileSync(path.join(d1, f)).equals(fs.readFileSync(path.join(d2, f))), f).toBe(true);
     // Point by point: the same as a replay of that configuration alone.
-    const single = await replayTrace([NIC], resolveConfig({ name: 'pageSizes=4K|2M iotlb=128x8 invalidation.mode=lazy', pageSizes: ['4K', '2M'], iotlb: { entries: 128, ways: 8 }, invalidation: { mode: 'lazy' } }));
+    const single = await replayTrace([NIC], resolveConfig({ name: 'pageSizes=4K+2M iotlb=128x8 invalidation.mode=lazy', pageSizes: ['4K', '2M'], iotlb: { entries: 128, ways: 8 }, invalidation: { mode: 'lazy' } }));
     single.trace.files = [NIC];
-    const fromSweep = fs.readFileSync(path.join(d1, 'summaries/nic/pageSizes=4K+2M_iotlb=128x8_invalidation.mode=lazy.json'), 'utf8');
-    expect(fromSweep).toBe(stableStringify(single));
+    const fromSweep = JSON.parse(fs.readFileSync(path.join(d1, 'summaries/nic/pageSizes=4K+2M_iotlb=128x8_invalidation.mode=lazy.json'), 'utf8'));
+    // A sweep's summary is the replay's, with the key --resume matches beside it.
+    expect(fromSweep.resumeKey).toMatch(/^[0-9a-f]{64}$/);
+    delete fromSweep.resumeKey;
+    expect(stableStringify(fromSweep)).toBe(stableStringify(single));
   });
 
   it('writes a tidy results.arrow, report.md and a self-contained report.html with a recommendation and charts', () => {
@@ -83,7 +86,7 @@ describe('sweep command', () => {
     expect(t.schema.fields.map((f) => f.name)).toEqual(expect.arrayContaining(['trace', 'point', 'page_sizes', 'iotlb_entries', 'iotlb_hit_rate', 'invalidation_cost_ns', 'peak_table_pages', 'map_pages_4K']));
     expect(t.getChild('trace')!.toArray()).toEqual(['nic', 'nic', 'nic', 'nic']);
     const md = fs.readFileSync(path.join(d, 'report.md'), 'utf8');
-    expect(md).toContain('pageSizes=4K\\|2M\\|1G iotlb=256x8');
+    expect(md).toContain('pageSizes=4K+2M+1G iotlb=256x8');
     expect(md).toContain('**Recommendation.** All equal: every one of the 4 points has a translation cost of 717.42 µs');
     const html = fs.readFileSync(path.join(d, 'report.html'), 'utf8');
     expect(html).toContain('<p class="recommendation"><strong>Recommendation.</strong> All equal: ');

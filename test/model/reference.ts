@@ -1,4 +1,4 @@
-// A plain reference of spec/model.md, written for obviousness, not speed:
+// A plain reference of docs/model.md, written for obviousness, not speed:
 // BigInt byte addresses, arrays of objects, linear scans. It shares no model
 // code with src/ (only config resolution and topology), so property tests
 // that compare the two check the engine's fast paths and data structures.

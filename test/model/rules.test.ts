@@ -1,4 +1,4 @@
-// One test per rule of spec/model.md sections 1-4 and 6, named after the rule.
+// One test per rule of docs/model.md sections 1-4 and 6, named after the rule.
 import { describe, expect, it } from 'vitest';
 import { pgsize, pgsizeOut } from '../../src/model/pgsize.js';
 import { G1, K4, M2, type Ev } from '../helpers/events.js';
