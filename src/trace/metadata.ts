@@ -1,6 +1,8 @@
 // Parsing and writing of the schema's custom metadata (spec/trace-format.md,
 // "File-level metadata").
 import { InputError } from '../errors.js';
+import { JsonError, parseUntrustedJson } from '../json.js';
+import { printable } from '../text.js';
 import {
   DOMAIN_TYPES,
   META_DOMAINS,
@@ -19,9 +21,10 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
     const text = raw.get(key);
     if (text === undefined) return undefined;
     try {
-      return JSON.parse(text);
-    } catch {
-      throw fail(key, 'is not valid JSON');
+      return parseUntrustedJson(text);
+    } catch (err) {
+      if (err instanceof JsonError) throw fail(key, err.message);
+      throw err;
     }
   };
   const meta: TraceMetadata = { domains: new Map() };
@@ -69,13 +72,15 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
 
   const workload = raw.get(META_WORKLOAD);
   if (workload !== undefined) {
-    // Free text; writers may or may not JSON-quote it.
+    // Free text; writers may or may not JSON-quote it. Shown in reports, so
+    // kept short and printable.
+    let v: unknown = workload;
     try {
-      const v = JSON.parse(workload);
-      meta.workload = typeof v === 'string' ? v : workload;
+      v = parseUntrustedJson(workload);
     } catch {
-      meta.workload = workload;
+      // not JSON: the text itself
     }
+    meta.workload = printable(typeof v === 'string' ? v : workload, 200);
   }
   return meta;
 }
