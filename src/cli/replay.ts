@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { readConfigFile, resolveConfig, type ReplayConfig } from '../config/config.js';
 import { InputError } from '../errors.js';
+import { parseByteSize } from '../config/limits.js';
 import { replayTrace } from '../model/run.js';
 import path from 'node:path';
 import { ensureDir, writeFileAtomic } from '../files.js';
@@ -13,6 +14,7 @@ interface Args {
   config?: string;
   json?: string;
   report?: string;
+  maxTableMemory?: string;
 }
 
 export function loadConfig(file: string | undefined): ReplayConfig {
@@ -30,12 +32,14 @@ export const replayCommand: CommandModule<object, Args> = {
       .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files (.arrow or .arrows)' })
       .option('config', { type: 'string', describe: 'replay configuration (JSON, spec/config.md)' })
       .option('json', { type: 'string', describe: 'write the summary JSON here' })
-      .option('report', { type: 'string', describe: 'write the Markdown report here' }) as never,
+      .option('report', { type: 'string', describe: 'write the Markdown report here' })
+      .option('max-table-memory', { type: 'string', describe: 'stop when the page tables would need more than this (default 1G)' }) as never,
   handler: async (args) => {
     const config = loadConfig(args.config);
+    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     // Output places are checked before the work, so that a bad one leaves no other file behind.
     for (const out of [args.json, args.report]) if (out) ensureDir(path.dirname(out));
-    const summary = await replayTrace(args.traces, config);
+    const summary = await replayTrace(args.traces, config, { maxTableBytes });
     if (args.json) writeFileAtomic(args.json, stableStringify(summary));
     if (args.report) writeFileAtomic(args.report, replayMarkdown(summary));
     if (!args.json && !args.report) process.stdout.write(`${summaryTable(summary)}\n`);

@@ -6,6 +6,7 @@ import type { CommandModule } from 'yargs';
 import { readConfigFile } from '../config/config.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
+import { DEFAULT_MAX_POINTS, parseByteSize, parseCount } from '../config/limits.js';
 import { runSweep } from '../model/sweep.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
@@ -24,6 +25,8 @@ interface Args {
   jobs?: number;
   resume?: boolean;
   quiet?: boolean;
+  maxTableMemory?: string;
+  maxPoints?: number;
 }
 
 /** Short, unique names for traces: the file stem, else the path. */
@@ -47,13 +50,17 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', default: 'sweep-out', describe: 'output directory' })
       .option('jobs', { type: 'number', describe: 'worker threads (default: the number of cores)' })
       .option('resume', { type: 'boolean', describe: 'skip points whose summary already exists' })
-      .option('quiet', { type: 'boolean', describe: 'no progress bar' }) as never,
+      .option('quiet', { type: 'boolean', describe: 'no progress bar' })
+      .option('max-table-memory', { type: 'string', describe: 'stop when a point\'s page tables would need more than this (default 1G)' })
+      .option('max-points', { type: 'string', describe: `refuse a sweep of more points than this (default ${DEFAULT_MAX_POINTS})` }) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
     if (!Number.isInteger(jobs) || jobs < 1) throw new InputError(`Invalid option --jobs: expected a positive integer, got ${args.jobs}`);
     for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
+    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
+    const maxPoints = args.maxPoints === undefined ? DEFAULT_MAX_POINTS : parseCount('max-points', args.maxPoints);
     const raw = args.config ? readConfigFile(args.config) : {};
-    const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)');
+    const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)', maxPoints);
     // Check every trace opens (schema, metadata) before any work starts.
     for (const t of args.traces) await (await openTrace([t])).close();
     ensureDir(args.out);
@@ -80,6 +87,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     try {
       await runSweep(args.traces, points.map((p) => p.config), {
         jobs,
+        maxTableBytes,
         skip: (t, p) => results[t][p] !== undefined,
         onProgress: (n) => bar.update(n),
         onResult: (t, p, s) => {

@@ -11,7 +11,7 @@
 // them with any integer index. Conversions happen once a batch; uint64
 // columns reach the model as lo/hi Uint32Array views of the body as before.
 import { decompressBuffer, codecName } from './codec.js';
-import { FormatError } from './flatbuf.js';
+import { FormatError, fmtInt } from './flatbuf.js';
 import { Codec, TypeId, fieldTypeName, fixedBufferCount, isView, type ArrowField, type ArrowSchema, type RecordBatchHeader } from './format.js';
 import { COLUMNS, OP_NAMES, UNKNOWN_OP, type ColumnKind, type ColumnName } from './schema.js';
 import { printable } from '../text.js';
@@ -55,7 +55,7 @@ function flatten(fields: ArrowField[], out: ArrowField[], dictionaries: Map<numb
   for (const f of fields) {
     out.push(f);
     if (f.dictionary) {
-      if (dictionaries.has(f.dictionary.id)) throw new FormatError(`two fields use dictionary id ${f.dictionary.id}`);
+      if (dictionaries.has(f.dictionary.id)) throw new FormatError(`two fields use dictionary id ${fmtInt(f.dictionary.id)}`);
       dictionaries.set(f.dictionary.id, { ...f, dictionary: null });
       // The record batch holds the indices only; the values' children are in the dictionary batch.
       const inner: ArrowField[] = [];
@@ -118,7 +118,7 @@ export function checkBatchHeader(layout: Layout, h: RecordBatchHeader, bodyLengt
     k += layout.fixed[i];
     if (layout.view[i]) {
       const extra = h.variadicCounts[v++];
-      if (!(extra >= 0 && extra <= h.buffers.length / 2)) throw new FormatError(`${where} says a view field has ${extra} data buffers`);
+      if (!(extra >= 0 && extra <= h.buffers.length / 2)) throw new FormatError(`${where} says a view field has ${fmtInt(extra)} data buffers`);
       k += extra;
     }
   }
@@ -128,13 +128,13 @@ export function checkBatchHeader(layout: Layout, h: RecordBatchHeader, bodyLengt
     const off = h.buffers[2 * b];
     const len = h.buffers[2 * b + 1];
     if (!(off >= 0 && len >= 0 && off + len <= bodyLength))
-      throw new FormatError(`${where}: buffer ${b} at ${off}, ${len} bytes, is outside the ${bodyLength}-byte body`);
+      throw new FormatError(`${where}: buffer ${b} at ${fmtInt(off)}, ${fmtInt(len)} bytes, is outside the ${bodyLength}-byte body`);
   }
   for (const c of layout.columns) {
     const len = h.nodes[2 * c.node];
     const nulls = h.nodes[2 * c.node + 1];
-    if (len !== h.length) throw new FormatError(`${where}, column "${c.name}": ${len} values, the batch has ${h.length} rows`);
-    if (!(nulls >= 0 && nulls <= len)) throw new FormatError(`${where}, column "${c.name}": a null count of ${nulls} for ${len} values`);
+    if (len !== h.length) throw new FormatError(`${where}, column "${c.name}": ${fmtInt(len)} values, the batch has ${h.length} rows`);
+    if (!(nulls >= 0 && nulls <= len)) throw new FormatError(`${where}, column "${c.name}": a null count of ${fmtInt(nulls)} for ${len} values`);
     if (h.codec !== Codec.None) continue; // sizes are checked once decompressed
     const first = starts[c.node];
     const size = (j: number) => h.buffers[2 * (first + j) + 1];
@@ -364,7 +364,7 @@ export function decodeOpDictionary(value: ArrowField, h: RecordBatchHeader, body
   const layout = dictionaryLayout(value);
   const starts = checkBatchHeader(layout, h, body.length, where);
   const n = h.length;
-  if (h.nodes[0] !== n) throw new FormatError(`${where}: ${h.nodes[0]} values, the batch has ${n} rows`);
+  if (h.nodes[0] !== n) throw new FormatError(`${where}: ${fmtInt(h.nodes[0])} values, the batch has ${n} rows`);
   const what = `${where} (the "op" dictionary)`;
   const { strings, validity } = stringsOf(value, h, body, starts[0], starts[1], n, what);
   const codes = new Uint8Array(n);

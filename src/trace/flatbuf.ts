@@ -10,6 +10,12 @@ export class FormatError extends Error {
   override name = 'FormatError';
 }
 
+/** An int64 read from a file, for messages: exact, or "more than 2^53" when a double cannot hold it. */
+export function fmtInt(n: number): string {
+  if (Number.isSafeInteger(n)) return String(n);
+  return n < 0 ? 'less than -2^53' : 'more than 2^53';
+}
+
 /** A table inside a flatbuffer: its position and its vtable's. */
 export class FbTable {
   constructor(
@@ -55,7 +61,7 @@ export class FbTable {
     return at === 0 ? dflt : this.fb.view.getInt32(at, true);
   }
 
-  /** An int64 field as a number (beyond 2^53: ±Infinity, which every later bounds check rejects). */
+  /** An int64 field as a number (see FbBuffer.i64). */
   i64(slot: number, dflt = 0): number {
     const at = this.field(slot, 8);
     return at === 0 ? dflt : this.fb.i64(at);
@@ -109,12 +115,10 @@ export class FbBuffer {
     return this.view.getUint16(at, true);
   }
 
+  /** An int64 as a number: exact below 2^53; beyond, approximate but finite (every bounds check rejects it; `fmtInt` shows it). */
   i64(at: number): number {
     const lo = this.view.getUint32(at, true);
     const hi = this.view.getInt32(at + 4, true);
-    // Lengths and offsets beyond 2^53 are corrupt anyway; keep them as a
-    // number that fails every later bounds check instead of losing them.
-    if (hi >= 0x200000 || hi < -0x200000) return hi < 0 ? -Infinity : Infinity;
     return hi * 4294967296 + lo;
   }
 

@@ -3,7 +3,8 @@
 // below are the fields' order in those files; a union takes two slots, its
 // type then its value). Everything is bounded: field counts, nesting depth,
 // vector lengths; anything else is a FormatError.
-import { FbBuffer, FbTable, FormatError } from './flatbuf.js';
+import { FbBuffer, FbTable, FormatError, fmtInt } from './flatbuf.js';
+import { printable } from '../text.js';
 
 /** Schema.fbs `union Type` ids. */
 export const TypeId = {
@@ -125,7 +126,7 @@ class SchemaParser {
     if (++this.count > MAX_FIELDS) throw new FormatError(`the schema has more than ${MAX_FIELDS} fields`);
     if (depth > MAX_FIELD_DEPTH) throw new FormatError(`the schema nests fields more than ${MAX_FIELD_DEPTH} deep`);
     const name = f.string(0) ?? '';
-    const what = `field "${path}${name}"`;
+    const what = `field "${printable(path + name, 40)}"`;
     const type = parseType(f, what);
     const d = f.table(4, `${what}'s dictionary encoding`);
     const dictionary = d ? { id: d.i64(0), index: parseInt_(d.table(1, 'dictionary index type') ?? null, `${what}'s dictionary index`) } : null;
@@ -154,7 +155,7 @@ function parseSchema(s: FbTable): ArrowSchema {
 
 function parseRecordBatch(t: FbTable): RecordBatchHeader {
   const length = t.i64(0);
-  if (!Number.isSafeInteger(length) || length < 0) throw new FormatError(`a record batch says it has ${length} rows`);
+  if (!Number.isSafeInteger(length) || length < 0) throw new FormatError(`a record batch says it has ${fmtInt(length)} rows`);
   const fb = t.fb;
   const nodes: number[] = [];
   const [ns, nn] = t.vector(1, 16);
@@ -184,7 +185,7 @@ export function parseMessage(bytes: Uint8Array, base: number): Message {
   if (version < 3 || version > 4) throw new FormatError(`a message at byte ${base} has metadata version ${version + 1} (expected V4 or V5)`);
   const headerType = m.u8(1);
   const bodyLength = m.i64(3);
-  if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) throw new FormatError(`a message at byte ${base} says its body is ${bodyLength} bytes`);
+  if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) throw new FormatError(`a message at byte ${base} says its body is ${fmtInt(bodyLength)} bytes`);
   const out: Message = { headerType, bodyLength };
   const h = m.table(2, headerName(headerType));
   if (headerType === MessageHeader.Schema) {

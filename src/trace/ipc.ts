@@ -10,7 +10,7 @@
 // the metadata only (bodies are skipped, so the check costs one small read a
 // message). A batch's body is read later into one of two reused buffers.
 import fs from 'node:fs';
-import { FormatError } from './flatbuf.js';
+import { FormatError, fmtInt } from './flatbuf.js';
 import { MessageHeader, headerName, parseFooter, parseMessage, type ArrowSchema, type Block, type Message } from './format.js';
 
 export const ARROW_MAGIC = 'ARROW1';
@@ -94,12 +94,12 @@ export class MessageCursor {
   *blocks(dictionaries: Block[], batches: Block[]): Generator<MessageAt> {
     for (const [blocks, kind] of [[dictionaries, MessageHeader.DictionaryBatch], [batches, MessageHeader.RecordBatch]] as const) {
       for (const b of blocks) {
-        const what = `the footer's ${headerName(kind)} at byte ${b.offset}`;
+        const what = `the footer's ${headerName(kind)} at byte ${fmtInt(b.offset)}`;
         if (!Number.isSafeInteger(b.offset) || b.offset < 8 || b.offset >= this.end) throw new FormatError(`${what} is outside the file's ${this.end} bytes of messages`);
         const m = this.at(b.offset);
         if (m === null) throw new FormatError(`${what} is an end-of-stream marker`);
         if (m.message.headerType !== kind) throw new FormatError(`${what} is a ${headerName(m.message.headerType)}`);
-        if (m.length !== b.metaDataLength + b.bodyLength) throw new FormatError(`${what} is ${m.length} bytes long, the footer says ${b.metaDataLength + b.bodyLength}`);
+        if (m.length !== b.metaDataLength + b.bodyLength) throw new FormatError(`${what} is ${m.length} bytes long, the footer says ${fmtInt(b.metaDataLength + b.bodyLength)}`);
         yield m;
       }
     }

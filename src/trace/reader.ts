@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
 import type { EventBatch } from './batch.js';
 import { checkBatchHeader, decodeColumns, decodeOpDictionary, layoutOf, type Layout, type OpDictionary } from './columns.js';
-import { FormatError } from './flatbuf.js';
+import { FormatError, fmtInt } from './flatbuf.js';
 import { ARROW_MAGIC, openFraming, type Framing, type MessageAt } from './ipc.js';
 import { parseMetadata } from './metadata.js';
 import type { TraceMetadata } from './schema.js';
@@ -69,7 +69,7 @@ function openChecked(fd: number, size: number, label: string): { framing: Framin
 function dictionaryValue(layout: Layout, m: MessageAt) {
   const d = m.message.dictionary!;
   const value = layout.dictionaries.get(d.id);
-  if (value === undefined) throw new FormatError(`the dictionary batch at byte ${m.start} has id ${d.id}, which no column uses`);
+  if (value === undefined) throw new FormatError(`the dictionary batch at byte ${m.start} has id ${fmtInt(d.id)}, which no column uses`);
   return value;
 }
 
