@@ -1,6 +1,7 @@
 // JSON from files we do not control (trace metadata, configurations):
 // nesting is bounded before JSON.parse sees it (a deep document overflows
 // the stack), and keys that would reach an object's prototype are refused.
+import { printable } from './text.js';
 
 /** Deeper than any configuration or metadata we define (they nest 3 levels). */
 export const MAX_JSON_DEPTH = 32;
@@ -49,15 +50,15 @@ export function isForbiddenKey(key: string): boolean {
  * nests deeper than `maxDepth`, or uses a key such as "__proto__".
  */
 export function parseUntrustedJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
-  if (depthOf(text, maxDepth) > maxDepth) throw new JsonError(`nests deeper than ${maxDepth} levels`);
+  if (depthOf(text, maxDepth) > maxDepth) throw new JsonError(`nests deeper than ${maxDepth} levels, expected a small JSON document`);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     const m = /position (\d+)/.exec((err as Error).message);
-    throw new JsonError(text.trim() === '' ? 'is empty, expected JSON' : `is not valid JSON${m ? ` (at character ${m[1]})` : ''}`);
+    throw new JsonError(text.trim() === '' ? 'empty, expected JSON' : `not valid JSON${m ? ` (at character ${m[1]})` : ''}`);
   }
   const bad = forbiddenKeyPath(value);
-  if (bad !== undefined) throw new JsonError(`uses the key "${bad}", which is not allowed`);
+  if (bad !== undefined) throw new JsonError(`${printable(bad)}: the key "${bad.split('.').pop()}" is not allowed`);
   return value;
 }

@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { readConfigFile, resolveConfig, type ReplayConfig } from '../config/config.js';
 import { InputError } from '../errors.js';
 import { parseByteSize } from '../config/limits.js';
+import { PRESET_NAMES } from '../config/presets.js';
 import { replayTrace } from '../model/run.js';
 import path from 'node:path';
 import { ensureDir, writeFileAtomic } from '../files.js';
@@ -15,13 +16,16 @@ interface Args {
   json?: string;
   report?: string;
   maxTableMemory?: string;
+  preset?: string;
 }
 
-export function loadConfig(file: string | undefined): ReplayConfig {
-  if (file === undefined) return resolveConfig({}, '(defaults)');
+/** The configuration of a replay: the file's, with `--preset` (which wins over the file's "preset") underneath its fields. */
+export function loadConfig(file: string | undefined, preset?: string): ReplayConfig {
+  const withPreset = (raw: Record<string, unknown>) => (preset === undefined ? raw : { ...raw, preset });
+  if (file === undefined) return resolveConfig(withPreset({}), preset === undefined ? '(defaults)' : '--preset');
   const raw = readConfigFile(file);
   if (raw.sweep !== undefined) throw new InputError(`Invalid config "${file}": sweep: a sweep runs with "iommu-replay sweep", not "replay"`);
-  return resolveConfig(raw, file);
+  return resolveConfig(withPreset(raw), file);
 }
 
 export const replayCommand: CommandModule<object, Args> = {
@@ -31,11 +35,12 @@ export const replayCommand: CommandModule<object, Args> = {
     y
       .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files (.arrow or .arrows)' })
       .option('config', { type: 'string', describe: 'replay configuration (JSON, spec/config.md)' })
+      .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
       .option('json', { type: 'string', describe: 'write the summary JSON here' })
       .option('report', { type: 'string', describe: 'write the Markdown report here' })
       .option('max-table-memory', { type: 'string', describe: 'stop when the page tables would need more than this (default 1G)' }) as never,
   handler: async (args) => {
-    const config = loadConfig(args.config);
+    const config = loadConfig(args.config, args.preset);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     // Output places are checked before the work, so that a bad one leaves no other file behind.
     for (const out of [args.json, args.report]) if (out) ensureDir(path.dirname(out));

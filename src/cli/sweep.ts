@@ -7,6 +7,7 @@ import { readConfigFile } from '../config/config.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_MAX_POINTS, parseByteSize, parseCount } from '../config/limits.js';
+import { PRESET_NAMES } from '../config/presets.js';
 import { runSweep } from '../model/sweep.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
@@ -27,6 +28,7 @@ interface Args {
   quiet?: boolean;
   maxTableMemory?: string;
   maxPoints?: number;
+  preset?: string;
 }
 
 /** Short, unique names for traces: the file stem, else the path. */
@@ -44,6 +46,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     y
       .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces (each file is its own trace)' })
       .option('config', { type: 'string', describe: 'base configuration; its "sweep" field adds axes' })
+      .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
       .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets to try, e.g. 4K 4K,2M 4K,2M,1G' })
       .option('iotlb', { type: 'string', array: true, describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull' })
       .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
@@ -59,7 +62,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     const maxPoints = args.maxPoints === undefined ? DEFAULT_MAX_POINTS : parseCount('max-points', args.maxPoints);
-    const raw = args.config ? readConfigFile(args.config) : {};
+    const raw = { ...(args.config ? readConfigFile(args.config) : {}), ...(args.preset !== undefined ? { preset: args.preset } : {}) };
     const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)', maxPoints);
     // Check every trace opens (schema, metadata) before any work starts.
     for (const t of args.traces) await (await openTrace([t])).close();

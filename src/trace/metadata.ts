@@ -23,7 +23,7 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
     try {
       return parseUntrustedJson(text);
     } catch (err) {
-      if (err instanceof JsonError) throw fail(key, err.message);
+      if (err instanceof JsonError) throw new InputError(`Cannot read trace "${file}": metadata "${key}": ${err.message}`);
       throw err;
     }
   };
