@@ -133,7 +133,7 @@ export class FbBuffer {
     const n = this.view.getUint32(at, true);
     const start = at + 4;
     if (n * elementSize > this.bytes.length - start)
-      throw new FormatError(`${what} of ${n} elements at byte ${this.base + at} runs past its ${this.bytes.length}-byte metadata`);
+      throw new FormatError(`${what} at byte ${this.base + at} says it holds ${n} elements, more than its ${this.bytes.length}-byte metadata can`);
     return [start, n];
   }
 
