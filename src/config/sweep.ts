@@ -96,6 +96,7 @@ export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms
     if (seen.has(a.path)) throw new InputError(`Invalid sweep: the field "${a.path}" is swept twice (config and command line?)`);
     seen.add(a.path);
   }
+  if (base.name !== undefined && typeof base.name !== 'string') throw new InputError(`Invalid config "${source}": name: expected a string, got ${printable(JSON.stringify(base.name) ?? '', 40)}`);
   const baseName = typeof base.name === 'string' ? base.name : undefined;
   let combos: { raw: Record<string, unknown>; parts: string[]; values: Record<string, string> }[] = [{ raw: structuredClone(base), parts: [], values: {} }];
   for (const axis of axes) {
