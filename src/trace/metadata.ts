@@ -16,7 +16,7 @@ import {
 
 export function parseMetadata(file: string, raw: Map<string, string>): TraceMetadata {
   const fail = (key: string, why: string) =>
-    new InputError(`Cannot read trace "${file}": metadata "${key}" ${why}`);
+    new InputError(`Cannot read trace "${file}": metadata "${key}" ${printable(why, 200)}`);
   const json = (key: string): unknown => {
     const text = raw.get(key);
     if (text === undefined) return undefined;
@@ -60,6 +60,7 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
         const name = (entry as { name?: unknown })?.name;
         const devices = (entry as { devices?: unknown })?.devices ?? [];
         if (typeof name !== 'string' || name === '') throw fail(META_TOPOLOGY, `iommus[${i}].name must be a non-empty string`);
+        if (printable(name, Infinity) !== name) throw fail(META_TOPOLOGY, `iommus[${i}].name ${JSON.stringify(name)} has control characters`);
         if (!Array.isArray(devices) || !devices.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff))
           throw fail(META_TOPOLOGY, `iommus[${i}].devices must be an array of uint32 requester IDs`);
         return { name, devices: devices as number[] };
