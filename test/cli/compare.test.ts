@@ -9,8 +9,8 @@ import { diffCounters, flattenCounters } from '../../src/report/diff.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
 
 const EXAMPLE = path.resolve('reports/example');
-const S32 = path.join(EXAMPLE, 'summaries/nic/pageSizes=4K_iotlb=32x4.json');
-const S64 = path.join(EXAMPLE, 'summaries/nic/pageSizes=4K_iotlb=64x4.json');
+const S32 = path.join(EXAMPLE, 'summaries/nic/pageSizes=4K_iotlb=32x4_invalidation.mode=strict.json');
+const S64 = path.join(EXAMPLE, 'summaries/nic/pageSizes=4K_iotlb=64x4_invalidation.mode=strict.json');
 const load = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8'));
 
 describe('counters of two summaries', () => {
@@ -45,17 +45,17 @@ describe('two sweep folders', () => {
     const d = tmpDir();
     const b = path.join(d, 'b');
     fs.cpSync(EXAMPLE, b, { recursive: true });
-    const changed = path.join(b, 'summaries/gpu/pageSizes=4K+2M_iotlb=64x4.json');
+    const changed = path.join(b, 'summaries/gpu/pageSizes=4K+2M_iotlb=64x4_invalidation.mode=strict.json');
     const s = load(changed);
     s.totals.walks.count += 1;
     fs.writeFileSync(changed, JSON.stringify(s));
-    fs.rmSync(path.join(b, 'summaries/nvme/pageSizes=4K_iotlb=32x4.json'));
+    fs.rmSync(path.join(b, 'summaries/nvme/pageSizes=4K_iotlb=32x4_invalidation.mode=strict.json'));
     const r = runCli(['compare', EXAMPLE, b]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('## gpu/pageSizes=4K+2M_iotlb=64x4.json');
+    expect(r.stdout).toContain('## gpu/pageSizes=4K+2M_iotlb=64x4_invalidation.mode=strict.json');
     expect(r.stdout).toContain('1 counter(s) differ');
-    expect(r.stdout).toContain('## nvme/pageSizes=4K_iotlb=32x4.json\n\nonly in A');
-    expect(r.stdout).toContain('36 summaries: 34 with every counter equal, 2 different or in one folder only');
+    expect(r.stdout).toContain('## nvme/pageSizes=4K_iotlb=32x4_invalidation.mode=strict.json\n\nonly in A');
+    expect(r.stdout).toContain('72 summaries: 70 with every counter equal, 2 different or in one folder only');
   });
 });
 
