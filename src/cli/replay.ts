@@ -5,6 +5,8 @@ import { readConfigFile, resolveConfig, type ReplayConfig } from '../config/conf
 import { expandSweep, type ShortForms } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { ensureDir } from '../files.js';
+import { parseByteSize } from '../config/limits.js';
+import { PRESET_NAMES } from '../config/presets.js';
 import { replayTrace } from '../model/run.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
 import { stableStringify } from '../report/summary.js';
@@ -20,18 +22,22 @@ interface Args {
   mode?: string | string[];
   json?: string;
   report?: string;
+  maxTableMemory?: string;
+  preset?: string;
 }
 
 /**
- * The configuration of one replay: the file's, with the short forms of
+ * The configuration of one replay: the file's, with `--preset` (which wins
+ * over the file's "preset") underneath its fields, and the short forms of
  * `sweep` (one value each) on top, parsed by the same code as a sweep's axes.
  */
-export function loadConfig(file: string | undefined, shortForms: ShortForms = {}): ReplayConfig {
-  const source = file ?? '(defaults)';
+export function loadConfig(file: string | undefined, shortForms: ShortForms = {}, preset?: string): ReplayConfig {
+  const source = file ?? (preset === undefined ? '(defaults)' : '--preset');
   const raw = file === undefined ? {} : readConfigFile(file);
   if (raw.sweep !== undefined) throw new InputError(`Invalid config "${file}": sweep: a sweep runs with "iommu-replay sweep", not "replay"`);
-  if (!shortForms.pageSizes && !shortForms.iotlb && !shortForms.mode) return resolveConfig(raw, source);
-  return expandSweep(raw, shortForms, source)[0].config;
+  const withPreset = preset === undefined ? raw : { ...raw, preset };
+  if (!shortForms.pageSizes && !shortForms.iotlb && !shortForms.mode) return resolveConfig(withPreset, source);
+  return expandSweep(withPreset, shortForms, source)[0].config;
 }
 
 /** A short form given once: its one value as a list, for expandSweep. */
@@ -48,16 +54,19 @@ export const replayCommand: CommandModule<object, Args> = {
     y
       .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files (.arrow or .arrows); - reads a stream from standard input' })
       .option('config', { type: 'string', describe: 'replay configuration (JSON, docs/configuration.md)' })
+      .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
       .option('page-sizes', { type: 'string', describe: 'page-size set, e.g. 4K+2M (also 4K,2M or 4K|2M); overrides the configuration' })
       .option('iotlb', { type: 'string', describe: 'IOTLB geometry ENTRIESxWAYS, e.g. 64x4 or 256xfull; overrides the configuration' })
       .option('mode', { type: 'string', describe: 'invalidation mode: strict or lazy; overrides the configuration' })
       .option('json', { type: 'string', describe: 'write the summary JSON here (- for standard output)' })
       .option('report', { type: 'string', describe: 'write the Markdown report here (- for standard output)' })
+      .option('max-table-memory', { type: 'string', describe: 'stop when the page tables would need more than this (default 1G)' })
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const mode = single('mode', args.mode);
     for (const m of mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid option --mode: expected strict or lazy, got '${m}'`);
-    const config = loadConfig(args.config, { pageSizes: single('page-sizes', args.pageSizes), iotlb: single('iotlb', args.iotlb), mode });
+    const config = loadConfig(args.config, { pageSizes: single('page-sizes', args.pageSizes), iotlb: single('iotlb', args.iotlb), mode }, args.preset);
+    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     checkOneStdout({ json: args.json, report: args.report });
     // Output places are checked before the work, so that a bad one leaves no other file behind.
     for (const out of [args.json, args.report]) if (out && out !== STDIO) ensureDir(path.dirname(out));
@@ -65,7 +74,7 @@ export const replayCommand: CommandModule<object, Args> = {
       const bar = progressBar(estimateRows(paths));
       let s;
       try {
-        s = await replayTrace(paths, config, { onProgress: (n) => bar.update(n) });
+        s = await replayTrace(paths, config, { maxTableBytes, onProgress: (n) => bar.update(n) });
       } finally {
         bar.stop();
       }

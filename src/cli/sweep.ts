@@ -6,6 +6,8 @@ import type { CommandModule } from 'yargs';
 import { readConfigFile } from '../config/config.js';
 import { expandSweep, type SweepPoint } from '../config/sweep.js';
 import { InputError } from '../errors.js';
+import { DEFAULT_MAX_POINTS, parseByteSize, parseCount } from '../config/limits.js';
+import { PRESET_NAMES } from '../config/presets.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
 import { runSweep } from '../model/sweep.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
@@ -25,6 +27,9 @@ interface Args {
   jobs?: number;
   resume?: boolean;
   quiet?: boolean;
+  maxTableMemory?: string;
+  maxPoints?: number;
+  preset?: string;
 }
 
 /**
@@ -107,6 +112,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     y
       .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces: each file is its own trace; a.arrows+b.arrows is one trace of two files' })
       .option('config', { type: 'string', describe: 'base configuration; its "sweep" field adds axes' })
+      .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
       .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets to try, e.g. 4K 4K+2M 4K+2M+1G (also 4K,2M or 4K|2M)' })
       .option('iotlb', { type: 'string', array: true, describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull' })
       .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
@@ -114,12 +120,16 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('jobs', numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads (default: the number of cores)' }))
       .option('resume', { type: 'boolean', describe: 'reuse summaries of this very trace, configuration and tool version' })
       .option('quiet', { type: 'boolean', describe: 'no progress bar' })
+      .option('max-table-memory', { type: 'string', describe: 'stop when a point\'s page tables would need more than this (default 1G)' })
+      .option('max-points', { type: 'string', describe: `refuse a sweep of more points than this (default ${DEFAULT_MAX_POINTS})` })
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
     for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
-    const raw = args.config ? readConfigFile(args.config) : {};
-    const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)');
+    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
+    const maxPoints = args.maxPoints === undefined ? DEFAULT_MAX_POINTS : parseCount('max-points', args.maxPoints);
+    const raw = { ...(args.config ? readConfigFile(args.config) : {}), ...(args.preset !== undefined ? { preset: args.preset } : {}) };
+    const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)', maxPoints);
     const groups = args.traces.map(traceGroup);
     // Check every trace opens (schema, metadata) before any work starts.
     for (const g of groups) await (await openTrace(g)).close();
@@ -133,7 +143,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     const ledger = new OutputLedger();
     try {
       ledger.dir(args.out);
-      await runPending(args, groups, points, results, jobs, (t, p, s) => {
+      await runPending(args, groups, points, results, { jobs, maxTableBytes }, (t, p, s) => {
         const saved: SavedSummary = { ...s, resumeKey: keys[t][p] };
         // Saved as soon as the point finishes: a stopped sweep leaves it for --resume.
         ledger.write(summaryPath(t, p), stableStringify(saved));
@@ -159,7 +169,7 @@ async function runPending(
   groups: string[][],
   points: SweepPoint[],
   results: (Summary | undefined)[][],
-  jobs: number,
+  run: { jobs: number; maxTableBytes?: number },
   save: (t: number, p: number, s: Summary) => void,
 ): Promise<void> {
   const pendingOf = (t: number) => results[t].filter((r) => r === undefined).length;
@@ -174,7 +184,7 @@ async function runPending(
   const detail = () => `traces ${tracesDone}/${pendingTraces}, points ${pointsDone}/${pendingPoints} done`;
   try {
     await runSweep(groups, points.map((p) => p.config), {
-      jobs,
+      ...run,
       skip: (t, p) => results[t][p] !== undefined,
       onProgress: (n) => {
         eventsDone = n;

@@ -4,8 +4,11 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { InputError, describeIoError } from '../errors.js';
+import { JsonError, parseUntrustedJson } from '../json.js';
+import { printable } from '../text.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2, splitPageSizeList } from './pagesizes.js';
+import { PRESET_NAMES, findPreset } from './presets.js';
 
 export const POLICIES = ['lru', 'fifo', 'plru', 'random'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -33,6 +36,8 @@ export interface Costs {
 /** A configuration with every default filled in: one point of a sweep. */
 export interface ReplayConfig {
   name: string;
+  /** The preset the configuration started from, when it named one (config/presets.ts). */
+  preset?: string;
   /** Sizes ascending, as "4K", "2M", ... */
   pageSizes: string[];
   svaPageSizes: string[];
@@ -93,6 +98,7 @@ const tableSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   name: z.string({ error: expected('a string') }).optional(),
+  preset: oneOf(PRESET_NAMES).optional(),
   pageSizes: pageSizesField.optional(),
   svaPageSizes: pageSizesField.optional(),
   iommus: z
@@ -203,11 +209,11 @@ export function resolveConfig(value: unknown, source = 'config'): ReplayConfig {
     let field = iss.path.map(String).join('.');
     let message = iss.message;
     if (iss.code === 'unrecognized_keys') {
-      const key = iss.keys[0];
+      const key = printable(iss.keys[0], 40);
       field = field ? `${field}.${key}` : key;
       message = 'unknown field';
     }
-    throw new InputError(`Invalid config "${source}": ${field || '(top level)'}: ${message}`);
+    throw new InputError(`Invalid config "${source}": ${printable(field, 80) || '(top level)'}: ${message}`);
   }
   try {
     return resolveParsed(parsed.data);
@@ -219,7 +225,10 @@ export function resolveConfig(value: unknown, source = 'config'): ReplayConfig {
 
 function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
   const levels = raw.pageTable?.levels ?? 4;
-  const pageSizes = parsePageSizes('pageSizes', raw.pageSizes ?? DEFAULT_PAGE_SIZES, levels);
+  // A preset fills what the configuration leaves out (config/presets.ts).
+  const preset = raw.preset === undefined ? undefined : findPreset(raw.preset);
+  const presetSizes = preset?.pageSizeLog2s(levels).map(formatSizeLog2);
+  const pageSizes = parsePageSizes('pageSizes', raw.pageSizes ?? presetSizes ?? DEFAULT_PAGE_SIZES, levels);
   const svaPageSizes = parsePageSizes('svaPageSizes', raw.svaPageSizes ?? DEFAULT_PAGE_SIZES, levels);
   let iommus: ReplayConfig['iommus'];
   if (raw.iommus) {
@@ -233,7 +242,7 @@ function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
   const devices: ReplayConfig['devices'] = {};
   for (const [key, dev] of Object.entries(raw.devices ?? {})) {
     const rid = parseDeviceKey(key);
-    if (rid === undefined) fieldError(`devices.${key}`, `expected a device like "0000:03:00.0" or a requester ID number, got ${show(key)}`);
+    if (rid === undefined) fieldError(`devices.${printable(key, 40)}`, `expected a device like "0000:03:00.0" or a requester ID number, got ${show(key)}`);
     if (dev.iommu !== undefined && iommus && !iommus.some((m) => m.name === dev.iommu))
       fieldError(`devices.${key}.iommu`, `unknown IOMMU instance ${show(dev.iommu)} (instances: ${iommus.map((m) => m.name).join(', ')})`);
     const bdf = formatBdf(rid);
@@ -249,6 +258,7 @@ function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
   const c = raw.costs ?? {};
   return {
     name: raw.name ?? 'baseline',
+    ...(preset ? { preset: preset.name } : {}),
     pageSizes,
     svaPageSizes,
     ...(iommus ? { iommus } : {}),
@@ -258,7 +268,7 @@ function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
     iotlb: resolveTable('iotlb', raw.iotlb, { entries: 64, sets: 16, ways: 4, policy: 'lru' }),
     devtlb: resolveTable('devtlb', raw.devtlb, { entries: 32, sets: 1, ways: 32, policy: 'lru' }),
     ...(raw.walkCache ? { walkCache: resolveTable('walkCache', raw.walkCache, { entries: 16, sets: 4, ways: 4, policy: 'lru' }) } : {}),
-    partialUnmap: raw.partialUnmap ?? 'whole-leaf',
+    partialUnmap: raw.partialUnmap ?? preset?.partialUnmap ?? 'whole-leaf',
     invalidation: {
       mode: inv.mode ?? 'strict',
       maxInvalidationMask,
@@ -289,19 +299,30 @@ export function parseDeviceKey(key: string): number | undefined {
   return parseBdf(key);
 }
 
-/** Reads and parses a JSON config file; the raw object (sweep included). */
+/** A configuration is a small file; anything larger is not one. */
+const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * Reads and parses a JSON config file; the raw object (sweep included).
+ * Untrusted: its size, nesting depth and keys are checked (json.ts).
+ */
 export function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
+    const st = fs.statSync(file);
+    if (st.isDirectory()) throw new InputError(`Cannot read config "${file}": is a directory, not a file`);
+    if (st.size > MAX_CONFIG_BYTES) throw new InputError(`Invalid config "${file}": ${st.size} bytes, more than a configuration (at most ${MAX_CONFIG_BYTES})`);
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof InputError) throw err;
     throw new InputError(`Cannot read config "${file}": ${describeIoError(err)}`);
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseUntrustedJson(text);
   } catch (err) {
-    throw new InputError(`Invalid config "${file}": not valid JSON (${(err as Error).message})`);
+    if (err instanceof JsonError) throw new InputError(`Invalid config "${file}": ${err.message}`);
+    throw err;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new InputError(`Invalid config "${file}": (top level): expected a JSON object`);

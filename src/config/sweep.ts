@@ -3,8 +3,11 @@
 // (`--page-sizes 4K 4K,2M`, `--iotlb 64x4 128x8`, `--mode strict lazy`). The
 // grid is the cartesian product, axes in the order given, last axis fastest.
 import { InputError } from '../errors.js';
+import { isForbiddenKey } from '../json.js';
+import { printable } from '../text.js';
 import { resolveConfig, type ReplayConfig } from './config.js';
 import { formatPageSizeSet, splitPageSizeList } from './pagesizes.js';
+import { DEFAULT_MAX_POINTS } from './limits.js';
 
 export interface SweepAxis {
   /** Field path, e.g. "iotlb.sets"; "iotlb" for the --iotlb short form. */
@@ -71,20 +74,31 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   } else at[last] = value;
 }
 
-/** Expands the base configuration and its axes into resolved points. */
-export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms, source: string): SweepPoint[] {
+/**
+ * Expands the base configuration and its axes into resolved points. More
+ * than `maxPoints` points is an error, found before any point is built.
+ */
+export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms, source: string, maxPoints = DEFAULT_MAX_POINTS): SweepPoint[] {
   const { sweep, ...base } = raw as { sweep?: Record<string, unknown[]> } & Record<string, unknown>;
   const axes: SweepAxis[] = [];
+  if (sweep !== undefined && (typeof sweep !== 'object' || sweep === null || Array.isArray(sweep)))
+    throw new InputError(`Invalid config "${source}": sweep: expected an object of field path to values`);
   for (const [path, values] of Object.entries(sweep ?? {})) {
-    if (!Array.isArray(values) || values.length === 0) throw new InputError(`Invalid config "${source}": sweep.${path}: expected a non-empty list of values`);
+    const where = `Invalid config "${source}": sweep.${printable(path)}`;
+    if (path.split('.').some((k) => k === '' || isForbiddenKey(k))) throw new InputError(`${where}: expected a field path like "iotlb.sets"`);
+    if (!Array.isArray(values) || values.length === 0) throw new InputError(`${where}: expected a non-empty list of values`);
     axes.push({ path, values, label: showValue });
   }
   axes.push(...shortFormAxes(shortForms));
+  const count = axes.reduce((n, a) => n * a.values.length, 1);
+  if (count > maxPoints)
+    throw new InputError(`Invalid sweep: ${count.toLocaleString('en-US')} points (${axes.map((a) => `${printable(a.path)}: ${a.values.length}`).join(' x ')}), over the limit of ${maxPoints.toLocaleString('en-US')}; raise it with --max-points`);
   const seen = new Set<string>();
   for (const a of axes) {
     if (seen.has(a.path)) throw new InputError(`Invalid sweep: the field "${a.path}" is swept twice (config and command line?)`);
     seen.add(a.path);
   }
+  if (base.name !== undefined && typeof base.name !== 'string') throw new InputError(`Invalid config "${source}": name: expected a string, got ${printable(JSON.stringify(base.name) ?? '', 40)}`);
   const baseName = typeof base.name === 'string' ? base.name : undefined;
   let combos: { raw: Record<string, unknown>; parts: string[]; values: Record<string, string> }[] = [{ raw: structuredClone(base), parts: [], values: {} }];
   for (const axis of axes) {

@@ -18,6 +18,13 @@ import { grow } from '../typed.js';
 import { SlotIndex } from './slots.js';
 import './jit.js';
 import { resolveTopology, sizesOf, type Topology } from './topology.js';
+import { DEFAULT_MAX_TABLE_BYTES, TABLE_PAGE_BYTES, tableMemoryError, tablePagesForMap } from './tablememory.js';
+
+/** Bounds on what a replay may cost, apart from the configuration (they change no counter). */
+export interface ReplayLimits {
+  /** Page-table memory (4 KiB a table page) past which a map stops the replay; default 1 GiB. */
+  maxTableBytes?: number;
+}
 
 // Op codes as module constants: a property load from the imported `Op`
 // object per row showed in the DMA run's profile.
@@ -110,8 +117,13 @@ export class Replay implements InvalidationTarget, LeafSink {
   private curRemovedAny = false;
   private splitting = false;
 
-  constructor(config: ReplayConfig, meta: TraceMetadata) {
+  /** Table pages the replay may hold (--max-table-memory), and the current batch's first row (for its message). */
+  private readonly maxTablePages: number;
+  private cFirstRow = 0;
+
+  constructor(config: ReplayConfig, meta: TraceMetadata, limits: ReplayLimits = {}) {
     this.config = config;
+    this.maxTablePages = Math.floor((limits.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES) / TABLE_PAGE_BYTES);
     this.meta = meta;
     this.topology = resolveTopology(config, meta);
     this.nInst = this.topology.instances.length;
@@ -223,6 +235,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.cIova = batch.iova;
     this.cPaddr = batch.paddr;
     this.cSize = batch.size;
+    this.cFirstRow = batch.firstRow;
     if (!this.started) {
       this.started = true;
       this.baseHi = ts[2 * from + 1];
@@ -481,6 +494,13 @@ export class Replay implements InvalidationTarget, LeafSink {
     if (iova + size > this.pool.limitPfn || this.pool.anyLeafIn(root, iova, iova + size)) {
       cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
       return;
+    }
+    const pool = this.pool;
+    if (size > 512) {
+      // Large enough to allocate tables in earnest: check the limit first.
+      const need = tablePagesForMap(pool.levels, sizes.ordersDesc, iova, paddr, size);
+      if (pool.alive + need > this.maxTablePages)
+        throw tableMemoryError(this.cFirstRow + row, this.cDomain[row], iova, size, need, pool.alive, this.maxTablePages * TABLE_PAGE_BYTES);
     }
     cm[mb + M.mapBytes] += size * 4096;
     if (this.domainSizes[dom] < 0) this.domainSizes[dom] = 0; // mapped before any attach: the first instance's

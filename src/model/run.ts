@@ -4,12 +4,12 @@
 import type { ReplayConfig } from '../config/config.js';
 import { buildSummary, type Summary } from '../report/summary.js';
 import { openTrace } from '../trace/merge.js';
-import { Replay } from './replay.js';
+import { Replay, type ReplayLimits } from './replay.js';
 
 /** Rows replayed by every point in turn: 8192 rows are 360 KiB of columns, well inside a core's L2. */
 const SLICE_ROWS = 8192;
 
-export interface RunOptions {
+export interface RunOptions extends ReplayLimits {
   /** Called after each batch with the number of events done so far. */
   onProgress?: (eventsDone: number) => void;
 }
@@ -17,7 +17,7 @@ export interface RunOptions {
 export async function replayPoints(paths: string[], configs: ReplayConfig[], opts: RunOptions = {}): Promise<Summary[]> {
   const trace = await openTrace(paths);
   try {
-    const replays = configs.map((c) => new Replay(c, trace.meta));
+    const replays = configs.map((c) => new Replay(c, trace.meta, opts));
     let done = 0;
     let lastTurn = performance.now();
     for await (const batch of trace.batches()) {

@@ -9,10 +9,11 @@ export interface WorkerInputError {
   inputError: string;
 }
 
-export default async function sweepTask(task: { trace: string[]; configs: ReplayConfig[]; port: MessagePort }) {
+export default async function sweepTask(task: { trace: string[]; configs: ReplayConfig[]; maxTableBytes?: number; port: MessagePort }) {
   let last = 0;
   try {
     const summaries = await replayPoints(task.trace, task.configs, {
+      maxTableBytes: task.maxTableBytes,
       onProgress: (n) => {
         if (n - last >= 262144) {
           last = n;

@@ -8,6 +8,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { ReplayConfig } from '../config/config.js';
 import type { Summary } from '../report/summary.js';
 import { InputError } from '../errors.js';
+import type { ReplayLimits } from './replay.js';
 import { replayPoints } from './run.js';
 import type { WorkerInputError } from './sweep-worker.js';
 
@@ -18,7 +19,7 @@ export interface SweepTask {
   pointIndexes: number[];
 }
 
-export interface SweepRunOptions {
+export interface SweepRunOptions extends ReplayLimits {
   jobs: number;
   /** Points to leave out (e.g. --resume found their summary). */
   skip?: (traceIndex: number, pointIndex: number) => boolean;
@@ -71,6 +72,7 @@ export async function runSweep(traces: string[][], points: ReplayConfig[], opts:
     for (const task of tasks) {
       const configs = task.pointIndexes.map((p) => points[p]);
       const summaries = await replayPoints(task.trace, configs, {
+        maxTableBytes: opts.maxTableBytes,
         onProgress: (n) => {
           progress.set(task, n * configs.length);
           report();
@@ -93,7 +95,7 @@ export async function runSweep(traces: string[][], points: ReplayConfig[], opts:
           report();
         });
         try {
-          const result = (await pool.run({ trace: task.trace, configs, port: port2 }, { transferList: [port2] })) as Summary[] | WorkerInputError;
+          const result = (await pool.run({ trace: task.trace, configs, maxTableBytes: opts.maxTableBytes, port: port2 }, { transferList: [port2] })) as Summary[] | WorkerInputError;
           if (!Array.isArray(result)) throw new InputError(result.inputError);
           finish(task, result);
         } finally {

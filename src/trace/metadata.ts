@@ -1,6 +1,8 @@
 // Parsing and writing of the schema's custom metadata (spec/trace-format.md,
 // "File-level metadata").
 import { InputError } from '../errors.js';
+import { JsonError, parseUntrustedJson } from '../json.js';
+import { printable } from '../text.js';
 import {
   DOMAIN_TYPES,
   META_DOMAINS,
@@ -14,14 +16,15 @@ import {
 
 export function parseMetadata(file: string, raw: Map<string, string>): TraceMetadata {
   const fail = (key: string, why: string) =>
-    new InputError(`Cannot read trace "${file}": metadata "${key}" ${why}`);
+    new InputError(`Cannot read trace "${file}": metadata "${key}" ${printable(why, 200)}`);
   const json = (key: string): unknown => {
     const text = raw.get(key);
     if (text === undefined) return undefined;
     try {
-      return JSON.parse(text);
-    } catch {
-      throw fail(key, 'is not valid JSON');
+      return parseUntrustedJson(text);
+    } catch (err) {
+      if (err instanceof JsonError) throw new InputError(`Cannot read trace "${file}": metadata "${key}": ${err.message}`);
+      throw err;
     }
   };
   const meta: TraceMetadata = { domains: new Map() };
@@ -57,6 +60,7 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
         const name = (entry as { name?: unknown })?.name;
         const devices = (entry as { devices?: unknown })?.devices ?? [];
         if (typeof name !== 'string' || name === '') throw fail(META_TOPOLOGY, `iommus[${i}].name must be a non-empty string`);
+        if (printable(name, Infinity) !== name) throw fail(META_TOPOLOGY, `iommus[${i}].name ${JSON.stringify(name)} has control characters`);
         if (!Array.isArray(devices) || !devices.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff))
           throw fail(META_TOPOLOGY, `iommus[${i}].devices must be an array of uint32 requester IDs`);
         return { name, devices: devices as number[] };
@@ -69,13 +73,15 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
 
   const workload = raw.get(META_WORKLOAD);
   if (workload !== undefined) {
-    // Free text; writers may or may not JSON-quote it.
+    // Free text; writers may or may not JSON-quote it. Shown in reports, so
+    // kept short and printable.
+    let v: unknown = workload;
     try {
-      const v = JSON.parse(workload);
-      meta.workload = typeof v === 'string' ? v : workload;
+      v = parseUntrustedJson(workload);
     } catch {
-      meta.workload = workload;
+      // not JSON: the text itself
     }
+    meta.workload = printable(typeof v === 'string' ? v : workload, 200);
   }
   return meta;
 }

@@ -1,16 +1,19 @@
 // Reads one trace file (Arrow IPC file or stream) batch by batch as typed-array
-// column views, validating as it goes. Memory is bounded by the batch size: a
-// batch is dropped once the consumer has moved on (spec/trace-format.md).
-import * as A from 'apache-arrow';
+// column views, validating as it goes (spec/trace-format.md). Nothing in the
+// file is trusted before it is checked: the framing of the whole file is
+// checked when it is opened, before any row is handed out (ipc.ts), and
+// each batch's buffers and values when it is read (columns.ts). Every
+// rejection is one InputError naming the file and the byte, batch or row.
+// Memory is bounded by the largest batch: two body buffers are reused.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
 import type { EventBatch } from './batch.js';
-import { BatchStream, MessageCursor, schemaMessage, type MessageAt } from './ipc.js';
+import { checkBatchHeader, decodeColumns, decodeOpDictionary, layoutOf, type Layout, type OpDictionary } from './columns.js';
+import { FormatError, fmtInt } from './flatbuf.js';
+import { ARROW_MAGIC, openFraming, type Framing, type MessageAt } from './ipc.js';
 import { parseMetadata } from './metadata.js';
-import { COLUMNS, OP_CODE_BY_NAME, UNKNOWN_OP, type ColumnName, type TraceMetadata } from './schema.js';
-
-const ARROW_MAGIC = 'ARROW1';
+import type { TraceMetadata } from './schema.js';
 
 export interface TraceFile {
   path: string;
@@ -22,251 +25,119 @@ export interface TraceFile {
   close(): Promise<void>;
 }
 
-function typeName(t: A.DataType): string {
-  if (A.DataType.isInt(t)) return `${t.isSigned ? 'int' : 'uint'}${t.bitWidth}`;
-  if (A.DataType.isDictionary(t)) return `dictionary<${typeName(t.indices)}, ${typeName(t.dictionary)}>`;
-  if (A.DataType.isUtf8(t)) return 'utf8';
-  if (A.DataType.isLargeUtf8(t)) return 'large_utf8';
-  if (A.DataType.isFloat(t)) return `float${t.precision === 0 ? 16 : t.precision === 1 ? 32 : 64}`;
-  return String(t).toLowerCase();
+/**
+ * What a file that is not Arrow seems to be, so the message can say what to
+ * do: kernel trace text goes through `import`.
+ */
+function notArrow(head: Buffer): string {
+  const text = head.toString('latin1');
+  if (text.startsWith('\x17\x08\x44tracing')) return 'is a trace-cmd .dat recording, not an Arrow trace: run "trace-cmd report" on it, then "iommu-replay import" on its output';
+  if (text.startsWith('PAR1')) return 'is a Parquet file, not an Arrow IPC file or stream (write it with Arrow IPC, e.g. pyarrow.ipc or Polars write_ipc)';
+  const printable = /^[\x09\x0a\x0d\x20-\x7e]*$/.test(text.slice(0, 256));
+  if (printable && (/^# tracer:/m.test(text) || /^cpus=\d+/m.test(text) || /\b(iommu|dma):|\bmap: IOMMU|\b(map|unmap):\s/.test(text)))
+    return 'is kernel trace text (ftrace, trace-cmd report or perf script), not an Arrow trace: convert it with "iommu-replay import FILE -o TRACE.arrows"';
+  return 'not an Arrow IPC file or stream';
 }
 
-function isUint(t: A.DataType, bits: number): boolean {
-  return A.DataType.isInt(t) && !t.isSigned && t.bitWidth === bits;
-}
-
-function isString(t: A.DataType): boolean {
-  return A.DataType.isUtf8(t) || A.DataType.isLargeUtf8(t);
-}
-
-function checkSchema(label: string, schema: A.Schema): void {
-  for (const { name, kind } of COLUMNS) {
-    const field = schema.fields.find((f) => f.name === name);
-    if (!field) throw traceError(label, `column "${name}" is missing`);
-    const t = field.type;
-    const ok =
-      kind === 'uint64' ? isUint(t, 64)
-      : kind === 'uint32' ? isUint(t, 32)
-      : isString(t) || (A.DataType.isDictionary(t) && isString(t.dictionary) && A.DataType.isInt(t.indices));
-    if (!ok) {
-      const expected = kind === 'op' ? 'dictionary<int, utf8> or utf8' : kind;
-      throw traceError(label, `column "${name}" is ${typeName(t)}, expected ${expected}`);
+/** The file's framing, schema layout and metadata: everything checked before the first row. */
+function openChecked(fd: number, size: number, label: string): { framing: Framing; layout: Layout; meta: TraceMetadata } {
+  if (size === 0) throw traceError(label, 'the file is empty');
+  const head = Buffer.alloc(Math.min(512, size));
+  fs.readSync(fd, head, 0, head.length, 0);
+  const isFileFormat = head.subarray(0, 6).toString('latin1') === ARROW_MAGIC;
+  const isStream = head.length >= 8 && head.readUInt32LE(0) === 0xffffffff;
+  if (!isFileFormat && !isStream) throw traceError(label, notArrow(head));
+  try {
+    const framing = openFraming(fd, size, isFileFormat);
+    const layout = layoutOf(framing.schema);
+    const meta = parseMetadata(label, framing.schema.metadata);
+    // The whole file's framing, before any row: every message where it
+    // should be, every batch's buffers inside its body and sized for its rows.
+    let batch = 0;
+    for (const m of framing.messages()) {
+      if (m.message.dictionary) dictionaryValue(layout, m);
+      else checkBatchHeader(layout, m.message.batch!, m.message.bodyLength, `record batch ${batch++} at byte ${m.start}`);
     }
+    return { framing, layout, meta };
+  } catch (err) {
+    if (err instanceof FormatError) throw traceError(label, err.message);
+    throw err;
   }
 }
 
-/** Row index (within the data) of the first null, or -1. */
-function firstNull(data: A.Data): number {
-  if (data.nullCount === 0) return -1;
-  for (let i = 0; i < data.length; i++) if (!data.getValid(i)) return i;
-  return -1;
+/** The value field of a dictionary batch's id, its header checked. */
+function dictionaryValue(layout: Layout, m: MessageAt) {
+  const d = m.message.dictionary!;
+  const value = layout.dictionaries.get(d.id);
+  if (value === undefined) throw new FormatError(`the dictionary batch at byte ${m.start} has id ${fmtInt(d.id)}, which no column uses`);
+  return value;
 }
 
-function u32View(batch: A.RecordBatch, name: ColumnName): { data: A.Data; view: Uint32Array } {
-  const data = batch.getChild(name)!.data[0];
-  const values = data.values as Uint32Array;
-  return { data, view: values.subarray(data.offset, data.offset + data.length) };
-}
-
-function u64View(batch: A.RecordBatch, name: ColumnName): { data: A.Data; view: Uint32Array } {
-  const data = batch.getChild(name)!.data[0];
-  const values = data.values as BigUint64Array;
-  const byteOffset = values.byteOffset + data.offset * 8;
-  if (byteOffset % 4 === 0) {
-    return { data, view: new Uint32Array(values.buffer, byteOffset, data.length * 2) };
-  }
-  // Misaligned buffer (possible in hand-made IPC): copy once.
-  const copy = new Uint32Array(data.length * 2);
-  new Uint8Array(copy.buffer).set(new Uint8Array(values.buffer, byteOffset, data.length * 8));
-  return { data, view: copy };
-}
-
-interface Columns {
-  ts: { data: A.Data; view: Uint32Array };
-  iova: { data: A.Data; view: Uint32Array };
-  paddr: { data: A.Data; view: Uint32Array };
-  size: { data: A.Data; view: Uint32Array };
-  device: { data: A.Data; view: Uint32Array };
-  pasid: { data: A.Data; view: Uint32Array };
-  domain: { data: A.Data; view: Uint32Array };
-  opData: A.Data;
-}
-
-/** The trace's columns of a record batch (a corrupt batch throws here). */
-function columnsOf(rb: A.RecordBatch): Columns {
-  return {
-    ts: u64View(rb, 'ts'),
-    iova: u64View(rb, 'iova'),
-    paddr: u64View(rb, 'paddr'),
-    size: u64View(rb, 'size'),
-    device: u32View(rb, 'device'),
-    pasid: u32View(rb, 'pasid'),
-    domain: u32View(rb, 'domain'),
-    opData: rb.getChild('op')!.data[0],
-  };
-}
-
-/** Decodes the `op` column to codes: dictionaries are mapped once per batch. */
-class OpDecoder {
-  private lastDictionary: A.Vector | undefined;
-  private lut = new Uint8Array(0);
-  private lutNames: string[] = [];
-  private stringCodes = new Map<string, number>();
-
-  decode(label: string, data: A.Data, firstRow: number, out: Uint8Array): void {
-    const n = data.length;
-    if (data.dictionary) {
-      const dict = data.dictionary;
-      if (dict !== this.lastDictionary) {
-        this.lastDictionary = dict;
-        this.lut = new Uint8Array(dict.length);
-        this.lutNames = new Array(dict.length);
-        for (let i = 0; i < dict.length; i++) {
-          const name = dict.get(i) as string | null;
-          this.lutNames[i] = String(name);
-          this.lut[i] = (name !== null ? OP_CODE_BY_NAME.get(name) : undefined) ?? UNKNOWN_OP;
-        }
-      }
-      const idx = (data.values as Int32Array).subarray(data.offset, data.offset + n);
-      const lut = this.lut;
-      for (let i = 0; i < n; i++) {
-        const k = idx[i];
-        const code = k >= 0 && k < lut.length ? lut[k] : UNKNOWN_OP;
-        if (code === UNKNOWN_OP) {
-          const what = k >= 0 && k < lut.length ? `"${this.lutNames[k]}"` : `dictionary index ${k}`;
-          throw traceError(label, `column "op" has an unknown operation ${what} at row ${firstRow + i}`);
-        }
-        out[i] = code;
-      }
-      return;
-    }
-    // Plain utf8: the slow path, cached by string.
-    const vec = A.makeVector(data);
-    for (let i = 0; i < n; i++) {
-      const s = vec.get(i) as string;
-      let code = this.stringCodes.get(s);
-      if (code === undefined) {
-        code = OP_CODE_BY_NAME.get(s) ?? UNKNOWN_OP;
-        this.stringCodes.set(s, code);
-      }
-      if (code === UNKNOWN_OP) throw traceError(label, `column "op" has an unknown operation "${s}" at row ${firstRow + i}`);
-      out[i] = code;
-    }
-  }
-}
-
-/** Opens a trace file: checks it exists, is Arrow, and has the required schema. */
+/** Opens a trace file: checks it exists, is Arrow, has the required schema, and that its framing holds together. */
 export async function openTraceFile(file: string): Promise<TraceFile> {
   const label = file;
-  let handle: fs.promises.FileHandle;
+  let fd: number;
   let size: number;
   try {
-    handle = await fs.promises.open(file, 'r');
-    const st = await handle.stat();
-    if (st.isDirectory()) {
-      await handle.close();
-      throw traceError(label, 'is a directory, not a file');
-    }
-    size = st.size;
+    fd = fs.openSync(file, 'r');
   } catch (err) {
+    throw traceError(label, describeIoError(err));
+  }
+  let opened: ReturnType<typeof openChecked>;
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw traceError(label, 'is a directory, not a file');
+    size = st.size;
+    opened = openChecked(fd, size, label);
+  } catch (err) {
+    fs.closeSync(fd);
     if (err instanceof Error && err.name === 'InputError') throw err;
     throw traceError(label, describeIoError(err));
   }
-  const fail = async (what: string): Promise<never> => {
-    await handle.close().catch(() => {});
-    throw traceError(label, what);
-  };
-  if (size === 0) await fail('the file is empty');
+  const { framing, layout, meta } = opened;
+  let closed = false;
 
-  // Classify by the leading bytes so that errors say what is really wrong.
-  const head = Buffer.alloc(Math.min(8, size));
-  await handle.read(head, 0, head.length, 0);
-  const isFileFormat = head.subarray(0, 6).toString('latin1') === ARROW_MAGIC;
-  const isStream = head.length >= 4 && head.readUInt32LE(0) === 0xffffffff;
-  if (!isFileFormat && !isStream) await fail('not an Arrow IPC file or stream');
-  if (isFileFormat) {
-    const tail = Buffer.alloc(6);
-    if (size < 12) await fail('the file is truncated (no Arrow file footer)');
-    await handle.read(tail, 0, 6, size - 6);
-    if (tail.toString('latin1') !== ARROW_MAGIC) await fail('the file is truncated (no Arrow file footer)');
-  }
-
-  // Where the messages are: after the magic and before the footer in the file
-  // format (the footer's length sits just before the closing magic).
-  let end = size;
-  if (isFileFormat) {
-    const len = Buffer.alloc(4);
-    await handle.read(len, 0, 4, size - 10);
-    const footerLength = len.readInt32LE(0);
-    if (footerLength < 0 || footerLength > size - 18) await fail('the file is truncated or corrupt (bad footer length)');
-    end = size - 10 - footerLength;
-  }
-  // The schema, through apache-arrow's reader: the file format keeps it in
-  // the footer, and apache-arrow's own file writer writes it nowhere else.
-  // A file's messages are then read where its footer puts them; a stream's
-  // in order after its schema.
-  let schema: A.Schema;
-  let messages: () => Generator<MessageAt>;
-  const cursor = new MessageCursor(handle.fd, end);
-  try {
-    const reader = (await A.RecordBatchReader.from(handle)) as A.RecordBatchReader;
-    await reader.open();
-    schema = reader.schema;
-    if (reader.isFile()) {
-      const footer = reader.footer!;
-      const block = (b: { offset: number; metaDataLength: number; bodyLength: number }) => ({ offset: Number(b.offset), length: b.metaDataLength + Number(b.bodyLength) });
-      const dictionaries = [...footer.dictionaryBatches()].map(block);
-      const recordBatches = [...footer.recordBatches()].map(block);
-      messages = () => cursor.blocks(dictionaries, recordBatches);
-    } else {
-      const first = cursor.at(0);
-      if (first === null || !first.message.isSchema()) return fail('the file has no schema (truncated?)');
-      messages = () => cursor.stream(first.length);
-    }
-  } catch (err) {
-    return fail(`the file is truncated or corrupt (${(err as Error).message})`);
-  }
-  if (!schema) return fail('the file has no schema (truncated?)');
-  const schemaBytes = schemaMessage(schema);
-  let meta: TraceMetadata;
-  try {
-    checkSchema(label, schema);
-    meta = parseMetadata(label, schema.metadata);
-  } catch (err) {
-    await handle.close().catch(() => {});
-    throw err;
-  }
-
-  // A batch stays valid until the one after the next is read (BatchStream).
+  // A batch's columns are views of one of two body buffers, used in turn, so
+  // a batch stays valid until the one after the next is read.
   async function* batches(): AsyncGenerator<EventBatch> {
-    const ops = new OpDecoder();
+    const bodies = [new Uint8Array(0), new Uint8Array(0)];
+    let which = 0;
+    let opDictionary: OpDictionary | undefined;
     let row = 0;
+    let batch = 0;
     let lastTsHi = 0;
     let lastTsLo = 0;
-    const stream = new BatchStream(cursor, messages(), schemaBytes);
-    for (;;) {
-      let rb: A.RecordBatch | null;
-      let cols: Columns;
+    for (const m of framing.messages()) {
+      let cols;
       try {
-        rb = stream.next();
-        if (rb === null) break;
-        cols = columnsOf(rb);
+        const length = m.message.bodyLength;
+        if (bodies[which].length < length) bodies[which] = new Uint8Array(Math.ceil(length * 1.25));
+        const body = bodies[which].subarray(0, length);
+        if (m.message.dictionary) {
+          const d = m.message.dictionary;
+          const value = dictionaryValue(layout, m);
+          if (d.id !== layout.opDictionary) continue;
+          framing.cursor.read(body, 0, length, m.bodyStart);
+          const next = decodeOpDictionary(value, d.data, body, `the dictionary batch at byte ${m.start}`);
+          opDictionary = d.isDelta && opDictionary
+            ? { codes: Uint8Array.from([...opDictionary.codes, ...next.codes]), names: [...opDictionary.names, ...next.names] }
+            : next;
+          continue;
+        }
+        const h = m.message.batch!;
+        const starts = checkBatchHeader(layout, h, length, `record batch ${batch} at byte ${m.start}`);
+        batch++;
+        if (h.length === 0) continue; // an empty batch holds no rows
+        framing.cursor.read(body, 0, length, m.bodyStart);
+        cols = decodeColumns(layout, h, body, starts, opDictionary, row);
       } catch (err) {
-        throw traceError(label, `the file is truncated or corrupt after row ${row} (${(err as Error).message})`);
+        if (err instanceof FormatError) throw traceError(label, err.message);
+        throw err;
       }
-      const n = rb.numRows;
-      const { ts, iova, paddr, size: sizeCol, device, pasid, domain, opData } = cols;
-      for (const [name, data] of [
-        ['ts', ts.data], ['op', opData], ['device', device.data], ['pasid', pasid.data],
-        ['domain', domain.data], ['iova', iova.data], ['paddr', paddr.data], ['size', sizeCol.data],
-      ] as const) {
-        const at = firstNull(data);
-        if (at >= 0) throw traceError(label, `column "${name}" has a null at row ${row + at}`);
-      }
-      const op = new Uint8Array(n);
-      ops.decode(label, opData, row, op);
+      which = 1 - which;
+      const n = cols.length;
       // ts must not go backwards within a file.
-      const t = ts.view;
+      const t = cols.ts;
       let hi = lastTsHi;
       let lo = lastTsLo;
       for (let i = 0; i < n; i++) {
@@ -282,18 +153,7 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
       }
       lastTsHi = hi;
       lastTsLo = lo;
-      yield {
-        length: n,
-        firstRow: row,
-        ts: t,
-        op,
-        device: device.view,
-        pasid: pasid.view,
-        domain: domain.view,
-        iova: iova.view,
-        paddr: paddr.view,
-        size: sizeCol.view,
-      };
+      yield { ...cols, firstRow: row };
       row += n;
     }
   }
@@ -303,7 +163,9 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     label,
     meta,
     batches,
-    close: () => handle.close().catch(() => {}),
+    close: async () => {
+      if (!closed) fs.closeSync(fd);
+      closed = true;
+    },
   };
 }
-

@@ -49,12 +49,12 @@ describe('two sweep folders', () => {
     const s = load(changed);
     s.totals.walks.count += 1;
     fs.writeFileSync(changed, JSON.stringify(s));
-    fs.rmSync(path.join(b, 'summaries/nvme/pageSizes=4K_iotlb=32x4_invalidation.mode=lazy.json'));
+    fs.rmSync(path.join(b, 'summaries/nvme/pageSizes=4K_iotlb=32x4_invalidation.mode=strict.json'));
     const r = runCli(['compare', EXAMPLE, b]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('## gpu/pageSizes=4K+2M_iotlb=64x4_invalidation.mode=strict.json');
     expect(r.stdout).toContain('1 counter(s) differ');
-    expect(r.stdout).toContain('## nvme/pageSizes=4K_iotlb=32x4_invalidation.mode=lazy.json\n\nonly in A');
+    expect(r.stdout).toContain('## nvme/pageSizes=4K_iotlb=32x4_invalidation.mode=strict.json\n\nonly in A');
     expect(r.stdout).toContain('72 summaries: 70 with every counter equal, 2 different or in one folder only');
   });
 });
