@@ -7,7 +7,7 @@ import { InputError, describeIoError } from '../errors.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2 } from './pagesizes.js';
 
-export const POLICIES = ['lru', 'fifo', 'plru', 'random'] as const;
+export const POLICIES = ['lru', 'fifo', 'plru', 'random', 'flush-when-full'] as const;
 export type PolicyName = (typeof POLICIES)[number];
 export const PARTIAL_UNMAP = ['whole-leaf', 'reject', 'split'] as const;
 export type PartialUnmap = (typeof PARTIAL_UNMAP)[number];
