@@ -24,6 +24,7 @@ usage: scripts/record-qemu.sh [options] -o DIR
 USAGE
 }
 
+ARGS=("$@")
 MODE=strict PATTERN=seq OP=read IO=buffered BS=4k,64k COUNT=256 DISK_MB=64 KERNEL= TIMEOUT=600 OUT=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -144,7 +145,7 @@ CMD=(qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp 1 -m 512M
   -serial "file:$OUT/console.log"
   -trace vtd_dmar_translate -trace 'vtd_iotlb_page_*' -trace vtd_iotlb_reset -trace 'vtd_inv_desc*'
   -msg timestamp=on -D "$OUT/qemu.log")
-printf '%q ' "$0" "$@" >"$OUT/cmdline"; echo >>"$OUT/cmdline"
+printf '%q ' scripts/record-qemu.sh "${ARGS[@]}" >"$OUT/cmdline"; echo >>"$OUT/cmdline"
 echo "recording ($MODE, $PATTERN $OP $IO, bs $BS x $COUNT) into $OUT ..." >&2
 start=$(date +%s)
 timeout "$TIMEOUT" "${CMD[@]}" || fail "QEMU failed or timed out after ${TIMEOUT}s (see $OUT/console.log)"
