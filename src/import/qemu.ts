@@ -172,6 +172,8 @@ export function alignQemu(guest: GuestEvent[], host: QemuLog['events'], ops: { m
   const instUnmap: number[] = []; // guest index of the unmap, or G
   const byPage = new Map<number, number[]>(); // iova page -> instances, in map order
   const live = new Map<string, number>(); // "domain:page" -> instance
+  const lastUnmap = new Map<string, number>(); // "domain:page" -> guest index of its last unmap
+  const prevUnmap = new Int32Array(G).fill(-1); // per map: the latest earlier unmap of one of its pages
   for (let j = 0; j < G; j++) {
     const e = guest[j];
     if (e.op !== ops.map && e.op !== ops.unmap) continue;
@@ -184,6 +186,8 @@ export function alignQemu(guest: GuestEvent[], host: QemuLog['events'], ops: { m
       instUnmap.push(G);
       for (let k = 0; k < pages; k++) {
         const page = Number(first) + k;
+        const u = lastUnmap.get(`${e.domain}:${page}`);
+        if (u !== undefined && u > prevUnmap[j]) prevUnmap[j] = u;
         live.set(`${e.domain}:${page}`, id);
         let list = byPage.get(page);
         if (!list) byPage.set(page, (list = []));
@@ -193,6 +197,7 @@ export function alignQemu(guest: GuestEvent[], host: QemuLog['events'], ops: { m
       for (let k = 0; k < pages; k++) {
         const key = `${e.domain}:${Number(first) + k}`;
         const id = live.get(key);
+        lastUnmap.set(key, j);
         if (id !== undefined) {
           if (instUnmap[id] === G) instUnmap[id] = j;
           live.delete(key);
@@ -205,99 +210,97 @@ export function alignQemu(guest: GuestEvent[], host: QemuLog['events'], ops: { m
     return m.paddr + (iova - m.iova);
   };
 
-  // 2. Match in host order. `cursor`: a guest index known to precede the current host event.
+  // 2. Match in host order. `cursor`: a guest index known to precede the
+  // current host event. A page and gpa that several mappings held (the same
+  // buffer at a reused IOVA) go to the latest one mapped before the
+  // translation by the clock estimate once there is one, else to the earliest
+  // still live.
   const H = host.length;
-  const instOf = new Int32Array(H).fill(-1);
-  const anchorOf = new Int32Array(H).fill(-1); // invalidation -> guest unmap index
+  const instOf = new Int32Array(H);
+  const anchorOf = new Int32Array(H); // page-selective invalidation -> guest unmap index
   const unmaps: number[] = [];
   for (let j = 0; j < G; j++) if (guest[j].op === ops.unmap) unmaps.push(j);
-  let nextUnmap = 0;
-  let cursor = -1;
-  const lastUse = new Int32Array(instMap.length).fill(-1);
-  const firstUse = new Int32Array(instMap.length).fill(-1);
+  const lastUse = new Int32Array(instMap.length);
+  const firstUse = new Int32Array(instMap.length);
+  const hostUs = new Float64Array(H);
+  for (let h = 0; h < H; h++) hostUs[h] = host[h].hostUs;
   let unmatched = 0;
   let translations = 0;
-  for (let h = 0; h < H; h++) {
-    const e = host[h];
-    if (e.kind === 'translate') {
-      translations++;
-      const list = byPage.get(Number(e.iova / K4));
-      let pick = -1;
-      if (list) {
-        for (const id of list) {
-          if (instUnmap[id] <= cursor || gpaOf(id, e.iova) !== e.gpa) continue;
-          pick = id;
+  const match = (mapEstNs: Float64Array | null) => {
+    instOf.fill(-1);
+    anchorOf.fill(-1);
+    lastUse.fill(-1);
+    firstUse.fill(-1);
+    unmatched = 0;
+    translations = 0;
+    let nextUnmap = 0;
+    let cursor = -1;
+    for (let h = 0; h < H; h++) {
+      const e = host[h];
+      if (e.kind === 'translate') {
+        translations++;
+        const list = byPage.get(Number(e.iova / K4));
+        let pick = -1;
+        if (list) {
+          for (const id of list) {
+            if (instUnmap[id] <= cursor || gpaOf(id, e.iova) !== e.gpa) continue;
+            if (pick < 0) pick = id;
+            else if (mapEstNs !== null && mapEstNs[id] <= hostUs[h] * 1000) pick = id;
+            if (mapEstNs === null || mapEstNs[id] > hostUs[h] * 1000) break;
+          }
+        }
+        if (pick < 0) {
+          unmatched++;
+          continue;
+        }
+        instOf[h] = pick;
+        if (firstUse[pick] < 0) firstUse[pick] = h;
+        lastUse[pick] = h;
+        if (instMap[pick] > cursor) cursor = instMap[pick];
+      } else if (e.kind === 'pages') {
+        // The next guest unmap whose range this page-selective invalidation
+        // covers. Domain-selective ones are not anchored: in lazy mode they are
+        // the flush queue's (fq_flush_timeout, or a full queue), not an unmap's.
+        const span = K4 << BigInt(e.mask);
+        for (let k = nextUnmap; k < unmaps.length && k < nextUnmap + 4; k++) {
+          const u = guest[unmaps[k]];
+          const covers = e.addr < u.iova + (u.size || 1n) && u.iova < e.addr + span;
+          if (!covers || unmaps[k] <= cursor) continue;
+          anchorOf[h] = unmaps[k];
+          cursor = unmaps[k];
+          nextUnmap = k + 1;
           break;
         }
       }
-      if (pick < 0) {
-        unmatched++;
-        continue;
-      }
-      instOf[h] = pick;
-      if (firstUse[pick] < 0) firstUse[pick] = h;
-      lastUse[pick] = h;
-      if (instMap[pick] > cursor) cursor = instMap[pick];
-    } else if (e.kind === 'pages') {
-      // The next guest unmap whose range this page-selective invalidation
-      // covers. Domain-selective ones are not anchored: in lazy mode they are
-      // the flush queue's (fq_flush_timeout, or a full queue), not an unmap's.
-      const span = K4 << BigInt(e.mask);
-      for (let k = nextUnmap; k < unmaps.length && k < nextUnmap + 4; k++) {
-        const u = guest[unmaps[k]];
-        const covers = e.addr < u.iova + (u.size || 1n) && u.iova < e.addr + span;
-        if (!covers || unmaps[k] <= cursor) continue;
-        anchorOf[h] = unmaps[k];
-        cursor = unmaps[k];
-        nextUnmap = k + 1;
-        break;
-      }
     }
-  }
+  };
 
-  // 3. Window of each guest event among host events: lo <= pos <= hi, where
-  // pos = index of the first host event after it.
-  const lo = new Int32Array(G);
-  const hi = new Int32Array(G).fill(H);
-  for (let id = 0; id < instMap.length; id++) {
-    if (firstUse[id] >= 0) hi[instMap[id]] = Math.min(hi[instMap[id]], firstUse[id]);
-    if (lastUse[id] >= 0 && instUnmap[id] < G) lo[instUnmap[id]] = Math.max(lo[instUnmap[id]], lastUse[id] + 1);
-  }
-  let anchored = 0;
-  for (let h = 0; h < H; h++) {
-    const j = anchorOf[h];
-    if (j < 0) continue;
-    anchored++;
-    lo[j] = Math.max(lo[j], h);
-    hi[j] = Math.min(hi[j], h);
-  }
-  for (let j = 1; j < G; j++) lo[j] = Math.max(lo[j], lo[j - 1]);
-  for (let j = G - 2; j >= 0; j--) hi[j] = Math.min(hi[j], hi[j + 1]);
-
-  // 4. Clock offset (host - guest), from pairs whose host event follows its
+  // Clock offset (host - guest), from pairs whose host event follows its
   // guest event closely: a map and its first translation, an unmap and its
   // invalidation. The lower envelope over a sliding window is the offset; it
-  // follows drift between the clocks.
-  const hostUs = new Float64Array(H);
-  for (let h = 0; h < H; h++) hostUs[h] = host[h].hostUs;
-  const pairs: { g: number; d: number }[] = [];
-  for (let id = 0; id < instMap.length; id++) {
-    if (firstUse[id] < 0) continue;
-    const g = Number(guest[instMap[id]].ts);
-    pairs.push({ g, d: hostUs[firstUse[id]] * 1000 - g });
-  }
-  for (let h = 0; h < H; h++) if (anchorOf[h] >= 0) {
-    const g = Number(guest[anchorOf[h]].ts);
-    pairs.push({ g, d: hostUs[h] * 1000 - g });
-  }
-  pairs.sort((a, b) => a.g - b.g);
-  const WINDOW_NS = 1e9;
-  const env = pairs.map((p, i) => {
-    let d = p.d;
-    for (let k = i - 1; k >= 0 && pairs[k].g >= p.g - WINDOW_NS; k--) d = Math.min(d, pairs[k].d);
-    for (let k = i + 1; k < pairs.length && pairs[k].g <= p.g + WINDOW_NS; k++) d = Math.min(d, pairs[k].d);
-    return { g: p.g, d };
-  });
+  // follows drift between the clocks. A wrong match only makes a pair's
+  // difference larger, so the envelope survives the first, clock-less pass.
+  let env: { g: number; d: number }[] = [];
+  const envelope = () => {
+    const pairs: { g: number; d: number }[] = [];
+    for (let id = 0; id < instMap.length; id++) {
+      if (firstUse[id] < 0) continue;
+      const g = Number(guest[instMap[id]].ts);
+      pairs.push({ g, d: hostUs[firstUse[id]] * 1000 - g });
+    }
+    for (let h = 0; h < H; h++) if (anchorOf[h] >= 0) {
+      const g = Number(guest[anchorOf[h]].ts);
+      pairs.push({ g, d: hostUs[h] * 1000 - g });
+    }
+    pairs.sort((a, b) => a.g - b.g);
+    const WINDOW_NS = 1e9;
+    env = pairs.map((p, i) => {
+      let d = p.d;
+      for (let k = i - 1; k >= 0 && pairs[k].g >= p.g - WINDOW_NS; k--) d = Math.min(d, pairs[k].d);
+      for (let k = i + 1; k < pairs.length && pairs[k].g <= p.g + WINDOW_NS; k++) d = Math.min(d, pairs[k].d);
+      return { g: p.g, d };
+    });
+  };
   const offsetAt = (g: number): number => {
     if (env.length === 0) return 0;
     let a = 0;
@@ -313,7 +316,36 @@ export function alignQemu(guest: GuestEvent[], host: QemuLog['events'], ops: { m
     const q = env[a];
     return q.g === p.g ? p.d : p.d + ((q.d - p.d) * (g - p.g)) / (q.g - p.g);
   };
+  match(null);
+  envelope();
+  const mapEstNs = new Float64Array(instMap.length);
+  for (let id = 0; id < instMap.length; id++) {
+    const g = Number(guest[instMap[id]].ts);
+    mapEstNs[id] = g + offsetAt(g);
+  }
+  match(mapEstNs);
+  envelope();
   const off0 = env.length ? env[0].d : 0;
+
+  // 3. Window of each guest event among host events: lo <= pos <= hi, where
+  // pos = index of the first host event after it.
+  const lo = new Int32Array(G);
+  const hi = new Int32Array(G).fill(H);
+  for (let id = 0; id < instMap.length; id++) {
+    if (firstUse[id] >= 0) hi[instMap[id]] = Math.min(hi[instMap[id]], firstUse[id]);
+    if (lastUse[id] >= 0 && instUnmap[id] < G) lo[instUnmap[id]] = Math.max(lo[instUnmap[id]], lastUse[id] + 1);
+  }
+  let anchored = 0;
+  const isAnchored = new Uint8Array(G);
+  for (let h = 0; h < H; h++) {
+    const j = anchorOf[h];
+    if (j < 0) continue;
+    anchored++;
+    isAnchored[j] = 1;
+    lo[j] = Math.max(lo[j], h);
+    hi[j] = Math.min(hi[j], h);
+  }
+  for (let j = G - 2; j >= 0; j--) hi[j] = Math.min(hi[j], hi[j + 1]);
 
   // 5. Positions: the clock's estimate, clamped into each window, kept monotone.
   // Times: host events on the host clock, guest events on theirs, both moved
@@ -322,26 +354,62 @@ export function alignQemu(guest: GuestEvent[], host: QemuLog['events'], ops: { m
   const hostTs = new Float64Array(H);
   for (let h = 0; h < H; h++) hostTs[h] = hostUs[h] * 1000 - off0;
   const guestTs = new Float64Array(G);
-  let prevPos = 0;
   const pos = new Int32Array(G);
-  for (let j = 0; j < G; j++) {
-    const g = Number(guest[j].ts);
-    const est = g + offsetAt(g) - off0;
-    // first host event with a time after the estimate
-    let a = 0;
-    let b = H;
-    while (a < b) {
-      const m = (a + b) >> 1;
-      if (hostTs[m] <= est) a = m + 1;
-      else b = m;
+  const place = () => {
+    let prevPos = 0;
+    let floor = 0;
+    for (let j = 0; j < G; j++) {
+      const g = Number(guest[j].ts);
+      const est = g + offsetAt(g) - off0;
+      // first host event with a time after the estimate
+      let a = 0;
+      let b = H;
+      while (a < b) {
+        const m = (a + b) >> 1;
+        if (hostTs[m] <= est) a = m + 1;
+        else b = m;
+      }
+      floor = Math.max(floor, lo[j]);
+      let p = Math.max(a, prevPos, floor);
+      if (p > hi[j]) p = Math.max(hi[j], prevPos);
+      pos[j] = p;
+      prevPos = p;
+      const before = p > 0 ? hostTs[p - 1] : -Infinity;
+      const after = p < H ? hostTs[p] : Infinity;
+      guestTs[j] = Math.min(Math.max(est, before), after);
     }
-    let p = Math.max(a, prevPos, lo[j]);
-    if (p > hi[j]) p = Math.max(hi[j], prevPos);
-    pos[j] = p;
-    prevPos = p;
-    const before = p > 0 ? hostTs[p - 1] : -Infinity;
-    const after = p < H ? hostTs[p] : Infinity;
-    guestTs[j] = Math.min(Math.max(est, before), after);
+  };
+  place();
+  // 5b. Lazy mode: Linux frees an unmapped IOVA only after the flush queue's
+  // domain-wide flush has completed (dma-iommu.c fq_ring_free()), so between
+  // an unmap that no page-selective command followed and a later map of one
+  // of its pages lies a domain-selective or global invalidation: the first
+  // after the unmap's estimated place when that is before the map's first
+  // use, else the last one before that use.
+  const flushes: number[] = [];
+  for (let h = 0; h < H; h++) if (host[h].kind === 'domain' || host[h].kind === 'global') flushes.push(h);
+  if (flushes.length > 0) {
+    const firstAtOrAfter = (x: number) => {
+      let a = 0;
+      let b = flushes.length;
+      while (a < b) {
+        const m = (a + b) >> 1;
+        if (flushes[m] < x) a = m + 1;
+        else b = m;
+      }
+      return a;
+    };
+    for (let j = 0; j < G; j++) {
+      const u = prevUnmap[j];
+      if (u < 0 || isAnchored[u]) continue;
+      let k = firstAtOrAfter(pos[u]);
+      if (!(k < flushes.length && flushes[k] < hi[j])) k = firstAtOrAfter(hi[j]) - 1;
+      if (k < 0 || flushes[k] < lo[u]) continue; // no flush fits: left to the check below
+      hi[u] = Math.min(hi[u], flushes[k]);
+      lo[j] = Math.max(lo[j], flushes[k] + 1);
+    }
+    for (let j = G - 2; j >= 0; j--) hi[j] = Math.min(hi[j], hi[j + 1]);
+    place();
   }
 
   // 6. Check: every matched translation inside its mapping's live window.
