@@ -13,6 +13,7 @@ interface Args {
   strict?: boolean;
   seed: number;
   device?: string[];
+  qemuFlushes?: boolean;
 }
 
 export const importCommand: CommandModule<object, Args> = {
@@ -26,6 +27,7 @@ export const importCommand: CommandModule<object, Args> = {
       .option('synthesize-dma', { type: 'boolean', describe: 'generate device accesses: each streaming mapping read/written once, coherent memory at --coherent-rate' })
       .option('coherent-rate', { type: 'number', default: 1000, describe: 'accesses per second to each coherent allocation (with --synthesize-dma)' })
       .option('strict', { type: 'boolean', describe: 'any unparseable line, or lost events, is an error' })
+      .option('qemu-flushes', { type: 'boolean', describe: "with a QEMU log: replay QEMU's domain-selective and global IOTLB invalidations as flush ops (to check the IOTLB apart from the flush-queue timer)" })
       .option('device', { type: 'string', array: true, describe: 'attach this PCI device (BDF) to the default domain that holds maps no dma:* event attributes (kernels before 6.12); repeatable' })
       .option('seed', { type: 'number', default: 1, describe: 'seed for synthesized access offsets' }) as never,
   handler: async (args) => {
@@ -40,6 +42,7 @@ export const importCommand: CommandModule<object, Args> = {
       strict: args.strict ?? false,
       seed: args.seed,
       devices: (args.device ?? []).map((d) => formatBdf(parseBdf(d)!)),
+      qemuFlushes: args.qemuFlushes ?? false,
     });
     const lines: string[] = [];
     lines.push(`read ${s.lines.read} lines: ${s.lines.parsed} parsed, ${s.lines.read - s.lines.parsed} skipped${Object.keys(s.lines.skipped).length ? ` (${Object.entries(s.lines.skipped).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}`);

@@ -28,6 +28,8 @@ export interface ImportOptions {
   seed: number;
   /** Devices (BDFs) attached to the default domain that holds unattributed maps. */
   devices?: string[];
+  /** With a QEMU log: each domain-selective or global IOTLB invalidation becomes a `flush` op. */
+  qemuFlushes?: boolean;
 }
 
 export interface ImportStats {
@@ -402,6 +404,8 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     // Guest events before the host events their positions name; each
     // translation becomes one read of one page (QEMU does not log the access
     // direction: docs/qemu.md). Times are kept non-decreasing.
+    // The domains of the devices QEMU saw, for --qemu-flushes.
+    const qemuDomains = [...new Set(qemu.log.counts.devices.map((n) => devices.get(n)?.domain).filter((d): d is number => d !== undefined))].sort((a, b) => a - b);
     events = [];
     let j = 0;
     let last = 0;
@@ -411,6 +415,8 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       const e = host[h];
       if (h < host.length && e.kind === 'translate')
         events.push({ ts: BigInt(at(al.hostTsNs[h])), order: 0, op: Op.DmaRead, device: e.rid, domain: 0, iova: e.iova, paddr: 0n, size: e.pageSize });
+      else if (h < host.length && opts.qemuFlushes && (e.kind === 'domain' || e.kind === 'global'))
+        for (const domain of qemuDomains) events.push({ ts: BigInt(at(al.hostTsNs[h])), order: 0, op: Op.Flush, device: 0, domain, iova: 0n, paddr: 0n, size: 0n });
     }
   }
   stats.events = events.length;
