@@ -98,7 +98,7 @@ export function qemuLines(q: ImportStats['qemu']): string[] {
   return [
     `QEMU: ${q.translations} translations by ${q.devices.join(', ') || 'no device'}; IOTLB hits ${q.iotlbHits}, updates ${q.iotlbUpdates}, resets ${q.iotlbResets}`,
     `QEMU invalidation descriptors: ${inv || 'none'}`,
-    `QEMU alignment: ${a.translations - a.unfit} of ${a.translations} translations inside a live mapping, ${a.unfit} do not fit (${a.unmatched} match no mapping); ${a.anchoredUnmaps} of ${a.guestUnmaps} unmaps anchored to their invalidation; host - guest clock ${a.offsetMs.first.toFixed(3)} ms at the start, ${a.offsetMs.last.toFixed(3)} ms at the end`,
+    `QEMU alignment: ${a.translations - a.unfit} of ${a.translations} translations inside a live mapping, ${a.unfit} do not fit (${a.unmatched} match no mapping); ${a.anchoredUnmaps} of ${a.guestUnmaps} unmaps anchored to their invalidation; clock drift ${a.driftMs.toFixed(3)} ms`,
   ];
 }
 

@@ -155,8 +155,8 @@ export interface AlignStats {
   /** Guest unmaps anchored to the IOTLB invalidation they caused. */
   anchoredUnmaps: number;
   guestUnmaps: number;
-  /** Host minus guest clock at the start and the end of the recording, ms. */
-  offsetMs: { first: number; last: number };
+  /** How far the host clock ran ahead of the guest's over the recording, ms (the offset at the end minus that at the start). */
+  driftMs: number;
 }
 
 const K4 = 4096n;
@@ -430,7 +430,7 @@ export function alignQemu(guest: GuestEvent[], host: QemuLog['events'], ops: { m
       unmatched,
       anchoredUnmaps: anchored,
       guestUnmaps: unmaps.length,
-      offsetMs: { first: env.length ? env[0].d / 1e6 : 0, last: env.length ? env[env.length - 1].d / 1e6 : 0 },
+      driftMs: env.length ? (env[env.length - 1].d - env[0].d) / 1e6 : 0,
     },
     positions: pos,
   };
