@@ -116,8 +116,6 @@ function openLines(file: string): readline.Interface {
     if (n === 2 && head[0] === 0x1f && head[1] === 0x8b) {
       const gunzip = zlib.createGunzip();
       raw.pipe(gunzip);
-      // A corrupt .gz: one clear line, not a stack trace.
-      gunzip.on('error', (err) => gunzip.destroy(new InputError(`Cannot import "${file}": gzip data is corrupt (${err.message})`)));
       stream = gunzip;
     } else stream = raw;
   } catch (err) {
@@ -160,58 +158,66 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   for (const file of files) {
     let n = 0;
     let isQemu: boolean | null = null;
-    for await (const line of openLines(file)) {
-      n++;
-      stats.lines.read++;
-      if (isQemu === null && line.trim() !== '') {
-        isQemu = isQemuLine(line);
-        if (isQemu) qemuFiles++;
+    try {
+      for await (const line of openLines(file)) {
+        n++;
+        stats.lines.read++;
+        if (isQemu === null && line.trim() !== '') {
+          isQemu = isQemuLine(line);
+          if (isQemu) qemuFiles++;
+        }
+        if (isQemu) {
+          const r = qemu.add(line);
+          if (r === true) stats.lines.parsed++;
+          else if (r === false) {
+            if (line.trim() === '') skip('blank');
+            else bad(file, n, line, 'is not a QEMU trace line');
+          } else bad(file, n, line, r);
+          continue;
+        }
+        const noise = isNoise(line);
+        if (noise === 'lost') {
+          // The ring buffer overwrote or dropped events: a replay would be wrong.
+          const m = /LOST (\d+) EVENTS/.exec(line);
+          if (opts.strict) throw new InputError(`Cannot import "${file}": line ${n} says events were lost (${printable(line.trim().slice(0, 80))}); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace`);
+          stats.lost.markers++;
+          if (m) stats.lost.events += Number(m[1]);
+          else stats.lost.unknownLosses++;
+        }
+        if (noise) {
+          skip(noise === 'lost' ? 'lost-events markers' : noise === 'header' ? 'headers and comments' : 'blank');
+          continue;
+        }
+        const t = parseLine(line, opts.format);
+        if (!t) {
+          bad(file, n, line, 'is not a trace line');
+          continue;
+        }
+        if ((t.system && t.system !== 'iommu' && t.system !== 'dma') || !isKnownEvent(t.event)) {
+          const name = t.system ? `${t.system}:${t.event}` : t.event;
+          stats.otherEvents[name] = (stats.otherEvents[name] ?? 0) + 1;
+          skip('other tracepoints');
+          continue;
+        }
+        const ev = parseEvent(t.event, t.payload);
+        if (!ev) {
+          bad(file, n, line, `has a ${t.event} event in an unknown format`);
+          continue;
+        }
+        stats.lines.parsed++;
+        if (ev.kind === 'ignored') {
+          skip('events with no model meaning (sync, errors)');
+          continue;
+        }
+        stats.kernelEvents[ev.kind] = (stats.kernelEvents[ev.kind] ?? 0) + 1;
+        recs.push({ ts: t.tsNs, cpu: t.cpu, seq: recs.length, ev });
       }
-      if (isQemu) {
-        const r = qemu.add(line);
-        if (r === true) stats.lines.parsed++;
-        else if (r === false) {
-          if (line.trim() === '') skip('blank');
-          else bad(file, n, line, 'is not a QEMU trace line');
-        } else bad(file, n, line, r);
-        continue;
-      }
-      const noise = isNoise(line);
-      if (noise === 'lost') {
-        // The ring buffer overwrote or dropped events: a replay would be wrong.
-        const m = /LOST (\d+) EVENTS/.exec(line);
-        if (opts.strict) throw new InputError(`Cannot import "${file}": line ${n} says events were lost (${printable(line.trim().slice(0, 80))}); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace`);
-        stats.lost.markers++;
-        if (m) stats.lost.events += Number(m[1]);
-        else stats.lost.unknownLosses++;
-      }
-      if (noise) {
-        skip(noise === 'lost' ? 'lost-events markers' : noise === 'header' ? 'headers and comments' : 'blank');
-        continue;
-      }
-      const t = parseLine(line, opts.format);
-      if (!t) {
-        bad(file, n, line, 'is not a trace line');
-        continue;
-      }
-      if ((t.system && t.system !== 'iommu' && t.system !== 'dma') || !isKnownEvent(t.event)) {
-        const name = t.system ? `${t.system}:${t.event}` : t.event;
-        stats.otherEvents[name] = (stats.otherEvents[name] ?? 0) + 1;
-        skip('other tracepoints');
-        continue;
-      }
-      const ev = parseEvent(t.event, t.payload);
-      if (!ev) {
-        bad(file, n, line, `has a ${t.event} event in an unknown format`);
-        continue;
-      }
-      stats.lines.parsed++;
-      if (ev.kind === 'ignored') {
-        skip('events with no model meaning (sync, errors)');
-        continue;
-      }
-      stats.kernelEvents[ev.kind] = (stats.kernelEvents[ev.kind] ?? 0) + 1;
-      recs.push({ ts: t.tsNs, cpu: t.cpu, seq: recs.length, ev });
+    } catch (err) {
+      // A corrupt or truncated .gz: one clear line, not a stack trace.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && code.startsWith('Z_'))
+        throw new InputError(`Cannot import "${file}": gzip data is corrupt or truncated after line ${n} (${(err as Error).message})`);
+      throw err;
     }
   }
   if (qemuFiles > 0 && recs.length === 0)

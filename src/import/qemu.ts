@@ -15,6 +15,8 @@
 //   after the last one, and an unmap just before its invalidation; the clocks
 //   only place events inside the windows these rules leave.
 
+import { formatBdf } from '../trace/schema.js';
+
 export interface QemuTranslation {
   /** Host time, µs since the log's first timestamp (or the line number). */
   hostUs: number;
@@ -63,11 +65,6 @@ function rid(bus: string, dev: string, fn: string): number {
   return (parseInt(bus, 16) << 8) | (parseInt(dev, 16) << 3) | (parseInt(fn, 16) & 7);
 }
 
-export function formatRid(r: number): string {
-  const hex = (v: number) => v.toString(16).padStart(2, '0');
-  return `0000:${hex(r >> 8)}:${hex((r >> 3) & 31)}.${r & 7}`;
-}
-
 /** Parses QEMU log lines; `bad(lineNo, why)` reports a vtd line that does not fit. */
 export class QemuLogParser {
   readonly log: QemuLog = {
@@ -101,7 +98,7 @@ export class QemuLogParser {
       const r = rid(t[1], t[2], t[3]);
       if (!this.rids.has(r)) {
         this.rids.add(r);
-        c.devices.push(formatRid(r));
+        c.devices.push(formatBdf(r));
       }
       const mask = BigInt(`0x${t[6]}`);
       this.log.events.push({ kind: 'translate', hostUs, rid: r, iova: BigInt(`0x${t[4]}`) & ~mask, gpa: BigInt(`0x${t[5]}`) & ~mask, pageSize: mask + 1n });

@@ -84,6 +84,13 @@ describe('QEMU VT-d log', () => {
     expect(await rows(out)).toEqual(['attach', 'map', 'dma_read fffff000', 'unmap', 'map', 'dma_read fffff000', 'dma_read fffff000', 'unmap']);
   });
 
+  it('a truncated .gz is one clear error naming the file, not a stack trace', async () => {
+    const q = path.join(dir, 'cut.log.gz');
+    fs.writeFileSync(q, zlib.gzipSync(QEMU).subarray(0, 60));
+    await expect(importTrace([q, path.join(dir, 'guest.trace')], path.join(dir, 'cut.arrows'), opts)).rejects.toThrow(`Cannot import "${q}": gzip data is corrupt or truncated after line 0 (unexpected end of file)`);
+    expect(fs.existsSync(path.join(dir, 'cut.arrows'))).toBe(false);
+  });
+
   it('a translation that no mapping held is counted as not fitting, and shown by import and inspect', () => {
     const g = path.join(dir, 'g2.trace');
     const q = path.join(dir, 'q2.log');
