@@ -8,12 +8,13 @@
 // say, not by the clocks alone:
 // - each translation is matched to the mapping it used: one whose IOVA range
 //   holds the page and whose physical address gives the logged gpa;
-// - each guest unmap is matched, in order, to the page- or domain-selective
-//   IOTLB invalidation it caused (strict mode: intel_iommu_tlb_sync() sends
-//   one per unmap);
+// - each guest unmap is matched, in order, to the page-selective IOTLB
+//   invalidation it caused (strict mode: intel_iommu_tlb_sync() sends one
+//   per unmap);
 // - a mapping then goes before the first translation that used it, an unmap
-//   after the last one, and an unmap just before its invalidation; the clocks
-//   only place events inside the windows these rules leave.
+//   after the last one, and an unmap just before its invalidation; in lazy
+//   mode a reused IOVA goes after the flush that freed it; the clocks only
+//   place events inside the windows these rules leave.
 
 import { formatBdf } from '../trace/schema.js';
 
