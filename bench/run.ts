@@ -16,8 +16,8 @@ import { splitRange } from '../src/model/pgsize.js';
 import { sizesOf } from '../src/model/topology.js';
 import { pfnOf } from '../src/trace/batch.js';
 import { Op } from '../src/trace/schema.js';
-import { replayPoints } from '../src/model/run.js';
-import { runSweep } from '../src/model/sweep.js';
+import { replayPoints } from '../src/run/run.js';
+import { runSweep } from '../src/run/sweep.js';
 import { openTrace } from '../src/trace/merge.js';
 import { benchTrace } from './traces.js';
 

@@ -2,11 +2,11 @@
 import type { CommandModule } from 'yargs';
 import { readConfigFile, resolveConfig, type ReplayConfig } from '../config/config.js';
 import { InputError } from '../errors.js';
-import { replayTrace } from '../model/run.js';
+import { replayTrace } from '../run/run.js';
 import path from 'node:path';
 import { ensureDir, writeFileAtomic } from '../files.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
-import { stableStringify } from '../report/summary.js';
+import { stableStringify } from '../stats/summary.js';
 
 interface Args {
   traces: string[];

@@ -6,11 +6,11 @@ import type { CommandModule } from 'yargs';
 import { readConfigFile } from '../config/config.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
-import { runSweep } from '../model/sweep.js';
+import { runSweep } from '../run/sweep.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
 import { sweepHtml } from '../report/html.js';
-import { stableStringify, type Summary } from '../report/summary.js';
+import { stableStringify, type Summary } from '../stats/summary.js';
 import { openTrace } from '../trace/merge.js';
 import { progressBar } from './progress.js';
 

@@ -4,7 +4,7 @@
 import * as A from 'apache-arrow';
 import * as ss from 'simple-statistics';
 import { parseSizeLog2 } from '../config/pagesizes.js';
-import { commandCount, type Summary } from './summary.js';
+import { commandCount, type Summary } from '../stats/summary.js';
 import { fmtInt, fmtNs, fmtNum, fmtPct, tableMd, type Table } from './format.js';
 
 export interface Metric {

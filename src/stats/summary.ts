@@ -5,7 +5,7 @@ import type { ReplayConfig } from '../config/config.js';
 import { formatOrder } from '../config/pagesizes.js';
 import type { Replay } from '../model/replay.js';
 import { TYPE_NAMES } from '../model/domains.js';
-import { D, M, ORDERS } from '../stats/counters.js';
+import { D, M, ORDERS } from './counters.js';
 import { exactNumber } from '../trace/batch.js';
 import { formatBdf } from '../trace/schema.js';
 
