@@ -3,13 +3,14 @@
 // here as one line on stderr and exit status 2.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { InputError } from '../errors.js';
+import { InputError, UnavailableError } from '../errors.js';
 import { startProfileIfAsked, stopProfile } from './profile.js';
 import { genCommand } from './gen.js';
 import { importCommand } from './import.js';
 import { inspectCommand } from './inspect.js';
 import { replayCommand } from './replay.js';
 import { sweepCommand } from './sweep.js';
+import { workerCommand } from './worker.js';
 
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
@@ -20,7 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     .command(genCommand)
     .command(sweepCommand)
     .command(importCommand)
-    .demandCommand(1, 'Name a command: replay, sweep, inspect, gen, import')
+    .command(workerCommand)
+    .demandCommand(1, 'Name a command: replay, sweep, inspect, gen, import, worker')
     .option('profile', { type: 'string', describe: 'write a V8 CPU profile of the run to this .cpuprofile file (open in Chrome DevTools)', global: true })
     .middleware(startProfileIfAsked)
     .strict()
@@ -39,6 +41,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof InputError) {
       process.stderr.write(`iommu-replay: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof UnavailableError) {
+      process.stderr.write(`iommu-replay: ${err.message}\n`);
+      return 3;
     }
     throw err;
   }

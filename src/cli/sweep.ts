@@ -13,6 +13,7 @@ import { sweepHtml } from '../report/html.js';
 import { stableStringify, type Summary } from '../stats/summary.js';
 import { openTrace } from '../trace/merge.js';
 import { progressBar } from './progress.js';
+import { TOOL_VERSION } from '../version.js';
 
 interface Args {
   traces: string[];
@@ -24,6 +25,8 @@ interface Args {
   jobs?: number;
   resume?: boolean;
   quiet?: boolean;
+  queue?: string;
+  queueLostAfter: number;
 }
 
 /** Short, unique names for traces: the file stem, else the path. */
@@ -47,7 +50,9 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', default: 'sweep-out', describe: 'output directory' })
       .option('jobs', { type: 'number', describe: 'worker threads (default: the number of cores)' })
       .option('resume', { type: 'boolean', describe: 'skip points whose summary already exists' })
-      .option('quiet', { type: 'boolean', describe: 'no progress bar' }) as never,
+      .option('quiet', { type: 'boolean', describe: 'no progress bar' })
+      .option('queue', { type: 'string', describe: 'run the jobs on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB]' })
+      .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued sweep gives up' }) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
     if (!Number.isInteger(jobs) || jobs < 1) throw new InputError(`Invalid option --jobs: expected a positive integer, got ${args.jobs}`);
@@ -78,7 +83,12 @@ export const sweepCommand: CommandModule<object, Args> = {
     const estimate = args.traces.reduce((sum, t, i) => sum + (fs.statSync(t).size / BYTES_PER_ROW) * results[i].filter((r) => !r).length, 0);
     const bar = progressBar(pending > 0 ? estimate : 0, args.quiet ?? false);
     try {
-      await runSweep(args.traces, points.map((p) => p.config), {
+      // Queued, the plan splits each trace's points into --jobs jobs (default: the local cores) for the workers to share.
+      const run = args.queue ? (await import('../run/queue.js')).runSweepQueued : runSweep;
+      await run(args.traces, points.map((p) => p.config), {
+        url: args.queue ?? '',
+        lostAfterS: args.queueLostAfter,
+        version: TOOL_VERSION,
         jobs,
         skip: (t, p) => results[t][p] !== undefined,
         onProgress: (n) => bar.update(n),
