@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { InputError, describeIoError } from '../errors.js';
 import { diffCounters, diffTable } from '../report/diff.js';
-import type { Summary } from '../report/summary.js';
+import type { Summary } from '../stats/summary.js';
 import { DOCS_EPILOGUE } from './options.js';
 
 interface Args {

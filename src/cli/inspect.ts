@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { fmtInt, fmtNs, mdTable } from '../report/format.js';
 import { attributionLine, lostLine, qemuLines, type ImportStats } from '../import/convert.js';
-import { stableStringify } from '../report/summary.js';
+import { stableStringify } from '../stats/summary.js';
 import { inspectTrace, type Inspection } from '../trace/inspect.js';
 import { withStdinTraces } from './stdio.js';
 

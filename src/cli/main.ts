@@ -3,7 +3,7 @@
 // here as one line on stderr and exit status 2.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { InputError } from '../errors.js';
+import { InputError, UnavailableError } from '../errors.js';
 import { startProfileIfAsked, stopProfile } from './profile.js';
 import { compareCommand } from './compare.js';
 import { genCommand } from './gen.js';
@@ -15,8 +15,9 @@ import { DOCS_EPILOGUE, unknownCommandMessage } from './options.js';
 import { checkStdioPlaces, markStdio } from './stdio.js';
 
 /** The commands, as the first word of the command line names them. */
-const COMMANDS = [replayCommand, inspectCommand, genCommand, sweepCommand, importCommand, compareCommand];
+const COMMANDS = [replayCommand, inspectCommand, genCommand, sweepCommand, importCommand, compareCommand, workerCommand];
 const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
+import { workerCommand } from './worker.js';
 
 export async function main(argv: string[]): Promise<number> {
   const unknown = unknownCommandMessage(argv, COMMAND_NAMES);
@@ -50,6 +51,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof InputError) {
       process.stderr.write(`iommu-replay: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof UnavailableError) {
+      process.stderr.write(`iommu-replay: ${err.message}\n`);
+      return 3;
     }
     throw err;
   }

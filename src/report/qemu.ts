@@ -2,7 +2,7 @@
 // the cross-check table, shared by the shipped-recordings test and
 // `npm run record:check`.
 import type { QemuCounts } from '../import/qemu.js';
-import type { Summary } from './summary.js';
+import type { Summary } from '../stats/summary.js';
 
 /**
  * How the trace was replayed: `strict` and `lazy` with the model's own

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { resumeKey, traceIdentity } from '../../src/cli/resume.js';
 import { traceGroup, traceNames } from '../../src/cli/sweep.js';
 import { resolveConfig } from '../../src/config/config.js';
-import { MAX_POINTS_PER_TASK, planTasks, runSweep } from '../../src/model/sweep.js';
+import { MAX_POINTS_PER_TASK, planTasks, runSweep } from '../../src/run/sweep.js';
 import { rowOf } from '../../src/report/compare.js';
 import { writeTrace } from '../../src/trace/writer.js';
 import { batchOf } from '../helpers/events.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { importTrace, type ImportStats } from '../../src/import/convert.js';
-import { replayTrace } from '../../src/model/run.js';
+import { replayTrace } from '../../src/run/run.js';
 import { crossCheckRows, type CheckMode } from '../../src/report/qemu.js';
 import { tmpDir } from '../helpers/cli.js';
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { importTrace } from '../../src/import/convert.js';
 import { QemuLogParser } from '../../src/import/qemu.js';
 import { resolveConfig } from '../../src/config/config.js';
-import { replayTrace } from '../../src/model/run.js';
+import { replayTrace } from '../../src/run/run.js';
 import { openTrace } from '../../src/trace/merge.js';
 import { OP_NAMES } from '../../src/trace/schema.js';
 import { runCli, tmpDir } from '../helpers/cli.js';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
-import { buildSummary, stableStringify } from '../../src/report/summary.js';
+import { buildSummary, stableStringify } from '../../src/stats/summary.js';
 import { Rng } from '../../src/workloads/rng.js';
 import { batchOf, type Ev } from '../helpers/events.js';
 import { metaOf, replayEvents, type Meta } from '../helpers/replay.js';
