@@ -1,5 +1,6 @@
 // `iommu-replay import FILE... -o TRACE [--format auto|ftrace|perf] [--synthesize-dma] [--strict] [--device BDF]...`
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { attributionLine, importTrace, lostLine, qemuLines } from '../import/convert.js';
@@ -20,7 +21,7 @@ interface Args {
 
 export const importCommand: CommandModule<object, Args> = {
   command: 'import <files..>',
-  describe: 'Turn Linux ftrace, trace-cmd report or perf script text of the iommu and dma tracepoints, with or without a QEMU VT-d log (docs/qemu.md), into a trace',
+  describe: DESCRIBE.import,
   builder: (y) =>
     y
       .positional('files', { type: 'string', array: true, demandOption: true, describe: 'trace text files (kernel traces and QEMU vtd_* logs, told apart by content; .gz is read too); - reads standard input' })

@@ -1,5 +1,6 @@
 // `iommu-replay inspect TRACE... [--json]`
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { fmtInt, fmtNs, mdTable } from '../report/format.js';
 import { attributionLine, lostLine, qemuLines, type ImportStats } from '../import/convert.js';
 import { stableStringify } from '../stats/summary.js';
@@ -50,7 +51,7 @@ export function inspectText(r: Inspection): string {
 
 export const inspectCommand: CommandModule<object, Args> = {
   command: 'inspect <traces..>',
-  describe: 'Show what a trace holds: rows, time span, ops, devices, domains, topology',
+  describe: DESCRIBE.inspect,
   builder: (y) =>
     y
       .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files; - reads a stream from standard input' })

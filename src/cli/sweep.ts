@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { readConfigFile } from '../config/config.js';
 import { expandSweep, type SweepPoint } from '../config/sweep.js';
 import { InputError } from '../errors.js';
@@ -110,7 +111,7 @@ class OutputLedger {
 
 export const sweepCommand: CommandModule<object, Args> = {
   command: 'sweep <traces..>',
-  describe: 'Replay every trace against every configuration point and compare them',
+  describe: DESCRIBE.sweep,
   builder: (y) =>
     y
       .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces: each file is its own trace; a.arrows+b.arrows is one trace of two files' })

@@ -1,5 +1,6 @@
 // `iommu-replay worker --queue redis://HOST:PORT[/DB] [--concurrency N]`
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
 
 interface Args {
@@ -11,7 +12,7 @@ interface Args {
 
 export const workerCommand: CommandModule<object, Args> = {
   command: 'worker',
-  describe: 'Take queued sweep jobs from Redis and replay them, until stopped (SIGTERM or SIGINT)',
+  describe: DESCRIBE.worker,
   builder: (y) =>
     y
       .option('queue', { type: 'string', demandOption: true, describe: 'the queue: redis://HOST:PORT[/DB]' })
