@@ -1,5 +1,6 @@
-// For the queued-sweep bench scenarios: a fresh redis-server on a free
-// loopback port and N `iommu-replay worker` processes, all stopped by pid.
+// For the queued-sweep bench scenarios (and the queue's tests): a fresh
+// redis-server on a free loopback port, with no persistence, and N
+// `iommu-replay worker` processes, all stopped by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -12,7 +13,7 @@ export function hasRedis(): boolean {
   return REDIS !== undefined;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
@@ -34,11 +35,16 @@ function ready(proc: ChildProcess, pattern: RegExp, stream: 'stdout' | 'stderr')
   });
 }
 
-export async function startBenchQueue(workers: number): Promise<{ url: string; stop: () => void }> {
+/** A redis-server of its own: no persistence, no eviction (docs/distributed.md), loopback only. */
+export async function startRedis(): Promise<{ proc: ChildProcess; url: string }> {
   const port = await freePort();
-  const redis = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await ready(redis, /Ready to accept connections/, 'stdout');
-  const url = `redis://127.0.0.1:${port}/0`;
+  const proc = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await ready(proc, /Ready to accept connections/, 'stdout');
+  return { proc, url: `redis://127.0.0.1:${port}/0` };
+}
+
+export async function startBenchQueue(workers: number): Promise<{ url: string; stop: () => void }> {
+  const { proc: redis, url } = await startRedis();
   const procs = Array.from({ length: workers }, () => spawn(process.execPath, [CLI, 'worker', '--queue', url], { stdio: ['ignore', 'ignore', 'pipe'] }));
   await Promise.all(procs.map((p) => ready(p, /waiting for jobs/, 'stderr')));
   return {

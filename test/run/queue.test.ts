@@ -3,48 +3,16 @@
 // worker processes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, hasRedis, startRedis } from '../../bench/queue.js';
 import { writeTrace } from '../../src/trace/writer.js';
 import { CLI, runCli, tmpDir } from '../helpers/cli.js';
 import { batchOf } from '../helpers/events.js';
 
-const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((f) => fs.existsSync(f));
+const REDIS = hasRedis();
 if (!REDIS) console.warn('SKIPPED: queued sweeps need redis-server (apt-get install redis-server; .ci/run installs it)');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once the server answers PING. */
-async function waitForRedis(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => c.write('PING\r\n'));
-      c.once('data', (d) => { c.destroy(); resolve(d.toString().startsWith('+PONG')); });
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`redis-server on port ${port} did not start`);
-}
-
-async function startRedis(): Promise<{ proc: ChildProcess; url: string }> {
-  const port = await freePort();
-  const proc = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
-  await waitForRedis(port);
-  return { proc, url: `redis://127.0.0.1:${port}/0` };
-}
 
 function stop(p: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): void {
   if (p?.pid && p.exitCode === null) p.kill(signal);
