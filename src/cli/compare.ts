@@ -4,9 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { InputError, describeIoError } from '../errors.js';
 import { diffCounters, diffTable } from '../report/diff.js';
-import type { Summary } from '../report/summary.js';
+import type { Summary } from '../stats/summary.js';
 import { DOCS_EPILOGUE } from './options.js';
 
 interface Args {
@@ -99,7 +100,7 @@ export function compareText(a: string, b: string): string {
 
 export const compareCommand: CommandModule<object, Args> = {
   command: 'compare <a> <b>',
-  describe: 'Show the counters of two summaries (or two sweep folders) side by side, with their differences',
+  describe: DESCRIBE.compare,
   builder: (y) =>
     y
       .positional('a', { type: 'string', demandOption: true, describe: 'a summary JSON (replay --json) or a sweep output folder' })

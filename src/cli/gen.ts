@@ -1,5 +1,6 @@
 // `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X]`
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, SEED, numberOption } from './options.js';
 import { progressBar } from './progress.js';
@@ -18,7 +19,7 @@ interface Args {
 
 export const genCommand: CommandModule<object, Args> = {
   command: 'gen <workload>',
-  describe: 'Generate a synthetic trace of a workload',
+  describe: DESCRIBE.gen,
   builder: (y) =>
     y
       .positional('workload', { type: 'string', demandOption: true, describe: `what to imitate: ${WORKLOADS.map((w) => w.name).join(', ')}` })

@@ -1,22 +1,14 @@
 #!/usr/bin/env node
-// The command line: each command lives in its own module; input errors end
-// here as one line on stderr and exit status 2.
+// The command line: each command lives in its own module, loaded when named
+// (commands.ts); input errors end here as one line on stderr and exit status 2,
+// a lost service (Redis) as one line and exit status 3.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { InputError } from '../errors.js';
+import { InputError, UnavailableError } from '../errors.js';
 import { startProfileIfAsked, stopProfile } from './profile.js';
-import { compareCommand } from './compare.js';
-import { genCommand } from './gen.js';
-import { importCommand } from './import.js';
-import { inspectCommand } from './inspect.js';
-import { replayCommand } from './replay.js';
-import { sweepCommand } from './sweep.js';
+import { COMMAND_NAMES, isCommandName, loadCommand, stubCommand } from './commands.js';
 import { DOCS_EPILOGUE, unknownCommandMessage } from './options.js';
 import { checkStdioPlaces, markStdio } from './stdio.js';
-
-/** The commands, as the first word of the command line names them. */
-const COMMANDS = [replayCommand, inspectCommand, genCommand, sweepCommand, importCommand, compareCommand];
-const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 export async function main(argv: string[]): Promise<number> {
   const unknown = unknownCommandMessage(argv, COMMAND_NAMES);
@@ -24,10 +16,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`iommu-replay: ${unknown}\n`);
     return 2;
   }
+  // Only the command the line names is loaded; the others are listed by name
+  // for --help (a command word is the first argument, options.ts).
+  const named = argv.find((a) => !a.startsWith('-'));
+  const commands = await Promise.all(COMMAND_NAMES.map((c) => (c === named && isCommandName(named) ? loadCommand(c) : stubCommand(c))));
   const parser = yargs(markStdio(argv))
     .scriptName('iommu-replay')
     .usage('$0 <command> [options]\n\nTrace-driven IOMMU performance analyzer: replays Arrow traces of DMA and map/unmap through an IOMMU model.')
-    .command(COMMANDS as never)
+    .command(commands as never)
     .demandCommand(1, `Name a command: ${COMMAND_NAMES.join(', ')}`)
     .epilogue(DOCS_EPILOGUE)
     .option('profile', { type: 'string', describe: 'write a V8 CPU profile of the run to this .cpuprofile file (open in Chrome DevTools)', global: true })
@@ -50,6 +46,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof InputError) {
       process.stderr.write(`iommu-replay: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof UnavailableError) {
+      process.stderr.write(`iommu-replay: ${err.message}\n`);
+      return 3;
     }
     throw err;
   }

@@ -1,15 +1,16 @@
 // `iommu-replay replay TRACE... [--config FILE] [--page-sizes SET] [--iotlb ENTRIESxWAYS] [--mode M] [--json FILE] [--report FILE]`
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { readConfigFile, resolveConfig, type ReplayConfig } from '../config/config.js';
 import { expandSweep, type ShortForms } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { ensureDir } from '../files.js';
 import { parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
-import { replayTrace } from '../model/run.js';
+import { replayTrace } from '../run/run.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
-import { stableStringify } from '../report/summary.js';
+import { stableStringify } from '../stats/summary.js';
 import { DOCS_EPILOGUE } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
 import { STDIO, checkOneStdout, withStdinTraces, writeOutput } from './stdio.js';
@@ -49,7 +50,7 @@ function single(name: string, value: string | string[] | undefined): string[] | 
 
 export const replayCommand: CommandModule<object, Args> = {
   command: 'replay <traces..>',
-  describe: 'Replay a trace (several files merge by ts) through the IOMMU model',
+  describe: DESCRIBE.replay,
   builder: (y) =>
     y
       .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files (.arrow or .arrows); - reads a stream from standard input' })

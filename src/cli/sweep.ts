@@ -3,19 +3,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { readConfigFile } from '../config/config.js';
 import { expandSweep, type SweepPoint } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_MAX_POINTS, parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
-import { runSweep } from '../model/sweep.js';
+import { runSweep } from '../run/sweep.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
-import { stableStringify, type Summary } from '../report/summary.js';
+import { parseSummary, stableStringify, type Summary } from '../stats/summary.js';
 import { openTrace } from '../trace/merge.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
 import { resumeKey, traceIdentity } from './resume.js';
+import { toolVersion } from '../version.js';
 
 interface Args {
   traces: string[];
@@ -30,6 +32,8 @@ interface Args {
   maxTableMemory?: string;
   maxPoints?: number;
   preset?: string;
+  queue?: string;
+  queueLostAfter: number;
 }
 
 /**
@@ -57,7 +61,7 @@ type SavedSummary = Summary & { resumeKey?: string };
 function readSaved(file: string, key: string): Summary | undefined {
   if (!fs.existsSync(file)) return undefined;
   try {
-    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedSummary;
+    const s = parseSummary(fs.readFileSync(file, 'utf8')) as SavedSummary;
     if (s?.version === 1 && s.resumeKey === key && s.totals?.iotlb) return s;
   } catch {
     // unreadable: run the point again
@@ -107,7 +111,7 @@ class OutputLedger {
 
 export const sweepCommand: CommandModule<object, Args> = {
   command: 'sweep <traces..>',
-  describe: 'Replay every trace against every configuration point and compare them',
+  describe: DESCRIBE.sweep,
   builder: (y) =>
     y
       .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces: each file is its own trace; a.arrows+b.arrows is one trace of two files' })
@@ -122,6 +126,8 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('quiet', { type: 'boolean', describe: 'no progress bar' })
       .option('max-table-memory', { type: 'string', describe: 'stop when a point\'s page tables would need more than this (default 1G)' })
       .option('max-points', numberOption('max-points', POSITIVE_INTEGER, { describe: `refuse a sweep of more points than this (default ${DEFAULT_MAX_POINTS})` }))
+      .option('queue', { type: 'string', describe: 'run the jobs on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
+      .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued sweep gives up' })
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
@@ -143,7 +149,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     const ledger = new OutputLedger();
     try {
       ledger.dir(args.out);
-      await runPending(args, groups, points, results, { jobs, maxTableBytes }, (t, p, s) => {
+      await runPending(args, groups, points, results, { jobs, maxTableBytes, queue: args.queue, queueLostAfterS: args.queueLostAfter }, (t, p, s) => {
         const saved: SavedSummary = { ...s, resumeKey: keys[t][p] };
         // Saved as soon as the point finishes: a stopped sweep leaves it for --resume.
         ledger.write(summaryPath(t, p), stableStringify(saved));
@@ -169,7 +175,7 @@ async function runPending(
   groups: string[][],
   points: SweepPoint[],
   results: (Summary | undefined)[][],
-  run: { jobs: number; maxTableBytes?: number },
+  run: { jobs: number; maxTableBytes?: number; queue?: string; queueLostAfterS: number },
   save: (t: number, p: number, s: Summary) => void,
 ): Promise<void> {
   const pendingOf = (t: number) => results[t].filter((r) => r === undefined).length;
@@ -183,8 +189,15 @@ async function runPending(
   let eventsDone = 0;
   const detail = () => `traces ${tracesDone}/${pendingTraces}, points ${pointsDone}/${pendingPoints} done`;
   try {
-    await runSweep(groups, points.map((p) => p.config), {
-      ...run,
+    // Queued, the same plan runs on `iommu-replay worker` processes; --jobs
+    // splits each trace's points into that many jobs for the workers to share.
+    const execute = run.queue ? (await import('../run/queue.js')).runSweepQueued : runSweep;
+    await execute(groups, points.map((p) => p.config), {
+      jobs: run.jobs,
+      maxTableBytes: run.maxTableBytes,
+      url: run.queue ?? '',
+      lostAfterS: run.queueLostAfterS,
+      version: toolVersion(),
       skip: (t, p) => results[t][p] !== undefined,
       onProgress: (n) => {
         eventsDone = n;

@@ -10,7 +10,7 @@ import { formatBdf, parseBdf } from '../trace/schema.js';
 import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2, splitPageSizeList } from './pagesizes.js';
 import { PRESET_NAMES, findPreset } from './presets.js';
 
-export const POLICIES = ['lru', 'fifo', 'plru', 'random'] as const;
+export const POLICIES = ['lru', 'fifo', 'plru', 'random', 'flush-when-full'] as const;
 export type PolicyName = (typeof POLICIES)[number];
 export const PARTIAL_UNMAP = ['whole-leaf', 'reject', 'split'] as const;
 export type PartialUnmap = (typeof PARTIAL_UNMAP)[number];

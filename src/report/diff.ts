@@ -1,7 +1,7 @@
 // The counters of two summaries side by side (`iommu-replay compare`): every
 // number of the summary's counters, as a flat list of dotted paths, and the
 // ones that differ with their difference.
-import type { Summary } from './summary.js';
+import type { Summary } from '../stats/summary.js';
 import { mdTable } from './format.js';
 
 /** What identifies a row of each per-thing list, so that rows pair up by meaning, not position. */

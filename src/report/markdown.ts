@@ -1,6 +1,6 @@
 // The human report of one replay (Markdown), and the short stdout table.
 import { formatPageSizeSet } from '../config/pagesizes.js';
-import { commandCount, type Summary } from './summary.js';
+import { commandCount, type Summary } from '../stats/summary.js';
 import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable } from './format.js';
 
 export function replayMarkdown(s: Summary): string {

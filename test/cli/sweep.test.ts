@@ -4,9 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { expandSweep } from '../../src/config/sweep.js';
-import { replayTrace } from '../../src/model/run.js';
-import { planTasks } from '../../src/model/sweep.js';
-import { stableStringify } from '../../src/report/summary.js';
+import { replayTrace } from '../../src/run/run.js';
+import { planTasks } from '../../src/run/sweep.js';
+import { stableStringify } from '../../src/stats/summary.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
 
 const NIC = path.resolve('traces/nic.arrows');

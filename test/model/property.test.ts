@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
-import { buildSummary, stableStringify } from '../../src/report/summary.js';
+import { buildSummary, stableStringify } from '../../src/stats/summary.js';
 import { Rng } from '../../src/workloads/rng.js';
 import { batchOf, type Ev } from '../helpers/events.js';
 import { metaOf, replayEvents, type Meta } from '../helpers/replay.js';
@@ -26,7 +26,7 @@ export function randomCase(seed: number): { events: Ev[]; config: Record<string,
   const config: Record<string, unknown> = {
     pageSizes: pick(rng, sizesChoices),
     svaPageSizes: pick(rng, sizesChoices),
-    iotlb: { sets: pick(rng, [1, 2, 4]), ways: pick(rng, [1, 2, 4]), policy: pick(rng, ['lru', 'fifo', 'plru', 'random']) },
+    iotlb: { sets: pick(rng, [1, 2, 4]), ways: pick(rng, [1, 2, 4]), policy: pick(rng, ['lru', 'fifo', 'plru', 'random', 'flush-when-full']) },
     devtlb: { sets: 1, ways: pick(rng, [1, 2, 4]), policy: pick(rng, ['lru', 'fifo', 'plru', 'random']) },
     partialUnmap: pick(rng, ['whole-leaf', 'reject', 'split']),
     invalidation: { mode: pick(rng, ['strict', 'lazy']), maxInvalidationMask: rng.int(12), fqSize: 1 + rng.int(4), fqTimeoutNs: pick(rng, [5, 50, 1000]) },

@@ -277,6 +277,18 @@ describe('§6 translation', () => {
   });
 });
 
+describe('§6 fill: replacement policies', () => {
+  it('flush-when-full empties the whole IOTLB when a fill finds it full (QEMU vtd_update_iotlb)', () => {
+    // Pages 0..3 fill a 4-entry table, page 4 finds it full: flush-when-full
+    // empties it and fills 4, so 3 then misses; lru evicts only page 0, so 3 hits.
+    const ev: Ev[] = [{ op: 'attach', device: DEV, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 5 * K4 }];
+    for (const p of [0, 1, 2, 3, 4, 3]) ev.push({ op: 'dma_read', device: DEV, iova: p * K4, size: 8 });
+    const iotlb = (policy: string) => ({ pageSizes: ['4K'], iotlb: { entries: 4, ways: 'full', policy } });
+    expect(replayEvents(ev, iotlb('flush-when-full')).totals.iotlb.hits).toBe(0);
+    expect(replayEvents(ev, iotlb('lru')).totals.iotlb.hits).toBe(1);
+  });
+});
+
 describe('§2 domains and attachment', () => {
   it('never-attached and blocked (device, pasid) fault; identity passes through with no lookup', () => {
     const s = replayEvents([

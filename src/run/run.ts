@@ -2,9 +2,9 @@
 // configuration point (style.md: "A sweep decodes a batch once and hands it
 // to every configuration point").
 import type { ReplayConfig } from '../config/config.js';
-import { buildSummary, type Summary } from '../report/summary.js';
+import { buildSummary, type Summary } from '../stats/summary.js';
 import { openTrace } from '../trace/merge.js';
-import { Replay, type ReplayLimits } from './replay.js';
+import { Replay, type ReplayLimits } from '../model/replay.js';
 
 /** Rows replayed by every point in turn: 8192 rows are 360 KiB of columns, well inside a core's L2. */
 const SLICE_ROWS = 8192;

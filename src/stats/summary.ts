@@ -5,7 +5,7 @@ import type { ReplayConfig } from '../config/config.js';
 import { formatOrder } from '../config/pagesizes.js';
 import type { Replay } from '../model/replay.js';
 import { TYPE_NAMES } from '../model/domains.js';
-import { D, M, ORDERS } from '../stats/counters.js';
+import { D, M, ORDERS } from './counters.js';
 import { exactNumber } from '../trace/batch.js';
 import { formatBdf } from '../trace/schema.js';
 
@@ -271,4 +271,18 @@ function write(v: unknown, pad: string, step: string): string {
   const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
   if (keys.length === 0) return '{}';
   return `{\n${keys.map((k) => `${inner}${JSON.stringify(k)}: ${write((v as Record<string, unknown>)[k], inner, step)}`).join(',\n')}\n${pad}}`;
+}
+
+/**
+ * A summary read back from its JSON text: `trace.firstTs` and `trace.lastTs`
+ * come back exact (bigint beyond 2^53, as buildSummary made them), so that
+ * writing it again gives the same bytes.
+ */
+export function parseSummary(text: string): Summary {
+  const s = JSON.parse(text) as Summary;
+  for (const key of ['firstTs', 'lastTs'] as const) {
+    const raw = new RegExp(`"${key}": (\\d+)`).exec(text)?.[1];
+    if (raw !== undefined && !Number.isSafeInteger(Number(raw))) s.trace[key] = BigInt(raw);
+  }
+  return s;
 }

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import type { ReplayConfig } from '../config/config.js';
-import type { Summary } from '../report/summary.js';
+import type { Summary } from '../stats/summary.js';
 import { InputError } from '../errors.js';
-import type { ReplayLimits } from './replay.js';
+import type { ReplayLimits } from '../model/replay.js';
 import { replayPoints } from './run.js';
 import type { WorkerInputError } from './sweep-worker.js';
 
@@ -54,7 +54,7 @@ export function planTasks(traces: string[][], nPoints: number, jobs: number, ski
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
   // Under the test runner this module is TypeScript; the worker runs the build.
-  return here.endsWith('.ts') ? path.resolve('dist/src/model/sweep-worker.js') : path.join(path.dirname(here), 'sweep-worker.js');
+  return here.endsWith('.ts') ? path.resolve('dist/src/run/sweep-worker.js') : path.join(path.dirname(here), 'sweep-worker.js');
 }
 
 export async function runSweep(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions): Promise<void> {
