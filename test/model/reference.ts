@@ -13,7 +13,10 @@ const K4 = 4096n;
 interface Leaf { base: bigint; size: bigint; pa: bigint }
 interface Domain {
   id: number;
-  type: 'paging' | 'identity' | 'blocked' | 'sva';
+  type: 'paging' | 'identity' | 'blocked' | 'sva' | 'nested';
+  /** §8: a nested domain's parent (its stage 2); the nested domains over a parent. */
+  parent: Domain | null;
+  children: Domain[];
   sizes: bigint[] | null; // largest first; null until fixed
   leaves: Map<bigint, Leaf>; // by base
   tables: Set<string>; // "level:firstAddress" of each table page alive
@@ -166,7 +169,17 @@ function name(size: bigint): string {
   return `${size}B`;
 }
 
+/** §8's summary keys (totals.nested). */
+export interface RefNested { walks: number; memoryAccesses: number; s1Faults: number; s2Faults: number }
+
 export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMetadata): RefResult {
+  return referenceReplayNested(events, cfg, meta).result;
+}
+
+/** The reference with §8's counters beside the core's. */
+export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: TraceMetadata): { result: RefResult; nested: RefNested } {
+  const nested: RefNested = { walks: 0, memoryAccesses: 0, s1Faults: 0, s2Faults: 0 };
+  const parentIds = new Set(meta.parents?.values() ?? []);
   const topo = resolveTopology(cfg, meta);
   const instSizes = topo.instances.map((m) => m.sizes.names.map((n) => 1n << BigInt(parseSizeLog2(n)!)).sort((a, b) => (a > b ? -1 : 1)));
   const svaSizes = cfg.svaPageSizes.map((n) => 1n << BigInt(parseSizeLog2(n)!)).sort((a, b) => (a > b ? -1 : 1));
@@ -207,17 +220,39 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
     let d = doms.get(id);
     if (!d) {
       const type = meta.domains.get(id) ?? 'paging';
-      d = { id, type, sizes: type === 'sva' ? svaSizes : null, leaves: new Map(), tables: new Set(), dids: new Map(), atts: [], fqCount: 0, fqFirst: 0, c: Object.fromEntries(C_FIELDS.map((f) => [f, 0])) };
-      if (type === 'paging' || type === 'sva') {
+      d = { id, type, parent: null, children: [], sizes: type === 'sva' ? svaSizes : null, leaves: new Map(), tables: new Set(), dids: new Map(), atts: [], fqCount: 0, fqFirst: 0, c: Object.fromEntries(C_FIELDS.map((f) => [f, 0])) };
+      if (type === 'paging' || type === 'sva' || type === 'nested') {
         d.tables.add(`${levels}:0`);
         countTables(1);
       }
       doms.set(id, d);
+      // §8: a nested domain exists over its parent, which is in use from then on.
+      if (type === 'nested') {
+        d.parent = dom(meta.parents!.get(id)!);
+        d.parent.children.push(d);
+      }
     }
     return d;
   };
   const sizesOf = (d: Domain) => d.sizes ?? instSizes[0];
-  const didOf = (d: Domain, inst: number) => (d.type === 'paging' ? d.dids.get(inst)! : 1);
+  const didOf = (d: Domain, inst: number) => (d.type === 'paging' || d.type === 'nested' ? d.dids.get(inst)! : 1);
+  /**
+   * §8's 2-D walk for IOVA a of nested domain d: the combined entry (size
+   * min of the two leaves, based at a rounded down, PA = S2 translation of
+   * that base) and the walk's accesses, or which stage faulted.
+   */
+  const walk2d = (d: Domain, a: bigint): { fault: 1 | 2 } | { leaf: Leaf; accesses: number } => {
+    const l1 = leafAt(d, a);
+    if (!l1) return { fault: 1 };
+    const ipa = l1.pa + (a - l1.base);
+    const l2 = leafAt(d.parent!, ipa);
+    if (!l2) return { fault: 2 };
+    const size = l1.size < l2.size ? l1.size : l2.size;
+    const base = a - (a % size);
+    const ipaBase = l1.pa + (base - l1.base);
+    const acc = (l: Leaf) => levels - Math.floor((l.size.toString(2).length - 1 - 12) / 9);
+    return { leaf: { base, size, pa: l2.pa + (ipaBase - l2.base) }, accesses: (acc(l1) + 1) * (acc(l2) + 1) - 1 };
+  };
   /** The leaf covering byte a: leaves are aligned to their size, so look at each size's base. */
   const leafAt = (d: Domain, a: bigint): Leaf | undefined => {
     for (const size of [...instSizes.flat(), ...svaSizes]) {
@@ -295,6 +330,28 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
     if (isIotlb) d.c.entriesRemoved += n;
   };
   const overlaps = (e: Entry, s: bigint, end: bigint) => e.base < end && e.base + e.size > s;
+  /**
+   * §8: a parent's stage-2 change, for every nested domain over it: per tag
+   * one command (counted as `kind`, in the parent) removing every entry of
+   * the tag; per attachment on a device TLB one all-addresses command.
+   */
+  const nestedCommands = (d: Domain, kind: 'page' | 'domain', insts: Set<number>) => {
+    for (const n of d.children) {
+      for (const t of tags(n)) {
+        const tag = `${didOf(n, t.inst)}:${t.pasid}`;
+        d.c[kind]++;
+        removeEntries(d, iotlbs[t.inst], (e) => e.tag === tag, true);
+        insts.add(t.inst);
+      }
+      for (const a of n.atts) {
+        const x = devBySlot(a.dev);
+        if (!x.devtlb) continue;
+        d.c.devtlb++;
+        removeEntries(d, x.devtlb, (e) => e.tag === String(a.pasid), false);
+        insts.add(x.inst);
+      }
+    }
+  };
   const domainFlush = (d: Domain) => {
     d.c.flushes++;
     const insts = new Set<number>();
@@ -311,11 +368,12 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
       removeEntries(d, x.devtlb, (e) => e.tag === String(a.pasid), false);
       insts.add(x.inst);
     }
+    nestedCommands(d, 'domain', insts);
     d.c.wait += insts.size;
   };
   const sync = (d: Domain, s: bigint, e: bigint) => {
     d.c.syncs++;
-    if (d.atts.length === 0) return;
+    if (d.atts.length === 0 && d.children.length === 0) return;
     const [cs, mask] = psi(s, e);
     const ce = cs + (K4 << BigInt(mask));
     const insts = new Set<number>();
@@ -337,6 +395,7 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
       removeEntries(d, x.devtlb, (y) => y.tag === String(a.pasid) && overlaps(y, cs, ce), false);
       insts.add(x.inst);
     }
+    nestedCommands(d, mask <= cfg.invalidation.maxInvalidationMask ? 'page' : 'domain', insts);
     d.c.wait += insts.size;
   };
   const fireTimeouts = () => {
@@ -352,6 +411,7 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
       r.unmap.pages[name(l.size)] = (r.unmap.pages[name(l.size)] ?? 0) + 1;
       d.c.unmapBytes += Number(l.size);
     }
+    if (d.type === 'nested') return; // the stale window is measured on paging and SVA entries only
     for (const t of tags(d)) {
       const tag = `${didOf(d, t.inst)}:${t.pasid}`;
       for (const e of iotlbs[t.inst].all()) if (e.state === 'valid' && e.tag === tag && e.base === l.base && e.size === l.size && e.unmappedAt < 0) e.unmappedAt = now;
@@ -379,8 +439,10 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
     if (old === next) return;
     if (next) {
       if (next.type === 'sva' && pasid === 0) return void r.attach.errors++;
-      if (next.type === 'paging') {
-        if (next.sizes && !next.sizes.every((s) => instSizes[x.inst].includes(s))) return void r.attach.errors++;
+      if (next.type === 'paging' || next.type === 'nested') {
+        // §8: a nested attach checks the parent's bitmap, not its own.
+        const checked = next.type === 'nested' ? next.parent! : next;
+        if (checked.sizes && !checked.sizes.every((s) => instSizes[x.inst].includes(s))) return void r.attach.errors++;
         if (!next.dids.has(x.inst)) {
           let did = -1;
           for (let k = 2; k < cfg.domainIds; k++) if (!didUsed[x.inst].has(k)) { did = k; break; }
@@ -389,6 +451,7 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
           next.dids.set(x.inst, did);
         }
         if (!next.sizes) next.sizes = instSizes[x.inst];
+        if (!checked.sizes) checked.sizes = instSizes[x.inst];
       }
     }
     if (next) {
@@ -398,21 +461,61 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
     if (old) {
       old.atts.splice(old.atts.findIndex((a) => a.dev === x.slot && a.pasid === pasid), 1);
       // Teardown.
-      if (old.type === 'paging' || old.type === 'sva') {
+      if (old.type === 'paging' || old.type === 'sva' || old.type === 'nested') {
         const did = didOf(old, x.inst);
         old.c.domain++;
         old.c.flushes++;
         old.c.wait++;
-        removeEntries(old, iotlbs[x.inst], (e) => (old.type === 'paging' ? e.tag.startsWith(`${did}:`) : e.tag === `1:${pasid}`), true);
+        removeEntries(old, iotlbs[x.inst], (e) => (old.type !== 'sva' ? e.tag.startsWith(`${did}:`) : e.tag === `1:${pasid}`), true);
       }
-      if ((old.type === 'paging' || old.type === 'sva' || old.type === 'identity') && x.devtlb) {
+      if (old.type !== 'blocked' && x.devtlb) {
         old.c.devtlb++;
         removeEntries(old, x.devtlb, (e) => e.tag === String(pasid), false);
       }
-      if (old.type === 'paging' && !old.atts.some((a) => devBySlot(a.dev).inst === x.inst)) {
+      if ((old.type === 'paging' || old.type === 'nested') && !old.atts.some((a) => devBySlot(a.dev).inst === x.inst)) {
         didUsed[x.inst].delete(old.dids.get(x.inst)!);
         old.dids.delete(x.inst);
       }
+    }
+  };
+
+  /** §8: the DMA of [iova, iova+size) through nested domain d. */
+  const nestedDma = (x: { inst: number; devtlb: Tlb | null }, pasid: number, d: Domain, iova: bigint, size: bigint) => {
+    const sizes = [...new Set([...sizesOf(d), ...sizesOf(d.parent!)])].sort((p, q) => (p > q ? -1 : 1));
+    const tag = `${didOf(d, x.inst)}:${pasid}`;
+    const last = iova + (size === 0n ? 1n : size) - 1n;
+    let a = iova - (iova % K4);
+    while (a <= last) {
+      if (x.devtlb) {
+        r.devtlb.lookups++;
+        const [e] = x.devtlb.lookup(String(pasid), a, sizes);
+        if (e) { r.devtlb.hits++; a = e.base + e.size; continue; }
+      }
+      r.iotlb.lookups++;
+      const [e, ghost] = iotlbs[x.inst].lookup(tag, a, sizes);
+      if (e) {
+        r.iotlb.hits++;
+        const now2d = walk2d(d, e.base);
+        if (!('leaf' in now2d) || now2d.leaf.base !== e.base || now2d.leaf.size !== e.size || now2d.leaf.pa !== e.pa) r.iotlb.staleHits++;
+        if (x.devtlb) x.devtlb.fill(String(pasid), { base: e.base, size: e.size, pa: e.pa }, d.id);
+        a = e.base + e.size;
+        continue;
+      }
+      if (ghost) r.iotlb.invalidatedMisses++;
+      const w = walk2d(d, a);
+      if ('fault' in w) {
+        r.dma.faults++;
+        if (w.fault === 1) nested.s1Faults++;
+        else nested.s2Faults++;
+        break;
+      }
+      r.walks.count++;
+      r.walks.memoryAccesses += w.accesses;
+      nested.walks++;
+      nested.memoryAccesses += w.accesses;
+      iotlbs[x.inst].fill(tag, w.leaf, d.id);
+      if (x.devtlb) x.devtlb.fill(String(pasid), w.leaf, d.id);
+      a = w.leaf.base + w.leaf.size;
     }
   };
 
@@ -433,6 +536,7 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
         const d = id === undefined ? null : doms.get(id)!;
         if (!d) { r.dma.faults++; break; }
         if (d.type === 'identity') { r.dma.passthrough++; break; }
+        if (d.type === 'nested') { nestedDma(x, pasid, d, iova, size); break; }
         const sizes = sizesOf(d);
         const tag = `${didOf(d, x.inst)}:${pasid}`;
         const last = iova + (size === 0n ? 1n : size) - 1n;
@@ -468,7 +572,7 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
       case 'map': {
         const d = dom(ev.domain ?? 0);
         d.c.mapOps++;
-        if (d.type !== 'paging' && d.type !== 'sva') { d.c.mapErrors++; break; }
+        if (d.type !== 'paging' && d.type !== 'sva' && d.type !== 'nested') { d.c.mapErrors++; break; }
         const g = sizesOf(d)[sizesOf(d).length - 1];
         if (iova % g || pa % g || size % g) { d.c.mapErrors++; break; }
         if (size === 0n) break;
@@ -481,7 +585,7 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
       case 'unmap': {
         const d = dom(ev.domain ?? 0);
         d.c.unmapOps++;
-        if (d.type !== 'paging' && d.type !== 'sva') { d.c.unmapErrors++; break; }
+        if (d.type !== 'paging' && d.type !== 'sva' && d.type !== 'nested') { d.c.unmapErrors++; break; }
         const sizes = sizesOf(d);
         const g = sizes[sizes.length - 1];
         if (iova % g || size % g) { d.c.unmapErrors++; break; }
@@ -490,7 +594,8 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
         let c = iova;
         let removedAny = false;
         let gs = 0n, ge = 0n, glen = 0n;
-        const strict = cfg.invalidation.mode === 'strict';
+        // §8: a parent's stage 2 is always strict (iommufd has no flush queue).
+        const strict = cfg.invalidation.mode === 'strict' || parentIds.has(d.id);
         while (c < end) {
           const [pg, n] = pgsize(sizes, c, c, end - c);
           let ce = c + pg * n;
@@ -563,5 +668,5 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
     inv.entriesRemoved += d.c.entriesRemoved; inv.flushes += d.c.flushes;
     inv.staleWindowMaxNs = Math.max(inv.staleWindowMaxNs, d.c.winMax); inv.staleWindowSumNs += d.c.winSum; inv.staleWindowCount += d.c.winCount;
   }
-  return r;
+  return { result: r, nested };
 }
