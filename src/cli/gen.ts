@@ -1,5 +1,6 @@
-// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X]`
+// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X] [--s2-page-sizes 4K,2M,1G]`
 import type { CommandModule } from 'yargs';
+import { parseSizeLog2 } from '../config/pagesizes.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_OPTIONS, WORKLOADS, findWorkload, generate } from '../workloads/index.js';
 
@@ -11,6 +12,7 @@ interface Args {
   devices: number;
   fragmentation: number;
   rate: number;
+  's2-page-sizes': string;
 }
 
 export const genCommand: CommandModule<object, Args> = {
@@ -25,6 +27,7 @@ export const genCommand: CommandModule<object, Args> = {
       .option('devices', { type: 'number', default: DEFAULT_OPTIONS.devices, describe: 'devices of the workload' })
       .option('fragmentation', { type: 'number', default: DEFAULT_OPTIONS.fragmentation, describe: '0..1: how often large buffers are not physically contiguous and aligned' })
       .option('rate', { type: 'number', default: 1, describe: "scale of the workload's event rate" })
+      .option('s2-page-sizes', { type: 'string', default: '4K,2M,1G', describe: "vm-nested: the host's stage-2 page sizes; the largest backs guest RAM" })
       .epilogue(WORKLOADS.map((w) => `${w.name}: ${w.describe}.`).join('\n')) as never,
   handler: async (args) => {
     const w = findWorkload(args.workload);
@@ -37,7 +40,10 @@ export const genCommand: CommandModule<object, Args> = {
     check('devices', Number.isInteger(args.devices) && args.devices > 0 && args.devices <= 64, 'an integer in 1..64', args.devices);
     check('fragmentation', args.fragmentation >= 0 && args.fragmentation <= 1, 'a number in 0..1', args.fragmentation);
     check('rate', args.rate > 0 && Number.isFinite(args.rate), 'a positive number', args.rate);
-    const rows = await generate(w, args.out, { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate });
+    const s2 = String(args['s2-page-sizes']).split(',').map((t) => parseSizeLog2(t.trim()));
+    check('s2-page-sizes', s2.every((l) => l !== undefined && l >= 12 && l <= 30), 'page sizes from 4K to 1G such as 4K,2M', args['s2-page-sizes']);
+    const s2PageSizes = (s2 as number[]).map((l) => 2 ** l);
+    const rows = await generate(w, args.out, { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate, s2PageSizes });
     process.stderr.write(`wrote ${rows} events to ${args.out}\n`);
   },
 };

@@ -86,12 +86,19 @@ function nestedCase(seed: number, mode: 'strict' | 'lazy'): { events: Ev[]; conf
       continue;
     }
     if (op === 'unmap' && dmas.length && rng.chance(0.3)) {
-      // Unmap in S1 the page a recent DMA used, then DMA there again: in lazy mode, a stale hit.
-      const e = dmas[dmas.length - 1 - rng.int(Math.min(4, dmas.length))];
+      // Unmap in S1 the page the last DMA used, then DMA there again: in lazy mode, a stale hit.
+      const e = dmas[dmas.length - 1];
       const d = attachedTo.get(`${e.device}:${e.pasid}`);
       if (d !== undefined && NESTED[d] !== undefined) {
         const page = Number(e.iova) - (Number(e.iova) % K4);
-        events.push({ ts, op: 'unmap', domain: d, iova: page, size: K4 }, { ...e, ts });
+        events.push({ ts, op: 'unmap', domain: d, iova: page, size: K4 });
+        // Sometimes remapped to another IPA that S2 maps: a hit then translates to another PA.
+        const s2 = mapped.filter((m) => m.domain === NESTED[d] && m.size >= K4);
+        if (s2.length && rng.chance(0.7)) {
+          const m = pick(rng, s2);
+          events.push({ ts, op: 'map', domain: d, iova: page, paddr: m.iova + rng.int(Math.floor(m.size / K4)) * K4, size: K4 });
+        }
+        events.push({ ...e, ts });
         continue;
       }
     }
