@@ -1,5 +1,5 @@
 // A guest with a virtual IOMMU over an assigned NIC (iommufd nested
-// translation, spec/model.md §8). The host maps the guest's RAM once into the
+// translation, spec/model.md §8); the guest's driver is the nic workload's. The host maps the guest's RAM once into the
 // parent domain (stage 2, IPA -> PA) in 1 GiB chunks, as VMMs map memory
 // slots; the guest's own DMA-API driver then maps and unmaps streaming
 // buffers in its nested domain (stage 1, IOVA -> IPA), 4 KiB pages mostly,
@@ -12,7 +12,8 @@
 // largest smaller size the replay's pageSizes allow, and never a larger one.
 // Physical placement beyond alignment does not matter to the model.
 import { Op } from '../trace/schema.js';
-import { PAGE, type Mapping } from './dmaapi.js';
+import { PAGE } from './dmaapi.js';
+import { runNicDriver, type NicMemory } from './nic.js';
 import { eachDevice, type Workload, type WorkloadContext, type WorkloadOptions } from './workload.js';
 import { formatSizeLog2 } from '../config/pagesizes.js';
 
@@ -23,13 +24,6 @@ const LOW_RAM = 3 * G1; // guest RAM below the PCI hole, as on x86
 const HOST_BASE = 64 * G1;
 export const DEFAULT_S2_PAGE_SIZES = [PAGE, 2 ** 21, G1];
 
-const QUEUES = 4;
-const RING = 256;
-const DESC = 16;
-const PPS = 1_000_000; // packets per second per device
-const SIZES = [64, 128, 256, 576, 1500, 4096, 9000];
-const WEIGHTS = [25, 10, 5, 10, 40, 5, 5];
-const RX_BUFFER = 2048;
 const HUGE = 2 ** 21;
 const HUGE_SHARE = 0.002; // of packets: a 2 MiB bulk buffer instead
 const HUGE_READ = 64 * 1024;
@@ -67,51 +61,18 @@ export const vmNested: Workload = {
       if (off < LOW_RAM && off + pages * PAGE > LOW_RAM) off = LOW_RAM - pages * PAGE - ((LOW_RAM - pages * PAGE) % (alignPages * PAGE));
       return [{ pfn: gpa(off) / PAGE, pages }];
     };
+    const mem: NicMemory = { ring: () => guestBuffer(1), buffer: (pages) => guestBuffer(pages) };
     eachDevice(ctx, 0x06, deviceBase, domainBase, (rid, dom) => {
-      const mapPages = (bytes: number, offset = 0): Mapping => dom.map(guestBuffer(Math.ceil((offset + bytes) / PAGE)));
-      const queues = Array.from({ length: QUEUES }, () => {
-        const rxRing = mapPages(RING * DESC); // dma_alloc_coherent, mapped once
-        const txRing = mapPages(RING * DESC);
-        const rx: Mapping[] = [];
-        for (let i = 0; i < RING; i++) rx.push(mapPages(RX_BUFFER));
-        return { rxRing, txRing, rx, rxHead: 0, txHead: 0 };
-      });
-      const meanGapNs = 1e9 / (PPS * ctx.opts.rateScale);
-      const packet = () => {
-        if (sim.done) return;
-        const q = queues[rng.int(QUEUES)];
-        if (rng.chance(HUGE_SHARE)) {
-          // A bulk buffer in a guest huge page: a 2 MiB S1 leaf (IOVA and IPA 2 MiB aligned).
-          const m = dom.map(guestBuffer(HUGE / PAGE, HUGE / PAGE));
-          for (let k = 0; k < HUGE / HUGE_READ; k++) sim.after(1000 + k * 200, () => sim.dma(false, rid, 0, m.iova + k * HUGE_READ, HUGE_READ));
-          sim.after(1000 + (HUGE / HUGE_READ) * 200 + 5000, () => dom.unmap(m));
-        } else if (rng.chance(0.55)) {
-          // RX: the device fetches the descriptor, writes the frame and the writeback; NAPI unmaps and refills.
-          const slot = q.rxHead;
-          q.rxHead = (q.rxHead + 1) % RING;
-          const buf = q.rx[slot];
-          sim.dma(false, rid, 0, q.rxRing.iova + slot * DESC, DESC);
-          sim.dma(true, rid, 0, buf.iova, Math.min(rng.weighted(SIZES, WEIGHTS), 1514));
-          sim.dma(true, rid, 0, q.rxRing.iova + slot * DESC, DESC);
-          sim.after(2000 + rng.int(8000), () => {
-            dom.unmap(buf);
-            q.rx[slot] = mapPages(RX_BUFFER);
-          });
-        } else {
-          // TX: map the skb, the device reads descriptor and frame, writes completion; unmap at completion.
-          const size = rng.weighted(SIZES, WEIGHTS);
-          const offset = rng.int(64) * 64;
-          const m = mapPages(size, offset);
-          const slot = q.txHead;
-          q.txHead = (q.txHead + 1) % RING;
-          sim.after(500, () => sim.dma(false, rid, 0, q.txRing.iova + slot * DESC, DESC));
-          sim.after(1000, () => sim.dma(false, rid, 0, m.iova + offset, size));
-          sim.after(2000, () => sim.dma(true, rid, 0, q.txRing.iova + slot * DESC, DESC));
-          sim.after(5000 + rng.int(15000), () => dom.unmap(m));
-        }
-        sim.after(rng.exp(meanGapNs), packet);
+      // Now and then a bulk buffer in a guest huge page instead of a packet:
+      // a 2 MiB S1 leaf (IOVA and IPA 2 MiB aligned), read in 64 KiB pieces.
+      const bulk = (): boolean => {
+        if (!rng.chance(HUGE_SHARE)) return false;
+        const m = dom.map(guestBuffer(HUGE / PAGE, HUGE / PAGE));
+        for (let k = 0; k < HUGE / HUGE_READ; k++) sim.after(1000 + k * 200, () => sim.dma(false, rid, 0, m.iova + k * HUGE_READ, HUGE_READ));
+        sim.after(1000 + (HUGE / HUGE_READ) * 200 + 5000, () => dom.unmap(m));
+        return true;
       };
-      sim.after(1000, packet);
+      runNicDriver(ctx, rid, dom, mem, bulk);
     });
   },
 };

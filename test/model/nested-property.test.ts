@@ -14,6 +14,8 @@ function pick<T>(rng: Rng, xs: readonly T[]): T {
   return xs[rng.int(xs.length)];
 }
 
+const SIZE_SETS = [['4K'], ['4K', '2M'], ['4K', '2M', '1G'], ['4K', '64K', '2M'], ['4K', '8K', '2M', '1G']];
+const POLICIES = ['lru', 'fifo', 'plru', 'random'];
 const PARENTS = [1, 2];
 /** Nested domain id -> parent id; 6 is a plain paging domain, 7 identity. */
 const NESTED: Record<number, number> = { 3: 1, 4: 1, 5: 2 };
@@ -21,28 +23,33 @@ const NESTED: Record<number, number> = { 3: 1, 4: 1, 5: 2 };
 /** A random trace over two parents and three nested domains, with plain domains beside them. */
 function nestedCase(seed: number, mode: 'strict' | 'lazy'): { events: Ev[]; config: Record<string, unknown>; meta: Meta } {
   const rng = new Rng(seed * 7919 + (mode === 'lazy' ? 1 : 0));
-  const sizesChoices = [['4K'], ['4K', '2M'], ['4K', '2M', '1G'], ['4K', '64K', '2M'], ['4K', '8K', '2M', '1G']];
-  const twoInst = rng.chance(0.5);
-  const devices = [0x100, 0x200, 0x300, 0x400].slice(0, 1 + rng.int(4));
-  const config: Record<string, unknown> = {
-    pageSizes: pick(rng, sizesChoices),
-    iotlb: { sets: pick(rng, [1, 2, 4]), ways: pick(rng, [1, 2, 4]), policy: pick(rng, ['lru', 'fifo', 'plru', 'random']) },
-    devtlb: { sets: 1, ways: pick(rng, [1, 2, 4]), policy: pick(rng, ['lru', 'fifo', 'plru', 'random']) },
-    partialUnmap: pick(rng, ['whole-leaf', 'reject', 'split']),
-    invalidation: { mode, maxInvalidationMask: rng.int(12), fqSize: 1 + rng.int(8), fqTimeoutNs: pick(rng, [5, 1000, 1_000_000]) },
-    domainIds: 3 + rng.int(5),
-    pageTable: { levels: pick(rng, [4, 5]) },
-    seed: rng.int(100),
-  };
-  if (twoInst) config.iommus = [{ name: 'a' }, { name: 'b', pageSizes: pick(rng, sizesChoices) }];
-  const devCfg: Record<string, unknown> = {};
-  for (const d of devices) {
-    const entry: Record<string, unknown> = {};
-    if (rng.chance(0.6)) entry.devtlb = true;
-    if (twoInst && rng.chance(0.5)) entry.iommu = 'b';
-    if (Object.keys(entry).length) devCfg[String(d)] = entry;
+  // Every configuration axis that §8 interacts with, each value drawn from its list.
+  const axes: [string, readonly unknown[]][] = [
+    ['pageSizes', SIZE_SETS],
+    ['iotlb.sets', [1, 2, 4]],
+    ['iotlb.ways', [1, 2, 4]],
+    ['iotlb.policy', POLICIES],
+    ['devtlb.ways', [1, 2, 4]],
+    ['devtlb.policy', POLICIES],
+    ['partialUnmap', ['whole-leaf', 'reject', 'split']],
+    ['invalidation.maxInvalidationMask', [0, 1, 3, 5, 9, 11]],
+    ['invalidation.fqSize', [1, 2, 4, 8]],
+    ['invalidation.fqTimeoutNs', [5, 1000, 1_000_000]],
+    ['domainIds', [3, 4, 5, 7]],
+    ['pageTable.levels', [4, 5]],
+    ['seed', [1, 7, 42]],
+  ];
+  const config: Record<string, Record<string, unknown>> & Record<string, unknown> = { invalidation: { mode }, iotlb: {}, devtlb: { sets: 1 }, pageTable: {} };
+  for (const [key, values] of axes) {
+    const [a, b] = key.split('.');
+    if (b === undefined) config[a] = pick(rng, values);
+    else (config[a] as Record<string, unknown>)[b] = pick(rng, values);
   }
-  config.devices = devCfg;
+  const devices = [0x100, 0x200, 0x300, 0x400].slice(0, 1 + rng.int(4));
+  const instanceB = rng.chance(0.5) ? pick(rng, SIZE_SETS) : null;
+  if (instanceB) config.iommus = [{ name: 'a' }, { name: 'b', pageSizes: instanceB }];
+  // Device TLBs on most devices; behind b half the time when there is a b.
+  config.devices = Object.fromEntries(devices.map((d) => [String(d), { devtlb: rng.chance(0.6), ...(instanceB && rng.chance(0.5) ? { iommu: 'b' } : {}) }]));
   const domains: Meta['domains'] = { 7: 'identity' };
   for (const [id, parent] of Object.entries(NESTED)) domains[Number(id)] = { type: 'nested', parent };
   const allDomains = [1, 2, 3, 4, 5, 6, 7];

@@ -235,6 +235,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     return d;
   };
   const sizesOf = (d: Domain) => d.sizes ?? instSizes[0];
+  /** §6: the memory accesses of a one-dimensional walk ending at leaf l. */
+  const accesses = (l: Leaf) => levels - Math.floor((l.size.toString(2).length - 1 - 12) / 9);
   const didOf = (d: Domain, inst: number) => (d.type === 'paging' || d.type === 'nested' ? d.dids.get(inst)! : 1);
   /**
    * §8's 2-D walk for IOVA a of nested domain d: the combined entry (size
@@ -250,8 +252,13 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     const size = l1.size < l2.size ? l1.size : l2.size;
     const base = a - (a % size);
     const ipaBase = l1.pa + (base - l1.base);
-    const acc = (l: Leaf) => levels - Math.floor((l.size.toString(2).length - 1 - 12) / 9);
-    return { leaf: { base, size, pa: l2.pa + (ipaBase - l2.base) }, accesses: (acc(l1) + 1) * (acc(l2) + 1) - 1 };
+    return { leaf: { base, size, pa: l2.pa + (ipaBase - l2.base) }, accesses: (accesses(l1) + 1) * (accesses(l2) + 1) - 1 };
+  };
+  /** What a walk made now for byte a of d gives (§6 step 3; §8 for a nested domain). */
+  const translate = (d: Domain, a: bigint): { fault: 1 | 2 } | { leaf: Leaf; accesses: number } => {
+    if (d.type === 'nested') return walk2d(d, a);
+    const l = leafAt(d, a);
+    return l ? { leaf: l, accesses: accesses(l) } : { fault: 1 };
   };
   /** The leaf covering byte a: leaves are aligned to their size, so look at each size's base. */
   const leafAt = (d: Domain, a: bigint): Leaf | undefined => {
@@ -479,46 +486,6 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     }
   };
 
-  /** §8: the DMA of [iova, iova+size) through nested domain d. */
-  const nestedDma = (x: { inst: number; devtlb: Tlb | null }, pasid: number, d: Domain, iova: bigint, size: bigint) => {
-    const sizes = [...new Set([...sizesOf(d), ...sizesOf(d.parent!)])].sort((p, q) => (p > q ? -1 : 1));
-    const tag = `${didOf(d, x.inst)}:${pasid}`;
-    const last = iova + (size === 0n ? 1n : size) - 1n;
-    let a = iova - (iova % K4);
-    while (a <= last) {
-      if (x.devtlb) {
-        r.devtlb.lookups++;
-        const [e] = x.devtlb.lookup(String(pasid), a, sizes);
-        if (e) { r.devtlb.hits++; a = e.base + e.size; continue; }
-      }
-      r.iotlb.lookups++;
-      const [e, ghost] = iotlbs[x.inst].lookup(tag, a, sizes);
-      if (e) {
-        r.iotlb.hits++;
-        const now2d = walk2d(d, e.base);
-        if (!('leaf' in now2d) || now2d.leaf.base !== e.base || now2d.leaf.size !== e.size || now2d.leaf.pa !== e.pa) r.iotlb.staleHits++;
-        if (x.devtlb) x.devtlb.fill(String(pasid), { base: e.base, size: e.size, pa: e.pa }, d.id);
-        a = e.base + e.size;
-        continue;
-      }
-      if (ghost) r.iotlb.invalidatedMisses++;
-      const w = walk2d(d, a);
-      if ('fault' in w) {
-        r.dma.faults++;
-        if (w.fault === 1) nested.s1Faults++;
-        else nested.s2Faults++;
-        break;
-      }
-      r.walks.count++;
-      r.walks.memoryAccesses += w.accesses;
-      nested.walks++;
-      nested.memoryAccesses += w.accesses;
-      iotlbs[x.inst].fill(tag, w.leaf, d.id);
-      if (x.devtlb) x.devtlb.fill(String(pasid), w.leaf, d.id);
-      a = w.leaf.base + w.leaf.size;
-    }
-  };
-
   for (const ev of events) {
     now = Number(BigInt(ev.ts ?? 0) - t0);
     fireTimeouts();
@@ -536,8 +503,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         const d = id === undefined ? null : doms.get(id)!;
         if (!d) { r.dma.faults++; break; }
         if (d.type === 'identity') { r.dma.passthrough++; break; }
-        if (d.type === 'nested') { nestedDma(x, pasid, d, iova, size); break; }
-        const sizes = sizesOf(d);
+        // §8: a nested domain probes every size of either stage and walks both.
+        const sizes = d.type === 'nested' ? [...new Set([...sizesOf(d), ...sizesOf(d.parent!)])].sort((p, q) => (p > q ? -1 : 1)) : sizesOf(d);
         const tag = `${didOf(d, x.inst)}:${pasid}`;
         const last = iova + (size === 0n ? 1n : size) - 1n;
         let a = iova - (iova % K4);
@@ -551,21 +518,30 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           const [e, ghost] = iotlbs[x.inst].lookup(tag, a, sizes);
           if (e) {
             r.iotlb.hits++;
-            const l = leafAt(d, e.base);
-            if (!(l && l.base === e.base && l.size === e.size && l.pa === e.pa)) r.iotlb.staleHits++;
-            else if (e.owner === d.id) e.unmappedAt = -1;
+            // Stale unless a walk made now for the entry's base gives the same base, size and PA.
+            const w = translate(d, e.base);
+            if (!('leaf' in w && w.leaf.base === e.base && w.leaf.size === e.size && w.leaf.pa === e.pa)) r.iotlb.staleHits++;
+            else if (e.owner === d.id && d.type !== 'nested') e.unmappedAt = -1;
             if (x.devtlb) x.devtlb.fill(String(pasid), { base: e.base, size: e.size, pa: e.pa }, d.id);
             a = e.base + e.size;
             continue;
           }
           if (ghost) r.iotlb.invalidatedMisses++;
-          const l = leafAt(d, a);
-          if (!l) { r.dma.faults++; break; }
+          const w = translate(d, a);
+          if ('fault' in w) {
+            r.dma.faults++;
+            if (d.type === 'nested') nested[w.fault === 1 ? 's1Faults' : 's2Faults']++;
+            break;
+          }
           r.walks.count++;
-          r.walks.memoryAccesses += levels - Math.floor((l.size.toString(2).length - 1 - 12) / 9);
-          iotlbs[x.inst].fill(tag, l, d.id);
-          if (x.devtlb) x.devtlb.fill(String(pasid), l, d.id);
-          a = l.base + l.size;
+          r.walks.memoryAccesses += w.accesses;
+          if (d.type === 'nested') {
+            nested.walks++;
+            nested.memoryAccesses += w.accesses;
+          }
+          iotlbs[x.inst].fill(tag, w.leaf, d.id);
+          if (x.devtlb) x.devtlb.fill(String(pasid), w.leaf, d.id);
+          a = w.leaf.base + w.leaf.size;
         }
         break;
       }
