@@ -86,16 +86,6 @@ export class Replay implements InvalidationTarget, LeafSink {
   private domainDidRef = new Int32Array(16);
   /** Per domain: the attachment slots attached to it. */
   domainAttachments: number[][] = [];
-  /** Per nested domain: its parent's slot (spec/model.md §8); -1 for other types. */
-  private domainParent = new Int32Array(16);
-  /** Per domain: 1 when some nested domain of the trace names it as its parent (its stage 2 is always strict). */
-  domainIsParent = new Uint8Array(16);
-  /** Per domain: the nested domains over it (empty unless it is a parent). */
-  domainNested: number[][] = [];
-  /** Trace ids of the parents named in the metadata. */
-  private readonly parentIds: Set<number>;
-  /** Nested probe orders by (S1 size set, S2 size set): [k1 * sizeSets.length + k2]. */
-  private nestedOrders: (Int8Array | undefined)[] = [];
 
   // Trace extent. Model time is ns since the first event, exact below 2^53 ns
   // (104 days) whatever the clock: wall-clock ts exceed 2^53 and would round.
@@ -120,6 +110,19 @@ export class Replay implements InvalidationTarget, LeafSink {
   private curDomain = 0;
   private curRemovedAny = false;
   private splitting = false;
+
+  // Nested translation (§8). Last among the fields: the hot loop's fields
+  // above keep their in-object slots.
+  /** Per nested domain: its parent's slot (spec/model.md §8); -1 for other types. */
+  private domainParent = new Int32Array(16);
+  /** Per domain: 1 when some nested domain of the trace names it as its parent (its stage 2 is always strict). */
+  domainIsParent = new Uint8Array(16);
+  /** Per domain: the nested domains over it (empty unless it is a parent). */
+  domainNested: number[][] = [];
+  /** Trace ids of the parents named in the metadata. */
+  private readonly parentIds: Set<number>;
+  /** Nested probe orders by (S1 size set, S2 size set): [k1 * sizeSets.length + k2]. */
+  private nestedOrders: (Int8Array | undefined)[] = [];
 
   constructor(config: ReplayConfig, meta: TraceMetadata) {
     this.config = config;
