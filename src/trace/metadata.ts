@@ -48,8 +48,9 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
         (meta.parents ??= new Map()).set(id, parent);
         continue;
       }
+      if (type === 'nested') throw fail(META_DOMAINS, `gives domain ${key} type "nested" without a parent, expected {"type": "nested", "parent": <id>}`);
       if (!DOMAIN_TYPES.includes(type as DomainType))
-        throw fail(META_DOMAINS, `gives domain ${key} type ${JSON.stringify(type)}, expected one of ${DOMAIN_TYPES.join(', ')} or {"type": "nested", "parent": <id>}`);
+        throw fail(META_DOMAINS, `gives domain ${key} type ${JSON.stringify(type)}, expected one of ${DOMAIN_TYPES.join(', ')}`);
       meta.domains.set(id, type as DomainType);
     }
     const bad = badParent(meta);
