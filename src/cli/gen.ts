@@ -1,6 +1,7 @@
-// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X]`
+// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X] [--s2-page-sizes 4K,2M,1G]`
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
+import { parseSizeLog2 } from '../config/pagesizes.js';
 import { InputError } from '../errors.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, SEED, numberOption } from './options.js';
 import { progressBar } from './progress.js';
@@ -15,6 +16,7 @@ interface Args {
   devices: number;
   fragmentation: number;
   rate: number;
+  's2-page-sizes': string;
 }
 
 export const genCommand: CommandModule<object, Args> = {
@@ -29,11 +31,15 @@ export const genCommand: CommandModule<object, Args> = {
       .option('devices', numberOption('devices', { expected: 'an integer in 1..64', integer: true, min: 1, max: 64 }, { default: DEFAULT_OPTIONS.devices, describe: 'devices of the workload' }))
       .option('fragmentation', numberOption('fragmentation', { expected: 'a number in 0..1', min: 0, max: 1 }, { default: DEFAULT_OPTIONS.fragmentation, describe: '0..1: how often large buffers are not physically contiguous and aligned' }))
       .option('rate', numberOption('rate', { expected: 'a positive number', min: 0, minInclusive: false }, { default: 1, describe: "scale of the workload's event rate" }))
+      .option('s2-page-sizes', { type: 'string', default: '4K,2M,1G', describe: "vm-nested: the host's stage-2 page sizes; the largest backs guest RAM" })
       .epilogue(`${WORKLOADS.map((w) => `${w.name}: ${w.describe}.`).join('\n')}\n\n${DOCS_EPILOGUE}`) as never,
   handler: async (args) => {
     const w = findWorkload(args.workload);
     if (!w) throw new InputError(`Unknown workload "${args.workload}": expected one of ${WORKLOADS.map((x) => x.name).join(', ')}`);
-    const opts = { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate };
+    const s2 = String(args['s2-page-sizes']).split(/[,+|]/).map((t) => parseSizeLog2(t.trim()));
+    if (!s2.every((l) => l !== undefined && l >= 12 && l <= 30)) throw new InputError(`Invalid option --s2-page-sizes: expected page sizes from 4K to 1G such as 4K+2M, got ${args['s2-page-sizes']}`);
+    const s2PageSizes = (s2 as number[]).map((l) => 2 ** l);
+    const opts = { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate, s2PageSizes };
     // `-o -`: an Arrow stream on standard output, once the whole trace is made.
     const bar = progressBar(opts.events);
     let rows: number;

@@ -1,13 +1,14 @@
 // The invalidation model (docs/model.md §5 and the teardown of §2): the gather
 // of unmapped chunks and its syncs, page- and domain-selective IOTLB commands
 // per (instance, DID, PASID) tag, device-TLB commands, wait descriptors,
-// domain-wide flushes, and lazy mode's per-domain flush queue. It removes what
+// domain-wide flushes, and lazy mode's per-domain flush queue; for a nested
+// parent (§8) also the commands for the nested domains' tags. It removes what
 // each command covers from the IOTLBs and device TLBs and counts it all.
 import type { SetAssocTable } from '../caches/table.js';
 import type { TagSpace } from '../caches/tags.js';
 import { POW2 } from '../caches/indexing.js';
 import { M, DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
-import { T_PAGING, T_SVA, T_IDENTITY } from '../model/domains.js';
+import { T_PAGING, T_SVA, T_IDENTITY, T_NESTED } from '../model/domains.js';
 import { psiCover, psiOut } from './psi.js';
 import { grow } from '../typed.js';
 
@@ -32,6 +33,10 @@ export interface InvalidationTarget {
    */
   readonly attTag: Int32Array;
   readonly tags: TagSpace;
+  /** Per domain slot: the nested domains over it (empty unless it is a parent, spec/model.md §8). */
+  readonly domainNested: number[][];
+  /** Per domain slot: 1 for a parent, whose stage-2 unmaps are always strict. */
+  readonly domainIsParent: Uint8Array;
 }
 
 export class Invalidator {
@@ -87,7 +92,9 @@ export class Invalidator {
 
   /** Adds the chunk [start, start+len) of `domain`'s unmap; may sync first. */
   addChunk(domain: number, start: number, len: number, nowNs: number): void {
-    if (this.lazy) return; // the flush queue replaces the gather (gather->queued)
+    // The flush queue replaces the gather (gather->queued), except on a
+    // parent: iommufd domains have no flush queue (§8).
+    if (this.lazy && this.t.domainIsParent[domain] === 0) return;
     const end = start + len;
     if (this.gLen !== 0 && (this.gLen !== len || end < this.gStart || start > this.gEnd)) {
       this.sync(domain, this.gStart, this.gEnd, nowNs);
@@ -105,7 +112,7 @@ export class Invalidator {
 
   /** The end of an unmap: syncs what is left (strict) or takes a flush-queue slot (lazy). */
   endUnmap(domain: number, removedAny: boolean, nowNs: number): void {
-    if (!this.lazy) {
+    if (!this.lazy || this.t.domainIsParent[domain] !== 0) {
       if (this.gLen !== 0) this.sync(domain, this.gStart, this.gEnd, nowNs);
       this.gLen = 0;
       return;
@@ -224,14 +231,40 @@ export class Invalidator {
     return true;
   }
 
-  /** A sync of the gathered pfn range [start, end) (docs/model.md §5). */
+  /**
+   * The commands of a parent's stage-2 change for the nested domains over it
+   * (docs/model.md §8, Linux `cache_tag_flush_range()` on the parent's
+   * CACHE_TAG_NESTING_IOTLB / _DEVTLB tags): one IOTLB command per distinct
+   * nested tag, counted in `field` (page or domain, as the parent's own
+   * commands), that removes every entry of the tag since combined entries
+   * are tagged by IOVA, not IPA; one all-addresses device-TLB command per
+   * nested attachment on a device with a device TLB. Counted in the parent's
+   * counters at `base`.
+   */
+  private nestedCommands(nested: number[], field: number, base: number, nowNs: number): void {
+    const t = this.t;
+    for (let n = 0; n < nested.length; n++) {
+      const atts = t.domainAttachments[nested[n]];
+      for (let k = 0; k < atts.length; k++) {
+        if (!this.firstOfTag(atts, k)) continue;
+        const inst = t.deviceInstance[t.attDevice[atts[k]]];
+        t.counters.domain[base + field]++;
+        this.removeTags(inst, t.attTag[atts[k]], false, base, nowNs);
+        this.touch(inst);
+      }
+      this.devtlbCommands(atts, -1, 0, base, nowNs);
+    }
+  }
+
+  /** A sync of the gathered pfn range [start, end) (docs/model.md §5; on a parent, §8's S2 sync). */
   sync(domain: number, start: number, end: number, nowNs: number): void {
     const t = this.t;
     const c = t.counters.domain;
     const base = domain * DOMAIN_FIELDS;
     c[base + M.syncs]++;
     const atts = t.domainAttachments[domain];
-    if (atts.length === 0) return;
+    const nested = t.domainNested[domain];
+    if (atts.length === 0 && nested.length === 0) return;
     const mask = psiCover(start, end);
     const cs = psiOut.start;
     const ce = cs + POW2[mask];
@@ -253,13 +286,15 @@ export class Invalidator {
       this.touch(inst);
     }
     this.devtlbCommands(atts, cs, ce, base, nowNs);
+    if (nested.length !== 0) this.nestedCommands(nested, pageSelective ? M.cmdPage : M.cmdDomain, base, nowNs);
     this.waits(base);
   }
 
   /**
    * Domain-wide flush (`flush_iotlb_all`): one domain-selective command per
    * tag, one all-addresses device-TLB command per attachment with a device
-   * TLB, one wait per instance. Used by the flush queue and `flush` ops.
+   * TLB, one wait per instance. Used by the flush queue and `flush` ops. On
+   * a parent, also §8's commands for its nested domains, all domain-selective.
    */
   flushDomain(domain: number, nowNs: number): void {
     const t = this.t;
@@ -275,14 +310,16 @@ export class Invalidator {
       this.touch(inst);
     }
     this.devtlbCommands(atts, -1, 0, base, nowNs);
+    const nested = t.domainNested[domain];
+    if (nested.length !== 0) this.nestedCommands(nested, M.cmdDomain, base, nowNs);
     this.waits(base);
   }
 
   /**
    * Teardown of `domain`'s attachment `att` (a device and PASID, with IOTLB
    * tag `tag`) when it is replaced or removed, as VT-d does when it clears a
-   * context or PASID entry (docs/model.md §2): paging, domain-selective on its
-   * DID (every PASID); SVA, every entry of (DID 1, pasid); identity, no IOTLB
+   * context or PASID entry (docs/model.md §2): paging or nested (§8),
+   * domain-selective on its DID (every PASID); SVA, every entry of (DID 1, pasid); identity, no IOTLB
    * command. Then one wait if an IOTLB command went out, and a device-TLB
    * command on a device with a device TLB.
    */
@@ -292,11 +329,11 @@ export class Invalidator {
     const base = domain * DOMAIN_FIELDS;
     const type = t.domainType[domain];
     const dev = t.attDevice[att];
-    if (type === T_PAGING || type === T_SVA) {
+    if (type === T_PAGING || type === T_SVA || type === T_NESTED) {
       c[base + M.cmdDomain]++;
       c[base + M.flushes]++;
       c[base + M.cmdWait]++;
-      this.removeTags(t.deviceInstance[dev], tag, type === T_PAGING, base, nowNs);
+      this.removeTags(t.deviceInstance[dev], tag, type !== T_SVA, base, nowNs);
     } else if (type !== T_IDENTITY) {
       return; // blocked: nothing attached, nothing cached
     }

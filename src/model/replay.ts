@@ -11,7 +11,8 @@ import { Invalidator, type InvalidationTarget } from '../invalidation/invalidato
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
 import { TWO_POW_32, pfnOf, type EventBatch } from '../trace/batch.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
-import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_PAGING, T_SVA, TYPE_NAMES } from './domains.js';
+import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_NESTED, T_PAGING, T_SVA, TYPE_NAMES } from './domains.js';
+import { FAULT_S1, nestedOut, nestedWalk, unionOrders } from './nested.js';
 import { PageTablePool, leafLevelOf, type LeafSink } from './pagetable.js';
 import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
 import { grow } from '../typed.js';
@@ -121,10 +122,24 @@ export class Replay implements InvalidationTarget, LeafSink {
   private readonly maxTablePages: number;
   private cFirstRow = 0;
 
+  // Nested translation (§8). Last among the fields: the hot loop's fields
+  // above keep their in-object slots.
+  /** Per nested domain: its parent's slot (docs/model.md §8); -1 for other types. */
+  private domainParent = new Int32Array(16);
+  /** Per domain: 1 when some nested domain of the trace names it as its parent (its stage 2 is always strict). */
+  domainIsParent = new Uint8Array(16);
+  /** Per domain: the nested domains over it (empty unless it is a parent). */
+  domainNested: number[][] = [];
+  /** Trace ids of the parents named in the metadata. */
+  private readonly parentIds: Set<number>;
+  /** Nested probe orders by (S1 size set, S2 size set): [k1 * sizeSets.length + k2]. */
+  private nestedOrders: (Int8Array | undefined)[] = [];
+
   constructor(config: ReplayConfig, meta: TraceMetadata, limits: ReplayLimits = {}) {
     this.config = config;
     this.maxTablePages = Math.floor((limits.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES) / TABLE_PAGE_BYTES);
     this.meta = meta;
+    this.parentIds = new Set(meta.parents?.values() ?? []);
     this.topology = resolveTopology(config, meta);
     this.nInst = this.topology.instances.length;
     this.sizeSets = [...this.topology.instances.map((m) => m.sizes), sizesOf(config.svaPageSizes)];
@@ -190,6 +205,8 @@ export class Replay implements InvalidationTarget, LeafSink {
       this.domainType = grow(this.domainType, cap);
       this.domainSizes = grow(this.domainSizes, cap).fill(-1, slot);
       this.domainRoot = grow(this.domainRoot, cap);
+      this.domainParent = grow(this.domainParent, cap);
+      this.domainIsParent = grow(this.domainIsParent, cap);
       this.domainDid = grow(this.domainDid, cap * this.nInst);
       this.domainDidRef = grow(this.domainDidRef, cap * this.nInst);
     }
@@ -199,16 +216,28 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.domainTraceId[slot] = id;
     const type = TYPE_NAMES.indexOf(this.meta.domains.get(id) ?? 'paging'); // T_* codes are TYPE_NAMES indexes
     this.domainType[slot] = type;
-    // A paging or SVA domain's root table exists from its first use, as Linux
-    // allocates the pgd with the domain.
-    if (type === T_PAGING || type === T_SVA) this.domainRoot[slot] = this.pool.newRoot();
+    // A paging, SVA or nested (S1) domain's root table exists from its first
+    // use, as Linux allocates the pgd with the domain.
+    if (type === T_PAGING || type === T_SVA || type === T_NESTED) this.domainRoot[slot] = this.pool.newRoot();
     if (type === T_SVA) this.domainSizes[slot] = this.svaSizes;
+    this.domainIsParent[slot] = this.parentIds.has(id) ? 1 : 0;
+    this.domainParent[slot] = -1;
     this.domainAttachments.push([]);
+    this.domainNested.push([]);
+    if (type === T_NESTED) {
+      // iommufd allocates a nested domain over an existing parent: the parent
+      // is in use from then on (spec/model.md §8). After the pushes above: the
+      // parent's slot comes next.
+      const parent = this.domainSlot(this.meta.parents!.get(id)!);
+      this.domainParent[slot] = parent;
+      this.domainNested[parent].push(slot);
+    }
     return slot;
   }
 
   didOf(domain: number, instance: number): number {
-    return this.domainType[domain] === T_PAGING ? this.domainDid[domain * this.nInst + instance] : SHARED_DID;
+    const type = this.domainType[domain];
+    return type === T_PAGING || type === T_NESTED ? this.domainDid[domain * this.nInst + instance] : SHARED_DID;
   }
 
   /**
@@ -332,6 +361,10 @@ export class Replay implements InvalidationTarget, LeafSink {
       cd[b + D.passthrough] += events;
       return end;
     }
+    if (type === T_NESTED) {
+      this.nestedRun(start, end, dev, att, dom);
+      return end;
+    }
     const inst = this.deviceInstance[dev];
     const iotlb = this.iotlbs[inst];
     const devtlb = this.devtlbs[dev];
@@ -429,6 +462,114 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   /**
+   * The DMAs of rows [start, end) through attachment `att` of nested domain
+   * `dom` (spec/model.md §8): §6 with the probe over both stages' sizes, the
+   * 2-D walk on a miss, one combined entry of the smaller leaf, and a stale
+   * check of every hit against a walk made now. Walk caches do not apply.
+   * The run's DMA events and bytes are already counted.
+   */
+  private nestedRun(start: number, end: number, dev: number, att: number, dom: number): void {
+    const iovas = this.cIova;
+    const sizes = this.cSize;
+    const iotlb = this.iotlbs[this.deviceInstance[dev]];
+    const devtlb = this.devtlbs[dev];
+    const parent = this.domainParent[dom];
+    const orders = this.nestedOrdersOf(dom, parent);
+    const tag = this.attTag[att];
+    const s1Root = this.domainRoot[dom];
+    const s2Root = this.domainRoot[parent];
+    const pool = this.pool;
+    const c = this.counters;
+    const orderLookups = c.orderLookups;
+    const orderHits = c.orderHits;
+    let devtlbLookups = 0;
+    let devtlbHits = 0;
+    let lookups = 0;
+    let hits = 0;
+    let stale = 0;
+    let invalidatedMisses = 0;
+    let walks = 0;
+    let walkAccesses = 0;
+    let s1Faults = 0;
+    let s2Faults = 0;
+    for (let row = start; row < end; row++) {
+      const iovaLo = iovas[2 * row];
+      const sizeBytes = sizes[2 * row + 1] * TWO_POW_32 + sizes[2 * row];
+      const first = pfnOf(iovaLo, iovas[2 * row + 1]);
+      const span = (iovaLo & 0xfff) + (sizeBytes === 0 ? 1 : sizeBytes) - 1;
+      const last = first + Math.floor(span / 4096);
+      let a = first;
+      while (a <= last) {
+        if (devtlb !== null) {
+          devtlbLookups++;
+          const j = devtlb.lookup(att, a, orders);
+          if (j >= 0) {
+            devtlbHits++;
+            a = devtlb.base[j] + POW2[devtlb.order[j]];
+            continue;
+          }
+        }
+        lookups++;
+        const k = iotlb.lookup(tag, a, orders);
+        if (k >= 0) {
+          const order = iotlb.order[k];
+          const base = iotlb.base[k];
+          hits++;
+          orderLookups[order]++;
+          orderHits[order]++;
+          // Stale when a walk made now for the entry's base would fault or give another base, size or PA.
+          if (nestedWalk(pool, s1Root, s2Root, base) !== order || nestedOut.base !== base || nestedOut.phys !== iotlb.phys[k]) stale++;
+          if (devtlb !== null) devtlb.fill(att, base, order, iotlb.phys[k], dom);
+          a = base + POW2[order];
+          continue;
+        }
+        if (iotlb.missWasInvalidated) invalidatedMisses++;
+        const order = nestedWalk(pool, s1Root, s2Root, a);
+        if (order < 0) {
+          if (order === FAULT_S1) s1Faults++;
+          else s2Faults++;
+          break; // one fault; the rest of the access is dropped
+        }
+        const base = nestedOut.base;
+        walks++;
+        walkAccesses += nestedOut.accesses;
+        orderLookups[order]++;
+        iotlb.fill(tag, base, order, nestedOut.phys, dom);
+        if (devtlb !== null) devtlb.fill(att, base, order, nestedOut.phys, dom);
+        a = base + POW2[order];
+      }
+    }
+    const cd = c.device;
+    const b = dev * DEVICE_FIELDS;
+    cd[b + D.devtlbLookups] += devtlbLookups;
+    cd[b + D.devtlbHits] += devtlbHits;
+    cd[b + D.iotlbLookups] += lookups;
+    cd[b + D.iotlbHits] += hits;
+    cd[b + D.iotlbStaleHits] += stale;
+    cd[b + D.iotlbInvalidatedMisses] += invalidatedMisses;
+    cd[b + D.walks] += walks;
+    cd[b + D.walkAccesses] += walkAccesses;
+    cd[b + D.faults] += s1Faults + s2Faults;
+    c.nestedWalks += walks;
+    c.nestedWalkAccesses += walkAccesses;
+    c.s1Faults += s1Faults;
+    c.s2Faults += s2Faults;
+    const cm = c.domain;
+    const mb = dom * DOMAIN_FIELDS;
+    cm[mb + M.iotlbLookups] += lookups;
+    cm[mb + M.iotlbHits] += hits;
+    cm[mb + M.iotlbStaleHits] += stale;
+  }
+
+  /** The IOTLB probe orders of nested domain `dom` over `parent`: every size of either bitmap, largest first. */
+  private nestedOrdersOf(dom: number, parent: number): Int8Array {
+    const k1 = this.domainSizes[dom];
+    const k2 = this.domainSizes[parent];
+    const k = k1 * this.sizeSets.length + k2;
+    return (this.nestedOrders[k] ??= unionOrders(this.sizeSets[k1], this.sizeSets[k2]));
+  }
+
+  /**
    * Memory accesses of a walk with paging-structure caches: a level-L cache
    * entry holds the pointer that a level-L table entry gives for a region of
    * 2^(9(L-1)) pages, so a hit at the deepest level L above the leaf leaves
@@ -471,7 +612,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     const mb = dom * DOMAIN_FIELDS;
     cm[mb + M.mapOps]++;
     const type = this.domainType[dom];
-    if (type !== T_PAGING && type !== T_SVA) {
+    if (type !== T_PAGING && type !== T_SVA && type !== T_NESTED) {
       cm[mb + M.mapErrors]++; // EINVAL: not a paging domain
       return;
     }
@@ -520,7 +661,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     const mb = dom * DOMAIN_FIELDS;
     cm[mb + M.unmapOps]++;
     const type = this.domainType[dom];
-    if (type !== T_PAGING && type !== T_SVA) {
+    if (type !== T_PAGING && type !== T_SVA && type !== T_NESTED) {
       cm[mb + M.unmapErrors]++;
       return;
     }
@@ -613,6 +754,10 @@ export class Replay implements InvalidationTarget, LeafSink {
       this.counters.domain[dom * DOMAIN_FIELDS + M.unmapBytes] += POW2[order] * 4096;
     }
     // Mark its IOTLB entries with the unmap time: the stale window starts now.
+    // Not for S1 leaves: combined entries are smaller than their S1 leaf or
+    // lie in another S2 leaf, so the window is measured on paging and SVA
+    // entries only (docs/nested.md).
+    if (this.domainType[dom] === T_NESTED) return;
     const atts = this.domainAttachments[dom];
     for (let k = 0; k < atts.length; k++) {
       const iotlb = this.iotlbs[this.deviceInstance[this.attDevice[atts[k]]]];
@@ -672,8 +817,11 @@ export class Replay implements InvalidationTarget, LeafSink {
         this.counters.attachErrors++; // EINVAL: SVA needs a PASID
         return;
       }
-      if (type === T_PAGING) {
-        if (this.domainSizes[next] >= 0 && !this.sizeSets[this.domainSizes[next]].subsetOf(this.sizeSets[inst])) {
+      if (type === T_PAGING || type === T_NESTED) {
+        // A nested attach checks its parent's bitmap, not its own (Linux
+        // intel_nested_attach_dev -> paging_domain_compatible(s2_domain), §8).
+        const checked = type === T_NESTED ? this.domainParent[next] : next;
+        if (this.domainSizes[checked] >= 0 && !this.sizeSets[this.domainSizes[checked]].subsetOf(this.sizeSets[inst])) {
           this.counters.attachErrors++; // EINVAL: this instance lacks one of the domain's sizes
           return;
         }
@@ -688,6 +836,7 @@ export class Replay implements InvalidationTarget, LeafSink {
         }
         this.domainDidRef[k]++;
         if (this.domainSizes[next] < 0) this.domainSizes[next] = inst; // fixed at its first attach
+        if (this.domainSizes[checked] < 0) this.domainSizes[checked] = inst; // a nested attach is a use of the parent
       }
     }
     if (att < 0) att = this.newAttachment(dev, pasid);
@@ -701,7 +850,8 @@ export class Replay implements InvalidationTarget, LeafSink {
       const list = this.domainAttachments[old];
       list.splice(list.indexOf(att), 1);
       this.inv.teardown(old, att, oldTag, this.nowNs);
-      if (this.domainType[old] === T_PAGING) {
+      const oldType = this.domainType[old];
+      if (oldType === T_PAGING || oldType === T_NESTED) {
         const k = old * this.nInst + inst;
         if (--this.domainDidRef[k] === 0) {
           this.didAllocators[inst].release(this.domainDid[k]);
@@ -719,6 +869,12 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   // ---------------------------------------------------------------- results
+
+  /** The trace id of a nested domain's parent, or undefined for other types. */
+  parentId(domain: number): number | undefined {
+    const p = this.domainParent[domain];
+    return p < 0 ? undefined : this.domainTraceId[p];
+  }
 
   /** Requester ID of each device slot. */
   deviceRids(): number[] {

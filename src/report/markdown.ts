@@ -56,6 +56,11 @@ export function replayMarkdown(s: Summary): string {
   out.push('');
   out.push(`Peak page-table pages: ${fmtInt(t.pageTable.peakTablePages)} (${fmtBytes(t.pageTable.peakTablePages * 4096)}).`);
   out.push('');
+  const n = t.nested;
+  if (n.walks + n.s1Faults + n.s2Faults > 0) {
+    out.push(`Nested translation: ${fmtInt(n.walks)} 2-D walks with ${fmtInt(n.memoryAccesses)} memory accesses; faults ${fmtInt(n.s1Faults)} in stage 1, ${fmtInt(n.s2Faults)} in stage 2.`);
+    out.push('');
+  }
   out.push('## By device');
   out.push('');
   out.push(mdTable(['device', 'iommu', 'DMA events', 'faults', 'passthrough', 'IOTLB lookups', 'hit rate', 'devTLB hit rate', 'walks'],

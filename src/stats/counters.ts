@@ -64,6 +64,11 @@ export class Counters {
   readonly orderHits = new Float64Array(ORDERS);
   attachOps = 0;
   attachErrors = 0;
+  /** 2-D walks of nested attachments and their memory accesses (also in the devices' walks), and their faults by stage (spec/model.md §8). */
+  nestedWalks = 0;
+  nestedWalkAccesses = 0;
+  s1Faults = 0;
+  s2Faults = 0;
 
   constructor(devices = 16, domains = 16) {
     this.device = new Float64Array(devices * DEVICE_FIELDS);

@@ -42,6 +42,8 @@ export interface Totals {
     staleWindowMeanNs: number | null;
   };
   pageTable: { peakTablePages: number };
+  /** 2-D walks of nested attachments, within `walks`; their faults by stage, within `dma.faults` (spec/model.md §8). */
+  nested: { walks: number; memoryAccesses: number; s1Faults: number; s2Faults: number };
   costNs: { translation: number; invalidation: number };
 }
 
@@ -68,6 +70,8 @@ export interface DeviceRow {
 export interface DomainRow {
   domain: number;
   type: string;
+  /** A nested domain's parent (spec/model.md §8). */
+  parent?: number;
   map: Totals['map'];
   unmap: Totals['unmap'];
   invalidation: Totals['invalidation'];
@@ -161,6 +165,7 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
     attach: { ops: c.attachOps, errors: c.attachErrors },
     invalidation: inv,
     pageTable: { peakTablePages: replay.pool.peak },
+    nested: { walks: c.nestedWalks, memoryAccesses: c.nestedWalkAccesses, s1Faults: c.s1Faults, s2Faults: c.s2Faults },
     costNs: {
       translation: iotlb.hits * costs.iotlbHit + walks.memoryAccesses * costs.walkAccess,
       invalidation: invalidationCost(inv.commands, cfg),
@@ -192,6 +197,7 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
     byDomain.push({
       domain: ids[slot],
       type: TYPE_NAMES[replay.domainType[slot]],
+      parent: replay.parentId(slot),
       map: { ops: g(M.mapOps), errors: g(M.mapErrors), bytes: g(M.mapBytes), pages: pagesOf((o) => c.mapPages[slot * ORDERS + o], new Set()) },
       unmap: {
         ops: g(M.unmapOps),

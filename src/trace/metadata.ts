@@ -43,10 +43,21 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
       const id = Number(key);
       if (!Number.isInteger(id) || id < 0 || id > 0xffffffff)
         throw fail(META_DOMAINS, `has key "${key}", expected a uint32 domain id`);
+      if (typeof type === 'object' && type !== null && (type as { type?: unknown }).type === 'nested') {
+        // {"type": "nested", "parent": N} (spec/model.md §8)
+        const parent = (type as { parent?: unknown }).parent;
+        if (!isUint32(parent)) throw fail(META_DOMAINS, `gives nested domain ${key} parent ${JSON.stringify(parent)}, expected the uint32 id of a paging domain`);
+        meta.domains.set(id, 'nested');
+        (meta.parents ??= new Map()).set(id, parent);
+        continue;
+      }
+      if (type === 'nested') throw fail(META_DOMAINS, `gives domain ${key} type "nested" without a parent, expected {"type": "nested", "parent": <id>}`);
       if (!DOMAIN_TYPES.includes(type as DomainType))
         throw fail(META_DOMAINS, `gives domain ${key} type ${JSON.stringify(type)}, expected one of ${DOMAIN_TYPES.join(', ')}`);
       meta.domains.set(id, type as DomainType);
     }
+    const bad = badParent(meta);
+    if (bad !== undefined) throw fail(META_DOMAINS, bad);
   }
 
   const topology = json(META_TOPOLOGY);
@@ -86,12 +97,28 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
   return meta;
 }
 
+function isUint32(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+}
+
+/** Why a nested domain's parent is not a paging domain (listed or not), or undefined when every parent is. */
+function badParent(meta: TraceMetadata): string | undefined {
+  for (const [id, parent] of meta.parents ?? []) {
+    const type = meta.domains.get(parent) ?? 'paging';
+    if (type !== 'paging') return `gives nested domain ${id} parent ${parent}, which is ${type}, expected a paging domain`;
+  }
+  return undefined;
+}
+
 export function metadataToRaw(meta: Partial<TraceMetadata>): Map<string, string> {
   const raw = new Map<string, string>();
   raw.set(META_VERSION, JSON.stringify('1'));
   if (meta.domains && meta.domains.size > 0) {
-    const obj: Record<string, string> = {};
-    for (const id of [...meta.domains.keys()].sort((a, b) => a - b)) obj[String(id)] = meta.domains.get(id)!;
+    const obj: Record<string, unknown> = {};
+    for (const id of [...meta.domains.keys()].sort((a, b) => a - b)) {
+      const type = meta.domains.get(id)!;
+      obj[String(id)] = type === 'nested' ? { type, parent: meta.parents?.get(id) } : type;
+    }
     raw.set(META_DOMAINS, JSON.stringify(obj));
   }
   if (meta.topology) raw.set(META_TOPOLOGY, JSON.stringify(meta.topology));
@@ -109,7 +136,15 @@ export function mergeMetadata(files: { path: string; meta: TraceMetadata }[]): T
       if (prev !== undefined && prev !== type)
         throw new InputError(`Cannot read trace "${path}": domain ${id} is ${type} here but ${prev} in an earlier file`);
       out.domains.set(id, type);
+      const parent = meta.parents?.get(id);
+      if (parent === undefined) continue;
+      const prevParent = out.parents?.get(id);
+      if (prevParent !== undefined && prevParent !== parent)
+        throw new InputError(`Cannot read trace "${path}": nested domain ${id} has parent ${parent} here but ${prevParent} in an earlier file`);
+      (out.parents ??= new Map()).set(id, parent);
     }
+    const bad = badParent(out);
+    if (bad !== undefined) throw new InputError(`Cannot read trace "${path}": metadata "${META_DOMAINS}" ${bad} (the files' domain types together)`);
     if (!out.topology && meta.topology) out.topology = meta.topology;
     if (out.version === undefined) out.version = meta.version;
     if (out.workload === undefined) out.workload = meta.workload;

@@ -46,7 +46,9 @@ export const META_WORKLOAD = 'iommu.workload';
 /** Written by `import`: how lines were read and events attributed (not part of the spec's format). */
 export const META_IMPORT = 'iommu.import';
 
-export type DomainType = 'paging' | 'identity' | 'blocked' | 'sva';
+/** 'nested' is written as an object with its parent (spec/model.md §8), never as a string. */
+export type DomainType = 'paging' | 'identity' | 'blocked' | 'sva' | 'nested';
+/** The types that `iommu.domains` may give as a plain string. */
 export const DOMAIN_TYPES: readonly DomainType[] = ['paging', 'identity', 'blocked', 'sva'];
 
 /** File-level metadata, parsed. */
@@ -54,6 +56,8 @@ export interface TraceMetadata {
   version?: string;
   /** Trace domain id -> type; unlisted ids are paging. */
   domains: Map<number, DomainType>;
+  /** Nested domain id -> its parent's (stage 2) id, for every domain typed 'nested' (spec/model.md §8). */
+  parents?: Map<number, number>;
   /** IOMMU instances with the devices behind them, in file order. */
   topology?: { iommus: { name: string; devices: number[] }[] };
   workload?: string;

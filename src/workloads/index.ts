@@ -7,9 +7,10 @@ import { nvme } from './nvme.js';
 import { Sim } from './sim.js';
 import { sva } from './sva.js';
 import { vm } from './vm.js';
+import { vmNested } from './vm-nested.js';
 import { makeContext, type Workload, type WorkloadOptions } from './workload.js';
 
-export const WORKLOADS: readonly Workload[] = [nic, nvme, gpu, vm, sva, mixed];
+export const WORKLOADS: readonly Workload[] = [nic, nvme, gpu, vm, vmNested, sva, mixed];
 
 export function findWorkload(name: string): Workload | undefined {
   return WORKLOADS.find((w) => w.name === name);
@@ -33,12 +34,13 @@ export async function generate(workload: Workload, file: string, opts: WorkloadO
     },
     opts.events,
   );
-  const { ctx, domains, topology } = makeContext(sim, opts);
+  const { ctx, domains, parents, topology } = makeContext(sim, opts);
   workload.start(ctx, 0, 1);
   writer = new TraceWriter(file, {
     domains,
+    parents,
     topology: topology(),
-    workload: `${workload.name} events=${opts.events} seed=${opts.seed} devices=${opts.devices} fragmentation=${opts.fragmentation} rate=${opts.rateScale}`,
+    workload: `${workload.name} events=${opts.events} seed=${opts.seed} devices=${opts.devices} fragmentation=${opts.fragmentation} rate=${opts.rateScale}${workload.label?.(opts) ?? ''}`,
   });
   try {
     await sim.run();

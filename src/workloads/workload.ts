@@ -14,6 +14,8 @@ export interface WorkloadOptions {
   fragmentation: number;
   /** Scales the workload's event rate (1 = its default rate). */
   rateScale: number;
+  /** vm-nested: the host's stage-2 page sizes (bytes); the largest is the page that backs guest RAM. */
+  s2PageSizes?: number[];
 }
 
 export interface WorkloadContext {
@@ -21,8 +23,8 @@ export interface WorkloadContext {
   rng: Rng;
   phys: PhysAllocator;
   opts: WorkloadOptions;
-  /** Declares a domain's type (unlisted: paging). */
-  domain(id: number, type: DomainType): void;
+  /** Declares a domain's type (unlisted: paging); a nested domain names its parent. */
+  domain(id: number, type: DomainType, parent?: number): void;
   /** Places a device behind an instance (for the topology metadata). */
   device(rid: number, instance?: string): void;
 }
@@ -33,6 +35,8 @@ export interface Workload {
   describe: string;
   /** Schedules the workload's first actions; they schedule the rest. */
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number): void;
+  /** Options beyond the common ones, for the trace's `iommu.workload` text. */
+  label?(opts: WorkloadOptions): string;
 }
 
 export function bdf(bus: number, dev = 0, fn = 0): number {
@@ -61,14 +65,16 @@ export function eachDevice(ctx: WorkloadContext, bus: number, deviceBase: number
 export function makeContext(sim: Sim, opts: WorkloadOptions) {
   const rng = new Rng(opts.seed);
   const domains = new Map<number, DomainType>();
+  const parents = new Map<number, number>();
   const instances = new Map<string, number[]>();
   const ctx: WorkloadContext = {
     sim,
     rng,
     phys: new PhysAllocator(new Rng(opts.seed ^ 0x5eed), opts.fragmentation),
     opts,
-    domain: (id, type) => {
+    domain: (id, type, parent) => {
       if (type !== 'paging') domains.set(id, type);
+      if (type === 'nested') parents.set(id, parent!);
     },
     device: (rid, instance = 'dmar0') => {
       const list = instances.get(instance) ?? [];
@@ -79,6 +85,7 @@ export function makeContext(sim: Sim, opts: WorkloadOptions) {
   return {
     ctx,
     domains,
+    parents,
     topology: () => ({ iommus: [...instances.entries()].sort().map(([name, devices]) => ({ name, devices: devices.sort((a, b) => a - b) })) }),
   };
 }

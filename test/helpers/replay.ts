@@ -6,12 +6,18 @@ import type { DomainType, TraceMetadata } from '../../src/trace/schema.js';
 import { batchOf, type Ev } from './events.js';
 
 export interface Meta {
-  domains?: Record<number, DomainType>;
+  /** A nested domain is written as in the trace's metadata: {type: 'nested', parent}. */
+  domains?: Record<number, DomainType | { type: 'nested'; parent: number }>;
   topology?: TraceMetadata['topology'];
 }
 
 export function metaOf(m: Meta = {}): TraceMetadata {
-  return { domains: new Map(Object.entries(m.domains ?? {}).map(([k, v]) => [Number(k), v])), topology: m.topology };
+  const entries = Object.entries(m.domains ?? {}).map(([k, v]) => [Number(k), v] as const);
+  return {
+    domains: new Map(entries.map(([id, v]) => [id, typeof v === 'string' ? v : 'nested'])),
+    parents: new Map(entries.flatMap(([id, v]) => (typeof v === 'string' ? [] : [[id, v.parent] as const]))),
+    topology: m.topology,
+  };
 }
 
 export function replayEvents(events: Ev[], config: object = {}, meta: Meta = {}): Summary {

@@ -49,6 +49,8 @@ describe('gather (iommu_iotlb_gather_add_page)', () => {
       domainType: new Uint8Array(1),
       domainTraceId: new Float64Array(1),
       domainAttachments: [[]],
+      domainNested: [[]],
+      domainIsParent: new Uint8Array(1),
       attDevice: new Int32Array(1),
       attTag: new Int32Array(1),
       tags: new TagSpace(),

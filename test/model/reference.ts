@@ -13,7 +13,10 @@ const K4 = 4096n;
 interface Leaf { base: bigint; size: bigint; pa: bigint }
 interface Domain {
   id: number;
-  type: 'paging' | 'identity' | 'blocked' | 'sva';
+  type: 'paging' | 'identity' | 'blocked' | 'sva' | 'nested';
+  /** §8: a nested domain's parent (its stage 2); the nested domains over a parent. */
+  parent: Domain | null;
+  children: Domain[];
   sizes: bigint[] | null; // largest first; null until fixed
   leaves: Map<bigint, Leaf>; // by base
   tables: Set<string>; // "level:firstAddress" of each table page alive
@@ -171,7 +174,17 @@ function name(size: bigint): string {
   return `${size}B`;
 }
 
+/** §8's summary keys (totals.nested). */
+export interface RefNested { walks: number; memoryAccesses: number; s1Faults: number; s2Faults: number }
+
 export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMetadata): RefResult {
+  return referenceReplayNested(events, cfg, meta).result;
+}
+
+/** The reference with §8's counters beside the core's. */
+export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: TraceMetadata): { result: RefResult; nested: RefNested } {
+  const nested: RefNested = { walks: 0, memoryAccesses: 0, s1Faults: 0, s2Faults: 0 };
+  const parentIds = new Set(meta.parents?.values() ?? []);
   const topo = resolveTopology(cfg, meta);
   const instSizes = topo.instances.map((m) => m.sizes.names.map((n) => 1n << BigInt(parseSizeLog2(n)!)).sort((a, b) => (a > b ? -1 : 1)));
   const svaSizes = cfg.svaPageSizes.map((n) => 1n << BigInt(parseSizeLog2(n)!)).sort((a, b) => (a > b ? -1 : 1));
@@ -212,17 +225,46 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
     let d = doms.get(id);
     if (!d) {
       const type = meta.domains.get(id) ?? 'paging';
-      d = { id, type, sizes: type === 'sva' ? svaSizes : null, leaves: new Map(), tables: new Set(), dids: new Map(), atts: [], fqCount: 0, fqFirst: 0, c: Object.fromEntries(C_FIELDS.map((f) => [f, 0])) };
-      if (type === 'paging' || type === 'sva') {
+      d = { id, type, parent: null, children: [], sizes: type === 'sva' ? svaSizes : null, leaves: new Map(), tables: new Set(), dids: new Map(), atts: [], fqCount: 0, fqFirst: 0, c: Object.fromEntries(C_FIELDS.map((f) => [f, 0])) };
+      if (type === 'paging' || type === 'sva' || type === 'nested') {
         d.tables.add(`${levels}:0`);
         countTables(1);
       }
       doms.set(id, d);
+      // §8: a nested domain exists over its parent, which is in use from then on.
+      if (type === 'nested') {
+        d.parent = dom(meta.parents!.get(id)!);
+        d.parent.children.push(d);
+      }
     }
     return d;
   };
   const sizesOf = (d: Domain) => d.sizes ?? instSizes[0];
-  const didOf = (d: Domain, inst: number) => (d.type === 'paging' ? d.dids.get(inst)! : 1);
+  /** §6: the memory accesses of a one-dimensional walk ending at leaf l. */
+  const accesses = (l: Leaf) => levels - Math.floor((l.size.toString(2).length - 1 - 12) / 9);
+  const didOf = (d: Domain, inst: number) => (d.type === 'paging' || d.type === 'nested' ? d.dids.get(inst)! : 1);
+  /**
+   * §8's 2-D walk for IOVA a of nested domain d: the combined entry (size
+   * min of the two leaves, based at a rounded down, PA = S2 translation of
+   * that base) and the walk's accesses, or which stage faulted.
+   */
+  const walk2d = (d: Domain, a: bigint): { fault: 1 | 2 } | { leaf: Leaf; accesses: number } => {
+    const l1 = leafAt(d, a);
+    if (!l1) return { fault: 1 };
+    const ipa = l1.pa + (a - l1.base);
+    const l2 = leafAt(d.parent!, ipa);
+    if (!l2) return { fault: 2 };
+    const size = l1.size < l2.size ? l1.size : l2.size;
+    const base = a - (a % size);
+    const ipaBase = l1.pa + (base - l1.base);
+    return { leaf: { base, size, pa: l2.pa + (ipaBase - l2.base) }, accesses: (accesses(l1) + 1) * (accesses(l2) + 1) - 1 };
+  };
+  /** What a walk made now for byte a of d gives (§6 step 3; §8 for a nested domain). */
+  const translate = (d: Domain, a: bigint): { fault: 1 | 2 } | { leaf: Leaf; accesses: number } => {
+    if (d.type === 'nested') return walk2d(d, a);
+    const l = leafAt(d, a);
+    return l ? { leaf: l, accesses: accesses(l) } : { fault: 1 };
+  };
   /** The leaf covering byte a: leaves are aligned to their size, so look at each size's base. */
   const leafAt = (d: Domain, a: bigint): Leaf | undefined => {
     for (const size of [...instSizes.flat(), ...svaSizes]) {
@@ -300,6 +342,28 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
     if (isIotlb) d.c.entriesRemoved += n;
   };
   const overlaps = (e: Entry, s: bigint, end: bigint) => e.base < end && e.base + e.size > s;
+  /**
+   * §8: a parent's stage-2 change, for every nested domain over it: per tag
+   * one command (counted as `kind`, in the parent) removing every entry of
+   * the tag; per attachment on a device TLB one all-addresses command.
+   */
+  const nestedCommands = (d: Domain, kind: 'page' | 'domain', insts: Set<number>) => {
+    for (const n of d.children) {
+      for (const t of tags(n)) {
+        const tag = `${didOf(n, t.inst)}:${t.pasid}`;
+        d.c[kind]++;
+        removeEntries(d, iotlbs[t.inst], (e) => e.tag === tag, true);
+        insts.add(t.inst);
+      }
+      for (const a of n.atts) {
+        const x = devBySlot(a.dev);
+        if (!x.devtlb) continue;
+        d.c.devtlb++;
+        removeEntries(d, x.devtlb, (e) => e.tag === String(a.pasid), false);
+        insts.add(x.inst);
+      }
+    }
+  };
   const domainFlush = (d: Domain) => {
     d.c.flushes++;
     const insts = new Set<number>();
@@ -316,11 +380,12 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
       removeEntries(d, x.devtlb, (e) => e.tag === String(a.pasid), false);
       insts.add(x.inst);
     }
+    nestedCommands(d, 'domain', insts);
     d.c.wait += insts.size;
   };
   const sync = (d: Domain, s: bigint, e: bigint) => {
     d.c.syncs++;
-    if (d.atts.length === 0) return;
+    if (d.atts.length === 0 && d.children.length === 0) return;
     const [cs, mask] = psi(s, e);
     const ce = cs + (K4 << BigInt(mask));
     const insts = new Set<number>();
@@ -342,6 +407,7 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
       removeEntries(d, x.devtlb, (y) => y.tag === String(a.pasid) && overlaps(y, cs, ce), false);
       insts.add(x.inst);
     }
+    nestedCommands(d, mask <= cfg.invalidation.maxInvalidationMask ? 'page' : 'domain', insts);
     d.c.wait += insts.size;
   };
   const fireTimeouts = () => {
@@ -357,6 +423,7 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
       r.unmap.pages[name(l.size)] = (r.unmap.pages[name(l.size)] ?? 0) + 1;
       d.c.unmapBytes += Number(l.size);
     }
+    if (d.type === 'nested') return; // the stale window is measured on paging and SVA entries only
     for (const t of tags(d)) {
       const tag = `${didOf(d, t.inst)}:${t.pasid}`;
       for (const e of iotlbs[t.inst].all()) if (e.state === 'valid' && e.tag === tag && e.base === l.base && e.size === l.size && e.unmappedAt < 0) e.unmappedAt = now;
@@ -384,8 +451,10 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
     if (old === next) return;
     if (next) {
       if (next.type === 'sva' && pasid === 0) return void r.attach.errors++;
-      if (next.type === 'paging') {
-        if (next.sizes && !next.sizes.every((s) => instSizes[x.inst].includes(s))) return void r.attach.errors++;
+      if (next.type === 'paging' || next.type === 'nested') {
+        // §8: a nested attach checks the parent's bitmap, not its own.
+        const checked = next.type === 'nested' ? next.parent! : next;
+        if (checked.sizes && !checked.sizes.every((s) => instSizes[x.inst].includes(s))) return void r.attach.errors++;
         if (!next.dids.has(x.inst)) {
           let did = -1;
           for (let k = 2; k < cfg.domainIds; k++) if (!didUsed[x.inst].has(k)) { did = k; break; }
@@ -394,6 +463,7 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
           next.dids.set(x.inst, did);
         }
         if (!next.sizes) next.sizes = instSizes[x.inst];
+        if (!checked.sizes) checked.sizes = instSizes[x.inst];
       }
     }
     if (next) {
@@ -403,18 +473,18 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
     if (old) {
       old.atts.splice(old.atts.findIndex((a) => a.dev === x.slot && a.pasid === pasid), 1);
       // Teardown.
-      if (old.type === 'paging' || old.type === 'sva') {
+      if (old.type === 'paging' || old.type === 'sva' || old.type === 'nested') {
         const did = didOf(old, x.inst);
         old.c.domain++;
         old.c.flushes++;
         old.c.wait++;
-        removeEntries(old, iotlbs[x.inst], (e) => (old.type === 'paging' ? e.tag.startsWith(`${did}:`) : e.tag === `1:${pasid}`), true);
+        removeEntries(old, iotlbs[x.inst], (e) => (old.type !== 'sva' ? e.tag.startsWith(`${did}:`) : e.tag === `1:${pasid}`), true);
       }
-      if ((old.type === 'paging' || old.type === 'sva' || old.type === 'identity') && x.devtlb) {
+      if (old.type !== 'blocked' && x.devtlb) {
         old.c.devtlb++;
         removeEntries(old, x.devtlb, (e) => e.tag === String(pasid), false);
       }
-      if (old.type === 'paging' && !old.atts.some((a) => devBySlot(a.dev).inst === x.inst)) {
+      if ((old.type === 'paging' || old.type === 'nested') && !old.atts.some((a) => devBySlot(a.dev).inst === x.inst)) {
         didUsed[x.inst].delete(old.dids.get(x.inst)!);
         old.dids.delete(x.inst);
       }
@@ -438,7 +508,8 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
         const d = id === undefined ? null : doms.get(id)!;
         if (!d) { r.dma.faults++; break; }
         if (d.type === 'identity') { r.dma.passthrough++; break; }
-        const sizes = sizesOf(d);
+        // §8: a nested domain probes every size of either stage and walks both.
+        const sizes = d.type === 'nested' ? [...new Set([...sizesOf(d), ...sizesOf(d.parent!)])].sort((p, q) => (p > q ? -1 : 1)) : sizesOf(d);
         const tag = `${didOf(d, x.inst)}:${pasid}`;
         const last = iova + (size === 0n ? 1n : size) - 1n;
         let a = iova - (iova % K4);
@@ -452,28 +523,37 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
           const [e, ghost] = iotlbs[x.inst].lookup(tag, a, sizes);
           if (e) {
             r.iotlb.hits++;
-            const l = leafAt(d, e.base);
-            if (!(l && l.base === e.base && l.size === e.size && l.pa === e.pa)) r.iotlb.staleHits++;
-            else if (e.owner === d.id) e.unmappedAt = -1;
+            // Stale unless a walk made now for the entry's base gives the same base, size and PA.
+            const w = translate(d, e.base);
+            if (!('leaf' in w && w.leaf.base === e.base && w.leaf.size === e.size && w.leaf.pa === e.pa)) r.iotlb.staleHits++;
+            else if (e.owner === d.id && d.type !== 'nested') e.unmappedAt = -1;
             if (x.devtlb) x.devtlb.fill(String(pasid), { base: e.base, size: e.size, pa: e.pa }, d.id);
             a = e.base + e.size;
             continue;
           }
           if (ghost) r.iotlb.invalidatedMisses++;
-          const l = leafAt(d, a);
-          if (!l) { r.dma.faults++; break; }
+          const w = translate(d, a);
+          if ('fault' in w) {
+            r.dma.faults++;
+            if (d.type === 'nested') nested[w.fault === 1 ? 's1Faults' : 's2Faults']++;
+            break;
+          }
           r.walks.count++;
-          r.walks.memoryAccesses += levels - Math.floor((l.size.toString(2).length - 1 - 12) / 9);
-          iotlbs[x.inst].fill(tag, l, d.id);
-          if (x.devtlb) x.devtlb.fill(String(pasid), l, d.id);
-          a = l.base + l.size;
+          r.walks.memoryAccesses += w.accesses;
+          if (d.type === 'nested') {
+            nested.walks++;
+            nested.memoryAccesses += w.accesses;
+          }
+          iotlbs[x.inst].fill(tag, w.leaf, d.id);
+          if (x.devtlb) x.devtlb.fill(String(pasid), w.leaf, d.id);
+          a = w.leaf.base + w.leaf.size;
         }
         break;
       }
       case 'map': {
         const d = dom(ev.domain ?? 0);
         d.c.mapOps++;
-        if (d.type !== 'paging' && d.type !== 'sva') { d.c.mapErrors++; break; }
+        if (d.type !== 'paging' && d.type !== 'sva' && d.type !== 'nested') { d.c.mapErrors++; break; }
         const g = sizesOf(d)[sizesOf(d).length - 1];
         if (iova % g || pa % g || size % g) { d.c.mapErrors++; break; }
         if (size === 0n) break;
@@ -486,7 +566,7 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
       case 'unmap': {
         const d = dom(ev.domain ?? 0);
         d.c.unmapOps++;
-        if (d.type !== 'paging' && d.type !== 'sva') { d.c.unmapErrors++; break; }
+        if (d.type !== 'paging' && d.type !== 'sva' && d.type !== 'nested') { d.c.unmapErrors++; break; }
         const sizes = sizesOf(d);
         const g = sizes[sizes.length - 1];
         if (iova % g || size % g) { d.c.unmapErrors++; break; }
@@ -495,7 +575,8 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
         let c = iova;
         let removedAny = false;
         let gs = 0n, ge = 0n, glen = 0n;
-        const strict = cfg.invalidation.mode === 'strict';
+        // §8: a parent's stage 2 is always strict (iommufd has no flush queue).
+        const strict = cfg.invalidation.mode === 'strict' || parentIds.has(d.id);
         while (c < end) {
           const [pg, n] = pgsize(sizes, c, c, end - c);
           let ce = c + pg * n;
@@ -568,5 +649,5 @@ export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMeta
     inv.entriesRemoved += d.c.entriesRemoved; inv.flushes += d.c.flushes;
     inv.staleWindowMaxNs = Math.max(inv.staleWindowMaxNs, d.c.winMax); inv.staleWindowSumNs += d.c.winSum; inv.staleWindowCount += d.c.winCount;
   }
-  return r;
+  return { result: r, nested };
 }
