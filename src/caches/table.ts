@@ -5,6 +5,7 @@
 // An entry caches one leaf: its tag (IOTLB: the TagSpace id of (instance, DID,
 // PASID); device TLB: the attachment slot of its PASID), page base and order, and the physical page, so that a hit on a page
 // unmapped or remapped since can be recognised as stale (spec/model.md §6).
+import type { Iotlb } from './iotlb.js';
 import type { Replacement } from './replacement.js';
 import { POW2, pageNumber, setOf } from './indexing.js';
 
@@ -16,7 +17,7 @@ export const VALID = 1;
  */
 export const INVALIDATED = 2;
 
-export class SetAssocTable {
+export class SetAssocTable implements Iotlb {
   readonly sets: number;
   readonly ways: number;
   readonly setMask: number;
@@ -68,6 +69,9 @@ export class SetAssocTable {
   get entries(): number {
     return this.sets * this.ways;
   }
+
+  /** A table needs no translation context (the stack profiler does). */
+  bind(_domain: number, _root: number): void {}
 
   /**
    * Finds the entry with `tag` that covers page-frame `pfn`, probing each

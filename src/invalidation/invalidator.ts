@@ -3,6 +3,7 @@
 // per (instance, DID, PASID) tag, device-TLB commands, wait descriptors,
 // domain-wide flushes, and lazy mode's per-domain flush queue. It removes what
 // each command covers from the IOTLBs and device TLBs and counts it all.
+import type { Iotlb } from '../caches/iotlb.js';
 import type { SetAssocTable } from '../caches/table.js';
 import type { TagSpace } from '../caches/tags.js';
 import { POW2 } from '../caches/indexing.js';
@@ -14,7 +15,7 @@ import { grow } from '../typed.js';
 /** What the invalidator needs to see of the replay's state. */
 export interface InvalidationTarget {
   readonly counters: Counters;
-  readonly iotlbs: SetAssocTable[];
+  readonly iotlbs: Iotlb[];
   /** Per instance, its walk caches (one per non-leaf level); empty when off. */
   readonly walkCaches: SetAssocTable[][];
   /** Per device slot: its device TLB, or null. */
@@ -170,7 +171,7 @@ export class Invalidator {
     this.touchedCount = 0;
   }
 
-  private drainWindow(table: SetAssocTable, base: number): void {
+  private drainWindow(table: Iotlb, base: number): void {
     if (table.windowCount === 0) return;
     const c = this.t.counters.domain;
     if (table.windowMaxNs > c[base + M.staleWindowMaxNs]) c[base + M.staleWindowMaxNs] = table.windowMaxNs;

@@ -5,6 +5,7 @@ import type { ReplayConfig, TableGeometry } from '../config/config.js';
 import type { PageSizeSet } from '../config/pagesizes.js';
 import { POW2, alignDown, isAligned } from '../caches/indexing.js';
 import { Replacement } from '../caches/replacement.js';
+import type { Iotlb } from '../caches/iotlb.js';
 import { SetAssocTable } from '../caches/table.js';
 import { TagSpace } from '../caches/tags.js';
 import { Invalidator, type InvalidationTarget } from '../invalidation/invalidator.js';
@@ -35,7 +36,8 @@ export class Replay implements InvalidationTarget, LeafSink {
   readonly topology: Topology;
   readonly counters = new Counters();
   readonly pool: PageTablePool;
-  readonly iotlbs: SetAssocTable[];
+  /** Per instance: its IOTLB (a SetAssocTable unless the Replay was built with another, as curves are). */
+  readonly iotlbs: Iotlb[];
   /** Per instance, walk caches for levels 2..levels (index level - 2); empty when off. */
   readonly walkCaches: SetAssocTable[][];
   readonly inv: Invalidator;
@@ -110,7 +112,11 @@ export class Replay implements InvalidationTarget, LeafSink {
   private curRemovedAny = false;
   private splitting = false;
 
-  constructor(config: ReplayConfig, meta: TraceMetadata) {
+  /**
+   * `iotlbOf` builds each instance's IOTLB in place of the configured
+   * table (the curve's stack profiler); the choice is made here, once.
+   */
+  constructor(config: ReplayConfig, meta: TraceMetadata, iotlbOf?: (instance: number, pool: PageTablePool) => Iotlb) {
     this.config = config;
     this.meta = meta;
     this.topology = resolveTopology(config, meta);
@@ -119,7 +125,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.svaSizes = this.nInst;
     this.pool = new PageTablePool(config.pageTable.levels);
     // Each table's random policy has its own seed: IOTLB i, device TLB 500 + slot, walk cache 700 + 8i + level.
-    this.iotlbs = this.topology.instances.map((_, i) => this.makeTable(config.iotlb, i));
+    this.iotlbs = this.topology.instances.map((_, i) => (iotlbOf ? iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i)));
     const wc = config.walkCache;
     this.walkCaches = this.topology.instances.map((_, i) =>
       wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l)) : [],
@@ -325,6 +331,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     const orders = this.sizeSets[this.domainSizes[dom]].ordersDesc;
     const tag = this.attTag[att];
     const root = this.domainRoot[dom];
+    iotlb.bind(dom, root);
     const pool = this.pool;
     const c = this.counters;
     const orderLookups = c.orderLookups;

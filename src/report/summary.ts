@@ -112,6 +112,11 @@ function invalidationOf(g: Get): Totals['invalidation'] {
   };
 }
 
+/** The translation cost of spec/model.md §7: IOTLB hits and walk memory accesses, priced. */
+export function translationCostNs(hits: number, walkAccesses: number, costs: ReplayConfig['costs']): number {
+  return hits * costs.iotlbHit + walkAccesses * costs.walkAccess;
+}
+
 export function buildSummary(replay: Replay, files: string[], workload?: string): Summary {
   const c = replay.counters;
   const cfg = replay.config;
@@ -162,7 +167,7 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
     invalidation: inv,
     pageTable: { peakTablePages: replay.pool.peak },
     costNs: {
-      translation: iotlb.hits * costs.iotlbHit + walks.memoryAccesses * costs.walkAccess,
+      translation: translationCostNs(iotlb.hits, walks.memoryAccesses, costs),
       invalidation: invalidationCost(inv.commands, cfg),
     },
   };
