@@ -95,3 +95,57 @@ export function randomCase(seed: number): { events: Ev[]; config: Record<string,
   return { events, config, meta: { domains } };
 }
 
+
+/**
+ * Traces where IOTLB sizes part ways: lazy mode with a long flush queue, a
+ * small pool of 4K and 2M pages unmapped and remapped (same or another paddr,
+ * 4K inside an unmapped 2M), DMA to mapped and unmapped pages, device TLBs,
+ * and an SVA PASID shared by two devices (one tag, two page tables).
+ */
+export function staleCase(seed: number): { events: Ev[]; config: Record<string, unknown>; meta: Meta } {
+  const rng = new Rng(seed);
+  const lazy = rng.chance(0.8);
+  const config: Record<string, unknown> = {
+    pageSizes: pick(rng, [['4K'], ['4K', '2M'], ['4K', '2M', '1G']]),
+    svaPageSizes: ['4K', '2M'],
+    devtlb: { sets: 1, ways: pick(rng, [1, 2, 4]), policy: 'lru' },
+    invalidation: { mode: lazy ? 'lazy' : 'strict', fqSize: 1 + rng.int(40), fqTimeoutNs: pick(rng, [100, 1e6, 1e9]) },
+    devices: { '256': { devtlb: rng.chance(0.5) }, '512': { devtlb: rng.chance(0.5) } },
+  };
+  const events: Ev[] = [];
+  let ts = 0;
+  events.push({ ts, op: 'attach', device: 0x100, pasid: 0, domain: 1 });
+  events.push({ ts, op: 'attach', device: 0x200, pasid: 0, domain: 1 });
+  events.push({ ts, op: 'attach', device: 0x100, pasid: 1, domain: 2 });
+  events.push({ ts, op: 'attach', device: 0x200, pasid: 1, domain: 3 });
+  const K4 = 0x1000;
+  const M2 = 0x200000;
+  // Pages: 24 4K pages and four 2M regions, iova = paddr or shifted.
+  const pages = Array.from({ length: 24 }, (_, i) => 0x10000000 + i * K4);
+  const regions = [0x40000000, 0x40200000, 0x40400000, 0x40600000];
+  const n = 150 + rng.int(250);
+  for (let i = 0; i < n; i++) {
+    ts += pick(rng, [0, 1, 10, 1000]);
+    const domain = rng.chance(0.7) ? 1 : 2 + rng.int(2);
+    const big = rng.chance(0.25);
+    const iova = big ? pick(rng, regions) : pick(rng, pages);
+    const op = rng.weighted(['dma_read', 'map', 'unmap', 'flush', 'attach'] as const, [60, 15, 15, 2, 1]);
+    if (op === 'dma_read') {
+      const device = pick(rng, [0x100, 0x200]);
+      const pasid = domain === 1 ? 0 : 1;
+      const at = big && rng.chance(0.5) ? iova + rng.int(512) * K4 : iova;
+      events.push({ ts, op, device, pasid, iova: at, size: pick(rng, [64, K4, 2 * K4]) });
+    } else if (op === 'map') {
+      const size = big ? (rng.chance(0.7) ? M2 : K4) : K4;
+      const at = big && size === K4 ? iova + rng.int(512) * K4 : iova;
+      events.push({ ts, op, domain, iova: at, paddr: at + pick(rng, [0, 0, M2 * 16]), size });
+    } else if (op === 'unmap') {
+      events.push({ ts, op, domain, iova, size: big ? M2 : K4 });
+    } else if (op === 'flush') {
+      events.push({ ts, op, domain });
+    } else {
+      events.push({ ts, op: 'attach', device: pick(rng, [0x100, 0x200]), pasid: 0, domain: pick(rng, [1, 4]) });
+    }
+  }
+  return { events, config, meta: { domains: { 2: 'sva', 3: 'sva' } } };
+}
