@@ -72,11 +72,11 @@ const HOLE = 2;
 
 export class StackIotlb implements Iotlb {
   readonly group: CurveGroup;
-  private readonly pool: LeafLookup;
+  protected readonly pool: LeafLookup;
   /** The largest size followed; entries and holes deeper than it are dropped. */
   private readonly depthCap: number;
   /** Time-axis length: the marks are renumbered (compacted) when it runs out. */
-  private readonly cap: number;
+  protected readonly cap: number;
 
   // Per entry (node).
   readonly base: Float64Array;
@@ -424,8 +424,12 @@ export class StackIotlb implements Iotlb {
     return this.find(tag, base, order);
   }
 
+  /** Called as an entry is invalidated (the OPT recorder's hook). */
+  protected onRemove(_node: number): void {}
+
   /** An invalidated entry: its mark stays as a hole (see the top of this file). */
   private remove(node: number, nowNs: number): void {
+    this.onRemove(node);
     const at = this.unmappedAt[node];
     if (at >= 0) {
       const w = nowNs - at;

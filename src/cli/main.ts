@@ -10,6 +10,7 @@ import { importCommand } from './import.js';
 import { inspectCommand } from './inspect.js';
 import { replayCommand } from './replay.js';
 import { sweepCommand } from './sweep.js';
+import { curveCommand } from './curve.js';
 
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
@@ -20,7 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     .command(genCommand)
     .command(sweepCommand)
     .command(importCommand)
-    .demandCommand(1, 'Name a command: replay, sweep, inspect, gen, import')
+    .command(curveCommand)
+    .demandCommand(1, 'Name a command: replay, sweep, curve, inspect, gen, import')
     .option('profile', { type: 'string', describe: 'write a V8 CPU profile of the run to this .cpuprofile file (open in Chrome DevTools)', global: true })
     .middleware(startProfileIfAsked)
     .strict()

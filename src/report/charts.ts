@@ -4,7 +4,7 @@ import * as vl from 'vega-lite';
 import { parseSizeLog2 } from '../config/pagesizes.js';
 import type { SweepRow } from './compare.js';
 
-async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
+export async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
   const compiled = vl.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
@@ -14,13 +14,13 @@ async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-const base = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 } } } as const;
+export const chartBase = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 } } } as const;
 
 /** Hit rate against IOTLB entries, one line per page-size bitmap, a panel per trace. */
 export function hitRateChart(rows: SweepRow[]): Promise<string> {
   const values = rows.filter((r) => r.metrics.iotlbHitRate !== null).map((r) => ({ trace: r.trace, entries: r.iotlbEntries, hitRate: r.metrics.iotlbHitRate, pageSizes: r.pageSizes, mode: r.mode }));
   return svgOf({
-    ...base,
+    ...chartBase,
     data: { values },
     facet: { column: { field: 'trace', type: 'nominal', title: null } },
     spec: {
@@ -41,7 +41,7 @@ export function hitRateChart(rows: SweepRow[]): Promise<string> {
 export function invalidationChart(rows: SweepRow[]): Promise<string> {
   const values = rows.map((r) => ({ trace: r.trace, point: r.point, costMs: (r.metrics.invalidationCostNs ?? 0) / 1e6 }));
   return svgOf({
-    ...base,
+    ...chartBase,
     data: { values },
     width: 480,
     mark: 'bar',
@@ -65,7 +65,7 @@ export function pageMixChart(rows: SweepRow[]): Promise<string> {
       .map(([size, pages]) => ({ trace: r.trace, point: r.point, size, bytes: pages * 2 ** parseSizeLog2(size)! })),
   );
   return svgOf({
-    ...base,
+    ...chartBase,
     data: { values },
     facet: { row: { field: 'trace', type: 'nominal', title: null } },
     spec: {

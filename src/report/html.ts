@@ -18,6 +18,11 @@ export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iom
     sections.push(`<section class="across"><h2>Across traces: IOTLB hit rate</h2>${tableHtml(crossTable(rows, 'iotlbHitRate'))}<h3>Invalidation cost</h3>${tableHtml(crossTable(rows, 'invalidationCostNs'))}</section>`);
   }
   const points = new Set(rows.map((r) => r.point)).size;
+  return htmlPage(title, `<p>${traces.length} trace(s) &times; ${points} configuration point(s).</p>`, sections);
+}
+
+/** A self-contained page: the title, an intro paragraph and the sections. */
+export function htmlPage(title: string, intro: string, sections: string[]): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>
@@ -29,7 +34,7 @@ thead{background:#f4f4f4}
 figure{margin:0;overflow-x:auto}
 </style></head>
 <body><h1>${esc(title)}</h1>
-<p>${traces.length} trace(s) &times; ${points} configuration point(s).</p>
+${intro}
 ${sections.join('\n')}
 </body></html>
 `;

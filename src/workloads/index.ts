@@ -7,9 +7,10 @@ import { nvme } from './nvme.js';
 import { Sim } from './sim.js';
 import { sva } from './sva.js';
 import { vm } from './vm.js';
+import { window } from './window.js';
 import { makeContext, type Workload, type WorkloadOptions } from './workload.js';
 
-export const WORKLOADS: readonly Workload[] = [nic, nvme, gpu, vm, sva, mixed];
+export const WORKLOADS: readonly Workload[] = [nic, nvme, gpu, vm, sva, mixed, window];
 
 export function findWorkload(name: string): Workload | undefined {
   return WORKLOADS.find((w) => w.name === name);
@@ -28,7 +29,7 @@ export async function generate(workload: Workload, file: string, opts: WorkloadO
   writer = new TraceWriter(file, {
     domains,
     topology: topology(),
-    workload: `${workload.name} events=${opts.events} seed=${opts.seed} devices=${opts.devices} fragmentation=${opts.fragmentation} rate=${opts.rateScale}`,
+    workload: `${workload.name} events=${opts.events} seed=${opts.seed} devices=${opts.devices} fragmentation=${opts.fragmentation} rate=${opts.rateScale}${opts.windowBytes !== undefined ? ` window=${opts.windowBytes}` : ''}`,
   });
   try {
     await sim.run();

@@ -14,6 +14,8 @@ export interface WorkloadOptions {
   fragmentation: number;
   /** Scales the workload's event rate (1 = its default rate). */
   rateScale: number;
+  /** `window`: the mapped buffer's size in bytes. */
+  windowBytes?: number;
 }
 
 export interface WorkloadContext {

@@ -1,0 +1,80 @@
+// `iommu-replay curve TRACE... [--config FILE] [--page-sizes 4K 4K,2M ...] [--mode strict lazy] [--max-entries N] [--ways full|W] [--opt] [--policy lru|fifo|plru|random] [--out DIR] [--quiet]`
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
+import { expandSweep } from '../config/sweep.js';
+import { InputError } from '../errors.js';
+import { ensureDir, writeFileAtomic } from '../files.js';
+import { fileFeed, lruStackCurve, pointsCurve } from '../model/curve.js';
+import { optCurve } from '../model/opt.js';
+import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
+import { stableStringify } from '../report/summary.js';
+import { openTrace } from '../trace/merge.js';
+import { traceNames } from './sweep.js';
+
+interface Args {
+  traces: string[];
+  config?: string;
+  pageSizes?: string[];
+  mode?: string[];
+  maxEntries: number;
+  ways: string;
+  opt?: boolean;
+  policy: string;
+  out: string;
+  quiet?: boolean;
+}
+
+/** Above this the stack's arrays and the report grow large for little insight. */
+const MAX_CURVE_ENTRIES = 1 << 20;
+
+export const curveCommand: CommandModule<object, Args> = {
+  command: 'curve <traces..>',
+  describe: 'Hit rate, walks and costs against IOTLB size: every size up to N, exactly, in one pass',
+  builder: (y) =>
+    y
+      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces (each file is its own trace)' })
+      .option('config', { type: 'string', describe: 'base configuration (its iotlb geometry is what the curve varies)' })
+      .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G' })
+      .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
+      .option('max-entries', { type: 'number', default: 4096, describe: 'the largest IOTLB size' })
+      .option('ways', { type: 'string', default: 'full', describe: 'full (every size 1..N) or W (W ways, every power-of-two number of sets)' })
+      .option('opt', { type: 'boolean', describe: "add Belady's optimal replacement (the lower bound), fully associative" })
+      .option('policy', { type: 'string', default: 'lru', describe: 'lru (exact stack profile); fifo, plru, random are replayed as points' })
+      .option('out', { type: 'string', default: 'curve-out', describe: 'output directory' })
+      .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' }) as never,
+  handler: async (args) => {
+    const n = args.maxEntries;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_CURVE_ENTRIES) throw new InputError(`Invalid option --max-entries: expected an integer in 1..${MAX_CURVE_ENTRIES}, got ${args.maxEntries}`);
+    const ways = args.ways === 'full' ? 0 : Number(args.ways);
+    if (!Number.isInteger(ways) || ways < 0 || ways > n) throw new InputError(`Invalid option --ways: expected full or an integer in 1..${n}, got ${args.ways}`);
+    if (!(POLICIES as readonly string[]).includes(args.policy)) throw new InputError(`Invalid option --policy: expected one of ${POLICIES.join(', ')}, got ${args.policy}`);
+    const policy = args.policy as PolicyName;
+    if (args.opt && ways !== 0) throw new InputError('Invalid option --opt: OPT is computed for the fully associative curve (--ways full)');
+    for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
+    const raw = args.config ? readConfigFile(args.config) : {};
+    const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode }, args.config ?? '(command line)');
+    for (const p of points) if (p.config.walkCache) throw new InputError(`Invalid config "${args.config}": walkCache: curves do not follow walk caches; remove it`);
+    for (const t of args.traces) await (await openTrace([t])).close();
+    ensureDir(args.out);
+    const names = traceNames(args.traces);
+    const curves: CurveOf[] = [];
+    for (const [t, trace] of args.traces.entries()) {
+      for (const p of points) {
+        const feed = fileFeed([trace]);
+        const of = { trace: names[t], pageSizes: p.config.pageSizes.join('|'), mode: p.config.invalidation.mode };
+        const result = policy === 'lru' && ways === 0 ? await lruStackCurve(feed, p.config, n) : await pointsCurve(feed, p.config, policy, ways, n);
+        curves.push({ ...of, result });
+        if (args.opt) curves.push({ ...of, result: await optCurve(feed, p.config, n) });
+      }
+    }
+    writeFileAtomic(path.join(args.out, 'curves.arrow'), curvesArrow(curves));
+    writeFileAtomic(path.join(args.out, 'curves.json'), stableStringify(curvesSummary(curves, n)));
+    writeFileAtomic(path.join(args.out, 'report.md'), curvesMarkdown(curves));
+    writeFileAtomic(path.join(args.out, 'report.html'), await curvesHtml(curves));
+    if (!args.quiet) {
+      for (const c of curves) if (c.result.method === 'points') process.stderr.write(`${c.trace} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
+      process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
+    }
+  },
+};
