@@ -153,6 +153,9 @@ export function curveChart(curves: CurveOf[], width = 320, height = 200): Promis
   );
   const max = Math.max(1, ...curves.map((c) => c.result.points[c.result.points.length - 1].entries));
   const multi = new Set(values.map((v) => `${v.trace} ${v.mode}`)).size > 1;
+  // Solid LRU, dashed OPT, dotted point policies: only those drawn are in the legend.
+  const dashes: Record<string, number[]> = { lru: [1, 0], opt: [6, 3], fifo: [2, 2], plru: [1, 3], random: [4, 1, 1, 1] };
+  const policies = Object.keys(dashes).filter((p) => values.some((v) => v.policy === p));
   const layer = {
     width,
     height,
@@ -161,7 +164,7 @@ export function curveChart(curves: CurveOf[], width = 320, height = 200): Promis
       x: { field: 'entries', type: 'quantitative', scale: { type: 'log', base: 2, domain: [1, max] }, axis: { values: pow2Ticks(max), format: 'd' }, title: 'IOTLB entries' },
       y: { field: 'hitRate', type: 'quantitative', title: 'hit rate', axis: { format: '%' }, scale: { domain: [0, 1] } },
       color: { field: 'pageSizes', type: 'nominal', title: 'page sizes' },
-      strokeDash: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain: ['lru', 'fifo', 'plru', 'random', 'opt'], range: [[1, 0], [6, 2], [2, 2], [1, 3], [5, 4]] } },
+      strokeDash: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain: policies, range: policies.map((p) => dashes[p]) } },
       detail: { field: 'ways', type: 'nominal' },
     },
   };
