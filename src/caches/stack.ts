@@ -41,6 +41,11 @@ export interface LeafLookup {
   walkAccesses(order: number): number;
 }
 
+/** How many more size groups a curve may start (each costs a replay of the trace). */
+export interface GroupBudget {
+  remaining: number;
+}
+
 /** Sizes [lo, hi] that took one path so far, and what their counters gain over size lo. */
 export class CurveGroup {
   lo: number;
@@ -51,18 +56,34 @@ export class CurveGroup {
   readonly accessGain: Float64Array;
   /** Size ranges handed back to be replayed on their own. */
   readonly spawned: [number, number][] = [];
+  /**
+   * Sizes that had to take the larger sizes' path when the budget was spent:
+   * their counters are approximate from that lookup on.
+   */
+  readonly approximate: [number, number][] = [];
+  private readonly budget: GroupBudget;
 
-  constructor(lo: number, hi: number) {
+  constructor(lo: number, hi: number, budget: GroupBudget = { remaining: Infinity }) {
     this.lo = lo;
     this.hi = hi;
+    this.budget = budget;
     this.hitGain = new Float64Array(hi + 2);
     this.accessGain = new Float64Array(hi + 2);
   }
 
-  /** Sizes below `newLo` take another path from here: they are replayed apart. */
-  split(newLo: number): void {
-    this.spawned.push([this.lo, newLo - 1]);
-    this.lo = newLo;
+  /**
+   * Sizes below `newLo` take another path from here: they are replayed apart,
+   * while the budget lasts (true). Past it they stay and are marked approximate.
+   */
+  split(newLo: number): boolean {
+    if (this.budget.remaining > 0) {
+      this.budget.remaining--;
+      this.spawned.push([this.lo, newLo - 1]);
+      this.lo = newLo;
+      return true;
+    }
+    this.approximate.push([this.lo, newLo - 1]);
+    return false;
   }
 }
 
@@ -124,7 +145,9 @@ export class StackIotlb implements Iotlb {
     this.group = group;
     this.pool = pool;
     this.depthCap = maxEntries;
-    const cap = Math.max(64, 4 * maxEntries);
+    // Room for 7N marks past the N kept at a renumbering: one renumbering per
+    // 7N lookups or more, O(8N) each.
+    const cap = Math.max(64, 8 * maxEntries);
     this.cap = cap;
     this.base = new Float64Array(cap);
     this.order = new Uint8Array(cap);
@@ -375,6 +398,7 @@ export class StackIotlb implements Iotlb {
     const node = this.winNode[0];
     const d = this.winDepth[0];
     // Below the top winner the sizes find another entry: another path.
+    // (Past the budget they follow the top winner's path, marked approximate.)
     if (nw > 1) g.split(d);
     if (d <= g.lo) {
       this.touch(node); // a hit at every size of the group
@@ -382,7 +406,7 @@ export class StackIotlb implements Iotlb {
     }
     if (this.stale(node)) {
       g.split(d); // a stale hit from d up; below, a walk that faults or fills another leaf
-      this.touch(node);
+      this.touch(node); // (at every size of the group when the split was refused)
       return node;
     }
     // A hit from d up, a walk of the same leaf below: only counters differ.

@@ -1,4 +1,4 @@
-// `iommu-replay curve TRACE... [--config FILE] [--page-sizes 4K 4K,2M ...] [--mode strict lazy] [--max-entries N] [--ways full|W] [--opt] [--policy lru|fifo|plru|random] [--out DIR] [--quiet]`
+// `iommu-replay curve TRACE... [--config FILE] [--page-sizes 4K 4K,2M ...] [--mode strict lazy] [--max-entries N] [--ways full|W] [--opt] [--max-groups G] [--policy lru|fifo|plru|random] [--out DIR] [--quiet]`
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
@@ -20,6 +20,7 @@ interface Args {
   maxEntries: number;
   ways: string;
   opt?: boolean;
+  maxGroups: number;
   policy: string;
   out: string;
   quiet?: boolean;
@@ -40,12 +41,14 @@ export const curveCommand: CommandModule<object, Args> = {
       .option('max-entries', { type: 'number', default: 4096, describe: 'the largest IOTLB size' })
       .option('ways', { type: 'string', default: 'full', describe: 'full (every size 1..N) or W (W ways, every power-of-two number of sets)' })
       .option('opt', { type: 'boolean', describe: "add Belady's optimal replacement (the lower bound), fully associative" })
+      .option('max-groups', { type: 'number', default: 64, describe: 'lru, full: at most this many replays of a trace when sizes part ways (stale hits); past it, sizes are marked approximate' })
       .option('policy', { type: 'string', default: 'lru', describe: 'lru (exact stack profile); fifo, plru, random are replayed as points' })
       .option('out', { type: 'string', default: 'curve-out', describe: 'output directory' })
       .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' }) as never,
   handler: async (args) => {
     const n = args.maxEntries;
     if (!Number.isInteger(n) || n < 1 || n > MAX_CURVE_ENTRIES) throw new InputError(`Invalid option --max-entries: expected an integer in 1..${MAX_CURVE_ENTRIES}, got ${args.maxEntries}`);
+    if (!Number.isInteger(args.maxGroups) || args.maxGroups < 1) throw new InputError(`Invalid option --max-groups: expected a positive integer, got ${args.maxGroups}`);
     const ways = args.ways === 'full' ? 0 : Number(args.ways);
     if (!Number.isInteger(ways) || ways < 0 || ways > n) throw new InputError(`Invalid option --ways: expected full or an integer in 1..${n}, got ${args.ways}`);
     if (!(POLICIES as readonly string[]).includes(args.policy)) throw new InputError(`Invalid option --policy: expected one of ${POLICIES.join(', ')}, got ${args.policy}`);
@@ -63,7 +66,7 @@ export const curveCommand: CommandModule<object, Args> = {
       for (const p of points) {
         const feed = fileFeed([trace]);
         const of = { trace: names[t], pageSizes: p.config.pageSizes.join('|'), mode: p.config.invalidation.mode };
-        const result = policy === 'lru' && ways === 0 ? await lruStackCurve(feed, p.config, n) : await pointsCurve(feed, p.config, policy, ways, n);
+        const result = policy === 'lru' && ways === 0 ? await lruStackCurve(feed, p.config, n, args.maxGroups) : await pointsCurve(feed, p.config, policy, ways, n);
         curves.push({ ...of, result });
         if (args.opt) curves.push({ ...of, result: await optCurve(feed, p.config, n) });
       }
@@ -73,7 +76,7 @@ export const curveCommand: CommandModule<object, Args> = {
     writeFileAtomic(path.join(args.out, 'report.md'), curvesMarkdown(curves));
     writeFileAtomic(path.join(args.out, 'report.html'), await curvesHtml(curves));
     if (!args.quiet) {
-      for (const c of curves) if (c.result.method === 'points') process.stderr.write(`${c.trace} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
+      for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${c.trace} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
       process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
     }
   },

@@ -41,6 +41,23 @@ export interface CurveResult {
   /** stack: size groups replayed (1 when no sizes parted ways) and passes over the trace. */
   groups?: number;
   passes?: number;
+  /**
+   * stack: size ranges whose counters are approximate because the group
+   * budget ran out (empty: every size exact).
+   */
+  approximate?: [number, number][];
+}
+
+/** Merges overlapping or adjacent [lo, hi] ranges. */
+function mergeRanges(ranges: [number, number][]): [number, number][] {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
 }
 
 export interface CurveProgress {
@@ -81,17 +98,24 @@ function checkCurveConfig(config: ReplayConfig): void {
   if (config.walkCache) throw new Error('curve: walkCache is not supported');
 }
 
-/** Every fully associative LRU size 1..maxEntries, exactly, by the stack profiler. */
-export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries: number): Promise<CurveResult> {
+/**
+ * Every fully associative LRU size 1..maxEntries by the stack profiler: exact
+ * while at most `maxGroups` size groups are needed (each one more replay of
+ * the trace); past that, sizes that part ways follow the larger sizes and are
+ * listed as approximate.
+ */
+export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries: number, maxGroups = Infinity): Promise<CurveResult> {
   checkCurveConfig(config);
   const cfg = withIotlb(config, 1, maxEntries, 'lru');
   const points: CurveCounters[] = new Array(maxEntries);
   let pending: [number, number][] = [[1, maxEntries]];
   let groups = 0;
   let passes = 0;
+  const budget = { remaining: maxGroups - 1 };
+  const approximate: [number, number][] = [];
   while (pending.length > 0) {
     passes++;
-    const gs = pending.map(([lo, hi]) => new CurveGroup(lo, hi));
+    const gs = pending.map(([lo, hi]) => new CurveGroup(lo, hi, budget));
     const { replays, labels } = await feed((meta) => gs.map((g) => new Replay(cfg, meta, (_, pool) => new StackIotlb(g, pool, g.hi))));
     pending = [];
     gs.forEach((g, i) => {
@@ -118,9 +142,11 @@ export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries
         }, cfg);
       }
       pending.push(...g.spawned);
+      // Ranges marked before a later split moved sizes out stay only for the sizes kept.
+      for (const [lo, hi] of g.approximate) if (hi >= g.lo) approximate.push([Math.max(lo, g.lo), hi]);
     });
   }
-  return { policy: 'lru', ways: 0, method: 'stack', points, groups, passes };
+  return { policy: 'lru', ways: 0, method: 'stack', points, groups, passes, approximate: mergeRanges(approximate) };
 }
 
 /** The geometries a points curve replays: (sets, ways) pairs, smallest first. */

@@ -49,7 +49,10 @@ function reachOf(entries: number, pageSizes: string): Record<string, number> {
 /** How a curve was computed, in words, for the outputs. */
 export function methodOf(r: CurveResult): string {
   if (r.policy === 'opt') return "Belady's OPT over the largest size's reference stream";
-  if (r.method === 'stack') return `exact LRU stack profile (${r.groups} size group(s), ${r.passes} pass(es) over the trace)`;
+  if (r.method === 'stack') {
+    const approx = r.approximate?.length ? `; sizes ${r.approximate.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(', ')} approximate (--max-groups reached)` : '';
+    return `${approx ? '' : 'exact '}LRU stack profile (${r.groups} size group(s), ${r.passes} pass(es) over the trace${approx})`;
+  }
   if (r.policy !== 'lru') return `${r.policy} has no stack property: each size replayed as a point (one decode, one table per size)`;
   return 'each number of sets replayed as a point (one decode, one table per geometry)';
 }
@@ -89,7 +92,7 @@ export function curvesSummary(curves: CurveOf[], maxEntries: number) {
         ways: c.result.ways,
         method: c.result.method,
         note: methodOf(c.result),
-        ...(c.result.groups !== undefined ? { groups: c.result.groups, passes: c.result.passes } : {}),
+        ...(c.result.groups !== undefined ? { groups: c.result.groups, passes: c.result.passes, approximate: c.result.approximate ?? [] } : {}),
         points: c.result.points.length,
         largest: { entries: last.entries, lookups: last.lookups, hits: last.hits, hitRate: last.hitRate },
         knees: kneesOf(c) ?? null,

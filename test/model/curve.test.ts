@@ -45,3 +45,21 @@ describe.each(['random', 'stale'] as const)('4-way LRU curve equals replay at ev
     });
   }
 });
+
+describe('a group budget: sizes past it are listed as approximate, every other size stays exact', () => {
+  for (let from = 1; from <= 20; from += SEEDS_PER_TEST) {
+    it(`stale traces, at most 2 groups, seeds ${from}..${from + SEEDS_PER_TEST - 1}`, async () => {
+      for (let seed = from; seed < from + SEEDS_PER_TEST; seed++) {
+        const { events, config, meta } = staleCase(seed);
+        const cfg = resolveConfig(config, 'property');
+        const curve = await lruStackCurve(memFeed(events, meta), cfg, N, 2);
+        expect(curve.groups).toBeLessThanOrEqual(2);
+        const approximate = (size: number) => curve.approximate!.some(([lo, hi]) => lo <= size && size <= hi);
+        for (let size = 1; size <= N; size++) {
+          if (approximate(size)) continue;
+          expect({ seed, size, ...countersOf(curve.points[size - 1]) }).toEqual({ seed, size, ...replayAt(events, cfg, meta, 1, size) });
+        }
+      }
+    });
+  }
+});
