@@ -12,11 +12,11 @@
 // Invalidation (trap 1 of the curve): an invalidated entry frees a slot at
 // every size that held it. Removing it from the stack would pull up, at a
 // smaller size, an entry that size had already evicted. It becomes a hole
-// instead: a mark with no entry. A miss consumes the topmost hole (at sizes
-// below the hole nothing is free, so their LRU entry goes; at sizes at or
-// below... above it the free slot takes the fill); a hit on an entry below
-// a hole consumes that hole and leaves one where the entry was (sizes that
-// missed fill the hole's slot; sizes that hit keep the same contents).
+// instead: a mark with no entry. A miss consumes the topmost hole: sizes
+// smaller than its depth have no free slot and lose their LRU entry, larger
+// ones fill the freed slot. A hit on an entry below a hole consumes that hole
+// and leaves one where the entry was: sizes that missed fill the freed slot,
+// sizes that hit keep the same contents.
 //
 // Sizes that disagree (traps 2 and 3): the profiler serves a group of sizes
 // [lo, hi] that so far took the same path through the model. At a lookup the
@@ -29,7 +29,8 @@
 // leaf), and two different winners differ. Then the group keeps the top sizes
 // and hands the rest [lo, d-1] back (CurveGroup.split): they are replayed
 // again from the start as a group of their own, which takes the other path
-// here. Nothing is approximated.
+// here. Nothing is approximated, unless the caller's group budget runs out:
+// then the smaller sizes follow the larger ones and are marked approximate.
 import type { Iotlb } from './iotlb.js';
 import { POW2, alignDown, pageNumber } from './indexing.js';
 
