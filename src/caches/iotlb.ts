@@ -6,6 +6,8 @@
 // ever sees SetAssocTable, so its call sites stay monomorphic.
 //
 // An entry is an index into the per-entry arrays below; -1 is "none".
+import { pageNumber } from './indexing.js';
+
 export interface Iotlb {
   readonly base: Float64Array;
   readonly order: Uint8Array;
@@ -29,4 +31,24 @@ export interface Iotlb {
   removeRange(tag: number, start: number, end: number, nowNs: number): number;
   removeTags(tag: number, groups: Int32Array | null, nowNs: number): number;
   takeWindow(): void;
+}
+
+/** Counts the stale window of an entry removed at `nowNs` whose leaf was unmapped at `unmappedAt` (-1: never). */
+export function noteRemoval(t: Iotlb, unmappedAt: number, nowNs: number): void {
+  if (unmappedAt < 0) return;
+  const w = nowNs - unmappedAt;
+  if (w > t.windowMaxNs) t.windowMaxNs = w;
+  t.windowSumNs += w;
+  t.windowCount++;
+}
+
+/**
+ * The page probes a removal of pfns [start, end) would take, one per page of
+ * each order the table holds (orderLive[order] > 0); a removal takes them when
+ * they are fewer than a scan of the table.
+ */
+export function rangeProbes(orders: Iterable<number>, orderLive: Int32Array, start: number, end: number): number {
+  let probes = 0;
+  for (const o of orders) if (orderLive[o] > 0) probes += pageNumber(end - 1, o) - pageNumber(start, o) + 1;
+  return probes;
 }

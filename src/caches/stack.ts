@@ -31,7 +31,7 @@
 // again from the start as a group of their own, which takes the other path
 // here. Nothing is approximated, unless the caller's group budget runs out:
 // then the smaller sizes follow the larger ones and are marked approximate.
-import type { Iotlb } from './iotlb.js';
+import { noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
 import { POW2, alignDown, pageNumber } from './indexing.js';
 
 /** What the profiler reads of the page tables to tell a stale entry (PageTablePool). */
@@ -87,6 +87,8 @@ export class CurveGroup {
     return false;
   }
 }
+
+const ALL_ORDERS: readonly number[] = Array.from({ length: 64 }, (_, o) => o);
 
 const NONE = 0;
 const ITEM = 1;
@@ -455,13 +457,7 @@ export class StackIotlb implements Iotlb {
   /** An invalidated entry: its mark stays as a hole (see the top of this file). */
   private remove(node: number, nowNs: number): void {
     this.onRemove(node);
-    const at = this.unmappedAt[node];
-    if (at >= 0) {
-      const w = nowNs - at;
-      if (w > this.windowMaxNs) this.windowMaxNs = w;
-      this.windowSumNs += w;
-      this.windowCount++;
-    }
+    noteRemoval(this, this.unmappedAt[node], nowNs);
     const t = this.time[node];
     this.kind[t] = HOLE;
     this.heapPush(t);
@@ -469,11 +465,10 @@ export class StackIotlb implements Iotlb {
   }
 
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
-    let probes = 0;
-    for (let o = 0; o < 64; o++) if (this.orderLive[o] > 0) probes += pageNumber(end - 1, o) - pageNumber(start, o) + 1;
     let removed = 0;
-    if (probes <= 64) {
-      for (let o = 0; o < 64; o++) {
+    // Few pages: probe the index for each; many: scan the entries.
+    if (rangeProbes(ALL_ORDERS, this.orderLive, start, end) <= 64) {
+      for (const o of ALL_ORDERS) {
         if (this.orderLive[o] === 0) continue;
         const last = pageNumber(end - 1, o);
         for (let page = pageNumber(start, o); page <= last; page++) {

@@ -5,7 +5,7 @@
 // An entry caches one leaf: its tag (IOTLB: the TagSpace id of (instance, DID,
 // PASID); device TLB: the attachment slot of its PASID), page base and order, and the physical page, so that a hit on a page
 // unmapped or remapped since can be recognised as stale (spec/model.md §6).
-import type { Iotlb } from './iotlb.js';
+import { noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
 import type { Replacement } from './replacement.js';
 import { POW2, pageNumber, setOf } from './indexing.js';
 
@@ -150,13 +150,7 @@ export class SetAssocTable implements Iotlb {
 
   private remove(i: number, nowNs: number): void {
     this.state[i] = INVALIDATED;
-    const at = this.unmappedAt[i];
-    if (at >= 0) {
-      const w = nowNs - at;
-      if (w > this.windowMaxNs) this.windowMaxNs = w;
-      this.windowSumNs += w;
-      this.windowCount++;
-    }
+    noteRemoval(this, this.unmappedAt[i], nowNs);
   }
 
   /**
@@ -165,12 +159,7 @@ export class SetAssocTable implements Iotlb {
    * one scans the table.
    */
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
-    let probes = 0;
-    for (const o of this.seenOrders) {
-      if (this.orderLive[o] === 0) continue;
-      probes += pageNumber(end - 1, o) - pageNumber(start, o) + 1;
-    }
-    if (probes < this.sets) {
+    if (rangeProbes(this.seenOrders, this.orderLive, start, end) < this.sets) {
       let removed = 0;
       for (const o of this.seenOrders) {
         if (this.orderLive[o] === 0) continue;
