@@ -5,7 +5,7 @@ import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
-import { fileFeed, lruStackCurve, pointsCurve } from '../model/curve.js';
+import { checkCurveConfig, fileFeed, lruStackCurve, pointsCurve } from '../model/curve.js';
 import { optCurve } from '../model/opt.js';
 import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
 import { stableStringify } from '../report/summary.js';
@@ -57,7 +57,7 @@ export const curveCommand: CommandModule<object, Args> = {
     for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
     const raw = args.config ? readConfigFile(args.config) : {};
     const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode }, args.config ?? '(command line)');
-    for (const p of points) if (p.config.walkCache) throw new InputError(`Invalid config "${args.config}": walkCache: curves do not follow walk caches; remove it`);
+    for (const p of points) checkCurveConfig(p.config, args.config);
     for (const t of args.traces) await (await openTrace([t])).close();
     ensureDir(args.out);
     const names = traceNames(args.traces);

@@ -11,6 +11,7 @@
 // plru, random) are replayed as points: one decode, one table per size.
 import type { PolicyName, ReplayConfig } from '../config/config.js';
 import { CurveGroup, StackIotlb } from '../caches/stack.js';
+import { InputError } from '../errors.js';
 import { buildSummary, translationCostNs, type Summary } from '../report/summary.js';
 import { Replay } from './replay.js';
 import type { TraceMetadata } from '../trace/schema.js';
@@ -93,9 +94,10 @@ export function withIotlb(config: ReplayConfig, sets: number, ways: number, poli
   return { ...config, iotlb: { entries: sets * ways, sets, ways, policy } };
 }
 
-function checkCurveConfig(config: ReplayConfig): void {
+/** Rejects what a curve cannot follow (InputError). */
+export function checkCurveConfig(config: ReplayConfig, source = config.name): void {
   // Walk caches change walk costs by history the stack does not follow.
-  if (config.walkCache) throw new Error('curve: walkCache is not supported');
+  if (config.walkCache) throw new InputError(`Invalid config "${source}": walkCache: curves do not follow walk caches; remove it`);
 }
 
 /**

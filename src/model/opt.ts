@@ -21,7 +21,7 @@ import { CurveGroup, StackIotlb, type LeafLookup } from '../caches/stack.js';
 import { buildSummary, translationCostNs } from '../report/summary.js';
 import { grow } from '../typed.js';
 import type { CurveCounters, CurveResult, Feed } from './curve.js';
-import { withIotlb } from './curve.js';
+import { checkCurveConfig, withIotlb } from './curve.js';
 import { Replay } from './replay.js';
 
 /** A stack profiler of one size that records the reference stream. */
@@ -155,6 +155,7 @@ export function optProfile(stream: Int32Array, length: number, keys: number, key
 
 /** OPT at every size 1..maxEntries over the largest LRU size's reference stream. */
 export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: number): Promise<CurveResult> {
+  checkCurveConfig(config);
   const cfg = withIotlb(config, 1, maxEntries, 'lru');
   const recorders: RecordingStack[] = [];
   const group = new CurveGroup(maxEntries, maxEntries);

@@ -56,6 +56,17 @@ describe('curve command', () => {
     expect(t.getChild('sets')!.toArray()).toEqual(Uint32Array.from([1, 2, 4, 8]));
   });
 
+  it('a configuration with walk caches: one line naming the file, exit 2, no output', () => {
+    const dir = tmpDir();
+    const cfg = path.join(dir, 'wc.json');
+    fs.writeFileSync(cfg, JSON.stringify({ walkCache: { entries: 16, ways: 4 } }));
+    const d = path.join(dir, 'out');
+    const r = runCli(['curve', NIC, '--config', cfg, '--out', d]);
+    expect(r.stderr).toBe(`iommu-replay: Invalid config "${cfg}": walkCache: curves do not follow walk caches; remove it\n`);
+    expect(r.status).toBe(2);
+    expect(fs.existsSync(d)).toBe(false);
+  });
+
   it.each([
     [['--max-entries', '0'], 'iommu-replay: Invalid option --max-entries: expected an integer in 1..1048576, got 0\n'],
     [['--ways', '3x'], 'iommu-replay: Invalid option --ways: expected full or an integer in 1..4096, got 3x\n'],
