@@ -40,6 +40,14 @@ describe('curve command', () => {
     for (const f of fs.readdirSync(d)) expect(fs.readFileSync(path.join(d2, f)).equals(fs.readFileSync(path.join(d, f)))).toBe(true);
   });
 
+  it('--jobs 2 and --jobs 1 write the same bytes', () => {
+    const [a, b] = [tmpDir(), tmpDir()];
+    const args = ['curve', NIC, path.resolve('traces/sva.arrows'), '--page-sizes', '4K', '4K,2M', '--max-entries', '32', '--quiet', '--out'];
+    expect(runCli([...args, a, '--jobs', '2']).status).toBe(0);
+    expect(runCli([...args, b, '--jobs', '1']).status).toBe(0);
+    for (const f of fs.readdirSync(a)) expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
+  });
+
   it('fifo has no stack property: replayed as points at the powers of two, and says so', () => {
     const d = tmpDir();
     const r = runCli(['curve', NIC, '--policy', 'fifo', '--max-entries', '16', '--out', d]);
