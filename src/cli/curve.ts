@@ -6,6 +6,7 @@ import { Piscina } from 'piscina';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
+import { formatPageSizeSet } from '../config/pagesizes.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
@@ -106,7 +107,7 @@ export const curveCommand: CommandModule<object, Args> = {
         policy,
         ways,
         opt: args.opt ?? false,
-        of: { trace: names[t], pageSizes: p.config.pageSizes.join('|'), mode: p.config.invalidation.mode },
+        of: { trace: names[t], pageSizes: formatPageSizeSet(p.config.pageSizes), mode: p.config.invalidation.mode },
       })),
     );
     const results = await runTasks(tasks.map(({ of: _of, ...task }) => task), jobs);

@@ -54,6 +54,7 @@ export function methodOf(r: CurveResult): string {
     return `${approx ? '' : 'exact '}LRU stack profile (${r.groups} size group(s), ${r.passes} pass(es) over the trace${approx})`;
   }
   if (r.policy !== 'lru') return `${r.policy} has no stack property: each size replayed as a point (one decode, one table per size)`;
+  if (r.ways === 0) return 'each power-of-two size replayed as a point (one decode, one table per size): the trace has nested domains, whose two-stage walks the stack profile does not model';
   return 'each number of sets replayed as a point (one decode, one table per geometry)';
 }
 

@@ -26,7 +26,7 @@ describe('curve command', () => {
     expect(t.numRows).toBe(2 * 64);
     // A point of the curve is the replay at that geometry.
     const rows = t.toArray().map((x) => x.toJSON());
-    const p32 = rows.find((x) => x.pageSizes === '4K|2M' && x.policy === 'lru' && x.entries === 32)!;
+    const p32 = rows.find((x) => x.pageSizes === '4K+2M' && x.policy === 'lru' && x.entries === 32)!;
     const s = await replayTrace([NIC], withIotlb(resolveConfig({ pageSizes: ['4K', '2M'], invalidation: { mode: 'lazy' } }), 1, 32, 'lru'));
     expect([Number(p32.lookups), Number(p32.hits), Number(p32.staleHits), Number(p32.walks), Number(p32.walkAccesses), Number(p32.faults), p32.translationCostNs]).toEqual([
       s.totals.iotlb.lookups, s.totals.iotlb.hits, s.totals.iotlb.staleHits, s.totals.walks.count, s.totals.walks.memoryAccesses, s.totals.dma.faults, s.totals.costNs.translation,
@@ -46,6 +46,24 @@ describe('curve command', () => {
     expect(runCli([...args, a, '--jobs', '2']).status).toBe(0);
     expect(runCli([...args, b, '--jobs', '1']).status).toBe(0);
     for (const f of fs.readdirSync(a)) expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
+  });
+
+  it('a trace with nested domains is replayed as exact points (its walks are two-stage), and --opt says it cannot bound it', async () => {
+    const d = tmpDir();
+    const trace = path.join(d, 'vmn.arrows');
+    expect(runCli(['gen', 'vm-nested', '-o', trace, '--events', '4000']).status).toBe(0);
+    const out = path.join(d, 'out');
+    const r = runCli(['curve', trace, '--max-entries', '16', '--out', out]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('the trace has nested domains');
+    const t = A.tableFromIPC(fs.readFileSync(path.join(out, 'curves.arrow')));
+    expect(t.getChild('entries')!.toArray()).toEqual(Uint32Array.from([1, 2, 4, 8, 16]));
+    const p8 = t.toArray().map((x) => x.toJSON()).find((x) => x.entries === 8)!;
+    const s = await replayTrace([trace], withIotlb(resolveConfig({}), 1, 8, 'lru'));
+    expect([Number(p8.hits), Number(p8.walkAccesses)]).toEqual([s.totals.iotlb.hits, s.totals.walks.memoryAccesses]);
+    const o = runCli(['curve', trace, '--opt', '--max-entries', '16', '--out', path.join(d, 'o')]);
+    expect(o.stderr).toBe(`iommu-replay: Cannot bound "${trace}" with --opt: it has nested domains (two-stage walks), which the OPT bound does not model; run without --opt\n`);
+    expect(o.status).toBe(2);
   });
 
   it('fifo has no stack property: replayed as points at the powers of two, and says so', () => {
