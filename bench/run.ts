@@ -20,6 +20,7 @@ import { replayPoints } from '../src/run/run.js';
 import { runSweep } from '../src/run/sweep.js';
 import { runSweepQueued } from '../src/run/queue.js';
 import { hasRedis } from './queue.js';
+import { fileFeed, lruStackCurve } from '../src/run/curve.js';
 import { openTrace } from '../src/trace/merge.js';
 import { benchTrace } from './traces.js';
 
@@ -40,6 +41,7 @@ async function child(scenario: string, events: number): Promise<Result> {
   const t0 = process.hrtime.bigint();
   let done = 0;
   let loopNs = 0n;
+  let curveNote = '';
   if (what === 'scan') {
     // The read throughput floor: visit every row of every column view. The
     // loop alone is timed too: that is the plain scan of the typed-array views.
@@ -87,6 +89,12 @@ async function child(scenario: string, events: number): Promise<Result> {
       done += n;
     }
     await trace.close();
+  } else if (what === 'curve') {
+    // The fully associative LRU curve of every size 1..N in one pass (the
+    // stack profiler in place of the IOTLB), default configuration otherwise.
+    const n = Number(extra ?? 4096);
+    const curve = await lruStackCurve(fileFeed([file], { onProgress: (k) => (done = k) }), resolveConfig({}), n);
+    curveNote = `1..${n} entries: ${curve.groups} size group(s), ${curve.passes} pass(es); hit rate ${(curve.points[0].hitRate * 100).toFixed(2)}% at 1, ${(curve.points[n - 1].hitRate * 100).toFixed(2)}% at ${n}`;
   } else if (what === 'sweep') {
     // A 12-point sweep (3 bitmaps x 4 IOTLB sizes) over `extra` worker threads.
     const jobs = Number(extra ?? 1);
@@ -114,6 +122,7 @@ async function child(scenario: string, events: number): Promise<Result> {
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const res: Result = { scenario, events: done, seconds, eventsPerSecond: done / seconds, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  if (curveNote) res.note = curveNote;
   if (loopNs > 0n) res.note = `${what === 'scan' ? 'view scan' : 'table operations'} alone: ${(done / (Number(loopNs) / 1e9) / 1e6).toFixed(0)} M events/s`;
   return res;
 }
@@ -153,6 +162,7 @@ async function main(): Promise<void> {
     ['nic:replay', Math.min(events, 5_000_000)],
     ['nic:lazy', Math.min(events, 5_000_000)],
     ['dma:replay:4', events],
+    ['dma:curve', events],
   ];
   // The sweeps use the same 5M-event NIC trace: on a short trace the threads'
   // start-up (spawn, module load, JIT warm-up) is a visible share of the run.
@@ -180,6 +190,7 @@ async function main(): Promise<void> {
       scanOverReplay: scan.eventsPerSecond / dma.eventsPerSecond,
       floorOverReplay: results.find((r) => r.scenario === 'dma:floor')!.eventsPerSecond / dma.eventsPerSecond,
       fourPointsOverOne: dma.seconds * 4 / four.seconds,
+      curveOverReplay: results.find((r) => r.scenario === 'dma:curve')!.seconds / dma.seconds,
       sweepTwoThreadsOverOne: results.find((r) => r.scenario === 'nic:sweep:1')!.seconds / results.find((r) => r.scenario === 'nic:sweep:2')!.seconds,
       ...(queued ? {
         queueTwoWorkersOverOne: results.find((r) => r.scenario === 'nic:queue:1')!.seconds / results.find((r) => r.scenario === 'nic:queue:2')!.seconds,
@@ -198,7 +209,7 @@ async function main(): Promise<void> {
     const delta = p ? ` (${((r.eventsPerSecond / p.eventsPerSecond - 1) * 100).toFixed(1)}%)` : '';
     console.log(`| ${r.scenario} | ${r.events.toLocaleString('en-US')} | ${(r.eventsPerSecond / 1e6).toFixed(2)}${delta} | ${r.peakRssMiB.toFixed(0)} | ${r.note ?? ''} |`);
   }
-  console.log(`\nscan / replay: ${summary.ratios.scanOverReplay.toFixed(2)}x; table operations alone / replay: ${summary.ratios.floorOverReplay.toFixed(2)}x; 4 points in one pass vs 4 replays: ${summary.ratios.fourPointsOverOne.toFixed(2)}x; 12-point sweep, 2 threads vs 1: ${summary.ratios.sweepTwoThreadsOverOne.toFixed(2)}x; ${queued ? `queued, 2 workers vs 1: ${summary.ratios.queueTwoWorkersOverOne!.toFixed(2)}x, overhead per job ${summary.ratios.queueOverheadPerJobS!.toFixed(2)} s; ` : ''}${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`);
+  console.log(`\nscan / replay: ${summary.ratios.scanOverReplay.toFixed(2)}x; table operations alone / replay: ${summary.ratios.floorOverReplay.toFixed(2)}x; 4 points in one pass vs 4 replays: ${summary.ratios.fourPointsOverOne.toFixed(2)}x; 12-point sweep, 2 threads vs 1: ${summary.ratios.sweepTwoThreadsOverOne.toFixed(2)}x; 1..4096-entry curve / one replay: ${summary.ratios.curveOverReplay.toFixed(2)}x; ${queued ? `queued, 2 workers vs 1: ${summary.ratios.queueTwoWorkersOverOne!.toFixed(2)}x, overhead per job ${summary.ratios.queueOverheadPerJobS!.toFixed(2)} s; ` : ''}${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`);
 }
 
 main().catch((err) => {

@@ -5,6 +5,7 @@
 // An entry caches one leaf: its tag (IOTLB: the TagSpace id of (instance, DID,
 // PASID); device TLB: the attachment slot of its PASID), page base and order, and the physical page, so that a hit on a page
 // unmapped or remapped since can be recognised as stale (docs/model.md §6).
+import { noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
 import { FLUSH_ALL, type Replacement } from './replacement.js';
 import { POW2, pageNumber, setOf } from './indexing.js';
 
@@ -16,7 +17,7 @@ export const VALID = 1;
  */
 export const INVALIDATED = 2;
 
-export class SetAssocTable {
+export class SetAssocTable implements Iotlb {
   readonly sets: number;
   readonly ways: number;
   readonly setMask: number;
@@ -70,6 +71,9 @@ export class SetAssocTable {
   get entries(): number {
     return this.sets * this.ways;
   }
+
+  /** A table needs no translation context (the stack profiler does). */
+  bind(_domain: number, _root: number): void {}
 
   /**
    * Finds the entry with `tag` that covers page-frame `pfn`, probing each
@@ -164,13 +168,7 @@ export class SetAssocTable {
 
   private remove(i: number, nowNs: number): void {
     this.state[i] = INVALIDATED;
-    const at = this.unmappedAt[i];
-    if (at >= 0) {
-      const w = nowNs - at;
-      if (w > this.windowMaxNs) this.windowMaxNs = w;
-      this.windowSumNs += w;
-      this.windowCount++;
-    }
+    noteRemoval(this, this.unmappedAt[i], nowNs);
   }
 
   /**
@@ -179,12 +177,7 @@ export class SetAssocTable {
    * one scans the table.
    */
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
-    let probes = 0;
-    for (const o of this.seenOrders) {
-      if (this.orderLive[o] === 0) continue;
-      probes += pageNumber(end - 1, o) - pageNumber(start, o) + 1;
-    }
-    if (probes < this.sets) {
+    if (rangeProbes(this.seenOrders, this.orderLive, start, end) < this.sets) {
       let removed = 0;
       for (const o of this.seenOrders) {
         if (this.orderLive[o] === 0) continue;

@@ -7,6 +7,7 @@ import type { CommandModule } from 'yargs';
 export const DESCRIBE = {
   replay: 'Replay a trace (several files merge by ts) through the IOMMU model',
   sweep: 'Replay every trace against every configuration point and compare them',
+  curve: 'Hit rate, walks and costs against IOTLB size: every size up to N, exactly, in one pass',
   compare: 'Show the counters of two summaries (or two sweep folders) side by side, with their differences',
   inspect: 'Show what a trace holds: rows, time span, ops, devices, domains, topology',
   gen: 'Generate a synthetic trace of a workload',
@@ -22,6 +23,7 @@ type AnyCommand = CommandModule<any, any>;
 const LOAD: Record<CommandName, () => Promise<AnyCommand>> = {
   replay: async () => (await import('./replay.js')).replayCommand,
   sweep: async () => (await import('./sweep.js')).sweepCommand,
+  curve: async () => (await import('./curve.js')).curveCommand,
   compare: async () => (await import('./compare.js')).compareCommand,
   inspect: async () => (await import('./inspect.js')).inspectCommand,
   gen: async () => (await import('./gen.js')).genCommand,

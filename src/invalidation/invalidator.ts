@@ -4,6 +4,7 @@
 // domain-wide flushes, and lazy mode's per-domain flush queue; for a nested
 // parent (§8) also the commands for the nested domains' tags. It removes what
 // each command covers from the IOTLBs and device TLBs and counts it all.
+import type { Iotlb } from '../caches/iotlb.js';
 import type { SetAssocTable } from '../caches/table.js';
 import type { TagSpace } from '../caches/tags.js';
 import { POW2 } from '../caches/indexing.js';
@@ -15,7 +16,7 @@ import { grow } from '../typed.js';
 /** What the invalidator needs to see of the replay's state. */
 export interface InvalidationTarget {
   readonly counters: Counters;
-  readonly iotlbs: SetAssocTable[];
+  readonly iotlbs: Iotlb[];
   /** Per instance, its walk caches (one per non-leaf level); empty when off. */
   readonly walkCaches: SetAssocTable[][];
   /** Per device slot: its device TLB, or null. */
@@ -33,7 +34,7 @@ export interface InvalidationTarget {
    */
   readonly attTag: Int32Array;
   readonly tags: TagSpace;
-  /** Per domain slot: the nested domains over it (empty unless it is a parent, spec/model.md §8). */
+  /** Per domain slot: the nested domains over it (empty unless it is a parent, docs/model.md §8). */
   readonly domainNested: number[][];
   /** Per domain slot: 1 for a parent, whose stage-2 unmaps are always strict. */
   readonly domainIsParent: Uint8Array;
@@ -177,7 +178,7 @@ export class Invalidator {
     this.touchedCount = 0;
   }
 
-  private drainWindow(table: SetAssocTable, base: number): void {
+  private drainWindow(table: Iotlb, base: number): void {
     if (table.windowCount === 0) return;
     const c = this.t.counters.domain;
     if (table.windowMaxNs > c[base + M.staleWindowMaxNs]) c[base + M.staleWindowMaxNs] = table.windowMaxNs;

@@ -5,7 +5,7 @@ export const T_PAGING = 0;
 export const T_IDENTITY = 1;
 export const T_BLOCKED = 2;
 export const T_SVA = 3;
-/** A guest's stage 1 over a paging parent's stage 2 (spec/model.md §8). */
+/** A guest's stage 1 over a paging parent's stage 2 (docs/model.md §8). */
 export const T_NESTED = 4;
 export const TYPE_NAMES = ['paging', 'identity', 'blocked', 'sva', 'nested'] as const;
 

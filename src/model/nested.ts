@@ -1,4 +1,4 @@
-// Nested (two-stage) translation, spec/model.md §8: the 2-D walk of a guest's
+// Nested (two-stage) translation, docs/model.md §8: the 2-D walk of a guest's
 // stage 1 (IOVA -> IPA) over the host's stage 2 (IPA -> PA), as VT-d
 // scalable mode does it with PGTT = 011b (drivers/iommu/intel/nested.c). One
 // function serves the miss (walk and fill) and the stale check of a hit (the

@@ -5,6 +5,7 @@ import type { ReplayConfig, TableGeometry } from '../config/config.js';
 import type { PageSizeSet } from '../config/pagesizes.js';
 import { POW2, alignDown, isAligned } from '../caches/indexing.js';
 import { Replacement } from '../caches/replacement.js';
+import type { Iotlb } from '../caches/iotlb.js';
 import { SetAssocTable } from '../caches/table.js';
 import { TagSpace } from '../caches/tags.js';
 import { Invalidator, type InvalidationTarget } from '../invalidation/invalidator.js';
@@ -43,7 +44,8 @@ export class Replay implements InvalidationTarget, LeafSink {
   readonly topology: Topology;
   readonly counters = new Counters();
   readonly pool: PageTablePool;
-  readonly iotlbs: SetAssocTable[];
+  /** Per instance: its IOTLB (a SetAssocTable unless the Replay was built with another, as curves are). */
+  readonly iotlbs: Iotlb[];
   /** Per instance, walk caches for levels 2..levels (index level - 2); empty when off. */
   readonly walkCaches: SetAssocTable[][];
   readonly inv: Invalidator;
@@ -135,7 +137,11 @@ export class Replay implements InvalidationTarget, LeafSink {
   /** Nested probe orders by (S1 size set, S2 size set): [k1 * sizeSets.length + k2]. */
   private nestedOrders: (Int8Array | undefined)[] = [];
 
-  constructor(config: ReplayConfig, meta: TraceMetadata, limits: ReplayLimits = {}) {
+  /**
+   * `iotlbOf` builds each instance's IOTLB in place of the configured
+   * table (the curve's stack profiler); the choice is made here, once.
+   */
+  constructor(config: ReplayConfig, meta: TraceMetadata, limits: ReplayLimits = {}, iotlbOf?: (instance: number, pool: PageTablePool) => Iotlb) {
     this.config = config;
     this.maxTablePages = Math.floor((limits.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES) / TABLE_PAGE_BYTES);
     this.meta = meta;
@@ -146,7 +152,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.svaSizes = this.nInst;
     this.pool = new PageTablePool(config.pageTable.levels);
     // Each table's random policy has its own seed: IOTLB i, device TLB 500 + slot, walk cache 700 + 8i + level.
-    this.iotlbs = this.topology.instances.map((_, i) => this.makeTable(config.iotlb, i));
+    this.iotlbs = this.topology.instances.map((_, i) => (iotlbOf ? iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i)));
     const wc = config.walkCache;
     this.walkCaches = this.topology.instances.map((_, i) =>
       wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l)) : [],
@@ -226,7 +232,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.domainNested.push([]);
     if (type === T_NESTED) {
       // iommufd allocates a nested domain over an existing parent: the parent
-      // is in use from then on (spec/model.md §8). After the pushes above: the
+      // is in use from then on (docs/model.md §8). After the pushes above: the
       // parent's slot comes next.
       const parent = this.domainSlot(this.meta.parents!.get(id)!);
       this.domainParent[slot] = parent;
@@ -371,6 +377,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     const orders = this.sizeSets[this.domainSizes[dom]].ordersDesc;
     const tag = this.attTag[att];
     const root = this.domainRoot[dom];
+    iotlb.bind(dom, root);
     const pool = this.pool;
     const c = this.counters;
     const orderLookups = c.orderLookups;
@@ -463,7 +470,7 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   /**
    * The DMAs of rows [start, end) through attachment `att` of nested domain
-   * `dom` (spec/model.md §8): §6 with the probe over both stages' sizes, the
+   * `dom` (docs/model.md §8): §6 with the probe over both stages' sizes, the
    * 2-D walk on a miss, one combined entry of the smaller leaf, and a stale
    * check of every hit against a walk made now. Walk caches do not apply.
    * The run's DMA events and bytes are already counted.

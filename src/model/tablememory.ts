@@ -1,7 +1,7 @@
 // How much page-table memory a map needs, known before it is made, so that a
 // valid but huge trace (one 2 TiB map in 4K pages wants a million table
 // pages) stops with one line instead of running for minutes and gigabytes.
-// The model's tables are 4 KiB pages of 512 entries (spec/model.md §2-3).
+// The model's tables are 4 KiB pages of 512 entries (docs/model.md §2-3).
 import { InputError } from '../errors.js';
 import { formatSizeLog2 } from '../config/pagesizes.js';
 import { POW2 } from '../caches/indexing.js';

@@ -8,7 +8,7 @@ import type { SweepRow } from './compare.js';
 import { bitmapOrder, geometryOf, geometryOrder, modesOf, pageMixRows } from './findings.js';
 import { fmtNs } from './format.js';
 
-async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
+export async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
   const compiled = vl.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
@@ -18,7 +18,7 @@ async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-const base = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 }, legend: { labelLimit: 360 } } } as const;
+export const chartBase = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 }, legend: { labelLimit: 360 } } } as const;
 
 /** A rendered chart and the number of distinct values it plots (at least 2, or the caller leaves it out). */
 export interface Chart {
@@ -63,7 +63,7 @@ export async function hitRateChart(rows: SweepRow[]): Promise<Chart> {
   const sizes = [...new Set(values.map((v) => v.entries))].sort((a, b) => a - b);
   const waysPerSize = Math.max(...sizes.map((e) => new Set(values.filter((v) => v.entries === e).map((v) => v.ways)).size));
   const svg = await svgOf({
-    ...base,
+    ...chartBase,
     data: { values },
     width: 420,
     height: 220,
@@ -100,8 +100,8 @@ export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
     ],
   };
   const spec = modesOf(rows).length > 1
-    ? { ...base, data: { values }, facet: { column: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
-    : { ...base, data: { values }, ...layer };
+    ? { ...chartBase, data: { values }, facet: { column: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
+    : { ...chartBase, data: { values }, ...layer };
   return { svg: await svgOf(spec as vl.TopLevelSpec), distinctValues: new Set(values.map((v) => v.costMs)).size };
 }
 
@@ -123,7 +123,7 @@ export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
       color: { field: 'mode', type: 'nominal', title: 'mode', sort: ['strict', 'lazy'] },
     },
   });
-  const svg = await svgOf({ ...base, data: { values }, hconcat: [panel('staleHits', 'stale hits'), panel('windowUs', 'longest stale window (µs)')] } as vl.TopLevelSpec);
+  const svg = await svgOf({ ...chartBase, data: { values }, hconcat: [panel('staleHits', 'stale hits'), panel('windowUs', 'longest stale window (µs)')] } as vl.TopLevelSpec);
   return { svg, distinctValues: new Set(values.map((v) => `${v.costMs}/${v.staleHits}/${v.windowUs}`)).size };
 }
 
@@ -134,7 +134,7 @@ export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
 export async function pageMixChart(rows: SweepRow[]): Promise<Chart> {
   const values = pageMixRows(rows).flatMap((m) => Object.entries(m.bytes).map(([size, bytes]) => ({ pageSizes: m.pageSizes, size, bytes })));
   const svg = await svgOf({
-    ...base,
+    ...chartBase,
     data: { values },
     width: 420,
     height: { step: 24 },

@@ -48,6 +48,11 @@ export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iom
     sections.push(`<section class="across"><h2>Across traces</h2><p>Rank of each configuration by total cost (translation + invalidation) on each trace; 1 is the cheapest, <code>=</code> a tie.</p>${tableHtml(rankTable(rankAcrossTraces(rows, traces)))}</section>`);
   }
   const points = new Set(rows.map((r) => r.point)).size;
+  return htmlPage(title, `<p>${traces.length} trace(s) &times; ${points} configuration point(s).</p>`, sections);
+}
+
+/** A self-contained page: the title, an intro paragraph and the sections. */
+export function htmlPage(title: string, intro: string, sections: string[]): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>
@@ -64,7 +69,7 @@ figure{margin:0;overflow-x:auto}
 .flat{color:#555;font-style:italic}
 </style></head>
 <body><h1>${esc(title)}</h1>
-<p>${traces.length} trace(s) &times; ${points} configuration point(s).</p>
+${intro}
 ${sections.join('\n')}
 </body></html>
 `;

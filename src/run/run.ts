@@ -4,6 +4,7 @@
 import type { ReplayConfig } from '../config/config.js';
 import { buildSummary, type Summary } from '../stats/summary.js';
 import { openTrace } from '../trace/merge.js';
+import type { TraceMetadata } from '../trace/schema.js';
 import { Replay, type ReplayLimits } from '../model/replay.js';
 
 /** Rows replayed by every point in turn: 8192 rows are 360 KiB of columns, well inside a core's L2. */
@@ -14,10 +15,11 @@ export interface RunOptions extends ReplayLimits {
   onProgress?: (eventsDone: number) => void;
 }
 
-export async function replayPoints(paths: string[], configs: ReplayConfig[], opts: RunOptions = {}): Promise<Summary[]> {
+/** Replays built for a trace's metadata, fed the trace once (one decode, every replay). */
+export async function runReplays<R extends Replay>(paths: string[], make: (meta: TraceMetadata) => R[], opts: RunOptions = {}): Promise<{ replays: R[]; labels: string[]; workload?: string }> {
   const trace = await openTrace(paths);
   try {
-    const replays = configs.map((c) => new Replay(c, trace.meta, opts));
+    const replays = make(trace.meta);
     let done = 0;
     let lastTurn = performance.now();
     for await (const batch of trace.batches()) {
@@ -37,11 +39,15 @@ export async function replayPoints(paths: string[], configs: ReplayConfig[], opt
         lastTurn = performance.now();
       }
     }
-    const labels = trace.files.map((f) => f.label);
-    return replays.map((r) => buildSummary(r, labels, trace.meta.workload));
+    return { replays, labels: trace.files.map((f) => f.label), workload: trace.meta.workload };
   } finally {
     await trace.close();
   }
+}
+
+export async function replayPoints(paths: string[], configs: ReplayConfig[], opts: RunOptions = {}): Promise<Summary[]> {
+  const { replays, labels, workload } = await runReplays(paths, (meta) => configs.map((c) => new Replay(c, meta)), opts);
+  return replays.map((r) => buildSummary(r, labels, workload));
 }
 
 export async function replayTrace(paths: string[], config: ReplayConfig, opts: RunOptions = {}): Promise<Summary> {

@@ -64,7 +64,7 @@ export class Counters {
   readonly orderHits = new Float64Array(ORDERS);
   attachOps = 0;
   attachErrors = 0;
-  /** 2-D walks of nested attachments and their memory accesses (also in the devices' walks), and their faults by stage (spec/model.md §8). */
+  /** 2-D walks of nested attachments and their memory accesses (also in the devices' walks), and their faults by stage (docs/model.md §8). */
   nestedWalks = 0;
   nestedWalkAccesses = 0;
   s1Faults = 0;

@@ -42,7 +42,7 @@ export interface Totals {
     staleWindowMeanNs: number | null;
   };
   pageTable: { peakTablePages: number };
-  /** 2-D walks of nested attachments, within `walks`; their faults by stage, within `dma.faults` (spec/model.md §8). */
+  /** 2-D walks of nested attachments, within `walks`; their faults by stage, within `dma.faults` (docs/model.md §8). */
   nested: { walks: number; memoryAccesses: number; s1Faults: number; s2Faults: number };
   costNs: { translation: number; invalidation: number };
 }
@@ -70,7 +70,7 @@ export interface DeviceRow {
 export interface DomainRow {
   domain: number;
   type: string;
-  /** A nested domain's parent (spec/model.md §8). */
+  /** A nested domain's parent (docs/model.md §8). */
   parent?: number;
   map: Totals['map'];
   unmap: Totals['unmap'];
@@ -114,6 +114,11 @@ function invalidationOf(g: Get): Totals['invalidation'] {
     staleWindowMaxNs: g(M.staleWindowMaxNs),
     staleWindowMeanNs: ratio(g(M.staleWindowSumNs), count),
   };
+}
+
+/** The translation cost of docs/model.md §7: IOTLB hits and walk memory accesses, priced. */
+export function translationCostNs(hits: number, walkAccesses: number, costs: ReplayConfig['costs']): number {
+  return hits * costs.iotlbHit + walkAccesses * costs.walkAccess;
 }
 
 export function buildSummary(replay: Replay, files: string[], workload?: string): Summary {
@@ -167,7 +172,7 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
     pageTable: { peakTablePages: replay.pool.peak },
     nested: { walks: c.nestedWalks, memoryAccesses: c.nestedWalkAccesses, s1Faults: c.s1Faults, s2Faults: c.s2Faults },
     costNs: {
-      translation: iotlb.hits * costs.iotlbHit + walks.memoryAccesses * costs.walkAccess,
+      translation: translationCostNs(iotlb.hits, walks.memoryAccesses, costs),
       invalidation: invalidationCost(inv.commands, cfg),
     },
   };

@@ -64,7 +64,7 @@ function flatten(fields: ArrowField[], out: ArrowField[], dictionaries: Map<numb
   }
 }
 
-/** Checks the schema has the trace's columns (spec/trace-format.md) and lays them out. */
+/** Checks the schema has the trace's columns (docs/trace-format.md) and lays them out. */
 export function layoutOf(schema: ArrowSchema): Layout {
   const flat: ArrowField[] = [];
   const dictionaries = new Map<number, ArrowField>();

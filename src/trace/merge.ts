@@ -1,5 +1,5 @@
 // A trace of several files is their merge by ts; ties go to the file named
-// first, then row order (spec/trace-format.md). One file passes through
+// first, then row order (docs/trace-format.md). One file passes through
 // without copying.
 import { allocBatch, copyRow, type EventBatch } from './batch.js';
 import { mergeMetadata } from './metadata.js';

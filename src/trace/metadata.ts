@@ -1,4 +1,4 @@
-// Parsing and writing of the schema's custom metadata (spec/trace-format.md,
+// Parsing and writing of the schema's custom metadata (docs/trace-format.md,
 // "File-level metadata").
 import { InputError } from '../errors.js';
 import { JsonError, parseUntrustedJson } from '../json.js';
@@ -44,7 +44,7 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
       if (!Number.isInteger(id) || id < 0 || id > 0xffffffff)
         throw fail(META_DOMAINS, `has key "${key}", expected a uint32 domain id`);
       if (typeof type === 'object' && type !== null && (type as { type?: unknown }).type === 'nested') {
-        // {"type": "nested", "parent": N} (spec/model.md §8)
+        // {"type": "nested", "parent": N} (docs/model.md §8)
         const parent = (type as { parent?: unknown }).parent;
         if (!isUint32(parent)) throw fail(META_DOMAINS, `gives nested domain ${key} parent ${JSON.stringify(parent)}, expected the uint32 id of a paging domain`);
         meta.domains.set(id, 'nested');

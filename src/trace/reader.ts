@@ -1,5 +1,5 @@
 // Reads one trace file (Arrow IPC file or stream) batch by batch as typed-array
-// column views, validating as it goes (spec/trace-format.md). Nothing in the
+// column views, validating as it goes (docs/trace-format.md). Nothing in the
 // file is trusted before it is checked: the framing of the whole file is
 // checked when it is opened, before any row is handed out (ipc.ts), and
 // each batch's buffers and values when it is read (columns.ts). Every

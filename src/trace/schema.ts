@@ -1,4 +1,4 @@
-// The trace format, version 1 (spec/trace-format.md): column names, operation
+// The trace format, version 1 (docs/trace-format.md): column names, operation
 // codes and metadata keys. Everything that names a column or an op lives here.
 
 /** Operation codes used by the replay; decoded once per batch from `op`. */
@@ -46,7 +46,7 @@ export const META_WORKLOAD = 'iommu.workload';
 /** Written by `import`: how lines were read and events attributed (not part of the spec's format). */
 export const META_IMPORT = 'iommu.import';
 
-/** 'nested' is written as an object with its parent (spec/model.md §8), never as a string. */
+/** 'nested' is written as an object with its parent (docs/model.md §8), never as a string. */
 export type DomainType = 'paging' | 'identity' | 'blocked' | 'sva' | 'nested';
 /** The types that `iommu.domains` may give as a plain string. */
 export const DOMAIN_TYPES: readonly DomainType[] = ['paging', 'identity', 'blocked', 'sva'];
@@ -56,7 +56,7 @@ export interface TraceMetadata {
   version?: string;
   /** Trace domain id -> type; unlisted ids are paging. */
   domains: Map<number, DomainType>;
-  /** Nested domain id -> its parent's (stage 2) id, for every domain typed 'nested' (spec/model.md §8). */
+  /** Nested domain id -> its parent's (stage 2) id, for every domain typed 'nested' (docs/model.md §8). */
   parents?: Map<number, number>;
   /** IOMMU instances with the devices behind them, in file order. */
   topology?: { iommus: { name: string; devices: number[] }[] };

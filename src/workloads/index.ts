@@ -8,9 +8,10 @@ import { Sim } from './sim.js';
 import { sva } from './sva.js';
 import { vm } from './vm.js';
 import { vmNested } from './vm-nested.js';
+import { window } from './window.js';
 import { makeContext, type Workload, type WorkloadOptions } from './workload.js';
 
-export const WORKLOADS: readonly Workload[] = [nic, nvme, gpu, vm, vmNested, sva, mixed];
+export const WORKLOADS: readonly Workload[] = [nic, nvme, gpu, vm, vmNested, sva, mixed, window];
 
 export function findWorkload(name: string): Workload | undefined {
   return WORKLOADS.find((w) => w.name === name);

@@ -1,5 +1,5 @@
 // A guest with a virtual IOMMU over an assigned NIC (iommufd nested
-// translation, spec/model.md §8); the guest's driver is the nic workload's. The host maps the guest's RAM once into the
+// translation, docs/model.md §8); the guest's driver is the nic workload's. The host maps the guest's RAM once into the
 // parent domain (stage 2, IPA -> PA) in 1 GiB chunks, as VMMs map memory
 // slots; the guest's own DMA-API driver then maps and unmaps streaming
 // buffers in its nested domain (stage 1, IOVA -> IPA), 4 KiB pages mostly,

@@ -16,6 +16,8 @@ export interface WorkloadOptions {
   rateScale: number;
   /** vm-nested: the host's stage-2 page sizes (bytes); the largest is the page that backs guest RAM. */
   s2PageSizes?: number[];
+  /** `window`: the mapped buffer's size in bytes. */
+  windowBytes?: number;
 }
 
 export interface WorkloadContext {

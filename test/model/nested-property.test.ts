@@ -1,4 +1,4 @@
-// Seeded random traces with nested domains (spec/model.md §8) under random
+// Seeded random traces with nested domains (docs/model.md §8) under random
 // configurations: the engine's counters must equal the plain reference's,
 // totals.nested included, in strict and lazy mode, with device TLBs. Many
 // small tests (a group of seeds each) rather than one long one.

@@ -1,4 +1,4 @@
-// One test per rule of spec/model.md §8 (nested translation), named after the
+// One test per rule of docs/model.md §8 (nested translation), named after the
 // rule, on hand-built traces with their counters written out.
 import fs from 'node:fs';
 import path from 'node:path';

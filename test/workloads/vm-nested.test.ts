@@ -1,5 +1,5 @@
 // The vm-nested workload: a guest's stage 1 over a host stage 2 whose page
-// size --s2-page-sizes chooses (spec/model.md §8).
+// size --s2-page-sizes chooses (docs/model.md §8).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -109,6 +109,6 @@ describe('generated traces', () => {
     expect(fs.existsSync(out)).toBe(false);
     const u = runCli(['gen', 'disk', '-o', out]);
     expect(u.status).toBe(2);
-    expect(u.stderr).toBe('iommu-replay: Unknown workload "disk": expected one of nic, nvme, gpu, vm, vm-nested, sva, mixed\n');
+    expect(u.stderr).toBe('iommu-replay: Unknown workload "disk": expected one of nic, nvme, gpu, vm, vm-nested, sva, mixed, window\n');
   });
 });

@@ -1,0 +1,512 @@
+// The stack-distance profiler: one IOTLB that stands for every fully
+// associative LRU IOTLB of 1..N entries at once (Mattson et al. 1970), behind
+// the same seam as SetAssocTable (caches/iotlb.ts), so that the rest of the
+// model (page tables, attachments, device TLBs, invalidation) is the replay's
+// own code.
+//
+// The LRU stack is kept as marks on a time axis: an entry's mark is the time
+// of its last use, and its stack depth is the number of marks at or after it
+// (a Fenwick tree counts them). The table of S entries holds exactly the
+// entries among the top S marks.
+//
+// Invalidation (trap 1 of the curve): an invalidated entry frees a slot at
+// every size that held it. Removing it from the stack would pull up, at a
+// smaller size, an entry that size had already evicted. It becomes a hole
+// instead: a mark with no entry. A miss consumes the topmost hole: sizes
+// smaller than its depth have no free slot and lose their LRU entry, larger
+// ones fill the freed slot. A hit on an entry below a hole consumes that hole
+// and leaves one where the entry was: sizes that missed fill the freed slot,
+// sizes that hit keep the same contents.
+//
+// Sizes that disagree (traps 2 and 3): the profiler serves a group of sizes
+// [lo, hi] that so far took the same path through the model. At a lookup the
+// sizes see: a hit on the winning entry of each size (§6 probes the page sizes
+// largest first; the first hit wins), or a miss. A non-stale hit and a miss
+// lead to the same state (the walk finds and fills the same leaf, which fills
+// the device TLB the same way), so only counters differ: they go to the
+// group's depth histograms. A stale hit differs from a miss (a miss walks and
+// faults or fills another leaf; a stale hit fills the device TLB with the old
+// leaf), and two different winners differ. Then the group keeps the top sizes
+// and hands the rest [lo, d-1] back (CurveGroup.split): they are replayed
+// again from the start as a group of their own, which takes the other path
+// here. Nothing is approximated, unless the caller's group budget runs out:
+// then the smaller sizes follow the larger ones and are marked approximate.
+import { noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
+import { POW2, alignDown, pageNumber } from './indexing.js';
+
+/** What the profiler reads of the page tables to tell a stale entry (PageTablePool). */
+export interface LeafLookup {
+  lookup(root: number, pfn: number): number;
+  readonly foundBase: number;
+  readonly foundPhys: number;
+  walkAccesses(order: number): number;
+}
+
+/** How many more size groups a curve may start (each costs a replay of the trace). */
+export interface GroupBudget {
+  remaining: number;
+}
+
+/** Sizes [lo, hi] that took one path so far, and what their counters gain over size lo. */
+export class CurveGroup {
+  lo: number;
+  readonly hi: number;
+  /** By depth d: lookups that hit at every size >= d of the group and missed (walked) below. */
+  readonly hitGain: Float64Array;
+  /** By depth d: the walk memory accesses those lookups saved at sizes >= d. */
+  readonly accessGain: Float64Array;
+  /** Size ranges handed back to be replayed on their own. */
+  readonly spawned: [number, number][] = [];
+  /**
+   * Sizes that had to take the larger sizes' path when the budget was spent:
+   * their counters are approximate from that lookup on.
+   */
+  readonly approximate: [number, number][] = [];
+  private readonly budget: GroupBudget;
+
+  constructor(lo: number, hi: number, budget: GroupBudget = { remaining: Infinity }) {
+    this.lo = lo;
+    this.hi = hi;
+    this.budget = budget;
+    this.hitGain = new Float64Array(hi + 2);
+    this.accessGain = new Float64Array(hi + 2);
+  }
+
+  /**
+   * Sizes below `newLo` take another path from here: they are replayed apart,
+   * while the budget lasts (true). Past it they stay and are marked approximate.
+   */
+  split(newLo: number): boolean {
+    if (this.budget.remaining > 0) {
+      this.budget.remaining--;
+      this.spawned.push([this.lo, newLo - 1]);
+      this.lo = newLo;
+      return true;
+    }
+    this.approximate.push([this.lo, newLo - 1]);
+    return false;
+  }
+}
+
+const ALL_ORDERS: readonly number[] = Array.from({ length: 64 }, (_, o) => o);
+
+const NONE = 0;
+const ITEM = 1;
+const HOLE = 2;
+
+export class StackIotlb implements Iotlb {
+  readonly group: CurveGroup;
+  protected readonly pool: LeafLookup;
+  /** The largest size followed; entries and holes deeper than it are dropped. */
+  private readonly depthCap: number;
+  /** Time-axis length: the marks are renumbered (compacted) when it runs out. */
+  protected readonly cap: number;
+
+  // Per entry (node).
+  readonly base: Float64Array;
+  readonly order: Uint8Array;
+  readonly phys: Float64Array;
+  readonly owner: Int32Array;
+  readonly unmappedAt: Float64Array;
+  private readonly tag: Int32Array;
+  private readonly time: Int32Array;
+  private readonly live: Uint8Array;
+  private readonly freeNodes: Int32Array;
+  private freeCount = 0;
+  private nodeHigh = 0;
+
+  // Per time.
+  private readonly fen: Int32Array;
+  private readonly kind: Uint8Array;
+  private readonly at: Int32Array;
+  private now = 0;
+  private total = 0;
+  /** Max-heap of hole times: the topmost hole is the one a fill takes. */
+  private readonly heap: Int32Array;
+  private heapSize = 0;
+
+  // (tag, base, order) -> node, open addressing with linear probing.
+  private readonly hash: Int32Array;
+  private readonly hashMask: number;
+
+  /** Live entries per order: a lookup skips orders the table holds nothing of. */
+  private readonly orderLive = new Int32Array(64);
+  private readonly winNode = new Int32Array(64);
+  private readonly winDepth = new Int32Array(64);
+  private readonly scratchKind: Uint8Array;
+  private readonly scratchAt: Int32Array;
+
+  private domain = 0;
+  private root = 0;
+
+  missWasInvalidated = false;
+  windowMaxNs = 0;
+  windowSumNs = 0;
+  windowCount = 0;
+
+  constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number) {
+    this.group = group;
+    this.pool = pool;
+    this.depthCap = maxEntries;
+    // Room for 7N marks past the N kept at a renumbering: one renumbering per
+    // 7N lookups or more, O(8N) each.
+    const cap = Math.max(64, 8 * maxEntries);
+    this.cap = cap;
+    this.base = new Float64Array(cap);
+    this.order = new Uint8Array(cap);
+    this.phys = new Float64Array(cap);
+    this.owner = new Int32Array(cap);
+    this.unmappedAt = new Float64Array(cap);
+    this.tag = new Int32Array(cap);
+    this.time = new Int32Array(cap);
+    this.live = new Uint8Array(cap);
+    this.freeNodes = new Int32Array(cap);
+    this.fen = new Int32Array(cap + 1);
+    this.kind = new Uint8Array(cap);
+    this.at = new Int32Array(cap);
+    this.heap = new Int32Array(cap);
+    this.scratchKind = new Uint8Array(cap);
+    this.scratchAt = new Int32Array(cap);
+    let h = 1;
+    while (h < 2 * cap) h *= 2;
+    this.hash = new Int32Array(h).fill(-1);
+    this.hashMask = h - 1;
+  }
+
+  bind(domain: number, root: number): void {
+    this.domain = domain;
+    this.root = root;
+  }
+
+  // ------------------------------------------------------------ the stack
+
+  /** Marks at times >= t: the stack depth of the mark at t (1 = most recent). */
+  private depthOf(t: number): number {
+    let s = 0;
+    for (let x = t; x > 0; x -= x & -x) s += this.fen[x];
+    return this.total - s;
+  }
+
+  private fenAdd(t: number, v: number): void {
+    for (let x = t + 1; x <= this.cap; x += x & -x) this.fen[x] += v;
+  }
+
+  private heapPush(t: number): void {
+    const heap = this.heap;
+    let i = this.heapSize++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (heap[p] >= t) break;
+      heap[i] = heap[p];
+      i = p;
+    }
+    heap[i] = t;
+  }
+
+  private heapPop(): number {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap[--this.heapSize];
+    let i = 0;
+    const n = this.heapSize;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && heap[c + 1] > heap[c]) c++;
+      if (heap[c] <= last) break;
+      heap[i] = heap[c];
+      i = c;
+    }
+    if (n > 0) heap[i] = last;
+    return top;
+  }
+
+  /** Makes room on the time axis for one more mark. */
+  private ensureTime(): void {
+    if (this.now === this.cap) this.compact();
+  }
+
+  /** A new mark at the top for `node`. */
+  private pushTop(node: number): void {
+    const t = this.now++;
+    this.kind[t] = ITEM;
+    this.at[t] = node;
+    this.time[node] = t;
+    this.fenAdd(t, 1);
+    this.total++;
+  }
+
+  /**
+   * Moves `node` (marked) to the top. A hole above it is consumed and its old
+   * place becomes a hole; else it simply leaves its place.
+   */
+  private touch(node: number): void {
+    const t = this.time[node];
+    if (this.heapSize > 0 && this.heap[0] > t) {
+      const h = this.heapPop();
+      this.kind[h] = NONE;
+      this.fenAdd(h, -1);
+      this.kind[t] = HOLE;
+      this.heapPush(t);
+    } else {
+      this.kind[t] = NONE;
+      this.fenAdd(t, -1);
+    }
+    this.total--;
+    this.pushTop(node);
+  }
+
+  /**
+   * Renumbers the marks 0..k-1, dropping those deeper than the largest size
+   * (no size followed holds them): the axis and the entries stay bounded by
+   * the live translations, whatever the trace length.
+   */
+  private compact(): void {
+    const kind = this.kind;
+    const at = this.at;
+    const sk = this.scratchKind;
+    const sa = this.scratchAt;
+    let depth = 0;
+    let k = 0;
+    // Top down: the kept marks are the first depthCap, written in reverse.
+    for (let t = this.now - 1; t >= 0; t--) {
+      const kd = kind[t];
+      if (kd === NONE) continue;
+      depth++;
+      if (depth <= this.depthCap) {
+        sk[k] = kd;
+        sa[k] = at[t];
+        k++;
+      } else if (kd === ITEM) {
+        this.dropNode(at[t]);
+      }
+    }
+    kind.fill(NONE);
+    this.fen.fill(0);
+    this.heapSize = 0;
+    for (let j = 0; j < k; j++) {
+      const t = k - 1 - j;
+      kind[t] = sk[j];
+      at[t] = sa[j];
+      if (sk[j] === ITEM) this.time[sa[j]] = t;
+      else this.heapPush(t);
+      this.fen[t + 1] = 1;
+    }
+    // Linear Fenwick build from the unit counts.
+    for (let i = 1; i <= this.cap; i++) {
+      const j = i + (i & -i);
+      if (j <= this.cap) this.fen[j] += this.fen[i];
+    }
+    this.now = k;
+    this.total = k;
+  }
+
+  // ------------------------------------------------------------ the key index
+
+  private slotOf(tag: number, base: number, order: number): number {
+    const lo = base >>> 0;
+    const hi = (base / 4294967296) >>> 0;
+    let h = Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi + order * 0x1000193, 0x85ebca6b) ^ Math.imul(tag + 1, 0xc2b2ae35);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x7feb352d);
+    h ^= h >>> 15;
+    return h & this.hashMask;
+  }
+
+  private find(tag: number, base: number, order: number): number {
+    const hash = this.hash;
+    let i = this.slotOf(tag, base, order);
+    for (;;) {
+      const n = hash[i];
+      if (n < 0) return -1;
+      if (this.base[n] === base && this.tag[n] === tag && this.order[n] === order) return n;
+      i = (i + 1) & this.hashMask;
+    }
+  }
+
+  private hashInsert(node: number): void {
+    let i = this.slotOf(this.tag[node], this.base[node], this.order[node]);
+    while (this.hash[i] >= 0) i = (i + 1) & this.hashMask;
+    this.hash[i] = node;
+  }
+
+  /** Deletes `node` from the index (backward-shift deletion keeps probe chains whole). */
+  private hashDelete(node: number): void {
+    const hash = this.hash;
+    const mask = this.hashMask;
+    let i = this.slotOf(this.tag[node], this.base[node], this.order[node]);
+    while (hash[i] !== node) i = (i + 1) & mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const n = hash[j];
+      if (n < 0) break;
+      const k = this.slotOf(this.tag[n], this.base[n], this.order[n]);
+      // Move n back into the gap at i unless its home lies cyclically in (i, j].
+      const inRange = i <= j ? k > i && k <= j : k > i || k <= j;
+      if (!inRange) {
+        hash[i] = n;
+        i = j;
+      }
+    }
+    hash[i] = -1;
+  }
+
+  private dropNode(node: number): void {
+    this.hashDelete(node);
+    this.orderLive[this.order[node]]--;
+    this.live[node] = 0;
+    this.freeNodes[this.freeCount++] = node;
+  }
+
+  // ------------------------------------------------------------ Iotlb
+
+  /**
+   * Whether a hit on `node` now would be stale: the replay's own rule
+   * (Replay.dmaRun), so that the two agree entry for entry.
+   */
+  private stale(node: number): boolean {
+    if (this.unmappedAt[node] < 0 && this.owner[node] === this.domain) return false;
+    const order = this.order[node];
+    const base = this.base[node];
+    const pool = this.pool;
+    return !(pool.lookup(this.root, base) === order && pool.foundBase === base && pool.foundPhys === this.phys[node]);
+  }
+
+  lookup(tag: number, pfn: number, ordersDesc: Int8Array): number {
+    this.missWasInvalidated = false;
+    this.ensureTime();
+    const g = this.group;
+    const hi = g.hi;
+    // The winners: each probe order's entry that is shallower than every
+    // larger order's, i.e. the entry a size from its depth up finds first.
+    let nw = 0;
+    let minDepth = 0x7fffffff;
+    for (let k = 0; k < ordersDesc.length; k++) {
+      const order = ordersDesc[k];
+      if (this.orderLive[order] === 0) continue;
+      const node = this.find(tag, alignDown(pfn, order), order);
+      if (node < 0) continue;
+      const d = this.depthOf(this.time[node]);
+      if (d < minDepth) {
+        if (d <= hi && minDepth - 1 >= g.lo) {
+          this.winNode[nw] = node;
+          this.winDepth[nw] = d;
+          nw++;
+        }
+        minDepth = d;
+      }
+    }
+    if (nw === 0) return -1; // a miss at every size of the group
+    const node = this.winNode[0];
+    const d = this.winDepth[0];
+    // Below the top winner the sizes find another entry: another path.
+    // (Past the budget they follow the top winner's path, marked approximate.)
+    if (nw > 1) g.split(d);
+    if (d <= g.lo) {
+      this.touch(node); // a hit at every size of the group
+      return node;
+    }
+    if (this.stale(node)) {
+      g.split(d); // a stale hit from d up; below, a walk that faults or fills another leaf
+      this.touch(node); // (at every size of the group when the split was refused)
+      return node;
+    }
+    // A hit from d up, a walk of the same leaf below: only counters differ.
+    // Report the miss of size lo; the fill that follows refreshes the entry.
+    g.hitGain[d]++;
+    g.accessGain[d] += this.pool.walkAccesses(this.order[node]);
+    return -1;
+  }
+
+  fill(tag: number, base: number, order: number, phys: number, owner: number): number {
+    this.ensureTime();
+    let node = this.find(tag, base, order);
+    if (node >= 0) {
+      this.touch(node);
+    } else {
+      node = this.freeCount > 0 ? this.freeNodes[--this.freeCount] : this.nodeHigh++;
+      this.tag[node] = tag;
+      this.base[node] = base;
+      this.order[node] = order;
+      this.live[node] = 1;
+      this.hashInsert(node);
+      this.orderLive[order]++;
+      if (this.heapSize > 0) {
+        // The topmost hole's slot takes the fill at every size that has it.
+        const h = this.heapPop();
+        this.kind[h] = NONE;
+        this.fenAdd(h, -1);
+        this.total--;
+      }
+      this.pushTop(node);
+    }
+    this.phys[node] = phys;
+    this.owner[node] = owner;
+    this.unmappedAt[node] = -1;
+    return node;
+  }
+
+  findExact(tag: number, base: number, order: number): number {
+    return this.find(tag, base, order);
+  }
+
+  /** Called as an entry is invalidated (the OPT recorder's hook). */
+  protected onRemove(_node: number): void {}
+
+  /** An invalidated entry: its mark stays as a hole (see the top of this file). */
+  private remove(node: number, nowNs: number): void {
+    this.onRemove(node);
+    noteRemoval(this, this.unmappedAt[node], nowNs);
+    const t = this.time[node];
+    this.kind[t] = HOLE;
+    this.heapPush(t);
+    this.dropNode(node);
+  }
+
+  removeRange(tag: number, start: number, end: number, nowNs: number): number {
+    let removed = 0;
+    // Few pages: probe the index for each; many: scan the entries.
+    if (rangeProbes(ALL_ORDERS, this.orderLive, start, end) <= 64) {
+      for (const o of ALL_ORDERS) {
+        if (this.orderLive[o] === 0) continue;
+        const last = pageNumber(end - 1, o);
+        for (let page = pageNumber(start, o); page <= last; page++) {
+          const node = this.find(tag, page * POW2[o], o);
+          if (node >= 0) {
+            this.remove(node, nowNs);
+            removed++;
+          }
+        }
+      }
+      return removed;
+    }
+    for (let n = 0; n < this.nodeHigh; n++) {
+      if (this.live[n] === 0 || this.tag[n] !== tag) continue;
+      const b = this.base[n];
+      if (b < end && b + POW2[this.order[n]] > start) {
+        this.remove(n, nowNs);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  removeTags(tag: number, groups: Int32Array | null, nowNs: number): number {
+    let removed = 0;
+    const group = groups === null ? -1 : groups[tag];
+    for (let n = 0; n < this.nodeHigh; n++) {
+      if (this.live[n] === 0) continue;
+      if (groups === null ? this.tag[n] !== tag : groups[this.tag[n]] !== group) continue;
+      this.remove(n, nowNs);
+      removed++;
+    }
+    return removed;
+  }
+
+  takeWindow(): void {
+    this.windowMaxNs = 0;
+    this.windowSumNs = 0;
+    this.windowCount = 0;
+  }
+}

@@ -1,0 +1,124 @@
+// `iommu-replay curve TRACE... [--config FILE] [--page-sizes 4K 4K,2M ...] [--mode strict lazy] [--max-entries N] [--ways full|W] [--opt] [--max-groups G] [--policy lru|fifo|plru|random] [--out DIR] [--jobs N] [--quiet]`
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
+import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
+import { formatPageSizeSet } from '../config/pagesizes.js';
+import { expandSweep } from '../config/sweep.js';
+import { InputError } from '../errors.js';
+import { ensureDir, writeFileAtomic } from '../files.js';
+import { checkCurveConfig, type CurveResult } from '../run/curve.js';
+import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
+import type { WorkerInputError } from '../run/sweep-worker.js';
+import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
+import { stableStringify } from '../stats/summary.js';
+import { openTrace } from '../trace/merge.js';
+import { traceNames } from './sweep.js';
+
+interface Args {
+  traces: string[];
+  config?: string;
+  pageSizes?: string[];
+  mode?: string[];
+  maxEntries: number;
+  ways: string;
+  opt?: boolean;
+  maxGroups: number;
+  policy: string;
+  out: string;
+  jobs?: number;
+  quiet?: boolean;
+}
+
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  // Under the test runner this module is TypeScript; the worker runs the build.
+  return here.endsWith('.ts') ? path.resolve('dist/src/run/curve-worker.js') : path.join(path.dirname(here), '../run/curve-worker.js');
+}
+
+/** Runs the tasks, over `jobs` threads when there are several; results in task order. */
+async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[][]> {
+  if (jobs <= 1 || tasks.length <= 1) {
+    const out: CurveResult[][] = [];
+    for (const t of tasks) out.push(await runCurveTask(t));
+    return out;
+  }
+  const pool = new Piscina({ filename: workerFile(), minThreads: 0, maxThreads: jobs, idleTimeout: 100 });
+  try {
+    return await Promise.all(
+      tasks.map(async (t) => {
+        const r = (await pool.run(t)) as CurveResult[] | WorkerInputError;
+        if (!Array.isArray(r)) throw new InputError(r.inputError);
+        return r;
+      }),
+    );
+  } finally {
+    await pool.destroy();
+  }
+}
+
+/** Above this the stack's arrays and the report grow large for little insight. */
+const MAX_CURVE_ENTRIES = 1 << 20;
+
+export const curveCommand: CommandModule<object, Args> = {
+  command: 'curve <traces..>',
+  describe: DESCRIBE.curve,
+  builder: (y) =>
+    y
+      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces (each file is its own trace)' })
+      .option('config', { type: 'string', describe: 'base configuration (its iotlb geometry is what the curve varies)' })
+      .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G' })
+      .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
+      .option('max-entries', { type: 'number', default: 4096, describe: 'the largest IOTLB size' })
+      .option('ways', { type: 'string', default: 'full', describe: 'full (every size 1..N) or W (W ways, every power-of-two number of sets)' })
+      .option('opt', { type: 'boolean', describe: "add Belady's optimal replacement (the lower bound), fully associative" })
+      .option('max-groups', { type: 'number', default: 64, describe: 'lru, full: at most this many replays of a trace when sizes part ways (stale hits); past it, sizes are marked approximate' })
+      .option('policy', { type: 'string', default: 'lru', describe: 'lru (exact stack profile); fifo, plru, random, flush-when-full are replayed as points' })
+      .option('out', { type: 'string', default: 'curve-out', describe: 'output directory' })
+      .option('jobs', { type: 'number', describe: 'worker threads, one curve (trace and point) each at a time (default: the cores)' })
+      .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' }) as never,
+  handler: async (args) => {
+    const n = args.maxEntries;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_CURVE_ENTRIES) throw new InputError(`Invalid option --max-entries: expected an integer in 1..${MAX_CURVE_ENTRIES}, got ${args.maxEntries}`);
+    const jobs = args.jobs ?? os.availableParallelism();
+    if (!Number.isInteger(jobs) || jobs < 1) throw new InputError(`Invalid option --jobs: expected a positive integer, got ${args.jobs}`);
+    if (!Number.isInteger(args.maxGroups) || args.maxGroups < 1) throw new InputError(`Invalid option --max-groups: expected a positive integer, got ${args.maxGroups}`);
+    const ways = args.ways === 'full' ? 0 : Number(args.ways);
+    if (!Number.isInteger(ways) || ways < 0 || ways > n) throw new InputError(`Invalid option --ways: expected full or an integer in 1..${n}, got ${args.ways}`);
+    if (!(POLICIES as readonly string[]).includes(args.policy)) throw new InputError(`Invalid option --policy: expected one of ${POLICIES.join(', ')}, got ${args.policy}`);
+    const policy = args.policy as PolicyName;
+    if (args.opt && ways !== 0) throw new InputError('Invalid option --opt: OPT is computed for the fully associative curve (--ways full)');
+    for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
+    const raw = args.config ? readConfigFile(args.config) : {};
+    const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode }, args.config ?? '(command line)');
+    for (const p of points) checkCurveConfig(p.config, args.config);
+    for (const t of args.traces) await (await openTrace([t])).close();
+    ensureDir(args.out);
+    const names = traceNames(args.traces);
+    const tasks: (CurveTask & { of: Omit<CurveOf, 'result'> })[] = args.traces.flatMap((trace, t) =>
+      points.map((p) => ({
+        trace,
+        config: p.config,
+        maxEntries: n,
+        maxGroups: args.maxGroups,
+        policy,
+        ways,
+        opt: args.opt ?? false,
+        of: { trace: names[t], pageSizes: formatPageSizeSet(p.config.pageSizes), mode: p.config.invalidation.mode },
+      })),
+    );
+    const results = await runTasks(tasks.map(({ of: _of, ...task }) => task), jobs);
+    const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
+    writeFileAtomic(path.join(args.out, 'curves.arrow'), curvesArrow(curves));
+    writeFileAtomic(path.join(args.out, 'curves.json'), stableStringify(curvesSummary(curves, n)));
+    writeFileAtomic(path.join(args.out, 'report.md'), curvesMarkdown(curves));
+    writeFileAtomic(path.join(args.out, 'report.html'), await curvesHtml(curves));
+    if (!args.quiet) {
+      for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${c.trace} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
+      process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
+    }
+  },
+};

@@ -1,0 +1,189 @@
+// Curve outputs: curves.arrow (one row per trace, bitmap, mode, policy, ways
+// and size), the summary JSON with each curve's knees, and the Markdown and
+// HTML reports with the curves drawn on a log2 size axis.
+import * as A from 'apache-arrow';
+import type * as vl from 'vega-lite';
+import { parseSizeLog2 } from '../config/pagesizes.js';
+import type { CurveCounters, CurveResult } from '../run/curve.js';
+import { chartBase, svgOf } from './charts.js';
+import { htmlPage } from './html.js';
+import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, tableHtml, tableMd, type Table } from './format.js';
+
+/** One curve of the run: what it is of, and its points. */
+export interface CurveOf {
+  trace: string;
+  /** Spelled as the sweep spells it: "4K|2M". */
+  pageSizes: string;
+  mode: string;
+  result: CurveResult;
+}
+
+export const KNEE_FRACTIONS = [0.9, 0.95, 0.99] as const;
+
+export interface Knee {
+  fraction: number;
+  entries: number;
+  /** Bytes the knee's entries cover, by page size of the bitmap. */
+  reachBytes: Record<string, number>;
+}
+
+/**
+ * The smallest size whose hits reach each fraction of the curve's largest
+ * hit count (undefined when the curve has no hit at all).
+ */
+export function kneesOf(c: CurveOf): Knee[] | undefined {
+  const pts = c.result.points;
+  let maxHits = 0;
+  for (const p of pts) if (p.hits > maxHits) maxHits = p.hits;
+  if (maxHits === 0) return undefined;
+  return KNEE_FRACTIONS.map((fraction) => {
+    const p = pts.find((x) => x.hits >= fraction * maxHits)!;
+    return { fraction, entries: p.entries, reachBytes: reachOf(p.entries, c.pageSizes) };
+  });
+}
+
+function reachOf(entries: number, pageSizes: string): Record<string, number> {
+  return Object.fromEntries(pageSizes.split('|').map((s) => [s, entries * 2 ** parseSizeLog2(s)!]));
+}
+
+/** How a curve was computed, in words, for the outputs. */
+export function methodOf(r: CurveResult): string {
+  if (r.policy === 'opt') return "Belady's OPT over the largest size's reference stream";
+  if (r.method === 'stack') {
+    const approx = r.approximate?.length ? `; sizes ${r.approximate.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(', ')} approximate (--max-groups reached)` : '';
+    return `${approx ? '' : 'exact '}LRU stack profile (${r.groups} size group(s), ${r.passes} pass(es) over the trace${approx})`;
+  }
+  if (r.policy !== 'lru') return `${r.policy} has no stack property: each size replayed as a point (one decode, one table per size)`;
+  if (r.ways === 0) return 'each power-of-two size replayed as a point (one decode, one table per size): the trace has nested domains, whose two-stage walks the stack profile does not model';
+  return 'each number of sets replayed as a point (one decode, one table per geometry)';
+}
+
+const COUNTERS = ['lookups', 'hits', 'misses', 'staleHits', 'walks', 'walkAccesses', 'faults'] as const;
+
+/** curves.arrow: integer counters as int64 columns, the rates as float64. */
+export function curvesArrow(curves: CurveOf[]): Uint8Array {
+  const rows: { c: CurveOf; p: CurveCounters }[] = curves.flatMap((c) => c.result.points.map((p) => ({ c, p })));
+  const cols: Record<string, A.Vector> = {
+    trace: A.vectorFromArray(rows.map((r) => r.c.trace), new A.Utf8()),
+    pageSizes: A.vectorFromArray(rows.map((r) => r.c.pageSizes), new A.Utf8()),
+    mode: A.vectorFromArray(rows.map((r) => r.c.mode), new A.Utf8()),
+    policy: A.vectorFromArray(rows.map((r) => r.c.result.policy), new A.Utf8()),
+    ways: A.vectorFromArray(rows.map((r) => r.c.result.ways), new A.Uint32()),
+    sets: A.vectorFromArray(rows.map((r) => r.p.sets), new A.Uint32()),
+    entries: A.vectorFromArray(rows.map((r) => r.p.entries), new A.Uint32()),
+  };
+  for (const k of COUNTERS) cols[k] = A.vectorFromArray(rows.map((r) => BigInt(r.p[k])), new A.Int64());
+  cols.hitRate = A.vectorFromArray(rows.map((r) => r.p.hitRate), new A.Float64());
+  cols.translationCostNs = A.vectorFromArray(rows.map((r) => r.p.translationCostNs), new A.Float64());
+  return A.tableToIPC(new A.Table(cols), 'file');
+}
+
+/** The summary JSON: per curve, how it was made, its largest hit count and its knees. */
+export function curvesSummary(curves: CurveOf[], maxEntries: number) {
+  return {
+    version: 1,
+    maxEntries,
+    curves: curves.map((c) => {
+      const last = c.result.points[c.result.points.length - 1];
+      return {
+        trace: c.trace,
+        pageSizes: c.pageSizes,
+        mode: c.mode,
+        policy: c.result.policy,
+        ways: c.result.ways,
+        method: c.result.method,
+        note: methodOf(c.result),
+        ...(c.result.groups !== undefined ? { groups: c.result.groups, passes: c.result.passes, approximate: c.result.approximate ?? [] } : {}),
+        points: c.result.points.length,
+        largest: { entries: last.entries, lookups: last.lookups, hits: last.hits, hitRate: last.hitRate },
+        knees: kneesOf(c) ?? null,
+      };
+    }),
+  };
+}
+
+function curveLabel(c: CurveOf): string {
+  const ways = c.result.ways === 0 ? 'full' : `${c.result.ways}-way`;
+  return `${c.trace} ${c.pageSizes} ${c.mode} ${c.result.policy} ${ways}`;
+}
+
+function kneeTable(curves: CurveOf[]): Table {
+  return {
+    header: ['curve', 'max hit rate', ...KNEE_FRACTIONS.map((f) => `${f * 100}% knee (reach)`), 'how'],
+    rows: curves.map((c) => {
+      const knees = kneesOf(c);
+      const last = c.result.points[c.result.points.length - 1];
+      return [
+        curveLabel(c),
+        fmtPct(last.lookups === 0 ? null : last.hitRate),
+        ...KNEE_FRACTIONS.map((_, i) => {
+          const k = knees?.[i];
+          return k ? `${k.entries} (${Object.entries(k.reachBytes).map(([s, b]) => `${fmtBytes(b)} at ${s}`).join(', ')})` : 'n/a';
+        }),
+        methodOf(c.result),
+      ];
+    }),
+    alignRight: false,
+  };
+}
+
+/** Points at the powers of two (and the largest size): the curve in a table. */
+function pointsTable(c: CurveOf): Table {
+  const pts = c.result.points.filter((p, i, all) => (p.entries & (p.entries - 1)) === 0 || i === all.length - 1);
+  return {
+    header: ['entries', 'sets', 'hit rate', 'hits', 'walks', 'walk accesses', 'stale hits', 'faults', 'translation cost'],
+    rows: pts.map((p) => [String(p.entries), String(p.sets), fmtPct(p.lookups === 0 ? null : p.hitRate), fmtInt(p.hits), fmtInt(p.walks), fmtInt(p.walkAccesses), fmtInt(p.staleHits), fmtInt(p.faults), fmtNs(p.translationCostNs)]),
+  };
+}
+
+export function curvesMarkdown(curves: CurveOf[], title = 'iommu-replay curve'): string {
+  const out = [`# ${title}`, '', 'Every point is what `replay` reports at that IOTLB geometry. Rows: `curves.arrow`; knees: `curves.json`.', ''];
+  out.push('## Knees', '', 'The smallest size that reaches 90, 95 and 99 % of the curve\'s largest hit count, and the bytes its entries cover.', '', tableMd(kneeTable(curves)), '');
+  for (const c of curves) out.push(`## ${curveLabel(c)}`, '', tableMd(pointsTable(c)), '');
+  return out.join('\n');
+}
+
+/** Powers of two from 1 to the largest size: the axis ticks. */
+function pow2Ticks(max: number): number[] {
+  const ticks: number[] = [];
+  for (let e = 1; e <= max; e *= 2) ticks.push(e);
+  return ticks;
+}
+
+/** Hit rate against entries, log2 axis, one line per bitmap, OPT dashed; a panel per trace and mode. */
+export function curveChart(curves: CurveOf[], width = 320, height = 200): Promise<string> {
+  const values = curves.flatMap((c) =>
+    c.result.points.map((p) => ({ trace: c.trace, mode: c.mode, pageSizes: c.pageSizes, policy: c.result.policy, ways: c.result.ways === 0 ? 'full' : `${c.result.ways}-way`, entries: p.entries, hitRate: p.hitRate })),
+  );
+  const max = Math.max(1, ...curves.map((c) => c.result.points[c.result.points.length - 1].entries));
+  const multi = new Set(values.map((v) => `${v.trace} ${v.mode}`)).size > 1;
+  // Solid LRU, dashed OPT, dotted point policies: only those drawn are in the legend.
+  const dashes: Record<string, number[]> = { lru: [1, 0], opt: [6, 3], fifo: [2, 2], plru: [1, 3], random: [4, 1, 1, 1] };
+  const policies = Object.keys(dashes).filter((p) => values.some((v) => v.policy === p));
+  const layer = {
+    width,
+    height,
+    mark: { type: 'line', interpolate: 'step-after' },
+    encoding: {
+      x: { field: 'entries', type: 'quantitative', scale: { type: 'log', base: 2, domain: [1, max] }, axis: { values: pow2Ticks(max), format: 'd' }, title: 'IOTLB entries' },
+      y: { field: 'hitRate', type: 'quantitative', title: 'hit rate', axis: { format: '%' }, scale: { domain: [0, 1] } },
+      color: { field: 'pageSizes', type: 'nominal', title: 'page sizes' },
+      strokeDash: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain: policies, range: policies.map((p) => dashes[p]) } },
+      detail: { field: 'ways', type: 'nominal' },
+    },
+  };
+  const spec = multi
+    ? { ...chartBase, data: { values }, facet: { column: { field: 'trace', type: 'nominal', title: null }, row: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
+    : { ...chartBase, data: { values }, ...layer };
+  return svgOf(spec as vl.TopLevelSpec);
+}
+
+export async function curvesHtml(curves: CurveOf[], title = 'iommu-replay curve'): Promise<string> {
+  const chart = await curveChart(curves);
+  const sections = [
+    `<section id="curves"><h2>Hit rate against IOTLB entries</h2><figure>${chart}</figure></section>`,
+    `<section id="knees"><h2>Knees</h2><p>The smallest size that reaches 90, 95 and 99 % of the curve's largest hit count, and the bytes its entries cover.</p>${tableHtml(kneeTable(curves))}</section>`,
+    ...curves.map((c) => `<section class="curve"><h2>${esc(curveLabel(c))}</h2>${tableHtml(pointsTable(c))}</section>`),
+  ];
+  return htmlPage(title, '<p>Every point is what <code>replay</code> reports at that IOTLB geometry.</p>', sections);
+}

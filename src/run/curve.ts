@@ -1,0 +1,176 @@
+// Miss-ratio curves: the counters of `replay` at every IOTLB size up to N.
+//
+// Fully associative LRU: the stack-distance profiler (caches/stack.ts) stands
+// in for every instance's IOTLB, so one pass over the trace gives every size
+// from 1 to N; the rest of the model is the replay's own. When sizes part ways
+// (a stale hit at some sizes is a walk at the smaller ones), the smaller sizes
+// are handed back and replayed again from the start as a group of their own:
+// every size is exact, and a trace with no such lookup takes one pass.
+//
+// Set-associative LRU and the policies without the stack property (fifo,
+// plru, random) are replayed as points: one decode, one table per size.
+import type { PolicyName, ReplayConfig } from '../config/config.js';
+import { CurveGroup, StackIotlb } from '../caches/stack.js';
+import { InputError } from '../errors.js';
+import { buildSummary, translationCostNs, type Summary } from '../stats/summary.js';
+import { Replay } from '../model/replay.js';
+import type { TraceMetadata } from '../trace/schema.js';
+import { runReplays } from './run.js';
+
+/** The counters of one curve point: those `replay` reports at that geometry. */
+export interface CurveCounters {
+  entries: number;
+  sets: number;
+  lookups: number;
+  hits: number;
+  misses: number;
+  staleHits: number;
+  walks: number;
+  walkAccesses: number;
+  faults: number;
+  hitRate: number;
+  translationCostNs: number;
+}
+
+export interface CurveResult {
+  /** lru or opt or a point policy. */
+  policy: PolicyName | 'opt';
+  /** 0: fully associative. */
+  ways: number;
+  method: 'stack' | 'points';
+  points: CurveCounters[];
+  /** stack: size groups replayed (1 when no sizes parted ways) and passes over the trace. */
+  groups?: number;
+  passes?: number;
+  /**
+   * stack: size ranges whose counters are approximate because the group
+   * budget ran out (empty: every size exact).
+   */
+  approximate?: [number, number][];
+}
+
+/** Merges overlapping or adjacent [lo, hi] ranges. */
+function mergeRanges(ranges: [number, number][]): [number, number][] {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
+}
+
+export interface CurveProgress {
+  onProgress?: (eventsDone: number) => void;
+}
+
+/** Feeds a trace, once, to the replays `make` builds for its metadata. */
+export type Feed = (make: (meta: TraceMetadata) => Replay[]) => Promise<{ replays: Replay[]; labels: string[] }>;
+
+/** The feed of trace files (several files form one trace, as for `replay`). */
+export function fileFeed(paths: string[], opts: CurveProgress = {}): Feed {
+  return (make) => runReplays(paths, make, opts);
+}
+
+function counters(entries: number, sets: number, c: Omit<CurveCounters, 'entries' | 'sets' | 'misses' | 'hitRate' | 'translationCostNs'>, cfg: ReplayConfig): CurveCounters {
+  return {
+    entries,
+    sets,
+    ...c,
+    misses: c.lookups - c.hits,
+    hitRate: c.lookups === 0 ? 0 : c.hits / c.lookups,
+    translationCostNs: translationCostNs(c.hits, c.walkAccesses, cfg.costs),
+  };
+}
+
+function fromSummary(entries: number, sets: number, s: Summary, cfg: ReplayConfig): CurveCounters {
+  const t = s.totals;
+  return counters(entries, sets, { lookups: t.iotlb.lookups, hits: t.iotlb.hits, staleHits: t.iotlb.staleHits, walks: t.walks.count, walkAccesses: t.walks.memoryAccesses, faults: t.dma.faults }, cfg);
+}
+
+/** `config` with an IOTLB of `sets` x `ways` under `policy`. */
+export function withIotlb(config: ReplayConfig, sets: number, ways: number, policy: PolicyName): ReplayConfig {
+  return { ...config, iotlb: { entries: sets * ways, sets, ways, policy } };
+}
+
+/** Rejects what a curve cannot follow (InputError). */
+export function checkCurveConfig(config: ReplayConfig, source = config.name): void {
+  // Walk caches change walk costs by history the stack does not follow.
+  if (config.walkCache) throw new InputError(`Invalid config "${source}": walkCache: curves do not follow walk caches; remove it`);
+}
+
+/**
+ * Every fully associative LRU size 1..maxEntries by the stack profiler: exact
+ * while at most `maxGroups` size groups are needed (each one more replay of
+ * the trace); past that, sizes that part ways follow the larger sizes and are
+ * listed as approximate.
+ */
+export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries: number, maxGroups = Infinity): Promise<CurveResult> {
+  checkCurveConfig(config);
+  const cfg = withIotlb(config, 1, maxEntries, 'lru');
+  const points: CurveCounters[] = new Array(maxEntries);
+  let pending: [number, number][] = [[1, maxEntries]];
+  let groups = 0;
+  let passes = 0;
+  const budget = { remaining: maxGroups - 1 };
+  const approximate: [number, number][] = [];
+  while (pending.length > 0) {
+    passes++;
+    const gs = pending.map(([lo, hi]) => new CurveGroup(lo, hi, budget));
+    const { replays, labels } = await feed((meta) => gs.map((g) => new Replay(cfg, meta, {}, (_, pool) => new StackIotlb(g, pool, g.hi))));
+    pending = [];
+    gs.forEach((g, i) => {
+      groups++;
+      const t = buildSummary(replays[i], labels).totals;
+      // Size lo's counters are the replay's; a larger size adds the lookups
+      // that hit at its depth (and so did not walk).
+      let gainHits = 0;
+      let gainAccesses = 0;
+      for (let d = 1; d < g.lo; d++) {
+        gainHits += g.hitGain[d];
+        gainAccesses += g.accessGain[d];
+      }
+      for (let size = g.lo; size <= g.hi; size++) {
+        gainHits += g.hitGain[size];
+        gainAccesses += g.accessGain[size];
+        points[size - 1] = counters(size, 1, {
+          lookups: t.iotlb.lookups,
+          hits: t.iotlb.hits + gainHits,
+          staleHits: t.iotlb.staleHits,
+          walks: t.walks.count - gainHits,
+          walkAccesses: t.walks.memoryAccesses - gainAccesses,
+          faults: t.dma.faults,
+        }, cfg);
+      }
+      pending.push(...g.spawned);
+      // Ranges marked before a later split moved sizes out stay only for the sizes kept.
+      for (const [lo, hi] of g.approximate) if (hi >= g.lo) approximate.push([Math.max(lo, g.lo), hi]);
+    });
+  }
+  return { policy: 'lru', ways: 0, method: 'stack', points, groups, passes, approximate: mergeRanges(approximate) };
+}
+
+/** The geometries a points curve replays: (sets, ways) pairs, smallest first. */
+export function pointGeometries(ways: number, maxEntries: number): [number, number][] {
+  const out: [number, number][] = [];
+  if (ways > 0) {
+    for (let sets = 1; sets * ways <= maxEntries; sets *= 2) out.push([sets, ways]);
+  } else {
+    // No stack property: powers of two (and N), each its own table.
+    for (let e = 1; e <= maxEntries; e *= 2) out.push([1, e]);
+    if (out[out.length - 1][1] !== maxEntries) out.push([1, maxEntries]);
+  }
+  return out;
+}
+
+/** A curve replayed as points: one decode, one table per geometry. */
+export async function pointsCurve(feed: Feed, config: ReplayConfig, policy: PolicyName, ways: number, maxEntries: number): Promise<CurveResult> {
+  checkCurveConfig(config);
+  const geoms = pointGeometries(ways, maxEntries);
+  const configs = geoms.map(([sets, w]) => withIotlb(config, sets, w, policy));
+  const { replays, labels } = await feed((meta) => configs.map((c) => new Replay(c, meta)));
+  const summaries = replays.map((r) => buildSummary(r, labels));
+  const points = summaries.map((s, i) => fromSummary(geoms[i][0] * geoms[i][1], geoms[i][0], s, configs[i]));
+  return { policy, ways, method: 'points', points };
+}
