@@ -16,8 +16,10 @@ import { splitRange } from '../src/model/pgsize.js';
 import { sizesOf } from '../src/model/topology.js';
 import { pfnOf } from '../src/trace/batch.js';
 import { Op } from '../src/trace/schema.js';
-import { replayPoints } from '../src/model/run.js';
-import { runSweep } from '../src/model/sweep.js';
+import { replayPoints } from '../src/run/run.js';
+import { runSweep } from '../src/run/sweep.js';
+import { runSweepQueued } from '../src/run/queue.js';
+import { hasRedis } from './queue.js';
 import { openTrace } from '../src/trace/merge.js';
 import { benchTrace } from './traces.js';
 
@@ -88,8 +90,22 @@ async function child(scenario: string, events: number): Promise<Result> {
   } else if (what === 'sweep') {
     // A 12-point sweep (3 bitmaps x 4 IOTLB sizes) over `extra` worker threads.
     const jobs = Number(extra ?? 1);
-    const configs = ['4K', '4K,2M', '4K,2M,1G'].flatMap((ps) => [32, 64, 128, 256].map((e) => resolveConfig({ pageSizes: ps.split(','), iotlb: { entries: e, ways: 4 } })));
-    await runSweep([file], configs, { jobs, onProgress: (n) => (done = n) });
+    await runSweep([[file]], sweepConfigs(), { jobs, onProgress: (n) => (done = n) });
+  } else if (what === 'queue') {
+    // The same sweep on the queue: 2 jobs of 6 points, `extra` worker
+    // processes (started and connected before the clock starts), a fresh
+    // redis-server. Peak RSS is the submitter's.
+    const workers = Number(extra ?? 1);
+    const { startBenchQueue } = await import('./queue.js');
+    const q = await startBenchQueue(workers);
+    const t1 = process.hrtime.bigint();
+    try {
+      await runSweepQueued([[file]], sweepConfigs(), { jobs: 2, url: q.url, version: 'bench', onProgress: (n) => (done = n) });
+    } finally {
+      q.stop();
+    }
+    const seconds = Number(process.hrtime.bigint() - t1) / 1e9;
+    return { scenario, events: done, seconds, eventsPerSecond: done / seconds, peakRssMiB: process.resourceUsage().maxRSS / 1024, note: `${workers} worker process(es), 2 jobs` };
   } else {
     const points = Number(extra ?? 1);
     const mode = what === 'lazy' ? 'lazy' : 'strict';
@@ -100,6 +116,11 @@ async function child(scenario: string, events: number): Promise<Result> {
   const res: Result = { scenario, events: done, seconds, eventsPerSecond: done / seconds, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
   if (loopNs > 0n) res.note = `${what === 'scan' ? 'view scan' : 'table operations'} alone: ${(done / (Number(loopNs) / 1e9) / 1e6).toFixed(0)} M events/s`;
   return res;
+}
+
+/** 3 bitmaps x 4 IOTLB sizes. */
+function sweepConfigs() {
+  return ['4K', '4K,2M', '4K,2M,1G'].flatMap((ps) => [32, 64, 128, 256].map((e) => resolveConfig({ pageSizes: ps.split(','), iotlb: { entries: e, ways: 4 } })));
 }
 
 function run(scenario: string, events: number): Result {
@@ -136,6 +157,10 @@ async function main(): Promise<void> {
   // The sweeps use the same 5M-event NIC trace: on a short trace the threads'
   // start-up (spawn, module load, JIT warm-up) is a visible share of the run.
   scenarios.push(['nic:sweep:1', Math.min(events, 5_000_000)], ['nic:sweep:2', Math.min(events, 5_000_000)]);
+  // The same sweep on BullMQ over Redis, with 1 and 2 worker processes (needs redis-server).
+  const queued = hasRedis();
+  if (queued) scenarios.push(['nic:queue:1', Math.min(events, 5_000_000)], ['nic:queue:2', Math.min(events, 5_000_000)]);
+  else process.stderr.write('nic:queue:* skipped: no redis-server (apt-get install redis-server)\n');
   if (process.argv.includes('--large')) {
     await benchTrace('dma', events * 10);
     scenarios.push(['dma:replay', events * 10]);
@@ -156,6 +181,11 @@ async function main(): Promise<void> {
       floorOverReplay: results.find((r) => r.scenario === 'dma:floor')!.eventsPerSecond / dma.eventsPerSecond,
       fourPointsOverOne: dma.seconds * 4 / four.seconds,
       sweepTwoThreadsOverOne: results.find((r) => r.scenario === 'nic:sweep:1')!.seconds / results.find((r) => r.scenario === 'nic:sweep:2')!.seconds,
+      ...(queued ? {
+        queueTwoWorkersOverOne: results.find((r) => r.scenario === 'nic:queue:1')!.seconds / results.find((r) => r.scenario === 'nic:queue:2')!.seconds,
+        // Per job: one worker on the queue against one local thread, same 12 points in 2 jobs.
+        queueOverheadPerJobS: (results.find((r) => r.scenario === 'nic:queue:1')!.seconds - results.find((r) => r.scenario === 'nic:sweep:1')!.seconds) / 2,
+      } : {}),
     },
   };
   const out = arg('--out') ?? 'bench/out/latest.json';
@@ -168,7 +198,7 @@ async function main(): Promise<void> {
     const delta = p ? ` (${((r.eventsPerSecond / p.eventsPerSecond - 1) * 100).toFixed(1)}%)` : '';
     console.log(`| ${r.scenario} | ${r.events.toLocaleString('en-US')} | ${(r.eventsPerSecond / 1e6).toFixed(2)}${delta} | ${r.peakRssMiB.toFixed(0)} | ${r.note ?? ''} |`);
   }
-  console.log(`\nscan / replay: ${summary.ratios.scanOverReplay.toFixed(2)}x; table operations alone / replay: ${summary.ratios.floorOverReplay.toFixed(2)}x; 4 points in one pass vs 4 replays: ${summary.ratios.fourPointsOverOne.toFixed(2)}x; 12-point sweep, 2 threads vs 1: ${summary.ratios.sweepTwoThreadsOverOne.toFixed(2)}x; ${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`);
+  console.log(`\nscan / replay: ${summary.ratios.scanOverReplay.toFixed(2)}x; table operations alone / replay: ${summary.ratios.floorOverReplay.toFixed(2)}x; 4 points in one pass vs 4 replays: ${summary.ratios.fourPointsOverOne.toFixed(2)}x; 12-point sweep, 2 threads vs 1: ${summary.ratios.sweepTwoThreadsOverOne.toFixed(2)}x; ${queued ? `queued, 2 workers vs 1: ${summary.ratios.queueTwoWorkersOverOne!.toFixed(2)}x, overhead per job ${summary.ratios.queueOverheadPerJobS!.toFixed(2)} s; ` : ''}${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`);
 }
 
 main().catch((err) => {

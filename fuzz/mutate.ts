@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveConfig } from '../src/config/config.js';
 import { InputError } from '../src/errors.js';
-import { replayTrace } from '../src/model/run.js';
+import { replayTrace } from '../src/run/run.js';
 import { cloneBatch, type EventBatch } from '../src/trace/batch.js';
 import { openTrace } from '../src/trace/merge.js';
 import { writeTrace } from '../src/trace/writer.js';

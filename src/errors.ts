@@ -21,3 +21,11 @@ export function describeIoError(err: unknown): string {
 export function traceError(file: string, what: string): InputError {
   return new InputError(`Cannot read trace "${file}": ${what}`);
 }
+
+/**
+ * A service the command needs (Redis, for queued sweeps) is unreachable or
+ * was lost: one line and exit status 3, no output written.
+ */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+}

@@ -1,5 +1,5 @@
 // Where a page may live: set = (address / pageSize) mod sets, per page size
-// (spec/model.md §6, step 2), so a 2M page is indexed by its 2M page number and
+// (docs/model.md §6, step 2), so a 2M page is indexed by its 2M page number and
 // not by 4K bits. Addresses are page-frame numbers (4 KiB units, exact doubles
 // below 2^53); an order is log2(pageSize) - 12.
 //

@@ -1,6 +1,6 @@
 // Replacement policies behind three hooks (hit, fill, victim), as ChampSim's
 // replacement modules are. The table fills the first invalid way itself and
-// asks `victim` only when the set is full (spec/model.md §6, "Fill").
+// asks `victim` only when the set is full (docs/model.md §6, "Fill").
 //
 // One class holds every policy's state and switches on the policy's code:
 // each table calls the same three methods at the same sites, so the calls stay
@@ -12,7 +12,10 @@ const LRU = 0;
 const FIFO = 1;
 const PLRU = 2;
 const RANDOM = 3;
-const CODES: Record<PolicyName, number> = { lru: LRU, fifo: FIFO, plru: PLRU, random: RANDOM };
+const FLUSH_WHEN_FULL = 4;
+const CODES: Record<PolicyName, number> = { lru: LRU, fifo: FIFO, plru: PLRU, random: RANDOM, 'flush-when-full': FLUSH_WHEN_FULL };
+/** `victim`'s answer under flush-when-full: empty the whole table, then fill. */
+export const FLUSH_ALL = -1;
 
 /** The way with the smallest stamp (the first of equals). */
 function oldestWay(stamp: Float64Array, base: number, ways: number): number {
@@ -72,9 +75,14 @@ export class Replacement {
     else if (this.code === PLRU) this.touch(set, way);
   }
 
-  /** The way to evict from a full set. */
+  /**
+   * The way to evict from a full set, or FLUSH_ALL: flush-when-full empties
+   * the whole table instead, as QEMU's VT-d IOTLB does (hw/i386/intel_iommu.c
+   * vtd_update_iotlb(): at VTD_IOTLB_MAX_SIZE entries, vtd_reset_iotlb_locked()).
+   */
   victim(set: number): number {
     const code = this.code;
+    if (code === FLUSH_WHEN_FULL) return FLUSH_ALL;
     if (code === LRU || code === FIFO) return oldestWay(this.stamp, set * this.ways, this.ways);
     if (code === PLRU) {
       const base = set * this.ways;

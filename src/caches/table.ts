@@ -4,8 +4,8 @@
 //
 // An entry caches one leaf: its tag (IOTLB: the TagSpace id of (instance, DID,
 // PASID); device TLB: the attachment slot of its PASID), page base and order, and the physical page, so that a hit on a page
-// unmapped or remapped since can be recognised as stale (spec/model.md §6).
-import type { Replacement } from './replacement.js';
+// unmapped or remapped since can be recognised as stale (docs/model.md §6).
+import { FLUSH_ALL, type Replacement } from './replacement.js';
 import { POW2, pageNumber, setOf } from './indexing.js';
 
 export const EMPTY = 0;
@@ -43,6 +43,8 @@ export class SetAssocTable {
   /** Orders that ever had an entry (for removals). */
   private seenOrders: number[] = [];
 
+  /** Times the whole table was emptied by the flush-when-full policy. */
+  resets = 0;
   /** Set by `lookup`: whether a miss found an INVALIDATED entry with the same tag and page. */
   missWasInvalidated = false;
   /** Accumulated by removals of entries whose page had been unmapped: the stale window, in ns. */
@@ -113,7 +115,13 @@ export class SetAssocTable {
     const first = set * ways;
     let way = 0;
     while (way < ways && state[first + way] === VALID) way++;
-    if (way === ways) way = this.policy.victim(set);
+    if (way === ways) {
+      way = this.policy.victim(set);
+      if (way === FLUSH_ALL) {
+        this.clear();
+        way = 0;
+      }
+    }
     const i = first + way;
     const live = this.orderLive;
     if (state[i] !== EMPTY) live[this.order[i]]--;
@@ -127,6 +135,16 @@ export class SetAssocTable {
     this.unmappedAt[i] = -1;
     this.policy.onFill(set, way);
     return i;
+  }
+
+  /**
+   * Empties every set (flush-when-full). Not an invalidation: the entries
+   * become EMPTY, so later misses on them count as capacity misses.
+   */
+  private clear(): void {
+    this.state.fill(EMPTY);
+    this.orderLive.fill(0);
+    this.resets++;
   }
 
   /** Keeps `seenOrders` complete (off the fill path: a call, rarely made). */

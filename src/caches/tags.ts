@@ -1,5 +1,5 @@
 // IOTLB tags as small integers. An IOTLB entry is tagged (DID, PASID) on its
-// instance (spec/model.md §2, §6); the replay gives each (instance, DID, PASID)
+// instance (docs/model.md §2, §6); the replay gives each (instance, DID, PASID)
 // it attaches a dense id once, at attach time, so that the tables store and
 // compare int32 tags. A tag spelt DID * 2^32 + PASID would be a double above
 // V8's small-integer range, boxed on every call that passes it.

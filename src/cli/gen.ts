@@ -1,6 +1,10 @@
 // `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X]`
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
+import { DOCS_EPILOGUE, POSITIVE_INTEGER, SEED, numberOption } from './options.js';
+import { progressBar } from './progress.js';
+import { STDIO, withOutputFile } from './stdio.js';
 import { DEFAULT_OPTIONS, WORKLOADS, findWorkload, generate } from '../workloads/index.js';
 
 interface Args {
@@ -15,29 +19,29 @@ interface Args {
 
 export const genCommand: CommandModule<object, Args> = {
   command: 'gen <workload>',
-  describe: 'Generate a synthetic trace of a workload',
+  describe: DESCRIBE.gen,
   builder: (y) =>
     y
       .positional('workload', { type: 'string', demandOption: true, describe: `what to imitate: ${WORKLOADS.map((w) => w.name).join(', ')}` })
-      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output trace (.arrow file or .arrows stream)' })
-      .option('events', { type: 'number', default: DEFAULT_OPTIONS.events, describe: 'number of events' })
-      .option('seed', { type: 'number', default: DEFAULT_OPTIONS.seed, describe: 'random seed (same seed, same bytes)' })
-      .option('devices', { type: 'number', default: DEFAULT_OPTIONS.devices, describe: 'devices of the workload' })
-      .option('fragmentation', { type: 'number', default: DEFAULT_OPTIONS.fragmentation, describe: '0..1: how often large buffers are not physically contiguous and aligned' })
-      .option('rate', { type: 'number', default: 1, describe: "scale of the workload's event rate" })
-      .epilogue(WORKLOADS.map((w) => `${w.name}: ${w.describe}.`).join('\n')) as never,
+      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output trace (.arrow file or .arrows stream; - writes a stream to standard output)' })
+      .option('events', numberOption('events', POSITIVE_INTEGER, { default: DEFAULT_OPTIONS.events, describe: 'number of events' }))
+      .option('seed', numberOption('seed', SEED, { default: DEFAULT_OPTIONS.seed, describe: 'random seed (same seed, same bytes)' }))
+      .option('devices', numberOption('devices', { expected: 'an integer in 1..64', integer: true, min: 1, max: 64 }, { default: DEFAULT_OPTIONS.devices, describe: 'devices of the workload' }))
+      .option('fragmentation', numberOption('fragmentation', { expected: 'a number in 0..1', min: 0, max: 1 }, { default: DEFAULT_OPTIONS.fragmentation, describe: '0..1: how often large buffers are not physically contiguous and aligned' }))
+      .option('rate', numberOption('rate', { expected: 'a positive number', min: 0, minInclusive: false }, { default: 1, describe: "scale of the workload's event rate" }))
+      .epilogue(`${WORKLOADS.map((w) => `${w.name}: ${w.describe}.`).join('\n')}\n\n${DOCS_EPILOGUE}`) as never,
   handler: async (args) => {
     const w = findWorkload(args.workload);
     if (!w) throw new InputError(`Unknown workload "${args.workload}": expected one of ${WORKLOADS.map((x) => x.name).join(', ')}`);
-    const check = (name: string, ok: boolean, want: string, got: unknown) => {
-      if (!ok) throw new InputError(`Invalid option --${name}: expected ${want}, got ${got}`);
-    };
-    check('events', Number.isInteger(args.events) && args.events > 0, 'a positive integer', args.events);
-    check('seed', Number.isInteger(args.seed) && args.seed >= 0 && args.seed <= 0xffffffff, 'an integer in 0..2^32-1', args.seed);
-    check('devices', Number.isInteger(args.devices) && args.devices > 0 && args.devices <= 64, 'an integer in 1..64', args.devices);
-    check('fragmentation', args.fragmentation >= 0 && args.fragmentation <= 1, 'a number in 0..1', args.fragmentation);
-    check('rate', args.rate > 0 && Number.isFinite(args.rate), 'a positive number', args.rate);
-    const rows = await generate(w, args.out, { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate });
-    process.stderr.write(`wrote ${rows} events to ${args.out}\n`);
+    const opts = { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate };
+    // `-o -`: an Arrow stream on standard output, once the whole trace is made.
+    const bar = progressBar(opts.events);
+    let rows: number;
+    try {
+      rows = await withOutputFile(args.out, '.arrows', (file) => generate(w, file, opts, (n) => bar.update(n)));
+    } finally {
+      bar.stop();
+    }
+    process.stderr.write(`wrote ${rows} events to ${args.out === STDIO ? 'standard output' : args.out}\n`);
   },
 };

@@ -1,9 +1,11 @@
 // `iommu-replay inspect TRACE... [--json]`
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { fmtInt, fmtNs, mdTable } from '../report/format.js';
-import { attributionLine, type ImportStats } from '../import/convert.js';
-import { stableStringify } from '../report/summary.js';
+import { attributionLine, lostLine, qemuLines, type ImportStats } from '../import/convert.js';
+import { stableStringify } from '../stats/summary.js';
 import { inspectTrace, type Inspection } from '../trace/inspect.js';
+import { withStdinTraces } from './stdio.js';
 
 interface Args {
   traces: string[];
@@ -25,10 +27,19 @@ export function inspectText(r: Inspection): string {
   out.push('');
   out.push(r.topology ? `topology: ${r.topology.iommus.map((m) => `${m.name} [${m.devices.join(', ')}]`).join('; ')}` : 'topology: none in the trace (one instance unless the configuration says otherwise)');
   if (r.imported) {
-    const a = r.imported.attribution as Record<string, number> | undefined;
-    const l = r.imported.lines as { read: number; parsed: number; skipped: Record<string, number> } | undefined;
-    if (l) out.push('', `imported: ${fmtInt(l.read)} lines read, ${fmtInt(l.parsed)} parsed, skipped: ${Object.entries(l.skipped).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'}`);
-    if (a) out.push(attributionLine(a as unknown as ImportStats['attribution']));
+    // One statistic per line, each its own entry of `out`: joined with
+    // newlines, none runs into the next (issue 13, item 14).
+    const imp = r.imported as Partial<ImportStats>;
+    out.push('', 'import:');
+    const l = imp.lines;
+    if (l) {
+      out.push(`  lines: ${fmtInt(l.read)} read, ${fmtInt(l.parsed)} parsed`);
+      out.push(`  skipped: ${Object.entries(l.skipped).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'}`);
+    }
+    if (imp.attribution) out.push(`  ${attributionLine(imp.attribution)}`);
+    const lost = lostLine(imp.lost);
+    if (lost) out.push(`  ${lost}`);
+    for (const q of qemuLines(imp.qemu)) out.push(`  ${q}`);
   }
   if (r.notes.length) {
     out.push('');
@@ -40,13 +51,16 @@ export function inspectText(r: Inspection): string {
 
 export const inspectCommand: CommandModule<object, Args> = {
   command: 'inspect <traces..>',
-  describe: 'Show what a trace holds: rows, time span, ops, devices, domains, topology',
+  describe: DESCRIBE.inspect,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true })
+      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files; - reads a stream from standard input' })
       .option('json', { type: 'boolean', describe: 'print JSON for scripts' }) as never,
   handler: async (args) => {
-    const r = await inspectTrace(args.traces);
+    const r = await withStdinTraces(args.traces, async (paths, relabel) => {
+      const found = await inspectTrace(paths);
+      return { ...found, files: found.files.map(relabel) };
+    });
     process.stdout.write(args.json ? stableStringify(r) : inspectText(r));
   },
 };

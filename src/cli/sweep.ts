@@ -3,18 +3,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { DESCRIBE } from './commands.js';
 import { readConfigFile } from '../config/config.js';
-import { expandSweep } from '../config/sweep.js';
+import { expandSweep, type SweepPoint } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_MAX_POINTS, parseByteSize, parseCount } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
-import { runSweep } from '../model/sweep.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
+import { runSweep } from '../run/sweep.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
-import { sweepHtml } from '../report/html.js';
-import { stableStringify, type Summary } from '../report/summary.js';
+import { parseSummary, stableStringify, type Summary } from '../stats/summary.js';
 import { openTrace } from '../trace/merge.js';
-import { progressBar } from './progress.js';
+import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
+import { estimateRows, progressBar } from './progress.js';
+import { resumeKey, traceIdentity } from './resume.js';
+import { toolVersion } from '../version.js';
 
 interface Args {
   traces: string[];
@@ -29,83 +32,186 @@ interface Args {
   maxTableMemory?: string;
   maxPoints?: number;
   preset?: string;
+  queue?: string;
+  queueLostAfter: number;
 }
 
-/** Short, unique names for traces: the file stem, else the path. */
-export function traceNames(paths: string[]): string[] {
-  const stems = paths.map((p) => path.basename(p).replace(/\.arrows?$/, ''));
-  return stems.map((s, i) => (stems.indexOf(s) === stems.lastIndexOf(s) ? s : paths[i]));
+/**
+ * The files of one sweep trace. `a.arrow+b.arrows` is one trace of two files,
+ * merged by ts as replay merges them: the `+` counts only right after an
+ * `.arrow` or `.arrows` extension, and only when no file has the whole name,
+ * so that a real path with a `+` in it still names itself.
+ */
+export function traceGroup(arg: string): string[] {
+  if (fs.existsSync(arg)) return [arg];
+  const parts = arg.split(/(?<=\.arrows?)\+(?=.)/);
+  return parts.length > 1 ? parts : [arg];
 }
 
-const BYTES_PER_ROW = 45; // for the progress estimate only
+/** Short, unique names for traces: the file stems (joined by + for a group), else the argument as given. */
+export function traceNames(args: string[]): string[] {
+  const stems = args.map((a) => traceGroup(a).map((p) => path.basename(p).replace(/\.arrows?$/, '')).join('+'));
+  return stems.map((s, i) => (stems.indexOf(s) === stems.lastIndexOf(s) ? s : args[i]));
+}
+
+/** A summary as a sweep saves it: the replay's summary and the key --resume matches. */
+type SavedSummary = Summary & { resumeKey?: string };
+
+/** The summary saved at `file` when its key is `key`; undefined for anything else (absent, unreadable, foreign). */
+function readSaved(file: string, key: string): Summary | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const s = parseSummary(fs.readFileSync(file, 'utf8')) as SavedSummary;
+    if (s?.version === 1 && s.resumeKey === key && s.totals?.iotlb) return s;
+  } catch {
+    // unreadable: run the point again
+  }
+  return undefined;
+}
+
+/**
+ * Remembers what this run creates under --out, so that a run that fails
+ * leaves the folder as it found it: no partial summaries/ (summaries that an
+ * earlier run left for --resume stay).
+ */
+class OutputLedger {
+  private readonly files: string[] = [];
+  private readonly dirs: string[] = [];
+
+  /** Notes the directories on the way to `dir` that do not exist yet (before creating them). */
+  dir(dir: string): void {
+    const missing: string[] = [];
+    for (let at = path.resolve(dir); !fs.existsSync(at); at = path.dirname(at)) {
+      if (this.dirs.includes(at)) break;
+      missing.push(at);
+      if (path.dirname(at) === at) break;
+    }
+    this.dirs.push(...missing.reverse());
+    ensureDir(dir);
+  }
+
+  write(file: string, content: string | Uint8Array): void {
+    this.dir(path.dirname(file));
+    writeFileAtomic(file, content);
+    this.files.push(file);
+  }
+
+  /** Removes this run's files, then its directories, deepest first, where empty. */
+  undo(): void {
+    for (const f of this.files) fs.rmSync(f, { force: true });
+    for (const d of [...this.dirs].reverse()) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        // not empty (someone else's file) or already gone: leave it
+      }
+    }
+  }
+}
 
 export const sweepCommand: CommandModule<object, Args> = {
   command: 'sweep <traces..>',
-  describe: 'Replay every trace against every configuration point and compare them',
+  describe: DESCRIBE.sweep,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces (each file is its own trace)' })
+      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces: each file is its own trace; a.arrows+b.arrows is one trace of two files' })
       .option('config', { type: 'string', describe: 'base configuration; its "sweep" field adds axes' })
       .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
-      .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets to try, e.g. 4K 4K,2M 4K,2M,1G' })
+      .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets to try, e.g. 4K 4K+2M 4K+2M+1G (also 4K,2M or 4K|2M)' })
       .option('iotlb', { type: 'string', array: true, describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull' })
       .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
       .option('out', { type: 'string', default: 'sweep-out', describe: 'output directory' })
-      .option('jobs', { type: 'number', describe: 'worker threads (default: the number of cores)' })
-      .option('resume', { type: 'boolean', describe: 'skip points whose summary already exists' })
+      .option('jobs', numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads (default: the number of cores)' }))
+      .option('resume', { type: 'boolean', describe: 'reuse summaries of this very trace, configuration and tool version' })
       .option('quiet', { type: 'boolean', describe: 'no progress bar' })
       .option('max-table-memory', { type: 'string', describe: 'stop when a point\'s page tables would need more than this (default 1G)' })
-      .option('max-points', { type: 'string', describe: `refuse a sweep of more points than this (default ${DEFAULT_MAX_POINTS})` }) as never,
+      .option('max-points', { type: 'string', describe: `refuse a sweep of more points than this (default ${DEFAULT_MAX_POINTS})` })
+      .option('queue', { type: 'string', describe: 'run the jobs on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
+      .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued sweep gives up' })
+      .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
-    if (!Number.isInteger(jobs) || jobs < 1) throw new InputError(`Invalid option --jobs: expected a positive integer, got ${args.jobs}`);
     for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     const maxPoints = args.maxPoints === undefined ? DEFAULT_MAX_POINTS : parseCount('max-points', args.maxPoints);
     const raw = { ...(args.config ? readConfigFile(args.config) : {}), ...(args.preset !== undefined ? { preset: args.preset } : {}) };
     const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)', maxPoints);
+    const groups = args.traces.map(traceGroup);
     // Check every trace opens (schema, metadata) before any work starts.
-    for (const t of args.traces) await (await openTrace([t])).close();
-    ensureDir(args.out);
+    for (const g of groups) await (await openTrace(g)).close();
     const names = traceNames(args.traces);
+    const identities = groups.map(traceIdentity);
+    const keys = groups.map((_, t) => points.map((p) => resumeKey(identities[t], p.config)));
     const summaryPath = (t: number, p: number) => path.join(args.out, 'summaries', names[t].replace(/[/\\]/g, '_'), `${points[p].slug}.json`);
     // Dense (not sparse) arrays: filter and flat skip holes, which would hide pending points.
-    const results: (Summary | undefined)[][] = args.traces.map(() => Array.from({ length: points.length }, () => undefined));
-    if (args.resume) {
-      args.traces.forEach((_, t) => points.forEach((_, p) => {
-        const f = summaryPath(t, p);
-        if (!fs.existsSync(f)) return;
-        try {
-          const s = JSON.parse(fs.readFileSync(f, 'utf8')) as Summary;
-          // Only a complete summary of this very point counts; anything else runs again.
-          if (s?.version === 1 && s.totals?.iotlb && s.config?.name === points[p].config.name) results[t][p] = s;
-        } catch {
-          // unreadable: run the point again
-        }
-      }));
-    }
-    const pending = results.flat().length - results.flat().filter(Boolean).length;
-    const estimate = args.traces.reduce((sum, t, i) => sum + (fs.statSync(t).size / BYTES_PER_ROW) * results[i].filter((r) => !r).length, 0);
-    const bar = progressBar(pending > 0 ? estimate : 0, args.quiet ?? false);
+    const results: (Summary | undefined)[][] = groups.map((_, t) => points.map((_, p) => (args.resume ? readSaved(summaryPath(t, p), keys[t][p]) : undefined)));
+
+    const ledger = new OutputLedger();
     try {
-      await runSweep(args.traces, points.map((p) => p.config), {
-        jobs,
-        maxTableBytes,
-        skip: (t, p) => results[t][p] !== undefined,
-        onProgress: (n) => bar.update(n),
-        onResult: (t, p, s) => {
-          results[t][p] = s;
-          writeFileAtomic(summaryPath(t, p), stableStringify(s));
-        },
+      ledger.dir(args.out);
+      await runPending(args, groups, points, results, { jobs, maxTableBytes, queue: args.queue, queueLostAfterS: args.queueLostAfter }, (t, p, s) => {
+        const saved: SavedSummary = { ...s, resumeKey: keys[t][p] };
+        // Saved as soon as the point finishes: a stopped sweep leaves it for --resume.
+        ledger.write(summaryPath(t, p), stableStringify(saved));
       });
-    } finally {
-      bar.stop();
+      const rows: SweepRow[] = [];
+      groups.forEach((_, t) => points.forEach((pt, p) => rows.push(rowOf(names[t], pt.label, results[t][p]!))));
+      ledger.write(path.join(args.out, 'results.arrow'), resultsArrow(rows, points));
+      ledger.write(path.join(args.out, 'report.md'), sweepMarkdown(rows, names));
+      // The charts' libraries (vega, vega-lite) load only here: every other command starts without them.
+      const { sweepHtml } = await import('../report/html.js');
+      ledger.write(path.join(args.out, 'report.html'), await sweepHtml(rows, names));
+    } catch (err) {
+      ledger.undo();
+      throw err;
     }
-    const rows: SweepRow[] = [];
-    args.traces.forEach((_, t) => points.forEach((pt, p) => rows.push(rowOf(names[t], pt.label, results[t][p]!))));
-    writeFileAtomic(path.join(args.out, 'results.arrow'), resultsArrow(rows));
-    writeFileAtomic(path.join(args.out, 'report.md'), sweepMarkdown(rows, names));
-    writeFileAtomic(path.join(args.out, 'report.html'), await sweepHtml(rows, names));
     if (!args.quiet) process.stderr.write(`${names.length} trace(s) x ${points.length} point(s): ${path.join(args.out, 'report.html')}\n`);
   },
 };
+
+/** Runs the points without a summary yet, with a progress bar counting events x points, traces and points. */
+async function runPending(
+  args: Args,
+  groups: string[][],
+  points: SweepPoint[],
+  results: (Summary | undefined)[][],
+  run: { jobs: number; maxTableBytes?: number; queue?: string; queueLostAfterS: number },
+  save: (t: number, p: number, s: Summary) => void,
+): Promise<void> {
+  const pendingOf = (t: number) => results[t].filter((r) => r === undefined).length;
+  const pendingPoints = groups.reduce((n, _, t) => n + pendingOf(t), 0);
+  const pendingTraces = groups.filter((_, t) => pendingOf(t) > 0).length;
+  const traceRows = groups.map(estimateRows);
+  const estimate = groups.reduce((sum, _, t) => sum + traceRows[t] * pendingOf(t), 0);
+  const bar = progressBar(pendingPoints > 0 ? estimate : 0, { quiet: args.quiet, unit: 'events x points' });
+  let pointsDone = 0;
+  let tracesDone = 0;
+  let eventsDone = 0;
+  const detail = () => `traces ${tracesDone}/${pendingTraces}, points ${pointsDone}/${pendingPoints} done`;
+  try {
+    // Queued, the same plan runs on `iommu-replay worker` processes; --jobs
+    // splits each trace's points into that many jobs for the workers to share.
+    const execute = run.queue ? (await import('../run/queue.js')).runSweepQueued : runSweep;
+    await execute(groups, points.map((p) => p.config), {
+      jobs: run.jobs,
+      maxTableBytes: run.maxTableBytes,
+      url: run.queue ?? '',
+      lostAfterS: run.queueLostAfterS,
+      version: toolVersion(),
+      skip: (t, p) => results[t][p] !== undefined,
+      onProgress: (n) => {
+        eventsDone = n;
+        bar.update(n, detail());
+      },
+      onResult: (t, p, s) => {
+        results[t][p] = s;
+        save(t, p, s);
+        pointsDone++;
+        if (pendingOf(t) === 0) tracesDone++;
+        bar.update(eventsDone, detail());
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+}

@@ -1,4 +1,4 @@
-// The replay configuration (spec/config.md): validation with messages that name
+// The replay configuration (docs/configuration.md): validation with messages that name
 // the field (`iotlb.ways: expected a positive integer, got 0`), defaults filled
 // in, and the resolved form that goes into every summary.
 import fs from 'node:fs';
@@ -7,10 +7,10 @@ import { InputError, describeIoError } from '../errors.js';
 import { JsonError, parseUntrustedJson } from '../json.js';
 import { printable } from '../text.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
-import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2 } from './pagesizes.js';
+import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2, splitPageSizeList } from './pagesizes.js';
 import { PRESET_NAMES, findPreset } from './presets.js';
 
-export const POLICIES = ['lru', 'fifo', 'plru', 'random'] as const;
+export const POLICIES = ['lru', 'fifo', 'plru', 'random', 'flush-when-full'] as const;
 export type PolicyName = (typeof POLICIES)[number];
 export const PARTIAL_UNMAP = ['whole-leaf', 'reject', 'split'] as const;
 export type PartialUnmap = (typeof PARTIAL_UNMAP)[number];
@@ -156,14 +156,14 @@ function parsePageSizes(field: string, value: string[] | string, levels: number)
   if (typeof value === 'string') {
     const fromBitmap = parseBitmap(value);
     if (fromBitmap) log2s = fromBitmap;
-    else log2s = value.split(/[,|]/).map((s) => parseSizeLog2(s) ?? fieldError(field, `expected a size like "4K" or "2M" or a bitmap like "0x40201000", got ${show(value)}`));
+    else log2s = splitPageSizeList(value).map((s) => parseSizeLog2(s) ?? fieldError(field, `expected a size like "4K" or "2M" or a bitmap like "0x40201000", got ${show(value)}`));
   } else {
     log2s = value.map((s) => parseSizeLog2(s) ?? fieldError(field, `expected a power-of-two size like "4K" or "2M", got ${show(s)}`));
   }
   if (log2s.length === 0) fieldError(field, 'expected at least one page size, got none');
   for (const l of log2s) {
     if (l < PAGE_SHIFT) fieldError(field, `${formatSizeLog2(l)} is smaller than the 4K page-table granule`);
-    // A leaf must fit in the address space of the table (spec/model.md §6: levels - floor(order/9) >= 1).
+    // A leaf must fit in the address space of the table (docs/model.md §6: levels - floor(order/9) >= 1).
     if (l - PAGE_SHIFT >= 9 * levels) fieldError(field, `${formatSizeLog2(l)} is larger than a ${levels}-level page table can map`);
   }
   return new PageSizeSet(log2s).names;

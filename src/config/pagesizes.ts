@@ -1,8 +1,26 @@
 // Page sizes: "4K", "2M", "1G", ... or a pgsize_bitmap ("0x40201000"), where bit
-// n set allows pages of 2^n bytes (spec/model.md, preamble). Inside the model a
+// n set allows pages of 2^n bytes (docs/model.md, preamble). Inside the model a
 // size is its *order*: log2(size) - 12, a page-frame-number shift.
 
 export const PAGE_SHIFT = 12;
+
+/**
+ * A set of page sizes is written one way in everything the tool writes
+ * (labels, results.arrow, reports, file names): "4K+2M+1G". On input, in a
+ * configuration string or on the command line, "4K,2M", "4K|2M" and "4K+2M"
+ * all mean the same set (docs/configuration.md, "Page sizes").
+ */
+export const PAGE_SIZE_SEPARATOR = '+';
+
+/** Splits "4K,2M", "4K|2M" or "4K+2M" into its sizes. */
+export function splitPageSizeList(text: string): string[] {
+  return text.split(/[,|+]/).map((s) => s.trim()).filter(Boolean);
+}
+
+/** Writes a set of size names the one way output spells it: "4K+2M". */
+export function formatPageSizeSet(names: readonly string[]): string {
+  return names.join(PAGE_SIZE_SEPARATOR);
+}
 
 const UNITS: Record<string, number> = { K: 10, M: 20, G: 30, T: 40, P: 50 };
 
@@ -44,7 +62,7 @@ export function bitmapOfLog2s(log2s: number[]): string {
 
 /**
  * Page-size set of a domain or instance, as orders sorted largest first
- * (the IOTLB probe order of spec/model.md §6, step 2).
+ * (the IOTLB probe order of docs/model.md §6, step 2).
  */
 export class PageSizeSet {
   readonly ordersDesc: Int8Array;

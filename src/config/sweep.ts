@@ -1,4 +1,4 @@
-// Sweeps (spec/config.md, "Sweeps"): the configuration's `sweep` maps a field
+// Sweeps (docs/configuration.md, "Sweeps"): the configuration's `sweep` maps a field
 // path to a list of values; the short forms on the command line add axes
 // (`--page-sizes 4K 4K,2M`, `--iotlb 64x4 128x8`, `--mode strict lazy`). The
 // grid is the cartesian product, axes in the order given, last axis fastest.
@@ -6,6 +6,7 @@ import { InputError } from '../errors.js';
 import { isForbiddenKey } from '../json.js';
 import { printable } from '../text.js';
 import { resolveConfig, type ReplayConfig } from './config.js';
+import { formatPageSizeSet, splitPageSizeList } from './pagesizes.js';
 import { DEFAULT_MAX_POINTS } from './limits.js';
 
 export interface SweepAxis {
@@ -33,7 +34,8 @@ export interface ShortForms {
 }
 
 function showValue(v: unknown): string {
-  if (Array.isArray(v)) return v.join('|');
+  // Lists are page-size sets in practice: written as every output writes them.
+  if (Array.isArray(v)) return formatPageSizeSet(v.map(String));
   if (typeof v === 'object' && v !== null) return JSON.stringify(v);
   return String(v);
 }
@@ -48,7 +50,7 @@ function parseIotlb(text: string): { entries: number; ways: number | 'full' } {
 export function shortFormAxes(s: ShortForms): SweepAxis[] {
   const axes: SweepAxis[] = [];
   if (s.pageSizes?.length)
-    axes.push({ path: 'pageSizes', values: s.pageSizes.map((v) => v.split(/[,|]/).filter(Boolean)), label: showValue });
+    axes.push({ path: 'pageSizes', values: s.pageSizes.map(splitPageSizeList), label: showValue });
   if (s.iotlb?.length)
     axes.push({ path: 'iotlb', values: s.iotlb.map(parseIotlb), label: (v) => { const g = v as { entries: number; ways: number | 'full' }; return `${g.entries}x${g.ways}`; } });
   if (s.mode?.length) axes.push({ path: 'invalidation.mode', values: s.mode, label: showValue });

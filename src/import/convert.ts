@@ -4,9 +4,12 @@
 // dma_map_*/dma_alloc, iommu:unmap before dma_unmap_*, dma_free before
 // iommu:unmap; linux-notes §7.3), else to the device that mapped that IOVA
 // earlier, else to one default domain. Each device gets its DMA-API default
-// domain, attached at its first event.
+// domain, attached at its first event. `--device` attaches devices to the
+// default domain (kernels before 6.12 trace no dma:* events). A QEMU VT-d log
+// among the files adds the device's real accesses (qemu.ts).
 import fs from 'node:fs';
 import readline from 'node:readline';
+import zlib from 'node:zlib';
 import { InputError, describeIoError } from '../errors.js';
 import { allocBatch, setU64Big } from '../trace/batch.js';
 import { Op, parseBdf, type OpCode } from '../trace/schema.js';
@@ -14,6 +17,7 @@ import { TraceWriter } from '../trace/writer.js';
 import { Rng } from '../workloads/rng.js';
 import { isKnownEvent, parseEvent, type KernelEvent } from './events.js';
 import { isNoise, parseLine, type LineFormat } from './lines.js';
+import { QemuLogParser, alignQemu, isQemuLine, type AlignStats, type QemuCounts } from './qemu.js';
 
 export interface ImportOptions {
   format: LineFormat | 'auto';
@@ -22,6 +26,10 @@ export interface ImportOptions {
   coherentRateHz: number;
   strict: boolean;
   seed: number;
+  /** Devices (BDFs) attached to the default domain that holds unattributed maps. */
+  devices?: string[];
+  /** With a QEMU log: each domain-selective or global IOTLB invalidation becomes a `flush` op. */
+  qemuFlushes?: boolean;
 }
 
 export interface ImportStats {
@@ -37,6 +45,10 @@ export interface ImportStats {
   sortedBackwardsTimestamps: number;
   devices: { name: string; requesterId: number; domain: number }[];
   events: number;
+  /** Events the kernel's ring buffer dropped ([LOST N EVENTS]); `unknownLosses` counts markers without a number. */
+  lost: { events: number; markers: number; unknownLosses: number };
+  /** With a QEMU log: QEMU's own counts and how the two sides were aligned. */
+  qemu?: QemuCounts & { alignment: AlignStats };
 }
 
 const DEFAULT_DOMAIN = 1;
@@ -71,6 +83,49 @@ export function attributionLine(a: ImportStats['attribution']): string {
   return `map/unmap attributed: same-CPU dma event ${a.sameCpuNeighbour}, earlier mapping ${a.earlierMapping}, dev= field ${a.vendorDevField}, default domain ${a.defaultDomain}`;
 }
 
+/** "N events were lost ..." for the import summary and inspect, or null. */
+export function lostLine(lost: ImportStats['lost'] | undefined): string | null {
+  if (!lost || lost.markers === 0) return null;
+  const n = lost.unknownLosses ? `at least ${lost.events}` : String(lost.events);
+  return `warning: ${n} events were lost (${lost.markers} marker${lost.markers === 1 ? '' : 's'} in the trace): the replay misses them; re-record with a larger buffer_size_kb`;
+}
+
+/** The line that import prints and inspect shows for a QEMU log. */
+export function qemuLines(q: ImportStats['qemu']): string[] {
+  if (!q) return [];
+  const inv = Object.entries(q.invalidations).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k} ${v}`).join(', ');
+  const a = q.alignment;
+  return [
+    `QEMU: ${q.translations} translations by ${q.devices.join(', ') || 'no device'}; IOTLB hits ${q.iotlbHits}, updates ${q.iotlbUpdates}, resets ${q.iotlbResets}`,
+    `QEMU invalidation descriptors: ${inv || 'none'}`,
+    `QEMU alignment: ${a.translations - a.unfit} of ${a.translations} translations inside a live mapping, ${a.unfit} do not fit (${a.unmatched} match no mapping); ${a.anchoredUnmaps} of ${a.guestUnmaps} unmaps anchored to their invalidation; clock drift ${a.driftMs.toFixed(3)} ms`,
+  ];
+}
+
+/** Opens a file for lines, gunzipping it when it starts with gzip's magic bytes. */
+function openLines(file: string): readline.Interface {
+  let stream: NodeJS.ReadableStream;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+    if (fs.statSync(file).isDirectory()) throw new InputError(`Cannot import "${file}": is a directory, not a file`);
+    const head = Buffer.alloc(2);
+    const fd = fs.openSync(file, 'r');
+    const n = fs.readSync(fd, head, 0, 2, 0);
+    fs.closeSync(fd);
+    const raw = fs.createReadStream(file);
+    if (n === 2 && head[0] === 0x1f && head[1] === 0x8b) {
+      const gunzip = zlib.createGunzip();
+      raw.pipe(gunzip);
+      stream = gunzip;
+    } else stream = raw;
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`Cannot import "${file}": ${describeIoError(err)}`);
+  }
+  (stream as NodeJS.ReadableStream & { setEncoding(e: string): void }).setEncoding('utf8');
+  return readline.createInterface({ input: stream, crlfDelay: Infinity });
+}
+
 function overlaps(a: bigint, aSize: bigint, b: bigint, bSize: bigint): boolean {
   return a < b + (bSize === 0n ? 1n : bSize) && b < a + (aSize === 0n ? 1n : aSize);
 }
@@ -87,6 +142,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     sortedBackwardsTimestamps: 0,
     devices: [],
     events: 0,
+    lost: { events: 0, markers: 0, unknownLosses: 0 },
   };
   const skip = (reason: string) => (stats.lines.skipped[reason] = (stats.lines.skipped[reason] ?? 0) + 1);
   const bad = (file: string, n: number, line: string, why: string) => {
@@ -95,52 +151,77 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     if (stats.firstBad.length < 5) stats.firstBad.push(`${file}:${n}: ${printable(line.trim().slice(0, 160))}`);
   };
 
-  // 1. Parse every line.
+  // 1. Parse every line. A file whose first event line is a QEMU vtd_* line is a QEMU log.
   const recs: Rec[] = [];
+  const qemu = new QemuLogParser();
+  let qemuFiles = 0;
   for (const file of files) {
-    let stream: fs.ReadStream;
-    try {
-      fs.accessSync(file, fs.constants.R_OK);
-      if (fs.statSync(file).isDirectory()) throw new InputError(`Cannot import "${file}": is a directory, not a file`);
-      stream = fs.createReadStream(file, { encoding: 'utf8' });
-    } catch (err) {
-      if (err instanceof InputError) throw err;
-      throw new InputError(`Cannot import "${file}": ${describeIoError(err)}`);
-    }
     let n = 0;
-    for await (const line of readline.createInterface({ input: stream, crlfDelay: Infinity })) {
-      n++;
-      stats.lines.read++;
-      const noise = isNoise(line);
-      if (noise) {
-        skip(noise === 'lost' ? 'lost-events markers' : noise === 'header' ? 'headers and comments' : 'blank');
-        continue;
+    let isQemu: boolean | null = null;
+    try {
+      for await (const line of openLines(file)) {
+        n++;
+        stats.lines.read++;
+        if (isQemu === null && line.trim() !== '') {
+          isQemu = isQemuLine(line);
+          if (isQemu) qemuFiles++;
+        }
+        if (isQemu) {
+          const r = qemu.add(line);
+          if (r === true) stats.lines.parsed++;
+          else if (r === false) {
+            if (line.trim() === '') skip('blank');
+            else bad(file, n, line, 'is not a QEMU trace line');
+          } else bad(file, n, line, r);
+          continue;
+        }
+        const noise = isNoise(line);
+        if (noise === 'lost') {
+          // The ring buffer overwrote or dropped events: a replay would be wrong.
+          const m = /LOST (\d+) EVENTS/.exec(line);
+          if (opts.strict) throw new InputError(`Cannot import "${file}": line ${n} says events were lost (${printable(line.trim().slice(0, 80))}); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace`);
+          stats.lost.markers++;
+          if (m) stats.lost.events += Number(m[1]);
+          else stats.lost.unknownLosses++;
+        }
+        if (noise) {
+          skip(noise === 'lost' ? 'lost-events markers' : noise === 'header' ? 'headers and comments' : 'blank');
+          continue;
+        }
+        const t = parseLine(line, opts.format);
+        if (!t) {
+          bad(file, n, line, 'is not a trace line');
+          continue;
+        }
+        if ((t.system && t.system !== 'iommu' && t.system !== 'dma') || !isKnownEvent(t.event)) {
+          const name = t.system ? `${t.system}:${t.event}` : t.event;
+          stats.otherEvents[name] = (stats.otherEvents[name] ?? 0) + 1;
+          skip('other tracepoints');
+          continue;
+        }
+        const ev = parseEvent(t.event, t.payload);
+        if (!ev) {
+          bad(file, n, line, `has a ${t.event} event in an unknown format`);
+          continue;
+        }
+        stats.lines.parsed++;
+        if (ev.kind === 'ignored') {
+          skip('events with no model meaning (sync, errors)');
+          continue;
+        }
+        stats.kernelEvents[ev.kind] = (stats.kernelEvents[ev.kind] ?? 0) + 1;
+        recs.push({ ts: t.tsNs, cpu: t.cpu, seq: recs.length, ev });
       }
-      const t = parseLine(line, opts.format);
-      if (!t) {
-        bad(file, n, line, 'is not a trace line');
-        continue;
-      }
-      if ((t.system && t.system !== 'iommu' && t.system !== 'dma') || !isKnownEvent(t.event)) {
-        const name = t.system ? `${t.system}:${t.event}` : t.event;
-        stats.otherEvents[name] = (stats.otherEvents[name] ?? 0) + 1;
-        skip('other tracepoints');
-        continue;
-      }
-      const ev = parseEvent(t.event, t.payload);
-      if (!ev) {
-        bad(file, n, line, `has a ${t.event} event in an unknown format`);
-        continue;
-      }
-      stats.lines.parsed++;
-      if (ev.kind === 'ignored') {
-        skip('events with no model meaning (sync, errors)');
-        continue;
-      }
-      stats.kernelEvents[ev.kind] = (stats.kernelEvents[ev.kind] ?? 0) + 1;
-      recs.push({ ts: t.tsNs, cpu: t.cpu, seq: recs.length, ev });
+    } catch (err) {
+      // A corrupt or truncated .gz: one clear line, not a stack trace.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && code.startsWith('Z_'))
+        throw new InputError(`Cannot import "${file}": gzip data is corrupt or truncated after line ${n} (${(err as Error).message})`);
+      throw err;
     }
   }
+  if (qemuFiles > 0 && recs.length === 0)
+    throw new InputError(`Cannot import ${files.map((f) => `"${f}"`).join(', ')}: a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)`);
   if (stats.lines.parsed === 0)
     throw new InputError(`Cannot import ${files.map((f) => `"${f}"`).join(', ')}: no iommu or dma trace events in ${stats.lines.read} line(s)${stats.firstBad.length ? ` (first unparsed: ${stats.firstBad[0].slice(0, 120)})` : ''}`);
   // Per-CPU buffers interleave: sort by time, keeping input order on ties.
@@ -239,6 +320,20 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     }
     return a < list.length ? recs[list[a]].ts : undefined;
   };
+  // Devices named by --device (or, with a QEMU log, the devices it saw that
+  // the kernel trace gave no domain) sit on the default domain from the start.
+  const extra = [...(opts.devices ?? [])];
+  if (qemuFiles > 0 && extra.length === 0) for (const d of qemu.log.counts.devices) extra.push(d);
+  const firstTs = recs.length ? recs[0].ts : 0n;
+  for (const name of extra) {
+    if (devices.has(name)) continue;
+    const rid = parseBdf(name);
+    if (rid === undefined) throw new InputError(`Invalid option --device: expected a PCI address like 0000:03:00.0, got ${name}`);
+    const d = { rid, domain: DEFAULT_DOMAIN, attached: true };
+    devices.set(name, d);
+    stats.devices.push({ name, requesterId: rid, domain: DEFAULT_DOMAIN });
+    push(firstTs, Op.Attach, rid, DEFAULT_DOMAIN);
+  }
   const rng = new Rng(opts.seed);
   const lastTs = recs.length ? recs[recs.length - 1].ts : 0n;
   recs.forEach((r, i) => {
@@ -307,17 +402,40 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     }
   });
   outEv.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.order - b.order));
-  stats.events = outEv.length;
+  let events = outEv;
+  if (qemuFiles > 0) {
+    const host = qemu.log.events;
+    const al = alignQemu(outEv, host, { map: Op.Map, unmap: Op.Unmap });
+    stats.qemu = { ...qemu.log.counts, alignment: al.stats };
+    // Guest events before the host events their positions name; each
+    // translation becomes one read of one page (QEMU does not log the access
+    // direction: docs/qemu.md). Times are kept non-decreasing.
+    // The domains of the devices QEMU saw, for --qemu-flushes.
+    const qemuDomains = [...new Set(qemu.log.counts.devices.map((n) => devices.get(n)?.domain).filter((d): d is number => d !== undefined))].sort((a, b) => a - b);
+    events = [];
+    let j = 0;
+    let last = 0;
+    const at = (t: number) => (last = Math.max(last, Math.round(t)));
+    for (let h = 0; h <= host.length; h++) {
+      for (; j < outEv.length && al.positions[j] <= h; j++) events.push({ ...outEv[j], ts: BigInt(at(al.guestTsNs[j])) });
+      const e = host[h];
+      if (h < host.length && e.kind === 'translate')
+        events.push({ ts: BigInt(at(al.hostTsNs[h])), order: 0, op: Op.DmaRead, device: e.rid, domain: 0, iova: e.iova, paddr: 0n, size: e.pageSize });
+      else if (h < host.length && opts.qemuFlushes && (e.kind === 'domain' || e.kind === 'global'))
+        for (const domain of qemuDomains) events.push({ ts: BigInt(at(al.hostTsNs[h])), order: 0, op: Op.Flush, device: 0, domain, iova: 0n, paddr: 0n, size: 0n });
+    }
+  }
+  stats.events = events.length;
 
   // 5. Write.
   const w = new TraceWriter(out, {
     workload: `imported from ${files.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
-    importStats: { lines: stats.lines, attribution: stats.attribution, synthesized: stats.synthesized, devices: stats.devices },
+    importStats: { lines: stats.lines, attribution: stats.attribution, synthesized: stats.synthesized, devices: stats.devices, lost: stats.lost, ...(stats.qemu ? { qemu: stats.qemu } : {}) },
   });
   try {
     const ROWS = 65536;
     const b = allocBatch(ROWS);
-    for (const e of outEv) {
+    for (const e of events) {
       const i = b.length++;
       setU64Big(b.ts, i, e.ts);
       b.op[i] = e.op;

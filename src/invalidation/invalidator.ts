@@ -1,4 +1,4 @@
-// The invalidation model (spec/model.md §5 and the teardown of §2): the gather
+// The invalidation model (docs/model.md §5 and the teardown of §2): the gather
 // of unmapped chunks and its syncs, page- and domain-selective IOTLB commands
 // per (instance, DID, PASID) tag, device-TLB commands, wait descriptors,
 // domain-wide flushes, and lazy mode's per-domain flush queue. It removes what
@@ -224,7 +224,7 @@ export class Invalidator {
     return true;
   }
 
-  /** A sync of the gathered pfn range [start, end) (spec/model.md §5). */
+  /** A sync of the gathered pfn range [start, end) (docs/model.md §5). */
   sync(domain: number, start: number, end: number, nowNs: number): void {
     const t = this.t;
     const c = t.counters.domain;
@@ -281,7 +281,7 @@ export class Invalidator {
   /**
    * Teardown of `domain`'s attachment `att` (a device and PASID, with IOTLB
    * tag `tag`) when it is replaced or removed, as VT-d does when it clears a
-   * context or PASID entry (spec/model.md §2): paging, domain-selective on its
+   * context or PASID entry (docs/model.md §2): paging, domain-selective on its
    * DID (every PASID); SVA, every entry of (DID 1, pasid); identity, no IOTLB
    * command. Then one wait if an IOTLB command went out, and a device-TLB
    * command on a device with a device TLB.

@@ -1,6 +1,6 @@
 // VT-d page-selective invalidation cover: `calculate_psi_aligned_address()`
 // (drivers/iommu/intel/cache.c, v6.10+), in page-frame units
-// (spec/model.md §5).
+// (docs/model.md §5).
 import { POW2, alignDown, isAligned, pageNumber } from '../caches/indexing.js';
 
 /** MAX_AGAW_PFN_WIDTH: the mask that covers every address. */

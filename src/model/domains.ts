@@ -1,4 +1,4 @@
-// Domain types and the per-instance domain-ID allocator (spec/model.md §2;
+// Domain types and the per-instance domain-ID allocator (docs/model.md §2;
 // VT-d `ida_alloc_range(&iommu->domain_ida, IDA_START_DID, ...)`).
 
 export const T_PAGING = 0;

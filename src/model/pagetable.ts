@@ -1,6 +1,6 @@
 // Multi-level radix page tables, 9 bits a level over 4 KiB table pages, for
 // every domain of a replay, in one pool of table pages on typed arrays
-// (spec/model.md §2-4, §6). A leaf of order o (size 2^(o+12)) sits at level
+// (docs/model.md §2-4, §6). A leaf of order o (size 2^(o+12)) sits at level
 // floor(o/9)+1; a size between levels (Arm's 64K, AMD's any power of two) is
 // stored as 2^(o mod 9) replicated entries of that level, as AMD's v1 table
 // does. Table pages are freed as VT-d's `dma_pte_clear_level()` frees them:
@@ -110,7 +110,7 @@ export class PageTablePool {
     return -1;
   }
 
-  /** Memory accesses of a walk that ends at a leaf of `order` (spec/model.md §6, step 3). */
+  /** Memory accesses of a walk that ends at a leaf of `order` (docs/model.md §6, step 3). */
   walkAccesses(order: number): number {
     return this.levels - leafLevelOf(order) + 1;
   }

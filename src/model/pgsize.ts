@@ -2,7 +2,7 @@
 // the largest allowed size that is <= the remaining size and to which
 // iova | paddr is aligned, and the count rule that stops at the next larger
 // allowed size's boundary when a whole larger page fits after it
-// (spec/model.md §3-4; linux-notes §1.3).
+// (docs/model.md §3-4; Linux drivers/iommu/iommu.c, iommu_pgsize()).
 import { POW2, alignDown } from '../caches/indexing.js';
 import type { PageTablePool } from './pagetable.js';
 

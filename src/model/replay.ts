@@ -1,5 +1,5 @@
 // The replay: one pass over the trace's batches through the IOMMU model of
-// spec/model.md. Devices and domains get dense slot numbers on first sight;
+// docs/model.md. Devices and domains get dense slot numbers on first sight;
 // all state lives in typed arrays; nothing is allocated per DMA event.
 import type { ReplayConfig, TableGeometry } from '../config/config.js';
 import type { PageSizeSet } from '../config/pagesizes.js';
@@ -213,7 +213,7 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   /**
    * The page-size set of a paging or SVA domain. Until it is fixed (first
-   * successful attach or map, spec/model.md §2) it is the first instance's,
+   * successful attach or map, docs/model.md §2) it is the first instance's,
    * tentatively: a rejected op changes nothing.
    */
   private sizesOf(domain: number): PageSizeSet {
@@ -290,7 +290,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   // ---------------------------------------------------------------- DMA (§6)
 
   /**
-   * A run of DMAs (spec/model.md §6) from row `start`: it and every row after
+   * A run of DMAs (docs/model.md §6) from row `start`: it and every row after
    * it that is a DMA of the same device and PASID, up to the next flush-queue
    * deadline (DMAs never move it). The translation context (attachment,
    * tables, tag, page sizes) is resolved once a run and the counters are

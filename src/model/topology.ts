@@ -1,5 +1,5 @@
 // Which IOMMU instances exist and which one each device sits behind
-// (spec/model.md §1): the configuration's, else the trace's, else one
+// (docs/model.md §1): the configuration's, else the trace's, else one
 // "iommu0"; a device goes where the configuration says, else where the trace
 // says (when that instance exists), else behind the first instance.
 import type { ReplayConfig } from '../config/config.js';

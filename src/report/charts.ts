@@ -1,8 +1,12 @@
-// Charts as inline SVG, rendered in Node by vega-lite + vega (no browser).
+// Charts as inline SVG, rendered in Node by vega-lite + vega (no browser, no
+// network). One chart per trace and question, each with its own y scale; the
+// caller leaves out a chart whose values are all equal (findings.ts says so in
+// a line instead).
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { parseSizeLog2 } from '../config/pagesizes.js';
 import type { SweepRow } from './compare.js';
+import { bitmapOrder, geometryOf, geometryOrder, modesOf, pageMixRows } from './findings.js';
+import { fmtNs } from './format.js';
 
 async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
   const compiled = vl.compile(spec).spec;
@@ -14,68 +18,132 @@ async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-const base = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 } } } as const;
+const base = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 }, legend: { labelLimit: 360 } } } as const;
 
-/** Hit rate against IOTLB entries, one line per page-size bitmap, a panel per trace. */
-export function hitRateChart(rows: SweepRow[]): Promise<string> {
-  const values = rows.filter((r) => r.metrics.iotlbHitRate !== null).map((r) => ({ trace: r.trace, entries: r.iotlbEntries, hitRate: r.metrics.iotlbHitRate, pageSizes: r.pageSizes, mode: r.mode }));
-  return svgOf({
-    ...base,
-    data: { values },
-    facet: { column: { field: 'trace', type: 'nominal', title: null } },
-    spec: {
-      width: 220,
-      height: 160,
-      mark: { type: 'line', point: true },
-      encoding: {
-        x: { field: 'entries', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'IOTLB entries' },
-        y: { field: 'hitRate', type: 'quantitative', title: 'hit rate', axis: { format: '%' } },
-        color: { field: 'pageSizes', type: 'nominal', title: 'page sizes' },
-        strokeDash: { field: 'mode', type: 'nominal', title: 'mode' },
-      },
-    },
-  } as vl.TopLevelSpec);
-}
-
-/** Invalidation cost per configuration point, a bar per point and trace. */
-export function invalidationChart(rows: SweepRow[]): Promise<string> {
-  const values = rows.map((r) => ({ trace: r.trace, point: r.point, costMs: (r.metrics.invalidationCostNs ?? 0) / 1e6 }));
-  return svgOf({
-    ...base,
-    data: { values },
-    width: 480,
-    mark: 'bar',
-    encoding: {
-      y: { field: 'point', type: 'nominal', title: null, sort: null },
-      yOffset: { field: 'trace', type: 'nominal' },
-      x: { field: 'costMs', type: 'quantitative', title: 'invalidation cost (ms)' },
-      color: { field: 'trace', type: 'nominal' },
-    },
-  } as vl.TopLevelSpec);
+/** A rendered chart and the number of distinct values it plots (at least 2, or the caller leaves it out). */
+export interface Chart {
+  svg: string;
+  distinctValues: number;
 }
 
 /**
- * Page-size mix: the share of mapped bytes by page size, per point and trace
- * (by count, one 2M page would vanish among 512 4K pages).
+ * Series of hit rate against entries, one per bitmap (and mode, when both
+ * ran). Bitmaps whose series are identical are drawn once, labelled
+ * `4K = 4K|2M`, so that no line hides another.
  */
-export function pageMixChart(rows: SweepRow[]): Promise<string> {
-  const values = rows.flatMap((r) =>
-    Object.entries(r.mapPages)
-      .filter(([, n]) => n > 0)
-      .map(([size, pages]) => ({ trace: r.trace, point: r.point, size, bytes: pages * 2 ** parseSizeLog2(size)! })),
-  );
-  return svgOf({
+export function hitRateSeries(rows: SweepRow[]): { series: string; entries: number; ways: string; hitRate: number }[] {
+  const twoModes = modesOf(rows).length > 1;
+  const geoms = geometryOrder(rows);
+  const keyOf = (r: SweepRow) => (twoModes ? `${r.pageSizes} ${r.mode}` : r.pageSizes);
+  const byKey = new Map<string, SweepRow[]>();
+  for (const r of rows) if (r.metrics.iotlbHitRate !== null) byKey.set(keyOf(r), [...(byKey.get(keyOf(r)) ?? []), r]);
+  const shape = (rs: SweepRow[]) => geoms.map((g) => rs.find((r) => geometryOf(r) === g)?.metrics.iotlbHitRate ?? null).join(',');
+  const groups = new Map<string, string[]>();
+  for (const [key, rs] of byKey) groups.set(shape(rs), [...(groups.get(shape(rs)) ?? []), key]);
+  const out: { series: string; entries: number; ways: string; hitRate: number }[] = [];
+  for (const keys of groups.values()) {
+    const label = keys.join(' = ');
+    for (const r of byKey.get(keys[0])!) out.push({ series: label, entries: r.iotlbEntries, ways: waysLabel(r), hitRate: r.metrics.iotlbHitRate! });
+  }
+  return out;
+}
+
+function waysLabel(r: SweepRow): string {
+  return r.iotlbWays === r.iotlbEntries && r.iotlbEntries > 1 ? 'full' : `${r.iotlbWays}-way`;
+}
+
+/**
+ * Hit rate against IOTLB entries for one trace: a log2 x axis with ticks at
+ * the sizes that were run, associativity as the point shape (and as the line
+ * grouping when one size ran with several associativities, so that 64x1,
+ * 64x4 and 64xfull are three points, not one).
+ */
+export async function hitRateChart(rows: SweepRow[]): Promise<Chart> {
+  const values = hitRateSeries(rows);
+  const sizes = [...new Set(values.map((v) => v.entries))].sort((a, b) => a - b);
+  const waysPerSize = Math.max(...sizes.map((e) => new Set(values.filter((v) => v.entries === e).map((v) => v.ways)).size));
+  const svg = await svgOf({
     ...base,
     data: { values },
-    facet: { row: { field: 'trace', type: 'nominal', title: null } },
-    spec: {
-      width: 420,
-      mark: 'bar',
-      encoding: {
-        y: { field: 'point', type: 'nominal', title: null, sort: null },
-        x: { field: 'bytes', type: 'quantitative', stack: 'normalize', title: 'share of bytes mapped', axis: { format: '%' } },
-        color: { field: 'size', type: 'nominal', title: 'page size' },
-      },
+    width: 420,
+    height: 220,
+    mark: { type: 'line', point: { size: 60, filled: true } },
+    encoding: {
+      x: { field: 'entries', type: 'quantitative', scale: { type: 'log', base: 2, domain: [sizes[0], sizes[sizes.length - 1]], nice: false }, axis: { values: sizes, format: 'd' }, title: 'IOTLB entries' },
+      y: { field: 'hitRate', type: 'quantitative', scale: { zero: false }, title: 'IOTLB hit rate', axis: { format: '.1%' } },
+      color: { field: 'series', type: 'nominal', title: 'page sizes', sort: null },
+      shape: { field: 'ways', type: 'nominal', title: 'associativity' },
+      ...(waysPerSize > 1 ? { strokeDash: { field: 'ways', type: 'nominal', title: 'associativity' }, detail: { field: 'ways' } } : {}),
     },
   } as vl.TopLevelSpec);
+  return { svg, distinctValues: new Set(values.map((v) => v.hitRate)).size };
+}
+
+/** Translation cost as a bitmap x geometry heatmap, a panel per mode when both ran. */
+export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
+  const values = rows.filter((r) => r.metrics.translationCostNs !== null).map((r) => ({
+    pageSizes: r.pageSizes, geometry: geometryOf(r), mode: r.mode, costMs: r.metrics.translationCostNs! / 1e6, label: fmtNs(r.metrics.translationCostNs!),
+  }));
+  const costs = values.map((v) => v.costMs);
+  const mid = (Math.min(...costs) + Math.max(...costs)) / 2;
+  const layer = {
+    width: { step: 64 },
+    height: { step: 28 },
+    encoding: {
+      x: { field: 'geometry', type: 'ordinal', sort: geometryOrder(rows), title: 'IOTLB (entries x ways)', axis: { labelAngle: 0 } },
+      y: { field: 'pageSizes', type: 'ordinal', sort: bitmapOrder(rows), title: 'page sizes' },
+    },
+    layer: [
+      { mark: 'rect', encoding: { color: { field: 'costMs', type: 'quantitative', title: 'cost (ms)', scale: { scheme: 'orangered' } } } },
+      // Dark cells get white text.
+      { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'label' }, color: { condition: { test: `datum.costMs > ${mid}`, value: 'white' }, value: 'black' } } },
+    ],
+  };
+  const spec = modesOf(rows).length > 1
+    ? { ...base, data: { values }, facet: { column: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
+    : { ...base, data: { values }, ...layer };
+  return { svg: await svgOf(spec as vl.TopLevelSpec), distinctValues: new Set(values.map((v) => v.costMs)).size };
+}
+
+/**
+ * Strict against lazy: invalidation cost against stale exposure (stale hits,
+ * and the longest stale window), a point per configuration, colour by mode.
+ */
+export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
+  const values = rows.map((r) => ({
+    mode: r.mode, point: r.point, costMs: (r.metrics.invalidationCostNs ?? 0) / 1e6, staleHits: r.metrics.staleHits ?? 0, windowUs: (r.metrics.staleWindowMaxNs ?? 0) / 1e3,
+  }));
+  const panel = (field: string, title: string) => ({
+    width: 240,
+    height: 180,
+    mark: { type: 'point', filled: true, size: 70, opacity: 0.8 },
+    encoding: {
+      x: { field: 'costMs', type: 'quantitative', title: 'invalidation cost (ms)', scale: { zero: true } },
+      y: { field, type: 'quantitative', title, scale: { zero: true } },
+      color: { field: 'mode', type: 'nominal', title: 'mode', sort: ['strict', 'lazy'] },
+    },
+  });
+  const svg = await svgOf({ ...base, data: { values }, hconcat: [panel('staleHits', 'stale hits'), panel('windowUs', 'longest stale window (µs)')] } as vl.TopLevelSpec);
+  return { svg, distinctValues: new Set(values.map((v) => `${v.costMs}/${v.staleHits}/${v.windowUs}`)).size };
+}
+
+/**
+ * Page-size mix: the share of mapped bytes by page size, one bar per bitmap
+ * (by count, one 2M page would vanish among 512 4K pages).
+ */
+export async function pageMixChart(rows: SweepRow[]): Promise<Chart> {
+  const values = pageMixRows(rows).flatMap((m) => Object.entries(m.bytes).map(([size, bytes]) => ({ pageSizes: m.pageSizes, size, bytes })));
+  const svg = await svgOf({
+    ...base,
+    data: { values },
+    width: 420,
+    height: { step: 24 },
+    mark: 'bar',
+    encoding: {
+      y: { field: 'pageSizes', type: 'nominal', title: 'page sizes allowed', sort: bitmapOrder(rows) },
+      x: { field: 'bytes', type: 'quantitative', stack: 'normalize', title: 'share of bytes mapped', axis: { format: '%' } },
+      color: { field: 'size', type: 'nominal', title: 'page size' },
+    },
+  } as vl.TopLevelSpec);
+  return { svg, distinctValues: new Set(values.map((v) => `${v.pageSizes}:${v.size}:${v.bytes}`)).size };
 }

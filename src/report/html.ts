@@ -1,21 +1,51 @@
-// A self-contained HTML report of a sweep: tables and inline SVG charts, no
-// scripts, no external resources.
-import { hitRateChart, invalidationChart, pageMixChart } from './charts.js';
-import { crossTable, traceTable, winnersTable, type SweepRow } from './compare.js';
+// A self-contained HTML report of a sweep: the findings of report.md, charts
+// as inline SVG, no scripts, no external resources (it works offline).
+import { hitRateChart, pageMixChart, tradeoffChart, translationCostChart, type Chart } from './charts.js';
+import { CHART_TITLES, rankTable, sweepFindings, traceTable, type SweepRow } from './compare.js';
+import { rankAcrossTraces, type ChartName } from './findings.js';
 import { escapeHtml as esc, tableHtml } from './format.js';
 
+const DRAW: Record<ChartName, (rows: SweepRow[]) => Promise<Chart>> = {
+  hitRate: hitRateChart,
+  translationCost: translationCostChart,
+  tradeoff: tradeoffChart,
+  pageMix: pageMixChart,
+};
+
+/**
+ * A chart, or the line that replaces it when its values are all equal. The
+ * figure carries its number of distinct values so a test can check that no
+ * drawn chart is flat.
+ */
+async function figure(name: ChartName, rows: SweepRow[], flat: string | null): Promise<string> {
+  if (flat !== null) return `<p class="flat" data-chart="${name}">${esc(flat)}</p>`;
+  const chart = await DRAW[name](rows);
+  return `<figure data-chart="${name}" data-distinct="${chart.distinctValues}">${chart.svg}</figure>`;
+}
+
 export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iommu-replay sweep'): Promise<string> {
-  const [hit, inv, mix] = await Promise.all([hitRateChart(rows), invalidationChart(rows), pageMixChart(rows)]);
+  const findings = sweepFindings(rows, traces);
   const sections: string[] = [];
-  sections.push(`<section id="hit-rate"><h2>Hit rate against IOTLB entries</h2><figure>${hit}</figure></section>`);
-  sections.push(`<section id="invalidation"><h2>Invalidation cost per configuration</h2><figure>${inv}</figure></section>`);
-  sections.push(`<section id="page-mix"><h2>Page-size mix</h2><figure>${mix}</figure></section>`);
-  for (const t of traces) {
-    const tr = rows.filter((r) => r.trace === t);
-    sections.push(`<section class="trace"><h2>${esc(t)}</h2>${tableHtml(traceTable(tr))}<h3>Best point per metric</h3>${tableHtml(winnersTable(tr))}</section>`);
+  sections.push(`<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings.map((f) => `<li><strong>${esc(f.trace)}</strong>: ${esc(f.recommendation)}</li>`).join('')}</ul></section>`);
+  for (const f of findings) {
+    const tr = rows.filter((r) => r.trace === f.trace);
+    const charts: string[] = [];
+    for (const name of ['hitRate', 'translationCost', 'tradeoff', 'pageMix'] as ChartName[]) {
+      // Strict against lazy has no chart with one mode; its sentence says how to get one.
+      if (name === 'tradeoff' && !tr.some((r) => r.mode === 'lazy')) continue;
+      if (name === 'tradeoff' && !tr.some((r) => r.mode === 'strict')) continue;
+      charts.push(`<div class="chart"><h3>${esc(CHART_TITLES[name])}</h3>${await figure(name, tr, f.flat[name])}</div>`);
+    }
+    sections.push(
+      `<section class="trace" id="trace-${esc(f.trace.replace(/[^A-Za-z0-9_-]/g, '_'))}"><h2>${esc(f.trace)}</h2>` +
+        `<p class="recommendation"><strong>Recommendation.</strong> ${esc(f.recommendation)}</p>` +
+        `<p class="tradeoff"><strong>Strict against lazy.</strong> ${esc(f.tradeoff)}</p>` +
+        `<div class="charts">${charts.join('')}</div>` +
+        `<details><summary>All points</summary>${tableHtml(traceTable(tr))}</details></section>`,
+    );
   }
   if (traces.length > 1) {
-    sections.push(`<section class="across"><h2>Across traces: IOTLB hit rate</h2>${tableHtml(crossTable(rows, 'iotlbHitRate'))}<h3>Invalidation cost</h3>${tableHtml(crossTable(rows, 'invalidationCostNs'))}</section>`);
+    sections.push(`<section class="across"><h2>Across traces</h2><p>Rank of each configuration by total cost (translation + invalidation) on each trace; 1 is the cheapest, <code>=</code> a tie.</p>${tableHtml(rankTable(rankAcrossTraces(rows, traces)))}</section>`);
   }
   const points = new Set(rows.map((r) => r.point)).size;
   return `<!doctype html>
@@ -27,6 +57,11 @@ th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
 th:first-child,td:first-child{text-align:left}
 thead{background:#f4f4f4}
 figure{margin:0;overflow-x:auto}
+.recommendation{background:#eef6ee;border-left:4px solid #3a3;padding:.5em .8em}
+.tradeoff{background:#f4f4fa;border-left:4px solid #88c;padding:.5em .8em}
+.charts{display:flex;flex-wrap:wrap;gap:1em 2em}
+.chart h3{margin:.6em 0 .2em;font-size:14px}
+.flat{color:#555;font-style:italic}
 </style></head>
 <body><h1>${esc(title)}</h1>
 <p>${traces.length} trace(s) &times; ${points} configuration point(s).</p>

@@ -1,5 +1,6 @@
 // The human report of one replay (Markdown), and the short stdout table.
-import { commandCount, type Summary } from './summary.js';
+import { formatPageSizeSet } from '../config/pagesizes.js';
+import { commandCount, type Summary } from '../stats/summary.js';
 import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable } from './format.js';
 
 export function replayMarkdown(s: Summary): string {
@@ -11,8 +12,8 @@ export function replayMarkdown(s: Summary): string {
   out.push(`Trace: ${s.trace.files.map((f) => `\`${f}\``).join(', ')}${s.trace.workload ? ` (${s.trace.workload})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(s.trace.spanNs)}.`);
   out.push('');
   out.push(
-    `Configuration: page sizes ${c.pageSizes.join('|')}, IOTLB ${c.iotlb.sets}x${c.iotlb.ways} (${c.iotlb.entries} entries, ${c.iotlb.policy}), ` +
-      `${c.pageTable.levels}-level tables, ${c.invalidation.mode} invalidation, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${m.name} (${m.pageSizes.join('|')})`).join(', ')}.`,
+    `Configuration: page sizes ${formatPageSizeSet(c.pageSizes)}, IOTLB ${c.iotlb.sets}x${c.iotlb.ways} (${c.iotlb.entries} entries, ${c.iotlb.policy}), ` +
+      `${c.pageTable.levels}-level tables, ${c.invalidation.mode} invalidation, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${m.name} (${formatPageSizeSet(m.pageSizes)})`).join(', ')}.`,
   );
   out.push('');
   out.push('## Translation');

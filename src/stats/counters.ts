@@ -12,7 +12,7 @@ export const D = {
   iotlbLookups: 4,
   iotlbHits: 5,
   iotlbStaleHits: 6,
-  /** IOTLB misses on a page whose entry an invalidation removed (spec/report: miss share caused by invalidation). */
+  /** IOTLB misses on a page whose entry an invalidation removed (docs/report-keys.md: miss share caused by invalidation). */
   iotlbInvalidatedMisses: 7,
   devtlbLookups: 8,
   devtlbHits: 9,

@@ -1,4 +1,4 @@
-// The DMA API as dma-iommu.c drives the IOMMU API (linux-notes §4.1): a
+// The DMA API as dma-iommu.c drives the IOMMU API (__iommu_dma_map(), iommu_map_sg()): a
 // mapping allocates one IOVA range, maps each physically contiguous run with
 // one `iommu_map` (iommu_map_sg merges runs), and an unmap is one
 // `iommu_unmap` over the whole range followed by freeing the IOVA.

@@ -17,12 +17,22 @@ export function findWorkload(name: string): Workload | undefined {
 
 export const DEFAULT_OPTIONS: WorkloadOptions = { events: 1_000_000, seed: 1, devices: 1, fragmentation: 0.5, rateScale: 1 };
 
-/** Generates `workload` into `file` (atomic); returns the rows written. */
-export async function generate(workload: Workload, file: string, opts: WorkloadOptions): Promise<number> {
+/** Generates `workload` into `file` (atomic); returns the rows written. `onProgress` hears the rows written after each batch. */
+export async function generate(workload: Workload, file: string, opts: WorkloadOptions, onProgress?: (rows: number) => void): Promise<number> {
   // The metadata (topology, domain types) is known once the workload has
   // scheduled its start; nothing is emitted before sim.run().
   let writer: TraceWriter | undefined;
-  const sim = new Sim({ flush: (b) => writer!.write(b) }, opts.events);
+  let written = 0;
+  const sim = new Sim(
+    {
+      flush: async (b) => {
+        await writer!.write(b);
+        written += b.length;
+        onProgress?.(written);
+      },
+    },
+    opts.events,
+  );
   const { ctx, domains, topology } = makeContext(sim, opts);
   workload.start(ctx, 0, 1);
   writer = new TraceWriter(file, {

@@ -1,4 +1,4 @@
-// An IOVA allocator like Linux's (drivers/iommu/iova.c, linux-notes §4.2):
+// An IOVA allocator like Linux's (drivers/iommu/iova.c, alloc_iova()):
 // `alloc_iova_fast()` rounds sizes under 32 granules up to a power of two;
 // `__alloc_and_insert_iova_range()` searches top-down below the limit from a
 // cached node, places the range at `(high - size) & align_mask` with the

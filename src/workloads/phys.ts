@@ -2,7 +2,7 @@
 // fragmentation level decides how often a buffer comes back as one naturally
 // aligned contiguous block (buddy blocks are aligned to their size) versus
 // scattered runs. That is what decides whether 2M and 1G pages can be used
-// (iommu_pgsize needs iova and paddr congruent, linux-notes §1.3). Units: pfns.
+// (iommu_pgsize() needs iova and paddr congruent, docs/model.md §3). Units: pfns.
 import type { Rng } from './rng.js';
 
 export interface PhysRun {

@@ -89,7 +89,7 @@ describe('set-associative table hooks', () => {
 });
 
 describe('table against a plain array-of-objects reference', () => {
-  for (const policy of ['lru', 'fifo', 'plru', 'random'] as const) {
+  for (const policy of ['lru', 'fifo', 'plru', 'random', 'flush-when-full'] as const) {
     it(`random translation streams give identical hit/miss sequences (${policy})`, () => {
       for (let seed = 1; seed <= 30; seed++) {
         const rng = new Rng(seed);

@@ -104,7 +104,7 @@ describe('inputs the review found crashing', () => {
     expect(r.stderr).toMatch(new RegExp(`^iommu-replay: Cannot import "${NIC}": no iommu or dma trace events in \\d+ line\\(s\\)`));
     expect(r.stderr).not.toMatch(/[^\x20-\x7e\n]/);
     expect(fs.existsSync(out)).toBe(false);
-    expectOneLine(runCli(['import', 'traces/kernel-nic.trace', '-o', out, '--seed', '-1']), 'Invalid option --seed: expected an integer in 0..2^32-1, got -1');
+    expectOneLine(runCli(['import', 'traces/kernel-nic.trace', '-o', out, '--seed', '-1']), "Invalid option --seed: expected an integer in 0..2^32-1, got '-1'");
   });
 });
 

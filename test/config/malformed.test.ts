@@ -20,7 +20,7 @@ const CASES: [string, string, string][] = [
   ['sets not a power of two', '{"devtlb": {"sets": 12}}', "devtlb.sets: expected a power of two, got 12"],
   ['unknown top-level field', '{"pagesize": ["4K"]}', "pagesize: unknown field"],
   ['unknown nested field', '{"invalidation": {"mode": "strict", "batch": 4}}', "invalidation.batch: unknown field"],
-  ['unknown policy', '{"iotlb": {"policy": "mru"}}', "iotlb.policy: expected one of \"lru\", \"fifo\", \"plru\", \"random\", got \"mru\""],
+  ['unknown policy', '{"iotlb": {"policy": "mru"}}', "iotlb.policy: expected one of \"lru\", \"fifo\", \"plru\", \"random\", \"flush-when-full\", got \"mru\""],
   ['unknown mode', '{"invalidation": {"mode": "eager"}}', "invalidation.mode: expected one of \"strict\", \"lazy\", got \"eager\""],
   ['unknown partial-unmap rule', '{"partialUnmap": "maybe"}', "partialUnmap: expected one of \"whole-leaf\", \"reject\", \"split\", got \"maybe\""],
   ['page size 3K', '{"pageSizes": ["4K", "3K"]}', "pageSizes: expected a power-of-two size like \"4K\" or \"2M\", got \"3K\""],

@@ -1,7 +1,7 @@
 // Replays event lists in memory (no files) and returns the summary.
 import { resolveConfig } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
-import { buildSummary, type Summary } from '../../src/report/summary.js';
+import { buildSummary, type Summary } from '../../src/stats/summary.js';
 import type { DomainType, TraceMetadata } from '../../src/trace/schema.js';
 import { batchOf, type Ev } from './events.js';
 

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { parseEvent } from '../../src/import/events.js';
 import { parseLine, parseTimestamp } from '../../src/import/lines.js';
 import { importTrace } from '../../src/import/convert.js';
+import { inspectText } from '../../src/cli/inspect.js';
+import { inspectTrace } from '../../src/trace/inspect.js';
 import { openTrace } from '../../src/trace/merge.js';
 import { OP_NAMES } from '../../src/trace/schema.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
@@ -146,10 +148,10 @@ describe('import', () => {
 
   it('--strict makes an unparseable line an error naming file and line', () => {
     const f = path.join(dir, 'strict.trace');
-    fs.writeFileSync(f, FTRACE);
+    fs.writeFileSync(f, FTRACE.replace('CPU:3 [LOST 12 EVENTS]\n', ''));
     const out = path.join(dir, 'strict.arrows');
     const r = runCli(['import', f, '-o', out, '--strict']);
-    expect(r.stderr).toBe(`iommu-replay: Cannot import "${f}": line 19 is not a trace line: this line is garbage\n`);
+    expect(r.stderr).toBe(`iommu-replay: Cannot import "${f}": line 18 is not a trace line: this line is garbage\n`);
     expect(r.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
   });
@@ -237,5 +239,53 @@ describe('import', () => {
     const r = runCli(['import', path.join(dir, 'none.trace'), '-o', path.join(dir, 'x.arrows')]);
     expect(r.stderr).toBe(`iommu-replay: Cannot import "${path.join(dir, 'none.trace')}": no such file\n`);
     expect(r.status).toBe(2);
+  });
+});
+
+describe('lost events (issue 13, item 13)', () => {
+  const text = `  a-1 [000] ..... 1.000000: map: IOMMU: iova=0x0000000000010000 - 0x0000000000011000 paddr=0x0000000000900000 size=4096
+CPU:0 [LOST 12 EVENTS]
+  a-1 [000] ..... 1.000010: unmap: IOMMU: iova=0x0000000000010000 - 0x0000000000011000 size=4096 unmapped_size=4096
+CPU:1 [LOST 3 EVENTS]
+`;
+
+  it('--strict rejects a trace with [LOST N EVENTS] markers, naming the line, and writes nothing', () => {
+    const f = path.join(dir, 'lost.trace');
+    fs.writeFileSync(f, text);
+    const out = path.join(dir, 'lost-strict.arrows');
+    const r = runCli(['import', f, '-o', out, '--strict']);
+    expect(r.stderr).toBe(`iommu-replay: Cannot import "${f}": line 2 says events were lost (CPU:0 [LOST 12 EVENTS]); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace\n`);
+    expect(r.status).toBe(2);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('without --strict, import and inspect warn how many events were lost', () => {
+    const f = path.join(dir, 'lost.trace');
+    fs.writeFileSync(f, text);
+    const out = path.join(dir, 'lost.arrows');
+    const r = runCli(['import', f, '-o', out]);
+    const warning = 'warning: 15 events were lost (2 markers in the trace): the replay misses them; re-record with a larger buffer_size_kb';
+    expect(r.status).toBe(0);
+    expect(r.stderr.split('\n')).toContain(warning);
+    const i = runCli(['inspect', out]);
+    expect(i.stdout.split('\n')).toContain(`  ${warning}`);
+  });
+});
+
+describe('inspect of an imported trace (issue 13, item 14)', () => {
+  it('prints each import statistic on a line of its own', async () => {
+    const f = path.join(dir, 'raw14.trace');
+    fs.writeFileSync(f, FTRACE);
+    const out = path.join(dir, 'raw14.arrows');
+    await importTrace([f], out, { format: 'auto', synthesizeDma: false, coherentRateHz: 1000, strict: false, seed: 1 });
+    const text = inspectText(await inspectTrace([out]));
+    const section = text.slice(text.indexOf('\nimport:\n') + 1, text.indexOf('\n\nnotes:'));
+    expect(section.split('\n')).toEqual([
+      'import:',
+      '  lines: 20 read, 10 parsed',
+      '  skipped: headers and comments 6, other tracepoints 1, lost-events markers 1, is not a trace line 1, has a dma_map_page event in an unknown format 1',
+      '  map/unmap attributed: same-CPU dma event 4, earlier mapping 0, dev= field 0, default domain 1',
+      '  warning: 12 events were lost (1 marker in the trace): the replay misses them; re-record with a larger buffer_size_kb',
+    ]);
   });
 });

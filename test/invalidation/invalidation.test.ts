@@ -1,4 +1,4 @@
-// spec/model.md §5 and the teardown of §2, one test per rule.
+// docs/model.md §5 and the teardown of §2, one test per rule.
 import { describe, expect, it, vi } from 'vitest';
 import { psiCover, psiOut } from '../../src/invalidation/psi.js';
 import { Invalidator, type InvalidationTarget } from '../../src/invalidation/invalidator.js';

@@ -1,4 +1,4 @@
-// A plain reference of spec/model.md, written for obviousness, not speed:
+// A plain reference of docs/model.md, written for obviousness, not speed:
 // BigInt byte addresses, arrays of objects, linear scans. It shares no model
 // code with src/ (only config resolution and topology), so property tests
 // that compare the two check the engine's fast paths and data structures.
@@ -99,6 +99,11 @@ export class Tlb {
   fill(tag: string, leaf: Leaf, owner: number): void {
     const set = this.setOf(leaf.base, leaf.size);
     let way = this.sets[set].findIndex((e) => e.state !== 'valid');
+    if (way < 0 && this.policy === 'flush-when-full') {
+      // QEMU's VT-d IOTLB: a fill into a full table empties all of it first.
+      for (const row of this.sets) for (const e of row) e.state = 'empty';
+      way = 0;
+    }
     if (way < 0) way = this.victim(set);
     this.sets[set][way] = { state: 'valid', tag, base: leaf.base, size: leaf.size, pa: leaf.pa, owner, unmappedAt: -1 };
     this.touch(set, way, true);

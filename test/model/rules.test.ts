@@ -1,4 +1,4 @@
-// One test per rule of spec/model.md sections 1-4 and 6, named after the rule.
+// One test per rule of docs/model.md sections 1-4 and 6, named after the rule.
 import { describe, expect, it } from 'vitest';
 import { pgsize, pgsizeOut } from '../../src/model/pgsize.js';
 import { G1, K4, M2, type Ev } from '../helpers/events.js';
@@ -274,6 +274,18 @@ describe('§6 translation', () => {
       { op: 'dma_read', device: DEV, iova: K4, size: 1 }, // miss (evicted)
     ], { iotlb: { sets: 2, ways: 1 } });
     expect(s.totals.iotlb).toMatchObject({ lookups: 5, hits: 1 });
+  });
+});
+
+describe('§6 fill: replacement policies', () => {
+  it('flush-when-full empties the whole IOTLB when a fill finds it full (QEMU vtd_update_iotlb)', () => {
+    // Pages 0..3 fill a 4-entry table, page 4 finds it full: flush-when-full
+    // empties it and fills 4, so 3 then misses; lru evicts only page 0, so 3 hits.
+    const ev: Ev[] = [{ op: 'attach', device: DEV, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 5 * K4 }];
+    for (const p of [0, 1, 2, 3, 4, 3]) ev.push({ op: 'dma_read', device: DEV, iova: p * K4, size: 8 });
+    const iotlb = (policy: string) => ({ pageSizes: ['4K'], iotlb: { entries: 4, ways: 'full', policy } });
+    expect(replayEvents(ev, iotlb('flush-when-full')).totals.iotlb.hits).toBe(0);
+    expect(replayEvents(ev, iotlb('lru')).totals.iotlb.hits).toBe(1);
   });
 });
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
-import { replayTrace } from '../../src/model/run.js';
+import { replayTrace } from '../../src/run/run.js';
 import { openTrace } from '../../src/trace/merge.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
 

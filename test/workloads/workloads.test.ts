@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
-import { replayTrace } from '../../src/model/run.js';
+import { replayTrace } from '../../src/run/run.js';
 import { u64 } from '../../src/trace/batch.js';
 import { openTrace } from '../../src/trace/merge.js';
 import { IovaAllocator } from '../../src/workloads/iova.js';
@@ -104,7 +104,7 @@ describe('generated traces', () => {
   it('gen rejects bad options with one line and exit 2', () => {
     const out = path.join(dir, 'x.arrows');
     const r = runCli(['gen', 'nic', '-o', out, '--fragmentation', '2']);
-    expect(r.stderr).toBe('iommu-replay: Invalid option --fragmentation: expected a number in 0..1, got 2\n');
+    expect(r.stderr).toBe("iommu-replay: Invalid option --fragmentation: expected a number in 0..1, got '2'\n");
     expect(r.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
     const u = runCli(['gen', 'disk', '-o', out]);

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Records a real trace pair through QEMU's emulated Intel VT-d (docs/qemu.md):
+#   OUT/qemu.log     QEMU's vtd_* trace events (host side: every DMA translation,
+#                    IOTLB hit/update/reset, invalidation descriptor)
+#   OUT/guest.trace  the guest kernel's iommu:* ftrace events (map, unmap, ...)
+# The guest is a busybox initramfs with the host kernel's own NVMe modules,
+# booted under TCG on q35 with intel-iommu and an NVMe scratch disk. No network
+# device: nothing leaves the machine.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+usage: scripts/record-qemu.sh [options] -o DIR
+  --strict | --lazy         iommu.strict=1 (default) or iommu.strict=0
+  --pattern seq|rand        sequential (default) or random offsets
+  --op read|write           read (default) or write
+  --io buffered|direct      page cache (default) or O_DIRECT (dd iflag/oflag=direct)
+  --bs LIST                 block sizes, comma-separated (default 4k,64k)
+  --count N                 blocks per block size (default 256)
+  --disk-mb N               scratch disk size (default 64)
+  --kernel FILE             guest kernel (default: newest /boot/vmlinuz-*)
+  --timeout S               give up after S seconds (default 600)
+  -o, --out DIR             output directory (qemu.log, guest.trace, console.log, cmdline)
+USAGE
+}
+
+ARGS=("$@")
+MODE=strict PATTERN=seq OP=read IO=buffered BS=4k,64k COUNT=256 DISK_MB=64 KERNEL= TIMEOUT=600 OUT=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --strict) MODE=strict ;;
+    --lazy) MODE=lazy ;;
+    --pattern) PATTERN=$2; shift ;;
+    --op) OP=$2; shift ;;
+    --io) IO=$2; shift ;;
+    --bs) BS=$2; shift ;;
+    --count) COUNT=$2; shift ;;
+    --disk-mb) DISK_MB=$2; shift ;;
+    --kernel) KERNEL=$2; shift ;;
+    --timeout) TIMEOUT=$2; shift ;;
+    -o|--out) OUT=$2; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "record-qemu.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+fail() { echo "record-qemu.sh: $*" >&2; exit 2; }
+[ -n "$OUT" ] || { usage >&2; exit 2; }
+case "$PATTERN" in seq|rand) ;; *) fail "--pattern: expected seq or rand, got $PATTERN" ;; esac
+case "$OP" in read|write) ;; *) fail "--op: expected read or write, got $OP" ;; esac
+case "$IO" in buffered|direct) ;; *) fail "--io: expected buffered or direct, got $IO" ;; esac
+[[ "$COUNT" =~ ^[0-9]+$ ]] || fail "--count: expected a positive integer, got $COUNT"
+[[ "$BS" =~ ^[0-9]+[kKmM]?(,[0-9]+[kKmM]?)*$ ]] || fail "--bs: expected sizes like 4k,64k, got $BS"
+command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+BUSYBOX=$(command -v busybox || true)
+
+[ -x "$BUSYBOX" ] || fail "busybox not found (apt-get install busybox-static)"
+if [ -z "$KERNEL" ]; then KERNEL=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true); fi
+[ -r "$KERNEL" ] || fail "no readable kernel (apt-get install linux-image-amd64, or --kernel FILE)"
+KVER=${KERNEL##*/vmlinuz-}
+MODDIR=/lib/modules/$KVER
+[ -r "$MODDIR/modules.dep" ] || fail "no $MODDIR/modules.dep for kernel $KVER"
+
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# --- initramfs: busybox, nvme + nvme-core and their dependencies (modules.dep order) ---
+ROOT=$WORK/root
+mkdir -p "$ROOT"/{bin,dev,proc,sys,mod}
+cp "$BUSYBOX" "$ROOT/bin/busybox"
+for app in sh mount insmod echo cat sleep dd poweroff ls seq grep; do ln -s busybox "$ROOT/bin/$app"; done
+# modules.dep lists a module's dependencies, most dependent first: load them in reverse.
+deps=$(awk -v m="kernel/drivers/nvme/host/nvme.ko" '
+  { key=$1; sub(/:$/, "", key) }
+  key ~ "^" m "(\\.xz|\\.zst|\\.gz)?$" { for (i = NF; i >= 2; i--) print $i; print key }' "$MODDIR/modules.dep")
+[ -n "$deps" ] || fail "nvme.ko not in $MODDIR/modules.dep"
+n=0
+for rel in $deps; do
+  n=$((n + 1))
+  name=$(printf '%02d-%s' "$n" "$(basename "$rel")")
+  case "$rel" in
+    *.xz) xz -dc "$MODDIR/$rel" >"$ROOT/mod/${name%.xz}" ;;   # busybox insmod cannot read .xz
+    *.zst) zstd -qdc "$MODDIR/$rel" >"$ROOT/mod/${name%.zst}" ;;
+    *.gz) gzip -dc "$MODDIR/$rel" >"$ROOT/mod/${name%.gz}" ;;
+    *) cp "$MODDIR/$rel" "$ROOT/mod/$name" ;;
+  esac
+done
+
+FLAG=
+if [ "$IO" = direct ]; then FLAG=$([ "$OP" = read ] && echo "iflag=direct" || echo "oflag=direct conv=notrunc"); fi
+cat >"$ROOT/init" <<INIT
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tracefs tracefs /sys/kernel/tracing
+T=/sys/kernel/tracing
+echo 65536 > \$T/buffer_size_kb
+echo 1 > \$T/events/iommu/enable
+echo 1 > \$T/tracing_on
+for m in /mod/*.ko; do insmod \$m || echo "insmod \$m failed"; done
+i=0; while [ ! -b /dev/nvme0n1 ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+[ -b /dev/nvme0n1 ] || echo "no /dev/nvme0n1"
+DISK_MB=$DISK_MB
+for bs in $(echo "$BS" | tr , ' '); do
+  case \$bs in *k|*K) b=\$(( \${bs%?} * 1024 ));; *m|*M) b=\$(( \${bs%?} * 1048576 ));; *) b=\$bs;; esac
+  blocks=\$(( DISK_MB * 1048576 / b ))
+  echo "workload: $PATTERN $OP $IO bs=\$bs count=$COUNT"
+  if [ "$PATTERN" = seq ]; then
+    if [ "$OP" = read ]; then dd if=/dev/nvme0n1 of=/dev/null bs=\$b count=$COUNT $FLAG 2>/dev/null
+    else dd if=/dev/zero of=/dev/nvme0n1 bs=\$b count=$COUNT $FLAG 2>/dev/null; fi
+  else
+    k=0
+    while [ \$k -lt $COUNT ]; do
+      off=\$(( (RANDOM * 32768 + RANDOM) % blocks ))
+      if [ "$OP" = read ]; then dd if=/dev/nvme0n1 of=/dev/null bs=\$b count=1 skip=\$off $FLAG 2>/dev/null
+      else dd if=/dev/zero of=/dev/nvme0n1 bs=\$b count=1 seek=\$off $FLAG 2>/dev/null; fi
+      k=\$((k + 1))
+    done
+  fi
+  [ "$IO" = buffered ] && echo 3 > /proc/sys/vm/drop_caches
+done
+echo 0 > \$T/tracing_on
+echo "=====IOMMU-TRACE-BEGIN====="
+cat \$T/trace
+echo "=====IOMMU-TRACE-END====="
+poweroff -f
+INIT
+chmod +x "$ROOT/init"
+(cd "$ROOT" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initrd.gz"
+
+# --- the machine ---
+DISK=$WORK/disk.img
+truncate -s "${DISK_MB}M" "$DISK"
+[ "$OP" = read ] && head -c $((DISK_MB * 1048576)) /dev/urandom >"$DISK" 2>/dev/null || true
+STRICT=$([ "$MODE" = strict ] && echo 1 || echo 0)
+rm -f "$OUT/qemu.log" "$OUT/console.log"
+CMD=(qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp 1 -m 512M
+  -device intel-iommu,aw-bits=48,intremap=off,caching-mode=off
+  -kernel "$KERNEL" -initrd "$WORK/initrd.gz"
+  -append "console=ttyS0 quiet loglevel=3 intel_iommu=on iommu.strict=$STRICT iommu.passthrough=0"
+  -drive "file=$DISK,if=none,id=scratch,format=raw" -device nvme,drive=scratch,serial=scratch0
+  -nic none -vga none -display none -no-reboot
+  -serial "file:$OUT/console.log"
+  -trace vtd_dmar_translate -trace 'vtd_iotlb_page_*' -trace vtd_iotlb_reset -trace 'vtd_inv_desc*'
+  -msg timestamp=on -D "$OUT/qemu.log")
+printf '%q ' scripts/record-qemu.sh "${ARGS[@]}" >"$OUT/cmdline"; echo >>"$OUT/cmdline"
+echo "recording ($MODE, $PATTERN $OP $IO, bs $BS x $COUNT) into $OUT ..." >&2
+start=$(date +%s)
+timeout "$TIMEOUT" "${CMD[@]}" || fail "QEMU failed or timed out after ${TIMEOUT}s (see $OUT/console.log)"
+sed -n '/=====IOMMU-TRACE-BEGIN=====/,/=====IOMMU-TRACE-END=====/p' "$OUT/console.log" | sed '1d;$d' | tr -d '\r' >"$OUT/guest.trace"
+[ -s "$OUT/guest.trace" ] || fail "the guest printed no trace (see $OUT/console.log)"
+grep -q 'vtd_dmar_translate' "$OUT/qemu.log" || fail "QEMU logged no vtd_dmar_translate (see $OUT/qemu.log)"
+echo "recorded in $(( $(date +%s) - start ))s: $(wc -l <"$OUT/qemu.log") QEMU lines, $(grep -c ': map:\|: unmap:' "$OUT/guest.trace" || true) guest map/unmap lines" >&2

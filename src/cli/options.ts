@@ -1,0 +1,87 @@
+// Option parsing shared by the commands: numbers checked against what the
+// option expects, with the user's own text in the message ("--events:
+// expected a positive integer, got 'abc'", never "got NaN"), and the nearest
+// command for a mistyped one.
+import type { Options } from 'yargs';
+import { InputError } from '../errors.js';
+
+/** Where the user's documentation is: shown under every --help. */
+export const DOCS_EPILOGUE = 'Documentation: docs/README.md in the repository (trace format, model rules, configuration, report keys).';
+
+export interface NumberRule {
+  /** What the option expects, in words: "a positive integer". */
+  expected: string;
+  integer?: boolean;
+  min?: number;
+  /** Whether `min` itself is allowed (default true). */
+  minInclusive?: boolean;
+  max?: number;
+}
+
+export const POSITIVE_INTEGER: NumberRule = { expected: 'a positive integer', integer: true, min: 1 };
+export const SEED: NumberRule = { expected: 'an integer in 0..2^32-1', integer: true, min: 0, max: 0xffffffff };
+
+/** The text the user typed, quoted, as shown in messages. */
+function shown(raw: unknown): string {
+  return `'${String(raw)}'`;
+}
+
+/** Parses one option value by `rule`; throws one line naming the option and its text. */
+export function parseNumberOption(name: string, raw: unknown, rule: NumberRule): number {
+  const fail = (): never => {
+    throw new InputError(`Invalid option --${name}: expected ${rule.expected}, got ${shown(raw)}`);
+  };
+  if (Array.isArray(raw)) throw new InputError(`Invalid option --${name}: given ${raw.length} times, expected once`);
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+  // Plain decimal or 0x hex only: Number() would also take "", "1e3" and " ".
+  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text) && !/^0x[0-9a-f]+$/i.test(text)) fail();
+  const v = Number(text);
+  if (!Number.isFinite(v)) fail();
+  if (rule.integer && !Number.isInteger(v)) fail();
+  if (rule.min !== undefined && (rule.minInclusive === false ? v <= rule.min : v < rule.min)) fail();
+  if (rule.max !== undefined && v > rule.max) fail();
+  return v;
+}
+
+/**
+ * A yargs option taking one number: read as a string, so that the message
+ * can show what was typed, and checked by `rule` as yargs parses it.
+ */
+export function numberOption(name: string, rule: NumberRule, spec: { describe: string; default?: number }): Options {
+  return {
+    type: 'string',
+    describe: spec.describe,
+    ...(spec.default !== undefined ? { default: spec.default } : {}),
+    coerce: (raw: unknown) => (raw === undefined ? undefined : parseNumberOption(name, raw, rule)),
+  };
+}
+
+/** Levenshtein distance, for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * The first word of the command line when it names no command: one line
+ * with the nearest command, or the list of commands. Undefined when the word
+ * is a command (or an option, or absent).
+ */
+export function unknownCommandMessage(argv: string[], commands: string[]): string | undefined {
+  const word = argv.find((a) => !a.startsWith('-'));
+  // Options before the command ("--profile x replay") would take a value: leave those to yargs.
+  if (word === undefined || argv.indexOf(word) !== 0 || commands.includes(word) || word === 'help') return undefined;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of commands) {
+    const d = editDistance(word.toLowerCase(), c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3))) return `Unknown command '${word}'. Did you mean '${best}'? (see --help)`;
+  return `Unknown command '${word}': expected one of ${commands.join(', ')} (see --help)`;
+}

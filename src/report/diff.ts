@@ -1,0 +1,69 @@
+// The counters of two summaries side by side (`iommu-replay compare`): every
+// number of the summary's counters, as a flat list of dotted paths, and the
+// ones that differ with their difference.
+import type { Summary } from '../stats/summary.js';
+import { mdTable } from './format.js';
+
+/** What identifies a row of each per-thing list, so that rows pair up by meaning, not position. */
+const ROW_KEYS: Record<string, string> = { byDevice: 'device', byDomain: 'domain', byPageSize: 'pageSize' };
+/** The parts of a summary that hold counters (the configuration and trace description do not). */
+const COUNTER_PARTS = ['totals', 'derived', 'byPageSize', 'byDevice', 'byDomain'] as const;
+
+/** Every number (or null ratio) of a summary's counters, by dotted path: "totals.iotlb.hits", "byDevice[0000:03:00.0].iotlb.hits". */
+export function flattenCounters(s: Summary): Map<string, number | null> {
+  const out = new Map<string, number | null>();
+  const walk = (v: unknown, at: string): void => {
+    if (typeof v === 'number' || v === null) out.set(at, v);
+    else if (Array.isArray(v)) {
+      const key = ROW_KEYS[at];
+      v.forEach((row, i) => walk(row, `${at}[${key && row && typeof row === 'object' ? String((row as Record<string, unknown>)[key]) : i}]`));
+    } else if (typeof v === 'object') {
+      for (const k of Object.keys(v as object).sort()) {
+        if (at.startsWith('by') && k === ROW_KEYS[at.slice(0, at.indexOf('['))]) continue; // the row's own key
+        walk((v as Record<string, unknown>)[k], `${at}.${k}`);
+      }
+    }
+  };
+  for (const part of COUNTER_PARTS) walk((s as unknown as Record<string, unknown>)[part], part);
+  return out;
+}
+
+export interface CounterDiff {
+  counter: string;
+  a: number | null | undefined;
+  b: number | null | undefined;
+}
+
+/** The counters whose values differ (or that one side lacks), in summary order; and how many are equal. */
+export function diffCounters(a: Summary, b: Summary): { differ: CounterDiff[]; equal: number } {
+  const fa = flattenCounters(a);
+  const fb = flattenCounters(b);
+  // Totals first, then derived figures and the per-thing lists (the order of COUNTER_PARTS).
+  const names = [...new Set([...fa.keys(), ...fb.keys()])];
+  const differ: CounterDiff[] = [];
+  let equal = 0;
+  for (const counter of names) {
+    const va = fa.get(counter);
+    const vb = fb.get(counter);
+    if (va === vb) equal++;
+    else differ.push({ counter, a: va, b: vb });
+  }
+  return { differ, equal };
+}
+
+function show(v: number | null | undefined): string {
+  return v === undefined ? '(absent)' : v === null ? 'null' : String(v);
+}
+
+/** A Markdown table of differing counters: A, B, B - A and the change relative to A. */
+export function diffTable(differ: CounterDiff[]): string {
+  return mdTable(
+    ['counter', 'A', 'B', 'B - A', 'change'],
+    differ.map((d) => {
+      const both = typeof d.a === 'number' && typeof d.b === 'number';
+      const delta = both ? (d.b as number) - (d.a as number) : undefined;
+      const change = both && d.a !== 0 ? `${((delta! / Math.abs(d.a as number)) * 100).toFixed(2)}%` : '';
+      return [d.counter, show(d.a), show(d.b), delta === undefined ? '' : String(delta), change];
+    }),
+  );
+}

@@ -1,0 +1,194 @@
+// What a sweep report says in words: per trace, the recommendation (smallest
+// IOTLB and page-size bitmap within a tolerance of the best translation cost),
+// the strict-against-lazy trade-off, and a line for every chart whose values
+// are all equal; across traces, each configuration's rank and cost per trace.
+// Markdown and HTML both render these, so they carry the same findings.
+import { parseSizeLog2 } from '../config/pagesizes.js';
+import { fmtInt, fmtNs, fmtPct } from './format.js';
+import type { SweepRow } from './compare.js';
+
+/** Translation cost within this share of the best counts as "as good". */
+export const TOLERANCE = 0.05;
+
+/** `64x4`, or `64xfull` for a fully associative IOTLB. */
+export function geometryOf(r: SweepRow): string {
+  return `${r.iotlbEntries}x${r.iotlbWays === r.iotlbEntries && r.iotlbEntries > 1 ? 'full' : r.iotlbWays}`;
+}
+
+/** Geometries in the order a reader expects: entries, then ways (fully associative last). */
+export function geometryOrder(rows: SweepRow[]): string[] {
+  const seen = new Map<string, SweepRow>();
+  for (const r of rows) if (!seen.has(geometryOf(r))) seen.set(geometryOf(r), r);
+  return [...seen].sort(([, a], [, b]) => a.iotlbEntries - b.iotlbEntries || a.iotlbWays - b.iotlbWays).map(([g]) => g);
+}
+
+/** Bitmaps in sweep order (first appearance). */
+export function bitmapOrder(rows: SweepRow[]): string[] {
+  return [...new Set(rows.map((r) => r.pageSizes))];
+}
+
+export function modesOf(rows: SweepRow[]): string[] {
+  return [...new Set(rows.map((r) => r.mode))];
+}
+
+/** Page sizes in a bitmap as the sweep spells it (`4K+2M`; `|` and `,` read too). */
+const sizeCount = (bitmap: string) => bitmap.split(/[+|,]/).length;
+
+function pctAbove(v: number, base: number): string {
+  return base === 0 ? 'n/a' : `+${((v / base - 1) * 100).toFixed(v / base - 1 < 0.1 ? 1 : 0)}%`;
+}
+
+/** The distinct values of a metric over rows (nulls left out). */
+export function distinct(rows: SweepRow[], key: string): number[] {
+  return [...new Set(rows.map((r) => r.metrics[key]).filter((v): v is number => v !== null))];
+}
+
+export interface TraceFindings {
+  trace: string;
+  /** One sentence with the numbers. */
+  recommendation: string;
+  /** Strict against lazy, when both ran, else how to get it. */
+  tradeoff: string;
+  /** One line per chart that is left out because its values are all equal. */
+  flat: Record<ChartName, string | null>;
+}
+
+export type ChartName = 'hitRate' | 'translationCost' | 'tradeoff' | 'pageMix';
+
+/**
+ * The rows a recommendation is made from: the strict ones when strict ran
+ * (translation barely depends on the mode, and strict is Linux's default for
+ * untrusted devices), else all.
+ */
+function recommendationRows(rows: SweepRow[]): SweepRow[] {
+  const strict = rows.filter((r) => r.mode === 'strict');
+  return strict.length ? strict : rows;
+}
+
+export function recommend(rows: SweepRow[], trace: string, tolerance = TOLERANCE): string {
+  const cands = recommendationRows(rows).filter((r) => r.metrics.translationCostNs !== null);
+  if (!cands.length || cands.every((r) => r.dmaEvents === 0)) return `No recommendation: the trace has no DMA events (hit rates and translation cost need them).`;
+  const cost = (r: SweepRow) => r.metrics.translationCostNs!;
+  const best = Math.min(...cands.map(cost));
+  const worst = Math.max(...cands.map(cost));
+  if (best === worst) {
+    return `All equal: every one of the ${cands.length} points has a translation cost of ${fmtNs(best)}, so neither the IOTLB size nor the page-size bitmap changes it; take the smallest, ${smallest(cands)}.`;
+  }
+  const good = cands.filter((r) => cost(r) <= best * (1 + tolerance));
+  // Smallest IOTLB first (entries, then ways: fewer comparators), then the
+  // fewest page sizes (less for the domain to support), then the cost.
+  good.sort((a, b) => a.iotlbEntries - b.iotlbEntries || a.iotlbWays - b.iotlbWays || sizeCount(a.pageSizes) - sizeCount(b.pageSizes) || cost(a) - cost(b));
+  const pick = good[0];
+  const geom = geometryOf(pick);
+  const atGeom = cands.filter((r) => geometryOf(r) === geom);
+  const tied = good.filter((r) => geometryOf(r) === geom && cost(r) === cost(pick)).map((r) => r.pageSizes);
+  const bitmapText = tied.length > 1 && tied.length === new Set(atGeom.map((r) => r.pageSizes)).size
+    ? `any page-size bitmap (${tied.join(', ')}: all equal)`
+    : tied.length > 1 ? `page sizes ${tied.join(' or ')} (equal)` : `page sizes ${pick.pageSizes}`;
+  const bestRows = cands.filter((r) => cost(r) === best);
+  const bestAt = bestRows.length === 1 ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}` : `, reached by ${bestRows.length} points`;
+  const why: string[] = [];
+  // Why not smaller: the best that the next smaller IOTLB manages.
+  const smaller = cands.filter((r) => r.iotlbEntries < pick.iotlbEntries);
+  if (smaller.length) {
+    const maxEntries = Math.max(...smaller.map((r) => r.iotlbEntries));
+    const next = smaller.filter((r) => r.iotlbEntries === maxEntries).sort((a, b) => cost(a) - cost(b))[0];
+    why.push(`the best ${maxEntries}-entry point costs ${fmtNs(cost(next))} (${pctAbove(cost(next), best)})`);
+  } else {
+    why.push('it is the smallest IOTLB tried');
+  }
+  // Why these page sizes: what fewer page sizes cost at the same geometry.
+  const fewer = atGeom.filter((r) => sizeCount(r.pageSizes) < sizeCount(pick.pageSizes)).sort((a, b) => cost(a) - cost(b))[0];
+  if (fewer && !tied.includes(fewer.pageSizes)) why.push(`${fewer.pageSizes} there costs ${fmtNs(cost(fewer))} (${pctAbove(cost(fewer), best)})`);
+  const modeNote = rows.some((r) => r.mode !== 'strict') && rows.some((r) => r.mode === 'strict') ? ' (strict mode)' : '';
+  return `A ${geom} IOTLB with ${bitmapText} comes within ${Math.round(tolerance * 100)}% of the best translation cost${modeNote}, ${fmtNs(cost(pick))} against ${fmtNs(best)}${bestAt}; ${why.join(', and ')}.`;
+}
+
+function smallest(rows: SweepRow[]): string {
+  const r = [...rows].sort((a, b) => a.iotlbEntries - b.iotlbEntries || a.iotlbWays - b.iotlbWays || sizeCount(a.pageSizes) - sizeCount(b.pageSizes))[0];
+  return `${geometryOf(r)} with ${r.pageSizes}`;
+}
+
+/** A relative change in percent, with a decimal where rounding would say 0 or 100. */
+function pctChange(from: number, to: number): string {
+  const p = (to / from - 1) * 100;
+  const digits = Math.abs(p) < 1 || Math.abs(p) > 99 ? 1 : 0;
+  return `${p < 0 ? '−' : '+'}${Math.abs(p).toFixed(digits)}%`;
+}
+
+/** Strict against lazy: mean invalidation cost per point, and the worst stale exposure, of each mode. */
+export function tradeoff(rows: SweepRow[], trace: string): string {
+  const modes = modesOf(rows);
+  const s = rows.filter((r) => r.mode === 'strict');
+  const l = rows.filter((r) => r.mode === 'lazy');
+  if (!s.length || !l.length) return `Only ${modes.join(', ') || 'one mode of'} invalidation was run on ${trace}; add \`--mode strict lazy\` to weigh lazy invalidation's cost against its stale exposure.`;
+  const mean = (rs: SweepRow[]) => rs.reduce((a, r) => a + (r.metrics.invalidationCostNs ?? 0), 0) / rs.length;
+  const max = (rs: SweepRow[], k: string) => rs.reduce((a, r) => Math.max(a, r.metrics[k] ?? 0), 0);
+  const [cs, cl] = [mean(s), mean(l)];
+  const change = cs === cl ? `leaves the invalidation cost at ${fmtNs(cs)}` : `${cl < cs ? 'cuts' : 'raises'} the invalidation cost from ${fmtNs(cs)} to ${fmtNs(cl)}${cs > 0 ? ` (${pctChange(cs, cl)})` : ''}`;
+  const exposure = (rs: SweepRow[]) => (max(rs, 'staleHits') === 0 && max(rs, 'staleWindowMaxNs') === 0
+    ? 'no stale hits and no stale window'
+    : `up to ${fmtInt(max(rs, 'staleHits'))} stale hits and stale windows up to ${fmtNs(max(rs, 'staleWindowMaxNs'))}`);
+  return `Lazy invalidation ${change} (mean per point) with ${exposure(l)}; strict has ${exposure(s)}.`;
+}
+
+/** A line for a chart whose values are all equal, else null (the chart is drawn). */
+export function flatLines(rows: SweepRow[], trace: string): Record<ChartName, string | null> {
+  const one = (key: string, text: (v: number) => string) => {
+    const d = distinct(rows, key);
+    return d.length === 0 ? `${trace}: no ${key === 'iotlbHitRate' ? 'IOTLB lookups' : 'values'} to chart.` : d.length === 1 ? text(d[0]) : null;
+  };
+  const mixes = new Set(pageMixRows(rows).map((m) => m.mix));
+  const tradeRows = rows.map((r) => `${r.metrics.invalidationCostNs}/${r.metrics.staleHits}/${r.metrics.staleWindowMaxNs}`);
+  return {
+    hitRate: one('iotlbHitRate', (v) => `IOTLB hit rate is ${fmtPct(v)} at every point.`),
+    translationCost: one('translationCostNs', (v) => `Translation cost is ${fmtNs(v)} at every point.`),
+    tradeoff: modesOf(rows).length < 2 ? null : new Set(tradeRows).size === 1 ? `Invalidation cost (${fmtNs(rows[0].metrics.invalidationCostNs ?? 0)}) and stale exposure are the same in both modes.` : null,
+    pageMix: mixes.size <= 1 ? `Every bitmap maps the same page sizes${mixes.size ? `: ${[...mixes][0] || 'nothing mapped'}` : ''}.` : null,
+  };
+}
+
+/** The page-size mix by bytes mapped, one entry per bitmap (the IOTLB does not change it). */
+export function pageMixRows(rows: SweepRow[]): { pageSizes: string; mix: string; bytes: Record<string, number> }[] {
+  const out = new Map<string, { pageSizes: string; mix: string; bytes: Record<string, number> }>();
+  for (const r of rows) {
+    if (out.has(r.pageSizes)) continue;
+    const bytes: Record<string, number> = {};
+    for (const [size, pages] of Object.entries(r.mapPages)) if (pages > 0) bytes[size] = pages * 2 ** parseSizeLog2(size)!;
+    const total = Object.values(bytes).reduce((a, b) => a + b, 0);
+    const mix = Object.entries(bytes).map(([size, b]) => `${size} ${fmtPct(b / total, 0)}`).join(', ');
+    out.set(r.pageSizes, { pageSizes: r.pageSizes, mix, bytes });
+  }
+  return [...out.values()];
+}
+
+export function traceFindings(rows: SweepRow[], trace: string, tolerance = TOLERANCE): TraceFindings {
+  return { trace, recommendation: recommend(rows, trace, tolerance), tradeoff: tradeoff(rows, trace), flat: flatLines(rows, trace) };
+}
+
+/** Total cost of a point: what ranks configurations across traces. */
+export const totalCostNs = (r: SweepRow) => (r.metrics.translationCostNs ?? 0) + (r.metrics.invalidationCostNs ?? 0);
+
+export interface RankTable {
+  points: string[];
+  traces: string[];
+  /** [point][trace]: competition rank (1 = cheapest; ties share a rank) and total cost. */
+  cells: ({ rank: number; tied: boolean; costNs: number } | null)[][];
+}
+
+/** Each configuration's rank and total cost (translation + invalidation) per trace. */
+export function rankAcrossTraces(rows: SweepRow[], traces: string[]): RankTable {
+  const points = [...new Set(rows.map((r) => r.point))];
+  const cells = points.map(() => traces.map(() => null as RankTable['cells'][number][number]));
+  traces.forEach((t, ti) => {
+    const tr = rows.filter((r) => r.trace === t);
+    const costs = tr.map(totalCostNs);
+    for (const r of tr) {
+      const c = totalCostNs(r);
+      const rank = 1 + costs.filter((x) => x < c).length;
+      const tied = costs.filter((x) => x === c).length > 1;
+      cells[points.indexOf(r.point)][ti] = { rank, tied, costNs: c };
+    }
+  });
+  return { points, traces, cells };
+}

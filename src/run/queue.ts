@@ -1,0 +1,212 @@
+// The queued executor: the same plan of jobs as a local sweep (planTasks: one
+// job is one trace with the points that share its decode), run by
+// `iommu-replay worker` processes on BullMQ over Redis instead of by local
+// threads. Job ids are hashes of what the job computes, so a resubmission
+// finds the finished jobs and reuses their results.
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { ReplayConfig } from '../config/config.js';
+import { InputError, UnavailableError } from '../errors.js';
+import { parseSummary } from '../stats/summary.js';
+import { traceIdentity, type TraceIdentity } from './identity.js';
+import { planTasks, type SweepRunOptions } from './sweep.js';
+
+export const QUEUE_NAME = 'iommu-replay';
+/** Results are kept this long for resubmissions to reuse. */
+const KEEP_SECONDS = 7 * 24 * 3600;
+const POLL_MS = 250;
+
+/** What a job carries: everything a worker needs, and nothing that depends on the submitting machine but the paths. */
+export interface JobData {
+  version: string;
+  /** The trace's files (several merge by ts), each with its identity. */
+  trace: TraceIdentity[];
+  configs: ReplayConfig[];
+  maxTableBytes?: number;
+}
+
+/** A job's result: each point's summary as written to disk (stats/summary.ts stableStringify). */
+export type JobResult = string[];
+
+export function jobId(data: JobData): string {
+  return crypto.createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 32);
+}
+
+export interface QueueOptions {
+  /** redis://host:port[/db] */
+  url: string;
+  /** Seconds without Redis before a sweep gives up. */
+  lostAfterS?: number;
+}
+
+/**
+ * A Redis connection for BullMQ, checked before any job is queued: an
+ * unreachable server is one line, not a hang (ioredis would retry forever).
+ */
+export async function connect(url: string, purpose: 'submit' | 'worker'): Promise<Redis> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InputError(`Invalid --queue "${url}": expected redis://HOST:PORT[/DB]`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new InputError(`Invalid --queue "${url}": expected redis://HOST:PORT[/DB]`);
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new InputError(`Invalid --queue "${url}": the database "${parsed.pathname.slice(1)}" is not a number`);
+  const redis = new Redis(url, {
+    // BullMQ's blocking commands need this; the watchdog below, not ioredis, decides when Redis is lost.
+    maxRetriesPerRequest: null,
+    lazyConnect: true,
+    connectTimeout: 5000,
+    retryStrategy: (times: number) => Math.min(200 * times, 1000),
+  });
+  let lastError = '';
+  redis.on('error', (err: NodeJS.ErrnoException) => {
+    lastError = err.code ?? err.message;
+  });
+  try {
+    await withTimeout(redis.connect().then(() => redis.ping()), 8000, () => lastError || 'timed out');
+  } catch (err) {
+    redis.disconnect();
+    throw new UnavailableError(`Cannot reach Redis at ${url}: ${lastError || (err as Error).message}${purpose === 'worker' ? '' : ' (is redis-server running?)'}`);
+  }
+  return redis;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, why: () => string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(why())), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+/**
+ * Rejects once Redis has been unreachable for `afterS` seconds; ioredis
+ * reconnects by itself in between, and a short outage costs nothing. While
+ * Redis is away, BullMQ's calls wait rather than fail, so the sweep races
+ * each of them against this.
+ */
+function watchConnection(redis: Redis, url: string, afterS: number): { lost: Promise<never>; stop: () => void } {
+  let downSince = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const lost = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      if (redis.status === 'ready') {
+        downSince = 0;
+        return;
+      }
+      downSince ||= Date.now();
+      if (Date.now() - downSince > afterS * 1000) reject(new UnavailableError(`Lost Redis at ${url}: no connection for ${afterS} s`));
+    }, 200);
+  });
+  lost.catch(() => {}); // observed through the races below
+  return { lost, stop: () => clearInterval(timer) };
+}
+
+/** `runSweep` on the queue: same plan, same callbacks, same results. */
+export async function runSweepQueued(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions & QueueOptions & { version: string }): Promise<void> {
+  const redis = await connect(opts.url, 'submit');
+  const queue = new Queue<JobData, JobResult>(QUEUE_NAME, { connection: redis });
+  // Connection errors are the watchdog's to judge; BullMQ would print each one.
+  queue.on('error', () => {});
+  const watch = watchConnection(redis, opts.url, opts.lostAfterS ?? 10);
+  const live = <T>(p: Promise<T>): Promise<T> => Promise.race([p, watch.lost]);
+  try {
+    const tasks = planTasks(traces, points.length, opts.jobs, opts.skip);
+    const identities = new Map(traces.flat().map((f) => [f, traceIdentity(f)]));
+    const pending = new Map<string, { task: (typeof tasks)[number]; events: number }>();
+    for (const task of tasks) {
+      const data: JobData = { version: opts.version, trace: task.trace.map((f) => identities.get(f)!), configs: task.pointIndexes.map((p) => points[p]), maxTableBytes: opts.maxTableBytes };
+      const id = jobId(data);
+      const job = await live(queue.add('replay', data, { jobId: id, attempts: 1, removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS } }));
+      // A job that failed before (a worker without the file, say) runs again: the submitter asked anew.
+      if ((await live(job.getState())) === 'failed') await live(job.retry('failed'));
+      pending.set(id, { task, events: 0 });
+    }
+    let done = 0;
+    const report = () => {
+      let sum = 0;
+      for (const p of pending.values()) sum += p.events;
+      opts.onProgress?.(done + sum);
+    };
+    while (pending.size > 0) {
+      for (const [id, p] of pending) {
+        const job = (await live(queue.getJob(id))) as Job<JobData, JobResult> | undefined;
+        if (!job) throw new UnavailableError(`Job ${id} of ${p.task.trace.join('+')} vanished from the queue at ${opts.url} (was the database flushed?)`);
+        const state = await live(job.getState());
+        if (state === 'completed') {
+          job.returnvalue.forEach((text, k) => opts.onResult?.(p.task.traceIndex, p.task.pointIndexes[k], parseSummary(text)));
+          const events = parseSummary(job.returnvalue[0]).trace.events;
+          done += events * p.task.pointIndexes.length;
+          pending.delete(id);
+        } else if (state === 'failed') {
+          // The worker's one-line error (bad input, a file that differs): it fails once, for good.
+          throw new InputError(job.failedReason);
+        } else if (typeof job.progress === 'number') {
+          p.events = job.progress * p.task.pointIndexes.length;
+        }
+      }
+      report();
+      if (pending.size > 0) await live(new Promise((r) => setTimeout(r, POLL_MS)));
+    }
+  } finally {
+    watch.stop();
+    await Promise.race([queue.close(), new Promise((r) => setTimeout(r, 2000))]);
+    redis.disconnect();
+  }
+}
+
+function processorFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  // Under the test runner this module is TypeScript; the processor runs the build.
+  return here.endsWith('.ts') ? path.resolve('dist/src/run/queue-processor.js') : path.join(path.dirname(here), 'queue-processor.js');
+}
+
+export interface WorkerOptions {
+  url: string;
+  concurrency: number;
+  /** How long a job's lock lasts without renewal: a killed worker's job is taken over after about this long. */
+  lockMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * A long-running worker. Jobs run in sandboxed worker threads (BullMQ
+ * `useWorkerThreads`), so the main thread stays free to renew their locks
+ * however long a replay takes.
+ */
+export async function startWorker(opts: WorkerOptions): Promise<{ close: () => Promise<void>; closed: Promise<void> }> {
+  const redis = await connect(opts.url, 'worker');
+  const lockDuration = opts.lockMs ?? 30_000;
+  const worker = new Worker<JobData, JobResult>(QUEUE_NAME, processorFile(), {
+    connection: redis,
+    concurrency: opts.concurrency,
+    useWorkerThreads: true,
+    lockDuration,
+    stalledInterval: Math.max(500, lockDuration / 2),
+    // A job whose worker died twice is taken as poison, not retried forever.
+    maxStalledCount: 2,
+  });
+  const log = opts.log ?? (() => {});
+  const started = new Map<string, number>();
+  worker.on('active', (job) => {
+    started.set(job.id!, Date.now());
+    log(`job ${job.id!.slice(0, 8)} ${job.data.trace.map((t) => t.path).join('+')}: ${job.data.configs.length} point(s)`);
+  });
+  worker.on('completed', (job) => log(`job ${job.id!.slice(0, 8)} done in ${((Date.now() - (started.get(job.id!) ?? Date.now())) / 1000).toFixed(1)} s`));
+  worker.on('failed', (job, err) => log(`job ${job?.id?.slice(0, 8) ?? '?'} failed: ${err.message}`));
+  worker.on('error', (err) => log(`worker: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+  return {
+    closed,
+    close: async () => {
+      await worker.close();
+      redis.disconnect();
+      resolveClosed();
+    },
+  };
+}

@@ -1,0 +1,110 @@
+// Runs a sweep: every trace against every configuration point. A task decodes
+// its trace once and feeds every batch to all its points (one decode, N
+// models); tasks spread over --jobs worker threads. Each point is its own
+// Replay, so results do not depend on how points are grouped.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import type { ReplayConfig } from '../config/config.js';
+import type { Summary } from '../stats/summary.js';
+import { InputError } from '../errors.js';
+import type { ReplayLimits } from '../model/replay.js';
+import { replayPoints } from './run.js';
+import type { WorkerInputError } from './sweep-worker.js';
+
+export interface SweepTask {
+  /** The files of one trace (several merge by ts, as in replay). */
+  trace: string[];
+  traceIndex: number;
+  pointIndexes: number[];
+}
+
+export interface SweepRunOptions extends ReplayLimits {
+  jobs: number;
+  /** Points to leave out (e.g. --resume found their summary). */
+  skip?: (traceIndex: number, pointIndex: number) => boolean;
+  /** Events replayed so far, summed over points. */
+  onProgress?: (eventsTimesPoints: number) => void;
+  /** Called as each (trace, point) finishes. */
+  onResult?: (traceIndex: number, pointIndex: number, summary: Summary) => void;
+}
+
+/**
+ * Points per task at most. The points of a task finish together (at the end
+ * of the trace), and a summary is saved as its task finishes: small tasks
+ * leave finished points behind for --resume when a long sweep is stopped.
+ * Each task decodes the trace again, but decoding runs 5-7 times faster than
+ * replaying one point (README, "Where the time goes"), so 4 points per
+ * decode keep that cost to a few per cent.
+ */
+export const MAX_POINTS_PER_TASK = 4;
+
+/** Splits each trace's pending points into contiguous chunks: at least `jobs` of them, at most MAX_POINTS_PER_TASK points each. */
+export function planTasks(traces: string[][], nPoints: number, jobs: number, skip?: SweepRunOptions['skip']): SweepTask[] {
+  const tasks: SweepTask[] = [];
+  traces.forEach((trace, t) => {
+    const pending = Array.from({ length: nPoints }, (_, p) => p).filter((p) => !skip?.(t, p));
+    if (pending.length === 0) return;
+    const chunks = Math.min(Math.max(1, jobs, Math.ceil(pending.length / MAX_POINTS_PER_TASK)), pending.length);
+    const per = Math.ceil(pending.length / chunks);
+    for (let i = 0; i < pending.length; i += per) tasks.push({ trace, traceIndex: t, pointIndexes: pending.slice(i, i + per) });
+  });
+  return tasks;
+}
+
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  // Under the test runner this module is TypeScript; the worker runs the build.
+  return here.endsWith('.ts') ? path.resolve('dist/src/run/sweep-worker.js') : path.join(path.dirname(here), 'sweep-worker.js');
+}
+
+export async function runSweep(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions): Promise<void> {
+  const tasks = planTasks(traces, points.length, opts.jobs, opts.skip);
+  const progress = new Map<SweepTask, number>();
+  const report = () => {
+    let sum = 0;
+    for (const v of progress.values()) sum += v;
+    opts.onProgress?.(sum);
+  };
+  const finish = (task: SweepTask, summaries: Summary[]) => {
+    summaries.forEach((s, k) => opts.onResult?.(task.traceIndex, task.pointIndexes[k], s));
+  };
+  if (opts.jobs <= 1 || tasks.length <= 1) {
+    for (const task of tasks) {
+      const configs = task.pointIndexes.map((p) => points[p]);
+      const summaries = await replayPoints(task.trace, configs, {
+        maxTableBytes: opts.maxTableBytes,
+        onProgress: (n) => {
+          progress.set(task, n * configs.length);
+          report();
+        },
+      });
+      finish(task, summaries);
+    }
+    return;
+  }
+  // The thread pool loads only when threads run (a CLI start pays for no more than it uses).
+  const { Piscina } = await import('piscina');
+  const pool = new Piscina({ filename: workerFile(), minThreads: 0, maxThreads: opts.jobs, idleTimeout: 100 });
+  try {
+    await Promise.all(
+      tasks.map(async (task) => {
+        const { port1, port2 } = new MessageChannel();
+        const configs = task.pointIndexes.map((p) => points[p]);
+        port1.on('message', (n: number) => {
+          progress.set(task, n * configs.length);
+          report();
+        });
+        try {
+          const result = (await pool.run({ trace: task.trace, configs, maxTableBytes: opts.maxTableBytes, port: port2 }, { transferList: [port2] })) as Summary[] | WorkerInputError;
+          if (!Array.isArray(result)) throw new InputError(result.inputError);
+          finish(task, result);
+        } finally {
+          port1.close();
+        }
+      }),
+    );
+  } finally {
+    await pool.destroy();
+  }
+}

@@ -1,0 +1,288 @@
+// The machine-readable summary (docs/report-keys.md): the fixed core keys, with
+// additions beside them. Counters come from the replay; every ratio is
+// computed here, `null` when its denominator is 0.
+import type { ReplayConfig } from '../config/config.js';
+import { formatOrder } from '../config/pagesizes.js';
+import type { Replay } from '../model/replay.js';
+import { TYPE_NAMES } from '../model/domains.js';
+import { D, M, ORDERS } from './counters.js';
+import { exactNumber } from '../trace/batch.js';
+import { formatBdf } from '../trace/schema.js';
+
+export function ratio(num: number, den: number): number | null {
+  return den === 0 ? null : num / den;
+}
+
+export interface Summary {
+  version: 1;
+  config: ReplayConfig;
+  /** firstTs and lastTs are exact: bigint where beyond 2^53 (printed as plain integers). */
+  trace: { files: string[]; events: number; firstTs: number | bigint; lastTs: number | bigint; spanNs: number; workload?: string };
+  totals: Totals;
+  byDevice: DeviceRow[];
+  byDomain: DomainRow[];
+  byPageSize: { pageSize: string; lookups: number; hits: number; hitRate: number | null }[];
+  derived: Derived;
+}
+
+export interface Totals {
+  dma: { events: number; bytes: number; faults: number; passthrough: number };
+  iotlb: { lookups: number; hits: number; misses: number; staleHits: number; hitRate: number | null; invalidatedMisses: number };
+  devtlb: { lookups: number; hits: number; misses: number; hitRate: number | null };
+  walks: { count: number; memoryAccesses: number; walkCacheHits: number };
+  map: { ops: number; errors: number; bytes: number; pages: Record<string, number> };
+  unmap: { ops: number; errors: number; short: number; bytes: number; requestedBytes: number; pages: Record<string, number> };
+  attach: { ops: number; errors: number };
+  invalidation: {
+    syncs: number;
+    commands: { page: number; domain: number; devtlb: number; wait: number };
+    entriesRemoved: number;
+    flushes: number;
+    staleWindowMaxNs: number;
+    staleWindowMeanNs: number | null;
+  };
+  pageTable: { peakTablePages: number };
+  costNs: { translation: number; invalidation: number };
+}
+
+export interface Derived {
+  /** IOTLB misses per KiB of DMA. */
+  iotlbMissesPerKiB: number | null;
+  invalidationCommandsPerUnmap: number | null;
+  invalidationCostNsPerUnmappedByte: number | null;
+  /** Share of IOTLB misses on a page whose entry an invalidation had removed. */
+  iotlbMissShareFromInvalidation: number | null;
+  translationCostNsPerDma: number | null;
+}
+
+export interface DeviceRow {
+  device: string;
+  iommu: string;
+  devtlbPresent: boolean;
+  dma: Totals['dma'];
+  iotlb: Totals['iotlb'];
+  devtlb: Totals['devtlb'];
+  walks: Totals['walks'];
+}
+
+export interface DomainRow {
+  domain: number;
+  type: string;
+  map: Totals['map'];
+  unmap: Totals['unmap'];
+  invalidation: Totals['invalidation'];
+  iotlb: { lookups: number; hits: number; staleHits: number; hitRate: number | null };
+}
+
+type Get = (field: number) => number;
+
+function dmaOf(g: Get): Totals['dma'] {
+  return { events: g(D.dmaEvents), bytes: g(D.dmaBytes), faults: g(D.faults), passthrough: g(D.passthrough) };
+}
+function iotlbOf(g: Get): Totals['iotlb'] {
+  const lookups = g(D.iotlbLookups);
+  const hits = g(D.iotlbHits);
+  return { lookups, hits, misses: lookups - hits, staleHits: g(D.iotlbStaleHits), hitRate: ratio(hits, lookups), invalidatedMisses: g(D.iotlbInvalidatedMisses) };
+}
+function devtlbOf(g: Get): Totals['devtlb'] {
+  const lookups = g(D.devtlbLookups);
+  const hits = g(D.devtlbHits);
+  return { lookups, hits, misses: lookups - hits, hitRate: ratio(hits, lookups) };
+}
+function walksOf(g: Get): Totals['walks'] {
+  return { count: g(D.walks), memoryAccesses: g(D.walkAccesses), walkCacheHits: g(D.walkCacheHits) };
+}
+function pagesOf(counts: (order: number) => number, shown: Set<number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let o = 0; o < ORDERS; o++) {
+    const n = counts(o);
+    if (n !== 0 || shown.has(o)) out[formatOrder(o)] = n;
+  }
+  return out;
+}
+function invalidationOf(g: Get): Totals['invalidation'] {
+  const count = g(M.staleWindowCount);
+  return {
+    syncs: g(M.syncs),
+    commands: { page: g(M.cmdPage), domain: g(M.cmdDomain), devtlb: g(M.cmdDevtlb), wait: g(M.cmdWait) },
+    entriesRemoved: g(M.entriesRemoved),
+    flushes: g(M.flushes),
+    staleWindowMaxNs: g(M.staleWindowMaxNs),
+    staleWindowMeanNs: ratio(g(M.staleWindowSumNs), count),
+  };
+}
+
+export function buildSummary(replay: Replay, files: string[], workload?: string): Summary {
+  const c = replay.counters;
+  const cfg = replay.config;
+  const costs = cfg.costs;
+  // Sizes shown even at 0: every size some instance allows.
+  const shown = new Set<number>();
+  for (const m of replay.topology.instances) for (const o of m.sizes.ordersDesc) shown.add(o);
+
+  const sumDev = (f: number) => {
+    let s = 0;
+    for (let d = 0; d < replay.nDevices; d++) s += c.dev(d, f);
+    return s;
+  };
+  const sumDom = (f: number) => {
+    let s = 0;
+    for (let d = 0; d < replay.nDomains; d++) s += c.dom(d, f);
+    return s;
+  };
+  const sumPages = (arr: Float64Array) => (o: number) => {
+    let s = 0;
+    for (let d = 0; d < replay.nDomains; d++) s += arr[d * ORDERS + o];
+    return s;
+  };
+  const maxDom = (f: number) => {
+    let m = 0;
+    for (let d = 0; d < replay.nDomains; d++) m = Math.max(m, c.dom(d, f));
+    return m;
+  };
+
+  const inv = invalidationOf((f) => (f === M.staleWindowMaxNs ? maxDom(f) : sumDom(f)));
+  const iotlb = iotlbOf(sumDev);
+  const walks = walksOf(sumDev);
+  const totals: Totals = {
+    dma: dmaOf(sumDev),
+    iotlb,
+    devtlb: devtlbOf(sumDev),
+    walks,
+    map: { ops: sumDom(M.mapOps), errors: sumDom(M.mapErrors), bytes: sumDom(M.mapBytes), pages: pagesOf(sumPages(c.mapPages), shown) },
+    unmap: {
+      ops: sumDom(M.unmapOps),
+      errors: sumDom(M.unmapErrors),
+      short: sumDom(M.unmapShort),
+      bytes: sumDom(M.unmapBytes),
+      requestedBytes: sumDom(M.unmapRequestedBytes),
+      pages: pagesOf(sumPages(c.unmapPages), shown),
+    },
+    attach: { ops: c.attachOps, errors: c.attachErrors },
+    invalidation: inv,
+    pageTable: { peakTablePages: replay.pool.peak },
+    costNs: {
+      translation: iotlb.hits * costs.iotlbHit + walks.memoryAccesses * costs.walkAccess,
+      invalidation: invalidationCost(inv.commands, cfg),
+    },
+  };
+
+  const byDevice: DeviceRow[] = [];
+  const rids = replay.deviceRids();
+  const order = rids.map((_, i) => i).sort((a, b) => rids[a] - rids[b]);
+  for (const slot of order) {
+    const g: Get = (f) => c.dev(slot, f);
+    byDevice.push({
+      device: formatBdf(rids[slot]),
+      iommu: replay.topology.instances[replay.deviceInstance[slot]].name,
+      devtlbPresent: replay.devtlbs[slot] !== null,
+      dma: dmaOf(g),
+      iotlb: iotlbOf(g),
+      devtlb: devtlbOf(g),
+      walks: walksOf(g),
+    });
+  }
+
+  const byDomain: DomainRow[] = [];
+  const ids = Array.from(replay.domainTraceId.subarray(0, replay.nDomains));
+  const domOrder = ids.map((_, i) => i).sort((a, b) => ids[a] - ids[b]);
+  for (const slot of domOrder) {
+    const g: Get = (f) => c.dom(slot, f);
+    const lookups = g(M.iotlbLookups);
+    byDomain.push({
+      domain: ids[slot],
+      type: TYPE_NAMES[replay.domainType[slot]],
+      map: { ops: g(M.mapOps), errors: g(M.mapErrors), bytes: g(M.mapBytes), pages: pagesOf((o) => c.mapPages[slot * ORDERS + o], new Set()) },
+      unmap: {
+        ops: g(M.unmapOps),
+        errors: g(M.unmapErrors),
+        short: g(M.unmapShort),
+        bytes: g(M.unmapBytes),
+        requestedBytes: g(M.unmapRequestedBytes),
+        pages: pagesOf((o) => c.unmapPages[slot * ORDERS + o], new Set()),
+      },
+      invalidation: invalidationOf(g),
+      iotlb: { lookups, hits: g(M.iotlbHits), staleHits: g(M.iotlbStaleHits), hitRate: ratio(g(M.iotlbHits), lookups) },
+    });
+  }
+
+  const byPageSize: Summary['byPageSize'] = [];
+  for (let o = 0; o < ORDERS; o++) {
+    if (c.orderLookups[o] === 0 && !shown.has(o)) continue;
+    byPageSize.push({ pageSize: formatOrder(o), lookups: c.orderLookups[o], hits: c.orderHits[o], hitRate: ratio(c.orderHits[o], c.orderLookups[o]) });
+  }
+
+  const commands = commandCount(inv.commands);
+  const derived: Derived = {
+    iotlbMissesPerKiB: ratio(iotlb.misses, totals.dma.bytes / 1024),
+    invalidationCommandsPerUnmap: ratio(commands, totals.unmap.ops),
+    invalidationCostNsPerUnmappedByte: ratio(totals.costNs.invalidation, totals.unmap.bytes),
+    iotlbMissShareFromInvalidation: ratio(iotlb.invalidatedMisses, iotlb.misses),
+    translationCostNsPerDma: ratio(totals.costNs.translation, totals.dma.events - totals.dma.faults - totals.dma.passthrough),
+  };
+
+  return {
+    version: 1,
+    config: { ...cfg, iommus: replay.topology.describe() },
+    trace: {
+      files,
+      events: replay.events,
+      firstTs: exactNumber(replay.firstTs),
+      lastTs: exactNumber(replay.lastTs),
+      spanNs: Number(replay.lastTs - replay.firstTs),
+      ...(workload !== undefined ? { workload } : {}),
+    },
+    totals,
+    byDevice,
+    byDomain,
+    byPageSize,
+    derived,
+  };
+}
+
+/** IOTLB and device-TLB invalidation commands (waits are not commands of their own). */
+export function commandCount(cmd: { page: number; domain: number; devtlb: number }): number {
+  return cmd.page + cmd.domain + cmd.devtlb;
+}
+
+export function invalidationCost(cmd: { page: number; domain: number; devtlb: number; wait: number }, cfg: ReplayConfig): number {
+  const k = cfg.costs;
+  return cmd.page * k.pageInvalidation + cmd.domain * k.domainInvalidation + cmd.devtlb * k.devtlbInvalidation + cmd.wait * k.wait;
+}
+
+/**
+ * JSON with keys sorted at every level and plain numbers (bigints as exact
+ * integers): byte-identical for equal content.
+ */
+export function stableStringify(value: unknown, indent = 2): string {
+  return `${write(value, '', ' '.repeat(indent))}\n`;
+}
+
+function write(v: unknown, pad: string, step: string): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return Number.isFinite(v) ? JSON.stringify(v) : 'null';
+  if (typeof v !== 'object') return JSON.stringify(v);
+  const inner = pad + step;
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    return `[\n${v.map((x) => inner + write(x, inner, step)).join(',\n')}\n${pad}]`;
+  }
+  const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
+  if (keys.length === 0) return '{}';
+  return `{\n${keys.map((k) => `${inner}${JSON.stringify(k)}: ${write((v as Record<string, unknown>)[k], inner, step)}`).join(',\n')}\n${pad}}`;
+}
+
+/**
+ * A summary read back from its JSON text: `trace.firstTs` and `trace.lastTs`
+ * come back exact (bigint beyond 2^53, as buildSummary made them), so that
+ * writing it again gives the same bytes.
+ */
+export function parseSummary(text: string): Summary {
+  const s = JSON.parse(text) as Summary;
+  for (const key of ['firstTs', 'lastTs'] as const) {
+    const raw = new RegExp(`"${key}": (\\d+)`).exec(text)?.[1];
+    if (raw !== undefined && !Number.isSafeInteger(Number(raw))) s.trace[key] = BigInt(raw);
+  }
+  return s;
+}

@@ -1,0 +1,137 @@
+// A QEMU VT-d log beside a guest iommu trace (src/import/qemu.ts, docs/qemu.md).
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { importTrace } from '../../src/import/convert.js';
+import { QemuLogParser } from '../../src/import/qemu.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { replayTrace } from '../../src/run/run.js';
+import { openTrace } from '../../src/trace/merge.js';
+import { OP_NAMES } from '../../src/trace/schema.js';
+import { runCli, tmpDir } from '../helpers/cli.js';
+
+const dir = tmpDir();
+const opts = { format: 'auto' as const, synthesizeDma: false, coherentRateHz: 1000, strict: true, seed: 1 };
+
+// Two strict-mode I/Os through one buffer at a reused IOVA (same iova, same
+// paddr), as the kernel's IOVA cache gives them; the guest clock runs 4.9 s
+// behind the host's.
+const GUEST = `# tracer: nop
+              dd-90      [000] .....     5.000000: map: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 paddr=0x0000000000009000 size=4096
+          <idle>-0       [000] d.h1.     5.000300: unmap: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 size=4096 unmapped_size=4096
+              dd-90      [000] .....     5.000400: map: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 paddr=0x0000000000009000 size=4096
+          <idle>-0       [000] d.h1.     5.000700: unmap: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 size=4096 unmapped_size=4096
+`;
+const QEMU = `7@1700000009.900000:vtd_inv_desc_iotlb_global iotlb invalidate global
+7@1700000009.900100:vtd_dmar_translate dev 00:03.00 iova 0xfffff000 -> gpa 0x9000 mask 0xfff
+7@1700000009.900100:vtd_iotlb_page_update IOTLB page update sid 0x18 iova 0xfffff000 slpte 0x9003 domain 0x2
+7@1700000009.900310:vtd_inv_desc_iotlb_pages iotlb invalidate domain 0x2 addr 0xfffff000 mask 0x0
+7@1700000009.900310:vtd_inv_desc_wait_sw wait invalidate status write addr 0x1 data 0x2
+7@1700000009.900450:vtd_dmar_translate dev 00:03.00 iova 0xfffff000 -> gpa 0x9000 mask 0xfff
+7@1700000009.900450:vtd_iotlb_page_update IOTLB page update sid 0x18 iova 0xfffff000 slpte 0x9003 domain 0x2
+7@1700000009.900460:vtd_dmar_translate dev 00:03.00 iova 0xfffff040 -> gpa 0x9040 mask 0xfff
+7@1700000009.900460:vtd_iotlb_page_hit IOTLB page hit sid 0x18 iova 0xfffff040 slpte 0x9003 domain 0x2
+7@1700000009.900710:vtd_inv_desc_iotlb_pages iotlb invalidate domain 0x2 addr 0xfffff000 mask 0x0
+`;
+
+async function rows(file: string): Promise<string[]> {
+  const t = await openTrace([file]);
+  const out: string[] = [];
+  for await (const b of t.batches()) for (let i = 0; i < b.length; i++) out.push(`${OP_NAMES[b.op[i]]}${b.op[i] === 1 || b.op[i] === 0 ? ` ${b.iova[2 * i].toString(16)}` : ''}`);
+  await t.close();
+  return out;
+}
+
+describe('QEMU VT-d log', () => {
+  it('parses vtd lines with and without the PID@SEC.USEC prefix and counts what QEMU did', () => {
+    const p = new QemuLogParser();
+    for (const l of QEMU.split('\n')) p.add(l);
+    expect(p.add('vtd_dmar_translate dev 00:03.00 iova 0x200000 -> gpa 0x400000 mask 0x1fffff')).toBe(true);
+    expect(p.add('vtd_dmar_translate dev 00:03.00 iova zzz')).toBe('has a vtd_dmar_translate event in an unknown format');
+    expect(p.add('random text')).toBe(false);
+    expect(p.log.counts).toEqual({ translations: 4, iotlbHits: 1, iotlbUpdates: 2, iotlbResets: 0, invalidations: { iotlb_global: 1, iotlb_pages: 2, wait_sw: 1 }, devices: ['0000:00:03.0'] });
+    const last = p.log.events[p.log.events.length - 1];
+    expect(last).toMatchObject({ kind: 'translate', rid: 0x18, iova: 0x200000n, gpa: 0x400000n, pageSize: 0x200000n });
+  });
+
+  it('each translation goes inside the mapping it used: a reused IOVA after the invalidation of the unmap before it', async () => {
+    const g = path.join(dir, 'guest.trace');
+    const q = path.join(dir, 'qemu.log');
+    fs.writeFileSync(g, GUEST);
+    fs.writeFileSync(q, QEMU);
+    const out = path.join(dir, 'pair.arrows');
+    const s = await importTrace([q, g], out, opts);
+    expect(s.qemu?.alignment).toMatchObject({ translations: 3, unfit: 0, unmatched: 0, anchoredUnmaps: 2, guestUnmaps: 2 });
+    expect(Math.abs(s.qemu!.alignment.driftMs)).toBeLessThan(0.1);
+    // QEMU's device is attached to the default domain that holds the maps.
+    expect(s.devices).toEqual([{ name: '0000:00:03.0', requesterId: 0x18, domain: 1 }]);
+    expect(await rows(out)).toEqual(['attach', 'map', 'dma_read fffff000', 'unmap', 'map', 'dma_read fffff000', 'dma_read fffff000', 'unmap']);
+    // The model replays what QEMU did: two page-selective commands, one hit.
+    const sum = await replayTrace([out], resolveConfig({ iotlb: { entries: 1024, ways: 'full', policy: 'flush-when-full' }, invalidation: { maxInvalidationMask: 18 } }, 'test'));
+    expect(sum.totals.iotlb).toMatchObject({ lookups: 3, hits: 1, staleHits: 0 });
+    expect(sum.totals.invalidation.commands).toMatchObject({ page: 2, domain: 0 });
+  });
+
+  it('reads gzip-compressed inputs, recognising each file by content whatever its order', async () => {
+    const g = path.join(dir, 'guest.trace.gz');
+    const q = path.join(dir, 'qemu.log.gz');
+    fs.writeFileSync(g, zlib.gzipSync(GUEST));
+    fs.writeFileSync(q, zlib.gzipSync(QEMU));
+    const out = path.join(dir, 'gz.arrows');
+    const s = await importTrace([g, q], out, opts);
+    expect(s.qemu?.alignment.unfit).toBe(0);
+    expect(await rows(out)).toEqual(['attach', 'map', 'dma_read fffff000', 'unmap', 'map', 'dma_read fffff000', 'dma_read fffff000', 'unmap']);
+  });
+
+  it('a truncated .gz is one clear error naming the file, not a stack trace', async () => {
+    const q = path.join(dir, 'cut.log.gz');
+    fs.writeFileSync(q, zlib.gzipSync(QEMU).subarray(0, 60));
+    await expect(importTrace([q, path.join(dir, 'guest.trace')], path.join(dir, 'cut.arrows'), opts)).rejects.toThrow(`Cannot import "${q}": gzip data is corrupt or truncated after line 0 (unexpected end of file)`);
+    expect(fs.existsSync(path.join(dir, 'cut.arrows'))).toBe(false);
+  });
+
+  it('a translation that no mapping held is counted as not fitting, and shown by import and inspect', () => {
+    const g = path.join(dir, 'g2.trace');
+    const q = path.join(dir, 'q2.log');
+    fs.writeFileSync(g, GUEST);
+    fs.writeFileSync(q, QEMU + '7@1700000009.900800:vtd_dmar_translate dev 00:03.00 iova 0x5000 -> gpa 0x7000 mask 0xfff\n');
+    const out = path.join(dir, 'unfit.arrows');
+    const r = runCli(['import', q, g, '-o', out]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('QEMU alignment: 3 of 4 translations inside a live mapping, 1 do not fit (1 match no mapping); 2 of 2 unmaps anchored');
+    const i = runCli(['inspect', out]);
+    expect(i.stdout).toContain('\n  QEMU: 4 translations by 0000:00:03.0; IOTLB hits 1, updates 2, resets 0\n');
+    expect(i.stdout).toContain('\n  QEMU invalidation descriptors: iotlb_global 1, iotlb_pages 2, wait_sw 1\n');
+  });
+
+  it('--qemu-flushes replays QEMU domain-selective and global invalidations as flush ops', async () => {
+    const out = path.join(dir, 'flushes.arrows');
+    await importTrace([path.join(dir, 'qemu.log'), path.join(dir, 'guest.trace')], out, { ...opts, qemuFlushes: true });
+    expect((await rows(out)).filter((r) => r === 'flush')).toHaveLength(1);
+  });
+
+  it('a QEMU log alone is an error that says what is missing', () => {
+    const out = path.join(dir, 'alone.arrows');
+    const r = runCli(['import', path.join(dir, 'qemu.log'), '-o', out]);
+    expect(r.stderr).toBe(`iommu-replay: Cannot import "${path.join(dir, 'qemu.log')}": a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)\n`);
+    expect(r.status).toBe(2);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
+
+describe('import --device (kernels before 6.12: no dma:* events)', () => {
+  it('attaches the device to the default domain, so replay sends invalidations for its unmaps', async () => {
+    const g = path.join(dir, 'dev.trace');
+    fs.writeFileSync(g, GUEST);
+    for (const [devices, page] of [[[], 0], [['0000:03:00.0'], 2]] as const) {
+      const out = path.join(dir, `dev${page}.arrows`);
+      await importTrace([g], out, { ...opts, devices: [...devices] });
+      const sum = await replayTrace([out], resolveConfig({}, 'test'));
+      expect(sum.totals.invalidation.commands.page).toBe(page);
+    }
+    const bad = runCli(['import', g, '-o', path.join(dir, 'bad.arrows'), '--device', 'nvme0']);
+    expect(bad.stderr).toBe('iommu-replay: Invalid option --device: expected a PCI address like 0000:03:00.0, got nvme0\n');
+    expect(bad.status).toBe(2);
+  });
+});

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { hitRateChart, hitRateSeries, pageMixChart, translationCostChart } from '../../src/report/charts.js';
+import { METRICS, gridTable, rankTable, sweepMarkdown, type SweepRow } from '../../src/report/compare.js';
+import { flatLines, geometryOrder, rankAcrossTraces, recommend, tradeoff } from '../../src/report/findings.js';
+import { sweepHtml } from '../../src/report/html.js';
+
+/** A sweep row with the metrics the report reads; everything else neutral. */
+function row(p: { trace?: string; pageSizes: string; entries: number; ways: number; mode?: string; hit?: number; cost?: number; inv?: number; stale?: number; windowNs?: number; pages?: Record<string, number> }): SweepRow {
+  const mode = p.mode ?? 'strict';
+  return {
+    trace: p.trace ?? 't',
+    point: `${p.pageSizes} ${p.entries}x${p.ways} ${mode}`,
+    pageSizes: p.pageSizes,
+    iotlbEntries: p.entries,
+    iotlbWays: p.ways,
+    policy: 'lru',
+    mode,
+    metrics: {
+      ...Object.fromEntries(METRICS.map((m) => [m.key, null])),
+      iotlbHitRate: p.hit ?? 0.5,
+      translationCostNs: p.cost ?? 1e6,
+      invalidationCostNs: p.inv ?? 0,
+      staleHits: p.stale ?? 0,
+      staleWindowMaxNs: p.windowNs ?? 0,
+    },
+    mapPages: p.pages ?? { '4K': 10 },
+    dmaEvents: 100,
+  };
+}
+
+const BITMAPS = ['4K', '4K|2M', '4K|2M|1G'];
+const GEOMS: [number, number][] = [[32, 4], [64, 4], [128, 8], [256, 8]];
+
+/** A grid of rows whose translation cost comes from f(bitmap, entries). */
+function grid(f: (b: string, e: number) => number, mode = 'strict'): SweepRow[] {
+  return BITMAPS.flatMap((b) => GEOMS.map(([e, w]) => row({ pageSizes: b, entries: e, ways: w, mode, cost: f(b, e), hit: 1 - f(b, e) / 1e7 })));
+}
+
+describe('recommendation', () => {
+  it('names the smallest IOTLB and the fewest page sizes within the tolerance, with the numbers that decide it', () => {
+    // 4K needs 256 entries; 4K|2M reaches the best at 64.
+    const rows = grid((b, e) => (b === '4K' ? 4e6 - e * 1e4 : e >= 64 ? 1e6 : 2e6));
+    const text = recommend(rows, 't');
+    expect(text).toMatch(/^A 64x4 IOTLB with page sizes 4K\|2M or 4K\|2M\|1G \(equal\) comes within 5% of the best translation cost, 1\.00 ms against 1\.00 ms/);
+    expect(text).toContain('the best 32-entry point costs 2.00 ms (+100%)');
+    expect(text).toContain('4K there costs 3.36 ms (+236%)');
+  });
+
+  it('says "all equal" when every point ties, rather than naming one as the best', () => {
+    const text = recommend(grid(() => 5e6), 't');
+    expect(text).toMatch(/^All equal: every one of the 12 points has a translation cost of 5\.00 ms/);
+    expect(text).toContain('take the smallest, 32x4 with 4K');
+  });
+
+  it('says "all equal" for the bitmaps when they tie at the recommended size', () => {
+    expect(recommend(grid((_, e) => (e >= 128 ? 1e6 : 3e6)), 't')).toMatch(/^A 128x8 IOTLB with any page-size bitmap \(4K, 4K\|2M, 4K\|2M\|1G: all equal\)/);
+  });
+
+  it('takes fewer ways at the same size: 64x1 before 64x4 when both are within the tolerance', () => {
+    const rows = [row({ pageSizes: '4K', entries: 64, ways: 4, cost: 1e6 }), row({ pageSizes: '4K', entries: 64, ways: 1, cost: 1.01e6 }), row({ pageSizes: '4K', entries: 32, ways: 1, cost: 9e6 })];
+    expect(recommend(rows, 't')).toMatch(/^A 64x1 IOTLB/);
+    expect(geometryOrder([...rows, row({ pageSizes: '4K', entries: 64, ways: 64 })])).toEqual(['32x1', '64x1', '64x4', '64xfull']);
+  });
+
+  it('a trace without DMA gets no recommendation', () => {
+    const rows = grid(() => 0).map((r) => ({ ...r, dmaEvents: 0 }));
+    expect(recommend(rows, 't')).toMatch(/^No recommendation: the trace has no DMA events/);
+  });
+});
+
+describe('strict against lazy', () => {
+  it('weighs the invalidation cost against the stale exposure of each mode', () => {
+    const rows = [
+      row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'strict', inv: 3e6 }),
+      row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'lazy', inv: 1e4, stale: 1153, windowNs: 279_830 }),
+    ];
+    expect(tradeoff(rows, 't')).toBe('Lazy invalidation cuts the invalidation cost from 3.00 ms to 10.00 µs (−99.7%) (mean per point) with up to 1,153 stale hits and stale windows up to 279.83 µs; strict has no stale hits and no stale window.');
+  });
+
+  it('with one mode, says how to get the comparison', () => {
+    expect(tradeoff(grid(() => 1), 't')).toContain('add `--mode strict lazy`');
+  });
+});
+
+describe('charts chosen by what varies', () => {
+  it('a metric that is the same at every point is a line of text, not a chart', () => {
+    const rows = grid(() => 5e6);
+    const flat = flatLines(rows, 't');
+    expect(flat.translationCost).toBe('Translation cost is 5.00 ms at every point.');
+    expect(flat.hitRate).toBe('IOTLB hit rate is 50.00% at every point.');
+    expect(flat.pageMix).toBe('Every bitmap maps the same page sizes: 4K 100%.');
+    expect(flat.tradeoff).toBeNull();
+    const varied = flatLines(grid((b, e) => e * (b.length + 1)), 't');
+    expect(varied.translationCost).toBeNull();
+    expect(varied.hitRate).toBeNull();
+  });
+
+  it('identical hit-rate lines are drawn once, labelled with every bitmap they stand for', () => {
+    const rows = grid((b, e) => (b === '4K' ? 2e6 / e : 1e6 / e));
+    const labels = [...new Set(hitRateSeries(rows).map((v) => v.series))];
+    expect(labels).toEqual(['4K', '4K|2M = 4K|2M|1G']);
+    expect(gridTable(rows, 'iotlbHitRate').rows.map((r) => r[0])).toEqual(['4K', '4K|2M = 4K|2M|1G']);
+  });
+
+  it('the hit-rate chart has ticks at the sizes that were run and shows associativity', async () => {
+    const rows = [...grid((b, e) => (b === '4K' ? 2e6 / e : 1e6 / e)), row({ pageSizes: '4K', entries: 64, ways: 64, hit: 0.9 })];
+    const chart = await hitRateChart(rows);
+    const ticks = [...chart.svg.matchAll(/<text[^>]*>(\d+)<\/text>/g)].map((m) => m[1]);
+    for (const t of ['32', '64', '128', '256']) expect(ticks).toContain(t);
+    expect(ticks).not.toContain('40');
+    expect(chart.svg).toContain('associativity');
+    expect(chart.svg).toContain('full');
+    expect(chart.distinctValues).toBeGreaterThan(1);
+  });
+
+  it('the translation-cost heatmap and the page-size mix have one cell per bitmap and geometry, one bar per bitmap', async () => {
+    const rows = grid((b, e) => e * 1000 + b.length).map((r) => ({ ...r, mapPages: r.pageSizes === '4K' ? { '4K': 512 } : { '4K': 0, '2M': 1 } }));
+    const heat = await translationCostChart(rows);
+    expect(heat.distinctValues).toBe(12);
+    const mix = await pageMixChart(rows);
+    expect(mix.distinctValues).toBe(3);
+  });
+});
+
+describe('across traces', () => {
+  it('ranks each configuration per trace by total cost, ties sharing a rank, with no percentile', () => {
+    const rows = [
+      ...grid((_, e) => 1e6 / e).map((r) => ({ ...r, trace: 'a' })),
+      ...grid((b) => b.length * 1e5).map((r) => ({ ...r, trace: 'b' })),
+    ];
+    const t = rankAcrossTraces(rows, ['a', 'b']);
+    const cell = (point: string, trace: number) => t.cells[t.points.indexOf(point)][trace]!;
+    expect(cell('4K 256x8 strict', 0)).toMatchObject({ rank: 1, tied: true });
+    expect(cell('4K 32x4 strict', 1)).toMatchObject({ rank: 1, tied: true, costNs: 2e5 });
+    expect(cell('4K|2M|1G 32x4 strict', 1)).toMatchObject({ rank: 9, tied: true });
+    const table = rankTable(t);
+    expect(table.header).toEqual(['configuration', 'a', 'b', 'mean rank']);
+    expect(table.rows[0][0]).toBe('4K 256x8 strict');
+    const md = sweepMarkdown(rows, ['a', 'b']);
+    expect(md).not.toMatch(/p95|median/);
+    expect(md).toContain('## Across traces');
+  });
+});
+
+describe('report.md and report.html carry the same findings', () => {
+  it('every recommendation and trade-off sentence is in both', async () => {
+    const rows = [...grid((b, e) => (b === '4K' ? 4e6 - e * 1e4 : 1e6 + 1e8 / e)), ...grid((b, e) => 9e5 + e, 'lazy').map((r) => ({ ...r, metrics: { ...r.metrics, staleHits: 3, invalidationCostNs: 10 } }))];
+    const md = sweepMarkdown(rows, ['t']);
+    const html = await sweepHtml(rows, ['t']);
+    const sentences = [recommend(rows, 't'), tradeoff(rows, 't')];
+    const unescape = (s: string) => s.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"');
+    for (const s of sentences) {
+      expect(md).toContain(s);
+      expect(unescape(html)).toContain(s);
+    }
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+    for (const m of html.matchAll(/data-distinct="(\d+)"/g)) expect(Number(m[1])).toBeGreaterThan(1);
+  });
+});
