@@ -125,7 +125,7 @@ export function isCleanLine(message: string): boolean {
 
 const CONFIG = resolveConfig({});
 /** The page-table limit of fuzz replays: far below the memory bound (a table page costs the replay ~6 KiB). */
-export const FUZZ_MAX_TABLE_BYTES = 16 * 2 ** 20;
+export const FUZZ_MAX_TABLE_BYTES = 4 * 2 ** 20;
 
 /**
  * Reads a mutant through the reader (every batch) and, when `replay` is set,

@@ -56,7 +56,8 @@ export function parseUntrustedJson(text: string, maxDepth = MAX_JSON_DEPTH): unk
     value = JSON.parse(text);
   } catch (err) {
     const m = /position (\d+)/.exec((err as Error).message);
-    throw new JsonError(text.trim() === '' ? 'empty, expected JSON' : `not valid JSON${m ? ` (at character ${m[1]})` : ''}`);
+    const where = m ? `at character ${m[1]}` : /end of JSON/i.test((err as Error).message) ? 'it ends too early' : 'unexpected text';
+    throw new JsonError(text.trim() === '' ? 'empty, expected JSON' : `not valid JSON (${where})`);
   }
   const bad = forbiddenKeyPath(value);
   if (bad !== undefined) throw new JsonError(`${printable(bad)}: the key "${bad.split('.').pop()}" is not allowed`);

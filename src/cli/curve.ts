@@ -16,6 +16,7 @@ import type { WorkerInputError } from '../run/sweep-worker.js';
 import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
 import { stableStringify } from '../stats/summary.js';
 import { openTrace } from '../trace/merge.js';
+import { toolVersion } from '../version.js';
 import { traceNames } from './sweep.js';
 
 interface Args {
@@ -31,6 +32,8 @@ interface Args {
   out: string;
   jobs?: number;
   quiet?: boolean;
+  queue?: string;
+  queueLostAfter: number;
 }
 
 function workerFile(): string {
@@ -79,7 +82,9 @@ export const curveCommand: CommandModule<object, Args> = {
       .option('policy', { type: 'string', default: 'lru', describe: 'lru (exact stack profile); fifo, plru, random, flush-when-full are replayed as points' })
       .option('out', { type: 'string', default: 'curve-out', describe: 'output directory' })
       .option('jobs', { type: 'number', describe: 'worker threads, one curve (trace and point) each at a time (default: the cores)' })
-      .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' }) as never,
+      .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' })
+      .option('queue', { type: 'string', describe: 'compute the curves on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
+      .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued run gives up' }) as never,
   handler: async (args) => {
     const n = args.maxEntries;
     if (!Number.isInteger(n) || n < 1 || n > MAX_CURVE_ENTRIES) throw new InputError(`Invalid option --max-entries: expected an integer in 1..${MAX_CURVE_ENTRIES}, got ${args.maxEntries}`);
@@ -110,7 +115,11 @@ export const curveCommand: CommandModule<object, Args> = {
         of: { trace: names[t], pageSizes: formatPageSizeSet(p.config.pageSizes), mode: p.config.invalidation.mode },
       })),
     );
-    const results = await runTasks(tasks.map(({ of: _of, ...task }) => task), jobs);
+    const plain = tasks.map(({ of: _of, ...task }) => task);
+    // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
+    const results = args.queue
+      ? await (await import('../run/queue.js')).runCurvesQueued(plain, { url: args.queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
+      : await runTasks(plain, jobs);
     const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
     writeFileAtomic(path.join(args.out, 'curves.arrow'), curvesArrow(curves));
     writeFileAtomic(path.join(args.out, 'curves.json'), stableStringify(curvesSummary(curves, n)));

@@ -12,6 +12,8 @@ import type { ReplayConfig } from '../config/config.js';
 import { InputError, UnavailableError } from '../errors.js';
 import { parseSummary } from '../stats/summary.js';
 import { traceIdentity, type TraceIdentity } from './identity.js';
+import type { CurveResult } from './curve.js';
+import type { CurveTask } from './curve-worker.js';
 import { planTasks, type SweepRunOptions } from './sweep.js';
 
 export const QUEUE_NAME = 'iommu-replay';
@@ -19,16 +21,17 @@ export const QUEUE_NAME = 'iommu-replay';
 const KEEP_SECONDS = 7 * 24 * 3600;
 const POLL_MS = 250;
 
-/** What a job carries: everything a worker needs, and nothing that depends on the submitting machine but the paths. */
-export interface JobData {
-  version: string;
-  /** The trace's files (several merge by ts), each with its identity. */
-  trace: TraceIdentity[];
-  configs: ReplayConfig[];
-  maxTableBytes?: number;
-}
+/**
+ * What a job carries: everything a worker needs, and nothing that depends on
+ * the submitting machine but the paths. A sweep job replays points; a curve
+ * job computes one trace's curves (run/curve-worker.ts).
+ */
+export type JobData = { version: string; trace: TraceIdentity[] } & (
+  | { kind: 'points'; configs: ReplayConfig[]; maxTableBytes?: number }
+  | { kind: 'curve'; curve: Omit<CurveTask, 'trace'> }
+);
 
-/** A job's result: each point's summary as written to disk (stats/summary.ts stableStringify). */
+/** A job's result: a points job's summaries as written to disk (stableStringify), or a curve job's results as JSON. */
 export type JobResult = string[];
 
 export function jobId(data: JobData): string {
@@ -106,8 +109,21 @@ function watchConnection(redis: Redis, url: string, afterS: number): { lost: Pro
   return { lost, stop: () => clearInterval(timer) };
 }
 
-/** `runSweep` on the queue: same plan, same callbacks, same results. */
-export async function runSweepQueued(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions & QueueOptions & { version: string }): Promise<void> {
+/** A job to submit, and what to do with its result. */
+interface Submission {
+  data: JobData;
+  /** Called once, with the job's result, when it completes. */
+  done: (result: JobResult) => void;
+  /** Events done so far, from the job's progress. */
+  progress?: (events: number) => void;
+}
+
+/**
+ * Queues the jobs (ids from their content: a finished one is reused, a
+ * failed one runs again), then polls them to the end. A failed job fails the
+ * whole run with its one line; Redis lost for `lostAfterS` is one line too.
+ */
+async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> {
   const redis = await connect(opts.url, 'submit');
   const queue = new Queue<JobData, JobResult>(QUEUE_NAME, { connection: redis });
   // Connection errors are the watchdog's to judge; BullMQ would print each one.
@@ -115,41 +131,29 @@ export async function runSweepQueued(traces: string[][], points: ReplayConfig[],
   const watch = watchConnection(redis, opts.url, opts.lostAfterS ?? 10);
   const live = <T>(p: Promise<T>): Promise<T> => Promise.race([p, watch.lost]);
   try {
-    const tasks = planTasks(traces, points.length, opts.jobs, opts.skip);
-    const identities = new Map(traces.flat().map((f) => [f, traceIdentity(f)]));
-    const pending = new Map<string, { task: (typeof tasks)[number]; events: number }>();
-    for (const task of tasks) {
-      const data: JobData = { version: opts.version, trace: task.trace.map((f) => identities.get(f)!), configs: task.pointIndexes.map((p) => points[p]), maxTableBytes: opts.maxTableBytes };
-      const id = jobId(data);
-      const job = await live(queue.add('replay', data, { jobId: id, attempts: 1, removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS } }));
+    const pending = new Map<string, Submission>();
+    for (const j of jobs) {
+      const id = jobId(j.data);
+      const job = await live(queue.add(j.data.kind, j.data, { jobId: id, attempts: 1, removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS } }));
       // A job that failed before (a worker without the file, say) runs again: the submitter asked anew.
       if ((await live(job.getState())) === 'failed') await live(job.retry('failed'));
-      pending.set(id, { task, events: 0 });
+      pending.set(id, j);
     }
-    let done = 0;
-    const report = () => {
-      let sum = 0;
-      for (const p of pending.values()) sum += p.events;
-      opts.onProgress?.(done + sum);
-    };
     while (pending.size > 0) {
-      for (const [id, p] of pending) {
+      for (const [id, j] of pending) {
         const job = (await live(queue.getJob(id))) as Job<JobData, JobResult> | undefined;
-        if (!job) throw new UnavailableError(`Job ${id} of ${p.task.trace.join('+')} vanished from the queue at ${opts.url} (was the database flushed?)`);
+        if (!job) throw new UnavailableError(`Job ${id} of ${j.data.trace.map((t) => t.path).join('+')} vanished from the queue at ${opts.url} (was the database flushed?)`);
         const state = await live(job.getState());
         if (state === 'completed') {
-          job.returnvalue.forEach((text, k) => opts.onResult?.(p.task.traceIndex, p.task.pointIndexes[k], parseSummary(text)));
-          const events = parseSummary(job.returnvalue[0]).trace.events;
-          done += events * p.task.pointIndexes.length;
           pending.delete(id);
+          j.done(job.returnvalue);
         } else if (state === 'failed') {
           // The worker's one-line error (bad input, a file that differs): it fails once, for good.
           throw new InputError(job.failedReason);
         } else if (typeof job.progress === 'number') {
-          p.events = job.progress * p.task.pointIndexes.length;
+          j.progress?.(job.progress);
         }
       }
-      report();
       if (pending.size > 0) await live(new Promise((r) => setTimeout(r, POLL_MS)));
     }
   } finally {
@@ -157,6 +161,45 @@ export async function runSweepQueued(traces: string[][], points: ReplayConfig[],
     await Promise.race([queue.close(), new Promise((r) => setTimeout(r, 2000))]);
     redis.disconnect();
   }
+}
+
+/** `runSweep` on the queue: same plan, same callbacks, same results. */
+export async function runSweepQueued(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions & QueueOptions & { version: string }): Promise<void> {
+  const tasks = planTasks(traces, points.length, opts.jobs, opts.skip);
+  const identities = new Map(traces.flat().map((f) => [f, traceIdentity(f)]));
+  const eventsOf = tasks.map(() => 0);
+  const report = () => opts.onProgress?.(eventsOf.reduce((a, b) => a + b, 0));
+  await submitAll(
+    tasks.map((task, i) => ({
+      data: { version: opts.version, trace: task.trace.map((f) => identities.get(f)!), kind: 'points', configs: task.pointIndexes.map((p) => points[p]), maxTableBytes: opts.maxTableBytes },
+      done: (texts) => {
+        const summaries = texts.map(parseSummary);
+        summaries.forEach((s, k) => opts.onResult?.(task.traceIndex, task.pointIndexes[k], s));
+        eventsOf[i] = summaries[0].trace.events * task.pointIndexes.length;
+        report();
+      },
+      progress: (events) => {
+        eventsOf[i] = events * task.pointIndexes.length;
+        report();
+      },
+    })),
+    opts,
+  );
+}
+
+/** The curve tasks on the queue, one job each; results in task order, as run/curve-worker.ts gives them. */
+export async function runCurvesQueued(tasks: CurveTask[], opts: QueueOptions & { version: string }): Promise<CurveResult[][]> {
+  const results: CurveResult[][] = tasks.map(() => []);
+  await submitAll(
+    tasks.map(({ trace, ...curve }, i) => ({
+      data: { version: opts.version, trace: [traceIdentity(trace)], kind: 'curve', curve },
+      done: ([text]) => {
+        results[i] = JSON.parse(text) as CurveResult[];
+      },
+    })),
+    opts,
+  );
+  return results;
 }
 
 function processorFile(): string {
@@ -194,7 +237,7 @@ export async function startWorker(opts: WorkerOptions): Promise<{ close: () => P
   const started = new Map<string, number>();
   worker.on('active', (job) => {
     started.set(job.id!, Date.now());
-    log(`job ${job.id!.slice(0, 8)} ${job.data.trace.map((t) => t.path).join('+')}: ${job.data.configs.length} point(s)`);
+    log(`job ${job.id!.slice(0, 8)} ${job.data.trace.map((t) => t.path).join('+')}: ${job.data.kind === 'points' ? `${job.data.configs.length} point(s)` : 'curves'}`);
   });
   worker.on('completed', (job) => log(`job ${job.id!.slice(0, 8)} done in ${((Date.now() - (started.get(job.id!) ?? Date.now())) / 1000).toFixed(1)} s`));
   worker.on('failed', (job, err) => log(`job ${job?.id?.slice(0, 8) ?? '?'} failed: ${err.message}`));

@@ -15,6 +15,7 @@ import { FormatError, fmtInt } from './flatbuf.js';
 import { Codec, TypeId, fieldTypeName, fixedBufferCount, isView, type ArrowField, type ArrowSchema, type RecordBatchHeader } from './format.js';
 import { COLUMNS, OP_NAMES, UNKNOWN_OP, type ColumnKind, type ColumnName } from './schema.js';
 import { printable } from '../text.js';
+import type { EventBatch } from './batch.js';
 
 /** Rows one batch may have: far above what writers use, bounded so a compressed batch cannot claim what it likes. */
 export const MAX_BATCH_ROWS = 1 << 26;
@@ -108,7 +109,7 @@ export function checkBatchHeader(layout: Layout, h: RecordBatchHeader, bodyLengt
   if (h.length > MAX_BATCH_ROWS) throw new FormatError(`${where} has ${h.length} rows, more than the ${MAX_BATCH_ROWS} a batch may have`);
   if (h.nodes.length !== 2 * nFields) throw new FormatError(`${where} has ${h.nodes.length / 2} field nodes, the schema has ${nFields} fields`);
   const views = layout.view.filter(Boolean).length;
-  if (h.variadicCounts.length !== views && !(views === 0 && h.variadicCounts.length === 0))
+  if (h.variadicCounts.length !== views)
     throw new FormatError(`${where} has ${h.variadicCounts.length} variadic buffer counts, the schema has ${views} view fields`);
   const starts: number[] = [];
   let k = 0;
@@ -328,17 +329,8 @@ export interface OpDictionary {
   names: string[];
 }
 
-export interface DecodedColumns {
-  length: number;
-  ts: Uint32Array;
-  op: Uint8Array;
-  device: Uint32Array;
-  pasid: Uint32Array;
-  domain: Uint32Array;
-  iova: Uint32Array;
-  paddr: Uint32Array;
-  size: Uint32Array;
-}
+/** A batch's columns as the replay takes them (batch.ts), before the reader numbers its rows. */
+export type DecodedColumns = Omit<EventBatch, 'firstRow'>;
 
 /** Reads a string-typed field's buffers (starting at buffer index `first`) as Strings. */
 function stringsOf(f: ArrowField, h: RecordBatchHeader, body: Uint8Array, first: number, last: number, n: number, what: string): { strings: Strings; validity: Uint8Array } {

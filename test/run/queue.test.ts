@@ -96,6 +96,20 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
     expect(files(again)).toEqual(files(local));
   }, 240_000);
 
+  it('curve --queue writes the same files as a local curve', async () => {
+    const w = startWorker(redis.url);
+    workers.push(w.proc);
+    const args = ['curve', path.resolve('traces/nic.arrows'), path.resolve('traces/vm.arrows'), '--page-sizes', '4K', '4K,2M', '--max-entries', '64', '--opt', '--quiet'];
+    const local = tmpDir();
+    expect(runCli([...args, '--out', local, '--jobs', '1']).status).toBe(0);
+    const queued = tmpDir();
+    const r = await runCliAsync([...args, '--out', queued, '--queue', redis.url]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(files(queued)).toEqual(files(local));
+    stop(w.proc);
+  }, 240_000);
+
   it('a job that fails on bad input fails once with its one-line error, and is not retried', async () => {
     // Well framed (the submitter opens it), wrong inside: only the replay finds it.
     const bad = path.join(tmpDir(), 'late-bad.arrows');

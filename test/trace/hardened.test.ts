@@ -55,6 +55,13 @@ describe('the reproducers of issue 19: one clean line each, in time and memory',
     });
   }
 
+  it('no file handle leaks on the error paths', async () => {
+    const open = () => fs.readdirSync('/proc/self/fd').length;
+    const before = open();
+    for (let k = 0; k < 5; k++) for (const [name] of REPRODUCERS) await readAll(path.join(REPRO, name));
+    expect(open()).toBeLessThanOrEqual(before);
+  });
+
   it('the valid trace with a 2 TiB map stops at the page-table memory limit, which a flag raises', async () => {
     const f = path.join(REPRO, 'valid-2TiB-map.arrow');
     expect(await readAll(f)).toBe('accepted 300 rows');
