@@ -4,7 +4,7 @@ import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { attributionLine, importTrace, lostLine, qemuLines } from '../import/convert.js';
-import { SEED, numberOption } from './options.js';
+import { DOCS_EPILOGUE, SEED, numberOption } from './options.js';
 import { STDIO, withOutputFile, withStdinTraces } from './stdio.js';
 
 interface Args {
@@ -32,7 +32,8 @@ export const importCommand: CommandModule<object, Args> = {
       .option('strict', { type: 'boolean', describe: 'any unparseable line, or lost events, is an error' })
       .option('qemu-flushes', { type: 'boolean', describe: "with a QEMU log: replay QEMU's domain-selective and global IOTLB invalidations as flush ops (to check the IOTLB apart from the flush-queue timer)" })
       .option('device', { type: 'string', array: true, describe: 'attach this PCI device (BDF) to the default domain that holds maps no dma:* event attributes (kernels before 6.12); repeatable' })
-      .option('seed', numberOption('seed', SEED, { default: 1, describe: 'seed for synthesized access offsets' })) as never,
+      .option('seed', numberOption('seed', SEED, { default: 1, describe: 'seed for synthesized access offsets' }))
+      .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     if (!['auto', 'ftrace', 'perf'].includes(args.format)) throw new InputError(`Invalid option --format: expected auto, ftrace or perf, got ${args.format}`);
     for (const d of args.device ?? []) if (parseBdf(d) === undefined) throw new InputError(`Invalid option --device: expected a PCI address like 0000:03:00.0, got ${d}`);

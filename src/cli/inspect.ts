@@ -5,6 +5,7 @@ import { fmtInt, fmtNs, mdTable } from '../report/format.js';
 import { attributionLine, lostLine, qemuLines, type ImportStats } from '../import/convert.js';
 import { stableStringify } from '../stats/summary.js';
 import { inspectTrace, type Inspection } from '../trace/inspect.js';
+import { DOCS_EPILOGUE } from './options.js';
 import { withStdinTraces } from './stdio.js';
 
 interface Args {
@@ -55,7 +56,8 @@ export const inspectCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files; - reads a stream from standard input' })
-      .option('json', { type: 'boolean', describe: 'print JSON for scripts' }) as never,
+      .option('json', { type: 'boolean', describe: 'print JSON for scripts' })
+      .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const r = await withStdinTraces(args.traces, async (paths, relabel) => {
       const found = await inspectTrace(paths);

@@ -4,6 +4,7 @@
 // command for a mistyped one.
 import type { Options } from 'yargs';
 import { InputError } from '../errors.js';
+import { printable } from '../text.js';
 
 /** Where the user's documentation is: shown under every --help. */
 export const DOCS_EPILOGUE = 'Documentation: docs/README.md in the repository (trace format, model rules, configuration, report keys).';
@@ -21,9 +22,9 @@ export interface NumberRule {
 export const POSITIVE_INTEGER: NumberRule = { expected: 'a positive integer', integer: true, min: 1 };
 export const SEED: NumberRule = { expected: 'an integer in 0..2^32-1', integer: true, min: 0, max: 0xffffffff };
 
-/** The text the user typed, quoted, as shown in messages. */
+/** The text the user typed, quoted, as shown in messages (control characters escaped: the message stays one line). */
 function shown(raw: unknown): string {
-  return `'${String(raw)}'`;
+  return `'${printable(String(raw))}'`;
 }
 
 /** Parses one option value by `rule`; throws one line naming the option and its text. */
@@ -44,12 +45,14 @@ export function parseNumberOption(name: string, raw: unknown, rule: NumberRule):
 }
 
 /**
- * A yargs option taking one number: read as a string, so that the message
- * can show what was typed, and checked by `rule` as yargs parses it.
+ * A yargs option taking one number, checked by `rule` as yargs parses it.
+ * No `type: 'number'`: yargs would turn "abc" into NaN before the check, and
+ * the message could not show what was typed (text that is not a number
+ * reaches the check as typed).
  */
 export function numberOption(name: string, rule: NumberRule, spec: { describe: string; default?: number }): Options {
   return {
-    type: 'string',
+    requiresArg: true,
     describe: spec.describe,
     ...(spec.default !== undefined ? { default: spec.default } : {}),
     coerce: (raw: unknown) => (raw === undefined ? undefined : parseNumberOption(name, raw, rule)),
@@ -82,6 +85,7 @@ export function unknownCommandMessage(argv: string[], commands: string[]): strin
     const d = editDistance(word.toLowerCase(), c);
     if (d < bestDistance) [best, bestDistance] = [c, d];
   }
-  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3))) return `Unknown command '${word}'. Did you mean '${best}'? (see --help)`;
-  return `Unknown command '${word}': expected one of ${commands.join(', ')} (see --help)`;
+  const typed = printable(word);
+  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3))) return `Unknown command '${typed}'. Did you mean '${best}'? (see --help)`;
+  return `Unknown command '${typed}': expected one of ${commands.join(', ')} (see --help)`;
 }

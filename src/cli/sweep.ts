@@ -7,7 +7,7 @@ import { DESCRIBE } from './commands.js';
 import { readConfigFile } from '../config/config.js';
 import { expandSweep, type SweepPoint } from '../config/sweep.js';
 import { InputError } from '../errors.js';
-import { DEFAULT_MAX_POINTS, parseByteSize, parseCount } from '../config/limits.js';
+import { DEFAULT_MAX_POINTS, parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
 import { runSweep } from '../run/sweep.js';
@@ -125,7 +125,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('resume', { type: 'boolean', describe: 'reuse summaries of this very trace, configuration and tool version' })
       .option('quiet', { type: 'boolean', describe: 'no progress bar' })
       .option('max-table-memory', { type: 'string', describe: 'stop when a point\'s page tables would need more than this (default 1G)' })
-      .option('max-points', { type: 'string', describe: `refuse a sweep of more points than this (default ${DEFAULT_MAX_POINTS})` })
+      .option('max-points', numberOption('max-points', POSITIVE_INTEGER, { describe: `refuse a sweep of more points than this (default ${DEFAULT_MAX_POINTS})` }))
       .option('queue', { type: 'string', describe: 'run the jobs on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
       .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued sweep gives up' })
       .epilogue(DOCS_EPILOGUE) as never,
@@ -133,7 +133,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     const jobs = args.jobs ?? os.availableParallelism();
     for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
-    const maxPoints = args.maxPoints === undefined ? DEFAULT_MAX_POINTS : parseCount('max-points', args.maxPoints);
+    const maxPoints = args.maxPoints ?? DEFAULT_MAX_POINTS;
     const raw = { ...(args.config ? readConfigFile(args.config) : {}), ...(args.preset !== undefined ? { preset: args.preset } : {}) };
     const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)', maxPoints);
     const groups = args.traces.map(traceGroup);

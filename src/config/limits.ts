@@ -16,10 +16,3 @@ export function parseByteSize(flag: string, text: unknown): number {
     throw new InputError(`Invalid option --${flag}: expected a size like 512M, 4G or 1T, got ${JSON.stringify(String(text)).slice(0, 40)}`);
   return Math.floor(bytes);
 }
-
-/** Checks a positive integer option. */
-export function parseCount(flag: string, value: unknown): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`Invalid option --${flag}: expected a positive integer, got ${JSON.stringify(String(value)).slice(0, 40)}`);
-  return n;
-}

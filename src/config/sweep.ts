@@ -18,7 +18,7 @@ export interface SweepAxis {
 }
 
 export interface SweepPoint {
-  /** "pageSizes=4K|2M iotlb=64x4", or the base name when nothing varies. */
+  /** "pageSizes=4K+2M iotlb=64x4", or the base name when nothing varies. */
   label: string;
   /** File-name-safe form of the label. */
   slug: string;

@@ -29,7 +29,7 @@ export interface Chart {
 /**
  * Series of hit rate against entries, one per bitmap (and mode, when both
  * ran). Bitmaps whose series are identical are drawn once, labelled
- * `4K = 4K|2M`, so that no line hides another.
+ * `4K = 4K+2M`, so that no line hides another.
  */
 export function hitRateSeries(rows: SweepRow[]): { series: string; entries: number; ways: string; hitRate: number }[] {
   const twoModes = modesOf(rows).length > 1;

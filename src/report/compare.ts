@@ -3,8 +3,8 @@
 // Markdown report (findings.ts decides what it says; html.ts renders the same).
 import * as A from 'apache-arrow';
 import * as ss from 'simple-statistics';
-import { formatPageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
 import type { ReplayConfig } from '../config/config.js';
+import { formatPageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
 import { SPEC_VERSION, toolVersion } from '../version.js';
 import { commandCount, stableStringify, type Summary } from '../stats/summary.js';
 import { bitmapOrder, geometryOf, geometryOrder, modesOf, pageMixRows, rankAcrossTraces, traceFindings, type ChartName, type RankTable, type TraceFindings } from './findings.js';
@@ -138,7 +138,7 @@ export function traceTable(rows: SweepRow[]): Table {
 
 /**
  * A metric laid out as page-size bitmap (and mode) x IOTLB geometry. Bitmaps
- * whose rows are identical share one row, `4K = 4K|2M`, as the chart's lines do.
+ * whose rows are identical share one row, `4K = 4K+2M`, as the chart's lines do.
  */
 export function gridTable(rows: SweepRow[], key: string): Table {
   const m = METRICS.find((x) => x.key === key)!;

@@ -3,7 +3,7 @@
 // the strict-against-lazy trade-off, and a line for every chart whose values
 // are all equal; across traces, each configuration's rank and cost per trace.
 // Markdown and HTML both render these, so they carry the same findings.
-import { parseSizeLog2 } from '../config/pagesizes.js';
+import { parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
 import { fmtInt, fmtNs, fmtPct } from './format.js';
 import type { SweepRow } from './compare.js';
 
@@ -31,8 +31,7 @@ export function modesOf(rows: SweepRow[]): string[] {
   return [...new Set(rows.map((r) => r.mode))];
 }
 
-/** Page sizes in a bitmap as the sweep spells it (`4K+2M`; `|` and `,` read too). */
-const sizeCount = (bitmap: string) => bitmap.split(/[+|,]/).length;
+const sizeCount = (bitmap: string) => splitPageSizeList(bitmap).length;
 
 function pctAbove(v: number, base: number): string {
   return base === 0 ? 'n/a' : `+${((v / base - 1) * 100).toFixed(v / base - 1 < 0.1 ? 1 : 0)}%`;

@@ -46,7 +46,7 @@ export async function runReplays<R extends Replay>(paths: string[], make: (meta:
 }
 
 export async function replayPoints(paths: string[], configs: ReplayConfig[], opts: RunOptions = {}): Promise<Summary[]> {
-  const { replays, labels, workload } = await runReplays(paths, (meta) => configs.map((c) => new Replay(c, meta)), opts);
+  const { replays, labels, workload } = await runReplays(paths, (meta) => configs.map((c) => new Replay(c, meta, opts)), opts);
   return replays.map((r) => buildSummary(r, labels, workload));
 }
 

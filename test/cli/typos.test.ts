@@ -51,6 +51,8 @@ describe('number options say what they expect and echo what was typed', () => {
     expect(parseNumberOption('n', '0x10', POSITIVE_INTEGER)).toBe(16);
     expect(parseNumberOption('n', '1e3', POSITIVE_INTEGER)).toBe(1000);
     expect(parseNumberOption('n', 7, POSITIVE_INTEGER)).toBe(7);
+    expect(() => parseNumberOption('n', '1\n2', POSITIVE_INTEGER)).toThrow("got '1\\x0a2'"); // one line, whatever was typed
+    expect(unknownCommandMessage(['\u001b[31mx'], ['replay'])).toBe("Unknown command '\\x1b[31mx': expected one of replay (see --help)");
     expect(() => parseNumberOption('n', '', POSITIVE_INTEGER)).toThrow("Invalid option --n: expected a positive integer, got ''");
     expect(() => parseNumberOption('n', 'Infinity', POSITIVE_INTEGER)).toThrow("got 'Infinity'");
     expect(() => parseNumberOption('n', ['1', '2'], POSITIVE_INTEGER)).toThrow('Invalid option --n: given 2 times, expected once');
