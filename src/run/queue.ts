@@ -141,16 +141,19 @@ async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> 
     }
     while (pending.size > 0) {
       for (const [id, j] of pending) {
+        // The state first, then the job: a job read before it completed would carry no result.
+        const state = await live(queue.getJobState(id));
+        if (state === 'unknown') throw new UnavailableError(`Job ${id} of ${j.data.trace.map((t) => t.path).join('+')} vanished from the queue at ${opts.url} (was the database flushed?)`);
+        if (state !== 'completed' && state !== 'failed' && !j.progress) continue;
         const job = (await live(queue.getJob(id))) as Job<JobData, JobResult> | undefined;
-        if (!job) throw new UnavailableError(`Job ${id} of ${j.data.trace.map((t) => t.path).join('+')} vanished from the queue at ${opts.url} (was the database flushed?)`);
-        const state = await live(job.getState());
         if (state === 'completed') {
+          if (!job?.returnvalue) continue; // not readable yet: the next round
           pending.delete(id);
           j.done(job.returnvalue);
         } else if (state === 'failed') {
           // The worker's one-line error (bad input, a file that differs): it fails once, for good.
-          throw new InputError(job.failedReason);
-        } else if (typeof job.progress === 'number') {
+          throw new InputError(job?.failedReason ?? `Job ${id} failed`);
+        } else if (typeof job?.progress === 'number') {
           j.progress?.(job.progress);
         }
       }

@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, hasRedis, startRedis } from '../../bench/queue.js';
 import { writeTrace } from '../../src/trace/writer.js';
 import { CLI, runCli, tmpDir } from '../helpers/cli.js';
@@ -66,6 +66,11 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
     expect(runCli(['gen', 'nic', '-o', trace, '--events', '600000', '--seed', '3']).status).toBe(0);
   }, 120_000);
 
+  // A worker left running would take the next test's jobs, whatever the test's outcome.
+  afterEach(() => {
+    for (const w of workers.splice(0)) stop(w, 'SIGKILL');
+  });
+
   afterAll(() => {
     for (const w of workers) stop(w, 'SIGKILL');
     stop(redis?.proc, 'SIGKILL');
@@ -107,7 +112,6 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(files(queued)).toEqual(files(local));
-    stop(w.proc);
   }, 240_000);
 
   it('a job that fails on bad input fails once with its one-line error, and is not retried', async () => {
