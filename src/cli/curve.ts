@@ -50,14 +50,19 @@ async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[]
     return out;
   }
   const pool = new Piscina({ filename: workerFile(), minThreads: 0, maxThreads: jobs, idleTimeout: 100 });
+  // As a sweep does (run/sweep.ts): on the first failure, abort the rest and wait for them before the pool goes.
+  const abort = new AbortController();
+  const runs = tasks.map(async (t) => {
+    const r = (await pool.run(t, { signal: abort.signal })) as CurveResult[] | WorkerInputError;
+    if (!Array.isArray(r)) throw new InputError(r.inputError);
+    return r;
+  });
   try {
-    return await Promise.all(
-      tasks.map(async (t) => {
-        const r = (await pool.run(t)) as CurveResult[] | WorkerInputError;
-        if (!Array.isArray(r)) throw new InputError(r.inputError);
-        return r;
-      }),
-    );
+    return await Promise.all(runs);
+  } catch (err) {
+    abort.abort();
+    await Promise.allSettled(runs);
+    throw err;
   } finally {
     await pool.destroy();
   }

@@ -85,24 +85,31 @@ export async function runSweep(traces: string[][], points: ReplayConfig[], opts:
   // The thread pool loads only when threads run (a CLI start pays for no more than it uses).
   const { Piscina } = await import('piscina');
   const pool = new Piscina({ filename: workerFile(), minThreads: 0, maxThreads: opts.jobs, idleTimeout: 100 });
+  // On the first failure the other tasks are aborted and waited for before the
+  // pool goes: no task reports a result, and no thread is torn down mid-task,
+  // once the sweep has failed.
+  const abort = new AbortController();
+  const runs = tasks.map(async (task) => {
+    const { port1, port2 } = new MessageChannel();
+    const configs = task.pointIndexes.map((p) => points[p]);
+    port1.on('message', (n: number) => {
+      progress.set(task, n * configs.length);
+      report();
+    });
+    try {
+      const result = (await pool.run({ trace: task.trace, configs, maxTableBytes: opts.maxTableBytes, port: port2 }, { transferList: [port2], signal: abort.signal })) as Summary[] | WorkerInputError;
+      if (!Array.isArray(result)) throw new InputError(result.inputError);
+      if (!abort.signal.aborted) finish(task, result);
+    } finally {
+      port1.close();
+    }
+  });
   try {
-    await Promise.all(
-      tasks.map(async (task) => {
-        const { port1, port2 } = new MessageChannel();
-        const configs = task.pointIndexes.map((p) => points[p]);
-        port1.on('message', (n: number) => {
-          progress.set(task, n * configs.length);
-          report();
-        });
-        try {
-          const result = (await pool.run({ trace: task.trace, configs, maxTableBytes: opts.maxTableBytes, port: port2 }, { transferList: [port2] })) as Summary[] | WorkerInputError;
-          if (!Array.isArray(result)) throw new InputError(result.inputError);
-          finish(task, result);
-        } finally {
-          port1.close();
-        }
-      }),
-    );
+    await Promise.all(runs);
+  } catch (err) {
+    abort.abort();
+    await Promise.allSettled(runs);
+    throw err;
   } finally {
     await pool.destroy();
   }

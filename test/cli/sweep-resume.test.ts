@@ -152,7 +152,8 @@ describe('a sweep that fails on a bad trace leaves no partial output', () => {
     const kept = path.join(d, 'kept');
     expect(runCli(['sweep', SVA, '--iotlb', '32x4', '--out', kept, '--quiet', '--jobs', '1']).status).toBe(0);
     const before = fs.readdirSync(kept).sort();
-    expect(runCli(['sweep', SVA, bad, '--iotlb', '32x4', '64x4', '--out', kept, '--quiet', '--jobs', '2', '--resume']).status).toBe(2);
+    const again = runCli(['sweep', SVA, bad, '--iotlb', '32x4', '64x4', '--out', kept, '--quiet', '--jobs', '2', '--resume']);
+    expect(again.status, again.stderr).toBe(2);
     expect(fs.readdirSync(kept).sort()).toEqual(before);
     expect(fs.readdirSync(path.join(kept, 'summaries'))).toEqual(['sva']);
     expect(fs.readdirSync(path.join(kept, 'summaries/sva'))).toEqual(['iotlb=32x4.json']);
