@@ -1,8 +1,6 @@
 // `iommu-replay curve TRACE... [--config FILE] [--page-sizes 4K 4K,2M ...] [--mode strict lazy] [--max-entries N] [--ways full|W] [--opt] [--max-groups G] [--policy lru|fifo|plru|random] [--out DIR] [--jobs N] [--quiet]`
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
@@ -12,6 +10,7 @@ import { InputError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
 import { checkCurveConfig, type CurveResult } from '../run/curve.js';
 import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
+import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
 import type { WorkerInputError } from '../run/sweep-worker.js';
 import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
 import { stableStringify } from '../stats/summary.js';
@@ -36,11 +35,6 @@ interface Args {
   queueLostAfter: number;
 }
 
-function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  // Under the test runner this module is TypeScript; the worker runs the build.
-  return here.endsWith('.ts') ? path.resolve('dist/src/run/curve-worker.js') : path.join(path.dirname(here), '../run/curve-worker.js');
-}
 
 /** Runs the tasks, over `jobs` threads when there are several; results in task order. */
 async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[][]> {
@@ -49,23 +43,7 @@ async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[]
     for (const t of tasks) out.push(await runCurveTask(t));
     return out;
   }
-  const pool = new Piscina({ filename: workerFile(), minThreads: 0, maxThreads: jobs, idleTimeout: 100 });
-  // As a sweep does (run/sweep.ts): on the first failure, abort the rest and wait for them before the pool goes.
-  const abort = new AbortController();
-  const runs = tasks.map(async (t) => {
-    const r = (await pool.run(t, { signal: abort.signal })) as CurveResult[] | WorkerInputError;
-    if (!Array.isArray(r)) throw new InputError(r.inputError);
-    return r;
-  });
-  try {
-    return await Promise.all(runs);
-  } catch (err) {
-    abort.abort();
-    await Promise.allSettled(runs);
-    throw err;
-  } finally {
-    await pool.destroy();
-  }
+  return runOnPool(runModule('curve-worker.js'), jobs, tasks, async (t, run) => unwrapInputError((await run(t)) as CurveResult[] | WorkerInputError));
 }
 
 /** Above this the stack's arrays and the report grow large for little insight. */

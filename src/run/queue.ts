@@ -4,8 +4,6 @@
 // threads. Job ids are hashes of what the job computes, so a resubmission
 // finds the finished jobs and reuses their results.
 import crypto from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ReplayConfig } from '../config/config.js';
@@ -14,6 +12,7 @@ import { parseSummary } from '../stats/summary.js';
 import { traceIdentity, type TraceIdentity } from './identity.js';
 import type { CurveResult } from './curve.js';
 import type { CurveTask } from './curve-worker.js';
+import { runModule } from './pool.js';
 import { planTasks, type SweepRunOptions } from './sweep.js';
 
 export const QUEUE_NAME = 'iommu-replay';
@@ -205,11 +204,6 @@ export async function runCurvesQueued(tasks: CurveTask[], opts: QueueOptions & {
   return results;
 }
 
-function processorFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  // Under the test runner this module is TypeScript; the processor runs the build.
-  return here.endsWith('.ts') ? path.resolve('dist/src/run/queue-processor.js') : path.join(path.dirname(here), 'queue-processor.js');
-}
 
 export interface WorkerOptions {
   url: string;
@@ -227,7 +221,7 @@ export interface WorkerOptions {
 export async function startWorker(opts: WorkerOptions): Promise<{ close: () => Promise<void>; closed: Promise<void> }> {
   const redis = await connect(opts.url, 'worker');
   const lockDuration = opts.lockMs ?? 30_000;
-  const worker = new Worker<JobData, JobResult>(QUEUE_NAME, processorFile(), {
+  const worker = new Worker<JobData, JobResult>(QUEUE_NAME, runModule('queue-processor.js'), {
     connection: redis,
     concurrency: opts.concurrency,
     useWorkerThreads: true,

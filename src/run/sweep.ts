@@ -2,13 +2,11 @@
 // its trace once and feeds every batch to all its points (one decode, N
 // models); tasks spread over --jobs worker threads. Each point is its own
 // Replay, so results do not depend on how points are grouped.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import type { ReplayConfig } from '../config/config.js';
 import type { Summary } from '../stats/summary.js';
-import { InputError } from '../errors.js';
 import type { ReplayLimits } from '../model/replay.js';
+import { runModule, runOnPool, unwrapInputError } from './pool.js';
 import { replayPoints } from './run.js';
 import type { WorkerInputError } from './sweep-worker.js';
 
@@ -51,11 +49,6 @@ export function planTasks(traces: string[][], nPoints: number, jobs: number, ski
   return tasks;
 }
 
-function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  // Under the test runner this module is TypeScript; the worker runs the build.
-  return here.endsWith('.ts') ? path.resolve('dist/src/run/sweep-worker.js') : path.join(path.dirname(here), 'sweep-worker.js');
-}
 
 export async function runSweep(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions): Promise<void> {
   const tasks = planTasks(traces, points.length, opts.jobs, opts.skip);
@@ -82,14 +75,7 @@ export async function runSweep(traces: string[][], points: ReplayConfig[], opts:
     }
     return;
   }
-  // The thread pool loads only when threads run (a CLI start pays for no more than it uses).
-  const { Piscina } = await import('piscina');
-  const pool = new Piscina({ filename: workerFile(), minThreads: 0, maxThreads: opts.jobs, idleTimeout: 100 });
-  // On the first failure the other tasks are aborted and waited for before the
-  // pool goes: no task reports a result, and no thread is torn down mid-task,
-  // once the sweep has failed.
-  const abort = new AbortController();
-  const runs = tasks.map(async (task) => {
+  await runOnPool(runModule('sweep-worker.js'), opts.jobs, tasks, async (task, run, aborted) => {
     const { port1, port2 } = new MessageChannel();
     const configs = task.pointIndexes.map((p) => points[p]);
     port1.on('message', (n: number) => {
@@ -97,20 +83,10 @@ export async function runSweep(traces: string[][], points: ReplayConfig[], opts:
       report();
     });
     try {
-      const result = (await pool.run({ trace: task.trace, configs, maxTableBytes: opts.maxTableBytes, port: port2 }, { transferList: [port2], signal: abort.signal })) as Summary[] | WorkerInputError;
-      if (!Array.isArray(result)) throw new InputError(result.inputError);
-      if (!abort.signal.aborted) finish(task, result);
+      const result = unwrapInputError((await run({ trace: task.trace, configs, maxTableBytes: opts.maxTableBytes, port: port2 }, [port2])) as Summary[] | WorkerInputError);
+      if (!aborted()) finish(task, result);
     } finally {
       port1.close();
     }
   });
-  try {
-    await Promise.all(runs);
-  } catch (err) {
-    abort.abort();
-    await Promise.allSettled(runs);
-    throw err;
-  } finally {
-    await pool.destroy();
-  }
 }

@@ -1,0 +1,48 @@
+// Worker threads for the executors (sweep, curve) and the queue's sandbox:
+// where a thread's module is, and one way to run tasks on a pool.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MessagePort } from 'node:worker_threads';
+import { InputError } from '../errors.js';
+import type { WorkerInputError } from './sweep-worker.js';
+
+/**
+ * The built module `name` of run/ (`sweep-worker.js`): threads run the build,
+ * also under the test runner, where this module itself is TypeScript.
+ */
+export function runModule(name: string): string {
+  const here = fileURLToPath(import.meta.url);
+  return here.endsWith('.ts') ? path.resolve('dist/src/run', name) : path.join(path.dirname(here), name);
+}
+
+/** A thread's answer, or its input error as the one line it carries (error classes do not survive cloning). */
+export function unwrapInputError<R>(result: R | WorkerInputError): R {
+  if (result !== null && typeof result === 'object' && 'inputError' in result) throw new InputError(result.inputError);
+  return result as R;
+}
+
+export type PoolRun = (task: unknown, transferList?: MessagePort[]) => Promise<unknown>;
+
+/**
+ * Runs `each` for every item on a pool of at most `threads` threads of
+ * `filename`; results in item order. On the first failure the other tasks
+ * are aborted and waited for before the pool goes: no thread is torn down
+ * mid-task, and `aborted()` tells a task not to report after the run failed.
+ */
+export async function runOnPool<T, R>(filename: string, threads: number, items: readonly T[], each: (item: T, run: PoolRun, aborted: () => boolean) => Promise<R>): Promise<R[]> {
+  // The pool's library loads only when threads run (a CLI start pays for no more than it uses).
+  const { Piscina } = await import('piscina');
+  const pool = new Piscina({ filename, minThreads: 0, maxThreads: threads, idleTimeout: 100 });
+  const abort = new AbortController();
+  const run: PoolRun = (task, transferList) => pool.run(task, { transferList, signal: abort.signal });
+  const runs = items.map((item) => each(item, run, () => abort.signal.aborted));
+  try {
+    return await Promise.all(runs);
+  } catch (err) {
+    abort.abort();
+    await Promise.allSettled(runs);
+    throw err;
+  } finally {
+    await pool.destroy();
+  }
+}
