@@ -34,10 +34,20 @@ export async function runOnPool<T, R>(filename: string, threads: number, items: 
   const { Piscina } = await import('piscina');
   const pool = new Piscina({ filename, minThreads: 0, maxThreads: threads, idleTimeout: 100 });
   const abort = new AbortController();
+  // A thread that finishes a task just as it is aborted answers a task the
+  // pool no longer knows, and piscina emits that as an 'error' on the pool:
+  // unheard, it would end the process (exit 1) in place of the sweep's own
+  // one-line error. After an abort it is expected; before, it is a fault.
+  let poolError: unknown;
+  pool.on('error', (err) => {
+    if (!abort.signal.aborted) poolError ??= err;
+  });
   const run: PoolRun = (task, transferList) => pool.run(task, { transferList, signal: abort.signal });
   const runs = items.map((item) => each(item, run, () => abort.signal.aborted));
   try {
-    return await Promise.all(runs);
+    const results = await Promise.all(runs);
+    if (poolError !== undefined) throw poolError;
+    return results;
   } catch (err) {
     abort.abort();
     await Promise.allSettled(runs);
