@@ -39,8 +39,9 @@ export class Replacement {
    * lru: a global clock stamped on every fill and hit (least recently used
    * goes); fifo: stamped on fills only (first in goes).
    */
-  private readonly stamp: Float64Array;
-  private clock = 0;
+  readonly stamp: Float64Array;
+  /** The last stamp given (model/specialize.ts keeps it in a local through a DMA run). */
+  clock = 0;
   /**
    * plru: tree bits over a power-of-two number of ways, per set. Nodes are
    * numbered as a heap (root 1, children 2n and 2n+1; leaf `ways + w` is way

@@ -122,7 +122,7 @@ export class SetAssocTable implements Iotlb {
     if (way === ways) {
       way = this.policy.victim(set);
       if (way === FLUSH_ALL) {
-        this.clear();
+        this.reset();
         way = 0;
       }
     }
@@ -145,14 +145,14 @@ export class SetAssocTable implements Iotlb {
    * Empties every set (flush-when-full). Not an invalidation: the entries
    * become EMPTY, so later misses on them count as capacity misses.
    */
-  private clear(): void {
+  reset(): void {
     this.state.fill(EMPTY);
     this.orderLive.fill(0);
     this.resets++;
   }
 
   /** Keeps `seenOrders` complete (off the fill path: a call, rarely made). */
-  private noteOrder(order: number): void {
+  noteOrder(order: number): void {
     if (!this.seenOrders.includes(order)) this.seenOrders.push(order);
   }
 

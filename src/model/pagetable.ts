@@ -25,9 +25,10 @@ export class PageTablePool {
   /** Pfns at or above this are outside the table's address space. */
   readonly limitPfn: number;
   /** Per entry: 0 empty, > 0 child table id, < 0 leaf of order -ptr-1. */
-  private ptr: Int32Array;
+  /** Read directly by the specialized DMA run (model/specialize.ts); reallocated only by a map. */
+  ptr: Int32Array;
   /** Per leaf entry: the physical pfn of the leaf's base. */
-  private phys: Float64Array;
+  phys: Float64Array;
   private capacity: number;
   private nextId = 1; // table id 0 is never used
   private freeIds: number[] = [];

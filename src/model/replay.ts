@@ -18,6 +18,7 @@ import { PageTablePool, leafLevelOf, type LeafSink } from './pagetable.js';
 import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
 import { grow } from '../typed.js';
 import { SlotIndex } from './slots.js';
+import { PagingRunContext, pagingRun, type PagingRun } from './specialize.js';
 import './jit.js';
 import { resolveTopology, sizesOf, type Topology } from './topology.js';
 import { DEFAULT_MAX_TABLE_BYTES, TABLE_PAGE_BYTES, tableMemoryError, tablePagesForMap } from './tablememory.js';
@@ -26,6 +27,11 @@ import { DEFAULT_MAX_TABLE_BYTES, TABLE_PAGE_BYTES, tableMemoryError, tablePages
 export interface ReplayLimits {
   /** Page-table memory (4 KiB a table page) past which a map stops the replay; default 1 GiB. */
   maxTableBytes?: number;
+  /**
+   * Take the generic DMA loop even where a specialized one exists
+   * (model/specialize.ts): the reference the specialized loop is tested against.
+   */
+  generic?: boolean;
 }
 
 // Op codes as module constants: a property load from the imported `Op`
@@ -138,6 +144,15 @@ export class Replay implements InvalidationTarget, LeafSink {
   private nestedOrders: (Int8Array | undefined)[] = [];
 
   /**
+   * The specialized paging runs (model/specialize.ts), by
+   * [sizeSet * 4 + devtlb * 2 + walkCaches], made on first use; null when
+   * this replay takes the generic loop (another IOTLB than the table, or
+   * limits.generic).
+   */
+  private readonly runs: (PagingRun | undefined)[] | null;
+  private readonly runContext = new PagingRunContext();
+
+  /**
    * `iotlbOf` builds each instance's IOTLB in place of the configured
    * table (the curve's stack profiler); the choice is made here, once.
    */
@@ -168,6 +183,40 @@ export class Replay implements InvalidationTarget, LeafSink {
       fqTimeoutNs: config.invalidation.fqTimeoutNs,
       instances: this.nInst,
     });
+    this.runs = iotlbOf || limits.generic ? null : [];
+    const x = this.runContext;
+    x.pool = this.pool;
+    x.orderLookups = this.counters.orderLookups;
+    x.orderHits = this.counters.orderHits;
+    x.cachedWalk = wc ? (tag, pfn, order, dom, cd, b) => this.cachedWalk(this.walkCaches[this.runInstance], tag, pfn, order, dom, cd, b) : null;
+  }
+
+  /** Whether paging DMA runs take the specialized loop (model/specialize.ts). */
+  get specialized(): boolean {
+    return this.runs !== null;
+  }
+
+  /** The instance of the DMA run in progress (for the specialized run's walk-cache callback). */
+  private runInstance = 0;
+
+  /** The specialized paging run for size set `k` with or without a device TLB. */
+  private pagingRunFor(k: number, devtlb: boolean): PagingRun {
+    const key = k * 4 + (devtlb ? 2 : 0);
+    let fn = this.runs![key];
+    if (fn === undefined) {
+      const g = this.config.iotlb;
+      fn = pagingRun({
+        orders: Array.from(this.sizeSets[k].ordersDesc),
+        sets: g.sets,
+        ways: g.ways,
+        policy: g.policy,
+        levels: this.pool.levels,
+        devtlb,
+        walkCaches: this.config.walkCache !== undefined,
+      });
+      this.runs![key] = fn;
+    }
+    return fn;
   }
 
   private makeTable(g: TableGeometry, seedOffset: number): SetAssocTable {
@@ -377,9 +426,27 @@ export class Replay implements InvalidationTarget, LeafSink {
     const orders = this.sizeSets[this.domainSizes[dom]].ordersDesc;
     const tag = this.attTag[att];
     const root = this.domainRoot[dom];
+    const c = this.counters;
+    if (this.runs !== null) {
+      const x = this.runContext;
+      x.iovas = this.cIova;
+      x.sizes = this.cSize;
+      x.iotlb = iotlb as SetAssocTable;
+      x.devtlb = devtlb;
+      x.orders = orders;
+      x.tag = tag;
+      x.att = att;
+      x.dom = dom;
+      x.root = root;
+      x.devBase = b;
+      x.device = cd;
+      x.domain = c.domain;
+      this.runInstance = inst;
+      this.pagingRunFor(this.domainSizes[dom], devtlb !== null)(x, start, end);
+      return end;
+    }
     iotlb.bind(dom, root);
     const pool = this.pool;
-    const c = this.counters;
     const orderLookups = c.orderLookups;
     const orderHits = c.orderHits;
     const walkCaches = this.walkCaches[inst];

@@ -1,0 +1,237 @@
+// The paging DMA run (docs/model.md §6), specialized per configuration.
+//
+// Replay.dmaRun's generic loop asks the IOTLB's table for a probe and a fill
+// and the pool for a walk; each call decides, per page, what the
+// configuration fixed once: the probe orders of the domain's page-size set,
+// the table's sets, ways and replacement policy, the page table's levels,
+// whether there is a device TLB and walk caches. Here the loop's source is
+// written once per such choice, with those facts as constants (the probe
+// unrolled over the orders, the LRU stamps and the walk inline), and compiled
+// with `new Function`. The source of a choice is compiled once per process
+// and shared by every Replay that makes the same choice.
+//
+// The generic loop stays the reference: test/model/specialize.test.ts replays
+// seeded random traces both ways and compares every counter.
+import type { TableGeometry } from '../config/config.js';
+import { POW2 } from '../caches/indexing.js';
+import { D, DOMAIN_FIELDS, M } from '../stats/counters.js';
+import type { SetAssocTable } from '../caches/table.js';
+import type { PageTablePool } from './pagetable.js';
+
+/** What the generated loop is specialized on. */
+export interface PagingRunShape {
+  /** Probe orders of the domain's page-size set, largest first. */
+  orders: readonly number[];
+  sets: number;
+  ways: number;
+  policy: TableGeometry['policy'];
+  levels: number;
+  devtlb: boolean;
+  walkCaches: boolean;
+}
+
+/**
+ * Everything a run reads or writes, resolved by dmaRun once a run. One shape
+ * of object for every call, so the generated code's loads stay monomorphic.
+ */
+export class PagingRunContext {
+  iovas: Uint32Array = new Uint32Array(0);
+  sizes: Uint32Array = new Uint32Array(0);
+  iotlb!: SetAssocTable;
+  devtlb: SetAssocTable | null = null;
+  pool!: PageTablePool;
+  /** The domain's probe orders, largest first (the device TLB's lookup takes them). */
+  orders: Int8Array = new Int8Array(0);
+  tag = 0;
+  att = 0;
+  dom = 0;
+  root = 0;
+  /** The device's counters start at device[devBase]. */
+  devBase = 0;
+  device!: Float64Array;
+  domain!: Float64Array;
+  orderLookups!: Float64Array;
+  orderHits!: Float64Array;
+  /** Replay.cachedWalk bound to its replay, when walk caches are on. */
+  cachedWalk: ((tag: number, pfn: number, order: number, dom: number, cd: Float64Array, b: number) => number) | null = null;
+}
+
+export type PagingRun = (x: PagingRunContext, start: number, end: number) => void;
+
+const compiled = new Map<string, PagingRun>();
+
+/** The specialized run for `shape`, compiled on first use. */
+export function pagingRun(shape: PagingRunShape): PagingRun {
+  const src = pagingRunSource(shape);
+  let fn = compiled.get(src);
+  if (fn === undefined) {
+    fn = new Function('POW2', 'INV_POW2', `"use strict"; return function pagingRun(x, start, end) {\n${src}\n};`)(POW2, INV_POW2) as PagingRun;
+    compiled.set(src, fn);
+  }
+  return fn;
+}
+
+const INV_POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** -k);
+
+/** `v >> order` for a pfn `v` (exact below 2^53), as caches/indexing.ts pageNumber. */
+function pageOf(v: string, order: number, small: string): string {
+  if (order === 0) return v;
+  if (order < 32) return `(${small} ? ${v} >>> ${order} : Math.floor(${v} * ${2 ** -order}))`;
+  return `Math.floor(${v} * ${2 ** -order})`;
+}
+
+/** The loop's source for `shape` (exported for the test that reads it). */
+export function pagingRunSource(s: PagingRunShape): string {
+  const W = s.ways;
+  const MASK = s.sets - 1;
+  const lru = s.policy === 'lru';
+  const stamped = lru || s.policy === 'fifo';
+  // One probe per order of the set: skip orders the table holds none of, then the order's set.
+  const probe = s.orders
+    .map(
+      (o) => `
+        if (live[${o}] !== 0) {
+          const page = ${pageOf('a', o, 'small')};
+          const base = page * ${2 ** o};
+          const first = (page & ${MASK}) * ${W};
+          for (let i = first; i < first + ${W}; i++) {
+            if (tBase[i] !== base || tTag[i] !== tag || tOrder[i] !== ${o}) continue;
+            const st = tState[i];
+            if (st === 1) { k = i; ${lru ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? `pol.onHit(page & ${MASK}, i - first);` : ''} break probe; }
+            if (st === 2) ghost = true;
+          }
+        }`,
+    )
+    .join('');
+  // The page-table walk of PageTablePool.lookup, one level a step.
+  const walkLevels: string[] = [];
+  for (let level = s.levels; level >= 1; level--) {
+    const shift = 9 * (level - 1);
+    const idx = shift === 0 ? 'a & 511' : shift < 32 ? `(small ? a >>> ${shift} : Math.floor(a * ${2 ** -shift})) & 511` : `Math.floor(a * ${2 ** -shift}) & 511`;
+    walkLevels.push(`
+          kk = table * 512 + (${idx});
+          p = ptr[kk];
+          if (p <= 0) break walk;${level > 1 ? '\n          table = p;' : ''}`);
+  }
+  // The fill of SetAssocTable.fill, with the victim inline for lru and fifo.
+  const victim = stamped
+    ? `{
+            way = 0;
+            let best = tStamp[first];
+            for (let w = 1; w < ${W}; w++) { const st = tStamp[first + w]; if (st < best) { best = st; way = w; } }
+          }`
+    : `{
+            way = pol.victim(set);
+            if (way === -1) { t.reset(); way = 0; }
+          }`;
+  const fill = `
+          const set = (base < 4294967296 && order < 32 ? base >>> order : Math.floor(base * INV_POW2[order])) & ${MASK};
+          const first = set * ${W};
+          let way = 0;
+          while (way < ${W} && tState[first + way] === 1) way++;
+          if (way === ${W}) ${victim}
+          const i = first + way;
+          if (tState[i] !== 0) live[tOrder[i]]--;
+          if (live[order]++ === 0) t.noteOrder(order);
+          tState[i] = 1;
+          tTag[i] = tag;
+          tBase[i] = base;
+          tOrder[i] = order;
+          tPhys[i] = phys;
+          tOwner[i] = dom;
+          tUnmapped[i] = -1;
+          ${stamped ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? 'pol.onFill(set, way);' : ''}`;
+  const devtlbProbe = s.devtlb
+    ? `
+        devtlbLookups++;
+        const j = devtlb.lookup(att, a, orders);
+        if (j >= 0) {
+          devtlbHits++;
+          a = devtlb.base[j] + POW2[devtlb.order[j]];
+          continue;
+        }`
+    : '';
+  return `
+  const iovas = x.iovas, sizes = x.sizes, t = x.iotlb, devtlb = x.devtlb, pool = x.pool;
+  const tag = x.tag, att = x.att, dom = x.dom, root = x.root;
+  const tState = t.state, tTag = t.tag, tBase = t.base, tOrder = t.order, tPhys = t.phys, tOwner = t.owner, tUnmapped = t.unmappedAt;
+  const live = t.orderLive, pol = t.policy, tStamp = pol.stamp;
+  let clock = pol.clock;
+  const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
+  const orders = x.orders;
+  const orderLookups = x.orderLookups, orderHits = x.orderHits;
+  const cd = x.device, b = x.devBase, cachedWalk = x.cachedWalk;
+  let devtlbLookups = 0, devtlbHits = 0, lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0;
+  for (let row = start; row < end; row++) {
+    const iovaLo = iovas[2 * row];
+    const sizeBytes = sizes[2 * row + 1] * 4294967296 + sizes[2 * row];
+    const firstPfn = iovas[2 * row + 1] * 1048576 + (iovaLo >>> 12);
+    const span = (iovaLo & 0xfff) + (sizeBytes === 0 ? 1 : sizeBytes) - 1;
+    const last = firstPfn + (span < 4294967296 ? span >>> 12 : Math.floor(span / 4096));
+    let a = firstPfn;
+    while (a <= last) {${devtlbProbe}
+      lookups++;
+      const small = a < 4294967296;
+      let k = -1;
+      let ghost = false;
+      probe: {${probe}
+      }
+      if (k >= 0) {
+        const order = tOrder[k];
+        const base = tBase[k];
+        hits++;
+        orderLookups[order]++;
+        orderHits[order]++;
+        if (tUnmapped[k] >= 0 || tOwner[k] !== dom) {
+          // As Replay.dmaRun: remapped alike, or a stale hit.
+          const o = pool.lookup(root, base);
+          if (o === order && pool.foundBase === base && pool.foundPhys === tPhys[k]) {
+            if (tOwner[k] === dom) tUnmapped[k] = -1;
+          } else {
+            stale++;
+          }
+        }
+        ${s.devtlb ? 'devtlb.fill(att, base, order, tPhys[k], dom);' : ''}
+        a = base + POW2[order];
+        continue;
+      }
+      if (ghost) invalidatedMisses++;
+      let order = -1, base = 0, phys = 0;
+      if (a < limitPfn) {
+        let table = root, kk = 0, p = 0;
+        walk: {${walkLevels.join('')}
+        }
+        if (p < 0) {
+          order = -p - 1;
+          base = (small && order < 32 ? a >>> order : Math.floor(a * INV_POW2[order])) * POW2[order];
+          phys = pphys[kk];
+        }
+      }
+      if (order < 0) {
+        faults++; // one fault; the rest of the access is dropped
+        break;
+      }
+      walks++;
+      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : `${s.levels} - Math.floor(order / 9)`};
+      orderLookups[order]++;
+      {${fill}
+      }
+      ${s.devtlb ? 'devtlb.fill(att, base, order, phys, dom);' : ''}
+      a = base + POW2[order];
+    }
+  }
+  pol.clock = clock;
+  cd[b + ${D.devtlbLookups}] += devtlbLookups;
+  cd[b + ${D.devtlbHits}] += devtlbHits;
+  cd[b + ${D.iotlbLookups}] += lookups;
+  cd[b + ${D.iotlbHits}] += hits;
+  cd[b + ${D.iotlbStaleHits}] += stale;
+  cd[b + ${D.iotlbInvalidatedMisses}] += invalidatedMisses;
+  cd[b + ${D.walks}] += walks;
+  cd[b + ${D.walkAccesses}] += walkAccesses;
+  cd[b + ${D.faults}] += faults;
+  const cm = x.domain, mb = dom * ${DOMAIN_FIELDS};
+  cm[mb + ${M.iotlbLookups}] += lookups;
+  cm[mb + ${M.iotlbHits}] += hits;
+  cm[mb + ${M.iotlbStaleHits}] += stale;`;
+}

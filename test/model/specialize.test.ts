@@ -1,0 +1,60 @@
+// The specialized paging DMA run (src/model/specialize.ts) against the
+// generic loop it replaces, on seeded random traces and configurations:
+// every counter of the summary must be the same, byte for byte.
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/config.js';
+import { Replay } from '../../src/model/replay.js';
+import { pagingRunSource } from '../../src/model/specialize.js';
+import { buildSummary, stableStringify } from '../../src/stats/summary.js';
+import { Rng } from '../../src/workloads/rng.js';
+import { batchOf, type Ev } from '../helpers/events.js';
+import { metaOf, type Meta } from '../helpers/replay.js';
+import { randomCase, staleCase } from '../helpers/random-case.js';
+
+function summaryOf(events: Ev[], config: object, meta: Meta, generic: boolean): string {
+  const r = new Replay(resolveConfig(config, 'specialize'), metaOf(meta), { generic });
+  expect(r.specialized).toBe(!generic);
+  const mid = Math.floor(events.length / 2);
+  r.consume(batchOf(events.slice(0, mid)));
+  r.consume(batchOf(events.slice(mid)));
+  return stableStringify(buildSummary(r, ['t']));
+}
+
+/** Half the cases get walk caches and a larger IOTLB, which randomCase leaves out. */
+function withWalkCaches(seed: number, config: Record<string, unknown>): Record<string, unknown> {
+  const rng = new Rng(seed * 7919);
+  if (!rng.chance(0.5)) return config;
+  return { ...config, walkCache: { sets: 2, ways: 2, policy: 'lru' }, iotlb: { ...(config.iotlb as object), sets: 8 } };
+}
+
+const GROUPS = Array.from({ length: 10 }, (_, g) => [g * 20 + 1, g * 20 + 20] as const);
+
+describe('specialized paging run equals the generic loop', () => {
+  it.each(GROUPS)('random traces, seeds %i..%i: identical summaries', (first, last) => {
+    for (let seed = first; seed <= last; seed++) {
+      const { events, config, meta } = randomCase(seed);
+      const cfg = withWalkCaches(seed, config);
+      const want = summaryOf(events, cfg, meta, true);
+      const got = summaryOf(events, cfg, meta, false);
+      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+    }
+  });
+
+  it.each(GROUPS.slice(0, 4))('stale traces, seeds %i..%i: identical summaries', (first, last) => {
+    for (let seed = first; seed <= last; seed++) {
+      const { events, config, meta } = staleCase(seed);
+      const want = summaryOf(events, config, meta, true);
+      const got = summaryOf(events, config, meta, false);
+      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+    }
+  });
+
+  it('writes the configuration into the source: probe orders, geometry and policy are constants', () => {
+    const src = pagingRunSource({ orders: [18, 9, 0], sets: 16, ways: 4, policy: 'lru', levels: 4, devtlb: false, walkCaches: false });
+    expect(src).toContain('tOrder[i] !== 18');
+    expect(src).toContain('(page & 15) * 4');
+    expect(src).toContain('tStamp[i] = ++clock');
+    expect(src).not.toContain('devtlb.lookup');
+    expect(src).not.toContain('cachedWalk(');
+  });
+});
