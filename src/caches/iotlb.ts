@@ -6,6 +6,7 @@
 // ever sees SetAssocTable, so its call sites stay monomorphic.
 //
 // An entry is an index into the per-entry arrays below; -1 is "none".
+import { M } from '../stats/counters.js';
 import { pageNumber } from './indexing.js';
 
 export interface Iotlb {
@@ -24,13 +25,37 @@ export interface Iotlb {
    * its page-table root); the stack profiler needs it to tell stale entries
    * (docs/model.md §6) when sizes disagree. Set once a run.
    */
-  bind(domain: number, root: number): void;
+  bind(domain: number, root: number, device: number): void;
   lookup(tag: number, pfn: number, ordersDesc: Int8Array): number;
   fill(tag: number, base: number, order: number, phys: number, owner: number): number;
   findExact(tag: number, base: number, order: number): number;
+  /** Stamps the valid entry caching exactly this leaf, if any and not yet stamped, as unmapped at `nowNs` (its stale window starts). */
+  markUnmapped(tag: number, base: number, order: number, nowNs: number): void;
   removeRange(tag: number, start: number, end: number, nowNs: number): number;
   removeTags(tag: number, groups: Int32Array | null, nowNs: number): number;
   takeWindow(): void;
+  /** Credits the stale windows of the last removals to the domain counters at `domainBase` (caches/lanes.ts credits each lane's to its own). */
+  drain(domainCounters: Float64Array, domainBase: number): void;
+}
+
+/** markUnmapped, for a table whose entries `findExact` finds. */
+export function markUnmappedIn(t: Iotlb, tag: number, base: number, order: number, nowNs: number): void {
+  const i = t.findExact(tag, base, order);
+  if (i >= 0 && t.unmappedAt[i] < 0) t.unmappedAt[i] = nowNs;
+}
+
+/** drain, for one table: its stale windows since the last drain go to the domain counters at `base`. */
+export function drainWindow(t: Iotlb, c: Float64Array, base: number): void {
+  if (t.windowCount === 0) return;
+  addWindow(t, c, base);
+  t.takeWindow();
+}
+
+/** Adds the stale windows of `t` since its last drain to the domain counters at `base`, keeping them. */
+export function addWindow(t: Iotlb, c: Float64Array, base: number): void {
+  if (t.windowMaxNs > c[base + M.staleWindowMaxNs]) c[base + M.staleWindowMaxNs] = t.windowMaxNs;
+  c[base + M.staleWindowSumNs] += t.windowSumNs;
+  c[base + M.staleWindowCount] += t.windowCount;
 }
 
 /** Counts the stale window of an entry removed at `nowNs` whose leaf was unmapped at `unmappedAt` (-1: never). */

@@ -31,7 +31,7 @@
 // again from the start as a group of their own, which takes the other path
 // here. Nothing is approximated, unless the caller's group budget runs out:
 // then the smaller sizes follow the larger ones and are marked approximate.
-import { noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
+import { drainWindow, markUnmappedIn, noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
 import { POW2, alignDown, pageNumber } from './indexing.js';
 
 /** What the profiler reads of the page tables to tell a stale entry (PageTablePool). */
@@ -502,6 +502,14 @@ export class StackIotlb implements Iotlb {
       removed++;
     }
     return removed;
+  }
+
+  markUnmapped(tag: number, base: number, order: number, nowNs: number): void {
+    markUnmappedIn(this, tag, base, order, nowNs);
+  }
+
+  drain(domainCounters: Float64Array, domainBase: number): void {
+    drainWindow(this, domainCounters, domainBase);
   }
 
   takeWindow(): void {

@@ -5,8 +5,9 @@
 // An entry caches one leaf: its tag (IOTLB: the TagSpace id of (instance, DID,
 // PASID); device TLB: the attachment slot of its PASID), page base and order, and the physical page, so that a hit on a page
 // unmapped or remapped since can be recognised as stale (docs/model.md §6).
-import { noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
-import { FLUSH_ALL, type Replacement } from './replacement.js';
+import type { TableGeometry } from '../config/config.js';
+import { drainWindow, markUnmappedIn, noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
+import { FLUSH_ALL, Replacement } from './replacement.js';
 import { POW2, pageNumber, setOf } from './indexing.js';
 
 export const EMPTY = 0;
@@ -166,6 +167,14 @@ export class SetAssocTable implements Iotlb {
     return -1;
   }
 
+  markUnmapped(tag: number, base: number, order: number, nowNs: number): void {
+    markUnmappedIn(this, tag, base, order, nowNs);
+  }
+
+  drain(domainCounters: Float64Array, domainBase: number): void {
+    drainWindow(this, domainCounters, domainBase);
+  }
+
   private remove(i: number, nowNs: number): void {
     this.state[i] = INVALIDATED;
     noteRemoval(this, this.unmappedAt[i], nowNs);
@@ -247,4 +256,9 @@ export class SetAssocTable implements Iotlb {
     this.windowSumNs = 0;
     this.windowCount = 0;
   }
+}
+
+/** A table of geometry `g` whose random policy (if any) draws from `seed`. */
+export function tableOf(g: TableGeometry, seed: number): SetAssocTable {
+  return new SetAssocTable(g.sets, g.ways, new Replacement(g.policy, g.sets, g.ways, seed));
 }

@@ -178,14 +178,6 @@ export class Invalidator {
     this.touchedCount = 0;
   }
 
-  private drainWindow(table: Iotlb, base: number): void {
-    if (table.windowCount === 0) return;
-    const c = this.t.counters.domain;
-    if (table.windowMaxNs > c[base + M.staleWindowMaxNs]) c[base + M.staleWindowMaxNs] = table.windowMaxNs;
-    c[base + M.staleWindowSumNs] += table.windowSumNs;
-    c[base + M.staleWindowCount] += table.windowCount;
-    table.takeWindow();
-  }
 
   /**
    * Removes every IOTLB and walk-cache entry of `tag` on `inst`, or with
@@ -196,7 +188,7 @@ export class Invalidator {
     const groups = wholeDid ? this.t.tags.group : null;
     this.t.counters.domain[base + M.entriesRemoved] += iotlb.removeTags(tag, groups, nowNs);
     for (const w of this.t.walkCaches[inst]) w.removeTags(tag, groups, nowNs);
-    this.drainWindow(iotlb, base);
+    iotlb.drain(this.t.counters.domain, base);
   }
 
   /**
@@ -279,7 +271,7 @@ export class Invalidator {
         c[base + M.cmdPage]++;
         c[base + M.entriesRemoved] += iotlb.removeRange(tag, cs, ce, nowNs);
         for (const w of t.walkCaches[inst]) w.removeRange(tag, cs, ce, nowNs);
-        this.drainWindow(iotlb, base);
+        iotlb.drain(this.t.counters.domain, base);
       } else {
         c[base + M.cmdDomain]++;
         this.removeTags(inst, tag, false, base, nowNs);

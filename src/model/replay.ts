@@ -4,9 +4,8 @@
 import type { ReplayConfig, TableGeometry } from '../config/config.js';
 import type { PageSizeSet } from '../config/pagesizes.js';
 import { POW2, alignDown, isAligned } from '../caches/indexing.js';
-import { Replacement } from '../caches/replacement.js';
 import type { Iotlb } from '../caches/iotlb.js';
-import { SetAssocTable } from '../caches/table.js';
+import { SetAssocTable, tableOf } from '../caches/table.js';
 import { TagSpace } from '../caches/tags.js';
 import { Invalidator, type InvalidationTarget } from '../invalidation/invalidator.js';
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
@@ -220,7 +219,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   private makeTable(g: TableGeometry, seedOffset: number): SetAssocTable {
-    return new SetAssocTable(g.sets, g.ways, new Replacement(g.policy, g.sets, g.ways, this.config.seed * 1000 + seedOffset));
+    return tableOf(g, this.config.seed * 1000 + seedOffset);
   }
 
   // ---------------------------------------------------------------- slots
@@ -445,7 +444,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       this.pagingRunFor(this.domainSizes[dom], devtlb !== null)(x, start, end);
       return end;
     }
-    iotlb.bind(dom, root);
+    iotlb.bind(dom, root, dev);
     const pool = this.pool;
     const orderLookups = c.orderLookups;
     const orderHits = c.orderHits;
@@ -834,9 +833,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     if (this.domainType[dom] === T_NESTED) return;
     const atts = this.domainAttachments[dom];
     for (let k = 0; k < atts.length; k++) {
-      const iotlb = this.iotlbs[this.deviceInstance[this.attDevice[atts[k]]]];
-      const i = iotlb.findExact(this.attTag[atts[k]], basePfn, order);
-      if (i >= 0 && iotlb.unmappedAt[i] < 0) iotlb.unmappedAt[i] = this.nowNs;
+      this.iotlbs[this.deviceInstance[this.attDevice[atts[k]]]].markUnmapped(this.attTag[atts[k]], basePfn, order, this.nowNs);
     }
   }
 

@@ -2,7 +2,8 @@
 // configuration point (style.md: "A sweep decodes a batch once and hands it
 // to every configuration point").
 import type { ReplayConfig } from '../config/config.js';
-import { buildSummary, type Summary } from '../stats/summary.js';
+import { buildSummary, stableStringify, type Summary } from '../stats/summary.js';
+import { LanesIotlb, laneCounters, leaderAgrees } from '../caches/lanes.js';
 import { openTrace } from '../trace/merge.js';
 import type { TraceMetadata } from '../trace/schema.js';
 import { Replay, type ReplayLimits } from '../model/replay.js';
@@ -46,10 +47,92 @@ export async function runReplays<R extends Replay>(paths: string[], make: (meta:
 }
 
 export async function replayPoints(paths: string[], configs: ReplayConfig[], opts: RunOptions = {}): Promise<Summary[]> {
-  const { replays, labels, workload } = await runReplays(paths, (meta) => configs.map((c) => new Replay(c, meta, opts)), opts);
-  return replays.map((r) => buildSummary(r, labels, workload));
+  // Points that differ only in their IOTLB share one replay as lanes
+  // (caches/lanes.ts); the rest, and a trace with nested domains (whose
+  // 2-D walks the lanes do not price), get a replay each.
+  let groups: number[][] = [];
+  const { replays, labels, workload } = await runReplays(
+    paths,
+    (meta) => {
+      groups = (meta.parents?.size ?? 0) > 0 ? configs.map((_, i) => [i]) : laneGroups(configs);
+      return groups.map((g) => (g.length === 1 ? new Replay(configs[g[0]], meta, opts) : laneReplay(g.map((i) => configs[i]), meta, opts)));
+    },
+    opts,
+  );
+  const summaries: Summary[] = new Array(configs.length);
+  const alone: number[] = [];
+  groups.forEach((g, k) => {
+    const r = replays[k];
+    if (g.length === 1) {
+      summaries[g[0]] = buildSummary(r, labels, workload);
+      return;
+    }
+    const lanes = laneSummaries(r, g.map((i) => configs[i]), labels, workload);
+    summaries[g[0]] = lanes[0]!;
+    for (let j = 1; j < g.length; j++) {
+      const s = lanes[j];
+      if (s) summaries[g[j]] = s;
+      else alone.push(g[j]); // a lane that would have parted from its leader: that point replays on its own
+    }
+  });
+  if (alone.length > 0) {
+    const again = await runReplays(paths, (meta) => alone.map((i) => new Replay(configs[i], meta, opts)), opts);
+    alone.forEach((i, k) => (summaries[i] = buildSummary(again.replays[k], labels, workload)));
+  }
+  return summaries;
+}
+
+/**
+ * Groups of points (indexes into `configs`, in order) that may run as lanes
+ * of one replay: strict invalidation, no walk caches (their fills follow the
+ * IOTLB's misses), and equal in everything but the IOTLB.
+ */
+export function laneGroups(configs: ReplayConfig[]): number[][] {
+  const byKey = new Map<string, number[]>();
+  const groups: number[][] = [];
+  configs.forEach((c, i) => {
+    if (c.invalidation.mode !== 'strict' || c.walkCache !== undefined) {
+      groups.push([i]);
+      return;
+    }
+    const { iotlb: _iotlb, ...rest } = c;
+    const key = stableStringify(rest, 0);
+    const g = byKey.get(key);
+    if (g) g.push(i);
+    else {
+      const fresh = [i];
+      byKey.set(key, fresh);
+      groups.push(fresh);
+    }
+  });
+  return groups;
+}
+
+/** One replay of the first configuration whose IOTLBs carry every configuration's table as a lane. */
+export function laneReplay(configs: ReplayConfig[], meta: TraceMetadata, opts: RunOptions): Replay {
+  const geometries = configs.map((c) => c.iotlb);
+  const seed = configs[0].seed;
+  // Seeds as Replay.makeTable gives them: instance i's IOTLB draws from seed * 1000 + i.
+  return new Replay(configs[0], meta, opts, (inst, pool) => new LanesIotlb(geometries, seed * 1000 + inst, pool));
 }
 
 export async function replayTrace(paths: string[], config: ReplayConfig, opts: RunOptions = {}): Promise<Summary> {
   return (await replayPoints(paths, [config], opts))[0];
+}
+
+/**
+ * The summary of each lane of `r` (made by laneReplay of `configs`), in
+ * order; null for the lanes that would have parted from the leader (the
+ * leader's own, first, is always exact).
+ */
+export function laneSummaries(r: Replay, configs: ReplayConfig[], labels: string[], workload?: string): (Summary | null)[] {
+  const lanes = r.iotlbs as LanesIotlb[];
+  const exact = !lanes.some((l) => l.diverged) && leaderAgrees(r.counters, lanes, r.nDevices, r.nDomains);
+  return configs.map((config, j) => {
+    if (j === 0) return buildSummary(r, labels, workload);
+    if (!exact) return null;
+    // The leader replay seen with lane j's counters and configuration.
+    const view = Object.create(r, { counters: { value: laneCounters(r.counters, lanes, j, r.nDevices, r.nDomains) }, config: { value: config } }) as Replay;
+    return buildSummary(view, labels, workload);
+  });
 }

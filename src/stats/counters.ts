@@ -90,6 +90,24 @@ export class Counters {
     this.unmapPages = grow(this.unmapPages, cap * ORDERS);
   }
 
+  /** An independent copy (caches/lanes.ts starts a lane's counters from its leader's). */
+  clone(): Counters {
+    const c = new Counters(0, 0);
+    c.device = this.device.slice();
+    c.domain = this.domain.slice();
+    c.mapPages = this.mapPages.slice();
+    c.unmapPages = this.unmapPages.slice();
+    c.orderLookups.set(this.orderLookups);
+    c.orderHits.set(this.orderHits);
+    c.attachOps = this.attachOps;
+    c.attachErrors = this.attachErrors;
+    c.nestedWalks = this.nestedWalks;
+    c.nestedWalkAccesses = this.nestedWalkAccesses;
+    c.s1Faults = this.s1Faults;
+    c.s2Faults = this.s2Faults;
+    return c;
+  }
+
   dev(slot: number, field: number): number {
     return this.device[slot * DEVICE_FIELDS + field];
   }
