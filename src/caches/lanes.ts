@@ -18,7 +18,6 @@
 // hit where the leader's walk faults) marks the lanes diverged; the caller
 // then replays those points on their own (run/run.ts).
 import type { TableGeometry } from '../config/config.js';
-import type { PageTablePool } from '../model/pagetable.js';
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
 import { grow } from '../typed.js';
 import { addWindow, drainWindow, type Iotlb } from './iotlb.js';
@@ -40,7 +39,7 @@ export const LANE_DEVICE_FIELDS = [D.iotlbHits, D.iotlbStaleHits, D.iotlbInvalid
 export const LANE_DOMAIN_FIELDS = [M.iotlbHits, M.iotlbStaleHits, M.entriesRemoved, M.staleWindowMaxNs, M.staleWindowSumNs, M.staleWindowCount] as const;
 
 export class LanesIotlb implements Iotlb {
-  /** Lane 0 is the leader: the replay reads its entries through the fields below. */
+  /** Lane 0 is the leader: the replay probes and fills it, and reads its entries through the fields below. */
   readonly tables: SetAssocTable[];
   readonly counts: LaneCounts[];
   readonly base: Float64Array;
@@ -55,15 +54,7 @@ export class LanesIotlb implements Iotlb {
   /** Set when a lane would have parted from the leader: its counts are then not exact. */
   diverged = false;
 
-  private readonly pool: PageTablePool;
-  private dom = 0;
-  private dev = 0;
-  /** Per lane (1..): the entry its probe of the pending lookup hit, or -1. */
-  private readonly laneHit: Int32Array;
-  /** A leader miss whose walk has not filled yet (a fill, or the next lookup, settles it). */
-  private pending = false;
-
-  constructor(geometries: TableGeometry[], seed: number, pool: PageTablePool) {
+  constructor(geometries: TableGeometry[], seed: number) {
     this.tables = geometries.map((g) => tableOf(g, seed));
     this.counts = geometries.map(() => new LaneCounts());
     const lead = this.tables[0];
@@ -72,96 +63,26 @@ export class LanesIotlb implements Iotlb {
     this.phys = lead.phys;
     this.owner = lead.owner;
     this.unmappedAt = lead.unmappedAt;
-    this.pool = pool;
-    this.laneHit = new Int32Array(geometries.length);
   }
 
-  bind(domain: number, _root: number, device: number): void {
-    this.settle();
-    this.dom = domain;
-    this.dev = device;
+  /** Makes room in every lane's counts for device slot `device` and domain slot `domain`. */
+  ensure(device: number, domain: number): void {
     for (const c of this.counts) {
       if ((device + 1) * DEVICE_FIELDS > c.device.length) c.device = grow(c.device, Math.max(c.device.length * 2, (device + 1) * DEVICE_FIELDS));
       if ((domain + 1) * DOMAIN_FIELDS > c.domain.length) c.domain = grow(c.domain, Math.max(c.domain.length * 2, (domain + 1) * DOMAIN_FIELDS));
     }
   }
 
-  lookup(tag: number, pfn: number, ordersDesc: Int8Array): number {
-    this.settle();
-    const tables = this.tables;
-    const k = tables[0].lookup(tag, pfn, ordersDesc);
-    this.missWasInvalidated = tables[0].missWasInvalidated;
-    if (k >= 0) {
-      // The leader hit: its entry is the page's leaf unless it may be stale.
-      if (this.unmappedAt[k] >= 0 || this.owner[k] !== this.dom) this.diverged = true;
-      this.count(0, k, this.order[k]);
-      for (let j = 1; j < tables.length; j++) {
-        const kj = tables[j].lookup(tag, pfn, ordersDesc);
-        if (kj >= 0) this.laneHitOn(j, kj, this.base[k], this.order[k], this.phys[k]);
-        else this.laneMiss(j, tag, this.base[k], this.order[k], this.phys[k]);
-      }
-      return k;
-    }
-    // The leader missed: probe every lane now (a miss counts whether an
-    // invalidation caused it, as the lane's own replay would, walk fault or not).
-    for (let j = 1; j < tables.length; j++) {
-      const kj = tables[j].lookup(tag, pfn, ordersDesc);
-      this.laneHit[j] = kj;
-      if (kj < 0 && tables[j].missWasInvalidated) this.counts[j].device[this.dev * DEVICE_FIELDS + D.iotlbInvalidatedMisses]++;
-    }
-    if (this.missWasInvalidated) this.counts[0].device[this.dev * DEVICE_FIELDS + D.iotlbInvalidatedMisses]++;
-    this.pending = true;
-    return -1;
+  bind(): void {}
+
+  // The DMA path reaches the lanes through the specialized run's record of
+  // lookups (model/specialize.ts), never through these.
+  lookup(): number {
+    throw new Error('internal: IOTLB lanes are probed by the specialized DMA run');
   }
 
-  /** The leader's walk found the leaf: the lanes that missed fill it too. */
-  fill(tag: number, base: number, order: number, phys: number, owner: number): number {
-    const tables = this.tables;
-    if (!this.pending) return tables[0].fill(tag, base, order, phys, owner); // not after a probe (never, today)
-    this.pending = false;
-    this.walked(0, order);
-    for (let j = 1; j < tables.length; j++) {
-      const kj = this.laneHit[j];
-      if (kj >= 0) this.laneHitOn(j, kj, base, order, phys);
-      else {
-        this.walked(j, order);
-        tables[j].fill(tag, base, order, phys, owner);
-      }
-    }
-    return tables[0].fill(tag, base, order, phys, owner);
-  }
-
-  /** A leader miss never filled: its walk faulted, so a lane that hit held a leaf no longer mapped. */
-  private settle(): void {
-    if (!this.pending) return;
-    this.pending = false;
-    for (let j = 1; j < this.tables.length; j++) if (this.laneHit[j] >= 0) this.diverged = true;
-  }
-
-  private laneHitOn(j: number, kj: number, base: number, order: number, phys: number): void {
-    const t = this.tables[j];
-    if (t.base[kj] !== base || t.order[kj] !== order || t.phys[kj] !== phys || t.owner[kj] !== this.dom || t.unmappedAt[kj] >= 0) this.diverged = true;
-    this.count(j, kj, order);
-  }
-
-  private laneMiss(j: number, tag: number, base: number, order: number, phys: number): void {
-    if (this.tables[j].missWasInvalidated) this.counts[j].device[this.dev * DEVICE_FIELDS + D.iotlbInvalidatedMisses]++;
-    this.walked(j, order);
-    this.tables[j].fill(tag, base, order, phys, this.dom);
-  }
-
-  private count(j: number, _k: number, order: number): void {
-    const c = this.counts[j];
-    c.device[this.dev * DEVICE_FIELDS + D.iotlbHits]++;
-    c.domain[this.dom * DOMAIN_FIELDS + M.iotlbHits]++;
-    c.orderHits[order]++;
-  }
-
-  private walked(j: number, order: number): void {
-    const c = this.counts[j].device;
-    const b = this.dev * DEVICE_FIELDS;
-    c[b + D.walks]++;
-    c[b + D.walkAccesses] += this.pool.walkAccesses(order);
+  fill(): number {
+    throw new Error('internal: IOTLB lanes are filled by the specialized DMA run');
   }
 
   markUnmapped(tag: number, base: number, order: number, nowNs: number): void {
@@ -234,14 +155,4 @@ export function laneCounters(leader: Counters, lanes: LanesIotlb[], j: number, n
   c.orderHits.fill(0);
   for (const l of lanes) for (let o = 0; o < ORDERS; o++) c.orderHits[o] += l.counts[j].orderHits[o];
   return c;
-}
-
-/** Whether lane 0's own counts give the leader's counters: a check of the lanes' bookkeeping, made after every lane run. */
-export function leaderAgrees(leader: Counters, lanes: LanesIotlb[], nDevices: number, nDomains: number): boolean {
-  const c = laneCounters(leader, lanes, 0, nDevices, nDomains);
-  const same = (x: Float64Array, y: Float64Array, n: number) => {
-    for (let i = 0; i < n; i++) if (x[i] !== y[i]) return false;
-    return true;
-  };
-  return same(c.device, leader.device, nDevices * DEVICE_FIELDS) && same(c.domain, leader.domain, nDomains * DOMAIN_FIELDS) && same(c.orderHits, leader.orderHits, ORDERS);
 }

@@ -17,7 +17,8 @@ import { PageTablePool, leafLevelOf, type LeafSink } from './pagetable.js';
 import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
 import { grow } from '../typed.js';
 import { SlotIndex } from './slots.js';
-import { PagingRunContext, pagingRun, type PagingRun } from './specialize.js';
+import { PagingRunContext, laneRun, pagingRun, type LaneRun, type PagingRun } from './specialize.js';
+import { LanesIotlb } from '../caches/lanes.js';
 import './jit.js';
 import { resolveTopology, sizesOf, type Topology } from './topology.js';
 import { DEFAULT_MAX_TABLE_BYTES, TABLE_PAGE_BYTES, tableMemoryError, tablePagesForMap } from './tablememory.js';
@@ -150,12 +151,20 @@ export class Replay implements InvalidationTarget, LeafSink {
    */
   private readonly runs: (PagingRun | undefined)[] | null;
   private readonly runContext = new PagingRunContext();
+  /** Per instance, its IOTLB lanes (caches/lanes.ts), or null without lanes. */
+  readonly lanes: LanesIotlb[] | null;
+  /** The lanes' passes, by [lane * sizeSets.length + sizeSet], made on first use. */
+  private readonly laneRuns: (LaneRun | undefined)[] = [];
+  private readonly laneGeometries: TableGeometry[];
 
   /**
    * `iotlbOf` builds each instance's IOTLB in place of the configured
    * table (the curve's stack profiler); the choice is made here, once.
+   * `lanes` are more IOTLB geometries replayed as lanes of this replay
+   * (caches/lanes.ts; strict mode, no walk caches): this replay's own
+   * counters are its configuration's, and each lane's are in `lanes`.
    */
-  constructor(config: ReplayConfig, meta: TraceMetadata, limits: ReplayLimits = {}, iotlbOf?: (instance: number, pool: PageTablePool) => Iotlb) {
+  constructor(config: ReplayConfig, meta: TraceMetadata, limits: ReplayLimits = {}, iotlbOf?: (instance: number, pool: PageTablePool) => Iotlb, lanes: TableGeometry[] = []) {
     this.config = config;
     this.maxTablePages = Math.floor((limits.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES) / TABLE_PAGE_BYTES);
     this.meta = meta;
@@ -166,7 +175,10 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.svaSizes = this.nInst;
     this.pool = new PageTablePool(config.pageTable.levels);
     // Each table's random policy has its own seed: IOTLB i, device TLB 500 + slot, walk cache 700 + 8i + level.
-    this.iotlbs = this.topology.instances.map((_, i) => (iotlbOf ? iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i)));
+    this.laneGeometries = [config.iotlb, ...lanes];
+    if (lanes.length > 0 && (iotlbOf || config.walkCache)) throw new Error('internal: IOTLB lanes take the table of the configuration and no walk caches');
+    this.lanes = lanes.length > 0 ? this.topology.instances.map((_, i) => new LanesIotlb(this.laneGeometries, config.seed * 1000 + i)) : null;
+    this.iotlbs = this.lanes ?? this.topology.instances.map((_, i) => (iotlbOf ? iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i)));
     const wc = config.walkCache;
     this.walkCaches = this.topology.instances.map((_, i) =>
       wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l)) : [],
@@ -182,7 +194,8 @@ export class Replay implements InvalidationTarget, LeafSink {
       fqTimeoutNs: config.invalidation.fqTimeoutNs,
       instances: this.nInst,
     });
-    this.runs = iotlbOf || limits.generic ? null : [];
+    // Lanes are fed by the specialized run only.
+    this.runs = iotlbOf || (limits.generic && this.lanes === null) ? null : [];
     const x = this.runContext;
     x.pool = this.pool;
     x.orderLookups = this.counters.orderLookups;
@@ -212,10 +225,33 @@ export class Replay implements InvalidationTarget, LeafSink {
         levels: this.pool.levels,
         devtlb,
         walkCaches: this.config.walkCache !== undefined,
+        lanes: this.lanes !== null,
       });
       this.runs![key] = fn;
     }
     return fn;
+  }
+
+  /** Each lane but the leader takes the run's recorded lookups through its own table. */
+  private feedLanes(l: LanesIotlb, k: number, dev: number, dom: number): void {
+    const x = this.runContext;
+    if (x.diverged) {
+      l.diverged = true;
+      x.diverged = false;
+    }
+    if (x.sn === 0) return;
+    l.ensure(dev, dom);
+    for (let j = 1; j < l.tables.length; j++) {
+      const key = j * this.sizeSets.length + k;
+      let fn = this.laneRuns[key];
+      if (fn === undefined) {
+        const g = this.laneGeometries[j];
+        fn = laneRun({ orders: Array.from(this.sizeSets[k].ordersDesc), sets: g.sets, ways: g.ways, policy: g.policy }, this.pool.levels);
+        this.laneRuns[key] = fn;
+      }
+      const c = l.counts[j];
+      if (fn(x, l.tables[j], c.device, c.domain, c.orderHits) !== 0) l.diverged = true;
+    }
   }
 
   private makeTable(g: TableGeometry, seedOffset: number): SetAssocTable {
@@ -430,7 +466,8 @@ export class Replay implements InvalidationTarget, LeafSink {
       const x = this.runContext;
       x.iovas = this.cIova;
       x.sizes = this.cSize;
-      x.iotlb = iotlb as SetAssocTable;
+      const lanes = this.lanes;
+      x.iotlb = lanes === null ? (iotlb as SetAssocTable) : lanes[inst].tables[0];
       x.devtlb = devtlb;
       x.orders = orders;
       x.tag = tag;
@@ -441,7 +478,9 @@ export class Replay implements InvalidationTarget, LeafSink {
       x.device = cd;
       x.domain = c.domain;
       this.runInstance = inst;
+      x.sn = 0;
       this.pagingRunFor(this.domainSizes[dom], devtlb !== null)(x, start, end);
+      if (lanes !== null) this.feedLanes(lanes[inst], this.domainSizes[dom], dev, dom);
       return end;
     }
     iotlb.bind(dom, root, dev);

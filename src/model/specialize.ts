@@ -10,24 +10,37 @@
 // with `new Function`. The source of a choice is compiled once per process
 // and shared by every Replay that makes the same choice.
 //
+// With IOTLB lanes (caches/lanes.ts) the run also records, per IOTLB lookup,
+// the page and the leaf it translated to (or a fault); each lane then takes
+// that stream through its own table in a loop of its own (`laneRun`), with
+// the same probe and fill.
+//
 // The generic loop stays the reference: test/model/specialize.test.ts replays
-// seeded random traces both ways and compares every counter.
+// seeded random traces both ways and compares every counter;
+// test/run/lanes.test.ts compares each lane with its own replay.
 import type { TableGeometry } from '../config/config.js';
 import { POW2 } from '../caches/indexing.js';
 import { D, DOMAIN_FIELDS, M } from '../stats/counters.js';
 import type { SetAssocTable } from '../caches/table.js';
 import type { PageTablePool } from './pagetable.js';
+import { grow } from '../typed.js';
 
-/** What the generated loop is specialized on. */
-export interface PagingRunShape {
+/** What a table's probe and fill are specialized on. */
+export interface TableShape {
   /** Probe orders of the domain's page-size set, largest first. */
   orders: readonly number[];
   sets: number;
   ways: number;
   policy: TableGeometry['policy'];
+}
+
+/** What the generated DMA run is specialized on. */
+export interface PagingRunShape extends TableShape {
   levels: number;
   devtlb: boolean;
   walkCaches: boolean;
+  /** Record the lookups' pages and leaves for IOTLB lanes. */
+  lanes: boolean;
 }
 
 /**
@@ -54,21 +67,54 @@ export class PagingRunContext {
   orderHits!: Float64Array;
   /** Replay.cachedWalk bound to its replay, when walk caches are on. */
   cachedWalk: ((tag: number, pfn: number, order: number, dom: number, cd: Float64Array, b: number) => number) | null = null;
+
+  // The lookups of the run, for lanes: page, leaf base (-1: the walk
+  // faulted), order and physical page; `sn` of them.
+  sPfn = new Float64Array(1024);
+  sBase = new Float64Array(1024);
+  sOrder = new Uint8Array(1024);
+  sPhys = new Float64Array(1024);
+  sn = 0;
+  /** Set when the leader hit an entry that may not be the page's leaf now (lanes would part). */
+  diverged = false;
+
+  growStream(): void {
+    const cap = this.sPfn.length * 2;
+    this.sPfn = grow(this.sPfn, cap);
+    this.sBase = grow(this.sBase, cap);
+    this.sOrder = grow(this.sOrder, cap);
+    this.sPhys = grow(this.sPhys, cap);
+  }
 }
 
 export type PagingRun = (x: PagingRunContext, start: number, end: number) => void;
 
-const compiled = new Map<string, PagingRun>();
+/**
+ * One lane's pass over the run's lookups (x.s*): its own probe, hit and fill,
+ * counted into `device` at devBase and `domain` at domBase and `orderHits`.
+ * Returns 1 when the lane would have parted from the leader, else 0.
+ */
+export type LaneRun = (x: PagingRunContext, t: SetAssocTable, device: Float64Array, domain: Float64Array, orderHits: Float64Array) => number;
+
+const compiled = new Map<string, (...args: never[]) => unknown>();
+
+function compile<F>(name: string, params: string, body: string): F {
+  let fn = compiled.get(body);
+  if (fn === undefined) {
+    fn = new Function('POW2', 'INV_POW2', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(POW2, INV_POW2) as (...args: never[]) => unknown;
+    compiled.set(body, fn);
+  }
+  return fn as F;
+}
 
 /** The specialized run for `shape`, compiled on first use. */
 export function pagingRun(shape: PagingRunShape): PagingRun {
-  const src = pagingRunSource(shape);
-  let fn = compiled.get(src);
-  if (fn === undefined) {
-    fn = new Function('POW2', 'INV_POW2', `"use strict"; return function pagingRun(x, start, end) {\n${src}\n};`)(POW2, INV_POW2) as PagingRun;
-    compiled.set(src, fn);
-  }
-  return fn;
+  return compile<PagingRun>('pagingRun', 'x, start, end', pagingRunSource(shape));
+}
+
+/** The lane pass for a lane table of `shape`, compiled on first use. */
+export function laneRun(shape: TableShape, levels: number): LaneRun {
+  return compile<LaneRun>('laneRun', 'x, t, cd, cm, orderHits', laneRunSource(shape, levels));
 }
 
 const INV_POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** -k);
@@ -80,14 +126,25 @@ function pageOf(v: string, order: number, small: string): string {
   return `Math.floor(${v} * ${2 ** -order})`;
 }
 
-/** The loop's source for `shape` (exported for the test that reads it). */
-export function pagingRunSource(s: PagingRunShape): string {
+/** Locals for table `t`: its entry arrays, order counts, policy and (in a local for the run) the LRU/FIFO clock. */
+function tableLocals(): string {
+  return `
+  const tState = t.state, tTag = t.tag, tBase = t.base, tOrder = t.order, tPhys = t.phys, tOwner = t.owner, tUnmapped = t.unmappedAt;
+  const live = t.orderLive, pol = t.policy, tStamp = pol.stamp;
+  let clock = pol.clock;`;
+}
+
+/**
+ * SetAssocTable.lookup of page `a` (`small`: a < 2^32) for `tag`: sets `k`
+ * to the entry hit (-1: none) and `ghost` when a miss found an invalidated
+ * entry of the page. One probe per order of the set, skipping orders the
+ * table holds none of; the hit refreshes the policy's state.
+ */
+function probeSource(s: TableShape): string {
   const W = s.ways;
   const MASK = s.sets - 1;
-  const lru = s.policy === 'lru';
-  const stamped = lru || s.policy === 'fifo';
-  // One probe per order of the set: skip orders the table holds none of, then the order's set.
-  const probe = s.orders
+  const onHit = s.policy === 'lru' ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? `pol.onHit(page & ${MASK}, i - first);` : '';
+  const probes = s.orders
     .map(
       (o) => `
         if (live[${o}] !== 0) {
@@ -97,23 +154,24 @@ export function pagingRunSource(s: PagingRunShape): string {
           for (let i = first; i < first + ${W}; i++) {
             if (tBase[i] !== base || tTag[i] !== tag || tOrder[i] !== ${o}) continue;
             const st = tState[i];
-            if (st === 1) { k = i; ${lru ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? `pol.onHit(page & ${MASK}, i - first);` : ''} break probe; }
+            if (st === 1) { k = i; ${onHit} break probe; }
             if (st === 2) ghost = true;
           }
         }`,
     )
     .join('');
-  // The page-table walk of PageTablePool.lookup, one level a step.
-  const walkLevels: string[] = [];
-  for (let level = s.levels; level >= 1; level--) {
-    const shift = 9 * (level - 1);
-    const idx = shift === 0 ? 'a & 511' : shift < 32 ? `(small ? a >>> ${shift} : Math.floor(a * ${2 ** -shift})) & 511` : `Math.floor(a * ${2 ** -shift}) & 511`;
-    walkLevels.push(`
-          kk = table * 512 + (${idx});
-          p = ptr[kk];
-          if (p <= 0) break walk;${level > 1 ? '\n          table = p;' : ''}`);
-  }
-  // The fill of SetAssocTable.fill, with the victim inline for lru and fifo.
+  return `
+      let k = -1;
+      let ghost = false;
+      probe: {${probes}
+      }`;
+}
+
+/** SetAssocTable.fill of the leaf (base, order, phys) for `tag` and `dom`: the set's first invalid way, else the policy's victim. */
+function fillSource(s: TableShape): string {
+  const W = s.ways;
+  const MASK = s.sets - 1;
+  const stamped = s.policy === 'lru' || s.policy === 'fifo';
   const victim = stamped
     ? `{
             way = 0;
@@ -124,7 +182,7 @@ export function pagingRunSource(s: PagingRunShape): string {
             way = pol.victim(set);
             if (way === -1) { t.reset(); way = 0; }
           }`;
-  const fill = `
+  return `{
           const set = (base < 4294967296 && order < 32 ? base >>> order : Math.floor(base * INV_POW2[order])) & ${MASK};
           const first = set * ${W};
           let way = 0;
@@ -140,7 +198,34 @@ export function pagingRunSource(s: PagingRunShape): string {
           tPhys[i] = phys;
           tOwner[i] = dom;
           tUnmapped[i] = -1;
-          ${stamped ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? 'pol.onFill(set, way);' : ''}`;
+          ${stamped ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? 'pol.onFill(set, way);' : ''}
+      }`;
+}
+
+/** Memory accesses of a walk to a leaf of `order` (PageTablePool.walkAccesses). */
+function walkAccessesOf(levels: number): string {
+  return `${levels} - Math.floor(order / 9)`;
+}
+
+/** Appends (a, base, order, phys) to the run's lookups. */
+function recordSource(base: string, order: string, phys: string): string {
+  return `
+      if (sn === sPfn.length) { x.growStream(); sPfn = x.sPfn; sBase = x.sBase; sOrder = x.sOrder; sPhys = x.sPhys; }
+      sPfn[sn] = a; sBase[sn] = ${base}; sOrder[sn] = ${order}; sPhys[sn] = ${phys}; sn++;`;
+}
+
+/** The DMA run's source for `shape` (exported for the test that reads it). */
+export function pagingRunSource(s: PagingRunShape): string {
+  // The page-table walk of PageTablePool.lookup, one level a step.
+  const walkLevels: string[] = [];
+  for (let level = s.levels; level >= 1; level--) {
+    const shift = 9 * (level - 1);
+    const idx = shift === 0 ? 'a & 511' : shift < 32 ? `(small ? a >>> ${shift} : Math.floor(a * ${2 ** -shift})) & 511` : `Math.floor(a * ${2 ** -shift}) & 511`;
+    walkLevels.push(`
+          kk = table * 512 + (${idx});
+          p = ptr[kk];
+          if (p <= 0) break walk;${level > 1 ? '\n          table = p;' : ''}`);
+  }
   const devtlbProbe = s.devtlb
     ? `
         devtlbLookups++;
@@ -153,14 +238,12 @@ export function pagingRunSource(s: PagingRunShape): string {
     : '';
   return `
   const iovas = x.iovas, sizes = x.sizes, t = x.iotlb, devtlb = x.devtlb, pool = x.pool;
-  const tag = x.tag, att = x.att, dom = x.dom, root = x.root;
-  const tState = t.state, tTag = t.tag, tBase = t.base, tOrder = t.order, tPhys = t.phys, tOwner = t.owner, tUnmapped = t.unmappedAt;
-  const live = t.orderLive, pol = t.policy, tStamp = pol.stamp;
-  let clock = pol.clock;
+  const tag = x.tag, att = x.att, dom = x.dom, root = x.root;${tableLocals()}
   const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   const orders = x.orders;
   const orderLookups = x.orderLookups, orderHits = x.orderHits;
   const cd = x.device, b = x.devBase, cachedWalk = x.cachedWalk;
+  ${s.lanes ? 'let sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys, sn = x.sn;' : ''}
   let devtlbLookups = 0, devtlbHits = 0, lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0;
   for (let row = start; row < end; row++) {
     const iovaLo = iovas[2 * row];
@@ -171,19 +254,15 @@ export function pagingRunSource(s: PagingRunShape): string {
     let a = firstPfn;
     while (a <= last) {${devtlbProbe}
       lookups++;
-      const small = a < 4294967296;
-      let k = -1;
-      let ghost = false;
-      probe: {${probe}
-      }
+      const small = a < 4294967296;${probeSource(s)}
       if (k >= 0) {
         const order = tOrder[k];
         const base = tBase[k];
         hits++;
         orderLookups[order]++;
-        orderHits[order]++;
+        orderHits[order]++;${s.lanes ? recordSource('base', 'order', 'tPhys[k]') : ''}
         if (tUnmapped[k] >= 0 || tOwner[k] !== dom) {
-          // As Replay.dmaRun: remapped alike, or a stale hit.
+          // As Replay.dmaRun: remapped alike, or a stale hit.${s.lanes ? '\n          x.diverged = true; // the lanes would need the page\'s leaf now' : ''}
           const o = pool.lookup(root, base);
           if (o === order && pool.foundBase === base && pool.foundPhys === tPhys[k]) {
             if (tOwner[k] === dom) tUnmapped[k] = -1;
@@ -207,20 +286,19 @@ export function pagingRunSource(s: PagingRunShape): string {
           phys = pphys[kk];
         }
       }
-      if (order < 0) {
+      if (order < 0) {${s.lanes ? recordSource('-1', '0', '0') : ''}
         faults++; // one fault; the rest of the access is dropped
         break;
-      }
+      }${s.lanes ? recordSource('base', 'order', 'phys') : ''}
       walks++;
-      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : `${s.levels} - Math.floor(order / 9)`};
+      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : walkAccessesOf(s.levels)};
       orderLookups[order]++;
-      {${fill}
-      }
+      ${fillSource(s)}
       ${s.devtlb ? 'devtlb.fill(att, base, order, phys, dom);' : ''}
       a = base + POW2[order];
     }
   }
-  pol.clock = clock;
+  pol.clock = clock;${s.lanes ? '\n  x.sn = sn;' : ''}
   cd[b + ${D.devtlbLookups}] += devtlbLookups;
   cd[b + ${D.devtlbHits}] += devtlbHits;
   cd[b + ${D.iotlbLookups}] += lookups;
@@ -234,4 +312,41 @@ export function pagingRunSource(s: PagingRunShape): string {
   cm[mb + ${M.iotlbLookups}] += lookups;
   cm[mb + ${M.iotlbHits}] += hits;
   cm[mb + ${M.iotlbStaleHits}] += stale;`;
+}
+
+/**
+ * A lane's pass over the run's lookups: what its own replay would do at each
+ * (docs/model.md §6 with the lane's table), given that the page's leaf is
+ * the leader's. A lane hit on another leaf than the leader's, or on a page
+ * whose walk faulted, means the lane would have parted.
+ */
+export function laneRunSource(s: TableShape, levels: number): string {
+  return `
+  const tag = x.tag, dom = x.dom, n = x.sn;
+  const sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys;${tableLocals()}
+  let hits = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, parted = 0;
+  for (let e = 0; e < n; e++) {
+    const a = sPfn[e];
+    const small = a < 4294967296;${probeSource(s)}
+    const base = sBase[e], order = sOrder[e], phys = sPhys[e];
+    if (k >= 0) {
+      if (base < 0 || tBase[k] !== base || tOrder[k] !== order || tPhys[k] !== phys || tOwner[k] !== dom || tUnmapped[k] >= 0) parted = 1;
+      hits++;
+      orderHits[tOrder[k]]++;
+      continue;
+    }
+    if (ghost) invalidatedMisses++;
+    if (base < 0) continue; // the walk faulted
+    walks++;
+    walkAccesses += ${walkAccessesOf(levels)};
+    ${fillSource(s)}
+  }
+  pol.clock = clock;
+  const b = x.devBase;
+  cd[b + ${D.iotlbHits}] += hits;
+  cd[b + ${D.iotlbInvalidatedMisses}] += invalidatedMisses;
+  cd[b + ${D.walks}] += walks;
+  cd[b + ${D.walkAccesses}] += walkAccesses;
+  cm[dom * ${DOMAIN_FIELDS} + ${M.iotlbHits}] += hits;
+  return parted;`;
 }

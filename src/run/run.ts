@@ -3,7 +3,7 @@
 // to every configuration point").
 import type { ReplayConfig } from '../config/config.js';
 import { buildSummary, stableStringify, type Summary } from '../stats/summary.js';
-import { LanesIotlb, laneCounters, leaderAgrees } from '../caches/lanes.js';
+import { laneCounters } from '../caches/lanes.js';
 import { openTrace } from '../trace/merge.js';
 import type { TraceMetadata } from '../trace/schema.js';
 import { Replay, type ReplayLimits } from '../model/replay.js';
@@ -110,10 +110,7 @@ export function laneGroups(configs: ReplayConfig[]): number[][] {
 
 /** One replay of the first configuration whose IOTLBs carry every configuration's table as a lane. */
 export function laneReplay(configs: ReplayConfig[], meta: TraceMetadata, opts: RunOptions): Replay {
-  const geometries = configs.map((c) => c.iotlb);
-  const seed = configs[0].seed;
-  // Seeds as Replay.makeTable gives them: instance i's IOTLB draws from seed * 1000 + i.
-  return new Replay(configs[0], meta, opts, (inst, pool) => new LanesIotlb(geometries, seed * 1000 + inst, pool));
+  return new Replay(configs[0], meta, opts, undefined, configs.slice(1).map((c) => c.iotlb));
 }
 
 export async function replayTrace(paths: string[], config: ReplayConfig, opts: RunOptions = {}): Promise<Summary> {
@@ -126,8 +123,8 @@ export async function replayTrace(paths: string[], config: ReplayConfig, opts: R
  * leader's own, first, is always exact).
  */
 export function laneSummaries(r: Replay, configs: ReplayConfig[], labels: string[], workload?: string): (Summary | null)[] {
-  const lanes = r.iotlbs as LanesIotlb[];
-  const exact = !lanes.some((l) => l.diverged) && leaderAgrees(r.counters, lanes, r.nDevices, r.nDomains);
+  const lanes = r.lanes!;
+  const exact = !lanes.some((l) => l.diverged);
   return configs.map((config, j) => {
     if (j === 0) return buildSummary(r, labels, workload);
     if (!exact) return null;
