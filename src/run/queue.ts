@@ -13,7 +13,7 @@ import { traceIdentity, type TraceIdentity } from './identity.js';
 import type { CurveResult } from './curve.js';
 import type { CurveTask } from './curve-worker.js';
 import { runModule } from './pool.js';
-import { planTasks, type SweepRunOptions } from './sweep.js';
+import { laneGroupOf, planTasks, type SweepRunOptions } from './sweep.js';
 
 export const QUEUE_NAME = 'iommu-replay';
 /** Results are kept this long for resubmissions to reuse. */
@@ -167,7 +167,7 @@ async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> 
 
 /** `runSweep` on the queue: same plan, same callbacks, same results. */
 export async function runSweepQueued(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions & QueueOptions & { version: string }): Promise<void> {
-  const tasks = planTasks(traces, points.length, opts.jobs, opts.skip);
+  const tasks = planTasks(traces, points.length, opts.jobs, opts.skip, laneGroupOf(points));
   const identities = new Map(traces.flat().map((f) => [f, traceIdentity(f)]));
   const eventsOf = tasks.map(() => 0);
   const report = () => opts.onProgress?.(eventsOf.reduce((a, b) => a + b, 0));

@@ -7,7 +7,7 @@ import type { ReplayConfig } from '../config/config.js';
 import type { Summary } from '../stats/summary.js';
 import type { ReplayLimits } from '../model/replay.js';
 import { runModule, runOnPool, unwrapInputError } from './pool.js';
-import { replayPoints } from './run.js';
+import { laneGroups, replayPoints } from './run.js';
 import type { WorkerInputError } from './sweep-worker.js';
 
 export interface SweepTask {
@@ -36,22 +36,36 @@ export interface SweepRunOptions extends ReplayLimits {
  */
 export const MAX_POINTS_PER_TASK = 6;
 
-/** Splits each trace's pending points into contiguous chunks: at least `jobs` of them, at most MAX_POINTS_PER_TASK points each. */
-export function planTasks(traces: string[][], nPoints: number, jobs: number, skip?: SweepRunOptions['skip']): SweepTask[] {
+/**
+ * Splits each trace's pending points into chunks: at least `jobs` of them,
+ * at most MAX_POINTS_PER_TASK points each. With `groupOf` (a point's lane
+ * group, run/run.ts laneGroups) the points are taken group by group, so that
+ * the points of a group share tasks and run as lanes of one replay; each
+ * task lists its points in order.
+ */
+export function planTasks(traces: string[][], nPoints: number, jobs: number, skip?: SweepRunOptions['skip'], groupOf?: (point: number) => number): SweepTask[] {
   const tasks: SweepTask[] = [];
   traces.forEach((trace, t) => {
     const pending = Array.from({ length: nPoints }, (_, p) => p).filter((p) => !skip?.(t, p));
     if (pending.length === 0) return;
+    if (groupOf) pending.sort((a, b) => groupOf(a) - groupOf(b) || a - b);
     const chunks = Math.min(Math.max(1, jobs, Math.ceil(pending.length / MAX_POINTS_PER_TASK)), pending.length);
     const per = Math.ceil(pending.length / chunks);
-    for (let i = 0; i < pending.length; i += per) tasks.push({ trace, traceIndex: t, pointIndexes: pending.slice(i, i + per) });
+    for (let i = 0; i < pending.length; i += per) tasks.push({ trace, traceIndex: t, pointIndexes: pending.slice(i, i + per).sort((a, b) => a - b) });
   });
   return tasks;
 }
 
+/** A point's lane group (its index in laneGroups), for planTasks. */
+export function laneGroupOf(points: ReplayConfig[]): (point: number) => number {
+  const group = new Int32Array(points.length);
+  laneGroups(points).forEach((g, k) => g.forEach((p) => (group[p] = k)));
+  return (p) => group[p];
+}
+
 
 export async function runSweep(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions): Promise<void> {
-  const tasks = planTasks(traces, points.length, opts.jobs, opts.skip);
+  const tasks = planTasks(traces, points.length, opts.jobs, opts.skip, laneGroupOf(points));
   const progress = new Map<SweepTask, number>();
   const report = () => {
     let sum = 0;

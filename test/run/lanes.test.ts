@@ -93,3 +93,16 @@ describe('laneGroups', () => {
     expect(laneGroups(configs)).toEqual([[0, 1, 3], [2, 8], [4], [5], [6], [7]]);
   });
 });
+
+describe('planTasks with lane groups', () => {
+  it('takes the points group by group, so that strict points alternating with lazy ones share tasks', async () => {
+    const { laneGroupOf, planTasks } = await import('../../src/run/sweep.js');
+    const c = (o: object) => resolveConfig(o, 't');
+    // --iotlb 32x4 64x4 128x8 --mode strict lazy: the mode varies fastest.
+    const points = [32, 64, 128].flatMap((entries) => ['strict', 'lazy'].map((mode) => c({ iotlb: { entries, ways: 4 }, invalidation: { mode } })));
+    const tasks = planTasks([['a']], points.length, 2, undefined, laneGroupOf(points));
+    expect(tasks.map((t) => t.pointIndexes)).toEqual([[0, 1, 2], [3, 4, 5]].map(() => expect.any(Array)));
+    expect(tasks[0].pointIndexes).toEqual([0, 2, 4]); // the three strict points: one replay with two lanes
+    expect(tasks[1].pointIndexes).toEqual([1, 3, 5]);
+  });
+});
