@@ -14,8 +14,7 @@ import { CurveGroup, StackIotlb } from '../caches/stack.js';
 import { InputError } from '../errors.js';
 import { buildSummary, translationCostNs, type Summary } from '../stats/summary.js';
 import { Replay } from '../model/replay.js';
-import type { TraceMetadata } from '../trace/schema.js';
-import { runReplays } from './run.js';
+import { replayPointsFed, runReplays, type Feed } from './run.js';
 
 /** The counters of one curve point: those `replay` reports at that geometry. */
 export interface CurveCounters {
@@ -66,7 +65,7 @@ export interface CurveProgress {
 }
 
 /** Feeds a trace, once, to the replays `make` builds for its metadata. */
-export type Feed = (make: (meta: TraceMetadata) => Replay[]) => Promise<{ replays: Replay[]; labels: string[] }>;
+export type { Feed };
 
 /** The feed of trace files (several files form one trace, as for `replay`). */
 export function fileFeed(paths: string[], opts: CurveProgress = {}): Feed {
@@ -169,8 +168,8 @@ export async function pointsCurve(feed: Feed, config: ReplayConfig, policy: Poli
   checkCurveConfig(config);
   const geoms = pointGeometries(ways, maxEntries);
   const configs = geoms.map(([sets, w]) => withIotlb(config, sets, w, policy));
-  const { replays, labels } = await feed((meta) => configs.map((c) => new Replay(c, meta)));
-  const summaries = replays.map((r) => buildSummary(r, labels));
+  // Strict points share one replay as IOTLB lanes (caches/lanes.ts).
+  const summaries = await replayPointsFed(feed, configs);
   const points = summaries.map((s, i) => fromSummary(geoms[i][0] * geoms[i][1], geoms[i][0], s, configs[i]));
   return { policy, ways, method: 'points', points };
 }

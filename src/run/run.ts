@@ -46,19 +46,26 @@ export async function runReplays<R extends Replay>(paths: string[], make: (meta:
   }
 }
 
+/** What replays a trace: builds replays for its metadata, feeds them the whole trace, and gives them back. */
+export type Feed = (make: (meta: TraceMetadata) => Replay[]) => Promise<{ replays: Replay[]; labels: string[]; workload?: string }>;
+
 export async function replayPoints(paths: string[], configs: ReplayConfig[], opts: RunOptions = {}): Promise<Summary[]> {
-  // Points that differ only in their IOTLB share one replay as lanes
-  // (caches/lanes.ts); the rest, and a trace with nested domains (whose
-  // 2-D walks the lanes do not price), get a replay each.
+  return replayPointsFed((make) => runReplays(paths, make, opts), configs, opts);
+}
+
+/**
+ * The summary of every point, replayed from `feed`. Points that differ only
+ * in their IOTLB share one replay as lanes (caches/lanes.ts); the rest, and a
+ * trace with nested domains (whose 2-D walks the lanes do not price), get a
+ * replay each. A lane that would have parted from its leader is replayed on
+ * its own in a second pass.
+ */
+export async function replayPointsFed(feed: Feed, configs: ReplayConfig[], limits: ReplayLimits = {}): Promise<Summary[]> {
   let groups: number[][] = [];
-  const { replays, labels, workload } = await runReplays(
-    paths,
-    (meta) => {
-      groups = (meta.parents?.size ?? 0) > 0 ? configs.map((_, i) => [i]) : laneGroups(configs);
-      return groups.map((g) => (g.length === 1 ? new Replay(configs[g[0]], meta, opts) : laneReplay(g.map((i) => configs[i]), meta, opts)));
-    },
-    opts,
-  );
+  const { replays, labels, workload } = await feed((meta) => {
+    groups = (meta.parents?.size ?? 0) > 0 ? configs.map((_, i) => [i]) : laneGroups(configs);
+    return groups.map((g) => (g.length === 1 ? new Replay(configs[g[0]], meta, limits) : laneReplay(g.map((i) => configs[i]), meta, limits)));
+  });
   const summaries: Summary[] = new Array(configs.length);
   const alone: number[] = [];
   groups.forEach((g, k) => {
@@ -76,7 +83,7 @@ export async function replayPoints(paths: string[], configs: ReplayConfig[], opt
     }
   });
   if (alone.length > 0) {
-    const again = await runReplays(paths, (meta) => alone.map((i) => new Replay(configs[i], meta, opts)), opts);
+    const again = await feed((meta) => alone.map((i) => new Replay(configs[i], meta, limits)));
     alone.forEach((i, k) => (summaries[i] = buildSummary(again.replays[k], labels, workload)));
   }
   return summaries;
