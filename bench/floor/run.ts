@@ -1,0 +1,292 @@
+// `node dist/bench/floor/run.js [--events N] [--rounds R] [--npx] [--out file.json]`
+//
+// The floor of bench/run.ts three ways over the same DMA bench trace, read by
+// the project's reader (openTrace().batches()):
+//   generic  the project's SetAssocTable + PageTablePool (the 'floor' scenario, with counters)
+//   js       bench/floor/kernel.ts, hand-specialized JavaScript
+//   wasm:*   bench/floor/assembly/kernel.ts, AssemblyScript compiled by asc -O3
+//            (--runtime stub), with and without --noAssert; each batch's four
+//            columns are copied into linear memory, timed on its own
+// Each run is its own child process; rounds alternate the kernels. Reported:
+// whole-process seconds (spawn to exit, as the parent sees it), M events/s
+// over it, the kernel-only M events/s (kernel calls alone), the copy, and the
+// counts, which must be equal across all kernels. The wasm needs asc: from
+// $ASC, ./node_modules/.bin, /tmp/as/node_modules/.bin, or with --npx from
+// `npx --yes -p assemblyscript@0.28.20 asc`; without it the wasm runs are
+// skipped. The .wasm files go to bench/out/floor/ (not committed).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Replacement } from '../../src/caches/replacement.js';
+import { SetAssocTable } from '../../src/caches/table.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { PageTablePool } from '../../src/model/pagetable.js';
+import { splitRange } from '../../src/model/pgsize.js';
+import { sizesOf } from '../../src/model/topology.js';
+import { pfnOf } from '../../src/trace/batch.js';
+import { Op } from '../../src/trace/schema.js';
+import { openTrace } from '../../src/trace/merge.js';
+import { benchTrace } from '../traces.js';
+import { JsFloor, newCounts, type FloorCounts } from './kernel.js';
+
+const self = fileURLToPath(import.meta.url);
+const ASC_VERSION = '0.28.20';
+const OUT_DIR = path.resolve('bench/out/floor');
+const SOURCE = path.resolve('bench/floor/assembly/kernel.ts');
+
+interface ChildResult {
+  kernel: string;
+  events: number;
+  /** From this process's start (performance.now()) to the end of the pass. */
+  processSeconds: number;
+  /** The pass over the trace: open, read, decode, copy, kernel. */
+  passSeconds: number;
+  kernelSeconds: number;
+  copySeconds: number;
+  peakRssMiB: number;
+  counts: FloorCounts;
+}
+
+interface RunResult extends ChildResult {
+  /** Spawn to exit, as the parent measures it. */
+  wallSeconds: number;
+  load1: number;
+}
+
+const now = () => process.hrtime.bigint();
+const secs = (ns: bigint) => Number(ns) / 1e9;
+
+async function child(kernel: string, events: number): Promise<ChildResult> {
+  const file = await benchTrace('dma', events);
+  let kernelNs = 0n;
+  let copyNs = 0n;
+  let done = 0;
+  let counts: FloorCounts;
+  const t0 = now();
+  if (kernel === 'generic') {
+    // bench/run.ts 'floor', verbatim but for the counters.
+    const cfg = resolveConfig({});
+    const g = cfg.iotlb;
+    const iotlb = new SetAssocTable(g.sets, g.ways, new Replacement(g.policy, g.sets, g.ways, 1));
+    const pool = new PageTablePool(cfg.pageTable.levels);
+    const root = pool.newRoot();
+    const orders = sizesOf(cfg.pageSizes).ordersDesc;
+    const c = newCounts();
+    const trace = await openTrace([file]);
+    for await (const b of trace.batches()) {
+      const l0 = now();
+      genericBatch(b.op, b.iova, b.size, b.paddr, b.length, iotlb, pool, root, orders, c);
+      kernelNs += now() - l0;
+      done += b.length;
+    }
+    await trace.close();
+    counts = c;
+  } else if (kernel === 'js') {
+    const k = new JsFloor();
+    const trace = await openTrace([file]);
+    for await (const b of trace.batches()) {
+      const l0 = now();
+      k.run(b.op, b.iova, b.size, b.paddr, b.length);
+      kernelNs += now() - l0;
+      done += b.length;
+    }
+    await trace.close();
+    counts = k.c;
+  } else {
+    const wasmFile = kernel.slice('wasm:'.length);
+    const { instance } = await WebAssembly.instantiate(fs.readFileSync(wasmFile), {
+      env: {
+        abort: (_m: number, _f: number, line: number, col: number) => {
+          throw new Error(`wasm abort at ${line}:${col}`);
+        },
+      },
+    });
+    const x = instance.exports as unknown as WasmFloor;
+    let rows = 65536;
+    x.init(rows);
+    const trace = await openTrace([file]);
+    for await (const b of trace.batches()) {
+      const n = b.length;
+      const c0 = now();
+      if (n > rows) {
+        x.reserve(n);
+        rows = n;
+      }
+      // Views afresh each batch: a memory.grow detaches the old buffer.
+      const mem = x.memory.buffer;
+      new Uint8Array(mem, x.opPtr(), n).set(b.op.subarray(0, n));
+      new Uint32Array(mem, x.iovaPtr(), 2 * n).set(b.iova.subarray(0, 2 * n));
+      new Uint32Array(mem, x.sizePtr(), 2 * n).set(b.size.subarray(0, 2 * n));
+      new Uint32Array(mem, x.paddrPtr(), 2 * n).set(b.paddr.subarray(0, 2 * n));
+      const l0 = now();
+      x.run(n);
+      kernelNs += now() - l0;
+      copyNs += l0 - c0;
+      done += n;
+    }
+    await trace.close();
+    const f = (i: number) => x.count(i);
+    counts = { dma: f(0), hits: f(1), misses: f(2), faults: f(3), checksum: f(4), maps: f(5), mapsSkipped: f(6), leaves: f(7) };
+  }
+  const passSeconds = secs(now() - t0);
+  counts.checksum = counts.checksum >>> 0;
+  return {
+    kernel,
+    events: done,
+    processSeconds: performance.now() / 1000,
+    passSeconds,
+    kernelSeconds: secs(kernelNs),
+    copySeconds: secs(copyNs),
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    counts,
+  };
+}
+
+interface WasmFloor {
+  memory: WebAssembly.Memory;
+  init(rows: number): void;
+  reserve(rows: number): void;
+  opPtr(): number;
+  iovaPtr(): number;
+  sizePtr(): number;
+  paddrPtr(): number;
+  run(n: number): void;
+  count(i: number): number;
+}
+
+/** The floor's loop of bench/run.ts over one batch, with the kernels' counters. */
+function genericBatch(op: Uint8Array, iova: Uint32Array, size: Uint32Array, paddr: Uint32Array, n: number, iotlb: SetAssocTable, pool: PageTablePool, root: number, orders: Int8Array, c: FloorCounts): void {
+  for (let i = 0; i < n; i++) {
+    const o = op[i];
+    const pfn = pfnOf(iova[2 * i], iova[2 * i + 1]);
+    if (o === Op.DmaRead || o === Op.DmaWrite) {
+      c.dma++;
+      if (iotlb.lookup(0, pfn, orders) >= 0) {
+        c.hits++;
+        continue;
+      }
+      c.misses++;
+      const order = pool.lookup(root, pfn);
+      if (order >= 0) {
+        iotlb.fill(0, pool.foundBase, order, pool.foundPhys, 0);
+        c.checksum = (Math.imul(c.checksum, 31) + (pool.foundPhys ^ pool.foundBase) + order) | 0;
+      } else c.faults++;
+    } else if (o === Op.Map) {
+      c.maps++;
+      const pages = pfnOf(size[2 * i], size[2 * i + 1]);
+      if (!pool.anyLeafIn(root, pfn, pfn + pages)) {
+        splitRange(pool, orders, pfn, pfnOf(paddr[2 * i], paddr[2 * i + 1]), pages, root, leafCounts, 0);
+        c.leaves = leafCounts[0] + leafCounts[9] + leafCounts[18];
+      } else c.mapsSkipped++;
+    }
+  }
+}
+/** Leaves installed per order (splitRange's counts). */
+const leafCounts = new Float64Array(64);
+
+/** The asc command, or null. */
+function findAsc(npx: boolean): string[] | null {
+  const candidates = [process.env.ASC, path.resolve('node_modules/.bin/asc'), '/tmp/as/node_modules/.bin/asc'];
+  for (const c of candidates) if (c && fs.existsSync(c)) return [c];
+  if (npx) return ['npx', '--yes', '-p', `assemblyscript@${ASC_VERSION}`, 'asc'];
+  return null;
+}
+
+/** Builds the wasm variants; returns [label, file] pairs (none without asc). */
+function buildWasm(npx: boolean): [string, string][] {
+  const asc = findAsc(npx);
+  if (asc === null) {
+    process.stderr.write(`wasm skipped: no asc (set ASC, or: cd /tmp/as && npm init -y && npm install assemblyscript@${ASC_VERSION}; or pass --npx)\n`);
+    return [];
+  }
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const variants: [string, string[]][] = [
+    ['wasm-O3', ['-O3', '--runtime', 'stub']],
+    ['wasm-O3-noAssert', ['-O3', '--runtime', 'stub', '--noAssert']],
+  ];
+  const out: [string, string][] = [];
+  for (const [label, flags] of variants) {
+    const file = path.join(OUT_DIR, `${label}.wasm`);
+    const r = spawnSync(asc[0], [...asc.slice(1), SOURCE, ...flags, '-o', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.status !== 0) {
+      process.stderr.write(`wasm ${label} skipped: asc failed\n${r.stderr}\n`);
+      continue;
+    }
+    out.push([label, file]);
+  }
+  return out;
+}
+
+function runChild(kernel: string, events: number, nodeArgs: string[]): RunResult {
+  const t0 = now();
+  const r = spawnSync(process.execPath, [...nodeArgs, self, '--child', kernel, '--events', String(events)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const wallSeconds = secs(now() - t0);
+  if (r.status !== 0) throw new Error(`floor kernel ${kernel} failed`);
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
+  return { ...res, wallSeconds, load1: os.loadavg()[0] };
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const fmt = (x: number, d = 2) => x.toFixed(d);
+function range(xs: number[], d = 2): string {
+  const s = [...xs].sort((a, b) => a - b);
+  const med = s[Math.floor(s.length / 2)];
+  return s.length > 1 ? `${fmt(med, d)} (${fmt(s[0], d)}-${fmt(s[s.length - 1], d)})` : fmt(med, d);
+}
+
+async function main(): Promise<void> {
+  const events = Number(arg('--events') ?? 10_000_000);
+  if (process.argv.includes('--child')) {
+    process.stdout.write(`${JSON.stringify(await child(arg('--child')!, events))}\n`);
+    return;
+  }
+  const rounds = Number(arg('--rounds') ?? 5);
+  await benchTrace('dma', events); // untimed
+  const wasm = buildWasm(process.argv.includes('--npx'));
+  const kernels: [string, string][] = [['generic', 'generic'], ['js', 'js'], ...wasm.map(([label, file]): [string, string] => [label, `wasm:${file}`])];
+  const results = new Map<string, RunResult[]>(kernels.map(([label]) => [label, []]));
+  for (let r = 0; r < rounds; r++) {
+    // Alternate the order too: no kernel always runs first in a round.
+    const order = r % 2 === 0 ? kernels : [...kernels].reverse();
+    for (const [label, kernel] of order) {
+      const res = runChild(kernel, events, []);
+      results.get(label)!.push(res);
+      process.stderr.write(`round ${r + 1} ${label.padEnd(17)} wall ${fmt(res.wallSeconds)} s  kernel ${fmt(res.kernelSeconds, 3)} s  copy ${fmt(res.copySeconds, 3)} s  load ${fmt(res.load1)}\n`);
+    }
+  }
+  // Every run of every kernel must count the same.
+  const ref = results.get('generic')![0].counts;
+  let mismatch = false;
+  for (const [label, rs] of results) {
+    for (const r of rs) {
+      if (JSON.stringify(r.counts) !== JSON.stringify(ref)) {
+        process.stderr.write(`COUNTS DIFFER: ${label} ${JSON.stringify(r.counts)} vs generic ${JSON.stringify(ref)}\n`);
+        mismatch = true;
+      }
+    }
+  }
+  const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, asc: wasm.length > 0 ? ASC_VERSION : null };
+  const out = arg('--out') ?? 'bench/out/floor.json';
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify({ machine, events, rounds, counts: ref, results: Object.fromEntries(results) }, null, 2) + '\n');
+  console.log(`\n${events.toLocaleString('en-US')} events, ${rounds} runs each, median (min-max); counts ${mismatch ? 'DIFFER' : 'equal across all runs'}: ${JSON.stringify(ref)}\n`);
+  console.log('| kernel | whole process s | M events/s (whole process) | pass s | kernel-only s | M events/s (kernel only) | copy s | peak RSS MiB | load avg (1 min) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [label, rs] of results) {
+    const e = rs[0].events;
+    console.log(`| ${label} | ${range(rs.map((r) => r.wallSeconds))} | ${range(rs.map((r) => e / r.wallSeconds / 1e6))} | ${range(rs.map((r) => r.passSeconds))} | ${range(rs.map((r) => r.kernelSeconds), 3)} | ${range(rs.map((r) => e / r.kernelSeconds / 1e6), 1)} | ${label.startsWith('wasm') ? range(rs.map((r) => r.copySeconds), 3) : '-'} | ${range(rs.map((r) => r.peakRssMiB), 0)} | ${range(rs.map((r) => r.load1))} |`);
+  }
+  console.log(`\n${machine.cores} cores, ${machine.cpu}, node ${machine.node}${machine.asc ? `, asc ${machine.asc}` : ''}. JSON: ${out}`);
+  if (mismatch) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
