@@ -133,17 +133,17 @@ export class JsFloor {
           continue;
         }
         // Walk: level 4 .. 1, indices from the iova's words.
-        let k = root * ENTRIES + ((hi >>> 7) & 511);
+        let k = (root << 9) + ((hi >>> 7) & 511);
         let p = ptr[k];
         let order = -1;
         if (p > 0) {
-          k = p * ENTRIES + (((hi << 2) | (lo >>> 30)) & 511);
+          k = (p << 9) + (((hi << 2) | (lo >>> 30)) & 511);
           p = ptr[k];
           if (p > 0) {
-            k = p * ENTRIES + ((lo >>> 21) & 511);
+            k = (p << 9) + ((lo >>> 21) & 511);
             p = ptr[k];
             if (p > 0) {
-              k = p * ENTRIES + ((lo >>> 12) & 511);
+              k = (p << 9) + ((lo >>> 12) & 511);
               p = ptr[k];
             }
           }
@@ -200,12 +200,12 @@ export class JsFloor {
         const sHi = size[2 * i + 1];
         if (sHi === 0 && sLo >>> 12 === 1 && hi < HI_LIMIT) {
           // One page (every remap): one walk, as the generic anyLeafIn does.
-          let p = ptr[root * ENTRIES + ((hi >>> 7) & 511)];
+          let p = ptr[(root << 9) + ((hi >>> 7) & 511)];
           if (p > 0) {
-            p = ptr[p * ENTRIES + (((hi << 2) | (lo >>> 30)) & 511)];
+            p = ptr[(p << 9) + (((hi << 2) | (lo >>> 30)) & 511)];
             if (p > 0) {
-              p = ptr[p * ENTRIES + ((lo >>> 21) & 511)];
-              if (p > 0) p = ptr[p * ENTRIES + ((lo >>> 12) & 511)];
+              p = ptr[(p << 9) + ((lo >>> 21) & 511)];
+              if (p > 0) p = ptr[(p << 9) + ((lo >>> 12) & 511)];
             }
           }
           if (p < 0) {

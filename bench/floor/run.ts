@@ -19,18 +19,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Replacement } from '../../src/caches/replacement.js';
-import { SetAssocTable } from '../../src/caches/table.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { PageTablePool } from '../../src/model/pagetable.js';
-import { splitRange } from '../../src/model/pgsize.js';
-import { sizesOf } from '../../src/model/topology.js';
+import type { SetAssocTable } from '../../src/caches/table.js';
+import type { PageTablePool } from '../../src/model/pagetable.js';
 import { pfnOf } from '../../src/trace/batch.js';
-import { Op } from '../../src/trace/schema.js';
 import { openTrace } from '../../src/trace/merge.js';
-import { benchTrace } from '../traces.js';
+import { Op } from '../../src/trace/schema.js';
 import { JsFloor, newCounts, type FloorCounts } from './kernel.js';
 
+// A child imports what its kernel needs and no more (the generic kernel's
+// modules and the trace generator are imported where used): module loading
+// is part of the whole-process time, and the same for the js and wasm runs.
 const self = fileURLToPath(import.meta.url);
 const ASC_VERSION = '0.28.20';
 const OUT_DIR = path.resolve('bench/out/floor');
@@ -39,12 +37,17 @@ const SOURCE = path.resolve('bench/floor/assembly/kernel.ts');
 interface ChildResult {
   kernel: string;
   events: number;
+  /** From this process's start (performance.now()) to the start of the pass: node and module loading. */
+  startSeconds: number;
   /** From this process's start (performance.now()) to the end of the pass. */
   processSeconds: number;
   /** The pass over the trace: open, read, decode, copy, kernel. */
   passSeconds: number;
   kernelSeconds: number;
   copySeconds: number;
+  /** CPU (user + system, all threads) of the whole process, and around the kernel calls alone. */
+  processCpuSeconds: number;
+  kernelCpuSeconds: number;
   peakRssMiB: number;
   counts: FloorCounts;
 }
@@ -57,16 +60,28 @@ interface RunResult extends ChildResult {
 
 const now = () => process.hrtime.bigint();
 const secs = (ns: bigint) => Number(ns) / 1e9;
+const cpuSecs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+const traceFile = (events: number) => path.resolve(`bench/data/dma-${events}-s7.arrows`); // as bench/traces.ts names it
 
 async function child(kernel: string, events: number): Promise<ChildResult> {
-  const file = await benchTrace('dma', events);
+  const file = traceFile(events);
   let kernelNs = 0n;
   let copyNs = 0n;
+  let kernelCpu = 0;
   let done = 0;
   let counts: FloorCounts;
-  const t0 = now();
+  let t0 = now();
+  let startSeconds = performance.now() / 1000;
   if (kernel === 'generic') {
     // bench/run.ts 'floor', verbatim but for the counters.
+    const { Replacement } = await import('../../src/caches/replacement.js');
+    const { SetAssocTable } = await import('../../src/caches/table.js');
+    const { resolveConfig } = await import('../../src/config/config.js');
+    const { PageTablePool } = await import('../../src/model/pagetable.js');
+    const { sizesOf } = await import('../../src/model/topology.js');
+    const { splitRange } = await import('../../src/model/pgsize.js');
+    t0 = now();
+    startSeconds = performance.now() / 1000;
     const cfg = resolveConfig({});
     const g = cfg.iotlb;
     const iotlb = new SetAssocTable(g.sets, g.ways, new Replacement(g.policy, g.sets, g.ways, 1));
@@ -76,9 +91,11 @@ async function child(kernel: string, events: number): Promise<ChildResult> {
     const c = newCounts();
     const trace = await openTrace([file]);
     for await (const b of trace.batches()) {
+      const u0 = process.cpuUsage();
       const l0 = now();
-      genericBatch(b.op, b.iova, b.size, b.paddr, b.length, iotlb, pool, root, orders, c);
+      genericBatch(b.op, b.iova, b.size, b.paddr, b.length, iotlb, pool, root, orders, c, splitRange);
       kernelNs += now() - l0;
+      kernelCpu += cpuSecs(process.cpuUsage(u0));
       done += b.length;
     }
     await trace.close();
@@ -87,9 +104,11 @@ async function child(kernel: string, events: number): Promise<ChildResult> {
     const k = new JsFloor();
     const trace = await openTrace([file]);
     for await (const b of trace.batches()) {
+      const u0 = process.cpuUsage();
       const l0 = now();
       k.run(b.op, b.iova, b.size, b.paddr, b.length);
       kernelNs += now() - l0;
+      kernelCpu += cpuSecs(process.cpuUsage(u0));
       done += b.length;
     }
     await trace.close();
@@ -120,9 +139,11 @@ async function child(kernel: string, events: number): Promise<ChildResult> {
       new Uint32Array(mem, x.iovaPtr(), 2 * n).set(b.iova.subarray(0, 2 * n));
       new Uint32Array(mem, x.sizePtr(), 2 * n).set(b.size.subarray(0, 2 * n));
       new Uint32Array(mem, x.paddrPtr(), 2 * n).set(b.paddr.subarray(0, 2 * n));
+      const u0 = process.cpuUsage();
       const l0 = now();
       x.run(n);
       kernelNs += now() - l0;
+      kernelCpu += cpuSecs(process.cpuUsage(u0));
       copyNs += l0 - c0;
       done += n;
     }
@@ -135,10 +156,13 @@ async function child(kernel: string, events: number): Promise<ChildResult> {
   return {
     kernel,
     events: done,
+    startSeconds,
     processSeconds: performance.now() / 1000,
     passSeconds,
     kernelSeconds: secs(kernelNs),
     copySeconds: secs(copyNs),
+    processCpuSeconds: cpuSecs(process.cpuUsage()),
+    kernelCpuSeconds: kernelCpu,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     counts,
   };
@@ -157,7 +181,7 @@ interface WasmFloor {
 }
 
 /** The floor's loop of bench/run.ts over one batch, with the kernels' counters. */
-function genericBatch(op: Uint8Array, iova: Uint32Array, size: Uint32Array, paddr: Uint32Array, n: number, iotlb: SetAssocTable, pool: PageTablePool, root: number, orders: Int8Array, c: FloorCounts): void {
+function genericBatch(op: Uint8Array, iova: Uint32Array, size: Uint32Array, paddr: Uint32Array, n: number, iotlb: SetAssocTable, pool: PageTablePool, root: number, orders: Int8Array, c: FloorCounts, splitRange: typeof import('../../src/model/pgsize.js').splitRange): void {
   for (let i = 0; i < n; i++) {
     const o = op[i];
     const pfn = pfnOf(iova[2 * i], iova[2 * i + 1]);
@@ -247,7 +271,8 @@ async function main(): Promise<void> {
     return;
   }
   const rounds = Number(arg('--rounds') ?? 5);
-  await benchTrace('dma', events); // untimed
+  const { benchTrace } = await import('../traces.js');
+  await benchTrace('dma', events); // untimed, and outside the children
   const wasm = buildWasm(process.argv.includes('--npx'));
   const kernels: [string, string][] = [['generic', 'generic'], ['js', 'js'], ...wasm.map(([label, file]): [string, string] => [label, `wasm:${file}`])];
   const results = new Map<string, RunResult[]>(kernels.map(([label]) => [label, []]));
@@ -257,7 +282,7 @@ async function main(): Promise<void> {
     for (const [label, kernel] of order) {
       const res = runChild(kernel, events, []);
       results.get(label)!.push(res);
-      process.stderr.write(`round ${r + 1} ${label.padEnd(17)} wall ${fmt(res.wallSeconds)} s  kernel ${fmt(res.kernelSeconds, 3)} s  copy ${fmt(res.copySeconds, 3)} s  load ${fmt(res.load1)}\n`);
+      process.stderr.write(`round ${r + 1} ${label.padEnd(17)} wall ${fmt(res.wallSeconds)} s  cpu ${fmt(res.processCpuSeconds)} s  kernel ${fmt(res.kernelSeconds, 3)} s (cpu ${fmt(res.kernelCpuSeconds, 3)})  copy ${fmt(res.copySeconds, 3)} s  load ${fmt(res.load1)}\n`);
     }
   }
   // Every run of every kernel must count the same.
@@ -276,11 +301,15 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify({ machine, events, rounds, counts: ref, results: Object.fromEntries(results) }, null, 2) + '\n');
   console.log(`\n${events.toLocaleString('en-US')} events, ${rounds} runs each, median (min-max); counts ${mismatch ? 'DIFFER' : 'equal across all runs'}: ${JSON.stringify(ref)}\n`);
-  console.log('| kernel | whole process s | M events/s (whole process) | pass s | kernel-only s | M events/s (kernel only) | copy s | peak RSS MiB | load avg (1 min) |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| kernel | whole process s (wall) | M events/s (whole process) | whole process CPU s | start s | pass s | read+decode s | copy s | kernel-only s | M events/s (kernel only) | kernel CPU s | peak RSS MiB | load avg (1 min) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [label, rs] of results) {
     const e = rs[0].events;
-    console.log(`| ${label} | ${range(rs.map((r) => r.wallSeconds))} | ${range(rs.map((r) => e / r.wallSeconds / 1e6))} | ${range(rs.map((r) => r.passSeconds))} | ${range(rs.map((r) => r.kernelSeconds), 3)} | ${range(rs.map((r) => e / r.kernelSeconds / 1e6), 1)} | ${label.startsWith('wasm') ? range(rs.map((r) => r.copySeconds), 3) : '-'} | ${range(rs.map((r) => r.peakRssMiB), 0)} | ${range(rs.map((r) => r.load1))} |`);
+    const col = (f: (r: RunResult) => number, d = 2) => range(rs.map(f), d);
+    const wasmRun = label.startsWith('wasm');
+    console.log(
+      `| ${label} | ${col((r) => r.wallSeconds)} | ${col((r) => e / r.wallSeconds / 1e6)} | ${col((r) => r.processCpuSeconds)} | ${col((r) => r.startSeconds)} | ${col((r) => r.passSeconds)} | ${col((r) => r.passSeconds - r.kernelSeconds - r.copySeconds, 3)} | ${wasmRun ? col((r) => r.copySeconds, 3) : '-'} | ${col((r) => r.kernelSeconds, 3)} | ${col((r) => e / r.kernelSeconds / 1e6, 1)} | ${col((r) => r.kernelCpuSeconds, 3)} | ${col((r) => r.peakRssMiB, 0)} | ${col((r) => r.load1)} |`,
+    );
   }
   console.log(`\n${machine.cores} cores, ${machine.cpu}, node ${machine.node}${machine.asc ? `, asc ${machine.asc}` : ''}. JSON: ${out}`);
   if (mismatch) process.exitCode = 1;
