@@ -212,6 +212,11 @@ export class JsFloor {
             c.mapsSkipped++;
             continue;
           }
+          // Into a hole: one 4K leaf (iommu_pgsize's answer for one page).
+          this.install0(lo, hi, paddr[2 * i], paddr[2 * i + 1]);
+          ptr = this.ptr; // the table may have grown
+          pLo = this.pLo;
+          continue;
         }
         this.map(lo, hi, sLo, sHi, paddr[2 * i], paddr[2 * i + 1]);
         ptr = this.ptr; // the table may have grown
@@ -224,6 +229,33 @@ export class JsFloor {
     c.misses += dma - hits;
     c.faults += faults;
     c.checksum = cs;
+  }
+
+  /** Installs one 4K leaf at the iova's pfn (below 2^36), on int32 words as the walk. */
+  private install0(lo: number, hi: number, aLo: number, aHi: number): void {
+    let k = (this.root << 9) + ((hi >>> 7) & 511);
+    let p = this.ptr[k];
+    if (p === 0) {
+      p = this.allocTable();
+      this.ptr[k] = p; // after the call: allocTable may replace ptr
+    }
+    k = (p << 9) + (((hi << 2) | (lo >>> 30)) & 511);
+    p = this.ptr[k];
+    if (p === 0) {
+      p = this.allocTable();
+      this.ptr[k] = p;
+    }
+    k = (p << 9) + ((lo >>> 21) & 511);
+    p = this.ptr[k];
+    if (p === 0) {
+      p = this.allocTable();
+      this.ptr[k] = p;
+    }
+    k = (p << 9) + ((lo >>> 12) & 511);
+    this.ptr[k] = -1;
+    this.pLo[k] = (aHi << 20) | (aLo >>> 12);
+    this.pHi[k] = aHi >>> 12;
+    this.c.leaves++;
   }
 
   /**
