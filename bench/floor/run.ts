@@ -48,6 +48,8 @@ interface ChildResult {
   /** CPU (user + system, all threads) of the whole process, and around the kernel calls alone. */
   processCpuSeconds: number;
   kernelCpuSeconds: number;
+  /** Median over batches of rows / kernel time: the kernel warmed up (the first batches run before the JIT has the code). */
+  steadyMevs: number;
   peakRssMiB: number;
   counts: FloorCounts;
 }
@@ -68,6 +70,7 @@ async function child(kernel: string, events: number): Promise<ChildResult> {
   let kernelNs = 0n;
   let copyNs = 0n;
   let kernelCpu = 0;
+  const batchMevs: number[] = [];
   let done = 0;
   let counts: FloorCounts;
   let t0 = now();
@@ -94,7 +97,9 @@ async function child(kernel: string, events: number): Promise<ChildResult> {
       const u0 = process.cpuUsage();
       const l0 = now();
       genericBatch(b.op, b.iova, b.size, b.paddr, b.length, iotlb, pool, root, orders, c, splitRange);
-      kernelNs += now() - l0;
+      const dt = now() - l0;
+      kernelNs += dt;
+      batchMevs.push((b.length * 1e3) / Number(dt));
       kernelCpu += cpuSecs(process.cpuUsage(u0));
       done += b.length;
     }
@@ -107,7 +112,9 @@ async function child(kernel: string, events: number): Promise<ChildResult> {
       const u0 = process.cpuUsage();
       const l0 = now();
       k.run(b.op, b.iova, b.size, b.paddr, b.length);
-      kernelNs += now() - l0;
+      const dt = now() - l0;
+      kernelNs += dt;
+      batchMevs.push((b.length * 1e3) / Number(dt));
       kernelCpu += cpuSecs(process.cpuUsage(u0));
       done += b.length;
     }
@@ -142,7 +149,9 @@ async function child(kernel: string, events: number): Promise<ChildResult> {
       const u0 = process.cpuUsage();
       const l0 = now();
       x.run(n);
-      kernelNs += now() - l0;
+      const dt = now() - l0;
+      kernelNs += dt;
+      batchMevs.push((n * 1e3) / Number(dt));
       kernelCpu += cpuSecs(process.cpuUsage(u0));
       copyNs += l0 - c0;
       done += n;
@@ -163,6 +172,7 @@ async function child(kernel: string, events: number): Promise<ChildResult> {
     copySeconds: secs(copyNs),
     processCpuSeconds: cpuSecs(process.cpuUsage()),
     kernelCpuSeconds: kernelCpu,
+    steadyMevs: batchMevs.sort((a, b) => a - b)[batchMevs.length >> 1] ?? 0,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     counts,
   };
@@ -301,14 +311,14 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify({ machine, events, rounds, counts: ref, results: Object.fromEntries(results) }, null, 2) + '\n');
   console.log(`\n${events.toLocaleString('en-US')} events, ${rounds} runs each, median (min-max); counts ${mismatch ? 'DIFFER' : 'equal across all runs'}: ${JSON.stringify(ref)}\n`);
-  console.log('| kernel | whole process s (wall) | M events/s (whole process) | whole process CPU s | start s | pass s | read+decode s | copy s | kernel-only s | M events/s (kernel only) | kernel CPU s | peak RSS MiB | load avg (1 min) |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| kernel | whole process s (wall) | M events/s (whole process) | whole process CPU s | start s | pass s | read+decode s | copy s | kernel-only s | M events/s (kernel only) | kernel CPU s | M events/s (kernel, median batch) | peak RSS MiB | load avg (1 min) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [label, rs] of results) {
     const e = rs[0].events;
     const col = (f: (r: RunResult) => number, d = 2) => range(rs.map(f), d);
     const wasmRun = label.startsWith('wasm');
     console.log(
-      `| ${label} | ${col((r) => r.wallSeconds)} | ${col((r) => e / r.wallSeconds / 1e6)} | ${col((r) => r.processCpuSeconds)} | ${col((r) => r.startSeconds)} | ${col((r) => r.passSeconds)} | ${col((r) => r.passSeconds - r.kernelSeconds - r.copySeconds, 3)} | ${wasmRun ? col((r) => r.copySeconds, 3) : '-'} | ${col((r) => r.kernelSeconds, 3)} | ${col((r) => e / r.kernelSeconds / 1e6, 1)} | ${col((r) => r.kernelCpuSeconds, 3)} | ${col((r) => r.peakRssMiB, 0)} | ${col((r) => r.load1)} |`,
+      `| ${label} | ${col((r) => r.wallSeconds)} | ${col((r) => e / r.wallSeconds / 1e6)} | ${col((r) => r.processCpuSeconds)} | ${col((r) => r.startSeconds)} | ${col((r) => r.passSeconds)} | ${col((r) => r.passSeconds - r.kernelSeconds - r.copySeconds, 3)} | ${wasmRun ? col((r) => r.copySeconds, 3) : '-'} | ${col((r) => r.kernelSeconds, 3)} | ${col((r) => e / r.kernelSeconds / 1e6, 1)} | ${col((r) => r.kernelCpuSeconds, 3)} | ${col((r) => r.steadyMevs, 1)} | ${col((r) => r.peakRssMiB, 0)} | ${col((r) => r.load1)} |`,
     );
   }
   console.log(`\n${machine.cores} cores, ${machine.cpu}, node ${machine.node}${machine.asc ? `, asc ${machine.asc}` : ''}. JSON: ${out}`);
