@@ -321,6 +321,22 @@ async function main(): Promise<void> {
       `| ${label} | ${col((r) => r.wallSeconds)} | ${col((r) => e / r.wallSeconds / 1e6)} | ${col((r) => r.processCpuSeconds)} | ${col((r) => r.startSeconds)} | ${col((r) => r.passSeconds)} | ${col((r) => r.passSeconds - r.kernelSeconds - r.copySeconds, 3)} | ${wasmRun ? col((r) => r.copySeconds, 3) : '-'} | ${col((r) => r.kernelSeconds, 3)} | ${col((r) => e / r.kernelSeconds / 1e6, 1)} | ${col((r) => r.kernelCpuSeconds, 3)} | ${col((r) => r.steadyMevs, 1)} | ${col((r) => r.peakRssMiB, 0)} | ${col((r) => r.load1)} |`,
     );
   }
+  // Paired by round (the kernels of a round ran back to back, under about the same load): how many times faster than js.
+  const js = results.get('js')!;
+  const pairs: [string, (r: RunResult) => number][] = [
+    ['whole process (wall)', (r) => r.wallSeconds],
+    ['whole process (CPU)', (r) => r.processCpuSeconds],
+    ['kernel only (wall)', (r) => r.kernelSeconds],
+    ['kernel only (CPU)', (r) => r.kernelCpuSeconds],
+    ['kernel, median batch', (r) => 1 / r.steadyMevs],
+  ];
+  console.log('\nTimes faster than js, paired by round, median (min-max):\n');
+  console.log(`| kernel | ${pairs.map(([name]) => name).join(' | ')} |`);
+  console.log(`|---|${pairs.map(() => '---:').join('|')}|`);
+  for (const [label, rs] of results) {
+    if (label === 'js') continue;
+    console.log(`| ${label} | ${pairs.map(([, f]) => range(rs.map((r, i) => f(js[i]) / f(r)))).join(' | ')} |`);
+  }
   console.log(`\n${machine.cores} cores, ${machine.cpu}, node ${machine.node}${machine.asc ? `, asc ${machine.asc}` : ''}. JSON: ${out}`);
   if (mismatch) process.exitCode = 1;
 }
