@@ -1,4 +1,4 @@
-// `node dist/bench/floor/run.js [--events N] [--rounds R] [--npx] [--out file.json]`
+// `node dist/bench/floor/run.js [--events N] [--rounds R] [--npx] [--out file.json] [--trace file.arrows]`
 //
 // The floor of bench/run.ts three ways over the same DMA bench trace, read by
 // the project's reader (openTrace().batches()):
@@ -66,7 +66,7 @@ const cpuSecs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 const traceFile = (events: number) => path.resolve(`bench/data/dma-${events}-s7.arrows`); // as bench/traces.ts names it
 
 async function child(kernel: string, events: number): Promise<ChildResult> {
-  const file = traceFile(events);
+  const file = arg('--trace') ?? traceFile(events);
   let kernelNs = 0n;
   let copyNs = 0n;
   let kernelCpu = 0;
@@ -253,9 +253,9 @@ function buildWasm(npx: boolean): [string, string][] {
   return out;
 }
 
-function runChild(kernel: string, events: number, nodeArgs: string[]): RunResult {
+function runChild(kernel: string, events: number, extraArgs: string[]): RunResult {
   const t0 = now();
-  const r = spawnSync(process.execPath, [...nodeArgs, self, '--child', kernel, '--events', String(events)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, [self, '--child', kernel, '--events', String(events), ...extraArgs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const wallSeconds = secs(now() - t0);
   if (r.status !== 0) throw new Error(`floor kernel ${kernel} failed`);
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
@@ -281,8 +281,12 @@ async function main(): Promise<void> {
     return;
   }
   const rounds = Number(arg('--rounds') ?? 5);
-  const { benchTrace } = await import('../traces.js');
-  await benchTrace('dma', events); // untimed, and outside the children
+  // Any trace with --trace (the counts check then covers other map shapes); else the DMA bench trace, generated untimed.
+  const trace = arg('--trace');
+  if (trace === undefined) {
+    const { benchTrace } = await import('../traces.js');
+    await benchTrace('dma', events);
+  }
   const wasm = buildWasm(process.argv.includes('--npx'));
   const kernels: [string, string][] = [['generic', 'generic'], ['js', 'js'], ...wasm.map(([label, file]): [string, string] => [label, `wasm:${file}`])];
   const results = new Map<string, RunResult[]>(kernels.map(([label]) => [label, []]));
@@ -290,7 +294,7 @@ async function main(): Promise<void> {
     // Alternate the order too: no kernel always runs first in a round.
     const order = r % 2 === 0 ? kernels : [...kernels].reverse();
     for (const [label, kernel] of order) {
-      const res = runChild(kernel, events, []);
+      const res = runChild(kernel, events, trace === undefined ? [] : ['--trace', trace]);
       results.get(label)!.push(res);
       process.stderr.write(`round ${r + 1} ${label.padEnd(17)} wall ${fmt(res.wallSeconds)} s  cpu ${fmt(res.processCpuSeconds)} s  kernel ${fmt(res.kernelSeconds, 3)} s (cpu ${fmt(res.kernelCpuSeconds, 3)})  copy ${fmt(res.copySeconds, 3)} s  load ${fmt(res.load1)}\n`);
     }
@@ -310,7 +314,7 @@ async function main(): Promise<void> {
   const out = arg('--out') ?? 'bench/out/floor.json';
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify({ machine, events, rounds, counts: ref, results: Object.fromEntries(results) }, null, 2) + '\n');
-  console.log(`\n${events.toLocaleString('en-US')} events, ${rounds} runs each, median (min-max); counts ${mismatch ? 'DIFFER' : 'equal across all runs'}: ${JSON.stringify(ref)}\n`);
+  console.log(`\n${(trace ?? 'DMA bench trace')}: ${results.get('generic')![0].events.toLocaleString('en-US')} events, ${rounds} runs each, median (min-max); counts ${mismatch ? 'DIFFER' : 'equal across all runs'}: ${JSON.stringify(ref)}\n`);
   console.log('| kernel | whole process s (wall) | M events/s (whole process) | whole process CPU s | start s | pass s | read+decode s | copy s | kernel-only s | M events/s (kernel only) | kernel CPU s | M events/s (kernel, median batch) | peak RSS MiB | load avg (1 min) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [label, rs] of results) {
