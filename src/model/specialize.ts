@@ -119,6 +119,9 @@ export function laneRun(shape: TableShape, levels: number): LaneRun {
 
 const INV_POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** -k);
 
+/** Tables of at most this many ways get their probe, first-invalid search and LRU victim unrolled. */
+const UNROLL_WAYS = 8;
+
 /** `v >> order` for a pfn `v` (exact below 2^53), as caches/indexing.ts pageNumber. */
 function pageOf(v: string, order: number, small: string): string {
   if (order === 0) return v;
@@ -143,20 +146,36 @@ function tableLocals(): string {
 function probeSource(s: TableShape): string {
   const W = s.ways;
   const MASK = s.sets - 1;
-  const onHit = s.policy === 'lru' ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? `pol.onHit(page & ${MASK}, i - first);` : '';
+  const onHit = (way: string) => (s.policy === 'lru' ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? `pol.onHit(page & ${MASK}, ${way});` : '');
+  // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
+  const ways =
+    W <= UNROLL_WAYS
+      ? Array.from(
+          { length: W },
+          (_, w) => `
+          {
+            const i = first + ${w};
+            if (tBase[i] === base && tTag[i] === tag && tOrder[i] === ORDER) {
+              const st = tState[i];
+              if (st === 1) { k = i; ${onHit(String(w))} break probe; }
+              if (st === 2) ghost = true;
+            }
+          }`,
+        ).join('')
+      : `
+          for (let i = first; i < first + ${W}; i++) {
+            if (tBase[i] !== base || tTag[i] !== tag || tOrder[i] !== ORDER) continue;
+            const st = tState[i];
+            if (st === 1) { k = i; ${onHit('i - first')} break probe; }
+            if (st === 2) ghost = true;
+          }`;
   const probes = s.orders
     .map(
       (o) => `
         if (live[${o}] !== 0) {
           const page = ${pageOf('a', o, 'small')};
           const base = page * ${2 ** o};
-          const first = (page & ${MASK}) * ${W};
-          for (let i = first; i < first + ${W}; i++) {
-            if (tBase[i] !== base || tTag[i] !== tag || tOrder[i] !== ${o}) continue;
-            const st = tState[i];
-            if (st === 1) { k = i; ${onHit} break probe; }
-            if (st === 2) ghost = true;
-          }
+          const first = (page & ${MASK}) * ${W};${ways.replaceAll('ORDER', String(o))}
         }`,
     )
     .join('');
@@ -173,7 +192,13 @@ function fillSource(s: TableShape): string {
   const MASK = s.sets - 1;
   const stamped = s.policy === 'lru' || s.policy === 'fifo';
   const victim = stamped
-    ? `{
+    ? W <= UNROLL_WAYS
+      ? `{
+            way = 0;
+            let best = tStamp[first], st = 0;${Array.from({ length: W - 1 }, (_, w) => `
+            st = tStamp[first + ${w + 1}]; if (st < best) { best = st; way = ${w + 1}; }`).join('')}
+          }`
+      : `{
             way = 0;
             let best = tStamp[first];
             for (let w = 1; w < ${W}; w++) { const st = tStamp[first + w]; if (st < best) { best = st; way = w; } }
@@ -185,8 +210,8 @@ function fillSource(s: TableShape): string {
   return `{
           const set = (base < 4294967296 && order < 32 ? base >>> order : Math.floor(base * INV_POW2[order])) & ${MASK};
           const first = set * ${W};
-          let way = 0;
-          while (way < ${W} && tState[first + way] === 1) way++;
+          let way = ${W <= UNROLL_WAYS ? Array.from({ length: W }, (_, w) => `tState[first + ${w}] !== 1 ? ${w} : `).join('') + W : `0;
+          while (way < ${W} && tState[first + way] === 1) way++`};
           if (way === ${W}) ${victim}
           const i = first + way;
           if (tState[i] !== 0) live[tOrder[i]]--;

@@ -20,11 +20,14 @@ function summaryOf(events: Ev[], config: object, meta: Meta, generic: boolean): 
   return stableStringify(buildSummary(r, ['t']));
 }
 
-/** Half the cases get walk caches and a larger IOTLB, which randomCase leaves out. */
+/**
+ * What randomCase leaves out: half the cases get walk caches and a larger
+ * IOTLB, a third 16 ways, more than the generated code unrolls (a loop instead).
+ */
 function withWalkCaches(seed: number, config: Record<string, unknown>): Record<string, unknown> {
   const rng = new Rng(seed * 7919);
-  if (!rng.chance(0.5)) return config;
-  return { ...config, walkCache: { sets: 2, ways: 2, policy: 'lru' }, iotlb: { ...(config.iotlb as object), sets: 8 } };
+  const out = rng.chance(0.5) ? { ...config, walkCache: { sets: 2, ways: 2, policy: 'lru' }, iotlb: { ...(config.iotlb as object), sets: 8 } } : config;
+  return rng.chance(0.33) ? { ...out, iotlb: { ...(out.iotlb as object), ways: 16 } } : out;
 }
 
 const GROUPS = Array.from({ length: 10 }, (_, g) => [g * 20 + 1, g * 20 + 20] as const);
@@ -50,11 +53,14 @@ describe('specialized paging run equals the generic loop', () => {
   });
 
   it('writes the configuration into the source: probe orders, geometry and policy are constants', () => {
-    const src = pagingRunSource({ orders: [18, 9, 0], sets: 16, ways: 4, policy: 'lru', levels: 4, devtlb: false, walkCaches: false });
-    expect(src).toContain('tOrder[i] !== 18');
+    const src = pagingRunSource({ orders: [18, 9, 0], sets: 16, ways: 4, policy: 'lru', levels: 4, devtlb: false, walkCaches: false, lanes: false });
+    expect(src).toContain('tOrder[i] === 18');
     expect(src).toContain('(page & 15) * 4');
     expect(src).toContain('tStamp[i] = ++clock');
     expect(src).not.toContain('devtlb.lookup');
     expect(src).not.toContain('cachedWalk(');
+    // Four ways: one block per way, no loop; sixteen: a loop.
+    expect(src).not.toContain('for (let i = first');
+    expect(pagingRunSource({ orders: [0], sets: 1, ways: 16, policy: 'lru', levels: 4, devtlb: false, walkCaches: false, lanes: false })).toContain('for (let i = first; i < first + 16; i++)');
   });
 });
