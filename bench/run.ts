@@ -1,4 +1,4 @@
-// `npm run bench [-- --events N] [--large] [--compare previous.json] [--out file.json]`
+// `npm run bench [-- --events N] [--large] [--only a,b] [--compare previous.json] [--out file.json]`
 //
 // Each scenario runs in a child process so that its peak RSS is its own.
 // Prints a table and writes JSON (default bench/out/latest.json) so runs can
@@ -132,7 +132,40 @@ function sweepConfigs() {
   return ['4K', '4K,2M', '4K,2M,1G'].flatMap((ps) => [32, 64, 128, 256].map((e) => resolveConfig({ pageSizes: ps.split(','), iotlb: { entries: e, ways: 4 } })));
 }
 
+const cli = path.resolve('dist/src/cli/main.js');
+const hasTime = fs.existsSync('/usr/bin/time');
+
+/**
+ * The command line as a user runs it, the whole process from spawn to exit:
+ * `cli:replay` (a replay of the trace to a summary file), `cli:version` and
+ * `cli:inspect` (start-up; the median of 5 runs). Peak RSS is the command's,
+ * by /usr/bin/time when it is installed.
+ */
+function runCli(scenario: string, events: number): Result {
+  const [, what, kind] = scenario.split(':');
+  const trace = path.join('bench/data', `${kind ?? 'dma'}-${events}-s7.arrows`);
+  const out = path.join(os.tmpdir(), `iommu-replay-bench-${process.pid}.json`);
+  const args = what === 'version' ? ['--version'] : what === 'inspect' ? ['inspect', 'traces/nic.arrows'] : ['replay', trace, '--json', out];
+  const runs = what === 'replay' ? 1 : 5;
+  const times: number[] = [];
+  let rssKiB = NaN;
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = hasTime
+      ? spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    if (r.status !== 0) throw new Error(`bench scenario ${scenario} failed: ${r.stderr}`);
+    if (hasTime) rssKiB = Number(r.stderr.trim().split('\n').pop());
+  }
+  fs.rmSync(out, { force: true });
+  const seconds = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  const n = what === 'replay' ? events : 0;
+  return { scenario, events: n, seconds, eventsPerSecond: n / seconds, peakRssMiB: rssKiB / 1024, note: what === 'replay' ? 'whole process, as a user runs it' : `median of ${runs} runs: ${seconds.toFixed(3)} s` };
+}
+
 function run(scenario: string, events: number): Result {
+  if (scenario.startsWith('cli:')) return runCli(scenario, events);
   // Generate outside the timed child (a first run pays for it once).
   const r = spawnSync(process.execPath, [self, '--child', scenario, '--events', String(events)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`bench scenario ${scenario} failed`);
@@ -171,45 +204,60 @@ async function main(): Promise<void> {
   const queued = hasRedis();
   if (queued) scenarios.push(['nic:queue:1', Math.min(events, 5_000_000)], ['nic:queue:2', Math.min(events, 5_000_000)]);
   else process.stderr.write('nic:queue:* skipped: no redis-server (apt-get install redis-server)\n');
+  // The command line as a user runs it: whole-process replays and start-up.
+  scenarios.push(['cli:replay:dma', events], ['cli:replay:nic', Math.min(events, 5_000_000)], ['cli:version', 0], ['cli:inspect', 0]);
   if (process.argv.includes('--large')) {
     await benchTrace('dma', events * 10);
     scenarios.push(['dma:replay', events * 10]);
   }
+  // --only a,b: just those scenarios (by name), e.g. --only dma:replay,cli:version.
+  const only = arg('--only')?.split(',');
   for (const [s, n] of scenarios) {
+    if (only && !only.includes(s)) continue;
     const r = run(s, n);
     results.push(r);
-    process.stderr.write(`${s.padEnd(14)} ${(r.eventsPerSecond / 1e6).toFixed(2).padStart(8)} M events/s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB${r.note ? `  (${r.note})` : ''}\n`);
+    process.stderr.write(`${s.padEnd(14)} ${(r.eventsPerSecond / 1e6).toFixed(2).padStart(8)} M events/s  ${r.seconds.toFixed(3)} s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB${r.note ? `  (${r.note})` : ''}\n`);
   }
-  const scan = results.find((r) => r.scenario === 'dma:scan')!;
-  const dma = results.find((r) => r.scenario === 'dma:replay' && r.events === events)!;
-  const four = results.find((r) => r.scenario === 'dma:replay:4')!;
+  const find = (name: string, n?: number) => results.find((r) => r.scenario === name && (n === undefined || r.events === n));
+  /** f of the two scenarios' results, when both ran (--only may leave some out). */
+  const ratio = (x: Result | undefined, y: Result | undefined, f: (x: Result, y: Result) => number) => (x && y ? f(x, y) : undefined);
+  const dma = find('dma:replay', events);
   const summary = {
     machine: { cores: os.cpus().length, node: process.version, cpu: os.cpus()[0]?.model },
     results,
     ratios: {
-      scanOverReplay: scan.eventsPerSecond / dma.eventsPerSecond,
-      floorOverReplay: results.find((r) => r.scenario === 'dma:floor')!.eventsPerSecond / dma.eventsPerSecond,
-      fourPointsOverOne: dma.seconds * 4 / four.seconds,
-      curveOverReplay: results.find((r) => r.scenario === 'dma:curve')!.seconds / dma.seconds,
-      sweepTwoThreadsOverOne: results.find((r) => r.scenario === 'nic:sweep:1')!.seconds / results.find((r) => r.scenario === 'nic:sweep:2')!.seconds,
-      ...(queued ? {
-        queueTwoWorkersOverOne: results.find((r) => r.scenario === 'nic:queue:1')!.seconds / results.find((r) => r.scenario === 'nic:queue:2')!.seconds,
-        // Per job: one worker on the queue against one local thread, same 12 points in 2 jobs.
-        queueOverheadPerJobS: (results.find((r) => r.scenario === 'nic:queue:1')!.seconds - results.find((r) => r.scenario === 'nic:sweep:1')!.seconds) / 2,
-      } : {}),
+      scanOverReplay: ratio(find('dma:scan'), dma, (x, y) => x.eventsPerSecond / y.eventsPerSecond),
+      floorOverReplay: ratio(find('dma:floor'), dma, (x, y) => x.eventsPerSecond / y.eventsPerSecond),
+      fourPointsOverOne: ratio(dma, find('dma:replay:4'), (x, y) => (x.seconds * 4) / y.seconds),
+      curveOverReplay: ratio(find('dma:curve'), dma, (x, y) => x.seconds / y.seconds),
+      sweepTwoThreadsOverOne: ratio(find('nic:sweep:1'), find('nic:sweep:2'), (x, y) => x.seconds / y.seconds),
+      queueTwoWorkersOverOne: ratio(find('nic:queue:1'), find('nic:queue:2'), (x, y) => x.seconds / y.seconds),
+      // Per job: one worker on the queue against one local thread, same 12 points in 2 jobs.
+      queueOverheadPerJobS: ratio(find('nic:queue:1'), find('nic:sweep:1'), (x, y) => (x.seconds - y.seconds) / 2),
     },
   };
   const out = arg('--out') ?? 'bench/out/latest.json';
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
-  console.log(`\n| scenario | events | M events/s | peak RSS MiB | note |\n|---|---:|---:|---:|---|`);
+  console.log(`\n| scenario | events | seconds | M events/s | peak RSS MiB | note |\n|---|---:|---:|---:|---:|---|`);
   const prev = arg('--compare') ? (JSON.parse(fs.readFileSync(arg('--compare')!, 'utf8')) as typeof summary) : undefined;
   for (const r of results) {
     const p = prev?.results.find((x) => x.scenario === r.scenario && x.events === r.events);
     const delta = p ? ` (${((r.eventsPerSecond / p.eventsPerSecond - 1) * 100).toFixed(1)}%)` : '';
-    console.log(`| ${r.scenario} | ${r.events.toLocaleString('en-US')} | ${(r.eventsPerSecond / 1e6).toFixed(2)}${delta} | ${r.peakRssMiB.toFixed(0)} | ${r.note ?? ''} |`);
+    console.log(`| ${r.scenario} | ${r.events.toLocaleString('en-US')} | ${r.seconds.toFixed(3)} | ${(r.eventsPerSecond / 1e6).toFixed(2)}${delta} | ${r.peakRssMiB.toFixed(0)} | ${r.note ?? ''} |`);
   }
-  console.log(`\nscan / replay: ${summary.ratios.scanOverReplay.toFixed(2)}x; table operations alone / replay: ${summary.ratios.floorOverReplay.toFixed(2)}x; 4 points in one pass vs 4 replays: ${summary.ratios.fourPointsOverOne.toFixed(2)}x; 12-point sweep, 2 threads vs 1: ${summary.ratios.sweepTwoThreadsOverOne.toFixed(2)}x; 1..4096-entry curve / one replay: ${summary.ratios.curveOverReplay.toFixed(2)}x; ${queued ? `queued, 2 workers vs 1: ${summary.ratios.queueTwoWorkersOverOne!.toFixed(2)}x, overhead per job ${summary.ratios.queueOverheadPerJobS!.toFixed(2)} s; ` : ''}${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`);
+  const r = summary.ratios;
+  const fmt = (v: number | undefined, label: string, unit = 'x') => (v === undefined ? [] : [`${label}: ${v.toFixed(2)}${unit}`]);
+  const lines = [
+    ...fmt(r.scanOverReplay, 'scan / replay'),
+    ...fmt(r.floorOverReplay, 'table operations alone / replay'),
+    ...fmt(r.fourPointsOverOne, '4 points in one pass vs 4 replays'),
+    ...fmt(r.sweepTwoThreadsOverOne, '12-point sweep, 2 threads vs 1'),
+    ...fmt(r.curveOverReplay, '1..4096-entry curve / one replay'),
+    ...fmt(r.queueTwoWorkersOverOne, 'queued, 2 workers vs 1'),
+    ...fmt(r.queueOverheadPerJobS, 'queue overhead per job', ' s'),
+  ];
+  console.log(`\n${[...lines, `${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`].join('; ')}`);
 }
 
 main().catch((err) => {
