@@ -214,8 +214,13 @@ function fillSource(s: TableShape): string {
           while (way < ${W} && tState[first + way] === 1) way++`};
           if (way === ${W}) ${victim}
           const i = first + way;
-          if (tState[i] !== 0) live[tOrder[i]]--;
-          if (live[order]++ === 0) t.noteOrder(order);
+          // Entries per order: unchanged when a way of the same order is replaced.
+          if (tState[i] === 0) {
+            if (live[order]++ === 0) t.noteOrder(order);
+          } else if (tOrder[i] !== order) {
+            live[tOrder[i]]--;
+            if (live[order]++ === 0) t.noteOrder(order);
+          }
           tState[i] = 1;
           tTag[i] = tag;
           tBase[i] = base;
