@@ -1,16 +1,16 @@
-#!/usr/bin/env node
-// The command line: each command lives in its own module, loaded when named
+// The command line, parsed by yargs (main.ts answers a lone --version before
+// this module loads): each command lives in its own module, loaded when named
 // (commands.ts); input errors end here as one line on stderr and exit status 2,
 // a lost service (Redis) as one line and exit status 3.
 import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { InputError, UnavailableError } from '../errors.js';
+import { toolVersion } from '../version.js';
 import { startProfileIfAsked, stopProfile } from './profile.js';
 import { COMMAND_NAMES, isCommandName, loadCommand, stubCommand } from './commands.js';
 import { DOCS_EPILOGUE, unknownCommandMessage } from './options.js';
 import { checkStdioPlaces, markStdio } from './stdio.js';
 
-export async function main(argv: string[]): Promise<number> {
+export async function parseAndRun(argv: string[]): Promise<number> {
   const unknown = unknownCommandMessage(argv, COMMAND_NAMES);
   if (unknown) {
     process.stderr.write(`iommu-replay: ${unknown}\n`);
@@ -31,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     .middleware(startProfileIfAsked)
     .strict()
     .help()
-    .version()
+    .version(toolVersion())
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       // A value an option's own check refused (options.ts) comes back wrapped by yargs.
@@ -55,13 +55,3 @@ export async function main(argv: string[]): Promise<number> {
   }
   return 0;
 }
-
-main(hideBin(process.argv)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    process.stderr.write(`iommu-replay: internal error: ${(err as Error)?.stack ?? err}\n`);
-    process.exitCode = 70;
-  },
-);
