@@ -1,6 +1,7 @@
 // JSON from files we do not control (trace metadata, configurations):
 // nesting is bounded before JSON.parse sees it (a deep document overflows
 // the stack), and keys that would reach an object's prototype are refused.
+// And JSON we write (summaries, inspect --json): stableStringify.
 import { printable } from './text.js';
 
 /** Deeper than any configuration or metadata we define (they nest 3 levels). */
@@ -62,4 +63,27 @@ export function parseUntrustedJson(text: string, maxDepth = MAX_JSON_DEPTH): unk
   const bad = forbiddenKeyPath(value);
   if (bad !== undefined) throw new JsonError(`${printable(bad)}: the key "${bad.split('.').pop()}" is not allowed`);
   return value;
+}
+
+/**
+ * JSON with keys sorted at every level and plain numbers (bigints as exact
+ * integers): byte-identical for equal content.
+ */
+export function stableStringify(value: unknown, indent = 2): string {
+  return `${write(value, '', ' '.repeat(indent))}\n`;
+}
+
+function write(v: unknown, pad: string, step: string): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return Number.isFinite(v) ? JSON.stringify(v) : 'null';
+  if (typeof v !== 'object') return JSON.stringify(v);
+  const inner = pad + step;
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    return `[\n${v.map((x) => inner + write(x, inner, step)).join(',\n')}\n${pad}]`;
+  }
+  const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
+  if (keys.length === 0) return '{}';
+  return `{\n${keys.map((k) => `${inner}${JSON.stringify(k)}: ${write((v as Record<string, unknown>)[k], inner, step)}`).join(',\n')}\n${pad}}`;
 }

@@ -13,7 +13,7 @@ import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
 import type { WorkerInputError } from '../run/sweep-worker.js';
 import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
-import { stableStringify } from '../stats/summary.js';
+import { stableStringify } from '../json.js';
 import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
 import { traceNames } from './sweep.js';

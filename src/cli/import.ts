@@ -3,7 +3,8 @@ import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
-import { attributionLine, importTrace, lostLine, qemuLines } from '../import/convert.js';
+import { importTrace } from '../import/convert.js';
+import { attributionLine, lostLine, qemuLines } from '../import/stats.js';
 import { DOCS_EPILOGUE, SEED, numberOption } from './options.js';
 import { STDIO, withOutputFile, withStdinTraces } from './stdio.js';
 

@@ -2,8 +2,8 @@
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { fmtInt, fmtNs, mdTable } from '../report/format.js';
-import { attributionLine, lostLine, qemuLines, type ImportStats } from '../import/convert.js';
-import { stableStringify } from '../stats/summary.js';
+import { attributionLine, lostLine, qemuLines, type ImportStats } from '../import/stats.js';
+import { stableStringify } from '../json.js';
 import { inspectTrace, type Inspection } from '../trace/inspect.js';
 import { DOCS_EPILOGUE } from './options.js';
 import { withStdinTraces } from './stdio.js';

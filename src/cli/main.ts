@@ -1,62 +1,27 @@
 #!/usr/bin/env node
-// The command line: each command lives in its own module, loaded when named
-// (commands.ts); input errors end here as one line on stderr and exit status 2,
-// a lost service (Redis) as one line and exit status 3.
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { InputError, UnavailableError } from '../errors.js';
-import { startProfileIfAsked, stopProfile } from './profile.js';
-import { COMMAND_NAMES, isCommandName, loadCommand, stubCommand } from './commands.js';
-import { DOCS_EPILOGUE, unknownCommandMessage } from './options.js';
-import { checkStdioPlaces, markStdio } from './stdio.js';
+// The entry point. `iommu-replay --version` alone is answered here, before
+// yargs and the rest of the command line load (parse.ts): loading them takes
+// most of a start-up. Every other line goes to parse.ts, --version with
+// anything else too (yargs decides what that means).
+import { toolVersion } from '../version.js';
 
-export async function main(argv: string[]): Promise<number> {
-  const unknown = unknownCommandMessage(argv, COMMAND_NAMES);
-  if (unknown) {
-    process.stderr.write(`iommu-replay: ${unknown}\n`);
-    return 2;
-  }
-  // Only the command the line names is loaded; the others are listed by name
-  // for --help (a command word is the first argument, options.ts).
-  const named = argv.find((a) => !a.startsWith('-'));
-  const commands = await Promise.all(COMMAND_NAMES.map((c) => (c === named && isCommandName(named) ? loadCommand(c) : stubCommand(c))));
-  const parser = yargs(markStdio(argv))
-    .scriptName('iommu-replay')
-    .usage('$0 <command> [options]\n\nTrace-driven IOMMU performance analyzer: replays Arrow traces of DMA and map/unmap through an IOMMU model.')
-    .command(commands as never)
-    .demandCommand(1, `Name a command: ${COMMAND_NAMES.join(', ')}`)
-    .epilogue(DOCS_EPILOGUE)
-    .option('profile', { type: 'string', describe: 'write a V8 CPU profile of the run to this .cpuprofile file (open in Chrome DevTools)', global: true })
-    .middleware(checkStdioPlaces as never)
-    .middleware(startProfileIfAsked)
-    .strict()
-    .help()
-    .version()
-    .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((msg, err) => {
-      // A value an option's own check refused (options.ts) comes back wrapped by yargs.
-      if (err) throw err.name === 'YError' ? new InputError(err.message) : err;
-      // A usage error: stop here, before any handler runs.
-      throw new InputError(`${msg} (see --help)`);
-    });
-  try {
-    await parser.parseAsync();
-    await stopProfile();
-  } catch (err) {
-    if (err instanceof InputError) {
-      process.stderr.write(`iommu-replay: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof UnavailableError) {
-      process.stderr.write(`iommu-replay: ${err.message}\n`);
-      return 3;
-    }
-    throw err;
-  }
-  return 0;
+/** Whether the line is `--version` and nothing else. */
+function isVersionOnly(argv: string[]): boolean {
+  return argv.length === 1 && argv[0] === '--version';
 }
 
-main(hideBin(process.argv)).then(
+async function main(argv: string[]): Promise<number> {
+  if (isVersionOnly(argv)) {
+    // As yargs prints it (parse.ts gives it the same toolVersion()): with
+    // console.log, which ignores a closed or full standard output as yargs does.
+    console.log(toolVersion());
+    return 0;
+  }
+  return (await import('./parse.js')).parseAndRun(argv);
+}
+
+// The words after `node main.js` (as yargs' hideBin gives them outside Electron).
+main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },

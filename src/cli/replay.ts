@@ -10,7 +10,7 @@ import { parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { replayTrace } from '../run/run.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
-import { stableStringify } from '../stats/summary.js';
+import { stableStringify } from '../json.js';
 import { DOCS_EPILOGUE } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
 import { STDIO, checkOneStdout, withStdinTraces, writeOutput } from './stdio.js';

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { ReplayConfig } from '../config/config.js';
 import { describeIoError, traceError } from '../errors.js';
-import { stableStringify } from '../stats/summary.js';
+import { stableStringify } from '../json.js';
 import { SPEC_VERSION, toolVersion } from '../version.js';
 
 /** Bytes hashed at each end of a trace file: its schema at the head, a file's footer (the index of its batches) at the tail. */

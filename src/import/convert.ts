@@ -17,7 +17,8 @@ import { TraceWriter } from '../trace/writer.js';
 import { Rng } from '../workloads/rng.js';
 import { isKnownEvent, parseEvent, type KernelEvent } from './events.js';
 import { isNoise, parseLine, type LineFormat } from './lines.js';
-import { QemuLogParser, alignQemu, isQemuLine, type AlignStats, type QemuCounts } from './qemu.js';
+import { QemuLogParser, alignQemu, isQemuLine } from './qemu.js';
+import type { ImportStats } from './stats.js';
 
 export interface ImportOptions {
   format: LineFormat | 'auto';
@@ -30,25 +31,6 @@ export interface ImportOptions {
   devices?: string[];
   /** With a QEMU log: each domain-selective or global IOTLB invalidation becomes a `flush` op. */
   qemuFlushes?: boolean;
-}
-
-export interface ImportStats {
-  files: string[];
-  lines: { read: number; parsed: number; skipped: Record<string, number> };
-  /** The first unparseable lines, "file:line: text". */
-  firstBad: string[];
-  /** Events of other tracepoints, by name. */
-  otherEvents: Record<string, number>;
-  kernelEvents: Record<string, number>;
-  attribution: { sameCpuNeighbour: number; earlierMapping: number; vendorDevField: number; defaultDomain: number };
-  synthesized: { streaming: number; coherent: number };
-  sortedBackwardsTimestamps: number;
-  devices: { name: string; requesterId: number; domain: number }[];
-  events: number;
-  /** Events the kernel's ring buffer dropped ([LOST N EVENTS]); `unknownLosses` counts markers without a number. */
-  lost: { events: number; markers: number; unknownLosses: number };
-  /** With a QEMU log: QEMU's own counts and how the two sides were aligned. */
-  qemu?: QemuCounts & { alignment: AlignStats };
 }
 
 const DEFAULT_DOMAIN = 1;
@@ -76,30 +58,6 @@ interface OutEvent {
 /** A line as it may be shown on a terminal (binary input shows as "?"). */
 function printable(text: string): string {
   return text.replace(/[^\x20-\x7e\t]/g, '?');
-}
-
-/** The attribution line that import prints and inspect shows. */
-export function attributionLine(a: ImportStats['attribution']): string {
-  return `map/unmap attributed: same-CPU dma event ${a.sameCpuNeighbour}, earlier mapping ${a.earlierMapping}, dev= field ${a.vendorDevField}, default domain ${a.defaultDomain}`;
-}
-
-/** "N events were lost ..." for the import summary and inspect, or null. */
-export function lostLine(lost: ImportStats['lost'] | undefined): string | null {
-  if (!lost || lost.markers === 0) return null;
-  const n = lost.unknownLosses ? `at least ${lost.events}` : String(lost.events);
-  return `warning: ${n} events were lost (${lost.markers} marker${lost.markers === 1 ? '' : 's'} in the trace): the replay misses them; re-record with a larger buffer_size_kb`;
-}
-
-/** The line that import prints and inspect shows for a QEMU log. */
-export function qemuLines(q: ImportStats['qemu']): string[] {
-  if (!q) return [];
-  const inv = Object.entries(q.invalidations).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k} ${v}`).join(', ');
-  const a = q.alignment;
-  return [
-    `QEMU: ${q.translations} translations by ${q.devices.join(', ') || 'no device'}; IOTLB hits ${q.iotlbHits}, updates ${q.iotlbUpdates}, resets ${q.iotlbResets}`,
-    `QEMU invalidation descriptors: ${inv || 'none'}`,
-    `QEMU alignment: ${a.translations - a.unfit} of ${a.translations} translations inside a live mapping, ${a.unfit} do not fit (${a.unmatched} match no mapping); ${a.anchoredUnmaps} of ${a.guestUnmaps} unmaps anchored to their invalidation; clock drift ${a.driftMs.toFixed(3)} ms`,
-  ];
 }
 
 /** Opens a file for lines, gunzipping it when it starts with gzip's magic bytes. */

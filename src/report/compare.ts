@@ -6,7 +6,8 @@ import * as ss from 'simple-statistics';
 import type { ReplayConfig } from '../config/config.js';
 import { formatPageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
 import { SPEC_VERSION, toolVersion } from '../version.js';
-import { commandCount, stableStringify, type Summary } from '../stats/summary.js';
+import { stableStringify } from '../json.js';
+import { commandCount, type Summary } from '../stats/summary.js';
 import { bitmapOrder, geometryOf, geometryOrder, modesOf, pageMixRows, rankAcrossTraces, traceFindings, type ChartName, type RankTable, type TraceFindings } from './findings.js';
 import { fmtInt, fmtNs, fmtNum, fmtPct, tableMd, type Table } from './format.js';
 

@@ -1,7 +1,17 @@
 // Number formatting for human reports (never for the JSON summary).
 
+/**
+ * An integer with its digits grouped by threes, as toLocaleString('en-US')
+ * writes it ("12,000"). Safe integers are grouped here: the first
+ * toLocaleString of a run starts ICU's number formatting, which takes
+ * milliseconds of a short command (inspect); anything else (-0, NaN, huge) is
+ * left to it.
+ */
 export function fmtInt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+  const v = Math.round(n);
+  if (!Number.isSafeInteger(v) || Object.is(v, -0)) return v.toLocaleString('en-US');
+  const digits = String(Math.abs(v)).replace(/\B(?=(\d{3})+$)/g, ',');
+  return v < 0 ? `-${digits}` : digits;
 }
 
 export function fmtPct(r: number | null, digits = 2): string {

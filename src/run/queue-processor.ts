@@ -4,7 +4,7 @@
 // curves (as JSON).
 import { UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { InputError } from '../errors.js';
-import { stableStringify } from '../stats/summary.js';
+import { stableStringify } from '../json.js';
 import { identityMismatch, traceIdentity } from './identity.js';
 import type { JobData, JobResult } from './queue.js';
 import { runCurveTask } from './curve-worker.js';

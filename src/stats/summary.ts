@@ -262,29 +262,6 @@ export function invalidationCost(cmd: { page: number; domain: number; devtlb: nu
 }
 
 /**
- * JSON with keys sorted at every level and plain numbers (bigints as exact
- * integers): byte-identical for equal content.
- */
-export function stableStringify(value: unknown, indent = 2): string {
-  return `${write(value, '', ' '.repeat(indent))}\n`;
-}
-
-function write(v: unknown, pad: string, step: string): string {
-  if (v === null || v === undefined) return 'null';
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'number') return Number.isFinite(v) ? JSON.stringify(v) : 'null';
-  if (typeof v !== 'object') return JSON.stringify(v);
-  const inner = pad + step;
-  if (Array.isArray(v)) {
-    if (v.length === 0) return '[]';
-    return `[\n${v.map((x) => inner + write(x, inner, step)).join(',\n')}\n${pad}]`;
-  }
-  const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
-  if (keys.length === 0) return '{}';
-  return `{\n${keys.map((k) => `${inner}${JSON.stringify(k)}: ${write((v as Record<string, unknown>)[k], inner, step)}`).join(',\n')}\n${pad}}`;
-}
-
-/**
  * A summary read back from its JSON text: `trace.firstTs` and `trace.lastTs`
  * come back exact (bigint beyond 2^53, as buildSummary made them), so that
  * writing it again gives the same bytes.

@@ -2,11 +2,26 @@
 // an int64 uncompressed length, -1 for "stored as is", then the codec's
 // frame). LZ4_FRAME through lz4js, ZSTD through fzstd, both pure JavaScript.
 // The output size is known before decompressing and bounded by the caller,
-// so a corrupt length cannot allocate what it likes.
-import { decompress as zstdDecompress } from 'fzstd';
-import lz4 from 'lz4js';
+// so a corrupt length cannot allocate what it likes. Each library loads when
+// a batch first needs it (loadCodec): most traces are not compressed, and
+// loading both takes longer than inspecting a small trace.
+import type { decompress as ZstdDecompress } from 'fzstd';
+import type Lz4 from 'lz4js';
 import { FormatError } from './flatbuf.js';
 import { Codec } from './format.js';
+
+let zstdDecompress: typeof ZstdDecompress | undefined;
+let lz4: typeof Lz4 | undefined;
+
+/** Loads the library of `codec` (once); a batch compressed with it can be decompressed after. */
+export async function loadCodec(codec: Codec): Promise<void> {
+  if (codec === Codec.Zstd) zstdDecompress ??= (await import('fzstd')).decompress;
+  else if (codec === Codec.Lz4Frame) lz4 ??= (await import('lz4js')).default;
+}
+
+function notLoaded(codec: Codec): never {
+  throw new Error(`${codecName(codec)} decompression before loadCodec`);
+}
 
 export function codecName(codec: Codec): string {
   return codec === Codec.Zstd ? 'ZSTD' : 'LZ4_FRAME';
@@ -47,7 +62,7 @@ function lz4Frame(src: Uint8Array, out: Uint8Array): number {
       done += size;
     } else {
       const scratch = new Uint8Array(maxBlock);
-      const n = lz4.decompressBlock(src, scratch, at, size, 0);
+      const n = (lz4 ?? notLoaded(Codec.Lz4Frame)).decompressBlock(src, scratch, at, size, 0);
       if (!(n >= 0 && n <= maxBlock) || done + n > out.length) bad('more data than its length says');
       out.set(scratch.subarray(0, n), done);
       done += n;
@@ -98,8 +113,9 @@ export function decompressBuffer(codec: Codec, raw: Uint8Array, maxBytes: number
     n = lz4Frame(src, out);
   } else {
     zstdContentSize(src, length);
+    const decompress = zstdDecompress ?? notLoaded(codec);
     try {
-      n = zstdDecompress(src, out).length;
+      n = decompress(src, out).length;
     } catch {
       throw new FormatError('its ZSTD frame is corrupt');
     }

@@ -9,8 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
 import type { EventBatch } from './batch.js';
+import { loadCodec } from './codec.js';
 import { checkBatchHeader, decodeColumns, decodeOpDictionary, layoutOf, type Layout, type OpDictionary } from './columns.js';
 import { FormatError, fmtInt } from './flatbuf.js';
+import { Codec } from './format.js';
 import { ARROW_MAGIC, openFraming, type Framing, type MessageAt } from './ipc.js';
 import { parseMetadata } from './metadata.js';
 import type { TraceMetadata } from './schema.js';
@@ -117,6 +119,7 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
           const d = m.message.dictionary;
           const value = dictionaryValue(layout, m);
           if (d.id !== layout.opDictionary) continue;
+          if (d.data.codec !== Codec.None) await loadCodec(d.data.codec);
           framing.cursor.read(body, 0, length, m.bodyStart);
           const next = decodeOpDictionary(value, d.data, body, `the dictionary batch at byte ${m.start}`);
           opDictionary = d.isDelta && opDictionary
@@ -128,6 +131,7 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
         const starts = checkBatchHeader(layout, h, length, `record batch ${batch} at byte ${m.start}`);
         batch++;
         if (h.length === 0) continue; // an empty batch holds no rows
+        if (h.codec !== Codec.None) await loadCodec(h.codec);
         framing.cursor.read(body, 0, length, m.bodyStart);
         cols = decodeColumns(layout, h, body, starts, opDictionary, row);
       } catch (err) {

@@ -10,7 +10,7 @@ import { resolveConfig } from '../../src/config/config.js';
 import { MAX_POINTS_PER_TASK, planTasks, runSweep } from '../../src/run/sweep.js';
 import { replayTrace } from '../../src/run/run.js';
 import { rowOf } from '../../src/report/compare.js';
-import { stableStringify } from '../../src/stats/summary.js';
+import { stableStringify } from '../../src/json.js';
 import { writeTrace } from '../../src/trace/writer.js';
 import { batchOf } from '../helpers/events.js';
 import { runCli, tmpDir } from '../helpers/cli.js';

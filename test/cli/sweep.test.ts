@@ -6,7 +6,7 @@ import { resolveConfig } from '../../src/config/config.js';
 import { expandSweep } from '../../src/config/sweep.js';
 import { replayTrace } from '../../src/run/run.js';
 import { planTasks } from '../../src/run/sweep.js';
-import { stableStringify } from '../../src/stats/summary.js';
+import { stableStringify } from '../../src/json.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
 
 const NIC = path.resolve('traces/nic.arrows');

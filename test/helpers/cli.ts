@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const CLI = path.resolve('dist/src/cli/main.js');
 
@@ -21,4 +22,27 @@ export function runCliBytes(args: string[], opts: { input?: Uint8Array } = {}): 
 
 export function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-replay-'));
+}
+
+/**
+ * Runs the built CLI and lists every module it loaded (file: and node: URLs,
+ * in load order), through a module loader hook: which libraries a command
+ * line loads, without timing anything.
+ */
+export function runCliModules(args: string[]): { status: number; stdout: string; stderr: string; modules: string[] } {
+  if (!fs.existsSync(CLI)) throw new Error('dist/ is missing: run npm run build');
+  const dir = tmpDir();
+  const log = path.join(dir, 'modules.txt');
+  fs.writeFileSync(path.join(dir, 'hooks.mjs'), "import fs from 'node:fs';\nexport async function load(url, context, next) {\n  fs.appendFileSync(process.env.MODULE_LOG, url + '\\n');\n  return next(url, context);\n}\n");
+  fs.writeFileSync(path.join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+  fs.writeFileSync(log, '');
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(path.join(dir, 'register.mjs')).href, CLI, ...args], {
+    encoding: 'utf8',
+    cwd: process.cwd(),
+    input: '',
+    env: { ...process.env, MODULE_LOG: log },
+  });
+  const modules = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, modules };
 }

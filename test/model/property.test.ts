@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
-import { buildSummary, stableStringify } from '../../src/stats/summary.js';
+import { stableStringify } from '../../src/json.js';
+import { buildSummary } from '../../src/stats/summary.js';
 import { Rng } from '../../src/workloads/rng.js';
 import { batchOf, type Ev } from '../helpers/events.js';
 import { metaOf, replayEvents } from '../helpers/replay.js';

@@ -1,0 +1,57 @@
+// The command line, parsed by yargs (main.ts answers a lone --version before
+// this module loads): each command lives in its own module, loaded when named
+// (commands.ts); input errors end here as one line on stderr and exit status 2,
+// a lost service (Redis) as one line and exit status 3.
+import yargs from 'yargs';
+import { InputError, UnavailableError } from '../errors.js';
+import { toolVersion } from '../version.js';
+import { startProfileIfAsked, stopProfile } from './profile.js';
+import { COMMAND_NAMES, isCommandName, loadCommand, stubCommand } from './commands.js';
+import { DOCS_EPILOGUE, unknownCommandMessage } from './options.js';
+import { checkStdioPlaces, markStdio } from './stdio.js';
+
+export async function parseAndRun(argv: string[]): Promise<number> {
+  const unknown = unknownCommandMessage(argv, COMMAND_NAMES);
+  if (unknown) {
+    process.stderr.write(`iommu-replay: ${unknown}\n`);
+    return 2;
+  }
+  // Only the command the line names is loaded; the others are listed by name
+  // for --help (a command word is the first argument, options.ts).
+  const named = argv.find((a) => !a.startsWith('-'));
+  const commands = await Promise.all(COMMAND_NAMES.map((c) => (c === named && isCommandName(named) ? loadCommand(c) : stubCommand(c))));
+  const parser = yargs(markStdio(argv))
+    .scriptName('iommu-replay')
+    .usage('$0 <command> [options]\n\nTrace-driven IOMMU performance analyzer: replays Arrow traces of DMA and map/unmap through an IOMMU model.')
+    .command(commands as never)
+    .demandCommand(1, `Name a command: ${COMMAND_NAMES.join(', ')}`)
+    .epilogue(DOCS_EPILOGUE)
+    .option('profile', { type: 'string', describe: 'write a V8 CPU profile of the run to this .cpuprofile file (open in Chrome DevTools)', global: true })
+    .middleware(checkStdioPlaces as never)
+    .middleware(startProfileIfAsked)
+    .strict()
+    .help()
+    .version(toolVersion())
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      // A value an option's own check refused (options.ts) comes back wrapped by yargs.
+      if (err) throw err.name === 'YError' ? new InputError(err.message) : err;
+      // A usage error: stop here, before any handler runs.
+      throw new InputError(`${msg} (see --help)`);
+    });
+  try {
+    await parser.parseAsync();
+    await stopProfile();
+  } catch (err) {
+    if (err instanceof InputError) {
+      process.stderr.write(`iommu-replay: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof UnavailableError) {
+      process.stderr.write(`iommu-replay: ${err.message}\n`);
+      return 3;
+    }
+    throw err;
+  }
+  return 0;
+}
