@@ -2,7 +2,8 @@
 // configuration point (style.md: "A sweep decodes a batch once and hands it
 // to every configuration point").
 import type { ReplayConfig } from '../config/config.js';
-import { buildSummary, stableStringify, type Summary } from '../stats/summary.js';
+import { buildSummary, type Summary } from '../stats/summary.js';
+import { stableStringify } from '../json.js';
 import { laneCounters } from '../caches/lanes.js';
 import { openTrace } from '../trace/merge.js';
 import type { TraceMetadata } from '../trace/schema.js';
