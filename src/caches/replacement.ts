@@ -13,9 +13,34 @@ const FIFO = 1;
 const PLRU = 2;
 const RANDOM = 3;
 const FLUSH_WHEN_FULL = 4;
+/** lru over exactly 4 ways, kept as a recency order (LRU4_TOUCH). */
+const LRU4 = 5;
 const CODES: Record<PolicyName, number> = { lru: LRU, fifo: FIFO, plru: PLRU, random: RANDOM, 'flush-when-full': FLUSH_WHEN_FULL };
 /** `victim`'s answer under flush-when-full: empty the whole table, then fill. */
 export const FLUSH_ALL = -1;
+
+/**
+ * LRU over 4 ways as a recency order rather than stamps: a set's byte holds
+ * its ways from least to most recently used, 2 bits each (way at position 0,
+ * the low bits, is the victim). LRU4_TOUCH[order * 4 + way] is the order with
+ * `way` moved to most recent. The same victims as the stamps give (both
+ * order ways by their last hit or fill), without comparing four stamps: the
+ * branches of that comparison mispredict on almost every miss.
+ */
+export const LRU4_TOUCH: Uint8Array = (() => {
+  const t = new Uint8Array(256 * 4);
+  for (let code = 0; code < 256; code++) {
+    const ways = [0, 1, 2, 3].map((p) => (code >> (2 * p)) & 3);
+    for (let w = 0; w < 4; w++) {
+      const order = [...ways.filter((x) => x !== w), w];
+      // Codes that are not permutations never occur; any value will do for them.
+      t[code * 4 + w] = order.length === 4 ? order.reduce((acc, x, p) => acc | (x << (2 * p)), 0) : 0;
+    }
+  }
+  return t;
+})();
+/** Ways 0, 1, 2, 3 from least to most recent: a set's order before any fill (any permutation would do). */
+export const LRU4_INITIAL = 0b11100100;
 
 /** The way with the smallest stamp (the first of equals). */
 function oldestWay(stamp: Float64Array, base: number, ways: number): number {
@@ -49,16 +74,19 @@ export class Replacement {
    * A touch points every node on the way's path away from it.
    */
   private readonly bits: Uint8Array;
+  /** lru with 4 ways: each set's recency order (LRU4_TOUCH); the stamps are then unused. */
+  readonly order4: Uint8Array;
   /** random: seeded xorshift32 state, so `random` runs are reproducible. */
   private rng: number;
 
   constructor(name: PolicyName, sets: number, ways: number, seed: number) {
     this.name = name;
-    this.code = CODES[name];
+    this.code = name === 'lru' && ways === 4 ? LRU4 : CODES[name];
     this.ways = ways;
     const stamped = this.code === LRU || this.code === FIFO;
     this.stamp = new Float64Array(stamped ? sets * ways : 0);
     this.bits = new Uint8Array(this.code === PLRU ? sets * ways : 0); // node 0 unused: ways-1 nodes per set
+    this.order4 = new Uint8Array(this.code === LRU4 ? sets : 0).fill(LRU4_INITIAL);
     // splitmix-style scramble so that nearby seeds give unrelated streams; never 0.
     let s = (seed ^ 0x9e3779b9) >>> 0;
     s = Math.imul(s ^ (s >>> 16), 0x85ebca6b) >>> 0;
@@ -67,12 +95,14 @@ export class Replacement {
   }
 
   onHit(set: number, way: number): void {
-    if (this.code === LRU) this.stamp[set * this.ways + way] = ++this.clock;
+    if (this.code === LRU4) this.order4[set] = LRU4_TOUCH[this.order4[set] * 4 + way];
+    else if (this.code === LRU) this.stamp[set * this.ways + way] = ++this.clock;
     else if (this.code === PLRU) this.touch(set, way);
   }
 
   onFill(set: number, way: number): void {
-    if (this.code === LRU || this.code === FIFO) this.stamp[set * this.ways + way] = ++this.clock;
+    if (this.code === LRU4) this.order4[set] = LRU4_TOUCH[this.order4[set] * 4 + way];
+    else if (this.code === LRU || this.code === FIFO) this.stamp[set * this.ways + way] = ++this.clock;
     else if (this.code === PLRU) this.touch(set, way);
   }
 
@@ -84,6 +114,7 @@ export class Replacement {
   victim(set: number): number {
     const code = this.code;
     if (code === FLUSH_WHEN_FULL) return FLUSH_ALL;
+    if (code === LRU4) return this.order4[set] & 3;
     if (code === LRU || code === FIFO) return oldestWay(this.stamp, set * this.ways, this.ways);
     if (code === PLRU) {
       const base = set * this.ways;

@@ -20,6 +20,7 @@
 // test/run/lanes.test.ts compares each lane with its own replay.
 import type { TableGeometry } from '../config/config.js';
 import { POW2 } from '../caches/indexing.js';
+import { LRU4_TOUCH } from '../caches/replacement.js';
 import { D, DOMAIN_FIELDS, M } from '../stats/counters.js';
 import type { SetAssocTable } from '../caches/table.js';
 import type { PageTablePool } from './pagetable.js';
@@ -101,7 +102,7 @@ const compiled = new Map<string, (...args: never[]) => unknown>();
 function compile<F>(name: string, params: string, body: string): F {
   let fn = compiled.get(body);
   if (fn === undefined) {
-    fn = new Function('POW2', 'INV_POW2', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(POW2, INV_POW2) as (...args: never[]) => unknown;
+    fn = new Function('POW2', 'INV_POW2', 'LRU4_TOUCH', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(POW2, INV_POW2, LRU4_TOUCH) as (...args: never[]) => unknown;
     compiled.set(body, fn);
   }
   return fn as F;
@@ -119,6 +120,11 @@ export function laneRun(shape: TableShape, levels: number): LaneRun {
 
 const INV_POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** -k);
 
+/** LRU over 4 ways keeps a recency order per set (caches/replacement.ts LRU4_TOUCH), not stamps. */
+function lru4(s: TableShape): boolean {
+  return s.policy === 'lru' && s.ways === 4;
+}
+
 /** Tables of at most this many ways get their probe, first-invalid search and LRU victim unrolled. */
 const UNROLL_WAYS = 8;
 
@@ -133,7 +139,7 @@ function pageOf(v: string, order: number, small: string): string {
 function tableLocals(): string {
   return `
   const tState = t.state, tTag = t.tag, tBase = t.base, tOrder = t.order, tPhys = t.phys, tOwner = t.owner, tUnmapped = t.unmappedAt;
-  const live = t.orderLive, pol = t.policy, tStamp = pol.stamp;
+  const live = t.orderLive, pol = t.policy, tStamp = pol.stamp, tOrd4 = pol.order4;
   let clock = pol.clock;`;
 }
 
@@ -146,7 +152,8 @@ function tableLocals(): string {
 function probeSource(s: TableShape): string {
   const W = s.ways;
   const MASK = s.sets - 1;
-  const onHit = (way: string) => (s.policy === 'lru' ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? `pol.onHit(page & ${MASK}, ${way});` : '');
+  const onHit = (way: string) =>
+    lru4(s) ? `tOrd4[page & ${MASK}] = LRU4_TOUCH[tOrd4[page & ${MASK}] * 4 + ${way}];` : s.policy === 'lru' ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? `pol.onHit(page & ${MASK}, ${way});` : '';
   // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
   const ways =
     W <= UNROLL_WAYS
@@ -190,8 +197,10 @@ function probeSource(s: TableShape): string {
 function fillSource(s: TableShape): string {
   const W = s.ways;
   const MASK = s.sets - 1;
-  const stamped = s.policy === 'lru' || s.policy === 'fifo';
-  const victim = stamped
+  const stamped = (s.policy === 'lru' && !lru4(s)) || s.policy === 'fifo';
+  const victim = lru4(s)
+    ? `way = tOrd4[set] & 3;`
+    : stamped
     ? W <= UNROLL_WAYS
       ? `{
             way = 0;
@@ -228,7 +237,7 @@ function fillSource(s: TableShape): string {
           tPhys[i] = phys;
           tOwner[i] = dom;
           tUnmapped[i] = -1;
-          ${stamped ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? 'pol.onFill(set, way);' : ''}
+          ${lru4(s) ? 'tOrd4[set] = LRU4_TOUCH[tOrd4[set] * 4 + way];' : stamped ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? 'pol.onFill(set, way);' : ''}
       }`;
 }
 

@@ -196,3 +196,42 @@ describe('removal fast path', () => {
     }
   });
 });
+
+describe('lru over 4 ways keeps a recency order, not stamps', () => {
+  // The plain rule: each way's last touch (hit or fill) by a clock; the victim is the oldest.
+  function stampVictims(ops: [number, number][]): number[] {
+    const sets = 4;
+    const last = new Float64Array(sets * 4);
+    let clock = 0;
+    const out: number[] = [];
+    for (const [set, way] of ops) {
+      if (way < 0) {
+        let best = 0;
+        for (let w = 1; w < 4; w++) if (last[set * 4 + w] < last[set * 4 + best]) best = w;
+        out.push(best);
+        last[set * 4 + best] = ++clock; // the victim is filled
+      } else last[set * 4 + way] = ++clock;
+    }
+    return out;
+  }
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('seed %i: the same victims as last-touch stamps over 2000 random hits and fills', (seed) => {
+    const rng = new Rng(seed);
+    // Every way touched once first, as fills of a set's invalid ways do before any victim is asked for.
+    const ops: [number, number][] = [];
+    for (let set = 0; set < 4; set++) for (let w = 0; w < 4; w++) ops.push([set, w]);
+    for (let i = 0; i < 2000; i++) ops.push([rng.int(4), rng.chance(0.4) ? -1 : rng.int(4)]);
+    const p = new Replacement('lru', 4, 4, 0);
+    expect(p.order4.length).toBe(4);
+    const got: number[] = [];
+    for (const [set, way] of ops) {
+      if (way < 0) {
+        const v = p.victim(set);
+        got.push(v);
+        p.onFill(set, v);
+      } else if (rng.chance(0.5)) p.onHit(set, way);
+      else p.onFill(set, way);
+    }
+    expect(got).toEqual(stampVictims(ops));
+  });
+});

@@ -57,7 +57,8 @@ describe('specialized paging run equals the generic loop', () => {
     const src = pagingRunSource({ orders: [18, 9, 0], sets: 16, ways: 4, policy: 'lru', levels: 4, devtlb: false, walkCaches: false, lanes: false });
     expect(src).toContain('tOrder[i] === 18');
     expect(src).toContain('(page & 15) * 4');
-    expect(src).toContain('tStamp[i] = ++clock');
+    expect(src).toContain('LRU4_TOUCH[tOrd4[set] * 4 + way]'); // lru over 4 ways: a recency order per set
+    expect(pagingRunSource({ orders: [0], sets: 1, ways: 8, policy: 'lru', levels: 4, devtlb: false, walkCaches: false, lanes: false })).toContain('tStamp[i] = ++clock');
     expect(src).not.toContain('devtlb.lookup');
     expect(src).not.toContain('cachedWalk(');
     // Four ways: one block per way, no loop; sixteen: a loop.
