@@ -7,9 +7,11 @@
 // entry caches a leaf that is mapped now: an unmap's entries are removed
 // before the next DMA. So whichever IOTLB hits or misses, a page translates to
 // the same leaf, and the device TLB sees the same fills. One replay (the
-// leader, lane 0) can then drive the other lanes' tables: each lane probes its
-// own table at every IOTLB lookup and, on a miss, fills it with the leaf the
-// leader found (in its table or by its walk). What differs per lane is
+// leader, lane 0) can then drive the other lanes' tables: its DMA run records
+// each IOTLB lookup's page and leaf (in its table or by its walk), and after
+// the run each lane takes that record through its own table, probing it and,
+// on a miss, filling the leaf (model/specialize.ts laneRun). Invalidations
+// reach every lane's table through this class. What differs per lane is
 // counted here: hits, misses caused by invalidation, walks and their
 // accesses, entries removed and stale windows (`LaneCounts`).
 //
