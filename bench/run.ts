@@ -8,8 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Replacement } from '../src/caches/replacement.js';
-import { SetAssocTable } from '../src/caches/table.js';
+import { tableOf } from '../src/caches/table.js';
 import { resolveConfig } from '../src/config/config.js';
 import { PageTablePool } from '../src/model/pagetable.js';
 import { splitRange } from '../src/model/pgsize.js';
@@ -65,7 +64,7 @@ async function child(scenario: string, events: number): Promise<Result> {
     // replay of the same trace, not a model. The loop alone is timed too.
     const cfg = resolveConfig({});
     const g = cfg.iotlb;
-    const iotlb = new SetAssocTable(g.sets, g.ways, new Replacement(g.policy, g.sets, g.ways, 1));
+    const iotlb = tableOf(g, 1);
     const pool = new PageTablePool(cfg.pageTable.levels);
     const root = pool.newRoot();
     const orders = sizesOf(cfg.pageSizes).ordersDesc;

@@ -91,8 +91,7 @@ interface PassResult {
 async function makePass(kernel: string, file: string): Promise<() => Promise<PassResult>> {
   if (kernel === 'generic') {
     // bench/run.ts 'floor', verbatim but for the counters.
-    const { Replacement } = await import('../../src/caches/replacement.js');
-    const { SetAssocTable } = await import('../../src/caches/table.js');
+    const { tableOf } = await import('../../src/caches/table.js');
     const { resolveConfig } = await import('../../src/config/config.js');
     const { PageTablePool } = await import('../../src/model/pagetable.js');
     const { sizesOf } = await import('../../src/model/topology.js');
@@ -101,7 +100,7 @@ async function makePass(kernel: string, file: string): Promise<() => Promise<Pas
       const r = newPass();
       const cfg = resolveConfig({});
       const g = cfg.iotlb;
-      const iotlb = new SetAssocTable(g.sets, g.ways, new Replacement(g.policy, g.sets, g.ways, 1));
+      const iotlb = tableOf(g, 1);
       const pool = new PageTablePool(cfg.pageTable.levels);
       const root = pool.newRoot();
       const orders = sizesOf(cfg.pageSizes).ordersDesc;

@@ -25,7 +25,7 @@ export interface Iotlb {
    * its page-table root); the stack profiler needs it to tell stale entries
    * (docs/model.md §6) when sizes disagree. Set once a run.
    */
-  bind(domain: number, root: number, device: number): void;
+  bind(domain: number, root: number): void;
   lookup(tag: number, pfn: number, ordersDesc: Int8Array): number;
   fill(tag: number, base: number, order: number, phys: number, owner: number): number;
   findExact(tag: number, base: number, order: number): number;
@@ -47,15 +47,10 @@ export function markUnmappedIn(t: Iotlb, tag: number, base: number, order: numbe
 /** drain, for one table: its stale windows since the last drain go to the domain counters at `base`. */
 export function drainWindow(t: Iotlb, c: Float64Array, base: number): void {
   if (t.windowCount === 0) return;
-  addWindow(t, c, base);
-  t.takeWindow();
-}
-
-/** Adds the stale windows of `t` since its last drain to the domain counters at `base`, keeping them. */
-export function addWindow(t: Iotlb, c: Float64Array, base: number): void {
   if (t.windowMaxNs > c[base + M.staleWindowMaxNs]) c[base + M.staleWindowMaxNs] = t.windowMaxNs;
   c[base + M.staleWindowSumNs] += t.windowSumNs;
   c[base + M.staleWindowCount] += t.windowCount;
+  t.takeWindow();
 }
 
 /** Counts the stale window of an entry removed at `nowNs` whose leaf was unmapped at `unmappedAt` (-1: never). */

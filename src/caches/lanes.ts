@@ -13,7 +13,7 @@
 // on a miss, filling the leaf (model/specialize.ts laneRun). Invalidations
 // reach every lane's table through this class. What differs per lane is
 // counted here: hits, misses caused by invalidation, walks and their
-// accesses, entries removed and stale windows (`LaneCounts`).
+// accesses, entries removed and stale windows (`counts`).
 //
 // A lane that would see something else than the leader (a hit on an entry
 // that is not the page's leaf now: the leader's own entry stale, or a lane
@@ -21,19 +21,8 @@
 // then replays those points on their own (run/run.ts).
 import type { TableGeometry } from '../config/config.js';
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
-import { grow } from '../typed.js';
-import { addWindow, drainWindow, type Iotlb } from './iotlb.js';
+import { drainWindow, type Iotlb } from './iotlb.js';
 import { SetAssocTable, tableOf } from './table.js';
-
-/** What a lane counts of its own; every other counter is the leader's. */
-export class LaneCounts {
-  /** [device * DEVICE_FIELDS + field]: only the IOTLB-dependent fields are written. */
-  device = new Float64Array(16 * DEVICE_FIELDS);
-  domain = new Float64Array(16 * DOMAIN_FIELDS);
-  readonly orderHits = new Float64Array(ORDERS);
-  /** Removed entries not yet credited to a domain (credited at the next drain). */
-  pendingRemoved = 0;
-}
 
 /** Device fields a lane replaces in the leader's counters. */
 export const LANE_DEVICE_FIELDS = [D.iotlbHits, D.iotlbStaleHits, D.iotlbInvalidatedMisses, D.walks, D.walkAccesses] as const;
@@ -43,7 +32,14 @@ export const LANE_DOMAIN_FIELDS = [M.iotlbHits, M.iotlbStaleHits, M.entriesRemov
 export class LanesIotlb implements Iotlb {
   /** Lane 0 is the leader: the replay probes and fills it, and reads its entries through the fields below. */
   readonly tables: SetAssocTable[];
-  readonly counts: LaneCounts[];
+  /**
+   * Per lane, what it counts of its own, in the replay's layout: only the
+   * LANE_*_FIELDS and orderHits are written. counts[0] stays empty: the
+   * leader's counts are the replay's.
+   */
+  readonly counts: Counters[];
+  /** Per lane, entries removed and not yet credited to a domain (the next drain does). */
+  private readonly pendingRemoved: Float64Array;
   readonly base: Float64Array;
   readonly order: Uint8Array;
   readonly phys: Float64Array;
@@ -58,7 +54,8 @@ export class LanesIotlb implements Iotlb {
 
   constructor(geometries: TableGeometry[], seed: number) {
     this.tables = geometries.map((g) => tableOf(g, seed));
-    this.counts = geometries.map(() => new LaneCounts());
+    this.counts = geometries.map(() => new Counters());
+    this.pendingRemoved = new Float64Array(geometries.length);
     const lead = this.tables[0];
     this.base = lead.base;
     this.order = lead.order;
@@ -70,8 +67,8 @@ export class LanesIotlb implements Iotlb {
   /** Makes room in every lane's counts for device slot `device` and domain slot `domain`. */
   ensure(device: number, domain: number): void {
     for (const c of this.counts) {
-      if ((device + 1) * DEVICE_FIELDS > c.device.length) c.device = grow(c.device, Math.max(c.device.length * 2, (device + 1) * DEVICE_FIELDS));
-      if ((domain + 1) * DOMAIN_FIELDS > c.domain.length) c.domain = grow(c.domain, Math.max(c.domain.length * 2, (domain + 1) * DOMAIN_FIELDS));
+      c.ensureDevices(device + 1);
+      c.ensureDomains(domain + 1);
     }
   }
 
@@ -95,31 +92,27 @@ export class LanesIotlb implements Iotlb {
     return this.tables[0].findExact(tag, base, order);
   }
 
+  /** Removes from every lane; returns the leader's count (the invalidator credits it to the replay). */
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
-    for (let j = 1; j < this.tables.length; j++) this.counts[j].pendingRemoved += this.tables[j].removeRange(tag, start, end, nowNs);
-    const n = this.tables[0].removeRange(tag, start, end, nowNs);
-    this.counts[0].pendingRemoved += n;
-    return n;
+    for (let j = 1; j < this.tables.length; j++) this.pendingRemoved[j] += this.tables[j].removeRange(tag, start, end, nowNs);
+    return this.tables[0].removeRange(tag, start, end, nowNs);
   }
 
   removeTags(tag: number, groups: Int32Array | null, nowNs: number): number {
-    for (let j = 1; j < this.tables.length; j++) this.counts[j].pendingRemoved += this.tables[j].removeTags(tag, groups, nowNs);
-    const n = this.tables[0].removeTags(tag, groups, nowNs);
-    this.counts[0].pendingRemoved += n;
-    return n;
+    for (let j = 1; j < this.tables.length; j++) this.pendingRemoved[j] += this.tables[j].removeTags(tag, groups, nowNs);
+    return this.tables[0].removeTags(tag, groups, nowNs);
   }
 
-  /** The invalidator credits the last removals to `domain`: each lane's to its own counts. */
+  /** The invalidator credits the last removals to the domain at `domainBase`: the leader's to the replay, each lane's to its own counts. */
   drain(counters: Float64Array, domainBase: number): void {
+    drainWindow(this.tables[0], counters, domainBase);
     const dom = domainBase / DOMAIN_FIELDS;
-    for (let j = 0; j < this.tables.length; j++) {
+    for (let j = 1; j < this.tables.length; j++) {
       const c = this.counts[j];
-      if ((dom + 1) * DOMAIN_FIELDS > c.domain.length) c.domain = grow(c.domain, Math.max(c.domain.length * 2, (dom + 1) * DOMAIN_FIELDS));
-      c.domain[domainBase + M.entriesRemoved] += c.pendingRemoved;
-      c.pendingRemoved = 0;
-      // The leader's windows go to the replay's counters too (the same numbers, lane 0's own copy first).
-      if (j === 0 && this.tables[0].windowCount !== 0) addWindow(this.tables[0], c.domain, domainBase);
-      drainWindow(this.tables[j], j === 0 ? counters : c.domain, domainBase);
+      c.ensureDomains(dom + 1);
+      c.domain[domainBase + M.entriesRemoved] += this.pendingRemoved[j];
+      this.pendingRemoved[j] = 0;
+      drainWindow(this.tables[j], c.domain, domainBase);
     }
   }
 

@@ -9,7 +9,7 @@ import { SetAssocTable, tableOf } from '../caches/table.js';
 import { TagSpace } from '../caches/tags.js';
 import { Invalidator, type InvalidationTarget } from '../invalidation/invalidator.js';
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
-import { TWO_POW_32, pfnOf, type EventBatch } from '../trace/batch.js';
+import { TWO_POW_32, lastPfnOf, pfnOf, type EventBatch } from '../trace/batch.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
 import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_NESTED, T_PAGING, T_SVA, TYPE_NAMES } from './domains.js';
 import { FAULT_S1, nestedOut, nestedWalk, unionOrders } from './nested.js';
@@ -198,8 +198,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.runs = iotlbOf || (limits.generic && this.lanes === null) ? null : [];
     const x = this.runContext;
     x.pool = this.pool;
-    x.orderLookups = this.counters.orderLookups;
-    x.orderHits = this.counters.orderHits;
+    x.counters = this.counters;
     x.cachedWalk = wc ? (tag, pfn, order, dom, cd, b) => this.cachedWalk(this.walkCaches[this.runInstance], tag, pfn, order, dom, cd, b) : null;
   }
 
@@ -246,11 +245,10 @@ export class Replay implements InvalidationTarget, LeafSink {
       let fn = this.laneRuns[key];
       if (fn === undefined) {
         const g = this.laneGeometries[j];
-        fn = laneRun({ orders: Array.from(this.sizeSets[k].ordersDesc), sets: g.sets, ways: g.ways, policy: g.policy }, this.pool.levels);
+        fn = laneRun({ orders: Array.from(this.sizeSets[k].ordersDesc), sets: g.sets, ways: g.ways, policy: g.policy });
         this.laneRuns[key] = fn;
       }
-      const c = l.counts[j];
-      if (fn(x, l.tables[j], c.device, c.domain, c.orderHits) !== 0) l.diverged = true;
+      if (fn(x, l.tables[j], l.counts[j]) !== 0) l.diverged = true;
     }
   }
 
@@ -475,15 +473,13 @@ export class Replay implements InvalidationTarget, LeafSink {
       x.dom = dom;
       x.root = root;
       x.devBase = b;
-      x.device = cd;
-      x.domain = c.domain;
       this.runInstance = inst;
       x.sn = 0;
       this.pagingRunFor(this.domainSizes[dom], devtlb !== null)(x, start, end);
       if (lanes !== null) this.feedLanes(lanes[inst], this.domainSizes[dom], dev, dom);
       return end;
     }
-    iotlb.bind(dom, root, dev);
+    iotlb.bind(dom, root);
     const pool = this.pool;
     const orderLookups = c.orderLookups;
     const orderHits = c.orderHits;
@@ -502,9 +498,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       const iovaLo = iovas[2 * row];
       const sizeBytes = sizes[2 * row + 1] * TWO_POW_32 + sizes[2 * row];
       const first = pfnOf(iovaLo, iovas[2 * row + 1]);
-      // The pages [first, last] the access touches; a 0-byte access touches one.
-      const span = (iovaLo & 0xfff) + (sizeBytes === 0 ? 1 : sizeBytes) - 1;
-      const last = first + (span < 4294967296 ? span >>> 12 : Math.floor(span / 4096));
+      const last = lastPfnOf(iovaLo, first, sizeBytes);
       let a = first;
       while (a <= last) {
         if (devtlb !== null) {
@@ -556,20 +550,7 @@ export class Replay implements InvalidationTarget, LeafSink {
         a = base + POW2[order];
       }
     }
-    cd[b + D.devtlbLookups] += devtlbLookups;
-    cd[b + D.devtlbHits] += devtlbHits;
-    cd[b + D.iotlbLookups] += lookups;
-    cd[b + D.iotlbHits] += hits;
-    cd[b + D.iotlbStaleHits] += stale;
-    cd[b + D.iotlbInvalidatedMisses] += invalidatedMisses;
-    cd[b + D.walks] += walks;
-    cd[b + D.walkAccesses] += walkAccesses;
-    cd[b + D.faults] += faults;
-    const cm = c.domain;
-    const mb = dom * DOMAIN_FIELDS;
-    cm[mb + M.iotlbLookups] += lookups;
-    cm[mb + M.iotlbHits] += hits;
-    cm[mb + M.iotlbStaleHits] += stale;
+    c.addRun(b, dom * DOMAIN_FIELDS, devtlbLookups, devtlbHits, lookups, hits, stale, invalidatedMisses, walks, walkAccesses, faults);
     return end;
   }
 
@@ -608,8 +589,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       const iovaLo = iovas[2 * row];
       const sizeBytes = sizes[2 * row + 1] * TWO_POW_32 + sizes[2 * row];
       const first = pfnOf(iovaLo, iovas[2 * row + 1]);
-      const span = (iovaLo & 0xfff) + (sizeBytes === 0 ? 1 : sizeBytes) - 1;
-      const last = first + Math.floor(span / 4096);
+      const last = lastPfnOf(iovaLo, first, sizeBytes);
       let a = first;
       while (a <= last) {
         if (devtlb !== null) {
@@ -651,26 +631,11 @@ export class Replay implements InvalidationTarget, LeafSink {
         a = base + POW2[order];
       }
     }
-    const cd = c.device;
-    const b = dev * DEVICE_FIELDS;
-    cd[b + D.devtlbLookups] += devtlbLookups;
-    cd[b + D.devtlbHits] += devtlbHits;
-    cd[b + D.iotlbLookups] += lookups;
-    cd[b + D.iotlbHits] += hits;
-    cd[b + D.iotlbStaleHits] += stale;
-    cd[b + D.iotlbInvalidatedMisses] += invalidatedMisses;
-    cd[b + D.walks] += walks;
-    cd[b + D.walkAccesses] += walkAccesses;
-    cd[b + D.faults] += s1Faults + s2Faults;
+    c.addRun(dev * DEVICE_FIELDS, dom * DOMAIN_FIELDS, devtlbLookups, devtlbHits, lookups, hits, stale, invalidatedMisses, walks, walkAccesses, s1Faults + s2Faults);
     c.nestedWalks += walks;
     c.nestedWalkAccesses += walkAccesses;
     c.s1Faults += s1Faults;
     c.s2Faults += s2Faults;
-    const cm = c.domain;
-    const mb = dom * DOMAIN_FIELDS;
-    cm[mb + M.iotlbLookups] += lookups;
-    cm[mb + M.iotlbHits] += hits;
-    cm[mb + M.iotlbStaleHits] += stale;
   }
 
   /** The IOTLB probe orders of nested domain `dom` over `parent`: every size of either bitmap, largest first. */

@@ -21,7 +21,8 @@
 import type { TableGeometry } from '../config/config.js';
 import { POW2 } from '../caches/indexing.js';
 import { LRU4_TOUCH } from '../caches/replacement.js';
-import { D, DOMAIN_FIELDS, M } from '../stats/counters.js';
+import { DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
+import { lastPfnOf, pfnOf } from '../trace/batch.js';
 import type { SetAssocTable } from '../caches/table.js';
 import type { PageTablePool } from './pagetable.js';
 import { grow } from '../typed.js';
@@ -60,12 +61,9 @@ export class PagingRunContext {
   att = 0;
   dom = 0;
   root = 0;
-  /** The device's counters start at device[devBase]. */
+  /** The replay's counters; the run's device block starts at counters.device[devBase]. */
+  counters!: Counters;
   devBase = 0;
-  device!: Float64Array;
-  domain!: Float64Array;
-  orderLookups!: Float64Array;
-  orderHits!: Float64Array;
   /** Replay.cachedWalk bound to its replay, when walk caches are on. */
   cachedWalk: ((tag: number, pfn: number, order: number, dom: number, cd: Float64Array, b: number) => number) | null = null;
 
@@ -92,17 +90,17 @@ export type PagingRun = (x: PagingRunContext, start: number, end: number) => voi
 
 /**
  * One lane's pass over the run's lookups (x.s*): its own probe, hit and fill,
- * counted into `device` at devBase and `domain` at domBase and `orderHits`.
- * Returns 1 when the lane would have parted from the leader, else 0.
+ * counted into the lane's counters `lc` (the replay's layout). Returns 1 when
+ * the lane would have parted from the leader, else 0.
  */
-export type LaneRun = (x: PagingRunContext, t: SetAssocTable, device: Float64Array, domain: Float64Array, orderHits: Float64Array) => number;
+export type LaneRun = (x: PagingRunContext, t: SetAssocTable, lc: Counters) => number;
 
 const compiled = new Map<string, (...args: never[]) => unknown>();
 
 function compile<F>(name: string, params: string, body: string): F {
   let fn = compiled.get(body);
   if (fn === undefined) {
-    fn = new Function('POW2', 'INV_POW2', 'LRU4_TOUCH', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(POW2, INV_POW2, LRU4_TOUCH) as (...args: never[]) => unknown;
+    fn = new Function('POW2', 'INV_POW2', 'LRU4_TOUCH', 'pfnOf', 'lastPfnOf', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(POW2, INV_POW2, LRU4_TOUCH, pfnOf, lastPfnOf) as (...args: never[]) => unknown;
     compiled.set(body, fn);
   }
   return fn as F;
@@ -114,8 +112,8 @@ export function pagingRun(shape: PagingRunShape): PagingRun {
 }
 
 /** The lane pass for a lane table of `shape`, compiled on first use. */
-export function laneRun(shape: TableShape, levels: number): LaneRun {
-  return compile<LaneRun>('laneRun', 'x, t, cd, cm, orderHits', laneRunSource(shape, levels));
+export function laneRun(shape: TableShape): LaneRun {
+  return compile<LaneRun>('laneRun', 'x, t, lc', laneRunSource(shape));
 }
 
 const INV_POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** -k);
@@ -241,11 +239,6 @@ function fillSource(s: TableShape): string {
       }`;
 }
 
-/** Memory accesses of a walk to a leaf of `order` (PageTablePool.walkAccesses). */
-function walkAccessesOf(levels: number): string {
-  return `${levels} - Math.floor(order / 9)`;
-}
-
 /** Appends (a, base, order, phys) to the run's lookups. */
 function recordSource(base: string, order: string, phys: string): string {
   return `
@@ -280,16 +273,15 @@ export function pagingRunSource(s: PagingRunShape): string {
   const tag = x.tag, att = x.att, dom = x.dom, root = x.root;${tableLocals()}
   const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   const orders = x.orders;
-  const orderLookups = x.orderLookups, orderHits = x.orderHits;
-  const cd = x.device, b = x.devBase, cachedWalk = x.cachedWalk;
+  const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
+  const cd = c.device, b = x.devBase, cachedWalk = x.cachedWalk;
   ${s.lanes ? 'let sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys, sn = x.sn;' : ''}
   let devtlbLookups = 0, devtlbHits = 0, lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0;
   for (let row = start; row < end; row++) {
     const iovaLo = iovas[2 * row];
     const sizeBytes = sizes[2 * row + 1] * 4294967296 + sizes[2 * row];
-    const firstPfn = iovas[2 * row + 1] * 1048576 + (iovaLo >>> 12);
-    const span = (iovaLo & 0xfff) + (sizeBytes === 0 ? 1 : sizeBytes) - 1;
-    const last = firstPfn + (span < 4294967296 ? span >>> 12 : Math.floor(span / 4096));
+    const firstPfn = pfnOf(iovaLo, iovas[2 * row + 1]);
+    const last = lastPfnOf(iovaLo, firstPfn, sizeBytes);
     let a = firstPfn;
     while (a <= last) {${devtlbProbe}
       lookups++;
@@ -330,7 +322,7 @@ export function pagingRunSource(s: PagingRunShape): string {
         break;
       }${s.lanes ? recordSource('base', 'order', 'phys') : ''}
       walks++;
-      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : walkAccessesOf(s.levels)};
+      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : 'pool.walkAccesses(order)'};
       orderLookups[order]++;
       ${fillSource(s)}
       ${s.devtlb ? 'devtlb.fill(att, base, order, phys, dom);' : ''}
@@ -338,19 +330,7 @@ export function pagingRunSource(s: PagingRunShape): string {
     }
   }
   pol.clock = clock;${s.lanes ? '\n  x.sn = sn;' : ''}
-  cd[b + ${D.devtlbLookups}] += devtlbLookups;
-  cd[b + ${D.devtlbHits}] += devtlbHits;
-  cd[b + ${D.iotlbLookups}] += lookups;
-  cd[b + ${D.iotlbHits}] += hits;
-  cd[b + ${D.iotlbStaleHits}] += stale;
-  cd[b + ${D.iotlbInvalidatedMisses}] += invalidatedMisses;
-  cd[b + ${D.walks}] += walks;
-  cd[b + ${D.walkAccesses}] += walkAccesses;
-  cd[b + ${D.faults}] += faults;
-  const cm = x.domain, mb = dom * ${DOMAIN_FIELDS};
-  cm[mb + ${M.iotlbLookups}] += lookups;
-  cm[mb + ${M.iotlbHits}] += hits;
-  cm[mb + ${M.iotlbStaleHits}] += stale;`;
+  c.addRun(b, dom * ${DOMAIN_FIELDS}, devtlbLookups, devtlbHits, lookups, hits, stale, invalidatedMisses, walks, walkAccesses, faults);`;
 }
 
 /**
@@ -359,9 +339,9 @@ export function pagingRunSource(s: PagingRunShape): string {
  * the leader's. A lane hit on another leaf than the leader's, or on a page
  * whose walk faulted, means the lane would have parted.
  */
-export function laneRunSource(s: TableShape, levels: number): string {
+export function laneRunSource(s: TableShape): string {
   return `
-  const tag = x.tag, dom = x.dom, n = x.sn;
+  const tag = x.tag, dom = x.dom, n = x.sn, pool = x.pool, orderHits = lc.orderHits;
   const sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys;${tableLocals()}
   let hits = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, parted = 0;
   for (let e = 0; e < n; e++) {
@@ -377,15 +357,11 @@ export function laneRunSource(s: TableShape, levels: number): string {
     if (ghost) invalidatedMisses++;
     if (base < 0) continue; // the walk faulted
     walks++;
-    walkAccesses += ${walkAccessesOf(levels)};
+    walkAccesses += pool.walkAccesses(order);
     ${fillSource(s)}
   }
   pol.clock = clock;
-  const b = x.devBase;
-  cd[b + ${D.iotlbHits}] += hits;
-  cd[b + ${D.iotlbInvalidatedMisses}] += invalidatedMisses;
-  cd[b + ${D.walks}] += walks;
-  cd[b + ${D.walkAccesses}] += walkAccesses;
-  cm[dom * ${DOMAIN_FIELDS} + ${M.iotlbHits}] += hits;
+  // The lane's own counts (caches/lanes.ts LANE_*_FIELDS): the rest is the leader's.
+  lc.addRun(x.devBase, dom * ${DOMAIN_FIELDS}, 0, 0, 0, hits, 0, invalidatedMisses, walks, walkAccesses, 0);
   return parted;`;
 }

@@ -108,6 +108,28 @@ export class Counters {
     return c;
   }
 
+  /**
+   * What a DMA run counted (docs/model.md §6), added to its device's block at
+   * `devBase` and its domain's at `domBase`: the replay's loops, generic,
+   * nested and specialized, count in locals and write here once a run.
+   */
+  addRun(devBase: number, domBase: number, devtlbLookups: number, devtlbHits: number, lookups: number, hits: number, stale: number, invalidatedMisses: number, walks: number, walkAccesses: number, faults: number): void {
+    const cd = this.device;
+    cd[devBase + D.devtlbLookups] += devtlbLookups;
+    cd[devBase + D.devtlbHits] += devtlbHits;
+    cd[devBase + D.iotlbLookups] += lookups;
+    cd[devBase + D.iotlbHits] += hits;
+    cd[devBase + D.iotlbStaleHits] += stale;
+    cd[devBase + D.iotlbInvalidatedMisses] += invalidatedMisses;
+    cd[devBase + D.walks] += walks;
+    cd[devBase + D.walkAccesses] += walkAccesses;
+    cd[devBase + D.faults] += faults;
+    const cm = this.domain;
+    cm[domBase + M.iotlbLookups] += lookups;
+    cm[domBase + M.iotlbHits] += hits;
+    cm[domBase + M.iotlbStaleHits] += stale;
+  }
+
   dev(slot: number, field: number): number {
     return this.device[slot * DEVICE_FIELDS + field];
   }

@@ -29,6 +29,16 @@ export function pfnOf(lo: number, hi: number): number {
   return hi * 1048576 + (lo >>> 12);
 }
 
+/**
+ * The last 4 KiB page a DMA touches: the one holding its last byte, from the
+ * low word of its iova, its first page and its size in bytes (a 0-byte access
+ * touches its first page only).
+ */
+export function lastPfnOf(iovaLo: number, firstPfn: number, sizeBytes: number): number {
+  const span = (iovaLo & 0xfff) + (sizeBytes === 0 ? 1 : sizeBytes) - 1;
+  return firstPfn + (span < 4294967296 ? span >>> 12 : Math.floor(span / 4096));
+}
+
 /** Writes a uint64 (a number, exact below 2^53) as lo/hi words at row i. */
 export function setU64(words: Uint32Array, i: number, v: number): void {
   words[2 * i] = v % TWO_POW_32;

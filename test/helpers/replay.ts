@@ -22,11 +22,15 @@ export function metaOf(m: Meta = {}): TraceMetadata {
 
 export function replayEvents(events: Ev[], config: object = {}, meta: Meta = {}): Summary {
   const r = new Replay(resolveConfig(config, 'test'), metaOf(meta));
-  // Split into two batches so that batch boundaries are exercised too.
+  consumeInTwo(r, events);
+  return buildSummary(r, ['test']);
+}
+
+/** Feeds `events` to `r` as two batches, so that batch boundaries are exercised too. */
+export function consumeInTwo(r: Replay, events: Ev[]): void {
   const mid = Math.floor(events.length / 2);
   r.consume(batchOf(events.slice(0, mid)));
   r.consume(batchOf(events.slice(mid)));
-  return buildSummary(r, ['test']);
 }
 
 export function domainRow(s: Summary, id: number) {

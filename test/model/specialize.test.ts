@@ -8,16 +8,14 @@ import { pagingRunSource } from '../../src/model/specialize.js';
 import { buildSummary } from '../../src/stats/summary.js';
 import { stableStringify } from '../../src/json.js';
 import { Rng } from '../../src/workloads/rng.js';
-import { batchOf, type Ev } from '../helpers/events.js';
-import { metaOf, type Meta } from '../helpers/replay.js';
+import type { Ev } from '../helpers/events.js';
+import { consumeInTwo, metaOf, type Meta } from '../helpers/replay.js';
 import { randomCase, staleCase } from '../helpers/random-case.js';
 
 function summaryOf(events: Ev[], config: object, meta: Meta, generic: boolean): string {
   const r = new Replay(resolveConfig(config, 'specialize'), metaOf(meta), { generic });
   expect(r.specialized).toBe(!generic);
-  const mid = Math.floor(events.length / 2);
-  r.consume(batchOf(events.slice(0, mid)));
-  r.consume(batchOf(events.slice(mid)));
+  consumeInTwo(r, events);
   return stableStringify(buildSummary(r, ['t']));
 }
 

@@ -9,15 +9,9 @@ import { laneGroups, laneReplay, laneSummaries } from '../../src/run/run.js';
 import { buildSummary } from '../../src/stats/summary.js';
 import { stableStringify } from '../../src/json.js';
 import { Rng } from '../../src/workloads/rng.js';
-import { batchOf, type Ev } from '../helpers/events.js';
-import { metaOf, type Meta } from '../helpers/replay.js';
+import type { Ev } from '../helpers/events.js';
+import { consumeInTwo, metaOf, type Meta } from '../helpers/replay.js';
 import { randomCase, staleCase } from '../helpers/random-case.js';
-
-function consume(r: Replay, events: Ev[]): void {
-  const mid = Math.floor(events.length / 2);
-  r.consume(batchOf(events.slice(0, mid)));
-  r.consume(batchOf(events.slice(mid)));
-}
 
 /** 2 to 4 IOTLB geometries and policies on an otherwise equal strict configuration. */
 function laneConfigs(seed: number, base: Record<string, unknown>): ReplayConfig[] {
@@ -33,12 +27,12 @@ function laneConfigs(seed: number, base: Record<string, unknown>): ReplayConfig[
 /** Checks every exact lane against its own replay; returns how many lanes were exact. */
 function check(seed: number, events: Ev[], configs: ReplayConfig[], meta: Meta): number {
   const r = laneReplay(configs, metaOf(meta), {});
-  consume(r, events);
+  consumeInTwo(r, events);
   const got = laneSummaries(r, configs, ['t']);
   let exact = 0;
   configs.forEach((c, j) => {
     const alone = new Replay(c, metaOf(meta));
-    consume(alone, events);
+    consumeInTwo(alone, events);
     const want = stableStringify(buildSummary(alone, ['t']));
     if (got[j] === null) return;
     exact++;
