@@ -269,10 +269,26 @@ export function summariesOf(result: unknown, data: JobData & { kind: 'points' },
   return texts.map((text, k) => {
     const parsed = summarySchema.safeParse(parseResultJson(text));
     if (!parsed.success) throw new Error(`summary ${k + 1}: ${issueOf(parsed.error)}`);
-    if (stableStringify(parsed.data.config) !== stableStringify(data.configs[k])) throw new Error(`summary ${k + 1} is of another configuration than the job's point`);
+    if (!sameConfig(parsed.data.config, data.configs[k])) throw new Error(`summary ${k + 1} is of another configuration than the job's point`);
     if (JSON.stringify(parsed.data.trace.files) !== files) throw new Error(`summary ${k + 1} is of other trace files than the job's`);
     return parseSummary(text as string);
   });
+}
+
+/**
+ * Whether a summary is of the job's configuration: the same, but for the
+ * IOMMU instances, which a replay takes from the trace when the
+ * configuration names none (and which must then be valid ones).
+ */
+function sameConfig(summary: Record<string, unknown>, job: ReplayConfig): boolean {
+  const { iommus, ...rest } = summary;
+  if (job.iommus !== undefined || iommus === undefined) return stableStringify(summary) === stableStringify(job);
+  if (stableStringify(rest) !== stableStringify(job)) return false;
+  try {
+    return stableStringify(resolveConfig(summary).iommus) === stableStringify(iommus);
+  } catch {
+    return false;
+  }
 }
 
 /** A curve job's curves from its result, checked as summariesOf checks summaries. */
