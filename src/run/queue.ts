@@ -95,7 +95,14 @@ async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> 
         const state = await live(queue.getJobState(id));
         if (state === 'unknown') throw new UnavailableError(`${jobName(id, j.data)} vanished from the queue at ${shownUrl(opts.url)} (was the database flushed?)`);
         if (state !== 'completed' && state !== 'failed' && !j.progress) continue;
-        const job = (await live(queue.getJob(id))) as Job<JobData, unknown> | undefined;
+        let job: Job<JobData, unknown> | undefined;
+        try {
+          job = (await live(queue.getJob(id))) as Job<JobData, unknown> | undefined;
+        } catch (err) {
+          if (err instanceof UnavailableError) throw err;
+          // BullMQ parses the job's record (its data, its options) as JSON: a forged one throws.
+          throw new InputError(`${jobName(id, j.data)}: its record in the queue is unreadable (${printable(String((err as Error)?.message), 200)})`);
+        }
         if (state === 'completed') {
           pending.delete(id);
           try {
