@@ -108,7 +108,7 @@ function checkResolvedConfig(value: unknown, where: string): ReplayConfig {
 
 /** The limits a worker sets for every job (its command line), whatever the job asks. */
 export interface WorkerLimits {
-  /** Folders (real paths) under which the worker reads traces. */
+  /** Folders under which the worker reads traces (traceRoots). */
   traceRoots: string[];
   /** Page-table memory of one replay, at most. */
   maxTableBytes?: number;
@@ -139,9 +139,15 @@ function isUnder(file: string, dir: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-/** The real paths of the --trace-root folders (default: the current directory). */
+/**
+ * The --trace-root folders (default: the current directory), each as given
+ * (made absolute) and as its real path: a job's path is checked as written
+ * against the first, its real path against the second (a real path never
+ * passes through a symbolic link, so the first never admits it wrongly).
+ */
 export function traceRoots(dirs: string[]): string[] {
-  return (dirs.length > 0 ? dirs : ['.']).map((d) => {
+  const roots = new Set<string>();
+  for (const d of dirs.length > 0 ? dirs : ['.']) {
     let real: string;
     try {
       real = fs.realpathSync(d);
@@ -149,8 +155,10 @@ export function traceRoots(dirs: string[]): string[] {
       throw new InputError(`Invalid option --trace-root "${printable(d, 200)}": ${describeIoError(err)}`);
     }
     if (!fs.statSync(real).isDirectory()) throw new InputError(`Invalid option --trace-root "${printable(d, 200)}": not a directory`);
-    return real;
-  });
+    roots.add(path.resolve(d));
+    roots.add(real);
+  }
+  return [...roots];
 }
 
 /**
@@ -166,7 +174,7 @@ export function checkTracePath(file: string, roots: string[]): string {
   // "-" is standard input to the trace reader: never a job's file.
   if (file === '-') throw outside;
   const abs = path.resolve(file);
-  if (!roots.some((r) => isUnder(abs, r) || isUnder(abs, path.resolve(r)))) throw outside;
+  if (!roots.some((r) => isUnder(abs, r))) throw outside;
   let real: string;
   let st: fs.Stats;
   try {

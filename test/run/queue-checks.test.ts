@@ -141,6 +141,13 @@ describe('a worker checks every job', () => {
     expect(() => checkTracePath(fifo, rootsOf)).toThrow(`Cannot read trace "${fifo}": not a regular file`);
     expect(() => checkTracePath(root, rootsOf)).toThrow(/not a regular file/);
     expect(() => checkTracePath(path.join(root, 'none.arrows'), rootsOf)).toThrow(/: no such file$/);
+    // A root given through a symbolic link admits paths written through it, and no more.
+    const alias = path.join(fs.realpathSync(tmpDir()), 'alias');
+    fs.symlinkSync(root, alias);
+    const viaAlias = traceRoots([alias]);
+    expect(viaAlias).toEqual([alias, root]);
+    expect(checkTracePath(path.join(alias, 'nic.arrows'), viaAlias)).toBe(path.join(alias, 'nic.arrows'));
+    expect(() => checkTracePath(path.join(alias, 'link.arrows'), viaAlias)).toThrow(/is outside/);
     expect(() => traceRoots([path.join(root, 'none')])).toThrow(/^Invalid option --trace-root ".*none": no such file$/);
   });
 });
