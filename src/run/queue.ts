@@ -243,8 +243,9 @@ export async function startWorker(opts: WorkerOptions): Promise<{ close: () => P
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
   let closing: Promise<void> | undefined;
+  // Stopping is best effort: an error on the way (Redis gone mid-close) must not keep the process up or crash it.
   const close = async (force: boolean) => {
-    await worker.close(force);
+    await worker.close(force).catch(() => {});
     redis.disconnect();
   };
   return {
