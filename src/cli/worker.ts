@@ -40,7 +40,11 @@ export const workerCommand: CommandModule<object, Args> = {
     const worker = await startWorker({ ...conn, concurrency: args.concurrency, lockMs: args.lockMs, limits: { traceRoots: roots, maxTableBytes }, log });
     log?.(`waiting for jobs on ${shownUrl(conn.url)} (concurrency ${args.concurrency}; traces under ${roots.join(', ')})`);
     // The first signal lets running jobs finish (at once when Redis is gone); a second stops at once.
-    const stop = () => void worker.close();
+    let signals = 0;
+    const stop = () => {
+      if (signals++ === 0) log?.('stopping: running jobs finish first (at once when Redis is gone; a second signal stops at once)');
+      void worker.close();
+    };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     await worker.closed;
