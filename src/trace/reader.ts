@@ -128,12 +128,13 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
           continue;
         }
         const h = m.message.batch!;
-        const starts = checkBatchHeader(layout, h, length, `record batch ${batch} at byte ${m.start}`);
+        const where = `record batch ${batch} at byte ${m.start}`;
+        const starts = checkBatchHeader(layout, h, length, where);
         batch++;
         if (h.length === 0) continue; // an empty batch holds no rows
         if (h.codec !== Codec.None) await loadCodec(h.codec);
         framing.cursor.read(body, 0, length, m.bodyStart);
-        cols = decodeColumns(layout, h, body, starts, opDictionary, row);
+        cols = decodeColumns(layout, h, body, starts, opDictionary, row, where);
       } catch (err) {
         if (err instanceof FormatError) throw traceError(label, err.message);
         throw err;
