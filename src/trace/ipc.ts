@@ -43,7 +43,8 @@ export class MessageCursor {
 
   /**
    * The message at file offset `start`, or null for the end-of-stream marker
-   * (or for the end of the region, where a writer left the marker out).
+   * (or for the end of the region: a file's footer follows its messages
+   * whether or not the writer put the marker before it).
    */
   at(start: number): MessageAt | null {
     if (start === this.end) return null;
@@ -72,16 +73,25 @@ export class MessageCursor {
 
   /**
    * A stream's messages after its schema, in order: dictionaries and record
-   * batches only, ending at the end-of-stream marker with nothing after it.
+   * batches only, ending at the end-of-stream marker (0xFFFFFFFF 0, or the
+   * older 4-byte 0) with nothing after it. A stream that stops at a message
+   * boundary without the marker is cut short (a writer that died, a copy or
+   * a pipe that ended early): its rows are some of the trace's, and a replay
+   * of them would give wrong totals, so it is refused. Writers (pyarrow,
+   * Polars, arrow-js, ours) all write the marker when they close a stream.
    */
   *stream(first: number): Generator<MessageAt> {
+    let batches = 0;
     for (let pos = first; ; ) {
+      if (pos === this.end) throw new FormatError(`the stream ends without Arrow's end-of-stream marker after ${batches} record batch${batches === 1 ? '' : 'es'}: the file is truncated`);
       const m = this.at(pos);
       if (m === null) {
-        if (pos + 8 < this.end) throw new FormatError(`${this.end - pos - 8} byte(s) after the end-of-stream marker at byte ${pos}`);
+        const marker = this.end - pos >= 8 && this.head.readInt32LE(0) === -1 ? 8 : 4;
+        if (pos + marker < this.end) throw new FormatError(`${this.end - pos - marker} byte(s) after the end-of-stream marker at byte ${pos}`);
         return;
       }
       if (m.message.headerType === MessageHeader.Schema) throw new FormatError(`a second schema message at byte ${pos}`);
+      if (m.message.headerType === MessageHeader.RecordBatch) batches++;
       yield m;
       pos += m.length;
     }
