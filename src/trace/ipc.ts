@@ -17,6 +17,14 @@ export const ARROW_MAGIC = 'ARROW1';
 /** Metadata above this is not a trace's (a schema of a few columns is ~1 KiB). */
 export const MAX_METADATA_BYTES = 16 << 20;
 
+/**
+ * Metadata that is there but over MAX_METADATA_BYTES: a schema's key/value
+ * metadata of many MiB is no trace's, and would be parsed whole.
+ */
+function tooMuchMetadata(what: string, bytes: number): string {
+  return `${what} has ${(bytes / 2 ** 20).toFixed(1)} MiB of metadata (the schema and its key/value metadata), more than the ${MAX_METADATA_BYTES / 2 ** 20} MiB a trace's may have`;
+}
+
 export interface MessageAt {
   message: Message;
   /** File offset of the message's first byte, of its body, and its whole length. */
@@ -60,7 +68,8 @@ export class MessageCursor {
     }
     if (metaLength === 0) return null;
     const room = this.end - start - headLength;
-    if (metaLength < 0 || metaLength > room || metaLength > MAX_METADATA_BYTES)
+    if (metaLength > MAX_METADATA_BYTES && metaLength <= room) throw new FormatError(tooMuchMetadata(`the message at byte ${start}`, metaLength));
+    if (metaLength < 0 || metaLength > room)
       throw new FormatError(`the message at byte ${start} says its metadata is ${metaLength} bytes, but ${room} remain`);
     const meta = Buffer.allocUnsafe(metaLength);
     this.read(meta, 0, metaLength, start + headLength);
@@ -141,7 +150,8 @@ export function openFraming(fd: number, size: number, isFileFormat: boolean): Fr
   if (tail.subarray(4).toString('latin1') !== ARROW_MAGIC) throw new FormatError(`the file does not end with "${ARROW_MAGIC}" (truncated: no Arrow file footer)`);
   const footerLength = tail.readInt32LE(0);
   const room = size - 18;
-  if (footerLength <= 0 || footerLength > room || footerLength > MAX_METADATA_BYTES)
+  if (footerLength > MAX_METADATA_BYTES && footerLength <= room) throw new FormatError(tooMuchMetadata(`the footer at byte ${size - 10 - footerLength}`, footerLength));
+  if (footerLength <= 0 || footerLength > room)
     throw new FormatError(`the footer length at byte ${size - 10} is ${footerLength}, but ${room} bytes are left for it`);
   const end = size - 10 - footerLength;
   const footerBytes = Buffer.allocUnsafe(footerLength);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseEvent } from '../../src/import/events.js';
 import { parseLine, parseTimestamp } from '../../src/import/lines.js';
 import { importTrace } from '../../src/import/convert.js';
-import { inspectText } from '../../src/cli/inspect.js';
+import { checkedInspection, inspectText } from '../../src/cli/inspect.js';
 import { inspectTrace } from '../../src/trace/inspect.js';
 import { openTrace } from '../../src/trace/merge.js';
 import { OP_NAMES } from '../../src/trace/schema.js';
@@ -278,7 +278,7 @@ describe('inspect of an imported trace (issue 13, item 14)', () => {
     fs.writeFileSync(f, FTRACE);
     const out = path.join(dir, 'raw14.arrows');
     await importTrace([f], out, { format: 'auto', synthesizeDma: false, coherentRateHz: 1000, strict: false, seed: 1 });
-    const text = inspectText(await inspectTrace([out]));
+    const text = inspectText(checkedInspection(await inspectTrace([out])).shown);
     const section = text.slice(text.indexOf('\nimport:\n') + 1, text.indexOf('\n\nnotes:'));
     expect(section.split('\n')).toEqual([
       'import:',
