@@ -46,6 +46,7 @@ export const importCommand: CommandModule<object, Args> = {
       seed: args.seed,
       devices: (args.device ?? []).map((d) => formatBdf(parseBdf(d)!)),
       qemuFlushes: args.qemuFlushes ?? false,
+      names: args.files.map((f) => (f === STDIO ? 'standard input' : f)),
     })));
     const lines: string[] = [];
     lines.push(`read ${s.lines.read} lines: ${s.lines.parsed} parsed, ${s.lines.read - s.lines.parsed} skipped${Object.keys(s.lines.skipped).length ? ` (${Object.entries(s.lines.skipped).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}`);

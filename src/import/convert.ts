@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import zlib from 'node:zlib';
 import { InputError, describeIoError } from '../errors.js';
+import { shownPath } from '../text.js';
 import { allocBatch, setU64Big } from '../trace/batch.js';
 import { Op, parseBdf, type OpCode } from '../trace/schema.js';
 import { TraceWriter } from '../trace/writer.js';
@@ -31,6 +32,12 @@ export interface ImportOptions {
   devices?: string[];
   /** With a QEMU log: each domain-selective or global IOTLB invalidation becomes a `flush` op. */
   qemuFlushes?: boolean;
+  /**
+   * The inputs as the user named them, one per file, recorded as the
+   * trace's source (its workload and import statistics): standard input is
+   * read from a private copy, whose path means nothing to anyone.
+   */
+  names?: string[];
 }
 
 const DEFAULT_DOMAIN = 1;
@@ -66,10 +73,13 @@ function openLines(file: string): readline.Interface {
   try {
     fs.accessSync(file, fs.constants.R_OK);
     if (fs.statSync(file).isDirectory()) throw new InputError(`Cannot import "${file}": is a directory, not a file`);
-    const head = Buffer.alloc(2);
+    const head = Buffer.alloc(8);
     const fd = fs.openSync(file, 'r');
-    const n = fs.readSync(fd, head, 0, 2, 0);
+    const n = fs.readSync(fd, head, 0, 8, 0);
     fs.closeSync(fd);
+    // An Arrow file ("ARROW1") or stream (0xFFFFFFFF, then a metadata length) is a trace already.
+    if ((n >= 6 && head.toString('latin1', 0, 6) === 'ARROW1') || (n === 8 && head.readUInt32LE(0) === 0xffffffff))
+      throw new InputError(`Cannot import "${shownPath(file)}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)`);
     const raw = fs.createReadStream(file);
     if (n === 2 && head[0] === 0x1f && head[1] === 0x8b) {
       const gunzip = zlib.createGunzip();
@@ -89,8 +99,9 @@ function overlaps(a: bigint, aSize: bigint, b: bigint, bSize: bigint): boolean {
 }
 
 export async function importTrace(files: string[], out: string, opts: ImportOptions): Promise<ImportStats> {
+  const names = opts.names ?? files;
   const stats: ImportStats = {
-    files,
+    files: names,
     lines: { read: 0, parsed: 0, skipped: {} },
     firstBad: [],
     otherEvents: {},
@@ -387,7 +398,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
 
   // 5. Write.
   const w = new TraceWriter(out, {
-    workload: `imported from ${files.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
+    workload: `imported from ${names.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
     importStats: { lines: stats.lines, attribution: stats.attribution, synthesized: stats.synthesized, devices: stats.devices, lost: stats.lost, ...(stats.qemu ? { qemu: stats.qemu } : {}) },
   });
   try {

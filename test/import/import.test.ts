@@ -289,3 +289,27 @@ describe('inspect of an imported trace (issue 13, item 14)', () => {
     ]);
   });
 });
+
+describe('import of what is not trace text, and of standard input (issue item F)', () => {
+  it('an Arrow trace (file or stream, or on standard input) is refused with one line, exit 2, no output', () => {
+    const out = path.join(dir, 'never.arrows');
+    for (const f of ['traces/nic.arrows', 'test/trace/fixtures/small.arrow']) {
+      const r = runCli(['import', f, '-o', out]);
+      expect(r.stderr).toBe(`iommu-replay: Cannot import "${f}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n`);
+      expect(r.status).toBe(2);
+    }
+    const r = runCli(['import', '-', '-o', out], { input: fs.readFileSync('traces/nic.arrows') });
+    expect(r.stderr).toBe('iommu-replay: Cannot import "(stdin)": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n');
+    expect(r.status).toBe(2);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('standard input is recorded as "standard input", not the path of a temporary copy', async () => {
+    const out = path.join(dir, 'from-stdin.arrows');
+    const r = runCli(['import', '-', '-o', out], { input: fs.readFileSync('traces/kernel-nic.trace') });
+    expect(r.status).toBe(0);
+    const shown = checkedInspection(await inspectTrace([out])).shown;
+    expect(shown.workload).toBe('imported from standard input');
+    expect(JSON.stringify([shown.workload, shown.imported])).not.toMatch(/iommu-replay-|\/tmp\//);
+  });
+});
