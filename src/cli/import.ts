@@ -6,7 +6,7 @@ import { formatBdf, parseBdf } from '../trace/schema.js';
 import { importTrace } from '../import/convert.js';
 import { attributionLine, lostLine, qemuLines } from '../import/stats.js';
 import { DOCS_EPILOGUE, SEED, numberOption } from './options.js';
-import { STDIO, withOutputFile, withStdinTraces } from './stdio.js';
+import { STDIO, importInputs, withOutputFile } from './stdio.js';
 
 interface Args {
   files: string[];
@@ -38,7 +38,8 @@ export const importCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     if (!['auto', 'ftrace', 'perf'].includes(args.format)) throw new InputError(`Invalid option --format: expected auto, ftrace or perf, got ${args.format}`);
     for (const d of args.device ?? []) if (parseBdf(d) === undefined) throw new InputError(`Invalid option --device: expected a PCI address like 0000:03:00.0, got ${d}`);
-    const s = await withStdinTraces(args.files, (files) => withOutputFile(args.out, '.arrows', (file) => importTrace(files, file, {
+    const { files, streams } = importInputs(args.files);
+    const s = await withOutputFile(args.out, '.arrows', (file) => importTrace(files, file, {
       format: args.format as 'auto' | 'ftrace' | 'perf',
       synthesizeDma: args.synthesizeDma ?? false,
       coherentRateHz: args.coherentRate,
@@ -47,7 +48,8 @@ export const importCommand: CommandModule<object, Args> = {
       devices: (args.device ?? []).map((d) => formatBdf(parseBdf(d)!)),
       qemuFlushes: args.qemuFlushes ?? false,
       names: args.files.map((f) => (f === STDIO ? 'standard input' : f)),
-    })));
+      streams,
+    }));
     const lines: string[] = [];
     lines.push(`read ${s.lines.read} lines: ${s.lines.parsed} parsed, ${s.lines.read - s.lines.parsed} skipped${Object.keys(s.lines.skipped).length ? ` (${Object.entries(s.lines.skipped).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}`);
     for (const b of s.firstBad) lines.push(`  unparsed ${b}`);

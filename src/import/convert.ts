@@ -9,6 +9,7 @@
 // among the files adds the device's real accesses (qemu.ts).
 import fs from 'node:fs';
 import readline from 'node:readline';
+import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { InputError, describeIoError } from '../errors.js';
 import { shownPath } from '../text.js';
@@ -38,6 +39,8 @@ export interface ImportOptions {
    * read from a private copy, whose path means nothing to anyone.
    */
   names?: string[];
+  /** A stream to read for a file instead of its path (standard input), by index in the files. */
+  streams?: (NodeJS.ReadableStream | undefined)[];
 }
 
 const DEFAULT_DOMAIN = 1;
@@ -67,28 +70,42 @@ function printable(text: string): string {
   return text.replace(/[^\x20-\x7e\t]/g, '?');
 }
 
-/** Opens a file for lines, gunzipping it when it starts with gzip's magic bytes. */
-function openLines(file: string): readline.Interface {
-  let stream: NodeJS.ReadableStream;
+/**
+ * Opens a file, or the stream given for it (standard input), for lines,
+ * gunzipping it when it starts with gzip's magic bytes. The first bytes are
+ * looked at before any line is read: an Arrow trace is refused, whatever
+ * its name.
+ */
+async function openLines(file: string, given?: NodeJS.ReadableStream): Promise<readline.Interface> {
+  let source: NodeJS.ReadableStream;
+  let first: Buffer;
+  let rest: AsyncIterator<Buffer>;
   try {
-    fs.accessSync(file, fs.constants.R_OK);
-    if (fs.statSync(file).isDirectory()) throw new InputError(`Cannot import "${file}": is a directory, not a file`);
-    const head = Buffer.alloc(8);
-    const fd = fs.openSync(file, 'r');
-    const n = fs.readSync(fd, head, 0, 8, 0);
-    fs.closeSync(fd);
-    // An Arrow file ("ARROW1") or stream (0xFFFFFFFF, then a metadata length) is a trace already.
-    if ((n >= 6 && head.toString('latin1', 0, 6) === 'ARROW1') || (n === 8 && head.readUInt32LE(0) === 0xffffffff))
-      throw new InputError(`Cannot import "${shownPath(file)}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)`);
-    const raw = fs.createReadStream(file);
-    if (n === 2 && head[0] === 0x1f && head[1] === 0x8b) {
-      const gunzip = zlib.createGunzip();
-      raw.pipe(gunzip);
-      stream = gunzip;
-    } else stream = raw;
+    if (!given) {
+      fs.accessSync(file, fs.constants.R_OK);
+      if (fs.statSync(file).isDirectory()) throw new InputError(`Cannot import "${shownPath(file)}": is a directory, not a file`);
+    }
+    source = given ?? fs.createReadStream(file);
+    // The first chunk (a pipe's or a file's first read), then the rest as it comes.
+    rest = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    const next = await rest.next();
+    first = next.done ? Buffer.alloc(0) : Buffer.from(next.value);
   } catch (err) {
     if (err instanceof InputError) throw err;
-    throw new InputError(`Cannot import "${file}": ${describeIoError(err)}`);
+    throw new InputError(`Cannot import "${shownPath(file)}": ${describeIoError(err)}`);
+  }
+  // An Arrow file ("ARROW1") or stream (0xFFFFFFFF, then a metadata length) is a trace already.
+  if (first.subarray(0, 6).toString('latin1') === 'ARROW1' || (first.length >= 8 && first.readUInt32LE(0) === 0xffffffff))
+    throw new InputError(`Cannot import "${shownPath(file)}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)`);
+  const bytes = Readable.from((async function* () {
+    if (first.length) yield first;
+    for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
+  })());
+  let stream: NodeJS.ReadableStream = bytes;
+  if (first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) {
+    const gunzip = zlib.createGunzip();
+    bytes.pipe(gunzip);
+    stream = gunzip;
   }
   (stream as NodeJS.ReadableStream & { setEncoding(e: string): void }).setEncoding('utf8');
   return readline.createInterface({ input: stream, crlfDelay: Infinity });
@@ -124,11 +141,11 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   const recs: Rec[] = [];
   const qemu = new QemuLogParser();
   let qemuFiles = 0;
-  for (const file of files) {
+  for (const [k, file] of files.entries()) {
     let n = 0;
     let isQemu: boolean | null = null;
     try {
-      for await (const line of openLines(file)) {
+      for await (const line of await openLines(file, opts.streams?.[k])) {
         n++;
         stats.lines.read++;
         if (isQemu === null && line.trim() !== '') {

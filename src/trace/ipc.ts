@@ -160,3 +160,83 @@ export function openFraming(fd: number, size: number, isFileFormat: boolean): Fr
   const cursor = new MessageCursor(fd, end);
   return { schema: footer.schema, cursor, messages: () => cursor.blocks(footer.dictionaries, footer.recordBatches) };
 }
+
+/**
+ * Follows an Arrow stream that arrives in chunks (standard input, a pipe) to
+ * its end-of-stream marker, so that a copy of it holds the stream and stops
+ * there: each message's metadata is parsed as it passes (its lengths checked,
+ * so that what is not a stream is refused at once, not after the pipe has
+ * run dry), bodies are only counted. The reader checks everything again on
+ * the copy; this only finds where the stream ends. The first bytes must be
+ * a message's continuation marker (the caller has checked them).
+ */
+export class StreamEndFinder {
+  /** Stream offset of the first byte of the next chunk. */
+  private pos = 0;
+  private step: 'prefix' | 'length' | 'meta' | 'body' = 'prefix';
+  /** Bytes the step needs; for 'body', those still to pass. */
+  private need = 4;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private messageStart = 0;
+  ended = false;
+
+  /** Takes the next chunk: how many of its bytes belong to the stream (all of them until the marker, which is the last). */
+  push(chunk: Buffer): number {
+    let i = 0;
+    while (i < chunk.length && !this.ended) {
+      if (this.step === 'body') {
+        const n = Math.min(this.need, chunk.length - i);
+        i += n;
+        this.need -= n;
+        if (this.need === 0) this.next(this.pos + i);
+        continue;
+      }
+      const n = Math.min(this.need - this.pendingBytes, chunk.length - i);
+      this.pending.push(chunk.subarray(i, i + n));
+      this.pendingBytes += n;
+      i += n;
+      if (this.pendingBytes < this.need) continue;
+      const bytes = Buffer.concat(this.pending);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.collected(bytes, this.pos + i);
+    }
+    // What follows the marker is not the stream's, and not read (as Arrow's
+    // own stream readers stop there): a writer may go on after it.
+    this.pos += i;
+    return i;
+  }
+
+  private next(at: number): void {
+    this.step = 'prefix';
+    this.need = 4;
+    this.messageStart = at;
+  }
+
+  /** A step's bytes are all there; `end` is the stream offset just after them. */
+  private collected(bytes: Buffer, end: number): void {
+    if (this.step === 'prefix' && bytes.readInt32LE(0) === -1) {
+      this.step = 'length';
+      return;
+    }
+    if (this.step === 'prefix' || this.step === 'length') {
+      const metaLength = bytes.readInt32LE(0);
+      if (metaLength === 0) {
+        this.ended = true;
+        return;
+      }
+      if (metaLength < 0) throw new FormatError(`the message at byte ${this.messageStart} says its metadata is ${metaLength} bytes`);
+      if (metaLength > MAX_METADATA_BYTES) throw new FormatError(tooMuchMetadata(`the message at byte ${this.messageStart}`, metaLength));
+      this.step = 'meta';
+      this.need = metaLength;
+      return;
+    }
+    const message = parseMessage(bytes, end - bytes.length);
+    if (message.bodyLength === 0) this.next(end);
+    else {
+      this.step = 'body';
+      this.need = message.bodyLength;
+    }
+  }
+}
