@@ -5,6 +5,7 @@ import { InputError } from '../errors.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { importTrace } from '../import/convert.js';
 import { attributionLine, lostLine, qemuLines } from '../import/stats.js';
+import { printable, shownPath } from '../text.js';
 import { DOCS_EPILOGUE, SEED, numberOption } from './options.js';
 import { STDIO, importInputs, withOutputFile } from './stdio.js';
 
@@ -53,17 +54,17 @@ export const importCommand: CommandModule<object, Args> = {
     const lines: string[] = [];
     lines.push(`read ${s.lines.read} lines: ${s.lines.parsed} parsed, ${s.lines.read - s.lines.parsed} skipped${Object.keys(s.lines.skipped).length ? ` (${Object.entries(s.lines.skipped).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}`);
     for (const b of s.firstBad) lines.push(`  unparsed ${b}`);
-    if (Object.keys(s.otherEvents).length) lines.push(`other tracepoints skipped: ${Object.entries(s.otherEvents).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    if (Object.keys(s.otherEvents).length) lines.push(`other tracepoints skipped: ${Object.entries(s.otherEvents).map(([k, v]) => `${printable(k)} ${v}`).join(', ')}`);
     if (s.sortedBackwardsTimestamps) lines.push(`${s.sortedBackwardsTimestamps} event(s) out of time order across CPUs were sorted`);
     const lost = lostLine(s.lost);
     if (lost) lines.push(lost);
     lines.push(attributionLine(s.attribution));
-    lines.push(`devices: ${s.devices.map((d) => `${d.name} (domain ${d.domain})`).join(', ') || 'none'}`);
+    lines.push(`devices: ${s.devices.map((d) => `${printable(d.name)} (domain ${d.domain})`).join(', ') || 'none'}`);
     lines.push(...qemuLines(s.qemu));
     if (s.qemu) lines.push(`device accesses: ${s.qemu.translations} from the QEMU log`);
     else if (args.synthesizeDma) lines.push(`synthesized DMA: ${s.synthesized.streaming} streaming, ${s.synthesized.coherent} coherent accesses`);
     else lines.push('no DMA events synthesized: the kernel cannot see device accesses, so hit rates need --synthesize-dma or device-side records');
-    lines.push(`wrote ${s.events} events to ${args.out === STDIO ? 'standard output' : args.out}`);
+    lines.push(`wrote ${s.events} events to ${args.out === STDIO ? 'standard output' : shownPath(args.out)}`);
     process.stderr.write(lines.join('\n') + '\n');
   },
 };

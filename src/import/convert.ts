@@ -132,9 +132,9 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   };
   const skip = (reason: string) => (stats.lines.skipped[reason] = (stats.lines.skipped[reason] ?? 0) + 1);
   const bad = (file: string, n: number, line: string, why: string) => {
-    if (opts.strict) throw new InputError(`Cannot import "${file}": line ${n} ${why}: ${printable(line.trim().slice(0, 160))}`);
+    if (opts.strict) throw new InputError(`Cannot import "${shownPath(file)}": line ${n} ${why}: ${printable(line.trim().slice(0, 160))}`);
     skip(why);
-    if (stats.firstBad.length < 5) stats.firstBad.push(`${file}:${n}: ${printable(line.trim().slice(0, 160))}`);
+    if (stats.firstBad.length < 5) stats.firstBad.push(`${shownPath(file)}:${n}: ${printable(line.trim().slice(0, 160))}`);
   };
 
   // 1. Parse every line. A file whose first event line is a QEMU vtd_* line is a QEMU log.
@@ -165,7 +165,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         if (noise === 'lost') {
           // The ring buffer overwrote or dropped events: a replay would be wrong.
           const m = /LOST (\d+) EVENTS/.exec(line);
-          if (opts.strict) throw new InputError(`Cannot import "${file}": line ${n} says events were lost (${printable(line.trim().slice(0, 80))}); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace`);
+          if (opts.strict) throw new InputError(`Cannot import "${shownPath(file)}": line ${n} says events were lost (${printable(line.trim().slice(0, 80))}); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace`);
           stats.lost.markers++;
           if (m) stats.lost.events += Number(m[1]);
           else stats.lost.unknownLosses++;
@@ -202,14 +202,14 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       // A corrupt or truncated .gz: one clear line, not a stack trace.
       const code = (err as NodeJS.ErrnoException).code;
       if (typeof code === 'string' && code.startsWith('Z_'))
-        throw new InputError(`Cannot import "${file}": gzip data is corrupt or truncated after line ${n} (${(err as Error).message})`);
+        throw new InputError(`Cannot import "${shownPath(file)}": gzip data is corrupt or truncated after line ${n} (${(err as Error).message})`);
       throw err;
     }
   }
   if (qemuFiles > 0 && recs.length === 0)
-    throw new InputError(`Cannot import ${files.map((f) => `"${f}"`).join(', ')}: a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)`);
+    throw new InputError(`Cannot import ${files.map((f) => `"${shownPath(f)}"`).join(', ')}: a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)`);
   if (stats.lines.parsed === 0)
-    throw new InputError(`Cannot import ${files.map((f) => `"${f}"`).join(', ')}: no iommu or dma trace events in ${stats.lines.read} line(s)${stats.firstBad.length ? ` (first unparsed: ${stats.firstBad[0].slice(0, 120)})` : ''}`);
+    throw new InputError(`Cannot import ${files.map((f) => `"${shownPath(f)}"`).join(', ')}: no iommu or dma trace events in ${stats.lines.read} line(s)${stats.firstBad.length ? ` (first unparsed: ${stats.firstBad[0].slice(0, 120)})` : ''}`);
   // Per-CPU buffers interleave: sort by time, keeping input order on ties.
   for (let i = 1; i < recs.length; i++) if (recs[i].ts < recs[i - 1].ts) stats.sortedBackwardsTimestamps++;
   recs.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));

@@ -8,7 +8,7 @@ import { checkedInspection, inspectText } from '../../src/cli/inspect.js';
 import { inspectTrace } from '../../src/trace/inspect.js';
 import { openTrace } from '../../src/trace/merge.js';
 import { OP_NAMES } from '../../src/trace/schema.js';
-import { runCli, tmpDir } from '../helpers/cli.js';
+import { runCli, runCliBytes, tmpDir } from '../helpers/cli.js';
 
 const dir = tmpDir();
 
@@ -311,5 +311,24 @@ describe('import of what is not trace text, and of standard input (issue item F)
     const shown = checkedInspection(await inspectTrace([out])).shown;
     expect(shown.workload).toBe('imported from standard input');
     expect(JSON.stringify([shown.workload, shown.imported])).not.toMatch(/iommu-replay-|\/tmp\//);
+  });
+
+  it('import - -o -: the trace on standard output records "standard input" too', async () => {
+    const r = runCliBytes(['import', '-', '-o', '-'], { input: fs.readFileSync('traces/kernel-nic.trace') });
+    expect(r.status).toBe(0);
+    const out = path.join(dir, 'stdin-to-stdout.arrows');
+    fs.writeFileSync(out, r.stdout);
+    const shown = checkedInspection(await inspectTrace([out])).shown;
+    expect(shown.workload).toBe('imported from standard input');
+  });
+
+  it('a file name with control characters is shown escaped in import\'s messages', () => {
+    const f = path.join(dir, 'evil\x1b[2J\nname.trace');
+    fs.writeFileSync(f, 'nothing to see\n');
+    const r = runCli(['import', f, '-o', path.join(dir, 'evil.arrows')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`Cannot import "${f.replace('\x1b', '\\x1b').replace('\n', '\\x0a')}"`);
+    expect(r.stderr.split('\n').length).toBe(2);
+    expect(r.stderr).not.toContain('\x1b');
   });
 });
