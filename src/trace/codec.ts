@@ -109,7 +109,9 @@ function lz4Block(src: Uint8Array, at: number, end: number, out: Uint8Array, out
     }
     if (literals > end - at) lz4Corrupt('literals run past their block');
     if (literals > outEnd - o) lz4Corrupt('a block decodes to more bytes than its length says');
-    out.set(src.subarray(at, at + literals), o);
+    // Short runs byte by byte: a subarray and a call cost more than they copy.
+    if (literals < 32) for (let k = 0; k < literals; k++) out[o + k] = src[at + k];
+    else out.set(src.subarray(at, at + literals), o);
     at += literals;
     o += literals;
     if (at === end) break; // the last sequence has literals only
@@ -129,8 +131,8 @@ function lz4Block(src: Uint8Array, at: number, end: number, out: Uint8Array, out
     match += 4;
     if (match > outEnd - o) lz4Corrupt('a block decodes to more bytes than its length says');
     const from = o - offset;
-    if (offset >= match) out.copyWithin(o, from, from + match);
-    else for (let k = 0; k < match; k++) out[o + k] = out[from + k]; // overlapping: a repeated pattern
+    if (offset >= match && match >= 32) out.copyWithin(o, from, from + match);
+    else for (let k = 0; k < match; k++) out[o + k] = out[from + k]; // short, or overlapping: a repeated pattern
     o += match;
   }
   return o;

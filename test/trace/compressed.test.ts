@@ -114,6 +114,27 @@ describe('LZ4 frames (frame format 1.6.x)', () => {
   });
 });
 
+describe('corrupt LZ4 frames', () => {
+  it('every byte flip or cut of a frame decodes or is one FormatError, never another error, never past its length', () => {
+    const data = sample(70_000);
+    const frame = lz4FrameOf(data, { contentSize: true });
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let k = 0; k < 600; k++) {
+      const bad = frame.slice(0, k % 5 === 0 ? rand(frame.length) : frame.length);
+      if (k % 5 !== 0) for (let j = 0; j <= k % 3; j++) bad[rand(bad.length)] ^= 1 << rand(8);
+      try {
+        expect(decompressBuffer(Codec.Lz4Frame, prefixed(data.length, bad), data.length).length).toBe(data.length);
+      } catch (err) {
+        expect(err, String(err)).toBeInstanceOf(FormatError);
+      }
+    }
+  });
+});
+
 describe('padded uncompressed lengths (issue item B)', () => {
   it('up to the next multiple of 64 bytes beyond what the rows need is accepted; more is refused', async () => {
     await loadCodec(Codec.Zstd);
