@@ -15,7 +15,7 @@ import { InputError, describeIoError, traceError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { shownPath } from '../text.js';
 import { FormatError } from '../trace/flatbuf.js';
-import { ARROW_MAGIC, StreamEndFinder } from '../trace/ipc.js';
+import { ARROW_MAGIC, MAX_METADATA_BYTES, StreamEndFinder } from '../trace/ipc.js';
 import { notArrow, notRegular } from '../trace/reader.js';
 
 /**
@@ -82,16 +82,19 @@ function checkStdin(paths: string[], what: string, example: string): void {
  * Copies the Arrow trace arriving on `source` to `file`. The first bytes
  * must be Arrow's (a file's magic or a stream's continuation marker): what
  * is not is refused as soon as they are in (as the reader would say it), so
- * `yes | replay -` stops at once. A stream is followed message by message
- * to its end-of-stream marker and no further (StreamEndFinder); the file
- * format keeps its framing in its footer, at the end, so it is copied whole.
+ * `yes | replay -` stops at once. The messages are followed one by one to
+ * their end-of-stream marker (StreamEndFinder): a stream is read no further;
+ * a file's footer follows, at most MAX_METADATA_BYTES and its 10-byte tail.
+ * So the copy holds what the input's own framing declares, and garbage is
+ * refused when it comes, not when the pipe runs dry.
  */
 async function spoolTrace(source: NodeJS.ReadableStream, file: string, label: string): Promise<void> {
   const fd = fs.openSync(file, 'wx', 0o600);
   const head: Buffer[] = [];
   let headBytes = 0;
   let mode: 'undecided' | 'file' | 'stream' = 'undecided';
-  const finder = new StreamEndFinder();
+  let finder = new StreamEndFinder();
+  let footerBytes = 0;
   const write = (bytes: Buffer) => {
     for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done);
   };
@@ -103,17 +106,26 @@ async function spoolTrace(source: NodeJS.ReadableStream, file: string, label: st
         headBytes += chunk.length;
         if (headBytes < 8) continue;
         chunk = Buffer.concat(head);
-        if (chunk.subarray(0, 6).toString('latin1') === ARROW_MAGIC) mode = 'file';
-        else if (chunk.readUInt32LE(0) === 0xffffffff) mode = 'stream';
+        if (chunk.subarray(0, 6).toString('latin1') === ARROW_MAGIC) {
+          mode = 'file';
+          write(chunk.subarray(0, 8));
+          chunk = chunk.subarray(8);
+          finder = new StreamEndFinder(8);
+        } else if (chunk.readUInt32LE(0) === 0xffffffff) mode = 'stream';
         else if (headBytes >= 512) throw traceError(label, notArrow(chunk.subarray(0, 512)));
         else continue;
       }
-      if (mode === 'file') {
-        write(chunk);
-        continue;
+      if (!finder.ended) {
+        const taken = finder.push(chunk);
+        write(chunk.subarray(0, taken));
+        chunk = chunk.subarray(taken);
+        if (finder.ended && mode === 'stream') break; // the stream is whole: stop reading
       }
-      write(chunk.subarray(0, finder.push(chunk)));
-      if (finder.ended) break; // stop reading: the stream is whole
+      if (mode === 'file' && finder.ended) {
+        footerBytes += chunk.length;
+        if (footerBytes > MAX_METADATA_BYTES + 10) throw traceError(label, `goes on for more than ${MAX_METADATA_BYTES >> 20} MiB after the end-of-stream marker of its messages, more than an Arrow file's footer takes`);
+        write(chunk);
+      }
     }
     // A short input that is not Arrow: the reader names it (empty, text, ...).
     if (mode === 'undecided') write(Buffer.concat(head));

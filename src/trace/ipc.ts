@@ -167,19 +167,26 @@ export function openFraming(fd: number, size: number, isFileFormat: boolean): Fr
  * there: each message's metadata is parsed as it passes (its lengths checked,
  * so that what is not a stream is refused at once, not after the pipe has
  * run dry), bodies are only counted. The reader checks everything again on
- * the copy; this only finds where the stream ends. The first bytes must be
- * a message's continuation marker (the caller has checked them).
+ * the copy; this only finds where the stream ends. The file format holds
+ * the same stream, end-of-stream marker included, between its magic and its
+ * footer (Arrow columnar format, "IPC File Format").
  */
 export class StreamEndFinder {
-  /** Stream offset of the first byte of the next chunk. */
-  private pos = 0;
+  /** File offset of the first byte of the next chunk. */
+  private pos: number;
   private step: 'prefix' | 'length' | 'meta' | 'body' = 'prefix';
   /** Bytes the step needs; for 'body', those still to pass. */
   private need = 4;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private messageStart = 0;
+  private messageStart: number;
   ended = false;
+
+  /** `origin`: the file offset of the first message (8 in the file format, after its magic and padding). */
+  constructor(origin = 0) {
+    this.pos = origin;
+    this.messageStart = origin;
+  }
 
   /** Takes the next chunk: how many of its bytes belong to the stream (all of them until the marker, which is the last). */
   push(chunk: Buffer): number {
@@ -227,7 +234,7 @@ export class StreamEndFinder {
         return;
       }
       if (metaLength < 0) throw new FormatError(`the message at byte ${this.messageStart} says its metadata is ${metaLength} bytes`);
-      if (metaLength > MAX_METADATA_BYTES) throw new FormatError(tooMuchMetadata(`the message at byte ${this.messageStart}`, metaLength));
+      if (metaLength > MAX_METADATA_BYTES) throw new FormatError(`the message at byte ${this.messageStart} says its metadata is ${metaLength} bytes, more than the ${MAX_METADATA_BYTES >> 20} MiB a trace's may have`);
       this.step = 'meta';
       this.need = metaLength;
       return;

@@ -113,6 +113,14 @@ describe('standard input, FIFOs and process substitution are read as streams (is
     const cut = sh(`(head -c ${schemaLength} "${NIC}"; yes) | "${process.execPath}" "${CLI}" inspect -`);
     expect(cut.status).toBe(2);
     expect(cut.stderr).toMatch(/^iommu-replay: Cannot read trace "\(stdin\)": the message at byte \d+ [^\n]+\n$/);
+    // The file format: its messages are followed the same way, then at most a footer's bytes.
+    const file = sh(`(printf 'ARROW1\\0\\0'; yes) | "${process.execPath}" "${CLI}" inspect -`);
+    expect(file.stderr).toBe('iommu-replay: Cannot read trace "(stdin)": the message at byte 8 says its metadata is 175704697 bytes, more than the 16 MiB a trace\'s may have\n');
+    expect(file.status).toBe(2);
+    const small = 'test/trace/fixtures/small.arrow';
+    const tail = sh(`(cat ${small}; yes) | "${process.execPath}" "${CLI}" inspect -`);
+    expect(tail.stderr).toBe('iommu-replay: Cannot read trace "(stdin)": goes on for more than 16 MiB after the end-of-stream marker of its messages, more than an Arrow file\'s footer takes\n');
+    expect(tail.status).toBe(2);
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
