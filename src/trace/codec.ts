@@ -7,15 +7,15 @@
 // The output size is known before decompressing and bounded by the caller,
 // so a corrupt length cannot allocate what it likes, and every length in a
 // frame is checked against the input and the output before it is used.
-import type { decompress as ZstdDecompress } from 'fzstd';
+import type * as Fzstd from 'fzstd';
 import { FormatError } from './flatbuf.js';
 import { Codec } from './format.js';
 
-let zstdDecompress: typeof ZstdDecompress | undefined;
+let fzstd: typeof Fzstd | undefined;
 
 /** Loads the library of `codec` (once); a batch compressed with it can be decompressed after. */
 export async function loadCodec(codec: Codec): Promise<void> {
-  if (codec === Codec.Zstd) zstdDecompress ??= (await import('fzstd')).decompress;
+  if (codec === Codec.Zstd) fzstd ??= await import('fzstd');
 }
 
 function notLoaded(codec: Codec): never {
@@ -221,25 +221,60 @@ function lz4Frames(src: Uint8Array, out: Uint8Array): number {
   return done;
 }
 
+/** A window of at most this much is taken from a ZSTD frame that does not say its size (zstd's levels up to 19 stay within it). */
+const ZSTD_MAX_WINDOW = 8 << 20;
+
 /**
- * Checks a ZSTD frame's header says it holds `length` bytes (Arrow writers
- * always record the content size): fzstd fills a buffer of the size given
- * and cannot tell a short frame from a full one.
+ * A ZSTD frame's content size as its header says it (RFC 8878 §3.1.1.1.4),
+ * or null when it leaves it out; and its window size.
  */
-function zstdContentSize(src: Uint8Array, length: number): void {
+function zstdHeader(src: Uint8Array): { contentSize: number | null; windowSize: number } {
   if (src.length < 6 || src[0] !== 0x28 || src[1] !== 0xb5 || src[2] !== 0x2f || src[3] !== 0xfd) throw new FormatError('its ZSTD frame is corrupt (no ZSTD magic)');
   const flags = src[4];
   const singleSegment = (flags >> 5) & 1;
   const fcf = flags >> 6;
   const dictBytes = [0, 1, 2, 4][flags & 3];
   const sizeBytes = fcf ? 1 << fcf : singleSegment;
-  if (sizeBytes === 0) return;
   const at = 5 + (singleSegment ? 0 : 1) + dictBytes;
   if (at + sizeBytes > src.length) throw new FormatError('its ZSTD frame is corrupt (it ends in its header)');
   let size = 0;
   for (let i = sizeBytes - 1; i >= 0; i--) size = size * 256 + src[at + i];
   if (sizeBytes === 2) size += 256;
-  if (size !== length) throw new FormatError(`its ZSTD frame holds ${size} bytes, its length says ${length}`);
+  const contentSize = sizeBytes === 0 ? null : size;
+  if (singleSegment) return { contentSize, windowSize: size };
+  const base = 2 ** (10 + (src[5] >> 3));
+  return { contentSize, windowSize: base + (base / 8) * (src[5] & 7) };
+}
+
+/**
+ * Decodes the ZSTD frame(s) `src` into `out`, returning the bytes they hold.
+ * Arrow writers record the content size: fzstd then fills `out`, which is
+ * that size. A frame that leaves it out (a streaming encoder's) is decoded
+ * block by block, each block counted and checked to fit, since fzstd given
+ * a buffer cannot tell a short frame from a full one (it would come out
+ * zero-padded); its window, which fzstd allocates, must be a usual one.
+ */
+function zstdFrames(src: Uint8Array, out: Uint8Array): number {
+  const z = fzstd ?? notLoaded(Codec.Zstd);
+  const { contentSize, windowSize } = zstdHeader(src);
+  try {
+    if (contentSize !== null) {
+      if (contentSize !== out.length) throw new FormatError(`its ZSTD frame holds ${contentSize} bytes, its length says ${out.length}`);
+      return z.decompress(src, out).length;
+    }
+    if (windowSize > Math.max(ZSTD_MAX_WINDOW, out.length)) throw new FormatError(`its ZSTD frame asks for a window of ${windowSize} bytes and does not say its size`);
+    let done = 0;
+    const stream = new z.Decompress((chunk) => {
+      if (chunk.length > out.length - done) throw new FormatError('its ZSTD frame holds more bytes than its length says');
+      out.set(chunk, done);
+      done += chunk.length;
+    });
+    stream.push(src, true);
+    return done;
+  } catch (err) {
+    if (err instanceof FormatError) throw err;
+    throw new FormatError('its ZSTD frame is corrupt');
+  }
 }
 
 /**
@@ -264,13 +299,7 @@ export function decompressBuffer(codec: Codec, raw: Uint8Array, needBytes: numbe
   if (codec === Codec.Lz4Frame) {
     n = lz4Frames(src, out);
   } else {
-    zstdContentSize(src, length);
-    const decompress = zstdDecompress ?? notLoaded(codec);
-    try {
-      n = decompress(src, out).length;
-    } catch {
-      throw new FormatError('its ZSTD frame is corrupt');
-    }
+    n = zstdFrames(src, out);
   }
   if (n !== length) throw new FormatError(`a ${codecName(codec)}-compressed buffer holds ${n} bytes, its length says ${length}`);
   return out;

@@ -118,9 +118,11 @@ const ZSTD_BLOCK_MAX = 128 << 10;
  * blocks for the rest, content size recorded: real compression of the
  * repetitive columns of a trace, written without a ZSTD library.
  */
-export function zstdRleFrame(data: Uint8Array): Uint8Array {
-  const out: number[] = [0x28, 0xb5, 0x2f, 0xfd, 0xe0];
-  for (let k = 0; k < 8; k++) out.push(Number((BigInt(data.length) >> BigInt(8 * k)) & 0xffn));
+export function zstdRleFrame(data: Uint8Array, o: { contentSize?: boolean } = {}): Uint8Array {
+  // With its content size: single segment, 8-byte size. Without (as a
+  // streaming encoder writes it): a window descriptor of 1 MiB.
+  const out: number[] = o.contentSize === false ? [0x28, 0xb5, 0x2f, 0xfd, 0x00, 10 << 3] : [0x28, 0xb5, 0x2f, 0xfd, 0xe0];
+  if (o.contentSize !== false) for (let k = 0; k < 8; k++) out.push(Number((BigInt(data.length) >> BigInt(8 * k)) & 0xffn));
   const blocks: { type: number; size: number; content: number[] }[] = [];
   let raw: number[] = [];
   const flushRaw = () => {

@@ -135,6 +135,20 @@ describe('corrupt LZ4 frames', () => {
   });
 });
 
+describe('ZSTD frames that do not say their size', () => {
+  it('are decoded block by block and counted: short or long is an error, never zero padding', async () => {
+    await loadCodec(Codec.Zstd);
+    const data = sample(300_000);
+    const frame = zstdRleFrame(data, { contentSize: false });
+    expect(decompressBuffer(Codec.Zstd, prefixed(data.length, frame), data.length)).toEqual(data);
+    expect(() => decompressBuffer(Codec.Zstd, prefixed(data.length + 32, frame), data.length)).toThrow(`a ZSTD-compressed buffer holds ${data.length} bytes, its length says ${data.length + 32}`);
+    expect(() => decompressBuffer(Codec.Zstd, prefixed(data.length - 64, frame), data.length - 64)).toThrow('its ZSTD frame holds more bytes than its length says');
+    const huge = Uint8Array.from(frame);
+    huge[5] = 30 << 3; // a 1 TiB window
+    expect(() => decompressBuffer(Codec.Zstd, prefixed(data.length, huge), data.length)).toThrow(`its ZSTD frame asks for a window of ${2 ** 40} bytes and does not say its size`);
+  });
+});
+
 describe('padded uncompressed lengths (issue item B)', () => {
   it('up to the next multiple of 64 bytes beyond what the rows need is accepted; more is refused', async () => {
     await loadCodec(Codec.Zstd);
