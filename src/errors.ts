@@ -1,5 +1,6 @@
 // Input errors are caught at the edge (the CLI) and printed as one line with
 // exit status 2. Anything else is a bug and keeps its stack trace.
+import { shownPath } from './text.js';
 
 export class InputError extends Error {
   override name = 'InputError';
@@ -17,9 +18,9 @@ export function describeIoError(err: unknown): string {
   }
 }
 
-/** `Cannot read trace "x.arrow": <what>` */
+/** `Cannot read trace "x.arrow": <what>`, the name escaped (text.ts). */
 export function traceError(file: string, what: string): InputError {
-  return new InputError(`Cannot read trace "${file}": ${what}`);
+  return new InputError(`Cannot read trace "${shownPath(file)}": ${what}`);
 }
 
 /**

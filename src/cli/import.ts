@@ -5,8 +5,9 @@ import { InputError } from '../errors.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { importTrace } from '../import/convert.js';
 import { attributionLine, lostLine, qemuLines } from '../import/stats.js';
+import { printable, shownPath } from '../text.js';
 import { DOCS_EPILOGUE, SEED, numberOption } from './options.js';
-import { STDIO, withOutputFile, withStdinTraces } from './stdio.js';
+import { STDIO, importInputs, withOutputFile } from './stdio.js';
 
 interface Args {
   files: string[];
@@ -38,7 +39,8 @@ export const importCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     if (!['auto', 'ftrace', 'perf'].includes(args.format)) throw new InputError(`Invalid option --format: expected auto, ftrace or perf, got ${args.format}`);
     for (const d of args.device ?? []) if (parseBdf(d) === undefined) throw new InputError(`Invalid option --device: expected a PCI address like 0000:03:00.0, got ${d}`);
-    const s = await withStdinTraces(args.files, (files) => withOutputFile(args.out, '.arrows', (file) => importTrace(files, file, {
+    const { files, streams } = importInputs(args.files);
+    const s = await withOutputFile(args.out, '.arrows', (file) => importTrace(files, file, {
       format: args.format as 'auto' | 'ftrace' | 'perf',
       synthesizeDma: args.synthesizeDma ?? false,
       coherentRateHz: args.coherentRate,
@@ -46,21 +48,23 @@ export const importCommand: CommandModule<object, Args> = {
       seed: args.seed,
       devices: (args.device ?? []).map((d) => formatBdf(parseBdf(d)!)),
       qemuFlushes: args.qemuFlushes ?? false,
-    })));
+      names: args.files.map((f) => (f === STDIO ? 'standard input' : f)),
+      streams,
+    }));
     const lines: string[] = [];
     lines.push(`read ${s.lines.read} lines: ${s.lines.parsed} parsed, ${s.lines.read - s.lines.parsed} skipped${Object.keys(s.lines.skipped).length ? ` (${Object.entries(s.lines.skipped).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}`);
     for (const b of s.firstBad) lines.push(`  unparsed ${b}`);
-    if (Object.keys(s.otherEvents).length) lines.push(`other tracepoints skipped: ${Object.entries(s.otherEvents).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    if (Object.keys(s.otherEvents).length) lines.push(`other tracepoints skipped: ${Object.entries(s.otherEvents).map(([k, v]) => `${printable(k)} ${v}`).join(', ')}`);
     if (s.sortedBackwardsTimestamps) lines.push(`${s.sortedBackwardsTimestamps} event(s) out of time order across CPUs were sorted`);
     const lost = lostLine(s.lost);
     if (lost) lines.push(lost);
     lines.push(attributionLine(s.attribution));
-    lines.push(`devices: ${s.devices.map((d) => `${d.name} (domain ${d.domain})`).join(', ') || 'none'}`);
+    lines.push(`devices: ${s.devices.map((d) => `${printable(d.name)} (domain ${d.domain})`).join(', ') || 'none'}`);
     lines.push(...qemuLines(s.qemu));
     if (s.qemu) lines.push(`device accesses: ${s.qemu.translations} from the QEMU log`);
     else if (args.synthesizeDma) lines.push(`synthesized DMA: ${s.synthesized.streaming} streaming, ${s.synthesized.coherent} coherent accesses`);
     else lines.push('no DMA events synthesized: the kernel cannot see device accesses, so hit rates need --synthesize-dma or device-side records');
-    lines.push(`wrote ${s.events} events to ${args.out === STDIO ? 'standard output' : args.out}`);
+    lines.push(`wrote ${s.events} events to ${args.out === STDIO ? 'standard output' : shownPath(args.out)}`);
     process.stderr.write(lines.join('\n') + '\n');
   },
 };

@@ -9,8 +9,10 @@
 // among the files adds the device's real accesses (qemu.ts).
 import fs from 'node:fs';
 import readline from 'node:readline';
+import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { InputError, describeIoError } from '../errors.js';
+import { shownPath } from '../text.js';
 import { allocBatch, setU64Big } from '../trace/batch.js';
 import { Op, parseBdf, type OpCode } from '../trace/schema.js';
 import { TraceWriter } from '../trace/writer.js';
@@ -31,6 +33,14 @@ export interface ImportOptions {
   devices?: string[];
   /** With a QEMU log: each domain-selective or global IOTLB invalidation becomes a `flush` op. */
   qemuFlushes?: boolean;
+  /**
+   * The inputs as the user named them, one per file, recorded as the
+   * trace's source (its workload and import statistics): standard input is
+   * read from a private copy, whose path means nothing to anyone.
+   */
+  names?: string[];
+  /** A stream to read for a file instead of its path (standard input), by index in the files. */
+  streams?: (NodeJS.ReadableStream | undefined)[];
 }
 
 const DEFAULT_DOMAIN = 1;
@@ -60,25 +70,42 @@ function printable(text: string): string {
   return text.replace(/[^\x20-\x7e\t]/g, '?');
 }
 
-/** Opens a file for lines, gunzipping it when it starts with gzip's magic bytes. */
-function openLines(file: string): readline.Interface {
-  let stream: NodeJS.ReadableStream;
+/**
+ * Opens a file, or the stream given for it (standard input), for lines,
+ * gunzipping it when it starts with gzip's magic bytes. The first bytes are
+ * looked at before any line is read: an Arrow trace is refused, whatever
+ * its name.
+ */
+async function openLines(file: string, given?: NodeJS.ReadableStream): Promise<readline.Interface> {
+  let source: NodeJS.ReadableStream;
+  let first: Buffer;
+  let rest: AsyncIterator<Buffer>;
   try {
-    fs.accessSync(file, fs.constants.R_OK);
-    if (fs.statSync(file).isDirectory()) throw new InputError(`Cannot import "${file}": is a directory, not a file`);
-    const head = Buffer.alloc(2);
-    const fd = fs.openSync(file, 'r');
-    const n = fs.readSync(fd, head, 0, 2, 0);
-    fs.closeSync(fd);
-    const raw = fs.createReadStream(file);
-    if (n === 2 && head[0] === 0x1f && head[1] === 0x8b) {
-      const gunzip = zlib.createGunzip();
-      raw.pipe(gunzip);
-      stream = gunzip;
-    } else stream = raw;
+    if (!given) {
+      fs.accessSync(file, fs.constants.R_OK);
+      if (fs.statSync(file).isDirectory()) throw new InputError(`Cannot import "${shownPath(file)}": is a directory, not a file`);
+    }
+    source = given ?? fs.createReadStream(file);
+    // The first chunk (a pipe's or a file's first read), then the rest as it comes.
+    rest = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    const next = await rest.next();
+    first = next.done ? Buffer.alloc(0) : Buffer.from(next.value);
   } catch (err) {
     if (err instanceof InputError) throw err;
-    throw new InputError(`Cannot import "${file}": ${describeIoError(err)}`);
+    throw new InputError(`Cannot import "${shownPath(file)}": ${describeIoError(err)}`);
+  }
+  // An Arrow file ("ARROW1") or stream (0xFFFFFFFF, then a metadata length) is a trace already.
+  if (first.subarray(0, 6).toString('latin1') === 'ARROW1' || (first.length >= 8 && first.readUInt32LE(0) === 0xffffffff))
+    throw new InputError(`Cannot import "${shownPath(file)}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)`);
+  const bytes = Readable.from((async function* () {
+    if (first.length) yield first;
+    for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
+  })());
+  let stream: NodeJS.ReadableStream = bytes;
+  if (first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) {
+    const gunzip = zlib.createGunzip();
+    bytes.pipe(gunzip);
+    stream = gunzip;
   }
   (stream as NodeJS.ReadableStream & { setEncoding(e: string): void }).setEncoding('utf8');
   return readline.createInterface({ input: stream, crlfDelay: Infinity });
@@ -89,8 +116,9 @@ function overlaps(a: bigint, aSize: bigint, b: bigint, bSize: bigint): boolean {
 }
 
 export async function importTrace(files: string[], out: string, opts: ImportOptions): Promise<ImportStats> {
+  const names = opts.names ?? files;
   const stats: ImportStats = {
-    files,
+    files: names,
     lines: { read: 0, parsed: 0, skipped: {} },
     firstBad: [],
     otherEvents: {},
@@ -104,20 +132,20 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   };
   const skip = (reason: string) => (stats.lines.skipped[reason] = (stats.lines.skipped[reason] ?? 0) + 1);
   const bad = (file: string, n: number, line: string, why: string) => {
-    if (opts.strict) throw new InputError(`Cannot import "${file}": line ${n} ${why}: ${printable(line.trim().slice(0, 160))}`);
+    if (opts.strict) throw new InputError(`Cannot import "${shownPath(file)}": line ${n} ${why}: ${printable(line.trim().slice(0, 160))}`);
     skip(why);
-    if (stats.firstBad.length < 5) stats.firstBad.push(`${file}:${n}: ${printable(line.trim().slice(0, 160))}`);
+    if (stats.firstBad.length < 5) stats.firstBad.push(`${shownPath(file)}:${n}: ${printable(line.trim().slice(0, 160))}`);
   };
 
   // 1. Parse every line. A file whose first event line is a QEMU vtd_* line is a QEMU log.
   const recs: Rec[] = [];
   const qemu = new QemuLogParser();
   let qemuFiles = 0;
-  for (const file of files) {
+  for (const [k, file] of files.entries()) {
     let n = 0;
     let isQemu: boolean | null = null;
     try {
-      for await (const line of openLines(file)) {
+      for await (const line of await openLines(file, opts.streams?.[k])) {
         n++;
         stats.lines.read++;
         if (isQemu === null && line.trim() !== '') {
@@ -137,7 +165,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         if (noise === 'lost') {
           // The ring buffer overwrote or dropped events: a replay would be wrong.
           const m = /LOST (\d+) EVENTS/.exec(line);
-          if (opts.strict) throw new InputError(`Cannot import "${file}": line ${n} says events were lost (${printable(line.trim().slice(0, 80))}); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace`);
+          if (opts.strict) throw new InputError(`Cannot import "${shownPath(file)}": line ${n} says events were lost (${printable(line.trim().slice(0, 80))}); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace`);
           stats.lost.markers++;
           if (m) stats.lost.events += Number(m[1]);
           else stats.lost.unknownLosses++;
@@ -174,14 +202,14 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       // A corrupt or truncated .gz: one clear line, not a stack trace.
       const code = (err as NodeJS.ErrnoException).code;
       if (typeof code === 'string' && code.startsWith('Z_'))
-        throw new InputError(`Cannot import "${file}": gzip data is corrupt or truncated after line ${n} (${(err as Error).message})`);
+        throw new InputError(`Cannot import "${shownPath(file)}": gzip data is corrupt or truncated after line ${n} (${(err as Error).message})`);
       throw err;
     }
   }
   if (qemuFiles > 0 && recs.length === 0)
-    throw new InputError(`Cannot import ${files.map((f) => `"${f}"`).join(', ')}: a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)`);
+    throw new InputError(`Cannot import ${files.map((f) => `"${shownPath(f)}"`).join(', ')}: a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)`);
   if (stats.lines.parsed === 0)
-    throw new InputError(`Cannot import ${files.map((f) => `"${f}"`).join(', ')}: no iommu or dma trace events in ${stats.lines.read} line(s)${stats.firstBad.length ? ` (first unparsed: ${stats.firstBad[0].slice(0, 120)})` : ''}`);
+    throw new InputError(`Cannot import ${files.map((f) => `"${shownPath(f)}"`).join(', ')}: no iommu or dma trace events in ${stats.lines.read} line(s)${stats.firstBad.length ? ` (first unparsed: ${stats.firstBad[0].slice(0, 120)})` : ''}`);
   // Per-CPU buffers interleave: sort by time, keeping input order on ties.
   for (let i = 1; i < recs.length; i++) if (recs[i].ts < recs[i - 1].ts) stats.sortedBackwardsTimestamps++;
   recs.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));
@@ -387,7 +415,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
 
   // 5. Write.
   const w = new TraceWriter(out, {
-    workload: `imported from ${files.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
+    workload: `imported from ${names.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
     importStats: { lines: stats.lines, attribution: stats.attribution, synthesized: stats.synthesized, devices: stats.devices, lost: stats.lost, ...(stats.qemu ? { qemu: stats.qemu } : {}) },
   });
   try {

@@ -2,6 +2,7 @@
 // metadata, and `inspect` shows): its type and its lines of text. Apart from
 // convert.ts so that `inspect` shows them without loading the importer and
 // the trace writer (apache-arrow).
+import { printable } from '../text.js';
 import type { AlignStats, QemuCounts } from './qemu.js';
 
 export interface ImportStats {
@@ -38,11 +39,65 @@ export function lostLine(lost: ImportStats['lost'] | undefined): string | null {
 /** The line that import prints and inspect shows for a QEMU log. */
 export function qemuLines(q: ImportStats['qemu']): string[] {
   if (!q) return [];
-  const inv = Object.entries(q.invalidations).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k} ${v}`).join(', ');
+  const inv = Object.entries(q.invalidations).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${printable(k)} ${v}`).join(', ');
   const a = q.alignment;
   return [
-    `QEMU: ${q.translations} translations by ${q.devices.join(', ') || 'no device'}; IOTLB hits ${q.iotlbHits}, updates ${q.iotlbUpdates}, resets ${q.iotlbResets}`,
+    `QEMU: ${q.translations} translations by ${q.devices.map((d) => printable(d)).join(', ') || 'no device'}; IOTLB hits ${q.iotlbHits}, updates ${q.iotlbUpdates}, resets ${q.iotlbResets}`,
     `QEMU invalidation descriptors: ${inv || 'none'}`,
     `QEMU alignment: ${a.translations - a.unfit} of ${a.translations} translations inside a live mapping, ${a.unfit} do not fit (${a.unmatched} match no mapping); ${a.anchoredUnmaps} of ${a.guestUnmaps} unmaps anchored to their invalidation; clock drift ${a.driftMs.toFixed(3)} ms`,
   ];
+}
+
+/** The parts of ImportStats that an imported trace's "iommu.import" metadata holds (convert.ts writes them). */
+export type StoredImportStats = Partial<Pick<ImportStats, 'lines' | 'attribution' | 'synthesized' | 'devices' | 'lost' | 'qemu'>>;
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const countsOf = (v: unknown, keys: string[]): boolean => isObject(v) && keys.every((k) => isCount(v[k]));
+const countRecord = (v: unknown): boolean => isObject(v) && Object.values(v).every(isCount);
+
+/** Each stored part, with the shape it must have (what import writes). */
+const SHAPES: Record<keyof StoredImportStats, { shape: string; ok: (v: unknown) => boolean }> = {
+  lines: {
+    shape: '{read, parsed, skipped: {reason: count}}',
+    ok: (v) => countsOf(v, ['read', 'parsed']) && countRecord((v as Record<string, unknown>).skipped),
+  },
+  attribution: { shape: 'counts', ok: (v) => countsOf(v, ['sameCpuNeighbour', 'earlierMapping', 'vendorDevField', 'defaultDomain']) },
+  synthesized: { shape: 'counts', ok: (v) => countsOf(v, ['streaming', 'coherent']) },
+  devices: {
+    shape: 'a list of {name, requesterId, domain}',
+    ok: (v) => Array.isArray(v) && v.every((d) => isObject(d) && typeof d.name === 'string' && countsOf(d, ['requesterId', 'domain'])),
+  },
+  lost: {
+    shape: '{events, markers, unknownLosses} counts',
+    ok: (v) => countsOf(v, ['events', 'markers']) && ((v as Record<string, unknown>).unknownLosses === undefined || isCount((v as Record<string, unknown>).unknownLosses)),
+  },
+  qemu: {
+    shape: "QEMU's counts and alignment",
+    ok: (v) => {
+      if (!countsOf(v, ['translations', 'iotlbHits', 'iotlbUpdates', 'iotlbResets'])) return false;
+      const q = v as Record<string, unknown>;
+      const a = q.alignment as Record<string, unknown>;
+      return countRecord(q.invalidations) && Array.isArray(q.devices) && q.devices.every((d) => typeof d === 'string')
+        && countsOf(a, ['translations', 'unfit', 'unmatched', 'anchoredUnmaps', 'guestUnmaps']) && typeof a.driftMs === 'number' && Number.isFinite(a.driftMs);
+    },
+  },
+};
+
+/**
+ * An imported trace's "iommu.import" metadata, each part checked against the
+ * shape import writes: what `inspect` shows comes from another program's
+ * file, so a part of another shape, or a key import never writes, is left
+ * out and named in `ignored` (for a warning), never trusted.
+ */
+export function storedImportStats(raw: Record<string, unknown>): { stats: StoredImportStats; ignored: string[] } {
+  const stats: Record<string, unknown> = {};
+  const ignored: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const spec = Object.hasOwn(SHAPES, key) ? SHAPES[key as keyof StoredImportStats] : undefined;
+    if (!spec) ignored.push(`"${key}" is not a key import writes`);
+    else if (!spec.ok(value)) ignored.push(`"${key}" is not ${spec.shape}`);
+    else stats[key] = value;
+  }
+  return { stats: stats as StoredImportStats, ignored };
 }

@@ -358,7 +358,15 @@ export function decodeOpDictionary(value: ArrowField, h: RecordBatchHeader, body
   const n = h.length;
   if (h.nodes[0] !== n) throw new FormatError(`${where}: ${fmtInt(h.nodes[0])} values, the batch has ${n} rows`);
   const what = `${where} (the "op" dictionary)`;
-  const { strings, validity } = stringsOf(value, h, body, starts[0], starts[1], n, what);
+  let decoded: ReturnType<typeof stringsOf>;
+  try {
+    decoded = stringsOf(value, h, body, starts[0], starts[1], n, what);
+  } catch (err) {
+    if (err instanceof FormatError && h.codec !== Codec.None && /frame|compressed/.test(err.message))
+      throw new FormatError(`${what}: a buffer compressed with ${codecName(h.codec)} cannot be read: ${err.message}`);
+    throw err;
+  }
+  const { strings, validity } = decoded;
   const codes = new Uint8Array(n);
   const names: string[] = new Array(n);
   const hasNulls = validity.length > 0;
@@ -377,7 +385,8 @@ export function decodeOpDictionary(value: ArrowField, h: RecordBatchHeader, body
 
 /**
  * The trace columns of a record batch whose header `checkBatchHeader`
- * accepted. `where` names the batch; rows in messages count from `firstRow`.
+ * accepted. `where` names the batch (for a buffer that cannot be
+ * decompressed); rows in messages count from `firstRow`.
  */
 export function decodeColumns(
   layout: Layout,
@@ -386,6 +395,7 @@ export function decodeColumns(
   starts: number[],
   opDictionary: OpDictionary | undefined,
   firstRow: number,
+  where: string,
 ): DecodedColumns {
   const n = h.length;
   const out = { length: n } as DecodedColumns;
@@ -427,7 +437,7 @@ export function decodeColumns(
       out[c.name as Exclude<ColumnName, 'op'>] = c.kind === 'uint64' ? toWords(f, values, n, what, firstRow) : toU32(f, values, n, what, firstRow);
     } catch (err) {
       if (err instanceof FormatError && h.codec !== Codec.None && /frame|compressed/.test(err.message))
-        throw new FormatError(`${what}: a buffer compressed with ${codecName(h.codec)} cannot be read: ${err.message}`);
+        throw new FormatError(`${where}, ${what}: a buffer compressed with ${codecName(h.codec)} cannot be read: ${err.message}`);
       throw err;
     }
   }

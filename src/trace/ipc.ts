@@ -17,6 +17,14 @@ export const ARROW_MAGIC = 'ARROW1';
 /** Metadata above this is not a trace's (a schema of a few columns is ~1 KiB). */
 export const MAX_METADATA_BYTES = 16 << 20;
 
+/**
+ * Metadata that is there but over MAX_METADATA_BYTES: a schema's key/value
+ * metadata of many MiB is no trace's, and would be parsed whole.
+ */
+function tooMuchMetadata(what: string, bytes: number): string {
+  return `${what} has ${(bytes / 2 ** 20).toFixed(1)} MiB of metadata (the schema and its key/value metadata), more than the ${MAX_METADATA_BYTES / 2 ** 20} MiB a trace's may have`;
+}
+
 export interface MessageAt {
   message: Message;
   /** File offset of the message's first byte, of its body, and its whole length. */
@@ -43,7 +51,8 @@ export class MessageCursor {
 
   /**
    * The message at file offset `start`, or null for the end-of-stream marker
-   * (or for the end of the region, where a writer left the marker out).
+   * (or for the end of the region: a file's footer follows its messages
+   * whether or not the writer put the marker before it).
    */
   at(start: number): MessageAt | null {
     if (start === this.end) return null;
@@ -59,7 +68,8 @@ export class MessageCursor {
     }
     if (metaLength === 0) return null;
     const room = this.end - start - headLength;
-    if (metaLength < 0 || metaLength > room || metaLength > MAX_METADATA_BYTES)
+    if (metaLength > MAX_METADATA_BYTES && metaLength <= room) throw new FormatError(tooMuchMetadata(`the message at byte ${start}`, metaLength));
+    if (metaLength < 0 || metaLength > room)
       throw new FormatError(`the message at byte ${start} says its metadata is ${metaLength} bytes, but ${room} remain`);
     const meta = Buffer.allocUnsafe(metaLength);
     this.read(meta, 0, metaLength, start + headLength);
@@ -72,16 +82,25 @@ export class MessageCursor {
 
   /**
    * A stream's messages after its schema, in order: dictionaries and record
-   * batches only, ending at the end-of-stream marker with nothing after it.
+   * batches only, ending at the end-of-stream marker (0xFFFFFFFF 0, or the
+   * older 4-byte 0) with nothing after it. A stream that stops at a message
+   * boundary without the marker is cut short (a writer that died, a copy or
+   * a pipe that ended early): its rows are some of the trace's, and a replay
+   * of them would give wrong totals, so it is refused. Writers (pyarrow,
+   * Polars, arrow-js, ours) all write the marker when they close a stream.
    */
   *stream(first: number): Generator<MessageAt> {
+    let batches = 0;
     for (let pos = first; ; ) {
+      if (pos === this.end) throw new FormatError(`the stream ends without Arrow's end-of-stream marker after ${batches} record batch${batches === 1 ? '' : 'es'}: the file is truncated`);
       const m = this.at(pos);
       if (m === null) {
-        if (pos + 8 < this.end) throw new FormatError(`${this.end - pos - 8} byte(s) after the end-of-stream marker at byte ${pos}`);
+        const marker = this.end - pos >= 8 && this.head.readInt32LE(0) === -1 ? 8 : 4;
+        if (pos + marker < this.end) throw new FormatError(`${this.end - pos - marker} byte(s) after the end-of-stream marker at byte ${pos}`);
         return;
       }
       if (m.message.headerType === MessageHeader.Schema) throw new FormatError(`a second schema message at byte ${pos}`);
+      if (m.message.headerType === MessageHeader.RecordBatch) batches++;
       yield m;
       pos += m.length;
     }
@@ -131,7 +150,8 @@ export function openFraming(fd: number, size: number, isFileFormat: boolean): Fr
   if (tail.subarray(4).toString('latin1') !== ARROW_MAGIC) throw new FormatError(`the file does not end with "${ARROW_MAGIC}" (truncated: no Arrow file footer)`);
   const footerLength = tail.readInt32LE(0);
   const room = size - 18;
-  if (footerLength <= 0 || footerLength > room || footerLength > MAX_METADATA_BYTES)
+  if (footerLength > MAX_METADATA_BYTES && footerLength <= room) throw new FormatError(tooMuchMetadata(`the footer at byte ${size - 10 - footerLength}`, footerLength));
+  if (footerLength <= 0 || footerLength > room)
     throw new FormatError(`the footer length at byte ${size - 10} is ${footerLength}, but ${room} bytes are left for it`);
   const end = size - 10 - footerLength;
   const footerBytes = Buffer.allocUnsafe(footerLength);
@@ -139,4 +159,91 @@ export function openFraming(fd: number, size: number, isFileFormat: boolean): Fr
   const footer = parseFooter(footerBytes, end);
   const cursor = new MessageCursor(fd, end);
   return { schema: footer.schema, cursor, messages: () => cursor.blocks(footer.dictionaries, footer.recordBatches) };
+}
+
+/**
+ * Follows an Arrow stream that arrives in chunks (standard input, a pipe) to
+ * its end-of-stream marker, so that a copy of it holds the stream and stops
+ * there: each message's metadata is parsed as it passes (its lengths checked,
+ * so that what is not a stream is refused at once, not after the pipe has
+ * run dry), bodies are only counted. The reader checks everything again on
+ * the copy; this only finds where the stream ends. The file format holds
+ * the same stream, end-of-stream marker included, between its magic and its
+ * footer (Arrow columnar format, "IPC File Format").
+ */
+export class StreamEndFinder {
+  /** File offset of the first byte of the next chunk. */
+  private pos: number;
+  private step: 'prefix' | 'length' | 'meta' | 'body' = 'prefix';
+  /** Bytes the step needs; for 'body', those still to pass. */
+  private need = 4;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private messageStart: number;
+  ended = false;
+
+  /** `origin`: the file offset of the first message (8 in the file format, after its magic and padding). */
+  constructor(origin = 0) {
+    this.pos = origin;
+    this.messageStart = origin;
+  }
+
+  /** Takes the next chunk: how many of its bytes belong to the stream (all of them until the marker, which is the last). */
+  push(chunk: Buffer): number {
+    let i = 0;
+    while (i < chunk.length && !this.ended) {
+      if (this.step === 'body') {
+        const n = Math.min(this.need, chunk.length - i);
+        i += n;
+        this.need -= n;
+        if (this.need === 0) this.next(this.pos + i);
+        continue;
+      }
+      const n = Math.min(this.need - this.pendingBytes, chunk.length - i);
+      this.pending.push(chunk.subarray(i, i + n));
+      this.pendingBytes += n;
+      i += n;
+      if (this.pendingBytes < this.need) continue;
+      const bytes = Buffer.concat(this.pending);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.collected(bytes, this.pos + i);
+    }
+    // What follows the marker is not the stream's, and not read (as Arrow's
+    // own stream readers stop there): a writer may go on after it.
+    this.pos += i;
+    return i;
+  }
+
+  private next(at: number): void {
+    this.step = 'prefix';
+    this.need = 4;
+    this.messageStart = at;
+  }
+
+  /** A step's bytes are all there; `end` is the stream offset just after them. */
+  private collected(bytes: Buffer, end: number): void {
+    if (this.step === 'prefix' && bytes.readInt32LE(0) === -1) {
+      this.step = 'length';
+      return;
+    }
+    if (this.step === 'prefix' || this.step === 'length') {
+      const metaLength = bytes.readInt32LE(0);
+      if (metaLength === 0) {
+        this.ended = true;
+        return;
+      }
+      if (metaLength < 0) throw new FormatError(`the message at byte ${this.messageStart} says its metadata is ${metaLength} bytes`);
+      if (metaLength > MAX_METADATA_BYTES) throw new FormatError(`the message at byte ${this.messageStart} says its metadata is ${metaLength} bytes, more than the ${MAX_METADATA_BYTES >> 20} MiB a trace's may have`);
+      this.step = 'meta';
+      this.need = metaLength;
+      return;
+    }
+    const message = parseMessage(bytes, end - bytes.length);
+    if (message.bodyLength === 0) this.next(end);
+    else {
+      this.step = 'body';
+      this.need = message.bodyLength;
+    }
+  }
 }

@@ -1,6 +1,6 @@
 // Parsing and writing of the schema's custom metadata (docs/trace-format.md,
 // "File-level metadata").
-import { InputError } from '../errors.js';
+import { traceError } from '../errors.js';
 import { JsonError, parseUntrustedJson } from '../json.js';
 import { printable } from '../text.js';
 import {
@@ -15,15 +15,14 @@ import {
 } from './schema.js';
 
 export function parseMetadata(file: string, raw: Map<string, string>): TraceMetadata {
-  const fail = (key: string, why: string) =>
-    new InputError(`Cannot read trace "${file}": metadata "${key}" ${printable(why, 200)}`);
+  const fail = (key: string, why: string) => traceError(file, `metadata "${key}" ${printable(why, 200)}`);
   const json = (key: string): unknown => {
     const text = raw.get(key);
     if (text === undefined) return undefined;
     try {
       return parseUntrustedJson(text);
     } catch (err) {
-      if (err instanceof JsonError) throw new InputError(`Cannot read trace "${file}": metadata "${key}": ${err.message}`);
+      if (err instanceof JsonError) throw traceError(file, `metadata "${key}": ${err.message}`);
       throw err;
     }
   };
@@ -46,6 +45,7 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
       if (typeof type === 'object' && type !== null && (type as { type?: unknown }).type === 'nested') {
         // {"type": "nested", "parent": N} (docs/model.md §8)
         const parent = (type as { parent?: unknown }).parent;
+        if (parent === undefined) throw fail(META_DOMAINS, `gives nested domain ${key} no parent, expected {"type": "nested", "parent": <the uint32 id of a paging domain>}`);
         if (!isUint32(parent)) throw fail(META_DOMAINS, `gives nested domain ${key} parent ${JSON.stringify(parent)}, expected the uint32 id of a paging domain`);
         meta.domains.set(id, 'nested');
         (meta.parents ??= new Map()).set(id, parent);
@@ -134,17 +134,17 @@ export function mergeMetadata(files: { path: string; meta: TraceMetadata }[]): T
     for (const [id, type] of meta.domains) {
       const prev = out.domains.get(id);
       if (prev !== undefined && prev !== type)
-        throw new InputError(`Cannot read trace "${path}": domain ${id} is ${type} here but ${prev} in an earlier file`);
+        throw traceError(path, `domain ${id} is ${type} here but ${prev} in an earlier file`);
       out.domains.set(id, type);
       const parent = meta.parents?.get(id);
       if (parent === undefined) continue;
       const prevParent = out.parents?.get(id);
       if (prevParent !== undefined && prevParent !== parent)
-        throw new InputError(`Cannot read trace "${path}": nested domain ${id} has parent ${parent} here but ${prevParent} in an earlier file`);
+        throw traceError(path, `nested domain ${id} has parent ${parent} here but ${prevParent} in an earlier file`);
       (out.parents ??= new Map()).set(id, parent);
     }
     const bad = badParent(out);
-    if (bad !== undefined) throw new InputError(`Cannot read trace "${path}": metadata "${META_DOMAINS}" ${bad} (the files' domain types together)`);
+    if (bad !== undefined) throw traceError(path, `metadata "${META_DOMAINS}" ${bad} (the files' domain types together)`);
     if (!out.topology && meta.topology) out.topology = meta.topology;
     if (out.version === undefined) out.version = meta.version;
     if (out.workload === undefined) out.workload = meta.workload;

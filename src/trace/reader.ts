@@ -31,7 +31,7 @@ export interface TraceFile {
  * What a file that is not Arrow seems to be, so the message can say what to
  * do: kernel trace text goes through `import`.
  */
-function notArrow(head: Buffer): string {
+export function notArrow(head: Buffer): string {
   const text = head.toString('latin1');
   if (text.startsWith('\x17\x08\x44tracing')) return 'is a trace-cmd .dat recording, not an Arrow trace: run "trace-cmd report" on it, then "iommu-replay import" on its output';
   if (text.startsWith('PAR1')) return 'is a Parquet file, not an Arrow IPC file or stream (write it with Arrow IPC, e.g. pyarrow.ipc or Polars write_ipc)';
@@ -75,14 +75,29 @@ function dictionaryValue(layout: Layout, m: MessageAt) {
   return value;
 }
 
+/** What a path that is no regular file is, as the refusal says it, or null for a regular file. */
+export function notRegular(st: fs.Stats): string | null {
+  if (st.isFile()) return null;
+  if (st.isDirectory()) return 'is a directory, not a file';
+  if (st.isFIFO() || st.isSocket()) return `is a ${st.isFIFO() ? 'FIFO (named pipe)' : 'socket'}, not a regular file: replay and inspect read one as a stream, like standard input; this command needs a file`;
+  return `is a ${st.isCharacterDevice() ? 'character' : st.isBlockDevice() ? 'block' : 'special'} device, not a trace file`;
+}
+
 /** Opens a trace file: checks it exists, is Arrow, has the required schema, and that its framing holds together. */
 export async function openTraceFile(file: string): Promise<TraceFile> {
   const label = file;
   let fd: number;
   let size: number;
   try {
+    // Before opening: opening a FIFO waits for a writer. The commands that
+    // take a trace from standard input read FIFOs the same way (cli/stdio.ts);
+    // the reader itself reads a trace twice, framing first, so it takes
+    // regular files only.
+    const kind = notRegular(fs.statSync(file));
+    if (kind) throw traceError(label, kind);
     fd = fs.openSync(file, 'r');
   } catch (err) {
+    if (err instanceof Error && err.name === 'InputError') throw err;
     throw traceError(label, describeIoError(err));
   }
   let opened: ReturnType<typeof openChecked>;
@@ -128,12 +143,13 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
           continue;
         }
         const h = m.message.batch!;
-        const starts = checkBatchHeader(layout, h, length, `record batch ${batch} at byte ${m.start}`);
+        const where = `record batch ${batch} at byte ${m.start}`;
+        const starts = checkBatchHeader(layout, h, length, where);
         batch++;
         if (h.length === 0) continue; // an empty batch holds no rows
         if (h.codec !== Codec.None) await loadCodec(h.codec);
         framing.cursor.read(body, 0, length, m.bodyStart);
-        cols = decodeColumns(layout, h, body, starts, opDictionary, row);
+        cols = decodeColumns(layout, h, body, starts, opDictionary, row, where);
       } catch (err) {
         if (err instanceof FormatError) throw traceError(label, err.message);
         throw err;

@@ -101,7 +101,7 @@ describe('inputs the review found crashing', () => {
     const out = path.join(d, 'x.arrows');
     const r = runCli(['import', NIC, '-o', out]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^iommu-replay: Cannot import "${NIC}": no iommu or dma trace events in \\d+ line\\(s\\)`));
+    expect(r.stderr).toBe(`iommu-replay: Cannot import "${NIC}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n`);
     expect(r.stderr).not.toMatch(/[^\x20-\x7e\n]/);
     expect(fs.existsSync(out)).toBe(false);
     expectOneLine(runCli(['import', 'traces/kernel-nic.trace', '-o', out, '--seed', '-1']), "Invalid option --seed: expected an integer in 0..2^32-1, got '-1'");

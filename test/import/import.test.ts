@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { parseEvent } from '../../src/import/events.js';
 import { parseLine, parseTimestamp } from '../../src/import/lines.js';
 import { importTrace } from '../../src/import/convert.js';
-import { inspectText } from '../../src/cli/inspect.js';
+import { checkedInspection, inspectText } from '../../src/cli/inspect.js';
 import { inspectTrace } from '../../src/trace/inspect.js';
 import { openTrace } from '../../src/trace/merge.js';
 import { OP_NAMES } from '../../src/trace/schema.js';
-import { runCli, tmpDir } from '../helpers/cli.js';
+import { runCli, runCliBytes, tmpDir } from '../helpers/cli.js';
 
 const dir = tmpDir();
 
@@ -278,7 +278,7 @@ describe('inspect of an imported trace (issue 13, item 14)', () => {
     fs.writeFileSync(f, FTRACE);
     const out = path.join(dir, 'raw14.arrows');
     await importTrace([f], out, { format: 'auto', synthesizeDma: false, coherentRateHz: 1000, strict: false, seed: 1 });
-    const text = inspectText(await inspectTrace([out]));
+    const text = inspectText(checkedInspection(await inspectTrace([out])).shown);
     const section = text.slice(text.indexOf('\nimport:\n') + 1, text.indexOf('\n\nnotes:'));
     expect(section.split('\n')).toEqual([
       'import:',
@@ -287,5 +287,48 @@ describe('inspect of an imported trace (issue 13, item 14)', () => {
       '  map/unmap attributed: same-CPU dma event 4, earlier mapping 0, dev= field 0, default domain 1',
       '  warning: 12 events were lost (1 marker in the trace): the replay misses them; re-record with a larger buffer_size_kb',
     ]);
+  });
+});
+
+describe('import of what is not trace text, and of standard input (issue item F)', () => {
+  it('an Arrow trace (file or stream, or on standard input) is refused with one line, exit 2, no output', () => {
+    const out = path.join(dir, 'never.arrows');
+    for (const f of ['traces/nic.arrows', 'test/trace/fixtures/small.arrow']) {
+      const r = runCli(['import', f, '-o', out]);
+      expect(r.stderr).toBe(`iommu-replay: Cannot import "${f}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n`);
+      expect(r.status).toBe(2);
+    }
+    const r = runCli(['import', '-', '-o', out], { input: fs.readFileSync('traces/nic.arrows') });
+    expect(r.stderr).toBe('iommu-replay: Cannot import "(stdin)": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n');
+    expect(r.status).toBe(2);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('standard input is recorded as "standard input", not the path of a temporary copy', async () => {
+    const out = path.join(dir, 'from-stdin.arrows');
+    const r = runCli(['import', '-', '-o', out], { input: fs.readFileSync('traces/kernel-nic.trace') });
+    expect(r.status).toBe(0);
+    const shown = checkedInspection(await inspectTrace([out])).shown;
+    expect(shown.workload).toBe('imported from standard input');
+    expect(JSON.stringify([shown.workload, shown.imported])).not.toMatch(/iommu-replay-|\/tmp\//);
+  });
+
+  it('import - -o -: the trace on standard output records "standard input" too', async () => {
+    const r = runCliBytes(['import', '-', '-o', '-'], { input: fs.readFileSync('traces/kernel-nic.trace') });
+    expect(r.status).toBe(0);
+    const out = path.join(dir, 'stdin-to-stdout.arrows');
+    fs.writeFileSync(out, r.stdout);
+    const shown = checkedInspection(await inspectTrace([out])).shown;
+    expect(shown.workload).toBe('imported from standard input');
+  });
+
+  it('a file name with control characters is shown escaped in import\'s messages', () => {
+    const f = path.join(dir, 'evil\x1b[2J\nname.trace');
+    fs.writeFileSync(f, 'nothing to see\n');
+    const r = runCli(['import', f, '-o', path.join(dir, 'evil.arrows')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`Cannot import "${f.replace('\x1b', '\\x1b').replace('\n', '\\x0a')}"`);
+    expect(r.stderr.split('\n').length).toBe(2);
+    expect(r.stderr).not.toContain('\x1b');
   });
 });

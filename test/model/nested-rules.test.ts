@@ -46,7 +46,7 @@ describe('§8 trace: iommu.domains objects', () => {
 
   it('a nested domain without a parent, or over anything but a paging domain, is a bad trace', () => {
     const bad = (domains: unknown) => () => parseMetadata('t.arrow', raw(domains));
-    expect(bad({ 7: { type: 'nested' } })).toThrow(new InputError('Cannot read trace "t.arrow": metadata "iommu.domains" gives nested domain 7 parent undefined, expected the uint32 id of a paging domain'));
+    expect(bad({ 7: { type: 'nested' } })).toThrow(new InputError('Cannot read trace "t.arrow": metadata "iommu.domains" gives nested domain 7 no parent, expected {"type": "nested", "parent": <the uint32 id of a paging domain>}'));
     expect(bad({ 7: 'nested' })).toThrow(new InputError('Cannot read trace "t.arrow": metadata "iommu.domains" gives domain 7 type "nested" without a parent, expected {"type": "nested", "parent": <id>}'));
     expect(bad({ 7: { type: 'nested', parent: 5 }, 5: 'identity' })).toThrow(new InputError('Cannot read trace "t.arrow": metadata "iommu.domains" gives nested domain 7 parent 5, which is identity, expected a paging domain'));
     expect(bad({ 7: { type: 'nested', parent: 8 }, 8: { type: 'nested', parent: 5 } })).toThrow(/nested domain 7 parent 8, which is nested, expected a paging domain/);

@@ -196,7 +196,7 @@ describe('bad input gives one line naming file, column and row, exit 2', () => {
   const patches: [string, number, number[], string][] = [
     ['small.arrow', 304, [0xff], "the footer's record batch at byte 272 is 735 bytes long, the footer says 576"],
     ['small.arrow', 12, [0x00], "the footer's dictionary batch at byte 8 is an end-of-stream marker"],
-    ['small.arrows', 588, [0xff], '1073 byte(s) after the end-of-stream marker at byte 927'],
+    ['small.arrows', 588, [0xff], '1077 byte(s) after the end-of-stream marker at byte 927'],
     ['small.arrows', 870, [0x00], 'unexpected none message at byte 856'],
     ['small.arrows', 880, [0x20, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 'a message at byte 856 says its body is -480 bytes'],
     ['small.arrows', 616, [0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 'a message at byte 592 says its body is -184 bytes'],
