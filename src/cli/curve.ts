@@ -17,6 +17,7 @@ import { stableStringify } from '../json.js';
 import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
 import { traceNames } from './sweep.js';
+import { POSITIVE_INTEGER, numberOption } from './options.js';
 
 interface Args {
   traces: string[];
@@ -58,28 +59,25 @@ export const curveCommand: CommandModule<object, Args> = {
       .option('config', { type: 'string', describe: 'base configuration (its iotlb geometry is what the curve varies)' })
       .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G' })
       .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
-      .option('max-entries', { type: 'number', default: 4096, describe: 'the largest IOTLB size' })
+      .option('max-entries', numberOption('max-entries', { expected: `an integer in 1..${MAX_CURVE_ENTRIES}`, integer: true, min: 1, max: MAX_CURVE_ENTRIES }, { default: 4096, describe: 'the largest IOTLB size' }))
       .option('ways', { type: 'string', default: 'full', describe: 'full (every size 1..N) or W (W ways, every power-of-two number of sets)' })
       .option('opt', { type: 'boolean', describe: "add Belady's optimal replacement (the lower bound), fully associative" })
-      .option('max-groups', { type: 'number', default: 64, describe: 'lru, full: at most this many replays of a trace when sizes part ways (stale hits); past it, sizes are marked approximate' })
+      .option('max-groups', numberOption('max-groups', POSITIVE_INTEGER, { default: 64, describe: 'lru, full: at most this many replays of a trace when sizes part ways (stale hits); past it, sizes are marked approximate' }))
       .option('policy', { type: 'string', default: 'lru', describe: 'lru (exact stack profile); fifo, plru, random, flush-when-full are replayed as points' })
       .option('out', { type: 'string', default: 'curve-out', describe: 'output directory' })
-      .option('jobs', { type: 'number', describe: 'worker threads, one curve (trace and point) each at a time (default: the cores)' })
+      .option('jobs', numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads, one curve (trace and point) each at a time (default: the cores)' }))
       .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' })
       .option('queue', { type: 'string', describe: 'compute the curves on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
       .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued run gives up' }) as never,
   handler: async (args) => {
+    // --max-entries, --max-groups and --jobs are checked as parsed (numberOption).
     const n = args.maxEntries;
-    if (!Number.isInteger(n) || n < 1 || n > MAX_CURVE_ENTRIES) throw new InputError(`Invalid option --max-entries: expected an integer in 1..${MAX_CURVE_ENTRIES}, got ${args.maxEntries}`);
     const jobs = args.jobs ?? os.availableParallelism();
-    if (!Number.isInteger(jobs) || jobs < 1) throw new InputError(`Invalid option --jobs: expected a positive integer, got ${args.jobs}`);
-    if (!Number.isInteger(args.maxGroups) || args.maxGroups < 1) throw new InputError(`Invalid option --max-groups: expected a positive integer, got ${args.maxGroups}`);
     const ways = args.ways === 'full' ? 0 : Number(args.ways);
     if (!Number.isInteger(ways) || ways < 0 || ways > n) throw new InputError(`Invalid option --ways: expected full or an integer in 1..${n}, got ${args.ways}`);
     if (!(POLICIES as readonly string[]).includes(args.policy)) throw new InputError(`Invalid option --policy: expected one of ${POLICIES.join(', ')}, got ${args.policy}`);
     const policy = args.policy as PolicyName;
     if (args.opt && ways !== 0) throw new InputError('Invalid option --opt: OPT is computed for the fully associative curve (--ways full)');
-    for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
     const raw = args.config ? readConfigFile(args.config) : {};
     const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode }, args.config ?? '(command line)');
     for (const p of points) checkCurveConfig(p.config, args.config);

@@ -50,6 +50,7 @@ export const genCommand: CommandModule<object, Args> = {
     let rows: number;
     try {
       rows = await withOutputFile(args.out, '.arrows', (file) => generate(w, file, opts, (n) => bar.update(n)));
+      bar.finish();
     } finally {
       bar.stop();
     }

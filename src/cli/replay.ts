@@ -1,4 +1,5 @@
 // `iommu-replay replay TRACE... [--config FILE] [--page-sizes SET] [--iotlb ENTRIESxWAYS] [--mode M] [--json FILE] [--report FILE]`
+import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
@@ -8,6 +9,9 @@ import { InputError } from '../errors.js';
 import { ensureDir } from '../files.js';
 import { parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
+import { parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
+import { openTrace } from '../trace/merge.js';
+import { printable } from '../text.js';
 import { replayTrace } from '../run/run.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
 import { stableStringify } from '../json.js';
@@ -48,6 +52,29 @@ function single(name: string, value: string | string[] | undefined): string[] | 
   return [value];
 }
 
+/** The option whose value `word` could be, when the option was given: "--mode" for "lazy". */
+function optionTaking(word: string, shortForms: ShortForms): string | undefined {
+  if (shortForms.mode && (word === 'strict' || word === 'lazy')) return '--mode';
+  if (shortForms.iotlb && /^\d+x(\d+|full)$/i.test(word)) return '--iotlb';
+  if (shortForms.pageSizes && splitPageSizeList(word).length > 0 && splitPageSizeList(word).every((t) => parseSizeLog2(t) !== undefined || /^0x[0-9a-f]+$/i.test(t))) return '--page-sizes';
+  return undefined;
+}
+
+/**
+ * `replay t.arrows --mode strict lazy`: the parser gives "lazy" to the traces
+ * (an option of replay takes one value). A trace that is no file but is a
+ * value of an option the line gave is that mistake: said so, with the
+ * command that takes several values.
+ */
+function checkStrayValues(traces: string[], shortForms: ShortForms): void {
+  for (const t of traces) {
+    if (t === STDIO || fs.existsSync(t)) continue;
+    const option = optionTaking(t, shortForms);
+    if (option)
+      throw new InputError(`Invalid option ${option}: replay takes one value per option, and '${printable(t)}' after it is no trace file (several values are a sweep: iommu-replay sweep TRACE... ${option} ${(option === '--mode' ? shortForms.mode : option === '--iotlb' ? shortForms.iotlb : shortForms.pageSizes)![0]} ${printable(t)})`);
+  }
+}
+
 export const replayCommand: CommandModule<object, Args> = {
   command: 'replay <traces..>',
   describe: DESCRIBE.replay,
@@ -64,18 +91,21 @@ export const replayCommand: CommandModule<object, Args> = {
       .option('max-table-memory', { type: 'string', describe: 'stop when the page tables would need more than this (default 1G)' })
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
-    const mode = single('mode', args.mode);
-    for (const m of mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid option --mode: expected strict or lazy, got '${m}'`);
-    const config = loadConfig(args.config, { pageSizes: single('page-sizes', args.pageSizes), iotlb: single('iotlb', args.iotlb), mode }, args.preset);
+    const shortForms = { pageSizes: single('page-sizes', args.pageSizes), iotlb: single('iotlb', args.iotlb), mode: single('mode', args.mode) };
+    checkStrayValues(args.traces, shortForms);
+    const config = loadConfig(args.config, shortForms, args.preset);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     checkOneStdout({ json: args.json, report: args.report });
     // Output places are checked before the work, so that a bad one leaves no other file behind.
     for (const out of [args.json, args.report]) if (out && out !== STDIO) ensureDir(path.dirname(out));
     const summary = await withStdinTraces(args.traces, async (paths, relabel) => {
+      // Every file opens (schema, metadata) before the bar estimates from their sizes.
+      await (await openTrace(paths)).close();
       const bar = progressBar(estimateRows(paths));
       let s;
       try {
         s = await replayTrace(paths, config, { maxTableBytes, onProgress: (n) => bar.update(n) });
+        bar.finish();
       } finally {
         bar.stop();
       }

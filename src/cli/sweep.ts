@@ -6,7 +6,6 @@ import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { readConfigFile } from '../config/config.js';
 import { expandSweep, type SweepPoint } from '../config/sweep.js';
-import { InputError } from '../errors.js';
 import { DEFAULT_MAX_POINTS, parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
@@ -132,7 +131,6 @@ export const sweepCommand: CommandModule<object, Args> = {
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
-    for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     const maxPoints = args.maxPoints ?? DEFAULT_MAX_POINTS;
     const raw = { ...(args.config ? readConfigFile(args.config) : {}), ...(args.preset !== undefined ? { preset: args.preset } : {}) };
@@ -212,6 +210,7 @@ async function runPending(
         bar.update(eventsDone, detail());
       },
     });
+    bar.finish(detail());
   } finally {
     bar.stop();
   }
