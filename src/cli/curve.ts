@@ -7,7 +7,6 @@ import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
 import { formatPageSizeSet } from '../config/pagesizes.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
-import { ensureDir, writeFileAtomic } from '../files.js';
 import { checkCurveConfig, type CurveResult } from '../run/curve.js';
 import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
@@ -17,6 +16,7 @@ import { stableStringify } from '../json.js';
 import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
 import { traceNames } from './sweep.js';
+import { OutputFolder } from './outdir.js';
 import { POSITIVE_INTEGER, numberOption } from './options.js';
 
 interface Args {
@@ -82,7 +82,8 @@ export const curveCommand: CommandModule<object, Args> = {
     const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode }, args.config ?? '(command line)');
     for (const p of points) checkCurveConfig(p.config, args.config);
     for (const t of args.traces) await (await openTrace([t])).close();
-    ensureDir(args.out);
+    // Locked before the work (one run writes into a folder at a time), published together after it.
+    const out = OutputFolder.open(args.out);
     const names = traceNames(args.traces);
     const tasks: (CurveTask & { of: Omit<CurveOf, 'result'> })[] = args.traces.flatMap((trace, t) =>
       points.map((p) => ({
@@ -97,15 +98,24 @@ export const curveCommand: CommandModule<object, Args> = {
       })),
     );
     const plain = tasks.map(({ of: _of, ...task }) => task);
+    let curves: CurveOf[];
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
-    const results = args.queue
-      ? await (await import('../run/queue.js')).runCurvesQueued(plain, { url: args.queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
-      : await runTasks(plain, jobs);
-    const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
-    writeFileAtomic(path.join(args.out, 'curves.arrow'), curvesArrow(curves));
-    writeFileAtomic(path.join(args.out, 'curves.json'), stableStringify(curvesSummary(curves, n)));
-    writeFileAtomic(path.join(args.out, 'report.md'), curvesMarkdown(curves));
-    writeFileAtomic(path.join(args.out, 'report.html'), await curvesHtml(curves));
+    try {
+      const results = args.queue
+        ? await (await import('../run/queue.js')).runCurvesQueued(plain, { url: args.queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
+        : await runTasks(plain, jobs);
+      curves = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
+      out.publish([
+        ['curves.arrow', curvesArrow(curves)],
+        ['curves.json', stableStringify(curvesSummary(curves, n))],
+        ['report.md', curvesMarkdown(curves)],
+        ['report.html', await curvesHtml(curves)],
+      ]);
+    } catch (err) {
+      out.undo();
+      throw err;
+    }
+    out.release();
     if (!args.quiet) {
       for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${c.trace} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
       process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);

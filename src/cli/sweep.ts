@@ -5,10 +5,9 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { readConfigFile } from '../config/config.js';
-import { expandSweep, type SweepPoint } from '../config/sweep.js';
+import { expandSweep, fileNames, type SweepPoint } from '../config/sweep.js';
 import { DEFAULT_MAX_POINTS, parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
-import { ensureDir, writeFileAtomic } from '../files.js';
 import { runSweep } from '../run/sweep.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
 import { stableStringify } from '../json.js';
@@ -17,6 +16,7 @@ import { openTrace } from '../trace/merge.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
 import { resumeKey, traceIdentity } from './resume.js';
+import { OutputFolder } from './outdir.js';
 import { toolVersion } from '../version.js';
 
 interface Args {
@@ -54,6 +54,15 @@ export function traceNames(args: string[]): string[] {
   return stems.map((s, i) => (stems.indexOf(s) === stems.lastIndexOf(s) ? s : args[i]));
 }
 
+/**
+ * The traces' folders under summaries/: their names made safe as point file
+ * names are (config/sweep.ts fileNames): never "..", ".", a "/" or a hidden
+ * name, and still one per trace.
+ */
+export function traceFolderNames(names: string[]): string[] {
+  return fileNames(names);
+}
+
 /** A summary as a sweep saves it: the replay's summary and the key --resume matches. */
 type SavedSummary = Summary & { resumeKey?: string };
 
@@ -67,46 +76,6 @@ function readSaved(file: string, key: string): Summary | undefined {
     // unreadable: run the point again
   }
   return undefined;
-}
-
-/**
- * Remembers what this run creates under --out, so that a run that fails
- * leaves the folder as it found it: no partial summaries/ (summaries that an
- * earlier run left for --resume stay).
- */
-class OutputLedger {
-  private readonly files: string[] = [];
-  private readonly dirs: string[] = [];
-
-  /** Notes the directories on the way to `dir` that do not exist yet (before creating them). */
-  dir(dir: string): void {
-    const missing: string[] = [];
-    for (let at = path.resolve(dir); !fs.existsSync(at); at = path.dirname(at)) {
-      if (this.dirs.includes(at)) break;
-      missing.push(at);
-      if (path.dirname(at) === at) break;
-    }
-    this.dirs.push(...missing.reverse());
-    ensureDir(dir);
-  }
-
-  write(file: string, content: string | Uint8Array): void {
-    this.dir(path.dirname(file));
-    writeFileAtomic(file, content);
-    this.files.push(file);
-  }
-
-  /** Removes this run's files, then its directories, deepest first, where empty. */
-  undo(): void {
-    for (const f of this.files) fs.rmSync(f, { force: true });
-    for (const d of [...this.dirs].reverse()) {
-      try {
-        fs.rmdirSync(d);
-      } catch {
-        // not empty (someone else's file) or already gone: leave it
-      }
-    }
-  }
 }
 
 export const sweepCommand: CommandModule<object, Args> = {
@@ -139,31 +108,36 @@ export const sweepCommand: CommandModule<object, Args> = {
     // Check every trace opens (schema, metadata) before any work starts.
     for (const g of groups) await (await openTrace(g)).close();
     const names = traceNames(args.traces);
+    const folders = traceFolderNames(names);
     const identities = groups.map(traceIdentity);
     const keys = groups.map((_, t) => points.map((p) => resumeKey(identities[t], p.config)));
-    const summaryPath = (t: number, p: number) => path.join(args.out, 'summaries', names[t].replace(/[/\\]/g, '_'), `${points[p].slug}.json`);
-    // Dense (not sparse) arrays: filter and flat skip holes, which would hide pending points.
-    const results: (Summary | undefined)[][] = groups.map((_, t) => points.map((_, p) => (args.resume ? readSaved(summaryPath(t, p), keys[t][p]) : undefined)));
+    const summaryParts = (t: number, p: number) => ['summaries', folders[t], `${points[p].slug}.json`];
+    const summaryPath = (t: number, p: number) => path.join(args.out, ...summaryParts(t, p));
 
-    const ledger = new OutputLedger();
+    // The folder is locked (one run writes into it at a time) before --resume reads it.
+    const out = OutputFolder.open(args.out);
     try {
-      ledger.dir(args.out);
+      // Dense (not sparse) arrays: filter and flat skip holes, which would hide pending points.
+      const results: (Summary | undefined)[][] = groups.map((_, t) => points.map((_, p) => (args.resume ? readSaved(summaryPath(t, p), keys[t][p]) : undefined)));
       await runPending(args, groups, points, results, { jobs, maxTableBytes, queue: args.queue, queueLostAfterS: args.queueLostAfter }, (t, p, s) => {
         const saved: SavedSummary = { ...s, resumeKey: keys[t][p] };
         // Saved as soon as the point finishes: a stopped sweep leaves it for --resume.
-        ledger.write(summaryPath(t, p), stableStringify(saved));
+        out.write(summaryParts(t, p), stableStringify(saved));
       });
       const rows: SweepRow[] = [];
       groups.forEach((_, t) => points.forEach((pt, p) => rows.push(rowOf(names[t], pt.label, results[t][p]!))));
-      ledger.write(path.join(args.out, 'results.arrow'), resultsArrow(rows, points));
-      ledger.write(path.join(args.out, 'report.md'), sweepMarkdown(rows, names));
       // The charts' libraries (vega, vega-lite) load only here: every other command starts without them.
       const { sweepHtml } = await import('../report/html.js');
-      ledger.write(path.join(args.out, 'report.html'), await sweepHtml(rows, names));
+      out.publish([
+        ['results.arrow', resultsArrow(rows, points)],
+        ['report.md', sweepMarkdown(rows, names)],
+        ['report.html', await sweepHtml(rows, names)],
+      ]);
     } catch (err) {
-      ledger.undo();
+      out.undo();
       throw err;
     }
+    out.release();
     if (!args.quiet) process.stderr.write(`${names.length} trace(s) x ${points.length} point(s): ${path.join(args.out, 'report.html')}\n`);
   },
 };

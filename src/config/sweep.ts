@@ -178,7 +178,7 @@ export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms
     if (other !== undefined) throw new InputError(`Invalid sweep: two points are the same configuration: ${printable(other, 80)} and ${printable(p.label, 80)} (a value is listed twice)`);
     seenConfigs.set(key, p.label);
   }
-  uniqueSlugs(points);
+  fileNames(points.map((p) => p.label)).forEach((name, i) => (points[i].slug = name));
   return points;
 }
 
@@ -191,21 +191,21 @@ function shortHash(text: string): string {
 
 /**
  * The file-name-safe form of a label: its characters outside
- * [A-Za-z0-9+._=-] as "_". A label that had to be cut, or that only spells a
- * path step ("." or ".."), ends in a short hash of the whole label.
+ * [A-Za-z0-9+._=-] as "_", a leading "." as "_" (no hidden file, never "."
+ * or ".."). A label that had to be cut ends in a short hash of the whole label.
  */
 export function slugOf(label: string): string {
-  const safe = label.replace(/\|/g, '+').replace(/[^A-Za-z0-9+._=-]+/g, '_');
-  if (safe.length <= MAX_SLUG_CHARS && !/^\.*$/.test(safe)) return safe;
-  return `${safe.slice(0, MAX_SLUG_CHARS - 11).replace(/^\.*$/, '')}_${shortHash(label)}`;
+  const safe = label.replace(/\|/g, '+').replace(/[^A-Za-z0-9+._=-]+/g, '_').replace(/^\./, '_') || '_';
+  return safe.length <= MAX_SLUG_CHARS ? safe : `${safe.slice(0, MAX_SLUG_CHARS - 11)}_${shortHash(label)}`;
 }
 
 /**
- * Different labels can still give one slug ("a b" and "a_b"): those get the
- * hash of their label too, so that no two points share a summary file.
+ * File names for `labels`, one each: slugOf, and where different labels
+ * still give one name ("a b" and "a_b"), those end in the hash of their label.
  */
-function uniqueSlugs(points: SweepPoint[]): void {
+export function fileNames(labels: string[]): string[] {
+  const slugs = labels.map(slugOf);
   const count = new Map<string, number>();
-  for (const p of points) count.set(p.slug, (count.get(p.slug) ?? 0) + 1);
-  for (const p of points) if (count.get(p.slug)! > 1) p.slug = `${p.slug.slice(0, MAX_SLUG_CHARS - 11)}_${shortHash(p.label)}`;
+  for (const s of slugs) count.set(s, (count.get(s) ?? 0) + 1);
+  return slugs.map((s, i) => (count.get(s)! > 1 ? `${s.slice(0, MAX_SLUG_CHARS - 11)}_${shortHash(labels[i])}` : s));
 }
