@@ -17,6 +17,7 @@ import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
 import { traceNames } from './sweep.js';
 import { OutputFolder } from './outdir.js';
+import { printWarnings, warningLines } from './warnings.js';
 import { POSITIVE_INTEGER, numberOption } from './options.js';
 
 interface Args {
@@ -100,8 +101,9 @@ export const curveCommand: CommandModule<object, Args> = {
     const plain = tasks.map(({ of: _of, ...task }) => task);
     let curves: CurveOf[];
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
+    let results: CurveResult[][];
     try {
-      const results = args.queue
+      results = args.queue
         ? await (await import('../run/queue.js')).runCurvesQueued(plain, { url: args.queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
         : await runTasks(plain, jobs);
       curves = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
@@ -116,6 +118,8 @@ export const curveCommand: CommandModule<object, Args> = {
       throw err;
     }
     out.release();
+    // A curve's faults do not depend on the IOTLB size: one line per trace and point.
+    printWarnings(warningLines(tasks.map((t, i) => ({ what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}`, counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: Math.max(0, ...results[i].flatMap((r) => r.points.map((p) => p.faults))) } })), `see ${path.join(args.out, 'report.md')}`));
     if (!args.quiet) {
       for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${c.trace} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
       process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);

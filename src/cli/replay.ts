@@ -9,7 +9,7 @@ import { InputError } from '../errors.js';
 import { ensureDir } from '../files.js';
 import { parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
-import { parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
+import { formatPageSizeSet, parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
 import { openTrace } from '../trace/merge.js';
 import { printable } from '../text.js';
 import { replayTrace } from '../run/run.js';
@@ -17,6 +17,7 @@ import { replayMarkdown, summaryTable } from '../report/markdown.js';
 import { stableStringify } from '../json.js';
 import { DOCS_EPILOGUE } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
+import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { STDIO, checkOneStdout, withStdinTraces, writeOutput } from './stdio.js';
 
 interface Args {
@@ -111,6 +112,8 @@ export const replayCommand: CommandModule<object, Args> = {
       }
       return { ...s, trace: { ...s.trace, files: s.trace.files.map(relabel) } };
     });
+    const where = args.report ? 'see the report' : 'replay --report FILE shows the counts';
+    printWarnings(warningLines([{ what: `${summary.trace.files.join('+')} with page sizes ${formatPageSizeSet(summary.config.pageSizes)}`, counts: summaryProblems(summary.totals) }], where));
     if (args.json) writeOutput(args.json, stableStringify(summary));
     if (args.report) writeOutput(args.report, replayMarkdown(summary));
     if (!args.json && !args.report) process.stdout.write(`${summaryTable(summary)}\n`);

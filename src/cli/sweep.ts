@@ -17,6 +17,7 @@ import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
 import { resumeKey, traceIdentity } from './resume.js';
 import { OutputFolder } from './outdir.js';
+import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { toolVersion } from '../version.js';
 
 interface Args {
@@ -116,9 +117,10 @@ export const sweepCommand: CommandModule<object, Args> = {
 
     // The folder is locked (one run writes into it at a time) before --resume reads it.
     const out = OutputFolder.open(args.out);
+    let results: (Summary | undefined)[][];
     try {
       // Dense (not sparse) arrays: filter and flat skip holes, which would hide pending points.
-      const results: (Summary | undefined)[][] = groups.map((_, t) => points.map((_, p) => (args.resume ? readSaved(summaryPath(t, p), keys[t][p]) : undefined)));
+      results = groups.map((_, t) => points.map((_, p) => (args.resume ? readSaved(summaryPath(t, p), keys[t][p]) : undefined)));
       await runPending(args, groups, points, results, { jobs, maxTableBytes, queue: args.queue, queueLostAfterS: args.queueLostAfter }, (t, p, s) => {
         const saved: SavedSummary = { ...s, resumeKey: keys[t][p] };
         // Saved as soon as the point finishes: a stopped sweep leaves it for --resume.
@@ -138,6 +140,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       throw err;
     }
     out.release();
+    printWarnings(warningLines(groups.flatMap((_, t) => points.map((pt, p) => ({ what: `${names[t]} with ${pt.label}`, counts: summaryProblems(results[t][p]!.totals) }))), `see ${path.join(args.out, 'report.md')}`));
     if (!args.quiet) process.stderr.write(`${names.length} trace(s) x ${points.length} point(s): ${path.join(args.out, 'report.html')}\n`);
   },
 };
