@@ -18,7 +18,8 @@ import { toolVersion } from '../version.js';
 import { traceNames } from './sweep.js';
 import { OutputFolder } from './outdir.js';
 import { printWarnings, warningLines } from './warnings.js';
-import { POSITIVE_INTEGER, numberOption } from './options.js';
+import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
+import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
 
 interface Args {
   traces: string[];
@@ -56,20 +57,22 @@ export const curveCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.curve,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces (each file is its own trace)' })
+      .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'traces (each file is its own trace)' })
       .option('config', { type: 'string', describe: 'base configuration (its iotlb geometry is what the curve varies)' })
-      .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G' })
-      .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
+      .option('page-sizes', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G' })
+      .option('mode', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation modes: strict lazy' })
       .option('max-entries', numberOption('max-entries', { expected: `an integer in 1..${MAX_CURVE_ENTRIES}`, integer: true, min: 1, max: MAX_CURVE_ENTRIES }, { default: 4096, describe: 'the largest IOTLB size' }))
       .option('ways', { type: 'string', default: 'full', describe: 'full (every size 1..N) or W (W ways, every power-of-two number of sets)' })
       .option('opt', { type: 'boolean', describe: "add Belady's optimal replacement (the lower bound), fully associative" })
       .option('max-groups', numberOption('max-groups', POSITIVE_INTEGER, { default: 64, describe: 'lru, full: at most this many replays of a trace when sizes part ways (stale hits); past it, sizes are marked approximate' }))
       .option('policy', { type: 'string', default: 'lru', describe: 'lru (exact stack profile); fifo, plru, random, flush-when-full are replayed as points' })
       .option('out', { type: 'string', default: 'curve-out', describe: 'output directory' })
-      .option('jobs', numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads, one curve (trace and point) each at a time (default: the cores)' }))
+      .option('jobs', { ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads, one curve (trace and point) each at a time' }), defaultDescription: 'the number of cores' })
       .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' })
       .option('queue', { type: 'string', describe: 'compute the curves on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
-      .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued run gives up' }) as never,
+      .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued run gives up' })
+      .example('$0 curve traces/nic.arrows --page-sizes 4K 4K+2M --opt --out reach', 'hit rate against IOTLB size 1..4096 for two page-size sets, with the optimal lower bound')
+      .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     // --max-entries, --max-groups and --jobs are checked as parsed (numberOption).
     const n = args.maxEntries;

@@ -16,6 +16,7 @@ import { replayTrace } from '../run/run.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
 import { stableStringify } from '../json.js';
 import { DOCS_EPILOGUE } from './options.js';
+import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
 import { estimateRows, progressBar } from './progress.js';
 import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { STDIO, checkOneStdout, withStdinTraces, writeOutput } from './stdio.js';
@@ -81,15 +82,18 @@ export const replayCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.replay,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files (.arrow or .arrows); - reads a stream from standard input' })
+      .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'Arrow trace files (.arrow or .arrows); - reads a stream from standard input' })
       .option('config', { type: 'string', describe: 'replay configuration (JSON, docs/configuration.md)' })
       .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
-      .option('page-sizes', { type: 'string', describe: 'page-size set, e.g. 4K+2M (also 4K,2M or 4K|2M); overrides the configuration' })
-      .option('iotlb', { type: 'string', describe: 'IOTLB geometry ENTRIESxWAYS, e.g. 64x4 or 256xfull; overrides the configuration' })
-      .option('mode', { type: 'string', describe: 'invalidation mode: strict or lazy; overrides the configuration' })
+      .option('page-sizes', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size set, e.g. 4K+2M (also 4K,2M or 4K|2M); overrides the configuration' })
+      .option('iotlb', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb), describe: 'IOTLB geometry ENTRIESxWAYS, e.g. 64x4 or 256xfull; overrides the configuration' })
+      .option('mode', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation mode: strict or lazy; overrides the configuration' })
       .option('json', { type: 'string', describe: 'write the summary JSON here (- for standard output)' })
       .option('report', { type: 'string', describe: 'write the Markdown report here (- for standard output)' })
-      .option('max-table-memory', { type: 'string', describe: 'stop when the page tables would need more than this (default 1G)' })
+      .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when the page tables would need more than this' })
+      .example('$0 replay traces/nic.arrows', 'the summary table, default configuration')
+      .example('$0 replay traces/nic.arrows --page-sizes 4K+2M --iotlb 128x8 --mode lazy --report nic.md', 'one configuration from the command line, the Markdown report to a file')
+      .example('$0 replay dma.arrows maps.arrows --config my.json --json -', 'two files merged by ts as one trace; the summary JSON on standard output')
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const shortForms = { pageSizes: single('page-sizes', args.pageSizes), iotlb: single('iotlb', args.iotlb), mode: single('mode', args.mode) };

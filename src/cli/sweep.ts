@@ -17,6 +17,7 @@ import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
 import { resumeKey, traceIdentity } from './resume.js';
 import { OutputFolder } from './outdir.js';
+import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
 import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { toolVersion } from '../version.js';
 
@@ -84,20 +85,22 @@ export const sweepCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.sweep,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces: each file is its own trace; a.arrows+b.arrows is one trace of two files' })
+      .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'traces: each file is its own trace; a.arrows+b.arrows is one trace of two files' })
       .option('config', { type: 'string', describe: 'base configuration; its "sweep" field adds axes' })
       .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
-      .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets to try, e.g. 4K 4K+2M 4K+2M+1G (also 4K,2M or 4K|2M)' })
-      .option('iotlb', { type: 'string', array: true, describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull' })
-      .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
+      .option('page-sizes', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size sets to try, e.g. 4K 4K+2M 4K+2M+1G (also 4K,2M or 4K|2M)' })
+      .option('iotlb', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb), describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull' })
+      .option('mode', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation modes: strict lazy' })
       .option('out', { type: 'string', default: 'sweep-out', describe: 'output directory' })
-      .option('jobs', numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads (default: the number of cores)' }))
+      .option('jobs', { ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads' }), defaultDescription: 'the number of cores' })
       .option('resume', { type: 'boolean', describe: 'reuse summaries of this very trace, configuration and tool version' })
       .option('quiet', { type: 'boolean', describe: 'no progress bar' })
-      .option('max-table-memory', { type: 'string', describe: 'stop when a point\'s page tables would need more than this (default 1G)' })
-      .option('max-points', numberOption('max-points', POSITIVE_INTEGER, { describe: `refuse a sweep of more points than this (default ${DEFAULT_MAX_POINTS})` }))
+      .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when a point\'s page tables would need more than this' })
+      .option('max-points', { ...numberOption('max-points', POSITIVE_INTEGER, { describe: 'refuse a sweep of more points than this' }), defaultDescription: String(DEFAULT_MAX_POINTS) })
       .option('queue', { type: 'string', describe: 'run the jobs on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
       .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued sweep gives up' })
+      .example('$0 sweep traces/nic.arrows traces/nvme.arrows --page-sizes 4K 4K,2M 4K,2M,1G --iotlb 32x4 64x4 --mode strict lazy --out reports/x', '3 x 2 x 2 points per trace; report.html, report.md, results.arrow and summaries/ in reports/x')
+      .example('$0 sweep traces/gpu.arrows --config my.json --out reports/y --resume', 'the axes of my.json\'s "sweep" field; points already computed are reused')
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
