@@ -49,6 +49,23 @@ function busy(dir: string, pid: number): InputError {
 }
 
 /**
+ * Locks this process holds, given up when it exits. (A kill, Ctrl-C
+ * included, leaves its lock behind: the next run finds its process gone and
+ * takes it over. Signal handlers here would change how other code's handlers
+ * of the same signals behave.)
+ */
+const held = new Set<OutputFolder>();
+let exitHooked = false;
+
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const f of held) f.release();
+  });
+}
+
+/**
  * Takes the folder's lock. A lock whose process has ended (or that holds no
  * pid) is stale: it is moved aside and looked at again, so that of two runs
  * taking over the same stale lock only one wins (the other finds a live one).
@@ -104,6 +121,8 @@ export class OutputFolder {
     out.dirs.push(...missing.reverse());
     try {
       out.lock = takeLock(dir);
+      held.add(out);
+      hookExit();
       removeTemporaries(dir);
     } catch (err) {
       out.undo();
@@ -186,6 +205,7 @@ export class OutputFolder {
   release(): void {
     if (this.lock && lockHolder(this.lock) === process.pid) fs.rmSync(this.lock, { force: true });
     this.lock = undefined;
+    held.delete(this);
   }
 
   /**

@@ -36,7 +36,15 @@ export const BYTES_PER_ROW = 45;
 
 /** About how many rows the trace files hold, from their sizes. */
 export function estimateRows(files: string[]): number {
-  return files.reduce((n, f) => n + fs.statSync(f).size / BYTES_PER_ROW, 0);
+  // Callers open the traces first (a missing one is "Cannot read trace"); an
+  // estimate never fails the command: a file it cannot stat counts 0.
+  return files.reduce((n, f) => {
+    try {
+      return n + fs.statSync(f).size / BYTES_PER_ROW;
+    } catch {
+      return n;
+    }
+  }, 0);
 }
 
 const SILENT: Progress = { update: () => {}, finish: () => {}, stop: () => {} };
