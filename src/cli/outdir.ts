@@ -66,6 +66,27 @@ function hookExit(): void {
 }
 
 /**
+ * Creates the lock file holding this process's pid, or fails with EEXIST.
+ * The pid is written to a file of our own first and that file hard-linked
+ * to the lock's name (link fails when the name exists): a lock is never seen
+ * empty, half-written, by a run deciding whether it is stale. Where hard
+ * links are not supported, O_EXCL alone.
+ */
+function createLockFile(file: string): void {
+  const own = `${file}.${process.pid}`;
+  writeNewFile(own, `${process.pid}\n`);
+  try {
+    fs.linkSync(own, file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    createExclusive(file, `${process.pid}\n`);
+  } finally {
+    fs.rmSync(own, { force: true });
+  }
+}
+
+/**
  * Takes the folder's lock. A lock whose process has ended (or that holds no
  * pid) is stale: it is moved aside and looked at again, so that of two runs
  * taking over the same stale lock only one wins (the other finds a live one).
@@ -74,7 +95,7 @@ function takeLock(dir: string): string {
   const file = path.join(dir, LOCK_NAME);
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      createExclusive(file, `${process.pid}\n`);
+      createLockFile(file);
       return file;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new InputError(`Cannot lock "${dir}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
@@ -175,6 +196,8 @@ export class OutputFolder {
    * of one run only (old or new, never both); a complete set has a manifest.
    */
   publish(reports: [name: string, content: string | Uint8Array][]): void {
+    // A folder where a report goes is refused before anything is written or removed.
+    for (const [name] of reports) if (isDirectory(path.join(this.dir, name))) throw new InputError(`Cannot write "${path.join(this.dir, name)}": it is a directory`);
     const tmps: string[] = [];
     try {
       for (const [name, content] of reports) {
@@ -188,7 +211,8 @@ export class OutputFolder {
       throw code ? new InputError(`Cannot write into "${this.dir}": ${code === 'ENOSPC' ? 'no space left on device' : code === 'EACCES' ? 'permission denied' : code}`) : err;
     }
     fs.rmSync(path.join(this.dir, MANIFEST_NAME), { force: true });
-    for (const [name] of reports) removeFileOrLink(path.join(this.dir, name));
+    // (A link is removed itself, never what it points at.)
+    for (const [name] of reports) fs.rmSync(path.join(this.dir, name), { force: true });
     reports.forEach(([name], i) => {
       fs.renameSync(tmps[i], path.join(this.dir, name));
       this.files.push(path.join(this.dir, name));
@@ -225,16 +249,13 @@ export class OutputFolder {
   }
 }
 
-/** Removes a report file of an earlier run (a link is removed itself); a directory in the way is an error. */
-function removeFileOrLink(file: string): void {
-  let st: fs.Stats;
+/** Whether `file` is a directory itself (a link to one is not). */
+function isDirectory(file: string): boolean {
   try {
-    st = fs.lstatSync(file);
+    return fs.lstatSync(file).isDirectory();
   } catch {
-    return;
+    return false;
   }
-  if (st.isDirectory()) throw new InputError(`Cannot write "${file}": it is a directory`);
-  fs.rmSync(file, { force: true });
 }
 
 /**

@@ -94,6 +94,24 @@ describe('one run writes into a folder at a time', () => {
     expect(fs.existsSync(path.join(out, LOCK_NAME))).toBe(false);
   });
 
+  it('a lock that holds no pid (garbage, or a planted link) is stale too; the lock file never follows a link', () => {
+    const d = tmpDir();
+    const out = path.join(d, 'out');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, LOCK_NAME), 'garbage');
+    const a = OutputFolder.open(out);
+    expect(fs.readFileSync(path.join(out, LOCK_NAME), 'utf8')).toBe(`${process.pid}\n`);
+    expect(() => OutputFolder.open(out)).toThrow(`another iommu-replay (pid ${process.pid}) is writing there`);
+    a.release();
+    expect(fs.existsSync(path.join(out, LOCK_NAME))).toBe(false);
+    const victim = path.join(d, 'victim');
+    fs.writeFileSync(victim, 'precious');
+    fs.symlinkSync(victim, path.join(out, LOCK_NAME));
+    OutputFolder.open(out).release();
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious');
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
   it('two sweeps into one folder at once: the second is refused while the first holds the lock', async () => {
     const out = path.join(tmpDir(), 'out');
     const first = spawn(process.execPath, [CLI, 'sweep', NIC, '--page-sizes', '4K', '4K+2M', '4K+2M+1G', '--iotlb', '32x4', '64x4', '128x8', '256x8', '--mode', 'strict', 'lazy', '--jobs', '1', '--out', out, '--quiet'], { stdio: 'ignore' });
