@@ -249,6 +249,12 @@ export class OutputFolder {
   }
 }
 
+/** A lock's own file or moved-aside copy (takeLock) whose process has ended. */
+function isLeftLockFile(name: string): boolean {
+  const m = /^\.iommu-replay\.lock\.(?:stale-)?(\d+)$/.exec(name);
+  return m !== null && !isAlive(Number(m[1]));
+}
+
 /** Whether `file` is a directory itself (a link to one is not). */
 function isDirectory(file: string): boolean {
   try {
@@ -260,8 +266,9 @@ function isDirectory(file: string): boolean {
 
 /**
  * Removes the temporaries (".NAME.tmp-PID") under `dir` that a killed run
- * left: with the lock held, no other run is writing them. Folders are walked
- * without following links.
+ * left: with the lock held, no other run is writing them; and the files a
+ * run killed while taking the lock left. Folders are walked without
+ * following links.
  */
 function removeTemporaries(dir: string): void {
   const walk = (d: string, depth: number) => {
@@ -274,7 +281,7 @@ function removeTemporaries(dir: string): void {
     for (const e of entries) {
       const p = path.join(d, e.name);
       if (e.isDirectory() && depth < 2) walk(p, depth + 1);
-      else if (!e.isDirectory() && isTempName(e.name)) fs.rmSync(p, { force: true });
+      else if (!e.isDirectory() && (isTempName(e.name) || isLeftLockFile(e.name))) fs.rmSync(p, { force: true });
     }
   };
   walk(dir, 0);

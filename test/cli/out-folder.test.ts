@@ -169,8 +169,11 @@ describe('the reports of one run are published together', () => {
     expect(runCli(['sweep', NIC, '--iotlb', '32x4', '--out', out, '--quiet']).status).toBe(0);
     const stale = path.join(out, 'summaries', 'nic', '.iotlb=64x4.json.tmp-999999');
     fs.writeFileSync(stale, '{');
+    const lockLeft = path.join(out, `${LOCK_NAME}.stale-${deadPid()}`);
+    fs.writeFileSync(lockLeft, '1\n');
     expect(runCli(['sweep', NIC, '--iotlb', '32x4', '64x4', '--out', out, '--resume', '--quiet']).status).toBe(0);
     expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.existsSync(lockLeft)).toBe(false);
   });
 
   it('a sweep killed (kill -9) at any moment of its report phase never leaves reports of two runs', async () => {
