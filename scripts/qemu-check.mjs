@@ -14,7 +14,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(path.join(root, 'dist/src', p));
 const { importTrace } = await dist('import/convert.js');
 const { resolveConfig } = await dist('config/config.js');
-const { replayTrace } = await dist('model/run.js');
+const { replayTrace } = await dist('run/run.js');
 const { crossCheckRows, crossCheckTable } = await dist('report/qemu.js');
 
 const [mode, qemuLog, guestTrace] = process.argv.slice(2);

@@ -105,6 +105,7 @@ export const compareCommand: CommandModule<object, Args> = {
     y
       .positional('a', { type: 'string', demandOption: true, describe: 'a summary JSON (replay --json) or a sweep output folder' })
       .positional('b', { type: 'string', demandOption: true, describe: 'the same kind as A' })
+      .example('$0 compare before/ after/', 'two sweep folders, summary by summary')
       .epilogue(DOCS_EPILOGUE) as never,
   handler: (args) => {
     process.stdout.write(compareText(args.a, args.b));

@@ -7,7 +7,6 @@ import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
 import { formatPageSizeSet } from '../config/pagesizes.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
-import { ensureDir, writeFileAtomic } from '../files.js';
 import { MAX_CURVE_ENTRIES, checkCurveConfig, type CurveResult } from '../run/curve.js';
 import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
@@ -18,6 +17,10 @@ import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
 import { traceNames } from './sweep.js';
 import { QUEUE_CA_OPTION, QUEUE_PASSWORD_FILE_OPTION, queueConnectionOf, type QueueArgs } from './queue-options.js';
+import { OutputFolder } from './outdir.js';
+import { printWarnings, warningLines } from './warnings.js';
+import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
+import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
 
 interface Args extends QueueArgs {
   traces: string[];
@@ -52,40 +55,40 @@ export const curveCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.curve,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces (each file is its own trace)' })
+      .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'traces (each file is its own trace)' })
       .option('config', { type: 'string', describe: 'base configuration (its iotlb geometry is what the curve varies)' })
-      .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G' })
-      .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
-      .option('max-entries', { type: 'number', default: 4096, describe: 'the largest IOTLB size' })
+      .option('page-sizes', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G' })
+      .option('mode', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation modes: strict lazy' })
+      .option('max-entries', numberOption('max-entries', { expected: `an integer in 1..${MAX_CURVE_ENTRIES}`, integer: true, min: 1, max: MAX_CURVE_ENTRIES }, { default: 4096, describe: 'the largest IOTLB size' }))
       .option('ways', { type: 'string', default: 'full', describe: 'full (every size 1..N) or W (W ways, every power-of-two number of sets)' })
       .option('opt', { type: 'boolean', describe: "add Belady's optimal replacement (the lower bound), fully associative" })
-      .option('max-groups', { type: 'number', default: 64, describe: 'lru, full: at most this many replays of a trace when sizes part ways (stale hits); past it, sizes are marked approximate' })
+      .option('max-groups', numberOption('max-groups', POSITIVE_INTEGER, { default: 64, describe: 'lru, full: at most this many replays of a trace when sizes part ways (stale hits); past it, sizes are marked approximate' }))
       .option('policy', { type: 'string', default: 'lru', describe: 'lru (exact stack profile); fifo, plru, random, flush-when-full are replayed as points' })
       .option('out', { type: 'string', default: 'curve-out', describe: 'output directory' })
-      .option('jobs', { type: 'number', describe: 'worker threads, one curve (trace and point) each at a time (default: the cores)' })
+      .option('jobs', { ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads, one curve (trace and point) each at a time' }), defaultDescription: 'the number of cores' })
       .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' })
       .option('queue', { type: 'string', describe: 'compute the curves on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
       .option('queue-password-file', QUEUE_PASSWORD_FILE_OPTION)
       .option('queue-ca', QUEUE_CA_OPTION)
-      .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued run gives up' }) as never,
+      .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued run gives up' })
+      .example('$0 curve traces/nic.arrows --page-sizes 4K 4K+2M --opt --out reach', 'hit rate against IOTLB size 1..4096 for two page-size sets, with the optimal lower bound')
+      .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
+    // --max-entries, --max-groups and --jobs are checked as parsed (numberOption).
     const n = args.maxEntries;
-    if (!Number.isInteger(n) || n < 1 || n > MAX_CURVE_ENTRIES) throw new InputError(`Invalid option --max-entries: expected an integer in 1..${MAX_CURVE_ENTRIES}, got ${args.maxEntries}`);
     const jobs = args.jobs ?? os.availableParallelism();
-    if (!Number.isInteger(jobs) || jobs < 1) throw new InputError(`Invalid option --jobs: expected a positive integer, got ${args.jobs}`);
-    if (!Number.isInteger(args.maxGroups) || args.maxGroups < 1) throw new InputError(`Invalid option --max-groups: expected a positive integer, got ${args.maxGroups}`);
     const ways = args.ways === 'full' ? 0 : Number(args.ways);
     if (!Number.isInteger(ways) || ways < 0 || ways > n) throw new InputError(`Invalid option --ways: expected full or an integer in 1..${n}, got ${args.ways}`);
     if (!(POLICIES as readonly string[]).includes(args.policy)) throw new InputError(`Invalid option --policy: expected one of ${POLICIES.join(', ')}, got ${args.policy}`);
     const policy = args.policy as PolicyName;
     if (args.opt && ways !== 0) throw new InputError('Invalid option --opt: OPT is computed for the fully associative curve (--ways full)');
-    for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
     const queue = await queueConnectionOf(args);
     const raw = args.config ? readConfigFile(args.config) : {};
     const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode }, args.config ?? '(command line)');
     for (const p of points) checkCurveConfig(p.config, args.config);
     for (const t of args.traces) await (await openTrace([t])).close();
-    ensureDir(args.out);
+    // Locked before the work (one run writes into a folder at a time), published together after it.
+    const out = OutputFolder.open(args.out);
     const names = traceNames(args.traces);
     const tasks: (CurveTask & { of: Omit<CurveOf, 'result'> })[] = args.traces.flatMap((trace, t) =>
       points.map((p) => ({
@@ -100,15 +103,27 @@ export const curveCommand: CommandModule<object, Args> = {
       })),
     );
     const plain = tasks.map(({ of: _of, ...task }) => task);
+    let curves: CurveOf[];
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
-    const results = queue
-      ? await (await import('../run/queue.js')).runCurvesQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
-      : await runTasks(plain, jobs);
-    const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
-    writeFileAtomic(path.join(args.out, 'curves.arrow'), curvesArrow(curves));
-    writeFileAtomic(path.join(args.out, 'curves.json'), stableStringify(curvesSummary(curves, n)));
-    writeFileAtomic(path.join(args.out, 'report.md'), curvesMarkdown(curves));
-    writeFileAtomic(path.join(args.out, 'report.html'), await curvesHtml(curves));
+    let results: CurveResult[][];
+    try {
+      results = queue
+        ? await (await import('../run/queue.js')).runCurvesQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
+        : await runTasks(plain, jobs);
+      curves = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
+      out.publish([
+        ['curves.arrow', curvesArrow(curves)],
+        ['curves.json', stableStringify(curvesSummary(curves, n))],
+        ['report.md', curvesMarkdown(curves)],
+        ['report.html', await curvesHtml(curves)],
+      ]);
+    } catch (err) {
+      out.undo();
+      throw err;
+    }
+    out.release();
+    // A curve's faults do not depend on the IOTLB size: one line per trace and point.
+    printWarnings(warningLines(tasks.map((t, i) => ({ what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}`, counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: Math.max(0, ...results[i].flatMap((r) => r.points.map((p) => p.faults))) } })), `see ${path.join(args.out, 'report.md')}`));
     if (!args.quiet) {
       for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${c.trace} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
       process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);

@@ -33,7 +33,9 @@ export const genCommand: CommandModule<object, Args> = {
       .option('fragmentation', numberOption('fragmentation', { expected: 'a number in 0..1', min: 0, max: 1 }, { default: DEFAULT_OPTIONS.fragmentation, describe: '0..1: how often large buffers are not physically contiguous and aligned' }))
       .option('rate', numberOption('rate', { expected: 'a positive number', min: 0, minInclusive: false }, { default: 1, describe: "scale of the workload's event rate" }))
       .option('window', { type: 'string', describe: 'window: the buffer size, bytes or 4K/2M/1G-style (default 4M)' })
-      .option('s2-page-sizes', { type: 'string', default: '4K,2M,1G', describe: "vm-nested: the host's stage-2 page sizes; the largest backs guest RAM" })
+      .option('s2-page-sizes', { type: 'string', default: '4K+2M+1G', describe: "vm-nested: the host's stage-2 page sizes; the largest backs guest RAM" })
+      .example('$0 gen nic -o nic.arrows --events 100000', 'a NIC-like trace of 100,000 events')
+      .example('$0 gen nvme -o - | $0 replay -', 'generate and replay without a file')
       .epilogue(`${WORKLOADS.map((w) => `${w.name}: ${w.describe}.`).join('\n')}\n\n${DOCS_EPILOGUE}`) as never,
   handler: async (args) => {
     const w = findWorkload(args.workload);
@@ -50,6 +52,7 @@ export const genCommand: CommandModule<object, Args> = {
     let rows: number;
     try {
       rows = await withOutputFile(args.out, '.arrows', (file) => generate(w, file, opts, (n) => bar.update(n)));
+      bar.finish();
     } finally {
       bar.stop();
     }

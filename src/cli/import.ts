@@ -26,7 +26,7 @@ export const importCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.import,
   builder: (y) =>
     y
-      .positional('files', { type: 'string', array: true, demandOption: true, describe: 'trace text files (kernel traces and QEMU vtd_* logs, told apart by content; .gz is read too); - reads standard input' })
+      .positional('files', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'trace text files (kernel traces and QEMU vtd_* logs, told apart by content; .gz is read too); - reads standard input' })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output trace (.arrow or .arrows; - writes a stream to standard output)' })
       .option('format', { type: 'string', default: 'auto', describe: 'auto, ftrace (also trace-cmd report) or perf (perf script)' })
       .option('synthesize-dma', { type: 'boolean', describe: 'generate device accesses: each streaming mapping read/written once, coherent memory at --coherent-rate' })
@@ -35,6 +35,8 @@ export const importCommand: CommandModule<object, Args> = {
       .option('qemu-flushes', { type: 'boolean', describe: "with a QEMU log: replay QEMU's domain-selective and global IOTLB invalidations as flush ops (to check the IOTLB apart from the flush-queue timer)" })
       .option('device', { type: 'string', array: true, describe: 'attach this PCI device (BDF) to the default domain that holds maps no dma:* event attributes (kernels before 6.12); repeatable' })
       .option('seed', numberOption('seed', SEED, { default: 1, describe: 'seed for synthesized access offsets' }))
+      .example('$0 import nic.trace -o nic.arrows --synthesize-dma', 'a kernel trace of the iommu and dma tracepoints, with device accesses synthesized')
+      .example('$0 import rec/qemu.log rec/guest.trace -o strict.arrows', "a QEMU VT-d log and the guest's trace merged (docs/qemu.md)")
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     if (!['auto', 'ftrace', 'perf'].includes(args.format)) throw new InputError(`Invalid option --format: expected auto, ftrace or perf, got ${args.format}`);

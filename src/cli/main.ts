@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The entry point. `iommu-replay --version` alone is answered here, before
+// The entry point. `iommu-replay --version` (or `-V`) alone is answered here, before
 // yargs and the rest of the command line load (parse.ts): loading them takes
 // most of a start-up. Every other line goes to parse.ts, --version with
 // anything else too (yargs decides what that means).
 import { toolVersion } from '../version.js';
 
-/** Whether the line is `--version` and nothing else. */
+/** Whether the line is `--version` (or `-V`) and nothing else. */
 function isVersionOnly(argv: string[]): boolean {
-  return argv.length === 1 && argv[0] === '--version';
+  return argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V');
 }
 
 async function main(argv: string[]): Promise<number> {

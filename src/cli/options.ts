@@ -89,3 +89,25 @@ export function unknownCommandMessage(argv: string[], commands: string[]): strin
   if (best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3))) return `Unknown command '${typed}'. Did you mean '${best}'? (see --help)`;
   return `Unknown command '${typed}': expected one of ${commands.join(', ')} (see --help)`;
 }
+
+/**
+ * `--iotlb -64x4` as `--iotlb=-64x4`: yargs reads a word after an option as
+ * its value only when the word does not start with "-" (or is a plain
+ * negative number), so "-64x4", "-4K" and "-1G" became the short flags
+ * -6 -4 -x ("Unknown arguments: 4, 6, x"). No option of the tool is a dash
+ * and a digit, so such a word is the value the user meant, and its own check
+ * then names the option and what it expects. Words after `--` are left alone.
+ */
+export function joinDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return [...out, ...argv.slice(i)];
+    const next = argv[i + 1];
+    if (/^--[^=]+$/.test(a) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}

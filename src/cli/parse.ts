@@ -7,7 +7,7 @@ import { InputError, UnavailableError } from '../errors.js';
 import { toolVersion } from '../version.js';
 import { startProfileIfAsked, stopProfile } from './profile.js';
 import { COMMAND_NAMES, isCommandName, loadCommand, stubCommand } from './commands.js';
-import { DOCS_EPILOGUE, unknownCommandMessage } from './options.js';
+import { DOCS_EPILOGUE, joinDashValues, unknownCommandMessage } from './options.js';
 import { checkStdioPlaces, markStdio } from './stdio.js';
 
 export async function parseAndRun(argv: string[]): Promise<number> {
@@ -20,18 +20,23 @@ export async function parseAndRun(argv: string[]): Promise<number> {
   // for --help (a command word is the first argument, options.ts).
   const named = argv.find((a) => !a.startsWith('-'));
   const commands = await Promise.all(COMMAND_NAMES.map((c) => (c === named && isCommandName(named) ? loadCommand(c) : stubCommand(c))));
-  const parser = yargs(markStdio(argv))
+  const parser = yargs(markStdio(joinDashValues(argv)))
     .scriptName('iommu-replay')
     .usage('$0 <command> [options]\n\nTrace-driven IOMMU performance analyzer: replays Arrow traces of DMA and map/unmap through an IOMMU model.')
     .command(commands as never)
     .demandCommand(1, `Name a command: ${COMMAND_NAMES.join(', ')}`)
+    .example('$0 replay traces/nic.arrows', 'replay one trace with the default configuration')
+    .example('$0 sweep traces/*.arrows --page-sizes 4K 4K+2M --iotlb 32x4 64x4 --out reports/x', 'every trace against 4 configurations: reports/x/report.html')
+    .example('$0 COMMAND --help', "a command's options, with their defaults and examples")
     .epilogue(DOCS_EPILOGUE)
     .option('profile', { type: 'string', describe: 'write a V8 CPU profile of the run to this .cpuprofile file (open in Chrome DevTools)', global: true })
     .middleware(checkStdioPlaces as never)
     .middleware(startProfileIfAsked)
     .strict()
     .help()
+    .alias('help', 'h')
     .version(toolVersion())
+    .alias('version', 'V')
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       // A value an option's own check refused (options.ts) comes back wrapped by yargs.

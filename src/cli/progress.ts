@@ -7,6 +7,8 @@ import fs from 'node:fs';
 export interface Progress {
   /** `done` events so far; `detail` says where the run is ("points 3/12"). */
   update(done: number, detail?: string): void;
+  /** The work is complete: the bar shows 100% (its total was an estimate). */
+  finish(detail?: string): void;
   stop(): void;
 }
 
@@ -34,37 +36,105 @@ export const BYTES_PER_ROW = 45;
 
 /** About how many rows the trace files hold, from their sizes. */
 export function estimateRows(files: string[]): number {
-  return files.reduce((n, f) => n + fs.statSync(f).size / BYTES_PER_ROW, 0);
+  // Callers open the traces first (a missing one is "Cannot read trace"); an
+  // estimate never fails the command: a file it cannot stat counts 0.
+  return files.reduce((n, f) => {
+    try {
+      return n + fs.statSync(f).size / BYTES_PER_ROW;
+    } catch {
+      return n;
+    }
+  }, 0);
 }
 
-const SILENT: Progress = { update: () => {}, stop: () => {} };
+const SILENT: Progress = { update: () => {}, finish: () => {}, stop: () => {} };
+
+/** What one line of the bar shows, before it is fitted to the terminal. */
+export interface ProgressLine {
+  percent: number;
+  detail: string;
+  done: string;
+  unit: string;
+  rate: string;
+  eta: string;
+}
+
+/** Widest bar drawn; narrowest worth drawing. */
+const BAR_MAX = 40;
+const BAR_MIN = 10;
+
+/**
+ * The line fitted to `width` columns: the bar shrinks first, then goes; then
+ * the detail, the unit and the count go. The percentage, the rate and the ETA
+ * always stay (they are what the line is for). One column is left free: a
+ * line that fills the last column wraps on some terminals.
+ */
+export function fitProgressLine(p: ProgressLine, width: number): string {
+  const room = Math.max(1, width - 1);
+  const tail = [`${p.rate} M/s`, `ETA ${p.eta}`];
+  const choices = [
+    [`${p.percent}%`, ...(p.detail ? [p.detail] : []), `${p.done} ${p.unit}`, ...tail],
+    [`${p.percent}%`, `${p.done} ${p.unit}`, ...tail],
+    [`${p.percent}%`, p.done, ...tail],
+    [`${p.percent}%`, ...tail],
+  ].map((parts) => parts.join(' | '));
+  for (const text of choices) {
+    const barWidth = Math.min(BAR_MAX, room - text.length - 2);
+    if (barWidth >= BAR_MIN) {
+      const full = Math.round((p.percent / 100) * barWidth);
+      return ` ${'\u2588'.repeat(full)}${'\u2591'.repeat(barWidth - full)} ${text}`;
+    }
+  }
+  for (const text of choices) if (text.length + 1 <= room) return ` ${text}`;
+  return choices[choices.length - 1].slice(0, room);
+}
 
 export function progressBar(total: number, opts: ProgressOptions = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   if (opts.quiet || !stream.isTTY || process.env.CI) return SILENT;
   const started = Date.now();
+  const unit = opts.unit ?? 'events';
+  let estimate = Math.max(1, total);
+  let line: ProgressLine = { percent: 0, detail: '', done: '0', unit, rate: '0.0', eta: '--' };
   const bar = new cliProgress.SingleBar(
     {
       stream: stream as NodeJS.WritableStream,
-      format: ' {bar} {percentage}% | {detail}{done} {unit} | {rate} M/s | ETA {etaText}',
+      // The whole line is ours, fitted to the terminal's width as it is now
+      // (cli-progress would cut a longer line at the edge: the rate and ETA
+      // went first).
+      format: (_options: unknown, params: { maxWidth: number }) => fitProgressLine(line, (stream as { columns?: number }).columns || params.maxWidth),
       hideCursor: true,
       // Redraw at most 5 times a second, whatever the batch rate.
       fps: 5,
     },
     cliProgress.Presets.shades_classic,
   );
-  const unit = opts.unit ?? 'events';
-  bar.start(Math.max(1, total), 0, { done: '0', rate: '0.0', etaText: '--', unit, detail: '' });
+  bar.start(estimate, 0);
+  let last = 0;
+  const draw = (done: number, detail: string | undefined, eta: string) => {
+    const secs = (Date.now() - started) / 1000;
+    line = {
+      percent: Math.floor((Math.min(done, estimate) / estimate) * 100),
+      detail: detail ?? line.detail,
+      done: done.toLocaleString('en-US'),
+      unit,
+      rate: secs > 0 ? (done / secs / 1e6).toFixed(1) : '0.0',
+      eta,
+    };
+    bar.update(Math.min(done, estimate));
+  };
   return {
     update: (done, detail) => {
-      const secs = (Date.now() - started) / 1000;
-      bar.update(Math.min(done, total), {
-        done: done.toLocaleString('en-US'),
-        rate: secs > 0 ? (done / secs / 1e6).toFixed(1) : '0.0',
-        etaText: etaText(done, total, secs),
-        unit,
-        detail: detail ? `${detail} | ` : '',
-      });
+      last = done;
+      // Never 100% before the end: the total is an estimate from file sizes.
+      if (done >= estimate) estimate = done + 1;
+      draw(done, detail, etaText(done, estimate, (Date.now() - started) / 1000));
+    },
+    finish: (detail) => {
+      // The work is done: what was counted is the total, whatever the estimate said.
+      estimate = Math.max(1, last);
+      bar.setTotal(estimate);
+      draw(last, detail, '0s');
     },
     stop: () => bar.stop(),
   };

@@ -1,4 +1,5 @@
 // `iommu-replay replay TRACE... [--config FILE] [--page-sizes SET] [--iotlb ENTRIESxWAYS] [--mode M] [--json FILE] [--report FILE]`
+import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
@@ -8,11 +9,16 @@ import { InputError } from '../errors.js';
 import { ensureDir } from '../files.js';
 import { parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
+import { formatPageSizeSet, parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
+import { openTrace } from '../trace/merge.js';
+import { printable } from '../text.js';
 import { replayTrace } from '../run/run.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
 import { stableStringify } from '../json.js';
 import { DOCS_EPILOGUE } from './options.js';
+import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
 import { estimateRows, progressBar } from './progress.js';
+import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { STDIO, checkOneStdout, withStdinTraces, writeOutput } from './stdio.js';
 
 interface Args {
@@ -48,39 +54,70 @@ function single(name: string, value: string | string[] | undefined): string[] | 
   return [value];
 }
 
+/** The option whose value `word` could be, when the option was given: "--mode" for "lazy". */
+function optionTaking(word: string, shortForms: ShortForms): string | undefined {
+  if (shortForms.mode && (word === 'strict' || word === 'lazy')) return '--mode';
+  if (shortForms.iotlb && /^\d+x(\d+|full)$/i.test(word)) return '--iotlb';
+  if (shortForms.pageSizes && splitPageSizeList(word).length > 0 && splitPageSizeList(word).every((t) => parseSizeLog2(t) !== undefined || /^0x[0-9a-f]+$/i.test(t))) return '--page-sizes';
+  return undefined;
+}
+
+/**
+ * `replay t.arrows --mode strict lazy`: the parser gives "lazy" to the traces
+ * (an option of replay takes one value). A trace that is no file but is a
+ * value of an option the line gave is that mistake: said so, with the
+ * command that takes several values.
+ */
+function checkStrayValues(traces: string[], shortForms: ShortForms): void {
+  for (const t of traces) {
+    if (t === STDIO || fs.existsSync(t)) continue;
+    const option = optionTaking(t, shortForms);
+    if (option)
+      throw new InputError(`Invalid option ${option}: replay takes one value per option, and '${printable(t)}' after it is no trace file (several values are a sweep: iommu-replay sweep TRACE... ${option} ${(option === '--mode' ? shortForms.mode : option === '--iotlb' ? shortForms.iotlb : shortForms.pageSizes)![0]} ${printable(t)})`);
+  }
+}
+
 export const replayCommand: CommandModule<object, Args> = {
   command: 'replay <traces..>',
   describe: DESCRIBE.replay,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files (.arrow or .arrows); - reads a stream from standard input' })
+      .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'Arrow trace files (.arrow or .arrows); - reads a stream from standard input' })
       .option('config', { type: 'string', describe: 'replay configuration (JSON, docs/configuration.md)' })
       .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
-      .option('page-sizes', { type: 'string', describe: 'page-size set, e.g. 4K+2M (also 4K,2M or 4K|2M); overrides the configuration' })
-      .option('iotlb', { type: 'string', describe: 'IOTLB geometry ENTRIESxWAYS, e.g. 64x4 or 256xfull; overrides the configuration' })
-      .option('mode', { type: 'string', describe: 'invalidation mode: strict or lazy; overrides the configuration' })
+      .option('page-sizes', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size set, e.g. 4K+2M (also 4K,2M or 4K|2M); overrides the configuration' })
+      .option('iotlb', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb), describe: 'IOTLB geometry ENTRIESxWAYS, e.g. 64x4 or 256xfull; overrides the configuration' })
+      .option('mode', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation mode: strict or lazy; overrides the configuration' })
       .option('json', { type: 'string', describe: 'write the summary JSON here (- for standard output)' })
       .option('report', { type: 'string', describe: 'write the Markdown report here (- for standard output)' })
-      .option('max-table-memory', { type: 'string', describe: 'stop when the page tables would need more than this (default 1G)' })
+      .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when the page tables would need more than this' })
+      .example('$0 replay traces/nic.arrows', 'the summary table, default configuration')
+      .example('$0 replay traces/nic.arrows --page-sizes 4K+2M --iotlb 128x8 --mode lazy --report nic.md', 'one configuration from the command line, the Markdown report to a file')
+      .example('$0 replay dma.arrows maps.arrows --config my.json --json -', 'two files merged by ts as one trace; the summary JSON on standard output')
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
-    const mode = single('mode', args.mode);
-    for (const m of mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid option --mode: expected strict or lazy, got '${m}'`);
-    const config = loadConfig(args.config, { pageSizes: single('page-sizes', args.pageSizes), iotlb: single('iotlb', args.iotlb), mode }, args.preset);
+    const shortForms = { pageSizes: single('page-sizes', args.pageSizes), iotlb: single('iotlb', args.iotlb), mode: single('mode', args.mode) };
+    checkStrayValues(args.traces, shortForms);
+    const config = loadConfig(args.config, shortForms, args.preset);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     checkOneStdout({ json: args.json, report: args.report });
     // Output places are checked before the work, so that a bad one leaves no other file behind.
     for (const out of [args.json, args.report]) if (out && out !== STDIO) ensureDir(path.dirname(out));
     const summary = await withStdinTraces(args.traces, async (paths, relabel) => {
+      // Every file opens (schema, metadata) before the bar estimates from their sizes.
+      await (await openTrace(paths)).close();
       const bar = progressBar(estimateRows(paths));
       let s;
       try {
         s = await replayTrace(paths, config, { maxTableBytes, onProgress: (n) => bar.update(n) });
+        bar.finish();
       } finally {
         bar.stop();
       }
       return { ...s, trace: { ...s.trace, files: s.trace.files.map(relabel) } };
     });
+    const where = args.report ? 'see the report' : 'replay --report FILE shows the counts';
+    printWarnings(warningLines([{ what: `${summary.trace.files.join('+')} with page sizes ${formatPageSizeSet(summary.config.pageSizes)}`, counts: summaryProblems(summary.totals) }], where));
     if (args.json) writeOutput(args.json, stableStringify(summary));
     if (args.report) writeOutput(args.report, replayMarkdown(summary));
     if (!args.json && !args.report) process.stdout.write(`${summaryTable(summary)}\n`);

@@ -5,11 +5,10 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { readConfigFile } from '../config/config.js';
-import { expandSweep, type SweepPoint } from '../config/sweep.js';
-import { InputError, UnavailableError } from '../errors.js';
+import { expandSweep, fileNames, type SweepPoint } from '../config/sweep.js';
+import { UnavailableError } from '../errors.js';
 import { DEFAULT_MAX_POINTS, parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
-import { ensureDir, writeFileAtomic } from '../files.js';
 import { runSweep } from '../run/sweep.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
 import { stableStringify } from '../json.js';
@@ -18,6 +17,9 @@ import { openTrace } from '../trace/merge.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
 import { resumeKey, traceIdentity } from './resume.js';
+import { OutputFolder } from './outdir.js';
+import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
+import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { toolVersion } from '../version.js';
 import type { QueueConnection } from '../run/queue-connection.js';
 import { QUEUE_CA_OPTION, QUEUE_PASSWORD_FILE_OPTION, queueConnectionOf, type QueueArgs } from './queue-options.js';
@@ -57,6 +59,15 @@ export function traceNames(args: string[]): string[] {
   return stems.map((s, i) => (stems.indexOf(s) === stems.lastIndexOf(s) ? s : args[i]));
 }
 
+/**
+ * The traces' folders under summaries/: their names made safe as point file
+ * names are (config/sweep.ts fileNames): never "..", ".", a "/" or a hidden
+ * name, and still one per trace.
+ */
+export function traceFolderNames(names: string[]): string[] {
+  return fileNames(names);
+}
+
 /** A summary as a sweep saves it: the replay's summary and the key --resume matches. */
 type SavedSummary = Summary & { resumeKey?: string };
 
@@ -72,71 +83,32 @@ function readSaved(file: string, key: string): Summary | undefined {
   return undefined;
 }
 
-/**
- * Remembers what this run creates under --out, so that a run that fails
- * leaves the folder as it found it: no partial summaries/ (summaries that an
- * earlier run left for --resume stay).
- */
-class OutputLedger {
-  private readonly files: string[] = [];
-  private readonly dirs: string[] = [];
-
-  /** Notes the directories on the way to `dir` that do not exist yet (before creating them). */
-  dir(dir: string): void {
-    const missing: string[] = [];
-    for (let at = path.resolve(dir); !fs.existsSync(at); at = path.dirname(at)) {
-      if (this.dirs.includes(at)) break;
-      missing.push(at);
-      if (path.dirname(at) === at) break;
-    }
-    this.dirs.push(...missing.reverse());
-    ensureDir(dir);
-  }
-
-  write(file: string, content: string | Uint8Array): void {
-    this.dir(path.dirname(file));
-    writeFileAtomic(file, content);
-    this.files.push(file);
-  }
-
-  /** Removes this run's files, then its directories, deepest first, where empty. */
-  undo(): void {
-    for (const f of this.files) fs.rmSync(f, { force: true });
-    for (const d of [...this.dirs].reverse()) {
-      try {
-        fs.rmdirSync(d);
-      } catch {
-        // not empty (someone else's file) or already gone: leave it
-      }
-    }
-  }
-}
-
 export const sweepCommand: CommandModule<object, Args> = {
   command: 'sweep <traces..>',
   describe: DESCRIBE.sweep,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'traces: each file is its own trace; a.arrows+b.arrows is one trace of two files' })
+      .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'traces: each file is its own trace; a.arrows+b.arrows is one trace of two files' })
       .option('config', { type: 'string', describe: 'base configuration; its "sweep" field adds axes' })
       .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
-      .option('page-sizes', { type: 'string', array: true, describe: 'page-size sets to try, e.g. 4K 4K+2M 4K+2M+1G (also 4K,2M or 4K|2M)' })
-      .option('iotlb', { type: 'string', array: true, describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull' })
-      .option('mode', { type: 'string', array: true, describe: 'invalidation modes: strict lazy' })
+      .option('page-sizes', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size sets to try, e.g. 4K 4K+2M 4K+2M+1G (also 4K,2M or 4K|2M)' })
+      .option('iotlb', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb), describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull' })
+      .option('mode', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation modes: strict lazy' })
       .option('out', { type: 'string', default: 'sweep-out', describe: 'output directory' })
-      .option('jobs', numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads (default: the number of cores)' }))
+      .option('jobs', { ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads' }), defaultDescription: 'the number of cores' })
       .option('resume', { type: 'boolean', describe: 'reuse summaries of this very trace, configuration and tool version' })
       .option('quiet', { type: 'boolean', describe: 'no progress bar' })
-      .option('max-table-memory', { type: 'string', describe: 'stop when a point\'s page tables would need more than this (default 1G)' })
-      .option('max-points', numberOption('max-points', POSITIVE_INTEGER, { describe: `refuse a sweep of more points than this (default ${DEFAULT_MAX_POINTS})` }))
+      .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when a point\'s page tables would need more than this' })
+      .option('max-points', { ...numberOption('max-points', POSITIVE_INTEGER, { describe: 'refuse a sweep of more points than this' }), defaultDescription: String(DEFAULT_MAX_POINTS) })
       .option('queue', { type: 'string', describe: 'run the jobs on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
       .option('queue-password-file', QUEUE_PASSWORD_FILE_OPTION)
       .option('queue-ca', QUEUE_CA_OPTION)
       .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued sweep gives up' })
+      .example('$0 sweep traces/nic.arrows traces/nvme.arrows --page-sizes 4K 4K,2M 4K,2M,1G --iotlb 32x4 64x4 --mode strict lazy --out reports/x', '3 x 2 x 2 points per trace; report.html, report.md, results.arrow and summaries/ in reports/x')
+      .example('$0 sweep traces/gpu.arrows --config my.json --out reports/y --resume', 'the axes of my.json\'s "sweep" field; points already computed are reused')
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
-    for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     const maxPoints = args.maxPoints ?? DEFAULT_MAX_POINTS;
     const queue = await queueConnectionOf(args);
@@ -146,32 +118,40 @@ export const sweepCommand: CommandModule<object, Args> = {
     // Check every trace opens (schema, metadata) before any work starts.
     for (const g of groups) await (await openTrace(g)).close();
     const names = traceNames(args.traces);
+    const folders = traceFolderNames(names);
     const identities = groups.map(traceIdentity);
     const keys = groups.map((_, t) => points.map((p) => resumeKey(identities[t], p.config)));
-    const summaryPath = (t: number, p: number) => path.join(args.out, 'summaries', names[t].replace(/[/\\]/g, '_'), `${points[p].slug}.json`);
-    // Dense (not sparse) arrays: filter and flat skip holes, which would hide pending points.
-    const results: (Summary | undefined)[][] = groups.map((_, t) => points.map((_, p) => (args.resume ? readSaved(summaryPath(t, p), keys[t][p]) : undefined)));
+    const summaryParts = (t: number, p: number) => ['summaries', folders[t], `${points[p].slug}.json`];
+    const summaryPath = (t: number, p: number) => path.join(args.out, ...summaryParts(t, p));
 
-    const ledger = new OutputLedger();
+    // The folder is locked (one run writes into it at a time) before --resume reads it.
+    const out = OutputFolder.open(args.out);
+    let results: (Summary | undefined)[][];
     try {
-      ledger.dir(args.out);
+      // Dense (not sparse) arrays: filter and flat skip holes, which would hide pending points.
+      results = groups.map((_, t) => points.map((_, p) => (args.resume ? readSaved(summaryPath(t, p), keys[t][p]) : undefined)));
       await runPending(args, groups, points, results, { jobs, maxTableBytes, queue, queueLostAfterS: args.queueLostAfter }, (t, p, s) => {
         const saved: SavedSummary = { ...s, resumeKey: keys[t][p] };
         // Saved as soon as the point finishes: a stopped sweep leaves it for --resume.
-        ledger.write(summaryPath(t, p), stableStringify(saved));
+        out.write(summaryParts(t, p), stableStringify(saved));
       });
       const rows: SweepRow[] = [];
       groups.forEach((_, t) => points.forEach((pt, p) => rows.push(rowOf(names[t], pt.label, results[t][p]!))));
-      ledger.write(path.join(args.out, 'results.arrow'), resultsArrow(rows, points));
-      ledger.write(path.join(args.out, 'report.md'), sweepMarkdown(rows, names));
       // The charts' libraries (vega, vega-lite) load only here: every other command starts without them.
       const { sweepHtml } = await import('../report/html.js');
-      ledger.write(path.join(args.out, 'report.html'), await sweepHtml(rows, names));
+      out.publish([
+        ['results.arrow', resultsArrow(rows, points)],
+        ['report.md', sweepMarkdown(rows, names)],
+        ['report.html', await sweepHtml(rows, names)],
+      ]);
     } catch (err) {
       // Redis lost mid-run: the summaries that arrived stay, complete, for --resume (docs/distributed.md).
-      if (!(queue && err instanceof UnavailableError)) ledger.undo();
+      if (queue && err instanceof UnavailableError) out.release();
+      else out.undo();
       throw err;
     }
+    out.release();
+    printWarnings(warningLines(groups.flatMap((_, t) => points.map((pt, p) => ({ what: `${names[t]} with ${pt.label}`, counts: summaryProblems(results[t][p]!.totals) }))), `see ${path.join(args.out, 'report.md')}`));
     if (!args.quiet) process.stderr.write(`${names.length} trace(s) x ${points.length} point(s): ${path.join(args.out, 'report.html')}\n`);
   },
 };
@@ -218,6 +198,7 @@ async function runPending(
         bar.update(eventsDone, detail());
       },
     });
+    bar.finish(detail());
   } finally {
     bar.stop();
   }

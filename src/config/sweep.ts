@@ -2,8 +2,9 @@
 // path to a list of values; the short forms on the command line add axes
 // (`--page-sizes 4K 4K,2M`, `--iotlb 64x4 128x8`, `--mode strict lazy`). The
 // grid is the cartesian product, axes in the order given, last axis fastest.
+import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
-import { isForbiddenKey } from '../json.js';
+import { isForbiddenKey, stableStringify } from '../json.js';
 import { printable } from '../text.js';
 import { resolveConfig, type ReplayConfig } from './config.js';
 import { formatPageSizeSet, splitPageSizeList } from './pagesizes.js';
@@ -13,6 +14,8 @@ export interface SweepAxis {
   /** Field path, e.g. "iotlb.sets"; "iotlb" for the --iotlb short form. */
   path: string;
   values: unknown[];
+  /** A short form's option ("--iotlb") and each value as typed, for messages. */
+  option?: { name: string; typed: string[] };
   /** How a value shows in point labels. */
   label(value: unknown): string;
 }
@@ -34,26 +37,37 @@ export interface ShortForms {
 }
 
 function showValue(v: unknown): string {
-  // Lists are page-size sets in practice: written as every output writes them.
-  if (Array.isArray(v)) return formatPageSizeSet(v.map(String));
+  // A list of size names is a page-size set: written as every output writes
+  // it. Any other list or object is its JSON (never "[object Object]").
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return formatPageSizeSet(v);
   if (typeof v === 'object' && v !== null) return JSON.stringify(v);
   return String(v);
+}
+
+/** The user's text in a message: quoted, control characters escaped. */
+function quoted(text: string): string {
+  return `'${printable(text, 60)}'`;
 }
 
 /** Parses "--iotlb ENTRIESxWAYS" ("64x4", "256xfull"). */
 function parseIotlb(text: string): { entries: number; ways: number | 'full' } {
   const m = /^(\d+)x(\d+|full)$/i.exec(text.trim());
-  if (!m) throw new InputError(`Invalid --iotlb value "${text}": expected ENTRIESxWAYS like 64x4 or 256xfull`);
+  if (!m) throw new InputError(`Invalid option --iotlb: expected ENTRIESxWAYS like 64x4 or 256xfull, got ${quoted(text)}`);
   return { entries: Number(m[1]), ways: m[2].toLowerCase() === 'full' ? 'full' : Number(m[2]) };
+}
+
+function parseMode(text: string): string {
+  if (text !== 'strict' && text !== 'lazy') throw new InputError(`Invalid option --mode: expected strict or lazy, got ${quoted(text)}`);
+  return text;
 }
 
 export function shortFormAxes(s: ShortForms): SweepAxis[] {
   const axes: SweepAxis[] = [];
   if (s.pageSizes?.length)
-    axes.push({ path: 'pageSizes', values: s.pageSizes.map(splitPageSizeList), label: showValue });
+    axes.push({ path: 'pageSizes', values: s.pageSizes.map(splitPageSizeList), label: showValue, option: { name: '--page-sizes', typed: s.pageSizes } });
   if (s.iotlb?.length)
-    axes.push({ path: 'iotlb', values: s.iotlb.map(parseIotlb), label: (v) => { const g = v as { entries: number; ways: number | 'full' }; return `${g.entries}x${g.ways}`; } });
-  if (s.mode?.length) axes.push({ path: 'invalidation.mode', values: s.mode, label: showValue });
+    axes.push({ path: 'iotlb', values: s.iotlb.map(parseIotlb), label: (v) => { const g = v as { entries: number; ways: number | 'full' }; return `${g.entries}x${g.ways}`; }, option: { name: '--iotlb', typed: s.iotlb } });
+  if (s.mode?.length) axes.push({ path: 'invalidation.mode', values: s.mode.map(parseMode), label: showValue, option: { name: '--mode', typed: s.mode } });
   return axes;
 }
 
@@ -99,6 +113,7 @@ export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms
     seen.add(a.path);
   }
   if (base.name !== undefined && typeof base.name !== 'string') throw new InputError(`Invalid config "${source}": name: expected a string, got ${printable(JSON.stringify(base.name) ?? '', 40)}`);
+  const hasFile = !source.startsWith('(') && !source.startsWith('--');
   const baseName = typeof base.name === 'string' ? base.name : undefined;
   let combos: { raw: Record<string, unknown>; parts: string[]; values: Record<string, string> }[] = [{ raw: structuredClone(base), parts: [], values: {} }];
   for (const axis of axes) {
@@ -113,6 +128,33 @@ export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms
     }
     combos = next;
   }
+  // Each command-line value checked on its own against the base first: a bad
+  // one is blamed on its option and its text, not on a sweep point (and not
+  // on a configuration file the user never gave).
+  // (Only when the base resolves alone: otherwise the points' own errors say what is wrong.)
+  const baseResolves = (() => {
+    try {
+      resolveConfig(structuredClone(base), source);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  for (const axis of baseResolves ? axes : []) {
+    if (!axis.option) continue;
+    axis.values.forEach((v, i) => {
+      const r = structuredClone(base);
+      setPath(r, axis.path, structuredClone(v));
+      try {
+        resolveConfig(r, source);
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        const why = err.message.replace(/^Invalid config "[^"]*": /, '');
+        const withFile = hasFile ? ` with "${source}"` : '';
+        throw new InputError(`Invalid option ${axis.option!.name} ${quoted(axis.option!.typed[i])}${withFile}: ${why}`);
+      }
+    });
+  }
   const points = combos.map((c) => {
     const label = c.parts.length ? c.parts.join(' ') : (baseName ?? 'baseline');
     const named = { ...c.raw, name: c.parts.length ? (baseName ? `${baseName} ${label}` : label) : (baseName ?? 'baseline') };
@@ -125,11 +167,45 @@ export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms
     }
     return { label, slug: slugOf(label), config, values: c.values };
   });
-  const slugs = new Set(points.map((p) => p.slug));
-  if (slugs.size !== points.length) throw new InputError('Invalid sweep: two points are the same configuration (a value is listed twice)');
+  // Two points are the same when their resolved configurations are, apart
+  // from the name (which is made from the label): compared whole, as stable
+  // JSON, never by label or file name.
+  const seenConfigs = new Map<string, string>();
+  for (const p of points) {
+    const { name: _name, ...rest } = p.config;
+    const key = stableStringify(rest, 0);
+    const other = seenConfigs.get(key);
+    if (other !== undefined) throw new InputError(`Invalid sweep: two points are the same configuration: ${printable(other, 80)} and ${printable(p.label, 80)} (a value is listed twice)`);
+    seenConfigs.set(key, p.label);
+  }
+  fileNames(points.map((p) => p.label)).forEach((name, i) => (points[i].slug = name));
   return points;
 }
 
+/** File names are cut to this many characters (a hash keeps cut ones apart). */
+export const MAX_SLUG_CHARS = 120;
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 10);
+}
+
+/**
+ * The file-name-safe form of a label: its characters outside
+ * [A-Za-z0-9+._=-] as "_", a leading "." as "_" (no hidden file, never "."
+ * or ".."). A label that had to be cut ends in a short hash of the whole label.
+ */
 export function slugOf(label: string): string {
-  return label.replace(/\|/g, '+').replace(/[^A-Za-z0-9+._=-]+/g, '_').slice(0, 120) || 'point';
+  const safe = label.replace(/\|/g, '+').replace(/[^A-Za-z0-9+._=-]+/g, '_').replace(/^\./, '_') || '_';
+  return safe.length <= MAX_SLUG_CHARS ? safe : `${safe.slice(0, MAX_SLUG_CHARS - 11)}_${shortHash(label)}`;
+}
+
+/**
+ * File names for `labels`, one each: slugOf, and where different labels
+ * still give one name ("a b" and "a_b"), those end in the hash of their label.
+ */
+export function fileNames(labels: string[]): string[] {
+  const slugs = labels.map(slugOf);
+  const count = new Map<string, number>();
+  for (const s of slugs) count.set(s, (count.get(s) ?? 0) + 1);
+  return slugs.map((s, i) => (count.get(s)! > 1 ? `${s.slice(0, MAX_SLUG_CHARS - 11)}_${shortHash(labels[i])}` : s));
 }

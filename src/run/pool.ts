@@ -33,23 +33,41 @@ export async function runOnPool<T, R>(filename: string, threads: number, items: 
   // The pool's library loads only when threads run (a CLI start pays for no more than it uses).
   const { Piscina } = await import('piscina');
   const pool = new Piscina({ filename, minThreads: 0, maxThreads: threads, idleTimeout: 100 });
-  const abort = new AbortController();
+  // One AbortController per task, all aborted on the first failure. (One
+  // signal shared by every task got one 'abort' listener per queued task from
+  // piscina: past 10, Node warned "MaxListenersExceededWarning: Possible
+  // EventTarget memory leak" on a correct run.)
+  let aborted = false;
+  const live = new Set<AbortController>();
+  const abortAll = () => {
+    aborted = true;
+    for (const c of live) c.abort();
+  };
   // A thread that finishes a task just as it is aborted answers a task the
   // pool no longer knows, and piscina emits that as an 'error' on the pool:
   // unheard, it would end the process (exit 1) in place of the sweep's own
   // one-line error. After an abort it is expected; before, it is a fault.
   let poolError: unknown;
   pool.on('error', (err) => {
-    if (!abort.signal.aborted) poolError ??= err;
+    if (!aborted) poolError ??= err;
   });
-  const run: PoolRun = (task, transferList) => pool.run(task, { transferList, signal: abort.signal });
-  const runs = items.map((item) => each(item, run, () => abort.signal.aborted));
+  const run: PoolRun = async (task, transferList) => {
+    const controller = new AbortController();
+    if (aborted) controller.abort();
+    live.add(controller);
+    try {
+      return await pool.run(task, { transferList, signal: controller.signal });
+    } finally {
+      live.delete(controller);
+    }
+  };
+  const runs = items.map((item) => each(item, run, () => aborted));
   try {
     const results = await Promise.all(runs);
     if (poolError !== undefined) throw poolError;
     return results;
   } catch (err) {
-    abort.abort();
+    abortAll();
     await Promise.allSettled(runs);
     throw err;
   } finally {

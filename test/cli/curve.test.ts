@@ -16,7 +16,7 @@ describe('curve command', () => {
     const r = runCli([...args, d]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(fs.readdirSync(d).sort()).toEqual(['curves.arrow', 'curves.json', 'report.html', 'report.md']);
+    expect(fs.readdirSync(d).sort()).toEqual(['curves.arrow', 'curves.json', 'manifest.json', 'report.html', 'report.md']);
     const t = A.tableFromIPC(fs.readFileSync(path.join(d, 'curves.arrow')));
     expect(t.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual([
       'trace:Utf8', 'pageSizes:Utf8', 'mode:Utf8', 'policy:Utf8', 'ways:Uint32', 'sets:Uint32', 'entries:Uint32',
@@ -94,7 +94,7 @@ describe('curve command', () => {
   });
 
   it.each([
-    [['--max-entries', '0'], 'iommu-replay: Invalid option --max-entries: expected an integer in 1..1048576, got 0\n'],
+    [['--max-entries', '0'], "iommu-replay: Invalid option --max-entries: expected an integer in 1..1048576, got '0'\n"],
     [['--ways', '3x'], 'iommu-replay: Invalid option --ways: expected full or an integer in 1..4096, got 3x\n'],
     [['--ways', '4', '--opt'], 'iommu-replay: Invalid option --opt: OPT is computed for the fully associative curve (--ways full)\n'],
     [['--policy', 'mru'], 'iommu-replay: Invalid option --policy: expected one of lru, fifo, plru, random, flush-when-full, got mru\n'],

@@ -3,15 +3,15 @@
 // "ETA 0s" before it has a rate.
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { etaText, progressBar } from '../../src/cli/progress.js';
+import { etaText, fitProgressLine, progressBar } from '../../src/cli/progress.js';
 
-function fakeTerminal(): { stream: PassThrough & { isTTY: boolean; columns: number }; text: () => string } {
-  const stream = Object.assign(new PassThrough(), { isTTY: true, columns: 160 });
+function fakeTerminal(columns = 160): { stream: PassThrough & { isTTY: boolean; columns: number }; text: () => string } {
+  const stream = Object.assign(new PassThrough(), { isTTY: true, columns });
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
   // Escape codes and carriage returns out: what a user would read, line by line.
   // eslint-disable-next-line no-control-regex
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8').replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '').replace(/\r/g, '\n') };
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8').replace(/\x1b\[1G/g, '\n').replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '').replace(/\r/g, '\n') };
 }
 
 describe('the ETA', () => {
@@ -55,5 +55,59 @@ describe('the bar', () => {
     const q = fakeTerminal();
     progressBar(1000, { stream: q.stream, quiet: true }).update(1);
     expect(t.text() + q.text()).toBe('');
+  });
+});
+
+describe('the line fits the terminal (CLI item 4)', () => {
+  let ci: string | undefined;
+  beforeEach(() => {
+    ci = process.env.CI;
+    delete process.env.CI;
+  });
+  afterEach(() => {
+    if (ci !== undefined) process.env.CI = ci;
+  });
+
+  const line = { percent: 42, detail: 'traces 1/3, points 17/72 done', done: '123,456,789', unit: 'events x points', rate: '12.3', eta: '3m07s' };
+
+  it('at any width, keeps the percentage, the rate and the ETA, and never reaches the last column', () => {
+    for (const width of [200, 120, 100, 80, 60, 50, 40]) {
+      const text = fitProgressLine(line, width);
+      expect(text.length, `width ${width}`).toBeLessThan(width);
+      expect(text, `width ${width}`).toContain('42%');
+      expect(text, `width ${width}`).toContain('12.3 M/s');
+      expect(text, `width ${width}`).toContain('ETA 3m07s');
+    }
+    // Wide: everything, with a bar; narrower: the bar shrinks, then the detail goes.
+    expect(fitProgressLine(line, 200)).toContain('traces 1/3, points 17/72 done | 123,456,789 events x points');
+    expect(fitProgressLine(line, 80)).not.toContain('traces 1/3');
+    expect(fitProgressLine(line, 80)).toContain('123,456,789 events x points');
+  });
+
+  it('on an 80-column terminal a sweep line still shows its rate and ETA', () => {
+    const t = fakeTerminal(80);
+    const bar = progressBar(1000, { stream: t.stream, unit: 'events x points' });
+    bar.update(250, 'traces 0/2, points 1/8 done');
+    bar.stop();
+    const lines = t.text().split('\n').filter((l) => l.trim() !== '');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) {
+      expect(l.length).toBeLessThan(80);
+      expect(l).toMatch(/M\/s \| ETA /);
+    }
+  });
+
+  it('finish() ends at 100% even when the total was an estimate too large or too small', () => {
+    for (const estimate of [10_000, 10]) {
+      const t = fakeTerminal();
+      const bar = progressBar(estimate, { stream: t.stream });
+      bar.update(500);
+      bar.finish();
+      bar.stop();
+      const lines = t.text().split('\n').filter((l) => l.trim() !== '');
+      expect(lines[lines.length - 1]).toMatch(/ 100% \| 500 events \| [0-9.]+ M\/s \| ETA 0s/);
+      // Never 100% before the end.
+      expect(lines.slice(0, -1).join('\n')).not.toContain(' 100% ');
+    }
   });
 });

@@ -32,7 +32,7 @@ describe('replay --page-sizes, --iotlb and --mode', () => {
   });
 
   it('bad or repeated values are one line', () => {
-    expect(runCli(['replay', NIC, '--iotlb', '64by4']).stderr).toBe('iommu-replay: Invalid --iotlb value "64by4": expected ENTRIESxWAYS like 64x4 or 256xfull\n');
+    expect(runCli(['replay', NIC, '--iotlb', '64by4']).stderr).toBe("iommu-replay: Invalid option --iotlb: expected ENTRIESxWAYS like 64x4 or 256xfull, got '64by4'\n");
     expect(runCli(['replay', NIC, '--iotlb', '32x4', '--iotlb', '64x4']).stderr).toBe(
       'iommu-replay: Invalid option --iotlb: replay takes one value, got 2 (several values are a sweep: iommu-replay sweep)\n',
     );

@@ -43,7 +43,7 @@ describe('sweep grid', () => {
   });
 
   it('bad sweep values give a clear error', () => {
-    expect(() => expandSweep({}, { iotlb: ['64by4'] }, 'cli')).toThrow('Invalid --iotlb value "64by4": expected ENTRIESxWAYS like 64x4 or 256xfull');
+    expect(() => expandSweep({}, { iotlb: ['64by4'] }, 'cli')).toThrow("Invalid option --iotlb: expected ENTRIESxWAYS like 64x4 or 256xfull, got '64by4'");
     expect(() => expandSweep({ sweep: { 'iotlb.sets': [16, 12] } }, {}, 'c.json')).toThrow('Invalid config "c.json": iotlb.sets: expected a power of two, got 12 (in sweep point iotlb.sets=12)');
     expect(() => expandSweep({ sweep: { 'iotlb.colour': ['red'] } }, {}, 'c.json')).toThrow('Invalid config "c.json": iotlb.colour: unknown field (in sweep point iotlb.colour=red)');
     expect(() => expandSweep({ sweep: { pageSizes: [] } }, {}, 'c.json')).toThrow('Invalid config "c.json": sweep.pageSizes: expected a non-empty list of values');
@@ -113,11 +113,11 @@ describe('sweep command', () => {
   it('bad sweep input gives one line and exit 2 and writes nothing', () => {
     const d = path.join(tmpDir(), 'out');
     const r = runCli(['sweep', NIC, '--iotlb', '64x3', '--out', d]);
-    expect(r.stderr).toBe('iommu-replay: Invalid config "(command line)": iotlb.entries: expected a multiple of ways (3), got 64 (in sweep point iotlb=64x3)\n');
+    expect(r.stderr).toBe("iommu-replay: Invalid option --iotlb '64x3': iotlb.entries: expected a multiple of ways (3), got 64\n");
     expect(r.status).toBe(2);
     expect(fs.existsSync(d)).toBe(false);
     const m = runCli(['sweep', NIC, '--mode', 'eager', '--out', d]);
-    expect(m.stderr).toBe('iommu-replay: Invalid --mode value "eager": expected strict or lazy\n');
+    expect(m.stderr).toBe("iommu-replay: Invalid option --mode: expected strict or lazy, got 'eager'\n");
     const bad = path.join(tmpDir(), 'bad.arrows');
     fs.writeFileSync(bad, 'nope');
     expect(runCli(['sweep', NIC, bad, '--out', d, '--jobs', '2']).stderr).toBe(`iommu-replay: Cannot read trace "${bad}": not an Arrow IPC file or stream\n`);

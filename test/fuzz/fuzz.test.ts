@@ -43,7 +43,8 @@ describe('mutation fuzz, quick slice', () => {
       fs.writeFileSync(f, mutate(new Uint8Array(fs.readFileSync(seed)), k === 0 ? 'flip-head' : k === 1 ? 'duplicate' : 'flip-tail', rng));
       const r = runCli(['replay', f, '--max-table-memory', String(FUZZ_MAX_TABLE_BYTES)]);
       const lines = r.stderr.trim() === '' ? [] : r.stderr.trim().split('\n');
-      if (r.status === 0) expect(lines).toEqual([]);
+      // Exit 0 may warn (DMA faults or failed maps under the configuration: src/cli/warnings.ts), in clean lines.
+      if (r.status === 0) for (const l of lines) expect(l.startsWith('iommu-replay: warning: ') && isCleanLine(l), l).toBe(true);
       else {
         expect(r.status).toBe(2);
         expect(lines.length).toBe(1);

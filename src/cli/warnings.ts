@@ -1,0 +1,54 @@
+// Warnings on stderr for results that are valid but probably not what the
+// user meant: a configuration under which the trace's DMA faulted or its maps
+// failed (a page-size set the trace cannot use replays to a 0% hit rate and
+// exit 0; the counts were only in --report). One line per trace and point,
+// at most MAX_LINES, then one line for the rest. A correct run prints none.
+import { printable } from '../text.js';
+
+/** What a warning counts, from a summary's totals or a curve's counters. */
+export interface ProblemCounts {
+  dmaEvents: number;
+  faults: number;
+  maps?: number;
+  mapErrors?: number;
+  unmaps?: number;
+  unmapErrors?: number;
+}
+
+/** At most this many lines; the rest are counted in one more. */
+export const MAX_WARNING_LINES = 5;
+
+const n = (v: number) => v.toLocaleString('en-US');
+
+/** "6,567 of 6,567 DMA accesses faulted, 3,251 of 3,251 maps failed"; undefined when nothing went wrong. */
+export function problemText(c: ProblemCounts): string | undefined {
+  const parts: string[] = [];
+  if (c.faults > 0) parts.push(`${n(c.faults)} of ${n(c.dmaEvents)} DMA accesses faulted`);
+  if ((c.mapErrors ?? 0) > 0) parts.push(`${n(c.mapErrors!)} of ${n(c.maps ?? 0)} maps failed`);
+  if ((c.unmapErrors ?? 0) > 0) parts.push(`${n(c.unmapErrors!)} of ${n(c.unmaps ?? 0)} unmaps failed`);
+  return parts.length ? parts.join(', ') : undefined;
+}
+
+/** The counts of a replay summary. */
+export function summaryProblems(totals: { dma: { events: number; faults: number }; map: { ops: number; errors: number }; unmap: { ops: number; errors: number } }): ProblemCounts {
+  return { dmaEvents: totals.dma.events, faults: totals.dma.faults, maps: totals.map.ops, mapErrors: totals.map.errors, unmaps: totals.unmap.ops, unmapErrors: totals.unmap.errors };
+}
+
+/**
+ * The warning lines for `items` (what: "nic.arrows with pageSizes=2M"), at
+ * most MAX_WARNING_LINES and a closing count; `where` says where the counts
+ * are written in full.
+ */
+export function warningLines(items: { what: string; counts: ProblemCounts }[], where: string): string[] {
+  const bad = items.flatMap((i) => {
+    const text = problemText(i.counts);
+    return text ? [`warning: ${printable(i.what, 200)}: ${text} (${where})`] : [];
+  });
+  if (bad.length <= MAX_WARNING_LINES) return bad;
+  return [...bad.slice(0, MAX_WARNING_LINES - 1), `warning: ${n(bad.length - MAX_WARNING_LINES + 1)} more trace x point(s) with DMA faults or failed maps (${where})`];
+}
+
+/** Writes the lines to stderr, each with the tool's name. */
+export function printWarnings(lines: string[]): void {
+  for (const l of lines) process.stderr.write(`iommu-replay: ${l}\n`);
+}

@@ -1,0 +1,37 @@
+// --help (CLI item 7): examples for every command of the CLI's own, the
+// defaults of --page-sizes, --iotlb and --mode (the default configuration's,
+// taken from resolveConfig), no "[default: []]" on a required positional,
+// and page-size sets written 4K+2M+1G as everywhere else.
+import { describe, expect, it } from 'vitest';
+import { SHORT_FORM_DEFAULTS } from '../../src/cli/defaults.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { runCli } from '../helpers/cli.js';
+
+describe('--help', () => {
+  it('shows examples, at the top and for each command', () => {
+    expect(runCli(['--help']).stdout).toContain('Examples:');
+    for (const command of ['replay', 'sweep', 'curve', 'compare', 'gen', 'import']) {
+      const r = runCli([command, '--help']);
+      expect(r.status, command).toBe(0);
+      expect(r.stdout, command).toMatch(/Examples:\n {2}iommu-replay /);
+      expect(r.stdout, command).not.toContain('[default: []]');
+    }
+  });
+
+  it('shows what --page-sizes, --iotlb and --mode mean when not given', () => {
+    const c = resolveConfig({});
+    expect(SHORT_FORM_DEFAULTS).toEqual({ pageSizes: c.pageSizes.join('+'), iotlb: `${c.iotlb.entries}x${c.iotlb.ways}`, mode: c.invalidation.mode });
+    const flat = (command: string) => runCli([command, '--help']).stdout.replace(/\s+/g, ' ');
+    for (const command of ['replay', 'sweep']) {
+      const text = flat(command);
+      expect(text).toContain("[default: the configuration's, else 4K+2M+1G]");
+      expect(text).toContain("[default: the configuration's, else 64x4]");
+      expect(text).toContain("[default: the configuration's, else strict]");
+    }
+    expect(flat('curve')).toContain("[default: the configuration's, else 4K+2M+1G]");
+  });
+
+  it('writes page-size sets as everything else does: 4K+2M+1G', () => {
+    expect(runCli(['gen', '--help']).stdout.replace(/\s+/g, ' ')).toContain('[default: "4K+2M+1G"]');
+  });
+});

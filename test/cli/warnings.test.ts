@@ -1,0 +1,46 @@
+// A configuration the trace cannot use is valid and exits 0, but it must not
+// pass silently (CLI item 8): `replay traces/nic.arrows --page-sizes 2M` gave
+// a 0.00% hit rate with its 3,251 map errors only in --report. Now one
+// warning line per trace and point with DMA faults or failed maps (at most
+// MAX_WARNING_LINES, then a count); a correct run prints none.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MAX_WARNING_LINES, warningLines } from '../../src/cli/warnings.js';
+import { runCli, tmpDir } from '../helpers/cli.js';
+
+const NIC = path.resolve('traces/nic.arrows');
+
+describe('warnings on stderr', () => {
+  it('replay: a page-size set the trace cannot use is one warning line with the counts; exit 0', () => {
+    const r = runCli(['replay', NIC, '--page-sizes', '2M']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe(`iommu-replay: warning: ${NIC} with page sizes 2M: 6,567 of 6,567 DMA accesses faulted, 3,251 of 3,251 maps failed, 2,181 of 2,181 unmaps failed (replay --report FILE shows the counts)\n`);
+    expect(r.stdout).toContain('| IOTLB hit rate | 0.00% |');
+  });
+
+  it('replay: a correct run prints nothing on stderr', () => {
+    expect(runCli(['replay', NIC, '--page-sizes', '4K+2M']).stderr).toBe('');
+  });
+
+  it('sweep: one line for each trace and point with faults, none for the others', () => {
+    const out = path.join(tmpDir(), 'out');
+    const r = runCli(['sweep', NIC, '--page-sizes', '2M', '4K', '--iotlb', '32x4', '--out', out, '--quiet']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe(`iommu-replay: warning: nic with pageSizes=2M iotlb=32x4: 6,567 of 6,567 DMA accesses faulted, 3,251 of 3,251 maps failed, 2,181 of 2,181 unmaps failed (see ${path.join(out, 'report.md')})\n`);
+  });
+
+  it('curve: one line for the curve whose DMA faulted', () => {
+    const out = path.join(tmpDir(), 'out');
+    const r = runCli(['curve', NIC, '--page-sizes', '2M', '4K', '--max-entries', '16', '--out', out, '--quiet']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe(`iommu-replay: warning: nic with pageSizes=2M invalidation.mode=strict: 6,567 of 6,567 DMA accesses faulted (see ${path.join(out, 'report.md')})\n`);
+  });
+
+  it('many points with faults: at most MAX_WARNING_LINES lines, the last counting the rest', () => {
+    const items = Array.from({ length: 12 }, (_, i) => ({ what: `t with p${i}`, counts: { dmaEvents: 10, faults: 10 } }));
+    const lines = warningLines(items, 'see out/report.md');
+    expect(lines).toHaveLength(MAX_WARNING_LINES);
+    expect(lines[MAX_WARNING_LINES - 1]).toBe('warning: 8 more trace x point(s) with DMA faults or failed maps (see out/report.md)');
+    expect(warningLines([{ what: 'ok', counts: { dmaEvents: 10, faults: 0, maps: 3, mapErrors: 0 } }], 'x')).toEqual([]);
+  });
+});
