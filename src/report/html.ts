@@ -1,7 +1,7 @@
 // A self-contained HTML report of a sweep: the findings of report.md, charts
 // as inline SVG, no scripts, no external resources (it works offline).
 import { hitRateChart, pageMixChart, tradeoffChart, translationCostChart, type Chart } from './charts.js';
-import { CHART_TITLES, rankTable, sweepFindings, traceTable, type SweepRow } from './compare.js';
+import { CHART_TITLES, brokenTable, glanceNote, rankTable, sweepFindings, traceTable, type SweepRow } from './compare.js';
 import { rankAcrossTraces, type ChartName } from './findings.js';
 import { escapeHtml as esc, tableHtml } from './format.js';
 
@@ -26,7 +26,7 @@ async function figure(name: ChartName, rows: SweepRow[], flat: string | null): P
 export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iommu-replay sweep'): Promise<string> {
   const findings = sweepFindings(rows, traces);
   const sections: string[] = [];
-  sections.push(`<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings.map((f) => `<li><strong>${esc(f.trace)}</strong>: ${esc(f.recommendation)}</li>`).join('')}</ul></section>`);
+  sections.push(`<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings.map((f) => `<li><strong>${esc(f.trace)}</strong>: ${esc(f.recommendation + glanceNote(f))}</li>`).join('')}</ul></section>`);
   for (const f of findings) {
     const tr = rows.filter((r) => r.trace === f.trace);
     const charts: string[] = [];
@@ -38,6 +38,7 @@ export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iom
     }
     sections.push(
       `<section class="trace" id="trace-${esc(f.trace.replace(/[^A-Za-z0-9_-]/g, '_'))}"><h2>${esc(f.trace)}</h2>` +
+        (f.broken ? `<div class="warning" role="alert"><p><strong>Warning.</strong> ${esc(f.broken.warning)}</p>${tableHtml(brokenTable(f.broken.points))}</div>` : '') +
         `<p class="recommendation"><strong>Recommendation.</strong> ${esc(f.recommendation)}</p>` +
         `<p class="tradeoff"><strong>Strict against lazy.</strong> ${esc(f.tradeoff)}</p>` +
         `<div class="charts">${charts.join('')}</div>` +
@@ -45,7 +46,7 @@ export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iom
     );
   }
   if (traces.length > 1) {
-    sections.push(`<section class="across"><h2>Across traces</h2><p>Rank of each configuration by total cost (translation + invalidation) on each trace; 1 is the cheapest, <code>=</code> a tie.</p>${tableHtml(rankTable(rankAcrossTraces(rows, traces)))}</section>`);
+    sections.push(`<section class="across"><h2>Across traces</h2><p>Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there: 1 is the cheapest, <code>=</code> a tie. Points with DMA faults or map errors have no rank.</p>${tableHtml(rankTable(rankAcrossTraces(rows, traces)))}</section>`);
   }
   const points = new Set(rows.map((r) => r.point)).size;
   return htmlPage(title, `<p>${traces.length} trace(s) &times; ${points} configuration point(s).</p>`, sections);
@@ -64,6 +65,7 @@ thead{background:#f4f4f4}
 figure{margin:0;overflow-x:auto}
 .recommendation{background:#eef6ee;border-left:4px solid #3a3;padding:.5em .8em}
 .tradeoff{background:#f4f4fa;border-left:4px solid #88c;padding:.5em .8em}
+.warning{background:#fdecea;border-left:4px solid #c33;padding:.1em .8em;margin:1em 0}
 .charts{display:flex;flex-wrap:wrap;gap:1em 2em}
 .chart h3{margin:.6em 0 .2em;font-size:14px}
 .flat{color:#555;font-style:italic}
