@@ -16,6 +16,7 @@ import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type 
 import { stableStringify } from '../json.js';
 import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
+import { printable } from '../text.js';
 import { traceNames } from './sweep.js';
 
 interface Args {
@@ -109,7 +110,7 @@ export const curveCommand: CommandModule<object, Args> = {
     writeFileAtomic(path.join(args.out, 'report.md'), curvesMarkdown(curves));
     writeFileAtomic(path.join(args.out, 'report.html'), await curvesHtml(curves));
     if (!args.quiet) {
-      for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${c.trace} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
+      for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
       process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
     }
   },

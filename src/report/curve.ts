@@ -7,12 +7,12 @@ import { parseSizeLog2 } from '../config/pagesizes.js';
 import type { CurveCounters, CurveResult } from '../run/curve.js';
 import { chartBase, svgOf } from './charts.js';
 import { htmlPage } from './html.js';
-import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, tableHtml, tableMd, type Table } from './format.js';
+import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, mdText, tableHtml, tableMd, type Table } from './format.js';
 
 /** One curve of the run: what it is of, and its points. */
 export interface CurveOf {
   trace: string;
-  /** Spelled as the sweep spells it: "4K|2M". */
+  /** Spelled as the sweep spells it: "4K+2M". */
   pageSizes: string;
   mode: string;
   result: CurveResult;
@@ -23,7 +23,11 @@ export const KNEE_FRACTIONS = [0.9, 0.95, 0.99] as const;
 export interface Knee {
   fraction: number;
   entries: number;
-  /** Bytes the knee's entries cover, by page size of the bitmap. */
+  /**
+   * Bytes the knee's entries cover, by page size: at each size the trace's
+   * translations were of (an IOTLB of N entries holding pages of that size
+   * covers N x size), smallest first.
+   */
   reachBytes: Record<string, number>;
 }
 
@@ -38,12 +42,21 @@ export function kneesOf(c: CurveOf): Knee[] | undefined {
   if (maxHits === 0) return undefined;
   return KNEE_FRACTIONS.map((fraction) => {
     const p = pts.find((x) => x.hits >= fraction * maxHits)!;
-    return { fraction, entries: p.entries, reachBytes: reachOf(p.entries, c.pageSizes) };
+    return { fraction, entries: p.entries, reachBytes: reachOf(p.entries, c.result.pageSizesUsed) };
   });
 }
 
-function reachOf(entries: number, pageSizes: string): Record<string, number> {
-  return Object.fromEntries(pageSizes.split('|').map((s) => [s, entries * 2 ** parseSizeLog2(s)!]));
+/**
+ * Reach of `entries` at each size used. A size name that does not parse is a
+ * defect, not a NaN in the report (curves.json once had `reachBytes: null`
+ * for every multi-size bitmap: the bitmap's "4K+2M" was split on "|").
+ */
+function reachOf(entries: number, sizes: string[]): Record<string, number> {
+  return Object.fromEntries(sizes.map((s) => {
+    const log2 = parseSizeLog2(s);
+    if (log2 === undefined) throw new Error(`reach: page size "${s}" does not parse`);
+    return [s, entries * 2 ** log2];
+  }));
 }
 
 /** How a curve was computed, in words, for the outputs. */
@@ -137,9 +150,10 @@ function pointsTable(c: CurveOf): Table {
 }
 
 export function curvesMarkdown(curves: CurveOf[], title = 'iommu-replay curve'): string {
-  const out = [`# ${title}`, '', 'Every point is what `replay` reports at that IOTLB geometry. Rows: `curves.arrow`; knees: `curves.json`.', ''];
+  const out = [`# ${mdText(title)}`, '', 'Every point is what `replay` reports at that IOTLB geometry. Rows: `curves.arrow`; knees: `curves.json`.', ''];
   out.push('## Knees', '', 'The smallest size that reaches 90, 95 and 99 % of the curve\'s largest hit count, and the bytes its entries cover.', '', tableMd(kneeTable(curves)), '');
-  for (const c of curves) out.push(`## ${curveLabel(c)}`, '', tableMd(pointsTable(c)), '');
+  // Trace names are file names: through mdText (tableMd escapes every cell).
+  for (const c of curves) out.push(`## ${mdText(curveLabel(c))}`, '', tableMd(pointsTable(c)), '');
   return out.join('\n');
 }
 
