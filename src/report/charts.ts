@@ -18,7 +18,15 @@ export async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-export const chartBase = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 }, legend: { labelLimit: 360 } } } as const;
+/**
+ * What every chart shares. Legends go below the plot, so that a chart is
+ * about as wide as its plot: the page scales an SVG down to the width of a
+ * phone (html.ts), and a narrow chart loses less of its text that way.
+ */
+export const chartBase = {
+  $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+  config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 }, legend: { labelLimit: 360, orient: 'bottom', direction: 'vertical' } },
+} as const;
 
 /** A rendered chart and the number of distinct values it plots (at least 2, or the caller leaves it out). */
 export interface Chart {
@@ -42,7 +50,10 @@ export function hitRateSeries(rows: SweepRow[]): { series: string; entries: numb
   for (const [key, rs] of byKey) groups.set(shape(rs), [...(groups.get(shape(rs)) ?? []), key]);
   const out: { series: string; entries: number; ways: string; hitRate: number }[] = [];
   for (const keys of groups.values()) {
-    const label = keys.join(' = ');
+    // "4K = 4K+2M strict" rather than "4K strict = 4K+2M strict": shorter legends, narrower charts.
+    const rs = keys.map((k) => byKey.get(k)![0]);
+    const oneMode = twoModes && rs.every((r) => r.mode === rs[0].mode);
+    const label = oneMode ? `${rs.map((r) => r.pageSizes).join(' = ')} ${rs[0].mode}` : keys.join(' = ');
     for (const r of byKey.get(keys[0])!) out.push({ series: label, entries: r.iotlbEntries, ways: waysLabel(r), hitRate: r.metrics.iotlbHitRate! });
   }
   return out;
@@ -65,7 +76,7 @@ export async function hitRateChart(rows: SweepRow[]): Promise<Chart> {
   const svg = await svgOf({
     ...chartBase,
     data: { values },
-    width: 420,
+    width: 340,
     height: 220,
     mark: { type: 'line', point: { size: 60, filled: true } },
     encoding: {
@@ -79,7 +90,7 @@ export async function hitRateChart(rows: SweepRow[]): Promise<Chart> {
   return { svg, distinctValues: new Set(values.map((v) => v.hitRate)).size };
 }
 
-/** Translation cost as a bitmap x geometry heatmap, a panel per mode when both ran. */
+/** Translation cost as a bitmap x geometry heatmap, a panel per mode (one above the other) when both ran. */
 export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
   const values = rows.filter((r) => r.metrics.translationCostNs !== null).map((r) => ({
     pageSizes: r.pageSizes, geometry: geometryOf(r), mode: r.mode, costMs: r.metrics.translationCostNs! / 1e6, label: fmtNs(r.metrics.translationCostNs!),
@@ -94,13 +105,13 @@ export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
       y: { field: 'pageSizes', type: 'ordinal', sort: bitmapOrder(rows), title: 'page sizes' },
     },
     layer: [
-      { mark: 'rect', encoding: { color: { field: 'costMs', type: 'quantitative', title: 'cost (ms)', scale: { scheme: 'orangered' } } } },
+      { mark: 'rect', encoding: { color: { field: 'costMs', type: 'quantitative', title: 'cost (ms)', scale: { scheme: 'orangered' }, legend: { direction: 'horizontal' } } } },
       // Dark cells get white text.
       { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'label' }, color: { condition: { test: `datum.costMs > ${mid}`, value: 'white' }, value: 'black' } } },
     ],
   };
   const spec = modesOf(rows).length > 1
-    ? { ...chartBase, data: { values }, facet: { column: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
+    ? { ...chartBase, data: { values }, facet: { row: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
     : { ...chartBase, data: { values }, ...layer };
   return { svg: await svgOf(spec as vl.TopLevelSpec), distinctValues: new Set(values.map((v) => v.costMs)).size };
 }
@@ -114,8 +125,8 @@ export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
     mode: r.mode, point: r.point, costMs: (r.metrics.invalidationCostNs ?? 0) / 1e6, staleHits: r.metrics.staleHits ?? 0, windowUs: (r.metrics.staleWindowMaxNs ?? 0) / 1e3,
   }));
   const panel = (field: string, title: string) => ({
-    width: 240,
-    height: 180,
+    width: 300,
+    height: 160,
     mark: { type: 'point', filled: true, size: 70, opacity: 0.8 },
     encoding: {
       x: { field: 'costMs', type: 'quantitative', title: 'invalidation cost (ms)', scale: { zero: true } },
@@ -123,7 +134,7 @@ export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
       color: { field: 'mode', type: 'nominal', title: 'mode', sort: ['strict', 'lazy'] },
     },
   });
-  const svg = await svgOf({ ...chartBase, data: { values }, hconcat: [panel('staleHits', 'stale hits'), panel('windowUs', 'longest stale window (µs)')] } as vl.TopLevelSpec);
+  const svg = await svgOf({ ...chartBase, data: { values }, vconcat: [panel('staleHits', 'stale hits'), panel('windowUs', 'longest stale window (µs)')] } as vl.TopLevelSpec);
   return { svg, distinctValues: new Set(values.map((v) => `${v.costMs}/${v.staleHits}/${v.windowUs}`)).size };
 }
 
@@ -136,7 +147,7 @@ export async function pageMixChart(rows: SweepRow[]): Promise<Chart> {
   const svg = await svgOf({
     ...chartBase,
     data: { values },
-    width: 420,
+    width: 340,
     height: { step: 24 },
     mark: 'bar',
     encoding: {

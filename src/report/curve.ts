@@ -164,38 +164,49 @@ function pow2Ticks(max: number): number[] {
   return ticks;
 }
 
-/** Hit rate against entries, log2 axis, one line per bitmap, OPT dashed; a panel per trace and mode. */
-export function curveChart(curves: CurveOf[], width = 320, height = 200): Promise<string> {
+/**
+ * Hit rate against entries, log2 axis, one line per bitmap, OPT dashed: one
+ * chart (an SVG of its own) per trace and mode, with the same axes, colours
+ * and dashes in every one. Separate charts wrap on the page as it narrows,
+ * where one faceted SVG would have to shrink as a whole (or scroll).
+ */
+export async function curveCharts(curves: CurveOf[], width = 300, height = 180): Promise<{ trace: string; mode: string; svg: string }[]> {
   const values = curves.flatMap((c) =>
     c.result.points.map((p) => ({ trace: c.trace, mode: c.mode, pageSizes: c.pageSizes, policy: c.result.policy, ways: c.result.ways === 0 ? 'full' : `${c.result.ways}-way`, entries: p.entries, hitRate: p.hitRate })),
   );
   const max = Math.max(1, ...curves.map((c) => c.result.points[c.result.points.length - 1].entries));
-  const multi = new Set(values.map((v) => `${v.trace} ${v.mode}`)).size > 1;
   // Solid LRU, dashed OPT, dotted point policies: only those drawn are in the legend.
   const dashes: Record<string, number[]> = { lru: [1, 0], opt: [6, 3], fifo: [2, 2], plru: [1, 3], random: [4, 1, 1, 1] };
   const policies = Object.keys(dashes).filter((p) => values.some((v) => v.policy === p));
-  const layer = {
-    width,
-    height,
-    mark: { type: 'line', interpolate: 'step-after' },
-    encoding: {
-      x: { field: 'entries', type: 'quantitative', scale: { type: 'log', base: 2, domain: [1, max] }, axis: { values: pow2Ticks(max), format: 'd' }, title: 'IOTLB entries' },
-      y: { field: 'hitRate', type: 'quantitative', title: 'hit rate', axis: { format: '%' }, scale: { domain: [0, 1] } },
-      color: { field: 'pageSizes', type: 'nominal', title: 'page sizes' },
-      strokeDash: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain: policies, range: policies.map((p) => dashes[p]) } },
-      detail: { field: 'ways', type: 'nominal' },
-    },
-  };
-  const spec = multi
-    ? { ...chartBase, data: { values }, facet: { column: { field: 'trace', type: 'nominal', title: null }, row: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
-    : { ...chartBase, data: { values }, ...layer };
-  return svgOf(spec as vl.TopLevelSpec);
+  const bitmaps = [...new Set(values.map((v) => v.pageSizes))];
+  const panels = [...new Map(curves.map((c) => [`${c.trace}\0${c.mode}`, { trace: c.trace, mode: c.mode }])).values()];
+  const out: { trace: string; mode: string; svg: string }[] = [];
+  for (const panel of panels) {
+    const spec = {
+      ...chartBase,
+      data: { values: values.filter((v) => v.trace === panel.trace && v.mode === panel.mode) },
+      width,
+      height,
+      mark: { type: 'line', interpolate: 'step-after' },
+      encoding: {
+        x: { field: 'entries', type: 'quantitative', scale: { type: 'log', base: 2, domain: [1, max] }, axis: { values: pow2Ticks(max), format: 'd' }, title: 'IOTLB entries' },
+        y: { field: 'hitRate', type: 'quantitative', title: 'hit rate', axis: { format: '%' }, scale: { domain: [0, 1] } },
+        color: { field: 'pageSizes', type: 'nominal', title: 'page sizes', scale: { domain: bitmaps } },
+        strokeDash: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain: policies, range: policies.map((p) => dashes[p]) } },
+        detail: { field: 'ways', type: 'nominal' },
+      },
+    };
+    out.push({ ...panel, svg: await svgOf(spec as vl.TopLevelSpec) });
+  }
+  return out;
 }
 
 export async function curvesHtml(curves: CurveOf[], title = 'iommu-replay curve'): Promise<string> {
-  const chart = await curveChart(curves);
+  const charts = await curveCharts(curves);
   const sections = [
-    `<section id="curves"><h2>Hit rate against IOTLB entries</h2><figure>${chart}</figure></section>`,
+    `<section id="curves"><h2>Hit rate against IOTLB entries</h2><div class="charts">${charts
+      .map((c) => `<div class="chart"><h3>${esc(c.trace)}, ${esc(c.mode)}</h3><figure>${c.svg}</figure></div>`)
+      .join('')}</div></section>`,
     `<section id="knees"><h2>Knees</h2><p>The smallest size that reaches 90, 95 and 99 % of the curve's largest hit count, and the bytes its entries cover.</p>${tableHtml(kneeTable(curves))}</section>`,
     ...curves.map((c) => `<section class="curve"><h2>${esc(curveLabel(c))}</h2>${tableHtml(pointsTable(c))}</section>`),
   ];

@@ -83,10 +83,11 @@ function esc(s: string): string {
   return visible(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
+/** A Table as HTML, in a box that scrolls sideways when the table is wider than the page; cells are plain text. */
 export function tableHtml(t: Table): string {
-  return `<table><thead><tr>${t.header.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${t.rows
+  return `<div class="table-wrap"><table${t.alignRight === false ? ' class="text"' : ''}><thead><tr>${t.header.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${t.rows
     .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
-    .join('')}</tbody></table>`;
+    .join('')}</tbody></table></div>`;
 }
 
 export { esc as escapeHtml };
