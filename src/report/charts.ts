@@ -5,7 +5,8 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { SweepRow } from './compare.js';
-import { bitmapOrder, geometryOf, geometryOrder, modesOf, pageMixRows } from './findings.js';
+import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modesOf, pageMixRows, workingRows } from './findings.js';
+import { parseSizeLog2 } from '../config/pagesizes.js';
 import { fmtNs } from './format.js';
 
 export async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
@@ -39,7 +40,9 @@ export interface Chart {
  * ran). Bitmaps whose series are identical are drawn once, labelled
  * `4K = 4K+2M`, so that no line hides another.
  */
-export function hitRateSeries(rows: SweepRow[]): { series: string; entries: number; ways: string; hitRate: number }[] {
+export function hitRateSeries(all: SweepRow[]): { series: string; entries: number; ways: string; hitRate: number }[] {
+  // Points with DMA faults or map errors are left out (the report's warning lists them).
+  const rows = workingRows(all);
   const twoModes = modesOf(rows).length > 1;
   const geoms = geometryOrder(rows);
   const keyOf = (r: SweepRow) => (twoModes ? `${r.pageSizes} ${r.mode}` : r.pageSizes);
@@ -90,12 +93,17 @@ export async function hitRateChart(rows: SweepRow[]): Promise<Chart> {
   return { svg, distinctValues: new Set(values.map((v) => v.hitRate)).size };
 }
 
-/** Translation cost as a bitmap x geometry heatmap, a panel per mode (one above the other) when both ran. */
+/**
+ * Translation cost as a bitmap x geometry heatmap, a panel per mode (one
+ * above the other) when both ran. A point with DMA faults or map errors is
+ * an empty cell that reads "broken": its cost would look the cheapest.
+ */
 export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
-  const values = rows.filter((r) => r.metrics.translationCostNs !== null).map((r) => ({
-    pageSizes: r.pageSizes, geometry: geometryOf(r), mode: r.mode, costMs: r.metrics.translationCostNs! / 1e6, label: fmtNs(r.metrics.translationCostNs!),
-  }));
-  const costs = values.map((v) => v.costMs);
+  const values = rows.filter((r) => r.metrics.translationCostNs !== null).map((r) => {
+    const broken = brokenCounts(r) !== null;
+    return { pageSizes: r.pageSizes, geometry: geometryOf(r), mode: r.mode, costMs: broken ? null : r.metrics.translationCostNs! / 1e6, label: broken ? 'broken' : fmtNs(r.metrics.translationCostNs!) };
+  });
+  const costs = values.flatMap((v) => (v.costMs === null ? [] : [v.costMs]));
   const mid = (Math.min(...costs) + Math.max(...costs)) / 2;
   const layer = {
     width: { step: 64 },
@@ -113,7 +121,7 @@ export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
   const spec = modesOf(rows).length > 1
     ? { ...chartBase, data: { values }, facet: { row: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
     : { ...chartBase, data: { values }, ...layer };
-  return { svg: await svgOf(spec as vl.TopLevelSpec), distinctValues: new Set(values.map((v) => v.costMs)).size };
+  return { svg: await svgOf(spec as vl.TopLevelSpec), distinctValues: new Set(values.map((v) => v.costMs ?? v.label)).size };
 }
 
 /**
@@ -153,7 +161,7 @@ export async function pageMixChart(rows: SweepRow[]): Promise<Chart> {
     encoding: {
       y: { field: 'pageSizes', type: 'nominal', title: 'page sizes allowed', sort: bitmapOrder(rows) },
       x: { field: 'bytes', type: 'quantitative', stack: 'normalize', title: 'share of bytes mapped', axis: { format: '%' } },
-      color: { field: 'size', type: 'nominal', title: 'page size' },
+      color: { field: 'size', type: 'nominal', title: 'page size', sort: [...new Set(values.map((v) => v.size))].sort((a, b) => parseSizeLog2(a)! - parseSizeLog2(b)!) },
     },
   } as vl.TopLevelSpec);
   return { svg, distinctValues: new Set(values.map((v) => `${v.pageSizes}:${v.size}:${v.bytes}`)).size };

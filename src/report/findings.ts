@@ -55,6 +55,12 @@ export function brokenCounts(r: SweepRow): { dmaFaults: number; mapErrors: numbe
   return dmaFaults > 0 || mapErrors > 0 ? { dmaFaults, mapErrors } : null;
 }
 
+/** The points charts draw: the working ones (all of them when every point is broken, so that the charts say what happened). */
+export function workingRows(rows: SweepRow[]): SweepRow[] {
+  const ok = rows.filter((r) => brokenCounts(r) === null);
+  return ok.length ? ok : rows;
+}
+
 /** The broken points of rows, in sweep order, with their counts. */
 export function brokenPoints(rows: SweepRow[]): { point: string; dmaFaults: number; mapErrors: number }[] {
   return rows.flatMap((r) => {
@@ -170,14 +176,15 @@ export function tradeoff(rows: SweepRow[]): string {
 
 /** A line for a chart whose values are all equal, else null (the chart is drawn). */
 export function flatLines(rows: SweepRow[]): Record<ChartName, string | null> {
-  const one = (key: string, text: (v: number) => string) => {
-    const d = distinct(rows, key);
+  const working = workingRows(rows);
+  const one = (key: string, text: (v: number) => string, of = rows) => {
+    const d = distinct(of, key);
     return d.length === 0 ? `No ${key === 'iotlbHitRate' ? 'IOTLB lookups' : 'values'} to chart.` : d.length === 1 ? text(d[0]) : null;
   };
   const mixes = new Set(pageMixRows(rows).map((m) => m.mix));
   const tradeRows = rows.map((r) => `${r.metrics.invalidationCostNs}/${r.metrics.staleHits}/${r.metrics.staleWindowMaxNs}`);
   return {
-    hitRate: one('iotlbHitRate', (v) => `IOTLB hit rate is ${fmtPct(v)} at every point.`),
+    hitRate: one('iotlbHitRate', (v) => `IOTLB hit rate is ${fmtPct(v)} at every point${working.length < rows.length ? ' without DMA faults or map errors' : ''}.`, working),
     translationCost: one('translationCostNs', (v) => `Translation cost is ${fmtNs(v)} at every point.`),
     tradeoff: modesOf(rows).length < 2 ? null : new Set(tradeRows).size === 1 ? `Invalidation cost (${fmtNs(rows[0].metrics.invalidationCostNs ?? 0)}) and stale exposure are the same in both modes.` : null,
     pageMix: mixes.size <= 1 ? `Every bitmap maps the same page sizes${mixes.size ? `: ${[...mixes][0] || 'nothing mapped'}` : ''}.` : null,

@@ -13,12 +13,21 @@ const DRAW: Record<ChartName, (rows: SweepRow[]) => Promise<Chart>> = {
 };
 
 /**
+ * A finding's sentence as HTML: escaped, with its `code` spans as <code>.
+ * The sentences carry no untrusted text (findings.ts), so a backtick in one
+ * is the finding's own.
+ */
+function prose(text: string): string {
+  return esc(text).replace(/`([^`]+)`/g, '<code>$1</code>');
+}
+
+/**
  * A chart, or the line that replaces it when its values are all equal. The
  * figure carries its number of distinct values so a test can check that no
  * drawn chart is flat.
  */
 async function figure(name: ChartName, rows: SweepRow[], flat: string | null): Promise<string> {
-  if (flat !== null) return `<p class="flat" data-chart="${name}">${esc(flat)}</p>`;
+  if (flat !== null) return `<p class="flat" data-chart="${name}">${prose(flat)}</p>`;
   const chart = await DRAW[name](rows);
   return `<figure data-chart="${name}" data-distinct="${chart.distinctValues}">${chart.svg}</figure>`;
 }
@@ -26,7 +35,7 @@ async function figure(name: ChartName, rows: SweepRow[], flat: string | null): P
 export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iommu-replay sweep'): Promise<string> {
   const findings = sweepFindings(rows, traces);
   const sections: string[] = [];
-  sections.push(`<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings.map((f) => `<li><strong>${esc(f.trace)}</strong>: ${esc(f.recommendation + glanceNote(f))}</li>`).join('')}</ul></section>`);
+  sections.push(`<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings.map((f) => `<li><strong>${esc(f.trace)}</strong>: ${prose(f.recommendation + glanceNote(f))}</li>`).join('')}</ul></section>`);
   for (const f of findings) {
     const tr = rows.filter((r) => r.trace === f.trace);
     const charts: string[] = [];
@@ -38,9 +47,9 @@ export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iom
     }
     sections.push(
       `<section class="trace" id="trace-${esc(f.trace.replace(/[^A-Za-z0-9_-]/g, '_'))}"><h2>${esc(f.trace)}</h2>` +
-        (f.broken ? `<div class="warning" role="alert"><p><strong>Warning.</strong> ${esc(f.broken.warning)}</p>${tableHtml(brokenTable(f.broken.points))}</div>` : '') +
-        `<p class="recommendation"><strong>Recommendation.</strong> ${esc(f.recommendation)}</p>` +
-        `<p class="tradeoff"><strong>Strict against lazy.</strong> ${esc(f.tradeoff)}</p>` +
+        (f.broken ? `<div class="warning" role="alert"><p><strong>Warning.</strong> ${prose(f.broken.warning)}</p>${tableHtml(brokenTable(f.broken.points))}</div>` : '') +
+        `<p class="recommendation"><strong>Recommendation.</strong> ${prose(f.recommendation)}</p>` +
+        `<p class="tradeoff"><strong>Strict against lazy.</strong> ${prose(f.tradeoff)}</p>` +
         `<div class="charts">${charts.join('')}</div>` +
         `<details><summary>All points</summary>${tableHtml(traceTable(tr))}</details></section>`,
     );

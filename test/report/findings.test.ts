@@ -88,6 +88,11 @@ describe('points with DMA faults or map errors are no candidates (issue: 64K+512
     const html = await sweepHtml(rows, ['t']);
     expect(html).toContain('<div class="warning" role="alert"><p><strong>Warning.</strong> 1 of 3 point(s)');
     expect(html).toContain('<td>64K+512M 32x4 strict</td><td>6,567</td><td>3,251</td>');
+    // The charts: no line for it, and an empty heatmap cell that says so (its 0 ns would look the cheapest).
+    expect([...new Set(hitRateSeries(rows).map((v) => v.series))]).toEqual(['4K = 4K+2M']);
+    const heat = await translationCostChart(rows);
+    expect(heat.svg).toMatch(/<text[^>]*>broken<\/text>/);
+    expect(heat.svg).not.toMatch(/<text[^>]*>0 ns<\/text>/);
   });
 
   it('when every point is broken there is no pick, and the recommendation says why', () => {
