@@ -72,7 +72,7 @@ describe.skipIf(!present)('the example report in headless Chromium', () => {
 
   it('takes a screenshot', () => {
     const png = path.join(tmpDir(), 'report.png');
-    chromium([`--screenshot=${png}`, '--window-size=1200,1600', `file://${EXAMPLE}`]);
+    chromium([`--screenshot=${png}`, '--window-size=1400,1300', `file://${EXAMPLE}`]);
     const head = fs.readFileSync(png).subarray(0, 8);
     expect([...head]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     console.log(`report screenshot: ${png}`);
