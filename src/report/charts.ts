@@ -24,6 +24,13 @@ export async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
  * about as wide as its plot: the page scales an SVG down to the width of a
  * phone (html.ts), and a narrow chart loses less of its text that way.
  */
+/**
+ * A y axis of page-size labels keeps its title above the labels, not beside
+ * them: in Node, vega measures text by an estimate, and a long bitmap label
+ * (4K+8K+16K+...) came out wider than measured, under a title placed beside it.
+ */
+const bitmapAxis = { titleAngle: 0, titleAlign: 'right', titleBaseline: 'bottom', titleX: -6, titleY: -6 } as const;
+
 export const chartBase = {
   $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
   config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 }, legend: { labelLimit: 360, orient: 'bottom', direction: 'vertical' } },
@@ -53,10 +60,11 @@ export function hitRateSeries(all: SweepRow[]): { series: string; entries: numbe
   for (const [key, rs] of byKey) groups.set(shape(rs), [...(groups.get(shape(rs)) ?? []), key]);
   const out: { series: string; entries: number; ways: string; hitRate: number }[] = [];
   for (const keys of groups.values()) {
-    // "4K = 4K+2M strict" rather than "4K strict = 4K+2M strict": shorter legends, narrower charts.
+    // "strict: 4K = 4K+2M" rather than "4K strict = 4K+2M strict": shorter
+    // legends, narrower charts, and the mode survives a label cut at its end.
     const rs = keys.map((k) => byKey.get(k)![0]);
     const oneMode = twoModes && rs.every((r) => r.mode === rs[0].mode);
-    const label = oneMode ? `${rs.map((r) => r.pageSizes).join(' = ')} ${rs[0].mode}` : keys.join(' = ');
+    const label = oneMode ? `${rs[0].mode}: ${rs.map((r) => r.pageSizes).join(' = ')}` : keys.join(' = ');
     for (const r of byKey.get(keys[0])!) out.push({ series: label, entries: r.iotlbEntries, ways: waysLabel(r), hitRate: r.metrics.iotlbHitRate! });
   }
   return out;
@@ -110,7 +118,7 @@ export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
     height: { step: 28 },
     encoding: {
       x: { field: 'geometry', type: 'ordinal', sort: geometryOrder(rows), title: 'IOTLB (entries x ways)', axis: { labelAngle: 0 } },
-      y: { field: 'pageSizes', type: 'ordinal', sort: bitmapOrder(rows), title: 'page sizes' },
+      y: { field: 'pageSizes', type: 'ordinal', sort: bitmapOrder(rows), title: 'page sizes', axis: bitmapAxis },
     },
     layer: [
       { mark: 'rect', encoding: { color: { field: 'costMs', type: 'quantitative', title: 'cost (ms)', scale: { scheme: 'orangered' }, legend: { direction: 'horizontal' } } } },
@@ -159,7 +167,7 @@ export async function pageMixChart(rows: SweepRow[]): Promise<Chart> {
     height: { step: 24 },
     mark: 'bar',
     encoding: {
-      y: { field: 'pageSizes', type: 'nominal', title: 'page sizes allowed', sort: bitmapOrder(rows) },
+      y: { field: 'pageSizes', type: 'nominal', title: 'page sizes allowed', sort: bitmapOrder(rows), axis: bitmapAxis },
       x: { field: 'bytes', type: 'quantitative', stack: 'normalize', title: 'share of bytes mapped', axis: { format: '%' } },
       color: { field: 'size', type: 'nominal', title: 'page size', sort: [...new Set(values.map((v) => v.size))].sort((a, b) => parseSizeLog2(a)! - parseSizeLog2(b)!) },
     },

@@ -94,11 +94,31 @@ export interface SweepRow {
   counts: Record<string, number>;
 }
 
-/** The label of a configuration's page sizes: its preset's name when they are the preset's. */
+/**
+ * The label of a configuration's page sizes in the reports: its preset's name
+ * when they are the preset's, else the set with every run of three or more
+ * consecutive powers of two written as a range, `4K..128M+1G`: as exact as
+ * the full list, short enough for an axis or a legend.
+ */
 export function pageSizesLabel(config: ReplayConfig): string {
   const preset = config.preset === undefined ? undefined : findPreset(config.preset);
   if (preset && preset.pageSizeLog2s(config.pageTable.levels).map(formatSizeLog2).join('+') === config.pageSizes.join('+')) return preset.name;
-  return formatPageSizeSet(config.pageSizes);
+  return compactPageSizes(config.pageSizes);
+}
+
+/** `4K+8K+16K+32K+1G` as `4K..32K+1G`; sizes ascending, as a resolved configuration has them. */
+export function compactPageSizes(sizes: readonly string[]): string {
+  const log2s = sizes.map((s) => parseSizeLog2(s));
+  if (log2s.some((l) => l === undefined)) return formatPageSizeSet(sizes);
+  const parts: string[] = [];
+  for (let i = 0; i < sizes.length; ) {
+    let j = i;
+    while (j + 1 < sizes.length && log2s[j + 1]! === log2s[j]! + 1) j++;
+    if (j - i >= 2) parts.push(`${sizes[i]}..${sizes[j]}`);
+    else parts.push(...sizes.slice(i, j + 1));
+    i = j + 1;
+  }
+  return formatPageSizeSet(parts);
 }
 
 export function rowOf(trace: string, point: string, s: Summary): SweepRow {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hitRateChart, hitRateSeries, pageMixChart, translationCostChart } from '../../src/report/charts.js';
-import { METRICS, gridTable, rankTable, sweepMarkdown, type SweepRow } from '../../src/report/compare.js';
+import { METRICS, compactPageSizes, gridTable, rankTable, sweepMarkdown, type SweepRow } from '../../src/report/compare.js';
 import { flatLines, geometryOrder, rankAcrossTraces, recommend, tradeoff } from '../../src/report/findings.js';
 import { sweepHtml } from '../../src/report/html.js';
 
@@ -144,6 +144,15 @@ describe('charts chosen by what varies', () => {
     const labels = [...new Set(hitRateSeries(rows).map((v) => v.series))];
     expect(labels).toEqual(['4K', '4K|2M = 4K|2M|1G']);
     expect(gridTable(rows, 'iotlbHitRate').rows.map((r) => r[0])).toEqual(['4K', '4K|2M = 4K|2M|1G']);
+  });
+
+  it('long bitmaps are labelled exactly but short: runs of three or more sizes as ranges (issue: a 35-size label overlapped the axis title)', async () => {
+    expect(compactPageSizes(['4K', '8K', '16K', '32K', '1G'])).toBe('4K..32K+1G');
+    expect(compactPageSizes(['4K', '2M', '1G'])).toBe('4K+2M+1G');
+    expect(compactPageSizes(['4K', '8K', '2M', '4M', '8M'])).toBe('4K+8K+2M..8M');
+    // The heatmap's y title sits above its labels, whatever their width.
+    const heat = await translationCostChart(grid((b, e) => e * 1000 + b.length));
+    expect(heat.svg).toMatch(/<g class="mark-text role-axis-title"[^>]*><text[^>]*text-anchor="end"[^>]*>page sizes<\/text>/);
   });
 
   it('the hit-rate chart has ticks at the sizes that were run and shows associativity', async () => {
