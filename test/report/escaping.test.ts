@@ -87,3 +87,16 @@ describe('replay --report on a trace whose metadata carries HTML and Markdown', 
     expect(md).toContain('\\<img src=x onerror=alert(1)\\> \\[x\\](javascript:alert(1))');
   });
 });
+
+describe('messages on the terminal', () => {
+  it('a file name with a newline and an escape sequence stays one line without the escape', () => {
+    const d = tmpDir();
+    const name = path.join(d, 'a\nb\x1b[31m.arrows');
+    fs.writeFileSync(name, 'not a trace');
+    const r = runCli(['replay', name]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).not.toContain('\x1b');
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('a\\x0ab\\x1b[31m.arrows');
+  });
+});
