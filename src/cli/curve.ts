@@ -8,7 +8,7 @@ import { formatPageSizeSet } from '../config/pagesizes.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
-import { checkCurveConfig, type CurveResult } from '../run/curve.js';
+import { MAX_CURVE_ENTRIES, checkCurveConfig, type CurveResult } from '../run/curve.js';
 import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
 import type { WorkerInputError } from '../run/sweep-worker.js';
@@ -18,8 +18,9 @@ import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
 import { printable } from '../text.js';
 import { traceNames } from './sweep.js';
+import { QUEUE_CA_OPTION, QUEUE_PASSWORD_FILE_OPTION, queueConnectionOf, type QueueArgs } from './queue-options.js';
 
-interface Args {
+interface Args extends QueueArgs {
   traces: string[];
   config?: string;
   pageSizes?: string[];
@@ -47,9 +48,6 @@ async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[]
   return runOnPool(runModule('curve-worker.js'), jobs, tasks, async (t, run) => unwrapInputError((await run(t)) as CurveResult[] | WorkerInputError));
 }
 
-/** Above this the stack's arrays and the report grow large for little insight. */
-const MAX_CURVE_ENTRIES = 1 << 20;
-
 export const curveCommand: CommandModule<object, Args> = {
   command: 'curve <traces..>',
   describe: DESCRIBE.curve,
@@ -68,6 +66,8 @@ export const curveCommand: CommandModule<object, Args> = {
       .option('jobs', { type: 'number', describe: 'worker threads, one curve (trace and point) each at a time (default: the cores)' })
       .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' })
       .option('queue', { type: 'string', describe: 'compute the curves on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
+      .option('queue-password-file', QUEUE_PASSWORD_FILE_OPTION)
+      .option('queue-ca', QUEUE_CA_OPTION)
       .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued run gives up' }) as never,
   handler: async (args) => {
     const n = args.maxEntries;
@@ -81,6 +81,7 @@ export const curveCommand: CommandModule<object, Args> = {
     const policy = args.policy as PolicyName;
     if (args.opt && ways !== 0) throw new InputError('Invalid option --opt: OPT is computed for the fully associative curve (--ways full)');
     for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
+    const queue = await queueConnectionOf(args);
     const raw = args.config ? readConfigFile(args.config) : {};
     const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode }, args.config ?? '(command line)');
     for (const p of points) checkCurveConfig(p.config, args.config);
@@ -101,8 +102,8 @@ export const curveCommand: CommandModule<object, Args> = {
     );
     const plain = tasks.map(({ of: _of, ...task }) => task);
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
-    const results = args.queue
-      ? await (await import('../run/queue.js')).runCurvesQueued(plain, { url: args.queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
+    const results = queue
+      ? await (await import('../run/queue.js')).runCurvesQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
       : await runTasks(plain, jobs);
     const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
     writeFileAtomic(path.join(args.out, 'curves.arrow'), curvesArrow(curves));

@@ -6,7 +6,7 @@ import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { readConfigFile } from '../config/config.js';
 import { expandSweep, type SweepPoint } from '../config/sweep.js';
-import { InputError } from '../errors.js';
+import { InputError, UnavailableError } from '../errors.js';
 import { DEFAULT_MAX_POINTS, parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { ensureDir, writeFileAtomic } from '../files.js';
@@ -19,8 +19,10 @@ import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
 import { resumeKey, traceIdentity } from './resume.js';
 import { toolVersion } from '../version.js';
+import type { QueueConnection } from '../run/queue-connection.js';
+import { QUEUE_CA_OPTION, QUEUE_PASSWORD_FILE_OPTION, queueConnectionOf, type QueueArgs } from './queue-options.js';
 
-interface Args {
+interface Args extends QueueArgs {
   traces: string[];
   config?: string;
   pageSizes?: string[];
@@ -128,6 +130,8 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('max-table-memory', { type: 'string', describe: 'stop when a point\'s page tables would need more than this (default 1G)' })
       .option('max-points', numberOption('max-points', POSITIVE_INTEGER, { describe: `refuse a sweep of more points than this (default ${DEFAULT_MAX_POINTS})` }))
       .option('queue', { type: 'string', describe: 'run the jobs on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
+      .option('queue-password-file', QUEUE_PASSWORD_FILE_OPTION)
+      .option('queue-ca', QUEUE_CA_OPTION)
       .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued sweep gives up' })
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
@@ -135,6 +139,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     for (const m of args.mode ?? []) if (m !== 'strict' && m !== 'lazy') throw new InputError(`Invalid --mode value "${m}": expected strict or lazy`);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     const maxPoints = args.maxPoints ?? DEFAULT_MAX_POINTS;
+    const queue = await queueConnectionOf(args);
     const raw = { ...(args.config ? readConfigFile(args.config) : {}), ...(args.preset !== undefined ? { preset: args.preset } : {}) };
     const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)', maxPoints);
     const groups = args.traces.map(traceGroup);
@@ -150,7 +155,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     const ledger = new OutputLedger();
     try {
       ledger.dir(args.out);
-      await runPending(args, groups, points, results, { jobs, maxTableBytes, queue: args.queue, queueLostAfterS: args.queueLostAfter }, (t, p, s) => {
+      await runPending(args, groups, points, results, { jobs, maxTableBytes, queue, queueLostAfterS: args.queueLostAfter }, (t, p, s) => {
         const saved: SavedSummary = { ...s, resumeKey: keys[t][p] };
         // Saved as soon as the point finishes: a stopped sweep leaves it for --resume.
         ledger.write(summaryPath(t, p), stableStringify(saved));
@@ -163,7 +168,8 @@ export const sweepCommand: CommandModule<object, Args> = {
       const { sweepHtml } = await import('../report/html.js');
       ledger.write(path.join(args.out, 'report.html'), await sweepHtml(rows, names));
     } catch (err) {
-      ledger.undo();
+      // Redis lost mid-run: the summaries that arrived stay, complete, for --resume (docs/distributed.md).
+      if (!(queue && err instanceof UnavailableError)) ledger.undo();
       throw err;
     }
     if (!args.quiet) process.stderr.write(`${names.length} trace(s) x ${points.length} point(s): ${path.join(args.out, 'report.html')}\n`);
@@ -176,7 +182,7 @@ async function runPending(
   groups: string[][],
   points: SweepPoint[],
   results: (Summary | undefined)[][],
-  run: { jobs: number; maxTableBytes?: number; queue?: string; queueLostAfterS: number },
+  run: { jobs: number; maxTableBytes?: number; queue?: QueueConnection; queueLostAfterS: number },
   save: (t: number, p: number, s: Summary) => void,
 ): Promise<void> {
   const pendingOf = (t: number) => results[t].filter((r) => r === undefined).length;
@@ -196,7 +202,7 @@ async function runPending(
     await execute(groups, points.map((p) => p.config), {
       jobs: run.jobs,
       maxTableBytes: run.maxTableBytes,
-      url: run.queue ?? '',
+      ...(run.queue ?? { url: '' }),
       lostAfterS: run.queueLostAfterS,
       version: toolVersion(),
       skip: (t, p) => results[t][p] !== undefined,

@@ -1,12 +1,16 @@
-// `iommu-replay worker --queue redis://HOST:PORT[/DB] [--concurrency N]`
+// `iommu-replay worker --queue redis://HOST:PORT[/DB] [--concurrency N] [--trace-root DIR]... [--max-table-memory SIZE]`
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
+import { parseByteSize } from '../config/limits.js';
+import { QUEUE_CA_OPTION, QUEUE_PASSWORD_FILE_OPTION, queueConnectionOf, type QueueArgs } from './queue-options.js';
 
-interface Args {
+interface Args extends QueueArgs {
   queue: string;
   concurrency: number;
   lockMs: number;
+  traceRoot?: string[];
+  maxTableMemory?: string;
   quiet?: boolean;
 }
 
@@ -15,20 +19,38 @@ export const workerCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.worker,
   builder: (y) =>
     y
-      .option('queue', { type: 'string', demandOption: true, describe: 'the queue: redis://HOST:PORT[/DB]' })
+      .option('queue', { type: 'string', demandOption: true, describe: 'the queue: redis://[USER:PASSWORD@]HOST:PORT[/DB] or rediss://... (docs/distributed.md)' })
+      .option('queue-password-file', QUEUE_PASSWORD_FILE_OPTION)
+      .option('queue-ca', QUEUE_CA_OPTION)
       .option('concurrency', { type: 'number', default: 1, describe: 'jobs at once (each a thread; one per core is right)' })
+      .option('trace-root', { type: 'string', array: true, describe: 'read traces only under this folder (repeatable; default: the current directory)' })
+      .option('max-table-memory', { type: 'string', describe: 'the most page-table memory of one replay, whatever a job asks (default 1G)' })
       .option('lock-ms', { type: 'number', default: 30_000, hidden: true, describe: 'job lock duration: a killed worker\'s job is taken over after about this long' })
       .option('quiet', { type: 'boolean', describe: 'no log lines' }) as never,
   handler: async (args) => {
     if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new InputError(`Invalid option --concurrency: expected a positive integer, got ${args.concurrency}`);
     if (!Number.isInteger(args.lockMs) || args.lockMs < 1000) throw new InputError(`Invalid option --lock-ms: expected an integer of at least 1000, got ${args.lockMs}`);
+    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
+    const conn = (await queueConnectionOf(args))!;
+    const { traceRoots } = await import('../run/queue-job.js');
+    const roots = traceRoots(args.traceRoot ?? []);
     const { startWorker } = await import('../run/queue.js');
+    const { shownUrl } = await import('../run/queue-connection.js');
     const log = args.quiet ? undefined : (line: string) => process.stderr.write(`iommu-replay worker: ${line}\n`);
-    const worker = await startWorker({ url: args.queue, concurrency: args.concurrency, lockMs: args.lockMs, log });
-    log?.(`waiting for jobs on ${args.queue} (concurrency ${args.concurrency})`);
-    const stop = () => void worker.close();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    const worker = await startWorker({ ...conn, concurrency: args.concurrency, lockMs: args.lockMs, limits: { traceRoots: roots, maxTableBytes }, log });
+    log?.(`waiting for jobs on ${shownUrl(conn.url)} (concurrency ${args.concurrency}; traces under ${roots.join(', ')})`);
+    // The first signal lets running jobs finish (at once when Redis is gone); a second stops at once.
+    let signals = 0;
+    const stop = () => {
+      if (signals++ === 0) log?.('stopping: running jobs finish first (at once when Redis is gone; a second signal stops at once)');
+      void worker.close();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
     await worker.closed;
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    // Whatever BullMQ or ioredis leave behind (a reconnection timer, a job's thread) does not keep a stopped worker alive.
+    setTimeout(() => process.exit(), 1000).unref();
   },
 };

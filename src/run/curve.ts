@@ -16,6 +16,9 @@ import { buildSummary, translationCostNs, type Summary } from '../stats/summary.
 import { Replay } from '../model/replay.js';
 import { replayPointsFed, runReplays, type Feed } from './run.js';
 
+/** The largest IOTLB size a curve goes to: above it the stack's arrays and the report grow large for little insight. */
+export const MAX_CURVE_ENTRIES = 1 << 20;
+
 /** The counters of one curve point: those `replay` reports at that geometry. */
 export interface CurveCounters {
   entries: number;

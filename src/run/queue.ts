@@ -3,86 +3,29 @@
 // `iommu-replay worker` processes on BullMQ over Redis instead of by local
 // threads. Job ids are hashes of what the job computes, so a resubmission
 // finds the finished jobs and reuses their results.
-import crypto from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { ReplayConfig } from '../config/config.js';
 import { InputError, UnavailableError } from '../errors.js';
-import { parseSummary } from '../stats/summary.js';
-import { traceIdentity, type TraceIdentity } from './identity.js';
+import { printable } from '../text.js';
+import { traceIdentity } from './identity.js';
 import type { CurveResult } from './curve.js';
 import type { CurveTask } from './curve-worker.js';
 import { runModule } from './pool.js';
+import { curvesOf, jobId, summariesOf, type JobData, type JobResult, type WorkerLimits } from './queue-job.js';
+import { connect, describeRedisError, redact, shownUrl, type QueueConnection } from './queue-connection.js';
 import { laneGroupOf, planTasks, type SweepRunOptions } from './sweep.js';
+
+export { jobId, type JobData, type JobResult } from './queue-job.js';
 
 export const QUEUE_NAME = 'iommu-replay';
 /** Results are kept this long for resubmissions to reuse. */
 const KEEP_SECONDS = 7 * 24 * 3600;
 const POLL_MS = 250;
 
-/**
- * What a job carries: everything a worker needs, and nothing that depends on
- * the submitting machine but the paths. A sweep job replays points; a curve
- * job computes one trace's curves (run/curve-worker.ts).
- */
-export type JobData = { version: string; trace: TraceIdentity[] } & (
-  | { kind: 'points'; configs: ReplayConfig[]; maxTableBytes?: number }
-  | { kind: 'curve'; curve: Omit<CurveTask, 'trace'> }
-);
-
-/** A job's result: a points job's summaries as written to disk (stableStringify), or a curve job's results as JSON. */
-export type JobResult = string[];
-
-export function jobId(data: JobData): string {
-  return crypto.createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 32);
-}
-
-export interface QueueOptions {
-  /** redis://host:port[/db] */
-  url: string;
+export interface QueueOptions extends QueueConnection {
   /** Seconds without Redis before a sweep gives up. */
   lostAfterS?: number;
-}
-
-/**
- * A Redis connection for BullMQ, checked before any job is queued: an
- * unreachable server is one line, not a hang (ioredis would retry forever).
- */
-export async function connect(url: string, purpose: 'submit' | 'worker'): Promise<Redis> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new InputError(`Invalid --queue "${url}": expected redis://HOST:PORT[/DB]`);
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new InputError(`Invalid --queue "${url}": expected redis://HOST:PORT[/DB]`);
-  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new InputError(`Invalid --queue "${url}": the database "${parsed.pathname.slice(1)}" is not a number`);
-  const redis = new Redis(url, {
-    // BullMQ's blocking commands need this; the watchdog below, not ioredis, decides when Redis is lost.
-    maxRetriesPerRequest: null,
-    lazyConnect: true,
-    connectTimeout: 5000,
-    retryStrategy: (times: number) => Math.min(200 * times, 1000),
-  });
-  let lastError = '';
-  redis.on('error', (err: NodeJS.ErrnoException) => {
-    lastError = err.code ?? err.message;
-  });
-  try {
-    await withTimeout(redis.connect().then(() => redis.ping()), 8000, () => lastError || 'timed out');
-  } catch (err) {
-    redis.disconnect();
-    throw new UnavailableError(`Cannot reach Redis at ${url}: ${lastError || (err as Error).message}${purpose === 'worker' ? '' : ' (is redis-server running?)'}`);
-  }
-  return redis;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, why: () => string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(why())), ms);
-    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
-  });
 }
 
 /**
@@ -91,7 +34,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, why: () => string): Promise<T
  * Redis is away, BullMQ's calls wait rather than fail, so the sweep races
  * each of them against this.
  */
-function watchConnection(redis: Redis, url: string, afterS: number): { lost: Promise<never>; stop: () => void } {
+function watchConnection(redis: Redis, conn: QueueConnection, afterS: number): { lost: Promise<never>; stop: () => void } {
   let downSince = 0;
   let timer: NodeJS.Timeout | undefined;
   const lost = new Promise<never>((_, reject) => {
@@ -101,7 +44,7 @@ function watchConnection(redis: Redis, url: string, afterS: number): { lost: Pro
         return;
       }
       downSince ||= Date.now();
-      if (Date.now() - downSince > afterS * 1000) reject(new UnavailableError(`Lost Redis at ${url}: no connection for ${afterS} s`));
+      if (Date.now() - downSince > afterS * 1000) reject(new UnavailableError(`Lost Redis at ${shownUrl(conn.url)}: no connection for ${afterS} s`));
     }, 200);
   });
   lost.catch(() => {}); // observed through the races below
@@ -111,23 +54,31 @@ function watchConnection(redis: Redis, url: string, afterS: number): { lost: Pro
 /** A job to submit, and what to do with its result. */
 interface Submission {
   data: JobData;
-  /** Called once, with the job's result, when it completes. */
-  done: (result: JobResult) => void;
+  /** Called once, with the job's result, when it completes; throws Error when the result is not one of this job (queue-job.ts). */
+  done: (result: unknown, id: string) => void;
   /** Events done so far, from the job's progress. */
   progress?: (events: number) => void;
+}
+
+/** A job in words, for a message: its id's first 8 digits and its trace. */
+function jobName(id: string, data: JobData): string {
+  return `Job ${id.slice(0, 8)} (${printable(data.trace.map((t) => t.path).join('+'), 200)})`;
 }
 
 /**
  * Queues the jobs (ids from their content: a finished one is reused, a
  * failed one runs again), then polls them to the end. A failed job fails the
  * whole run with its one line; Redis lost for `lostAfterS` is one line too.
+ * A result that is not one of its job (malformed, of another job or
+ * configuration: Redis is writable by others) fails the run with one line
+ * naming the job, and is removed so that the next run computes it again.
  */
 async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> {
-  const redis = await connect(opts.url, 'submit');
+  const redis = await connect(opts, 'submit');
   const queue = new Queue<JobData, JobResult>(QUEUE_NAME, { connection: redis });
   // Connection errors are the watchdog's to judge; BullMQ would print each one.
   queue.on('error', () => {});
-  const watch = watchConnection(redis, opts.url, opts.lostAfterS ?? 10);
+  const watch = watchConnection(redis, opts, opts.lostAfterS ?? 10);
   const live = <T>(p: Promise<T>): Promise<T> => Promise.race([p, watch.lost]);
   try {
     const pending = new Map<string, Submission>();
@@ -140,19 +91,32 @@ async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> 
     }
     while (pending.size > 0) {
       for (const [id, j] of pending) {
-        // The state first, then the job: a job read before it completed would carry no result.
+        // The state first, then the job: the result is written with the state, in one script.
         const state = await live(queue.getJobState(id));
-        if (state === 'unknown') throw new UnavailableError(`Job ${id} of ${j.data.trace.map((t) => t.path).join('+')} vanished from the queue at ${opts.url} (was the database flushed?)`);
+        if (state === 'unknown') throw new UnavailableError(`${jobName(id, j.data)} vanished from the queue at ${shownUrl(opts.url)} (was the database flushed?)`);
         if (state !== 'completed' && state !== 'failed' && !j.progress) continue;
-        const job = (await live(queue.getJob(id))) as Job<JobData, JobResult> | undefined;
+        let job: Job<JobData, unknown> | undefined;
+        try {
+          job = (await live(queue.getJob(id))) as Job<JobData, unknown> | undefined;
+        } catch (err) {
+          if (err instanceof UnavailableError) throw err;
+          // BullMQ parses the job's record (its data, its options) as JSON: a forged one throws.
+          throw new InputError(`${jobName(id, j.data)}: its record in the queue is unreadable (${printable(String((err as Error)?.message), 200)})`);
+        }
         if (state === 'completed') {
-          if (!job?.returnvalue) continue; // not readable yet: the next round
           pending.delete(id);
-          j.done(job.returnvalue);
+          try {
+            j.done(job?.returnvalue, id);
+          } catch (err) {
+            // Removed, so that the next run computes it again instead of finding it.
+            await live(queue.remove(id)).catch(() => {});
+            throw new InputError(`${jobName(id, j.data)}: its result in the queue is not valid for the job (${printable((err as Error).message, 200)}); it was removed from the queue, run again to compute it anew`);
+          }
         } else if (state === 'failed') {
           // The worker's one-line error (bad input, a file that differs): it fails once, for good.
-          throw new InputError(job?.failedReason ?? `Job ${id} failed`);
-        } else if (typeof job?.progress === 'number') {
+          // It comes from Redis: shown as text, one line, bounded.
+          throw new InputError(job?.failedReason ? printable(job.failedReason, 500) : `${jobName(id, j.data)} failed`);
+        } else if (typeof job?.progress === 'number' && Number.isFinite(job.progress) && job.progress >= 0) {
           j.progress?.(job.progress);
         }
       }
@@ -172,19 +136,22 @@ export async function runSweepQueued(traces: string[][], points: ReplayConfig[],
   const eventsOf = tasks.map(() => 0);
   const report = () => opts.onProgress?.(eventsOf.reduce((a, b) => a + b, 0));
   await submitAll(
-    tasks.map((task, i) => ({
-      data: { version: opts.version, trace: task.trace.map((f) => identities.get(f)!), kind: 'points', configs: task.pointIndexes.map((p) => points[p]), maxTableBytes: opts.maxTableBytes },
-      done: (texts) => {
-        const summaries = texts.map(parseSummary);
-        summaries.forEach((s, k) => opts.onResult?.(task.traceIndex, task.pointIndexes[k], s));
-        eventsOf[i] = summaries[0].trace.events * task.pointIndexes.length;
-        report();
-      },
-      progress: (events) => {
-        eventsOf[i] = events * task.pointIndexes.length;
-        report();
-      },
-    })),
+    tasks.map((task, i) => {
+      const data: JobData & { kind: 'points' } = { version: opts.version, trace: task.trace.map((f) => identities.get(f)!), kind: 'points', configs: task.pointIndexes.map((p) => points[p]), maxTableBytes: opts.maxTableBytes };
+      return {
+        data,
+        done: (result, id) => {
+          const summaries = summariesOf(result, data, id);
+          summaries.forEach((s, k) => opts.onResult?.(task.traceIndex, task.pointIndexes[k], s));
+          eventsOf[i] = summaries[0].trace.events * task.pointIndexes.length;
+          report();
+        },
+        progress: (events) => {
+          eventsOf[i] = events * task.pointIndexes.length;
+          report();
+        },
+      };
+    }),
     opts,
   );
 }
@@ -193,60 +160,105 @@ export async function runSweepQueued(traces: string[][], points: ReplayConfig[],
 export async function runCurvesQueued(tasks: CurveTask[], opts: QueueOptions & { version: string }): Promise<CurveResult[][]> {
   const results: CurveResult[][] = tasks.map(() => []);
   await submitAll(
-    tasks.map(({ trace, ...curve }, i) => ({
-      data: { version: opts.version, trace: [traceIdentity(trace)], kind: 'curve', curve },
-      done: ([text]) => {
-        results[i] = JSON.parse(text) as CurveResult[];
-      },
-    })),
+    tasks.map(({ trace, ...curve }, i) => {
+      const data: JobData & { kind: 'curve' } = { version: opts.version, trace: [traceIdentity(trace)], kind: 'curve', curve };
+      return {
+        data,
+        done: (result, id) => {
+          results[i] = curvesOf(result, data, id);
+        },
+      };
+    }),
     opts,
   );
   return results;
 }
 
-
-export interface WorkerOptions {
-  url: string;
+export interface WorkerOptions extends QueueConnection {
   concurrency: number;
   /** How long a job's lock lasts without renewal: a killed worker's job is taken over after about this long. */
   lockMs?: number;
+  /** What the worker allows every job (queue-job.ts). */
+  limits: WorkerLimits;
   log?: (line: string) => void;
+}
+
+/** What the sandboxed processor (queue-processor.ts) is given besides the job: the worker's limits. */
+export interface ProcessorData {
+  limits: WorkerLimits;
 }
 
 /**
  * A long-running worker. Jobs run in sandboxed worker threads (BullMQ
  * `useWorkerThreads`), so the main thread stays free to renew their locks
  * however long a replay takes.
+ *
+ * `close()` lets running jobs finish while Redis is there; with Redis gone
+ * (a job's result could not be stored anyway) it stops at once: BullMQ's own
+ * close would wait for a connection that may never come back.
  */
 export async function startWorker(opts: WorkerOptions): Promise<{ close: () => Promise<void>; closed: Promise<void> }> {
-  const redis = await connect(opts.url, 'worker');
+  const redis = await connect(opts, 'worker');
   const lockDuration = opts.lockMs ?? 30_000;
+  const processorData: ProcessorData = { limits: opts.limits };
   const worker = new Worker<JobData, JobResult>(QUEUE_NAME, runModule('queue-processor.js'), {
     connection: redis,
     concurrency: opts.concurrency,
     useWorkerThreads: true,
+    workerThreadsOptions: { workerData: processorData },
     lockDuration,
     stalledInterval: Math.max(500, lockDuration / 2),
     // A job whose worker died twice is taken as poison, not retried forever.
     maxStalledCount: 2,
   });
-  const log = opts.log ?? (() => {});
+  const log = (line: string) => opts.log?.(redact(line, opts));
   const started = new Map<string, number>();
+  // A job's fields come from Redis: shown bounded and without control characters.
+  const nameOf = (job: Job<JobData, JobResult> | undefined) => printable(String(job?.id ?? '?').slice(0, 8));
   worker.on('active', (job) => {
-    started.set(job.id!, Date.now());
-    log(`job ${job.id!.slice(0, 8)} ${job.data.trace.map((t) => t.path).join('+')}: ${job.data.kind === 'points' ? `${job.data.configs.length} point(s)` : 'curves'}`);
+    started.set(String(job.id), Date.now());
+    const trace = Array.isArray(job.data?.trace) ? job.data.trace.map((t) => String(t?.path)).join('+') : '?';
+    log(`job ${nameOf(job)} ${printable(trace, 200)}: ${job.data?.kind === 'points' && Array.isArray(job.data.configs) ? `${job.data.configs.length} point(s)` : 'curves'}`);
   });
-  worker.on('completed', (job) => log(`job ${job.id!.slice(0, 8)} done in ${((Date.now() - (started.get(job.id!) ?? Date.now())) / 1000).toFixed(1)} s`));
-  worker.on('failed', (job, err) => log(`job ${job?.id?.slice(0, 8) ?? '?'} failed: ${err.message}`));
-  worker.on('error', (err) => log(`worker: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+  worker.on('completed', (job) => {
+    log(`job ${nameOf(job)} done in ${((Date.now() - (started.get(String(job.id)) ?? Date.now())) / 1000).toFixed(1)} s`);
+    started.delete(String(job.id));
+  });
+  worker.on('failed', (job, err) => {
+    log(`job ${nameOf(job)} failed: ${printable(err.message, 500)}`);
+    started.delete(String(job?.id));
+  });
+  // One line when Redis goes away and one when it is back, not one per reconnection attempt.
+  let down = false;
+  worker.on('error', (err) => {
+    if (down) return;
+    down = true;
+    log(`lost Redis (${describeRedisError(err).text}); reconnecting until it is back or the worker is stopped`);
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log('Redis is back');
+  });
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
+  let closing: Promise<void> | undefined;
+  // Stopping is best effort: an error on the way (Redis gone mid-close) must not keep the process up or crash it.
+  const close = async (force: boolean) => {
+    await worker.close(force).catch(() => {});
+    redis.disconnect();
+  };
   return {
     closed,
-    close: async () => {
-      await worker.close();
-      redis.disconnect();
-      resolveClosed();
+    close: () => {
+      // A second signal, or Redis gone: stop now; running jobs are taken over by other workers when their lock expires.
+      const now = closing !== undefined || redis.status !== 'ready';
+      if (now) {
+        void Promise.race([close(true), new Promise((r) => setTimeout(r, 2000))]).finally(resolveClosed);
+        return closed;
+      }
+      closing = close(false).finally(resolveClosed);
+      return closing;
     },
   };
 }

@@ -3,6 +3,7 @@
 // worker processes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +21,9 @@ function stop(p: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): 
 
 /** A worker process; `active` resolves when it has taken its first job. */
 function startWorker(url: string): { proc: ChildProcess; log: () => string; active: Promise<void> } {
-  const proc = spawn(process.execPath, [CLI, 'worker', '--queue', url, '--lock-ms', '2000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Traces are written under the temporary folder; the curve test's are the repository's.
+  const roots = ['--trace-root', os.tmpdir(), '--trace-root', process.cwd()];
+  const proc = spawn(process.execPath, [CLI, 'worker', '--queue', url, '--lock-ms', '2000', ...roots], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const active = new Promise<void>((resolve) => {
     proc.stderr!.on('data', (d: Buffer) => {
@@ -171,7 +174,7 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
 
   it('rejects a bad queue URL with one line', () => {
     const r = spawnSync(process.execPath, [CLI, 'worker', '--queue', 'http://x'], { encoding: 'utf8' });
-    expect(r.stderr).toBe('iommu-replay: Invalid --queue "http://x": expected redis://HOST:PORT[/DB]\n');
+    expect(r.stderr).toBe('iommu-replay: Invalid --queue "http://x": expected redis://[USER:PASSWORD@]HOST:PORT[/DB] or rediss://...\n');
     expect(r.status).toBe(2);
   });
 });
