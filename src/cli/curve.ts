@@ -15,6 +15,7 @@ import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type 
 import { stableStringify } from '../json.js';
 import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
+import { printable } from '../text.js';
 import { traceNames } from './sweep.js';
 import { QUEUE_CA_OPTION, QUEUE_PASSWORD_FILE_OPTION, queueConnectionOf, type QueueArgs } from './queue-options.js';
 import { OutputFolder } from './outdir.js';
@@ -125,7 +126,7 @@ export const curveCommand: CommandModule<object, Args> = {
     // A curve's faults do not depend on the IOTLB size: one line per trace and point.
     printWarnings(warningLines(tasks.map((t, i) => ({ what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}`, counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: Math.max(0, ...results[i].flatMap((r) => r.points.map((p) => p.faults))) } })), `see ${path.join(args.out, 'report.md')}`));
     if (!args.quiet) {
-      for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${c.trace} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
+      for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
       process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
     }
   },

@@ -4,6 +4,7 @@
 // a lost service (Redis) as one line and exit status 3.
 import yargs from 'yargs';
 import { InputError, UnavailableError } from '../errors.js';
+import { printable } from '../text.js';
 import { toolVersion } from '../version.js';
 import { startProfileIfAsked, stopProfile } from './profile.js';
 import { COMMAND_NAMES, isCommandName, loadCommand, stubCommand } from './commands.js';
@@ -48,12 +49,15 @@ export async function parseAndRun(argv: string[]): Promise<number> {
     await parser.parseAsync();
     await stopProfile();
   } catch (err) {
+    // A message names files and configuration values as given: printable
+    // keeps it one line that cannot drive the terminal (a file name with a
+    // newline or an escape sequence).
     if (err instanceof InputError) {
-      process.stderr.write(`iommu-replay: ${err.message}\n`);
+      process.stderr.write(`iommu-replay: ${printable(err.message, Infinity)}\n`);
       return 2;
     }
     if (err instanceof UnavailableError) {
-      process.stderr.write(`iommu-replay: ${err.message}\n`);
+      process.stderr.write(`iommu-replay: ${printable(err.message, Infinity)}\n`);
       return 3;
     }
     throw err;

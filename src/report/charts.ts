@@ -5,7 +5,8 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { SweepRow } from './compare.js';
-import { bitmapOrder, geometryOf, geometryOrder, modesOf, pageMixRows } from './findings.js';
+import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modesOf, pageMixRows, workingRows } from './findings.js';
+import { parseSizeLog2 } from '../config/pagesizes.js';
 import { fmtNs } from './format.js';
 
 export async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
@@ -18,7 +19,22 @@ export async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-export const chartBase = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 }, legend: { labelLimit: 360 } } } as const;
+/**
+ * What every chart shares. Legends go below the plot, so that a chart is
+ * about as wide as its plot: the page scales an SVG down to the width of a
+ * phone (html.ts), and a narrow chart loses less of its text that way.
+ */
+/**
+ * A y axis of page-size labels keeps its title above the labels, not beside
+ * them: in Node, vega measures text by an estimate, and a long bitmap label
+ * (4K+8K+16K+...) came out wider than measured, under a title placed beside it.
+ */
+const bitmapAxis = { titleAngle: 0, titleAlign: 'right', titleBaseline: 'bottom', titleX: -6, titleY: -6 } as const;
+
+export const chartBase = {
+  $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+  config: { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelLimit: 360 }, legend: { labelLimit: 360, orient: 'bottom', direction: 'vertical' } },
+} as const;
 
 /** A rendered chart and the number of distinct values it plots (at least 2, or the caller leaves it out). */
 export interface Chart {
@@ -31,7 +47,9 @@ export interface Chart {
  * ran). Bitmaps whose series are identical are drawn once, labelled
  * `4K = 4K+2M`, so that no line hides another.
  */
-export function hitRateSeries(rows: SweepRow[]): { series: string; entries: number; ways: string; hitRate: number }[] {
+export function hitRateSeries(all: SweepRow[]): { series: string; entries: number; ways: string; hitRate: number }[] {
+  // Points with DMA faults or map errors are left out (the report's warning lists them).
+  const rows = workingRows(all);
   const twoModes = modesOf(rows).length > 1;
   const geoms = geometryOrder(rows);
   const keyOf = (r: SweepRow) => (twoModes ? `${r.pageSizes} ${r.mode}` : r.pageSizes);
@@ -42,7 +60,11 @@ export function hitRateSeries(rows: SweepRow[]): { series: string; entries: numb
   for (const [key, rs] of byKey) groups.set(shape(rs), [...(groups.get(shape(rs)) ?? []), key]);
   const out: { series: string; entries: number; ways: string; hitRate: number }[] = [];
   for (const keys of groups.values()) {
-    const label = keys.join(' = ');
+    // "strict: 4K = 4K+2M" rather than "4K strict = 4K+2M strict": shorter
+    // legends, narrower charts, and the mode survives a label cut at its end.
+    const rs = keys.map((k) => byKey.get(k)![0]);
+    const oneMode = twoModes && rs.every((r) => r.mode === rs[0].mode);
+    const label = oneMode ? `${rs[0].mode}: ${rs.map((r) => r.pageSizes).join(' = ')}` : keys.join(' = ');
     for (const r of byKey.get(keys[0])!) out.push({ series: label, entries: r.iotlbEntries, ways: waysLabel(r), hitRate: r.metrics.iotlbHitRate! });
   }
   return out;
@@ -65,7 +87,7 @@ export async function hitRateChart(rows: SweepRow[]): Promise<Chart> {
   const svg = await svgOf({
     ...chartBase,
     data: { values },
-    width: 420,
+    width: 340,
     height: 220,
     mark: { type: 'line', point: { size: 60, filled: true } },
     encoding: {
@@ -79,30 +101,35 @@ export async function hitRateChart(rows: SweepRow[]): Promise<Chart> {
   return { svg, distinctValues: new Set(values.map((v) => v.hitRate)).size };
 }
 
-/** Translation cost as a bitmap x geometry heatmap, a panel per mode when both ran. */
+/**
+ * Translation cost as a bitmap x geometry heatmap, a panel per mode (one
+ * above the other) when both ran. A point with DMA faults or map errors is
+ * an empty cell that reads "broken": its cost would look the cheapest.
+ */
 export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
-  const values = rows.filter((r) => r.metrics.translationCostNs !== null).map((r) => ({
-    pageSizes: r.pageSizes, geometry: geometryOf(r), mode: r.mode, costMs: r.metrics.translationCostNs! / 1e6, label: fmtNs(r.metrics.translationCostNs!),
-  }));
-  const costs = values.map((v) => v.costMs);
+  const values = rows.filter((r) => r.metrics.translationCostNs !== null).map((r) => {
+    const broken = brokenCounts(r) !== null;
+    return { pageSizes: r.pageSizes, geometry: geometryOf(r), mode: r.mode, costMs: broken ? null : r.metrics.translationCostNs! / 1e6, label: broken ? 'broken' : fmtNs(r.metrics.translationCostNs!) };
+  });
+  const costs = values.flatMap((v) => (v.costMs === null ? [] : [v.costMs]));
   const mid = (Math.min(...costs) + Math.max(...costs)) / 2;
   const layer = {
     width: { step: 64 },
     height: { step: 28 },
     encoding: {
       x: { field: 'geometry', type: 'ordinal', sort: geometryOrder(rows), title: 'IOTLB (entries x ways)', axis: { labelAngle: 0 } },
-      y: { field: 'pageSizes', type: 'ordinal', sort: bitmapOrder(rows), title: 'page sizes' },
+      y: { field: 'pageSizes', type: 'ordinal', sort: bitmapOrder(rows), title: 'page sizes', axis: bitmapAxis },
     },
     layer: [
-      { mark: 'rect', encoding: { color: { field: 'costMs', type: 'quantitative', title: 'cost (ms)', scale: { scheme: 'orangered' } } } },
+      { mark: 'rect', encoding: { color: { field: 'costMs', type: 'quantitative', title: 'cost (ms)', scale: { scheme: 'orangered' }, legend: { direction: 'horizontal' } } } },
       // Dark cells get white text.
       { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'label' }, color: { condition: { test: `datum.costMs > ${mid}`, value: 'white' }, value: 'black' } } },
     ],
   };
   const spec = modesOf(rows).length > 1
-    ? { ...chartBase, data: { values }, facet: { column: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
+    ? { ...chartBase, data: { values }, facet: { row: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
     : { ...chartBase, data: { values }, ...layer };
-  return { svg: await svgOf(spec as vl.TopLevelSpec), distinctValues: new Set(values.map((v) => v.costMs)).size };
+  return { svg: await svgOf(spec as vl.TopLevelSpec), distinctValues: new Set(values.map((v) => v.costMs ?? v.label)).size };
 }
 
 /**
@@ -114,8 +141,8 @@ export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
     mode: r.mode, point: r.point, costMs: (r.metrics.invalidationCostNs ?? 0) / 1e6, staleHits: r.metrics.staleHits ?? 0, windowUs: (r.metrics.staleWindowMaxNs ?? 0) / 1e3,
   }));
   const panel = (field: string, title: string) => ({
-    width: 240,
-    height: 180,
+    width: 300,
+    height: 160,
     mark: { type: 'point', filled: true, size: 70, opacity: 0.8 },
     encoding: {
       x: { field: 'costMs', type: 'quantitative', title: 'invalidation cost (ms)', scale: { zero: true } },
@@ -123,7 +150,7 @@ export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
       color: { field: 'mode', type: 'nominal', title: 'mode', sort: ['strict', 'lazy'] },
     },
   });
-  const svg = await svgOf({ ...chartBase, data: { values }, hconcat: [panel('staleHits', 'stale hits'), panel('windowUs', 'longest stale window (µs)')] } as vl.TopLevelSpec);
+  const svg = await svgOf({ ...chartBase, data: { values }, vconcat: [panel('staleHits', 'stale hits'), panel('windowUs', 'longest stale window (µs)')] } as vl.TopLevelSpec);
   return { svg, distinctValues: new Set(values.map((v) => `${v.costMs}/${v.staleHits}/${v.windowUs}`)).size };
 }
 
@@ -136,13 +163,13 @@ export async function pageMixChart(rows: SweepRow[]): Promise<Chart> {
   const svg = await svgOf({
     ...chartBase,
     data: { values },
-    width: 420,
+    width: 340,
     height: { step: 24 },
     mark: 'bar',
     encoding: {
-      y: { field: 'pageSizes', type: 'nominal', title: 'page sizes allowed', sort: bitmapOrder(rows) },
+      y: { field: 'pageSizes', type: 'nominal', title: 'page sizes allowed', sort: bitmapOrder(rows), axis: bitmapAxis },
       x: { field: 'bytes', type: 'quantitative', stack: 'normalize', title: 'share of bytes mapped', axis: { format: '%' } },
-      color: { field: 'size', type: 'nominal', title: 'page size' },
+      color: { field: 'size', type: 'nominal', title: 'page size', sort: [...new Set(values.map((v) => v.size))].sort((a, b) => parseSizeLog2(a)! - parseSizeLog2(b)!) },
     },
   } as vl.TopLevelSpec);
   return { svg, distinctValues: new Set(values.map((v) => `${v.pageSizes}:${v.size}:${v.bytes}`)).size };

@@ -4,12 +4,13 @@
 import * as A from 'apache-arrow';
 import * as ss from 'simple-statistics';
 import type { ReplayConfig } from '../config/config.js';
-import { formatPageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
+import { formatPageSizeSet, formatSizeLog2, parseSizeLog2 } from '../config/pagesizes.js';
+import { findPreset } from '../config/presets.js';
 import { SPEC_VERSION, toolVersion } from '../version.js';
 import { stableStringify } from '../json.js';
 import { commandCount, type Summary } from '../stats/summary.js';
-import { bitmapOrder, geometryOf, geometryOrder, modesOf, pageMixRows, rankAcrossTraces, traceFindings, type ChartName, type RankTable, type TraceFindings } from './findings.js';
-import { fmtInt, fmtNs, fmtNum, fmtPct, tableMd, type Table } from './format.js';
+import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modesOf, pageMixRows, rankAcrossTraces, traceFindings, type ChartName, type RankTable, type TraceFindings } from './findings.js';
+import { fmtInt, fmtNs, fmtNum, fmtPct, mdText, tableMd, type Table } from './format.js';
 
 export interface Metric {
   key: string;
@@ -34,9 +35,52 @@ export const METRICS: Metric[] = [
   { key: 'peakTablePages', integer: true, label: 'peak table pages', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.pageTable.peakTablePages },
 ];
 
+/**
+ * A point's raw counts: results.arrow's int64 columns besides the metrics
+ * (docs/report-keys.md), the sums from which rates can be re-weighted across
+ * traces.
+ */
+export const COUNTS: { column: string; get: (s: Summary) => number }[] = [
+  { column: 'dma_bytes', get: (s) => s.totals.dma.bytes },
+  { column: 'dma_faults', get: (s) => s.totals.dma.faults },
+  { column: 'dma_passthrough', get: (s) => s.totals.dma.passthrough },
+  { column: 'iotlb_lookups', get: (s) => s.totals.iotlb.lookups },
+  { column: 'iotlb_hits', get: (s) => s.totals.iotlb.hits },
+  { column: 'iotlb_misses', get: (s) => s.totals.iotlb.misses },
+  { column: 'iotlb_invalidated_misses', get: (s) => s.totals.iotlb.invalidatedMisses },
+  { column: 'devtlb_lookups', get: (s) => s.totals.devtlb.lookups },
+  { column: 'devtlb_hits', get: (s) => s.totals.devtlb.hits },
+  { column: 'walks', get: (s) => s.totals.walks.count },
+  { column: 'walk_cache_hits', get: (s) => s.totals.walks.walkCacheHits },
+  { column: 'map_ops', get: (s) => s.totals.map.ops },
+  { column: 'map_errors', get: (s) => s.totals.map.errors },
+  { column: 'map_bytes', get: (s) => s.totals.map.bytes },
+  { column: 'unmap_ops', get: (s) => s.totals.unmap.ops },
+  { column: 'unmap_errors', get: (s) => s.totals.unmap.errors },
+  { column: 'unmap_short', get: (s) => s.totals.unmap.short },
+  { column: 'unmap_bytes', get: (s) => s.totals.unmap.bytes },
+  { column: 'attach_ops', get: (s) => s.totals.attach.ops },
+  { column: 'attach_errors', get: (s) => s.totals.attach.errors },
+  { column: 'invalidation_syncs', get: (s) => s.totals.invalidation.syncs },
+  { column: 'invalidation_page_commands', get: (s) => s.totals.invalidation.commands.page },
+  { column: 'invalidation_domain_commands', get: (s) => s.totals.invalidation.commands.domain },
+  { column: 'invalidation_devtlb_commands', get: (s) => s.totals.invalidation.commands.devtlb },
+  { column: 'invalidation_wait_commands', get: (s) => s.totals.invalidation.commands.wait },
+  { column: 'invalidation_flushes', get: (s) => s.totals.invalidation.flushes },
+  { column: 'invalidation_entries_removed', get: (s) => s.totals.invalidation.entriesRemoved },
+  { column: 'nested_walks', get: (s) => s.totals.nested.walks },
+  { column: 'nested_s1_faults', get: (s) => s.totals.nested.s1Faults },
+  { column: 'nested_s2_faults', get: (s) => s.totals.nested.s2Faults },
+];
+
 export interface SweepRow {
   trace: string;
   point: string;
+  /**
+   * The page sizes as the reports label them: the preset's name when the
+   * point's page sizes are its preset's (`amd-v1`, not its 35 sizes), else
+   * the set, `4K+2M` (results.arrow's page_sizes is always the set).
+   */
   pageSizes: string;
   iotlbEntries: number;
   iotlbWays: number;
@@ -46,6 +90,35 @@ export interface SweepRow {
   /** Pages mapped, by size name. */
   mapPages: Record<string, number>;
   dmaEvents: number;
+  /** COUNTS by column name. */
+  counts: Record<string, number>;
+}
+
+/**
+ * The label of a configuration's page sizes in the reports: its preset's name
+ * when they are the preset's, else the set with every run of three or more
+ * consecutive powers of two written as a range, `4K..128M+1G`: as exact as
+ * the full list, short enough for an axis or a legend.
+ */
+export function pageSizesLabel(config: ReplayConfig): string {
+  const preset = config.preset === undefined ? undefined : findPreset(config.preset);
+  if (preset && preset.pageSizeLog2s(config.pageTable.levels).map(formatSizeLog2).join('+') === config.pageSizes.join('+')) return preset.name;
+  return compactPageSizes(config.pageSizes);
+}
+
+/** `4K+8K+16K+32K+1G` as `4K..32K+1G`; sizes ascending, as a resolved configuration has them. */
+export function compactPageSizes(sizes: readonly string[]): string {
+  const log2s = sizes.map((s) => parseSizeLog2(s));
+  if (log2s.some((l) => l === undefined)) return formatPageSizeSet(sizes);
+  const parts: string[] = [];
+  for (let i = 0; i < sizes.length; ) {
+    let j = i;
+    while (j + 1 < sizes.length && log2s[j + 1]! === log2s[j]! + 1) j++;
+    if (j - i >= 2) parts.push(`${sizes[i]}..${sizes[j]}`);
+    else parts.push(...sizes.slice(i, j + 1));
+    i = j + 1;
+  }
+  return formatPageSizeSet(parts);
 }
 
 export function rowOf(trace: string, point: string, s: Summary): SweepRow {
@@ -59,7 +132,7 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
   return {
     trace,
     point,
-    pageSizes: formatPageSizeSet(s.config.pageSizes),
+    pageSizes: pageSizesLabel(s.config),
     iotlbEntries: s.config.iotlb.entries,
     iotlbWays: s.config.iotlb.ways,
     policy: s.config.iotlb.policy,
@@ -67,6 +140,7 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
     metrics,
     mapPages,
     dmaEvents: s.totals.dma.events,
+    counts: Object.fromEntries(COUNTS.map((c) => [c.column, c.get(s)])),
   };
 }
 
@@ -97,19 +171,53 @@ export const RESULTS_META = { toolVersion: 'iommu-replay.version', specVersion: 
  */
 export function resultsArrow(rows: SweepRow[], points: { label: string; config: ReplayConfig }[]): Uint8Array {
   const sizes = sizeNames(rows);
+  const configOf = new Map(points.map((p) => [p.label, p.config]));
+  const configs = rows.map((r) => {
+    const c = configOf.get(r.point);
+    if (!c) throw new Error(`results.arrow: no configuration for point ${r.point}`);
+    return c;
+  });
+  const utf8 = (f: (c: ReplayConfig) => string | null) => A.vectorFromArray(configs.map(f), new A.Utf8());
+  const int32 = (f: (c: ReplayConfig) => number | null) => A.vectorFromArray(configs.map(f), new A.Int32());
+  const float64 = (f: (c: ReplayConfig) => number | null) => A.vectorFromArray(configs.map(f), new A.Float64());
   const cols: Record<string, A.Vector> = {
     trace: A.vectorFromArray(rows.map((r) => r.trace), new A.Utf8()),
     point: A.vectorFromArray(rows.map((r) => r.point), new A.Utf8()),
-    page_sizes: A.vectorFromArray(rows.map((r) => r.pageSizes), new A.Utf8()),
-    iotlb_entries: A.vectorFromArray(rows.map((r) => r.iotlbEntries), new A.Int32()),
-    iotlb_ways: A.vectorFromArray(rows.map((r) => r.iotlbWays), new A.Int32()),
-    iotlb_policy: A.vectorFromArray(rows.map((r) => r.policy), new A.Utf8()),
-    mode: A.vectorFromArray(rows.map((r) => r.mode), new A.Utf8()),
+    // The configuration, flat (docs/report-keys.md); the point's whole
+    // resolved configuration is in the schema metadata.
+    page_sizes: utf8((c) => formatPageSizeSet(c.pageSizes)),
+    iotlb_entries: int32((c) => c.iotlb.entries),
+    iotlb_ways: int32((c) => c.iotlb.ways),
+    iotlb_policy: utf8((c) => c.iotlb.policy),
+    mode: utf8((c) => c.invalidation.mode),
+    preset: utf8((c) => c.preset ?? null),
+    iotlb_sets: int32((c) => c.iotlb.sets),
+    devtlb_entries: int32((c) => c.devtlb.entries),
+    devtlb_ways: int32((c) => c.devtlb.ways),
+    devtlb_policy: utf8((c) => c.devtlb.policy),
+    walk_cache_entries: int32((c) => c.walkCache?.entries ?? null),
+    walk_cache_ways: int32((c) => c.walkCache?.ways ?? null),
+    walk_cache_policy: utf8((c) => c.walkCache?.policy ?? null),
+    page_table_levels: int32((c) => c.pageTable.levels),
+    partial_unmap: utf8((c) => c.partialUnmap),
+    sva_page_sizes: utf8((c) => formatPageSizeSet(c.svaPageSizes)),
+    max_invalidation_mask: int32((c) => c.invalidation.maxInvalidationMask),
+    fq_size: int64Column(configs.map((c) => c.invalidation.fqSize)),
+    fq_timeout_ns: float64((c) => c.invalidation.fqTimeoutNs),
+    domain_ids: int32((c) => c.domainIds),
+    seed: int64Column(configs.map((c) => c.seed)),
+    cost_iotlb_hit_ns: float64((c) => c.costs.iotlbHit),
+    cost_walk_access_ns: float64((c) => c.costs.walkAccess),
+    cost_page_invalidation_ns: float64((c) => c.costs.pageInvalidation),
+    cost_domain_invalidation_ns: float64((c) => c.costs.domainInvalidation),
+    cost_devtlb_invalidation_ns: float64((c) => c.costs.devtlbInvalidation),
+    cost_wait_ns: float64((c) => c.costs.wait),
     dma_events: int64Column(rows.map((r) => r.dmaEvents)),
   };
   for (const m of METRICS)
     cols[snake(m.key)] = m.integer ? int64Column(rows.map((r) => r.metrics[m.key] ?? 0)) : A.vectorFromArray(rows.map((r) => r.metrics[m.key]), new A.Float64());
   for (const s of sizes) cols[`map_pages_${s}`] = int64Column(rows.map((r) => r.mapPages[s] ?? 0));
+  for (const c of COUNTS) cols[c.column] = int64Column(rows.map((r) => r.counts[c.column]));
   const table = new A.Table(cols);
   const metadata = new Map([
     [RESULTS_META.toolVersion, toolVersion()],
@@ -125,16 +233,24 @@ function snake(k: string): string {
   return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/ki_b/, 'kib');
 }
 
+/** Every point of a trace; DMA faults and map errors as columns when some point has them. */
 export function traceTable(rows: SweepRow[]): Table {
   const sizes = sizeNames(rows);
+  const broken = rows.some((r) => brokenCounts(r) !== null);
   return {
-    header: ['point', ...METRICS.map((m) => m.label), 'pages mapped'],
+    header: ['point', ...(broken ? ['DMA faults', 'map errors'] : []), ...METRICS.map((m) => m.label), 'pages mapped'],
     rows: rows.map((r) => [
       r.point,
+      ...(broken ? [fmtInt(r.counts.dma_faults ?? 0), fmtInt(r.counts.map_errors ?? 0)] : []),
       ...METRICS.map((m) => m.format(r.metrics[m.key])),
       sizes.map((s) => `${s}: ${fmtInt(r.mapPages[s] ?? 0)}`).join(', '),
     ]),
   };
+}
+
+/** The broken points of a trace with their counts (findings.ts, brokenWarning). */
+export function brokenTable(points: { point: string; dmaFaults: number; mapErrors: number }[]): Table {
+  return { header: ['point', 'DMA faults', 'map errors'], rows: points.map((p) => [p.point, fmtInt(p.dmaFaults), fmtInt(p.mapErrors)]) };
 }
 
 /**
@@ -150,7 +266,7 @@ export function gridTable(rows: SweepRow[], key: string): Table {
     for (const b of bitmapOrder(rows)) {
       const cells = geoms.map((g) => {
         const r = rows.find((x) => x.pageSizes === b && x.mode === mode && geometryOf(x) === g);
-        return r ? m.format(r.metrics[key]) : '';
+        return r ? `${m.format(r.metrics[key])}${brokenCounts(r) ? ' (broken)' : ''}` : '';
       });
       const k = `${mode}\0${cells.join('\0')}`;
       const line = merged.get(k);
@@ -168,15 +284,31 @@ export function pageMixTable(rows: SweepRow[]): Table {
   return { header: ['page sizes allowed', 'share of bytes mapped'], rows: pageMixRows(rows).map((m) => [m.pageSizes, m.mix || 'nothing mapped']), alignRight: false };
 }
 
-/** Rank (1 = cheapest total cost; `=` marks a tie) and cost per trace, with the mean rank, best first. */
+/**
+ * Cost and rank per trace (1 = cheapest total cost; `=` marks a tie), as
+ * `13.60 ms (=13)`: the cost first, so that a rank's number never runs into
+ * the cost's digits. A broken point has no rank. Rows by mean rank, best
+ * first; a point broken on every trace last.
+ */
 export function rankTable(t: RankTable): Table {
-  const meanRank = (i: number) => ss.mean(t.cells[i].filter((c) => c !== null).map((c) => c!.rank));
-  const order = t.points.map((_, i) => i).sort((a, b) => meanRank(a) - meanRank(b) || a - b);
+  const meanRank = (i: number): number | null => {
+    const ranks = t.cells[i].flatMap((c) => (c !== null && c.rank !== null ? [c.rank] : []));
+    return ranks.length ? ss.mean(ranks) : null;
+  };
+  const key = (i: number) => meanRank(i) ?? Infinity;
+  const order = t.points.map((_, i) => i).sort((a, b) => key(a) - key(b) || a - b);
   return {
     header: ['configuration', ...t.traces, 'mean rank'],
-    rows: order.map((i) => [t.points[i], ...t.cells[i].map((c) => (c ? `${c.tied ? '=' : ''}${c.rank}. ${fmtNs(c.costNs)}` : '')), meanRank(i).toFixed(1)]),
+    rows: order.map((i) => [
+      t.points[i],
+      ...t.cells[i].map((c) => (c === null ? '' : c.rank === null ? 'broken: faults or map errors' : `${fmtNs(c.costNs)} (${c.tied ? '=' : ''}${c.rank})`)),
+      meanRank(i)?.toFixed(1) ?? 'n/a',
+    ]),
   };
 }
+
+/** What the across-traces table shows (Markdown; html.ts renders the same words). */
+export const RANK_INTRO_MD = 'Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there: 1 is the cheapest, `=` a tie. Points with DMA faults or map errors have no rank.';
 
 /** The findings of every trace, in trace order. */
 export function sweepFindings(rows: SweepRow[], traces: string[]): TraceFindings[] {
@@ -191,15 +323,27 @@ const CHART_TITLES: Record<ChartName, string> = {
 };
 export { CHART_TITLES };
 
+/** What "At a glance" adds to a trace's recommendation when some (not all) of its points are broken. */
+export function glanceNote(f: TraceFindings): string {
+  return f.broken && !f.recommendation.startsWith('No recommendation') ? ` (${f.broken.points.length} point(s) with DMA faults or map errors left out.)` : '';
+}
+
+/**
+ * report.md. Trace names, point labels and the title come from file names and
+ * configurations: they go in through mdText (tableMd escapes every cell); the
+ * findings' sentences carry none of them.
+ */
 export function sweepMarkdown(rows: SweepRow[], traces: string[], title = 'iommu-replay sweep'): string {
-  const out: string[] = [`# ${title}`, ''];
+  const out: string[] = [`# ${mdText(title)}`, ''];
   const points = [...new Set(rows.map((r) => r.point))];
   out.push(`${traces.length} trace(s) x ${points.length} configuration point(s). Rows: \`results.arrow\`; per-point summaries: \`summaries/\`.`, '');
   const findings = sweepFindings(rows, traces);
-  out.push('## At a glance', '', ...findings.map((f) => `- **${f.trace}**: ${f.recommendation}`), '');
+  out.push('## At a glance', '', ...findings.map((f) => `- **${mdText(f.trace)}**: ${f.recommendation}${glanceNote(f)}`), '');
   for (const f of findings) {
     const tr = rows.filter((r) => r.trace === f.trace);
-    out.push(`## ${f.trace}`, '', `**Recommendation.** ${f.recommendation}`, '', `**Strict against lazy.** ${f.tradeoff}`, '');
+    out.push(`## ${mdText(f.trace)}`, '');
+    if (f.broken) out.push(`> **Warning.** ${f.broken.warning}`, '>', ...tableMd(brokenTable(f.broken.points)).split('\n').map((l) => `> ${l}`), '');
+    out.push(`**Recommendation.** ${f.recommendation}`, '', `**Strict against lazy.** ${f.tradeoff}`, '');
     if (tr.every((r) => r.dmaEvents === 0)) out.push('> This trace has no DMA events: hit rates need DMA events.', '');
     out.push(`### ${CHART_TITLES.hitRate}`, '', f.flat.hitRate ?? tableMd(gridTable(tr, 'iotlbHitRate')), '');
     out.push(`### ${CHART_TITLES.translationCost}`, '', f.flat.translationCost ?? tableMd(gridTable(tr, 'translationCostNs')), '');
@@ -207,7 +351,7 @@ export function sweepMarkdown(rows: SweepRow[], traces: string[], title = 'iommu
     out.push('### All points', '', tableMd(traceTable(tr)), '');
   }
   if (traces.length > 1) {
-    out.push('## Across traces', '', 'Rank of each configuration by total cost (translation + invalidation) on each trace; 1 is the cheapest, `=` a tie.', '');
+    out.push('## Across traces', '', RANK_INTRO_MD, '');
     out.push(tableMd(rankTable(rankAcrossTraces(rows, traces))), '');
   }
   return out.join('\n');

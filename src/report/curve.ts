@@ -7,12 +7,12 @@ import { parseSizeLog2 } from '../config/pagesizes.js';
 import type { CurveCounters, CurveResult } from '../run/curve.js';
 import { chartBase, svgOf } from './charts.js';
 import { htmlPage } from './html.js';
-import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, tableHtml, tableMd, type Table } from './format.js';
+import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, mdText, tableHtml, tableMd, type Table } from './format.js';
 
 /** One curve of the run: what it is of, and its points. */
 export interface CurveOf {
   trace: string;
-  /** Spelled as the sweep spells it: "4K|2M". */
+  /** Spelled as the sweep spells it: "4K+2M". */
   pageSizes: string;
   mode: string;
   result: CurveResult;
@@ -23,7 +23,11 @@ export const KNEE_FRACTIONS = [0.9, 0.95, 0.99] as const;
 export interface Knee {
   fraction: number;
   entries: number;
-  /** Bytes the knee's entries cover, by page size of the bitmap. */
+  /**
+   * Bytes the knee's entries cover, by page size: at each size the trace's
+   * translations were of (an IOTLB of N entries holding pages of that size
+   * covers N x size), smallest first.
+   */
   reachBytes: Record<string, number>;
 }
 
@@ -38,12 +42,21 @@ export function kneesOf(c: CurveOf): Knee[] | undefined {
   if (maxHits === 0) return undefined;
   return KNEE_FRACTIONS.map((fraction) => {
     const p = pts.find((x) => x.hits >= fraction * maxHits)!;
-    return { fraction, entries: p.entries, reachBytes: reachOf(p.entries, c.pageSizes) };
+    return { fraction, entries: p.entries, reachBytes: reachOf(p.entries, c.result.pageSizesUsed) };
   });
 }
 
-function reachOf(entries: number, pageSizes: string): Record<string, number> {
-  return Object.fromEntries(pageSizes.split('|').map((s) => [s, entries * 2 ** parseSizeLog2(s)!]));
+/**
+ * Reach of `entries` at each size used. A size name that does not parse is a
+ * defect, not a NaN in the report (curves.json once had `reachBytes: null`
+ * for every multi-size bitmap: the bitmap's "4K+2M" was split on "|").
+ */
+function reachOf(entries: number, sizes: string[]): Record<string, number> {
+  return Object.fromEntries(sizes.map((s) => {
+    const log2 = parseSizeLog2(s);
+    if (log2 === undefined) throw new Error(`reach: page size "${s}" does not parse`);
+    return [s, entries * 2 ** log2];
+  }));
 }
 
 /** How a curve was computed, in words, for the outputs. */
@@ -137,9 +150,10 @@ function pointsTable(c: CurveOf): Table {
 }
 
 export function curvesMarkdown(curves: CurveOf[], title = 'iommu-replay curve'): string {
-  const out = [`# ${title}`, '', 'Every point is what `replay` reports at that IOTLB geometry. Rows: `curves.arrow`; knees: `curves.json`.', ''];
+  const out = [`# ${mdText(title)}`, '', 'Every point is what `replay` reports at that IOTLB geometry. Rows: `curves.arrow`; knees: `curves.json`.', ''];
   out.push('## Knees', '', 'The smallest size that reaches 90, 95 and 99 % of the curve\'s largest hit count, and the bytes its entries cover.', '', tableMd(kneeTable(curves)), '');
-  for (const c of curves) out.push(`## ${curveLabel(c)}`, '', tableMd(pointsTable(c)), '');
+  // Trace names are file names: through mdText (tableMd escapes every cell).
+  for (const c of curves) out.push(`## ${mdText(curveLabel(c))}`, '', tableMd(pointsTable(c)), '');
   return out.join('\n');
 }
 
@@ -150,38 +164,49 @@ function pow2Ticks(max: number): number[] {
   return ticks;
 }
 
-/** Hit rate against entries, log2 axis, one line per bitmap, OPT dashed; a panel per trace and mode. */
-export function curveChart(curves: CurveOf[], width = 320, height = 200): Promise<string> {
+/**
+ * Hit rate against entries, log2 axis, one line per bitmap, OPT dashed: one
+ * chart (an SVG of its own) per trace and mode, with the same axes, colours
+ * and dashes in every one. Separate charts wrap on the page as it narrows,
+ * where one faceted SVG would have to shrink as a whole (or scroll).
+ */
+export async function curveCharts(curves: CurveOf[], width = 300, height = 180): Promise<{ trace: string; mode: string; svg: string }[]> {
   const values = curves.flatMap((c) =>
     c.result.points.map((p) => ({ trace: c.trace, mode: c.mode, pageSizes: c.pageSizes, policy: c.result.policy, ways: c.result.ways === 0 ? 'full' : `${c.result.ways}-way`, entries: p.entries, hitRate: p.hitRate })),
   );
   const max = Math.max(1, ...curves.map((c) => c.result.points[c.result.points.length - 1].entries));
-  const multi = new Set(values.map((v) => `${v.trace} ${v.mode}`)).size > 1;
   // Solid LRU, dashed OPT, dotted point policies: only those drawn are in the legend.
   const dashes: Record<string, number[]> = { lru: [1, 0], opt: [6, 3], fifo: [2, 2], plru: [1, 3], random: [4, 1, 1, 1] };
   const policies = Object.keys(dashes).filter((p) => values.some((v) => v.policy === p));
-  const layer = {
-    width,
-    height,
-    mark: { type: 'line', interpolate: 'step-after' },
-    encoding: {
-      x: { field: 'entries', type: 'quantitative', scale: { type: 'log', base: 2, domain: [1, max] }, axis: { values: pow2Ticks(max), format: 'd' }, title: 'IOTLB entries' },
-      y: { field: 'hitRate', type: 'quantitative', title: 'hit rate', axis: { format: '%' }, scale: { domain: [0, 1] } },
-      color: { field: 'pageSizes', type: 'nominal', title: 'page sizes' },
-      strokeDash: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain: policies, range: policies.map((p) => dashes[p]) } },
-      detail: { field: 'ways', type: 'nominal' },
-    },
-  };
-  const spec = multi
-    ? { ...chartBase, data: { values }, facet: { column: { field: 'trace', type: 'nominal', title: null }, row: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
-    : { ...chartBase, data: { values }, ...layer };
-  return svgOf(spec as vl.TopLevelSpec);
+  const bitmaps = [...new Set(values.map((v) => v.pageSizes))];
+  const panels = [...new Map(curves.map((c) => [`${c.trace}\0${c.mode}`, { trace: c.trace, mode: c.mode }])).values()];
+  const out: { trace: string; mode: string; svg: string }[] = [];
+  for (const panel of panels) {
+    const spec = {
+      ...chartBase,
+      data: { values: values.filter((v) => v.trace === panel.trace && v.mode === panel.mode) },
+      width,
+      height,
+      mark: { type: 'line', interpolate: 'step-after' },
+      encoding: {
+        x: { field: 'entries', type: 'quantitative', scale: { type: 'log', base: 2, domain: [1, max] }, axis: { values: pow2Ticks(max), format: 'd' }, title: 'IOTLB entries' },
+        y: { field: 'hitRate', type: 'quantitative', title: 'hit rate', axis: { format: '%' }, scale: { domain: [0, 1] } },
+        color: { field: 'pageSizes', type: 'nominal', title: 'page sizes', scale: { domain: bitmaps } },
+        strokeDash: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain: policies, range: policies.map((p) => dashes[p]) } },
+        detail: { field: 'ways', type: 'nominal' },
+      },
+    };
+    out.push({ ...panel, svg: await svgOf(spec as vl.TopLevelSpec) });
+  }
+  return out;
 }
 
 export async function curvesHtml(curves: CurveOf[], title = 'iommu-replay curve'): Promise<string> {
-  const chart = await curveChart(curves);
+  const charts = await curveCharts(curves);
   const sections = [
-    `<section id="curves"><h2>Hit rate against IOTLB entries</h2><figure>${chart}</figure></section>`,
+    `<section id="curves"><h2>Hit rate against IOTLB entries</h2><div class="charts">${charts
+      .map((c) => `<div class="chart"><h3>${esc(c.trace)}, ${esc(c.mode)}</h3><figure>${c.svg}</figure></div>`)
+      .join('')}</div></section>`,
     `<section id="knees"><h2>Knees</h2><p>The smallest size that reaches 90, 95 and 99 % of the curve's largest hit count, and the bytes its entries cover.</p>${tableHtml(kneeTable(curves))}</section>`,
     ...curves.map((c) => `<section class="curve"><h2>${esc(curveLabel(c))}</h2>${tableHtml(pointsTable(c))}</section>`),
   ];

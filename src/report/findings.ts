@@ -2,6 +2,12 @@
 // IOTLB and page-size bitmap within a tolerance of the best translation cost),
 // the strict-against-lazy trade-off, and a line for every chart whose values
 // are all equal; across traces, each configuration's rank and cost per trace.
+// A point whose DMAs fault or whose maps fail is no candidate: its costs
+// count work that did not happen (a faulting DMA walks nothing), so the
+// reports list it in a warning and leave it out of the recommendation and
+// the ranks.
+// The sentences carry no untrusted text (trace and point names): the
+// renderers put those around them, escaped for their format.
 // Markdown and HTML both render these, so they carry the same findings.
 import { parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
 import { fmtInt, fmtNs, fmtPct } from './format.js';
@@ -42,10 +48,41 @@ export function distinct(rows: SweepRow[], key: string): number[] {
   return [...new Set(rows.map((r) => r.metrics[key]).filter((v): v is number => v !== null))];
 }
 
+/** DMA faults and map errors of a broken point, else null. */
+export function brokenCounts(r: SweepRow): { dmaFaults: number; mapErrors: number } | null {
+  const dmaFaults = r.counts.dma_faults ?? 0;
+  const mapErrors = r.counts.map_errors ?? 0;
+  return dmaFaults > 0 || mapErrors > 0 ? { dmaFaults, mapErrors } : null;
+}
+
+/** The points charts draw: the working ones (all of them when every point is broken, so that the charts say what happened). */
+export function workingRows(rows: SweepRow[]): SweepRow[] {
+  const ok = rows.filter((r) => brokenCounts(r) === null);
+  return ok.length ? ok : rows;
+}
+
+/** The broken points of rows, in sweep order, with their counts. */
+export function brokenPoints(rows: SweepRow[]): { point: string; dmaFaults: number; mapErrors: number }[] {
+  return rows.flatMap((r) => {
+    const b = brokenCounts(r);
+    return b ? [{ point: r.point, ...b }] : [];
+  });
+}
+
+/** The warning over a trace's broken points, or null when there are none. */
+export function brokenWarning(rows: SweepRow[]): string | null {
+  const broken = brokenPoints(rows);
+  if (!broken.length) return null;
+  const all = broken.length === rows.length;
+  return `${all ? `All ${rows.length}` : `${broken.length} of ${rows.length}`} point(s) have DMA faults or map errors (a map the page sizes cannot hold fails, and DMAs to it fault): their costs count work that did not happen, so they are left out of the recommendation and the ranks.`;
+}
+
 export interface TraceFindings {
   trace: string;
   /** One sentence with the numbers. */
   recommendation: string;
+  /** Points with DMA faults or map errors, and the sentence over them (null: none). */
+  broken: { warning: string; points: { point: string; dmaFaults: number; mapErrors: number }[] } | null;
   /** Strict against lazy, when both ran, else how to get it. */
   tradeoff: string;
   /** One line per chart that is left out because its values are all equal. */
@@ -64,9 +101,15 @@ function recommendationRows(rows: SweepRow[]): SweepRow[] {
   return strict.length ? strict : rows;
 }
 
-export function recommend(rows: SweepRow[], trace: string, tolerance = TOLERANCE): string {
-  const cands = recommendationRows(rows).filter((r) => r.metrics.translationCostNs !== null);
-  if (!cands.length || cands.every((r) => r.dmaEvents === 0)) return `No recommendation: the trace has no DMA events (hit rates and translation cost need them).`;
+export function recommend(rows: SweepRow[], tolerance = TOLERANCE): string {
+  const costed = recommendationRows(rows).filter((r) => r.metrics.translationCostNs !== null);
+  if (!costed.length || costed.every((r) => r.dmaEvents === 0)) return `No recommendation: the trace has no DMA events (hit rates and translation cost need them).`;
+  const cands = costed.filter((r) => brokenCounts(r) === null);
+  if (!cands.length) {
+    const faults = Math.min(...costed.map((r) => r.counts.dma_faults ?? 0));
+    const errors = Math.min(...costed.map((r) => r.counts.map_errors ?? 0));
+    return `No recommendation: every point has DMA faults or map errors (at least ${fmtInt(faults)} DMA faults and ${fmtInt(errors)} map errors each), so no cost here measures a working configuration; see the warning.`;
+  }
   const cost = (r: SweepRow) => r.metrics.translationCostNs!;
   const best = Math.min(...cands.map(cost));
   const worst = Math.max(...cands.map(cost));
@@ -116,11 +159,11 @@ function pctChange(from: number, to: number): string {
 }
 
 /** Strict against lazy: mean invalidation cost per point, and the worst stale exposure, of each mode. */
-export function tradeoff(rows: SweepRow[], trace: string): string {
+export function tradeoff(rows: SweepRow[]): string {
   const modes = modesOf(rows);
   const s = rows.filter((r) => r.mode === 'strict');
   const l = rows.filter((r) => r.mode === 'lazy');
-  if (!s.length || !l.length) return `Only ${modes.join(', ') || 'one mode of'} invalidation was run on ${trace}; add \`--mode strict lazy\` to weigh lazy invalidation's cost against its stale exposure.`;
+  if (!s.length || !l.length) return `Only ${modes.join(', ') || 'one mode of'} invalidation was run on this trace; add \`--mode strict lazy\` to weigh lazy invalidation's cost against its stale exposure.`;
   const mean = (rs: SweepRow[]) => rs.reduce((a, r) => a + (r.metrics.invalidationCostNs ?? 0), 0) / rs.length;
   const max = (rs: SweepRow[], k: string) => rs.reduce((a, r) => Math.max(a, r.metrics[k] ?? 0), 0);
   const [cs, cl] = [mean(s), mean(l)];
@@ -132,15 +175,16 @@ export function tradeoff(rows: SweepRow[], trace: string): string {
 }
 
 /** A line for a chart whose values are all equal, else null (the chart is drawn). */
-export function flatLines(rows: SweepRow[], trace: string): Record<ChartName, string | null> {
-  const one = (key: string, text: (v: number) => string) => {
-    const d = distinct(rows, key);
-    return d.length === 0 ? `${trace}: no ${key === 'iotlbHitRate' ? 'IOTLB lookups' : 'values'} to chart.` : d.length === 1 ? text(d[0]) : null;
+export function flatLines(rows: SweepRow[]): Record<ChartName, string | null> {
+  const working = workingRows(rows);
+  const one = (key: string, text: (v: number) => string, of = rows) => {
+    const d = distinct(of, key);
+    return d.length === 0 ? `No ${key === 'iotlbHitRate' ? 'IOTLB lookups' : 'values'} to chart.` : d.length === 1 ? text(d[0]) : null;
   };
   const mixes = new Set(pageMixRows(rows).map((m) => m.mix));
   const tradeRows = rows.map((r) => `${r.metrics.invalidationCostNs}/${r.metrics.staleHits}/${r.metrics.staleWindowMaxNs}`);
   return {
-    hitRate: one('iotlbHitRate', (v) => `IOTLB hit rate is ${fmtPct(v)} at every point.`),
+    hitRate: one('iotlbHitRate', (v) => `IOTLB hit rate is ${fmtPct(v)} at every point${working.length < rows.length ? ' without DMA faults or map errors' : ''}.`, working),
     translationCost: one('translationCostNs', (v) => `Translation cost is ${fmtNs(v)} at every point.`),
     tradeoff: modesOf(rows).length < 2 ? null : new Set(tradeRows).size === 1 ? `Invalidation cost (${fmtNs(rows[0].metrics.invalidationCostNs ?? 0)}) and stale exposure are the same in both modes.` : null,
     pageMix: mixes.size <= 1 ? `Every bitmap maps the same page sizes${mixes.size ? `: ${[...mixes][0] || 'nothing mapped'}` : ''}.` : null,
@@ -162,7 +206,14 @@ export function pageMixRows(rows: SweepRow[]): { pageSizes: string; mix: string;
 }
 
 export function traceFindings(rows: SweepRow[], trace: string, tolerance = TOLERANCE): TraceFindings {
-  return { trace, recommendation: recommend(rows, trace, tolerance), tradeoff: tradeoff(rows, trace), flat: flatLines(rows, trace) };
+  const warning = brokenWarning(rows);
+  return {
+    trace,
+    recommendation: recommend(rows, tolerance),
+    broken: warning === null ? null : { warning, points: brokenPoints(rows) },
+    tradeoff: tradeoff(rows),
+    flat: flatLines(rows),
+  };
 }
 
 /** Total cost of a point: what ranks configurations across traces. */
@@ -171,8 +222,11 @@ export const totalCostNs = (r: SweepRow) => (r.metrics.translationCostNs ?? 0) +
 export interface RankTable {
   points: string[];
   traces: string[];
-  /** [point][trace]: competition rank (1 = cheapest; ties share a rank) and total cost. */
-  cells: ({ rank: number; tied: boolean; costNs: number } | null)[][];
+  /**
+   * [point][trace]: competition rank (1 = cheapest; ties share a rank) and
+   * total cost; a broken point (DMA faults, map errors) has no rank.
+   */
+  cells: ({ rank: number | null; tied: boolean; costNs: number } | null)[][];
 }
 
 /** Each configuration's rank and total cost (translation + invalidation) per trace. */
@@ -181,9 +235,13 @@ export function rankAcrossTraces(rows: SweepRow[], traces: string[]): RankTable 
   const cells = points.map(() => traces.map(() => null as RankTable['cells'][number][number]));
   traces.forEach((t, ti) => {
     const tr = rows.filter((r) => r.trace === t);
-    const costs = tr.map(totalCostNs);
+    const costs = tr.filter((r) => brokenCounts(r) === null).map(totalCostNs);
     for (const r of tr) {
       const c = totalCostNs(r);
+      if (brokenCounts(r) !== null) {
+        cells[points.indexOf(r.point)][ti] = { rank: null, tied: false, costNs: c };
+        continue;
+      }
       const rank = 1 + costs.filter((x) => x < c).length;
       const tied = costs.filter((x) => x === c).length > 1;
       cells[points.indexOf(r.point)][ti] = { rank, tied, costNs: c };

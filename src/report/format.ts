@@ -1,4 +1,8 @@
-// Number formatting for human reports (never for the JSON summary).
+// Number formatting for human reports (never for the JSON summary), and the
+// escaping of untrusted text (trace, file, configuration, workload and
+// topology names) for each report format: mdText for Markdown, escapeHtml for
+// HTML (text.ts's printable for the terminal).
+import { visible } from '../text.js';
 
 /**
  * An integer with its digits grouped by threes, as toLocaleString('en-US')
@@ -50,25 +54,40 @@ export interface Table {
   alignRight?: boolean;
 }
 
-/** A Markdown table; `|` inside cells is escaped. */
+/**
+ * Untrusted text as Markdown inline text that renders as itself: one line
+ * (control characters as \xNN), and every character that can open inline
+ * markup (emphasis, code, links and images, raw HTML, entities,
+ * strikethrough, a heading's closing #) backslash-escaped, as CommonMark allows for any ASCII
+ * punctuation. `|` is left to mdTable, which escapes it in cells (elsewhere it
+ * is plain text).
+ */
+export function mdText(text: string): string {
+  return visible(text).replace(/[\\`*_[\]<>&~#]/g, (c) => `\\${c}`);
+}
+
+/** A Markdown table of Markdown cells (untrusted text in them already through mdText); `|` inside cells is escaped. */
 export function mdTable(header: string[], rows: string[][], alignRight = true): string {
   const sep = header.map((_, i) => (i === 0 || !alignRight ? '---' : '---:'));
   const cell = (c: string) => c.replace(/\|/g, '\\|');
   return [header.map(cell), sep, ...rows.map((r) => r.map(cell))].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
+/** A Table of plain-text cells as Markdown: every cell through mdText. */
 export function tableMd(t: Table): string {
-  return mdTable(t.header, t.rows, t.alignRight ?? true);
+  return mdTable(t.header.map(mdText), t.rows.map((r) => r.map(mdText)), t.alignRight ?? true);
 }
 
+/** Text for HTML (content or a quoted attribute): one line, control characters as \xNN, markup characters as entities. */
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return visible(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
+/** A Table as HTML, in a box that scrolls sideways when the table is wider than the page; cells are plain text. */
 export function tableHtml(t: Table): string {
-  return `<table><thead><tr>${t.header.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${t.rows
+  return `<div class="table-wrap"><table${t.alignRight === false ? ' class="text"' : ''}><thead><tr>${t.header.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${t.rows
     .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
-    .join('')}</tbody></table>`;
+    .join('')}</tbody></table></div>`;
 }
 
 export { esc as escapeHtml };

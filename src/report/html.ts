@@ -1,7 +1,7 @@
 // A self-contained HTML report of a sweep: the findings of report.md, charts
 // as inline SVG, no scripts, no external resources (it works offline).
 import { hitRateChart, pageMixChart, tradeoffChart, translationCostChart, type Chart } from './charts.js';
-import { CHART_TITLES, rankTable, sweepFindings, traceTable, type SweepRow } from './compare.js';
+import { CHART_TITLES, brokenTable, glanceNote, rankTable, sweepFindings, traceTable, type SweepRow } from './compare.js';
 import { rankAcrossTraces, type ChartName } from './findings.js';
 import { escapeHtml as esc, tableHtml } from './format.js';
 
@@ -13,12 +13,21 @@ const DRAW: Record<ChartName, (rows: SweepRow[]) => Promise<Chart>> = {
 };
 
 /**
+ * A finding's sentence as HTML: escaped, with its `code` spans as <code>.
+ * The sentences carry no untrusted text (findings.ts), so a backtick in one
+ * is the finding's own.
+ */
+function prose(text: string): string {
+  return esc(text).replace(/`([^`]+)`/g, '<code>$1</code>');
+}
+
+/**
  * A chart, or the line that replaces it when its values are all equal. The
  * figure carries its number of distinct values so a test can check that no
  * drawn chart is flat.
  */
 async function figure(name: ChartName, rows: SweepRow[], flat: string | null): Promise<string> {
-  if (flat !== null) return `<p class="flat" data-chart="${name}">${esc(flat)}</p>`;
+  if (flat !== null) return `<p class="flat" data-chart="${name}">${prose(flat)}</p>`;
   const chart = await DRAW[name](rows);
   return `<figure data-chart="${name}" data-distinct="${chart.distinctValues}">${chart.svg}</figure>`;
 }
@@ -26,7 +35,7 @@ async function figure(name: ChartName, rows: SweepRow[], flat: string | null): P
 export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iommu-replay sweep'): Promise<string> {
   const findings = sweepFindings(rows, traces);
   const sections: string[] = [];
-  sections.push(`<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings.map((f) => `<li><strong>${esc(f.trace)}</strong>: ${esc(f.recommendation)}</li>`).join('')}</ul></section>`);
+  sections.push(`<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings.map((f) => `<li><strong>${esc(f.trace)}</strong>: ${prose(f.recommendation + glanceNote(f))}</li>`).join('')}</ul></section>`);
   for (const f of findings) {
     const tr = rows.filter((r) => r.trace === f.trace);
     const charts: string[] = [];
@@ -38,35 +47,48 @@ export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iom
     }
     sections.push(
       `<section class="trace" id="trace-${esc(f.trace.replace(/[^A-Za-z0-9_-]/g, '_'))}"><h2>${esc(f.trace)}</h2>` +
-        `<p class="recommendation"><strong>Recommendation.</strong> ${esc(f.recommendation)}</p>` +
-        `<p class="tradeoff"><strong>Strict against lazy.</strong> ${esc(f.tradeoff)}</p>` +
+        (f.broken ? `<div class="warning" role="alert"><p><strong>Warning.</strong> ${prose(f.broken.warning)}</p>${tableHtml(brokenTable(f.broken.points))}</div>` : '') +
+        `<p class="recommendation"><strong>Recommendation.</strong> ${prose(f.recommendation)}</p>` +
+        `<p class="tradeoff"><strong>Strict against lazy.</strong> ${prose(f.tradeoff)}</p>` +
         `<div class="charts">${charts.join('')}</div>` +
         `<details><summary>All points</summary>${tableHtml(traceTable(tr))}</details></section>`,
     );
   }
   if (traces.length > 1) {
-    sections.push(`<section class="across"><h2>Across traces</h2><p>Rank of each configuration by total cost (translation + invalidation) on each trace; 1 is the cheapest, <code>=</code> a tie.</p>${tableHtml(rankTable(rankAcrossTraces(rows, traces)))}</section>`);
+    sections.push(`<section class="across"><h2>Across traces</h2><p>Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there: 1 is the cheapest, <code>=</code> a tie. Points with DMA faults or map errors have no rank.</p>${tableHtml(rankTable(rankAcrossTraces(rows, traces)))}</section>`);
   }
   const points = new Set(rows.map((r) => r.point)).size;
   return htmlPage(title, `<p>${traces.length} trace(s) &times; ${points} configuration point(s).</p>`, sections);
 }
 
-/** A self-contained page: the title, an intro paragraph and the sections. */
+/**
+ * A self-contained page: the title, an intro paragraph and the sections.
+ * It reads on a phone: charts are SVGs with a viewBox, scaled down to their
+ * column (never wider than the page), and wide tables scroll inside their
+ * own box, so the page itself never scrolls sideways.
+ */
 export function htmlPage(title: string, intro: string, sections: string[]): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title>
 <style>
-body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:12px}
+body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em;overflow-wrap:break-word}
+h1,h2{overflow-wrap:anywhere}
+.table-wrap{max-width:100%;overflow-x:auto;margin:.5em 0 1.5em}
+table{border-collapse:collapse;font-size:12px}
 th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
 th:first-child,td:first-child{text-align:left}
+table.text td,table.text th{text-align:left}
 thead{background:#f4f4f4}
-figure{margin:0;overflow-x:auto}
+figure{margin:0}
+figure svg{display:block;max-width:100%;height:auto}
 .recommendation{background:#eef6ee;border-left:4px solid #3a3;padding:.5em .8em}
 .tradeoff{background:#f4f4fa;border-left:4px solid #88c;padding:.5em .8em}
-.charts{display:flex;flex-wrap:wrap;gap:1em 2em}
+.warning{background:#fdecea;border-left:4px solid #c33;padding:.1em .8em;margin:1em 0}
+.charts{display:flex;flex-wrap:wrap;gap:1em 2em;align-items:flex-start}
+.chart{min-width:0;max-width:100%}
 .chart h3{margin:.6em 0 .2em;font-size:14px}
 .flat{color:#555;font-style:italic}
+@media (max-width:600px){body{margin:1em auto;padding:0 .5em}h1{font-size:1.5em}}
 </style></head>
 <body><h1>${esc(title)}</h1>
 ${intro}

@@ -1,19 +1,21 @@
 // The human report of one replay (Markdown), and the short stdout table.
+// Names from the trace and the configuration (files, workload, instances,
+// devices, the configuration's name) go in through mdText.
 import { formatPageSizeSet } from '../config/pagesizes.js';
 import { commandCount, type Summary } from '../stats/summary.js';
-import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable } from './format.js';
+import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable, mdText } from './format.js';
 
 export function replayMarkdown(s: Summary): string {
   const t = s.totals;
   const c = s.config;
   const out: string[] = [];
-  out.push(`# iommu-replay: ${c.name}`);
+  out.push(`# iommu-replay: ${mdText(c.name)}`);
   out.push('');
-  out.push(`Trace: ${s.trace.files.map((f) => `\`${f}\``).join(', ')}${s.trace.workload ? ` (${s.trace.workload})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(s.trace.spanNs)}.`);
+  out.push(`Trace: ${s.trace.files.map(mdText).join(', ')}${s.trace.workload ? ` (${mdText(s.trace.workload)})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(s.trace.spanNs)}.`);
   out.push('');
   out.push(
     `Configuration: page sizes ${formatPageSizeSet(c.pageSizes)}, IOTLB ${c.iotlb.sets}x${c.iotlb.ways} (${c.iotlb.entries} entries, ${c.iotlb.policy}), ` +
-      `${c.pageTable.levels}-level tables, ${c.invalidation.mode} invalidation, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${m.name} (${formatPageSizeSet(m.pageSizes)})`).join(', ')}.`,
+      `${c.pageTable.levels}-level tables, ${c.invalidation.mode} invalidation, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${mdText(m.name)} (${formatPageSizeSet(m.pageSizes)})`).join(', ')}.`,
   );
   out.push('');
   out.push('## Translation');
@@ -64,12 +66,12 @@ export function replayMarkdown(s: Summary): string {
   out.push('## By device');
   out.push('');
   out.push(mdTable(['device', 'iommu', 'DMA events', 'faults', 'passthrough', 'IOTLB lookups', 'hit rate', 'devTLB hit rate', 'walks'],
-    s.byDevice.map((d) => [d.device, d.iommu, fmtInt(d.dma.events), fmtInt(d.dma.faults), fmtInt(d.dma.passthrough), fmtInt(d.iotlb.lookups), fmtPct(d.iotlb.hitRate), d.devtlbPresent ? fmtPct(d.devtlb.hitRate) : '-', fmtInt(d.walks.count)])));
+    s.byDevice.map((d) => [mdText(d.device), mdText(d.iommu), fmtInt(d.dma.events), fmtInt(d.dma.faults), fmtInt(d.dma.passthrough), fmtInt(d.iotlb.lookups), fmtPct(d.iotlb.hitRate), d.devtlbPresent ? fmtPct(d.devtlb.hitRate) : '-', fmtInt(d.walks.count)])));
   out.push('');
   out.push('## By domain');
   out.push('');
   out.push(mdTable(['domain', 'type', 'maps', 'unmaps', 'IOTLB hit rate', 'stale hits', 'commands', 'flushes'],
-    s.byDomain.map((d) => [String(d.domain), d.type, fmtInt(d.map.ops), fmtInt(d.unmap.ops), fmtPct(d.iotlb.hitRate), fmtInt(d.iotlb.staleHits),
+    s.byDomain.map((d) => [String(d.domain), mdText(d.type), fmtInt(d.map.ops), fmtInt(d.unmap.ops), fmtPct(d.iotlb.hitRate), fmtInt(d.iotlb.staleHits),
       fmtInt(commandCount(d.invalidation.commands)), fmtInt(d.invalidation.flushes)])));
   out.push('');
   return out.join('\n');

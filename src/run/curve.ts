@@ -41,6 +41,13 @@ export interface CurveResult {
   ways: number;
   method: 'stack' | 'points';
   points: CurveCounters[];
+  /**
+   * The page sizes of the translations the IOTLB held (sizes with lookups),
+   * smallest first: the same at every size, since the IOTLB does not change
+   * how the trace is mapped. A knee's reach is its entries times these
+   * (docs/curves.md), not times every size the bitmap allows.
+   */
+  pageSizesUsed: string[];
   /** stack: size groups replayed (1 when no sizes parted ways) and passes over the trace. */
   groups?: number;
   passes?: number;
@@ -91,6 +98,11 @@ function fromSummary(entries: number, sets: number, s: Summary, cfg: ReplayConfi
   return counters(entries, sets, { lookups: t.iotlb.lookups, hits: t.iotlb.hits, staleHits: t.iotlb.staleHits, walks: t.walks.count, walkAccesses: t.walks.memoryAccesses, faults: t.dma.faults }, cfg);
 }
 
+/** The page sizes a replay's IOTLB lookups were of, smallest first (CurveResult.pageSizesUsed). */
+export function pageSizesUsed(s: Summary): string[] {
+  return s.byPageSize.filter((p) => p.lookups > 0).map((p) => p.pageSize);
+}
+
 /** `config` with an IOTLB of `sets` x `ways` under `policy`. */
 export function withIotlb(config: ReplayConfig, sets: number, ways: number, policy: PolicyName): ReplayConfig {
   return { ...config, iotlb: { entries: sets * ways, sets, ways, policy } };
@@ -117,6 +129,7 @@ export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries
   let passes = 0;
   const budget = { remaining: maxGroups - 1 };
   const approximate: [number, number][] = [];
+  let used: string[] | undefined;
   while (pending.length > 0) {
     passes++;
     const gs = pending.map(([lo, hi]) => new CurveGroup(lo, hi, budget));
@@ -124,7 +137,9 @@ export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries
     pending = [];
     gs.forEach((g, i) => {
       groups++;
-      const t = buildSummary(replays[i], labels).totals;
+      const summary = buildSummary(replays[i], labels);
+      const t = summary.totals;
+      used ??= pageSizesUsed(summary);
       // Size lo's counters are the replay's; a larger size adds the lookups
       // that hit at its depth (and so did not walk).
       let gainHits = 0;
@@ -150,7 +165,7 @@ export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries
       for (const [lo, hi] of g.approximate) if (hi >= g.lo) approximate.push([Math.max(lo, g.lo), hi]);
     });
   }
-  return { policy: 'lru', ways: 0, method: 'stack', points, groups, passes, approximate: mergeRanges(approximate) };
+  return { policy: 'lru', ways: 0, method: 'stack', points, pageSizesUsed: used ?? [], groups, passes, approximate: mergeRanges(approximate) };
 }
 
 /** The geometries a points curve replays: (sets, ways) pairs, smallest first. */
@@ -174,5 +189,5 @@ export async function pointsCurve(feed: Feed, config: ReplayConfig, policy: Poli
   // Strict points share one replay as IOTLB lanes (caches/lanes.ts).
   const summaries = await replayPointsFed(feed, configs);
   const points = summaries.map((s, i) => fromSummary(geoms[i][0] * geoms[i][1], geoms[i][0], s, configs[i]));
-  return { policy, ways, method: 'points', points };
+  return { policy, ways, method: 'points', points, pageSizesUsed: pageSizesUsed(summaries[0]) };
 }

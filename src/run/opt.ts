@@ -21,7 +21,7 @@ import { CurveGroup, StackIotlb, type LeafLookup } from '../caches/stack.js';
 import { buildSummary, translationCostNs } from '../stats/summary.js';
 import { grow } from '../typed.js';
 import type { CurveCounters, CurveResult, Feed } from './curve.js';
-import { checkCurveConfig, withIotlb } from './curve.js';
+import { checkCurveConfig, pageSizesUsed, withIotlb } from './curve.js';
 import { Replay } from '../model/replay.js';
 
 /** A stack profiler of one size that records the reference stream. */
@@ -166,7 +166,8 @@ export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: num
       return r;
     }),
   ]);
-  const t = buildSummary(replays[0], labels).totals;
+  const summary = buildSummary(replays[0], labels);
+  const t = summary.totals;
   // Instances have tables of their own: one profile each, summed by size.
   const hits = new Float64Array(maxEntries + 2);
   const saved = new Float64Array(maxEntries + 2);
@@ -202,5 +203,5 @@ export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: num
       translationCostNs: translationCostNs(h, cost - s, cfg.costs),
     });
   }
-  return { policy: 'opt', ways: 0, method: 'stack', points };
+  return { policy: 'opt', ways: 0, method: 'stack', points, pageSizesUsed: pageSizesUsed(summary) };
 }

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { POLICIES, resolveConfig, type ReplayConfig } from '../config/config.js';
+import { parseSizeLog2 } from '../config/pagesizes.js';
 import { InputError, describeIoError, traceError } from '../errors.js';
 import { JsonError, parseUntrustedJson, stableStringify } from '../json.js';
 import { DEFAULT_MAX_TABLE_BYTES } from '../model/tablememory.js';
@@ -249,6 +250,8 @@ const curveResultSchema = z.strictObject({
   ways: z.number().int().min(0),
   method: z.enum(['stack', 'points']),
   points: z.array(curvePoint).min(1),
+  // The page sizes a knee's reach multiplies (report/curve.ts): size names, at most one per order.
+  pageSizesUsed: z.array(z.string().refine((s) => parseSizeLog2(s) !== undefined, { error: 'expected a page size like "4K"' })).max(64),
   groups: z.number().int().min(1).optional(),
   passes: z.number().int().min(1).optional(),
   approximate: z.array(z.tuple([z.number().int().min(1), z.number().int().min(1)])).optional(),

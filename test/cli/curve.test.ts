@@ -40,6 +40,23 @@ describe('curve command', () => {
     for (const f of fs.readdirSync(d)) expect(fs.readFileSync(path.join(d2, f)).equals(fs.readFileSync(path.join(d, f)))).toBe(true);
   });
 
+  it('reach of a multi-size bitmap is the knee times the page sizes the translations used (issue: "2 (NaN B at 4K+2M)")', () => {
+    // docs/curves.md's worked example: a 4 MiB window mapped with 2M pages needs 2 entries.
+    const d = tmpDir();
+    const trace = path.join(d, 'w4M.arrows');
+    expect(runCli(['gen', 'window', '--window', '4M', '--events', '20000', '--fragmentation', '0', '-o', trace]).status).toBe(0);
+    const out = path.join(d, 'out');
+    expect(runCli(['curve', trace, '--page-sizes', '4K', '4K+2M', '--max-entries', '2048', '--quiet', '--out', out]).status).toBe(0);
+    const j = JSON.parse(fs.readFileSync(path.join(out, 'curves.json'), 'utf8'));
+    const knee99 = (pageSizes: string) => j.curves.find((c: { pageSizes: string }) => c.pageSizes === pageSizes).knees[2];
+    expect(knee99('4K+2M')).toEqual({ fraction: 0.99, entries: 2, reachBytes: { '2M': 4 * 2 ** 20 } });
+    expect(knee99('4K').reachBytes).toEqual({ '4K': knee99('4K').entries * 4096 });
+    const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+    expect(md).toContain('| 2 (4.0 MiB at 2M) |');
+    expect(md).not.toContain('NaN');
+    expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).not.toContain('NaN');
+  });
+
   it('--jobs 2 and --jobs 1 write the same bytes', () => {
     const [a, b] = [tmpDir(), tmpDir()];
     const args = ['curve', NIC, path.resolve('traces/sva.arrows'), '--page-sizes', '4K', '4K,2M', '--max-entries', '32', '--quiet', '--out'];

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { hitRateChart, hitRateSeries, pageMixChart, translationCostChart } from '../../src/report/charts.js';
-import { METRICS, gridTable, rankTable, sweepMarkdown, type SweepRow } from '../../src/report/compare.js';
+import { METRICS, compactPageSizes, gridTable, rankTable, sweepMarkdown, type SweepRow } from '../../src/report/compare.js';
 import { flatLines, geometryOrder, rankAcrossTraces, recommend, tradeoff } from '../../src/report/findings.js';
 import { sweepHtml } from '../../src/report/html.js';
 
 /** A sweep row with the metrics the report reads; everything else neutral. */
-function row(p: { trace?: string; pageSizes: string; entries: number; ways: number; mode?: string; hit?: number; cost?: number; inv?: number; stale?: number; windowNs?: number; pages?: Record<string, number> }): SweepRow {
+function row(p: { trace?: string; pageSizes: string; entries: number; ways: number; mode?: string; hit?: number; cost?: number; inv?: number; stale?: number; windowNs?: number; pages?: Record<string, number>; faults?: number; mapErrors?: number }): SweepRow {
   const mode = p.mode ?? 'strict';
   return {
     trace: p.trace ?? 't',
@@ -25,6 +25,7 @@ function row(p: { trace?: string; pageSizes: string; entries: number; ways: numb
     },
     mapPages: p.pages ?? { '4K': 10 },
     dmaEvents: 100,
+    counts: { dma_faults: p.faults ?? 0, map_errors: p.mapErrors ?? 0 },
   };
 }
 
@@ -40,31 +41,74 @@ describe('recommendation', () => {
   it('names the smallest IOTLB and the fewest page sizes within the tolerance, with the numbers that decide it', () => {
     // 4K needs 256 entries; 4K|2M reaches the best at 64.
     const rows = grid((b, e) => (b === '4K' ? 4e6 - e * 1e4 : e >= 64 ? 1e6 : 2e6));
-    const text = recommend(rows, 't');
+    const text = recommend(rows);
     expect(text).toMatch(/^A 64x4 IOTLB with page sizes 4K\|2M or 4K\|2M\|1G \(equal\) comes within 5% of the best translation cost, 1\.00 ms against 1\.00 ms/);
     expect(text).toContain('the best 32-entry point costs 2.00 ms (+100%)');
     expect(text).toContain('4K there costs 3.36 ms (+236%)');
   });
 
   it('says "all equal" when every point ties, rather than naming one as the best', () => {
-    const text = recommend(grid(() => 5e6), 't');
+    const text = recommend(grid(() => 5e6));
     expect(text).toMatch(/^All equal: every one of the 12 points has a translation cost of 5\.00 ms/);
     expect(text).toContain('take the smallest, 32x4 with 4K');
   });
 
   it('says "all equal" for the bitmaps when they tie at the recommended size', () => {
-    expect(recommend(grid((_, e) => (e >= 128 ? 1e6 : 3e6)), 't')).toMatch(/^A 128x8 IOTLB with any page-size bitmap \(4K, 4K\|2M, 4K\|2M\|1G: all equal\)/);
+    expect(recommend(grid((_, e) => (e >= 128 ? 1e6 : 3e6)))).toMatch(/^A 128x8 IOTLB with any page-size bitmap \(4K, 4K\|2M, 4K\|2M\|1G: all equal\)/);
   });
 
   it('takes fewer ways at the same size: 64x1 before 64x4 when both are within the tolerance', () => {
     const rows = [row({ pageSizes: '4K', entries: 64, ways: 4, cost: 1e6 }), row({ pageSizes: '4K', entries: 64, ways: 1, cost: 1.01e6 }), row({ pageSizes: '4K', entries: 32, ways: 1, cost: 9e6 })];
-    expect(recommend(rows, 't')).toMatch(/^A 64x1 IOTLB/);
+    expect(recommend(rows)).toMatch(/^A 64x1 IOTLB/);
     expect(geometryOrder([...rows, row({ pageSizes: '4K', entries: 64, ways: 64 })])).toEqual(['32x1', '64x1', '64x4', '64xfull']);
   });
 
   it('a trace without DMA gets no recommendation', () => {
     const rows = grid(() => 0).map((r) => ({ ...r, dmaEvents: 0 }));
-    expect(recommend(rows, 't')).toMatch(/^No recommendation: the trace has no DMA events/);
+    expect(recommend(rows)).toMatch(/^No recommendation: the trace has no DMA events/);
+  });
+});
+
+describe('points with DMA faults or map errors are no candidates (issue: 64K+512M recommended at "0 ns against 0 ns")', () => {
+  it('the recommendation skips a broken point however cheap, and the report lists it in a warning with its counts', async () => {
+    const rows = [
+      row({ pageSizes: '4K', entries: 64, ways: 4, cost: 2e6 }),
+      row({ pageSizes: '4K+2M', entries: 64, ways: 4, cost: 1e6 }),
+      row({ pageSizes: '64K+512M', entries: 32, ways: 4, cost: 0, faults: 6567, mapErrors: 3251 }),
+    ];
+    const text = recommend(rows);
+    expect(text).toMatch(/^A 64x4 IOTLB with page sizes 4K\+2M comes within 5% of the best translation cost, 1\.00 ms against 1\.00 ms/);
+    expect(text).not.toContain('64K+512M');
+    expect(text).toContain('it is the smallest IOTLB tried'); // the broken 32-entry point is not "smaller"
+    const md = sweepMarkdown(rows, ['t']);
+    expect(md).toContain('> **Warning.** 1 of 3 point(s) have DMA faults or map errors');
+    expect(md).toContain('> | 64K+512M 32x4 strict | 6,567 | 3,251 |');
+    expect(md).toContain('(1 point(s) with DMA faults or map errors left out.)');
+    expect(md).toMatch(/\| point \| DMA faults \| map errors \| IOTLB hit rate/);
+    const html = await sweepHtml(rows, ['t']);
+    expect(html).toContain('<div class="warning" role="alert"><p><strong>Warning.</strong> 1 of 3 point(s)');
+    expect(html).toContain('<td>64K+512M 32x4 strict</td><td>6,567</td><td>3,251</td>');
+    // The charts: no line for it, and an empty heatmap cell that says so (its 0 ns would look the cheapest).
+    expect([...new Set(hitRateSeries(rows).map((v) => v.series))]).toEqual(['4K = 4K+2M']);
+    const heat = await translationCostChart(rows);
+    expect(heat.svg).toMatch(/<text[^>]*>broken<\/text>/);
+    expect(heat.svg).not.toMatch(/<text[^>]*>0 ns<\/text>/);
+  });
+
+  it('when every point is broken there is no pick, and the recommendation says why', () => {
+    const rows = grid(() => 0).map((r, i) => ({ ...r, counts: { dma_faults: 10 + i, map_errors: i % 2 } }));
+    expect(recommend(rows)).toBe('No recommendation: every point has DMA faults or map errors (at least 10 DMA faults and 0 map errors each), so no cost here measures a working configuration; see the warning.');
+    expect(sweepMarkdown(rows, ['t'])).toContain('> **Warning.** All 12 point(s) have DMA faults or map errors');
+  });
+
+  it('a broken point has no rank across traces', () => {
+    const rows = [row({ trace: 'a', pageSizes: '4K', entries: 64, ways: 4, cost: 2e6 }), row({ trace: 'a', pageSizes: '64K', entries: 64, ways: 4, cost: 0, faults: 1 }),
+      row({ trace: 'b', pageSizes: '4K', entries: 64, ways: 4, cost: 2e6 }), row({ trace: 'b', pageSizes: '64K', entries: 64, ways: 4, cost: 1e6 })];
+    const t = rankTable(rankAcrossTraces(rows, ['a', 'b']));
+    expect(t.rows).toEqual([
+      ['64K 64x4 strict', 'broken: faults or map errors', '1.00 ms (1)', '1.0'],
+      ['4K 64x4 strict', '2.00 ms (1)', '2.00 ms (2)', '1.5'],
+    ]);
   });
 });
 
@@ -74,23 +118,23 @@ describe('strict against lazy', () => {
       row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'strict', inv: 3e6 }),
       row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'lazy', inv: 1e4, stale: 1153, windowNs: 279_830 }),
     ];
-    expect(tradeoff(rows, 't')).toBe('Lazy invalidation cuts the invalidation cost from 3.00 ms to 10.00 µs (−99.7%) (mean per point) with up to 1,153 stale hits and stale windows up to 279.83 µs; strict has no stale hits and no stale window.');
+    expect(tradeoff(rows)).toBe('Lazy invalidation cuts the invalidation cost from 3.00 ms to 10.00 µs (−99.7%) (mean per point) with up to 1,153 stale hits and stale windows up to 279.83 µs; strict has no stale hits and no stale window.');
   });
 
   it('with one mode, says how to get the comparison', () => {
-    expect(tradeoff(grid(() => 1), 't')).toContain('add `--mode strict lazy`');
+    expect(tradeoff(grid(() => 1))).toContain('add `--mode strict lazy`');
   });
 });
 
 describe('charts chosen by what varies', () => {
   it('a metric that is the same at every point is a line of text, not a chart', () => {
     const rows = grid(() => 5e6);
-    const flat = flatLines(rows, 't');
+    const flat = flatLines(rows);
     expect(flat.translationCost).toBe('Translation cost is 5.00 ms at every point.');
     expect(flat.hitRate).toBe('IOTLB hit rate is 50.00% at every point.');
     expect(flat.pageMix).toBe('Every bitmap maps the same page sizes: 4K 100%.');
     expect(flat.tradeoff).toBeNull();
-    const varied = flatLines(grid((b, e) => e * (b.length + 1)), 't');
+    const varied = flatLines(grid((b, e) => e * (b.length + 1)));
     expect(varied.translationCost).toBeNull();
     expect(varied.hitRate).toBeNull();
   });
@@ -100,6 +144,15 @@ describe('charts chosen by what varies', () => {
     const labels = [...new Set(hitRateSeries(rows).map((v) => v.series))];
     expect(labels).toEqual(['4K', '4K|2M = 4K|2M|1G']);
     expect(gridTable(rows, 'iotlbHitRate').rows.map((r) => r[0])).toEqual(['4K', '4K|2M = 4K|2M|1G']);
+  });
+
+  it('long bitmaps are labelled exactly but short: runs of three or more sizes as ranges (issue: a 35-size label overlapped the axis title)', async () => {
+    expect(compactPageSizes(['4K', '8K', '16K', '32K', '1G'])).toBe('4K..32K+1G');
+    expect(compactPageSizes(['4K', '2M', '1G'])).toBe('4K+2M+1G');
+    expect(compactPageSizes(['4K', '8K', '2M', '4M', '8M'])).toBe('4K+8K+2M..8M');
+    // The heatmap's y title sits above its labels, whatever their width.
+    const heat = await translationCostChart(grid((b, e) => e * 1000 + b.length));
+    expect(heat.svg).toMatch(/<g class="mark-text role-axis-title"[^>]*><text[^>]*text-anchor="end"[^>]*>page sizes<\/text>/);
   });
 
   it('the hit-rate chart has ticks at the sizes that were run and shows associativity', async () => {
@@ -131,6 +184,8 @@ describe('across traces', () => {
     const t = rankAcrossTraces(rows, ['a', 'b']);
     const cell = (point: string, trace: number) => t.cells[t.points.indexOf(point)][trace]!;
     expect(cell('4K 256x8 strict', 0)).toMatchObject({ rank: 1, tied: true });
+    // The cost first, the rank in brackets: no "=13. 13.60 ms".
+    expect(rankTable(t).rows.find((r) => r[0] === '4K 256x8 strict')![1]).toBe('3.91 µs (=1)');
     expect(cell('4K 32x4 strict', 1)).toMatchObject({ rank: 1, tied: true, costNs: 2e5 });
     expect(cell('4K|2M|1G 32x4 strict', 1)).toMatchObject({ rank: 9, tied: true });
     const table = rankTable(t);
@@ -147,7 +202,7 @@ describe('report.md and report.html carry the same findings', () => {
     const rows = [...grid((b, e) => (b === '4K' ? 4e6 - e * 1e4 : 1e6 + 1e8 / e)), ...grid((b, e) => 9e5 + e, 'lazy').map((r) => ({ ...r, metrics: { ...r.metrics, staleHits: 3, invalidationCostNs: 10 } }))];
     const md = sweepMarkdown(rows, ['t']);
     const html = await sweepHtml(rows, ['t']);
-    const sentences = [recommend(rows, 't'), tradeoff(rows, 't')];
+    const sentences = [recommend(rows), tradeoff(rows)];
     const unescape = (s: string) => s.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"');
     for (const s of sentences) {
       expect(md).toContain(s);

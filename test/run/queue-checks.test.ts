@@ -185,11 +185,12 @@ describe('a submitter checks every result', () => {
     const data: JobData & { kind: 'curve' } = { version: '1', kind: 'curve', trace: [traceIdentity('traces/nic.arrows')], curve: { config, maxEntries: 2, maxGroups: 64, policy: 'lru', ways: 0, opt: false } };
     const id = jobId(data);
     const pt = (entries: number) => ({ entries, sets: 1, lookups: 10, hits: 5, misses: 5, staleHits: 0, walks: 5, walkAccesses: 20, faults: 0, hitRate: 0.5, translationCostNs: 1410 });
-    const curve = { policy: 'lru', ways: 0, method: 'stack', points: [pt(1), pt(2)], groups: 1, passes: 1, approximate: [] };
+    const curve = { policy: 'lru', ways: 0, method: 'stack', points: [pt(1), pt(2)], pageSizesUsed: ['4K', '2M'], groups: 1, passes: 1, approximate: [] };
     expect(curvesOf({ job: id, results: [JSON.stringify([curve])] }, data, id)).toEqual([curve]);
     expect(() => curvesOf({ job: id, results: ['[{}]'] }, data, id)).toThrow(/^curve 1: /);
     expect(() => curvesOf({ job: id, results: ['[]'] }, data, id)).toThrow('expected 1 curve(s)');
     expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, policy: 'fifo' }])] }, data, id)).toThrow('curve 1 is of another policy or geometry than the job\'s');
     expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, points: [pt(1), pt(3)] }])] }, data, id)).toThrow('curve 1: sizes not ascending within 1..2');
+    expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, pageSizesUsed: ['4K+2M'] }])] }, data, id)).toThrow(/^curve 1: .*page size/);
   });
 });
