@@ -48,12 +48,25 @@ const c = {
   iotlbMisses: 0,
   iotlbFills: 0,
   iotlbResets: 0,
+  iotlbCapacityResets: 0,
   commands: {},
+  // The same, from the first translation on: boot-time commands (the driver's
+  // initial flushes of every domain and device-table entry) left out.
+  commandsFromFirstTranslation: {},
   rangePieces: 0,
   devices: new Set(),
 };
 const vendorOf = (e) => (e.startsWith('vtd_') ? 'vtd' : e.startsWith('smmu') ? 'smmuv3' : e.startsWith('amdvi_') ? 'amd' : null);
 const bump = (o, k, n = 1) => (o[k] = (o[k] ?? 0) + n);
+const command = (k) => {
+  bump(c.commands, k);
+  if (c.translations > 0) bump(c.commandsFromFirstTranslation, k);
+};
+// SMMUv3 and AMD-Vi log the same event when QEMU empties its IOTLB because a
+// fill found it full (smmu_iotlb_insert(), amdvi_update_iotlb()) and when a
+// command or a reset empties it; the full case is the one followed at once
+// by the fill that caused it (smmu_iotlb_insert / amdvi_cache_update).
+let resetPending = false;
 let n = 0;
 for await (const raw of lines(qemuLog)) {
   n++;
@@ -72,6 +85,8 @@ for await (const raw of lines(qemuLog)) {
   }
   const [, ev, payload] = m;
   bump(byEvent, ev);
+  if (resetPending && (ev === 'smmu_iotlb_insert' || ev === 'amdvi_cache_update')) c.iotlbCapacityResets++;
+  resetPending = ev === 'smmu_iotlb_inv_all' || ev === 'amdvi_iotlb_reset';
   if (vendor === 'vtd') {
     if (ev === 'vtd_dmar_translate') {
       c.translations++;
@@ -80,7 +95,7 @@ for await (const raw of lines(qemuLog)) {
     } else if (ev === 'vtd_iotlb_page_hit') c.iotlbHits++;
     else if (ev === 'vtd_iotlb_page_update') c.iotlbMisses++, c.iotlbFills++;
     else if (ev === 'vtd_iotlb_reset') c.iotlbResets++;
-    else if (ev.startsWith('vtd_inv_desc_')) bump(c.commands, ev.slice('vtd_inv_desc_'.length));
+    else if (ev.startsWith('vtd_inv_desc_')) command(ev.slice('vtd_inv_desc_'.length));
   } else if (vendor === 'smmuv3') {
     if (ev === 'smmuv3_translate_success') {
       c.translations++;
@@ -100,7 +115,7 @@ for await (const raw of lines(qemuLog)) {
     else if (ev === 'smmuv3_cmdq_opcode') {
       // "<--- SMMU_CMD_TLBI_NH_VA": every command the guest queued, by name
       const o = /<--- (?:SMMU_CMD_)?(\w+)/.exec(payload);
-      bump(c.commands, o ? o[1] : payload);
+      command(o ? o[1] : payload);
     } else if (ev === 'smmuv3_s1_range_inval' || ev === 'smmuv3_range_inval') c.rangePieces++;
   } else {
     if (ev === 'amdvi_translation_result') {
@@ -123,7 +138,7 @@ for await (const raw of lines(qemuLog)) {
         amdvi_prefetch_pages: 'PREFETCH_IOMMU_PAGES',
         amdvi_ppr_exec: 'COMPLETE_PPR_REQUEST',
       }[ev];
-      if (kind) bump(c.commands, kind);
+      if (kind) command(kind);
     }
   }
 }
@@ -166,8 +181,12 @@ const rows = [
 if (c.iommu === 'smmuv3') rows.push(['  of which MSI (to the ITS doorbell page)', c.msiTranslations]);
 for (const [k, v] of Object.entries(c.otherTranslationResults)) rows.push([`  translation ${k}`, v]);
 rows.push(['IOTLB hits', c.iotlbHits], [c.iommu === 'amd' ? 'IOTLB misses (translations - hits)' : 'IOTLB misses', c.iotlbMisses], ['IOTLB fills', c.iotlbFills]);
-rows.push([c.iommu === 'smmuv3' ? 'IOTLB emptied (smmu_iotlb_inv_all)' : 'IOTLB resets', c.iotlbResets]);
-for (const [k, v] of Object.entries(c.commands).sort()) rows.push([`command ${k}`, v]);
+if (c.iommu === 'vtd') rows.push(['IOTLB resets', c.iotlbResets]);
+else {
+  rows.push([`IOTLB emptied (${c.iommu === 'smmuv3' ? 'smmu_iotlb_inv_all' : 'amdvi_iotlb_reset'})`, c.iotlbResets]);
+  rows.push(['  of which because full (followed by the fill)', c.iotlbCapacityResets]);
+}
+for (const [k, v] of Object.entries(c.commands).sort()) rows.push([`command ${k}`, `${v} (${c.commandsFromFirstTranslation[k] ?? 0} from the first translation on)`]);
 if (c.iommu === 'smmuv3') rows.push(['  range-invalidation pieces (smmuv3_s1_range_inval)', c.rangePieces]);
 if (guest) {
   rows.push(['guest iommu:map', guest.map], ['guest iommu:unmap', guest.unmap]);

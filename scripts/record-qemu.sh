@@ -79,7 +79,7 @@ KVER=${KERNEL##*/vmlinuz-}
 # ROOT/boot/vmlinuz-VERSION -> ROOT/lib/modules/VERSION (/boot/... -> /lib/modules/...)
 KROOT=$(cd "$(dirname "$KERNEL")/.." && pwd); KROOT=${KROOT%/}
 MODDIR=$KROOT/lib/modules/$KVER
-[ -r "$MODDIR/modules.dep" ] || fail "no $MODDIR/modules.dep for kernel $KVER"
+[ -r "$MODDIR/modules.dep" ] || fail "no $MODDIR/modules.dep for kernel $KVER$([ "$KROOT" = "" ] || echo " (a kernel extracted from its .deb has none: depmod -b $KROOT $KVER)")"
 
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
