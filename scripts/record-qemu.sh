@@ -25,6 +25,7 @@ usage: scripts/record-qemu.sh [options] -o DIR
   --kernel FILE             guest kernel (default: newest /boot/vmlinuz-*; smmuv3: none,
                             give an arm64 one). Its modules are taken from
                             ROOT/lib/modules/VERSION when FILE is ROOT/boot/vmlinuz-VERSION
+  --cpu MODEL               QEMU -cpu (default max; smmuv3: max,pauth-impdef=on runs faster)
   --busybox FILE            static busybox for the guest (default: the host's; smmuv3:
                             ROOT/bin/busybox beside the kernel)
   --timeout S               give up after S seconds (default 600)
@@ -33,7 +34,7 @@ USAGE
 }
 
 ARGS=("$@")
-IOMMU=vtd MODE=strict PATTERN=seq OP=read IO=buffered BS=4k,64k COUNT=256 DISK_MB=64 KERNEL= BUSYBOX= TIMEOUT=600 OUT=
+IOMMU=vtd MODE=strict PATTERN=seq OP=read IO=buffered BS=4k,64k COUNT=256 DISK_MB=64 KERNEL= BUSYBOX= CPU=max TIMEOUT=600 OUT=
 while [ $# -gt 0 ]; do
   case "$1" in
     --iommu) IOMMU=$2; shift ;;
@@ -47,6 +48,7 @@ while [ $# -gt 0 ]; do
     --disk-mb) DISK_MB=$2; shift ;;
     --kernel) KERNEL=$2; shift ;;
     --busybox) BUSYBOX=$2; shift ;;
+    --cpu) CPU=$2; shift ;;
     --timeout) TIMEOUT=$2; shift ;;
     -o|--out) OUT=$2; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -185,7 +187,7 @@ STRICT=$([ "$MODE" = strict ] && echo 1 || echo 0)
 rm -f "$OUT/qemu.log" "$OUT/console.log"
 case "$IOMMU" in
   vtd)
-    MACHINE=(-machine q35,accel=tcg -cpu max -device intel-iommu,aw-bits=48,intremap=off,caching-mode=off -vga none)
+    MACHINE=(-machine q35,accel=tcg -cpu "$CPU" -device intel-iommu,aw-bits=48,intremap=off,caching-mode=off -vga none)
     APPEND="console=ttyS0 quiet loglevel=3 intel_iommu=on iommu.strict=$STRICT iommu.passthrough=0"
     TRACE=(-trace vtd_dmar_translate -trace 'vtd_iotlb_page_*' -trace vtd_iotlb_reset -trace 'vtd_inv_desc*')
     TRANSLATE=vtd_dmar_translate ;;
@@ -193,7 +195,7 @@ case "$IOMMU" in
     # The GICv3 ITS doorbell is mapped through the SMMU: each MSI is a
     # translated DMA write. No page-table walk, MMIO or config-cache events:
     # they would make the log many times larger and count nothing we compare.
-    MACHINE=(-machine virt,accel=tcg,iommu=smmuv3,gic-version=3 -cpu max)
+    MACHINE=(-machine virt,accel=tcg,iommu=smmuv3,gic-version=3 -cpu "$CPU")
     APPEND="console=ttyAMA0 quiet loglevel=3 iommu.strict=$STRICT iommu.passthrough=0"
     TRACE=(-trace 'smmuv3_translate_*' -trace 'smmu_iotlb_*' -trace 'smmuv3_cmdq_*' -trace smmuv3_s1_range_inval
       -trace smmuv3_record_event -trace smmuv3_unhandled_cmd)
@@ -201,7 +203,7 @@ case "$IOMMU" in
   amd)
     # intremap=off needs no split irqchip under TCG. Linux 6.1 turns the
     # driver on whenever the IVRS table exists (amd_iommu=on is rejected).
-    MACHINE=(-machine q35,accel=tcg -cpu max -device amd-iommu,intremap=off -vga none)
+    MACHINE=(-machine q35,accel=tcg -cpu "$CPU" -device amd-iommu,intremap=off -vga none)
     APPEND="console=ttyS0 quiet loglevel=3 iommu.strict=$STRICT iommu.passthrough=0"
     TRACE=(-trace 'amdvi_*' -trace '-amdvi_mmio_*' -trace '-amdvi_ir_*' -trace '-amdvi_mem_ir_*')
     TRANSLATE=amdvi_translation_result ;;

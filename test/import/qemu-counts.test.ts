@@ -51,6 +51,24 @@ describe('qemu-counts.mjs on the shipped recordings', () => {
     expect(l.guest).toMatchObject({ map: 4986, unmap: 614 });
   }, 60_000);
 
+  it('SMMUv3 lazy with a fast CPU: the flush queue batches unmaps', () => {
+    const c = recording('smmuv3-lazy-fast');
+    expect(c).toMatchObject({ translations: 10351, iotlbHits: 3675, iotlbMisses: 6676 });
+    expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_ASID: 281, SYNC: 281 });
+    expect(c.guest).toMatchObject({ map: 4665, unmap: 612 });
+  }, 60_000);
+
+  it('splits: QEMU logs a 3- or 5-page SMMUv3 range as two pieces; Linux splits AMD-Vi flushes itself', () => {
+    const s = recording('smmuv3-split');
+    expect(s).toMatchObject({ translations: 2751, iotlbHits: 1928, iotlbMisses: 823, rangePieces: 412 });
+    expect(s.commandsFromFirstTranslation).toEqual({ TLBI_NH_VA: 212, SYNC: 212 });
+    expect(s.guest).toMatchObject({ map: 774, unmap: 212 });
+    const a = recording('amd-split');
+    expect(a).toMatchObject({ translations: 2547, iotlbHits: 678, iotlbMisses: 1869 });
+    expect(a.commandsFromFirstTranslation).toEqual({ INVALIDATE_IOMMU_PAGES: 832, COMPLETION_WAIT: 432 });
+    expect(a.guest).toMatchObject({ map: 810, unmap: 214 });
+  }, 60_000);
+
   it('a file that is not a QEMU IOMMU log is one line on stderr and exit status 2', () => {
     const f = path.join(dir, 'not-qemu.log');
     fs.writeFileSync(f, 'vtd_dmar_translate dev 00:03.00 iova 0x1000 -> gpa 0x2000 mask 0xfff\nhello world\n');
