@@ -99,7 +99,7 @@ moddeps() {
   key ~ "^" m "(\\.xz|\\.zst|\\.gz)?$" { for (i = NF; i >= 2; i--) print $i; print key }' "$MODDIR/modules.dep"
 }
 deps=
-# A kernel that builds the SMMUv3 driver as a module (Debian arm64) needs it
+# A kernel that builds the SMMUv3 driver as a module (Debian 6.1 arm64 builds it in) needs it
 # loaded before nvme: registering it probes the PCI devices already there.
 if [ "$IOMMU" = smmuv3 ]; then deps=$(moddeps kernel/drivers/iommu/arm/arm-smmu-v3/arm_smmu_v3.ko); fi
 nvmedeps=$(moddeps kernel/drivers/nvme/host/nvme.ko)
