@@ -58,6 +58,13 @@ describe('qemu-counts.mjs on the shipped recordings', () => {
     expect(c.guest).toMatchObject({ map: 4665, unmap: 612 });
   }, 60_000);
 
+  it('SMMUv3 lazy sequential: QEMU empties its 256-entry IOTLB when a fill finds it full', () => {
+    const c = recording('smmuv3-lazy-seq');
+    expect(c).toMatchObject({ translations: 11799, iotlbHits: 2240, iotlbMisses: 9559, iotlbResets: 33, iotlbCapacityResets: 32 });
+    expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_ASID: 22, SYNC: 22 });
+    expect(c.guest).toMatchObject({ map: 1303, unmap: 204 });
+  }, 60_000);
+
   it('splits: QEMU logs a 3- or 5-page SMMUv3 range as two pieces; Linux splits AMD-Vi flushes itself', () => {
     const s = recording('smmuv3-split');
     expect(s).toMatchObject({ translations: 2751, iotlbHits: 1928, iotlbMisses: 823, rangePieces: 412 });
