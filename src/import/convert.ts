@@ -19,7 +19,7 @@ import { TraceWriter } from '../trace/writer.js';
 import { Rng } from '../workloads/rng.js';
 import { isKnownEvent, parseEvent, type KernelEvent } from './events.js';
 import { isNoise, parseLine, type LineFormat } from './lines.js';
-import { QemuLogParser, alignQemu, isQemuLine } from './qemu.js';
+import { QemuLogParser, alignQemu, isQemuLine, otherQemuIommu } from './qemu.js';
 import type { ImportStats } from './stats.js';
 
 export interface ImportOptions {
@@ -151,6 +151,8 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         if (isQemu === null && line.trim() !== '') {
           isQemu = isQemuLine(line);
           if (isQemu) qemuFiles++;
+          const other = isQemu ? null : otherQemuIommu(line);
+          if (other) throw new InputError(`Cannot import "${file}": it is a QEMU log of the emulated ${other}; only Intel VT-d logs (vtd_* events) can be imported so far (docs/qemu.md)`);
         }
         if (isQemu) {
           const r = qemu.add(line);

@@ -61,6 +61,19 @@ export function isQemuLine(line: string): boolean {
   return LINE.test(line.trim());
 }
 
+// QEMU's other emulated IOMMUs (hw/arm/trace-events smmu_*/smmuv3_*,
+// hw/i386/trace-events amdvi_*), recorded by scripts/record-qemu.sh --iommu.
+// Not imported yet: recognised only so that such a log is refused, not read
+// as a kernel trace whose every line fails to parse.
+const OTHER_IOMMU = /^(?:\d+@\d+\.\d+:)?(smmuv3_|smmu_|amdvi_)\w*(?:\s|$)/;
+
+/** Which other QEMU IOMMU's log a line comes from ("Arm SMMUv3 (smmu*_* events)"), or null. */
+export function otherQemuIommu(line: string): string | null {
+  const m = OTHER_IOMMU.exec(line.trim());
+  if (!m) return null;
+  return m[1] === 'amdvi_' ? 'AMD-Vi (amdvi_* events)' : 'Arm SMMUv3 (smmu*_* events)';
+}
+
 /** The BDF a QEMU line names, as a requester ID. */
 function rid(bus: string, dev: string, fn: string): number {
   return (parseInt(bus, 16) << 8) | (parseInt(dev, 16) << 3) | (parseInt(fn, 16) & 7);

@@ -120,6 +120,25 @@ describe('QEMU VT-d log', () => {
   });
 });
 
+describe('QEMU logs of other IOMMUs (scripts/record-qemu.sh --iommu smmuv3|amd)', () => {
+  // First lines as QEMU 7.2 logs them.
+  const logs = {
+    'Arm SMMUv3 (smmu*_* events)': '31337@1796630000.100000:smmuv3_translate_success smmuv3-iommu-memory-region-0-0 sid=0x10 iova=0xfffff000 translated=0x40009000 perm=0x1\n',
+    'AMD-Vi (amdvi_* events)': '29139@1796628268.636086:amdvi_iotlb_reset IOTLB exceed size limit - reset \n',
+  };
+  for (const [name, log] of Object.entries(logs))
+    it(`an ${name} log is refused in one line, not read as a kernel trace`, () => {
+      const q = path.join(dir, `other-${name.slice(0, 3)}.log`);
+      fs.writeFileSync(q, log);
+      fs.writeFileSync(path.join(dir, 'other-guest.trace'), GUEST);
+      const out = path.join(dir, 'other.arrows');
+      const r = runCli(['import', path.join(dir, 'other-guest.trace'), q, '-o', out]);
+      expect(r.stderr).toBe(`iommu-replay: Cannot import "${q}": it is a QEMU log of the emulated ${name}; only Intel VT-d logs (vtd_* events) can be imported so far (docs/qemu.md)\n`);
+      expect(r.status).toBe(2);
+      expect(fs.existsSync(out)).toBe(false);
+    });
+});
+
 describe('import --device (kernels before 6.12: no dma:* events)', () => {
   it('attaches the device to the default domain, so replay sends invalidations for its unmaps', async () => {
     const g = path.join(dir, 'dev.trace');
