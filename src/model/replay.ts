@@ -699,9 +699,9 @@ export class Replay implements InvalidationTarget, LeafSink {
       cm[mb + M.mapErrors]++; // EINVAL: below the 4K granule floor
       return;
     }
-    let iova = pfnOf(iovaLo, iovaHi);
-    let paddr = pfnOf(paddrLo, paddrHi);
-    let size = pfnOf(sizeLo, sizeHi);
+    const iova = pfnOf(iovaLo, iovaHi);
+    const paddr = pfnOf(paddrLo, paddrHi);
+    const size = pfnOf(sizeLo, sizeHi);
     if (!isAligned(iova, granule) || !isAligned(paddr, granule) || !isAligned(size, granule)) {
       cm[mb + M.mapErrors]++; // EINVAL: not granule-aligned
       return;

@@ -3,7 +3,9 @@
 // computed here, `null` when its denominator is 0.
 import type { ReplayConfig } from '../config/config.js';
 import { formatOrder } from '../config/pagesizes.js';
+// eslint-disable-next-line no-restricted-imports -- the summary's narrow input replaces this (next commits)
 import type { Replay } from '../model/replay.js';
+// eslint-disable-next-line no-restricted-imports -- as above
 import { TYPE_NAMES } from '../model/domains.js';
 import { D, M, ORDERS } from './counters.js';
 import { exactNumber } from '../trace/batch.js';
