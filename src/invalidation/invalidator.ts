@@ -12,6 +12,8 @@ import { M, DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 // eslint-disable-next-line no-restricted-imports -- the domain types move below invalidation with its vendor seam
 import { T_PAGING, T_SVA, T_IDENTITY, T_NESTED } from '../model/domains.js';
 import { psiCover, psiOut } from './psi.js';
+import { modeRules } from './modes.js';
+import type { InvalidationMode } from '../config/config.js';
 import { grow } from '../typed.js';
 
 /** What the invalidator needs to see of the replay's state. */
@@ -42,6 +44,7 @@ export interface InvalidationTarget {
 }
 
 export class Invalidator {
+  /** The mode's unmaps go to the flush queue (modes.ts). */
   private readonly lazy: boolean;
   private readonly maxMask: number;
   private readonly fqSize: number;
@@ -68,9 +71,9 @@ export class Invalidator {
 
   constructor(
     private readonly t: InvalidationTarget,
-    opts: { lazy: boolean; maxInvalidationMask: number; fqSize: number; fqTimeoutNs: number; instances: number },
+    opts: { mode: InvalidationMode; maxInvalidationMask: number; fqSize: number; fqTimeoutNs: number; instances: number },
   ) {
-    this.lazy = opts.lazy;
+    this.lazy = modeRules(opts.mode).deferred;
     this.maxMask = opts.maxInvalidationMask;
     this.fqSize = opts.fqSize;
     this.fqTimeoutNs = opts.fqTimeoutNs;

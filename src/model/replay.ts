@@ -188,7 +188,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.domainDid = new Int32Array(16 * this.nInst);
     this.domainDidRef = new Int32Array(16 * this.nInst);
     this.inv = new Invalidator(this, {
-      lazy: config.invalidation.mode === 'lazy',
+      mode: config.invalidation.mode,
       maxInvalidationMask: config.invalidation.maxInvalidationMask,
       fqSize: config.invalidation.fqSize,
       fqTimeoutNs: config.invalidation.fqTimeoutNs,

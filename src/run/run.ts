@@ -8,6 +8,7 @@ import { laneCounters } from '../caches/lanes.js';
 import { openTrace } from '../trace/merge.js';
 import type { TraceMetadata } from '../trace/schema.js';
 import { Replay, type ReplayLimits } from '../model/replay.js';
+import { modeRules } from '../invalidation/modes.js';
 
 /** Rows replayed by every point in turn: 8192 rows are 360 KiB of columns, well inside a core's L2. */
 const SLICE_ROWS = 8192;
@@ -92,14 +93,15 @@ export async function replayPointsFed(feed: Feed, configs: ReplayConfig[], limit
 
 /**
  * Groups of points (indexes into `configs`, in order) that may run as lanes
- * of one replay: strict invalidation, no walk caches (their fills follow the
- * IOTLB's misses), and equal in everything but the IOTLB.
+ * of one replay: a mode whose rules allow lanes (strict), no walk caches
+ * (their fills follow the IOTLB's misses), and equal in everything but the
+ * IOTLB.
  */
 export function laneGroups(configs: ReplayConfig[]): number[][] {
   const byKey = new Map<string, number[]>();
   const groups: number[][] = [];
   configs.forEach((c, i) => {
-    if (c.invalidation.mode !== 'strict' || c.walkCache !== undefined) {
+    if (!modeRules(c.invalidation.mode).lanes || c.walkCache !== undefined) {
       groups.push([i]);
       return;
     }

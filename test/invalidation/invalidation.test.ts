@@ -55,7 +55,7 @@ describe('gather (iommu_iotlb_gather_add_page)', () => {
       attTag: new Int32Array(1),
       tags: new TagSpace(),
     };
-    return { inv: new Invalidator(target, { lazy, maxInvalidationMask: 9, fqSize: 4, fqTimeoutNs: 10, instances: 1 }), counters };
+    return { inv: new Invalidator(target, { mode: lazy ? 'lazy' : 'strict', maxInvalidationMask: 9, fqSize: 4, fqTimeoutNs: 10, instances: 1 }), counters };
   }
 
   it('a chunk of another length syncs first; a disjoint chunk syncs first; touching chunks merge', () => {
