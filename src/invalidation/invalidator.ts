@@ -9,8 +9,7 @@ import type { SetAssocTable } from '../caches/table.js';
 import type { TagSpace } from '../caches/tags.js';
 import { POW2 } from '../caches/indexing.js';
 import { M, DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
-// eslint-disable-next-line no-restricted-imports -- the domain types move below invalidation with its vendor seam
-import { T_PAGING, T_SVA, T_IDENTITY, T_NESTED } from '../model/domains.js';
+import { T_PAGING, T_SVA, T_IDENTITY, T_NESTED } from '../trace/domain-codes.js';
 import { psiCover, psiOut } from './psi.js';
 import { modeRules } from './modes.js';
 import type { InvalidationMode } from '../config/config.js';

@@ -1,13 +1,6 @@
-// Domain types and the per-instance domain-ID allocator (docs/model.md §2;
-// VT-d `ida_alloc_range(&iommu->domain_ida, IDA_START_DID, ...)`).
-
-export const T_PAGING = 0;
-export const T_IDENTITY = 1;
-export const T_BLOCKED = 2;
-export const T_SVA = 3;
-/** A guest's stage 1 over a paging parent's stage 2 (docs/model.md §8). */
-export const T_NESTED = 4;
-export const TYPE_NAMES = ['paging', 'identity', 'blocked', 'sva', 'nested'] as const;
+// The per-instance domain-ID allocator (docs/model.md §2; VT-d
+// `ida_alloc_range(&iommu->domain_ida, IDA_START_DID, ...)`). The domain
+// types' codes are trace/domain-codes.ts.
 
 /** DID 1 (FLPT_DEFAULT_DID): identity and SVA domains on every instance. */
 export const SHARED_DID = 1;

@@ -9,9 +9,11 @@ import { SetAssocTable, tableOf } from '../caches/table.js';
 import { TagSpace } from '../caches/tags.js';
 import { Invalidator, type InvalidationTarget } from '../invalidation/invalidator.js';
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
+import type { ReplayResult, ResultFacts } from '../stats/summary.js';
 import { TWO_POW_32, lastPfnOf, pfnOf, type EventBatch } from '../trace/batch.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
-import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_NESTED, T_PAGING, T_SVA, TYPE_NAMES } from './domains.js';
+import { DidAllocator, NO_DOMAIN, SHARED_DID } from './domains.js';
+import { T_BLOCKED, T_IDENTITY, T_NESTED, T_PAGING, T_SVA, TYPE_NAMES } from '../trace/domain-codes.js';
 import { FAULT_S1, nestedOut, nestedWalk, unionOrders } from './nested.js';
 import { PageTablePool, leafLevelOf, type LeafSink } from './pagetable.js';
 import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
@@ -45,7 +47,7 @@ const PARTIAL_WHOLE = 0;
 const PARTIAL_REJECT = 1;
 const PARTIAL_SPLIT = 2;
 
-export class Replay implements InvalidationTarget, LeafSink {
+export class Replay implements InvalidationTarget, LeafSink, ReplayResult {
   readonly config: ReplayConfig;
   readonly topology: Topology;
   readonly counters = new Counters();
@@ -954,6 +956,18 @@ export class Replay implements InvalidationTarget, LeafSink {
   /** Requester ID of each device slot. */
   deviceRids(): number[] {
     return Array.from(this.deviceRid.subarray(0, this.nDevices));
+  }
+
+  /** The facts that name the counters' rows (stats/summary.ts ReplayResult). */
+  facts(): ResultFacts {
+    const instances = this.topology.instances;
+    return {
+      iommus: this.topology.describe(),
+      shownOrders: instances.flatMap((m) => Array.from(m.sizes.ordersDesc)),
+      peakTablePages: this.pool.peak,
+      devices: this.deviceRids().map((rid, slot) => ({ rid, iommu: instances[this.deviceInstance[slot]].name, devtlb: this.devtlbs[slot] !== null })),
+      domains: Array.from({ length: this.nDomains }, (_, slot) => ({ id: this.domainTraceId[slot], type: TYPE_NAMES[this.domainType[slot]], parent: this.parentId(slot) })),
+    };
   }
 }
 

@@ -1,8 +1,7 @@
 // Drives replays: the trace is decoded once and every batch goes to every
-// configuration point (style.md: "A sweep decodes a batch once and hands it
-// to every configuration point").
+// configuration point (one decode for all the points, not one per point).
 import type { ReplayConfig } from '../config/config.js';
-import { buildSummary, type Summary } from '../stats/summary.js';
+import { buildSummary, type ReplayResult, type Summary } from '../stats/summary.js';
 import { stableStringify } from '../json.js';
 import { laneCounters } from '../caches/lanes.js';
 import { openTrace } from '../trace/merge.js';
@@ -138,8 +137,15 @@ export function laneSummaries(r: Replay, configs: ReplayConfig[], labels: string
   return configs.map((config, j) => {
     if (j === 0) return buildSummary(r, labels, workload);
     if (!exact) return null;
-    // The leader replay seen with lane j's counters and configuration.
-    const view = Object.create(r, { counters: { value: laneCounters(r.counters, lanes, j, r.nDevices, r.nDomains) }, config: { value: config } }) as Replay;
-    return buildSummary(view, labels, workload);
+    // Lane j's counters and configuration, on the leader's facts.
+    const lane: ReplayResult = {
+      counters: laneCounters(r.counters, lanes, j, r.nDevices, r.nDomains),
+      config,
+      events: r.events,
+      firstTs: r.firstTs,
+      lastTs: r.lastTs,
+      facts: () => r.facts(),
+    };
+    return buildSummary(lane, labels, workload);
   });
 }
