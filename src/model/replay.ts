@@ -6,13 +6,13 @@ import type { PageSizeSet } from '../config/pagesizes.js';
 import { POW2, alignDown, isAligned } from '../caches/indexing.js';
 import type { Iotlb } from '../caches/iotlb.js';
 import { SetAssocTable, tableOf } from '../caches/table.js';
-import { TagSpace } from '../caches/tags.js';
-import { Invalidator, type InvalidationTarget } from '../invalidation/invalidator.js';
+import { Invalidator } from '../invalidation/invalidator.js';
+import type { InvalidationTarget } from '../invalidation/vendor.js';
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
 import type { ReplayResult, ResultFacts } from '../stats/summary.js';
 import { TWO_POW_32, lastPfnOf, pfnOf, type EventBatch } from '../trace/batch.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
-import { DidAllocator, NO_DOMAIN, SHARED_DID } from './domains.js';
+import { NO_DOMAIN } from './domains.js';
 import { T_BLOCKED, T_IDENTITY, T_NESTED, T_PAGING, T_SVA, TYPE_NAMES } from '../trace/domain-codes.js';
 import { FAULT_S1, nestedOut, nestedWalk, unionOrders } from './nested.js';
 import { PageTablePool, leafLevelOf, type LeafSink } from './pagetable.js';
@@ -61,7 +61,6 @@ export class Replay implements InvalidationTarget, LeafSink, ReplayResult {
   readonly sizeSets: PageSizeSet[];
   private readonly svaSizes: number;
   private readonly nInst: number;
-  private readonly didAllocators: DidAllocator[];
   private readonly partialUnmap: number;
   private readonly meta: TraceMetadata;
 
@@ -86,9 +85,8 @@ export class Replay implements InvalidationTarget, LeafSink, ReplayResult {
   attDevice = new Int32Array(16);
   /** The attached domain slot, or NO_DOMAIN (blocked). */
   private attDomain = new Int32Array(16);
-  /** The IOTLB tag of (instance, DID, PASID) while attached to a domain; the device TLB's tag is the slot itself. */
+  /** The IOTLB tag its vendor gave it (invalidation/vendor.ts) while attached to a domain; the device TLB's tag is the slot itself. */
   attTag = new Int32Array(16);
-  readonly tags = new TagSpace();
 
   // Domains, by dense slot.
   private domainSlots = new SlotIndex();
@@ -98,9 +96,6 @@ export class Replay implements InvalidationTarget, LeafSink, ReplayResult {
   /** Index into sizeSets, or -1 until the bitmap is fixed at first use. */
   domainSizes = new Int8Array(16).fill(-1);
   domainRoot = new Int32Array(16);
-  /** [slot * nInst + inst] */
-  private domainDid = new Int32Array(16);
-  private domainDidRef = new Int32Array(16);
   /** Per domain: the attachment slots attached to it. */
   domainAttachments: number[][] = [];
 
@@ -185,16 +180,14 @@ export class Replay implements InvalidationTarget, LeafSink, ReplayResult {
     this.walkCaches = this.topology.instances.map((_, i) =>
       wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l)) : [],
     );
-    this.didAllocators = this.topology.instances.map(() => new DidAllocator(config.domainIds));
     this.partialUnmap = config.partialUnmap === 'reject' ? PARTIAL_REJECT : config.partialUnmap === 'split' ? PARTIAL_SPLIT : PARTIAL_WHOLE;
-    this.domainDid = new Int32Array(16 * this.nInst);
-    this.domainDidRef = new Int32Array(16 * this.nInst);
     this.inv = new Invalidator(this, {
       mode: config.invalidation.mode,
       maxInvalidationMask: config.invalidation.maxInvalidationMask,
       fqSize: config.invalidation.fqSize,
       fqTimeoutNs: config.invalidation.fqTimeoutNs,
       instances: this.nInst,
+      domainIds: config.domainIds,
     });
     // Lanes are fed by the specialized run only.
     this.runs = iotlbOf || (limits.generic && this.lanes === null) ? null : [];
@@ -297,8 +290,6 @@ export class Replay implements InvalidationTarget, LeafSink, ReplayResult {
       this.domainRoot = grow(this.domainRoot, cap);
       this.domainParent = grow(this.domainParent, cap);
       this.domainIsParent = grow(this.domainIsParent, cap);
-      this.domainDid = grow(this.domainDid, cap * this.nInst);
-      this.domainDidRef = grow(this.domainDidRef, cap * this.nInst);
     }
     this.counters.ensureDomains(this.nDomains);
     this.inv.ensureDomains(this.nDomains);
@@ -323,11 +314,6 @@ export class Replay implements InvalidationTarget, LeafSink, ReplayResult {
       this.domainNested[parent].push(slot);
     }
     return slot;
-  }
-
-  didOf(domain: number, instance: number): number {
-    const type = this.domainType[domain];
-    return type === T_PAGING || type === T_NESTED ? this.domainDid[domain * this.nInst + instance] : SHARED_DID;
   }
 
   /**
@@ -888,30 +874,28 @@ export class Replay implements InvalidationTarget, LeafSink, ReplayResult {
     const old = att < 0 ? NO_DOMAIN : this.attDomain[att];
     if (old === next) return; // already attached there: nothing changes
     const inst = this.deviceInstance[dev];
+    const vendor = this.inv.vendor;
+    let tag = 0;
     if (next >= 0) {
       const type = this.domainType[next];
       if (type === T_SVA && pasid === 0) {
         this.counters.attachErrors++; // EINVAL: SVA needs a PASID
         return;
       }
-      if (type === T_PAGING || type === T_NESTED) {
-        // A nested attach checks its parent's bitmap, not its own (Linux
-        // intel_nested_attach_dev -> paging_domain_compatible(s2_domain), §8).
-        const checked = type === T_NESTED ? this.domainParent[next] : next;
-        if (this.domainSizes[checked] >= 0 && !this.sizeSets[this.domainSizes[checked]].subsetOf(this.sizeSets[inst])) {
-          this.counters.attachErrors++; // EINVAL: this instance lacks one of the domain's sizes
-          return;
-        }
-        const k = next * this.nInst + inst;
-        if (this.domainDidRef[k] === 0) {
-          const did = this.didAllocators[inst].alloc(); // before the old domain's DID is released
-          if (did < 0) {
-            this.counters.attachErrors++; // ENOSPC
-            return;
-          }
-          this.domainDid[k] = did;
-        }
-        this.domainDidRef[k]++;
+      const paging = type === T_PAGING || type === T_NESTED;
+      // A nested attach checks its parent's bitmap, not its own (Linux
+      // intel_nested_attach_dev -> paging_domain_compatible(s2_domain), §8).
+      const checked = type === T_NESTED ? this.domainParent[next] : next;
+      if (paging && this.domainSizes[checked] >= 0 && !this.sizeSets[this.domainSizes[checked]].subsetOf(this.sizeSets[inst])) {
+        this.counters.attachErrors++; // EINVAL: this instance lacks one of the domain's sizes
+        return;
+      }
+      tag = vendor.attachTag(next, type, inst, pasid); // before the old domain's ID is released
+      if (tag < 0) {
+        this.counters.attachErrors++; // ENOSPC
+        return;
+      }
+      if (paging) {
         if (this.domainSizes[next] < 0) this.domainSizes[next] = inst; // fixed at its first attach
         if (this.domainSizes[checked] < 0) this.domainSizes[checked] = inst; // a nested attach is a use of the parent
       }
@@ -920,21 +904,14 @@ export class Replay implements InvalidationTarget, LeafSink, ReplayResult {
     const oldTag = this.attTag[att];
     this.attDomain[att] = next;
     if (next >= 0) {
-      this.attTag[att] = this.tags.idOf(inst, this.didOf(next, inst), pasid);
+      this.attTag[att] = tag;
       this.domainAttachments[next].push(att);
     }
     if (old >= 0) {
       const list = this.domainAttachments[old];
       list.splice(list.indexOf(att), 1);
       this.inv.teardown(old, att, oldTag, this.nowNs);
-      const oldType = this.domainType[old];
-      if (oldType === T_PAGING || oldType === T_NESTED) {
-        const k = old * this.nInst + inst;
-        if (--this.domainDidRef[k] === 0) {
-          this.didAllocators[inst].release(this.domainDid[k]);
-          this.domainDid[k] = 0;
-        }
-      }
+      vendor.detached(old, this.domainType[old], inst);
     }
   }
 
