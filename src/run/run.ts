@@ -119,7 +119,7 @@ export function laneGroups(configs: ReplayConfig[]): number[][] {
 
 /** One replay of the first configuration whose IOTLBs carry every configuration's table as a lane. */
 export function laneReplay(configs: ReplayConfig[], meta: TraceMetadata, opts: RunOptions): Replay {
-  return new Replay(configs[0], meta, opts, undefined, configs.slice(1).map((c) => c.iotlb));
+  return new Replay(configs[0], meta, { maxTableBytes: opts.maxTableBytes, generic: opts.generic, lanes: configs.slice(1).map((c) => c.iotlb) });
 }
 
 export async function replayTrace(paths: string[], config: ReplayConfig, opts: RunOptions = {}): Promise<Summary> {
