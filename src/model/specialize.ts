@@ -1,6 +1,6 @@
 // The paging DMA run (docs/model.md §6), specialized per configuration.
 //
-// Replay.dmaRun's generic loop asks the IOTLB's table for a probe and a fill
+// The generic loop (dma.ts DmaPath.genericRun) asks the IOTLB's table for a probe and a fill
 // and the pool for a walk; each call decides, per page, what the
 // configuration fixed once: the probe orders of the domain's page-size set,
 // the table's sets, ways and replacement policy, the page table's levels,
@@ -46,7 +46,7 @@ export interface PagingRunShape extends TableShape {
 }
 
 /**
- * Everything a run reads or writes, resolved by dmaRun once a run. One shape
+ * Everything a run reads or writes, resolved by DmaPath.run once a run. One shape
  * of object for every call, so the generated code's loads stay monomorphic.
  */
 export class PagingRunContext {
@@ -64,7 +64,7 @@ export class PagingRunContext {
   /** The replay's counters; the run's device block starts at counters.device[devBase]. */
   counters!: Counters;
   devBase = 0;
-  /** Replay.cachedWalk bound to its replay, when walk caches are on. */
+  /** DmaPath.cachedWalk bound to its path, when walk caches are on. */
   cachedWalk: ((tag: number, pfn: number, order: number, dom: number, cd: Float64Array, b: number) => number) | null = null;
 
   // The lookups of the run, for lanes: page, leaf base (-1: the walk
@@ -270,7 +270,7 @@ export function pagingRunSource(s: PagingRunShape): string {
         orderLookups[order]++;
         orderHits[order]++;${s.lanes ? recordSource('base', 'order', 'tPhys[k]') : ''}
         if (tUnmapped[k] >= 0 || tOwner[k] !== dom) {
-          // As Replay.dmaRun: remapped alike, or a stale hit.${s.lanes ? '\n          x.diverged = true; // the lanes would need the page\'s leaf now' : ''}
+          // As DmaPath.genericRun: remapped alike, or a stale hit.${s.lanes ? '\n          x.diverged = true; // the lanes would need the page\'s leaf now' : ''}
           const o = pool.lookup(root, base);
           if (o === order && pool.foundBase === base && pool.foundPhys === tPhys[k]) {
             if (tOwner[k] === dom) tUnmapped[k] = -1;
