@@ -363,7 +363,7 @@ export class StackIotlb implements Iotlb {
 
   /**
    * Whether a hit on `node` now would be stale: the replay's own rule
-   * (Replay.dmaRun), so that the two agree entry for entry.
+   * (model/dma.ts DmaPath.genericRun), so that the two agree entry for entry.
    */
   private stale(node: number): boolean {
     if (this.unmappedAt[node] < 0 && this.owner[node] === this.domain) return false;

@@ -4,7 +4,7 @@
 // fill and the page walk are all in, leaving calls in the hottest loop. A
 // larger budget inlines them: 6-10% more events per second on the bench's
 // traces (DMA-heavy and NIC). V8 flags are per process, so this also holds in
-// worker threads; importing this module (replay.ts does) is enough.
+// worker threads; importing this module (replay.ts does, first) is enough.
 import v8 from 'node:v8';
 
 v8.setFlagsFromString('--max-inlined-bytecode-size-cumulative=4000');

@@ -1,6 +1,6 @@
 // The paging DMA run (docs/model.md §6), specialized per configuration.
 //
-// Replay.dmaRun's generic loop asks the IOTLB's table for a probe and a fill
+// The generic loop (dma.ts DmaPath.genericRun) asks the IOTLB's table for a probe and a fill
 // and the pool for a walk; each call decides, per page, what the
 // configuration fixed once: the probe orders of the domain's page-size set,
 // the table's sets, ways and replacement policy, the page table's levels,
@@ -20,10 +20,10 @@
 // test/run/lanes.test.ts compares each lane with its own replay.
 import type { TableGeometry } from '../config/config.js';
 import { POW2 } from '../caches/indexing.js';
-import { LRU4_TOUCH } from '../caches/replacement.js';
+import { LRU4_TOUCH, policyVariant } from '../caches/replacement.js';
 import { DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { lastPfnOf, pfnOf } from '../trace/batch.js';
-import type { SetAssocTable } from '../caches/table.js';
+import { EMPTY, INVALIDATED, VALID, type SetAssocTable } from '../caches/table.js';
 import type { PageTablePool } from './pagetable.js';
 import { grow } from '../typed.js';
 
@@ -46,7 +46,7 @@ export interface PagingRunShape extends TableShape {
 }
 
 /**
- * Everything a run reads or writes, resolved by dmaRun once a run. One shape
+ * Everything a run reads or writes, resolved by DmaPath.run once a run. One shape
  * of object for every call, so the generated code's loads stay monomorphic.
  */
 export class PagingRunContext {
@@ -64,7 +64,7 @@ export class PagingRunContext {
   /** The replay's counters; the run's device block starts at counters.device[devBase]. */
   counters!: Counters;
   devBase = 0;
-  /** Replay.cachedWalk bound to its replay, when walk caches are on. */
+  /** DmaPath.cachedWalk bound to its path, when walk caches are on. */
   cachedWalk: ((tag: number, pfn: number, order: number, dom: number, cd: Float64Array, b: number) => number) | null = null;
 
   // The lookups of the run, for lanes: page, leaf base (-1: the walk
@@ -118,11 +118,6 @@ export function laneRun(shape: TableShape): LaneRun {
 
 const INV_POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** -k);
 
-/** LRU over 4 ways keeps a recency order per set (caches/replacement.ts LRU4_TOUCH), not stamps. */
-function lru4(s: TableShape): boolean {
-  return s.policy === 'lru' && s.ways === 4;
-}
-
 /** Tables of at most this many ways get their probe, first-invalid search and LRU victim unrolled. */
 const UNROLL_WAYS = 8;
 
@@ -150,8 +145,8 @@ function tableLocals(): string {
 function probeSource(s: TableShape): string {
   const W = s.ways;
   const MASK = s.sets - 1;
-  const onHit = (way: string) =>
-    lru4(s) ? `tOrd4[page & ${MASK}] = LRU4_TOUCH[tOrd4[page & ${MASK}] * 4 + ${way}];` : s.policy === 'lru' ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? `pol.onHit(page & ${MASK}, ${way});` : '';
+  // The policy's own statements (caches/replacement.ts POLICY_RULES).
+  const onHit = (way: string) => policyVariant(s.policy, W).source.hit(`page & ${MASK}`, way);
   // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
   const ways =
     W <= UNROLL_WAYS
@@ -162,8 +157,8 @@ function probeSource(s: TableShape): string {
             const i = first + ${w};
             if (tBase[i] === base && tTag[i] === tag && tOrder[i] === ORDER) {
               const st = tState[i];
-              if (st === 1) { k = i; ${onHit(String(w))} break probe; }
-              if (st === 2) ghost = true;
+              if (st === ${VALID}) { k = i; ${onHit(String(w))} break probe; }
+              if (st === ${INVALIDATED}) ghost = true;
             }
           }`,
         ).join('')
@@ -171,8 +166,8 @@ function probeSource(s: TableShape): string {
           for (let i = first; i < first + ${W}; i++) {
             if (tBase[i] !== base || tTag[i] !== tag || tOrder[i] !== ORDER) continue;
             const st = tState[i];
-            if (st === 1) { k = i; ${onHit('i - first')} break probe; }
-            if (st === 2) ghost = true;
+            if (st === ${VALID}) { k = i; ${onHit('i - first')} break probe; }
+            if (st === ${INVALIDATED}) ghost = true;
           }`;
   const probes = s.orders
     .map(
@@ -195,47 +190,29 @@ function probeSource(s: TableShape): string {
 function fillSource(s: TableShape): string {
   const W = s.ways;
   const MASK = s.sets - 1;
-  const stamped = (s.policy === 'lru' && !lru4(s)) || s.policy === 'fifo';
-  const victim = lru4(s)
-    ? `way = tOrd4[set] & 3;`
-    : stamped
-    ? W <= UNROLL_WAYS
-      ? `{
-            way = 0;
-            let best = tStamp[first], st = 0;${Array.from({ length: W - 1 }, (_, w) => `
-            st = tStamp[first + ${w + 1}]; if (st < best) { best = st; way = ${w + 1}; }`).join('')}
-          }`
-      : `{
-            way = 0;
-            let best = tStamp[first];
-            for (let w = 1; w < ${W}; w++) { const st = tStamp[first + w]; if (st < best) { best = st; way = w; } }
-          }`
-    : `{
-            way = pol.victim(set);
-            if (way === -1) { t.reset(); way = 0; }
-          }`;
+  const policy = policyVariant(s.policy, W).source;
   return `{
           const set = (base < 4294967296 && order < 32 ? base >>> order : Math.floor(base * INV_POW2[order])) & ${MASK};
           const first = set * ${W};
-          let way = ${W <= UNROLL_WAYS ? Array.from({ length: W }, (_, w) => `tState[first + ${w}] !== 1 ? ${w} : `).join('') + W : `0;
-          while (way < ${W} && tState[first + way] === 1) way++`};
-          if (way === ${W}) ${victim}
+          let way = ${W <= UNROLL_WAYS ? Array.from({ length: W }, (_, w) => `tState[first + ${w}] !== ${VALID} ? ${w} : `).join('') + W : `0;
+          while (way < ${W} && tState[first + way] === ${VALID}) way++`};
+          if (way === ${W}) ${policy.victim(W, W <= UNROLL_WAYS)}
           const i = first + way;
           // Entries per order: unchanged when a way of the same order is replaced.
-          if (tState[i] === 0) {
+          if (tState[i] === ${EMPTY}) {
             if (live[order]++ === 0) t.noteOrder(order);
           } else if (tOrder[i] !== order) {
             live[tOrder[i]]--;
             if (live[order]++ === 0) t.noteOrder(order);
           }
-          tState[i] = 1;
+          tState[i] = ${VALID};
           tTag[i] = tag;
           tBase[i] = base;
           tOrder[i] = order;
           tPhys[i] = phys;
           tOwner[i] = dom;
           tUnmapped[i] = -1;
-          ${lru4(s) ? 'tOrd4[set] = LRU4_TOUCH[tOrd4[set] * 4 + way];' : stamped ? 'tStamp[i] = ++clock;' : s.policy === 'plru' ? 'pol.onFill(set, way);' : ''}
+          ${policy.fill('set', 'way')}
       }`;
 }
 
@@ -293,7 +270,7 @@ export function pagingRunSource(s: PagingRunShape): string {
         orderLookups[order]++;
         orderHits[order]++;${s.lanes ? recordSource('base', 'order', 'tPhys[k]') : ''}
         if (tUnmapped[k] >= 0 || tOwner[k] !== dom) {
-          // As Replay.dmaRun: remapped alike, or a stale hit.${s.lanes ? '\n          x.diverged = true; // the lanes would need the page\'s leaf now' : ''}
+          // As DmaPath.genericRun: remapped alike, or a stale hit.${s.lanes ? '\n          x.diverged = true; // the lanes would need the page\'s leaf now' : ''}
           const o = pool.lookup(root, base);
           if (o === order && pool.foundBase === base && pool.foundPhys === tPhys[k]) {
             if (tOwner[k] === dom) tUnmapped[k] = -1;

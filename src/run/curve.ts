@@ -133,7 +133,7 @@ export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries
   while (pending.length > 0) {
     passes++;
     const gs = pending.map(([lo, hi]) => new CurveGroup(lo, hi, budget));
-    const { replays, labels } = await feed((meta) => gs.map((g) => new Replay(cfg, meta, {}, (_, pool) => new StackIotlb(g, pool, g.hi))));
+    const { replays, labels } = await feed((meta) => gs.map((g) => new Replay(cfg, meta, { iotlbOf: (_, pool) => new StackIotlb(g, pool, g.hi) })));
     pending = [];
     gs.forEach((g, i) => {
       groups++;

@@ -160,10 +160,12 @@ export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: num
   const recorders: RecordingStack[] = [];
   const group = new CurveGroup(maxEntries, maxEntries);
   const { replays, labels } = await feed((meta) => [
-    new Replay(cfg, meta, {}, (_, pool) => {
-      const r = new RecordingStack(group, pool, maxEntries);
-      recorders.push(r);
-      return r;
+    new Replay(cfg, meta, {
+      iotlbOf: (_, pool) => {
+        const r = new RecordingStack(group, pool, maxEntries);
+        recorders.push(r);
+        return r;
+      },
     }),
   ]);
   const summary = buildSummary(replays[0], labels);

@@ -1,13 +1,13 @@
 // Drives replays: the trace is decoded once and every batch goes to every
-// configuration point (style.md: "A sweep decodes a batch once and hands it
-// to every configuration point").
+// configuration point (one decode for all the points, not one per point).
 import type { ReplayConfig } from '../config/config.js';
-import { buildSummary, type Summary } from '../stats/summary.js';
+import { buildSummary, type ReplayResult, type Summary } from '../stats/summary.js';
 import { stableStringify } from '../json.js';
 import { laneCounters } from '../caches/lanes.js';
 import { openTrace } from '../trace/merge.js';
 import type { TraceMetadata } from '../trace/schema.js';
 import { Replay, type ReplayLimits } from '../model/replay.js';
+import { modeRules } from '../invalidation/modes.js';
 
 /** Rows replayed by every point in turn: 8192 rows are 360 KiB of columns, well inside a core's L2. */
 const SLICE_ROWS = 8192;
@@ -92,14 +92,15 @@ export async function replayPointsFed(feed: Feed, configs: ReplayConfig[], limit
 
 /**
  * Groups of points (indexes into `configs`, in order) that may run as lanes
- * of one replay: strict invalidation, no walk caches (their fills follow the
- * IOTLB's misses), and equal in everything but the IOTLB.
+ * of one replay: a mode whose rules allow lanes (strict), no walk caches
+ * (their fills follow the IOTLB's misses), and equal in everything but the
+ * IOTLB.
  */
 export function laneGroups(configs: ReplayConfig[]): number[][] {
   const byKey = new Map<string, number[]>();
   const groups: number[][] = [];
   configs.forEach((c, i) => {
-    if (c.invalidation.mode !== 'strict' || c.walkCache !== undefined) {
+    if (!modeRules(c.invalidation.mode).lanes || c.walkCache !== undefined) {
       groups.push([i]);
       return;
     }
@@ -118,7 +119,7 @@ export function laneGroups(configs: ReplayConfig[]): number[][] {
 
 /** One replay of the first configuration whose IOTLBs carry every configuration's table as a lane. */
 export function laneReplay(configs: ReplayConfig[], meta: TraceMetadata, opts: RunOptions): Replay {
-  return new Replay(configs[0], meta, opts, undefined, configs.slice(1).map((c) => c.iotlb));
+  return new Replay(configs[0], meta, { maxTableBytes: opts.maxTableBytes, generic: opts.generic, lanes: configs.slice(1).map((c) => c.iotlb) });
 }
 
 export async function replayTrace(paths: string[], config: ReplayConfig, opts: RunOptions = {}): Promise<Summary> {
@@ -136,8 +137,15 @@ export function laneSummaries(r: Replay, configs: ReplayConfig[], labels: string
   return configs.map((config, j) => {
     if (j === 0) return buildSummary(r, labels, workload);
     if (!exact) return null;
-    // The leader replay seen with lane j's counters and configuration.
-    const view = Object.create(r, { counters: { value: laneCounters(r.counters, lanes, j, r.nDevices, r.nDomains) }, config: { value: config } }) as Replay;
-    return buildSummary(view, labels, workload);
+    // Lane j's counters and configuration, on the leader's facts.
+    const lane: ReplayResult = {
+      counters: laneCounters(r.counters, lanes, j, r.nDevices, r.nDomains),
+      config,
+      events: r.events,
+      firstTs: r.firstTs,
+      lastTs: r.lastTs,
+      facts: () => r.facts(),
+    };
+    return buildSummary(lane, labels, workload);
   });
 }

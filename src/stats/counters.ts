@@ -1,6 +1,6 @@
 // Plain counters in typed arrays, one block per device slot and per domain
 // slot, plus a few globals. Ratios are computed at report time, never here
-// (style.md: gem5's formulas-at-dump-time).
+// (as gem5's statistics compute their formulas at dump time).
 import { grow } from '../typed.js';
 
 /** Per-device counter fields. */

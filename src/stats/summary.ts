@@ -1,11 +1,11 @@
 // The machine-readable summary (docs/report-keys.md): the fixed core keys, with
-// additions beside them. Counters come from the replay; every ratio is
-// computed here, `null` when its denominator is 0.
+// additions beside them. Counters come from the replay, through the narrow
+// ReplayResult below (the model's Replay is one; a lane's counters on its
+// leader's facts are another); every ratio is computed here, `null` when its
+// denominator is 0.
 import type { ReplayConfig } from '../config/config.js';
 import { formatOrder } from '../config/pagesizes.js';
-import type { Replay } from '../model/replay.js';
-import { TYPE_NAMES } from '../model/domains.js';
-import { D, M, ORDERS } from './counters.js';
+import { D, M, ORDERS, type Counters } from './counters.js';
 import { exactNumber } from '../trace/batch.js';
 import { formatBdf } from '../trace/schema.js';
 
@@ -121,32 +121,58 @@ export function translationCostNs(hits: number, walkAccesses: number, costs: Rep
   return hits * costs.iotlbHit + walkAccesses * costs.walkAccess;
 }
 
-export function buildSummary(replay: Replay, files: string[], workload?: string): Summary {
+/** What the summary is made of: a replay's counters and the few facts that name their rows. */
+export interface ReplayResult {
+  readonly counters: Counters;
+  readonly config: ReplayConfig;
+  readonly events: number;
+  /** ts of the first and last events, exact. */
+  readonly firstTs: bigint;
+  readonly lastTs: bigint;
+  facts(): ResultFacts;
+}
+
+/** The rows of a result, by the slots its counters are indexed by. */
+export interface ResultFacts {
+  /** The instances as resolved (the summary's `config.iommus`). */
+  iommus: { name: string; pageSizes: string[] }[];
+  /** Page orders some instance allows: their sizes are shown even at 0. */
+  shownOrders: number[];
+  peakTablePages: number;
+  /** By device slot. */
+  devices: { rid: number; iommu: string; devtlb: boolean }[];
+  /** By domain slot: trace id, type name (trace-format.md) and a nested domain's parent id. */
+  domains: { id: number; type: string; parent?: number }[];
+}
+
+export function buildSummary(replay: ReplayResult, files: string[], workload?: string): Summary {
   const c = replay.counters;
   const cfg = replay.config;
   const costs = cfg.costs;
+  const facts = replay.facts();
+  const nDevices = facts.devices.length;
+  const nDomains = facts.domains.length;
   // Sizes shown even at 0: every size some instance allows.
-  const shown = new Set<number>();
-  for (const m of replay.topology.instances) for (const o of m.sizes.ordersDesc) shown.add(o);
+  const shown = new Set<number>(facts.shownOrders);
 
   const sumDev = (f: number) => {
     let s = 0;
-    for (let d = 0; d < replay.nDevices; d++) s += c.dev(d, f);
+    for (let d = 0; d < nDevices; d++) s += c.dev(d, f);
     return s;
   };
   const sumDom = (f: number) => {
     let s = 0;
-    for (let d = 0; d < replay.nDomains; d++) s += c.dom(d, f);
+    for (let d = 0; d < nDomains; d++) s += c.dom(d, f);
     return s;
   };
   const sumPages = (arr: Float64Array) => (o: number) => {
     let s = 0;
-    for (let d = 0; d < replay.nDomains; d++) s += arr[d * ORDERS + o];
+    for (let d = 0; d < nDomains; d++) s += arr[d * ORDERS + o];
     return s;
   };
   const maxDom = (f: number) => {
     let m = 0;
-    for (let d = 0; d < replay.nDomains; d++) m = Math.max(m, c.dom(d, f));
+    for (let d = 0; d < nDomains; d++) m = Math.max(m, c.dom(d, f));
     return m;
   };
 
@@ -169,7 +195,7 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
     },
     attach: { ops: c.attachOps, errors: c.attachErrors },
     invalidation: inv,
-    pageTable: { peakTablePages: replay.pool.peak },
+    pageTable: { peakTablePages: facts.peakTablePages },
     nested: { walks: c.nestedWalks, memoryAccesses: c.nestedWalkAccesses, s1Faults: c.s1Faults, s2Faults: c.s2Faults },
     costNs: {
       translation: translationCostNs(iotlb.hits, walks.memoryAccesses, costs),
@@ -178,14 +204,14 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
   };
 
   const byDevice: DeviceRow[] = [];
-  const rids = replay.deviceRids();
+  const rids = facts.devices.map((d) => d.rid);
   const order = rids.map((_, i) => i).sort((a, b) => rids[a] - rids[b]);
   for (const slot of order) {
     const g: Get = (f) => c.dev(slot, f);
     byDevice.push({
       device: formatBdf(rids[slot]),
-      iommu: replay.topology.instances[replay.deviceInstance[slot]].name,
-      devtlbPresent: replay.devtlbs[slot] !== null,
+      iommu: facts.devices[slot].iommu,
+      devtlbPresent: facts.devices[slot].devtlb,
       dma: dmaOf(g),
       iotlb: iotlbOf(g),
       devtlb: devtlbOf(g),
@@ -194,15 +220,15 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
   }
 
   const byDomain: DomainRow[] = [];
-  const ids = Array.from(replay.domainTraceId.subarray(0, replay.nDomains));
+  const ids = facts.domains.map((d) => d.id);
   const domOrder = ids.map((_, i) => i).sort((a, b) => ids[a] - ids[b]);
   for (const slot of domOrder) {
     const g: Get = (f) => c.dom(slot, f);
     const lookups = g(M.iotlbLookups);
     byDomain.push({
       domain: ids[slot],
-      type: TYPE_NAMES[replay.domainType[slot]],
-      parent: replay.parentId(slot),
+      type: facts.domains[slot].type,
+      parent: facts.domains[slot].parent,
       map: { ops: g(M.mapOps), errors: g(M.mapErrors), bytes: g(M.mapBytes), pages: pagesOf((o) => c.mapPages[slot * ORDERS + o], new Set()) },
       unmap: {
         ops: g(M.unmapOps),
@@ -234,7 +260,7 @@ export function buildSummary(replay: Replay, files: string[], workload?: string)
 
   return {
     version: 1,
-    config: { ...cfg, iommus: replay.topology.describe() },
+    config: { ...cfg, iommus: facts.iommus },
     trace: {
       files,
       events: replay.events,

@@ -1,6 +1,7 @@
 // Seeded random traces under random configurations, for the property tests:
 // maps, unmaps (partial too), attach/detach/re-attach, PASIDs and SVA, device
 // TLBs, two instances, strict and lazy mode, every page-size bitmap.
+import { MODES, PARTIAL_UNMAP, POLICIES } from '../../src/config/config.js';
 import { Rng } from '../../src/workloads/rng.js';
 import type { Ev } from './events.js';
 import type { Meta } from './replay.js';
@@ -22,10 +23,11 @@ export function randomCase(seed: number): { events: Ev[]; config: Record<string,
   const config: Record<string, unknown> = {
     pageSizes: pick(rng, sizesChoices),
     svaPageSizes: pick(rng, sizesChoices),
-    iotlb: { sets: pick(rng, [1, 2, 4]), ways: pick(rng, [1, 2, 4]), policy: pick(rng, ['lru', 'fifo', 'plru', 'random', 'flush-when-full']) },
-    devtlb: { sets: 1, ways: pick(rng, [1, 2, 4]), policy: pick(rng, ['lru', 'fifo', 'plru', 'random']) },
-    partialUnmap: pick(rng, ['whole-leaf', 'reject', 'split']),
-    invalidation: { mode: pick(rng, ['strict', 'lazy']), maxInvalidationMask: rng.int(12), fqSize: 1 + rng.int(4), fqTimeoutNs: pick(rng, [5, 50, 1000]) },
+    iotlb: { sets: pick(rng, [1, 2, 4]), ways: pick(rng, [1, 2, 4]), policy: pick(rng, POLICIES) },
+    // Every policy but flush-when-full (a model of QEMU's IOTLB, not of a device TLB).
+    devtlb: { sets: 1, ways: pick(rng, [1, 2, 4]), policy: pick(rng, POLICIES.filter((p) => p !== 'flush-when-full')) },
+    partialUnmap: pick(rng, PARTIAL_UNMAP),
+    invalidation: { mode: pick(rng, MODES), maxInvalidationMask: rng.int(12), fqSize: 1 + rng.int(4), fqTimeoutNs: pick(rng, [5, 50, 1000]) },
     domainIds: 3 + rng.int(4),
     pageTable: { levels: pick(rng, [4, 5]) },
     seed: rng.int(100),

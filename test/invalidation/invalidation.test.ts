@@ -3,7 +3,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { psiCover, psiOut } from '../../src/invalidation/psi.js';
 import { Invalidator, type InvalidationTarget } from '../../src/invalidation/invalidator.js';
 import { Counters, M } from '../../src/stats/counters.js';
-import { TagSpace } from '../../src/caches/tags.js';
 import { SetAssocTable } from '../../src/caches/table.js';
 import { K4, M2, type Ev } from '../helpers/events.js';
 import { domainRow, replayEvents } from '../helpers/replay.js';
@@ -53,9 +52,8 @@ describe('gather (iommu_iotlb_gather_add_page)', () => {
       domainIsParent: new Uint8Array(1),
       attDevice: new Int32Array(1),
       attTag: new Int32Array(1),
-      tags: new TagSpace(),
     };
-    return { inv: new Invalidator(target, { lazy, maxInvalidationMask: 9, fqSize: 4, fqTimeoutNs: 10, instances: 1 }), counters };
+    return { inv: new Invalidator(target, { mode: lazy ? 'lazy' : 'strict', maxInvalidationMask: 9, fqSize: 4, fqTimeoutNs: 10, instances: 1, domainIds: 65536 }), counters };
   }
 
   it('a chunk of another length syncs first; a disjoint chunk syncs first; touching chunks merge', () => {

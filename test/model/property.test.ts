@@ -6,7 +6,7 @@ import { Replay } from '../../src/model/replay.js';
 import { stableStringify } from '../../src/json.js';
 import { buildSummary } from '../../src/stats/summary.js';
 import { Rng } from '../../src/workloads/rng.js';
-import { batchOf, type Ev } from '../helpers/events.js';
+import { batchOf } from '../helpers/events.js';
 import { metaOf, replayEvents } from '../helpers/replay.js';
 import { engineCounters, referenceCounters } from '../helpers/counters.js';
 import { randomCase } from '../helpers/random-case.js';

@@ -1,0 +1,94 @@
+// What an invalidation command does to the caches, whoever sends it: remove
+// a range or every entry of a tag from an instance's IOTLB and walk caches,
+// or an attachment's entries from its device's TLB, counting what was
+// removed and crediting the stale windows (docs/model.md §5, report-keys.md).
+// And the wait bookkeeping every vendor needs: the instances a batch of
+// commands touched. Vendors (vtd.ts) send commands through this.
+import { M } from '../stats/counters.js';
+import type { InvalidationTarget } from './vendor.js';
+
+export class Removal {
+  /** Instances touched by the current command batch (for wait descriptors). */
+  private readonly touched: Uint8Array;
+  private readonly touchedList: Int32Array;
+  private touchedCount = 0;
+
+  constructor(
+    private readonly t: InvalidationTarget,
+    instances: number,
+  ) {
+    this.touched = new Uint8Array(instances);
+    this.touchedList = new Int32Array(instances);
+  }
+
+  /** Notes that a command of this batch went to `instance`. */
+  touch(instance: number): void {
+    if (this.touched[instance] === 0) {
+      this.touched[instance] = 1;
+      this.touchedList[this.touchedCount++] = instance;
+    }
+  }
+
+  /** Counts one wait per instance touched since the last call (in the domain counters at `base`), and forgets them. */
+  waitPerTouched(base: number): void {
+    this.t.counters.domain[base + M.cmdWait] += this.touchedCount;
+    for (let k = 0; k < this.touchedCount; k++) this.touched[this.touchedList[k]] = 0;
+    this.touchedCount = 0;
+  }
+
+  /** Removes `tag`'s entries overlapping pfns [start, end) from `inst`'s IOTLB and walk caches. */
+  range(inst: number, tag: number, start: number, end: number, base: number, nowNs: number): void {
+    const t = this.t;
+    const iotlb = t.iotlbs[inst];
+    t.counters.domain[base + M.entriesRemoved] += iotlb.removeRange(tag, start, end, nowNs);
+    for (const w of t.walkCaches[inst]) w.removeRange(tag, start, end, nowNs);
+    iotlb.drain(t.counters.domain, base);
+  }
+
+  /**
+   * Removes every entry of `tag` from `inst`'s IOTLB and walk caches, or with
+   * `groups` (caches/tags.ts TagSpace.group) every entry of the tag's group.
+   */
+  tags(inst: number, tag: number, groups: Int32Array | null, base: number, nowNs: number): void {
+    const t = this.t;
+    const iotlb = t.iotlbs[inst];
+    t.counters.domain[base + M.entriesRemoved] += iotlb.removeTags(tag, groups, nowNs);
+    for (const w of t.walkCaches[inst]) w.removeTags(tag, groups, nowNs);
+    iotlb.drain(t.counters.domain, base);
+  }
+
+  /**
+   * One device-TLB command for attachment `att` (its device and PASID): over
+   * pfns [start, end), or all addresses when `start` is -1. (Device TLBs know
+   * no DIDs.)
+   */
+  devtlbCommand(att: number, start: number, end: number, base: number, nowNs: number): void {
+    const t = this.t;
+    const devtlb = t.devtlbs[t.attDevice[att]]!;
+    t.counters.domain[base + M.cmdDevtlb]++;
+    if (start < 0) devtlb.removeTags(att, null, nowNs);
+    else devtlb.removeRange(att, start, end, nowNs);
+  }
+
+  /** One device-TLB command per attachment on a device with a device TLB (range as devtlbCommand); touches their instances. */
+  devtlbCommands(atts: number[], start: number, end: number, base: number, nowNs: number): void {
+    const t = this.t;
+    for (let k = 0; k < atts.length; k++) {
+      const dev = t.attDevice[atts[k]];
+      if (t.devtlbs[dev] === null) continue;
+      this.devtlbCommand(atts[k], start, end, base, nowNs);
+      this.touch(t.deviceInstance[dev]);
+    }
+  }
+
+  /**
+   * Whether attachment k of `atts` is the first with its tag, so that each
+   * distinct tag gets one command.
+   */
+  firstOfTag(atts: number[], k: number): boolean {
+    const attTag = this.t.attTag;
+    const tag = attTag[atts[k]];
+    for (let j = 0; j < k; j++) if (attTag[atts[j]] === tag) return false;
+    return true;
+  }
+}

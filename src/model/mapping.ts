@@ -1,0 +1,219 @@
+// Map and unmap (docs/model.md §3, §4): the page tables' leaves of each
+// domain, the unmap's chunks handed to the invalidation's gather, and the
+// IOTLB entries of removed leaves stamped with the unmap's time (the start
+// of their stale window).
+import type { PartialUnmap } from '../config/config.js';
+import { POW2, isAligned } from '../caches/indexing.js';
+import type { Iotlb } from '../caches/iotlb.js';
+import type { Invalidator } from '../invalidation/invalidator.js';
+import { DOMAIN_FIELDS, M, ORDERS, type Counters } from '../stats/counters.js';
+import { pfnOf } from '../trace/batch.js';
+import { T_NESTED, T_PAGING, T_SVA } from '../trace/domain-codes.js';
+import type { Attachments } from './attachments.js';
+import type { LeafSink, PageTablePool } from './pagetable.js';
+import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
+import type { Rows } from './rows.js';
+import { TABLE_PAGE_BYTES, tableMemoryError, tablePagesForMap } from './tablememory.js';
+
+const PARTIAL_WHOLE = 0;
+const PARTIAL_REJECT = 1;
+const PARTIAL_SPLIT = 2;
+const PARTIAL_CODES: Record<PartialUnmap, number> = { 'whole-leaf': PARTIAL_WHOLE, reject: PARTIAL_REJECT, split: PARTIAL_SPLIT };
+
+export class Mapping implements LeafSink {
+  private readonly partialUnmap: number;
+
+  // The unmap in progress (LeafSink context).
+  private curDomain = 0;
+  private curRemovedAny = false;
+  private curNowNs = 0;
+  private splitting = false;
+
+  constructor(
+    private readonly rows: Rows,
+    private readonly a: Attachments,
+    private readonly pool: PageTablePool,
+    private readonly counters: Counters,
+    private readonly iotlbs: Iotlb[],
+    private readonly inv: Invalidator,
+    partialUnmap: PartialUnmap,
+    /** Table pages the replay may hold (--max-table-memory). */
+    private readonly maxTablePages: number,
+  ) {
+    const code = (PARTIAL_CODES as Partial<Record<string, number>>)[partialUnmap];
+    if (code === undefined) throw new Error(`internal: unknown partialUnmap "${partialUnmap}"`);
+    this.partialUnmap = code;
+  }
+
+  // ---------------------------------------------------------------- map (§3)
+
+  /** The map at row `row` of the batch. */
+  map(row: number): void {
+    const r = this.rows;
+    const iovaLo = r.iova[2 * row];
+    const iovaHi = r.iova[2 * row + 1];
+    const paddrLo = r.paddr[2 * row];
+    const paddrHi = r.paddr[2 * row + 1];
+    const sizeLo = r.size[2 * row];
+    const sizeHi = r.size[2 * row + 1];
+    const a = this.a;
+    const dom = a.domainSlot(r.domain[row]);
+    const cm = this.counters.domain;
+    const mb = dom * DOMAIN_FIELDS;
+    cm[mb + M.mapOps]++;
+    const type = a.domainType[dom];
+    if (type !== T_PAGING && type !== T_SVA && type !== T_NESTED) {
+      cm[mb + M.mapErrors]++; // EINVAL: not a paging domain
+      return;
+    }
+    const sizes = a.sizesOf(dom);
+    const granule = sizes.granuleOrder;
+    if (((iovaLo | paddrLo | sizeLo) & 0xfff) !== 0) {
+      cm[mb + M.mapErrors]++; // EINVAL: below the 4K granule floor
+      return;
+    }
+    const iova = pfnOf(iovaLo, iovaHi);
+    const paddr = pfnOf(paddrLo, paddrHi);
+    const size = pfnOf(sizeLo, sizeHi);
+    if (!isAligned(iova, granule) || !isAligned(paddr, granule) || !isAligned(size, granule)) {
+      cm[mb + M.mapErrors]++; // EINVAL: not granule-aligned
+      return;
+    }
+    if (size === 0) return;
+    const root = a.domainRoot[dom];
+    const pool = this.pool;
+    // Beyond the table's address space (VT-d: the domain's aperture): rejected.
+    if (iova + size > pool.limitPfn || pool.anyLeafIn(root, iova, iova + size)) {
+      cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
+      return;
+    }
+    if (size > 512) {
+      // Large enough to allocate tables in earnest: check the limit first.
+      const need = tablePagesForMap(pool.levels, sizes.ordersDesc, iova, paddr, size);
+      if (pool.alive + need > this.maxTablePages)
+        throw tableMemoryError(r.firstRow + row, r.domain[row], iova, size, need, pool.alive, this.maxTablePages * TABLE_PAGE_BYTES);
+    }
+    cm[mb + M.mapBytes] += size * 4096;
+    if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's
+    splitRange(pool, sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
+  }
+
+  // ---------------------------------------------------------------- unmap (§4)
+
+  /** The unmap at row `row` of the batch, at model time `nowNs`. */
+  unmap(row: number, nowNs: number): void {
+    const r = this.rows;
+    const iovaLo = r.iova[2 * row];
+    const iovaHi = r.iova[2 * row + 1];
+    const sizeLo = r.size[2 * row];
+    const sizeHi = r.size[2 * row + 1];
+    const a = this.a;
+    const dom = a.domainSlot(r.domain[row]);
+    const cm = this.counters.domain;
+    const mb = dom * DOMAIN_FIELDS;
+    cm[mb + M.unmapOps]++;
+    const type = a.domainType[dom];
+    if (type !== T_PAGING && type !== T_SVA && type !== T_NESTED) {
+      cm[mb + M.unmapErrors]++;
+      return;
+    }
+    const sizes = a.sizesOf(dom);
+    const granule = sizes.granuleOrder;
+    if (((iovaLo | sizeLo) & 0xfff) !== 0) {
+      cm[mb + M.unmapErrors]++;
+      return;
+    }
+    const iova = pfnOf(iovaLo, iovaHi);
+    const size = pfnOf(sizeLo, sizeHi);
+    if (!isAligned(iova, granule) || !isAligned(size, granule)) {
+      cm[mb + M.unmapErrors]++;
+      return;
+    }
+    cm[mb + M.unmapRequestedBytes] += size * 4096;
+    if (size === 0) return;
+    const orders = sizes.ordersDesc;
+    const root = a.domainRoot[dom];
+    const pool = this.pool;
+    const end = iova + size;
+    this.curDomain = dom;
+    this.curRemovedAny = false;
+    this.curNowNs = nowNs;
+    this.inv.beginUnmap();
+    let c = iova;
+    while (c < end) {
+      const order = pgsize(orders, c, c, end - c);
+      let chunkEnd = c + pgsizeOut.count * POW2[order];
+      const headOrder = pool.lookup(root, c);
+      if (headOrder < 0) {
+        cm[mb + M.unmapShort]++; // a hole: stop, keep what earlier chunks removed
+        break;
+      }
+      const headBase = pool.foundBase;
+      const headPhys = pool.foundPhys;
+      // The leaf at the chunk's last page: the head leaf itself when it reaches that far.
+      const headCovers = headBase + POW2[headOrder] >= chunkEnd;
+      const tailOrder = headCovers ? headOrder : pool.lookup(root, chunkEnd - 1);
+      const tailBase = headCovers ? headBase : pool.foundBase;
+      const tailPhys = headCovers ? headPhys : pool.foundPhys;
+      const headSticks = headBase < c;
+      const tailSticks = tailOrder >= 0 && tailBase + POW2[tailOrder] > chunkEnd;
+      let clearStart = c;
+      if (headSticks || tailSticks) {
+        if (this.partialUnmap === PARTIAL_REJECT) {
+          cm[mb + M.unmapErrors]++; // Arm v6.13+: partial large IOPTE, nothing of this chunk goes
+          break;
+        }
+        if (this.partialUnmap === PARTIAL_WHOLE) {
+          if (headSticks) clearStart = headBase;
+          if (tailSticks) chunkEnd = tailBase + POW2[tailOrder];
+        } else {
+          if (headSticks) this.splitLeaf(dom, root, orders, headBase, headOrder, headPhys, c, chunkEnd);
+          if (tailSticks && !(headSticks && tailBase === headBase)) this.splitLeaf(dom, root, orders, tailBase, tailOrder, tailPhys, c, chunkEnd);
+        }
+      }
+      if (clearStart === headBase && headBase + POW2[headOrder] === chunkEnd) pool.clearLeaf(root, headBase, headOrder, this);
+      else pool.clear(root, clearStart, chunkEnd, this);
+      this.inv.addChunk(dom, c, chunkEnd - c, nowNs);
+      c = chunkEnd;
+    }
+    this.inv.endUnmap(dom, this.curRemovedAny, nowNs);
+  }
+
+  /**
+   * Arm before v6.13 (`arm_lpae_split_blk_unmap`): the leaf is replaced by
+   * smaller allowed pages and only its part inside [s, e) is removed.
+   */
+  private splitLeaf(dom: number, root: number, orders: Int8Array, base: number, order: number, phys: number, s: number, e: number): void {
+    const leafEnd = base + POW2[order];
+    this.splitting = true; // the leaf goes, but only part of it counts as unmapped
+    this.pool.clear(root, base, leafEnd, this);
+    this.splitting = false;
+    if (base < s) splitRange(this.pool, orders, base, phys, s - base, root, null, 0);
+    if (leafEnd > e) splitRange(this.pool, orders, e, phys + (e - base), leafEnd - e, root, null, 0);
+    const rs = Math.max(s, base);
+    const re = Math.min(e, leafEnd);
+    splitRange(this.pool, orders, rs, phys + (rs - base), re - rs, 0, this.counters.unmapPages, dom * ORDERS);
+    this.counters.domain[dom * DOMAIN_FIELDS + M.unmapBytes] += (re - rs) * 4096;
+  }
+
+  /** LeafSink: a leaf of the current unmap's domain is gone. */
+  leafRemoved(basePfn: number, order: number): void {
+    const dom = this.curDomain;
+    this.curRemovedAny = true;
+    if (!this.splitting) {
+      // unmap.bytes is what was really removed: whole leaves (report.md).
+      this.counters.unmapPages[dom * ORDERS + order]++;
+      this.counters.domain[dom * DOMAIN_FIELDS + M.unmapBytes] += POW2[order] * 4096;
+    }
+    // Mark its IOTLB entries with the unmap time: the stale window starts now.
+    // Not for S1 leaves: combined entries are smaller than their S1 leaf or
+    // lie in another S2 leaf, so the window is measured on paging and SVA
+    // entries only (docs/nested.md).
+    const a = this.a;
+    if (a.domainType[dom] === T_NESTED) return;
+    const atts = a.domainAttachments[dom];
+    for (let k = 0; k < atts.length; k++) {
+      this.iotlbs[a.deviceInstance[a.attDevice[atts[k]]]].markUnmapped(a.attTag[atts[k]], basePfn, order, this.curNowNs);
+    }
+  }
+}

@@ -1,0 +1,14 @@
+// The columns of the batch being consumed (trace/batch.ts): the replay sets
+// them once a batch, and the handlers of its ops take a row index and read
+// the row here, so that no uint32 word above 2^30 is boxed to cross a call.
+export class Rows {
+  device: Uint32Array = new Uint32Array(0);
+  pasid: Uint32Array = new Uint32Array(0);
+  domain: Uint32Array = new Uint32Array(0);
+  /** 64-bit columns as (lo, hi) uint32 pairs. */
+  iova: Uint32Array = new Uint32Array(0);
+  paddr: Uint32Array = new Uint32Array(0);
+  size: Uint32Array = new Uint32Array(0);
+  /** The batch's first row in the trace (for messages). */
+  firstRow = 0;
+}
