@@ -93,7 +93,10 @@ for await (const raw of lines(qemuLog)) {
       const d = /^dev (\S+) /.exec(payload);
       if (d) c.devices.add(d[1]);
     } else if (ev === 'vtd_iotlb_page_hit') c.iotlbHits++;
-    else if (ev === 'vtd_iotlb_page_update') c.iotlbMisses++, c.iotlbFills++;
+    else if (ev === 'vtd_iotlb_page_update') {
+      c.iotlbMisses++;
+      c.iotlbFills++;
+    }
     else if (ev === 'vtd_iotlb_reset') c.iotlbResets++;
     else if (ev.startsWith('vtd_inv_desc_')) command(ev.slice('vtd_inv_desc_'.length));
   } else if (vendor === 'smmuv3') {
