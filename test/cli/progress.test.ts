@@ -10,7 +10,6 @@ function fakeTerminal(columns = 160): { stream: PassThrough & { isTTY: boolean; 
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
   // Escape codes and carriage returns out: what a user would read, line by line.
-  // eslint-disable-next-line no-control-regex
   return { stream, text: () => Buffer.concat(chunks).toString('utf8').replace(/\x1b\[1G/g, '\n').replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '').replace(/\r/g, '\n') };
 }
 
