@@ -79,11 +79,12 @@ export class Replacement {
   /** random: seeded xorshift32 state, so `random` runs are reproducible. */
   private rng: number;
 
-  constructor(name: PolicyName, sets: number, ways: number, seed: number) {
+  /** `stamps`: false for a table that orders its ways itself (caches/table.ts IndexedTable keeps recency lists). */
+  constructor(name: PolicyName, sets: number, ways: number, seed: number, stamps = true) {
     this.name = name;
     this.code = name === 'lru' && ways === 4 ? LRU4 : CODES[name];
     this.ways = ways;
-    const stamped = this.code === LRU || this.code === FIFO;
+    const stamped = stamps && (this.code === LRU || this.code === FIFO);
     this.stamp = new Float64Array(stamped ? sets * ways : 0);
     this.bits = new Uint8Array(this.code === PLRU ? sets * ways : 0); // node 0 unused: ways-1 nodes per set
     this.order4 = new Uint8Array(this.code === LRU4 ? sets : 0).fill(LRU4_INITIAL);

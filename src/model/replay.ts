@@ -11,7 +11,7 @@ import { Invalidator, type InvalidationTarget } from '../invalidation/invalidato
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
 import { TWO_POW_32, lastPfnOf, pfnOf, type EventBatch } from '../trace/batch.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
-import { DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_NESTED, T_PAGING, T_SVA, TYPE_NAMES } from './domains.js';
+import { ATTACHMENT_SLOT_BYTES, DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_NESTED, T_PAGING, T_SVA, TYPE_NAMES, deviceSlotBytes, domainSlotBytes } from './domains.js';
 import { FAULT_S1, nestedOut, nestedWalk, unionOrders } from './nested.js';
 import { PageTablePool, leafLevelOf, type LeafSink } from './pagetable.js';
 import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
@@ -21,11 +21,13 @@ import { PagingRunContext, laneRun, pagingRun, type LaneRun, type PagingRun } fr
 import { LanesIotlb } from '../caches/lanes.js';
 import './jit.js';
 import { resolveTopology, sizesOf, type Topology } from './topology.js';
-import { DEFAULT_MAX_TABLE_BYTES, TABLE_PAGE_BYTES, tableMemoryError, tablePagesForMap } from './tablememory.js';
+import { DEFAULT_MAX_TABLE_BYTES, mapTableBytes, tableMemoryError } from './tablememory.js';
+import { MemoryBudget } from '../config/limits.js';
+import { formatBdf } from '../trace/schema.js';
 
 /** Bounds on what a replay may cost, apart from the configuration (they change no counter). */
 export interface ReplayLimits {
-  /** Page-table memory (4 KiB a table page) past which a map stops the replay; default 1 GiB. */
+  /** Memory of the model's state (page tables, slots, TLBs; config/limits.ts MemoryBudget) past which the replay stops; default 1 GiB. */
   maxTableBytes?: number;
   /**
    * Take the generic DMA loop even where a specialized one exists
@@ -94,7 +96,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   domainTraceId = new Float64Array(16);
   domainType = new Uint8Array(16);
   /** Index into sizeSets, or -1 until the bitmap is fixed at first use. */
-  domainSizes = new Int8Array(16).fill(-1);
+  domainSizes = new Int16Array(16).fill(-1); // up to MAX_INSTANCES (topology.ts) + 1 sets
   domainRoot = new Int32Array(16);
   /** [slot * nInst + inst] */
   private domainDid = new Int32Array(16);
@@ -126,9 +128,13 @@ export class Replay implements InvalidationTarget, LeafSink {
   private curRemovedAny = false;
   private splitting = false;
 
-  /** Table pages the replay may hold (--max-table-memory), and the current batch's first row (for its message). */
-  private readonly maxTablePages: number;
+  /** What the model's state may hold (--max-table-memory); the current batch's first row and the row of the op in progress (for its message). */
+  readonly budget: MemoryBudget;
   private cFirstRow = 0;
+  private opRow = 0;
+  /** Bytes of a domain slot and of a device slot (model/domains.ts). */
+  private readonly domainBytes: number;
+  private readonly deviceBytes: number;
 
   // Nested translation (§8). Last among the fields: the hot loop's fields
   // above keep their in-object slots.
@@ -166,24 +172,26 @@ export class Replay implements InvalidationTarget, LeafSink {
    */
   constructor(config: ReplayConfig, meta: TraceMetadata, limits: ReplayLimits = {}, iotlbOf?: (instance: number, pool: PageTablePool) => Iotlb, lanes: TableGeometry[] = []) {
     this.config = config;
-    this.maxTablePages = Math.floor((limits.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES) / TABLE_PAGE_BYTES);
+    this.budget = new MemoryBudget(limits.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES);
     this.meta = meta;
     this.parentIds = new Set(meta.parents?.values() ?? []);
     this.topology = resolveTopology(config, meta);
     this.nInst = this.topology.instances.length;
     this.sizeSets = [...this.topology.instances.map((m) => m.sizes), sizesOf(config.svaPageSizes)];
     this.svaSizes = this.nInst;
-    this.pool = new PageTablePool(config.pageTable.levels);
+    this.pool = new PageTablePool(config.pageTable.levels, undefined, this.budget);
     // Each table's random policy has its own seed: IOTLB i, device TLB 500 + slot, walk cache 700 + 8i + level.
     this.laneGeometries = [config.iotlb, ...lanes];
     if (lanes.length > 0 && (iotlbOf || config.walkCache)) throw new Error('internal: IOTLB lanes take the table of the configuration and no walk caches');
-    this.lanes = lanes.length > 0 ? this.topology.instances.map((_, i) => new LanesIotlb(this.laneGeometries, config.seed * 1000 + i)) : null;
-    this.iotlbs = this.lanes ?? this.topology.instances.map((_, i) => (iotlbOf ? iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i)));
+    this.lanes = lanes.length > 0 ? this.topology.instances.map((m, i) => new LanesIotlb(this.laneGeometries, config.seed * 1000 + i, this.budget, `the IOTLB of ${m.name}`)) : null;
+    this.iotlbs = this.lanes ?? this.topology.instances.map((m, i) => (iotlbOf ? iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i, `the IOTLB of ${m.name}`)));
     const wc = config.walkCache;
-    this.walkCaches = this.topology.instances.map((_, i) =>
-      wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l)) : [],
+    this.walkCaches = this.topology.instances.map((m, i) =>
+      wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l, `the walk caches of ${m.name}`)) : [],
     );
-    this.didAllocators = this.topology.instances.map(() => new DidAllocator(config.domainIds));
+    this.didAllocators = this.topology.instances.map(() => new DidAllocator(config.domainIds, this.budget));
+    this.domainBytes = domainSlotBytes(this.nInst, 1 + lanes.length);
+    this.deviceBytes = deviceSlotBytes(1 + lanes.length);
     this.partialUnmap = config.partialUnmap === 'reject' ? PARTIAL_REJECT : config.partialUnmap === 'split' ? PARTIAL_SPLIT : PARTIAL_WHOLE;
     this.domainDid = new Int32Array(16 * this.nInst);
     this.domainDidRef = new Int32Array(16 * this.nInst);
@@ -200,6 +208,8 @@ export class Replay implements InvalidationTarget, LeafSink {
     x.pool = this.pool;
     x.counters = this.counters;
     x.cachedWalk = wc ? (tag, pfn, order, dom, cd, b) => this.cachedWalk(this.walkCaches[this.runInstance], tag, pfn, order, dom, cd, b) : null;
+    // From here on a charge past the limit names the row being replayed.
+    this.budget.where = () => this.cFirstRow + this.opRow;
   }
 
   /** Whether paging DMA runs take the specialized loop (model/specialize.ts). */
@@ -252,8 +262,8 @@ export class Replay implements InvalidationTarget, LeafSink {
     }
   }
 
-  private makeTable(g: TableGeometry, seedOffset: number): SetAssocTable {
-    return tableOf(g, this.config.seed * 1000 + seedOffset);
+  private makeTable(g: TableGeometry, seedOffset: number, what: string): SetAssocTable {
+    return tableOf(g, this.config.seed * 1000 + seedOffset, this.budget, what);
   }
 
   // ---------------------------------------------------------------- slots
@@ -264,6 +274,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   private newDevice(rid: number): number {
+    this.budget.charge(this.deviceBytes, `device ${formatBdf(rid)}`);
     const slot = this.nDevices++;
     if (slot >= this.deviceRid.length) {
       const cap = this.deviceRid.length * 2;
@@ -276,7 +287,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.deviceRid[slot] = rid;
     this.deviceInstance[slot] = this.topology.instanceOf(rid);
     this.pasidAtt.push(null);
-    this.devtlbs.push(this.topology.hasDevtlb(rid) ? this.makeTable(this.config.devtlb, 500 + slot) : null);
+    this.devtlbs.push(this.topology.hasDevtlb(rid) ? this.makeTable(this.config.devtlb, 500 + slot, `the device TLB of ${formatBdf(rid)}`) : null);
     return slot;
   }
 
@@ -286,6 +297,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   private newDomain(id: number): number {
+    this.budget.charge(this.domainBytes, `domain ${id}`);
     const slot = this.nDomains++;
     if (slot >= this.domainTraceId.length) {
       const cap = this.domainTraceId.length * 2;
@@ -382,14 +394,17 @@ export class Replay implements InvalidationTarget, LeafSink {
           this.unmap(i);
           break;
         case Op.Attach:
+          this.opRow = i;
           this.counters.attachOps++;
           this.attach(this.deviceSlot(device[i]), pasid[i], domain[i]);
           break;
         case Op.Detach:
+          this.opRow = i;
           this.counters.attachOps++;
           this.setAttachment(this.deviceSlot(device[i]), pasid[i], NO_DOMAIN);
           break;
         case Op.Flush:
+          this.opRow = i;
           this.flush(domain[i]);
           break;
       }
@@ -433,6 +448,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       end++;
     }
     const events = end - start;
+    this.opRow = start; // a run's new device, or a device TLB grown by it, is charged at its first row
     const dev = this.deviceSlot(rid);
     const cd = this.counters.device;
     const b = dev * DEVICE_FIELDS;
@@ -678,6 +694,7 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   /** The map at row `row` of the batch. */
   private map(row: number): void {
+    this.opRow = row;
     const iovaLo = this.cIova[2 * row];
     const iovaHi = this.cIova[2 * row + 1];
     const paddrLo = this.cPaddr[2 * row];
@@ -713,13 +730,9 @@ export class Replay implements InvalidationTarget, LeafSink {
       cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
       return;
     }
-    const pool = this.pool;
-    if (size > 512) {
-      // Large enough to allocate tables in earnest: check the limit first.
-      const need = tablePagesForMap(pool.levels, sizes.ordersDesc, iova, paddr, size);
-      if (pool.alive + need > this.maxTablePages)
-        throw tableMemoryError(this.cFirstRow + row, this.cDomain[row], iova, size, need, pool.alive, this.maxTablePages * TABLE_PAGE_BYTES);
-    }
+    // The tables the map may need, checked before any is made (model/tablememory.ts).
+    const need = mapTableBytes(this.pool, sizes.ordersDesc, iova, paddr, size);
+    if (!this.budget.fits(need)) throw tableMemoryError(this.cFirstRow + row, this.cDomain[row], iova, size, need, this.budget);
     cm[mb + M.mapBytes] += size * 4096;
     if (this.domainSizes[dom] < 0) this.domainSizes[dom] = 0; // mapped before any attach: the first instance's
     splitRange(this.pool, sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
@@ -729,6 +742,7 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   /** The unmap at row `row` of the batch. */
   private unmap(row: number): void {
+    this.opRow = row;
     const iovaLo = this.cIova[2 * row];
     const iovaHi = this.cIova[2 * row + 1];
     const sizeLo = this.cSize[2 * row];
@@ -866,6 +880,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   private newAttachment(dev: number, pasid: number): number {
+    this.budget.charge(ATTACHMENT_SLOT_BYTES, `device ${formatBdf(this.deviceRid[dev])} PASID ${pasid}`);
     const att = this.nAtts++;
     if (att >= this.attDevice.length) {
       const cap = this.attDevice.length * 2;
