@@ -294,7 +294,7 @@ export function isIndexed(g: { ways: number }): boolean {
 }
 
 /** Ways a one-set IndexedTable holds at first; it doubles them as it fills. */
-const INDEXED_FIRST_HELD = 1024;
+const INDEXED_FIRST_HELD = 64;
 
 /** A hash of an entry's key (tag, base, order); any spread will do, equal keys hash alike. */
 function keyHash(tag: number, base: number, order: number): number {
