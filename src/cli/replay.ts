@@ -61,7 +61,7 @@ export const replayCommand: CommandModule<object, Args> = {
       .option('mode', { type: 'string', describe: 'invalidation mode: strict or lazy; overrides the configuration' })
       .option('json', { type: 'string', describe: 'write the summary JSON here (- for standard output)' })
       .option('report', { type: 'string', describe: 'write the Markdown report here (- for standard output)' })
-      .option('max-table-memory', { type: 'string', describe: 'stop when the page tables would need more than this (default 1G)' })
+      .option('max-table-memory', { type: 'string', describe: 'stop when the model (page tables, domains, devices, TLBs) would hold more than this (default 1G)' })
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const mode = single('mode', args.mode);
