@@ -25,11 +25,12 @@ export const NO_DOMAIN = -1;
 export class DidAllocator {
   private used: Uint8Array | null = null;
   private lowestFree = 2;
-  constructor(readonly size: number, private readonly budget: MemoryBudget | null = null) {}
+  /** `what` names the instance in the memory-limit line ("the domain-ID space of dmar0"). */
+  constructor(readonly size: number, private readonly budget: MemoryBudget | null = null, private readonly what = 'the domain-ID space of an instance') {}
   /** A DID, or -1 when none is free (ENOSPC). */
   alloc(): number {
     if (this.used === null) {
-      this.budget?.charge(this.size, 'the domain IDs of an instance');
+      this.budget?.charge(this.size, this.what);
       this.used = new Uint8Array(this.size);
       this.used[0] = 1;
       if (this.size > 1) this.used[1] = 1;

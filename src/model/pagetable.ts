@@ -82,7 +82,7 @@ export class PageTablePool {
   private growTo(tables: number): void {
     const roomTables = Math.floor(this.budget.room / TABLE_PAGE_COST_BYTES);
     const cap = Math.max(tables, Math.min(this.capacity * 2, this.capacity + roomTables));
-    this.budget.charge((cap - this.capacity) * TABLE_PAGE_COST_BYTES, 'the page tables');
+    this.budget.charge((cap - this.capacity) * TABLE_PAGE_COST_BYTES, 'the page-table pool');
     const ptr = new Int32Array(cap * ENTRIES);
     ptr.set(this.ptr);
     const phys = new Float64Array(cap * ENTRIES);

@@ -187,9 +187,9 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.iotlbs = this.lanes ?? this.topology.instances.map((m, i) => (iotlbOf ? iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i, `the IOTLB of ${m.name}`)));
     const wc = config.walkCache;
     this.walkCaches = this.topology.instances.map((m, i) =>
-      wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l, `the walk caches of ${m.name}`)) : [],
+      wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l, `a walk cache of ${m.name}`)) : [],
     );
-    this.didAllocators = this.topology.instances.map(() => new DidAllocator(config.domainIds, this.budget));
+    this.didAllocators = this.topology.instances.map((m) => new DidAllocator(config.domainIds, this.budget, `the domain-ID space of ${m.name}`));
     this.domainBytes = domainSlotBytes(this.nInst, 1 + lanes.length);
     this.deviceBytes = deviceSlotBytes(1 + lanes.length);
     this.partialUnmap = config.partialUnmap === 'reject' ? PARTIAL_REJECT : config.partialUnmap === 'split' ? PARTIAL_SPLIT : PARTIAL_WHOLE;
