@@ -58,9 +58,13 @@ export class MemoryBudget {
     return Math.max(0, this.maxBytes - this.used);
   }
 
-  /** Counts `bytes` held by `what` ("domain 7", "the page tables"), or stops the replay when they would pass the limit. */
-  charge(bytes: number, what: string): void {
-    if (this.used + bytes > this.maxBytes) throw this.error(what, bytes);
+  /**
+   * Counts `bytes` held by `what` ("domain 7", "the page-table pool"; a
+   * function when the name costs something to build), or stops the replay
+   * when they would pass the limit.
+   */
+  charge(bytes: number, what: string | (() => string)): void {
+    if (this.used + bytes > this.maxBytes) throw this.error(typeof what === 'string' ? what : what(), bytes);
     this.used += bytes;
   }
 

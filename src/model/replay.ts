@@ -274,7 +274,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   private newDevice(rid: number): number {
-    this.budget.charge(this.deviceBytes, `device ${formatBdf(rid)}`);
+    this.budget.charge(this.deviceBytes, () => `device ${formatBdf(rid)} (${(this.nDevices + 1).toLocaleString('en-US')} devices so far)`);
     const slot = this.nDevices++;
     if (slot >= this.deviceRid.length) {
       const cap = this.deviceRid.length * 2;
@@ -297,7 +297,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   private newDomain(id: number): number {
-    this.budget.charge(this.domainBytes, `domain ${id}`);
+    this.budget.charge(this.domainBytes, () => `domain ${id} (${(this.nDomains + 1).toLocaleString('en-US')} domains so far)`);
     const slot = this.nDomains++;
     if (slot >= this.domainTraceId.length) {
       const cap = this.domainTraceId.length * 2;
@@ -880,7 +880,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   }
 
   private newAttachment(dev: number, pasid: number): number {
-    this.budget.charge(ATTACHMENT_SLOT_BYTES, `device ${formatBdf(this.deviceRid[dev])} PASID ${pasid}`);
+    this.budget.charge(ATTACHMENT_SLOT_BYTES, () => `the attachment of device ${formatBdf(this.deviceRid[dev])} PASID ${pasid} (${(this.nAtts + 1).toLocaleString('en-US')} so far)`);
     const att = this.nAtts++;
     if (att >= this.attDevice.length) {
       const cap = this.attDevice.length * 2;
