@@ -52,14 +52,63 @@ export class DidAllocator {
   }
 }
 
+/**
+ * Each paging or nested domain's DID on each instance it is attached on, and
+ * how many attachments there use it (docs/model.md §2: the DID is allocated at
+ * the domain's first attach on an instance, released at its last detach).
+ * Only pairs in use are held, in maps: a table of domains by instances grew
+ * with every instance a trace names.
+ */
+export class DomainDids {
+  private readonly did = new Map<number, number>();
+  private readonly refs = new Map<number, number>();
+  constructor(private readonly instances: number, private readonly budget: MemoryBudget | null = null) {}
+
+  /** The DID of `domain` on `instance`, or 0 when it has none there. */
+  get(domain: number, instance: number): number {
+    return this.did.get(domain * this.instances + instance) ?? 0;
+  }
+
+  /** One more attachment of `domain` on `instance`; its first takes a DID from `ids`. False when none is free (ENOSPC): nothing changes. */
+  ref(domain: number, instance: number, ids: DidAllocator): boolean {
+    const k = domain * this.instances + instance;
+    const n = this.refs.get(k) ?? 0;
+    if (n === 0) {
+      const d = ids.alloc(); // before the old domain's DID is released
+      if (d < 0) return false;
+      this.budget?.charge(DID_ENTRY_BYTES, 'a domain ID in use');
+      this.did.set(k, d);
+    }
+    this.refs.set(k, n + 1);
+    return true;
+  }
+
+  /** One attachment fewer; the last gives the DID back to `ids`. */
+  unref(domain: number, instance: number, ids: DidAllocator): void {
+    const k = domain * this.instances + instance;
+    const n = this.refs.get(k)! - 1;
+    if (n > 0) {
+      this.refs.set(k, n);
+      return;
+    }
+    ids.release(this.did.get(k)!);
+    this.did.delete(k);
+    this.refs.delete(k);
+    this.budget?.release(DID_ENTRY_BYTES);
+  }
+}
+
+/** A (domain, instance) pair in DomainDids: two map entries. */
+const DID_ENTRY_BYTES = 2 * 40;
+
 // What a slot of the replay's state holds, about, for the memory budget
 // (config/limits.ts MemoryBudget): its typed-array entries, its counters (in
 // each set of counters: the replay's and one per IOTLB lane), its JS arrays
 // and map entries. The page tables and TLBs are charged where they are made.
 
-/** A domain slot: type, sizes, root, parent and trace id, its DID and DID count on each instance, its flush queue, two lists, counters. */
-export function domainSlotBytes(instances: number, counterSets: number): number {
-  return 19 + 8 * instances + 13 + 2 * 40 + 40 + counterSets * (DOMAIN_FIELDS + 2 * ORDERS) * 8;
+/** A domain slot: type, sizes, root, parent and trace id, its flush queue, two lists, counters (its DIDs: DomainDids). */
+export function domainSlotBytes(counterSets: number): number {
+  return 19 + 13 + 2 * 40 + 40 + counterSets * (DOMAIN_FIELDS + 2 * ORDERS) * 8;
 }
 
 /** A device slot: requester ID, instance, attachment, its PASID map's and device TLB's places, counters. */

@@ -11,7 +11,7 @@ import { Invalidator, type InvalidationTarget } from '../invalidation/invalidato
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
 import { TWO_POW_32, lastPfnOf, pfnOf, type EventBatch } from '../trace/batch.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
-import { ATTACHMENT_SLOT_BYTES, DidAllocator, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_NESTED, T_PAGING, T_SVA, TYPE_NAMES, deviceSlotBytes, domainSlotBytes } from './domains.js';
+import { ATTACHMENT_SLOT_BYTES, DidAllocator, DomainDids, NO_DOMAIN, SHARED_DID, T_BLOCKED, T_IDENTITY, T_NESTED, T_PAGING, T_SVA, TYPE_NAMES, deviceSlotBytes, domainSlotBytes } from './domains.js';
 import { FAULT_S1, nestedOut, nestedWalk, unionOrders } from './nested.js';
 import { PageTablePool, leafLevelOf, type LeafSink } from './pagetable.js';
 import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
@@ -98,9 +98,8 @@ export class Replay implements InvalidationTarget, LeafSink {
   /** Index into sizeSets, or -1 until the bitmap is fixed at first use. */
   domainSizes = new Int16Array(16).fill(-1); // up to MAX_INSTANCES (topology.ts) + 1 sets
   domainRoot = new Int32Array(16);
-  /** [slot * nInst + inst] */
-  private domainDid = new Int32Array(16);
-  private domainDidRef = new Int32Array(16);
+  /** Each domain's DID on each instance it is attached on. */
+  private readonly dids: DomainDids;
   /** Per domain: the attachment slots attached to it. */
   domainAttachments: number[][] = [];
 
@@ -190,11 +189,10 @@ export class Replay implements InvalidationTarget, LeafSink {
       wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l, `a walk cache of ${m.name}`)) : [],
     );
     this.didAllocators = this.topology.instances.map((m) => new DidAllocator(config.domainIds, this.budget, `the domain-ID space of ${m.name}`));
-    this.domainBytes = domainSlotBytes(this.nInst, 1 + lanes.length);
+    this.domainBytes = domainSlotBytes(1 + lanes.length);
+    this.dids = new DomainDids(this.nInst, this.budget);
     this.deviceBytes = deviceSlotBytes(1 + lanes.length);
     this.partialUnmap = config.partialUnmap === 'reject' ? PARTIAL_REJECT : config.partialUnmap === 'split' ? PARTIAL_SPLIT : PARTIAL_WHOLE;
-    this.domainDid = new Int32Array(16 * this.nInst);
-    this.domainDidRef = new Int32Array(16 * this.nInst);
     this.inv = new Invalidator(this, {
       lazy: config.invalidation.mode === 'lazy',
       maxInvalidationMask: config.invalidation.maxInvalidationMask,
@@ -307,8 +305,6 @@ export class Replay implements InvalidationTarget, LeafSink {
       this.domainRoot = grow(this.domainRoot, cap);
       this.domainParent = grow(this.domainParent, cap);
       this.domainIsParent = grow(this.domainIsParent, cap);
-      this.domainDid = grow(this.domainDid, cap * this.nInst);
-      this.domainDidRef = grow(this.domainDidRef, cap * this.nInst);
     }
     this.counters.ensureDomains(this.nDomains);
     this.inv.ensureDomains(this.nDomains);
@@ -337,7 +333,7 @@ export class Replay implements InvalidationTarget, LeafSink {
 
   didOf(domain: number, instance: number): number {
     const type = this.domainType[domain];
-    return type === T_PAGING || type === T_NESTED ? this.domainDid[domain * this.nInst + instance] : SHARED_DID;
+    return type === T_PAGING || type === T_NESTED ? this.dids.get(domain, instance) : SHARED_DID;
   }
 
   /**
@@ -915,16 +911,10 @@ export class Replay implements InvalidationTarget, LeafSink {
           this.counters.attachErrors++; // EINVAL: this instance lacks one of the domain's sizes
           return;
         }
-        const k = next * this.nInst + inst;
-        if (this.domainDidRef[k] === 0) {
-          const did = this.didAllocators[inst].alloc(); // before the old domain's DID is released
-          if (did < 0) {
-            this.counters.attachErrors++; // ENOSPC
-            return;
-          }
-          this.domainDid[k] = did;
+        if (!this.dids.ref(next, inst, this.didAllocators[inst])) {
+          this.counters.attachErrors++; // ENOSPC
+          return;
         }
-        this.domainDidRef[k]++;
         if (this.domainSizes[next] < 0) this.domainSizes[next] = inst; // fixed at its first attach
         if (this.domainSizes[checked] < 0) this.domainSizes[checked] = inst; // a nested attach is a use of the parent
       }
@@ -942,11 +932,7 @@ export class Replay implements InvalidationTarget, LeafSink {
       this.inv.teardown(old, att, oldTag, this.nowNs);
       const oldType = this.domainType[old];
       if (oldType === T_PAGING || oldType === T_NESTED) {
-        const k = old * this.nInst + inst;
-        if (--this.domainDidRef[k] === 0) {
-          this.didAllocators[inst].release(this.domainDid[k]);
-          this.domainDid[k] = 0;
-        }
+        this.dids.unref(old, inst, this.didAllocators[inst]);
       }
     }
   }
