@@ -96,7 +96,7 @@ export class Replay implements InvalidationTarget, LeafSink {
   domainTraceId = new Float64Array(16);
   domainType = new Uint8Array(16);
   /** Index into sizeSets, or -1 until the bitmap is fixed at first use. */
-  domainSizes = new Int16Array(16).fill(-1); // up to MAX_INSTANCES (topology.ts) + 1 sets
+  domainSizes = new Int16Array(16).fill(-1); // up to MAX_INSTANCES (config/config.ts) + 1 sets: past 127 a byte wrapped
   domainRoot = new Int32Array(16);
   /** Each domain's DID on each instance it is attached on. */
   private readonly dids: DomainDids;

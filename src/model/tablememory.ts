@@ -1,16 +1,14 @@
 // How much page-table memory a map needs, known before it is made, so that a
 // valid but huge trace (one 2 TiB map in 4K pages wants a million table
 // pages) stops with one line instead of running for minutes and gigabytes.
-// The model's tables are 4 KiB pages of 512 entries (docs/model.md §2-3).
+// The model's tables are 4 KiB pages of 512 entries (docs/model.md §2-3); the
+// replay holds TABLE_PAGE_COST_BYTES (model/pagetable.ts) for each.
 import { formatSizeLog2 } from '../config/pagesizes.js';
 import { MemoryLimitError, formatBytes, memoryLimitMessage, type MemoryBudget } from '../config/limits.js';
 import { POW2 } from '../caches/indexing.js';
 import { leafLevelOf, type PageTablePool } from './pagetable.js';
 import { pgsize, pgsizeOut } from './pgsize.js';
 
-export { formatBytes };
-/** A table page of the modeled IOMMU (the pool holds TABLE_PAGE_COST_BYTES for it). */
-export const TABLE_PAGE_BYTES = 4096;
 /**
  * The default of --max-table-memory: 1 GiB of model state (page tables,
  * domain, device and attachment state, TLB entries), as the replay holds it.
