@@ -52,7 +52,11 @@ export class Replay implements InvalidationTarget, LeafSink {
   readonly topology: Topology;
   readonly counters = new Counters();
   readonly pool: PageTablePool;
-  /** Per instance: its IOTLB (a SetAssocTable unless the Replay was built with another, as curves are). */
+  /**
+   * Per instance: its IOTLB (a SetAssocTable unless the Replay was built with
+   * another, as curves are). Made with the instance's first device
+   * (openInstance): a trace may name thousands of instances and use a few.
+   */
   readonly iotlbs: Iotlb[];
   /** Per instance, walk caches for levels 2..levels (index level - 2); empty when off. */
   readonly walkCaches: SetAssocTable[][];
@@ -182,12 +186,12 @@ export class Replay implements InvalidationTarget, LeafSink {
     // Each table's random policy has its own seed: IOTLB i, device TLB 500 + slot, walk cache 700 + 8i + level.
     this.laneGeometries = [config.iotlb, ...lanes];
     if (lanes.length > 0 && (iotlbOf || config.walkCache)) throw new Error('internal: IOTLB lanes take the table of the configuration and no walk caches');
-    this.lanes = lanes.length > 0 ? this.topology.instances.map((m, i) => new LanesIotlb(this.laneGeometries, config.seed * 1000 + i, this.budget, `the IOTLB of ${m.name}`)) : null;
-    this.iotlbs = this.lanes ?? this.topology.instances.map((m, i) => (iotlbOf ? iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i, `the IOTLB of ${m.name}`)));
+    // Instances' tables are made by openInstance, at their first device.
+    this.iotlbOf = iotlbOf;
+    this.lanes = lanes.length > 0 ? [] : null;
+    this.iotlbs = this.lanes ?? [];
+    this.walkCaches = [];
     const wc = config.walkCache;
-    this.walkCaches = this.topology.instances.map((m, i) =>
-      wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l, `a walk cache of ${m.name}`)) : [],
-    );
     this.didAllocators = this.topology.instances.map((m) => new DidAllocator(config.domainIds, this.budget, `the domain-ID space of ${m.name}`));
     this.domainBytes = domainSlotBytes(1 + lanes.length);
     this.dids = new DomainDids(this.nInst, this.budget);
@@ -260,6 +264,18 @@ export class Replay implements InvalidationTarget, LeafSink {
     }
   }
 
+  private readonly iotlbOf: ((instance: number, pool: PageTablePool) => Iotlb) | undefined;
+
+  /** Makes instance `i`'s IOTLB (or lanes) and walk caches, charged to the budget; their seeds are the instance's, whenever it opens. */
+  private openInstance(i: number): void {
+    const name = this.topology.instances[i].name;
+    const config = this.config;
+    if (this.lanes !== null) this.lanes[i] = new LanesIotlb(this.laneGeometries, config.seed * 1000 + i, this.budget, `the IOTLB of ${name}`);
+    else this.iotlbs[i] = this.iotlbOf ? this.iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i, `the IOTLB of ${name}`);
+    const wc = config.walkCache;
+    this.walkCaches[i] = wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l, `a walk cache of ${name}`)) : [];
+  }
+
   private makeTable(g: TableGeometry, seedOffset: number, what: string): SetAssocTable {
     return tableOf(g, this.config.seed * 1000 + seedOffset, this.budget, what);
   }
@@ -284,6 +300,7 @@ export class Replay implements InvalidationTarget, LeafSink {
     this.deviceSlots.set(rid, slot);
     this.deviceRid[slot] = rid;
     this.deviceInstance[slot] = this.topology.instanceOf(rid);
+    if (this.walkCaches[this.deviceInstance[slot]] === undefined) this.openInstance(this.deviceInstance[slot]);
     this.pasidAtt.push(null);
     this.devtlbs.push(this.topology.hasDevtlb(rid) ? this.makeTable(this.config.devtlb, 500 + slot, `the device TLB of ${formatBdf(rid)}`) : null);
     return slot;

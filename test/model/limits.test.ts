@@ -133,6 +133,14 @@ describe('IOMMU instances: bounded, and paid for when used', () => {
     expect(r.budget.used).toBeLessThan(48 * 2 ** 20);
   });
 
+  it('an instance\'s IOTLB and walk caches are made with its first device', () => {
+    // 4,096 IOTLBs of 65,536 entries would be 10 GiB; the one instance in use holds 2.7 MiB.
+    const r = new Replay(resolveConfig({ iotlb: { entries: 65536, ways: 4 }, walkCache: { entries: 1024, ways: 4 } }, 'limits'), metaOf(topology(MAX_INSTANCES)), { maxTableBytes: 32 * 2 ** 20 });
+    consumeInTwo(r, THREE);
+    expect(r.iotlbs.filter((t) => t !== undefined)).toHaveLength(1);
+    expect(r.budget.used).toBeLessThan(32 * 2 ** 20);
+  });
+
   it('a configuration of more instances is refused with its field', () => {
     expect(() => resolveConfig({ iommus: Array.from({ length: MAX_INSTANCES + 1 }, (_, i) => ({ name: `i${i}` })) }, 'c.json')).toThrow(
       `Invalid config "c.json": iommus: expected at most ${MAX_INSTANCES} instances, got ${MAX_INSTANCES + 1}`,
