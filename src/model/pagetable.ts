@@ -7,8 +7,11 @@
 // when an unmap chunk covers a table's whole span; a root lives as long as the
 // replay.
 import { POW2, alignDown, isAligned } from '../caches/indexing.js';
+import { unlimitedBudget, type MemoryBudget } from '../config/limits.js';
 
 export const ENTRIES = 512;
+/** What one table page holds in the pool: its entries (int32) and their physical pages (float64). */
+export const TABLE_PAGE_COST_BYTES = ENTRIES * (4 + 8);
 
 /** The level (1 = the 4K-entry level) whose entries hold a leaf of `order`. */
 export function leafLevelOf(order: number): number {
@@ -40,32 +43,53 @@ export class PageTablePool {
   foundBase = 0;
   foundPhys = 0;
 
-  constructor(levels: number, initialTables = 64) {
+  /**
+   * The pool's arrays are charged to `budget` as they are allocated
+   * (TABLE_PAGE_COST_BYTES a table page of capacity): they double as tables
+   * are needed, but never past what the budget has room for.
+   */
+  constructor(levels: number, initialTables = 64, private readonly budget: MemoryBudget = unlimitedBudget()) {
     this.levels = levels;
     this.limitPfn = POW2[9 * levels];
+    budget.charge(initialTables * TABLE_PAGE_COST_BYTES, 'the page-table pool');
     this.capacity = initialTables;
     this.ptr = new Int32Array(initialTables * ENTRIES);
     this.phys = new Float64Array(initialTables * ENTRIES);
+  }
+
+  /** Table pages that can be allocated without growing the pool. */
+  get spareTables(): number {
+    return this.capacity - this.nextId + this.freeIds.length;
+  }
+
+  /** Bytes the budget must still give for `tables` more table pages (0 when the pool has room for them). */
+  bytesFor(tables: number): number {
+    return Math.max(0, tables - this.spareTables) * TABLE_PAGE_COST_BYTES;
   }
 
   private allocTable(): number {
     let id = this.freeIds.pop();
     if (id === undefined) {
       id = this.nextId++;
-      if (id >= this.capacity) {
-        const cap = this.capacity * 2;
-        const ptr = new Int32Array(cap * ENTRIES);
-        ptr.set(this.ptr);
-        const phys = new Float64Array(cap * ENTRIES);
-        phys.set(this.phys);
-        this.ptr = ptr;
-        this.phys = phys;
-        this.capacity = cap;
-      }
+      if (id >= this.capacity) this.growTo(id + 1);
     }
     // Freed tables are cleared when freed, so a reused one is already empty.
     if (++this.alive > this.peak) this.peak = this.alive;
     return id;
+  }
+
+  /** Grows the arrays to at least `tables` table pages: double, as far as the budget has room. */
+  private growTo(tables: number): void {
+    const roomTables = Math.floor(this.budget.room / TABLE_PAGE_COST_BYTES);
+    const cap = Math.max(tables, Math.min(this.capacity * 2, this.capacity + roomTables));
+    this.budget.charge((cap - this.capacity) * TABLE_PAGE_COST_BYTES, 'the page-table pool');
+    const ptr = new Int32Array(cap * ENTRIES);
+    ptr.set(this.ptr);
+    const phys = new Float64Array(cap * ENTRIES);
+    phys.set(this.phys);
+    this.ptr = ptr;
+    this.phys = phys;
+    this.capacity = cap;
   }
 
   private freeTable(id: number): void {
