@@ -69,8 +69,10 @@ export const inspectCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.inspect,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, describe: 'Arrow trace files; - reads a stream from standard input' })
+      .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'Arrow trace files; - reads a stream from standard input' })
       .option('json', { type: 'boolean', describe: 'print JSON for scripts' })
+      .example('$0 inspect traces/nic.arrows', 'events by op, devices, domains, the time span and the metadata')
+      .example('$0 inspect dma.arrows maps.arrows --json', 'two files as one trace, as JSON')
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const found = await withStdinTraces(args.traces, async (paths, relabel) => {

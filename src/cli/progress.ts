@@ -55,8 +55,20 @@ export interface ProgressLine {
   detail: string;
   done: string;
   unit: string;
+  /** With its unit (formatRate). */
   rate: string;
   eta: string;
+}
+
+/**
+ * Events per second as the line shows them, with the unit that keeps a
+ * digit that moves: a sweep of many points runs at thousands of events x
+ * points a second, which 0.0 M/s hid.
+ */
+export function formatRate(perSec: number): string {
+  if (perSec >= 1e6) return `${(perSec / 1e6).toFixed(1)} M/s`;
+  if (perSec >= 1e3) return `${(perSec / 1e3).toFixed(perSec >= 1e5 ? 0 : 1)} k/s`;
+  return perSec > 0 ? `${Math.round(perSec)} /s` : '0.0 M/s';
 }
 
 /** Widest bar drawn; narrowest worth drawing. */
@@ -71,7 +83,7 @@ const BAR_MIN = 10;
  */
 export function fitProgressLine(p: ProgressLine, width: number): string {
   const room = Math.max(1, width - 1);
-  const tail = [`${p.rate} M/s`, `ETA ${p.eta}`];
+  const tail = [p.rate, `ETA ${p.eta}`];
   const choices = [
     [`${p.percent}%`, ...(p.detail ? [p.detail] : []), `${p.done} ${p.unit}`, ...tail],
     [`${p.percent}%`, `${p.done} ${p.unit}`, ...tail],
@@ -95,7 +107,7 @@ export function progressBar(total: number, opts: ProgressOptions = {}): Progress
   const started = Date.now();
   const unit = opts.unit ?? 'events';
   let estimate = Math.max(1, total);
-  let line: ProgressLine = { percent: 0, detail: '', done: '0', unit, rate: '0.0', eta: '--' };
+  let line: ProgressLine = { percent: 0, detail: '', done: '0', unit, rate: '0.0 M/s', eta: '--' };
   const bar = new cliProgress.SingleBar(
     {
       stream: stream as NodeJS.WritableStream,
@@ -118,7 +130,7 @@ export function progressBar(total: number, opts: ProgressOptions = {}): Progress
       detail: detail ?? line.detail,
       done: done.toLocaleString('en-US'),
       unit,
-      rate: secs > 0 ? (done / secs / 1e6).toFixed(1) : '0.0',
+      rate: formatRate(secs > 0 ? done / secs : 0),
       eta,
     };
     bar.update(Math.min(done, estimate));

@@ -78,6 +78,7 @@ table{border-collapse:collapse;font-size:12px}
 th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
 th:first-child,td:first-child{text-align:left}
 table.text td,table.text th{text-align:left}
+table:not(.text) td{white-space:nowrap}
 thead{background:#f4f4f4}
 figure{margin:0}
 figure svg{display:block;max-width:100%;height:auto}

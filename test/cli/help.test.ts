@@ -10,7 +10,7 @@ import { runCli } from '../helpers/cli.js';
 describe('--help', () => {
   it('shows examples, at the top and for each command', () => {
     expect(runCli(['--help']).stdout).toContain('Examples:');
-    for (const command of ['replay', 'sweep', 'curve', 'compare', 'gen', 'import']) {
+    for (const command of ['replay', 'sweep', 'curve', 'compare', 'gen', 'import', 'inspect', 'worker']) {
       const r = runCli([command, '--help']);
       expect(r.status, command).toBe(0);
       expect(r.stdout, command).toMatch(/Examples:\n {2}iommu-replay /);

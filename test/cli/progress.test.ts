@@ -3,7 +3,7 @@
 // "ETA 0s" before it has a rate.
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { etaText, fitProgressLine, progressBar } from '../../src/cli/progress.js';
+import { etaText, fitProgressLine, formatRate, progressBar } from '../../src/cli/progress.js';
 
 function fakeTerminal(columns = 160): { stream: PassThrough & { isTTY: boolean; columns: number }; text: () => string } {
   const stream = Object.assign(new PassThrough(), { isTTY: true, columns });
@@ -67,7 +67,7 @@ describe('the line fits the terminal (CLI item 4)', () => {
     if (ci !== undefined) process.env.CI = ci;
   });
 
-  const line = { percent: 42, detail: 'traces 1/3, points 17/72 done', done: '123,456,789', unit: 'events x points', rate: '12.3', eta: '3m07s' };
+  const line = { percent: 42, detail: 'traces 1/3, points 17/72 done', done: '123,456,789', unit: 'events x points', rate: '12.3 M/s', eta: '3m07s' };
 
   it('at any width, keeps the percentage, the rate and the ETA, and never reaches the last column', () => {
     for (const width of [200, 120, 100, 80, 60, 50, 40]) {
@@ -108,5 +108,15 @@ describe('the line fits the terminal (CLI item 4)', () => {
       // Never 100% before the end.
       expect(lines.slice(0, -1).join('\n')).not.toContain(' 100% ');
     }
+  });
+});
+
+describe('formatRate', () => {
+  it('keeps a moving digit at every speed (a slow sweep read 0.0 M/s)', () => {
+    expect(formatRate(12_345_678)).toBe('12.3 M/s');
+    expect(formatRate(480_000)).toBe('480 k/s');
+    expect(formatRate(48_000)).toBe('48.0 k/s');
+    expect(formatRate(950)).toBe('950 /s');
+    expect(formatRate(0)).toBe('0.0 M/s');
   });
 });
