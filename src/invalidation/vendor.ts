@@ -12,6 +12,7 @@
 // Invalidation imports nothing from the model: what it sees of the replay's
 // state is InvalidationTarget, which the model implements.
 import type { Iotlb } from '../caches/iotlb.js';
+import type { ReplayConfig } from '../config/config.js';
 import type { SetAssocTable } from '../caches/table.js';
 import type { Counters } from '../stats/counters.js';
 
@@ -50,6 +51,10 @@ export interface VendorOptions {
   domainIds: number;
   /** Largest page-selective mask (§5); VT-d's, as other vendors have no such limit. */
   maxInvalidationMask: number;
+  /** The configuration's `amd` block (§9.4). */
+  amd: ReplayConfig['amd'];
+  /** The configuration's `smmu` block (§9.4). */
+  smmu: ReplayConfig['smmu'];
 }
 
 /**
