@@ -4,6 +4,7 @@
 // not all implemented yet is refused there, so its line here is never reached.
 import type { VendorName } from '../config/config.js';
 import type { InvalidationTarget, Vendor, VendorOptions } from './vendor.js';
+import { Amd } from './amd.js';
 import { Vtd } from './vtd.js';
 
 export type { VendorName } from '../config/config.js';
@@ -15,7 +16,7 @@ const notModelled = (name: VendorName) => (): Vendor => {
 export const VENDORS: Record<VendorName, (target: InvalidationTarget, opts: VendorOptions) => Vendor> = {
   vtd: (target, opts) => new Vtd(target, opts),
   // AMD-Vi
-  amd: notModelled('amd'),
+  amd: (target, opts) => new Amd(target, opts),
   // Arm SMMUv3
   smmuv3: notModelled('smmuv3'),
 };
