@@ -4,7 +4,7 @@
 // each of them sends, on which tags, is the vendor's (vendor.ts; VT-d in
 // vtd.ts); the caches it removes entries from are the target's.
 import { M, DOMAIN_FIELDS } from '../stats/counters.js';
-import type { InvalidationMode } from '../config/config.js';
+import type { InvalidationMode, ReplayConfig } from '../config/config.js';
 import { grow } from '../typed.js';
 import { modeRules } from './modes.js';
 import type { InvalidationTarget, Vendor } from './vendor.js';
@@ -26,7 +26,13 @@ export interface InvalidatorOptions {
   /** What the model's state may hold (--max-table-memory), and the instances' names for its line. */
   budget?: MemoryBudget;
   instanceNames?: string[];
+  /** The configuration's vendor blocks (§9.4); default: config.md's defaults. */
+  amd?: ReplayConfig['amd'];
+  smmu?: ReplayConfig['smmu'];
 }
+
+const DEFAULT_AMD: ReplayConfig['amd'] = { npCache: false };
+const DEFAULT_SMMU: ReplayConfig['smmu'] = { rangeInvalidation: true, forceSyncErratum: false, asidBits: 16 };
 
 export class Invalidator {
   /** The mode's unmaps go to the flush queue (modes.ts). */
@@ -57,7 +63,15 @@ export class Invalidator {
     this.lazy = modeRules(opts.mode).deferred;
     this.fqSize = opts.fqSize;
     this.fqTimeoutNs = opts.fqTimeoutNs;
-    this.vendor = VENDORS[opts.vendor ?? 'vtd'](t, { instances: opts.instances, domainIds: opts.domainIds, maxInvalidationMask: opts.maxInvalidationMask, budget: opts.budget, instanceNames: opts.instanceNames });
+    this.vendor = VENDORS[opts.vendor ?? 'vtd'](t, {
+      instances: opts.instances,
+      domainIds: opts.domainIds,
+      maxInvalidationMask: opts.maxInvalidationMask,
+      amd: opts.amd ?? DEFAULT_AMD,
+      smmu: opts.smmu ?? DEFAULT_SMMU,
+      budget: opts.budget,
+      instanceNames: opts.instanceNames,
+    });
   }
 
   ensureDomains(n: number): void {
@@ -157,6 +171,16 @@ export class Invalidator {
   flushDomain(domain: number, nowNs: number): void {
     this.t.counters.domain[domain * DOMAIN_FIELDS + M.flushes]++;
     this.vendor.flushDomain(domain, nowNs);
+  }
+
+  /** Whether maps send commands (the vendor's `mapped`): decided once, so that the map path asks nothing per map otherwise. */
+  get flushesMaps(): boolean {
+    return this.vendor.mapped !== undefined;
+  }
+
+  /** A successful map of pfns [start, end) of `domain`: the vendor's commands after it, if its maps send any (§9.3). */
+  mapped(domain: number, start: number, end: number, nowNs: number): void {
+    this.vendor.mapped?.(domain, start, end, nowNs);
   }
 
   /** Teardown of `domain`'s attachment `att` (IOTLB tag `tag`) when it is replaced or removed (§2). */

@@ -12,6 +12,7 @@
 // Invalidation imports nothing from the model: what it sees of the replay's
 // state is InvalidationTarget, which the model implements.
 import type { Iotlb } from '../caches/iotlb.js';
+import type { ReplayConfig } from '../config/config.js';
 import type { SetAssocTable } from '../caches/table.js';
 import type { MemoryBudget } from '../config/limits.js';
 import type { Counters } from '../stats/counters.js';
@@ -55,6 +56,10 @@ export interface VendorOptions {
   budget?: MemoryBudget;
   /** The instances' names, for the memory-limit line. */
   instanceNames?: string[];
+  /** The configuration's `amd` block (§9.4). */
+  amd: ReplayConfig['amd'];
+  /** The configuration's `smmu` block (§9.4). */
+  smmu: ReplayConfig['smmu'];
 }
 
 /**
@@ -88,6 +93,12 @@ export interface Vendor {
   gatherBreaks(gStart: number, gEnd: number, gLen: number, start: number, end: number, len: number): boolean;
   /** The commands of a sync of `domain`'s gathered pfn range [start, end) (§5; on a parent, §8's S2 sync). Not counted in `syncs`: the caller counts. */
   sync(domain: number, start: number, end: number, nowNs: number): void;
+  /**
+   * The commands that follow a map of pfns [start, end) of `domain`, for a
+   * vendor whose maps send some (AMD with NpCache: Linux
+   * `amd_iommu_iotlb_sync_map()`); absent when maps send nothing (§9.3).
+   */
+  readonly mapped?: (domain: number, start: number, end: number, nowNs: number) => void;
   /** The commands of a domain-wide flush (`flush_iotlb_all`: the flush queue, `flush` ops). Not counted in `flushes`: the caller counts. */
   flushDomain(domain: number, nowNs: number): void;
   /** The commands of the teardown of `domain`'s attachment `att`, whose IOTLB tag was `tag` (§2), with whatever it counts. */

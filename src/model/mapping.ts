@@ -29,6 +29,8 @@ export class Mapping implements LeafSink {
   private curRemovedAny = false;
   private curNowNs = 0;
   private splitting = false;
+  /** The vendor's maps send commands (decided once: invalidation/vendor.ts `mapped`). */
+  private readonly flushesMaps: boolean;
 
   constructor(
     private readonly rows: Rows,
@@ -44,12 +46,13 @@ export class Mapping implements LeafSink {
     const code = (PARTIAL_CODES as Partial<Record<string, number>>)[partialUnmap];
     if (code === undefined) throw new Error(`internal: unknown partialUnmap "${partialUnmap}"`);
     this.partialUnmap = code;
+    this.flushesMaps = inv.flushesMaps;
   }
 
   // ---------------------------------------------------------------- map (§3)
 
-  /** The map at row `row` of the batch. */
-  map(row: number): void {
+  /** The map at row `row` of the batch, at model time `nowNs`. */
+  map(row: number, nowNs: number): void {
     const r = this.rows;
     r.opRow = row;
     const iovaLo = r.iova[2 * row];
@@ -95,6 +98,8 @@ export class Mapping implements LeafSink {
     cm[mb + M.mapBytes] += size * 4096;
     if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's
     splitRange(pool, sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
+    // AMD with NpCache flushes what was mapped (§9.3); other vendors' maps send nothing.
+    if (this.flushesMaps) this.inv.mapped(dom, iova, iova + size, nowNs);
   }
 
   // ---------------------------------------------------------------- unmap (§4)
