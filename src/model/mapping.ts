@@ -13,7 +13,7 @@ import type { Attachments } from './attachments.js';
 import type { LeafSink, PageTablePool } from './pagetable.js';
 import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
 import type { Rows } from './rows.js';
-import { TABLE_PAGE_BYTES, tableMemoryError, tablePagesForMap } from './tablememory.js';
+import { tableMemoryError, tablePagesForMap } from './tablememory.js';
 
 const PARTIAL_WHOLE = 0;
 const PARTIAL_REJECT = 1;
@@ -89,9 +89,9 @@ export class Mapping implements LeafSink {
     }
     if (size > 512) {
       // Large enough to allocate tables in earnest: check the limit first.
-      const need = tablePagesForMap(pool.levels, sizes.ordersDesc, iova, paddr, size);
+      const need = tablePagesForMap(pool.format, sizes.ordersDesc, iova, paddr, size);
       if (pool.alive + need > this.maxTablePages)
-        throw tableMemoryError(r.firstRow + row, r.domain[row], iova, size, need, pool.alive, this.maxTablePages * TABLE_PAGE_BYTES);
+        throw tableMemoryError(r.firstRow + row, r.domain[row], iova, size, need, pool.alive, this.maxTablePages * pool.format.tablePageBytes, pool.format.tablePageBytes);
     }
     cm[mb + M.mapBytes] += size * 4096;
     if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's

@@ -24,12 +24,12 @@ import { DmaPath } from './dma.js';
 import { Mapping } from './mapping.js';
 import { PageTablePool } from './pagetable.js';
 import { Rows } from './rows.js';
-import { DEFAULT_MAX_TABLE_BYTES, TABLE_PAGE_BYTES } from './tablememory.js';
-import { resolveTopology, sizesOf, type Topology } from './topology.js';
+import { DEFAULT_MAX_TABLE_BYTES } from './tablememory.js';
+import { resolveTopology, sizesOf, tableFormatOf, type Topology } from './topology.js';
 
 /** Bounds on what a replay may cost, apart from the configuration (they change no counter). */
 export interface ReplayLimits {
-  /** Page-table memory (4 KiB a table page) past which a map stops the replay; default 1 GiB. */
+  /** Page-table memory (4 KiB a table page, or the granule's size under smmuv3) past which a map stops the replay; default 1 GiB. */
   maxTableBytes?: number;
   /**
    * Take the generic DMA loop even where a specialized one exists
@@ -88,7 +88,7 @@ export class Replay implements ReplayResult {
     const instances = this.topology.instances;
     /** Page-size sets: one per instance, then the SVA set. */
     const sizeSets = [...instances.map((m) => m.sizes), sizesOf(config.svaPageSizes)];
-    this.pool = new PageTablePool(config.pageTable.levels);
+    this.pool = new PageTablePool(tableFormatOf(config, meta, this.topology));
     // Each table's random policy has its own seed: IOTLB i, device TLB 500 + slot, walk cache 700 + 8i + level.
     const makeTable = (g: TableGeometry, seedOffset: number) => tableOf(g, config.seed * 1000 + seedOffset);
     const laneGeometries = [config.iotlb, ...lanes];
@@ -96,7 +96,7 @@ export class Replay implements ReplayResult {
     this.lanes = lanes.length > 0 ? instances.map((_, i) => new LanesIotlb(laneGeometries, config.seed * 1000 + i)) : null;
     this.iotlbs = this.lanes ?? instances.map((_, i) => (iotlbOf ? iotlbOf(i, this.pool) : makeTable(config.iotlb, i)));
     const wc = config.walkCache;
-    this.walkCaches = instances.map((_, i) => (wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => makeTable(wc, 700 + i * 8 + l)) : []));
+    this.walkCaches = instances.map((_, i) => (wc ? Array.from({ length: this.pool.levels - 1 }, (_, l) => makeTable(wc, 700 + i * 8 + l)) : []));
     this.attachments = new Attachments(config, meta, this.topology, sizeSets, this.pool, this.counters, this.iotlbs, this.walkCaches, makeTable);
     this.inv = new Invalidator(this.attachments, {
       mode: config.invalidation.mode,
@@ -110,7 +110,7 @@ export class Replay implements ReplayResult {
     // Lanes are fed by the specialized run only.
     const specialized = !iotlbOf && !(options.generic && this.lanes === null);
     this.dma = new DmaPath(config, this.rows, this.attachments, this.pool, this.counters, this.inv, this.iotlbs, this.walkCaches, sizeSets, this.lanes, laneGeometries, specialized);
-    const maxTablePages = Math.floor((options.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES) / TABLE_PAGE_BYTES);
+    const maxTablePages = Math.floor((options.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES) / this.pool.format.tablePageBytes);
     this.mapping = new Mapping(this.rows, this.attachments, this.pool, this.counters, this.iotlbs, this.inv, config.partialUnmap, maxTablePages);
   }
 
