@@ -149,6 +149,7 @@ export class DmaPath {
       end++;
     }
     const events = end - start;
+    r.opRow = start; // a run's new device, or a device TLB grown by it, is charged at its first row
     const a = this.a;
     const dev = a.deviceSlot(rid);
     const cd = this.counters.device;

@@ -10,10 +10,17 @@
 // freed as VT-d's `dma_pte_clear_level()` frees them: when an unmap chunk
 // covers a table's whole span; a root lives as long as the replay.
 import { POW2, alignDown, isAligned } from '../caches/indexing.js';
+import { unlimitedBudget, type MemoryBudget } from '../config/limits.js';
 import { x86Format, type TableFormat } from '../config/tableformat.js';
 
 /** Entries of an x86 table page. */
 export const ENTRIES = 512;
+/** What one table page of `entries` entries holds in the pool: its entries (int32) and their physical pages (float64). */
+export function tablePageCostBytes(entries: number): number {
+  return entries * (4 + 8);
+}
+/** An x86 table page's cost (4 KiB of 512 entries). */
+export const TABLE_PAGE_COST_BYTES = tablePageCostBytes(ENTRIES);
 
 /** The level (1 = the granule's level) whose entries hold a leaf of `order` in `format` (default x86). */
 export function leafLevelOf(order: number, format?: TableFormat): number {
@@ -34,8 +41,10 @@ export interface LeafSink {
 export class PageTablePool {
   readonly format: TableFormat;
   readonly levels: number;
-  /** Entries of a table page (format.entries), and that minus one. */
+  /** Entries of a table page (format.entries). */
   readonly entries: number;
+  /** What a table page costs the budget (tablePageCostBytes). */
+  readonly tablePageCostBytes: number;
   private readonly indexMask: number;
   private readonly granuleOrder: number;
   private readonly bitsPerLevel: number;
@@ -59,20 +68,30 @@ export class PageTablePool {
   foundBase = 0;
   foundPhys = 0;
 
-  /** `format` is a level count for the x86 format, or the configuration's format. */
-  constructor(format: number | TableFormat, initialTables = 64) {
+  /**
+   * The pool's arrays are charged to `budget` as they are allocated
+   * (tablePageCostBytes a table page of capacity: under LPAE a 64K-granule
+   * table page of 8192 entries costs 16 times an x86 one): they double as
+   * tables are needed, but never past what the budget has room for.
+   * `format` is a level count for the x86 format, or the configuration's
+   * format; `initialTables` counts x86-sized pages (fewer larger ones).
+   */
+  constructor(format: number | TableFormat, initialTables = 64, private readonly budget: MemoryBudget = unlimitedBudget()) {
     const f = typeof format === 'number' ? x86Format(format) : format;
     this.format = f;
     this.levels = f.levels;
     this.entries = f.entries;
+    this.tablePageCostBytes = tablePageCostBytes(f.entries);
     this.indexMask = f.entries - 1;
     this.granuleOrder = f.granuleOrder;
     this.bitsPerLevel = f.bitsPerLevel;
     this.shifts = Int8Array.from({ length: f.levels + 1 }, (_, l) => (l === 0 ? 0 : levelShift(f, l)));
     this.limitPfn = POW2[f.limitOrder];
-    this.capacity = initialTables;
-    this.ptr = new Int32Array(initialTables * f.entries);
-    this.phys = new Float64Array(initialTables * f.entries);
+    const tables = Math.max(2, Math.ceil((initialTables * ENTRIES) / f.entries));
+    budget.charge(tables * this.tablePageCostBytes, 'the page-table pool');
+    this.capacity = tables;
+    this.ptr = new Int32Array(tables * f.entries);
+    this.phys = new Float64Array(tables * f.entries);
   }
 
   /** The level whose entries hold a leaf of `order`. */
@@ -80,24 +99,39 @@ export class PageTablePool {
     return Math.floor((order - this.granuleOrder) / this.bitsPerLevel) + 1;
   }
 
+  /** Table pages that can be allocated without growing the pool. */
+  get spareTables(): number {
+    return this.capacity - this.nextId + this.freeIds.length;
+  }
+
+  /** Bytes the budget must still give for `tables` more table pages (0 when the pool has room for them). */
+  bytesFor(tables: number): number {
+    return Math.max(0, tables - this.spareTables) * this.tablePageCostBytes;
+  }
+
   private allocTable(): number {
     let id = this.freeIds.pop();
     if (id === undefined) {
       id = this.nextId++;
-      if (id >= this.capacity) {
-        const cap = this.capacity * 2;
-        const ptr = new Int32Array(cap * this.entries);
-        ptr.set(this.ptr);
-        const phys = new Float64Array(cap * this.entries);
-        phys.set(this.phys);
-        this.ptr = ptr;
-        this.phys = phys;
-        this.capacity = cap;
-      }
+      if (id >= this.capacity) this.growTo(id + 1);
     }
     // Freed tables are cleared when freed, so a reused one is already empty.
     if (++this.alive > this.peak) this.peak = this.alive;
     return id;
+  }
+
+  /** Grows the arrays to at least `tables` table pages: double, as far as the budget has room. */
+  private growTo(tables: number): void {
+    const roomTables = Math.floor(this.budget.room / this.tablePageCostBytes);
+    const cap = Math.max(tables, Math.min(this.capacity * 2, this.capacity + roomTables));
+    this.budget.charge((cap - this.capacity) * this.tablePageCostBytes, 'the page-table pool');
+    const ptr = new Int32Array(cap * this.entries);
+    ptr.set(this.ptr);
+    const phys = new Float64Array(cap * this.entries);
+    phys.set(this.phys);
+    this.ptr = ptr;
+    this.phys = phys;
+    this.capacity = cap;
   }
 
   private freeTable(id: number): void {

@@ -2,16 +2,19 @@
 // valid but huge trace (one 2 TiB map in 4K pages wants a million table
 // pages) stops with one line instead of running for minutes and gigabytes.
 // The model's tables are 4 KiB pages of 512 entries (docs/model.md §2-3), or
-// under LPAE pages of the granule's size (§9.2, config/tableformat.ts).
-import { InputError } from '../errors.js';
+// under LPAE pages of the granule's size (§9.2, config/tableformat.ts); the
+// replay holds tablePageCostBytes (model/pagetable.ts) for each.
 import { formatSizeLog2 } from '../config/pagesizes.js';
+import { MemoryLimitError, formatBytes, memoryLimitMessage, type MemoryBudget } from '../config/limits.js';
 import { POW2 } from '../caches/indexing.js';
 import type { TableFormat } from '../config/tableformat.js';
-import { leafLevelOf, levelShift } from './pagetable.js';
+import { leafLevelOf, levelShift, type PageTablePool } from './pagetable.js';
 import { pgsize, pgsizeOut } from './pgsize.js';
 
-export const TABLE_PAGE_BYTES = 4096;
-/** The default of --max-table-memory: 1 GiB of modeled table pages (the replay holds about 1.5 times that). */
+/**
+ * The default of --max-table-memory: 1 GiB of model state (page tables,
+ * domain, device and attachment state, TLB entries), as the replay holds it.
+ */
 export const DEFAULT_MAX_TABLE_BYTES = 2 ** 30;
 
 /** Distinct tables of `level` (a table of level l spans what an entry of level l + 1 does) that pfns [start, end) touch. */
@@ -59,17 +62,20 @@ export function tablePagesForMap(format: TableFormat, orders: Int8Array, iova: n
   return tables;
 }
 
-export function formatBytes(bytes: number): string {
-  for (const [unit, shift] of [['TiB', 40], ['GiB', 30], ['MiB', 20], ['KiB', 10]] as const) {
-    if (bytes >= 2 ** shift) return `${(bytes / 2 ** shift).toFixed(1).replace(/\.0$/, '')} ${unit}`;
-  }
-  return `${bytes} B`;
+/**
+ * Bytes the budget must still give for the page tables a map of pfns
+ * [iova, iova + size) -> paddr may allocate (0: the pool has room). Made for
+ * every map, so cheap for a small one: a map of at most 512 pages touches at
+ * most two tables of each level.
+ */
+export function mapTableBytes(pool: PageTablePool, orders: Int8Array, iova: number, paddr: number, size: number): number {
+  if (size <= 512 && pool.spareTables >= 2 * pool.levels) return 0;
+  return pool.bytesFor(tablePagesForMap(pool.format, orders, iova, paddr, size));
 }
 
-export function tableMemoryError(row: number, domain: number, iovaPfn: number, sizePfn: number, needPages: number, alivePages: number, maxBytes: number, tablePageBytes: number): InputError {
+/** The memory-limit line for a map whose page tables need `needBytes` more than the pool holds. */
+export function tableMemoryError(row: number, domain: number, iovaPfn: number, sizePfn: number, needBytes: number, budget: MemoryBudget): MemoryLimitError {
   const sizeText = Number.isInteger(Math.log2(sizePfn)) ? formatSizeLog2(Math.log2(sizePfn) + 12) : formatBytes(sizePfn * 4096);
-  return new InputError(
-    `Stopped at row ${row}: the map of ${sizeText} at iova 0x${(iovaPfn * 4096).toString(16)} in domain ${domain} needs about ${formatBytes(needPages * tablePageBytes)} of page tables` +
-      `${alivePages > 0 ? ` (${formatBytes(alivePages * tablePageBytes)} already in use)` : ''}, over the ${formatBytes(maxBytes)} limit; raise it with --max-table-memory`,
-  );
+  const what = `the map of ${sizeText} at iova 0x${(iovaPfn * 4096).toString(16)} in domain ${domain}`;
+  return new MemoryLimitError(memoryLimitMessage(row, what, needBytes, budget.used, budget.maxBytes, ' of page tables'));
 }

@@ -2,7 +2,7 @@
 // (docs/model.md §1): the configuration's, else the trace's, else one
 // "iommu0"; a device goes where the configuration says, else where the trace
 // says (when that instance exists), else behind the first instance.
-import type { ReplayConfig } from '../config/config.js';
+import { MAX_INSTANCES, type ReplayConfig } from '../config/config.js';
 import { PageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
 import { tableFormatFor, type NamedBitmap, type TableFormat } from '../config/tableformat.js';
 import { InputError } from '../errors.js';
@@ -28,10 +28,19 @@ export function sizesOf(names: string[]): PageSizeSet {
 
 export function resolveTopology(config: ReplayConfig, meta: TraceMetadata): Topology {
   const names = config.iommus?.map((m) => m.name) ?? meta.topology?.iommus.map((m) => m.name) ?? ['iommu0'];
+  // The configuration's count is checked with the configuration (config.ts); this is the trace's.
+  if (names.length > MAX_INSTANCES)
+    throw new InputError(`Cannot use the trace's topology: ${names.length.toLocaleString('en-US')} IOMMU instances, over the limit of ${MAX_INSTANCES.toLocaleString('en-US')}`);
   if (new Set(names).size !== names.length) throw new InputError(`Cannot use the trace's topology: instance names repeat (${names.join(', ')})`);
+  const configSizes = new Map(config.iommus?.map((m) => [m.name, m.pageSizes]));
+  // One PageSizeSet per distinct list: instances mostly share theirs.
+  const setOfList = new Map<string, PageSizeSet>();
   const instances: Instance[] = names.map((name) => {
-    const fromConfig = config.iommus?.find((m) => m.name === name);
-    return { name, sizes: sizesOf(fromConfig?.pageSizes ?? config.pageSizes) };
+    const list = configSizes.get(name) ?? config.pageSizes;
+    const key = list.join('+');
+    let sizes = setOfList.get(key);
+    if (sizes === undefined) setOfList.set(key, (sizes = sizesOf(list)));
+    return { name, sizes };
   });
   const index = new Map(names.map((n, i) => [n, i]));
 
