@@ -73,7 +73,9 @@ export function tableFormatFor(vendor: string, levels: number, bitmaps: readonly
     const leaves = LPAE_LEAVES[g];
     const sizes = formatPageSizeSet(log2s.map(formatSizeLog2));
     if (leaves === undefined)
-      throw new InputError(`Invalid config: ${field}: under smmuv3 the smallest page size (the granule) must be 4K, 16K or 64K, not ${formatSizeLog2(g)} (${sizes})`);
+      throw new InputError(
+        `Invalid config: ${field}: under smmuv3 the smallest page size (the granule) must be 4K, 16K or 64K, not ${formatSizeLog2(g)} (${sizes})`,
+      );
     const bad = log2s.find((l) => !leaves.includes(l));
     if (bad !== undefined)
       throw new InputError(
