@@ -51,6 +51,16 @@ export function lpaeFormat(granuleLog2: number): TableFormat {
   };
 }
 
+/** A bitmap that no LPAE format takes: names its field, so that the configuration's line can say where. */
+export class TableFormatError extends InputError {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`Invalid config: ${field}: ${reason}`);
+  }
+}
+
 /** A bitmap the format is chosen from: the field it comes from (for the error line) and its sizes (log2 bytes). */
 export interface NamedBitmap {
   field: string;
@@ -73,20 +83,20 @@ export function tableFormatFor(vendor: string, levels: number, bitmaps: readonly
     const leaves = LPAE_LEAVES[g];
     const sizes = formatPageSizeSet(log2s.map(formatSizeLog2));
     if (leaves === undefined)
-      throw new InputError(
-        `Invalid config: ${field}: under smmuv3 the smallest page size (the granule) must be 4K, 16K or 64K, not ${formatSizeLog2(g)} (${sizes})`,
-      );
+      throw new TableFormatError(field, `under smmuv3 the smallest page size (the granule) must be 4K, 16K or 64K, not ${formatSizeLog2(g)} (${sizes})`);
     const bad = log2s.find((l) => !leaves.includes(l));
     if (bad !== undefined)
-      throw new InputError(
-        `Invalid config: ${field}: ${formatSizeLog2(bad)} is not a leaf of io-pgtable-arm's ${formatSizeLog2(g)} granule (its leaves: ${formatPageSizeSet(leaves.map(formatSizeLog2))})`,
+      throw new TableFormatError(
+        field,
+        `${formatSizeLog2(bad)} is not a leaf of io-pgtable-arm's ${formatSizeLog2(g)} granule (its leaves: ${formatPageSizeSet(leaves.map(formatSizeLog2))})`,
       );
     if (granule < 0) {
       granule = g;
       granuleField = field;
     } else if (g !== granule) {
-      throw new InputError(
-        `Invalid config: ${field}: its granule ${formatSizeLog2(g)} differs from ${granuleField}'s ${formatSizeLog2(granule)}; under smmuv3 a configuration has one page-table granule`,
+      throw new TableFormatError(
+        field,
+        `its granule ${formatSizeLog2(g)} differs from ${granuleField}'s ${formatSizeLog2(granule)}; under smmuv3 a configuration has one page-table granule`,
       );
     }
   }
