@@ -7,7 +7,7 @@
 // loop, the walk cost and the table-memory estimate all take their
 // arithmetic from the format.
 import { InputError } from '../errors.js';
-import { PAGE_SHIFT, formatPageSizeSet, formatSizeLog2 } from './pagesizes.js';
+import { PAGE_SHIFT, formatPageSizeSet, formatSizeLog2, parseSizeLog2 } from './pagesizes.js';
 
 export interface TableFormat {
   /** 'x86': 9 bits a level over 4 KiB table pages (vtd, amd); 'lpae': io-pgtable-arm's (smmuv3). */
@@ -101,4 +101,14 @@ export function tableFormatFor(vendor: string, levels: number, bitmaps: readonly
     }
   }
   return lpaeFormat(granule < 0 ? PAGE_SHIFT : granule);
+}
+
+/**
+ * Bytes of one table page of a resolved configuration: 4 KiB, or under
+ * smmuv3 the granule (the smallest of its instances' sizes, which all share
+ * it). `pageSizes` are size names ("64K", "512M").
+ */
+export function tablePageBytesOf(vendor: string, pageSizes: readonly string[]): number {
+  if (vendor !== 'smmuv3') return 4096;
+  return 2 ** Math.min(...pageSizes.map((n) => parseSizeLog2(n)!));
 }
