@@ -19,7 +19,8 @@ export function engineCounters(s: Summary, withNested = false) {
     map: { ...t.map, pages: nonZero(t.map.pages) },
     unmap: { ops: t.unmap.ops, errors: t.unmap.errors, short: t.unmap.short, bytes: t.unmap.bytes, pages: nonZero(t.unmap.pages) },
     attach: t.attach,
-    invalidation: { syncs: t.invalidation.syncs, commands: t.invalidation.commands, entriesRemoved: t.invalidation.entriesRemoved, flushes: t.invalidation.flushes, staleWindowMaxNs: t.invalidation.staleWindowMaxNs },
+    // The four kinds; byName is their relabelling (stats/summary.ts COMMAND_NAMES), tested on its own.
+    invalidation: { syncs: t.invalidation.syncs, commands: { page: t.invalidation.commands.page, domain: t.invalidation.commands.domain, devtlb: t.invalidation.commands.devtlb, wait: t.invalidation.commands.wait }, entriesRemoved: t.invalidation.entriesRemoved, flushes: t.invalidation.flushes, staleWindowMaxNs: t.invalidation.staleWindowMaxNs },
     peakTablePages: t.pageTable.peakTablePages,
     ...(withNested ? { nested: t.nested } : {}),
   };
