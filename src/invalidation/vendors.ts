@@ -4,6 +4,7 @@
 // not all implemented yet is refused there, so its line here is never reached.
 import type { VendorName } from '../config/config.js';
 import type { InvalidationTarget, Vendor, VendorOptions } from './vendor.js';
+import { Smmuv3 } from './smmuv3.js';
 import { Vtd } from './vtd.js';
 
 export type { VendorName } from '../config/config.js';
@@ -17,5 +18,5 @@ export const VENDORS: Record<VendorName, (target: InvalidationTarget, opts: Vend
   // AMD-Vi
   amd: notModelled('amd'),
   // Arm SMMUv3
-  smmuv3: notModelled('smmuv3'),
+  smmuv3: (target, opts) => new Smmuv3(target, opts),
 };
