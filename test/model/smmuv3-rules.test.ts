@@ -241,6 +241,23 @@ describe('§9.3 invalidation under a replay', () => {
     expect(ats.totals.invalidation.commands).toMatchObject({ page: 0, domain: 0, devtlb: 1, wait: 1 });
   });
 
+  it('an entry kept past its teardown and unmapped while detached is a stale hit when the domain comes back', () => {
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 1 }, // fills (ASID 1, page 0)
+        { op: 'detach', device: DEV }, // no TLBI: the entry stays
+        { op: 'unmap', domain: 1, iova: 0, size: K4 }, // nothing attached: the sync sends nothing
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 1 }, // hits the kept entry of a page no longer mapped
+      ],
+      SMMU,
+    );
+    expect(s.totals.invalidation.commands).toMatchObject({ page: 0, domain: 0, devtlb: 0, wait: 0 });
+    expect(s.totals.iotlb).toMatchObject({ lookups: 2, hits: 1, staleHits: 1 });
+  });
+
   it('maps send nothing', () => {
     const s = replayEvents(
       [
