@@ -7,7 +7,9 @@ import { PageTablePool, tablePageCostBytes, type LeafSink } from '../../src/mode
 import { atcOut, atcSpan, cmdSyncs, rilCommands } from '../../src/invalidation/smmuv3.js';
 import { G1, K4, M2, type Ev } from '../helpers/events.js';
 import { consumeInTwo, domainRow, metaOf, replayEvents } from '../helpers/replay.js';
-import { randomCase } from '../helpers/random-case.js';
+import { randomCase, staleCase } from '../helpers/random-case.js';
+import { countersOf, memFeed, replayAt } from '../helpers/curve.js';
+import { lruStackCurve } from '../../src/run/curve.js';
 import { Replay } from '../../src/model/replay.js';
 import { buildSummary } from '../../src/stats/summary.js';
 import { stableStringify } from '../../src/json.js';
@@ -406,6 +408,23 @@ describe('the generated DMA loop under LPAE tables', () => {
       const want = run(true);
       const got = run(false);
       if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+    }
+  });
+});
+
+describe('the curve under LPAE tables', () => {
+  it('a fully associative LRU curve equals replay at every size under smmuv3 (64K and 4K granules)', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const { events, config, meta } = seed % 2 ? staleCase(seed) : randomCase(seed);
+      const sizes = seed % 3 === 0 ? ['64K', '512M'] : ['4K', '2M', '1G'];
+      const { pageTable: _levels, ...rest } = config;
+      const cfg = resolveConfig({ ...rest, vendor: 'smmuv3', pageSizes: sizes, svaPageSizes: sizes, ...(config.iommus ? { iommus: [{ name: 'a' }, { name: 'b', pageSizes: sizes }] } : {}) }, 'lpae');
+      const curve = await lruStackCurve(memFeed(events, meta), cfg, 8);
+      for (let size = 1; size <= 8; size++) {
+        const want = replayAt(events, cfg, meta, 1, size);
+        const got = countersOf(curve.points[size - 1]);
+        if (JSON.stringify(got) !== JSON.stringify(want)) expect({ seed, size, ...got }).toEqual({ seed, size, ...want });
+      }
     }
   });
 });
