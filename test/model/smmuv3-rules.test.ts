@@ -10,6 +10,7 @@ import { consumeInTwo, domainRow, metaOf, replayEvents } from '../helpers/replay
 import { randomCase, staleCase } from '../helpers/random-case.js';
 import { countersOf, memFeed, replayAt } from '../helpers/curve.js';
 import { lruStackCurve } from '../../src/run/curve.js';
+import { replayMarkdown } from '../../src/report/markdown.js';
 import { Replay } from '../../src/model/replay.js';
 import { buildSummary } from '../../src/stats/summary.js';
 import { stableStringify } from '../../src/json.js';
@@ -118,6 +119,13 @@ describe('§9.2 under a replay: walks and table pages', () => {
     expect(s.totals.walks).toMatchObject({ count: 2, memoryAccesses: 3 + 2 });
     // Root, one level-2 table, one level-1 table (under VT-d's layout: 4 tables of 4 KiB).
     expect(s.totals.pageTable.peakTablePages).toBe(3);
+  });
+
+  it("the replay report gives the granule's levels and table-page bytes", () => {
+    const s = replayEvents([{ op: 'attach', device: DEV, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 64 * 1024 }], { preset: 'arm-smmu-64k' });
+    const md = replayMarkdown(s);
+    expect(md).toContain('3-level tables');
+    expect(md).toContain('Peak page-table pages: 3 (192.0 KiB).');
   });
 
   it('a 16K-granule domain has 4 levels: 16K = 4 accesses, 32M = 3', () => {
