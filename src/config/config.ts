@@ -9,6 +9,7 @@ import { printable } from '../text.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2, splitPageSizeList } from './pagesizes.js';
 import { PRESET_NAMES, findPreset } from './presets.js';
+import { TableFormatError, tableFormatFor } from './tableformat.js';
 
 export const POLICIES = ['lru', 'fifo', 'plru', 'random', 'flush-when-full'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -29,7 +30,7 @@ const VENDOR_MODELLED: Record<VendorName, boolean> = {
   // AMD-Vi: invalidation/amd.ts
   amd: true,
   // Arm SMMUv3: invalidation/smmuv3.ts
-  smmuv3: false,
+  smmuv3: true,
 };
 /** Whether `vendor`'s rules are all implemented (a vendor that is not is refused by resolveConfig). */
 export function isVendorModelled(vendor: VendorName): boolean {
@@ -304,6 +305,22 @@ function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
   // An explicit vendor wins over the preset's (model §9.4).
   const vendor = raw.vendor ?? preset?.vendor ?? 'vtd';
   if (!VENDOR_MODELLED[vendor]) fieldError('vendor', `vendor ${vendor} is not modelled yet`);
+  if (vendor === 'smmuv3') {
+    // io-pgtable-arm's tables (model §9.2): the levels follow the granule, and
+    // every instance's bitmap must be an LPAE granule's leaves, one granule for
+    // all (svaPageSizes is checked by the replay when the trace has an SVA domain).
+    if (raw.pageTable?.levels !== undefined) fieldError('pageTable.levels', "does not apply under smmuv3: io-pgtable-arm's levels follow the granule (48-bit input)");
+    const bitmaps = (iommus ?? [{ name: '', pageSizes }]).map((m, i) => ({
+      field: iommus && raw.iommus?.[i].pageSizes ? `iommus[${i}].pageSizes` : 'pageSizes',
+      log2s: m.pageSizes.map((n) => parseSizeLog2(n)!),
+    }));
+    try {
+      tableFormatFor(vendor, levels, bitmaps);
+    } catch (err) {
+      if (err instanceof TableFormatError) fieldError(err.field, err.reason);
+      throw err;
+    }
+  }
   return {
     name: raw.name ?? 'baseline',
     ...(preset ? { preset: preset.name } : {}),

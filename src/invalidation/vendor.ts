@@ -42,6 +42,8 @@ export interface InvalidationTarget {
   readonly domainNested: number[][];
   /** Per domain slot: 1 for a parent, whose stage-2 unmaps are always strict. */
   readonly domainIsParent: Uint8Array;
+  /** Per domain slot: the instance whose bitmap a paging domain took at its first use (§2), -1 before; an SVA domain's is the SVA set. */
+  readonly domainSizes: Int16Array;
 }
 
 /** What a vendor is built with. */
@@ -52,6 +54,8 @@ export interface VendorOptions {
   domainIds: number;
   /** Largest page-selective mask (§5); VT-d's, as other vendors have no such limit. */
   maxInvalidationMask: number;
+  /** The page table's granule (log2 of 4 KiB pages; one format a configuration, §9.2): SMMUv3's range commands count granules. */
+  granuleOrder?: number;
   /** What the model's state may hold (--max-table-memory): ID spaces and the IDs in use are charged to it. */
   budget?: MemoryBudget;
   /** The instances' names, for the memory-limit line. */
@@ -69,6 +73,21 @@ export interface VendorOptions {
  * a vendor's own command names would be counted beside them.
  */
 export interface Vendor {
+  /**
+   * Whether an unmap gathers each removed leaf with its own size (io-pgtable-arm's
+   * `io_pgtable_tlb_add_page()`, §9.3) rather than each chunk with its length (§5).
+   */
+  readonly gathersLeaves?: boolean;
+
+  /**
+   * For a vendor whose IOTLB entries outlive the attachments that filled them
+   * (SMMUv3: no TLBI at teardown, the domain keeps its ASID): every (instance,
+   * tag) the domain's entries may still carry, flat as [instance, tag, ...],
+   * so that an unmap marks them all. Absent: the attachments' tags (a
+   * teardown removes everything else).
+   */
+  readonly keptTags?: (domain: number) => readonly number[];
+
   ensureDomains(n: number): void;
 
   // ---- tags and IDs (§2, §9.1)
@@ -91,8 +110,19 @@ export interface Vendor {
    * iommu_iotlb_gather_add_page, or the vendor's own gather).
    */
   gatherBreaks(gStart: number, gEnd: number, gLen: number, start: number, end: number, len: number): boolean;
-  /** The commands of a sync of `domain`'s gathered pfn range [start, end) (§5; on a parent, §8's S2 sync). Not counted in `syncs`: the caller counts. */
-  sync(domain: number, start: number, end: number, nowNs: number): void;
+  /**
+   * The commands of a sync of `domain`'s gathered pfn range [start, end) (§5;
+   * on a parent, §8's S2 sync), whose gathered unit (a chunk's length, or under
+   * gathersLeaves the leaves' size) is `gatherLen` pfns. Not counted in
+   * `syncs`: the caller counts.
+   */
+  sync(domain: number, start: number, end: number, nowNs: number, gatherLen: number): void;
+  /**
+   * The commands of a table entry's walk flush at unmap, at once and in either
+   * mode (io-pgtable-arm `io_pgtable_tlb_flush_walk()`, §9.3 smmuv3): pfns
+   * [start, end) are the cleared table's span. Vendors without it leave it out.
+   */
+  flushWalk?(domain: number, start: number, end: number, nowNs: number): void;
   /**
    * The commands that follow a map of pfns [start, end) of `domain`, for a
    * vendor whose maps send some (AMD with NpCache: Linux

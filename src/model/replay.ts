@@ -27,7 +27,7 @@ import { Mapping } from './mapping.js';
 import { PageTablePool } from './pagetable.js';
 import { Rows } from './rows.js';
 import { DEFAULT_MAX_TABLE_BYTES } from './tablememory.js';
-import { resolveTopology, sizesOf, type Topology } from './topology.js';
+import { resolveTopology, sizesOf, tableFormatOf, type Topology } from './topology.js';
 
 /** Bounds on what a replay may cost, apart from the configuration (they change no counter). */
 export interface ReplayLimits {
@@ -113,7 +113,7 @@ export class Replay implements ReplayResult {
     /** Page-size sets: one per instance, then the SVA set. */
     const sizeSets = [...instances.map((m) => m.sizes), sizesOf(config.svaPageSizes)];
     const budget = (this.budget = new MemoryBudget(options.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES));
-    this.pool = new PageTablePool(config.pageTable.levels, undefined, budget);
+    this.pool = new PageTablePool(tableFormatOf(config, meta, this.topology), undefined, budget);
     // Each table's random policy has its own seed: IOTLB i, device TLB 500 + slot, walk cache 700 + 8i + level.
     const makeTable = (this.makeTable = (g: TableGeometry, seedOffset: number, what: string) => tableOf(g, config.seed * 1000 + seedOffset, budget, what));
     const laneGeometries = (this.laneGeometries = [config.iotlb, ...lanes]);
@@ -136,6 +136,7 @@ export class Replay implements ReplayResult {
       fqTimeoutNs: config.invalidation.fqTimeoutNs,
       instances: instances.length,
       domainIds: config.domainIds,
+      granuleOrder: this.pool.format.granuleOrder,
       budget,
       instanceNames: instances.map((m) => m.name),
       vendor: config.vendor,
@@ -159,7 +160,7 @@ export class Replay implements ReplayResult {
     if (this.lanes !== null) this.lanes[i] = new LanesIotlb(this.laneGeometries, config.seed * 1000 + i, this.budget, `the IOTLB of ${name}`);
     else this.iotlbs[i] = this.iotlbOf ? this.iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i, `the IOTLB of ${name}`);
     const wc = config.walkCache;
-    this.walkCaches[i] = wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l, `a walk cache of ${name}`)) : [];
+    this.walkCaches[i] = wc ? Array.from({ length: this.pool.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l, `a walk cache of ${name}`)) : [];
   }
 
   /** Whether paging DMA runs take the specialized loop (model/specialize.ts). */

@@ -38,7 +38,10 @@ export interface TableShape {
 
 /** What the generated DMA run is specialized on. */
 export interface PagingRunShape extends TableShape {
+  /** The page table's format (config/tableformat.ts): levels, granule (log2 pfns) and bits a level. */
   levels: number;
+  granuleOrder: number;
+  bitsPerLevel: number;
   devtlb: boolean;
   walkCaches: boolean;
   /** Record the lookups' pages and leaves for IOTLB lanes. */
@@ -238,15 +241,20 @@ function recordSource(base: string, order: string, phys: string): string {
 /** The DMA run's source for `shape` (exported for the test that reads it). */
 export function pagingRunSource(s: PagingRunShape): string {
   // The page-table walk of PageTablePool.lookup, one level a step.
+  // The format's parameters are constants here (x86: 9 bits, 512 entries; LPAE: g − 3 bits).
   const walkLevels: string[] = [];
+  const entries = 2 ** s.bitsPerLevel;
+  const mask = entries - 1;
   for (let level = s.levels; level >= 1; level--) {
-    const shift = 9 * (level - 1);
-    const idx = shift === 0 ? 'a & 511' : shift < 32 ? `(small ? a >>> ${shift} : Math.floor(a * ${2 ** -shift})) & 511` : `Math.floor(a * ${2 ** -shift}) & 511`;
+    const shift = s.granuleOrder + s.bitsPerLevel * (level - 1);
+    const idx = shift === 0 ? `a & ${mask}` : shift < 32 ? `(small ? a >>> ${shift} : Math.floor(a * ${2 ** -shift})) & ${mask}` : `Math.floor(a * ${2 ** -shift}) & ${mask}`;
     walkLevels.push(`
-          kk = table * 512 + (${idx});
+          kk = table * ${entries} + (${idx});
           p = ptr[kk];
           if (p <= 0) break walk;${level > 1 ? '\n          table = p;' : ''}`);
   }
+  // PageTablePool.walkAccesses with the format's constants: levels − leafLevel + 1.
+  const walkCost = s.granuleOrder === 0 ? `${s.levels} - Math.floor(order / ${s.bitsPerLevel})` : `${s.levels} - Math.floor((order - ${s.granuleOrder}) / ${s.bitsPerLevel})`;
   const devtlbProbe = s.devtlb
     ? `
         devtlbLookups++;
@@ -311,7 +319,7 @@ export function pagingRunSource(s: PagingRunShape): string {
         break;
       }${s.lanes ? recordSource('base', 'order', 'phys') : ''}
       walks++;
-      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : 'pool.walkAccesses(order)'};
+      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : walkCost};
       orderLookups[order]++;
       ${fillSource(s)}
       ${s.devtlb ? 'devtlb.fill(att, base, order, phys, dom);' : ''}

@@ -1,12 +1,14 @@
 // How much page-table memory a map needs, known before it is made, so that a
 // valid but huge trace (one 2 TiB map in 4K pages wants a million table
 // pages) stops with one line instead of running for minutes and gigabytes.
-// The model's tables are 4 KiB pages of 512 entries (docs/model.md §2-3); the
-// replay holds TABLE_PAGE_COST_BYTES (model/pagetable.ts) for each.
+// The model's tables are 4 KiB pages of 512 entries (docs/model.md §2-3), or
+// under LPAE pages of the granule's size (§9.2, config/tableformat.ts); the
+// replay holds tablePageCostBytes (model/pagetable.ts) for each.
 import { formatSizeLog2 } from '../config/pagesizes.js';
 import { MemoryLimitError, formatBytes, memoryLimitMessage, type MemoryBudget } from '../config/limits.js';
 import { POW2 } from '../caches/indexing.js';
-import { leafLevelOf, type PageTablePool } from './pagetable.js';
+import type { TableFormat } from '../config/tableformat.js';
+import { leafLevelOf, levelShift, type PageTablePool } from './pagetable.js';
 import { pgsize, pgsizeOut } from './pgsize.js';
 
 /**
@@ -15,10 +17,10 @@ import { pgsize, pgsizeOut } from './pgsize.js';
  */
 export const DEFAULT_MAX_TABLE_BYTES = 2 ** 30;
 
-/** Distinct tables of `level` (spanning 2^(9*level) pages) that pfns [start, end) touch. */
-function tablesSpanned(start: number, end: number, level: number): number {
+/** Distinct tables of `level` (a table of level l spans what an entry of level l + 1 does) that pfns [start, end) touch. */
+function tablesSpanned(format: TableFormat, start: number, end: number, level: number): number {
   if (end <= start) return 0;
-  const span = POW2[9 * level];
+  const span = POW2[levelShift(format, level + 1)];
   return Math.floor((end - 1) / span) - Math.floor(start / span) + 1;
 }
 
@@ -29,7 +31,8 @@ function tablesSpanned(start: number, end: number, level: number): number {
  * the leaves at or below each level lie in a head and a tail of the range;
  * a table of level L is needed only over those.
  */
-export function tablePagesForMap(levels: number, orders: Int8Array, iova: number, paddr: number, size: number): number {
+export function tablePagesForMap(format: TableFormat, orders: Int8Array, iova: number, paddr: number, size: number): number {
+  const levels = format.levels;
   // The first and last page covered by a leaf above each level.
   const firstBig = new Float64Array(levels + 1).fill(-1);
   const lastBigEnd = new Float64Array(levels + 1).fill(-1);
@@ -41,7 +44,7 @@ export function tablePagesForMap(levels: number, orders: Int8Array, iova: number
     const count = pgsizeOut.count;
     if (order < 0 || count === 0) break;
     const step = count * POW2[order];
-    const leafLevel = leafLevelOf(order);
+    const leafLevel = leafLevelOf(order, format);
     for (let l = 1; l < leafLevel; l++) {
       if (firstBig[l] < 0) firstBig[l] = at;
       lastBigEnd[l] = at + step;
@@ -54,7 +57,7 @@ export function tablePagesForMap(levels: number, orders: Int8Array, iova: number
   let tables = 0;
   // Tables of level l hold entries of level l (l = 1: the 4K entries); the root is level `levels`.
   for (let l = 1; l < levels; l++) {
-    tables += firstBig[l] < 0 ? tablesSpanned(iova, end, l) : tablesSpanned(iova, firstBig[l], l) + tablesSpanned(lastBigEnd[l], end, l);
+    tables += firstBig[l] < 0 ? tablesSpanned(format, iova, end, l) : tablesSpanned(format, iova, firstBig[l], l) + tablesSpanned(format, lastBigEnd[l], end, l);
   }
   return tables;
 }
@@ -67,7 +70,7 @@ export function tablePagesForMap(levels: number, orders: Int8Array, iova: number
  */
 export function mapTableBytes(pool: PageTablePool, orders: Int8Array, iova: number, paddr: number, size: number): number {
   if (size <= 512 && pool.spareTables >= 2 * pool.levels) return 0;
-  return pool.bytesFor(tablePagesForMap(pool.levels, orders, iova, paddr, size));
+  return pool.bytesFor(tablePagesForMap(pool.format, orders, iova, paddr, size));
 }
 
 /** The memory-limit line for a map whose page tables need `needBytes` more than the pool holds. */

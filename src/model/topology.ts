@@ -4,6 +4,7 @@
 // says (when that instance exists), else behind the first instance.
 import { MAX_INSTANCES, type ReplayConfig } from '../config/config.js';
 import { PageSizeSet, parseSizeLog2 } from '../config/pagesizes.js';
+import { tableFormatFor, type NamedBitmap, type TableFormat } from '../config/tableformat.js';
 import { InputError } from '../errors.js';
 import { parseBdf, type TraceMetadata } from '../trace/schema.js';
 
@@ -67,3 +68,17 @@ export function resolveTopology(config: ReplayConfig, meta: TraceMetadata): Topo
   };
 }
 
+
+/**
+ * The page-table format of a replay (docs/model.md §9.2), from the bitmaps
+ * its domains can have: each instance's, and the SVA set when the trace has
+ * an SVA domain (under smmuv3 an SVA domain's table shares the granule).
+ */
+export function tableFormatOf(config: ReplayConfig, meta: TraceMetadata, topology: Topology): TableFormat {
+  const bitmaps: NamedBitmap[] = topology.instances.map((m) => {
+    const i = config.iommus?.findIndex((c) => c.name === m.name && c.pageSizes !== undefined) ?? -1;
+    return { field: i >= 0 ? `iommus[${i}].pageSizes` : 'pageSizes', log2s: Array.from(m.sizes.ordersDesc, (o) => o + 12) };
+  });
+  if ([...meta.domains.values()].includes('sva')) bitmaps.push({ field: 'svaPageSizes', log2s: config.svaPageSizes.map((n) => parseSizeLog2(n)!) });
+  return tableFormatFor(config.vendor, config.pageTable.levels, bitmaps);
+}

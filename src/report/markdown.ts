@@ -2,6 +2,7 @@
 // Names from the trace and the configuration (files, workload, instances,
 // devices, the configuration's name) go in through mdText.
 import { formatPageSizeSet } from '../config/pagesizes.js';
+import { tableLevelsOf, tablePageBytesOf } from '../config/tableformat.js';
 import { commandCount, type Summary } from '../stats/summary.js';
 import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable, mdText } from './format.js';
 
@@ -21,7 +22,7 @@ export function replayMarkdown(s: Summary): string {
   out.push('');
   out.push(
     `Configuration: page sizes ${formatPageSizeSet(c.pageSizes)}, IOTLB ${c.iotlb.sets}x${c.iotlb.ways} (${c.iotlb.entries} entries, ${c.iotlb.policy}), ` +
-      `${c.pageTable.levels}-level tables, ${c.invalidation.mode} invalidation${vendorText(c)}, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${mdText(m.name)} (${formatPageSizeSet(m.pageSizes)})`).join(', ')}.`,
+      `${tableLevelsOf(c.vendor, c.pageTable.levels, c.iommus?.[0]?.pageSizes ?? c.pageSizes)}-level tables, ${c.invalidation.mode} invalidation${vendorText(c)}, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${mdText(m.name)} (${formatPageSizeSet(m.pageSizes)})`).join(', ')}.`,
   );
   out.push('');
   out.push('## Translation');
@@ -64,7 +65,9 @@ export function replayMarkdown(s: Summary): string {
     ['attach/detach', fmtInt(t.attach.ops), fmtInt(t.attach.errors), '', ''],
   ]));
   out.push('');
-  out.push(`Peak page-table pages: ${fmtInt(t.pageTable.peakTablePages)} (${fmtBytes(t.pageTable.peakTablePages * 4096)}).`);
+  // 4 KiB pages, or the granule's under smmuv3 (model §9.2).
+  const tablePageBytes = tablePageBytesOf(c.vendor, c.iommus?.[0]?.pageSizes ?? c.pageSizes);
+  out.push(`Peak page-table pages: ${fmtInt(t.pageTable.peakTablePages)} (${fmtBytes(t.pageTable.peakTablePages * tablePageBytes)}).`);
   out.push('');
   const n = t.nested;
   if (n.walks + n.s1Faults + n.s2Faults > 0) {
