@@ -14,6 +14,7 @@ import { openTrace } from '../trace/merge.js';
 import { printable } from '../text.js';
 import { replayTrace } from '../run/run.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
+import type { Summary } from '../stats/summary.js';
 import { stableStringify } from '../json.js';
 import { DOCS_EPILOGUE } from './options.js';
 import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
@@ -121,8 +122,24 @@ export const replayCommand: CommandModule<object, Args> = {
     });
     const where = args.report ? 'see the report' : 'replay --report FILE shows the counts';
     printWarnings(warningLines([{ what: `${summary.trace.files.join('+')} with page sizes ${formatPageSizeSet(summary.config.pageSizes)}`, counts: summaryProblems(summary.totals) }], where));
-    if (args.json) writeOutput(args.json, stableStringify(summary));
+    if (args.json) writeOutput(args.json, summaryJson(summary));
     if (args.report) writeOutput(args.report, replayMarkdown(summary));
     if (!args.json && !args.report) process.stdout.write(`${summaryTable(summary)}\n`);
   },
 };
+
+/**
+ * The summary as JSON text, or one line when it is larger than a JavaScript
+ * string can hold (about 512 MiB: a valid trace of a million devices makes
+ * one row per device), instead of V8's RangeError and a stack trace.
+ */
+export function summaryJson(summary: Summary): string {
+  try {
+    return stableStringify(summary);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new InputError(
+      `Cannot write the summary as JSON: with ${summary.byDevice.length.toLocaleString('en-US')} devices and ${summary.byDomain.length.toLocaleString('en-US')} domains it is larger than the 512 MiB a JSON text can be here; the totals are in the table without --json, or split the trace`,
+    );
+  }
+}

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { POLICIES, resolveConfig, type ReplayConfig } from '../config/config.js';
 import { parseSizeLog2 } from '../config/pagesizes.js';
 import { InputError, describeIoError, traceError } from '../errors.js';
-import { JsonError, parseUntrustedJson, stableStringify } from '../json.js';
+import { JsonError, MAX_JSON_DEPTH, parseUntrustedJson, stableStringify } from '../json.js';
 import { DEFAULT_MAX_TABLE_BYTES } from '../model/tablememory.js';
 import { parseSummary, type Summary } from '../stats/summary.js';
 import { printable } from '../text.js';
@@ -113,6 +113,21 @@ export interface WorkerLimits {
   traceRoots: string[];
   /** Page-table memory of one replay, at most. */
   maxTableBytes?: number;
+}
+
+/**
+ * Refuses job data that nests deeper than a job can (MAX_JSON_DEPTH, json.ts):
+ * checked first, without recursion, so that hashing or checking a forged
+ * job 100,000 levels deep names what is wrong instead of overflowing the stack.
+ */
+export function checkJobDepth(data: unknown): void {
+  const stack: [unknown, number][] = [[data, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) throw new InputError(`Invalid job: nests deeper than ${MAX_JSON_DEPTH} levels, expected a job`);
+    for (const x of Object.values(v)) stack.push([x, depth + 1]);
+  }
 }
 
 /**

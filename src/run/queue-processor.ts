@@ -9,7 +9,7 @@ import { InputError } from '../errors.js';
 import { stableStringify } from '../json.js';
 import { printable } from '../text.js';
 import { identityMismatch, traceIdentity } from './identity.js';
-import { checkJob, checkTracePath, jobId, type JobData, type JobResult } from './queue-job.js';
+import { checkJob, checkJobDepth, checkTracePath, jobId, type JobData, type JobResult } from './queue-job.js';
 import type { ProcessorData } from './queue.js';
 import { runCurveTask } from './curve-worker.js';
 import { replayPoints } from './run.js';
@@ -21,6 +21,7 @@ export default async function processJob(job: SandboxedJob<JobData, JobResult>):
   const { limits } = workerData as ProcessorData;
   try {
     // The key of the job as read from Redis: the submitter compares it with the job it asked for.
+    checkJobDepth(job.data);
     const key = jobId(job.data);
     const data = checkJob(job.data, limits);
     const paths = data.trace.map((file) => checkTracePath(file.path, limits.traceRoots));

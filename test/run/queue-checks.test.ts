@@ -11,7 +11,7 @@ import { expandSweep } from '../../src/config/sweep.js';
 import { stableStringify } from '../../src/json.js';
 import { traceIdentity } from '../../src/run/identity.js';
 import { describeRedisError, queueConnection, redact, redisOptions, shownUrl } from '../../src/run/queue-connection.js';
-import { checkJob, checkTracePath, curvesOf, jobId, summariesOf, traceRoots, type JobData } from '../../src/run/queue-job.js';
+import { checkJob, checkJobDepth, checkTracePath, curvesOf, jobId, summariesOf, traceRoots, type JobData } from '../../src/run/queue-job.js';
 import { replayPoints } from '../../src/run/run.js';
 import { DEFAULT_MAX_TABLE_BYTES } from '../../src/model/tablememory.js';
 import { CLI, tmpDir } from '../helpers/cli.js';
@@ -192,5 +192,14 @@ describe('a submitter checks every result', () => {
     expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, policy: 'fifo' }])] }, data, id)).toThrow('curve 1 is of another policy or geometry than the job\'s');
     expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, points: [pt(1), pt(3)] }])] }, data, id)).toThrow('curve 1: sizes not ascending within 1..2');
     expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, pageSizesUsed: ['4K+2M'] }])] }, data, id)).toThrow(/^curve 1: .*page size/);
+  });
+});
+
+describe('a job nested deeper than a job can be', () => {
+  it('is refused by name before it is hashed or checked (it overflowed the stack: "Maximum call stack size exceeded")', () => {
+    let deep: unknown = {};
+    for (let i = 0; i < 100_000; i++) deep = { x: deep };
+    expect(() => checkJobDepth({ kind: 'points', configs: [deep] })).toThrow('Invalid job: nests deeper than 32 levels, expected a job');
+    expect(() => checkJobDepth({ kind: 'points', configs: [{ a: [1, { b: 2 }] }] })).not.toThrow();
   });
 });
