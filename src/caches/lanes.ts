@@ -23,6 +23,7 @@ import type { TableGeometry } from '../config/config.js';
 import { Counters, D, DEVICE_FIELDS, DOMAIN_FIELDS, M, ORDERS } from '../stats/counters.js';
 import { drainWindow, type Iotlb } from './iotlb.js';
 import { SetAssocTable, tableOf } from './table.js';
+import type { MemoryBudget } from '../config/limits.js';
 
 /** Device fields a lane replaces in the leader's counters. */
 export const LANE_DEVICE_FIELDS = [D.iotlbHits, D.iotlbStaleHits, D.iotlbInvalidatedMisses, D.walks, D.walkAccesses] as const;
@@ -40,11 +41,6 @@ export class LanesIotlb implements Iotlb {
   readonly counts: Counters[];
   /** Per lane, entries removed and not yet credited to a domain (the next drain does). */
   private readonly pendingRemoved: Float64Array;
-  readonly base: Float64Array;
-  readonly order: Uint8Array;
-  readonly phys: Float64Array;
-  readonly owner: Int32Array;
-  readonly unmappedAt: Float64Array;
   missWasInvalidated = false;
   windowMaxNs = 0;
   windowSumNs = 0;
@@ -52,16 +48,27 @@ export class LanesIotlb implements Iotlb {
   /** Set when a lane would have parted from the leader: its counts are then not exact. */
   diverged = false;
 
-  constructor(geometries: TableGeometry[], seed: number) {
-    this.tables = geometries.map((g) => tableOf(g, seed));
+  constructor(geometries: TableGeometry[], seed: number, budget?: MemoryBudget, what = 'an IOTLB') {
+    this.tables = geometries.map((g, j) => tableOf(g, seed, budget, j === 0 ? what : `${what} (lane ${j})`));
     this.counts = geometries.map(() => new Counters());
     this.pendingRemoved = new Float64Array(geometries.length);
-    const lead = this.tables[0];
-    this.base = lead.base;
-    this.order = lead.order;
-    this.phys = lead.phys;
-    this.owner = lead.owner;
-    this.unmappedAt = lead.unmappedAt;
+  }
+
+  // The leader's entries, read through: an IndexedTable (caches/table.ts) replaces its arrays as it grows.
+  get base(): Float64Array {
+    return this.tables[0].base;
+  }
+  get order(): Uint8Array {
+    return this.tables[0].order;
+  }
+  get phys(): Float64Array {
+    return this.tables[0].phys;
+  }
+  get owner(): Int32Array {
+    return this.tables[0].owner;
+  }
+  get unmappedAt(): Float64Array {
+    return this.tables[0].unmappedAt;
   }
 
   /** Makes room in every lane's counts for device slot `device` and domain slot `domain`. */

@@ -253,12 +253,13 @@ export class Replacement {
   /** random: the xorshift32 state. */
   rng: number;
 
-  constructor(name: PolicyName, sets: number, ways: number, seed: number) {
+  /** `stamps`: false for a table that orders its ways itself (caches/table.ts IndexedTable keeps recency lists). */
+  constructor(name: PolicyName, sets: number, ways: number, seed: number, stamps = true) {
     this.name = name;
     const v = policyVariant(name, ways);
     this.code = v.code;
     this.ways = ways;
-    this.stamp = new Float64Array(v.state === 'stamps' ? sets * ways : 0);
+    this.stamp = new Float64Array(stamps && v.state === 'stamps' ? sets * ways : 0);
     this.bits = new Uint8Array(v.state === 'tree' ? sets * ways : 0);
     this.order4 = new Uint8Array(v.state === 'order4' ? sets : 0).fill(LRU4_INITIAL);
     // splitmix-style scramble so that nearby seeds give unrelated streams; never 0.

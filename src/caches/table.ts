@@ -7,7 +7,10 @@
 // unmapped or remapped since can be recognised as stale (docs/model.md §6).
 import type { TableGeometry } from '../config/config.js';
 import { drainWindow, markUnmappedIn, noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
+import { FreeBits } from './freebits.js';
+import { grow } from '../typed.js';
 import { FLUSH_ALL, Replacement } from './replacement.js';
+import type { MemoryBudget } from '../config/limits.js';
 import { POW2, pageNumber, setOf } from './indexing.js';
 
 export const EMPTY = 0;
@@ -22,19 +25,21 @@ export class SetAssocTable implements Iotlb {
   readonly sets: number;
   readonly ways: number;
   readonly setMask: number;
-  readonly state: Uint8Array;
+  // The entries' arrays, `set * ways + way`. An IndexedTable (caches/indexed.ts)
+  // holds a prefix of them and grows them; a plain table never does.
+  state: Uint8Array;
   /** Small-integer tags (caches/tags.ts): int32 compares, never boxed. */
-  readonly tag: Int32Array;
-  readonly base: Float64Array;
-  readonly order: Uint8Array;
-  readonly phys: Float64Array;
+  tag: Int32Array;
+  base: Float64Array;
+  order: Uint8Array;
+  phys: Float64Array;
   /** Dense domain slot of the leaf's domain (for the stale check). */
-  readonly owner: Int32Array;
+  owner: Int32Array;
   /**
    * ts (ns) of the unmap that removed the cached leaf, or -1: the start of
    * its stale window, and the sign that a hit must be checked for staleness.
    */
-  readonly unmappedAt: Float64Array;
+  unmappedAt: Float64Array;
   readonly policy: Replacement;
 
   /**
@@ -43,7 +48,7 @@ export class SetAssocTable implements Iotlb {
    */
   readonly orderLive = new Int32Array(64);
   /** Orders that ever had an entry (for removals). */
-  private seenOrders: number[] = [];
+  protected seenOrders: number[] = [];
 
   /** Times the whole table was emptied by the flush-when-full policy. */
   resets = 0;
@@ -54,11 +59,12 @@ export class SetAssocTable implements Iotlb {
   windowSumNs = 0;
   windowCount = 0;
 
-  constructor(sets: number, ways: number, policy: Replacement) {
+  /** `held`: entries whose arrays are made now (all of them, but for an IndexedTable). */
+  constructor(sets: number, ways: number, policy: Replacement, held = sets * ways) {
     this.sets = sets;
     this.ways = ways;
     this.setMask = sets - 1;
-    const n = sets * ways;
+    const n = held;
     this.state = new Uint8Array(n);
     this.tag = new Int32Array(n);
     this.base = new Float64Array(n);
@@ -175,7 +181,7 @@ export class SetAssocTable implements Iotlb {
     drainWindow(this, domainCounters, domainBase);
   }
 
-  private remove(i: number, nowNs: number): void {
+  protected remove(i: number, nowNs: number): void {
     this.state[i] = INVALIDATED;
     noteRemoval(this, this.unmappedAt[i], nowNs);
   }
@@ -258,7 +264,290 @@ export class SetAssocTable implements Iotlb {
   }
 }
 
-/** A table of geometry `g` whose random policy (if any) draws from `seed`. */
-export function tableOf(g: TableGeometry, seed: number): SetAssocTable {
+/** Bytes an entry of a plain table holds: state, tag, base, order, phys, owner, unmappedAt. */
+export const ENTRY_BYTES = 1 + 4 + 8 + 1 + 8 + 4 + 8;
+
+/** Bytes a plain table of geometry `g` holds: its entries and its policy's state. */
+export function tableBytes(g: TableGeometry): number {
+  const perEntry = g.policy === 'fifo' || (g.policy === 'lru' && g.ways !== 4) ? 8 : g.policy === 'plru' ? 1 : 0;
+  return g.entries * (ENTRY_BYTES + perEntry) + (g.policy === 'lru' && g.ways === 4 ? g.sets : 0);
+}
+
+/**
+ * A table of geometry `g` whose random policy (if any) draws from `seed`,
+ * its memory charged to `budget` as `what` ("the IOTLB of iommu0"). Past
+ * INDEXED_MIN_WAYS ways a table is an IndexedTable: the same hits and
+ * victims, found through an index instead of a scan of the ways.
+ */
+export function tableOf(g: TableGeometry, seed: number, budget?: MemoryBudget, what = 'a TLB'): SetAssocTable {
+  if (isIndexed(g)) return new IndexedTable(g, seed, budget, what);
+  budget?.charge(tableBytes(g), what);
   return new SetAssocTable(g.sets, g.ways, new Replacement(g.policy, g.sets, g.ways, seed));
+}
+
+/** Tables of more ways than this are indexed (IndexedTable): a scan of their ways costs more than a hash probe. */
+export const INDEXED_MIN_WAYS = 64;
+
+/** Whether a table of `g` is an IndexedTable: decided once per configuration, from its ways. */
+export function isIndexed(g: { ways: number }): boolean {
+  return g.ways > INDEXED_MIN_WAYS;
+}
+
+/** Ways a one-set IndexedTable holds at first; it doubles them as it fills. */
+const INDEXED_FIRST_HELD = 64;
+
+/** A hash of an entry's key (tag, base, order); any spread will do, equal keys hash alike. */
+function keyHash(tag: number, base: number, order: number): number {
+  const lo = base >>> 0; // base mod 2^32: exact for any integer double
+  const hi = (base / 4294967296) >>> 0;
+  let h = Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi + (order << 24), 0x85ebca6b) ^ Math.imul(tag, 0xcc9e2d51);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  return h ^ (h >>> 15);
+}
+
+/**
+ * A table of many ways (more than INDEXED_MIN_WAYS: a fully associative
+ * IOTLB of 2^24 entries) with exactly the hits, fills and victims of
+ * SetAssocTable, found without scanning the ways:
+ * - a hash from (tag, base, order) to the non-empty entries of that key
+ *   (chained through `chain`) serves lookups, findExact and small removals;
+ *   of several valid entries of a key the lowest index wins, as in the scan;
+ * - the non-valid ways in a FreeBits give a fill its set's first invalid way;
+ * - under lru and fifo each set's ways, from the oldest to the newest hit or
+ *   fill (fifo: fill), are a doubly linked list whose head is the victim: the
+ *   way of the smallest stamp, which Replacement.victim finds by a scan;
+ * - plru and random take Replacement's own victim (a tree walk, a draw), and
+ *   flush-when-full empties the table.
+ * A table of one set holds only the ways filled so far (a prefix: a fill
+ * takes the first non-valid way) and doubles them as it fills, each growth
+ * charged to the budget: a device TLB of 2^24 entries on every device of a
+ * trace costs what its devices fill.
+ * test/caches/indexed.test.ts replays seeded operations on both and compares.
+ */
+export class IndexedTable extends SetAssocTable {
+  /** Entries whose arrays exist: all, or for one set the ways [0, held). */
+  private held: number;
+  private readonly lists: boolean;
+  private readonly touchOnHit: boolean;
+  private chain: Int32Array;
+  private buckets: Int32Array;
+  private free: FreeBits;
+  /** Recency lists (lru, fifo): neighbours by entry index, -1 at the ends; prev -2: not listed. */
+  private prev: Int32Array;
+  private next: Int32Array;
+  private readonly head: Int32Array;
+  private readonly tail: Int32Array;
+  private readonly budget: MemoryBudget | undefined;
+  private readonly what: string;
+
+  constructor(g: TableGeometry, seed: number, budget: MemoryBudget | undefined, what: string) {
+    const held = g.sets === 1 ? Math.min(g.ways, INDEXED_FIRST_HELD) : g.entries;
+    const lists = g.policy === 'lru' || g.policy === 'fifo';
+    // Charged before anything is made: the fixed part (plru's tree bits, the list ends, the free bits' upper levels) and the held entries.
+    budget?.charge((g.policy === 'plru' ? g.entries : 0) + 8 * g.sets + IndexedTable.entryBytes(lists) * held, what);
+    super(g.sets, g.ways, new Replacement(g.policy, g.sets, g.ways, seed, false), held);
+    this.held = held;
+    this.lists = lists;
+    this.touchOnHit = g.policy === 'lru';
+    this.budget = budget;
+    this.what = what;
+    this.chain = new Int32Array(held);
+    this.buckets = new Int32Array(IndexedTable.bucketsFor(held)).fill(-1);
+    this.free = new FreeBits(held);
+    this.prev = new Int32Array(lists ? held : 0).fill(-2);
+    this.next = new Int32Array(lists ? held : 0);
+    this.head = new Int32Array(lists ? g.sets : 0).fill(-1);
+    this.tail = new Int32Array(lists ? g.sets : 0).fill(-1);
+  }
+
+  /** Bytes a held entry costs: the entry, its chain link, its bucket (up to two), its list links, its free bit. */
+  private static entryBytes(lists: boolean): number {
+    return ENTRY_BYTES + 4 + 8 + (lists ? 8 : 0) + 1;
+  }
+
+  private static bucketsFor(held: number): number {
+    let n = 1;
+    while (n < held) n *= 2;
+    return n;
+  }
+
+  private bucketOf(tag: number, base: number, order: number): number {
+    return keyHash(tag, base, order) & (this.buckets.length - 1);
+  }
+
+  override lookup(tag: number, pfn: number, ordersDesc: Int8Array): number {
+    const live = this.orderLive;
+    const state = this.state;
+    const chain = this.chain;
+    let ghost = false;
+    for (let k = 0; k < ordersDesc.length; k++) {
+      const order = ordersDesc[k];
+      if (live[order] === 0) continue;
+      const page = pageNumber(pfn, order);
+      const base = page * POW2[order];
+      let hit = -1;
+      for (let i = this.buckets[this.bucketOf(tag, base, order)]; i >= 0; i = chain[i]) {
+        if (this.base[i] !== base || this.tag[i] !== tag || this.order[i] !== order) continue;
+        const st = state[i];
+        if (st === VALID) {
+          if (hit < 0 || i < hit) hit = i;
+        } else if (st === INVALIDATED) ghost = true;
+      }
+      if (hit >= 0) {
+        const set = setOf(page, this.setMask);
+        if (this.lists) {
+          if (this.touchOnHit) this.toTail(set, hit);
+        } else this.policy.onHit(set, hit - set * this.ways);
+        this.missWasInvalidated = false;
+        return hit;
+      }
+    }
+    this.missWasInvalidated = ghost;
+    return -1;
+  }
+
+  override findExact(tag: number, base: number, order: number): number {
+    let hit = -1;
+    for (let i = this.buckets[this.bucketOf(tag, base, order)]; i >= 0; i = this.chain[i]) {
+      if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === order && (hit < 0 || i < hit)) hit = i;
+    }
+    return hit;
+  }
+
+  override fill(tag: number, base: number, order: number, phys: number, owner: number): number {
+    const set = setOf(pageNumber(base, order), this.setMask);
+    const first = set * this.ways;
+    let way: number;
+    const f = this.free.next(first);
+    if (f >= 0 && f < first + this.ways) way = f - first;
+    else if (this.held < first + this.ways) way = this.held - first; // one set: the first way never used
+    else {
+      way = this.lists ? this.head[set] - first : this.policy.victim(set);
+      if (way === FLUSH_ALL) {
+        this.reset();
+        way = 0;
+      }
+    }
+    const i = first + way;
+    if (i >= this.held) this.grow(i + 1);
+    const state = this.state;
+    const live = this.orderLive;
+    if (state[i] !== EMPTY) {
+      live[this.order[i]]--;
+      this.unlink(i);
+    }
+    if (live[order]++ === 0) this.noteOrder(order);
+    state[i] = VALID;
+    this.tag[i] = tag;
+    this.base[i] = base;
+    this.order[i] = order;
+    this.phys[i] = phys;
+    this.owner[i] = owner;
+    this.unmappedAt[i] = -1;
+    this.link(i);
+    this.free.delete(i);
+    if (this.lists) this.toTail(set, i);
+    else this.policy.onFill(set, way);
+    return i;
+  }
+
+  protected override remove(i: number, nowNs: number): void {
+    super.remove(i, nowNs);
+    this.free.add(i);
+  }
+
+  override removeRange(tag: number, start: number, end: number, nowNs: number): number {
+    // Either way removes the same entries (the scan's and the probes' removals are both every valid entry of `tag` over the range).
+    if (rangeProbes(this.seenOrders, this.orderLive, start, end) >= this.held) return this.scanRemoveRange(tag, start, end, nowNs);
+    let removed = 0;
+    for (const o of this.seenOrders) {
+      if (this.orderLive[o] === 0) continue;
+      const size = POW2[o];
+      const last = pageNumber(end - 1, o);
+      for (let page = pageNumber(start, o); page <= last; page++) {
+        const base = page * size;
+        for (let i = this.buckets[this.bucketOf(tag, base, o)]; i >= 0; i = this.chain[i]) {
+          if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === o) {
+            this.remove(i, nowNs);
+            removed++;
+          }
+        }
+      }
+    }
+    return removed;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.buckets.fill(-1);
+    this.free = new FreeBits(this.held);
+    this.prev.fill(-2);
+    this.head.fill(-1);
+    this.tail.fill(-1);
+  }
+
+  private link(i: number): void {
+    const b = this.bucketOf(this.tag[i], this.base[i], this.order[i]);
+    this.chain[i] = this.buckets[b];
+    this.buckets[b] = i;
+  }
+
+  private unlink(i: number): void {
+    const b = this.bucketOf(this.tag[i], this.base[i], this.order[i]);
+    let j = this.buckets[b];
+    if (j === i) {
+      this.buckets[b] = this.chain[i];
+      return;
+    }
+    while (this.chain[j] !== i) j = this.chain[j];
+    this.chain[j] = this.chain[i];
+  }
+
+  /** Moves entry `i` of `set` to the newest end of its list. */
+  private toTail(set: number, i: number): void {
+    const prev = this.prev;
+    const next = this.next;
+    if (this.tail[set] === i) return;
+    if (prev[i] !== -2) {
+      // Unlink (it is not the tail, so it has a next).
+      const p = prev[i];
+      const n = next[i];
+      if (p < 0) this.head[set] = n;
+      else next[p] = n;
+      prev[n] = p;
+    }
+    const t = this.tail[set];
+    prev[i] = t;
+    next[i] = -1;
+    if (t < 0) this.head[set] = i;
+    else next[t] = i;
+    this.tail[set] = i;
+  }
+
+  /** One set: holds ways [0, at least `min`), doubling, the growth charged to the budget. */
+  private grow(min: number): void {
+    const held = Math.min(this.ways, Math.max(min, 2 * this.held));
+    const lists = this.lists;
+    this.budget?.charge((held - this.held) * IndexedTable.entryBytes(lists), this.what);
+    this.state = grow(this.state, held);
+    this.tag = grow(this.tag, held);
+    this.base = grow(this.base, held);
+    this.order = grow(this.order, held);
+    this.phys = grow(this.phys, held);
+    this.owner = grow(this.owner, held);
+    this.unmappedAt = grow(this.unmappedAt, held);
+    if (lists) {
+      this.prev = grow(this.prev, held).fill(-2, this.held);
+      this.next = grow(this.next, held);
+    }
+    this.chain = new Int32Array(held);
+    this.buckets = new Int32Array(IndexedTable.bucketsFor(held)).fill(-1);
+    this.free = new FreeBits(held);
+    for (let i = 0; i < this.held; i++) {
+      if (this.state[i] === VALID) this.free.delete(i);
+      if (this.state[i] !== EMPTY) this.link(i);
+    }
+    this.held = held;
+  }
 }

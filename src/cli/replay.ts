@@ -90,7 +90,7 @@ export const replayCommand: CommandModule<object, Args> = {
       .option('mode', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation mode: strict or lazy; overrides the configuration' })
       .option('json', { type: 'string', describe: 'write the summary JSON here (- for standard output)' })
       .option('report', { type: 'string', describe: 'write the Markdown report here (- for standard output)' })
-      .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when the page tables would need more than this' })
+      .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when the model (page tables, domains, devices, TLBs) would hold more than this' })
       .example('$0 replay traces/nic.arrows', 'the summary table, default configuration')
       .example('$0 replay traces/nic.arrows --page-sizes 4K+2M --iotlb 128x8 --mode lazy --report nic.md', 'one configuration from the command line, the Markdown report to a file')
       .example('$0 replay dma.arrows maps.arrows --config my.json --json -', 'two files merged by ts as one trace; the summary JSON on standard output')

@@ -98,7 +98,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('jobs', { ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads' }), defaultDescription: 'the number of cores' })
       .option('resume', { type: 'boolean', describe: 'reuse summaries of this very trace, configuration and tool version' })
       .option('quiet', { type: 'boolean', describe: 'no progress bar' })
-      .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when a point\'s page tables would need more than this' })
+      .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when a point\'s model (page tables, domains, devices, TLBs) would hold more than this' })
       .option('max-points', { ...numberOption('max-points', POSITIVE_INTEGER, { describe: 'refuse a sweep of more points than this' }), defaultDescription: String(DEFAULT_MAX_POINTS) })
       .option('queue', { type: 'string', describe: 'run the jobs on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
       .option('queue-password-file', QUEUE_PASSWORD_FILE_OPTION)

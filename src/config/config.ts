@@ -69,6 +69,12 @@ export const DEFAULT_PAGE_SIZES = ['4K', '2M', '1G'];
 /** Sizes past which a table or DID space would not fit in memory. */
 export const MAX_TABLE_ENTRIES = 1 << 24;
 export const MAX_DOMAIN_IDS = 1 << 24;
+/**
+ * IOMMU instances a replay takes, from the configuration or the trace: more
+ * than any machine has (a large server has tens), few enough that what each
+ * holds (its IOTLB, walk caches, DID space once used) stays small.
+ */
+export const MAX_INSTANCES = 4096;
 
 const show = (v: unknown): string => {
   const s = JSON.stringify(v);
@@ -106,6 +112,7 @@ export const configSchema = z.strictObject({
       error: expected('a list of {"name": ...}'),
     })
     .min(1, { error: expected('at least one instance') })
+    .max(MAX_INSTANCES, { error: (iss) => `expected at most ${MAX_INSTANCES} instances, got ${(iss.input as unknown[]).length}` })
     .optional(),
   devices: z
     .record(z.string(), z.strictObject({ iommu: z.string({ error: expected('an instance name') }).optional(), devtlb: z.boolean({ error: expected('true or false') }).optional() }), {

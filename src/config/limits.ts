@@ -16,3 +16,69 @@ export function parseByteSize(flag: string, text: unknown): number {
     throw new InputError(`Invalid option --${flag}: expected a size like 512M, 4G or 1T, got ${JSON.stringify(String(text)).slice(0, 40)}`);
   return Math.floor(bytes);
 }
+
+/** "1.5 GiB", "6 KiB", "300 B". */
+export function formatBytes(bytes: number): string {
+  for (const [unit, shift] of [['TiB', 40], ['GiB', 30], ['MiB', 20], ['KiB', 10]] as const) {
+    if (bytes >= 2 ** shift) return `${(bytes / 2 ** shift).toFixed(1).replace(/\.0$/, '')} ${unit}`;
+  }
+  return `${bytes} B`;
+}
+
+/** The line a replay stops with past --max-table-memory (one format for every kind of state). */
+export function memoryLimitMessage(row: number | undefined, what: string, needBytes: number, usedBytes: number, maxBytes: number, of = ''): string {
+  return (
+    `Stopped ${row === undefined ? 'before the first row' : `at row ${row}`}: ${what} needs about ${formatBytes(needBytes)}${of}` +
+    `${usedBytes > 0 ? ` (${formatBytes(usedBytes)} already in use)` : ''}, over the ${formatBytes(maxBytes)} limit; raise it with --max-table-memory`
+  );
+}
+
+/** Model state past the memory limit: one line, exit 2, as any input error. */
+export class MemoryLimitError extends InputError {}
+
+/**
+ * The memory a replay's model state holds, counted where it is allocated
+ * (a page-table page, a domain, device or attachment slot, a TLB's entries),
+ * never per DMA event, against --max-table-memory. A charge that would pass
+ * the limit throws the memory-limit line; `where` names the row being
+ * replayed (set by the replay; unset while it is being built).
+ */
+export class MemoryBudget {
+  used = 0;
+  where: (() => number) | undefined = undefined;
+  constructor(readonly maxBytes: number) {}
+
+  /** Whether `bytes` more stay within the limit. */
+  fits(bytes: number): boolean {
+    return this.used + bytes <= this.maxBytes;
+  }
+
+  /** Bytes left below the limit. */
+  get room(): number {
+    return Math.max(0, this.maxBytes - this.used);
+  }
+
+  /**
+   * Counts `bytes` held by `what` ("domain 7", "the page-table pool"; a
+   * function when the name costs something to build), or stops the replay
+   * when they would pass the limit.
+   */
+  charge(bytes: number, what: string | (() => string)): void {
+    if (this.used + bytes > this.maxBytes) throw this.error(typeof what === 'string' ? what : what(), bytes);
+    this.used += bytes;
+  }
+
+  release(bytes: number): void {
+    this.used -= bytes;
+  }
+
+  /** The memory-limit line for `what`, which needs `bytes` more. */
+  error(what: string, bytes: number): MemoryLimitError {
+    return new MemoryLimitError(memoryLimitMessage(this.where?.(), what, bytes, this.used, this.maxBytes));
+  }
+}
+
+/** A budget that never stops (tests, benches, tools that bound nothing). */
+export function unlimitedBudget(): MemoryBudget {
+  return new MemoryBudget(Infinity);
+}

@@ -8,6 +8,7 @@ import type { InvalidationMode } from '../config/config.js';
 import { grow } from '../typed.js';
 import { modeRules } from './modes.js';
 import type { InvalidationTarget, Vendor } from './vendor.js';
+import type { MemoryBudget } from '../config/limits.js';
 import { VENDORS, type VendorName } from './vendors.js';
 
 export type { InvalidationTarget } from './vendor.js';
@@ -22,6 +23,9 @@ export interface InvalidatorOptions {
   domainIds: number;
   /** Whose commands (§9); default VT-d. */
   vendor?: VendorName;
+  /** What the model's state may hold (--max-table-memory), and the instances' names for its line. */
+  budget?: MemoryBudget;
+  instanceNames?: string[];
 }
 
 export class Invalidator {
@@ -53,7 +57,7 @@ export class Invalidator {
     this.lazy = modeRules(opts.mode).deferred;
     this.fqSize = opts.fqSize;
     this.fqTimeoutNs = opts.fqTimeoutNs;
-    this.vendor = VENDORS[opts.vendor ?? 'vtd'](t, { instances: opts.instances, domainIds: opts.domainIds, maxInvalidationMask: opts.maxInvalidationMask });
+    this.vendor = VENDORS[opts.vendor ?? 'vtd'](t, { instances: opts.instances, domainIds: opts.domainIds, maxInvalidationMask: opts.maxInvalidationMask, budget: opts.budget, instanceNames: opts.instanceNames });
   }
 
   ensureDomains(n: number): void {

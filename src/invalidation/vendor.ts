@@ -13,6 +13,7 @@
 // state is InvalidationTarget, which the model implements.
 import type { Iotlb } from '../caches/iotlb.js';
 import type { SetAssocTable } from '../caches/table.js';
+import type { MemoryBudget } from '../config/limits.js';
 import type { Counters } from '../stats/counters.js';
 
 /** What invalidation sees of the replay's state (model/ implements it). */
@@ -50,6 +51,10 @@ export interface VendorOptions {
   domainIds: number;
   /** Largest page-selective mask (§5); VT-d's, as other vendors have no such limit. */
   maxInvalidationMask: number;
+  /** What the model's state may hold (--max-table-memory): ID spaces and the IDs in use are charged to it. */
+  budget?: MemoryBudget;
+  /** The instances' names, for the memory-limit line. */
+  instanceNames?: string[];
 }
 
 /**

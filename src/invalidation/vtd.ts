@@ -8,28 +8,41 @@ import { POW2 } from '../caches/indexing.js';
 import { TagSpace } from '../caches/tags.js';
 import { DOMAIN_FIELDS, M } from '../stats/counters.js';
 import { T_IDENTITY, T_NESTED, T_PAGING, T_SVA } from '../trace/domain-codes.js';
-import { grow } from '../typed.js';
 import { psiCover, psiOut } from './psi.js';
 import { Removal } from './removal.js';
+import type { MemoryBudget } from '../config/limits.js';
 import type { InvalidationTarget, Vendor, VendorOptions } from './vendor.js';
 
 /** DID 1 (FLPT_DEFAULT_DID): identity and SVA domains on every instance. */
 export const SHARED_DID = 1;
 
-/** Lowest free DID >= 2 of one instance (VT-d `ida_alloc_range(&iommu->domain_ida, IDA_START_DID, ...)`); 0 and 1 are reserved. */
+/**
+ * Lowest free DID >= 2 of one instance (VT-d `ida_alloc_range(&iommu->domain_ida,
+ * IDA_START_DID, ...)`); 0 and 1 are reserved. Its map of DIDs (a byte each,
+ * `domainIds` of them) is made at the instance's first allocation and charged
+ * to the budget: a trace may name thousands of instances and use a few.
+ */
 export class DidAllocator {
-  private readonly used: Uint8Array;
+  private used: Uint8Array | null = null;
   private lowestFree = 2;
-  constructor(readonly size: number) {
-    this.used = new Uint8Array(size);
-    this.used[0] = 1;
-    if (size > 1) this.used[1] = 1;
-  }
+  /** `what` names the instance in the memory-limit line ("the domain-ID space of dmar0"). */
+  constructor(
+    readonly size: number,
+    private readonly budget: MemoryBudget | null = null,
+    private readonly what = 'the domain-ID space of an instance',
+  ) {}
   /** A DID, or -1 when none is free (ENOSPC). */
   alloc(): number {
+    if (this.used === null) {
+      this.budget?.charge(this.size, this.what);
+      this.used = new Uint8Array(this.size);
+      this.used[0] = 1;
+      if (this.size > 1) this.used[1] = 1;
+    }
+    const used = this.used;
     for (let d = this.lowestFree; d < this.size; d++) {
-      if (this.used[d] === 0) {
-        this.used[d] = 1;
+      if (used[d] === 0) {
+        used[d] = 1;
         this.lowestFree = d + 1;
         return d;
       }
@@ -38,10 +51,13 @@ export class DidAllocator {
     return -1;
   }
   release(did: number): void {
-    this.used[did] = 0;
+    this.used![did] = 0;
     if (did < this.lowestFree) this.lowestFree = did;
   }
 }
+
+/** A (domain, instance) pair's DID and reference count: two map entries, about. */
+const DID_ENTRY_BYTES = 2 * 40;
 
 /** Paging and nested domains own a DID on each instance they are attached on; the others share DID 1. */
 function ownsDid(type: number): boolean {
@@ -54,9 +70,16 @@ export class Vtd implements Vendor {
   private readonly didAllocators: DidAllocator[];
   /** IOTLB tags of (instance, DID, PASID); a tag's group is its (instance, DID), which a domain-selective command removes. */
   private readonly tags = new TagSpace();
-  /** [slot * nInst + inst]: a paging or nested domain's DID there, and its attachments there. */
-  private domainDid: Int32Array;
-  private domainDidRef: Int32Array;
+  /**
+   * [slot * nInst + inst]: a paging or nested domain's DID there, and its
+   * attachments there (§2: the DID is taken at the domain's first attach on an
+   * instance, given back at its last detach). Only pairs in use are held, in
+   * maps with number keys: a table of domains by instances grew with every
+   * instance a trace names.
+   */
+  private readonly domainDid = new Map<number, number>();
+  private readonly domainDidRef = new Map<number, number>();
+  private readonly budget: MemoryBudget | null;
   private readonly rm: Removal;
 
   constructor(
@@ -65,17 +88,13 @@ export class Vtd implements Vendor {
   ) {
     this.maxMask = opts.maxInvalidationMask;
     this.nInst = opts.instances;
-    this.didAllocators = Array.from({ length: opts.instances }, () => new DidAllocator(opts.domainIds));
-    this.domainDid = new Int32Array(16 * this.nInst);
-    this.domainDidRef = new Int32Array(16 * this.nInst);
+    this.budget = opts.budget ?? null;
+    this.didAllocators = Array.from({ length: opts.instances }, (_, i) => new DidAllocator(opts.domainIds, this.budget, `the domain-ID space of ${opts.instanceNames?.[i] ?? `instance ${i}`}`));
     this.rm = new Removal(t, opts.instances);
   }
 
-  ensureDomains(n: number): void {
-    if (n * this.nInst <= this.domainDid.length) return;
-    const cap = Math.max(n, (this.domainDid.length / this.nInst) * 2) * this.nInst;
-    this.domainDid = grow(this.domainDid, cap);
-    this.domainDidRef = grow(this.domainDidRef, cap);
+  ensureDomains(_n: number): void {
+    // DIDs are kept per (domain, instance) pair in use: nothing grows with the domains.
   }
 
   // ---------------------------------------------------------------- tags (§2)
@@ -84,13 +103,15 @@ export class Vtd implements Vendor {
     let did = SHARED_DID;
     if (ownsDid(type)) {
       const k = domain * this.nInst + instance;
-      if (this.domainDidRef[k] === 0) {
+      const refs = this.domainDidRef.get(k) ?? 0;
+      if (refs === 0) {
         const fresh = this.didAllocators[instance].alloc(); // before the old domain's DID is released
         if (fresh < 0) return -1; // ENOSPC
-        this.domainDid[k] = fresh;
+        this.budget?.charge(DID_ENTRY_BYTES, 'a domain ID in use');
+        this.domainDid.set(k, fresh);
       }
-      this.domainDidRef[k]++;
-      did = this.domainDid[k];
+      this.domainDidRef.set(k, refs + 1);
+      did = this.domainDid.get(k)!;
     }
     return this.tags.idOf(instance, did, pasid);
   }
@@ -98,10 +119,15 @@ export class Vtd implements Vendor {
   detached(domain: number, type: number, instance: number): void {
     if (!ownsDid(type)) return;
     const k = domain * this.nInst + instance;
-    if (--this.domainDidRef[k] === 0) {
-      this.didAllocators[instance].release(this.domainDid[k]);
-      this.domainDid[k] = 0;
+    const refs = this.domainDidRef.get(k)! - 1;
+    if (refs > 0) {
+      this.domainDidRef.set(k, refs);
+      return;
     }
+    this.didAllocators[instance].release(this.domainDid.get(k)!);
+    this.domainDid.delete(k);
+    this.domainDidRef.delete(k);
+    this.budget?.release(DID_ENTRY_BYTES);
   }
 
   // ---------------------------------------------------------------- commands (§5)

@@ -4,6 +4,7 @@
 // as its InvalidationTarget; the tag an attachment is given is its vendor's
 // (invalidation/vendor.ts).
 import type { ReplayConfig, TableGeometry } from '../config/config.js';
+import type { MemoryBudget } from '../config/limits.js';
 import type { PageSizeSet } from '../config/pagesizes.js';
 import type { Iotlb } from '../caches/iotlb.js';
 import type { SetAssocTable } from '../caches/table.js';
@@ -11,12 +12,23 @@ import type { Invalidator } from '../invalidation/invalidator.js';
 import type { InvalidationTarget } from '../invalidation/vendor.js';
 import type { Counters } from '../stats/counters.js';
 import { T_BLOCKED, T_NESTED, T_PAGING, T_SVA, TYPE_NAMES } from '../trace/domain-codes.js';
-import type { TraceMetadata } from '../trace/schema.js';
+import { formatBdf, type TraceMetadata } from '../trace/schema.js';
 import { grow } from '../typed.js';
-import { NO_DOMAIN } from './domains.js';
+import { ATTACHMENT_SLOT_BYTES, NO_DOMAIN, deviceSlotBytes, domainSlotBytes } from './domains.js';
 import type { PageTablePool } from './pagetable.js';
 import { SlotIndex } from './slots.js';
 import type { Topology } from './topology.js';
+
+/** What Attachments makes and charges as slots appear (model/replay.ts gives them). */
+export interface AttachmentsOptions {
+  /** A TLB of geometry `g` whose random policy is seeded by `seedOffset`, charged to the budget as `what`. */
+  makeTable: (g: TableGeometry, seedOffset: number, what: string) => SetAssocTable;
+  /** Makes instance `i`'s IOTLB and walk caches: at its first device. */
+  openInstance: (i: number) => void;
+  budget: MemoryBudget;
+  /** Sets of counters a slot has: the replay's, and one per IOTLB lane. */
+  counterSets: number;
+}
 
 export class Attachments implements InvalidationTarget {
   // Devices, by dense slot.
@@ -49,7 +61,7 @@ export class Attachments implements InvalidationTarget {
   domainTraceId = new Float64Array(16);
   domainType = new Uint8Array(16);
   /** Index into sizeSets, or -1 until the bitmap is fixed at first use. */
-  domainSizes = new Int8Array(16).fill(-1);
+  domainSizes = new Int16Array(16).fill(-1); // up to MAX_INSTANCES (config/config.ts) + 1 sets: past 127 a byte wrapped
   domainRoot = new Int32Array(16);
   /** Per domain: the attachment slots attached to it. */
   domainAttachments: number[][] = [];
@@ -77,10 +89,16 @@ export class Attachments implements InvalidationTarget {
     readonly counters: Counters,
     readonly iotlbs: Iotlb[],
     readonly walkCaches: SetAssocTable[][],
-    private readonly makeTable: (g: TableGeometry, seedOffset: number) => SetAssocTable,
+    private readonly opts: AttachmentsOptions,
   ) {
     this.parentIds = new Set(meta.parents?.values() ?? []);
+    this.domainBytes = domainSlotBytes(opts.counterSets);
+    this.deviceBytes = deviceSlotBytes(opts.counterSets);
   }
+
+  /** Bytes of a domain slot and of a device slot (model/domains.ts), charged to the budget as they appear. */
+  private readonly domainBytes: number;
+  private readonly deviceBytes: number;
 
   /** The invalidator that tears attachments down and gives their tags (built over this object). */
   bindInvalidator(inv: Invalidator): void {
@@ -95,6 +113,7 @@ export class Attachments implements InvalidationTarget {
   }
 
   private newDevice(rid: number): number {
+    this.opts.budget.charge(this.deviceBytes, () => `device ${formatBdf(rid)} (${(this.nDevices + 1).toLocaleString('en-US')} devices so far)`);
     const slot = this.nDevices++;
     if (slot >= this.deviceRid.length) {
       const cap = this.deviceRid.length * 2;
@@ -105,10 +124,11 @@ export class Attachments implements InvalidationTarget {
     this.counters.ensureDevices(this.nDevices);
     this.deviceSlots.set(rid, slot);
     this.deviceRid[slot] = rid;
-    this.deviceInstance[slot] = this.topology.instanceOf(rid);
+    const inst = (this.deviceInstance[slot] = this.topology.instanceOf(rid));
+    if (this.walkCaches[inst] === undefined) this.opts.openInstance(inst);
     this.pasidAtt.push(null);
     // Each device TLB's random policy has its own seed: 500 + slot.
-    this.devtlbs.push(this.topology.hasDevtlb(rid) ? this.makeTable(this.config.devtlb, 500 + slot) : null);
+    this.devtlbs.push(this.topology.hasDevtlb(rid) ? this.opts.makeTable(this.config.devtlb, 500 + slot, `the device TLB of ${formatBdf(rid)}`) : null);
     return slot;
   }
 
@@ -118,6 +138,7 @@ export class Attachments implements InvalidationTarget {
   }
 
   private newDomain(id: number): number {
+    this.opts.budget.charge(this.domainBytes, () => `domain ${id} (${(this.nDomains + 1).toLocaleString('en-US')} domains so far)`);
     const slot = this.nDomains++;
     if (slot >= this.domainTraceId.length) {
       const cap = this.domainTraceId.length * 2;
@@ -194,6 +215,7 @@ export class Attachments implements InvalidationTarget {
   }
 
   private newAttachment(dev: number, pasid: number): number {
+    this.opts.budget.charge(ATTACHMENT_SLOT_BYTES, () => `the attachment of device ${formatBdf(this.deviceRid[dev])} PASID ${pasid} (${(this.nAtts + 1).toLocaleString('en-US')} so far)`);
     const att = this.nAtts++;
     if (att >= this.attDevice.length) {
       const cap = this.attDevice.length * 2;

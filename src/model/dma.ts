@@ -19,7 +19,7 @@ import { Op } from '../trace/schema.js';
 import type { Attachments } from './attachments.js';
 import { NO_DOMAIN } from './domains.js';
 import { FAULT_S1, nestedOut, nestedWalk, unionOrders } from './nested.js';
-import { leafLevelOf, type PageTablePool } from './pagetable.js';
+import { levelShift, type PageTablePool } from './pagetable.js';
 import type { Rows } from './rows.js';
 import { PagingRunContext, laneRun, pagingRun, type LaneRun, type PagingRun } from './specialize.js';
 import './jit.js';
@@ -91,6 +91,8 @@ export class DmaPath {
         ways: g.ways,
         policy: g.policy,
         levels: this.pool.levels,
+        granuleOrder: this.pool.format.granuleOrder,
+        bitsPerLevel: this.pool.format.bitsPerLevel,
         devtlb,
         walkCaches: this.config.walkCache !== undefined,
         lanes: this.lanes !== null,
@@ -147,6 +149,7 @@ export class DmaPath {
       end++;
     }
     const events = end - start;
+    r.opRow = start; // a run's new device, or a device TLB grown by it, is charged at its first row
     const a = this.a;
     const dev = a.deviceSlot(rid);
     const cd = this.counters.device;
@@ -332,16 +335,17 @@ export class DmaPath {
   /**
    * Memory accesses of a walk with paging-structure caches: a level-L cache
    * entry holds the pointer that a level-L table entry gives for a region of
-   * 2^(9(L-1)) pages, so a hit at the deepest level L above the leaf leaves
+   * 2^(9(L-1)) pages (under LPAE, of the level's span: §9.2), so a hit at the deepest level L above the leaf leaves
    * only the reads from level L-1 down to the leaf. Every non-leaf entry read
    * is then cached.
    */
   private cachedWalk(caches: SetAssocTable[], tag: number, pfn: number, order: number, dom: number, cd: Float64Array, b: number): number {
-    const leafLevel = leafLevelOf(order);
-    const levels = this.pool.levels;
+    const pool = this.pool;
+    const leafLevel = pool.leafLevel(order);
+    const levels = pool.levels;
     let accesses = this.pool.walkAccesses(order);
     for (let level = leafLevel + 1; level <= levels; level++) {
-      const regionOrder = 9 * (level - 1);
+      const regionOrder = levelShift(pool.format, level);
       if (caches[level - 2].lookup(tag, pfn, WALK_ORDERS[regionOrder]) >= 0) {
         accesses = level - leafLevel;
         cd[b + D.walkCacheHits]++;
@@ -349,7 +353,7 @@ export class DmaPath {
       }
     }
     for (let level = leafLevel + 1; level <= levels; level++) {
-      const regionOrder = 9 * (level - 1);
+      const regionOrder = levelShift(pool.format, level);
       const c = caches[level - 2];
       const regionBase = alignDown(pfn, regionOrder);
       if (c.findExact(tag, regionBase, regionOrder) < 0) c.fill(tag, regionBase, regionOrder, 0, dom);

@@ -13,7 +13,8 @@ import type { Attachments } from './attachments.js';
 import type { LeafSink, PageTablePool } from './pagetable.js';
 import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
 import type { Rows } from './rows.js';
-import { TABLE_PAGE_BYTES, tableMemoryError, tablePagesForMap } from './tablememory.js';
+import type { MemoryBudget } from '../config/limits.js';
+import { mapTableBytes, tableMemoryError } from './tablememory.js';
 
 const PARTIAL_WHOLE = 0;
 const PARTIAL_REJECT = 1;
@@ -37,8 +38,8 @@ export class Mapping implements LeafSink {
     private readonly iotlbs: Iotlb[],
     private readonly inv: Invalidator,
     partialUnmap: PartialUnmap,
-    /** Table pages the replay may hold (--max-table-memory). */
-    private readonly maxTablePages: number,
+    /** What the model's state may hold (--max-table-memory). */
+    private readonly budget: MemoryBudget,
   ) {
     const code = (PARTIAL_CODES as Partial<Record<string, number>>)[partialUnmap];
     if (code === undefined) throw new Error(`internal: unknown partialUnmap "${partialUnmap}"`);
@@ -50,6 +51,7 @@ export class Mapping implements LeafSink {
   /** The map at row `row` of the batch. */
   map(row: number): void {
     const r = this.rows;
+    r.opRow = row;
     const iovaLo = r.iova[2 * row];
     const iovaHi = r.iova[2 * row + 1];
     const paddrLo = r.paddr[2 * row];
@@ -87,12 +89,9 @@ export class Mapping implements LeafSink {
       cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
       return;
     }
-    if (size > 512) {
-      // Large enough to allocate tables in earnest: check the limit first.
-      const need = tablePagesForMap(pool.levels, sizes.ordersDesc, iova, paddr, size);
-      if (pool.alive + need > this.maxTablePages)
-        throw tableMemoryError(r.firstRow + row, r.domain[row], iova, size, need, pool.alive, this.maxTablePages * TABLE_PAGE_BYTES);
-    }
+    // The tables the map may need, checked before any is made (model/tablememory.ts).
+    const need = mapTableBytes(pool, sizes.ordersDesc, iova, paddr, size);
+    if (!this.budget.fits(need)) throw tableMemoryError(r.firstRow + row, r.domain[row], iova, size, need, this.budget);
     cm[mb + M.mapBytes] += size * 4096;
     if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's
     splitRange(pool, sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
@@ -103,6 +102,7 @@ export class Mapping implements LeafSink {
   /** The unmap at row `row` of the batch, at model time `nowNs`. */
   unmap(row: number, nowNs: number): void {
     const r = this.rows;
+    r.opRow = row;
     const iovaLo = r.iova[2 * row];
     const iovaHi = r.iova[2 * row + 1];
     const sizeLo = r.size[2 * row];

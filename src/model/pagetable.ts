@@ -1,18 +1,36 @@
-// Multi-level radix page tables, 9 bits a level over 4 KiB table pages, for
-// every domain of a replay, in one pool of table pages on typed arrays
-// (docs/model.md §2-4, §6). A leaf of order o (size 2^(o+12)) sits at level
-// floor(o/9)+1; a size between levels (Arm's 64K, AMD's any power of two) is
-// stored as 2^(o mod 9) replicated entries of that level, as AMD's v1 table
-// does. Table pages are freed as VT-d's `dma_pte_clear_level()` frees them:
-// when an unmap chunk covers a table's whole span; a root lives as long as the
-// replay.
+// Multi-level radix page tables for every domain of a replay, in one pool of
+// table pages on typed arrays (docs/model.md §2-4, §6, §9.2), in the
+// configuration's format (config/tableformat.ts): x86's 9 bits a level over
+// 4 KiB table pages, or LPAE's g − 3 bits a level over table pages of the
+// granule g. Level 1 holds granule-sized entries; an entry of level L spans
+// 2^(granuleOrder + bits·(L−1)) pfns. A leaf of order o sits at level
+// floor((o − granuleOrder)/bits)+1; under x86 a size between levels (AMD's any
+// power of two) is stored as replicated entries of that level, as AMD's v1
+// table does (LPAE bitmaps hold only the granule's leaves). Table pages are
+// freed as VT-d's `dma_pte_clear_level()` frees them: when an unmap chunk
+// covers a table's whole span; a root lives as long as the replay.
 import { POW2, alignDown, isAligned } from '../caches/indexing.js';
+import { unlimitedBudget, type MemoryBudget } from '../config/limits.js';
+import { x86Format, type TableFormat } from '../config/tableformat.js';
 
+/** Entries of an x86 table page. */
 export const ENTRIES = 512;
+/** What one table page of `entries` entries holds in the pool: its entries (int32) and their physical pages (float64). */
+export function tablePageCostBytes(entries: number): number {
+  return entries * (4 + 8);
+}
+/** An x86 table page's cost (4 KiB of 512 entries). */
+export const TABLE_PAGE_COST_BYTES = tablePageCostBytes(ENTRIES);
 
-/** The level (1 = the 4K-entry level) whose entries hold a leaf of `order`. */
-export function leafLevelOf(order: number): number {
-  return Math.floor(order / 9) + 1;
+/** The level (1 = the granule's level) whose entries hold a leaf of `order` in `format` (default x86). */
+export function leafLevelOf(order: number, format?: TableFormat): number {
+  if (format === undefined) return Math.floor(order / 9) + 1;
+  return Math.floor((order - format.granuleOrder) / format.bitsPerLevel) + 1;
+}
+
+/** log2 of the pfns an entry of `level` spans in `format`. */
+export function levelShift(format: TableFormat, level: number): number {
+  return format.granuleOrder + format.bitsPerLevel * (level - 1);
 }
 
 /** Receives each leaf a clear removes, once per leaf (not per replica). */
@@ -21,7 +39,17 @@ export interface LeafSink {
 }
 
 export class PageTablePool {
+  readonly format: TableFormat;
   readonly levels: number;
+  /** Entries of a table page (format.entries). */
+  readonly entries: number;
+  /** What a table page costs the budget (tablePageCostBytes). */
+  readonly tablePageCostBytes: number;
+  private readonly indexMask: number;
+  private readonly granuleOrder: number;
+  private readonly bitsPerLevel: number;
+  /** Per level (1..levels): log2 of the pfns one of its entries spans. */
+  private readonly shifts: Int8Array;
   /** Pfns at or above this are outside the table's address space. */
   readonly limitPfn: number;
   /** Per entry: 0 empty, > 0 child table id, < 0 leaf of order -ptr-1. */
@@ -40,36 +68,74 @@ export class PageTablePool {
   foundBase = 0;
   foundPhys = 0;
 
-  constructor(levels: number, initialTables = 64) {
-    this.levels = levels;
-    this.limitPfn = POW2[9 * levels];
-    this.capacity = initialTables;
-    this.ptr = new Int32Array(initialTables * ENTRIES);
-    this.phys = new Float64Array(initialTables * ENTRIES);
+  /**
+   * The pool's arrays are charged to `budget` as they are allocated
+   * (tablePageCostBytes a table page of capacity: under LPAE a 64K-granule
+   * table page of 8192 entries costs 16 times an x86 one): they double as
+   * tables are needed, but never past what the budget has room for.
+   * `format` is a level count for the x86 format, or the configuration's
+   * format; `initialTables` counts x86-sized pages (fewer larger ones).
+   */
+  constructor(format: number | TableFormat, initialTables = 64, private readonly budget: MemoryBudget = unlimitedBudget()) {
+    const f = typeof format === 'number' ? x86Format(format) : format;
+    this.format = f;
+    this.levels = f.levels;
+    this.entries = f.entries;
+    this.tablePageCostBytes = tablePageCostBytes(f.entries);
+    this.indexMask = f.entries - 1;
+    this.granuleOrder = f.granuleOrder;
+    this.bitsPerLevel = f.bitsPerLevel;
+    this.shifts = Int8Array.from({ length: f.levels + 1 }, (_, l) => (l === 0 ? 0 : levelShift(f, l)));
+    this.limitPfn = POW2[f.limitOrder];
+    const tables = Math.max(2, Math.ceil((initialTables * ENTRIES) / f.entries));
+    budget.charge(tables * this.tablePageCostBytes, 'the page-table pool');
+    this.capacity = tables;
+    this.ptr = new Int32Array(tables * f.entries);
+    this.phys = new Float64Array(tables * f.entries);
+  }
+
+  /** The level whose entries hold a leaf of `order`. */
+  leafLevel(order: number): number {
+    return Math.floor((order - this.granuleOrder) / this.bitsPerLevel) + 1;
+  }
+
+  /** Table pages that can be allocated without growing the pool. */
+  get spareTables(): number {
+    return this.capacity - this.nextId + this.freeIds.length;
+  }
+
+  /** Bytes the budget must still give for `tables` more table pages (0 when the pool has room for them). */
+  bytesFor(tables: number): number {
+    return Math.max(0, tables - this.spareTables) * this.tablePageCostBytes;
   }
 
   private allocTable(): number {
     let id = this.freeIds.pop();
     if (id === undefined) {
       id = this.nextId++;
-      if (id >= this.capacity) {
-        const cap = this.capacity * 2;
-        const ptr = new Int32Array(cap * ENTRIES);
-        ptr.set(this.ptr);
-        const phys = new Float64Array(cap * ENTRIES);
-        phys.set(this.phys);
-        this.ptr = ptr;
-        this.phys = phys;
-        this.capacity = cap;
-      }
+      if (id >= this.capacity) this.growTo(id + 1);
     }
     // Freed tables are cleared when freed, so a reused one is already empty.
     if (++this.alive > this.peak) this.peak = this.alive;
     return id;
   }
 
+  /** Grows the arrays to at least `tables` table pages: double, as far as the budget has room. */
+  private growTo(tables: number): void {
+    const roomTables = Math.floor(this.budget.room / this.tablePageCostBytes);
+    const cap = Math.max(tables, Math.min(this.capacity * 2, this.capacity + roomTables));
+    this.budget.charge((cap - this.capacity) * this.tablePageCostBytes, 'the page-table pool');
+    const ptr = new Int32Array(cap * this.entries);
+    ptr.set(this.ptr);
+    const phys = new Float64Array(cap * this.entries);
+    phys.set(this.phys);
+    this.ptr = ptr;
+    this.phys = phys;
+    this.capacity = cap;
+  }
+
   private freeTable(id: number): void {
-    this.ptr.fill(0, id * ENTRIES, (id + 1) * ENTRIES);
+    this.ptr.fill(0, id * this.entries, (id + 1) * this.entries);
     this.freeIds.push(id);
     this.alive--;
   }
@@ -78,10 +144,10 @@ export class PageTablePool {
     return this.allocTable();
   }
 
-  /** Index of `pfn` in a table of `level` (1 = the 4K-entry level). */
+  /** Index of `pfn` in a table of `level` (1 = the granule's level). */
   private index(pfn: number, level: number): number {
-    const shift = 9 * (level - 1);
-    return (pfn < 4294967296 && shift < 32 ? pfn >>> shift : Math.floor(pfn / POW2[shift])) & 511;
+    const shift = this.shifts[level];
+    return (pfn < 4294967296 && shift < 32 ? pfn >>> shift : Math.floor(pfn / POW2[shift])) & this.indexMask;
   }
 
   /**
@@ -92,12 +158,15 @@ export class PageTablePool {
     if (pfn >= this.limitPfn) return -1;
     const ptr = this.ptr;
     const small = pfn < 4294967296;
+    const shifts = this.shifts;
+    const n = this.entries;
+    const mask = this.indexMask;
     let table = root;
     for (let level = this.levels; level >= 1; level--) {
-      const shift = 9 * (level - 1);
+      const shift = shifts[level];
       // 32-bit fast path of index(): pfn >>> shift is 0 for shifts of 32 and more.
-      const idx = small ? (shift < 32 ? (pfn >>> shift) & 511 : 0) : this.index(pfn, level);
-      const k = table * ENTRIES + idx;
+      const idx = small ? (shift < 32 ? (pfn >>> shift) & mask : 0) : this.index(pfn, level);
+      const k = table * n + idx;
       const p = ptr[k];
       if (p === 0) return -1;
       if (p < 0) {
@@ -111,9 +180,9 @@ export class PageTablePool {
     return -1;
   }
 
-  /** Memory accesses of a walk that ends at a leaf of `order` (docs/model.md §6, step 3). */
+  /** Memory accesses of a walk that ends at a leaf of `order`: one per level down to the leaf's (docs/model.md §6 step 3, §9.2). */
   walkAccesses(order: number): number {
-    return this.levels - leafLevelOf(order) + 1;
+    return this.levels - this.leafLevel(order) + 1;
   }
 
   /** Whether any leaf overlaps pfns [start, end). */
@@ -124,11 +193,11 @@ export class PageTablePool {
   }
 
   private anyLeafInTable(table: number, level: number, tableBase: number, start: number, end: number): boolean {
-    const span = POW2[9 * (level - 1)];
+    const span = POW2[this.shifts[level]];
     const i0 = Math.max(0, Math.floor((start - tableBase) / span));
-    const i1 = Math.min(ENTRIES - 1, Math.floor((end - 1 - tableBase) / span));
+    const i1 = Math.min(this.indexMask, Math.floor((end - 1 - tableBase) / span));
     for (let i = i0; i <= i1; i++) {
-      const p = this.ptr[table * ENTRIES + i];
+      const p = this.ptr[table * this.entries + i];
       if (p === 0) continue;
       if (p < 0) return true;
       if (this.anyLeafInTable(p, level - 1, tableBase + i * span, start, end)) return true;
@@ -138,10 +207,10 @@ export class PageTablePool {
 
   /** Installs a leaf; the caller has checked that nothing overlaps it. */
   install(root: number, basePfn: number, order: number, physPfn: number): void {
-    const leafLevel = leafLevelOf(order);
+    const leafLevel = this.leafLevel(order);
     let table = root;
     for (let level = this.levels; level > leafLevel; level--) {
-      const k = table * ENTRIES + this.index(basePfn, level);
+      const k = table * this.entries + this.index(basePfn, level);
       let p = this.ptr[k];
       if (p === 0) {
         p = this.allocTable();
@@ -149,10 +218,10 @@ export class PageTablePool {
       }
       table = p;
     }
-    const replicas = POW2[order - 9 * (leafLevel - 1)];
-    const k0 = table * ENTRIES + this.index(basePfn, leafLevel);
+    const replicas = POW2[order - this.shifts[leafLevel]];
+    const k0 = table * this.entries + this.index(basePfn, leafLevel);
     const code = -(order + 1);
-    const span = POW2[9 * (leafLevel - 1)];
+    const span = POW2[this.shifts[leafLevel]];
     for (let j = 0; j < replicas; j++) {
       // An emptied lower table may still hang here (tables are freed only when
       // an unmap covers them): VT-d's __domain_mapping frees it for the superpage.
@@ -170,12 +239,12 @@ export class PageTablePool {
    * range walk.
    */
   clearLeaf(root: number, basePfn: number, order: number, sink: LeafSink): void {
-    const leafLevel = leafLevelOf(order);
+    const leafLevel = this.leafLevel(order);
     let table = root;
-    for (let level = this.levels; level > leafLevel; level--) table = this.ptr[table * ENTRIES + this.index(basePfn, level)];
-    const k0 = table * ENTRIES + this.index(basePfn, leafLevel);
+    for (let level = this.levels; level > leafLevel; level--) table = this.ptr[table * this.entries + this.index(basePfn, level)];
+    const k0 = table * this.entries + this.index(basePfn, leafLevel);
     sink.leafRemoved(basePfn, order, this.phys[k0]);
-    const replicas = POW2[order - 9 * (leafLevel - 1)];
+    const replicas = POW2[order - this.shifts[leafLevel]];
     if (replicas === 1) this.ptr[k0] = 0; // the usual case: a call to fill costs more than the store
     else this.ptr.fill(0, k0, k0 + replicas);
   }
@@ -191,11 +260,11 @@ export class PageTablePool {
   }
 
   private clearTable(table: number, level: number, tableBase: number, start: number, end: number, sink: LeafSink): void {
-    const span = POW2[9 * (level - 1)];
+    const span = POW2[this.shifts[level]];
     const i0 = Math.max(0, Math.floor((start - tableBase) / span));
-    const i1 = Math.min(ENTRIES - 1, Math.floor((end - 1 - tableBase) / span));
+    const i1 = Math.min(this.indexMask, Math.floor((end - 1 - tableBase) / span));
     for (let i = i0; i <= i1; i++) {
-      const k = table * ENTRIES + i;
+      const k = table * this.entries + i;
       const p = this.ptr[k];
       if (p === 0) continue;
       const entryBase = tableBase + i * span;
@@ -213,9 +282,9 @@ export class PageTablePool {
   }
 
   private freeSubtree(table: number, level: number, tableBase: number, sink: LeafSink | null): void {
-    const span = POW2[9 * (level - 1)];
-    for (let i = 0; i < ENTRIES; i++) {
-      const k = table * ENTRIES + i;
+    const span = POW2[this.shifts[level]];
+    for (let i = 0; i < this.entries; i++) {
+      const k = table * this.entries + i;
       const p = this.ptr[k];
       if (p === 0) continue;
       const entryBase = tableBase + i * span;

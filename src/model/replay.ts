@@ -10,6 +10,7 @@
 // dispatch of each op to its owner.
 import './jit.js';
 import type { ReplayConfig, TableGeometry } from '../config/config.js';
+import { MemoryBudget } from '../config/limits.js';
 import type { Iotlb } from '../caches/iotlb.js';
 import { LanesIotlb } from '../caches/lanes.js';
 import { SetAssocTable, tableOf } from '../caches/table.js';
@@ -24,12 +25,12 @@ import { DmaPath } from './dma.js';
 import { Mapping } from './mapping.js';
 import { PageTablePool } from './pagetable.js';
 import { Rows } from './rows.js';
-import { DEFAULT_MAX_TABLE_BYTES, TABLE_PAGE_BYTES } from './tablememory.js';
-import { resolveTopology, sizesOf, type Topology } from './topology.js';
+import { DEFAULT_MAX_TABLE_BYTES } from './tablememory.js';
+import { resolveTopology, sizesOf, tableFormatOf, type Topology } from './topology.js';
 
 /** Bounds on what a replay may cost, apart from the configuration (they change no counter). */
 export interface ReplayLimits {
-  /** Page-table memory (4 KiB a table page) past which a map stops the replay; default 1 GiB. */
+  /** Memory of the model's state (page tables, slots, TLBs; config/limits.ts MemoryBudget) past which the replay stops; default 1 GiB. */
   maxTableBytes?: number;
   /**
    * Take the generic DMA loop even where a specialized one exists
@@ -59,7 +60,11 @@ export class Replay implements ReplayResult {
   readonly topology: Topology;
   readonly counters = new Counters();
   readonly pool: PageTablePool;
-  /** Per instance: its IOTLB (a SetAssocTable unless the Replay was built with another, as curves are). */
+  /**
+   * Per instance: its IOTLB (a SetAssocTable unless the Replay was built with
+   * another, as curves are). Made with the instance's first device
+   * (openInstance): a trace may name thousands of instances and use a few.
+   */
   readonly iotlbs: Iotlb[];
   /** Per instance, walk caches for levels 2..levels (index level - 2); empty when off. */
   readonly walkCaches: SetAssocTable[][];
@@ -69,6 +74,11 @@ export class Replay implements ReplayResult {
   readonly attachments: Attachments;
   private readonly dma: DmaPath;
   private readonly mapping: Mapping;
+  /** What the model's state may hold (--max-table-memory). */
+  readonly budget: MemoryBudget;
+  private readonly iotlbOf: ReplayOptions['iotlbOf'];
+  private readonly laneGeometries: TableGeometry[];
+  private readonly makeTable: (g: TableGeometry, seedOffset: number, what: string) => SetAssocTable;
   /** The columns of the batch being consumed. */
   private readonly rows = new Rows();
 
@@ -88,16 +98,23 @@ export class Replay implements ReplayResult {
     const instances = this.topology.instances;
     /** Page-size sets: one per instance, then the SVA set. */
     const sizeSets = [...instances.map((m) => m.sizes), sizesOf(config.svaPageSizes)];
-    this.pool = new PageTablePool(config.pageTable.levels);
+    const budget = (this.budget = new MemoryBudget(options.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES));
+    this.pool = new PageTablePool(tableFormatOf(config, meta, this.topology), undefined, budget);
     // Each table's random policy has its own seed: IOTLB i, device TLB 500 + slot, walk cache 700 + 8i + level.
-    const makeTable = (g: TableGeometry, seedOffset: number) => tableOf(g, config.seed * 1000 + seedOffset);
-    const laneGeometries = [config.iotlb, ...lanes];
+    const makeTable = (this.makeTable = (g: TableGeometry, seedOffset: number, what: string) => tableOf(g, config.seed * 1000 + seedOffset, budget, what));
+    const laneGeometries = (this.laneGeometries = [config.iotlb, ...lanes]);
     if (lanes.length > 0 && (iotlbOf || config.walkCache)) throw new Error('internal: IOTLB lanes take the table of the configuration and no walk caches');
-    this.lanes = lanes.length > 0 ? instances.map((_, i) => new LanesIotlb(laneGeometries, config.seed * 1000 + i)) : null;
-    this.iotlbs = this.lanes ?? instances.map((_, i) => (iotlbOf ? iotlbOf(i, this.pool) : makeTable(config.iotlb, i)));
-    const wc = config.walkCache;
-    this.walkCaches = instances.map((_, i) => (wc ? Array.from({ length: config.pageTable.levels - 1 }, (_, l) => makeTable(wc, 700 + i * 8 + l)) : []));
-    this.attachments = new Attachments(config, meta, this.topology, sizeSets, this.pool, this.counters, this.iotlbs, this.walkCaches, makeTable);
+    // Instances' tables are made by openInstance, at their first device.
+    this.iotlbOf = iotlbOf;
+    this.lanes = lanes.length > 0 ? [] : null;
+    this.iotlbs = this.lanes ?? [];
+    this.walkCaches = [];
+    this.attachments = new Attachments(config, meta, this.topology, sizeSets, this.pool, this.counters, this.iotlbs, this.walkCaches, {
+      makeTable,
+      openInstance: (i) => this.openInstance(i),
+      budget,
+      counterSets: 1 + lanes.length,
+    });
     this.inv = new Invalidator(this.attachments, {
       mode: config.invalidation.mode,
       maxInvalidationMask: config.invalidation.maxInvalidationMask,
@@ -105,13 +122,27 @@ export class Replay implements ReplayResult {
       fqTimeoutNs: config.invalidation.fqTimeoutNs,
       instances: instances.length,
       domainIds: config.domainIds,
+      budget,
+      instanceNames: instances.map((m) => m.name),
     });
     this.attachments.bindInvalidator(this.inv);
     // Lanes are fed by the specialized run only.
     const specialized = !iotlbOf && !(options.generic && this.lanes === null);
     this.dma = new DmaPath(config, this.rows, this.attachments, this.pool, this.counters, this.inv, this.iotlbs, this.walkCaches, sizeSets, this.lanes, laneGeometries, specialized);
-    const maxTablePages = Math.floor((options.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES) / TABLE_PAGE_BYTES);
-    this.mapping = new Mapping(this.rows, this.attachments, this.pool, this.counters, this.iotlbs, this.inv, config.partialUnmap, maxTablePages);
+    this.mapping = new Mapping(this.rows, this.attachments, this.pool, this.counters, this.iotlbs, this.inv, config.partialUnmap, budget);
+    // From here on a charge past the limit names the row being replayed.
+    const rows = this.rows;
+    budget.where = () => rows.firstRow + rows.opRow;
+  }
+
+  /** Makes instance `i`'s IOTLB (or lanes) and walk caches, charged to the budget; their seeds are the instance's, whenever it opens. */
+  private openInstance(i: number): void {
+    const name = this.topology.instances[i].name;
+    const config = this.config;
+    if (this.lanes !== null) this.lanes[i] = new LanesIotlb(this.laneGeometries, config.seed * 1000 + i, this.budget, `the IOTLB of ${name}`);
+    else this.iotlbs[i] = this.iotlbOf ? this.iotlbOf(i, this.pool) : this.makeTable(config.iotlb, i, `the IOTLB of ${name}`);
+    const wc = config.walkCache;
+    this.walkCaches[i] = wc ? Array.from({ length: this.pool.levels - 1 }, (_, l) => this.makeTable(wc, 700 + i * 8 + l, `a walk cache of ${name}`)) : [];
   }
 
   /** Whether paging DMA runs take the specialized loop (model/specialize.ts). */
@@ -175,14 +206,17 @@ export class Replay implements ReplayResult {
           mapping.unmap(i, now);
           break;
         case Op.Attach:
+          rows.opRow = i;
           this.counters.attachOps++;
           a.attach(a.deviceSlot(device[i]), pasid[i], domain[i], now);
           break;
         case Op.Detach:
+          rows.opRow = i;
           this.counters.attachOps++;
           a.detach(a.deviceSlot(device[i]), pasid[i], now);
           break;
         case Op.Flush:
+          rows.opRow = i;
           // The domain-wide flush of §5, whatever the domain's type.
           inv.flushDomain(a.domainSlot(domain[i]), now);
           break;

@@ -11,4 +11,6 @@ export class Rows {
   size: Uint32Array = new Uint32Array(0);
   /** The batch's first row in the trace (for messages). */
   firstRow = 0;
+  /** The row of the op in progress, in the batch: a memory-limit line names it (config/limits.ts MemoryBudget). */
+  opRow = 0;
 }

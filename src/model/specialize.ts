@@ -23,7 +23,7 @@ import { POW2 } from '../caches/indexing.js';
 import { LRU4_TOUCH, policyVariant } from '../caches/replacement.js';
 import { DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { lastPfnOf, pfnOf } from '../trace/batch.js';
-import { EMPTY, INVALIDATED, VALID, type SetAssocTable } from '../caches/table.js';
+import { EMPTY, INVALIDATED, VALID, isIndexed, type SetAssocTable } from '../caches/table.js';
 import type { PageTablePool } from './pagetable.js';
 import { grow } from '../typed.js';
 
@@ -38,7 +38,10 @@ export interface TableShape {
 
 /** What the generated DMA run is specialized on. */
 export interface PagingRunShape extends TableShape {
+  /** The page table's format (config/tableformat.ts): levels, granule (log2 pfns) and bits a level. */
   levels: number;
+  granuleOrder: number;
+  bitsPerLevel: number;
   devtlb: boolean;
   walkCaches: boolean;
   /** Record the lookups' pages and leaves for IOTLB lanes. */
@@ -128,10 +131,14 @@ function pageOf(v: string, order: number, small: string): string {
   return `Math.floor(${v} * ${2 ** -order})`;
 }
 
-/** Locals for table `t`: its entry arrays, order counts, policy and (in a local for the run) the LRU/FIFO clock. */
-function tableLocals(): string {
+/**
+ * Locals for table `t`: its entry arrays, order counts, policy and (in a local
+ * for the run) the LRU/FIFO clock. An IndexedTable (caches/table.ts) replaces
+ * its arrays as it grows: its locals are taken again after each fill.
+ */
+function tableLocals(s: TableShape): string {
   return `
-  const tState = t.state, tTag = t.tag, tBase = t.base, tOrder = t.order, tPhys = t.phys, tOwner = t.owner, tUnmapped = t.unmappedAt;
+  ${isIndexed(s) ? 'let' : 'const'} tState = t.state, tTag = t.tag, tBase = t.base, tOrder = t.order, tPhys = t.phys, tOwner = t.owner, tUnmapped = t.unmappedAt;
   const live = t.orderLive, pol = t.policy, tStamp = pol.stamp, tOrd4 = pol.order4;
   let clock = pol.clock;`;
 }
@@ -143,6 +150,10 @@ function tableLocals(): string {
  * table holds none of; the hit refreshes the policy's state.
  */
 function probeSource(s: TableShape): string {
+  // An indexed table's probe is its own (a hash, not a scan of the ways).
+  if (isIndexed(s)) return `
+      const k = t.lookup(tag, a, x.orders);
+      const ghost = t.missWasInvalidated;`;
   const W = s.ways;
   const MASK = s.sets - 1;
   // The policy's own statements (caches/replacement.ts POLICY_RULES).
@@ -188,6 +199,10 @@ function probeSource(s: TableShape): string {
 
 /** SetAssocTable.fill of the leaf (base, order, phys) for `tag` and `dom`: the set's first invalid way, else the policy's victim. */
 function fillSource(s: TableShape): string {
+  if (isIndexed(s)) return `{
+          t.fill(tag, base, order, phys, dom);
+          tState = t.state; tTag = t.tag; tBase = t.base; tOrder = t.order; tPhys = t.phys; tOwner = t.owner; tUnmapped = t.unmappedAt;
+      }`;
   const W = s.ways;
   const MASK = s.sets - 1;
   const policy = policyVariant(s.policy, W).source;
@@ -226,15 +241,20 @@ function recordSource(base: string, order: string, phys: string): string {
 /** The DMA run's source for `shape` (exported for the test that reads it). */
 export function pagingRunSource(s: PagingRunShape): string {
   // The page-table walk of PageTablePool.lookup, one level a step.
+  // The format's parameters are constants here (x86: 9 bits, 512 entries; LPAE: g − 3 bits).
   const walkLevels: string[] = [];
+  const entries = 2 ** s.bitsPerLevel;
+  const mask = entries - 1;
   for (let level = s.levels; level >= 1; level--) {
-    const shift = 9 * (level - 1);
-    const idx = shift === 0 ? 'a & 511' : shift < 32 ? `(small ? a >>> ${shift} : Math.floor(a * ${2 ** -shift})) & 511` : `Math.floor(a * ${2 ** -shift}) & 511`;
+    const shift = s.granuleOrder + s.bitsPerLevel * (level - 1);
+    const idx = shift === 0 ? `a & ${mask}` : shift < 32 ? `(small ? a >>> ${shift} : Math.floor(a * ${2 ** -shift})) & ${mask}` : `Math.floor(a * ${2 ** -shift}) & ${mask}`;
     walkLevels.push(`
-          kk = table * 512 + (${idx});
+          kk = table * ${entries} + (${idx});
           p = ptr[kk];
           if (p <= 0) break walk;${level > 1 ? '\n          table = p;' : ''}`);
   }
+  // PageTablePool.walkAccesses with the format's constants: levels − leafLevel + 1.
+  const walkCost = s.granuleOrder === 0 ? `${s.levels} - Math.floor(order / ${s.bitsPerLevel})` : `${s.levels} - Math.floor((order - ${s.granuleOrder}) / ${s.bitsPerLevel})`;
   const devtlbProbe = s.devtlb
     ? `
         devtlbLookups++;
@@ -247,7 +267,7 @@ export function pagingRunSource(s: PagingRunShape): string {
     : '';
   return `
   const iovas = x.iovas, sizes = x.sizes, t = x.iotlb, devtlb = x.devtlb, pool = x.pool;
-  const tag = x.tag, att = x.att, dom = x.dom, root = x.root;${tableLocals()}
+  const tag = x.tag, att = x.att, dom = x.dom, root = x.root;${tableLocals(s)}
   const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   const orders = x.orders;
   const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
@@ -299,7 +319,7 @@ export function pagingRunSource(s: PagingRunShape): string {
         break;
       }${s.lanes ? recordSource('base', 'order', 'phys') : ''}
       walks++;
-      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : 'pool.walkAccesses(order)'};
+      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : walkCost};
       orderLookups[order]++;
       ${fillSource(s)}
       ${s.devtlb ? 'devtlb.fill(att, base, order, phys, dom);' : ''}
@@ -319,7 +339,7 @@ export function pagingRunSource(s: PagingRunShape): string {
 export function laneRunSource(s: TableShape): string {
   return `
   const tag = x.tag, dom = x.dom, n = x.sn, pool = x.pool, orderHits = lc.orderHits;
-  const sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys;${tableLocals()}
+  const sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys;${tableLocals(s)}
   let hits = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, parted = 0;
   for (let e = 0; e < n; e++) {
     const a = sPfn[e];

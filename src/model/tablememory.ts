@@ -1,21 +1,26 @@
 // How much page-table memory a map needs, known before it is made, so that a
 // valid but huge trace (one 2 TiB map in 4K pages wants a million table
 // pages) stops with one line instead of running for minutes and gigabytes.
-// The model's tables are 4 KiB pages of 512 entries (docs/model.md §2-3).
-import { InputError } from '../errors.js';
+// The model's tables are 4 KiB pages of 512 entries (docs/model.md §2-3), or
+// under LPAE pages of the granule's size (§9.2, config/tableformat.ts); the
+// replay holds tablePageCostBytes (model/pagetable.ts) for each.
 import { formatSizeLog2 } from '../config/pagesizes.js';
+import { MemoryLimitError, formatBytes, memoryLimitMessage, type MemoryBudget } from '../config/limits.js';
 import { POW2 } from '../caches/indexing.js';
-import { leafLevelOf } from './pagetable.js';
+import type { TableFormat } from '../config/tableformat.js';
+import { leafLevelOf, levelShift, type PageTablePool } from './pagetable.js';
 import { pgsize, pgsizeOut } from './pgsize.js';
 
-export const TABLE_PAGE_BYTES = 4096;
-/** The default of --max-table-memory: 1 GiB of modeled table pages (the replay holds about 1.5 times that). */
+/**
+ * The default of --max-table-memory: 1 GiB of model state (page tables,
+ * domain, device and attachment state, TLB entries), as the replay holds it.
+ */
 export const DEFAULT_MAX_TABLE_BYTES = 2 ** 30;
 
-/** Distinct tables of `level` (spanning 2^(9*level) pages) that pfns [start, end) touch. */
-function tablesSpanned(start: number, end: number, level: number): number {
+/** Distinct tables of `level` (a table of level l spans what an entry of level l + 1 does) that pfns [start, end) touch. */
+function tablesSpanned(format: TableFormat, start: number, end: number, level: number): number {
   if (end <= start) return 0;
-  const span = POW2[9 * level];
+  const span = POW2[levelShift(format, level + 1)];
   return Math.floor((end - 1) / span) - Math.floor(start / span) + 1;
 }
 
@@ -26,7 +31,8 @@ function tablesSpanned(start: number, end: number, level: number): number {
  * the leaves at or below each level lie in a head and a tail of the range;
  * a table of level L is needed only over those.
  */
-export function tablePagesForMap(levels: number, orders: Int8Array, iova: number, paddr: number, size: number): number {
+export function tablePagesForMap(format: TableFormat, orders: Int8Array, iova: number, paddr: number, size: number): number {
+  const levels = format.levels;
   // The first and last page covered by a leaf above each level.
   const firstBig = new Float64Array(levels + 1).fill(-1);
   const lastBigEnd = new Float64Array(levels + 1).fill(-1);
@@ -38,7 +44,7 @@ export function tablePagesForMap(levels: number, orders: Int8Array, iova: number
     const count = pgsizeOut.count;
     if (order < 0 || count === 0) break;
     const step = count * POW2[order];
-    const leafLevel = leafLevelOf(order);
+    const leafLevel = leafLevelOf(order, format);
     for (let l = 1; l < leafLevel; l++) {
       if (firstBig[l] < 0) firstBig[l] = at;
       lastBigEnd[l] = at + step;
@@ -51,22 +57,25 @@ export function tablePagesForMap(levels: number, orders: Int8Array, iova: number
   let tables = 0;
   // Tables of level l hold entries of level l (l = 1: the 4K entries); the root is level `levels`.
   for (let l = 1; l < levels; l++) {
-    tables += firstBig[l] < 0 ? tablesSpanned(iova, end, l) : tablesSpanned(iova, firstBig[l], l) + tablesSpanned(lastBigEnd[l], end, l);
+    tables += firstBig[l] < 0 ? tablesSpanned(format, iova, end, l) : tablesSpanned(format, iova, firstBig[l], l) + tablesSpanned(format, lastBigEnd[l], end, l);
   }
   return tables;
 }
 
-export function formatBytes(bytes: number): string {
-  for (const [unit, shift] of [['TiB', 40], ['GiB', 30], ['MiB', 20], ['KiB', 10]] as const) {
-    if (bytes >= 2 ** shift) return `${(bytes / 2 ** shift).toFixed(1).replace(/\.0$/, '')} ${unit}`;
-  }
-  return `${bytes} B`;
+/**
+ * Bytes the budget must still give for the page tables a map of pfns
+ * [iova, iova + size) -> paddr may allocate (0: the pool has room). Made for
+ * every map, so cheap for a small one: a map of at most 512 pages touches at
+ * most two tables of each level.
+ */
+export function mapTableBytes(pool: PageTablePool, orders: Int8Array, iova: number, paddr: number, size: number): number {
+  if (size <= 512 && pool.spareTables >= 2 * pool.levels) return 0;
+  return pool.bytesFor(tablePagesForMap(pool.format, orders, iova, paddr, size));
 }
 
-export function tableMemoryError(row: number, domain: number, iovaPfn: number, sizePfn: number, needPages: number, alivePages: number, maxBytes: number): InputError {
+/** The memory-limit line for a map whose page tables need `needBytes` more than the pool holds. */
+export function tableMemoryError(row: number, domain: number, iovaPfn: number, sizePfn: number, needBytes: number, budget: MemoryBudget): MemoryLimitError {
   const sizeText = Number.isInteger(Math.log2(sizePfn)) ? formatSizeLog2(Math.log2(sizePfn) + 12) : formatBytes(sizePfn * 4096);
-  return new InputError(
-    `Stopped at row ${row}: the map of ${sizeText} at iova 0x${(iovaPfn * 4096).toString(16)} in domain ${domain} needs about ${formatBytes(needPages * TABLE_PAGE_BYTES)} of page tables` +
-      `${alivePages > 0 ? ` (${formatBytes(alivePages * TABLE_PAGE_BYTES)} already in use)` : ''}, over the ${formatBytes(maxBytes)} limit; raise it with --max-table-memory`,
-  );
+  const what = `the map of ${sizeText} at iova 0x${(iovaPfn * 4096).toString(16)} in domain ${domain}`;
+  return new MemoryLimitError(memoryLimitMessage(row, what, needBytes, budget.used, budget.maxBytes, ' of page tables'));
 }

@@ -132,7 +132,7 @@ export async function replayTrace(paths: string[], config: ReplayConfig, opts: R
  * leader's own, first, is always exact).
  */
 export function laneSummaries(r: Replay, configs: ReplayConfig[], labels: string[], workload?: string): (Summary | null)[] {
-  const lanes = r.lanes!;
+  const lanes = r.lanes!.filter((l) => l !== undefined); // instances without a device have none (Replay.openInstance)
   const exact = !lanes.some((l) => l.diverged);
   return configs.map((config, j) => {
     if (j === 0) return buildSummary(r, labels, workload);

@@ -46,3 +46,19 @@ export function runCliModules(args: string[]): { status: number; stdout: string;
   fs.rmSync(dir, { recursive: true, force: true });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, modules };
 }
+
+/**
+ * Runs the built CLI and gives its peak resident memory (maxRSS, KiB), which
+ * the child reports as it exits: for tests that bound what a command costs.
+ */
+export function runCliMeasured(args: string[]): { status: number; stdout: string; stderr: string; maxRssKiB: number } {
+  if (!fs.existsSync(CLI)) throw new Error('dist/ is missing: run npm run build');
+  const hook = "import fs from 'node:fs'; process.on('exit', () => fs.writeSync(3, String(process.resourceUsage().maxRSS)));";
+  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, CLI, ...args], {
+    encoding: 'utf8',
+    cwd: process.cwd(),
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+    maxBuffer: 1 << 26,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, maxRssKiB: Number(r.output[3]) };
+}

@@ -51,6 +51,27 @@ describe('specialized paging run equals the generic loop', () => {
     }
   });
 
+  it.each(GROUPS.slice(0, 4))('random traces with indexed tables (more than 64 ways), seeds %i..%i: identical summaries', (first, last) => {
+    for (let seed = first; seed <= last; seed++) {
+      const { events, config, meta } = randomCase(seed);
+      const rng = new Rng(seed * 131);
+      const policy = (config.iotlb as { policy: string }).policy;
+      const ways = policy === 'plru' ? 128 : 65 + rng.int(64);
+      const devtlbPolicy = (config.devtlb as { policy: string }).policy;
+      const cfg = { ...config, iotlb: { sets: [1, 2][rng.int(2)], ways, policy }, devtlb: { sets: 1, ways: devtlbPolicy === 'plru' ? 128 : 70, policy: devtlbPolicy } };
+      const want = summaryOf(events, cfg, meta, true);
+      const got = summaryOf(events, cfg, meta, false);
+      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+    }
+  });
+
+  it('an indexed table (more than 64 ways) is probed and filled through its methods, not a scan', () => {
+    const src = pagingRunSource({ orders: [9, 0], sets: 1, ways: 65, policy: 'lru', levels: 4, devtlb: false, walkCaches: false, lanes: false });
+    expect(src).toContain('t.lookup(tag, a, x.orders)');
+    expect(src).toContain('t.fill(tag, base, order, phys, dom)');
+    expect(src).not.toContain('for (let i = first');
+  });
+
   it('writes the configuration into the source: probe orders, geometry and policy are constants', () => {
     const src = pagingRunSource({ orders: [18, 9, 0], sets: 16, ways: 4, policy: 'lru', levels: 4, devtlb: false, walkCaches: false, lanes: false });
     expect(src).toContain('tOrder[i] === 18');

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { expandSweep } from '../../src/config/sweep.js';
 import { parseByteSize } from '../../src/config/limits.js';
 import { PageSizeSet } from '../../src/config/pagesizes.js';
+import { LPAE_LEAVES, lpaeFormat, x86Format, type TableFormat } from '../../src/config/tableformat.js';
 import { PageTablePool } from '../../src/model/pagetable.js';
 import { splitRange } from '../../src/model/pgsize.js';
 import { tablePagesForMap } from '../../src/model/tablememory.js';
@@ -18,15 +19,18 @@ describe('tablePagesForMap bounds what a map allocates', () => {
       const sizes = new PageSizeSet(SETS[t]);
       const g = sizes.granuleOrder;
       for (let k = 0; k < 200; k++) {
-        const levels = rng.float() < 0.5 ? 4 : 5;
-        const pool = new PageTablePool(levels);
+        // Under LPAE (model §9.2) when the set is made of its granule's leaves, half the time.
+        const lpae = SETS[t].every((l) => LPAE_LEAVES[SETS[t][0]]?.includes(l)) && rng.float() < 0.5;
+        const format: TableFormat = lpae ? lpaeFormat(SETS[t][0]) : x86Format(rng.float() < 0.5 ? 4 : 5);
+        const levels = format.levels;
+        const pool = new PageTablePool(format);
         const root = pool.newRoot();
         const span = 2 ** Math.floor(rng.float() * 22); // pages
         const align = (x: number) => Math.floor(x / 2 ** g) * 2 ** g;
         const iova = align(Math.floor(rng.float() * 2 ** 26));
         const paddr = rng.float() < 0.5 ? iova : align(Math.floor(rng.float() * 2 ** 26));
         const size = Math.max(2 ** g, align(span));
-        const est = tablePagesForMap(levels, sizes.ordersDesc, iova, paddr, size);
+        const est = tablePagesForMap(format, sizes.ordersDesc, iova, paddr, size);
         const before = pool.alive;
         splitRange(pool, sizes.ordersDesc, iova, paddr, size, root, null, 0);
         const used = pool.alive - before;
@@ -38,8 +42,8 @@ describe('tablePagesForMap bounds what a map allocates', () => {
 
   it('a 2 TiB map in 4K pages needs a million table pages; in 1G pages, a handful', () => {
     const pages = 2 ** 29;
-    expect(tablePagesForMap(4, new PageSizeSet([12]).ordersDesc, 0, 0, pages)).toBe(2 ** 20 + 2 ** 11 + 4);
-    expect(tablePagesForMap(4, new PageSizeSet([12, 21, 30]).ordersDesc, 0, 0, pages)).toBe(4);
+    expect(tablePagesForMap(x86Format(4), new PageSizeSet([12]).ordersDesc, 0, 0, pages)).toBe(2 ** 20 + 2 ** 11 + 4);
+    expect(tablePagesForMap(x86Format(4), new PageSizeSet([12, 21, 30]).ordersDesc, 0, 0, pages)).toBe(4);
   });
 });
 
@@ -59,5 +63,10 @@ describe('limits on the command line', () => {
     const t0 = performance.now();
     expect(() => expandSweep(huge, {}, 'big.json')).toThrow('Invalid sweep: 9,000,000 points (seed: 3000 x costs.wait: 3000), over the limit of 10,000');
     expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('a 64K-granule table page holds 8192 entries: 2 TiB in 64K pages needs 4096 leaf tables and 1 above (model §9.2)', () => {
+    // 2^25 leaves of 64K: 2^25 / 8192 = 4096 leaf tables, under 1 table of level 2 (spanning 4 TiB).
+    expect(tablePagesForMap(lpaeFormat(16), new PageSizeSet([16]).ordersDesc, 0, 0, 2 ** 29)).toBe(4096 + 1);
   });
 });

@@ -19,9 +19,12 @@ function laneConfigs(seed: number, base: Record<string, unknown>): ReplayConfig[
   const n = 2 + rng.int(3);
   const policies = ['lru', 'fifo', 'plru', 'random', 'flush-when-full'];
   const inv = { ...(base.invalidation as object), mode: 'strict' };
-  return Array.from({ length: n }, () =>
-    resolveConfig({ ...base, invalidation: inv, iotlb: { sets: [1, 2, 4, 8][rng.int(4)], ways: [1, 2, 4][rng.int(3)], policy: policies[rng.int(5)] } }, 'lanes'),
-  );
+  // Now and then a lane of more than 64 ways: an indexed table (caches/table.ts), probed through its methods.
+  return Array.from({ length: n }, () => {
+    const policy = policies[rng.int(5)];
+    const ways = rng.chance(0.15) ? (policy === 'plru' ? 128 : 65 + rng.int(30)) : [1, 2, 4][rng.int(3)];
+    return resolveConfig({ ...base, invalidation: inv, iotlb: { sets: [1, 2, 4, 8][rng.int(4)], ways, policy } }, 'lanes');
+  });
 }
 
 /** Checks every exact lane against its own replay; returns how many lanes were exact. */
