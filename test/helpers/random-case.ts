@@ -173,9 +173,11 @@ export function vendorCase(seed: number, vendor: VendorName): { events: Ev[]; co
   if (vendor !== 'smmuv3') return { events: base.events, config, meta: base.meta };
   config.smmu = { rangeInvalidation: rng.chance(0.6), forceSyncErratum: rng.chance(0.4), asidBits: rng.chance(0.3) ? 1 + rng.int(2) : 16 };
   const sizes = pick(rng, SMMU_SIZES);
+  // One page-table format per configuration: every bitmap (SVA's, the second SMMU's) shares the granule.
+  const sameGranule = SMMU_SIZES.filter((s) => s[0] === sizes[0]);
   config.pageSizes = sizes;
-  config.svaPageSizes = pick(rng, SMMU_SIZES.slice(0, 3));
-  if (Array.isArray(config.iommus)) config.iommus = [{ name: 'a' }, { name: 'b', pageSizes: rng.chance(0.5) ? sizes : pick(rng, SMMU_SIZES) }];
+  config.svaPageSizes = pick(rng, sameGranule);
+  if (Array.isArray(config.iommus)) config.iommus = [{ name: 'a' }, { name: 'b', pageSizes: pick(rng, sameGranule) }];
   const granule = sizes[0] === '64K' ? 0x10000 : sizes[0] === '16K' ? 0x4000 : K4;
   const block = sizes[0] === '64K' ? 0x20000000 : sizes[0] === '16K' ? 0x2000000 : M2;
   const events = base.events.map((e) => {
