@@ -486,7 +486,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     if (d.atts.length === 0) return;
     const sz = sizesOf(d);
     const granule = sz[sz.length - 1];
-    const n = ril ? rilCommands((e - s) / granule) : Number((e - s) / pg);
+    smmuRange(d, s, e, ril ? rilCommands((e - s) / granule) : Number((e - s) / pg));
+  };
+  /** n TLBI_NH_VA over [s, e) and their CMD_SYNCs per SMMU of d, then ATC_INV over the span per ATS attachment and a CMD_SYNC (`arm_smmu_tlb_inv_range_domain()`). */
+  const smmuRange = (d: Domain, s: bigint, e: bigint, n: number) => {
     for (const inst of instsOf(d)) {
       d.c.page += n;
       d.c.wait += forceSync ? 1 + Math.floor((n - 1) / 63) : 1;
@@ -502,6 +505,13 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       atsInsts.add(x.inst);
     }
     d.c.wait += atsInsts.size;
+  };
+  /** docs/vendors-evidence.md §4 item 19: io_pgtable_tlb_flush_walk() → arm_smmu_tlb_inv_walk(): [s, e) at the granule, at once. */
+  const smmuWalkFlush = (d: Domain, s: bigint, e: bigint) => {
+    if (d.atts.length === 0) return;
+    const sz = sizesOf(d);
+    const granule = sz[sz.length - 1];
+    smmuRange(d, s, e, ril ? rilCommands((e - s) / granule) : Number((e - s) / granule));
   };
   const sync = (d: Domain, s: bigint, e: bigint) => {
     if (vendor === 'amd') {
@@ -806,11 +816,19 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
             removedAny = true;
             gone.push(l);
           }
+          // docs/vendors-evidence.md §4 item 19 (off unless SMMU_WALK_FLUSH): an entry of the chunk's page size that
+          // holds a table is cleared with an immediate walk flush of its span (6.1: its leaves are not gathered).
+          const walked: [bigint, bigint][] = [];
+          if (vendor === 'smmuv3' && SMMU_WALK_FLUSH && leafLevel(d, pg) >= 2) {
+            for (let j = 0n; j < n; j++) if (d.tables.has(`${leafLevel(d, pg) - 1}:${c + j * pg}`)) walked.push([c + j * pg, c + (j + 1n) * pg]);
+          }
           freeTables(d, cs, ce);
+          for (const [ws, we] of walked) smmuWalkFlush(d, ws, we);
           if (strict && vendor === 'smmuv3') {
             // §9.3 smmuv3 (io-pgtable-arm's io_pgtable_tlb_add_page() → iommu_iotlb_gather_add_page()): each leaf
             // in address order; a leaf of another size, or disjoint (neither overlapping nor touching), syncs first.
             for (const l of gone.sort((p, q) => (p.base < q.base ? -1 : 1))) {
+              if (walked.some(([ws, we]) => ws <= l.base && l.base < we)) continue;
               const le = l.base + l.size;
               if (gpg !== 0n && (l.size !== gpg || le < gs || l.base > ge)) { smmuSync(d, gs, ge, gpg); gpg = 0n; }
               if (gpg === 0n) { gs = l.base; ge = le; } else { if (l.base < gs) gs = l.base; if (le > ge) ge = le; }
@@ -862,6 +880,16 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     inv.staleWindowMaxNs = Math.max(inv.staleWindowMaxNs, d.c.winMax); inv.staleWindowSumNs += d.c.winSum; inv.staleWindowCount += d.c.winCount;
   }
   return { result: r, nested };
+}
+
+/**
+ * docs/vendors-evidence.md §4 item 19, io-pgtable-arm's walk flush when an
+ * unmap clears a table entry: not in §9 nor in the rules the engine was
+ * given, so off; kept to tell which rule a disagreement comes from.
+ */
+export let SMMU_WALK_FLUSH = false;
+export function setSmmuWalkFlush(on: boolean): void {
+  SMMU_WALK_FLUSH = on;
 }
 
 /** §9 configuration fields (config.md "Vendors"), read loosely so the reference does not depend on the engine's types. */

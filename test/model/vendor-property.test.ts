@@ -17,7 +17,7 @@ import type { Ev } from '../helpers/events.js';
 import { consumeInTwo, metaOf, replayEvents, type Meta } from '../helpers/replay.js';
 import { engineCounters, referenceCounters } from '../helpers/counters.js';
 import { vendorCase, type VendorName } from '../helpers/random-case.js';
-import { amdBlocks, amdCover, atcSpan, referenceReplay, rilCommands } from './reference.js';
+import { amdBlocks, amdCover, atcSpan, referenceReplay, rilCommands, setSmmuWalkFlush } from './reference.js';
 
 /** Why the engine cannot replay under `vendor` (its own message), or null when it can. */
 function unsupported(vendor: VendorName): string | null {
@@ -236,6 +236,20 @@ describe('the reference\'s §9 rules, counted by hand', () => {
     check(events, { vendor: 'smmuv3', pageSizes: ['4K', '2M'] }, { syncs: 3, page: 4, wait: 3 });
     check(events, { vendor: 'smmuv3', pageSizes: ['4K', '2M'], smmu: { rangeInvalidation: false } }, { syncs: 3, page: 514, wait: 3 });
     check(events, { vendor: 'smmuv3', pageSizes: ['4K', '2M'], smmu: { rangeInvalidation: false, forceSyncErratum: true } }, { syncs: 3, page: 514, wait: 11 });
+  });
+
+  it('smmuv3 with the walk flush (evidence §4 item 19, off by default): a 2M unmap over 512 x 4K is one walk flush, 1 TLBI with RIL, 512 without', () => {
+    const events = [at(256, 1), { op: 'map', domain: 1, iova: 0, paddr: 0x1000, size: 0x200000 } as Ev, unmap(0, 0x200000)];
+    const cfg = { vendor: 'smmuv3', pageSizes: ['4K', '2M'] };
+    expect(cmds(refRun(events, cfg))).toMatchObject({ syncs: 1, page: 1, wait: 1 }); // the rule the engine was given: 512 leaves gathered, RIL: one TLBI
+    setSmmuWalkFlush(true);
+    try {
+      expect(cmds(refRun(events, cfg))).toMatchObject({ syncs: 0, page: 1, wait: 1 });
+      expect(cmds(refRun(events, { ...cfg, smmu: { rangeInvalidation: false } }))).toMatchObject({ syncs: 0, page: 512, wait: 1 });
+      expect(cmds(refRun(events, { ...cfg, smmu: { rangeInvalidation: false, forceSyncErratum: true } }))).toMatchObject({ syncs: 0, page: 512, wait: 9 });
+    } finally {
+      setSmmuWalkFlush(false);
+    }
   });
 
   it('smmuv3: ASIDs are one space for both SMMUs: with 1 ASID bit the second domain\'s attach fails (ENOSPC)', () => {
