@@ -822,7 +822,9 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           if (vendor === 'smmuv3' && SMMU_WALK_FLUSH && leafLevel(d, pg) >= 2) {
             for (let j = 0n; j < n; j++) if (d.tables.has(`${leafLevel(d, pg) - 1}:${c + j * pg}`)) walked.push([c + j * pg, c + (j + 1n) * pg]);
           }
-          freeTables(d, cs, ce);
+          // io-pgtable-arm frees a table only where the unmap meets it as an entry of its own level (__arm_lpae_unmap()).
+          if (vendor === 'smmuv3' && SMMU_WALK_FLUSH) for (const [ws, we] of walked) freeTables(d, ws, we);
+          else freeTables(d, cs, ce);
           for (const [ws, we] of walked) smmuWalkFlush(d, ws, we);
           if (strict && vendor === 'smmuv3') {
             // §9.3 smmuv3 (io-pgtable-arm's io_pgtable_tlb_add_page() → iommu_iotlb_gather_add_page()): each leaf
