@@ -7,7 +7,7 @@
 // loop, the walk cost and the table-memory estimate all take their
 // arithmetic from the format.
 import { InputError } from '../errors.js';
-import { PAGE_SHIFT, formatPageSizeSet, formatSizeLog2 } from './pagesizes.js';
+import { PAGE_SHIFT, formatPageSizeSet, formatSizeLog2, parseSizeLog2 } from './pagesizes.js';
 
 export interface TableFormat {
   /** 'x86': 9 bits a level over 4 KiB table pages (vtd, amd); 'lpae': io-pgtable-arm's (smmuv3). */
@@ -51,6 +51,16 @@ export function lpaeFormat(granuleLog2: number): TableFormat {
   };
 }
 
+/** A bitmap that no LPAE format takes: names its field, so that the configuration's line can say where. */
+export class TableFormatError extends InputError {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`Invalid config: ${field}: ${reason}`);
+  }
+}
+
 /** A bitmap the format is chosen from: the field it comes from (for the error line) and its sizes (log2 bytes). */
 export interface NamedBitmap {
   field: string;
@@ -73,20 +83,32 @@ export function tableFormatFor(vendor: string, levels: number, bitmaps: readonly
     const leaves = LPAE_LEAVES[g];
     const sizes = formatPageSizeSet(log2s.map(formatSizeLog2));
     if (leaves === undefined)
-      throw new InputError(`Invalid config: ${field}: under smmuv3 the smallest page size (the granule) must be 4K, 16K or 64K, not ${formatSizeLog2(g)} (${sizes})`);
+      throw new TableFormatError(field, `under smmuv3 the smallest page size (the granule) must be 4K, 16K or 64K, not ${formatSizeLog2(g)} (${sizes})`);
     const bad = log2s.find((l) => !leaves.includes(l));
     if (bad !== undefined)
-      throw new InputError(
-        `Invalid config: ${field}: ${formatSizeLog2(bad)} is not a leaf of io-pgtable-arm's ${formatSizeLog2(g)} granule (its leaves: ${formatPageSizeSet(leaves.map(formatSizeLog2))})`,
+      throw new TableFormatError(
+        field,
+        `${formatSizeLog2(bad)} is not a leaf of io-pgtable-arm's ${formatSizeLog2(g)} granule (its leaves: ${formatPageSizeSet(leaves.map(formatSizeLog2))})`,
       );
     if (granule < 0) {
       granule = g;
       granuleField = field;
     } else if (g !== granule) {
-      throw new InputError(
-        `Invalid config: ${field}: its granule ${formatSizeLog2(g)} differs from ${granuleField}'s ${formatSizeLog2(granule)}; under smmuv3 a configuration has one page-table granule`,
+      throw new TableFormatError(
+        field,
+        `its granule ${formatSizeLog2(g)} differs from ${granuleField}'s ${formatSizeLog2(granule)}; under smmuv3 a configuration has one page-table granule`,
       );
     }
   }
   return lpaeFormat(granule < 0 ? PAGE_SHIFT : granule);
+}
+
+/**
+ * Bytes of one table page of a resolved configuration: 4 KiB, or under
+ * smmuv3 the granule (the smallest of its instances' sizes, which all share
+ * it). `pageSizes` are size names ("64K", "512M").
+ */
+export function tablePageBytesOf(vendor: string, pageSizes: readonly string[]): number {
+  if (vendor !== 'smmuv3') return 4096;
+  return 2 ** Math.min(...pageSizes.map((n) => parseSizeLog2(n)!));
 }

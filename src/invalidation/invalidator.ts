@@ -23,6 +23,8 @@ export interface InvalidatorOptions {
   domainIds: number;
   /** Whose commands (§9); default VT-d. */
   vendor?: VendorName;
+  /** The page table's granule (log2 of 4 KiB pages, §9.2); default 0. */
+  granuleOrder?: number;
   /** What the model's state may hold (--max-table-memory), and the instances' names for its line. */
   budget?: MemoryBudget;
   instanceNames?: string[];
@@ -57,7 +59,7 @@ export class Invalidator {
     this.lazy = modeRules(opts.mode).deferred;
     this.fqSize = opts.fqSize;
     this.fqTimeoutNs = opts.fqTimeoutNs;
-    this.vendor = VENDORS[opts.vendor ?? 'vtd'](t, { instances: opts.instances, domainIds: opts.domainIds, maxInvalidationMask: opts.maxInvalidationMask, budget: opts.budget, instanceNames: opts.instanceNames });
+    this.vendor = VENDORS[opts.vendor ?? 'vtd'](t, { instances: opts.instances, domainIds: opts.domainIds, maxInvalidationMask: opts.maxInvalidationMask, budget: opts.budget, instanceNames: opts.instanceNames, granuleOrder: opts.granuleOrder ?? 0 });
   }
 
   ensureDomains(n: number): void {
@@ -75,14 +77,34 @@ export class Invalidator {
     this.gLen = 0;
   }
 
+  /** Whether the vendor gathers each removed leaf (addLeaf) rather than each chunk (addChunk): §9.3. */
+  get gathersLeaves(): boolean {
+    return this.vendor.gathersLeaves === true;
+  }
+
   /** Adds the chunk [start, start+len) of `domain`'s unmap; may sync first. */
   addChunk(domain: number, start: number, len: number, nowNs: number): void {
     // The flush queue replaces the gather (gather->queued), except on a
     // parent: iommufd domains have no flush queue (§8).
     if (this.lazy && this.t.domainIsParent[domain] === 0) return;
+    this.add(domain, start, len, nowNs);
+  }
+
+  /**
+   * Adds one removed leaf [start, start+len) of `domain`'s unmap, for a
+   * vendor that gathers leaves (io-pgtable-arm's io_pgtable_tlb_add_page(),
+   * §9.3); may sync first. Lazy mode gathers nothing (gather->queued).
+   */
+  addLeaf(domain: number, start: number, len: number, nowNs: number): void {
+    if (this.lazy) return; // an smmuv3 domain is never a nested parent (§9: nesting is VT-d's)
+    this.add(domain, start, len, nowNs);
+  }
+
+  /** iommu_iotlb_gather_add_page(): the vendor says when the gather syncs first. */
+  private add(domain: number, start: number, len: number, nowNs: number): void {
     const end = start + len;
     if (this.gLen !== 0 && this.vendor.gatherBreaks(this.gStart, this.gEnd, this.gLen, start, end, len)) {
-      this.sync(domain, this.gStart, this.gEnd, nowNs);
+      this.sync(domain, this.gStart, this.gEnd, nowNs, this.gLen);
       this.gLen = 0;
     }
     if (this.gLen === 0) {
@@ -98,7 +120,7 @@ export class Invalidator {
   /** The end of an unmap: syncs what is left (strict) or takes a flush-queue slot (lazy). */
   endUnmap(domain: number, removedAny: boolean, nowNs: number): void {
     if (!this.lazy || this.t.domainIsParent[domain] !== 0) {
-      if (this.gLen !== 0) this.sync(domain, this.gStart, this.gEnd, nowNs);
+      if (this.gLen !== 0) this.sync(domain, this.gStart, this.gEnd, nowNs, this.gLen);
       this.gLen = 0;
       return;
     }
@@ -148,9 +170,14 @@ export class Invalidator {
   // ---- the moments a vendor sends commands ----
 
   /** A sync of the gathered pfn range [start, end) (docs/model.md §5; on a parent, §8's S2 sync): counted even when nothing is attached. */
-  sync(domain: number, start: number, end: number, nowNs: number): void {
+  sync(domain: number, start: number, end: number, nowNs: number, gatherLen = end - start): void {
     this.t.counters.domain[domain * DOMAIN_FIELDS + M.syncs]++;
-    this.vendor.sync(domain, start, end, nowNs);
+    this.vendor.sync(domain, start, end, nowNs, gatherLen);
+  }
+
+  /** A table entry cleared by an unmap (LPAE, §9.3 smmuv3): its walk flush, now, outside the gather and the flush queue. */
+  flushWalk(domain: number, start: number, end: number, nowNs: number): void {
+    this.vendor.flushWalk?.(domain, start, end, nowNs);
   }
 
   /** Domain-wide flush (`flush_iotlb_all`): the flush queue's, and `flush` ops' (§5, whatever the domain's type). */

@@ -41,6 +41,8 @@ export interface InvalidationTarget {
   readonly domainNested: number[][];
   /** Per domain slot: 1 for a parent, whose stage-2 unmaps are always strict. */
   readonly domainIsParent: Uint8Array;
+  /** Per domain slot: the instance whose bitmap a paging domain took at its first use (§2), -1 before; an SVA domain's is the SVA set. */
+  readonly domainSizes: Int16Array;
 }
 
 /** What a vendor is built with. */
@@ -51,6 +53,10 @@ export interface VendorOptions {
   domainIds: number;
   /** Largest page-selective mask (§5); VT-d's, as other vendors have no such limit. */
   maxInvalidationMask: number;
+  /** The page table's granule (log2 of 4 KiB pages; one format a configuration, §9.2): SMMUv3's range commands count granules. */
+  granuleOrder?: number;
+  /** The configuration's `smmu` block (§9.4; the vendor plumbing). */
+  smmu?: { rangeInvalidation: boolean; forceSyncErratum: boolean; asidBits: number };
   /** What the model's state may hold (--max-table-memory): ID spaces and the IDs in use are charged to it. */
   budget?: MemoryBudget;
   /** The instances' names, for the memory-limit line. */
@@ -64,6 +70,12 @@ export interface VendorOptions {
  * a vendor's own command names would be counted beside them.
  */
 export interface Vendor {
+  /**
+   * Whether an unmap gathers each removed leaf with its own size (io-pgtable-arm's
+   * `io_pgtable_tlb_add_page()`, §9.3) rather than each chunk with its length (§5).
+   */
+  readonly gathersLeaves?: boolean;
+
   ensureDomains(n: number): void;
 
   // ---- tags and IDs (§2, §9.1)
@@ -86,8 +98,19 @@ export interface Vendor {
    * iommu_iotlb_gather_add_page, or the vendor's own gather).
    */
   gatherBreaks(gStart: number, gEnd: number, gLen: number, start: number, end: number, len: number): boolean;
-  /** The commands of a sync of `domain`'s gathered pfn range [start, end) (§5; on a parent, §8's S2 sync). Not counted in `syncs`: the caller counts. */
-  sync(domain: number, start: number, end: number, nowNs: number): void;
+  /**
+   * The commands of a sync of `domain`'s gathered pfn range [start, end) (§5;
+   * on a parent, §8's S2 sync), whose gathered unit (a chunk's length, or under
+   * gathersLeaves the leaves' size) is `gatherLen` pfns. Not counted in
+   * `syncs`: the caller counts.
+   */
+  sync(domain: number, start: number, end: number, nowNs: number, gatherLen: number): void;
+  /**
+   * The commands of a table entry's walk flush at unmap, at once and in either
+   * mode (io-pgtable-arm `io_pgtable_tlb_flush_walk()`, §9.3 smmuv3): pfns
+   * [start, end) are the cleared table's span. Vendors without it leave it out.
+   */
+  flushWalk?(domain: number, start: number, end: number, nowNs: number): void;
   /** The commands of a domain-wide flush (`flush_iotlb_all`: the flush queue, `flush` ops). Not counted in `flushes`: the caller counts. */
   flushDomain(domain: number, nowNs: number): void;
   /** The commands of the teardown of `domain`'s attachment `att`, whose IOTLB tag was `tag` (§2), with whatever it counts. */

@@ -29,6 +29,14 @@ export class Mapping implements LeafSink {
   private curRemovedAny = false;
   private curNowNs = 0;
   private splitting = false;
+  /** Inside a table entry that the unmap clears (LPAE): its leaves are flushed with it, not gathered. */
+  private inTable = false;
+  /** The vendor gathers each removed leaf, not each chunk (§9.3 smmuv3). */
+  private readonly gathersLeaves: boolean;
+  /** Split mode with a leaf gather: the tail leaf's removed part [s, e) and its physical pfn, gathered after the chunk's other leaves (address order). */
+  private tailPieceStart = -1;
+  private tailPieceEnd = 0;
+  private tailPiecePhys = 0;
 
   constructor(
     private readonly rows: Rows,
@@ -44,6 +52,7 @@ export class Mapping implements LeafSink {
     const code = (PARTIAL_CODES as Partial<Record<string, number>>)[partialUnmap];
     if (code === undefined) throw new Error(`internal: unknown partialUnmap "${partialUnmap}"`);
     this.partialUnmap = code;
+    this.gathersLeaves = inv.gathersLeaves;
   }
 
   // ---------------------------------------------------------------- map (§3)
@@ -167,13 +176,17 @@ export class Mapping implements LeafSink {
           if (headSticks) clearStart = headBase;
           if (tailSticks) chunkEnd = tailBase + POW2[tailOrder];
         } else {
-          if (headSticks) this.splitLeaf(dom, root, orders, headBase, headOrder, headPhys, c, chunkEnd);
-          if (tailSticks && !(headSticks && tailBase === headBase)) this.splitLeaf(dom, root, orders, tailBase, tailOrder, tailPhys, c, chunkEnd);
+          if (headSticks) this.splitLeaf(dom, root, orders, headBase, headOrder, headPhys, c, chunkEnd, false);
+          if (tailSticks && !(headSticks && tailBase === headBase)) this.splitLeaf(dom, root, orders, tailBase, tailOrder, tailPhys, c, chunkEnd, true);
         }
       }
       if (clearStart === headBase && headBase + POW2[headOrder] === chunkEnd) pool.clearLeaf(root, headBase, headOrder, this);
-      else pool.clear(root, clearStart, chunkEnd, this);
-      this.inv.addChunk(dom, c, chunkEnd - c, nowNs);
+      else pool.clear(root, clearStart, chunkEnd, this, order);
+      if (!this.gathersLeaves) this.inv.addChunk(dom, c, chunkEnd - c, nowNs);
+      else if (this.tailPieceStart >= 0) {
+        this.gatherPieces(dom, orders, this.tailPieceStart, this.tailPiecePhys, this.tailPieceEnd - this.tailPieceStart);
+        this.tailPieceStart = -1;
+      }
       c = chunkEnd;
     }
     this.inv.endUnmap(dom, this.curRemovedAny, nowNs);
@@ -183,7 +196,7 @@ export class Mapping implements LeafSink {
    * Arm before v6.13 (`arm_lpae_split_blk_unmap`): the leaf is replaced by
    * smaller allowed pages and only its part inside [s, e) is removed.
    */
-  private splitLeaf(dom: number, root: number, orders: Int8Array, base: number, order: number, phys: number, s: number, e: number): void {
+  private splitLeaf(dom: number, root: number, orders: Int8Array, base: number, order: number, phys: number, s: number, e: number, tail: boolean): void {
     const leafEnd = base + POW2[order];
     this.splitting = true; // the leaf goes, but only part of it counts as unmapped
     this.pool.clear(root, base, leafEnd, this);
@@ -194,6 +207,42 @@ export class Mapping implements LeafSink {
     const re = Math.min(e, leafEnd);
     splitRange(this.pool, orders, rs, phys + (rs - base), re - rs, 0, this.counters.unmapPages, dom * ORDERS);
     this.counters.domain[dom * DOMAIN_FIELDS + M.unmapBytes] += (re - rs) * 4096;
+    if (!this.gathersLeaves) return;
+    // The removed part's pages are gathered as leaves, in address order: the
+    // head's now, the tail's after the chunk's other leaves.
+    if (!tail) this.gatherPieces(dom, orders, rs, phys + (rs - base), re - rs);
+    else {
+      this.tailPieceStart = rs;
+      this.tailPieceEnd = re;
+      this.tailPiecePhys = phys + (rs - base);
+    }
+  }
+
+  /** Gathers the pages iommu_pgsize() splits pfns [iova, iova + size) -> phys into, one leaf each (§9.3 smmuv3). */
+  private gatherPieces(dom: number, orders: Int8Array, iova: number, phys: number, size: number): void {
+    let at = iova;
+    let pa = phys;
+    let left = size;
+    while (left > 0) {
+      const order = pgsize(orders, at, pa, left);
+      const count = pgsizeOut.count;
+      const len = POW2[order];
+      for (let j = 0; j < count; j++) this.inv.addLeaf(dom, at + j * len, len, this.curNowNs);
+      at += count * len;
+      pa += count * len;
+      left -= count * len;
+    }
+  }
+
+  /** LeafSink (LPAE): a table entry of the chunk's level is cleared (io-pgtable-arm `__arm_lpae_unmap()` finds a table). */
+  beginTable(): void {
+    this.inTable = true;
+  }
+
+  /** LeafSink (LPAE): the table is gone; `io_pgtable_tlb_flush_walk()` over its span goes out now (6.1: its leaves are not gathered). */
+  endTable(basePfn: number, spanOrder: number): void {
+    this.inTable = false;
+    this.inv.flushWalk(this.curDomain, basePfn, basePfn + POW2[spanOrder], this.curNowNs);
   }
 
   /** LeafSink: a leaf of the current unmap's domain is gone. */
@@ -204,6 +253,8 @@ export class Mapping implements LeafSink {
       // unmap.bytes is what was really removed: whole leaves (report.md).
       this.counters.unmapPages[dom * ORDERS + order]++;
       this.counters.domain[dom * DOMAIN_FIELDS + M.unmapBytes] += POW2[order] * 4096;
+      // io-pgtable-arm gathers each cleared leaf with its size (§9.3 smmuv3).
+      if (this.gathersLeaves && !this.inTable) this.inv.addLeaf(dom, basePfn, POW2[order], this.curNowNs);
     }
     // Mark its IOTLB entries with the unmap time: the stale window starts now.
     // Not for S1 leaves: combined entries are smaller than their S1 leaf or

@@ -36,6 +36,13 @@ export function levelShift(format: TableFormat, level: number): number {
 /** Receives each leaf a clear removes, once per leaf (not per replica). */
 export interface LeafSink {
   leafRemoved(basePfn: number, order: number, physPfn: number): void;
+  /**
+   * LPAE only: a table entry at the chunk's level is being cleared, its table
+   * freed (io-pgtable-arm `__arm_lpae_unmap()`); the leaves under it are
+   * reported between beginTable and endTable.
+   */
+  beginTable?(basePfn: number, spanOrder: number): void;
+  endTable?(basePfn: number, spanOrder: number): void;
 }
 
 export class PageTablePool {
@@ -76,7 +83,11 @@ export class PageTablePool {
    * `format` is a level count for the x86 format, or the configuration's
    * format; `initialTables` counts x86-sized pages (fewer larger ones).
    */
-  constructor(format: number | TableFormat, initialTables = 64, private readonly budget: MemoryBudget = unlimitedBudget()) {
+  constructor(
+    format: number | TableFormat,
+    initialTables = 64,
+    private readonly budget: MemoryBudget = unlimitedBudget(),
+  ) {
     const f = typeof format === 'number' ? x86Format(format) : format;
     this.format = f;
     this.levels = f.levels;
@@ -245,7 +256,8 @@ export class PageTablePool {
     const k0 = table * this.entries + this.index(basePfn, leafLevel);
     sink.leafRemoved(basePfn, order, this.phys[k0]);
     const replicas = POW2[order - this.shifts[leafLevel]];
-    if (replicas === 1) this.ptr[k0] = 0; // the usual case: a call to fill costs more than the store
+    if (replicas === 1)
+      this.ptr[k0] = 0; // the usual case: a call to fill costs more than the store
     else this.ptr.fill(0, k0, k0 + replicas);
   }
 
@@ -254,10 +266,17 @@ export class PageTablePool {
    * range to whole leaves) and frees the table pages whose whole span lies in
    * it, reporting each removed leaf once.
    */
-  clear(root: number, start: number, end: number, sink: LeafSink): void {
+  clear(root: number, start: number, end: number, sink: LeafSink, chunkOrder = Infinity): void {
     if (start >= this.limitPfn) return;
+    // VT-d frees every table whose span the range covers; io-pgtable-arm only
+    // the tables it meets as entries of the chunk's level (a table emptied
+    // leaf by leaf stays), and tells the sink (§9.2, §9.3).
+    this.tableChunkOrder = this.format.kind === 'lpae' ? chunkOrder : Infinity;
     this.clearTable(root, this.levels, 0, start, Math.min(end, this.limitPfn), sink);
   }
+
+  /** clear's chunk order under LPAE (Infinity: free every covered table, as VT-d). */
+  private tableChunkOrder = Infinity;
 
   private clearTable(table: number, level: number, tableBase: number, start: number, end: number, sink: LeafSink): void {
     const span = POW2[this.shifts[level]];
@@ -272,9 +291,17 @@ export class PageTablePool {
         const order = -p - 1;
         if (isAligned(entryBase, order)) sink.leafRemoved(entryBase, order, this.phys[k]);
         this.ptr[k] = 0;
-      } else if (start <= entryBase && entryBase + span <= end) {
-        this.freeSubtree(p, level - 1, entryBase, sink);
-        this.ptr[k] = 0;
+      } else if (start <= entryBase && entryBase + span <= end && this.shifts[level] <= this.tableChunkOrder) {
+        if (this.tableChunkOrder !== Infinity) {
+          const shift = this.shifts[level];
+          sink.beginTable?.(entryBase, shift);
+          this.freeSubtree(p, level - 1, entryBase, sink);
+          this.ptr[k] = 0;
+          sink.endTable?.(entryBase, shift);
+        } else {
+          this.freeSubtree(p, level - 1, entryBase, sink);
+          this.ptr[k] = 0;
+        }
       } else {
         this.clearTable(p, level - 1, entryBase, start, end, sink);
       }

@@ -122,6 +122,7 @@ export class Replay implements ReplayResult {
       fqTimeoutNs: config.invalidation.fqTimeoutNs,
       instances: instances.length,
       domainIds: config.domainIds,
+      granuleOrder: this.pool.format.granuleOrder,
       budget,
       instanceNames: instances.map((m) => m.name),
     });
