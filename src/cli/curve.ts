@@ -1,9 +1,9 @@
-// `iommu-replay curve TRACE... [--config FILE] [--page-sizes 4K 4K,2M ...] [--mode strict lazy] [--max-entries N] [--ways full|W] [--opt] [--max-groups G] [--policy lru|fifo|plru|random] [--out DIR] [--jobs N] [--quiet]`
+// `iommu-replay curve TRACE... [--config FILE] [--page-sizes 4K 4K,2M ...] [--mode strict lazy] [--vendor vtd amd smmuv3] [--max-entries N] [--ways full|W] [--opt] [--max-groups G] [--policy lru|fifo|plru|random] [--out DIR] [--jobs N] [--quiet]`
 import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
-import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
+import { POLICIES, VENDORS, readConfigFile, type PolicyName } from '../config/config.js';
 import { formatPageSizeSet } from '../config/pagesizes.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
@@ -28,6 +28,7 @@ interface Args extends QueueArgs {
   config?: string;
   pageSizes?: string[];
   mode?: string[];
+  vendor?: string[];
   maxEntries: number;
   ways: string;
   opt?: boolean;
@@ -60,6 +61,7 @@ export const curveCommand: CommandModule<object, Args> = {
       .option('config', { type: 'string', describe: 'base configuration (its iotlb geometry is what the curve varies)' })
       .option('page-sizes', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G' })
       .option('mode', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation modes: strict lazy' })
+      .option('vendor', { type: 'string', array: true, defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`, describe: `whose IOMMU rules, one curve each: ${VENDORS.join(' ')} (docs/model.md §9)` })
       .option('max-entries', numberOption('max-entries', { expected: `an integer in 1..${MAX_CURVE_ENTRIES}`, integer: true, min: 1, max: MAX_CURVE_ENTRIES }, { default: 4096, describe: 'the largest IOTLB size' }))
       .option('ways', { type: 'string', default: 'full', describe: 'full (every size 1..N) or W (W ways, every power-of-two number of sets)' })
       .option('opt', { type: 'boolean', describe: "add Belady's optimal replacement (the lower bound), fully associative" })
@@ -85,7 +87,7 @@ export const curveCommand: CommandModule<object, Args> = {
     if (args.opt && ways !== 0) throw new InputError('Invalid option --opt: OPT is computed for the fully associative curve (--ways full)');
     const queue = await queueConnectionOf(args);
     const raw = args.config ? readConfigFile(args.config) : {};
-    const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode }, args.config ?? '(command line)');
+    const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode, vendor: args.vendor }, args.config ?? '(command line)');
     for (const p of points) checkCurveConfig(p.config, args.config);
     for (const t of args.traces) await (await openTrace([t])).close();
     // Locked before the work (one run writes into a folder at a time), published together after it.
@@ -100,7 +102,7 @@ export const curveCommand: CommandModule<object, Args> = {
         policy,
         ways,
         opt: args.opt ?? false,
-        of: { trace: names[t], pageSizes: formatPageSizeSet(p.config.pageSizes), mode: p.config.invalidation.mode },
+        of: { trace: names[t], pageSizes: formatPageSizeSet(p.config.pageSizes), mode: p.config.invalidation.mode, vendor: p.config.vendor },
       })),
     );
     const plain = tasks.map(({ of: _of, ...task }) => task);
@@ -124,9 +126,9 @@ export const curveCommand: CommandModule<object, Args> = {
     }
     out.release();
     // A curve's faults do not depend on the IOTLB size: one line per trace and point.
-    printWarnings(warningLines(tasks.map((t, i) => ({ what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}`, counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: Math.max(0, ...results[i].flatMap((r) => r.points.map((p) => p.faults))) } })), `see ${path.join(args.out, 'report.md')}`));
+    printWarnings(warningLines(tasks.map((t, i) => ({ what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}${t.of.vendor === 'vtd' ? '' : ` vendor=${t.of.vendor}`}`, counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: Math.max(0, ...results[i].flatMap((r) => r.points.map((p) => p.faults))) } })), `see ${path.join(args.out, 'report.md')}`));
     if (!args.quiet) {
-      for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}: ${methodOf(c.result)}\n`);
+      for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}${c.vendor === 'vtd' ? '' : ` ${c.vendor}`}: ${methodOf(c.result)}\n`);
       process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
     }
   },

@@ -11,6 +11,7 @@ export const SHORT_FORM_DEFAULTS = {
   pageSizes: formatPageSizeSet(base.pageSizes as string[]),
   iotlb: `${base.iotlb.entries}x${base.iotlb.ways}`,
   mode: base.invalidation.mode,
+  vendor: base.vendor,
 } as const;
 
 /** For an option's defaultDescription: the configuration's value, else this default. */

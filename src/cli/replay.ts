@@ -1,9 +1,9 @@
-// `iommu-replay replay TRACE... [--config FILE] [--page-sizes SET] [--iotlb ENTRIESxWAYS] [--mode M] [--json FILE] [--report FILE]`
+// `iommu-replay replay TRACE... [--config FILE] [--page-sizes SET] [--iotlb ENTRIESxWAYS] [--mode M] [--vendor V] [--json FILE] [--report FILE]`
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
-import { readConfigFile, resolveConfig, type ReplayConfig } from '../config/config.js';
+import { VENDORS, readConfigFile, resolveConfig, type ReplayConfig } from '../config/config.js';
 import { expandSweep, type ShortForms } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { ensureDir } from '../files.js';
@@ -27,6 +27,7 @@ interface Args {
   pageSizes?: string | string[];
   iotlb?: string | string[];
   mode?: string | string[];
+  vendor?: string | string[];
   json?: string;
   report?: string;
   maxTableMemory?: string;
@@ -43,7 +44,7 @@ export function loadConfig(file: string | undefined, shortForms: ShortForms = {}
   const raw = file === undefined ? {} : readConfigFile(file);
   if (raw.sweep !== undefined) throw new InputError(`Invalid config "${file}": sweep: a sweep runs with "iommu-replay sweep", not "replay"`);
   const withPreset = preset === undefined ? raw : { ...raw, preset };
-  if (!shortForms.pageSizes && !shortForms.iotlb && !shortForms.mode) return resolveConfig(withPreset, source);
+  if (!shortForms.pageSizes && !shortForms.iotlb && !shortForms.mode && !shortForms.vendor) return resolveConfig(withPreset, source);
   return expandSweep(withPreset, shortForms, source)[0].config;
 }
 
@@ -57,6 +58,7 @@ function single(name: string, value: string | string[] | undefined): string[] | 
 /** The option whose value `word` could be, when the option was given: "--mode" for "lazy". */
 function optionTaking(word: string, shortForms: ShortForms): string | undefined {
   if (shortForms.mode && (word === 'strict' || word === 'lazy')) return '--mode';
+  if (shortForms.vendor && (VENDORS as readonly string[]).includes(word)) return '--vendor';
   if (shortForms.iotlb && /^\d+x(\d+|full)$/i.test(word)) return '--iotlb';
   if (shortForms.pageSizes && splitPageSizeList(word).length > 0 && splitPageSizeList(word).every((t) => parseSizeLog2(t) !== undefined || /^0x[0-9a-f]+$/i.test(t))) return '--page-sizes';
   return undefined;
@@ -73,7 +75,7 @@ function checkStrayValues(traces: string[], shortForms: ShortForms): void {
     if (t === STDIO || fs.existsSync(t)) continue;
     const option = optionTaking(t, shortForms);
     if (option)
-      throw new InputError(`Invalid option ${option}: replay takes one value per option, and '${printable(t)}' after it is no trace file (several values are a sweep: iommu-replay sweep TRACE... ${option} ${(option === '--mode' ? shortForms.mode : option === '--iotlb' ? shortForms.iotlb : shortForms.pageSizes)![0]} ${printable(t)})`);
+      throw new InputError(`Invalid option ${option}: replay takes one value per option, and '${printable(t)}' after it is no trace file (several values are a sweep: iommu-replay sweep TRACE... ${option} ${(option === '--mode' ? shortForms.mode : option === '--vendor' ? shortForms.vendor : option === '--iotlb' ? shortForms.iotlb : shortForms.pageSizes)![0]} ${printable(t)})`);
   }
 }
 
@@ -88,6 +90,7 @@ export const replayCommand: CommandModule<object, Args> = {
       .option('page-sizes', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size set, e.g. 4K+2M (also 4K,2M or 4K|2M); overrides the configuration' })
       .option('iotlb', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb), describe: 'IOTLB geometry ENTRIESxWAYS, e.g. 64x4 or 256xfull; overrides the configuration' })
       .option('mode', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation mode: strict or lazy; overrides the configuration' })
+      .option('vendor', { type: 'string', defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`, describe: `whose IOMMU rules: ${VENDORS.join(', ')} (docs/model.md §9); overrides the configuration and its preset` })
       .option('json', { type: 'string', describe: 'write the summary JSON here (- for standard output)' })
       .option('report', { type: 'string', describe: 'write the Markdown report here (- for standard output)' })
       .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when the model (page tables, domains, devices, TLBs) would hold more than this' })
@@ -96,7 +99,7 @@ export const replayCommand: CommandModule<object, Args> = {
       .example('$0 replay dma.arrows maps.arrows --config my.json --json -', 'two files merged by ts as one trace; the summary JSON on standard output')
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
-    const shortForms = { pageSizes: single('page-sizes', args.pageSizes), iotlb: single('iotlb', args.iotlb), mode: single('mode', args.mode) };
+    const shortForms = { pageSizes: single('page-sizes', args.pageSizes), iotlb: single('iotlb', args.iotlb), mode: single('mode', args.mode), vendor: single('vendor', args.vendor) };
     checkStrayValues(args.traces, shortForms);
     const config = loadConfig(args.config, shortForms, args.preset);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);

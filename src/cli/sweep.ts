@@ -1,10 +1,10 @@
-// `iommu-replay sweep TRACE... [--config FILE] [--page-sizes ...] [--iotlb ...] [--mode ...] [--out DIR] [--jobs N] [--resume] [--quiet]`
+// `iommu-replay sweep TRACE... [--config FILE] [--page-sizes ...] [--iotlb ...] [--mode ...] [--vendor ...] [--out DIR] [--jobs N] [--resume] [--quiet]`
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
-import { readConfigFile } from '../config/config.js';
+import { VENDORS, readConfigFile } from '../config/config.js';
 import { expandSweep, fileNames, type SweepPoint } from '../config/sweep.js';
 import { UnavailableError } from '../errors.js';
 import { DEFAULT_MAX_POINTS, parseByteSize } from '../config/limits.js';
@@ -30,6 +30,7 @@ interface Args extends QueueArgs {
   pageSizes?: string[];
   iotlb?: string[];
   mode?: string[];
+  vendor?: string[];
   out: string;
   jobs?: number;
   resume?: boolean;
@@ -94,6 +95,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('page-sizes', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size sets to try, e.g. 4K 4K+2M 4K+2M+1G (also 4K,2M or 4K|2M)' })
       .option('iotlb', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb), describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull' })
       .option('mode', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation modes: strict lazy' })
+      .option('vendor', { type: 'string', array: true, defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`, describe: `whose IOMMU rules, one point each: ${VENDORS.join(' ')} (docs/model.md §9)` })
       .option('out', { type: 'string', default: 'sweep-out', describe: 'output directory' })
       .option('jobs', { ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads' }), defaultDescription: 'the number of cores' })
       .option('resume', { type: 'boolean', describe: 'reuse summaries of this very trace, configuration and tool version' })
@@ -113,7 +115,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     const maxPoints = args.maxPoints ?? DEFAULT_MAX_POINTS;
     const queue = await queueConnectionOf(args);
     const raw = { ...(args.config ? readConfigFile(args.config) : {}), ...(args.preset !== undefined ? { preset: args.preset } : {}) };
-    const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode }, args.config ?? '(command line)', maxPoints);
+    const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode, vendor: args.vendor }, args.config ?? '(command line)', maxPoints);
     const groups = args.traces.map(traceGroup);
     // Check every trace opens (schema, metadata) before any work starts.
     for (const g of groups) await (await openTrace(g)).close();

@@ -9,6 +9,7 @@ import { printable } from '../text.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { PAGE_SHIFT, PageSizeSet, formatSizeLog2, parseBitmap, parseSizeLog2, splitPageSizeList } from './pagesizes.js';
 import { PRESET_NAMES, findPreset } from './presets.js';
+import { TableFormatError, tableFormatFor } from './tableformat.js';
 
 export const POLICIES = ['lru', 'fifo', 'plru', 'random', 'flush-when-full'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -16,6 +17,27 @@ export const PARTIAL_UNMAP = ['whole-leaf', 'reject', 'split'] as const;
 export type PartialUnmap = (typeof PARTIAL_UNMAP)[number];
 export const MODES = ['strict', 'lazy'] as const;
 export type InvalidationMode = (typeof MODES)[number];
+/** Whose rules a replay follows (docs/model.md §9); the CLI's --vendor and the tests read this list. */
+export const VENDORS = ['vtd', 'amd', 'smmuv3'] as const;
+export type VendorName = (typeof VENDORS)[number];
+/**
+ * Whether a vendor's rules are all implemented (invalidation/vendors.ts): a
+ * vendor that is not is refused by resolveConfig, never replayed with half
+ * its rules. One line a vendor, kept apart so that each lands on its own.
+ */
+const VENDOR_MODELLED: Record<VendorName, boolean> = {
+  vtd: true,
+  // AMD-Vi: invalidation/amd.ts
+  amd: false,
+  // Arm SMMUv3: invalidation/smmuv3.ts
+  smmuv3: true,
+};
+/** Whether `vendor`'s rules are all implemented (a vendor that is not is refused by resolveConfig). */
+export function isVendorModelled(vendor: VendorName): boolean {
+  return VENDOR_MODELLED[vendor];
+}
+/** SMMUv3's ASID width (SMMU_IDR0.ASID16: 8 or 16 bits; any width 1..16 may be modelled). */
+export const MAX_ASID_BITS = 16;
 
 export interface TableGeometry {
   entries: number;
@@ -63,6 +85,12 @@ export interface ReplayConfig {
   };
   costs: Costs;
   seed: number;
+  /** Whose rules (docs/model.md §9); presets set it. */
+  vendor: VendorName;
+  /** AMD-Vi's options (read under vendor "amd", carried whatever the vendor). */
+  amd: { npCache: boolean };
+  /** SMMUv3's options (read under vendor "smmuv3", carried whatever the vendor). */
+  smmu: { rangeInvalidation: boolean; forceSyncErratum: boolean; asidBits: number };
 }
 
 export const DEFAULT_PAGE_SIZES = ['4K', '2M', '1G'];
@@ -144,6 +172,17 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   seed: nonNegInt().optional(),
+  vendor: oneOf(VENDORS).optional(),
+  // A block of another vendor than the one chosen is accepted and ignored
+  // (config.md "Vendors": a sweep over vendors shares one file).
+  amd: z.strictObject({ npCache: z.boolean({ error: expected('true or false') }).optional() }).optional(),
+  smmu: z
+    .strictObject({
+      rangeInvalidation: z.boolean({ error: expected('true or false') }).optional(),
+      forceSyncErratum: z.boolean({ error: expected('true or false') }).optional(),
+      asidBits: posInt(`an integer in 1..${MAX_ASID_BITS}`).max(MAX_ASID_BITS, { error: expected(`an integer in 1..${MAX_ASID_BITS}`) }).optional(),
+    })
+    .optional(),
   sweep: z.record(z.string(), z.array(z.unknown(), { error: expected('a list of values') }), { error: expected('an object of field path to values') }).optional(),
 });
 
@@ -263,6 +302,25 @@ function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
   const maxInvalidationMask = inv.maxInvalidationMask ?? 9;
   if (maxInvalidationMask > 63) fieldError('invalidation.maxInvalidationMask', `expected at most 63, got ${maxInvalidationMask}`);
   const c = raw.costs ?? {};
+  // An explicit vendor wins over the preset's (model §9.4).
+  const vendor = raw.vendor ?? preset?.vendor ?? 'vtd';
+  if (!VENDOR_MODELLED[vendor]) fieldError('vendor', `vendor ${vendor} is not modelled yet`);
+  if (vendor === 'smmuv3') {
+    // io-pgtable-arm's tables (model §9.2): the levels follow the granule, and
+    // every instance's bitmap must be an LPAE granule's leaves, one granule for
+    // all (svaPageSizes is checked by the replay when the trace has an SVA domain).
+    if (raw.pageTable?.levels !== undefined) fieldError('pageTable.levels', "does not apply under smmuv3: io-pgtable-arm's levels follow the granule (48-bit input)");
+    const bitmaps = (iommus ?? [{ name: '', pageSizes }]).map((m, i) => ({
+      field: iommus && raw.iommus?.[i].pageSizes ? `iommus[${i}].pageSizes` : 'pageSizes',
+      log2s: m.pageSizes.map((n) => parseSizeLog2(n)!),
+    }));
+    try {
+      tableFormatFor(vendor, levels, bitmaps);
+    } catch (err) {
+      if (err instanceof TableFormatError) fieldError(err.field, err.reason);
+      throw err;
+    }
+  }
   return {
     name: raw.name ?? 'baseline',
     ...(preset ? { preset: preset.name } : {}),
@@ -291,6 +349,13 @@ function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
       wait: c.wait ?? 1000,
     },
     seed: raw.seed ?? 1,
+    vendor,
+    amd: { npCache: raw.amd?.npCache ?? false },
+    smmu: {
+      rangeInvalidation: raw.smmu?.rangeInvalidation ?? true,
+      forceSyncErratum: raw.smmu?.forceSyncErratum ?? false,
+      asidBits: raw.smmu?.asidBits ?? MAX_ASID_BITS,
+    },
   };
 }
 

@@ -1,12 +1,13 @@
 // Sweeps (docs/configuration.md, "Sweeps"): the configuration's `sweep` maps a field
 // path to a list of values; the short forms on the command line add axes
-// (`--page-sizes 4K 4K,2M`, `--iotlb 64x4 128x8`, `--mode strict lazy`). The
+// (`--page-sizes 4K 4K,2M`, `--iotlb 64x4 128x8`, `--mode strict lazy`,
+// `--vendor vtd amd smmuv3`). The
 // grid is the cartesian product, axes in the order given, last axis fastest.
 import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
 import { isForbiddenKey, stableStringify } from '../json.js';
 import { printable } from '../text.js';
-import { resolveConfig, type ReplayConfig } from './config.js';
+import { VENDORS, resolveConfig, type ReplayConfig } from './config.js';
 import { formatPageSizeSet, splitPageSizeList } from './pagesizes.js';
 import { DEFAULT_MAX_POINTS } from './limits.js';
 
@@ -34,6 +35,8 @@ export interface ShortForms {
   pageSizes?: string[];
   iotlb?: string[];
   mode?: string[];
+  /** `--vendor vtd amd smmuv3` (model §9). */
+  vendor?: string[];
 }
 
 function showValue(v: unknown): string {
@@ -61,6 +64,11 @@ function parseMode(text: string): string {
   return text;
 }
 
+function parseVendor(text: string): string {
+  if (!(VENDORS as readonly string[]).includes(text)) throw new InputError(`Invalid option --vendor: expected one of ${VENDORS.join(', ')}, got ${quoted(text)}`);
+  return text;
+}
+
 export function shortFormAxes(s: ShortForms): SweepAxis[] {
   const axes: SweepAxis[] = [];
   if (s.pageSizes?.length)
@@ -68,6 +76,7 @@ export function shortFormAxes(s: ShortForms): SweepAxis[] {
   if (s.iotlb?.length)
     axes.push({ path: 'iotlb', values: s.iotlb.map(parseIotlb), label: (v) => { const g = v as { entries: number; ways: number | 'full' }; return `${g.entries}x${g.ways}`; }, option: { name: '--iotlb', typed: s.iotlb } });
   if (s.mode?.length) axes.push({ path: 'invalidation.mode', values: s.mode.map(parseMode), label: showValue, option: { name: '--mode', typed: s.mode } });
+  if (s.vendor?.length) axes.push({ path: 'vendor', values: s.vendor.map(parseVendor), label: showValue, option: { name: '--vendor', typed: s.vendor } });
   return axes;
 }
 

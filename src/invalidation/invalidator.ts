@@ -4,7 +4,7 @@
 // each of them sends, on which tags, is the vendor's (vendor.ts; VT-d in
 // vtd.ts); the caches it removes entries from are the target's.
 import { M, DOMAIN_FIELDS } from '../stats/counters.js';
-import type { InvalidationMode } from '../config/config.js';
+import type { InvalidationMode, ReplayConfig } from '../config/config.js';
 import { grow } from '../typed.js';
 import { modeRules } from './modes.js';
 import type { InvalidationTarget, Vendor } from './vendor.js';
@@ -28,7 +28,13 @@ export interface InvalidatorOptions {
   /** What the model's state may hold (--max-table-memory), and the instances' names for its line. */
   budget?: MemoryBudget;
   instanceNames?: string[];
+  /** The configuration's vendor blocks (§9.4); default: config.md's defaults. */
+  amd?: ReplayConfig['amd'];
+  smmu?: ReplayConfig['smmu'];
 }
+
+const DEFAULT_AMD: ReplayConfig['amd'] = { npCache: false };
+const DEFAULT_SMMU: ReplayConfig['smmu'] = { rangeInvalidation: true, forceSyncErratum: false, asidBits: 16 };
 
 export class Invalidator {
   /** The mode's unmaps go to the flush queue (modes.ts). */
@@ -59,7 +65,16 @@ export class Invalidator {
     this.lazy = modeRules(opts.mode).deferred;
     this.fqSize = opts.fqSize;
     this.fqTimeoutNs = opts.fqTimeoutNs;
-    this.vendor = VENDORS[opts.vendor ?? 'vtd'](t, { instances: opts.instances, domainIds: opts.domainIds, maxInvalidationMask: opts.maxInvalidationMask, budget: opts.budget, instanceNames: opts.instanceNames, granuleOrder: opts.granuleOrder ?? 0 });
+    this.vendor = VENDORS[opts.vendor ?? 'vtd'](t, {
+      instances: opts.instances,
+      domainIds: opts.domainIds,
+      maxInvalidationMask: opts.maxInvalidationMask,
+      budget: opts.budget,
+      instanceNames: opts.instanceNames,
+      granuleOrder: opts.granuleOrder ?? 0,
+      amd: opts.amd ?? DEFAULT_AMD,
+      smmu: opts.smmu ?? DEFAULT_SMMU,
+    });
   }
 
   ensureDomains(n: number): void {

@@ -100,9 +100,9 @@ export class Smmuv3 implements Vendor {
     private readonly t: InvalidationTarget,
     opts: VendorOptions,
   ) {
-    this.asidLimit = 2 ** opts.smmu!.asidBits - 1;
-    this.ril = opts.smmu!.rangeInvalidation;
-    this.forceSync = opts.smmu!.forceSyncErratum;
+    this.asidLimit = 2 ** opts.smmu.asidBits - 1;
+    this.ril = opts.smmu.rangeInvalidation;
+    this.forceSync = opts.smmu.forceSyncErratum;
     this.granuleOrder = opts.granuleOrder ?? 0;
     this.rm = new Removal(t, opts.instances);
   }

@@ -12,6 +12,7 @@
 // Invalidation imports nothing from the model: what it sees of the replay's
 // state is InvalidationTarget, which the model implements.
 import type { Iotlb } from '../caches/iotlb.js';
+import type { ReplayConfig } from '../config/config.js';
 import type { SetAssocTable } from '../caches/table.js';
 import type { MemoryBudget } from '../config/limits.js';
 import type { Counters } from '../stats/counters.js';
@@ -55,12 +56,14 @@ export interface VendorOptions {
   maxInvalidationMask: number;
   /** The page table's granule (log2 of 4 KiB pages; one format a configuration, §9.2): SMMUv3's range commands count granules. */
   granuleOrder?: number;
-  /** The configuration's `smmu` block (§9.4; the vendor plumbing). */
-  smmu?: { rangeInvalidation: boolean; forceSyncErratum: boolean; asidBits: number };
   /** What the model's state may hold (--max-table-memory): ID spaces and the IDs in use are charged to it. */
   budget?: MemoryBudget;
   /** The instances' names, for the memory-limit line. */
   instanceNames?: string[];
+  /** The configuration's `amd` block (§9.4). */
+  amd: ReplayConfig['amd'];
+  /** The configuration's `smmu` block (§9.4). */
+  smmu: ReplayConfig['smmu'];
 }
 
 /**

@@ -14,6 +14,7 @@ import { MemoryBudget } from '../config/limits.js';
 import type { Iotlb } from '../caches/iotlb.js';
 import { LanesIotlb } from '../caches/lanes.js';
 import { SetAssocTable, tableOf } from '../caches/table.js';
+import { InputError } from '../errors.js';
 import { Invalidator } from '../invalidation/invalidator.js';
 import { Counters } from '../stats/counters.js';
 import type { ReplayResult, ResultFacts } from '../stats/summary.js';
@@ -55,6 +56,18 @@ export interface ReplayOptions extends ReplayLimits {
   lanes?: TableGeometry[];
 }
 
+/**
+ * Nested translation (§8) is VT-d's (model §9.3, last paragraph): a trace
+ * with nested domains under another vendor is a configuration error.
+ */
+function refuseNestedUnlessVtd(config: ReplayConfig, meta: TraceMetadata): void {
+  if (config.vendor === 'vtd') return;
+  for (const [id, type] of meta.domains) {
+    if (type === 'nested')
+      throw new InputError(`Invalid config: vendor: the trace has nested domains (domain ${id}), and nested translation is VT-d's; replay it with "vendor": "vtd", not "${config.vendor}" (docs/model.md §9.3)`);
+  }
+}
+
 export class Replay implements ReplayResult {
   readonly config: ReplayConfig;
   readonly topology: Topology;
@@ -94,6 +107,7 @@ export class Replay implements ReplayResult {
   constructor(config: ReplayConfig, meta: TraceMetadata, options: ReplayOptions = {}) {
     const { iotlbOf, lanes = [] } = options;
     this.config = config;
+    refuseNestedUnlessVtd(config, meta);
     this.topology = resolveTopology(config, meta);
     const instances = this.topology.instances;
     /** Page-size sets: one per instance, then the SVA set. */
@@ -125,6 +139,9 @@ export class Replay implements ReplayResult {
       granuleOrder: this.pool.format.granuleOrder,
       budget,
       instanceNames: instances.map((m) => m.name),
+      vendor: config.vendor,
+      amd: config.amd,
+      smmu: config.smmu,
     });
     this.attachments.bindInvalidator(this.inv);
     // Lanes are fed by the specialized run only.

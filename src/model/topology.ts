@@ -75,11 +75,10 @@ export function resolveTopology(config: ReplayConfig, meta: TraceMetadata): Topo
  * an SVA domain (under smmuv3 an SVA domain's table shares the granule).
  */
 export function tableFormatOf(config: ReplayConfig, meta: TraceMetadata, topology: Topology): TableFormat {
-  const vendor = (config as Partial<{ vendor: string }>).vendor ?? 'vtd';
   const bitmaps: NamedBitmap[] = topology.instances.map((m) => {
     const i = config.iommus?.findIndex((c) => c.name === m.name && c.pageSizes !== undefined) ?? -1;
     return { field: i >= 0 ? `iommus[${i}].pageSizes` : 'pageSizes', log2s: Array.from(m.sizes.ordersDesc, (o) => o + 12) };
   });
   if ([...meta.domains.values()].includes('sva')) bitmaps.push({ field: 'svaPageSizes', log2s: config.svaPageSizes.map((n) => parseSizeLog2(n)!) });
-  return tableFormatFor(vendor, config.pageTable.levels, bitmaps);
+  return tableFormatFor(config.vendor, config.pageTable.levels, bitmaps);
 }

@@ -86,6 +86,8 @@ export interface SweepRow {
   iotlbWays: number;
   policy: string;
   mode: string;
+  /** Whose rules (model §9). */
+  vendor: string;
   metrics: Record<string, number | null>;
   /** Pages mapped, by size name. */
   mapPages: Record<string, number>;
@@ -137,6 +139,7 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
     iotlbWays: s.config.iotlb.ways,
     policy: s.config.iotlb.policy,
     mode: s.config.invalidation.mode,
+    vendor: s.config.vendor,
     metrics,
     mapPages,
     dmaEvents: s.totals.dma.events,
@@ -190,6 +193,7 @@ export function resultsArrow(rows: SweepRow[], points: { label: string; config: 
     iotlb_ways: int32((c) => c.iotlb.ways),
     iotlb_policy: utf8((c) => c.iotlb.policy),
     mode: utf8((c) => c.invalidation.mode),
+    vendor: utf8((c) => c.vendor),
     preset: utf8((c) => c.preset ?? null),
     iotlb_sets: int32((c) => c.iotlb.sets),
     devtlb_entries: int32((c) => c.devtlb.entries),

@@ -15,7 +15,14 @@ export interface CurveOf {
   /** Spelled as the sweep spells it: "4K+2M". */
   pageSizes: string;
   mode: string;
+  /** Whose rules (model §9): "vtd", "amd", "smmuv3". */
+  vendor: string;
   result: CurveResult;
+}
+
+/** The mode as labels show it: with the vendor when it is not VT-d (the default, unnamed as before vendors existed). */
+function modeLabel(c: { mode: string; vendor: string }): string {
+  return c.vendor === 'vtd' ? c.mode : `${c.mode} ${c.vendor}`;
 }
 
 export const KNEE_FRACTIONS = [0.9, 0.95, 0.99] as const;
@@ -80,6 +87,7 @@ export function curvesArrow(curves: CurveOf[]): Uint8Array {
     trace: A.vectorFromArray(rows.map((r) => r.c.trace), new A.Utf8()),
     pageSizes: A.vectorFromArray(rows.map((r) => r.c.pageSizes), new A.Utf8()),
     mode: A.vectorFromArray(rows.map((r) => r.c.mode), new A.Utf8()),
+    vendor: A.vectorFromArray(rows.map((r) => r.c.vendor), new A.Utf8()),
     policy: A.vectorFromArray(rows.map((r) => r.c.result.policy), new A.Utf8()),
     ways: A.vectorFromArray(rows.map((r) => r.c.result.ways), new A.Uint32()),
     sets: A.vectorFromArray(rows.map((r) => r.p.sets), new A.Uint32()),
@@ -102,6 +110,7 @@ export function curvesSummary(curves: CurveOf[], maxEntries: number) {
         trace: c.trace,
         pageSizes: c.pageSizes,
         mode: c.mode,
+        vendor: c.vendor,
         policy: c.result.policy,
         ways: c.result.ways,
         method: c.result.method,
@@ -117,7 +126,7 @@ export function curvesSummary(curves: CurveOf[], maxEntries: number) {
 
 function curveLabel(c: CurveOf): string {
   const ways = c.result.ways === 0 ? 'full' : `${c.result.ways}-way`;
-  return `${c.trace} ${c.pageSizes} ${c.mode} ${c.result.policy} ${ways}`;
+  return `${c.trace} ${c.pageSizes} ${modeLabel(c)} ${c.result.policy} ${ways}`;
 }
 
 function kneeTable(curves: CurveOf[]): Table {
@@ -172,14 +181,15 @@ function pow2Ticks(max: number): number[] {
  */
 export async function curveCharts(curves: CurveOf[], width = 300, height = 180): Promise<{ trace: string; mode: string; svg: string }[]> {
   const values = curves.flatMap((c) =>
-    c.result.points.map((p) => ({ trace: c.trace, mode: c.mode, pageSizes: c.pageSizes, policy: c.result.policy, ways: c.result.ways === 0 ? 'full' : `${c.result.ways}-way`, entries: p.entries, hitRate: p.hitRate })),
+    c.result.points.map((p) => ({ trace: c.trace, mode: modeLabel(c), pageSizes: c.pageSizes, policy: c.result.policy, ways: c.result.ways === 0 ? 'full' : `${c.result.ways}-way`, entries: p.entries, hitRate: p.hitRate })),
   );
   const max = Math.max(1, ...curves.map((c) => c.result.points[c.result.points.length - 1].entries));
   // Solid LRU, dashed OPT, dotted point policies: only those drawn are in the legend.
   const dashes: Record<string, number[]> = { lru: [1, 0], opt: [6, 3], fifo: [2, 2], plru: [1, 3], random: [4, 1, 1, 1] };
   const policies = Object.keys(dashes).filter((p) => values.some((v) => v.policy === p));
   const bitmaps = [...new Set(values.map((v) => v.pageSizes))];
-  const panels = [...new Map(curves.map((c) => [`${c.trace}\0${c.mode}`, { trace: c.trace, mode: c.mode }])).values()];
+  // One panel per trace, mode and vendor; `mode` names the vendor when it is not VT-d.
+  const panels = [...new Map(curves.map((c) => [`${c.trace}\0${modeLabel(c)}`, { trace: c.trace, mode: modeLabel(c) }])).values()];
   const out: { trace: string; mode: string; svg: string }[] = [];
   for (const panel of panels) {
     const spec = {

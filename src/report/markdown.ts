@@ -2,6 +2,7 @@
 // Names from the trace and the configuration (files, workload, instances,
 // devices, the configuration's name) go in through mdText.
 import { formatPageSizeSet } from '../config/pagesizes.js';
+import { tablePageBytesOf } from '../config/tableformat.js';
 import { commandCount, type Summary } from '../stats/summary.js';
 import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable, mdText } from './format.js';
 
@@ -56,7 +57,9 @@ export function replayMarkdown(s: Summary): string {
     ['attach/detach', fmtInt(t.attach.ops), fmtInt(t.attach.errors), '', ''],
   ]));
   out.push('');
-  out.push(`Peak page-table pages: ${fmtInt(t.pageTable.peakTablePages)} (${fmtBytes(t.pageTable.peakTablePages * 4096)}).`);
+  // 4 KiB pages, or the granule's under smmuv3 (model §9.2).
+  const tablePageBytes = tablePageBytesOf(c.vendor, c.iommus?.[0]?.pageSizes ?? c.pageSizes);
+  out.push(`Peak page-table pages: ${fmtInt(t.pageTable.peakTablePages)} (${fmtBytes(t.pageTable.peakTablePages * tablePageBytes)}).`);
   out.push('');
   const n = t.nested;
   if (n.walks + n.s1Faults + n.s2Faults > 0) {

@@ -3,7 +3,7 @@
 // ReplayResult below (the model's Replay is one; a lane's counters on its
 // leader's facts are another); every ratio is computed here, `null` when its
 // denominator is 0.
-import type { ReplayConfig } from '../config/config.js';
+import type { ReplayConfig, VendorName } from '../config/config.js';
 import { formatOrder } from '../config/pagesizes.js';
 import { D, M, ORDERS, type Counters } from './counters.js';
 import { exactNumber } from '../trace/batch.js';
@@ -35,7 +35,7 @@ export interface Totals {
   attach: { ops: number; errors: number };
   invalidation: {
     syncs: number;
-    commands: { page: number; domain: number; devtlb: number; wait: number };
+    commands: { page: number; domain: number; devtlb: number; wait: number; byName: Record<string, number> };
     entriesRemoved: number;
     flushes: number;
     staleWindowMaxNs: number;
@@ -104,11 +104,28 @@ function pagesOf(counts: (order: number) => number, shown: Set<number>): Record<
   }
   return out;
 }
-function invalidationOf(g: Get): Totals['invalidation'] {
+type Kinds = { page: number; domain: number; devtlb: number; wait: number };
+
+/**
+ * The commands by the vendor's own names (report-keys.md
+ * `invalidation.commands.byName`, model §9.3): a relabelling of §5's four
+ * kinds, so made here rather than counted. AMD's page-range and
+ * all-addresses forms are one command, INVALIDATE_IOMMU_PAGES (its S bit
+ * and an all-ones address make the second; INVALIDATE_IOMMU_ALL is another
+ * command, which Linux sends only at init and resume: docs/model.md §9).
+ */
+export const COMMAND_NAMES: Record<VendorName, (k: Kinds) => Record<string, number>> = {
+  vtd: (k) => ({ PSI: k.page, DSI: k.domain, DEVTLB: k.devtlb, WAIT: k.wait }),
+  amd: (k) => ({ INVALIDATE_IOMMU_PAGES: k.page + k.domain, INVALIDATE_IOTLB_PAGES: k.devtlb, COMPLETION_WAIT: k.wait }),
+  smmuv3: (k) => ({ TLBI_NH_VA: k.page, TLBI_NH_ASID: k.domain, ATC_INV: k.devtlb, CMD_SYNC: k.wait }),
+};
+
+function invalidationOf(g: Get, vendor: VendorName): Totals['invalidation'] {
   const count = g(M.staleWindowCount);
+  const kinds = { page: g(M.cmdPage), domain: g(M.cmdDomain), devtlb: g(M.cmdDevtlb), wait: g(M.cmdWait) };
   return {
     syncs: g(M.syncs),
-    commands: { page: g(M.cmdPage), domain: g(M.cmdDomain), devtlb: g(M.cmdDevtlb), wait: g(M.cmdWait) },
+    commands: { ...kinds, byName: COMMAND_NAMES[vendor](kinds) },
     entriesRemoved: g(M.entriesRemoved),
     flushes: g(M.flushes),
     staleWindowMaxNs: g(M.staleWindowMaxNs),
@@ -176,7 +193,7 @@ export function buildSummary(replay: ReplayResult, files: string[], workload?: s
     return m;
   };
 
-  const inv = invalidationOf((f) => (f === M.staleWindowMaxNs ? maxDom(f) : sumDom(f)));
+  const inv = invalidationOf((f) => (f === M.staleWindowMaxNs ? maxDom(f) : sumDom(f)), cfg.vendor);
   const iotlb = iotlbOf(sumDev);
   const walks = walksOf(sumDev);
   const totals: Totals = {
@@ -238,7 +255,7 @@ export function buildSummary(replay: ReplayResult, files: string[], workload?: s
         requestedBytes: g(M.unmapRequestedBytes),
         pages: pagesOf((o) => c.unmapPages[slot * ORDERS + o], new Set()),
       },
-      invalidation: invalidationOf(g),
+      invalidation: invalidationOf(g, cfg.vendor),
       iotlb: { lookups, hits: g(M.iotlbHits), staleHits: g(M.iotlbStaleHits), hitRate: ratio(g(M.iotlbHits), lookups) },
     });
   }

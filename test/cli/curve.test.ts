@@ -19,7 +19,7 @@ describe('curve command', () => {
     expect(fs.readdirSync(d).sort()).toEqual(['curves.arrow', 'curves.json', 'manifest.json', 'report.html', 'report.md']);
     const t = A.tableFromIPC(fs.readFileSync(path.join(d, 'curves.arrow')));
     expect(t.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual([
-      'trace:Utf8', 'pageSizes:Utf8', 'mode:Utf8', 'policy:Utf8', 'ways:Uint32', 'sets:Uint32', 'entries:Uint32',
+      'trace:Utf8', 'pageSizes:Utf8', 'mode:Utf8', 'vendor:Utf8', 'policy:Utf8', 'ways:Uint32', 'sets:Uint32', 'entries:Uint32',
       'lookups:Int64', 'hits:Int64', 'misses:Int64', 'staleHits:Int64', 'walks:Int64', 'walkAccesses:Int64', 'faults:Int64',
       'hitRate:Float64', 'translationCostNs:Float64',
     ]);

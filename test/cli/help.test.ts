@@ -18,15 +18,16 @@ describe('--help', () => {
     }
   });
 
-  it('shows what --page-sizes, --iotlb and --mode mean when not given', () => {
+  it('shows what --page-sizes, --iotlb, --mode and --vendor mean when not given', () => {
     const c = resolveConfig({});
-    expect(SHORT_FORM_DEFAULTS).toEqual({ pageSizes: c.pageSizes.join('+'), iotlb: `${c.iotlb.entries}x${c.iotlb.ways}`, mode: c.invalidation.mode });
+    expect(SHORT_FORM_DEFAULTS).toEqual({ pageSizes: c.pageSizes.join('+'), iotlb: `${c.iotlb.entries}x${c.iotlb.ways}`, mode: c.invalidation.mode, vendor: c.vendor });
     const flat = (command: string) => runCli([command, '--help']).stdout.replace(/\s+/g, ' ');
     for (const command of ['replay', 'sweep']) {
       const text = flat(command);
       expect(text).toContain("[default: the configuration's, else 4K+2M+1G]");
       expect(text).toContain("[default: the configuration's, else 64x4]");
       expect(text).toContain("[default: the configuration's, else strict]");
+      expect(text).toContain("[default: the configuration's or its preset's, else vtd]");
     }
     expect(flat('curve')).toContain("[default: the configuration's, else 4K+2M+1G]");
   });

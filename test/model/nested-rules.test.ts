@@ -398,8 +398,8 @@ describe('§8 summary', () => {
     expect(domainRow(s, N)).toMatchObject({ domain: N, type: 'nested', parent: P });
     expect(domainRow(s, P)).toMatchObject({ domain: P, type: 'paging' });
     expect(domainRow(s, P).parent).toBeUndefined();
-    expect(domainRow(s, P).invalidation.commands).toEqual({ page: 1, domain: 0, devtlb: 0, wait: 1 });
-    expect(s.totals.invalidation.commands).toEqual({ page: 1, domain: 0, devtlb: 0, wait: 1 });
+    expect(domainRow(s, P).invalidation.commands).toMatchObject({ page: 1, domain: 0, devtlb: 0, wait: 1 });
+    expect(s.totals.invalidation.commands).toMatchObject({ page: 1, domain: 0, devtlb: 0, wait: 1 });
   });
 
   it('walks include 2-D walks; totals.nested breaks them out; s1Faults + s2Faults are within dma.faults', () => {

@@ -104,7 +104,7 @@ describe('§4 unmap', () => {
     expect(s.totals.unmap).toMatchObject({ ops: 1, errors: 0, short: 0, bytes: MB4 });
     expect(s.totals.unmap.pages).toMatchObject({ '4K': 512, '2M': 1 });
     expect(s.totals.invalidation.syncs).toBe(3);
-    expect(s.totals.invalidation.commands).toEqual({ page: 3, domain: 0, devtlb: 0, wait: 3 });
+    expect(s.totals.invalidation.commands).toMatchObject({ page: 3, domain: 0, devtlb: 0, wait: 3 });
   });
 
   it('unmap rejected for a non-paging domain or an unaligned range', () => {
