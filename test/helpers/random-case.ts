@@ -171,6 +171,7 @@ export function vendorCase(seed: number, vendor: VendorName): { events: Ev[]; co
   const config: Record<string, unknown> = { ...base.config, vendor };
   if (vendor === 'amd') config.amd = { npCache: rng.chance(0.4) };
   if (vendor !== 'smmuv3') return { events: base.events, config, meta: base.meta };
+  delete config.pageTable; // io-pgtable-arm's levels follow the granule (§9.2); the engine refuses pageTable.levels under smmuv3
   config.smmu = { rangeInvalidation: rng.chance(0.6), forceSyncErratum: rng.chance(0.4), asidBits: rng.chance(0.3) ? 1 + rng.int(2) : 16 };
   const sizes = pick(rng, SMMU_SIZES);
   // One page-table format per configuration: every bitmap (SVA's, the second SMMU's) shares the granule.

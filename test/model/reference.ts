@@ -632,8 +632,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         removeEntries(old, y.devtlb, (e) => e.tag === String(a.pasid), false);
       }
       old.c.wait += oldInsts.size;
-    } else if (old.type !== 'blocked' && x.devtlb) {
-      // amd identity: as VT-d, the departing device's TLB only. smmuv3 (arm_smmu_detach_dev()): no TLBI; ATC_INV all + CMD_SYNC.
+    } else if (vendor === 'smmuv3' ? (old.type === 'paging' || old.type === 'sva') && x.devtlb : old.type !== 'blocked' && x.devtlb) {
+      // amd identity: as VT-d, the departing device's TLB only. smmuv3 (arm_smmu_detach_dev()): no TLBI; ATC_INV all +
+      // CMD_SYNC (arm_smmu_disable_ats()), where ATS was on: not behind a bypass STE (arm_smmu_attach_dev() enables ATS
+      // only for a translating domain), so an identity attachment's teardown sends nothing.
       old.c.devtlb++;
       if (vendor === 'smmuv3') old.c.wait++;
       removeEntries(old, x.devtlb, (e) => e.tag === String(pasid), false);
@@ -889,7 +891,7 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
  * unmap clears a table entry: not in §9 nor in the rules the engine was
  * given, so off; kept to tell which rule a disagreement comes from.
  */
-export let SMMU_WALK_FLUSH = false;
+export let SMMU_WALK_FLUSH = true;
 export function setSmmuWalkFlush(on: boolean): void {
   SMMU_WALK_FLUSH = on;
 }
