@@ -709,7 +709,7 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         if (d.type === 'identity') { r.dma.passthrough++; break; }
         // §8: a nested domain probes every size of either stage and walks both.
         const sizes = d.type === 'nested' ? [...new Set([...sizesOf(d), ...sizesOf(d.parent!)])].sort((p, q) => (p > q ? -1 : 1)) : sizesOf(d);
-        const tag = `${didOf(d, x.inst)}:${pasid}`;
+        const tag = tagOf(d, x.inst, pasid);
         const last = iova + (size === 0n ? 1n : size) - 1n;
         let a = iova - (iova % K4);
         while (a <= last) {
