@@ -28,7 +28,7 @@ export type VendorName = (typeof VENDORS)[number];
 const VENDOR_MODELLED: Record<VendorName, boolean> = {
   vtd: true,
   // AMD-Vi: invalidation/amd.ts
-  amd: false,
+  amd: true,
   // Arm SMMUv3: invalidation/smmuv3.ts
   smmuv3: true,
 };

@@ -201,6 +201,16 @@ export class Invalidator {
     this.vendor.flushDomain(domain, nowNs);
   }
 
+  /** Whether maps send commands (the vendor's `mapped`): decided once, so that the map path asks nothing per map otherwise. */
+  get flushesMaps(): boolean {
+    return this.vendor.mapped !== undefined;
+  }
+
+  /** A successful map of pfns [start, end) of `domain`: the vendor's commands after it, if its maps send any (§9.3). */
+  mapped(domain: number, start: number, end: number, nowNs: number): void {
+    this.vendor.mapped?.(domain, start, end, nowNs);
+  }
+
   /** Teardown of `domain`'s attachment `att` (IOTLB tag `tag`) when it is replaced or removed (§2). */
   teardown(domain: number, att: number, tag: number, nowNs: number): void {
     this.vendor.teardown(domain, att, tag, nowNs);

@@ -114,6 +114,12 @@ export interface Vendor {
    * [start, end) are the cleared table's span. Vendors without it leave it out.
    */
   flushWalk?(domain: number, start: number, end: number, nowNs: number): void;
+  /**
+   * The commands that follow a map of pfns [start, end) of `domain`, for a
+   * vendor whose maps send some (AMD with NpCache: Linux
+   * `amd_iommu_iotlb_sync_map()`); absent when maps send nothing (§9.3).
+   */
+  readonly mapped?: (domain: number, start: number, end: number, nowNs: number) => void;
   /** The commands of a domain-wide flush (`flush_iotlb_all`: the flush queue, `flush` ops). Not counted in `flushes`: the caller counts. */
   flushDomain(domain: number, nowNs: number): void;
   /** The commands of the teardown of `domain`'s attachment `att`, whose IOTLB tag was `tag` (§2), with whatever it counts. */

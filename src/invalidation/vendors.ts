@@ -5,18 +5,15 @@
 import type { VendorName } from '../config/config.js';
 import type { InvalidationTarget, Vendor, VendorOptions } from './vendor.js';
 import { Smmuv3 } from './smmuv3.js';
+import { Amd } from './amd.js';
 import { Vtd } from './vtd.js';
 
 export type { VendorName } from '../config/config.js';
 
-const notModelled = (name: VendorName) => (): Vendor => {
-  throw new Error(`internal: vendor ${name} is not modelled yet (config.ts refuses it)`);
-};
-
 export const VENDORS: Record<VendorName, (target: InvalidationTarget, opts: VendorOptions) => Vendor> = {
   vtd: (target, opts) => new Vtd(target, opts),
   // AMD-Vi
-  amd: notModelled('amd'),
+  amd: (target, opts) => new Amd(target, opts),
   // Arm SMMUv3
   smmuv3: (target, opts) => new Smmuv3(target, opts),
 };

@@ -37,6 +37,8 @@ export class Mapping implements LeafSink {
   private tailPieceStart = -1;
   private tailPieceEnd = 0;
   private tailPiecePhys = 0;
+  /** The vendor's maps send commands (decided once: invalidation/vendor.ts `mapped`). */
+  private readonly flushesMaps: boolean;
 
   constructor(
     private readonly rows: Rows,
@@ -53,12 +55,13 @@ export class Mapping implements LeafSink {
     if (code === undefined) throw new Error(`internal: unknown partialUnmap "${partialUnmap}"`);
     this.partialUnmap = code;
     this.gathersLeaves = inv.gathersLeaves;
+    this.flushesMaps = inv.flushesMaps;
   }
 
   // ---------------------------------------------------------------- map (§3)
 
-  /** The map at row `row` of the batch. */
-  map(row: number): void {
+  /** The map at row `row` of the batch, at model time `nowNs`. */
+  map(row: number, nowNs: number): void {
     const r = this.rows;
     r.opRow = row;
     const iovaLo = r.iova[2 * row];
@@ -104,6 +107,8 @@ export class Mapping implements LeafSink {
     cm[mb + M.mapBytes] += size * 4096;
     if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's
     splitRange(pool, sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
+    // AMD with NpCache flushes what was mapped (§9.3); other vendors' maps send nothing.
+    if (this.flushesMaps) this.inv.mapped(dom, iova, iova + size, nowNs);
   }
 
   // ---------------------------------------------------------------- unmap (§4)

@@ -218,7 +218,7 @@ export class Replay implements ReplayResult {
           i = dma.run(i, n, op, ts, baseHi, baseLo) - 1;
           break;
         case Op.Map:
-          mapping.map(i);
+          mapping.map(i, now);
           break;
         case Op.Unmap:
           mapping.unmap(i, now);

@@ -138,4 +138,15 @@ describe('nested translation is VT-d\'s (model §9.3)', () => {
     }
     expect(() => new Replay(resolveConfig({}), meta)).not.toThrow();
   });
+
+  it('replay --vendor amd of a vm-nested trace: one line, exit status 2, no output file', () => {
+    const d = tmpDir();
+    const trace = path.join(d, 'nested.arrows');
+    expect(runCli(['gen', 'vm-nested', '-o', trace, '--events', '300']).status).toBe(0);
+    const json = path.join(d, 'out.json');
+    const r = runCli(['replay', trace, '--vendor', 'amd', '--json', json]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^iommu-replay: Invalid config: vendor: the trace has nested domains \(domain \d+\), and nested translation is VT-d's; replay it with "vendor": "vtd", not "amd" \(docs\/model.md §9.3\)\n$/);
+    expect(fs.existsSync(json)).toBe(false);
+  });
 });
