@@ -763,8 +763,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           d.home = 0;
         }
         splitInto(d, iova, pa, size, true, r.map.pages);
-        // §9.3 amd with npCache (domain_flush_np_cache()): the mapped range is flushed as a sync is, not counted as one.
-        if (npCache && d.atts.length !== 0) amdFlushRange(d, iova, iova + size);
+        // §9.3 amd with npCache (iommu_map() → amd_iommu_iotlb_sync_map() → domain_flush_np_cache()): the mapped range is
+        // flushed as a sync is, not counted as one. Paging domains only: an SVA map is a CPU page-table change, which
+        // no iommu_map() follows (docs/vendors-evidence.md §1.6: NpCache does not apply to the PASID paths).
+        if (npCache && d.type === 'paging' && d.atts.length !== 0) amdFlushRange(d, iova, iova + size);
         break;
       }
       case 'unmap': {
