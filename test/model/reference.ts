@@ -453,7 +453,9 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
    * INVALIDATE_IOTLB_PAGES over the same, one COMPLETION_WAIT per instance.
    */
   const amdFlushRange = (d: Domain, s: bigint, e: bigint) => {
-    const blocks = npCache ? amdBlocks(s, e) : [amdCover(s, e)];
+    // NpCache's split is domain_flush_pages()'s loop; an SVA domain's flushes take the PASID path, which has none
+    // (docs/vendors-evidence.md §1.6).
+    const blocks = npCache && d.type === 'paging' ? amdBlocks(s, e) : [amdCover(s, e)];
     const insts = new Set<number>();
     for (const t of tags(d)) {
       for (const b of blocks) {
