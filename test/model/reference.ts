@@ -625,7 +625,9 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       old.c.flushes++;
       for (const inst of oldInsts) {
         old.c.domain++;
-        removeEntries(old, iotlbs[inst], (e) => e.tag.startsWith(`${old.gid}:`), true);
+        // A paging domain's command (GN=0) removes every entry of its ID; an SVA attachment's is the PASID's own
+        // (GN=1, as current kernels' dev_flush_pasid_all() and VT-d's (DID 1, pasid) teardown).
+        removeEntries(old, iotlbs[inst], (e) => (old.type === 'sva' ? e.tag === `${old.gid}:${pasid}` : e.tag.startsWith(`${old.gid}:`)), true);
       }
       for (const a of oldAtts) {
         const y = devBySlot(a.dev);
