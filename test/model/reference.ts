@@ -629,7 +629,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         // (GN=1, as current kernels' dev_flush_pasid_all() and VT-d's (DID 1, pasid) teardown).
         removeEntries(old, iotlbs[inst], (e) => (old.type === 'sva' ? e.tag === `${old.gid}:${pasid}` : e.tag.startsWith(`${old.gid}:`)), true);
       }
-      for (const a of oldAtts) {
+      // An SVA attachment's teardown is its own (device, PASID)'s: the departing device's TLB only.
+      for (const a of old.type === 'sva' ? [{ dev: x.slot, pasid }] : oldAtts) {
         const y = devBySlot(a.dev);
         if (!y.devtlb) continue;
         old.c.devtlb++;
