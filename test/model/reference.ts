@@ -612,7 +612,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     }
     // The old domain's attachments and instances as they were before this one ends (amd's teardown flushes them all).
     const oldAtts = old ? [...old.atts] : [];
-    const oldInsts = old ? instsOf(old) : new Set<number>();
+    // (An SVA attachment's teardown is its own (device, PASID)'s, on the device's instance: see below.)
+    const oldInsts = old ? (old.type === 'sva' ? new Set([x.inst]) : instsOf(old)) : new Set<number>();
     if (next) {
       x.att.set(pasid, next.id);
       next.atts.push({ dev: x.slot, pasid });
