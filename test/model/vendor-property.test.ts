@@ -62,6 +62,13 @@ function compareOne(seed: number, vendor: VendorName): void {
   count(`${vendor} property`);
 }
 
+/**
+ * Seeds where the engine is known to part from the reference, each reduced to
+ * a named case below that states who is right (and reported to the lead);
+ * left out of the random groups so that the branch stays green meanwhile.
+ */
+const KNOWN: Record<VendorName, ReadonlySet<number>> = { vtd: new Set(), amd: new Set(), smmuv3: new Set([24]) };
+
 const SEEDS_PER_TEST = 20;
 const groups = (n: number, from = 1) => Array.from({ length: n }, (_, g) => [from + g * SEEDS_PER_TEST, from + (g + 1) * SEEDS_PER_TEST - 1] as const);
 
@@ -69,10 +76,33 @@ for (const vendor of ['amd', 'smmuv3'] as const) {
   const why = SKIP[vendor];
   describe(`engine equals the plain reference under vendor ${vendor}${why ? ` (skipped: the engine says "${why}")` : ''}`, () => {
     it.skipIf(why !== null).each(groups(vendor === 'amd' ? 8 : 10))(`${vendor}, seeds %i..%i: random traces and configurations give identical counters`, (first, last) => {
-      for (let seed = first; seed <= last; seed++) compareOne(seed, vendor);
+      for (let seed = first; seed <= last; seed++) if (!KNOWN[vendor].has(seed)) compareOne(seed, vendor);
     });
   });
 }
+
+describe('known disagreements, reduced (the reference is right; the engine is to be fixed)', () => {
+  // smmuv3 seed 24, reduced to 7 events. Teardown leaves the entries tagged with the ASID the domain keeps (§9.1);
+  // the unmap while the domain is detached syncs and sends nothing (§5); re-attached, the domain hits its entry for a
+  // page no longer mapped. §6: a hit on an entry whose page is no longer mapped is a stale hit. The engine counts the
+  // hit but not as stale (staleHits 0, reference 1). `fails` until the engine counts it; then drop `.fails`.
+  const events: Ev[] = [
+    { op: 'attach', device: 256, pasid: 0, domain: 2 },
+    { op: 'map', domain: 2, iova: 0x400000, paddr: 0x100400000, size: 0x10000 },
+    { op: 'dma_read', device: 256, pasid: 0, iova: 0x400000, size: 4 },
+    { op: 'attach', device: 256, pasid: 0, domain: 4 },
+    { op: 'unmap', domain: 2, iova: 0x400000, size: 0x10000 },
+    { op: 'attach', device: 256, pasid: 0, domain: 2 },
+    { op: 'dma_read', device: 256, pasid: 0, iova: 0x400000, size: 4 },
+  ];
+  const config = { vendor: 'smmuv3', pageSizes: ['64K'] };
+  it('the reference: one hit, and it is stale', () => {
+    expect(refRun(events, config).iotlb).toMatchObject({ hits: 1, staleHits: 1 });
+  });
+  (SKIP.smmuv3 === null ? it.fails : it.skip)('smmuv3: a hit on an entry that outlived its domain\'s detach and unmap is stale (engine: KNOWN defect, counts 0)', () => {
+    expect(engineCounters(replayEvents(events, config))).toEqual(referenceCounters(refRun(events, config)));
+  });
+});
 
 describe('vtd through the vendor cases (the reference\'s vtd is unchanged)', () => {
   it.skipIf(SKIP.vtd !== null)('seeds 1..20 with vendor: "vtd" written out give identical counters', () => {
@@ -238,17 +268,18 @@ describe('the reference\'s §9 rules, counted by hand', () => {
     check(events, { vendor: 'smmuv3', pageSizes: ['4K', '2M'], smmu: { rangeInvalidation: false, forceSyncErratum: true } }, { syncs: 3, page: 514, wait: 11 });
   });
 
-  it('smmuv3 with the walk flush (evidence §4 item 19, off by default): a 2M unmap over 512 x 4K is one walk flush, 1 TLBI with RIL, 512 without', () => {
+  it('smmuv3 walk flush (evidence §4 item 19, 6.1): a 2M unmap over 512 x 4K flushes the table\'s span at once, 1 TLBI with RIL, 512 without; its leaves are not gathered', () => {
     const events = [at(256, 1), { op: 'map', domain: 1, iova: 0, paddr: 0x1000, size: 0x200000 } as Ev, unmap(0, 0x200000)];
     const cfg = { vendor: 'smmuv3', pageSizes: ['4K', '2M'] };
-    expect(cmds(refRun(events, cfg))).toMatchObject({ syncs: 1, page: 1, wait: 1 }); // the rule the engine was given: 512 leaves gathered, RIL: one TLBI
-    setSmmuWalkFlush(true);
+    check(events, cfg, { page: 1, wait: 1 });
+    check(events, { ...cfg, smmu: { rangeInvalidation: false } }, { page: 512, wait: 1 });
+    check(events, { ...cfg, smmu: { rangeInvalidation: false, forceSyncErratum: true } }, { page: 512, wait: 9 });
+    // Without it (the switch): the 512 leaves gathered and synced once, one RIL TLBI.
+    setSmmuWalkFlush(false);
     try {
-      expect(cmds(refRun(events, cfg))).toMatchObject({ syncs: 0, page: 1, wait: 1 });
-      expect(cmds(refRun(events, { ...cfg, smmu: { rangeInvalidation: false } }))).toMatchObject({ syncs: 0, page: 512, wait: 1 });
-      expect(cmds(refRun(events, { ...cfg, smmu: { rangeInvalidation: false, forceSyncErratum: true } }))).toMatchObject({ syncs: 0, page: 512, wait: 9 });
+      expect(cmds(refRun(events, cfg))).toMatchObject({ syncs: 1, page: 1, wait: 1 });
     } finally {
-      setSmmuWalkFlush(false);
+      setSmmuWalkFlush(true);
     }
   });
 
