@@ -112,3 +112,9 @@ export function tablePageBytesOf(vendor: string, pageSizes: readonly string[]): 
   if (vendor !== 'smmuv3') return 4096;
   return 2 ** Math.min(...pageSizes.map((n) => parseSizeLog2(n)!));
 }
+
+/** The levels of a resolved configuration's tables: `pageTable.levels`, or under smmuv3 the granule's. */
+export function tableLevelsOf(vendor: string, levels: number, pageSizes: readonly string[]): number {
+  if (vendor !== 'smmuv3') return levels;
+  return lpaeFormat(Math.log2(tablePageBytesOf(vendor, pageSizes))).levels;
+}

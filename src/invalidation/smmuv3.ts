@@ -88,6 +88,8 @@ export class Smmuv3 implements Vendor {
   private nextAsid = 1;
   /** Per domain slot: its ASID (0: none yet). */
   private domainAsid: Int32Array = new Int32Array(16);
+  /** Per domain slot: the (instance, tag) pairs it was ever attached with, flat (keptTags). */
+  private domainTags: number[][] = [];
   /** IOTLB tags of (SMMU, ASID): one per instance an ASID's domain is attached behind. */
   private readonly tags = new TagSpace();
   private readonly rm: Removal;
@@ -109,7 +111,15 @@ export class Smmuv3 implements Vendor {
 
   ensureDomains(n: number): void {
     if (n > this.domainAsid.length) this.domainAsid = grow(this.domainAsid, Math.max(n, this.domainAsid.length * 2));
+    while (this.domainTags.length < n) this.domainTags.push([]);
   }
+
+  /**
+   * The entries of a detached domain stay in the IOTLB, tagged with the ASID
+   * it keeps, and hit again when it comes back: an unmap marks them too
+   * (their stale window starts then, attached or not).
+   */
+  readonly keptTags = (domain: number): readonly number[] => this.domainTags[domain];
 
   // ---------------------------------------------------------------- tags (§9.1)
 
@@ -123,7 +133,12 @@ export class Smmuv3 implements Vendor {
       if (this.nextAsid > this.asidLimit) return -1; // the ASID space is full: the attach fails
       asid = this.domainAsid[domain] = this.nextAsid++; // lowest free: ASIDs are never freed within a trace
     }
-    return this.tags.idOf(instance, asid, 0);
+    const tag = this.tags.idOf(instance, asid, 0);
+    const kept = this.domainTags[domain];
+    let known = false;
+    for (let k = 0; k < kept.length; k += 2) if (kept[k + 1] === tag) known = true;
+    if (!known) kept.push(instance, tag);
+    return tag;
   }
 
   detached(): void {

@@ -79,6 +79,15 @@ export interface Vendor {
    */
   readonly gathersLeaves?: boolean;
 
+  /**
+   * For a vendor whose IOTLB entries outlive the attachments that filled them
+   * (SMMUv3: no TLBI at teardown, the domain keeps its ASID): every (instance,
+   * tag) the domain's entries may still carry, flat as [instance, tag, ...],
+   * so that an unmap marks them all. Absent: the attachments' tags (a
+   * teardown removes everything else).
+   */
+  readonly keptTags?: (domain: number) => readonly number[];
+
   ensureDomains(n: number): void;
 
   // ---- tags and IDs (§2, §9.1)

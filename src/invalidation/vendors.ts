@@ -4,8 +4,8 @@
 // not all implemented yet is refused there, so its line here is never reached.
 import type { VendorName } from '../config/config.js';
 import type { InvalidationTarget, Vendor, VendorOptions } from './vendor.js';
-import { Smmuv3 } from './smmuv3.js';
 import { Amd } from './amd.js';
+import { Smmuv3 } from './smmuv3.js';
 import { Vtd } from './vtd.js';
 
 export type { VendorName } from '../config/config.js';

@@ -37,6 +37,8 @@ export class Mapping implements LeafSink {
   private tailPieceStart = -1;
   private tailPieceEnd = 0;
   private tailPiecePhys = 0;
+  /** The vendor's tags that outlive attachments (invalidation/vendor.ts `keptTags`), or undefined. */
+  private readonly keptTags: ((domain: number) => readonly number[]) | undefined;
   /** The vendor's maps send commands (decided once: invalidation/vendor.ts `mapped`). */
   private readonly flushesMaps: boolean;
 
@@ -56,6 +58,7 @@ export class Mapping implements LeafSink {
     this.partialUnmap = code;
     this.gathersLeaves = inv.gathersLeaves;
     this.flushesMaps = inv.flushesMaps;
+    this.keptTags = inv.vendor.keptTags;
   }
 
   // ---------------------------------------------------------------- map (§3)
@@ -267,6 +270,12 @@ export class Mapping implements LeafSink {
     // entries only (docs/nested.md).
     const a = this.a;
     if (a.domainType[dom] === T_NESTED) return;
+    if (this.keptTags !== undefined) {
+      // SMMUv3: also the entries of the SMMUs it is no longer attached behind.
+      const kept = this.keptTags(dom);
+      for (let k = 0; k < kept.length; k += 2) this.iotlbs[kept[k]].markUnmapped(kept[k + 1], basePfn, order, this.curNowNs);
+      return;
+    }
     const atts = a.domainAttachments[dom];
     for (let k = 0; k < atts.length; k++) {
       this.iotlbs[a.deviceInstance[a.attDevice[atts[k]]]].markUnmapped(a.attTag[atts[k]], basePfn, order, this.curNowNs);

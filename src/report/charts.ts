@@ -5,7 +5,7 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { SweepRow } from './compare.js';
-import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modesOf, pageMixRows, workingRows } from './findings.js';
+import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modeGroup, modeGroupsOf, pageMixRows, workingRows } from './findings.js';
 import { parseSizeLog2 } from '../config/pagesizes.js';
 import { fmtNs } from './format.js';
 
@@ -50,9 +50,10 @@ export interface Chart {
 export function hitRateSeries(all: SweepRow[]): { series: string; entries: number; ways: string; hitRate: number }[] {
   // Points with DMA faults or map errors are left out (the report's warning lists them).
   const rows = workingRows(all);
-  const twoModes = modesOf(rows).length > 1;
+  // Modes, with the vendor when it is not VT-d (findings.ts modeGroup).
+  const twoModes = modeGroupsOf(rows).length > 1;
   const geoms = geometryOrder(rows);
-  const keyOf = (r: SweepRow) => (twoModes ? `${r.pageSizes} ${r.mode}` : r.pageSizes);
+  const keyOf = (r: SweepRow) => (twoModes ? `${r.pageSizes} ${modeGroup(r)}` : r.pageSizes);
   const byKey = new Map<string, SweepRow[]>();
   for (const r of rows) if (r.metrics.iotlbHitRate !== null) byKey.set(keyOf(r), [...(byKey.get(keyOf(r)) ?? []), r]);
   const shape = (rs: SweepRow[]) => geoms.map((g) => rs.find((r) => geometryOf(r) === g)?.metrics.iotlbHitRate ?? null).join(',');
@@ -63,8 +64,8 @@ export function hitRateSeries(all: SweepRow[]): { series: string; entries: numbe
     // "strict: 4K = 4K+2M" rather than "4K strict = 4K+2M strict": shorter
     // legends, narrower charts, and the mode survives a label cut at its end.
     const rs = keys.map((k) => byKey.get(k)![0]);
-    const oneMode = twoModes && rs.every((r) => r.mode === rs[0].mode);
-    const label = oneMode ? `${rs[0].mode}: ${rs.map((r) => r.pageSizes).join(' = ')}` : keys.join(' = ');
+    const oneMode = twoModes && rs.every((r) => modeGroup(r) === modeGroup(rs[0]));
+    const label = oneMode ? `${modeGroup(rs[0])}: ${rs.map((r) => r.pageSizes).join(' = ')}` : keys.join(' = ');
     for (const r of byKey.get(keys[0])!) out.push({ series: label, entries: r.iotlbEntries, ways: waysLabel(r), hitRate: r.metrics.iotlbHitRate! });
   }
   return out;
@@ -109,7 +110,7 @@ export async function hitRateChart(rows: SweepRow[]): Promise<Chart> {
 export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
   const values = rows.filter((r) => r.metrics.translationCostNs !== null).map((r) => {
     const broken = brokenCounts(r) !== null;
-    return { pageSizes: r.pageSizes, geometry: geometryOf(r), mode: r.mode, costMs: broken ? null : r.metrics.translationCostNs! / 1e6, label: broken ? 'broken' : fmtNs(r.metrics.translationCostNs!) };
+    return { pageSizes: r.pageSizes, geometry: geometryOf(r), mode: modeGroup(r), costMs: broken ? null : r.metrics.translationCostNs! / 1e6, label: broken ? 'broken' : fmtNs(r.metrics.translationCostNs!) };
   });
   const costs = values.flatMap((v) => (v.costMs === null ? [] : [v.costMs]));
   const mid = (Math.min(...costs) + Math.max(...costs)) / 2;
@@ -126,7 +127,7 @@ export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
       { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'label' }, color: { condition: { test: `datum.costMs > ${mid}`, value: 'white' }, value: 'black' } } },
     ],
   };
-  const spec = modesOf(rows).length > 1
+  const spec = modeGroupsOf(rows).length > 1
     ? { ...chartBase, data: { values }, facet: { row: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
     : { ...chartBase, data: { values }, ...layer };
   return { svg: await svgOf(spec as vl.TopLevelSpec), distinctValues: new Set(values.map((v) => v.costMs ?? v.label)).size };

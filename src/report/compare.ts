@@ -9,7 +9,7 @@ import { findPreset } from '../config/presets.js';
 import { SPEC_VERSION, toolVersion } from '../version.js';
 import { stableStringify } from '../json.js';
 import { commandCount, type Summary } from '../stats/summary.js';
-import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modesOf, pageMixRows, rankAcrossTraces, traceFindings, type ChartName, type RankTable, type TraceFindings } from './findings.js';
+import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modeGroup, modeGroupsOf, pageMixRows, rankAcrossTraces, traceFindings, type ChartName, type RankTable, type TraceFindings } from './findings.js';
 import { fmtInt, fmtNs, fmtNum, fmtPct, mdText, tableMd, type Table } from './format.js';
 
 export interface Metric {
@@ -139,7 +139,7 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
     iotlbWays: s.config.iotlb.ways,
     policy: s.config.iotlb.policy,
     mode: s.config.invalidation.mode,
-    vendor: s.config.vendor,
+    vendor: s.config.vendor ?? 'vtd', // a summary written before vendors existed was VT-d's
     metrics,
     mapPages,
     dmaEvents: s.totals.dma.events,
@@ -258,18 +258,18 @@ export function brokenTable(points: { point: string; dmaFaults: number; mapError
 }
 
 /**
- * A metric laid out as page-size bitmap (and mode) x IOTLB geometry. Bitmaps
+ * A metric laid out as page-size bitmap (and mode, with the vendor when not VT-d) x IOTLB geometry. Bitmaps
  * whose rows are identical share one row, `4K = 4K+2M`, as the chart's lines do.
  */
 export function gridTable(rows: SweepRow[], key: string): Table {
   const m = METRICS.find((x) => x.key === key)!;
   const geoms = geometryOrder(rows);
-  const modes = modesOf(rows);
+  const modes = modeGroupsOf(rows);
   const merged = new Map<string, { bitmaps: string[]; mode: string; cells: string[] }>();
   for (const mode of modes) {
     for (const b of bitmapOrder(rows)) {
       const cells = geoms.map((g) => {
-        const r = rows.find((x) => x.pageSizes === b && x.mode === mode && geometryOf(x) === g);
+        const r = rows.find((x) => x.pageSizes === b && modeGroup(x) === mode && geometryOf(x) === g);
         return r ? `${m.format(r.metrics[key])}${brokenCounts(r) ? ' (broken)' : ''}` : '';
       });
       const k = `${mode}\0${cells.join('\0')}`;

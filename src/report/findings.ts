@@ -37,6 +37,23 @@ export function modesOf(rows: SweepRow[]): string[] {
   return [...new Set(rows.map((r) => r.mode))];
 }
 
+/**
+ * What the grids and charts lay points out by beside the bitmap and the
+ * geometry: the mode, and the vendor when it is not VT-d ("strict amd"), so
+ * that two vendors' points never share a cell (model §9).
+ */
+export function modeGroup(r: SweepRow): string {
+  return r.vendor === 'vtd' ? r.mode : `${r.mode} ${r.vendor}`;
+}
+
+function vendorsOf(rows: SweepRow[]): number {
+  return new Set(rows.map((r) => r.vendor)).size;
+}
+
+export function modeGroupsOf(rows: SweepRow[]): string[] {
+  return [...new Set(rows.map(modeGroup))];
+}
+
 const sizeCount = (bitmap: string) => splitPageSizeList(bitmap).length;
 
 function pctAbove(v: number, base: number): string {
@@ -123,12 +140,15 @@ export function recommend(rows: SweepRow[], tolerance = TOLERANCE): string {
   const pick = good[0];
   const geom = geometryOf(pick);
   const atGeom = cands.filter((r) => geometryOf(r) === geom);
-  const tied = good.filter((r) => geometryOf(r) === geom && cost(r) === cost(pick)).map((r) => r.pageSizes);
-  const bitmapText = tied.length > 1 && tied.length === new Set(atGeom.map((r) => r.pageSizes)).size
+  // Points of several vendors (model §9): each names its vendor.
+  const several = vendorsOf(rows) > 1;
+  const named = (r: SweepRow) => (several ? `${r.pageSizes} under ${r.vendor}` : r.pageSizes);
+  const tied = good.filter((r) => geometryOf(r) === geom && cost(r) === cost(pick)).map(named);
+  const bitmapText = tied.length > 1 && tied.length === new Set(atGeom.map(named)).size
     ? `any page-size bitmap (${tied.join(', ')}: all equal)`
-    : tied.length > 1 ? `page sizes ${tied.join(' or ')} (equal)` : `page sizes ${pick.pageSizes}`;
+    : tied.length > 1 ? `page sizes ${tied.join(' or ')} (equal)` : `page sizes ${named(pick)}`;
   const bestRows = cands.filter((r) => cost(r) === best);
-  const bestAt = bestRows.length === 1 ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}` : `, reached by ${bestRows.length} points`;
+  const bestAt = bestRows.length === 1 ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}${several ? ` under ${bestRows[0].vendor}` : ''}` : `, reached by ${bestRows.length} points`;
   const why: string[] = [];
   // Why not smaller: the best that the next smaller IOTLB manages.
   const smaller = cands.filter((r) => r.iotlbEntries < pick.iotlbEntries);
@@ -141,14 +161,14 @@ export function recommend(rows: SweepRow[], tolerance = TOLERANCE): string {
   }
   // Why these page sizes: what fewer page sizes cost at the same geometry.
   const fewer = atGeom.filter((r) => sizeCount(r.pageSizes) < sizeCount(pick.pageSizes)).sort((a, b) => cost(a) - cost(b))[0];
-  if (fewer && !tied.includes(fewer.pageSizes)) why.push(`${fewer.pageSizes} there costs ${fmtNs(cost(fewer))} (${pctAbove(cost(fewer), best)})`);
+  if (fewer && !tied.includes(named(fewer))) why.push(`${named(fewer)} there costs ${fmtNs(cost(fewer))} (${pctAbove(cost(fewer), best)})`);
   const modeNote = rows.some((r) => r.mode !== 'strict') && rows.some((r) => r.mode === 'strict') ? ' (strict mode)' : '';
   return `A ${geom} IOTLB with ${bitmapText} comes within ${Math.round(tolerance * 100)}% of the best translation cost${modeNote}, ${fmtNs(cost(pick))} against ${fmtNs(best)}${bestAt}; ${why.join(', and ')}.`;
 }
 
 function smallest(rows: SweepRow[]): string {
   const r = [...rows].sort((a, b) => a.iotlbEntries - b.iotlbEntries || a.iotlbWays - b.iotlbWays || sizeCount(a.pageSizes) - sizeCount(b.pageSizes))[0];
-  return `${geometryOf(r)} with ${r.pageSizes}`;
+  return `${geometryOf(r)} with ${r.pageSizes}${vendorsOf(rows) > 1 ? ` under ${r.vendor}` : ''}`;
 }
 
 /** A relative change in percent, with a decimal where rounding would say 0 or 100. */

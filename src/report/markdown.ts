@@ -2,9 +2,15 @@
 // Names from the trace and the configuration (files, workload, instances,
 // devices, the configuration's name) go in through mdText.
 import { formatPageSizeSet } from '../config/pagesizes.js';
-import { tablePageBytesOf } from '../config/tableformat.js';
+import { tableLevelsOf, tablePageBytesOf } from '../config/tableformat.js';
 import { commandCount, type Summary } from '../stats/summary.js';
 import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable, mdText } from './format.js';
+
+/** ", AMD-Vi rules" for a vendor other than VT-d (the default, unnamed as before vendors existed). */
+function vendorText(c: { vendor?: string; amd?: { npCache: boolean } }): string {
+  if (c.vendor === undefined || c.vendor === 'vtd') return '';
+  return c.vendor === 'amd' ? `, AMD-Vi rules${c.amd?.npCache ? ' with NpCache' : ''}` : `, ${c.vendor === 'smmuv3' ? 'Arm SMMUv3' : c.vendor} rules`;
+}
 
 export function replayMarkdown(s: Summary): string {
   const t = s.totals;
@@ -16,7 +22,7 @@ export function replayMarkdown(s: Summary): string {
   out.push('');
   out.push(
     `Configuration: page sizes ${formatPageSizeSet(c.pageSizes)}, IOTLB ${c.iotlb.sets}x${c.iotlb.ways} (${c.iotlb.entries} entries, ${c.iotlb.policy}), ` +
-      `${c.pageTable.levels}-level tables, ${c.invalidation.mode} invalidation, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${mdText(m.name)} (${formatPageSizeSet(m.pageSizes)})`).join(', ')}.`,
+      `${tableLevelsOf(c.vendor, c.pageTable.levels, c.iommus?.[0]?.pageSizes ?? c.pageSizes)}-level tables, ${c.invalidation.mode} invalidation${vendorText(c)}, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${mdText(m.name)} (${formatPageSizeSet(m.pageSizes)})`).join(', ')}.`,
   );
   out.push('');
   out.push('## Translation');
@@ -40,6 +46,8 @@ export function replayMarkdown(s: Summary): string {
     ['domain-selective commands', fmtInt(t.invalidation.commands.domain)],
     ['device-TLB commands', fmtInt(t.invalidation.commands.devtlb)],
     ['wait descriptors', fmtInt(t.invalidation.commands.wait)],
+    // Another vendor's commands by their own names (VT-d's are the four rows above).
+    ...(c.vendor === 'vtd' ? [] : Object.entries(t.invalidation.commands.byName ?? {}).map(([name, n]) => [`\`${name}\``, fmtInt(n)])),
     ['domain-wide flushes', fmtInt(t.invalidation.flushes)],
     ['IOTLB entries removed', fmtInt(t.invalidation.entriesRemoved)],
     ['commands per unmap', fmtNum(s.derived.invalidationCommandsPerUnmap)],

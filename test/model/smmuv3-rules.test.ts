@@ -6,7 +6,14 @@ import { lpaeFormat, tableFormatFor, x86Format } from '../../src/config/tablefor
 import { PageTablePool, tablePageCostBytes, type LeafSink } from '../../src/model/pagetable.js';
 import { atcOut, atcSpan, cmdSyncs, rilCommands } from '../../src/invalidation/smmuv3.js';
 import { G1, K4, M2, type Ev } from '../helpers/events.js';
-import { domainRow, replayEvents } from '../helpers/replay.js';
+import { consumeInTwo, domainRow, metaOf, replayEvents } from '../helpers/replay.js';
+import { randomCase, staleCase } from '../helpers/random-case.js';
+import { countersOf, memFeed, replayAt } from '../helpers/curve.js';
+import { lruStackCurve } from '../../src/run/curve.js';
+import { replayMarkdown } from '../../src/report/markdown.js';
+import { Replay } from '../../src/model/replay.js';
+import { buildSummary } from '../../src/stats/summary.js';
+import { stableStringify } from '../../src/json.js';
 
 const DEV = 0x300; // 0000:03:00.0
 const DEV2 = 0x400; // 0000:04:00.0
@@ -112,6 +119,13 @@ describe('§9.2 under a replay: walks and table pages', () => {
     expect(s.totals.walks).toMatchObject({ count: 2, memoryAccesses: 3 + 2 });
     // Root, one level-2 table, one level-1 table (under VT-d's layout: 4 tables of 4 KiB).
     expect(s.totals.pageTable.peakTablePages).toBe(3);
+  });
+
+  it("the replay report gives the granule's levels and table-page bytes", () => {
+    const s = replayEvents([{ op: 'attach', device: DEV, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 64 * 1024 }], { preset: 'arm-smmu-64k' });
+    const md = replayMarkdown(s);
+    expect(md).toContain('3-level tables');
+    expect(md).toContain('Peak page-table pages: 3 (192.0 KiB).');
   });
 
   it('a 16K-granule domain has 4 levels: 16K = 4 accesses, 32M = 3', () => {
@@ -235,6 +249,23 @@ describe('§9.3 invalidation under a replay', () => {
     expect(s.totals.iotlb).toMatchObject({ lookups: 2, hits: 1 }); // the re-attached domain hits its own entry
     const ats = replayEvents(ev, { ...SMMU, devices: { '0000:03:00.0': { devtlb: true } } });
     expect(ats.totals.invalidation.commands).toMatchObject({ page: 0, domain: 0, devtlb: 1, wait: 1 });
+  });
+
+  it('an entry kept past its teardown and unmapped while detached is a stale hit when the domain comes back', () => {
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 1 }, // fills (ASID 1, page 0)
+        { op: 'detach', device: DEV }, // no TLBI: the entry stays
+        { op: 'unmap', domain: 1, iova: 0, size: K4 }, // nothing attached: the sync sends nothing
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 1 }, // hits the kept entry of a page no longer mapped
+      ],
+      SMMU,
+    );
+    expect(s.totals.invalidation.commands).toMatchObject({ page: 0, domain: 0, devtlb: 0, wait: 0 });
+    expect(s.totals.iotlb).toMatchObject({ lookups: 2, hits: 1, staleHits: 1 });
   });
 
   it('maps send nothing', () => {
@@ -366,5 +397,42 @@ describe('§9.2 configuration under smmuv3', () => {
     const ev: Ev[] = [{ op: 'attach', device: DEV, pasid: 1, domain: 7 }];
     expect(() => replayEvents(ev, { preset: 'arm-smmu-64k' }, { domains: { 7: 'sva' } })).toThrow(/svaPageSizes: its granule 4K differs from pageSizes's 64K/);
     expect(replayEvents(ev, { preset: 'arm-smmu-64k', svaPageSizes: ['64K', '512M'] }, { domains: { 7: 'sva' } }).totals.attach.errors).toBe(0);
+  });
+});
+
+describe('the generated DMA loop under LPAE tables', () => {
+  it('specialized and generic runs agree under smmuv3 on seeded random traces of each granule', () => {
+    const sets = [['4K', '2M', '1G'], ['4K'], ['16K', '32M'], ['64K', '512M']];
+    for (let seed = 1; seed <= 40; seed++) {
+      const { events, config, meta } = randomCase(seed);
+      const sizes = sets[seed % sets.length];
+      const { pageTable: _levels, ...rest } = config;
+      const cfg = { ...rest, vendor: 'smmuv3', pageSizes: sizes, svaPageSizes: sizes, ...(config.iommus ? { iommus: [{ name: 'a' }, { name: 'b', pageSizes: sizes }] } : {}) };
+      const run = (generic: boolean) => {
+        const r = new Replay(resolveConfig(cfg, 'lpae'), metaOf(meta), { generic });
+        consumeInTwo(r, events);
+        return stableStringify(buildSummary(r, ['t']));
+      };
+      const want = run(true);
+      const got = run(false);
+      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+    }
+  });
+});
+
+describe('the curve under LPAE tables', () => {
+  it('a fully associative LRU curve equals replay at every size under smmuv3 (64K and 4K granules)', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const { events, config, meta } = seed % 2 ? staleCase(seed) : randomCase(seed);
+      const sizes = seed % 3 === 0 ? ['64K', '512M'] : ['4K', '2M', '1G'];
+      const { pageTable: _levels, ...rest } = config;
+      const cfg = resolveConfig({ ...rest, vendor: 'smmuv3', pageSizes: sizes, svaPageSizes: sizes, ...(config.iommus ? { iommus: [{ name: 'a' }, { name: 'b', pageSizes: sizes }] } : {}) }, 'lpae');
+      const curve = await lruStackCurve(memFeed(events, meta), cfg, 8);
+      for (let size = 1; size <= 8; size++) {
+        const want = replayAt(events, cfg, meta, 1, size);
+        const got = countersOf(curve.points[size - 1]);
+        if (JSON.stringify(got) !== JSON.stringify(want)) expect({ seed, size, ...got }).toEqual({ seed, size, ...want });
+      }
+    }
   });
 });
