@@ -561,7 +561,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       d.c.unmapBytes += Number(l.size);
     }
     if (d.type === 'nested') return; // the stale window is measured on paging and SVA entries only
-    for (const t of tags(d)) {
+    // Under smmuv3 a domain's entries outlive its attachments (no TLBI at teardown, the ASID is kept, §9.1): an
+    // unmap starts the window of its entries on every SMMU, attached or not.
+    const marked = vendor === 'smmuv3' ? (d.gid === undefined ? [] : iotlbs.map((_, inst) => ({ inst, tag: `${d.gid}` }))) : tags(d);
+    for (const t of marked) {
       const tag = t.tag;
       for (const e of iotlbs[t.inst].all()) if (e.state === 'valid' && e.tag === tag && e.base === l.base && e.size === l.size && e.unmappedAt < 0) e.unmappedAt = now;
     }
