@@ -34,16 +34,37 @@ const SKIP: Record<VendorName, string | null> = { vtd: unsupported('vtd'), amd: 
 function expectedByName(vendor: VendorName, c: { page: number; domain: number; devtlb: number; wait: number }): Record<string, number> {
   const named: [string, number][] =
     vendor === 'vtd'
-      ? [['PSI', c.page], ['DSI', c.domain], ['DEVTLB', c.devtlb], ['WAIT', c.wait]]
+      ? [
+          ['PSI', c.page],
+          ['DSI', c.domain],
+          ['DEVTLB', c.devtlb],
+          ['WAIT', c.wait],
+        ]
       : vendor === 'amd'
-        ? [['INVALIDATE_IOMMU_PAGES', c.page + c.domain], ['INVALIDATE_IOTLB_PAGES', c.devtlb], ['COMPLETION_WAIT', c.wait]]
-        : [['TLBI_NH_VA', c.page], ['TLBI_NH_ASID', c.domain], ['ATC_INV', c.devtlb], ['CMD_SYNC', c.wait]];
+        ? [
+            ['INVALIDATE_IOMMU_PAGES', c.page + c.domain],
+            ['INVALIDATE_IOTLB_PAGES', c.devtlb],
+            ['COMPLETION_WAIT', c.wait],
+          ]
+        : [
+            ['TLBI_NH_VA', c.page],
+            ['TLBI_NH_ASID', c.domain],
+            ['ATC_INV', c.devtlb],
+            ['CMD_SYNC', c.wait],
+          ];
   return Object.fromEntries(named.filter(([, n]) => n !== 0).sort());
 }
 
 function byNameOf(s: Summary): Record<string, number> | undefined {
   const b = (s.totals.invalidation.commands as unknown as { byName?: Record<string, number> }).byName;
-  return b && Object.fromEntries(Object.entries(b).filter(([, n]) => n !== 0).sort());
+  return (
+    b &&
+    Object.fromEntries(
+      Object.entries(b)
+        .filter(([, n]) => n !== 0)
+        .sort(),
+    )
+  );
 }
 
 /** Cases run per vendor (the counts the report gives), by kind of check. */
@@ -99,13 +120,13 @@ describe('disagreements found, reduced', () => {
   it('the reference: one hit, and it is stale', () => {
     expect(refRun(events, config).iotlb).toMatchObject({ hits: 1, staleHits: 1 });
   });
-  it.skipIf(SKIP.smmuv3 !== null)('smmuv3: a hit on an entry that outlived its domain\'s detach and unmap is stale', () => {
+  it.skipIf(SKIP.smmuv3 !== null)("smmuv3: a hit on an entry that outlived its domain's detach and unmap is stale", () => {
     expect(engineCounters(replayEvents(events, config))).toEqual(referenceCounters(refRun(events, config)));
   });
 
   // The reference's side of the same rule (it was the reference that was wrong): the unmap while detached starts the
   // stale window of the kept entry, which the flush after the re-attach ends: 1000 - 10 = 990 ns.
-  it.skipIf(SKIP.smmuv3 !== null)('smmuv3: an unmap while the domain is detached starts its kept entries\' stale window', () => {
+  it.skipIf(SKIP.smmuv3 !== null)("smmuv3: an unmap while the domain is detached starts its kept entries' stale window", () => {
     const window: Ev[] = [
       { ts: 0, op: 'attach', device: 256, pasid: 0, domain: 2 },
       { ts: 0, op: 'map', domain: 2, iova: 0x400000, paddr: 0x100400000, size: 0x10000 },
@@ -120,7 +141,7 @@ describe('disagreements found, reduced', () => {
   });
 });
 
-describe('vtd through the vendor cases (the reference\'s vtd is unchanged)', () => {
+describe("vtd through the vendor cases (the reference's vtd is unchanged)", () => {
   it.skipIf(SKIP.vtd !== null)('seeds 1..20 with vendor: "vtd" written out give identical counters', () => {
     for (let seed = 1; seed <= 20; seed++) compareOne(seed, 'vtd');
   });
@@ -133,7 +154,10 @@ function laneConfigs(seed: number, base: Record<string, unknown>): ReplayConfig[
   const policies = ['lru', 'fifo', 'plru', 'random', 'flush-when-full'];
   const inv = { ...(base.invalidation as object), mode: 'strict' };
   return Array.from({ length: n }, () =>
-    resolveConfig({ ...base, invalidation: inv, iotlb: { sets: [1, 2, 4, 8][rng.int(4)], ways: [1, 2, 4][rng.int(3)], policy: policies[rng.int(5)] } }, 'lanes'),
+    resolveConfig(
+      { ...base, invalidation: inv, iotlb: { sets: [1, 2, 4, 8][rng.int(4)], ways: [1, 2, 4][rng.int(3)], policy: policies[rng.int(5)] } },
+      'lanes',
+    ),
   );
 }
 
@@ -185,28 +209,40 @@ function specializedSummary(events: Ev[], config: object, meta: Meta, generic: b
 for (const vendor of ['amd', 'smmuv3'] as const) {
   const why = SKIP[vendor];
   describe(`specialized paging run equals the generic loop under vendor ${vendor}${why ? ` (skipped: the engine says "${why}")` : ''}`, () => {
-    it.skipIf(why !== null).each(groups(vendor === 'smmuv3' ? 3 : 2, 2001))(`${vendor}, seeds %i..%i: identical summaries${vendor === 'smmuv3' ? ' (4K, 16K and 64K granules)' : ''}`, (first, last) => {
-      for (let seed = first; seed <= last; seed++) {
-        const { events, config, meta } = vendorCase(seed, vendor);
-        const want = specializedSummary(events, config, meta, true);
-        const got = specializedSummary(events, config, meta, false);
-        if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
-        count(`${vendor} specialize`);
-      }
-    });
+    it.skipIf(why !== null).each(groups(vendor === 'smmuv3' ? 3 : 2, 2001))(
+      `${vendor}, seeds %i..%i: identical summaries${vendor === 'smmuv3' ? ' (4K, 16K and 64K granules)' : ''}`,
+      (first, last) => {
+        for (let seed = first; seed <= last; seed++) {
+          const { events, config, meta } = vendorCase(seed, vendor);
+          const want = specializedSummary(events, config, meta, true);
+          const got = specializedSummary(events, config, meta, false);
+          if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+          count(`${vendor} specialize`);
+        }
+      },
+    );
   });
 }
 
 // The reference's own §9 arithmetic against the worked counts of
 // docs/vendors-evidence.md §5 (so that a disagreement is not the reference's slip).
-describe('the reference\'s §9 arithmetic', () => {
+describe("the reference's §9 arithmetic", () => {
   it('amd build_inv_address(): one page; [0x1000, 0x402000) is 8 MiB at 0; npCache splits it into 11 blocks', () => {
     expect(amdCover(0x1000n, 0x2000n)).toEqual({ start: 0x1000n, end: 0x2000n, all: false });
     expect(amdCover(0x1000n, 0x4000n)).toEqual({ start: 0n, end: 0x4000n, all: false }); // a 3-page range
     expect(amdCover(0x1000n, 0x402000n)).toEqual({ start: 0n, end: 0x800000n, all: false });
     expect(amdBlocks(0x1000n, 0x402000n).map((b) => [b.start, b.end - b.start])).toEqual([
-      [0x1000n, 0x1000n], [0x2000n, 0x2000n], [0x4000n, 0x4000n], [0x8000n, 0x8000n], [0x10000n, 0x10000n], [0x20000n, 0x20000n],
-      [0x40000n, 0x40000n], [0x80000n, 0x80000n], [0x100000n, 0x100000n], [0x200000n, 0x200000n], [0x400000n, 0x2000n],
+      [0x1000n, 0x1000n],
+      [0x2000n, 0x2000n],
+      [0x4000n, 0x4000n],
+      [0x8000n, 0x8000n],
+      [0x10000n, 0x10000n],
+      [0x20000n, 0x20000n],
+      [0x40000n, 0x40000n],
+      [0x80000n, 0x80000n],
+      [0x100000n, 0x100000n],
+      [0x200000n, 0x200000n],
+      [0x400000n, 0x2000n],
     ]);
     expect(amdCover(0n, 1n << 60n).all).toBe(true);
   });
@@ -234,7 +270,7 @@ const TWO = { iommus: [{ name: 'a' }, { name: 'b' }], devices: { '256': { iommu:
 // The acceptance list's rules, counted by hand, on the reference alone (the
 // engine's own rule tests are its engineers'); with the engine compared too
 // once it models the vendor.
-describe('the reference\'s §9 rules, counted by hand', () => {
+describe("the reference's §9 rules, counted by hand", () => {
   const at = (device: number, domain: number, pasid = 0): Ev => ({ op: 'attach', device, domain, pasid });
   const map = (iova: number, size: number, domain = 1): Ev => ({ op: 'map', domain, iova, paddr: iova, size });
   const unmap = (iova: number, size: number, domain = 1): Ev => ({ op: 'unmap', domain, iova, size });
@@ -284,7 +320,7 @@ describe('the reference\'s §9 rules, counted by hand', () => {
     check(events, { vendor: 'smmuv3', pageSizes: ['4K', '2M'], smmu: { rangeInvalidation: false, forceSyncErratum: true } }, { syncs: 3, page: 514, wait: 11 });
   });
 
-  it('smmuv3 walk flush (evidence §4 item 19, 6.1): a 2M unmap over 512 x 4K flushes the table\'s span at once, 1 TLBI with RIL, 512 without; its leaves are not gathered', () => {
+  it("smmuv3 walk flush (evidence §4 item 19, 6.1): a 2M unmap over 512 x 4K flushes the table's span at once, 1 TLBI with RIL, 512 without; its leaves are not gathered", () => {
     const events = [at(256, 1), { op: 'map', domain: 1, iova: 0, paddr: 0x1000, size: 0x200000 } as Ev, unmap(0, 0x200000)];
     const cfg = { vendor: 'smmuv3', pageSizes: ['4K', '2M'] };
     check(events, cfg, { page: 1, wait: 1 });
@@ -299,7 +335,7 @@ describe('the reference\'s §9 rules, counted by hand', () => {
     }
   });
 
-  it('smmuv3: ASIDs are one space for both SMMUs: with 1 ASID bit the second domain\'s attach fails (ENOSPC)', () => {
+  it("smmuv3: ASIDs are one space for both SMMUs: with 1 ASID bit the second domain's attach fails (ENOSPC)", () => {
     check([at(256, 1), at(512, 2)], { vendor: 'smmuv3', smmu: { asidBits: 1 }, ...TWO }, { attachErrors: 1 });
   });
 
@@ -314,7 +350,13 @@ describe('the reference\'s §9 rules, counted by hand', () => {
   });
 
   it('smmuv3 64K granule: a 64K leaf walks 3 levels, a 512M block 2, in 64 KiB table pages (root, level 2, level 1)', () => {
-    const events = [at(256, 1), map(0, 0x10000), map(0x20000000, 0x20000000), { op: 'dma_read', device: 256, iova: 0, size: 4 } as Ev, { op: 'dma_read', device: 256, iova: 0x20000000, size: 4 } as Ev];
+    const events = [
+      at(256, 1),
+      map(0, 0x10000),
+      map(0x20000000, 0x20000000),
+      { op: 'dma_read', device: 256, iova: 0, size: 4 } as Ev,
+      { op: 'dma_read', device: 256, iova: 0x20000000, size: 4 } as Ev,
+    ];
     const r = refRun(events, { vendor: 'smmuv3', pageSizes: ['64K', '512M'] });
     expect([r.walks.count, r.walks.memoryAccesses, r.peakTablePages, r.map.pages]).toEqual([2, 5, 3, { '64K': 1, '512M': 1 }]);
   });
@@ -322,7 +364,6 @@ describe('the reference\'s §9 rules, counted by hand', () => {
 
 describe('cases run', () => {
   it('lists how many cases each vendor ran (printed for the report)', () => {
-    // eslint-disable-next-line no-console
     console.log(`vendor-property cases run: ${JSON.stringify(RUN)}; skipped: ${JSON.stringify(SKIP)}`);
     expect(true).toBe(true);
   });
