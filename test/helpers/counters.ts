@@ -8,6 +8,11 @@ function nonZero(pages: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(pages).filter(([, v]) => v !== 0).sort());
 }
 
+/** §5's four command counters, without the vendor's names (report.md `byName`), which are compared on their own. */
+function kinds(c: { page: number; domain: number; devtlb: number; wait: number }) {
+  return { page: c.page, domain: c.domain, devtlb: c.devtlb, wait: c.wait };
+}
+
 /** The engine's side; `nested` adds totals.nested (model §8). */
 export function engineCounters(s: Summary, withNested = false) {
   const t = s.totals;
@@ -19,8 +24,7 @@ export function engineCounters(s: Summary, withNested = false) {
     map: { ...t.map, pages: nonZero(t.map.pages) },
     unmap: { ops: t.unmap.ops, errors: t.unmap.errors, short: t.unmap.short, bytes: t.unmap.bytes, pages: nonZero(t.unmap.pages) },
     attach: t.attach,
-    // The four kinds; byName is their relabelling (stats/summary.ts COMMAND_NAMES), tested on its own.
-    invalidation: { syncs: t.invalidation.syncs, commands: { page: t.invalidation.commands.page, domain: t.invalidation.commands.domain, devtlb: t.invalidation.commands.devtlb, wait: t.invalidation.commands.wait }, entriesRemoved: t.invalidation.entriesRemoved, flushes: t.invalidation.flushes, staleWindowMaxNs: t.invalidation.staleWindowMaxNs },
+    invalidation: { syncs: t.invalidation.syncs, commands: kinds(t.invalidation.commands), entriesRemoved: t.invalidation.entriesRemoved, flushes: t.invalidation.flushes, staleWindowMaxNs: t.invalidation.staleWindowMaxNs },
     peakTablePages: t.pageTable.peakTablePages,
     ...(withNested ? { nested: t.nested } : {}),
   };
@@ -32,7 +36,7 @@ export function referenceCounters(r: RefResult, nested?: RefNested) {
     ...r,
     map: { ...r.map, pages: nonZero(r.map.pages) },
     unmap: { ...r.unmap, pages: nonZero(r.unmap.pages) },
-    invalidation: { syncs: r.invalidation.syncs, commands: r.invalidation.commands, entriesRemoved: r.invalidation.entriesRemoved, flushes: r.invalidation.flushes, staleWindowMaxNs: r.invalidation.staleWindowMaxNs },
+    invalidation: { syncs: r.invalidation.syncs, commands: kinds(r.invalidation.commands), entriesRemoved: r.invalidation.entriesRemoved, flushes: r.invalidation.flushes, staleWindowMaxNs: r.invalidation.staleWindowMaxNs },
     ...(nested ? { nested } : {}),
   };
 }

@@ -151,3 +151,46 @@ export function staleCase(seed: number): { events: Ev[]; config: Record<string, 
   }
   return { events, config, meta: { domains: { 2: 'sva', 3: 'sva' } } };
 }
+
+export type VendorName = 'vtd' | 'amd' | 'smmuv3';
+
+/** Bitmaps an SMMUv3 (io-pgtable-arm's LPAE format, model §9.2) can have: 4K, 16K and 64K granules. */
+export const SMMU_SIZES = [['4K'], ['4K', '2M'], ['4K', '2M', '1G'], ['16K'], ['16K', '32M'], ['64K'], ['64K', '512M']];
+
+/**
+ * randomCase under a vendor (model §9): amd draws npCache; smmuv3 draws
+ * range invalidation, the forced-sync erratum, sometimes a tiny ASID space,
+ * and granule bitmaps for the domains, SVA and the second SMMU, with maps and
+ * unmaps moved onto the granule (and some 512M/32M blocks) so that larger
+ * granules map something. Strict and lazy, device TLBs and two instances
+ * come from randomCase.
+ */
+export function vendorCase(seed: number, vendor: VendorName): { events: Ev[]; config: Record<string, unknown>; meta: Meta } {
+  const base = randomCase(seed);
+  const rng = new Rng(seed * 15485863 + 7);
+  const config: Record<string, unknown> = { ...base.config, vendor };
+  if (vendor === 'amd') config.amd = { npCache: rng.chance(0.4) };
+  if (vendor !== 'smmuv3') return { events: base.events, config, meta: base.meta };
+  delete config.pageTable; // io-pgtable-arm's levels follow the granule (§9.2); the engine refuses pageTable.levels under smmuv3
+  config.smmu = { rangeInvalidation: rng.chance(0.6), forceSyncErratum: rng.chance(0.4), asidBits: rng.chance(0.3) ? 1 + rng.int(2) : 16 };
+  const sizes = pick(rng, SMMU_SIZES);
+  // One page-table format per configuration: every bitmap (SVA's, the second SMMU's) shares the granule.
+  const sameGranule = SMMU_SIZES.filter((s) => s[0] === sizes[0]);
+  config.pageSizes = sizes;
+  config.svaPageSizes = pick(rng, sameGranule);
+  if (Array.isArray(config.iommus)) config.iommus = [{ name: 'a' }, { name: 'b', pageSizes: pick(rng, sameGranule) }];
+  const granule = sizes[0] === '64K' ? 0x10000 : sizes[0] === '16K' ? 0x4000 : K4;
+  const block = sizes[0] === '64K' ? 0x20000000 : sizes[0] === '16K' ? 0x2000000 : M2;
+  const events = base.events.map((e) => {
+    if ((e.op !== 'map' && e.op !== 'unmap') || granule === K4 || !rng.chance(0.7)) return e;
+    const down = (v: number | bigint | undefined) => Number(v ?? 0) - (Number(v ?? 0) % granule);
+    const out: Ev = { ...e, iova: down(e.iova), paddr: down(e.paddr), size: Math.ceil(Number(e.size ?? 0) / granule) * granule };
+    // Now and then a block of the granule's second level (32M, 512M), whole or with a granule more.
+    if (rng.chance(0.15)) {
+      const at = pick(rng, [0, block, 2 * block, 4 * block]);
+      Object.assign(out, { iova: at, paddr: at + pick(rng, [0, block]), size: block + pick(rng, [0, 0, granule]) });
+    }
+    return out;
+  });
+  return { events, config, meta: base.meta };
+}

@@ -21,6 +21,10 @@ interface Domain {
   leaves: Map<bigint, Leaf>; // by base
   tables: Set<string>; // "level:firstAddress" of each table page alive
   dids: Map<number, number>; // instance -> DID
+  /** §9.1 amd: the global domain ID; smmuv3: the ASID. Taken at first attach, kept. */
+  gid: number | undefined;
+  /** §9.1 smmuv3: the instance whose bitmap the domain took (its SMMU). */
+  home: number | undefined;
   atts: { dev: number; pasid: number }[];
   fqCount: number;
   fqFirst: number;
@@ -188,8 +192,30 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
   const topo = resolveTopology(cfg, meta);
   const instSizes = topo.instances.map((m) => m.sizes.names.map((n) => 1n << BigInt(parseSizeLog2(n)!)).sort((a, b) => (a > b ? -1 : 1)));
   const svaSizes = cfg.svaPageSizes.map((n) => 1n << BigInt(parseSizeLog2(n)!)).sort((a, b) => (a > b ? -1 : 1));
-  const levels = cfg.pageTable.levels;
-  const limit = 1n << BigInt(12 + 9 * levels);
+  const vc = cfg as unknown as VendorFields;
+  const vendor = vc.vendor ?? 'vtd';
+  const npCache = vendor === 'amd' && (vc.amd?.npCache ?? false);
+  const ril = vc.smmu?.rangeInvalidation ?? true;
+  const forceSync = vc.smmu?.forceSyncErratum ?? false;
+  const asidBits = vc.smmu?.asidBits ?? 16;
+  /** §9.1: amd domain IDs and smmuv3 ASIDs, one space for all instances (0 reserved). */
+  const gidUsed = new Set<number>([0]);
+  const gidLimit = vendor === 'amd' ? cfg.domainIds - 1 : 2 ** asidBits - 1;
+  const cfgLevels = cfg.pageTable.levels;
+  /** §3 / §9.2: a domain's table geometry: granule bits, bits a level, levels. */
+  const geo = (d: Domain): { g: number; b: number; levels: number } => {
+    if (vendor !== 'smmuv3') return { g: 12, b: 9, levels: cfgLevels };
+    const sz = sizesOf(d);
+    const g = log2(sz[sz.length - 1]);
+    return { g, b: g - 3, levels: Math.ceil((48 - g) / (g - 3)) };
+  };
+  /** The level (1 = lowest) at which a leaf of `size` sits. */
+  const leafLevel = (d: Domain, size: bigint) => {
+    const { g, b } = geo(d);
+    return Math.floor((log2(size) - g) / b) + 1;
+  };
+  // §9.2: io-pgtable-arm takes a 48-bit input address whatever the granule.
+  const limit = vendor === 'smmuv3' ? 1n << 48n : 1n << BigInt(12 + 9 * cfgLevels);
   const iotlbs = topo.instances.map((_, i) => new Tlb(cfg.iotlb.sets, cfg.iotlb.ways, cfg.iotlb.policy, cfg.seed * 1000 + i));
   const devs = new Map<number, { slot: number; inst: number; devtlb: Tlb | null; att: Map<number, number> }>();
   const doms = new Map<number, Domain>();
@@ -225,9 +251,9 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     let d = doms.get(id);
     if (!d) {
       const type = meta.domains.get(id) ?? 'paging';
-      d = { id, type, parent: null, children: [], sizes: type === 'sva' ? svaSizes : null, leaves: new Map(), tables: new Set(), dids: new Map(), atts: [], fqCount: 0, fqFirst: 0, c: Object.fromEntries(C_FIELDS.map((f) => [f, 0])) };
+      d = { id, type, parent: null, children: [], sizes: type === 'sva' ? svaSizes : null, leaves: new Map(), tables: new Set(), dids: new Map(), gid: undefined, home: undefined, atts: [], fqCount: 0, fqFirst: 0, c: Object.fromEntries(C_FIELDS.map((f) => [f, 0])) };
       if (type === 'paging' || type === 'sva' || type === 'nested') {
-        d.tables.add(`${levels}:0`);
+        d.tables.add('root');
         countTables(1);
       }
       doms.set(id, d);
@@ -240,9 +266,11 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     return d;
   };
   const sizesOf = (d: Domain) => d.sizes ?? instSizes[0];
-  /** §6: the memory accesses of a one-dimensional walk ending at leaf l. */
-  const accesses = (l: Leaf) => levels - Math.floor((l.size.toString(2).length - 1 - 12) / 9);
+  /** §6 (§9.2 under smmuv3): the memory accesses of a one-dimensional walk ending at leaf l of domain d. */
+  const accesses = (d: Domain, l: Leaf) => geo(d).levels - (leafLevel(d, l.size) - 1);
   const didOf = (d: Domain, inst: number) => (d.type === 'paging' || d.type === 'nested' ? d.dids.get(inst)! : 1);
+  /** §9.1: what an IOTLB entry of d's attachment at pasid behind inst is tagged with. */
+  const tagOf = (d: Domain, inst: number, pasid: number) => (vendor === 'vtd' ? `${didOf(d, inst)}:${pasid}` : vendor === 'amd' ? `${d.gid}:${pasid}` : `${d.gid}`);
   /**
    * §8's 2-D walk for IOVA a of nested domain d: the combined entry (size
    * min of the two leaves, based at a rounded down, PA = S2 translation of
@@ -257,13 +285,13 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     const size = l1.size < l2.size ? l1.size : l2.size;
     const base = a - (a % size);
     const ipaBase = l1.pa + (base - l1.base);
-    return { leaf: { base, size, pa: l2.pa + (ipaBase - l2.base) }, accesses: (accesses(l1) + 1) * (accesses(l2) + 1) - 1 };
+    return { leaf: { base, size, pa: l2.pa + (ipaBase - l2.base) }, accesses: (accesses(d, l1) + 1) * (accesses(d.parent!, l2) + 1) - 1 };
   };
   /** What a walk made now for byte a of d gives (§6 step 3; §8 for a nested domain). */
   const translate = (d: Domain, a: bigint): { fault: 1 | 2 } | { leaf: Leaf; accesses: number } => {
     if (d.type === 'nested') return walk2d(d, a);
     const l = leafAt(d, a);
-    return l ? { leaf: l, accesses: accesses(l) } : { fault: 1 };
+    return l ? { leaf: l, accesses: accesses(d, l) } : { fault: 1 };
   };
   /** The leaf covering byte a: leaves are aligned to their size, so look at each size's base. */
   const leafAt = (d: Domain, a: bigint): Leaf | undefined => {
@@ -273,37 +301,44 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     }
     return undefined;
   };
-  const tableKey = (level: number, a: bigint) => {
-    const span = 1n << BigInt(12 + 9 * level);
+  /** The bytes a table page at `level` of d covers (§3; §9.2: granule bits + (g − 3) a level). */
+  const tableSpan = (d: Domain, level: number) => {
+    const { g, b } = geo(d);
+    return 1n << BigInt(g + b * level);
+  };
+  const tableKey = (d: Domain, level: number, a: bigint) => {
+    const span = tableSpan(d, level);
     return `${level}:${a - (a % span)}`;
   };
   const install = (d: Domain, l: Leaf) => {
     d.leaves.set(l.base, l);
+    const ll = leafLevel(d, l.size);
     // Empty lower tables inside the new leaf go (VT-d __domain_mapping).
-    if (l.size >= 1n << 21n) for (const k of [...d.tables]) {
+    if (ll >= 2) for (const k of [...d.tables]) {
+      if (k === 'root') continue;
       const [lv, a] = k.split(':');
       const start = BigInt(a);
-      const span = 1n << BigInt(12 + 9 * Number(lv));
-      if (Number(lv) < levels && l.base <= start && start + span <= l.base + l.size) {
+      const span = tableSpan(d, Number(lv));
+      if (l.base <= start && start + span <= l.base + l.size) {
         d.tables.delete(k);
         countTables(-1);
       }
     }
-    const leafLevel = Math.floor((l.size.toString(2).length - 1 - 12) / 9) + 1;
-    for (let level = levels - 1; level >= leafLevel; level--) {
-      const k = tableKey(level, l.base);
+    for (let level = geo(d).levels - 1; level >= ll; level--) {
+      const k = tableKey(d, level, l.base);
       if (!d.tables.has(k)) {
         d.tables.add(k);
         countTables(1);
       }
     }
   };
-  const splitInto = (d: Domain, iova: bigint, pa: bigint, size: bigint, doInstall: boolean, pages: Record<string, number> | null) => {
+  const splitInto = (d: Domain, iova: bigint, pa: bigint, size: bigint, doInstall: boolean, pages: Record<string, number> | null, out?: Leaf[]) => {
     const sizes = sizesOf(d);
     while (size > 0n) {
       const [pg, n] = pgsize(sizes, iova, pa, size);
       for (let j = 0n; j < n; j++) {
         if (doInstall) install(d, { base: iova + j * pg, size: pg, pa: pa + j * pg });
+        out?.push({ base: iova + j * pg, size: pg, pa: pa + j * pg });
       }
       if (pages) pages[name(pg)] = (pages[name(pg)] ?? 0) + Number(n);
       iova += n * pg;
@@ -311,19 +346,23 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       size -= n * pg;
     }
   };
+  /** The distinct (instance, tag) pairs of d's attachments (§5; §9.1 for the tag). */
   const tags = (d: Domain) => {
     const seen = new Set<string>();
-    const out: { inst: number; pasid: number }[] = [];
+    const out: { inst: number; pasid: number; tag: string }[] = [];
     for (const a of d.atts) {
       const inst = [...devs.values()].find((x) => x.slot === a.dev)!.inst;
-      const k = `${inst}:${a.pasid}`;
+      const tag = tagOf(d, inst, a.pasid);
+      const k = `${inst}/${tag}`;
       if (!seen.has(k)) {
         seen.add(k);
-        out.push({ inst, pasid: a.pasid });
+        out.push({ inst, pasid: a.pasid, tag });
       }
     }
     return out;
   };
+  /** The instances behind which d is attached. */
+  const instsOf = (d: Domain) => new Set(tags(d).map((t) => t.inst));
   const devBySlot = (slot: number) => [...devs.values()].find((x) => x.slot === slot)!;
   const removeEntries = (d: Domain, tlb: Tlb, pred: (e: Entry) => boolean, isIotlb: boolean) => {
     let n = 0;
@@ -350,7 +389,7 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
   const nestedCommands = (d: Domain, kind: 'page' | 'domain', insts: Set<number>) => {
     for (const n of d.children) {
       for (const t of tags(n)) {
-        const tag = `${didOf(n, t.inst)}:${t.pasid}`;
+        const tag = t.tag;
         d.c[kind]++;
         removeEntries(d, iotlbs[t.inst], (e) => e.tag === tag, true);
         insts.add(t.inst);
@@ -365,10 +404,12 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     }
   };
   const domainFlush = (d: Domain) => {
+    if (vendor === 'smmuv3') return smmuDomainFlush(d);
+    // vtd §5; amd §9.3: one all-addresses INVALIDATE_IOMMU_PAGES per tag and instance, the same shape.
     d.c.flushes++;
     const insts = new Set<number>();
     for (const t of tags(d)) {
-      const tag = `${didOf(d, t.inst)}:${t.pasid}`;
+      const tag = t.tag;
       d.c.domain++;
       removeEntries(d, iotlbs[t.inst], (e) => e.tag === tag, true);
       insts.add(t.inst);
@@ -383,14 +424,110 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     nestedCommands(d, 'domain', insts);
     d.c.wait += insts.size;
   };
+  /**
+   * §9.3 smmuv3 domain-wide flush (`arm_smmu_tlb_inv_context()`): per SMMU the
+   * domain is attached behind, one TLBI_NH_ASID and one CMD_SYNC; then one
+   * ATC_INV (all) per ATS attachment and one CMD_SYNC per SMMU of those.
+   */
+  const smmuDomainFlush = (d: Domain) => {
+    d.c.flushes++;
+    for (const inst of instsOf(d)) {
+      d.c.domain++;
+      d.c.wait++;
+      removeEntries(d, iotlbs[inst], (e) => e.tag === tagOf(d, inst, 0), true);
+    }
+    const atsInsts = new Set<number>();
+    for (const a of d.atts) {
+      const x = devBySlot(a.dev);
+      if (!x.devtlb) continue;
+      d.c.devtlb++;
+      removeEntries(d, x.devtlb, (e) => e.tag === String(a.pasid), false);
+      atsInsts.add(x.inst);
+    }
+    d.c.wait += atsInsts.size;
+  };
+  /**
+   * §9.3 amd: the commands of one flush of [s, e) (a strict sync, or npCache's
+   * flush after a map): per tag and instance one INVALIDATE_IOMMU_PAGES over
+   * the cover (npCache: per block), per ATS attachment one
+   * INVALIDATE_IOTLB_PAGES over the same, one COMPLETION_WAIT per instance.
+   */
+  const amdFlushRange = (d: Domain, s: bigint, e: bigint) => {
+    // NpCache's split is domain_flush_pages()'s loop; an SVA domain's flushes take the PASID path, which has none
+    // (docs/vendors-evidence.md §1.6).
+    const blocks = npCache && d.type === 'paging' ? amdBlocks(s, e) : [amdCover(s, e)];
+    const insts = new Set<number>();
+    for (const t of tags(d)) {
+      for (const b of blocks) {
+        if (b.all) d.c.domain++;
+        else d.c.page++;
+        removeEntries(d, iotlbs[t.inst], (x) => x.tag === t.tag && (b.all || overlaps(x, b.start, b.end)), true);
+      }
+      insts.add(t.inst);
+    }
+    for (const a of d.atts) {
+      const x = devBySlot(a.dev);
+      if (!x.devtlb) continue;
+      for (const b of blocks) {
+        d.c.devtlb++;
+        removeEntries(d, x.devtlb, (y) => y.tag === String(a.pasid) && (b.all || overlaps(y, b.start, b.end)), false);
+      }
+      insts.add(x.inst);
+    }
+    d.c.wait += insts.size;
+  };
+  /**
+   * §9.3 smmuv3 strict sync of the gathered [s, e) of leaves of size pg: per
+   * SMMU the domain is attached behind, the TLBI_NH_VA commands (RIL split,
+   * or one per leaf) and their CMD_SYNCs (one, or one per 63 commands under
+   * the erratum); then ATC_INV over the power-of-two span per ATS attachment
+   * and one CMD_SYNC per SMMU of those.
+   */
+  const smmuSync = (d: Domain, s: bigint, e: bigint, pg: bigint) => {
+    d.c.syncs++;
+    if (d.atts.length === 0) return;
+    const sz = sizesOf(d);
+    const granule = sz[sz.length - 1];
+    smmuRange(d, s, e, ril ? rilCommands((e - s) / granule) : Number((e - s) / pg));
+  };
+  /** n TLBI_NH_VA over [s, e) and their CMD_SYNCs per SMMU of d, then ATC_INV over the span per ATS attachment and a CMD_SYNC (`arm_smmu_tlb_inv_range_domain()`). */
+  const smmuRange = (d: Domain, s: bigint, e: bigint, n: number) => {
+    for (const inst of instsOf(d)) {
+      d.c.page += n;
+      d.c.wait += forceSync ? 1 + Math.floor((n - 1) / 63) : 1;
+      removeEntries(d, iotlbs[inst], (x) => x.tag === tagOf(d, inst, 0) && overlaps(x, s, e), true);
+    }
+    const span = atcSpan(s, e);
+    const atsInsts = new Set<number>();
+    for (const a of d.atts) {
+      const x = devBySlot(a.dev);
+      if (!x.devtlb) continue;
+      d.c.devtlb++;
+      removeEntries(d, x.devtlb, (y) => y.tag === String(a.pasid) && overlaps(y, span.start, span.end), false);
+      atsInsts.add(x.inst);
+    }
+    d.c.wait += atsInsts.size;
+  };
+  /** docs/vendors-evidence.md §4 item 19: io_pgtable_tlb_flush_walk() → arm_smmu_tlb_inv_walk(): [s, e) at the granule, at once. */
+  const smmuWalkFlush = (d: Domain, s: bigint, e: bigint) => {
+    if (d.atts.length === 0) return;
+    const sz = sizesOf(d);
+    const granule = sz[sz.length - 1];
+    smmuRange(d, s, e, ril ? rilCommands((e - s) / granule) : Number((e - s) / granule));
+  };
   const sync = (d: Domain, s: bigint, e: bigint) => {
+    if (vendor === 'amd') {
+      d.c.syncs++;
+      if (d.atts.length !== 0) amdFlushRange(d, s, e);
+      return;
+    }
     d.c.syncs++;
     if (d.atts.length === 0 && d.children.length === 0) return;
     const [cs, mask] = psi(s, e);
     const ce = cs + (K4 << BigInt(mask));
     const insts = new Set<number>();
     for (const t of tags(d)) {
-      const tag = `${didOf(d, t.inst)}:${t.pasid}`;
+      const tag = t.tag;
       if (mask <= cfg.invalidation.maxInvalidationMask) {
         d.c.page++;
         removeEntries(d, iotlbs[t.inst], (x) => x.tag === tag && overlaps(x, cs, ce), true);
@@ -424,18 +561,21 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       d.c.unmapBytes += Number(l.size);
     }
     if (d.type === 'nested') return; // the stale window is measured on paging and SVA entries only
-    for (const t of tags(d)) {
-      const tag = `${didOf(d, t.inst)}:${t.pasid}`;
+    // Under smmuv3 a domain's entries outlive its attachments (no TLBI at teardown, the ASID is kept, §9.1): an
+    // unmap starts the window of its entries on every SMMU, attached or not.
+    const marked = vendor === 'smmuv3' ? (d.gid === undefined ? [] : iotlbs.map((_, inst) => ({ inst, tag: `${d.gid}` }))) : tags(d);
+    for (const t of marked) {
+      const tag = t.tag;
       for (const e of iotlbs[t.inst].all()) if (e.state === 'valid' && e.tag === tag && e.base === l.base && e.size === l.size && e.unmappedAt < 0) e.unmappedAt = now;
     }
   };
   const freeTables = (d: Domain, s: bigint, e: bigint) => {
     for (const k of [...d.tables]) {
+      if (k === 'root') continue;
       const [lv, a] = k.split(':');
       const level = Number(lv);
-      if (level === levels) continue; // the root
       const start = BigInt(a);
-      const span = 1n << BigInt(12 + 9 * level);
+      const span = tableSpan(d, level);
       // A table goes when its parent's entry for it lies within [s, e).
       if (s <= start && start + span <= e) {
         d.tables.delete(k);
@@ -444,7 +584,75 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     }
   };
 
+  /**
+   * §9.1 for amd and smmuv3: global IDs (domain IDs, ASIDs) taken at first
+   * attach and kept; smmuv3 paging domains stay on one SMMU; each vendor's
+   * teardown.
+   */
+  const vendorSetAttachment = (rid: number, pasid: number, next: Domain | null) => {
+    const x = dev(rid);
+    const oldId = x.att.get(pasid);
+    const old = oldId === undefined ? null : doms.get(oldId)!;
+    if (old === next) return;
+    if (next) {
+      if (next.type === 'sva' && pasid === 0) return void r.attach.errors++;
+      if (next.type === 'paging') {
+        // §9.1: an SMMUv3 paging domain belongs to the SMMU whose bitmap it took.
+        if (vendor === 'smmuv3' && next.home !== undefined && next.home !== x.inst) return void r.attach.errors++;
+        if (next.sizes && !next.sizes.every((s) => instSizes[x.inst].includes(s))) return void r.attach.errors++;
+      }
+      if ((next.type === 'paging' || next.type === 'sva') && next.gid === undefined) {
+        let id = -1;
+        for (let k = 1; k <= gidLimit; k++) if (!gidUsed.has(k)) { id = k; break; }
+        if (id < 0) return void r.attach.errors++;
+        gidUsed.add(id);
+        next.gid = id;
+      }
+      if (next.type === 'paging' && !next.sizes) {
+        next.sizes = instSizes[x.inst];
+        next.home = x.inst;
+      }
+    }
+    // The old domain's attachments and instances as they were before this one ends (amd's teardown flushes them all).
+    const oldAtts = old ? [...old.atts] : [];
+    // (An SVA attachment's teardown is its own (device, PASID)'s, on the device's instance: see below.)
+    const oldInsts = old ? (old.type === 'sva' ? new Set([x.inst]) : instsOf(old)) : new Set<number>();
+    if (next) {
+      x.att.set(pasid, next.id);
+      next.atts.push({ dev: x.slot, pasid });
+    } else x.att.delete(pasid);
+    if (!old) return;
+    old.atts.splice(old.atts.findIndex((a) => a.dev === x.slot && a.pasid === pasid), 1);
+    if (vendor === 'amd' && (old.type === 'paging' || old.type === 'sva')) {
+      // §9.1 amd (6.1 do_detach()): INVALIDATE_IOMMU_PAGES all addresses on the old ID on every instance of the old
+      // domain, INVALIDATE_IOTLB_PAGES all per ATS attachment of it, COMPLETION_WAIT per instance.
+      old.c.flushes++;
+      for (const inst of oldInsts) {
+        old.c.domain++;
+        // A paging domain's command (GN=0) removes every entry of its ID; an SVA attachment's is the PASID's own
+        // (GN=1, as current kernels' dev_flush_pasid_all() and VT-d's (DID 1, pasid) teardown).
+        removeEntries(old, iotlbs[inst], (e) => (old.type === 'sva' ? e.tag === `${old.gid}:${pasid}` : e.tag.startsWith(`${old.gid}:`)), true);
+      }
+      // An SVA attachment's teardown is its own (device, PASID)'s: the departing device's TLB only.
+      for (const a of old.type === 'sva' ? [{ dev: x.slot, pasid }] : oldAtts) {
+        const y = devBySlot(a.dev);
+        if (!y.devtlb) continue;
+        old.c.devtlb++;
+        removeEntries(old, y.devtlb, (e) => e.tag === String(a.pasid), false);
+      }
+      old.c.wait += oldInsts.size;
+    } else if (vendor === 'smmuv3' ? (old.type === 'paging' || old.type === 'sva') && x.devtlb : old.type !== 'blocked' && x.devtlb) {
+      // amd identity: as VT-d, the departing device's TLB only. smmuv3 (arm_smmu_detach_dev()): no TLBI; ATC_INV all +
+      // CMD_SYNC (arm_smmu_disable_ats()), where ATS was on: not behind a bypass STE (arm_smmu_attach_dev() enables ATS
+      // only for a translating domain), so an identity attachment's teardown sends nothing.
+      old.c.devtlb++;
+      if (vendor === 'smmuv3') old.c.wait++;
+      removeEntries(old, x.devtlb, (e) => e.tag === String(pasid), false);
+    }
+  };
+
   const setAttachment = (rid: number, pasid: number, next: Domain | null) => {
+    if (vendor !== 'vtd') return vendorSetAttachment(rid, pasid, next);
     const x = dev(rid);
     const oldId = x.att.get(pasid);
     const old = oldId === undefined ? null : doms.get(oldId)!;
@@ -510,7 +718,7 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         if (d.type === 'identity') { r.dma.passthrough++; break; }
         // §8: a nested domain probes every size of either stage and walks both.
         const sizes = d.type === 'nested' ? [...new Set([...sizesOf(d), ...sizesOf(d.parent!)])].sort((p, q) => (p > q ? -1 : 1)) : sizesOf(d);
-        const tag = `${didOf(d, x.inst)}:${pasid}`;
+        const tag = tagOf(d, x.inst, pasid);
         const last = iova + (size === 0n ? 1n : size) - 1n;
         let a = iova - (iova % K4);
         while (a <= last) {
@@ -559,8 +767,15 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         if (size === 0n) break;
         if (iova + size > limit || [...d.leaves.values()].some((l) => l.base < iova + size && iova < l.base + l.size)) { d.c.mapErrors++; break; }
         d.c.mapBytes += Number(size);
-        if (!d.sizes) d.sizes = instSizes[0];
+        if (!d.sizes) {
+          d.sizes = instSizes[0];
+          d.home = 0;
+        }
         splitInto(d, iova, pa, size, true, r.map.pages);
+        // §9.3 amd with npCache (iommu_map() → amd_iommu_iotlb_sync_map() → domain_flush_np_cache()): the mapped range is
+        // flushed as a sync is, not counted as one. Paging domains only: an SVA map is a CPU page-table change, which
+        // no iommu_map() follows (docs/vendors-evidence.md §1.6: NpCache does not apply to the PASID paths).
+        if (npCache && d.type === 'paging' && d.atts.length !== 0) amdFlushRange(d, iova, iova + size);
         break;
       }
       case 'unmap': {
@@ -575,6 +790,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         let c = iova;
         let removedAny = false;
         let gs = 0n, ge = 0n, glen = 0n;
+        // §9.3 smmuv3: the gather's page size (the size of the leaves gathered), 0 when empty.
+        let gpg = 0n;
         // §8: a parent's stage 2 is always strict (iommufd has no flush queue).
         const strict = cfg.invalidation.mode === 'strict' || parentIds.has(d.id);
         while (c < end) {
@@ -586,6 +803,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           const headSticks = head.base < c;
           const tailSticks = !!tail && tail.base + tail.size > ce;
           let cs = c;
+          /** The leaves (or, split, the parts of leaves) this chunk removes, for smmuv3's per-leaf gather. */
+          const gone: Leaf[] = [];
           if (headSticks || tailSticks) {
             if (cfg.partialUnmap === 'reject') { d.c.unmapErrors++; break; }
             if (cfg.partialUnmap === 'whole-leaf') {
@@ -600,7 +819,7 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
                 if (l.base + l.size > ce) splitInto(d, ce, l.pa + (ce - l.base), l.base + l.size - ce, true, null);
                 const rs = l.base > c ? l.base : c;
                 const re = l.base + l.size < ce ? l.base + l.size : ce;
-                splitInto(d, rs, l.pa + (rs - l.base), re - rs, false, r.unmap.pages);
+                splitInto(d, rs, l.pa + (rs - l.base), re - rs, false, r.unmap.pages, gone);
                 d.c.unmapBytes += Number(re - rs);
               }
             }
@@ -608,9 +827,34 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           for (const l of [...d.leaves.values()].filter((l) => l.base >= cs && l.base + l.size <= ce)) {
             removeLeaf(d, l, true);
             removedAny = true;
+            gone.push(l);
           }
-          freeTables(d, cs, ce);
-          if (strict) {
+          // docs/vendors-evidence.md §4 item 19 (off unless SMMU_WALK_FLUSH): an entry of the chunk's page size that
+          // holds a table is cleared with an immediate walk flush of its span (6.1: its leaves are not gathered).
+          const walked: [bigint, bigint][] = [];
+          if (vendor === 'smmuv3' && SMMU_WALK_FLUSH && leafLevel(d, pg) >= 2) {
+            for (let j = 0n; j < n; j++) if (d.tables.has(`${leafLevel(d, pg) - 1}:${c + j * pg}`)) walked.push([c + j * pg, c + (j + 1n) * pg]);
+          }
+          // io-pgtable-arm frees a table only where the unmap meets it as an entry of its own level (__arm_lpae_unmap()).
+          if (vendor === 'smmuv3' && SMMU_WALK_FLUSH) for (const [ws, we] of walked) freeTables(d, ws, we);
+          else freeTables(d, cs, ce);
+          for (const [ws, we] of walked) smmuWalkFlush(d, ws, we);
+          if (strict && vendor === 'smmuv3') {
+            // §9.3 smmuv3 (io-pgtable-arm's io_pgtable_tlb_add_page() → iommu_iotlb_gather_add_page()): each leaf
+            // in address order; a leaf of another size, or disjoint (neither overlapping nor touching), syncs first.
+            for (const l of gone.sort((p, q) => (p.base < q.base ? -1 : 1))) {
+              if (walked.some(([ws, we]) => ws <= l.base && l.base < we)) continue;
+              const le = l.base + l.size;
+              if (gpg !== 0n && (l.size !== gpg || le < gs || l.base > ge)) { smmuSync(d, gs, ge, gpg); gpg = 0n; }
+              if (gpg === 0n) { gs = l.base; ge = le; } else { if (l.base < gs) gs = l.base; if (le > ge) ge = le; }
+              gpg = l.size;
+            }
+          } else if (strict && vendor === 'amd') {
+            // §9.3 amd (amd_iommu_iotlb_gather_add_page()): every chunk merges; with npCache a disjoint one syncs first.
+            if (glen !== 0n && npCache && (ce < gs || c > ge)) { sync(d, gs, ge); glen = 0n; }
+            if (glen === 0n) { gs = c; ge = ce; } else { if (c < gs) gs = c; if (ce > ge) ge = ce; }
+            glen = ce - c;
+          } else if (strict) {
             const len = ce - c;
             if (glen !== 0n && (glen !== len || ce < gs || c > ge)) { sync(d, gs, ge); glen = 0n; }
             if (glen === 0n) { gs = c; ge = ce; } else { if (c < gs) gs = c; if (ce > ge) ge = ce; }
@@ -620,6 +864,7 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         }
         if (strict) {
           if (glen !== 0n) sync(d, gs, ge);
+          if (gpg !== 0n) smmuSync(d, gs, ge, gpg);
         } else if (removedAny) {
           if (d.fqCount >= cfg.invalidation.fqSize) { domainFlush(d); d.fqCount = 0; }
           if (d.fqCount++ === 0) d.fqFirst = now;
@@ -650,4 +895,70 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     inv.staleWindowMaxNs = Math.max(inv.staleWindowMaxNs, d.c.winMax); inv.staleWindowSumNs += d.c.winSum; inv.staleWindowCount += d.c.winCount;
   }
   return { result: r, nested };
+}
+
+/**
+ * docs/vendors-evidence.md §4 item 19, io-pgtable-arm's walk flush when an
+ * unmap clears a table entry: not in §9 nor in the rules the engine was
+ * given, so off; kept to tell which rule a disagreement comes from.
+ */
+export let SMMU_WALK_FLUSH = true;
+export function setSmmuWalkFlush(on: boolean): void {
+  SMMU_WALK_FLUSH = on;
+}
+
+/** §9 configuration fields (config.md "Vendors"), read loosely so the reference does not depend on the engine's types. */
+interface VendorFields {
+  vendor?: string;
+  amd?: { npCache?: boolean };
+  smmu?: { rangeInvalidation?: boolean; forceSyncErratum?: boolean; asidBits?: number };
+}
+
+function log2(x: bigint): number {
+  return x.toString(2).length - 1;
+}
+
+/** §9.3 amd `build_inv_address()`: one 4 KiB page, else the naturally aligned block of 2^(b+1) bytes, or all addresses when b > 51. */
+export function amdCover(s: bigint, e: bigint): { start: bigint; end: bigint; all: boolean } {
+  if ((e - 1n) / K4 === s / K4) return { start: s - (s % K4), end: s - (s % K4) + K4, all: false };
+  const b = log2(s ^ (e - 1n));
+  if (b > 51) return { start: 0n, end: 1n << 64n, all: true };
+  const size = 1n << BigInt(b + 1);
+  return { start: s - (s % size), end: s - (s % size) + size, all: false };
+}
+
+/** §9.3 amd with npCache (`domain_flush_pages()`'s loop): naturally aligned power-of-two blocks, largest first; address 0 is aligned to anything. */
+export function amdBlocks(s: bigint, e: bigint): { start: bigint; end: bigint; all: boolean }[] {
+  const out: { start: bigint; end: bigint; all: boolean }[] = [];
+  let a = s;
+  while (a < e) {
+    let size = 1n << BigInt(log2(e - a));
+    while (a !== 0n && a % size !== 0n) size /= 2n;
+    out.push(amdCover(a, a + size));
+    a += size;
+  }
+  return out;
+}
+
+/** §9.3 smmuv3 with RIL (`__arm_smmu_tlb_inv_range()`): the number of TLBI_NH_VA commands for n granules. */
+export function rilCommands(n: bigint): number {
+  let count = 0;
+  while (n > 0n) {
+    let scale = 0n;
+    while (((n >> scale) & 1n) === 0n) scale++;
+    const num = (n >> scale) & 31n;
+    n -= num << scale;
+    count++;
+  }
+  return count;
+}
+
+/** §9.3 smmuv3 `arm_smmu_atc_inv_to_cmd()`: the power-of-two span of 4 KiB pages around [s, e). */
+export function atcSpan(s: bigint, e: bigint): { start: bigint; end: bigint } {
+  const ps = s / K4;
+  const pe = (e - 1n) / K4;
+  const x = ps ^ pe;
+  const l = x === 0n ? 0n : BigInt(log2(x) + 1);
+  const start = ps - (ps % (1n << l));
+  return { start: start * K4, end: (start + (1n << l)) * K4 };
 }
