@@ -38,7 +38,11 @@ function ready(proc: ChildProcess, pattern: RegExp, stream: 'stdout' | 'stderr')
 /** A redis-server of its own: no persistence, no eviction (docs/distributed.md), loopback only; `extra` adds to its command line (--requirepass). */
 export async function startRedis(extra: string[] = []): Promise<{ proc: ChildProcess; url: string; port: number }> {
   const port = await freePort();
-  const proc = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', ...extra], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const proc = spawn(
+    REDIS!,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', ...extra],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   await ready(proc, /Ready to accept connections/, 'stdout');
   return { proc, url: `redis://127.0.0.1:${port}/0`, port };
 }

@@ -112,7 +112,14 @@ async function child(scenario: string, events: number): Promise<Result> {
       q.stop();
     }
     const seconds = Number(process.hrtime.bigint() - t1) / 1e9;
-    return { scenario, events: done, seconds, eventsPerSecond: done / seconds, peakRssMiB: process.resourceUsage().maxRSS / 1024, note: `${workers} worker process(es), 2 jobs` };
+    return {
+      scenario,
+      events: done,
+      seconds,
+      eventsPerSecond: done / seconds,
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      note: `${workers} worker process(es), 2 jobs`,
+    };
   } else {
     const points = Number(extra ?? 1);
     const mode = what === 'lazy' ? 'lazy' : 'strict';
@@ -128,7 +135,9 @@ async function child(scenario: string, events: number): Promise<Result> {
 
 /** 3 bitmaps x 4 IOTLB sizes. */
 function sweepConfigs() {
-  return ['4K', '4K,2M', '4K,2M,1G'].flatMap((ps) => [32, 64, 128, 256].map((e) => resolveConfig({ pageSizes: ps.split(','), iotlb: { entries: e, ways: 4 } })));
+  return ['4K', '4K,2M', '4K,2M,1G'].flatMap((ps) =>
+    [32, 64, 128, 256].map((e) => resolveConfig({ pageSizes: ps.split(','), iotlb: { entries: e, ways: 4 } })),
+  );
 }
 
 const cli = path.resolve('dist/src/cli/main.js');
@@ -160,7 +169,14 @@ function runCli(scenario: string, events: number): Result {
   fs.rmSync(out, { force: true });
   const seconds = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
   const n = what === 'replay' ? events : 0;
-  return { scenario, events: n, seconds, eventsPerSecond: n / seconds, peakRssMiB: rssKiB / 1024, note: what === 'replay' ? 'whole process, as a user runs it' : `median of ${runs} runs: ${seconds.toFixed(3)} s` };
+  return {
+    scenario,
+    events: n,
+    seconds,
+    eventsPerSecond: n / seconds,
+    peakRssMiB: rssKiB / 1024,
+    note: what === 'replay' ? 'whole process, as a user runs it' : `median of ${runs} runs: ${seconds.toFixed(3)} s`,
+  };
 }
 
 function run(scenario: string, events: number): Result {
@@ -215,7 +231,9 @@ async function main(): Promise<void> {
     if (only && !only.includes(s)) continue;
     const r = run(s, n);
     results.push(r);
-    process.stderr.write(`${s.padEnd(14)} ${(r.eventsPerSecond / 1e6).toFixed(2).padStart(8)} M events/s  ${r.seconds.toFixed(3)} s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB${r.note ? `  (${r.note})` : ''}\n`);
+    process.stderr.write(
+      `${s.padEnd(14)} ${(r.eventsPerSecond / 1e6).toFixed(2).padStart(8)} M events/s  ${r.seconds.toFixed(3)} s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB${r.note ? `  (${r.note})` : ''}\n`,
+    );
   }
   const find = (name: string, n?: number) => results.find((r) => r.scenario === name && (n === undefined || r.events === n));
   /** f of the two scenarios' results, when both ran (--only may leave some out). */
@@ -243,7 +261,9 @@ async function main(): Promise<void> {
   for (const r of results) {
     const p = prev?.results.find((x) => x.scenario === r.scenario && x.events === r.events);
     const delta = p ? ` (${((r.eventsPerSecond / p.eventsPerSecond - 1) * 100).toFixed(1)}%)` : '';
-    console.log(`| ${r.scenario} | ${r.events.toLocaleString('en-US')} | ${r.seconds.toFixed(3)} | ${(r.eventsPerSecond / 1e6).toFixed(2)}${delta} | ${r.peakRssMiB.toFixed(0)} | ${r.note ?? ''} |`);
+    console.log(
+      `| ${r.scenario} | ${r.events.toLocaleString('en-US')} | ${r.seconds.toFixed(3)} | ${(r.eventsPerSecond / 1e6).toFixed(2)}${delta} | ${r.peakRssMiB.toFixed(0)} | ${r.note ?? ''} |`,
+    );
   }
   const r = summary.ratios;
   const fmt = (v: number | undefined, label: string, unit = 'x') => (v === undefined ? [] : [`${label}: ${v.toFixed(2)}${unit}`]);

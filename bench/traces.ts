@@ -9,7 +9,6 @@ import { Rng } from '../src/workloads/rng.js';
 
 export const DATA_DIR = path.resolve('bench/data');
 
-
 /**
  * DMA-heavy: one device on one domain with a 256 MiB working set (4K pages,
  * some 2M), 90% DMA of 64 B to 4 KiB at random addresses in it (far larger
@@ -43,7 +42,7 @@ async function writeDmaHeavy(file: string, events: number, seed: number): Promis
   };
   await emit(Op.Attach, 0, 0, 0, DEV, 1);
   // The first quarter of the working set in 2M pages, the rest in 4K pages.
-  for (let p = 0; p < WS_PAGES && n < events; ) {
+  for (let p = 0; p < WS_PAGES && n < events;) {
     const huge = p < WS_PAGES / 4;
     const size = huge ? 0x200000 : 0x1000;
     await emit(Op.Map, BASE + p * 4096, 0x800000000 + p * 4096, size);

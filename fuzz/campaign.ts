@@ -37,8 +37,14 @@ for (const seed of seeds) {
       keep: (r, bytes) => {
         counts[r.outcome.kind]++;
         if (r.outcome.kind === 'internal') flag(r, r.outcome.message.split('\n')[0], bytes);
-        if (r.ms > TIME_BOUND_MS) { counts.slow++; flag(r, `took ${r.ms.toFixed(0)} ms`, bytes); }
-        if (r.rssGrowth > MEMORY_BOUND_BYTES) { counts.memory++; flag(r, `grew RSS by ${(r.rssGrowth / 2 ** 20).toFixed(0)} MiB`, bytes); }
+        if (r.ms > TIME_BOUND_MS) {
+          counts.slow++;
+          flag(r, `took ${r.ms.toFixed(0)} ms`, bytes);
+        }
+        if (r.rssGrowth > MEMORY_BOUND_BYTES) {
+          counts.memory++;
+          flag(r, `grew RSS by ${(r.rssGrowth / 2 ** 20).toFixed(0)} MiB`, bytes);
+        }
         if (cliEvery > 0 && r.mutant % cliEvery === 0) {
           // The CLI path on a sample: one line on stderr, exit 0 or 2, in time.
           const f = path.join(dir, `cli${path.extname(seed)}`);
@@ -49,8 +55,13 @@ for (const seed of seeds) {
             const p = spawnSync(process.execPath, ['--max-old-space-size=256', CLI, cmd, f, ...extra], { encoding: 'utf8', timeout: 30_000 });
             const lines = p.stderr.trim() === '' ? [] : p.stderr.trim().split('\n');
             // Exit 0 may warn (faults or failed maps under the configuration: cli/warnings.ts), in clean lines.
-            const ok = (p.status === 0 && lines.every((l) => l.startsWith('iommu-replay: warning: ') && isCleanLine(l))) || (p.status === 2 && lines.length === 1 && isCleanLine(lines[0]));
-            if (!ok) { counts.cliBad++; flag(r, `CLI ${cmd}: exit ${p.status}${p.signal ? ` (${p.signal})` : ''}: ${p.stderr.slice(0, 200)}`, bytes); }
+            const ok =
+              (p.status === 0 && lines.every((l) => l.startsWith('iommu-replay: warning: ') && isCleanLine(l))) ||
+              (p.status === 2 && lines.length === 1 && isCleanLine(lines[0]));
+            if (!ok) {
+              counts.cliBad++;
+              flag(r, `CLI ${cmd}: exit ${p.status}${p.signal ? ` (${p.signal})` : ''}: ${p.stderr.slice(0, 200)}`, bytes);
+            }
           }
         }
       },
@@ -60,7 +71,9 @@ for (const seed of seeds) {
 }
 fs.rmSync(dir, { recursive: true, force: true });
 const n = counts.accepted + counts.rejected + counts.internal;
-console.log(`\n${n} mutants of ${seeds.length} seed traces (${seeds.map((s) => path.basename(s)).join(', ')}) in ${((Date.now() - started) / 1000).toFixed(0)} s, ${replay ? 'read and replayed' : 'read'}:`);
+console.log(
+  `\n${n} mutants of ${seeds.length} seed traces (${seeds.map((s) => path.basename(s)).join(', ')}) in ${((Date.now() - started) / 1000).toFixed(0)} s, ${replay ? 'read and replayed' : 'read'}:`,
+);
 console.log(`  accepted ${counts.accepted}, rejected with one clean line ${counts.rejected}, internal text ${counts.internal}`);
 console.log(`  over ${TIME_BOUND_MS} ms: ${counts.slow}, over ${MEMORY_BOUND_BYTES / 2 ** 20} MiB: ${counts.memory}`);
 console.log(`  CLI runs ${counts.cliRuns}, not one clean line or exit 0/2: ${counts.cliBad}`);

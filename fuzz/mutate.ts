@@ -20,8 +20,20 @@ export type MutationKind = (typeof MUTATION_KINDS)[number];
 
 /** Text that only internal errors print: a clean rejection never has it. */
 export const INTERNAL_TEXT = [
-  'Cannot read properties', 'undefined', 'intermediate value', 'TypeError', 'RangeError', 'ReferenceError',
-  'is not a function', 'NaN', 'Infinity', 'e+', '\n    at ', 'Unrecognized type', 'Vector constructor', 'Invalid typed array',
+  'Cannot read properties',
+  'undefined',
+  'intermediate value',
+  'TypeError',
+  'RangeError',
+  'ReferenceError',
+  'is not a function',
+  'NaN',
+  'Infinity',
+  'e+',
+  '\n    at ',
+  'Unrecognized type',
+  'Vector constructor',
+  'Invalid typed array',
 ];
 
 /** Bounds per mutant (generous: the machine is shared and loaded). */
@@ -58,9 +70,16 @@ export async function seedTraces(dir: string): Promise<string[]> {
 function sliceBatch(b: EventBatch, from: number): EventBatch {
   const n = b.length - from;
   return {
-    length: n, firstRow: 0,
-    ts: b.ts.slice(2 * from), op: b.op.slice(from), device: b.device.slice(from), pasid: b.pasid.slice(from), domain: b.domain.slice(from),
-    iova: b.iova.slice(2 * from), paddr: b.paddr.slice(2 * from), size: b.size.slice(2 * from),
+    length: n,
+    firstRow: 0,
+    ts: b.ts.slice(2 * from),
+    op: b.op.slice(from),
+    device: b.device.slice(from),
+    pasid: b.pasid.slice(from),
+    domain: b.domain.slice(from),
+    iova: b.iova.slice(2 * from),
+    paddr: b.paddr.slice(2 * from),
+    size: b.size.slice(2 * from),
   };
 }
 
@@ -70,7 +89,9 @@ export function mutate(data: Uint8Array, kind: MutationKind, rng: Rng): Uint8Arr
   const pick = (lo: number, hi: number) => lo + Math.floor(rng.float() * Math.max(1, hi - lo));
   const byte = () => (rng.float() < 0.3 ? [0x00, 0xff, 0x7f, 0x80][pick(0, 4)] : pick(0, 256));
   switch (kind) {
-    case 'flip': case 'flip-head': case 'flip-tail': {
+    case 'flip':
+    case 'flip-head':
+    case 'flip-tail': {
       const out = data.slice();
       const [lo, hi] = kind === 'flip' ? [0, n] : kind === 'flip-head' ? [0, Math.min(n, 1024)] : [Math.max(0, n - 1024), n];
       const count = 1 + (rng.float() < 0.3 ? pick(1, 4) : 0);
@@ -110,10 +131,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-export type Outcome =
-  | { kind: 'accepted'; rows: number }
-  | { kind: 'rejected'; message: string }
-  | { kind: 'internal'; message: string };
+export type Outcome = { kind: 'accepted'; rows: number } | { kind: 'rejected'; message: string } | { kind: 'internal'; message: string };
 
 /** Whether a rejection message is one clean line of ours. */
 export function isCleanLine(message: string): boolean {
@@ -164,7 +182,13 @@ export interface MutantResult {
 }
 
 /** Mutants [first, first + count) of one seed trace; mutant k is the same bytes on every run. */
-export async function campaign(seedFile: string, first: number, count: number, dir: string, opts: { replay: boolean; keep?: (r: MutantResult, bytes: Uint8Array) => void }): Promise<MutantResult[]> {
+export async function campaign(
+  seedFile: string,
+  first: number,
+  count: number,
+  dir: string,
+  opts: { replay: boolean; keep?: (r: MutantResult, bytes: Uint8Array) => void },
+): Promise<MutantResult[]> {
   const data = new Uint8Array(fs.readFileSync(seedFile));
   const ext = path.extname(seedFile);
   const results: MutantResult[] = [];
@@ -190,7 +214,7 @@ export async function campaign(seedFile: string, first: number, count: number, d
 function hashSeed(name: string, k: number): number {
   let h = 2166136261;
   for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
-  return (Math.imul(h ^ k, 2654435761) >>> 0) || 1;
+  return Math.imul(h ^ k, 2654435761) >>> 0 || 1;
 }
 
 export function scratchDir(): string {

@@ -10,11 +10,17 @@ export class InputError extends Error {
 export function describeIoError(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   switch (e?.code) {
-    case 'ENOENT': return 'no such file';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'is a directory, not a file';
-    case 'ENOSPC': return 'no space left on device';
-    default: return e?.code ?? (e as Error)?.message ?? String(err);
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory, not a file';
+    case 'ENOSPC':
+      return 'no space left on device';
+    default:
+      return e?.code ?? (e as Error)?.message ?? String(err);
   }
 }
 

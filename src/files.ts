@@ -58,7 +58,9 @@ export function isTempName(name: string): boolean {
 function writeError(file: string, err: unknown): Error {
   const code = (err as NodeJS.ErrnoException).code;
   if (!code) return err as Error;
-  return new InputError(`Cannot write "${file}": ${code === 'EACCES' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on device' : code === 'EISDIR' ? 'it is a directory' : code}`);
+  return new InputError(
+    `Cannot write "${file}": ${code === 'EACCES' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on device' : code === 'EISDIR' ? 'it is a directory' : code}`,
+  );
 }
 
 /**

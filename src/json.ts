@@ -19,7 +19,8 @@ function depthOf(text: string, limit: number): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
@@ -83,7 +84,9 @@ function write(v: unknown, pad: string, step: string): string {
     if (v.length === 0) return '[]';
     return `[\n${v.map((x) => inner + write(x, inner, step)).join(',\n')}\n${pad}]`;
   }
-  const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
+  const keys = Object.keys(v)
+    .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+    .sort();
   if (keys.length === 0) return '{}';
   return `{\n${keys.map((k) => `${inner}${JSON.stringify(k)}: ${write((v as Record<string, unknown>)[k], inner, step)}`).join(',\n')}\n${pad}}`;
 }

@@ -55,7 +55,12 @@ describe('docs/', () => {
     const keys = new Set<string>();
     const walk = (v: unknown, at: string) => {
       if (Array.isArray(v)) v.forEach((x) => walk(x, at));
-      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) if (at !== 'config' && !/^\d+[KMGT]$/.test(k)) { keys.add(k); walk(x, k); }
+      else if (v && typeof v === 'object')
+        for (const [k, x] of Object.entries(v))
+          if (at !== 'config' && !/^\d+[KMGT]$/.test(k)) {
+            keys.add(k);
+            walk(x, k);
+          }
     };
     walk(summary, '');
     for (const k of keys) expect(text, k).toMatch(new RegExp(`\\b${k}\\b`));
@@ -64,7 +69,16 @@ describe('docs/', () => {
 
   it('the model documents each rule with the Linux function it follows', () => {
     const text = doc('model.md');
-    for (const fn of ['iommu_pgsize()', '__iommu_map()', '__iommu_unmap()', 'iommu_iotlb_gather_add_page()', 'calculate_psi_aligned_address()', 'cache_tag_flush_range()', 'flush_iotlb_all', 'set_dev_pasid'])
+    for (const fn of [
+      'iommu_pgsize()',
+      '__iommu_map()',
+      '__iommu_unmap()',
+      'iommu_iotlb_gather_add_page()',
+      'calculate_psi_aligned_address()',
+      'cache_tag_flush_range()',
+      'flush_iotlb_all',
+      'set_dev_pasid',
+    ])
       expect(text, fn).toContain(fn);
     for (let s = 1; s <= 7; s++) expect(text).toMatch(new RegExp(`^## ${s}\\. `, 'm'));
   });

@@ -200,7 +200,8 @@ async function child(kernel: string, events: number): Promise<ChildResult> {
   for (let p = 1; p < passes; p++) {
     const r = await pass();
     r.counts.checksum = r.counts.checksum >>> 0;
-    if (JSON.stringify(r.counts) !== JSON.stringify(first.counts)) throw new Error(`pass ${p + 1} counted ${JSON.stringify(r.counts)}, pass 1 ${JSON.stringify(first.counts)}`);
+    if (JSON.stringify(r.counts) !== JSON.stringify(first.counts))
+      throw new Error(`pass ${p + 1} counted ${JSON.stringify(r.counts)}, pass 1 ${JSON.stringify(first.counts)}`);
     later.push({ kernelSeconds: secs(r.kernelNs), kernelCpuSeconds: r.kernelCpu, steadyMevs: median(r.batchMevs) });
   }
   return {
@@ -233,7 +234,20 @@ interface WasmFloor {
 }
 
 /** The floor's loop of bench/run.ts over one batch, with the kernels' counters. */
-function genericBatch(op: Uint8Array, iova: Uint32Array, size: Uint32Array, paddr: Uint32Array, n: number, iotlb: SetAssocTable, pool: PageTablePool, root: number, orders: Int8Array, c: FloorCounts, splitRange: typeof import('../../src/model/pgsize.js').splitRange, leafCounts: Float64Array): void {
+function genericBatch(
+  op: Uint8Array,
+  iova: Uint32Array,
+  size: Uint32Array,
+  paddr: Uint32Array,
+  n: number,
+  iotlb: SetAssocTable,
+  pool: PageTablePool,
+  root: number,
+  orders: Int8Array,
+  c: FloorCounts,
+  splitRange: typeof import('../../src/model/pgsize.js').splitRange,
+  leafCounts: Float64Array,
+): void {
   for (let i = 0; i < n; i++) {
     const o = op[i];
     const pfn = pfnOf(iova[2 * i], iova[2 * i + 1]);
@@ -295,7 +309,10 @@ function buildWasm(npx: boolean): [string, string][] {
 
 function runChild(kernel: string, events: number, extraArgs: string[]): RunResult {
   const t0 = now();
-  const r = spawnSync(process.execPath, [self, '--child', kernel, '--events', String(events), ...extraArgs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, [self, '--child', kernel, '--events', String(events), ...extraArgs], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const wallSeconds = secs(now() - t0);
   if (r.status !== 0) throw new Error(`floor kernel ${kernel} failed`);
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
@@ -339,7 +356,9 @@ async function main(): Promise<void> {
     for (const [label, kernel] of order) {
       const res = runChild(kernel, events, [...(trace === undefined ? [] : ['--trace', trace]), '--passes', String(passes)]);
       results.get(label)!.push(res);
-      process.stderr.write(`round ${r + 1} ${label.padEnd(17)} wall ${fmt(res.wallSeconds)} s  cpu ${fmt(res.processCpuSeconds)} s  kernel ${fmt(res.kernelSeconds, 3)} s (cpu ${fmt(res.kernelCpuSeconds, 3)})  copy ${fmt(res.copySeconds, 3)} s  load ${fmt(res.load1)}\n`);
+      process.stderr.write(
+        `round ${r + 1} ${label.padEnd(17)} wall ${fmt(res.wallSeconds)} s  cpu ${fmt(res.processCpuSeconds)} s  kernel ${fmt(res.kernelSeconds, 3)} s (cpu ${fmt(res.kernelCpuSeconds, 3)})  copy ${fmt(res.copySeconds, 3)} s  load ${fmt(res.load1)}\n`,
+      );
     }
   }
   // Every run of every kernel must count the same.
@@ -357,8 +376,12 @@ async function main(): Promise<void> {
   const out = arg('--out') ?? 'bench/out/floor.json';
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify({ machine, events, rounds, counts: ref, results: Object.fromEntries(results) }, null, 2) + '\n');
-  console.log(`\n${(trace ?? 'DMA bench trace')}: ${results.get('generic')![0].events.toLocaleString('en-US')} events, ${rounds} runs each, median (min-max); counts ${mismatch ? 'DIFFER' : 'equal across all runs'}: ${JSON.stringify(ref)}\n`);
-  console.log('| kernel | whole process s (wall) | M events/s (whole process) | whole process CPU s | start s | pass s | read+decode s | copy s | kernel-only s | M events/s (kernel only) | kernel CPU s | M events/s (kernel, median batch) | peak RSS MiB | load avg (1 min) |');
+  console.log(
+    `\n${trace ?? 'DMA bench trace'}: ${results.get('generic')![0].events.toLocaleString('en-US')} events, ${rounds} runs each, median (min-max); counts ${mismatch ? 'DIFFER' : 'equal across all runs'}: ${JSON.stringify(ref)}\n`,
+  );
+  console.log(
+    '| kernel | whole process s (wall) | M events/s (whole process) | whole process CPU s | start s | pass s | read+decode s | copy s | kernel-only s | M events/s (kernel only) | kernel CPU s | M events/s (kernel, median batch) | peak RSS MiB | load avg (1 min) |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [label, rs] of results) {
     const e = rs[0].events;
@@ -387,12 +410,30 @@ async function main(): Promise<void> {
   if (passes > 1) {
     // The last pass of each child: the kernel warmed up (JS optimized, wasm tiered up).
     const last = (r: RunResult) => r.later[r.later.length - 1];
-    console.log(`\nPass ${passes} of ${passes} in the same process (code warm, tables fresh), median (min-max); whole-process wall above is the child's own clock at the end of pass 1:\n`);
-    console.log('| kernel | kernel-only s | M events/s (kernel only) | kernel CPU s | M events/s (kernel, median batch) | times faster than js (kernel CPU, paired) |');
+    console.log(
+      `\nPass ${passes} of ${passes} in the same process (code warm, tables fresh), median (min-max); whole-process wall above is the child's own clock at the end of pass 1:\n`,
+    );
+    console.log(
+      '| kernel | kernel-only s | M events/s (kernel only) | kernel CPU s | M events/s (kernel, median batch) | times faster than js (kernel CPU, paired) |',
+    );
     console.log('|---|---:|---:|---:|---:|---:|');
     for (const [label, rs] of results) {
       const e = rs[0].events;
-      console.log(`| ${label} | ${range(rs.map((r) => last(r).kernelSeconds), 3)} | ${range(rs.map((r) => e / last(r).kernelSeconds / 1e6), 1)} | ${range(rs.map((r) => last(r).kernelCpuSeconds), 3)} | ${range(rs.map((r) => last(r).steadyMevs), 1)} | ${label === 'js' ? '1' : range(rs.map((r, i) => last(js[i]).kernelCpuSeconds / last(r).kernelCpuSeconds))} |`);
+      console.log(
+        `| ${label} | ${range(
+          rs.map((r) => last(r).kernelSeconds),
+          3,
+        )} | ${range(
+          rs.map((r) => e / last(r).kernelSeconds / 1e6),
+          1,
+        )} | ${range(
+          rs.map((r) => last(r).kernelCpuSeconds),
+          3,
+        )} | ${range(
+          rs.map((r) => last(r).steadyMevs),
+          1,
+        )} | ${label === 'js' ? '1' : range(rs.map((r, i) => last(js[i]).kernelCpuSeconds / last(r).kernelCpuSeconds))} |`,
+      );
     }
   }
   console.log(`\n${machine.cores} cores, ${machine.cpu}, node ${machine.node}${machine.asc ? `, asc ${machine.asc}` : ''}. JSON: ${out}`);

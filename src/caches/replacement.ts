@@ -103,8 +103,11 @@ function stampedVictimSource(ways: number, unroll: boolean): string {
   return unroll
     ? `{
             way = 0;
-            let best = tStamp[first], st = 0;${Array.from({ length: ways - 1 }, (_, w) => `
-            st = tStamp[first + ${w + 1}]; if (st < best) { best = st; way = ${w + 1}; }`).join('')}
+            let best = tStamp[first], st = 0;${Array.from(
+              { length: ways - 1 },
+              (_, w) => `
+            st = tStamp[first + ${w + 1}]; if (st < best) { best = st; way = ${w + 1}; }`,
+            ).join('')}
           }`
     : `{
             way = 0;

@@ -421,7 +421,8 @@ export class IndexedTable extends SetAssocTable {
     let way: number;
     const f = this.free.next(first);
     if (f >= 0 && f < first + this.ways) way = f - first;
-    else if (this.held < first + this.ways) way = this.held - first; // one set: the first way never used
+    else if (this.held < first + this.ways)
+      way = this.held - first; // one set: the first way never used
     else {
       way = this.lists ? this.head[set] - first : this.policy.victim(set);
       if (way === FLUSH_ALL) {

@@ -11,7 +11,8 @@ export const DESCRIBE = {
   compare: 'Show the counters of two summaries (or two sweep folders) side by side, with their differences',
   inspect: 'Show what a trace holds: rows, time span, ops, devices, domains, topology',
   gen: 'Generate a synthetic trace of a workload',
-  import: 'Turn Linux ftrace, trace-cmd report or perf script text of the iommu and dma tracepoints, with or without a QEMU VT-d log (docs/qemu.md), into a trace',
+  import:
+    'Turn Linux ftrace, trace-cmd report or perf script text of the iommu and dma tracepoints, with or without a QEMU VT-d log (docs/qemu.md), into a trace',
   worker: 'Take queued sweep jobs from Redis and replay them, until stopped (SIGTERM or SIGINT)',
 } as const;
 

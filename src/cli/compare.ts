@@ -36,7 +36,8 @@ function readSummary(file: string): Summary {
 /** The summaries of a sweep folder, by their path under summaries/ ("nic/iotlb=32x4.json"). */
 function sweepSummaries(dir: string): Map<string, string> {
   const root = path.join(dir, 'summaries');
-  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new InputError(`Cannot compare "${dir}": a folder must be a sweep's output, with a summaries/ folder in it`);
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory())
+    throw new InputError(`Cannot compare "${dir}": a folder must be a sweep's output, with a summaries/ folder in it`);
   const out = new Map<string, string>();
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((x, y) => (x.name < y.name ? -1 : 1))) {

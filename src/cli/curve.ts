@@ -41,7 +41,6 @@ interface Args extends QueueArgs {
   queueLostAfter: number;
 }
 
-
 /** Runs the tasks, over `jobs` threads when there are several; results in task order. */
 async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[][]> {
   if (jobs <= 1 || tasks.length <= 1) {
@@ -59,30 +58,64 @@ export const curveCommand: CommandModule<object, Args> = {
     y
       .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'traces (each file is its own trace)' })
       .option('config', { type: 'string', describe: 'base configuration (its iotlb geometry is what the curve varies)' })
-      .option('page-sizes', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G' })
+      .option('page-sizes', {
+        type: 'string',
+        array: true,
+        defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes),
+        describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G',
+      })
       .option('mode', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation modes: strict lazy' })
-      .option('vendor', { type: 'string', array: true, defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`, describe: `whose IOMMU rules, one curve each: ${VENDORS.join(' ')} (docs/model.md §9)` })
-      .option('max-entries', numberOption('max-entries', { expected: `an integer in 1..${MAX_CURVE_ENTRIES}`, integer: true, min: 1, max: MAX_CURVE_ENTRIES }, { default: 4096, describe: 'the largest IOTLB size' }))
+      .option('vendor', {
+        type: 'string',
+        array: true,
+        defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`,
+        describe: `whose IOMMU rules, one curve each: ${VENDORS.join(' ')} (docs/model.md §9)`,
+      })
+      .option(
+        'max-entries',
+        numberOption(
+          'max-entries',
+          { expected: `an integer in 1..${MAX_CURVE_ENTRIES}`, integer: true, min: 1, max: MAX_CURVE_ENTRIES },
+          { default: 4096, describe: 'the largest IOTLB size' },
+        ),
+      )
       .option('ways', { type: 'string', default: 'full', describe: 'full (every size 1..N) or W (W ways, every power-of-two number of sets)' })
       .option('opt', { type: 'boolean', describe: "add Belady's optimal replacement (the lower bound), fully associative" })
-      .option('max-groups', numberOption('max-groups', POSITIVE_INTEGER, { default: 64, describe: 'lru, full: at most this many replays of a trace when sizes part ways (stale hits); past it, sizes are marked approximate' }))
+      .option(
+        'max-groups',
+        numberOption('max-groups', POSITIVE_INTEGER, {
+          default: 64,
+          describe: 'lru, full: at most this many replays of a trace when sizes part ways (stale hits); past it, sizes are marked approximate',
+        }),
+      )
       .option('policy', { type: 'string', default: 'lru', describe: 'lru (exact stack profile); fifo, plru, random, flush-when-full are replayed as points' })
       .option('out', { type: 'string', default: 'curve-out', describe: 'output directory' })
-      .option('jobs', { ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads, one curve (trace and point) each at a time' }), defaultDescription: 'the number of cores' })
+      .option('jobs', {
+        ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads, one curve (trace and point) each at a time' }),
+        defaultDescription: 'the number of cores',
+      })
       .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' })
-      .option('queue', { type: 'string', describe: 'compute the curves on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
+      .option('queue', {
+        type: 'string',
+        describe: 'compute the curves on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)',
+      })
       .option('queue-password-file', QUEUE_PASSWORD_FILE_OPTION)
       .option('queue-ca', QUEUE_CA_OPTION)
       .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued run gives up' })
-      .example('$0 curve traces/nic.arrows --page-sizes 4K 4K+2M --opt --out reach', 'hit rate against IOTLB size 1..4096 for two page-size sets, with the optimal lower bound')
+      .example(
+        '$0 curve traces/nic.arrows --page-sizes 4K 4K+2M --opt --out reach',
+        'hit rate against IOTLB size 1..4096 for two page-size sets, with the optimal lower bound',
+      )
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     // --max-entries, --max-groups and --jobs are checked as parsed (numberOption).
     const n = args.maxEntries;
     const jobs = args.jobs ?? os.availableParallelism();
     const ways = args.ways === 'full' ? 0 : Number(args.ways);
-    if (!Number.isInteger(ways) || ways < 0 || ways > n) throw new InputError(`Invalid option --ways: expected full or an integer in 1..${n}, got ${args.ways}`);
-    if (!(POLICIES as readonly string[]).includes(args.policy)) throw new InputError(`Invalid option --policy: expected one of ${POLICIES.join(', ')}, got ${args.policy}`);
+    if (!Number.isInteger(ways) || ways < 0 || ways > n)
+      throw new InputError(`Invalid option --ways: expected full or an integer in 1..${n}, got ${args.ways}`);
+    if (!(POLICIES as readonly string[]).includes(args.policy))
+      throw new InputError(`Invalid option --policy: expected one of ${POLICIES.join(', ')}, got ${args.policy}`);
     const policy = args.policy as PolicyName;
     if (args.opt && ways !== 0) throw new InputError('Invalid option --opt: OPT is computed for the fully associative curve (--ways full)');
     const queue = await queueConnectionOf(args);
@@ -126,9 +159,19 @@ export const curveCommand: CommandModule<object, Args> = {
     }
     out.release();
     // A curve's faults do not depend on the IOTLB size: one line per trace and point.
-    printWarnings(warningLines(tasks.map((t, i) => ({ what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}${t.of.vendor === 'vtd' ? '' : ` vendor=${t.of.vendor}`}`, counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: Math.max(0, ...results[i].flatMap((r) => r.points.map((p) => p.faults))) } })), `see ${path.join(args.out, 'report.md')}`));
+    printWarnings(
+      warningLines(
+        tasks.map((t, i) => ({
+          what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}${t.of.vendor === 'vtd' ? '' : ` vendor=${t.of.vendor}`}`,
+          counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: Math.max(0, ...results[i].flatMap((r) => r.points.map((p) => p.faults))) },
+        })),
+        `see ${path.join(args.out, 'report.md')}`,
+      ),
+    );
     if (!args.quiet) {
-      for (const c of curves) if (c.result.method === 'points' || c.result.approximate?.length) process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}${c.vendor === 'vtd' ? '' : ` ${c.vendor}`}: ${methodOf(c.result)}\n`);
+      for (const c of curves)
+        if (c.result.method === 'points' || c.result.approximate?.length)
+          process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}${c.vendor === 'vtd' ? '' : ` ${c.vendor}`}: ${methodOf(c.result)}\n`);
       process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
     }
   },

@@ -26,12 +26,34 @@ export const genCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('workload', { type: 'string', demandOption: true, describe: `what to imitate: ${WORKLOADS.map((w) => w.name).join(', ')}` })
-      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output trace (.arrow file or .arrows stream; - writes a stream to standard output)' })
+      .option('out', {
+        alias: 'o',
+        type: 'string',
+        demandOption: true,
+        describe: 'output trace (.arrow file or .arrows stream; - writes a stream to standard output)',
+      })
       .option('events', numberOption('events', POSITIVE_INTEGER, { default: DEFAULT_OPTIONS.events, describe: 'number of events' }))
       .option('seed', numberOption('seed', SEED, { default: DEFAULT_OPTIONS.seed, describe: 'random seed (same seed, same bytes)' }))
-      .option('devices', numberOption('devices', { expected: 'an integer in 1..64', integer: true, min: 1, max: 64 }, { default: DEFAULT_OPTIONS.devices, describe: 'devices of the workload' }))
-      .option('fragmentation', numberOption('fragmentation', { expected: 'a number in 0..1', min: 0, max: 1 }, { default: DEFAULT_OPTIONS.fragmentation, describe: '0..1: how often large buffers are not physically contiguous and aligned' }))
-      .option('rate', numberOption('rate', { expected: 'a positive number', min: 0, minInclusive: false }, { default: 1, describe: "scale of the workload's event rate" }))
+      .option(
+        'devices',
+        numberOption(
+          'devices',
+          { expected: 'an integer in 1..64', integer: true, min: 1, max: 64 },
+          { default: DEFAULT_OPTIONS.devices, describe: 'devices of the workload' },
+        ),
+      )
+      .option(
+        'fragmentation',
+        numberOption(
+          'fragmentation',
+          { expected: 'a number in 0..1', min: 0, max: 1 },
+          { default: DEFAULT_OPTIONS.fragmentation, describe: '0..1: how often large buffers are not physically contiguous and aligned' },
+        ),
+      )
+      .option(
+        'rate',
+        numberOption('rate', { expected: 'a positive number', min: 0, minInclusive: false }, { default: 1, describe: "scale of the workload's event rate" }),
+      )
       .option('window', { type: 'string', describe: 'window: the buffer size, bytes or 4K/2M/1G-style (default 4M)' })
       .option('s2-page-sizes', { type: 'string', default: '4K+2M+1G', describe: "vm-nested: the host's stage-2 page sizes; the largest backs guest RAM" })
       .example('$0 gen nic -o nic.arrows --events 100000', 'a NIC-like trace of 100,000 events')
@@ -40,13 +62,26 @@ export const genCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     const w = findWorkload(args.workload);
     if (!w) throw new InputError(`Unknown workload "${args.workload}": expected one of ${WORKLOADS.map((x) => x.name).join(', ')}`);
-    const s2 = String(args['s2-page-sizes']).split(/[,+|]/).map((t) => parseSizeLog2(t.trim()));
-    if (!s2.every((l) => l !== undefined && l >= 12 && l <= 30)) throw new InputError(`Invalid option --s2-page-sizes: expected page sizes from 4K to 1G such as 4K+2M, got ${args['s2-page-sizes']}`);
+    const s2 = String(args['s2-page-sizes'])
+      .split(/[,+|]/)
+      .map((t) => parseSizeLog2(t.trim()));
+    if (!s2.every((l) => l !== undefined && l >= 12 && l <= 30))
+      throw new InputError(`Invalid option --s2-page-sizes: expected page sizes from 4K to 1G such as 4K+2M, got ${args['s2-page-sizes']}`);
     const s2PageSizes = (s2 as number[]).map((l) => 2 ** l);
     const windowLog2 = args.window === undefined || /^\d+$/.test(args.window) ? undefined : parseSizeLog2(args.window);
-    const windowBytes = args.window === undefined ? undefined : /^\d+$/.test(args.window) ? Number(args.window) : windowLog2 === undefined ? NaN : 2 ** windowLog2;
-    if (windowBytes !== undefined && !(Number.isSafeInteger(windowBytes) && windowBytes >= 64 && windowBytes <= 2 ** 40)) throw new InputError(`Invalid option --window: expected a size from 64 bytes to 1T, e.g. 262144 or 256K, got ${args.window}`);
-    const opts = { events: args.events, seed: args.seed, devices: args.devices, fragmentation: args.fragmentation, rateScale: args.rate, s2PageSizes, windowBytes };
+    const windowBytes =
+      args.window === undefined ? undefined : /^\d+$/.test(args.window) ? Number(args.window) : windowLog2 === undefined ? NaN : 2 ** windowLog2;
+    if (windowBytes !== undefined && !(Number.isSafeInteger(windowBytes) && windowBytes >= 64 && windowBytes <= 2 ** 40))
+      throw new InputError(`Invalid option --window: expected a size from 64 bytes to 1T, e.g. 262144 or 256K, got ${args.window}`);
+    const opts = {
+      events: args.events,
+      seed: args.seed,
+      devices: args.devices,
+      fragmentation: args.fragmentation,
+      rateScale: args.rate,
+      s2PageSizes,
+      windowBytes,
+    };
     // `-o -`: an Arrow stream on standard output, once the whole trace is made.
     const bar = progressBar(opts.events);
     let rows: number;

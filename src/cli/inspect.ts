@@ -32,13 +32,32 @@ export function inspectText(r: Shown): string {
   out.push(`rows: ${fmtInt(r.rows)}`);
   out.push(`time: ${r.firstTs ?? '-'} .. ${r.lastTs ?? '-'} ns (${fmtNs(r.spanNs)})`);
   out.push('');
-  out.push(mdTable(['op', 'events'], Object.entries(r.ops).map(([k, v]) => [k, fmtInt(v)])));
+  out.push(
+    mdTable(
+      ['op', 'events'],
+      Object.entries(r.ops).map(([k, v]) => [k, fmtInt(v)]),
+    ),
+  );
   out.push('');
-  out.push(mdTable(['device', 'events'], r.devices.map((d) => [d.device, fmtInt(d.events)])));
+  out.push(
+    mdTable(
+      ['device', 'events'],
+      r.devices.map((d) => [d.device, fmtInt(d.events)]),
+    ),
+  );
   out.push('');
-  out.push(mdTable(['domain', 'type', 'events'], r.domains.map((d) => [String(d.domain), d.type + (d.declared ? '' : ' (default)'), fmtInt(d.events)])));
+  out.push(
+    mdTable(
+      ['domain', 'type', 'events'],
+      r.domains.map((d) => [String(d.domain), d.type + (d.declared ? '' : ' (default)'), fmtInt(d.events)]),
+    ),
+  );
   out.push('');
-  out.push(r.topology ? `topology: ${r.topology.iommus.map((m) => `${printable(m.name)} [${m.devices.join(', ')}]`).join('; ')}` : 'topology: none in the trace (one instance unless the configuration says otherwise)');
+  out.push(
+    r.topology
+      ? `topology: ${r.topology.iommus.map((m) => `${printable(m.name)} [${m.devices.join(', ')}]`).join('; ')}`
+      : 'topology: none in the trace (one instance unless the configuration says otherwise)',
+  );
   if (r.imported && Object.keys(r.imported).length) {
     // One statistic per line, each its own entry of `out`: joined with
     // newlines, none runs into the next (issue 13, item 14). The handler
@@ -49,7 +68,13 @@ export function inspectText(r: Shown): string {
     const l = imp.lines;
     if (l) {
       out.push(`  lines: ${fmtInt(l.read)} read, ${fmtInt(l.parsed)} parsed`);
-      out.push(`  skipped: ${Object.entries(l.skipped).map(([k, v]) => `${printable(k)} ${fmtInt(v)}`).join(', ') || 'none'}`);
+      out.push(
+        `  skipped: ${
+          Object.entries(l.skipped)
+            .map(([k, v]) => `${printable(k)} ${fmtInt(v)}`)
+            .join(', ') || 'none'
+        }`,
+      );
     }
     if (imp.attribution) out.push(`  ${attributionLine(imp.attribution)}`);
     const lost = lostLine(imp.lost);
@@ -69,7 +94,13 @@ export const inspectCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.inspect,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'Arrow trace files; - reads a stream from standard input' })
+      .positional('traces', {
+        type: 'string',
+        array: true,
+        demandOption: true,
+        default: undefined,
+        describe: 'Arrow trace files; - reads a stream from standard input',
+      })
       .option('json', { type: 'boolean', describe: 'print JSON for scripts' })
       .example('$0 inspect traces/nic.arrows', 'events by op, devices, domains, the time span and the metadata')
       .example('$0 inspect dma.arrows maps.arrows --json', 'two files as one trace, as JSON')

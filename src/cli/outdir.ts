@@ -98,7 +98,8 @@ function takeLock(dir: string): string {
       createLockFile(file);
       return file;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new InputError(`Cannot lock "${dir}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new InputError(`Cannot lock "${dir}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     const holder = lockHolder(file);
     if (holder !== undefined && isAlive(holder)) throw busy(dir, holder);
@@ -156,7 +157,8 @@ export class OutputFolder {
   private folder(parts: string[]): string {
     let at = this.dir;
     for (const part of parts) {
-      if (part === '' || part === '.' || part === '..' || part.includes('/') || part.includes('\\')) throw new Error(`unsafe name in the output folder: ${JSON.stringify(part)}`);
+      if (part === '' || part === '.' || part === '..' || part.includes('/') || part.includes('\\'))
+        throw new Error(`unsafe name in the output folder: ${JSON.stringify(part)}`);
       at = path.join(at, part);
       let st: fs.Stats | undefined;
       try {
@@ -172,7 +174,9 @@ export class OutputFolder {
         }
         this.dirs.push(path.resolve(at));
       } else if (st.isSymbolicLink()) {
-        throw new InputError(`Cannot write into "${at}": it is a symbolic link inside the output folder, and iommu-replay never writes through links there; remove it`);
+        throw new InputError(
+          `Cannot write into "${at}": it is a symbolic link inside the output folder, and iommu-replay never writes through links there; remove it`,
+        );
       } else if (!st.isDirectory()) {
         throw new InputError(`Cannot write into "${at}": it is not a directory`);
       }
@@ -197,7 +201,8 @@ export class OutputFolder {
    */
   publish(reports: [name: string, content: string | Uint8Array][]): void {
     // A folder where a report goes is refused before anything is written or removed.
-    for (const [name] of reports) if (isDirectory(path.join(this.dir, name))) throw new InputError(`Cannot write "${path.join(this.dir, name)}": it is a directory`);
+    for (const [name] of reports)
+      if (isDirectory(path.join(this.dir, name))) throw new InputError(`Cannot write "${path.join(this.dir, name)}": it is a directory`);
     const tmps: string[] = [];
     try {
       for (const [name, content] of reports) {
@@ -208,7 +213,9 @@ export class OutputFolder {
     } catch (err) {
       for (const t of tmps) fs.rmSync(t, { force: true });
       const code = (err as NodeJS.ErrnoException).code;
-      throw code ? new InputError(`Cannot write into "${this.dir}": ${code === 'ENOSPC' ? 'no space left on device' : code === 'EACCES' ? 'permission denied' : code}`) : err;
+      throw code
+        ? new InputError(`Cannot write into "${this.dir}": ${code === 'ENOSPC' ? 'no space left on device' : code === 'EACCES' ? 'permission denied' : code}`)
+        : err;
     }
     fs.rmSync(path.join(this.dir, MANIFEST_NAME), { force: true });
     // (A link is removed itself, never what it points at.)
@@ -220,7 +227,9 @@ export class OutputFolder {
     const manifest = {
       version: 1,
       tool: toolVersion(),
-      files: Object.fromEntries(reports.map(([name, content]) => [name, { bytes: Buffer.byteLength(content), sha256: createHash('sha256').update(content).digest('hex') }])),
+      files: Object.fromEntries(
+        reports.map(([name, content]) => [name, { bytes: Buffer.byteLength(content), sha256: createHash('sha256').update(content).digest('hex') }]),
+      ),
     };
     this.write([MANIFEST_NAME], stableStringify(manifest));
   }

@@ -11,7 +11,10 @@ export interface QueueArgs {
 }
 
 /** --queue-password-file and --queue-ca, beside a command's --queue. */
-export const QUEUE_PASSWORD_FILE_OPTION = { type: 'string', describe: 'the Redis password: the first line of this file (else the URL\'s, else $REDIS_PASSWORD)' } as const;
+export const QUEUE_PASSWORD_FILE_OPTION = {
+  type: 'string',
+  describe: "the Redis password: the first line of this file (else the URL's, else $REDIS_PASSWORD)",
+} as const;
 export const QUEUE_CA_OPTION = { type: 'string', describe: 'rediss:// only: trust server certificates signed by these PEM certificates' } as const;
 
 /** The connection the options name; undefined without --queue. The modules that talk to Redis load only here. */

@@ -52,7 +52,8 @@ export function loadConfig(file: string | undefined, shortForms: ShortForms = {}
 /** A short form given once: its one value as a list, for expandSweep. */
 function single(name: string, value: string | string[] | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  if (Array.isArray(value)) throw new InputError(`Invalid option --${name}: replay takes one value, got ${value.length} (several values are a sweep: iommu-replay sweep)`);
+  if (Array.isArray(value))
+    throw new InputError(`Invalid option --${name}: replay takes one value, got ${value.length} (several values are a sweep: iommu-replay sweep)`);
   return [value];
 }
 
@@ -61,7 +62,12 @@ function optionTaking(word: string, shortForms: ShortForms): string | undefined 
   if (shortForms.mode && (word === 'strict' || word === 'lazy')) return '--mode';
   if (shortForms.vendor && (VENDORS as readonly string[]).includes(word)) return '--vendor';
   if (shortForms.iotlb && /^\d+x(\d+|full)$/i.test(word)) return '--iotlb';
-  if (shortForms.pageSizes && splitPageSizeList(word).length > 0 && splitPageSizeList(word).every((t) => parseSizeLog2(t) !== undefined || /^0x[0-9a-f]+$/i.test(t))) return '--page-sizes';
+  if (
+    shortForms.pageSizes &&
+    splitPageSizeList(word).length > 0 &&
+    splitPageSizeList(word).every((t) => parseSizeLog2(t) !== undefined || /^0x[0-9a-f]+$/i.test(t))
+  )
+    return '--page-sizes';
   return undefined;
 }
 
@@ -76,7 +82,9 @@ function checkStrayValues(traces: string[], shortForms: ShortForms): void {
     if (t === STDIO || fs.existsSync(t)) continue;
     const option = optionTaking(t, shortForms);
     if (option)
-      throw new InputError(`Invalid option ${option}: replay takes one value per option, and '${printable(t)}' after it is no trace file (several values are a sweep: iommu-replay sweep TRACE... ${option} ${(option === '--mode' ? shortForms.mode : option === '--vendor' ? shortForms.vendor : option === '--iotlb' ? shortForms.iotlb : shortForms.pageSizes)![0]} ${printable(t)})`);
+      throw new InputError(
+        `Invalid option ${option}: replay takes one value per option, and '${printable(t)}' after it is no trace file (several values are a sweep: iommu-replay sweep TRACE... ${option} ${(option === '--mode' ? shortForms.mode : option === '--vendor' ? shortForms.vendor : option === '--iotlb' ? shortForms.iotlb : shortForms.pageSizes)![0]} ${printable(t)})`,
+      );
   }
 }
 
@@ -85,22 +93,56 @@ export const replayCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.replay,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'Arrow trace files (.arrow or .arrows); - reads a stream from standard input' })
+      .positional('traces', {
+        type: 'string',
+        array: true,
+        demandOption: true,
+        default: undefined,
+        describe: 'Arrow trace files (.arrow or .arrows); - reads a stream from standard input',
+      })
       .option('config', { type: 'string', describe: 'replay configuration (JSON, docs/configuration.md)' })
       .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
-      .option('page-sizes', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size set, e.g. 4K+2M (also 4K,2M or 4K|2M); overrides the configuration' })
-      .option('iotlb', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb), describe: 'IOTLB geometry ENTRIESxWAYS, e.g. 64x4 or 256xfull; overrides the configuration' })
-      .option('mode', { type: 'string', defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation mode: strict or lazy; overrides the configuration' })
-      .option('vendor', { type: 'string', defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`, describe: `whose IOMMU rules: ${VENDORS.join(', ')} (docs/model.md §9); overrides the configuration and its preset` })
+      .option('page-sizes', {
+        type: 'string',
+        defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes),
+        describe: 'page-size set, e.g. 4K+2M (also 4K,2M or 4K|2M); overrides the configuration',
+      })
+      .option('iotlb', {
+        type: 'string',
+        defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb),
+        describe: 'IOTLB geometry ENTRIESxWAYS, e.g. 64x4 or 256xfull; overrides the configuration',
+      })
+      .option('mode', {
+        type: 'string',
+        defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode),
+        describe: 'invalidation mode: strict or lazy; overrides the configuration',
+      })
+      .option('vendor', {
+        type: 'string',
+        defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`,
+        describe: `whose IOMMU rules: ${VENDORS.join(', ')} (docs/model.md §9); overrides the configuration and its preset`,
+      })
       .option('json', { type: 'string', describe: 'write the summary JSON here (- for standard output)' })
       .option('report', { type: 'string', describe: 'write the Markdown report here (- for standard output)' })
-      .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when the model (page tables, domains, devices, TLBs) would hold more than this' })
+      .option('max-table-memory', {
+        type: 'string',
+        defaultDescription: '1G',
+        describe: 'stop when the model (page tables, domains, devices, TLBs) would hold more than this',
+      })
       .example('$0 replay traces/nic.arrows', 'the summary table, default configuration')
-      .example('$0 replay traces/nic.arrows --page-sizes 4K+2M --iotlb 128x8 --mode lazy --report nic.md', 'one configuration from the command line, the Markdown report to a file')
+      .example(
+        '$0 replay traces/nic.arrows --page-sizes 4K+2M --iotlb 128x8 --mode lazy --report nic.md',
+        'one configuration from the command line, the Markdown report to a file',
+      )
       .example('$0 replay dma.arrows maps.arrows --config my.json --json -', 'two files merged by ts as one trace; the summary JSON on standard output')
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
-    const shortForms = { pageSizes: single('page-sizes', args.pageSizes), iotlb: single('iotlb', args.iotlb), mode: single('mode', args.mode), vendor: single('vendor', args.vendor) };
+    const shortForms = {
+      pageSizes: single('page-sizes', args.pageSizes),
+      iotlb: single('iotlb', args.iotlb),
+      mode: single('mode', args.mode),
+      vendor: single('vendor', args.vendor),
+    };
     checkStrayValues(args.traces, shortForms);
     const config = loadConfig(args.config, shortForms, args.preset);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
@@ -121,7 +163,12 @@ export const replayCommand: CommandModule<object, Args> = {
       return { ...s, trace: { ...s.trace, files: s.trace.files.map(relabel) } };
     });
     const where = args.report ? 'see the report' : 'replay --report FILE shows the counts';
-    printWarnings(warningLines([{ what: `${summary.trace.files.join('+')} with page sizes ${formatPageSizeSet(summary.config.pageSizes)}`, counts: summaryProblems(summary.totals) }], where));
+    printWarnings(
+      warningLines(
+        [{ what: `${summary.trace.files.join('+')} with page sizes ${formatPageSizeSet(summary.config.pageSizes)}`, counts: summaryProblems(summary.totals) }],
+        where,
+      ),
+    );
     if (args.json) writeOutput(args.json, summaryJson(summary));
     if (args.report) writeOutput(args.report, replayMarkdown(summary));
     if (!args.json && !args.report) process.stdout.write(`${summaryTable(summary)}\n`);

@@ -96,7 +96,7 @@ async function spoolTrace(source: NodeJS.ReadableStream, file: string, label: st
   let finder = new StreamEndFinder();
   let footerBytes = 0;
   const write = (bytes: Buffer) => {
-    for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+    for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done, bytes.length - done);
   };
   try {
     for await (const data of source) {
@@ -123,7 +123,11 @@ async function spoolTrace(source: NodeJS.ReadableStream, file: string, label: st
       }
       if (mode === 'file' && finder.ended) {
         footerBytes += chunk.length;
-        if (footerBytes > MAX_METADATA_BYTES + 10) throw traceError(label, `goes on for more than ${MAX_METADATA_BYTES >> 20} MiB after the end-of-stream marker of its messages, more than an Arrow file's footer takes`);
+        if (footerBytes > MAX_METADATA_BYTES + 10)
+          throw traceError(
+            label,
+            `goes on for more than ${MAX_METADATA_BYTES >> 20} MiB after the end-of-stream marker of its messages, more than an Arrow file's footer takes`,
+          );
         write(chunk);
       }
     }
@@ -220,7 +224,9 @@ export function checkStdioPlaces(argv: Record<string, unknown>): void {
     if (STDIO_PLACES[command]?.includes(key)) continue;
     const what = key === 'traces' || key === 'files' ? 'a trace' : key === 'a' || key === 'b' ? 'an input' : `--${key}`;
     if (command === 'sweep')
-      throw new InputError(`sweep cannot take "-" as ${what}: it writes many files into --out and reads each trace file from several threads; give files and a folder`);
+      throw new InputError(
+        `sweep cannot take "-" as ${what}: it writes many files into --out and reads each trace file from several threads; give files and a folder`,
+      );
     throw new InputError(`${command} cannot take "-" (standard input or output) as ${what}: give a file`);
   }
 }
@@ -233,7 +239,9 @@ export function writeOutput(target: string, content: string | Uint8Array): void 
 
 /** At most one of a command's outputs may be standard output. */
 export function checkOneStdout(options: Record<string, string | undefined>): void {
-  const toStdout = Object.entries(options).filter(([, v]) => v === STDIO).map(([k]) => `--${k}`);
+  const toStdout = Object.entries(options)
+    .filter(([, v]) => v === STDIO)
+    .map(([k]) => `--${k}`);
   if (toStdout.length > 1) throw new InputError(`Only one output can go to standard output ("-"): ${toStdout.join(' and ')} both ask for it`);
 }
 

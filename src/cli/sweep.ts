@@ -56,7 +56,11 @@ export function traceGroup(arg: string): string[] {
 
 /** Short, unique names for traces: the file stems (joined by + for a group), else the argument as given. */
 export function traceNames(args: string[]): string[] {
-  const stems = args.map((a) => traceGroup(a).map((p) => path.basename(p).replace(/\.arrows?$/, '')).join('+'));
+  const stems = args.map((a) =>
+    traceGroup(a)
+      .map((p) => path.basename(p).replace(/\.arrows?$/, ''))
+      .join('+'),
+  );
   return stems.map((s, i) => (stems.indexOf(s) === stems.lastIndexOf(s) ? s : args[i]));
 }
 
@@ -89,25 +93,62 @@ export const sweepCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.sweep,
   builder: (y) =>
     y
-      .positional('traces', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'traces: each file is its own trace; a.arrows+b.arrows is one trace of two files' })
+      .positional('traces', {
+        type: 'string',
+        array: true,
+        demandOption: true,
+        default: undefined,
+        describe: 'traces: each file is its own trace; a.arrows+b.arrows is one trace of two files',
+      })
       .option('config', { type: 'string', describe: 'base configuration; its "sweep" field adds axes' })
       .option('preset', { type: 'string', describe: `start from a real IOMMU's page sizes: ${PRESET_NAMES.join(', ')} (docs/presets.md)` })
-      .option('page-sizes', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes), describe: 'page-size sets to try, e.g. 4K 4K+2M 4K+2M+1G (also 4K,2M or 4K|2M)' })
-      .option('iotlb', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb), describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull' })
+      .option('page-sizes', {
+        type: 'string',
+        array: true,
+        defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes),
+        describe: 'page-size sets to try, e.g. 4K 4K+2M 4K+2M+1G (also 4K,2M or 4K|2M)',
+      })
+      .option('iotlb', {
+        type: 'string',
+        array: true,
+        defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb),
+        describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull',
+      })
       .option('mode', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation modes: strict lazy' })
-      .option('vendor', { type: 'string', array: true, defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`, describe: `whose IOMMU rules, one point each: ${VENDORS.join(' ')} (docs/model.md §9)` })
+      .option('vendor', {
+        type: 'string',
+        array: true,
+        defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`,
+        describe: `whose IOMMU rules, one point each: ${VENDORS.join(' ')} (docs/model.md §9)`,
+      })
       .option('out', { type: 'string', default: 'sweep-out', describe: 'output directory' })
       .option('jobs', { ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads' }), defaultDescription: 'the number of cores' })
       .option('resume', { type: 'boolean', describe: 'reuse summaries of this very trace, configuration and tool version' })
       .option('quiet', { type: 'boolean', describe: 'no progress bar' })
-      .option('max-table-memory', { type: 'string', defaultDescription: '1G', describe: 'stop when a point\'s model (page tables, domains, devices, TLBs) would hold more than this' })
-      .option('max-points', { ...numberOption('max-points', POSITIVE_INTEGER, { describe: 'refuse a sweep of more points than this' }), defaultDescription: String(DEFAULT_MAX_POINTS) })
-      .option('queue', { type: 'string', describe: 'run the jobs on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)' })
+      .option('max-table-memory', {
+        type: 'string',
+        defaultDescription: '1G',
+        describe: "stop when a point's model (page tables, domains, devices, TLBs) would hold more than this",
+      })
+      .option('max-points', {
+        ...numberOption('max-points', POSITIVE_INTEGER, { describe: 'refuse a sweep of more points than this' }),
+        defaultDescription: String(DEFAULT_MAX_POINTS),
+      })
+      .option('queue', {
+        type: 'string',
+        describe: 'run the jobs on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)',
+      })
       .option('queue-password-file', QUEUE_PASSWORD_FILE_OPTION)
       .option('queue-ca', QUEUE_CA_OPTION)
       .option('queue-lost-after', { type: 'number', default: 10, hidden: true, describe: 'seconds without Redis before a queued sweep gives up' })
-      .example('$0 sweep traces/nic.arrows traces/nvme.arrows --page-sizes 4K 4K,2M 4K,2M,1G --iotlb 32x4 64x4 --mode strict lazy --out reports/x', '3 x 2 x 2 points per trace; report.html, report.md, results.arrow and summaries/ in reports/x')
-      .example('$0 sweep traces/gpu.arrows --config my.json --out reports/y --resume', 'the axes of my.json\'s "sweep" field; points already computed are reused')
+      .example(
+        '$0 sweep traces/nic.arrows traces/nvme.arrows --page-sizes 4K 4K,2M 4K,2M,1G --iotlb 32x4 64x4 --mode strict lazy --out reports/x',
+        '3 x 2 x 2 points per trace; report.html, report.md, results.arrow and summaries/ in reports/x',
+      )
+      .example(
+        '$0 sweep traces/gpu.arrows --config my.json --out reports/y --resume',
+        'the axes of my.json\'s "sweep" field; points already computed are reused',
+      )
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
@@ -115,7 +156,12 @@ export const sweepCommand: CommandModule<object, Args> = {
     const maxPoints = args.maxPoints ?? DEFAULT_MAX_POINTS;
     const queue = await queueConnectionOf(args);
     const raw = { ...(args.config ? readConfigFile(args.config) : {}), ...(args.preset !== undefined ? { preset: args.preset } : {}) };
-    const points = expandSweep(raw, { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode, vendor: args.vendor }, args.config ?? '(command line)', maxPoints);
+    const points = expandSweep(
+      raw,
+      { pageSizes: args.pageSizes, iotlb: args.iotlb, mode: args.mode, vendor: args.vendor },
+      args.config ?? '(command line)',
+      maxPoints,
+    );
     const groups = args.traces.map(traceGroup);
     // Check every trace opens (schema, metadata) before any work starts.
     for (const g of groups) await (await openTrace(g)).close();
@@ -153,7 +199,12 @@ export const sweepCommand: CommandModule<object, Args> = {
       throw err;
     }
     out.release();
-    printWarnings(warningLines(groups.flatMap((_, t) => points.map((pt, p) => ({ what: `${names[t]} with ${pt.label}`, counts: summaryProblems(results[t][p]!.totals) }))), `see ${path.join(args.out, 'report.md')}`));
+    printWarnings(
+      warningLines(
+        groups.flatMap((_, t) => points.map((pt, p) => ({ what: `${names[t]} with ${pt.label}`, counts: summaryProblems(results[t][p]!.totals) }))),
+        `see ${path.join(args.out, 'report.md')}`,
+      ),
+    );
     if (!args.quiet) process.stderr.write(`${names.length} trace(s) x ${points.length} point(s): ${path.join(args.out, 'report.html')}\n`);
   },
 };
@@ -181,25 +232,29 @@ async function runPending(
     // Queued, the same plan runs on `iommu-replay worker` processes; --jobs
     // splits each trace's points into that many jobs for the workers to share.
     const execute = run.queue ? (await import('../run/queue.js')).runSweepQueued : runSweep;
-    await execute(groups, points.map((p) => p.config), {
-      jobs: run.jobs,
-      maxTableBytes: run.maxTableBytes,
-      ...(run.queue ?? { url: '' }),
-      lostAfterS: run.queueLostAfterS,
-      version: toolVersion(),
-      skip: (t, p) => results[t][p] !== undefined,
-      onProgress: (n) => {
-        eventsDone = n;
-        bar.update(n, detail());
+    await execute(
+      groups,
+      points.map((p) => p.config),
+      {
+        jobs: run.jobs,
+        maxTableBytes: run.maxTableBytes,
+        ...(run.queue ?? { url: '' }),
+        lostAfterS: run.queueLostAfterS,
+        version: toolVersion(),
+        skip: (t, p) => results[t][p] !== undefined,
+        onProgress: (n) => {
+          eventsDone = n;
+          bar.update(n, detail());
+        },
+        onResult: (t, p, s) => {
+          results[t][p] = s;
+          save(t, p, s);
+          pointsDone++;
+          if (pendingOf(t) === 0) tracesDone++;
+          bar.update(eventsDone, detail());
+        },
       },
-      onResult: (t, p, s) => {
-        results[t][p] = s;
-        save(t, p, s);
-        pointsDone++;
-        if (pendingOf(t) === 0) tracesDone++;
-        bar.update(eventsDone, detail());
-      },
-    });
+    );
     bar.finish(detail());
   } finally {
     bar.stop();

@@ -30,8 +30,19 @@ export function problemText(c: ProblemCounts): string | undefined {
 }
 
 /** The counts of a replay summary. */
-export function summaryProblems(totals: { dma: { events: number; faults: number }; map: { ops: number; errors: number }; unmap: { ops: number; errors: number } }): ProblemCounts {
-  return { dmaEvents: totals.dma.events, faults: totals.dma.faults, maps: totals.map.ops, mapErrors: totals.map.errors, unmaps: totals.unmap.ops, unmapErrors: totals.unmap.errors };
+export function summaryProblems(totals: {
+  dma: { events: number; faults: number };
+  map: { ops: number; errors: number };
+  unmap: { ops: number; errors: number };
+}): ProblemCounts {
+  return {
+    dmaEvents: totals.dma.events,
+    faults: totals.dma.faults,
+    maps: totals.map.ops,
+    mapErrors: totals.map.errors,
+    unmaps: totals.unmap.ops,
+    unmapErrors: totals.unmap.errors,
+  };
 }
 
 /**
@@ -45,7 +56,10 @@ export function warningLines(items: { what: string; counts: ProblemCounts }[], w
     return text ? [`warning: ${printable(i.what, 200)}: ${text} (${where})`] : [];
   });
   if (bad.length <= MAX_WARNING_LINES) return bad;
-  return [...bad.slice(0, MAX_WARNING_LINES - 1), `warning: ${n(bad.length - MAX_WARNING_LINES + 1)} more trace x point(s) with DMA faults or failed maps (${where})`];
+  return [
+    ...bad.slice(0, MAX_WARNING_LINES - 1),
+    `warning: ${n(bad.length - MAX_WARNING_LINES + 1)} more trace x point(s) with DMA faults or failed maps (${where})`,
+  ];
 }
 
 /** Writes the lines to stderr, each with the tool's name. */

@@ -19,19 +19,30 @@ export const workerCommand: CommandModule<object, Args> = {
   describe: DESCRIBE.worker,
   builder: (y) =>
     y
-      .option('queue', { type: 'string', demandOption: true, describe: 'the queue: redis://[USER:PASSWORD@]HOST:PORT[/DB] or rediss://... (docs/distributed.md)' })
+      .option('queue', {
+        type: 'string',
+        demandOption: true,
+        describe: 'the queue: redis://[USER:PASSWORD@]HOST:PORT[/DB] or rediss://... (docs/distributed.md)',
+      })
       .option('queue-password-file', QUEUE_PASSWORD_FILE_OPTION)
       .option('queue-ca', QUEUE_CA_OPTION)
       .option('concurrency', { type: 'number', default: 1, describe: 'jobs at once (each a thread; one per core is right)' })
       .option('trace-root', { type: 'string', array: true, describe: 'read traces only under this folder (repeatable; default: the current directory)' })
       .option('max-table-memory', { type: 'string', describe: 'the most page-table memory of one replay, whatever a job asks (default 1G)' })
-      .option('lock-ms', { type: 'number', default: 30_000, hidden: true, describe: 'job lock duration: a killed worker\'s job is taken over after about this long' })
+      .option('lock-ms', {
+        type: 'number',
+        default: 30_000,
+        hidden: true,
+        describe: "job lock duration: a killed worker's job is taken over after about this long",
+      })
       .option('quiet', { type: 'boolean', describe: 'no log lines' })
       .example('$0 worker --queue redis://10.0.0.5:6379 --trace-root /data/traces', 'take jobs from the queue; read traces only under /data/traces')
       .example('REDIS_PASSWORD=... $0 worker --queue redis://queue:6379/1 --concurrency 2', 'the password from the environment, two jobs at once') as never,
   handler: async (args) => {
-    if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new InputError(`Invalid option --concurrency: expected a positive integer, got ${args.concurrency}`);
-    if (!Number.isInteger(args.lockMs) || args.lockMs < 1000) throw new InputError(`Invalid option --lock-ms: expected an integer of at least 1000, got ${args.lockMs}`);
+    if (!Number.isInteger(args.concurrency) || args.concurrency < 1)
+      throw new InputError(`Invalid option --concurrency: expected a positive integer, got ${args.concurrency}`);
+    if (!Number.isInteger(args.lockMs) || args.lockMs < 1000)
+      throw new InputError(`Invalid option --lock-ms: expected an integer of at least 1000, got ${args.lockMs}`);
     const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     const conn = (await queueConnectionOf(args))!;
     const { traceRoots } = await import('../run/queue-job.js');

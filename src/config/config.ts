@@ -111,13 +111,21 @@ const show = (v: unknown): string => {
 const expected = (what: string) => (iss: { input?: unknown }) => `expected ${what}, got ${show(iss.input)}`;
 
 const posInt = (what = 'a positive integer') =>
-  z.number({ error: expected(what) }).int({ error: expected(what) }).positive({ error: expected(what) });
+  z
+    .number({ error: expected(what) })
+    .int({ error: expected(what) })
+    .positive({ error: expected(what) });
 const nonNegInt = (what = 'a non-negative integer') =>
-  z.number({ error: expected(what) }).int({ error: expected(what) }).min(0, { error: expected(what) });
+  z
+    .number({ error: expected(what) })
+    .int({ error: expected(what) })
+    .min(0, { error: expected(what) });
 const nonNegNum = (what = 'a non-negative number') =>
-  z.number({ error: expected(what) }).min(0, { error: expected(what) }).refine(Number.isFinite, { error: expected(what) });
-const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: expected(`one of ${values.map((v) => `"${v}"`).join(', ')}`) });
+  z
+    .number({ error: expected(what) })
+    .min(0, { error: expected(what) })
+    .refine(Number.isFinite, { error: expected(what) });
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: expected(`one of ${values.map((v) => `"${v}"`).join(', ')}`) });
 
 const pageSizesField = z.union([z.array(z.string()), z.string()], {
   error: expected('a list of sizes like ["4K", "2M"] or a bitmap like "0x40201000"'),
@@ -136,16 +144,26 @@ export const configSchema = z.strictObject({
   pageSizes: pageSizesField.optional(),
   svaPageSizes: pageSizesField.optional(),
   iommus: z
-    .array(z.strictObject({ name: z.string({ error: expected('a string') }).min(1, { error: expected('a non-empty name') }), pageSizes: pageSizesField.optional() }), {
-      error: expected('a list of {"name": ...}'),
-    })
+    .array(
+      z.strictObject({ name: z.string({ error: expected('a string') }).min(1, { error: expected('a non-empty name') }), pageSizes: pageSizesField.optional() }),
+      {
+        error: expected('a list of {"name": ...}'),
+      },
+    )
     .min(1, { error: expected('at least one instance') })
     .max(MAX_INSTANCES, { error: (iss) => `expected at most ${MAX_INSTANCES} instances, got ${(iss.input as unknown[]).length}` })
     .optional(),
   devices: z
-    .record(z.string(), z.strictObject({ iommu: z.string({ error: expected('an instance name') }).optional(), devtlb: z.boolean({ error: expected('true or false') }).optional() }), {
-      error: expected('an object keyed by device'),
-    })
+    .record(
+      z.string(),
+      z.strictObject({
+        iommu: z.string({ error: expected('an instance name') }).optional(),
+        devtlb: z.boolean({ error: expected('true or false') }).optional(),
+      }),
+      {
+        error: expected('an object keyed by device'),
+      },
+    )
     .optional(),
   domainIds: posInt().optional(),
   pageTable: z.strictObject({ levels: z.union([z.literal(4), z.literal(5)], { error: expected('4 or 5') }).optional() }).optional(),
@@ -180,14 +198,21 @@ export const configSchema = z.strictObject({
     .strictObject({
       rangeInvalidation: z.boolean({ error: expected('true or false') }).optional(),
       forceSyncErratum: z.boolean({ error: expected('true or false') }).optional(),
-      asidBits: posInt(`an integer in 1..${MAX_ASID_BITS}`).max(MAX_ASID_BITS, { error: expected(`an integer in 1..${MAX_ASID_BITS}`) }).optional(),
+      asidBits: posInt(`an integer in 1..${MAX_ASID_BITS}`)
+        .max(MAX_ASID_BITS, { error: expected(`an integer in 1..${MAX_ASID_BITS}`) })
+        .optional(),
     })
     .optional(),
-  sweep: z.record(z.string(), z.array(z.unknown(), { error: expected('a list of values') }), { error: expected('an object of field path to values') }).optional(),
+  sweep: z
+    .record(z.string(), z.array(z.unknown(), { error: expected('a list of values') }), { error: expected('an object of field path to values') })
+    .optional(),
 });
 
 class ConfigFieldError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -202,7 +227,10 @@ function parsePageSizes(field: string, value: string[] | string, levels: number)
   if (typeof value === 'string') {
     const fromBitmap = parseBitmap(value);
     if (fromBitmap) log2s = fromBitmap;
-    else log2s = splitPageSizeList(value).map((s) => parseSizeLog2(s) ?? fieldError(field, `expected a size like "4K" or "2M" or a bitmap like "0x40201000", got ${show(value)}`));
+    else
+      log2s = splitPageSizeList(value).map(
+        (s) => parseSizeLog2(s) ?? fieldError(field, `expected a size like "4K" or "2M" or a bitmap like "0x40201000", got ${show(value)}`),
+      );
   } else {
     log2s = value.map((s) => parseSizeLog2(s) ?? fieldError(field, `expected a power-of-two size like "4K" or "2M", got ${show(s)}`));
   }
@@ -309,7 +337,8 @@ function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
     // io-pgtable-arm's tables (model §9.2): the levels follow the granule, and
     // every instance's bitmap must be an LPAE granule's leaves, one granule for
     // all (svaPageSizes is checked by the replay when the trace has an SVA domain).
-    if (raw.pageTable?.levels !== undefined) fieldError('pageTable.levels', "does not apply under smmuv3: io-pgtable-arm's levels follow the granule (48-bit input)");
+    if (raw.pageTable?.levels !== undefined)
+      fieldError('pageTable.levels', "does not apply under smmuv3: io-pgtable-arm's levels follow the granule (48-bit input)");
     const bitmaps = (iommus ?? [{ name: '', pageSizes }]).map((m, i) => ({
       field: iommus && raw.iommus?.[i].pageSizes ? `iommus[${i}].pageSizes` : 'pageSizes',
       log2s: m.pageSizes.map((n) => parseSizeLog2(n)!),

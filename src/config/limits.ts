@@ -19,7 +19,12 @@ export function parseByteSize(flag: string, text: unknown): number {
 
 /** "1.5 GiB", "6 KiB", "300 B". */
 export function formatBytes(bytes: number): string {
-  for (const [unit, shift] of [['TiB', 40], ['GiB', 30], ['MiB', 20], ['KiB', 10]] as const) {
+  for (const [unit, shift] of [
+    ['TiB', 40],
+    ['GiB', 30],
+    ['MiB', 20],
+    ['KiB', 10],
+  ] as const) {
     if (bytes >= 2 ** shift) return `${(bytes / 2 ** shift).toFixed(1).replace(/\.0$/, '')} ${unit}`;
   }
   return `${bytes} B`;

@@ -14,7 +14,10 @@ export const PAGE_SIZE_SEPARATOR = '+';
 
 /** Splits "4K,2M", "4K|2M" or "4K+2M" into its sizes. */
 export function splitPageSizeList(text: string): string[] {
-  return text.split(/[,|+]/).map((s) => s.trim()).filter(Boolean);
+  return text
+    .split(/[,|+]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Writes a set of size names the one way output spells it: "4K+2M". */
@@ -35,7 +38,13 @@ export function parseSizeLog2(text: string): number | undefined {
 
 /** Formats 2^log2 bytes as "4K", "2M", "1G", "512G", "1T". */
 export function formatSizeLog2(log2: number): string {
-  for (const [unit, shift] of [['P', 50], ['T', 40], ['G', 30], ['M', 20], ['K', 10]] as const) {
+  for (const [unit, shift] of [
+    ['P', 50],
+    ['T', 40],
+    ['G', 30],
+    ['M', 20],
+    ['K', 10],
+  ] as const) {
     if (log2 >= shift) return `${2 ** (log2 - shift)}${unit}`;
   }
   return `${2 ** log2}B`;

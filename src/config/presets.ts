@@ -15,7 +15,10 @@ export interface Preset {
   vendor: VendorName;
 }
 
-const sizes = (...log2s: number[]) => () => log2s;
+const sizes =
+  (...log2s: number[]) =>
+  () =>
+    log2s;
 
 /** The largest leaf a table of `levels` 9-bit levels over 4 KiB pages can hold is 2^(12 + 9 * levels - 1). */
 export function maxLeafLog2(levels: number): number {

@@ -65,7 +65,8 @@ function parseMode(text: string): string {
 }
 
 function parseVendor(text: string): string {
-  if (!(VENDORS as readonly string[]).includes(text)) throw new InputError(`Invalid option --vendor: expected one of ${VENDORS.join(', ')}, got ${quoted(text)}`);
+  if (!(VENDORS as readonly string[]).includes(text))
+    throw new InputError(`Invalid option --vendor: expected one of ${VENDORS.join(', ')}, got ${quoted(text)}`);
   return text;
 }
 
@@ -74,7 +75,15 @@ export function shortFormAxes(s: ShortForms): SweepAxis[] {
   if (s.pageSizes?.length)
     axes.push({ path: 'pageSizes', values: s.pageSizes.map(splitPageSizeList), label: showValue, option: { name: '--page-sizes', typed: s.pageSizes } });
   if (s.iotlb?.length)
-    axes.push({ path: 'iotlb', values: s.iotlb.map(parseIotlb), label: (v) => { const g = v as { entries: number; ways: number | 'full' }; return `${g.entries}x${g.ways}`; }, option: { name: '--iotlb', typed: s.iotlb } });
+    axes.push({
+      path: 'iotlb',
+      values: s.iotlb.map(parseIotlb),
+      label: (v) => {
+        const g = v as { entries: number; ways: number | 'full' };
+        return `${g.entries}x${g.ways}`;
+      },
+      option: { name: '--iotlb', typed: s.iotlb },
+    });
   if (s.mode?.length) axes.push({ path: 'invalidation.mode', values: s.mode.map(parseMode), label: showValue, option: { name: '--mode', typed: s.mode } });
   if (s.vendor?.length) axes.push({ path: 'vendor', values: s.vendor.map(parseVendor), label: showValue, option: { name: '--vendor', typed: s.vendor } });
   return axes;
@@ -115,13 +124,16 @@ export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms
   axes.push(...shortFormAxes(shortForms));
   const count = axes.reduce((n, a) => n * a.values.length, 1);
   if (count > maxPoints)
-    throw new InputError(`Invalid sweep: ${count.toLocaleString('en-US')} points (${axes.map((a) => `${printable(a.path)}: ${a.values.length}`).join(' x ')}), over the limit of ${maxPoints.toLocaleString('en-US')}; raise it with --max-points`);
+    throw new InputError(
+      `Invalid sweep: ${count.toLocaleString('en-US')} points (${axes.map((a) => `${printable(a.path)}: ${a.values.length}`).join(' x ')}), over the limit of ${maxPoints.toLocaleString('en-US')}; raise it with --max-points`,
+    );
   const seen = new Set<string>();
   for (const a of axes) {
     if (seen.has(a.path)) throw new InputError(`Invalid sweep: the field "${a.path}" is swept twice (config and command line?)`);
     seen.add(a.path);
   }
-  if (base.name !== undefined && typeof base.name !== 'string') throw new InputError(`Invalid config "${source}": name: expected a string, got ${printable(JSON.stringify(base.name) ?? '', 40)}`);
+  if (base.name !== undefined && typeof base.name !== 'string')
+    throw new InputError(`Invalid config "${source}": name: expected a string, got ${printable(JSON.stringify(base.name) ?? '', 40)}`);
   const hasFile = !source.startsWith('(') && !source.startsWith('--');
   const baseName = typeof base.name === 'string' ? base.name : undefined;
   let combos: { raw: Record<string, unknown>; parts: string[]; values: Record<string, string> }[] = [{ raw: structuredClone(base), parts: [], values: {} }];
@@ -184,7 +196,10 @@ export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms
     const { name: _name, ...rest } = p.config;
     const key = stableStringify(rest, 0);
     const other = seenConfigs.get(key);
-    if (other !== undefined) throw new InputError(`Invalid sweep: two points are the same configuration: ${printable(other, 80)} and ${printable(p.label, 80)} (a value is listed twice)`);
+    if (other !== undefined)
+      throw new InputError(
+        `Invalid sweep: two points are the same configuration: ${printable(other, 80)} and ${printable(p.label, 80)} (a value is listed twice)`,
+      );
     seenConfigs.set(key, p.label);
   }
   fileNames(points.map((p) => p.label)).forEach((name, i) => (points[i].slug = name));
@@ -204,7 +219,11 @@ function shortHash(text: string): string {
  * or ".."). A label that had to be cut ends in a short hash of the whole label.
  */
 export function slugOf(label: string): string {
-  const safe = label.replace(/\|/g, '+').replace(/[^A-Za-z0-9+._=-]+/g, '_').replace(/^\./, '_') || '_';
+  const safe =
+    label
+      .replace(/\|/g, '+')
+      .replace(/[^A-Za-z0-9+._=-]+/g, '_')
+      .replace(/^\./, '_') || '_';
   return safe.length <= MAX_SLUG_CHARS ? safe : `${safe.slice(0, MAX_SLUG_CHARS - 11)}_${shortHash(label)}`;
 }
 

@@ -96,7 +96,7 @@ export function tableFormatFor(vendor: string, levels: number, bitmaps: readonly
     } else if (g !== granule) {
       throw new TableFormatError(
         field,
-        `its granule ${formatSizeLog2(g)} differs from ${granuleField}'s ${formatSizeLog2(granule)}; under smmuv3 a configuration has one page-table granule${field === 'svaPageSizes' ? ' (give svaPageSizes the same granule: the SVA domains\' tables are LPAE tables too)' : ''}`,
+        `its granule ${formatSizeLog2(g)} differs from ${granuleField}'s ${formatSizeLog2(granule)}; under smmuv3 a configuration has one page-table granule${field === 'svaPageSizes' ? " (give svaPageSizes the same granule: the SVA domains' tables are LPAE tables too)" : ''}`,
       );
     }
   }

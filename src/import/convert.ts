@@ -96,11 +96,15 @@ async function openLines(file: string, given?: NodeJS.ReadableStream): Promise<r
   }
   // An Arrow file ("ARROW1") or stream (0xFFFFFFFF, then a metadata length) is a trace already.
   if (first.subarray(0, 6).toString('latin1') === 'ARROW1' || (first.length >= 8 && first.readUInt32LE(0) === 0xffffffff))
-    throw new InputError(`Cannot import "${shownPath(file)}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)`);
-  const bytes = Readable.from((async function* () {
-    if (first.length) yield first;
-    for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
-  })());
+    throw new InputError(
+      `Cannot import "${shownPath(file)}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)`,
+    );
+  const bytes = Readable.from(
+    (async function* () {
+      if (first.length) yield first;
+      for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
+    })(),
+  );
   let stream: NodeJS.ReadableStream = bytes;
   if (first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) {
     const gunzip = zlib.createGunzip();
@@ -152,7 +156,10 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
           isQemu = isQemuLine(line);
           if (isQemu) qemuFiles++;
           const other = isQemu ? null : otherQemuIommu(line);
-          if (other) throw new InputError(`Cannot import "${file}": it is a QEMU log of the emulated ${other}; only Intel VT-d logs (vtd_* events) can be imported so far (docs/qemu.md)`);
+          if (other)
+            throw new InputError(
+              `Cannot import "${file}": it is a QEMU log of the emulated ${other}; only Intel VT-d logs (vtd_* events) can be imported so far (docs/qemu.md)`,
+            );
         }
         if (isQemu) {
           const r = qemu.add(line);
@@ -167,7 +174,10 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         if (noise === 'lost') {
           // The ring buffer overwrote or dropped events: a replay would be wrong.
           const m = /LOST (\d+) EVENTS/.exec(line);
-          if (opts.strict) throw new InputError(`Cannot import "${shownPath(file)}": line ${n} says events were lost (${printable(line.trim().slice(0, 80))}); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace`);
+          if (opts.strict)
+            throw new InputError(
+              `Cannot import "${shownPath(file)}": line ${n} says events were lost (${printable(line.trim().slice(0, 80))}); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace`,
+            );
           stats.lost.markers++;
           if (m) stats.lost.events += Number(m[1]);
           else stats.lost.unknownLosses++;
@@ -209,9 +219,13 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     }
   }
   if (qemuFiles > 0 && recs.length === 0)
-    throw new InputError(`Cannot import ${files.map((f) => `"${shownPath(f)}"`).join(', ')}: a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)`);
+    throw new InputError(
+      `Cannot import ${files.map((f) => `"${shownPath(f)}"`).join(', ')}: a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)`,
+    );
   if (stats.lines.parsed === 0)
-    throw new InputError(`Cannot import ${files.map((f) => `"${shownPath(f)}"`).join(', ')}: no iommu or dma trace events in ${stats.lines.read} line(s)${stats.firstBad.length ? ` (first unparsed: ${stats.firstBad[0].slice(0, 120)})` : ''}`);
+    throw new InputError(
+      `Cannot import ${files.map((f) => `"${shownPath(f)}"`).join(', ')}: no iommu or dma trace events in ${stats.lines.read} line(s)${stats.firstBad.length ? ` (first unparsed: ${stats.firstBad[0].slice(0, 120)})` : ''}`,
+    );
   // Per-CPU buffers interleave: sort by time, keeping input order on ties.
   for (let i = 1; i < recs.length; i++) if (recs[i].ts < recs[i - 1].ts) stats.sortedBackwardsTimestamps++;
   recs.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));
@@ -399,7 +413,9 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     // translation becomes one read of one page (QEMU does not log the access
     // direction: docs/qemu.md). Times are kept non-decreasing.
     // The domains of the devices QEMU saw, for --qemu-flushes.
-    const qemuDomains = [...new Set(qemu.log.counts.devices.map((n) => devices.get(n)?.domain).filter((d): d is number => d !== undefined))].sort((a, b) => a - b);
+    const qemuDomains = [...new Set(qemu.log.counts.devices.map((n) => devices.get(n)?.domain).filter((d): d is number => d !== undefined))].sort(
+      (a, b) => a - b,
+    );
     events = [];
     let j = 0;
     let last = 0;
@@ -410,7 +426,8 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       if (h < host.length && e.kind === 'translate')
         events.push({ ts: BigInt(at(al.hostTsNs[h])), order: 0, op: Op.DmaRead, device: e.rid, domain: 0, iova: e.iova, paddr: 0n, size: e.pageSize });
       else if (h < host.length && opts.qemuFlushes && (e.kind === 'domain' || e.kind === 'global'))
-        for (const domain of qemuDomains) events.push({ ts: BigInt(at(al.hostTsNs[h])), order: 0, op: Op.Flush, device: 0, domain, iova: 0n, paddr: 0n, size: 0n });
+        for (const domain of qemuDomains)
+          events.push({ ts: BigInt(at(al.hostTsNs[h])), order: 0, op: Op.Flush, device: 0, domain, iova: 0n, paddr: 0n, size: 0n });
     }
   }
   stats.events = events.length;
@@ -418,7 +435,14 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   // 5. Write.
   const w = new TraceWriter(out, {
     workload: `imported from ${names.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
-    importStats: { lines: stats.lines, attribution: stats.attribution, synthesized: stats.synthesized, devices: stats.devices, lost: stats.lost, ...(stats.qemu ? { qemu: stats.qemu } : {}) },
+    importStats: {
+      lines: stats.lines,
+      attribution: stats.attribution,
+      synthesized: stats.synthesized,
+      devices: stats.devices,
+      lost: stats.lost,
+      ...(stats.qemu ? { qemu: stats.qemu } : {}),
+    },
   });
   try {
     const ROWS = 65536;

@@ -75,14 +75,26 @@ const DMA_UNMAP_SINGLE = new Set(['dma_unmap_page', 'dma_unmap_phys', 'dma_unmap
 const DMA_ALLOC = new Set(['dma_alloc', 'dma_alloc_pages', 'dma_alloc_sgt']);
 const DMA_FREE = new Set(['dma_free', 'dma_free_pages', 'dma_free_sgt']);
 const IGNORED = new Set([
-  'dma_sync_single_for_cpu', 'dma_sync_single_for_device', 'dma_sync_sg_for_cpu', 'dma_sync_sg_for_device',
-  'dma_map_sg_err', 'dma_alloc_sgt_err', 'remove_device_from_group', 'detach_device_from_domain',
+  'dma_sync_single_for_cpu',
+  'dma_sync_single_for_device',
+  'dma_sync_sg_for_cpu',
+  'dma_sync_sg_for_device',
+  'dma_map_sg_err',
+  'dma_alloc_sgt_err',
+  'remove_device_from_group',
+  'detach_device_from_domain',
 ]);
 
 /** The events this importer knows; anything else is counted as skipped. */
 export function isKnownEvent(event: string): boolean {
-  return ['map', 'unmap', 'attach_device_to_domain', 'add_device_to_group', 'io_page_fault', 'dma_map_sg', 'dma_unmap_sg'].includes(event)
-    || DMA_MAP_SINGLE.has(event) || DMA_UNMAP_SINGLE.has(event) || DMA_ALLOC.has(event) || DMA_FREE.has(event) || IGNORED.has(event);
+  return (
+    ['map', 'unmap', 'attach_device_to_domain', 'add_device_to_group', 'io_page_fault', 'dma_map_sg', 'dma_unmap_sg'].includes(event) ||
+    DMA_MAP_SINGLE.has(event) ||
+    DMA_UNMAP_SINGLE.has(event) ||
+    DMA_ALLOC.has(event) ||
+    DMA_FREE.has(event) ||
+    IGNORED.has(event)
+  );
 }
 
 /** Parses a known event's payload; null when it does not fit the format. */

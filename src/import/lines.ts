@@ -29,7 +29,10 @@ const PERF = /^\s*(.+?)\s+(\d+)(?:\/\d+)?\s+\[(\d+)\]\s+(\d+(?:\.\d+)?):\s+(\w+)
 export function parseTimestamp(text: string): bigint {
   const dot = text.indexOf('.');
   if (dot < 0) return BigInt(text);
-  const frac = text.slice(dot + 1).padEnd(9, '0').slice(0, 9);
+  const frac = text
+    .slice(dot + 1)
+    .padEnd(9, '0')
+    .slice(0, 9);
   return BigInt(text.slice(0, dot)) * 1_000_000_000n + BigInt(frac);
 }
 

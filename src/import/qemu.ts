@@ -299,10 +299,11 @@ export function alignQemu(guest: GuestEvent[], host: QemuLog['events'], ops: { m
       const g = Number(guest[instMap[id]].ts);
       pairs.push({ g, d: hostUs[firstUse[id]] * 1000 - g });
     }
-    for (let h = 0; h < H; h++) if (anchorOf[h] >= 0) {
-      const g = Number(guest[anchorOf[h]].ts);
-      pairs.push({ g, d: hostUs[h] * 1000 - g });
-    }
+    for (let h = 0; h < H; h++)
+      if (anchorOf[h] >= 0) {
+        const g = Number(guest[anchorOf[h]].ts);
+        pairs.push({ g, d: hostUs[h] * 1000 - g });
+      }
     pairs.sort((a, b) => a.g - b.g);
     const WINDOW_NS = 1e9;
     env = pairs.map((p, i) => {

@@ -39,7 +39,10 @@ export function lostLine(lost: ImportStats['lost'] | undefined): string | null {
 /** The line that import prints and inspect shows for a QEMU log. */
 export function qemuLines(q: ImportStats['qemu']): string[] {
   if (!q) return [];
-  const inv = Object.entries(q.invalidations).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${printable(k)} ${v}`).join(', ');
+  const inv = Object.entries(q.invalidations)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${printable(k)} ${v}`)
+    .join(', ');
   const a = q.alignment;
   return [
     `QEMU: ${q.translations} translations by ${q.devices.map((d) => printable(d)).join(', ') || 'no device'}; IOTLB hits ${q.iotlbHits}, updates ${q.iotlbUpdates}, resets ${q.iotlbResets}`,
@@ -70,7 +73,9 @@ const SHAPES: Record<keyof StoredImportStats, { shape: string; ok: (v: unknown) 
   },
   lost: {
     shape: '{events, markers, unknownLosses} counts',
-    ok: (v) => countsOf(v, ['events', 'markers']) && ((v as Record<string, unknown>).unknownLosses === undefined || isCount((v as Record<string, unknown>).unknownLosses)),
+    ok: (v) =>
+      countsOf(v, ['events', 'markers']) &&
+      ((v as Record<string, unknown>).unknownLosses === undefined || isCount((v as Record<string, unknown>).unknownLosses)),
   },
   qemu: {
     shape: "QEMU's counts and alignment",
@@ -78,8 +83,14 @@ const SHAPES: Record<keyof StoredImportStats, { shape: string; ok: (v: unknown) 
       if (!countsOf(v, ['translations', 'iotlbHits', 'iotlbUpdates', 'iotlbResets'])) return false;
       const q = v as Record<string, unknown>;
       const a = q.alignment as Record<string, unknown>;
-      return countRecord(q.invalidations) && Array.isArray(q.devices) && q.devices.every((d) => typeof d === 'string')
-        && countsOf(a, ['translations', 'unfit', 'unmatched', 'anchoredUnmaps', 'guestUnmaps']) && typeof a.driftMs === 'number' && Number.isFinite(a.driftMs);
+      return (
+        countRecord(q.invalidations) &&
+        Array.isArray(q.devices) &&
+        q.devices.every((d) => typeof d === 'string') &&
+        countsOf(a, ['translations', 'unfit', 'unmatched', 'anchoredUnmaps', 'guestUnmaps']) &&
+        typeof a.driftMs === 'number' &&
+        Number.isFinite(a.driftMs)
+      );
     },
   },
 };

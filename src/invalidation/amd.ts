@@ -187,7 +187,7 @@ export class Amd implements Vendor {
       const order = amdCover(start, end);
       this.commands(atts, order, amdCoverOut.start, base, nowNs);
     } else {
-      for (let s = start; s < end; ) {
+      for (let s = start; s < end;) {
         const blockEnd = s + POW2[npCacheBlockOrder(s, end)];
         const order = amdCover(s, blockEnd); // a block is its own cover (all addresses past 2^52 bytes)
         this.commands(atts, order, amdCoverOut.start, base, nowNs);

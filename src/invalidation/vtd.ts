@@ -89,7 +89,10 @@ export class Vtd implements Vendor {
     this.maxMask = opts.maxInvalidationMask;
     this.nInst = opts.instances;
     this.budget = opts.budget ?? null;
-    this.didAllocators = Array.from({ length: opts.instances }, (_, i) => new DidAllocator(opts.domainIds, this.budget, `the domain-ID space of ${opts.instanceNames?.[i] ?? `instance ${i}`}`));
+    this.didAllocators = Array.from(
+      { length: opts.instances },
+      (_, i) => new DidAllocator(opts.domainIds, this.budget, `the domain-ID space of ${opts.instanceNames?.[i] ?? `instance ${i}`}`),
+    );
     this.rm = new Removal(t, opts.instances);
   }
 

@@ -215,7 +215,10 @@ export class Attachments implements InvalidationTarget {
   }
 
   private newAttachment(dev: number, pasid: number): number {
-    this.opts.budget.charge(ATTACHMENT_SLOT_BYTES, () => `the attachment of device ${formatBdf(this.deviceRid[dev])} PASID ${pasid} (${(this.nAtts + 1).toLocaleString('en-US')} so far)`);
+    this.opts.budget.charge(
+      ATTACHMENT_SLOT_BYTES,
+      () => `the attachment of device ${formatBdf(this.deviceRid[dev])} PASID ${pasid} (${(this.nAtts + 1).toLocaleString('en-US')} so far)`,
+    );
     const att = this.nAtts++;
     if (att >= this.attDevice.length) {
       const cap = this.attDevice.length * 2;

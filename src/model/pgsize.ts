@@ -73,7 +73,16 @@ export function pgsize(ordersDesc: Int8Array, iova: number, paddr: number, size:
  * `root` when root > 0 and counting them per order into
  * `counts[countBase + order]` when `counts` is given.
  */
-export function splitRange(pool: PageTablePool, orders: Int8Array, iova: number, paddr: number, size: number, root: number, counts: Float64Array | null, countBase: number): void {
+export function splitRange(
+  pool: PageTablePool,
+  orders: Int8Array,
+  iova: number,
+  paddr: number,
+  size: number,
+  root: number,
+  counts: Float64Array | null,
+  countBase: number,
+): void {
   while (size > 0) {
     const order = pgsize(orders, iova, paddr, size);
     const count = pgsizeOut.count;

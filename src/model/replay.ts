@@ -64,7 +64,9 @@ function refuseNestedUnlessVtd(config: ReplayConfig, meta: TraceMetadata): void 
   if (config.vendor === 'vtd') return;
   for (const [id, type] of meta.domains) {
     if (type === 'nested')
-      throw new InputError(`Invalid config: vendor: the trace has nested domains (domain ${id}), and nested translation is VT-d's; replay it with "vendor": "vtd", not "${config.vendor}" (docs/model.md §9.3)`);
+      throw new InputError(
+        `Invalid config: vendor: the trace has nested domains (domain ${id}), and nested translation is VT-d's; replay it with "vendor": "vtd", not "${config.vendor}" (docs/model.md §9.3)`,
+      );
   }
 }
 
@@ -146,7 +148,20 @@ export class Replay implements ReplayResult {
     this.attachments.bindInvalidator(this.inv);
     // Lanes are fed by the specialized run only.
     const specialized = !iotlbOf && !(options.generic && this.lanes === null);
-    this.dma = new DmaPath(config, this.rows, this.attachments, this.pool, this.counters, this.inv, this.iotlbs, this.walkCaches, sizeSets, this.lanes, laneGeometries, specialized);
+    this.dma = new DmaPath(
+      config,
+      this.rows,
+      this.attachments,
+      this.pool,
+      this.counters,
+      this.inv,
+      this.iotlbs,
+      this.walkCaches,
+      sizeSets,
+      this.lanes,
+      laneGeometries,
+      specialized,
+    );
     this.mapping = new Mapping(this.rows, this.attachments, this.pool, this.counters, this.iotlbs, this.inv, config.partialUnmap, budget);
     // From here on a charge past the limit names the row being replayed.
     const rows = this.rows;

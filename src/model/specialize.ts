@@ -103,7 +103,13 @@ const compiled = new Map<string, (...args: never[]) => unknown>();
 function compile<F>(name: string, params: string, body: string): F {
   let fn = compiled.get(body);
   if (fn === undefined) {
-    fn = new Function('POW2', 'INV_POW2', 'LRU4_TOUCH', 'pfnOf', 'lastPfnOf', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(POW2, INV_POW2, LRU4_TOUCH, pfnOf, lastPfnOf) as (...args: never[]) => unknown;
+    fn = new Function('POW2', 'INV_POW2', 'LRU4_TOUCH', 'pfnOf', 'lastPfnOf', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(
+      POW2,
+      INV_POW2,
+      LRU4_TOUCH,
+      pfnOf,
+      lastPfnOf,
+    ) as (...args: never[]) => unknown;
     compiled.set(body, fn);
   }
   return fn as F;
@@ -151,7 +157,8 @@ function tableLocals(s: TableShape): string {
  */
 function probeSource(s: TableShape): string {
   // An indexed table's probe is its own (a hash, not a scan of the ways).
-  if (isIndexed(s)) return `
+  if (isIndexed(s))
+    return `
       const k = t.lookup(tag, a, x.orders);
       const ghost = t.missWasInvalidated;`;
   const W = s.ways;
@@ -199,7 +206,8 @@ function probeSource(s: TableShape): string {
 
 /** SetAssocTable.fill of the leaf (base, order, phys) for `tag` and `dom`: the set's first invalid way, else the policy's victim. */
 function fillSource(s: TableShape): string {
-  if (isIndexed(s)) return `{
+  if (isIndexed(s))
+    return `{
           t.fill(tag, base, order, phys, dom);
           tState = t.state; tTag = t.tag; tBase = t.base; tOrder = t.order; tPhys = t.phys; tOwner = t.owner; tUnmapped = t.unmappedAt;
       }`;
@@ -209,8 +217,12 @@ function fillSource(s: TableShape): string {
   return `{
           const set = (base < 4294967296 && order < 32 ? base >>> order : Math.floor(base * INV_POW2[order])) & ${MASK};
           const first = set * ${W};
-          let way = ${W <= UNROLL_WAYS ? Array.from({ length: W }, (_, w) => `tState[first + ${w}] !== ${VALID} ? ${w} : `).join('') + W : `0;
-          while (way < ${W} && tState[first + way] === ${VALID}) way++`};
+          let way = ${
+            W <= UNROLL_WAYS
+              ? Array.from({ length: W }, (_, w) => `tState[first + ${w}] !== ${VALID} ? ${w} : `).join('') + W
+              : `0;
+          while (way < ${W} && tState[first + way] === ${VALID}) way++`
+          };
           if (way === ${W}) ${policy.victim(W, W <= UNROLL_WAYS)}
           const i = first + way;
           // Entries per order: unchanged when a way of the same order is replaced.
@@ -247,14 +259,20 @@ export function pagingRunSource(s: PagingRunShape): string {
   const mask = entries - 1;
   for (let level = s.levels; level >= 1; level--) {
     const shift = s.granuleOrder + s.bitsPerLevel * (level - 1);
-    const idx = shift === 0 ? `a & ${mask}` : shift < 32 ? `(small ? a >>> ${shift} : Math.floor(a * ${2 ** -shift})) & ${mask}` : `Math.floor(a * ${2 ** -shift}) & ${mask}`;
+    const idx =
+      shift === 0
+        ? `a & ${mask}`
+        : shift < 32
+          ? `(small ? a >>> ${shift} : Math.floor(a * ${2 ** -shift})) & ${mask}`
+          : `Math.floor(a * ${2 ** -shift}) & ${mask}`;
     walkLevels.push(`
           kk = table * ${entries} + (${idx});
           p = ptr[kk];
           if (p <= 0) break walk;${level > 1 ? '\n          table = p;' : ''}`);
   }
   // PageTablePool.walkAccesses with the format's constants: levels − leafLevel + 1.
-  const walkCost = s.granuleOrder === 0 ? `${s.levels} - Math.floor(order / ${s.bitsPerLevel})` : `${s.levels} - Math.floor((order - ${s.granuleOrder}) / ${s.bitsPerLevel})`;
+  const walkCost =
+    s.granuleOrder === 0 ? `${s.levels} - Math.floor(order / ${s.bitsPerLevel})` : `${s.levels} - Math.floor((order - ${s.granuleOrder}) / ${s.bitsPerLevel})`;
   const devtlbProbe = s.devtlb
     ? `
         devtlbLookups++;
@@ -290,7 +308,7 @@ export function pagingRunSource(s: PagingRunShape): string {
         orderLookups[order]++;
         orderHits[order]++;${s.lanes ? recordSource('base', 'order', 'tPhys[k]') : ''}
         if (tUnmapped[k] >= 0 || tOwner[k] !== dom) {
-          // As DmaPath.genericRun: remapped alike, or a stale hit.${s.lanes ? '\n          x.diverged = true; // the lanes would need the page\'s leaf now' : ''}
+          // As DmaPath.genericRun: remapped alike, or a stale hit.${s.lanes ? "\n          x.diverged = true; // the lanes would need the page's leaf now" : ''}
           const o = pool.lookup(root, base);
           if (o === order && pool.foundBase === base && pool.foundPhys === tPhys[k]) {
             if (tOwner[k] === dom) tUnmapped[k] = -1;

@@ -57,7 +57,8 @@ export function tablePagesForMap(format: TableFormat, orders: Int8Array, iova: n
   let tables = 0;
   // Tables of level l hold entries of level l (l = 1: the 4K entries); the root is level `levels`.
   for (let l = 1; l < levels; l++) {
-    tables += firstBig[l] < 0 ? tablesSpanned(format, iova, end, l) : tablesSpanned(format, iova, firstBig[l], l) + tablesSpanned(format, lastBigEnd[l], end, l);
+    tables +=
+      firstBig[l] < 0 ? tablesSpanned(format, iova, end, l) : tablesSpanned(format, iova, firstBig[l], l) + tablesSpanned(format, lastBigEnd[l], end, l);
   }
   return tables;
 }

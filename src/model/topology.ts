@@ -30,7 +30,9 @@ export function resolveTopology(config: ReplayConfig, meta: TraceMetadata): Topo
   const names = config.iommus?.map((m) => m.name) ?? meta.topology?.iommus.map((m) => m.name) ?? ['iommu0'];
   // The configuration's count is checked with the configuration (config.ts); this is the trace's.
   if (names.length > MAX_INSTANCES)
-    throw new InputError(`Cannot use the trace's topology: ${names.length.toLocaleString('en-US')} IOMMU instances, over the limit of ${MAX_INSTANCES.toLocaleString('en-US')}`);
+    throw new InputError(
+      `Cannot use the trace's topology: ${names.length.toLocaleString('en-US')} IOMMU instances, over the limit of ${MAX_INSTANCES.toLocaleString('en-US')}`,
+    );
   if (new Set(names).size !== names.length) throw new InputError(`Cannot use the trace's topology: instance names repeat (${names.join(', ')})`);
   const configSizes = new Map(config.iommus?.map((m) => [m.name, m.pageSizes]));
   // One PageSizeSet per distinct list: instances mostly share theirs.
@@ -67,7 +69,6 @@ export function resolveTopology(config: ReplayConfig, meta: TraceMetadata): Topo
     describe: () => instances.map((m) => ({ name: m.name, pageSizes: m.sizes.names })),
   };
 }
-
 
 /**
  * The page-table format of a replay (docs/model.md §9.2), from the bitmaps

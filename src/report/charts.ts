@@ -92,7 +92,13 @@ export async function hitRateChart(rows: SweepRow[]): Promise<Chart> {
     height: 220,
     mark: { type: 'line', point: { size: 60, filled: true } },
     encoding: {
-      x: { field: 'entries', type: 'quantitative', scale: { type: 'log', base: 2, domain: [sizes[0], sizes[sizes.length - 1]], nice: false }, axis: { values: sizes, format: 'd' }, title: 'IOTLB entries' },
+      x: {
+        field: 'entries',
+        type: 'quantitative',
+        scale: { type: 'log', base: 2, domain: [sizes[0], sizes[sizes.length - 1]], nice: false },
+        axis: { values: sizes, format: 'd' },
+        title: 'IOTLB entries',
+      },
       y: { field: 'hitRate', type: 'quantitative', scale: { zero: false }, title: 'IOTLB hit rate', axis: { format: '.1%' } },
       color: { field: 'series', type: 'nominal', title: 'page sizes', sort: null },
       shape: { field: 'ways', type: 'nominal', title: 'associativity' },
@@ -108,10 +114,18 @@ export async function hitRateChart(rows: SweepRow[]): Promise<Chart> {
  * an empty cell that reads "broken": its cost would look the cheapest.
  */
 export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
-  const values = rows.filter((r) => r.metrics.translationCostNs !== null).map((r) => {
-    const broken = brokenCounts(r) !== null;
-    return { pageSizes: r.pageSizes, geometry: geometryOf(r), mode: modeGroup(r), costMs: broken ? null : r.metrics.translationCostNs! / 1e6, label: broken ? 'broken' : fmtNs(r.metrics.translationCostNs!) };
-  });
+  const values = rows
+    .filter((r) => r.metrics.translationCostNs !== null)
+    .map((r) => {
+      const broken = brokenCounts(r) !== null;
+      return {
+        pageSizes: r.pageSizes,
+        geometry: geometryOf(r),
+        mode: modeGroup(r),
+        costMs: broken ? null : r.metrics.translationCostNs! / 1e6,
+        label: broken ? 'broken' : fmtNs(r.metrics.translationCostNs!),
+      };
+    });
   const costs = values.flatMap((v) => (v.costMs === null ? [] : [v.costMs]));
   const mid = (Math.min(...costs) + Math.max(...costs)) / 2;
   const layer = {
@@ -122,14 +136,21 @@ export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
       y: { field: 'pageSizes', type: 'ordinal', sort: bitmapOrder(rows), title: 'page sizes', axis: bitmapAxis },
     },
     layer: [
-      { mark: 'rect', encoding: { color: { field: 'costMs', type: 'quantitative', title: 'cost (ms)', scale: { scheme: 'orangered' }, legend: { direction: 'horizontal' } } } },
+      {
+        mark: 'rect',
+        encoding: { color: { field: 'costMs', type: 'quantitative', title: 'cost (ms)', scale: { scheme: 'orangered' }, legend: { direction: 'horizontal' } } },
+      },
       // Dark cells get white text.
-      { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'label' }, color: { condition: { test: `datum.costMs > ${mid}`, value: 'white' }, value: 'black' } } },
+      {
+        mark: { type: 'text', fontSize: 10 },
+        encoding: { text: { field: 'label' }, color: { condition: { test: `datum.costMs > ${mid}`, value: 'white' }, value: 'black' } },
+      },
     ],
   };
-  const spec = modeGroupsOf(rows).length > 1
-    ? { ...chartBase, data: { values }, facet: { row: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
-    : { ...chartBase, data: { values }, ...layer };
+  const spec =
+    modeGroupsOf(rows).length > 1
+      ? { ...chartBase, data: { values }, facet: { row: { field: 'mode', type: 'nominal', title: null } }, spec: layer }
+      : { ...chartBase, data: { values }, ...layer };
   return { svg: await svgOf(spec as vl.TopLevelSpec), distinctValues: new Set(values.map((v) => v.costMs ?? v.label)).size };
 }
 
@@ -139,7 +160,11 @@ export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
  */
 export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
   const values = rows.map((r) => ({
-    mode: r.mode, point: r.point, costMs: (r.metrics.invalidationCostNs ?? 0) / 1e6, staleHits: r.metrics.staleHits ?? 0, windowUs: (r.metrics.staleWindowMaxNs ?? 0) / 1e3,
+    mode: r.mode,
+    point: r.point,
+    costMs: (r.metrics.invalidationCostNs ?? 0) / 1e6,
+    staleHits: r.metrics.staleHits ?? 0,
+    windowUs: (r.metrics.staleWindowMaxNs ?? 0) / 1e3,
   }));
   const panel = (field: string, title: string) => ({
     width: 300,
@@ -151,7 +176,11 @@ export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
       color: { field: 'mode', type: 'nominal', title: 'mode', sort: ['strict', 'lazy'] },
     },
   });
-  const svg = await svgOf({ ...chartBase, data: { values }, vconcat: [panel('staleHits', 'stale hits'), panel('windowUs', 'longest stale window (µs)')] } as vl.TopLevelSpec);
+  const svg = await svgOf({
+    ...chartBase,
+    data: { values },
+    vconcat: [panel('staleHits', 'stale hits'), panel('windowUs', 'longest stale window (µs)')],
+  } as vl.TopLevelSpec);
   return { svg, distinctValues: new Set(values.map((v) => `${v.costMs}/${v.staleHits}/${v.windowUs}`)).size };
 }
 
@@ -170,7 +199,12 @@ export async function pageMixChart(rows: SweepRow[]): Promise<Chart> {
     encoding: {
       y: { field: 'pageSizes', type: 'nominal', title: 'page sizes allowed', sort: bitmapOrder(rows), axis: bitmapAxis },
       x: { field: 'bytes', type: 'quantitative', stack: 'normalize', title: 'share of bytes mapped', axis: { format: '%' } },
-      color: { field: 'size', type: 'nominal', title: 'page size', sort: [...new Set(values.map((v) => v.size))].sort((a, b) => parseSizeLog2(a)! - parseSizeLog2(b)!) },
+      color: {
+        field: 'size',
+        type: 'nominal',
+        title: 'page size',
+        sort: [...new Set(values.map((v) => v.size))].sort((a, b) => parseSizeLog2(a)! - parseSizeLog2(b)!),
+      },
     },
   } as vl.TopLevelSpec);
   return { svg, distinctValues: new Set(values.map((v) => `${v.pageSizes}:${v.size}:${v.bytes}`)).size };

@@ -9,7 +9,20 @@ import { findPreset } from '../config/presets.js';
 import { SPEC_VERSION, toolVersion } from '../version.js';
 import { stableStringify } from '../json.js';
 import { commandCount, type Summary } from '../stats/summary.js';
-import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modeGroup, modeGroupsOf, pageMixRows, rankAcrossTraces, traceFindings, type ChartName, type RankTable, type TraceFindings } from './findings.js';
+import {
+  bitmapOrder,
+  brokenCounts,
+  geometryOf,
+  geometryOrder,
+  modeGroup,
+  modeGroupsOf,
+  pageMixRows,
+  rankAcrossTraces,
+  traceFindings,
+  type ChartName,
+  type RankTable,
+  type TraceFindings,
+} from './findings.js';
 import { fmtInt, fmtNs, fmtNum, fmtPct, mdText, tableMd, type Table } from './format.js';
 
 export interface Metric {
@@ -26,13 +39,60 @@ export interface Metric {
 export const METRICS: Metric[] = [
   { key: 'iotlbHitRate', label: 'IOTLB hit rate', better: 'max', format: (v) => fmtPct(v), get: (s) => s.totals.iotlb.hitRate },
   { key: 'iotlbMissesPerKiB', label: 'misses / KiB DMA', better: 'min', format: (v) => fmtNum(v), get: (s) => s.derived.iotlbMissesPerKiB },
-  { key: 'walkAccesses', integer: true, label: 'walk accesses', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.walks.memoryAccesses },
-  { key: 'invalidationCommands', integer: true, label: 'invalidation commands', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => commandCount(s.totals.invalidation.commands) },
-  { key: 'invalidationCostNs', label: 'invalidation cost', better: 'min', format: (v) => (v === null ? 'n/a' : fmtNs(v)), get: (s) => s.totals.costNs.invalidation },
-  { key: 'translationCostNs', label: 'translation cost', better: 'min', format: (v) => (v === null ? 'n/a' : fmtNs(v)), get: (s) => s.totals.costNs.translation },
-  { key: 'staleHits', integer: true, label: 'stale hits', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.iotlb.staleHits },
-  { key: 'staleWindowMaxNs', integer: true, label: 'stale window max', better: 'min', format: (v) => (v === null ? 'n/a' : fmtNs(v)), get: (s) => s.totals.invalidation.staleWindowMaxNs },
-  { key: 'peakTablePages', integer: true, label: 'peak table pages', better: 'min', format: (v) => (v === null ? 'n/a' : fmtInt(v)), get: (s) => s.totals.pageTable.peakTablePages },
+  {
+    key: 'walkAccesses',
+    integer: true,
+    label: 'walk accesses',
+    better: 'min',
+    format: (v) => (v === null ? 'n/a' : fmtInt(v)),
+    get: (s) => s.totals.walks.memoryAccesses,
+  },
+  {
+    key: 'invalidationCommands',
+    integer: true,
+    label: 'invalidation commands',
+    better: 'min',
+    format: (v) => (v === null ? 'n/a' : fmtInt(v)),
+    get: (s) => commandCount(s.totals.invalidation.commands),
+  },
+  {
+    key: 'invalidationCostNs',
+    label: 'invalidation cost',
+    better: 'min',
+    format: (v) => (v === null ? 'n/a' : fmtNs(v)),
+    get: (s) => s.totals.costNs.invalidation,
+  },
+  {
+    key: 'translationCostNs',
+    label: 'translation cost',
+    better: 'min',
+    format: (v) => (v === null ? 'n/a' : fmtNs(v)),
+    get: (s) => s.totals.costNs.translation,
+  },
+  {
+    key: 'staleHits',
+    integer: true,
+    label: 'stale hits',
+    better: 'min',
+    format: (v) => (v === null ? 'n/a' : fmtInt(v)),
+    get: (s) => s.totals.iotlb.staleHits,
+  },
+  {
+    key: 'staleWindowMaxNs',
+    integer: true,
+    label: 'stale window max',
+    better: 'min',
+    format: (v) => (v === null ? 'n/a' : fmtNs(v)),
+    get: (s) => s.totals.invalidation.staleWindowMaxNs,
+  },
+  {
+    key: 'peakTablePages',
+    integer: true,
+    label: 'peak table pages',
+    better: 'min',
+    format: (v) => (v === null ? 'n/a' : fmtInt(v)),
+    get: (s) => s.totals.pageTable.peakTablePages,
+  },
 ];
 
 /**
@@ -113,7 +173,7 @@ export function compactPageSizes(sizes: readonly string[]): string {
   const log2s = sizes.map((s) => parseSizeLog2(s));
   if (log2s.some((l) => l === undefined)) return formatPageSizeSet(sizes);
   const parts: string[] = [];
-  for (let i = 0; i < sizes.length; ) {
+  for (let i = 0; i < sizes.length;) {
     let j = i;
     while (j + 1 < sizes.length && log2s[j + 1]! === log2s[j]! + 1) j++;
     if (j - i >= 2) parts.push(`${sizes[i]}..${sizes[j]}`);
@@ -184,8 +244,14 @@ export function resultsArrow(rows: SweepRow[], points: { label: string; config: 
   const int32 = (f: (c: ReplayConfig) => number | null) => A.vectorFromArray(configs.map(f), new A.Int32());
   const float64 = (f: (c: ReplayConfig) => number | null) => A.vectorFromArray(configs.map(f), new A.Float64());
   const cols: Record<string, A.Vector> = {
-    trace: A.vectorFromArray(rows.map((r) => r.trace), new A.Utf8()),
-    point: A.vectorFromArray(rows.map((r) => r.point), new A.Utf8()),
+    trace: A.vectorFromArray(
+      rows.map((r) => r.trace),
+      new A.Utf8(),
+    ),
+    point: A.vectorFromArray(
+      rows.map((r) => r.point),
+      new A.Utf8(),
+    ),
     // The configuration, flat (docs/report-keys.md); the point's whole
     // resolved configuration is in the schema metadata.
     page_sizes: utf8((c) => formatPageSizeSet(c.pageSizes)),
@@ -219,7 +285,12 @@ export function resultsArrow(rows: SweepRow[], points: { label: string; config: 
     dma_events: int64Column(rows.map((r) => r.dmaEvents)),
   };
   for (const m of METRICS)
-    cols[snake(m.key)] = m.integer ? int64Column(rows.map((r) => r.metrics[m.key] ?? 0)) : A.vectorFromArray(rows.map((r) => r.metrics[m.key]), new A.Float64());
+    cols[snake(m.key)] = m.integer
+      ? int64Column(rows.map((r) => r.metrics[m.key] ?? 0))
+      : A.vectorFromArray(
+          rows.map((r) => r.metrics[m.key]),
+          new A.Float64(),
+        );
   for (const s of sizes) cols[`map_pages_${s}`] = int64Column(rows.map((r) => r.mapPages[s] ?? 0));
   for (const c of COUNTS) cols[c.column] = int64Column(rows.map((r) => r.counts[c.column]));
   const table = new A.Table(cols);
@@ -227,9 +298,22 @@ export function resultsArrow(rows: SweepRow[], points: { label: string; config: 
     [RESULTS_META.toolVersion, toolVersion()],
     [RESULTS_META.specVersion, SPEC_VERSION],
     // Compact JSON with sorted keys: the same points give the same bytes.
-    [RESULTS_META.points, JSON.stringify(JSON.parse(stableStringify(points.map((p) => ({ label: p.label, config: p.config })), 0)))],
+    [
+      RESULTS_META.points,
+      JSON.stringify(
+        JSON.parse(
+          stableStringify(
+            points.map((p) => ({ label: p.label, config: p.config })),
+            0,
+          ),
+        ),
+      ),
+    ],
   ]);
-  const withMeta = new A.Table(new A.Schema(table.schema.fields, metadata), table.batches.map((b) => new A.RecordBatch(new A.Schema(table.schema.fields, metadata), b.data)));
+  const withMeta = new A.Table(
+    new A.Schema(table.schema.fields, metadata),
+    table.batches.map((b) => new A.RecordBatch(new A.Schema(table.schema.fields, metadata), b.data)),
+  );
   return A.tableToIPC(withMeta, 'file');
 }
 
@@ -285,7 +369,11 @@ export function gridTable(rows: SweepRow[], key: string): Table {
 }
 
 export function pageMixTable(rows: SweepRow[]): Table {
-  return { header: ['page sizes allowed', 'share of bytes mapped'], rows: pageMixRows(rows).map((m) => [m.pageSizes, m.mix || 'nothing mapped']), alignRight: false };
+  return {
+    header: ['page sizes allowed', 'share of bytes mapped'],
+    rows: pageMixRows(rows).map((m) => [m.pageSizes, m.mix || 'nothing mapped']),
+    alignRight: false,
+  };
 }
 
 /**
@@ -312,11 +400,17 @@ export function rankTable(t: RankTable): Table {
 }
 
 /** What the across-traces table shows (Markdown; html.ts renders the same words). */
-export const RANK_INTRO_MD = 'Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there: 1 is the cheapest, `=` a tie. Points with DMA faults or map errors have no rank.';
+export const RANK_INTRO_MD =
+  'Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there: 1 is the cheapest, `=` a tie. Points with DMA faults or map errors have no rank.';
 
 /** The findings of every trace, in trace order. */
 export function sweepFindings(rows: SweepRow[], traces: string[]): TraceFindings[] {
-  return traces.map((t) => traceFindings(rows.filter((r) => r.trace === t), t));
+  return traces.map((t) =>
+    traceFindings(
+      rows.filter((r) => r.trace === t),
+      t,
+    ),
+  );
 }
 
 const CHART_TITLES: Record<ChartName, string> = {
@@ -346,7 +440,15 @@ export function sweepMarkdown(rows: SweepRow[], traces: string[], title = 'iommu
   for (const f of findings) {
     const tr = rows.filter((r) => r.trace === f.trace);
     out.push(`## ${mdText(f.trace)}`, '');
-    if (f.broken) out.push(`> **Warning.** ${f.broken.warning}`, '>', ...tableMd(brokenTable(f.broken.points)).split('\n').map((l) => `> ${l}`), '');
+    if (f.broken)
+      out.push(
+        `> **Warning.** ${f.broken.warning}`,
+        '>',
+        ...tableMd(brokenTable(f.broken.points))
+          .split('\n')
+          .map((l) => `> ${l}`),
+        '',
+      );
     out.push(`**Recommendation.** ${f.recommendation}`, '', `**Strict against lazy.** ${f.tradeoff}`, '');
     if (tr.every((r) => r.dmaEvents === 0)) out.push('> This trace has no DMA events: hit rates need DMA events.', '');
     out.push(`### ${CHART_TITLES.hitRate}`, '', f.flat.hitRate ?? tableMd(gridTable(tr, 'iotlbHitRate')), '');

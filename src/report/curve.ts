@@ -59,22 +59,27 @@ export function kneesOf(c: CurveOf): Knee[] | undefined {
  * for every multi-size bitmap: the bitmap's "4K+2M" was split on "|").
  */
 function reachOf(entries: number, sizes: string[]): Record<string, number> {
-  return Object.fromEntries(sizes.map((s) => {
-    const log2 = parseSizeLog2(s);
-    if (log2 === undefined) throw new Error(`reach: page size "${s}" does not parse`);
-    return [s, entries * 2 ** log2];
-  }));
+  return Object.fromEntries(
+    sizes.map((s) => {
+      const log2 = parseSizeLog2(s);
+      if (log2 === undefined) throw new Error(`reach: page size "${s}" does not parse`);
+      return [s, entries * 2 ** log2];
+    }),
+  );
 }
 
 /** How a curve was computed, in words, for the outputs. */
 export function methodOf(r: CurveResult): string {
   if (r.policy === 'opt') return "Belady's OPT over the largest size's reference stream";
   if (r.method === 'stack') {
-    const approx = r.approximate?.length ? `; sizes ${r.approximate.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(', ')} approximate (--max-groups reached)` : '';
+    const approx = r.approximate?.length
+      ? `; sizes ${r.approximate.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(', ')} approximate (--max-groups reached)`
+      : '';
     return `${approx ? '' : 'exact '}LRU stack profile (${r.groups} size group(s), ${r.passes} pass(es) over the trace${approx})`;
   }
   if (r.policy !== 'lru') return `${r.policy} has no stack property: each size replayed as a point (one decode, one table per size)`;
-  if (r.ways === 0) return 'each power-of-two size replayed as a point (one decode, one table per size): the trace has nested domains, whose two-stage walks the stack profile does not model';
+  if (r.ways === 0)
+    return 'each power-of-two size replayed as a point (one decode, one table per size): the trace has nested domains, whose two-stage walks the stack profile does not model';
   return 'each number of sets replayed as a point (one decode, one table per geometry)';
 }
 
@@ -84,18 +89,52 @@ const COUNTERS = ['lookups', 'hits', 'misses', 'staleHits', 'walks', 'walkAccess
 export function curvesArrow(curves: CurveOf[]): Uint8Array {
   const rows: { c: CurveOf; p: CurveCounters }[] = curves.flatMap((c) => c.result.points.map((p) => ({ c, p })));
   const cols: Record<string, A.Vector> = {
-    trace: A.vectorFromArray(rows.map((r) => r.c.trace), new A.Utf8()),
-    pageSizes: A.vectorFromArray(rows.map((r) => r.c.pageSizes), new A.Utf8()),
-    mode: A.vectorFromArray(rows.map((r) => r.c.mode), new A.Utf8()),
-    vendor: A.vectorFromArray(rows.map((r) => r.c.vendor), new A.Utf8()),
-    policy: A.vectorFromArray(rows.map((r) => r.c.result.policy), new A.Utf8()),
-    ways: A.vectorFromArray(rows.map((r) => r.c.result.ways), new A.Uint32()),
-    sets: A.vectorFromArray(rows.map((r) => r.p.sets), new A.Uint32()),
-    entries: A.vectorFromArray(rows.map((r) => r.p.entries), new A.Uint32()),
+    trace: A.vectorFromArray(
+      rows.map((r) => r.c.trace),
+      new A.Utf8(),
+    ),
+    pageSizes: A.vectorFromArray(
+      rows.map((r) => r.c.pageSizes),
+      new A.Utf8(),
+    ),
+    mode: A.vectorFromArray(
+      rows.map((r) => r.c.mode),
+      new A.Utf8(),
+    ),
+    vendor: A.vectorFromArray(
+      rows.map((r) => r.c.vendor),
+      new A.Utf8(),
+    ),
+    policy: A.vectorFromArray(
+      rows.map((r) => r.c.result.policy),
+      new A.Utf8(),
+    ),
+    ways: A.vectorFromArray(
+      rows.map((r) => r.c.result.ways),
+      new A.Uint32(),
+    ),
+    sets: A.vectorFromArray(
+      rows.map((r) => r.p.sets),
+      new A.Uint32(),
+    ),
+    entries: A.vectorFromArray(
+      rows.map((r) => r.p.entries),
+      new A.Uint32(),
+    ),
   };
-  for (const k of COUNTERS) cols[k] = A.vectorFromArray(rows.map((r) => BigInt(r.p[k])), new A.Int64());
-  cols.hitRate = A.vectorFromArray(rows.map((r) => r.p.hitRate), new A.Float64());
-  cols.translationCostNs = A.vectorFromArray(rows.map((r) => r.p.translationCostNs), new A.Float64());
+  for (const k of COUNTERS)
+    cols[k] = A.vectorFromArray(
+      rows.map((r) => BigInt(r.p[k])),
+      new A.Int64(),
+    );
+  cols.hitRate = A.vectorFromArray(
+    rows.map((r) => r.p.hitRate),
+    new A.Float64(),
+  );
+  cols.translationCostNs = A.vectorFromArray(
+    rows.map((r) => r.p.translationCostNs),
+    new A.Float64(),
+  );
   return A.tableToIPC(new A.Table(cols), 'file');
 }
 
@@ -140,7 +179,11 @@ function kneeTable(curves: CurveOf[]): Table {
         fmtPct(last.lookups === 0 ? null : last.hitRate),
         ...KNEE_FRACTIONS.map((_, i) => {
           const k = knees?.[i];
-          return k ? `${k.entries} (${Object.entries(k.reachBytes).map(([s, b]) => `${fmtBytes(b)} at ${s}`).join(', ')})` : 'n/a';
+          return k
+            ? `${k.entries} (${Object.entries(k.reachBytes)
+                .map(([s, b]) => `${fmtBytes(b)} at ${s}`)
+                .join(', ')})`
+            : 'n/a';
         }),
         methodOf(c.result),
       ];
@@ -154,13 +197,30 @@ function pointsTable(c: CurveOf): Table {
   const pts = c.result.points.filter((p, i, all) => (p.entries & (p.entries - 1)) === 0 || i === all.length - 1);
   return {
     header: ['entries', 'sets', 'hit rate', 'hits', 'walks', 'walk accesses', 'stale hits', 'faults', 'translation cost'],
-    rows: pts.map((p) => [String(p.entries), String(p.sets), fmtPct(p.lookups === 0 ? null : p.hitRate), fmtInt(p.hits), fmtInt(p.walks), fmtInt(p.walkAccesses), fmtInt(p.staleHits), fmtInt(p.faults), fmtNs(p.translationCostNs)]),
+    rows: pts.map((p) => [
+      String(p.entries),
+      String(p.sets),
+      fmtPct(p.lookups === 0 ? null : p.hitRate),
+      fmtInt(p.hits),
+      fmtInt(p.walks),
+      fmtInt(p.walkAccesses),
+      fmtInt(p.staleHits),
+      fmtInt(p.faults),
+      fmtNs(p.translationCostNs),
+    ]),
   };
 }
 
 export function curvesMarkdown(curves: CurveOf[], title = 'iommu-replay curve'): string {
   const out = [`# ${mdText(title)}`, '', 'Every point is what `replay` reports at that IOTLB geometry. Rows: `curves.arrow`; knees: `curves.json`.', ''];
-  out.push('## Knees', '', 'The smallest size that reaches 90, 95 and 99 % of the curve\'s largest hit count, and the bytes its entries cover.', '', tableMd(kneeTable(curves)), '');
+  out.push(
+    '## Knees',
+    '',
+    "The smallest size that reaches 90, 95 and 99 % of the curve's largest hit count, and the bytes its entries cover.",
+    '',
+    tableMd(kneeTable(curves)),
+    '',
+  );
   // Trace names are file names: through mdText (tableMd escapes every cell).
   for (const c of curves) out.push(`## ${mdText(curveLabel(c))}`, '', tableMd(pointsTable(c)), '');
   return out.join('\n');
@@ -181,7 +241,15 @@ function pow2Ticks(max: number): number[] {
  */
 export async function curveCharts(curves: CurveOf[], width = 300, height = 180): Promise<{ trace: string; mode: string; svg: string }[]> {
   const values = curves.flatMap((c) =>
-    c.result.points.map((p) => ({ trace: c.trace, mode: modeLabel(c), pageSizes: c.pageSizes, policy: c.result.policy, ways: c.result.ways === 0 ? 'full' : `${c.result.ways}-way`, entries: p.entries, hitRate: p.hitRate })),
+    c.result.points.map((p) => ({
+      trace: c.trace,
+      mode: modeLabel(c),
+      pageSizes: c.pageSizes,
+      policy: c.result.policy,
+      ways: c.result.ways === 0 ? 'full' : `${c.result.ways}-way`,
+      entries: p.entries,
+      hitRate: p.hitRate,
+    })),
   );
   const max = Math.max(1, ...curves.map((c) => c.result.points[c.result.points.length - 1].entries));
   // Solid LRU, dashed OPT, dotted point policies: only those drawn are in the legend.
@@ -199,7 +267,13 @@ export async function curveCharts(curves: CurveOf[], width = 300, height = 180):
       height,
       mark: { type: 'line', interpolate: 'step-after' },
       encoding: {
-        x: { field: 'entries', type: 'quantitative', scale: { type: 'log', base: 2, domain: [1, max] }, axis: { values: pow2Ticks(max), format: 'd' }, title: 'IOTLB entries' },
+        x: {
+          field: 'entries',
+          type: 'quantitative',
+          scale: { type: 'log', base: 2, domain: [1, max] },
+          axis: { values: pow2Ticks(max), format: 'd' },
+          title: 'IOTLB entries',
+        },
         y: { field: 'hitRate', type: 'quantitative', title: 'hit rate', axis: { format: '%' }, scale: { domain: [0, 1] } },
         color: { field: 'pageSizes', type: 'nominal', title: 'page sizes', scale: { domain: bitmaps } },
         strokeDash: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain: policies, range: policies.map((p) => dashes[p]) } },

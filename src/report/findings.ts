@@ -120,7 +120,8 @@ function recommendationRows(rows: SweepRow[]): SweepRow[] {
 
 export function recommend(rows: SweepRow[], tolerance = TOLERANCE): string {
   const costed = recommendationRows(rows).filter((r) => r.metrics.translationCostNs !== null);
-  if (!costed.length || costed.every((r) => r.dmaEvents === 0)) return `No recommendation: the trace has no DMA events (hit rates and translation cost need them).`;
+  if (!costed.length || costed.every((r) => r.dmaEvents === 0))
+    return `No recommendation: the trace has no DMA events (hit rates and translation cost need them).`;
   const cands = costed.filter((r) => brokenCounts(r) === null);
   if (!cands.length) {
     const faults = Math.min(...costed.map((r) => r.counts.dma_faults ?? 0));
@@ -144,11 +145,17 @@ export function recommend(rows: SweepRow[], tolerance = TOLERANCE): string {
   const several = vendorsOf(rows) > 1;
   const named = (r: SweepRow) => (several ? `${r.pageSizes} under ${r.vendor}` : r.pageSizes);
   const tied = good.filter((r) => geometryOf(r) === geom && cost(r) === cost(pick)).map(named);
-  const bitmapText = tied.length > 1 && tied.length === new Set(atGeom.map(named)).size
-    ? `any page-size bitmap (${tied.join(', ')}: all equal)`
-    : tied.length > 1 ? `page sizes ${tied.join(' or ')} (equal)` : `page sizes ${named(pick)}`;
+  const bitmapText =
+    tied.length > 1 && tied.length === new Set(atGeom.map(named)).size
+      ? `any page-size bitmap (${tied.join(', ')}: all equal)`
+      : tied.length > 1
+        ? `page sizes ${tied.join(' or ')} (equal)`
+        : `page sizes ${named(pick)}`;
   const bestRows = cands.filter((r) => cost(r) === best);
-  const bestAt = bestRows.length === 1 ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}${several ? ` under ${bestRows[0].vendor}` : ''}` : `, reached by ${bestRows.length} points`;
+  const bestAt =
+    bestRows.length === 1
+      ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}${several ? ` under ${bestRows[0].vendor}` : ''}`
+      : `, reached by ${bestRows.length} points`;
   const why: string[] = [];
   // Why not smaller: the best that the next smaller IOTLB manages.
   const smaller = cands.filter((r) => r.iotlbEntries < pick.iotlbEntries);
@@ -183,14 +190,19 @@ export function tradeoff(rows: SweepRow[]): string {
   const modes = modesOf(rows);
   const s = rows.filter((r) => r.mode === 'strict');
   const l = rows.filter((r) => r.mode === 'lazy');
-  if (!s.length || !l.length) return `Only ${modes.join(', ') || 'one mode of'} invalidation was run on this trace; add \`--mode strict lazy\` to weigh lazy invalidation's cost against its stale exposure.`;
+  if (!s.length || !l.length)
+    return `Only ${modes.join(', ') || 'one mode of'} invalidation was run on this trace; add \`--mode strict lazy\` to weigh lazy invalidation's cost against its stale exposure.`;
   const mean = (rs: SweepRow[]) => rs.reduce((a, r) => a + (r.metrics.invalidationCostNs ?? 0), 0) / rs.length;
   const max = (rs: SweepRow[], k: string) => rs.reduce((a, r) => Math.max(a, r.metrics[k] ?? 0), 0);
   const [cs, cl] = [mean(s), mean(l)];
-  const change = cs === cl ? `leaves the invalidation cost at ${fmtNs(cs)}` : `${cl < cs ? 'cuts' : 'raises'} the invalidation cost from ${fmtNs(cs)} to ${fmtNs(cl)}${cs > 0 ? ` (${pctChange(cs, cl)})` : ''}`;
-  const exposure = (rs: SweepRow[]) => (max(rs, 'staleHits') === 0 && max(rs, 'staleWindowMaxNs') === 0
-    ? 'no stale hits and no stale window'
-    : `up to ${fmtInt(max(rs, 'staleHits'))} stale hits and stale windows up to ${fmtNs(max(rs, 'staleWindowMaxNs'))}`);
+  const change =
+    cs === cl
+      ? `leaves the invalidation cost at ${fmtNs(cs)}`
+      : `${cl < cs ? 'cuts' : 'raises'} the invalidation cost from ${fmtNs(cs)} to ${fmtNs(cl)}${cs > 0 ? ` (${pctChange(cs, cl)})` : ''}`;
+  const exposure = (rs: SweepRow[]) =>
+    max(rs, 'staleHits') === 0 && max(rs, 'staleWindowMaxNs') === 0
+      ? 'no stale hits and no stale window'
+      : `up to ${fmtInt(max(rs, 'staleHits'))} stale hits and stale windows up to ${fmtNs(max(rs, 'staleWindowMaxNs'))}`;
   return `Lazy invalidation ${change} (mean per point) with ${exposure(l)}; strict has ${exposure(s)}.`;
 }
 
@@ -204,9 +216,18 @@ export function flatLines(rows: SweepRow[]): Record<ChartName, string | null> {
   const mixes = new Set(pageMixRows(rows).map((m) => m.mix));
   const tradeRows = rows.map((r) => `${r.metrics.invalidationCostNs}/${r.metrics.staleHits}/${r.metrics.staleWindowMaxNs}`);
   return {
-    hitRate: one('iotlbHitRate', (v) => `IOTLB hit rate is ${fmtPct(v)} at every point${working.length < rows.length ? ' without DMA faults or map errors' : ''}.`, working),
+    hitRate: one(
+      'iotlbHitRate',
+      (v) => `IOTLB hit rate is ${fmtPct(v)} at every point${working.length < rows.length ? ' without DMA faults or map errors' : ''}.`,
+      working,
+    ),
     translationCost: one('translationCostNs', (v) => `Translation cost is ${fmtNs(v)} at every point.`),
-    tradeoff: modesOf(rows).length < 2 ? null : new Set(tradeRows).size === 1 ? `Invalidation cost (${fmtNs(rows[0].metrics.invalidationCostNs ?? 0)}) and stale exposure are the same in both modes.` : null,
+    tradeoff:
+      modesOf(rows).length < 2
+        ? null
+        : new Set(tradeRows).size === 1
+          ? `Invalidation cost (${fmtNs(rows[0].metrics.invalidationCostNs ?? 0)}) and stale exposure are the same in both modes.`
+          : null,
     pageMix: mixes.size <= 1 ? `Every bitmap maps the same page sizes${mixes.size ? `: ${[...mixes][0] || 'nothing mapped'}` : ''}.` : null,
   };
 }
@@ -219,7 +240,9 @@ export function pageMixRows(rows: SweepRow[]): { pageSizes: string; mix: string;
     const bytes: Record<string, number> = {};
     for (const [size, pages] of Object.entries(r.mapPages)) if (pages > 0) bytes[size] = pages * 2 ** parseSizeLog2(size)!;
     const total = Object.values(bytes).reduce((a, b) => a + b, 0);
-    const mix = Object.entries(bytes).map(([size, b]) => `${size} ${fmtPct(b / total, 0)}`).join(', ');
+    const mix = Object.entries(bytes)
+      .map(([size, b]) => `${size} ${fmtPct(b / total, 0)}`)
+      .join(', ');
     out.set(r.pageSizes, { pageSizes: r.pageSizes, mix, bytes });
   }
   return [...out.values()];

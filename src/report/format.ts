@@ -75,7 +75,11 @@ export function mdTable(header: string[], rows: string[][], alignRight = true): 
 
 /** A Table of plain-text cells as Markdown: every cell through mdText. */
 export function tableMd(t: Table): string {
-  return mdTable(t.header.map(mdText), t.rows.map((r) => r.map(mdText)), t.alignRight ?? true);
+  return mdTable(
+    t.header.map(mdText),
+    t.rows.map((r) => r.map(mdText)),
+    t.alignRight ?? true,
+  );
 }
 
 /** Text for HTML (content or a quoted attribute): one line, control characters as \xNN, markup characters as entities. */

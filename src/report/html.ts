@@ -35,7 +35,9 @@ async function figure(name: ChartName, rows: SweepRow[], flat: string | null): P
 export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iommu-replay sweep'): Promise<string> {
   const findings = sweepFindings(rows, traces);
   const sections: string[] = [];
-  sections.push(`<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings.map((f) => `<li><strong>${esc(f.trace)}</strong>: ${prose(f.recommendation + glanceNote(f))}</li>`).join('')}</ul></section>`);
+  sections.push(
+    `<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings.map((f) => `<li><strong>${esc(f.trace)}</strong>: ${prose(f.recommendation + glanceNote(f))}</li>`).join('')}</ul></section>`,
+  );
   for (const f of findings) {
     const tr = rows.filter((r) => r.trace === f.trace);
     const charts: string[] = [];
@@ -47,7 +49,9 @@ export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iom
     }
     sections.push(
       `<section class="trace" id="trace-${esc(f.trace.replace(/[^A-Za-z0-9_-]/g, '_'))}"><h2>${esc(f.trace)}</h2>` +
-        (f.broken ? `<div class="warning" role="alert"><p><strong>Warning.</strong> ${prose(f.broken.warning)}</p>${tableHtml(brokenTable(f.broken.points))}</div>` : '') +
+        (f.broken
+          ? `<div class="warning" role="alert"><p><strong>Warning.</strong> ${prose(f.broken.warning)}</p>${tableHtml(brokenTable(f.broken.points))}</div>`
+          : '') +
         `<p class="recommendation"><strong>Recommendation.</strong> ${prose(f.recommendation)}</p>` +
         `<p class="tradeoff"><strong>Strict against lazy.</strong> ${prose(f.tradeoff)}</p>` +
         `<div class="charts">${charts.join('')}</div>` +
@@ -55,7 +59,9 @@ export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iom
     );
   }
   if (traces.length > 1) {
-    sections.push(`<section class="across"><h2>Across traces</h2><p>Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there: 1 is the cheapest, <code>=</code> a tie. Points with DMA faults or map errors have no rank.</p>${tableHtml(rankTable(rankAcrossTraces(rows, traces)))}</section>`);
+    sections.push(
+      `<section class="across"><h2>Across traces</h2><p>Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there: 1 is the cheapest, <code>=</code> a tie. Points with DMA faults or map errors have no rank.</p>${tableHtml(rankTable(rankAcrossTraces(rows, traces)))}</section>`,
+    );
   }
   const points = new Set(rows.map((r) => r.point)).size;
   return htmlPage(title, `<p>${traces.length} trace(s) &times; ${points} configuration point(s).</p>`, sections);

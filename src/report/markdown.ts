@@ -18,7 +18,9 @@ export function replayMarkdown(s: Summary): string {
   const out: string[] = [];
   out.push(`# iommu-replay: ${mdText(c.name)}`);
   out.push('');
-  out.push(`Trace: ${s.trace.files.map(mdText).join(', ')}${s.trace.workload ? ` (${mdText(s.trace.workload)})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(s.trace.spanNs)}.`);
+  out.push(
+    `Trace: ${s.trace.files.map(mdText).join(', ')}${s.trace.workload ? ` (${mdText(s.trace.workload)})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(s.trace.spanNs)}.`,
+  );
   out.push('');
   out.push(
     `Configuration: page sizes ${formatPageSizeSet(c.pageSizes)}, IOTLB ${c.iotlb.sets}x${c.iotlb.ways} (${c.iotlb.entries} entries, ${c.iotlb.policy}), ` +
@@ -35,35 +37,62 @@ export function replayMarkdown(s: Summary): string {
   out.push('');
   out.push('## By page size');
   out.push('');
-  out.push(mdTable(['page size', 'IOTLB lookups', 'hits', 'hit rate', 'pages mapped', 'pages unmapped'],
-    s.byPageSize.map((p) => [p.pageSize, fmtInt(p.lookups), fmtInt(p.hits), fmtPct(p.hitRate), fmtInt(t.map.pages[p.pageSize] ?? 0), fmtInt(t.unmap.pages[p.pageSize] ?? 0)])));
+  out.push(
+    mdTable(
+      ['page size', 'IOTLB lookups', 'hits', 'hit rate', 'pages mapped', 'pages unmapped'],
+      s.byPageSize.map((p) => [
+        p.pageSize,
+        fmtInt(p.lookups),
+        fmtInt(p.hits),
+        fmtPct(p.hitRate),
+        fmtInt(t.map.pages[p.pageSize] ?? 0),
+        fmtInt(t.unmap.pages[p.pageSize] ?? 0),
+      ]),
+    ),
+  );
   out.push('');
   out.push('## Invalidation');
   out.push('');
-  out.push(mdTable(['metric', 'value'], [
-    ['syncs', fmtInt(t.invalidation.syncs)],
-    ['page-selective commands', fmtInt(t.invalidation.commands.page)],
-    ['domain-selective commands', fmtInt(t.invalidation.commands.domain)],
-    ['device-TLB commands', fmtInt(t.invalidation.commands.devtlb)],
-    ['wait descriptors', fmtInt(t.invalidation.commands.wait)],
-    // Another vendor's commands by their own names (VT-d's are the four rows above).
-    ...(c.vendor === 'vtd' ? [] : Object.entries(t.invalidation.commands.byName ?? {}).map(([name, n]) => [`\`${name}\``, fmtInt(n)])),
-    ['domain-wide flushes', fmtInt(t.invalidation.flushes)],
-    ['IOTLB entries removed', fmtInt(t.invalidation.entriesRemoved)],
-    ['commands per unmap', fmtNum(s.derived.invalidationCommandsPerUnmap)],
-    ['cost per unmapped byte', s.derived.invalidationCostNsPerUnmappedByte === null ? 'n/a' : `${fmtNum(s.derived.invalidationCostNsPerUnmappedByte, 4)} ns`],
-    ['IOTLB misses caused by invalidation', fmtPct(s.derived.iotlbMissShareFromInvalidation)],
-    ['stale hits', fmtInt(t.iotlb.staleHits)],
-    ['stale window (max / mean)', `${fmtNs(t.invalidation.staleWindowMaxNs)} / ${t.invalidation.staleWindowMeanNs === null ? 'n/a' : fmtNs(t.invalidation.staleWindowMeanNs)}`],
-  ]));
+  out.push(
+    mdTable(
+      ['metric', 'value'],
+      [
+        ['syncs', fmtInt(t.invalidation.syncs)],
+        ['page-selective commands', fmtInt(t.invalidation.commands.page)],
+        ['domain-selective commands', fmtInt(t.invalidation.commands.domain)],
+        ['device-TLB commands', fmtInt(t.invalidation.commands.devtlb)],
+        ['wait descriptors', fmtInt(t.invalidation.commands.wait)],
+        // Another vendor's commands by their own names (VT-d's are the four rows above).
+        ...(c.vendor === 'vtd' ? [] : Object.entries(t.invalidation.commands.byName ?? {}).map(([name, n]) => [`\`${name}\``, fmtInt(n)])),
+        ['domain-wide flushes', fmtInt(t.invalidation.flushes)],
+        ['IOTLB entries removed', fmtInt(t.invalidation.entriesRemoved)],
+        ['commands per unmap', fmtNum(s.derived.invalidationCommandsPerUnmap)],
+        [
+          'cost per unmapped byte',
+          s.derived.invalidationCostNsPerUnmappedByte === null ? 'n/a' : `${fmtNum(s.derived.invalidationCostNsPerUnmappedByte, 4)} ns`,
+        ],
+        ['IOTLB misses caused by invalidation', fmtPct(s.derived.iotlbMissShareFromInvalidation)],
+        ['stale hits', fmtInt(t.iotlb.staleHits)],
+        [
+          'stale window (max / mean)',
+          `${fmtNs(t.invalidation.staleWindowMaxNs)} / ${t.invalidation.staleWindowMeanNs === null ? 'n/a' : fmtNs(t.invalidation.staleWindowMeanNs)}`,
+        ],
+      ],
+    ),
+  );
   out.push('');
   out.push('## Map and unmap');
   out.push('');
-  out.push(mdTable(['op', 'ops', 'errors', 'short', 'bytes'], [
-    ['map', fmtInt(t.map.ops), fmtInt(t.map.errors), '', fmtBytes(t.map.bytes)],
-    ['unmap', fmtInt(t.unmap.ops), fmtInt(t.unmap.errors), fmtInt(t.unmap.short), fmtBytes(t.unmap.bytes)],
-    ['attach/detach', fmtInt(t.attach.ops), fmtInt(t.attach.errors), '', ''],
-  ]));
+  out.push(
+    mdTable(
+      ['op', 'ops', 'errors', 'short', 'bytes'],
+      [
+        ['map', fmtInt(t.map.ops), fmtInt(t.map.errors), '', fmtBytes(t.map.bytes)],
+        ['unmap', fmtInt(t.unmap.ops), fmtInt(t.unmap.errors), fmtInt(t.unmap.short), fmtBytes(t.unmap.bytes)],
+        ['attach/detach', fmtInt(t.attach.ops), fmtInt(t.attach.errors), '', ''],
+      ],
+    ),
+  );
   out.push('');
   // 4 KiB pages, or the granule's under smmuv3 (model §9.2).
   const tablePageBytes = tablePageBytesOf(c.vendor, c.iommus?.[0]?.pageSizes ?? c.pageSizes);
@@ -71,37 +100,68 @@ export function replayMarkdown(s: Summary): string {
   out.push('');
   const n = t.nested;
   if (n.walks + n.s1Faults + n.s2Faults > 0) {
-    out.push(`Nested translation: ${fmtInt(n.walks)} 2-D walks with ${fmtInt(n.memoryAccesses)} memory accesses; faults ${fmtInt(n.s1Faults)} in stage 1, ${fmtInt(n.s2Faults)} in stage 2.`);
+    out.push(
+      `Nested translation: ${fmtInt(n.walks)} 2-D walks with ${fmtInt(n.memoryAccesses)} memory accesses; faults ${fmtInt(n.s1Faults)} in stage 1, ${fmtInt(n.s2Faults)} in stage 2.`,
+    );
     out.push('');
   }
   out.push('## By device');
   out.push('');
-  out.push(mdTable(['device', 'iommu', 'DMA events', 'faults', 'passthrough', 'IOTLB lookups', 'hit rate', 'devTLB hit rate', 'walks'],
-    s.byDevice.map((d) => [mdText(d.device), mdText(d.iommu), fmtInt(d.dma.events), fmtInt(d.dma.faults), fmtInt(d.dma.passthrough), fmtInt(d.iotlb.lookups), fmtPct(d.iotlb.hitRate), d.devtlbPresent ? fmtPct(d.devtlb.hitRate) : '-', fmtInt(d.walks.count)])));
+  out.push(
+    mdTable(
+      ['device', 'iommu', 'DMA events', 'faults', 'passthrough', 'IOTLB lookups', 'hit rate', 'devTLB hit rate', 'walks'],
+      s.byDevice.map((d) => [
+        mdText(d.device),
+        mdText(d.iommu),
+        fmtInt(d.dma.events),
+        fmtInt(d.dma.faults),
+        fmtInt(d.dma.passthrough),
+        fmtInt(d.iotlb.lookups),
+        fmtPct(d.iotlb.hitRate),
+        d.devtlbPresent ? fmtPct(d.devtlb.hitRate) : '-',
+        fmtInt(d.walks.count),
+      ]),
+    ),
+  );
   out.push('');
   out.push('## By domain');
   out.push('');
-  out.push(mdTable(['domain', 'type', 'maps', 'unmaps', 'IOTLB hit rate', 'stale hits', 'commands', 'flushes'],
-    s.byDomain.map((d) => [String(d.domain), mdText(d.type), fmtInt(d.map.ops), fmtInt(d.unmap.ops), fmtPct(d.iotlb.hitRate), fmtInt(d.iotlb.staleHits),
-      fmtInt(commandCount(d.invalidation.commands)), fmtInt(d.invalidation.flushes)])));
+  out.push(
+    mdTable(
+      ['domain', 'type', 'maps', 'unmaps', 'IOTLB hit rate', 'stale hits', 'commands', 'flushes'],
+      s.byDomain.map((d) => [
+        String(d.domain),
+        mdText(d.type),
+        fmtInt(d.map.ops),
+        fmtInt(d.unmap.ops),
+        fmtPct(d.iotlb.hitRate),
+        fmtInt(d.iotlb.staleHits),
+        fmtInt(commandCount(d.invalidation.commands)),
+        fmtInt(d.invalidation.flushes),
+      ]),
+    ),
+  );
   out.push('');
   return out.join('\n');
 }
 
 export function summaryTable(s: Summary): string {
   const t = s.totals;
-  return mdTable(['metric', 'value'], [
-    ['DMA events', fmtInt(t.dma.events)],
-    ['DMA bytes', fmtBytes(t.dma.bytes)],
-    ['faults / passthrough', `${fmtInt(t.dma.faults)} / ${fmtInt(t.dma.passthrough)}`],
-    ['IOTLB lookups', fmtInt(t.iotlb.lookups)],
-    ['IOTLB hit rate', fmtPct(t.iotlb.hitRate)],
-    ['IOTLB misses per KiB of DMA', fmtNum(s.derived.iotlbMissesPerKiB)],
-    ['device-TLB hit rate', fmtPct(t.devtlb.hitRate)],
-    ['page walks (memory accesses)', `${fmtInt(t.walks.count)} (${fmtInt(t.walks.memoryAccesses)})`],
-    ['invalidation commands', fmtInt(commandCount(t.invalidation.commands))],
-    ['translation cost', fmtNs(t.costNs.translation)],
-    ['invalidation cost', fmtNs(t.costNs.invalidation)],
-    ['peak page-table pages', fmtInt(t.pageTable.peakTablePages)],
-  ]);
+  return mdTable(
+    ['metric', 'value'],
+    [
+      ['DMA events', fmtInt(t.dma.events)],
+      ['DMA bytes', fmtBytes(t.dma.bytes)],
+      ['faults / passthrough', `${fmtInt(t.dma.faults)} / ${fmtInt(t.dma.passthrough)}`],
+      ['IOTLB lookups', fmtInt(t.iotlb.lookups)],
+      ['IOTLB hit rate', fmtPct(t.iotlb.hitRate)],
+      ['IOTLB misses per KiB of DMA', fmtNum(s.derived.iotlbMissesPerKiB)],
+      ['device-TLB hit rate', fmtPct(t.devtlb.hitRate)],
+      ['page walks (memory accesses)', `${fmtInt(t.walks.count)} (${fmtInt(t.walks.memoryAccesses)})`],
+      ['invalidation commands', fmtInt(commandCount(t.invalidation.commands))],
+      ['translation cost', fmtNs(t.costNs.translation)],
+      ['invalidation cost', fmtNs(t.costNs.invalidation)],
+      ['peak page-table pages', fmtInt(t.pageTable.peakTablePages)],
+    ],
+  );
 }

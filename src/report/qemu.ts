@@ -27,7 +27,8 @@ export function crossCheckRows(q: QemuCounts, s: Summary, mode: CheckMode): Chec
   const rows: CheckRow[] = [];
   if (mode === 'strict') rows.push({ what: 'page-selective invalidations (vtd_inv_desc_iotlb_pages)', model: cmd.page, qemu: inv('iotlb_pages'), exact: true });
   rows.push({
-    what: mode === 'lazy' ? 'flushes: domain-selective invalidations (vtd_inv_desc_iotlb_domain)' : 'domain-selective invalidations (vtd_inv_desc_iotlb_domain)',
+    what:
+      mode === 'lazy' ? 'flushes: domain-selective invalidations (vtd_inv_desc_iotlb_domain)' : 'domain-selective invalidations (vtd_inv_desc_iotlb_domain)',
     model: cmd.domain,
     qemu: inv('iotlb_domain'),
     exact: mode !== 'lazy',
@@ -40,6 +41,9 @@ export function crossCheckRows(q: QemuCounts, s: Summary, mode: CheckMode): Chec
 
 export function crossCheckTable(rows: CheckRow[]): string {
   const out = ['| count | model | QEMU | |', '|---|---:|---:|---|'];
-  for (const r of rows) out.push(`| ${r.what} | ${r.model} | ${r.qemu} | ${r.model === r.qemu ? 'equal' : r.exact ? 'DIFFERENT' : `${r.model > r.qemu ? '+' : ''}${(((r.model - r.qemu) / Math.max(1, r.qemu)) * 100).toFixed(1)}%`} |`);
+  for (const r of rows)
+    out.push(
+      `| ${r.what} | ${r.model} | ${r.qemu} | ${r.model === r.qemu ? 'equal' : r.exact ? 'DIFFERENT' : `${r.model > r.qemu ? '+' : ''}${(((r.model - r.qemu) / Math.max(1, r.qemu)) * 100).toFixed(1)}%`} |`,
+    );
   return out.join('\n') + '\n';
 }

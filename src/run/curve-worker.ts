@@ -37,7 +37,10 @@ async function hasNested(trace: string): Promise<boolean> {
 export async function runCurveTask(t: CurveTask): Promise<CurveResult[]> {
   const feed = fileFeed([t.trace]);
   const nested = await hasNested(t.trace);
-  if (nested && t.opt) throw new InputError(`Cannot bound "${t.trace}" with --opt: it has nested domains (two-stage walks), which the OPT bound does not model; run without --opt`);
+  if (nested && t.opt)
+    throw new InputError(
+      `Cannot bound "${t.trace}" with --opt: it has nested domains (two-stage walks), which the OPT bound does not model; run without --opt`,
+    );
   const stack = t.policy === 'lru' && t.ways === 0 && !nested;
   const main = stack ? await lruStackCurve(feed, t.config, t.maxEntries, t.maxGroups) : await pointsCurve(feed, t.config, t.policy, t.ways, t.maxEntries);
   return t.opt ? [main, await optCurve(feed, t.config, t.maxEntries)] : [main];

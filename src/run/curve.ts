@@ -82,7 +82,12 @@ export function fileFeed(paths: string[], opts: CurveProgress = {}): Feed {
   return (make) => runReplays(paths, make, opts);
 }
 
-function counters(entries: number, sets: number, c: Omit<CurveCounters, 'entries' | 'sets' | 'misses' | 'hitRate' | 'translationCostNs'>, cfg: ReplayConfig): CurveCounters {
+function counters(
+  entries: number,
+  sets: number,
+  c: Omit<CurveCounters, 'entries' | 'sets' | 'misses' | 'hitRate' | 'translationCostNs'>,
+  cfg: ReplayConfig,
+): CurveCounters {
   return {
     entries,
     sets,
@@ -95,7 +100,19 @@ function counters(entries: number, sets: number, c: Omit<CurveCounters, 'entries
 
 function fromSummary(entries: number, sets: number, s: Summary, cfg: ReplayConfig): CurveCounters {
   const t = s.totals;
-  return counters(entries, sets, { lookups: t.iotlb.lookups, hits: t.iotlb.hits, staleHits: t.iotlb.staleHits, walks: t.walks.count, walkAccesses: t.walks.memoryAccesses, faults: t.dma.faults }, cfg);
+  return counters(
+    entries,
+    sets,
+    {
+      lookups: t.iotlb.lookups,
+      hits: t.iotlb.hits,
+      staleHits: t.iotlb.staleHits,
+      walks: t.walks.count,
+      walkAccesses: t.walks.memoryAccesses,
+      faults: t.dma.faults,
+    },
+    cfg,
+  );
 }
 
 /** The page sizes a replay's IOTLB lookups were of, smallest first (CurveResult.pageSizesUsed). */
@@ -151,14 +168,19 @@ export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries
       for (let size = g.lo; size <= g.hi; size++) {
         gainHits += g.hitGain[size];
         gainAccesses += g.accessGain[size];
-        points[size - 1] = counters(size, 1, {
-          lookups: t.iotlb.lookups,
-          hits: t.iotlb.hits + gainHits,
-          staleHits: t.iotlb.staleHits,
-          walks: t.walks.count - gainHits,
-          walkAccesses: t.walks.memoryAccesses - gainAccesses,
-          faults: t.dma.faults,
-        }, cfg);
+        points[size - 1] = counters(
+          size,
+          1,
+          {
+            lookups: t.iotlb.lookups,
+            hits: t.iotlb.hits + gainHits,
+            staleHits: t.iotlb.staleHits,
+            walks: t.walks.count - gainHits,
+            walkAccesses: t.walks.memoryAccesses - gainAccesses,
+            faults: t.dma.faults,
+          },
+          cfg,
+        );
       }
       pending.push(...g.spawned);
       // Ranges marked before a later split moved sizes out stay only for the sizes kept.

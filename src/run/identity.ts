@@ -39,7 +39,7 @@ export function traceIdentity(file: string): TraceIdentity {
 /** Why two identities differ, in words, or null when they are the same file. */
 export function identityMismatch(expected: TraceIdentity, found: TraceIdentity): string | null {
   if (expected.size !== found.size) return `${found.size} bytes where the submitter has ${expected.size}`;
-  if (expected.head !== found.head) return 'its first 64 KiB differ from the submitter\'s';
-  if (expected.tail !== found.tail) return 'its last 64 KiB differ from the submitter\'s';
+  if (expected.head !== found.head) return "its first 64 KiB differ from the submitter's";
+  if (expected.tail !== found.tail) return "its last 64 KiB differ from the submitter's";
   return null;
 }

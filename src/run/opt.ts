@@ -85,7 +85,13 @@ const DEAD = -1;
  * OPT hits by depth: hitsAt[d] references hit at every size >= d, and
  * costAt[d] the walk accesses they save. `stream` as RecordingStack's.
  */
-export function optProfile(stream: Int32Array, length: number, keys: number, keyCost: Float64Array, maxEntries: number): { refs: number; cost: number; hitsAt: Float64Array; costAt: Float64Array } {
+export function optProfile(
+  stream: Int32Array,
+  length: number,
+  keys: number,
+  keyCost: Float64Array,
+  maxEntries: number,
+): { refs: number; cost: number; hitsAt: Float64Array; costAt: Float64Array } {
   // Backward: each reference's next use (its index), or NEVER.
   const next = new Int32Array(length);
   const nextRef = new Int32Array(keys).fill(NEVER);

@@ -29,7 +29,12 @@ export type PoolRun = (task: unknown, transferList?: MessagePort[]) => Promise<u
  * are aborted and waited for before the pool goes: no thread is torn down
  * mid-task, and `aborted()` tells a task not to report after the run failed.
  */
-export async function runOnPool<T, R>(filename: string, threads: number, items: readonly T[], each: (item: T, run: PoolRun, aborted: () => boolean) => Promise<R>): Promise<R[]> {
+export async function runOnPool<T, R>(
+  filename: string,
+  threads: number,
+  items: readonly T[],
+  each: (item: T, run: PoolRun, aborted: () => boolean) => Promise<R>,
+): Promise<R[]> {
   // The pool's library loads only when threads run (a CLI start pays for no more than it uses).
   const { Piscina } = await import('piscina');
   const pool = new Piscina({ filename, minThreads: 0, maxThreads: threads, idleTimeout: 100 });

@@ -107,7 +107,8 @@ function parseQueueUrl(url: string): ParsedUrl {
   } catch {
     throw new InputError(`Invalid --queue "${shownUrl(url)}": ${URL_FORM}`);
   }
-  if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || !u.hostname || u.search || u.hash) throw new InputError(`Invalid --queue "${shownUrl(url)}": ${URL_FORM}`);
+  if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || !u.hostname || u.search || u.hash)
+    throw new InputError(`Invalid --queue "${shownUrl(url)}": ${URL_FORM}`);
   const dbText = u.pathname.length > 1 ? u.pathname.slice(1) : '0';
   const db = /^\d{1,5}$/.test(dbText) ? Number(dbText) : NaN;
   if (!Number.isInteger(db)) throw new InputError(`Invalid --queue "${shownUrl(url)}": the database "${printable(dbText)}" is not a number`);
@@ -148,7 +149,10 @@ export function describeRedisError(err: unknown): { text: string; auth: boolean 
   const e = err as NodeJS.ErrnoException | undefined;
   const message = e?.message ?? String(err);
   if (/^(WRONGPASS|NOAUTH)/.test(message) || /\b(WRONGPASS|NOAUTH)\b/.test(message)) {
-    return { text: /NOAUTH/.test(message) ? 'authentication failed (the server needs a password)' : 'authentication failed (wrong user name or password)', auth: true };
+    return {
+      text: /NOAUTH/.test(message) ? 'authentication failed (the server needs a password)' : 'authentication failed (wrong user name or password)',
+      auth: true,
+    };
   }
   return { text: printable(e?.code ?? message, 200), auth: false };
 }
@@ -175,7 +179,9 @@ export async function connect(conn: QueueConnection, purpose: 'submit' | 'worker
     const why = lastError ?? describeRedisError(err);
     // A wrong or missing password is the command line's fault, not the server's: exit status 2.
     if (why.auth) throw new InputError(`Cannot log in to Redis at ${shownUrl(conn.url)}: ${why.text}`);
-    throw new UnavailableError(redact(`Cannot reach Redis at ${shownUrl(conn.url)}: ${why.text}${purpose === 'worker' ? '' : ' (is redis-server running?)'}`, conn));
+    throw new UnavailableError(
+      redact(`Cannot reach Redis at ${shownUrl(conn.url)}: ${why.text}${purpose === 'worker' ? '' : ' (is redis-server running?)'}`, conn),
+    );
   }
   return redis;
 }

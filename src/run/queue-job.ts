@@ -29,8 +29,7 @@ import { MAX_POINTS_PER_TASK } from './sweep.js';
  * job computes one trace's curves (run/curve-worker.ts).
  */
 export type JobData = { version: string; trace: TraceIdentity[] } & (
-  | { kind: 'points'; configs: ReplayConfig[]; maxTableBytes?: number }
-  | { kind: 'curve'; curve: Omit<CurveTask, 'trace'> }
+  { kind: 'points'; configs: ReplayConfig[]; maxTableBytes?: number } | { kind: 'curve'; curve: Omit<CurveTask, 'trace'> }
 );
 
 /**
@@ -103,7 +102,8 @@ function checkResolvedConfig(value: unknown, where: string): ReplayConfig {
     if (err instanceof InputError) throw new InputError(`Invalid job: ${err.message}`);
     throw err;
   }
-  if (stableStringify(resolved) !== stableStringify(value)) throw new InputError(`Invalid job: config "${where}" is not a resolved configuration (defaults missing, or fields that resolve otherwise)`);
+  if (stableStringify(resolved) !== stableStringify(value))
+    throw new InputError(`Invalid job: config "${where}" is not a resolved configuration (defaults missing, or fields that resolve otherwise)`);
   return resolved;
 }
 
@@ -144,7 +144,8 @@ export function checkJob(data: unknown, limits: WorkerLimits): JobData {
     return { ...job, configs, maxTableBytes: Math.min(job.maxTableBytes ?? own, own) };
   }
   const config = checkResolvedConfig(job.curve.config, 'curve.config');
-  if (job.curve.ways > job.curve.maxEntries) throw new InputError(`Invalid job: curve.ways: expected at most maxEntries (${job.curve.maxEntries}), got ${job.curve.ways}`);
+  if (job.curve.ways > job.curve.maxEntries)
+    throw new InputError(`Invalid job: curve.ways: expected at most maxEntries (${job.curve.maxEntries}), got ${job.curve.ways}`);
   if (job.curve.opt && job.curve.ways !== 0) throw new InputError('Invalid job: curve.opt: OPT is computed for the fully associative curve (ways 0)');
   return { ...job, curve: { ...job.curve, config } };
 }
@@ -242,7 +243,14 @@ const summarySchema = z.looseObject({
     costNs: z.looseObject({ translation: real, invalidation: real }),
   }),
   byDevice: z.array(z.looseObject({ device: z.string(), iommu: z.string(), devtlbPresent: z.boolean(), dma, iotlb, devtlb, walks })),
-  byDomain: z.array(z.looseObject({ domain: count, type: z.string(), parent: count.optional(), iotlb: z.looseObject({ lookups: count, hits: count, staleHits: count, hitRate: rate }) })),
+  byDomain: z.array(
+    z.looseObject({
+      domain: count,
+      type: z.string(),
+      parent: count.optional(),
+      iotlb: z.looseObject({ lookups: count, hits: count, staleHits: count, hitRate: rate }),
+    }),
+  ),
   byPageSize: z.array(z.looseObject({ pageSize: z.string(), lookups: count, hits: count, hitRate: rate })),
   derived: z.record(z.string(), z.number().nullable()),
 });
@@ -330,14 +338,16 @@ export function curvesOf(result: unknown, data: JobData & { kind: 'curve' }, id:
     const c = parsed.data;
     const policy = k === 1 ? 'opt' : curve.policy;
     if (c.policy !== policy || c.ways !== curve.ways) throw new Error(`curve ${k + 1} is of another policy or geometry than the job's`);
-    if (c.points.some((p, i) => p.entries > curve.maxEntries || (i > 0 && p.entries <= c.points[i - 1].entries))) throw new Error(`curve ${k + 1}: sizes not ascending within 1..${curve.maxEntries}`);
+    if (c.points.some((p, i) => p.entries > curve.maxEntries || (i > 0 && p.entries <= c.points[i - 1].entries)))
+      throw new Error(`curve ${k + 1}: sizes not ascending within 1..${curve.maxEntries}`);
     return c as CurveResult;
   });
 }
 
 function resultTexts(result: unknown, id: string, n: number): string[] {
   const r = result as Partial<JobResult> | null | undefined;
-  if (typeof r !== 'object' || r === null || typeof r.job !== 'string' || !Array.isArray(r.results)) throw new Error('not a result of this version (expected {job, results})');
+  if (typeof r !== 'object' || r === null || typeof r.job !== 'string' || !Array.isArray(r.results))
+    throw new Error('not a result of this version (expected {job, results})');
   if (r.job !== id) throw new Error('it is the result of another job');
   if (r.results.length !== n) throw new Error(`${r.results.length} result(s) where the job has ${n}`);
   return r.results;

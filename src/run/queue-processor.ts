@@ -27,7 +27,8 @@ export default async function processJob(job: SandboxedJob<JobData, JobResult>):
     const paths = data.trace.map((file) => checkTracePath(file.path, limits.traceRoots));
     for (const file of data.trace) {
       // Only whether it differs: the failure is stored in Redis, where the file's size is nobody's business.
-      if (identityMismatch(file, traceIdentity(file.path))) throw new InputError(`Trace "${printable(file.path, 200)}" on this worker is not the submitter's file (its size or content differ)`);
+      if (identityMismatch(file, traceIdentity(file.path)))
+        throw new InputError(`Trace "${printable(file.path, 200)}" on this worker is not the submitter's file (its size or content differ)`);
     }
     if (data.kind === 'curve') return { job: key, results: [JSON.stringify(await runCurveTask({ ...data.curve, trace: paths[0] }))] };
     let last = 0;

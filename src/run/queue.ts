@@ -84,7 +84,9 @@ async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> 
     const pending = new Map<string, Submission>();
     for (const j of jobs) {
       const id = jobId(j.data);
-      const job = await live(queue.add(j.data.kind, j.data, { jobId: id, attempts: 1, removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS } }));
+      const job = await live(
+        queue.add(j.data.kind, j.data, { jobId: id, attempts: 1, removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS } }),
+      );
       // A job that failed before (a worker without the file, say) runs again: the submitter asked anew.
       if ((await live(job.getState())) === 'failed') await live(job.retry('failed'));
       pending.set(id, j);
@@ -93,7 +95,8 @@ async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> 
       for (const [id, j] of pending) {
         // The state first, then the job: the result is written with the state, in one script.
         const state = await live(queue.getJobState(id));
-        if (state === 'unknown') throw new UnavailableError(`${jobName(id, j.data)} vanished from the queue at ${shownUrl(opts.url)} (was the database flushed?)`);
+        if (state === 'unknown')
+          throw new UnavailableError(`${jobName(id, j.data)} vanished from the queue at ${shownUrl(opts.url)} (was the database flushed?)`);
         if (state !== 'completed' && state !== 'failed' && !j.progress) continue;
         let job: Job<JobData, unknown> | undefined;
         try {
@@ -110,7 +113,9 @@ async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> 
           } catch (err) {
             // Removed, so that the next run computes it again instead of finding it.
             await live(queue.remove(id)).catch(() => {});
-            throw new InputError(`${jobName(id, j.data)}: its result in the queue is not valid for the job (${printable((err as Error).message, 200)}); it was removed from the queue, run again to compute it anew`);
+            throw new InputError(
+              `${jobName(id, j.data)}: its result in the queue is not valid for the job (${printable((err as Error).message, 200)}); it was removed from the queue, run again to compute it anew`,
+            );
           }
         } else if (state === 'failed') {
           // The worker's one-line error (bad input, a file that differs): it fails once, for good.
@@ -137,7 +142,13 @@ export async function runSweepQueued(traces: string[][], points: ReplayConfig[],
   const report = () => opts.onProgress?.(eventsOf.reduce((a, b) => a + b, 0));
   await submitAll(
     tasks.map((task, i) => {
-      const data: JobData & { kind: 'points' } = { version: opts.version, trace: task.trace.map((f) => identities.get(f)!), kind: 'points', configs: task.pointIndexes.map((p) => points[p]), maxTableBytes: opts.maxTableBytes };
+      const data: JobData & { kind: 'points' } = {
+        version: opts.version,
+        trace: task.trace.map((f) => identities.get(f)!),
+        kind: 'points',
+        configs: task.pointIndexes.map((p) => points[p]),
+        maxTableBytes: opts.maxTableBytes,
+      };
       return {
         data,
         done: (result, id) => {
@@ -218,7 +229,9 @@ export async function startWorker(opts: WorkerOptions): Promise<{ close: () => P
   worker.on('active', (job) => {
     started.set(String(job.id), Date.now());
     const trace = Array.isArray(job.data?.trace) ? job.data.trace.map((t) => String(t?.path)).join('+') : '?';
-    log(`job ${nameOf(job)} ${printable(trace, 200)}: ${job.data?.kind === 'points' && Array.isArray(job.data.configs) ? `${job.data.configs.length} point(s)` : 'curves'}`);
+    log(
+      `job ${nameOf(job)} ${printable(trace, 200)}: ${job.data?.kind === 'points' && Array.isArray(job.data.configs) ? `${job.data.configs.length} point(s)` : 'curves'}`,
+    );
   });
   worker.on('completed', (job) => {
     log(`job ${nameOf(job)} done in ${((Date.now() - (started.get(String(job.id)) ?? Date.now())) / 1000).toFixed(1)} s`);

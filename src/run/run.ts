@@ -18,7 +18,11 @@ export interface RunOptions extends ReplayLimits {
 }
 
 /** Replays built for a trace's metadata, fed the trace once (one decode, every replay). */
-export async function runReplays<R extends Replay>(paths: string[], make: (meta: TraceMetadata) => R[], opts: RunOptions = {}): Promise<{ replays: R[]; labels: string[]; workload?: string }> {
+export async function runReplays<R extends Replay>(
+  paths: string[],
+  make: (meta: TraceMetadata) => R[],
+  opts: RunOptions = {},
+): Promise<{ replays: R[]; labels: string[]; workload?: string }> {
   const trace = await openTrace(paths);
   try {
     const replays = make(trace.meta);
@@ -65,7 +69,15 @@ export async function replayPointsFed(feed: Feed, configs: ReplayConfig[], limit
   let groups: number[][] = [];
   const { replays, labels, workload } = await feed((meta) => {
     groups = (meta.parents?.size ?? 0) > 0 ? configs.map((_, i) => [i]) : laneGroups(configs);
-    return groups.map((g) => (g.length === 1 ? new Replay(configs[g[0]], meta, limits) : laneReplay(g.map((i) => configs[i]), meta, limits)));
+    return groups.map((g) =>
+      g.length === 1
+        ? new Replay(configs[g[0]], meta, limits)
+        : laneReplay(
+            g.map((i) => configs[i]),
+            meta,
+            limits,
+          ),
+    );
   });
   const summaries: Summary[] = new Array(configs.length);
   const alone: number[] = [];
@@ -75,7 +87,12 @@ export async function replayPointsFed(feed: Feed, configs: ReplayConfig[], limit
       summaries[g[0]] = buildSummary(r, labels, workload);
       return;
     }
-    const lanes = laneSummaries(r, g.map((i) => configs[i]), labels, workload);
+    const lanes = laneSummaries(
+      r,
+      g.map((i) => configs[i]),
+      labels,
+      workload,
+    );
     summaries[g[0]] = lanes[0]!;
     for (let j = 1; j < g.length; j++) {
       const s = lanes[j];

@@ -63,7 +63,6 @@ export function laneGroupOf(points: ReplayConfig[]): (point: number) => number {
   return (p) => group[p];
 }
 
-
 export async function runSweep(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions): Promise<void> {
   const tasks = planTasks(traces, points.length, opts.jobs, opts.skip, laneGroupOf(points));
   const progress = new Map<SweepTask, number>();
@@ -97,7 +96,9 @@ export async function runSweep(traces: string[][], points: ReplayConfig[], opts:
       report();
     });
     try {
-      const result = unwrapInputError((await run({ trace: task.trace, configs, maxTableBytes: opts.maxTableBytes, port: port2 }, [port2])) as Summary[] | WorkerInputError);
+      const result = unwrapInputError(
+        (await run({ trace: task.trace, configs, maxTableBytes: opts.maxTableBytes, port: port2 }, [port2])) as Summary[] | WorkerInputError,
+      );
       if (!aborted()) finish(task, result);
     } finally {
       port1.close();

@@ -113,7 +113,19 @@ export class Counters {
    * `devBase` and its domain's at `domBase`: the replay's loops, generic,
    * nested and specialized, count in locals and write here once a run.
    */
-  addRun(devBase: number, domBase: number, devtlbLookups: number, devtlbHits: number, lookups: number, hits: number, stale: number, invalidatedMisses: number, walks: number, walkAccesses: number, faults: number): void {
+  addRun(
+    devBase: number,
+    domBase: number,
+    devtlbLookups: number,
+    devtlbHits: number,
+    lookups: number,
+    hits: number,
+    stale: number,
+    invalidatedMisses: number,
+    walks: number,
+    walkAccesses: number,
+    faults: number,
+  ): void {
     const cd = this.device;
     cd[devBase + D.devtlbLookups] += devtlbLookups;
     cd[devBase + D.devtlbHits] += devtlbHits;

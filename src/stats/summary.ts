@@ -86,7 +86,14 @@ function dmaOf(g: Get): Totals['dma'] {
 function iotlbOf(g: Get): Totals['iotlb'] {
   const lookups = g(D.iotlbLookups);
   const hits = g(D.iotlbHits);
-  return { lookups, hits, misses: lookups - hits, staleHits: g(D.iotlbStaleHits), hitRate: ratio(hits, lookups), invalidatedMisses: g(D.iotlbInvalidatedMisses) };
+  return {
+    lookups,
+    hits,
+    misses: lookups - hits,
+    staleHits: g(D.iotlbStaleHits),
+    hitRate: ratio(hits, lookups),
+    invalidatedMisses: g(D.iotlbInvalidatedMisses),
+  };
 }
 function devtlbOf(g: Get): Totals['devtlb'] {
   const lookups = g(D.devtlbLookups);

@@ -88,7 +88,6 @@ export function copyRow(src: EventBatch, from: number, dst: EventBatch, to: numb
   dst.size[2 * to + 1] = src.size[2 * from + 1];
 }
 
-
 /** A copy of the first `length` rows with its own (8-byte aligned) storage. */
 export function cloneBatch(b: EventBatch): EventBatch {
   const n = b.length;

@@ -229,7 +229,8 @@ const ZSTD_MAX_WINDOW = 8 << 20;
  * or null when it leaves it out; and its window size.
  */
 function zstdHeader(src: Uint8Array): { contentSize: number | null; windowSize: number } {
-  if (src.length < 6 || src[0] !== 0x28 || src[1] !== 0xb5 || src[2] !== 0x2f || src[3] !== 0xfd) throw new FormatError('its ZSTD frame is corrupt (no ZSTD magic)');
+  if (src.length < 6 || src[0] !== 0x28 || src[1] !== 0xb5 || src[2] !== 0x2f || src[3] !== 0xfd)
+    throw new FormatError('its ZSTD frame is corrupt (no ZSTD magic)');
   const flags = src[4];
   const singleSegment = (flags >> 5) & 1;
   const fcf = flags >> 6;
@@ -262,7 +263,8 @@ function zstdFrames(src: Uint8Array, out: Uint8Array): number {
       if (contentSize !== out.length) throw new FormatError(`its ZSTD frame holds ${contentSize} bytes, its length says ${out.length}`);
       return z.decompress(src, out).length;
     }
-    if (windowSize > Math.max(ZSTD_MAX_WINDOW, out.length)) throw new FormatError(`its ZSTD frame asks for a window of ${windowSize} bytes and does not say its size`);
+    if (windowSize > Math.max(ZSTD_MAX_WINDOW, out.length))
+      throw new FormatError(`its ZSTD frame asks for a window of ${windowSize} bytes and does not say its size`);
     let done = 0;
     const stream = new z.Decompress((chunk) => {
       if (chunk.length > out.length - done) throw new FormatError('its ZSTD frame holds more bytes than its length says');
@@ -292,7 +294,8 @@ export function decompressBuffer(codec: Codec, raw: Uint8Array, needBytes: numbe
   const hi = view.getInt32(4, true);
   if (hi === -1 && lo === 0xffffffff) return raw.subarray(8); // stored uncompressed
   const length = hi * 4294967296 + lo;
-  if (hi < 0 || length > maxBytes) throw new FormatError(`a ${codecName(codec)}-compressed buffer says it holds ${hi < 0 ? -(2 ** 64 - length) : length} bytes, expected at most ${maxBytes}`);
+  if (hi < 0 || length > maxBytes)
+    throw new FormatError(`a ${codecName(codec)}-compressed buffer says it holds ${hi < 0 ? -(2 ** 64 - length) : length} bytes, expected at most ${maxBytes}`);
   const out = new Uint8Array(length);
   const src = raw.subarray(8);
   let n: number;

@@ -75,9 +75,7 @@ export function layoutOf(schema: ArrowSchema): Layout {
   for (const { name, kind } of COLUMNS) {
     const field = schema.fields.find((f) => f.name === name);
     if (!field) throw new FormatError(`column "${name}" is missing`);
-    const ok = kind === 'op'
-      ? isString(field.type.id) && (field.dictionary === null || field.dictionary.index.bitWidth > 0)
-      : isInt(field);
+    const ok = kind === 'op' ? isString(field.type.id) && (field.dictionary === null || field.dictionary.index.bitWidth > 0) : isInt(field);
     if (!ok) {
       const expected = kind === 'op' ? 'utf8, large_utf8, utf8_view or a dictionary of one of them' : `${kind} (or another integer type)`;
       throw new FormatError(`column "${name}" is ${fieldTypeName(field)}, expected ${expected}`);
@@ -140,13 +138,18 @@ export function checkBatchHeader(layout: Layout, h: RecordBatchHeader, bodyLengt
     const first = starts[c.node];
     const size = (j: number) => h.buffers[2 * (first + j) + 1];
     const validity = size(0);
-    if (validity !== 0 && validity < Math.ceil(len / 8)) throw new FormatError(`${where}, column "${c.name}": a validity bitmap of ${validity} bytes for ${len} rows`);
+    if (validity !== 0 && validity < Math.ceil(len / 8))
+      throw new FormatError(`${where}, column "${c.name}": a validity bitmap of ${validity} bytes for ${len} rows`);
     const f = c.field;
-    const [need, have] = f.dictionary ? [intBytes({ ...f, type: f.dictionary.index }, len), size(1)]
-      : f.type.id === TypeId.Int ? [intBytes(f, len), size(1)]
-      : f.type.id === TypeId.Utf8 ? [len === 0 ? 0 : 4 * (len + 1), size(1)]
-      : f.type.id === TypeId.LargeUtf8 ? [len === 0 ? 0 : 8 * (len + 1), size(1)]
-      : [16 * len, size(1)];
+    const [need, have] = f.dictionary
+      ? [intBytes({ ...f, type: f.dictionary.index }, len), size(1)]
+      : f.type.id === TypeId.Int
+        ? [intBytes(f, len), size(1)]
+        : f.type.id === TypeId.Utf8
+          ? [len === 0 ? 0 : 4 * (len + 1), size(1)]
+          : f.type.id === TypeId.LargeUtf8
+            ? [len === 0 ? 0 : 8 * (len + 1), size(1)]
+            : [16 * len, size(1)];
     if (have < need) throw new FormatError(`${where}, column "${c.name}": ${have} bytes of values for ${len} rows, expected ${need}`);
   }
   return starts;
@@ -190,7 +193,10 @@ function toWords(f: ArrowField, bytes: Uint8Array, n: number, what: string, firs
   const { bitWidth, signed } = f.type;
   if (bitWidth === 64) {
     const words = new Uint32Array(aligned(bytes, 4).buffer, aligned(bytes, 4).byteOffset, 2 * n);
-    if (signed) for (let i = 0; i < n; i++) if (words[2 * i + 1] >= 0x80000000) throw new FormatError(`${what} has a negative value ${show64(words[2 * i], words[2 * i + 1], true)} at row ${firstRow + i}`);
+    if (signed)
+      for (let i = 0; i < n; i++)
+        if (words[2 * i + 1] >= 0x80000000)
+          throw new FormatError(`${what} has a negative value ${show64(words[2 * i], words[2 * i + 1], true)} at row ${firstRow + i}`);
     return words;
   }
   const narrow = narrowView(f, bytes, n);
@@ -218,7 +224,8 @@ function toU32(f: ArrowField, bytes: Uint8Array, n: number, what: string, firstR
     const words = toWords(f, bytes, n, what, firstRow);
     const out = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
-      if (words[2 * i + 1] !== 0) throw new FormatError(`${what} has the value ${show64(words[2 * i], words[2 * i + 1], signed)} at row ${firstRow + i}, more than a uint32 holds`);
+      if (words[2 * i + 1] !== 0)
+        throw new FormatError(`${what} has the value ${show64(words[2 * i], words[2 * i + 1], signed)} at row ${firstRow + i}, more than a uint32 holds`);
       out[i] = words[2 * i];
     }
     return out;
@@ -226,7 +233,8 @@ function toU32(f: ArrowField, bytes: Uint8Array, n: number, what: string, firstR
   if (bitWidth === 32) {
     const b = aligned(bytes, 4);
     const out = new Uint32Array(b.buffer, b.byteOffset, n);
-    if (signed) for (let i = 0; i < n; i++) if (out[i] >= 0x80000000) throw new FormatError(`${what} has a negative value ${out[i] | 0} at row ${firstRow + i}`);
+    if (signed)
+      for (let i = 0; i < n; i++) if (out[i] >= 0x80000000) throw new FormatError(`${what} has a negative value ${out[i] | 0} at row ${firstRow + i}`);
     return out;
   }
   const narrow = narrowView(f, bytes, n);
@@ -288,7 +296,8 @@ class Strings {
         const buf = dv.getInt32(16 * i + 8, true);
         const off = dv.getInt32(16 * i + 12, true);
         const data = this.data[buf];
-        if (data === undefined || off < 0 || off + len > data.length) throw new FormatError(`${this.what}: the view of row ${i} points outside its data (buffer ${buf}, offset ${off}, ${len} bytes)`);
+        if (data === undefined || off < 0 || off + len > data.length)
+          throw new FormatError(`${this.what}: the view of row ${i} points outside its data (buffer ${buf}, offset ${off}, ${len} bytes)`);
         this.bytes = data;
         this.start = off;
       }
@@ -306,7 +315,8 @@ class Strings {
       b = dv.getInt32(4 * (i + 1), true);
     }
     const data = this.data[0];
-    if (!(a >= 0 && a <= b && b <= data.length)) throw new FormatError(`${this.what}: the offsets of row ${i} (${a}..${b}) are outside its ${data.length} bytes of data`);
+    if (!(a >= 0 && a <= b && b <= data.length))
+      throw new FormatError(`${this.what}: the offsets of row ${i} (${a}..${b}) are outside its ${data.length} bytes of data`);
     this.bytes = data;
     this.start = a;
     this.len = b - a;
@@ -333,7 +343,15 @@ export interface OpDictionary {
 export type DecodedColumns = Omit<EventBatch, 'firstRow'>;
 
 /** Reads a string-typed field's buffers (starting at buffer index `first`) as Strings. */
-function stringsOf(f: ArrowField, h: RecordBatchHeader, body: Uint8Array, first: number, last: number, n: number, what: string): { strings: Strings; validity: Uint8Array } {
+function stringsOf(
+  f: ArrowField,
+  h: RecordBatchHeader,
+  body: Uint8Array,
+  first: number,
+  last: number,
+  n: number,
+  what: string,
+): { strings: Strings; validity: Uint8Array } {
   const validity = bufferOf(h, body, first, Math.ceil(n / 8));
   const kind = f.type.id;
   let main: Uint8Array;
@@ -347,7 +365,8 @@ function stringsOf(f: ArrowField, h: RecordBatchHeader, body: Uint8Array, first:
     data.push(bufferOf(h, body, first + 2, MAX_STRING_BYTES_PER_ROW * n + 4096));
   }
   const need = n === 0 ? 0 : kind === TypeId.Utf8View ? 16 * n : (kind === TypeId.LargeUtf8 ? 8 : 4) * (n + 1);
-  if (main.length < need) throw new FormatError(`${what}: ${main.length} bytes of ${kind === TypeId.Utf8View ? 'views' : 'offsets'} for ${n} rows, expected ${need}`);
+  if (main.length < need)
+    throw new FormatError(`${what}: ${main.length} bytes of ${kind === TypeId.Utf8View ? 'views' : 'offsets'} for ${n} rows, expected ${need}`);
   return { strings: new Strings(kind, main, data, what), validity };
 }
 

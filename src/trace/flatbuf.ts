@@ -101,7 +101,10 @@ export class FbBuffer {
   readonly decoder = new TextDecoder('utf-8', { fatal: false });
 
   /** `base` is the file offset of bytes[0], for messages. */
-  constructor(readonly bytes: Uint8Array, readonly base: number) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly base: number,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 

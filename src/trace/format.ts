@@ -8,17 +8,60 @@ import { printable } from '../text.js';
 
 /** Schema.fbs `union Type` ids. */
 export const TypeId = {
-  Null: 1, Int: 2, FloatingPoint: 3, Binary: 4, Utf8: 5, Bool: 6, Decimal: 7, Date: 8, Time: 9,
-  Timestamp: 10, Interval: 11, List: 12, Struct: 13, Union: 14, FixedSizeBinary: 15, FixedSizeList: 16,
-  Map: 17, Duration: 18, LargeBinary: 19, LargeUtf8: 20, LargeList: 21, RunEndEncoded: 22,
-  BinaryView: 23, Utf8View: 24, ListView: 25, LargeListView: 26,
+  Null: 1,
+  Int: 2,
+  FloatingPoint: 3,
+  Binary: 4,
+  Utf8: 5,
+  Bool: 6,
+  Decimal: 7,
+  Date: 8,
+  Time: 9,
+  Timestamp: 10,
+  Interval: 11,
+  List: 12,
+  Struct: 13,
+  Union: 14,
+  FixedSizeBinary: 15,
+  FixedSizeList: 16,
+  Map: 17,
+  Duration: 18,
+  LargeBinary: 19,
+  LargeUtf8: 20,
+  LargeList: 21,
+  RunEndEncoded: 22,
+  BinaryView: 23,
+  Utf8View: 24,
+  ListView: 25,
+  LargeListView: 26,
 } as const;
 
 const TYPE_NAMES: Record<number, string> = {
-  1: 'null', 3: 'float', 4: 'binary', 5: 'utf8', 6: 'bool', 7: 'decimal', 8: 'date', 9: 'time',
-  10: 'timestamp', 11: 'interval', 12: 'list', 13: 'struct', 14: 'union', 15: 'fixed_size_binary',
-  16: 'fixed_size_list', 17: 'map', 18: 'duration', 19: 'large_binary', 20: 'large_utf8', 21: 'large_list',
-  22: 'run_end_encoded', 23: 'binary_view', 24: 'utf8_view', 25: 'list_view', 26: 'large_list_view',
+  1: 'null',
+  3: 'float',
+  4: 'binary',
+  5: 'utf8',
+  6: 'bool',
+  7: 'decimal',
+  8: 'date',
+  9: 'time',
+  10: 'timestamp',
+  11: 'interval',
+  12: 'list',
+  13: 'struct',
+  14: 'union',
+  15: 'fixed_size_binary',
+  16: 'fixed_size_list',
+  17: 'map',
+  18: 'duration',
+  19: 'large_binary',
+  20: 'large_utf8',
+  21: 'large_list',
+  22: 'run_end_encoded',
+  23: 'binary_view',
+  24: 'utf8_view',
+  25: 'list_view',
+  26: 'large_list_view',
 };
 
 export interface ArrowType {
@@ -230,12 +273,23 @@ export function parseFooter(bytes: Uint8Array, base: number): Footer {
 export function fixedBufferCount(f: ArrowField): number {
   if (f.dictionary) return 2;
   switch (f.type.id) {
-    case TypeId.Null: case TypeId.RunEndEncoded: return 0;
-    case TypeId.Struct: case TypeId.FixedSizeList: return 1;
-    case TypeId.Union: return f.type.unionMode === 1 ? 2 : 1;
-    case TypeId.Binary: case TypeId.Utf8: case TypeId.LargeBinary: case TypeId.LargeUtf8:
-    case TypeId.ListView: case TypeId.LargeListView: return 3;
-    default: return 2; // fixed width, List, LargeList, Map, and the views' validity + views
+    case TypeId.Null:
+    case TypeId.RunEndEncoded:
+      return 0;
+    case TypeId.Struct:
+    case TypeId.FixedSizeList:
+      return 1;
+    case TypeId.Union:
+      return f.type.unionMode === 1 ? 2 : 1;
+    case TypeId.Binary:
+    case TypeId.Utf8:
+    case TypeId.LargeBinary:
+    case TypeId.LargeUtf8:
+    case TypeId.ListView:
+    case TypeId.LargeListView:
+      return 3;
+    default:
+      return 2; // fixed width, List, LargeList, Map, and the views' validity + views
   }
 }
 

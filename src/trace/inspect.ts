@@ -61,7 +61,9 @@ export async function inspectTrace(paths: string[]): Promise<Inspection> {
     spanNs: firstTs === null || lastTs === null ? 0 : Number(lastTs - firstTs),
     ops: Object.fromEntries(OP_NAMES.map((n, i) => [n, ops[i]])),
     devices: [...devices.entries()].sort((a, b) => a[0] - b[0]).map(([rid, events]) => ({ device: formatBdf(rid), requesterId: rid, events })),
-    domains: [...domainIds].sort((a, b) => a - b).map((id) => ({ domain: id, type: meta.domains.get(id) ?? 'paging', declared: meta.domains.has(id), events: domains.get(id) ?? 0 })),
+    domains: [...domainIds]
+      .sort((a, b) => a - b)
+      .map((id) => ({ domain: id, type: meta.domains.get(id) ?? 'paging', declared: meta.domains.has(id), events: domains.get(id) ?? 0 })),
     topology: meta.topology ? { iommus: meta.topology.iommus.map((m) => ({ name: m.name, devices: m.devices.map(formatBdf) })) } : null,
     workload: meta.workload ?? null,
     imported: meta.importStats ?? null,

@@ -37,7 +37,10 @@ export class MessageCursor {
   private readonly head = Buffer.alloc(8);
 
   /** Messages in the file region [0, end): the file's end, or its footer in the file format. */
-  constructor(private readonly fd: number, readonly end: number) {}
+  constructor(
+    private readonly fd: number,
+    readonly end: number,
+  ) {}
 
   /** Reads `length` bytes at file offset `at` into `buf` at `offset`; a short file is an error. */
   read(buf: Uint8Array, offset: number, length: number, at: number): void {
@@ -69,14 +72,15 @@ export class MessageCursor {
     if (metaLength === 0) return null;
     const room = this.end - start - headLength;
     if (metaLength > MAX_METADATA_BYTES && metaLength <= room) throw new FormatError(tooMuchMetadata(`the message at byte ${start}`, metaLength));
-    if (metaLength < 0 || metaLength > room)
-      throw new FormatError(`the message at byte ${start} says its metadata is ${metaLength} bytes, but ${room} remain`);
+    if (metaLength < 0 || metaLength > room) throw new FormatError(`the message at byte ${start} says its metadata is ${metaLength} bytes, but ${room} remain`);
     const meta = Buffer.allocUnsafe(metaLength);
     this.read(meta, 0, metaLength, start + headLength);
     const message = parseMessage(meta, start + headLength);
     const bodyStart = start + headLength + metaLength;
     if (message.bodyLength > this.end - bodyStart)
-      throw new FormatError(`the ${headerName(message.headerType)} at byte ${start} says its body is ${message.bodyLength} bytes, but ${this.end - bodyStart} remain`);
+      throw new FormatError(
+        `the ${headerName(message.headerType)} at byte ${start} says its body is ${message.bodyLength} bytes, but ${this.end - bodyStart} remain`,
+      );
     return { message, start, bodyStart, length: headLength + metaLength + message.bodyLength };
   }
 
@@ -91,8 +95,11 @@ export class MessageCursor {
    */
   *stream(first: number): Generator<MessageAt> {
     let batches = 0;
-    for (let pos = first; ; ) {
-      if (pos === this.end) throw new FormatError(`the stream ends without Arrow's end-of-stream marker after ${batches} record batch${batches === 1 ? '' : 'es'}: the file is truncated`);
+    for (let pos = first; ;) {
+      if (pos === this.end)
+        throw new FormatError(
+          `the stream ends without Arrow's end-of-stream marker after ${batches} record batch${batches === 1 ? '' : 'es'}: the file is truncated`,
+        );
       const m = this.at(pos);
       if (m === null) {
         const marker = this.end - pos >= 8 && this.head.readInt32LE(0) === -1 ? 8 : 4;
@@ -111,14 +118,19 @@ export class MessageCursor {
    * must be there, of the kind and length the footer gives.
    */
   *blocks(dictionaries: Block[], batches: Block[]): Generator<MessageAt> {
-    for (const [blocks, kind] of [[dictionaries, MessageHeader.DictionaryBatch], [batches, MessageHeader.RecordBatch]] as const) {
+    for (const [blocks, kind] of [
+      [dictionaries, MessageHeader.DictionaryBatch],
+      [batches, MessageHeader.RecordBatch],
+    ] as const) {
       for (const b of blocks) {
         const what = `the footer's ${headerName(kind)} at byte ${fmtInt(b.offset)}`;
-        if (!Number.isSafeInteger(b.offset) || b.offset < 8 || b.offset >= this.end) throw new FormatError(`${what} is outside the file's ${this.end} bytes of messages`);
+        if (!Number.isSafeInteger(b.offset) || b.offset < 8 || b.offset >= this.end)
+          throw new FormatError(`${what} is outside the file's ${this.end} bytes of messages`);
         const m = this.at(b.offset);
         if (m === null) throw new FormatError(`${what} is an end-of-stream marker`);
         if (m.message.headerType !== kind) throw new FormatError(`${what} is a ${headerName(m.message.headerType)}`);
-        if (m.length !== b.metaDataLength + b.bodyLength) throw new FormatError(`${what} is ${m.length} bytes long, the footer says ${fmtInt(b.metaDataLength + b.bodyLength)}`);
+        if (m.length !== b.metaDataLength + b.bodyLength)
+          throw new FormatError(`${what} is ${m.length} bytes long, the footer says ${fmtInt(b.metaDataLength + b.bodyLength)}`);
         yield m;
       }
     }
@@ -139,7 +151,9 @@ export function openFraming(fd: number, size: number, isFileFormat: boolean): Fr
     const cursor = new MessageCursor(fd, size);
     const first = cursor.at(0);
     if (first === null || first.message.headerType !== MessageHeader.Schema)
-      throw new FormatError(`the stream starts with ${first === null ? 'an end-of-stream marker' : `a ${headerName(first.message.headerType)}`}, expected a schema`);
+      throw new FormatError(
+        `the stream starts with ${first === null ? 'an end-of-stream marker' : `a ${headerName(first.message.headerType)}`}, expected a schema`,
+      );
     return { schema: first.message.schema!, cursor, messages: () => cursor.stream(first.length) };
   }
   // File format: "ARROW1", padding, the stream's messages, the footer, its
@@ -147,10 +161,12 @@ export function openFraming(fd: number, size: number, isFileFormat: boolean): Fr
   if (size < 18) throw new FormatError(`the file is ${size} bytes, too short for an Arrow file (no footer)`);
   const tail = Buffer.alloc(10);
   new MessageCursor(fd, size).read(tail, 0, 10, size - 10);
-  if (tail.subarray(4).toString('latin1') !== ARROW_MAGIC) throw new FormatError(`the file does not end with "${ARROW_MAGIC}" (truncated: no Arrow file footer)`);
+  if (tail.subarray(4).toString('latin1') !== ARROW_MAGIC)
+    throw new FormatError(`the file does not end with "${ARROW_MAGIC}" (truncated: no Arrow file footer)`);
   const footerLength = tail.readInt32LE(0);
   const room = size - 18;
-  if (footerLength > MAX_METADATA_BYTES && footerLength <= room) throw new FormatError(tooMuchMetadata(`the footer at byte ${size - 10 - footerLength}`, footerLength));
+  if (footerLength > MAX_METADATA_BYTES && footerLength <= room)
+    throw new FormatError(tooMuchMetadata(`the footer at byte ${size - 10 - footerLength}`, footerLength));
   if (footerLength <= 0 || footerLength > room)
     throw new FormatError(`the footer length at byte ${size - 10} is ${footerLength}, but ${room} bytes are left for it`);
   const end = size - 10 - footerLength;
@@ -234,7 +250,10 @@ export class StreamEndFinder {
         return;
       }
       if (metaLength < 0) throw new FormatError(`the message at byte ${this.messageStart} says its metadata is ${metaLength} bytes`);
-      if (metaLength > MAX_METADATA_BYTES) throw new FormatError(`the message at byte ${this.messageStart} says its metadata is ${metaLength} bytes, more than the ${MAX_METADATA_BYTES >> 20} MiB a trace's may have`);
+      if (metaLength > MAX_METADATA_BYTES)
+        throw new FormatError(
+          `the message at byte ${this.messageStart} says its metadata is ${metaLength} bytes, more than the ${MAX_METADATA_BYTES >> 20} MiB a trace's may have`,
+        );
       this.step = 'meta';
       this.need = metaLength;
       return;

@@ -37,10 +37,7 @@ export async function openTrace(paths: string[]): Promise<Trace> {
 }
 
 /** k-way merge of sorted batch streams by ts (lo/hi words), ties by input order. */
-export async function* mergeBatches(
-  inputs: AsyncGenerator<EventBatch>[],
-  batchRows = MERGE_BATCH_ROWS,
-): AsyncGenerator<EventBatch> {
+export async function* mergeBatches(inputs: AsyncGenerator<EventBatch>[], batchRows = MERGE_BATCH_ROWS): AsyncGenerator<EventBatch> {
   const k = inputs.length;
   const cur: (EventBatch | null)[] = new Array(k).fill(null);
   const pos = new Int32Array(k);

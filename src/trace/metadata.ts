@@ -3,16 +3,7 @@
 import { traceError } from '../errors.js';
 import { JsonError, parseUntrustedJson } from '../json.js';
 import { printable } from '../text.js';
-import {
-  DOMAIN_TYPES,
-  META_DOMAINS,
-  META_IMPORT,
-  META_TOPOLOGY,
-  META_VERSION,
-  META_WORKLOAD,
-  type DomainType,
-  type TraceMetadata,
-} from './schema.js';
+import { DOMAIN_TYPES, META_DOMAINS, META_IMPORT, META_TOPOLOGY, META_VERSION, META_WORKLOAD, type DomainType, type TraceMetadata } from './schema.js';
 
 export function parseMetadata(file: string, raw: Map<string, string>): TraceMetadata {
   const fail = (key: string, why: string) => traceError(file, `metadata "${key}" ${printable(why, 200)}`);
@@ -36,17 +27,17 @@ export function parseMetadata(file: string, raw: Map<string, string>): TraceMeta
 
   const domains = json(META_DOMAINS);
   if (domains !== undefined) {
-    if (typeof domains !== 'object' || domains === null || Array.isArray(domains))
-      throw fail(META_DOMAINS, 'must be an object of domain id to type');
+    if (typeof domains !== 'object' || domains === null || Array.isArray(domains)) throw fail(META_DOMAINS, 'must be an object of domain id to type');
     for (const [key, type] of Object.entries(domains)) {
       const id = Number(key);
-      if (!Number.isInteger(id) || id < 0 || id > 0xffffffff)
-        throw fail(META_DOMAINS, `has key "${key}", expected a uint32 domain id`);
+      if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw fail(META_DOMAINS, `has key "${key}", expected a uint32 domain id`);
       if (typeof type === 'object' && type !== null && (type as { type?: unknown }).type === 'nested') {
         // {"type": "nested", "parent": N} (docs/model.md §8)
         const parent = (type as { parent?: unknown }).parent;
-        if (parent === undefined) throw fail(META_DOMAINS, `gives nested domain ${key} no parent, expected {"type": "nested", "parent": <the uint32 id of a paging domain>}`);
-        if (!isUint32(parent)) throw fail(META_DOMAINS, `gives nested domain ${key} parent ${JSON.stringify(parent)}, expected the uint32 id of a paging domain`);
+        if (parent === undefined)
+          throw fail(META_DOMAINS, `gives nested domain ${key} no parent, expected {"type": "nested", "parent": <the uint32 id of a paging domain>}`);
+        if (!isUint32(parent))
+          throw fail(META_DOMAINS, `gives nested domain ${key} parent ${JSON.stringify(parent)}, expected the uint32 id of a paging domain`);
         meta.domains.set(id, 'nested');
         (meta.parents ??= new Map()).set(id, parent);
         continue;
@@ -133,8 +124,7 @@ export function mergeMetadata(files: { path: string; meta: TraceMetadata }[]): T
   for (const { path, meta } of files) {
     for (const [id, type] of meta.domains) {
       const prev = out.domains.get(id);
-      if (prev !== undefined && prev !== type)
-        throw traceError(path, `domain ${id} is ${type} here but ${prev} in an earlier file`);
+      if (prev !== undefined && prev !== type) throw traceError(path, `domain ${id} is ${type} here but ${prev} in an earlier file`);
       out.domains.set(id, type);
       const parent = meta.parents?.get(id);
       if (parent === undefined) continue;

@@ -33,7 +33,8 @@ export interface TraceFile {
  */
 export function notArrow(head: Buffer): string {
   const text = head.toString('latin1');
-  if (text.startsWith('\x17\x08\x44tracing')) return 'is a trace-cmd .dat recording, not an Arrow trace: run "trace-cmd report" on it, then "iommu-replay import" on its output';
+  if (text.startsWith('\x17\x08\x44tracing'))
+    return 'is a trace-cmd .dat recording, not an Arrow trace: run "trace-cmd report" on it, then "iommu-replay import" on its output';
   if (text.startsWith('PAR1')) return 'is a Parquet file, not an Arrow IPC file or stream (write it with Arrow IPC, e.g. pyarrow.ipc or Polars write_ipc)';
   const printable = /^[\x09\x0a\x0d\x20-\x7e]*$/.test(text.slice(0, 256));
   if (printable && (/^# tracer:/m.test(text) || /^cpus=\d+/m.test(text) || /\b(iommu|dma):|\bmap: IOMMU|\b(map|unmap):\s/.test(text)))
@@ -79,7 +80,8 @@ function dictionaryValue(layout: Layout, m: MessageAt) {
 export function notRegular(st: fs.Stats): string | null {
   if (st.isFile()) return null;
   if (st.isDirectory()) return 'is a directory, not a file';
-  if (st.isFIFO() || st.isSocket()) return `is a ${st.isFIFO() ? 'FIFO (named pipe)' : 'socket'}, not a regular file: replay and inspect read one as a stream, like standard input; this command needs a file`;
+  if (st.isFIFO() || st.isSocket())
+    return `is a ${st.isFIFO() ? 'FIFO (named pipe)' : 'socket'}, not a regular file: replay and inspect read one as a stream, like standard input; this command needs a file`;
   return `is a ${st.isCharacterDevice() ? 'character' : st.isBlockDevice() ? 'block' : 'special'} device, not a trace file`;
 }
 
@@ -137,9 +139,10 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
           if (d.data.codec !== Codec.None) await loadCodec(d.data.codec);
           framing.cursor.read(body, 0, length, m.bodyStart);
           const next = decodeOpDictionary(value, d.data, body, `the dictionary batch at byte ${m.start}`);
-          opDictionary = d.isDelta && opDictionary
-            ? { codes: Uint8Array.from([...opDictionary.codes, ...next.codes]), names: [...opDictionary.names, ...next.names] }
-            : next;
+          opDictionary =
+            d.isDelta && opDictionary
+              ? { codes: Uint8Array.from([...opDictionary.codes, ...next.codes]), names: [...opDictionary.names, ...next.names] }
+              : next;
           continue;
         }
         const h = m.message.batch!;

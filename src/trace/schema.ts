@@ -17,9 +17,7 @@ export type OpCode = (typeof Op)[keyof typeof Op];
 export const OP_NAMES = ['dma_read', 'dma_write', 'map', 'unmap', 'attach', 'detach', 'flush'] as const;
 export type OpName = (typeof OP_NAMES)[number];
 
-export const OP_CODE_BY_NAME: ReadonlyMap<string, OpCode> = new Map(
-  OP_NAMES.map((name, code) => [name, code as OpCode]),
-);
+export const OP_CODE_BY_NAME: ReadonlyMap<string, OpCode> = new Map(OP_NAMES.map((name, code) => [name, code as OpCode]));
 
 /** The value marking an unknown op string in a per-dictionary lookup table. */
 export const UNKNOWN_OP = 255;

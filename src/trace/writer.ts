@@ -51,8 +51,14 @@ export function toRecordBatch(schema: A.Schema, b: EventBatch): A.RecordBatch {
     dictionary: OP_DICTIONARY,
   });
   const children = [
-    u64Data(b.ts, n), op, u32Data(b.device, n), u32Data(b.pasid, n), u32Data(b.domain, n),
-    u64Data(b.iova, n), u64Data(b.paddr, n), u64Data(b.size, n),
+    u64Data(b.ts, n),
+    op,
+    u32Data(b.device, n),
+    u32Data(b.pasid, n),
+    u32Data(b.domain, n),
+    u64Data(b.iova, n),
+    u64Data(b.paddr, n),
+    u64Data(b.size, n),
   ];
   const struct = A.makeData({ type: new A.Struct(schema.fields), length: n, nullCount: 0, children });
   return new A.RecordBatch(schema, struct);

@@ -22,7 +22,11 @@ export interface Mapping {
 export class DmaDomain {
   readonly iovas = new IovaAllocator();
 
-  constructor(readonly sim: Sim, readonly domain: number, readonly phys: PhysAllocator) {}
+  constructor(
+    readonly sim: Sim,
+    readonly domain: number,
+    readonly phys: PhysAllocator,
+  ) {}
 
   /** PCI devices try below 4 GiB first (pci_32bit_workaround), then the full mask. */
   private allocIova(pages: number): number {

@@ -12,7 +12,8 @@ const SHARED_DOMAIN = 100;
 
 export const mixed: Workload = {
   name: 'mixed',
-  describe: 'Mixed: NIC, NVMe and GPU devices behind two IOMMU instances (dmar0, dmar1), a domain shared by two devices across them, and attach/detach handoffs',
+  describe:
+    'Mixed: NIC, NVMe and GPU devices behind two IOMMU instances (dmar0, dmar1), a domain shared by two devices across them, and attach/detach handoffs',
   start(ctx: WorkloadContext) {
     const { sim, rng } = ctx;
     const sub = { ...ctx, opts: { ...ctx.opts, devices: 1, rateScale: ctx.opts.rateScale * 0.5 } };

@@ -75,7 +75,8 @@ export function runNicDriver(ctx: WorkloadContext, rid: number, dom: DmaDomain, 
 
 export const nic: Workload = {
   name: 'nic',
-  describe: 'NIC: RX/TX descriptor rings mapped once, per-packet streaming map, device write/read and unmap; 64 B to 9 KB packets on 4 queues at 1 Mpps per device',
+  describe:
+    'NIC: RX/TX descriptor rings mapped once, per-packet streaming map, device write/read and unmap; 64 B to 9 KB packets on 4 queues at 1 Mpps per device',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
     const mem: NicMemory = { ring: () => [{ pfn: ctx.phys.block(1), pages: 1 }], buffer: (pages) => ctx.phys.alloc(pages) };
     eachDevice(ctx, 0x03, deviceBase, domainBase, (rid, dom) => runNicDriver(ctx, rid, dom, mem));

@@ -15,7 +15,8 @@ const BURST = 32768;
 
 export const nvme: Workload = {
   name: 'nvme',
-  describe: 'NVMe: submission/completion queues mapped once, 4 KiB to 1 MiB reads and writes mapped as scatter-gather lists, 70/30 read/write at 400K IOPS per device',
+  describe:
+    'NVMe: submission/completion queues mapped once, 4 KiB to 1 MiB reads and writes mapped as scatter-gather lists, 70/30 read/write at 400K IOPS per device',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
     const { sim, rng } = ctx;
     eachDevice(ctx, 0x01, deviceBase, domainBase, (rid, dom) => {

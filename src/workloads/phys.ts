@@ -17,7 +17,10 @@ export class PhysAllocator {
   /** Bump pointer for contiguous blocks; wraps around the region (addresses may repeat, as recycled memory does). */
   private next = 0;
 
-  constructor(private readonly rng: Rng, readonly fragmentation: number) {}
+  constructor(
+    private readonly rng: Rng,
+    readonly fragmentation: number,
+  ) {}
 
   /**
    * Chance that a request of 2^order pages is one contiguous aligned block:

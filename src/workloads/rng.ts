@@ -41,7 +41,7 @@ export class Rng {
   /** Uniform integer in [0, n). */
   int(n: number): number {
     if (n <= 4294967296) return Math.floor(this.float() * n);
-    return Math.floor((this.u32() * 4294967296 + this.u32()) / 18446744073709551616 * n);
+    return Math.floor(((this.u32() * 4294967296 + this.u32()) / 18446744073709551616) * n);
   }
 
   chance(p: number): boolean {

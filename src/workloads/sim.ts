@@ -22,7 +22,10 @@ export class Sim {
   private seq = 0;
   private batch: EventBatch = allocBatch(ROWS_PER_BATCH);
 
-  constructor(private readonly sink: RowSink, readonly maxRows: number) {}
+  constructor(
+    private readonly sink: RowSink,
+    readonly maxRows: number,
+  ) {}
 
   /** Schedules `fn` at time `t` (ns, integer, not before now). */
   at(t: number, fn: Action): void {
@@ -124,4 +127,3 @@ export class Sim {
     this.batch.length = 0;
   }
 }
-

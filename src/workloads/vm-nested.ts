@@ -40,7 +40,8 @@ function backingBytes(opts: WorkloadOptions): number {
 
 export const vmNested: Workload = {
   name: 'vm-nested',
-  describe: 'Nested translation: a guest NIC driver maps and unmaps streaming buffers (4 KiB mostly) in stage 1 over a host stage 2 of 8 GiB guest RAM mapped once in 1 GiB chunks in pages of --s2-page-sizes (its largest)',
+  describe:
+    'Nested translation: a guest NIC driver maps and unmaps streaming buffers (4 KiB mostly) in stage 1 over a host stage 2 of 8 GiB guest RAM mapped once in 1 GiB chunks in pages of --s2-page-sizes (its largest)',
   label: (opts) => ` s2-page-sizes=${(opts.s2PageSizes ?? DEFAULT_S2_PAGE_SIZES).map((b) => formatSizeLog2(Math.log2(b))).join(',')}`,
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
     const { sim, rng } = ctx;

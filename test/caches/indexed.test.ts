@@ -37,7 +37,12 @@ function compareEntries(plain: SetAssocTable, indexed: SetAssocTable): void {
     ]);
   }
   expect(Array.from(indexed.orderLive)).toEqual(Array.from(plain.orderLive));
-  expect([indexed.windowMaxNs, indexed.windowSumNs, indexed.windowCount, indexed.resets]).toEqual([plain.windowMaxNs, plain.windowSumNs, plain.windowCount, plain.resets]);
+  expect([indexed.windowMaxNs, indexed.windowSumNs, indexed.windowCount, indexed.resets]).toEqual([
+    plain.windowMaxNs,
+    plain.windowSumNs,
+    plain.windowCount,
+    plain.resets,
+  ]);
 }
 
 function lockstep(g: TableGeometry, seed: number, ops: number): void {
@@ -142,7 +147,11 @@ describe('FreeBits', () => {
         }
         const from = rng.int(n + 2);
         let want = -1;
-        for (let j = from; j < n; j++) if (naive[j] === 1) { want = j; break; }
+        for (let j = from; j < n; j++)
+          if (naive[j] === 1) {
+            want = j;
+            break;
+          }
         expect(bits.next(from), `n=${n} from=${from}`).toBe(want);
       }
     }

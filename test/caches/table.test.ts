@@ -52,10 +52,19 @@ describe('replacement policies on a 4-way set', () => {
 describe('set-associative table hooks', () => {
   class Recording extends Replacement {
     log: string[] = [];
-    constructor() { super('lru', 2, 2, 0); }
-    override onHit(set: number, way: number) { this.log.push(`hit ${set}/${way}`); }
-    override onFill(set: number, way: number) { this.log.push(`fill ${set}/${way}`); }
-    override victim(set: number) { this.log.push(`victim ${set}`); return 1; }
+    constructor() {
+      super('lru', 2, 2, 0);
+    }
+    override onHit(set: number, way: number) {
+      this.log.push(`hit ${set}/${way}`);
+    }
+    override onFill(set: number, way: number) {
+      this.log.push(`fill ${set}/${way}`);
+    }
+    override victim(set: number) {
+      this.log.push(`victim ${set}`);
+      return 1;
+    }
   }
 
   it('fill uses the first invalid way without asking for a victim, a full set asks, a hit refreshes, a miss does nothing', () => {
@@ -112,7 +121,11 @@ describe('table against a plain array-of-objects reference', () => {
           }
           const k = t.lookup(tag, pfn, orders);
           got.push(k >= 0 ? `hit ${t.base[k]}/${t.order[k]}` : `miss${t.missWasInvalidated ? '*' : ''}`);
-          const [e, ghost] = ref.lookup(String(tag), BigInt(pfn) * 4096n, Array.from(orders, (o) => 4096n << BigInt(o)));
+          const [e, ghost] = ref.lookup(
+            String(tag),
+            BigInt(pfn) * 4096n,
+            Array.from(orders, (o) => 4096n << BigInt(o)),
+          );
           want.push(e ? `hit ${Number(e.base / 4096n)}/${Math.log2(Number(e.size / 4096n))}` : `miss${ghost ? '*' : ''}`);
           if (k < 0) {
             t.fill(tag, base, order, 0, 0);
@@ -126,7 +139,10 @@ describe('table against a plain array-of-objects reference', () => {
 });
 
 describe('geometries', () => {
-  const ev: Ev[] = [{ op: 'attach', device: 0x300, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 0x100000 }];
+  const ev: Ev[] = [
+    { op: 'attach', device: 0x300, domain: 1 },
+    { op: 'map', domain: 1, iova: 0, paddr: 0, size: 0x100000 },
+  ];
   for (let i = 0; i < 3; i++) for (let p = 0; p < 256; p++) ev.push({ op: 'dma_read', device: 0x300, iova: p * 4096, size: 8 });
 
   it('fully associative ("ways": "full") is one set of all entries', () => {
@@ -144,7 +160,10 @@ describe('geometries', () => {
 });
 
 describe('paging-structure (walk) caches', () => {
-  const base: Ev[] = [{ op: 'attach', device: 0x300, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 0x10000 }];
+  const base: Ev[] = [
+    { op: 'attach', device: 0x300, domain: 1 },
+    { op: 'map', domain: 1, iova: 0, paddr: 0, size: 0x10000 },
+  ];
   const touches: Ev[] = [0, 1, 2, 3].map((p) => ({ op: 'dma_read', device: 0x300, iova: p * 4096, size: 8 }));
 
   it('are off by default: every 4K walk reads 4 levels', () => {
@@ -161,12 +180,17 @@ describe('paging-structure (walk) caches', () => {
   });
 
   it('a page in another 2M region of the same 1G region reuses the level-3 pointer', () => {
-    const s = replayEvents([...base, { op: 'map', domain: 1, iova: 0x200000, paddr: 0, size: 4096 }, touches[0], { op: 'dma_read', device: 0x300, iova: 0x200000, size: 8 }], { walkCache: { entries: 16, ways: 4 } });
+    const s = replayEvents(
+      [...base, { op: 'map', domain: 1, iova: 0x200000, paddr: 0, size: 4096 }, touches[0], { op: 'dma_read', device: 0x300, iova: 0x200000, size: 8 }],
+      { walkCache: { entries: 16, ways: 4 } },
+    );
     expect(s.totals.walks).toMatchObject({ count: 2, memoryAccesses: 4 + 2, walkCacheHits: 1 });
   });
 
   it('are invalidated with the IOTLB: after a domain-selective teardown the walk is full again', () => {
-    const s = replayEvents([...base, touches[0], { op: 'detach', device: 0x300 }, { op: 'attach', device: 0x300, domain: 1 }, touches[1]], { walkCache: { entries: 16, ways: 4 } });
+    const s = replayEvents([...base, touches[0], { op: 'detach', device: 0x300 }, { op: 'attach', device: 0x300, domain: 1 }, touches[1]], {
+      walkCache: { entries: 16, ways: 4 },
+    });
     expect(s.totals.walks).toMatchObject({ count: 2, memoryAccesses: 8, walkCacheHits: 0 });
   });
 });

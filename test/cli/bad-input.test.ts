@@ -41,13 +41,27 @@ describe('usage errors stop before any work', () => {
 describe('inputs the review found crashing', () => {
   it('a topology with no instances, or one named twice', async () => {
     const dir = tmpDir();
-    for (const [name, topo] of [['empty', { iommus: [] }], ['twice', { iommus: [{ name: 'a', devices: [] }, { name: 'a', devices: [] }] }]] as const) {
+    for (const [name, topo] of [
+      ['empty', { iommus: [] }],
+      [
+        'twice',
+        {
+          iommus: [
+            { name: 'a', devices: [] },
+            { name: 'a', devices: [] },
+          ],
+        },
+      ],
+    ] as const) {
       const f = path.join(dir, `${name}.arrows`);
       await writeTrace(f, { topology: topo as never }, [batchOf([{ op: 'flush', domain: 1 }])]);
       const r = runCli(['sweep', f, '--iotlb', '32x4', '64x4', '--jobs', '2', '--out', path.join(dir, 'o'), '--quiet']);
-      expectOneLine(r, name === 'empty'
-        ? `Cannot read trace "${f}": metadata "iommu.topology" must be {"iommus": [...]} with at least one instance`
-        : `Cannot read trace "${f}": metadata "iommu.topology" names an instance twice (a, a)`);
+      expectOneLine(
+        r,
+        name === 'empty'
+          ? `Cannot read trace "${f}": metadata "iommu.topology" must be {"iommus": [...]} with at least one instance`
+          : `Cannot read trace "${f}": metadata "iommu.topology" names an instance twice (a, a)`,
+      );
     }
   });
 
@@ -101,17 +115,27 @@ describe('inputs the review found crashing', () => {
     const out = path.join(d, 'x.arrows');
     const r = runCli(['import', NIC, '-o', out]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe(`iommu-replay: Cannot import "${NIC}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n`);
+    expect(r.stderr).toBe(
+      `iommu-replay: Cannot import "${NIC}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n`,
+    );
     expect(r.stderr).not.toMatch(/[^\x20-\x7e\n]/);
     expect(fs.existsSync(out)).toBe(false);
-    expectOneLine(runCli(['import', 'traces/kernel-nic.trace', '-o', out, '--seed', '-1']), "Invalid option --seed: expected an integer in 0..2^32-1, got '-1'");
+    expectOneLine(
+      runCli(['import', 'traces/kernel-nic.trace', '-o', out, '--seed', '-1']),
+      "Invalid option --seed: expected an integer in 0..2^32-1, got '-1'",
+    );
   });
 });
 
 describe('inspect keeps wall-clock timestamps exact', () => {
   it('prints first and last ts of a trace past 2^53 exactly', async () => {
     const f = path.join(tmpDir(), 'wall.arrows');
-    await writeTrace(f, {}, [batchOf([{ ts: 1700000000123456789n as unknown as number, op: 'flush' }, { ts: 1700000000123456799n as unknown as number, op: 'flush' }])]);
+    await writeTrace(f, {}, [
+      batchOf([
+        { ts: 1700000000123456789n as unknown as number, op: 'flush' },
+        { ts: 1700000000123456799n as unknown as number, op: 'flush' },
+      ]),
+    ]);
     const r = runCli(['inspect', f, '--json']);
     expect(r.stdout).toContain('"firstTs": 1700000000123456789');
     expect(r.stdout).toContain('"spanNs": 10');

@@ -19,20 +19,51 @@ describe('curve command', () => {
     expect(fs.readdirSync(d).sort()).toEqual(['curves.arrow', 'curves.json', 'manifest.json', 'report.html', 'report.md']);
     const t = A.tableFromIPC(fs.readFileSync(path.join(d, 'curves.arrow')));
     expect(t.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual([
-      'trace:Utf8', 'pageSizes:Utf8', 'mode:Utf8', 'vendor:Utf8', 'policy:Utf8', 'ways:Uint32', 'sets:Uint32', 'entries:Uint32',
-      'lookups:Int64', 'hits:Int64', 'misses:Int64', 'staleHits:Int64', 'walks:Int64', 'walkAccesses:Int64', 'faults:Int64',
-      'hitRate:Float64', 'translationCostNs:Float64',
+      'trace:Utf8',
+      'pageSizes:Utf8',
+      'mode:Utf8',
+      'vendor:Utf8',
+      'policy:Utf8',
+      'ways:Uint32',
+      'sets:Uint32',
+      'entries:Uint32',
+      'lookups:Int64',
+      'hits:Int64',
+      'misses:Int64',
+      'staleHits:Int64',
+      'walks:Int64',
+      'walkAccesses:Int64',
+      'faults:Int64',
+      'hitRate:Float64',
+      'translationCostNs:Float64',
     ]);
     expect(t.numRows).toBe(2 * 64);
     // A point of the curve is the replay at that geometry.
     const rows = t.toArray().map((x) => x.toJSON());
     const p32 = rows.find((x) => x.pageSizes === '4K+2M' && x.policy === 'lru' && x.entries === 32)!;
     const s = await replayTrace([NIC], withIotlb(resolveConfig({ pageSizes: ['4K', '2M'], invalidation: { mode: 'lazy' } }), 1, 32, 'lru'));
-    expect([Number(p32.lookups), Number(p32.hits), Number(p32.staleHits), Number(p32.walks), Number(p32.walkAccesses), Number(p32.faults), p32.translationCostNs]).toEqual([
-      s.totals.iotlb.lookups, s.totals.iotlb.hits, s.totals.iotlb.staleHits, s.totals.walks.count, s.totals.walks.memoryAccesses, s.totals.dma.faults, s.totals.costNs.translation,
+    expect([
+      Number(p32.lookups),
+      Number(p32.hits),
+      Number(p32.staleHits),
+      Number(p32.walks),
+      Number(p32.walkAccesses),
+      Number(p32.faults),
+      p32.translationCostNs,
+    ]).toEqual([
+      s.totals.iotlb.lookups,
+      s.totals.iotlb.hits,
+      s.totals.iotlb.staleHits,
+      s.totals.walks.count,
+      s.totals.walks.memoryAccesses,
+      s.totals.dma.faults,
+      s.totals.costNs.translation,
     ]);
     const j = JSON.parse(fs.readFileSync(path.join(d, 'curves.json'), 'utf8'));
-    expect(j.curves.map((c: { policy: string; knees: unknown[] }) => [c.policy, c.knees.length])).toEqual([['lru', 3], ['opt', 3]]);
+    expect(j.curves.map((c: { policy: string; knees: unknown[] }) => [c.policy, c.knees.length])).toEqual([
+      ['lru', 3],
+      ['opt', 3],
+    ]);
     expect(fs.readFileSync(path.join(d, 'report.html'), 'utf8')).toContain('<svg');
     expect(fs.readFileSync(path.join(d, 'report.md'), 'utf8')).toContain('## Knees');
     const d2 = tmpDir();
@@ -75,11 +106,16 @@ describe('curve command', () => {
     expect(r.stderr).toContain('the trace has nested domains');
     const t = A.tableFromIPC(fs.readFileSync(path.join(out, 'curves.arrow')));
     expect(t.getChild('entries')!.toArray()).toEqual(Uint32Array.from([1, 2, 4, 8, 16]));
-    const p8 = t.toArray().map((x) => x.toJSON()).find((x) => x.entries === 8)!;
+    const p8 = t
+      .toArray()
+      .map((x) => x.toJSON())
+      .find((x) => x.entries === 8)!;
     const s = await replayTrace([trace], withIotlb(resolveConfig({}), 1, 8, 'lru'));
     expect([Number(p8.hits), Number(p8.walkAccesses)]).toEqual([s.totals.iotlb.hits, s.totals.walks.memoryAccesses]);
     const o = runCli(['curve', trace, '--opt', '--max-entries', '16', '--out', path.join(d, 'o')]);
-    expect(o.stderr).toBe(`iommu-replay: Cannot bound "${trace}" with --opt: it has nested domains (two-stage walks), which the OPT bound does not model; run without --opt\n`);
+    expect(o.stderr).toBe(
+      `iommu-replay: Cannot bound "${trace}" with --opt: it has nested domains (two-stage walks), which the OPT bound does not model; run without --opt\n`,
+    );
     expect(o.status).toBe(2);
   });
 

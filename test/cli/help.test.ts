@@ -20,7 +20,12 @@ describe('--help', () => {
 
   it('shows what --page-sizes, --iotlb, --mode and --vendor mean when not given', () => {
     const c = resolveConfig({});
-    expect(SHORT_FORM_DEFAULTS).toEqual({ pageSizes: c.pageSizes.join('+'), iotlb: `${c.iotlb.entries}x${c.iotlb.ways}`, mode: c.invalidation.mode, vendor: c.vendor });
+    expect(SHORT_FORM_DEFAULTS).toEqual({
+      pageSizes: c.pageSizes.join('+'),
+      iotlb: `${c.iotlb.entries}x${c.iotlb.ways}`,
+      mode: c.invalidation.mode,
+      vendor: c.vendor,
+    });
     const flat = (command: string) => runCli([command, '--help']).stdout.replace(/\s+/g, ' ');
     for (const command of ['replay', 'sweep']) {
       const text = flat(command);

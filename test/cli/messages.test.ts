@@ -59,11 +59,15 @@ describe('option values', () => {
   it('a value that starts with a dash is still the value of its option', () => {
     expect(joinDashValues(['replay', 't', '--iotlb', '-64x4', '--mode', 'lazy'])).toEqual(['replay', 't', '--iotlb=-64x4', '--mode', 'lazy']);
     expect(joinDashValues(['x', '--', '--iotlb', '-6'])).toEqual(['x', '--', '--iotlb', '-6']);
-    expect(oneLine(['replay', NIC, '--iotlb', '-64x4']).line).toBe("iommu-replay: Invalid option --iotlb: expected ENTRIESxWAYS like 64x4 or 256xfull, got '-64x4'");
+    expect(oneLine(['replay', NIC, '--iotlb', '-64x4']).line).toBe(
+      "iommu-replay: Invalid option --iotlb: expected ENTRIESxWAYS like 64x4 or 256xfull, got '-64x4'",
+    );
     expect(oneLine(['replay', NIC, '--page-sizes', '-4K']).line).toBe(
       `iommu-replay: Invalid option --page-sizes '-4K': pageSizes: expected a power-of-two size like "4K" or "2M", got "-4K"`,
     );
-    expect(oneLine(['replay', NIC, '--max-table-memory', '-1G']).line).toBe('iommu-replay: Invalid option --max-table-memory: expected a size like 512M, 4G or 1T, got "-1G"');
+    expect(oneLine(['replay', NIC, '--max-table-memory', '-1G']).line).toBe(
+      'iommu-replay: Invalid option --max-table-memory: expected a size like 512M, 4G or 1T, got "-1G"',
+    );
   });
 
   it('a geometry the configuration refuses is blamed on --iotlb and its text, not on a config or a sweep point', () => {
@@ -74,7 +78,9 @@ describe('option values', () => {
   });
 
   it('curve --max-entries abc shows what was typed, never NaN', () => {
-    expect(oneLine(['curve', NIC, '--max-entries', 'abc']).line).toBe("iommu-replay: Invalid option --max-entries: expected an integer in 1..1048576, got 'abc'");
+    expect(oneLine(['curve', NIC, '--max-entries', 'abc']).line).toBe(
+      "iommu-replay: Invalid option --max-entries: expected an integer in 1..1048576, got 'abc'",
+    );
     expect(oneLine(['curve', NIC, '--max-groups', 'x']).line).toBe("iommu-replay: Invalid option --max-groups: expected a positive integer, got 'x'");
   });
 });

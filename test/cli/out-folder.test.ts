@@ -50,7 +50,9 @@ describe('writes stay inside --out', () => {
     fs.symlinkSync(elsewhere, path.join(out, 'summaries'));
     const r = runCli(['sweep', NIC, '--iotlb', '32x4', '--out', out, '--quiet']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe(`iommu-replay: Cannot write into "${path.join(out, 'summaries')}": it is a symbolic link inside the output folder, and iommu-replay never writes through links there; remove it\n`);
+    expect(r.stderr).toBe(
+      `iommu-replay: Cannot write into "${path.join(out, 'summaries')}": it is a symbolic link inside the output folder, and iommu-replay never writes through links there; remove it\n`,
+    );
     expect(fs.readdirSync(elsewhere)).toEqual([]);
   });
 
@@ -78,7 +80,9 @@ describe('one run writes into a folder at a time', () => {
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, LOCK_NAME), `${process.pid}\n`); // this test's process: alive
     const r = runCli(['sweep', NIC, '--iotlb', '32x4', '--out', out, '--quiet']);
-    expect(r.stderr).toBe(`iommu-replay: Cannot write into "${out}": another iommu-replay (pid ${process.pid}) is writing there; wait for it to end or give another --out\n`);
+    expect(r.stderr).toBe(
+      `iommu-replay: Cannot write into "${out}": another iommu-replay (pid ${process.pid}) is writing there; wait for it to end or give another --out\n`,
+    );
     expect(r.status).toBe(2);
     expect(fs.readdirSync(out)).toEqual([LOCK_NAME]);
     expect(runCli(['curve', NIC, '--max-entries', '8', '--out', out, '--quiet']).status).toBe(2);
@@ -114,7 +118,32 @@ describe('one run writes into a folder at a time', () => {
 
   it('two sweeps into one folder at once: the second is refused while the first holds the lock', async () => {
     const out = path.join(tmpDir(), 'out');
-    const first = spawn(process.execPath, [CLI, 'sweep', NIC, '--page-sizes', '4K', '4K+2M', '4K+2M+1G', '--iotlb', '32x4', '64x4', '128x8', '256x8', '--mode', 'strict', 'lazy', '--jobs', '1', '--out', out, '--quiet'], { stdio: 'ignore' });
+    const first = spawn(
+      process.execPath,
+      [
+        CLI,
+        'sweep',
+        NIC,
+        '--page-sizes',
+        '4K',
+        '4K+2M',
+        '4K+2M+1G',
+        '--iotlb',
+        '32x4',
+        '64x4',
+        '128x8',
+        '256x8',
+        '--mode',
+        'strict',
+        'lazy',
+        '--jobs',
+        '1',
+        '--out',
+        out,
+        '--quiet',
+      ],
+      { stdio: 'ignore' },
+    );
     const ended = new Promise<number | null>((resolve) => first.on('exit', resolve));
     let exited = false;
     void ended.then(() => (exited = true));
@@ -180,17 +209,25 @@ describe('the reports of one run are published together', () => {
     const out = path.join(tmpDir(), 'out');
     expect(runCli(['sweep', NIC, '--iotlb', '32x4', '--out', out, '--quiet']).status).toBe(0);
     const before = fs.statSync(path.join(out, 'report.html')).mtimeMs;
-    const child = spawn(process.execPath, [CLI, 'sweep', NIC, '--page-sizes', '4K', '4K+2M', '--iotlb', '32x4', '64x4', '--mode', 'strict', 'lazy', '--jobs', '1', '--out', out, '--quiet'], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'sweep', NIC, '--page-sizes', '4K', '4K+2M', '--iotlb', '32x4', '64x4', '--mode', 'strict', 'lazy', '--jobs', '1', '--out', out, '--quiet'],
+      { stdio: 'ignore' },
+    );
     const ended = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     let exited = false;
     void ended.then(() => (exited = true));
     // Kill as soon as the report files start to change (wherever that lands).
-    const changed = () => REPORTS.some((f) => !fs.existsSync(path.join(out, f)) || fs.statSync(path.join(out, f)).mtimeMs !== before) || !fs.existsSync(path.join(out, MANIFEST_NAME));
+    const changed = () =>
+      REPORTS.some((f) => !fs.existsSync(path.join(out, f)) || fs.statSync(path.join(out, f)).mtimeMs !== before) ||
+      !fs.existsSync(path.join(out, MANIFEST_NAME));
     while (!exited && !changed()) await new Promise((r) => setTimeout(r, 2));
     child.kill('SIGKILL');
     await ended;
     const counts = new Set(
-      REPORTS.filter((f) => f !== 'results.arrow' && fs.existsSync(path.join(out, f))).map((f) => /(\d+) configuration point\(s\)/.exec(fs.readFileSync(path.join(out, f), 'utf8'))?.[1]),
+      REPORTS.filter((f) => f !== 'results.arrow' && fs.existsSync(path.join(out, f))).map(
+        (f) => /(\d+) configuration point\(s\)/.exec(fs.readFileSync(path.join(out, f), 'utf8'))?.[1],
+      ),
     );
     expect(counts.size).toBeLessThanOrEqual(1);
   }, 300_000);

@@ -10,7 +10,15 @@ function fakeTerminal(columns = 160): { stream: PassThrough & { isTTY: boolean; 
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
   // Escape codes and carriage returns out: what a user would read, line by line.
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8').replace(/\x1b\[1G/g, '\n').replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '').replace(/\r/g, '\n') };
+  return {
+    stream,
+    text: () =>
+      Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/\x1b\[1G/g, '\n')
+        .replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '')
+        .replace(/\r/g, '\n'),
+  };
 }
 
 describe('the ETA', () => {
@@ -88,7 +96,10 @@ describe('the line fits the terminal (CLI item 4)', () => {
     const bar = progressBar(1000, { stream: t.stream, unit: 'events x points' });
     bar.update(250, 'traces 0/2, points 1/8 done');
     bar.stop();
-    const lines = t.text().split('\n').filter((l) => l.trim() !== '');
+    const lines = t
+      .text()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) {
       expect(l.length).toBeLessThan(80);
@@ -103,7 +114,10 @@ describe('the line fits the terminal (CLI item 4)', () => {
       bar.update(500);
       bar.finish();
       bar.stop();
-      const lines = t.text().split('\n').filter((l) => l.trim() !== '');
+      const lines = t
+        .text()
+        .split('\n')
+        .filter((l) => l.trim() !== '');
       expect(lines[lines.length - 1]).toMatch(/ 100% \| 500 events \| [0-9.]+ [kM]?\/s \| ETA 0s/);
       // Never 100% before the end.
       expect(lines.slice(0, -1).join('\n')).not.toContain(' 100% ');

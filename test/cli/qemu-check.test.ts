@@ -12,7 +12,9 @@ const DOC = fs.readFileSync('docs/qemu.md', 'utf8');
 describe('the QEMU cross-check, as docs/qemu.md says to run it', () => {
   it('node scripts/qemu-check.mjs strict QEMU.log GUEST.trace: every count that must agree does', () => {
     expect(DOC).toContain('node scripts/qemu-check.mjs strict|lazy QEMU.log GUEST.trace');
-    const r = spawnSync(process.execPath, ['scripts/qemu-check.mjs', 'strict', 'traces/qemu/strict.qemu.log.gz', 'traces/qemu/strict.guest.trace.gz'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['scripts/qemu-check.mjs', 'strict', 'traces/qemu/strict.qemu.log.gz', 'traces/qemu/strict.guest.trace.gz'], {
+      encoding: 'utf8',
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('| IOTLB hits (vtd_iotlb_page_hit) | 4616 | 4616 | equal |');

@@ -10,9 +10,15 @@ import { runCli, tmpDir } from '../helpers/cli.js';
 
 /** The words after `npx iommu-replay` on the README's first command line. */
 function readmeFirstCommand(): string[] {
-  const line = fs.readFileSync('README.md', 'utf8').split('\n').find((l) => l.includes('npx iommu-replay '));
+  const line = fs
+    .readFileSync('README.md', 'utf8')
+    .split('\n')
+    .find((l) => l.includes('npx iommu-replay '));
   if (!line) throw new Error('README.md has no npx iommu-replay command');
-  return line.slice(line.indexOf('npx iommu-replay ') + 'npx iommu-replay '.length).trim().split(/\s+/);
+  return line
+    .slice(line.indexOf('npx iommu-replay ') + 'npx iommu-replay '.length)
+    .trim()
+    .split(/\s+/);
 }
 
 describe("the README's first command", () => {

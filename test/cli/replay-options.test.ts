@@ -19,7 +19,12 @@ describe('replay --page-sizes, --iotlb and --mode', () => {
     const c = loadConfig(cfg, { pageSizes: ['4K+2M'], iotlb: ['128x8'], mode: ['lazy'] });
     const viaSweep = expandSweep(JSON.parse(fs.readFileSync(cfg, 'utf8')), { pageSizes: ['4K,2M'], iotlb: ['128x8'], mode: ['lazy'] }, cfg)[0].config;
     expect(c).toEqual(viaSweep);
-    expect(c).toMatchObject({ pageSizes: ['4K', '2M'], iotlb: { entries: 128, sets: 16, ways: 8, policy: 'fifo' }, invalidation: { mode: 'lazy' }, costs: { walkAccess: 90 } });
+    expect(c).toMatchObject({
+      pageSizes: ['4K', '2M'],
+      iotlb: { entries: 128, sets: 16, ways: 8, policy: 'fifo' },
+      invalidation: { mode: 'lazy' },
+      costs: { walkAccess: 90 },
+    });
     expect(loadConfig(undefined)).toEqual(resolveConfig({}, '(defaults)'));
   });
 
@@ -32,7 +37,9 @@ describe('replay --page-sizes, --iotlb and --mode', () => {
   });
 
   it('bad or repeated values are one line', () => {
-    expect(runCli(['replay', NIC, '--iotlb', '64by4']).stderr).toBe("iommu-replay: Invalid option --iotlb: expected ENTRIESxWAYS like 64x4 or 256xfull, got '64by4'\n");
+    expect(runCli(['replay', NIC, '--iotlb', '64by4']).stderr).toBe(
+      "iommu-replay: Invalid option --iotlb: expected ENTRIESxWAYS like 64x4 or 256xfull, got '64by4'\n",
+    );
     expect(runCli(['replay', NIC, '--iotlb', '32x4', '--iotlb', '64x4']).stderr).toBe(
       'iommu-replay: Invalid option --iotlb: replay takes one value, got 2 (several values are a sweep: iommu-replay sweep)\n',
     );

@@ -76,9 +76,13 @@ describe('- where a command cannot take it is one clear line', () => {
     const d = tmpDir();
     const a = runCli(['sweep', '-', '--out', path.join(d, 'o')]);
     expect(a.status).toBe(2);
-    expect(a.stderr).toBe('iommu-replay: sweep cannot take "-" as a trace: it writes many files into --out and reads each trace file from several threads; give files and a folder\n');
+    expect(a.stderr).toBe(
+      'iommu-replay: sweep cannot take "-" as a trace: it writes many files into --out and reads each trace file from several threads; give files and a folder\n',
+    );
     expect(fs.existsSync(path.join(d, 'o'))).toBe(false);
-    expect(runCli(['sweep', NIC, '--out', '-']).stderr).toBe('iommu-replay: sweep cannot take "-" as --out: it writes many files into --out and reads each trace file from several threads; give files and a folder\n');
+    expect(runCli(['sweep', NIC, '--out', '-']).stderr).toBe(
+      'iommu-replay: sweep cannot take "-" as --out: it writes many files into --out and reads each trace file from several threads; give files and a folder\n',
+    );
   });
 
   it('--config -', () => {
@@ -95,7 +99,11 @@ describe('standard input, FIFOs and process substitution are read as streams (is
 
   it('yes | inspect -: refused from its first bytes, at once, nothing left in TMPDIR', () => {
     const tmp = privateTmp();
-    const r = spawnSync('bash', ['-c', `yes | "${process.execPath}" "${CLI}" inspect -`], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 20_000 });
+    const r = spawnSync('bash', ['-c', `yes | "${process.execPath}" "${CLI}" inspect -`], {
+      encoding: 'utf8',
+      env: { ...process.env, TMPDIR: tmp },
+      timeout: 20_000,
+    });
     expect(r.stderr).toBe('iommu-replay: Cannot read trace "(stdin)": not an Arrow IPC file or stream\n');
     expect(r.status).toBe(2);
     expect(fs.readdirSync(tmp)).toEqual([]);
@@ -115,11 +123,15 @@ describe('standard input, FIFOs and process substitution are read as streams (is
     expect(cut.stderr).toMatch(/^iommu-replay: Cannot read trace "\(stdin\)": the message at byte \d+ [^\n]+\n$/);
     // The file format: its messages are followed the same way, then at most a footer's bytes.
     const file = sh(`(printf 'ARROW1\\0\\0'; yes) | "${process.execPath}" "${CLI}" inspect -`);
-    expect(file.stderr).toBe('iommu-replay: Cannot read trace "(stdin)": the message at byte 8 says its metadata is 175704697 bytes, more than the 16 MiB a trace\'s may have\n');
+    expect(file.stderr).toBe(
+      'iommu-replay: Cannot read trace "(stdin)": the message at byte 8 says its metadata is 175704697 bytes, more than the 16 MiB a trace\'s may have\n',
+    );
     expect(file.status).toBe(2);
     const small = 'test/trace/fixtures/small.arrow';
     const tail = sh(`(cat ${small}; yes) | "${process.execPath}" "${CLI}" inspect -`);
-    expect(tail.stderr).toBe('iommu-replay: Cannot read trace "(stdin)": goes on for more than 16 MiB after the end-of-stream marker of its messages, more than an Arrow file\'s footer takes\n');
+    expect(tail.stderr).toBe(
+      'iommu-replay: Cannot read trace "(stdin)": goes on for more than 16 MiB after the end-of-stream marker of its messages, more than an Arrow file\'s footer takes\n',
+    );
     expect(tail.status).toBe(2);
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
@@ -136,7 +148,7 @@ describe('standard input, FIFOs and process substitution are read as streams (is
     expect(fs.readdirSync(tmp)).toEqual([]);
   }, 30_000);
 
-  it('replay <(cat trace) and a FIFO with a writer give the file\'s counters', () => {
+  it("replay <(cat trace) and a FIFO with a writer give the file's counters", () => {
     const expected = JSON.parse(runCli(['replay', NIC, '--json', '-']).stdout).totals;
     const sub = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" replay <(cat "${NIC}") --json -`], { encoding: 'utf8', timeout: 20_000 });
     expect(sub.stderr).toBe('');
@@ -144,17 +156,26 @@ describe('standard input, FIFOs and process substitution are read as streams (is
     expect(JSON.parse(sub.stdout).trace.files[0]).toMatch(/^\/dev\/fd\/\d+$/);
     const fifo = path.join(tmpDir(), 'trace.fifo');
     spawnSync('mkfifo', [fifo]);
-    const viaFifo = spawnSync('bash', ['-c', `cat "${NIC}" > "${fifo}" & "${process.execPath}" "${CLI}" replay "${fifo}" --json -; wait`], { encoding: 'utf8', timeout: 20_000 });
+    const viaFifo = spawnSync('bash', ['-c', `cat "${NIC}" > "${fifo}" & "${process.execPath}" "${CLI}" replay "${fifo}" --json -; wait`], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(viaFifo.stderr).toBe('');
     expect(JSON.parse(viaFifo.stdout).totals).toEqual(expected);
     expect(JSON.parse(viaFifo.stdout).trace.files).toEqual([fifo]);
   });
 
   it('a character device is refused with one line; the reader never opens a FIFO (it would wait for a writer)', async () => {
-    expect(runCli(['inspect', '/dev/null'])).toEqual({ status: 2, stdout: '', stderr: 'iommu-replay: Cannot read trace "/dev/null": is a character device, not a trace file\n' });
+    expect(runCli(['inspect', '/dev/null'])).toEqual({
+      status: 2,
+      stdout: '',
+      stderr: 'iommu-replay: Cannot read trace "/dev/null": is a character device, not a trace file\n',
+    });
     const fifo = path.join(tmpDir(), 'no-writer.fifo');
     spawnSync('mkfifo', [fifo]);
     const { openTrace } = await import('../../src/trace/merge.js');
-    await expect(openTrace([fifo])).rejects.toThrow(`Cannot read trace "${fifo}": is a FIFO (named pipe), not a regular file: replay and inspect read one as a stream, like standard input; this command needs a file`);
+    await expect(openTrace([fifo])).rejects.toThrow(
+      `Cannot read trace "${fifo}": is a FIFO (named pipe), not a regular file: replay and inspect read one as a stream, like standard input; this command needs a file`,
+    );
   });
 });

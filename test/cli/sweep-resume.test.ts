@@ -59,12 +59,13 @@ describe('--resume reuses exactly the same trace, configuration and tool version
 });
 
 describe('results.arrow', () => {
-  it('counts are int64 columns, rates and costs float64; metadata has the versions and each point\'s configuration', () => {
+  it("counts are int64 columns, rates and costs float64; metadata has the versions and each point's configuration", () => {
     const out = path.join(tmpDir(), 'o');
     expect(runCli(['sweep', SVA, '--iotlb', '32x4', '64x8', '--out', out, '--quiet', '--jobs', '1']).status).toBe(0);
     const t = A.tableFromIPC(read(out, 'results.arrow'));
     const type = (name: string) => String(t.schema.fields.find((f) => f.name === name)?.type);
-    for (const c of ['dma_events', 'walk_accesses', 'invalidation_commands', 'stale_hits', 'stale_window_max_ns', 'peak_table_pages', 'map_pages_4K']) expect(type(c), c).toBe('Int64');
+    for (const c of ['dma_events', 'walk_accesses', 'invalidation_commands', 'stale_hits', 'stale_window_max_ns', 'peak_table_pages', 'map_pages_4K'])
+      expect(type(c), c).toBe('Int64');
     for (const c of ['iotlb_hit_rate', 'invalidation_cost_ns', 'translation_cost_ns']) expect(type(c), c).toBe('Float64');
     const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8'));
     expect(t.schema.metadata.get('iommu-replay.version')).toBe(pkg.version);
@@ -81,7 +82,10 @@ describe('summaries are saved as points finish', () => {
     expect(tasks.map((t) => t.pointIndexes.length)).toEqual([6, 6]);
     expect(MAX_POINTS_PER_TASK).toBe(6);
     expect(planTasks([['a']], 13, 1).map((t) => t.pointIndexes.length)).toEqual([5, 5, 3]);
-    expect(planTasks([['a']], 5, 2).map((t) => t.pointIndexes)).toEqual([[0, 1, 2], [3, 4]]);
+    expect(planTasks([['a']], 5, 2).map((t) => t.pointIndexes)).toEqual([
+      [0, 1, 2],
+      [3, 4],
+    ]);
   });
 
   it('the first points are handed over while work remains', async () => {
@@ -138,7 +142,7 @@ describe('a.arrows+b.arrows is one trace of two files', () => {
 });
 
 describe('a sweep that fails on a bad trace leaves no partial output', () => {
-  it('no summaries/ from this run; an earlier run\'s summaries stay for --resume', async () => {
+  it("no summaries/ from this run; an earlier run's summaries stay for --resume", async () => {
     const d = tmpDir();
     const bad = path.join(d, 'late-bad.arrows');
     const first = batchOf(Array.from({ length: 5 }, (_, i) => ({ ts: 10 + i, op: 'flush' as const })));

@@ -40,15 +40,28 @@ describe('sweep grid', () => {
     expect(points.map((p) => p.config.name)).toEqual(['x iotlb.sets=8 invalidation.mode=lazy', 'x iotlb.sets=16 invalidation.mode=lazy']);
     expect(points.every((p) => p.config.iotlb.policy === 'plru')).toBe(true);
     // --iotlb keeps the base policy too.
-    expect(expandSweep({ iotlb: { policy: 'fifo', sets: 4 } }, { iotlb: ['64x8'] }, 'c')[0].config.iotlb).toEqual({ entries: 64, sets: 8, ways: 8, policy: 'fifo' });
+    expect(expandSweep({ iotlb: { policy: 'fifo', sets: 4 } }, { iotlb: ['64x8'] }, 'c')[0].config.iotlb).toEqual({
+      entries: 64,
+      sets: 8,
+      ways: 8,
+      policy: 'fifo',
+    });
   });
 
   it('bad sweep values give a clear error', () => {
     expect(() => expandSweep({}, { iotlb: ['64by4'] }, 'cli')).toThrow("Invalid option --iotlb: expected ENTRIESxWAYS like 64x4 or 256xfull, got '64by4'");
-    expect(() => expandSweep({ sweep: { 'iotlb.sets': [16, 12] } }, {}, 'c.json')).toThrow('Invalid config "c.json": iotlb.sets: expected a power of two, got 12 (in sweep point iotlb.sets=12)');
-    expect(() => expandSweep({ sweep: { 'iotlb.colour': ['red'] } }, {}, 'c.json')).toThrow('Invalid config "c.json": iotlb.colour: unknown field (in sweep point iotlb.colour=red)');
-    expect(() => expandSweep({ sweep: { pageSizes: [] } }, {}, 'c.json')).toThrow('Invalid config "c.json": sweep.pageSizes: expected a non-empty list of values');
-    expect(() => expandSweep({ sweep: { pageSizes: [['4K']] } }, { pageSizes: ['4K'] }, 'c.json')).toThrow('Invalid sweep: the field "pageSizes" is swept twice');
+    expect(() => expandSweep({ sweep: { 'iotlb.sets': [16, 12] } }, {}, 'c.json')).toThrow(
+      'Invalid config "c.json": iotlb.sets: expected a power of two, got 12 (in sweep point iotlb.sets=12)',
+    );
+    expect(() => expandSweep({ sweep: { 'iotlb.colour': ['red'] } }, {}, 'c.json')).toThrow(
+      'Invalid config "c.json": iotlb.colour: unknown field (in sweep point iotlb.colour=red)',
+    );
+    expect(() => expandSweep({ sweep: { pageSizes: [] } }, {}, 'c.json')).toThrow(
+      'Invalid config "c.json": sweep.pageSizes: expected a non-empty list of values',
+    );
+    expect(() => expandSweep({ sweep: { pageSizes: [['4K']] } }, { pageSizes: ['4K'] }, 'c.json')).toThrow(
+      'Invalid sweep: the field "pageSizes" is swept twice',
+    );
     expect(() => expandSweep({}, { pageSizes: ['4K', '4K'] }, 'c')).toThrow('two points are the same configuration');
   });
 
@@ -70,7 +83,15 @@ describe('sweep command', () => {
     expect(list.filter((f) => f.startsWith('summaries/')).length).toBe(2 * 8);
     for (const f of list) expect(fs.readFileSync(path.join(d1, f)).equals(fs.readFileSync(path.join(d2, f))), f).toBe(true);
     // Point by point: the same as a replay of that configuration alone.
-    const single = await replayTrace([NIC], resolveConfig({ name: 'pageSizes=4K+2M iotlb=128x8 invalidation.mode=lazy', pageSizes: ['4K', '2M'], iotlb: { entries: 128, ways: 8 }, invalidation: { mode: 'lazy' } }));
+    const single = await replayTrace(
+      [NIC],
+      resolveConfig({
+        name: 'pageSizes=4K+2M iotlb=128x8 invalidation.mode=lazy',
+        pageSizes: ['4K', '2M'],
+        iotlb: { entries: 128, ways: 8 },
+        invalidation: { mode: 'lazy' },
+      }),
+    );
     single.trace.files = [NIC];
     const fromSweep = JSON.parse(fs.readFileSync(path.join(d1, 'summaries/nic/pageSizes=4K+2M_iotlb=128x8_invalidation.mode=lazy.json'), 'utf8'));
     // A sweep's summary is the replay's, with the key --resume matches beside it.
@@ -84,7 +105,9 @@ describe('sweep command', () => {
     expect(runCli(['sweep', NIC, '--page-sizes', '4K', '4K,2M,1G', '--iotlb', '64x4', '256x8', '--out', d, '--quiet', '--jobs', '1']).status).toBe(0);
     const t = A.tableFromIPC(fs.readFileSync(path.join(d, 'results.arrow')));
     expect(t.numRows).toBe(4);
-    expect(t.schema.fields.map((f) => f.name)).toEqual(expect.arrayContaining(['trace', 'point', 'page_sizes', 'iotlb_entries', 'iotlb_hit_rate', 'invalidation_cost_ns', 'peak_table_pages', 'map_pages_4K']));
+    expect(t.schema.fields.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['trace', 'point', 'page_sizes', 'iotlb_entries', 'iotlb_hit_rate', 'invalidation_cost_ns', 'peak_table_pages', 'map_pages_4K']),
+    );
     expect(t.getChild('trace')!.toArray()).toEqual(['nic', 'nic', 'nic', 'nic']);
     const md = fs.readFileSync(path.join(d, 'report.md'), 'utf8');
     expect(md).toContain('pageSizes=4K+2M+1G iotlb=256x8');
@@ -99,56 +122,111 @@ describe('sweep command', () => {
   });
 
   // Its presets set amd and smmuv3 (model §9.4): it runs once every vendor is modelled.
-  it.skipIf(!PRESETS.every((p) => isVendorModelled(p.vendor)))('docs/presets.md\'s sweep: the broken presets (maps that do not fit a 64K or 16K granule) are no candidates and are listed in a warning; presets are labelled by name', () => {
-    const d = tmpDir();
-    const example = /```json\n(.*"preset".*)\n```/.exec(fs.readFileSync('docs/presets.md', 'utf8'))![1];
-    const config = path.join(d, 'presets.json');
-    fs.writeFileSync(config, example);
-    const out = path.join(d, 'out');
-    expect(runCli(['sweep', NIC, '--config', config, '--out', out, '--quiet', '--jobs', '1']).status).toBe(0);
-    const summary = (p: string) => JSON.parse(fs.readFileSync(path.join(out, `summaries/nic/preset=${p}.json`), 'utf8'));
-    const s64 = summary('arm-smmu-64k');
-    expect(s64.totals.dma.faults).toBe(s64.totals.dma.events); // every DMA faults: the point is broken
-    const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
-    const rec = /\*\*Recommendation\.\*\* (.*)/.exec(md)![1];
-    expect(rec).toMatch(/^A 64x4 IOTLB with page sizes amd-v1 under amd comes within 5% of the best translation cost/);
-    expect(rec).not.toMatch(/arm-smmu|64K|0 ns against 0 ns/);
-    expect(md).toContain('> **Warning.** 2 of 4 point(s) have DMA faults or map errors');
-    expect(md).toContain(`> | preset=arm-smmu-64k | ${s64.totals.dma.faults.toLocaleString('en-US')} | ${s64.totals.map.errors.toLocaleString('en-US')} |`);
-    expect(md).toContain('| arm-smmu-16k | ');
-    expect(md).not.toContain('4K+8K+16K'); // amd-v1's 35 sizes: labelled by the preset's name
-    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
-    expect(html).toContain('<div class="warning" role="alert">');
-    expect(html).not.toContain('4K+8K+16K');
-  });
+  it.skipIf(!PRESETS.every((p) => isVendorModelled(p.vendor)))(
+    "docs/presets.md's sweep: the broken presets (maps that do not fit a 64K or 16K granule) are no candidates and are listed in a warning; presets are labelled by name",
+    () => {
+      const d = tmpDir();
+      const example = /```json\n(.*"preset".*)\n```/.exec(fs.readFileSync('docs/presets.md', 'utf8'))![1];
+      const config = path.join(d, 'presets.json');
+      fs.writeFileSync(config, example);
+      const out = path.join(d, 'out');
+      expect(runCli(['sweep', NIC, '--config', config, '--out', out, '--quiet', '--jobs', '1']).status).toBe(0);
+      const summary = (p: string) => JSON.parse(fs.readFileSync(path.join(out, `summaries/nic/preset=${p}.json`), 'utf8'));
+      const s64 = summary('arm-smmu-64k');
+      expect(s64.totals.dma.faults).toBe(s64.totals.dma.events); // every DMA faults: the point is broken
+      const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+      const rec = /\*\*Recommendation\.\*\* (.*)/.exec(md)![1];
+      expect(rec).toMatch(/^A 64x4 IOTLB with page sizes amd-v1 under amd comes within 5% of the best translation cost/);
+      expect(rec).not.toMatch(/arm-smmu|64K|0 ns against 0 ns/);
+      expect(md).toContain('> **Warning.** 2 of 4 point(s) have DMA faults or map errors');
+      expect(md).toContain(`> | preset=arm-smmu-64k | ${s64.totals.dma.faults.toLocaleString('en-US')} | ${s64.totals.map.errors.toLocaleString('en-US')} |`);
+      expect(md).toContain('| arm-smmu-16k | ');
+      expect(md).not.toContain('4K+8K+16K'); // amd-v1's 35 sizes: labelled by the preset's name
+      const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+      expect(html).toContain('<div class="warning" role="alert">');
+      expect(html).not.toContain('4K+8K+16K');
+    },
+  );
 
-  it('results.arrow carries every raw count as int64 and the configuration as columns, equal to the point\'s summary', () => {
+  it("results.arrow carries every raw count as int64 and the configuration as columns, equal to the point's summary", () => {
     const d = tmpDir();
-    expect(runCli(['sweep', NIC, '--page-sizes', '4K', '4K,2M', '--iotlb', '32x4', '--mode', 'strict', 'lazy', '--out', d, '--quiet', '--jobs', '1']).status).toBe(0);
+    expect(
+      runCli(['sweep', NIC, '--page-sizes', '4K', '4K,2M', '--iotlb', '32x4', '--mode', 'strict', 'lazy', '--out', d, '--quiet', '--jobs', '1']).status,
+    ).toBe(0);
     const t = A.tableFromIPC(fs.readFileSync(path.join(d, 'results.arrow')));
     const types = Object.fromEntries(t.schema.fields.map((f) => [f.name, String(f.type)]));
-    const counts = ['dma_events', 'dma_bytes', 'dma_faults', 'dma_passthrough', 'iotlb_lookups', 'iotlb_hits', 'iotlb_misses', 'walks', 'walk_accesses', 'map_ops', 'map_errors', 'map_bytes', 'unmap_ops', 'unmap_errors', 'unmap_bytes',
-      'invalidation_page_commands', 'invalidation_domain_commands', 'invalidation_devtlb_commands', 'invalidation_wait_commands', 'invalidation_syncs', 'invalidation_flushes', 'stale_hits'];
+    const counts = [
+      'dma_events',
+      'dma_bytes',
+      'dma_faults',
+      'dma_passthrough',
+      'iotlb_lookups',
+      'iotlb_hits',
+      'iotlb_misses',
+      'walks',
+      'walk_accesses',
+      'map_ops',
+      'map_errors',
+      'map_bytes',
+      'unmap_ops',
+      'unmap_errors',
+      'unmap_bytes',
+      'invalidation_page_commands',
+      'invalidation_domain_commands',
+      'invalidation_devtlb_commands',
+      'invalidation_wait_commands',
+      'invalidation_syncs',
+      'invalidation_flushes',
+      'stale_hits',
+    ];
     for (const c of counts) expect(types[c], c).toBe('Int64');
     const i = t.getChild('point')!.toArray().indexOf('pageSizes=4K+2M iotlb=32x4 invalidation.mode=lazy');
     const row = t.get(i)!.toJSON() as Record<string, unknown>;
     const s = JSON.parse(fs.readFileSync(path.join(d, 'summaries/nic/pageSizes=4K+2M_iotlb=32x4_invalidation.mode=lazy.json'), 'utf8'));
     const T = s.totals;
     const want: Record<string, number> = {
-      dma_events: T.dma.events, dma_bytes: T.dma.bytes, dma_faults: T.dma.faults, dma_passthrough: T.dma.passthrough,
-      iotlb_lookups: T.iotlb.lookups, iotlb_hits: T.iotlb.hits, iotlb_misses: T.iotlb.misses, walks: T.walks.count, walk_accesses: T.walks.memoryAccesses,
-      map_ops: T.map.ops, map_errors: T.map.errors, map_bytes: T.map.bytes, unmap_ops: T.unmap.ops, unmap_errors: T.unmap.errors, unmap_bytes: T.unmap.bytes,
-      invalidation_page_commands: T.invalidation.commands.page, invalidation_domain_commands: T.invalidation.commands.domain,
-      invalidation_devtlb_commands: T.invalidation.commands.devtlb, invalidation_wait_commands: T.invalidation.commands.wait,
-      invalidation_syncs: T.invalidation.syncs, invalidation_flushes: T.invalidation.flushes, stale_hits: T.iotlb.staleHits,
+      dma_events: T.dma.events,
+      dma_bytes: T.dma.bytes,
+      dma_faults: T.dma.faults,
+      dma_passthrough: T.dma.passthrough,
+      iotlb_lookups: T.iotlb.lookups,
+      iotlb_hits: T.iotlb.hits,
+      iotlb_misses: T.iotlb.misses,
+      walks: T.walks.count,
+      walk_accesses: T.walks.memoryAccesses,
+      map_ops: T.map.ops,
+      map_errors: T.map.errors,
+      map_bytes: T.map.bytes,
+      unmap_ops: T.unmap.ops,
+      unmap_errors: T.unmap.errors,
+      unmap_bytes: T.unmap.bytes,
+      invalidation_page_commands: T.invalidation.commands.page,
+      invalidation_domain_commands: T.invalidation.commands.domain,
+      invalidation_devtlb_commands: T.invalidation.commands.devtlb,
+      invalidation_wait_commands: T.invalidation.commands.wait,
+      invalidation_syncs: T.invalidation.syncs,
+      invalidation_flushes: T.invalidation.flushes,
+      stale_hits: T.iotlb.staleHits,
     };
     for (const [k, v] of Object.entries(want)) expect(Number(row[k]), k).toBe(v);
     expect(T.iotlb.lookups).toBeGreaterThan(0);
     expect(T.invalidation.commands.domain + T.invalidation.commands.page).toBeGreaterThan(0);
     expect(row).toMatchObject({
-      page_sizes: '4K+2M', iotlb_entries: 32, iotlb_sets: 8, iotlb_ways: 4, iotlb_policy: s.config.iotlb.policy, mode: 'lazy', vendor: 'vtd', preset: null,
-      devtlb_entries: s.config.devtlb.entries, devtlb_ways: s.config.devtlb.ways, walk_cache_entries: null, page_table_levels: 4,
-      partial_unmap: s.config.partialUnmap, fq_timeout_ns: s.config.invalidation.fqTimeoutNs, cost_walk_access_ns: s.config.costs.walkAccess,
+      page_sizes: '4K+2M',
+      iotlb_entries: 32,
+      iotlb_sets: 8,
+      iotlb_ways: 4,
+      iotlb_policy: s.config.iotlb.policy,
+      mode: 'lazy',
+      vendor: 'vtd',
+      preset: null,
+      devtlb_entries: s.config.devtlb.entries,
+      devtlb_ways: s.config.devtlb.ways,
+      walk_cache_entries: null,
+      page_table_levels: 4,
+      partial_unmap: s.config.partialUnmap,
+      fq_timeout_ns: s.config.invalidation.fqTimeoutNs,
+      cost_walk_access_ns: s.config.costs.walkAccess,
     });
     expect(Number(row.fq_size)).toBe(s.config.invalidation.fqSize);
     // Hit rates re-weight from the counts.

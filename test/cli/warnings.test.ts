@@ -14,7 +14,9 @@ describe('warnings on stderr', () => {
   it('replay: a page-size set the trace cannot use is one warning line with the counts; exit 0', () => {
     const r = runCli(['replay', NIC, '--page-sizes', '2M']);
     expect(r.status).toBe(0);
-    expect(r.stderr).toBe(`iommu-replay: warning: ${NIC} with page sizes 2M: 6,567 of 6,567 DMA accesses faulted, 3,251 of 3,251 maps failed, 2,181 of 2,181 unmaps failed (replay --report FILE shows the counts)\n`);
+    expect(r.stderr).toBe(
+      `iommu-replay: warning: ${NIC} with page sizes 2M: 6,567 of 6,567 DMA accesses faulted, 3,251 of 3,251 maps failed, 2,181 of 2,181 unmaps failed (replay --report FILE shows the counts)\n`,
+    );
     expect(r.stdout).toContain('| IOTLB hit rate | 0.00% |');
   });
 
@@ -26,14 +28,18 @@ describe('warnings on stderr', () => {
     const out = path.join(tmpDir(), 'out');
     const r = runCli(['sweep', NIC, '--page-sizes', '2M', '4K', '--iotlb', '32x4', '--out', out, '--quiet']);
     expect(r.status).toBe(0);
-    expect(r.stderr).toBe(`iommu-replay: warning: nic with pageSizes=2M iotlb=32x4: 6,567 of 6,567 DMA accesses faulted, 3,251 of 3,251 maps failed, 2,181 of 2,181 unmaps failed (see ${path.join(out, 'report.md')})\n`);
+    expect(r.stderr).toBe(
+      `iommu-replay: warning: nic with pageSizes=2M iotlb=32x4: 6,567 of 6,567 DMA accesses faulted, 3,251 of 3,251 maps failed, 2,181 of 2,181 unmaps failed (see ${path.join(out, 'report.md')})\n`,
+    );
   });
 
   it('curve: one line for the curve whose DMA faulted', () => {
     const out = path.join(tmpDir(), 'out');
     const r = runCli(['curve', NIC, '--page-sizes', '2M', '4K', '--max-entries', '16', '--out', out, '--quiet']);
     expect(r.status).toBe(0);
-    expect(r.stderr).toBe(`iommu-replay: warning: nic with pageSizes=2M invalidation.mode=strict: 6,567 of 6,567 DMA accesses faulted (see ${path.join(out, 'report.md')})\n`);
+    expect(r.stderr).toBe(
+      `iommu-replay: warning: nic with pageSizes=2M invalidation.mode=strict: 6,567 of 6,567 DMA accesses faulted (see ${path.join(out, 'report.md')})\n`,
+    );
   });
 
   it('many points with faults: at most MAX_WARNING_LINES lines, the last counting the rest', () => {

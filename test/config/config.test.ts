@@ -30,7 +30,10 @@ describe('configuration', () => {
     expect(resolveConfig({ pageSizes: ['64K', '512M'] }).pageSizes).toEqual(['64K', '512M']);
     expect(resolveConfig({ iotlb: { entries: 128, ways: 8 } }).iotlb).toEqual({ entries: 128, sets: 16, ways: 8, policy: 'lru' });
     expect(resolveConfig({ iotlb: { entries: 32, ways: 'full', policy: 'plru' } }).iotlb).toEqual({ entries: 32, sets: 1, ways: 32, policy: 'plru' });
-    expect(resolveConfig({ devices: { '768': { devtlb: true }, '03:00.1': {} } }).devices).toEqual({ '0000:03:00.0': { devtlb: true }, '0000:03:00.1': { devtlb: false } });
+    expect(resolveConfig({ devices: { '768': { devtlb: true }, '03:00.1': {} } }).devices).toEqual({
+      '0000:03:00.0': { devtlb: true },
+      '0000:03:00.1': { devtlb: false },
+    });
   });
 
   const bad: [string, unknown, string][] = [
@@ -43,7 +46,11 @@ describe('configuration', () => {
     ['a size that is not a power of two', { pageSizes: ['4K', '3M'] }, 'pageSizes: expected a power-of-two size like "4K" or "2M", got "3M"'],
     ['a size below the granule', { pageSizes: ['2K'] }, 'pageSizes: 2K is smaller than the 4K page-table granule'],
     ['a size too large for the table', { pageSizes: ['4K', '256T'] }, 'pageSizes: 256T is larger than a 4-level page table can map'],
-    ['unknown instance name in devices', { iommus: [{ name: 'dmar0' }], devices: { '0000:03:00.0': { iommu: 'dmar9' } } }, 'devices.0000:03:00.0.iommu: unknown IOMMU instance "dmar9" (instances: dmar0)'],
+    [
+      'unknown instance name in devices',
+      { iommus: [{ name: 'dmar0' }], devices: { '0000:03:00.0': { iommu: 'dmar9' } } },
+      'devices.0000:03:00.0.iommu: unknown IOMMU instance "dmar9" (instances: dmar0)',
+    ],
     ['a bad policy', { iotlb: { policy: 'mru' } }, 'iotlb.policy: expected one of "lru", "fifo", "plru", "random", "flush-when-full", got "mru"'],
     ['plru on a non-power-of-two set', { iotlb: { sets: 1, ways: 3, policy: 'plru' } }, 'iotlb.ways: expected a power of two for the "plru" policy, got 3'],
     ['levels', { pageTable: { levels: 3 } }, 'pageTable.levels: expected 4 or 5, got 3'],
@@ -67,7 +74,9 @@ describe('configuration', () => {
     const f = path.join(dir, 'broken.json');
     fs.writeFileSync(f, '{ "iotlb": ');
     expect(runCli(['replay', trace, '--config', f]).stderr).toMatch(new RegExp(`^iommu-replay: Invalid config "${f}": not valid JSON( \\(.*\\))?\\n$`));
-    expect(runCli(['replay', trace, '--config', path.join(dir, 'none.json')]).stderr).toBe(`iommu-replay: Cannot read config "${path.join(dir, 'none.json')}": no such file\n`);
+    expect(runCli(['replay', trace, '--config', path.join(dir, 'none.json')]).stderr).toBe(
+      `iommu-replay: Cannot read config "${path.join(dir, 'none.json')}": no such file\n`,
+    );
   });
 
   it('rejects a devices entry naming an instance the trace topology lacks', () => {

@@ -51,19 +51,24 @@ describe('presets', () => {
 
   it('every preset replays: AMD v1 maps a 2 GiB-aligned 4 GiB buffer as one 4G leaf', () => {
     for (const p of PRESETS) expect(() => resolveConfig({ preset: p.name, ...(isVendorModelled(p.vendor) ? {} : VTD) })).not.toThrow();
-    const s = replayEvents([
-      { op: 'attach', device: 0x300, domain: 1 },
-      { op: 'map', domain: 1, iova: 4 * G1, paddr: 8 * G1, size: 4 * G1 },
-      { op: 'dma_read', device: 0x300, iova: 4 * G1 + M2, size: 64 },
-      { op: 'dma_read', device: 0x300, iova: 7 * G1, size: 64 },
-    ], { preset: 'amd-v1', ...(isVendorModelled('amd') ? {} : VTD) });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: 0x300, domain: 1 },
+        { op: 'map', domain: 1, iova: 4 * G1, paddr: 8 * G1, size: 4 * G1 },
+        { op: 'dma_read', device: 0x300, iova: 4 * G1 + M2, size: 64 },
+        { op: 'dma_read', device: 0x300, iova: 7 * G1, size: 64 },
+      ],
+      { preset: 'amd-v1', ...(isVendorModelled('amd') ? {} : VTD) },
+    );
     expect(s.totals.map.pages).toMatchObject({ '4G': 1 });
     expect(s.totals.iotlb.hits).toBe(1);
   });
 
   it('--preset on the command line; an unknown one is one line', () => {
-    const r = runCli(['replay', path.resolve('traces/vm.arrows'), '--preset', 'arm-smmu'] );
-    expect(r.stderr).toBe('iommu-replay: Invalid config "--preset": preset: expected one of "intel-vtd", "amd-v1", "amd-v2", "arm-smmu-4k", "arm-smmu-16k", "arm-smmu-64k", got "arm-smmu"\n');
+    const r = runCli(['replay', path.resolve('traces/vm.arrows'), '--preset', 'arm-smmu']);
+    expect(r.stderr).toBe(
+      'iommu-replay: Invalid config "--preset": preset: expected one of "intel-vtd", "amd-v1", "amd-v2", "arm-smmu-4k", "arm-smmu-16k", "arm-smmu-64k", got "arm-smmu"\n',
+    );
     expect(r.status).toBe(2);
   });
 });

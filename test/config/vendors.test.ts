@@ -41,7 +41,8 @@ describe('vendor configuration (config.md "Vendors")', () => {
   });
 
   it('asidBits: an integer in 1..16; vendor: one of the list', () => {
-    for (const bad of [0, 17, 2.5, '8']) expect(() => resolveConfig({ smmu: { asidBits: bad } })).toThrow(/smmu\.asidBits: expected an integer in 1\.\.16, got/);
+    for (const bad of [0, 17, 2.5, '8'])
+      expect(() => resolveConfig({ smmu: { asidBits: bad } })).toThrow(/smmu\.asidBits: expected an integer in 1\.\.16, got/);
     expect(resolveConfig({ smmu: { asidBits: 1 } }).smmu.asidBits).toBe(1);
     expect(() => resolveConfig({ vendor: 'intel' })).toThrow('Invalid config "config": vendor: expected one of "vtd", "amd", "smmuv3", got "intel"');
     expect(() => resolveConfig({ amd: { npCache: 1 } })).toThrow('amd.npCache: expected true or false, got 1');
@@ -56,7 +57,14 @@ describe('vendor configuration (config.md "Vendors")', () => {
 });
 
 describe('presets set the vendor (model §9.4)', () => {
-  const want: Record<string, string> = { 'intel-vtd': 'vtd', 'amd-v1': 'amd', 'amd-v2': 'amd', 'arm-smmu-4k': 'smmuv3', 'arm-smmu-16k': 'smmuv3', 'arm-smmu-64k': 'smmuv3' };
+  const want: Record<string, string> = {
+    'intel-vtd': 'vtd',
+    'amd-v1': 'amd',
+    'amd-v2': 'amd',
+    'arm-smmu-4k': 'smmuv3',
+    'arm-smmu-16k': 'smmuv3',
+    'arm-smmu-64k': 'smmuv3',
+  };
   it('intel-vtd → vtd, amd-v1/amd-v2 → amd, arm-smmu-* → smmuv3', () => {
     expect(Object.fromEntries(PRESETS.map((p) => [p.name, p.vendor]))).toEqual(want);
     for (const p of PRESETS) {
@@ -82,7 +90,9 @@ describe('--vendor and the vendor sweep axis', () => {
   });
 
   it('--vendor: an unknown value is one line naming the option', () => {
-    expect(() => expandSweep({}, { vendor: ['arm'] }, '(command line)')).toThrow(new InputError("Invalid option --vendor: expected one of vtd, amd, smmuv3, got 'arm'"));
+    expect(() => expandSweep({}, { vendor: ['arm'] }, '(command line)')).toThrow(
+      new InputError("Invalid option --vendor: expected one of vtd, amd, smmuv3, got 'arm'"),
+    );
   });
 
   it('replay --vendor takes one value; vtd is the default and names itself in the summary', () => {
@@ -138,14 +148,16 @@ describe('invalidation.commands.byName (report.md)', () => {
   });
 });
 
-describe('nested translation is VT-d\'s (model §9.3)', () => {
+describe("nested translation is VT-d's (model §9.3)", () => {
   it('a trace with nested domains under another vendor is one configuration error', () => {
     const meta = metaOf({ domains: { 1: 'paging', 2: { type: 'nested', parent: 1 } } });
     for (const vendor of ['amd', 'smmuv3'] as const) {
       // Built by hand: the refusal comes before anything of the vendor is made, whether or not it is modelled yet.
       const config = { ...resolveConfig({}), vendor };
       expect(() => new Replay(config, meta)).toThrow(
-        new InputError(`Invalid config: vendor: the trace has nested domains (domain 2), and nested translation is VT-d's; replay it with "vendor": "vtd", not "${vendor}" (docs/model.md §9.3)`),
+        new InputError(
+          `Invalid config: vendor: the trace has nested domains (domain 2), and nested translation is VT-d's; replay it with "vendor": "vtd", not "${vendor}" (docs/model.md §9.3)`,
+        ),
       );
     }
     expect(() => new Replay(resolveConfig({}), meta)).not.toThrow();
@@ -158,7 +170,9 @@ describe('nested translation is VT-d\'s (model §9.3)', () => {
     const json = path.join(d, 'out.json');
     const r = runCli(['replay', trace, '--vendor', 'amd', '--json', json]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^iommu-replay: Invalid config: vendor: the trace has nested domains \(domain \d+\), and nested translation is VT-d's; replay it with "vendor": "vtd", not "amd" \(docs\/model.md §9.3\)\n$/);
+    expect(r.stderr).toMatch(
+      /^iommu-replay: Invalid config: vendor: the trace has nested domains \(domain \d+\), and nested translation is VT-d's; replay it with "vendor": "vtd", not "amd" \(docs\/model.md §9.3\)\n$/,
+    );
     expect(fs.existsSync(json)).toBe(false);
   });
 });

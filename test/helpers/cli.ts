@@ -33,7 +33,10 @@ export function runCliModules(args: string[]): { status: number; stdout: string;
   if (!fs.existsSync(CLI)) throw new Error('dist/ is missing: run npm run build');
   const dir = tmpDir();
   const log = path.join(dir, 'modules.txt');
-  fs.writeFileSync(path.join(dir, 'hooks.mjs'), "import fs from 'node:fs';\nexport async function load(url, context, next) {\n  fs.appendFileSync(process.env.MODULE_LOG, url + '\\n');\n  return next(url, context);\n}\n");
+  fs.writeFileSync(
+    path.join(dir, 'hooks.mjs'),
+    "import fs from 'node:fs';\nexport async function load(url, context, next) {\n  fs.appendFileSync(process.env.MODULE_LOG, url + '\\n');\n  return next(url, context);\n}\n",
+  );
   fs.writeFileSync(path.join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
   fs.writeFileSync(log, '');
   const r = spawnSync(process.execPath, ['--import', pathToFileURL(path.join(dir, 'register.mjs')).href, CLI, ...args], {

@@ -46,7 +46,10 @@ export function lz4FrameOf(data: Uint8Array, o: Lz4Options = {}): Uint8Array {
     }
     u32(0x184d2204);
     const descriptor = out.length;
-    out.push(0x40 | (o.independent ? 0x20 : 0) | (o.blockChecksums ? 0x10 : 0) | (o.contentSize ? 0x08 : 0) | (o.contentChecksum ? 0x04 : 0), BLOCK_CODES[blockBytes] << 4);
+    out.push(
+      0x40 | (o.independent ? 0x20 : 0) | (o.blockChecksums ? 0x10 : 0) | (o.contentSize ? 0x08 : 0) | (o.contentChecksum ? 0x04 : 0),
+      BLOCK_CODES[blockBytes] << 4,
+    );
     if (o.contentSize) {
       u32(end - start);
       u32(0);
@@ -129,7 +132,7 @@ export function zstdRleFrame(data: Uint8Array, o: { contentSize?: boolean } = {}
     if (raw.length) blocks.push({ type: 0, size: raw.length, content: raw });
     raw = [];
   };
-  for (let i = 0; i < data.length; ) {
+  for (let i = 0; i < data.length;) {
     let j = i;
     while (j < data.length && data[j] === data[i] && j - i < 65536) j++;
     if (j - i >= 8) {

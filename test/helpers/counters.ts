@@ -5,7 +5,11 @@ import type { Summary } from '../../src/stats/summary.js';
 import type { RefNested, RefResult } from '../model/reference.js';
 
 function nonZero(pages: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(pages).filter(([, v]) => v !== 0).sort());
+  return Object.fromEntries(
+    Object.entries(pages)
+      .filter(([, v]) => v !== 0)
+      .sort(),
+  );
 }
 
 /** §5's four command counters, without the vendor's names (report.md `byName`), which are compared on their own. */
@@ -24,7 +28,13 @@ export function engineCounters(s: Summary, withNested = false) {
     map: { ...t.map, pages: nonZero(t.map.pages) },
     unmap: { ops: t.unmap.ops, errors: t.unmap.errors, short: t.unmap.short, bytes: t.unmap.bytes, pages: nonZero(t.unmap.pages) },
     attach: t.attach,
-    invalidation: { syncs: t.invalidation.syncs, commands: kinds(t.invalidation.commands), entriesRemoved: t.invalidation.entriesRemoved, flushes: t.invalidation.flushes, staleWindowMaxNs: t.invalidation.staleWindowMaxNs },
+    invalidation: {
+      syncs: t.invalidation.syncs,
+      commands: kinds(t.invalidation.commands),
+      entriesRemoved: t.invalidation.entriesRemoved,
+      flushes: t.invalidation.flushes,
+      staleWindowMaxNs: t.invalidation.staleWindowMaxNs,
+    },
     peakTablePages: t.pageTable.peakTablePages,
     ...(withNested ? { nested: t.nested } : {}),
   };
@@ -36,7 +46,13 @@ export function referenceCounters(r: RefResult, nested?: RefNested) {
     ...r,
     map: { ...r.map, pages: nonZero(r.map.pages) },
     unmap: { ...r.unmap, pages: nonZero(r.unmap.pages) },
-    invalidation: { syncs: r.invalidation.syncs, commands: kinds(r.invalidation.commands), entriesRemoved: r.invalidation.entriesRemoved, flushes: r.invalidation.flushes, staleWindowMaxNs: r.invalidation.staleWindowMaxNs },
+    invalidation: {
+      syncs: r.invalidation.syncs,
+      commands: kinds(r.invalidation.commands),
+      entriesRemoved: r.invalidation.entriesRemoved,
+      flushes: r.invalidation.flushes,
+      staleWindowMaxNs: r.invalidation.staleWindowMaxNs,
+    },
     ...(nested ? { nested } : {}),
   };
 }

@@ -18,7 +18,14 @@ export function memFeed(events: Ev[], meta: Meta = {}): Feed {
 }
 
 /** What `replay` reports at one geometry, as curve counters. */
-export function replayAt(events: Ev[], config: ReplayConfig | object, meta: Meta, sets: number, ways: number, policy: PolicyName = 'lru'): Omit<CurveCounters, 'hitRate' | 'translationCostNs'> & { translationCostNs: number } {
+export function replayAt(
+  events: Ev[],
+  config: ReplayConfig | object,
+  meta: Meta,
+  sets: number,
+  ways: number,
+  policy: PolicyName = 'lru',
+): Omit<CurveCounters, 'hitRate' | 'translationCostNs'> & { translationCostNs: number } {
   const cfg = withIotlb('iotlb' in config && 'costs' in config ? (config as ReplayConfig) : resolveConfig(config, 'test'), sets, ways, policy);
   const r = new Replay(cfg, metaOf(meta));
   const mid = Math.floor(events.length / 2);

@@ -25,7 +25,14 @@ export function randomCase(seed: number): { events: Ev[]; config: Record<string,
     svaPageSizes: pick(rng, sizesChoices),
     iotlb: { sets: pick(rng, [1, 2, 4]), ways: pick(rng, [1, 2, 4]), policy: pick(rng, POLICIES) },
     // Every policy but flush-when-full (a model of QEMU's IOTLB, not of a device TLB).
-    devtlb: { sets: 1, ways: pick(rng, [1, 2, 4]), policy: pick(rng, POLICIES.filter((p) => p !== 'flush-when-full')) },
+    devtlb: {
+      sets: 1,
+      ways: pick(rng, [1, 2, 4]),
+      policy: pick(
+        rng,
+        POLICIES.filter((p) => p !== 'flush-when-full'),
+      ),
+    },
     partialUnmap: pick(rng, PARTIAL_UNMAP),
     invalidation: { mode: pick(rng, MODES), maxInvalidationMask: rng.int(12), fqSize: 1 + rng.int(4), fqTimeoutNs: pick(rng, [5, 50, 1000]) },
     domainIds: 3 + rng.int(4),
@@ -96,7 +103,6 @@ export function randomCase(seed: number): { events: Ev[]; config: Record<string,
   delete domains[5];
   return { events, config, meta: { domains } };
 }
-
 
 /**
  * Traces where IOTLB sizes part ways: lazy mode with a long flush queue, a

@@ -14,13 +14,21 @@ const dir = tmpDir();
 
 describe('line syntax', () => {
   it('raw ftrace with 5-char flags and a comm with parentheses', () => {
-    const l = parseLine('   (udev-worker)-532     [010] .....     4.878076: map: IOMMU: iova=0x00000000fe980000 - 0x00000000fea00000 paddr=0x000000010ec80000 size=524288', 'auto')!;
+    const l = parseLine(
+      '   (udev-worker)-532     [010] .....     4.878076: map: IOMMU: iova=0x00000000fe980000 - 0x00000000fea00000 paddr=0x000000010ec80000 size=524288',
+      'auto',
+    )!;
     expect(l).toMatchObject({ comm: '(udev-worker)', pid: 532, cpu: 10, tsNs: 4878076000n, event: 'map' });
   });
 
   it('raw ftrace with 4-char flags (old kernels), 7-char flags (distro) and a comm with spaces and dashes', () => {
     expect(parseLine('  kworker/u64:0-12    [011] d...   327.747766: unmap: x', 'auto')).toMatchObject({ comm: 'kworker/u64:0', pid: 12, cpu: 11 });
-    expect(parseLine('        qemu-kvm-4575    [008] .......   438.308478: unmap: x', 'auto')).toMatchObject({ comm: 'qemu-kvm', pid: 4575, cpu: 8, tsNs: 438308478000n });
+    expect(parseLine('        qemu-kvm-4575    [008] .......   438.308478: unmap: x', 'auto')).toMatchObject({
+      comm: 'qemu-kvm',
+      pid: 4575,
+      cpu: 8,
+      tsNs: 438308478000n,
+    });
     expect(parseLine(' irq/26-AMD-Vi-154     [006] .....   327.753942: io_page_fault: x', 'auto')).toMatchObject({ comm: 'irq/26-AMD-Vi', pid: 154 });
     expect(parseLine('  my worker thread-77 [000] ..... 1.000001: map: x', 'auto')).toMatchObject({ comm: 'my worker thread', pid: 77 });
   });
@@ -31,14 +39,25 @@ describe('line syntax', () => {
   });
 
   it('trace-cmd report: no flags, padded event names, -t nanoseconds', () => {
-    expect(parseLine('   (udev-worker)-532   [010]     4.878076: map:                  IOMMU: iova=0x1', 'auto')).toMatchObject({ event: 'map', payload: 'IOMMU: iova=0x1', tsNs: 4878076000n });
-    expect(parseLine('   kworker/u64:0-12    [011]   327.747700412: dma_map_page:         0000:c2:00.0 dir=FROM_DEVICE', 'auto')).toMatchObject({ event: 'dma_map_page', tsNs: 327747700412n });
+    expect(parseLine('   (udev-worker)-532   [010]     4.878076: map:                  IOMMU: iova=0x1', 'auto')).toMatchObject({
+      event: 'map',
+      payload: 'IOMMU: iova=0x1',
+      tsNs: 4878076000n,
+    });
+    expect(parseLine('   kworker/u64:0-12    [011]   327.747700412: dma_map_page:         0000:c2:00.0 dir=FROM_DEVICE', 'auto')).toMatchObject({
+      event: 'dma_map_page',
+      tsNs: 327747700412n,
+    });
   });
 
   it('perf script: comm tid [cpu] time: system:event:', () => {
     const l = parseLine('   (udev-worker)     532 [010]     4.878076:        iommu:map: IOMMU: iova=0x1 paddr=0x2 size=4096', 'auto')!;
     expect(l).toMatchObject({ comm: '(udev-worker)', pid: 532, cpu: 10, system: 'iommu', event: 'map', payload: 'IOMMU: iova=0x1 paddr=0x2 size=4096' });
-    expect(parseLine('   kworker/u64:0  12/7      [011]   327.747700: dma:dma_map_page: 0000:c2:00.0 dir=TO_DEVICE', 'perf')).toMatchObject({ system: 'dma', event: 'dma_map_page', pid: 12 });
+    expect(parseLine('   kworker/u64:0  12/7      [011]   327.747700: dma:dma_map_page: 0000:c2:00.0 dir=TO_DEVICE', 'perf')).toMatchObject({
+      system: 'dma',
+      event: 'dma_map_page',
+      pid: 12,
+    });
   });
 
   it('timestamps in µs, ns and integers', () => {
@@ -50,42 +69,112 @@ describe('line syntax', () => {
 
 describe('tracepoint payloads', () => {
   it('iommu:map in the v5.17+ form with a range and the older form without', () => {
-    expect(parseEvent('map', 'IOMMU: iova=0x00000000fe980000 - 0x00000000fea00000 paddr=0x000000010ec80000 size=524288')).toEqual({ kind: 'iommu_map', device: undefined, iova: 0xfe980000n, paddr: 0x10ec80000n, size: 524288n });
+    expect(parseEvent('map', 'IOMMU: iova=0x00000000fe980000 - 0x00000000fea00000 paddr=0x000000010ec80000 size=524288')).toEqual({
+      kind: 'iommu_map',
+      device: undefined,
+      iova: 0xfe980000n,
+      paddr: 0x10ec80000n,
+      size: 524288n,
+    });
     expect(parseEvent('map', 'IOMMU: iova=0x00000000fe980000 paddr=0x000000010ec80000 size=524288')).toMatchObject({ iova: 0xfe980000n, size: 524288n });
     expect(parseEvent('map', 'IOMMU: dev=0000:03:00.0 iova=0x0000000000001000 paddr=0x0000000000002000 size=4096')).toMatchObject({ device: '0000:03:00.0' });
   });
 
   it('iommu:unmap in both forms, with unmapped_size', () => {
-    expect(parseEvent('unmap', 'IOMMU: iova=0x00000000fe980000 - 0x00000000fea00000 size=524288 unmapped_size=524288')).toEqual({ kind: 'iommu_unmap', device: undefined, iova: 0xfe980000n, size: 524288n, unmapped: 524288n });
+    expect(parseEvent('unmap', 'IOMMU: iova=0x00000000fe980000 - 0x00000000fea00000 size=524288 unmapped_size=524288')).toEqual({
+      kind: 'iommu_unmap',
+      device: undefined,
+      iova: 0xfe980000n,
+      size: 524288n,
+      unmapped: 524288n,
+    });
     expect(parseEvent('unmap', 'IOMMU: iova=0x0000000000000000 size=4096 unmapped_size=0')).toMatchObject({ iova: 0n, unmapped: 0n });
   });
 
   it('attach_device_to_domain, add_device_to_group, io_page_fault', () => {
     expect(parseEvent('attach_device_to_domain', 'IOMMU: device=0000:03:00.0')).toEqual({ kind: 'attach', device: '0000:03:00.0' });
     expect(parseEvent('add_device_to_group', 'IOMMU: groupID=12 device=0000:03:00.0')).toEqual({ kind: 'group', group: 12, device: '0000:03:00.0' });
-    expect(parseEvent('io_page_fault', 'IOMMU:ath12k_pci 0000:c2:00.0 iova=0x00000000fe980000 flags=0x0001')).toEqual({ kind: 'fault', device: '0000:c2:00.0', iova: 0xfe980000n, write: true });
+    expect(parseEvent('io_page_fault', 'IOMMU:ath12k_pci 0000:c2:00.0 iova=0x00000000fe980000 flags=0x0001')).toEqual({
+      kind: 'fault',
+      device: '0000:c2:00.0',
+      iova: 0xfe980000n,
+      write: true,
+    });
   });
 
   it('dma_map_page (6.12), dma_map_phys and dma_map_resource (later names), with attrs', () => {
-    expect(parseEvent('dma_map_page', '0000:03:00.0 dir=FROM_DEVICE dma_addr=fffff000 size=4096 phys_addr=1234567000 attrs=')).toEqual({ kind: 'dma_map', device: '0000:03:00.0', dir: 'FROM_DEVICE', ranges: [{ addr: 0xfffff000n, size: 4096n }], sg: false });
-    expect(parseEvent('dma_map_phys', '0000:03:00.0 dir=TO_DEVICE dma_addr=ffffe040 size=1500 phys_addr=abc040 attrs=SKIP_CPU_SYNC|WEAK_ORDERING')).toMatchObject({ dir: 'TO_DEVICE', ranges: [{ addr: 0xffffe040n, size: 1500n }] });
-    expect(parseEvent('dma_map_resource', '0000:03:00.0 dir=BIDIRECTIONAL dma_addr=f0000000 size=8192 phys_addr=f0000000 attrs=MMIO')).toMatchObject({ dir: 'BIDIRECTIONAL' });
-    expect(parseEvent('dma_unmap_page', '0000:03:00.0 dir=FROM_DEVICE dma_addr=fffff000 size=4096 attrs=')).toMatchObject({ kind: 'dma_unmap', addr: 0xfffff000n, size: 4096n });
+    expect(parseEvent('dma_map_page', '0000:03:00.0 dir=FROM_DEVICE dma_addr=fffff000 size=4096 phys_addr=1234567000 attrs=')).toEqual({
+      kind: 'dma_map',
+      device: '0000:03:00.0',
+      dir: 'FROM_DEVICE',
+      ranges: [{ addr: 0xfffff000n, size: 4096n }],
+      sg: false,
+    });
+    expect(
+      parseEvent('dma_map_phys', '0000:03:00.0 dir=TO_DEVICE dma_addr=ffffe040 size=1500 phys_addr=abc040 attrs=SKIP_CPU_SYNC|WEAK_ORDERING'),
+    ).toMatchObject({ dir: 'TO_DEVICE', ranges: [{ addr: 0xffffe040n, size: 1500n }] });
+    expect(parseEvent('dma_map_resource', '0000:03:00.0 dir=BIDIRECTIONAL dma_addr=f0000000 size=8192 phys_addr=f0000000 attrs=MMIO')).toMatchObject({
+      dir: 'BIDIRECTIONAL',
+    });
+    expect(parseEvent('dma_unmap_page', '0000:03:00.0 dir=FROM_DEVICE dma_addr=fffff000 size=4096 attrs=')).toMatchObject({
+      kind: 'dma_unmap',
+      addr: 0xfffff000n,
+      size: 4096n,
+    });
     expect(parseEvent('dma_unmap_phys', '0000:03:00.0 dir=TO_DEVICE dma_addr=ffffe040 size=1500 attrs=')).toMatchObject({ kind: 'dma_unmap' });
   });
 
   it('dma_map_sg plain and in the capped nents/ents form; dma_unmap_sg has no DMA addresses', () => {
-    expect(parseEvent('dma_map_sg', '0000:01:00.0 dir=FROM_DEVICE dma_addrs={0xfff00000,0xfff02000} sizes={0x2000,0x1000} phys_addrs={0x10a3f2000,0x10a3f4000} attrs=')).toMatchObject({ kind: 'dma_map', sg: true, ranges: [{ addr: 0xfff00000n, size: 0x2000n }, { addr: 0xfff02000n, size: 0x1000n }] });
-    expect(parseEvent('dma_map_sg', '0000:03:00.0 dir=TO_DEVICE nents=2/2 ents=1/1 dma_addrs={0xfff00000} sizes={0x3000} phys_addrs={0x10a3f2000,0x10a3f4000} attrs=')).toMatchObject({ ranges: [{ addr: 0xfff00000n, size: 0x3000n }] });
-    expect(parseEvent('dma_map_sg', '0000:03:00.0 dir=TO_DEVICE nents=200/200 ents=128/200 [TRUNCATED] dma_addrs={0x1000} sizes={0x1000} phys_addrs={0x1000} attrs=')).toMatchObject({ ranges: [{ addr: 0x1000n }] });
-    expect(parseEvent('dma_unmap_sg', '0000:01:00.0 dir=FROM_DEVICE phys_addrs={0x10a3f2000,0x10a3f4000} attrs=')).toEqual({ kind: 'dma_unmap', device: '0000:01:00.0', dir: 'FROM_DEVICE', sg: true });
+    expect(
+      parseEvent(
+        'dma_map_sg',
+        '0000:01:00.0 dir=FROM_DEVICE dma_addrs={0xfff00000,0xfff02000} sizes={0x2000,0x1000} phys_addrs={0x10a3f2000,0x10a3f4000} attrs=',
+      ),
+    ).toMatchObject({
+      kind: 'dma_map',
+      sg: true,
+      ranges: [
+        { addr: 0xfff00000n, size: 0x2000n },
+        { addr: 0xfff02000n, size: 0x1000n },
+      ],
+    });
+    expect(
+      parseEvent(
+        'dma_map_sg',
+        '0000:03:00.0 dir=TO_DEVICE nents=2/2 ents=1/1 dma_addrs={0xfff00000} sizes={0x3000} phys_addrs={0x10a3f2000,0x10a3f4000} attrs=',
+      ),
+    ).toMatchObject({ ranges: [{ addr: 0xfff00000n, size: 0x3000n }] });
+    expect(
+      parseEvent(
+        'dma_map_sg',
+        '0000:03:00.0 dir=TO_DEVICE nents=200/200 ents=128/200 [TRUNCATED] dma_addrs={0x1000} sizes={0x1000} phys_addrs={0x1000} attrs=',
+      ),
+    ).toMatchObject({ ranges: [{ addr: 0x1000n }] });
+    expect(parseEvent('dma_unmap_sg', '0000:01:00.0 dir=FROM_DEVICE phys_addrs={0x10a3f2000,0x10a3f4000} attrs=')).toEqual({
+      kind: 'dma_unmap',
+      device: '0000:01:00.0',
+      dir: 'FROM_DEVICE',
+      sg: true,
+    });
   });
 
   it('dma_alloc and dma_free in the 6.12 form, the later dir= form and the -rc phys_addr form', () => {
-    expect(parseEvent('dma_alloc', '0000:c2:00.0 dma_addr=fe980000 size=524288 virt_addr=000000006cadbcb1 flags=GFP_KERNEL attrs=')).toEqual({ kind: 'dma_alloc', device: '0000:c2:00.0', addr: 0xfe980000n, size: 524288n });
-    expect(parseEvent('dma_alloc', '0000:c2:00.0 dir=BIDIRECTIONAL dma_addr=fe980000 size=524288 virt_addr=0xffff888100000000 flags=GFP_KERNEL|__GFP_NOWARN attrs=')).toMatchObject({ kind: 'dma_alloc', size: 524288n });
-    expect(parseEvent('dma_alloc', '0000:c2:00.0 dma_addr=fe980000 size=4096 phys_addr=10ec80000 flags=GFP_KERNEL attrs=')).toMatchObject({ kind: 'dma_alloc' });
-    expect(parseEvent('dma_free', '0000:c2:00.0 dma_addr=fe980000 size=524288 virt_addr=000000006cadbcb1 attrs=')).toMatchObject({ kind: 'dma_free', addr: 0xfe980000n });
+    expect(parseEvent('dma_alloc', '0000:c2:00.0 dma_addr=fe980000 size=524288 virt_addr=000000006cadbcb1 flags=GFP_KERNEL attrs=')).toEqual({
+      kind: 'dma_alloc',
+      device: '0000:c2:00.0',
+      addr: 0xfe980000n,
+      size: 524288n,
+    });
+    expect(
+      parseEvent('dma_alloc', '0000:c2:00.0 dir=BIDIRECTIONAL dma_addr=fe980000 size=524288 virt_addr=0xffff888100000000 flags=GFP_KERNEL|__GFP_NOWARN attrs='),
+    ).toMatchObject({ kind: 'dma_alloc', size: 524288n });
+    expect(parseEvent('dma_alloc', '0000:c2:00.0 dma_addr=fe980000 size=4096 phys_addr=10ec80000 flags=GFP_KERNEL attrs=')).toMatchObject({
+      kind: 'dma_alloc',
+    });
+    expect(parseEvent('dma_free', '0000:c2:00.0 dma_addr=fe980000 size=524288 virt_addr=000000006cadbcb1 attrs=')).toMatchObject({
+      kind: 'dma_free',
+      addr: 0xfe980000n,
+    });
     expect(parseEvent('dma_free_pages', '0000:c2:00.0 dir=0x0 dma_addr=fe980000 size=4096 virt_addr=(nil) attrs=')).toMatchObject({ kind: 'dma_free' });
   });
 
@@ -126,8 +215,17 @@ describe('import', () => {
     const s = await importTrace([f], out, { format: 'auto', synthesizeDma: false, coherentRateHz: 1000, strict: false, seed: 1 });
     expect(s.lines.read).toBe(FTRACE.split('\n').length - 1);
     expect(s.lines.parsed).toBe(10);
-    expect(s.lines.skipped).toEqual({ 'headers and comments': 6, 'other tracepoints': 1, 'lost-events markers': 1, 'is not a trace line': 1, 'has a dma_map_page event in an unknown format': 1 });
-    expect(s.firstBad).toEqual([`${f}:19: this line is garbage`, `${f}:20: ksoftirqd/1-20     [001] ..s1.   327.900000: dma_map_page: 0000:03:00.0 dir=FROM_DEVICE size=1500`]);
+    expect(s.lines.skipped).toEqual({
+      'headers and comments': 6,
+      'other tracepoints': 1,
+      'lost-events markers': 1,
+      'is not a trace line': 1,
+      'has a dma_map_page event in an unknown format': 1,
+    });
+    expect(s.firstBad).toEqual([
+      `${f}:19: this line is garbage`,
+      `${f}:20: ksoftirqd/1-20     [001] ..s1.   327.900000: dma_map_page: 0000:03:00.0 dir=FROM_DEVICE size=1500`,
+    ]);
     expect(s.sortedBackwardsTimestamps).toBe(1);
     // Two maps and two unmaps by a same-CPU dma event; the lone map on CPU 2 goes to the default domain.
     expect(s.attribution).toEqual({ sameCpuNeighbour: 4, earlierMapping: 0, vendorDevField: 0, defaultDomain: 1 });
@@ -137,9 +235,12 @@ describe('import', () => {
     for await (const b of t.batches()) for (let i = 0; i < b.length; i++) rows.push(`${OP_NAMES[b.op[i]]} dev=${b.device[i].toString(16)} dom=${b.domain[i]}`);
     await t.close();
     expect(rows).toEqual([
-      'attach dev=c200 dom=2', 'map dev=0 dom=2',
+      'attach dev=c200 dom=2',
+      'map dev=0 dom=2',
       'map dev=0 dom=1', // 5.000050 on CPU 2 sorts before CPU 1's 5.000100
-      'attach dev=300 dom=3', 'map dev=0 dom=3', 'unmap dev=0 dom=3',
+      'attach dev=300 dom=3',
+      'map dev=0 dom=3',
+      'unmap dev=0 dom=3',
       'unmap dev=0 dom=2', // dma_free came first on its CPU
       'dma_write dev=c200 dom=0', // the io_page_fault access
     ]);
@@ -169,7 +270,10 @@ describe('import', () => {
    kworker/u64:0-12    [011]   327.747766: unmap:                IOMMU: iova=0x00000000fe980000 size=524288 unmapped_size=524288
 `;
     const results = [];
-    for (const [name, text, format] of [['p.txt', perf, 'perf'], ['t.txt', tcr, 'auto']] as const) {
+    for (const [name, text, format] of [
+      ['p.txt', perf, 'perf'],
+      ['t.txt', tcr, 'auto'],
+    ] as const) {
       const f = path.join(dir, name);
       fs.writeFileSync(f, text);
       const s = await importTrace([f], path.join(dir, `${name}.arrows`), { format, synthesizeDma: false, coherentRateHz: 1000, strict: true, seed: 1 });
@@ -222,7 +326,7 @@ describe('import', () => {
     expect(s.attribution).toMatchObject({ sameCpuNeighbour: 1, earlierMapping: 1 });
   });
 
-  it('partners are found in each CPU\'s input order even when sorting by ts would separate them', async () => {
+  it("partners are found in each CPU's input order even when sorting by ts would separate them", async () => {
     const lines: string[] = [];
     for (let k = 0; k < 12; k++) {
       const iova = (0x10000 + k * 0x1000).toString(16);
@@ -254,7 +358,9 @@ CPU:1 [LOST 3 EVENTS]
     fs.writeFileSync(f, text);
     const out = path.join(dir, 'lost-strict.arrows');
     const r = runCli(['import', f, '-o', out, '--strict']);
-    expect(r.stderr).toBe(`iommu-replay: Cannot import "${f}": line 2 says events were lost (CPU:0 [LOST 12 EVENTS]); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace\n`);
+    expect(r.stderr).toBe(
+      `iommu-replay: Cannot import "${f}": line 2 says events were lost (CPU:0 [LOST 12 EVENTS]); re-record with a larger buffer_size_kb, or import without --strict to accept an incomplete trace\n`,
+    );
     expect(r.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
   });
@@ -295,11 +401,15 @@ describe('import of what is not trace text, and of standard input (issue item F)
     const out = path.join(dir, 'never.arrows');
     for (const f of ['traces/nic.arrows', 'test/trace/fixtures/small.arrow']) {
       const r = runCli(['import', f, '-o', out]);
-      expect(r.stderr).toBe(`iommu-replay: Cannot import "${f}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n`);
+      expect(r.stderr).toBe(
+        `iommu-replay: Cannot import "${f}": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n`,
+      );
       expect(r.status).toBe(2);
     }
     const r = runCli(['import', '-', '-o', out], { input: fs.readFileSync('traces/nic.arrows') });
-    expect(r.stderr).toBe('iommu-replay: Cannot import "(stdin)": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n');
+    expect(r.stderr).toBe(
+      'iommu-replay: Cannot import "(stdin)": this is already an Arrow trace; replay or inspect it directly (import reads kernel trace text and QEMU logs)\n',
+    );
     expect(r.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
   });
@@ -322,7 +432,7 @@ describe('import of what is not trace text, and of standard input (issue item F)
     expect(shown.workload).toBe('imported from standard input');
   });
 
-  it('a file name with control characters is shown escaped in import\'s messages', () => {
+  it("a file name with control characters is shown escaped in import's messages", () => {
     const f = path.join(dir, 'evil\x1b[2J\nname.trace');
     fs.writeFileSync(f, 'nothing to see\n');
     const r = runCli(['import', f, '-o', path.join(dir, 'evil.arrows')]);

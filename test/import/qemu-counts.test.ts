@@ -26,7 +26,15 @@ describe('qemu-counts.mjs on the shipped recordings', () => {
 
   it('SMMUv3 strict: one TLBI_NH_VA and one CMD_SYNC per unmap; MSIs are translations to the ITS doorbell page', () => {
     const c = recording('smmuv3-strict');
-    expect(c).toMatchObject({ iommu: 'smmuv3', translations: 10351, msiTranslations: 619, iotlbHits: 5220, iotlbMisses: 5131, iotlbCapacityResets: 0, rangePieces: 612 });
+    expect(c).toMatchObject({
+      iommu: 'smmuv3',
+      translations: 10351,
+      msiTranslations: 619,
+      iotlbHits: 5220,
+      iotlbMisses: 5131,
+      iotlbCapacityResets: 0,
+      rangePieces: 612,
+    });
     expect(c.commands).toMatchObject({ TLBI_NH_VA: 612, SYNC: 619, TLBI_NH_ASID: 1 });
     expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_VA: 612, SYNC: 612 });
     expect(c.guest).toMatchObject({ map: 4914, unmap: 612 });
@@ -42,7 +50,13 @@ describe('qemu-counts.mjs on the shipped recordings', () => {
   it('AMD-Vi strict and lazy: misses are translations less hits; as many INVALIDATE_IOMMU_PAGES as COMPLETION_WAIT after boot', () => {
     const s = recording('amd-strict');
     expect(s).toMatchObject({ iommu: 'amd', translations: 9748, iotlbHits: 1878, iotlbMisses: 7870, iotlbFills: 7870, iotlbResets: 3, iotlbCapacityResets: 0 });
-    expect(s.commands).toMatchObject({ INVALIDATE_IOMMU_PAGES: 1492, COMPLETION_WAIT: 1244, INVALIDATE_DEVTAB_ENTRY: 257, INVALIDATE_INTERRUPT_TABLE: 252, INVALIDATE_IOMMU_ALL: 1 });
+    expect(s.commands).toMatchObject({
+      INVALIDATE_IOMMU_PAGES: 1492,
+      COMPLETION_WAIT: 1244,
+      INVALIDATE_DEVTAB_ENTRY: 257,
+      INVALIDATE_INTERRUPT_TABLE: 252,
+      INVALIDATE_IOMMU_ALL: 1,
+    });
     expect(s.commandsFromFirstTranslation).toEqual({ INVALIDATE_IOMMU_PAGES: 1232, COMPLETION_WAIT: 1232 });
     expect(s.guest).toMatchObject({ map: 4963, unmap: 614 });
     const l = recording('amd-lazy');

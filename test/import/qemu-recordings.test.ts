@@ -16,7 +16,12 @@ const TRACES = path.resolve('traces/qemu');
 async function check(name: string, mode: CheckMode, config: object | string = `qemu-vtd-${mode}`) {
   const out = path.join(dir, `${name}-${mode}.arrows`);
   const s: ImportStats = await importTrace([path.join(TRACES, `${name}.qemu.log.gz`), path.join(TRACES, `${name}.guest.trace.gz`)], out, {
-    format: 'auto', synthesizeDma: false, coherentRateHz: 0, strict: true, seed: 1, qemuFlushes: mode === 'flush-ops',
+    format: 'auto',
+    synthesizeDma: false,
+    coherentRateHz: 0,
+    strict: true,
+    seed: 1,
+    qemuFlushes: mode === 'flush-ops',
   });
   const raw = typeof config === 'string' ? JSON.parse(fs.readFileSync(path.join(TRACES, `${config}.json`), 'utf8')) : config;
   const sum = await replayTrace([out], resolveConfig(raw, 'test'));
@@ -25,7 +30,7 @@ async function check(name: string, mode: CheckMode, config: object | string = `q
 }
 
 describe('shipped QEMU recordings against the model', () => {
-  it('strict: every translation fits; page-selective commands, IOTLB hits and misses equal QEMU\'s', async () => {
+  it("strict: every translation fits; page-selective commands, IOTLB hits and misses equal QEMU's", async () => {
     const { s, rows } = await check('strict', 'strict');
     expect(s.qemu!.alignment).toMatchObject({ translations: 9748, unfit: 0, anchoredUnmaps: 614, guestUnmaps: 614 });
     expect(rows['page-selective invalidations']).toEqual([614, 614]);
@@ -40,7 +45,7 @@ describe('shipped QEMU recordings against the model', () => {
     expect(rows['IOTLB hits']).toEqual([2737, 2793]);
   });
 
-  it('lazy, QEMU flushes replayed: IOTLB hits and misses equal QEMU\'s', async () => {
+  it("lazy, QEMU flushes replayed: IOTLB hits and misses equal QEMU's", async () => {
     const { rows } = await check('lazy', 'flush-ops', 'qemu-vtd-flush-ops');
     expect(rows['domain-selective invalidations']).toEqual([410, 410]);
     expect(rows['IOTLB hits']).toEqual([2793, 2793]);
@@ -51,7 +56,10 @@ describe('shipped QEMU recordings against the model', () => {
     const { s, rows } = await check('lazy-seq', 'flush-ops', 'qemu-vtd-flush-ops');
     expect(s.qemu!.iotlbResets).toBe(1);
     expect(rows['IOTLB hits']).toEqual([1800, 1800]);
-    const lru = await check('lazy-seq', 'flush-ops', { ...JSON.parse(fs.readFileSync(path.join(TRACES, 'qemu-vtd-flush-ops.json'), 'utf8')), iotlb: { entries: 1024, ways: 'full', policy: 'lru' } });
+    const lru = await check('lazy-seq', 'flush-ops', {
+      ...JSON.parse(fs.readFileSync(path.join(TRACES, 'qemu-vtd-flush-ops.json'), 'utf8')),
+      iotlb: { entries: 1024, ways: 'full', policy: 'lru' },
+    });
     expect(lru.rows['IOTLB hits']).toEqual([1805, 1800]);
   });
 });

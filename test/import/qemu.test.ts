@@ -38,7 +38,8 @@ const QEMU = `7@1700000009.900000:vtd_inv_desc_iotlb_global iotlb invalidate glo
 async function rows(file: string): Promise<string[]> {
   const t = await openTrace([file]);
   const out: string[] = [];
-  for await (const b of t.batches()) for (let i = 0; i < b.length; i++) out.push(`${OP_NAMES[b.op[i]]}${b.op[i] === 1 || b.op[i] === 0 ? ` ${b.iova[2 * i].toString(16)}` : ''}`);
+  for await (const b of t.batches())
+    for (let i = 0; i < b.length; i++) out.push(`${OP_NAMES[b.op[i]]}${b.op[i] === 1 || b.op[i] === 0 ? ` ${b.iova[2 * i].toString(16)}` : ''}`);
   await t.close();
   return out;
 }
@@ -50,7 +51,14 @@ describe('QEMU VT-d log', () => {
     expect(p.add('vtd_dmar_translate dev 00:03.00 iova 0x200000 -> gpa 0x400000 mask 0x1fffff')).toBe(true);
     expect(p.add('vtd_dmar_translate dev 00:03.00 iova zzz')).toBe('has a vtd_dmar_translate event in an unknown format');
     expect(p.add('random text')).toBe(false);
-    expect(p.log.counts).toEqual({ translations: 4, iotlbHits: 1, iotlbUpdates: 2, iotlbResets: 0, invalidations: { iotlb_global: 1, iotlb_pages: 2, wait_sw: 1 }, devices: ['0000:00:03.0'] });
+    expect(p.log.counts).toEqual({
+      translations: 4,
+      iotlbHits: 1,
+      iotlbUpdates: 2,
+      iotlbResets: 0,
+      invalidations: { iotlb_global: 1, iotlb_pages: 2, wait_sw: 1 },
+      devices: ['0000:00:03.0'],
+    });
     const last = p.log.events[p.log.events.length - 1];
     expect(last).toMatchObject({ kind: 'translate', rid: 0x18, iova: 0x200000n, gpa: 0x400000n, pageSize: 0x200000n });
   });
@@ -68,7 +76,10 @@ describe('QEMU VT-d log', () => {
     expect(s.devices).toEqual([{ name: '0000:00:03.0', requesterId: 0x18, domain: 1 }]);
     expect(await rows(out)).toEqual(['attach', 'map', 'dma_read fffff000', 'unmap', 'map', 'dma_read fffff000', 'dma_read fffff000', 'unmap']);
     // The model replays what QEMU did: two page-selective commands, one hit.
-    const sum = await replayTrace([out], resolveConfig({ iotlb: { entries: 1024, ways: 'full', policy: 'flush-when-full' }, invalidation: { maxInvalidationMask: 18 } }, 'test'));
+    const sum = await replayTrace(
+      [out],
+      resolveConfig({ iotlb: { entries: 1024, ways: 'full', policy: 'flush-when-full' }, invalidation: { maxInvalidationMask: 18 } }, 'test'),
+    );
     expect(sum.totals.iotlb).toMatchObject({ lookups: 3, hits: 1, staleHits: 0 });
     expect(sum.totals.invalidation.commands).toMatchObject({ page: 2, domain: 0 });
   });
@@ -87,7 +98,9 @@ describe('QEMU VT-d log', () => {
   it('a truncated .gz is one clear error naming the file, not a stack trace', async () => {
     const q = path.join(dir, 'cut.log.gz');
     fs.writeFileSync(q, zlib.gzipSync(QEMU).subarray(0, 60));
-    await expect(importTrace([q, path.join(dir, 'guest.trace')], path.join(dir, 'cut.arrows'), opts)).rejects.toThrow(`Cannot import "${q}": gzip data is corrupt or truncated after line 0 (unexpected end of file)`);
+    await expect(importTrace([q, path.join(dir, 'guest.trace')], path.join(dir, 'cut.arrows'), opts)).rejects.toThrow(
+      `Cannot import "${q}": gzip data is corrupt or truncated after line 0 (unexpected end of file)`,
+    );
     expect(fs.existsSync(path.join(dir, 'cut.arrows'))).toBe(false);
   });
 
@@ -114,7 +127,9 @@ describe('QEMU VT-d log', () => {
   it('a QEMU log alone is an error that says what is missing', () => {
     const out = path.join(dir, 'alone.arrows');
     const r = runCli(['import', path.join(dir, 'qemu.log'), '-o', out]);
-    expect(r.stderr).toBe(`iommu-replay: Cannot import "${path.join(dir, 'qemu.log')}": a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)\n`);
+    expect(r.stderr).toBe(
+      `iommu-replay: Cannot import "${path.join(dir, 'qemu.log')}": a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)\n`,
+    );
     expect(r.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
   });
@@ -123,7 +138,8 @@ describe('QEMU VT-d log', () => {
 describe('QEMU logs of other IOMMUs (scripts/record-qemu.sh --iommu smmuv3|amd)', () => {
   // First lines as QEMU 7.2 logs them.
   const logs = {
-    'Arm SMMUv3 (smmu*_* events)': '31337@1796630000.100000:smmuv3_translate_success smmuv3-iommu-memory-region-0-0 sid=0x10 iova=0xfffff000 translated=0x40009000 perm=0x1\n',
+    'Arm SMMUv3 (smmu*_* events)':
+      '31337@1796630000.100000:smmuv3_translate_success smmuv3-iommu-memory-region-0-0 sid=0x10 iova=0xfffff000 translated=0x40009000 perm=0x1\n',
     'AMD-Vi (amdvi_* events)': '29139@1796628268.636086:amdvi_iotlb_reset IOTLB exceed size limit - reset \n',
   };
   for (const [name, log] of Object.entries(logs))
@@ -133,7 +149,9 @@ describe('QEMU logs of other IOMMUs (scripts/record-qemu.sh --iommu smmuv3|amd)'
       fs.writeFileSync(path.join(dir, 'other-guest.trace'), GUEST);
       const out = path.join(dir, 'other.arrows');
       const r = runCli(['import', path.join(dir, 'other-guest.trace'), q, '-o', out]);
-      expect(r.stderr).toBe(`iommu-replay: Cannot import "${q}": it is a QEMU log of the emulated ${name}; only Intel VT-d logs (vtd_* events) can be imported so far (docs/qemu.md)\n`);
+      expect(r.stderr).toBe(
+        `iommu-replay: Cannot import "${q}": it is a QEMU log of the emulated ${name}; only Intel VT-d logs (vtd_* events) can be imported so far (docs/qemu.md)\n`,
+      );
       expect(r.status).toBe(2);
       expect(fs.existsSync(out)).toBe(false);
     });
@@ -143,7 +161,10 @@ describe('import --device (kernels before 6.12: no dma:* events)', () => {
   it('attaches the device to the default domain, so replay sends invalidations for its unmaps', async () => {
     const g = path.join(dir, 'dev.trace');
     fs.writeFileSync(g, GUEST);
-    for (const [devices, page] of [[[], 0], [['0000:03:00.0'], 2]] as const) {
+    for (const [devices, page] of [
+      [[], 0],
+      [['0000:03:00.0'], 2],
+    ] as const) {
       const out = path.join(dir, `dev${page}.arrows`);
       await importTrace([g], out, { ...opts, devices: [...devices] });
       const sum = await replayTrace([out], resolveConfig({}, 'test'));

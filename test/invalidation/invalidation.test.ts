@@ -53,7 +53,10 @@ describe('gather (iommu_iotlb_gather_add_page)', () => {
       attDevice: new Int32Array(1),
       attTag: new Int32Array(1),
     };
-    return { inv: new Invalidator(target, { mode: lazy ? 'lazy' : 'strict', maxInvalidationMask: 9, fqSize: 4, fqTimeoutNs: 10, instances: 1, domainIds: 65536 }), counters };
+    return {
+      inv: new Invalidator(target, { mode: lazy ? 'lazy' : 'strict', maxInvalidationMask: 9, fqSize: 4, fqTimeoutNs: 10, instances: 1, domainIds: 65536 }),
+      counters,
+    };
   }
 
   it('a chunk of another length syncs first; a disjoint chunk syncs first; touching chunks merge', () => {
@@ -118,13 +121,16 @@ describe('strict invalidation commands', () => {
       iommus: [{ name: 'a' }, { name: 'b' }],
       devices: { '0000:04:00.0': { iommu: 'b', devtlb: true } },
     };
-    const s = replayEvents([
-      { op: 'attach', device: DEV, domain: 1 }, // a, PASID 0
-      { op: 'attach', device: DEV3, domain: 1 }, // a, PASID 0: same tag
-      { op: 'attach', device: DEV2, pasid: 5, domain: 1 }, // b, PASID 5, device TLB
-      { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
-      { op: 'unmap', domain: 1, iova: 0, size: K4 },
-    ], cfg);
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 }, // a, PASID 0
+        { op: 'attach', device: DEV3, domain: 1 }, // a, PASID 0: same tag
+        { op: 'attach', device: DEV2, pasid: 5, domain: 1 }, // b, PASID 5, device TLB
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+        { op: 'unmap', domain: 1, iova: 0, size: K4 },
+      ],
+      cfg,
+    );
     expect(s.totals.invalidation.commands).toMatchObject({ page: 2, domain: 0, devtlb: 1, wait: 2 });
   });
 });
@@ -143,23 +149,30 @@ describe('attachment teardown (§2)', () => {
   });
 
   it('tearing down an SVA attachment removes only the entries of (DID 1, pasid)', () => {
-    const s = replayEvents([
-      { op: 'attach', device: DEV, pasid: 1, domain: 4 },
-      { op: 'attach', device: DEV, pasid: 2, domain: 5 },
-      { op: 'map', domain: 4, iova: 0, paddr: 0, size: K4 },
-      { op: 'map', domain: 5, iova: 0, paddr: M2, size: K4 },
-      { op: 'dma_read', device: DEV, pasid: 1, iova: 0, size: 4 },
-      { op: 'dma_read', device: DEV, pasid: 2, iova: 0, size: 4 },
-      { op: 'detach', device: DEV, pasid: 1 },
-      { op: 'dma_read', device: DEV, pasid: 2, iova: 0, size: 4 }, // still cached
-    ], {}, { domains: { 4: 'sva', 5: 'sva' } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, pasid: 1, domain: 4 },
+        { op: 'attach', device: DEV, pasid: 2, domain: 5 },
+        { op: 'map', domain: 4, iova: 0, paddr: 0, size: K4 },
+        { op: 'map', domain: 5, iova: 0, paddr: M2, size: K4 },
+        { op: 'dma_read', device: DEV, pasid: 1, iova: 0, size: 4 },
+        { op: 'dma_read', device: DEV, pasid: 2, iova: 0, size: 4 },
+        { op: 'detach', device: DEV, pasid: 1 },
+        { op: 'dma_read', device: DEV, pasid: 2, iova: 0, size: 4 }, // still cached
+      ],
+      {},
+      { domains: { 4: 'sva', 5: 'sva' } },
+    );
     expect(s.totals.invalidation).toMatchObject({ commands: { domain: 1, wait: 1 }, flushes: 1, entriesRemoved: 1 });
     expect(domainRow(s, 4).invalidation.flushes).toBe(1);
     expect(s.totals.iotlb.hits).toBe(1);
   });
 
   it('tearing down an identity attachment sends no IOTLB command or wait, but a device-TLB command on an ATS device', () => {
-    const ev: Ev[] = [{ op: 'attach', device: DEV, domain: 8 }, { op: 'attach', device: DEV, domain: 1 }];
+    const ev: Ev[] = [
+      { op: 'attach', device: DEV, domain: 8 },
+      { op: 'attach', device: DEV, domain: 1 },
+    ];
     const plain = replayEvents(ev, {}, { domains: { 8: 'identity' } });
     expect(plain.totals.invalidation).toMatchObject({ commands: { page: 0, domain: 0, devtlb: 0, wait: 0 }, flushes: 0 });
     const ats = replayEvents(ev, { devices: { '0000:03:00.0': { devtlb: true } } }, { domains: { 8: 'identity' } });
@@ -184,11 +197,15 @@ describe('attachment teardown (§2)', () => {
 
   it('the old DID is released only after the teardown', () => {
     // With 3 DIDs (only DID 2 allocatable) a move from domain 1 to identity releases DID 2; domain 2 then gets it.
-    const s = replayEvents([
-      { op: 'attach', device: DEV, domain: 1 },
-      { op: 'attach', device: DEV, domain: 8 },
-      { op: 'attach', device: DEV2, domain: 2 },
-    ], { domainIds: 3 }, { domains: { 8: 'identity' } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'attach', device: DEV, domain: 8 },
+        { op: 'attach', device: DEV2, domain: 2 },
+      ],
+      { domainIds: 3 },
+      { domains: { 8: 'identity' } },
+    );
     expect(s.totals.attach.errors).toBe(0);
     expect(s.totals.invalidation.flushes).toBe(1);
   });
@@ -206,13 +223,24 @@ describe('lazy mode: the flush queue', () => {
   it('a full queue is flushed domain-wide before the unmap that finds it full is queued', () => {
     const ev: Ev[] = [...warm([0, 1, 2])];
     ev.push({ op: 'unmap', domain: 1, iova: 0, size: K4 }, { op: 'unmap', domain: 1, iova: K4, size: K4 }, { op: 'unmap', domain: 1, iova: 2 * K4, size: K4 });
-    const s = replayEvents(ev.map((e, i) => ({ ...e, ts: i })), lazy());
+    const s = replayEvents(
+      ev.map((e, i) => ({ ...e, ts: i })),
+      lazy(),
+    );
     expect(s.totals.invalidation).toMatchObject({ flushes: 1, commands: { domain: 1, wait: 1 }, entriesRemoved: 3 });
   });
 
   it('an unmap that removed nothing takes no slot', () => {
-    const ev: Ev[] = [...warm([0]), { op: 'unmap', domain: 1, iova: 5 * K4, size: K4 }, { op: 'unmap', domain: 1, iova: 6 * K4, size: K4 }, { op: 'unmap', domain: 1, iova: 0, size: K4 }];
-    const s = replayEvents(ev.map((e, i) => ({ ...e, ts: i })), lazy());
+    const ev: Ev[] = [
+      ...warm([0]),
+      { op: 'unmap', domain: 1, iova: 5 * K4, size: K4 },
+      { op: 'unmap', domain: 1, iova: 6 * K4, size: K4 },
+      { op: 'unmap', domain: 1, iova: 0, size: K4 },
+    ];
+    const s = replayEvents(
+      ev.map((e, i) => ({ ...e, ts: i })),
+      lazy(),
+    );
     expect(s.totals.invalidation.flushes).toBe(0);
     expect(s.totals.unmap.short).toBe(2);
   });
@@ -264,14 +292,30 @@ describe('lazy mode: the flush queue', () => {
   });
 
   it('a hit on a page remapped with the same base, size and paddr is not stale; with another paddr it is', () => {
-    const same: Ev[] = [...warm([0]), { op: 'unmap', domain: 1, iova: 0, size: K4 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 }, { op: 'dma_read', device: DEV, iova: 0, size: 4 }];
+    const same: Ev[] = [
+      ...warm([0]),
+      { op: 'unmap', domain: 1, iova: 0, size: K4 },
+      { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+    ];
     expect(replayEvents(same, lazy()).totals.iotlb).toMatchObject({ hits: 1, staleHits: 0 });
-    const moved: Ev[] = [...warm([0]), { op: 'unmap', domain: 1, iova: 0, size: K4 }, { op: 'map', domain: 1, iova: 0, paddr: M2, size: K4 }, { op: 'dma_read', device: DEV, iova: 0, size: 4 }];
+    const moved: Ev[] = [
+      ...warm([0]),
+      { op: 'unmap', domain: 1, iova: 0, size: K4 },
+      { op: 'map', domain: 1, iova: 0, paddr: M2, size: K4 },
+      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+    ];
     expect(replayEvents(moved, lazy()).totals.iotlb).toMatchObject({ hits: 1, staleHits: 1 });
   });
 
   it('a miss on a page whose entry an invalidation removed is counted as caused by invalidation', () => {
-    const ev: Ev[] = [...warm([0, 1]), { op: 'unmap', domain: 1, iova: 0, size: K4 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 }, { op: 'dma_read', device: DEV, iova: 0, size: 4 }, { op: 'dma_read', device: DEV, iova: 7 * K4, size: 4 }];
+    const ev: Ev[] = [
+      ...warm([0, 1]),
+      { op: 'unmap', domain: 1, iova: 0, size: K4 },
+      { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+      { op: 'dma_read', device: DEV, iova: 7 * K4, size: 4 },
+    ];
     const s = replayEvents(ev);
     expect(s.totals.iotlb).toMatchObject({ misses: 4, invalidatedMisses: 1 });
     expect(s.derived.iotlbMissShareFromInvalidation).toBe(0.25);

@@ -13,7 +13,9 @@ describe('invalidation modes (MODE_RULES)', () => {
   it('lazy defers to the flush queue and replays alone; strict syncs and may share lanes', () => {
     expect(modeRules('lazy')).toEqual({ deferred: true, lanes: false });
     expect(modeRules('strict')).toEqual({ deferred: false, lanes: true });
-    const configs = (['strict', 'strict', 'lazy', 'lazy'] as const).map((mode, i) => resolveConfig({ iotlb: { sets: 4 << i, ways: 4 }, invalidation: { mode } }, 't'));
+    const configs = (['strict', 'strict', 'lazy', 'lazy'] as const).map((mode, i) =>
+      resolveConfig({ iotlb: { sets: 4 << i, ways: 4 }, invalidation: { mode } }, 't'),
+    );
     expect(laneGroups(configs)).toEqual([[0, 1], [2], [3]]);
   });
 

@@ -39,13 +39,22 @@ describe('amd: build_inv_address() cover (§9.3)', () => {
 
   it('AMD cover of a 3-page range: [0x3000, 0x6000) invalidates the 32 KiB block @0, one command and one wait', () => {
     // 9 pages mapped and cached (pages 0..8 in 9 sets), then pages 3..5 unmapped.
-    const ev: Ev[] = [{ op: 'attach', device: DEV, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 9 * K4 }];
+    const ev: Ev[] = [
+      { op: 'attach', device: DEV, domain: 1 },
+      { op: 'map', domain: 1, iova: 0, paddr: 0, size: 9 * K4 },
+    ];
     for (let p = 0; p < 9; p++) ev.push(read(p * K4));
     ev.push({ op: 'unmap', domain: 1, iova: 3 * K4, size: 3 * K4 }, read(0), read(8 * K4));
     const s = replayEvents(ev, { ...AMD, pageSizes: ['4K'] });
     const inv = s.totals.invalidation;
     expect(inv.syncs).toBe(1);
-    expect(inv.commands).toEqual({ page: 1, domain: 0, devtlb: 0, wait: 1, byName: { INVALIDATE_IOMMU_PAGES: 1, INVALIDATE_IOTLB_PAGES: 0, COMPLETION_WAIT: 1 } });
+    expect(inv.commands).toEqual({
+      page: 1,
+      domain: 0,
+      devtlb: 0,
+      wait: 1,
+      byName: { INVALIDATE_IOMMU_PAGES: 1, INVALIDATE_IOTLB_PAGES: 0, COMPLETION_WAIT: 1 },
+    });
     expect(inv.entriesRemoved).toBe(8); // pages 0..7: the cover, not the 3 pages
     expect(s.totals.iotlb).toMatchObject({ lookups: 11, hits: 1, misses: 10 }); // page 0 misses again, page 8 hits
   });
@@ -72,7 +81,11 @@ describe('amd: build_inv_address() cover (§9.3)', () => {
 
   it('a device with a device TLB gets one INVALIDATE_IOTLB_PAGES over the same cover', () => {
     const s = replayEvents(
-      [{ op: 'attach', device: DEV, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 4 * K4 }, { op: 'unmap', domain: 1, iova: K4, size: 3 * K4 }],
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: 4 * K4 },
+        { op: 'unmap', domain: 1, iova: K4, size: 3 * K4 },
+      ],
       { ...AMD, devices: { '0000:03:00.0': { devtlb: true } } },
     );
     expect(s.totals.invalidation.commands.byName).toEqual({ INVALIDATE_IOMMU_PAGES: 1, INVALIDATE_IOTLB_PAGES: 1, COMPLETION_WAIT: 1 });
@@ -115,14 +128,23 @@ describe('amd: one domain-ID space for every instance (§9.1)', () => {
 describe('amd: NpCache (§9.3)', () => {
   it('the split: [0x1000, 0x402000) is 11 naturally aligned blocks (4K@0x1000, 8K@0x2000 ... 2M@0x200000, 8K@0x400000)', () => {
     const blocks: [number, number][] = [];
-    for (let s = 1, end = 0x402; s < end; ) {
+    for (let s = 1, end = 0x402; s < end;) {
       const n = 2 ** npCacheBlockOrder(s, end);
       blocks.push([s * K4, n * K4]);
       s += n;
     }
     expect(blocks).toEqual([
-      [0x1000, 0x1000], [0x2000, 0x2000], [0x4000, 0x4000], [0x8000, 0x8000], [0x10000, 0x10000], [0x20000, 0x20000],
-      [0x40000, 0x40000], [0x80000, 0x80000], [0x100000, 0x100000], [0x200000, 0x200000], [0x400000, 0x2000],
+      [0x1000, 0x1000],
+      [0x2000, 0x2000],
+      [0x4000, 0x4000],
+      [0x8000, 0x8000],
+      [0x10000, 0x10000],
+      [0x20000, 0x20000],
+      [0x40000, 0x40000],
+      [0x80000, 0x80000],
+      [0x100000, 0x100000],
+      [0x200000, 0x200000],
+      [0x400000, 0x2000],
     ]);
     expect(npCacheBlockOrder(0, 5)).toBe(2); // address 0 is aligned to anything: 4 pages, then 1
   });
@@ -137,7 +159,13 @@ describe('amd: NpCache (§9.3)', () => {
       { ...NP, pageSizes: ['4K', '2M'] },
     );
     expect(s.totals.invalidation).toMatchObject({ syncs: 1, flushes: 0 });
-    expect(s.totals.invalidation.commands).toEqual({ page: 22, domain: 0, devtlb: 0, wait: 2, byName: { INVALIDATE_IOMMU_PAGES: 22, INVALIDATE_IOTLB_PAGES: 0, COMPLETION_WAIT: 2 } });
+    expect(s.totals.invalidation.commands).toEqual({
+      page: 22,
+      domain: 0,
+      devtlb: 0,
+      wait: 2,
+      byName: { INVALIDATE_IOMMU_PAGES: 22, INVALIDATE_IOTLB_PAGES: 0, COMPLETION_WAIT: 2 },
+    });
   });
 
   it("NpCache's flush after map: one command per block (and per block for a device TLB), one wait; none before an attach, none without NpCache", () => {
@@ -169,7 +197,12 @@ describe('amd: NpCache (§9.3)', () => {
 describe('amd: domain-wide flush and teardown (§9.1, §9.3)', () => {
   it('a flush op: INVALIDATE_IOMMU_PAGES all per instance, INVALIDATE_IOTLB_PAGES all per device TLB, COMPLETION_WAIT per instance', () => {
     const s = replayEvents(
-      [{ op: 'attach', device: DEV, domain: 1 }, { op: 'attach', device: DEV2, domain: 1 }, { op: 'attach', device: DEV3, domain: 1 }, { op: 'flush', domain: 1 }],
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'attach', device: DEV2, domain: 1 },
+        { op: 'attach', device: DEV3, domain: 1 },
+        { op: 'flush', domain: 1 },
+      ],
       { ...AMD, ...TWO, devices: { ...TWO.devices, '0000:04:00.0': { iommu: 'b', devtlb: true } } },
     );
     expect(s.totals.invalidation).toMatchObject({ flushes: 1, commands: { page: 0, domain: 2, devtlb: 1, wait: 2 } });
@@ -191,7 +224,14 @@ describe('amd: domain-wide flush and teardown (§9.1, §9.3)', () => {
   });
 
   it('teardown of an identity attachment sends no IOTLB command', () => {
-    const s = replayEvents([{ op: 'attach', device: DEV, domain: 1 }, { op: 'detach', device: DEV }], AMD, { domains: { 1: 'identity' } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'detach', device: DEV },
+      ],
+      AMD,
+      { domains: { 1: 'identity' } },
+    );
     expect(s.totals.invalidation).toMatchObject({ flushes: 0, commands: { page: 0, domain: 0, devtlb: 0, wait: 0 } });
   });
 });

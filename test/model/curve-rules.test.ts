@@ -53,7 +53,18 @@ describe('curve rules', () => {
 
   it('lazy mode: a stale hit at large sizes, a walk that fills the remapped leaf at small ones', async () => {
     const p = (i: number) => A + i * K4;
-    const events = [attach, ...[0, 1, 2].map((i) => map(p(i))), dma(p(0)), dma(p(1)), dma(p(2)), unmap(p(0)), map(p(0), K4, 0x9000000), dma(p(0)), dma(p(1)), dma(p(0))];
+    const events = [
+      attach,
+      ...[0, 1, 2].map((i) => map(p(i))),
+      dma(p(0)),
+      dma(p(1)),
+      dma(p(2)),
+      unmap(p(0)),
+      map(p(0), K4, 0x9000000),
+      dma(p(0)),
+      dma(p(1)),
+      dma(p(0)),
+    ];
     await curveEqualsReplay(events, { pageSizes: ['4K'], invalidation: { mode: 'lazy', fqSize: 64, fqTimeoutNs: 1e9 } });
   });
 

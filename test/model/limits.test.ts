@@ -37,7 +37,10 @@ async function trace(name: string, events: Ev[], meta: object = {}): Promise<str
 
 /** table-limit-bypass-small-maps: one domain, 20,000 maps of 4K, each 2 GiB apart (two new table pages each). */
 function smallMaps(): Ev[] {
-  return [{ op: 'attach', device: DEV, domain: 1 }, ...Array.from({ length: 20000 }, (_, k): Ev => ({ op: 'map', domain: 1, iova: (k + 1) * 2 ** 31, paddr: 0, size: 4096 }))];
+  return [
+    { op: 'attach', device: DEV, domain: 1 },
+    ...Array.from({ length: 20000 }, (_, k): Ev => ({ op: 'map', domain: 1, iova: (k + 1) * 2 ** 31, paddr: 0, size: 4096 })),
+  ];
 }
 
 /** table-limit-bypass-10000-domains, memory-40000-domains: each domain attached, then one 4K map (four table pages). */
@@ -48,14 +51,17 @@ function manyDomains(n: number): Ev[] {
   ]).flat();
 }
 
-const LIMIT_LINE = (limit: string) => new RegExp(`^iommu-replay: Stopped at row \\d+: .* needs about [\\d.]+ [KMG]?i?B.*, over the ${limit} limit; raise it with --max-table-memory\\n$`);
+const LIMIT_LINE = (limit: string) =>
+  new RegExp(`^iommu-replay: Stopped at row \\d+: .* needs about [\\d.]+ [KMG]?i?B.*, over the ${limit} limit; raise it with --max-table-memory\\n$`);
 
 describe('--max-table-memory counts every table page and slot', () => {
   it('many small maps stop at the limit (table-limit-bypass-small-maps)', { timeout: 120_000 }, async () => {
     const f = await trace('small-maps.arrows', smallMaps());
     const out = path.join(dir, 'small.json');
     const r = runCliMeasured(['replay', f, '--max-table-memory', '16M', '--json', out]);
-    expect(r.stderr).toMatch(/^iommu-replay: Stopped at row \d+: the map of 4K at iova 0x[0-9a-f]+ in domain 1 needs about [\d.]+ KiB of page tables \([\d.]+ MiB already in use\), over the 16 MiB limit; raise it with --max-table-memory\n$/);
+    expect(r.stderr).toMatch(
+      /^iommu-replay: Stopped at row \d+: the map of 4K at iova 0x[0-9a-f]+ in domain 1 needs about [\d.]+ KiB of page tables \([\d.]+ MiB already in use\), over the 16 MiB limit; raise it with --max-table-memory\n$/,
+    );
     expect(r.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
     expect(r.maxRssKiB).toBeLessThan(MB500_KIB);
@@ -133,9 +139,13 @@ describe('IOMMU instances: bounded, and paid for when used', () => {
     expect(r.budget.used).toBeLessThan(48 * 2 ** 20);
   });
 
-  it('an instance\'s IOTLB and walk caches are made with its first device', () => {
+  it("an instance's IOTLB and walk caches are made with its first device", () => {
     // 4,096 IOTLBs of 65,536 entries would be 10 GiB; the one instance in use holds 2.7 MiB.
-    const r = new Replay(resolveConfig({ iotlb: { entries: 65536, ways: 4 }, walkCache: { entries: 1024, ways: 4 } }, 'limits'), metaOf(topology(MAX_INSTANCES)), { maxTableBytes: 32 * 2 ** 20 });
+    const r = new Replay(
+      resolveConfig({ iotlb: { entries: 65536, ways: 4 }, walkCache: { entries: 1024, ways: 4 } }, 'limits'),
+      metaOf(topology(MAX_INSTANCES)),
+      { maxTableBytes: 32 * 2 ** 20 },
+    );
     consumeInTwo(r, THREE);
     expect(r.iotlbs.filter((t) => t !== undefined)).toHaveLength(1);
     expect(r.budget.used).toBeLessThan(32 * 2 ** 20);
@@ -147,7 +157,7 @@ describe('IOMMU instances: bounded, and paid for when used', () => {
     );
   });
 
-  it('a domain on the 151st instance takes that instance\'s page sizes (its index once wrapped in a byte)', () => {
+  it("a domain on the 151st instance takes that instance's page sizes (its index once wrapped in a byte)", () => {
     const iommus = Array.from({ length: 200 }, (_, i) => ({ name: `i${i}`, ...(i === 150 ? { pageSizes: ['4K'] } : {}) }));
     const s = replayEvents(
       [

@@ -142,7 +142,6 @@ function nestedCase(seed: number, mode: 'strict' | 'lazy'): { events: Ev[]; conf
   return { events, config, meta: { domains } };
 }
 
-
 const GROUPS = 15;
 const PER_GROUP = 12;
 const groups = Array.from({ length: GROUPS }, (_, g) => [g * PER_GROUP + 1, (g + 1) * PER_GROUP] as const);

@@ -80,7 +80,10 @@ describe('OPT equals a brute-force OPT at every size', () => {
 });
 
 describe('OPT is never below LRU', () => {
-  for (const [kind, make] of [['random', randomCase], ['stale', staleCase]] as const) {
+  for (const [kind, make] of [
+    ['random', randomCase],
+    ['stale', staleCase],
+  ] as const) {
     it(`${kind} traces: OPT hits >= LRU hits at every size where LRU took the largest size's path`, async () => {
       const N = 12;
       for (let seed = 1; seed <= 30; seed++) {

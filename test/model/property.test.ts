@@ -36,7 +36,12 @@ describe('engine equals the plain reference on seeded random traces', () => {
 });
 
 describe('replaying a batch in slices', () => {
-  it.each([[1, 25], [26, 50], [51, 75], [76, 100]] as const)('seeds %i..%i: consume(batch, from, to) over any cut of the rows gives the summary of the whole batch', (first, last) => {
+  it.each([
+    [1, 25],
+    [26, 50],
+    [51, 75],
+    [76, 100],
+  ] as const)('seeds %i..%i: consume(batch, from, to) over any cut of the rows gives the summary of the whole batch', (first, last) => {
     for (let seed = first; seed <= last; seed++) {
       const { events, config, meta } = randomCase(seed);
       const whole = new Replay(resolveConfig(config, 'property'), metaOf(meta));
@@ -44,7 +49,7 @@ describe('replaying a batch in slices', () => {
       const sliced = new Replay(resolveConfig(config, 'property'), metaOf(meta));
       const batch = batchOf(events);
       const rng = new Rng(seed);
-      for (let from = 0; from < events.length; ) {
+      for (let from = 0; from < events.length;) {
         const to = Math.min(events.length, from + rng.int(20));
         sliced.consume(batch, from, to); // an empty slice included
         from = to;
@@ -53,4 +58,3 @@ describe('replaying a batch in slices', () => {
     }
   });
 });
-

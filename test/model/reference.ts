@@ -10,7 +10,11 @@ import type { Ev } from '../helpers/events.js';
 
 const K4 = 4096n;
 
-interface Leaf { base: bigint; size: bigint; pa: bigint }
+interface Leaf {
+  base: bigint;
+  size: bigint;
+  pa: bigint;
+}
 interface Domain {
   id: number;
   type: 'paging' | 'identity' | 'blocked' | 'sva' | 'nested';
@@ -45,8 +49,15 @@ export class Tlb {
   bits: number[][];
   clock = 0;
   rng: number;
-  constructor(readonly nSets: number, readonly ways: number, readonly policy: string, seed: number) {
-    this.sets = Array.from({ length: nSets }, () => Array.from({ length: ways }, () => ({ state: 'empty' as const, tag: '', base: 0n, size: 0n, pa: 0n, owner: -1, unmappedAt: -1 })));
+  constructor(
+    readonly nSets: number,
+    readonly ways: number,
+    readonly policy: string,
+    seed: number,
+  ) {
+    this.sets = Array.from({ length: nSets }, () =>
+      Array.from({ length: ways }, () => ({ state: 'empty' as const, tag: '', base: 0n, size: 0n, pa: 0n, owner: -1, unmappedAt: -1 })),
+    );
     this.stamp = Array.from({ length: nSets }, () => new Array(ways).fill(0));
     this.bits = Array.from({ length: nSets }, () => new Array(ways).fill(0));
     let s = (seed ^ 0x9e3779b9) >>> 0;
@@ -152,13 +163,35 @@ function psi(start: bigint, end: bigint): [bigint, number] {
     const endPfn = pfn + pages - 1n;
     const shared = ~(pfn ^ endPfn) & ~(aligned - 1n) & ((1n << 64n) - 1n);
     mask = 52;
-    for (let b = 0; b < 64; b++) if ((shared >> BigInt(b)) & 1n) { mask = b; break; }
+    for (let b = 0; b < 64; b++)
+      if ((shared >> BigInt(b)) & 1n) {
+        mask = b;
+        break;
+      }
   }
   const span = K4 << BigInt(mask);
   return [start - (start % span), mask];
 }
 
-const C_FIELDS = ['mapOps', 'mapErrors', 'mapBytes', 'unmapOps', 'unmapErrors', 'unmapShort', 'unmapBytes', 'syncs', 'page', 'domain', 'devtlb', 'wait', 'entriesRemoved', 'flushes', 'winMax', 'winSum', 'winCount'];
+const C_FIELDS = [
+  'mapOps',
+  'mapErrors',
+  'mapBytes',
+  'unmapOps',
+  'unmapErrors',
+  'unmapShort',
+  'unmapBytes',
+  'syncs',
+  'page',
+  'domain',
+  'devtlb',
+  'wait',
+  'entriesRemoved',
+  'flushes',
+  'winMax',
+  'winSum',
+  'winCount',
+];
 
 export interface RefResult {
   dma: { events: number; bytes: number; faults: number; passthrough: number };
@@ -168,18 +201,37 @@ export interface RefResult {
   map: { ops: number; errors: number; bytes: number; pages: Record<string, number> };
   unmap: { ops: number; errors: number; short: number; bytes: number; pages: Record<string, number> };
   attach: { ops: number; errors: number };
-  invalidation: { syncs: number; commands: { page: number; domain: number; devtlb: number; wait: number }; entriesRemoved: number; flushes: number; staleWindowMaxNs: number; staleWindowSumNs: number; staleWindowCount: number };
+  invalidation: {
+    syncs: number;
+    commands: { page: number; domain: number; devtlb: number; wait: number };
+    entriesRemoved: number;
+    flushes: number;
+    staleWindowMaxNs: number;
+    staleWindowSumNs: number;
+    staleWindowCount: number;
+  };
   peakTablePages: number;
 }
 
 function name(size: bigint): string {
   const l = size.toString(2).length - 1;
-  for (const [u, s] of [['T', 40], ['G', 30], ['M', 20], ['K', 10]] as const) if (l >= s) return `${2 ** (l - s)}${u}`;
+  for (const [u, s] of [
+    ['T', 40],
+    ['G', 30],
+    ['M', 20],
+    ['K', 10],
+  ] as const)
+    if (l >= s) return `${2 ** (l - s)}${u}`;
   return `${size}B`;
 }
 
 /** §8's summary keys (totals.nested). */
-export interface RefNested { walks: number; memoryAccesses: number; s1Faults: number; s2Faults: number }
+export interface RefNested {
+  walks: number;
+  memoryAccesses: number;
+  s1Faults: number;
+  s2Faults: number;
+}
 
 export function referenceReplay(events: Ev[], cfg: ReplayConfig, meta: TraceMetadata): RefResult {
   return referenceReplayNested(events, cfg, meta).result;
@@ -228,7 +280,15 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     map: { ops: 0, errors: 0, bytes: 0, pages: {} },
     unmap: { ops: 0, errors: 0, short: 0, bytes: 0, pages: {} },
     attach: { ops: 0, errors: 0 },
-    invalidation: { syncs: 0, commands: { page: 0, domain: 0, devtlb: 0, wait: 0 }, entriesRemoved: 0, flushes: 0, staleWindowMaxNs: 0, staleWindowSumNs: 0, staleWindowCount: 0 },
+    invalidation: {
+      syncs: 0,
+      commands: { page: 0, domain: 0, devtlb: 0, wait: 0 },
+      entriesRemoved: 0,
+      flushes: 0,
+      staleWindowMaxNs: 0,
+      staleWindowSumNs: 0,
+      staleWindowCount: 0,
+    },
     peakTablePages: 0,
   };
   let tablesAlive = 0;
@@ -242,7 +302,12 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
   const dev = (rid: number) => {
     let d = devs.get(rid);
     if (!d) {
-      d = { slot: devs.size, inst: topo.instanceOf(rid), devtlb: topo.hasDevtlb(rid) ? new Tlb(cfg.devtlb.sets, cfg.devtlb.ways, cfg.devtlb.policy, cfg.seed * 1000 + 500 + devs.size) : null, att: new Map() };
+      d = {
+        slot: devs.size,
+        inst: topo.instanceOf(rid),
+        devtlb: topo.hasDevtlb(rid) ? new Tlb(cfg.devtlb.sets, cfg.devtlb.ways, cfg.devtlb.policy, cfg.seed * 1000 + 500 + devs.size) : null,
+        att: new Map(),
+      };
       devs.set(rid, d);
     }
     return d;
@@ -251,7 +316,22 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     let d = doms.get(id);
     if (!d) {
       const type = meta.domains.get(id) ?? 'paging';
-      d = { id, type, parent: null, children: [], sizes: type === 'sva' ? svaSizes : null, leaves: new Map(), tables: new Set(), dids: new Map(), gid: undefined, home: undefined, atts: [], fqCount: 0, fqFirst: 0, c: Object.fromEntries(C_FIELDS.map((f) => [f, 0])) };
+      d = {
+        id,
+        type,
+        parent: null,
+        children: [],
+        sizes: type === 'sva' ? svaSizes : null,
+        leaves: new Map(),
+        tables: new Set(),
+        dids: new Map(),
+        gid: undefined,
+        home: undefined,
+        atts: [],
+        fqCount: 0,
+        fqFirst: 0,
+        c: Object.fromEntries(C_FIELDS.map((f) => [f, 0])),
+      };
       if (type === 'paging' || type === 'sva' || type === 'nested') {
         d.tables.add('root');
         countTables(1);
@@ -270,7 +350,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
   const accesses = (d: Domain, l: Leaf) => geo(d).levels - (leafLevel(d, l.size) - 1);
   const didOf = (d: Domain, inst: number) => (d.type === 'paging' || d.type === 'nested' ? d.dids.get(inst)! : 1);
   /** §9.1: what an IOTLB entry of d's attachment at pasid behind inst is tagged with. */
-  const tagOf = (d: Domain, inst: number, pasid: number) => (vendor === 'vtd' ? `${didOf(d, inst)}:${pasid}` : vendor === 'amd' ? `${d.gid}:${pasid}` : `${d.gid}`);
+  const tagOf = (d: Domain, inst: number, pasid: number) =>
+    vendor === 'vtd' ? `${didOf(d, inst)}:${pasid}` : vendor === 'amd' ? `${d.gid}:${pasid}` : `${d.gid}`;
   /**
    * §8's 2-D walk for IOVA a of nested domain d: the combined entry (size
    * min of the two leaves, based at a rounded down, PA = S2 translation of
@@ -314,16 +395,17 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     d.leaves.set(l.base, l);
     const ll = leafLevel(d, l.size);
     // Empty lower tables inside the new leaf go (VT-d __domain_mapping).
-    if (ll >= 2) for (const k of [...d.tables]) {
-      if (k === 'root') continue;
-      const [lv, a] = k.split(':');
-      const start = BigInt(a);
-      const span = tableSpan(d, Number(lv));
-      if (l.base <= start && start + span <= l.base + l.size) {
-        d.tables.delete(k);
-        countTables(-1);
+    if (ll >= 2)
+      for (const k of [...d.tables]) {
+        if (k === 'root') continue;
+        const [lv, a] = k.split(':');
+        const start = BigInt(a);
+        const span = tableSpan(d, Number(lv));
+        if (l.base <= start && start + span <= l.base + l.size) {
+          d.tables.delete(k);
+          countTables(-1);
+        }
       }
-    }
     for (let level = geo(d).levels - 1; level >= ll; level--) {
       const k = tableKey(d, level, l.base);
       if (!d.tables.has(k)) {
@@ -566,7 +648,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     const marked = vendor === 'smmuv3' ? (d.gid === undefined ? [] : iotlbs.map((_, inst) => ({ inst, tag: `${d.gid}` }))) : tags(d);
     for (const t of marked) {
       const tag = t.tag;
-      for (const e of iotlbs[t.inst].all()) if (e.state === 'valid' && e.tag === tag && e.base === l.base && e.size === l.size && e.unmappedAt < 0) e.unmappedAt = now;
+      for (const e of iotlbs[t.inst].all())
+        if (e.state === 'valid' && e.tag === tag && e.base === l.base && e.size === l.size && e.unmappedAt < 0) e.unmappedAt = now;
     }
   };
   const freeTables = (d: Domain, s: bigint, e: bigint) => {
@@ -603,7 +686,11 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       }
       if ((next.type === 'paging' || next.type === 'sva') && next.gid === undefined) {
         let id = -1;
-        for (let k = 1; k <= gidLimit; k++) if (!gidUsed.has(k)) { id = k; break; }
+        for (let k = 1; k <= gidLimit; k++)
+          if (!gidUsed.has(k)) {
+            id = k;
+            break;
+          }
         if (id < 0) return void r.attach.errors++;
         gidUsed.add(id);
         next.gid = id;
@@ -622,7 +709,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       next.atts.push({ dev: x.slot, pasid });
     } else x.att.delete(pasid);
     if (!old) return;
-    old.atts.splice(old.atts.findIndex((a) => a.dev === x.slot && a.pasid === pasid), 1);
+    old.atts.splice(
+      old.atts.findIndex((a) => a.dev === x.slot && a.pasid === pasid),
+      1,
+    );
     if (vendor === 'amd' && (old.type === 'paging' || old.type === 'sva')) {
       // §9.1 amd (6.1 do_detach()): INVALIDATE_IOMMU_PAGES all addresses on the old ID on every instance of the old
       // domain, INVALIDATE_IOTLB_PAGES all per ATS attachment of it, COMPLETION_WAIT per instance.
@@ -665,7 +755,11 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         if (checked.sizes && !checked.sizes.every((s) => instSizes[x.inst].includes(s))) return void r.attach.errors++;
         if (!next.dids.has(x.inst)) {
           let did = -1;
-          for (let k = 2; k < cfg.domainIds; k++) if (!didUsed[x.inst].has(k)) { did = k; break; }
+          for (let k = 2; k < cfg.domainIds; k++)
+            if (!didUsed[x.inst].has(k)) {
+              did = k;
+              break;
+            }
           if (did < 0) return void r.attach.errors++;
           didUsed[x.inst].add(did);
           next.dids.set(x.inst, did);
@@ -679,7 +773,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       next.atts.push({ dev: x.slot, pasid });
     } else x.att.delete(pasid);
     if (old) {
-      old.atts.splice(old.atts.findIndex((a) => a.dev === x.slot && a.pasid === pasid), 1);
+      old.atts.splice(
+        old.atts.findIndex((a) => a.dev === x.slot && a.pasid === pasid),
+        1,
+      );
       // Teardown.
       if (old.type === 'paging' || old.type === 'sva' || old.type === 'nested') {
         const did = didOf(old, x.inst);
@@ -714,8 +811,14 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         r.dma.bytes += Number(size);
         const id = x.att.get(pasid);
         const d = id === undefined ? null : doms.get(id)!;
-        if (!d) { r.dma.faults++; break; }
-        if (d.type === 'identity') { r.dma.passthrough++; break; }
+        if (!d) {
+          r.dma.faults++;
+          break;
+        }
+        if (d.type === 'identity') {
+          r.dma.passthrough++;
+          break;
+        }
         // §8: a nested domain probes every size of either stage and walks both.
         const sizes = d.type === 'nested' ? [...new Set([...sizesOf(d), ...sizesOf(d.parent!)])].sort((p, q) => (p > q ? -1 : 1)) : sizesOf(d);
         const tag = tagOf(d, x.inst, pasid);
@@ -725,7 +828,11 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           if (x.devtlb) {
             r.devtlb.lookups++;
             const [e] = x.devtlb.lookup(String(pasid), a, sizes);
-            if (e) { r.devtlb.hits++; a = e.base + e.size; continue; }
+            if (e) {
+              r.devtlb.hits++;
+              a = e.base + e.size;
+              continue;
+            }
           }
           r.iotlb.lookups++;
           const [e, ghost] = iotlbs[x.inst].lookup(tag, a, sizes);
@@ -761,11 +868,20 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       case 'map': {
         const d = dom(ev.domain ?? 0);
         d.c.mapOps++;
-        if (d.type !== 'paging' && d.type !== 'sva' && d.type !== 'nested') { d.c.mapErrors++; break; }
+        if (d.type !== 'paging' && d.type !== 'sva' && d.type !== 'nested') {
+          d.c.mapErrors++;
+          break;
+        }
         const g = sizesOf(d)[sizesOf(d).length - 1];
-        if (iova % g || pa % g || size % g) { d.c.mapErrors++; break; }
+        if (iova % g || pa % g || size % g) {
+          d.c.mapErrors++;
+          break;
+        }
         if (size === 0n) break;
-        if (iova + size > limit || [...d.leaves.values()].some((l) => l.base < iova + size && iova < l.base + l.size)) { d.c.mapErrors++; break; }
+        if (iova + size > limit || [...d.leaves.values()].some((l) => l.base < iova + size && iova < l.base + l.size)) {
+          d.c.mapErrors++;
+          break;
+        }
         d.c.mapBytes += Number(size);
         if (!d.sizes) {
           d.sizes = instSizes[0];
@@ -781,15 +897,23 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       case 'unmap': {
         const d = dom(ev.domain ?? 0);
         d.c.unmapOps++;
-        if (d.type !== 'paging' && d.type !== 'sva' && d.type !== 'nested') { d.c.unmapErrors++; break; }
+        if (d.type !== 'paging' && d.type !== 'sva' && d.type !== 'nested') {
+          d.c.unmapErrors++;
+          break;
+        }
         const sizes = sizesOf(d);
         const g = sizes[sizes.length - 1];
-        if (iova % g || size % g) { d.c.unmapErrors++; break; }
+        if (iova % g || size % g) {
+          d.c.unmapErrors++;
+          break;
+        }
         if (size === 0n) break;
         const end = iova + size;
         let c = iova;
         let removedAny = false;
-        let gs = 0n, ge = 0n, glen = 0n;
+        let gs = 0n,
+          ge = 0n,
+          glen = 0n;
         // §9.3 smmuv3: the gather's page size (the size of the leaves gathered), 0 when empty.
         let gpg = 0n;
         // §8: a parent's stage 2 is always strict (iommufd has no flush queue).
@@ -798,7 +922,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           const [pg, n] = pgsize(sizes, c, c, end - c);
           let ce = c + pg * n;
           const head = leafAt(d, c);
-          if (!head) { d.c.unmapShort++; break; }
+          if (!head) {
+            d.c.unmapShort++;
+            break;
+          }
           const tail = leafAt(d, ce - 1n);
           const headSticks = head.base < c;
           const tailSticks = !!tail && tail.base + tail.size > ce;
@@ -806,7 +933,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           /** The leaves (or, split, the parts of leaves) this chunk removes, for smmuv3's per-leaf gather. */
           const gone: Leaf[] = [];
           if (headSticks || tailSticks) {
-            if (cfg.partialUnmap === 'reject') { d.c.unmapErrors++; break; }
+            if (cfg.partialUnmap === 'reject') {
+              d.c.unmapErrors++;
+              break;
+            }
             if (cfg.partialUnmap === 'whole-leaf') {
               if (headSticks) cs = head.base;
               if (tailSticks) ce = tail!.base + tail!.size;
@@ -845,19 +975,46 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
             for (const l of gone.sort((p, q) => (p.base < q.base ? -1 : 1))) {
               if (walked.some(([ws, we]) => ws <= l.base && l.base < we)) continue;
               const le = l.base + l.size;
-              if (gpg !== 0n && (l.size !== gpg || le < gs || l.base > ge)) { smmuSync(d, gs, ge, gpg); gpg = 0n; }
-              if (gpg === 0n) { gs = l.base; ge = le; } else { if (l.base < gs) gs = l.base; if (le > ge) ge = le; }
+              if (gpg !== 0n && (l.size !== gpg || le < gs || l.base > ge)) {
+                smmuSync(d, gs, ge, gpg);
+                gpg = 0n;
+              }
+              if (gpg === 0n) {
+                gs = l.base;
+                ge = le;
+              } else {
+                if (l.base < gs) gs = l.base;
+                if (le > ge) ge = le;
+              }
               gpg = l.size;
             }
           } else if (strict && vendor === 'amd') {
             // §9.3 amd (amd_iommu_iotlb_gather_add_page()): every chunk merges; with npCache a disjoint one syncs first.
-            if (glen !== 0n && npCache && (ce < gs || c > ge)) { sync(d, gs, ge); glen = 0n; }
-            if (glen === 0n) { gs = c; ge = ce; } else { if (c < gs) gs = c; if (ce > ge) ge = ce; }
+            if (glen !== 0n && npCache && (ce < gs || c > ge)) {
+              sync(d, gs, ge);
+              glen = 0n;
+            }
+            if (glen === 0n) {
+              gs = c;
+              ge = ce;
+            } else {
+              if (c < gs) gs = c;
+              if (ce > ge) ge = ce;
+            }
             glen = ce - c;
           } else if (strict) {
             const len = ce - c;
-            if (glen !== 0n && (glen !== len || ce < gs || c > ge)) { sync(d, gs, ge); glen = 0n; }
-            if (glen === 0n) { gs = c; ge = ce; } else { if (c < gs) gs = c; if (ce > ge) ge = ce; }
+            if (glen !== 0n && (glen !== len || ce < gs || c > ge)) {
+              sync(d, gs, ge);
+              glen = 0n;
+            }
+            if (glen === 0n) {
+              gs = c;
+              ge = ce;
+            } else {
+              if (c < gs) gs = c;
+              if (ce > ge) ge = ce;
+            }
             glen = len;
           }
           c = ce;
@@ -866,7 +1023,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           if (glen !== 0n) sync(d, gs, ge);
           if (gpg !== 0n) smmuSync(d, gs, ge, gpg);
         } else if (removedAny) {
-          if (d.fqCount >= cfg.invalidation.fqSize) { domainFlush(d); d.fqCount = 0; }
+          if (d.fqCount >= cfg.invalidation.fqSize) {
+            domainFlush(d);
+            d.fqCount = 0;
+          }
           if (d.fqCount++ === 0) d.fqFirst = now;
         }
         break;
@@ -887,12 +1047,24 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     }
   }
   for (const d of doms.values()) {
-    r.map.ops += d.c.mapOps; r.map.errors += d.c.mapErrors; r.map.bytes += d.c.mapBytes;
-    r.unmap.ops += d.c.unmapOps; r.unmap.errors += d.c.unmapErrors; r.unmap.short += d.c.unmapShort; r.unmap.bytes += d.c.unmapBytes;
+    r.map.ops += d.c.mapOps;
+    r.map.errors += d.c.mapErrors;
+    r.map.bytes += d.c.mapBytes;
+    r.unmap.ops += d.c.unmapOps;
+    r.unmap.errors += d.c.unmapErrors;
+    r.unmap.short += d.c.unmapShort;
+    r.unmap.bytes += d.c.unmapBytes;
     const inv = r.invalidation;
-    inv.syncs += d.c.syncs; inv.commands.page += d.c.page; inv.commands.domain += d.c.domain; inv.commands.devtlb += d.c.devtlb; inv.commands.wait += d.c.wait;
-    inv.entriesRemoved += d.c.entriesRemoved; inv.flushes += d.c.flushes;
-    inv.staleWindowMaxNs = Math.max(inv.staleWindowMaxNs, d.c.winMax); inv.staleWindowSumNs += d.c.winSum; inv.staleWindowCount += d.c.winCount;
+    inv.syncs += d.c.syncs;
+    inv.commands.page += d.c.page;
+    inv.commands.domain += d.c.domain;
+    inv.commands.devtlb += d.c.devtlb;
+    inv.commands.wait += d.c.wait;
+    inv.entriesRemoved += d.c.entriesRemoved;
+    inv.flushes += d.c.flushes;
+    inv.staleWindowMaxNs = Math.max(inv.staleWindowMaxNs, d.c.winMax);
+    inv.staleWindowSumNs += d.c.winSum;
+    inv.staleWindowCount += d.c.winCount;
   }
   return { result: r, nested };
 }

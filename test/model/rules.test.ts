@@ -62,20 +62,27 @@ describe('§3 map: iommu_pgsize split', () => {
 
 describe('§3 map: errors', () => {
   it('map on a non-paging domain is EINVAL and changes nothing', () => {
-    const s = replayEvents([
-      { op: 'map', domain: 2, iova: 0, paddr: 0, size: K4 },
-      { op: 'map', domain: 3, iova: 0, paddr: 0, size: K4 },
-    ], {}, { domains: { 2: 'identity', 3: 'blocked' } });
+    const s = replayEvents(
+      [
+        { op: 'map', domain: 2, iova: 0, paddr: 0, size: K4 },
+        { op: 'map', domain: 3, iova: 0, paddr: 0, size: K4 },
+      ],
+      {},
+      { domains: { 2: 'identity', 3: 'blocked' } },
+    );
     expect(s.totals.map).toMatchObject({ ops: 2, errors: 2, bytes: 0 });
   });
 
   it('map not aligned to the granule is EINVAL (iova, paddr or size)', () => {
-    const s = replayEvents([
-      { op: 'map', domain: 1, iova: 0x800, paddr: 0, size: K4 },
-      { op: 'map', domain: 1, iova: 0, paddr: 0x10, size: K4 },
-      { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 + 1 },
-      { op: 'map', domain: 2, iova: K4, paddr: 0, size: 64 * 1024 }, // granule 64K below
-    ], { iommus: [{ name: 'arm', pageSizes: ['64K', '512M'] }] });
+    const s = replayEvents(
+      [
+        { op: 'map', domain: 1, iova: 0x800, paddr: 0, size: K4 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0x10, size: K4 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 + 1 },
+        { op: 'map', domain: 2, iova: K4, paddr: 0, size: 64 * 1024 }, // granule 64K below
+      ],
+      { iommus: [{ name: 'arm', pageSizes: ['64K', '512M'] }] },
+    );
     expect(s.totals.map).toMatchObject({ ops: 4, errors: 4 });
   });
 
@@ -108,11 +115,15 @@ describe('§4 unmap', () => {
   });
 
   it('unmap rejected for a non-paging domain or an unaligned range', () => {
-    const s = replayEvents([
-      { op: 'unmap', domain: 2, iova: 0, size: K4 },
-      { op: 'unmap', domain: 1, iova: 0x10, size: K4 },
-      { op: 'unmap', domain: 1, iova: 0, size: 100 },
-    ], {}, { domains: { 2: 'identity' } });
+    const s = replayEvents(
+      [
+        { op: 'unmap', domain: 2, iova: 0, size: K4 },
+        { op: 'unmap', domain: 1, iova: 0x10, size: K4 },
+        { op: 'unmap', domain: 1, iova: 0, size: 100 },
+      ],
+      {},
+      { domains: { 2: 'identity' } },
+    );
     expect(s.totals.unmap).toMatchObject({ ops: 3, errors: 3, bytes: 0 });
     expect(s.totals.invalidation.syncs).toBe(0);
   });
@@ -153,11 +164,14 @@ describe('§4 unmap', () => {
   });
 
   it('partialUnmap reject stops with an unmap error and removes nothing of that chunk', () => {
-    const s = replayEvents([
-      { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
-      { op: 'map', domain: 1, iova: M2, paddr: M2, size: M2 },
-      { op: 'unmap', domain: 1, iova: 0, size: M2 + K4 },
-    ], { partialUnmap: 'reject' });
+    const s = replayEvents(
+      [
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+        { op: 'map', domain: 1, iova: M2, paddr: M2, size: M2 },
+        { op: 'unmap', domain: 1, iova: 0, size: M2 + K4 },
+      ],
+      { partialUnmap: 'reject' },
+    );
     // Chunk 1: [0, 2M) as 4K pages removes the 4K leaf; chunk 2: [2M, 2M+4K) hits the 2M leaf partly.
     expect(s.totals.unmap).toMatchObject({ ops: 1, errors: 1, short: 0, bytes: K4 });
     expect(s.totals.unmap.pages).toMatchObject({ '4K': 1, '2M': 0 });
@@ -165,14 +179,17 @@ describe('§4 unmap', () => {
   });
 
   it('partialUnmap split replaces the leaf by smaller pages and removes only the requested part', () => {
-    const s = replayEvents([
-      { op: 'attach', device: DEV, domain: 1 },
-      { op: 'map', domain: 1, iova: 0, paddr: 0, size: M2 },
-      { op: 'unmap', domain: 1, iova: K4, size: K4 },
-      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
-      { op: 'dma_read', device: DEV, iova: K4, size: 4 },
-      { op: 'dma_read', device: DEV, iova: 2 * K4, size: 4 },
-    ], { partialUnmap: 'split' });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: M2 },
+        { op: 'unmap', domain: 1, iova: K4, size: K4 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+        { op: 'dma_read', device: DEV, iova: K4, size: 4 },
+        { op: 'dma_read', device: DEV, iova: 2 * K4, size: 4 },
+      ],
+      { partialUnmap: 'split' },
+    );
     expect(s.totals.unmap).toMatchObject({ errors: 0, bytes: K4 });
     expect(s.totals.unmap.pages).toMatchObject({ '4K': 1, '2M': 0 });
     expect(s.totals.dma).toMatchObject({ events: 3, faults: 1 });
@@ -236,25 +253,31 @@ describe('§6 translation', () => {
   });
 
   it('a device-TLB hit translates without reaching the IOMMU', () => {
-    const s = replayEvents([
-      { op: 'attach', device: DEV, domain: 1 },
-      { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
-      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
-      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
-    ], { devices: { '0000:03:00.0': { devtlb: true } } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+      ],
+      { devices: { '0000:03:00.0': { devtlb: true } } },
+    );
     expect(s.totals.devtlb).toMatchObject({ lookups: 2, hits: 1, misses: 1 });
     expect(s.totals.iotlb).toMatchObject({ lookups: 1, hits: 0 });
   });
 
   it('an IOTLB hit fills the device TLB', () => {
-    const s = replayEvents([
-      { op: 'attach', device: DEV, domain: 1 },
-      { op: 'attach', device: DEV2, domain: 1 },
-      { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
-      { op: 'dma_read', device: DEV2, iova: 0, size: 4 }, // walk, fills the shared IOTLB
-      { op: 'dma_read', device: DEV, iova: 0, size: 4 }, // devTLB miss, IOTLB hit, fills devTLB
-      { op: 'dma_read', device: DEV, iova: 0, size: 4 }, // devTLB hit
-    ], { devices: { '0000:03:00.0': { devtlb: true } } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'attach', device: DEV2, domain: 1 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+        { op: 'dma_read', device: DEV2, iova: 0, size: 4 }, // walk, fills the shared IOTLB
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 }, // devTLB miss, IOTLB hit, fills devTLB
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 }, // devTLB hit
+      ],
+      { devices: { '0000:03:00.0': { devtlb: true } } },
+    );
     expect(s.totals.devtlb).toMatchObject({ lookups: 2, hits: 1 });
     expect(s.totals.iotlb).toMatchObject({ lookups: 2, hits: 1 });
   });
@@ -262,17 +285,20 @@ describe('§6 translation', () => {
   it('IOTLB probes each allowed size largest first in the set (address / pageSize) mod sets', () => {
     // Direct-mapped, 2 sets. A 4K page at pfn 1 (set 1) and a 2M page at 2M (2M index 1, set 1) collide;
     // a 4K page at pfn 2 (set 0) does not disturb either.
-    const s = replayEvents([
-      { op: 'attach', device: DEV, domain: 1 },
-      { op: 'map', domain: 1, iova: K4, paddr: 0, size: K4 },
-      { op: 'map', domain: 1, iova: 2 * K4, paddr: 0, size: K4 },
-      { op: 'map', domain: 1, iova: M2, paddr: M2, size: M2 },
-      { op: 'dma_read', device: DEV, iova: K4, size: 1 }, // miss, fill set 1
-      { op: 'dma_read', device: DEV, iova: M2 + 5 * K4, size: 1 }, // miss, evicts set 1
-      { op: 'dma_read', device: DEV, iova: 2 * K4, size: 1 }, // miss, set 0
-      { op: 'dma_read', device: DEV, iova: M2, size: 1 }, // hit
-      { op: 'dma_read', device: DEV, iova: K4, size: 1 }, // miss (evicted)
-    ], { iotlb: { sets: 2, ways: 1 } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'map', domain: 1, iova: K4, paddr: 0, size: K4 },
+        { op: 'map', domain: 1, iova: 2 * K4, paddr: 0, size: K4 },
+        { op: 'map', domain: 1, iova: M2, paddr: M2, size: M2 },
+        { op: 'dma_read', device: DEV, iova: K4, size: 1 }, // miss, fill set 1
+        { op: 'dma_read', device: DEV, iova: M2 + 5 * K4, size: 1 }, // miss, evicts set 1
+        { op: 'dma_read', device: DEV, iova: 2 * K4, size: 1 }, // miss, set 0
+        { op: 'dma_read', device: DEV, iova: M2, size: 1 }, // hit
+        { op: 'dma_read', device: DEV, iova: K4, size: 1 }, // miss (evicted)
+      ],
+      { iotlb: { sets: 2, ways: 1 } },
+    );
     expect(s.totals.iotlb).toMatchObject({ lookups: 5, hits: 1 });
   });
 });
@@ -281,7 +307,10 @@ describe('§6 fill: replacement policies', () => {
   it('flush-when-full empties the whole IOTLB when a fill finds it full (QEMU vtd_update_iotlb)', () => {
     // Pages 0..3 fill a 4-entry table, page 4 finds it full: flush-when-full
     // empties it and fills 4, so 3 then misses; lru evicts only page 0, so 3 hits.
-    const ev: Ev[] = [{ op: 'attach', device: DEV, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 5 * K4 }];
+    const ev: Ev[] = [
+      { op: 'attach', device: DEV, domain: 1 },
+      { op: 'map', domain: 1, iova: 0, paddr: 0, size: 5 * K4 },
+    ];
     for (const p of [0, 1, 2, 3, 4, 3]) ev.push({ op: 'dma_read', device: DEV, iova: p * K4, size: 8 });
     const iotlb = (policy: string) => ({ pageSizes: ['4K'], iotlb: { entries: 4, ways: 'full', policy } });
     expect(replayEvents(ev, iotlb('flush-when-full')).totals.iotlb.hits).toBe(0);
@@ -291,14 +320,18 @@ describe('§6 fill: replacement policies', () => {
 
 describe('§2 domains and attachment', () => {
   it('never-attached and blocked (device, pasid) fault; identity passes through with no lookup', () => {
-    const s = replayEvents([
-      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
-      { op: 'attach', device: DEV, domain: 9 },
-      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
-      { op: 'attach', device: DEV, domain: 8 },
-      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
-      { op: 'dma_read', device: DEV, pasid: 5, iova: 0, size: 4 },
-    ], {}, { domains: { 9: 'blocked', 8: 'identity' } });
+    const s = replayEvents(
+      [
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+        { op: 'attach', device: DEV, domain: 9 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+        { op: 'attach', device: DEV, domain: 8 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+        { op: 'dma_read', device: DEV, pasid: 5, iova: 0, size: 4 },
+      ],
+      {},
+      { domains: { 9: 'blocked', 8: 'identity' } },
+    );
     expect(s.totals.dma).toMatchObject({ events: 4, faults: 3, passthrough: 1 });
     expect(s.totals.iotlb.lookups).toBe(0);
   });
@@ -316,26 +349,38 @@ describe('§2 domains and attachment', () => {
 
   it('a paging domain bitmap is fixed at its first attach; a later attach behind an instance lacking a size fails and the previous attachment stays', () => {
     const cfg = { iommus: [{ name: 'big' }, { name: 'small', pageSizes: ['4K'] }], devices: { '0000:04:00.0': { iommu: 'small' } } };
-    const s = replayEvents([
-      { op: 'attach', device: DEV, domain: 1 }, // behind "big": 4K|2M|1G
-      { op: 'attach', device: DEV2, domain: 2 },
-      { op: 'attach', device: DEV2, domain: 1 }, // "small" lacks 2M: EINVAL
-      { op: 'map', domain: 2, iova: 0, paddr: 0, size: K4 },
-      { op: 'dma_read', device: DEV2, iova: 0, size: 4 }, // still domain 2
-    ], cfg);
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 }, // behind "big": 4K|2M|1G
+        { op: 'attach', device: DEV2, domain: 2 },
+        { op: 'attach', device: DEV2, domain: 1 }, // "small" lacks 2M: EINVAL
+        { op: 'map', domain: 2, iova: 0, paddr: 0, size: K4 },
+        { op: 'dma_read', device: DEV2, iova: 0, size: 4 }, // still domain 2
+      ],
+      cfg,
+    );
     expect(s.totals.attach).toEqual({ ops: 3, errors: 1 });
     expect(s.totals.dma.faults).toBe(0);
     // The other way round works: a 4K-only domain on the big instance.
-    const t = replayEvents([{ op: 'attach', device: DEV2, domain: 3 }, { op: 'attach', device: DEV, domain: 3 }], cfg);
+    const t = replayEvents(
+      [
+        { op: 'attach', device: DEV2, domain: 3 },
+        { op: 'attach', device: DEV, domain: 3 },
+      ],
+      cfg,
+    );
     expect(t.totals.attach.errors).toBe(0);
   });
 
   it('a paging domain mapped before any attach takes the first instance bitmap', () => {
     const cfg = { iommus: [{ name: 'a', pageSizes: ['4K'] }, { name: 'b' }], devices: { '0000:04:00.0': { iommu: 'b' } } };
-    const s = replayEvents([
-      { op: 'map', domain: 1, iova: 0, paddr: 0, size: M2 }, // 4K only: 512 x 4K
-      { op: 'attach', device: DEV2, domain: 1 }, // b has 4K: compatible
-    ], cfg);
+    const s = replayEvents(
+      [
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: M2 }, // 4K only: 512 x 4K
+        { op: 'attach', device: DEV2, domain: 1 }, // b has 4K: compatible
+      ],
+      cfg,
+    );
     expect(s.totals.map.pages).toMatchObject({ '4K': 512, '2M': 0 });
     expect(s.totals.attach.errors).toBe(0);
   });
@@ -351,7 +396,14 @@ describe('§2 domains and attachment', () => {
   });
 
   it('an SVA domain attached with pasid 0 fails EINVAL', () => {
-    const s = replayEvents([{ op: 'attach', device: DEV, domain: 4 }, { op: 'attach', device: DEV, pasid: 2, domain: 4 }], {}, { domains: { 4: 'sva' } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 4 },
+        { op: 'attach', device: DEV, pasid: 2, domain: 4 },
+      ],
+      {},
+      { domains: { 4: 'sva' } },
+    );
     expect(s.totals.attach).toEqual({ ops: 2, errors: 1 });
   });
 
@@ -362,56 +414,79 @@ describe('§2 domains and attachment', () => {
 
   it('domain IDs are the lowest free >= 2 per instance, released on last detach, ENOSPC when exhausted', () => {
     // domainIds 4: DIDs 2 and 3 are all there is.
-    const s = replayEvents([
-      { op: 'attach', device: 0x100, domain: 1 }, // DID 2
-      { op: 'attach', device: 0x200, domain: 2 }, // DID 3
-      { op: 'attach', device: 0x300, domain: 3 }, // ENOSPC
-      { op: 'attach', device: 0x300, domain: 7 }, // identity: DID 1, no allocation
-      { op: 'detach', device: 0x100 }, // releases DID 2
-      { op: 'attach', device: 0x300, domain: 3 }, // DID 2
-      { op: 'attach', device: 0x400, domain: 2 }, // domain 2 already has DID 3 here: no allocation
-    ], { domainIds: 4 }, { domains: { 7: 'identity' } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: 0x100, domain: 1 }, // DID 2
+        { op: 'attach', device: 0x200, domain: 2 }, // DID 3
+        { op: 'attach', device: 0x300, domain: 3 }, // ENOSPC
+        { op: 'attach', device: 0x300, domain: 7 }, // identity: DID 1, no allocation
+        { op: 'detach', device: 0x100 }, // releases DID 2
+        { op: 'attach', device: 0x300, domain: 3 }, // DID 2
+        { op: 'attach', device: 0x400, domain: 2 }, // domain 2 already has DID 3 here: no allocation
+      ],
+      { domainIds: 4 },
+      { domains: { 7: 'identity' } },
+    );
     expect(s.totals.attach).toEqual({ ops: 7, errors: 1 });
   });
 
   it('when an attachment moves, the new DID is allocated before the old one is released', () => {
-    const s = replayEvents([
-      { op: 'attach', device: 0x100, domain: 1 }, // DID 2 (the only one)
-      { op: 'attach', device: 0x100, domain: 2 }, // needs a DID before 1 releases 2: ENOSPC
-    ], { domainIds: 3 });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: 0x100, domain: 1 }, // DID 2 (the only one)
+        { op: 'attach', device: 0x100, domain: 2 }, // needs a DID before 1 releases 2: ENOSPC
+      ],
+      { domainIds: 3 },
+    );
     expect(s.totals.attach.errors).toBe(1);
   });
 
   it('domain IDs are per instance: the same domain gets a DID on each instance', () => {
-    const s = replayEvents([
-      { op: 'attach', device: DEV, domain: 1 },
-      { op: 'attach', device: DEV2, domain: 1 },
-    ], { domainIds: 3, iommus: [{ name: 'a' }, { name: 'b' }], devices: { '0000:04:00.0': { iommu: 'b' } } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'attach', device: DEV2, domain: 1 },
+      ],
+      { domainIds: 3, iommus: [{ name: 'a' }, { name: 'b' }], devices: { '0000:04:00.0': { iommu: 'b' } } },
+    );
     expect(s.totals.attach.errors).toBe(0);
   });
 });
 
 describe('review regressions', () => {
   it('unmap.bytes counts a whole leaf that starts before the cursor (whole-leaf)', () => {
-    const s = replayEvents([{ op: 'map', domain: 1, iova: 0, paddr: 0, size: M2 }, { op: 'unmap', domain: 1, iova: K4, size: K4 }]);
+    const s = replayEvents([
+      { op: 'map', domain: 1, iova: 0, paddr: 0, size: M2 },
+      { op: 'unmap', domain: 1, iova: K4, size: K4 },
+    ]);
     expect(s.totals.unmap).toMatchObject({ bytes: M2, pages: { '2M': 1 } });
   });
 
   it('a rejected map, a failed attach or an unmap does not fix the bitmap', () => {
-    const cfg = { domainIds: 3, iommus: [{ name: 'a' }, { name: 'b', pageSizes: ['4K'] }], devices: { '0000:01:00.0': { iommu: 'b' }, '0000:02:00.0': { iommu: 'b' }, '0000:03:00.0': { iommu: 'a' } } };
-    const s = replayEvents([
-      { op: 'attach', device: 0x100, domain: 1 },
-      { op: 'attach', device: 0x200, domain: 2 }, // ENOSPC on b: domain 2 stays open
-      { op: 'attach', device: 0x300, domain: 2 }, // fixed to a's sizes
-      { op: 'map', domain: 2, iova: 0, paddr: 0, size: M2 },
-    ], cfg);
+    const cfg = {
+      domainIds: 3,
+      iommus: [{ name: 'a' }, { name: 'b', pageSizes: ['4K'] }],
+      devices: { '0000:01:00.0': { iommu: 'b' }, '0000:02:00.0': { iommu: 'b' }, '0000:03:00.0': { iommu: 'a' } },
+    };
+    const s = replayEvents(
+      [
+        { op: 'attach', device: 0x100, domain: 1 },
+        { op: 'attach', device: 0x200, domain: 2 }, // ENOSPC on b: domain 2 stays open
+        { op: 'attach', device: 0x300, domain: 2 }, // fixed to a's sizes
+        { op: 'map', domain: 2, iova: 0, paddr: 0, size: M2 },
+      ],
+      cfg,
+    );
     expect(s.totals.attach.errors).toBe(1);
     expect(s.totals.map.pages).toMatchObject({ '2M': 1 });
-    const t = replayEvents([
-      { op: 'unmap', domain: 1, iova: 0, size: K4 },
-      { op: 'map', domain: 1, iova: 0x800, paddr: 0, size: K4 },
-      { op: 'attach', device: 0x100, domain: 1 }, // behind b (4K): still compatible
-    ], cfg);
+    const t = replayEvents(
+      [
+        { op: 'unmap', domain: 1, iova: 0, size: K4 },
+        { op: 'map', domain: 1, iova: 0x800, paddr: 0, size: K4 },
+        { op: 'attach', device: 0x100, domain: 1 }, // behind b (4K): still compatible
+      ],
+      cfg,
+    );
     expect(t.totals.attach.errors).toBe(0);
   });
 
@@ -432,28 +507,42 @@ describe('review regressions', () => {
   });
 
   it('a flush op on an identity domain is a domain-wide flush of its tags', () => {
-    const s = replayEvents([{ op: 'attach', device: DEV, domain: 5 }, { op: 'flush', domain: 5 }], { devices: { '0000:03:00.0': { devtlb: true } } }, { domains: { 5: 'identity' } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 5 },
+        { op: 'flush', domain: 5 },
+      ],
+      { devices: { '0000:03:00.0': { devtlb: true } } },
+      { domains: { 5: 'identity' } },
+    );
     expect(s.totals.invalidation).toMatchObject({ flushes: 1, commands: { domain: 1, devtlb: 1, wait: 1 } });
   });
 
   it('an SVA entry filled for one domain is checked against the page table of the domain that hits it', () => {
-    const s = replayEvents([
-      { op: 'attach', device: DEV, pasid: 5, domain: 10 },
-      { op: 'attach', device: DEV2, pasid: 5, domain: 11 },
-      { op: 'map', domain: 10, iova: 0, paddr: 0, size: K4 },
-      { op: 'dma_read', device: DEV, pasid: 5, iova: 0, size: 4 },
-      { op: 'dma_read', device: DEV2, pasid: 5, iova: 0, size: 4 },
-    ], {}, { domains: { 10: 'sva', 11: 'sva' } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, pasid: 5, domain: 10 },
+        { op: 'attach', device: DEV2, pasid: 5, domain: 11 },
+        { op: 'map', domain: 10, iova: 0, paddr: 0, size: K4 },
+        { op: 'dma_read', device: DEV, pasid: 5, iova: 0, size: 4 },
+        { op: 'dma_read', device: DEV2, pasid: 5, iova: 0, size: 4 },
+      ],
+      {},
+      { domains: { 10: 'sva', 11: 'sva' } },
+    );
     expect(s.totals.iotlb).toMatchObject({ hits: 1, staleHits: 1 });
   });
 
   it('page sizes of 16T and above index the IOTLB by their own page number', () => {
-    const s = replayEvents([
-      { op: 'attach', device: DEV, domain: 1 },
-      { op: 'map', domain: 1, iova: 0, paddr: 0, size: 2n ** 44n },
-      { op: 'dma_read', device: DEV, iova: K4, size: 4 },
-      { op: 'dma_read', device: DEV, iova: K4, size: 4 },
-    ], { pageSizes: ['4K', '16T'] });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: 2n ** 44n },
+        { op: 'dma_read', device: DEV, iova: K4, size: 4 },
+        { op: 'dma_read', device: DEV, iova: K4, size: 4 },
+      ],
+      { pageSizes: ['4K', '16T'] },
+    );
     expect(s.totals.iotlb).toMatchObject({ hits: 1 });
     expect(s.totals.walks.count).toBe(1);
   });
@@ -461,15 +550,29 @@ describe('review regressions', () => {
 
 describe('§1 topology', () => {
   it('instances come from the configuration, else the trace topology, else one iommu0', () => {
-    const topo = { iommus: [{ name: 't0', devices: [] }, { name: 't1', devices: [DEV] }] };
+    const topo = {
+      iommus: [
+        { name: 't0', devices: [] },
+        { name: 't1', devices: [DEV] },
+      ],
+    };
     expect(replayEvents([], {}, {}).config.iommus!.map((m) => m.name)).toEqual(['iommu0']);
     expect(replayEvents([], {}, { topology: topo }).config.iommus!.map((m) => m.name)).toEqual(['t0', 't1']);
     expect(replayEvents([], { iommus: [{ name: 'c' }] }, { topology: topo }).config.iommus!.map((m) => m.name)).toEqual(['c']);
   });
 
   it('a device sits behind the configured instance, else the trace one when it exists, else the first', () => {
-    const topo = { iommus: [{ name: 'x', devices: [] }, { name: 'y', devices: [DEV, DEV2] }] };
-    const ev: Ev[] = [{ op: 'attach', device: DEV, domain: 1 }, { op: 'attach', device: DEV2, domain: 1 }, { op: 'attach', device: 0x500, domain: 1 }];
+    const topo = {
+      iommus: [
+        { name: 'x', devices: [] },
+        { name: 'y', devices: [DEV, DEV2] },
+      ],
+    };
+    const ev: Ev[] = [
+      { op: 'attach', device: DEV, domain: 1 },
+      { op: 'attach', device: DEV2, domain: 1 },
+      { op: 'attach', device: 0x500, domain: 1 },
+    ];
     const s = replayEvents(ev, { devices: { '0000:04:00.0': { iommu: 'x' } } }, { topology: topo });
     expect(s.byDevice.map((d) => `${d.device}@${d.iommu}`)).toEqual(['0000:03:00.0@y', '0000:04:00.0@x', '0000:05:00.0@x']);
     const t = replayEvents(ev, { iommus: [{ name: 'q' }, { name: 'x' }] }, { topology: topo });
@@ -479,13 +582,16 @@ describe('§1 topology', () => {
 
 describe('§7 costs', () => {
   it('translation and invalidation costs are counts times the configured prices', () => {
-    const s = replayEvents([
-      { op: 'attach', device: DEV, domain: 1 },
-      { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
-      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
-      { op: 'dma_read', device: DEV, iova: 0, size: 4 },
-      { op: 'unmap', domain: 1, iova: 0, size: K4 },
-    ], { costs: { iotlbHit: 3, walkAccess: 100, pageInvalidation: 7, wait: 11 } });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+        { op: 'unmap', domain: 1, iova: 0, size: K4 },
+      ],
+      { costs: { iotlbHit: 3, walkAccess: 100, pageInvalidation: 7, wait: 11 } },
+    );
     expect(s.totals.costNs).toEqual({ translation: 3 + 4 * 100, invalidation: 7 + 11 });
   });
 });

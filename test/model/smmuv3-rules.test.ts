@@ -122,7 +122,13 @@ describe('§9.2 under a replay: walks and table pages', () => {
   });
 
   it("the replay report gives the granule's levels and table-page bytes", () => {
-    const s = replayEvents([{ op: 'attach', device: DEV, domain: 1 }, { op: 'map', domain: 1, iova: 0, paddr: 0, size: 64 * 1024 }], { preset: 'arm-smmu-64k' });
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: 64 * 1024 },
+      ],
+      { preset: 'arm-smmu-64k' },
+    );
     const md = replayMarkdown(s);
     expect(md).toContain('3-level tables');
     expect(md).toContain('Peak page-table pages: 3 (192.0 KiB).');
@@ -377,17 +383,19 @@ describe('§9.3 a table met by an unmap chunk (io-pgtable-arm: walk flush at onc
 });
 
 describe('§9.2 configuration under smmuv3', () => {
-  it('a bitmap that is not an LPAE granule\'s leaves is a configuration error naming it; pageTable.levels does not apply', () => {
+  it("a bitmap that is not an LPAE granule's leaves is a configuration error naming it; pageTable.levels does not apply", () => {
     expect(() => resolveConfig({ vendor: 'smmuv3', pageSizes: ['8K'] })).toThrow(
       'Invalid config "config": pageSizes: under smmuv3 the smallest page size (the granule) must be 4K, 16K or 64K, not 8K (8K)',
     );
     expect(() => resolveConfig({ vendor: 'smmuv3', pageSizes: ['64K', '2M'] })).toThrow(
-      "Invalid config \"config\": pageSizes: 2M is not a leaf of io-pgtable-arm's 64K granule (its leaves: 64K+512M)",
+      'Invalid config "config": pageSizes: 2M is not a leaf of io-pgtable-arm\'s 64K granule (its leaves: 64K+512M)',
     );
     expect(() => resolveConfig({ vendor: 'smmuv3', iommus: [{ name: 'a' }, { name: 'b', pageSizes: ['16K'] }] })).toThrow(
-      "Invalid config \"config\": iommus[1].pageSizes: its granule 16K differs from pageSizes's 4K",
+      'Invalid config "config": iommus[1].pageSizes: its granule 16K differs from pageSizes\'s 4K',
     );
-    expect(() => resolveConfig({ vendor: 'smmuv3', pageTable: { levels: 4 } })).toThrow('Invalid config "config": pageTable.levels: does not apply under smmuv3');
+    expect(() => resolveConfig({ vendor: 'smmuv3', pageTable: { levels: 4 } })).toThrow(
+      'Invalid config "config": pageTable.levels: does not apply under smmuv3',
+    );
     // The same bitmaps are fine under vtd (replicated entries, §9.2).
     expect(resolveConfig({ pageSizes: ['64K', '2M'] }).vendor).toBe('vtd');
     expect(resolveConfig({ preset: 'arm-smmu-64k' }).vendor).toBe('smmuv3');
@@ -407,7 +415,13 @@ describe('the generated DMA loop under LPAE tables', () => {
       const { events, config, meta } = randomCase(seed);
       const sizes = sets[seed % sets.length];
       const { pageTable: _levels, ...rest } = config;
-      const cfg = { ...rest, vendor: 'smmuv3', pageSizes: sizes, svaPageSizes: sizes, ...(config.iommus ? { iommus: [{ name: 'a' }, { name: 'b', pageSizes: sizes }] } : {}) };
+      const cfg = {
+        ...rest,
+        vendor: 'smmuv3',
+        pageSizes: sizes,
+        svaPageSizes: sizes,
+        ...(config.iommus ? { iommus: [{ name: 'a' }, { name: 'b', pageSizes: sizes }] } : {}),
+      };
       const run = (generic: boolean) => {
         const r = new Replay(resolveConfig(cfg, 'lpae'), metaOf(meta), { generic });
         consumeInTwo(r, events);
@@ -426,7 +440,16 @@ describe('the curve under LPAE tables', () => {
       const { events, config, meta } = seed % 2 ? staleCase(seed) : randomCase(seed);
       const sizes = seed % 3 === 0 ? ['64K', '512M'] : ['4K', '2M', '1G'];
       const { pageTable: _levels, ...rest } = config;
-      const cfg = resolveConfig({ ...rest, vendor: 'smmuv3', pageSizes: sizes, svaPageSizes: sizes, ...(config.iommus ? { iommus: [{ name: 'a' }, { name: 'b', pageSizes: sizes }] } : {}) }, 'lpae');
+      const cfg = resolveConfig(
+        {
+          ...rest,
+          vendor: 'smmuv3',
+          pageSizes: sizes,
+          svaPageSizes: sizes,
+          ...(config.iommus ? { iommus: [{ name: 'a' }, { name: 'b', pageSizes: sizes }] } : {}),
+        },
+        'lpae',
+      );
       const curve = await lruStackCurve(memFeed(events, meta), cfg, 8);
       for (let size = 1; size <= 8; size++) {
         const want = replayAt(events, cfg, meta, 1, size);

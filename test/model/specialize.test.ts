@@ -58,7 +58,11 @@ describe('specialized paging run equals the generic loop', () => {
       const policy = (config.iotlb as { policy: string }).policy;
       const ways = policy === 'plru' ? 128 : 65 + rng.int(64);
       const devtlbPolicy = (config.devtlb as { policy: string }).policy;
-      const cfg = { ...config, iotlb: { sets: [1, 2][rng.int(2)], ways, policy }, devtlb: { sets: 1, ways: devtlbPolicy === 'plru' ? 128 : 70, policy: devtlbPolicy } };
+      const cfg = {
+        ...config,
+        iotlb: { sets: [1, 2][rng.int(2)], ways, policy },
+        devtlb: { sets: 1, ways: devtlbPolicy === 'plru' ? 128 : 70, policy: devtlbPolicy },
+      };
       const want = summaryOf(events, cfg, meta, true);
       const got = summaryOf(events, cfg, meta, false);
       if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
@@ -77,11 +81,15 @@ describe('specialized paging run equals the generic loop', () => {
     expect(src).toContain('tOrder[i] === 18');
     expect(src).toContain('(page & 15) * 4');
     expect(src).toContain('LRU4_TOUCH[tOrd4[set] * 4 + way]'); // lru over 4 ways: a recency order per set
-    expect(pagingRunSource({ orders: [0], sets: 1, ways: 8, policy: 'lru', levels: 4, devtlb: false, walkCaches: false, lanes: false })).toContain('tStamp[i] = ++clock');
+    expect(pagingRunSource({ orders: [0], sets: 1, ways: 8, policy: 'lru', levels: 4, devtlb: false, walkCaches: false, lanes: false })).toContain(
+      'tStamp[i] = ++clock',
+    );
     expect(src).not.toContain('devtlb.lookup');
     expect(src).not.toContain('cachedWalk(');
     // Four ways: one block per way, no loop; sixteen: a loop.
     expect(src).not.toContain('for (let i = first');
-    expect(pagingRunSource({ orders: [0], sets: 1, ways: 16, policy: 'lru', levels: 4, devtlb: false, walkCaches: false, lanes: false })).toContain('for (let i = first; i < first + 16; i++)');
+    expect(pagingRunSource({ orders: [0], sets: 1, ways: 16, policy: 'lru', levels: 4, devtlb: false, walkCaches: false, lanes: false })).toContain(
+      'for (let i = first; i < first + 16; i++)',
+    );
   });
 });

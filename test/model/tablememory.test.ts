@@ -58,7 +58,9 @@ describe('limits on the command line', () => {
   it('--max-points: the product of the axes, checked before any point is built', () => {
     const shortForms = { iotlb: ['32x4', '64x4', '128x8'], mode: ['strict', 'lazy'] };
     expect(expandSweep({}, shortForms, 'cli', 6)).toHaveLength(6);
-    expect(() => expandSweep({}, shortForms, 'cli', 5)).toThrow('Invalid sweep: 6 points (iotlb: 3 x invalidation.mode: 2), over the limit of 5; raise it with --max-points');
+    expect(() => expandSweep({}, shortForms, 'cli', 5)).toThrow(
+      'Invalid sweep: 6 points (iotlb: 3 x invalidation.mode: 2), over the limit of 5; raise it with --max-points',
+    );
     const huge = { sweep: { seed: Array.from({ length: 3000 }, (_, i) => i), 'costs.wait': Array.from({ length: 3000 }, (_, i) => i) } };
     const t0 = performance.now();
     expect(() => expandSweep(huge, {}, 'big.json')).toThrow('Invalid sweep: 9,000,000 points (seed: 3000 x costs.wait: 3000), over the limit of 10,000');

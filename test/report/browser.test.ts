@@ -9,7 +9,17 @@ import { runCli, tmpDir } from '../helpers/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE = path.resolve('reports/example/report.html');
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--hide-scrollbars'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--hide-scrollbars',
+];
 
 const present = fs.existsSync(CHROMIUM);
 if (!present) console.warn(`SKIPPED: the report's browser check needs Debian's chromium (${CHROMIUM}); apt-get install chromium`);
@@ -37,7 +47,10 @@ function markShapes(svg: string): Set<string> {
 function widthsAt(report: string, width: number): { scrollWidth: number; innerWidth: number } {
   const dir = tmpDir();
   const frame = path.join(dir, 'frame.html');
-  fs.writeFileSync(frame, `<!doctype html><html><body style="margin:0"><iframe src="${pathToFileURL(report).href}" style="border:0;width:${width}px;height:2000px" onload="const w = this.contentWindow; for (const d of w.document.querySelectorAll('details')) d.open = true; document.body.dataset.widths = w.document.documentElement.scrollWidth + '/' + w.innerWidth"></iframe></body></html>`);
+  fs.writeFileSync(
+    frame,
+    `<!doctype html><html><body style="margin:0"><iframe src="${pathToFileURL(report).href}" style="border:0;width:${width}px;height:2000px" onload="const w = this.contentWindow; for (const d of w.document.querySelectorAll('details')) d.open = true; document.body.dataset.widths = w.document.documentElement.scrollWidth + '/' + w.innerWidth"></iframe></body></html>`,
+  );
   const r = chromium(['--allow-file-access-from-files', '--window-size=800,2000', '--dump-dom', pathToFileURL(frame).href]);
   const m = /data-widths="(\d+)\/(\d+)"/.exec(r.stdout);
   if (!m) throw new Error(`no widths from Chromium: ${r.stderr.slice(0, 500)}`);
@@ -49,7 +62,25 @@ describe.skipIf(!present)('the example report in headless Chromium', () => {
     expect(widthsAt(EXAMPLE, 420)).toEqual({ scrollWidth: 420, innerWidth: 420 });
     const out = path.join(tmpDir(), 'curve');
     const traces = ['nic', 'nvme', 'sva'].map((t) => path.resolve(`traces/${t}.arrows`));
-    expect(runCli(['curve', ...traces, '--page-sizes', '4K', '4K,2M', '--mode', 'strict', 'lazy', '--max-entries', '64', '--max-groups', '4', '--quiet', '--out', out]).status).toBe(0);
+    expect(
+      runCli([
+        'curve',
+        ...traces,
+        '--page-sizes',
+        '4K',
+        '4K,2M',
+        '--mode',
+        'strict',
+        'lazy',
+        '--max-entries',
+        '64',
+        '--max-groups',
+        '4',
+        '--quiet',
+        '--out',
+        out,
+      ]).status,
+    ).toBe(0);
     const curve = path.join(out, 'report.html');
     expect(widthsAt(curve, 420)).toEqual({ scrollWidth: 420, innerWidth: 420 });
     // Six panels (three traces, two modes) at 1400 px: no scrolling either.

@@ -12,7 +12,19 @@ import { sweepHtml } from '../../src/report/html.js';
 import { printable } from '../../src/text.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
 
-const HOSTILE = ['<script>alert(1)</script>', 'a|b', '`code`', 'two\nlines', '[x](javascript:alert(1))', '![i](x)', '\x1b[31mred\x1b[0m', '*em* _em_ ~~s~~', '&lt;', '# h #', 'back\\slash'];
+const HOSTILE = [
+  '<script>alert(1)</script>',
+  'a|b',
+  '`code`',
+  'two\nlines',
+  '[x](javascript:alert(1))',
+  '![i](x)',
+  '\x1b[31mred\x1b[0m',
+  '*em* _em_ ~~s~~',
+  '&lt;',
+  '# h #',
+  'back\\slash',
+];
 const ALL = HOSTILE.join(' ');
 
 /** What a CommonMark reader sees of escaped inline text: backslash escapes resolved. */
@@ -42,9 +54,24 @@ describe('escapeHtml', () => {
 
 function row(trace: string, point: string, cost: number): SweepRow {
   return {
-    trace, point, pageSizes: '4K', iotlbEntries: cost, iotlbWays: 4, policy: 'lru', mode: 'strict',
-    metrics: { ...Object.fromEntries(METRICS.map((m) => [m.key, null])), iotlbHitRate: 0.5, translationCostNs: cost * 1000, invalidationCostNs: 0, staleHits: 0, staleWindowMaxNs: 0 },
-    mapPages: { '4K': 1 }, dmaEvents: 1, counts: { dma_faults: 0, map_errors: 0 },
+    trace,
+    point,
+    pageSizes: '4K',
+    iotlbEntries: cost,
+    iotlbWays: 4,
+    policy: 'lru',
+    mode: 'strict',
+    metrics: {
+      ...Object.fromEntries(METRICS.map((m) => [m.key, null])),
+      iotlbHitRate: 0.5,
+      translationCostNs: cost * 1000,
+      invalidationCostNs: 0,
+      staleHits: 0,
+      staleWindowMaxNs: 0,
+    },
+    mapPages: { '4K': 1 },
+    dmaEvents: 1,
+    counts: { dma_faults: 0, map_errors: 0 },
   };
 }
 

@@ -5,7 +5,21 @@ import { flatLines, geometryOrder, rankAcrossTraces, recommend, tradeoff } from 
 import { sweepHtml } from '../../src/report/html.js';
 
 /** A sweep row with the metrics the report reads; everything else neutral. */
-function row(p: { trace?: string; pageSizes: string; entries: number; ways: number; mode?: string; hit?: number; cost?: number; inv?: number; stale?: number; windowNs?: number; pages?: Record<string, number>; faults?: number; mapErrors?: number }): SweepRow {
+function row(p: {
+  trace?: string;
+  pageSizes: string;
+  entries: number;
+  ways: number;
+  mode?: string;
+  hit?: number;
+  cost?: number;
+  inv?: number;
+  stale?: number;
+  windowNs?: number;
+  pages?: Record<string, number>;
+  faults?: number;
+  mapErrors?: number;
+}): SweepRow {
   const mode = p.mode ?? 'strict';
   return {
     trace: p.trace ?? 't',
@@ -30,7 +44,12 @@ function row(p: { trace?: string; pageSizes: string; entries: number; ways: numb
 }
 
 const BITMAPS = ['4K', '4K|2M', '4K|2M|1G'];
-const GEOMS: [number, number][] = [[32, 4], [64, 4], [128, 8], [256, 8]];
+const GEOMS: [number, number][] = [
+  [32, 4],
+  [64, 4],
+  [128, 8],
+  [256, 8],
+];
 
 /** A grid of rows whose translation cost comes from f(bitmap, entries). */
 function grid(f: (b: string, e: number) => number, mode = 'strict'): SweepRow[] {
@@ -42,7 +61,9 @@ describe('recommendation', () => {
     // 4K needs 256 entries; 4K|2M reaches the best at 64.
     const rows = grid((b, e) => (b === '4K' ? 4e6 - e * 1e4 : e >= 64 ? 1e6 : 2e6));
     const text = recommend(rows);
-    expect(text).toMatch(/^A 64x4 IOTLB with page sizes 4K\|2M or 4K\|2M\|1G \(equal\) comes within 5% of the best translation cost, 1\.00 ms against 1\.00 ms/);
+    expect(text).toMatch(
+      /^A 64x4 IOTLB with page sizes 4K\|2M or 4K\|2M\|1G \(equal\) comes within 5% of the best translation cost, 1\.00 ms against 1\.00 ms/,
+    );
     expect(text).toContain('the best 32-entry point costs 2.00 ms (+100%)');
     expect(text).toContain('4K there costs 3.36 ms (+236%)');
   });
@@ -58,7 +79,11 @@ describe('recommendation', () => {
   });
 
   it('takes fewer ways at the same size: 64x1 before 64x4 when both are within the tolerance', () => {
-    const rows = [row({ pageSizes: '4K', entries: 64, ways: 4, cost: 1e6 }), row({ pageSizes: '4K', entries: 64, ways: 1, cost: 1.01e6 }), row({ pageSizes: '4K', entries: 32, ways: 1, cost: 9e6 })];
+    const rows = [
+      row({ pageSizes: '4K', entries: 64, ways: 4, cost: 1e6 }),
+      row({ pageSizes: '4K', entries: 64, ways: 1, cost: 1.01e6 }),
+      row({ pageSizes: '4K', entries: 32, ways: 1, cost: 9e6 }),
+    ];
     expect(recommend(rows)).toMatch(/^A 64x1 IOTLB/);
     expect(geometryOrder([...rows, row({ pageSizes: '4K', entries: 64, ways: 64 })])).toEqual(['32x1', '64x1', '64x4', '64xfull']);
   });
@@ -97,13 +122,19 @@ describe('points with DMA faults or map errors are no candidates (issue: 64K+512
 
   it('when every point is broken there is no pick, and the recommendation says why', () => {
     const rows = grid(() => 0).map((r, i) => ({ ...r, counts: { dma_faults: 10 + i, map_errors: i % 2 } }));
-    expect(recommend(rows)).toBe('No recommendation: every point has DMA faults or map errors (at least 10 DMA faults and 0 map errors each), so no cost here measures a working configuration; see the warning.');
+    expect(recommend(rows)).toBe(
+      'No recommendation: every point has DMA faults or map errors (at least 10 DMA faults and 0 map errors each), so no cost here measures a working configuration; see the warning.',
+    );
     expect(sweepMarkdown(rows, ['t'])).toContain('> **Warning.** All 12 point(s) have DMA faults or map errors');
   });
 
   it('a broken point has no rank across traces', () => {
-    const rows = [row({ trace: 'a', pageSizes: '4K', entries: 64, ways: 4, cost: 2e6 }), row({ trace: 'a', pageSizes: '64K', entries: 64, ways: 4, cost: 0, faults: 1 }),
-      row({ trace: 'b', pageSizes: '4K', entries: 64, ways: 4, cost: 2e6 }), row({ trace: 'b', pageSizes: '64K', entries: 64, ways: 4, cost: 1e6 })];
+    const rows = [
+      row({ trace: 'a', pageSizes: '4K', entries: 64, ways: 4, cost: 2e6 }),
+      row({ trace: 'a', pageSizes: '64K', entries: 64, ways: 4, cost: 0, faults: 1 }),
+      row({ trace: 'b', pageSizes: '4K', entries: 64, ways: 4, cost: 2e6 }),
+      row({ trace: 'b', pageSizes: '64K', entries: 64, ways: 4, cost: 1e6 }),
+    ];
     const t = rankTable(rankAcrossTraces(rows, ['a', 'b']));
     expect(t.rows).toEqual([
       ['64K 64x4 strict', 'broken: faults or map errors', '1.00 ms (1)', '1.0'],
@@ -118,7 +149,9 @@ describe('strict against lazy', () => {
       row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'strict', inv: 3e6 }),
       row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'lazy', inv: 1e4, stale: 1153, windowNs: 279_830 }),
     ];
-    expect(tradeoff(rows)).toBe('Lazy invalidation cuts the invalidation cost from 3.00 ms to 10.00 µs (−99.7%) (mean per point) with up to 1,153 stale hits and stale windows up to 279.83 µs; strict has no stale hits and no stale window.');
+    expect(tradeoff(rows)).toBe(
+      'Lazy invalidation cuts the invalidation cost from 3.00 ms to 10.00 µs (−99.7%) (mean per point) with up to 1,153 stale hits and stale windows up to 279.83 µs; strict has no stale hits and no stale window.',
+    );
   });
 
   it('with one mode, says how to get the comparison', () => {
@@ -177,10 +210,7 @@ describe('charts chosen by what varies', () => {
 
 describe('across traces', () => {
   it('ranks each configuration per trace by total cost, ties sharing a rank, with no percentile', () => {
-    const rows = [
-      ...grid((_, e) => 1e6 / e).map((r) => ({ ...r, trace: 'a' })),
-      ...grid((b) => b.length * 1e5).map((r) => ({ ...r, trace: 'b' })),
-    ];
+    const rows = [...grid((_, e) => 1e6 / e).map((r) => ({ ...r, trace: 'a' })), ...grid((b) => b.length * 1e5).map((r) => ({ ...r, trace: 'b' }))];
     const t = rankAcrossTraces(rows, ['a', 'b']);
     const cell = (point: string, trace: number) => t.cells[t.points.indexOf(point)][trace]!;
     expect(cell('4K 256x8 strict', 0)).toMatchObject({ rank: 1, tied: true });
@@ -199,11 +229,19 @@ describe('across traces', () => {
 
 describe('report.md and report.html carry the same findings', () => {
   it('every recommendation and trade-off sentence is in both', async () => {
-    const rows = [...grid((b, e) => (b === '4K' ? 4e6 - e * 1e4 : 1e6 + 1e8 / e)), ...grid((b, e) => 9e5 + e, 'lazy').map((r) => ({ ...r, metrics: { ...r.metrics, staleHits: 3, invalidationCostNs: 10 } }))];
+    const rows = [
+      ...grid((b, e) => (b === '4K' ? 4e6 - e * 1e4 : 1e6 + 1e8 / e)),
+      ...grid((b, e) => 9e5 + e, 'lazy').map((r) => ({ ...r, metrics: { ...r.metrics, staleHits: 3, invalidationCostNs: 10 } })),
+    ];
     const md = sweepMarkdown(rows, ['t']);
     const html = await sweepHtml(rows, ['t']);
     const sentences = [recommend(rows), tradeoff(rows)];
-    const unescape = (s: string) => s.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"');
+    const unescape = (s: string) =>
+      s
+        .replace(/&amp;/g, '&')
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&quot;/g, '"');
     for (const s of sentences) {
       expect(md).toContain(s);
       expect(unescape(html)).toContain(s);

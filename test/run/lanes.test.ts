@@ -48,7 +48,7 @@ function check(seed: number, events: Ev[], configs: ReplayConfig[], meta: Meta):
 
 const GROUPS = Array.from({ length: 10 }, (_, g) => [g * 20 + 1, g * 20 + 20] as const);
 
-describe('IOTLB lanes give each point its own replay\'s summary', () => {
+describe("IOTLB lanes give each point its own replay's summary", () => {
   it.each(GROUPS)('random strict traces, seeds %i..%i: every exact lane equals its own replay', (first, last) => {
     let lanes = 0;
     let exact = 0;
@@ -62,16 +62,19 @@ describe('IOTLB lanes give each point its own replay\'s summary', () => {
     expect(exact / lanes).toBeGreaterThan(0.9);
   });
 
-  it.each(GROUPS.slice(0, 3))('stale traces made strict, seeds %i..%i: every exact lane equals its own replay, and lanes part where a stale hit would', (first, last) => {
-    let parted = 0;
-    for (let seed = first; seed <= last; seed++) {
-      const { events, config, meta } = staleCase(seed);
-      const configs = laneConfigs(seed, config);
-      parted += configs.length - check(seed, events, configs, meta);
-    }
-    // staleCase shares an SVA PASID between two devices: one tag over two page tables.
-    expect(parted).toBeGreaterThan(0);
-  });
+  it.each(GROUPS.slice(0, 3))(
+    'stale traces made strict, seeds %i..%i: every exact lane equals its own replay, and lanes part where a stale hit would',
+    (first, last) => {
+      let parted = 0;
+      for (let seed = first; seed <= last; seed++) {
+        const { events, config, meta } = staleCase(seed);
+        const configs = laneConfigs(seed, config);
+        parted += configs.length - check(seed, events, configs, meta);
+      }
+      // staleCase shares an SVA PASID between two devices: one tag over two page tables.
+      expect(parted).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('laneGroups', () => {
@@ -99,7 +102,12 @@ describe('planTasks with lane groups', () => {
     // --iotlb 32x4 64x4 128x8 --mode strict lazy: the mode varies fastest.
     const points = [32, 64, 128].flatMap((entries) => ['strict', 'lazy'].map((mode) => c({ iotlb: { entries, ways: 4 }, invalidation: { mode } })));
     const tasks = planTasks([['a']], points.length, 2, undefined, laneGroupOf(points));
-    expect(tasks.map((t) => t.pointIndexes)).toEqual([[0, 1, 2], [3, 4, 5]].map(() => expect.any(Array)));
+    expect(tasks.map((t) => t.pointIndexes)).toEqual(
+      [
+        [0, 1, 2],
+        [3, 4, 5],
+      ].map(() => expect.any(Array)),
+    );
     expect(tasks[0].pointIndexes).toEqual([0, 2, 4]); // the three strict points: one replay with two lanes
     expect(tasks[1].pointIndexes).toEqual([1, 3, 5]);
   });

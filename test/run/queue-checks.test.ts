@@ -37,12 +37,19 @@ describe('queue credentials are never shown', () => {
     fs.writeFileSync(file, `${SECRET}\nignored\n`);
     expect(redisOptions(queueConnection('redis://127.0.0.1:1', { passwordFile: file }, {})).password).toBe(SECRET);
     expect(redisOptions(queueConnection('redis://127.0.0.1:1', {}, { REDIS_PASSWORD: 'envPW' })).password).toBe('envPW');
-    expect(redisOptions(queueConnection(`redis://u:${SECRET}@127.0.0.1:1`, {}, { REDIS_PASSWORD: 'envPW' }))).toMatchObject({ username: 'u', password: SECRET });
+    expect(redisOptions(queueConnection(`redis://u:${SECRET}@127.0.0.1:1`, {}, { REDIS_PASSWORD: 'envPW' }))).toMatchObject({
+      username: 'u',
+      password: SECRET,
+    });
     expect(redisOptions(queueConnection('redis://127.0.0.1:1', {}, {})).password).toBeUndefined();
-    expect(() => queueConnection(`redis://u:${SECRET}@127.0.0.1:1`, { passwordFile: file }, {})).toThrow('Invalid --queue "redis://u:***@127.0.0.1:1": it has a password, and --queue-password-file gives another; give one');
+    expect(() => queueConnection(`redis://u:${SECRET}@127.0.0.1:1`, { passwordFile: file }, {})).toThrow(
+      'Invalid --queue "redis://u:***@127.0.0.1:1": it has a password, and --queue-password-file gives another; give one',
+    );
     fs.writeFileSync(file, '\n');
     expect(() => queueConnection('redis://127.0.0.1:1', { passwordFile: file }, {})).toThrow(/its first line is empty/);
-    expect(() => queueConnection('redis://127.0.0.1:1', { passwordFile: path.join(dir, 'none') }, {})).toThrow(/Cannot read --queue-password-file ".*none": no such file/);
+    expect(() => queueConnection('redis://127.0.0.1:1', { passwordFile: path.join(dir, 'none') }, {})).toThrow(
+      /Cannot read --queue-password-file ".*none": no such file/,
+    );
   });
 
   it('--queue-ca goes with rediss:// and gives ioredis tls.ca (TLS itself is not tested against a server)', () => {
@@ -54,7 +61,9 @@ describe('queue credentials are never shown', () => {
     expect((opts.tls as { ca: Buffer }).ca.toString()).toContain('BEGIN CERTIFICATE');
     expect(redisOptions(queueConnection('rediss://queue-host:6380', {}, {})).tls).toEqual({ servername: 'queue-host' });
     expect(redisOptions(queueConnection('redis://queue-host:6380', {}, {})).tls).toBeUndefined();
-    expect(() => queueConnection('redis://queue-host:6380', { caFile: ca }, {})).toThrow('Invalid option --queue-ca: it is for rediss:// (TLS), and the queue is "redis://queue-host:6380"');
+    expect(() => queueConnection('redis://queue-host:6380', { caFile: ca }, {})).toThrow(
+      'Invalid option --queue-ca: it is for rediss:// (TLS), and the queue is "redis://queue-host:6380"',
+    );
   });
 
   it('a URL of another form is one line, without its password', () => {
@@ -71,8 +80,14 @@ describe('queue credentials are never shown', () => {
   });
 
   it('WRONGPASS and NOAUTH are authentication failures, not a server that is down', () => {
-    expect(describeRedisError(new Error('WRONGPASS invalid username-password pair or user is disabled.'))).toEqual({ text: 'authentication failed (wrong user name or password)', auth: true });
-    expect(describeRedisError(new Error('NOAUTH Authentication required.'))).toEqual({ text: 'authentication failed (the server needs a password)', auth: true });
+    expect(describeRedisError(new Error('WRONGPASS invalid username-password pair or user is disabled.'))).toEqual({
+      text: 'authentication failed (wrong user name or password)',
+      auth: true,
+    });
+    expect(describeRedisError(new Error('NOAUTH Authentication required.'))).toEqual({
+      text: 'authentication failed (the server needs a password)',
+      auth: true,
+    });
     expect(describeRedisError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toEqual({ text: 'ECONNREFUSED', auth: false });
   });
 
@@ -87,21 +102,32 @@ describe('queue credentials are never shown', () => {
 });
 
 /** A points job as the submitter builds it (run/queue.ts runSweepQueued). */
-function pointsJob(trace: string, configs = expandSweep({}, { pageSizes: ['4K', '4K,2M'], iotlb: ['32x4', '256xfull'], mode: ['strict', 'lazy'] }, 'test').map((p) => p.config)): JobData & { kind: 'points' } {
+function pointsJob(
+  trace: string,
+  configs = expandSweep({}, { pageSizes: ['4K', '4K,2M'], iotlb: ['32x4', '256xfull'], mode: ['strict', 'lazy'] }, 'test').map((p) => p.config),
+): JobData & { kind: 'points' } {
   return { version: '1', kind: 'points', trace: [traceIdentity(trace)], configs: configs.slice(0, 6), maxTableBytes: 1 << 30 };
 }
 
 describe('a worker checks every job', () => {
   const roots = traceRoots([process.cwd()]);
 
-  it('accepts the jobs a submitter makes (resolved configurations resolve to themselves), with the worker\'s table-memory limit where lower', () => {
+  it("accepts the jobs a submitter makes (resolved configurations resolve to themselves), with the worker's table-memory limit where lower", () => {
     const job = pointsJob('traces/nic.arrows');
     const checked = checkJob(JSON.parse(JSON.stringify(job)), { traceRoots: roots, maxTableBytes: 1 << 20 });
     expect(stableStringify(checked.kind === 'points' && checked.configs)).toBe(stableStringify(job.configs));
     expect(checked.kind === 'points' && checked.maxTableBytes).toBe(1 << 20);
-    expect(checkJob({ ...job, maxTableBytes: 4096 }, { traceRoots: roots }).kind === 'points' && (checkJob({ ...job, maxTableBytes: 4096 }, { traceRoots: roots }) as { maxTableBytes: number }).maxTableBytes).toBe(4096);
+    expect(
+      checkJob({ ...job, maxTableBytes: 4096 }, { traceRoots: roots }).kind === 'points' &&
+        (checkJob({ ...job, maxTableBytes: 4096 }, { traceRoots: roots }) as { maxTableBytes: number }).maxTableBytes,
+    ).toBe(4096);
     expect((checkJob({ ...job, maxTableBytes: undefined }, { traceRoots: roots }) as { maxTableBytes: number }).maxTableBytes).toBe(DEFAULT_MAX_TABLE_BYTES);
-    const curve: JobData = { version: '1', kind: 'curve', trace: job.trace, curve: { config: resolveConfig({}), maxEntries: 64, maxGroups: 64, policy: 'lru', ways: 0, opt: true } };
+    const curve: JobData = {
+      version: '1',
+      kind: 'curve',
+      trace: job.trace,
+      curve: { config: resolveConfig({}), maxEntries: 64, maxGroups: 64, policy: 'lru', ways: 0, opt: true },
+    };
     expect(checkJob(curve, { traceRoots: roots }).kind).toBe('curve');
   });
 
@@ -109,11 +135,19 @@ describe('a worker checks every job', () => {
   it('refuses an unvalidated configuration, a null trace, and fields of another shape, naming the field', () => {
     const job = pointsJob('traces/nic.arrows');
     const bad = { ...job.configs[0], iotlb: { entries: 64, sets: 3, ways: 'x', policy: 'nope' }, pageSizes: ['banana'] };
-    expect(() => checkJob({ ...job, configs: [bad] }, { traceRoots: roots })).toThrow('Invalid job: Invalid config "configs[0]": iotlb.ways: expected a positive integer or "full", got "x"');
-    expect(() => checkJob({ ...job, configs: [{ ...job.configs[0], iotlb: { entries: 48, sets: 3, ways: 16, policy: 'lru' } }] }, { traceRoots: roots })).toThrow('Invalid job: Invalid config "configs[0]": iotlb.sets: expected a power of two, got 3');
-    expect(() => checkJob({ ...job, configs: [{ ...job.configs[0], pageSizes: ['banana'] }] }, { traceRoots: roots })).toThrow(/pageSizes: expected a power-of-two size/);
+    expect(() => checkJob({ ...job, configs: [bad] }, { traceRoots: roots })).toThrow(
+      'Invalid job: Invalid config "configs[0]": iotlb.ways: expected a positive integer or "full", got "x"',
+    );
+    expect(() =>
+      checkJob({ ...job, configs: [{ ...job.configs[0], iotlb: { entries: 48, sets: 3, ways: 16, policy: 'lru' } }] }, { traceRoots: roots }),
+    ).toThrow('Invalid job: Invalid config "configs[0]": iotlb.sets: expected a power of two, got 3');
+    expect(() => checkJob({ ...job, configs: [{ ...job.configs[0], pageSizes: ['banana'] }] }, { traceRoots: roots })).toThrow(
+      /pageSizes: expected a power-of-two size/,
+    );
     // Valid, but not what a submitter sends: the worker would fill in defaults nobody asked for.
-    expect(() => checkJob({ ...job, configs: [{ iotlb: { sets: 16, ways: 4 } }] }, { traceRoots: roots })).toThrow('Invalid job: config "configs[0]" is not a resolved configuration (defaults missing, or fields that resolve otherwise)');
+    expect(() => checkJob({ ...job, configs: [{ iotlb: { sets: 16, ways: 4 } }] }, { traceRoots: roots })).toThrow(
+      'Invalid job: config "configs[0]" is not a resolved configuration (defaults missing, or fields that resolve otherwise)',
+    );
     expect(() => checkJob({ ...job, trace: null }, { traceRoots: roots })).toThrow(/^Invalid job: trace: /);
     expect(() => checkJob({ ...job, maxTableBytes: 'banana' }, { traceRoots: roots })).toThrow(/^Invalid job: maxTableBytes: /);
     expect(() => checkJob({ ...job, configs: Array(7).fill(job.configs[0]) }, { traceRoots: roots })).toThrow(/^Invalid job: configs: /);
@@ -168,10 +202,12 @@ describe('a submitter checks every result', () => {
     expect(() => summariesOf({ job: 'f'.repeat(32), results: texts }, job, id)).toThrow('it is the result of another job');
     expect(() => summariesOf({ job: id, results: ['{}', '{}'] }, job, id)).toThrow(/^summary 1: /);
     expect(() => summariesOf({ job: id, results: ['not json', texts[1]] }, job, id)).toThrow(/^not valid JSON/);
-    expect(() => summariesOf({ job: id, results: [texts[1], texts[0]] }, job, id)).toThrow('summary 1 is of another configuration than the job\'s point');
+    expect(() => summariesOf({ job: id, results: [texts[1], texts[0]] }, job, id)).toThrow("summary 1 is of another configuration than the job's point");
     const otherFiles = JSON.parse(texts[0]);
     otherFiles.trace.files = ['/etc/shadow'];
-    expect(() => summariesOf({ job: id, results: [JSON.stringify(otherFiles), texts[1]] }, job, id)).toThrow('summary 1 is of other trace files than the job\'s');
+    expect(() => summariesOf({ job: id, results: [JSON.stringify(otherFiles), texts[1]] }, job, id)).toThrow(
+      "summary 1 is of other trace files than the job's",
+    );
     const negative = JSON.parse(texts[0]);
     negative.totals.dma.events = -1;
     expect(() => summariesOf({ job: id, results: [JSON.stringify(negative), texts[1]] }, job, id)).toThrow(/^summary 1: totals\.dma\.events: /);
@@ -182,15 +218,36 @@ describe('a submitter checks every result', () => {
 
   it('takes the curves of its own job only', () => {
     const config = resolveConfig({});
-    const data: JobData & { kind: 'curve' } = { version: '1', kind: 'curve', trace: [traceIdentity('traces/nic.arrows')], curve: { config, maxEntries: 2, maxGroups: 64, policy: 'lru', ways: 0, opt: false } };
+    const data: JobData & { kind: 'curve' } = {
+      version: '1',
+      kind: 'curve',
+      trace: [traceIdentity('traces/nic.arrows')],
+      curve: { config, maxEntries: 2, maxGroups: 64, policy: 'lru', ways: 0, opt: false },
+    };
     const id = jobId(data);
-    const pt = (entries: number) => ({ entries, sets: 1, lookups: 10, hits: 5, misses: 5, staleHits: 0, walks: 5, walkAccesses: 20, faults: 0, hitRate: 0.5, translationCostNs: 1410 });
+    const pt = (entries: number) => ({
+      entries,
+      sets: 1,
+      lookups: 10,
+      hits: 5,
+      misses: 5,
+      staleHits: 0,
+      walks: 5,
+      walkAccesses: 20,
+      faults: 0,
+      hitRate: 0.5,
+      translationCostNs: 1410,
+    });
     const curve = { policy: 'lru', ways: 0, method: 'stack', points: [pt(1), pt(2)], pageSizesUsed: ['4K', '2M'], groups: 1, passes: 1, approximate: [] };
     expect(curvesOf({ job: id, results: [JSON.stringify([curve])] }, data, id)).toEqual([curve]);
     expect(() => curvesOf({ job: id, results: ['[{}]'] }, data, id)).toThrow(/^curve 1: /);
     expect(() => curvesOf({ job: id, results: ['[]'] }, data, id)).toThrow('expected 1 curve(s)');
-    expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, policy: 'fifo' }])] }, data, id)).toThrow('curve 1 is of another policy or geometry than the job\'s');
-    expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, points: [pt(1), pt(3)] }])] }, data, id)).toThrow('curve 1: sizes not ascending within 1..2');
+    expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, policy: 'fifo' }])] }, data, id)).toThrow(
+      "curve 1 is of another policy or geometry than the job's",
+    );
+    expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, points: [pt(1), pt(3)] }])] }, data, id)).toThrow(
+      'curve 1: sizes not ascending within 1..2',
+    );
     expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, pageSizesUsed: ['4K+2M'] }])] }, data, id)).toThrow(/^curve 1: .*page size/);
   });
 });

@@ -21,7 +21,7 @@ import { CLI, runCli, tmpDir } from '../helpers/cli.js';
 import { batchOf } from '../helpers/events.js';
 
 const REDIS = hasRedis();
-if (!REDIS) console.warn('SKIPPED: the queue\'s trust tests need redis-server (apt-get install redis-server; .ci/run installs it)');
+if (!REDIS) console.warn("SKIPPED: the queue's trust tests need redis-server (apt-get install redis-server; .ci/run installs it)");
 
 const SECRET = 's3cretPW';
 const QUEUE_NAME = 'iommu-replay';
@@ -123,7 +123,9 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
       const bare = `redis://127.0.0.1:${own.port}/0`;
       const withPw = `redis://default:${SECRET}@127.0.0.1:${own.port}/0`;
       const w = await worker(withPw);
-      expect(w.log().split('\n')[0]).toBe(`iommu-replay worker: waiting for jobs on redis://default:***@127.0.0.1:${own.port}/0 (concurrency 1; traces under ${fs.realpathSync(root)})`);
+      expect(w.log().split('\n')[0]).toBe(
+        `iommu-replay worker: waiting for jobs on redis://default:***@127.0.0.1:${own.port}/0 (concurrency 1; traces under ${fs.realpathSync(root)})`,
+      );
       const pwFile = path.join(tmpDir(), 'redis-password');
       fs.writeFileSync(pwFile, `${SECRET}\n`);
       const w2 = await worker(bare, ['--queue-password-file', pwFile]);
@@ -131,18 +133,28 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
 
       // The sweep takes the password from the environment.
       const out = path.join(tmpDir(), 'out');
-      const r = spawnSync(process.execPath, [CLI, 'sweep', trace, ...grid, '--out', out, '--queue', bare], { encoding: 'utf8', env: { ...process.env, REDIS_PASSWORD: SECRET } });
+      const r = spawnSync(process.execPath, [CLI, 'sweep', trace, ...grid, '--out', out, '--queue', bare], {
+        encoding: 'utf8',
+        env: { ...process.env, REDIS_PASSWORD: SECRET },
+      });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
 
       const wrong = runCli(['sweep', trace, ...grid, '--out', path.join(tmpDir(), 'o'), '--queue', `redis://default:wrongPW@127.0.0.1:${own.port}/0`]);
-      expect(wrong.stderr).toBe(`iommu-replay: Cannot log in to Redis at redis://default:***@127.0.0.1:${own.port}/0: authentication failed (wrong user name or password)\n`);
+      expect(wrong.stderr).toBe(
+        `iommu-replay: Cannot log in to Redis at redis://default:***@127.0.0.1:${own.port}/0: authentication failed (wrong user name or password)\n`,
+      );
       expect(wrong.status).toBe(2);
-      const none = spawnSync(process.execPath, [CLI, 'sweep', trace, ...grid, '--out', path.join(tmpDir(), 'o'), '--queue', bare], { encoding: 'utf8', env: { ...process.env, REDIS_PASSWORD: '' } });
+      const none = spawnSync(process.execPath, [CLI, 'sweep', trace, ...grid, '--out', path.join(tmpDir(), 'o'), '--queue', bare], {
+        encoding: 'utf8',
+        env: { ...process.env, REDIS_PASSWORD: '' },
+      });
       expect(none.stderr).toBe(`iommu-replay: Cannot log in to Redis at ${bare}: authentication failed (the server needs a password)\n`);
       expect(none.status).toBe(2);
       const workerWrong = spawnSync(process.execPath, [CLI, 'worker', '--queue', `redis://:wrongPW@127.0.0.1:${own.port}`], { encoding: 'utf8' });
-      expect(workerWrong.stderr).toBe(`iommu-replay: Cannot log in to Redis at redis://:***@127.0.0.1:${own.port}: authentication failed (wrong user name or password)\n`);
+      expect(workerWrong.stderr).toBe(
+        `iommu-replay: Cannot log in to Redis at redis://:***@127.0.0.1:${own.port}: authentication failed (wrong user name or password)\n`,
+      );
       expect(workerWrong.status).toBe(2);
 
       // Redis lost mid-run: no worker takes the jobs, then the server goes.
@@ -151,7 +163,22 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
       const probe = new Redis({ host: '127.0.0.1', port: own.port, password: SECRET, lazyConnect: true });
       await probe.connect();
       await probe.flushall(); // the earlier sweep's jobs: the keys awaited below are this sweep's
-      const sweep = start(['sweep', trace, '--page-sizes', '4K', '4K,2M', '--iotlb', '16x4', '--quiet', '--out', path.join(tmpDir(), 'lost'), '--queue', withPw, '--queue-lost-after', '2']);
+      const sweep = start([
+        'sweep',
+        trace,
+        '--page-sizes',
+        '4K',
+        '4K,2M',
+        '--iotlb',
+        '16x4',
+        '--quiet',
+        '--out',
+        path.join(tmpDir(), 'lost'),
+        '--queue',
+        withPw,
+        '--queue-lost-after',
+        '2',
+      ]);
       procs.push(sweep.proc);
       await until('the sweep to queue its jobs', async () => (await probe.keys('bull:iommu-replay:*')).length > 0);
       probe.disconnect();
@@ -164,7 +191,7 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
     }
   }, 240_000);
 
-  it('a worker checks each job placed in Redis: the schema, its own limits, and traces only as regular files under --trace-root; failures name no file\'s size', async () => {
+  it("a worker checks each job placed in Redis: the schema, its own limits, and traces only as regular files under --trace-root; failures name no file's size", async () => {
     const fifo = path.join(root, 'fifo.arrows');
     if (!fs.existsSync(fifo)) expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     // One 4 GiB map of 4K pages: about 8 MiB of page tables.
@@ -178,7 +205,12 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
     const real = traceIdentity(trace);
     const jobs: Record<string, unknown> = {
       shadow: { version: 'x', kind: 'points', trace: [empty('/etc/shadow')], configs: [cfg] },
-      badconfig: { version: 'x', kind: 'points', trace: [real], configs: [{ ...cfg, iotlb: { entries: 64, sets: 3, ways: 'x', policy: 'nope' }, pageSizes: ['banana'] }] },
+      badconfig: {
+        version: 'x',
+        kind: 'points',
+        trace: [real],
+        configs: [{ ...cfg, iotlb: { entries: 64, sets: 3, ways: 'x', policy: 'nope' }, pageSizes: ['banana'] }],
+      },
       nulltrace: { version: 'x', kind: 'points', trace: null, configs: [cfg] },
       fifo: { version: 'x', kind: 'points', trace: [empty(fifo)], configs: [cfg] },
       // The file is there, but is not the one named: the failure must not tell its size.
@@ -237,7 +269,11 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
         const out = path.join(tmpDir(), 'forged');
         const r = runCli(['sweep', trace, ...grid, '--out', out, '--queue', redis.url]);
         expect(r.status).toBe(2);
-        expect(r.stderr).toMatch(new RegExp(`^iommu-replay: Job ${key.slice(-32, -24)} \\(${trace}\\): its result in the queue is not valid for the job \\(${why}\\); it was removed from the queue, run again to compute it anew\\n$`));
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^iommu-replay: Job ${key.slice(-32, -24)} \\(${trace}\\): its result in the queue is not valid for the job \\(${why}\\); it was removed from the queue, run again to compute it anew\\n$`,
+          ),
+        );
         expect(files(out)).toEqual({});
         expect(await probe.exists(key)).toBe(0);
       }
@@ -267,7 +303,7 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
       const sweep = start(['sweep', trace, other, ...grid, '--out', out, '--queue', own.url, '--queue-lost-after', '2']);
       procs.push(sweep.proc);
       const nicDir = path.join(out, 'summaries', 'nic');
-      await until('the first trace\'s summaries', () => fs.existsSync(nicDir) && fs.readdirSync(nicDir).filter((f) => f.endsWith('.json')).length === 4);
+      await until("the first trace's summaries", () => fs.existsSync(nicDir) && fs.readdirSync(nicDir).filter((f) => f.endsWith('.json')).length === 4);
       const arrived = files(out);
       stop(own.proc);
       expect(await sweep.exited).toBe(3);

@@ -107,7 +107,18 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
   it('curve --queue writes the same files as a local curve', async () => {
     const w = startWorker(redis.url);
     workers.push(w.proc);
-    const args = ['curve', path.resolve('traces/nic.arrows'), path.resolve('traces/vm.arrows'), '--page-sizes', '4K', '4K,2M', '--max-entries', '64', '--opt', '--quiet'];
+    const args = [
+      'curve',
+      path.resolve('traces/nic.arrows'),
+      path.resolve('traces/vm.arrows'),
+      '--page-sizes',
+      '4K',
+      '4K,2M',
+      '--max-entries',
+      '64',
+      '--opt',
+      '--quiet',
+    ];
     const local = tmpDir();
     expect(runCli([...args, '--out', local, '--jobs', '1']).status).toBe(0);
     const queued = tmpDir();
@@ -159,7 +170,7 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
     expect(fs.existsSync(path.join(out, 'report.md'))).toBe(false);
   }, 120_000);
 
-  it('a worker whose file differs from the submitter\'s fails the job with a clear error', async () => {
+  it("a worker whose file differs from the submitter's fails the job with a clear error", async () => {
     const { traceIdentity, identityMismatch } = await import('../../src/run/identity.js');
     const f = path.join(tmpDir(), 'x.arrows');
     fs.copyFileSync(trace, f);
@@ -167,7 +178,7 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
     const buf = fs.readFileSync(f);
     buf[buf.length - 10] ^= 0xff;
     fs.writeFileSync(f, buf);
-    expect(identityMismatch(before, traceIdentity(f))).toBe('its last 64 KiB differ from the submitter\'s');
+    expect(identityMismatch(before, traceIdentity(f))).toBe("its last 64 KiB differ from the submitter's");
     fs.appendFileSync(f, 'x');
     expect(identityMismatch(before, traceIdentity(f))).toMatch(/bytes where the submitter has/);
   });

@@ -48,7 +48,14 @@ function lz4Error(length: number, frame: Uint8Array, need = length): string {
 describe('LZ4 frames (frame format 1.6.x)', () => {
   it('xxh32 gives the reference values, from any offset', () => {
     const data = sample(2000);
-    for (const [start, end] of [[0, 0], [0, 3], [5, 21], [0, 16], [3, 1003], [0, 2000]]) {
+    for (const [start, end] of [
+      [0, 0],
+      [0, 3],
+      [5, 21],
+      [0, 16],
+      [3, 1003],
+      [0, 2000],
+    ]) {
       expect(xxh32(data, start, end)).toBe(xxh32(data.slice(start, end), 0, end - start));
     }
     expect(xxh32(new Uint8Array(0), 0, 0)).toBe(0x02cc5d05); // the xxHash32 of nothing, seed 0
@@ -104,7 +111,12 @@ describe('LZ4 frames (frame format 1.6.x)', () => {
     expect(lz4Error(n + 64, lz4FrameOf(data))).toBe(`a LZ4_FRAME-compressed buffer holds ${n} bytes, its length says ${n + 64}`);
     expect(lz4Error(n - 100, lz4FrameOf(data))).toBe('its LZ4 frame is corrupt (a block decodes to more bytes than its length says)');
     expect(lz4Error(n, Uint8Array.from([...lz4FrameOf(data), 9, 9]))).toBe('its LZ4 frame is corrupt (2 stray byte(s) after its last frame)');
-    expect(lz4Error(n, lz4FrameOf(data, { contentSize: true, frames: 1 }).map((b, i) => (i === 6 ? b + 1 : b)))).toMatch(/descriptor checksum|holds/);
+    expect(
+      lz4Error(
+        n,
+        lz4FrameOf(data, { contentSize: true, frames: 1 }).map((b, i) => (i === 6 ? b + 1 : b)),
+      ),
+    ).toMatch(/descriptor checksum|holds/);
     f = lz4FrameOf(data);
     f[4] |= 0x01; // a dictionary id
     expect(lz4Error(n, f)).toMatch(/^its LZ4 frame is corrupt/);
@@ -141,11 +153,17 @@ describe('ZSTD frames that do not say their size', () => {
     const data = sample(300_000);
     const frame = zstdRleFrame(data, { contentSize: false });
     expect(decompressBuffer(Codec.Zstd, prefixed(data.length, frame), data.length)).toEqual(data);
-    expect(() => decompressBuffer(Codec.Zstd, prefixed(data.length + 32, frame), data.length)).toThrow(`a ZSTD-compressed buffer holds ${data.length} bytes, its length says ${data.length + 32}`);
-    expect(() => decompressBuffer(Codec.Zstd, prefixed(data.length - 64, frame), data.length - 64)).toThrow('its ZSTD frame holds more bytes than its length says');
+    expect(() => decompressBuffer(Codec.Zstd, prefixed(data.length + 32, frame), data.length)).toThrow(
+      `a ZSTD-compressed buffer holds ${data.length} bytes, its length says ${data.length + 32}`,
+    );
+    expect(() => decompressBuffer(Codec.Zstd, prefixed(data.length - 64, frame), data.length - 64)).toThrow(
+      'its ZSTD frame holds more bytes than its length says',
+    );
     const huge = Uint8Array.from(frame);
     huge[5] = 30 << 3; // a 1 TiB window
-    expect(() => decompressBuffer(Codec.Zstd, prefixed(data.length, huge), data.length)).toThrow(`its ZSTD frame asks for a window of ${2 ** 40} bytes and does not say its size`);
+    expect(() => decompressBuffer(Codec.Zstd, prefixed(data.length, huge), data.length)).toThrow(
+      `its ZSTD frame asks for a window of ${2 ** 40} bytes and does not say its size`,
+    );
   });
 });
 
@@ -157,8 +175,12 @@ describe('padded uncompressed lengths (issue item B)', () => {
       const enc = (d: Uint8Array) => (codec === Codec.Zstd ? zstdRleFrame(d) : lz4FrameOf(d));
       for (const padded of [1001, 1008, 1024]) expect(decompressBuffer(codec, prefixed(padded, enc(new Uint8Array(padded))), need).length).toBe(padded);
       const name = codec === Codec.Zstd ? 'ZSTD' : 'LZ4_FRAME';
-      expect(() => decompressBuffer(codec, prefixed(1025, enc(new Uint8Array(1025))), need)).toThrow(`a ${name}-compressed buffer says it holds 1025 bytes, expected at most 1024`);
-      expect(() => decompressBuffer(codec, prefixed(2 ** 40, enc(new Uint8Array(8))), need)).toThrow(`a ${name}-compressed buffer says it holds ${2 ** 40} bytes, expected at most 1024`);
+      expect(() => decompressBuffer(codec, prefixed(1025, enc(new Uint8Array(1025))), need)).toThrow(
+        `a ${name}-compressed buffer says it holds 1025 bytes, expected at most 1024`,
+      );
+      expect(() => decompressBuffer(codec, prefixed(2 ** 40, enc(new Uint8Array(8))), need)).toThrow(
+        `a ${name}-compressed buffer says it holds ${2 ** 40} bytes, expected at most 1024`,
+      );
     }
   });
 });
@@ -174,7 +196,7 @@ function summaryOf(file: string): string {
 }
 
 describe('compressed traces replay to the totals of their uncompressed copy', () => {
-  it("pyarrow's write_feather(compression=\"lz4\") of traces/nic.arrows (fixture, 12000 rows in one batch)", () => {
+  it('pyarrow\'s write_feather(compression="lz4") of traces/nic.arrows (fixture, 12000 rows in one batch)', () => {
     expect(summaryOf('test/trace/fixtures/formats/pyarrow-lz4-12000-rows.arrow')).toBe(summaryOf('traces/nic.arrows'));
   }, 60_000);
 

@@ -23,8 +23,14 @@ function table(op: A.Vector, int: 'int64' | 'uint' = 'int64', overrides: Record<
   const big = int === 'int64' ? i64 : u64;
   const small = int === 'int64' ? i64 : u32;
   return new A.Table({
-    ts: big((i) => 100 + i), op, device: small(() => 0x300), pasid: small(() => 0), domain: small(() => 1),
-    iova: big(() => 0x10000), paddr: big(() => 0x7f000000), size: big((i) => (i === 2 || i === 3 ? 64 : 4096)),
+    ts: big((i) => 100 + i),
+    op,
+    device: small(() => 0x300),
+    pasid: small(() => 0),
+    domain: small(() => 1),
+    iova: big(() => 0x10000),
+    paddr: big(() => 0x7f000000),
+    size: big((i) => (i === 2 || i === 3 ? 64 : 4096)),
     ...overrides,
   });
 }
@@ -34,7 +40,8 @@ async function rows(file: string): Promise<string[]> {
   const out: string[] = [];
   try {
     for await (const b of t.batches()) {
-      for (let i = 0; i < b.length; i++) out.push(`${b.ts[2 * i]}:${OP_NAMES[b.op[i]]}:${b.device[i]}:${b.domain[i]}:${b.iova[2 * i]}:${b.paddr[2 * i]}:${b.size[2 * i]}`);
+      for (let i = 0; i < b.length; i++)
+        out.push(`${b.ts[2 * i]}:${OP_NAMES[b.op[i]]}:${b.device[i]}:${b.domain[i]}:${b.iova[2 * i]}:${b.paddr[2 * i]}:${b.size[2 * i]}`);
     }
   } finally {
     await t.close();
@@ -64,12 +71,18 @@ describe('integer columns as pandas and Polars write them', () => {
   });
 
   it('a negative int64 is an error naming column and row', async () => {
-    const f = write(path.join(dir, 'neg.arrows'), table(A.vectorFromArray(OPS), 'int64', { iova: A.makeVector(BigInt64Array.from([0n, 0n, 0n, -4096n, 0n, 0n])) }));
+    const f = write(
+      path.join(dir, 'neg.arrows'),
+      table(A.vectorFromArray(OPS), 'int64', { iova: A.makeVector(BigInt64Array.from([0n, 0n, 0n, -4096n, 0n, 0n])) }),
+    );
     expect(await error(f)).toBe(`Cannot read trace "${f}": column "iova" has a negative value -4096 at row 3`);
   });
 
   it('an int64 beyond uint32 in a uint32 column is an error naming the row', async () => {
-    const f = write(path.join(dir, 'big.arrows'), table(A.vectorFromArray(OPS), 'int64', { device: A.makeVector(BigInt64Array.from([0n, 0n, 0n, 0n, 1n << 33n, 0n])) }));
+    const f = write(
+      path.join(dir, 'big.arrows'),
+      table(A.vectorFromArray(OPS), 'int64', { device: A.makeVector(BigInt64Array.from([0n, 0n, 0n, 0n, 1n << 33n, 0n])) }),
+    );
     expect(await error(f)).toBe(`Cannot read trace "${f}": column "device" has the value 8589934592 at row 4, more than a uint32 holds`);
   });
 
@@ -95,7 +108,8 @@ describe('op columns in every string layout', () => {
   ];
   for (const [name, op] of layouts) {
     it(name, async () => {
-      for (const ext of ['.arrow', '.arrows']) expect(await rows(write(path.join(dir, `op-${name.replace(/\W+/g, '-')}${ext}`), table(op())))).toEqual(EXPECTED);
+      for (const ext of ['.arrow', '.arrows'])
+        expect(await rows(write(path.join(dir, `op-${name.replace(/\W+/g, '-')}${ext}`), table(op())))).toEqual(EXPECTED);
     });
   }
 
@@ -155,6 +169,10 @@ describe('compressed bodies', () => {
       frame[13] |= 0x06; // the first block's type: reserved
       return frame;
     });
-    expect(await error(f)).toMatch(new RegExp(`^Cannot read trace "${f}": record batch 0 at byte \\d+, column "pasid": a buffer compressed with ZSTD cannot be read: its ZSTD frame is corrupt$`));
+    expect(await error(f)).toMatch(
+      new RegExp(
+        `^Cannot read trace "${f}": record batch 0 at byte \\d+, column "pasid": a buffer compressed with ZSTD cannot be read: its ZSTD frame is corrupt$`,
+      ),
+    );
   });
 });

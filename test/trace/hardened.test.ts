@@ -67,9 +67,12 @@ describe('the reproducers of issue 19: one clean line each, in time and memory',
     expect(await readAll(f)).toBe('accepted 300 rows');
     const config = resolveConfig({ pageSizes: ['4K'] });
     // 2^20 table pages of 4K leaves, at 6 KiB each in the replay (its entries and their physical pages).
-    const why = /^Stopped at row 1: the map of 2 TiB at iova 0xfffe0000 in domain 1 needs about 6 GiB of page tables \(\d+(\.\d)? KiB already in use\), over the/;
+    const why =
+      /^Stopped at row 1: the map of 2 TiB at iova 0xfffe0000 in domain 1 needs about 6 GiB of page tables \(\d+(\.\d)? KiB already in use\), over the/;
     await expect(replayTrace([f], config)).rejects.toThrow(new RegExp(`${why.source} 1 GiB limit; raise it with --max-table-memory$`));
-    await expect(replayTrace([f], config, { maxTableBytes: 2 ** 31 })).rejects.toThrow(new RegExp(`${why.source} 2 GiB limit; raise it with --max-table-memory$`));
+    await expect(replayTrace([f], config, { maxTableBytes: 2 ** 31 })).rejects.toThrow(
+      new RegExp(`${why.source} 2 GiB limit; raise it with --max-table-memory$`),
+    );
   });
 
   it('the CLI: one line, exit 2, for a hang, a garbage replay and the 2 TiB map', () => {
@@ -88,7 +91,9 @@ describe('the reproducers of issue 19: one clean line each, in time and memory',
     expect(r.stderr).toMatch(/^iommu-replay: Stopped at row 1: the map of 2 TiB .* over the 512 MiB limit; raise it with --max-table-memory\n$/);
     expect(r.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
-    expect(runCli(['replay', path.join(REPRO, 'valid-2TiB-map.arrow'), '--max-table-memory', 'lots']).stderr).toBe('iommu-replay: Invalid option --max-table-memory: expected a size like 512M, 4G or 1T, got "lots"\n');
+    expect(runCli(['replay', path.join(REPRO, 'valid-2TiB-map.arrow'), '--max-table-memory', 'lots']).stderr).toBe(
+      'iommu-replay: Invalid option --max-table-memory: expected a size like 512M, 4G or 1T, got "lots"\n',
+    );
   });
 });
 
@@ -105,9 +110,15 @@ function nodeOffset(bytes: Buffer, rows: number, fields: number, index: number):
 function columns(n: number, size?: A.Vector): Record<string, A.Vector> {
   return {
     ts: A.makeVector(BigUint64Array.from({ length: n }, (_, i) => BigInt(i))),
-    op: A.vectorFromArray(Array.from({ length: n }, () => 'flush'), new A.Dictionary(new A.Utf8(), new A.Int8())),
-    device: A.makeVector(new Uint32Array(n)), pasid: A.makeVector(new Uint32Array(n)), domain: A.makeVector(new Uint32Array(n)),
-    iova: A.makeVector(new BigUint64Array(n)), paddr: A.makeVector(new BigUint64Array(n)),
+    op: A.vectorFromArray(
+      Array.from({ length: n }, () => 'flush'),
+      new A.Dictionary(new A.Utf8(), new A.Int8()),
+    ),
+    device: A.makeVector(new Uint32Array(n)),
+    pasid: A.makeVector(new Uint32Array(n)),
+    domain: A.makeVector(new Uint32Array(n)),
+    iova: A.makeVector(new BigUint64Array(n)),
+    paddr: A.makeVector(new BigUint64Array(n)),
     size: size ?? A.makeVector(new BigUint64Array(n)),
   };
 }
@@ -147,14 +158,18 @@ describe('validity, null counts and lengths are checked against each other', () 
     for (let k = 0; k < 8; k++) bytes.writeBigInt64LE(1n << 40n, at + 16 * k);
     const f = path.join(dir, 'huge-rows.arrows');
     fs.writeFileSync(f, bytes);
-    expect(await readAll(f)).toMatch(new RegExp(`^Cannot read trace "${f}": record batch 0 at byte \\d+, column "ts": 1099511627776 values, the batch has 3 rows$`));
+    expect(await readAll(f)).toMatch(
+      new RegExp(`^Cannot read trace "${f}": record batch 0 at byte \\d+, column "ts": 1099511627776 values, the batch has 3 rows$`),
+    );
   });
 });
 
 describe('what is not an Arrow trace says what it is', () => {
   it('kernel trace text points to import', async () => {
     const f = path.resolve('traces/kernel-nic.trace');
-    expect(await readAll(f)).toBe(`Cannot read trace "${f}": is kernel trace text (ftrace, trace-cmd report or perf script), not an Arrow trace: convert it with "iommu-replay import FILE -o TRACE.arrows"`);
+    expect(await readAll(f)).toBe(
+      `Cannot read trace "${f}": is kernel trace text (ftrace, trace-cmd report or perf script), not an Arrow trace: convert it with "iommu-replay import FILE -o TRACE.arrows"`,
+    );
   });
 
   it('a trace-cmd .dat and a Parquet file', async () => {

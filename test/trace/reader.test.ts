@@ -18,7 +18,7 @@ const EVENTS: Ev[] = [
   { ts: 9, op: 'dma_write', device: 0x300, pasid: 3, iova: 0xffff_ffff_f000n, size: 1n << 40n },
   { ts: 12, op: 'unmap', domain: 7, iova: 0x1000, size: 0x2000 },
   { ts: 13, op: 'flush', domain: 7 },
-  { ts: 2n ** 52n as unknown as number, op: 'detach', device: 0x300 },
+  { ts: (2n ** 52n) as unknown as number, op: 'detach', device: 0x300 },
 ];
 
 async function readAll(files: string[]): Promise<{ rows: Ev[]; batches: number }> {
@@ -30,7 +30,16 @@ async function readAll(files: string[]): Promise<{ rows: Ev[]; batches: number }
     batches++;
     for (let i = 0; i < b.length; i++) {
       const big = (w: Uint32Array) => (BigInt(w[2 * i + 1]) << 32n) | BigInt(w[2 * i]);
-      rows.push({ ts: Number(big(b.ts)), op: names[b.op[i]], device: b.device[i], pasid: b.pasid[i], domain: b.domain[i], iova: big(b.iova), paddr: big(b.paddr), size: big(b.size) });
+      rows.push({
+        ts: Number(big(b.ts)),
+        op: names[b.op[i]],
+        device: b.device[i],
+        pasid: b.pasid[i],
+        domain: b.domain[i],
+        iova: big(b.iova),
+        paddr: big(b.paddr),
+        size: big(b.size),
+      });
     }
   }
   await t.close();
@@ -47,7 +56,10 @@ function writeTable(file: string, columns: Record<string, A.Vector>, meta?: Reco
 function goodColumns(n = 3): Record<string, A.Vector> {
   return {
     ts: A.makeVector(BigUint64Array.from({ length: n }, (_, i) => BigInt(i))),
-    op: A.vectorFromArray(Array.from({ length: n }, () => 'dma_read'), new A.Dictionary(new A.Utf8(), new A.Int8())),
+    op: A.vectorFromArray(
+      Array.from({ length: n }, () => 'dma_read'),
+      new A.Dictionary(new A.Utf8(), new A.Int8()),
+    ),
     device: A.makeVector(new Uint32Array(n)),
     pasid: A.makeVector(new Uint32Array(n)),
     domain: A.makeVector(new Uint32Array(n)),
@@ -61,10 +73,28 @@ describe('trace round trip', () => {
   for (const ext of ['.arrow', '.arrows']) {
     it(`writes then reads the same columns and metadata (${ext})`, async () => {
       const f = path.join(dir, `rt${ext}`);
-      const meta = { domains: new Map([[7, 'paging' as const], [9, 'sva' as const]]), topology: { iommus: [{ name: 'dmar0', devices: [0x300] }] }, workload: 'unit' };
+      const meta = {
+        domains: new Map([
+          [7, 'paging' as const],
+          [9, 'sva' as const],
+        ]),
+        topology: { iommus: [{ name: 'dmar0', devices: [0x300] }] },
+        workload: 'unit',
+      };
       await writeTrace(f, meta, [batchOf(EVENTS)]);
       const { rows } = await readAll([f]);
-      expect(rows).toEqual(EVENTS.map((e) => ({ ts: Number(e.ts), op: e.op, device: e.device ?? 0, pasid: e.pasid ?? 0, domain: e.domain ?? 0, iova: BigInt(e.iova ?? 0), paddr: BigInt(e.paddr ?? 0), size: BigInt(e.size ?? 0) })));
+      expect(rows).toEqual(
+        EVENTS.map((e) => ({
+          ts: Number(e.ts),
+          op: e.op,
+          device: e.device ?? 0,
+          pasid: e.pasid ?? 0,
+          domain: e.domain ?? 0,
+          iova: BigInt(e.iova ?? 0),
+          paddr: BigInt(e.paddr ?? 0),
+          size: BigInt(e.size ?? 0),
+        })),
+      );
       const t = await openTraceFile(f);
       expect(t.meta.domains).toEqual(meta.domains);
       expect(t.meta.topology).toEqual(meta.topology);
@@ -88,7 +118,8 @@ describe('trace round trip', () => {
     // dictionary message between them, which the reader must apply (trace/ipc.ts).
     const dictType = new A.Dictionary(new A.Utf8(), new A.Int8(), 0);
     const batch = (ops: string[], ts0: number) =>
-      new A.Table({ ...goodColumns(ops.length), ts: A.makeVector(BigUint64Array.from(ops, (_, i) => BigInt(ts0 + i))), op: A.vectorFromArray(ops, dictType) }).batches[0];
+      new A.Table({ ...goodColumns(ops.length), ts: A.makeVector(BigUint64Array.from(ops, (_, i) => BigInt(ts0 + i))), op: A.vectorFromArray(ops, dictType) })
+        .batches[0];
     const one = batch(['map', 'unmap', 'map'], 0);
     const two = batch(['flush', 'dma_write'], 3);
     const f = path.join(dir, 'redict.arrows');
@@ -104,7 +135,11 @@ describe('trace round trip', () => {
     const f = path.join(dir, 'sizes.arrows');
     const sizes = [1, 70000, 3, 130000, 2];
     let ts = 0;
-    await writeTrace(f, {}, sizes.map((n) => batchOf(Array.from({ length: n }, () => ({ ts: ts++, op: 'flush' as const, domain: ts })))));
+    await writeTrace(
+      f,
+      {},
+      sizes.map((n) => batchOf(Array.from({ length: n }, () => ({ ts: ts++, op: 'flush' as const, domain: ts })))),
+    );
     const { rows } = await readAll([f]);
     expect(rows.length).toBe(sizes.reduce((a, b) => a + b, 0));
     expect(rows.every((r, i) => r.ts === i && r.domain === i + 1)).toBe(true);
@@ -121,8 +156,21 @@ describe('merge of several files', () => {
   it('orders by ts, ties by file order then row', async () => {
     const a = path.join(dir, 'a.arrows');
     const b = path.join(dir, 'b.arrow');
-    await writeTrace(a, {}, [batchOf([{ ts: 1, op: 'map', domain: 1 }, { ts: 3, op: 'map', domain: 2 }, { ts: 3, op: 'map', domain: 3 }, { ts: 8, op: 'map', domain: 4 }])]);
-    await writeTrace(b, {}, [batchOf([{ ts: 0, op: 'unmap', domain: 10 }, { ts: 3, op: 'unmap', domain: 11 }, { ts: 9, op: 'unmap', domain: 12 }])]);
+    await writeTrace(a, {}, [
+      batchOf([
+        { ts: 1, op: 'map', domain: 1 },
+        { ts: 3, op: 'map', domain: 2 },
+        { ts: 3, op: 'map', domain: 3 },
+        { ts: 8, op: 'map', domain: 4 },
+      ]),
+    ]);
+    await writeTrace(b, {}, [
+      batchOf([
+        { ts: 0, op: 'unmap', domain: 10 },
+        { ts: 3, op: 'unmap', domain: 11 },
+        { ts: 9, op: 'unmap', domain: 12 },
+      ]),
+    ]);
     const { rows } = await readAll([a, b]);
     expect(rows.map((r) => `${r.ts}:${r.domain}`)).toEqual(['0:10', '1:1', '3:2', '3:3', '3:11', '8:4', '9:12']);
     const swapped = await readAll([b, a]);
@@ -140,15 +188,43 @@ describe('merge of several files', () => {
 
 describe('bad input gives one line naming file, column and row, exit 2', () => {
   const cases: [string, (f: string) => void | Promise<void>, string][] = [
-    ['missing column', (f) => { const c = goodColumns(); delete c.iova; writeTable(f, c); }, 'column "iova" is missing'],
-    ['wrong type', (f) => writeTable(f, { ...goodColumns(), iova: A.makeVector(new Float64Array(3)) }), 'column "iova" is float64, expected uint64 (or another integer type)'],
-    ['wrong type of op', (f) => writeTable(f, { ...goodColumns(), op: A.makeVector(new Int32Array(3)) }), 'column "op" is int32, expected utf8, large_utf8, utf8_view or a dictionary of one of them'],
+    [
+      'missing column',
+      (f) => {
+        const c = goodColumns();
+        delete c.iova;
+        writeTable(f, c);
+      },
+      'column "iova" is missing',
+    ],
+    [
+      'wrong type',
+      (f) => writeTable(f, { ...goodColumns(), iova: A.makeVector(new Float64Array(3)) }),
+      'column "iova" is float64, expected uint64 (or another integer type)',
+    ],
+    [
+      'wrong type of op',
+      (f) => writeTable(f, { ...goodColumns(), op: A.makeVector(new Int32Array(3)) }),
+      'column "op" is int32, expected utf8, large_utf8, utf8_view or a dictionary of one of them',
+    ],
     ['null', (f) => writeTable(f, { ...goodColumns(), size: A.vectorFromArray([1n, null, 3n], new A.Uint64()) }), 'column "size" has a null at row 1'],
-    ['unknown op', (f) => writeTable(f, { ...goodColumns(), op: A.vectorFromArray(['map', 'dma_rd', 'map'], new A.Dictionary(new A.Utf8(), new A.Int8())) }), 'column "op" has an unknown operation "dma_rd" at row 1'],
-    ['ts going backwards', (f) => writeTable(f, { ...goodColumns(), ts: A.makeVector(BigUint64Array.from([5n, 9n, 7n])) }), 'column "ts" goes backwards at row 2 (7 after 9)'],
+    [
+      'unknown op',
+      (f) => writeTable(f, { ...goodColumns(), op: A.vectorFromArray(['map', 'dma_rd', 'map'], new A.Dictionary(new A.Utf8(), new A.Int8())) }),
+      'column "op" has an unknown operation "dma_rd" at row 1',
+    ],
+    [
+      'ts going backwards',
+      (f) => writeTable(f, { ...goodColumns(), ts: A.makeVector(BigUint64Array.from([5n, 9n, 7n])) }),
+      'column "ts" goes backwards at row 2 (7 after 9)',
+    ],
     ['not Arrow', (f) => fs.writeFileSync(f, 'ts,op,device\n1,map,0\n'), 'not an Arrow IPC file or stream'],
     ['empty file', (f) => fs.writeFileSync(f, ''), 'the file is empty'],
-    ['bad metadata', (f) => writeTable(f, goodColumns(), { 'iommu.domains': '{"4": "weird"}' }), 'metadata "iommu.domains" gives domain 4 type "weird", expected one of paging, identity, blocked, sva'],
+    [
+      'bad metadata',
+      (f) => writeTable(f, goodColumns(), { 'iommu.domains': '{"4": "weird"}' }),
+      'metadata "iommu.domains" gives domain 4 type "weird", expected one of paging, identity, blocked, sva',
+    ],
   ];
   for (const [name, make, message] of cases) {
     it(name, async () => {
@@ -187,7 +263,9 @@ describe('bad input gives one line naming file, column and row, exit 2', () => {
     const f = path.join(dir, 'broken.arrows');
     fs.writeFileSync(f, bytes);
     const r = runCli(['inspect', f]);
-    expect(r.stderr).toBe(`iommu-replay: Cannot read trace "${f}": the message at byte ${last} says its metadata is 2147483632 bytes, but ${bytes.length - last - 8} remain\n`);
+    expect(r.stderr).toBe(
+      `iommu-replay: Cannot read trace "${f}": the message at byte ${last} says its metadata is 2147483632 bytes, but ${bytes.length - last - 8} remain\n`,
+    );
     expect(r.status).toBe(2);
   });
 
@@ -232,7 +310,10 @@ describe('bad input gives one line naming file, column and row, exit 2', () => {
   it('counts rows across batches in messages', async () => {
     const f = path.join(dir, 'late.arrows');
     const first = batchOf(Array.from({ length: 10 }, (_, i) => ({ ts: i, op: 'flush' as const })));
-    const second = batchOf([{ ts: 20, op: 'flush' }, { ts: 19, op: 'flush' }]);
+    const second = batchOf([
+      { ts: 20, op: 'flush' },
+      { ts: 19, op: 'flush' },
+    ]);
     await writeTrace(f, {}, [first, second]);
     const r = runCli(['inspect', f]);
     expect(r.stderr).toBe(`iommu-replay: Cannot read trace "${f}": column "ts" goes backwards at row 11 (19 after 20)\n`);
@@ -253,7 +334,18 @@ describe('bounded memory', () => {
     const rowsPerBatch = 65536;
     const nBatches = 60; // ~3.9M rows, ~180 MB on disk
     const b = batchOf([{ op: 'dma_read' }]);
-    const big = { ...b, length: rowsPerBatch, ts: new Uint32Array(2 * rowsPerBatch), op: new Uint8Array(rowsPerBatch), device: new Uint32Array(rowsPerBatch), pasid: new Uint32Array(rowsPerBatch), domain: new Uint32Array(rowsPerBatch), iova: new Uint32Array(2 * rowsPerBatch), paddr: new Uint32Array(2 * rowsPerBatch), size: new Uint32Array(2 * rowsPerBatch) };
+    const big = {
+      ...b,
+      length: rowsPerBatch,
+      ts: new Uint32Array(2 * rowsPerBatch),
+      op: new Uint8Array(rowsPerBatch),
+      device: new Uint32Array(rowsPerBatch),
+      pasid: new Uint32Array(rowsPerBatch),
+      domain: new Uint32Array(rowsPerBatch),
+      iova: new Uint32Array(2 * rowsPerBatch),
+      paddr: new Uint32Array(2 * rowsPerBatch),
+      size: new Uint32Array(2 * rowsPerBatch),
+    };
     const gen = function* () {
       for (let k = 0; k < nBatches; k++) {
         for (let i = 0; i < rowsPerBatch; i++) big.ts[2 * i] = k * rowsPerBatch + i;

@@ -18,7 +18,10 @@ function refused(args: string[], line: string, input?: Uint8Array): void {
 }
 
 describe('a stream without the end-of-stream marker is truncated (issue item C)', () => {
-  for (const [name, batches] of [['truncated-stream-half-the-batches-accepted.arrows', '3 record batches'], ['truncated-stream-no-batches-accepted.arrows', '0 record batches']]) {
+  for (const [name, batches] of [
+    ['truncated-stream-half-the-batches-accepted.arrows', '3 record batches'],
+    ['truncated-stream-no-batches-accepted.arrows', '0 record batches'],
+  ]) {
     it(name, () => {
       const f = path.join(TRUST, name);
       const why = `the stream ends without Arrow's end-of-stream marker after ${batches}: the file is truncated`;
@@ -71,7 +74,10 @@ describe('odd "iommu.import" metadata: inspect checks its shape and escapes its 
 
   it('a nested domain without a parent says so (was "parent undefined")', () => {
     const f = path.join(TRUST, 'message-parent-undefined.arrows');
-    refused(['inspect', f], `Cannot read trace "${f}": metadata "iommu.domains" gives nested domain 1 no parent, expected {"type": "nested", "parent": <the uint32 id of a paging domain>}`);
+    refused(
+      ['inspect', f],
+      `Cannot read trace "${f}": metadata "iommu.domains" gives nested domain 1 no parent, expected {"type": "nested", "parent": <the uint32 id of a paging domain>}`,
+    );
   });
 });
 
@@ -87,11 +93,18 @@ describe('file names and oversized metadata in messages (issue item E)', () => {
     const t = A.tableFromIPC(fs.readFileSync('test/trace/fixtures/small.arrows'));
     const meta = new Map(t.schema.metadata);
     meta.set('notes', 'x'.repeat(18 << 20));
-    const big = new A.Table(new A.Schema(t.schema.fields, meta), t.batches.map((b) => new A.RecordBatch(new A.Schema(t.schema.fields, meta), b.data)));
+    const big = new A.Table(
+      new A.Schema(t.schema.fields, meta),
+      t.batches.map((b) => new A.RecordBatch(new A.Schema(t.schema.fields, meta), b.data)),
+    );
     const f = path.join(dir, 'big-metadata.arrows');
     fs.writeFileSync(f, A.tableToIPC(big, 'stream'));
     const r = runCli(['inspect', f]);
-    expect(r.stderr).toMatch(new RegExp(`^iommu-replay: Cannot read trace "${f}": the message at byte 0 has 18\\.0 MiB of metadata \\(the schema and its key/value metadata\\), more than the 16 MiB a trace's may have\\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^iommu-replay: Cannot read trace "${f}": the message at byte 0 has 18\\.0 MiB of metadata \\(the schema and its key/value metadata\\), more than the 16 MiB a trace's may have\\n$`,
+      ),
+    );
     expect(r.status).toBe(2);
   }, 60_000);
 });

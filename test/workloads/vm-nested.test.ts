@@ -23,8 +23,14 @@ async function trace(s2PageSizes: number[], devices = 1): Promise<string> {
 describe('vm-nested', () => {
   it('declares one nested domain per device over one parent, and names the S2 page sizes', async () => {
     const t = await openTrace([await trace([K4, M2], 2)]);
-    expect([...t.meta.domains]).toEqual([[1, 'nested'], [2, 'nested']]);
-    expect([...t.meta.parents!]).toEqual([[1, 3], [2, 3]]);
+    expect([...t.meta.domains]).toEqual([
+      [1, 'nested'],
+      [2, 'nested'],
+    ]);
+    expect([...t.meta.parents!]).toEqual([
+      [1, 3],
+      [2, 3],
+    ]);
     expect(t.meta.workload).toMatch(/^vm-nested .* s2-page-sizes=4K,2M$/);
     await t.close();
   });
