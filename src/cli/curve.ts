@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
-import { POLICIES, VENDORS, readConfigFile, type PolicyName } from '../config/config.js';
+import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
 import { formatPageSizeSet } from '../config/pagesizes.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
@@ -21,7 +21,7 @@ import { QUEUE_CA_OPTION, QUEUE_PASSWORD_FILE_OPTION, queueConnectionOf, type Qu
 import { OutputFolder } from './outdir.js';
 import { printWarnings, warningLines } from './warnings.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
-import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
+import { MODES_OPTION, SHORT_FORM_DEFAULTS, configDefault, vendorsOption } from './defaults.js';
 
 interface Args extends QueueArgs {
   traces: string[];
@@ -64,13 +64,8 @@ export const curveCommand: CommandModule<object, Args> = {
         defaultDescription: configDefault(SHORT_FORM_DEFAULTS.pageSizes),
         describe: 'page-size sets, one curve each, e.g. 4K 4K,2M 4K,2M,1G',
       })
-      .option('mode', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation modes: strict lazy' })
-      .option('vendor', {
-        type: 'string',
-        array: true,
-        defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`,
-        describe: `whose IOMMU rules, one curve each: ${VENDORS.join(' ')} (docs/model.md §9)`,
-      })
+      .option('mode', MODES_OPTION)
+      .option('vendor', vendorsOption('curve'))
       .option(
         'max-entries',
         numberOption(

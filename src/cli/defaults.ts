@@ -1,7 +1,7 @@
 // What --page-sizes, --iotlb and --mode mean when not given: the default
 // configuration's values (config/config.ts), as --help shows them. Taken
 // from resolveConfig itself, so that the help cannot drift from the model.
-import { resolveConfig } from '../config/config.js';
+import { VENDORS, resolveConfig } from '../config/config.js';
 import { formatPageSizeSet } from '../config/pagesizes.js';
 
 const base = resolveConfig({});
@@ -17,4 +17,25 @@ export const SHORT_FORM_DEFAULTS = {
 /** For an option's defaultDescription: the configuration's value, else this default. */
 export function configDefault(value: string): string {
   return `the configuration's, else ${value}`;
+}
+
+/** --vendor's defaultDescription: a preset sets the vendor (config/presets.ts), so it comes before the default. */
+export const VENDOR_DEFAULT = `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`;
+
+/** sweep's and curve's --mode: several modes, one point (or curve) each. */
+export const MODES_OPTION = {
+  type: 'string',
+  array: true,
+  defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode),
+  describe: 'invalidation modes: strict lazy',
+} as const;
+
+/** sweep's and curve's --vendor: several vendors, one `each` ("point", "curve") each. */
+export function vendorsOption(each: string) {
+  return {
+    type: 'string',
+    array: true,
+    defaultDescription: VENDOR_DEFAULT,
+    describe: `whose IOMMU rules, one ${each} each: ${VENDORS.join(' ')} (docs/model.md §9)`,
+  } as const;
 }

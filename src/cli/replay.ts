@@ -17,7 +17,7 @@ import { replayMarkdown, summaryTable } from '../report/markdown.js';
 import type { Summary } from '../stats/summary.js';
 import { stableStringify } from '../json.js';
 import { DOCS_EPILOGUE } from './options.js';
-import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
+import { SHORT_FORM_DEFAULTS, VENDOR_DEFAULT, configDefault } from './defaults.js';
 import { estimateRows, progressBar } from './progress.js';
 import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { STDIO, checkOneStdout, withStdinTraces, writeOutput } from './stdio.js';
@@ -119,7 +119,7 @@ export const replayCommand: CommandModule<object, Args> = {
       })
       .option('vendor', {
         type: 'string',
-        defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`,
+        defaultDescription: VENDOR_DEFAULT,
         describe: `whose IOMMU rules: ${VENDORS.join(', ')} (docs/model.md §9); overrides the configuration and its preset`,
       })
       .option('json', { type: 'string', describe: 'write the summary JSON here (- for standard output)' })

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
-import { VENDORS, readConfigFile } from '../config/config.js';
+import { readConfigFile } from '../config/config.js';
 import { expandSweep, fileNames, type SweepPoint } from '../config/sweep.js';
 import { UnavailableError } from '../errors.js';
 import { DEFAULT_MAX_POINTS, parseByteSize } from '../config/limits.js';
@@ -18,7 +18,7 @@ import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
 import { resumeKey, traceIdentity } from './resume.js';
 import { OutputFolder } from './outdir.js';
-import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
+import { MODES_OPTION, SHORT_FORM_DEFAULTS, configDefault, vendorsOption } from './defaults.js';
 import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { toolVersion } from '../version.js';
 import type { QueueConnection } from '../run/queue-connection.js';
@@ -114,13 +114,8 @@ export const sweepCommand: CommandModule<object, Args> = {
         defaultDescription: configDefault(SHORT_FORM_DEFAULTS.iotlb),
         describe: 'IOTLB geometries ENTRIESxWAYS, e.g. 32x4 64x4 256xfull',
       })
-      .option('mode', { type: 'string', array: true, defaultDescription: configDefault(SHORT_FORM_DEFAULTS.mode), describe: 'invalidation modes: strict lazy' })
-      .option('vendor', {
-        type: 'string',
-        array: true,
-        defaultDescription: `the configuration's or its preset's, else ${SHORT_FORM_DEFAULTS.vendor}`,
-        describe: `whose IOMMU rules, one point each: ${VENDORS.join(' ')} (docs/model.md §9)`,
-      })
+      .option('mode', MODES_OPTION)
+      .option('vendor', vendorsOption('point'))
       .option('out', { type: 'string', default: 'sweep-out', describe: 'output directory' })
       .option('jobs', { ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads' }), defaultDescription: 'the number of cores' })
       .option('resume', { type: 'boolean', describe: 'reuse summaries of this very trace, configuration and tool version' })
