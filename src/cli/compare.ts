@@ -63,6 +63,9 @@ function pairText(a: Summary, b: Summary): string {
   const { differ, equal } = diffCounters(a, b);
   const lines: string[] = [];
   if (a.config?.name !== b.config?.name) lines.push(`configurations: A "${a.config?.name}", B "${b.config?.name}"`);
+  // Commands by name are the vendor's own (model §9.3): one side's names are absent from the other's.
+  const [va, vb] = [a.config?.vendor ?? 'vtd', b.config?.vendor ?? 'vtd'];
+  if (va !== vb) lines.push(`vendors: A ${va}, B ${vb} (each counts its commands by its own names)`);
   if (differ.length === 0) lines.push(`all ${equal} counters equal`);
   else lines.push(diffTable(differ), '', `${differ.length} counter(s) differ, ${equal} equal`);
   return lines.join('\n');

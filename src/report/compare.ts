@@ -8,8 +8,9 @@ import { formatPageSizeSet, formatSizeLog2, parseSizeLog2 } from '../config/page
 import { findPreset } from '../config/presets.js';
 import { SPEC_VERSION, toolVersion } from '../version.js';
 import { stableStringify } from '../json.js';
-import { commandCount, type Summary } from '../stats/summary.js';
+import { COMMAND_NAMES, commandCount, peakTableBytes, tablePageBytes, type Summary } from '../stats/summary.js';
 import {
+  VENDOR_TITLES,
   bitmapOrder,
   brokenCounts,
   geometryOf,
@@ -19,11 +20,12 @@ import {
   pageMixRows,
   rankAcrossTraces,
   traceFindings,
+  vendorsOf,
   type ChartName,
   type RankTable,
   type TraceFindings,
 } from './findings.js';
-import { fmtInt, fmtNs, fmtNum, fmtPct, mdText, tableMd, type Table } from './format.js';
+import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdText, tableMd, type Table } from './format.js';
 
 export interface Metric {
   key: string;
@@ -131,6 +133,8 @@ export const COUNTS: { column: string; get: (s: Summary) => number }[] = [
   { column: 'nested_walks', get: (s) => s.totals.nested.walks },
   { column: 'nested_s1_faults', get: (s) => s.totals.nested.s1Faults },
   { column: 'nested_s2_faults', get: (s) => s.totals.nested.s2Faults },
+  // Table pages are 4 KiB or the granule (model §9.2): bytes compare across vendors and granules, pages do not.
+  { column: 'peak_table_bytes', get: peakTableBytes },
 ];
 
 export interface SweepRow {
@@ -148,6 +152,15 @@ export interface SweepRow {
   mode: string;
   /** Whose rules (model §9). */
   vendor: string;
+  /**
+   * The point's resolved configuration but its vendor and name, as stable
+   * JSON: points that ask the same question under different vendors share it.
+   */
+  question: string;
+  /** Bytes of a page-table page: 4 KiB, or the granule under smmuv3 (model §9.2). */
+  tablePageBytes: number;
+  /** `invalidation.commands.byName`: the vendor's own names (model §9.3). */
+  commandsByName: Record<string, number>;
   metrics: Record<string, number | null>;
   /** Pages mapped, by size name. */
   mapPages: Record<string, number>;
@@ -191,6 +204,8 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
   // charts follow this order, and must not depend on where a summary came from.
   const mapPages: Record<string, number> = {};
   for (const size of Object.keys(s.totals.map.pages).sort(bySize)) mapPages[size] = s.totals.map.pages[size];
+  const vendor = s.config.vendor ?? 'vtd'; // a summary written before vendors existed was VT-d's
+  const { name: _name, vendor: _vendor, ...question } = s.config;
   return {
     trace,
     point,
@@ -199,7 +214,10 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
     iotlbWays: s.config.iotlb.ways,
     policy: s.config.iotlb.policy,
     mode: s.config.invalidation.mode,
-    vendor: s.config.vendor ?? 'vtd', // a summary written before vendors existed was VT-d's
+    vendor,
+    question: stableStringify(question, 0),
+    tablePageBytes: tablePageBytes(s.config),
+    commandsByName: s.totals.invalidation.commands.byName ?? COMMAND_NAMES[vendor](s.totals.invalidation.commands),
     metrics,
     mapPages,
     dmaEvents: s.totals.dma.events,
@@ -321,18 +339,105 @@ function snake(k: string): string {
   return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/ki_b/, 'kib');
 }
 
-/** Every point of a trace; DMA faults and map errors as columns when some point has them. */
+/** Whether rows' page-table pages differ in size (4 KiB against a 16 or 64 KiB granule, model §9.2): then only bytes compare. */
+function mixedTablePages(rows: SweepRow[]): boolean {
+  return new Set(rows.map((r) => r.tablePageBytes)).size > 1;
+}
+
+/** `24.0 KiB (6 × 4.0 KiB)`: a point's peak page-table memory and the pages it is made of. */
+function tableMemory(r: SweepRow): string {
+  return `${fmtBytes(r.counts.peak_table_bytes)} (${fmtInt(r.metrics.peakTablePages ?? 0)} × ${fmtBytes(r.tablePageBytes)})`;
+}
+
+/**
+ * Every point of a trace; DMA faults and map errors as columns when some
+ * point has them; and when the points' table pages differ in size, each
+ * count of pages with its page size and a column of bytes beside it.
+ */
 export function traceTable(rows: SweepRow[]): Table {
   const sizes = sizeNames(rows);
   const broken = rows.some((r) => brokenCounts(r) !== null);
+  const mixed = mixedTablePages(rows);
+  const pagesAt = METRICS.findIndex((m) => m.key === 'peakTablePages');
+  const labels = METRICS.map((m) => m.label);
+  if (mixed) labels.splice(pagesAt + 1, 0, 'peak table memory');
   return {
-    header: ['point', ...(broken ? ['DMA faults', 'map errors'] : []), ...METRICS.map((m) => m.label), 'pages mapped'],
-    rows: rows.map((r) => [
-      r.point,
-      ...(broken ? [fmtInt(r.counts.dma_faults ?? 0), fmtInt(r.counts.map_errors ?? 0)] : []),
-      ...METRICS.map((m) => m.format(r.metrics[m.key])),
-      sizes.map((s) => `${s}: ${fmtInt(r.mapPages[s] ?? 0)}`).join(', '),
-    ]),
+    header: ['point', ...(broken ? ['DMA faults', 'map errors'] : []), ...labels, 'pages mapped'],
+    rows: rows.map((r) => {
+      const cells = METRICS.map((m) => m.format(r.metrics[m.key]));
+      if (mixed) {
+        cells[pagesAt] += ` × ${fmtBytes(r.tablePageBytes)}`;
+        cells.splice(pagesAt + 1, 0, fmtBytes(r.counts.peak_table_bytes));
+      }
+      return [
+        r.point,
+        ...(broken ? [fmtInt(r.counts.dma_faults ?? 0), fmtInt(r.counts.map_errors ?? 0)] : []),
+        ...cells,
+        sizes.map((s) => `${s}: ${fmtInt(r.mapPages[s] ?? 0)}`).join(', '),
+      ];
+    }),
+  };
+}
+
+/** What the table of vendors shows (Markdown; html.ts renders the same words). */
+export const VENDOR_INTRO_MD =
+  "The same configuration under each vendor's rules (docs/model.md §9), one row per vendor: page walks with their memory accesses per walk, invalidation commands by the vendor's own names, syncs, invalidation cost, and peak page-table memory in bytes (table pages are 4 KiB, or the granule under smmuv3).";
+
+/** What a trace's per-vendor recommendation says first (Markdown; html.ts renders the same words). */
+export const PER_VENDOR_INTRO_MD =
+  "Each vendor's pick is made among its own points only: a bitmap measured under one IOMMU's rules is no answer for another's.";
+
+/**
+ * A sweep over vendors side by side (model §9): the points of a trace with
+ * the same configuration but the vendor in adjacent rows, in sweep order,
+ * with what the vendors change; invalidation cost also against VT-d's for
+ * the same configuration when VT-d ran.
+ */
+export function vendorTable(rows: SweepRow[]): Table {
+  const vendors = vendorsOf(rows);
+  const questions = [...new Set(rows.map((r) => r.question))];
+  const vtd = vendors.includes('vtd');
+  const ordered = [...rows].sort(
+    (a, b) => questions.indexOf(a.question) - questions.indexOf(b.question) || vendors.indexOf(a.vendor) - vendors.indexOf(b.vendor),
+  );
+  const against = (r: SweepRow): string => {
+    if (r.vendor === 'vtd') return '';
+    const base = rows.find((x) => x.vendor === 'vtd' && x.question === r.question);
+    const [c, b] = [r.metrics.invalidationCostNs, base?.metrics.invalidationCostNs];
+    if (c === null || b === null || b === undefined) return '';
+    if (b === 0) return c === 0 ? '=' : 'n/a';
+    const p = (c / b - 1) * 100;
+    return p === 0 ? '=' : `${p < 0 ? '−' : '+'}${Math.abs(p).toFixed(1)}%`;
+  };
+  return {
+    header: [
+      'point',
+      'vendor',
+      'IOTLB hit rate',
+      'walks (accesses per walk)',
+      'invalidation commands',
+      'syncs',
+      'invalidation cost',
+      ...(vtd ? ['against VT-d'] : []),
+      'peak table memory',
+    ],
+    rows: ordered.map((r) => {
+      const walks = r.counts.walks ?? 0;
+      const commands = Object.entries(r.commandsByName)
+        .filter(([, n]) => n > 0)
+        .map(([name, n]) => `${fmtInt(n)} ${name}`);
+      return [
+        `${r.point}${brokenCounts(r) ? ' (broken)' : ''}`,
+        `${r.vendor} (${VENDOR_TITLES[r.vendor] ?? r.vendor})`,
+        fmtPct(r.metrics.iotlbHitRate),
+        `${fmtInt(walks)} (${walks === 0 ? 'n/a' : ((r.metrics.walkAccesses ?? 0) / walks).toFixed(2)})`,
+        commands.join(', ') || 'none',
+        fmtInt(r.counts.invalidation_syncs ?? 0),
+        fmtNs(r.metrics.invalidationCostNs ?? 0),
+        ...(vtd ? [against(r)] : []),
+        tableMemory(r),
+      ];
+    }),
   };
 }
 
@@ -399,9 +504,11 @@ export function rankTable(t: RankTable): Table {
   };
 }
 
-/** What the across-traces table shows (Markdown; html.ts renders the same words). */
-export const RANK_INTRO_MD =
-  'Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there: 1 is the cheapest, `=` a tie. Points with DMA faults or map errors have no rank.';
+/** What the across-traces table shows (Markdown; html.ts renders the same words); with several vendors a point ranks among its vendor's (rankAcrossTraces). */
+export function rankIntroMd(rows: SweepRow[]): string {
+  const among = vendorsOf(rows).length > 1 ? " among its own vendor's points" : '';
+  return `Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there${among}: 1 is the cheapest, \`=\` a tie. Points with DMA faults or map errors have no rank.`;
+}
 
 /** The findings of every trace, in trace order. */
 export function sweepFindings(rows: SweepRow[], traces: string[]): TraceFindings[] {
@@ -413,17 +520,44 @@ export function sweepFindings(rows: SweepRow[], traces: string[]): TraceFindings
   );
 }
 
-const CHART_TITLES: Record<ChartName, string> = {
+/** Section titles: each chart's, and the table of vendors'. */
+const CHART_TITLES: Record<ChartName | 'vendors', string> = {
   hitRate: 'IOTLB hit rate',
   translationCost: 'Translation cost',
   tradeoff: 'Strict against lazy',
   pageMix: 'Page-size mix by bytes mapped',
+  vendors: 'Vendors side by side',
 };
 export { CHART_TITLES };
 
 /** What "At a glance" adds to a trace's recommendation when some (not all) of its points are broken. */
 export function glanceNote(f: TraceFindings): string {
-  return f.broken && !f.recommendation.startsWith('No recommendation') ? ` (${f.broken.points.length} point(s) with DMA faults or map errors left out.)` : '';
+  const picked = (f.perVendor?.map((p) => p.recommendation) ?? [f.recommendation]).some((r) => !r.startsWith('No recommendation'));
+  return f.broken && picked ? ` (${f.broken.points.length} point(s) with DMA faults or map errors left out.)` : '';
+}
+
+/**
+ * Per-vendor findings as list items, "`amd` (AMD-Vi): …"; vendors whose
+ * findings read the same (made apart, they came to the same pick) share one
+ * item, "`vtd` (Intel VT-d) and `amd` (AMD-Vi) alike: …".
+ */
+export function vendorItems(findings: { vendor: string; text: string }[]): string[] {
+  const byText = new Map<string, string[]>();
+  for (const f of findings) byText.set(f.text, [...(byText.get(f.text) ?? []), f.vendor]);
+  return [...byText].map(([text, vendors]) => {
+    const names = vendors.map((v) => `\`${v}\` (${VENDOR_TITLES[v] ?? v})`);
+    const who = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} alike`;
+    return `${who}: ${text}`;
+  });
+}
+
+/** A trace's per-vendor recommendations and trade-offs, as vendorItems takes them. */
+export function perVendorFindings(f: TraceFindings): { recommendations: { vendor: string; text: string }[]; tradeoffs: { vendor: string; text: string }[] } {
+  const per = f.perVendor ?? [];
+  return {
+    recommendations: per.map((p) => ({ vendor: p.vendor, text: p.recommendation })),
+    tradeoffs: per.map((p) => ({ vendor: p.vendor, text: p.tradeoff })),
+  };
 }
 
 /**
@@ -436,7 +570,15 @@ export function sweepMarkdown(rows: SweepRow[], traces: string[], title = 'iommu
   const points = [...new Set(rows.map((r) => r.point))];
   out.push(`${traces.length} trace(s) x ${points.length} configuration point(s). Rows: \`results.arrow\`; per-point summaries: \`summaries/\`.`, '');
   const findings = sweepFindings(rows, traces);
-  out.push('## At a glance', '', ...findings.map((f) => `- **${mdText(f.trace)}**: ${f.recommendation}${glanceNote(f)}`), '');
+  out.push(
+    '## At a glance',
+    '',
+    ...findings.flatMap((f) => [
+      `- **${mdText(f.trace)}**:${f.perVendor ? glanceNote(f) : ` ${f.recommendation}${glanceNote(f)}`}`,
+      ...vendorItems(perVendorFindings(f).recommendations).map((item) => `  - ${item}`),
+    ]),
+    '',
+  );
   for (const f of findings) {
     const tr = rows.filter((r) => r.trace === f.trace);
     out.push(`## ${mdText(f.trace)}`, '');
@@ -449,15 +591,27 @@ export function sweepMarkdown(rows: SweepRow[], traces: string[], title = 'iommu
           .map((l) => `> ${l}`),
         '',
       );
-    out.push(`**Recommendation.** ${f.recommendation}`, '', `**Strict against lazy.** ${f.tradeoff}`, '');
+    if (f.perVendor)
+      out.push(
+        `**Recommendation, per vendor.** ${PER_VENDOR_INTRO_MD}`,
+        '',
+        ...vendorItems(perVendorFindings(f).recommendations).map((item) => `- ${item}`),
+        '',
+        '**Strict against lazy, per vendor.**',
+        '',
+        ...vendorItems(perVendorFindings(f).tradeoffs).map((item) => `- ${item}`),
+        '',
+      );
+    else out.push(`**Recommendation.** ${f.recommendation}`, '', `**Strict against lazy.** ${f.tradeoff}`, '');
     if (tr.every((r) => r.dmaEvents === 0)) out.push('> This trace has no DMA events: hit rates need DMA events.', '');
     out.push(`### ${CHART_TITLES.hitRate}`, '', f.flat.hitRate ?? tableMd(gridTable(tr, 'iotlbHitRate')), '');
     out.push(`### ${CHART_TITLES.translationCost}`, '', f.flat.translationCost ?? tableMd(gridTable(tr, 'translationCostNs')), '');
     out.push(`### ${CHART_TITLES.pageMix}`, '', f.flat.pageMix ?? tableMd(pageMixTable(tr)), '');
+    if (f.perVendor) out.push(`### ${CHART_TITLES.vendors}`, '', VENDOR_INTRO_MD, '', tableMd(vendorTable(tr)), '');
     out.push('### All points', '', tableMd(traceTable(tr)), '');
   }
   if (traces.length > 1) {
-    out.push('## Across traces', '', RANK_INTRO_MD, '');
+    out.push('## Across traces', '', rankIntroMd(rows), '');
     out.push(tableMd(rankTable(rankAcrossTraces(rows, traces))), '');
   }
   return out.join('\n');

@@ -1,8 +1,8 @@
 // The counters of two summaries side by side (`iommu-replay compare`): every
 // number of the summary's counters, as a flat list of dotted paths, and the
 // ones that differ with their difference.
-import type { Summary } from '../stats/summary.js';
-import { mdTable } from './format.js';
+import { tablePageBytes, type Summary } from '../stats/summary.js';
+import { fmtBytes, mdTable } from './format.js';
 
 /** What identifies a row of each per-thing list, so that rows pair up by meaning, not position. */
 const ROW_KEYS: Record<string, string> = { byDevice: 'device', byDomain: 'domain', byPageSize: 'pageSize' };
@@ -32,12 +32,42 @@ export interface CounterDiff {
   counter: string;
   a: number | null | undefined;
   b: number | null | undefined;
+  /** Counts of things whose size differs between A and B (table pages of 4 KiB against 64 KiB): their bytes, which only compare as bytes. */
+  unitBytes?: { a: number; b: number };
 }
 
-/** The counters whose values differ (or that one side lacks), in summary order; and how many are equal. */
+const TABLE_PAGES = 'totals.pageTable.peakTablePages';
+const TABLE_BYTES = 'totals.pageTable.peakTableBytes';
+
+/** Bytes of a summary's table pages (model §9.2), or null when it has no configuration to tell. */
+function tablePageBytesOf(s: Summary): number | null {
+  return Array.isArray(s.config?.pageSizes) ? tablePageBytes(s.config) : null;
+}
+
+/**
+ * A summary's counters, with `peakTableBytes` made from its pages and its
+ * configuration when the summary predates the key, so that the bytes of two
+ * summaries always compare.
+ */
+function countersOf(s: Summary, pageBytes: number | null): Map<string, number | null> {
+  const f = flattenCounters(s);
+  const pages = f.get(TABLE_PAGES);
+  if (!f.has(TABLE_BYTES) && typeof pages === 'number' && pageBytes !== null) f.set(TABLE_BYTES, pages * pageBytes);
+  return f;
+}
+
+/**
+ * The counters whose values differ (or that one side lacks), in summary
+ * order; and how many are equal. Table pages of different sizes (a 16 or 64
+ * KiB granule against 4 KiB pages, model §9.2) never compare as pages: the
+ * page count is listed with its size and no difference, and
+ * `peakTableBytes` carries the comparison.
+ */
 export function diffCounters(a: Summary, b: Summary): { differ: CounterDiff[]; equal: number } {
-  const fa = flattenCounters(a);
-  const fb = flattenCounters(b);
+  const [pa, pb] = [tablePageBytesOf(a), tablePageBytesOf(b)];
+  const fa = countersOf(a, pa);
+  const fb = countersOf(b, pb);
+  const unequalPages = pa !== null && pb !== null && pa !== pb;
   // Totals first, then derived figures and the per-thing lists (the order of COUNTER_PARTS).
   const names = [...new Set([...fa.keys(), ...fb.keys()])];
   const differ: CounterDiff[] = [];
@@ -45,7 +75,8 @@ export function diffCounters(a: Summary, b: Summary): { differ: CounterDiff[]; e
   for (const counter of names) {
     const va = fa.get(counter);
     const vb = fb.get(counter);
-    if (va === vb) equal++;
+    if (counter === TABLE_PAGES && unequalPages) differ.push({ counter, a: va, b: vb, unitBytes: { a: pa, b: pb } });
+    else if (va === vb) equal++;
     else differ.push({ counter, a: va, b: vb });
   }
   return { differ, equal };
@@ -60,6 +91,14 @@ export function diffTable(differ: CounterDiff[]): string {
   return mdTable(
     ['counter', 'A', 'B', 'B - A', 'change'],
     differ.map((d) => {
+      if (d.unitBytes)
+        return [
+          d.counter,
+          `${show(d.a)} × ${fmtBytes(d.unitBytes.a)}`,
+          `${show(d.b)} × ${fmtBytes(d.unitBytes.b)}`,
+          '',
+          `pages differ in size: see ${TABLE_BYTES}`,
+        ];
       const both = typeof d.a === 'number' && typeof d.b === 'number';
       const delta = both ? (d.b as number) - (d.a as number) : undefined;
       const change = both && d.a !== 0 ? `${((delta! / Math.abs(d.a as number)) * 100).toFixed(2)}%` : '';

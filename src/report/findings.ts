@@ -46,8 +46,29 @@ export function modeGroup(r: SweepRow): string {
   return r.vendor === 'vtd' ? r.mode : `${r.mode} ${r.vendor}`;
 }
 
-function vendorsOf(rows: SweepRow[]): number {
-  return new Set(rows.map((r) => r.vendor)).size;
+/** The vendors of rows, in sweep order (model §9). */
+export function vendorsOf(rows: SweepRow[]): string[] {
+  return [...new Set(rows.map((r) => r.vendor))];
+}
+
+/** The IOMMU each vendor name stands for, for the reports' words. */
+export const VENDOR_TITLES: Record<string, string> = { vtd: 'Intel VT-d', amd: 'AMD-Vi', smmuv3: 'Arm SMMUv3' };
+
+/**
+ * A finding made per vendor when rows hold several (model §9): a pick or a
+ * mean over several vendors' points would hand a user of one IOMMU a point
+ * measured under another's rules (an AMD bitmap to someone choosing for an
+ * Arm part). Null for a single vendor's rows, whose finding is made as one.
+ */
+function perVendor(rows: SweepRow[], finding: (rows: SweepRow[]) => string): { vendor: string; text: string }[] | null {
+  const vendors = vendorsOf(rows);
+  if (vendors.length < 2) return null;
+  return vendors.map((vendor) => ({ vendor, text: finding(rows.filter((r) => r.vendor === vendor)) }));
+}
+
+/** Per-vendor findings as one text: "`vtd`: … `amd`: …". */
+function joinPerVendor(parts: { vendor: string; text: string }[]): string {
+  return parts.map((p) => `\`${p.vendor}\`: ${p.text}`).join(' ');
 }
 
 export function modeGroupsOf(rows: SweepRow[]): string[] {
@@ -102,6 +123,12 @@ export interface TraceFindings {
   broken: { warning: string; points: { point: string; dmaFaults: number; mapErrors: number }[] } | null;
   /** Strict against lazy, when both ran, else how to get it. */
   tradeoff: string;
+  /**
+   * With several vendors, the recommendation and the trade-off of each
+   * vendor's points on their own (`recommendation` and `tradeoff` then join
+   * them); null for one vendor.
+   */
+  perVendor: { vendor: string; recommendation: string; tradeoff: string }[] | null;
   /** One line per chart that is left out because its values are all equal. */
   flat: Record<ChartName, string | null>;
 }
@@ -118,7 +145,16 @@ function recommendationRows(rows: SweepRow[]): SweepRow[] {
   return strict.length ? strict : rows;
 }
 
+/**
+ * The recommendation: among one vendor's points, or with several vendors one
+ * per vendor, each made among that vendor's points only (perVendor).
+ */
 export function recommend(rows: SweepRow[], tolerance = TOLERANCE): string {
+  const parts = perVendor(rows, (rs) => recommendOne(rs, tolerance));
+  return parts ? joinPerVendor(parts) : recommendOne(rows, tolerance);
+}
+
+function recommendOne(rows: SweepRow[], tolerance: number): string {
   const costed = recommendationRows(rows).filter((r) => r.metrics.translationCostNs !== null);
   if (!costed.length || costed.every((r) => r.dmaEvents === 0))
     return `No recommendation: the trace has no DMA events (hit rates and translation cost need them).`;
@@ -131,6 +167,8 @@ export function recommend(rows: SweepRow[], tolerance = TOLERANCE): string {
   const cost = (r: SweepRow) => r.metrics.translationCostNs!;
   const best = Math.min(...cands.map(cost));
   const worst = Math.max(...cands.map(cost));
+  if (cands.length === 1)
+    return `One working point to choose from: ${smallest(cands)}, at a translation cost of ${fmtNs(best)}; sweep more IOTLB sizes or page-size bitmaps to compare.`;
   if (best === worst) {
     return `All equal: every one of the ${cands.length} points has a translation cost of ${fmtNs(best)}, so neither the IOTLB size nor the page-size bitmap changes it; take the smallest, ${smallest(cands)}.`;
   }
@@ -141,21 +179,15 @@ export function recommend(rows: SweepRow[], tolerance = TOLERANCE): string {
   const pick = good[0];
   const geom = geometryOf(pick);
   const atGeom = cands.filter((r) => geometryOf(r) === geom);
-  // Points of several vendors (model §9): each names its vendor.
-  const several = vendorsOf(rows) > 1;
-  const named = (r: SweepRow) => (several ? `${r.pageSizes} under ${r.vendor}` : r.pageSizes);
-  const tied = good.filter((r) => geometryOf(r) === geom && cost(r) === cost(pick)).map(named);
+  const tied = good.filter((r) => geometryOf(r) === geom && cost(r) === cost(pick)).map((r) => r.pageSizes);
   const bitmapText =
-    tied.length > 1 && tied.length === new Set(atGeom.map(named)).size
+    tied.length > 1 && tied.length === new Set(atGeom.map((r) => r.pageSizes)).size
       ? `any page-size bitmap (${tied.join(', ')}: all equal)`
       : tied.length > 1
         ? `page sizes ${tied.join(' or ')} (equal)`
-        : `page sizes ${named(pick)}`;
+        : `page sizes ${pick.pageSizes}`;
   const bestRows = cands.filter((r) => cost(r) === best);
-  const bestAt =
-    bestRows.length === 1
-      ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}${several ? ` under ${bestRows[0].vendor}` : ''}`
-      : `, reached by ${bestRows.length} points`;
+  const bestAt = bestRows.length === 1 ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}` : `, reached by ${bestRows.length} points`;
   const why: string[] = [];
   // Why not smaller: the best that the next smaller IOTLB manages.
   const smaller = cands.filter((r) => r.iotlbEntries < pick.iotlbEntries);
@@ -168,14 +200,14 @@ export function recommend(rows: SweepRow[], tolerance = TOLERANCE): string {
   }
   // Why these page sizes: what fewer page sizes cost at the same geometry.
   const fewer = atGeom.filter((r) => sizeCount(r.pageSizes) < sizeCount(pick.pageSizes)).sort((a, b) => cost(a) - cost(b))[0];
-  if (fewer && !tied.includes(named(fewer))) why.push(`${named(fewer)} there costs ${fmtNs(cost(fewer))} (${pctAbove(cost(fewer), best)})`);
+  if (fewer && !tied.includes(fewer.pageSizes)) why.push(`${fewer.pageSizes} there costs ${fmtNs(cost(fewer))} (${pctAbove(cost(fewer), best)})`);
   const modeNote = rows.some((r) => r.mode !== 'strict') && rows.some((r) => r.mode === 'strict') ? ' (strict mode)' : '';
   return `A ${geom} IOTLB with ${bitmapText} comes within ${Math.round(tolerance * 100)}% of the best translation cost${modeNote}, ${fmtNs(cost(pick))} against ${fmtNs(best)}${bestAt}; ${why.join(', and ')}.`;
 }
 
 function smallest(rows: SweepRow[]): string {
   const r = [...rows].sort((a, b) => a.iotlbEntries - b.iotlbEntries || a.iotlbWays - b.iotlbWays || sizeCount(a.pageSizes) - sizeCount(b.pageSizes))[0];
-  return `${geometryOf(r)} with ${r.pageSizes}${vendorsOf(rows) > 1 ? ` under ${r.vendor}` : ''}`;
+  return `${geometryOf(r)} with ${r.pageSizes}`;
 }
 
 /** A relative change in percent, with a decimal where rounding would say 0 or 100. */
@@ -185,8 +217,13 @@ function pctChange(from: number, to: number): string {
   return `${p < 0 ? '−' : '+'}${Math.abs(p).toFixed(digits)}%`;
 }
 
-/** Strict against lazy: mean invalidation cost per point, and the worst stale exposure, of each mode. */
+/** Strict against lazy: mean invalidation cost per point, and the worst stale exposure, of each mode (per vendor with several). */
 export function tradeoff(rows: SweepRow[]): string {
+  const parts = perVendor(rows, tradeoffOne);
+  return parts ? joinPerVendor(parts) : tradeoffOne(rows);
+}
+
+function tradeoffOne(rows: SweepRow[]): string {
   const modes = modesOf(rows);
   const s = rows.filter((r) => r.mode === 'strict');
   const l = rows.filter((r) => r.mode === 'lazy');
@@ -250,11 +287,14 @@ export function pageMixRows(rows: SweepRow[]): { pageSizes: string; mix: string;
 
 export function traceFindings(rows: SweepRow[], trace: string, tolerance = TOLERANCE): TraceFindings {
   const warning = brokenWarning(rows);
+  const recs = perVendor(rows, (rs) => recommendOne(rs, tolerance));
+  const trades = perVendor(rows, tradeoffOne);
   return {
     trace,
-    recommendation: recommend(rows, tolerance),
+    recommendation: recs ? joinPerVendor(recs) : recommendOne(rows, tolerance),
     broken: warning === null ? null : { warning, points: brokenPoints(rows) },
-    tradeoff: tradeoff(rows),
+    tradeoff: trades ? joinPerVendor(trades) : tradeoffOne(rows),
+    perVendor: recs && trades ? recs.map((r, i) => ({ vendor: r.vendor, recommendation: r.text, tradeoff: trades[i].text })) : null,
     flat: flatLines(rows),
   };
 }
@@ -267,7 +307,9 @@ export interface RankTable {
   traces: string[];
   /**
    * [point][trace]: competition rank (1 = cheapest; ties share a rank) and
-   * total cost; a broken point (DMA faults, map errors) has no rank.
+   * total cost; a broken point (DMA faults, map errors) has no rank. With
+   * several vendors a point is ranked among its own vendor's points (model
+   * §9: a rank across vendors would be a pick across them).
    */
   cells: ({ rank: number | null; tied: boolean; costNs: number } | null)[][];
 }
@@ -278,13 +320,13 @@ export function rankAcrossTraces(rows: SweepRow[], traces: string[]): RankTable 
   const cells = points.map(() => traces.map(() => null as RankTable['cells'][number][number]));
   traces.forEach((t, ti) => {
     const tr = rows.filter((r) => r.trace === t);
-    const costs = tr.filter((r) => brokenCounts(r) === null).map(totalCostNs);
     for (const r of tr) {
       const c = totalCostNs(r);
       if (brokenCounts(r) !== null) {
         cells[points.indexOf(r.point)][ti] = { rank: null, tied: false, costNs: c };
         continue;
       }
+      const costs = tr.filter((x) => x.vendor === r.vendor && brokenCounts(x) === null).map(totalCostNs);
       const rank = 1 + costs.filter((x) => x < c).length;
       const tied = costs.filter((x) => x === c).length > 1;
       cells[points.indexOf(r.point)][ti] = { rank, tied, costNs: c };

@@ -1,8 +1,22 @@
 // A self-contained HTML report of a sweep: the findings of report.md, charts
 // as inline SVG, no scripts, no external resources (it works offline).
 import { hitRateChart, pageMixChart, tradeoffChart, translationCostChart, type Chart } from './charts.js';
-import { CHART_TITLES, brokenTable, glanceNote, rankTable, sweepFindings, traceTable, type SweepRow } from './compare.js';
-import { rankAcrossTraces, type ChartName } from './findings.js';
+import {
+  CHART_TITLES,
+  PER_VENDOR_INTRO_MD,
+  VENDOR_INTRO_MD,
+  brokenTable,
+  glanceNote,
+  rankIntroMd,
+  rankTable,
+  sweepFindings,
+  traceTable,
+  perVendorFindings,
+  vendorItems,
+  vendorTable,
+  type SweepRow,
+} from './compare.js';
+import { rankAcrossTraces, type ChartName, type TraceFindings } from './findings.js';
 import { escapeHtml as esc, tableHtml } from './format.js';
 
 const DRAW: Record<ChartName, (rows: SweepRow[]) => Promise<Chart>> = {
@@ -32,11 +46,37 @@ async function figure(name: ChartName, rows: SweepRow[], flat: string | null): P
   return `<figure data-chart="${name}" data-distinct="${chart.distinctValues}">${chart.svg}</figure>`;
 }
 
+/** A list of per-vendor findings (with several vendors), one item per vendor. */
+function vendorList(findings: { vendor: string; text: string }[]): string {
+  return `<ul>${vendorItems(findings)
+    .map((item) => `<li>${prose(item)}</li>`)
+    .join('')}</ul>`;
+}
+
+/** A trace's recommendation and trade-off: one paragraph each, or with several vendors a list of each vendor's. */
+function findingsHtml(f: TraceFindings): string {
+  if (!f.perVendor)
+    return (
+      `<p class="recommendation"><strong>Recommendation.</strong> ${prose(f.recommendation)}</p>` +
+      `<p class="tradeoff"><strong>Strict against lazy.</strong> ${prose(f.tradeoff)}</p>`
+    );
+  return (
+    `<div class="recommendation"><p><strong>Recommendation, per vendor.</strong> ${prose(PER_VENDOR_INTRO_MD)}</p>${vendorList(perVendorFindings(f).recommendations)}</div>` +
+    `<div class="tradeoff"><p><strong>Strict against lazy, per vendor.</strong></p>${vendorList(perVendorFindings(f).tradeoffs)}</div>`
+  );
+}
+
 export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iommu-replay sweep'): Promise<string> {
   const findings = sweepFindings(rows, traces);
   const sections: string[] = [];
   sections.push(
-    `<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings.map((f) => `<li><strong>${esc(f.trace)}</strong>: ${prose(f.recommendation + glanceNote(f))}</li>`).join('')}</ul></section>`,
+    `<section id="glance"><h2>At a glance</h2><ul class="recommendations">${findings
+      .map((f) =>
+        f.perVendor
+          ? `<li><strong>${esc(f.trace)}</strong>:${prose(glanceNote(f))}${vendorList(perVendorFindings(f).recommendations)}</li>`
+          : `<li><strong>${esc(f.trace)}</strong>: ${prose(f.recommendation + glanceNote(f))}</li>`,
+      )
+      .join('')}</ul></section>`,
   );
   for (const f of findings) {
     const tr = rows.filter((r) => r.trace === f.trace);
@@ -52,15 +92,15 @@ export async function sweepHtml(rows: SweepRow[], traces: string[], title = 'iom
         (f.broken
           ? `<div class="warning" role="alert"><p><strong>Warning.</strong> ${prose(f.broken.warning)}</p>${tableHtml(brokenTable(f.broken.points))}</div>`
           : '') +
-        `<p class="recommendation"><strong>Recommendation.</strong> ${prose(f.recommendation)}</p>` +
-        `<p class="tradeoff"><strong>Strict against lazy.</strong> ${prose(f.tradeoff)}</p>` +
+        findingsHtml(f) +
         `<div class="charts">${charts.join('')}</div>` +
+        (f.perVendor ? `<h3>${esc(CHART_TITLES.vendors)}</h3><p>${prose(VENDOR_INTRO_MD)}</p>${tableHtml(vendorTable(tr))}` : '') +
         `<details><summary>All points</summary>${tableHtml(traceTable(tr))}</details></section>`,
     );
   }
   if (traces.length > 1) {
     sections.push(
-      `<section class="across"><h2>Across traces</h2><p>Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there: 1 is the cheapest, <code>=</code> a tie. Points with DMA faults or map errors have no rank.</p>${tableHtml(rankTable(rankAcrossTraces(rows, traces)))}</section>`,
+      `<section class="across"><h2>Across traces</h2><p>${prose(rankIntroMd(rows))}</p>${tableHtml(rankTable(rankAcrossTraces(rows, traces)))}</section>`,
     );
   }
   const points = new Set(rows.map((r) => r.point)).size;

@@ -2,8 +2,8 @@
 // Names from the trace and the configuration (files, workload, instances,
 // devices, the configuration's name) go in through mdText.
 import { formatPageSizeSet } from '../config/pagesizes.js';
-import { tableLevelsOf, tablePageBytesOf } from '../config/tableformat.js';
-import { commandCount, type Summary } from '../stats/summary.js';
+import { tableLevelsOf } from '../config/tableformat.js';
+import { commandCount, peakTableBytes, type Summary } from '../stats/summary.js';
 import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable, mdText } from './format.js';
 
 /** ", AMD-Vi rules" for a vendor other than VT-d (the default, unnamed as before vendors existed). */
@@ -95,8 +95,7 @@ export function replayMarkdown(s: Summary): string {
   );
   out.push('');
   // 4 KiB pages, or the granule's under smmuv3 (model §9.2).
-  const tablePageBytes = tablePageBytesOf(c.vendor, c.iommus?.[0]?.pageSizes ?? c.pageSizes);
-  out.push(`Peak page-table pages: ${fmtInt(t.pageTable.peakTablePages)} (${fmtBytes(t.pageTable.peakTablePages * tablePageBytes)}).`);
+  out.push(`Peak page-table pages: ${fmtInt(t.pageTable.peakTablePages)} (${fmtBytes(peakTableBytes(s))}).`);
   out.push('');
   const n = t.nested;
   if (n.walks + n.s1Faults + n.s2Faults > 0) {
@@ -161,7 +160,8 @@ export function summaryTable(s: Summary): string {
       ['invalidation commands', fmtInt(commandCount(t.invalidation.commands))],
       ['translation cost', fmtNs(t.costNs.translation)],
       ['invalidation cost', fmtNs(t.costNs.invalidation)],
-      ['peak page-table pages', fmtInt(t.pageTable.peakTablePages)],
+      // Pages are 4 KiB or a 16/64 KiB granule (model §9.2): the bytes are what compares.
+      ['peak page-table pages', `${fmtInt(t.pageTable.peakTablePages)} (${fmtBytes(peakTableBytes(s))})`],
     ],
   );
 }

@@ -5,6 +5,7 @@
 // denominator is 0.
 import type { ReplayConfig, VendorName } from '../config/config.js';
 import { formatOrder } from '../config/pagesizes.js';
+import { tablePageBytesOf } from '../config/tableformat.js';
 import { D, M, ORDERS, type Counters } from './counters.js';
 import { exactNumber } from '../trace/batch.js';
 import { formatBdf } from '../trace/schema.js';
@@ -41,7 +42,8 @@ export interface Totals {
     staleWindowMaxNs: number;
     staleWindowMeanNs: number | null;
   };
-  pageTable: { peakTablePages: number };
+  /** Table pages are 4 KiB, or the granule under smmuv3: compare bytes across vendors and granules, never pages (model §9.2). */
+  pageTable: { peakTablePages: number; peakTableBytes: number };
   /** 2-D walks of nested attachments, within `walks`; their faults by stage, within `dma.faults` (docs/model.md §8). */
   nested: { walks: number; memoryAccesses: number; s1Faults: number; s2Faults: number };
   costNs: { translation: number; invalidation: number };
@@ -219,7 +221,7 @@ export function buildSummary(replay: ReplayResult, files: string[], workload?: s
     },
     attach: { ops: c.attachOps, errors: c.attachErrors },
     invalidation: inv,
-    pageTable: { peakTablePages: facts.peakTablePages },
+    pageTable: { peakTablePages: facts.peakTablePages, peakTableBytes: facts.peakTablePages * tablePageBytes({ ...cfg, iommus: facts.iommus }) },
     nested: { walks: c.nestedWalks, memoryAccesses: c.nestedWalkAccesses, s1Faults: c.s1Faults, s2Faults: c.s2Faults },
     costNs: {
       translation: translationCostNs(iotlb.hits, walks.memoryAccesses, costs),
@@ -302,6 +304,20 @@ export function buildSummary(replay: ReplayResult, files: string[], workload?: s
 }
 
 /** IOTLB and device-TLB invalidation commands (waits are not commands of their own). */
+/**
+ * Bytes of one page-table page of a (summary's) configuration: 4 KiB, or
+ * under smmuv3 the granule, which every instance shares (model §9.2). A
+ * summary written before vendors existed has no vendor: VT-d's.
+ */
+export function tablePageBytes(config: { vendor?: string; pageSizes: readonly string[]; iommus?: { pageSizes: readonly string[] }[] }): number {
+  return tablePageBytesOf(config.vendor ?? 'vtd', config.iommus?.[0]?.pageSizes ?? config.pageSizes);
+}
+
+/** `pageTable.peakTableBytes`, from a summary that may predate the key (a summary kept by --resume or given to compare). */
+export function peakTableBytes(s: Summary): number {
+  return s.totals.pageTable.peakTableBytes ?? s.totals.pageTable.peakTablePages * tablePageBytes(s.config);
+}
+
 export function commandCount(cmd: { page: number; domain: number; devtlb: number }): number {
   return cmd.page + cmd.domain + cmd.devtlb;
 }

@@ -135,9 +135,16 @@ describe('sweep command', () => {
       const s64 = summary('arm-smmu-64k');
       expect(s64.totals.dma.faults).toBe(s64.totals.dma.events); // every DMA faults: the point is broken
       const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
-      const rec = /\*\*Recommendation\.\*\* (.*)/.exec(md)![1];
-      expect(rec).toMatch(/^A 64x4 IOTLB with page sizes amd-v1 under amd comes within 5% of the best translation cost/);
-      expect(rec).not.toMatch(/arm-smmu|64K|0 ns against 0 ns/);
+      // One recommendation per vendor (presets set it), each among its own points: the Arm part gets no AMD point.
+      expect(md).toContain('**Recommendation, per vendor.**');
+      expect(md).toContain('- `amd` (AMD-Vi): One working point to choose from: 64x4 with amd-v1, at a translation cost of ');
+      expect(md).toContain('- `vtd` (Intel VT-d): One working point to choose from: 64x4 with intel-vtd, at a translation cost of ');
+      const arm = /^- `smmuv3` \(Arm SMMUv3\): (.*)$/m.exec(md)![1];
+      expect(arm).toMatch(/^No recommendation: every point has DMA faults or map errors/);
+      expect(arm).not.toMatch(/amd-v1|intel-vtd|0 ns against 0 ns/);
+      // Table memory in bytes beside the pages, which are 4, 16 and 64 KiB here.
+      expect(md).toContain('| 6 × 4.0 KiB | 24.0 KiB |');
+      expect(md).toContain('### Vendors side by side');
       expect(md).toContain('> **Warning.** 2 of 4 point(s) have DMA faults or map errors');
       expect(md).toContain(`> | preset=arm-smmu-64k | ${s64.totals.dma.faults.toLocaleString('en-US')} | ${s64.totals.map.errors.toLocaleString('en-US')} |`);
       expect(md).toContain('| arm-smmu-16k | ');
