@@ -167,8 +167,9 @@ function recommendOne(rows: SweepRow[], tolerance: number): string {
   const cost = (r: SweepRow) => r.metrics.translationCostNs!;
   const best = Math.min(...cands.map(cost));
   const worst = Math.max(...cands.map(cost));
+  const modeNote = rows.some((r) => r.mode !== 'strict') && rows.some((r) => r.mode === 'strict') ? ' (strict mode)' : '';
   if (cands.length === 1)
-    return `One working point to choose from: ${smallest(cands)}, at a translation cost of ${fmtNs(best)}; sweep more IOTLB sizes or page-size bitmaps to compare.`;
+    return `One working point to choose from${modeNote}: ${smallest(cands)}, at a translation cost of ${fmtNs(best)}; sweep more IOTLB sizes or page-size bitmaps to compare.`;
   if (best === worst) {
     return `All equal: every one of the ${cands.length} points has a translation cost of ${fmtNs(best)}, so neither the IOTLB size nor the page-size bitmap changes it; take the smallest, ${smallest(cands)}.`;
   }
@@ -201,7 +202,6 @@ function recommendOne(rows: SweepRow[], tolerance: number): string {
   // Why these page sizes: what fewer page sizes cost at the same geometry.
   const fewer = atGeom.filter((r) => sizeCount(r.pageSizes) < sizeCount(pick.pageSizes)).sort((a, b) => cost(a) - cost(b))[0];
   if (fewer && !tied.includes(fewer.pageSizes)) why.push(`${fewer.pageSizes} there costs ${fmtNs(cost(fewer))} (${pctAbove(cost(fewer), best)})`);
-  const modeNote = rows.some((r) => r.mode !== 'strict') && rows.some((r) => r.mode === 'strict') ? ' (strict mode)' : '';
   return `A ${geom} IOTLB with ${bitmapText} comes within ${Math.round(tolerance * 100)}% of the best translation cost${modeNote}, ${fmtNs(cost(pick))} against ${fmtNs(best)}${bestAt}; ${why.join(', and ')}.`;
 }
 

@@ -255,3 +255,52 @@ describe('compare never sets pages of one size against pages of another', () => 
     expect(r.stdout).toContain(`| totals.pageTable.peakTableBytes | ${sv.totals.pageTable.peakTableBytes} | ${sa.totals.pageTable.peakTableBytes} |`);
   }, 120_000);
 });
+
+describe("docs/vendors.md's examples", () => {
+  const doc = fs.readFileSync('docs/vendors.md', 'utf8');
+  /** The words after `npx iommu-replay` on the doc's line that starts with `start`. */
+  const command = (start: string): string[] => {
+    const line = doc.split('\n').find((l) => l.startsWith(`npx iommu-replay ${start}`))!;
+    return line.slice('npx iommu-replay '.length).trim().split(/\s+/);
+  };
+
+  it('the sweep over vendors regenerates reports/vendors/ byte for byte, and the page quotes its report', () => {
+    const args = command('sweep traces/');
+    const out = path.join(tmpDir(), 'vendors');
+    args[args.indexOf('--out') + 1] = out;
+    const r = runCli([...args, '--jobs', '2']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toMatch(/warning/i);
+    for (const f of ['report.md', 'report.html', 'results.arrow'])
+      expect(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join('reports/vendors', f))), f).toBe(true);
+    const md = fs.readFileSync('reports/vendors/report.md', 'utf8');
+    const quoted = doc.split('\n').filter((l) => l.startsWith('| pageSizes=') || l.startsWith('  - `vtd`') || l.startsWith('- **nic**'));
+    expect(quoted.length).toBe(8);
+    for (const l of quoted) expect(md).toContain(l);
+  }, 300_000);
+
+  it("the granule table is the granule sweep's numbers", () => {
+    const d = tmpDir();
+    const gen = command('gen window');
+    gen[gen.indexOf('-o') + 1] = path.join(d, 'w64m.arrows');
+    expect(runCli(gen).status).toBe(0);
+    const sweep = command('sweep w64m.arrows');
+    sweep[1] = path.join(d, 'w64m.arrows');
+    sweep[sweep.indexOf('--out') + 1] = path.join(d, 'granules');
+    expect(runCli([...sweep, '--quiet', '--jobs', '2']).status).toBe(0);
+    const rows = doc.split('\n').filter((l) => /^\| [0-9KMG+]+ \| \d/.test(l));
+    expect(rows.length).toBe(6);
+    for (const l of rows) {
+      const [sizes, , walks, perWalk, memory, hit] = l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim());
+      const s = JSON.parse(fs.readFileSync(path.join(d, 'granules/summaries/w64m', `pageSizes=${sizes}_vendor=smmuv3.json`), 'utf8'));
+      const T = s.totals;
+      expect(walks, sizes).toBe(T.walks.count.toLocaleString('en-US'));
+      expect(perWalk, sizes).toBe((T.walks.memoryAccesses / T.walks.count).toFixed(2));
+      expect(memory.startsWith(`${(T.pageTable.peakTableBytes / 1024).toFixed(1)} KiB (${T.pageTable.peakTablePages} × `), sizes).toBe(true);
+      expect(hit, sizes).toBe(`${(T.iotlb.hitRate * 100).toFixed(2)}%`);
+    }
+  }, 300_000);
+});
