@@ -461,6 +461,8 @@ export function gridTable(rows: SweepRow[], key: string): Table {
         const r = rows.find((x) => x.pageSizes === b && modeGroup(x) === mode && geometryOf(x) === g);
         return r ? `${m.format(r.metrics[key])}${brokenCounts(r) ? ' (broken)' : ''}` : '';
       });
+      // No point of this bitmap in this group (presets of different vendors: amd-v1 never runs under smmuv3).
+      if (cells.every((c) => c === '')) continue;
       const k = `${mode}\0${cells.join('\0')}`;
       const line = merged.get(k);
       if (line) line.bitmaps.push(b);

@@ -185,6 +185,8 @@ describe('sweep command', () => {
       'invalidation_syncs',
       'invalidation_flushes',
       'stale_hits',
+      'peak_table_pages',
+      'peak_table_bytes',
     ];
     for (const c of counts) expect(types[c], c).toBe('Int64');
     const i = t.getChild('point')!.toArray().indexOf('pageSizes=4K+2M iotlb=32x4 invalidation.mode=lazy');
@@ -214,6 +216,8 @@ describe('sweep command', () => {
       invalidation_syncs: T.invalidation.syncs,
       invalidation_flushes: T.invalidation.flushes,
       stale_hits: T.iotlb.staleHits,
+      peak_table_pages: T.pageTable.peakTablePages,
+      peak_table_bytes: T.pageTable.peakTableBytes,
     };
     for (const [k, v] of Object.entries(want)) expect(Number(row[k]), k).toBe(v);
     expect(T.iotlb.lookups).toBeGreaterThan(0);

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { METRICS, rankTable, sweepMarkdown, traceTable, vendorTable, type SweepRow } from '../../src/report/compare.js';
+import { METRICS, gridTable, rankTable, sweepMarkdown, traceTable, vendorTable, type SweepRow } from '../../src/report/compare.js';
 import { diffCounters, diffTable } from '../../src/report/diff.js';
 import { rankAcrossTraces, recommend, traceFindings } from '../../src/report/findings.js';
 import { sweepHtml } from '../../src/report/html.js';
@@ -180,6 +180,20 @@ describe('the points of one configuration line up vendor by vendor', () => {
         ['t'],
       ),
     ).not.toContain('Vendors side by side');
+  });
+});
+
+describe('the grids of a sweep over presets of different vendors', () => {
+  it('have no line for a bitmap that never ran under a vendor (amd-v1 under smmuv3)', () => {
+    const t = gridTable(MIXED, 'translationCostNs');
+    expect(t.rows.map((r) => `${r[0]} | ${r[1]}`)).toEqual([
+      'intel-vtd | strict',
+      '4K | strict',
+      'amd-v1 | strict amd',
+      'amd-v2 | strict amd',
+      'arm-smmu-4k | strict smmuv3',
+      'arm-smmu-16k | strict smmuv3',
+    ]);
   });
 });
 
