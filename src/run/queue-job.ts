@@ -219,7 +219,7 @@ const devtlb = z.looseObject({ lookups: count, hits: count, misses: count, hitRa
 const walks = z.looseObject({ count, memoryAccesses: count, walkCacheHits: count });
 const invalidation = z.looseObject({
   syncs: count,
-  commands: z.looseObject({ page: count, domain: count, devtlb: count, wait: count }),
+  commands: z.looseObject({ page: count, domain: count, devtlb: count, wait: count, byName: z.record(z.string(), count).optional() }),
   entriesRemoved: count,
   flushes: count,
   staleWindowMaxNs: count,
@@ -238,7 +238,8 @@ const summarySchema = z.looseObject({
     unmap: z.looseObject({ ops: count, errors: count, short: count, bytes: count, requestedBytes: count, pages }),
     attach: z.looseObject({ ops: count, errors: count }),
     invalidation,
-    pageTable: z.looseObject({ peakTablePages: count }),
+    // peakTableBytes goes into results.arrow as int64: checked like every count (optional: a summary may predate it).
+    pageTable: z.looseObject({ peakTablePages: count, peakTableBytes: count.optional() }),
     nested: z.looseObject({ walks: count, memoryAccesses: count, s1Faults: count, s2Faults: count }),
     costNs: z.looseObject({ translation: real, invalidation: real }),
   }),

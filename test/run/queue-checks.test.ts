@@ -214,6 +214,15 @@ describe('a submitter checks every result', () => {
     const fraction = JSON.parse(texts[0]);
     fraction.totals.map.pages['4K'] = 0.5;
     expect(() => summariesOf({ job: id, results: [JSON.stringify(fraction), texts[1]] }, job, id)).toThrow(/^summary 1: totals\.map\.pages\.4K: /);
+    // The table bytes and the commands by name go into results.arrow's int64 columns and the reports: counts, checked.
+    const bytes = JSON.parse(texts[0]);
+    bytes.totals.pageTable.peakTableBytes = 'x';
+    expect(() => summariesOf({ job: id, results: [JSON.stringify(bytes), texts[1]] }, job, id)).toThrow(/^summary 1: totals\.pageTable\.peakTableBytes: /);
+    const byName = JSON.parse(texts[0]);
+    byName.totals.invalidation.commands.byName.PSI = -3;
+    expect(() => summariesOf({ job: id, results: [JSON.stringify(byName), texts[1]] }, job, id)).toThrow(
+      /^summary 1: totals\.invalidation\.commands\.byName\.PSI: /,
+    );
   });
 
   it('takes the curves of its own job only', () => {
