@@ -5,7 +5,7 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { SweepRow } from './compare.js';
-import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modeGroup, modeGroupsOf, pageMixRows, workingRows } from './findings.js';
+import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modeGroup, modeGroupsOf, pageMixRows, vendorsOf, workingRows } from './findings.js';
 import { parseSizeLog2 } from '../config/pagesizes.js';
 import { fmtNs } from './format.js';
 
@@ -159,8 +159,11 @@ export async function translationCostChart(rows: SweepRow[]): Promise<Chart> {
  * and the longest stale window), a point per configuration, colour by mode.
  */
 export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
+  // With several vendors, each point's shape says whose it is (model §9); one vendor's chart is as before.
+  const vendors = vendorsOf(rows);
   const values = rows.map((r) => ({
     mode: r.mode,
+    ...(vendors.length > 1 ? { vendor: r.vendor } : {}),
     point: r.point,
     costMs: (r.metrics.invalidationCostNs ?? 0) / 1e6,
     staleHits: r.metrics.staleHits ?? 0,
@@ -174,6 +177,7 @@ export async function tradeoffChart(rows: SweepRow[]): Promise<Chart> {
       x: { field: 'costMs', type: 'quantitative', title: 'invalidation cost (ms)', scale: { zero: true } },
       y: { field, type: 'quantitative', title, scale: { zero: true } },
       color: { field: 'mode', type: 'nominal', title: 'mode', sort: ['strict', 'lazy'] },
+      ...(vendors.length > 1 ? { shape: { field: 'vendor', type: 'nominal', title: 'vendor', sort: vendors } } : {}),
     },
   });
   const svg = await svgOf({

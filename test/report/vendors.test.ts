@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { METRICS, gridTable, rankTable, sweepMarkdown, traceTable, vendorTable, type SweepRow } from '../../src/report/compare.js';
 import { diffCounters, diffTable } from '../../src/report/diff.js';
 import { rankAcrossTraces, recommend, traceFindings } from '../../src/report/findings.js';
+import { tradeoffChart } from '../../src/report/charts.js';
 import { sweepHtml } from '../../src/report/html.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
 
@@ -180,6 +181,17 @@ describe('the points of one configuration line up vendor by vendor', () => {
         ['t'],
       ),
     ).not.toContain('Vendors side by side');
+  });
+});
+
+describe("strict against lazy's chart", () => {
+  it("shapes each point by its vendor when there are several, and is one vendor's chart as before otherwise", async () => {
+    const rows = ['vtd', 'smmuv3'].flatMap((vendor) => [
+      row({ vendor, pageSizes: '4K', cost: 1e6, inv: 3e6 }),
+      { ...row({ vendor, pageSizes: '4K', cost: 1e6, inv: vendor === 'vtd' ? 1e4 : 2e4 }), mode: 'lazy', point: `4K lazy ${vendor}` },
+    ]);
+    expect((await tradeoffChart(rows)).svg).toMatch(/>vendor<\/text>/);
+    expect((await tradeoffChart(rows.filter((r) => r.vendor === 'vtd'))).svg).not.toMatch(/>vendor<\/text>/);
   });
 });
 
