@@ -5,8 +5,8 @@
 // iommu:unmap; linux-notes §7.3), else to the device that mapped that IOVA
 // earlier, else to one default domain. Each device gets its DMA-API default
 // domain, attached at its first event. `--device` attaches devices to the
-// default domain (kernels before 6.12 trace no dma:* events). A QEMU VT-d log
-// among the files adds the device's real accesses (qemu.ts).
+// default domain (kernels before 6.12 trace no dma:* events). A QEMU log (VT-d,
+// SMMUv3 or AMD-Vi) among the files adds the device's real accesses (qemu.ts).
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { Readable } from 'node:stream';
@@ -19,7 +19,7 @@ import { TraceWriter } from '../trace/writer.js';
 import { Rng } from '../workloads/rng.js';
 import { isKnownEvent, parseEvent, type KernelEvent } from './events.js';
 import { isNoise, parseLine, type LineFormat } from './lines.js';
-import { QemuLogParser, alignQemu, isQemuLine, otherQemuIommu } from './qemu.js';
+import { QemuLogParser, alignQemu, isQemuLine } from './qemu.js';
 import type { ImportStats } from './stats.js';
 
 export interface ImportOptions {
@@ -141,7 +141,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     if (stats.firstBad.length < 5) stats.firstBad.push(`${shownPath(file)}:${n}: ${printable(line.trim().slice(0, 160))}`);
   };
 
-  // 1. Parse every line. A file whose first event line is a QEMU vtd_* line is a QEMU log.
+  // 1. Parse every line. A file whose first event line is a QEMU vtd_*, smmu*_* or amdvi_* line is a QEMU log.
   const recs: Rec[] = [];
   const qemu = new QemuLogParser();
   let qemuFiles = 0;
@@ -155,11 +155,6 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         if (isQemu === null && line.trim() !== '') {
           isQemu = isQemuLine(line);
           if (isQemu) qemuFiles++;
-          const other = isQemu ? null : otherQemuIommu(line);
-          if (other)
-            throw new InputError(
-              `Cannot import "${file}": it is a QEMU log of the emulated ${other}; only Intel VT-d logs (vtd_* events) can be imported so far (docs/qemu.md)`,
-            );
         }
         if (isQemu) {
           const r = qemu.add(line);
@@ -218,6 +213,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       throw err;
     }
   }
+  qemu.finish();
   if (qemuFiles > 0 && recs.length === 0)
     throw new InputError(
       `Cannot import ${files.map((f) => `"${shownPath(f)}"`).join(', ')}: a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)`,

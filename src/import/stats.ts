@@ -3,7 +3,7 @@
 // convert.ts so that `inspect` shows them without loading the importer and
 // the trace writer (apache-arrow).
 import { printable } from '../text.js';
-import type { AlignStats, QemuCounts } from './qemu.js';
+import { QEMU_IOMMUS, type AlignStats, type QemuCounts, type QemuIommu } from './qemu.js';
 
 export interface ImportStats {
   files: string[];
@@ -36,6 +36,8 @@ export function lostLine(lost: ImportStats['lost'] | undefined): string | null {
   return `warning: ${n} events were lost (${lost.markers} marker${lost.markers === 1 ? '' : 's'} in the trace): the replay misses them; re-record with a larger buffer_size_kb`;
 }
 
+const QEMU_IOMMU_NAMES: Record<QemuIommu, string> = { vtd: 'VT-d', smmuv3: 'SMMUv3', amd: 'AMD-Vi' };
+
 /** The line that import prints and inspect shows for a QEMU log. */
 export function qemuLines(q: ImportStats['qemu']): string[] {
   if (!q) return [];
@@ -44,9 +46,19 @@ export function qemuLines(q: ImportStats['qemu']): string[] {
     .map(([k, v]) => `${printable(k)} ${v}`)
     .join(', ');
   const a = q.alignment;
+  const iommu = q.iommu ?? 'vtd';
+  const msi = q.msiTranslations ? ` (${q.msiTranslations} of them MSIs to the ITS doorbell)` : '';
+  const full = q.iotlbCapacityResets !== undefined ? ` (${q.iotlbCapacityResets} because full)` : '';
+  const after = q.invalidationsFromFirstTranslation
+    ? Object.entries(q.invalidationsFromFirstTranslation)
+        .sort(([x], [y]) => (x < y ? -1 : 1))
+        .map(([k, v]) => `${printable(k)} ${v}`)
+        .join(', ')
+    : null;
   return [
-    `QEMU: ${q.translations} translations by ${q.devices.map((d) => printable(d)).join(', ') || 'no device'}; IOTLB hits ${q.iotlbHits}, updates ${q.iotlbUpdates}, resets ${q.iotlbResets}`,
-    `QEMU invalidation descriptors: ${inv || 'none'}`,
+    `QEMU ${QEMU_IOMMU_NAMES[iommu]}: ${q.translations} translations${msi} by ${q.devices.map((d) => printable(d)).join(', ') || 'no device'}; IOTLB hits ${q.iotlbHits}, updates ${q.iotlbUpdates}, resets ${q.iotlbResets}${full}`,
+    `QEMU ${iommu === 'vtd' ? 'invalidation descriptors' : 'commands'}: ${inv || 'none'}`,
+    ...(after !== null ? [`QEMU commands from its first translation on: ${after || 'none'}`] : []),
     `QEMU alignment: ${a.translations - a.unfit} of ${a.translations} translations inside a live mapping, ${a.unfit} do not fit (${a.unmatched} match no mapping); ${a.anchoredUnmaps} of ${a.guestUnmaps} unmaps anchored to their invalidation; clock drift ${a.driftMs.toFixed(3)} ms`,
   ];
 }
@@ -83,7 +95,12 @@ const SHAPES: Record<keyof StoredImportStats, { shape: string; ok: (v: unknown) 
       if (!countsOf(v, ['translations', 'iotlbHits', 'iotlbUpdates', 'iotlbResets'])) return false;
       const q = v as Record<string, unknown>;
       const a = q.alignment as Record<string, unknown>;
+      const optionalCount = (k: string) => q[k] === undefined || isCount(q[k]);
       return (
+        (q.iommu === undefined || (QEMU_IOMMUS as readonly unknown[]).includes(q.iommu)) &&
+        optionalCount('iotlbCapacityResets') &&
+        optionalCount('msiTranslations') &&
+        (q.invalidationsFromFirstTranslation === undefined || countRecord(q.invalidationsFromFirstTranslation)) &&
         countRecord(q.invalidations) &&
         Array.isArray(q.devices) &&
         q.devices.every((d) => typeof d === 'string') &&
