@@ -42,7 +42,8 @@ function vendorRows(q, sum, m) {
   // SMMUv3 strict: one TLBI_NH_VA (range) and one CMD_SYNC per unmap, as Linux sends them.
   // AMD-Vi: NpCache's flush after map is counted per iommu:map event, Linux's per map operation (docs/qemu.md).
   const exactCommands = q.iommu === 'smmuv3' && m === 'strict';
-  if (m !== 'flush-ops') for (const n of names) rows.push({ what: `${n} (from QEMU's first translation)`, model: byName[n] ?? 0, qemu: after[n] ?? 0, exact: exactCommands });
+  if (m !== 'flush-ops')
+    for (const n of names) rows.push({ what: `${n} (from QEMU's first translation)`, model: byName[n] ?? 0, qemu: after[n] ?? 0, exact: exactCommands });
   // The IOTLB: exact when the model's invalidations are QEMU's (SMMUv3 strict) or QEMU's own are replayed (flush-ops).
   const exactIotlb = m === 'flush-ops' || (q.iommu === 'smmuv3' && m === 'strict');
   rows.push({ what: 'IOTLB lookups (translations)', model: iotlb.lookups, qemu: q.translations, exact: true });

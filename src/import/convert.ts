@@ -63,6 +63,8 @@ interface OutEvent {
   iova: bigint;
   paddr: bigint;
   size: bigint;
+  /** map rows: more maps of the same operation follow (the trace's map_more column). */
+  more?: boolean;
 }
 
 /** A line as it may be shown on a terminal (binary input shows as "?"). */
@@ -132,6 +134,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     sortedBackwardsTimestamps: 0,
     devices: [],
     events: 0,
+    mapOperations: 0,
     lost: { events: 0, markers: 0, unknownLosses: 0 },
   };
   const skip = (reason: string) => (stats.lines.skipped[reason] = (stats.lines.skipped[reason] ?? 0) + 1);
@@ -254,6 +257,19 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   }
   const posInCpu = new Map<number, number>();
   for (const list of byCpu.values()) list.forEach((idx, k) => posInCpu.set(idx, k));
+  // Map operations (docs/trace-format.md, map_more): iommu_map_sg() maps its
+  // segments one __iommu_map() each, at iova + mapped (iommu.c
+  // __iommu_map_sg()), each traced as one iommu:map, and syncs once after the
+  // last; so a map whose next event on its CPU is a map starting where it
+  // ends continues into that one. A separate iommu_map() call lands below
+  // (the IOVA allocator works down) or after another event on the CPU.
+  const mapMore = new Uint8Array(recs.length);
+  for (const list of byCpu.values())
+    for (let k = 0; k + 1 < list.length; k++) {
+      const e = recs[list[k]].ev;
+      const next = recs[list[k + 1]].ev;
+      if (e.kind === 'iommu_map' && next.kind === 'iommu_map' && next.iova === e.iova + e.size) mapMore[list[k]] = 1;
+    }
   const partner = (i: number): string | undefined => {
     const r = recs[i];
     const list = byCpu.get(r.cpu)!;
@@ -348,6 +364,8 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         if (ev.kind === 'iommu_map') {
           if (name) owner.set(ev.iova, name);
           push(r.ts, Op.Map, 0, domain, ev.iova, ev.paddr, ev.size);
+          if (mapMore[i]) outEv[outEv.length - 1].more = true;
+          else stats.mapOperations++;
         } else {
           owner.delete(ev.iova);
           push(r.ts, Op.Unmap, 0, domain, ev.iova, 0n, ev.size);
@@ -429,17 +447,22 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   stats.events = events.length;
 
   // 5. Write.
-  const w = new TraceWriter(out, {
-    workload: `imported from ${names.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
-    importStats: {
-      lines: stats.lines,
-      attribution: stats.attribution,
-      synthesized: stats.synthesized,
-      devices: stats.devices,
-      lost: stats.lost,
-      ...(stats.qemu ? { qemu: stats.qemu } : {}),
+  const w = new TraceWriter(
+    out,
+    {
+      workload: `imported from ${names.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
+      importStats: {
+        lines: stats.lines,
+        attribution: stats.attribution,
+        synthesized: stats.synthesized,
+        devices: stats.devices,
+        lost: stats.lost,
+        mapOperations: stats.mapOperations,
+        ...(stats.qemu ? { qemu: stats.qemu } : {}),
+      },
     },
-  });
+    true,
+  );
   try {
     const ROWS = 65536;
     const b = allocBatch(ROWS);
@@ -453,6 +476,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       setU64Big(b.iova, i, e.iova);
       setU64Big(b.paddr, i, e.paddr);
       setU64Big(b.size, i, e.size);
+      b.mapMore![i] = e.more ? 1 : 0;
       if (b.length === ROWS) {
         await w.write(b);
         b.length = 0;

@@ -18,6 +18,8 @@ export interface ImportStats {
   sortedBackwardsTimestamps: number;
   devices: { name: string; requesterId: number; domain: number }[];
   events: number;
+  /** Map operations: runs of iommu:map events of one iommu_map_sg() call (the map_more column), each a single map otherwise. */
+  mapOperations: number;
   /** Events the kernel's ring buffer dropped ([LOST N EVENTS]); `unknownLosses` counts markers without a number. */
   lost: { events: number; markers: number; unknownLosses: number };
   /** With a QEMU log: QEMU's own counts and how the two sides were aligned. */
@@ -64,7 +66,7 @@ export function qemuLines(q: ImportStats['qemu']): string[] {
 }
 
 /** The parts of ImportStats that an imported trace's "iommu.import" metadata holds (convert.ts writes them). */
-export type StoredImportStats = Partial<Pick<ImportStats, 'lines' | 'attribution' | 'synthesized' | 'devices' | 'lost' | 'qemu'>>;
+export type StoredImportStats = Partial<Pick<ImportStats, 'lines' | 'attribution' | 'synthesized' | 'devices' | 'lost' | 'mapOperations' | 'qemu'>>;
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -83,6 +85,7 @@ const SHAPES: Record<keyof StoredImportStats, { shape: string; ok: (v: unknown) 
     shape: 'a list of {name, requesterId, domain}',
     ok: (v) => Array.isArray(v) && v.every((d) => isObject(d) && typeof d.name === 'string' && countsOf(d, ['requesterId', 'domain'])),
   },
+  mapOperations: { shape: 'a count', ok: isCount },
   lost: {
     shape: '{events, markers, unknownLosses} counts',
     ok: (v) =>
