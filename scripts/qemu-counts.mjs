@@ -116,9 +116,10 @@ for await (const raw of lines(qemuLog)) {
     else if (ev === 'smmu_iotlb_insert') c.iotlbFills++;
     else if (ev === 'smmu_iotlb_inv_all') c.iotlbResets++;
     else if (ev === 'smmuv3_cmdq_opcode') {
-      // "<--- SMMU_CMD_TLBI_NH_VA": every command the guest queued, by name
+      // "<--- SMMU_CMD_TLBI_NH_VA": every command the guest queued, by its name in
+      // Linux (CMDQ_OP_*: TLBI_NH_VA, CMD_SYNC...), as import stores them
       const o = /<--- (?:SMMU_CMD_)?(\w+)/.exec(payload);
-      command(o ? o[1] : payload);
+      command(o ? (o[1] === 'SYNC' ? 'CMD_SYNC' : o[1]) : payload);
     } else if (ev === 'smmuv3_s1_range_inval' || ev === 'smmuv3_range_inval') c.rangePieces++;
   } else {
     if (ev === 'amdvi_translation_result') {
