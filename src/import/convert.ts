@@ -263,13 +263,15 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   // last; so a map whose next event on its CPU is a map starting where it
   // ends continues into that one. A separate iommu_map() call lands below
   // (the IOVA allocator works down) or after another event on the CPU.
-  const mapMore = new Uint8Array(recs.length);
+  // mapNext[i]: the record that map i continues into, or -1.
+  const mapNext = new Int32Array(recs.length).fill(-1);
   for (const list of byCpu.values())
     for (let k = 0; k + 1 < list.length; k++) {
       const e = recs[list[k]].ev;
       const next = recs[list[k + 1]].ev;
-      if (e.kind === 'iommu_map' && next.kind === 'iommu_map' && next.iova === e.iova + e.size) mapMore[list[k]] = 1;
+      if (e.kind === 'iommu_map' && next.kind === 'iommu_map' && next.iova === e.iova + e.size) mapNext[list[k]] = list[k + 1];
     }
+  const mapRow = new Int32Array(recs.length).fill(-1); // record -> its map row in outEv
   const partner = (i: number): string | undefined => {
     const r = recs[i];
     const list = byCpu.get(r.cpu)!;
@@ -364,8 +366,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         if (ev.kind === 'iommu_map') {
           if (name) owner.set(ev.iova, name);
           push(r.ts, Op.Map, 0, domain, ev.iova, ev.paddr, ev.size);
-          if (mapMore[i]) outEv[outEv.length - 1].more = true;
-          else stats.mapOperations++;
+          mapRow[i] = outEv.length - 1;
         } else {
           owner.delete(ev.iova);
           push(r.ts, Op.Unmap, 0, domain, ev.iova, 0n, ev.size);
@@ -417,6 +418,13 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         break;
     }
   });
+  // An operation is one domain's: a run whose next map went to another domain (attributed otherwise) ends there.
+  for (let i = 0; i < recs.length; i++) {
+    if (mapRow[i] < 0) continue;
+    const next = mapNext[i];
+    if (next >= 0 && outEv[mapRow[next]].domain === outEv[mapRow[i]].domain) outEv[mapRow[i]].more = true;
+    else stats.mapOperations++;
+  }
   outEv.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.order - b.order));
   let events = outEv;
   if (qemuFiles > 0) {

@@ -80,4 +80,21 @@ describe('map_more: map operations in the trace', () => {
     await t.close();
     expect(more).toEqual([1, 1, 0, 0, 0]);
   });
+
+  it("import: an operation is one domain's; a run whose next map is attributed to another domain ends there", async () => {
+    const g = path.join(dir, 'two.trace');
+    // The second map's dma_map_page names a device; the first map's range is no device's: the default domain.
+    fs.writeFileSync(
+      g,
+      `# tracer: nop
+              dd-90      [001] .....     5.000100: map: IOMMU: iova=0x00000000ffffe000 - 0x00000000fffff000 paddr=0x0000000000009000 size=4096
+              dd-90      [001] .....     5.000101: map: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 paddr=0x000000000000b000 size=4096
+              dd-90      [001] .....     5.000102: dma_map_page: 0000:03:00.0 dir=FROM_DEVICE dma_addr=fffff000 size=4096 phys_addr=b000 attrs=
+`,
+    );
+    const out = path.join(dir, 'two.arrows');
+    const s = await importTrace([g], out, { format: 'auto', synthesizeDma: false, coherentRateHz: 0, strict: true, seed: 1 });
+    expect(s.attribution).toMatchObject({ sameCpuNeighbour: 1, defaultDomain: 1 });
+    expect(s.mapOperations).toBe(2);
+  });
 });
