@@ -96,8 +96,7 @@ for await (const raw of lines(qemuLog)) {
     else if (ev === 'vtd_iotlb_page_update') {
       c.iotlbMisses++;
       c.iotlbFills++;
-    }
-    else if (ev === 'vtd_iotlb_reset') c.iotlbResets++;
+    } else if (ev === 'vtd_iotlb_reset') c.iotlbResets++;
     else if (ev.startsWith('vtd_inv_desc_')) command(ev.slice('vtd_inv_desc_'.length));
   } else if (vendor === 'smmuv3') {
     if (ev === 'smmuv3_translate_success') {
@@ -116,9 +115,10 @@ for await (const raw of lines(qemuLog)) {
     else if (ev === 'smmu_iotlb_insert') c.iotlbFills++;
     else if (ev === 'smmu_iotlb_inv_all') c.iotlbResets++;
     else if (ev === 'smmuv3_cmdq_opcode') {
-      // "<--- SMMU_CMD_TLBI_NH_VA": every command the guest queued, by name
+      // "<--- SMMU_CMD_TLBI_NH_VA": every command the guest queued, by its name in
+      // Linux (CMDQ_OP_*: TLBI_NH_VA, CMD_SYNC...), as import stores them
       const o = /<--- (?:SMMU_CMD_)?(\w+)/.exec(payload);
-      command(o ? o[1] : payload);
+      command(o ? (o[1] === 'SYNC' ? 'CMD_SYNC' : o[1]) : payload);
     } else if (ev === 'smmuv3_s1_range_inval' || ev === 'smmuv3_range_inval') c.rangePieces++;
   } else {
     if (ev === 'amdvi_translation_result') {
@@ -183,13 +183,18 @@ const rows = [
 ];
 if (c.iommu === 'smmuv3') rows.push(['  of which MSI (to the ITS doorbell page)', c.msiTranslations]);
 for (const [k, v] of Object.entries(c.otherTranslationResults)) rows.push([`  translation ${k}`, v]);
-rows.push(['IOTLB hits', c.iotlbHits], [c.iommu === 'amd' ? 'IOTLB misses (translations - hits)' : 'IOTLB misses', c.iotlbMisses], ['IOTLB fills', c.iotlbFills]);
+rows.push(
+  ['IOTLB hits', c.iotlbHits],
+  [c.iommu === 'amd' ? 'IOTLB misses (translations - hits)' : 'IOTLB misses', c.iotlbMisses],
+  ['IOTLB fills', c.iotlbFills],
+);
 if (c.iommu === 'vtd') rows.push(['IOTLB resets', c.iotlbResets]);
 else {
   rows.push([`IOTLB emptied (${c.iommu === 'smmuv3' ? 'smmu_iotlb_inv_all' : 'amdvi_iotlb_reset'})`, c.iotlbResets]);
   rows.push(['  of which because full (followed by the fill)', c.iotlbCapacityResets]);
 }
-for (const [k, v] of Object.entries(c.commands).sort()) rows.push([`command ${k}`, `${v} (${c.commandsFromFirstTranslation[k] ?? 0} from the first translation on)`]);
+for (const [k, v] of Object.entries(c.commands).sort())
+  rows.push([`command ${k}`, `${v} (${c.commandsFromFirstTranslation[k] ?? 0} from the first translation on)`]);
 if (c.iommu === 'smmuv3') rows.push(['  range-invalidation pieces (smmuv3_s1_range_inval)', c.rangePieces]);
 if (guest) {
   rows.push(['guest iommu:map', guest.map], ['guest iommu:unmap', guest.unmap]);

@@ -3,7 +3,8 @@
 # VT-d (scripts/record-qemu.sh), imports each and checks the model's counts
 # against QEMU's (scripts/qemu-check.mjs). Skipped, saying so, without QEMU.
 # `npm run record:check -- --shipped` runs the same check on the recordings
-# shipped in traces/qemu/ (no QEMU needed; the test suite runs it).
+# shipped in traces/qemu/, VT-d, SMMUv3 and AMD-Vi (no QEMU needed; the
+# test suite runs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f dist/src/cli/main.js ] || npm run build
@@ -15,6 +16,9 @@ if [ "${1:-}" = "--shipped" ]; then
   check strict traces/qemu/strict.qemu.log.gz traces/qemu/strict.guest.trace.gz
   check lazy traces/qemu/lazy.qemu.log.gz traces/qemu/lazy.guest.trace.gz
   check lazy traces/qemu/lazy-seq.qemu.log.gz traces/qemu/lazy-seq.guest.trace.gz
+  # SMMUv3 and AMD-Vi (scripts/record-qemu.sh --iommu smmuv3|amd)
+  for r in smmuv3-strict smmuv3-split amd-strict amd-split; do check strict traces/qemu/$r.qemu.log.gz traces/qemu/$r.guest.trace.gz; done
+  for r in smmuv3-lazy smmuv3-lazy-fast smmuv3-lazy-seq amd-lazy; do check lazy traces/qemu/$r.qemu.log.gz traces/qemu/$r.guest.trace.gz; done
 elif ! command -v qemu-system-x86_64 >/dev/null; then
   echo "record:check skipped: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86 linux-image-amd64 busybox-static); 'npm run record:check -- --shipped' checks the shipped recordings"
   exit 0

@@ -101,6 +101,8 @@ export const importCommand: CommandModule<object, Args> = {
     const lost = lostLine(s.lost);
     if (lost) lines.push(lost);
     lines.push(attributionLine(s.attribution));
+    const maps = s.kernelEvents.iommu_map ?? 0;
+    if (s.mapOperations < maps) lines.push(`map operations: ${s.mapOperations} for ${maps} iommu:map events (scatter-gather maps: the map_more column)`);
     lines.push(`devices: ${s.devices.map((d) => `${printable(d.name)} (domain ${d.domain})`).join(', ') || 'none'}`);
     lines.push(...qemuLines(s.qemu));
     if (s.qemu) lines.push(`device accesses: ${s.qemu.translations} from the QEMU log`);

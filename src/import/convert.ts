@@ -5,8 +5,8 @@
 // iommu:unmap; linux-notes §7.3), else to the device that mapped that IOVA
 // earlier, else to one default domain. Each device gets its DMA-API default
 // domain, attached at its first event. `--device` attaches devices to the
-// default domain (kernels before 6.12 trace no dma:* events). A QEMU VT-d log
-// among the files adds the device's real accesses (qemu.ts).
+// default domain (kernels before 6.12 trace no dma:* events). A QEMU log (VT-d,
+// SMMUv3 or AMD-Vi) among the files adds the device's real accesses (qemu.ts).
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { Readable } from 'node:stream';
@@ -19,7 +19,7 @@ import { TraceWriter } from '../trace/writer.js';
 import { Rng } from '../workloads/rng.js';
 import { isKnownEvent, parseEvent, type KernelEvent } from './events.js';
 import { isNoise, parseLine, type LineFormat } from './lines.js';
-import { QemuLogParser, alignQemu, isQemuLine, otherQemuIommu } from './qemu.js';
+import { QemuLogParser, alignQemu, isQemuLine } from './qemu.js';
 import type { ImportStats } from './stats.js';
 
 export interface ImportOptions {
@@ -63,6 +63,8 @@ interface OutEvent {
   iova: bigint;
   paddr: bigint;
   size: bigint;
+  /** map rows: more maps of the same operation follow (the trace's map_more column). */
+  more?: boolean;
 }
 
 /** A line as it may be shown on a terminal (binary input shows as "?"). */
@@ -132,6 +134,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     sortedBackwardsTimestamps: 0,
     devices: [],
     events: 0,
+    mapOperations: 0,
     lost: { events: 0, markers: 0, unknownLosses: 0 },
   };
   const skip = (reason: string) => (stats.lines.skipped[reason] = (stats.lines.skipped[reason] ?? 0) + 1);
@@ -141,7 +144,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     if (stats.firstBad.length < 5) stats.firstBad.push(`${shownPath(file)}:${n}: ${printable(line.trim().slice(0, 160))}`);
   };
 
-  // 1. Parse every line. A file whose first event line is a QEMU vtd_* line is a QEMU log.
+  // 1. Parse every line. A file whose first event line is a QEMU vtd_*, smmu*_* or amdvi_* line is a QEMU log.
   const recs: Rec[] = [];
   const qemu = new QemuLogParser();
   let qemuFiles = 0;
@@ -155,11 +158,6 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         if (isQemu === null && line.trim() !== '') {
           isQemu = isQemuLine(line);
           if (isQemu) qemuFiles++;
-          const other = isQemu ? null : otherQemuIommu(line);
-          if (other)
-            throw new InputError(
-              `Cannot import "${file}": it is a QEMU log of the emulated ${other}; only Intel VT-d logs (vtd_* events) can be imported so far (docs/qemu.md)`,
-            );
         }
         if (isQemu) {
           const r = qemu.add(line);
@@ -218,6 +216,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       throw err;
     }
   }
+  qemu.finish();
   if (qemuFiles > 0 && recs.length === 0)
     throw new InputError(
       `Cannot import ${files.map((f) => `"${shownPath(f)}"`).join(', ')}: a QEMU log needs the guest kernel's iommu trace beside it (the maps and unmaps)`,
@@ -258,6 +257,21 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   }
   const posInCpu = new Map<number, number>();
   for (const list of byCpu.values()) list.forEach((idx, k) => posInCpu.set(idx, k));
+  // Map operations (docs/trace-format.md, map_more): iommu_map_sg() maps its
+  // segments one __iommu_map() each, at iova + mapped (iommu.c
+  // __iommu_map_sg()), each traced as one iommu:map, and syncs once after the
+  // last; so a map whose next event on its CPU is a map starting where it
+  // ends continues into that one. A separate iommu_map() call lands below
+  // (the IOVA allocator works down) or after another event on the CPU.
+  // mapNext[i]: the record that map i continues into, or -1.
+  const mapNext = new Int32Array(recs.length).fill(-1);
+  for (const list of byCpu.values())
+    for (let k = 0; k + 1 < list.length; k++) {
+      const e = recs[list[k]].ev;
+      const next = recs[list[k + 1]].ev;
+      if (e.kind === 'iommu_map' && next.kind === 'iommu_map' && next.iova === e.iova + e.size) mapNext[list[k]] = list[k + 1];
+    }
+  const mapRow = new Int32Array(recs.length).fill(-1); // record -> its map row in outEv
   const partner = (i: number): string | undefined => {
     const r = recs[i];
     const list = byCpu.get(r.cpu)!;
@@ -352,6 +366,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         if (ev.kind === 'iommu_map') {
           if (name) owner.set(ev.iova, name);
           push(r.ts, Op.Map, 0, domain, ev.iova, ev.paddr, ev.size);
+          mapRow[i] = outEv.length - 1;
         } else {
           owner.delete(ev.iova);
           push(r.ts, Op.Unmap, 0, domain, ev.iova, 0n, ev.size);
@@ -403,6 +418,13 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         break;
     }
   });
+  // An operation is one domain's: a run whose next map went to another domain (attributed otherwise) ends there.
+  for (let i = 0; i < recs.length; i++) {
+    if (mapRow[i] < 0) continue;
+    const next = mapNext[i];
+    if (next >= 0 && outEv[mapRow[next]].domain === outEv[mapRow[i]].domain) outEv[mapRow[i]].more = true;
+    else stats.mapOperations++;
+  }
   outEv.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.order - b.order));
   let events = outEv;
   if (qemuFiles > 0) {
@@ -433,17 +455,22 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   stats.events = events.length;
 
   // 5. Write.
-  const w = new TraceWriter(out, {
-    workload: `imported from ${names.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
-    importStats: {
-      lines: stats.lines,
-      attribution: stats.attribution,
-      synthesized: stats.synthesized,
-      devices: stats.devices,
-      lost: stats.lost,
-      ...(stats.qemu ? { qemu: stats.qemu } : {}),
+  const w = new TraceWriter(
+    out,
+    {
+      workload: `imported from ${names.join(', ')}${opts.synthesizeDma ? ' (synthesized DMA)' : ''}`,
+      importStats: {
+        lines: stats.lines,
+        attribution: stats.attribution,
+        synthesized: stats.synthesized,
+        devices: stats.devices,
+        lost: stats.lost,
+        mapOperations: stats.mapOperations,
+        ...(stats.qemu ? { qemu: stats.qemu } : {}),
+      },
     },
-  });
+    true,
+  );
   try {
     const ROWS = 65536;
     const b = allocBatch(ROWS);
@@ -457,6 +484,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       setU64Big(b.iova, i, e.iova);
       setU64Big(b.paddr, i, e.paddr);
       setU64Big(b.size, i, e.size);
+      b.mapMore![i] = e.more ? 1 : 0;
       if (b.length === ROWS) {
         await w.write(b);
         b.length = 0;

@@ -3,7 +3,7 @@
 // convert.ts so that `inspect` shows them without loading the importer and
 // the trace writer (apache-arrow).
 import { printable } from '../text.js';
-import type { AlignStats, QemuCounts } from './qemu.js';
+import { QEMU_IOMMUS, type AlignStats, type QemuCounts, type QemuIommu } from './qemu.js';
 
 export interface ImportStats {
   files: string[];
@@ -18,6 +18,8 @@ export interface ImportStats {
   sortedBackwardsTimestamps: number;
   devices: { name: string; requesterId: number; domain: number }[];
   events: number;
+  /** Map operations: runs of iommu:map events of one iommu_map_sg() call (the map_more column), each a single map otherwise. */
+  mapOperations: number;
   /** Events the kernel's ring buffer dropped ([LOST N EVENTS]); `unknownLosses` counts markers without a number. */
   lost: { events: number; markers: number; unknownLosses: number };
   /** With a QEMU log: QEMU's own counts and how the two sides were aligned. */
@@ -36,6 +38,8 @@ export function lostLine(lost: ImportStats['lost'] | undefined): string | null {
   return `warning: ${n} events were lost (${lost.markers} marker${lost.markers === 1 ? '' : 's'} in the trace): the replay misses them; re-record with a larger buffer_size_kb`;
 }
 
+const QEMU_IOMMU_NAMES: Record<QemuIommu, string> = { vtd: 'VT-d', smmuv3: 'SMMUv3', amd: 'AMD-Vi' };
+
 /** The line that import prints and inspect shows for a QEMU log. */
 export function qemuLines(q: ImportStats['qemu']): string[] {
   if (!q) return [];
@@ -44,15 +48,25 @@ export function qemuLines(q: ImportStats['qemu']): string[] {
     .map(([k, v]) => `${printable(k)} ${v}`)
     .join(', ');
   const a = q.alignment;
+  const iommu = q.iommu ?? 'vtd';
+  const msi = q.msiTranslations ? ` (${q.msiTranslations} of them MSIs to the ITS doorbell)` : '';
+  const full = q.iotlbCapacityResets !== undefined ? ` (${q.iotlbCapacityResets} because full)` : '';
+  const after = q.invalidationsFromFirstTranslation
+    ? Object.entries(q.invalidationsFromFirstTranslation)
+        .sort(([x], [y]) => (x < y ? -1 : 1))
+        .map(([k, v]) => `${printable(k)} ${v}`)
+        .join(', ')
+    : null;
   return [
-    `QEMU: ${q.translations} translations by ${q.devices.map((d) => printable(d)).join(', ') || 'no device'}; IOTLB hits ${q.iotlbHits}, updates ${q.iotlbUpdates}, resets ${q.iotlbResets}`,
-    `QEMU invalidation descriptors: ${inv || 'none'}`,
+    `QEMU ${QEMU_IOMMU_NAMES[iommu]}: ${q.translations} translations${msi} by ${q.devices.map((d) => printable(d)).join(', ') || 'no device'}; IOTLB hits ${q.iotlbHits}, updates ${q.iotlbUpdates}, resets ${q.iotlbResets}${full}`,
+    `QEMU ${iommu === 'vtd' ? 'invalidation descriptors' : 'commands'}: ${inv || 'none'}`,
+    ...(after !== null ? [`QEMU commands from its first translation on: ${after || 'none'}`] : []),
     `QEMU alignment: ${a.translations - a.unfit} of ${a.translations} translations inside a live mapping, ${a.unfit} do not fit (${a.unmatched} match no mapping); ${a.anchoredUnmaps} of ${a.guestUnmaps} unmaps anchored to their invalidation; clock drift ${a.driftMs.toFixed(3)} ms`,
   ];
 }
 
 /** The parts of ImportStats that an imported trace's "iommu.import" metadata holds (convert.ts writes them). */
-export type StoredImportStats = Partial<Pick<ImportStats, 'lines' | 'attribution' | 'synthesized' | 'devices' | 'lost' | 'qemu'>>;
+export type StoredImportStats = Partial<Pick<ImportStats, 'lines' | 'attribution' | 'synthesized' | 'devices' | 'lost' | 'mapOperations' | 'qemu'>>;
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -71,6 +85,7 @@ const SHAPES: Record<keyof StoredImportStats, { shape: string; ok: (v: unknown) 
     shape: 'a list of {name, requesterId, domain}',
     ok: (v) => Array.isArray(v) && v.every((d) => isObject(d) && typeof d.name === 'string' && countsOf(d, ['requesterId', 'domain'])),
   },
+  mapOperations: { shape: 'a count', ok: isCount },
   lost: {
     shape: '{events, markers, unknownLosses} counts',
     ok: (v) =>
@@ -83,7 +98,12 @@ const SHAPES: Record<keyof StoredImportStats, { shape: string; ok: (v: unknown) 
       if (!countsOf(v, ['translations', 'iotlbHits', 'iotlbUpdates', 'iotlbResets'])) return false;
       const q = v as Record<string, unknown>;
       const a = q.alignment as Record<string, unknown>;
+      const optionalCount = (k: string) => q[k] === undefined || isCount(q[k]);
       return (
+        (q.iommu === undefined || (QEMU_IOMMUS as readonly unknown[]).includes(q.iommu)) &&
+        optionalCount('iotlbCapacityResets') &&
+        optionalCount('msiTranslations') &&
+        (q.invalidationsFromFirstTranslation === undefined || countRecord(q.invalidationsFromFirstTranslation)) &&
         countRecord(q.invalidations) &&
         Array.isArray(q.devices) &&
         q.devices.every((d) => typeof d === 'string') &&

@@ -41,6 +41,14 @@ export class Mapping implements LeafSink {
   private readonly keptTags: ((domain: number) => readonly number[]) | undefined;
   /** The vendor's maps send commands (decided once: invalidation/vendor.ts `mapped`). */
   private readonly flushesMaps: boolean;
+  /**
+   * With flushesMaps, per domain slot: the pfn range [start, end) of the map
+   * operation in progress (its rows so far had map_more set), start -1 when
+   * none. Linux flushes once per operation, after its last map
+   * (iommu.c `__iommu_map_sg()`: `iotlb_sync_map(domain, iova, mapped)`).
+   */
+  private readonly mapOpStart: number[] = [];
+  private readonly mapOpEnd: number[] = [];
 
   constructor(
     private readonly rows: Rows,
@@ -78,6 +86,12 @@ export class Mapping implements LeafSink {
     const cm = this.counters.domain;
     const mb = dom * DOMAIN_FIELDS;
     cm[mb + M.mapOps]++;
+    // The operation this row continues, taken here so that a map that fails ends it without a flush (Linux unmaps what the call mapped).
+    let opStart = -1;
+    if (this.flushesMaps && (this.mapOpStart[dom] ?? -1) >= 0) {
+      opStart = this.mapOpStart[dom];
+      this.mapOpStart[dom] = -1;
+    }
     const type = a.domainType[dom];
     if (type !== T_PAGING && type !== T_SVA && type !== T_NESTED) {
       cm[mb + M.mapErrors]++; // EINVAL: not a paging domain
@@ -110,8 +124,15 @@ export class Mapping implements LeafSink {
     cm[mb + M.mapBytes] += size * 4096;
     if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's
     splitRange(pool, sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
-    // AMD with NpCache flushes what was mapped (§9.3); other vendors' maps send nothing.
-    if (this.flushesMaps) this.inv.mapped(dom, iova, iova + size, nowNs);
+    // AMD with NpCache flushes what was mapped (§9.3), once per map operation; other vendors' maps send nothing.
+    if (this.flushesMaps) {
+      const start = opStart >= 0 ? Math.min(opStart, iova) : iova;
+      const end = opStart >= 0 ? Math.max(this.mapOpEnd[dom], iova + size) : iova + size;
+      if (r.mapMore !== undefined && r.mapMore[row] !== 0) {
+        this.mapOpStart[dom] = start;
+        this.mapOpEnd[dom] = end;
+      } else this.inv.mapped(dom, start, end, nowNs);
+    }
   }
 
   // ---------------------------------------------------------------- unmap (§4)

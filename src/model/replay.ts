@@ -206,6 +206,7 @@ export class Replay implements ReplayResult {
     rows.iova = batch.iova;
     rows.paddr = batch.paddr;
     rows.size = batch.size;
+    rows.mapMore = batch.mapMore;
     rows.firstRow = batch.firstRow;
     if (!this.started) {
       this.started = true;

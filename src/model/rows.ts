@@ -9,6 +9,8 @@ export class Rows {
   iova: Uint32Array = new Uint32Array(0);
   paddr: Uint32Array = new Uint32Array(0);
   size: Uint32Array = new Uint32Array(0);
+  /** The optional map_more column (trace/schema.ts MAP_MORE_COLUMN), undefined when the batch has none. */
+  mapMore: Uint32Array | undefined = undefined;
   /** The batch's first row in the trace (for messages). */
   firstRow = 0;
   /** The row of the op in progress, in the batch: a memory-limit line names it (config/limits.ts MemoryBudget). */

@@ -15,6 +15,8 @@ export interface EventBatch {
   iova: Uint32Array;
   paddr: Uint32Array;
   size: Uint32Array;
+  /** The optional `map_more` column (schema.ts MAP_MORE_COLUMN); absent when the trace has none (every map its own operation). */
+  mapMore?: Uint32Array;
 }
 
 export const TWO_POW_32 = 4294967296;
@@ -69,6 +71,7 @@ export function allocBatch(capacity: number): EventBatch {
     iova: new Uint32Array(2 * capacity),
     paddr: new Uint32Array(2 * capacity),
     size: new Uint32Array(2 * capacity),
+    mapMore: new Uint32Array(capacity),
   };
 }
 
@@ -86,6 +89,7 @@ export function copyRow(src: EventBatch, from: number, dst: EventBatch, to: numb
   dst.paddr[2 * to + 1] = src.paddr[2 * from + 1];
   dst.size[2 * to] = src.size[2 * from];
   dst.size[2 * to + 1] = src.size[2 * from + 1];
+  if (dst.mapMore) dst.mapMore[to] = src.mapMore ? src.mapMore[from] : 0;
 }
 
 /** A copy of the first `length` rows with its own (8-byte aligned) storage. */
@@ -102,5 +106,6 @@ export function cloneBatch(b: EventBatch): EventBatch {
     iova: b.iova.slice(0, 2 * n),
     paddr: b.paddr.slice(0, 2 * n),
     size: b.size.slice(0, 2 * n),
+    ...(b.mapMore ? { mapMore: b.mapMore.slice(0, n) } : {}),
   };
 }

@@ -13,7 +13,7 @@
 import { decompressBuffer, codecName } from './codec.js';
 import { FormatError, fmtInt } from './flatbuf.js';
 import { Codec, TypeId, fieldTypeName, fixedBufferCount, isView, type ArrowField, type ArrowSchema, type RecordBatchHeader } from './format.js';
-import { COLUMNS, OP_NAMES, UNKNOWN_OP, type ColumnKind, type ColumnName } from './schema.js';
+import { COLUMNS, MAP_MORE_COLUMN, OP_NAMES, UNKNOWN_OP, type ColumnKind, type ColumnName } from './schema.js';
 import { printable } from '../text.js';
 import type { EventBatch } from './batch.js';
 
@@ -25,7 +25,7 @@ const MAX_STRING_BYTES_PER_ROW = 256;
 const NULL_OP = 254;
 
 interface Column {
-  name: ColumnName;
+  name: ColumnName | typeof MAP_MORE_COLUMN;
   kind: ColumnKind;
   field: ArrowField;
   /** Index of its node in the flattened field list. */
@@ -82,6 +82,12 @@ export function layoutOf(schema: ArrowSchema): Layout {
     }
     if (kind === 'op' && field.dictionary) opDictionary = field.dictionary.id;
     columns.push({ name, kind, field, node: flat.indexOf(field) });
+  }
+  // The optional map-operation column: read when present, checked as the others are.
+  const mapMore = schema.fields.find((f) => f.name === MAP_MORE_COLUMN);
+  if (mapMore) {
+    if (!isInt(mapMore)) throw new FormatError(`column "${MAP_MORE_COLUMN}" is ${fieldTypeName(mapMore)}, expected uint32 (or another integer type)`);
+    columns.push({ name: MAP_MORE_COLUMN, kind: 'uint32', field: mapMore, node: flat.indexOf(mapMore) });
   }
   return { fixed: flat.map(fixedBufferCount), view: flat.map(isView), columns, opDictionary, dictionaries };
 }
@@ -453,7 +459,8 @@ export function decodeColumns(
       if (values.length < intBytes(f, n)) throw new FormatError(`${what}: ${values.length} bytes of values for ${n} rows, expected ${intBytes(f, n)}`);
       const at = firstNull(validity, n, nulls, what);
       if (at >= 0) throw new FormatError(`${what} has a null at row ${firstRow + at}`);
-      out[c.name as Exclude<ColumnName, 'op'>] = c.kind === 'uint64' ? toWords(f, values, n, what, firstRow) : toU32(f, values, n, what, firstRow);
+      if (c.name === MAP_MORE_COLUMN) out.mapMore = toU32(f, values, n, what, firstRow);
+      else out[c.name as Exclude<ColumnName, 'op'>] = c.kind === 'uint64' ? toWords(f, values, n, what, firstRow) : toU32(f, values, n, what, firstRow);
     } catch (err) {
       if (err instanceof FormatError && h.codec !== Codec.None && /frame|compressed/.test(err.message))
         throw new FormatError(`${where}, ${what}: a buffer compressed with ${codecName(h.codec)} cannot be read: ${err.message}`);

@@ -37,6 +37,14 @@ export const COLUMNS: ReadonlyArray<{ name: ColumnName; kind: ColumnKind }> = [
 ];
 export type ColumnName = 'ts' | 'op' | 'device' | 'pasid' | 'domain' | 'iova' | 'paddr' | 'size';
 
+/**
+ * The optional column of map-operation boundaries (docs/trace-format.md): on
+ * a `map` row, nonzero when more `map` rows of the same operation (one
+ * `iommu_map_sg()` call) follow for its domain; 0, or no such column, ends
+ * the operation at that row, so that each map is its own operation.
+ */
+export const MAP_MORE_COLUMN = 'map_more';
+
 export const META_VERSION = 'iommu.trace.version';
 export const META_DOMAINS = 'iommu.domains';
 export const META_TOPOLOGY = 'iommu.topology';

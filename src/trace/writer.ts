@@ -10,12 +10,12 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { cloneBatch, type EventBatch } from './batch.js';
 import { metadataToRaw } from './metadata.js';
-import { OP_NAMES, type TraceMetadata } from './schema.js';
+import { MAP_MORE_COLUMN, OP_NAMES, type TraceMetadata } from './schema.js';
 
 const OP_DICTIONARY = A.vectorFromArray([...OP_NAMES], new A.Utf8());
 const OP_TYPE = new A.Dictionary(new A.Utf8(), new A.Int8(), 0, false);
 
-function traceSchema(meta: Partial<TraceMetadata>): A.Schema {
+function traceSchema(meta: Partial<TraceMetadata>, mapOps: boolean): A.Schema {
   const u64 = new A.Uint64();
   const u32 = new A.Uint32();
   return new A.Schema(
@@ -28,6 +28,7 @@ function traceSchema(meta: Partial<TraceMetadata>): A.Schema {
       new A.Field('iova', u64, false),
       new A.Field('paddr', u64, false),
       new A.Field('size', u64, false),
+      ...(mapOps ? [new A.Field(MAP_MORE_COLUMN, u32, false)] : []),
     ],
     metadataToRaw(meta),
   );
@@ -60,6 +61,7 @@ export function toRecordBatch(schema: A.Schema, b: EventBatch): A.RecordBatch {
     u64Data(b.paddr, n),
     u64Data(b.size, n),
   ];
+  if (schema.fields.length > children.length) children.push(u32Data(b.mapMore ?? new Uint32Array(n), n));
   const struct = A.makeData({ type: new A.Struct(schema.fields), length: n, nullCount: 0, children });
   return new A.RecordBatch(schema, struct);
 }
@@ -76,13 +78,14 @@ export class TraceWriter {
   /** A device or FIFO target: written in place, never renamed over. */
   private readonly direct: boolean;
 
-  constructor(file: string, meta: Partial<TraceMetadata>) {
+  /** `mapOps`: write the `map_more` column (map-operation boundaries, docs/trace-format.md). */
+  constructor(file: string, meta: Partial<TraceMetadata>, mapOps = false) {
     ensureDir(path.dirname(file));
     const target = outputTarget(file);
     this.path = target.path;
     this.direct = target.direct;
     this.tmpPath = target.direct ? target.path : `${target.path}.tmp-${process.pid}`;
-    this.schema = traceSchema(meta);
+    this.schema = traceSchema(meta, mapOps);
     this.writer = file.endsWith('.arrow') ? new A.RecordBatchFileWriter() : new A.RecordBatchStreamWriter();
     this.writer.reset(undefined, this.schema);
     this.out = fs.createWriteStream(this.tmpPath);
@@ -135,8 +138,8 @@ export class TraceWriter {
 }
 
 /** Writes whole batches to `file` (convenience for tests, generators and importers). */
-export async function writeTrace(file: string, meta: Partial<TraceMetadata>, batches: Iterable<EventBatch>): Promise<number> {
-  const w = new TraceWriter(file, meta);
+export async function writeTrace(file: string, meta: Partial<TraceMetadata>, batches: Iterable<EventBatch>, mapOps = false): Promise<number> {
+  const w = new TraceWriter(file, meta, mapOps);
   try {
     for (const b of batches) await w.write(b);
     await w.close();

@@ -11,6 +11,8 @@ export interface Ev {
   iova?: number | bigint;
   paddr?: number | bigint;
   size?: number | bigint;
+  /** map rows: more maps of this operation follow (the trace's optional map_more column). */
+  mapMore?: number;
 }
 
 function put64(words: Uint32Array, i: number, v: number | bigint | undefined): void {
@@ -31,6 +33,7 @@ export function batchOf(events: Ev[]): EventBatch {
     put64(b.iova, i, e.iova);
     put64(b.paddr, i, e.paddr);
     put64(b.size, i, e.size);
+    b.mapMore![i] = e.mapMore ?? 0;
   });
   b.length = events.length;
   return b;

@@ -164,7 +164,7 @@ export type VendorName = 'vtd' | 'amd' | 'smmuv3';
 export const SMMU_SIZES = [['4K'], ['4K', '2M'], ['4K', '2M', '1G'], ['16K'], ['16K', '32M'], ['64K'], ['64K', '512M']];
 
 /**
- * randomCase under a vendor (model §9): amd draws npCache; smmuv3 draws
+ * randomCase under a vendor (model §9): amd draws npCache and map operations; smmuv3 draws
  * range invalidation, the forced-sync erratum, sometimes a tiny ASID space,
  * and granule bitmaps for the domains, SVA and the second SMMU, with maps and
  * unmaps moved onto the granule (and some 512M/32M blocks) so that larger
@@ -175,7 +175,11 @@ export function vendorCase(seed: number, vendor: VendorName): { events: Ev[]; co
   const base = randomCase(seed);
   const rng = new Rng(seed * 15485863 + 7);
   const config: Record<string, unknown> = { ...base.config, vendor };
-  if (vendor === 'amd') config.amd = { npCache: rng.chance(0.4) };
+  if (vendor === 'amd') {
+    config.amd = { npCache: rng.chance(0.4) };
+    // Map operations (the trace's map_more column): some maps continue into their domain's next one.
+    return { events: base.events.map((e) => (e.op === 'map' && rng.chance(0.3) ? { ...e, mapMore: 1 } : e)), config, meta: base.meta };
+  }
   if (vendor !== 'smmuv3') return { events: base.events, config, meta: base.meta };
   delete config.pageTable; // io-pgtable-arm's levels follow the granule (§9.2); the engine refuses pageTable.levels under smmuv3
   config.smmu = { rangeInvalidation: rng.chance(0.6), forceSyncErratum: rng.chance(0.4), asidBits: rng.chance(0.3) ? 1 + rng.int(2) : 16 };

@@ -35,15 +35,15 @@ describe('qemu-counts.mjs on the shipped recordings', () => {
       iotlbCapacityResets: 0,
       rangePieces: 612,
     });
-    expect(c.commands).toMatchObject({ TLBI_NH_VA: 612, SYNC: 619, TLBI_NH_ASID: 1 });
-    expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_VA: 612, SYNC: 612 });
+    expect(c.commands).toMatchObject({ TLBI_NH_VA: 612, CMD_SYNC: 619, TLBI_NH_ASID: 1 });
+    expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_VA: 612, CMD_SYNC: 612 });
     expect(c.guest).toMatchObject({ map: 4914, unmap: 612 });
   }, 60_000);
 
   it('SMMUv3 lazy: flushes are TLBI_NH_ASID + CMD_SYNC, no TLBI_NH_VA', () => {
     const c = recording('smmuv3-lazy');
     expect(c).toMatchObject({ translations: 10350, iotlbHits: 1912, iotlbMisses: 8438, rangePieces: 0 });
-    expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_ASID: 605, SYNC: 605 });
+    expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_ASID: 605, CMD_SYNC: 605 });
     expect(c.guest).toMatchObject({ map: 4928, unmap: 612 });
   }, 60_000);
 
@@ -68,21 +68,21 @@ describe('qemu-counts.mjs on the shipped recordings', () => {
   it('SMMUv3 lazy with a fast CPU: the flush queue batches unmaps', () => {
     const c = recording('smmuv3-lazy-fast');
     expect(c).toMatchObject({ translations: 10351, iotlbHits: 3675, iotlbMisses: 6676 });
-    expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_ASID: 281, SYNC: 281 });
+    expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_ASID: 281, CMD_SYNC: 281 });
     expect(c.guest).toMatchObject({ map: 4665, unmap: 612 });
   }, 60_000);
 
   it('SMMUv3 lazy sequential: QEMU empties its 256-entry IOTLB when a fill finds it full', () => {
     const c = recording('smmuv3-lazy-seq');
     expect(c).toMatchObject({ translations: 11799, iotlbHits: 2240, iotlbMisses: 9559, iotlbResets: 33, iotlbCapacityResets: 32 });
-    expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_ASID: 22, SYNC: 22 });
+    expect(c.commandsFromFirstTranslation).toEqual({ TLBI_NH_ASID: 22, CMD_SYNC: 22 });
     expect(c.guest).toMatchObject({ map: 1303, unmap: 204 });
   }, 60_000);
 
   it('splits: QEMU logs a 3- or 5-page SMMUv3 range as two pieces; Linux splits AMD-Vi flushes itself', () => {
     const s = recording('smmuv3-split');
     expect(s).toMatchObject({ translations: 2751, iotlbHits: 1928, iotlbMisses: 823, rangePieces: 412 });
-    expect(s.commandsFromFirstTranslation).toEqual({ TLBI_NH_VA: 212, SYNC: 212 });
+    expect(s.commandsFromFirstTranslation).toEqual({ TLBI_NH_VA: 212, CMD_SYNC: 212 });
     expect(s.guest).toMatchObject({ map: 774, unmap: 212 });
     const a = recording('amd-split');
     expect(a).toMatchObject({ translations: 2547, iotlbHits: 678, iotlbMisses: 1869 });

@@ -179,6 +179,41 @@ describe('amd: NpCache (§9.3)', () => {
     expect(replayEvents(ev, { ...AMD, ...devtlb }).totals.invalidation.commands).toMatchObject({ page: 0, domain: 0, devtlb: 0, wait: 0 });
   });
 
+  it("NpCache's flush after map counts once per map operation (map_more): a 3-row scatter-gather map of [0, 0x4000) is one 16K command and one wait, not 3 and 3", () => {
+    // iommu_map_sg() maps its segments with one __iommu_map() each (one iommu:map event each) and syncs once over the whole.
+    const sg: Ev[] = [
+      { op: 'attach', device: DEV, domain: 1 },
+      { op: 'map', domain: 1, iova: 0, paddr: 0x10000, size: K4, mapMore: 1 },
+      { op: 'map', domain: 1, iova: K4, paddr: 0x30000, size: K4, mapMore: 1 },
+      { op: 'map', domain: 1, iova: 2 * K4, paddr: 0x50000, size: 2 * K4 }, // ends the operation: [0, 0x4000) is one aligned 16K block
+    ];
+    const byName = (s: ReturnType<typeof replayEvents>) => s.totals.invalidation.commands.byName;
+    expect(byName(replayEvents(sg, NP))).toEqual({ INVALIDATE_IOMMU_PAGES: 1, INVALIDATE_IOTLB_PAGES: 0, COMPLETION_WAIT: 1 });
+    // The same rows without map_more (older traces): each map its own operation, 4K@0, 4K@0x1000, 8K@0x2000.
+    const single = sg.map((e) => ({ ...e, mapMore: undefined }));
+    expect(byName(replayEvents(single, NP))).toEqual({ INVALIDATE_IOMMU_PAGES: 3, INVALIDATE_IOTLB_PAGES: 0, COMPLETION_WAIT: 3 });
+    // Without NpCache maps send nothing, map_more or not.
+    expect(byName(replayEvents(sg, AMD))).toEqual({ INVALIDATE_IOMMU_PAGES: 0, INVALIDATE_IOTLB_PAGES: 0, COMPLETION_WAIT: 0 });
+  });
+
+  it("a map operation is per domain (another domain's map between its rows flushes alone), and a map that fails ends it unflushed", () => {
+    const s = replayEvents(
+      [
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'attach', device: DEV2, domain: 2 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4, mapMore: 1 },
+        { op: 'map', domain: 2, iova: 0, paddr: 0, size: K4 }, // domain 2's own operation: 1 command, 1 wait
+        { op: 'map', domain: 1, iova: K4, paddr: K4, size: K4 }, // ends domain 1's [0, 0x2000): one 8K command, 1 wait
+        { op: 'map', domain: 1, iova: 4 * K4, paddr: 4 * K4, size: K4, mapMore: 1 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 }, // EEXIST: the operation fails, nothing is flushed
+        { op: 'map', domain: 1, iova: 8 * K4, paddr: 8 * K4, size: K4 }, // its own operation: 4K@0x8000, 1 wait
+      ],
+      NP,
+    );
+    expect(s.totals.invalidation.commands.byName).toEqual({ INVALIDATE_IOMMU_PAGES: 3, INVALIDATE_IOTLB_PAGES: 0, COMPLETION_WAIT: 3 });
+    expect(s.totals.invalidation.entriesRemoved).toBe(0);
+  });
+
   it('NpCache with lazy mode: maps still flush, and a domain-wide flush is one all-addresses INVALIDATE_IOMMU_PAGES per instance', () => {
     const s = replayEvents(
       [

@@ -247,6 +247,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
   const vc = cfg as unknown as VendorFields;
   const vendor = vc.vendor ?? 'vtd';
   const npCache = vendor === 'amd' && (vc.amd?.npCache ?? false);
+  /** §9.3 amd npCache: per domain id, the range of the map operation in progress (its rows so far had mapMore). */
+  const mapOp = new Map<number, { s: bigint; e: bigint }>();
   const ril = vc.smmu?.rangeInvalidation ?? true;
   const forceSync = vc.smmu?.forceSyncErratum ?? false;
   const asidBits = vc.smmu?.asidBits ?? 16;
@@ -868,6 +870,9 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       case 'map': {
         const d = dom(ev.domain ?? 0);
         d.c.mapOps++;
+        // The map operation this row continues (trace-format's map_more): taken now, so a failing map ends it unflushed.
+        const op = mapOp.get(d.id);
+        mapOp.delete(d.id);
         if (d.type !== 'paging' && d.type !== 'sva' && d.type !== 'nested') {
           d.c.mapErrors++;
           break;
@@ -891,7 +896,14 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         // §9.3 amd with npCache (iommu_map() → amd_iommu_iotlb_sync_map() → domain_flush_np_cache()): the mapped range is
         // flushed as a sync is, not counted as one. Paging domains only: an SVA map is a CPU page-table change, which
         // no iommu_map() follows (docs/vendors-evidence.md §1.6: NpCache does not apply to the PASID paths).
-        if (npCache && d.type === 'paging' && d.atts.length !== 0) amdFlushRange(d, iova, iova + size);
+        // Once per map operation, after its last map (iommu.c __iommu_map_sg(): iotlb_sync_map(domain, iova, mapped)),
+        // over the operation's range.
+        if (npCache) {
+          const s = op && op.s < iova ? op.s : iova;
+          const e = op && op.e > iova + size ? op.e : iova + size;
+          if (ev.mapMore) mapOp.set(d.id, { s, e });
+          else if (d.type === 'paging' && d.atts.length !== 0) amdFlushRange(d, s, e);
+        }
         break;
       }
       case 'unmap': {
