@@ -1,0 +1,282 @@
+// Calibration (`fit`, docs/fit.md): replays each measured experiment under
+// every candidate IOTLB geometry and fits the time per transaction as
+//   fixedNs + iotlbHit x hits + walkAccess x walk accesses + walkCacheHit x walk-cache hits
+// (per transaction, non-negative costs, least squares on relative error:
+// stats/nnls.ts), then ranks the candidates by their worst relative error
+// over the experiments. A trace is decoded once for all the candidates: in
+// strict mode without walk caches they are lanes of one replay
+// (caches/lanes.ts, run.ts replayPointsFed).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ReplayConfig } from '../config/config.js';
+import { InputError } from '../errors.js';
+import { nnlsRelative } from '../stats/nnls.js';
+import type { Summary } from '../stats/summary.js';
+import { DEFAULT_OPTIONS, generate } from '../workloads/index.js';
+import { parseWindowDescription, window, type WindowShape } from '../workloads/window.js';
+import { fileFeed } from './curve.js';
+import { replayPointsFed } from './run.js';
+
+/** One measured experiment: a row of the CSV. */
+export interface MeasuredRow {
+  /** The CSV line it came from (1 = the header). */
+  line: number;
+  /** A trace file (resolved) or a workload description (`window:4M:64`). */
+  trace: string;
+  /** What was measured: transactions per second, or bytes per second. */
+  unit: 'transactions/s' | 'bytes/s';
+  measured: number;
+}
+
+/** A candidate: a configuration the fit prices. */
+export interface Candidate {
+  /** "64x4 lru", "256xfull plru", "64x4 lru walkCache 16x4". */
+  label: string;
+  config: ReplayConfig;
+}
+
+/** The fitted costs, in ns (per transaction, per hit, per walk access, per walk-cache hit). */
+export interface FittedCosts {
+  fixedNs: number;
+  iotlbHitNs: number;
+  walkAccessNs: number;
+  walkCacheHitNs: number;
+}
+
+/** The cost terms in the order the fit keeps them when the rows cannot tell them apart (the later is left at 0). */
+const TERMS = ['fixedNs', 'walkAccessNs', 'walkCacheHitNs', 'iotlbHitNs'] as const;
+
+/** What one replay of a row gives the fit: counts per transaction. */
+export interface RowCounts {
+  transactions: number;
+  bytesPerTransaction: number;
+  hitsPer: number;
+  walksPer: number;
+  walkAccessesPer: number;
+  walkCacheHitsPer: number;
+}
+
+export interface RowPrediction {
+  line: number;
+  trace: string;
+  unit: MeasuredRow['unit'];
+  measured: number;
+  predicted: number;
+  /** (predicted - measured) / measured. */
+  error: number;
+  hitRate: number;
+  walkAccessesPerTransaction: number;
+}
+
+export interface CandidateFit {
+  label: string;
+  configuration: ReplayConfig;
+  costs: FittedCosts;
+  /** Cost terms the rows cannot tell apart from the ones kept (left at 0): docs/fit.md. */
+  notSeparable: (keyof FittedCosts)[];
+  /** What a miss adds to a transaction over a hit (walk and walk-cache time less the hit), ns: defined even when the terms are not separable. */
+  missCostNs: number;
+  worstError: number;
+  medianError: number;
+  predictions: RowPrediction[];
+}
+
+export interface FitOptions {
+  /** Transactions of a generated (described) trace. */
+  events: number;
+  seed: number;
+  /** Called once a trace has been replayed under every candidate. */
+  onTrace?: (done: number, total: number) => void;
+}
+
+/** The median of `values` (not empty). */
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** A row's trace as a file: itself, or its description generated into `tmp`. */
+async function traceFile(trace: string, tmp: string, index: number, opts: FitOptions): Promise<string> {
+  if (!trace.startsWith('window:')) return trace;
+  const shape: WindowShape = parseWindowDescription(trace);
+  const file = path.join(tmp, `row-${index}.arrows`);
+  // Fragmentation 0: the buffer is one contiguous, aligned block, as pcie-bench's
+  // hugepage-backed buffer is; whether it is mapped with 2M pages is the bitmap's call.
+  await generate(window, file, { ...DEFAULT_OPTIONS, events: opts.events, seed: opts.seed, fragmentation: 0, ...shape });
+  return file;
+}
+
+function countsOf(s: Summary, trace: string): RowCounts {
+  const t = s.totals;
+  if (t.dma.faults > 0 || t.dma.passthrough > 0)
+    throw new InputError(
+      `Cannot fit "${trace}": ${t.dma.faults} of its DMAs fault and ${t.dma.passthrough} pass through under "${s.config.name}"; every transaction of a calibration must translate`,
+    );
+  const n = t.dma.events;
+  if (n === 0) throw new InputError(`Cannot fit "${trace}": it has no DMA transactions`);
+  return {
+    transactions: n,
+    bytesPerTransaction: t.dma.bytes / n,
+    hitsPer: t.iotlb.hits / n,
+    walksPer: t.walks.count / n,
+    walkAccessesPer: t.walks.memoryAccesses / n,
+    walkCacheHitsPer: t.walks.walkCacheHits / n,
+  };
+}
+
+/**
+ * The counts of every distinct trace of `rows` under every candidate:
+ * result[trace][candidate]. Each trace is decoded once for all candidates.
+ */
+export async function replayRows(rows: MeasuredRow[], candidates: Candidate[], opts: FitOptions): Promise<Map<string, RowCounts[]>> {
+  const traces = [...new Set(rows.map((r) => r.trace))];
+  const out = new Map<string, RowCounts[]>();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-replay-fit-'));
+  try {
+    for (const [i, trace] of traces.entries()) {
+      const file = await traceFile(trace, tmp, i, opts);
+      const summaries = await replayPointsFed(
+        fileFeed([file]),
+        candidates.map((c) => c.config),
+      );
+      out.set(
+        trace,
+        summaries.map((s) => countsOf(s, trace)),
+      );
+      if (file !== trace) fs.rmSync(file, { force: true });
+      opts.onTrace?.(i + 1, traces.length);
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/** A row's measured transactions per second (bytes per second over the trace's bytes per transaction). */
+function measuredTransactionsPerS(row: MeasuredRow, c: RowCounts): number {
+  return row.unit === 'transactions/s' ? row.measured : row.measured / c.bytesPerTransaction;
+}
+
+function nsPerTransaction(costs: FittedCosts, c: RowCounts): number {
+  return costs.fixedNs + costs.iotlbHitNs * c.hitsPer + costs.walkAccessNs * c.walkAccessesPer + costs.walkCacheHitNs * c.walkCacheHitsPer;
+}
+
+/** The predictions and errors of `costs` on the rows. */
+export function evaluate(
+  label: string,
+  config: ReplayConfig,
+  costs: FittedCosts,
+  notSeparable: (keyof FittedCosts)[],
+  rows: MeasuredRow[],
+  counts: RowCounts[],
+): CandidateFit {
+  const predictions = rows.map((row, i) => {
+    const c = counts[i];
+    const ns = nsPerTransaction(costs, c);
+    const perS = ns > 0 ? 1e9 / ns : Infinity;
+    const predicted = row.unit === 'transactions/s' ? perS : perS * c.bytesPerTransaction;
+    return {
+      line: row.line,
+      trace: row.trace,
+      unit: row.unit,
+      measured: row.measured,
+      predicted,
+      error: (predicted - row.measured) / row.measured,
+      hitRate: c.hitsPer + c.walksPer === 0 ? 0 : c.hitsPer / (c.hitsPer + c.walksPer),
+      walkAccessesPerTransaction: c.walkAccessesPer,
+    };
+  });
+  const abs = predictions.map((p) => Math.abs(p.error));
+  // A miss: its walk's accesses and walk-cache hits, less the hit it is not (means over the rows' walks).
+  let walks = 0;
+  let accesses = 0;
+  let wcHits = 0;
+  for (const c of counts) {
+    walks += c.walksPer;
+    accesses += c.walkAccessesPer;
+    wcHits += c.walkCacheHitsPer;
+  }
+  const missCostNs = walks === 0 ? 0 : (costs.walkAccessNs * accesses + costs.walkCacheHitNs * wcHits) / walks - costs.iotlbHitNs;
+  return {
+    label,
+    configuration: config,
+    costs,
+    notSeparable,
+    missCostNs,
+    worstError: Math.max(...abs),
+    medianError: median(abs),
+    predictions,
+  };
+}
+
+/** The configuration with the fitted costs that the model has fields for (docs/fit.md: the fixed time and walk-cache hits have none). */
+export function withFittedCosts(config: ReplayConfig, costs: FittedCosts, name: string): ReplayConfig {
+  return { ...config, name, costs: { ...config.costs, iotlbHit: costs.iotlbHitNs, walkAccess: costs.walkAccessNs } };
+}
+
+/** Fits one candidate's costs to the rows (counts in row order). */
+export function fitCandidate(candidate: Candidate, rows: MeasuredRow[], counts: RowCounts[]): CandidateFit {
+  const x = counts.map((c) => {
+    const term: Record<(typeof TERMS)[number], number> = {
+      fixedNs: 1,
+      walkAccessNs: c.walkAccessesPer,
+      walkCacheHitNs: c.walkCacheHitsPer,
+      iotlbHitNs: c.hitsPer,
+    };
+    return TERMS.map((t) => term[t]);
+  });
+  const y = rows.map((row, i) => 1e9 / measuredTransactionsPerS(row, counts[i]));
+  const r = nnlsRelative(x, y);
+  const costs = Object.fromEntries(TERMS.map((t, j) => [t, r.coefficients[j]])) as unknown as FittedCosts;
+  return evaluate(
+    candidate.label,
+    withFittedCosts(candidate.config, costs, `fit ${candidate.label}`),
+    costs,
+    r.dependent.map((j) => TERMS[j]),
+    rows,
+    counts,
+  );
+}
+
+/** Best first: worst error, then median error, then the order the candidates were given. */
+export function rankFits(fits: CandidateFit[]): CandidateFit[] {
+  return fits
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => a.f.worstError - b.f.worstError || a.f.medianError - b.f.medianError || a.i - b.i)
+    .map(({ f }) => f);
+}
+
+/** The labels of the candidates (best first) whose worst error is within `margin` of the best's: the measurements do not tell them apart. */
+export function tiesOf(ranked: CandidateFit[], margin: number): string[] {
+  if (ranked.length === 0) return [];
+  return ranked.filter((f) => f.worstError <= ranked[0].worstError + margin).map((f) => f.label);
+}
+
+/** Replays the rows under every candidate and fits each: the fits, best first. */
+export async function fitRows(rows: MeasuredRow[], candidates: Candidate[], opts: FitOptions): Promise<CandidateFit[]> {
+  const counts = await replayRows(rows, candidates, opts);
+  return rankFits(
+    candidates.map((cand, k) =>
+      fitCandidate(
+        cand,
+        rows,
+        rows.map((r) => counts.get(r.trace)![k]),
+      ),
+    ),
+  );
+}
+
+/** Replays the rows under one fitted configuration and prices them with its costs (no fitting): `fit --predict`. */
+export async function predictRows(rows: MeasuredRow[], candidate: Candidate, costs: FittedCosts, opts: FitOptions): Promise<CandidateFit> {
+  const counts = await replayRows(rows, [candidate], opts);
+  return evaluate(
+    candidate.label,
+    candidate.config,
+    costs,
+    [],
+    rows,
+    rows.map((r) => counts.get(r.trace)![0]),
+  );
+}
