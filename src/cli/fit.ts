@@ -249,7 +249,7 @@ export const fitCommand: CommandModule<object, Args> = {
       .option('iotlb', {
         type: 'string',
         array: true,
-        defaultDescription: '16 to 4096 entries, full, 8 and 4 ways',
+        defaultDescription: '16 to 4096 entries full, 8- and 4-way; 24 to 3072 full, 12- and 6-way',
         describe: 'candidate IOTLB geometries ENTRIESxWAYS, e.g. 64x4 128xfull',
       })
       .option('policy', {

@@ -66,6 +66,16 @@ describe('fit', () => {
     expect(pj.kind).toBe('predict');
     expect(pj.candidates).toHaveLength(1);
     expect(pj.candidates[0].worstError).toBeCloseTo(best.worstError, 9);
+
+    // rate_bytes: bytes per second over the trace's 64 bytes a transaction, the same predictions.
+    const bytesCsv = path.join(dir, 'bytes.csv');
+    const lines = fs.readFileSync(csv, 'utf8').trim().split('\n');
+    fs.writeFileSync(bytesCsv, ['trace,rate_bytes', ...lines.slice(2).map((l) => `${l.split(',')[0]},${Number(l.split(',')[1]) * 64}`)].join('\n') + '\n');
+    const bytes = path.join(dir, 'bytes');
+    expect(runCli(['fit', '--predict', path.join(out, 'fit.json'), bytesCsv, '--events', String(EVENTS), '--out', bytes, '--quiet']).status).toBe(0);
+    const bj = JSON.parse(fs.readFileSync(path.join(bytes, 'fit.json'), 'utf8'));
+    expect(bj.candidates[0].predictions[0].unit).toBe('bytes/s');
+    bj.candidates[0].predictions.forEach((p: { error: number }, i: number) => expect(p.error).toBeCloseTo(pj.candidates[0].predictions[i].error, 9));
   }, 240_000);
 
   describe('bad measurements: one line, exit 2, no output', () => {
