@@ -200,7 +200,6 @@ function candidatesOf(args: Args): Candidate[] {
     const points = expandSweep({ ...withWc, ...sweep }, { iotlb: args.iotlb ?? DEFAULT_IOTLB_GRID, pageSizes: pageSizesOf(args.pageSizes) }, source);
     for (const p of points) out.push({ label: candidateLabel(p.config), config: p.config });
   }
-  // Lazy mode and walk caches replay each candidate on its own: allowed, but say it is slow? No: the result is the same.
   return out;
 }
 

@@ -116,7 +116,8 @@ export async function fitChart(r: FitReport, width = 560, height = 260): Promise
     encoding: {
       x: { field: 'row', type: 'ordinal', sort: order, title: 'measurement (CSV line: trace)', axis: { labelAngle: -40, labelLimit: 160 } },
       y: { field: 'rate', type: 'quantitative', title: units.length === 1 ? units[0] : 'rate', axis: { format: '~s' } },
-      color: { field: 'series', type: 'nominal', title: null, scale: { domain: series } },
+      // Measured in black, the candidates in colours (the best first).
+      color: { field: 'series', type: 'nominal', title: null, scale: { domain: series, range: ['#222', '#e45756', '#4c78a8', '#f58518'] } },
     },
     layer: [
       { mark: { type: 'line', point: false }, transform: [{ filter: "datum.series !== 'measured'" }] },

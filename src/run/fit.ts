@@ -163,15 +163,16 @@ function nsPerTransaction(costs: FittedCosts, c: RowCounts): number {
   return costs.fixedNs + costs.iotlbHitNs * c.hitsPer + costs.walkAccessNs * c.walkAccessesPer + costs.walkCacheHitNs * c.walkCacheHitsPer;
 }
 
-/** The predictions and errors of `costs` on the rows. */
-export function evaluate(
-  label: string,
-  config: ReplayConfig,
-  costs: FittedCosts,
-  notSeparable: (keyof FittedCosts)[],
-  rows: MeasuredRow[],
-  counts: RowCounts[],
-): CandidateFit {
+/** What a candidate is priced with: its label, configuration and costs, and the terms the fit could not separate. */
+export interface Priced {
+  label: string;
+  config: ReplayConfig;
+  costs: FittedCosts;
+  notSeparable: (keyof FittedCosts)[];
+}
+
+/** The predictions and errors of a priced candidate on the rows (counts in row order). */
+export function evaluate(rows: MeasuredRow[], counts: RowCounts[], { label, config, costs, notSeparable }: Priced): CandidateFit {
   const predictions = rows.map((row, i) => {
     const c = counts[i];
     const ns = nsPerTransaction(costs, c);
@@ -230,14 +231,12 @@ export function fitCandidate(candidate: Candidate, rows: MeasuredRow[], counts: 
   const y = rows.map((row, i) => 1e9 / measuredTransactionsPerS(row, counts[i]));
   const r = nnlsRelative(x, y);
   const costs = Object.fromEntries(TERMS.map((t, j) => [t, r.coefficients[j]])) as unknown as FittedCosts;
-  return evaluate(
-    candidate.label,
-    withFittedCosts(candidate.config, costs, `fit ${candidate.label}`),
+  return evaluate(rows, counts, {
+    label: candidate.label,
+    config: withFittedCosts(candidate.config, costs, `fit ${candidate.label}`),
     costs,
-    r.dependent.map((j) => TERMS[j]),
-    rows,
-    counts,
-  );
+    notSeparable: r.dependent.map((j) => TERMS[j]),
+  });
 }
 
 /** Best first: worst error, then median error, then the order the candidates were given. */
@@ -272,11 +271,8 @@ export async function fitRows(rows: MeasuredRow[], candidates: Candidate[], opts
 export async function predictRows(rows: MeasuredRow[], candidate: Candidate, costs: FittedCosts, opts: FitOptions): Promise<CandidateFit> {
   const counts = await replayRows(rows, [candidate], opts);
   return evaluate(
-    candidate.label,
-    candidate.config,
-    costs,
-    [],
     rows,
     rows.map((r) => counts.get(r.trace)![0]),
+    { label: candidate.label, config: candidate.config, costs, notSeparable: [] },
   );
 }
