@@ -66,6 +66,10 @@ describe('fit', () => {
     expect(pj.kind).toBe('predict');
     expect(pj.candidates).toHaveLength(1);
     expect(pj.candidates[0].worstError).toBeCloseTo(best.worstError, 9);
+    // Deterministic: the same inputs give the same bytes.
+    const again = path.join(dir, 'again');
+    expect(runCli(['fit', '--predict', path.join(out, 'fit.json'), csv, '--events', String(EVENTS), '--out', again, '--quiet']).status).toBe(0);
+    for (const f of fs.readdirSync(pred)) expect(fs.readFileSync(path.join(again, f)).equals(fs.readFileSync(path.join(pred, f))), f).toBe(true);
 
     // rate_bytes: bytes per second over the trace's 64 bytes a transaction, the same predictions.
     const bytesCsv = path.join(dir, 'bytes.csv');
