@@ -287,7 +287,6 @@ export const fitCommand: CommandModule<object, Args> = {
         ? undefined
         : (done: number, total: number) => process.stderr.write(`${done}/${total} trace(s) replayed\r${done === total ? '\n' : ''}`);
     const opts = { events: args.events, seed: args.seed, onTrace: progress };
-    let report: FitReport;
     let fitted: { candidate: Candidate; costs: FittedCosts } | undefined;
     let candidates: Candidate[] = [];
     if (args.predict !== undefined) {
@@ -298,44 +297,23 @@ export const fitCommand: CommandModule<object, Args> = {
       fitted = fittedOf(args.predict, pageSizesOf(args.pageSizes));
     } else candidates = candidatesOf(args);
     const out = OutputFolder.open(args.out);
-    try {
-      if (fitted) {
-        const fit = await predictRows(rows, fitted.candidate, fitted.costs, opts);
-        report = {
-          kind: 'predict',
-          measured: args.measured,
-          fitted: args.predict,
-          events: args.events,
-          seed: args.seed,
-          rows,
-          candidates: [fit],
-          ties: [],
-          tieMargin: args.tieMargin,
-        };
-      } else {
+    const report = await out.complete(async (): Promise<FitReport> => {
+      const common = { measured: args.measured, events: args.events, seed: args.seed, rows, tieMargin: args.tieMargin };
+      let r: FitReport;
+      if (fitted)
+        r = { ...common, kind: 'predict', fitted: args.predict, candidates: [await predictRows(rows, fitted.candidate, fitted.costs, opts)], ties: [] };
+      else {
         const fits = await fitRows(rows, candidates, opts);
-        report = {
-          kind: 'fit',
-          measured: args.measured,
-          events: args.events,
-          seed: args.seed,
-          rows,
-          candidates: fits,
-          ties: tiesOf(fits, args.tieMargin),
-          tieMargin: args.tieMargin,
-        };
+        r = { ...common, kind: 'fit', candidates: fits, ties: tiesOf(fits, args.tieMargin) };
       }
       out.publish([
-        ['fit.json', fitJson(report)],
-        ['best-config.json', stableStringify(report.candidates[0].configuration)],
-        ['report.md', fitMarkdown(report)],
-        ['report.html', await fitHtml(report)],
+        ['fit.json', fitJson(r)],
+        ['best-config.json', stableStringify(r.candidates[0].configuration)],
+        ['report.md', fitMarkdown(r)],
+        ['report.html', await fitHtml(r)],
       ]);
-    } catch (err) {
-      out.undo();
-      throw err;
-    }
-    out.release();
+      return r;
+    });
     if (!args.quiet) {
       const best = report.candidates[0];
       process.stderr.write(
