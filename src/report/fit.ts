@@ -82,6 +82,10 @@ function summaryLines(r: FitReport): string[] {
       ? `${r.candidates.length} candidate(s) fitted to ${r.rows.length} measurement(s) of ${r.measured}. Best: ${best.label}, worst error ${fmtPct(best.worstError, 1)}, median ${fmtPct(best.medianError, 1)}; a miss costs ${fmtCost(best.missCostNs)} over a hit.`
       : `${best.label} from ${r.fitted ?? 'a fit'}, its costs as fitted, predicting ${r.rows.length} measurement(s) of ${r.measured}: worst error ${fmtPct(best.worstError, 1)}, median ${fmtPct(best.medianError, 1)}.`,
   ];
+  if (r.kind === 'fit' && r.rows.length <= best.fittedTerms)
+    lines.push(
+      `Only ${r.rows.length} measurement(s) for ${best.fittedTerms} cost terms: a candidate can fit them exactly, and the ranking tells nothing. Measure more windows.`,
+    );
   if (r.kind === 'fit' && r.ties.length > 1)
     lines.push(
       `${r.ties.length} candidates fit within ${fmtPct(r.tieMargin, 1)} of the best worst error: the measurements do not tell ${r.ties.join(', ')} apart.`,

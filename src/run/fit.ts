@@ -75,6 +75,8 @@ export interface CandidateFit {
   costs: FittedCosts;
   /** Cost terms the rows cannot tell apart from the ones kept (left at 0): docs/fit.md. */
   notSeparable: (keyof FittedCosts)[];
+  /** Cost terms the rows determine (fit; predict: 0): with no more rows than this, any candidate fits exactly. */
+  fittedTerms: number;
   /** What a miss adds to a transaction over a hit (walk and walk-cache time less the hit), ns: defined even when the terms are not separable. */
   missCostNs: number;
   worstError: number;
@@ -169,10 +171,11 @@ export interface Priced {
   config: ReplayConfig;
   costs: FittedCosts;
   notSeparable: (keyof FittedCosts)[];
+  fittedTerms: number;
 }
 
 /** The predictions and errors of a priced candidate on the rows (counts in row order). */
-export function evaluate(rows: MeasuredRow[], counts: RowCounts[], { label, config, costs, notSeparable }: Priced): CandidateFit {
+export function evaluate(rows: MeasuredRow[], counts: RowCounts[], { label, config, costs, notSeparable, fittedTerms }: Priced): CandidateFit {
   const predictions = rows.map((row, i) => {
     const c = counts[i];
     const ns = nsPerTransaction(costs, c);
@@ -205,6 +208,7 @@ export function evaluate(rows: MeasuredRow[], counts: RowCounts[], { label, conf
     configuration: config,
     costs,
     notSeparable,
+    fittedTerms,
     missCostNs,
     worstError: Math.max(...abs),
     medianError: median(abs),
@@ -236,6 +240,7 @@ export function fitCandidate(candidate: Candidate, rows: MeasuredRow[], counts: 
     config: withFittedCosts(candidate.config, costs, `fit ${candidate.label}`),
     costs,
     notSeparable: r.dependent.map((j) => TERMS[j]),
+    fittedTerms: r.rank,
   });
 }
 
@@ -273,6 +278,6 @@ export async function predictRows(rows: MeasuredRow[], candidate: Candidate, cos
   return evaluate(
     rows,
     rows.map((r) => counts.get(r.trace)![0]),
-    { label: candidate.label, config: candidate.config, costs, notSeparable: [] },
+    { label: candidate.label, config: candidate.config, costs, notSeparable: [], fittedTerms: 0 },
   );
 }

@@ -18,6 +18,8 @@ export interface NnlsResult {
    * told from the others', and the solution leaves them at 0.
    */
   dependent: number[];
+  /** The columns the rows tell apart (neither all zero nor dependent): with no more rows than these, any data fits exactly. */
+  rank: number;
 }
 
 /** Relative size below which a column adds nothing the others do not span. */
@@ -99,5 +101,5 @@ export function nnlsRelative(x: number[][], y: number[]): NnlsResult {
     // Ties (within rounding) keep the earlier, smaller support: deterministic.
     if (residual < best.residual * (1 - 1e-12)) best = { c, residual };
   }
-  return { coefficients: best.c, residual: best.residual, dependent };
+  return { coefficients: best.c, residual: best.residual, dependent, rank: kept.length };
 }

@@ -82,6 +82,15 @@ describe('fit', () => {
     bj.candidates[0].predictions.forEach((p: { error: number }, i: number) => expect(p.error).toBeCloseTo(pj.candidates[0].predictions[i].error, 9));
   }, 240_000);
 
+  it('says so when there are no more measurements than cost terms (any candidate fits exactly)', () => {
+    const dir = tmpDir();
+    const csv = path.join(dir, 'two.csv');
+    fs.writeFileSync(csv, 'trace,rate\nwindow:16K:64,5e7\nwindow:64M:64,2e7\n');
+    const out = path.join(dir, 'out');
+    expect(runCli(['fit', csv, '--iotlb', '64x4', '--events', '2000', '--out', out, '--quiet']).status).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('Only 2 measurement(s) for 2 cost terms');
+  }, 120_000);
+
   describe('bad measurements: one line, exit 2, no output', () => {
     const dir = tmpDir();
     const cases: [string, string, RegExp][] = [

@@ -35,6 +35,7 @@ describe('nnlsRelative', () => {
     const y = misses.map((m) => 20 + 35 * m);
     const r = nnlsRelative(x, y);
     expect(r.dependent).toEqual([2]);
+    expect(r.rank).toBe(2);
     expect(r.coefficients[2]).toBe(0);
     expect(r.coefficients[0]).toBeCloseTo(20, 9);
     expect(r.coefficients[1]).toBeCloseTo(35 / 4, 9);
