@@ -7,6 +7,7 @@ import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { POLICIES, readConfigFile, resolveConfig, type ReplayConfig, type TableGeometry } from '../config/config.js';
 import { expandSweep } from '../config/sweep.js';
+import { parseByteSize } from '../config/limits.js';
 import { InputError, describeIoError } from '../errors.js';
 import { JsonError, parseUntrustedJson, stableStringify } from '../json.js';
 import { printable } from '../text.js';
@@ -30,6 +31,7 @@ interface Args {
   tieMargin: number;
   out: string;
   quiet?: boolean;
+  maxTableMemory?: string;
 }
 
 /**
@@ -275,6 +277,11 @@ export const fitCommand: CommandModule<object, Args> = {
         ),
       )
       .option('out', { type: 'string', default: 'fit-out', describe: 'output directory' })
+      .option('max-table-memory', {
+        type: 'string',
+        defaultDescription: '1G',
+        describe: "stop when a candidate's model (page tables, domains, devices, TLBs) would hold more than this",
+      })
       .option('quiet', { type: 'boolean', describe: 'no progress or closing line on stderr' })
       .example('$0 fit docs/fit/hsw-e5-2620v3-4k.csv --page-sizes 4K --out hsw', "fit a Haswell's IOTLB and costs to pcie-bench's window sweep")
       .example('$0 fit --predict hsw/fit.json docs/fit/hsw-e5-2620v3-2m.csv --page-sizes 4K+2M --out hsw-2m', 'predict the same machine with 2M pages')
@@ -286,7 +293,8 @@ export const fitCommand: CommandModule<object, Args> = {
       args.quiet || !process.stderr.isTTY
         ? undefined
         : (done: number, total: number) => process.stderr.write(`${done}/${total} trace(s) replayed\r${done === total ? '\n' : ''}`);
-    const opts = { events: args.events, seed: args.seed, onTrace: progress };
+    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
+    const opts = { events: args.events, seed: args.seed, maxTableBytes, onTrace: progress };
     let fitted: { candidate: Candidate; costs: FittedCosts } | undefined;
     let candidates: Candidate[] = [];
     if (args.predict !== undefined) {

@@ -88,6 +88,8 @@ export interface FitOptions {
   /** Transactions of a generated (described) trace. */
   events: number;
   seed: number;
+  /** What a candidate's model may hold (--max-table-memory). */
+  maxTableBytes?: number;
   /** Called once a trace has been replayed under every candidate. */
   onTrace?: (done: number, total: number) => void;
 }
@@ -138,16 +140,25 @@ export async function replayRows(rows: MeasuredRow[], candidates: Candidate[], o
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-replay-fit-'));
   try {
     for (const [i, trace] of traces.entries()) {
-      const file = await traceFile(trace, tmp, i, opts);
-      const summaries = await replayPointsFed(
-        fileFeed([file]),
-        candidates.map((c) => c.config),
-      );
-      out.set(
-        trace,
-        summaries.map((s) => countsOf(s, trace)),
-      );
-      if (file !== trace) fs.rmSync(file, { force: true });
+      const line = rows.find((r) => r.trace === trace)!.line;
+      try {
+        const file = await traceFile(trace, tmp, i, opts);
+        const summaries = await replayPointsFed(
+          fileFeed([file]),
+          candidates.map((c) => c.config),
+          { maxTableBytes: opts.maxTableBytes },
+        );
+        out.set(
+          trace,
+          summaries.map((s) => countsOf(s, trace)),
+        );
+        if (file !== trace) fs.rmSync(file, { force: true });
+      } catch (err) {
+        // A generated trace's rows mean nothing to the user: say which measurement it was.
+        if (err instanceof InputError && trace.startsWith('window:'))
+          throw new InputError(`Cannot replay "${trace}" (measurements line ${line}): ${err.message}`);
+        throw err;
+      }
       opts.onTrace?.(i + 1, traces.length);
     }
   } finally {

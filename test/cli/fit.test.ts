@@ -118,6 +118,18 @@ describe('fit', () => {
       });
     }
 
+    it('a window too large for --max-table-memory names its measurement', () => {
+      const csv = path.join(dir, 'huge.csv');
+      fs.writeFileSync(csv, 'trace,rate\nwindow:4K:64,5e7\nwindow:1T:64,1e7\n');
+      const out = path.join(dir, 'out-huge');
+      const r = runCli(['fit', csv, '--page-sizes', '4K', '--iotlb', '64x4', '--events', '2000', '--max-table-memory', '2M', '--out', out]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(
+        /^iommu-replay: Cannot replay "window:1T:64" \(measurements line 3\): Stopped at row 1: .* over the 2 MiB limit; raise it with --max-table-memory\n$/,
+      );
+      expect(fs.existsSync(out)).toBe(false);
+    });
+
     it('a --predict file that is no fit', () => {
       const csv = path.join(dir, 'ok.csv');
       fs.writeFileSync(csv, 'trace,rate\nwindow:4M:64,1e6\n');
