@@ -14,7 +14,7 @@ import { InputError } from '../errors.js';
 import { nnlsRelative } from '../stats/nnls.js';
 import type { Summary } from '../stats/summary.js';
 import { DEFAULT_OPTIONS, generate } from '../workloads/index.js';
-import { parseWindowDescription, window, type WindowShape } from '../workloads/window.js';
+import { parseWindowDescription, window } from '../workloads/window.js';
 import { fileFeed } from './curve.js';
 import { replayPointsFed } from './run.js';
 
@@ -101,33 +101,92 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** A row's trace as a file: itself, or its description generated into `tmp`. */
-async function traceFile(trace: string, tmp: string, index: number, opts: FitOptions): Promise<string> {
-  if (!trace.startsWith('window:')) return trace;
-  const shape: WindowShape = parseWindowDescription(trace);
-  const file = path.join(tmp, `row-${index}.arrows`);
-  // Fragmentation 0: the buffer is one contiguous, aligned block, as pcie-bench's
-  // hugepage-backed buffer is; whether it is mapped with 2M pages is the bitmap's call.
-  await generate(window, file, { ...DEFAULT_OPTIONS, events: opts.events, seed: opts.seed, fragmentation: 0, ...shape });
-  return file;
+/** What a replay of a row counts (dma events, bytes, IOTLB hits, walks, walk accesses, walk-cache hits). */
+interface RawCounts {
+  transactions: number;
+  bytes: number;
+  hits: number;
+  walks: number;
+  walkAccesses: number;
+  walkCacheHits: number;
 }
 
-function countsOf(s: Summary, trace: string): RowCounts {
+function rawCountsOf(s: Summary, trace: string): RawCounts {
   const t = s.totals;
   if (t.dma.faults > 0 || t.dma.passthrough > 0)
     throw new InputError(
       `Cannot fit "${trace}": ${t.dma.faults} of its DMAs fault and ${t.dma.passthrough} pass through under "${s.config.name}"; every transaction of a calibration must translate`,
     );
-  const n = t.dma.events;
+  return {
+    transactions: t.dma.events,
+    bytes: t.dma.bytes,
+    hits: t.iotlb.hits,
+    walks: t.walks.count,
+    walkAccesses: t.walks.memoryAccesses,
+    walkCacheHits: t.walks.walkCacheHits,
+  };
+}
+
+function perTransaction(c: RawCounts, trace: string): RowCounts {
+  const n = c.transactions;
   if (n === 0) throw new InputError(`Cannot fit "${trace}": it has no DMA transactions`);
   return {
     transactions: n,
-    bytesPerTransaction: t.dma.bytes / n,
-    hitsPer: t.iotlb.hits / n,
-    walksPer: t.walks.count / n,
-    walkAccessesPer: t.walks.memoryAccesses / n,
-    walkCacheHitsPer: t.walks.walkCacheHits / n,
+    bytesPerTransaction: c.bytes / n,
+    hitsPer: c.hits / n,
+    walksPer: c.walks / n,
+    walkAccessesPer: c.walkAccesses / n,
+    walkCacheHitsPer: c.walkCacheHits / n,
   };
+}
+
+/** The summaries of `file` under every candidate: one decode, strict candidates as lanes. */
+function replayFile(file: string, candidates: Candidate[], opts: FitOptions): Promise<Summary[]> {
+  return replayPointsFed(
+    fileFeed([file]),
+    candidates.map((c) => c.config),
+    { maxTableBytes: opts.maxTableBytes },
+  );
+}
+
+/**
+ * A row's counts under every candidate. A description is generated into
+ * `tmp` with fragmentation 0: the buffer is one contiguous, aligned block,
+ * as pcie-bench's hugepage-backed buffer is, and whether it is mapped with
+ * 2M pages is the bitmap's call. `warm`: the trace is made twice as long,
+ * and the counts of its first half (the same rows: the generator is
+ * deterministic and stops at a row count) are taken from the whole's, so
+ * that only transfers after the IOTLB has warmed are counted.
+ */
+async function rowCounts(trace: string, candidates: Candidate[], tmp: string, opts: FitOptions): Promise<RowCounts[]> {
+  if (!trace.startsWith('window:')) return (await replayFile(trace, candidates, opts)).map((s) => perTransaction(rawCountsOf(s, trace), trace));
+  const { shape, warm } = parseWindowDescription(trace);
+  const made = async (events: number) => {
+    const file = path.join(tmp, `trace-${events}.arrows`);
+    await generate(window, file, { ...DEFAULT_OPTIONS, events, seed: opts.seed, fragmentation: 0, ...shape });
+    try {
+      return (await replayFile(file, candidates, opts)).map((s) => rawCountsOf(s, trace));
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  };
+  const whole = await made(warm ? 2 * opts.events : opts.events);
+  if (!warm) return whole.map((c) => perTransaction(c, trace));
+  const warmup = await made(opts.events);
+  return whole.map((c, k) => {
+    const w = warmup[k];
+    return perTransaction(
+      {
+        transactions: c.transactions - w.transactions,
+        bytes: c.bytes - w.bytes,
+        hits: c.hits - w.hits,
+        walks: c.walks - w.walks,
+        walkAccesses: c.walkAccesses - w.walkAccesses,
+        walkCacheHits: c.walkCacheHits - w.walkCacheHits,
+      },
+      trace,
+    );
+  });
 }
 
 /**
@@ -142,17 +201,7 @@ export async function replayRows(rows: MeasuredRow[], candidates: Candidate[], o
     for (const [i, trace] of traces.entries()) {
       const line = rows.find((r) => r.trace === trace)!.line;
       try {
-        const file = await traceFile(trace, tmp, i, opts);
-        const summaries = await replayPointsFed(
-          fileFeed([file]),
-          candidates.map((c) => c.config),
-          { maxTableBytes: opts.maxTableBytes },
-        );
-        out.set(
-          trace,
-          summaries.map((s) => countsOf(s, trace)),
-        );
-        if (file !== trace) fs.rmSync(file, { force: true });
+        out.set(trace, await rowCounts(trace, candidates, tmp, opts));
       } catch (err) {
         // A generated trace's rows mean nothing to the user: say which measurement it was.
         if (err instanceof InputError && trace.startsWith('window:'))

@@ -81,17 +81,27 @@ export const window: Workload = {
   },
 };
 
+/** A described window: the workload's shape, and whether the IOTLB is measured warm (docs/fit.md). */
+export interface WindowDescription {
+  shape: WindowShape;
+  /** Count only the transfers after as many again have warmed the IOTLB (`warm`); `cold` (the default) counts from the empty IOTLB. */
+  warm: boolean;
+}
+
 /**
  * A window workload described in one word, as `fit`'s CSV names it:
  * `window:WINDOW:TRANSFER[:OPTION]...`, sizes in bytes or 4K/1.5M-style,
  * options `rnd`|`seq` (random, the default, or sequential), `rd`|`wr`
- * (read, the default, or write) and `buffer=SIZE`. Throws InputError naming
- * what is wrong (the caller says where).
+ * (read, the default, or write), `cold`|`warm` (the IOTLB at the start of
+ * the measured transfers) and `buffer=SIZE`. Throws InputError naming what
+ * is wrong (the caller says where).
  */
-export function parseWindowDescription(text: string): WindowShape {
+export function parseWindowDescription(text: string): WindowDescription {
   const parts = text.split(':').map((p) => p.trim());
   if (parts[0] !== 'window' || parts.length < 3)
-    throw new InputError(`unknown workload description "${text}": expected window:WINDOW:TRANSFER[:rnd|seq][:rd|wr][:buffer=SIZE], e.g. window:4M:64`);
+    throw new InputError(
+      `unknown workload description "${text}": expected window:WINDOW:TRANSFER[:rnd|seq][:rd|wr][:cold|warm][:buffer=SIZE], e.g. window:4M:64`,
+    );
   const size = (what: string, t: string): number => {
     const n = byteSizeOf(t);
     if (n === undefined) throw new InputError(`${what} "${t}" in "${text}" is not a size (bytes, or 4K/1.5M-style)`);
@@ -101,17 +111,19 @@ export function parseWindowDescription(text: string): WindowShape {
   const transferBytes = size('transfer size', parts[2]);
   let pattern: WindowPattern = 'random';
   let write = false;
+  let warm = false;
   let bufferBytes: number | undefined;
   for (const opt of parts.slice(3)) {
     if (opt === 'rnd' || opt === 'random') pattern = 'random';
     else if (opt === 'seq' || opt === 'sequential') pattern = 'sequential';
     else if (opt === 'rd' || opt === 'read') write = false;
     else if (opt === 'wr' || opt === 'write') write = true;
+    else if (opt === 'cold' || opt === 'warm') warm = opt === 'warm';
     else if (opt.startsWith('buffer=')) bufferBytes = size('buffer', opt.slice('buffer='.length));
-    else throw new InputError(`unknown option "${opt}" in "${text}": expected rnd, seq, rd, wr or buffer=SIZE`);
+    else throw new InputError(`unknown option "${opt}" in "${text}": expected rnd, seq, rd, wr, cold, warm or buffer=SIZE`);
   }
   const shape = windowShape({ windowBytes, bufferBytes, transferBytes, pattern, write } as WorkloadOptions);
   const problem = windowShapeProblem(shape);
   if (problem) throw new InputError(`"${text}": ${problem}`);
-  return shape;
+  return { shape, warm };
 }

@@ -82,6 +82,18 @@ describe('fit', () => {
     bj.candidates[0].predictions.forEach((p: { error: number }, i: number) => expect(p.error).toBeCloseTo(pj.candidates[0].predictions[i].error, 9));
   }, 240_000);
 
+  it('window:...:warm counts only the transfers after as many again warmed the IOTLB: a window it holds never misses', async () => {
+    const rows: MeasuredRow[] = ['window:256K:64', 'window:256K:64:warm'].map((trace, i) => ({ line: i + 2, trace, unit: 'transactions/s', measured: 1 }));
+    const config = resolveConfig({ pageSizes: ['4K'], iotlb: { entries: 128, ways: 4 } });
+    const counts = await replayRows(rows, [{ label: '128x4', config }], { events: 5000, seed: 1 });
+    const cold = counts.get('window:256K:64')![0];
+    const warm = counts.get('window:256K:64:warm')![0];
+    expect(cold.walksPer * cold.transactions).toBeCloseTo(64, 6); // each of the window's 64 pages misses once
+    expect(warm.walksPer).toBe(0);
+    expect(warm.hitsPer).toBe(1);
+    expect(warm.transactions).toBe(5000);
+  }, 120_000);
+
   it('says so when there are no more measurements than cost terms (any candidate fits exactly)', () => {
     const dir = tmpDir();
     const csv = path.join(dir, 'two.csv');

@@ -72,14 +72,12 @@ describe('gen window', () => {
     expect(fs.existsSync(path.join(dir, 'x.arrows'))).toBe(false);
   });
 
-  it("fit's descriptions: window:1.5M:64:seq:wr:buffer=8M", () => {
+  it("fit's descriptions: window:1.5M:64:seq:wr:buffer=8M, window:4M:64:warm", () => {
     expect(parseWindowDescription('window:1.5M:64:seq:wr:buffer=8M')).toEqual({
-      windowBytes: 1.5 * 2 ** 20,
-      bufferBytes: 8 << 20,
-      transferBytes: 64,
-      pattern: 'sequential',
-      write: true,
+      shape: { windowBytes: 1.5 * 2 ** 20, bufferBytes: 8 << 20, transferBytes: 64, pattern: 'sequential', write: true },
+      warm: false,
     });
+    expect(parseWindowDescription('window:4M:64:warm').warm).toBe(true);
     expect(() => parseWindowDescription('window:4M')).toThrow(/expected window:WINDOW:TRANSFER/);
     expect(() => parseWindowDescription('window:4M:64:zig')).toThrow(/unknown option "zig"/);
   });
