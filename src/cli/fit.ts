@@ -7,7 +7,6 @@ import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { POLICIES, readConfigFile, resolveConfig, type ReplayConfig, type TableGeometry } from '../config/config.js';
 import { expandSweep } from '../config/sweep.js';
-import { parseByteSize } from '../config/limits.js';
 import { InputError, describeIoError } from '../errors.js';
 import { JsonError, parseUntrustedJson, stableStringify } from '../json.js';
 import { printable } from '../text.js';
@@ -16,7 +15,7 @@ import { fitHtml, fitJson, fitMarkdown, type FitReport } from '../report/fit.js'
 import { parseWindowDescription } from '../workloads/window.js';
 import { OutputFolder } from './outdir.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, SEED, numberOption } from './options.js';
-import { SHORT_FORM_DEFAULTS, configDefault } from './defaults.js';
+import { SHORT_FORM_DEFAULTS, configDefault, maxTableBytesOf, maxTableMemoryOption } from './defaults.js';
 
 interface Args {
   measured: string;
@@ -277,11 +276,7 @@ export const fitCommand: CommandModule<object, Args> = {
         ),
       )
       .option('out', { type: 'string', default: 'fit-out', describe: 'output directory' })
-      .option('max-table-memory', {
-        type: 'string',
-        defaultDescription: '1G',
-        describe: "stop when a candidate's model (page tables, domains, devices, TLBs) would hold more than this",
-      })
+      .option('max-table-memory', maxTableMemoryOption("a candidate's model"))
       .option('quiet', { type: 'boolean', describe: 'no progress or closing line on stderr' })
       .example('$0 fit docs/fit/hsw-e5-2620v3-4k.csv --page-sizes 4K --out hsw', "fit a Haswell's IOTLB and costs to pcie-bench's window sweep")
       .example('$0 fit --predict hsw/fit.json docs/fit/hsw-e5-2620v3-2m.csv --page-sizes 4K+2M --out hsw-2m', 'predict the same machine with 2M pages')
@@ -293,7 +288,7 @@ export const fitCommand: CommandModule<object, Args> = {
       args.quiet || !process.stderr.isTTY
         ? undefined
         : (done: number, total: number) => process.stderr.write(`${done}/${total} trace(s) replayed\r${done === total ? '\n' : ''}`);
-    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
+    const maxTableBytes = maxTableBytesOf(args.maxTableMemory);
     const opts = { events: args.events, seed: args.seed, maxTableBytes, onTrace: progress };
     let fitted: { candidate: Candidate; costs: FittedCosts } | undefined;
     let candidates: Candidate[] = [];
