@@ -7,6 +7,7 @@ import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { POLICIES, readConfigFile, resolveConfig, type ReplayConfig, type TableGeometry } from '../config/config.js';
 import { expandSweep } from '../config/sweep.js';
+import { formatPageSizeSet } from '../config/pagesizes.js';
 import { InputError, describeIoError } from '../errors.js';
 import { JsonError, parseUntrustedJson, stableStringify } from '../json.js';
 import { printable } from '../text.js';
@@ -224,7 +225,7 @@ function fittedOf(file: string, pageSizes: string[] | undefined): { candidate: C
   let config = resolveConfig(best.configuration, `${file}: candidates[0].configuration`);
   if (pageSizes) config = expandSweep(best.configuration as Record<string, unknown>, { pageSizes }, `${file}: candidates[0].configuration`)[0].config;
   return {
-    candidate: { label: `${candidateLabel(config)} ${config.pageSizes.join('+')}`, config },
+    candidate: { label: `${candidateLabel(config)} ${formatPageSizeSet(config.pageSizes)}`, config },
     costs: Object.fromEntries(keys.map((k) => [k, costs[k] as number])) as unknown as FittedCosts,
   };
 }
