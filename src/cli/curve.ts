@@ -134,25 +134,20 @@ export const curveCommand: CommandModule<object, Args> = {
       })),
     );
     const plain = tasks.map(({ of: _of, ...task }) => task);
-    let curves: CurveOf[];
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
-    let results: CurveResult[][];
-    try {
-      results = queue
+    const { curves, results } = await out.complete(async () => {
+      const results: CurveResult[][] = queue
         ? await (await import('../run/queue.js')).runCurvesQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
         : await runTasks(plain, jobs);
-      curves = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
+      const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
       out.publish([
         ['curves.arrow', curvesArrow(curves)],
         ['curves.json', stableStringify(curvesSummary(curves, n))],
         ['report.md', curvesMarkdown(curves)],
         ['report.html', await curvesHtml(curves)],
       ]);
-    } catch (err) {
-      out.undo();
-      throw err;
-    }
-    out.release();
+      return { curves, results };
+    });
     // A curve's faults do not depend on the IOTLB size: one line per trace and point.
     printWarnings(
       warningLines(

@@ -3,6 +3,7 @@
 // from resolveConfig itself, so that the help cannot drift from the model.
 import { VENDORS, resolveConfig } from '../config/config.js';
 import { formatPageSizeSet } from '../config/pagesizes.js';
+import { parseByteSize } from '../config/limits.js';
 
 const base = resolveConfig({});
 
@@ -38,4 +39,18 @@ export function vendorsOption(each: string) {
     defaultDescription: VENDOR_DEFAULT,
     describe: `whose IOMMU rules, one ${each} each: ${VENDORS.join(' ')} (docs/model.md §9)`,
   } as const;
+}
+
+/** replay's, sweep's and fit's --max-table-memory: what `whose` model may hold (the same text but for whose). */
+export function maxTableMemoryOption(whose: string) {
+  return {
+    type: 'string',
+    defaultDescription: '1G',
+    describe: `stop when ${whose} (page tables, domains, devices, TLBs) would hold more than this`,
+  } as const;
+}
+
+/** --max-table-memory in bytes; undefined when not given (the replay's default). */
+export function maxTableBytesOf(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseByteSize('max-table-memory', text);
 }

@@ -1,4 +1,4 @@
-// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X] [--s2-page-sizes 4K,2M,1G]`
+// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X] [--s2-page-sizes 4K,2M,1G] [--window BYTES] [--buffer BYTES] [--transfer BYTES] [--pattern random|sequential] [--write]`
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { parseSizeLog2 } from '../config/pagesizes.js';
@@ -7,6 +7,9 @@ import { DOCS_EPILOGUE, POSITIVE_INTEGER, SEED, numberOption } from './options.j
 import { progressBar } from './progress.js';
 import { STDIO, withOutputFile } from './stdio.js';
 import { DEFAULT_OPTIONS, WORKLOADS, findWorkload, generate } from '../workloads/index.js';
+import { WINDOW_PATTERNS, window, windowShape, windowShapeProblem, type WindowPattern } from '../workloads/window.js';
+import { byteSizeOf } from '../config/limits.js';
+import { printable } from '../text.js';
 
 interface Args {
   workload: string;
@@ -18,6 +21,10 @@ interface Args {
   rate: number;
   's2-page-sizes': string;
   window?: string;
+  buffer?: string;
+  transfer?: string;
+  pattern: string;
+  write?: boolean;
 }
 
 export const genCommand: CommandModule<object, Args> = {
@@ -54,10 +61,15 @@ export const genCommand: CommandModule<object, Args> = {
         'rate',
         numberOption('rate', { expected: 'a positive number', min: 0, minInclusive: false }, { default: 1, describe: "scale of the workload's event rate" }),
       )
-      .option('window', { type: 'string', describe: 'window: the buffer size, bytes or 4K/2M/1G-style (default 4M)' })
+      .option('window', { type: 'string', describe: 'window: the bytes the transfers fall in, the first of the buffer: bytes or 4K/1.5M-style (default 4M)' })
+      .option('buffer', { type: 'string', describe: 'window: the buffer mapped once, as pcie-bench maps it (default 64M, at least the window)' })
+      .option('transfer', { type: 'string', describe: 'window: the bytes of each DMA (default 64)' })
+      .option('pattern', { type: 'string', default: 'random', describe: `window: where the transfers fall, ${WINDOW_PATTERNS.join(' or ')}` })
+      .option('write', { type: 'boolean', describe: 'window: DMA writes instead of reads' })
       .option('s2-page-sizes', { type: 'string', default: '4K+2M+1G', describe: "vm-nested: the host's stage-2 page sizes; the largest backs guest RAM" })
       .example('$0 gen nic -o nic.arrows --events 100000', 'a NIC-like trace of 100,000 events')
       .example('$0 gen nvme -o - | $0 replay -', 'generate and replay without a file')
+      .example('$0 gen window --window 1.5M --transfer 128 --fragmentation 0 -o w.arrows', "pcie-bench's random 128-byte reads over 1.5 MiB of a 64 MiB buffer")
       .epilogue(`${WORKLOADS.map((w) => `${w.name}: ${w.describe}.`).join('\n')}\n\n${DOCS_EPILOGUE}`) as never,
   handler: async (args) => {
     const w = findWorkload(args.workload);
@@ -68,11 +80,26 @@ export const genCommand: CommandModule<object, Args> = {
     if (!s2.every((l) => l !== undefined && l >= 12 && l <= 30))
       throw new InputError(`Invalid option --s2-page-sizes: expected page sizes from 4K to 1G such as 4K+2M, got ${args['s2-page-sizes']}`);
     const s2PageSizes = (s2 as number[]).map((l) => 2 ** l);
-    const windowLog2 = args.window === undefined || /^\d+$/.test(args.window) ? undefined : parseSizeLog2(args.window);
-    const windowBytes =
-      args.window === undefined ? undefined : /^\d+$/.test(args.window) ? Number(args.window) : windowLog2 === undefined ? NaN : 2 ** windowLog2;
-    if (windowBytes !== undefined && !(Number.isSafeInteger(windowBytes) && windowBytes >= 64 && windowBytes <= 2 ** 40))
-      throw new InputError(`Invalid option --window: expected a size from 64 bytes to 1T, e.g. 262144 or 256K, got ${args.window}`);
+    const sizeOption = (flag: string, text: string | undefined): number | undefined => {
+      if (text === undefined) return undefined;
+      const n = byteSizeOf(text);
+      if (n === undefined || n > 2 ** 40)
+        throw new InputError(`Invalid option --${flag}: expected a size up to 1T, e.g. 262144, 256K or 1.5M, got ${printable(text, 40)}`);
+      return n;
+    };
+    if (!(WINDOW_PATTERNS as readonly string[]).includes(args.pattern))
+      throw new InputError(`Invalid option --pattern: expected one of ${WINDOW_PATTERNS.join(', ')}, got ${printable(args.pattern, 40)}`);
+    const shape = {
+      windowBytes: sizeOption('window', args.window),
+      bufferBytes: sizeOption('buffer', args.buffer),
+      transferBytes: sizeOption('transfer', args.transfer),
+      pattern: args.pattern as WindowPattern,
+      write: args.write ?? false,
+    };
+    if (w.name === window.name) {
+      const problem = windowShapeProblem(windowShape({ ...DEFAULT_OPTIONS, ...shape }));
+      if (problem) throw new InputError(`Invalid window options: ${problem}`);
+    }
     const opts = {
       events: args.events,
       seed: args.seed,
@@ -80,7 +107,7 @@ export const genCommand: CommandModule<object, Args> = {
       fragmentation: args.fragmentation,
       rateScale: args.rate,
       s2PageSizes,
-      windowBytes,
+      ...shape,
     };
     // `-o -`: an Arrow stream on standard output, once the whole trace is made.
     const bar = progressBar(opts.events);

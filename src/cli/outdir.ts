@@ -234,6 +234,23 @@ export class OutputFolder {
     this.write([MANIFEST_NAME], stableStringify(manifest));
   }
 
+  /**
+   * Runs a command's work in the locked folder (the work publishes its
+   * reports): when it fails, removes what this run wrote (undo) and rethrows;
+   * either way the lock is given up.
+   */
+  async complete<T>(work: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await work();
+    } catch (err) {
+      this.undo();
+      throw err;
+    }
+    this.release();
+    return result;
+  }
+
   /** Gives up the lock (once). */
   release(): void {
     if (this.lock && lockHolder(this.lock) === process.pid) fs.rmSync(this.lock, { force: true });

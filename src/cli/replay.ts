@@ -7,7 +7,6 @@ import { VENDORS, readConfigFile, resolveConfig, type ReplayConfig } from '../co
 import { expandSweep, type ShortForms } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { ensureDir } from '../files.js';
-import { parseByteSize } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { formatPageSizeSet, parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
 import { openTrace } from '../trace/merge.js';
@@ -17,7 +16,7 @@ import { replayMarkdown, summaryTable } from '../report/markdown.js';
 import type { Summary } from '../stats/summary.js';
 import { stableStringify } from '../json.js';
 import { DOCS_EPILOGUE } from './options.js';
-import { SHORT_FORM_DEFAULTS, VENDOR_DEFAULT, configDefault } from './defaults.js';
+import { SHORT_FORM_DEFAULTS, VENDOR_DEFAULT, configDefault, maxTableBytesOf, maxTableMemoryOption } from './defaults.js';
 import { estimateRows, progressBar } from './progress.js';
 import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { STDIO, checkOneStdout, withStdinTraces, writeOutput } from './stdio.js';
@@ -124,11 +123,7 @@ export const replayCommand: CommandModule<object, Args> = {
       })
       .option('json', { type: 'string', describe: 'write the summary JSON here (- for standard output)' })
       .option('report', { type: 'string', describe: 'write the Markdown report here (- for standard output)' })
-      .option('max-table-memory', {
-        type: 'string',
-        defaultDescription: '1G',
-        describe: 'stop when the model (page tables, domains, devices, TLBs) would hold more than this',
-      })
+      .option('max-table-memory', maxTableMemoryOption('the model'))
       .example('$0 replay traces/nic.arrows', 'the summary table, default configuration')
       .example(
         '$0 replay traces/nic.arrows --page-sizes 4K+2M --iotlb 128x8 --mode lazy --report nic.md',
@@ -145,7 +140,7 @@ export const replayCommand: CommandModule<object, Args> = {
     };
     checkStrayValues(args.traces, shortForms);
     const config = loadConfig(args.config, shortForms, args.preset);
-    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
+    const maxTableBytes = maxTableBytesOf(args.maxTableMemory);
     checkOneStdout({ json: args.json, report: args.report });
     // Output places are checked before the work, so that a bad one leaves no other file behind.
     for (const out of [args.json, args.report]) if (out && out !== STDIO) ensureDir(path.dirname(out));

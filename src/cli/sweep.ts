@@ -7,7 +7,7 @@ import { DESCRIBE } from './commands.js';
 import { readConfigFile } from '../config/config.js';
 import { expandSweep, fileNames, type SweepPoint } from '../config/sweep.js';
 import { UnavailableError } from '../errors.js';
-import { DEFAULT_MAX_POINTS, parseByteSize } from '../config/limits.js';
+import { DEFAULT_MAX_POINTS } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { runSweep } from '../run/sweep.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
@@ -18,7 +18,7 @@ import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
 import { estimateRows, progressBar } from './progress.js';
 import { resumeKey, traceIdentity } from './resume.js';
 import { OutputFolder } from './outdir.js';
-import { MODES_OPTION, SHORT_FORM_DEFAULTS, configDefault, vendorsOption } from './defaults.js';
+import { MODES_OPTION, SHORT_FORM_DEFAULTS, configDefault, maxTableBytesOf, maxTableMemoryOption, vendorsOption } from './defaults.js';
 import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { toolVersion } from '../version.js';
 import type { QueueConnection } from '../run/queue-connection.js';
@@ -120,11 +120,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('jobs', { ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads' }), defaultDescription: 'the number of cores' })
       .option('resume', { type: 'boolean', describe: 'reuse summaries of this very trace, configuration and tool version' })
       .option('quiet', { type: 'boolean', describe: 'no progress bar' })
-      .option('max-table-memory', {
-        type: 'string',
-        defaultDescription: '1G',
-        describe: "stop when a point's model (page tables, domains, devices, TLBs) would hold more than this",
-      })
+      .option('max-table-memory', maxTableMemoryOption("a point's model"))
       .option('max-points', {
         ...numberOption('max-points', POSITIVE_INTEGER, { describe: 'refuse a sweep of more points than this' }),
         defaultDescription: String(DEFAULT_MAX_POINTS),
@@ -147,7 +143,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       .epilogue(DOCS_EPILOGUE) as never,
   handler: async (args) => {
     const jobs = args.jobs ?? os.availableParallelism();
-    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
+    const maxTableBytes = maxTableBytesOf(args.maxTableMemory);
     const maxPoints = args.maxPoints ?? DEFAULT_MAX_POINTS;
     const queue = await queueConnectionOf(args);
     const raw = { ...(args.config ? readConfigFile(args.config) : {}), ...(args.preset !== undefined ? { preset: args.preset } : {}) };

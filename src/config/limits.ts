@@ -8,13 +8,19 @@ export const DEFAULT_MAX_POINTS = 10_000;
 
 const UNITS: Record<string, number> = { '': 0, K: 10, M: 20, G: 30, T: 40 };
 
+/** "1G", "512M", "4GiB", "1.5T" or a byte count in bytes (whole bytes, rounded down); undefined when malformed, 0 or above 1P. */
+export function byteSizeOf(text: unknown): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(String(text).trim());
+  const bytes = m ? Math.floor(Number(m[1]) * 2 ** UNITS[m[2].toUpperCase()]) : NaN;
+  return Number.isFinite(bytes) && bytes > 0 && bytes <= 2 ** 50 ? bytes : undefined;
+}
+
 /** Parses "1G", "512M", "4GiB", "1.5T" or a byte count to bytes. */
 export function parseByteSize(flag: string, text: unknown): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(String(text).trim());
-  const bytes = m ? Number(m[1]) * 2 ** UNITS[m[2].toUpperCase()] : NaN;
-  if (!Number.isFinite(bytes) || bytes <= 0 || bytes > 2 ** 50)
+  const bytes = byteSizeOf(text);
+  if (bytes === undefined)
     throw new InputError(`Invalid option --${flag}: expected a size like 512M, 4G or 1T, got ${JSON.stringify(String(text)).slice(0, 40)}`);
-  return Math.floor(bytes);
+  return bytes;
 }
 
 /** "1.5 GiB", "6 KiB", "300 B". */

@@ -16,8 +16,16 @@ export interface WorkloadOptions {
   rateScale: number;
   /** vm-nested: the host's stage-2 page sizes (bytes); the largest is the page that backs guest RAM. */
   s2PageSizes?: number[];
-  /** `window`: the mapped buffer's size in bytes. */
+  /** `window`: the bytes the transfers fall in (the buffer's first bytes). */
   windowBytes?: number;
+  /** `window`: the mapped buffer's size in bytes (default 64 MiB, at least the window). */
+  bufferBytes?: number;
+  /** `window`: the bytes of each DMA. */
+  transferBytes?: number;
+  /** `window`: random (transfer-aligned, uniform) or sequential offsets in the window. */
+  pattern?: 'random' | 'sequential';
+  /** `window`: DMA writes instead of reads. */
+  write?: boolean;
 }
 
 export interface WorkloadContext {

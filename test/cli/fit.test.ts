@@ -1,0 +1,155 @@
+// `fit` (issue 29): a synthetic machine (the model itself, known geometry and costs, seeded noise) is recovered;
+// bad measurements get one line and exit 2; --predict replays a fit's configuration.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/config.js';
+import { replayRows, type MeasuredRow } from '../../src/run/fit.js';
+import { Rng } from '../../src/workloads/rng.js';
+import { runCli, tmpDir } from '../helpers/cli.js';
+
+const EVENTS = 40_000;
+const WINDOWS = ['64K', '256K', '384K', '512K', '768K', '1M', '2M', '4M', '16M'];
+const TRUE_FIXED_NS = 20;
+const TRUE_WALK_ACCESS_NS = 9; // 4 accesses a 4K walk: a miss costs 36 ns
+
+/** The synthetic machine's rates: the model with a 128-entry 4-way IOTLB and the true costs, times 1 +- 1 % seeded noise. */
+async function syntheticCsv(dir: string): Promise<string> {
+  const rows: MeasuredRow[] = WINDOWS.map((w, i) => ({ line: i + 2, trace: `window:${w}:64`, unit: 'transactions/s', measured: 1 }));
+  const config = resolveConfig({ pageSizes: ['4K'], iotlb: { entries: 128, ways: 4 } });
+  const counts = await replayRows(rows, [{ label: 'truth', config }], { events: EVENTS, seed: 1 });
+  const rng = new Rng(7);
+  const lines = rows.map((r) => {
+    const c = counts.get(r.trace)![0];
+    const ns = TRUE_FIXED_NS + TRUE_WALK_ACCESS_NS * c.walkAccessesPer;
+    return `${r.trace},${((1e9 / ns) * (1 + 0.02 * (rng.float() - 0.5))).toFixed(1)}`;
+  });
+  const file = path.join(dir, 'synthetic.csv');
+  fs.writeFileSync(file, ['# a synthetic machine', 'trace,rate', ...lines].join('\n') + '\n');
+  return file;
+}
+
+describe('fit', () => {
+  it('recovers a synthetic machine: its IOTLB size wins, its costs come back within a few percent', async () => {
+    const dir = tmpDir();
+    const csv = await syntheticCsv(dir);
+    const out = path.join(dir, 'out');
+    const r = runCli(['fit', csv, '--page-sizes', '4K', '--iotlb', '64x4', '128x4', '256x4', '128xfull', '--events', String(EVENTS), '--out', out]);
+    expect(r.stderr).toMatch(/^128x(4|full) lru: worst error/);
+    expect(r.status).toBe(0);
+    const fit = JSON.parse(fs.readFileSync(path.join(out, 'fit.json'), 'utf8'));
+    const best = fit.candidates[0];
+    expect(best.configuration.iotlb.entries).toBe(128);
+    // 4-way and fully associative LRU cannot be told apart on uniform random reads: both tie.
+    expect(fit.ties).toContain('128x4 lru');
+    expect(fit.ties).not.toContain('64x4 lru');
+    expect(best.worstError).toBeLessThan(0.02);
+    expect(best.costs.fixedNs).toBeGreaterThan(TRUE_FIXED_NS * 0.97);
+    expect(best.costs.fixedNs).toBeLessThan(TRUE_FIXED_NS * 1.03);
+    expect(best.missCostNs).toBeGreaterThan(4 * TRUE_WALK_ACCESS_NS * 0.95);
+    expect(best.missCostNs).toBeLessThan(4 * TRUE_WALK_ACCESS_NS * 1.05);
+    // With one lookup a transaction, hits = 1 - misses: the hit cost cannot be told from the fixed time.
+    expect(best.notSeparable).toEqual(['iotlbHitNs']);
+    expect(best.predictions).toHaveLength(WINDOWS.length);
+    // The best configuration is one replay takes as it is.
+    const best2 = path.join(out, 'best-config.json');
+    expect(runCli(['replay', path.resolve('traces/nic.arrows'), '--config', best2, '--json', path.join(dir, 's.json')]).status).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('<svg');
+    expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('## Candidates');
+
+    // --predict: the same rows, the fitted configuration and costs, no fitting: the same predictions.
+    const pred = path.join(dir, 'pred');
+    const p = runCli(['fit', '--predict', path.join(out, 'fit.json'), csv, '--events', String(EVENTS), '--out', pred, '--quiet']);
+    expect(p.stderr).toBe('');
+    expect(p.status).toBe(0);
+    const pj = JSON.parse(fs.readFileSync(path.join(pred, 'fit.json'), 'utf8'));
+    expect(pj.kind).toBe('predict');
+    expect(pj.candidates).toHaveLength(1);
+    expect(pj.candidates[0].worstError).toBeCloseTo(best.worstError, 9);
+    // Deterministic: the same inputs give the same bytes.
+    const again = path.join(dir, 'again');
+    expect(runCli(['fit', '--predict', path.join(out, 'fit.json'), csv, '--events', String(EVENTS), '--out', again, '--quiet']).status).toBe(0);
+    for (const f of fs.readdirSync(pred)) expect(fs.readFileSync(path.join(again, f)).equals(fs.readFileSync(path.join(pred, f))), f).toBe(true);
+
+    // rate_bytes: bytes per second over the trace's 64 bytes a transaction, the same predictions.
+    const bytesCsv = path.join(dir, 'bytes.csv');
+    const lines = fs.readFileSync(csv, 'utf8').trim().split('\n');
+    fs.writeFileSync(bytesCsv, ['trace,rate_bytes', ...lines.slice(2).map((l) => `${l.split(',')[0]},${Number(l.split(',')[1]) * 64}`)].join('\n') + '\n');
+    const bytes = path.join(dir, 'bytes');
+    expect(runCli(['fit', '--predict', path.join(out, 'fit.json'), bytesCsv, '--events', String(EVENTS), '--out', bytes, '--quiet']).status).toBe(0);
+    const bj = JSON.parse(fs.readFileSync(path.join(bytes, 'fit.json'), 'utf8'));
+    expect(bj.candidates[0].predictions[0].unit).toBe('bytes/s');
+    bj.candidates[0].predictions.forEach((p: { error: number }, i: number) => expect(p.error).toBeCloseTo(pj.candidates[0].predictions[i].error, 9));
+  }, 240_000);
+
+  it('window:...:warm counts only the transfers after as many again warmed the IOTLB: a window it holds never misses', async () => {
+    const rows: MeasuredRow[] = ['window:256K:64', 'window:256K:64:warm'].map((trace, i) => ({ line: i + 2, trace, unit: 'transactions/s', measured: 1 }));
+    const config = resolveConfig({ pageSizes: ['4K'], iotlb: { entries: 128, ways: 4 } });
+    const counts = await replayRows(rows, [{ label: '128x4', config }], { events: 5000, seed: 1 });
+    const cold = counts.get('window:256K:64')![0];
+    const warm = counts.get('window:256K:64:warm')![0];
+    expect(cold.walksPer * cold.transactions).toBeCloseTo(64, 6); // each of the window's 64 pages misses once
+    expect(warm.walksPer).toBe(0);
+    expect(warm.hitsPer).toBe(1);
+    expect(warm.transactions).toBe(5000);
+  }, 120_000);
+
+  it('says so when there are no more measurements than cost terms (any candidate fits exactly)', () => {
+    const dir = tmpDir();
+    const csv = path.join(dir, 'two.csv');
+    fs.writeFileSync(csv, 'trace,rate\nwindow:16K:64,5e7\nwindow:64M:64,2e7\n');
+    const out = path.join(dir, 'out');
+    expect(runCli(['fit', csv, '--iotlb', '64x4', '--events', '2000', '--out', out, '--quiet']).status).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('Only 2 measurement(s) for 2 cost terms');
+  }, 120_000);
+
+  describe('bad measurements: one line, exit 2, no output', () => {
+    const dir = tmpDir();
+    const cases: [string, string, RegExp][] = [
+      ['no rate column', 'trace,speed\nwindow:4M:64,1e6\n', /line 1: the header has no "rate" \(transactions per second\) or "rate_bytes"/],
+      ['no trace column', 'window,rate\n4M,1e6\n', /line 1: the header has no "trace" column/],
+      ['a rate that is no number', 'trace,rate\nwindow:4M:64,fast\n', /line 2: rate "fast" is not a positive number/],
+      ['a negative rate', '# note\ntrace,rate\nwindow:4M:64,-5\n', /line 3: rate "-5" is not a positive number/],
+      ['an unknown workload description', 'trace,rate\nnic:4M:64,1e6\n', /line 2: unknown workload description "nic:4M:64"/],
+      ['a window description with a bad size', 'trace,rate\nwindow:big:64,1e6\n', /line 2: window "big" in "window:big:64" is not a size/],
+      ['a missing trace file', 'trace,rate\nnope.arrows,1e6\n', /line 2: trace "nope.arrows" does not exist/],
+      ['a short row', 'trace,rate\nwindow:4M:64\n', /line 2: 1 field\(s\), the header \(line 1\) has 2/],
+      ['no rows', 'trace,rate\n', /no measurements after the header/],
+    ];
+    for (const [what, text, message] of cases) {
+      it(what, () => {
+        const csv = path.join(dir, `${what.replace(/\W+/g, '-')}.csv`);
+        fs.writeFileSync(csv, text);
+        const out = path.join(dir, `out-${what.replace(/\W+/g, '-')}`);
+        const r = runCli(['fit', csv, '--out', out]);
+        expect(r.status).toBe(2);
+        expect(r.stderr.split('\n')).toHaveLength(2);
+        expect(r.stderr).toMatch(/^iommu-replay: (Invalid|Cannot read) measurements /);
+        expect(r.stderr).toMatch(message);
+        expect(fs.existsSync(out)).toBe(false);
+      });
+    }
+
+    it('a window too large for --max-table-memory names its measurement', () => {
+      const csv = path.join(dir, 'huge.csv');
+      fs.writeFileSync(csv, 'trace,rate\nwindow:4K:64,5e7\nwindow:1T:64,1e7\n');
+      const out = path.join(dir, 'out-huge');
+      const r = runCli(['fit', csv, '--page-sizes', '4K', '--iotlb', '64x4', '--events', '2000', '--max-table-memory', '2M', '--out', out]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(
+        /^iommu-replay: Cannot replay "window:1T:64" \(measurements line 3\): Stopped at row 1: .* over the 2 MiB limit; raise it with --max-table-memory\n$/,
+      );
+      expect(fs.existsSync(out)).toBe(false);
+    });
+
+    it('a --predict file that is no fit', () => {
+      const csv = path.join(dir, 'ok.csv');
+      fs.writeFileSync(csv, 'trace,rate\nwindow:4M:64,1e6\n');
+      const bogus = path.join(dir, 'bogus.json');
+      fs.writeFileSync(bogus, '{"name": "x"}');
+      const r = runCli(['fit', '--predict', bogus, csv, '--out', path.join(dir, 'p')]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(`iommu-replay: Invalid fit "${bogus}": expected the fit.json that \`iommu-replay fit\` writes (candidates[0] is missing)\n`);
+    });
+  });
+});
