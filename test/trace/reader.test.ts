@@ -113,6 +113,63 @@ describe('trace round trip', () => {
     expect((await readAll([g])).rows.map((r) => r.op)).toEqual(['unmap', 'attach']);
   });
 
+  // columns.ts reads 8-bit indices into a dictionary in code order (what the
+  // writer writes) in place, checking four at a time: a bad index must still
+  // be refused at its row wherever it falls (before, inside or after the
+  // aligned words), and other dictionaries still go through their table.
+  describe('op as 8-bit dictionary indices', () => {
+    const OPS = ['dma_read', 'dma_write', 'map', 'unmap', 'attach', 'detach', 'flush'];
+    const opColumn = (indices: Int8Array | Uint8Array, dictionary: (string | null)[]) => {
+      const signed = indices instanceof Int8Array;
+      const type = new A.Dictionary(new A.Utf8(), signed ? new A.Int8() : new A.Uint8());
+      const dict = A.vectorFromArray(dictionary, new A.Utf8());
+      return A.makeVector(A.makeData({ type, length: indices.length, data: indices, dictionary: dict }));
+    };
+    const write = (name: string, indices: Int8Array | Uint8Array, dictionary: (string | null)[] = OPS) => {
+      const f = path.join(dir, name);
+      writeTable(f, { ...goodColumns(indices.length), op: opColumn(indices, dictionary) });
+      return f;
+    };
+    const ROWS = 23;
+    const ops = (n: number) => Array.from({ length: n }, (_, i) => i % 7);
+
+    it('in code order: every row read as its op', async () => {
+      for (const C of [Int8Array, Uint8Array]) {
+        const f = write(`ident-${C.name}.arrows`, C.from(ops(ROWS)));
+        expect((await readAll([f])).rows.map((r) => r.op)).toEqual(ops(ROWS).map((k) => OPS[k]));
+      }
+    });
+
+    for (const row of [0, 1, 5, 12, ROWS - 1])
+      it(`in code order: an index past the dictionary, or negative, is refused at row ${row}`, async () => {
+        for (const [C, bad] of [
+          [Int8Array, 7],
+          [Int8Array, -3],
+          [Uint8Array, 7],
+          [Uint8Array, 200],
+        ] as const) {
+          const indices = C.from(ops(ROWS));
+          indices[row] = bad;
+          const f = write(`bad-${C.name}-${bad}-${row}.arrows`, indices);
+          await expect(readAll([f])).rejects.toThrow(
+            `Cannot read trace "${f}": column "op" has dictionary index ${bad} at row ${row}, the dictionary has 7 entries`,
+          );
+        }
+      });
+
+    it('in another order, with a null entry and an unknown op: read through the table, bad rows named', async () => {
+      const dictionary = ['flush', 'map', null, 'bogus', 'dma_read'];
+      const good = Int8Array.from([4, 1, 0, 4, 1, 0, 0, 4, 1]);
+      expect((await readAll([write('perm.arrows', good, dictionary)])).rows.map((r) => r.op)).toEqual(Array.from(good, (k) => dictionary[k]));
+      const withNull = Uint8Array.from([4, 1, 0, 4, 1, 2, 0]);
+      const f = write('perm-null.arrows', withNull, dictionary);
+      await expect(readAll([f])).rejects.toThrow(`Cannot read trace "${f}": column "op" has a null at row 5`);
+      const unknown = Int8Array.from([4, 1, 0, 4, 1, 0, 0, 0, 0, 3]);
+      const g = write('perm-unknown.arrows', unknown, dictionary);
+      await expect(readAll([g])).rejects.toThrow(`Cannot read trace "${g}": column "op" has an unknown operation "bogus" at row 9`);
+    });
+  });
+
   it('follows a dictionary replaced between batches (streams only: the file format forbids it)', async () => {
     // Two batches whose op dictionaries differ: the writer puts a second
     // dictionary message between them, which the reader must apply (trace/ipc.ts).
