@@ -8,7 +8,7 @@
 // A trace's framing is checked whole before any row is handed out
 // (`scan`): a file's footer blocks, or a stream's chain of messages, walking
 // the metadata only (bodies are skipped, so the check costs one small read a
-// message). A batch's body is read later into one of two reused buffers.
+// message). A batch's body is read later into one of three reused buffers (reader.ts).
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { FormatError, fmtInt } from './flatbuf.js';

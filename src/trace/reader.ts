@@ -4,7 +4,7 @@
 // checked when it is opened, before any row is handed out (ipc.ts), and
 // each batch's buffers and values when it is read (columns.ts). Every
 // rejection is one InputError naming the file and the byte, batch or row.
-// Memory is bounded by the largest batch: two body buffers are reused.
+// Memory is bounded by the largest batch: three body buffers are reused.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
