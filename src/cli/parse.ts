@@ -45,6 +45,7 @@ export async function parseAndRun(argv: string[]): Promise<number> {
       // A usage error: stop here, before any handler runs.
       throw new InputError(`${msg} (see --help)`);
     });
+  skipHelpCache(parser);
   try {
     await parser.parseAsync();
     await stopProfile();
@@ -63,4 +64,19 @@ export async function parseAndRun(argv: string[]): Promise<number> {
     throw err;
   }
   return 0;
+}
+
+/**
+ * Once a command's handler has started, yargs renders the whole help text
+ * and keeps it, to print should the handler fail (yargs' command.js,
+ * handleValidationAndGetResult, calling usage.cacheHelpMessage). Ours never
+ * prints help on a failure (.fail above throws, and the error is one line),
+ * so that text was never shown, and laying it out (the width of every line)
+ * took more of `inspect` than reading the trace. Without the cache, `--help`
+ * still renders its text when asked, unchanged.
+ */
+export function skipHelpCache(parser: unknown): void {
+  const internal = parser as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+  const usage = internal.getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }

@@ -493,6 +493,7 @@ function opsFromDictionary(index: ArrowField, bytes: Uint8Array, n: number, dict
     }
     return op;
   }
+  if (index.type.bitWidth === 8) return opsFromByteIndices(index.type.signed, bytes.subarray(0, n), n, codes, fail);
   const idx = narrowView(index, bytes, n);
   for (let i = 0; i < n; i++) {
     const k = idx[i];
@@ -501,4 +502,57 @@ function opsFromDictionary(index: ArrowField, bytes: Uint8Array, n: number, dict
     op[i] = code;
   }
   return op;
+}
+
+/**
+ * Ops from 8-bit dictionary indices (what our writer, arrow-js and pyarrow
+ * write for a handful of strings): one pass with a 256-entry table instead
+ * of a range check and a lookup a row. When the dictionary lists the ops in
+ * code order (ours does: writer.ts), an index is its op's code, so the
+ * indices themselves are the column, checked in place and not copied.
+ */
+function opsFromByteIndices(signed: boolean, indices: Uint8Array, n: number, codes: Uint8Array, fail: (i: number, k: number) => never): Uint8Array {
+  // table[byte] = the op code of index `byte` (a signed index >= 128 is negative: none).
+  const table = new Uint8Array(256).fill(UNKNOWN_OP);
+  const entries = Math.min(codes.length, signed ? 128 : 256);
+  let identity = true;
+  for (let k = 0; k < entries; k++) {
+    table[k] = codes[k];
+    if (codes[k] !== k) identity = false;
+  }
+  const index = (i: number) => (signed ? (indices[i] << 24) >> 24 : indices[i]);
+  // Every valid code is below 128 (OP_NAMES), NULL_OP and UNKNOWN_OP are not:
+  // bit 7 of the OR of the codes says whether a row is bad, found again only then.
+  if (identity) {
+    if (anyByteAtLeast(indices, entries)) for (let i = 0; i < n; i++) if (table[indices[i]] >= NULL_OP) fail(i, index(i));
+    return indices;
+  }
+  const op = new Uint8Array(n);
+  let any = 0;
+  for (let i = 0; i < n; i++) any |= op[i] = table[indices[i]];
+  if (any & 0x80) for (let i = 0; i < n; i++) if (op[i] >= NULL_OP) fail(i, index(i));
+  return op;
+}
+
+/** Whether any of `bytes` is `limit` (1..128) or more: four bytes a step where they are aligned. */
+function anyByteAtLeast(bytes: Uint8Array, limit: number): boolean {
+  const n = bytes.length;
+  let i = 0;
+  let any = 0;
+  for (; i < n && (bytes.byteOffset + i) % 4 !== 0; i++) any |= bytes[i] >= limit ? 1 : 0;
+  const words = (n - i) >>> 2;
+  if (words > 0) {
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
+    // Per byte b: bit 7 of (b & 0x7f) + (128 - limit) is set when b & 0x7f >= limit, and of b itself when b >= 128.
+    const add = Math.imul(0x01010101, 128 - limit);
+    let acc = 0;
+    for (let j = 0; j < words; j++) {
+      const x = w[j];
+      acc |= x | ((x & 0x7f7f7f7f) + add);
+    }
+    any |= acc & 0x80808080;
+    i += 4 * words;
+  }
+  for (; i < n; i++) any |= bytes[i] >= limit ? 1 : 0;
+  return any !== 0;
 }

@@ -8,10 +8,13 @@
 // A trace's framing is checked whole before any row is handed out
 // (`scan`): a file's footer blocks, or a stream's chain of messages, walking
 // the metadata only (bodies are skipped, so the check costs one small read a
-// message). A batch's body is read later into one of two reused buffers.
+// message). A batch's body is read later into one of three reused buffers (reader.ts).
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import { FormatError, fmtInt } from './flatbuf.js';
 import { MessageHeader, headerName, parseFooter, parseMessage, type ArrowSchema, type Block, type Message } from './format.js';
+
+const readAt = promisify(fs.read);
 
 export const ARROW_MAGIC = 'ARROW1';
 /** Metadata above this is not a trace's (a schema of a few columns is ~1 KiB). */
@@ -49,6 +52,16 @@ export class MessageCursor {
       const n = fs.readSync(this.fd, buf, offset + done, length - done, at + done);
       if (n === 0) throw new FormatError(`the file ends at byte ${at + done}, inside a message`);
       done += n;
+    }
+  }
+
+  /** As read(), on libuv's thread pool: the caller goes on while the bytes are copied. */
+  async readAsync(buf: Uint8Array, offset: number, length: number, at: number): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await readAt(this.fd, buf, offset + done, length - done, at + done);
+      if (bytesRead === 0) throw new FormatError(`the file ends at byte ${at + done}, inside a message`);
+      done += bytesRead;
     }
   }
 
