@@ -8,6 +8,7 @@ import { expandSweep, type ShortForms } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { ensureDir } from '../files.js';
 import { parseByteSize } from '../config/limits.js';
+import { DEFAULT_MAX_TABLE_TEXT } from '../model/tablememory.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { formatPageSizeSet, parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
 import { openTrace } from '../trace/merge.js';
@@ -126,7 +127,7 @@ export const replayCommand: CommandModule<object, Args> = {
       .option('report', { type: 'string', describe: 'write the Markdown report here (- for standard output)' })
       .option('max-table-memory', {
         type: 'string',
-        defaultDescription: '1G',
+        defaultDescription: DEFAULT_MAX_TABLE_TEXT,
         describe: 'stop when the model (page tables, domains, devices, TLBs) would hold more than this',
       })
       .example('$0 replay traces/nic.arrows', 'the summary table, default configuration')

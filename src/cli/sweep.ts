@@ -8,6 +8,7 @@ import { readConfigFile } from '../config/config.js';
 import { expandSweep, fileNames, type SweepPoint } from '../config/sweep.js';
 import { UnavailableError } from '../errors.js';
 import { DEFAULT_MAX_POINTS, parseByteSize } from '../config/limits.js';
+import { DEFAULT_MAX_TABLE_TEXT } from '../model/tablememory.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { runSweep } from '../run/sweep.js';
 import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
@@ -122,7 +123,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       .option('quiet', { type: 'boolean', describe: 'no progress bar' })
       .option('max-table-memory', {
         type: 'string',
-        defaultDescription: '1G',
+        defaultDescription: DEFAULT_MAX_TABLE_TEXT,
         describe: "stop when a point's model (page tables, domains, devices, TLBs) would hold more than this",
       })
       .option('max-points', {

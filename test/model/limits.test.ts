@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { MAX_INSTANCES } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
-import { TABLE_PAGE_COST_BYTES } from '../../src/model/pagetable.js';
+import { MemoryBudget } from '../../src/config/limits.js';
+import { PageTablePool, TABLE_PAGE_COST_BYTES } from '../../src/model/pagetable.js';
 import { writeTrace } from '../../src/trace/writer.js';
 import { batchOf, type Ev } from '../helpers/events.js';
 import { runCliMeasured, tmpDir } from '../helpers/cli.js';
@@ -60,7 +61,7 @@ describe('--max-table-memory counts every table page and slot', () => {
     const out = path.join(dir, 'small.json');
     const r = runCliMeasured(['replay', f, '--max-table-memory', '16M', '--json', out]);
     expect(r.stderr).toMatch(
-      /^iommu-replay: Stopped at row \d+: the map of 4K at iova 0x[0-9a-f]+ in domain 1 needs about [\d.]+ KiB of page tables \([\d.]+ MiB already in use\), over the 16 MiB limit; raise it with --max-table-memory\n$/,
+      /^iommu-replay: Stopped at row \d+: the map of 4K at iova 0x[0-9a-f]+ in domain 1 needs about [\d.]+ MiB for the page-table pool to grow \([\d.]+ MiB already in use\), over the 16 MiB limit; raise it with --max-table-memory\n$/,
     );
     expect(r.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
@@ -81,6 +82,45 @@ describe('--max-table-memory counts every table page and slot', () => {
     expect(r.stderr).toMatch(LIMIT_LINE('128 MiB'));
     expect(r.status).toBe(2);
     expect(r.maxRssKiB).toBeLessThan(MB500_KIB);
+  });
+
+  // At the default limit (DEFAULT_MAX_TABLE_BYTES) each shape is refused within 500 MB: at the
+  // former 1 GiB, with the pool's growth copies not charged, 40,000 domains peaked at 1.7 GB.
+  for (const [name, events] of [
+    ['table-limit-bypass-small-maps', smallMaps],
+    ['table-limit-bypass-10000-domains', () => manyDomains(10000)],
+    ['memory-40000-domains-1.7GB', () => manyDomains(40000)],
+  ] as const) {
+    it(`at the default limit, ${name} stops with the line`, { timeout: 120_000 }, async () => {
+      const f = await trace(`${name}.arrows`, events());
+      const out = path.join(dir, 'default.json');
+      const r = runCliMeasured(['replay', f, '--json', out]);
+      expect(r.stderr).toMatch(LIMIT_LINE('384 MiB'));
+      expect(r.stderr).toMatch(/ for the page-table pool to grow /);
+      expect(r.status).toBe(2);
+      expect(fs.existsSync(out)).toBe(false);
+    });
+  }
+
+  it("the pool's growth holds the old arrays and the new at once: the budget counts both while it copies", () => {
+    // A budget that notes the most it held: a growth from 2 table pages to 4 holds 6 while copying.
+    class PeakBudget extends MemoryBudget {
+      peak = 0;
+      override charge(bytes: number, what: string | (() => string)): void {
+        super.charge(bytes, what);
+        this.peak = Math.max(this.peak, this.used);
+      }
+    }
+    const budget = new PeakBudget(2 ** 30);
+    const pool = new PageTablePool(4, 2, budget);
+    for (let i = 0; i < 3; i++) pool.newRoot();
+    expect(budget.peak).toBe(6 * TABLE_PAGE_COST_BYTES);
+    expect(budget.used).toBe(4 * TABLE_PAGE_COST_BYTES);
+    // Under a limit of 5 pages the same growth cannot happen (it once did: 4 pages charged, 6 held).
+    const tight = new PageTablePool(4, 2, new MemoryBudget(5 * TABLE_PAGE_COST_BYTES));
+    expect(() => {
+      for (let i = 0; i < 3; i++) tight.newRoot();
+    }).toThrow(/^Stopped before the first row: the page-table pool needs about 24 KiB \(18 KiB already in use\), over the 30 KiB limit/);
   });
 
   it('a limit that fits serves the trace, and the budget holds what the tables hold', () => {
