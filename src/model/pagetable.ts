@@ -125,6 +125,12 @@ export class PageTablePool {
     return extra > 0 ? (this.capacity + extra) * this.tablePageCostBytes : 0;
   }
 
+  /** Grows the pool at once so that `tables` more table pages need no growth (the budget was asked: bytesFor). */
+  reserve(tables: number): void {
+    const extra = tables - this.spareTables;
+    if (extra > 0) this.growTo(this.capacity + extra);
+  }
+
   private allocTable(): number {
     let id = this.freeIds.pop();
     if (id === undefined) {

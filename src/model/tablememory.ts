@@ -68,14 +68,13 @@ export function tablePagesForMap(format: TableFormat, orders: Int8Array, iova: n
 }
 
 /**
- * Bytes the budget must still give for the page tables a map of pfns
- * [iova, iova + size) -> paddr may allocate (0: the pool has room). Made for
- * every map, so cheap for a small one: a map of at most 512 pages touches at
- * most two tables of each level.
+ * The table pages a map of pfns [iova, iova + size) -> paddr may allocate, at
+ * most (0: the pool surely has room). Made for every map, so cheap for a small
+ * one: a map of at most 512 pages touches at most two tables of each level.
  */
-export function mapTableBytes(pool: PageTablePool, orders: Int8Array, iova: number, paddr: number, size: number): number {
+export function mapTablePages(pool: PageTablePool, orders: Int8Array, iova: number, paddr: number, size: number): number {
   if (size <= 512 && pool.spareTables >= 2 * pool.levels) return 0;
-  return pool.bytesFor(tablePagesForMap(pool.format, orders, iova, paddr, size));
+  return tablePagesForMap(pool.format, orders, iova, paddr, size);
 }
 
 /** The memory-limit line for a map whose page tables need `needBytes` more than the pool holds. */

@@ -123,6 +123,17 @@ describe('--max-table-memory counts every table page and slot', () => {
     }).toThrow(/^Stopped before the first row: the page-table pool needs about 24 KiB \(18 KiB already in use\), over the 30 KiB limit/);
   });
 
+  it('a map whose tables fit the limit is made: the pool grows once for it, not by doublings that hold old and new arrays', () => {
+    // 2 GiB of 4K leaves: 1,024 leaf tables and 4 above, about 6 MiB; doubling from 64 pages would hold 6 and 12 MiB at once.
+    const r = new Replay(resolveConfig({ pageSizes: ['4K'] }, 'limits'), metaOf(), { maxTableBytes: 7 * 2 ** 20 });
+    consumeInTwo(r, [
+      { op: 'attach', device: DEV, domain: 1 },
+      { op: 'map', domain: 1, iova: 2 ** 32, paddr: 2 ** 32, size: 2 ** 31 },
+    ]);
+    expect(r.pool.alive).toBe(1 + 1 + 2 + 1024);
+    expect(r.budget.used).toBeLessThanOrEqual(7 * 2 ** 20);
+  });
+
   it('a limit that fits serves the trace, and the budget holds what the tables hold', () => {
     const events = manyDomains(300);
     const r = new Replay(resolveConfig({}, 'limits'), metaOf(), { maxTableBytes: 64 * 2 ** 20 });
