@@ -134,6 +134,31 @@ describe('--max-table-memory counts every table page and slot', () => {
     expect(r.budget.used).toBeLessThanOrEqual(7 * 2 ** 20);
   });
 
+  it(
+    '100,000 devices stop at the default limit, which counts their rows of the summary (once served at 455 MB, 790 MB for domains)',
+    { timeout: 120_000 },
+    async () => {
+      const events: Ev[] = [{ op: 'map', domain: 1, iova: 4096, paddr: 4096, size: 4096 }];
+      for (let d = 0; d < 100_000; d++)
+        events.push({ op: 'attach', device: 0x1000 + d, domain: 1 }, { op: 'dma_read', device: 0x1000 + d, iova: 4096, size: 64 });
+      const f = await trace('100000-devices.arrows', events);
+      const out = path.join(dir, 'devices.json');
+      const r = runCliMeasured(['replay', f, '--json', out]);
+      expect(r.stderr).toMatch(
+        /^iommu-replay: Stopped at row \d+: device [0-9a-f:.]+ \([\d,]+ devices so far\) needs about [\d.]+ KiB \(384 MiB already in use\), over the 384 MiB limit; raise it with --max-table-memory\n$/,
+      );
+      expect(r.status).toBe(2);
+      expect(fs.existsSync(out)).toBe(false);
+    },
+  );
+
+  it('domains without tables (identity) are charged their summary rows: 2,000 of them pass no 8 MiB limit', () => {
+    const domains = Object.fromEntries(Array.from({ length: 2000 }, (_, k) => [k + 2, 'identity']));
+    const events = Array.from({ length: 2000 }, (_, k): Ev => ({ op: 'attach', device: DEV, domain: k + 2 }));
+    const r = new Replay(resolveConfig({}, 'limits'), metaOf({ domains }), { maxTableBytes: 8 * 2 ** 20 });
+    expect(() => consumeInTwo(r, events)).toThrow(/^Stopped at row \d+: domain \d+ \([\d,]+ domains so far\) needs about [\d.]+ KiB .* over the 8 MiB limit/);
+  });
+
   it('a limit that fits serves the trace, and the budget holds what the tables hold', () => {
     const events = manyDomains(300);
     const r = new Replay(resolveConfig({}, 'limits'), metaOf(), { maxTableBytes: 64 * 2 ** 20 });
