@@ -526,11 +526,15 @@ export class IndexedTable extends SetAssocTable {
     this.tail[set] = i;
   }
 
-  /** One set: holds ways [0, at least `min`), doubling, the growth charged to the budget. */
+  /**
+   * One set: holds ways [0, at least `min`), doubling. The old arrays are held
+   * until the new ones are filled, so the new ones are charged in full and the
+   * old ones released after (as the page-table pool grows, model/pagetable.ts).
+   */
   private grow(min: number): void {
     const held = Math.min(this.ways, Math.max(min, 2 * this.held));
     const lists = this.lists;
-    this.budget?.charge((held - this.held) * IndexedTable.entryBytes(lists), this.what);
+    this.budget?.charge(held * IndexedTable.entryBytes(lists), this.what);
     this.state = grow(this.state, held);
     this.tag = grow(this.tag, held);
     this.base = grow(this.base, held);
@@ -549,6 +553,7 @@ export class IndexedTable extends SetAssocTable {
       if (this.state[i] === VALID) this.free.delete(i);
       if (this.state[i] !== EMPTY) this.link(i);
     }
+    this.budget?.release(this.held * IndexedTable.entryBytes(lists));
     this.held = held;
   }
 }

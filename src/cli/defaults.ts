@@ -4,6 +4,7 @@
 import { VENDORS, resolveConfig } from '../config/config.js';
 import { formatPageSizeSet } from '../config/pagesizes.js';
 import { parseByteSize } from '../config/limits.js';
+import { DEFAULT_MAX_TABLE_TEXT } from '../model/tablememory.js';
 
 const base = resolveConfig({});
 
@@ -45,7 +46,7 @@ export function vendorsOption(each: string) {
 export function maxTableMemoryOption(whose: string) {
   return {
     type: 'string',
-    defaultDescription: '1G',
+    defaultDescription: DEFAULT_MAX_TABLE_TEXT,
     describe: `stop when ${whose} (page tables, domains, devices, TLBs) would hold more than this`,
   } as const;
 }

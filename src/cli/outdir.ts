@@ -217,12 +217,20 @@ export class OutputFolder {
         ? new InputError(`Cannot write into "${this.dir}": ${code === 'ENOSPC' ? 'no space left on device' : code === 'EACCES' ? 'permission denied' : code}`)
         : err;
     }
+    const killAt = killStepForTests();
+    let step = 0;
+    if (++step === killAt) killSelf();
     fs.rmSync(path.join(this.dir, MANIFEST_NAME), { force: true });
+    if (++step === killAt) killSelf();
     // (A link is removed itself, never what it points at.)
-    for (const [name] of reports) fs.rmSync(path.join(this.dir, name), { force: true });
+    for (const [name] of reports) {
+      fs.rmSync(path.join(this.dir, name), { force: true });
+      if (++step === killAt) killSelf();
+    }
     reports.forEach(([name], i) => {
       fs.renameSync(tmps[i], path.join(this.dir, name));
       this.files.push(path.join(this.dir, name));
+      if (++step === killAt) killSelf();
     });
     const manifest = {
       version: 1,
@@ -273,6 +281,21 @@ export class OutputFolder {
       }
     }
   }
+}
+
+/**
+ * For tests only (test/cli/out-folder.test.ts): IOMMU_REPLAY_TEST_KILL_PUBLISH=N
+ * kills the process at step N of publish, as a kill -9 there would: 1 with the
+ * temporaries written, 2 with the old manifest removed, then after each old
+ * report removed and after each rename (the last: every report in, no manifest
+ * yet). Unset, or not a step: publish runs through.
+ */
+function killStepForTests(): number {
+  return Number(process.env.IOMMU_REPLAY_TEST_KILL_PUBLISH ?? 0);
+}
+
+function killSelf(): void {
+  process.kill(process.pid, 'SIGKILL');
 }
 
 /** A lock's own file or moved-aside copy (takeLock) whose process has ended. */

@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
 import { parseByteSize } from '../config/limits.js';
+import { DEFAULT_MAX_TABLE_TEXT } from '../model/tablememory.js';
 import { QUEUE_CA_OPTION, QUEUE_PASSWORD_FILE_OPTION, queueConnectionOf, type QueueArgs } from './queue-options.js';
 
 interface Args extends QueueArgs {
@@ -28,7 +29,11 @@ export const workerCommand: CommandModule<object, Args> = {
       .option('queue-ca', QUEUE_CA_OPTION)
       .option('concurrency', { type: 'number', default: 1, describe: 'jobs at once (each a thread; one per core is right)' })
       .option('trace-root', { type: 'string', array: true, describe: 'read traces only under this folder (repeatable; default: the current directory)' })
-      .option('max-table-memory', { type: 'string', describe: 'the most page-table memory of one replay, whatever a job asks (default 1G)' })
+      .option('max-table-memory', {
+        type: 'string',
+        describe: 'the most page-table memory of one replay, whatever a job asks',
+        defaultDescription: DEFAULT_MAX_TABLE_TEXT,
+      })
       .option('lock-ms', {
         type: 'number',
         default: 30_000,

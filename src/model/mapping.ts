@@ -14,7 +14,7 @@ import type { LeafSink, PageTablePool } from './pagetable.js';
 import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
 import type { Rows } from './rows.js';
 import type { MemoryBudget } from '../config/limits.js';
-import { mapTableBytes, tableMemoryError } from './tablememory.js';
+import { mapTablePages, tableMemoryError } from './tablememory.js';
 
 const PARTIAL_WHOLE = 0;
 const PARTIAL_REJECT = 1;
@@ -119,8 +119,12 @@ export class Mapping implements LeafSink {
       return;
     }
     // The tables the map may need, checked before any is made (model/tablememory.ts).
-    const need = mapTableBytes(pool, sizes.ordersDesc, iova, paddr, size);
+    const tables = mapTablePages(pool, sizes.ordersDesc, iova, paddr, size);
+    const need = pool.bytesFor(tables);
     if (!this.budget.fits(need)) throw tableMemoryError(r.firstRow + row, r.domain[row], iova, size, need, this.budget);
+    // Made room for in one growth, as checked: growing page by page while the map is made would double the pool
+    // several times, each time holding the old arrays and the new, and could stop halfway through the map.
+    if (need > 0) pool.reserve(tables);
     cm[mb + M.mapBytes] += size * 4096;
     if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's
     splitRange(pool, sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);

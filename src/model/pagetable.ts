@@ -115,9 +115,20 @@ export class PageTablePool {
     return this.capacity - this.nextId + this.freeIds.length;
   }
 
-  /** Bytes the budget must still give for `tables` more table pages (0 when the pool has room for them). */
+  /**
+   * Bytes the budget must still give for `tables` more table pages (0 when
+   * the pool has room for them): growing allocates the whole new arrays while
+   * the old ones are held (growTo), so the new capacity counts in full.
+   */
   bytesFor(tables: number): number {
-    return Math.max(0, tables - this.spareTables) * this.tablePageCostBytes;
+    const extra = tables - this.spareTables;
+    return extra > 0 ? (this.capacity + extra) * this.tablePageCostBytes : 0;
+  }
+
+  /** Grows the pool at once so that `tables` more table pages need no growth (the budget was asked: bytesFor). */
+  reserve(tables: number): void {
+    const extra = tables - this.spareTables;
+    if (extra > 0) this.growTo(this.capacity + extra);
   }
 
   private allocTable(): number {
@@ -131,11 +142,19 @@ export class PageTablePool {
     return id;
   }
 
-  /** Grows the arrays to at least `tables` table pages: double, as far as the budget has room. */
+  /**
+   * Grows the arrays to at least `tables` table pages: double, as far as the
+   * budget has room. While the arrays are copied the old ones and the new ones
+   * are held at once, so the new ones are charged in full before the old ones
+   * are released: the budget bounds that peak too (a refusal at the default
+   * limit once peaked at 1.7 GB), at the cost of a pool that can use only
+   * about half to two thirds of the limit.
+   */
   private growTo(tables: number): void {
+    const oldBytes = this.capacity * this.tablePageCostBytes;
     const roomTables = Math.floor(this.budget.room / this.tablePageCostBytes);
-    const cap = Math.max(tables, Math.min(this.capacity * 2, this.capacity + roomTables));
-    this.budget.charge((cap - this.capacity) * this.tablePageCostBytes, 'the page-table pool');
+    const cap = Math.max(tables, Math.min(this.capacity * 2, roomTables));
+    this.budget.charge(cap * this.tablePageCostBytes, 'the page-table pool');
     const ptr = new Int32Array(cap * this.entries);
     ptr.set(this.ptr);
     const phys = new Float64Array(cap * this.entries);
@@ -143,6 +162,7 @@ export class PageTablePool {
     this.ptr = ptr;
     this.phys = phys;
     this.capacity = cap;
+    this.budget.release(oldBytes);
   }
 
   private freeTable(id: number): void {

@@ -31,7 +31,7 @@ import { resolveTopology, sizesOf, tableFormatOf, type Topology } from './topolo
 
 /** Bounds on what a replay may cost, apart from the configuration (they change no counter). */
 export interface ReplayLimits {
-  /** Memory of the model's state (page tables, slots, TLBs; config/limits.ts MemoryBudget) past which the replay stops; default 1 GiB. */
+  /** Memory of the model's state (page tables, slots, TLBs; config/limits.ts MemoryBudget) past which the replay stops; default DEFAULT_MAX_TABLE_BYTES (384 MiB). */
   maxTableBytes?: number;
   /**
    * Take the generic DMA loop even where a specialized one exists

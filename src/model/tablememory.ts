@@ -5,17 +5,21 @@
 // under LPAE pages of the granule's size (§9.2, config/tableformat.ts); the
 // replay holds tablePageCostBytes (model/pagetable.ts) for each.
 import { formatSizeLog2 } from '../config/pagesizes.js';
-import { MemoryLimitError, formatBytes, memoryLimitMessage, type MemoryBudget } from '../config/limits.js';
+import { MemoryLimitError, formatBytes, memoryLimitMessage, parseByteSize, type MemoryBudget } from '../config/limits.js';
 import { POW2 } from '../caches/indexing.js';
 import type { TableFormat } from '../config/tableformat.js';
 import { leafLevelOf, levelShift, type PageTablePool } from './pagetable.js';
 import { pgsize, pgsizeOut } from './pgsize.js';
 
 /**
- * The default of --max-table-memory: 1 GiB of model state (page tables,
- * domain, device and attachment state, TLB entries), as the replay holds it.
+ * The default of --max-table-memory: 384 MiB of model state (page tables,
+ * domain, device and attachment state, TLB entries), as the replay holds it,
+ * copies made while growing included. A process refused at this limit peaks
+ * at about 340 MB (issue 25: a refusal must fit in 500 MB); at the former
+ * 1 GiB, with growth copies not charged, it peaked at 1.7 GB.
  */
-export const DEFAULT_MAX_TABLE_BYTES = 2 ** 30;
+export const DEFAULT_MAX_TABLE_TEXT = '384M';
+export const DEFAULT_MAX_TABLE_BYTES = parseByteSize('max-table-memory', DEFAULT_MAX_TABLE_TEXT);
 
 /** Distinct tables of `level` (a table of level l spans what an entry of level l + 1 does) that pfns [start, end) touch. */
 function tablesSpanned(format: TableFormat, start: number, end: number, level: number): number {
@@ -64,19 +68,19 @@ export function tablePagesForMap(format: TableFormat, orders: Int8Array, iova: n
 }
 
 /**
- * Bytes the budget must still give for the page tables a map of pfns
- * [iova, iova + size) -> paddr may allocate (0: the pool has room). Made for
- * every map, so cheap for a small one: a map of at most 512 pages touches at
- * most two tables of each level.
+ * The table pages a map of pfns [iova, iova + size) -> paddr may allocate, at
+ * most (0: the pool surely has room). Made for every map, so cheap for a small
+ * one: a map of at most 512 pages touches at most two tables of each level.
  */
-export function mapTableBytes(pool: PageTablePool, orders: Int8Array, iova: number, paddr: number, size: number): number {
+export function mapTablePages(pool: PageTablePool, orders: Int8Array, iova: number, paddr: number, size: number): number {
   if (size <= 512 && pool.spareTables >= 2 * pool.levels) return 0;
-  return pool.bytesFor(tablePagesForMap(pool.format, orders, iova, paddr, size));
+  return tablePagesForMap(pool.format, orders, iova, paddr, size);
 }
 
 /** The memory-limit line for a map whose page tables need `needBytes` more than the pool holds. */
 export function tableMemoryError(row: number, domain: number, iovaPfn: number, sizePfn: number, needBytes: number, budget: MemoryBudget): MemoryLimitError {
   const sizeText = Number.isInteger(Math.log2(sizePfn)) ? formatSizeLog2(Math.log2(sizePfn) + 12) : formatBytes(sizePfn * 4096);
   const what = `the map of ${sizeText} at iova 0x${(iovaPfn * 4096).toString(16)} in domain ${domain}`;
-  return new MemoryLimitError(memoryLimitMessage(row, what, needBytes, budget.used, budget.maxBytes, ' of page tables'));
+  // The pool grows by copying into arrays of the new size (PageTablePool.growTo): that is what it needs.
+  return new MemoryLimitError(memoryLimitMessage(row, what, needBytes, budget.used, budget.maxBytes, ' for the page-table pool to grow'));
 }

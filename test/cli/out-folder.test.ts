@@ -231,6 +231,46 @@ describe('the reports of one run are published together', () => {
     );
     expect(counts.size).toBeLessThanOrEqual(1);
   }, 300_000);
+
+  it('a sweep killed at each step of publishing (IOMMU_REPLAY_TEST_KILL_PUBLISH): one generation, and --resume leaves the complete set, no temporaries', () => {
+    const d = tmpDir();
+    // The old generation (one point) and what an uninterrupted run of the new one (two points) leaves.
+    const old = path.join(d, 'old');
+    expect(runCli(['sweep', NIC, '--iotlb', '32x4', '--out', old, '--quiet']).status).toBe(0);
+    const newArgs = (out: string) => ['sweep', NIC, '--iotlb', '32x4', '64x4', '--out', out, '--quiet'];
+    const ref = path.join(d, 'ref');
+    expect(runCli(newArgs(ref)).status).toBe(0);
+    const contents = (dir: string) => Object.fromEntries(REPORTS.map((f) => [f, fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f)) : null]));
+    const oldReports = contents(old);
+    const newReports = contents(ref);
+    const tree = (dir: string): string[] =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? tree(path.join(dir, e.name)).map((f) => `${e.name}/${f}`) : [e.name]));
+    // publish's steps: 1 temporaries written, 2 manifest removed, 3-5 each old report removed, 6-8 each
+    // rename (8: all in, no manifest). One of each kind, and the first and last renames' sides.
+    for (const step of [1, 2, 4, 6, 8]) {
+      const out = path.join(d, `kill-${step}`);
+      fs.cpSync(old, out, { recursive: true });
+      const killed = spawnSync(process.execPath, [CLI, ...newArgs(out)], {
+        encoding: 'utf8',
+        env: { ...process.env, IOMMU_REPLAY_TEST_KILL_PUBLISH: String(step) },
+      });
+      expect(killed.signal, `step ${step}`).toBe('SIGKILL');
+      // The report files present are all of the old run or all of the new; a manifest only beside the complete old set.
+      const present = REPORTS.filter((f) => fs.existsSync(path.join(out, f)));
+      const ofOld = present.every((f) => fs.readFileSync(path.join(out, f)).equals(oldReports[f]!));
+      const ofNew = present.every((f) => fs.readFileSync(path.join(out, f)).equals(newReports[f]!));
+      expect(ofOld || ofNew, `step ${step}: ${present.join(', ')}`).toBe(true);
+      expect(fs.existsSync(path.join(out, MANIFEST_NAME)), `step ${step}`).toBe(step === 1);
+      if (step === 1) expect(fs.readFileSync(path.join(out, MANIFEST_NAME))).toEqual(fs.readFileSync(path.join(old, MANIFEST_NAME)));
+
+      // --resume: the folder ends as the uninterrupted run's, file for file (no temporary, no lock left).
+      const resumed = runCli([...newArgs(out), '--resume']);
+      expect(resumed.stderr).toBe('');
+      expect(resumed.status).toBe(0);
+      expect(tree(out).sort(), `step ${step}`).toEqual(tree(ref).sort());
+      for (const f of tree(ref)) expect(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(ref, f))), `step ${step}: ${f}`).toBe(true);
+    }
+  }, 600_000);
 });
 
 describe('duplicate points are found by configuration, not by label', () => {

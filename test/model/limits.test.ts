@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { MAX_INSTANCES } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
-import { TABLE_PAGE_COST_BYTES } from '../../src/model/pagetable.js';
+import { MemoryBudget } from '../../src/config/limits.js';
+import { PageTablePool, TABLE_PAGE_COST_BYTES } from '../../src/model/pagetable.js';
 import { writeTrace } from '../../src/trace/writer.js';
 import { batchOf, type Ev } from '../helpers/events.js';
 import { runCliMeasured, tmpDir } from '../helpers/cli.js';
@@ -60,7 +61,7 @@ describe('--max-table-memory counts every table page and slot', () => {
     const out = path.join(dir, 'small.json');
     const r = runCliMeasured(['replay', f, '--max-table-memory', '16M', '--json', out]);
     expect(r.stderr).toMatch(
-      /^iommu-replay: Stopped at row \d+: the map of 4K at iova 0x[0-9a-f]+ in domain 1 needs about [\d.]+ KiB of page tables \([\d.]+ MiB already in use\), over the 16 MiB limit; raise it with --max-table-memory\n$/,
+      /^iommu-replay: Stopped at row \d+: the map of 4K at iova 0x[0-9a-f]+ in domain 1 needs about [\d.]+ MiB for the page-table pool to grow \([\d.]+ MiB already in use\), over the 16 MiB limit; raise it with --max-table-memory\n$/,
     );
     expect(r.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
@@ -81,6 +82,81 @@ describe('--max-table-memory counts every table page and slot', () => {
     expect(r.stderr).toMatch(LIMIT_LINE('128 MiB'));
     expect(r.status).toBe(2);
     expect(r.maxRssKiB).toBeLessThan(MB500_KIB);
+  });
+
+  // At the default limit (DEFAULT_MAX_TABLE_BYTES) each shape is refused within 500 MB: at the
+  // former 1 GiB, with the pool's growth copies not charged, 40,000 domains peaked at 1.7 GB.
+  for (const [name, events] of [
+    ['table-limit-bypass-small-maps', smallMaps],
+    ['table-limit-bypass-10000-domains', () => manyDomains(10000)],
+    ['memory-40000-domains-1.7GB', () => manyDomains(40000)],
+  ] as const) {
+    it(`at the default limit, ${name} stops with the line`, { timeout: 120_000 }, async () => {
+      const f = await trace(`${name}.arrows`, events());
+      const out = path.join(dir, 'default.json');
+      const r = runCliMeasured(['replay', f, '--json', out]);
+      expect(r.stderr).toMatch(LIMIT_LINE('384 MiB'));
+      expect(r.stderr).toMatch(/ for the page-table pool to grow /);
+      expect(r.status).toBe(2);
+      expect(fs.existsSync(out)).toBe(false);
+    });
+  }
+
+  it("the pool's growth holds the old arrays and the new at once: the budget counts both while it copies", () => {
+    // A budget that notes the most it held: a growth from 2 table pages to 4 holds 6 while copying.
+    class PeakBudget extends MemoryBudget {
+      peak = 0;
+      override charge(bytes: number, what: string | (() => string)): void {
+        super.charge(bytes, what);
+        this.peak = Math.max(this.peak, this.used);
+      }
+    }
+    const budget = new PeakBudget(2 ** 30);
+    const pool = new PageTablePool(4, 2, budget);
+    for (let i = 0; i < 3; i++) pool.newRoot();
+    expect(budget.peak).toBe(6 * TABLE_PAGE_COST_BYTES);
+    expect(budget.used).toBe(4 * TABLE_PAGE_COST_BYTES);
+    // Under a limit of 5 pages the same growth cannot happen (it once did: 4 pages charged, 6 held).
+    const tight = new PageTablePool(4, 2, new MemoryBudget(5 * TABLE_PAGE_COST_BYTES));
+    expect(() => {
+      for (let i = 0; i < 3; i++) tight.newRoot();
+    }).toThrow(/^Stopped before the first row: the page-table pool needs about 24 KiB \(18 KiB already in use\), over the 30 KiB limit/);
+  });
+
+  it('a map whose tables fit the limit is made: the pool grows once for it, not by doublings that hold old and new arrays', () => {
+    // 2 GiB of 4K leaves: 1,024 leaf tables and 4 above, about 6 MiB; doubling from 64 pages would hold 6 and 12 MiB at once.
+    const r = new Replay(resolveConfig({ pageSizes: ['4K'] }, 'limits'), metaOf(), { maxTableBytes: 7 * 2 ** 20 });
+    consumeInTwo(r, [
+      { op: 'attach', device: DEV, domain: 1 },
+      { op: 'map', domain: 1, iova: 2 ** 32, paddr: 2 ** 32, size: 2 ** 31 },
+    ]);
+    expect(r.pool.alive).toBe(1 + 1 + 2 + 1024);
+    expect(r.budget.used).toBeLessThanOrEqual(7 * 2 ** 20);
+  });
+
+  it(
+    '100,000 devices stop at the default limit, which counts their rows of the summary (once served at 455 MB, 790 MB for domains)',
+    { timeout: 120_000 },
+    async () => {
+      const events: Ev[] = [{ op: 'map', domain: 1, iova: 4096, paddr: 4096, size: 4096 }];
+      for (let d = 0; d < 100_000; d++)
+        events.push({ op: 'attach', device: 0x1000 + d, domain: 1 }, { op: 'dma_read', device: 0x1000 + d, iova: 4096, size: 64 });
+      const f = await trace('100000-devices.arrows', events);
+      const out = path.join(dir, 'devices.json');
+      const r = runCliMeasured(['replay', f, '--json', out]);
+      expect(r.stderr).toMatch(
+        /^iommu-replay: Stopped at row \d+: device [0-9a-f:.]+ \([\d,]+ devices so far\) needs about [\d.]+ KiB \(384 MiB already in use\), over the 384 MiB limit; raise it with --max-table-memory\n$/,
+      );
+      expect(r.status).toBe(2);
+      expect(fs.existsSync(out)).toBe(false);
+    },
+  );
+
+  it('domains without tables (identity) are charged their summary rows: 2,000 of them pass no 8 MiB limit', () => {
+    const domains = Object.fromEntries(Array.from({ length: 2000 }, (_, k) => [k + 2, 'identity']));
+    const events = Array.from({ length: 2000 }, (_, k): Ev => ({ op: 'attach', device: DEV, domain: k + 2 }));
+    const r = new Replay(resolveConfig({}, 'limits'), metaOf({ domains }), { maxTableBytes: 8 * 2 ** 20 });
+    expect(() => consumeInTwo(r, events)).toThrow(/^Stopped at row \d+: domain \d+ \([\d,]+ domains so far\) needs about [\d.]+ KiB .* over the 8 MiB limit/);
   });
 
   it('a limit that fits serves the trace, and the budget holds what the tables hold', () => {
