@@ -33,6 +33,7 @@
 // then the smaller sizes follow the larger ones and are marked approximate.
 import { drainWindow, markUnmappedIn, noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
 import { POW2, alignDown, pageNumber } from './indexing.js';
+import { grow } from '../typed.js';
 
 /** What the profiler reads of the page tables to tell a stale entry (PageTablePool). */
 export interface LeafLookup {
@@ -51,10 +52,10 @@ export interface GroupBudget {
 export class CurveGroup {
   lo: number;
   readonly hi: number;
-  /** By depth d: lookups that hit at every size >= d of the group and missed (walked) below. */
-  readonly hitGain: Float64Array;
+  /** By depth d: lookups that hit at every size >= d of the group and missed (walked) below. Grown to the deepest depth seen. */
+  private hitGain: Float64Array;
   /** By depth d: the walk memory accesses those lookups saved at sizes >= d. */
-  readonly accessGain: Float64Array;
+  private accessGain: Float64Array;
   /** Size ranges handed back to be replayed on their own. */
   readonly spawned: [number, number][] = [];
   /**
@@ -68,8 +69,30 @@ export class CurveGroup {
     this.lo = lo;
     this.hi = hi;
     this.budget = budget;
-    this.hitGain = new Float64Array(hi + 2);
-    this.accessGain = new Float64Array(hi + 2);
+    // Sized for the depths seen, not for hi (a trace may fill far fewer entries).
+    this.hitGain = new Float64Array(Math.min(hi + 2, 1024));
+    this.accessGain = new Float64Array(this.hitGain.length);
+  }
+
+  /** A lookup that hits from depth `d` up and walks below, saving `accesses` walk accesses at those sizes. */
+  gain(d: number, accesses: number): void {
+    if (d >= this.hitGain.length) {
+      const cap = Math.min(this.hi + 2, Math.max(d + 1, 2 * this.hitGain.length));
+      this.hitGain = grow(this.hitGain, cap);
+      this.accessGain = grow(this.accessGain, cap);
+    }
+    this.hitGain[d]++;
+    this.accessGain[d] += accesses;
+  }
+
+  /** Lookups that hit from depth `d` up (and walked below). */
+  hitsAt(d: number): number {
+    return d < this.hitGain.length ? this.hitGain[d] : 0;
+  }
+
+  /** The walk accesses saved at sizes >= d by those lookups. */
+  accessesAt(d: number): number {
+    return d < this.accessGain.length ? this.accessGain[d] : 0;
   }
 
   /**
@@ -88,7 +111,15 @@ export class CurveGroup {
   }
 }
 
-const ALL_ORDERS: readonly number[] = Array.from({ length: 64 }, (_, o) => o);
+/** The time axis a profiler starts with: small, as most traces touch far fewer entries than the largest size. */
+const INITIAL_CAP = 1024;
+
+/** Index slots for `cap` entries: a power of two, at least twice as many (load at most 1/2). */
+function hashSlotsFor(cap: number): number {
+  let h = 1;
+  while (h < 2 * cap) h *= 2;
+  return h;
+}
 
 const NONE = 0;
 const ITEM = 1;
@@ -99,42 +130,50 @@ export class StackIotlb implements Iotlb {
   protected readonly pool: LeafLookup;
   /** The largest size followed; entries and holes deeper than it are dropped. */
   private readonly depthCap: number;
-  /** Time-axis length: the marks are renumbered (compacted) when it runs out. */
-  protected readonly cap: number;
+  /**
+   * Time-axis length: the marks are renumbered (compacted) when it runs out.
+   * It starts small and doubles at a renumbering that keeps more than a
+   * quarter of it, up to 8 x the largest size: memory follows the entries
+   * the trace really fills, not --max-entries (issue 25).
+   */
+  protected cap: number;
+  private readonly maxCap: number;
 
   // Per entry (node).
-  readonly base: Float64Array;
-  readonly order: Uint8Array;
-  readonly phys: Float64Array;
-  readonly owner: Int32Array;
-  readonly unmappedAt: Float64Array;
-  private readonly tag: Int32Array;
-  private readonly time: Int32Array;
-  private readonly live: Uint8Array;
-  private readonly freeNodes: Int32Array;
+  base: Float64Array;
+  order: Uint8Array;
+  phys: Float64Array;
+  owner: Int32Array;
+  unmappedAt: Float64Array;
+  private tag: Int32Array;
+  private time: Int32Array;
+  private live: Uint8Array;
+  private freeNodes: Int32Array;
   private freeCount = 0;
   private nodeHigh = 0;
 
   // Per time.
-  private readonly fen: Int32Array;
-  private readonly kind: Uint8Array;
-  private readonly at: Int32Array;
+  private fen: Int32Array;
+  private kind: Uint8Array;
+  private at: Int32Array;
   private now = 0;
   private total = 0;
   /** Max-heap of hole times: the topmost hole is the one a fill takes. */
-  private readonly heap: Int32Array;
+  private heap: Int32Array;
   private heapSize = 0;
 
   // (tag, base, order) -> node, open addressing with linear probing.
-  private readonly hash: Int32Array;
-  private readonly hashMask: number;
+  private hash: Int32Array;
+  private hashMask: number;
 
   /** Live entries per order: a lookup skips orders the table holds nothing of. */
   private readonly orderLive = new Int32Array(64);
+  /** The orders ever filled, in first-fill order: what an invalidation probes (as SetAssocTable.seenOrders). */
+  private readonly seenOrders: number[] = [];
   private readonly winNode = new Int32Array(64);
   private readonly winDepth = new Int32Array(64);
-  private readonly scratchKind: Uint8Array;
-  private readonly scratchAt: Int32Array;
+  private scratchKind: Uint8Array;
+  private scratchAt: Int32Array;
 
   private domain = 0;
   private root = 0;
@@ -150,7 +189,8 @@ export class StackIotlb implements Iotlb {
     this.depthCap = maxEntries;
     // Room for 7N marks past the N kept at a renumbering: one renumbering per
     // 7N lookups or more, O(8N) each.
-    const cap = Math.max(64, 8 * maxEntries);
+    this.maxCap = Math.max(64, 8 * maxEntries);
+    const cap = Math.min(this.maxCap, INITIAL_CAP);
     this.cap = cap;
     this.base = new Float64Array(cap);
     this.order = new Uint8Array(cap);
@@ -167,10 +207,18 @@ export class StackIotlb implements Iotlb {
     this.heap = new Int32Array(cap);
     this.scratchKind = new Uint8Array(cap);
     this.scratchAt = new Int32Array(cap);
-    let h = 1;
-    while (h < 2 * cap) h *= 2;
-    this.hash = new Int32Array(h).fill(-1);
-    this.hashMask = h - 1;
+    this.hash = new Int32Array(hashSlotsFor(cap)).fill(-1);
+    this.hashMask = this.hash.length - 1;
+  }
+
+  /** The bytes the profiler's arrays take at time-axis length `cap` (per mark: 42 per entry, 18 per time, ~16 of index). */
+  static bytesAt(cap: number): number {
+    return cap * 60 + hashSlotsFor(cap) * 4;
+  }
+
+  /** The bytes the profiler's arrays hold now. */
+  get bytes(): number {
+    return StackIotlb.bytesAt(this.cap);
   }
 
   bind(domain: number, root: number): void {
@@ -281,13 +329,18 @@ export class StackIotlb implements Iotlb {
         this.dropNode(at[t]);
       }
     }
-    kind.fill(NONE);
+    // Kept more than a quarter of the axis: double it (an amortized O(1) per
+    // mark renumbering needs room for many more marks than are kept).
+    if (k > this.cap / 4 && this.cap < this.maxCap) this.growTo(k);
+    const kindNow = this.kind;
+    const atNow = this.at;
+    kindNow.fill(NONE);
     this.fen.fill(0);
     this.heapSize = 0;
     for (let j = 0; j < k; j++) {
       const t = k - 1 - j;
-      kind[t] = sk[j];
-      at[t] = sa[j];
+      kindNow[t] = sk[j];
+      atNow[t] = sa[j];
       if (sk[j] === ITEM) this.time[sa[j]] = t;
       else this.heapPush(t);
       this.fen[t + 1] = 1;
@@ -300,6 +353,40 @@ export class StackIotlb implements Iotlb {
     this.now = k;
     this.total = k;
   }
+
+  /**
+   * A longer time axis, for `kept` marks: every array grows (entries are
+   * copied, the marks are laid out again by compact()), the index is rebuilt.
+   */
+  private growTo(kept: number): void {
+    let cap = this.cap;
+    while (kept > cap / 4 && cap < this.maxCap) cap *= 2;
+    cap = Math.min(cap, this.maxCap);
+    this.cap = cap;
+    this.base = grow(this.base, cap);
+    this.order = grow(this.order, cap);
+    this.phys = grow(this.phys, cap);
+    this.owner = grow(this.owner, cap);
+    this.unmappedAt = grow(this.unmappedAt, cap);
+    this.tag = grow(this.tag, cap);
+    this.time = grow(this.time, cap);
+    this.live = grow(this.live, cap);
+    this.freeNodes = grow(this.freeNodes, cap);
+    // Rewritten from the scratch copies by compact(): no copy needed.
+    this.fen = new Int32Array(cap + 1);
+    this.kind = new Uint8Array(cap);
+    this.at = new Int32Array(cap);
+    this.heap = new Int32Array(cap);
+    this.scratchKind = new Uint8Array(cap);
+    this.scratchAt = new Int32Array(cap);
+    this.hash = new Int32Array(hashSlotsFor(cap)).fill(-1);
+    this.hashMask = this.hash.length - 1;
+    for (let n = 0; n < this.nodeHigh; n++) if (this.live[n] === 1) this.hashInsert(n);
+    this.onGrow(cap);
+  }
+
+  /** Called when the arrays grow to `cap` entries (a subclass' per-entry arrays follow). */
+  protected onGrow(_cap: number): void {}
 
   // ------------------------------------------------------------ the key index
 
@@ -414,8 +501,7 @@ export class StackIotlb implements Iotlb {
     }
     // A hit from d up, a walk of the same leaf below: only counters differ.
     // Report the miss of size lo; the fill that follows refreshes the entry.
-    g.hitGain[d]++;
-    g.accessGain[d] += this.pool.walkAccesses(this.order[node]);
+    g.gain(d, this.pool.walkAccesses(this.order[node]));
     return -1;
   }
 
@@ -431,7 +517,7 @@ export class StackIotlb implements Iotlb {
       this.order[node] = order;
       this.live[node] = 1;
       this.hashInsert(node);
-      this.orderLive[order]++;
+      if (this.orderLive[order]++ === 0 && !this.seenOrders.includes(order)) this.seenOrders.push(order);
       if (this.heapSize > 0) {
         // The topmost hole's slot takes the fill at every size that has it.
         const h = this.heapPop();
@@ -467,8 +553,8 @@ export class StackIotlb implements Iotlb {
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
     let removed = 0;
     // Few pages: probe the index for each; many: scan the entries.
-    if (rangeProbes(ALL_ORDERS, this.orderLive, start, end) <= 64) {
-      for (const o of ALL_ORDERS) {
+    if (rangeProbes(this.seenOrders, this.orderLive, start, end) <= 64) {
+      for (const o of this.seenOrders) {
         if (this.orderLive[o] === 0) continue;
         const last = pageNumber(end - 1, o);
         for (let page = pageNumber(start, o); page <= last; page++) {

@@ -162,12 +162,12 @@ export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries
       let gainHits = 0;
       let gainAccesses = 0;
       for (let d = 1; d < g.lo; d++) {
-        gainHits += g.hitGain[d];
-        gainAccesses += g.accessGain[d];
+        gainHits += g.hitsAt(d);
+        gainAccesses += g.accessesAt(d);
       }
       for (let size = g.lo; size <= g.hi; size++) {
-        gainHits += g.hitGain[size];
-        gainAccesses += g.accessGain[size];
+        gainHits += g.hitsAt(size);
+        gainAccesses += g.accessesAt(size);
         points[size - 1] = counters(
           size,
           1,

@@ -29,7 +29,7 @@ class RecordingStack extends StackIotlb {
   /** key id >= 0: a reference; -1 - key id: an invalidation. */
   stream = new Int32Array(1024);
   length = 0;
-  private readonly nodeKey: Int32Array;
+  private nodeKey: Int32Array;
   private readonly keyIds = new Map<string, number>();
   /** Per key id: the walk memory accesses of a miss on it. */
   keyCost = new Float64Array(1024);
@@ -37,6 +37,10 @@ class RecordingStack extends StackIotlb {
   constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number) {
     super(group, pool, maxEntries);
     this.nodeKey = new Int32Array(this.cap);
+  }
+
+  protected override onGrow(cap: number): void {
+    this.nodeKey = grow(this.nodeKey, cap);
   }
 
   private record(code: number): void {
