@@ -34,6 +34,7 @@
 import { drainWindow, markUnmappedIn, noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
 import { POW2, alignDown, pageNumber } from './indexing.js';
 import { grow } from '../typed.js';
+import type { MemoryBudget } from '../config/limits.js';
 
 /** What the profiler reads of the page tables to tell a stale entry (PageTablePool). */
 export interface LeafLookup {
@@ -111,6 +112,9 @@ export class CurveGroup {
   }
 }
 
+/** What a memory-limit line calls the profiler. */
+const PROFILER = 'the stack profiler of the curve (entries the trace filled)';
+
 /** The time axis a profiler starts with: small, as most traces touch far fewer entries than the largest size. */
 const INITIAL_CAP = 1024;
 
@@ -183,10 +187,14 @@ export class StackIotlb implements Iotlb {
   windowSumNs = 0;
   windowCount = 0;
 
-  constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number) {
+  /** What the arrays are charged to (--max-table-memory), if anything. */
+  private readonly budget: MemoryBudget | null;
+
+  constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number, budget: MemoryBudget | null = null) {
     this.group = group;
     this.pool = pool;
     this.depthCap = maxEntries;
+    this.budget = budget;
     // Room for 7N marks past the N kept at a renumbering: one renumbering per
     // 7N lookups or more, O(8N) each.
     this.maxCap = Math.max(64, 8 * maxEntries);
@@ -207,6 +215,7 @@ export class StackIotlb implements Iotlb {
     this.heap = new Int32Array(cap);
     this.scratchKind = new Uint8Array(cap);
     this.scratchAt = new Int32Array(cap);
+    budget?.charge(StackIotlb.bytesAt(cap), PROFILER);
     this.hash = new Int32Array(hashSlotsFor(cap)).fill(-1);
     this.hashMask = this.hash.length - 1;
   }
@@ -362,6 +371,7 @@ export class StackIotlb implements Iotlb {
     let cap = this.cap;
     while (kept > cap / 4 && cap < this.maxCap) cap *= 2;
     cap = Math.min(cap, this.maxCap);
+    this.budget?.charge(StackIotlb.bytesAt(cap) - StackIotlb.bytesAt(this.cap), PROFILER);
     this.cap = cap;
     this.base = grow(this.base, cap);
     this.order = grow(this.order, cap);

@@ -5,6 +5,7 @@
 // against a replay of its own.
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
+import { MemoryBudget, MemoryLimitError } from '../../src/config/limits.js';
 import { CurveGroup, StackIotlb, type LeafLookup } from '../../src/caches/stack.js';
 import { lruStackCurve } from '../../src/run/curve.js';
 import { Rng } from '../../src/workloads/rng.js';
@@ -57,6 +58,23 @@ describe('the stack profiler holds memory for the entries filled, not for the la
     const orders = Int8Array.of(0);
     expect(s.lookup(0, 3 * n - 1, orders)).toBeGreaterThanOrEqual(0);
     expect(s.lookup(0, 2 * n - 1, orders)).toBe(-1);
+  });
+});
+
+describe('the stack profiler is charged to --max-table-memory', () => {
+  it('its growth past the limit stops with the memory-limit line', () => {
+    const n = 1 << 20;
+    const budget = new MemoryBudget(1 << 20);
+    const s = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n, budget);
+    expect(budget.used).toBe(s.bytes);
+    expect(() => {
+      for (let p = 0; p < n; p++) s.fill(0, p, 0, p, 0);
+    }).toThrow(MemoryLimitError);
+    expect(() => {
+      for (let p = 0; p < n; p++) s.fill(0, p, 0, p, 0);
+    }).toThrow(
+      /the stack profiler of the curve \(entries the trace filled\) needs about .* already in use\), over the 1 MiB limit; raise it with --max-table-memory$/,
+    );
   });
 });
 
