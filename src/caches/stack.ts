@@ -168,12 +168,26 @@ export class StackIotlb implements Iotlb {
 
   // (tag, base, order) -> node, open addressing with linear probing.
   private hash: Int32Array;
+  /** Per slot, its entry's base (compared before the entry is read). */
+  private hashBase: Float64Array;
   private hashMask: number;
 
   /** Live entries per order: a lookup skips orders the table holds nothing of. */
   private readonly orderLive = new Int32Array(64);
   /** The orders ever filled, in first-fill order: what an invalidation probes (as SetAssocTable.seenOrders). */
   private readonly seenOrders: number[] = [];
+  /**
+   * What the last lookup found at each order it probed (probedAt[order] ===
+   * probeStamp): the fill that follows a miss is of one of those keys, and
+   * takes the node (or its absence) from here instead of probing again. Any
+   * other change of the index (a fill, an invalidation, a renumbering) moves
+   * the stamp on.
+   */
+  private probeStamp = 1;
+  private readonly probedAt = new Float64Array(64);
+  private readonly probedNode = new Int32Array(64);
+  private probeTag = 0;
+  private probePfn = 0;
   private readonly winNode = new Int32Array(64);
   private readonly winDepth = new Int32Array(64);
   private scratchKind: Uint8Array;
@@ -217,12 +231,13 @@ export class StackIotlb implements Iotlb {
     this.scratchAt = new Int32Array(cap);
     budget?.charge(StackIotlb.bytesAt(cap), PROFILER);
     this.hash = new Int32Array(hashSlotsFor(cap)).fill(-1);
+    this.hashBase = new Float64Array(this.hash.length);
     this.hashMask = this.hash.length - 1;
   }
 
-  /** The bytes the profiler's arrays take at time-axis length `cap` (per mark: 42 per entry, 18 per time, ~16 of index). */
+  /** The bytes the profiler's arrays take at time-axis length `cap` (per mark: 42 per entry, 18 per time; 12 per index slot). */
   static bytesAt(cap: number): number {
-    return cap * 60 + hashSlotsFor(cap) * 4;
+    return cap * 60 + hashSlotsFor(cap) * 12;
   }
 
   /** The bytes the profiler's arrays hold now. */
@@ -319,6 +334,7 @@ export class StackIotlb implements Iotlb {
    * the live translations, whatever the trace length.
    */
   private compact(): void {
+    this.probeStamp++; // entries are dropped
     const kind = this.kind;
     const at = this.at;
     const sk = this.scratchKind;
@@ -390,6 +406,7 @@ export class StackIotlb implements Iotlb {
     this.scratchKind = new Uint8Array(cap);
     this.scratchAt = new Int32Array(cap);
     this.hash = new Int32Array(hashSlotsFor(cap)).fill(-1);
+    this.hashBase = new Float64Array(this.hash.length);
     this.hashMask = this.hash.length - 1;
     for (let n = 0; n < this.nodeHigh; n++) if (this.live[n] === 1) this.hashInsert(n);
     this.onGrow(cap);
@@ -412,11 +429,13 @@ export class StackIotlb implements Iotlb {
 
   private find(tag: number, base: number, order: number): number {
     const hash = this.hash;
+    const hashBase = this.hashBase;
     let i = this.slotOf(tag, base, order);
     for (;;) {
       const n = hash[i];
       if (n < 0) return -1;
-      if (this.base[n] === base && this.tag[n] === tag && this.order[n] === order) return n;
+      // The slot's own copy of the base first: a probe past another key reads no entry.
+      if (hashBase[i] === base && this.tag[n] === tag && this.order[n] === order) return n;
       i = (i + 1) & this.hashMask;
     }
   }
@@ -425,6 +444,7 @@ export class StackIotlb implements Iotlb {
     let i = this.slotOf(this.tag[node], this.base[node], this.order[node]);
     while (this.hash[i] >= 0) i = (i + 1) & this.hashMask;
     this.hash[i] = node;
+    this.hashBase[i] = this.base[node];
   }
 
   /** Deletes `node` from the index (backward-shift deletion keeps probe chains whole). */
@@ -443,6 +463,7 @@ export class StackIotlb implements Iotlb {
       const inRange = i <= j ? k > i && k <= j : k > i || k <= j;
       if (!inRange) {
         hash[i] = n;
+        this.hashBase[i] = this.hashBase[j];
         i = j;
       }
     }
@@ -479,10 +500,14 @@ export class StackIotlb implements Iotlb {
     // larger order's, i.e. the entry a size from its depth up finds first.
     let nw = 0;
     let minDepth = 0x7fffffff;
+    const stamp = ++this.probeStamp;
+    this.probeTag = tag;
+    this.probePfn = pfn;
     for (let k = 0; k < ordersDesc.length; k++) {
       const order = ordersDesc[k];
-      if (this.orderLive[order] === 0) continue;
-      const node = this.find(tag, alignDown(pfn, order), order);
+      const node = this.orderLive[order] === 0 ? -1 : this.find(tag, alignDown(pfn, order), order);
+      this.probedAt[order] = stamp;
+      this.probedNode[order] = node;
       if (node < 0) continue;
       const d = this.depthOf(this.time[node]);
       if (d < minDepth) {
@@ -517,7 +542,11 @@ export class StackIotlb implements Iotlb {
 
   fill(tag: number, base: number, order: number, phys: number, owner: number): number {
     this.ensureTime();
-    let node = this.find(tag, base, order);
+    let node =
+      this.probedAt[order] === this.probeStamp && tag === this.probeTag && base === alignDown(this.probePfn, order)
+        ? this.probedNode[order]
+        : this.find(tag, base, order);
+    this.probeStamp++;
     if (node >= 0) {
       this.touch(node);
     } else {
@@ -553,6 +582,7 @@ export class StackIotlb implements Iotlb {
   /** An invalidated entry: its mark stays as a hole (see the top of this file). */
   private remove(node: number, nowNs: number): void {
     this.onRemove(node);
+    this.probeStamp++;
     noteRemoval(this, this.unmappedAt[node], nowNs);
     const t = this.time[node];
     this.kind[t] = HOLE;
