@@ -341,6 +341,7 @@ export class StackIotlb implements Iotlb {
     const sa = this.scratchAt;
     let depth = 0;
     let k = 0;
+    let dropped = 0;
     // Top down: the kept marks are the first depthCap, written in reverse.
     for (let t = this.now - 1; t >= 0; t--) {
       const kd = kind[t];
@@ -351,12 +352,16 @@ export class StackIotlb implements Iotlb {
         sa[k] = at[t];
         k++;
       } else if (kd === ITEM) {
-        this.dropNode(at[t]);
+        this.releaseNode(at[t]);
+        dropped++;
       }
     }
     // Kept more than a quarter of the axis: double it (an amortized O(1) per
     // mark renumbering needs room for many more marks than are kept).
     if (k > this.cap / 4 && this.cap < this.maxCap) this.growTo(k);
+    // The index is rebuilt from the entries kept (at most the largest size):
+    // cheaper than deleting the many dropped one by one.
+    else if (dropped > 0) this.rebuildIndex();
     const kindNow = this.kind;
     const atNow = this.at;
     kindNow.fill(NONE);
@@ -405,10 +410,10 @@ export class StackIotlb implements Iotlb {
     this.heap = new Int32Array(cap);
     this.scratchKind = new Uint8Array(cap);
     this.scratchAt = new Int32Array(cap);
-    this.hash = new Int32Array(hashSlotsFor(cap)).fill(-1);
+    this.hash = new Int32Array(hashSlotsFor(cap));
     this.hashBase = new Float64Array(this.hash.length);
     this.hashMask = this.hash.length - 1;
-    for (let n = 0; n < this.nodeHigh; n++) if (this.live[n] === 1) this.hashInsert(n);
+    this.rebuildIndex();
     this.onGrow(cap);
   }
 
@@ -472,9 +477,20 @@ export class StackIotlb implements Iotlb {
 
   private dropNode(node: number): void {
     this.hashDelete(node);
+    this.releaseNode(node);
+  }
+
+  /** Frees `node`, still in the index (the caller deletes it or rebuilds the index). */
+  private releaseNode(node: number): void {
     this.orderLive[this.order[node]]--;
     this.live[node] = 0;
     this.freeNodes[this.freeCount++] = node;
+  }
+
+  /** The index of the live entries, from scratch. */
+  private rebuildIndex(): void {
+    this.hash.fill(-1);
+    for (let n = 0; n < this.nodeHigh; n++) if (this.live[n] === 1) this.hashInsert(n);
   }
 
   // ------------------------------------------------------------ Iotlb
