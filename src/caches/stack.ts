@@ -608,8 +608,10 @@ export class StackIotlb implements Iotlb {
 
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
     let removed = 0;
-    // Few pages: probe the index for each; many: scan the entries.
-    if (rangeProbes(this.seenOrders, this.orderLive, start, end) <= 64) {
+    // Few pages: probe the index for each; many: scan the entries (a scan
+    // reads them in order, a probe at random: it pays past about a quarter
+    // as many probes as entries).
+    if (rangeProbes(this.seenOrders, this.orderLive, start, end) <= Math.max(64, this.nodeHigh >> 2)) {
       for (const o of this.seenOrders) {
         if (this.orderLive[o] === 0) continue;
         const last = pageNumber(end - 1, o);
