@@ -136,8 +136,8 @@ export class StackIotlb implements Iotlb {
   private readonly depthCap: number;
   /**
    * Time-axis length: the marks are renumbered (compacted) when it runs out.
-   * It starts small and doubles at a renumbering that keeps more than a
-   * quarter of it, up to 8 x the largest size: memory follows the entries
+   * It starts small and doubles at a renumbering that keeps more than half
+   * of it, up to 2 x the largest size: memory follows the entries
    * the trace really fills, not --max-entries (issue 25).
    */
   protected cap: number;
@@ -209,9 +209,11 @@ export class StackIotlb implements Iotlb {
     this.pool = pool;
     this.depthCap = maxEntries;
     this.budget = budget;
-    // Room for 7N marks past the N kept at a renumbering: one renumbering per
-    // 7N lookups or more, O(8N) each.
-    this.maxCap = Math.max(64, 8 * maxEntries);
+    // Room for N marks past the N kept at a renumbering: one renumbering per
+    // N lookups or more, O(2N) each. A longer axis renumbers less often but
+    // leaves more dropped entries in the index and in the scans of
+    // invalidations, and takes more memory and cache.
+    this.maxCap = Math.max(64, 2 * maxEntries);
     const cap = Math.min(this.maxCap, INITIAL_CAP);
     this.cap = cap;
     this.base = new Float64Array(cap);
@@ -356,9 +358,9 @@ export class StackIotlb implements Iotlb {
         dropped++;
       }
     }
-    // Kept more than a quarter of the axis: double it (an amortized O(1) per
+    // Kept more than half the axis: double it (an amortized O(1) per
     // mark renumbering needs room for many more marks than are kept).
-    if (k > this.cap / 4 && this.cap < this.maxCap) this.growTo(k);
+    if (k > this.cap / 2 && this.cap < this.maxCap) this.growTo(k);
     // The index is rebuilt from the entries kept (at most the largest size):
     // cheaper than deleting the many dropped one by one.
     else if (dropped > 0) this.rebuildIndex();
@@ -390,7 +392,7 @@ export class StackIotlb implements Iotlb {
    */
   private growTo(kept: number): void {
     let cap = this.cap;
-    while (kept > cap / 4 && cap < this.maxCap) cap *= 2;
+    while (kept > cap / 2 && cap < this.maxCap) cap *= 2;
     cap = Math.min(cap, this.maxCap);
     this.budget?.charge(StackIotlb.bytesAt(cap) - StackIotlb.bytesAt(this.cap), PROFILER);
     this.cap = cap;

@@ -47,13 +47,13 @@ describe('the stack profiler holds memory for the entries filled, not for the la
     }
   });
 
-  it('it grows as entries are filled, up to 8 x the largest size', () => {
+  it('it grows as entries are filled, up to 2 x the largest size', () => {
     const n = 4096;
     const s = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n);
     const start = s.bytes;
     for (let p = 0; p < 3 * n; p++) s.fill(0, p, 0, p, 0);
     expect(s.bytes).toBeGreaterThan(start);
-    expect(s.bytes).toBeLessThanOrEqual(StackIotlb.bytesAt(8 * n));
+    expect(s.bytes).toBeLessThanOrEqual(StackIotlb.bytesAt(2 * n));
     // Every size still finds the n most recent pages and no other.
     const orders = Int8Array.of(0);
     expect(s.lookup(0, 3 * n - 1, orders)).toBeGreaterThanOrEqual(0);
