@@ -140,37 +140,37 @@ export class StackIotlb implements Iotlb {
    * of it, up to 2 x the largest size: memory follows the entries
    * the trace really fills, not --max-entries (issue 25).
    */
-  protected cap: number;
+  protected cap = 0;
   private readonly maxCap: number;
 
   // Per entry (node).
-  base: Float64Array;
-  order: Uint8Array;
-  phys: Float64Array;
-  owner: Int32Array;
-  unmappedAt: Float64Array;
-  private tag: Int32Array;
-  private time: Int32Array;
-  private live: Uint8Array;
-  private freeNodes: Int32Array;
+  base = new Float64Array(0);
+  order = new Uint8Array(0);
+  phys = new Float64Array(0);
+  owner = new Int32Array(0);
+  unmappedAt = new Float64Array(0);
+  private tag = new Int32Array(0);
+  private time = new Int32Array(0);
+  private live = new Uint8Array(0);
+  private freeNodes = new Int32Array(0);
   private freeCount = 0;
   private nodeHigh = 0;
 
   // Per time.
-  private fen: Int32Array;
-  private kind: Uint8Array;
-  private at: Int32Array;
+  private fen = new Int32Array(0);
+  private kind = new Uint8Array(0);
+  private at = new Int32Array(0);
   private now = 0;
   private total = 0;
   /** Max-heap of hole times: the topmost hole is the one a fill takes. */
-  private heap: Int32Array;
+  private heap = new Int32Array(0);
   private heapSize = 0;
 
   // (tag, base, order) -> node, open addressing with linear probing.
-  private hash: Int32Array;
+  private hash = new Int32Array(0);
   /** Per slot, its entry's base (compared before the entry is read). */
-  private hashBase: Float64Array;
-  private hashMask: number;
+  private hashBase = new Float64Array(0);
+  private hashMask = 0;
 
   /** Live entries per order: a lookup skips orders the table holds nothing of. */
   private readonly orderLive = new Int32Array(64);
@@ -190,8 +190,8 @@ export class StackIotlb implements Iotlb {
   private probePfn = 0;
   private readonly winNode = new Int32Array(64);
   private readonly winDepth = new Int32Array(64);
-  private scratchKind: Uint8Array;
-  private scratchAt: Int32Array;
+  private scratchKind = new Uint8Array(0);
+  private scratchAt = new Int32Array(0);
 
   private domain = 0;
   private root = 0;
@@ -214,27 +214,7 @@ export class StackIotlb implements Iotlb {
     // leaves more dropped entries in the index and in the scans of
     // invalidations, and takes more memory and cache.
     this.maxCap = Math.max(64, 2 * maxEntries);
-    const cap = Math.min(this.maxCap, INITIAL_CAP);
-    this.cap = cap;
-    this.base = new Float64Array(cap);
-    this.order = new Uint8Array(cap);
-    this.phys = new Float64Array(cap);
-    this.owner = new Int32Array(cap);
-    this.unmappedAt = new Float64Array(cap);
-    this.tag = new Int32Array(cap);
-    this.time = new Int32Array(cap);
-    this.live = new Uint8Array(cap);
-    this.freeNodes = new Int32Array(cap);
-    this.fen = new Int32Array(cap + 1);
-    this.kind = new Uint8Array(cap);
-    this.at = new Int32Array(cap);
-    this.heap = new Int32Array(cap);
-    this.scratchKind = new Uint8Array(cap);
-    this.scratchAt = new Int32Array(cap);
-    budget?.charge(StackIotlb.bytesAt(cap), PROFILER);
-    this.hash = new Int32Array(hashSlotsFor(cap)).fill(-1);
-    this.hashBase = new Float64Array(this.hash.length);
-    this.hashMask = this.hash.length - 1;
+    this.resize(Math.min(this.maxCap, INITIAL_CAP));
   }
 
   /** The bytes the profiler's arrays take at time-axis length `cap` (per mark: 42 per entry, 18 per time; 12 per index slot). */
@@ -393,8 +373,17 @@ export class StackIotlb implements Iotlb {
   private growTo(kept: number): void {
     let cap = this.cap;
     while (kept > cap / 2 && cap < this.maxCap) cap *= 2;
-    cap = Math.min(cap, this.maxCap);
-    this.budget?.charge(StackIotlb.bytesAt(cap) - StackIotlb.bytesAt(this.cap), PROFILER);
+    this.resize(Math.min(cap, this.maxCap));
+    this.onGrow(this.cap);
+  }
+
+  /**
+   * Every array at time-axis length `cap` (from 0 in the constructor): the
+   * entries are copied, the time arrays are left to compact() to fill, the
+   * index is rebuilt. Charged to the budget.
+   */
+  private resize(cap: number): void {
+    this.budget?.charge(StackIotlb.bytesAt(cap) - (this.cap === 0 ? 0 : StackIotlb.bytesAt(this.cap)), PROFILER);
     this.cap = cap;
     this.base = grow(this.base, cap);
     this.order = grow(this.order, cap);
@@ -405,7 +394,6 @@ export class StackIotlb implements Iotlb {
     this.time = grow(this.time, cap);
     this.live = grow(this.live, cap);
     this.freeNodes = grow(this.freeNodes, cap);
-    // Rewritten from the scratch copies by compact(): no copy needed.
     this.fen = new Int32Array(cap + 1);
     this.kind = new Uint8Array(cap);
     this.at = new Int32Array(cap);
@@ -416,7 +404,6 @@ export class StackIotlb implements Iotlb {
     this.hashBase = new Float64Array(this.hash.length);
     this.hashMask = this.hash.length - 1;
     this.rebuildIndex();
-    this.onGrow(cap);
   }
 
   /** Called when the arrays grow to `cap` entries (a subclass' per-entry arrays follow). */
