@@ -53,6 +53,18 @@ async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[]
   return runOnPool(runModule('curve-worker.js'), jobs, tasks, async (t, run) => unwrapInputError((await run(t)) as CurveResult[] | WorkerInputError));
 }
 
+/**
+ * The tasks as queue jobs: a worker computes them under its own
+ * --max-table-memory (the job schema carries no limit of the submitter's).
+ */
+async function runQueued(tasks: CurveTask[], opts: Parameters<typeof import('../run/queue.js').runCurvesQueued>[1]): Promise<CurveResult[][]> {
+  const { runCurvesQueued } = await import('../run/queue.js');
+  return runCurvesQueued(
+    tasks.map(({ maxTableBytes: _limit, ...task }) => task),
+    opts,
+  );
+}
+
 /** The most faults at any size of the curves (a loop: a 2^20-size curve's points overflow the stack as arguments of Math.max). */
 function maxFaults(results: CurveResult[]): number {
   let most = 0;
@@ -161,9 +173,7 @@ export const curveCommand: CommandModule<object, Args> = {
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
     let results: CurveResult[][];
     try {
-      results = queue
-        ? await (await import('../run/queue.js')).runCurvesQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
-        : await runTasks(plain, jobs);
+      results = queue ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() }) : await runTasks(plain, jobs);
       curves = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
       out.publish([
         ['curves.arrow', curvesArrow(curves)],
