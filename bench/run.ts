@@ -161,7 +161,8 @@ const hasTime = fs.existsSync('/usr/bin/time');
 
 /**
  * The command line as a user runs it, the whole process from spawn to exit:
- * `cli:replay` (a replay of the trace to a summary file), `cli:version` and
+ * `cli:replay` (a replay of the trace to a summary file), `cli:curve` (its
+ * 1..4096-entry curve, every output written), `cli:version` and
  * `cli:inspect` (start-up; the median of 5 runs). Peak RSS is the command's,
  * by /usr/bin/time when it is installed.
  */
@@ -169,8 +170,17 @@ function runCli(scenario: string, events: number): Result {
   const [, what, kind] = scenario.split(':');
   const trace = path.join('bench/data', `${kind ?? 'dma'}-${events}-s7.arrows`);
   const out = path.join(os.tmpdir(), `iommu-replay-bench-${process.pid}.json`);
-  const args = what === 'version' ? ['--version'] : what === 'inspect' ? ['inspect', 'traces/nic.arrows'] : ['replay', trace, '--json', out];
-  const runs = what === 'replay' ? 1 : 5;
+  const curveOut = path.join(os.tmpdir(), `iommu-replay-bench-${process.pid}-curve`);
+  const args =
+    what === 'version'
+      ? ['--version']
+      : what === 'inspect'
+        ? ['inspect', 'traces/nic.arrows']
+        : what === 'curve'
+          ? ['curve', trace, '--max-entries', '4096', '--out', curveOut, '--quiet']
+          : ['replay', trace, '--json', out];
+  const long = what === 'replay' || what === 'curve';
+  const runs = long ? 1 : 5;
   const times: number[] = [];
   let rssKiB = NaN;
   for (let i = 0; i < runs; i++) {
@@ -183,15 +193,16 @@ function runCli(scenario: string, events: number): Result {
     if (hasTime) rssKiB = Number(r.stderr.trim().split('\n').pop());
   }
   fs.rmSync(out, { force: true });
+  fs.rmSync(curveOut, { recursive: true, force: true });
   const seconds = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-  const n = what === 'replay' ? events : 0;
+  const n = long ? events : 0;
   return {
     scenario,
     events: n,
     seconds,
     eventsPerSecond: n / seconds,
     peakRssMiB: rssKiB / 1024,
-    note: what === 'replay' ? 'whole process, as a user runs it' : `median of ${runs} runs: ${seconds.toFixed(3)} s`,
+    note: long ? 'whole process, as a user runs it' : `median of ${runs} runs: ${seconds.toFixed(3)} s`,
   };
 }
 
@@ -236,7 +247,15 @@ async function main(): Promise<void> {
   if (queued) scenarios.push(['nic:queue:1', Math.min(events, 5_000_000)], ['nic:queue:2', Math.min(events, 5_000_000)]);
   else process.stderr.write('nic:queue:* skipped: no redis-server (apt-get install redis-server)\n');
   // The command line as a user runs it: whole-process replays and start-up.
-  scenarios.push(['cli:replay:dma', events], ['cli:replay:nic', Math.min(events, 5_000_000)], ['cli:version', 0], ['cli:inspect', 0]);
+  // Each curve right after the replay of its trace, the ratio the curve target is about (issue 28: at most 1.5x).
+  scenarios.push(
+    ['cli:replay:dma', events],
+    ['cli:curve:dma', events],
+    ['cli:replay:nic', Math.min(events, 5_000_000)],
+    ['cli:curve:nic', Math.min(events, 5_000_000)],
+    ['cli:version', 0],
+    ['cli:inspect', 0],
+  );
   if (process.argv.includes('--large')) {
     await benchTrace('dma', events * 10);
     scenarios.push(['dma:replay', events * 10]);
@@ -263,6 +282,8 @@ async function main(): Promise<void> {
       floorOverReplay: ratio(find('dma:floor'), dma, (x, y) => x.eventsPerSecond / y.eventsPerSecond),
       fourPointsOverOne: ratio(dma, find('dma:replay:4'), (x, y) => (x.seconds * 4) / y.seconds),
       curveOverReplay: ratio(find('dma:curve'), dma, (x, y) => x.seconds / y.seconds),
+      cliCurveOverReplayDma: ratio(find('cli:curve:dma'), find('cli:replay:dma'), (x, y) => x.seconds / y.seconds),
+      cliCurveOverReplayNic: ratio(find('cli:curve:nic'), find('cli:replay:nic'), (x, y) => x.seconds / y.seconds),
       sweepTwoThreadsOverOne: ratio(find('nic:sweep:1'), find('nic:sweep:2'), (x, y) => x.seconds / y.seconds),
       queueTwoWorkersOverOne: ratio(find('nic:queue:1'), find('nic:queue:2'), (x, y) => x.seconds / y.seconds),
       // Per job: one worker on the queue against one local thread, same 12 points in 2 jobs.
@@ -289,6 +310,8 @@ async function main(): Promise<void> {
     ...fmt(r.fourPointsOverOne, '4 points in one pass vs 4 replays'),
     ...fmt(r.sweepTwoThreadsOverOne, '12-point sweep, 2 threads vs 1'),
     ...fmt(r.curveOverReplay, '1..4096-entry curve / one replay'),
+    ...fmt(r.cliCurveOverReplayDma, 'curve / replay, whole process, DMA'),
+    ...fmt(r.cliCurveOverReplayNic, 'curve / replay, whole process, NIC'),
     ...fmt(r.queueTwoWorkersOverOne, 'queued, 2 workers vs 1'),
     ...fmt(r.queueOverheadPerJobS, 'queue overhead per job', ' s'),
   ];

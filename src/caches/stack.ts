@@ -33,6 +33,8 @@
 // then the smaller sizes follow the larger ones and are marked approximate.
 import { drainWindow, markUnmappedIn, noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
 import { POW2, alignDown, pageNumber } from './indexing.js';
+import { grow } from '../typed.js';
+import type { MemoryBudget } from '../config/limits.js';
 
 /** What the profiler reads of the page tables to tell a stale entry (PageTablePool). */
 export interface LeafLookup {
@@ -51,10 +53,10 @@ export interface GroupBudget {
 export class CurveGroup {
   lo: number;
   readonly hi: number;
-  /** By depth d: lookups that hit at every size >= d of the group and missed (walked) below. */
-  readonly hitGain: Float64Array;
+  /** By depth d: lookups that hit at every size >= d of the group and missed (walked) below. Grown to the deepest depth seen. */
+  private hitGain: Float64Array;
   /** By depth d: the walk memory accesses those lookups saved at sizes >= d. */
-  readonly accessGain: Float64Array;
+  private accessGain: Float64Array;
   /** Size ranges handed back to be replayed on their own. */
   readonly spawned: [number, number][] = [];
   /**
@@ -68,8 +70,30 @@ export class CurveGroup {
     this.lo = lo;
     this.hi = hi;
     this.budget = budget;
-    this.hitGain = new Float64Array(hi + 2);
-    this.accessGain = new Float64Array(hi + 2);
+    // Sized for the depths seen, not for hi (a trace may fill far fewer entries).
+    this.hitGain = new Float64Array(Math.min(hi + 2, 1024));
+    this.accessGain = new Float64Array(this.hitGain.length);
+  }
+
+  /** A lookup that hits from depth `d` up and walks below, saving `accesses` walk accesses at those sizes. */
+  gain(d: number, accesses: number): void {
+    if (d >= this.hitGain.length) {
+      const cap = Math.min(this.hi + 2, Math.max(d + 1, 2 * this.hitGain.length));
+      this.hitGain = grow(this.hitGain, cap);
+      this.accessGain = grow(this.accessGain, cap);
+    }
+    this.hitGain[d]++;
+    this.accessGain[d] += accesses;
+  }
+
+  /** Lookups that hit from depth `d` up (and walked below). */
+  hitsAt(d: number): number {
+    return d < this.hitGain.length ? this.hitGain[d] : 0;
+  }
+
+  /** The walk accesses saved at sizes >= d by those lookups. */
+  accessesAt(d: number): number {
+    return d < this.accessGain.length ? this.accessGain[d] : 0;
   }
 
   /**
@@ -88,7 +112,18 @@ export class CurveGroup {
   }
 }
 
-const ALL_ORDERS: readonly number[] = Array.from({ length: 64 }, (_, o) => o);
+/** What a memory-limit line calls the profiler. */
+const PROFILER = 'the stack profiler of the curve (entries the trace filled)';
+
+/** The time axis a profiler starts with: small, as most traces touch far fewer entries than the largest size. */
+const INITIAL_CAP = 1024;
+
+/** Index slots for `cap` entries: a power of two, at least twice as many (load at most 1/2). */
+function hashSlotsFor(cap: number): number {
+  let h = 1;
+  while (h < 2 * cap) h *= 2;
+  return h;
+}
 
 const NONE = 0;
 const ITEM = 1;
@@ -99,42 +134,64 @@ export class StackIotlb implements Iotlb {
   protected readonly pool: LeafLookup;
   /** The largest size followed; entries and holes deeper than it are dropped. */
   private readonly depthCap: number;
-  /** Time-axis length: the marks are renumbered (compacted) when it runs out. */
-  protected readonly cap: number;
+  /**
+   * Time-axis length: the marks are renumbered (compacted) when it runs out.
+   * It starts small and doubles at a renumbering that keeps more than half
+   * of it, up to 2 x the largest size: memory follows the entries
+   * the trace really fills, not --max-entries (issue 25).
+   */
+  protected cap = 0;
+  private readonly maxCap: number;
 
   // Per entry (node).
-  readonly base: Float64Array;
-  readonly order: Uint8Array;
-  readonly phys: Float64Array;
-  readonly owner: Int32Array;
-  readonly unmappedAt: Float64Array;
-  private readonly tag: Int32Array;
-  private readonly time: Int32Array;
-  private readonly live: Uint8Array;
-  private readonly freeNodes: Int32Array;
+  base = new Float64Array(0);
+  order = new Uint8Array(0);
+  phys = new Float64Array(0);
+  owner = new Int32Array(0);
+  unmappedAt = new Float64Array(0);
+  private tag = new Int32Array(0);
+  private time = new Int32Array(0);
+  private live = new Uint8Array(0);
+  private freeNodes = new Int32Array(0);
   private freeCount = 0;
   private nodeHigh = 0;
 
   // Per time.
-  private readonly fen: Int32Array;
-  private readonly kind: Uint8Array;
-  private readonly at: Int32Array;
+  private fen = new Int32Array(0);
+  private kind = new Uint8Array(0);
+  private at = new Int32Array(0);
   private now = 0;
   private total = 0;
   /** Max-heap of hole times: the topmost hole is the one a fill takes. */
-  private readonly heap: Int32Array;
+  private heap = new Int32Array(0);
   private heapSize = 0;
 
   // (tag, base, order) -> node, open addressing with linear probing.
-  private readonly hash: Int32Array;
-  private readonly hashMask: number;
+  private hash = new Int32Array(0);
+  /** Per slot, its entry's base (compared before the entry is read). */
+  private hashBase = new Float64Array(0);
+  private hashMask = 0;
 
   /** Live entries per order: a lookup skips orders the table holds nothing of. */
   private readonly orderLive = new Int32Array(64);
+  /** The orders ever filled, in first-fill order: what an invalidation probes (as SetAssocTable.seenOrders). */
+  private readonly seenOrders: number[] = [];
+  /**
+   * What the last lookup found at each order it probed (probedAt[order] ===
+   * probeStamp): the fill that follows a miss is of one of those keys, and
+   * takes the node (or its absence) from here instead of probing again. Any
+   * other change of the index (a fill, an invalidation, a renumbering) moves
+   * the stamp on.
+   */
+  private probeStamp = 1;
+  private readonly probedAt = new Float64Array(64);
+  private readonly probedNode = new Int32Array(64);
+  private probeTag = 0;
+  private probePfn = 0;
   private readonly winNode = new Int32Array(64);
   private readonly winDepth = new Int32Array(64);
-  private readonly scratchKind: Uint8Array;
-  private readonly scratchAt: Int32Array;
+  private scratchKind = new Uint8Array(0);
+  private scratchAt = new Int32Array(0);
 
   private domain = 0;
   private root = 0;
@@ -144,33 +201,30 @@ export class StackIotlb implements Iotlb {
   windowSumNs = 0;
   windowCount = 0;
 
-  constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number) {
+  /** What the arrays are charged to (--max-table-memory), if anything. */
+  private readonly budget: MemoryBudget | null;
+
+  constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number, budget: MemoryBudget | null = null) {
     this.group = group;
     this.pool = pool;
     this.depthCap = maxEntries;
-    // Room for 7N marks past the N kept at a renumbering: one renumbering per
-    // 7N lookups or more, O(8N) each.
-    const cap = Math.max(64, 8 * maxEntries);
-    this.cap = cap;
-    this.base = new Float64Array(cap);
-    this.order = new Uint8Array(cap);
-    this.phys = new Float64Array(cap);
-    this.owner = new Int32Array(cap);
-    this.unmappedAt = new Float64Array(cap);
-    this.tag = new Int32Array(cap);
-    this.time = new Int32Array(cap);
-    this.live = new Uint8Array(cap);
-    this.freeNodes = new Int32Array(cap);
-    this.fen = new Int32Array(cap + 1);
-    this.kind = new Uint8Array(cap);
-    this.at = new Int32Array(cap);
-    this.heap = new Int32Array(cap);
-    this.scratchKind = new Uint8Array(cap);
-    this.scratchAt = new Int32Array(cap);
-    let h = 1;
-    while (h < 2 * cap) h *= 2;
-    this.hash = new Int32Array(h).fill(-1);
-    this.hashMask = h - 1;
+    this.budget = budget;
+    // Room for N marks past the N kept at a renumbering: one renumbering per
+    // N lookups or more, O(2N) each. A longer axis renumbers less often but
+    // leaves more dropped entries in the index and in the scans of
+    // invalidations, and takes more memory and cache.
+    this.maxCap = Math.max(64, 2 * maxEntries);
+    this.resize(Math.min(this.maxCap, INITIAL_CAP));
+  }
+
+  /** The bytes the profiler's arrays take at time-axis length `cap` (per mark: 42 per entry, 18 per time; 12 per index slot). */
+  static bytesAt(cap: number): number {
+    return cap * 60 + hashSlotsFor(cap) * 12;
+  }
+
+  /** The bytes the profiler's arrays hold now. */
+  get bytes(): number {
+    return StackIotlb.bytesAt(this.cap);
   }
 
   bind(domain: number, root: number): void {
@@ -262,12 +316,14 @@ export class StackIotlb implements Iotlb {
    * the live translations, whatever the trace length.
    */
   private compact(): void {
+    this.probeStamp++; // entries are dropped
     const kind = this.kind;
     const at = this.at;
     const sk = this.scratchKind;
     const sa = this.scratchAt;
     let depth = 0;
     let k = 0;
+    let dropped = 0;
     // Top down: the kept marks are the first depthCap, written in reverse.
     for (let t = this.now - 1; t >= 0; t--) {
       const kd = kind[t];
@@ -278,16 +334,25 @@ export class StackIotlb implements Iotlb {
         sa[k] = at[t];
         k++;
       } else if (kd === ITEM) {
-        this.dropNode(at[t]);
+        this.releaseNode(at[t]);
+        dropped++;
       }
     }
-    kind.fill(NONE);
+    // Kept more than half the axis: double it (an amortized O(1) per
+    // mark renumbering needs room for many more marks than are kept).
+    if (k > this.cap / 2 && this.cap < this.maxCap) this.growTo(k);
+    // The index is rebuilt from the entries kept (at most the largest size):
+    // cheaper than deleting the many dropped one by one.
+    else if (dropped > 0) this.rebuildIndex();
+    const kindNow = this.kind;
+    const atNow = this.at;
+    kindNow.fill(NONE);
     this.fen.fill(0);
     this.heapSize = 0;
     for (let j = 0; j < k; j++) {
       const t = k - 1 - j;
-      kind[t] = sk[j];
-      at[t] = sa[j];
+      kindNow[t] = sk[j];
+      atNow[t] = sa[j];
       if (sk[j] === ITEM) this.time[sa[j]] = t;
       else this.heapPush(t);
       this.fen[t + 1] = 1;
@@ -300,6 +365,49 @@ export class StackIotlb implements Iotlb {
     this.now = k;
     this.total = k;
   }
+
+  /**
+   * A longer time axis, for `kept` marks: every array grows (entries are
+   * copied, the marks are laid out again by compact()), the index is rebuilt.
+   */
+  private growTo(kept: number): void {
+    let cap = this.cap;
+    while (kept > cap / 2 && cap < this.maxCap) cap *= 2;
+    this.resize(Math.min(cap, this.maxCap));
+    this.onGrow(this.cap);
+  }
+
+  /**
+   * Every array at time-axis length `cap` (from 0 in the constructor): the
+   * entries are copied, the time arrays are left to compact() to fill, the
+   * index is rebuilt. Charged to the budget.
+   */
+  private resize(cap: number): void {
+    this.budget?.charge(StackIotlb.bytesAt(cap) - (this.cap === 0 ? 0 : StackIotlb.bytesAt(this.cap)), PROFILER);
+    this.cap = cap;
+    this.base = grow(this.base, cap);
+    this.order = grow(this.order, cap);
+    this.phys = grow(this.phys, cap);
+    this.owner = grow(this.owner, cap);
+    this.unmappedAt = grow(this.unmappedAt, cap);
+    this.tag = grow(this.tag, cap);
+    this.time = grow(this.time, cap);
+    this.live = grow(this.live, cap);
+    this.freeNodes = grow(this.freeNodes, cap);
+    this.fen = new Int32Array(cap + 1);
+    this.kind = new Uint8Array(cap);
+    this.at = new Int32Array(cap);
+    this.heap = new Int32Array(cap);
+    this.scratchKind = new Uint8Array(cap);
+    this.scratchAt = new Int32Array(cap);
+    this.hash = new Int32Array(hashSlotsFor(cap));
+    this.hashBase = new Float64Array(this.hash.length);
+    this.hashMask = this.hash.length - 1;
+    this.rebuildIndex();
+  }
+
+  /** Called when the arrays grow to `cap` entries (a subclass' per-entry arrays follow). */
+  protected onGrow(_cap: number): void {}
 
   // ------------------------------------------------------------ the key index
 
@@ -315,11 +423,13 @@ export class StackIotlb implements Iotlb {
 
   private find(tag: number, base: number, order: number): number {
     const hash = this.hash;
+    const hashBase = this.hashBase;
     let i = this.slotOf(tag, base, order);
     for (;;) {
       const n = hash[i];
       if (n < 0) return -1;
-      if (this.base[n] === base && this.tag[n] === tag && this.order[n] === order) return n;
+      // The slot's own copy of the base first: a probe past another key reads no entry.
+      if (hashBase[i] === base && this.tag[n] === tag && this.order[n] === order) return n;
       i = (i + 1) & this.hashMask;
     }
   }
@@ -328,6 +438,7 @@ export class StackIotlb implements Iotlb {
     let i = this.slotOf(this.tag[node], this.base[node], this.order[node]);
     while (this.hash[i] >= 0) i = (i + 1) & this.hashMask;
     this.hash[i] = node;
+    this.hashBase[i] = this.base[node];
   }
 
   /** Deletes `node` from the index (backward-shift deletion keeps probe chains whole). */
@@ -346,6 +457,7 @@ export class StackIotlb implements Iotlb {
       const inRange = i <= j ? k > i && k <= j : k > i || k <= j;
       if (!inRange) {
         hash[i] = n;
+        this.hashBase[i] = this.hashBase[j];
         i = j;
       }
     }
@@ -354,9 +466,20 @@ export class StackIotlb implements Iotlb {
 
   private dropNode(node: number): void {
     this.hashDelete(node);
+    this.releaseNode(node);
+  }
+
+  /** Frees `node`, still in the index (the caller deletes it or rebuilds the index). */
+  private releaseNode(node: number): void {
     this.orderLive[this.order[node]]--;
     this.live[node] = 0;
     this.freeNodes[this.freeCount++] = node;
+  }
+
+  /** The index of the live entries, from scratch. */
+  private rebuildIndex(): void {
+    this.hash.fill(-1);
+    for (let n = 0; n < this.nodeHigh; n++) if (this.live[n] === 1) this.hashInsert(n);
   }
 
   // ------------------------------------------------------------ Iotlb
@@ -382,10 +505,14 @@ export class StackIotlb implements Iotlb {
     // larger order's, i.e. the entry a size from its depth up finds first.
     let nw = 0;
     let minDepth = 0x7fffffff;
+    const stamp = ++this.probeStamp;
+    this.probeTag = tag;
+    this.probePfn = pfn;
     for (let k = 0; k < ordersDesc.length; k++) {
       const order = ordersDesc[k];
-      if (this.orderLive[order] === 0) continue;
-      const node = this.find(tag, alignDown(pfn, order), order);
+      const node = this.orderLive[order] === 0 ? -1 : this.find(tag, alignDown(pfn, order), order);
+      this.probedAt[order] = stamp;
+      this.probedNode[order] = node;
       if (node < 0) continue;
       const d = this.depthOf(this.time[node]);
       if (d < minDepth) {
@@ -414,14 +541,17 @@ export class StackIotlb implements Iotlb {
     }
     // A hit from d up, a walk of the same leaf below: only counters differ.
     // Report the miss of size lo; the fill that follows refreshes the entry.
-    g.hitGain[d]++;
-    g.accessGain[d] += this.pool.walkAccesses(this.order[node]);
+    g.gain(d, this.pool.walkAccesses(this.order[node]));
     return -1;
   }
 
   fill(tag: number, base: number, order: number, phys: number, owner: number): number {
     this.ensureTime();
-    let node = this.find(tag, base, order);
+    let node =
+      this.probedAt[order] === this.probeStamp && tag === this.probeTag && base === alignDown(this.probePfn, order)
+        ? this.probedNode[order]
+        : this.find(tag, base, order);
+    this.probeStamp++;
     if (node >= 0) {
       this.touch(node);
     } else {
@@ -431,7 +561,7 @@ export class StackIotlb implements Iotlb {
       this.order[node] = order;
       this.live[node] = 1;
       this.hashInsert(node);
-      this.orderLive[order]++;
+      if (this.orderLive[order]++ === 0 && !this.seenOrders.includes(order)) this.seenOrders.push(order);
       if (this.heapSize > 0) {
         // The topmost hole's slot takes the fill at every size that has it.
         const h = this.heapPop();
@@ -457,6 +587,7 @@ export class StackIotlb implements Iotlb {
   /** An invalidated entry: its mark stays as a hole (see the top of this file). */
   private remove(node: number, nowNs: number): void {
     this.onRemove(node);
+    this.probeStamp++;
     noteRemoval(this, this.unmappedAt[node], nowNs);
     const t = this.time[node];
     this.kind[t] = HOLE;
@@ -466,9 +597,11 @@ export class StackIotlb implements Iotlb {
 
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
     let removed = 0;
-    // Few pages: probe the index for each; many: scan the entries.
-    if (rangeProbes(ALL_ORDERS, this.orderLive, start, end) <= 64) {
-      for (const o of ALL_ORDERS) {
+    // Few pages: probe the index for each; many: scan the entries (a scan
+    // reads them in order, a probe at random: it pays past about a quarter
+    // as many probes as entries).
+    if (rangeProbes(this.seenOrders, this.orderLive, start, end) <= Math.max(64, this.nodeHigh >> 2)) {
+      for (const o of this.seenOrders) {
         if (this.orderLive[o] === 0) continue;
         const last = pageNumber(end - 1, o);
         for (let page = pageNumber(start, o); page <= last; page++) {

@@ -7,7 +7,8 @@ import { POLICIES, readConfigFile, type PolicyName } from '../config/config.js';
 import { formatPageSizeSet } from '../config/pagesizes.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
-import { MAX_CURVE_ENTRIES, checkCurveConfig, type CurveResult } from '../run/curve.js';
+import { MAX_CURVE_ENTRIES, checkCurveConfig, checkCurvePoints, curvePointsOf, type CurveResult } from '../run/curve.js';
+import { parseByteSize } from '../config/limits.js';
 import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
 import type { WorkerInputError } from '../run/sweep-worker.js';
@@ -39,6 +40,7 @@ interface Args extends QueueArgs {
   quiet?: boolean;
   queue?: string;
   queueLostAfter: number;
+  maxTableMemory?: string;
 }
 
 /** Runs the tasks, over `jobs` threads when there are several; results in task order. */
@@ -49,6 +51,25 @@ async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[]
     return out;
   }
   return runOnPool(runModule('curve-worker.js'), jobs, tasks, async (t, run) => unwrapInputError((await run(t)) as CurveResult[] | WorkerInputError));
+}
+
+/**
+ * The tasks as queue jobs: a worker computes them under its own
+ * --max-table-memory (the job schema carries no limit of the submitter's).
+ */
+async function runQueued(tasks: CurveTask[], opts: Parameters<typeof import('../run/queue.js').runCurvesQueued>[1]): Promise<CurveResult[][]> {
+  const { runCurvesQueued } = await import('../run/queue.js');
+  return runCurvesQueued(
+    tasks.map(({ maxTableBytes: _limit, ...task }) => task),
+    opts,
+  );
+}
+
+/** The most faults at any size of the curves (a loop: a 2^20-size curve's points overflow the stack as arguments of Math.max). */
+function maxFaults(results: CurveResult[]): number {
+  let most = 0;
+  for (const r of results) for (const p of r.points) if (p.faults > most) most = p.faults;
+  return most;
 }
 
 export const curveCommand: CommandModule<object, Args> = {
@@ -90,6 +111,12 @@ export const curveCommand: CommandModule<object, Args> = {
         defaultDescription: 'the number of cores',
       })
       .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' })
+      .option('max-table-memory', {
+        type: 'string',
+        defaultDescription: '1G',
+        describe:
+          "stop when one curve's model and points (page tables, domains, devices, TLBs, the stack profiler, the sizes' counters) would hold more than this",
+      })
       .option('queue', {
         type: 'string',
         describe: 'compute the curves on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)',
@@ -113,10 +140,17 @@ export const curveCommand: CommandModule<object, Args> = {
       throw new InputError(`Invalid option --policy: expected one of ${POLICIES.join(', ')}, got ${args.policy}`);
     const policy = args.policy as PolicyName;
     if (args.opt && ways !== 0) throw new InputError('Invalid option --opt: OPT is computed for the fully associative curve (--ways full)');
+    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
     const queue = await queueConnectionOf(args);
     const raw = args.config ? readConfigFile(args.config) : {};
     const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode, vendor: args.vendor }, args.config ?? '(command line)');
     for (const p of points) checkCurveConfig(p.config, args.config);
+    // Every curve's points are held together for the outputs: refused before any work when they would not fit.
+    checkCurvePoints(
+      args.traces.length * points.length * curvePointsOf(n, policy, ways, args.opt ?? false),
+      `${args.traces.length * points.length * (args.opt ? 2 : 1)} curve(s) of 1..${n} entries`,
+      maxTableBytes,
+    );
     for (const t of args.traces) await (await openTrace([t])).close();
     // Locked before the work (one run writes into a folder at a time), published together after it.
     const out = OutputFolder.open(args.out);
@@ -130,15 +164,14 @@ export const curveCommand: CommandModule<object, Args> = {
         policy,
         ways,
         opt: args.opt ?? false,
+        ...(maxTableBytes === undefined ? {} : { maxTableBytes }),
         of: { trace: names[t], pageSizes: formatPageSizeSet(p.config.pageSizes), mode: p.config.invalidation.mode, vendor: p.config.vendor },
       })),
     );
     const plain = tasks.map(({ of: _of, ...task }) => task);
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
     const { curves, results } = await out.complete(async () => {
-      const results: CurveResult[][] = queue
-        ? await (await import('../run/queue.js')).runCurvesQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
-        : await runTasks(plain, jobs);
+      const results: CurveResult[][] = queue ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() }) : await runTasks(plain, jobs);
       const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
       out.publish([
         ['curves.arrow', curvesArrow(curves)],
@@ -153,7 +186,7 @@ export const curveCommand: CommandModule<object, Args> = {
       warningLines(
         tasks.map((t, i) => ({
           what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}${t.of.vendor === 'vtd' ? '' : ` vendor=${t.of.vendor}`}`,
-          counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: Math.max(0, ...results[i].flatMap((r) => r.points.map((p) => p.faults))) },
+          counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: maxFaults(results[i]) },
         })),
         `see ${path.join(args.out, 'report.md')}`,
       ),

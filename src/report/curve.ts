@@ -85,56 +85,74 @@ export function methodOf(r: CurveResult): string {
 
 const COUNTERS = ['lookups', 'hits', 'misses', 'staleHits', 'walks', 'walkAccesses', 'faults'] as const;
 
+/** A Utf8 column of `rows` rows in runs: run i repeats values[i] counts[i] times. Built from bytes, not per row (a 2^20-size curve is 2^20 rows). */
+function repeatedUtf8(values: string[], counts: number[], rows: number): A.Vector {
+  const enc = new TextEncoder();
+  const bytes = values.map((v) => enc.encode(v));
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += bytes[i].length * counts[i];
+  const data = new Uint8Array(total);
+  const valueOffsets = new Int32Array(rows + 1);
+  let row = 0;
+  let at = 0;
+  for (let i = 0; i < values.length; i++) {
+    const b = bytes[i];
+    for (let k = 0; k < counts[i]; k++) {
+      data.set(b, at);
+      at += b.length;
+      valueOffsets[++row] = at;
+    }
+  }
+  return A.makeVector(A.makeData({ type: new A.Utf8(), length: rows, nullCount: 0, valueOffsets, data }));
+}
+
+/** Columns built as data, so that their fields are nullable as every column of curves.arrow always was. */
+function u32Column(values: Uint32Array): A.Vector {
+  return A.makeVector(A.makeData({ type: new A.Uint32(), length: values.length, nullCount: 0, data: values }));
+}
+
+function f64Column(values: Float64Array): A.Vector {
+  return A.makeVector(A.makeData({ type: new A.Float64(), length: values.length, nullCount: 0, data: values }));
+}
+
+/** An Int64 column from counters (integers below 2^53, never negative), written as two 32-bit words without a BigInt per row. */
+function int64Of(values: Float64Array): A.Vector {
+  const words = new Uint32Array(2 * values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    words[2 * i] = v % 4294967296;
+    words[2 * i + 1] = Math.floor(v / 4294967296);
+  }
+  return A.makeVector(A.makeData({ type: new A.Int64(), length: values.length, data: new BigInt64Array(words.buffer) }));
+}
+
 /** curves.arrow: integer counters as int64 columns, the rates as float64. */
 export function curvesArrow(curves: CurveOf[]): Uint8Array {
-  const rows: { c: CurveOf; p: CurveCounters }[] = curves.flatMap((c) => c.result.points.map((p) => ({ c, p })));
-  const cols: Record<string, A.Vector> = {
-    trace: A.vectorFromArray(
-      rows.map((r) => r.c.trace),
-      new A.Utf8(),
-    ),
-    pageSizes: A.vectorFromArray(
-      rows.map((r) => r.c.pageSizes),
-      new A.Utf8(),
-    ),
-    mode: A.vectorFromArray(
-      rows.map((r) => r.c.mode),
-      new A.Utf8(),
-    ),
-    vendor: A.vectorFromArray(
-      rows.map((r) => r.c.vendor),
-      new A.Utf8(),
-    ),
-    policy: A.vectorFromArray(
-      rows.map((r) => r.c.result.policy),
-      new A.Utf8(),
-    ),
-    ways: A.vectorFromArray(
-      rows.map((r) => r.c.result.ways),
-      new A.Uint32(),
-    ),
-    sets: A.vectorFromArray(
-      rows.map((r) => r.p.sets),
-      new A.Uint32(),
-    ),
-    entries: A.vectorFromArray(
-      rows.map((r) => r.p.entries),
-      new A.Uint32(),
-    ),
+  const rows = curves.reduce((n, c) => n + c.result.points.length, 0);
+  const counts = curves.map((c) => c.result.points.length);
+  const text = (f: (c: CurveOf) => string) => repeatedUtf8(curves.map(f), counts, rows);
+  const perRow = <T extends Uint32Array | Float64Array>(make: new (n: number) => T, f: (c: CurveOf, p: CurveCounters) => number): T => {
+    const out = new make(rows);
+    let i = 0;
+    for (const c of curves) for (const p of c.result.points) out[i++] = f(c, p);
+    return out;
   };
-  for (const k of COUNTERS)
-    cols[k] = A.vectorFromArray(
-      rows.map((r) => BigInt(r.p[k])),
-      new A.Int64(),
-    );
-  cols.hitRate = A.vectorFromArray(
-    rows.map((r) => r.p.hitRate),
-    new A.Float64(),
-  );
-  cols.translationCostNs = A.vectorFromArray(
-    rows.map((r) => r.p.translationCostNs),
-    new A.Float64(),
-  );
+  for (const c of curves)
+    for (const p of c.result.points)
+      for (const k of COUNTERS) if (!Number.isSafeInteger(p[k]) || p[k] < 0) throw new Error(`curves.arrow: ${k} = ${p[k]} is not a count`);
+  const cols: Record<string, A.Vector> = {
+    trace: text((c) => c.trace),
+    pageSizes: text((c) => c.pageSizes),
+    mode: text((c) => c.mode),
+    vendor: text((c) => c.vendor),
+    policy: text((c) => c.result.policy),
+    ways: u32Column(perRow(Uint32Array, (c) => c.result.ways)),
+    sets: u32Column(perRow(Uint32Array, (_, p) => p.sets)),
+    entries: u32Column(perRow(Uint32Array, (_, p) => p.entries)),
+  };
+  for (const k of COUNTERS) cols[k] = int64Of(perRow(Float64Array, (_, p) => p[k]));
+  cols.hitRate = f64Column(perRow(Float64Array, (_, p) => p.hitRate));
+  cols.translationCostNs = f64Column(perRow(Float64Array, (_, p) => p.translationCostNs));
   return A.tableToIPC(new A.Table(cols), 'file');
 }
 
@@ -233,6 +251,48 @@ function pow2Ticks(max: number): number[] {
   return ticks;
 }
 
+/** Curves of up to this many sizes are drawn point for point. */
+const CHART_ALL_POINTS = 4096;
+/** Past it, a chart keeps at most this many sizes' extremes per octave of the log2 axis (a few per pixel). */
+const CHART_BUCKETS_PER_OCTAVE = 64;
+
+/**
+ * The points a chart draws. A step-after line holds each hit rate until the
+ * next point, so the sizes where the rate does not change draw nothing: past
+ * CHART_ALL_POINTS sizes (a 2^20-size curve), only the sizes where it changes
+ * are kept, and of those, in each 1/64 octave, the first, the last, the
+ * lowest and the highest (the line's extent there). The tables and
+ * curves.arrow keep every size.
+ */
+export function chartPoints(points: CurveCounters[]): CurveCounters[] {
+  if (points.length <= CHART_ALL_POINTS) return points;
+  const out: CurveCounters[] = [];
+  let bucket = -1;
+  let first = -1;
+  let lo = -1;
+  let hi = -1;
+  let last = -1;
+  const flush = () => {
+    if (first < 0) return;
+    for (const i of [...new Set([first, lo, hi, last])].sort((a, b) => a - b)) out.push(points[i]);
+  };
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i];
+    if (i > 0 && i < points.length - 1 && p.hitRate === points[i - 1].hitRate) continue;
+    const b = Math.floor(Math.log2(p.entries) * CHART_BUCKETS_PER_OCTAVE);
+    if (b !== bucket) {
+      flush();
+      bucket = b;
+      first = lo = hi = i;
+    }
+    if (p.hitRate < points[lo].hitRate) lo = i;
+    if (p.hitRate > points[hi].hitRate) hi = i;
+    last = i;
+  }
+  flush();
+  return out;
+}
+
 /**
  * Hit rate against entries, log2 axis, one line per bitmap, OPT dashed: one
  * chart (an SVG of its own) per trace and mode, with the same axes, colours
@@ -241,7 +301,7 @@ function pow2Ticks(max: number): number[] {
  */
 export async function curveCharts(curves: CurveOf[], width = 300, height = 180): Promise<{ trace: string; mode: string; svg: string }[]> {
   const values = curves.flatMap((c) =>
-    c.result.points.map((p) => ({
+    chartPoints(c.result.points).map((p) => ({
       trace: c.trace,
       mode: modeLabel(c),
       pageSizes: c.pageSizes,

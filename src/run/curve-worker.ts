@@ -1,7 +1,7 @@
 // A curve worker thread: the curves of one trace and configuration point.
 import type { PolicyName, ReplayConfig } from '../config/config.js';
 import { InputError } from '../errors.js';
-import { fileFeed, lruStackCurve, pointsCurve, type CurveResult } from './curve.js';
+import { checkCurvePoints, curvePointsOf, fileFeed, lruStackCurve, pointsCurve, type CurveResult } from './curve.js';
 import { optCurve } from './opt.js';
 import { openTrace } from '../trace/merge.js';
 import type { WorkerInputError } from './sweep-worker.js';
@@ -15,6 +15,8 @@ export interface CurveTask {
   /** 0: fully associative. */
   ways: number;
   opt: boolean;
+  /** --max-table-memory: the model's state and the curve's points (default 1 GiB). */
+  maxTableBytes?: number;
 }
 
 /** Whether the trace has nested domains (docs/model.md §8). */
@@ -35,6 +37,9 @@ async function hasNested(trace: string): Promise<boolean> {
  * it cannot bound it.
  */
 export async function runCurveTask(t: CurveTask): Promise<CurveResult[]> {
+  // Before any work, wherever the task runs (a thread or a queue worker).
+  checkCurvePoints(curvePointsOf(t.maxEntries, t.policy, t.ways, t.opt), `the curve${t.opt ? 's' : ''} of 1..${t.maxEntries} entries`, t.maxTableBytes);
+  const limits = t.maxTableBytes === undefined ? {} : { maxTableBytes: t.maxTableBytes };
   const feed = fileFeed([t.trace]);
   const nested = await hasNested(t.trace);
   if (nested && t.opt)
@@ -42,8 +47,10 @@ export async function runCurveTask(t: CurveTask): Promise<CurveResult[]> {
       `Cannot bound "${t.trace}" with --opt: it has nested domains (two-stage walks), which the OPT bound does not model; run without --opt`,
     );
   const stack = t.policy === 'lru' && t.ways === 0 && !nested;
-  const main = stack ? await lruStackCurve(feed, t.config, t.maxEntries, t.maxGroups) : await pointsCurve(feed, t.config, t.policy, t.ways, t.maxEntries);
-  return t.opt ? [main, await optCurve(feed, t.config, t.maxEntries)] : [main];
+  const main = stack
+    ? await lruStackCurve(feed, t.config, t.maxEntries, t.maxGroups, limits)
+    : await pointsCurve(feed, t.config, t.policy, t.ways, t.maxEntries, limits);
+  return t.opt ? [main, await optCurve(feed, t.config, t.maxEntries, limits)] : [main];
 }
 
 export default async function curveTask(t: CurveTask): Promise<CurveResult[] | WorkerInputError> {

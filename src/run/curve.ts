@@ -12,8 +12,10 @@
 import type { PolicyName, ReplayConfig } from '../config/config.js';
 import { CurveGroup, StackIotlb } from '../caches/stack.js';
 import { InputError } from '../errors.js';
+import { MemoryLimitError, formatBytes } from '../config/limits.js';
+import { DEFAULT_MAX_TABLE_BYTES } from '../model/tablememory.js';
 import { buildSummary, translationCostNs, type Summary } from '../stats/summary.js';
-import { Replay } from '../model/replay.js';
+import { Replay, type ReplayLimits } from '../model/replay.js';
 import { replayPointsFed, runReplays, type Feed } from './run.js';
 
 /** The largest IOTLB size a curve goes to: above it the stack's arrays and the report grow large for little insight. */
@@ -125,6 +127,33 @@ export function withIotlb(config: ReplayConfig, sets: number, ways: number, poli
   return { ...config, iotlb: { entries: sets * ways, sets, ways, policy } };
 }
 
+/**
+ * Memory a curve point takes from its computation to the outputs: its
+ * counters (an object of 11 numbers), its row in curves.arrow's columns and
+ * again in the file's bytes, and the report's copies. Measured: a
+ * 2^20-size curve peaks about 580 MB over the process' start.
+ */
+export const CURVE_POINT_BYTES = 600;
+
+/** The points of a task's curves at most (stack and OPT: every size; points: the geometries). */
+export function curvePointsOf(maxEntries: number, policy: PolicyName, ways: number, opt: boolean): number {
+  const main = policy === 'lru' && ways === 0 ? maxEntries : pointGeometries(ways, maxEntries).length;
+  return main + (opt ? maxEntries : 0);
+}
+
+/**
+ * Refuses, before any work, curves whose points would not fit in the memory
+ * limit (--max-table-memory; issue 25: a 2^20-size curve was killed at
+ * 1.46 GB): one line naming the sizes asked for and the limit.
+ */
+export function checkCurvePoints(points: number, curves: string, maxTableBytes = DEFAULT_MAX_TABLE_BYTES): void {
+  const need = points * CURVE_POINT_BYTES;
+  if (need > maxTableBytes)
+    throw new MemoryLimitError(
+      `Invalid option --max-entries: ${curves} (${points.toLocaleString('en-US')} points) need about ${formatBytes(need)}, over the ${formatBytes(maxTableBytes)} limit; lower --max-entries or raise --max-table-memory`,
+    );
+}
+
 /** Rejects what a curve cannot follow (InputError). */
 export function checkCurveConfig(config: ReplayConfig, source = config.name): void {
   // Walk caches change walk costs by history the stack does not follow.
@@ -137,7 +166,13 @@ export function checkCurveConfig(config: ReplayConfig, source = config.name): vo
  * the trace); past that, sizes that part ways follow the larger sizes and are
  * listed as approximate.
  */
-export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries: number, maxGroups = Infinity): Promise<CurveResult> {
+export async function lruStackCurve(
+  feed: Feed,
+  config: ReplayConfig,
+  maxEntries: number,
+  maxGroups = Infinity,
+  limits: ReplayLimits = {},
+): Promise<CurveResult> {
   checkCurveConfig(config);
   const cfg = withIotlb(config, 1, maxEntries, 'lru');
   const points: CurveCounters[] = new Array(maxEntries);
@@ -150,7 +185,13 @@ export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries
   while (pending.length > 0) {
     passes++;
     const gs = pending.map(([lo, hi]) => new CurveGroup(lo, hi, budget));
-    const { replays, labels } = await feed((meta) => gs.map((g) => new Replay(cfg, meta, { iotlbOf: (_, pool) => new StackIotlb(g, pool, g.hi) })));
+    // The profiler is charged to its replay's budget, as a table is (it is made at the instance's first device, after the replay).
+    const { replays, labels } = await feed((meta) =>
+      gs.map((g) => {
+        const replay: Replay = new Replay(cfg, meta, { ...limits, iotlbOf: (_, pool) => new StackIotlb(g, pool, g.hi, replay.budget) });
+        return replay;
+      }),
+    );
     pending = [];
     gs.forEach((g, i) => {
       groups++;
@@ -162,12 +203,12 @@ export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries
       let gainHits = 0;
       let gainAccesses = 0;
       for (let d = 1; d < g.lo; d++) {
-        gainHits += g.hitGain[d];
-        gainAccesses += g.accessGain[d];
+        gainHits += g.hitsAt(d);
+        gainAccesses += g.accessesAt(d);
       }
       for (let size = g.lo; size <= g.hi; size++) {
-        gainHits += g.hitGain[size];
-        gainAccesses += g.accessGain[size];
+        gainHits += g.hitsAt(size);
+        gainAccesses += g.accessesAt(size);
         points[size - 1] = counters(
           size,
           1,
@@ -204,12 +245,19 @@ export function pointGeometries(ways: number, maxEntries: number): [number, numb
 }
 
 /** A curve replayed as points: one decode, one table per geometry. */
-export async function pointsCurve(feed: Feed, config: ReplayConfig, policy: PolicyName, ways: number, maxEntries: number): Promise<CurveResult> {
+export async function pointsCurve(
+  feed: Feed,
+  config: ReplayConfig,
+  policy: PolicyName,
+  ways: number,
+  maxEntries: number,
+  limits: ReplayLimits = {},
+): Promise<CurveResult> {
   checkCurveConfig(config);
   const geoms = pointGeometries(ways, maxEntries);
   const configs = geoms.map(([sets, w]) => withIotlb(config, sets, w, policy));
   // Strict points share one replay as IOTLB lanes (caches/lanes.ts).
-  const summaries = await replayPointsFed(feed, configs);
+  const summaries = await replayPointsFed(feed, configs, limits);
   const points = summaries.map((s, i) => fromSummary(geoms[i][0] * geoms[i][1], geoms[i][0], s, configs[i]));
   return { policy, ways, method: 'points', points, pageSizesUsed: pageSizesUsed(summaries[0]) };
 }

@@ -22,21 +22,26 @@ import { buildSummary, translationCostNs } from '../stats/summary.js';
 import { grow } from '../typed.js';
 import type { CurveCounters, CurveResult, Feed } from './curve.js';
 import { checkCurveConfig, pageSizesUsed, withIotlb } from './curve.js';
-import { Replay } from '../model/replay.js';
+import { Replay, type ReplayLimits } from '../model/replay.js';
+import type { MemoryBudget } from '../config/limits.js';
 
 /** A stack profiler of one size that records the reference stream. */
 class RecordingStack extends StackIotlb {
   /** key id >= 0: a reference; -1 - key id: an invalidation. */
   stream = new Int32Array(1024);
   length = 0;
-  private readonly nodeKey: Int32Array;
+  private nodeKey: Int32Array;
   private readonly keyIds = new Map<string, number>();
   /** Per key id: the walk memory accesses of a miss on it. */
   keyCost = new Float64Array(1024);
 
-  constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number) {
-    super(group, pool, maxEntries);
+  constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number, budget: MemoryBudget) {
+    super(group, pool, maxEntries, budget);
     this.nodeKey = new Int32Array(this.cap);
+  }
+
+  protected override onGrow(cap: number): void {
+    this.nodeKey = grow(this.nodeKey, cap);
   }
 
   private record(code: number): void {
@@ -160,20 +165,22 @@ export function optProfile(
 }
 
 /** OPT at every size 1..maxEntries over the largest LRU size's reference stream. */
-export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: number): Promise<CurveResult> {
+export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: number, limits: ReplayLimits = {}): Promise<CurveResult> {
   checkCurveConfig(config);
   const cfg = withIotlb(config, 1, maxEntries, 'lru');
   const recorders: RecordingStack[] = [];
   const group = new CurveGroup(maxEntries, maxEntries);
-  const { replays, labels } = await feed((meta) => [
-    new Replay(cfg, meta, {
+  const { replays, labels } = await feed((meta) => {
+    const replay: Replay = new Replay(cfg, meta, {
+      ...limits,
       iotlbOf: (_, pool) => {
-        const r = new RecordingStack(group, pool, maxEntries);
+        const r = new RecordingStack(group, pool, maxEntries, replay.budget);
         recorders.push(r);
         return r;
       },
-    }),
-  ]);
+    });
+    return [replay];
+  });
   const summary = buildSummary(replays[0], labels);
   const t = summary.totals;
   // Instances have tables of their own: one profile each, summed by size.

@@ -151,6 +151,17 @@ describe('curve command', () => {
     [['--ways', '3x'], 'iommu-replay: Invalid option --ways: expected full or an integer in 1..4096, got 3x\n'],
     [['--ways', '4', '--opt'], 'iommu-replay: Invalid option --opt: OPT is computed for the fully associative curve (--ways full)\n'],
     [['--policy', 'mru'], 'iommu-replay: Invalid option --policy: expected one of lru, fifo, plru, random, flush-when-full, got mru\n'],
+    // Issue 25: sizes without a bound on time or memory are refused before any work.
+    [['--max-entries', String(2 ** 24)], "iommu-replay: Invalid option --max-entries: expected an integer in 1..1048576, got '16777216'\n"],
+    [
+      ['--max-entries', String(2 ** 20), '--opt'],
+      'iommu-replay: Invalid option --max-entries: 2 curve(s) of 1..1048576 entries (2,097,152 points) need about 1.2 GiB, over the 1 GiB limit; lower --max-entries or raise --max-table-memory\n',
+    ],
+    [
+      ['--max-entries', '4096', '--page-sizes', '4K', '4K,2M', '--max-table-memory', '4M'],
+      'iommu-replay: Invalid option --max-entries: 2 curve(s) of 1..4096 entries (8,192 points) need about 4.7 MiB, over the 4 MiB limit; lower --max-entries or raise --max-table-memory\n',
+    ],
+    [['--max-table-memory', 'lots'], 'iommu-replay: Invalid option --max-table-memory: expected a size like 512M, 4G or 1T, got "lots"\n'],
   ])('bad option %j: one line, exit 2, no output', (extra, message) => {
     const d = path.join(tmpDir(), 'out');
     const r = runCli(['curve', NIC, '--out', d, ...extra]);
