@@ -1,4 +1,4 @@
-// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X] [--s2-page-sizes 4K,2M,1G]`
+// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X] [--s2-page-sizes 4K,2M,1G] [--granule 4K|16K|64K]`
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { parseSizeLog2 } from '../config/pagesizes.js';
@@ -18,6 +18,7 @@ interface Args {
   rate: number;
   's2-page-sizes': string;
   window?: string;
+  granule: string;
 }
 
 export const genCommand: CommandModule<object, Args> = {
@@ -55,6 +56,11 @@ export const genCommand: CommandModule<object, Args> = {
         numberOption('rate', { expected: 'a positive number', min: 0, minInclusive: false }, { default: 1, describe: "scale of the workload's event rate" }),
       )
       .option('window', { type: 'string', describe: 'window: the buffer size, bytes or 4K/2M/1G-style (default 4M)' })
+      .option('granule', {
+        type: 'string',
+        default: '4K',
+        describe: "nic, nvme: the IOVA granule dma-iommu maps in (4K, 16K or 64K, an Arm SMMU's); maps are rounded to it",
+      })
       .option('s2-page-sizes', { type: 'string', default: '4K+2M+1G', describe: "vm-nested: the host's stage-2 page sizes; the largest backs guest RAM" })
       .example('$0 gen nic -o nic.arrows --events 100000', 'a NIC-like trace of 100,000 events')
       .example('$0 gen nvme -o - | $0 replay -', 'generate and replay without a file')
@@ -73,6 +79,16 @@ export const genCommand: CommandModule<object, Args> = {
       args.window === undefined ? undefined : /^\d+$/.test(args.window) ? Number(args.window) : windowLog2 === undefined ? NaN : 2 ** windowLog2;
     if (windowBytes !== undefined && !(Number.isSafeInteger(windowBytes) && windowBytes >= 64 && windowBytes <= 2 ** 40))
       throw new InputError(`Invalid option --window: expected a size from 64 bytes to 1T, e.g. 262144 or 256K, got ${args.window}`);
+    // iommu_dma_init_domain(): the granule is the smallest page size; io-pgtable-arm's are 4K, 16K and 64K.
+    const granuleLog2 = parseSizeLog2(String(args.granule));
+    if (granuleLog2 !== 12 && granuleLog2 !== 14 && granuleLog2 !== 16)
+      throw new InputError(`Invalid option --granule: expected 4K, 16K or 64K, got ${args.granule}`);
+    if (granuleLog2 !== 12 && !w.granules)
+      throw new InputError(
+        `Invalid option --granule ${args.granule}: the ${w.name} workload maps in 4 KiB pages only; --granule applies to ${WORKLOADS.filter((x) => x.granules)
+          .map((x) => x.name)
+          .join(', ')}`,
+      );
     const opts = {
       events: args.events,
       seed: args.seed,
@@ -81,6 +97,7 @@ export const genCommand: CommandModule<object, Args> = {
       rateScale: args.rate,
       s2PageSizes,
       windowBytes,
+      granule: 2 ** granuleLog2,
     };
     // `-o -`: an Arrow stream on standard output, once the whole trace is made.
     const bar = progressBar(opts.events);
