@@ -1,4 +1,4 @@
-// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X] [--s2-page-sizes 4K,2M,1G] [--window BYTES] [--buffer BYTES] [--transfer BYTES] [--pattern random|sequential] [--write]`
+// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X] [--s2-page-sizes 4K,2M,1G] [--window BYTES] [--buffer BYTES] [--transfer BYTES] [--pattern random|sequential] [--write] [--granule 4K|16K|64K]`
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { parseSizeLog2 } from '../config/pagesizes.js';
@@ -25,6 +25,7 @@ interface Args {
   transfer?: string;
   pattern: string;
   write?: boolean;
+  granule: string;
 }
 
 export const genCommand: CommandModule<object, Args> = {
@@ -66,6 +67,12 @@ export const genCommand: CommandModule<object, Args> = {
       .option('transfer', { type: 'string', describe: 'window: the bytes of each DMA (default 64)' })
       .option('pattern', { type: 'string', default: 'random', describe: `window: where the transfers fall, ${WINDOW_PATTERNS.join(' or ')}` })
       .option('write', { type: 'boolean', describe: 'window: DMA writes instead of reads' })
+      .option('granule', {
+        type: 'string',
+        default: '4K',
+        describe:
+          "DMA-API workloads (nic, nvme, gpu, window, mixed): the IOVA granule dma-iommu maps in (4K, 16K or 64K, an Arm SMMU's); maps are rounded to it",
+      })
       .option('s2-page-sizes', { type: 'string', default: '4K+2M+1G', describe: "vm-nested: the host's stage-2 page sizes; the largest backs guest RAM" })
       .example('$0 gen nic -o nic.arrows --events 100000', 'a NIC-like trace of 100,000 events')
       .example('$0 gen nvme -o - | $0 replay -', 'generate and replay without a file')
@@ -100,6 +107,16 @@ export const genCommand: CommandModule<object, Args> = {
       const problem = windowShapeProblem(windowShape({ ...DEFAULT_OPTIONS, ...shape }));
       if (problem) throw new InputError(`Invalid window options: ${problem}`);
     }
+    // iommu_dma_init_domain(): the granule is the smallest page size; io-pgtable-arm's are 4K, 16K and 64K.
+    const granuleLog2 = parseSizeLog2(String(args.granule));
+    if (granuleLog2 !== 12 && granuleLog2 !== 14 && granuleLog2 !== 16)
+      throw new InputError(`Invalid option --granule: expected 4K, 16K or 64K, got ${args.granule}`);
+    if (granuleLog2 !== 12 && !w.granules)
+      throw new InputError(
+        `Invalid option --granule ${args.granule}: the ${w.name} workload maps in 4 KiB pages only; --granule applies to ${WORKLOADS.filter((x) => x.granules)
+          .map((x) => x.name)
+          .join(', ')}`,
+      );
     const opts = {
       events: args.events,
       seed: args.seed,
@@ -108,6 +125,7 @@ export const genCommand: CommandModule<object, Args> = {
       rateScale: args.rate,
       s2PageSizes,
       ...shape,
+      granule: 2 ** granuleLog2,
     };
     // `-o -`: an Arrow stream on standard output, once the whole trace is made.
     const bar = progressBar(opts.events);

@@ -1,7 +1,7 @@
 // A GPU or accelerator: large long-lived buffers (2 MiB to 1 GiB) mapped
 // once, then random and strided accesses over them. Whether a buffer gets 2M
 // or 1G pages depends on it being physically contiguous and aligned.
-import { PAGE, type Mapping } from './dmaapi.js';
+import { PAGE, dmaBuffer, type Mapping } from './dmaapi.js';
 import { eachDevice, type Workload, type WorkloadContext } from './workload.js';
 
 const BUFFER_SIZES = [2 << 20, 8 << 20, 32 << 20, 128 << 20, 1 << 30];
@@ -11,6 +11,7 @@ const ACCESSES_PER_S = 20_000_000;
 
 export const gpu: Workload = {
   name: 'gpu',
+  granules: true,
   describe: 'GPU: 12 long-lived buffers of 2 MiB to 1 GiB mapped once, then random (64 B-4 KiB) and strided accesses at 20 M/s per device',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
     const { sim, rng } = ctx;
@@ -27,7 +28,7 @@ export const gpu: Workload = {
       const access = () => {
         if (sim.done) return;
         if (stream.left > 0) {
-          sim.dma(rng.chance(0.3), rid, 0, stream.buf.iova + stream.at, 256);
+          dmaBuffer(sim, rng.chance(0.3), rid, stream.buf, stream.at, 256);
           stream.at = (stream.at + 4096) % (stream.buf.pages * PAGE);
           stream.left--;
         } else if (rng.chance(0.02)) {
@@ -37,7 +38,7 @@ export const gpu: Workload = {
           const buf = rng.weighted(bufs, weights);
           const size = 64 << rng.int(7);
           const off = Math.min(rng.int(buf.pages * PAGE), buf.pages * PAGE - size);
-          sim.dma(rng.chance(0.4), rid, 0, buf.iova + off, size);
+          dmaBuffer(sim, rng.chance(0.4), rid, buf, off, size);
         }
         sim.after(gapNs, access);
       };

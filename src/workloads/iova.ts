@@ -3,7 +3,9 @@
 // `__alloc_and_insert_iova_range()` searches top-down below the limit from a
 // cached node, places the range at `(high - size) & align_mask` with the
 // alignment of roundup_pow_of_two(size), and retries once from the limit;
-// freeing above the cached node moves the cache up. Units: 4 KiB pfns.
+// freeing above the cached node moves the cache up. Units: pfns of the
+// domain's IOVA granule (init_iova_domain()'s `granule`: 4 KiB unless
+// `gen --granule` says otherwise).
 
 const ANCHOR = 2 ** 60; // IOVA_ANCHOR: a node above every range
 
@@ -16,6 +18,11 @@ function roundupPow2(n: number): number {
 export const IOVA_RANGE_CACHE_MAX_PAGES = 32; // 1 << (IOVA_RANGE_CACHE_MAX_SIZE - 1)
 export const DMA32_LIMIT_PFN = 0xfffff; // DMA_BIT_MASK(32) >> PAGE_SHIFT
 
+/** DMA_BIT_MASK(bits) in pfns of a granule of 2^shift bytes (iommu_dma_alloc_iova(): `dma_limit >> shift`). */
+export function limitPfn(bits: number, shift: number): number {
+  return 2 ** (bits - shift) - 1;
+}
+
 export class IovaAllocator {
   /** Allocated ranges sorted by lo, inclusive [lo, hi]; the anchor is last. */
   private lo: number[] = [ANCHOR];
@@ -23,7 +30,11 @@ export class IovaAllocator {
   private cachedLo = ANCHOR; // cached_node
   private cached32Lo = ANCHOR; // cached32_node
 
-  constructor(private readonly startPfn = 1) {}
+  /** `dma32LimitPfn`: the last pfn below 4 GiB in granule units (iovad->dma_32bit_pfn). */
+  constructor(
+    private readonly startPfn = 1,
+    private readonly dma32LimitPfn = DMA32_LIMIT_PFN,
+  ) {}
 
   get live(): number {
     return this.lo.length - 1;
@@ -49,7 +60,7 @@ export class IovaAllocator {
   alloc(pages: number, limitPfn: number): number {
     const size = IovaAllocator.sizeOf(pages);
     const alignSize = roundupPow2(size);
-    const is32 = limitPfn <= DMA32_LIMIT_PFN;
+    const is32 = limitPfn <= this.dma32LimitPfn;
     // __get_cached_rbnode(): nodes above the limit only cost iterations, as in Linux.
     let curr = this.indexOf(is32 ? this.cached32Lo : this.cachedLo);
     const retryPfn = this.hi[curr];
@@ -91,7 +102,7 @@ export class IovaAllocator {
     const i = this.indexOf(pfn);
     if (this.lo[i] !== pfn) throw new Error(`internal: freeing IOVA pfn ${pfn} that was not allocated`);
     const next = this.lo[i + 1];
-    if (pfn === this.cached32Lo || (this.hi[i] < DMA32_LIMIT_PFN && pfn >= this.cached32Lo)) this.cached32Lo = next;
+    if (pfn === this.cached32Lo || (this.hi[i] < this.dma32LimitPfn && pfn >= this.cached32Lo)) this.cached32Lo = next;
     if (pfn >= this.cachedLo) this.cachedLo = next;
     this.lo.splice(i, 1);
     this.hi.splice(i, 1);

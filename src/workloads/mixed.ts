@@ -12,6 +12,7 @@ const SHARED_DOMAIN = 100;
 
 export const mixed: Workload = {
   name: 'mixed',
+  granules: true,
   describe:
     'Mixed: NIC, NVMe and GPU devices behind two IOMMU instances (dmar0, dmar1), a domain shared by two devices across them, and attach/detach handoffs',
   start(ctx: WorkloadContext) {
@@ -21,6 +22,7 @@ export const mixed: Workload = {
     nvme.start({ ...sub, device: (rid) => ctx.device(rid, 'dmar1') }, 0, 2);
     gpu.start({ ...sub, opts: { ...sub.opts, rateScale: ctx.opts.rateScale * 0.05 } }, 0, 3);
     // Two VFs, one behind each instance, share one VFIO domain (DID per instance).
+    // Its 2 MiB maps are aligned to every granule, so they stand under --granule too.
     const vfA = bdf(0x81, 0, 1);
     const vfB = bdf(0x82, 0, 1);
     ctx.device(vfA, 'dmar0');

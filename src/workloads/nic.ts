@@ -2,7 +2,7 @@
 // buffers posted ahead and refilled after NAPI, TX buffers mapped per packet
 // and unmapped at completion: the streaming-map pattern that makes strict
 // invalidation expensive.
-import { PAGE, type DmaDomain, type Mapping } from './dmaapi.js';
+import { PAGE, dmaBuffer, type DmaDomain, type Mapping } from './dmaapi.js';
 import type { PhysRun } from './phys.js';
 import { eachDevice, type Workload, type WorkloadContext } from './workload.js';
 
@@ -48,9 +48,9 @@ export function runNicDriver(ctx: WorkloadContext, rid: number, dom: DmaDomain, 
         q.rxHead = (q.rxHead + 1) % RING;
         const buf = q.rx[slot];
         const len = Math.min(size, 1514);
-        sim.dma(false, rid, 0, q.rxRing.iova + slot * DESC, DESC);
-        sim.dma(true, rid, 0, buf.iova, len);
-        sim.dma(true, rid, 0, q.rxRing.iova + slot * DESC, DESC);
+        dmaBuffer(sim, false, rid, q.rxRing, slot * DESC, DESC);
+        dmaBuffer(sim, true, rid, buf, 0, len);
+        dmaBuffer(sim, true, rid, q.rxRing, slot * DESC, DESC);
         // NAPI: unmap the filled buffer, post a fresh one.
         sim.after(2000 + rng.int(8000), () => {
           dom.unmap(buf);
@@ -62,9 +62,9 @@ export function runNicDriver(ctx: WorkloadContext, rid: number, dom: DmaDomain, 
         const m = mapBuffer(size, offset);
         const slot = q.txHead;
         q.txHead = (q.txHead + 1) % RING;
-        sim.after(500, () => sim.dma(false, rid, 0, q.txRing.iova + slot * DESC, DESC));
-        sim.after(1000, () => sim.dma(false, rid, 0, m.iova + offset, size));
-        sim.after(2000, () => sim.dma(true, rid, 0, q.txRing.iova + slot * DESC, DESC));
+        sim.after(500, () => dmaBuffer(sim, false, rid, q.txRing, slot * DESC, DESC));
+        sim.after(1000, () => dmaBuffer(sim, false, rid, m, offset, size));
+        sim.after(2000, () => dmaBuffer(sim, true, rid, q.txRing, slot * DESC, DESC));
         sim.after(5000 + rng.int(15000), () => dom.unmap(m));
       }
     }
@@ -75,6 +75,7 @@ export function runNicDriver(ctx: WorkloadContext, rid: number, dom: DmaDomain, 
 
 export const nic: Workload = {
   name: 'nic',
+  granules: true,
   describe:
     'NIC: RX/TX descriptor rings mapped once, per-packet streaming map, device write/read and unmap; 64 B to 9 KB packets on 4 queues at 1 Mpps per device',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {

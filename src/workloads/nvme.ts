@@ -2,7 +2,7 @@
 // to 1 MiB mapped as scatter-gather lists of page-cache pages (one IOVA range,
 // one map per contiguous run), data moved in 32 KiB DMA bursts, one unmap per
 // I/O at completion.
-import { PAGE } from './dmaapi.js';
+import { PAGE, dmaBuffer } from './dmaapi.js';
 import { eachDevice, type Workload, type WorkloadContext } from './workload.js';
 
 const QUEUES = 4;
@@ -15,6 +15,7 @@ const BURST = 32768;
 
 export const nvme: Workload = {
   name: 'nvme',
+  granules: true,
   describe:
     'NVMe: submission/completion queues mapped once, 4 KiB to 1 MiB reads and writes mapped as scatter-gather lists, 70/30 read/write at 400K IOPS per device',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
@@ -34,14 +35,14 @@ export const nvme: Workload = {
         const m = dom.map(ctx.phys.alloc(bytes / PAGE));
         const slot = q.tail;
         q.tail = (q.tail + 1) % 1024;
-        sim.after(1000, () => sim.dma(false, rid, 0, q.sq.iova + slot * 64, 64));
+        sim.after(1000, () => dmaBuffer(sim, false, rid, q.sq, slot * 64, 64));
         const latency = 10_000 + rng.int(70_000);
         // Reads: the device writes host memory; writes: it reads it.
         for (let off = 0, k = 0; off < bytes; off += BURST, k++) {
           const len = Math.min(BURST, bytes - off);
-          sim.after(read ? latency - 2000 + k * 100 : 2000 + k * 100, () => sim.dma(read, rid, 0, m.iova + off, len));
+          sim.after(read ? latency - 2000 + k * 100 : 2000 + k * 100, () => dmaBuffer(sim, read, rid, m, off, len));
         }
-        sim.after(latency, () => sim.dma(true, rid, 0, q.cq.iova + (slot % 256) * 16, 16));
+        sim.after(latency, () => dmaBuffer(sim, true, rid, q.cq, (slot % 256) * 16, 16));
         sim.after(latency + 1500, () => dom.unmap(m));
         sim.after(rng.exp(meanGapNs), io);
       };

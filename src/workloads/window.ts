@@ -9,7 +9,7 @@
 // contiguous, aligned buffer), and even a small window lies inside one.
 import { InputError } from '../errors.js';
 import { byteSizeOf } from '../config/limits.js';
-import { PAGE } from './dmaapi.js';
+import { PAGE, dmaBuffer } from './dmaapi.js';
 import { eachDevice, type Workload, type WorkloadContext, type WorkloadOptions } from './workload.js';
 
 /** 4 MiB unless --window says otherwise. */
@@ -55,6 +55,7 @@ export function windowShapeProblem(s: WindowShape): string | undefined {
 
 export const window: Workload = {
   name: 'window',
+  granules: true,
   describe:
     'IOTLB reach (Neugebauer et al., SIGCOMM 2018; pcie-bench): one mapping of a --buffer BYTES buffer (64M), then --transfer BYTES (64) DMA reads (or --write) at random (or --pattern sequential) in its first --window BYTES',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
@@ -69,7 +70,7 @@ export const window: Workload = {
       const transfer = () => {
         if (sim.done) return;
         const slot = s.pattern === 'random' ? rng.int(slots) : next++ % slots;
-        sim.dma(s.write, rid, 0, buf.iova + slot * s.transferBytes, s.transferBytes);
+        dmaBuffer(sim, s.write, rid, buf, slot * s.transferBytes, s.transferBytes);
         sim.after(gapNs, transfer);
       };
       sim.after(1000, transfer);

@@ -26,6 +26,8 @@ export interface WorkloadOptions {
   pattern?: 'random' | 'sequential';
   /** `window`: DMA writes instead of reads. */
   write?: boolean;
+  /** DMA-API workloads that honour it (`Workload.granules`): the IOVA granule in bytes; 4 KiB when absent. */
+  granule?: number;
 }
 
 export interface WorkloadContext {
@@ -45,6 +47,8 @@ export interface Workload {
   describe: string;
   /** Schedules the workload's first actions; they schedule the rest. */
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number): void;
+  /** True when its DMA-API domains follow `opts.granule` (gen --granule); others map in 4 KiB pages only. */
+  granules?: boolean;
   /** Options beyond the common ones, for the trace's `iommu.workload` text. */
   label?(opts: WorkloadOptions): string;
 }
@@ -64,7 +68,7 @@ export function eachDevice(ctx: WorkloadContext, bus: number, deviceBase: number
     const rid = bdf(bus + deviceBase + d);
     const domainId = domainBase + d;
     ctx.device(rid, ctx.opts.devices > 1 && d % 2 === 1 ? 'dmar1' : 'dmar0');
-    const dom = new DmaDomain(ctx.sim, domainId, ctx.phys);
+    const dom = new DmaDomain(ctx.sim, domainId, ctx.phys, ctx.opts.granule);
     ctx.sim.at(0, () => {
       ctx.sim.emit(Op.Attach, rid, 0, domainId, 0, 0, 0);
       run(rid, dom);
