@@ -155,7 +155,7 @@ describe('curve command', () => {
     [['--max-entries', String(2 ** 24)], "iommu-replay: Invalid option --max-entries: expected an integer in 1..1048576, got '16777216'\n"],
     [
       ['--max-entries', String(2 ** 20), '--opt'],
-      'iommu-replay: Invalid option --max-entries: 2 curve(s) of 1..1048576 entries (2,097,152 points) need about 1.2 GiB, over the 1 GiB limit; lower --max-entries or raise --max-table-memory\n',
+      'iommu-replay: Invalid option --max-entries: 2 curve(s) of 1..1048576 entries (2,097,152 points) need about 1.2 GiB, over the 384 MiB limit; lower --max-entries or raise --max-table-memory\n',
     ],
     [
       ['--max-entries', '4096', '--page-sizes', '4K', '4K,2M', '--max-table-memory', '4M'],

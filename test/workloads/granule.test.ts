@@ -138,7 +138,9 @@ describe('gen --granule', () => {
       const file = path.join(dir, `${name}-${label}.arrows`);
       await generate(findWorkload(name)!, file, { ...opts, granule });
       const t = await openTrace([file]);
-      expect(t.meta.workload).toBe(`${name} events=12000 seed=1 devices=1 fragmentation=0.5 rate=1 granule=${label}`);
+      // window's own shape follows the common options (its label, workloads/window.ts).
+      const shape = name === 'window' ? ' window=4194304 buffer=67108864 transfer=64 pattern=random read' : '';
+      expect(t.meta.workload).toBe(`${name} events=12000 seed=1 devices=1 fragmentation=0.5 rate=1 granule=${label}${shape}`);
       let maps = 0;
       for await (const b of t.batches())
         for (let i = 0; i < b.length; i++) {
