@@ -263,6 +263,8 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
           iova: cols.iova,
           paddr: cols.paddr,
           size: cols.size,
+          // Present (possibly undefined) on every batch, so the shape stays one.
+          mapMore: cols.mapMore,
         };
         row += n;
       }
