@@ -64,6 +64,72 @@ async function writeDmaHeavy(file: string, events: number, seed: number): Promis
   await w.close();
 }
 
+/** The Dinero-equivalent work: pages mapped, 4K each, and where they start (iova 256 MiB, below 2^32 for Dinero's 32-bit addresses). */
+export const DINERO_PAGES = 8192;
+const DINERO_BASE = 0x10000000;
+
+/**
+ * The Dinero-equivalent work (issue 28): one device on one domain, 8192 4K
+ * pages mapped, then `events` single-page DMA reads (64 B at a random
+ * 64-byte-aligned offset of a random mapped page). The same references
+ * go to `dinFile` in Dinero IV's binary input format (`-informat b`,
+ * binaryfmt.c: per reference a little-endian uint32 address, a uint16 size,
+ * a byte of access type, 0 = read, and a byte of padding).
+ */
+async function writeDineroWork(file: string, dinFile: string, events: number, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const w = new TraceWriter(file, { workload: `bench dinero events=${events} seed=${seed}` });
+  const ROWS = 65536;
+  const b: EventBatch = allocBatch(ROWS);
+  const DEV = 0x300;
+  const refs = Buffer.alloc(8 * ROWS);
+  let nRefs = 0;
+  const din = fs.openSync(dinFile, 'w');
+  let n = 0;
+  const emit = async (op: number, iova: number, paddr: number, size: number, domain: number) => {
+    const i = b.length++;
+    setU64(b.ts, i, n);
+    b.op[i] = op;
+    b.device[i] = DEV;
+    b.pasid[i] = 0;
+    b.domain[i] = domain;
+    setU64(b.iova, i, iova);
+    setU64(b.paddr, i, paddr);
+    setU64(b.size, i, size);
+    n++;
+    if (op === Op.DmaRead) {
+      refs.writeUInt32LE(iova, 8 * nRefs);
+      refs.writeUInt16LE(size, 8 * nRefs + 4);
+      refs[8 * nRefs + 6] = 0; // D4XREAD
+      refs[8 * nRefs + 7] = 0;
+      if (++nRefs === ROWS) {
+        fs.writeSync(din, refs);
+        nRefs = 0;
+      }
+    }
+    if (b.length === ROWS) {
+      await w.write(b);
+      b.length = 0;
+    }
+  };
+  await emit(Op.Attach, 0, 0, 0, 1);
+  for (let p = 0; p < DINERO_PAGES; p++) await emit(Op.Map, DINERO_BASE + p * 4096, 0x800000000 + p * 4096, 4096, 1);
+  for (let k = 0; k < events; k++) await emit(Op.DmaRead, DINERO_BASE + rng.int(DINERO_PAGES) * 4096 + rng.int(64) * 64, 0, 64, 0);
+  if (nRefs > 0) fs.writeSync(din, refs.subarray(0, 8 * nRefs));
+  fs.closeSync(din);
+  if (b.length > 0) await w.write(b);
+  await w.close();
+}
+
+/** The Dinero-equivalent work's trace and its references in Dinero IV's binary format, generating both first when missing. */
+export async function dineroWork(events: number, seed = 7): Promise<{ trace: string; din: string }> {
+  fs.mkdirSync(DATA_DIR, { recursive: true });
+  const trace = path.join(DATA_DIR, `dinero-${events}-s${seed}.arrows`);
+  const din = path.join(DATA_DIR, `dinero-${events}-s${seed}.bin`);
+  if (!fs.existsSync(trace) || !fs.existsSync(din)) await writeDineroWork(trace, din, events, seed);
+  return { trace, din };
+}
+
 /** Path of a benchmark trace, generating it first when missing. */
 export async function benchTrace(kind: 'dma' | 'nic', events: number, seed = 7): Promise<string> {
   fs.mkdirSync(DATA_DIR, { recursive: true });
