@@ -109,7 +109,13 @@ export class Mapping implements LeafSink {
     if (!this.budget.fits(need)) throw tableMemoryError(r.firstRow + row, r.domain[row], iova, size, need, this.budget);
     cm[mb + M.mapBytes] += size * 4096;
     if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's
-    splitRange(pool, sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
+    const orders = sizes.ordersDesc;
+    if (size === 1 && orders[orders.length - 1] === 0) {
+      // One 4K page, an allowed size: iommu_pgsize() can only give that page
+      // (pgsize.ts), so it is installed without the split's search.
+      pool.install(root, iova, 0, paddr);
+      this.counters.mapPages[dom * ORDERS]++;
+    } else splitRange(pool, orders, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
     // AMD with NpCache flushes what was mapped (§9.3); other vendors' maps send nothing.
     if (this.flushesMaps) this.inv.mapped(dom, iova, iova + size, nowNs);
   }
@@ -167,6 +173,7 @@ export class Mapping implements LeafSink {
       }
       const headBase = pool.foundBase;
       const headPhys = pool.foundPhys;
+      const headIndex = pool.foundIndex;
       // The leaf at the chunk's last page: the head leaf itself when it reaches that far.
       const headCovers = headBase + POW2[headOrder] >= chunkEnd;
       const tailOrder = headCovers ? headOrder : pool.lookup(root, chunkEnd - 1);
@@ -188,7 +195,9 @@ export class Mapping implements LeafSink {
           if (tailSticks && !(headSticks && tailBase === headBase)) this.splitLeaf(dom, root, orders, tailBase, tailOrder, tailPhys, c, chunkEnd, true);
         }
       }
-      if (clearStart === headBase && headBase + POW2[headOrder] === chunkEnd) pool.clearLeaf(root, headBase, headOrder, this);
+      // The chunk is exactly the head leaf (looked up at c): nothing was
+      // split, so the table is as that lookup left it; no second walk.
+      if (clearStart === headBase && headBase + POW2[headOrder] === chunkEnd) pool.clearLeafAt(headIndex, c, headBase, headOrder, this);
       else pool.clear(root, clearStart, chunkEnd, this, order);
       if (!this.gathersLeaves) this.inv.addChunk(dom, c, chunkEnd - c, nowNs);
       else if (this.tailPieceStart >= 0) {

@@ -71,9 +71,10 @@ export class PageTablePool {
   alive = 0;
   peak = 0;
 
-  /** Set by `lookup`. */
+  /** Set by `lookup`: the leaf's first page, its physical page, and the index of the entry the walk ended at. */
   foundBase = 0;
   foundPhys = 0;
+  foundIndex = 0;
 
   /**
    * The pool's arrays are charged to `budget` as they are allocated
@@ -184,6 +185,7 @@ export class PageTablePool {
         const order = -p - 1;
         this.foundBase = alignDown(pfn, order);
         this.foundPhys = this.phys[k];
+        this.foundIndex = k;
         return order;
       }
       table = p;
@@ -244,18 +246,18 @@ export class PageTablePool {
   }
 
   /**
-   * Removes the one leaf of `order` at `basePfn` (known to exist). A leaf is
-   * smaller than the span of the table that holds it, so no table page can be
-   * covered and freed: this is `clear` over exactly that leaf, without the
-   * range walk.
+   * Removes the one leaf of `order` at `basePfn` that a `lookup` of `pfn`
+   * found, its entry `k` (`foundIndex`: the unmap has just walked there, and
+   * does not walk again). A leaf is smaller than the span of the table that
+   * holds it, so no table page can be covered and freed: this is `clear` over
+   * exactly that leaf, without the range walk.
    */
-  clearLeaf(root: number, basePfn: number, order: number, sink: LeafSink): void {
-    const leafLevel = this.leafLevel(order);
-    let table = root;
-    for (let level = this.levels; level > leafLevel; level--) table = this.ptr[table * this.entries + this.index(basePfn, level)];
-    const k0 = table * this.entries + this.index(basePfn, leafLevel);
+  clearLeafAt(k: number, pfn: number, basePfn: number, order: number, sink: LeafSink): void {
+    const shift = this.shifts[this.leafLevel(order)];
+    // A size between levels is replicated entries (AMD): k is pfn's replica; the leaf's first is basePfn's.
+    const k0 = k - Math.floor((pfn - basePfn) / POW2[shift]);
     sink.leafRemoved(basePfn, order, this.phys[k0]);
-    const replicas = POW2[order - this.shifts[leafLevel]];
+    const replicas = POW2[order - shift];
     if (replicas === 1)
       this.ptr[k0] = 0; // the usual case: a call to fill costs more than the store
     else this.ptr.fill(0, k0, k0 + replicas);
