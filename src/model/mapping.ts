@@ -99,8 +99,13 @@ export class Mapping implements LeafSink {
     if (size === 0) return;
     const root = a.domainRoot[dom];
     const pool = this.pool;
+    const orders = sizes.ordersDesc;
+    // One 4K page, an allowed size: iommu_pgsize() can only give that page
+    // (pgsize.ts), and the overlap check is one walk, whose empty entry the
+    // page goes into when its tables are there.
+    const onePage = size === 1 && orders[orders.length - 1] === 0;
     // Beyond the table's address space (VT-d: the domain's aperture): rejected.
-    if (iova + size > pool.limitPfn || pool.anyLeafIn(root, iova, iova + size)) {
+    if (iova + size > pool.limitPfn || (onePage ? pool.lookup(root, iova) >= 0 : pool.anyLeafIn(root, iova, iova + size))) {
       cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
       return;
     }
@@ -109,11 +114,9 @@ export class Mapping implements LeafSink {
     if (!this.budget.fits(need)) throw tableMemoryError(r.firstRow + row, r.domain[row], iova, size, need, this.budget);
     cm[mb + M.mapBytes] += size * 4096;
     if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's
-    const orders = sizes.ordersDesc;
-    if (size === 1 && orders[orders.length - 1] === 0) {
-      // One 4K page, an allowed size: iommu_pgsize() can only give that page
-      // (pgsize.ts), so it is installed without the split's search.
-      pool.install(root, iova, 0, paddr);
+    if (onePage) {
+      if (pool.emptyLevel === 1) pool.installGranuleAt(pool.emptyIndex, paddr);
+      else pool.install(root, iova, 0, paddr);
       this.counters.mapPages[dom * ORDERS]++;
     } else splitRange(pool, orders, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
     // AMD with NpCache flushes what was mapped (§9.3); other vendors' maps send nothing.

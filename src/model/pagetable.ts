@@ -75,6 +75,9 @@ export class PageTablePool {
   foundBase = 0;
   foundPhys = 0;
   foundIndex = 0;
+  /** Set by `lookup` when it finds no leaf: the level (1 = the granule's) and the index of the empty entry the walk stopped at; level 0 when the walk did not reach one. */
+  emptyLevel = 0;
+  emptyIndex = 0;
 
   /**
    * The pool's arrays are charged to `budget` as they are allocated
@@ -180,7 +183,11 @@ export class PageTablePool {
       const idx = small ? (shift < 32 ? (pfn >>> shift) & mask : 0) : this.index(pfn, level);
       const k = table * n + idx;
       const p = ptr[k];
-      if (p === 0) return -1;
+      if (p === 0) {
+        this.emptyLevel = level;
+        this.emptyIndex = k;
+        return -1;
+      }
       if (p < 0) {
         const order = -p - 1;
         this.foundBase = alignDown(pfn, order);
@@ -190,7 +197,18 @@ export class PageTablePool {
       }
       table = p;
     }
+    this.emptyLevel = 0;
     return -1;
+  }
+
+  /**
+   * Installs a leaf of one granule at the empty level-1 entry `k` that a
+   * `lookup` of its page found (`emptyIndex` with `emptyLevel` 1: its tables
+   * exist), without walking again: `install` of that leaf.
+   */
+  installGranuleAt(k: number, physPfn: number): void {
+    this.ptr[k] = -(this.granuleOrder + 1);
+    this.phys[k] = physPfn;
   }
 
   /** Memory accesses of a walk that ends at a leaf of `order`: one per level down to the leaf's (docs/model.md §6 step 3, §9.2). */
