@@ -11,7 +11,7 @@ import { pfnOf } from '../trace/batch.js';
 import { T_NESTED, T_PAGING, T_SVA } from '../trace/domain-codes.js';
 import type { Attachments } from './attachments.js';
 import type { LeafSink, PageTablePool } from './pagetable.js';
-import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
+import { isOne4kPage, pgsize, pgsizeOut, splitRange } from './pgsize.js';
 import type { Rows } from './rows.js';
 import type { MemoryBudget } from '../config/limits.js';
 import { mapTableBytes, tableMemoryError } from './tablememory.js';
@@ -100,10 +100,10 @@ export class Mapping implements LeafSink {
     const root = a.domainRoot[dom];
     const pool = this.pool;
     const orders = sizes.ordersDesc;
-    // One 4K page, an allowed size: iommu_pgsize() can only give that page
-    // (pgsize.ts), and the overlap check is one walk, whose empty entry the
-    // page goes into when its tables are there.
-    const onePage = size === 1 && orders[orders.length - 1] === 0;
+    // One 4K page: iommu_pgsize() can only give that page, and the overlap
+    // check is one walk, whose empty entry the page goes into when its
+    // tables are there.
+    const onePage = isOne4kPage(orders, size);
     // Beyond the table's address space (VT-d: the domain's aperture): rejected.
     if (iova + size > pool.limitPfn || (onePage ? pool.lookup(root, iova) >= 0 : pool.anyLeafIn(root, iova, iova + size))) {
       cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
@@ -167,8 +167,10 @@ export class Mapping implements LeafSink {
     this.inv.beginUnmap();
     let c = iova;
     while (c < end) {
-      const order = pgsize(orders, c, c, end - c);
-      let chunkEnd = c + pgsizeOut.count * POW2[order];
+      // One 4K page left: iommu_pgsize() can only give that page.
+      const onePage = isOne4kPage(orders, end - c);
+      const order = onePage ? 0 : pgsize(orders, c, c, end - c);
+      let chunkEnd = onePage ? c + 1 : c + pgsizeOut.count * POW2[order];
       const headOrder = pool.lookup(root, c);
       if (headOrder < 0) {
         cm[mb + M.unmapShort]++; // a hole: stop, keep what earlier chunks removed
