@@ -69,6 +69,7 @@ export class DmaPath {
   ) {
     this.runs = specialized ? [] : null;
     const x = this.runContext;
+    x.rows = rows;
     x.pool = pool;
     x.counters = counters;
     x.cachedWalk = config.walkCache ? (tag, pfn, order, dom, cd, b) => this.cachedWalk(this.walkCaches[this.runInstance], tag, pfn, order, dom, cd, b) : null;
@@ -149,11 +150,7 @@ export class DmaPath {
       const devtlb = a.devtlbs[dev];
       const k = a.domainSizes[dom];
       const x = this.runContext;
-      x.iovas = r.iova;
-      x.sizes = r.size;
       x.ops = op;
-      x.devices = r.device;
-      x.pasids = r.pasid;
       x.ts = ts;
       x.rid = rid;
       x.pasid = pasid;

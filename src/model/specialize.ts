@@ -25,6 +25,7 @@ import { DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { lastPfnOf, pfnOf } from '../trace/batch.js';
 import { EMPTY, INVALIDATED, VALID, isIndexed, type SetAssocTable } from '../caches/table.js';
 import type { PageTablePool } from './pagetable.js';
+import type { Rows } from './rows.js';
 import { grow } from '../typed.js';
 import { Op } from '../trace/schema.js';
 
@@ -54,14 +55,12 @@ export interface PagingRunShape extends TableShape {
  * of object for every call, so the generated code's loads stay monomorphic.
  */
 export class PagingRunContext {
-  iovas: Uint32Array = new Uint32Array(0);
-  sizes: Uint32Array = new Uint32Array(0);
-  // What ends the run (DmaPath.run): the next row that is not a DMA of the
-  // run's requester ID and PASID, or is at or past the flush queue's
+  /** The batch's columns (the replay's Rows): iova, size, and the device and PASID that end a run. */
+  rows!: Rows;
+  // What else ends the run (DmaPath.run): the next row that is not a DMA of
+  // the run's requester ID and PASID, or is at or past the flush queue's
   // deadline (model time: ts minus the trace's first, baseHi/baseLo).
   ops: Uint8Array = new Uint8Array(0);
-  devices: Uint32Array = new Uint32Array(0);
-  pasids: Uint32Array = new Uint32Array(0);
   ts: Uint32Array = new Uint32Array(0);
   rid = 0;
   pasid = 0;
@@ -304,14 +303,14 @@ export function pagingRunSource(s: PagingRunShape): string {
         }`
     : '';
   return `
-  const iovas = x.iovas, sizes = x.sizes, t = x.iotlb, devtlb = x.devtlb, pool = x.pool;
+  const rows = x.rows, iovas = rows.iova, sizes = rows.size, t = x.iotlb, devtlb = x.devtlb, pool = x.pool;
   const tag = x.tag, att = x.att, dom = x.dom, root = x.root;${tableLocals(s)}
   const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   const orders = x.orders;
   const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
   const cd = c.device, b = x.devBase, cachedWalk = x.cachedWalk;
   ${s.lanes ? 'let sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys, sn = x.sn;' : ''}
-  const ops = x.ops, devices = x.devices, pasids = x.pasids, ts = x.ts, rid = x.rid, pasid = x.pasid;
+  const ops = x.ops, devices = rows.device, pasids = rows.pasid, ts = x.ts, rid = x.rid, pasid = x.pasid;
   const deadline = x.deadline, timed = deadline !== Infinity, baseHi = x.baseHi, baseLo = x.baseLo;
   let devtlbLookups = 0, devtlbHits = 0, lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0;
   let bytes = 0, row = start;
