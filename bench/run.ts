@@ -21,7 +21,7 @@ import { runSweepQueued } from '../src/run/queue.js';
 import { hasRedis } from './queue.js';
 import { fileFeed, lruStackCurve } from '../src/run/curve.js';
 import { openTrace } from '../src/trace/merge.js';
-import { benchTrace } from './traces.js';
+import { benchTrace, dineroWork } from './traces.js';
 
 interface Result {
   scenario: string;
@@ -206,7 +206,68 @@ function runCli(scenario: string, events: number): Result {
   };
 }
 
-function run(scenario: string, events: number): Result {
+/** Dinero IV's options for the IOTLB of the Dinero-equivalent work: 64 entries of a 4K page, 4-way, LRU, one data cache. */
+const DINERO_ARGS = ['-informat', 'b', '-l1-dsize', '256k', '-l1-dbsize', '4k', '-l1-dassoc', '4', '-l1-drepl', 'l'];
+
+/** Our replay's options for the same cache, and its misses as the summary gives them. */
+const DINERO_REPLAY_ARGS = ['--page-sizes', '4K', '--iotlb', '64x4'];
+
+/**
+ * `cli:dinero`: the Dinero-equivalent work of issue 28, whole process, our
+ * replay against Dinero IV (binary input) on the same references and cache,
+ * alternating, the median of 3 runs each. Dinero runs when env DINERO names
+ * its binary (built from the public atos-tools/dineroIV source with
+ * `./configure && make`); otherwise its side is skipped. The miss counts must
+ * be equal.
+ */
+async function runDinero(events: number): Promise<Result> {
+  const { trace, din } = await dineroWork(events);
+  const out = path.join(os.tmpdir(), `iommu-replay-bench-${process.pid}.json`);
+  const dinero = process.env.DINERO;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  let rssKiB = NaN;
+  let ourMisses = NaN;
+  let theirMisses = NaN;
+  for (let i = 0; i < 3; i++) {
+    const t0 = process.hrtime.bigint();
+    const args = [cli, 'replay', trace, ...DINERO_REPLAY_ARGS, '--json', out];
+    const r = hasTime
+      ? spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, ...args], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    ours.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    if (r.status !== 0) throw new Error(`bench scenario cli:dinero failed: ${r.stderr}`);
+    if (hasTime) rssKiB = Number(r.stderr.trim().split('\n').pop());
+    const summary = JSON.parse(fs.readFileSync(out, 'utf8')) as { byDevice: { iotlb: { misses: number } }[] };
+    ourMisses = summary.byDevice.reduce((m, d) => m + d.iotlb.misses, 0);
+    if (dinero) {
+      const fd = fs.openSync(din, 'r');
+      const t1 = process.hrtime.bigint();
+      const d = spawnSync(dinero, DINERO_ARGS, { encoding: 'utf8', stdio: [fd, 'pipe', 'pipe'] });
+      theirs.push(Number(process.hrtime.bigint() - t1) / 1e9);
+      fs.closeSync(fd);
+      if (d.status !== 0) throw new Error(`bench scenario cli:dinero: ${dinero} failed: ${d.stderr}`);
+      // Dinero's "Demand Misses" line: the total first.
+      const m = /Demand Misses\s+(\d+)/.exec(d.stdout);
+      if (!m) throw new Error(`bench scenario cli:dinero: no "Demand Misses" in the output of ${dinero}`);
+      theirMisses = Number(m[1]);
+    }
+  }
+  fs.rmSync(out, { force: true });
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const seconds = median(ours);
+  let note: string;
+  if (!dinero) note = 'Dinero IV skipped: set DINERO to its binary (atos-tools/dineroIV: ./configure && make)';
+  else {
+    if (theirMisses !== ourMisses) throw new Error(`bench scenario cli:dinero: IOTLB misses ${ourMisses}, Dinero IV's ${theirMisses}: not the same work`);
+    const d = median(theirs);
+    note = `Dinero IV ${d.toFixed(3)} s (binary input), ours ${(seconds / d).toFixed(2)}x; misses equal: ${ourMisses}`;
+  }
+  return { scenario: 'cli:dinero', events, seconds, eventsPerSecond: events / seconds, peakRssMiB: rssKiB / 1024, note };
+}
+
+async function run(scenario: string, events: number): Promise<Result> {
+  if (scenario === 'cli:dinero') return runDinero(events);
   if (scenario.startsWith('cli:')) return runCli(scenario, events);
   // Generate outside the timed child (a first run pays for it once).
   const r = spawnSync(process.execPath, [self, '--child', scenario, '--events', String(events)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -256,6 +317,9 @@ async function main(): Promise<void> {
     ['cli:version', 0],
     ['cli:inspect', 0],
   );
+  // Issue 28's Dinero-equivalent work, against Dinero IV when DINERO names its binary.
+  scenarios.push(['cli:dinero', events]);
+  if (!process.env.DINERO) process.stderr.write('cli:dinero: Dinero IV skipped (set DINERO to its binary: atos-tools/dineroIV, ./configure && make)\n');
   if (process.argv.includes('--large')) {
     await benchTrace('dma', events * 10);
     scenarios.push(['dma:replay', events * 10]);
@@ -264,7 +328,7 @@ async function main(): Promise<void> {
   const only = arg('--only')?.split(',');
   for (const [s, n] of scenarios) {
     if (only && !only.includes(s)) continue;
-    const r = run(s, n);
+    const r = await run(s, n);
     results.push(r);
     process.stderr.write(
       `${s.padEnd(14)} ${(r.eventsPerSecond / 1e6).toFixed(2).padStart(8)} M events/s  ${r.seconds.toFixed(3)} s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB${r.note ? `  (${r.note})` : ''}\n`,

@@ -69,6 +69,7 @@ export class DmaPath {
   ) {
     this.runs = specialized ? [] : null;
     const x = this.runContext;
+    x.rows = rows;
     x.pool = pool;
     x.counters = counters;
     x.cachedWalk = config.walkCache ? (tag, pfn, order, dom, cd, b) => this.cachedWalk(this.walkCaches[this.runInstance], tag, pfn, order, dom, cd, b) : null;
@@ -133,6 +134,72 @@ export class DmaPath {
    */
   run(start: number, n: number, op: Uint8Array, ts: Uint32Array, baseHi: number, baseLo: number): number {
     const r = this.rows;
+    const rid = r.device[start];
+    const pasid = r.pasid[start];
+    r.opRow = start; // a run's new device, or a device TLB grown by it, is charged at its first row
+    const a = this.a;
+    const dev = a.deviceSlot(rid);
+    const cd = this.counters.device;
+    const b = dev * DEVICE_FIELDS;
+    const att = pasid === 0 ? a.ridAtt[dev] : a.dmaPasidAttachment(dev, pasid);
+    const dom = att < 0 ? NO_DOMAIN : a.attDomain[att];
+    const type = dom < 0 ? -1 : a.domainType[dom];
+    if (this.runs !== null && dom >= 0 && type !== T_IDENTITY && type !== T_NESTED) {
+      // The specialized loop finds the run's end as it replays it (one pass over the rows).
+      const inst = a.deviceInstance[dev];
+      const devtlb = a.devtlbs[dev];
+      const k = a.domainSizes[dom];
+      const x = this.runContext;
+      x.ops = op;
+      x.ts = ts;
+      x.rid = rid;
+      x.pasid = pasid;
+      x.deadline = this.inv.nextDeadline;
+      x.baseHi = baseHi;
+      x.baseLo = baseLo;
+      const lanes = this.lanes;
+      x.iotlb = lanes === null ? (this.iotlbs[inst] as SetAssocTable) : lanes[inst].tables[0];
+      x.devtlb = devtlb;
+      x.orders = this.sizeSets[k].ordersDesc;
+      x.tag = a.attTag[att];
+      x.att = att;
+      x.dom = dom;
+      x.root = a.domainRoot[dom];
+      x.devBase = b;
+      this.runInstance = inst;
+      x.sn = 0;
+      const end = this.pagingRunFor(k, devtlb !== null)(x, start, n);
+      cd[b + D.dmaEvents] += end - start;
+      cd[b + D.dmaBytes] += x.bytes;
+      if (lanes !== null) this.feedLanes(lanes[inst], k, dev, dom);
+      return end;
+    }
+    const end = this.runEnd(start, n, op, ts, baseHi, baseLo);
+    const events = end - start;
+    cd[b + D.dmaEvents] += events;
+    cd[b + D.dmaBytes] += this.runBytes;
+    if (dom < 0) {
+      cd[b + D.faults] += events;
+      return end;
+    }
+    if (type === T_IDENTITY) {
+      cd[b + D.passthrough] += events;
+      return end;
+    }
+    this.genericRun(start, end, dev, att, dom, type === T_NESTED);
+    return end;
+  }
+
+  /** Set by runEnd: the bytes of the run's DMAs. */
+  private runBytes = 0;
+
+  /**
+   * The row after the run of DMAs that starts at `start`: every row after it
+   * that is a DMA of the same device and PASID, up to the next flush-queue
+   * deadline (as the specialized loop ends it, specialize.ts). Sets runBytes.
+   */
+  private runEnd(start: number, n: number, op: Uint8Array, ts: Uint32Array, baseHi: number, baseLo: number): number {
+    const r = this.rows;
     const devices = r.device;
     const pasids = r.pasid;
     const sizes = r.size;
@@ -148,52 +215,7 @@ export class DmaPath {
       bytes += sizes[2 * end + 1] * TWO_POW_32 + sizes[2 * end];
       end++;
     }
-    const events = end - start;
-    r.opRow = start; // a run's new device, or a device TLB grown by it, is charged at its first row
-    const a = this.a;
-    const dev = a.deviceSlot(rid);
-    const cd = this.counters.device;
-    const b = dev * DEVICE_FIELDS;
-    cd[b + D.dmaEvents] += events;
-    cd[b + D.dmaBytes] += bytes;
-    const att = pasid === 0 ? a.ridAtt[dev] : a.dmaPasidAttachment(dev, pasid);
-    const dom = att < 0 ? NO_DOMAIN : a.attDomain[att];
-    if (dom < 0) {
-      cd[b + D.faults] += events;
-      return end;
-    }
-    const type = a.domainType[dom];
-    if (type === T_IDENTITY) {
-      cd[b + D.passthrough] += events;
-      return end;
-    }
-    if (type === T_NESTED) {
-      this.genericRun(start, end, dev, att, dom, true);
-      return end;
-    }
-    if (this.runs !== null) {
-      const inst = a.deviceInstance[dev];
-      const devtlb = a.devtlbs[dev];
-      const k = a.domainSizes[dom];
-      const x = this.runContext;
-      x.iovas = r.iova;
-      x.sizes = sizes;
-      const lanes = this.lanes;
-      x.iotlb = lanes === null ? (this.iotlbs[inst] as SetAssocTable) : lanes[inst].tables[0];
-      x.devtlb = devtlb;
-      x.orders = this.sizeSets[k].ordersDesc;
-      x.tag = a.attTag[att];
-      x.att = att;
-      x.dom = dom;
-      x.root = a.domainRoot[dom];
-      x.devBase = b;
-      this.runInstance = inst;
-      x.sn = 0;
-      this.pagingRunFor(k, devtlb !== null)(x, start, end);
-      if (lanes !== null) this.feedLanes(lanes[inst], k, dev, dom);
-      return end;
-    }
-    this.genericRun(start, end, dev, att, dom, false);
+    this.runBytes = bytes;
     return end;
   }
 

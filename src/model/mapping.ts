@@ -11,7 +11,7 @@ import { pfnOf } from '../trace/batch.js';
 import { T_NESTED, T_PAGING, T_SVA } from '../trace/domain-codes.js';
 import type { Attachments } from './attachments.js';
 import type { LeafSink, PageTablePool } from './pagetable.js';
-import { pgsize, pgsizeOut, splitRange } from './pgsize.js';
+import { isOne4kPage, pgsize, pgsizeOut, splitRange } from './pgsize.js';
 import type { Rows } from './rows.js';
 import type { MemoryBudget } from '../config/limits.js';
 import { mapTablePages, tableMemoryError } from './tablememory.js';
@@ -113,8 +113,13 @@ export class Mapping implements LeafSink {
     if (size === 0) return;
     const root = a.domainRoot[dom];
     const pool = this.pool;
+    const orders = sizes.ordersDesc;
+    // One 4K page: iommu_pgsize() can only give that page, and the overlap
+    // check is one walk, whose empty entry the page goes into when its
+    // tables are there.
+    const onePage = isOne4kPage(orders, size);
     // Beyond the table's address space (VT-d: the domain's aperture): rejected.
-    if (iova + size > pool.limitPfn || pool.anyLeafIn(root, iova, iova + size)) {
+    if (iova + size > pool.limitPfn || (onePage ? pool.lookup(root, iova) >= 0 : pool.anyLeafIn(root, iova, iova + size))) {
       cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
       return;
     }
@@ -127,7 +132,11 @@ export class Mapping implements LeafSink {
     if (need > 0) pool.reserve(tables);
     cm[mb + M.mapBytes] += size * 4096;
     if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's
-    splitRange(pool, sizes.ordersDesc, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
+    if (onePage) {
+      if (pool.emptyLevel === 1) pool.installGranuleAt(pool.emptyIndex, paddr);
+      else pool.install(root, iova, 0, paddr);
+      this.counters.mapPages[dom * ORDERS]++;
+    } else splitRange(pool, orders, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
     // AMD with NpCache flushes what was mapped (§9.3), once per map operation; other vendors' maps send nothing.
     if (this.flushesMaps) {
       const start = opStart >= 0 ? Math.min(opStart, iova) : iova;
@@ -183,8 +192,10 @@ export class Mapping implements LeafSink {
     this.inv.beginUnmap();
     let c = iova;
     while (c < end) {
-      const order = pgsize(orders, c, c, end - c);
-      let chunkEnd = c + pgsizeOut.count * POW2[order];
+      // One 4K page left: iommu_pgsize() can only give that page.
+      const onePage = isOne4kPage(orders, end - c);
+      const order = onePage ? 0 : pgsize(orders, c, c, end - c);
+      let chunkEnd = onePage ? c + 1 : c + pgsizeOut.count * POW2[order];
       const headOrder = pool.lookup(root, c);
       if (headOrder < 0) {
         cm[mb + M.unmapShort]++; // a hole: stop, keep what earlier chunks removed
@@ -192,6 +203,7 @@ export class Mapping implements LeafSink {
       }
       const headBase = pool.foundBase;
       const headPhys = pool.foundPhys;
+      const headIndex = pool.foundIndex;
       // The leaf at the chunk's last page: the head leaf itself when it reaches that far.
       const headCovers = headBase + POW2[headOrder] >= chunkEnd;
       const tailOrder = headCovers ? headOrder : pool.lookup(root, chunkEnd - 1);
@@ -213,7 +225,9 @@ export class Mapping implements LeafSink {
           if (tailSticks && !(headSticks && tailBase === headBase)) this.splitLeaf(dom, root, orders, tailBase, tailOrder, tailPhys, c, chunkEnd, true);
         }
       }
-      if (clearStart === headBase && headBase + POW2[headOrder] === chunkEnd) pool.clearLeaf(root, headBase, headOrder, this);
+      // The chunk is exactly the head leaf (looked up at c): nothing was
+      // split, so the table is as that lookup left it; no second walk.
+      if (clearStart === headBase && headBase + POW2[headOrder] === chunkEnd) pool.clearLeafAt(headIndex, c, headBase, headOrder, this);
       else pool.clear(root, clearStart, chunkEnd, this, order);
       if (!this.gathersLeaves) this.inv.addChunk(dom, c, chunkEnd - c, nowNs);
       else if (this.tailPieceStart >= 0) {

@@ -71,9 +71,13 @@ export class PageTablePool {
   alive = 0;
   peak = 0;
 
-  /** Set by `lookup`. */
+  /** Set by `lookup`: the leaf's first page, its physical page, and the index of the entry the walk ended at. */
   foundBase = 0;
   foundPhys = 0;
+  foundIndex = 0;
+  /** Set by `lookup` when it finds no leaf: the level (1 = the granule's) and the index of the empty entry the walk stopped at; level 0 when the walk did not reach one. */
+  emptyLevel = 0;
+  emptyIndex = 0;
 
   /**
    * The pool's arrays are charged to `budget` as they are allocated
@@ -199,16 +203,32 @@ export class PageTablePool {
       const idx = small ? (shift < 32 ? (pfn >>> shift) & mask : 0) : this.index(pfn, level);
       const k = table * n + idx;
       const p = ptr[k];
-      if (p === 0) return -1;
+      if (p === 0) {
+        this.emptyLevel = level;
+        this.emptyIndex = k;
+        return -1;
+      }
       if (p < 0) {
         const order = -p - 1;
         this.foundBase = alignDown(pfn, order);
         this.foundPhys = this.phys[k];
+        this.foundIndex = k;
         return order;
       }
       table = p;
     }
+    this.emptyLevel = 0;
     return -1;
+  }
+
+  /**
+   * Installs a leaf of one granule at the empty level-1 entry `k` that a
+   * `lookup` of its page found (`emptyIndex` with `emptyLevel` 1: its tables
+   * exist), without walking again: `install` of that leaf.
+   */
+  installGranuleAt(k: number, physPfn: number): void {
+    this.ptr[k] = -(this.granuleOrder + 1);
+    this.phys[k] = physPfn;
   }
 
   /** Memory accesses of a walk that ends at a leaf of `order`: one per level down to the leaf's (docs/model.md §6 step 3, §9.2). */
@@ -264,18 +284,18 @@ export class PageTablePool {
   }
 
   /**
-   * Removes the one leaf of `order` at `basePfn` (known to exist). A leaf is
-   * smaller than the span of the table that holds it, so no table page can be
-   * covered and freed: this is `clear` over exactly that leaf, without the
-   * range walk.
+   * Removes the one leaf of `order` at `basePfn` that a `lookup` of `pfn`
+   * found, its entry `k` (`foundIndex`: the unmap has just walked there, and
+   * does not walk again). A leaf is smaller than the span of the table that
+   * holds it, so no table page can be covered and freed: this is `clear` over
+   * exactly that leaf, without the range walk.
    */
-  clearLeaf(root: number, basePfn: number, order: number, sink: LeafSink): void {
-    const leafLevel = this.leafLevel(order);
-    let table = root;
-    for (let level = this.levels; level > leafLevel; level--) table = this.ptr[table * this.entries + this.index(basePfn, level)];
-    const k0 = table * this.entries + this.index(basePfn, leafLevel);
+  clearLeafAt(k: number, pfn: number, basePfn: number, order: number, sink: LeafSink): void {
+    const shift = this.shifts[this.leafLevel(order)];
+    // A size between levels is replicated entries (AMD): k is pfn's replica; the leaf's first is basePfn's.
+    const k0 = k - Math.floor((pfn - basePfn) / POW2[shift]);
     sink.leafRemoved(basePfn, order, this.phys[k0]);
-    const replicas = POW2[order - this.shifts[leafLevel]];
+    const replicas = POW2[order - shift];
     if (replicas === 1)
       this.ptr[k0] = 0; // the usual case: a call to fill costs more than the store
     else this.ptr.fill(0, k0, k0 + replicas);

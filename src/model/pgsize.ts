@@ -68,6 +68,15 @@ export function pgsize(ordersDesc: Int8Array, iova: number, paddr: number, size:
 }
 
 /**
+ * Whether `size` pages are one 4K page of an allowed size: `pgsize` of them
+ * can then only be that page (order 0, count 1: no other size fits one
+ * page), and the map and unmap paths skip its search.
+ */
+export function isOne4kPage(ordersDesc: Int8Array, size: number): boolean {
+  return size === 1 && ordersDesc[ordersDesc.length - 1] === 0;
+}
+
+/**
  * Splits [iova, iova+size) -> paddr into leaves as the map loop of
  * `iommu_map()` does with `iommu_pgsize()`, installing them in `pool` under
  * `root` when root > 0 and counting them per order into

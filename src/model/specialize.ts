@@ -25,7 +25,9 @@ import { DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { lastPfnOf, pfnOf } from '../trace/batch.js';
 import { EMPTY, INVALIDATED, VALID, isIndexed, type SetAssocTable } from '../caches/table.js';
 import type { PageTablePool } from './pagetable.js';
+import type { Rows } from './rows.js';
 import { grow } from '../typed.js';
+import { Op } from '../trace/schema.js';
 
 /** What a table's probe and fill are specialized on. */
 export interface TableShape {
@@ -53,8 +55,20 @@ export interface PagingRunShape extends TableShape {
  * of object for every call, so the generated code's loads stay monomorphic.
  */
 export class PagingRunContext {
-  iovas: Uint32Array = new Uint32Array(0);
-  sizes: Uint32Array = new Uint32Array(0);
+  /** The batch's columns (the replay's Rows): iova, size, and the device and PASID that end a run. */
+  rows!: Rows;
+  // What else ends the run (DmaPath.run): the next row that is not a DMA of
+  // the run's requester ID and PASID, or is at or past the flush queue's
+  // deadline (model time: ts minus the trace's first, baseHi/baseLo).
+  ops: Uint8Array = new Uint8Array(0);
+  ts: Uint32Array = new Uint32Array(0);
+  rid = 0;
+  pasid = 0;
+  deadline = Infinity;
+  baseHi = 0;
+  baseLo = 0;
+  /** Set by the run: the bytes of its DMAs. */
+  bytes = 0;
   iotlb!: SetAssocTable;
   devtlb: SetAssocTable | null = null;
   pool!: PageTablePool;
@@ -89,7 +103,12 @@ export class PagingRunContext {
   }
 }
 
-export type PagingRun = (x: PagingRunContext, start: number, end: number) => void;
+/**
+ * The run of DMAs from row `start` (a DMA) of rows before `n`: finds its end
+ * as it goes (one pass over the rows, not one to find the run and one to
+ * replay it), returns the row after it and leaves its bytes in `x.bytes`.
+ */
+export type PagingRun = (x: PagingRunContext, start: number, n: number) => number;
 
 /**
  * One lane's pass over the run's lookups (x.s*): its own probe, hit and fill,
@@ -117,7 +136,7 @@ function compile<F>(name: string, params: string, body: string): F {
 
 /** The specialized run for `shape`, compiled on first use. */
 export function pagingRun(shape: PagingRunShape): PagingRun {
-  return compile<PagingRun>('pagingRun', 'x, start, end', pagingRunSource(shape));
+  return compile<PagingRun>('pagingRun', 'x, start, n', pagingRunSource(shape));
 }
 
 /** The lane pass for a lane table of `shape`, compiled on first use. */
@@ -284,17 +303,21 @@ export function pagingRunSource(s: PagingRunShape): string {
         }`
     : '';
   return `
-  const iovas = x.iovas, sizes = x.sizes, t = x.iotlb, devtlb = x.devtlb, pool = x.pool;
+  const rows = x.rows, iovas = rows.iova, sizes = rows.size, t = x.iotlb, devtlb = x.devtlb, pool = x.pool;
   const tag = x.tag, att = x.att, dom = x.dom, root = x.root;${tableLocals(s)}
   const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   const orders = x.orders;
   const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
   const cd = c.device, b = x.devBase, cachedWalk = x.cachedWalk;
   ${s.lanes ? 'let sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys, sn = x.sn;' : ''}
+  const ops = x.ops, devices = rows.device, pasids = rows.pasid, ts = x.ts, rid = x.rid, pasid = x.pasid;
+  const deadline = x.deadline, timed = deadline !== Infinity, baseHi = x.baseHi, baseLo = x.baseLo;
   let devtlbLookups = 0, devtlbHits = 0, lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0;
-  for (let row = start; row < end; row++) {
+  let bytes = 0, row = start;
+  for (;;) {
     const iovaLo = iovas[2 * row];
     const sizeBytes = sizes[2 * row + 1] * 4294967296 + sizes[2 * row];
+    bytes += sizeBytes;
     const firstPfn = pfnOf(iovaLo, iovas[2 * row + 1]);
     const last = lastPfnOf(iovaLo, firstPfn, sizeBytes);
     let a = firstPfn;
@@ -343,9 +366,16 @@ export function pagingRunSource(s: PagingRunShape): string {
       ${s.devtlb ? 'devtlb.fill(att, base, order, phys, dom);' : ''}
       a = base + POW2[order];
     }
+    // The run goes on while the next row is a DMA of the same requester ID and PASID before the deadline (as DmaPath.runEnd).
+    if (++row >= n) break;
+    const o = ops[row];
+    if ((o !== ${Op.DmaRead} && o !== ${Op.DmaWrite}) || devices[row] !== rid || pasids[row] !== pasid) break;
+    if (timed && (ts[2 * row + 1] - baseHi) * 4294967296 + (ts[2 * row] - baseLo) >= deadline) break;
   }
   pol.clock = clock;${s.lanes ? '\n  x.sn = sn;' : ''}
-  c.addRun(b, dom * ${DOMAIN_FIELDS}, devtlbLookups, devtlbHits, lookups, hits, stale, invalidatedMisses, walks, walkAccesses, faults);`;
+  x.bytes = bytes;
+  c.addRun(b, dom * ${DOMAIN_FIELDS}, devtlbLookups, devtlbHits, lookups, hits, stale, invalidatedMisses, walks, walkAccesses, faults);
+  return row;`;
 }
 
 /**

@@ -1,6 +1,6 @@
 // One test per rule of docs/model.md sections 1-4 and 6, named after the rule.
 import { describe, expect, it } from 'vitest';
-import { pgsize, pgsizeOut } from '../../src/model/pgsize.js';
+import { isOne4kPage, pgsize, pgsizeOut } from '../../src/model/pgsize.js';
 import { G1, K4, M2, type Ev } from '../helpers/events.js';
 import { domainRow, replayEvents } from '../helpers/replay.js';
 
@@ -57,6 +57,23 @@ describe('§3 map: iommu_pgsize split', () => {
     expect(split(ORDERS_4K_2M, M2 - 2 * K4, M2 - 2 * K4, M2)).toEqual(['512x4K']);
     // iova and paddr not congruent mod 2M: the boundary can never be used.
     expect(split(ORDERS_4K_2M, M2 - K4, M2 - 2 * K4, 4 * M2)).toEqual(['2048x4K']);
+  });
+
+  it('one 4K page of an allowed size is what iommu_pgsize gives it, at any alignment (the map and unmap paths skip the search on it)', () => {
+    for (const orders of [Int8Array.from([0]), ORDERS_4K_2M, ORDERS_4K_2M_1G, Int8Array.from([4, 2, 0])]) {
+      for (const [iova, paddr] of [
+        [0, 0],
+        [1, 3],
+        [512, 512],
+        [2 ** 18, 2 ** 30],
+        [2 ** 40 + 7, 5],
+      ]) {
+        expect(isOne4kPage(orders, 1)).toBe(true);
+        expect([pgsize(orders, iova, paddr, 1), pgsizeOut.count]).toEqual([0, 1]);
+      }
+    }
+    expect(isOne4kPage(ORDERS_4K_2M, 2)).toBe(false);
+    expect(isOne4kPage(Int8Array.from([9]), 1)).toBe(false);
   });
 });
 
