@@ -15,6 +15,8 @@ export interface CurveTask {
   /** 0: fully associative. */
   ways: number;
   opt: boolean;
+  /** Page-table memory of each of its replays, at most (a queue worker's --max-table-memory); default 1 GiB. */
+  maxTableBytes?: number;
 }
 
 /** Whether the trace has nested domains (docs/model.md §8). */
@@ -42,8 +44,11 @@ export async function runCurveTask(t: CurveTask): Promise<CurveResult[]> {
       `Cannot bound "${t.trace}" with --opt: it has nested domains (two-stage walks), which the OPT bound does not model; run without --opt`,
     );
   const stack = t.policy === 'lru' && t.ways === 0 && !nested;
-  const main = stack ? await lruStackCurve(feed, t.config, t.maxEntries, t.maxGroups) : await pointsCurve(feed, t.config, t.policy, t.ways, t.maxEntries);
-  return t.opt ? [main, await optCurve(feed, t.config, t.maxEntries)] : [main];
+  const limits = { maxTableBytes: t.maxTableBytes };
+  const main = stack
+    ? await lruStackCurve(feed, t.config, t.maxEntries, t.maxGroups, limits)
+    : await pointsCurve(feed, t.config, t.policy, t.ways, t.maxEntries, limits);
+  return t.opt ? [main, await optCurve(feed, t.config, t.maxEntries, limits)] : [main];
 }
 
 export default async function curveTask(t: CurveTask): Promise<CurveResult[] | WorkerInputError> {

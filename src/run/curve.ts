@@ -13,7 +13,7 @@ import type { PolicyName, ReplayConfig } from '../config/config.js';
 import { CurveGroup, StackIotlb } from '../caches/stack.js';
 import { InputError } from '../errors.js';
 import { buildSummary, translationCostNs, type Summary } from '../stats/summary.js';
-import { Replay } from '../model/replay.js';
+import { Replay, type ReplayLimits } from '../model/replay.js';
 import { replayPointsFed, runReplays, type Feed } from './run.js';
 
 /** The largest IOTLB size a curve goes to: above it the stack's arrays and the report grow large for little insight. */
@@ -137,7 +137,13 @@ export function checkCurveConfig(config: ReplayConfig, source = config.name): vo
  * the trace); past that, sizes that part ways follow the larger sizes and are
  * listed as approximate.
  */
-export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries: number, maxGroups = Infinity): Promise<CurveResult> {
+export async function lruStackCurve(
+  feed: Feed,
+  config: ReplayConfig,
+  maxEntries: number,
+  maxGroups = Infinity,
+  limits: ReplayLimits = {},
+): Promise<CurveResult> {
   checkCurveConfig(config);
   const cfg = withIotlb(config, 1, maxEntries, 'lru');
   const points: CurveCounters[] = new Array(maxEntries);
@@ -150,7 +156,7 @@ export async function lruStackCurve(feed: Feed, config: ReplayConfig, maxEntries
   while (pending.length > 0) {
     passes++;
     const gs = pending.map(([lo, hi]) => new CurveGroup(lo, hi, budget));
-    const { replays, labels } = await feed((meta) => gs.map((g) => new Replay(cfg, meta, { iotlbOf: (_, pool) => new StackIotlb(g, pool, g.hi) })));
+    const { replays, labels } = await feed((meta) => gs.map((g) => new Replay(cfg, meta, { ...limits, iotlbOf: (_, pool) => new StackIotlb(g, pool, g.hi) })));
     pending = [];
     gs.forEach((g, i) => {
       groups++;
@@ -204,12 +210,19 @@ export function pointGeometries(ways: number, maxEntries: number): [number, numb
 }
 
 /** A curve replayed as points: one decode, one table per geometry. */
-export async function pointsCurve(feed: Feed, config: ReplayConfig, policy: PolicyName, ways: number, maxEntries: number): Promise<CurveResult> {
+export async function pointsCurve(
+  feed: Feed,
+  config: ReplayConfig,
+  policy: PolicyName,
+  ways: number,
+  maxEntries: number,
+  limits: ReplayLimits = {},
+): Promise<CurveResult> {
   checkCurveConfig(config);
   const geoms = pointGeometries(ways, maxEntries);
   const configs = geoms.map(([sets, w]) => withIotlb(config, sets, w, policy));
   // Strict points share one replay as IOTLB lanes (caches/lanes.ts).
-  const summaries = await replayPointsFed(feed, configs);
+  const summaries = await replayPointsFed(feed, configs, limits);
   const points = summaries.map((s, i) => fromSummary(geoms[i][0] * geoms[i][1], geoms[i][0], s, configs[i]));
   return { policy, ways, method: 'points', points, pageSizesUsed: pageSizesUsed(summaries[0]) };
 }

@@ -22,7 +22,7 @@ import { buildSummary, translationCostNs } from '../stats/summary.js';
 import { grow } from '../typed.js';
 import type { CurveCounters, CurveResult, Feed } from './curve.js';
 import { checkCurveConfig, pageSizesUsed, withIotlb } from './curve.js';
-import { Replay } from '../model/replay.js';
+import { Replay, type ReplayLimits } from '../model/replay.js';
 
 /** A stack profiler of one size that records the reference stream. */
 class RecordingStack extends StackIotlb {
@@ -160,13 +160,14 @@ export function optProfile(
 }
 
 /** OPT at every size 1..maxEntries over the largest LRU size's reference stream. */
-export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: number): Promise<CurveResult> {
+export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: number, limits: ReplayLimits = {}): Promise<CurveResult> {
   checkCurveConfig(config);
   const cfg = withIotlb(config, 1, maxEntries, 'lru');
   const recorders: RecordingStack[] = [];
   const group = new CurveGroup(maxEntries, maxEntries);
   const { replays, labels } = await feed((meta) => [
     new Replay(cfg, meta, {
+      ...limits,
       iotlbOf: (_, pool) => {
         const r = new RecordingStack(group, pool, maxEntries);
         recorders.push(r);
