@@ -24,6 +24,15 @@ export interface ProcessorTask {
   port: MessagePort;
 }
 
+/**
+ * Nothing: run once on each thread as the worker starts, so that the thread
+ * has loaded this module (and the replay's) before the worker says it waits
+ * for jobs, and the first job does not pay for it.
+ */
+export function warm(): boolean {
+  return true;
+}
+
 export default async function processJob(task: ProcessorTask): Promise<JobResult | WorkerInputError> {
   const { limits } = workerData as ProcessorData;
   try {

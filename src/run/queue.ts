@@ -259,6 +259,15 @@ export async function startWorker(opts: WorkerOptions): Promise<{ close: () => P
   });
   // A thread that answers a task the pool no longer knows (after a forced close) is no fault of a job.
   pool.on('error', () => {});
+  // Every thread loads its module now (piscina gives each idle thread one of these), not with its first job.
+  try {
+    await Promise.all(Array.from({ length: opts.concurrency }, () => pool.run(null, { name: 'warm' })));
+  } catch (err) {
+    // The module does not load (a broken installation): nothing to run jobs on.
+    await pool.destroy();
+    redis.disconnect();
+    throw err;
+  }
   const processor = async (job: Job<JobData, JobResult>): Promise<JobResult> => {
     if (worker.unreadable.has(job)) throw new UnrecoverableError('Invalid job: its data in the queue is not JSON');
     try {

@@ -387,11 +387,19 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
     });
     const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: redis.port } });
     try {
+      // One thread, kept from job to job (started with the worker), until a job crashes it.
+      const threadOf = async (id: string) => (await runJob(queue, `${id}-${process.pid}`, pointsJob('thread'))).result?.results?.[0];
+      const first = await threadOf('thread-a');
+      expect(first).toMatch(/^\d+$/);
+      expect(await threadOf('thread-b')).toBe(first);
       const crash = await runJob(queue, `crash-${process.pid}`, pointsJob('crash'));
       expect(crash).toMatchObject({ state: 'failed', reason: `Job crash-${String(process.pid).slice(0, 2)} failed: its thread stopped (exited with code: 7)` });
       // The next jobs run on a fresh thread; the busy one for 4 lock durations.
       const busy = await runJob(queue, `busy-${process.pid}`, pointsJob('busy 4000'));
       expect(busy).toMatchObject({ state: 'completed', stalled: 0 });
+      const fresh = await threadOf('thread-c');
+      expect(fresh).toMatch(/^\d+$/);
+      expect(fresh).not.toBe(first);
       expect(busy.result?.results).toHaveLength(1);
       const local = await replayPoints([trace], [resolveConfig({})]);
       expect(busy.result!.results![0]).toBe(stableStringify(local[0]));
