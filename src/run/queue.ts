@@ -345,9 +345,10 @@ export async function startWorker(opts: WorkerOptions): Promise<{ close: () => P
   // Stopping is best effort: an error on the way (Redis gone mid-close) must not keep the process up or crash it.
   const close = async (force: boolean) => {
     await worker.close(force).catch(() => {});
-    // After the jobs: a forced close leaves the running replays to be cut short here.
-    await pool.destroy().catch(() => {});
+    // Redis first: the replays a forced close cuts short here must not be stored as failed (their
+    // locks expire, and other workers take them over).
     redis.disconnect();
+    await pool.destroy().catch(() => {});
   };
   return {
     closed,
