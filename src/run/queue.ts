@@ -323,11 +323,17 @@ export async function startWorker(opts: WorkerOptions): Promise<{ close: () => P
   });
   // One line when Redis goes away and one when it is back, not one per reconnection attempt.
   let down = false;
+  const unreadableSeen = new Set<string>();
   worker.on('error', (err) => {
     // A job's record BullMQ could not parse as it took the job (its options or
     // progress; its data is JobWorker's): Redis is there, one job is not.
+    // BullMQ takes such a job again each time its lock expires: one line for each record, not one each time.
     if (err instanceof SyntaxError) {
-      log(`a job in the queue is unreadable (${printable(err.message, 200)}): it was not run`);
+      const line = `a job in the queue is unreadable (${printable(err.message, 200)}): it was not run`;
+      if (unreadableSeen.size < 100 && !unreadableSeen.has(line)) {
+        unreadableSeen.add(line);
+        log(line);
+      }
       return;
     }
     if (down) return;

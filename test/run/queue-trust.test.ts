@@ -372,6 +372,30 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
     }
   }, 240_000);
 
+  it("a job whose options in Redis are not JSON is one log line, not a lost Redis nor a line at each retake (BullMQ parses them before the job's id is known: it is not run)", async () => {
+    // A Redis of its own: BullMQ takes the job again at every lock expiry, for good.
+    const own = await startRedis();
+    const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: own.port } });
+    const probe = new Redis({ host: '127.0.0.1', port: own.port, lazyConnect: true });
+    try {
+      await probe.connect();
+      const id = `evil-opts-${process.pid}`;
+      await queue.add('points', pointsJob('x') as never, { jobId: id, attempts: 1 });
+      await probe.hset(`bull:${QUEUE_NAME}:${id}`, 'opts', 'not json{');
+      const w = await worker(own.url);
+      // Taken again as each 2 s lock expires (its stalled count grows): at least three takes.
+      await until('the job to be taken three times', async () => Number(await probe.hget(`bull:${QUEUE_NAME}:${id}`, 'stc')) >= 3);
+      expect(w.log().match(/a job in the queue is unreadable \(.*\): it was not run/g)).toHaveLength(1);
+      expect(w.log()).not.toMatch(/lost Redis/);
+      stop(w.proc, 'SIGTERM');
+      expect(await w.exited).toBe(0);
+    } finally {
+      probe.disconnect();
+      await queue.close();
+      stop(own.proc);
+    }
+  }, 240_000);
+
   it('a worker keeps its thread between jobs, renews locks while the thread is busy, and survives a job that crashes its thread', async () => {
     const { startWorker } = await import('../../src/run/queue.js');
     const { traceRoots } = await import('../../src/run/queue-job.js');
