@@ -49,13 +49,20 @@ export async function startRedis(extra: string[] = []): Promise<{ proc: ChildPro
 
 export async function startBenchQueue(workers: number): Promise<{ url: string; stop: () => void }> {
   const { proc: redis, url } = await startRedis();
-  const procs = Array.from({ length: workers }, () => spawn(process.execPath, [CLI, 'worker', '--queue', url], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  await Promise.all(procs.map((p) => ready(p, /waiting for jobs/, 'stderr')));
-  return {
-    url,
-    stop: () => {
-      for (const p of procs) p.kill('SIGKILL');
-      redis.kill('SIGKILL');
-    },
+  // The workers read the bench traces only (bench/data may be a link to another checkout's).
+  const procs = Array.from({ length: workers }, () =>
+    spawn(process.execPath, [CLI, 'worker', '--queue', url, '--trace-root', 'bench/data'], { stdio: ['ignore', 'ignore', 'pipe'] }),
+  );
+  const stop = () => {
+    for (const p of procs) p.kill('SIGKILL');
+    redis.kill('SIGKILL');
   };
+  try {
+    await Promise.all(procs.map((p) => ready(p, /waiting for jobs/, 'stderr')));
+  } catch (err) {
+    // A worker that did not start (it says why in err): the others and Redis would keep the bench waiting.
+    stop();
+    throw err;
+  }
+  return { url, stop };
 }

@@ -15,7 +15,7 @@ export interface CurveTask {
   /** 0: fully associative. */
   ways: number;
   opt: boolean;
-  /** --max-table-memory: the model's state and the curve's points (default 1 GiB). */
+  /** --max-table-memory: the model's state and the curve's points (default: the replay's, model/tablememory.ts); a queue worker puts in its own. */
   maxTableBytes?: number;
 }
 

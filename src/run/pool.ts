@@ -1,4 +1,4 @@
-// Worker threads for the executors (sweep, curve) and the queue's sandbox:
+// Worker threads for the executors (sweep, curve) and the queue worker's job threads:
 // where a thread's module is, and one way to run tasks on a pool.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

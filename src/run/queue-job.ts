@@ -78,6 +78,7 @@ const jobSchema = z.discriminatedUnion('kind', [
       policy: z.enum(POLICIES),
       ways: z.number().int().min(0),
       opt: z.boolean(),
+      maxTableBytes: z.number().int().positive().optional(),
     }),
   }),
 ]);
@@ -138,16 +139,17 @@ export function checkJob(data: unknown, limits: WorkerLimits): JobData {
   const parsed = jobSchema.safeParse(data);
   if (!parsed.success) throw new InputError(`Invalid job: ${issueOf(parsed.error)}`);
   const job = parsed.data;
+  // The worker's limit, or the job's where lower: for curve jobs as for points (each curve is replays too).
+  const own = limits.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES;
   if (job.kind === 'points') {
     const configs = job.configs.map((c, i) => checkResolvedConfig(c, `configs[${i}]`));
-    const own = limits.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES;
     return { ...job, configs, maxTableBytes: Math.min(job.maxTableBytes ?? own, own) };
   }
   const config = checkResolvedConfig(job.curve.config, 'curve.config');
   if (job.curve.ways > job.curve.maxEntries)
     throw new InputError(`Invalid job: curve.ways: expected at most maxEntries (${job.curve.maxEntries}), got ${job.curve.ways}`);
   if (job.curve.opt && job.curve.ways !== 0) throw new InputError('Invalid job: curve.opt: OPT is computed for the fully associative curve (ways 0)');
-  return { ...job, curve: { ...job.curve, config } };
+  return { ...job, curve: { ...job.curve, config, maxTableBytes: Math.min(job.curve.maxTableBytes ?? own, own) } };
 }
 
 /** Whether `file` is `dir` or inside it (both absolute and normalized). */

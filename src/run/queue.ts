@@ -3,7 +3,8 @@
 // `iommu-replay worker` processes on BullMQ over Redis instead of by local
 // threads. Job ids are hashes of what the job computes, so a resubmission
 // finds the finished jobs and reuses their results.
-import { Queue, Worker, type Job } from 'bullmq';
+import { MessageChannel } from 'node:worker_threads';
+import { Queue, UnrecoverableError, Worker, type Job, type JobJson } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ReplayConfig } from '../config/config.js';
 import { InputError, UnavailableError } from '../errors.js';
@@ -12,7 +13,9 @@ import { traceIdentity } from './identity.js';
 import type { CurveResult } from './curve.js';
 import type { CurveTask } from './curve-worker.js';
 import { runModule } from './pool.js';
-import { curvesOf, jobId, summariesOf, type JobData, type JobResult, type WorkerLimits } from './queue-job.js';
+import { checkJobDepth, curvesOf, jobId, summariesOf, type JobData, type JobResult, type WorkerLimits } from './queue-job.js';
+import type { ProcessorTask } from './queue-processor.js';
+import type { WorkerInputError } from './sweep-worker.js';
 import { connect, describeRedisError, redact, shownUrl, type QueueConnection } from './queue-connection.js';
 import { laneGroupOf, planTasks, type SweepRunOptions } from './sweep.js';
 
@@ -192,17 +195,51 @@ export interface WorkerOptions extends QueueConnection {
   /** What the worker allows every job (queue-job.ts). */
   limits: WorkerLimits;
   log?: (line: string) => void;
+  /** The module the jobs run in (default run/queue-processor.js); the tests give one that can crash its thread. */
+  threadModule?: string;
 }
 
-/** What the sandboxed processor (queue-processor.ts) is given besides the job: the worker's limits. */
+/** What the job threads (queue-processor.ts) are given besides each job: the worker's limits. */
 export interface ProcessorData {
   limits: WorkerLimits;
 }
 
 /**
- * A long-running worker. Jobs run in sandboxed worker threads (BullMQ
- * `useWorkerThreads`), so the main thread stays free to renew their locks
- * however long a replay takes.
+ * BullMQ's Worker, but a job whose data in Redis is not JSON is taken and
+ * failed rather than lost: BullMQ parses the data as it takes the job
+ * (Job.fromJSON), and its parse error went to the worker's error handler as
+ * if Redis had gone, leaving the job active and locked by nobody.
+ */
+class JobWorker extends Worker<JobData, JobResult> {
+  /** The jobs taken with unreadable data: the processor fails them without running them. */
+  readonly unreadable = new WeakSet<Job>();
+
+  protected override createJob(raw: JobJson, id: string): Job<JobData, JobResult> {
+    try {
+      return super.createJob(raw, id);
+    } catch {
+      const job = super.createJob({ ...raw, data: '{}' }, id);
+      this.unreadable.add(job);
+      return job;
+    }
+  }
+}
+
+/** Why a job's thread failed it, in one line: the thread's error, or how the thread stopped. */
+function threadFailure(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e?.code === 'ERR_WORKER_OUT_OF_MEMORY') return 'its thread ran out of memory';
+  const message = printable(String(e?.message ?? err), 200);
+  return /^worker exited with code/.test(message) ? `its thread stopped (${message.replace(/^worker /, '')})` : `its thread failed: ${message}`;
+}
+
+/**
+ * A long-running worker. Jobs run on a pool of `concurrency` threads started
+ * with the worker and kept warm between jobs (module loading and compilation
+ * paid once, not per job); the main thread only takes jobs, renews their
+ * locks however long a replay takes, and stores progress and results. A
+ * thread that crashes fails its job with one line, and the pool starts a
+ * fresh thread for the next.
  *
  * `close()` lets running jobs finish while Redis is there; with Redis gone
  * (a job's result could not be stored anyway) it stops at once: BullMQ's own
@@ -212,11 +249,54 @@ export async function startWorker(opts: WorkerOptions): Promise<{ close: () => P
   const redis = await connect(opts, 'worker');
   const lockDuration = opts.lockMs ?? 30_000;
   const processorData: ProcessorData = { limits: opts.limits };
-  const worker = new Worker<JobData, JobResult>(QUEUE_NAME, runModule('queue-processor.js'), {
+  const { Piscina } = await import('piscina');
+  const pool = new Piscina({
+    filename: opts.threadModule ?? runModule('queue-processor.js'),
+    minThreads: opts.concurrency,
+    maxThreads: opts.concurrency,
+    idleTimeout: Infinity,
+    workerData: processorData,
+  });
+  // A thread that answers a task the pool no longer knows (after a forced close) is no fault of a job.
+  pool.on('error', () => {});
+  // Every thread loads its module now (piscina gives each idle thread one of these), not with its first job.
+  try {
+    await Promise.all(Array.from({ length: opts.concurrency }, () => pool.run(null, { name: 'warm' })));
+  } catch (err) {
+    // The module does not load (a broken installation): nothing to run jobs on.
+    await pool.destroy();
+    redis.disconnect();
+    throw err;
+  }
+  const processor = async (job: Job<JobData, JobResult>): Promise<JobResult> => {
+    if (worker.unreadable.has(job)) throw new UnrecoverableError('Invalid job: its data in the queue is not JSON');
+    try {
+      // Before the data is cloned to a thread: cloning recurses, and a forged job may nest without end.
+      checkJobDepth(job.data);
+    } catch (err) {
+      if (err instanceof InputError) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (events: unknown) => {
+      if (typeof events === 'number') job.updateProgress(events).catch(() => {});
+    });
+    let out: JobResult | WorkerInputError;
+    try {
+      out = (await pool.run({ data: job.data, port: port2 } satisfies ProcessorTask, { transferList: [port2] })) as JobResult | WorkerInputError;
+    } catch (err) {
+      // Not retried: a job that crashes a thread would crash the next one too.
+      throw new UnrecoverableError(`Job ${printable(String(job.id).slice(0, 8))} failed: ${threadFailure(err)}`);
+    } finally {
+      port1.close();
+    }
+    // Bad input fails the same way on every worker: fail once, never retry.
+    if ('inputError' in out) throw new UnrecoverableError(out.inputError);
+    return out;
+  };
+  const worker = new JobWorker(QUEUE_NAME, processor, {
     connection: redis,
     concurrency: opts.concurrency,
-    useWorkerThreads: true,
-    workerThreadsOptions: { workerData: processorData },
     lockDuration,
     stalledInterval: Math.max(500, lockDuration / 2),
     // A job whose worker died twice is taken as poison, not retried forever.
@@ -243,7 +323,19 @@ export async function startWorker(opts: WorkerOptions): Promise<{ close: () => P
   });
   // One line when Redis goes away and one when it is back, not one per reconnection attempt.
   let down = false;
+  const unreadableSeen = new Set<string>();
   worker.on('error', (err) => {
+    // A job's record BullMQ could not parse as it took the job (its options or
+    // progress; its data is JobWorker's): Redis is there, one job is not.
+    // BullMQ takes such a job again each time its lock expires: one line for each record, not one each time.
+    if (err instanceof SyntaxError) {
+      const line = `a job in the queue is unreadable (${printable(err.message, 200)}): it was not run`;
+      if (unreadableSeen.size < 100 && !unreadableSeen.has(line)) {
+        unreadableSeen.add(line);
+        log(line);
+      }
+      return;
+    }
     if (down) return;
     down = true;
     log(`lost Redis (${describeRedisError(err).text}); reconnecting until it is back or the worker is stopped`);
@@ -259,7 +351,10 @@ export async function startWorker(opts: WorkerOptions): Promise<{ close: () => P
   // Stopping is best effort: an error on the way (Redis gone mid-close) must not keep the process up or crash it.
   const close = async (force: boolean) => {
     await worker.close(force).catch(() => {});
+    // Redis first: the replays a forced close cuts short here must not be stored as failed (their
+    // locks expire, and other workers take them over).
     redis.disconnect();
+    await pool.destroy().catch(() => {});
   };
   return {
     closed,

@@ -131,6 +131,20 @@ describe('a worker checks every job', () => {
     expect(checkJob(curve, { traceRoots: roots }).kind).toBe('curve');
   });
 
+  it("bounds a curve job's replays by the worker's table-memory limit as a points job's (the job's own where lower)", () => {
+    const trace = pointsJob('traces/nic.arrows').trace;
+    const curve = { config: resolveConfig({}), maxEntries: 64, maxGroups: 64, policy: 'lru' as const, ways: 0, opt: false };
+    const limitOf = (c: object, maxTableBytes?: number) => {
+      const checked = checkJob({ version: '1', kind: 'curve', trace, curve: c }, { traceRoots: roots, maxTableBytes });
+      return checked.kind === 'curve' && checked.curve.maxTableBytes;
+    };
+    expect(limitOf(curve, 1 << 20)).toBe(1 << 20);
+    expect(limitOf(curve)).toBe(DEFAULT_MAX_TABLE_BYTES);
+    expect(limitOf({ ...curve, maxTableBytes: 4096 }, 1 << 20)).toBe(4096);
+    expect(limitOf({ ...curve, maxTableBytes: 1 << 30 }, 1 << 20)).toBe(1 << 20);
+    expect(() => limitOf({ ...curve, maxTableBytes: 'banana' })).toThrow(/^Invalid job: curve.maxTableBytes: /);
+  });
+
   // From /work/shared/trust-repro/queue-untrusted-job.mjs (the jobs it places in Redis).
   it('refuses an unvalidated configuration, a null trace, and fields of another shape, naming the field', () => {
     const job = pointsJob('traces/nic.arrows');

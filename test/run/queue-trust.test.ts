@@ -15,7 +15,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hasRedis, startRedis } from '../../bench/queue.js';
 import { LOCK_NAME } from '../../src/cli/outdir.js';
 import { resolveConfig } from '../../src/config/config.js';
+import { stableStringify } from '../../src/json.js';
 import { traceIdentity } from '../../src/run/identity.js';
+import { replayPoints } from '../../src/run/run.js';
 import { writeTrace } from '../../src/trace/writer.js';
 import { CLI, runCli, tmpDir } from '../helpers/cli.js';
 import { batchOf } from '../helpers/events.js';
@@ -203,6 +205,7 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
     const empty = (p: string) => ({ path: p, size: 0, head: sha(''), tail: sha('') });
     const cfg = resolveConfig({});
     const real = traceIdentity(trace);
+    const curveOf4K = { config: resolveConfig({ pageSizes: ['4K'] }), maxEntries: 8, maxGroups: 8, policy: 'lru', ways: 0, opt: false };
     const jobs: Record<string, unknown> = {
       shadow: { version: 'x', kind: 'points', trace: [empty('/etc/shadow')], configs: [cfg] },
       badconfig: {
@@ -217,6 +220,9 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
       size: { version: 'x', kind: 'points', trace: [{ ...real, size: 1 }], configs: [cfg] },
       // The job asks for 1 GiB of page tables; the worker allows 1 MiB.
       memory: { version: 'x', kind: 'points', trace: [traceIdentity(bigMap)], configs: [resolveConfig({ pageSizes: ['4K'] })], maxTableBytes: 1 << 30 },
+      // Curve jobs are replays too: the worker's limit bounds them (the stack profiler's, and a policy's points).
+      memoryCurve: { version: 'x', kind: 'curve', trace: [traceIdentity(bigMap)], curve: { ...curveOf4K, maxTableBytes: 1 << 30 } },
+      memoryCurvePoints: { version: 'x', kind: 'curve', trace: [traceIdentity(bigMap)], curve: { ...curveOf4K, policy: 'fifo' } },
     };
     const reasons: Record<string, string> = {};
     try {
@@ -241,6 +247,8 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
       fifo: `Cannot read trace "${fifo}": not a regular file`,
       size: `Trace "${trace}" on this worker is not the submitter's file (its size or content differ)`,
       memory: expect.stringMatching(/^Stopped at row 0: the map of 4G .* over the 1 MiB limit; raise it with --max-table-memory$/),
+      memoryCurve: expect.stringMatching(/^Stopped at row 0: the map of 4G .* over the 1 MiB limit; raise it with --max-table-memory$/),
+      memoryCurvePoints: expect.stringMatching(/^Stopped at row 0: the map of 4G .* over the 1 MiB limit; raise it with --max-table-memory$/),
     });
     expect(reasons.size).not.toContain(String(real.size));
     stop(w.proc, 'SIGTERM');
@@ -317,6 +325,112 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
       for (const [f, content] of Object.entries(arrived)) expect(files(out)[f]).toBe(content);
     } finally {
       stop(own.proc);
+    }
+  }, 240_000);
+
+  /** The job a submitter makes of `trace` at the default configuration (version as given). */
+  const pointsJob = (version: string) => ({ version, kind: 'points', trace: [traceIdentity(trace)], configs: [resolveConfig({})] });
+
+  /** Adds a job and waits for its end: its state, reason, stalled count and result. */
+  async function runJob(queue: Queue, id: string, data: unknown) {
+    await queue.add('points', data as never, { jobId: id, attempts: 1 });
+    let state = '';
+    await until(`job ${id} to end`, async () => {
+      state = await queue.getJobState(id);
+      return state === 'completed' || state === 'failed';
+    });
+    const job = (await queue.getJob(id))!;
+    return { state, reason: job.failedReason, stalled: job.stalledCounter, result: job.returnvalue as { results?: string[] } | undefined };
+  }
+
+  it('a job whose data in Redis is not JSON fails with one line, and the worker goes on (it took it for lost Redis, and the job stayed active)', async () => {
+    const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: redis.port } });
+    const probe = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true });
+    await probe.connect();
+    try {
+      // Placed before any worker runs, then its data overwritten in the job's hash, as the reproducer does for other shapes.
+      const id = `evil-notjson-${process.pid}`;
+      await queue.add('points', pointsJob('x') as never, { jobId: id, attempts: 1 });
+      await probe.hset(`bull:${QUEUE_NAME}:${id}`, 'data', '{"version": "x", not json');
+      const w = await worker(redis.url);
+      let state = '';
+      await until('the unreadable job to end', async () => {
+        state = await queue.getJobState(id);
+        return state === 'completed' || state === 'failed';
+      });
+      expect(state).toBe('failed');
+      // Read from the hash: BullMQ's own getJob parses the data, and throws.
+      expect(await probe.hget(`bull:${QUEUE_NAME}:${id}`, 'failedReason')).toBe('Invalid job: its data in the queue is not JSON');
+      const next = await runJob(queue, `good-after-notjson-${process.pid}`, pointsJob('x'));
+      expect(next.state).toBe('completed');
+      expect(w.log()).not.toMatch(/lost Redis/);
+      stop(w.proc, 'SIGTERM');
+      expect(await w.exited).toBe(0);
+    } finally {
+      probe.disconnect();
+      await queue.close();
+    }
+  }, 240_000);
+
+  it("a job whose options in Redis are not JSON is one log line, not a lost Redis nor a line at each retake (BullMQ parses them before the job's id is known: it is not run)", async () => {
+    // A Redis of its own: BullMQ takes the job again at every lock expiry, for good.
+    const own = await startRedis();
+    const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: own.port } });
+    const probe = new Redis({ host: '127.0.0.1', port: own.port, lazyConnect: true });
+    try {
+      await probe.connect();
+      const id = `evil-opts-${process.pid}`;
+      await queue.add('points', pointsJob('x') as never, { jobId: id, attempts: 1 });
+      await probe.hset(`bull:${QUEUE_NAME}:${id}`, 'opts', 'not json{');
+      const w = await worker(own.url);
+      // Taken again as each 2 s lock expires (its stalled count grows): at least three takes.
+      await until('the job to be taken three times', async () => Number(await probe.hget(`bull:${QUEUE_NAME}:${id}`, 'stc')) >= 3);
+      expect(w.log().match(/a job in the queue is unreadable \(.*\): it was not run/g)).toHaveLength(1);
+      expect(w.log()).not.toMatch(/lost Redis/);
+      stop(w.proc, 'SIGTERM');
+      expect(await w.exited).toBe(0);
+    } finally {
+      probe.disconnect();
+      await queue.close();
+      stop(own.proc);
+    }
+  }, 240_000);
+
+  it('a worker keeps its thread between jobs, renews locks while the thread is busy, and survives a job that crashes its thread', async () => {
+    const { startWorker } = await import('../../src/run/queue.js');
+    const { traceRoots } = await import('../../src/run/queue-job.js');
+    const logs: string[] = [];
+    const w = await startWorker({
+      url: redis.url,
+      concurrency: 1,
+      // Shorter than the busy job: without renewal the job would be taken as stalled.
+      lockMs: 1000,
+      limits: { traceRoots: traceRoots([root]) },
+      threadModule: path.resolve('test/run/fixtures/job-thread.mjs'),
+      log: (line) => logs.push(line),
+    });
+    const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: redis.port } });
+    try {
+      // One thread, kept from job to job (started with the worker), until a job crashes it.
+      const threadOf = async (id: string) => (await runJob(queue, `${id}-${process.pid}`, pointsJob('thread'))).result?.results?.[0];
+      const first = await threadOf('thread-a');
+      expect(first).toMatch(/^\d+$/);
+      expect(await threadOf('thread-b')).toBe(first);
+      const crash = await runJob(queue, `crash-${process.pid}`, pointsJob('crash'));
+      expect(crash).toMatchObject({ state: 'failed', reason: `Job crash-${String(process.pid).slice(0, 2)} failed: its thread stopped (exited with code: 7)` });
+      // The next jobs run on a fresh thread; the busy one for 4 lock durations.
+      const busy = await runJob(queue, `busy-${process.pid}`, pointsJob('busy 4000'));
+      expect(busy).toMatchObject({ state: 'completed', stalled: 0 });
+      const fresh = await threadOf('thread-c');
+      expect(fresh).toMatch(/^\d+$/);
+      expect(fresh).not.toBe(first);
+      expect(busy.result?.results).toHaveLength(1);
+      const local = await replayPoints([trace], [resolveConfig({})]);
+      expect(busy.result!.results![0]).toBe(stableStringify(local[0]));
+      expect(logs.join('\n')).not.toMatch(/lost Redis/);
+    } finally {
+      await queue.close();
+      await w.close();
     }
   }, 240_000);
 });
