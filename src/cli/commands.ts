@@ -13,7 +13,7 @@ export const DESCRIBE = {
   inspect: 'Show what a trace holds: rows, time span, ops, devices, domains, topology',
   gen: 'Generate a synthetic trace of a workload',
   import:
-    'Turn Linux ftrace, trace-cmd report or perf script text of the iommu and dma tracepoints, with or without a QEMU VT-d log (docs/qemu.md), into a trace',
+    'Turn Linux ftrace, trace-cmd report or perf script text of the iommu and dma tracepoints, with or without a QEMU VT-d, SMMUv3 or AMD-Vi log (docs/qemu.md), into a trace',
   worker: 'Take queued sweep jobs from Redis and replay them, until stopped (SIGTERM or SIGINT)',
 } as const;
 

@@ -31,7 +31,7 @@ export const importCommand: CommandModule<object, Args> = {
         array: true,
         demandOption: true,
         default: undefined,
-        describe: 'trace text files (kernel traces and QEMU vtd_* logs, told apart by content; .gz is read too); - reads standard input',
+        describe: 'trace text files (kernel traces and QEMU vtd_*, smmuv3_* or amdvi_* logs, told apart by content; .gz is read too); - reads standard input',
       })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output trace (.arrow or .arrows; - writes a stream to standard output)' })
       .option('format', { type: 'string', default: 'auto', describe: 'auto, ftrace (also trace-cmd report) or perf (perf script)' })
