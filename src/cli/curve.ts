@@ -171,7 +171,9 @@ export const curveCommand: CommandModule<object, Args> = {
     const plain = tasks.map(({ of: _of, ...task }) => task);
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
     const { curves, results } = await out.complete(async () => {
-      const results: CurveResult[][] = queue ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() }) : await runTasks(plain, jobs);
+      const results: CurveResult[][] = queue
+        ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
+        : await runTasks(plain, jobs);
       const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
       out.publish([
         ['curves.arrow', curvesArrow(curves)],
