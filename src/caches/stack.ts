@@ -34,7 +34,7 @@
 import { drainWindow, markUnmappedIn, noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
 import { POW2, alignDown, pageNumber } from './indexing.js';
 import { grow } from '../typed.js';
-import type { MemoryBudget } from '../config/limits.js';
+import { unlimitedBudget, type MemoryBudget } from '../config/limits.js';
 
 /** What the profiler reads of the page tables to tell a stale entry (PageTablePool). */
 export interface LeafLookup {
@@ -201,14 +201,14 @@ export class StackIotlb implements Iotlb {
   windowSumNs = 0;
   windowCount = 0;
 
-  /** What the arrays are charged to (--max-table-memory), if anything. */
-  private readonly budget: MemoryBudget | null;
+  /** What the arrays are charged to (--max-table-memory); unlimited when not given. */
+  protected readonly budget: MemoryBudget;
 
   constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number, budget: MemoryBudget | null = null) {
     this.group = group;
     this.pool = pool;
     this.depthCap = maxEntries;
-    this.budget = budget;
+    this.budget = budget ?? unlimitedBudget();
     // Room for N marks past the N kept at a renumbering: one renumbering per
     // N lookups or more, O(2N) each. A longer axis renumbers less often but
     // leaves more dropped entries in the index and in the scans of
@@ -383,7 +383,13 @@ export class StackIotlb implements Iotlb {
    * index is rebuilt. Charged to the budget.
    */
   private resize(cap: number): void {
-    this.budget?.charge(StackIotlb.bytesAt(cap) - (this.cap === 0 ? 0 : StackIotlb.bytesAt(this.cap)), PROFILER);
+    // The old arrays are held while copied: the new ones charged in full first, the old ones released after.
+    const oldBytes = this.cap === 0 ? 0 : StackIotlb.bytesAt(this.cap);
+    this.budget.regrow(StackIotlb.bytesAt(cap), oldBytes, PROFILER, () => this.copyTo(cap));
+  }
+
+  /** resize() without the charge: the arrays at `cap`, the index rebuilt. */
+  private copyTo(cap: number): void {
     this.cap = cap;
     this.base = grow(this.base, cap);
     this.order = grow(this.order, cap);

@@ -533,8 +533,14 @@ export class IndexedTable extends SetAssocTable {
    */
   private grow(min: number): void {
     const held = Math.min(this.ways, Math.max(min, 2 * this.held));
+    const entryBytes = IndexedTable.entryBytes(this.lists);
+    if (this.budget) this.budget.regrow(held * entryBytes, this.held * entryBytes, this.what, () => this.copyTo(held));
+    else this.copyTo(held);
+  }
+
+  /** grow() without the charge: the arrays at `held` ways, the index rebuilt. */
+  private copyTo(held: number): void {
     const lists = this.lists;
-    this.budget?.charge(held * IndexedTable.entryBytes(lists), this.what);
     this.state = grow(this.state, held);
     this.tag = grow(this.tag, held);
     this.base = grow(this.base, held);
@@ -553,7 +559,6 @@ export class IndexedTable extends SetAssocTable {
       if (this.state[i] === VALID) this.free.delete(i);
       if (this.state[i] !== EMPTY) this.link(i);
     }
-    this.budget?.release(this.held * IndexedTable.entryBytes(lists));
     this.held = held;
   }
 }

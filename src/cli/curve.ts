@@ -8,7 +8,6 @@ import { formatPageSizeSet } from '../config/pagesizes.js';
 import { expandSweep } from '../config/sweep.js';
 import { InputError } from '../errors.js';
 import { MAX_CURVE_ENTRIES, checkCurveConfig, checkCurvePoints, curvePointsOf, type CurveResult } from '../run/curve.js';
-import { parseByteSize } from '../config/limits.js';
 import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
 import type { WorkerInputError } from '../run/sweep-worker.js';
@@ -22,7 +21,7 @@ import { QUEUE_CA_OPTION, QUEUE_PASSWORD_FILE_OPTION, queueConnectionOf, type Qu
 import { OutputFolder } from './outdir.js';
 import { printWarnings, warningLines } from './warnings.js';
 import { DOCS_EPILOGUE, POSITIVE_INTEGER, numberOption } from './options.js';
-import { MODES_OPTION, SHORT_FORM_DEFAULTS, configDefault, vendorsOption } from './defaults.js';
+import { MODES_OPTION, SHORT_FORM_DEFAULTS, configDefault, maxTableBytesOf, maxTableMemoryOptionDescribed, vendorsOption } from './defaults.js';
 
 interface Args extends QueueArgs {
   traces: string[];
@@ -111,12 +110,12 @@ export const curveCommand: CommandModule<object, Args> = {
         defaultDescription: 'the number of cores',
       })
       .option('quiet', { type: 'boolean', describe: 'no closing line on stderr' })
-      .option('max-table-memory', {
-        type: 'string',
-        defaultDescription: '1G',
-        describe:
-          "stop when one curve's model and points (page tables, domains, devices, TLBs, the stack profiler, the sizes' counters) would hold more than this",
-      })
+      .option(
+        'max-table-memory',
+        maxTableMemoryOptionDescribed(
+          "stop when one curve's model (page tables, domains, devices, TLBs, the stack profiler, --opt's recorded lookups) would hold more than this; refused before any work when the points of all the run's curves (about 600 bytes a size and curve) would",
+        ),
+      )
       .option('queue', {
         type: 'string',
         describe: 'compute the curves on `iommu-replay worker` processes through Redis: redis://HOST:PORT[/DB] (docs/distributed.md)',
@@ -140,7 +139,7 @@ export const curveCommand: CommandModule<object, Args> = {
       throw new InputError(`Invalid option --policy: expected one of ${POLICIES.join(', ')}, got ${args.policy}`);
     const policy = args.policy as PolicyName;
     if (args.opt && ways !== 0) throw new InputError('Invalid option --opt: OPT is computed for the fully associative curve (--ways full)');
-    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
+    const maxTableBytes = maxTableBytesOf(args.maxTableMemory);
     const queue = await queueConnectionOf(args);
     const raw = args.config ? readConfigFile(args.config) : {};
     const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode, vendor: args.vendor }, args.config ?? '(command line)');

@@ -42,13 +42,14 @@ export function vendorsOption(each: string) {
   } as const;
 }
 
+/** --max-table-memory with the replay's default (model/tablememory.ts) shown, described as `describe`. */
+export function maxTableMemoryOptionDescribed(describe: string) {
+  return { type: 'string', defaultDescription: DEFAULT_MAX_TABLE_TEXT, describe } as const;
+}
+
 /** replay's, sweep's and fit's --max-table-memory: what `whose` model may hold (the same text but for whose). */
 export function maxTableMemoryOption(whose: string) {
-  return {
-    type: 'string',
-    defaultDescription: DEFAULT_MAX_TABLE_TEXT,
-    describe: `stop when ${whose} (page tables, domains, devices, TLBs) would hold more than this`,
-  } as const;
+  return maxTableMemoryOptionDescribed(`stop when ${whose} (page tables, domains, devices, TLBs) would hold more than this`);
 }
 
 /** --max-table-memory in bytes; undefined when not given (the replay's default). */

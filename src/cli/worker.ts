@@ -2,8 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
-import { parseByteSize } from '../config/limits.js';
-import { DEFAULT_MAX_TABLE_TEXT } from '../model/tablememory.js';
+import { maxTableBytesOf, maxTableMemoryOptionDescribed } from './defaults.js';
 import { QUEUE_CA_OPTION, QUEUE_PASSWORD_FILE_OPTION, queueConnectionOf, type QueueArgs } from './queue-options.js';
 
 interface Args extends QueueArgs {
@@ -29,11 +28,7 @@ export const workerCommand: CommandModule<object, Args> = {
       .option('queue-ca', QUEUE_CA_OPTION)
       .option('concurrency', { type: 'number', default: 1, describe: 'jobs at once (each a thread; one per core is right)' })
       .option('trace-root', { type: 'string', array: true, describe: 'read traces only under this folder (repeatable; default: the current directory)' })
-      .option('max-table-memory', {
-        type: 'string',
-        describe: 'the most page-table memory of one replay, whatever a job asks',
-        defaultDescription: DEFAULT_MAX_TABLE_TEXT,
-      })
+      .option('max-table-memory', maxTableMemoryOptionDescribed('the most page-table memory of one replay, whatever a job asks'))
       .option('lock-ms', {
         type: 'number',
         default: 30_000,
@@ -48,7 +43,7 @@ export const workerCommand: CommandModule<object, Args> = {
       throw new InputError(`Invalid option --concurrency: expected a positive integer, got ${args.concurrency}`);
     if (!Number.isInteger(args.lockMs) || args.lockMs < 1000)
       throw new InputError(`Invalid option --lock-ms: expected an integer of at least 1000, got ${args.lockMs}`);
-    const maxTableBytes = args.maxTableMemory === undefined ? undefined : parseByteSize('max-table-memory', args.maxTableMemory);
+    const maxTableBytes = maxTableBytesOf(args.maxTableMemory);
     const conn = (await queueConnectionOf(args))!;
     const { traceRoots } = await import('../run/queue-job.js');
     const roots = traceRoots(args.traceRoot ?? []);

@@ -158,15 +158,15 @@ export class PageTablePool {
     const oldBytes = this.capacity * this.tablePageCostBytes;
     const roomTables = Math.floor(this.budget.room / this.tablePageCostBytes);
     const cap = Math.max(tables, Math.min(this.capacity * 2, roomTables));
-    this.budget.charge(cap * this.tablePageCostBytes, 'the page-table pool');
-    const ptr = new Int32Array(cap * this.entries);
-    ptr.set(this.ptr);
-    const phys = new Float64Array(cap * this.entries);
-    phys.set(this.phys);
-    this.ptr = ptr;
-    this.phys = phys;
-    this.capacity = cap;
-    this.budget.release(oldBytes);
+    this.budget.regrow(cap * this.tablePageCostBytes, oldBytes, 'the page-table pool', () => {
+      const ptr = new Int32Array(cap * this.entries);
+      ptr.set(this.ptr);
+      const phys = new Float64Array(cap * this.entries);
+      phys.set(this.phys);
+      this.ptr = ptr;
+      this.phys = phys;
+      this.capacity = cap;
+    });
   }
 
   private freeTable(id: number): void {

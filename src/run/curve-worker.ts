@@ -15,7 +15,7 @@ export interface CurveTask {
   /** 0: fully associative. */
   ways: number;
   opt: boolean;
-  /** --max-table-memory: the model's state and the curve's points (default: the replay's, model/tablememory.ts); a queue worker puts in its own. */
+  /** --max-table-memory (default DEFAULT_MAX_TABLE_BYTES, 384 MiB): the task's points, checked before its replay (cli/curve.ts checks all the run's), and its model, stack profiler and --opt recording as they run; a queue worker puts in its own (run/queue-job.ts). */
   maxTableBytes?: number;
 }
 

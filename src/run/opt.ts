@@ -25,27 +25,48 @@ import { checkCurveConfig, pageSizesUsed, withIotlb } from './curve.js';
 import { Replay, type ReplayLimits } from '../model/replay.js';
 import type { MemoryBudget } from '../config/limits.js';
 
-/** A stack profiler of one size that records the reference stream. */
+/** What --max-table-memory's line names when OPT's recording passes it. */
+const RECORDED = "--opt's recorded lookups";
+/**
+ * Bytes a key takes: its keyCost slot (8) and its keyIds entry, a string
+ * such as "0:1073741824:0" and the Map's slot for it. Measured on Node 20:
+ * about 124 bytes a key over 2^20 keys.
+ */
+const KEY_BYTES = 8 + 128;
+const FIRST_LENGTH = 1024;
+
+/**
+ * A stack profiler of one size that records the reference stream. What it
+ * records is charged to the replay's budget as the profiler's arrays are
+ * (--max-table-memory): by chunk as it doubles, never per lookup, the new
+ * arrays in full while the old ones are copied (MemoryBudget.regrow).
+ */
 class RecordingStack extends StackIotlb {
   /** key id >= 0: a reference; -1 - key id: an invalidation. */
-  stream = new Int32Array(1024);
+  stream: Int32Array;
   length = 0;
   private nodeKey: Int32Array;
   private readonly keyIds = new Map<string, number>();
   /** Per key id: the walk memory accesses of a miss on it. */
-  keyCost = new Float64Array(1024);
+  keyCost: Float64Array;
 
   constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number, budget: MemoryBudget) {
     super(group, pool, maxEntries, budget);
+    this.budget.charge(4 * this.cap + 4 * FIRST_LENGTH + KEY_BYTES * FIRST_LENGTH, RECORDED);
     this.nodeKey = new Int32Array(this.cap);
+    this.stream = new Int32Array(FIRST_LENGTH);
+    this.keyCost = new Float64Array(FIRST_LENGTH);
   }
 
   protected override onGrow(cap: number): void {
-    this.nodeKey = grow(this.nodeKey, cap);
+    this.nodeKey = this.budget.regrow(4 * cap, 4 * this.nodeKey.length, RECORDED, () => grow(this.nodeKey, cap));
   }
 
   private record(code: number): void {
-    if (this.length === this.stream.length) this.stream = grow(this.stream, this.stream.length * 2);
+    if (this.length === this.stream.length) {
+      const length = this.length * 2;
+      this.stream = this.budget.regrow(4 * length, 4 * this.length, RECORDED, () => grow(this.stream, length));
+    }
     this.stream[this.length++] = code;
   }
 
@@ -64,7 +85,10 @@ class RecordingStack extends StackIotlb {
       if (id === undefined) {
         id = this.keyIds.size;
         this.keyIds.set(key, id);
-        if (id >= this.keyCost.length) this.keyCost = grow(this.keyCost, this.keyCost.length * 2);
+        if (id >= this.keyCost.length) {
+          const keys = id * 2;
+          this.keyCost = this.budget.regrow(KEY_BYTES * keys, KEY_BYTES * id, RECORDED, () => grow(this.keyCost, keys));
+        }
         this.keyCost[id] = this.pool.walkAccesses(order);
       }
       this.nodeKey[k] = id;
@@ -79,6 +103,17 @@ class RecordingStack extends StackIotlb {
 
   get keys(): number {
     return this.keyIds.size;
+  }
+
+  /** optProfile of what was recorded; its arrays (a next use per lookup, two ids per key, the stack and counts per size) are charged while it runs. */
+  profile(maxEntries: number): ReturnType<typeof optProfile> {
+    const bytes = 4 * this.length + 8 * this.keys + 40 * (maxEntries + 2);
+    this.budget.charge(bytes, "OPT's pass over the recorded lookups");
+    try {
+      return optProfile(this.stream, this.length, this.keys, this.keyCost, maxEntries);
+    } finally {
+      this.budget.release(bytes);
+    }
   }
 }
 
@@ -189,7 +224,7 @@ export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: num
   let refs = 0;
   let cost = 0;
   for (const r of recorders) {
-    const p = optProfile(r.stream, r.length, r.keys, r.keyCost, maxEntries);
+    const p = r.profile(maxEntries);
     refs += p.refs;
     cost += p.cost;
     for (let d = 1; d <= maxEntries; d++) {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { SHORT_FORM_DEFAULTS } from '../../src/cli/defaults.js';
 import { resolveConfig } from '../../src/config/config.js';
+import { DEFAULT_MAX_TABLE_TEXT } from '../../src/model/tablememory.js';
 import { runCli } from '../helpers/cli.js';
 
 describe('--help', () => {
@@ -35,6 +36,15 @@ describe('--help', () => {
       expect(text).toContain("[default: the configuration's or its preset's, else vtd]");
     }
     expect(flat('curve')).toContain("[default: the configuration's, else 4K+2M+1G]");
+  });
+
+  it("shows --max-table-memory's default, the replay's (384M), on every command that takes it", () => {
+    expect(DEFAULT_MAX_TABLE_TEXT).toBe('384M');
+    for (const command of ['replay', 'sweep', 'fit', 'curve', 'worker']) {
+      const text = runCli([command, '--help']).stdout.replace(/\s+/g, ' ');
+      const option = text.slice(text.indexOf('--max-table-memory '));
+      expect(option.slice(0, option.indexOf(']', option.indexOf('[default:')) + 1), command).toMatch(/\[string\] \[default: 384M\]$/);
+    }
   });
 
   it('writes page-size sets as everything else does: 4K+2M+1G', () => {

@@ -78,6 +78,25 @@ describe('the stack profiler is charged to --max-table-memory', () => {
   });
 });
 
+describe('the stack profiler is charged its new arrays in full while it grows (the old ones are held while copied)', () => {
+  it('is refused where its old and new arrays together would pass the limit, and holds only the new ones after', () => {
+    const n = 1 << 20;
+    const fillPages = (s: StackIotlb) => {
+      for (let p = 0; p < 2000; p++) s.fill(0, p, 0, p, 0);
+    };
+    // Its first arrays are 1024 marks long; 2000 pages kept make them 2048.
+    const peak = StackIotlb.bytesAt(1024) + StackIotlb.bytesAt(2048);
+    const room = new MemoryBudget(peak);
+    const s = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n, room);
+    fillPages(s);
+    expect(s.bytes).toBe(StackIotlb.bytesAt(2048));
+    expect(room.used).toBe(s.bytes);
+    const tight = new MemoryBudget(peak - 1);
+    const t = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n, tight);
+    expect(() => fillPages(t)).toThrow(MemoryLimitError);
+  });
+});
+
 describe('a curve over more entries than the first arrays hold equals replay at every sampled size', () => {
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}`, async () => {

@@ -6,6 +6,8 @@ import { lruStackCurve } from '../../src/run/curve.js';
 import { optCurve, optProfile } from '../../src/run/opt.js';
 import { Rng } from '../../src/workloads/rng.js';
 import { memFeed } from '../helpers/curve.js';
+import { K4, type Ev } from '../helpers/events.js';
+import { MemoryLimitError } from '../../src/config/limits.js';
 import { randomCase, staleCase } from '../helpers/random-case.js';
 
 /** OPT by definition: at a miss with a full table, evict the entry used again farthest ahead (never: first). */
@@ -102,4 +104,28 @@ describe('OPT is never below LRU', () => {
       }
     });
   }
+});
+
+describe("--opt's recorded stream is charged to --max-table-memory", () => {
+  /** 64 pages mapped, then `lookups` reads over them: the model stays small, the recorded stream grows 4 bytes a lookup. */
+  function longTrace(lookups: number): Ev[] {
+    const events: Ev[] = [{ op: 'attach', device: 0x100, domain: 1 }];
+    events.push({ op: 'map', device: 0x100, domain: 1, iova: 0x40000000, paddr: 0x900000000, size: 64 * K4 });
+    for (let i = 0; i < lookups; i++) events.push({ op: 'dma_read', device: 0x100, iova: 0x40000000 + (i % 64) * K4, size: 64 });
+    return events;
+  }
+
+  it('a budget the LRU curve fits in refuses OPT on a trace long enough, with the memory-limit line', async () => {
+    const cfg = resolveConfig({ pageSizes: ['4K'] }, 'property');
+    const events = longTrace(300_000);
+    const limits = { maxTableBytes: 1 << 20 };
+    const lru = await lruStackCurve(memFeed(events), cfg, 64, limits);
+    expect(lru.points[63].lookups).toBe(300_000);
+    await expect(optCurve(memFeed(events), cfg, 64, limits)).rejects.toThrow(MemoryLimitError);
+    await expect(optCurve(memFeed(events), cfg, 64, limits)).rejects.toThrow(
+      /^Stopped at row \d+: --opt's recorded lookups needs about .* \(.* already in use\), over the 1 MiB limit; raise it with --max-table-memory$/,
+    );
+    // Within a budget that holds the stream, the same curve is computed.
+    expect((await optCurve(memFeed(events), cfg, 64, { maxTableBytes: 8 << 20 })).points[63].hits).toBeGreaterThan(299_000);
+  }, 120_000);
 });
