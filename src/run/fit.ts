@@ -3,13 +3,15 @@
 //   fixedNs + iotlbHit x hits + walkAccess x walk accesses + walkCacheHit x walk-cache hits
 // (per transaction, non-negative costs, least squares on relative error:
 // stats/nnls.ts), then ranks the candidates by their worst relative error
-// over the experiments. A trace is decoded once for all the candidates: in
-// strict mode without walk caches they are lanes of one replay
-// (caches/lanes.ts, run.ts replayPointsFed).
+// over the experiments. A trace is decoded once for all the candidates (a
+// described one once per IOVA granule, windowGranuleOf): in strict mode
+// without walk caches they are lanes of one replay (caches/lanes.ts, run.ts
+// replayPointsFed).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ReplayConfig } from '../config/config.js';
+import { parseSizeLog2 } from '../config/pagesizes.js';
 import { InputError } from '../errors.js';
 import { nnlsRelative } from '../stats/nnls.js';
 import type { Summary } from '../stats/summary.js';
@@ -150,20 +152,32 @@ function replayFile(file: string, candidates: Candidate[], opts: FitOptions): Pr
 }
 
 /**
- * A row's counts under every candidate. A description is generated into
- * `tmp` with fragmentation 0: the buffer is one contiguous, aligned block,
- * as pcie-bench's hugepage-backed buffer is, and whether it is mapped with
- * 2M pages is the bitmap's call. `warm`: the trace is made twice as long,
- * and the counts of its first half (the same rows: the generator is
- * deterministic and stops at a row count) are taken from the whole's, so
- * that only transfers after the IOTLB has warmed are counted.
+ * The IOVA granule a generated trace is mapped in for `config`: as
+ * iommu_dma_init_domain() takes it, the smallest size of the domain's page
+ * sizes, when it is one gen's DMA-API workloads take (16K, 64K: an Arm
+ * SMMU's); 4 KiB otherwise. Maps rounded to 4 KiB would fault in a domain
+ * whose smallest page is 64K.
  */
-async function rowCounts(trace: string, candidates: Candidate[], tmp: string, opts: FitOptions): Promise<RowCounts[]> {
-  if (!trace.startsWith('window:')) return (await replayFile(trace, candidates, opts)).map((s) => perTransaction(rawCountsOf(s, trace), trace));
+export function windowGranuleOf(config: ReplayConfig): number {
+  const smallest = Math.min(...config.pageSizes.map((n) => parseSizeLog2(n)!));
+  return smallest === 14 || smallest === 16 ? 2 ** smallest : 4096;
+}
+
+/**
+ * A described row's counts under `candidates`, all of one granule. The
+ * trace is generated into `tmp` with fragmentation 0: the buffer is one
+ * contiguous, aligned block, as pcie-bench's hugepage-backed buffer is,
+ * and whether it is mapped with 2M pages is the bitmap's call. `warm`: the
+ * trace is made twice as long, and the counts of its first half (the same
+ * rows: the generator is deterministic and stops at a row count) are taken
+ * from the whole's, so that only transfers after the IOTLB has warmed are
+ * counted.
+ */
+async function windowCounts(trace: string, granule: number, candidates: Candidate[], tmp: string, opts: FitOptions): Promise<RowCounts[]> {
   const { shape, warm } = parseWindowDescription(trace);
   const made = async (events: number) => {
-    const file = path.join(tmp, `trace-${events}.arrows`);
-    await generate(window, file, { ...DEFAULT_OPTIONS, events, seed: opts.seed, fragmentation: 0, ...shape });
+    const file = path.join(tmp, `trace-${events}-${granule}.arrows`);
+    await generate(window, file, { ...DEFAULT_OPTIONS, events, seed: opts.seed, fragmentation: 0, granule, ...shape });
     try {
       return (await replayFile(file, candidates, opts)).map((s) => rawCountsOf(s, trace));
     } finally {
@@ -187,6 +201,29 @@ async function rowCounts(trace: string, candidates: Candidate[], tmp: string, op
       trace,
     );
   });
+}
+
+/**
+ * A row's counts under every candidate. A description is generated once per
+ * distinct granule of the candidates (windowGranuleOf), each candidate
+ * replaying the trace of its own.
+ */
+async function rowCounts(trace: string, candidates: Candidate[], tmp: string, opts: FitOptions): Promise<RowCounts[]> {
+  if (!trace.startsWith('window:')) return (await replayFile(trace, candidates, opts)).map((s) => perTransaction(rawCountsOf(s, trace), trace));
+  const granules = candidates.map((c) => windowGranuleOf(c.config));
+  const out = new Array<RowCounts>(candidates.length);
+  for (const granule of [...new Set(granules)].sort((a, b) => a - b)) {
+    const which = candidates.flatMap((_, k) => (granules[k] === granule ? [k] : []));
+    const counts = await windowCounts(
+      trace,
+      granule,
+      which.map((k) => candidates[k]),
+      tmp,
+      opts,
+    );
+    which.forEach((k, i) => (out[k] = counts[i]));
+  }
+  return out;
 }
 
 /**

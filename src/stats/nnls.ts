@@ -22,54 +22,88 @@ export interface NnlsResult {
   rank: number;
 }
 
-/** Relative size below which a column adds nothing the others do not span. */
-const RANK_TOLERANCE = 1e-9;
+/**
+ * The one tolerance for rank and solve: a column whose part outside the span
+ * of the columns before it is at most this fraction of its norm adds nothing
+ * they do not span. Relative to each column's own norm, so a term measured in
+ * small units (walk accesses per transaction near 0 under a large IOTLB) is
+ * judged as one in large units.
+ */
+const RANK_TOLERANCE = 1e-7;
 
-/** Solves the k x k system `a x = b` by Gaussian elimination with partial pivoting; undefined when singular. */
-function solve(a: number[][], b: number[]): number[] | undefined {
-  const k = b.length;
-  const m = a.map((row, i) => [...row, b[i]]);
-  const scale = Math.max(1e-300, ...a.map((row) => Math.max(...row.map(Math.abs))));
-  for (let c = 0; c < k; c++) {
-    let p = c;
-    for (let r = c + 1; r < k; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
-    if (Math.abs(m[p][c]) <= scale * RANK_TOLERANCE) return undefined;
-    [m[c], m[p]] = [m[p], m[c]];
-    for (let r = 0; r < k; r++) {
-      if (r === c) continue;
-      const f = m[r][c] / m[c][c];
-      for (let j = c; j <= k; j++) m[r][j] -= f * m[c][j];
-    }
-  }
-  return m.map((row, i) => row[k] / row[i]);
+/** Columns scaled to unit norm and orthogonalized (modified Gram-Schmidt): `a_j / norms_j = sum_i r[j][i] q_i`. */
+interface Orthogonalized {
+  /** Indexes (in order) of the columns that add to the span of those before them. */
+  kept: number[];
+  /** Indexes of the columns the ones before them span. */
+  dependent: number[];
+  /** One orthonormal vector per kept column. */
+  q: number[][];
+  /** Per kept column: its coordinates on q[0..j] (the column j of R in A = QR, for the unit-norm columns). */
+  r: number[][];
+  /** Per kept column: its norm (the scale undone on the coefficients). */
+  norms: number[];
 }
 
+const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0);
+
 /**
- * Columns (indexes, in order) that each add to the span of those kept
- * before them: Gram-Schmidt on the weighted columns, a column whose
- * remainder is a negligible part of it is dependent.
+ * Gram-Schmidt on the columns, each scaled to unit norm first: the same
+ * test decides the rank (nnlsRelative's `dependent`) and whether a support
+ * solves, whatever the columns' units. An all-zero column (a term these rows
+ * never use) is neither kept nor dependent.
  */
-function independentColumns(cols: number[][]): { kept: number[]; dependent: number[] } {
-  const basis: number[][] = [];
-  const kept: number[] = [];
-  const dependent: number[] = [];
+function orthogonalize(cols: number[][]): Orthogonalized {
+  const out: Orthogonalized = { kept: [], dependent: [], q: [], r: [], norms: [] };
   cols.forEach((col, j) => {
     const norm = Math.hypot(...col);
-    const v = [...col];
-    for (const q of basis) {
-      const d = v.reduce((s, x, i) => s + x * q[i], 0);
+    if (norm === 0) return;
+    const v = col.map((x) => x / norm);
+    const r: number[] = [];
+    for (const q of out.q) {
+      const d = dot(v, q);
+      r.push(d);
       for (let i = 0; i < v.length; i++) v[i] -= d * q[i];
     }
     const rest = Math.hypot(...v);
-    if (norm === 0) return; // an all-zero column (a term these rows never use): left at 0, nothing to tell apart
-    if (rest <= norm * 1e-7) {
-      dependent.push(j);
+    if (rest <= RANK_TOLERANCE) {
+      out.dependent.push(j);
       return;
     }
-    basis.push(v.map((x) => x / rest));
-    kept.push(j);
+    r.push(rest);
+    out.q.push(v.map((x) => x / rest));
+    out.r.push(r);
+    out.norms.push(norm);
+    out.kept.push(j);
   });
-  return { kept, dependent };
+  return out;
+}
+
+/**
+ * The least-squares `c` of `sum_j c_j cols[j] ~ 1` (the weighted rows' target)
+ * by QR of the unit-norm columns; undefined when a column is dependent on
+ * the ones before it. The right side is reduced vector by vector as the
+ * columns were (modified Gram-Schmidt stays accurate where the normal
+ * equations, their condition squared, do not).
+ */
+function leastSquaresOnes(cols: number[][]): number[] | undefined {
+  const o = orthogonalize(cols);
+  if (o.kept.length !== cols.length) return undefined;
+  const b = new Array<number>(cols[0].length).fill(1);
+  const z = o.q.map((q) => {
+    const d = dot(b, q);
+    for (let i = 0; i < b.length; i++) b[i] -= d * q[i];
+    return d;
+  });
+  // Back substitution on R (upper triangular: column j is r[j]), then the scale undone.
+  const k = cols.length;
+  const u = new Array<number>(k).fill(0);
+  for (let i = k - 1; i >= 0; i--) {
+    let s = z[i];
+    for (let j = i + 1; j < k; j++) s -= o.r[j][i] * u[j];
+    u[i] = s / o.r[i][i];
+  }
+  return u.map((x, j) => x / o.norms[j]);
 }
 
 /**
@@ -82,14 +116,12 @@ export function nnlsRelative(x: number[][], y: number[]): NnlsResult {
   const k = x[0]?.length ?? 0;
   const w = x.map((row, i) => row.map((v) => v / y[i]));
   const cols = Array.from({ length: k }, (_, j) => w.map((row) => row[j]));
-  const { kept, dependent } = independentColumns(cols);
+  const { kept, dependent } = orthogonalize(cols);
   let best: { c: number[]; residual: number } = { c: new Array(k).fill(0), residual: y.length };
   // Every subset of the kept columns, by bitmask: the empty support (all 0) costs sum 1^2 = n.
   for (let mask = 1; mask < 1 << kept.length; mask++) {
     const support = kept.filter((_, b) => mask & (1 << b));
-    const ata = support.map((p) => support.map((q) => cols[p].reduce((s, v, i) => s + v * cols[q][i], 0)));
-    const atb = support.map((p) => cols[p].reduce((s, v) => s + v, 0)); // weighted y is 1 in every row
-    const sol = solve(ata, atb);
+    const sol = leastSquaresOnes(support.map((p) => cols[p])); // weighted y is 1 in every row
     if (!sol || sol.some((v) => v < 0)) continue;
     const c = new Array(k).fill(0);
     support.forEach((p, i) => (c[p] = sol[i]));

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
-import { replayRows, type MeasuredRow } from '../../src/run/fit.js';
+import { replayRows, windowGranuleOf, type MeasuredRow } from '../../src/run/fit.js';
 import { Rng } from '../../src/workloads/rng.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
 
@@ -92,6 +92,48 @@ describe('fit', () => {
     expect(warm.walksPer).toBe(0);
     expect(warm.hitsPer).toBe(1);
     expect(warm.transactions).toBe(5000);
+  }, 120_000);
+
+  it("generates window traces in the candidates' granule: a 64K-page domain maps window:64K:64:buffer=100K as 128K, no fault", async () => {
+    // Before, the generated traces were 4K-granule whatever the page sizes: under 64K pages every DMA faulted and fit refused.
+    const dir = tmpDir();
+    const csv = path.join(dir, 'granule.csv');
+    fs.writeFileSync(csv, 'trace,rate\nwindow:64K:64:buffer=100K,5e7\nwindow:1M:64,3e7\nwindow:16M:64:warm,2e7\n');
+    const out = path.join(dir, 'out64k');
+    const r = runCli(['fit', csv, '--page-sizes', '64K', '--iotlb', '16x4', '--events', '2000', '--out', out, '--quiet']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // --predict a 4K fit on the same machine with 64K pages: the same granule rule.
+    const out4k = path.join(dir, 'out4k');
+    expect(runCli(['fit', csv, '--page-sizes', '4K', '--iotlb', '16x4', '--events', '2000', '--out', out4k, '--quiet']).status).toBe(0);
+    const p = runCli([
+      'fit',
+      '--predict',
+      path.join(out4k, 'fit.json'),
+      csv,
+      '--page-sizes',
+      '64K',
+      '--events',
+      '2000',
+      '--out',
+      path.join(dir, 'p'),
+      '--quiet',
+    ]);
+    expect(p.stderr).toBe('');
+    expect(p.status).toBe(0);
+    // Candidates of different granules in one call: each replays the trace of its own (a 4K trace would fault under 64K).
+    const rows: MeasuredRow[] = [{ line: 2, trace: 'window:64K:64:buffer=100K', unit: 'transactions/s', measured: 1 }];
+    const configs = ['4K', '16K', '64K'].map((s) => resolveConfig({ pageSizes: [s], iotlb: { entries: 16, ways: 4 } }));
+    expect(configs.map(windowGranuleOf)).toEqual([4096, 16384, 65536]);
+    const counts = (
+      await replayRows(
+        rows,
+        configs.map((config, i) => ({ label: String(i), config })),
+        { events: 2000, seed: 1 },
+      )
+    ).get(rows[0].trace)!;
+    // A 64K window is 16 pages of 4K, 4 of 16K, 1 of 64K: a 16-entry IOTLB misses each once, cold.
+    expect(counts.map((c) => Math.round(c.walksPer * c.transactions))).toEqual([16, 4, 1]);
   }, 120_000);
 
   it('says so when there are no more measurements than cost terms (any candidate fits exactly)', () => {

@@ -40,4 +40,28 @@ describe('nnlsRelative', () => {
     expect(r.coefficients[0]).toBeCloseTo(20, 9);
     expect(r.coefficients[1]).toBeCloseTo(35 / 4, 9);
   });
+
+  it("does not depend on a column's units: a small-valued column (walk accesses near 0) is solved, not skipped", () => {
+    // y = 1 + 2e5 b with b from 1e-6 to 3.6e-5: before the columns were scaled the normal equations' pivot of
+    // b fell under the solver's absolute 1e-9 while the rank test (relative 1e-7) counted b, so every support
+    // with b was skipped and the fit answered [0, 261240], residual 0.75, rank 2.
+    const b = Array.from({ length: 8 }, (_, i) => 1e-6 + (i * (3.6e-5 - 1e-6)) / 7);
+    const y = b.map((v) => 1 + 2e5 * v);
+    const r = nnlsRelative(
+      b.map((v) => [1, v]),
+      y,
+    );
+    expect(r.rank).toBe(2);
+    expect(r.dependent).toEqual([]);
+    expect(r.coefficients[0]).toBeCloseTo(1, 9);
+    expect(r.coefficients[1] / 2e5).toBeCloseTo(1, 9);
+    expect(r.residual).toBeLessThan(1e-20);
+    // The same rows with b in units 1e4 times larger: the same fit, the coefficient 1e4 times smaller.
+    const scaled = nnlsRelative(
+      b.map((v) => [1, v * 1e4]),
+      y,
+    );
+    expect(scaled.coefficients[0]).toBeCloseTo(1, 9);
+    expect(scaled.coefficients[1]).toBeCloseTo(20, 9);
+  });
 });
