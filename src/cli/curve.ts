@@ -53,8 +53,10 @@ async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[]
 }
 
 /**
- * The tasks as queue jobs: a worker computes them under its own
- * --max-table-memory (the job schema carries no limit of the submitter's).
+ * The tasks as queue jobs, without the submitter's --max-table-memory: a
+ * worker computes them under its own (run/queue-job.ts checkJob), which the
+ * points were checked against here before submitting. (Sweep jobs carry the
+ * submitter's limit and a worker takes the lower; curve jobs could too.)
  */
 async function runQueued(tasks: CurveTask[], opts: Parameters<typeof import('../run/queue.js').runCurvesQueued>[1]): Promise<CurveResult[][]> {
   const { runCurvesQueued } = await import('../run/queue.js');

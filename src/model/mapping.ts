@@ -124,7 +124,7 @@ export class Mapping implements LeafSink {
       return;
     }
     // The tables the map may need, checked before any is made (model/tablememory.ts).
-    const tables = mapTablePages(pool, sizes.ordersDesc, iova, paddr, size);
+    const tables = mapTablePages(pool, orders, iova, paddr, size);
     const need = pool.bytesFor(tables);
     if (!this.budget.fits(need)) throw tableMemoryError(r.firstRow + row, r.domain[row], iova, size, need, this.budget);
     // Made room for in one growth, as checked: growing page by page while the map is made would double the pool

@@ -38,6 +38,12 @@ export interface Metric {
   get: (s: Summary) => number | null;
 }
 
+/** A metric's format for a value that may be missing (a ratio of nothing, a key an older summary lacks). */
+const orNa =
+  (fmt: (v: number) => string) =>
+  (v: number | null): string =>
+    v === null ? 'n/a' : fmt(v);
+
 export const METRICS: Metric[] = [
   { key: 'iotlbHitRate', label: 'IOTLB hit rate', better: 'max', format: (v) => fmtPct(v), get: (s) => s.totals.iotlb.hitRate },
   { key: 'iotlbMissesPerKiB', label: 'misses / KiB DMA', better: 'min', format: (v) => fmtNum(v), get: (s) => s.derived.iotlbMissesPerKiB },
@@ -46,7 +52,7 @@ export const METRICS: Metric[] = [
     integer: true,
     label: 'walk accesses',
     better: 'min',
-    format: (v) => (v === null ? 'n/a' : fmtInt(v)),
+    format: orNa(fmtInt),
     get: (s) => s.totals.walks.memoryAccesses,
   },
   {
@@ -54,21 +60,21 @@ export const METRICS: Metric[] = [
     integer: true,
     label: 'invalidation commands',
     better: 'min',
-    format: (v) => (v === null ? 'n/a' : fmtInt(v)),
+    format: orNa(fmtInt),
     get: (s) => commandCount(s.totals.invalidation.commands),
   },
   {
     key: 'invalidationCostNs',
     label: 'invalidation cost',
     better: 'min',
-    format: (v) => (v === null ? 'n/a' : fmtNs(v)),
+    format: orNa(fmtNs),
     get: (s) => s.totals.costNs.invalidation,
   },
   {
     key: 'translationCostNs',
     label: 'translation cost',
     better: 'min',
-    format: (v) => (v === null ? 'n/a' : fmtNs(v)),
+    format: orNa(fmtNs),
     get: (s) => s.totals.costNs.translation,
   },
   {
@@ -76,7 +82,7 @@ export const METRICS: Metric[] = [
     integer: true,
     label: 'stale hits',
     better: 'min',
-    format: (v) => (v === null ? 'n/a' : fmtInt(v)),
+    format: orNa(fmtInt),
     get: (s) => s.totals.iotlb.staleHits,
   },
   {
@@ -84,7 +90,7 @@ export const METRICS: Metric[] = [
     integer: true,
     label: 'stale window max',
     better: 'min',
-    format: (v) => (v === null ? 'n/a' : fmtNs(v)),
+    format: orNa(fmtNs),
     get: (s) => s.totals.invalidation.staleWindowMaxNs,
   },
   {
@@ -92,7 +98,7 @@ export const METRICS: Metric[] = [
     integer: true,
     label: 'peak table pages',
     better: 'min',
-    format: (v) => (v === null ? 'n/a' : fmtInt(v)),
+    format: orNa(fmtInt),
     get: (s) => s.totals.pageTable.peakTablePages,
   },
 ];
