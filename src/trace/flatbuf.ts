@@ -78,7 +78,7 @@ export class FbTable {
     const at = this.field(slot, 4);
     if (at === 0) return null;
     const [start, n] = this.fb.vector(this.fb.deref(at), 1, `${this.what} string`);
-    return this.fb.decoder.decode(this.fb.bytes.subarray(start, start + n));
+    return utf8.decode(this.fb.bytes.subarray(start, start + n));
   }
 
   /** The vector at field `slot` as (position of element 0, length); [0, 0] when absent. */
@@ -96,9 +96,11 @@ export class FbTable {
   }
 }
 
+/** One decoder for every buffer: a new one a message (a record batch's header is parsed three times a replay) cost more than the parse. */
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
 export class FbBuffer {
   readonly view: DataView;
-  readonly decoder = new TextDecoder('utf-8', { fatal: false });
 
   /** `base` is the file offset of bytes[0], for messages. */
   constructor(
