@@ -411,7 +411,10 @@ export function decodeOpDictionary(value: ArrowField, h: RecordBatchHeader, body
 /**
  * The trace columns of a record batch whose header `checkBatchHeader`
  * accepted. `where` names the batch (for a buffer that cannot be
- * decompressed); rows in messages count from `firstRow`.
+ * decompressed); rows in messages count from `firstRow`. `opSpace`, when it
+ * holds the rows, is where op codes are written when they are not the
+ * body's own bytes (the reader reuses one with each body buffer): a new
+ * array a batch cost more than the rest of the op decode.
  */
 export function decodeColumns(
   layout: Layout,
@@ -421,8 +424,10 @@ export function decodeColumns(
   opDictionary: OpDictionary | undefined,
   firstRow: number,
   where: string,
+  opSpace?: Uint8Array,
 ): DecodedColumns {
   const n = h.length;
+  const opArray = () => (opSpace !== undefined && opSpace.length >= n ? opSpace.subarray(0, n) : new Uint8Array(n));
   const out = { length: n } as DecodedColumns;
   for (const c of layout.columns) {
     const what = `column "${c.name}"`;
@@ -439,12 +444,12 @@ export function decodeColumns(
           if (values.length < intBytes(indexField, n)) throw new FormatError(`${what}: ${values.length} bytes of indices for ${n} rows`);
           const at = firstNull(validity, n, nulls, what);
           if (at >= 0) throw new FormatError(`${what} has a null at row ${firstRow + at}`);
-          out.op = opsFromDictionary(indexField, values, n, opDictionary, what, firstRow);
+          out.op = opsFromDictionary(indexField, values, n, opDictionary, what, firstRow, opArray);
         } else {
           const { strings, validity: v } = stringsOf(f, h, body, first, starts[c.node + 1], n, what);
           const at = firstNull(v, n, nulls, what);
           if (at >= 0) throw new FormatError(`${what} has a null at row ${firstRow + at}`);
-          const op = new Uint8Array(n);
+          const op = opArray();
           for (let i = 0; i < n; i++) {
             const code = strings.code(i);
             if (code === UNKNOWN_OP) throw new FormatError(`${what} has an unknown operation "${printable(strings.text(i))}" at row ${firstRow + i}`);
@@ -470,11 +475,19 @@ export function decodeColumns(
   return out;
 }
 
-function opsFromDictionary(index: ArrowField, bytes: Uint8Array, n: number, dict: OpDictionary | undefined, what: string, firstRow: number): Uint8Array {
+/** Op codes from dictionary indices, into `opArray()` unless the indices themselves are the codes (opsFromByteIndices). */
+function opsFromDictionary(
+  index: ArrowField,
+  bytes: Uint8Array,
+  n: number,
+  dict: OpDictionary | undefined,
+  what: string,
+  firstRow: number,
+  opArray: () => Uint8Array,
+): Uint8Array {
   if (dict === undefined) throw new FormatError(`${what} uses a dictionary that no dictionary batch has sent before this batch`);
   const codes = dict.codes;
   const size = codes.length;
-  const op = new Uint8Array(n);
   const fail = (i: number, k: number | string): never => {
     if (typeof k === 'number' && k >= 0 && k < size) {
       if (codes[k] === NULL_OP) throw new FormatError(`${what} has a null at row ${firstRow + i}`);
@@ -482,6 +495,8 @@ function opsFromDictionary(index: ArrowField, bytes: Uint8Array, n: number, dict
     }
     throw new FormatError(`${what} has dictionary index ${k} at row ${firstRow + i}, the dictionary has ${size} entries`);
   };
+  if (index.type.bitWidth === 8) return opsFromByteIndices(index.type.signed, bytes.subarray(0, n), n, codes, fail, opArray);
+  const op = opArray();
   if (index.type.bitWidth === 64) {
     const w = new Uint32Array(aligned(bytes, 4).buffer, aligned(bytes, 4).byteOffset, 2 * n);
     for (let i = 0; i < n; i++) {
@@ -493,7 +508,6 @@ function opsFromDictionary(index: ArrowField, bytes: Uint8Array, n: number, dict
     }
     return op;
   }
-  if (index.type.bitWidth === 8) return opsFromByteIndices(index.type.signed, bytes.subarray(0, n), n, codes, fail);
   const idx = narrowView(index, bytes, n);
   for (let i = 0; i < n; i++) {
     const k = idx[i];
@@ -511,7 +525,14 @@ function opsFromDictionary(index: ArrowField, bytes: Uint8Array, n: number, dict
  * code order (ours does: writer.ts), an index is its op's code, so the
  * indices themselves are the column, checked in place and not copied.
  */
-function opsFromByteIndices(signed: boolean, indices: Uint8Array, n: number, codes: Uint8Array, fail: (i: number, k: number) => never): Uint8Array {
+function opsFromByteIndices(
+  signed: boolean,
+  indices: Uint8Array,
+  n: number,
+  codes: Uint8Array,
+  fail: (i: number, k: number) => never,
+  opArray: () => Uint8Array,
+): Uint8Array {
   // table[byte] = the op code of index `byte` (a signed index >= 128 is negative: none).
   const table = new Uint8Array(256).fill(UNKNOWN_OP);
   const entries = Math.min(codes.length, signed ? 128 : 256);
@@ -527,7 +548,7 @@ function opsFromByteIndices(signed: boolean, indices: Uint8Array, n: number, cod
     if (anyByteAtLeast(indices, entries)) for (let i = 0; i < n; i++) if (table[indices[i]] >= NULL_OP) fail(i, index(i));
     return indices;
   }
-  const op = new Uint8Array(n);
+  const op = opArray();
   let any = 0;
   for (let i = 0; i < n; i++) any |= op[i] = table[indices[i]];
   if (any & 0x80) for (let i = 0; i < n; i++) if (op[i] >= NULL_OP) fail(i, index(i));

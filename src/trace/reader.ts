@@ -4,7 +4,7 @@
 // checked when it is opened, before any row is handed out (ipc.ts), and
 // each batch's buffers and values when it is read (columns.ts). Every
 // rejection is one InputError naming the file and the byte, batch or row.
-// Memory is bounded by the largest batch: three body buffers are reused.
+// Memory is bounded by the largest batch: four body buffers are reused.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
@@ -13,7 +13,7 @@ import { loadCodec } from './codec.js';
 import { checkBatchHeader, decodeColumns, decodeOpDictionary, layoutOf, type Layout, type OpDictionary } from './columns.js';
 import { FormatError, fmtInt } from './flatbuf.js';
 import { Codec, type RecordBatchHeader } from './format.js';
-import { ARROW_MAGIC, openFraming, type Framing, type MessageAt } from './ipc.js';
+import { ARROW_MAGIC, WINDOW_BYTES, openFraming, type Framing, type MessageAt } from './ipc.js';
 import { parseMetadata } from './metadata.js';
 import type { TraceMetadata } from './schema.js';
 
@@ -76,6 +76,13 @@ function dictionaryValue(layout: Layout, m: MessageAt) {
   return value;
 }
 
+/**
+ * Body buffers a file's batches take in turn: the one handed out, the one
+ * before it (valid until the one after the next is handed out), the one
+ * being checked and the one being read.
+ */
+const BODIES = 4;
+
 /** A gap between two column buffers that is read through rather than skipped: a read costs more than copying this much. */
 const READ_THROUGH_BYTES = 64 << 10;
 
@@ -85,9 +92,20 @@ const READ_THROUGH_BYTES = 64 << 10;
  * buffer, and the buffers of columns the trace does not use (a writer's
  * extra columns) are not copied; a gap of up to READ_THROUGH_BYTES between
  * two ranges is read with them. What is not read is never looked at
- * (decodeColumns reads the trace columns' buffers only).
+ * (decodeColumns reads the trace columns' buffers only). The last range,
+ * when it reaches the body's end, brings in the next message's prefix and
+ * metadata with it (MessageCursor.readAhead): `buffer` is the body's buffer
+ * whole, with room after the body.
  */
-async function readColumnBuffers(framing: Framing, layout: Layout, h: RecordBatchHeader, starts: number[], bodyStart: number, body: Uint8Array): Promise<void> {
+async function readColumnBuffers(
+  framing: Framing,
+  layout: Layout,
+  h: RecordBatchHeader,
+  starts: number[],
+  bodyStart: number,
+  bodyLength: number,
+  buffer: Uint8Array,
+): Promise<void> {
   const ranges: [number, number][] = [];
   for (const c of layout.columns)
     for (let b = starts[c.node]; b < starts[c.node + 1]; b++)
@@ -97,8 +115,26 @@ async function readColumnBuffers(framing: Framing, layout: Layout, h: RecordBatc
     const from = ranges[i][0];
     let to = ranges[i][1];
     for (i++; i < ranges.length && ranges[i][0] <= to + READ_THROUGH_BYTES; i++) to = Math.max(to, ranges[i][1]);
-    await framing.cursor.readAsync(body, from, to - from, bodyStart + from);
+    if (i === ranges.length && to + READ_THROUGH_BYTES >= bodyLength) await framing.cursor.readAhead(buffer, from, bodyLength - from, bodyStart + from);
+    else await framing.cursor.readAsync(buffer, from, to - from, bodyStart + from);
   }
+}
+
+/**
+ * The first row (0-based, within the batch) whose ts is below the one before
+ * it, the row before the batch's first being (hi, lo); -1 when none. A
+ * function of its own, which the JIT optimizes whole (inline in the batch
+ * generator the loop measured twice as slow).
+ */
+function tsBackwardsAt(ts: Uint32Array, n: number, hi: number, lo: number): number {
+  for (let i = 0; i < n; i++) {
+    const h = ts[2 * i + 1];
+    const l = ts[2 * i];
+    if (h < hi || (h === hi && l < lo)) return i;
+    hi = h;
+    lo = l;
+  }
+  return -1;
 }
 
 /** What a path that is no regular file is, as the refusal says it, or null for a regular file. */
@@ -144,13 +180,16 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
   /** The body read under way, if any: close() waits for it, so that the descriptor is not closed under a read. */
   let reading: Promise<void> | null = null;
 
-  // A batch's columns are views of one of three body buffers, used in turn.
-  // While the consumer works on a batch, the next one's body is already being
-  // read (on libuv's thread pool, so that the copy from the file overlaps the
-  // replay), into the buffer after; so, as with two buffers and no read
-  // ahead, a batch stays valid until the one after the next is handed out.
+  // A batch's columns are views of one of BODIES body buffers, used in turn.
+  // Once a batch's body is in, the next one's starts to be read (on libuv's
+  // thread pool, so that the copy from the file overlaps the checks and the
+  // replay) into the buffer after, before this one is checked and handed
+  // out; so, as with two buffers and no read ahead, a batch stays valid
+  // until the one after the next is handed out.
   async function* batches(): AsyncGenerator<EventBatch> {
-    const bodies = [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)];
+    const bodies: Uint8Array[] = Array.from({ length: BODIES }, () => new Uint8Array(0));
+    // With each body, the space its op codes are decoded into when they are not the body's own bytes.
+    const opSpaces: Uint8Array[] = Array.from({ length: BODIES }, () => new Uint8Array(0));
     let which = 0;
     let opDictionary: OpDictionary | undefined;
     let row = 0;
@@ -165,6 +204,9 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
       starts: number[];
       where: string;
       body: Uint8Array;
+      opSpace: Uint8Array;
+      /** The op dictionary as the batch's place in the file has it (dictionary batches after it are applied before it is decoded). */
+      dictionary: OpDictionary | undefined;
       read: Promise<void>;
     }
     /**
@@ -196,15 +238,21 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
         batch++;
         if (h.length === 0) continue; // an empty batch holds no rows
         if (h.codec !== Codec.None) await loadCodec(h.codec);
-        if (bodies[which].length < length) bodies[which] = new Uint8Array(Math.ceil(length * 1.25));
-        const body = bodies[which].subarray(0, length);
-        which = (which + 1) % 3;
+        // Room for the body and for the next message's first bytes after it (readAhead).
+        if (bodies[which].length < length + WINDOW_BYTES) bodies[which] = new Uint8Array(Math.ceil(length * 1.25) + WINDOW_BYTES);
+        const buffer = bodies[which];
+        const body = buffer.subarray(0, length);
+        if (opSpaces[which].length < h.length) opSpaces[which] = new Uint8Array(Math.ceil(h.length * 1.25));
+        const opSpace = opSpaces[which];
+        which = (which + 1) % BODIES;
         const read =
-          h.codec !== Codec.None ? framing.cursor.readAsync(body, 0, length, m.bodyStart) : readColumnBuffers(framing, layout, h, starts, m.bodyStart, body);
+          h.codec !== Codec.None
+            ? framing.cursor.readAhead(buffer, 0, length, m.bodyStart)
+            : readColumnBuffers(framing, layout, h, starts, m.bodyStart, length, buffer);
         // Settled here too, so that a failed read ahead the consumer never asks for is no unhandled rejection.
         read.catch(() => {});
         reading = read;
-        return { h, starts, where, body, read };
+        return { h, starts, where, body, opSpace, dictionary: opDictionary, read };
       }
       return null;
     };
@@ -224,8 +272,8 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
           if (err) throw err;
           if (next === null) return;
           await next.read;
-          cols = decodeColumns(layout, next.h, next.body, next.starts, opDictionary, row, next.where);
           pending = settle(ahead());
+          cols = decodeColumns(layout, next.h, next.body, next.starts, next.dictionary, row, next.where, next.opSpace);
         } catch (err) {
           if (err instanceof FormatError) throw traceError(label, err.message);
           throw err;
@@ -233,21 +281,16 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
         const n = cols.length;
         // ts must not go backwards within a file.
         const t = cols.ts;
-        let hi = lastTsHi;
-        let lo = lastTsLo;
-        for (let i = 0; i < n; i++) {
-          const h = t[2 * i + 1];
-          const l = t[2 * i];
-          if (h < hi || (h === hi && l < lo)) {
-            const prev = BigInt(hi) * 4294967296n + BigInt(lo);
-            const cur = BigInt(h) * 4294967296n + BigInt(l);
-            throw traceError(label, `column "ts" goes backwards at row ${row + i} (${cur} after ${prev})`);
-          }
-          hi = h;
-          lo = l;
+        const back = tsBackwardsAt(t, n, lastTsHi, lastTsLo);
+        if (back >= 0) {
+          const prev = back === 0 ? BigInt(lastTsHi) * 4294967296n + BigInt(lastTsLo) : BigInt(t[2 * back - 1]) * 4294967296n + BigInt(t[2 * back - 2]);
+          const cur = BigInt(t[2 * back + 1]) * 4294967296n + BigInt(t[2 * back]);
+          throw traceError(label, `column "ts" goes backwards at row ${row + back} (${cur} after ${prev})`);
         }
-        lastTsHi = hi;
-        lastTsLo = lo;
+        if (n > 0) {
+          lastTsHi = t[2 * n - 1];
+          lastTsLo = t[2 * n - 2];
+        }
         // A literal of one fixed shape, not a spread of `cols`: the batch's
         // columns then sit in the object itself, and the consumers' loops load
         // them as fast as from any other batch (a spread object measured 3 to 4
