@@ -52,6 +52,14 @@ export class MessageCursor {
   private readonly window = new Uint8Array(WINDOW_BYTES);
   private windowAt = 0;
   private windowLength = 0;
+  /**
+   * The metadata bytes last parsed and what they said: a message whose
+   * metadata is the same bytes is that message again (a trace's full batches
+   * all have the same header, offsets relative to their own bodies), and is
+   * not parsed anew.
+   */
+  private lastMeta: Buffer | null = null;
+  private lastMessage: Message | null = null;
 
   /** Messages in the file region [0, end): the file's end, or its footer in the file format. */
   constructor(
@@ -146,7 +154,13 @@ export class MessageCursor {
     if (metaLength < 0 || metaLength > room) throw new FormatError(`the message at byte ${start} says its metadata is ${metaLength} bytes, but ${room} remain`);
     const meta = Buffer.allocUnsafe(metaLength);
     this.read(meta, 0, metaLength, start + headLength);
-    const message = parseMessage(meta, start + headLength);
+    let message: Message;
+    if (this.lastMessage !== null && this.lastMeta!.equals(meta)) message = this.lastMessage;
+    else {
+      message = parseMessage(meta, start + headLength);
+      this.lastMeta = meta;
+      this.lastMessage = message;
+    }
     const bodyStart = start + headLength + metaLength;
     if (message.bodyLength > this.end - bodyStart)
       throw new FormatError(

@@ -42,6 +42,25 @@ export function notArrow(head: Buffer): string {
   return 'not an Arrow IPC file or stream';
 }
 
+/**
+ * checkBatchHeader for a walk over a file's messages: a header the cursor
+ * hands out again (the same metadata bytes as the message before it,
+ * MessageCursor.at) has the same answer, and is not checked again.
+ */
+function batchHeaderChecker(layout: Layout): (h: RecordBatchHeader, bodyLength: number, where: string) => number[] {
+  let last: RecordBatchHeader | null = null;
+  let lastBodyLength = -1;
+  let lastStarts: number[] = [];
+  return (h, bodyLength, where) => {
+    if (h !== last || bodyLength !== lastBodyLength) {
+      lastStarts = checkBatchHeader(layout, h, bodyLength, where);
+      last = h;
+      lastBodyLength = bodyLength;
+    }
+    return lastStarts;
+  };
+}
+
 /** The file's framing, schema layout and metadata: everything checked before the first row. */
 function openChecked(fd: number, size: number, label: string): { framing: Framing; layout: Layout; meta: TraceMetadata } {
   if (size === 0) throw traceError(label, 'the file is empty');
@@ -57,9 +76,10 @@ function openChecked(fd: number, size: number, label: string): { framing: Framin
     // The whole file's framing, before any row: every message where it
     // should be, every batch's buffers inside its body and sized for its rows.
     let batch = 0;
+    const check = batchHeaderChecker(layout);
     for (const m of framing.messages()) {
       if (m.message.dictionary) dictionaryValue(layout, m);
-      else checkBatchHeader(layout, m.message.batch!, m.message.bodyLength, `record batch ${batch++} at byte ${m.start}`);
+      else check(m.message.batch!, m.message.bodyLength, `record batch ${batch++} at byte ${m.start}`);
     }
     return { framing, layout, meta };
   } catch (err) {
@@ -197,6 +217,7 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     let lastTsHi = 0;
     let lastTsLo = 0;
     const messages = framing.messages();
+    const check = batchHeaderChecker(layout);
 
     /** A record batch with rows whose body is being read, ready to decode once `read` settles. */
     interface Next {
@@ -234,7 +255,7 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
         }
         const h = m.message.batch!;
         const where = `record batch ${batch} at byte ${m.start}`;
-        const starts = checkBatchHeader(layout, h, length, where);
+        const starts = check(h, length, where);
         batch++;
         if (h.length === 0) continue; // an empty batch holds no rows
         if (h.codec !== Codec.None) await loadCodec(h.codec);
