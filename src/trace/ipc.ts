@@ -122,8 +122,23 @@ export class MessageCursor {
    * at() then takes with no read of its own.
    */
   async readAhead(buf: Uint8Array, offset: number, length: number, at: number): Promise<void> {
-    const extra = Math.max(0, Math.min(WINDOW_BYTES, this.end - at - length, buf.length - offset - length));
-    const got = await this.readAsyncSome(buf, offset, length, length + extra, at);
+    const got = await this.readAsyncSome(buf, offset, length, length + this.roomAfter(buf, offset, length, at), at);
+    this.keep(buf, offset, length, got, at);
+  }
+
+  /** As readAhead(), here and now. */
+  readAheadSync(buf: Uint8Array, offset: number, length: number, at: number): void {
+    const got = this.readSome(buf, offset, length, length + this.roomAfter(buf, offset, length, at), at);
+    this.keep(buf, offset, length, got, at);
+  }
+
+  /** How many bytes after the range readAhead takes: up to WINDOW_BYTES, inside the region and `buf`. */
+  private roomAfter(buf: Uint8Array, offset: number, length: number, at: number): number {
+    return Math.max(0, Math.min(WINDOW_BYTES, this.end - at - length, buf.length - offset - length));
+  }
+
+  /** What a readAhead brought in after its range becomes the window. */
+  private keep(buf: Uint8Array, offset: number, length: number, got: number, at: number): void {
     if (got > length) {
       this.window.set(buf.subarray(offset + length, offset + got));
       this.windowAt = at + length;

@@ -107,36 +107,38 @@ const BODIES = 4;
 const READ_THROUGH_BYTES = 64 << 10;
 
 /**
- * An uncompressed batch's body as the trace columns need it: the byte
- * ranges of their buffers are read, each to its own offset in the body
- * buffer, and the buffers of columns the trace does not use (a writer's
- * extra columns) are not copied; a gap of up to READ_THROUGH_BYTES between
- * two ranges is read with them. What is not read is never looked at
- * (decodeColumns reads the trace columns' buffers only). The last range,
- * when it reaches the body's end, brings in the next message's prefix and
- * metadata with it (MessageCursor.readAhead): `buffer` is the body's buffer
- * whole, with room after the body.
+ * A batch's body, into `buffer` (with room after the body) from its start:
+ * a compressed one whole; an uncompressed one as the trace columns need it:
+ * the byte ranges of their buffers are read, each to its own offset, and the
+ * buffers of columns the trace does not use (a writer's extra columns) are
+ * not copied; a gap of up to READ_THROUGH_BYTES between two ranges is read
+ * with them. What is not read is never looked at (decodeColumns reads the
+ * trace columns' buffers only). The read that reaches the body's end
+ * brings in the next message's prefix and metadata with it
+ * (MessageCursor.readAhead). `now`: read here and now, not on the thread
+ * pool (the settled promise says so).
  */
-async function readColumnBuffers(
-  framing: Framing,
-  layout: Layout,
-  h: RecordBatchHeader,
-  starts: number[],
-  bodyStart: number,
-  bodyLength: number,
-  buffer: Uint8Array,
-): Promise<void> {
+async function readBody(framing: Framing, layout: Layout, m: MessageAt, starts: number[], buffer: Uint8Array, now: boolean): Promise<void> {
+  const h = m.message.batch!;
+  const bodyLength = m.message.bodyLength;
   const ranges: [number, number][] = [];
-  for (const c of layout.columns)
-    for (let b = starts[c.node]; b < starts[c.node + 1]; b++)
-      if (h.buffers[2 * b + 1] > 0) ranges.push([h.buffers[2 * b], h.buffers[2 * b] + h.buffers[2 * b + 1]]);
+  if (h.codec !== Codec.None) ranges.push([0, bodyLength]);
+  else
+    for (const c of layout.columns)
+      for (let b = starts[c.node]; b < starts[c.node + 1]; b++)
+        if (h.buffers[2 * b + 1] > 0) ranges.push([h.buffers[2 * b], h.buffers[2 * b] + h.buffers[2 * b + 1]]);
   ranges.sort((x, y) => x[0] - y[0]);
+  const cursor = framing.cursor;
   for (let i = 0; i < ranges.length;) {
     const from = ranges[i][0];
     let to = ranges[i][1];
     for (i++; i < ranges.length && ranges[i][0] <= to + READ_THROUGH_BYTES; i++) to = Math.max(to, ranges[i][1]);
-    if (i === ranges.length && to + READ_THROUGH_BYTES >= bodyLength) await framing.cursor.readAhead(buffer, from, bodyLength - from, bodyStart + from);
-    else await framing.cursor.readAsync(buffer, from, to - from, bodyStart + from);
+    const at = m.bodyStart + from;
+    if (i === ranges.length && to + READ_THROUGH_BYTES >= bodyLength) {
+      if (now) cursor.readAheadSync(buffer, from, bodyLength - from, at);
+      else await cursor.readAhead(buffer, from, bodyLength - from, at);
+    } else if (now) cursor.read(buffer, from, to - from, at);
+    else await cursor.readAsync(buffer, from, to - from, at);
   }
 }
 
@@ -211,6 +213,7 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     // With each body, the space its op codes are decoded into when they are not the body's own bytes.
     const opSpaces: Uint8Array[] = Array.from({ length: BODIES }, () => new Uint8Array(0));
     let which = 0;
+    let firstBody = true;
     let opDictionary: OpDictionary | undefined;
     let row = 0;
     let batch = 0;
@@ -266,10 +269,11 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
         if (opSpaces[which].length < h.length) opSpaces[which] = new Uint8Array(Math.ceil(h.length * 1.25));
         const opSpace = opSpaces[which];
         which = (which + 1) % BODIES;
-        const read =
-          h.codec !== Codec.None
-            ? framing.cursor.readAhead(buffer, 0, length, m.bodyStart)
-            : readColumnBuffers(framing, layout, h, starts, m.bodyStart, length, buffer);
+        // The first body is read here and now: nothing would overlap its read (the
+        // consumer waits for it), and a hand-off to the thread pool costs a wait
+        // for a thread to run (tens of ms on a loaded machine).
+        const read = readBody(framing, layout, m, starts, buffer, firstBody);
+        firstBody = false;
         // Settled here too, so that a failed read ahead the consumer never asks for is no unhandled rejection.
         read.catch(() => {});
         reading = read;
