@@ -9,7 +9,7 @@
 // (`scan`): a file's footer blocks, or a stream's chain of messages, walking
 // the metadata only (bodies are skipped, so the check costs one small read a
 // message: the prefix and the metadata come in one read through the cursor's
-// window). A batch's body is read later into one of four reused buffers
+// window). A batch's body is read later into one of three reused buffers
 // (reader.ts), with the next message's first bytes in the same read.
 import fs from 'node:fs';
 import { promisify } from 'node:util';

@@ -4,7 +4,7 @@
 // checked when it is opened, before any row is handed out (ipc.ts), and
 // each batch's buffers and values when it is read (columns.ts). Every
 // rejection is one InputError naming the file and the byte, batch or row.
-// Memory is bounded by the largest batch: four body buffers are reused.
+// Memory is bounded by the largest batch: three body buffers are reused.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
@@ -97,11 +97,11 @@ function dictionaryValue(layout: Layout, m: MessageAt) {
 }
 
 /**
- * Body buffers a file's batches take in turn: the one handed out, the one
- * before it (valid until the one after the next is handed out), the one
- * being checked and the one being read.
+ * Body buffers a file's batches take in turn: the batch handed out last, the
+ * one before it (the consumer may hold it while it asks for the next: as
+ * with two buffers and no read ahead), and the next one, being read.
  */
-const BODIES = 4;
+const BODIES = 3;
 
 /** A gap between two column buffers that is read through rather than skipped: a read costs more than copying this much. */
 const READ_THROUGH_BYTES = 64 << 10;

@@ -220,6 +220,63 @@ describe('trace round trip', () => {
     expect((await readAll([f])).rows.map((r) => r.op)).toEqual(['map', 'unmap', 'map', 'flush', 'dma_write']);
   });
 
+  it('a batch stays as it was handed out while the next one is read and decoded (body buffers and decoded op codes reused in turn)', async () => {
+    // Reader.ts reads the next batch's body while this one is checked, and
+    // decodes ops from a dictionary in another order, or from strings, into
+    // a space kept with each body buffer: the batch the consumer holds when
+    // it asks for the next must not change under it.
+    const NAMES = ['dma_read', 'dma_write', 'map', 'unmap', 'attach', 'detach', 'flush'];
+    const ROWS = 500;
+    const BATCHES = 7;
+    const opsOf = (k: number) => Array.from({ length: ROWS }, (_, i) => NAMES[(i + 3 * k) % NAMES.length]);
+    const tableOf = (k: number, op: A.Vector) =>
+      new A.Table({
+        ...goodColumns(ROWS),
+        ts: A.makeVector(BigUint64Array.from({ length: ROWS }, (_, i) => BigInt(k * ROWS + i))),
+        op,
+        domain: A.makeVector(Uint32Array.from({ length: ROWS }, () => k)),
+      }).batches[0];
+    const writeBatches = (f: string, op: (k: number) => A.Vector) => {
+      const writer = new A.RecordBatchStreamWriter();
+      for (let k = 0; k < BATCHES; k++) writer.write(tableOf(k, op(k)));
+      writer.finish();
+      fs.writeFileSync(f, writer.toUint8Array(true));
+    };
+    const ours = path.join(dir, 'held-ours.arrows');
+    await writeTrace(
+      ours,
+      {},
+      Array.from({ length: BATCHES }, (_, k) => batchOf(opsOf(k).map((op, i) => ({ ts: k * ROWS + i, op: op as Ev['op'], domain: k })))),
+    );
+    // A dictionary in order of first appearance (not code order), sent anew with each batch; and plain strings.
+    const reordered = path.join(dir, 'held-dictionary.arrows');
+    const dictType = new A.Dictionary(new A.Utf8(), new A.Int32(), 0);
+    writeBatches(reordered, (k) => A.vectorFromArray(opsOf(k), dictType));
+    const strings = path.join(dir, 'held-strings.arrows');
+    const utf8 = new A.Utf8();
+    writeBatches(strings, (k) => A.vectorFromArray(opsOf(k), utf8));
+    for (const f of [ours, reordered, strings]) {
+      const t = await openTrace([f]);
+      let held: { b: EventBatch; op: number[]; domain: number[]; ts: number[] } | null = null;
+      let batches = 0;
+      for await (const b of t.batches()) {
+        if (held) {
+          expect(Array.from(held.b.op.subarray(0, ROWS)), f).toEqual(held.op);
+          expect(Array.from(held.b.domain.subarray(0, ROWS)), f).toEqual(held.domain);
+          expect(Array.from(held.b.ts.subarray(0, 2 * ROWS)), f).toEqual(held.ts);
+        }
+        expect(
+          Array.from(b.op.subarray(0, ROWS), (c) => NAMES[c]),
+          f,
+        ).toEqual(opsOf(batches));
+        held = { b, op: Array.from(b.op.subarray(0, ROWS)), domain: Array.from(b.domain.subarray(0, ROWS)), ts: Array.from(b.ts.subarray(0, 2 * ROWS)) };
+        batches++;
+      }
+      await t.close();
+      expect(batches, f).toBe(BATCHES);
+    }
+  });
+
   it('reads batches past the size of its read buffers, many in a row', async () => {
     const f = path.join(dir, 'sizes.arrows');
     const sizes = [1, 70000, 3, 130000, 2];
