@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
-import { pagingRunSource } from '../../src/model/specialize.js';
+import { narrowRunSource, pagingRunSource } from '../../src/model/specialize.js';
 import { buildSummary } from '../../src/stats/summary.js';
 import { stableStringify } from '../../src/json.js';
 import { Rng } from '../../src/workloads/rng.js';
@@ -30,6 +30,32 @@ function withWalkCaches(seed: number, config: Record<string, unknown>): Record<s
 }
 
 const GROUPS = Array.from({ length: 10 }, (_, g) => [g * 20 + 1, g * 20 + 20] as const);
+
+/** The iova at which rows stop being narrow (specialize.ts NARROW_IOVA_HI: a high word of 512). */
+const NARROW_IOVA_END = 2 ** 41;
+
+/**
+ * A randomCase whose runs start in the narrow run (specialize.ts hasNarrowRun:
+ * no device TLB or walk caches, lru or fifo) and cross out of it: half the
+ * cases move every address by 2^41 − 1G, so that the 1G address lands on
+ * the first wide row and those below it on the last narrow ones; a few DMAs
+ * are 256 MiB, the narrow run's first size too large.
+ */
+function narrowCase(seed: number): { events: Ev[]; config: Record<string, unknown>; meta: Meta } {
+  const { events, config, meta } = randomCase(seed);
+  const rng = new Rng(seed * 4111);
+  const devices = Object.fromEntries(Object.entries(config.devices as Record<string, object>).map(([d, e]) => [d, { ...e, devtlb: false }]));
+  const policy = rng.chance(0.5) ? 'lru' : 'fifo';
+  const shift = rng.chance(0.5) ? NARROW_IOVA_END - 2 ** 30 : 0;
+  const moved = events.map((e) => {
+    const out = { ...e };
+    if (typeof e.iova === 'number') out.iova = e.iova + shift;
+    if (typeof e.paddr === 'number') out.paddr = e.paddr + shift;
+    if ((e.op === 'dma_read' || e.op === 'dma_write') && rng.chance(0.03)) out.size = 2 ** 28;
+    return out;
+  });
+  return { events: moved, config: { ...config, devices, iotlb: { ...(config.iotlb as object), policy } }, meta };
+}
 
 describe('specialized paging run equals the generic loop', () => {
   it.each(GROUPS)('random traces, seeds %i..%i: identical summaries', (first, last) => {
@@ -66,6 +92,39 @@ describe('specialized paging run equals the generic loop', () => {
       const want = summaryOf(events, cfg, meta, true);
       const got = summaryOf(events, cfg, meta, false);
       if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+    }
+  });
+
+  it.each(GROUPS.slice(0, 5))('narrow runs crossing into wide rows, seeds %i..%i: identical summaries', (first, last) => {
+    for (let seed = first; seed <= last; seed++) {
+      const { events, config, meta } = narrowCase(seed);
+      const want = summaryOf(events, config, meta, true);
+      const got = summaryOf(events, config, meta, false);
+      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+    }
+  });
+
+  it('the narrow run makes no call and no double page arithmetic in its loop', () => {
+    for (const policy of ['lru', 'fifo'] as const) {
+      for (const ways of [4, 16]) {
+        const src = narrowRunSource({
+          orders: [18, 9, 0],
+          sets: 16,
+          ways,
+          policy,
+          levels: 4,
+          granuleOrder: 0,
+          bitsPerLevel: 9,
+          devtlb: false,
+          walkCaches: false,
+          lanes: false,
+        });
+        const loop = src.slice(src.indexOf('for (;;)'), src.lastIndexOf('pol.clock = clock')).replace(/\/\/.*$/gm, '');
+        const calls = [...loop.matchAll(/([\w.]+)\s*\(/g)].map((m) => m[1]).filter((w) => !['if', 'for', 'while'].includes(w));
+        expect(calls).toEqual([]);
+        expect(loop).not.toContain('Math.');
+        expect(loop).not.toContain('POW2');
+      }
     }
   });
 
