@@ -304,11 +304,12 @@ function recordSource(base: string, order: string, phys: string): string {
 /**
  * The page-table walk of PageTablePool.lookup of page `v`, one level a step,
  * from `table` (the domain's root): leaves `p` (< 0: a leaf of order -p-1,
- * 0 or more: none) and `kk`, the entry it ended at. The format's parameters
- * are constants here (x86: 9 bits, 512 entries; LPAE: g − 3 bits). `small`
- * as pageOf.
+ * 0 or more: none) and `kk`, the entry it ended at, and in `cost` (when
+ * named) the entries it read: PageTablePool.walkAccesses of a leaf found
+ * (levels − leafLevel + 1). The format's parameters are constants here (x86:
+ * 9 bits, 512 entries; LPAE: g − 3 bits). `small` as pageOf.
  */
-function walkSource(s: PagingRunShape, v: string, small: string | null, label: string): string {
+function walkSource(s: PagingRunShape, v: string, small: string | null, label: string, cost?: string): string {
   const entries = 2 ** s.bitsPerLevel;
   const mask = entries - 1;
   const levels: string[] = [];
@@ -318,7 +319,7 @@ function walkSource(s: PagingRunShape, v: string, small: string | null, label: s
     levels.push(`
           kk = table * ${entries} + (${idx} & ${mask});
           p = ptr[kk];
-          if (p <= 0) break ${label};${level > 1 ? '\n          table = p;' : ''}`);
+          if (p <= 0) ${cost === undefined ? `break ${label};` : `{ ${cost} = ${s.levels - level + 1}; break ${label}; }`}${level > 1 ? '\n          table = p;' : ''}`);
   }
   return `${label}: {${levels.join('')}
         }`;
@@ -490,9 +491,9 @@ export function narrowRunSource(s: PagingRunShape): string {
         continue;
       }
       if (ghost) invalidatedMisses++;
-      let table = root, kk = 0, p = 0;
+      let table = root, kk = 0, p = 0, cost = 0;
       if (a < limitPfn) {
-        ${walkSource(s, 'a', null, 'walk')}
+        ${walkSource(s, 'a', null, 'walk', 'cost')}
       }
       if (p >= 0) {
         faults++; // one fault; the rest of the access is dropped
@@ -502,7 +503,7 @@ export function narrowRunSource(s: PagingRunShape): string {
       const base = order < ${NARROW_ORDER} ? (a >> order) << order : 0;
       const phys = pphys[kk];
       walks++;
-      walkAccesses += ${walkCostSource(s)};
+      walkAccesses += cost;
       orderLookups[order]++;
       ${fillSource(s, true)}
       if (order >= ${NARROW_ORDER}) break; // the next page is past the row's last
