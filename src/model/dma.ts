@@ -178,9 +178,12 @@ export class DmaPath {
       let bytes = 0;
       if (narrow !== null) {
         // The narrow run takes the rows it can; the run goes on from the first it cannot.
-        end = narrow(x, start, n);
-        bytes = x.bytes;
-        for (let j = 0; j < x.nn; j++) x.iotlb.noteOrder(x.noted[j]);
+        end = start;
+        do {
+          end = narrow(x, end, n);
+          bytes += x.bytes;
+          for (let j = 0; j < x.nn; j++) x.iotlb.noteOrder(x.noted[j]);
+        } while (x.more);
         if (x.wide) {
           end = run(x, end, n);
           bytes += x.bytes;

@@ -98,6 +98,8 @@ export class PagingRunContext {
   nn = 0;
   /** Set by the narrow run: it stopped before a row it cannot take, the run goes on there. */
   wide = false;
+  /** Set by the narrow run: it stopped at its NARROW_CALL_ROWS-th row, a row of the run, which another call takes on. */
+  more = false;
 
   growStream(): void {
     const cap = this.sPfn.length * 2;
@@ -181,6 +183,13 @@ function pageOf(v: string, order: number, small: string | null): string {
 const NARROW_ORDER = 30;
 const NARROW_IOVA_HI = 512;
 const NARROW_SIZE = 2 ** 28;
+/**
+ * Rows a call of the narrow run takes at most (x.more: the run goes on in
+ * another call). Calls stay short, so that the compiler's first code is
+ * taken by the next call instead of a second compilation entering the
+ * loop in progress (on-stack replacement), which costs as much CPU again.
+ */
+const NARROW_CALL_ROWS = 128;
 
 /**
  * Locals for table `t`: its entry arrays, order counts, policy and (in a local
@@ -453,7 +462,8 @@ export function narrowRunSource(s: PagingRunShape): string {
   const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;${RUN_END_LOCALS}
   let lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0, nn = 0;
-  let bytes = 0, bytesG = 0, row = start, wide = false;
+  let bytes = 0, bytesG = 0, row = start, wide = false, more = false;
+  const stop = start + ${NARROW_CALL_ROWS};
   for (;;) {
     const hi = iovas[2 * row + 1], lo = iovas[2 * row], sizeLo = sizes[2 * row];
     if (hi >= ${NARROW_IOVA_HI} || sizeLo >= ${NARROW_SIZE} || sizes[2 * row + 1] !== 0) {
@@ -509,9 +519,14 @@ export function narrowRunSource(s: PagingRunShape): string {
       if (order >= ${NARROW_ORDER}) break; // the next page is past the row's last
       a = base + (1 << order);
     }${RUN_END}
+    if (row === stop) {
+      more = true;
+      break;
+    }
   }
   pol.clock = clock;
   x.nn = nn;
+  x.more = more;
   x.bytes = bytesG * 1073741824 + bytes;
   x.wide = wide;
   c.addRun(x.devBase, dom * ${DOMAIN_FIELDS}, 0, 0, lookups, hits, stale, invalidatedMisses, walks, walkAccesses, faults);

@@ -57,6 +57,39 @@ function narrowCase(seed: number): { events: Ev[]; config: Record<string, unknow
   return { events: moved, config: { ...config, devices, iotlb: { ...(config.iotlb as object), policy } }, meta };
 }
 
+/**
+ * One device's runs of hundreds of DMAs over a few 4K and 2M pages, some of
+ * them wide (2^47) and some unmapped, some of the runs cut by flush-queue
+ * deadlines (lazy mode) or by an unmap.
+ */
+function longRunCase(seed: number): { events: Ev[]; config: Record<string, unknown>; meta: Meta } {
+  const rng = new Rng(seed * 7);
+  const K4 = 0x1000;
+  const M2 = 0x200000;
+  const pages = [0, K4, 5 * K4, 64 * K4, 2 ** 40, 2 ** 40 + 3 * M2, 2 ** 47, 2 ** 47 + M2];
+  const config = {
+    pageSizes: ['4K', '2M'],
+    iotlb: { sets: [1, 2, 4][rng.int(3)], ways: [1, 2, 4, 16][rng.int(4)], policy: rng.chance(0.5) ? 'lru' : 'fifo' },
+    invalidation: { mode: rng.chance(0.5) ? 'lazy' : 'strict', fqSize: 4, fqTimeoutNs: [50, 5000][rng.int(2)] },
+  };
+  let ts = 0;
+  const events: Ev[] = [{ ts, op: 'attach', device: 0x100, pasid: 0, domain: 1 }];
+  for (const iova of pages)
+    if (rng.chance(0.8)) events.push({ ts, op: 'map', domain: 1, iova, paddr: iova + M2, size: iova % M2 === 0 && rng.chance(0.5) ? M2 : K4 });
+  for (let burst = 0; burst < 4; burst++) {
+    const rows = 100 + rng.int(500);
+    for (let i = 0; i < rows; i++) {
+      ts += 1 + rng.int(20);
+      const iova = pages[rng.int(pages.length)] + (rng.chance(0.3) ? rng.int(512) * K4 : 0);
+      events.push({ ts, op: rng.chance(0.5) ? 'dma_read' : 'dma_write', device: 0x100, pasid: 0, iova, size: [64, K4, 3 * K4][rng.int(3)] });
+    }
+    const iova = pages[rng.int(pages.length)];
+    events.push({ ts, op: 'unmap', domain: 1, iova, size: K4 });
+    events.push({ ts, op: 'map', domain: 1, iova, paddr: iova, size: K4 });
+  }
+  return { events, config, meta: { domains: { 1: 'paging' } } };
+}
+
 describe('specialized paging run equals the generic loop', () => {
   it.each(GROUPS)('random traces, seeds %i..%i: identical summaries', (first, last) => {
     for (let seed = first; seed <= last; seed++) {
@@ -98,6 +131,15 @@ describe('specialized paging run equals the generic loop', () => {
   it.each(GROUPS.slice(0, 5))('narrow runs crossing into wide rows, seeds %i..%i: identical summaries', (first, last) => {
     for (let seed = first; seed <= last; seed++) {
       const { events, config, meta } = narrowCase(seed);
+      const want = summaryOf(events, config, meta, true);
+      const got = summaryOf(events, config, meta, false);
+      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+    }
+  });
+
+  it.each([1, 21, 41])('long runs (more rows than a narrow call takes, specialize.ts NARROW_CALL_ROWS), seeds %i..: identical summaries', (first) => {
+    for (let seed = first; seed < first + 20; seed++) {
+      const { events, config, meta } = longRunCase(seed);
       const want = summaryOf(events, config, meta, true);
       const got = summaryOf(events, config, meta, false);
       if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
