@@ -449,8 +449,9 @@ export function hasNarrowRun(s: PagingRunShape): boolean {
  * int32 (NARROW_ORDER): the same probe, walk and fill as pagingRunSource,
  * on int32 pages, and a loop without calls, so that the compiler keeps
  * every array's checks out of it and no page number is a double (boxed
- * across the loop in on-stack-replaced code). A stale hit's check walks
- * inline; a first entry of an order is noted by DmaPath.run after it. It stops
+ * across the loop in on-stack-replaced code). A hit that may be stale is
+ * checked by the miss's walk (inline); a first entry of an order is noted by
+ * DmaPath.run after the call. It stops
  * before a row it cannot take (x.wide set): pagingRunSource goes on from
  * there. The bytes are counted in int32 parts (bytesG units of 2^30).
  */
@@ -480,30 +481,34 @@ export function narrowRunSource(s: PagingRunShape): string {
     const last = a + (((lo & 4095) + (sizeLo === 0 ? 1 : sizeLo) - 1) >> 12);
     while (a <= last) {
       lookups++;${probeSource(s, true)}
+      // The page walked: a miss's, or the base of a hit that may be stale
+      // (one walk in the source for both, the loop's code stays smaller).
+      let w = a;
       if (k >= 0) {
         hits++;
         orderLookups[ho]++;
         orderHits[ho]++;
-        if (tUnmapped[k] >= 0 || tOwner[k] !== dom) {
-          // As DmaPath.genericRun: remapped alike, or a stale hit (PageTablePool.lookup of hb, inline).
-          let table = root, kk = 0, p = 0;
-          if (hb < limitPfn) {
-            ${walkSource(s, 'hb', null, 'check')}
-          }
-          if (p < 0 && -p - 1 === ho && pphys[kk] === tPhys[k]) {
-            if (tOwner[k] === dom) tUnmapped[k] = -1;
-          } else {
-            stale++;
-          }
+        if (tUnmapped[k] < 0 && tOwner[k] === dom) {
+          if (ho >= ${NARROW_ORDER}) break; // the next page is past the row's last
+          a = hb + (1 << ho);
+          continue;
         }
-        if (ho >= ${NARROW_ORDER}) break; // the next page is past the row's last
+        w = hb;
+      } else if (ghost) invalidatedMisses++;
+      let table = root, kk = 0, p = 0, cost = 0;
+      if (w < limitPfn) {
+        ${walkSource(s, 'w', null, 'walk', 'cost')}
+      }
+      if (k >= 0) {
+        // As DmaPath.genericRun: remapped alike (PageTablePool.lookup of hb finds the same leaf), or a stale hit.
+        if (p < 0 && -p - 1 === ho && pphys[kk] === tPhys[k]) {
+          if (tOwner[k] === dom) tUnmapped[k] = -1;
+        } else {
+          stale++;
+        }
+        if (ho >= ${NARROW_ORDER}) break;
         a = hb + (1 << ho);
         continue;
-      }
-      if (ghost) invalidatedMisses++;
-      let table = root, kk = 0, p = 0, cost = 0;
-      if (a < limitPfn) {
-        ${walkSource(s, 'a', null, 'walk', 'cost')}
       }
       if (p >= 0) {
         faults++; // one fault; the rest of the access is dropped
