@@ -218,8 +218,10 @@ function probeSource(s: TableShape, narrow = false): string {
   const W = s.ways;
   const MASK = s.sets - 1;
   // The policy's own statements (caches/replacement.ts POLICY_RULES).
-  // The narrow run keeps the hit's base and order (an int32 and a constant) for after the probe.
-  const onHit = (way: string) => `${narrow ? 'hb = base; ho = ORDER; ' : ''}${policyVariant(s.policy, W).source.hit(`page & ${MASK}`, way)}`;
+  // The narrow run keeps the hit's base and order (an int32 and a constant)
+  // and refreshes the policy's state once after the probe, not in each way's block.
+  const policy = policyVariant(s.policy, W).source;
+  const onHit = (way: string) => (narrow ? 'hb = base; ho = ORDER;' : policy.hit(`page & ${MASK}`, way));
   // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
   const ways =
     W <= UNROLL_WAYS
@@ -252,11 +254,18 @@ function probeSource(s: TableShape, narrow = false): string {
         }`,
     )
     .join('');
+  const hitOnce = narrow
+    ? `
+      if (k >= 0) {
+        const i = k, hs = (k / ${W}) | 0;
+        ${policy.hit('hs', `i - hs * ${W}`)}
+      }`
+    : '';
   return `
       let k = -1;${narrow ? '\n      let hb = 0, ho = 0;' : ''}
       let ghost = false;
       probe: {${probes}
-      }`;
+      }${hitOnce}`;
 }
 
 /** SetAssocTable.fill of the leaf (base, order, phys) for `tag` and `dom`: the set's first invalid way, else the policy's victim. */
