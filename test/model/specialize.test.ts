@@ -19,6 +19,16 @@ function summaryOf(events: Ev[], config: object, meta: Meta, generic: boolean): 
   return stableStringify(buildSummary(r, ['t']));
 }
 
+/** Replays the cases of seeds first..last both ways: their summaries must be the same. */
+function expectSameBothWays(first: number, last: number, caseOf: (seed: number) => { events: Ev[]; config: object; meta: Meta }): void {
+  for (let seed = first; seed <= last; seed++) {
+    const { events, config, meta } = caseOf(seed);
+    const want = summaryOf(events, config, meta, true);
+    const got = summaryOf(events, config, meta, false);
+    if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+  }
+}
+
 /**
  * What randomCase leaves out: half the cases get walk caches and a larger
  * IOTLB, a third 16 ways, more than the generated code unrolls (a loop instead).
@@ -92,22 +102,14 @@ function longRunCase(seed: number): { events: Ev[]; config: Record<string, unkno
 
 describe('specialized paging run equals the generic loop', () => {
   it.each(GROUPS)('random traces, seeds %i..%i: identical summaries', (first, last) => {
-    for (let seed = first; seed <= last; seed++) {
-      const { events, config, meta } = randomCase(seed);
-      const cfg = withWalkCaches(seed, config);
-      const want = summaryOf(events, cfg, meta, true);
-      const got = summaryOf(events, cfg, meta, false);
-      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
-    }
+    expectSameBothWays(first, last, (seed) => {
+      const c = randomCase(seed);
+      return { ...c, config: withWalkCaches(seed, c.config) };
+    });
   });
 
   it.each(GROUPS.slice(0, 4))('stale traces, seeds %i..%i: identical summaries', (first, last) => {
-    for (let seed = first; seed <= last; seed++) {
-      const { events, config, meta } = staleCase(seed);
-      const want = summaryOf(events, config, meta, true);
-      const got = summaryOf(events, config, meta, false);
-      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
-    }
+    expectSameBothWays(first, last, staleCase);
   });
 
   it.each(GROUPS.slice(0, 4))('random traces with indexed tables (more than 64 ways), seeds %i..%i: identical summaries', (first, last) => {
@@ -129,21 +131,11 @@ describe('specialized paging run equals the generic loop', () => {
   });
 
   it.each(GROUPS.slice(0, 5))('narrow runs crossing into wide rows, seeds %i..%i: identical summaries', (first, last) => {
-    for (let seed = first; seed <= last; seed++) {
-      const { events, config, meta } = narrowCase(seed);
-      const want = summaryOf(events, config, meta, true);
-      const got = summaryOf(events, config, meta, false);
-      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
-    }
+    expectSameBothWays(first, last, narrowCase);
   });
 
   it.each([1, 21, 41])('long runs (more rows than a narrow call takes, specialize.ts NARROW_CALL_ROWS), seeds %i..: identical summaries', (first) => {
-    for (let seed = first; seed < first + 20; seed++) {
-      const { events, config, meta } = longRunCase(seed);
-      const want = summaryOf(events, config, meta, true);
-      const got = summaryOf(events, config, meta, false);
-      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
-    }
+    expectSameBothWays(first, first + 19, longRunCase);
   });
 
   it('the narrow run makes no call and no double page arithmetic in its loop', () => {
