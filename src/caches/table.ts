@@ -51,8 +51,8 @@ export class SetAssocTable implements Iotlb {
   protected seenOrders: number[] = [];
   /**
    * 1 at the orders of seenOrders, and at those a narrow DMA run
-   * (model/specialize.ts) has filled and will note when it ends: that run
-   * tells a first fill of an order without a call.
+   * (model/specialize.ts) has filled and DmaPath.run notes after it: that
+   * run tells a first fill of an order without a call.
    */
   readonly orderSeen = new Uint8Array(64);
 
