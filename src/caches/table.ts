@@ -49,6 +49,12 @@ export class SetAssocTable implements Iotlb {
   readonly orderLive = new Int32Array(64);
   /** Orders that ever had an entry (for removals). */
   protected seenOrders: number[] = [];
+  /**
+   * 1 at the orders of seenOrders, and at those a narrow DMA run
+   * (model/specialize.ts) has filled and DmaPath.run notes after it: that
+   * run tells a first fill of an order without a call.
+   */
+  readonly orderSeen = new Uint8Array(64);
 
   /** Times the whole table was emptied by the flush-when-full policy. */
   resets = 0;
@@ -160,6 +166,7 @@ export class SetAssocTable implements Iotlb {
 
   /** Keeps `seenOrders` complete (off the fill path: a call, rarely made). */
   noteOrder(order: number): void {
+    this.orderSeen[order] = 1;
     if (!this.seenOrders.includes(order)) this.seenOrders.push(order);
   }
 

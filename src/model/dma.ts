@@ -21,7 +21,7 @@ import { NO_DOMAIN } from './domains.js';
 import { FAULT_S1, nestedOut, nestedWalk, unionOrders } from './nested.js';
 import { levelShift, type PageTablePool } from './pagetable.js';
 import type { Rows } from './rows.js';
-import { PagingRunContext, laneRun, pagingRun, type LaneRun, type PagingRun } from './specialize.js';
+import { PagingRunContext, hasNarrowRun, laneRun, narrowRun, pagingRun, type LaneRun, type PagingRun, type PagingRunShape } from './specialize.js';
 import './jit.js';
 
 // Op codes as module constants: a property load from the imported `Op`
@@ -40,6 +40,8 @@ export class DmaPath {
    * the `generic` option).
    */
   private readonly runs: (PagingRun | undefined)[] | null;
+  /** The narrow runs (specialize.ts hasNarrowRun) by the same key, null where the shape has none. */
+  private readonly narrowRuns: (PagingRun | null | undefined)[] = [];
   private readonly runContext = new PagingRunContext();
   /** The instance of the DMA run in progress (for the specialized run's walk-cache callback). */
   private runInstance = 0;
@@ -80,13 +82,13 @@ export class DmaPath {
     return this.runs !== null;
   }
 
-  /** The specialized paging run for size set `k` with or without a device TLB. */
+  /** The specialized paging run for size set `k` with or without a device TLB (and its narrow run, made with it). */
   private pagingRunFor(k: number, devtlb: boolean): PagingRun {
     const key = k * 4 + (devtlb ? 2 : 0);
     let fn = this.runs![key];
     if (fn === undefined) {
       const g = this.config.iotlb;
-      fn = pagingRun({
+      const shape: PagingRunShape = {
         orders: Array.from(this.sizeSets[k].ordersDesc),
         sets: g.sets,
         ways: g.ways,
@@ -97,8 +99,10 @@ export class DmaPath {
         devtlb,
         walkCaches: this.config.walkCache !== undefined,
         lanes: this.lanes !== null,
-      });
+      };
+      fn = pagingRun(shape);
       this.runs![key] = fn;
+      this.narrowRuns[key] = hasNarrowRun(shape) ? narrowRun(shape) : null;
     }
     return fn;
   }
@@ -168,9 +172,28 @@ export class DmaPath {
       x.devBase = b;
       this.runInstance = inst;
       x.sn = 0;
-      const end = this.pagingRunFor(k, devtlb !== null)(x, start, n);
+      const run = this.pagingRunFor(k, devtlb !== null);
+      const narrow = this.narrowRuns[k * 4 + (devtlb !== null ? 2 : 0)]!;
+      let end: number;
+      let bytes = 0;
+      if (narrow !== null) {
+        // The narrow run takes the rows it can; the run goes on from the first it cannot.
+        end = start;
+        do {
+          end = narrow(x, end, n);
+          bytes += x.bytes;
+          for (let j = 0; j < x.nn; j++) x.iotlb.noteOrder(x.noted[j]);
+        } while (x.more);
+        if (x.wide) {
+          end = run(x, end, n);
+          bytes += x.bytes;
+        }
+      } else {
+        end = run(x, start, n);
+        bytes = x.bytes;
+      }
       cd[b + D.dmaEvents] += end - start;
-      cd[b + D.dmaBytes] += x.bytes;
+      cd[b + D.dmaBytes] += bytes;
       if (lanes !== null) this.feedLanes(lanes[inst], k, dev, dom);
       return end;
     }

@@ -93,6 +93,13 @@ export class PagingRunContext {
   sn = 0;
   /** Set when the leader hit an entry that may not be the page's leaf now (lanes would part). */
   diverged = false;
+  /** The narrow run's orders first filled, `nn` of them, for DmaPath.run to note in the table (narrowRunSource). */
+  readonly noted = new Int8Array(64);
+  nn = 0;
+  /** Set by the narrow run: it stopped before a row it cannot take, the run goes on there. */
+  wide = false;
+  /** Set by the narrow run: it stopped at its NARROW_CALL_ROWS-th row, a row of the run, which another call takes on. */
+  more = false;
 
   growStream(): void {
     const cap = this.sPfn.length * 2;
@@ -139,6 +146,11 @@ export function pagingRun(shape: PagingRunShape): PagingRun {
   return compile<PagingRun>('pagingRun', 'x, start, n', pagingRunSource(shape));
 }
 
+/** The narrow run for `shape` (hasNarrowRun), compiled on first use. */
+export function narrowRun(shape: PagingRunShape): PagingRun {
+  return compile<PagingRun>('narrowRun', 'x, start, n', narrowRunSource(shape));
+}
+
 /** The lane pass for a lane table of `shape`, compiled on first use. */
 export function laneRun(shape: TableShape): LaneRun {
   return compile<LaneRun>('laneRun', 'x, t, lc', laneRunSource(shape));
@@ -149,12 +161,35 @@ const INV_POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** 
 /** Tables of at most this many ways get their probe, first-invalid search and LRU victim unrolled. */
 const UNROLL_WAYS = 8;
 
-/** `v >> order` for a pfn `v` (exact below 2^53), as caches/indexing.ts pageNumber. */
-function pageOf(v: string, order: number, small: string): string {
+/**
+ * `v >> order` for a pfn `v` (exact below 2^53), as caches/indexing.ts
+ * pageNumber; `small` names a boolean (v < 2^32), or is null in the narrow
+ * run, where v < NARROW_LIMIT is an int32 and a shift of NARROW_ORDER or more gives 0.
+ */
+function pageOf(v: string, order: number, small: string | null): string {
   if (order === 0) return v;
+  if (small === null) return order < NARROW_ORDER ? `(${v} >> ${order})` : '0';
   if (order < 32) return `(${small} ? ${v} >>> ${order} : Math.floor(${v} * ${2 ** -order}))`;
   return `Math.floor(${v} * ${2 ** -order})`;
 }
+
+/**
+ * The narrow run (narrowRunSource) takes rows whose pages are all below
+ * NARROW_LIMIT (2^30) as int32 arithmetic: a row's first page below 2^29
+ * (iova's high word below NARROW_IOVA_HI) and its size below NARROW_SIZE
+ * leave its last page below 2^29 + 2^16, and a leaf base below 2^30 plus its
+ * size (order below NARROW_ORDER) stays at or below 2^30.
+ */
+const NARROW_ORDER = 30;
+const NARROW_IOVA_HI = 512;
+const NARROW_SIZE = 2 ** 28;
+/**
+ * Rows a call of the narrow run takes at most (x.more: the run goes on in
+ * another call). Calls stay short, so that the compiler's first code is
+ * taken by the next call instead of a second compilation entering the
+ * loop in progress (on-stack replacement), which costs as much CPU again.
+ */
+const NARROW_CALL_ROWS = 128;
 
 /**
  * Locals for table `t`: its entry arrays, order counts, policy and (in a local
@@ -174,7 +209,7 @@ function tableLocals(s: TableShape): string {
  * entry of the page. One probe per order of the set, skipping orders the
  * table holds none of; the hit refreshes the policy's state.
  */
-function probeSource(s: TableShape): string {
+function probeSource(s: TableShape, narrow = false): string {
   // An indexed table's probe is its own (a hash, not a scan of the ways).
   if (isIndexed(s))
     return `
@@ -183,7 +218,10 @@ function probeSource(s: TableShape): string {
   const W = s.ways;
   const MASK = s.sets - 1;
   // The policy's own statements (caches/replacement.ts POLICY_RULES).
-  const onHit = (way: string) => policyVariant(s.policy, W).source.hit(`page & ${MASK}`, way);
+  // The narrow run keeps the hit's base and order (an int32 and a constant)
+  // and refreshes the policy's state once after the probe, not in each way's block.
+  const policy = policyVariant(s.policy, W).source;
+  const onHit = (way: string) => (narrow ? 'hb = base; ho = ORDER;' : policy.hit(`page & ${MASK}`, way));
   // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
   const ways =
     W <= UNROLL_WAYS
@@ -210,21 +248,28 @@ function probeSource(s: TableShape): string {
     .map(
       (o) => `
         if (live[${o}] !== 0) {
-          const page = ${pageOf('a', o, 'small')};
-          const base = page * ${2 ** o};
+          const page = ${pageOf('a', o, narrow ? null : 'small')};
+          const base = ${narrow ? (o < NARROW_ORDER ? `page << ${o}` : '0') : `page * ${2 ** o}`};
           const first = (page & ${MASK}) * ${W};${ways.replaceAll('ORDER', String(o))}
         }`,
     )
     .join('');
+  const hitOnce = narrow
+    ? `
+      if (k >= 0) {
+        const i = k, hs = (k / ${W}) | 0;
+        ${policy.hit('hs', `i - hs * ${W}`)}
+      }`
+    : '';
   return `
-      let k = -1;
+      let k = -1;${narrow ? '\n      let hb = 0, ho = 0;' : ''}
       let ghost = false;
       probe: {${probes}
-      }`;
+      }${hitOnce}`;
 }
 
 /** SetAssocTable.fill of the leaf (base, order, phys) for `tag` and `dom`: the set's first invalid way, else the policy's victim. */
-function fillSource(s: TableShape): string {
+function fillSource(s: TableShape, narrow = false): string {
   if (isIndexed(s))
     return `{
           t.fill(tag, base, order, phys, dom);
@@ -233,8 +278,13 @@ function fillSource(s: TableShape): string {
   const W = s.ways;
   const MASK = s.sets - 1;
   const policy = policyVariant(s.policy, W).source;
+  // A first entry of an order is noted in the table's seenOrders (SetAssocTable.noteOrder);
+  // the narrow run queues it for when it ends, so that its loop makes no call.
+  const note = narrow ? `if (seen[order] === 0) { seen[order] = 1; noted[nn++] = order; }` : 't.noteOrder(order);';
+  // The narrow run's base is an int32, 0 for an order of 30 or more (base >> order is then 0 too).
+  const set = narrow ? 'base >> order' : '(base < 4294967296 && order < 32 ? base >>> order : Math.floor(base * INV_POW2[order]))';
   return `{
-          const set = (base < 4294967296 && order < 32 ? base >>> order : Math.floor(base * INV_POW2[order])) & ${MASK};
+          const set = ${set} & ${MASK};
           const first = set * ${W};
           let way = ${
             W <= UNROLL_WAYS
@@ -246,10 +296,10 @@ function fillSource(s: TableShape): string {
           const i = first + way;
           // Entries per order: unchanged when a way of the same order is replaced.
           if (tState[i] === ${EMPTY}) {
-            if (live[order]++ === 0) t.noteOrder(order);
+            if (live[order]++ === 0) ${note}
           } else if (tOrder[i] !== order) {
             live[tOrder[i]]--;
-            if (live[order]++ === 0) t.noteOrder(order);
+            if (live[order]++ === 0) ${note}
           }
           tState[i] = ${VALID};
           tTag[i] = tag;
@@ -269,29 +319,53 @@ function recordSource(base: string, order: string, phys: string): string {
       sPfn[sn] = a; sBase[sn] = ${base}; sOrder[sn] = ${order}; sPhys[sn] = ${phys}; sn++;`;
 }
 
-/** The DMA run's source for `shape` (exported for the test that reads it). */
-export function pagingRunSource(s: PagingRunShape): string {
-  // The page-table walk of PageTablePool.lookup, one level a step.
-  // The format's parameters are constants here (x86: 9 bits, 512 entries; LPAE: g − 3 bits).
-  const walkLevels: string[] = [];
+/**
+ * The page-table walk of PageTablePool.lookup of page `v`, one level a step,
+ * from `table` (the domain's root): leaves `p` (< 0: a leaf of order -p-1,
+ * 0 or more: none) and `kk`, the entry it ended at, and in `cost` (when
+ * named) the entries it read: PageTablePool.walkAccesses of a leaf found
+ * (levels − leafLevel + 1). The format's parameters are constants here (x86:
+ * 9 bits, 512 entries; LPAE: g − 3 bits). `small` as pageOf.
+ */
+function walkSource(s: PagingRunShape, v: string, small: string | null, label: string, cost?: string): string {
   const entries = 2 ** s.bitsPerLevel;
   const mask = entries - 1;
+  const levels: string[] = [];
   for (let level = s.levels; level >= 1; level--) {
     const shift = s.granuleOrder + s.bitsPerLevel * (level - 1);
-    const idx =
-      shift === 0
-        ? `a & ${mask}`
-        : shift < 32
-          ? `(small ? a >>> ${shift} : Math.floor(a * ${2 ** -shift})) & ${mask}`
-          : `Math.floor(a * ${2 ** -shift}) & ${mask}`;
-    walkLevels.push(`
-          kk = table * ${entries} + (${idx});
+    const idx = pageOf(v, shift, small);
+    levels.push(`
+          kk = table * ${entries} + (${idx} & ${mask});
           p = ptr[kk];
-          if (p <= 0) break walk;${level > 1 ? '\n          table = p;' : ''}`);
+          if (p <= 0) ${cost === undefined ? `break ${label};` : `{ ${cost} = ${s.levels - level + 1}; break ${label}; }`}${level > 1 ? '\n          table = p;' : ''}`);
   }
-  // PageTablePool.walkAccesses with the format's constants: levels − leafLevel + 1.
-  const walkCost =
-    s.granuleOrder === 0 ? `${s.levels} - Math.floor(order / ${s.bitsPerLevel})` : `${s.levels} - Math.floor((order - ${s.granuleOrder}) / ${s.bitsPerLevel})`;
+  return `${label}: {${levels.join('')}
+        }`;
+}
+
+/**
+ * PageTablePool.walkAccesses of a leaf of `order` with the format's
+ * constants: levels − leafLevel + 1 (a leaf's order is at least the granule's:
+ * truncating the quotient is flooring it).
+ */
+function walkCostSource(s: PagingRunShape): string {
+  return `${s.levels} - (((order - ${s.granuleOrder}) / ${s.bitsPerLevel}) | 0)`;
+}
+
+/** Locals for the run's end (DmaPath.runEnd): the rows' ops, devices and PASIDs, the run's and the deadline. */
+const RUN_END_LOCALS = `
+  const ops = x.ops, devices = rows.device, pasids = rows.pasid, ts = x.ts, rid = x.rid, pasid = x.pasid;
+  const deadline = x.deadline, timed = deadline !== Infinity, baseHi = x.baseHi, baseLo = x.baseLo;`;
+
+/** The run goes on while the next row is a DMA of the same requester ID and PASID before the deadline (as DmaPath.runEnd). */
+const RUN_END = `
+    if (++row >= n) break;
+    const o = ops[row];
+    if ((o !== ${Op.DmaRead} && o !== ${Op.DmaWrite}) || devices[row] !== rid || pasids[row] !== pasid) break;
+    if (timed && (ts[2 * row + 1] - baseHi) * 4294967296 + (ts[2 * row] - baseLo) >= deadline) break;`;
+
+/** The DMA run's source for `shape` (exported for the test that reads it). */
+export function pagingRunSource(s: PagingRunShape): string {
   const devtlbProbe = s.devtlb
     ? `
         devtlbLookups++;
@@ -309,9 +383,7 @@ export function pagingRunSource(s: PagingRunShape): string {
   const orders = x.orders;
   const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
   const cd = c.device, b = x.devBase, cachedWalk = x.cachedWalk;
-  ${s.lanes ? 'let sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys, sn = x.sn;' : ''}
-  const ops = x.ops, devices = rows.device, pasids = rows.pasid, ts = x.ts, rid = x.rid, pasid = x.pasid;
-  const deadline = x.deadline, timed = deadline !== Infinity, baseHi = x.baseHi, baseLo = x.baseLo;
+  ${s.lanes ? 'let sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys, sn = x.sn;' : ''}${RUN_END_LOCALS}
   let devtlbLookups = 0, devtlbHits = 0, lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0;
   let bytes = 0, row = start;
   for (;;) {
@@ -347,8 +419,7 @@ export function pagingRunSource(s: PagingRunShape): string {
       let order = -1, base = 0, phys = 0;
       if (a < limitPfn) {
         let table = root, kk = 0, p = 0;
-        walk: {${walkLevels.join('')}
-        }
+        ${walkSource(s, 'a', 'small', 'walk')}
         if (p < 0) {
           order = -p - 1;
           base = (small && order < 32 ? a >>> order : Math.floor(a * INV_POW2[order])) * POW2[order];
@@ -360,21 +431,119 @@ export function pagingRunSource(s: PagingRunShape): string {
         break;
       }${s.lanes ? recordSource('base', 'order', 'phys') : ''}
       walks++;
-      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : walkCost};
+      walkAccesses += ${s.walkCaches ? 'cachedWalk(tag, a, order, dom, cd, b)' : walkCostSource(s)};
       orderLookups[order]++;
       ${fillSource(s)}
       ${s.devtlb ? 'devtlb.fill(att, base, order, phys, dom);' : ''}
       a = base + POW2[order];
-    }
-    // The run goes on while the next row is a DMA of the same requester ID and PASID before the deadline (as DmaPath.runEnd).
-    if (++row >= n) break;
-    const o = ops[row];
-    if ((o !== ${Op.DmaRead} && o !== ${Op.DmaWrite}) || devices[row] !== rid || pasids[row] !== pasid) break;
-    if (timed && (ts[2 * row + 1] - baseHi) * 4294967296 + (ts[2 * row] - baseLo) >= deadline) break;
+    }${RUN_END}
   }
   pol.clock = clock;${s.lanes ? '\n  x.sn = sn;' : ''}
   x.bytes = bytes;
   c.addRun(b, dom * ${DOMAIN_FIELDS}, devtlbLookups, devtlbHits, lookups, hits, stale, invalidatedMisses, walks, walkAccesses, faults);
+  return row;`;
+}
+
+/**
+ * Whether runs of `shape` start in the narrow run (narrowRunSource): the
+ * shapes whose loop can make no call (no device TLB, walk caches or lanes,
+ * a scanned table, a policy written out inline).
+ */
+export function hasNarrowRun(s: PagingRunShape): boolean {
+  return !s.devtlb && !s.walkCaches && !s.lanes && !isIndexed(s) && (s.policy === 'lru' || s.policy === 'fifo');
+}
+
+/**
+ * The paging run of `shape` (hasNarrowRun) over rows whose pages fit in an
+ * int32 (NARROW_ORDER): the same probe, walk and fill as pagingRunSource,
+ * on int32 pages, and a loop without calls, so that the compiler keeps
+ * every array's checks out of it and no page number is a double (boxed
+ * across the loop in on-stack-replaced code). A hit that may be stale is
+ * checked by the miss's walk (inline); a first entry of an order is noted by
+ * DmaPath.run after the call. It stops
+ * before a row it cannot take (x.wide set): pagingRunSource goes on from
+ * there. The bytes are counted in int32 parts (bytesG units of 2^30).
+ */
+export function narrowRunSource(s: PagingRunShape): string {
+  return `
+  const rows = x.rows, iovas = rows.iova, sizes = rows.size, t = x.iotlb, pool = x.pool;
+  const tag = x.tag, dom = x.dom, root = x.root;${tableLocals(s)}
+  const seen = t.orderSeen, noted = x.noted;
+  const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
+  const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;${RUN_END_LOCALS}
+  let lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0, nn = 0;
+  let bytes = 0, bytesG = 0, row = start, wide = false, more = false;
+  const stop = start + ${NARROW_CALL_ROWS};
+  for (;;) {
+    const hi = iovas[2 * row + 1], lo = iovas[2 * row], sizeLo = sizes[2 * row];
+    if (hi >= ${NARROW_IOVA_HI} || sizeLo >= ${NARROW_SIZE} || sizes[2 * row + 1] !== 0) {
+      wide = true;
+      break;
+    }
+    bytes += sizeLo;
+    if (bytes >= 1073741824) {
+      bytes -= 1073741824;
+      bytesG++;
+    }
+    // pfnOf and lastPfnOf in int32.
+    let a = (hi << 20) | (lo >>> 12);
+    const last = a + (((lo & 4095) + (sizeLo === 0 ? 1 : sizeLo) - 1) >> 12);
+    while (a <= last) {
+      lookups++;${probeSource(s, true)}
+      // The page walked: a miss's, or the base of a hit that may be stale
+      // (one walk in the source for both, the loop's code stays smaller).
+      let w = a;
+      if (k >= 0) {
+        hits++;
+        orderLookups[ho]++;
+        orderHits[ho]++;
+        if (tUnmapped[k] < 0 && tOwner[k] === dom) {
+          if (ho >= ${NARROW_ORDER}) break; // the next page is past the row's last
+          a = hb + (1 << ho);
+          continue;
+        }
+        w = hb;
+      } else if (ghost) invalidatedMisses++;
+      let table = root, kk = 0, p = 0, cost = 0;
+      if (w < limitPfn) {
+        ${walkSource(s, 'w', null, 'walk', 'cost')}
+      }
+      if (k >= 0) {
+        // As DmaPath.genericRun: remapped alike (PageTablePool.lookup of hb finds the same leaf), or a stale hit.
+        if (p < 0 && -p - 1 === ho && pphys[kk] === tPhys[k]) {
+          if (tOwner[k] === dom) tUnmapped[k] = -1;
+        } else {
+          stale++;
+        }
+        if (ho >= ${NARROW_ORDER}) break;
+        a = hb + (1 << ho);
+        continue;
+      }
+      if (p >= 0) {
+        faults++; // one fault; the rest of the access is dropped
+        break;
+      }
+      const order = -p - 1;
+      const base = order < ${NARROW_ORDER} ? (a >> order) << order : 0;
+      const phys = pphys[kk];
+      walks++;
+      walkAccesses += cost;
+      orderLookups[order]++;
+      ${fillSource(s, true)}
+      if (order >= ${NARROW_ORDER}) break; // the next page is past the row's last
+      a = base + (1 << order);
+    }${RUN_END}
+    if (row === stop) {
+      more = true;
+      break;
+    }
+  }
+  pol.clock = clock;
+  x.nn = nn;
+  x.more = more;
+  x.bytes = bytesG * 1073741824 + bytes;
+  x.wide = wide;
+  c.addRun(x.devBase, dom * ${DOMAIN_FIELDS}, 0, 0, lookups, hits, stale, invalidatedMisses, walks, walkAccesses, faults);
   return row;`;
 }
 

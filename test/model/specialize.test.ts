@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
-import { pagingRunSource } from '../../src/model/specialize.js';
+import { narrowRunSource, pagingRunSource } from '../../src/model/specialize.js';
 import { buildSummary } from '../../src/stats/summary.js';
 import { stableStringify } from '../../src/json.js';
 import { Rng } from '../../src/workloads/rng.js';
@@ -19,6 +19,16 @@ function summaryOf(events: Ev[], config: object, meta: Meta, generic: boolean): 
   return stableStringify(buildSummary(r, ['t']));
 }
 
+/** Replays the cases of seeds first..last both ways: their summaries must be the same. */
+function expectSameBothWays(first: number, last: number, caseOf: (seed: number) => { events: Ev[]; config: object; meta: Meta }): void {
+  for (let seed = first; seed <= last; seed++) {
+    const { events, config, meta } = caseOf(seed);
+    const want = summaryOf(events, config, meta, true);
+    const got = summaryOf(events, config, meta, false);
+    if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+  }
+}
+
 /**
  * What randomCase leaves out: half the cases get walk caches and a larger
  * IOTLB, a third 16 ways, more than the generated code unrolls (a loop instead).
@@ -31,24 +41,75 @@ function withWalkCaches(seed: number, config: Record<string, unknown>): Record<s
 
 const GROUPS = Array.from({ length: 10 }, (_, g) => [g * 20 + 1, g * 20 + 20] as const);
 
+/** The iova at which rows stop being narrow (specialize.ts NARROW_IOVA_HI: a high word of 512). */
+const NARROW_IOVA_END = 2 ** 41;
+
+/**
+ * A randomCase whose runs start in the narrow run (specialize.ts hasNarrowRun:
+ * no device TLB or walk caches, lru or fifo) and cross out of it: half the
+ * cases move every address by 2^41 − 1G, so that the 1G address lands on
+ * the first wide row and those below it on the last narrow ones; a few DMAs
+ * are 256 MiB, the narrow run's first size too large.
+ */
+function narrowCase(seed: number): { events: Ev[]; config: Record<string, unknown>; meta: Meta } {
+  const { events, config, meta } = randomCase(seed);
+  const rng = new Rng(seed * 4111);
+  const devices = Object.fromEntries(Object.entries(config.devices as Record<string, object>).map(([d, e]) => [d, { ...e, devtlb: false }]));
+  const policy = rng.chance(0.5) ? 'lru' : 'fifo';
+  const shift = rng.chance(0.5) ? NARROW_IOVA_END - 2 ** 30 : 0;
+  const moved = events.map((e) => {
+    const out = { ...e };
+    if (typeof e.iova === 'number') out.iova = e.iova + shift;
+    if (typeof e.paddr === 'number') out.paddr = e.paddr + shift;
+    if ((e.op === 'dma_read' || e.op === 'dma_write') && rng.chance(0.03)) out.size = 2 ** 28;
+    return out;
+  });
+  return { events: moved, config: { ...config, devices, iotlb: { ...(config.iotlb as object), policy } }, meta };
+}
+
+/**
+ * One device's runs of hundreds of DMAs over a few 4K and 2M pages, some of
+ * them wide (2^47) and some unmapped, some of the runs cut by flush-queue
+ * deadlines (lazy mode) or by an unmap.
+ */
+function longRunCase(seed: number): { events: Ev[]; config: Record<string, unknown>; meta: Meta } {
+  const rng = new Rng(seed * 7);
+  const K4 = 0x1000;
+  const M2 = 0x200000;
+  const pages = [0, K4, 5 * K4, 64 * K4, 2 ** 40, 2 ** 40 + 3 * M2, 2 ** 47, 2 ** 47 + M2];
+  const config = {
+    pageSizes: ['4K', '2M'],
+    iotlb: { sets: [1, 2, 4][rng.int(3)], ways: [1, 2, 4, 16][rng.int(4)], policy: rng.chance(0.5) ? 'lru' : 'fifo' },
+    invalidation: { mode: rng.chance(0.5) ? 'lazy' : 'strict', fqSize: 4, fqTimeoutNs: [50, 5000][rng.int(2)] },
+  };
+  let ts = 0;
+  const events: Ev[] = [{ ts, op: 'attach', device: 0x100, pasid: 0, domain: 1 }];
+  for (const iova of pages)
+    if (rng.chance(0.8)) events.push({ ts, op: 'map', domain: 1, iova, paddr: iova + M2, size: iova % M2 === 0 && rng.chance(0.5) ? M2 : K4 });
+  for (let burst = 0; burst < 4; burst++) {
+    const rows = 100 + rng.int(500);
+    for (let i = 0; i < rows; i++) {
+      ts += 1 + rng.int(20);
+      const iova = pages[rng.int(pages.length)] + (rng.chance(0.3) ? rng.int(512) * K4 : 0);
+      events.push({ ts, op: rng.chance(0.5) ? 'dma_read' : 'dma_write', device: 0x100, pasid: 0, iova, size: [64, K4, 3 * K4][rng.int(3)] });
+    }
+    const iova = pages[rng.int(pages.length)];
+    events.push({ ts, op: 'unmap', domain: 1, iova, size: K4 });
+    events.push({ ts, op: 'map', domain: 1, iova, paddr: iova, size: K4 });
+  }
+  return { events, config, meta: { domains: { 1: 'paging' } } };
+}
+
 describe('specialized paging run equals the generic loop', () => {
   it.each(GROUPS)('random traces, seeds %i..%i: identical summaries', (first, last) => {
-    for (let seed = first; seed <= last; seed++) {
-      const { events, config, meta } = randomCase(seed);
-      const cfg = withWalkCaches(seed, config);
-      const want = summaryOf(events, cfg, meta, true);
-      const got = summaryOf(events, cfg, meta, false);
-      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
-    }
+    expectSameBothWays(first, last, (seed) => {
+      const c = randomCase(seed);
+      return { ...c, config: withWalkCaches(seed, c.config) };
+    });
   });
 
   it.each(GROUPS.slice(0, 4))('stale traces, seeds %i..%i: identical summaries', (first, last) => {
-    for (let seed = first; seed <= last; seed++) {
-      const { events, config, meta } = staleCase(seed);
-      const want = summaryOf(events, config, meta, true);
-      const got = summaryOf(events, config, meta, false);
-      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
-    }
+    expectSameBothWays(first, last, staleCase);
   });
 
   it.each(GROUPS.slice(0, 4))('random traces with indexed tables (more than 64 ways), seeds %i..%i: identical summaries', (first, last) => {
@@ -66,6 +127,38 @@ describe('specialized paging run equals the generic loop', () => {
       const want = summaryOf(events, cfg, meta, true);
       const got = summaryOf(events, cfg, meta, false);
       if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+    }
+  });
+
+  it.each(GROUPS.slice(0, 5))('narrow runs crossing into wide rows, seeds %i..%i: identical summaries', (first, last) => {
+    expectSameBothWays(first, last, narrowCase);
+  });
+
+  it.each([1, 21, 41])('long runs (more rows than a narrow call takes, specialize.ts NARROW_CALL_ROWS), seeds %i..: identical summaries', (first) => {
+    expectSameBothWays(first, first + 19, longRunCase);
+  });
+
+  it('the narrow run makes no call and no double page arithmetic in its loop', () => {
+    for (const policy of ['lru', 'fifo'] as const) {
+      for (const ways of [4, 16]) {
+        const src = narrowRunSource({
+          orders: [18, 9, 0],
+          sets: 16,
+          ways,
+          policy,
+          levels: 4,
+          granuleOrder: 0,
+          bitsPerLevel: 9,
+          devtlb: false,
+          walkCaches: false,
+          lanes: false,
+        });
+        const loop = src.slice(src.indexOf('for (;;)'), src.lastIndexOf('pol.clock = clock')).replace(/\/\/.*$/gm, '');
+        const calls = [...loop.matchAll(/([\w.]+)\s*\(/g)].map((m) => m[1]).filter((w) => !['if', 'for', 'while'].includes(w));
+        expect(calls).toEqual([]);
+        expect(loop).not.toContain('Math.');
+        expect(loop).not.toContain('POW2');
+      }
     }
   });
 
