@@ -43,6 +43,8 @@ export class Invalidator {
   private readonly fqTimeoutNs: number;
   /** What is sent, and the tags it is sent on. */
   readonly vendor: Vendor;
+  /** Whether the vendor gathers each removed leaf (addLeaf) rather than each chunk (addChunk): §9.3. */
+  readonly gathersLeaves: boolean;
 
   // The gather of the unmap in progress (pfns; end exclusive; len 0 = empty).
   private gStart = 0;
@@ -75,6 +77,7 @@ export class Invalidator {
       amd: opts.amd ?? DEFAULT_AMD,
       smmu: opts.smmu ?? DEFAULT_SMMU,
     });
+    this.gathersLeaves = this.vendor.gathersLeaves === true;
   }
 
   ensureDomains(n: number): void {
@@ -90,11 +93,6 @@ export class Invalidator {
 
   beginUnmap(): void {
     this.gLen = 0;
-  }
-
-  /** Whether the vendor gathers each removed leaf (addLeaf) rather than each chunk (addChunk): §9.3. */
-  get gathersLeaves(): boolean {
-    return this.vendor.gathersLeaves === true;
   }
 
   /** Adds the chunk [start, start+len) of `domain`'s unmap; may sync first. */
@@ -139,7 +137,27 @@ export class Invalidator {
       this.gLen = 0;
       return;
     }
-    if (!removedAny) return;
+    if (removedAny) this.enqueue(domain, nowNs);
+  }
+
+  /**
+   * The whole of an unmap that removed one leaf of one 4 KiB page at `pfn`
+   * (model/mapping.ts's fast path): what beginUnmap, its one addChunk or
+   * addLeaf of [pfn, pfn + 1) and endUnmap do, without the gather. Strict,
+   * that gather is the page, synced at once; lazy, the flush queue takes a
+   * slot, but on a nested parent (§8), whose chunk gather is synced (a leaf
+   * gather gathers nothing in lazy mode).
+   */
+  unmappedPage(domain: number, pfn: number, nowNs: number): void {
+    if (!this.lazy) {
+      this.t.counters.domain[domain * DOMAIN_FIELDS + M.syncs]++;
+      this.vendor.sync(domain, pfn, pfn + 1, nowNs, 1);
+    } else if (this.t.domainIsParent[domain] === 0) this.enqueue(domain, nowNs);
+    else if (!this.gathersLeaves) this.sync(domain, pfn, pfn + 1, nowNs, 1);
+  }
+
+  /** A lazy unmap that removed something takes a slot in its domain's flush queue, flushed first when full. */
+  private enqueue(domain: number, nowNs: number): void {
     if (this.fqCount[domain] >= this.fqSize) {
       this.flushDomain(domain, nowNs);
       this.fqCount[domain] = 0;

@@ -15,6 +15,11 @@ export const psiOut = { start: 0 };
  */
 export function psiCover(start: number, end: number): number {
   const pages = end - start;
+  if (pages === 1) {
+    // One page (most syncs of a streaming workload): its own cover, mask 0.
+    psiOut.start = start;
+    return 0;
+  }
   let mask = 0;
   while (POW2[mask] < pages) mask++; // ilog2(roundup_pow_of_two(pages))
   if (!isAligned(start, mask)) {

@@ -60,6 +60,8 @@ export class Mapping implements LeafSink {
     partialUnmap: PartialUnmap,
     /** What the model's state may hold (--max-table-memory). */
     private readonly budget: MemoryBudget,
+    /** Take the fast paths of the common cases (false: the generic path only, their reference). */
+    private readonly fast = true,
   ) {
     const code = (PARTIAL_CODES as Partial<Record<string, number>>)[partialUnmap];
     if (code === undefined) throw new Error(`internal: unknown partialUnmap "${partialUnmap}"`);
@@ -185,6 +187,16 @@ export class Mapping implements LeafSink {
     const orders = sizes.ordersDesc;
     const root = a.domainRoot[dom];
     const pool = this.pool;
+    // One 4 KiB page whose leaf is that page (most unmaps of a streaming
+    // workload): one chunk, one leaf, a gather of one page.
+    if (this.fast && isOne4kPage(orders, size) && pool.lookup(root, iova) === 0) {
+      this.counters.unmapPages[dom * ORDERS]++;
+      cm[mb + M.unmapBytes] += 4096;
+      this.markUnmapped(dom, iova, 0, nowNs);
+      pool.clearGranuleAt(pool.foundIndex);
+      this.inv.unmappedPage(dom, iova, nowNs);
+      return;
+    }
     const end = iova + size;
     this.curDomain = dom;
     this.curRemovedAny = false;
@@ -303,21 +315,27 @@ export class Mapping implements LeafSink {
       // io-pgtable-arm gathers each cleared leaf with its size (§9.3 smmuv3).
       if (this.gathersLeaves && !this.inTable) this.inv.addLeaf(dom, basePfn, POW2[order], this.curNowNs);
     }
-    // Mark its IOTLB entries with the unmap time: the stale window starts now.
-    // Not for S1 leaves: combined entries are smaller than their S1 leaf or
-    // lie in another S2 leaf, so the window is measured on paging and SVA
-    // entries only (docs/nested.md).
+    this.markUnmapped(dom, basePfn, order, this.curNowNs);
+  }
+
+  /**
+   * Marks the IOTLB entries of `dom`'s removed leaf with the unmap time: the
+   * stale window starts now. Not for S1 leaves: combined entries are smaller
+   * than their S1 leaf or lie in another S2 leaf, so the window is measured
+   * on paging and SVA entries only (docs/nested.md).
+   */
+  private markUnmapped(dom: number, basePfn: number, order: number, nowNs: number): void {
     const a = this.a;
     if (a.domainType[dom] === T_NESTED) return;
     if (this.keptTags !== undefined) {
       // SMMUv3: also the entries of the SMMUs it is no longer attached behind.
       const kept = this.keptTags(dom);
-      for (let k = 0; k < kept.length; k += 2) this.iotlbs[kept[k]].markUnmapped(kept[k + 1], basePfn, order, this.curNowNs);
+      for (let k = 0; k < kept.length; k += 2) this.iotlbs[kept[k]].markUnmapped(kept[k + 1], basePfn, order, nowNs);
       return;
     }
     const atts = a.domainAttachments[dom];
     for (let k = 0; k < atts.length; k++) {
-      this.iotlbs[a.deviceInstance[a.attDevice[atts[k]]]].markUnmapped(a.attTag[atts[k]], basePfn, order, this.curNowNs);
+      this.iotlbs[a.deviceInstance[a.attDevice[atts[k]]]].markUnmapped(a.attTag[atts[k]], basePfn, order, nowNs);
     }
   }
 }

@@ -231,6 +231,15 @@ export class PageTablePool {
     this.phys[k] = physPfn;
   }
 
+  /**
+   * Removes the leaf of one granule at entry `k` that a `lookup` found
+   * (`foundIndex`, order granuleOrder): `clearLeafAt` of that leaf, which has
+   * no replicas, without its sink.
+   */
+  clearGranuleAt(k: number): void {
+    this.ptr[k] = 0;
+  }
+
   /** Memory accesses of a walk that ends at a leaf of `order`: one per level down to the leaf's (docs/model.md §6 step 3, §9.2). */
   walkAccesses(order: number): number {
     return this.levels - this.leafLevel(order) + 1;

@@ -38,6 +38,12 @@ export interface ReplayLimits {
    * (model/specialize.ts): the reference the specialized loop is tested against.
    */
   generic?: boolean;
+  /**
+   * Take the generic map and unmap paths even where a fast one applies
+   * (model/mapping.ts, and the invalidator's one-page unmap): the reference
+   * the fast paths are tested against.
+   */
+  genericMapping?: boolean;
 }
 
 /** How a replay is built, beyond its configuration and the trace's metadata. */
@@ -162,7 +168,17 @@ export class Replay implements ReplayResult {
       laneGeometries,
       specialized,
     );
-    this.mapping = new Mapping(this.rows, this.attachments, this.pool, this.counters, this.iotlbs, this.inv, config.partialUnmap, budget);
+    this.mapping = new Mapping(
+      this.rows,
+      this.attachments,
+      this.pool,
+      this.counters,
+      this.iotlbs,
+      this.inv,
+      config.partialUnmap,
+      budget,
+      !options.genericMapping,
+    );
     // From here on a charge past the limit names the row being replayed.
     const rows = this.rows;
     budget.where = () => rows.firstRow + rows.opRow;

@@ -1,0 +1,143 @@
+// The fast map and unmap paths (model/mapping.ts: an unmap of one 4 KiB page
+// whose leaf is that page, and the invalidator's one-page unmap under every
+// vendor and mode) against the generic path they shortcut, on seeded random
+// traces: every counter of the summary must be the same, byte for byte. Many
+// small tests (a group of seeds each) rather than one long one.
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/config.js';
+import { Replay } from '../../src/model/replay.js';
+import { buildSummary } from '../../src/stats/summary.js';
+import { stableStringify } from '../../src/json.js';
+import { Rng } from '../../src/workloads/rng.js';
+import { K4, M2, type Ev } from '../helpers/events.js';
+import { consumeInTwo, metaOf, type Meta } from '../helpers/replay.js';
+import { randomCase, staleCase, vendorCase, type VendorName } from '../helpers/random-case.js';
+
+function summaryOf(events: Ev[], config: object, meta: Meta, genericMapping: boolean): string {
+  const r = new Replay(resolveConfig(config, 'mapunmap'), metaOf(meta), { genericMapping });
+  consumeInTwo(r, events);
+  return stableStringify(buildSummary(r, ['t']));
+}
+
+/** The seed's case replayed both ways: the fast paths must change nothing. */
+function expectSame(seed: number, c: { events: Ev[]; config: Record<string, unknown>; meta: Meta }): void {
+  const want = summaryOf(c.events, c.config, c.meta, true);
+  const got = summaryOf(c.events, c.config, c.meta, false);
+  if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+}
+
+function pick<T>(rng: Rng, xs: readonly T[]): T {
+  return xs[rng.int(xs.length)];
+}
+
+const VENDORS: VendorName[] = ['vtd', 'amd', 'smmuv3'];
+
+/**
+ * A streaming workload's trace (the NIC's): mostly one-page maps, a DMA or
+ * two, and one-page unmaps, with what the fast path must leave to the generic
+ * one beside them: multi-page buffers, unmaps of holes and of pages inside a
+ * 2M leaf, unaligned rows, unmaps in identity and blocked domains, device
+ * TLBs, a second device on the same domain (two tags to sync), detach and
+ * re-attach (SMMUv3 keeps the old tag), flushes; under VT-d sometimes a
+ * nested domain over a parent, whose stage-2 unmaps are strict in lazy mode.
+ */
+function streamCase(seed: number): { events: Ev[]; config: Record<string, unknown>; meta: Meta } {
+  const rng = new Rng(seed * 104729 + 3);
+  const vendor = pick(rng, VENDORS);
+  const mode = pick(rng, ['strict', 'lazy'] as const);
+  const nested = vendor === 'vtd' && rng.chance(0.3);
+  const config: Record<string, unknown> = {
+    vendor,
+    pageSizes: pick(rng, [['4K'], ['4K', '2M'], ['4K', '2M', '1G']]),
+    iotlb: { sets: pick(rng, [1, 2, 16]), ways: pick(rng, [1, 4]), policy: pick(rng, ['lru', 'fifo', 'random']) },
+    devtlb: { sets: 1, ways: pick(rng, [1, 4]), policy: 'lru' },
+    partialUnmap: pick(rng, ['whole-leaf', 'reject', 'split']),
+    invalidation: { mode, maxInvalidationMask: rng.int(4), fqSize: 1 + rng.int(8), fqTimeoutNs: pick(rng, [50, 1000, 1e6]) },
+    devices: { '256': { devtlb: rng.chance(0.4) }, '512': { devtlb: rng.chance(0.4) } },
+  };
+  if (vendor === 'amd') config.amd = { npCache: rng.chance(0.4) };
+  if (vendor === 'smmuv3') config.smmu = { rangeInvalidation: rng.chance(0.6), forceSyncErratum: rng.chance(0.4), asidBits: 16 };
+  const domains: Meta['domains'] = { 4: 'identity', 5: 'blocked' };
+  if (nested) domains[3] = { type: 'nested', parent: 2 };
+  const events: Ev[] = [];
+  let ts = 0;
+  const dev2Domain = nested ? 3 : pick(rng, [1, 2]);
+  events.push({ ts, op: 'attach', device: 0x100, pasid: 0, domain: 1 });
+  events.push({ ts, op: 'attach', device: 0x200, pasid: 0, domain: dev2Domain });
+  const base = [0x10000000, 0x20000000];
+  const live: { domain: number; iova: number; pages: number }[] = [];
+  const n = 150 + rng.int(250);
+  for (let i = 0; i < n; i++) {
+    ts += pick(rng, [0, 1, 10, 100, 2000]);
+    const r = rng.int(100);
+    const domain = nested ? pick(rng, [1, 2, 3]) : pick(rng, [1, 1, 2]);
+    if (r < 30) {
+      const pages = rng.chance(0.85) ? 1 : 2 + rng.int(3);
+      const iova = base[domain & 1] + rng.int(48) * K4;
+      live.push({ domain, iova, pages });
+      events.push({ ts, op: 'map', domain, iova, paddr: iova + pick(rng, [0, M2]), size: pages * K4 });
+    } else if (r < 55 && live.length > 0) {
+      const m = live.splice(rng.int(live.length), 1)[0];
+      const device = m.domain === 1 ? 0x100 : 0x200;
+      events.push({ ts, op: pick(rng, ['dma_read', 'dma_write'] as const), device, pasid: 0, iova: m.iova, size: pick(rng, [64, 1500, K4]) });
+      // Most buffers go whole; some stay (a later unmap may hit a hole), some go in part.
+      if (rng.chance(0.9)) events.push({ ts: ts + 1, op: 'unmap', domain: m.domain, iova: m.iova, size: (rng.chance(0.9) ? m.pages : 1) * K4 });
+    } else if (r < 62) {
+      // A hole, an unaligned row, an identity or blocked domain, a page of a 2M leaf.
+      const what = rng.int(4);
+      const iova = base[domain & 1] + rng.int(48) * K4;
+      if (what === 0) events.push({ ts, op: 'unmap', domain, iova, size: K4 });
+      else if (what === 1) events.push({ ts, op: 'unmap', domain, iova: iova + 0x800, size: K4 });
+      else if (what === 2) events.push({ ts, op: 'unmap', domain: pick(rng, [4, 5]), iova, size: K4 });
+      else {
+        events.push({ ts, op: 'map', domain, iova: 0x40000000, paddr: 0x40000000, size: M2 });
+        events.push({ ts, op: 'dma_read', device: domain === 1 ? 0x100 : 0x200, pasid: 0, iova: 0x40000000 + rng.int(512) * K4, size: 64 });
+        events.push({ ts, op: 'unmap', domain, iova: 0x40000000 + rng.int(512) * K4, size: K4 });
+      }
+    } else if (r < 66) {
+      events.push({ ts, op: 'flush', domain });
+    } else if (r < 69) {
+      // Detach and re-attach, or a second attachment of the domain.
+      const device = pick(rng, [0x100, 0x200]);
+      if (rng.chance(0.5)) events.push({ ts, op: 'detach', device, pasid: 0 });
+      events.push({ ts, op: 'attach', device, pasid: pick(rng, [0, 1]), domain: device === 0x100 ? 1 : dev2Domain });
+    } else if (live.length > 0) {
+      const m = pick(rng, live);
+      events.push({ ts, op: 'dma_read', device: m.domain === 1 ? 0x100 : 0x200, pasid: 0, iova: m.iova, size: 64 });
+    }
+  }
+  return { events, config, meta: { domains } };
+}
+
+const GROUPS = Array.from({ length: 8 }, (_, g) => [g * 25 + 1, g * 25 + 25] as const);
+
+describe('fast map and unmap paths equal the generic path', () => {
+  it.each(GROUPS)('streaming traces (one-page maps and unmaps), seeds %i..%i: identical summaries', (first, last) => {
+    for (let seed = first; seed <= last; seed++) expectSame(seed, streamCase(seed));
+  });
+
+  it.each(GROUPS.slice(0, 4))('random traces, seeds %i..%i: identical summaries', (first, last) => {
+    for (let seed = first; seed <= last; seed++) expectSame(seed, randomCase(seed));
+  });
+
+  it.each(VENDORS.flatMap((v) => GROUPS.slice(0, 2).map(([first, last]) => [v, first, last] as const)))(
+    'random traces under %s, seeds %i..%i: identical summaries',
+    (vendor, first, last) => {
+      for (let seed = first; seed <= last; seed++) expectSame(seed, vendorCase(seed, vendor));
+    },
+  );
+
+  it.each(GROUPS.slice(0, 2))('stale traces, seeds %i..%i: identical summaries', (first, last) => {
+    for (let seed = first; seed <= last; seed++) expectSame(seed, staleCase(seed));
+  });
+
+  it('the streaming traces take the fast path (one-page unmaps of one-page leaves under every vendor and mode)', () => {
+    const seen = new Set<string>();
+    for (let seed = 1; seed <= 200; seed++) {
+      const c = streamCase(seed);
+      const inv = c.config.invalidation as { mode: string };
+      if (c.events.some((e) => e.op === 'unmap' && e.size === K4)) seen.add(`${String(c.config.vendor)}/${inv.mode}`);
+    }
+    expect([...seen].sort()).toEqual(['amd/lazy', 'amd/strict', 'smmuv3/lazy', 'smmuv3/strict', 'vtd/lazy', 'vtd/strict']);
+  });
+});
