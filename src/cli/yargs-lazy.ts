@@ -10,7 +10,6 @@
 // module, synchronous in Node 20.19, package.json "engines"). Every other
 // member is yargs' own, so parsing, messages and help are yargs' unchanged;
 // test/cli/start.test.ts checks the copy against the installed shim.
-import assert from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -41,8 +40,19 @@ export function lazyShim(): Record<string, unknown> {
   let stringWidth: ((s: string) => number) | undefined;
   const y18n = load<(opts: { directory: string; updateFiles: boolean }) => unknown>('y18n');
   const mainFilename = shimFile.substring(0, shimFile.lastIndexOf('node_modules'));
+  type Check = (actual: unknown, expected: unknown, message?: string) => void;
+  const nodeAssert = () => require('node:assert') as { notStrictEqual: Check; strictEqual: Check };
   return {
-    assert: { notStrictEqual: assert.notStrictEqual, strictEqual: assert.strictEqual },
+    // yargs checks its own invariants on every run; node:assert (milliseconds to load) only to throw
+    // its error when one fails. Object.is, as assert.strictEqual compares.
+    assert: {
+      notStrictEqual: (actual: unknown, expected: unknown, message?: string) => {
+        if (Object.is(actual, expected)) nodeAssert().notStrictEqual(actual, expected, message);
+      },
+      strictEqual: (actual: unknown, expected: unknown, message?: string) => {
+        if (!Object.is(actual, expected)) nodeAssert().strictEqual(actual, expected, message);
+      },
+    },
     cliui: (opts: unknown) => (cliui ??= load<(opts: unknown) => unknown>('cliui'))(opts),
     // escalade and get-caller-file serve package.json look-ups and commandDir(), which parse.ts does not use.
     findUp: (dir: string, fn: unknown) => load<(d: string, f: unknown) => unknown>('escalade/sync')(dir, fn),

@@ -1,5 +1,6 @@
 // Start-up of a command (issue 28): what the command line costs before the
 // command's own work.
+import nodeAssert from 'node:assert';
 import yargs, { type Argv } from 'yargs';
 import { describe, expect, it } from 'vitest';
 import { skipHelpCache } from '../../src/cli/parse.js';
@@ -60,6 +61,14 @@ describe('yargs loads its help layout only to show help (yargs-lazy.ts)', () => 
         ),
       );
     expect(shape(lazyShim())).toEqual(shape(own));
+  });
+
+  it("yargs' invariant checks pass and fail as node:assert's (which loads only to throw)", () => {
+    const { assert } = lazyShim() as { assert: Record<'notStrictEqual' | 'strictEqual', (a: unknown, b: unknown, m?: string) => void> };
+    expect(() => assert.notStrictEqual(1, 2)).not.toThrow();
+    expect(() => assert.strictEqual(NaN, NaN)).not.toThrow();
+    expect(() => assert.notStrictEqual(undefined, undefined, 'no file')).toThrow(nodeAssert.AssertionError);
+    expect(() => assert.strictEqual(0, -0)).toThrow(nodeAssert.AssertionError);
   });
 
   it("yargs on the shim parses and lays out help as yargs' own entry does", async () => {
