@@ -2,7 +2,6 @@
 // this module loads): each command lives in its own module, loaded when named
 // (commands.ts); input errors end here as one line on stderr and exit status 2,
 // a lost service (Redis) as one line and exit status 3.
-import yargs from 'yargs';
 import { InputError, UnavailableError } from '../errors.js';
 import { printable } from '../text.js';
 import { toolVersion } from '../version.js';
@@ -10,6 +9,7 @@ import { startProfileIfAsked, stopProfile } from './profile.js';
 import { COMMAND_NAMES, isCommandName, loadCommand, stubCommand } from './commands.js';
 import { DOCS_EPILOGUE, joinDashValues, unknownCommandMessage } from './options.js';
 import { checkStdioPlaces, markStdio } from './stdio.js';
+import { loadYargs } from './yargs-lazy.js';
 
 export async function parseAndRun(argv: string[]): Promise<number> {
   const unknown = unknownCommandMessage(argv, COMMAND_NAMES);
@@ -20,7 +20,10 @@ export async function parseAndRun(argv: string[]): Promise<number> {
   // Only the command the line names is loaded; the others are listed by name
   // for --help (a command word is the first argument, options.ts).
   const named = argv.find((a) => !a.startsWith('-'));
-  const commands = await Promise.all(COMMAND_NAMES.map((c) => (c === named && isCommandName(named) ? loadCommand(c) : stubCommand(c))));
+  const [yargs, commands] = await Promise.all([
+    loadYargs(),
+    Promise.all(COMMAND_NAMES.map((c) => (c === named && isCommandName(named) ? loadCommand(c) : stubCommand(c)))),
+  ]);
   const parser = yargs(markStdio(joinDashValues(argv)))
     .scriptName('iommu-replay')
     .usage('$0 <command> [options]\n\nTrace-driven IOMMU performance analyzer: replays Arrow traces of DMA and map/unmap through an IOMMU model.')

@@ -24,7 +24,14 @@ export { jobId, type JobData, type JobResult } from './queue-job.js';
 export const QUEUE_NAME = 'iommu-replay';
 /** Results are kept this long for resubmissions to reuse. */
 const KEEP_SECONDS = 7 * 24 * 3600;
-const POLL_MS = 250;
+/**
+ * The submitter looks at its jobs when the queue records an event
+ * (queueEvents) and at least this often: the look costs two Redis round trips
+ * a job, on a machine whose cores the workers may share.
+ */
+const POLL_MS = 1000;
+/** How long one blocking read of the event stream waits (a stop interrupts it). */
+const EVENT_BLOCK_MS = 5000;
 
 export interface QueueOptions extends QueueConnection {
   /** Seconds without Redis before a sweep gives up. */
@@ -52,6 +59,83 @@ function watchConnection(redis: Redis, conn: QueueConnection, afterS: number): {
   });
   lost.catch(() => {}); // observed through the races below
   return { lost, stop: () => clearInterval(timer) };
+}
+
+/**
+ * Wakes the submitter as soon as the queue records an event: BullMQ appends
+ * every job's progress, completion and failure to the queue's event stream,
+ * read here with a blocking XREAD on a connection of its own. So a finished
+ * sweep is seen at once, not up to a poll interval later, and nothing is
+ * asked of Redis while the jobs run. The entries only wake the submitter
+ * (Redis is writable by others): it reads each job's state and result itself.
+ * A failed read (Redis away) falls back to polling until it reads again.
+ */
+export function queueEvents(
+  redis: Redis,
+  key: string,
+): {
+  ready: Promise<void>;
+  wait: (ms: number) => Promise<'event' | 'timeout'>;
+  stop: () => void;
+} {
+  const sub = redis.duplicate();
+  // Its errors are the watchdog's to judge (on the main connection).
+  sub.on('error', () => {});
+  let stopped = false;
+  let seen = false;
+  let wake: (() => void) | undefined;
+  let started!: () => void;
+  const ready = new Promise<void>((r) => (started = r));
+  void (async () => {
+    // From the stream's last entry before any job is added (ready): no event of ours is missed.
+    let last = '$';
+    while (!stopped) {
+      try {
+        if (last === '$') {
+          last = (await sub.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+          started();
+        }
+        const read = await sub.xread('COUNT', 1000, 'BLOCK', EVENT_BLOCK_MS, 'STREAMS', key, last);
+        const entries = read?.[0]?.[1];
+        if (entries?.length) {
+          last = entries[entries.length - 1][0];
+          seen = true;
+          wake?.();
+        }
+      } catch {
+        // Not read yet: the submitter starts on polling alone.
+        started();
+        if (!stopped) await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    }
+  })();
+  return {
+    ready,
+    /** Resolves at the next event (at once if one came since the last wait), or after `ms`. */
+    wait: (ms) =>
+      new Promise((resolve) => {
+        if (seen) {
+          seen = false;
+          resolve('event');
+          return;
+        }
+        const timer = setTimeout(() => {
+          wake = undefined;
+          resolve('timeout');
+        }, ms);
+        wake = () => {
+          clearTimeout(timer);
+          wake = undefined;
+          seen = false;
+          resolve('event');
+        };
+      }),
+    stop: () => {
+      stopped = true;
+      wake?.();
+      sub.disconnect();
+    },
+  };
 }
 
 /** A job to submit, and what to do with its result. */
@@ -83,7 +167,9 @@ async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> 
   queue.on('error', () => {});
   const watch = watchConnection(redis, opts, opts.lostAfterS ?? 10);
   const live = <T>(p: Promise<T>): Promise<T> => Promise.race([p, watch.lost]);
+  const events = queueEvents(redis, queue.keys.events);
   try {
+    await live(events.ready);
     const pending = new Map<string, Submission>();
     for (const j of jobs) {
       const id = jobId(j.data);
@@ -128,9 +214,10 @@ async function submitAll(jobs: Submission[], opts: QueueOptions): Promise<void> 
           j.progress?.(job.progress);
         }
       }
-      if (pending.size > 0) await live(new Promise((r) => setTimeout(r, POLL_MS)));
+      if (pending.size > 0) await live(events.wait(POLL_MS));
     }
   } finally {
+    events.stop();
     watch.stop();
     await Promise.race([queue.close(), new Promise((r) => setTimeout(r, 2000))]);
     redis.disconnect();

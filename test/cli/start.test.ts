@@ -1,8 +1,11 @@
 // Start-up of a command (issue 28): what the command line costs before the
 // command's own work.
-import yargs from 'yargs';
+import nodeAssert from 'node:assert';
+import yargs, { type Argv } from 'yargs';
 import { describe, expect, it } from 'vitest';
 import { skipHelpCache } from '../../src/cli/parse.js';
+import { lazyShim, loadYargs } from '../../src/cli/yargs-lazy.js';
+import { runCliModules } from '../helpers/cli.js';
 
 type Internal = { getInternalMethods(): { getUsageInstance(): { hasCachedHelpMessage(): boolean } } };
 
@@ -25,5 +28,66 @@ describe('a command run does not lay out the help text', () => {
 
   it('with skipHelpCache it does not', async () => {
     expect(await run(true)).toBe(false);
+  });
+});
+
+/** The packages (under node_modules) a CLI run has loaded, imported or required. */
+function loadedPackages(args: string[]): { stdout: string; packages: string[] } {
+  const r = runCliModules(args);
+  expect(r.status, r.stderr).toBe(0);
+  return { stdout: r.stdout, packages: r.modules.map((f) => /node_modules\/((@[^/]+\/)?[^/]+)\//.exec(f)?.[1]).filter((p): p is string => p !== undefined) };
+}
+
+describe('yargs loads its help layout only to show help (yargs-lazy.ts)', () => {
+  it('a command run loads neither cliui nor string-width; --help does', () => {
+    const run = loadedPackages(['inspect', 'traces/nic.arrows']);
+    expect(run.stdout).toContain('rows: 12,000');
+    expect(run.packages).not.toContain('cliui');
+    expect(run.packages).not.toContain('string-width');
+    const help = loadedPackages(['inspect', '--help']);
+    expect(help.stdout).toContain('Show what a trace holds');
+    expect(help.packages).toContain('cliui');
+    expect(help.packages).toContain('string-width');
+  });
+
+  it("the shim has every member of yargs' own ESM shim, of the same kind", async () => {
+    const own = ((await import(new URL('./lib/platform-shims/esm.mjs', import.meta.resolve('yargs')).href)) as { default: Record<string, unknown> }).default;
+    const shape = (o: Record<string, unknown>): Record<string, string> =>
+      Object.fromEntries(
+        Object.entries(o).flatMap(([k, v]) =>
+          v !== null && typeof v === 'object' && k !== 'y18n' && k !== 'Parser'
+            ? Object.entries(v as Record<string, unknown>).map(([k2, v2]) => [`${k}.${k2}`, typeof v2])
+            : [[k, typeof v]],
+        ),
+      );
+    expect(shape(lazyShim())).toEqual(shape(own));
+  });
+
+  it("yargs' invariant checks pass and fail as node:assert's (which loads only to throw)", () => {
+    const { assert } = lazyShim() as { assert: Record<'notStrictEqual' | 'strictEqual', (a: unknown, b: unknown, m?: string) => void> };
+    expect(() => assert.notStrictEqual(1, 2)).not.toThrow();
+    expect(() => assert.strictEqual(NaN, NaN)).not.toThrow();
+    expect(() => assert.notStrictEqual(undefined, undefined, 'no file')).toThrow(nodeAssert.AssertionError);
+    expect(() => assert.strictEqual(0, -0)).toThrow(nodeAssert.AssertionError);
+  });
+
+  it("yargs on the shim parses and lays out help as yargs' own entry does", async () => {
+    const build = (y: (argv: string[]) => Argv, argv: string[]) =>
+      y(argv)
+        .scriptName('t')
+        .command('go <files..>', 'a command', (b) =>
+          b
+            .positional('files', { type: 'string', array: true })
+            .option('n', { type: 'number', describe: 'a number with a long description that wraps around the column' }),
+        )
+        .example('$0 go a b', 'an example')
+        .epilogue('the end')
+        .strict()
+        .help()
+        .wrap(80);
+    const lazy = await loadYargs();
+    expect(lazy).not.toBe(yargs);
+    expect(await build(lazy, ['go', 'a', 'b', '-n', '3']).parseAsync()).toEqual(await build(yargs, ['go', 'a', 'b', '-n', '3']).parseAsync());
+    expect(await build(lazy, []).getHelp()).toBe(await build(yargs, []).getHelp());
   });
 });

@@ -25,8 +25,10 @@ export function tmpDir(): string {
 }
 
 /**
- * Runs the built CLI and lists every module it loaded (file: and node: URLs,
- * in load order), through a module loader hook: which libraries a command
+ * Runs the built CLI and lists every module it loaded (file: and node: URLs):
+ * those imported, in load order, through a module loader hook, then those
+ * loaded by require() (which the hook does not see: yargs' dependencies,
+ * src/cli/yargs-lazy.ts), as the process exits: which libraries a command
  * line loads, without timing anything.
  */
 export function runCliModules(args: string[]): { status: number; stdout: string; stderr: string; modules: string[] } {
@@ -38,8 +40,13 @@ export function runCliModules(args: string[]): { status: number; stdout: string;
     "import fs from 'node:fs';\nexport async function load(url, context, next) {\n  fs.appendFileSync(process.env.MODULE_LOG, url + '\\n');\n  return next(url, context);\n}\n",
   );
   fs.writeFileSync(path.join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+  const required = path.join(dir, 'required.cjs');
+  fs.writeFileSync(
+    required,
+    "const { pathToFileURL } = require('node:url');\nprocess.on('exit', () => {\n  const files = Object.keys(require.cache).filter((f) => f !== __filename);\n  require('node:fs').appendFileSync(process.env.MODULE_LOG, files.map((f) => pathToFileURL(f).href + '\\n').join(''));\n});\n",
+  );
   fs.writeFileSync(log, '');
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(path.join(dir, 'register.mjs')).href, CLI, ...args], {
+  const r = spawnSync(process.execPath, ['-r', required, '--import', pathToFileURL(path.join(dir, 'register.mjs')).href, CLI, ...args], {
     encoding: 'utf8',
     cwd: process.cwd(),
     input: '',
