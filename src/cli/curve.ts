@@ -11,7 +11,7 @@ import { MAX_CURVE_ENTRIES, checkCurveConfig, checkCurvePoints, curvePointsOf, t
 import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
 import type { WorkerInputError } from '../run/sweep-worker.js';
-import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
+import type { CurveOf } from '../report/curve.js';
 import { stableStringify } from '../json.js';
 import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
@@ -42,9 +42,15 @@ interface Args extends QueueArgs {
   maxTableMemory?: string;
 }
 
-/** Runs the tasks, over `jobs` threads when there are several; results in task order. */
+/**
+ * Runs the tasks, over `jobs` threads when there are several; results in
+ * task order. With more than one core even a single task runs on a thread:
+ * the main thread meanwhile loads the report's modules (apache-arrow, vega,
+ * vega-lite: about half a second of start-up), which would otherwise follow
+ * the replay.
+ */
 async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[][]> {
-  if (jobs <= 1 || tasks.length <= 1) {
+  if (jobs <= 1) {
     const out: CurveResult[][] = [];
     for (const t of tasks) out.push(await runCurveTask(t));
     return out;
@@ -171,18 +177,23 @@ export const curveCommand: CommandModule<object, Args> = {
     );
     const plain = tasks.map(({ of: _of, ...task }) => task);
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
-    const { curves, results } = await out.complete(async () => {
+    const { curves, results, report } = await out.complete(async () => {
+      // Loaded while the curves are computed (runTasks).
+      const reportLoaded = import('../report/curve.js');
+      reportLoaded.catch(() => {}); // awaited below; unheard only when the computation failed first
       const results: CurveResult[][] = queue
         ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
         : await runTasks(plain, jobs);
       const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
+      const report = await reportLoaded;
+      const { curvesArrow, curvesSummary, curvesMarkdown, curvesHtml } = report;
       out.publish([
         ['curves.arrow', curvesArrow(curves)],
         ['curves.json', stableStringify(curvesSummary(curves, n))],
         ['report.md', curvesMarkdown(curves)],
         ['report.html', await curvesHtml(curves)],
       ]);
-      return { curves, results };
+      return { curves, results, report };
     });
     // A curve's faults do not depend on the IOTLB size: one line per trace and point.
     printWarnings(
@@ -197,7 +208,9 @@ export const curveCommand: CommandModule<object, Args> = {
     if (!args.quiet) {
       for (const c of curves)
         if (c.result.method === 'points' || c.result.approximate?.length)
-          process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}${c.vendor === 'vtd' ? '' : ` ${c.vendor}`}: ${methodOf(c.result)}\n`);
+          process.stderr.write(
+            `${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}${c.vendor === 'vtd' ? '' : ` ${c.vendor}`}: ${report.methodOf(c.result)}\n`,
+          );
       process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
     }
   },
