@@ -178,12 +178,14 @@ export const curveCommand: CommandModule<object, Args> = {
     const plain = tasks.map(({ of: _of, ...task }) => task);
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
     const { curves, results, report } = await out.complete(async () => {
-      // Loaded while the curves are computed (runTasks).
+      // The pool's library first, so that its thread starts computing before
+      // the report's modules load (both on this thread) and not after.
+      if (!queue && jobs > 1) await import('piscina');
+      const computed = queue ? runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() }) : runTasks(plain, jobs);
+      // Loaded while the curves are computed.
       const reportLoaded = import('../report/curve.js');
       reportLoaded.catch(() => {}); // awaited below; unheard only when the computation failed first
-      const results: CurveResult[][] = queue
-        ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
-        : await runTasks(plain, jobs);
+      const results: CurveResult[][] = await computed;
       const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
       const report = await reportLoaded;
       const { curvesArrow, curvesSummary, curvesMarkdown, curvesHtml } = report;
