@@ -96,6 +96,15 @@ describe('curve command', () => {
     for (const f of fs.readdirSync(a)) expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
   });
 
+  it('one curve on a thread (--jobs 2, the report loading meanwhile) writes the same bytes as in the process (--jobs 1)', () => {
+    const [a, b] = [tmpDir(), tmpDir()];
+    const args = ['curve', NIC, '--max-entries', '100', '--quiet', '--out'];
+    expect(runCli([...args, a, '--jobs', '2']).status).toBe(0);
+    expect(runCli([...args, b, '--jobs', '1']).status).toBe(0);
+    expect(fs.readdirSync(a).sort()).toEqual(fs.readdirSync(b).sort());
+    for (const f of fs.readdirSync(a)) expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
+  });
+
   it('a trace with nested domains is replayed as exact points (its walks are two-stage), and --opt says it cannot bound it', async () => {
     const d = tmpDir();
     const trace = path.join(d, 'vmn.arrows');
