@@ -11,8 +11,8 @@ import { MAX_CURVE_ENTRIES, checkCurveConfig, checkCurvePoints, curvePointsOf, t
 import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
 import type { WorkerInputError } from '../run/sweep-worker.js';
-import { Worker } from 'node:worker_threads';
-import type { CurveOf, CurveOutputs } from '../report/curve.js';
+import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
+import { stableStringify } from '../json.js';
 import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
 import { printable } from '../text.js';
@@ -71,31 +71,6 @@ function maxFaults(results: CurveResult[]): number {
   let most = 0;
   for (const r of results) for (const p of r.points) if (p.faults > most) most = p.faults;
   return most;
-}
-
-/**
- * A thread that loads the report's modules (apache-arrow, vega, vega-lite:
- * about half a second) while this one computes a curve, and then writes its
- * outputs: the load is off the command's path. Closed (terminated) by the
- * caller whatever happened.
- */
-function reportThread(): { render(curves: CurveOf[], maxEntries: number): Promise<CurveOutputs>; close(): void } {
-  const w = new Worker(new URL('./curve-report-worker.js', import.meta.url));
-  const done = new Promise<CurveOutputs>((resolve, reject) => {
-    w.once('message', (m: { out?: CurveOutputs; error?: string }) => (m.out ? resolve(m.out) : reject(new Error(m.error))));
-    w.once('error', reject);
-    w.once('exit', (code) => reject(new Error(`internal: the report thread exited (${code}) before writing the outputs`)));
-  });
-  done.catch(() => {}); // heard by render(); unheard only when the curve failed first
-  return {
-    render(curves, maxEntries) {
-      w.postMessage({ curves, maxEntries });
-      return done;
-    },
-    close() {
-      void w.terminate();
-    },
-  };
 }
 
 export const curveCommand: CommandModule<object, Args> = {
@@ -196,31 +171,18 @@ export const curveCommand: CommandModule<object, Args> = {
     );
     const plain = tasks.map(({ of: _of, ...task }) => task);
     // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
-    const { curves, results, outputs } = await out.complete(async () => {
-      // One curve is computed on this thread (several on threads of their
-      // own, or on the queue's workers, while this one waits): its outputs
-      // are then written by a thread that loaded the report meanwhile.
-      const thread = !queue && jobs > 1 && plain.length === 1 ? reportThread() : null;
-      try {
-        // The pool's library before the report's modules, so that its threads start first.
-        if (!queue && jobs > 1 && plain.length > 1) await import('piscina');
-        const reportLoaded = thread ? null : import('../report/curve.js');
-        reportLoaded?.catch(() => {}); // awaited below; unheard only when the computation failed first
-        const results: CurveResult[][] = queue
-          ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
-          : await runTasks(plain, jobs);
-        const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
-        const outputs = thread ? await thread.render(curves, n) : await (await reportLoaded!).curveOutputs(curves, n);
-        out.publish([
-          ['curves.arrow', outputs.arrow],
-          ['curves.json', outputs.json],
-          ['report.md', outputs.md],
-          ['report.html', outputs.html],
-        ]);
-        return { curves, results, outputs };
-      } finally {
-        thread?.close();
-      }
+    const { curves, results } = await out.complete(async () => {
+      const results: CurveResult[][] = queue
+        ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
+        : await runTasks(plain, jobs);
+      const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
+      out.publish([
+        ['curves.arrow', curvesArrow(curves)],
+        ['curves.json', stableStringify(curvesSummary(curves, n))],
+        ['report.md', curvesMarkdown(curves)],
+        ['report.html', await curvesHtml(curves)],
+      ]);
+      return { curves, results };
     });
     // A curve's faults do not depend on the IOTLB size: one line per trace and point.
     printWarnings(
@@ -233,9 +195,9 @@ export const curveCommand: CommandModule<object, Args> = {
       ),
     );
     if (!args.quiet) {
-      for (const [i, c] of curves.entries())
+      for (const c of curves)
         if (c.result.method === 'points' || c.result.approximate?.length)
-          process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}${c.vendor === 'vtd' ? '' : ` ${c.vendor}`}: ${outputs.methods[i]}\n`);
+          process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}${c.vendor === 'vtd' ? '' : ` ${c.vendor}`}: ${methodOf(c.result)}\n`);
       process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
     }
   },

@@ -7,7 +7,6 @@ import { parseSizeLog2 } from '../config/pagesizes.js';
 import type { CurveCounters, CurveResult } from '../run/curve.js';
 import { chartBase, svgOf } from './charts.js';
 import { htmlPage } from './html.js';
-import { stableStringify } from '../json.js';
 import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, mdText, tableHtml, tableMd, type Table } from './format.js';
 
 /** One curve of the run: what it is of, and its points. */
@@ -356,23 +355,4 @@ export async function curvesHtml(curves: CurveOf[], title = 'iommu-replay curve'
     ...curves.map((c) => `<section class="curve"><h2>${esc(curveLabel(c))}</h2>${tableHtml(pointsTable(c))}</section>`),
   ];
   return htmlPage(title, '<p>Every point is what <code>replay</code> reports at that IOTLB geometry.</p>', sections);
-}
-
-/** The files of a curve run and each curve's method line, as cli/curve.ts publishes and prints them. */
-export interface CurveOutputs {
-  arrow: Uint8Array;
-  json: string;
-  md: string;
-  html: string;
-  methods: string[];
-}
-
-export async function curveOutputs(curves: CurveOf[], maxEntries: number): Promise<CurveOutputs> {
-  return {
-    arrow: curvesArrow(curves),
-    json: stableStringify(curvesSummary(curves, maxEntries)),
-    md: curvesMarkdown(curves),
-    html: await curvesHtml(curves),
-    methods: curves.map((c) => methodOf(c.result)),
-  };
 }
