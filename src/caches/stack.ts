@@ -245,6 +245,34 @@ export class StackIotlb implements Iotlb {
     for (let x = t + 1; x <= this.cap; x += x & -x) this.fen[x] += v;
   }
 
+  /**
+   * fenAdd(from, -1) and fenAdd(to, +1) (from < to) together: above the node
+   * where the two walks up the tree meet, the two changes cancel.
+   */
+  private fenMove(from: number, to: number): void {
+    const fen = this.fen;
+    const cap = this.cap;
+    let x = from + 1;
+    let y = to + 1;
+    while (x !== y) {
+      if (x < y) {
+        fen[x]--;
+        x += x & -x;
+        if (x > cap) {
+          for (; y <= cap; y += y & -y) fen[y]++;
+          return;
+        }
+      } else {
+        fen[y]++;
+        y += y & -y;
+        if (y > cap) {
+          for (; x <= cap; x += x & -x) fen[x]--;
+          return;
+        }
+      }
+    }
+  }
+
   private heapPush(t: number): void {
     const heap = this.heap;
     let i = this.heapSize++;
@@ -290,6 +318,15 @@ export class StackIotlb implements Iotlb {
     this.total++;
   }
 
+  /** A new mark at the top for `node` in place of the mark at `from` (already cleared): one mark leaves, one comes. */
+  private moveToTop(node: number, from: number): void {
+    const t = this.now++;
+    this.kind[t] = ITEM;
+    this.at[t] = node;
+    this.time[node] = t;
+    this.fenMove(from, t);
+  }
+
   /**
    * Moves `node` (marked) to the top. A hole above it is consumed and its old
    * place becomes a hole; else it simply leaves its place.
@@ -299,15 +336,13 @@ export class StackIotlb implements Iotlb {
     if (this.heapSize > 0 && this.heap[0] > t) {
       const h = this.heapPop();
       this.kind[h] = NONE;
-      this.fenAdd(h, -1);
       this.kind[t] = HOLE;
       this.heapPush(t);
+      this.moveToTop(node, h);
     } else {
       this.kind[t] = NONE;
-      this.fenAdd(t, -1);
+      this.moveToTop(node, t);
     }
-    this.total--;
-    this.pushTop(node);
   }
 
   /**
@@ -572,10 +607,10 @@ export class StackIotlb implements Iotlb {
         // The topmost hole's slot takes the fill at every size that has it.
         const h = this.heapPop();
         this.kind[h] = NONE;
-        this.fenAdd(h, -1);
-        this.total--;
+        this.moveToTop(node, h);
+      } else {
+        this.pushTop(node);
       }
-      this.pushTop(node);
     }
     this.phys[node] = phys;
     this.owner[node] = owner;
