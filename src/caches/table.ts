@@ -237,7 +237,7 @@ export class SetAssocTable implements Iotlb {
    * count and stale windows. It probes the one set a page of each live order
    * indexes to, or scans when those probes are as many as the sets, as
    * removeRange decides; without its range loops.
-   * test/caches/table.test.ts compares the two on seeded operations.
+   * test/caches/removepage.test.ts compares the two on seeded operations.
    */
   removePage(tag: number, pfn: number, nowNs: number): number {
     const seen = this.seenOrders;
