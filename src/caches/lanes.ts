@@ -105,6 +105,12 @@ export class LanesIotlb implements Iotlb {
     return this.tables[0].removeRange(tag, start, end, nowNs);
   }
 
+  /** removeRange of the one page `pfn`, through each lane's removePage. */
+  removePage(tag: number, pfn: number, nowNs: number): number {
+    for (let j = 1; j < this.tables.length; j++) this.pendingRemoved[j] += this.tables[j].removePage(tag, pfn, nowNs);
+    return this.tables[0].removePage(tag, pfn, nowNs);
+  }
+
   removeTags(tag: number, groups: Int32Array | null, nowNs: number): number {
     for (let j = 1; j < this.tables.length; j++) this.pendingRemoved[j] += this.tables[j].removeTags(tag, groups, nowNs);
     return this.tables[0].removeTags(tag, groups, nowNs);

@@ -180,8 +180,18 @@ export class SetAssocTable implements Iotlb {
     return -1;
   }
 
+  /** markUnmappedIn, with findExact's probe of the leaf's set inlined: once per unmapped leaf and attachment. */
   markUnmapped(tag: number, base: number, order: number, nowNs: number): void {
-    markUnmappedIn(this, tag, base, order, nowNs);
+    const ways = this.ways;
+    const first = setOf(pageNumber(base, order), this.setMask) * ways;
+    const bases = this.base;
+    const state = this.state;
+    for (let i = first; i < first + ways; i++) {
+      if (bases[i] === base && state[i] === VALID && this.tag[i] === tag && this.order[i] === order) {
+        if (this.unmappedAt[i] < 0) this.unmappedAt[i] = nowNs;
+        return;
+      }
+    }
   }
 
   drain(domainCounters: Float64Array, domainBase: number): void {
@@ -219,6 +229,42 @@ export class SetAssocTable implements Iotlb {
       return removed;
     }
     return this.scanRemoveRange(tag, start, end, nowNs);
+  }
+
+  /**
+   * removeRange(tag, pfn, pfn + 1, nowNs), the removal of one page (most
+   * unmaps' sync): the same entries removed in the same order, so the same
+   * count and stale windows. It probes the one set a page of each live order
+   * indexes to, or scans when those probes are as many as the sets, as
+   * removeRange decides; without its range loops.
+   * test/caches/removepage.test.ts compares the two on seeded operations.
+   */
+  removePage(tag: number, pfn: number, nowNs: number): number {
+    const seen = this.seenOrders;
+    const live = this.orderLive;
+    let probes = 0;
+    for (let k = 0; k < seen.length; k++) if (live[seen[k]] > 0) probes++;
+    if (probes >= this.sets) return this.scanRemoveRange(tag, pfn, pfn + 1, nowNs);
+    const ways = this.ways;
+    const bases = this.base;
+    const state = this.state;
+    const tags = this.tag;
+    const orders = this.order;
+    let removed = 0;
+    for (let k = 0; k < seen.length; k++) {
+      const o = seen[k];
+      if (live[o] === 0) continue;
+      const page = pageNumber(pfn, o);
+      const base = page * POW2[o];
+      const first = setOf(page, this.setMask) * ways;
+      for (let i = first; i < first + ways; i++) {
+        if (bases[i] === base && state[i] === VALID && tags[i] === tag && orders[i] === o) {
+          this.remove(i, nowNs);
+          removed++;
+        }
+      }
+    }
+    return removed;
   }
 
   /** removeRange by scanning every entry (the obviously correct way). */
@@ -414,6 +460,10 @@ export class IndexedTable extends SetAssocTable {
     return -1;
   }
 
+  override markUnmapped(tag: number, base: number, order: number, nowNs: number): void {
+    markUnmappedIn(this, tag, base, order, nowNs);
+  }
+
   override findExact(tag: number, base: number, order: number): number {
     let hit = -1;
     for (let i = this.buckets[this.bucketOf(tag, base, order)]; i >= 0; i = this.chain[i]) {
@@ -480,6 +530,28 @@ export class IndexedTable extends SetAssocTable {
             this.remove(i, nowNs);
             removed++;
           }
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** removePage through the index: removeRange's removals of one page, decided and ordered as it does. */
+  override removePage(tag: number, pfn: number, nowNs: number): number {
+    const seen = this.seenOrders;
+    const live = this.orderLive;
+    let probes = 0;
+    for (let k = 0; k < seen.length; k++) if (live[seen[k]] > 0) probes++;
+    if (probes >= this.held) return this.scanRemoveRange(tag, pfn, pfn + 1, nowNs);
+    let removed = 0;
+    for (let k = 0; k < seen.length; k++) {
+      const o = seen[k];
+      if (live[o] === 0) continue;
+      const base = pageNumber(pfn, o) * POW2[o];
+      for (let i = this.buckets[this.bucketOf(tag, base, o)]; i >= 0; i = this.chain[i]) {
+        if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === o) {
+          this.remove(i, nowNs);
+          removed++;
         }
       }
     }
