@@ -197,6 +197,8 @@ export class StackIotlb implements Iotlb {
   private root = 0;
 
   missWasInvalidated = false;
+  /** Set by fill: whether it made a new entry (false: it refreshed one already held). */
+  filledNew = false;
   windowMaxNs = 0;
   windowSumNs = 0;
   windowCount = 0;
@@ -593,6 +595,7 @@ export class StackIotlb implements Iotlb {
         ? this.probedNode[order]
         : this.find(tag, base, order);
     this.probeStamp++;
+    this.filledNew = node < 0;
     if (node >= 0) {
       this.touch(node);
     } else {

@@ -77,9 +77,11 @@ class RecordingStack extends StackIotlb {
   }
 
   override fill(tag: number, base: number, order: number, phys: number, owner: number): number {
-    const existed = this.findExact(tag, base, order) >= 0;
+    // The key is the new entry's when fill made one: asked of fill itself, not
+    // looked up before it, since a fill may renumber the time axis first and
+    // drop entries deeper than the largest size (StackIotlb.compact).
     const k = super.fill(tag, base, order, phys, owner);
-    if (!existed) {
+    if (this.filledNew) {
       const key = `${tag}:${base}:${order}`;
       let id = this.keyIds.get(key);
       if (id === undefined) {

@@ -111,3 +111,27 @@ describe('a curve over more entries than the first arrays hold equals replay at 
     }, 120_000);
   }
 });
+
+describe('a fill says whether it made a new entry (opt.ts keys the recorded stream by it)', () => {
+  it('an entry held when fill starts but dropped by the renumbering that fill makes room with is a new entry', () => {
+    const n = 4;
+    // Page 0, then m other pages, then page 0 again: for some m the last fill
+    // is the one that finds the time axis full and renumbers it, dropping page
+    // 0 (far below the largest size) before filling it again.
+    let heldThenNew = 0;
+    for (let m = 1; m < 300; m++) {
+      const s = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n);
+      s.fill(0, 0, 0, 0, 0);
+      expect(s.filledNew).toBe(true);
+      for (let p = 1; p <= m; p++) s.fill(0, p, 0, p, 0);
+      const held = s.findExact(0, 0, 0) >= 0;
+      s.fill(0, 0, 0, 0, 0);
+      if (!held) expect(s.filledNew).toBe(true);
+      if (held && s.filledNew) heldThenNew++;
+      // A fill of an entry that stays held refreshes it.
+      s.fill(0, 0, 0, 0, 0);
+      expect(s.filledNew).toBe(false);
+    }
+    expect(heldThenNew).toBeGreaterThan(0);
+  });
+});
