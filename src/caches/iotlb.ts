@@ -32,8 +32,8 @@ export interface Iotlb {
   /** Stamps the valid entry caching exactly this leaf, if any and not yet stamped, as unmapped at `nowNs` (its stale window starts). */
   markUnmapped(tag: number, base: number, order: number, nowNs: number): void;
   removeRange(tag: number, start: number, end: number, nowNs: number): number;
-  /** removeRange(tag, pfn, pfn + 1, nowNs), where the implementation has a faster way (caches/table.ts). */
-  removePage?(tag: number, pfn: number, nowNs: number): number;
+  /** removeRange(tag, pfn, pfn + 1, nowNs); the tables have a faster way (caches/table.ts). */
+  removePage(tag: number, pfn: number, nowNs: number): number;
   removeTags(tag: number, groups: Int32Array | null, nowNs: number): number;
   takeWindow(): void;
   /** Credits the stale windows of the last removals to the domain counters at `domainBase` (caches/lanes.ts credits each lane's to its own). */

@@ -639,6 +639,11 @@ export class StackIotlb implements Iotlb {
     this.dropNode(node);
   }
 
+  /** The profiler has no faster one-page removal: its range removal probes the index page by page already. */
+  removePage(tag: number, pfn: number, nowNs: number): number {
+    return this.removeRange(tag, pfn, pfn + 1, nowNs);
+  }
+
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
     let removed = 0;
     // Few pages: probe the index for each; many: scan the entries (a scan

@@ -41,7 +41,7 @@ export class Removal {
     const t = this.t;
     const iotlb = t.iotlbs[inst];
     const walkCaches = t.walkCaches[inst];
-    if (end - start === 1 && iotlb.removePage !== undefined) {
+    if (end - start === 1) {
       // One page (most syncs of a streaming workload): the tables' one-page removal, the same removals.
       t.counters.domain[base + M.entriesRemoved] += iotlb.removePage(tag, start, nowNs);
       for (let k = 0; k < walkCaches.length; k++) walkCaches[k].removePage(tag, start, nowNs);

@@ -190,8 +190,7 @@ export class Mapping implements LeafSink {
     // One 4 KiB page whose leaf is that page (most unmaps of a streaming
     // workload): one chunk, one leaf, a gather of one page.
     if (this.fast && isOne4kPage(orders, size) && pool.lookup(root, iova) === 0) {
-      this.counters.unmapPages[dom * ORDERS]++;
-      cm[mb + M.unmapBytes] += 4096;
+      this.countRemoved(dom, 0);
       this.markUnmapped(dom, iova, 0, nowNs);
       pool.clearGranuleAt(pool.foundIndex);
       this.inv.unmappedPage(dom, iova, nowNs);
@@ -309,13 +308,17 @@ export class Mapping implements LeafSink {
     const dom = this.curDomain;
     this.curRemovedAny = true;
     if (!this.splitting) {
-      // unmap.bytes is what was really removed: whole leaves (report.md).
-      this.counters.unmapPages[dom * ORDERS + order]++;
-      this.counters.domain[dom * DOMAIN_FIELDS + M.unmapBytes] += POW2[order] * 4096;
+      this.countRemoved(dom, order);
       // io-pgtable-arm gathers each cleared leaf with its size (§9.3 smmuv3).
       if (this.gathersLeaves && !this.inTable) this.inv.addLeaf(dom, basePfn, POW2[order], this.curNowNs);
     }
     this.markUnmapped(dom, basePfn, order, this.curNowNs);
+  }
+
+  /** A whole leaf of `order` removed from `dom`: unmap.bytes is what was really removed, whole leaves (report.md). */
+  private countRemoved(dom: number, order: number): void {
+    this.counters.unmapPages[dom * ORDERS + order]++;
+    this.counters.domain[dom * DOMAIN_FIELDS + M.unmapBytes] += POW2[order] * 4096;
   }
 
   /**

@@ -187,11 +187,17 @@ describe('QEMU logs of SMMUv3 and AMD-Vi (scripts/record-qemu.sh --iommu smmuv3|
 1@1700000009.900900:amdvi_translation_result devid: 00:02.0 gpa 0xfffe1080 hpa 0x20000
 `;
 
+  /** Writes NAME.log and NAME-guest.trace and imports the pair to NAME.arrows. */
+  const importPair = async (name: string, log: string, guestText: string) => {
+    const files = [path.join(dir, `${name}.log`), path.join(dir, `${name}-guest.trace`)];
+    fs.writeFileSync(files[0], log);
+    fs.writeFileSync(files[1], guestText);
+    const out = path.join(dir, `${name}.arrows`);
+    return { out, s: await importTrace(files, out, opts) };
+  };
+
   it('SMMUv3: translations become reads by the stream ID, the ITS doorbell MSI among them, inside live mappings; commands by opcode', async () => {
-    fs.writeFileSync(path.join(dir, 'smmu.log'), smmu);
-    fs.writeFileSync(path.join(dir, 'smmu-guest.trace'), guest);
-    const out = path.join(dir, 'smmu.arrows');
-    const s = await importTrace([path.join(dir, 'smmu.log'), path.join(dir, 'smmu-guest.trace')], out, opts);
+    const { out, s } = await importPair('smmu', smmu, guest);
     expect((await rows(out)).join(', ')).toBe(
       'attach, map, map, dma_read ffffe000, dma_read fffff000, unmap, map, dma_read ffffe000, dma_read ffffe000, unmap, map',
     );
@@ -216,10 +222,7 @@ describe('QEMU logs of SMMUv3 and AMD-Vi (scripts/record-qemu.sh --iommu smmuv3|
   });
 
   it('AMD-Vi: hpa is the page base (a 64 KiB page for each of its 4 KiB pages); a reset before a fill is the table being full', async () => {
-    fs.writeFileSync(path.join(dir, 'amd.log'), amd);
-    fs.writeFileSync(path.join(dir, 'amd-guest.trace'), guest.split('\n').slice(0, 1).concat(guest.split('\n').slice(2)).join('\n'));
-    const out = path.join(dir, 'amd.arrows');
-    const s = await importTrace([path.join(dir, 'amd.log'), path.join(dir, 'amd-guest.trace')], out, opts);
+    const { out, s } = await importPair('amd', amd, guest.split('\n').slice(0, 1).concat(guest.split('\n').slice(2)).join('\n'));
     expect((await rows(out)).join(', ')).toBe(
       'attach, map, dma_read ffffe000, unmap, map, dma_read ffffe000, dma_read ffffe000, unmap, map, dma_read fffe1000',
     );
