@@ -246,11 +246,7 @@ export class QemuLogParser {
       if (!o) return 'has a smmuv3_cmdq_opcode event in an unknown format';
       const name = o[1] === 'SYNC' ? 'CMD_SYNC' : o[1];
       this.command(name);
-      if (name === 'CMD_SYNC' && this.pending) {
-        const p = this.pending;
-        this.log.events.push({ kind: 'pages', hostUs: p.hostUs, did: p.did, addr: p.start, size: p.end - p.start });
-        this.pending = null;
-      }
+      if (name === 'CMD_SYNC') this.flushPending();
     } else if (event === 'smmuv3_s1_range_inval') {
       const r = SMMU_RANGE.exec(payload);
       if (!r) return 'has a smmuv3_s1_range_inval event in an unknown format';
@@ -264,7 +260,7 @@ export class QemuLogParser {
         if (start < p.start) p.start = start;
         if (end > p.end) p.end = end;
       } else {
-        if (p) this.log.events.push({ kind: 'pages', hostUs: p.hostUs, did: p.did, addr: p.start, size: p.end - p.start });
+        this.flushPending();
         this.pending = { did, start, end, hostUs };
       }
     } else if (event === 'smmuv3_cmdq_tlbi_nh_asid') {
@@ -303,6 +299,11 @@ export class QemuLogParser {
 
   /** Ends the log: an SMMUv3 range not followed by its CMD_SYNC still counts for the alignment. */
   finish(): void {
+    this.flushPending();
+  }
+
+  /** SMMUv3: the joined range pieces become one page-selective invalidation for the alignment. */
+  private flushPending(): void {
     const p = this.pending;
     if (p) this.log.events.push({ kind: 'pages', hostUs: p.hostUs, did: p.did, addr: p.start, size: p.end - p.start });
     this.pending = null;
