@@ -180,18 +180,8 @@ export class SetAssocTable implements Iotlb {
     return -1;
   }
 
-  /** markUnmappedIn, with findExact's probe of the leaf's set inlined: once per unmapped leaf and attachment. */
   markUnmapped(tag: number, base: number, order: number, nowNs: number): void {
-    const ways = this.ways;
-    const first = setOf(pageNumber(base, order), this.setMask) * ways;
-    const bases = this.base;
-    const state = this.state;
-    for (let i = first; i < first + ways; i++) {
-      if (bases[i] === base && state[i] === VALID && this.tag[i] === tag && this.order[i] === order) {
-        if (this.unmappedAt[i] < 0) this.unmappedAt[i] = nowNs;
-        return;
-      }
-    }
+    markUnmappedIn(this, tag, base, order, nowNs);
   }
 
   drain(domainCounters: Float64Array, domainBase: number): void {
@@ -209,26 +199,33 @@ export class SetAssocTable implements Iotlb {
    * one scans the table.
    */
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
-    if (rangeProbes(this.seenOrders, this.orderLive, start, end) < this.sets) {
-      let removed = 0;
-      for (const o of this.seenOrders) {
-        if (this.orderLive[o] === 0) continue;
-        const size = POW2[o];
-        const last = pageNumber(end - 1, o);
-        for (let page = pageNumber(start, o); page <= last; page++) {
-          const base = page * size;
-          const first = setOf(page, this.setMask) * this.ways;
-          for (let i = first; i < first + this.ways; i++) {
-            if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === o) {
-              this.remove(i, nowNs);
-              removed++;
-            }
-          }
-        }
-      }
-      return removed;
+    if (rangeProbes(this.seenOrders, this.orderLive, start, end) >= this.probeLimit()) return this.scanRemoveRange(tag, start, end, nowNs);
+    let removed = 0;
+    for (const o of this.seenOrders) {
+      if (this.orderLive[o] === 0) continue;
+      const last = pageNumber(end - 1, o);
+      for (let page = pageNumber(start, o); page <= last; page++) removed += this.removeKey(tag, page, o, nowNs);
     }
-    return this.scanRemoveRange(tag, start, end, nowNs);
+    return removed;
+  }
+
+  /** Probes past which a removal scans the table instead: as many as the sets (a probe reads a set). */
+  protected probeLimit(): number {
+    return this.sets;
+  }
+
+  /** Removes the valid entries of `tag` for page number `page` of order `o` (the set that page indexes to); returns how many. */
+  protected removeKey(tag: number, page: number, o: number, nowNs: number): number {
+    const base = page * POW2[o];
+    const first = setOf(page, this.setMask) * this.ways;
+    let removed = 0;
+    for (let i = first; i < first + this.ways; i++) {
+      if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === o) {
+        this.remove(i, nowNs);
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /**
@@ -244,25 +241,11 @@ export class SetAssocTable implements Iotlb {
     const live = this.orderLive;
     let probes = 0;
     for (let k = 0; k < seen.length; k++) if (live[seen[k]] > 0) probes++;
-    if (probes >= this.sets) return this.scanRemoveRange(tag, pfn, pfn + 1, nowNs);
-    const ways = this.ways;
-    const bases = this.base;
-    const state = this.state;
-    const tags = this.tag;
-    const orders = this.order;
+    if (probes >= this.probeLimit()) return this.scanRemoveRange(tag, pfn, pfn + 1, nowNs);
     let removed = 0;
     for (let k = 0; k < seen.length; k++) {
       const o = seen[k];
-      if (live[o] === 0) continue;
-      const page = pageNumber(pfn, o);
-      const base = page * POW2[o];
-      const first = setOf(page, this.setMask) * ways;
-      for (let i = first; i < first + ways; i++) {
-        if (bases[i] === base && state[i] === VALID && tags[i] === tag && orders[i] === o) {
-          this.remove(i, nowNs);
-          removed++;
-        }
-      }
+      if (live[o] > 0) removed += this.removeKey(tag, pageNumber(pfn, o), o, nowNs);
     }
     return removed;
   }
@@ -460,10 +443,6 @@ export class IndexedTable extends SetAssocTable {
     return -1;
   }
 
-  override markUnmapped(tag: number, base: number, order: number, nowNs: number): void {
-    markUnmappedIn(this, tag, base, order, nowNs);
-  }
-
   override findExact(tag: number, base: number, order: number): number {
     let hit = -1;
     for (let i = this.buckets[this.bucketOf(tag, base, order)]; i >= 0; i = this.chain[i]) {
@@ -515,44 +494,19 @@ export class IndexedTable extends SetAssocTable {
     this.free.add(i);
   }
 
-  override removeRange(tag: number, start: number, end: number, nowNs: number): number {
-    // Either way removes the same entries (the scan's and the probes' removals are both every valid entry of `tag` over the range).
-    if (rangeProbes(this.seenOrders, this.orderLive, start, end) >= this.held) return this.scanRemoveRange(tag, start, end, nowNs);
-    let removed = 0;
-    for (const o of this.seenOrders) {
-      if (this.orderLive[o] === 0) continue;
-      const size = POW2[o];
-      const last = pageNumber(end - 1, o);
-      for (let page = pageNumber(start, o); page <= last; page++) {
-        const base = page * size;
-        for (let i = this.buckets[this.bucketOf(tag, base, o)]; i >= 0; i = this.chain[i]) {
-          if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === o) {
-            this.remove(i, nowNs);
-            removed++;
-          }
-        }
-      }
-    }
-    return removed;
+  /** Probes past which a removal scans instead: as many as the ways held (a probe reads a bucket's chain). */
+  protected override probeLimit(): number {
+    return this.held;
   }
 
-  /** removePage through the index: removeRange's removals of one page, decided and ordered as it does. */
-  override removePage(tag: number, pfn: number, nowNs: number): number {
-    const seen = this.seenOrders;
-    const live = this.orderLive;
-    let probes = 0;
-    for (let k = 0; k < seen.length; k++) if (live[seen[k]] > 0) probes++;
-    if (probes >= this.held) return this.scanRemoveRange(tag, pfn, pfn + 1, nowNs);
+  /** removeKey through the index: the bucket of (tag, base, o). */
+  protected override removeKey(tag: number, page: number, o: number, nowNs: number): number {
+    const base = page * POW2[o];
     let removed = 0;
-    for (let k = 0; k < seen.length; k++) {
-      const o = seen[k];
-      if (live[o] === 0) continue;
-      const base = pageNumber(pfn, o) * POW2[o];
-      for (let i = this.buckets[this.bucketOf(tag, base, o)]; i >= 0; i = this.chain[i]) {
-        if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === o) {
-          this.remove(i, nowNs);
-          removed++;
-        }
+    for (let i = this.buckets[this.bucketOf(tag, base, o)]; i >= 0; i = this.chain[i]) {
+      if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === o) {
+        this.remove(i, nowNs);
+        removed++;
       }
     }
     return removed;
