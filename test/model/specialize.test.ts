@@ -138,6 +138,37 @@ describe('specialized paging run equals the generic loop', () => {
     expectSameBothWays(first, first + 19, longRunCase);
   });
 
+  it('the walk memo names no freed table: a level-1 table freed and reused under another 2M span is walked afresh (pagetable.ts walkMemo)', () => {
+    const K4 = 0x1000;
+    const M2 = 0x200000;
+    const dma = (ts: number, iova: number): Ev => ({ ts, op: 'dma_read', device: 0x100, pasid: 0, iova, size: 64 });
+    const events: Ev[] = [
+      { ts: 0, op: 'attach', device: 0x100, pasid: 0, domain: 1 },
+      { ts: 0, op: 'map', domain: 1, iova: 0, paddr: 0x1000000, size: M2 },
+      // The narrow run records the span's level-1 table in the memo.
+      dma(1, 5 * K4),
+      // An unmap of the whole span frees that table (VT-d dma_pte_clear_level);
+      // a map in the next span takes the freed table page for its own, the page
+      // at the same index in it.
+      { ts: 2, op: 'unmap', domain: 1, iova: 0, size: M2 },
+      { ts: 2, op: 'map', domain: 1, iova: M2 + 5 * K4, paddr: 0x2000000, size: K4 },
+      // A walk taken from a stale memo would find that page's leaf here: the walk faults.
+      dma(3, 5 * K4),
+      dma(4, M2 + 5 * K4),
+      dma(5, 5 * K4),
+    ];
+    for (const mode of ['strict', 'lazy']) {
+      // 4K pages only: the 2M map is a level-1 table of 512 leaves.
+      const config = { pageSizes: ['4K'], iotlb: { sets: 4, ways: 4, policy: 'lru' }, invalidation: { mode } };
+      const meta: Meta = { domains: { 1: 'paging' } };
+      const got = summaryOf(events, config, meta, false);
+      expect(got).toBe(summaryOf(events, config, meta, true));
+      // Strict: the pages past the unmap fault. Lazy: the IOTLB still holds them, and the stale check's walk finds no leaf.
+      const dev = (JSON.parse(got) as { byDevice: { dma: { faults: number }; iotlb: { staleHits: number } }[] }).byDevice[0];
+      expect(mode === 'strict' ? dev.dma.faults : dev.iotlb.staleHits).toBe(2);
+    }
+  });
+
   it('the narrow run makes no call and no double page arithmetic in its loop', () => {
     for (const policy of ['lru', 'fifo'] as const) {
       for (const ways of [4, 16]) {
