@@ -1,6 +1,9 @@
 // The specialized paging DMA run (src/model/specialize.ts) against the
 // generic loop it replaces, on seeded random traces and configurations:
 // every counter of the summary must be the same, byte for byte.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
@@ -167,6 +170,15 @@ describe('specialized paging run equals the generic loop', () => {
       const dev = (JSON.parse(got) as { byDevice: { dma: { faults: number }; iotlb: { staleHits: number } }[] }).byDevice[0];
       expect(mode === 'strict' ? dev.dma.faults : dev.iotlb.staleHits).toBe(2);
     }
+  });
+
+  it('Rows keeps its map when a batch starts past a small integer row (no "wrong map" deoptimization of the runs that read it)', () => {
+    // V8's %HaveSameMap: an object made before the store and one after share their map only if the store changed no representation.
+    const rows = pathToFileURL(path.resolve('dist/src/model/rows.js')).href;
+    const script = `const { Rows } = await import(${JSON.stringify(rows)}); const a = new Rows(), b = new Rows(); a.firstRow = 2 ** 31; console.log(%HaveSameMap(a, b));`;
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('true');
   });
 
   it('the narrow run makes no call and no double page arithmetic in its loop', () => {
