@@ -76,9 +76,15 @@ export class PageTablePool {
   alive = 0;
   peak = 0;
 
-  /** Set by `lookup`: the leaf's first page, its physical page, and the index of the entry the walk ended at. */
-  foundBase = 0;
-  foundPhys = 0;
+  /**
+   * Set by `lookup`: the leaf's first page, its physical page, and the index
+   * of the entry the walk ended at. The pages are NaN before the first leaf
+   * found: doubles from the start, so that the first page above 2^30 stored
+   * changes no representation and so not the pool's map (which deoptimized
+   * the narrow DMA run that reads the pool, model/specialize.ts).
+   */
+  foundBase = NaN;
+  foundPhys = NaN;
   foundIndex = 0;
   /**
    * The specialized walk's memo of level-1 tables (model/specialize.ts

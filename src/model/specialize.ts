@@ -524,7 +524,13 @@ export function narrowRunSource(s: PagingRunShape): string {
           continue;
         }
         w = hb;
-      } else if (ghost) invalidatedMisses++;
+      } else {
+        // Rare counts are added on every miss (0 or 1), not in a branch of
+        // their own: an operation first reached late in a trace has no type
+        // feedback, and the compiled loop deoptimizes there and is compiled
+        // again (a trace's first fault did, after millions of rows).
+        invalidatedMisses += ghost ? 1 : 0;
+      }
       let table = root, kk = 0, p = 0, cost = 0;
       if (w < limitPfn) {
         ${walkSource(s, 'w', null, 'walk', 'cost')}
@@ -540,10 +546,8 @@ export function narrowRunSource(s: PagingRunShape): string {
         a = hb + (1 << ho);
         continue;
       }
-      if (p >= 0) {
-        faults++; // one fault; the rest of the access is dropped
-        break;
-      }
+      faults += p >= 0 ? 1 : 0; // one fault; the rest of the access is dropped
+      if (p >= 0) break;
       const order = -p - 1;
       const base = order < ${NARROW_ORDER} ? (a >> order) << order : 0;
       const phys = pphys[kk];
