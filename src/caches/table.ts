@@ -60,9 +60,15 @@ export class SetAssocTable implements Iotlb {
   resets = 0;
   /** Set by `lookup`: whether a miss found an INVALIDATED entry with the same tag and page. */
   missWasInvalidated = false;
-  /** Accumulated by removals of entries whose page had been unmapped: the stale window, in ns. */
-  windowMaxNs = 0;
-  windowSumNs = 0;
+  /**
+   * Accumulated by removals of entries whose page had been unmapped: the
+   * stale window, in ns. The ns fields are made doubles (NaN, then 0 by the
+   * constructor's takeWindow): a field made for small integers changes the
+   * table's map at the first double stored, which deoptimized the narrow DMA
+   * run at its entry ("wrong map", model/specialize.ts) mid-trace.
+   */
+  windowMaxNs = NaN;
+  windowSumNs = NaN;
   windowCount = 0;
 
   /** `held`: entries whose arrays are made now (all of them, but for an IndexedTable). */
@@ -79,6 +85,7 @@ export class SetAssocTable implements Iotlb {
     this.owner = new Int32Array(n);
     this.unmappedAt = new Float64Array(n);
     this.policy = policy;
+    this.takeWindow();
   }
 
   get entries(): number {

@@ -22,6 +22,11 @@ export function tablePageCostBytes(entries: number): number {
 /** An x86 table page's cost (4 KiB of 512 entries). */
 export const TABLE_PAGE_COST_BYTES = tablePageCostBytes(ENTRIES);
 
+/** Slots of PageTablePool.walkMemo (a power of two): the level-1 tables of 256 2-MiB spans under x86. */
+export const WALK_MEMO_SLOTS = 256;
+/** Int32s a walk memo slot takes: prefix, root, level-1 table, and one unused, so that a slot never straddles a cache line. */
+export const WALK_MEMO_STRIDE = 4;
+
 /** The level (1 = the granule's level) whose entries hold a leaf of `order` in `format` (default x86). */
 export function leafLevelOf(order: number, format?: TableFormat): number {
   if (format === undefined) return Math.floor(order / 9) + 1;
@@ -71,10 +76,32 @@ export class PageTablePool {
   alive = 0;
   peak = 0;
 
-  /** Set by `lookup`: the leaf's first page, its physical page, and the index of the entry the walk ended at. */
-  foundBase = 0;
-  foundPhys = 0;
+  /**
+   * Set by `lookup`: the leaf's first page, its physical page, and the index
+   * of the entry the walk ended at. The pages are NaN before the first leaf
+   * found: doubles from the start, so that the first page above 2^30 stored
+   * changes no representation and so not the pool's map (which deoptimized
+   * the narrow DMA run that reads the pool, model/specialize.ts).
+   */
+  foundBase = NaN;
+  foundPhys = NaN;
   foundIndex = 0;
+  /**
+   * The specialized walk's memo of level-1 tables (model/specialize.ts
+   * narrowRunSource): WALK_MEMO_SLOTS slots of WALK_MEMO_STRIDE int32s, slot
+   * `prefix & (WALK_MEMO_SLOTS - 1)` holding the prefix (the pfn above the
+   * level-1 table's span), the root the walk started at, and the level-1
+   * table it reached: the walk takes that table instead of reading the levels
+   * above it. A path of tables changes only when a table is freed (an entry
+   * above level 1 holds a table until freeSubtree frees it; allocations add
+   * paths and change none), so a memo is good while `freedTables` is
+   * `walkMemoFreed` (resetWalkMemo). Roots are never freed.
+   */
+  readonly walkMemo = new Int32Array(WALK_MEMO_SLOTS * WALK_MEMO_STRIDE).fill(-1);
+  /** Table pages freed so far, and when the memo was last emptied. */
+  freedTables = 0;
+  walkMemoFreed = 0;
+
   /** Set by `lookup` when it finds no leaf: the level (1 = the granule's) and the index of the empty entry the walk stopped at; level 0 when the walk did not reach one. */
   emptyLevel = 0;
   emptyIndex = 0;
@@ -171,8 +198,15 @@ export class PageTablePool {
 
   private freeTable(id: number): void {
     this.ptr.fill(0, id * this.entries, (id + 1) * this.entries);
+    this.freedTables++;
     this.freeIds.push(id);
     this.alive--;
+  }
+
+  /** Empties the walk memo: a table recorded in it may have been freed since. */
+  resetWalkMemo(): void {
+    this.walkMemo.fill(-1);
+    this.walkMemoFreed = this.freedTables;
   }
 
   newRoot(): number {

@@ -11,8 +11,15 @@ export class Rows {
   size: Uint32Array = new Uint32Array(0);
   /** The optional map_more column (trace/schema.ts MAP_MORE_COLUMN), undefined when the batch has none. */
   mapMore: Uint32Array | undefined = undefined;
-  /** The batch's first row in the trace (for messages). */
-  firstRow = 0;
+  /**
+   * The batch's first row in the trace (for messages); NaN before the first
+   * batch. A double from the start: the reader's row counts come as heap
+   * numbers, and a field made for small integers changes the object's map
+   * (its representation) at the first of them, which deoptimized every loop
+   * that had read the columns through a Rows ("wrong map"), the narrow DMA
+   * run's among them, and compiled it again.
+   */
+  firstRow = NaN;
   /** The row of the op in progress, in the batch: a memory-limit line names it (config/limits.ts MemoryBudget). */
   opRow = 0;
 }

@@ -24,7 +24,7 @@ import { LRU4_TOUCH, policyVariant } from '../caches/replacement.js';
 import { DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { lastPfnOf, pfnOf } from '../trace/batch.js';
 import { EMPTY, INVALIDATED, VALID, isIndexed, type SetAssocTable } from '../caches/table.js';
-import type { PageTablePool } from './pagetable.js';
+import { WALK_MEMO_SLOTS, WALK_MEMO_STRIDE, type PageTablePool } from './pagetable.js';
 import type { Rows } from './rows.js';
 import { grow } from '../typed.js';
 import { Op } from '../trace/schema.js';
@@ -339,7 +339,27 @@ function walkSource(s: PagingRunShape, v: string, small: string | null, label: s
           p = ptr[kk];
           if (p <= 0) ${cost === undefined ? `break ${label};` : `{ ${cost} = ${s.levels - level + 1}; break ${label}; }`}${level > 1 ? '\n          table = p;' : ''}`);
   }
-  return `${label}: {${levels.join('')}
+  // The narrow run takes the level-1 table from the pool's walk memo
+  // (PageTablePool.walkMemo) when it holds the page's prefix under this
+  // root, and records it after a walk down to level 1: the same entry read,
+  // found without the dependent loads of the levels above. (The entries read
+  // are counted by level all the same: the memo is no walk cache of the model.)
+  const above = s.granuleOrder + s.bitsPerLevel;
+  if (small !== null || s.levels < 2 || above >= NARROW_ORDER)
+    return `${label}: {${levels.join('')}
+        }`;
+  const leaf = levels.pop();
+  return `${label}: {
+          const pre = ${v} >> ${above}, ms = (pre & ${WALK_MEMO_SLOTS - 1}) * ${WALK_MEMO_STRIDE};
+          level1: {
+            if (memo[ms] === pre && memo[ms + 1] === root) {
+              table = memo[ms + 2];
+              break level1;
+            }${levels.join('').replaceAll('\n', '\n  ')}
+            memo[ms] = pre;
+            memo[ms + 1] = root;
+            memo[ms + 2] = table;
+          }${leaf}
         }`;
 }
 
@@ -469,7 +489,8 @@ export function narrowRunSource(s: PagingRunShape): string {
   const rows = x.rows, iovas = rows.iova, sizes = rows.size, t = x.iotlb, pool = x.pool;
   const tag = x.tag, dom = x.dom, root = x.root;${tableLocals(s)}
   const seen = t.orderSeen, noted = x.noted;
-  const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
+  const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn, memo = pool.walkMemo;
+  if (pool.walkMemoFreed !== pool.freedTables) pool.resetWalkMemo();
   const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;${RUN_END_LOCALS}
   let lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0, nn = 0;
   let bytes = 0, bytesG = 0, row = start, wide = false, more = false;
@@ -503,7 +524,13 @@ export function narrowRunSource(s: PagingRunShape): string {
           continue;
         }
         w = hb;
-      } else if (ghost) invalidatedMisses++;
+      } else {
+        // Rare counts are added on every miss (0 or 1), not in a branch of
+        // their own: an operation first reached late in a trace has no type
+        // feedback, and the compiled loop deoptimizes there and is compiled
+        // again (a trace's first fault did, after millions of rows).
+        invalidatedMisses += ghost ? 1 : 0;
+      }
       let table = root, kk = 0, p = 0, cost = 0;
       if (w < limitPfn) {
         ${walkSource(s, 'w', null, 'walk', 'cost')}
@@ -519,10 +546,8 @@ export function narrowRunSource(s: PagingRunShape): string {
         a = hb + (1 << ho);
         continue;
       }
-      if (p >= 0) {
-        faults++; // one fault; the rest of the access is dropped
-        break;
-      }
+      faults += p >= 0 ? 1 : 0; // one fault; the rest of the access is dropped
+      if (p >= 0) break;
       const order = -p - 1;
       const base = order < ${NARROW_ORDER} ? (a >> order) << order : 0;
       const phys = pphys[kk];

@@ -1,6 +1,9 @@
 // The specialized paging DMA run (src/model/specialize.ts) against the
 // generic loop it replaces, on seeded random traces and configurations:
 // every counter of the summary must be the same, byte for byte.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { Replay } from '../../src/model/replay.js';
@@ -138,6 +141,59 @@ describe('specialized paging run equals the generic loop', () => {
     expectSameBothWays(first, first + 19, longRunCase);
   });
 
+  it('the walk memo names no freed table: a level-1 table freed and reused under another 2M span is walked afresh (pagetable.ts walkMemo)', () => {
+    const K4 = 0x1000;
+    const M2 = 0x200000;
+    const dma = (ts: number, iova: number): Ev => ({ ts, op: 'dma_read', device: 0x100, pasid: 0, iova, size: 64 });
+    const events: Ev[] = [
+      { ts: 0, op: 'attach', device: 0x100, pasid: 0, domain: 1 },
+      { ts: 0, op: 'map', domain: 1, iova: 0, paddr: 0x1000000, size: M2 },
+      // The narrow run records the span's level-1 table in the memo.
+      dma(1, 5 * K4),
+      // An unmap of the whole span frees that table (VT-d dma_pte_clear_level);
+      // a map in the next span takes the freed table page for its own, the page
+      // at the same index in it.
+      { ts: 2, op: 'unmap', domain: 1, iova: 0, size: M2 },
+      { ts: 2, op: 'map', domain: 1, iova: M2 + 5 * K4, paddr: 0x2000000, size: K4 },
+      // A walk taken from a stale memo would find that page's leaf here: the walk faults.
+      dma(3, 5 * K4),
+      dma(4, M2 + 5 * K4),
+      dma(5, 5 * K4),
+    ];
+    for (const mode of ['strict', 'lazy']) {
+      // 4K pages only: the 2M map is a level-1 table of 512 leaves.
+      const config = { pageSizes: ['4K'], iotlb: { sets: 4, ways: 4, policy: 'lru' }, invalidation: { mode } };
+      const meta: Meta = { domains: { 1: 'paging' } };
+      const got = summaryOf(events, config, meta, false);
+      expect(got).toBe(summaryOf(events, config, meta, true));
+      // Strict: the pages past the unmap fault. Lazy: the IOTLB still holds them, and the stale check's walk finds no leaf.
+      const dev = (JSON.parse(got) as { byDevice: { dma: { faults: number }; iotlb: { staleHits: number } }[] }).byDevice[0];
+      expect(mode === 'strict' ? dev.dma.faults : dev.iotlb.staleHits).toBe(2);
+    }
+  });
+
+  it('the objects the narrow run reads keep their maps when a double field takes its first double (no "wrong map" deoptimization at its entry)', () => {
+    // V8's %HaveSameMap: an object made before the store and one after share their map only if the store changed no representation.
+    const url = (f: string) => JSON.stringify(pathToFileURL(path.resolve('dist/src', f)).href);
+    const script = `
+      const { Rows } = await import(${url('model/rows.js')});
+      const { SetAssocTable } = await import(${url('caches/table.js')});
+      const { Replacement } = await import(${url('caches/replacement.js')});
+      const { PageTablePool } = await import(${url('model/pagetable.js')});
+      const same = (make, field) => { const a = make(), b = make(); a[field] = 2 ** 31 + 0.5; return field + ' ' + %HaveSameMap(a, b); };
+      const table = () => new SetAssocTable(4, 4, new Replacement('lru', 4, 4, 1));
+      console.log([
+        same(() => new Rows(), 'firstRow'),
+        same(table, 'windowMaxNs'),
+        same(table, 'windowSumNs'),
+        same(() => new PageTablePool(4), 'foundBase'),
+        same(() => new PageTablePool(4), 'foundPhys'),
+      ].join('\\n'));`;
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual(['firstRow true', 'windowMaxNs true', 'windowSumNs true', 'foundBase true', 'foundPhys true']);
+  });
+
   it('the narrow run makes no call and no double page arithmetic in its loop', () => {
     for (const policy of ['lru', 'fifo'] as const) {
       for (const ways of [4, 16]) {
@@ -158,6 +214,9 @@ describe('specialized paging run equals the generic loop', () => {
         expect(calls).toEqual([]);
         expect(loop).not.toContain('Math.');
         expect(loop).not.toContain('POW2');
+        // A trace's first fault or invalidated miss, late in it, deoptimized the loop: those counts are added on every miss.
+        expect(loop).not.toMatch(/faults\+\+|invalidatedMisses\+\+/);
+        expect(loop).toContain('faults += p >= 0 ? 1 : 0');
       }
     }
   });
