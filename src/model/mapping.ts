@@ -246,21 +246,41 @@ export class Mapping implements LeafSink {
     // chunk, whose clear removes those leaves in address order and frees no
     // table (a table page spans 512 pages), then the generic gather.
     if (this.fast && isFew4kPages(orders, size) && this.allFew4kLeaves(root, iova, size)) {
-      const index = this.fewIndex;
-      const inv = this.inv;
-      const leaves = this.gathersLeaves;
-      inv.beginUnmap();
-      for (let j = 0; j < size; j++) {
-        // leafRemoved's steps for each leaf, as clear reports them.
-        this.countRemoved(dom, 0);
-        if (leaves) inv.addLeaf(dom, iova + j, 1, nowNs);
-        this.markUnmapped(dom, iova + j, 0, nowNs);
-        pool.clearGranuleAt(index[j]);
-      }
-      if (!leaves) inv.addChunk(dom, iova, size, nowNs);
-      inv.endUnmap(dom, true, nowNs);
+      this.unmapFew(dom, iova, size, nowNs);
       return;
     }
+    this.unmapChunks(dom, root, orders, iova, size, nowNs);
+  }
+
+  /** Unmaps the few 4K leaves at pfns [iova, iova + size) that allFew4kLeaves found (fewIndex). */
+  private unmapFew(dom: number, iova: number, size: number, nowNs: number): void {
+    const pool = this.pool;
+    const index = this.fewIndex;
+    const inv = this.inv;
+    const leaves = this.gathersLeaves;
+    inv.beginUnmap();
+    for (let j = 0; j < size; j++) {
+      // leafRemoved's steps for each leaf, as clear reports them.
+      this.countRemoved(dom, 0);
+      if (leaves) inv.addLeaf(dom, iova + j, 1, nowNs);
+      this.markUnmapped(dom, iova + j, 0, nowNs);
+      pool.clearGranuleAt(index[j]);
+    }
+    if (!leaves) inv.addChunk(dom, iova, size, nowNs);
+    inv.endUnmap(dom, true, nowNs);
+  }
+
+  /**
+   * The generic unmap of pfns [iova, iova + size) of `dom` (§4): chunk by
+   * chunk as iommu_pgsize() gives them, each chunk's leaves cleared and
+   * gathered, partial leaves as the configuration says. Out of unmap() so
+   * that its code stays out of the fast paths' (V8 inlines small functions
+   * only): the hot unmap's machine code is then a fraction of its size.
+   */
+  private unmapChunks(dom: number, root: number, orders: Int8Array, iova: number, size: number, nowNs: number): void {
+    const pool = this.pool;
+    const cm = this.counters.domain;
+    const mb = dom * DOMAIN_FIELDS;
     const end = iova + size;
     this.curDomain = dom;
     this.curRemovedAny = false;
