@@ -170,14 +170,23 @@ export class Mapping implements LeafSink {
       this.counters.mapPages[dom * ORDERS] += size;
     } else splitRange(pool, orders, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
     // AMD with NpCache flushes what was mapped (§9.3), once per map operation; other vendors' maps send nothing.
-    if (this.flushesMaps) {
-      const start = opStart >= 0 ? Math.min(opStart, iova) : iova;
-      const end = opStart >= 0 ? Math.max(this.mapOpEnd[dom], iova + size) : iova + size;
-      if (r.mapMore !== undefined && r.mapMore[row] !== 0) {
-        this.mapOpStart[dom] = start;
-        this.mapOpEnd[dom] = end;
-      } else this.inv.mapped(dom, start, end, nowNs);
-    }
+    if (this.flushesMaps) this.mappedInOp(dom, opStart, iova, size, row, nowNs);
+  }
+
+  /**
+   * With flushesMaps, pfns [iova, iova + size) of `dom` were mapped at row
+   * `row` in the operation begun at `opStart` (-1: begun by this row): the
+   * operation goes on when the row has map_more set, else its range is
+   * flushed now.
+   */
+  private mappedInOp(dom: number, opStart: number, iova: number, size: number, row: number, nowNs: number): void {
+    const mapMore = this.rows.mapMore;
+    const start = opStart >= 0 ? Math.min(opStart, iova) : iova;
+    const end = opStart >= 0 ? Math.max(this.mapOpEnd[dom], iova + size) : iova + size;
+    if (mapMore !== undefined && mapMore[row] !== 0) {
+      this.mapOpStart[dom] = start;
+      this.mapOpEnd[dom] = end;
+    } else this.inv.mapped(dom, start, end, nowNs);
   }
 
   /**

@@ -11,8 +11,15 @@ export class Rows {
   size: Uint32Array = new Uint32Array(0);
   /** The optional map_more column (trace/schema.ts MAP_MORE_COLUMN), undefined when the batch has none. */
   mapMore: Uint32Array | undefined = undefined;
-  /** The batch's first row in the trace (for messages). */
-  firstRow = 0;
+  /**
+   * The batch's first row in the trace (for messages). A double field from
+   * the start (-0 is not a small integer): the reader's row count may come
+   * as a heap number from its second batch on, and a field that widens from
+   * small integer to double gives Rows a new map, on which every compiled
+   * handler that reads Rows (the DMA run, its generated loop, map, unmap)
+   * deoptimizes at once and is compiled again.
+   */
+  firstRow = -0;
   /** The row of the op in progress, in the batch: a memory-limit line names it (config/limits.ts MemoryBudget). */
   opRow = 0;
 }
