@@ -185,15 +185,9 @@ export class Vtd implements Vendor {
     const nested = t.domainNested[domain];
     if (atts.length === 0 && nested.length === 0) return;
     if (end - start === 1 && atts.length === 1 && nested.length === 0 && this.onePageSync) {
-      // One page of a domain on one attachment, no nested domain over it
-      // (a NIC's strict unmap): the general path's steps for that case, one
-      // tag, mask 0 (page-selective under any limit), one instance touched.
-      const att = atts[0];
-      const dev = t.attDevice[att];
-      c[base + M.cmdPage]++;
-      rm.range(t.deviceInstance[dev], t.attTag[att], start, end, base, nowNs);
-      if (t.devtlbs[dev] !== null) rm.devtlbCommand(att, start, end, base, nowNs);
-      c[base + M.cmdWait]++;
+      // One page of a domain on one attachment, no nested domain over it:
+      // mask 0, page-selective under any limit, one instance touched.
+      rm.pageOnOneAttachment(atts[0], start, base, nowNs);
       return;
     }
     const mask = psiCover(start, end);
