@@ -208,4 +208,15 @@ describe('fast map and unmap paths equal the generic path', () => {
     }
     expect([...seen].sort()).toEqual(['amd/lazy', 'amd/strict', 'smmuv3/lazy', 'smmuv3/strict', 'vtd/lazy', 'vtd/strict']);
   });
+
+  it('the buffer traces take the few-pages paths (maps and unmaps of 2..16 pages under every vendor and mode)', () => {
+    const seen = new Set<string>();
+    for (let seed = 1; seed <= 200; seed++) {
+      const c = buffersCase(seed);
+      const inv = c.config.invalidation as { mode: string };
+      const few = (op: string) => c.events.some((e) => e.op === op && Number(e.size) >= 2 * K4 && Number(e.size) <= 16 * K4);
+      if (few('map') && few('unmap')) seen.add(`${String(c.config.vendor)}/${inv.mode}`);
+    }
+    expect([...seen].sort()).toEqual(['amd/lazy', 'amd/strict', 'smmuv3/lazy', 'smmuv3/strict', 'vtd/lazy', 'vtd/strict']);
+  });
 });
