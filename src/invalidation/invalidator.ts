@@ -31,6 +31,8 @@ export interface InvalidatorOptions {
   /** The configuration's vendor blocks (§9.4); default: config.md's defaults. */
   amd?: ReplayConfig['amd'];
   smmu?: ReplayConfig['smmu'];
+  /** The vendor takes its general command path only (VendorOptions.generic). */
+  generic?: boolean;
 }
 
 const DEFAULT_AMD: ReplayConfig['amd'] = { npCache: false };
@@ -76,6 +78,7 @@ export class Invalidator {
       granuleOrder: opts.granuleOrder ?? 0,
       amd: opts.amd ?? DEFAULT_AMD,
       smmu: opts.smmu ?? DEFAULT_SMMU,
+      generic: opts.generic,
     });
     this.gathersLeaves = this.vendor.gathersLeaves === true;
   }

@@ -53,6 +53,24 @@ export class Removal {
   }
 
   /**
+   * A sync of the one page `pfn` of a domain with the one attachment `att`
+   * (a NIC's strict unmap), whose cover is that page under VT-d and AMD
+   * alike: one page command on the attachment's tag, a device-TLB command
+   * on the page when its device has a device TLB, and one wait, counted in
+   * the domain counters at `base`. What those vendors' general paths do in
+   * that case, without the per-tag and per-instance bookkeeping.
+   */
+  pageOnOneAttachment(att: number, pfn: number, base: number, nowNs: number): void {
+    const t = this.t;
+    const c = t.counters.domain;
+    const dev = t.attDevice[att];
+    c[base + M.cmdPage]++;
+    this.range(t.deviceInstance[dev], t.attTag[att], pfn, pfn + 1, base, nowNs);
+    if (t.devtlbs[dev] !== null) this.devtlbCommand(att, pfn, pfn + 1, base, nowNs);
+    c[base + M.cmdWait]++;
+  }
+
+  /**
    * Removes every entry of `tag` from `inst`'s IOTLB and walk caches, or with
    * `groups` (caches/tags.ts TagSpace.group) every entry of the tag's group.
    */

@@ -64,6 +64,8 @@ export interface VendorOptions {
   amd: ReplayConfig['amd'];
   /** The configuration's `smmu` block (§9.4). */
   smmu: ReplayConfig['smmu'];
+  /** Take the general command path even where a shortcut for a common case exists: the reference the shortcuts are tested against. */
+  generic?: boolean;
 }
 
 /**

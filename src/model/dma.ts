@@ -84,6 +84,11 @@ export class DmaPath {
 
   /** The specialized paging run for size set `k` with or without a device TLB (and its narrow run, made with it). */
   private pagingRunFor(k: number, devtlb: boolean): PagingRun {
+    return this.runs![k * 4 + (devtlb ? 2 : 0)] ?? this.makePagingRun(k, devtlb);
+  }
+
+  /** Makes pagingRunFor's runs, once a key: out of line, so that the run's set-up stays small. */
+  private makePagingRun(k: number, devtlb: boolean): PagingRun {
     const key = k * 4 + (devtlb ? 2 : 0);
     let fn = this.runs![key];
     if (fn === undefined) {

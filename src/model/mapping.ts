@@ -21,6 +21,24 @@ const PARTIAL_REJECT = 1;
 const PARTIAL_SPLIT = 2;
 const PARTIAL_CODES: Record<PartialUnmap, number> = { 'whole-leaf': PARTIAL_WHOLE, reject: PARTIAL_REJECT, split: PARTIAL_SPLIT };
 
+/**
+ * The most 4 KiB pages a map or unmap may have and take the few-pages path
+ * (fewPages): a NIC's buffers are one to four pages. Far below a level-1
+ * table's 512 entries, so such a range never covers a whole table page.
+ */
+const FEW_PAGES_MAX = 16;
+
+/**
+ * Whether `size` pages (size >= 1) are, for `iommu_pgsize()` over `orders`,
+ * one chunk of `size` 4K pages: 4K is allowed and the next larger allowed
+ * size is more than `size` pages (then no other size fits, and the count
+ * rule cannot stop the chunk early: pgsize.ts). At most FEW_PAGES_MAX pages.
+ */
+function isFew4kPages(orders: Int8Array, size: number): boolean {
+  const n = orders.length;
+  return size <= FEW_PAGES_MAX && orders[n - 1] === 0 && (n === 1 || size < POW2[orders[n - 2]]);
+}
+
 export class Mapping implements LeafSink {
   private readonly partialUnmap: number;
 
@@ -49,6 +67,10 @@ export class Mapping implements LeafSink {
    */
   private readonly mapOpStart: number[] = [];
   private readonly mapOpEnd: number[] = [];
+  /** The few-pages paths' table entries, one a page: found by the walks that check the range, used by the changes after them. */
+  private readonly fewIndex = new Int32Array(FEW_PAGES_MAX);
+  /** The few-pages map's pages whose level-1 table exists (their walk stopped at an empty level-1 entry). */
+  private readonly fewEmptyAtLeaf = new Uint8Array(FEW_PAGES_MAX);
 
   constructor(
     private readonly rows: Rows,
@@ -116,12 +138,13 @@ export class Mapping implements LeafSink {
     const root = a.domainRoot[dom];
     const pool = this.pool;
     const orders = sizes.ordersDesc;
-    // One 4K page: iommu_pgsize() can only give that page, and the overlap
-    // check is one walk, whose empty entry the page goes into when its
-    // tables are there.
-    const onePage = isOne4kPage(orders, size);
+    // A few 4K pages (one chunk of 4K pages for iommu_pgsize()): the overlap
+    // check is one walk a page (a leaf overlaps the range iff it holds one
+    // of its pages), whose empty entry the page goes into when its tables
+    // are there.
+    const few = this.fast && isFew4kPages(orders, size);
     // Beyond the table's address space (VT-d: the domain's aperture): rejected.
-    if (iova + size > pool.limitPfn || (onePage ? pool.lookup(root, iova) >= 0 : pool.anyLeafIn(root, iova, iova + size))) {
+    if (iova + size > pool.limitPfn || (few ? this.anyFewMapped(root, iova, size) : pool.anyLeafIn(root, iova, iova + size))) {
       cm[mb + M.mapErrors]++; // EINVAL (aperture) or EEXIST (overlap): nothing changes
       return;
     }
@@ -134,20 +157,52 @@ export class Mapping implements LeafSink {
     if (need > 0) pool.reserve(tables);
     cm[mb + M.mapBytes] += size * 4096;
     if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0; // mapped before any attach: the first instance's
-    if (onePage) {
-      if (pool.emptyLevel === 1) pool.installGranuleAt(pool.emptyIndex, paddr);
-      else pool.install(root, iova, 0, paddr);
-      this.counters.mapPages[dom * ORDERS]++;
+    if (few) {
+      // splitRange's one chunk of `size` 4K pages, in address order; a page
+      // whose table is missing is installed by a walk that makes it (and may
+      // make a later page's: that page was found without one, so walks too).
+      const index = this.fewIndex;
+      const atLeaf = this.fewEmptyAtLeaf;
+      for (let j = 0; j < size; j++) {
+        if (atLeaf[j] !== 0) pool.installGranuleAt(index[j], paddr + j);
+        else pool.install(root, iova + j, 0, paddr + j);
+      }
+      this.counters.mapPages[dom * ORDERS] += size;
     } else splitRange(pool, orders, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
     // AMD with NpCache flushes what was mapped (§9.3), once per map operation; other vendors' maps send nothing.
-    if (this.flushesMaps) {
-      const start = opStart >= 0 ? Math.min(opStart, iova) : iova;
-      const end = opStart >= 0 ? Math.max(this.mapOpEnd[dom], iova + size) : iova + size;
-      if (r.mapMore !== undefined && r.mapMore[row] !== 0) {
-        this.mapOpStart[dom] = start;
-        this.mapOpEnd[dom] = end;
-      } else this.inv.mapped(dom, start, end, nowNs);
+    if (this.flushesMaps) this.mappedInOp(dom, opStart, iova, size, row, nowNs);
+  }
+
+  /**
+   * With flushesMaps, pfns [iova, iova + size) of `dom` were mapped at row
+   * `row` in the operation begun at `opStart` (-1: begun by this row): the
+   * operation goes on when the row has map_more set, else its range is
+   * flushed now.
+   */
+  private mappedInOp(dom: number, opStart: number, iova: number, size: number, row: number, nowNs: number): void {
+    const mapMore = this.rows.mapMore;
+    const start = opStart >= 0 ? Math.min(opStart, iova) : iova;
+    const end = opStart >= 0 ? Math.max(this.mapOpEnd[dom], iova + size) : iova + size;
+    if (mapMore !== undefined && mapMore[row] !== 0) {
+      this.mapOpStart[dom] = start;
+      this.mapOpEnd[dom] = end;
+    } else this.inv.mapped(dom, start, end, nowNs);
+  }
+
+  /**
+   * Whether a leaf holds one of pfns [iova, iova + size) (a few-pages map's
+   * overlap check, pool.anyLeafIn of the range): one walk a page, noting for
+   * each page the empty level-1 entry its walk stopped at, if it did.
+   */
+  private anyFewMapped(root: number, iova: number, size: number): boolean {
+    const pool = this.pool;
+    for (let j = 0; j < size; j++) {
+      if (pool.lookup(root, iova + j) >= 0) return true;
+      const atLeaf = pool.emptyLevel === 1;
+      this.fewEmptyAtLeaf[j] = atLeaf ? 1 : 0;
+      if (atLeaf) this.fewIndex[j] = pool.emptyIndex;
     }
+    return false;
   }
 
   // ---------------------------------------------------------------- unmap (§4)
@@ -196,6 +251,45 @@ export class Mapping implements LeafSink {
       this.inv.unmappedPage(dom, iova, nowNs);
       return;
     }
+    // A few 4 KiB pages, each a 4K leaf (a NIC's multi-page buffer): one
+    // chunk, whose clear removes those leaves in address order and frees no
+    // table (a table page spans 512 pages), then the generic gather.
+    if (this.fast && isFew4kPages(orders, size) && this.allFew4kLeaves(root, iova, size)) {
+      this.unmapFew(dom, iova, size, nowNs);
+      return;
+    }
+    this.unmapChunks(dom, root, orders, iova, size, nowNs);
+  }
+
+  /** Unmaps the few 4K leaves at pfns [iova, iova + size) that allFew4kLeaves found (fewIndex). */
+  private unmapFew(dom: number, iova: number, size: number, nowNs: number): void {
+    const pool = this.pool;
+    const index = this.fewIndex;
+    const inv = this.inv;
+    const leaves = this.gathersLeaves;
+    inv.beginUnmap();
+    for (let j = 0; j < size; j++) {
+      // leafRemoved's steps for each leaf, as clear reports them.
+      this.countRemoved(dom, 0);
+      if (leaves) inv.addLeaf(dom, iova + j, 1, nowNs);
+      this.markUnmapped(dom, iova + j, 0, nowNs);
+      pool.clearGranuleAt(index[j]);
+    }
+    if (!leaves) inv.addChunk(dom, iova, size, nowNs);
+    inv.endUnmap(dom, true, nowNs);
+  }
+
+  /**
+   * The generic unmap of pfns [iova, iova + size) of `dom` (§4): chunk by
+   * chunk as iommu_pgsize() gives them, each chunk's leaves cleared and
+   * gathered, partial leaves as the configuration says. Out of unmap() so
+   * that its code stays out of the fast paths' (V8 inlines small functions
+   * only): the hot unmap's machine code is then a fraction of its size.
+   */
+  private unmapChunks(dom: number, root: number, orders: Int8Array, iova: number, size: number, nowNs: number): void {
+    const pool = this.pool;
+    const cm = this.counters.domain;
+    const mb = dom * DOMAIN_FIELDS;
     const end = iova + size;
     this.curDomain = dom;
     this.curRemovedAny = false;
@@ -248,6 +342,16 @@ export class Mapping implements LeafSink {
       c = chunkEnd;
     }
     this.inv.endUnmap(dom, this.curRemovedAny, nowNs);
+  }
+
+  /** Whether every page of pfns [iova, iova + size) is a 4K leaf; notes their entries (fewIndex). */
+  private allFew4kLeaves(root: number, iova: number, size: number): boolean {
+    const pool = this.pool;
+    for (let j = 0; j < size; j++) {
+      if (pool.lookup(root, iova + j) !== 0) return false;
+      this.fewIndex[j] = pool.foundIndex;
+    }
+    return true;
   }
 
   /**

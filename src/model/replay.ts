@@ -40,8 +40,8 @@ export interface ReplayLimits {
   generic?: boolean;
   /**
    * Take the generic map and unmap paths even where a fast one applies
-   * (model/mapping.ts, and the invalidator's one-page unmap): the reference
-   * the fast paths are tested against.
+   * (model/mapping.ts, the invalidator's one-page unmap, and the vendors'
+   * one-page syncs): the reference the fast paths are tested against.
    */
   genericMapping?: boolean;
 }
@@ -150,6 +150,7 @@ export class Replay implements ReplayResult {
       vendor: config.vendor,
       amd: config.amd,
       smmu: config.smmu,
+      generic: options.genericMapping,
     });
     this.attachments.bindInvalidator(this.inv);
     // Lanes are fed by the specialized run only.

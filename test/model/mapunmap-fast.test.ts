@@ -109,11 +109,79 @@ function streamCase(seed: number): { events: Ev[]; config: Record<string, unknow
   return { events, config, meta: { domains } };
 }
 
+/**
+ * Multi-page buffers (the few-pages map and unmap paths, model/mapping.ts):
+ * maps of 1..20 pages (past FEW_PAGES_MAX too) near 2 MiB boundaries, so
+ * that a buffer may need a new level-1 table or span two, overlapping maps
+ * (EEXIST), unmaps of whole buffers, of their middle, of ranges with a hole
+ * or a 2M leaf in them, under every vendor and mode, with 4K alone or with
+ * 2M pages (a 2M size stops no chunk below 512 pages) or AMD's 64K.
+ */
+function buffersCase(seed: number): { events: Ev[]; config: Record<string, unknown>; meta: Meta } {
+  const rng = new Rng(seed * 7919 + 11);
+  const vendor = pick(rng, VENDORS);
+  const mode = pick(rng, ['strict', 'lazy'] as const);
+  const config: Record<string, unknown> = {
+    vendor,
+    // A 64K size (AMD's replicated entries) stops 4K chunks at 16 pages.
+    pageSizes: pick(rng, vendor === 'amd' ? [['4K'], ['4K', '2M'], ['4K', '64K', '2M']] : [['4K'], ['4K', '2M']]),
+    iotlb: { sets: pick(rng, [1, 4]), ways: pick(rng, [2, 8]), policy: pick(rng, ['lru', 'fifo']) },
+    devtlb: { sets: 1, ways: 4, policy: 'lru' },
+    partialUnmap: pick(rng, ['whole-leaf', 'reject', 'split']),
+    invalidation: { mode, maxInvalidationMask: rng.int(6), fqSize: 1 + rng.int(4), fqTimeoutNs: pick(rng, [100, 1e6]) },
+    devices: { '256': { devtlb: rng.chance(0.5) } },
+  };
+  if (vendor === 'amd') config.amd = { npCache: rng.chance(0.5) };
+  if (vendor === 'smmuv3') config.smmu = { rangeInvalidation: rng.chance(0.5), forceSyncErratum: rng.chance(0.3), asidBits: 16 };
+  const events: Ev[] = [];
+  let ts = 0;
+  events.push({ ts, op: 'attach', device: 0x100, pasid: 0, domain: 1 });
+  if (rng.chance(0.5)) events.push({ ts, op: 'attach', device: 0x200, pasid: 0, domain: 1 });
+  // Near the end of one 2 MiB region and into the next (a new level-1 table).
+  const base = 0x10000000 + M2 - 8 * K4 + (rng.chance(0.3) ? 64 * M2 : 0);
+  const live: { iova: number; pages: number }[] = [];
+  const n = 100 + rng.int(150);
+  for (let i = 0; i < n; i++) {
+    ts += pick(rng, [0, 1, 50, 500]);
+    const r = rng.int(100);
+    if (r < 35) {
+      const pages = rng.chance(0.9) ? 1 + rng.int(6) : 7 + rng.int(14);
+      const iova = base + rng.int(24) * K4;
+      live.push({ iova, pages });
+      events.push({ ts, op: 'map', domain: 1, iova, paddr: iova + pick(rng, [0, 3 * K4, M2]), size: pages * K4, mapMore: rng.chance(0.1) ? 1 : 0 });
+    } else if (r < 70 && live.length > 0) {
+      const m = live.splice(rng.int(live.length), 1)[0];
+      events.push({ ts, op: 'dma_write', device: 0x100, pasid: 0, iova: m.iova, size: m.pages * K4 });
+      const skip = rng.chance(0.8) ? 0 : rng.int(m.pages);
+      const pages = rng.chance(0.8) ? m.pages - skip : 1 + rng.int(m.pages);
+      events.push({ ts: ts + 1, op: 'unmap', domain: 1, iova: m.iova + skip * K4, size: pages * K4 });
+    } else if (r < 78) {
+      // A range over a hole, or over pages of a 2M leaf.
+      if (rng.chance(0.5)) events.push({ ts, op: 'unmap', domain: 1, iova: base + rng.int(24) * K4, size: (2 + rng.int(4)) * K4 });
+      else {
+        events.push({ ts, op: 'map', domain: 1, iova: 0x40000000, paddr: 0x40000000, size: M2 });
+        events.push({ ts, op: 'dma_read', device: 0x100, pasid: 0, iova: 0x40000000 + rng.int(512) * K4, size: 64 });
+        events.push({ ts, op: 'unmap', domain: 1, iova: 0x40000000 + rng.int(508) * K4, size: (1 + rng.int(4)) * K4 });
+      }
+    } else if (r < 82) {
+      events.push({ ts, op: 'flush', domain: 1 });
+    } else if (live.length > 0) {
+      const m = pick(rng, live);
+      events.push({ ts, op: 'dma_read', device: pick(rng, [0x100, 0x200]), pasid: 0, iova: m.iova + rng.int(m.pages) * K4, size: 64 });
+    }
+  }
+  return { events, config, meta: {} };
+}
+
 const GROUPS = Array.from({ length: 8 }, (_, g) => [g * 25 + 1, g * 25 + 25] as const);
 
 describe('fast map and unmap paths equal the generic path', () => {
   it.each(GROUPS)('streaming traces (one-page maps and unmaps), seeds %i..%i: identical summaries', (first, last) => {
     for (let seed = first; seed <= last; seed++) expectSame(seed, streamCase(seed));
+  });
+
+  it.each(GROUPS)('multi-page buffers (few-pages maps and unmaps), seeds %i..%i: identical summaries', (first, last) => {
+    for (let seed = first; seed <= last; seed++) expectSame(seed, buffersCase(seed));
   });
 
   it.each(GROUPS.slice(0, 4))('random traces, seeds %i..%i: identical summaries', (first, last) => {
@@ -137,6 +205,17 @@ describe('fast map and unmap paths equal the generic path', () => {
       const c = streamCase(seed);
       const inv = c.config.invalidation as { mode: string };
       if (c.events.some((e) => e.op === 'unmap' && e.size === K4)) seen.add(`${String(c.config.vendor)}/${inv.mode}`);
+    }
+    expect([...seen].sort()).toEqual(['amd/lazy', 'amd/strict', 'smmuv3/lazy', 'smmuv3/strict', 'vtd/lazy', 'vtd/strict']);
+  });
+
+  it('the buffer traces take the few-pages paths (maps and unmaps of 2..16 pages under every vendor and mode)', () => {
+    const seen = new Set<string>();
+    for (let seed = 1; seed <= 200; seed++) {
+      const c = buffersCase(seed);
+      const inv = c.config.invalidation as { mode: string };
+      const few = (op: string) => c.events.some((e) => e.op === op && Number(e.size) >= 2 * K4 && Number(e.size) <= 16 * K4);
+      if (few('map') && few('unmap')) seen.add(`${String(c.config.vendor)}/${inv.mode}`);
     }
     expect([...seen].sort()).toEqual(['amd/lazy', 'amd/strict', 'smmuv3/lazy', 'smmuv3/strict', 'vtd/lazy', 'vtd/strict']);
   });
