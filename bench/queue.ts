@@ -1,7 +1,7 @@
 // For the queued-sweep bench scenarios (and the queue's tests): a fresh
 // redis-server on a free loopback port, with no persistence, and N
 // `iommu-replay worker` processes, all stopped by pid.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -47,7 +47,44 @@ export async function startRedis(extra: string[] = []): Promise<{ proc: ChildPro
   return { proc, url: `redis://127.0.0.1:${port}/0`, port };
 }
 
-export async function startBenchQueue(workers: number): Promise<{ url: string; stop: () => void }> {
+/** Clock ticks a second, the unit of /proc's CPU times. */
+let ticksPerSecond: number | undefined;
+
+/** CPU seconds (user + system) of each thread of process `pid` so far, by thread id: Linux's /proc; empty where there is none. */
+function threadCpuS(pid: number): Map<string, number> {
+  const cpu = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return cpu;
+  }
+  ticksPerSecond ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // After the command name (in parentheses, which may hold spaces): state is field 3, utime 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu.set(tid, (Number(fields[11]) + Number(fields[12])) / ticksPerSecond);
+    } catch {
+      // A thread that ended between the listing and the read.
+    }
+  }
+  return cpu;
+}
+
+/**
+ * The workers' CPU between two readings: `totalS` over every thread of every
+ * worker (the job's thread, V8's compile and GC threads, libuv's), and
+ * `jobThreadsS`, each worker's busiest thread (with --concurrency 1, the
+ * thread that ran its jobs).
+ */
+export interface WorkerCpu {
+  totalS: number;
+  jobThreadsS: number[];
+}
+
+export async function startBenchQueue(workers: number): Promise<{ url: string; stop: () => void; cpu: () => () => WorkerCpu }> {
   const { proc: redis, url } = await startRedis();
   // The workers read the bench traces only (bench/data may be a link to another checkout's).
   const procs = Array.from({ length: workers }, () =>
@@ -64,5 +101,23 @@ export async function startBenchQueue(workers: number): Promise<{ url: string; s
     stop();
     throw err;
   }
-  return { url, stop };
+  /** Starts a reading: the function it returns gives the workers' CPU since. */
+  const cpu = () => {
+    const before = procs.map((p) => threadCpuS(p.pid!));
+    return () => {
+      const jobThreadsS: number[] = [];
+      let totalS = 0;
+      procs.forEach((p, i) => {
+        let busiest = 0;
+        for (const [tid, s] of threadCpuS(p.pid!)) {
+          const d = s - (before[i].get(tid) ?? 0);
+          totalS += d;
+          busiest = Math.max(busiest, d);
+        }
+        jobThreadsS.push(busiest);
+      });
+      return { totalS, jobThreadsS };
+    };
+  };
+  return { url, stop, cpu };
 }

@@ -18,7 +18,7 @@ import { Op } from '../src/trace/schema.js';
 import { replayPoints } from '../src/run/run.js';
 import { runSweep } from '../src/run/sweep.js';
 import { runSweepQueued } from '../src/run/queue.js';
-import { hasRedis } from './queue.js';
+import { hasRedis, type WorkerCpu } from './queue.js';
 import { fileFeed, lruStackCurve } from '../src/run/curve.js';
 import { openTrace } from '../src/trace/merge.js';
 import { benchTrace, dineroWork } from './traces.js';
@@ -30,6 +30,8 @@ interface Result {
   eventsPerSecond: number;
   peakRssMiB: number;
   note?: string;
+  /** Queue scenarios: the workers' CPU in the timed part (bench/queue.ts WorkerCpu). */
+  workerCpu?: WorkerCpu;
 }
 
 const self = fileURLToPath(import.meta.url);
@@ -106,19 +108,27 @@ async function child(scenario: string, events: number): Promise<Result> {
     const { startBenchQueue } = await import('./queue.js');
     const q = await startBenchQueue(workers);
     const t1 = process.hrtime.bigint();
+    const cpuSince = q.cpu();
+    let workerCpu: WorkerCpu;
     try {
       await runSweepQueued([[file]], sweepConfigs(), { jobs: 2, url: q.url, version: 'bench', onProgress: (n) => (done = n) });
+      workerCpu = cpuSince();
     } finally {
       q.stop();
     }
     const seconds = Number(process.hrtime.bigint() - t1) / 1e9;
+    const cpuNote =
+      workerCpu.totalS > 0
+        ? `; workers' CPU ${workerCpu.totalS.toFixed(2)} s, job threads ${workerCpu.jobThreadsS.map((s) => s.toFixed(2)).join(' + ')} s`
+        : '';
     return {
       scenario,
       events: done,
       seconds,
       eventsPerSecond: done / seconds,
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
-      note: `${workers} worker process(es), 2 jobs`,
+      note: `${workers} worker process(es), 2 jobs${cpuNote}`,
+      workerCpu,
     };
   } else {
     const points = Number(extra ?? 1);
@@ -147,6 +157,16 @@ function scanColumns(b: EventBatch, acc: number): number {
     acc ^= ts[2 * i] ^ ts[2 * i + 1] ^ iova[2 * i] ^ iova[2 * i + 1] ^ paddr[2 * i] ^ paddr[2 * i + 1] ^ size[2 * i] ^ size[2 * i + 1];
   }
   return acc;
+}
+
+/** The least wall time of the workers' CPU on this machine's cores: the busiest job thread, or all the CPU spread over every core. */
+function idleSeconds(cpu: WorkerCpu): number {
+  return Math.max(...cpu.jobThreadsS, cpu.totalS / os.cpus().length);
+}
+
+/** x's least wall time over y's, from their CPU; undefined without both (no /proc, or a scenario left out). */
+function cpuRatio(x: WorkerCpu | undefined, y: WorkerCpu | undefined): number | undefined {
+  return x?.totalS && y?.totalS ? idleSeconds(x) / idleSeconds(y) : undefined;
 }
 
 /** 3 bitmaps x 4 IOTLB sizes. */
@@ -350,6 +370,10 @@ async function main(): Promise<void> {
       cliCurveOverReplayNic: ratio(find('cli:curve:nic'), find('cli:replay:nic'), (x, y) => x.seconds / y.seconds),
       sweepTwoThreadsOverOne: ratio(find('nic:sweep:1'), find('nic:sweep:2'), (x, y) => x.seconds / y.seconds),
       queueTwoWorkersOverOne: ratio(find('nic:queue:1'), find('nic:queue:2'), (x, y) => x.seconds / y.seconds),
+      // The same from the workers' CPU, as an idle machine would run it (the wall time of a
+      // shared machine is noisy): no worker ends before its job thread's CPU, and all of
+      // them no sooner than their whole CPU spread over the cores.
+      queueTwoWorkersOverOneFromCpu: cpuRatio(find('nic:queue:1')?.workerCpu, find('nic:queue:2')?.workerCpu),
       // Per job: one worker on the queue against one local thread, same 12 points in 2 jobs.
       queueOverheadPerJobS: ratio(find('nic:queue:1'), find('nic:sweep:1'), (x, y) => (x.seconds - y.seconds) / 2),
     },
@@ -377,6 +401,7 @@ async function main(): Promise<void> {
     ...fmt(r.cliCurveOverReplayDma, 'curve / replay, whole process, DMA'),
     ...fmt(r.cliCurveOverReplayNic, 'curve / replay, whole process, NIC'),
     ...fmt(r.queueTwoWorkersOverOne, 'queued, 2 workers vs 1'),
+    ...fmt(r.queueTwoWorkersOverOneFromCpu, "queued, 2 workers vs 1 from the workers' CPU"),
     ...fmt(r.queueOverheadPerJobS, 'queue overhead per job', ' s'),
   ];
   console.log(`\n${[...lines, `${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`].join('; ')}`);

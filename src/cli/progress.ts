@@ -1,8 +1,9 @@
 // A progress bar on stderr for long runs: only on a terminal, never in CI or
 // with --quiet. Callers update it once per batch (never per event): events
 // done, events per second and an ETA, with what is being counted.
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 
 export interface Progress {
   /** `done` events so far; `detail` says where the run is ("points 3/12"). */
@@ -101,9 +102,20 @@ export function fitProgressLine(p: ProgressLine, width: number): string {
   return choices[choices.length - 1].slice(0, room);
 }
 
+/**
+ * cli-progress, loaded for the first bar drawn: its twenty modules cost a
+ * run about 30 ms of CPU at start-up (issue 28), which a run without a
+ * terminal (a script, CI, the bench) never needs. CommonJS, so require()
+ * loads it here and now.
+ */
+function loadCliProgress(): typeof cliProgressModule {
+  return createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
+}
+
 export function progressBar(total: number, opts: ProgressOptions = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   if (opts.quiet || !stream.isTTY || process.env.CI) return SILENT;
+  const cliProgress = loadCliProgress();
   const started = Date.now();
   const unit = opts.unit ?? 'events';
   let estimate = Math.max(1, total);

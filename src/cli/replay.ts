@@ -9,7 +9,6 @@ import { InputError } from '../errors.js';
 import { ensureDir } from '../files.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { formatPageSizeSet, parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
-import { openTrace } from '../trace/merge.js';
 import { printable } from '../text.js';
 import { replayTrace } from '../run/run.js';
 import { replayMarkdown, summaryTable } from '../report/markdown.js';
@@ -17,7 +16,7 @@ import type { Summary } from '../stats/summary.js';
 import { stableStringify } from '../json.js';
 import { DOCS_EPILOGUE } from './options.js';
 import { SHORT_FORM_DEFAULTS, VENDOR_DEFAULT, configDefault, maxTableBytesOf, maxTableMemoryOption } from './defaults.js';
-import { estimateRows, progressBar } from './progress.js';
+import { estimateRows, progressBar, type Progress } from './progress.js';
 import { printWarnings, summaryProblems, warningLines } from './warnings.js';
 import { STDIO, checkOneStdout, withStdinTraces, writeOutput } from './stdio.js';
 
@@ -145,15 +144,17 @@ export const replayCommand: CommandModule<object, Args> = {
     // Output places are checked before the work, so that a bad one leaves no other file behind.
     for (const out of [args.json, args.report]) if (out && out !== STDIO) ensureDir(path.dirname(out));
     const summary = await withStdinTraces(args.traces, async (paths, relabel) => {
-      // Every file opens (schema, metadata) before the bar estimates from their sizes.
-      await (await openTrace(paths)).close();
-      const bar = progressBar(estimateRows(paths));
+      // The bar starts with the first batch, once the replay has opened every
+      // file (schema, metadata, framing): a trace that cannot be read is its
+      // one line with no bar drawn before it, and the trace is opened once,
+      // not once to check it and again to replay it.
+      let bar: Progress | undefined;
       let s;
       try {
-        s = await replayTrace(paths, config, { maxTableBytes, onProgress: (n) => bar.update(n) });
-        bar.finish();
+        s = await replayTrace(paths, config, { maxTableBytes, onProgress: (n) => (bar ??= progressBar(estimateRows(paths))).update(n) });
+        bar?.finish();
       } finally {
-        bar.stop();
+        bar?.stop();
       }
       return { ...s, trace: { ...s.trace, files: s.trace.files.map(relabel) } };
     });

@@ -91,3 +91,11 @@ describe('yargs loads its help layout only to show help (yargs-lazy.ts)', () => 
     expect(await build(lazy, []).getHelp()).toBe(await build(yargs, []).getHelp());
   });
 });
+
+describe('cli-progress loads only for a bar that is drawn (progress.ts)', () => {
+  it('a replay without a terminal does not load it', () => {
+    const run = loadedPackages(['replay', 'traces/nic.arrows']);
+    expect(run.stdout).toContain('IOTLB');
+    expect(run.packages).not.toContain('cli-progress');
+  });
+});
