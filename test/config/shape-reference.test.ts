@@ -292,43 +292,36 @@ function mutate(rng: Rng, config: Record<string, unknown>): void {
 const TESTS = 12;
 const PER_TEST = 250;
 
+/** Each kind of generated value: its name, its first seed, and how one is made. */
+const KINDS: [string, number, (rng: Rng) => unknown][] = [
+  ['valid configurations', 0, (rng) => validConfig(rng)],
+  [
+    'one field mutated',
+    1_000_000,
+    (rng) => {
+      const value = validConfig(rng);
+      mutate(rng, value);
+      return value;
+    },
+  ],
+  [
+    'several fields mutated',
+    2_000_000,
+    (rng) => {
+      const value = validConfig(rng);
+      for (let n = 2 + rng.int(5); n > 0; n--) mutate(rng, value);
+      return value;
+    },
+  ],
+  ['garbage shaped like a configuration', 3_000_000, (rng) => (rng.chance(0.9) ? randomObject(rng, 0) : garbage(rng, 0))],
+];
+
 describe('checkConfigShape answers what zod answered (zod-reference.ts)', () => {
-  for (let t = 0; t < TESTS; t++) {
-    it(`valid configurations, seeds ${t * PER_TEST}..`, () => {
-      for (let s = t * PER_TEST; s < (t + 1) * PER_TEST; s++) {
-        const value = validConfig(new Rng(s));
-        expectSame(value, `seed ${s}`);
-      }
-    });
-  }
-  for (let t = 0; t < TESTS; t++) {
-    it(`one field mutated, seeds ${t * PER_TEST}..`, () => {
-      for (let s = t * PER_TEST; s < (t + 1) * PER_TEST; s++) {
-        const rng = new Rng(1_000_000 + s);
-        const value = validConfig(rng);
-        mutate(rng, value);
-        expectSame(value, `seed ${s}`);
-      }
-    });
-  }
-  for (let t = 0; t < TESTS; t++) {
-    it(`several fields mutated, seeds ${t * PER_TEST}..`, () => {
-      for (let s = t * PER_TEST; s < (t + 1) * PER_TEST; s++) {
-        const rng = new Rng(2_000_000 + s);
-        const value = validConfig(rng);
-        for (let n = 2 + rng.int(5); n > 0; n--) mutate(rng, value);
-        expectSame(value, `seed ${s}`);
-      }
-    });
-  }
-  for (let t = 0; t < TESTS; t++) {
-    it(`garbage shaped like a configuration, seeds ${t * PER_TEST}..`, () => {
-      for (let s = t * PER_TEST; s < (t + 1) * PER_TEST; s++) {
-        const rng = new Rng(3_000_000 + s);
-        expectSame(rng.chance(0.9) ? randomObject(rng, 0) : garbage(rng, 0), `seed ${s}`);
-      }
-    });
-  }
+  for (const [kind, base, make] of KINDS)
+    for (let t = 0; t < TESTS; t++)
+      it(`${kind}, seeds ${base + t * PER_TEST}..`, () => {
+        for (let s = base + t * PER_TEST; s < base + (t + 1) * PER_TEST; s++) expectSame(make(new Rng(s)), `seed ${s}`);
+      });
   it('the same values through JSON (as a file gives them: no undefined, an own __proto__ key)', () => {
     for (let s = 0; s < 500; s++) {
       const rng = new Rng(4_000_000 + s);
