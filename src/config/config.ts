@@ -265,8 +265,13 @@ const waysField: FieldCheck = (v, path) => {
   return fail(path, expected(Number.isInteger(v) ? 'a positive integer' : 'a positive integer or "full"', v));
 };
 
-const tableShape: Shape = { sets: posInt(), ways: waysField, entries: posInt(), policy: oneOf(POLICIES) };
-const table: FieldCheck = (v, path) => strictObject(tableShape, v, path);
+/** A block of these fields (strictObject) as a field's check. */
+const block =
+  (shape: Shape): FieldCheck =>
+  (v, path) =>
+    strictObject(shape, v, path);
+
+const table = block({ sets: posInt(), ways: waysField, entries: posInt(), policy: oneOf(POLICIES) });
 
 const iommuShape: Shape = {
   name: (v, path) => (typeof v !== 'string' ? fail(path, expected('a string', v)) : v.length < 1 ? fail(path, expected('a non-empty name', v)) : v),
@@ -284,14 +289,8 @@ const iommusField: FieldCheck = (v, path) => {
   return out;
 };
 
-const deviceShape: Shape = { iommu: string('an instance name'), devtlb: boolean };
-const deviceField: FieldCheck = (v, path) => strictObject(deviceShape, v, path);
+const deviceField = block({ iommu: string('an instance name'), devtlb: boolean });
 const sweepValues: FieldCheck = (v, path) => (Array.isArray(v) ? Array.from(v) : fail(path, expected('a list of values', v)));
-
-const block =
-  (shape: Shape): FieldCheck =>
-  (v, path) =>
-    strictObject(shape, v, path);
 
 const configShape: Shape = {
   name: string('a string'),
