@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../src/config/config.js';
+import { configSchema } from './config/zod-reference.js';
 import { RESULTS_META } from '../src/report/compare.js';
 import { runCli } from './helpers/cli.js';
 

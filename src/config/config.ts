@@ -2,7 +2,6 @@
 // the field (`iotlb.ways: expected a positive integer, got 0`), defaults filled
 // in, and the resolved form that goes into every summary.
 import fs from 'node:fs';
-import { z } from 'zod';
 import { InputError, describeIoError } from '../errors.js';
 import { JsonError, parseUntrustedJson } from '../json.js';
 import { printable } from '../text.js';
@@ -108,105 +107,244 @@ const show = (v: unknown): string => {
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
-const expected = (what: string) => (iss: { input?: unknown }) => `expected ${what}, got ${show(iss.input)}`;
+const expected = (what: string, input: unknown): string => `expected ${what}, got ${show(input)}`;
 
-const posInt = (what = 'a positive integer') =>
-  z
-    .number({ error: expected(what) })
-    .int({ error: expected(what) })
-    .positive({ error: expected(what) });
-const nonNegInt = (what = 'a non-negative integer') =>
-  z
-    .number({ error: expected(what) })
-    .int({ error: expected(what) })
-    .min(0, { error: expected(what) });
-const nonNegNum = (what = 'a non-negative number') =>
-  z
-    .number({ error: expected(what) })
-    .min(0, { error: expected(what) })
-    .refine(Number.isFinite, { error: expected(what) });
-const oneOf = <T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: expected(`one of ${values.map((v) => `"${v}"`).join(', ')}`) });
+/** A configuration's page-size field before parsing: a list of sizes or a bitmap string. */
+type RawPageSizes = string[] | string;
 
-const pageSizesField = z.union([z.array(z.string()), z.string()], {
-  error: expected('a list of sizes like ["4K", "2M"] or a bitmap like "0x40201000"'),
-});
+/** An `iotlb`, `devtlb` or `walkCache` block as written. */
+interface RawTable {
+  sets?: number;
+  ways?: number | 'full';
+  entries?: number;
+  policy?: PolicyName;
+}
 
-const tableSchema = z.strictObject({
-  sets: posInt().optional(),
-  ways: z.union([posInt(), z.literal('full')], { error: expected('a positive integer or "full"') }).optional(),
-  entries: posInt().optional(),
-  policy: oneOf(POLICIES).optional(),
-});
+/**
+ * A configuration as written, checked field by field but not resolved:
+ * what checkConfigShape gives resolveParsed. Only the keys the input had
+ * (a key given as undefined stays, as undefined).
+ */
+interface RawConfig {
+  name?: string;
+  preset?: string;
+  pageSizes?: RawPageSizes;
+  svaPageSizes?: RawPageSizes;
+  iommus?: { name: string; pageSizes?: RawPageSizes }[];
+  devices?: Record<string, { iommu?: string; devtlb?: boolean }>;
+  domainIds?: number;
+  pageTable?: { levels?: 4 | 5 };
+  iotlb?: RawTable;
+  devtlb?: RawTable;
+  walkCache?: RawTable;
+  partialUnmap?: PartialUnmap;
+  invalidation?: { mode?: InvalidationMode; maxInvalidationMask?: number; fqSize?: number; fqTimeoutNs?: number };
+  costs?: Partial<Costs>;
+  seed?: number;
+  vendor?: VendorName;
+  amd?: { npCache?: boolean };
+  smmu?: { rangeInvalidation?: boolean; forceSyncErratum?: boolean; asidBits?: number };
+  sweep?: Record<string, unknown[]>;
+}
 
-export const configSchema = z.strictObject({
-  name: z.string({ error: expected('a string') }).optional(),
-  preset: oneOf(PRESET_NAMES).optional(),
-  pageSizes: pageSizesField.optional(),
-  svaPageSizes: pageSizesField.optional(),
-  iommus: z
-    .array(
-      z.strictObject({ name: z.string({ error: expected('a string') }).min(1, { error: expected('a non-empty name') }), pageSizes: pageSizesField.optional() }),
-      {
-        error: expected('a list of {"name": ...}'),
-      },
-    )
-    .min(1, { error: expected('at least one instance') })
-    .max(MAX_INSTANCES, { error: (iss) => `expected at most ${MAX_INSTANCES} instances, got ${(iss.input as unknown[]).length}` })
-    .optional(),
-  devices: z
-    .record(
-      z.string(),
-      z.strictObject({
-        iommu: z.string({ error: expected('an instance name') }).optional(),
-        devtlb: z.boolean({ error: expected('true or false') }).optional(),
-      }),
-      {
-        error: expected('an object keyed by device'),
-      },
-    )
-    .optional(),
-  domainIds: posInt().optional(),
-  pageTable: z.strictObject({ levels: z.union([z.literal(4), z.literal(5)], { error: expected('4 or 5') }).optional() }).optional(),
-  iotlb: tableSchema.optional(),
-  devtlb: tableSchema.optional(),
-  walkCache: tableSchema.optional(),
-  partialUnmap: oneOf(PARTIAL_UNMAP).optional(),
-  invalidation: z
-    .strictObject({
-      mode: oneOf(MODES).optional(),
-      maxInvalidationMask: nonNegInt().optional(),
-      fqSize: posInt().optional(),
-      fqTimeoutNs: nonNegNum().optional(),
-    })
-    .optional(),
-  costs: z
-    .strictObject({
-      iotlbHit: nonNegNum().optional(),
-      walkAccess: nonNegNum().optional(),
-      pageInvalidation: nonNegNum().optional(),
-      domainInvalidation: nonNegNum().optional(),
-      devtlbInvalidation: nonNegNum().optional(),
-      wait: nonNegNum().optional(),
-    })
-    .optional(),
-  seed: nonNegInt().optional(),
-  vendor: oneOf(VENDORS).optional(),
+// The configuration's shape, checked by hand (issue 28: zod 4, which checked
+// it until then, cost every replaying process 0.12-0.16 s of CPU to load).
+// Each check reports what zod reported, in zod's order, and the tests compare
+// both on thousands of values (test/config/shape-reference.test.ts): an
+// object's fields in the order below, each field's problems before the next
+// field's, the object's first unknown key (for...in order) after all its
+// fields; a list's elements in order, then its length. Only the first problem
+// is reported, so checking stops there.
+
+type Path = readonly (string | number | symbol)[];
+
+/** The first problem of a configuration's shape: where (`path`, and the unknown key, when that is the problem) and what. */
+class ShapeIssue extends Error {
+  constructor(
+    readonly path: Path,
+    message: string,
+    readonly unknownKey?: string,
+  ) {
+    super(message);
+  }
+}
+
+function fail(path: Path, message: string): never {
+  throw new ShapeIssue(path, message);
+}
+
+/** A field's check: its value as given (never undefined: an undefined field is absent) to the parsed value. */
+type FieldCheck = (value: unknown, path: Path) => unknown;
+type Shape = Readonly<Record<string, FieldCheck>>;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** What zod's default message calls a value that is not an object ("expected object, received array"). */
+function zodTypeName(v: unknown): string {
+  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : Number.isFinite(v) ? 'number' : String(v);
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/**
+ * A block with exactly these fields, all optional but `required`: its fields
+ * in the shape's order, then its first unknown key (an own `__proto__` too).
+ */
+function strictObject(shape: Shape, value: unknown, path: Path, required?: string): Record<string, unknown> {
+  if (!isObject(value)) fail(path, `Invalid input: expected object, received ${zodTypeName(value)}`);
+  const out: Record<string, unknown> = {};
+  for (const key in shape) {
+    const present = key in value;
+    const field = value[key];
+    // zod's .optional(): an absent or undefined field is not checked; a present one is kept, undefined included.
+    if (field === undefined && key !== required) {
+      if (present) out[key] = undefined;
+      continue;
+    }
+    out[key] = shape[key](field, [...path, key]);
+  }
+  for (const key in value) if (!Object.hasOwn(shape, key)) throw new ShapeIssue(path, 'unknown field', key);
+  return out;
+}
+
+/** zod's isPlainObject, which a record (`devices`, `sweep`) asks of its value. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (!isObject(v)) return false;
+  const ctor = v.constructor as unknown;
+  if (typeof ctor !== 'function') return true;
+  const proto = (ctor as { prototype?: unknown }).prototype;
+  return isObject(proto) && Object.prototype.hasOwnProperty.call(proto, 'isPrototypeOf');
+}
+
+/** An object of any keys, each value checked by `check`: own enumerable keys in order (an own `__proto__` skipped). */
+function record(check: FieldCheck, what: string, value: unknown, path: Path): Record<string, unknown> {
+  if (!isPlainObject(value)) fail(path, expected(what, value));
+  const out: Record<string, unknown> = {};
+  for (const key of Reflect.ownKeys(value)) {
+    if (key === '__proto__' || !Object.prototype.propertyIsEnumerable.call(value, key)) continue;
+    if (typeof key === 'symbol') fail([...path, key], 'Invalid key in record');
+    out[key] = check(value[key], [...path, key]);
+  }
+  return out;
+}
+
+// zod's .int() takes safe integers only (|n| < 2^53).
+const posInt =
+  (what = 'a positive integer', max = Infinity): FieldCheck =>
+  (v, path) =>
+    Number.isSafeInteger(v) && (v as number) > 0 && (v as number) <= max ? v : fail(path, expected(what, v));
+const nonNegInt: FieldCheck = (v, path) => (Number.isSafeInteger(v) && (v as number) >= 0 ? v : fail(path, expected('a non-negative integer', v)));
+const nonNegNum: FieldCheck = (v, path) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fail(path, expected('a non-negative number', v)));
+const string =
+  (what: string): FieldCheck =>
+  (v, path) =>
+    typeof v === 'string' ? v : fail(path, expected(what, v));
+const boolean: FieldCheck = (v, path) => (typeof v === 'boolean' ? v : fail(path, expected('true or false', v)));
+const oneOf = (values: readonly string[]): FieldCheck => {
+  const what = `one of ${values.map((v) => `"${v}"`).join(', ')}`;
+  return (v, path) => (values.includes(v as string) ? v : fail(path, expected(what, v)));
+};
+
+const pageSizesField: FieldCheck = (v, path) => {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) {
+    const sizes: string[] = new Array<string>(v.length);
+    let i = 0;
+    for (; i < v.length && typeof v[i] === 'string'; i++) sizes[i] = v[i] as string;
+    if (i === v.length) return sizes;
+  }
+  return fail(path, expected('a list of sizes like ["4K", "2M"] or a bitmap like "0x40201000"', v));
+};
+
+const waysField: FieldCheck = (v, path) => {
+  if (v === 'full' || (Number.isSafeInteger(v) && (v as number) > 0)) return v;
+  // zod's union reports the integer check's own message when only a range
+  // failed (an integer <= 0 or past 2^53: a non-aborting issue), the
+  // union's when no option came that close.
+  return fail(path, expected(Number.isInteger(v) ? 'a positive integer' : 'a positive integer or "full"', v));
+};
+
+/** A block of these fields (strictObject) as a field's check. */
+const block =
+  (shape: Shape): FieldCheck =>
+  (v, path) =>
+    strictObject(shape, v, path);
+
+const table = block({ sets: posInt(), ways: waysField, entries: posInt(), policy: oneOf(POLICIES) });
+
+const iommuShape: Shape = {
+  name: (v, path) => (typeof v !== 'string' ? fail(path, expected('a string', v)) : v.length < 1 ? fail(path, expected('a non-empty name', v)) : v),
+  pageSizes: pageSizesField,
+};
+
+const iommusField: FieldCheck = (v, path) => {
+  if (!Array.isArray(v)) fail(path, expected('a list of {"name": ...}', v));
+  // zod checks a list's maximum length before its elements, its minimum after.
+  if (v.length > MAX_INSTANCES) fail(path, `expected at most ${MAX_INSTANCES} instances, got ${v.length}`);
+  // An index loop, not map: a hole is an element too (undefined, not an object).
+  const out: Record<string, unknown>[] = [];
+  for (let i = 0; i < v.length; i++) out.push(strictObject(iommuShape, v[i], [...path, i], 'name'));
+  if (out.length < 1) fail(path, expected('at least one instance', out));
+  return out;
+};
+
+const deviceField = block({ iommu: string('an instance name'), devtlb: boolean });
+const sweepValues: FieldCheck = (v, path) => (Array.isArray(v) ? Array.from(v) : fail(path, expected('a list of values', v)));
+
+const configShape: Shape = {
+  name: string('a string'),
+  preset: oneOf(PRESET_NAMES),
+  pageSizes: pageSizesField,
+  svaPageSizes: pageSizesField,
+  iommus: iommusField,
+  devices: (v, path) => record(deviceField, 'an object keyed by device', v, path),
+  domainIds: posInt(),
+  pageTable: block({ levels: (v, path) => (v === 4 || v === 5 ? v : fail(path, expected('4 or 5', v))) }),
+  iotlb: table,
+  devtlb: table,
+  walkCache: table,
+  partialUnmap: oneOf(PARTIAL_UNMAP),
+  invalidation: block({ mode: oneOf(MODES), maxInvalidationMask: nonNegInt, fqSize: posInt(), fqTimeoutNs: nonNegNum }),
+  costs: block({
+    iotlbHit: nonNegNum,
+    walkAccess: nonNegNum,
+    pageInvalidation: nonNegNum,
+    domainInvalidation: nonNegNum,
+    devtlbInvalidation: nonNegNum,
+    wait: nonNegNum,
+  }),
+  seed: nonNegInt,
+  vendor: oneOf(VENDORS),
   // A block of another vendor than the one chosen is accepted and ignored
   // (config.md "Vendors": a sweep over vendors shares one file).
-  amd: z.strictObject({ npCache: z.boolean({ error: expected('true or false') }).optional() }).optional(),
-  smmu: z
-    .strictObject({
-      rangeInvalidation: z.boolean({ error: expected('true or false') }).optional(),
-      forceSyncErratum: z.boolean({ error: expected('true or false') }).optional(),
-      asidBits: posInt(`an integer in 1..${MAX_ASID_BITS}`)
-        .max(MAX_ASID_BITS, { error: expected(`an integer in 1..${MAX_ASID_BITS}`) })
-        .optional(),
-    })
-    .optional(),
-  sweep: z
-    .record(z.string(), z.array(z.unknown(), { error: expected('a list of values') }), { error: expected('an object of field path to values') })
-    .optional(),
-});
+  amd: block({ npCache: boolean }),
+  smmu: block({
+    rangeInvalidation: boolean,
+    forceSyncErratum: boolean,
+    asidBits: posInt(`an integer in 1..${MAX_ASID_BITS}`, MAX_ASID_BITS),
+  }),
+  sweep: (v, path) => record(sweepValues, 'an object of field path to values', v, path),
+};
+
+/**
+ * Checks a configuration's shape (types, ranges, known fields; not what the
+ * fields mean together, which resolveParsed checks): the value with only
+ * its known fields, or its first problem as `field: message`.
+ */
+export function checkConfigShape(value: unknown): { ok: true; data: RawConfig } | { ok: false; line: string } {
+  try {
+    return { ok: true, data: strictObject(configShape, value ?? {}, []) as RawConfig };
+  } catch (err) {
+    if (!(err instanceof ShapeIssue)) throw err;
+    let field = err.path.map(String).join('.');
+    if (err.unknownKey !== undefined) {
+      const key = printable(err.unknownKey, 40);
+      field = field ? `${field}.${key}` : key;
+    }
+    return { ok: false, line: `${printable(field, 80) || '(top level)'}: ${err.message}` };
+  }
+}
 
 class ConfigFieldError extends Error {
   constructor(
@@ -247,7 +385,7 @@ function isPow2(n: number): boolean {
   return n > 0 && Number.isInteger(n) && (n & (n - 1)) === 0;
 }
 
-function resolveTable(field: string, raw: z.infer<typeof tableSchema> | undefined, defaults: TableGeometry): TableGeometry {
+function resolveTable(field: string, raw: RawTable | undefined, defaults: TableGeometry): TableGeometry {
   const policy = raw?.policy ?? defaults.policy;
   let sets: number;
   let ways: number;
@@ -277,18 +415,8 @@ function resolveTable(field: string, raw: z.infer<typeof tableSchema> | undefine
 
 /** Validates a parsed JSON value and fills in defaults. Throws InputError naming `source`. */
 export function resolveConfig(value: unknown, source = 'config'): ReplayConfig {
-  const parsed = configSchema.safeParse(value ?? {});
-  if (!parsed.success) {
-    const iss = parsed.error.issues[0];
-    let field = iss.path.map(String).join('.');
-    let message = iss.message;
-    if (iss.code === 'unrecognized_keys') {
-      const key = printable(iss.keys[0], 40);
-      field = field ? `${field}.${key}` : key;
-      message = 'unknown field';
-    }
-    throw new InputError(`Invalid config "${source}": ${printable(field, 80) || '(top level)'}: ${message}`);
-  }
+  const parsed = checkConfigShape(value);
+  if (!parsed.ok) throw new InputError(`Invalid config "${source}": ${parsed.line}`);
   try {
     return resolveParsed(parsed.data);
   } catch (err) {
@@ -297,7 +425,7 @@ export function resolveConfig(value: unknown, source = 'config'): ReplayConfig {
   }
 }
 
-function resolveParsed(raw: z.infer<typeof configSchema>): ReplayConfig {
+function resolveParsed(raw: RawConfig): ReplayConfig {
   const levels = raw.pageTable?.levels ?? 4;
   // A preset fills what the configuration leaves out (config/presets.ts).
   const preset = raw.preset === undefined ? undefined : findPreset(raw.preset);
