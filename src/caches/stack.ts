@@ -667,9 +667,24 @@ export class StackIotlb implements Iotlb {
     this.dropNode(node);
   }
 
-  /** The profiler has no faster one-page removal: its range removal probes the index page by page already. */
+  /**
+   * removeRange of one page: one probe for each order held, in first-fill
+   * order as removeRange's probes go (a one-page range never takes its scan).
+   * A strict unmap of a 4K page comes here, once per unmap.
+   */
   removePage(tag: number, pfn: number, nowNs: number): number {
-    return this.removeRange(tag, pfn, pfn + 1, nowNs);
+    let removed = 0;
+    const orders = this.seenOrders;
+    for (let k = 0; k < orders.length; k++) {
+      const o = orders[k];
+      if (this.orderLive[o] === 0) continue;
+      const node = this.find(tag, alignDown(pfn, o), o);
+      if (node >= 0) {
+        this.remove(node, nowNs);
+        removed++;
+      }
+    }
+    return removed;
   }
 
   removeRange(tag: number, start: number, end: number, nowNs: number): number {

@@ -71,3 +71,50 @@ function lockstep(seed: number, ops: number): void {
 describe('the stack profiler at size N hits and misses as a fully associative LRU table of N entries (its key index)', () => {
   for (let seed = 1; seed <= 24; seed++) it(`seed ${seed}`, () => lockstep(seed, 6000));
 });
+
+/**
+ * The profiler's one-page removal against its range removal of that page,
+ * the reference: two profilers of sizes 1..N in lockstep, one removing a page
+ * by removePage and one by removeRange; every return value, every size's
+ * counts (the group's gains by depth) and the stale windows must agree.
+ */
+function onePageLockstep(seed: number, ops: number): void {
+  const rng = new Rng(seed);
+  const n = [4, 64, 700][rng.int(3)];
+  const fast = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n);
+  const ref = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n);
+  fast.bind(0, 0);
+  ref.bind(0, 0);
+  const orders = Int8Array.from(ORDER_SETS[rng.int(ORDER_SETS.length)]);
+  const pages = 2 * n + rng.int(3 * n);
+  const high = rng.chance(0.5) ? 2 ** 33 : 0;
+  let now = 0;
+  for (let k = 0; k < ops; k++) {
+    now += rng.int(5);
+    const tag = rng.int(3);
+    const pfn = high + rng.int(pages);
+    if (rng.int(100) < 85) {
+      const f = fast.lookup(tag, pfn, orders);
+      expect(f, `step ${k}: lookup`).toBe(ref.lookup(tag, pfn, orders));
+      if (f < 0) {
+        const order = orders[rng.int(orders.length)];
+        const base = alignDown(pfn, order);
+        expect(fast.fill(tag, base, order, base, 0)).toBe(ref.fill(tag, base, order, base, 0));
+      }
+    } else {
+      // Now and then a page whose leaf was unmapped first: its removal counts a stale window.
+      if (rng.chance(0.5)) {
+        const order = orders[rng.int(orders.length)];
+        fast.markUnmapped(tag, alignDown(pfn, order), order, now);
+        ref.markUnmapped(tag, alignDown(pfn, order), order, now);
+      }
+      expect(fast.removePage(tag, pfn, now), `step ${k}: removePage`).toBe(ref.removeRange(tag, pfn, pfn + 1, now));
+    }
+  }
+  for (let d = 1; d <= n + 1; d++) expect([fast.group.hitsAt(d), fast.group.accessesAt(d)]).toEqual([ref.group.hitsAt(d), ref.group.accessesAt(d)]);
+  expect([fast.windowMaxNs, fast.windowSumNs, fast.windowCount]).toEqual([ref.windowMaxNs, ref.windowSumNs, ref.windowCount]);
+}
+
+describe("the stack profiler's one-page removal equals its range removal of that page", () => {
+  for (let seed = 1; seed <= 12; seed++) it(`seed ${seed}`, () => onePageLockstep(seed, 6000));
+});
