@@ -171,6 +171,8 @@ export class StackIotlb implements Iotlb {
   /** Per slot, its entry's base (compared before the entry is read). */
   private hashBase = new Float64Array(0);
   private hashMask = 0;
+  /** 32 - log2(index slots): slotOf keeps a product's top bits. */
+  private hashShift = 32;
 
   /** Live entries per order: a lookup skips orders the table holds nothing of. */
   private readonly orderLive = new Int32Array(64);
@@ -186,6 +188,8 @@ export class StackIotlb implements Iotlb {
   private probeStamp = 1;
   private readonly probedAt = new Float64Array(64);
   private readonly probedNode = new Int32Array(64);
+  /** Where that probe ended: a miss's empty slot is where the fill's key goes (linear probing inserts at the first empty slot). */
+  private readonly probedSlot = new Int32Array(64);
   private probeTag = 0;
   private probePfn = 0;
   private readonly winNode = new Int32Array(64);
@@ -446,6 +450,7 @@ export class StackIotlb implements Iotlb {
     this.hash = new Int32Array(hashSlotsFor(cap));
     this.hashBase = new Float64Array(this.hash.length);
     this.hashMask = this.hash.length - 1;
+    this.hashShift = 32 - Math.log2(this.hash.length);
     this.rebuildIndex();
   }
 
@@ -454,32 +459,51 @@ export class StackIotlb implements Iotlb {
 
   // ------------------------------------------------------------ the key index
 
+  /**
+   * The home slot of a key: multiplicative (Fibonacci) hashing, the slot from
+   * the product's top bits, which every bit below them reaches. Two
+   * multiplications (the finalizer it replaces, three more, showed in the
+   * curve's profile).
+   */
   private slotOf(tag: number, base: number, order: number): number {
-    const lo = base >>> 0;
-    const hi = (base / 4294967296) >>> 0;
-    let h = Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi + order * 0x1000193, 0x85ebca6b) ^ Math.imul(tag + 1, 0xc2b2ae35);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x7feb352d);
-    h ^= h >>> 15;
-    return h & this.hashMask;
+    const hi = base < 4294967296 ? 0 : (base / 4294967296) >>> 0;
+    let x = (base >>> 0) ^ Math.imul(hi ^ (tag << 6) ^ order, 0x85ebca6b);
+    // Bits above the slot's reach fold down (keys apart by a large stride).
+    x ^= x >>> 16;
+    return Math.imul(x, 0x9e3779b1) >>> this.hashShift;
   }
 
+  /** The node of the key, or -1; either way foundSlot is where the probe ended (the key's slot, or the empty slot it would take). */
   private find(tag: number, base: number, order: number): number {
     const hash = this.hash;
     const hashBase = this.hashBase;
     let i = this.slotOf(tag, base, order);
     for (;;) {
       const n = hash[i];
-      if (n < 0) return -1;
+      if (n < 0) {
+        this.foundSlot = i;
+        return -1;
+      }
       // The slot's own copy of the base first: a probe past another key reads no entry.
-      if (hashBase[i] === base && this.tag[n] === tag && this.order[n] === order) return n;
+      if (hashBase[i] === base && this.tag[n] === tag && this.order[n] === order) {
+        this.foundSlot = i;
+        return n;
+      }
       i = (i + 1) & this.hashMask;
     }
   }
 
+  /** Set by find. */
+  private foundSlot = 0;
+
   private hashInsert(node: number): void {
     let i = this.slotOf(this.tag[node], this.base[node], this.order[node]);
     while (this.hash[i] >= 0) i = (i + 1) & this.hashMask;
+    this.hashInsertAt(node, i);
+  }
+
+  /** Puts `node` in empty slot `i`, the first empty one on its key's probe chain. */
+  private hashInsertAt(node: number, i: number): void {
     this.hash[i] = node;
     this.hashBase[i] = this.base[node];
   }
@@ -556,6 +580,8 @@ export class StackIotlb implements Iotlb {
       const node = this.orderLive[order] === 0 ? -1 : this.find(tag, alignDown(pfn, order), order);
       this.probedAt[order] = stamp;
       this.probedNode[order] = node;
+      // No entry of the order: no slot either (the fill probes for one).
+      this.probedSlot[order] = node < 0 && this.orderLive[order] === 0 ? -1 : this.foundSlot;
       if (node < 0) continue;
       const d = this.depthOf(this.time[node]);
       if (d < minDepth) {
@@ -590,10 +616,11 @@ export class StackIotlb implements Iotlb {
 
   fill(tag: number, base: number, order: number, phys: number, owner: number): number {
     this.ensureTime();
-    let node =
-      this.probedAt[order] === this.probeStamp && tag === this.probeTag && base === alignDown(this.probePfn, order)
-        ? this.probedNode[order]
-        : this.find(tag, base, order);
+    // The lookup's probe still holds when nothing changed the index since (a
+    // renumbering in ensureTime moves the stamp on).
+    const probed = this.probedAt[order] === this.probeStamp && tag === this.probeTag && base === alignDown(this.probePfn, order);
+    let node = probed ? this.probedNode[order] : this.find(tag, base, order);
+    const slot = probed ? this.probedSlot[order] : this.foundSlot;
     this.probeStamp++;
     this.filledNew = node < 0;
     if (node >= 0) {
@@ -604,7 +631,8 @@ export class StackIotlb implements Iotlb {
       this.base[node] = base;
       this.order[node] = order;
       this.live[node] = 1;
-      this.hashInsert(node);
+      if (slot >= 0) this.hashInsertAt(node, slot);
+      else this.hashInsert(node);
       if (this.orderLive[order]++ === 0 && !this.seenOrders.includes(order)) this.seenOrders.push(order);
       if (this.heapSize > 0) {
         // The topmost hole's slot takes the fill at every size that has it.
@@ -639,9 +667,24 @@ export class StackIotlb implements Iotlb {
     this.dropNode(node);
   }
 
-  /** The profiler has no faster one-page removal: its range removal probes the index page by page already. */
+  /**
+   * removeRange of one page: one probe for each order held, in first-fill
+   * order as removeRange's probes go (a one-page range never takes its scan).
+   * A strict unmap of a 4K page comes here, once per unmap.
+   */
   removePage(tag: number, pfn: number, nowNs: number): number {
-    return this.removeRange(tag, pfn, pfn + 1, nowNs);
+    let removed = 0;
+    const orders = this.seenOrders;
+    for (let k = 0; k < orders.length; k++) {
+      const o = orders[k];
+      if (this.orderLive[o] === 0) continue;
+      const node = this.find(tag, alignDown(pfn, o), o);
+      if (node >= 0) {
+        this.remove(node, nowNs);
+        removed++;
+      }
+    }
+    return removed;
   }
 
   removeRange(tag: number, start: number, end: number, nowNs: number): number {
