@@ -1,7 +1,7 @@
 // Writes the trace format from typed arrays: an IPC file for `.arrow`, a stream
 // otherwise. Writes go to a temporary file renamed into place on close, so a
 // trace on disk is either complete or absent.
-import { A } from '../arrow.js';
+import * as A from 'apache-arrow';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
