@@ -1,12 +1,12 @@
 // Issue 28: apache-arrow loads from the package's single-file build
-// (src/arrow.ts): 35-60 ms of CPU instead of 0.29-0.36 s for the 146 files of
+// (src/report/arrow.ts): 35-60 ms of CPU instead of 0.29-0.36 s for the 146 files of
 // its Node entry, Arrow.node.mjs. The files it writes must not change. (The
 // trace writer keeps the Node entry: it streams through toNodeStream.)
 import fs from 'node:fs';
 import path from 'node:path';
 import * as NodeArrow from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { A } from '../../src/arrow.js';
+import { A } from '../../src/report/arrow.js';
 import { runCli, runCliModules, tmpDir } from '../helpers/cli.js';
 
 describe('apache-arrow from its single-file build', () => {
