@@ -1,7 +1,7 @@
 // The comparison of a sweep: a tidy table (one row per trace and point, one
 // column per metric), its Arrow form for DuckDB/pandas/Polars, and the
 // Markdown report (findings.ts decides what it says; html.ts renders the same).
-import * as A from 'apache-arrow';
+import { A } from './arrow.js';
 import * as ss from 'simple-statistics';
 import type { ReplayConfig } from '../config/config.js';
 import { formatPageSizeSet, formatSizeLog2, parseSizeLog2 } from '../config/pagesizes.js';

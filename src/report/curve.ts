@@ -1,7 +1,7 @@
 // Curve outputs: curves.arrow (one row per trace, bitmap, mode, policy, ways
 // and size), the summary JSON with each curve's knees, and the Markdown and
 // HTML reports with the curves drawn on a log2 size axis.
-import * as A from 'apache-arrow';
+import { A } from './arrow.js';
 import type * as vl from 'vega-lite';
 import { parseSizeLog2 } from '../config/pagesizes.js';
 import type { CurveCounters, CurveResult } from '../run/curve.js';
