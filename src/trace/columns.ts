@@ -555,25 +555,56 @@ function opsFromByteIndices(
   return op;
 }
 
-/** Whether any of `bytes` is `limit` (1..128) or more: four bytes a step where they are aligned. */
-function anyByteAtLeast(bytes: Uint8Array, limit: number): boolean {
+/**
+ * Whether any of `bytes` is `limit` (1..128) or more, four bytes a step.
+ *
+ * Called once a batch, so V8 compiles its loop on stack replacement during
+ * the first batch. Code that has not run by then has no type feedback and
+ * deoptimizes the function when it first runs ("Insufficient type feedback"):
+ * the code after the loop, and byte loops for an unaligned head or a tail
+ * that most batches skip. So the loop is alone in its own function (what
+ * follows it in `wordsAtLeast` needs no feedback), and the few bytes either
+ * side of the aligned words are read as whole words of the same buffer with
+ * the bytes outside `bytes` masked off (little-endian, as the reader assumes
+ * throughout), so every batch runs the same code.
+ */
+export function anyByteAtLeast(bytes: Uint8Array, limit: number): boolean {
   const n = bytes.length;
-  let i = 0;
-  let any = 0;
-  for (; i < n && (bytes.byteOffset + i) % 4 !== 0; i++) any |= bytes[i] >= limit ? 1 : 0;
-  const words = (n - i) >>> 2;
-  if (words > 0) {
-    const w = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
-    // Per byte b: bit 7 of (b & 0x7f) + (128 - limit) is set when b & 0x7f >= limit, and of b itself when b >= 128.
-    const add = Math.imul(0x01010101, 128 - limit);
-    let acc = 0;
-    for (let j = 0; j < words; j++) {
-      const x = w[j];
-      acc |= x | ((x & 0x7f7f7f7f) + add);
-    }
-    any |= acc & 0x80808080;
-    i += 4 * words;
+  if (n === 0) return false;
+  const start = bytes.byteOffset;
+  const end = start + n;
+  const wordStart = start & ~3;
+  const wordEnd = (end + 3) & ~3;
+  // Per byte b: bit 7 of (b & 0x7f) + (128 - limit) is set when b & 0x7f >= limit, and of b itself when b >= 128.
+  const add = Math.imul(0x01010101, 128 - limit);
+  if (wordEnd > bytes.buffer.byteLength) {
+    // The buffer ends within the last word: that word's bytes one at a time (a rare path, at most three bytes).
+    let any = 0;
+    const lastWord = end & ~3;
+    for (let i = Math.max(lastWord, start) - start; i < n; i++) any |= bytes[i] >= limit ? 1 : 0;
+    return any !== 0 || (lastWord > start && anyByteAtLeast(bytes.subarray(0, lastWord - start), limit));
   }
-  for (; i < n; i++) any |= bytes[i] >= limit ? 1 : 0;
-  return any !== 0;
+  const w = new Uint32Array(bytes.buffer, wordStart, (wordEnd - wordStart) >>> 2);
+  const last = w.length - 1;
+  // Bit 7 of each byte of `bytes` in the first and the last word (the same word when `bytes` fits in one).
+  const firstMask = (0x80808080 << (8 * (start & 3))) >>> 0;
+  const lastMask = 0x80808080 >>> (8 * (wordEnd - end));
+  if (last === 0) return (wordFlags(w[0], add) & firstMask & lastMask) !== 0;
+  if ((wordFlags(w[0], add) & firstMask) !== 0 || (wordFlags(w[last], add) & lastMask) !== 0) return true;
+  return (wordsAtLeast(w, 1, last, add) & 0x80808080) !== 0;
+}
+
+/** Bit 7 of each byte of `x` set when that byte is at least the limit that `add` was made for (anyByteAtLeast). */
+function wordFlags(x: number, add: number): number {
+  return (x | ((x & 0x7f7f7f7f) + add)) & 0x80808080;
+}
+
+/** The OR over words [from, to) of `w` of x | ((x & 0x7f7f7f7f) + add): its bit 7 of a byte says whether a byte was at least the limit. */
+function wordsAtLeast(w: Uint32Array, from: number, to: number, add: number): number {
+  let acc = 0;
+  for (let j = from; j < to; j++) {
+    const x = w[j];
+    acc |= x | ((x & 0x7f7f7f7f) + add);
+  }
+  return acc;
 }
