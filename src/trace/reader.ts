@@ -215,7 +215,13 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     let which = 0;
     let firstBody = true;
     let opDictionary: OpDictionary | undefined;
-    let row = 0;
+    // The next batch's first row. -0, not 0: a double from the start. Row
+    // counts come as heap numbers, and the batches' `firstRow` field, made for
+    // small integers by the first batch's 0, changed the batches' map
+    // (deprecating the first) at the second batch, which deoptimized `consume`
+    // (model/replay.ts) and every loop that had read a batch ("wrong map").
+    // A message shows -0 + i as i, and `${-0}` as 0.
+    let row = -0;
     let batch = 0;
     let lastTsHi = 0;
     let lastTsLo = 0;
