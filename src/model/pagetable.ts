@@ -122,9 +122,14 @@ export class PageTablePool {
     const f = typeof format === 'number' ? x86Format(format) : format;
     this.format = f;
     this.levels = f.levels;
-    this.entries = f.entries;
+    // Small integers (| 0): an LPAE format's entries come as 2 ** bits, a heap
+    // number, and an entry index made from a heap number in the interpreter is
+    // one too: stored in `foundIndex` it changed that field to a double, and
+    // so the pool's map, which deoptimized the code that had read the pool
+    // ("wrong map", in mapping.ts's anyFewMapped and in spareTables).
+    this.entries = f.entries | 0;
     this.tablePageCostBytes = tablePageCostBytes(f.entries);
-    this.indexMask = f.entries - 1;
+    this.indexMask = this.entries - 1;
     this.granuleOrder = f.granuleOrder;
     this.bitsPerLevel = f.bitsPerLevel;
     this.shifts = Int8Array.from({ length: f.levels + 1 }, (_, l) => (l === 0 ? 0 : levelShift(f, l)));
