@@ -223,7 +223,8 @@ function record(check: FieldCheck, what: string, value: unknown, path: Path): Re
   const out: Record<string, unknown> = {};
   for (const key of Reflect.ownKeys(value)) {
     if (key === '__proto__' || !Object.prototype.propertyIsEnumerable.call(value, key)) continue;
-    if (typeof key === 'symbol') fail([...path, key], 'Invalid key in record');
+    // zod's record reports a bad key with the record's own message (its error option covers the key too).
+    if (typeof key === 'symbol') fail([...path, key], expected(what, key));
     out[key] = check(value[key], [...path, key]);
   }
   return out;
