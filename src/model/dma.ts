@@ -84,31 +84,28 @@ export class DmaPath {
 
   /** The specialized paging run for size set `k` with or without a device TLB (and its narrow run, made with it). */
   private pagingRunFor(k: number, devtlb: boolean): PagingRun {
-    return this.runs![k * 4 + (devtlb ? 2 : 0)] ?? this.makePagingRun(k, devtlb);
+    const key = k * 4 + (devtlb ? 2 : 0);
+    return this.runs![key] ?? this.makePagingRun(key, k, devtlb);
   }
 
-  /** Makes pagingRunFor's runs, once a key: out of line, so that the run's set-up stays small. */
-  private makePagingRun(k: number, devtlb: boolean): PagingRun {
-    const key = k * 4 + (devtlb ? 2 : 0);
-    let fn = this.runs![key];
-    if (fn === undefined) {
-      const g = this.config.iotlb;
-      const shape: PagingRunShape = {
-        orders: Array.from(this.sizeSets[k].ordersDesc),
-        sets: g.sets,
-        ways: g.ways,
-        policy: g.policy,
-        levels: this.pool.levels,
-        granuleOrder: this.pool.format.granuleOrder,
-        bitsPerLevel: this.pool.format.bitsPerLevel,
-        devtlb,
-        walkCaches: this.config.walkCache !== undefined,
-        lanes: this.lanes !== null,
-      };
-      fn = pagingRun(shape);
-      this.runs![key] = fn;
-      this.narrowRuns[key] = hasNarrowRun(shape) ? narrowRun(shape) : null;
-    }
+  /** Makes the runs of pagingRunFor's `key`, the first time it is asked: out of line, so that the run's set-up stays small. */
+  private makePagingRun(key: number, k: number, devtlb: boolean): PagingRun {
+    const g = this.config.iotlb;
+    const shape: PagingRunShape = {
+      orders: Array.from(this.sizeSets[k].ordersDesc),
+      sets: g.sets,
+      ways: g.ways,
+      policy: g.policy,
+      levels: this.pool.levels,
+      granuleOrder: this.pool.format.granuleOrder,
+      bitsPerLevel: this.pool.format.bitsPerLevel,
+      devtlb,
+      walkCaches: this.config.walkCache !== undefined,
+      lanes: this.lanes !== null,
+    };
+    const fn = pagingRun(shape);
+    this.runs![key] = fn;
+    this.narrowRuns[key] = hasNarrowRun(shape) ? narrowRun(shape) : null;
     return fn;
   }
 
