@@ -82,8 +82,6 @@ export class Amd implements Vendor {
   private readonly idUsed: Uint8Array;
   private lowestFree = 1;
   private readonly rm: Removal;
-  /** Whether a one-page sync on one attachment takes its shortcut (not under VendorOptions.generic). */
-  private readonly onePageSync: boolean;
 
   constructor(
     private readonly t: InvalidationTarget,
@@ -92,8 +90,7 @@ export class Amd implements Vendor {
     this.npCache = opts.amd.npCache;
     this.idUsed = new Uint8Array(opts.domainIds);
     this.idUsed[0] = 1;
-    this.rm = new Removal(t, opts.instances);
-    this.onePageSync = opts.generic !== true;
+    this.rm = new Removal(t, opts.instances, opts.generic);
     // Only paging domains are mapped through iommu_map(), whose iotlb_sync_map flushes; SVA maps are the CPU's.
     this.mapped = this.npCache
       ? (domain, start, end, nowNs) => {
@@ -203,10 +200,7 @@ export class Amd implements Vendor {
   /** Linux `amd_iommu_iotlb_sync()` -> `domain_flush_pages()` + `amd_iommu_domain_flush_complete()`. */
   sync(domain: number, start: number, end: number, nowNs: number): void {
     // One page of a domain on one attachment: its own cover, one NpCache block.
-    if (end - start === 1 && this.onePageSync && this.t.domainAttachments[domain].length === 1) {
-      this.rm.pageOnOneAttachment(this.t.domainAttachments[domain][0], start, domain * DOMAIN_FIELDS, nowNs);
-      return;
-    }
+    if (this.rm.onePage(domain, start, end, domain * DOMAIN_FIELDS, nowNs)) return;
     this.flushRange(domain, start, end, nowNs);
   }
 

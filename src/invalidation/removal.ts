@@ -13,10 +13,15 @@ export class Removal {
   private readonly touchedList: Int32Array;
   private touchedCount = 0;
 
+  /** Whether onePage takes its shortcut (not under VendorOptions.generic, the reference it is tested against). */
+  private readonly onePageShortcut: boolean;
+
   constructor(
     private readonly t: InvalidationTarget,
     instances: number,
+    generic = false,
   ) {
+    this.onePageShortcut = !generic;
     this.touched = new Uint8Array(instances);
     this.touchedList = new Int32Array(instances);
   }
@@ -53,21 +58,26 @@ export class Removal {
   }
 
   /**
-   * A sync of the one page `pfn` of a domain with the one attachment `att`
-   * (a NIC's strict unmap), whose cover is that page under VT-d and AMD
-   * alike: one page command on the attachment's tag, a device-TLB command
-   * on the page when its device has a device TLB, and one wait, counted in
-   * the domain counters at `base`. What those vendors' general paths do in
-   * that case, without the per-tag and per-instance bookkeeping.
+   * A sync of [start, end) of `domain` when that is one page of a domain with
+   * one attachment (a NIC's strict unmap), whose cover is that page under
+   * VT-d and AMD alike: one page command on the attachment's tag, a
+   * device-TLB command on the page when its device has a device TLB, and one
+   * wait, counted in the domain counters at `base`. What those vendors'
+   * general paths do in that case, without the per-tag and per-instance
+   * bookkeeping. Returns whether it was that case (false: nothing sent).
    */
-  pageOnOneAttachment(att: number, pfn: number, base: number, nowNs: number): void {
+  onePage(domain: number, start: number, end: number, base: number, nowNs: number): boolean {
     const t = this.t;
+    const atts = t.domainAttachments[domain];
+    if (end - start !== 1 || atts.length !== 1 || !this.onePageShortcut) return false;
+    const att = atts[0];
     const c = t.counters.domain;
     const dev = t.attDevice[att];
     c[base + M.cmdPage]++;
-    this.range(t.deviceInstance[dev], t.attTag[att], pfn, pfn + 1, base, nowNs);
-    if (t.devtlbs[dev] !== null) this.devtlbCommand(att, pfn, pfn + 1, base, nowNs);
+    this.range(t.deviceInstance[dev], t.attTag[att], start, end, base, nowNs);
+    if (t.devtlbs[dev] !== null) this.devtlbCommand(att, start, end, base, nowNs);
     c[base + M.cmdWait]++;
+    return true;
   }
 
   /**

@@ -81,8 +81,6 @@ export class Vtd implements Vendor {
   private readonly domainDidRef = new Map<number, number>();
   private readonly budget: MemoryBudget | null;
   private readonly rm: Removal;
-  /** Whether a one-page sync on one attachment takes its shortcut (not under VendorOptions.generic). */
-  private readonly onePageSync: boolean;
 
   constructor(
     private readonly t: InvalidationTarget,
@@ -95,8 +93,7 @@ export class Vtd implements Vendor {
       { length: opts.instances },
       (_, i) => new DidAllocator(opts.domainIds, this.budget, `the domain-ID space of ${opts.instanceNames?.[i] ?? `instance ${i}`}`),
     );
-    this.rm = new Removal(t, opts.instances);
-    this.onePageSync = opts.generic !== true;
+    this.rm = new Removal(t, opts.instances, opts.generic);
   }
 
   ensureDomains(_n: number): void {
@@ -184,12 +181,9 @@ export class Vtd implements Vendor {
     const atts = t.domainAttachments[domain];
     const nested = t.domainNested[domain];
     if (atts.length === 0 && nested.length === 0) return;
-    if (end - start === 1 && atts.length === 1 && nested.length === 0 && this.onePageSync) {
-      // One page of a domain on one attachment, no nested domain over it:
-      // mask 0, page-selective under any limit, one instance touched.
-      rm.pageOnOneAttachment(atts[0], start, base, nowNs);
-      return;
-    }
+    // One page of a domain on one attachment, no nested domain over it:
+    // mask 0, page-selective under any limit, one instance touched.
+    if (nested.length === 0 && rm.onePage(domain, start, end, base, nowNs)) return;
     const mask = psiCover(start, end);
     const cs = psiOut.start;
     const ce = cs + POW2[mask];
