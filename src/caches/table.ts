@@ -246,9 +246,7 @@ export class SetAssocTable implements Iotlb {
   removePage(tag: number, pfn: number, nowNs: number): number {
     const seen = this.seenOrders;
     const live = this.orderLive;
-    let probes = 0;
-    for (let k = 0; k < seen.length; k++) if (live[seen[k]] > 0) probes++;
-    if (probes >= this.probeLimit()) return this.scanRemoveRange(tag, pfn, pfn + 1, nowNs);
+    if (rangeProbes(seen, live, pfn, pfn + 1) >= this.probeLimit()) return this.scanRemoveRange(tag, pfn, pfn + 1, nowNs);
     let removed = 0;
     for (let k = 0; k < seen.length; k++) {
       const o = seen[k];
