@@ -12,14 +12,15 @@ export class Rows {
   /** The optional map_more column (trace/schema.ts MAP_MORE_COLUMN), undefined when the batch has none. */
   mapMore: Uint32Array | undefined = undefined;
   /**
-   * The batch's first row in the trace (for messages); NaN before the first
-   * batch. A double from the start: the reader's row counts come as heap
-   * numbers, and a field made for small integers changes the object's map
-   * (its representation) at the first of them, which deoptimized every loop
-   * that had read the columns through a Rows ("wrong map"), the narrow DMA
-   * run's among them, and compiled it again.
+   * The batch's first row in the trace (for messages). A double from the
+   * start (-0 is no small integer, and prints as 0), as the reader's batches
+   * have it (trace/reader.ts): the reader's row counts come as heap numbers,
+   * and a field made for small integers changes the object's map (its
+   * representation) at the first of them, which deoptimized every loop that
+   * had read the columns through a Rows ("wrong map"), the narrow DMA run's
+   * among them, and compiled it again.
    */
-  firstRow = NaN;
+  firstRow = -0;
   /** The row of the op in progress, in the batch: a memory-limit line names it (config/limits.ts MemoryBudget). */
   opRow = 0;
 }
