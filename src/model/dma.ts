@@ -135,8 +135,9 @@ export class DmaPath {
    * it that is a DMA of the same device and PASID, up to the next flush-queue
    * deadline (DMAs never move it; `baseHi`/`baseLo` are the trace's first ts,
    * model time's zero). The translation context (attachment, tables, tag,
-   * page sizes) is resolved once a run and the counters are written once a
-   * run. Returns the row after the run.
+   * page sizes) is resolved when the run's device or PASID is not the last
+   * run's or an attachment changed since (setUp), and the counters are
+   * written once a run. Returns the row after the run.
    */
   run(start: number, n: number, op: Uint8Array, ts: Uint32Array, baseHi: number, baseLo: number): number {
     const r = this.rows;
@@ -229,7 +230,6 @@ export class DmaPath {
     this.setUpDev = dev;
     this.setUpRun = this.pagingRunFor(k, devtlb !== null);
     this.setUpNarrow = this.narrowRuns[k * 4 + (devtlb !== null ? 2 : 0)]!;
-    // After the device slot's lookup: a new device is no attachment change.
     this.setUpEpoch = a.epoch;
     return true;
   }
