@@ -41,6 +41,14 @@ export class Attachments implements InvalidationTarget {
   ridAtt = new Int32Array(16).fill(-1);
   /** Per device: its PASIDs' attachment slots, by PASID (small-integer keys, no boxing per lookup). */
   private pasidAtt: (Map<number, number> | null)[] = [];
+  /**
+   * Bumped by every attach and detach op: what a DMA run of a (device, PASID)
+   * resolves (its attachment, domain, tag, page sizes) stays true while this
+   * is unchanged (model/dma.ts caches a run's set-up on it). A domain's root,
+   * type and size set, once it is attached, and a device's instance and
+   * device TLB never change.
+   */
+  epoch = 0;
   /** The last PASID attachment found by a DMA: slots are never freed, so a hit stays true. */
   private lastPasidDev = -1;
   private lastPasid = -1;
@@ -235,6 +243,7 @@ export class Attachments implements InvalidationTarget {
 
   /** Attaches `next` (a domain slot, or NO_DOMAIN for the blocked domain) at (dev, pasid). */
   private setAttachment(dev: number, pasid: number, next: number, nowNs: number): void {
+    this.epoch++;
     let att = this.attachmentSlot(dev, pasid);
     const old = att < 0 ? NO_DOMAIN : this.attDomain[att];
     if (old === next) return; // already attached there: nothing changes

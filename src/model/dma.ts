@@ -135,70 +135,116 @@ export class DmaPath {
    * it that is a DMA of the same device and PASID, up to the next flush-queue
    * deadline (DMAs never move it; `baseHi`/`baseLo` are the trace's first ts,
    * model time's zero). The translation context (attachment, tables, tag,
-   * page sizes) is resolved once a run and the counters are written once a
-   * run. Returns the row after the run.
+   * page sizes) is resolved when the run's device or PASID is not the last
+   * run's or an attachment changed since (setUp), and the counters are
+   * written once a run. Returns the row after the run.
    */
   run(start: number, n: number, op: Uint8Array, ts: Uint32Array, baseHi: number, baseLo: number): number {
     const r = this.rows;
+    r.opRow = start; // a run's new device, or a device TLB grown by it, is charged at its first row
+    const x = this.runContext;
+    // The set-up of the last specialized run holds while its device, PASID
+    // and every attachment are the same (a NIC's runs are one device's).
+    if (r.device[start] !== x.rid || r.pasid[start] !== x.pasid || this.a.epoch !== this.setUpEpoch) {
+      if (!this.setUp(start)) return this.unspecializedRun(start, n, op, ts, baseHi, baseLo);
+    }
+    // The specialized loop finds the run's end as it replays it (one pass over the rows).
+    x.ops = op;
+    x.ts = ts;
+    x.deadline = this.inv.nextDeadline;
+    x.baseHi = baseHi;
+    x.baseLo = baseLo;
+    x.sn = 0;
+    const narrow = this.setUpNarrow;
+    let end: number;
+    let bytes = 0;
+    if (narrow !== null) {
+      // The narrow run takes the rows it can; the run goes on from the first it cannot.
+      end = start;
+      do {
+        end = narrow(x, end, n);
+        bytes += x.bytes;
+        for (let j = 0; j < x.nn; j++) x.iotlb.noteOrder(x.noted[j]);
+      } while (x.more);
+      if (x.wide) {
+        end = this.setUpRun(x, end, n);
+        bytes += x.bytes;
+      }
+    } else {
+      end = this.setUpRun(x, start, n);
+      bytes = x.bytes;
+    }
+    const cd = this.counters.device;
+    const b = x.devBase;
+    cd[b + D.dmaEvents] += end - start;
+    cd[b + D.dmaBytes] += bytes;
+    if (this.lanes !== null) this.feedLanes(this.lanes[this.runInstance], this.setUpSizes, this.setUpDev, x.dom);
+    return end;
+  }
+
+  // The set-up of the specialized run of (x.rid, x.pasid), made by setUp at
+  // Attachments.epoch setUpEpoch (-1: none): the context's fields from rid
+  // to devBase, the instance (runInstance), the device and size set slots
+  // and the run's loops.
+  private setUpEpoch = -1;
+  private setUpSizes = 0;
+  private setUpDev = 0;
+  private setUpRun: PagingRun = () => 0;
+  private setUpNarrow: PagingRun | null = null;
+
+  /**
+   * Resolves the run at row `start` (docs/model.md §6: its attachment,
+   * domain, tables, tag and page sizes) into the context and returns true
+   * when it takes the specialized loop; else false, with no set-up kept.
+   */
+  private setUp(start: number): boolean {
+    const r = this.rows;
+    const x = this.runContext;
     const rid = r.device[start];
     const pasid = r.pasid[start];
-    r.opRow = start; // a run's new device, or a device TLB grown by it, is charged at its first row
     const a = this.a;
+    this.setUpEpoch = -1;
+    x.rid = -1; // no set-up kept unless made below
+    if (this.runs === null) return false;
     const dev = a.deviceSlot(rid);
+    const att = pasid === 0 ? a.ridAtt[dev] : a.dmaPasidAttachment(dev, pasid);
+    const dom = att < 0 ? NO_DOMAIN : a.attDomain[att];
+    const type = dom < 0 ? -1 : a.domainType[dom];
+    if (dom < 0 || type === T_IDENTITY || type === T_NESTED) return false;
+    const inst = a.deviceInstance[dev];
+    const devtlb = a.devtlbs[dev];
+    const k = a.domainSizes[dom];
+    const lanes = this.lanes;
+    x.rid = rid;
+    x.pasid = pasid;
+    x.iotlb = lanes === null ? (this.iotlbs[inst] as SetAssocTable) : lanes[inst].tables[0];
+    x.devtlb = devtlb;
+    x.orders = this.sizeSets[k].ordersDesc;
+    x.tag = a.attTag[att];
+    x.att = att;
+    x.dom = dom;
+    x.root = a.domainRoot[dom];
+    x.devBase = dev * DEVICE_FIELDS;
+    this.runInstance = inst;
+    this.setUpSizes = k;
+    this.setUpDev = dev;
+    this.setUpRun = this.pagingRunFor(k, devtlb !== null);
+    this.setUpNarrow = this.narrowRuns[k * 4 + (devtlb !== null ? 2 : 0)]!;
+    this.setUpEpoch = a.epoch;
+    return true;
+  }
+
+  /** A run that does not take the specialized loop: a fault, passthrough, nested, or this replay's generic loop. */
+  private unspecializedRun(start: number, n: number, op: Uint8Array, ts: Uint32Array, baseHi: number, baseLo: number): number {
+    const r = this.rows;
+    const a = this.a;
+    const pasid = r.pasid[start];
+    const dev = a.deviceSlot(r.device[start]);
     const cd = this.counters.device;
     const b = dev * DEVICE_FIELDS;
     const att = pasid === 0 ? a.ridAtt[dev] : a.dmaPasidAttachment(dev, pasid);
     const dom = att < 0 ? NO_DOMAIN : a.attDomain[att];
     const type = dom < 0 ? -1 : a.domainType[dom];
-    if (this.runs !== null && dom >= 0 && type !== T_IDENTITY && type !== T_NESTED) {
-      // The specialized loop finds the run's end as it replays it (one pass over the rows).
-      const inst = a.deviceInstance[dev];
-      const devtlb = a.devtlbs[dev];
-      const k = a.domainSizes[dom];
-      const x = this.runContext;
-      x.ops = op;
-      x.ts = ts;
-      x.rid = rid;
-      x.pasid = pasid;
-      x.deadline = this.inv.nextDeadline;
-      x.baseHi = baseHi;
-      x.baseLo = baseLo;
-      const lanes = this.lanes;
-      x.iotlb = lanes === null ? (this.iotlbs[inst] as SetAssocTable) : lanes[inst].tables[0];
-      x.devtlb = devtlb;
-      x.orders = this.sizeSets[k].ordersDesc;
-      x.tag = a.attTag[att];
-      x.att = att;
-      x.dom = dom;
-      x.root = a.domainRoot[dom];
-      x.devBase = b;
-      this.runInstance = inst;
-      x.sn = 0;
-      const run = this.pagingRunFor(k, devtlb !== null);
-      const narrow = this.narrowRuns[k * 4 + (devtlb !== null ? 2 : 0)]!;
-      let end: number;
-      let bytes = 0;
-      if (narrow !== null) {
-        // The narrow run takes the rows it can; the run goes on from the first it cannot.
-        end = start;
-        do {
-          end = narrow(x, end, n);
-          bytes += x.bytes;
-          for (let j = 0; j < x.nn; j++) x.iotlb.noteOrder(x.noted[j]);
-        } while (x.more);
-        if (x.wide) {
-          end = run(x, end, n);
-          bytes += x.bytes;
-        }
-      } else {
-        end = run(x, start, n);
-        bytes = x.bytes;
-      }
-      cd[b + D.dmaEvents] += end - start;
-      cd[b + D.dmaBytes] += bytes;
-      if (lanes !== null) this.feedLanes(lanes[inst], k, dev, dom);
-      return end;
-    }
     const end = this.runEnd(start, n, op, ts, baseHi, baseLo);
     const events = end - start;
     cd[b + D.dmaEvents] += events;
