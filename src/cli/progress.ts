@@ -4,6 +4,7 @@
 import type cliProgressModule from 'cli-progress';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { fmtInt } from '../report/format.js';
 
 export interface Progress {
   /** `done` events so far; `detail` says where the run is ("points 3/12"). */
@@ -140,7 +141,7 @@ export function progressBar(total: number, opts: ProgressOptions = {}): Progress
     line = {
       percent: Math.floor((Math.min(done, estimate) / estimate) * 100),
       detail: detail ?? line.detail,
-      done: done.toLocaleString('en-US'),
+      done: fmtInt(done),
       unit,
       rate: formatRate(secs > 0 ? done / secs : 0),
       eta,

@@ -10,7 +10,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { InputError, describeIoError, traceError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { shownPath } from '../text.js';
@@ -256,6 +255,8 @@ export async function withOutputFile<T>(target: string, ext: string, fn: (file: 
   const file = path.join(dir, `out${ext}`);
   try {
     const result = await fn(file);
+    // Loaded here, for `-` only, not at every start (3 ms).
+    const { pipeline } = await import('node:stream/promises');
     await pipeline(fs.createReadStream(file), process.stdout, { end: false });
     return result;
   } finally {

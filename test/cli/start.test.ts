@@ -5,7 +5,7 @@ import yargs, { type Argv } from 'yargs';
 import { describe, expect, it } from 'vitest';
 import { skipHelpCache } from '../../src/cli/parse.js';
 import { lazyShim, loadYargs } from '../../src/cli/yargs-lazy.js';
-import { runCliModules } from '../helpers/cli.js';
+import { runCliModules, tmpDir } from '../helpers/cli.js';
 
 type Internal = { getInternalMethods(): { getUsageInstance(): { hasCachedHelpMessage(): boolean } } };
 
@@ -97,5 +97,15 @@ describe('cli-progress loads only for a bar that is drawn (progress.ts)', () => 
     const run = loadedPackages(['replay', 'traces/nic.arrows']);
     expect(run.stdout).toContain('IOTLB');
     expect(run.packages).not.toContain('cli-progress');
+  });
+});
+
+describe('a replay loads no built-in module it does not use (each costs milliseconds of every start)', () => {
+  it('node:crypto (a sweep point name cut short) and node:stream/promises (standard output) are not loaded by a plain replay', () => {
+    const r = runCliModules(['replay', 'traces/nic.arrows', '--page-sizes', '4K+2M', '--json', tmpDir() + '/s.json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.modules).toContain('node:fs');
+    expect(r.modules).not.toContain('node:crypto');
+    expect(r.modules).not.toContain('node:stream/promises');
   });
 });
