@@ -9,7 +9,7 @@ import type { TableGeometry } from '../config/config.js';
 import { drainWindow, markUnmappedIn, noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
 import { FreeBits } from './freebits.js';
 import { grow } from '../typed.js';
-import { FLUSH_ALL, Replacement } from './replacement.js';
+import { FLUSH_ALL, LRU4_ORDERS, Replacement } from './replacement.js';
 import type { MemoryBudget } from '../config/limits.js';
 import { POW2, pageNumber, setOf } from './indexing.js';
 
@@ -341,7 +341,8 @@ export const ENTRY_BYTES = 1 + 4 + 8 + 1 + 8 + 4 + 8;
 /** Bytes a plain table of geometry `g` holds: its entries and its policy's state. */
 export function tableBytes(g: TableGeometry): number {
   const perEntry = g.policy === 'fifo' || (g.policy === 'lru' && g.ways !== 4) ? 8 : g.policy === 'plru' ? 1 : 0;
-  return g.entries * (ENTRY_BYTES + perEntry) + (g.policy === 'lru' && g.ways === 4 ? g.sets : 0);
+  // lru over 4 ways: a recency byte per set and the table's copy of LRU4_TOUCH (Replacement.lru4).
+  return g.entries * (ENTRY_BYTES + perEntry) + (g.policy === 'lru' && g.ways === 4 ? LRU4_ORDERS + g.sets : 0);
 }
 
 /**

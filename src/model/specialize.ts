@@ -20,7 +20,7 @@
 // test/run/lanes.test.ts compares each lane with its own replay.
 import type { TableGeometry } from '../config/config.js';
 import { POW2 } from '../caches/indexing.js';
-import { LRU4_TOUCH, policyVariant } from '../caches/replacement.js';
+import { policyVariant } from '../caches/replacement.js';
 import { DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { lastPfnOf, pfnOf } from '../trace/batch.js';
 import { EMPTY, INVALIDATED, VALID, isIndexed, tableLayout, type SetAssocTable } from '../caches/table.js';
@@ -129,10 +129,9 @@ const compiled = new Map<string, (...args: never[]) => unknown>();
 function compile<F>(name: string, params: string, body: string): F {
   let fn = compiled.get(body);
   if (fn === undefined) {
-    fn = new Function('POW2', 'INV_POW2', 'LRU4_TOUCH', 'pfnOf', 'lastPfnOf', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(
+    fn = new Function('POW2', 'INV_POW2', 'pfnOf', 'lastPfnOf', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(
       POW2,
       INV_POW2,
-      LRU4_TOUCH,
       pfnOf,
       lastPfnOf,
     ) as (...args: never[]) => unknown;
@@ -203,7 +202,7 @@ function tableLocals(s: TableShape, narrow = false): string {
   const live = t.orderLive;`;
   return `
   ${arrays}
-  const pol = t.policy, tStamp = pol.stamp, tOrd4 = pol.order4;
+  const pol = t.policy, tStamp = pol.stamp, tLru4 = pol.lru4;
   let clock = pol.clock;`;
 }
 
@@ -432,6 +431,11 @@ const RUN_END_LOCALS = `
   const ops = x.ops, devices = rows.device, pasids = rows.pasid, ts = x.ts, rid = x.rid, pasid = x.pasid;
   const deadline = x.deadline, timed = deadline !== Infinity, baseHi = x.baseHi, baseLo = x.baseLo;`;
 
+/** Whether row \`r\` ends the run: not a DMA of the run's requester ID and PASID, or at or past the deadline (as DmaPath.runEnd). */
+function runEnds(r: string): string {
+  return `(o = ops[${r}], o !== ${Op.DmaRead} && o !== ${Op.DmaWrite}) || devices[${r}] !== rid || pasids[${r}] !== pasid || (timed && (ts[2 * (${r}) + 1] - baseHi) * 4294967296 + (ts[2 * (${r})] - baseLo) >= deadline)`;
+}
+
 /** The run goes on while the next row is a DMA of the same requester ID and PASID before the deadline (as DmaPath.runEnd). */
 const RUN_END = `
     if (++row >= n) break;
@@ -564,12 +568,32 @@ export function narrowRunSource(s: PagingRunShape): string {
   const noted = x.noted;
   const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn, memo = pool.walkMemo;
   if (pool.walkMemoFreed !== pool.freedTables) pool.resetWalkMemo();
-  const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;${RUN_END_LOCALS}
-  let lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0, nn = 0;
-  let ${hitLocals}, walksAtG = 0;
-  let bytes = 0, bytesG = 0, row = start, wide = false, more = false;
+  const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
   const stop = start + ${NARROW_CALL_ROWS};
-  for (;;) {
+  // The rows of the run this call takes, [start, end): its end found first,
+  // as RUN_END finds it row by row (its rows, at most \`stop\`; more: the run
+  // goes on at \`stop\`), four rows an iteration (each iteration checks the
+  // arrays it reads once), so that the replay's loop below reads two arrays
+  // of the batch, not five, and keeps fewer values live.
+  let e = start + 1;
+  {${RUN_END_LOCALS}
+    const lim = stop < n ? stop : n - 1;
+    let o = 0;
+    scan: {
+      for (; e + 3 <= lim; e += 4) {
+        if (${runEnds('e')}) break scan;
+        if (${runEnds('e + 1')}) { e += 1; break scan; }
+        if (${runEnds('e + 2')}) { e += 2; break scan; }
+        if (${runEnds('e + 3')}) { e += 3; break scan; }
+      }
+      for (; e <= lim; e++) if (${runEnds('e')}) break;
+    }
+  }
+  const end = e > stop ? stop : e;
+  let hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0, nn = 0;
+  let ${hitLocals}, walksAtG = 0;
+  let bytes = 0, bytesG = 0, row = start, wide = false;
+  for (; row < end; row++) {
     const hi = iovas[2 * row + 1], lo = iovas[2 * row], sizeLo = sizes[2 * row];
     if (hi >= ${NARROW_IOVA_HI} || sizeLo >= ${NARROW_SIZE} || sizes[2 * row + 1] !== 0) {
       wide = true;
@@ -583,8 +607,7 @@ export function narrowRunSource(s: PagingRunShape): string {
     // pfnOf and lastPfnOf in int32.
     let a = (hi << 20) | (lo >>> 12);
     const last = a + (((lo & 4095) + (sizeLo === 0 ? 1 : sizeLo) - 1) >> 12);
-    while (a <= last) {
-      lookups++;${probeSource(s, true)}
+    while (a <= last) {${probeSource(s, true)}
       // The page walked: a miss's, or the base of a hit that may be stale
       // (one walk in the source for both, the loop's code stays smaller).
       let w = a;
@@ -628,26 +651,25 @@ export function narrowRunSource(s: PagingRunShape): string {
         order = -p - 1;
         base = order < ${NARROW_ORDER} ? (a >> order) << order : 0;
         orderLookups[order]++;
+        walks++;
       }`
           : `const order = -p - 1;
       const base = order < ${NARROW_ORDER} ? (a >> order) << order : 0;
-      orderLookups[order]++;`
+      orderLookups[order]++;
+      walks++;`
       }
       const phys = pphys[kk];
-      walks++;
       walkAccesses += cost;
       ${fillSource(s, true)}
       if (order >= ${NARROW_ORDER}) break; // the next page is past the row's last
       a = base + (1 << order);
-    }${RUN_END}
-    if (row === stop) {
-      more = true;
-      break;
     }
   }
-  pol.clock = clock;${hitCounts}${speculate ? `\n  orderLookups[${g}] += walksAtG;` : ''}
+  pol.clock = clock;${hitCounts}${speculate ? `\n  orderLookups[${g}] += walksAtG;\n  walks += walksAtG;` : ''}
+  // Every lookup is a hit, a walk or a fault.
+  const lookups = hits + walks + faults;
   x.nn = nn;
-  x.more = more;
+  x.more = !wide && e > stop;
   x.bytes = bytesG * 1073741824 + bytes;
   x.wide = wide;
   c.addRun(x.devBase, dom * ${DOMAIN_FIELDS}, 0, 0, lookups, hits, stale, invalidatedMisses, walks, walkAccesses, faults);
