@@ -394,7 +394,7 @@ function walkSource(s: PagingRunShape, v: string, small: string | null, label: s
           if (p <= 0) ${cost === undefined ? `break ${label};` : `{ ${cost} = ${s.levels - level + 1}; break ${label}; }`}${level > 1 ? '\n          table = p;' : ''}`);
   }
   // The narrow run takes the level-1 table from the pool's walk memo
-  // (PageTablePool.walkMemo) when it holds the page's prefix under this
+  // (PageTablePool.resetWalkMemo, in the pool's `ptr`) when it holds the page's prefix under this
   // root, and records it after a walk down to level 1: the same entry read,
   // found without the dependent loads of the levels above. (The entries read
   // are counted by level all the same: the memo is no walk cache of the model.)
@@ -406,13 +406,13 @@ function walkSource(s: PagingRunShape, v: string, small: string | null, label: s
   return `${label}: {
           const pre = ${v} >> ${above}, ms = (pre & ${WALK_MEMO_SLOTS - 1}) * ${WALK_MEMO_STRIDE};
           level1: {
-            if (memo[ms] === pre && memo[ms + 1] === root) {
-              table = memo[ms + 2];
+            if (ptr[ms] === pre && ptr[ms + 1] === root) {
+              table = ptr[ms + 2];
               break level1;
             }${levels.join('').replaceAll('\n', '\n  ')}
-            memo[ms] = pre;
-            memo[ms + 1] = root;
-            memo[ms + 2] = table;
+            ptr[ms] = pre;
+            ptr[ms + 1] = root;
+            ptr[ms + 2] = table;
           }${leaf}
         }`;
 }
@@ -566,7 +566,7 @@ export function narrowRunSource(s: PagingRunShape): string {
   const rows = x.rows, iovas = rows.iova, sizes = rows.size, t = x.iotlb, pool = x.pool;
   const tag = x.tag, dom = x.dom, root = x.root;${tableLocals(s, true)}
   const noted = x.noted;
-  const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn, memo = pool.walkMemo;
+  const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   if (pool.walkMemoFreed !== pool.freedTables) pool.resetWalkMemo();
   const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
   const stop = start + ${NARROW_CALL_ROWS};

@@ -141,7 +141,7 @@ describe('specialized paging run equals the generic loop', () => {
     expectSameBothWays(first, first + 19, longRunCase);
   });
 
-  it('the walk memo names no freed table: a level-1 table freed and reused under another 2M span is walked afresh (pagetable.ts walkMemo)', () => {
+  it('the walk memo names no freed table: a level-1 table freed and reused under another 2M span is walked afresh (pagetable.ts resetWalkMemo)', () => {
     const K4 = 0x1000;
     const M2 = 0x200000;
     const dma = (ts: number, iova: number): Ev => ({ ts, op: 'dma_read', device: 0x100, pasid: 0, iova, size: 64 });
