@@ -269,12 +269,10 @@ function probeSource(s: TableShape, narrow = false): string {
   const MASK = s.sets - 1;
   const f = tableFields(s, narrow);
   // The policy's own statements (caches/replacement.ts POLICY_RULES).
-  // The narrow run keeps the hit's base and order (an int32 and a constant),
-  // counts the hit by order in a local (hitsAtORDER, added to the counters
-  // once a call) and refreshes the policy's state once after the probe, not
-  // in each way's block.
+  // The narrow run keeps the hit's base and order (an int32 and a constant)
+  // and refreshes the policy's state once after the probe, not in each way's block.
   const policy = policyVariant(s.policy, W).source;
-  const onHit = (way: string) => (narrow ? 'hb = base; ho = ORDER; hitsAtORDER++;' : policy.hit(`page & ${MASK}`, way));
+  const onHit = (way: string) => (narrow ? 'hb = base; ho = ORDER;' : policy.hit(`page & ${MASK}`, way));
   // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
   const ways =
     W <= UNROLL_WAYS
@@ -547,19 +545,31 @@ export function hasNarrowRun(s: PagingRunShape): boolean {
  * checked), so every typed array the loop reads is checked again in each
  * iteration (map, length, data pointer: four loads, two branches), once per
  * path that reaches it. So the run reads few arrays: the table through three
- * views (tableFields), hits and walks counted by order in locals and added
- * to the counters' arrays once a call. And a miss's fill takes the smallest
+ * views (tableFields), the walk memo in the pool's \`ptr\`, the run's checks
+ * in a scan before the loop, hits counted by order in locals and added to
+ * the counters' arrays once a call. And a miss's fill takes the smallest
  * order of the set (nearly every leaf's) as a constant on a predicted branch,
  * not from the walk's entry: the fill's set and loads then wait for no
- * load of the walk.
+ * load of the walk. Code the loop reaches only late (a first hit of an
+ * order, a slice's end) has no type feedback and deoptimizes the run there
+ * (a second compilation): every operation is made on a path taken early,
+ * and rare branches only move values.
  */
 export function narrowRunSource(s: PagingRunShape): string {
   const f = tableFields(s, true);
   // The order the fill speculates on: the set's smallest (a granule's, in every page-size set but one of huge pages only).
   const g = s.orders[s.orders.length - 1];
-  const speculate = g < NARROW_ORDER;
-  const hitLocals = s.orders.map((o) => `hitsAt${o} = 0`).join(', ');
-  const hitCounts = s.orders.map((o) => `\n  orderLookups[${o}] += hitsAt${o};\n  orderHits[${o}] += hitsAt${o};`).join('');
+  // Hits counted by order in locals, on every hit (code reached only by a first hit of an order would have no type feedback).
+  const byLocals = s.orders.length <= 4;
+  const hitLocals = byLocals ? `\n  let ${s.orders.map((o) => `hitsAt${o} = 0, walksAt${o} = 0`).join(', ')};` : '';
+  const hitByOrder = byLocals
+    ? s.orders.map((o) => `\n        hitsAt${o} += ho === ${o} ? 1 : 0;`).join('')
+    : '\n        orderLookups[ho]++;\n        orderHits[ho]++;';
+  const hitCounts = byLocals ? s.orders.map((o) => `\n  orderLookups[${o}] += hitsAt${o} + walksAt${o};\n  orderHits[${o}] += hitsAt${o};`).join('') : '';
+  // Walks by order likewise; a leaf of an order not in the set (none is made) would go to the array.
+  const walkByOrder = byLocals
+    ? `${s.orders.map((o) => `\n      walksAt${o} += order === ${o} ? 1 : 0;`).join('')}\n      if (${s.orders.map((o) => `order !== ${o}`).join(' && ')}) orderLookups[order]++;`
+    : '\n      orderLookups[order]++;';
   return `
   start = start | 0;
   n = n | 0;
@@ -574,24 +584,25 @@ export function narrowRunSource(s: PagingRunShape): string {
   // as RUN_END finds it row by row (its rows, at most \`stop\`; more: the run
   // goes on at \`stop\`), four rows an iteration (each iteration checks the
   // arrays it reads once), so that the replay's loop below reads two arrays
-  // of the batch, not five, and keeps fewer values live.
+  // of the batch, not five, and keeps fewer values live. One loop whose
+  // exits only set \`skip\`: code first reached late (a tail loop at a
+  // slice's end, an addition in an exit) has no type feedback and
+  // deoptimized the run mid-trace.
   let e = start + 1;
   {${RUN_END_LOCALS}
-    const lim = stop < n ? stop : n - 1;
-    let o = 0;
-    scan: {
-      for (; e + 3 <= lim; e += 4) {
-        if (${runEnds('e')}) break scan;
-        if (${runEnds('e + 1')}) { e += 1; break scan; }
-        if (${runEnds('e + 2')}) { e += 2; break scan; }
-        if (${runEnds('e + 3')}) { e += 3; break scan; }
-      }
-      for (; e <= lim; e++) if (${runEnds('e')}) break;
+    const nLast = n - 1; // not in a branch: first reached at a slice's end, it had no type feedback
+    const lim = stop < nLast ? stop : nLast;
+    let o = 0, skip = 0;
+    for (; e <= lim; e += 4) {
+      if (${runEnds('e')}) break;
+      if (e + 1 > lim || ${runEnds('e + 1')}) { skip = 1; break; }
+      if (e + 2 > lim || ${runEnds('e + 2')}) { skip = 2; break; }
+      if (e + 3 > lim || ${runEnds('e + 3')}) { skip = 3; break; }
     }
+    e += skip;
   }
   const end = e > stop ? stop : e;
-  let hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0, nn = 0;
-  let ${hitLocals}, walksAtG = 0;
+  let hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0, nn = 0;${hitLocals}
   let bytes = 0, bytesG = 0, row = start, wide = false;
   for (; row < end; row++) {
     const hi = iovas[2 * row + 1], lo = iovas[2 * row], sizeLo = sizes[2 * row];
@@ -612,7 +623,7 @@ export function narrowRunSource(s: PagingRunShape): string {
       // (one walk in the source for both, the loop's code stays smaller).
       let w = a;
       if (k >= 0) {
-        hits++;
+        hits++;${hitByOrder}
         if (${f.unmapped('k')} < 0 && ${f.owner('k')} === dom) {
           if (ho >= ${NARROW_ORDER}) break; // the next page is past the row's last
           a = hb + (1 << ho);
@@ -643,21 +654,18 @@ export function narrowRunSource(s: PagingRunShape): string {
       }
       faults += p >= 0 ? 1 : 0; // one fault; the rest of the access is dropped
       if (p >= 0) break;
-      ${
-        speculate
-          ? `let order = ${g}, base = ${g === 0 ? 'a' : `(a >> ${g}) << ${g}`};
-      if (p === ${-(g + 1)}) walksAtG++;
-      else {
-        order = -p - 1;
-        base = order < ${NARROW_ORDER} ? (a >> order) << order : 0;
-        orderLookups[order]++;
-        walks++;
-      }`
-          : `const order = -p - 1;
-      const base = order < ${NARROW_ORDER} ? (a >> order) << order : 0;
-      orderLookups[order]++;
-      walks++;`
-      }
+      // The leaf's order and base: the speculated order's unless the entry says otherwise
+      // (moves on a branch the CPU predicts, so that the fill's set and loads wait for no
+      // load of the walk; everything is computed on every miss, so that no operation first
+      // runs late, without type feedback, and deoptimizes the run).
+      const leafOrder = -p - 1;
+      const leafBase = leafOrder < ${NARROW_ORDER} ? (a >> leafOrder) << leafOrder : 0;
+      let order = ${g}, base = ${g === 0 ? 'a' : g < NARROW_ORDER ? `(a >> ${g}) << ${g}` : '0'};
+      if (leafOrder !== ${g}) {
+        order = leafOrder;
+        base = leafBase;
+      }${walkByOrder}
+      walks++;
       const phys = pphys[kk];
       walkAccesses += cost;
       ${fillSource(s, true)}
@@ -665,7 +673,7 @@ export function narrowRunSource(s: PagingRunShape): string {
       a = base + (1 << order);
     }
   }
-  pol.clock = clock;${hitCounts}${speculate ? `\n  orderLookups[${g}] += walksAtG;\n  walks += walksAtG;` : ''}
+  pol.clock = clock;${hitCounts}
   // Every lookup is a hit, a walk or a fault.
   const lookups = hits + walks + faults;
   x.nn = nn;
