@@ -49,6 +49,12 @@ export const LRU4_TOUCH: Uint8Array = (() => {
 })();
 /** Ways 0, 1, 2, 3 from least to most recent: a set's order before any fill (any permutation would do). */
 export const LRU4_INITIAL = 0b11100100;
+/**
+ * Where a set's recency order starts in Replacement.lru4, after its copy of
+ * LRU4_TOUCH: the generated loop reads both through one array (compiled code
+ * checks each typed array a loop reads in every iteration, model/specialize.ts).
+ */
+export const LRU4_ORDERS = LRU4_TOUCH.length;
 
 /** The way with the smallest stamp (the first of equals). */
 function oldestWay(stamp: Float64Array, base: number, ways: number): number {
@@ -138,6 +144,7 @@ const LRU_STAMPS: PolicyVariant = {
 };
 
 /** lru over exactly 4 ways, kept as a recency order per set (LRU4_TOUCH): the same victims as the stamps. */
+const touch4Source = (set: string, way: string): string => `tLru4[${LRU4_ORDERS} + (${set})] = tLru4[tLru4[${LRU4_ORDERS} + (${set})] * 4 + (${way})];`;
 const LRU_4WAYS: PolicyVariant = {
   code: C_LRU4,
   state: 'order4',
@@ -149,9 +156,9 @@ const LRU_4WAYS: PolicyVariant = {
   },
   victim: (p, set) => p.order4[set] & 3,
   source: {
-    hit: (set, way) => `tOrd4[${set}] = LRU4_TOUCH[tOrd4[${set}] * 4 + ${way}];`,
-    fill: (set, way) => `tOrd4[${set}] = LRU4_TOUCH[tOrd4[${set}] * 4 + ${way}];`,
-    victim: () => `way = tOrd4[set] & 3;`,
+    hit: touch4Source,
+    fill: touch4Source,
+    victim: () => `way = tLru4[${LRU4_ORDERS} + set] & 3;`,
   },
 };
 
@@ -253,6 +260,8 @@ export class Replacement {
   readonly bits: Uint8Array;
   /** lru with 4 ways: each set's recency order (LRU4_TOUCH); the stamps are then unused. */
   readonly order4: Uint8Array;
+  /** lru with 4 ways: LRU4_TOUCH's copy, then order4 (a view of it from LRU4_ORDERS on), as the generated loop reads them. */
+  readonly lru4: Uint8Array;
   /** random: the xorshift32 state. */
   rng: number;
 
@@ -264,7 +273,9 @@ export class Replacement {
     this.ways = ways;
     this.stamp = new Float64Array(stamps && v.state === 'stamps' ? sets * ways : 0);
     this.bits = new Uint8Array(v.state === 'tree' ? sets * ways : 0);
-    this.order4 = new Uint8Array(v.state === 'order4' ? sets : 0).fill(LRU4_INITIAL);
+    this.lru4 = new Uint8Array(v.state === 'order4' ? LRU4_ORDERS + sets : 0);
+    if (v.state === 'order4') this.lru4.set(LRU4_TOUCH);
+    this.order4 = this.lru4.subarray(Math.min(LRU4_ORDERS, this.lru4.length)).fill(LRU4_INITIAL);
     // splitmix-style scramble so that nearby seeds give unrelated streams; never 0.
     let s = (seed ^ 0x9e3779b9) >>> 0;
     s = Math.imul(s ^ (s >>> 16), 0x85ebca6b) >>> 0;

@@ -9,12 +9,23 @@ import type { TableGeometry } from '../config/config.js';
 import { drainWindow, markUnmappedIn, noteRemoval, rangeProbes, type Iotlb } from './iotlb.js';
 import { FreeBits } from './freebits.js';
 import { grow } from '../typed.js';
-import { FLUSH_ALL, Replacement } from './replacement.js';
+import { FLUSH_ALL, LRU4_ORDERS, Replacement } from './replacement.js';
 import type { MemoryBudget } from '../config/limits.js';
 import { POW2, pageNumber, setOf } from './indexing.js';
 
 export const EMPTY = 0;
 export const VALID = 1;
+/** Page orders a table counts (orderLive, orderSeen). */
+const ORDERS = 64;
+/**
+ * Where a plain table of `n` entries keeps each per-entry array in its three
+ * views (SetAssocTable f64, i32, u8): the index of entry 0 (or order 0) of
+ * each, in its view. The generated DMA run (model/specialize.ts) indexes the
+ * views with these.
+ */
+export function tableLayout(n: number): Record<'base' | 'phys' | 'unmappedAt' | 'tag' | 'owner' | 'orderLive' | 'state' | 'order' | 'orderSeen', number> {
+  return { base: 0, phys: n, unmappedAt: 2 * n, tag: 0, owner: n, orderLive: 2 * n, state: 0, order: n, orderSeen: 2 * n };
+}
 /**
  * Invalid, but removed by an invalidation and not yet reused: a later miss on
  * the same tag and page is a miss caused by invalidation.
@@ -46,7 +57,7 @@ export class SetAssocTable implements Iotlb {
    * Non-empty (valid or invalidated) entries per order. A lookup skips orders
    * the table holds nothing of: the result is the same, the probes are not.
    */
-  readonly orderLive = new Int32Array(64);
+  readonly orderLive: Int32Array;
   /** Orders that ever had an entry (for removals). */
   protected seenOrders: number[] = [];
   /**
@@ -54,7 +65,19 @@ export class SetAssocTable implements Iotlb {
    * (model/specialize.ts) has filled and DmaPath.run notes after it: that
    * run tells a first fill of an order without a call.
    */
-  readonly orderSeen = new Uint8Array(64);
+  readonly orderSeen: Uint8Array;
+  /**
+   * The arrays above as the narrow DMA run (model/specialize.ts) reads them:
+   * three views of the one buffer they share, laid out by TABLE_LAYOUT.
+   * Compiled code checks each typed array it reads anew in every iteration of
+   * a loop (its map, length and data pointer: four loads and two branches),
+   * so that run reads three arrays where it would read nine. An IndexedTable
+   * replaces its entry arrays as it grows (they leave the buffer); it has no
+   * narrow run.
+   */
+  readonly f64: Float64Array;
+  readonly i32: Int32Array;
+  readonly u8: Uint8Array;
 
   /** Times the whole table was emptied by the flush-when-full policy. */
   resets = 0;
@@ -77,13 +100,20 @@ export class SetAssocTable implements Iotlb {
     this.ways = ways;
     this.setMask = sets - 1;
     const n = held;
-    this.state = new Uint8Array(n);
-    this.tag = new Int32Array(n);
-    this.base = new Float64Array(n);
-    this.order = new Uint8Array(n);
-    this.phys = new Float64Array(n);
-    this.owner = new Int32Array(n);
-    this.unmappedAt = new Float64Array(n);
+    // TABLE_LAYOUT: float64 base, phys, unmappedAt; int32 tag, owner, orderLive; bytes state, order, orderSeen.
+    const buffer = new ArrayBuffer(24 * n + 4 * (2 * n + ORDERS) + (2 * n + ORDERS));
+    this.f64 = new Float64Array(buffer, 0, 3 * n);
+    this.i32 = new Int32Array(buffer, 24 * n, 2 * n + ORDERS);
+    this.u8 = new Uint8Array(buffer, 24 * n + 4 * (2 * n + ORDERS), 2 * n + ORDERS);
+    this.base = this.f64.subarray(0, n);
+    this.phys = this.f64.subarray(n, 2 * n);
+    this.unmappedAt = this.f64.subarray(2 * n, 3 * n);
+    this.tag = this.i32.subarray(0, n);
+    this.owner = this.i32.subarray(n, 2 * n);
+    this.orderLive = this.i32.subarray(2 * n);
+    this.state = this.u8.subarray(0, n);
+    this.order = this.u8.subarray(n, 2 * n);
+    this.orderSeen = this.u8.subarray(2 * n);
     this.policy = policy;
     this.takeWindow();
   }
@@ -311,7 +341,8 @@ export const ENTRY_BYTES = 1 + 4 + 8 + 1 + 8 + 4 + 8;
 /** Bytes a plain table of geometry `g` holds: its entries and its policy's state. */
 export function tableBytes(g: TableGeometry): number {
   const perEntry = g.policy === 'fifo' || (g.policy === 'lru' && g.ways !== 4) ? 8 : g.policy === 'plru' ? 1 : 0;
-  return g.entries * (ENTRY_BYTES + perEntry) + (g.policy === 'lru' && g.ways === 4 ? g.sets : 0);
+  // lru over 4 ways: a recency byte per set and the table's copy of LRU4_TOUCH (Replacement.lru4).
+  return g.entries * (ENTRY_BYTES + perEntry) + (g.policy === 'lru' && g.ways === 4 ? LRU4_ORDERS + g.sets : 0);
 }
 
 /**

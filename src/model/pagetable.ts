@@ -22,8 +22,8 @@ export function tablePageCostBytes(entries: number): number {
 /** An x86 table page's cost (4 KiB of 512 entries). */
 export const TABLE_PAGE_COST_BYTES = tablePageCostBytes(ENTRIES);
 
-/** Slots of PageTablePool.walkMemo (a power of two): the level-1 tables of 256 2-MiB spans under x86. */
-export const WALK_MEMO_SLOTS = 256;
+/** Slots of the pool's walk memo (a power of two): the level-1 tables of 128 2-MiB spans under x86. */
+export const WALK_MEMO_SLOTS = 128;
 /** Int32s a walk memo slot takes: prefix, root, level-1 table, and one unused, so that a slot never straddles a cache line. */
 export const WALK_MEMO_STRIDE = 4;
 
@@ -88,7 +88,10 @@ export class PageTablePool {
   foundIndex = 0;
   /**
    * The specialized walk's memo of level-1 tables (model/specialize.ts
-   * narrowRunSource): WALK_MEMO_SLOTS slots of WALK_MEMO_STRIDE int32s, slot
+   * narrowRunSource), in `ptr` where table 0's entries would be (table id 0
+   * is never a table; every format's table page holds at least the memo's
+   * 512 int32s): the walk then reads one array fewer, which V8's compiled
+   * loop would check again in every iteration. WALK_MEMO_SLOTS slots of WALK_MEMO_STRIDE int32s, slot
    * `prefix & (WALK_MEMO_SLOTS - 1)` holding the prefix (the pfn above the
    * level-1 table's span), the root the walk started at, and the level-1
    * table it reached: the walk takes that table instead of reading the levels
@@ -97,7 +100,6 @@ export class PageTablePool {
    * paths and change none), so a memo is good while `freedTables` is
    * `walkMemoFreed` (resetWalkMemo). Roots are never freed.
    */
-  readonly walkMemo = new Int32Array(WALK_MEMO_SLOTS * WALK_MEMO_STRIDE).fill(-1);
   /** Table pages freed so far, and when the memo was last emptied. */
   freedTables = 0;
   walkMemoFreed = 0;
@@ -138,6 +140,8 @@ export class PageTablePool {
     budget.charge(tables * this.tablePageCostBytes, 'the page-table pool');
     this.capacity = tables;
     this.ptr = new Int32Array(tables * f.entries);
+    if (this.entries < WALK_MEMO_SLOTS * WALK_MEMO_STRIDE) throw new Error('internal: the walk memo does not fit in table 0 of the page-table pool');
+    this.resetWalkMemo();
     this.phys = new Float64Array(tables * f.entries);
   }
 
@@ -210,7 +214,7 @@ export class PageTablePool {
 
   /** Empties the walk memo: a table recorded in it may have been freed since. */
   resetWalkMemo(): void {
-    this.walkMemo.fill(-1);
+    this.ptr.fill(-1, 0, WALK_MEMO_SLOTS * WALK_MEMO_STRIDE);
     this.walkMemoFreed = this.freedTables;
   }
 

@@ -20,10 +20,10 @@
 // test/run/lanes.test.ts compares each lane with its own replay.
 import type { TableGeometry } from '../config/config.js';
 import { POW2 } from '../caches/indexing.js';
-import { LRU4_TOUCH, policyVariant } from '../caches/replacement.js';
+import { policyVariant } from '../caches/replacement.js';
 import { DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { lastPfnOf, pfnOf } from '../trace/batch.js';
-import { EMPTY, INVALIDATED, VALID, isIndexed, type SetAssocTable } from '../caches/table.js';
+import { EMPTY, INVALIDATED, VALID, isIndexed, tableLayout, type SetAssocTable } from '../caches/table.js';
 import { WALK_MEMO_SLOTS, WALK_MEMO_STRIDE, type PageTablePool } from './pagetable.js';
 import type { Rows } from './rows.js';
 import { grow } from '../typed.js';
@@ -129,10 +129,9 @@ const compiled = new Map<string, (...args: never[]) => unknown>();
 function compile<F>(name: string, params: string, body: string): F {
   let fn = compiled.get(body);
   if (fn === undefined) {
-    fn = new Function('POW2', 'INV_POW2', 'LRU4_TOUCH', 'pfnOf', 'lastPfnOf', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(
+    fn = new Function('POW2', 'INV_POW2', 'pfnOf', 'lastPfnOf', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(
       POW2,
       INV_POW2,
-      LRU4_TOUCH,
       pfnOf,
       lastPfnOf,
     ) as (...args: never[]) => unknown;
@@ -196,11 +195,62 @@ const NARROW_CALL_ROWS = 128;
  * for the run) the LRU/FIFO clock. An IndexedTable (caches/table.ts) replaces
  * its arrays as it grows: its locals are taken again after each fill.
  */
-function tableLocals(s: TableShape): string {
+function tableLocals(s: TableShape, narrow = false): string {
+  const arrays = narrow
+    ? 'const tF = t.f64, tI = t.i32, tU = t.u8;'
+    : `${isIndexed(s) ? 'let' : 'const'} tState = t.state, tTag = t.tag, tBase = t.base, tOrder = t.order, tPhys = t.phys, tOwner = t.owner, tUnmapped = t.unmappedAt;
+  const live = t.orderLive;`;
   return `
-  ${isIndexed(s) ? 'let' : 'const'} tState = t.state, tTag = t.tag, tBase = t.base, tOrder = t.order, tPhys = t.phys, tOwner = t.owner, tUnmapped = t.unmappedAt;
-  const live = t.orderLive, pol = t.policy, tStamp = pol.stamp, tOrd4 = pol.order4;
+  ${arrays}
+  const pol = t.policy, tStamp = pol.stamp, tLru4 = pol.lru4;
   let clock = pol.clock;`;
+}
+
+/** How the generated code reads table `t`'s per-entry arrays and order counts, at an index (a source expression). */
+interface TableFields {
+  state(i: string): string;
+  tag(i: string): string;
+  base(i: string): string;
+  order(i: string): string;
+  phys(i: string): string;
+  owner(i: string): string;
+  unmapped(i: string): string;
+  live(order: string): string;
+  seen(order: string): string;
+}
+
+/**
+ * The table's arrays by name (tableLocals), or in the narrow run through the
+ * three views of caches/table.ts tableLayout (`tF`, `tI`, `tU`): V8's
+ * compiled loop checks every typed array it reads again in each iteration,
+ * three views cost a third of nine arrays.
+ */
+function tableFields(s: TableShape, narrow: boolean): TableFields {
+  if (!narrow)
+    return {
+      state: (i) => `tState[${i}]`,
+      tag: (i) => `tTag[${i}]`,
+      base: (i) => `tBase[${i}]`,
+      order: (i) => `tOrder[${i}]`,
+      phys: (i) => `tPhys[${i}]`,
+      owner: (i) => `tOwner[${i}]`,
+      unmapped: (i) => `tUnmapped[${i}]`,
+      live: (o) => `live[${o}]`,
+      seen: (o) => `seen[${o}]`,
+    };
+  const at = tableLayout(s.sets * s.ways);
+  const view = (name: string, offset: number) => (i: string) => (offset === 0 ? `${name}[${i}]` : `${name}[${offset} + ${i}]`);
+  return {
+    state: view('tU', at.state),
+    tag: view('tI', at.tag),
+    base: view('tF', at.base),
+    order: view('tU', at.order),
+    phys: view('tF', at.phys),
+    owner: view('tI', at.owner),
+    unmapped: view('tF', at.unmappedAt),
+    live: view('tI', at.orderLive),
+    seen: view('tU', at.orderSeen),
+  };
 }
 
 /**
@@ -217,6 +267,7 @@ function probeSource(s: TableShape, narrow = false): string {
       const ghost = t.missWasInvalidated;`;
   const W = s.ways;
   const MASK = s.sets - 1;
+  const f = tableFields(s, narrow);
   // The policy's own statements (caches/replacement.ts POLICY_RULES).
   // The narrow run keeps the hit's base and order (an int32 and a constant)
   // and refreshes the policy's state once after the probe, not in each way's block.
@@ -230,8 +281,8 @@ function probeSource(s: TableShape, narrow = false): string {
           (_, w) => `
           {
             const i = first + ${w};
-            if (tBase[i] === base && tTag[i] === tag && tOrder[i] === ORDER) {
-              const st = tState[i];
+            if (${f.base('i')} === base && ${f.tag('i')} === tag && ${f.order('i')} === ORDER) {
+              const st = ${f.state('i')};
               if (st === ${VALID}) { k = i; ${onHit(String(w))} break probe; }
               if (st === ${INVALIDATED}) ghost = true;
             }
@@ -239,15 +290,15 @@ function probeSource(s: TableShape, narrow = false): string {
         ).join('')
       : `
           for (let i = first; i < first + ${W}; i++) {
-            if (tBase[i] !== base || tTag[i] !== tag || tOrder[i] !== ORDER) continue;
-            const st = tState[i];
+            if (${f.base('i')} !== base || ${f.tag('i')} !== tag || ${f.order('i')} !== ORDER) continue;
+            const st = ${f.state('i')};
             if (st === ${VALID}) { k = i; ${onHit('i - first')} break probe; }
             if (st === ${INVALIDATED}) ghost = true;
           }`;
   const probes = s.orders
     .map(
       (o) => `
-        if (live[${o}] !== 0) {
+        if (${f.live(String(o))} !== 0) {
           const page = ${pageOf('a', o, narrow ? null : 'small')};
           const base = ${narrow ? (o < NARROW_ORDER ? `page << ${o}` : '0') : `page * ${2 ** o}`};
           const first = (page & ${MASK}) * ${W};${ways.replaceAll('ORDER', String(o))}
@@ -277,10 +328,11 @@ function fillSource(s: TableShape, narrow = false): string {
       }`;
   const W = s.ways;
   const MASK = s.sets - 1;
+  const f = tableFields(s, narrow);
   const policy = policyVariant(s.policy, W).source;
   // A first entry of an order is noted in the table's seenOrders (SetAssocTable.noteOrder);
   // the narrow run queues it for when it ends, so that its loop makes no call.
-  const note = narrow ? `if (seen[order] === 0) { seen[order] = 1; noted[nn++] = order; }` : 't.noteOrder(order);';
+  const note = narrow ? `if (${f.seen('order')} === 0) { ${f.seen('order')} = 1; noted[nn++] = order; }` : 't.noteOrder(order);';
   // The narrow run's base is an int32, 0 for an order of 30 or more (base >> order is then 0 too).
   const set = narrow ? 'base >> order' : '(base < 4294967296 && order < 32 ? base >>> order : Math.floor(base * INV_POW2[order]))';
   return `{
@@ -288,26 +340,26 @@ function fillSource(s: TableShape, narrow = false): string {
           const first = set * ${W};
           let way = ${
             W <= UNROLL_WAYS
-              ? Array.from({ length: W }, (_, w) => `tState[first + ${w}] !== ${VALID} ? ${w} : `).join('') + W
+              ? Array.from({ length: W }, (_, w) => `${f.state(`first + ${w}`)} !== ${VALID} ? ${w} : `).join('') + W
               : `0;
-          while (way < ${W} && tState[first + way] === ${VALID}) way++`
+          while (way < ${W} && ${f.state('first + way')} === ${VALID}) way++`
           };
           if (way === ${W}) ${policy.victim(W, W <= UNROLL_WAYS)}
           const i = first + way;
           // Entries per order: unchanged when a way of the same order is replaced.
-          if (tState[i] === ${EMPTY}) {
-            if (live[order]++ === 0) ${note}
-          } else if (tOrder[i] !== order) {
-            live[tOrder[i]]--;
-            if (live[order]++ === 0) ${note}
+          if (${f.state('i')} === ${EMPTY}) {
+            if (${f.live('order')}++ === 0) ${note}
+          } else if (${f.order('i')} !== order) {
+            ${f.live(f.order('i'))}--;
+            if (${f.live('order')}++ === 0) ${note}
           }
-          tState[i] = ${VALID};
-          tTag[i] = tag;
-          tBase[i] = base;
-          tOrder[i] = order;
-          tPhys[i] = phys;
-          tOwner[i] = dom;
-          tUnmapped[i] = -1;
+          ${f.state('i')} = ${VALID};
+          ${f.tag('i')} = tag;
+          ${f.base('i')} = base;
+          ${f.order('i')} = order;
+          ${f.phys('i')} = phys;
+          ${f.owner('i')} = dom;
+          ${f.unmapped('i')} = -1;
           ${policy.fill('set', 'way')}
       }`;
 }
@@ -340,7 +392,7 @@ function walkSource(s: PagingRunShape, v: string, small: string | null, label: s
           if (p <= 0) ${cost === undefined ? `break ${label};` : `{ ${cost} = ${s.levels - level + 1}; break ${label}; }`}${level > 1 ? '\n          table = p;' : ''}`);
   }
   // The narrow run takes the level-1 table from the pool's walk memo
-  // (PageTablePool.walkMemo) when it holds the page's prefix under this
+  // (PageTablePool.resetWalkMemo, in the pool's `ptr`) when it holds the page's prefix under this
   // root, and records it after a walk down to level 1: the same entry read,
   // found without the dependent loads of the levels above. (The entries read
   // are counted by level all the same: the memo is no walk cache of the model.)
@@ -352,13 +404,13 @@ function walkSource(s: PagingRunShape, v: string, small: string | null, label: s
   return `${label}: {
           const pre = ${v} >> ${above}, ms = (pre & ${WALK_MEMO_SLOTS - 1}) * ${WALK_MEMO_STRIDE};
           level1: {
-            if (memo[ms] === pre && memo[ms + 1] === root) {
-              table = memo[ms + 2];
+            if (ptr[ms] === pre && ptr[ms + 1] === root) {
+              table = ptr[ms + 2];
               break level1;
             }${levels.join('').replaceAll('\n', '\n  ')}
-            memo[ms] = pre;
-            memo[ms + 1] = root;
-            memo[ms + 2] = table;
+            ptr[ms] = pre;
+            ptr[ms + 1] = root;
+            ptr[ms + 2] = table;
           }${leaf}
         }`;
 }
@@ -376,6 +428,11 @@ function walkCostSource(s: PagingRunShape): string {
 const RUN_END_LOCALS = `
   const ops = x.ops, devices = rows.device, pasids = rows.pasid, ts = x.ts, rid = x.rid, pasid = x.pasid;
   const deadline = x.deadline, timed = deadline !== Infinity, baseHi = x.baseHi, baseLo = x.baseLo;`;
+
+/** Whether row \`r\` ends the run: not a DMA of the run's requester ID and PASID, or at or past the deadline (as DmaPath.runEnd). */
+function runEnds(r: string): string {
+  return `(o = ops[${r}], o !== ${Op.DmaRead} && o !== ${Op.DmaWrite}) || devices[${r}] !== rid || pasids[${r}] !== pasid || (timed && (ts[2 * (${r}) + 1] - baseHi) * 4294967296 + (ts[2 * (${r})] - baseLo) >= deadline)`;
+}
 
 /** The run goes on while the next row is a DMA of the same requester ID and PASID before the deadline (as DmaPath.runEnd). */
 const RUN_END = `
@@ -476,26 +533,78 @@ export function hasNarrowRun(s: PagingRunShape): boolean {
 /**
  * The paging run of `shape` (hasNarrowRun) over rows whose pages fit in an
  * int32 (NARROW_ORDER): the same probe, walk and fill as pagingRunSource,
- * on int32 pages, and a loop without calls, so that the compiler keeps
- * every array's checks out of it and no page number is a double (boxed
- * across the loop in on-stack-replaced code). A hit that may be stale is
- * checked by the miss's walk (inline); a first entry of an order is noted by
- * DmaPath.run after the call. It stops
- * before a row it cannot take (x.wide set): pagingRunSource goes on from
- * there. The bytes are counted in int32 parts (bytesG units of 2^30).
+ * on int32 pages, and a loop without calls, so that no page number is a
+ * double (boxed across the loop in on-stack-replaced code). A hit that may
+ * be stale is checked by the miss's walk (inline); a first entry of an order
+ * is noted by DmaPath.run after the call. It stops before a row it cannot
+ * take (x.wide set): pagingRunSource goes on from there. The bytes are
+ * counted in int32 parts (bytesG units of 2^30).
+ *
+ * What V8 (Node 20) makes of a loop shaped what it costs: its compiled code
+ * knows nothing at a loop's head (a loop's stack check forgets what was
+ * checked), so every typed array the loop reads is checked again in each
+ * iteration (map, length, data pointer: four loads, two branches), once per
+ * path that reaches it. So the run reads few arrays: the table through three
+ * views (tableFields), the walk memo in the pool's \`ptr\`, the run's checks
+ * in a scan before the loop, hits counted by order in locals and added to
+ * the counters' arrays once a call. And a miss's fill takes the smallest
+ * order of the set (nearly every leaf's) as a constant on a predicted branch,
+ * not from the walk's entry: the fill's set and loads then wait for no
+ * load of the walk. Code the loop reaches only late (a first hit of an
+ * order, a slice's end) has no type feedback and deoptimizes the run there
+ * (a second compilation): every operation is made on a path taken early,
+ * and rare branches only move values.
  */
 export function narrowRunSource(s: PagingRunShape): string {
+  const f = tableFields(s, true);
+  // The order the fill speculates on: the set's smallest (a granule's, in every page-size set but one of huge pages only).
+  const g = s.orders[s.orders.length - 1];
+  // Hits counted by order in locals, on every hit (code reached only by a first hit of an order would have no type feedback).
+  const byLocals = s.orders.length <= 4;
+  const hitLocals = byLocals ? `\n  let ${s.orders.map((o) => `hitsAt${o} = 0, walksAt${o} = 0`).join(', ')};` : '';
+  const hitByOrder = byLocals
+    ? s.orders.map((o) => `\n        hitsAt${o} += ho === ${o} ? 1 : 0;`).join('')
+    : '\n        orderLookups[ho]++;\n        orderHits[ho]++;';
+  const hitCounts = byLocals ? s.orders.map((o) => `\n  orderLookups[${o}] += hitsAt${o} + walksAt${o};\n  orderHits[${o}] += hitsAt${o};`).join('') : '';
+  // Walks by order likewise; a leaf of an order not in the set (none is made) would go to the array.
+  const walkByOrder = byLocals
+    ? `${s.orders.map((o) => `\n      walksAt${o} += order === ${o} ? 1 : 0;`).join('')}\n      if (${s.orders.map((o) => `order !== ${o}`).join(' && ')}) orderLookups[order]++;`
+    : '\n      orderLookups[order]++;';
   return `
+  start = start | 0;
+  n = n | 0;
   const rows = x.rows, iovas = rows.iova, sizes = rows.size, t = x.iotlb, pool = x.pool;
-  const tag = x.tag, dom = x.dom, root = x.root;${tableLocals(s)}
-  const seen = t.orderSeen, noted = x.noted;
-  const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn, memo = pool.walkMemo;
+  const tag = x.tag, dom = x.dom, root = x.root;${tableLocals(s, true)}
+  const noted = x.noted;
+  const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   if (pool.walkMemoFreed !== pool.freedTables) pool.resetWalkMemo();
-  const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;${RUN_END_LOCALS}
-  let lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0, nn = 0;
-  let bytes = 0, bytesG = 0, row = start, wide = false, more = false;
+  const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
   const stop = start + ${NARROW_CALL_ROWS};
-  for (;;) {
+  // The rows of the run this call takes, [start, end): its end found first,
+  // as RUN_END finds it row by row (its rows, at most \`stop\`; more: the run
+  // goes on at \`stop\`), four rows an iteration (each iteration checks the
+  // arrays it reads once), so that the replay's loop below reads two arrays
+  // of the batch, not five, and keeps fewer values live. One loop whose
+  // exits only set \`skip\`: code first reached late (a tail loop at a
+  // slice's end, an addition in an exit) has no type feedback and
+  // deoptimized the run mid-trace.
+  let e = start + 1;
+  {${RUN_END_LOCALS}
+    const nLast = n - 1; // not in a branch: first reached at a slice's end, it had no type feedback
+    const lim = stop < nLast ? stop : nLast;
+    let o = 0, skip = 0;
+    for (; e <= lim; e += 4) {
+      if (${runEnds('e')}) break;
+      if (e + 1 > lim || ${runEnds('e + 1')}) { skip = 1; break; }
+      if (e + 2 > lim || ${runEnds('e + 2')}) { skip = 2; break; }
+      if (e + 3 > lim || ${runEnds('e + 3')}) { skip = 3; break; }
+    }
+    e += skip;
+  }
+  const end = e > stop ? stop : e;
+  let hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0, nn = 0;${hitLocals}
+  let bytes = 0, bytesG = 0, row = start, wide = false;
+  for (; row < end; row++) {
     const hi = iovas[2 * row + 1], lo = iovas[2 * row], sizeLo = sizes[2 * row];
     if (hi >= ${NARROW_IOVA_HI} || sizeLo >= ${NARROW_SIZE} || sizes[2 * row + 1] !== 0) {
       wide = true;
@@ -509,16 +618,13 @@ export function narrowRunSource(s: PagingRunShape): string {
     // pfnOf and lastPfnOf in int32.
     let a = (hi << 20) | (lo >>> 12);
     const last = a + (((lo & 4095) + (sizeLo === 0 ? 1 : sizeLo) - 1) >> 12);
-    while (a <= last) {
-      lookups++;${probeSource(s, true)}
+    while (a <= last) {${probeSource(s, true)}
       // The page walked: a miss's, or the base of a hit that may be stale
       // (one walk in the source for both, the loop's code stays smaller).
       let w = a;
       if (k >= 0) {
-        hits++;
-        orderLookups[ho]++;
-        orderHits[ho]++;
-        if (tUnmapped[k] < 0 && tOwner[k] === dom) {
+        hits++;${hitByOrder}
+        if (${f.unmapped('k')} < 0 && ${f.owner('k')} === dom) {
           if (ho >= ${NARROW_ORDER}) break; // the next page is past the row's last
           a = hb + (1 << ho);
           continue;
@@ -537,8 +643,8 @@ export function narrowRunSource(s: PagingRunShape): string {
       }
       if (k >= 0) {
         // As DmaPath.genericRun: remapped alike (PageTablePool.lookup of hb finds the same leaf), or a stale hit.
-        if (p < 0 && -p - 1 === ho && pphys[kk] === tPhys[k]) {
-          if (tOwner[k] === dom) tUnmapped[k] = -1;
+        if (p < 0 && -p - 1 === ho && pphys[kk] === ${f.phys('k')}) {
+          if (${f.owner('k')} === dom) ${f.unmapped('k')} = -1;
         } else {
           stale++;
         }
@@ -548,24 +654,30 @@ export function narrowRunSource(s: PagingRunShape): string {
       }
       faults += p >= 0 ? 1 : 0; // one fault; the rest of the access is dropped
       if (p >= 0) break;
-      const order = -p - 1;
-      const base = order < ${NARROW_ORDER} ? (a >> order) << order : 0;
-      const phys = pphys[kk];
+      // The leaf's order and base: the speculated order's unless the entry says otherwise
+      // (moves on a branch the CPU predicts, so that the fill's set and loads wait for no
+      // load of the walk; everything is computed on every miss, so that no operation first
+      // runs late, without type feedback, and deoptimizes the run).
+      const leafOrder = -p - 1;
+      const leafBase = leafOrder < ${NARROW_ORDER} ? (a >> leafOrder) << leafOrder : 0;
+      let order = ${g}, base = ${g === 0 ? 'a' : g < NARROW_ORDER ? `(a >> ${g}) << ${g}` : '0'};
+      if (leafOrder !== ${g}) {
+        order = leafOrder;
+        base = leafBase;
+      }${walkByOrder}
       walks++;
+      const phys = pphys[kk];
       walkAccesses += cost;
-      orderLookups[order]++;
       ${fillSource(s, true)}
       if (order >= ${NARROW_ORDER}) break; // the next page is past the row's last
       a = base + (1 << order);
-    }${RUN_END}
-    if (row === stop) {
-      more = true;
-      break;
     }
   }
-  pol.clock = clock;
+  pol.clock = clock;${hitCounts}
+  // Every lookup is a hit, a walk or a fault.
+  const lookups = hits + walks + faults;
   x.nn = nn;
-  x.more = more;
+  x.more = !wide && e > stop;
   x.bytes = bytesG * 1073741824 + bytes;
   x.wide = wide;
   c.addRun(x.devBase, dom * ${DOMAIN_FIELDS}, 0, 0, lookups, hits, stale, invalidatedMisses, walks, walkAccesses, faults);
