@@ -6,8 +6,9 @@
 //
 // The LRU stack is kept as marks on a time axis: an entry's mark is the time
 // of its last use, and its stack depth is the number of marks at or after it
-// (a Fenwick tree counts them). The table of S entries holds exactly the
-// entries among the top S marks.
+// (the times from it to the top less the gaps among them, which a Fenwick
+// tree counts). The table of S entries holds exactly the entries among the
+// top S marks.
 //
 // Bounded (the curve's profiler): only the top N marks are kept, N the largest
 // size. An entry deeper than N is in no size's table, so it is as good as
@@ -191,6 +192,8 @@ export class StackIotlb implements Iotlb {
   private at = new Int32Array(0);
   private now = 0;
   private total = 0;
+  /** Gaps counted in the Fenwick tree (depthOf). */
+  private gaps = 0;
   /** Bounded: no mark before this time (the oldest mark is at or after it). */
   private tail = 0;
   /** Max-heap of hole times: the topmost hole is the one a fill takes. */
@@ -288,43 +291,23 @@ export class StackIotlb implements Iotlb {
 
   // ------------------------------------------------------------ the stack
 
-  /** Marks at times >= t: the stack depth of the mark at t (1 = most recent). */
+  /**
+   * Marks at times >= t: the stack depth of the mark at t (1 = most recent).
+   * The times t..now-1 less the gaps among them (the Fenwick tree counts the
+   * gaps, not the marks: a new mark at the top, and bounded the oldest
+   * leaving below every mark asked about, change no count, so a fill that
+   * misses everywhere updates no tree).
+   */
   private depthOf(t: number): number {
     let s = 0;
     for (let x = t; x > 0; x -= x & -x) s += this.fen[x];
-    return this.total - s;
+    return this.now - t - (this.gaps - s);
   }
 
-  private fenAdd(t: number, v: number): void {
-    for (let x = t + 1; x <= this.cap; x += x & -x) this.fen[x] += v;
-  }
-
-  /**
-   * fenAdd(from, -1) and fenAdd(to, +1) (from < to) together: above the node
-   * where the two walks up the tree meet, the two changes cancel.
-   */
-  private fenMove(from: number, to: number): void {
-    const fen = this.fen;
-    const cap = this.cap;
-    let x = from + 1;
-    let y = to + 1;
-    while (x !== y) {
-      if (x < y) {
-        fen[x]--;
-        x += x & -x;
-        if (x > cap) {
-          for (; y <= cap; y += y & -y) fen[y]++;
-          return;
-        }
-      } else {
-        fen[y]++;
-        y += y & -y;
-        if (y > cap) {
-          for (; x <= cap; x += x & -x) fen[x]--;
-          return;
-        }
-      }
-    }
+  /** The mark at `t` left (its time is a gap now), above the tail. */
+  private gapAt(t: number): void {
+    for (let x = t + 1; x <= this.cap; x += x & -x) this.fen[x]++;
+    this.gaps++;
   }
 
   private heapPush(t: number): void {
@@ -368,7 +351,6 @@ export class StackIotlb implements Iotlb {
     this.kind[t] = ITEM;
     this.at[t] = node;
     this.time[node] = t;
-    this.fenAdd(t, 1);
     if (++this.total > this.depthCap && this.bounded) this.dropOldest();
   }
 
@@ -385,8 +367,8 @@ export class StackIotlb implements Iotlb {
     this.tail = t + 1;
     this.probeStamp++;
     this.dropNode(this.at[t]);
+    // Below every mark kept: no depth asked counts it, no gap.
     kind[t] = NONE;
-    this.fenAdd(t, -1);
     this.total--;
   }
 
@@ -396,7 +378,7 @@ export class StackIotlb implements Iotlb {
     this.kind[t] = ITEM;
     this.at[t] = node;
     this.time[node] = t;
-    this.fenMove(from, t);
+    this.gapAt(from);
   }
 
   /**
@@ -463,13 +445,9 @@ export class StackIotlb implements Iotlb {
       atNow[t] = sa[j];
       if (sk[j] === ITEM) this.time[sa[j]] = t;
       else this.heapPush(t);
-      this.fen[t + 1] = 1;
     }
-    // Linear Fenwick build from the unit counts.
-    for (let i = 1; i <= this.cap; i++) {
-      const j = i + (i & -i);
-      if (j <= this.cap) this.fen[j] += this.fen[i];
-    }
+    // The marks are at 0..k-1 now: no gap.
+    this.gaps = 0;
     this.now = k;
     this.total = k;
     this.tail = 0;
