@@ -130,10 +130,18 @@ const PROFILER = 'the stack profiler of the curve (entries the trace filled)';
 /** The time axis a profiler starts with: small, as most traces touch far fewer entries than the largest size. */
 const INITIAL_CAP = 1024;
 
-/** Index slots for `cap` entries: a power of two, at least twice as many (load at most 1/2). */
-function hashSlotsFor(cap: number): number {
-  let h = 1;
-  while (h < 2 * cap) h *= 2;
+/**
+ * Index slots for room for `nodes` entries: a power of two, at least twice
+ * `nodes` - 1 (load about 1/2 at most). The bounded profiler's room is the
+ * largest size + 1 (a new entry comes before the oldest leaves): a power-of-two
+ * size gets twice its slots, not four times (the index' cache footprint is
+ * what its probes cost). An unbounded profiler's room is a power of two of
+ * at least 64, which gets twice as many slots either way.
+ */
+function hashSlotsFor(nodes: number): number {
+  // At least one empty slot past the room (a probe for a missing key ends at one).
+  let h = 4;
+  while (h < 2 * (nodes - 1)) h *= 2;
   return h;
 }
 

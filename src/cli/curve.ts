@@ -201,11 +201,17 @@ async function curveRun(args: Args, { n, jobs, ways, policy, maxTableBytes, queu
       ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
       : await runTasks(plain, jobs);
     const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
+    // The charts are drawn on their thread while the other outputs are made here.
+    const html = curvesHtml(curves, undefined, charts.render);
+    html.catch(() => undefined); // awaited below: a failure before that leaves it handled
+    const arrow = curvesArrow(curves);
+    const summary = stableStringify(curvesSummary(curves, n));
+    const markdown = curvesMarkdown(curves);
     out.publish([
-      ['curves.arrow', curvesArrow(curves)],
-      ['curves.json', stableStringify(curvesSummary(curves, n))],
-      ['report.md', curvesMarkdown(curves)],
-      ['report.html', await curvesHtml(curves, undefined, charts.render)],
+      ['curves.arrow', arrow],
+      ['curves.json', summary],
+      ['report.md', markdown],
+      ['report.html', await html],
     ]);
     return { curves, results };
   });
