@@ -6,8 +6,20 @@
 //
 // The LRU stack is kept as marks on a time axis: an entry's mark is the time
 // of its last use, and its stack depth is the number of marks at or after it
-// (a Fenwick tree counts them). The table of S entries holds exactly the
-// entries among the top S marks.
+// (the times from it to the top less the gaps among them, which a Fenwick
+// tree counts). The table of S entries holds exactly the entries among the
+// top S marks.
+//
+// Bounded (the curve's profiler): only the top N marks are kept, N the largest
+// size. An entry deeper than N is in no size's table, so it is as good as
+// absent: a lookup of it misses at every size, and a fill of it is a new entry
+// (an entry held deeper than N would move up the same way). When a new mark
+// makes N + 1, the oldest mark leaves (a pointer moving forward over the time
+// axis finds it), its entry with it. So a lookup that misses everywhere costs
+// a probe of the index and no depth query (the curve's traces miss at most
+// sizes), and the index holds at most N entries. Unbounded (OPT's recorder,
+// run/opt.ts), marks deeper than N stay until the time axis is renumbered, as
+// OPT's recorded stream has always seen them (their invalidations are in it).
 //
 // Invalidation (trap 1 of the curve): an invalidated entry frees a slot at
 // every size that held it. Removing it from the stack would pull up, at a
@@ -118,12 +130,27 @@ const PROFILER = 'the stack profiler of the curve (entries the trace filled)';
 /** The time axis a profiler starts with: small, as most traces touch far fewer entries than the largest size. */
 const INITIAL_CAP = 1024;
 
-/** Index slots for `cap` entries: a power of two, at least twice as many (load at most 1/2). */
-function hashSlotsFor(cap: number): number {
-  let h = 1;
-  while (h < 2 * cap) h *= 2;
+/**
+ * Index slots for room for `nodes` entries: a power of two, at least twice
+ * `nodes` - 1 (load about 1/2 at most). The bounded profiler's room is the
+ * largest size + 1 (a new entry comes before the oldest leaves): a power-of-two
+ * size gets twice its slots, not four times (the index' cache footprint is
+ * what its probes cost). An unbounded profiler's room is a power of two of
+ * at least 64, which gets twice as many slots either way.
+ */
+function hashSlotsFor(nodes: number): number {
+  // At least one empty slot past the room (a probe for a missing key ends at one).
+  let h = 4;
+  while (h < 2 * (nodes - 1)) h *= 2;
   return h;
 }
+
+/**
+ * The bounded profiler's time axis, in marks per entry of the largest size: a
+ * renumbering (O(axis)) comes once per axis minus the N marks kept, and a
+ * longer axis costs 18 bytes a mark (bytesAt).
+ */
+const BOUNDED_AXIS_PER_ENTRY = 4;
 
 const NONE = 0;
 const ITEM = 1;
@@ -134,14 +161,25 @@ export class StackIotlb implements Iotlb {
   protected readonly pool: LeafLookup;
   /** The largest size followed; entries and holes deeper than it are dropped. */
   private readonly depthCap: number;
+  /** Whether only the top depthCap marks are kept (see the top of this file). */
+  private readonly bounded: boolean;
   /**
    * Time-axis length: the marks are renumbered (compacted) when it runs out.
    * It starts small and doubles at a renumbering that keeps more than half
-   * of it, up to 2 x the largest size: memory follows the entries
-   * the trace really fills, not --max-entries (issue 25).
+   * of it (bounded: a quarter), up to 2 x the largest size (bounded: 4 x):
+   * memory follows the entries the trace really fills, not --max-entries
+   * (issue 25).
    */
   protected cap = 0;
   private readonly maxCap: number;
+  /**
+   * Entries the per-entry arrays and the index have room for: the time
+   * axis' length unbounded (an entry has a mark), bounded doubling as
+   * entries are made, up to the largest size + 1 (a new entry comes before
+   * the oldest leaves).
+   */
+  protected nodeCap = 0;
+  private readonly maxNodes: number;
 
   // Per entry (node).
   base = new Float64Array(0);
@@ -162,6 +200,10 @@ export class StackIotlb implements Iotlb {
   private at = new Int32Array(0);
   private now = 0;
   private total = 0;
+  /** Gaps counted in the Fenwick tree (depthOf). */
+  private gaps = 0;
+  /** Bounded: no mark before this time (the oldest mark is at or after it). */
+  private tail = 0;
   /** Max-heap of hole times: the topmost hole is the one a fill takes. */
   private heap = new Int32Array(0);
   private heapSize = 0;
@@ -170,6 +212,10 @@ export class StackIotlb implements Iotlb {
   private hash = new Int32Array(0);
   /** Per slot, its entry's base (compared before the entry is read). */
   private hashBase = new Float64Array(0);
+  /** Per slot, its entry's home slot (a deletion's shift reads no entry). */
+  private hashHome = new Int32Array(0);
+  /** Per entry, its slot in the index (a deletion starts there). */
+  private nodeSlot = new Int32Array(0);
   private hashMask = 0;
   /** 32 - log2(index slots): slotOf keeps a product's top bits. */
   private hashShift = 32;
@@ -210,27 +256,40 @@ export class StackIotlb implements Iotlb {
   /** What the arrays are charged to (--max-table-memory); unlimited when not given. */
   protected readonly budget: MemoryBudget;
 
-  constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number, budget: MemoryBudget | null = null) {
+  constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number, budget: MemoryBudget | null = null, bounded = true) {
     this.group = group;
     this.pool = pool;
     this.depthCap = maxEntries;
+    this.bounded = bounded;
     this.budget = budget ?? unlimitedBudget();
-    // Room for N marks past the N kept at a renumbering: one renumbering per
-    // N lookups or more, O(2N) each. A longer axis renumbers less often but
-    // leaves more dropped entries in the index and in the scans of
-    // invalidations, and takes more memory and cache.
-    this.maxCap = Math.max(64, 2 * maxEntries);
-    this.resize(Math.min(this.maxCap, INITIAL_CAP));
+    // Unbounded: room for N marks past the N kept at a renumbering, one
+    // renumbering per N lookups or more, O(2N) each (a longer axis would
+    // leave more dropped entries in the index and in the scans of
+    // invalidations). Bounded, nothing is dropped there: a longer axis only
+    // renumbers less often.
+    this.maxCap = Math.max(64, (bounded ? BOUNDED_AXIS_PER_ENTRY : 2) * maxEntries);
+    this.maxNodes = bounded ? maxEntries + 1 : this.maxCap;
+    const cap = Math.min(this.maxCap, INITIAL_CAP);
+    this.resize(cap, Math.min(this.maxNodes, cap));
   }
 
-  /** The bytes the profiler's arrays take at time-axis length `cap` (per mark: 42 per entry, 18 per time; 12 per index slot). */
-  static bytesAt(cap: number): number {
-    return cap * 60 + hashSlotsFor(cap) * 12;
+  /**
+   * The bytes the profiler's arrays take at time-axis length `cap` with room
+   * for `nodes` entries (unbounded: as many as marks): 18 a mark, 46 an
+   * entry, 16 an index slot (at least 2 an entry).
+   */
+  static bytesAt(cap: number, nodes = cap): number {
+    return cap * 18 + nodes * 46 + hashSlotsFor(nodes) * 16;
   }
 
   /** The bytes the profiler's arrays hold now. */
   get bytes(): number {
-    return StackIotlb.bytesAt(this.cap);
+    return StackIotlb.bytesAt(this.cap, this.nodeCap);
+  }
+
+  /** Entries held (bounded: at most the largest size). */
+  get held(): number {
+    return this.nodeHigh - this.freeCount;
   }
 
   bind(domain: number, root: number): void {
@@ -240,43 +299,23 @@ export class StackIotlb implements Iotlb {
 
   // ------------------------------------------------------------ the stack
 
-  /** Marks at times >= t: the stack depth of the mark at t (1 = most recent). */
+  /**
+   * Marks at times >= t: the stack depth of the mark at t (1 = most recent).
+   * The times t..now-1 less the gaps among them (the Fenwick tree counts the
+   * gaps, not the marks: a new mark at the top, and bounded the oldest
+   * leaving below every mark asked about, change no count, so a fill that
+   * misses everywhere updates no tree).
+   */
   private depthOf(t: number): number {
     let s = 0;
     for (let x = t; x > 0; x -= x & -x) s += this.fen[x];
-    return this.total - s;
+    return this.now - t - (this.gaps - s);
   }
 
-  private fenAdd(t: number, v: number): void {
-    for (let x = t + 1; x <= this.cap; x += x & -x) this.fen[x] += v;
-  }
-
-  /**
-   * fenAdd(from, -1) and fenAdd(to, +1) (from < to) together: above the node
-   * where the two walks up the tree meet, the two changes cancel.
-   */
-  private fenMove(from: number, to: number): void {
-    const fen = this.fen;
-    const cap = this.cap;
-    let x = from + 1;
-    let y = to + 1;
-    while (x !== y) {
-      if (x < y) {
-        fen[x]--;
-        x += x & -x;
-        if (x > cap) {
-          for (; y <= cap; y += y & -y) fen[y]++;
-          return;
-        }
-      } else {
-        fen[y]++;
-        y += y & -y;
-        if (y > cap) {
-          for (; x <= cap; x += x & -x) fen[x]--;
-          return;
-        }
-      }
-    }
+  /** The mark at `t` left (its time is a gap now), above the tail. */
+  private gapAt(t: number): void {
+    for (let x = t + 1; x <= this.cap; x += x & -x) this.fen[x]++;
+    this.gaps++;
   }
 
   private heapPush(t: number): void {
@@ -314,14 +353,31 @@ export class StackIotlb implements Iotlb {
     if (this.now === this.cap) this.compact();
   }
 
-  /** A new mark at the top for `node`. */
+  /** A new mark at the top for `node`; bounded, past depthCap marks the oldest leaves. */
   private pushTop(node: number): void {
     const t = this.now++;
     this.kind[t] = ITEM;
     this.at[t] = node;
     this.time[node] = t;
-    this.fenAdd(t, 1);
-    this.total++;
+    if (++this.total > this.depthCap && this.bounded) this.dropOldest();
+  }
+
+  /**
+   * Bounded: the oldest mark leaves the stack, deeper than every size, and
+   * its entry the index. It is an entry's: a new mark is pushed only when
+   * there is no hole (a fill takes the topmost hole first), and a touch or a
+   * removal pushes none.
+   */
+  private dropOldest(): void {
+    const kind = this.kind;
+    let t = this.tail;
+    while (kind[t] === NONE) t++;
+    this.tail = t + 1;
+    this.probeStamp++;
+    this.dropNode(this.at[t]);
+    // Below every mark kept: no depth asked counts it, no gap.
+    kind[t] = NONE;
+    this.total--;
   }
 
   /** A new mark at the top for `node` in place of the mark at `from` (already cleared): one mark leaves, one comes. */
@@ -330,7 +386,7 @@ export class StackIotlb implements Iotlb {
     this.kind[t] = ITEM;
     this.at[t] = node;
     this.time[node] = t;
-    this.fenMove(from, t);
+    this.gapAt(from);
   }
 
   /**
@@ -366,7 +422,7 @@ export class StackIotlb implements Iotlb {
     let k = 0;
     let dropped = 0;
     // Top down: the kept marks are the first depthCap, written in reverse.
-    for (let t = this.now - 1; t >= 0; t--) {
+    for (let t = this.now - 1; t >= this.tail; t--) {
       const kd = kind[t];
       if (kd === NONE) continue;
       depth++;
@@ -379,9 +435,10 @@ export class StackIotlb implements Iotlb {
         dropped++;
       }
     }
-    // Kept more than half the axis: double it (an amortized O(1) per
-    // mark renumbering needs room for many more marks than are kept).
-    if (k > this.cap / 2 && this.cap < this.maxCap) this.growTo(k);
+    // Kept more than half the axis (bounded: a quarter): double it (an
+    // amortized O(1) per mark renumbering needs room for many more marks
+    // than are kept).
+    if (k > this.cap / this.keptShare && this.cap < this.maxCap) this.growTo(k);
     // The index is rebuilt from the entries kept (at most the largest size):
     // cheaper than deleting the many dropped one by one.
     else if (dropped > 0) this.rebuildIndex();
@@ -396,15 +453,17 @@ export class StackIotlb implements Iotlb {
       atNow[t] = sa[j];
       if (sk[j] === ITEM) this.time[sa[j]] = t;
       else this.heapPush(t);
-      this.fen[t + 1] = 1;
     }
-    // Linear Fenwick build from the unit counts.
-    for (let i = 1; i <= this.cap; i++) {
-      const j = i + (i & -i);
-      if (j <= this.cap) this.fen[j] += this.fen[i];
-    }
+    // The marks are at 0..k-1 now: no gap.
+    this.gaps = 0;
     this.now = k;
     this.total = k;
+    this.tail = 0;
+  }
+
+  /** The axis grows when a renumbering keeps more than 1 / keptShare of it. */
+  private get keptShare(): number {
+    return this.bounded ? BOUNDED_AXIS_PER_ENTRY : 2;
   }
 
   /**
@@ -413,42 +472,59 @@ export class StackIotlb implements Iotlb {
    */
   private growTo(kept: number): void {
     let cap = this.cap;
-    while (kept > cap / 2 && cap < this.maxCap) cap *= 2;
-    this.resize(Math.min(cap, this.maxCap));
-    this.onGrow(this.cap);
+    while (kept > cap / this.keptShare && cap < this.maxCap) cap *= 2;
+    const grown = Math.min(cap, this.maxCap);
+    // Unbounded, an entry per mark; bounded, the entries stay as they are.
+    this.resize(grown, this.bounded ? this.nodeCap : grown);
+    if (!this.bounded) this.onGrow(this.nodeCap);
+  }
+
+  /** Bounded: room for more entries (doubling, up to maxNodes); the index is rebuilt. */
+  private growNodes(): void {
+    this.probeStamp++;
+    this.resize(this.cap, Math.min(2 * this.nodeCap, this.maxNodes));
+    this.onGrow(this.nodeCap);
   }
 
   /**
-   * Every array at time-axis length `cap` (from 0 in the constructor): the
-   * entries are copied, the time arrays are left to compact() to fill, the
-   * index is rebuilt. Charged to the budget.
+   * Every array at time-axis length `cap` with room for `nodes` entries
+   * (from 0 in the constructor): the entries are copied, the index is
+   * rebuilt; a longer axis' arrays are new, left to compact() to fill.
+   * Charged to the budget.
    */
-  private resize(cap: number): void {
+  private resize(cap: number, nodes: number): void {
     // The old arrays are held while copied: the new ones charged in full first, the old ones released after.
-    const oldBytes = this.cap === 0 ? 0 : StackIotlb.bytesAt(this.cap);
-    this.budget.regrow(StackIotlb.bytesAt(cap), oldBytes, PROFILER, () => this.copyTo(cap));
+    const oldBytes = this.cap === 0 ? 0 : this.bytes;
+    this.budget.regrow(StackIotlb.bytesAt(cap, nodes), oldBytes, PROFILER, () => this.copyTo(cap, nodes));
   }
 
-  /** resize() without the charge: the arrays at `cap`, the index rebuilt. */
-  private copyTo(cap: number): void {
-    this.cap = cap;
-    this.base = grow(this.base, cap);
-    this.order = grow(this.order, cap);
-    this.phys = grow(this.phys, cap);
-    this.owner = grow(this.owner, cap);
-    this.unmappedAt = grow(this.unmappedAt, cap);
-    this.tag = grow(this.tag, cap);
-    this.time = grow(this.time, cap);
-    this.live = grow(this.live, cap);
-    this.freeNodes = grow(this.freeNodes, cap);
-    this.fen = new Int32Array(cap + 1);
-    this.kind = new Uint8Array(cap);
-    this.at = new Int32Array(cap);
-    this.heap = new Int32Array(cap);
-    this.scratchKind = new Uint8Array(cap);
-    this.scratchAt = new Int32Array(cap);
-    this.hash = new Int32Array(hashSlotsFor(cap));
+  /** resize() without the charge. */
+  private copyTo(cap: number, nodes: number): void {
+    if (nodes !== this.nodeCap) {
+      this.nodeCap = nodes;
+      this.base = grow(this.base, nodes);
+      this.order = grow(this.order, nodes);
+      this.phys = grow(this.phys, nodes);
+      this.owner = grow(this.owner, nodes);
+      this.unmappedAt = grow(this.unmappedAt, nodes);
+      this.tag = grow(this.tag, nodes);
+      this.time = grow(this.time, nodes);
+      this.live = grow(this.live, nodes);
+      this.freeNodes = grow(this.freeNodes, nodes);
+      this.nodeSlot = grow(this.nodeSlot, nodes);
+    }
+    if (cap !== this.cap) {
+      this.cap = cap;
+      this.fen = new Int32Array(cap + 1);
+      this.kind = new Uint8Array(cap);
+      this.at = new Int32Array(cap);
+      this.heap = new Int32Array(cap);
+      this.scratchKind = new Uint8Array(cap);
+      this.scratchAt = new Int32Array(cap);
+    }
+    this.hash = new Int32Array(hashSlotsFor(nodes));
     this.hashBase = new Float64Array(this.hash.length);
+    this.hashHome = new Int32Array(this.hash.length);
     this.hashMask = this.hash.length - 1;
     this.hashShift = 32 - Math.log2(this.hash.length);
     this.rebuildIndex();
@@ -497,34 +573,39 @@ export class StackIotlb implements Iotlb {
   private foundSlot = 0;
 
   private hashInsert(node: number): void {
-    let i = this.slotOf(this.tag[node], this.base[node], this.order[node]);
+    const home = this.slotOf(this.tag[node], this.base[node], this.order[node]);
+    let i = home;
     while (this.hash[i] >= 0) i = (i + 1) & this.hashMask;
-    this.hashInsertAt(node, i);
+    this.hashInsertAt(node, i, home);
   }
 
-  /** Puts `node` in empty slot `i`, the first empty one on its key's probe chain. */
-  private hashInsertAt(node: number, i: number): void {
+  /** Puts `node` in empty slot `i`, the first empty one on the probe chain from its key's `home` slot. */
+  private hashInsertAt(node: number, i: number, home: number): void {
     this.hash[i] = node;
     this.hashBase[i] = this.base[node];
+    this.hashHome[i] = home;
+    this.nodeSlot[node] = i;
   }
 
   /** Deletes `node` from the index (backward-shift deletion keeps probe chains whole). */
   private hashDelete(node: number): void {
     const hash = this.hash;
+    const home = this.hashHome;
     const mask = this.hashMask;
-    let i = this.slotOf(this.tag[node], this.base[node], this.order[node]);
-    while (hash[i] !== node) i = (i + 1) & mask;
+    let i = this.nodeSlot[node];
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
       const n = hash[j];
       if (n < 0) break;
-      const k = this.slotOf(this.tag[n], this.base[n], this.order[n]);
+      const k = home[j];
       // Move n back into the gap at i unless its home lies cyclically in (i, j].
       const inRange = i <= j ? k > i && k <= j : k > i || k <= j;
       if (!inRange) {
         hash[i] = n;
         this.hashBase[i] = this.hashBase[j];
+        home[i] = k;
+        this.nodeSlot[n] = i;
         i = j;
       }
     }
@@ -616,6 +697,8 @@ export class StackIotlb implements Iotlb {
 
   fill(tag: number, base: number, order: number, phys: number, owner: number): number {
     this.ensureTime();
+    // Bounded, room for a new entry (a renumbering makes room unbounded); the index is rebuilt, the stamp moves on.
+    if (this.freeCount === 0 && this.nodeHigh === this.nodeCap) this.growNodes();
     // The lookup's probe still holds when nothing changed the index since (a
     // renumbering in ensureTime moves the stamp on).
     const probed = this.probedAt[order] === this.probeStamp && tag === this.probeTag && base === alignDown(this.probePfn, order);
@@ -631,7 +714,7 @@ export class StackIotlb implements Iotlb {
       this.base[node] = base;
       this.order[node] = order;
       this.live[node] = 1;
-      if (slot >= 0) this.hashInsertAt(node, slot);
+      if (slot >= 0) this.hashInsertAt(node, slot, this.slotOf(tag, base, order));
       else this.hashInsert(node);
       if (this.orderLive[order]++ === 0 && !this.seenOrders.includes(order)) this.seenOrders.push(order);
       if (this.heapSize > 0) {

@@ -12,6 +12,7 @@ import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
 import type { WorkerInputError } from '../run/sweep-worker.js';
 import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
+import { CHART_WARM_UP_SIZES, ChartThread } from '../report/chart-thread.js';
 import { stableStringify } from '../json.js';
 import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
@@ -152,53 +153,82 @@ export const curveCommand: CommandModule<object, Args> = {
       `${args.traces.length * points.length * (args.opt ? 2 : 1)} curve(s) of 1..${n} entries`,
       maxTableBytes,
     );
-    for (const t of args.traces) await (await openTrace([t])).close();
-    // Locked before the work (one run writes into a folder at a time), published together after it.
-    const out = OutputFolder.open(args.out);
-    const names = traceNames(args.traces);
-    const tasks: (CurveTask & { of: Omit<CurveOf, 'result'> })[] = args.traces.flatMap((trace, t) =>
-      points.map((p) => ({
-        trace,
-        config: p.config,
-        maxEntries: n,
-        maxGroups: args.maxGroups,
-        policy,
-        ways,
-        opt: args.opt ?? false,
-        ...(maxTableBytes === undefined ? {} : { maxTableBytes }),
-        of: { trace: names[t], pageSizes: formatPageSizeSet(p.config.pageSizes), mode: p.config.invalidation.mode, vendor: p.config.vendor },
-      })),
-    );
-    const plain = tasks.map(({ of: _of, ...task }) => task);
-    // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
-    const { curves, results } = await out.complete(async () => {
-      const results: CurveResult[][] = queue
-        ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
-        : await runTasks(plain, jobs);
-      const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
-      out.publish([
-        ['curves.arrow', curvesArrow(curves)],
-        ['curves.json', stableStringify(curvesSummary(curves, n))],
-        ['report.md', curvesMarkdown(curves)],
-        ['report.html', await curvesHtml(curves)],
-      ]);
-      return { curves, results };
-    });
-    // A curve's faults do not depend on the IOTLB size: one line per trace and point.
-    printWarnings(
-      warningLines(
-        tasks.map((t, i) => ({
-          what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}${t.of.vendor === 'vtd' ? '' : ` vendor=${t.of.vendor}`}`,
-          counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: maxFaults(results[i]) },
-        })),
-        `see ${path.join(args.out, 'report.md')}`,
-      ),
-    );
-    if (!args.quiet) {
-      for (const c of curves)
-        if (c.result.method === 'points' || c.result.approximate?.length)
-          process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}${c.vendor === 'vtd' ? '' : ` ${c.vendor}`}: ${methodOf(c.result)}\n`);
-      process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
+    // The charts' libraries load and warm on a thread of their own while the curves are computed (report/chart-thread.ts).
+    const charts = ChartThread.start(Math.min(n, CHART_WARM_UP_SIZES));
+    try {
+      await curveRun(args, { n, jobs, ways, policy, maxTableBytes, queue, points, charts });
+    } finally {
+      await charts.close();
     }
   },
 };
+
+/** What the handler decided from the options. */
+interface CurveRunPlan {
+  n: number;
+  jobs: number;
+  ways: number;
+  policy: PolicyName;
+  maxTableBytes: number | undefined;
+  queue: Awaited<ReturnType<typeof queueConnectionOf>>;
+  points: ReturnType<typeof expandSweep>;
+  charts: ChartThread;
+}
+
+/** The run after its options were checked: the traces opened, the curves computed and written. */
+async function curveRun(args: Args, { n, jobs, ways, policy, maxTableBytes, queue, points, charts }: CurveRunPlan): Promise<void> {
+  for (const t of args.traces) await (await openTrace([t])).close();
+  // Locked before the work (one run writes into a folder at a time), published together after it.
+  const out = OutputFolder.open(args.out);
+  const names = traceNames(args.traces);
+  const tasks: (CurveTask & { of: Omit<CurveOf, 'result'> })[] = args.traces.flatMap((trace, t) =>
+    points.map((p) => ({
+      trace,
+      config: p.config,
+      maxEntries: n,
+      maxGroups: args.maxGroups,
+      policy,
+      ways,
+      opt: args.opt ?? false,
+      ...(maxTableBytes === undefined ? {} : { maxTableBytes }),
+      of: { trace: names[t], pageSizes: formatPageSizeSet(p.config.pageSizes), mode: p.config.invalidation.mode, vendor: p.config.vendor },
+    })),
+  );
+  const plain = tasks.map(({ of: _of, ...task }) => task);
+  // Queued, each task is one job for the workers (run/queue.ts); the results are the same.
+  const { curves, results } = await out.complete(async () => {
+    const results: CurveResult[][] = queue
+      ? await runQueued(plain, { ...queue, lostAfterS: args.queueLostAfter, version: toolVersion() })
+      : await runTasks(plain, jobs);
+    const curves: CurveOf[] = tasks.flatMap((t, i) => results[i].map((result) => ({ ...t.of, result })));
+    // The charts are drawn on their thread while the other outputs are made here.
+    const html = curvesHtml(curves, undefined, charts.render);
+    html.catch(() => undefined); // awaited below: a failure before that leaves it handled
+    const arrow = curvesArrow(curves);
+    const summary = stableStringify(curvesSummary(curves, n));
+    const markdown = curvesMarkdown(curves);
+    out.publish([
+      ['curves.arrow', arrow],
+      ['curves.json', summary],
+      ['report.md', markdown],
+      ['report.html', await html],
+    ]);
+    return { curves, results };
+  });
+  // A curve's faults do not depend on the IOTLB size: one line per trace and point.
+  printWarnings(
+    warningLines(
+      tasks.map((t, i) => ({
+        what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}${t.of.vendor === 'vtd' ? '' : ` vendor=${t.of.vendor}`}`,
+        counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: maxFaults(results[i]) },
+      })),
+      `see ${path.join(args.out, 'report.md')}`,
+    ),
+  );
+  if (!args.quiet) {
+    for (const c of curves)
+      if (c.result.method === 'points' || c.result.approximate?.length)
+        process.stderr.write(`${printable(c.trace, 200)} ${c.pageSizes} ${c.mode}${c.vendor === 'vtd' ? '' : ` ${c.vendor}`}: ${methodOf(c.result)}\n`);
+    process.stderr.write(`${curves.length} curve(s): ${path.join(args.out, 'report.html')}\n`);
+  }
+}

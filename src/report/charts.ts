@@ -2,14 +2,24 @@
 // network). One chart per trace and question, each with its own y scale; the
 // caller leaves out a chart whose values are all equal (findings.ts says so in
 // a line instead).
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
 import type { SweepRow } from './compare.js';
 import { bitmapOrder, brokenCounts, geometryOf, geometryOrder, modeGroup, modeGroupsOf, pageMixRows, vendorsOf, workingRows } from './findings.js';
 import { parseSizeLog2 } from '../config/pagesizes.js';
 import { fmtNs } from './format.js';
 
+/**
+ * The libraries load at the first chart, not with this module: `curve`
+ * imports its report in the main thread and draws its charts on a thread of
+ * their own (chart-thread.ts), which loads them while the curve is computed.
+ */
+async function chartLibraries(): Promise<{ vega: typeof import('vega'); vl: typeof import('vega-lite') }> {
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
+  return { vega, vl };
+}
+
 export async function svgOf(spec: vl.TopLevelSpec): Promise<string> {
+  const { vega, vl } = await chartLibraries();
   const compiled = vl.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {

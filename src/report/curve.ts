@@ -299,7 +299,22 @@ export function chartPoints(points: CurveCounters[]): CurveCounters[] {
  * and dashes in every one. Separate charts wrap on the page as it narrows,
  * where one faceted SVG would have to shrink as a whole (or scroll).
  */
-export async function curveCharts(curves: CurveOf[], width = 300, height = 180): Promise<{ trace: string; mode: string; svg: string }[]> {
+/** Draws chart specs, in order: here (svgOf, one after another) or on the chart thread (chart-thread.ts). */
+export type ChartRenderer = (specs: vl.TopLevelSpec[]) => Promise<string[]>;
+
+/** The charts drawn here, one after another. */
+export const renderHere: ChartRenderer = async (specs) => {
+  const svgs: string[] = [];
+  for (const spec of specs) svgs.push(await svgOf(spec));
+  return svgs;
+};
+
+export async function curveCharts(
+  curves: CurveOf[],
+  width = 300,
+  height = 180,
+  render: ChartRenderer = renderHere,
+): Promise<{ trace: string; mode: string; svg: string }[]> {
   const values = curves.flatMap((c) =>
     chartPoints(c.result.points).map((p) => ({
       trace: c.trace,
@@ -318,8 +333,7 @@ export async function curveCharts(curves: CurveOf[], width = 300, height = 180):
   const bitmaps = [...new Set(values.map((v) => v.pageSizes))];
   // One panel per trace, mode and vendor; `mode` names the vendor when it is not VT-d.
   const panels = [...new Map(curves.map((c) => [`${c.trace}\0${modeLabel(c)}`, { trace: c.trace, mode: modeLabel(c) }])).values()];
-  const out: { trace: string; mode: string; svg: string }[] = [];
-  for (const panel of panels) {
+  const specs = panels.map((panel) => {
     const spec = {
       ...chartBase,
       data: { values: values.filter((v) => v.trace === panel.trace && v.mode === panel.mode) },
@@ -340,13 +354,14 @@ export async function curveCharts(curves: CurveOf[], width = 300, height = 180):
         detail: { field: 'ways', type: 'nominal' },
       },
     };
-    out.push({ ...panel, svg: await svgOf(spec as vl.TopLevelSpec) });
-  }
-  return out;
+    return spec as vl.TopLevelSpec;
+  });
+  const svgs = await render(specs);
+  return panels.map((panel, i) => ({ ...panel, svg: svgs[i] }));
 }
 
-export async function curvesHtml(curves: CurveOf[], title = 'iommu-replay curve'): Promise<string> {
-  const charts = await curveCharts(curves);
+export async function curvesHtml(curves: CurveOf[], title = 'iommu-replay curve', render: ChartRenderer = renderHere): Promise<string> {
+  const charts = await curveCharts(curves, undefined, undefined, render);
   const sections = [
     `<section id="curves"><h2>Hit rate against IOTLB entries</h2><div class="charts">${charts
       .map((c) => `<div class="chart"><h3>${esc(c.trace)}, ${esc(c.mode)}</h3><figure>${c.svg}</figure></div>`)

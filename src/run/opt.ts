@@ -51,9 +51,10 @@ class RecordingStack extends StackIotlb {
   keyCost: Float64Array;
 
   constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number, budget: MemoryBudget) {
-    super(group, pool, maxEntries, budget);
-    this.budget.charge(4 * this.cap + 4 * FIRST_LENGTH + KEY_BYTES * FIRST_LENGTH, RECORDED);
-    this.nodeKey = new Int32Array(this.cap);
+    // Unbounded: marks deeper than the largest size stay until a renumbering, as the stream has always recorded them (their invalidations too).
+    super(group, pool, maxEntries, budget, false);
+    this.budget.charge(4 * this.nodeCap + 4 * FIRST_LENGTH + KEY_BYTES * FIRST_LENGTH, RECORDED);
+    this.nodeKey = new Int32Array(this.nodeCap);
     this.stream = new Int32Array(FIRST_LENGTH);
     this.keyCost = new Float64Array(FIRST_LENGTH);
   }

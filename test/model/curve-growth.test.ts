@@ -47,13 +47,13 @@ describe('the stack profiler holds memory for the entries filled, not for the la
     }
   });
 
-  it('it grows as entries are filled, up to 2 x the largest size', () => {
+  it('it grows as entries are filled, up to a time axis of 4 x the largest size and room for one entry more', () => {
     const n = 4096;
     const s = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n);
     const start = s.bytes;
     for (let p = 0; p < 3 * n; p++) s.fill(0, p, 0, p, 0);
     expect(s.bytes).toBeGreaterThan(start);
-    expect(s.bytes).toBeLessThanOrEqual(StackIotlb.bytesAt(2 * n));
+    expect(s.bytes).toBeLessThanOrEqual(StackIotlb.bytesAt(4 * n, n + 1));
     // Every size still finds the n most recent pages and no other.
     const orders = Int8Array.of(0);
     expect(s.lookup(0, 3 * n - 1, orders)).toBeGreaterThanOrEqual(0);
@@ -84,12 +84,16 @@ describe('the stack profiler is charged its new arrays in full while it grows (t
     const fillPages = (s: StackIotlb) => {
       for (let p = 0; p < 2000; p++) s.fill(0, p, 0, p, 0);
     };
-    // Its first arrays are 1024 marks long; 2000 pages kept make them 2048.
-    const peak = StackIotlb.bytesAt(1024) + StackIotlb.bytesAt(2048);
+    // Its first arrays are 1024 marks and 1024 entries long. The renumbering
+    // at the 1025th fill keeps 1024 marks, more than a quarter of the axis:
+    // 4096 marks; the fill then needs room for a 1025th entry: 2048.
+    const first = StackIotlb.bytesAt(1024, 1024);
+    const longer = StackIotlb.bytesAt(4096, 1024);
+    const peak = Math.max(first + longer, longer + StackIotlb.bytesAt(4096, 2048));
     const room = new MemoryBudget(peak);
     const s = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n, room);
     fillPages(s);
-    expect(s.bytes).toBe(StackIotlb.bytesAt(2048));
+    expect(s.bytes).toBe(StackIotlb.bytesAt(4096, 2048));
     expect(room.used).toBe(s.bytes);
     const tight = new MemoryBudget(peak - 1);
     const t = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n, tight);
@@ -113,14 +117,27 @@ describe('a curve over more entries than the first arrays hold equals replay at 
 });
 
 describe('a fill says whether it made a new entry (opt.ts keys the recorded stream by it)', () => {
-  it('an entry held when fill starts but dropped by the renumbering that fill makes room with is a new entry', () => {
+  it('bounded (the curve): an entry within the largest size is refreshed, one deeper is new', () => {
+    const n = 4;
+    for (let m = 1; m < 300; m++) {
+      const s = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n);
+      s.fill(0, 0, 0, 0, 0);
+      for (let p = 1; p <= m; p++) s.fill(0, p, 0, p, 0);
+      // Page 0 is at depth m + 1: held by the largest size while m < n.
+      expect(s.findExact(0, 0, 0) >= 0).toBe(m < n);
+      s.fill(0, 0, 0, 0, 0);
+      expect(s.filledNew).toBe(m >= n);
+    }
+  });
+
+  it("unbounded (OPT's recorder): an entry held when fill starts but dropped by the renumbering that fill makes room with is a new entry", () => {
     const n = 4;
     // Page 0, then m other pages, then page 0 again: for some m the last fill
     // is the one that finds the time axis full and renumbers it, dropping page
     // 0 (far below the largest size) before filling it again.
     let heldThenNew = 0;
     for (let m = 1; m < 300; m++) {
-      const s = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n);
+      const s = new StackIotlb(new CurveGroup(1, n), NO_TABLES, n, null, false);
       s.fill(0, 0, 0, 0, 0);
       expect(s.filledNew).toBe(true);
       for (let p = 1; p <= m; p++) s.fill(0, p, 0, p, 0);
