@@ -73,8 +73,9 @@ function oldestWay(stamp: Float64Array, base: number, ways: number): number {
 /**
  * What the generated loop (model/specialize.ts) inlines for a policy. The
  * statements use the loop's locals: `pol` (the table's Replacement), `tStamp`
- * (pol.stamp), `tOrd4` (pol.order4), `clock` (pol.clock, kept in a local
- * through the run), `t` (the table), `i` (the entry hit or filled) and `way`.
+ * (pol.stamp), `tLru4` (pol.lru4: the touch table, then the sets' orders),
+ * `clock` (pol.clock, kept in a local through the run), `t` (the table), `i`
+ * (the entry hit or filled) and `way`.
  */
 export interface PolicySource {
   /** After a hit on entry `i`, way `way` of set `set` (both are expressions). */
