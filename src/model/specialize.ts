@@ -284,6 +284,12 @@ function probeSource(s: TableShape, narrow = false): string {
   // and refreshes the policy's state once after the probe, not in each way's block.
   const policy = policyVariant(s.policy, W).source;
   const onHit = (way: string) => (narrow ? 'hb = base; ho = ORDER;' : policy.hit(`page & ${MASK}`, way));
+  // The narrow run notes a ghost before the hit's test, on every match: the
+  // test after it was first reached when an invalidated entry first
+  // matched, late in a lazy trace, with no type feedback, and deoptimized
+  // the run (DMA-heavy --mode lazy: five times). A hit's own entry is no ghost.
+  const ghostFirst = narrow ? `\n              ghost = st === ${INVALIDATED} || ghost;` : '';
+  const ghostAfter = narrow ? '' : `\n              if (st === ${INVALIDATED}) ghost = true;`;
   // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
   const ways =
     W <= UNROLL_WAYS
@@ -293,18 +299,16 @@ function probeSource(s: TableShape, narrow = false): string {
           {
             const i = first + ${w};
             if (${f.base('i')} === base && ${f.tag('i')} === tag && ${f.order('i')} === ORDER) {
-              const st = ${f.state('i')};
-              if (st === ${VALID}) { k = i; ${onHit(String(w))} break probe; }
-              if (st === ${INVALIDATED}) ghost = true;
+              const st = ${f.state('i')};${ghostFirst}
+              if (st === ${VALID}) { k = i; ${onHit(String(w))} break probe; }${ghostAfter}
             }
           }`,
         ).join('')
       : `
           for (let i = first; i < first + ${W}; i++) {
             if (${f.base('i')} !== base || ${f.tag('i')} !== tag || ${f.order('i')} !== ORDER) continue;
-            const st = ${f.state('i')};
-            if (st === ${VALID}) { k = i; ${onHit('i - first')} break probe; }
-            if (st === ${INVALIDATED}) ghost = true;
+            const st = ${f.state('i')};${ghostFirst}
+            if (st === ${VALID}) { k = i; ${onHit('i - first')} break probe; }${ghostAfter}
           }`;
   const probes = s.orders
     .map(
