@@ -8,7 +8,9 @@
 // written once per such choice, with those facts as constants (the probe
 // unrolled over the orders, the LRU stamps and the walk inline), and compiled
 // with `new Function`. The source of a choice is compiled once per process
-// and shared by every Replay that makes the same choice.
+// and shared by every Replay that makes the same choice. The number of sets
+// is a constant in the narrow run only: the others read the table's set
+// mask (setMask), so that a sweep's IOTLB sizes share their source.
 //
 // With IOTLB lanes (caches/lanes.ts) the run also records, per IOTLB lookup,
 // the page and the leaf it translated to (or a fault); each lane then takes
