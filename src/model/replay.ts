@@ -232,16 +232,39 @@ export class Replay implements ReplayResult {
     }
     const baseHi = this.baseHi;
     const baseLo = this.baseLo;
-    const inv = this.inv;
-    const a = this.attachments;
-    const dma = this.dma;
-    const mapping = this.mapping;
     // Before the loop, not after: V8 compiles the loop on stack replacement
     // during the first batch, before code after the loop has run, and then
     // deoptimized at that code at the end of batch after batch.
     this.events += n - from;
     this.lastHi = ts[2 * n - 1];
     this.lastLo = ts[2 * n - 2];
+    this.rowLoop(from, n, ts, op, device, pasid, domain, baseHi, baseLo, rows, this.inv, this.attachments, this.dma, this.mapping);
+  }
+
+  /**
+   * consume's loop, a method of its own with no code before the loop (what it
+   * reads comes in its parameters): V8
+   * gives a function its type feedback from its first call's loop on, so
+   * the code before a loop in the first call has none, and the compiled
+   * consume deoptimized there at the second batch (`from >= n`: no feedback
+   * for compare) and was compiled again.
+   */
+  private rowLoop(
+    from: number,
+    n: number,
+    ts: Uint32Array,
+    op: Uint8Array,
+    device: Uint32Array,
+    pasid: Uint32Array,
+    domain: Uint32Array,
+    baseHi: number,
+    baseLo: number,
+    rows: Rows,
+    inv: Invalidator,
+    a: Attachments,
+    dma: DmaPath,
+    mapping: Mapping,
+  ): void {
     for (let i = from; i < n; i++) {
       const now = (ts[2 * i + 1] - baseHi) * TWO_POW_32 + (ts[2 * i] - baseLo);
       if (now >= inv.nextDeadline) inv.fireTimeouts(now);

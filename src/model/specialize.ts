@@ -8,7 +8,9 @@
 // written once per such choice, with those facts as constants (the probe
 // unrolled over the orders, the LRU stamps and the walk inline), and compiled
 // with `new Function`. The source of a choice is compiled once per process
-// and shared by every Replay that makes the same choice.
+// and shared by every Replay that makes the same choice. The number of sets
+// is a constant in the narrow run only: the others read the table's set
+// mask (setMask), so that a sweep's IOTLB sizes share their source.
 //
 // With IOTLB lanes (caches/lanes.ts) the run also records, per IOTLB lookup,
 // the page and the leaf it translated to (or a fault); each lane then takes
@@ -199,11 +201,22 @@ function tableLocals(s: TableShape, narrow = false): string {
   const arrays = narrow
     ? 'const tF = t.f64, tI = t.i32, tU = t.u8;'
     : `${isIndexed(s) ? 'let' : 'const'} tState = t.state, tTag = t.tag, tBase = t.base, tOrder = t.order, tPhys = t.phys, tOwner = t.owner, tUnmapped = t.unmappedAt;
-  const live = t.orderLive;`;
+  const live = t.orderLive;${isIndexed(s) ? '' : '\n  const tMask = t.setMask;'}`;
   return `
   ${arrays}
   const pol = t.policy, tStamp = pol.stamp, tLru4 = pol.lru4;
   let clock = pol.clock;`;
+}
+
+/**
+ * The set mask in the probe and fill: the narrow run's constant (its layout's
+ * offsets are constants of the table's size anyway), else the table's own
+ * `setMask` read once into a local, so that tables differing only in their
+ * number of sets (a sweep's IOTLB sizes) share one compiled function: a
+ * queue job's 6 functions become 4, its cold compile CPU 0.63-0.65 s 0.48-0.51 s.
+ */
+function setMask(s: TableShape, narrow: boolean): string {
+  return narrow ? String(s.sets - 1) : 'tMask';
 }
 
 /** How the generated code reads table `t`'s per-entry arrays and order counts, at an index (a source expression). */
@@ -266,13 +279,19 @@ function probeSource(s: TableShape, narrow = false): string {
       const k = t.lookup(tag, a, x.orders);
       const ghost = t.missWasInvalidated;`;
   const W = s.ways;
-  const MASK = s.sets - 1;
+  const MASK = setMask(s, narrow);
   const f = tableFields(s, narrow);
   // The policy's own statements (caches/replacement.ts POLICY_RULES).
   // The narrow run keeps the hit's base and order (an int32 and a constant)
   // and refreshes the policy's state once after the probe, not in each way's block.
   const policy = policyVariant(s.policy, W).source;
   const onHit = (way: string) => (narrow ? 'hb = base; ho = ORDER;' : policy.hit(`page & ${MASK}`, way));
+  // The narrow run notes a ghost before the hit's test, on every match: the
+  // test after it was first reached when an invalidated entry first
+  // matched, late in a lazy trace, with no type feedback, and deoptimized
+  // the run (DMA-heavy --mode lazy: five times). A hit's own entry is no ghost.
+  const ghostFirst = narrow ? `\n              ghost = st === ${INVALIDATED} || ghost;` : '';
+  const ghostAfter = narrow ? '' : `\n              if (st === ${INVALIDATED}) ghost = true;`;
   // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
   const ways =
     W <= UNROLL_WAYS
@@ -282,18 +301,16 @@ function probeSource(s: TableShape, narrow = false): string {
           {
             const i = first + ${w};
             if (${f.base('i')} === base && ${f.tag('i')} === tag && ${f.order('i')} === ORDER) {
-              const st = ${f.state('i')};
-              if (st === ${VALID}) { k = i; ${onHit(String(w))} break probe; }
-              if (st === ${INVALIDATED}) ghost = true;
+              const st = ${f.state('i')};${ghostFirst}
+              if (st === ${VALID}) { k = i; ${onHit(String(w))} break probe; }${ghostAfter}
             }
           }`,
         ).join('')
       : `
           for (let i = first; i < first + ${W}; i++) {
             if (${f.base('i')} !== base || ${f.tag('i')} !== tag || ${f.order('i')} !== ORDER) continue;
-            const st = ${f.state('i')};
-            if (st === ${VALID}) { k = i; ${onHit('i - first')} break probe; }
-            if (st === ${INVALIDATED}) ghost = true;
+            const st = ${f.state('i')};${ghostFirst}
+            if (st === ${VALID}) { k = i; ${onHit('i - first')} break probe; }${ghostAfter}
           }`;
   const probes = s.orders
     .map(
@@ -327,7 +344,7 @@ function fillSource(s: TableShape, narrow = false): string {
           tState = t.state; tTag = t.tag; tBase = t.base; tOrder = t.order; tPhys = t.phys; tOwner = t.owner; tUnmapped = t.unmappedAt;
       }`;
   const W = s.ways;
-  const MASK = s.sets - 1;
+  const MASK = setMask(s, narrow);
   const f = tableFields(s, narrow);
   const policy = policyVariant(s.policy, W).source;
   // A first entry of an order is noted in the table's seenOrders (SetAssocTable.noteOrder);
