@@ -18,8 +18,10 @@
 // axis finds it), its entry with it. So a lookup that misses everywhere costs
 // a probe of the index and no depth query (the curve's traces miss at most
 // sizes), and the index holds at most N entries. Unbounded (OPT's recorder,
-// run/opt.ts), marks deeper than N stay until the time axis is renumbered, as
-// OPT's recorded stream has always seen them (their invalidations are in it).
+// run/opt.ts), marks deeper than N stay until the time axis is renumbered;
+// the entries a renumbering drops are handed to the recorder (onDrop), which
+// still records their invalidations: an entry LRU dropped may be one OPT
+// holds.
 //
 // Invalidation (trap 1 of the curve): an invalidated entry frees a slot at
 // every size that held it. Removing it from the stack would pull up, at a
@@ -431,6 +433,7 @@ export class StackIotlb implements Iotlb {
         sa[k] = at[t];
         k++;
       } else if (kd === ITEM) {
+        this.onDrop(at[t]);
         this.releaseNode(at[t]);
         dropped++;
       }
@@ -738,6 +741,14 @@ export class StackIotlb implements Iotlb {
 
   /** Called as an entry is invalidated (the OPT recorder's hook). */
   protected onRemove(_node: number): void {}
+
+  /**
+   * Called as a renumbering drops an entry deeper than the largest size
+   * (unbounded only; bounded, the oldest mark leaves before it is that
+   * deep). It is not invalidated: OPT may still hold it, and the recorder
+   * follows its invalidations from here (run/opt.ts).
+   */
+  protected onDrop(_node: number): void {}
 
   /** An invalidated entry: its mark stays as a hole (see the top of this file). */
   private remove(node: number, nowNs: number): void {

@@ -6,7 +6,9 @@
 // that translated, the entry it used (its key: tag, page base and order) and,
 // per invalidation, the entry it removed. A backward pass gives each
 // reference the time of its key's next reference, or never when the key is
-// invalidated first (an entry whose page is unmapped or flushed before its
+// invalidated first (every invalidation of a key filled and not invalidated
+// since is recorded, also when the profiler's renumbering has dropped the
+// entry: OPT may hold what LRU evicted) (an entry whose page is unmapped or flushed before its
 // next use is never used again: at a miss OPT evicts it first, which is what
 // the freed slot gives). A forward pass runs Mattson's OPT stack algorithm
 // (Mattson et al. 1970, §4): at each position the entry with the sooner next
@@ -18,7 +20,9 @@
 // (OPT knows no staleness); hits, walks and walk accesses are OPT's.
 import type { ReplayConfig } from '../config/config.js';
 import { CurveGroup, StackIotlb, type LeafLookup } from '../caches/stack.js';
-import { buildSummary, translationCostNs } from '../stats/summary.js';
+import { rangeProbes } from '../caches/iotlb.js';
+import { POW2, alignDown, pageNumber } from '../caches/indexing.js';
+import { buildSummary, translationCostNs, type Summary } from '../stats/summary.js';
 import { grow } from '../typed.js';
 import type { CurveCounters, CurveResult, Feed } from './curve.js';
 import { checkCurveConfig, pageSizesUsed, withIotlb } from './curve.js';
@@ -28,11 +32,12 @@ import type { MemoryBudget } from '../config/limits.js';
 /** What --max-table-memory's line names when OPT's recording passes it. */
 const RECORDED = "--opt's recorded lookups";
 /**
- * Bytes a key takes: its keyCost slot (8) and its keyIds entry, a string
- * such as "0:1073741824:0" and the Map's slot for it. Measured on Node 20:
- * about 124 bytes a key over 2^20 keys.
+ * Bytes a key takes: its keyCost slot (8), its tag, base and order (13), its
+ * place in the dropped keys and that list's slot (8), and its keyIds entry,
+ * a string such as "0:1073741824:0" and the Map's slot for it. Measured on
+ * Node 20: about 124 bytes a key over 2^20 keys.
  */
-const KEY_BYTES = 8 + 128;
+const KEY_BYTES = 8 + 13 + 8 + 128;
 const FIRST_LENGTH = 1024;
 
 /**
@@ -41,7 +46,7 @@ const FIRST_LENGTH = 1024;
  * (--max-table-memory): by chunk as it doubles, never per lookup, the new
  * arrays in full while the old ones are copied (MemoryBudget.regrow).
  */
-class RecordingStack extends StackIotlb {
+export class RecordingStack extends StackIotlb {
   /** key id >= 0: a reference; -1 - key id: an invalidation. */
   stream: Int32Array;
   length = 0;
@@ -49,6 +54,23 @@ class RecordingStack extends StackIotlb {
   private readonly keyIds = new Map<string, number>();
   /** Per key id: the walk memory accesses of a miss on it. */
   keyCost: Float64Array;
+  /** Per key id: its tag, base (page number) and order: an invalidation finds dropped keys by them. */
+  private keyTag: Int32Array;
+  private keyBase: Float64Array;
+  private keyOrder: Uint8Array;
+  /**
+   * The keys whose entry a renumbering dropped (deeper than the largest
+   * size) and that no invalidation or fill has taken since: OPT may still
+   * hold them, so their invalidations are recorded from here (the profiler
+   * no longer holds them). At most one a key.
+   */
+  private dropped: Int32Array;
+  private droppedCount = 0;
+  /** Per key id: its place in `dropped`, or -1. */
+  private droppedAt: Int32Array;
+  /** Dropped keys per order, and the orders keys were made of (an invalidation probes those). */
+  private readonly droppedPerOrder = new Int32Array(64);
+  private readonly keyOrders: number[] = [];
 
   constructor(group: CurveGroup, pool: LeafLookup, maxEntries: number, budget: MemoryBudget) {
     // Unbounded: marks deeper than the largest size stay until a renumbering, as the stream has always recorded them (their invalidations too).
@@ -57,6 +79,21 @@ class RecordingStack extends StackIotlb {
     this.nodeKey = new Int32Array(this.nodeCap);
     this.stream = new Int32Array(FIRST_LENGTH);
     this.keyCost = new Float64Array(FIRST_LENGTH);
+    this.keyTag = new Int32Array(FIRST_LENGTH);
+    this.keyBase = new Float64Array(FIRST_LENGTH);
+    this.keyOrder = new Uint8Array(FIRST_LENGTH);
+    this.dropped = new Int32Array(FIRST_LENGTH);
+    this.droppedAt = new Int32Array(FIRST_LENGTH);
+  }
+
+  /** Room for `keys` keys in every per-key array (charged by the caller). */
+  private growKeys(keys: number): void {
+    this.keyCost = grow(this.keyCost, keys);
+    this.keyTag = grow(this.keyTag, keys);
+    this.keyBase = grow(this.keyBase, keys);
+    this.keyOrder = grow(this.keyOrder, keys);
+    this.dropped = grow(this.dropped, keys);
+    this.droppedAt = grow(this.droppedAt, keys);
   }
 
   protected override onGrow(cap: number): void {
@@ -90,9 +127,16 @@ class RecordingStack extends StackIotlb {
         this.keyIds.set(key, id);
         if (id >= this.keyCost.length) {
           const keys = id * 2;
-          this.keyCost = this.budget.regrow(KEY_BYTES * keys, KEY_BYTES * id, RECORDED, () => grow(this.keyCost, keys));
+          this.budget.regrow(KEY_BYTES * keys, KEY_BYTES * id, RECORDED, () => this.growKeys(keys));
         }
         this.keyCost[id] = this.pool.walkAccesses(order);
+        this.keyTag[id] = tag;
+        this.keyBase[id] = base;
+        this.keyOrder[id] = order;
+        this.droppedAt[id] = -1;
+        if (!this.keyOrders.includes(order)) this.keyOrders.push(order);
+      } else if (this.droppedAt[id] >= 0) {
+        this.undrop(id); // held by the profiler again: its invalidations come through onRemove
       }
       this.nodeKey[k] = id;
     }
@@ -102,6 +146,79 @@ class RecordingStack extends StackIotlb {
 
   protected override onRemove(node: number): void {
     this.record(-1 - this.nodeKey[node]);
+  }
+
+  protected override onDrop(node: number): void {
+    const id = this.nodeKey[node];
+    this.droppedAt[id] = this.droppedCount;
+    this.dropped[this.droppedCount++] = id;
+    this.droppedPerOrder[this.keyOrder[id]]++;
+  }
+
+  /** Takes dropped key `id` off the list (the last one takes its place). */
+  private undrop(id: number): void {
+    const i = this.droppedAt[id];
+    const last = this.dropped[--this.droppedCount];
+    this.dropped[i] = last;
+    this.droppedAt[last] = i;
+    this.droppedAt[id] = -1;
+    this.droppedPerOrder[this.keyOrder[id]]--;
+  }
+
+  /** An invalidation removed dropped key `id`: recorded as the profiler's removals are. */
+  private invalidateDropped(id: number): void {
+    this.undrop(id);
+    this.record(-1 - id);
+  }
+
+  /** The dropped key (tag, base, order), if it is one, invalidated. */
+  private invalidateDroppedKey(tag: number, base: number, order: number): void {
+    const id = this.keyIds.get(`${tag}:${base}:${order}`);
+    if (id !== undefined && this.droppedAt[id] >= 0) this.invalidateDropped(id);
+  }
+
+  // The invalidations also reach the dropped keys they cover (the count
+  // returned is the profiler's: the largest LRU size's removals).
+
+  override removePage(tag: number, pfn: number, nowNs: number): number {
+    const removed = super.removePage(tag, pfn, nowNs);
+    if (this.droppedCount > 0) {
+      for (const o of this.keyOrders) if (this.droppedPerOrder[o] > 0) this.invalidateDroppedKey(tag, alignDown(pfn, o), o);
+    }
+    return removed;
+  }
+
+  override removeRange(tag: number, start: number, end: number, nowNs: number): number {
+    const removed = super.removeRange(tag, start, end, nowNs);
+    if (this.droppedCount === 0) return removed;
+    // Few pages: probe for each; many: scan the dropped keys (as the profiler's removeRange).
+    if (rangeProbes(this.keyOrders, this.droppedPerOrder, start, end) <= Math.max(64, this.droppedCount >> 2)) {
+      for (const o of this.keyOrders) {
+        if (this.droppedPerOrder[o] === 0) continue;
+        const last = pageNumber(end - 1, o);
+        for (let page = pageNumber(start, o); page <= last; page++) this.invalidateDroppedKey(tag, page * POW2[o], o);
+      }
+    } else {
+      // Backwards: the last key takes a removed one's place, and has been seen.
+      for (let i = this.droppedCount - 1; i >= 0; i--) {
+        const id = this.dropped[i];
+        if (this.keyTag[id] !== tag) continue;
+        const b = this.keyBase[id];
+        if (b < end && b + POW2[this.keyOrder[id]] > start) this.invalidateDropped(id);
+      }
+    }
+    return removed;
+  }
+
+  override removeTags(tag: number, groups: Int32Array | null, nowNs: number): number {
+    const removed = super.removeTags(tag, groups, nowNs);
+    const group = groups === null ? -1 : groups[tag];
+    for (let i = this.droppedCount - 1; i >= 0; i--) {
+      const id = this.dropped[i];
+      if (groups === null ? this.keyTag[id] !== tag : groups[this.keyTag[id]] !== group) continue;
+      this.invalidateDropped(id);
+    }
+    return removed;
   }
 
   get keys(): number {
@@ -202,8 +319,16 @@ export function optProfile(
   return { refs, cost, hitsAt, costAt };
 }
 
-/** OPT at every size 1..maxEntries over the largest LRU size's reference stream. */
-export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: number, limits: ReplayLimits = {}): Promise<CurveResult> {
+/**
+ * The replay of the largest LRU size, recording each IOMMU instance's
+ * reference stream (a recorder each, in the order the instances were made).
+ */
+export async function recordReferences(
+  feed: Feed,
+  config: ReplayConfig,
+  maxEntries: number,
+  limits: ReplayLimits = {},
+): Promise<{ cfg: ReplayConfig; summary: Summary; recorders: RecordingStack[] }> {
   checkCurveConfig(config);
   const cfg = withIotlb(config, 1, maxEntries, 'lru');
   const recorders: RecordingStack[] = [];
@@ -219,7 +344,12 @@ export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: num
     });
     return [replay];
   });
-  const summary = buildSummary(replays[0], labels);
+  return { cfg, summary: buildSummary(replays[0], labels), recorders };
+}
+
+/** OPT at every size 1..maxEntries over the largest LRU size's reference stream. */
+export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: number, limits: ReplayLimits = {}): Promise<CurveResult> {
+  const { cfg, summary, recorders } = await recordReferences(feed, config, maxEntries, limits);
   const t = summary.totals;
   // Instances have tables of their own: one profile each, summed by size.
   const hits = new Float64Array(maxEntries + 2);
