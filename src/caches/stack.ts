@@ -269,7 +269,7 @@ export class StackIotlb implements Iotlb {
     // leave more dropped entries in the index and in the scans of
     // invalidations). Bounded, nothing is dropped there: a longer axis only
     // renumbers less often.
-    this.maxCap = Math.max(64, (bounded ? BOUNDED_AXIS_PER_ENTRY : 2) * maxEntries);
+    this.maxCap = Math.max(64, this.keptShare * maxEntries);
     this.maxNodes = bounded ? maxEntries + 1 : this.maxCap;
     const cap = Math.min(this.maxCap, INITIAL_CAP);
     this.resize(cap, Math.min(this.maxNodes, cap));
@@ -464,7 +464,7 @@ export class StackIotlb implements Iotlb {
     this.tail = 0;
   }
 
-  /** The axis grows when a renumbering keeps more than 1 / keptShare of it. */
+  /** The longest time axis in marks per entry of the largest size; it grows when a renumbering keeps more than 1 / keptShare of it. */
   private get keptShare(): number {
     return this.bounded ? BOUNDED_AXIS_PER_ENTRY : 2;
   }

@@ -68,7 +68,7 @@ export class SetAssocTable implements Iotlb {
   readonly orderSeen: Uint8Array;
   /**
    * The arrays above as the narrow DMA run (model/specialize.ts) reads them:
-   * three views of the one buffer they share, laid out by TABLE_LAYOUT.
+   * three views of the one buffer they share, laid out by tableLayout.
    * Compiled code checks each typed array it reads anew in every iteration of
    * a loop (its map, length and data pointer: four loads and two branches),
    * so that run reads three arrays where it would read nine. An IndexedTable
@@ -100,20 +100,21 @@ export class SetAssocTable implements Iotlb {
     this.ways = ways;
     this.setMask = sets - 1;
     const n = held;
-    // TABLE_LAYOUT: float64 base, phys, unmappedAt; int32 tag, owner, orderLive; bytes state, order, orderSeen.
+    // tableLayout: float64 base, phys, unmappedAt; int32 tag, owner, orderLive; bytes state, order, orderSeen.
+    const at = tableLayout(n);
     const buffer = new ArrayBuffer(24 * n + 4 * (2 * n + ORDERS) + (2 * n + ORDERS));
     this.f64 = new Float64Array(buffer, 0, 3 * n);
     this.i32 = new Int32Array(buffer, 24 * n, 2 * n + ORDERS);
     this.u8 = new Uint8Array(buffer, 24 * n + 4 * (2 * n + ORDERS), 2 * n + ORDERS);
-    this.base = this.f64.subarray(0, n);
-    this.phys = this.f64.subarray(n, 2 * n);
-    this.unmappedAt = this.f64.subarray(2 * n, 3 * n);
-    this.tag = this.i32.subarray(0, n);
-    this.owner = this.i32.subarray(n, 2 * n);
-    this.orderLive = this.i32.subarray(2 * n);
-    this.state = this.u8.subarray(0, n);
-    this.order = this.u8.subarray(n, 2 * n);
-    this.orderSeen = this.u8.subarray(2 * n);
+    this.base = this.f64.subarray(at.base, at.base + n);
+    this.phys = this.f64.subarray(at.phys, at.phys + n);
+    this.unmappedAt = this.f64.subarray(at.unmappedAt, at.unmappedAt + n);
+    this.tag = this.i32.subarray(at.tag, at.tag + n);
+    this.owner = this.i32.subarray(at.owner, at.owner + n);
+    this.orderLive = this.i32.subarray(at.orderLive, at.orderLive + ORDERS);
+    this.state = this.u8.subarray(at.state, at.state + n);
+    this.order = this.u8.subarray(at.order, at.order + n);
+    this.orderSeen = this.u8.subarray(at.orderSeen, at.orderSeen + ORDERS);
     this.policy = policy;
     this.takeWindow();
   }

@@ -19,16 +19,16 @@ export interface ProblemCounts {
 /** At most this many lines; the rest are counted in one more. */
 export const MAX_WARNING_LINES = 5;
 
-// fmtInt writes what toLocaleString('en-US') writes; the first toLocaleString
-// of a process starts ICU's number formatting (42 ms of a replay that warns).
-const n = fmtInt;
+// Counts go through fmtInt, which writes what toLocaleString('en-US') writes:
+// the first toLocaleString of a process starts ICU's number formatting (42 ms
+// of a replay that warns).
 
 /** "6,567 of 6,567 DMA accesses faulted, 3,251 of 3,251 maps failed"; undefined when nothing went wrong. */
 export function problemText(c: ProblemCounts): string | undefined {
   const parts: string[] = [];
-  if (c.faults > 0) parts.push(`${n(c.faults)} of ${n(c.dmaEvents)} DMA accesses faulted`);
-  if ((c.mapErrors ?? 0) > 0) parts.push(`${n(c.mapErrors!)} of ${n(c.maps ?? 0)} maps failed`);
-  if ((c.unmapErrors ?? 0) > 0) parts.push(`${n(c.unmapErrors!)} of ${n(c.unmaps ?? 0)} unmaps failed`);
+  if (c.faults > 0) parts.push(`${fmtInt(c.faults)} of ${fmtInt(c.dmaEvents)} DMA accesses faulted`);
+  if ((c.mapErrors ?? 0) > 0) parts.push(`${fmtInt(c.mapErrors!)} of ${fmtInt(c.maps ?? 0)} maps failed`);
+  if ((c.unmapErrors ?? 0) > 0) parts.push(`${fmtInt(c.unmapErrors!)} of ${fmtInt(c.unmaps ?? 0)} unmaps failed`);
   return parts.length ? parts.join(', ') : undefined;
 }
 
@@ -61,7 +61,7 @@ export function warningLines(items: { what: string; counts: ProblemCounts }[], w
   if (bad.length <= MAX_WARNING_LINES) return bad;
   return [
     ...bad.slice(0, MAX_WARNING_LINES - 1),
-    `warning: ${n(bad.length - MAX_WARNING_LINES + 1)} more trace x point(s) with DMA faults or failed maps (${where})`,
+    `warning: ${fmtInt(bad.length - MAX_WARNING_LINES + 1)} more trace x point(s) with DMA faults or failed maps (${where})`,
   ];
 }
 

@@ -210,6 +210,11 @@ export class Attachments implements InvalidationTarget {
     return pasid === 0 ? this.ridAtt[dev] : (this.pasidAtt[dev]?.get(pasid) ?? -1);
   }
 
+  /** The attachment a DMA of (dev, pasid) goes through, or -1 (its requester ID's, or its PASID's through dmaPasidAttachment). */
+  dmaAttachment(dev: number, pasid: number): number {
+    return pasid === 0 ? this.ridAtt[dev] : this.dmaPasidAttachment(dev, pasid);
+  }
+
   /** attachmentSlot for a DMA with a PASID, through a one-entry cache. */
   dmaPasidAttachment(dev: number, pasid: number): number {
     if (dev === this.lastPasidDev && pasid === this.lastPasid) return this.lastPasidAtt;

@@ -207,7 +207,7 @@ export class DmaPath {
     x.rid = -1; // no set-up kept unless made below
     if (this.runs === null) return false;
     const dev = a.deviceSlot(rid);
-    const att = pasid === 0 ? a.ridAtt[dev] : a.dmaPasidAttachment(dev, pasid);
+    const att = a.dmaAttachment(dev, pasid);
     const dom = att < 0 ? NO_DOMAIN : a.attDomain[att];
     const type = dom < 0 ? -1 : a.domainType[dom];
     if (dom < 0 || type === T_IDENTITY || type === T_NESTED) return false;
@@ -242,7 +242,7 @@ export class DmaPath {
     const dev = a.deviceSlot(r.device[start]);
     const cd = this.counters.device;
     const b = dev * DEVICE_FIELDS;
-    const att = pasid === 0 ? a.ridAtt[dev] : a.dmaPasidAttachment(dev, pasid);
+    const att = a.dmaAttachment(dev, pasid);
     const dom = att < 0 ? NO_DOMAIN : a.attDomain[att];
     const type = dom < 0 ? -1 : a.domainType[dom];
     const end = this.runEnd(start, n, op, ts, baseHi, baseLo);

@@ -11,7 +11,7 @@ import { pfnOf } from '../trace/batch.js';
 import { T_NESTED, T_PAGING, T_SVA } from '../trace/domain-codes.js';
 import type { Attachments } from './attachments.js';
 import type { LeafSink, PageTablePool } from './pagetable.js';
-import { isOne4kPage, pgsize, pgsizeOut, splitRange } from './pgsize.js';
+import { isOne4kChunk, isOne4kPage, pgsize, pgsizeOut, splitRange } from './pgsize.js';
 import type { Rows } from './rows.js';
 import type { MemoryBudget } from '../config/limits.js';
 import { mapTablePages, tableMemoryError } from './tablememory.js';
@@ -28,15 +28,9 @@ const PARTIAL_CODES: Record<PartialUnmap, number> = { 'whole-leaf': PARTIAL_WHOL
  */
 const FEW_PAGES_MAX = 16;
 
-/**
- * Whether `size` pages (size >= 1) are, for `iommu_pgsize()` over `orders`,
- * one chunk of `size` 4K pages: 4K is allowed and the next larger allowed
- * size is more than `size` pages (then no other size fits, and the count
- * rule cannot stop the chunk early: pgsize.ts). At most FEW_PAGES_MAX pages.
- */
+/** Whether `size` pages take the few-pages paths: at most FEW_PAGES_MAX, one chunk of 4K pages for `iommu_pgsize()` (pgsize.ts isOne4kChunk). */
 function isFew4kPages(orders: Int8Array, size: number): boolean {
-  const n = orders.length;
-  return size <= FEW_PAGES_MAX && orders[n - 1] === 0 && (n === 1 || size < POW2[orders[n - 2]]);
+  return size <= FEW_PAGES_MAX && isOne4kChunk(orders, size);
 }
 
 export class Mapping implements LeafSink {

@@ -88,19 +88,20 @@ export class PageTablePool {
   foundIndex = 0;
   /**
    * The specialized walk's memo of level-1 tables (model/specialize.ts
-   * narrowRunSource), in `ptr` where table 0's entries would be (table id 0
+   * walkSource) lives in `ptr` where table 0's entries would be (table id 0
    * is never a table; every format's table page holds at least the memo's
    * 512 int32s): the walk then reads one array fewer, which V8's compiled
-   * loop would check again in every iteration. WALK_MEMO_SLOTS slots of WALK_MEMO_STRIDE int32s, slot
-   * `prefix & (WALK_MEMO_SLOTS - 1)` holding the prefix (the pfn above the
-   * level-1 table's span), the root the walk started at, and the level-1
-   * table it reached: the walk takes that table instead of reading the levels
-   * above it. A path of tables changes only when a table is freed (an entry
-   * above level 1 holds a table until freeSubtree frees it; allocations add
-   * paths and change none), so a memo is good while `freedTables` is
-   * `walkMemoFreed` (resetWalkMemo). Roots are never freed.
+   * loop would check again in every iteration. WALK_MEMO_SLOTS slots of
+   * WALK_MEMO_STRIDE int32s, slot `prefix & (WALK_MEMO_SLOTS - 1)` holding
+   * the prefix (the pfn above the level-1 table's span), the root the walk
+   * started at, and the level-1 table it reached: the walk takes that table
+   * instead of reading the levels above it. A path of tables changes only
+   * when a table is freed (an entry above level 1 holds a table until
+   * freeSubtree frees it; allocations add paths and change none), so the
+   * memo is good while `walkMemoFreed` is `freedTables` (resetWalkMemo).
+   * Roots are never freed. `freedTables`: table pages freed so far;
+   * `walkMemoFreed`: its value when the memo was last emptied.
    */
-  /** Table pages freed so far, and when the memo was last emptied. */
   freedTables = 0;
   walkMemoFreed = 0;
 

@@ -77,6 +77,17 @@ export function isOne4kPage(ordersDesc: Int8Array, size: number): boolean {
 }
 
 /**
+ * Whether `size` pages (size >= 1) are, for `pgsize`, one chunk of `size` 4K
+ * pages: 4K is allowed and the next larger allowed size is more than `size`
+ * pages (then no other size fits, and the count rule cannot stop the chunk
+ * early). isOne4kPage is its one-page case.
+ */
+export function isOne4kChunk(ordersDesc: Int8Array, size: number): boolean {
+  const n = ordersDesc.length;
+  return ordersDesc[n - 1] === 0 && (n === 1 || size < POW2[ordersDesc[n - 2]]);
+}
+
+/**
  * Splits [iova, iova+size) -> paddr into leaves as the map loop of
  * `iommu_map()` does with `iommu_pgsize()`, installing them in `pool` under
  * `root` when root > 0 and counting them per order into

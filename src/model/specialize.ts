@@ -454,9 +454,8 @@ function runEnds(r: string): string {
 /** The run goes on while the next row is a DMA of the same requester ID and PASID before the deadline (as DmaPath.runEnd). */
 const RUN_END = `
     if (++row >= n) break;
-    const o = ops[row];
-    if ((o !== ${Op.DmaRead} && o !== ${Op.DmaWrite}) || devices[row] !== rid || pasids[row] !== pasid) break;
-    if (timed && (ts[2 * row + 1] - baseHi) * 4294967296 + (ts[2 * row] - baseLo) >= deadline) break;`;
+    let o = 0;
+    if (${runEnds('row')}) break;`;
 
 /** The DMA run's source for `shape` (exported for the test that reads it). */
 export function pagingRunSource(s: PagingRunShape): string {

@@ -6,11 +6,10 @@
 // numbers are ready. The SVGs are those svgOf draws in the main thread: the
 // same libraries and specs, and a chart drawn before (the warm-up) changes
 // no later one (test/report/chart-thread.test.ts).
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type * as vl from 'vega-lite';
 import type { CurveCounters } from '../run/curve.js';
+import { builtModule } from '../built.js';
 import { curveCharts, renderHere, type ChartRenderer, type CurveOf } from './curve.js';
 
 /** What the thread is started with, to tell it from other threads that load this module. */
@@ -54,12 +53,6 @@ function warmUpCurve(n: number): CurveOf {
   };
 }
 
-/** The built module (threads run the build, also under the test runner, where this module is TypeScript). */
-function builtModule(): string {
-  const here = fileURLToPath(import.meta.url);
-  return here.endsWith('.ts') ? path.resolve('dist/src/report/chart-thread.js') : here;
-}
-
 /** The main thread's side: start() at the run's start, render() when the numbers are ready, close() always. */
 export class ChartThread {
   private readonly worker: Worker;
@@ -68,7 +61,7 @@ export class ChartThread {
   private pending: { resolve: (svgs: string[]) => void; reject: (err: Error) => void } | null = null;
 
   private constructor(warmUpSizes: number) {
-    this.worker = new Worker(builtModule(), { workerData: { role: ROLE, warmUpSizes } });
+    this.worker = new Worker(builtModule(import.meta.url, 'chart-thread.js'), { workerData: { role: ROLE, warmUpSizes } });
     // The thread keeps the process alive only while it draws (render): a run that fails ends without waiting for it.
     this.worker.unref();
     this.worker.on('message', (a: Answer) => {

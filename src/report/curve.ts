@@ -293,12 +293,6 @@ export function chartPoints(points: CurveCounters[]): CurveCounters[] {
   return out;
 }
 
-/**
- * Hit rate against entries, log2 axis, one line per bitmap, OPT dashed: one
- * chart (an SVG of its own) per trace and mode, with the same axes, colours
- * and dashes in every one. Separate charts wrap on the page as it narrows,
- * where one faceted SVG would have to shrink as a whole (or scroll).
- */
 /** Draws chart specs, in order: here (svgOf, one after another) or on the chart thread (chart-thread.ts). */
 export type ChartRenderer = (specs: vl.TopLevelSpec[]) => Promise<string[]>;
 
@@ -309,6 +303,12 @@ export const renderHere: ChartRenderer = async (specs) => {
   return svgs;
 };
 
+/**
+ * Hit rate against entries, log2 axis, one line per bitmap, OPT dashed: one
+ * chart (an SVG of its own) per trace and mode, with the same axes, colours
+ * and dashes in every one. Separate charts wrap on the page as it narrows,
+ * where one faceted SVG would have to shrink as a whole (or scroll).
+ */
 export async function curveCharts(
   curves: CurveOf[],
   width = 300,

@@ -6,11 +6,11 @@
 // that translated, the entry it used (its key: tag, page base and order) and,
 // per invalidation, the entry it removed. A backward pass gives each
 // reference the time of its key's next reference, or never when the key is
-// invalidated first (every invalidation of a key filled and not invalidated
-// since is recorded, also when the profiler's renumbering has dropped the
-// entry: OPT may hold what LRU evicted) (an entry whose page is unmapped or flushed before its
+// invalidated first (an entry whose page is unmapped or flushed before its
 // next use is never used again: at a miss OPT evicts it first, which is what
-// the freed slot gives). A forward pass runs Mattson's OPT stack algorithm
+// the freed slot gives). Every invalidation of a key filled and not
+// invalidated since is recorded, also when the profiler's renumbering has
+// dropped the entry: OPT may hold what LRU evicted. A forward pass runs Mattson's OPT stack algorithm
 // (Mattson et al. 1970, §4): at each position the entry with the sooner next
 // use stays and the other moves down, so the top S entries are OPT's table
 // of S entries and one pass gives every size. Time O(references x depth):
@@ -39,6 +39,9 @@ const RECORDED = "--opt's recorded lookups";
  */
 const KEY_BYTES = 8 + 13 + 8 + 128;
 const FIRST_LENGTH = 1024;
+
+/** A key's name in keyIds: its tag, page base and order. */
+const keyOf = (tag: number, base: number, order: number): string => `${tag}:${base}:${order}`;
 
 /**
  * A stack profiler of one size that records the reference stream. What it
@@ -120,7 +123,7 @@ export class RecordingStack extends StackIotlb {
     // drop entries deeper than the largest size (StackIotlb.compact).
     const k = super.fill(tag, base, order, phys, owner);
     if (this.filledNew) {
-      const key = `${tag}:${base}:${order}`;
+      const key = keyOf(tag, base, order);
       let id = this.keyIds.get(key);
       if (id === undefined) {
         id = this.keyIds.size;
@@ -173,7 +176,7 @@ export class RecordingStack extends StackIotlb {
 
   /** The dropped key (tag, base, order), if it is one, invalidated. */
   private invalidateDroppedKey(tag: number, base: number, order: number): void {
-    const id = this.keyIds.get(`${tag}:${base}:${order}`);
+    const id = this.keyIds.get(keyOf(tag, base, order));
     if (id !== undefined && this.droppedAt[id] >= 0) this.invalidateDropped(id);
   }
 

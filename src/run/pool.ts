@@ -1,8 +1,7 @@
 // Worker threads for the executors (sweep, curve) and the queue worker's job threads:
 // where a thread's module is, and one way to run tasks on a pool.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
+import { builtModule } from '../built.js';
 import { InputError } from '../errors.js';
 import type { WorkerInputError } from './sweep-worker.js';
 
@@ -11,8 +10,7 @@ import type { WorkerInputError } from './sweep-worker.js';
  * also under the test runner, where this module itself is TypeScript.
  */
 export function runModule(name: string): string {
-  const here = fileURLToPath(import.meta.url);
-  return here.endsWith('.ts') ? path.resolve('dist/src/run', name) : path.join(path.dirname(here), name);
+  return builtModule(import.meta.url, name);
 }
 
 /** A thread's answer, or its input error as the one line it carries (error classes do not survive cloning). */
