@@ -320,12 +320,40 @@ function probeSource(s: TableShape, narrow = false): string {
   // the run (DMA-heavy --mode lazy: five times). A hit's own entry is no ghost.
   const ghostFirst = narrow ? `\n              ghost = st === ${INVALIDATED} || ghost;` : '';
   const ghostAfter = narrow ? '' : `\n              if (st === ${INVALIDATED}) ghost = true;`;
+  // The narrow run (up to UNROLL_WAYS ways) compares every way's base, the
+  // matches a bit each, and takes the rest of the test in one block for all
+  // the ways (the matches lowest way first, as the blocks below do): a way's own
+  // block was reached only when its base first matched, and the compiled run
+  // deoptimized there (DMA-heavy trace: the 4K probe's fourth way, mid-trace,
+  // and V8 compiled the run a second time).
+  // The lowest match's way is the number of ways below it, counted with
+  // operations run at every match (a chain of tests had late ones too).
+  const lowestWay =
+    W <= 2
+      ? `
+            const i = first + ${W === 1 ? '0' : '((mw & -mw) - 1)'};`
+      : `
+            let v = (mw & -mw) - 1;
+            v = v - ((v >> 1) & 0x55);
+            v = (v & 0x33) + ((v >> 2) & 0x33);
+            const i = first + ((v + (v >> 4)) & 0x0f);`;
+  const narrowWays = `
+          let mw = ${Array.from({ length: W }, (_, w) => `(${f.base(`first + ${w}`)} === base ? ${1 << w} : 0)`).join(' | ')};
+          while (mw !== 0) {${lowestWay}
+            mw &= mw - 1;
+            if (${f.tag('i')} === tag && ${f.order('i')} === ORDER) {
+              const st = ${f.state('i')};${ghostFirst}
+              if (st === ${VALID}) { k = i; ${onHit('i - first')} break probe; }
+            }
+          }`;
   // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
   const ways =
-    W <= UNROLL_WAYS
-      ? Array.from(
-          { length: W },
-          (_, w) => `
+    narrow && W <= UNROLL_WAYS
+      ? narrowWays
+      : W <= UNROLL_WAYS
+        ? Array.from(
+            { length: W },
+            (_, w) => `
           {
             const i = first + ${w};
             if (${f.base('i')} === base && ${f.tag('i')} === tag && ${f.order('i')} === ORDER) {
@@ -333,8 +361,8 @@ function probeSource(s: TableShape, narrow = false): string {
               if (st === ${VALID}) { k = i; ${onHit(String(w))} break probe; }${ghostAfter}
             }
           }`,
-        ).join('')
-      : `
+          ).join('')
+        : `
           for (let i = first; i < first + ${W}; i++) {
             if (${f.base('i')} !== base || ${f.tag('i')} !== tag || ${f.order('i')} !== ORDER) continue;
             const st = ${f.state('i')};${ghostFirst}
