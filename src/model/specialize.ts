@@ -100,8 +100,10 @@ export class PagingRunContext {
   nn = 0;
   /** Set by the narrow run: it stopped before a row it cannot take, the run goes on there. */
   wide = false;
-  /** Set by the narrow run: it stopped at its NARROW_CALL_ROWS-th row, a row of the run, which another call takes on. */
+  /** Set by the narrow run: it stopped at its call's last row (NARROW_CALL_ROWS), a row of the run, which another call takes on. */
   more = false;
+  /** Calls of the narrow run left that take at most NARROW_WARM_ROWS rows (the engine's warm-up: narrowWarmUp). */
+  warmCalls = narrowWarmUp.calls;
 
   growStream(): void {
     const cap = this.sPfn.length * 2;
@@ -185,12 +187,38 @@ const NARROW_ORDER = 30;
 const NARROW_IOVA_HI = 512;
 const NARROW_SIZE = 2 ** 28;
 /**
- * Rows a call of the narrow run takes at most (x.more: the run goes on in
- * another call). Calls stay short, so that the compiler's first code is
- * taken by the next call instead of a second compilation entering the
- * loop in progress (on-stack replacement), which costs as much CPU again.
+ * Rows a call of the narrow run takes at most after its warm-up (x.more: the
+ * run goes on in another call). Calls stay short, so that the compiler's
+ * first code is taken by the next call instead of a second compilation
+ * entering the loop in progress (on-stack replacement), which costs as much
+ * CPU again; 128 rows alone did not keep it away (NARROW_WARM_ROWS).
  */
 const NARROW_CALL_ROWS = 128;
+/**
+ * The first narrowWarmUp.calls calls of a context take at most
+ * NARROW_WARM_ROWS rows. While V8 compiles the run (30-40 ms on a background
+ * thread) the calls run unoptimized; the call in progress when the code
+ * arrives goes on unoptimized, and each tick of its interrupt budget (66 KiB
+ * of bytecode, 13 rows of the Dinero trace's run) raises its loops' OSR
+ * urgency. With 128 rows a call, that call reached a tick nearly every time and
+ * compiled the run a second time to enter the loop in progress (Dinero trace:
+ * 35-40 ms of compile CPU, never entered: the next call took the first code).
+ * A call of NARROW_WARM_ROWS rows ticks at most once after the code arrives, and the run's
+ * loops sit at depth 2 (NARROW_LOOP_DEPTH: urgency 3 to replace), so no call
+ * replaces them. 2^15 such calls (2^18 rows at most) outlast the compile on a loaded
+ * machine; the counts do not depend on where calls end.
+ */
+const NARROW_WARM_ROWS = 8;
+/** The short calls a new PagingRunContext makes (NARROW_WARM_ROWS); tests set fewer to replay long calls too. */
+export const narrowWarmUp = { calls: 2 ** 15 };
+/**
+ * Loops that never loop (their body ends in a break: no back edge is run,
+ * none is replaced) around the narrow run's body: its loops' depth, which
+ * the OSR urgency must pass for V8 to replace them on the stack.
+ */
+const NARROW_LOOP_DEPTH = 2;
+const NEST_OPEN = 'for (;;) {'.repeat(NARROW_LOOP_DEPTH);
+const NEST_CLOSE = 'break; }'.repeat(NARROW_LOOP_DEPTH);
 
 /**
  * Locals for table `t`: its entry arrays, order counts, policy and (in a local
@@ -292,12 +320,40 @@ function probeSource(s: TableShape, narrow = false): string {
   // the run (DMA-heavy --mode lazy: five times). A hit's own entry is no ghost.
   const ghostFirst = narrow ? `\n              ghost = st === ${INVALIDATED} || ghost;` : '';
   const ghostAfter = narrow ? '' : `\n              if (st === ${INVALIDATED}) ghost = true;`;
+  // The narrow run (up to UNROLL_WAYS ways) compares every way's base, the
+  // matches a bit each, and takes the rest of the test in one block for all
+  // the ways (the matches lowest way first, as the blocks below do): a way's own
+  // block was reached only when its base first matched, and the compiled run
+  // deoptimized there (DMA-heavy trace: the 4K probe's fourth way, mid-trace,
+  // and V8 compiled the run a second time).
+  // The lowest match's way is the number of ways below it, counted with
+  // operations run at every match (a chain of tests had late ones too).
+  const lowestWay =
+    W <= 2
+      ? `
+            const i = first + ${W === 1 ? '0' : '((mw & -mw) - 1)'};`
+      : `
+            let v = (mw & -mw) - 1;
+            v = v - ((v >> 1) & 0x55);
+            v = (v & 0x33) + ((v >> 2) & 0x33);
+            const i = first + ((v + (v >> 4)) & 0x0f);`;
+  const narrowWays = `
+          let mw = ${Array.from({ length: W }, (_, w) => `(${f.base(`first + ${w}`)} === base ? ${1 << w} : 0)`).join(' | ')};
+          while (mw !== 0) {${lowestWay}
+            mw &= mw - 1;
+            if (${f.tag('i')} === tag && ${f.order('i')} === ORDER) {
+              const st = ${f.state('i')};${ghostFirst}
+              if (st === ${VALID}) { k = i; ${onHit('i - first')} break probe; }
+            }
+          }`;
   // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
   const ways =
-    W <= UNROLL_WAYS
-      ? Array.from(
-          { length: W },
-          (_, w) => `
+    narrow && W <= UNROLL_WAYS
+      ? narrowWays
+      : W <= UNROLL_WAYS
+        ? Array.from(
+            { length: W },
+            (_, w) => `
           {
             const i = first + ${w};
             if (${f.base('i')} === base && ${f.tag('i')} === tag && ${f.order('i')} === ORDER) {
@@ -305,8 +361,8 @@ function probeSource(s: TableShape, narrow = false): string {
               if (st === ${VALID}) { k = i; ${onHit(String(w))} break probe; }${ghostAfter}
             }
           }`,
-        ).join('')
-      : `
+          ).join('')
+        : `
           for (let i = first; i < first + ${W}; i++) {
             if (${f.base('i')} !== base || ${f.tag('i')} !== tag || ${f.order('i')} !== ORDER) continue;
             const st = ${f.state('i')};${ghostFirst}
@@ -595,7 +651,11 @@ export function narrowRunSource(s: PagingRunShape): string {
   const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   if (pool.walkMemoFreed !== pool.freedTables) pool.resetWalkMemo();
   const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
-  const stop = start + ${NARROW_CALL_ROWS};
+  let stop = start + ${NARROW_CALL_ROWS};
+  if (x.warmCalls > 0) {
+    x.warmCalls--;
+    stop = start + ${NARROW_WARM_ROWS};
+  }
   // The rows of the run this call takes, [start, end): its end found first,
   // as RUN_END finds it row by row (its rows, at most \`stop\`; more: the run
   // goes on at \`stop\`), four rows an iteration (each iteration checks the
@@ -605,7 +665,7 @@ export function narrowRunSource(s: PagingRunShape): string {
   // slice's end, an addition in an exit) has no type feedback and
   // deoptimized the run mid-trace.
   let e = start + 1;
-  {${RUN_END_LOCALS}
+  ${NEST_OPEN}${RUN_END_LOCALS}
     const nLast = n - 1; // not in a branch: first reached at a slice's end, it had no type feedback
     const lim = stop < nLast ? stop : nLast;
     let o = 0, skip = 0;
@@ -616,10 +676,11 @@ export function narrowRunSource(s: PagingRunShape): string {
       if (e + 3 > lim || ${runEnds('e + 3')}) { skip = 3; break; }
     }
     e += skip;
-  }
+  ${NEST_CLOSE}
   const end = e > stop ? stop : e;
   let hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0, nn = 0;${hitLocals}
   let bytes = 0, bytesG = 0, row = start, wide = false;
+  ${NEST_OPEN}
   for (; row < end; row++) {
     const hi = iovas[2 * row + 1], lo = iovas[2 * row], sizeLo = sizes[2 * row];
     if (hi >= ${NARROW_IOVA_HI} || sizeLo >= ${NARROW_SIZE} || sizes[2 * row + 1] !== 0) {
@@ -689,6 +750,7 @@ export function narrowRunSource(s: PagingRunShape): string {
       a = base + (1 << order);
     }
   }
+  ${NEST_CLOSE}
   pol.clock = clock;${hitCounts}
   // Every lookup is a hit, a walk or a fault.
   const lookups = hits + walks + faults;
