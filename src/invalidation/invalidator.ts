@@ -159,6 +159,20 @@ export class Invalidator {
     else if (!this.gathersLeaves) this.sync(domain, pfn, pfn + 1, nowNs, 1);
   }
 
+  /**
+   * unmappedPage's strict sync, for a page whose IOTLB entries are not yet
+   * marked unmapped, when the vendor sends it as one page command on one
+   * attachment (vendor.ts syncUnmappedPage): the entry is marked as it is
+   * removed, one IOTLB search. Returns false, having done nothing, otherwise
+   * (lazy mode, SMMUv3, several attachments...): the caller marks the page's
+   * entries and calls unmappedPage.
+   */
+  syncedUnmappedPage(domain: number, pfn: number, nowNs: number): boolean {
+    if (this.lazy || this.vendor.syncUnmappedPage === undefined || !this.vendor.syncUnmappedPage(domain, pfn, nowNs)) return false;
+    this.t.counters.domain[domain * DOMAIN_FIELDS + M.syncs]++;
+    return true;
+  }
+
   /** A lazy unmap that removed something takes a slot in its domain's flush queue, flushed first when full. */
   private enqueue(domain: number, nowNs: number): void {
     if (this.fqCount[domain] >= this.fqSize) {
