@@ -45,6 +45,8 @@ export class Invalidator {
   private readonly fqTimeoutNs: number;
   /** What is sent, and the tags it is sent on. */
   readonly vendor: Vendor;
+  /** Strict, and the vendor has syncUnmappedPage (decided once: syncedUnmappedPage). */
+  private readonly syncsUnmappedPage: boolean;
   /** Whether the vendor gathers each removed leaf (addLeaf) rather than each chunk (addChunk): §9.3. */
   readonly gathersLeaves: boolean;
 
@@ -81,6 +83,7 @@ export class Invalidator {
       generic: opts.generic,
     });
     this.gathersLeaves = this.vendor.gathersLeaves === true;
+    this.syncsUnmappedPage = !this.lazy && this.vendor.syncUnmappedPage !== undefined;
   }
 
   ensureDomains(n: number): void {
@@ -168,7 +171,7 @@ export class Invalidator {
    * entries and calls unmappedPage.
    */
   syncedUnmappedPage(domain: number, pfn: number, nowNs: number): boolean {
-    if (this.lazy || this.vendor.syncUnmappedPage === undefined || !this.vendor.syncUnmappedPage(domain, pfn, nowNs)) return false;
+    if (!this.syncsUnmappedPage || !this.vendor.syncUnmappedPage!(domain, pfn, nowNs)) return false;
     this.t.counters.domain[domain * DOMAIN_FIELDS + M.syncs]++;
     return true;
   }
