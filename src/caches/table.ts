@@ -232,13 +232,18 @@ export class SetAssocTable implements Iotlb {
     if (unmappedAt < 0 && this.base[i] === this.unmappedPfn && this.order[i] === 0) {
       // removeUnmappedPage: markUnmapped's stamp of the page's own entry, taken here.
       unmappedAt = this.unmappedAt[i] = nowNs;
-      this.unmappedPfn = -1;
+      this.unmappedPfn = NaN;
     }
     noteRemoval(this, unmappedAt, nowNs);
   }
 
-  /** removeUnmappedPage's page while it removes (-1 otherwise): remove() stamps its 4K entry. */
-  private unmappedPfn = -1;
+  /**
+   * removeUnmappedPage's page while it removes, whose 4K entry remove()
+   * stamps; NaN otherwise, equal to no base (and a double from the start:
+   * a field that went from small integers to a pfn above 2^31 would discard
+   * the compiled code that reads it).
+   */
+  private unmappedPfn = NaN;
 
   /**
    * markUnmapped(tag, pfn, 0, nowNs), then removePage(tag, pfn, nowNs): a
@@ -251,7 +256,7 @@ export class SetAssocTable implements Iotlb {
   removeUnmappedPage(tag: number, pfn: number, nowNs: number): number {
     this.unmappedPfn = pfn;
     const removed = this.removePage(tag, pfn, nowNs);
-    this.unmappedPfn = -1;
+    this.unmappedPfn = NaN;
     return removed;
   }
 
