@@ -34,6 +34,8 @@ export interface Iotlb {
   removeRange(tag: number, start: number, end: number, nowNs: number): number;
   /** removeRange(tag, pfn, pfn + 1, nowNs); the tables have a faster way (caches/table.ts). */
   removePage(tag: number, pfn: number, nowNs: number): number;
+  /** markUnmapped(tag, pfn, 0, nowNs) then removePage(tag, pfn, nowNs), in one search; absent where there is none (removeUnmappedPage below). */
+  removeUnmappedPage?(tag: number, pfn: number, nowNs: number): number;
   removeTags(tag: number, groups: Int32Array | null, nowNs: number): number;
   takeWindow(): void;
   /** Credits the stale windows of the last removals to the domain counters at `domainBase` (caches/lanes.ts credits each lane's to its own). */
@@ -44,6 +46,13 @@ export interface Iotlb {
 export function markUnmappedIn(t: Iotlb, tag: number, base: number, order: number, nowNs: number): void {
   const i = t.findExact(tag, base, order);
   if (i >= 0 && t.unmappedAt[i] < 0) t.unmappedAt[i] = nowNs;
+}
+
+/** markUnmapped(tag, pfn, 0, nowNs), then removePage(tag, pfn, nowNs): through the table's one search when it has it. */
+export function removeUnmappedPage(t: Iotlb, tag: number, pfn: number, nowNs: number): number {
+  if (t.removeUnmappedPage !== undefined) return t.removeUnmappedPage(tag, pfn, nowNs);
+  t.markUnmapped(tag, pfn, 0, nowNs);
+  return t.removePage(tag, pfn, nowNs);
 }
 
 /** drain, for one table: its stale windows since the last drain go to the domain counters at `base`. */

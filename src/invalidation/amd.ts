@@ -204,6 +204,11 @@ export class Amd implements Vendor {
     this.flushRange(domain, start, end, nowNs);
   }
 
+  /** Vendor syncUnmappedPage: sync's one-page case. */
+  syncUnmappedPage(domain: number, pfn: number, nowNs: number): boolean {
+    return this.rm.onePage(domain, pfn, pfn + 1, domain * DOMAIN_FIELDS, nowNs, true);
+  }
+
   /**
    * With NpCache, Linux `amd_iommu_iotlb_sync_map()` -> `domain_flush_np_cache()`:
    * the mapped range is flushed as an unmap's would be. Absent without

@@ -45,6 +45,8 @@ export class Invalidator {
   private readonly fqTimeoutNs: number;
   /** What is sent, and the tags it is sent on. */
   readonly vendor: Vendor;
+  /** Strict, and the vendor has syncUnmappedPage (decided once: syncedUnmappedPage). */
+  private readonly syncsUnmappedPage: boolean;
   /** Whether the vendor gathers each removed leaf (addLeaf) rather than each chunk (addChunk): §9.3. */
   readonly gathersLeaves: boolean;
 
@@ -81,6 +83,7 @@ export class Invalidator {
       generic: opts.generic,
     });
     this.gathersLeaves = this.vendor.gathersLeaves === true;
+    this.syncsUnmappedPage = !this.lazy && this.vendor.syncUnmappedPage !== undefined;
   }
 
   ensureDomains(n: number): void {
@@ -157,6 +160,20 @@ export class Invalidator {
       this.vendor.sync(domain, pfn, pfn + 1, nowNs, 1);
     } else if (this.t.domainIsParent[domain] === 0) this.enqueue(domain, nowNs);
     else if (!this.gathersLeaves) this.sync(domain, pfn, pfn + 1, nowNs, 1);
+  }
+
+  /**
+   * unmappedPage's strict sync, for a page whose IOTLB entries are not yet
+   * marked unmapped, when the vendor sends it as one page command on one
+   * attachment (vendor.ts syncUnmappedPage): the entry is marked as it is
+   * removed, one IOTLB search. Returns false, having done nothing, otherwise
+   * (lazy mode, SMMUv3, several attachments...): the caller marks the page's
+   * entries and calls unmappedPage.
+   */
+  syncedUnmappedPage(domain: number, pfn: number, nowNs: number): boolean {
+    if (!this.syncsUnmappedPage || !this.vendor.syncUnmappedPage!(domain, pfn, nowNs)) return false;
+    this.t.counters.domain[domain * DOMAIN_FIELDS + M.syncs]++;
+    return true;
   }
 
   /** A lazy unmap that removed something takes a slot in its domain's flush queue, flushed first when full. */

@@ -4,6 +4,7 @@
 // removed and crediting the stale windows (docs/model.md §5, report-keys.md).
 // And the wait bookkeeping every vendor needs: the instances a batch of
 // commands touched. Vendors (vtd.ts) send commands through this.
+import { removeUnmappedPage } from '../caches/iotlb.js';
 import { M } from '../stats/counters.js';
 import type { InvalidationTarget } from './vendor.js';
 
@@ -41,14 +42,19 @@ export class Removal {
     this.touchedCount = 0;
   }
 
-  /** Removes `tag`'s entries overlapping pfns [start, end) from `inst`'s IOTLB and walk caches. */
-  range(inst: number, tag: number, start: number, end: number, base: number, nowNs: number): void {
+  /**
+   * Removes `tag`'s entries overlapping pfns [start, end) from `inst`'s IOTLB
+   * and walk caches. With `unmapped`, [start, end) is one page whose 4K leaf
+   * was unmapped now and whose IOTLB entry is not yet marked so (Iotlb
+   * markUnmapped): it is, in the removal's search.
+   */
+  range(inst: number, tag: number, start: number, end: number, base: number, nowNs: number, unmapped = false): void {
     const t = this.t;
     const iotlb = t.iotlbs[inst];
     const walkCaches = t.walkCaches[inst];
     if (end - start === 1) {
       // One page (most syncs of a streaming workload): the tables' one-page removal, the same removals.
-      t.counters.domain[base + M.entriesRemoved] += iotlb.removePage(tag, start, nowNs);
+      t.counters.domain[base + M.entriesRemoved] += unmapped ? removeUnmappedPage(iotlb, tag, start, nowNs) : iotlb.removePage(tag, start, nowNs);
       for (let k = 0; k < walkCaches.length; k++) walkCaches[k].removePage(tag, start, nowNs);
     } else {
       t.counters.domain[base + M.entriesRemoved] += iotlb.removeRange(tag, start, end, nowNs);
@@ -65,8 +71,10 @@ export class Removal {
    * wait, counted in the domain counters at `base`. What those vendors'
    * general paths do in that case, without the per-tag and per-instance
    * bookkeeping. Returns whether it was that case (false: nothing sent).
+   * `unmapped` as range's: the page's IOTLB entry is marked unmapped as it
+   * is removed (invalidation/vendor.ts syncUnmappedPage).
    */
-  onePage(domain: number, start: number, end: number, base: number, nowNs: number): boolean {
+  onePage(domain: number, start: number, end: number, base: number, nowNs: number, unmapped = false): boolean {
     const t = this.t;
     const atts = t.domainAttachments[domain];
     if (end - start !== 1 || atts.length !== 1 || !this.onePageShortcut) return false;
@@ -74,7 +82,7 @@ export class Removal {
     const c = t.counters.domain;
     const dev = t.attDevice[att];
     c[base + M.cmdPage]++;
-    this.range(t.deviceInstance[dev], t.attTag[att], start, end, base, nowNs);
+    this.range(t.deviceInstance[dev], t.attTag[att], start, end, base, nowNs, unmapped);
     if (t.devtlbs[dev] !== null) this.devtlbCommand(att, start, end, base, nowNs);
     c[base + M.cmdWait]++;
     return true;

@@ -120,6 +120,15 @@ export interface Vendor {
    */
   sync(domain: number, start: number, end: number, nowNs: number, gatherLen: number): void;
   /**
+   * A strict sync of the one 4K page `pfn` of `domain` just unmapped, before
+   * its IOTLB entry is marked unmapped (Iotlb markUnmapped), when the vendor
+   * sends it as one page command on the domain's one attachment
+   * (removal.ts onePage): the entry is marked as it is removed, in one
+   * search of the IOTLB. Returns false, having done nothing, in any other
+   * case: the caller marks and syncs. Vendors without it leave it out.
+   */
+  syncUnmappedPage?(domain: number, pfn: number, nowNs: number): boolean;
+  /**
    * The commands of a table entry's walk flush at unmap, at once and in either
    * mode (io-pgtable-arm `io_pgtable_tlb_flush_walk()`, §9.3 smmuv3): pfns
    * [start, end) are the cleared table's span. Vendors without it leave it out.

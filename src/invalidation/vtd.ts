@@ -206,6 +206,11 @@ export class Vtd implements Vendor {
     rm.waitPerTouched(base);
   }
 
+  /** Vendor syncUnmappedPage: sync's one-page case, with no nested domain over the domain. */
+  syncUnmappedPage(domain: number, pfn: number, nowNs: number): boolean {
+    return this.t.domainNested[domain].length === 0 && this.rm.onePage(domain, pfn, pfn + 1, domain * DOMAIN_FIELDS, nowNs, true);
+  }
+
   /**
    * Domain-wide flush (`flush_iotlb_all`): one domain-selective command per
    * tag, one all-addresses device-TLB command per attachment with a device

@@ -240,9 +240,14 @@ export class Mapping implements LeafSink {
     // workload): one chunk, one leaf, a gather of one page.
     if (this.fast && isOne4kPage(orders, size) && pool.lookup(root, iova) === 0) {
       this.countRemoved(dom, 0);
-      this.markUnmapped(dom, iova, 0, nowNs);
       pool.clearGranuleAt(pool.foundIndex);
-      this.inv.unmappedPage(dom, iova, nowNs);
+      // Strict on one attachment (VT-d, AMD): the sync marks the entry
+      // markUnmapped would as it removes it (one IOTLB search); a nested
+      // domain's entries are not marked, SMMUv3 marks its kept tags too.
+      if (type === T_NESTED || this.keptTags !== undefined || !this.inv.syncedUnmappedPage(dom, iova, nowNs)) {
+        this.markUnmapped(dom, iova, 0, nowNs);
+        this.inv.unmappedPage(dom, iova, nowNs);
+      }
       return;
     }
     // A few 4 KiB pages, each a 4K leaf (a NIC's multi-page buffer): one

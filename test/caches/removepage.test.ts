@@ -1,7 +1,7 @@
 // The one-page removal (SetAssocTable.removePage and IndexedTable's, which
 // the invalidation's one-page syncs take) against removeRange of that page,
-// the reference; and the inlined markUnmapped against markUnmappedIn over
-// findExact. Seeded random operations on two tables in lockstep, one taking
+// the reference; the inlined markUnmapped against markUnmappedIn over
+// findExact; and removeUnmappedPage against markUnmappedIn and removeRange. Seeded random operations on two tables in lockstep, one taking
 // the fast way and one the reference: every return value, and the whole
 // state of the tables after each step (entries, live orders, stale windows,
 // resets), must be the same.
@@ -68,8 +68,12 @@ function lockstep(seed: number, indexed: boolean, ops: number): void {
         const base = Math.floor(pfn / 2 ** order) * 2 ** order;
         expect(fast.fill(tag, base, order, pfn, tag), at).toBe(ref.fill(tag, base, order, pfn, tag));
       }
-    } else if (r < 0.75) {
+    } else if (r < 0.62) {
       expect(fast.removePage(tag, pfn, now), at).toBe(ref.removeRange(tag, pfn, pfn + 1, now));
+    } else if (r < 0.75) {
+      // A strict unmap's one-page sync: the mark and the removal in one search.
+      markUnmappedIn(ref, tag, pfn, 0, now);
+      expect(fast.removeUnmappedPage(tag, pfn, now), at).toBe(ref.removeRange(tag, pfn, pfn + 1, now));
     } else if (r < 0.9) {
       const order = orders[rng.int(orders.length)];
       const base = Math.floor(pfn / 2 ** order) * 2 ** order;
