@@ -21,7 +21,7 @@ import { NO_DOMAIN } from './domains.js';
 import { FAULT_S1, nestedOut, nestedWalk, unionOrders } from './nested.js';
 import { levelShift, type PageTablePool } from './pagetable.js';
 import type { Rows } from './rows.js';
-import { StackRunContext, isPlainStack, stackRun, type StackRun } from './stackrun.js';
+import { isPlainStack, stackRun, type StackRun } from './stackrun.js';
 import { PagingRunContext, hasNarrowRun, laneRun, narrowRun, pagingRun, type LaneRun, type PagingRun, type PagingRunShape } from './specialize.js';
 import './jit.js';
 
@@ -50,7 +50,8 @@ export class DmaPath {
   private readonly laneRuns: (LaneRun | undefined)[] = [];
   /** The curve's loops (model/stackrun.ts) by size set, made on first use; null when this replay takes the generic loop. */
   private readonly stackRuns: (StackRun | undefined)[] | null;
-  private readonly stackContext = new StackRunContext();
+  /** The curve's loop's context: its own, as runContext holds the set-up of the specialized run. */
+  private readonly stackContext = new PagingRunContext();
   /** Nested probe orders by (S1 size set, S2 size set): [k1 * sizeSets.length + k2]. */
   private readonly nestedOrders: (Int8Array | undefined)[] = [];
 

@@ -19,11 +19,9 @@
 // compares every curve output both ways on seeded random traces.
 import { POW2 } from '../caches/indexing.js';
 import { StackIotlb, slotOfKey } from '../caches/stack.js';
-import { DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
+import { DOMAIN_FIELDS } from '../stats/counters.js';
 import { lastPfnOf, pfnOf } from '../trace/batch.js';
-import type { PageTablePool } from './pagetable.js';
-import type { Rows } from './rows.js';
-import { pageOf, walkCostSource, walkSource, type WalkShape } from './specialize.js';
+import { pageOf, walkCostSource, walkSource, type PagingRunContext, type WalkShape } from './specialize.js';
 
 /** What the curve's loop is specialized on. */
 export interface StackRunShape extends WalkShape {
@@ -31,22 +29,12 @@ export interface StackRunShape extends WalkShape {
   orders: readonly number[];
 }
 
-/** What a run reads, resolved by DmaPath once a run (one shape of object, so that the loop's loads stay monomorphic). */
-export class StackRunContext {
-  rows!: Rows;
-  pool!: PageTablePool;
-  counters!: Counters;
-  /** The domain's probe orders, largest first (StackIotlb.lookup takes them). */
-  orders: Int8Array = new Int8Array(0);
-  tag = 0;
-  dom = 0;
-  root = 0;
-  /** The run's device block starts at counters.device[devBase]. */
-  devBase = 0;
-}
-
-/** The DMAs of rows [start, end) through profiler `st` (their events and bytes are counted by the caller). */
-export type StackRun = (x: StackRunContext, st: StackIotlb, start: number, end: number) => void;
+/**
+ * The DMAs of rows [start, end) through profiler `st` (their events and
+ * bytes are counted by the caller); of the context (resolved by DmaPath once
+ * a run) it reads the rows, pool, counters, orders, tag, dom, root and devBase.
+ */
+export type StackRun = (x: PagingRunContext, st: StackIotlb, start: number, end: number) => void;
 
 /** Whether `iotlb` is the profiler itself (a subclass records in its own lookup and fill: it takes the generic loop). */
 export function isPlainStack(iotlb: object): iotlb is StackIotlb {
