@@ -263,6 +263,14 @@ export class StackIotlb implements Iotlb {
   private root = 0;
 
   missWasInvalidated = false;
+  /**
+   * Set by lookup: the entry of a miss that is a hit from some depth up (a
+   * gain), else -1. It is no stale hit, so a walk of the page now finds its
+   * leaf: its order, base and paddr (the replay counts such a hit without a
+   * walk on the same rule; stale() walks when the cheap test cannot tell).
+   * The curve's DMA loop (model/stackrun.ts) takes the leaf from it.
+   */
+  gainNode = -1;
   /** Set by fill: whether it made a new entry (false: it refreshed one already held). */
   filledNew = false;
   windowMaxNs = 0;
@@ -628,6 +636,7 @@ export class StackIotlb implements Iotlb {
 
   lookup(tag: number, pfn: number, ordersDesc: Int8Array): number {
     this.missWasInvalidated = false;
+    this.gainNode = -1;
     this.ensureTime();
     const g = this.group;
     const hi = g.hi;
@@ -674,6 +683,7 @@ export class StackIotlb implements Iotlb {
     // A hit from d up, a walk of the same leaf below: only counters differ.
     // Report the miss of size lo; the fill that follows refreshes the entry.
     g.gain(d, this.pool.walkAccesses(this.order[node]));
+    this.gainNode = node;
     return -1;
   }
 

@@ -11,7 +11,8 @@
 // fills through StackIotlb.fillAbsent with the bucket the probe read. A
 // probe that finds a key asks StackIotlb.lookup, which probes again and
 // decides what each size sees (hits, the group's gains, splits, stale hits);
-// from there the run is genericRun's.
+// from there the run is genericRun's, but that a gain (a hit from some depth
+// up, no stale hit) takes the leaf of size lo's walk from its entry.
 //
 // Only for the profiler itself (not OPT's recorder, which records in its
 // lookup and fill), without device TLBs, walk caches or nesting. The generic
@@ -131,8 +132,14 @@ export function stackRunSource(s: StackRunShape): string {
         }
         if (st.missWasInvalidated) invalidatedMisses++;
       }
-      let order = -1, base = 0, phys = 0, cost = 0;
-      if (a < limitPfn) {
+      let order = -1, base = 0, phys = 0;
+      const gain = found ? st.gainNode : -1;
+      if (gain >= 0) {
+        // A hit at the larger sizes, no stale hit: the walk of size lo finds the entry's leaf (StackIotlb.gainNode).
+        order = st.order[gain];
+        base = st.base[gain];
+        phys = st.phys[gain];
+      } else if (a < limitPfn) {
         let table = root, kk = 0, p = 0;
         ${walkSource(s, 'a', 'small', 'walk')}
         if (p < 0) {

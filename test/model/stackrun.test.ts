@@ -145,6 +145,34 @@ describe('the curve loop equals the generic loop', () => {
     }
   });
 
+  it('a gain refreshes its entry with the leaf of the walk it saves: remapped alike later is no stale hit', async () => {
+    // Size 1 misses A's third DMA (B is on top), size 2 hits it: a gain, whose
+    // fill refreshes A with the leaf size 1 walks to. A is then unmapped and
+    // mapped again alike (lazy: no flush yet): its next DMA hits at every size
+    // on an entry of the same leaf, no stale hit.
+    const [a, b] = [0x100000, 0x101000];
+    const events: Ev[] = [
+      { op: 'attach', device: 0x300, domain: 1 },
+      { op: 'map', domain: 1, iova: a, paddr: 0x9000000, size: 0x1000 },
+      { op: 'map', domain: 1, iova: b, paddr: 0x9001000, size: 0x1000 },
+      { op: 'dma_read', device: 0x300, iova: a, size: 64 },
+      { op: 'dma_read', device: 0x300, iova: b, size: 64 },
+      { op: 'dma_read', device: 0x300, iova: a, size: 64 },
+      { op: 'unmap', domain: 1, iova: a, size: 0x1000 },
+      { op: 'map', domain: 1, iova: a, paddr: 0x9000000, size: 0x1000 },
+      { op: 'dma_read', device: 0x300, iova: a, size: 64 },
+    ];
+    const c = { events, config: { pageSizes: ['4K'], invalidation: { mode: 'lazy', fqSize: 64, fqTimeoutNs: 1e9 } }, meta: {}, n: 2, budget: Infinity };
+    const fast = { stackRuns: 0 };
+    const got = JSON.parse(await curveOf(c, false, fast)) as { points: { hits: number; staleHits: number }[] };
+    expect(fast.stackRuns).toBeGreaterThan(0);
+    expect(got.points.map((p) => [p.hits, p.staleHits])).toEqual([
+      [1, 0],
+      [2, 0],
+    ]);
+    expect(got).toEqual(JSON.parse(await curveOf(c, true, { stackRuns: 0 })));
+  });
+
   it("takes only the profiler itself: a subclass (as OPT's recorder) keeps the generic loop", () => {
     class Sub extends StackIotlb {}
     const events: Ev[] = [
