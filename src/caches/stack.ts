@@ -133,15 +133,14 @@ const PROFILER = 'the stack profiler of the curve (entries the trace filled)';
 const INITIAL_CAP = 1024;
 
 /**
- * Index slots for room for `nodes` entries: a power of two, at least twice
- * `nodes` - 1 (load about 1/2 at most). The bounded profiler's room is the
- * largest size + 1 (a new entry comes before the oldest leaves): a power-of-two
- * size gets twice its slots, not four times (the index' cache footprint is
- * what its probes cost). An unbounded profiler's room is a power of two of
- * at least 64, which gets twice as many slots either way.
+ * Index buckets for room for `nodes` entries: a power of two, at least twice
+ * `nodes` - 1 (chains of half an entry on average at most). The bounded
+ * profiler's room is the largest size + 1 (a new entry comes before the
+ * oldest leaves): a power-of-two size gets twice its buckets, not four times.
+ * An unbounded profiler's room is a power of two of at least 64, which gets
+ * twice as many buckets either way.
  */
 function hashSlotsFor(nodes: number): number {
-  // At least one empty slot past the room (a probe for a missing key ends at one).
   let h = 4;
   while (h < 2 * (nodes - 1)) h *= 2;
   return h;
@@ -157,6 +156,21 @@ const BOUNDED_AXIS_PER_ENTRY = 4;
 const NONE = 0;
 const ITEM = 1;
 const HOLE = 2;
+
+/**
+ * The index' home slot of key (tag, base, order) in an index of 2^(32 -
+ * shift) slots: multiplicative (Fibonacci) hashing, the slot from the
+ * product's top bits, which every bit below them reaches. Two
+ * multiplications (the finalizer it replaces, three more, showed in the
+ * curve's profile). The curve's DMA loop (model/stackrun.ts) probes with it too.
+ */
+export function slotOfKey(tag: number, base: number, order: number, shift: number): number {
+  const hi = base < 4294967296 ? 0 : (base / 4294967296) >>> 0;
+  let x = (base >>> 0) ^ Math.imul(hi ^ (tag << 6) ^ order, 0x85ebca6b);
+  // Bits above the slot's reach fold down (keys apart by a large stride).
+  x ^= x >>> 16;
+  return Math.imul(x, 0x9e3779b1) >>> shift;
+}
 
 export class StackIotlb implements Iotlb {
   readonly group: CurveGroup;
@@ -189,7 +203,8 @@ export class StackIotlb implements Iotlb {
   phys = new Float64Array(0);
   owner = new Int32Array(0);
   unmappedAt = new Float64Array(0);
-  private tag = new Int32Array(0);
+  /** Per entry, its tag (read, with the index below, by the curve's DMA loop's probe: model/stackrun.ts). */
+  tag = new Int32Array(0);
   private time = new Int32Array(0);
   private live = new Uint8Array(0);
   private freeNodes = new Int32Array(0);
@@ -210,20 +225,19 @@ export class StackIotlb implements Iotlb {
   private heap = new Int32Array(0);
   private heapSize = 0;
 
-  // (tag, base, order) -> node, open addressing with linear probing.
-  private hash = new Int32Array(0);
-  /** Per slot, its entry's base (compared before the entry is read). */
-  private hashBase = new Float64Array(0);
-  /** Per slot, its entry's home slot (a deletion's shift reads no entry). */
-  private hashHome = new Int32Array(0);
-  /** Per entry, its slot in the index (a deletion starts there). */
-  private nodeSlot = new Int32Array(0);
-  private hashMask = 0;
-  /** 32 - log2(index slots): slotOf keeps a product's top bits. */
-  private hashShift = 32;
+  // (tag, base, order) -> node: a hash of chained buckets. Each bucket's
+  // entries are a list through `next`: a deletion unlinks the entry from a
+  // list of about one (linear probing's backward-shift deletion, which moved
+  // the keys of a cluster, was a fifth of the profiler's time).
+  /** Per bucket, its first entry (-1: none). Read, with `next`, by the curve's DMA loop's probe (model/stackrun.ts). */
+  hash = new Int32Array(0);
+  /** Per entry, the next entry of its bucket (-1: the last). */
+  next = new Int32Array(0);
+  /** 32 - log2(buckets): slotOf keeps a product's top bits. */
+  hashShift = 32;
 
   /** Live entries per order: a lookup skips orders the table holds nothing of. */
-  private readonly orderLive = new Int32Array(64);
+  readonly orderLive = new Int32Array(64);
   /** The orders ever filled, in first-fill order: what an invalidation probes (as SetAssocTable.seenOrders). */
   private readonly seenOrders: number[] = [];
   /**
@@ -236,7 +250,7 @@ export class StackIotlb implements Iotlb {
   private probeStamp = 1;
   private readonly probedAt = new Float64Array(64);
   private readonly probedNode = new Int32Array(64);
-  /** Where that probe ended: a miss's empty slot is where the fill's key goes (linear probing inserts at the first empty slot). */
+  /** That probe's bucket (-1: not probed, no entry of the order): where the fill's new entry goes. */
   private readonly probedSlot = new Int32Array(64);
   private probeTag = 0;
   private probePfn = 0;
@@ -249,6 +263,14 @@ export class StackIotlb implements Iotlb {
   private root = 0;
 
   missWasInvalidated = false;
+  /**
+   * Set by lookup: the entry of a miss that is a hit from some depth up (a
+   * gain), else -1. It is no stale hit, so a walk of the page now finds its
+   * leaf: its order, base and paddr (the replay counts such a hit without a
+   * walk on the same rule; stale() walks when the cheap test cannot tell).
+   * The curve's DMA loop (model/stackrun.ts) takes the leaf from it.
+   */
+  gainNode = -1;
   /** Set by fill: whether it made a new entry (false: it refreshed one already held). */
   filledNew = false;
   windowMaxNs = 0;
@@ -278,10 +300,10 @@ export class StackIotlb implements Iotlb {
   /**
    * The bytes the profiler's arrays take at time-axis length `cap` with room
    * for `nodes` entries (unbounded: as many as marks): 18 a mark, 46 an
-   * entry, 16 an index slot (at least 2 an entry).
+   * entry, 4 an index bucket (at least 2 an entry).
    */
   static bytesAt(cap: number, nodes = cap): number {
-    return cap * 18 + nodes * 46 + hashSlotsFor(nodes) * 16;
+    return cap * 18 + nodes * 46 + hashSlotsFor(nodes) * 4;
   }
 
   /** The bytes the profiler's arrays hold now. */
@@ -350,8 +372,8 @@ export class StackIotlb implements Iotlb {
     return top;
   }
 
-  /** Makes room on the time axis for one more mark. */
-  private ensureTime(): void {
+  /** Makes room on the time axis for one more mark (a renumbering may rebuild the index). */
+  ensureTime(): void {
     if (this.now === this.cap) this.compact();
   }
 
@@ -514,7 +536,7 @@ export class StackIotlb implements Iotlb {
       this.time = grow(this.time, nodes);
       this.live = grow(this.live, nodes);
       this.freeNodes = grow(this.freeNodes, nodes);
-      this.nodeSlot = grow(this.nodeSlot, nodes);
+      this.next = grow(this.next, nodes);
     }
     if (cap !== this.cap) {
       this.cap = cap;
@@ -526,9 +548,6 @@ export class StackIotlb implements Iotlb {
       this.scratchAt = new Int32Array(cap);
     }
     this.hash = new Int32Array(hashSlotsFor(nodes));
-    this.hashBase = new Float64Array(this.hash.length);
-    this.hashHome = new Int32Array(this.hash.length);
-    this.hashMask = this.hash.length - 1;
     this.hashShift = 32 - Math.log2(this.hash.length);
     this.rebuildIndex();
   }
@@ -539,80 +558,48 @@ export class StackIotlb implements Iotlb {
   // ------------------------------------------------------------ the key index
 
   /**
-   * The home slot of a key: multiplicative (Fibonacci) hashing, the slot from
-   * the product's top bits, which every bit below them reaches. Two
-   * multiplications (the finalizer it replaces, three more, showed in the
-   * curve's profile).
+   * The home slot of a key (slotOfKey).
    */
   private slotOf(tag: number, base: number, order: number): number {
-    const hi = base < 4294967296 ? 0 : (base / 4294967296) >>> 0;
-    let x = (base >>> 0) ^ Math.imul(hi ^ (tag << 6) ^ order, 0x85ebca6b);
-    // Bits above the slot's reach fold down (keys apart by a large stride).
-    x ^= x >>> 16;
-    return Math.imul(x, 0x9e3779b1) >>> this.hashShift;
+    return slotOfKey(tag, base, order, this.hashShift);
   }
 
-  /** The node of the key, or -1; either way foundSlot is where the probe ended (the key's slot, or the empty slot it would take). */
+  /** The node of the key, or -1; either way foundSlot is its bucket. */
   private find(tag: number, base: number, order: number): number {
-    const hash = this.hash;
-    const hashBase = this.hashBase;
-    let i = this.slotOf(tag, base, order);
-    for (;;) {
-      const n = hash[i];
-      if (n < 0) {
-        this.foundSlot = i;
-        return -1;
-      }
-      // The slot's own copy of the base first: a probe past another key reads no entry.
-      if (hashBase[i] === base && this.tag[n] === tag && this.order[n] === order) {
-        this.foundSlot = i;
-        return n;
-      }
-      i = (i + 1) & this.hashMask;
+    const h = this.slotOf(tag, base, order);
+    this.foundSlot = h;
+    const b = this.base;
+    const next = this.next;
+    for (let n = this.hash[h]; n >= 0; n = next[n]) {
+      if (b[n] === base && this.tag[n] === tag && this.order[n] === order) return n;
     }
+    return -1;
   }
 
   /** Set by find. */
   private foundSlot = 0;
 
+  /** Puts `node` first in bucket `h` (its key's, slotOf). */
+  private hashInsertAt(node: number, h: number): void {
+    this.next[node] = this.hash[h];
+    this.hash[h] = node;
+  }
+
   private hashInsert(node: number): void {
-    const home = this.slotOf(this.tag[node], this.base[node], this.order[node]);
-    let i = home;
-    while (this.hash[i] >= 0) i = (i + 1) & this.hashMask;
-    this.hashInsertAt(node, i, home);
+    this.hashInsertAt(node, this.slotOf(this.tag[node], this.base[node], this.order[node]));
   }
 
-  /** Puts `node` in empty slot `i`, the first empty one on the probe chain from its key's `home` slot. */
-  private hashInsertAt(node: number, i: number, home: number): void {
-    this.hash[i] = node;
-    this.hashBase[i] = this.base[node];
-    this.hashHome[i] = home;
-    this.nodeSlot[node] = i;
-  }
-
-  /** Deletes `node` from the index (backward-shift deletion keeps probe chains whole). */
+  /** Unlinks `node` from its bucket's list. */
   private hashDelete(node: number): void {
-    const hash = this.hash;
-    const home = this.hashHome;
-    const mask = this.hashMask;
-    let i = this.nodeSlot[node];
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      const n = hash[j];
-      if (n < 0) break;
-      const k = home[j];
-      // Move n back into the gap at i unless its home lies cyclically in (i, j].
-      const inRange = i <= j ? k > i && k <= j : k > i || k <= j;
-      if (!inRange) {
-        hash[i] = n;
-        this.hashBase[i] = this.hashBase[j];
-        home[i] = k;
-        this.nodeSlot[n] = i;
-        i = j;
-      }
+    const h = this.slotOf(this.tag[node], this.base[node], this.order[node]);
+    const next = this.next;
+    let n = this.hash[h];
+    if (n === node) {
+      this.hash[h] = next[node];
+      return;
     }
-    hash[i] = -1;
+    while (next[n] !== node) n = next[n];
+    next[n] = next[node];
   }
 
   private dropNode(node: number): void {
@@ -649,6 +636,7 @@ export class StackIotlb implements Iotlb {
 
   lookup(tag: number, pfn: number, ordersDesc: Int8Array): number {
     this.missWasInvalidated = false;
+    this.gainNode = -1;
     this.ensureTime();
     const g = this.group;
     const hi = g.hi;
@@ -695,6 +683,7 @@ export class StackIotlb implements Iotlb {
     // A hit from d up, a walk of the same leaf below: only counters differ.
     // Report the miss of size lo; the fill that follows refreshes the entry.
     g.gain(d, this.pool.walkAccesses(this.order[node]));
+    this.gainNode = node;
     return -1;
   }
 
@@ -709,29 +698,57 @@ export class StackIotlb implements Iotlb {
     const slot = probed ? this.probedSlot[order] : this.foundSlot;
     this.probeStamp++;
     this.filledNew = node < 0;
-    if (node >= 0) {
-      this.touch(node);
-    } else {
-      node = this.freeCount > 0 ? this.freeNodes[--this.freeCount] : this.nodeHigh++;
-      this.tag[node] = tag;
-      this.base[node] = base;
-      this.order[node] = order;
-      this.live[node] = 1;
-      if (slot >= 0) this.hashInsertAt(node, slot, this.slotOf(tag, base, order));
-      else this.hashInsert(node);
-      if (this.orderLive[order]++ === 0 && !this.seenOrders.includes(order)) this.seenOrders.push(order);
-      if (this.heapSize > 0) {
-        // The topmost hole's slot takes the fill at every size that has it.
-        const h = this.heapPop();
-        this.kind[h] = NONE;
-        this.moveToTop(node, h);
-      } else {
-        this.pushTop(node);
-      }
-    }
+    if (node >= 0) this.touch(node);
+    else node = this.newEntry(tag, base, order, slot);
     this.phys[node] = phys;
     this.owner[node] = owner;
     this.unmappedAt[node] = -1;
+    return node;
+  }
+
+  /**
+   * fill() of a key that a probe of the index as it is now found absent in
+   * bucket `slot` (-1: not probed, no entry of the order): the
+   * curve's DMA loop (model/stackrun.ts) probes inline, and calls lookup()
+   * only when the probe finds a key. The same entry, slot and mark as fill().
+   */
+  fillAbsent(tag: number, base: number, order: number, phys: number, owner: number, slot: number): number {
+    // A renumbering, or room for more entries, may rebuild the index: the bucket is found again.
+    if (this.now === this.cap) {
+      this.compact();
+      slot = -1;
+    }
+    if (this.freeCount === 0 && this.nodeHigh === this.nodeCap) {
+      this.growNodes();
+      slot = -1;
+    }
+    this.probeStamp++;
+    this.filledNew = true;
+    const node = this.newEntry(tag, base, order, slot);
+    this.phys[node] = phys;
+    this.owner[node] = owner;
+    this.unmappedAt[node] = -1;
+    return node;
+  }
+
+  /** A new entry of the key, absent from the index, in bucket `slot` (-1: found here), at the topmost hole or a new mark. */
+  private newEntry(tag: number, base: number, order: number, slot: number): number {
+    const node = this.freeCount > 0 ? this.freeNodes[--this.freeCount] : this.nodeHigh++;
+    this.tag[node] = tag;
+    this.base[node] = base;
+    this.order[node] = order;
+    this.live[node] = 1;
+    if (slot >= 0) this.hashInsertAt(node, slot);
+    else this.hashInsert(node);
+    if (this.orderLive[order]++ === 0 && !this.seenOrders.includes(order)) this.seenOrders.push(order);
+    if (this.heapSize > 0) {
+      // The topmost hole's slot takes the fill at every size that has it.
+      const h = this.heapPop();
+      this.kind[h] = NONE;
+      this.moveToTop(node, h);
+    } else {
+      this.pushTop(node);
+    }
     return node;
   }
 

@@ -21,6 +21,7 @@ import { NO_DOMAIN } from './domains.js';
 import { FAULT_S1, nestedOut, nestedWalk, unionOrders } from './nested.js';
 import { levelShift, type PageTablePool } from './pagetable.js';
 import type { Rows } from './rows.js';
+import { isPlainStack, stackRun, type StackRun } from './stackrun.js';
 import { PagingRunContext, hasNarrowRun, laneRun, narrowRun, pagingRun, type LaneRun, type PagingRun, type PagingRunShape } from './specialize.js';
 import './jit.js';
 
@@ -47,6 +48,10 @@ export class DmaPath {
   private runInstance = 0;
   /** The lanes' passes, by [lane * sizeSets.length + sizeSet], made on first use. */
   private readonly laneRuns: (LaneRun | undefined)[] = [];
+  /** The curve's loops (model/stackrun.ts) by size set, made on first use; null when this replay takes the generic loop. */
+  private readonly stackRuns: (StackRun | undefined)[] | null;
+  /** The curve's loop's context: its own, as runContext holds the set-up of the specialized run. */
+  private readonly stackContext = new PagingRunContext();
   /** Nested probe orders by (S1 size set, S2 size set): [k1 * sizeSets.length + k2]. */
   private readonly nestedOrders: (Int8Array | undefined)[] = [];
 
@@ -68,8 +73,11 @@ export class DmaPath {
     /** The lanes' geometries, the configuration's first. */
     private readonly laneGeometries: TableGeometry[],
     specialized: boolean,
+    /** Whether runs through the curve's stack profiler take its own loop (model/stackrun.ts), not the generic one. */
+    stackLoop = false,
   ) {
     this.runs = specialized ? [] : null;
+    this.stackRuns = stackLoop ? [] : null;
     const x = this.runContext;
     x.rows = rows;
     x.pool = pool;
@@ -257,8 +265,38 @@ export class DmaPath {
       cd[b + D.passthrough] += events;
       return end;
     }
-    this.genericRun(start, end, dev, att, dom, type === T_NESTED);
+    if (type === T_NESTED || !this.stackRunOf(start, end, dev, att, dom)) this.genericRun(start, end, dev, att, dom, type === T_NESTED);
     return end;
+  }
+
+  /**
+   * The paging DMAs of rows [start, end) through the curve's loop
+   * (model/stackrun.ts) when their IOTLB is the stack profiler, with no
+   * device TLB or walk caches: true when it took them.
+   */
+  private stackRunOf(start: number, end: number, dev: number, att: number, dom: number): boolean {
+    const a = this.a;
+    const inst = a.deviceInstance[dev];
+    const iotlb = this.iotlbs[inst];
+    if (this.stackRuns === null || a.devtlbs[dev] !== null || this.walkCaches[inst].length > 0 || !isPlainStack(iotlb)) return false;
+    const k = a.domainSizes[dom];
+    let fn = this.stackRuns[k];
+    if (fn === undefined) {
+      const f = this.pool.format;
+      fn = stackRun({ orders: Array.from(this.sizeSets[k].ordersDesc), levels: this.pool.levels, granuleOrder: f.granuleOrder, bitsPerLevel: f.bitsPerLevel });
+      this.stackRuns[k] = fn;
+    }
+    const x = this.stackContext;
+    x.rows = this.rows;
+    x.pool = this.pool;
+    x.counters = this.counters;
+    x.orders = this.sizeSets[k].ordersDesc;
+    x.tag = a.attTag[att];
+    x.dom = dom;
+    x.root = a.domainRoot[dom];
+    x.devBase = dev * DEVICE_FIELDS;
+    fn(x, iotlb, start, end);
+    return true;
   }
 
   /** Set by runEnd: the bytes of the run's DMAs. */

@@ -168,6 +168,7 @@ export class Replay implements ReplayResult {
       this.lanes,
       laneGeometries,
       specialized,
+      !!iotlbOf && !options.generic,
     );
     this.mapping = new Mapping(
       this.rows,

@@ -52,6 +52,9 @@ export interface PagingRunShape extends TableShape {
   lanes: boolean;
 }
 
+/** What the generated walk is specialized on (walkSource; the curve's loop, model/stackrun.ts, takes it too). */
+export type WalkShape = Pick<PagingRunShape, 'levels' | 'granuleOrder' | 'bitsPerLevel'>;
+
 /**
  * Everything a run reads or writes, resolved by DmaPath.run once a run. One shape
  * of object for every call, so the generated code's loads stay monomorphic.
@@ -169,7 +172,7 @@ const UNROLL_WAYS = 8;
  * pageNumber; `small` names a boolean (v < 2^32), or is null in the narrow
  * run, where v < NARROW_LIMIT is an int32 and a shift of NARROW_ORDER or more gives 0.
  */
-function pageOf(v: string, order: number, small: string | null): string {
+export function pageOf(v: string, order: number, small: string | null): string {
   if (order === 0) return v;
   if (small === null) return order < NARROW_ORDER ? `(${v} >> ${order})` : '0';
   if (order < 32) return `(${small} ? ${v} >>> ${order} : Math.floor(${v} * ${2 ** -order}))`;
@@ -452,7 +455,7 @@ function recordSource(base: string, order: string, phys: string): string {
  * (levels − leafLevel + 1). The format's parameters are constants here (x86:
  * 9 bits, 512 entries; LPAE: g − 3 bits). `small` as pageOf.
  */
-function walkSource(s: PagingRunShape, v: string, small: string | null, label: string, cost?: string): string {
+export function walkSource(s: WalkShape, v: string, small: string | null, label: string, cost?: string): string {
   const entries = 2 ** s.bitsPerLevel;
   const mask = entries - 1;
   const levels: string[] = [];
@@ -493,7 +496,7 @@ function walkSource(s: PagingRunShape, v: string, small: string | null, label: s
  * constants: levels − leafLevel + 1 (a leaf's order is at least the granule's:
  * truncating the quotient is flooring it).
  */
-function walkCostSource(s: PagingRunShape): string {
+export function walkCostSource(s: WalkShape): string {
   return `${s.levels} - (((order - ${s.granuleOrder}) / ${s.bitsPerLevel}) | 0)`;
 }
 
