@@ -69,8 +69,14 @@ export class PagingRunContext {
   deadline = Infinity;
   baseHi = 0;
   baseLo = 0;
-  /** Set by the run: the bytes of its DMAs. */
-  bytes = 0;
+  /**
+   * Set by the run: the bytes of its DMAs. A double from the start (-0, as
+   * Rows.firstRow): the runs leave a double here, and a field made for small
+   * integers changed the context's map at the first (its representation),
+   * which deoptimized DmaPath.run, setUp and feedLanes ("wrong map") in a
+   * queue job's or sweep's second replay.
+   */
+  bytes = -0;
   iotlb!: SetAssocTable;
   devtlb: SetAssocTable | null = null;
   pool!: PageTablePool;
@@ -326,13 +332,14 @@ function probeSource(s: TableShape, narrow = false): string {
     )
     .join('');
   const hit = policy.hit('hs', `i - hs * ${W}`);
-  const hitOnce = narrow || hit
-    ? `
+  const hitOnce =
+    narrow || hit
+      ? `
       if (k >= 0) {
         const i = k, hs = (k / ${W}) | 0;
         ${hit}
       }`
-    : '';
+      : '';
   return `
       let k = -1;${narrow ? '\n      let hb = 0, ho = 0;' : ''}
       let ghost = false;
