@@ -72,8 +72,14 @@ export class PagingRunContext {
   deadline = Infinity;
   baseHi = 0;
   baseLo = 0;
-  /** Set by the run: the bytes of its DMAs. */
-  bytes = 0;
+  /**
+   * Set by the run: the bytes of its DMAs. A double from the start (-0, as
+   * Rows.firstRow): the runs leave a double here, and a field made for small
+   * integers changed the context's map at the first (its representation),
+   * which deoptimized DmaPath.run, setUp and feedLanes ("wrong map") in a
+   * queue job's or sweep's second replay.
+   */
+  bytes = -0;
   iotlb!: SetAssocTable;
   devtlb: SetAssocTable | null = null;
   pool!: PageTablePool;
@@ -312,11 +318,14 @@ function probeSource(s: TableShape, narrow = false): string {
   const W = s.ways;
   const MASK = setMask(s, narrow);
   const f = tableFields(s, narrow);
-  // The policy's own statements (caches/replacement.ts POLICY_RULES).
-  // The narrow run keeps the hit's base and order (an int32 and a constant)
-  // and refreshes the policy's state once after the probe, not in each way's block.
+  // The policy's own statements (caches/replacement.ts POLICY_RULES), once
+  // after the probe, not in each way's block: a way's block first hit late in
+  // a trace (a sweep's small lane tables: ways 2 and 3) had no type feedback
+  // for its copy and deoptimized the compiled run, which then compiled again
+  // (a 6-point queue job: pagingRun and laneRun 7 compiles -> 3).
+  // The narrow run also keeps the hit's base and order (an int32 and a constant).
   const policy = policyVariant(s.policy, W).source;
-  const onHit = (way: string) => (narrow ? 'hb = base; ho = ORDER;' : policy.hit(`page & ${MASK}`, way));
+  const onHit = () => (narrow ? ' hb = base; ho = ORDER;' : '');
   // The narrow run notes a ghost before the hit's test, on every match: the
   // test after it was first reached when an invalidated entry first
   // matched, late in a lazy trace, with no type feedback, and deoptimized
@@ -361,7 +370,7 @@ function probeSource(s: TableShape, narrow = false): string {
             const i = first + ${w};
             if (${f.base('i')} === base && ${f.tag('i')} === tag && ${f.order('i')} === ORDER) {
               const st = ${f.state('i')};${ghostFirst}
-              if (st === ${VALID}) { k = i; ${onHit(String(w))} break probe; }${ghostAfter}
+              if (st === ${VALID}) { k = i;${onHit()} break probe; }${ghostAfter}
             }
           }`,
           ).join('')
@@ -369,7 +378,7 @@ function probeSource(s: TableShape, narrow = false): string {
           for (let i = first; i < first + ${W}; i++) {
             if (${f.base('i')} !== base || ${f.tag('i')} !== tag || ${f.order('i')} !== ORDER) continue;
             const st = ${f.state('i')};${ghostFirst}
-            if (st === ${VALID}) { k = i; ${onHit('i - first')} break probe; }${ghostAfter}
+            if (st === ${VALID}) { k = i;${onHit()} break probe; }${ghostAfter}
           }`;
   const probes = s.orders
     .map(
@@ -381,13 +390,15 @@ function probeSource(s: TableShape, narrow = false): string {
         }`,
     )
     .join('');
-  const hitOnce = narrow
-    ? `
+  const hit = policy.hit('hs', `i - hs * ${W}`);
+  const hitOnce =
+    narrow || hit
+      ? `
       if (k >= 0) {
         const i = k, hs = (k / ${W}) | 0;
-        ${policy.hit('hs', `i - hs * ${W}`)}
+        ${hit}
       }`
-    : '';
+      : '';
   return `
       let k = -1;${narrow ? '\n      let hb = 0, ho = 0;' : ''}
       let ghost = false;
@@ -411,15 +422,22 @@ function fillSource(s: TableShape, narrow = false): string {
   const note = narrow ? `if (${f.seen('order')} === 0) { ${f.seen('order')} = 1; noted[nn++] = order; }` : 't.noteOrder(order);';
   // The narrow run's base is an int32, 0 for an order of 30 or more (base >> order is then 0 too).
   const set = narrow ? 'base >> order' : '(base < 4294967296 && order < 32 ? base >>> order : Math.floor(base * INV_POW2[order]))';
+  // The set's first invalid way (W: none). Outside the narrow run every way
+  // is read on every fill, last to first: in a chain that stops at the first
+  // invalid way, the last way's read was first reached when a set first
+  // filled up, in a lane's small table after the lane's run was compiled,
+  // and deoptimized it (no type feedback there). When the set is full, as it
+  // is once the table has warmed, the chain reads every way too.
+  const firstInvalid =
+    W > UNROLL_WAYS
+      ? `let way = 0;\n          while (way < ${W} && ${f.state('first + way')} === ${VALID}) way++;`
+      : narrow
+        ? `let way = ${Array.from({ length: W }, (_, w) => `${f.state(`first + ${w}`)} !== ${VALID} ? ${w} : `).join('')}${W};`
+        : `let way = ${W};${Array.from({ length: W }, (_, k) => `\n          if (${f.state(`first + ${W - 1 - k}`)} !== ${VALID}) way = ${W - 1 - k};`).join('')}`;
   return `{
           const set = ${set} & ${MASK};
           const first = set * ${W};
-          let way = ${
-            W <= UNROLL_WAYS
-              ? Array.from({ length: W }, (_, w) => `${f.state(`first + ${w}`)} !== ${VALID} ? ${w} : `).join('') + W
-              : `0;
-          while (way < ${W} && ${f.state('first + way')} === ${VALID}) way++`
-          };
+          ${firstInvalid}
           if (way === ${W}) ${policy.victim(W, W <= UNROLL_WAYS)}
           const i = first + way;
           // Entries per order: unchanged when a way of the same order is replaced.

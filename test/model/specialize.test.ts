@@ -252,6 +252,7 @@ describe('specialized paging run equals the generic loop', () => {
       const { SetAssocTable } = await import(${url('caches/table.js')});
       const { Replacement } = await import(${url('caches/replacement.js')});
       const { PageTablePool } = await import(${url('model/pagetable.js')});
+      const { PagingRunContext } = await import(${url('model/specialize.js')});
       const same = (make, field) => { const a = make(), b = make(); a[field] = 2 ** 31 + 0.5; return field + ' ' + %HaveSameMap(a, b); };
       const table = () => new SetAssocTable(4, 4, new Replacement('lru', 4, 4, 1));
       console.log([
@@ -260,10 +261,30 @@ describe('specialized paging run equals the generic loop', () => {
         same(table, 'windowSumNs'),
         same(() => new PageTablePool(4), 'foundBase'),
         same(() => new PageTablePool(4), 'foundPhys'),
+        same(() => new PagingRunContext(), 'bytes'),
       ].join('\\n'));`;
     const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
-    expect(r.stdout.trim().split('\n')).toEqual(['firstRow true', 'windowMaxNs true', 'windowSumNs true', 'foundBase true', 'foundPhys true']);
+    expect(r.stdout.trim().split('\n')).toEqual(['firstRow true', 'windowMaxNs true', 'windowSumNs true', 'foundBase true', 'foundPhys true', 'bytes true']);
+  });
+
+  it("outside the narrow run the policy's hit is one statement after the probe and a fill reads every way (a way's own copy, first reached late, had no type feedback and deoptimized the run)", () => {
+    const shape = { orders: [9, 0], sets: 16, levels: 4, granuleOrder: 0, bitsPerLevel: 9, devtlb: false, walkCaches: false, lanes: true };
+    for (const [policy, ways, hit] of [
+      ['lru', 4, 'tLru4[1024 + (hs)] ='],
+      ['lru', 8, 'tStamp[i] = ++clock;'],
+      ['plru', 4, 'pol.onHit(hs, '],
+    ] as const) {
+      for (const src of [pagingRunSource({ ...shape, policy, ways }), laneRunSource({ ...shape, policy, ways })]) {
+        const probe = src.slice(src.indexOf('probe: {'), src.indexOf('const i = k, hs'));
+        expect(probe.match(/break probe;/g)).toHaveLength(2 * ways);
+        expect(probe).not.toContain(hit);
+        expect(src.split(hit).length - 1).toBe(policy === 'lru' && ways === 8 ? 2 : 1); // stamps: the fill's too
+        // The fill's first invalid way: every way read, no chain that stops early.
+        expect(src).not.toMatch(/!== 1 \? \d+ :/);
+        for (let w = 0; w < ways; w++) expect(src).toContain(`if (tState[first + ${w}] !== 1) way = ${w};`);
+      }
+    }
   });
 
   it('the narrow run makes no call and no double page arithmetic in its loop', () => {
