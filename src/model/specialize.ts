@@ -355,7 +355,7 @@ function probeSource(s: TableShape, narrow = false): string {
             mw &= mw - 1;
             if (${f.tag('i')} === tag && ${f.order('i')} === ORDER) {
               const st = ${f.state('i')};${ghostFirst}
-              if (st === ${VALID}) { k = i; ${onHit('i - first')} break probe; }
+              if (st === ${VALID}) { k = i;${onHit()} break probe; }
             }
           }`;
   // Up to UNROLL_WAYS ways, one block per way (no loop to branch back over).
