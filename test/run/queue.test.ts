@@ -128,6 +128,23 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
     expect(files(queued)).toEqual(files(local));
   }, 240_000);
 
+  it('a queued smmuv3 sweep (the worker resolves the resolved configurations again) equals the local one, 64K granule included', async () => {
+    const w = startWorker(redis.url);
+    workers.push(w.proc);
+    // A 64K IOVA granule, so that the 64K configurations map it (no fault warnings).
+    const nic64 = path.join(tmpDir(), 'nic64.arrows');
+    expect(runCli(['gen', 'nic', '-o', nic64, '--events', '20000', '--granule', '64K']).status).toBe(0);
+    const args = ['sweep', nic64, '--vendor', 'smmuv3', 'vtd', 'amd', '--page-sizes', '64K', '64K,512M', '--quiet'];
+    const local = tmpDir();
+    expect(runCli([...args, '--out', local, '--jobs', '1']).status).toBe(0);
+    const queued = tmpDir();
+    const r = await runCliAsync([...args, '--out', queued, '--queue', redis.url]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(files(queued)).toEqual(files(local));
+    stop(w.proc);
+  }, 240_000);
+
   it('a job that fails on bad input fails once with its one-line error, and is not retried', async () => {
     // Well framed (the submitter opens it), wrong inside: only the replay finds it.
     const bad = path.join(tmpDir(), 'late-bad.arrows');
