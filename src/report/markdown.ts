@@ -3,7 +3,7 @@
 // devices, the configuration's name) go in through mdText.
 import { formatPageSizeSet } from '../config/pagesizes.js';
 import { tableLevelsOf } from '../config/tableformat.js';
-import { commandCount, peakTableBytes, type Summary } from '../stats/summary.js';
+import { commandCount, commandsByNameInOrder, peakTableBytes, type Summary } from '../stats/summary.js';
 import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable, mdText } from './format.js';
 
 /** ", AMD-Vi rules" for a vendor other than VT-d (the default, unnamed as before vendors existed). */
@@ -63,7 +63,7 @@ export function replayMarkdown(s: Summary): string {
         ['device-TLB commands', fmtInt(t.invalidation.commands.devtlb)],
         ['wait descriptors', fmtInt(t.invalidation.commands.wait)],
         // Another vendor's commands by their own names (VT-d's are the four rows above).
-        ...(c.vendor === 'vtd' ? [] : Object.entries(t.invalidation.commands.byName ?? {}).map(([name, n]) => [`\`${name}\``, fmtInt(n)])),
+        ...(c.vendor === 'vtd' ? [] : commandsByNameInOrder(c.vendor, t.invalidation.commands.byName ?? {}).map(([name, n]) => [`\`${name}\``, fmtInt(n)])),
         ['domain-wide flushes', fmtInt(t.invalidation.flushes)],
         ['IOTLB entries removed', fmtInt(t.invalidation.entriesRemoved)],
         ['commands per unmap', fmtNum(s.derived.invalidationCommandsPerUnmap)],

@@ -129,6 +129,21 @@ export const COMMAND_NAMES: Record<VendorName, (k: Kinds) => Record<string, numb
   smmuv3: (k) => ({ TLBI_NH_VA: k.page, TLBI_NH_ASID: k.domain, ATC_INV: k.devtlb, CMD_SYNC: k.wait }),
 };
 
+/**
+ * `byName`'s entries in the vendor's command order (COMMAND_NAMES's), however
+ * the object came: a summary read back from its (key-sorted) JSON has them
+ * alphabetical, and the reports must not depend on it (report-keys.md: the
+ * reports are byte-identical whether the summaries were computed or resumed).
+ * Names the vendor does not have (none today) follow, sorted.
+ */
+export function commandsByNameInOrder(vendor: string, byName: Record<string, number>): [string, number][] {
+  const names = vendor in COMMAND_NAMES ? Object.keys(COMMAND_NAMES[vendor as VendorName]({ page: 0, domain: 0, devtlb: 0, wait: 0 })) : [];
+  const rest = Object.keys(byName)
+    .filter((n) => !names.includes(n))
+    .sort();
+  return [...names.filter((n) => n in byName), ...rest].map((n) => [n, byName[n]]);
+}
+
 function invalidationOf(g: Get, vendor: VendorName): Totals['invalidation'] {
   const count = g(M.staleWindowCount);
   const kinds = { page: g(M.cmdPage), domain: g(M.cmdDomain), devtlb: g(M.cmdDevtlb), wait: g(M.cmdWait) };
