@@ -19,7 +19,7 @@ export function replayMarkdown(s: Summary): string {
   out.push(`# iommu-replay: ${mdText(c.name)}`);
   out.push('');
   out.push(
-    `Trace: ${s.trace.files.map(mdText).join(', ')}${s.trace.workload ? ` (${mdText(s.trace.workload)})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(s.trace.spanNs)}.`,
+    `Trace: ${s.trace.files.map(mdText).join(', ')}${s.trace.workload ? ` (${mdText(s.trace.workload)})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(Number(s.trace.spanNs))}.`,
   );
   out.push('');
   out.push(

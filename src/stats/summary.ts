@@ -17,8 +17,8 @@ export function ratio(num: number, den: number): number | null {
 export interface Summary {
   version: 1;
   config: ReplayConfig;
-  /** firstTs and lastTs are exact: bigint where beyond 2^53 (printed as plain integers). */
-  trace: { files: string[]; events: number; firstTs: number | bigint; lastTs: number | bigint; spanNs: number; workload?: string };
+  /** firstTs, lastTs and spanNs (lastTs - firstTs) are exact: bigint where beyond 2^53 (printed as plain integers). */
+  trace: { files: string[]; events: number; firstTs: number | bigint; lastTs: number | bigint; spanNs: number | bigint; workload?: string };
   totals: Totals;
   byDevice: DeviceRow[];
   byDomain: DomainRow[];
@@ -307,7 +307,7 @@ export function buildSummary(replay: ReplayResult, files: string[], workload?: s
       events: replay.events,
       firstTs: exactNumber(replay.firstTs),
       lastTs: exactNumber(replay.lastTs),
-      spanNs: Number(replay.lastTs - replay.firstTs),
+      spanNs: exactNumber(replay.lastTs - replay.firstTs), // exact like the two it is the difference of (report-keys.md)
       ...(workload !== undefined ? { workload } : {}),
     },
     totals,
@@ -343,13 +343,13 @@ export function invalidationCost(cmd: { page: number; domain: number; devtlb: nu
 }
 
 /**
- * A summary read back from its JSON text: `trace.firstTs` and `trace.lastTs`
+ * A summary read back from its JSON text: `trace.firstTs`, `trace.lastTs` and `trace.spanNs`
  * come back exact (bigint beyond 2^53, as buildSummary made them), so that
  * writing it again gives the same bytes.
  */
 export function parseSummary(text: string): Summary {
   const s = JSON.parse(text) as Summary;
-  for (const key of ['firstTs', 'lastTs'] as const) {
+  for (const key of ['firstTs', 'lastTs', 'spanNs'] as const) {
     const raw = new RegExp(`"${key}": (\\d+)`).exec(text)?.[1];
     if (raw !== undefined && !Number.isSafeInteger(Number(raw))) s.trace[key] = BigInt(raw);
   }
