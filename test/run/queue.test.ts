@@ -145,6 +145,27 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
     stop(w.proc);
   }, 240_000);
 
+  it('curve --queue of a trace with no lookups (hitRate null at every size) writes what a local curve writes', async () => {
+    const w = startWorker(redis.url);
+    workers.push(w.proc);
+    const trace = path.join(tmpDir(), 'no-dma.arrows');
+    await writeTrace(trace, {}, [
+      batchOf([
+        { op: 'attach', device: 0x300, pasid: 0, domain: 1 },
+        { op: 'map', domain: 1, iova: 0x1000, paddr: 0x5000, size: 0x1000 },
+      ]),
+    ]);
+    const args = ['curve', trace, '--max-entries', '4', '--quiet'];
+    const local = tmpDir();
+    expect(runCli([...args, '--out', local, '--jobs', '1']).status).toBe(0);
+    const queued = tmpDir();
+    const r = await runCliAsync([...args, '--out', queued, '--queue', redis.url]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(files(queued)).toEqual(files(local));
+    stop(w.proc);
+  }, 240_000);
+
   it('a job that fails on bad input fails once with its one-line error, and is not retried', async () => {
     // Well framed (the submitter opens it), wrong inside: only the replay finds it.
     const bad = path.join(tmpDir(), 'late-bad.arrows');
