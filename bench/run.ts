@@ -94,8 +94,9 @@ async function child(scenario: string, events: number): Promise<Result> {
     // The fully associative LRU curve of every size 1..N in one pass (the
     // stack profiler in place of the IOTLB), default configuration otherwise.
     const n = Number(extra ?? 4096);
+    const fmtRate = (r: number | null) => (r === null ? 'n/a' : `${(r * 100).toFixed(2)}%`);
     const curve = await lruStackCurve(fileFeed([file], { onProgress: (k) => (done = k) }), resolveConfig({}), n);
-    curveNote = `1..${n} entries: ${curve.groups} size group(s), ${curve.passes} pass(es); hit rate ${(curve.points[0].hitRate * 100).toFixed(2)}% at 1, ${(curve.points[n - 1].hitRate * 100).toFixed(2)}% at ${n}`;
+    curveNote = `1..${n} entries: ${curve.groups} size group(s), ${curve.passes} pass(es); hit rate ${fmtRate(curve.points[0].hitRate)} at 1, ${fmtRate(curve.points[n - 1].hitRate)} at ${n}`;
   } else if (what === 'sweep') {
     // A 12-point sweep (3 bitmaps x 4 IOTLB sizes) over `extra` worker threads.
     const jobs = Number(extra ?? 1);

@@ -67,7 +67,8 @@ export interface ReplayConfig {
   /** Keyed by BDF ("0000:03:00.0"). */
   devices: Record<string, { iommu?: string; devtlb: boolean }>;
   domainIds: number;
-  pageTable: { levels: 4 | 5 };
+  /** The tables' levels: 4 or 5 (vtd, amd); under smmuv3 the granule's (§9.6: 3 for 64K, 4 for 4K and 16K). */
+  pageTable: { levels: 3 | 4 | 5 };
   iotlb: TableGeometry;
   devtlb: TableGeometry;
   /**
@@ -133,7 +134,7 @@ interface RawConfig {
   iommus?: { name: string; pageSizes?: RawPageSizes }[];
   devices?: Record<string, { iommu?: string; devtlb?: boolean }>;
   domainIds?: number;
-  pageTable?: { levels?: 4 | 5 };
+  pageTable?: { levels?: 3 | 4 | 5 };
   iotlb?: RawTable;
   devtlb?: RawTable;
   walkCache?: RawTable;
@@ -301,7 +302,8 @@ const configShape: Shape = {
   iommus: iommusField,
   devices: (v, path) => record(deviceField, 'an object keyed by device', v, path),
   domainIds: posInt(),
-  pageTable: block({ levels: (v, path) => (v === 4 || v === 5 ? v : fail(path, expected('4 or 5', v))) }),
+  // 3 is a 64K granule's under smmuv3 (a resolved configuration says it); resolveParsed refuses it under x86.
+  pageTable: block({ levels: (v, path) => (v === 3 || v === 4 || v === 5 ? v : fail(path, expected('4 or 5', v))) }),
   iotlb: table,
   devtlb: table,
   walkCache: table,
@@ -427,9 +429,13 @@ export function resolveConfig(value: unknown, source = 'config'): ReplayConfig {
 }
 
 function resolveParsed(raw: RawConfig): ReplayConfig {
-  const levels = raw.pageTable?.levels ?? 4;
   // A preset fills what the configuration leaves out (config/presets.ts).
   const preset = raw.preset === undefined ? undefined : findPreset(raw.preset);
+  // An explicit vendor wins over the preset's (model §9.4).
+  const vendor = raw.vendor ?? preset?.vendor ?? 'vtd';
+  if (vendor !== 'smmuv3' && raw.pageTable?.levels === 3) fieldError('pageTable.levels', expected('4 or 5', 3));
+  // The x86 depth the sizes are checked against (under smmuv3 the LPAE format below checks them and sets the levels).
+  const levels = vendor === 'smmuv3' ? 4 : (raw.pageTable?.levels ?? 4);
   const presetSizes = preset?.pageSizeLog2s(levels).map(formatSizeLog2);
   const pageSizes = parsePageSizes('pageSizes', raw.pageSizes ?? presetSizes ?? DEFAULT_PAGE_SIZES, levels);
   const svaPageSizes = parsePageSizes('svaPageSizes', raw.svaPageSizes ?? DEFAULT_PAGE_SIZES, levels);
@@ -459,25 +465,27 @@ function resolveParsed(raw: RawConfig): ReplayConfig {
   const maxInvalidationMask = inv.maxInvalidationMask ?? 9;
   if (maxInvalidationMask > 63) fieldError('invalidation.maxInvalidationMask', `expected at most 63, got ${maxInvalidationMask}`);
   const c = raw.costs ?? {};
-  // An explicit vendor wins over the preset's (model §9.4).
-  const vendor = raw.vendor ?? preset?.vendor ?? 'vtd';
   if (!VENDOR_MODELLED[vendor]) fieldError('vendor', `vendor ${vendor} is not modelled yet`);
+  let tableLevels: 3 | 4 | 5 = levels;
   if (vendor === 'smmuv3') {
     // io-pgtable-arm's tables (model §9.2): the levels follow the granule, and
     // every instance's bitmap must be an LPAE granule's leaves, one granule for
     // all (svaPageSizes is checked by the replay when the trace has an SVA domain).
-    if (raw.pageTable?.levels !== undefined)
-      fieldError('pageTable.levels', "does not apply under smmuv3: io-pgtable-arm's levels follow the granule (48-bit input)");
     const bitmaps = (iommus ?? [{ name: '', pageSizes }]).map((m, i) => ({
       field: iommus && raw.iommus?.[i].pageSizes ? `iommus[${i}].pageSizes` : 'pageSizes',
       log2s: m.pageSizes.map((n) => parseSizeLog2(n)!),
     }));
     try {
-      tableFormatFor(vendor, levels, bitmaps);
+      // The resolved configuration says the levels the model walks (§9.6: the
+      // format's), so that a summary's config tells them and resolves again.
+      tableLevels = tableFormatFor(vendor, levels, bitmaps).levels as 3 | 4;
     } catch (err) {
       if (err instanceof TableFormatError) fieldError(err.field, err.reason);
       throw err;
     }
+    // Given, the levels must be the granule's (a resolved configuration's are).
+    if (raw.pageTable?.levels !== undefined && raw.pageTable.levels !== tableLevels)
+      fieldError('pageTable.levels', "does not apply under smmuv3: io-pgtable-arm's levels follow the granule (48-bit input)");
   }
   return {
     name: raw.name ?? 'baseline',
@@ -487,7 +495,7 @@ function resolveParsed(raw: RawConfig): ReplayConfig {
     ...(iommus ? { iommus } : {}),
     devices,
     domainIds,
-    pageTable: { levels },
+    pageTable: { levels: tableLevels },
     iotlb: resolveTable('iotlb', raw.iotlb, { entries: 64, sets: 16, ways: 4, policy: 'lru' }),
     devtlb: resolveTable('devtlb', raw.devtlb, { entries: 32, sets: 1, ways: 32, policy: 'lru' }),
     ...(raw.walkCache ? { walkCache: resolveTable('walkCache', raw.walkCache, { entries: 16, sets: 4, ways: 4, policy: 'lru' }) } : {}),

@@ -8,7 +8,7 @@ import { formatPageSizeSet, formatSizeLog2, parseSizeLog2 } from '../config/page
 import { findPreset } from '../config/presets.js';
 import { SPEC_VERSION, toolVersion } from '../version.js';
 import { stableStringify } from '../json.js';
-import { COMMAND_NAMES, commandCount, peakTableBytes, tablePageBytes, type Summary } from '../stats/summary.js';
+import { COMMAND_NAMES, commandCount, commandsByNameInOrder, peakTableBytes, tablePageBytes, type Summary } from '../stats/summary.js';
 import {
   VENDOR_TITLES,
   bitmapOrder,
@@ -429,7 +429,7 @@ export function vendorTable(rows: SweepRow[]): Table {
     ],
     rows: ordered.map((r) => {
       const walks = r.counts.walks ?? 0;
-      const commands = Object.entries(r.commandsByName)
+      const commands = commandsByNameInOrder(r.vendor, r.commandsByName)
         .filter(([, n]) => n > 0)
         .map(([name, n]) => `${fmtInt(n)} ${name}`);
       return [

@@ -111,8 +111,14 @@ function u32Column(values: Uint32Array): A.Vector {
   return A.makeVector(A.makeData({ type: new A.Uint32(), length: values.length, nullCount: 0, data: values }));
 }
 
+/** A Float64 column whose NaN rows are null (hitRate at no lookups). */
 function f64Column(values: Float64Array): A.Vector {
-  return A.makeVector(A.makeData({ type: new A.Float64(), length: values.length, nullCount: 0, data: values }));
+  let nullCount = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isNaN(values[i])) nullCount++;
+  if (nullCount === 0) return A.makeVector(A.makeData({ type: new A.Float64(), length: values.length, nullCount: 0, data: values }));
+  const nullBitmap = new Uint8Array((values.length + 7) >> 3);
+  for (let i = 0; i < values.length; i++) if (!Number.isNaN(values[i])) nullBitmap[i >> 3] |= 1 << (i & 7);
+  return A.makeVector(A.makeData({ type: new A.Float64(), length: values.length, nullCount, data: values.map((v) => (Number.isNaN(v) ? 0 : v)), nullBitmap }));
 }
 
 /** An Int64 column from counters (integers below 2^53, never negative), written as two 32-bit words without a BigInt per row. */
@@ -151,7 +157,8 @@ export function curvesArrow(curves: CurveOf[]): Uint8Array {
     entries: u32Column(perRow(Uint32Array, (_, p) => p.entries)),
   };
   for (const k of COUNTERS) cols[k] = int64Of(perRow(Float64Array, (_, p) => p[k]));
-  cols.hitRate = f64Column(perRow(Float64Array, (_, p) => p.hitRate));
+  // null (no lookups) is a null row, as results.arrow's iotlb_hit_rate: NaN marks it here, never a rate.
+  cols.hitRate = f64Column(perRow(Float64Array, (_, p) => p.hitRate ?? NaN));
   cols.translationCostNs = f64Column(perRow(Float64Array, (_, p) => p.translationCostNs));
   return A.tableToIPC(new A.Table(cols), 'file');
 }
@@ -194,7 +201,7 @@ function kneeTable(curves: CurveOf[]): Table {
       const last = c.result.points[c.result.points.length - 1];
       return [
         curveLabel(c),
-        fmtPct(last.lookups === 0 ? null : last.hitRate),
+        fmtPct(last.hitRate),
         ...KNEE_FRACTIONS.map((_, i) => {
           const k = knees?.[i];
           return k
@@ -218,7 +225,7 @@ function pointsTable(c: CurveOf): Table {
     rows: pts.map((p) => [
       String(p.entries),
       String(p.sets),
-      fmtPct(p.lookups === 0 ? null : p.hitRate),
+      fmtPct(p.hitRate),
       fmtInt(p.hits),
       fmtInt(p.walks),
       fmtInt(p.walkAccesses),
@@ -285,8 +292,9 @@ export function chartPoints(points: CurveCounters[]): CurveCounters[] {
       bucket = b;
       first = lo = hi = i;
     }
-    if (p.hitRate < points[lo].hitRate) lo = i;
-    if (p.hitRate > points[hi].hitRate) hi = i;
+    // (A rate is null at every size or at none: the lookups do not depend on the size.)
+    if ((p.hitRate ?? 0) < (points[lo].hitRate ?? 0)) lo = i;
+    if ((p.hitRate ?? 0) > (points[hi].hitRate ?? 0)) hi = i;
     last = i;
   }
   flush();

@@ -12,16 +12,18 @@ const COUNTER_PARTS = ['totals', 'derived', 'byPageSize', 'byDevice', 'byDomain'
 /** Every number (or null ratio) of a summary's counters, by dotted path: "totals.iotlb.hits", "byDevice[0000:03:00.0].iotlb.hits". */
 export function flattenCounters(s: Summary): Map<string, number | null> {
   const out = new Map<string, number | null>();
-  const walk = (v: unknown, at: string): void => {
+  // `rowKey`: the key naming this object's row (byDomain[3]'s `domain`), which is its id, not a counter;
+  // a field of the same name deeper in the row (byDomain[3].invalidation.commands.domain) is one.
+  const walk = (v: unknown, at: string, rowKey?: string): void => {
     if (typeof v === 'number' || v === null) out.set(at, v);
     else if (Array.isArray(v)) {
       const key = ROW_KEYS[at];
-      v.forEach((row, i) => walk(row, `${at}[${key && row && typeof row === 'object' ? String((row as Record<string, unknown>)[key]) : i}]`));
+      v.forEach((row, i) => {
+        const keyed = key !== undefined && row !== null && typeof row === 'object';
+        walk(row, `${at}[${keyed ? String((row as Record<string, unknown>)[key]) : i}]`, keyed ? key : undefined);
+      });
     } else if (typeof v === 'object') {
-      for (const k of Object.keys(v as object).sort()) {
-        if (at.startsWith('by') && k === ROW_KEYS[at.slice(0, at.indexOf('['))]) continue; // the row's own key
-        walk((v as Record<string, unknown>)[k], `${at}.${k}`);
-      }
+      for (const k of Object.keys(v as object).sort()) if (k !== rowKey) walk((v as Record<string, unknown>)[k], `${at}.${k}`);
     }
   };
   for (const part of COUNTER_PARTS) walk((s as unknown as Record<string, unknown>)[part], part);

@@ -3,7 +3,7 @@
 // devices, the configuration's name) go in through mdText.
 import { formatPageSizeSet } from '../config/pagesizes.js';
 import { tableLevelsOf } from '../config/tableformat.js';
-import { commandCount, peakTableBytes, type Summary } from '../stats/summary.js';
+import { commandCount, commandsByNameInOrder, peakTableBytes, type Summary } from '../stats/summary.js';
 import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable, mdText } from './format.js';
 
 /** ", AMD-Vi rules" for a vendor other than VT-d (the default, unnamed as before vendors existed). */
@@ -19,7 +19,7 @@ export function replayMarkdown(s: Summary): string {
   out.push(`# iommu-replay: ${mdText(c.name)}`);
   out.push('');
   out.push(
-    `Trace: ${s.trace.files.map(mdText).join(', ')}${s.trace.workload ? ` (${mdText(s.trace.workload)})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(s.trace.spanNs)}.`,
+    `Trace: ${s.trace.files.map(mdText).join(', ')}${s.trace.workload ? ` (${mdText(s.trace.workload)})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(Number(s.trace.spanNs))}.`,
   );
   out.push('');
   out.push(
@@ -63,7 +63,7 @@ export function replayMarkdown(s: Summary): string {
         ['device-TLB commands', fmtInt(t.invalidation.commands.devtlb)],
         ['wait descriptors', fmtInt(t.invalidation.commands.wait)],
         // Another vendor's commands by their own names (VT-d's are the four rows above).
-        ...(c.vendor === 'vtd' ? [] : Object.entries(t.invalidation.commands.byName ?? {}).map(([name, n]) => [`\`${name}\``, fmtInt(n)])),
+        ...(c.vendor === 'vtd' ? [] : commandsByNameInOrder(c.vendor, t.invalidation.commands.byName ?? {}).map(([name, n]) => [`\`${name}\``, fmtInt(n)])),
         ['domain-wide flushes', fmtInt(t.invalidation.flushes)],
         ['IOTLB entries removed', fmtInt(t.invalidation.entriesRemoved)],
         ['commands per unmap', fmtNum(s.derived.invalidationCommandsPerUnmap)],

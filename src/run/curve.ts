@@ -14,7 +14,7 @@ import { CurveGroup, StackIotlb } from '../caches/stack.js';
 import { InputError } from '../errors.js';
 import { MemoryLimitError, formatBytes } from '../config/limits.js';
 import { DEFAULT_MAX_TABLE_BYTES } from '../model/tablememory.js';
-import { buildSummary, translationCostNs, type Summary } from '../stats/summary.js';
+import { buildSummary, ratio, translationCostNs, type Summary } from '../stats/summary.js';
 import { Replay, type ReplayLimits } from '../model/replay.js';
 import { replayPointsFed, runReplays, type Feed } from './run.js';
 
@@ -32,7 +32,8 @@ export interface CurveCounters {
   walks: number;
   walkAccesses: number;
   faults: number;
-  hitRate: number;
+  /** hits / lookups; null when there were no lookups (n/a, as in replay's summary). */
+  hitRate: number | null;
   translationCostNs: number;
 }
 
@@ -95,7 +96,7 @@ function counters(
     sets,
     ...c,
     misses: c.lookups - c.hits,
-    hitRate: c.lookups === 0 ? 0 : c.hits / c.lookups,
+    hitRate: ratio(c.hits, c.lookups), // null (n/a) at no lookups, as replay's (summary.ts)
     translationCostNs: translationCostNs(c.hits, c.walkAccesses, cfg.costs),
   };
 }

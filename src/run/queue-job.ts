@@ -268,7 +268,7 @@ const curvePoint = z.strictObject({
   walks: count,
   walkAccesses: count,
   faults: count,
-  hitRate: z.number().min(0).max(1),
+  hitRate: rate, // null at no lookups (run/curve.ts)
   translationCostNs: real,
 });
 const curveResultSchema = z.strictObject({

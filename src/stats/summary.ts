@@ -17,8 +17,8 @@ export function ratio(num: number, den: number): number | null {
 export interface Summary {
   version: 1;
   config: ReplayConfig;
-  /** firstTs and lastTs are exact: bigint where beyond 2^53 (printed as plain integers). */
-  trace: { files: string[]; events: number; firstTs: number | bigint; lastTs: number | bigint; spanNs: number; workload?: string };
+  /** firstTs, lastTs and spanNs (lastTs - firstTs) are exact: bigint where beyond 2^53 (printed as plain integers). */
+  trace: { files: string[]; events: number; firstTs: number | bigint; lastTs: number | bigint; spanNs: number | bigint; workload?: string };
   totals: Totals;
   byDevice: DeviceRow[];
   byDomain: DomainRow[];
@@ -128,6 +128,21 @@ export const COMMAND_NAMES: Record<VendorName, (k: Kinds) => Record<string, numb
   amd: (k) => ({ INVALIDATE_IOMMU_PAGES: k.page + k.domain, INVALIDATE_IOTLB_PAGES: k.devtlb, COMPLETION_WAIT: k.wait }),
   smmuv3: (k) => ({ TLBI_NH_VA: k.page, TLBI_NH_ASID: k.domain, ATC_INV: k.devtlb, CMD_SYNC: k.wait }),
 };
+
+/**
+ * `byName`'s entries in the vendor's command order (COMMAND_NAMES's), however
+ * the object came: a summary read back from its (key-sorted) JSON has them
+ * alphabetical, and the reports must not depend on it (report-keys.md: the
+ * reports are byte-identical whether the summaries were computed or resumed).
+ * Names the vendor does not have (none today) follow, sorted.
+ */
+export function commandsByNameInOrder(vendor: string, byName: Record<string, number>): [string, number][] {
+  const names = vendor in COMMAND_NAMES ? Object.keys(COMMAND_NAMES[vendor as VendorName]({ page: 0, domain: 0, devtlb: 0, wait: 0 })) : [];
+  const rest = Object.keys(byName)
+    .filter((n) => !names.includes(n))
+    .sort();
+  return [...names.filter((n) => n in byName), ...rest].map((n) => [n, byName[n]]);
+}
 
 function invalidationOf(g: Get, vendor: VendorName): Totals['invalidation'] {
   const count = g(M.staleWindowCount);
@@ -292,7 +307,7 @@ export function buildSummary(replay: ReplayResult, files: string[], workload?: s
       events: replay.events,
       firstTs: exactNumber(replay.firstTs),
       lastTs: exactNumber(replay.lastTs),
-      spanNs: Number(replay.lastTs - replay.firstTs),
+      spanNs: exactNumber(replay.lastTs - replay.firstTs), // exact like the two it is the difference of (report-keys.md)
       ...(workload !== undefined ? { workload } : {}),
     },
     totals,
@@ -328,13 +343,13 @@ export function invalidationCost(cmd: { page: number; domain: number; devtlb: nu
 }
 
 /**
- * A summary read back from its JSON text: `trace.firstTs` and `trace.lastTs`
+ * A summary read back from its JSON text: `trace.firstTs`, `trace.lastTs` and `trace.spanNs`
  * come back exact (bigint beyond 2^53, as buildSummary made them), so that
  * writing it again gives the same bytes.
  */
 export function parseSummary(text: string): Summary {
   const s = JSON.parse(text) as Summary;
-  for (const key of ['firstTs', 'lastTs'] as const) {
+  for (const key of ['firstTs', 'lastTs', 'spanNs'] as const) {
     const raw = new RegExp(`"${key}": (\\d+)`).exec(text)?.[1];
     if (raw !== undefined && !Number.isSafeInteger(Number(raw))) s.trace[key] = BigInt(raw);
   }

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseSummary } from '../../src/stats/summary.js';
 import { writeTrace } from '../../src/trace/writer.js';
 import { batchOf } from '../helpers/events.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
@@ -139,5 +140,19 @@ describe('inspect keeps wall-clock timestamps exact', () => {
     const r = runCli(['inspect', f, '--json']);
     expect(r.stdout).toContain('"firstTs": 1700000000123456789');
     expect(r.stdout).toContain('"spanNs": 10');
+  });
+
+  it("replay's spanNs is lastTs - firstTs exactly past 2^53 (report-keys.md), and reads back exact", async () => {
+    const f = path.join(tmpDir(), 'far.arrows');
+    await writeTrace(f, {}, [
+      batchOf([
+        { ts: 0, op: 'flush' },
+        { ts: (2n ** 53n + 1n) as unknown as number, op: 'flush' },
+      ]),
+    ]);
+    const r = runCli(['replay', f, '--json', '-']);
+    expect(r.stdout).toContain('"lastTs": 9007199254740993');
+    expect(r.stdout).toContain('"spanNs": 9007199254740993');
+    expect(parseSummary(r.stdout).trace.spanNs).toBe(2n ** 53n + 1n);
   });
 });

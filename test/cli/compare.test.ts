@@ -22,6 +22,18 @@ describe('counters of two summaries', () => {
     expect([...f.keys()][0].startsWith('totals.')).toBe(true);
   });
 
+  it("skips only a row's own id: byDomain[d].invalidation.commands.domain is a counter, byDomain[d].domain is not", () => {
+    const s = load(S32);
+    const f = flattenCounters(s);
+    const row = s.byDomain[0];
+    expect(f.get(`byDomain[${row.domain}].invalidation.commands.domain`)).toBe(row.invalidation.commands.domain);
+    expect(f.has(`byDomain[${row.domain}].domain`)).toBe(false);
+    // Every number of a row but its id is counted once: differ + equal is the whole flattened set.
+    const { differ, equal } = diffCounters(s, s);
+    expect(differ).toEqual([]);
+    expect(equal).toBe(f.size);
+  });
+
   it('lists only what differs, with B - A', () => {
     const { differ, equal } = diffCounters(load(S32), load(S64));
     const hits = differ.find((d) => d.counter === 'totals.iotlb.hits')!;

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { withIotlb } from '../../src/run/curve.js';
 import { replayTrace } from '../../src/run/run.js';
+import { writeTrace } from '../../src/trace/writer.js';
 import { runCli, tmpDir } from '../helpers/cli.js';
+import { batchOf } from '../helpers/events.js';
 
 const NIC = path.resolve('traces/nic.arrows');
 
@@ -168,5 +170,27 @@ describe('curve command', () => {
     expect(r.stderr).toBe(message);
     expect(r.status).toBe(2);
     expect(fs.existsSync(d)).toBe(false);
+  });
+});
+
+describe('a size with no lookups', () => {
+  it("has hitRate null (n/a) in curves.arrow, curves.json and report.md, as in replay's summary", async () => {
+    const d = tmpDir();
+    const trace = path.join(d, 'no-dma.arrows');
+    await writeTrace(trace, {}, [
+      batchOf([
+        { op: 'attach', device: 0x300, pasid: 0, domain: 1 },
+        { op: 'map', domain: 1, iova: 0x1000, paddr: 0x5000, size: 0x1000 },
+      ]),
+    ]);
+    const out = path.join(d, 'c');
+    const r = runCli(['curve', trace, '--max-entries', '2', '--out', out, '--jobs', '1', '--quiet']);
+    expect(r.stderr).toBe('');
+    const t = A.tableFromIPC(fs.readFileSync(path.join(out, 'curves.arrow')));
+    expect(t.getChild('hitRate')!.toArray().length).toBe(2);
+    expect([0, 1].map((i) => t.get(i)!.hitRate)).toEqual([null, null]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'curves.json'), 'utf8')).curves[0].largest.hitRate).toBeNull();
+    expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/\| 2 \| 1 \| n\/a \|/);
+    expect(JSON.parse(runCli(['replay', trace, '--iotlb', '2xfull', '--json', '-']).stdout).totals.iotlb.hitRate).toBeNull();
   });
 });

@@ -114,6 +114,21 @@ describe('report files are byte-identical whether summaries were computed or res
     ['report.html', 'report.md', 'results.arrow'].forEach((f, i) => expect(read(a, f).equals(before[i]), f).toBe(true));
   });
 
+  it("the vendors' command names in the vendor's order, not the summary JSON's alphabetical one (report.md, report.html, manifest.json)", () => {
+    const d = tmpDir();
+    const a = path.join(d, 'a');
+    const nic = path.join(d, 'nic.arrows'); // with unmaps, so that every vendor sends commands
+    expect(runCli(['gen', 'nic', '-o', nic, '--events', '20000']).status).toBe(0);
+    const args = ['sweep', nic, '--vendor', 'vtd', 'amd', 'smmuv3', '--quiet', '--jobs', '1'];
+    expect(runCli([...args, '--out', a]).status).toBe(0);
+    const files = ['report.html', 'report.md', 'manifest.json'];
+    const before = files.map((f) => read(a, f));
+    expect(before[1].toString()).toMatch(/INVALIDATE\\_IOMMU\\_PAGES, [\d,]+ COMPLETION\\_WAIT/);
+    for (const f of files) fs.rmSync(path.join(a, f));
+    expect(runCli([...args, '--out', a, '--resume']).status).toBe(0);
+    files.forEach((f, i) => expect(read(a, f).toString(), f).toBe(before[i].toString()));
+  });
+
   it('a row from a summary read back has its page sizes smallest first', () => {
     const s = JSON.parse(fs.readFileSync(path.join(path.resolve('reports/example/summaries/nic'), fs.readdirSync('reports/example/summaries/nic')[0]), 'utf8'));
     expect(Object.keys(rowOf('nic', 'p', s).mapPages)).toEqual(['4K', '2M', '1G'].filter((k) => k in s.totals.map.pages));

@@ -71,7 +71,7 @@ export const configSchema = z.strictObject({
     )
     .optional(),
   domainIds: posInt().optional(),
-  pageTable: z.strictObject({ levels: z.union([z.literal(4), z.literal(5)], { error: expected('4 or 5') }).optional() }).optional(),
+  pageTable: z.strictObject({ levels: z.union([z.literal(3), z.literal(4), z.literal(5)], { error: expected('4 or 5') }).optional() }).optional(),
   iotlb: tableSchema.optional(),
   devtlb: tableSchema.optional(),
   walkCache: tableSchema.optional(),

@@ -393,9 +393,17 @@ describe('§9.2 configuration under smmuv3', () => {
     expect(() => resolveConfig({ vendor: 'smmuv3', iommus: [{ name: 'a' }, { name: 'b', pageSizes: ['16K'] }] })).toThrow(
       'Invalid config "config": iommus[1].pageSizes: its granule 16K differs from pageSizes\'s 4K',
     );
-    expect(() => resolveConfig({ vendor: 'smmuv3', pageTable: { levels: 4 } })).toThrow(
+    // Given, pageTable.levels must be the granule's (§9.6: 4 for 4K and 16K, 3 for 64K), as a resolved configuration says.
+    expect(() => resolveConfig({ vendor: 'smmuv3', pageTable: { levels: 5 } })).toThrow(
       'Invalid config "config": pageTable.levels: does not apply under smmuv3',
     );
+    expect(() => resolveConfig({ vendor: 'smmuv3', pageSizes: ['64K'], pageTable: { levels: 4 } })).toThrow(
+      'Invalid config "config": pageTable.levels: does not apply under smmuv3',
+    );
+    expect(() => resolveConfig({ vendor: 'smmuv3', pageTable: { levels: 3 } })).toThrow(
+      'Invalid config "config": pageTable.levels: does not apply under smmuv3',
+    );
+    expect(resolveConfig({ vendor: 'smmuv3', pageTable: { levels: 4 } }).pageTable.levels).toBe(4);
     // The same bitmaps are fine under vtd (replicated entries, §9.2).
     expect(resolveConfig({ pageSizes: ['64K', '2M'] }).vendor).toBe('vtd');
     expect(resolveConfig({ preset: 'arm-smmu-64k' }).vendor).toBe('smmuv3');

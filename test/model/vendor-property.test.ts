@@ -368,3 +368,19 @@ describe('cases run', () => {
     expect(true).toBe(true);
   });
 });
+
+describe('byPageSize lookups exclude the misses that faulted (report-keys.md "byPageSize")', () => {
+  it('their sum is totals.iotlb.lookups minus the misses that found no page (misses - walks), on seeded traces of every vendor', () => {
+    let faulted = 0;
+    for (const vendor of ['vtd', 'amd', 'smmuv3'] as const)
+      for (let seed = 1; seed <= 40; seed++) {
+        const c = vendorCase(seed, vendor);
+        const s = replayEvents(c.events, c.config, c.meta);
+        const { lookups, misses } = s.totals.iotlb;
+        const sum = s.byPageSize.reduce((n, p) => n + p.lookups, 0);
+        expect(sum, `${vendor} seed ${seed}`).toBe(lookups - (misses - s.totals.walks.count));
+        faulted += misses - s.totals.walks.count;
+      }
+    expect(faulted).toBeGreaterThan(0); // the cases do fault
+  });
+});

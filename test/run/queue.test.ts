@@ -56,6 +56,20 @@ function files(dir: string): Record<string, string> {
   return out;
 }
 
+/** Runs `args` locally (--jobs 1) and through the queue with a worker: the same files, no line on stderr. */
+async function expectQueuedLikeLocal(url: string, args: string[], workers: ChildProcess[]): Promise<void> {
+  const w = startWorker(url);
+  workers.push(w.proc);
+  const local = tmpDir();
+  expect(runCli([...args, '--out', local, '--jobs', '1']).status).toBe(0);
+  const queued = tmpDir();
+  const r = await runCliAsync([...args, '--out', queued, '--queue', url]);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  expect(files(queued)).toEqual(files(local));
+  stop(w.proc);
+}
+
 describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
   let redis: { proc: ChildProcess; url: string };
   let trace: string;
@@ -126,6 +140,24 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(files(queued)).toEqual(files(local));
+  }, 240_000);
+
+  it('a queued smmuv3 sweep (the worker resolves the resolved configurations again) equals the local one, 64K granule included', async () => {
+    // A 64K IOVA granule, so that the 64K configurations map it (no fault warnings).
+    const nic64 = path.join(tmpDir(), 'nic64.arrows');
+    expect(runCli(['gen', 'nic', '-o', nic64, '--events', '20000', '--granule', '64K']).status).toBe(0);
+    await expectQueuedLikeLocal(redis.url, ['sweep', nic64, '--vendor', 'smmuv3', 'vtd', 'amd', '--page-sizes', '64K', '64K,512M', '--quiet'], workers);
+  }, 240_000);
+
+  it('curve --queue of a trace with no lookups (hitRate null at every size) writes what a local curve writes', async () => {
+    const trace = path.join(tmpDir(), 'no-dma.arrows');
+    await writeTrace(trace, {}, [
+      batchOf([
+        { op: 'attach', device: 0x300, pasid: 0, domain: 1 },
+        { op: 'map', domain: 1, iova: 0x1000, paddr: 0x5000, size: 0x1000 },
+      ]),
+    ]);
+    await expectQueuedLikeLocal(redis.url, ['curve', trace, '--max-entries', '4', '--quiet'], workers);
   }, 240_000);
 
   it('a job that fails on bad input fails once with its one-line error, and is not retried', async () => {
