@@ -31,29 +31,10 @@ async function main(argv: string[]): Promise<number> {
   return (await import('./parse.js')).parseAndRun(argv);
 }
 
-/**
- * Ends the process with `code` once the command is done and what it wrote to
- * standard output and standard error has left the process. Left to itself,
- * Node waits before exiting for the compile jobs V8 still has queued on its
- * background threads (code the run will never call again: 40-60 ms of CPU
- * after a small replay); process.exit drops them. Every output file is
- * written and closed, and every thread ended, before a command's promise
- * settles. A write to a pipe that is not taken in yet (a slow reader) is
- * still queued in the process (writableLength): then the process ends as
- * without this, once the stream has drained. setImmediate: after the ticks
- * and promise callbacks still queued (a warning is written in a tick).
- */
-function exitWhenWritten(code: number): void {
-  process.exitCode = code;
-  setImmediate(() => {
-    if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit(code);
-  });
-}
-
 // The words after `node main.js` (as yargs' hideBin gives them outside Electron).
 main(process.argv.slice(2)).then(
   (code) => {
-    exitWhenWritten(code);
+    process.exitCode = code;
   },
   (err) => {
     process.stderr.write(`iommu-replay: internal error: ${(err as Error)?.stack ?? err}\n`);
