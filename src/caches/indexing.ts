@@ -10,7 +10,7 @@
 /** 2^k for k = 0..63, exact as doubles. */
 export const POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 /** 2^-k: multiplying by it divides by 2^k exactly. */
-const INV_POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** -k);
+export const INV_POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** -k);
 
 /** The page number of `pfn` at `order` (pfn / 2^order, rounded down). */
 export function pageNumber(pfn: number, order: number): number {

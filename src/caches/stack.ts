@@ -700,10 +700,7 @@ export class StackIotlb implements Iotlb {
     this.filledNew = node < 0;
     if (node >= 0) this.touch(node);
     else node = this.newEntry(tag, base, order, slot);
-    this.phys[node] = phys;
-    this.owner[node] = owner;
-    this.unmappedAt[node] = -1;
-    return node;
+    return this.setLeaf(node, phys, owner);
   }
 
   /**
@@ -724,7 +721,11 @@ export class StackIotlb implements Iotlb {
     }
     this.probeStamp++;
     this.filledNew = true;
-    const node = this.newEntry(tag, base, order, slot);
+    return this.setLeaf(this.newEntry(tag, base, order, slot), phys, owner);
+  }
+
+  /** A fill's leaf in `node`: its physical page and owner, mapped (no unmap since). */
+  private setLeaf(node: number, phys: number, owner: number): number {
     this.phys[node] = phys;
     this.owner[node] = owner;
     this.unmappedAt[node] = -1;

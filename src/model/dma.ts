@@ -82,6 +82,10 @@ export class DmaPath {
     x.rows = rows;
     x.pool = pool;
     x.counters = counters;
+    const sx = this.stackContext;
+    sx.rows = rows;
+    sx.pool = pool;
+    sx.counters = counters;
     x.cachedWalk = config.walkCache ? (tag, pfn, order, dom, cd, b) => this.cachedWalk(this.walkCaches[this.runInstance], tag, pfn, order, dom, cd, b) : null;
   }
 
@@ -287,9 +291,6 @@ export class DmaPath {
       this.stackRuns[k] = fn;
     }
     const x = this.stackContext;
-    x.rows = this.rows;
-    x.pool = this.pool;
-    x.counters = this.counters;
     x.orders = this.sizeSets[k].ordersDesc;
     x.tag = a.attTag[att];
     x.dom = dom;

@@ -21,7 +21,7 @@
 // seeded random traces both ways and compares every counter;
 // test/run/lanes.test.ts compares each lane with its own replay.
 import type { TableGeometry } from '../config/config.js';
-import { POW2 } from '../caches/indexing.js';
+import { INV_POW2, POW2 } from '../caches/indexing.js';
 import { policyVariant } from '../caches/replacement.js';
 import { DOMAIN_FIELDS, type Counters } from '../stats/counters.js';
 import { lastPfnOf, pfnOf } from '../trace/batch.js';
@@ -139,16 +139,24 @@ export type LaneRun = (x: PagingRunContext, t: SetAssocTable, lc: Counters) => n
 
 const compiled = new Map<string, (...args: never[]) => unknown>();
 
-function compile<F>(name: string, params: string, body: string): F {
-  let fn = compiled.get(body);
+/** What every generated loop's source may name (besides its parameters). */
+const BINDINGS: Readonly<Record<string, unknown>> = { POW2, INV_POW2, pfnOf, lastPfnOf };
+
+/**
+ * The function `name(params) { body }`, compiled once per process for each
+ * source (`new Function`, with BINDINGS and `extra` in scope): the replay's
+ * runs here, the curve's in stackrun.ts.
+ */
+export function compile<F>(name: string, params: string, body: string, extra: Readonly<Record<string, unknown>> = {}): F {
+  const key = `${name}(${params})${body}`;
+  let fn = compiled.get(key);
   if (fn === undefined) {
-    fn = new Function('POW2', 'INV_POW2', 'pfnOf', 'lastPfnOf', `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(
-      POW2,
-      INV_POW2,
-      pfnOf,
-      lastPfnOf,
+    const bindings = { ...BINDINGS, ...extra };
+    const names = Object.keys(bindings);
+    fn = new Function(...names, `"use strict"; return function ${name}(${params}) {\n${body}\n};`)(
+      ...names.map((k) => bindings[k as keyof typeof bindings]),
     ) as (...args: never[]) => unknown;
-    compiled.set(body, fn);
+    compiled.set(key, fn);
   }
   return fn as F;
 }
@@ -168,8 +176,6 @@ export function laneRun(shape: TableShape): LaneRun {
   return compile<LaneRun>('laneRun', 'x, t, lc', laneRunSource(shape));
 }
 
-const INV_POW2: Float64Array = Float64Array.from({ length: 64 }, (_, k) => 2 ** -k);
-
 /** Tables of at most this many ways get their probe, first-invalid search and LRU victim unrolled. */
 const UNROLL_WAYS = 8;
 
@@ -183,6 +189,23 @@ export function pageOf(v: string, order: number, small: string | null): string {
   if (small === null) return order < NARROW_ORDER ? `(${v} >> ${order})` : '0';
   if (order < 32) return `(${small} ? ${v} >>> ${order} : Math.floor(${v} * ${2 ** -order}))`;
   return `Math.floor(${v} * ${2 ** -order})`;
+}
+
+/**
+ * The walk of page `a` (a < limitPfn; `small`: a < 2^32) from `root`
+ * through the pool's `ptr`, setting `order`, `base` and `phys` to the leaf
+ * found (order stays -1: a fault): the paging run's and the curve's
+ * (stackrun.ts) walk on a miss.
+ */
+export function leafWalkSource(s: WalkShape): string {
+  return `
+        let table = root, kk = 0, p = 0;
+        ${walkSource(s, 'a', 'small', 'walk')}
+        if (p < 0) {
+          order = -p - 1;
+          base = (small && order < 32 ? a >>> order : Math.floor(a * INV_POW2[order])) * POW2[order];
+          phys = pphys[kk];
+        }`;
 }
 
 /**
@@ -473,7 +496,7 @@ function recordSource(base: string, order: string, phys: string): string {
  * (levels − leafLevel + 1). The format's parameters are constants here (x86:
  * 9 bits, 512 entries; LPAE: g − 3 bits). `small` as pageOf.
  */
-export function walkSource(s: WalkShape, v: string, small: string | null, label: string, cost?: string): string {
+function walkSource(s: WalkShape, v: string, small: string | null, label: string, cost?: string): string {
   const entries = 2 ** s.bitsPerLevel;
   const mask = entries - 1;
   const levels: string[] = [];
@@ -587,14 +610,7 @@ export function pagingRunSource(s: PagingRunShape): string {
       }
       if (ghost) invalidatedMisses++;
       let order = -1, base = 0, phys = 0;
-      if (a < limitPfn) {
-        let table = root, kk = 0, p = 0;
-        ${walkSource(s, 'a', 'small', 'walk')}
-        if (p < 0) {
-          order = -p - 1;
-          base = (small && order < 32 ? a >>> order : Math.floor(a * INV_POW2[order])) * POW2[order];
-          phys = pphys[kk];
-        }
+      if (a < limitPfn) {${leafWalkSource(s)}
       }
       if (order < 0) {${s.lanes ? recordSource('-1', '0', '0') : ''}
         faults++; // one fault; the rest of the access is dropped

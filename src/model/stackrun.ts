@@ -18,11 +18,9 @@
 // lookup and fill), without device TLBs, walk caches or nesting. The generic
 // loop stays the reference (ReplayLimits.generic): test/model/stackrun.test.ts
 // compares every curve output both ways on seeded random traces.
-import { POW2 } from '../caches/indexing.js';
 import { StackIotlb, slotOfKey } from '../caches/stack.js';
 import { DOMAIN_FIELDS } from '../stats/counters.js';
-import { lastPfnOf, pfnOf } from '../trace/batch.js';
-import { pageOf, walkCostSource, walkSource, type PagingRunContext, type WalkShape } from './specialize.js';
+import { compile, leafWalkSource, pageOf, walkCostSource, type PagingRunContext, type WalkShape } from './specialize.js';
 
 /** What the curve's loop is specialized on. */
 export interface StackRunShape extends WalkShape {
@@ -42,22 +40,9 @@ export function isPlainStack(iotlb: object): iotlb is StackIotlb {
   return iotlb.constructor === StackIotlb;
 }
 
-const compiled = new Map<string, StackRun>();
-
 /** The curve's loop for `shape`, compiled once per process. */
 export function stackRun(shape: StackRunShape): StackRun {
-  const body = stackRunSource(shape);
-  let fn = compiled.get(body);
-  if (fn === undefined) {
-    fn = new Function('POW2', 'pfnOf', 'lastPfnOf', 'slotOfKey', `"use strict"; return function stackRun(x, st, start, end) {\n${body}\n};`)(
-      POW2,
-      pfnOf,
-      lastPfnOf,
-      slotOfKey,
-    ) as StackRun;
-    compiled.set(body, fn);
-  }
-  return fn;
+  return compile<StackRun>('stackRun', 'x, st, start, end', stackRunSource(shape), { slotOfKey });
 }
 
 /**
@@ -139,14 +124,7 @@ export function stackRunSource(s: StackRunShape): string {
         order = st.order[gain];
         base = st.base[gain];
         phys = st.phys[gain];
-      } else if (a < limitPfn) {
-        let table = root, kk = 0, p = 0;
-        ${walkSource(s, 'a', 'small', 'walk')}
-        if (p < 0) {
-          order = -p - 1;
-          base = (small && order < 32 ? a >>> order : Math.floor(a / POW2[order])) * POW2[order];
-          phys = pphys[kk];
-        }
+      } else if (a < limitPfn) {${leafWalkSource(s)}
       }
       if (order < 0) {
         faults++; // one fault; the rest of the access is dropped

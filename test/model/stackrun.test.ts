@@ -16,15 +16,15 @@ import { memFeed } from '../helpers/curve.js';
 import { randomCase, staleCase } from '../helpers/random-case.js';
 import { consumeInTwo, metaOf, type Meta } from '../helpers/replay.js';
 
-/** Counts the runs of `r` that take the curve's loop (a spy on its context's rows, set once per such run). */
+/** Counts the runs of `r` that take the curve's loop (a spy on its context's devBase, set once per such run). */
 function spyStackRuns(r: Replay, seen: { stackRuns: number }): void {
-  const x = (r as unknown as { dma: { stackContext: { rows: unknown } } }).dma.stackContext;
-  let rows = x.rows;
-  Object.defineProperty(x, 'rows', {
-    get: () => rows,
+  const x = (r as unknown as { dma: { stackContext: { devBase: unknown } } }).dma.stackContext;
+  let devBase = x.devBase;
+  Object.defineProperty(x, 'devBase', {
+    get: () => devBase,
     set: (v) => {
       seen.stackRuns++;
-      rows = v;
+      devBase = v;
     },
   });
 }
