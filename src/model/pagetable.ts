@@ -94,8 +94,11 @@ export class PageTablePool {
    * loop would check again in every iteration. WALK_MEMO_SLOTS slots of
    * WALK_MEMO_STRIDE int32s, slot `prefix & (WALK_MEMO_SLOTS - 1)` holding
    * the prefix (the pfn above the level-1 table's span), the root the walk
-   * started at, and the level-1 table it reached: the walk takes that table
-   * instead of reading the levels above it. A path of tables changes only
+   * started at, and the level-1 table it reached, or, when the walk ended at
+   * level 2 (a leaf of that level, as a 2M page under x86), that entry's
+   * index as -index - 1: the walk takes that table, or reads that entry
+   * again (it may hold a table since), instead of reading the levels above
+   * it. A path of tables changes only
    * when a table is freed (an entry above level 1 holds a table until
    * freeSubtree frees it; allocations add paths and change none), so the
    * memo is good while `walkMemoFreed` is `freedTables` (resetWalkMemo).

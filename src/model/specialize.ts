@@ -499,6 +499,23 @@ function recordSource(base: string, order: string, phys: string): string {
 function walkSource(s: WalkShape, v: string, small: string | null, label: string, cost?: string): string {
   const entries = 2 ** s.bitsPerLevel;
   const mask = entries - 1;
+  // The narrow run takes the level-1 table from the pool's walk memo
+  // (PageTablePool.resetWalkMemo, in the pool's `ptr`) when it holds the page's prefix under this
+  // root, and records it after a walk down to level 1: the same entry read,
+  // found without the dependent loads of the levels above. (The entries read
+  // are counted by level all the same: the memo is no walk cache of the model.)
+  // A walk that ends at level 2 (a 2M leaf under x86: a quarter of the
+  // DMA-heavy bench trace's walks, which took all four levels) records that
+  // entry's index instead, negative; the next walk reads the entry again,
+  // and goes down to level 1 when a table has replaced the leaf since (the
+  // entry stays the span's while no table is freed, as the memo's tables).
+  const above = s.granuleOrder + s.bitsPerLevel;
+  const memo = small === null && s.levels >= 2 && above < NARROW_ORDER;
+  const exit = (level: number, recorded = memo && level === 2) => {
+    const record = recorded ? ' ptr[ms] = pre; ptr[ms + 1] = root; ptr[ms + 2] = -kk - 1;' : '';
+    const counted = cost === undefined ? '' : ` ${cost} = ${s.levels - level + 1};`;
+    return counted === '' && record === '' ? `break ${label};` : `{${counted}${record} break ${label}; }`;
+  };
   const levels: string[] = [];
   for (let level = s.levels; level >= 1; level--) {
     const shift = s.granuleOrder + s.bitsPerLevel * (level - 1);
@@ -506,15 +523,9 @@ function walkSource(s: WalkShape, v: string, small: string | null, label: string
     levels.push(`
           kk = table * ${entries} + (${idx} & ${mask});
           p = ptr[kk];
-          if (p <= 0) ${cost === undefined ? `break ${label};` : `{ ${cost} = ${s.levels - level + 1}; break ${label}; }`}${level > 1 ? '\n          table = p;' : ''}`);
+          if (p <= 0) ${exit(level)}${level > 1 ? '\n          table = p;' : ''}`);
   }
-  // The narrow run takes the level-1 table from the pool's walk memo
-  // (PageTablePool.resetWalkMemo, in the pool's `ptr`) when it holds the page's prefix under this
-  // root, and records it after a walk down to level 1: the same entry read,
-  // found without the dependent loads of the levels above. (The entries read
-  // are counted by level all the same: the memo is no walk cache of the model.)
-  const above = s.granuleOrder + s.bitsPerLevel;
-  if (small !== null || s.levels < 2 || above >= NARROW_ORDER)
+  if (!memo)
     return `${label}: {${levels.join('')}
         }`;
   const leaf = levels.pop();
@@ -523,6 +534,11 @@ function walkSource(s: WalkShape, v: string, small: string | null, label: string
           level1: {
             if (ptr[ms] === pre && ptr[ms + 1] === root) {
               table = ptr[ms + 2];
+              if (table > 0) break level1;
+              kk = -table - 1;
+              p = ptr[kk];
+              if (p <= 0) ${exit(2, false)}
+              table = p;
               break level1;
             }${levels.join('').replaceAll('\n', '\n  ')}
             ptr[ms] = pre;

@@ -151,6 +151,66 @@ function sharedPagesCase(seed: number): { events: Ev[]; config: Record<string, u
   return { events, config, meta: { domains: Object.fromEntries(Array.from({ length: domains }, (_, i) => [i + 1, 'paging'])) } };
 }
 
+/**
+ * A few 2M spans, each in turn a 2M leaf, 4K leaves under a level-1 table (a
+ * map inside the span after the 2M leaf's unmap puts a table where the leaf
+ * was), or nothing (an unmap of the whole span frees its table), with DMAs
+ * over them between the changes: the walk memo records a 2M leaf's level-2
+ * entry (specialize.ts walkSource) and must follow what that entry holds now.
+ */
+function hugeSpansCase(seed: number): { events: Ev[]; config: Record<string, unknown>; meta: Meta } {
+  const rng = new Rng(seed * 3571);
+  const K4 = 0x1000;
+  const M2 = 0x200000;
+  // Spans in one level-2 table and in others; two whose prefixes share a memo slot (128 spans apart).
+  const spans = [0, M2, 2 * M2, 128 * M2, 2 ** 29, 2 ** 30 + 5 * M2];
+  const config = {
+    pageSizes: ['4K', '2M'],
+    iotlb: { sets: [1, 2, 4][rng.int(3)], ways: [1, 2, 4][rng.int(3)], policy: rng.chance(0.5) ? 'lru' : 'fifo' },
+    invalidation: { mode: rng.chance(0.5) ? 'lazy' : 'strict', fqSize: 4 },
+  };
+  // Per span: 'huge', or the set of 4K pages mapped (by index in the span).
+  const state: ('huge' | Set<number>)[] = spans.map(() => new Set<number>());
+  const events: Ev[] = [{ ts: 0, op: 'attach', device: 0x100, pasid: 0, domain: 1 }];
+  let ts = 0;
+  for (let step = 0; step < 400; step++) {
+    ts += 1 + rng.int(5);
+    const j = rng.int(spans.length);
+    const span = spans[j];
+    const st = state[j];
+    const page = rng.int(4);
+    const r = rng.int(12);
+    if (r === 0 && st !== 'huge' && st.size === 0) {
+      events.push({ ts, op: 'map', domain: 1, iova: span, paddr: span + 0x40000000 + rng.int(4) * M2, size: M2 });
+      state[j] = 'huge';
+    } else if (r === 1 && st === 'huge') {
+      events.push({ ts, op: 'unmap', domain: 1, iova: span, size: M2 });
+      state[j] = new Set();
+    } else if (r === 2 && st !== 'huge' && !st.has(page)) {
+      events.push({ ts, op: 'map', domain: 1, iova: span + page * K4, paddr: 0x80000000 + rng.int(64) * K4, size: K4 });
+      st.add(page);
+    } else if (r === 3 && st !== 'huge' && st.has(page)) {
+      events.push({ ts, op: 'unmap', domain: 1, iova: span + page * K4, size: K4 });
+      st.delete(page);
+    } else if (r === 4 && st !== 'huge' && st.size > 0) {
+      // The whole span: its level-1 table is freed.
+      events.push({ ts, op: 'unmap', domain: 1, iova: span, size: M2 });
+      state[j] = new Set();
+    } else {
+      for (let d = 1 + rng.int(4); d > 0; d--)
+        events.push({
+          ts,
+          op: rng.chance(0.5) ? 'dma_read' : 'dma_write',
+          device: 0x100,
+          pasid: 0,
+          iova: span + rng.int(6) * K4 + rng.int(64) * 64,
+          size: [64, K4, 3 * K4][rng.int(3)],
+        });
+    }
+  }
+  return { events, config, meta: { domains: { 1: 'paging' } } };
+}
+
 describe('specialized paging run equals the generic loop', () => {
   it.each(GROUPS)('random traces, seeds %i..%i: identical summaries', (first, last) => {
     expectSameBothWays(first, last, (seed) => {
@@ -191,6 +251,13 @@ describe('specialized paging run equals the generic loop', () => {
   it.each(GROUPS.slice(0, 5))('narrow runs crossing into wide rows, seeds %i..%i: identical summaries', (first, last) => {
     expectSameBothWays(first, last, narrowCase);
   });
+
+  it.each(GROUPS.slice(0, 5))(
+    "2M leaves replaced by 4K leaves and back under the walk memo's level-2 entries, seeds %i..%i: identical summaries",
+    (first, last) => {
+      expectSameBothWays(first, last, hugeSpansCase);
+    },
+  );
 
   it.each([1, 21, 41])('long runs (more rows than a narrow call takes, specialize.ts NARROW_CALL_ROWS), seeds %i..: identical summaries', (first) => {
     expectSameBothWays(first, first + 19, longRunCase);
