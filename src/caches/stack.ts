@@ -332,14 +332,17 @@ export class StackIotlb implements Iotlb {
    * misses everywhere updates no tree).
    */
   private depthOf(t: number): number {
+    const fen = this.fen;
     let s = 0;
-    for (let x = t; x > 0; x -= x & -x) s += this.fen[x];
+    for (let x = t; x > 0; x &= x - 1) s += fen[x];
     return this.now - t - (this.gaps - s);
   }
 
   /** The mark at `t` left (its time is a gap now), above the tail. */
   private gapAt(t: number): void {
-    for (let x = t + 1; x <= this.cap; x += x & -x) this.fen[x]++;
+    const fen = this.fen;
+    const cap = this.cap;
+    for (let x = t + 1; x <= cap; x += x & -x) fen[x]++;
     this.gaps++;
   }
 
