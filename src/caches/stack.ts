@@ -249,9 +249,10 @@ export class StackIotlb implements Iotlb {
    */
   private probeStamp = 1;
   private readonly probedAt = new Float64Array(64);
-  private readonly probedNode = new Int32Array(64);
-  /** That probe's bucket (-1: not probed, no entry of the order): where the fill's new entry goes. */
-  private readonly probedSlot = new Int32Array(64);
+  /** By order, the entry that probe found (-1: none). Written by the curve's DMA loop before lookupProbed (model/stackrun.ts). */
+  readonly probedNode = new Int32Array(64);
+  /** That probe's bucket (-1: not probed, no entry of the order): where the fill's new entry goes. Written as probedNode. */
+  readonly probedSlot = new Int32Array(64);
   private probeTag = 0;
   private probePfn = 0;
   private readonly winNode = new Int32Array(64);
@@ -331,14 +332,17 @@ export class StackIotlb implements Iotlb {
    * misses everywhere updates no tree).
    */
   private depthOf(t: number): number {
+    const fen = this.fen;
     let s = 0;
-    for (let x = t; x > 0; x -= x & -x) s += this.fen[x];
+    for (let x = t; x > 0; x &= x - 1) s += fen[x];
     return this.now - t - (this.gaps - s);
   }
 
   /** The mark at `t` left (its time is a gap now), above the tail. */
   private gapAt(t: number): void {
-    for (let x = t + 1; x <= this.cap; x += x & -x) this.fen[x]++;
+    const fen = this.fen;
+    const cap = this.cap;
+    for (let x = t + 1; x <= cap; x += x & -x) fen[x]++;
     this.gaps++;
   }
 
@@ -635,9 +639,26 @@ export class StackIotlb implements Iotlb {
   }
 
   lookup(tag: number, pfn: number, ordersDesc: Int8Array): number {
+    this.ensureTime();
+    for (let k = 0; k < ordersDesc.length; k++) {
+      const order = ordersDesc[k];
+      const node = this.orderLive[order] === 0 ? -1 : this.find(tag, alignDown(pfn, order), order);
+      this.probedNode[order] = node;
+      // No entry of the order: no slot either (the fill probes for one).
+      this.probedSlot[order] = node < 0 && this.orderLive[order] === 0 ? -1 : this.foundSlot;
+    }
+    return this.lookupProbed(tag, pfn, ordersDesc);
+  }
+
+  /**
+   * lookup() once probedNode and probedSlot hold, for each order of
+   * `ordersDesc`, what a probe of the index as it is now finds for page `pfn`
+   * (after ensureTime): the curve's DMA loop probes inline and calls this
+   * when some order's key is there, so that a hit probes the index once.
+   */
+  lookupProbed(tag: number, pfn: number, ordersDesc: Int8Array): number {
     this.missWasInvalidated = false;
     this.gainNode = -1;
-    this.ensureTime();
     const g = this.group;
     const hi = g.hi;
     // The winners: each probe order's entry that is shallower than every
@@ -649,11 +670,8 @@ export class StackIotlb implements Iotlb {
     this.probePfn = pfn;
     for (let k = 0; k < ordersDesc.length; k++) {
       const order = ordersDesc[k];
-      const node = this.orderLive[order] === 0 ? -1 : this.find(tag, alignDown(pfn, order), order);
+      const node = this.probedNode[order];
       this.probedAt[order] = stamp;
-      this.probedNode[order] = node;
-      // No entry of the order: no slot either (the fill probes for one).
-      this.probedSlot[order] = node < 0 && this.orderLive[order] === 0 ? -1 : this.foundSlot;
       if (node < 0) continue;
       const d = this.depthOf(this.time[node]);
       if (d < minDepth) {

@@ -9,7 +9,8 @@
 // probe order, and the walk is specialize.ts's (the format's constants, as
 // the replay's specialized run walks): a probe that finds no key walks and
 // fills through StackIotlb.fillAbsent with the bucket the probe read. A
-// probe that finds a key asks StackIotlb.lookup, which probes again and
+// probe that finds a key hands what it found to StackIotlb.lookupProbed
+// (no second probe: a NIC curve's lookups hit 64% of the time), which
 // decides what each size sees (hits, the group's gains, splits, stale hits);
 // from there the run is genericRun's, but that a gain (a hit from some depth
 // up, no stale hit) takes the leaf of size lo's walk from its entry.
@@ -47,20 +48,21 @@ export function stackRun(shape: StackRunShape): StackRun {
 
 /**
  * The probe of StackIotlb.lookup (its find) for page `a` at each order
- * written out: sets `found` when some order's entry is in the index, and
- * `slot<order>` to the bucket it read (-1: the order has no entry, not
- * probed).
+ * written out: sets `found` when some order's entry is in the index,
+ * `node<order>` to it (-1: none) and `slot<order>` to the bucket it read
+ * (-1: the order has no entry, not probed).
  */
 function probeSource(s: StackRunShape): string {
   return s.orders
     .map(
       (o) => `
-      let slot${o} = -1;
+      let slot${o} = -1, node${o} = -1;
       if (live[${o}] !== 0) {
         const pb = ${o === 0 ? 'a' : `${pageOf('a', o, 'small')} * ${2 ** o}`};
         const h = slotOfKey(tag, pb, ${o}, hashShift);
         for (let nd = hash[h]; nd >= 0; nd = next[nd]) {
           if (nBase[nd] === pb && nTag[nd] === tag && nOrder[nd] === ${o}) {
+            node${o} = nd;
             found = true;
             break;
           }
@@ -80,7 +82,7 @@ export function stackRunSource(s: StackRunShape): string {
   const tag = x.tag, dom = x.dom, root = x.root, orders = x.orders;
   const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
-  const live = st.orderLive;
+  const live = st.orderLive, probedNode = st.probedNode, probedSlot = st.probedSlot;
   st.bind(dom, root);
   let lookups = 0, hits = 0, stale = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, faults = 0;
   for (let row = start; row < end; row++) {
@@ -96,7 +98,14 @@ export function stackRunSource(s: StackRunShape): string {
       const hash = st.hash, next = st.next, nBase = st.base, nTag = st.tag, nOrder = st.order, hashShift = st.hashShift;
       let found = false;${probeSource(s)}
       if (found) {
-        const k = st.lookup(tag, a, orders);
+        // What the probe found, for the profiler's lookup: the index is probed once.${s.orders
+          .map(
+            (o) => `
+        probedNode[${o}] = node${o};
+        probedSlot[${o}] = slot${o};`,
+          )
+          .join('')}
+        const k = st.lookupProbed(tag, a, orders);
         if (k >= 0) {
           // As DmaPath.genericRun's hit.
           const order = st.order[k];
