@@ -34,7 +34,7 @@ interface Args extends QueueArgs {
   ways: string;
   opt?: boolean;
   maxGroups: number;
-  policy: string;
+  policy?: string;
   out: string;
   jobs?: number;
   quiet?: boolean;
@@ -106,7 +106,11 @@ export const curveCommand: CommandModule<object, Args> = {
           describe: 'lru, full: at most this many replays of a trace when sizes part ways (stale hits); past it, sizes are marked approximate',
         }),
       )
-      .option('policy', { type: 'string', default: 'lru', describe: 'lru (exact stack profile); fifo, plru, random, flush-when-full are replayed as points' })
+      .option('policy', {
+        type: 'string',
+        describe: 'lru (exact stack profile); fifo, plru, random, flush-when-full are replayed as points',
+        defaultDescription: "the configuration's iotlb.policy (lru)",
+      })
       .option('out', { type: 'string', default: 'curve-out', describe: 'output directory' })
       .option('jobs', {
         ...numberOption('jobs', POSITIVE_INTEGER, { describe: 'worker threads, one curve (trace and point) each at a time' }),
@@ -138,15 +142,15 @@ export const curveCommand: CommandModule<object, Args> = {
     const ways = args.ways === 'full' ? 0 : Number(args.ways);
     if (!Number.isInteger(ways) || ways < 0 || ways > n)
       throw new InputError(`Invalid option --ways: expected full or an integer in 1..${n}, got ${args.ways}`);
-    if (!(POLICIES as readonly string[]).includes(args.policy))
+    if (args.policy !== undefined && !(POLICIES as readonly string[]).includes(args.policy))
       throw new InputError(`Invalid option --policy: expected one of ${POLICIES.join(', ')}, got ${args.policy}`);
-    const policy = args.policy as PolicyName;
     if (args.opt && ways !== 0) throw new InputError('Invalid option --opt: OPT is computed for the fully associative curve (--ways full)');
     const maxTableBytes = maxTableBytesOf(args.maxTableMemory);
     const queue = await queueConnectionOf(args);
     const raw = args.config ? readConfigFile(args.config) : {};
     const points = expandSweep(raw, { pageSizes: args.pageSizes, mode: args.mode, vendor: args.vendor }, args.config ?? '(command line)');
     for (const p of points) checkCurveConfig(p.config, args.config);
+    const policy = curvePolicyOf(args.policy as PolicyName | undefined, points, args.config);
     // Every curve's points are held together for the outputs: refused before any work when they would not fit.
     checkCurvePoints(
       args.traces.length * points.length * curvePointsOf(n, policy, ways, args.opt ?? false),
@@ -162,6 +166,19 @@ export const curveCommand: CommandModule<object, Args> = {
     }
   },
 };
+
+/**
+ * The replacement policy of the curves: --policy, else the configuration's
+ * `iotlb.policy` (lru when it gives none). The curve sweeps the IOTLB's size,
+ * not its policy, so the configuration's points must agree on it.
+ */
+function curvePolicyOf(option: PolicyName | undefined, points: ReturnType<typeof expandSweep>, source: string | undefined): PolicyName {
+  if (option !== undefined) return option;
+  const policies = [...new Set(points.map((p) => p.config.iotlb.policy))];
+  if (policies.length > 1)
+    throw new InputError(`Invalid config "${source}": iotlb.policy: a curve has one policy, the points give ${policies.join(', ')}; choose one with --policy`);
+  return policies[0] ?? 'lru';
+}
 
 /** What the handler decided from the options. */
 interface CurveRunPlan {

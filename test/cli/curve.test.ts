@@ -130,6 +130,21 @@ describe('curve command', () => {
     expect(t.getChild('entries')!.toArray()).toEqual(Uint32Array.from([1, 2, 4, 8, 16]));
   });
 
+  it("the configuration's iotlb.policy is the curve's policy unless --policy is given (a fifo configuration was curved as lru)", () => {
+    const cfg = path.join(tmpDir(), 'fifo.json');
+    fs.writeFileSync(cfg, JSON.stringify({ iotlb: { entries: 64, ways: 4, policy: 'fifo' } }));
+    const policyOf = (extra: string[]) => {
+      const d = tmpDir();
+      const r = runCli(['curve', NIC, '--config', cfg, '--max-entries', '8', '--quiet', '--out', d, ...extra]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const t = A.tableFromIPC(fs.readFileSync(path.join(d, 'curves.arrow')));
+      return [...new Set(t.getChild('policy')!.toArray() as string[])];
+    };
+    expect(policyOf([])).toEqual(['fifo']);
+    expect(policyOf(['--policy', 'lru'])).toEqual(['lru']);
+  });
+
   it('4 ways: every power-of-two number of sets', () => {
     const d = tmpDir();
     expect(runCli(['curve', NIC, '--ways', '4', '--max-entries', '32', '--out', d, '--quiet']).status).toBe(0);
