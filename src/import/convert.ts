@@ -2,7 +2,8 @@
 // each is attributed to the device of the dma:* event that belongs to it (the
 // kernel emits them next to each other on the same CPU: iommu:map before
 // dma_map_*/dma_alloc, iommu:unmap before dma_unmap_*, dma_free before
-// iommu:unmap; linux-notes §7.3), else to the device that mapped that IOVA
+// iommu:unmap; linux-notes §7.3; the pieces of one iommu_map_sg(), however
+// many, before one dma_map_sg), else to the device that mapped that IOVA
 // earlier, else to one default domain. Each device gets its DMA-API default
 // domain, attached at its first event. `--device` attaches devices to the
 // default domain (kernels before 6.12 trace no dma:* events). A QEMU log (VT-d,
@@ -44,7 +45,7 @@ export interface ImportOptions {
 }
 
 const DEFAULT_DOMAIN = 1;
-const NEIGHBOURS = 8; // how far on the same CPU a partner dma:* event may be
+const NEIGHBOURS = 8; // how far on the same CPU a partner dma:* event may be (after a run of maps: after its last map)
 const MAX_COHERENT_ACCESSES = 10_000; // per allocation
 
 interface Rec {
@@ -272,31 +273,55 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       if (e.kind === 'iommu_map' && next.kind === 'iommu_map' && next.iova === e.iova + e.size) mapNext[list[k]] = list[k + 1];
     }
   const mapRow = new Int32Array(recs.length).fill(-1); // record -> its map row in outEv
-  const partner = (i: number): string | undefined => {
+  // runEnd[i]: the last map of the run that map i belongs to. iommu_map_sg()
+  // traces one iommu:map per physically contiguous piece (iommu.c
+  // __iommu_map_sg() merges contiguous entries into one __iommu_map()), and
+  // dma_map_sg is traced after the call returns: every map of the run looks
+  // for its dma_map_sg after the run's last map, however many pieces it has.
+  const runEnd = new Int32Array(recs.length).fill(-1);
+  for (const list of byCpu.values())
+    for (let k = list.length - 1; k >= 0; k--) {
+      const i = list[k];
+      if (recs[i].ev.kind === 'iommu_map') runEnd[i] = mapNext[i] >= 0 ? runEnd[mapNext[i]] : i;
+    }
+  /** The dma:* record that iommu:map or iommu:unmap record i belongs to, or -1. */
+  const partner = (i: number): number => {
     const r = recs[i];
     const list = byCpu.get(r.cpu)!;
-    const k = posInCpu.get(i)!;
     if (r.ev.kind === 'iommu_map') {
       const { iova, size } = r.ev;
+      const k = posInCpu.get(runEnd[i])!;
       for (let j = k + 1; j < Math.min(list.length, k + 1 + NEIGHBOURS); j++) {
         const e = recs[list[j]].ev;
-        if (e.kind === 'dma_map' && e.ranges.some((x) => overlaps(x.addr, x.size, iova, size))) return e.device;
-        if (e.kind === 'dma_alloc' && overlaps(e.addr, e.size, iova, size)) return e.device;
+        if (e.kind === 'dma_map' && e.ranges.some((x) => overlaps(x.addr, x.size, iova, size))) return list[j];
+        if (e.kind === 'dma_alloc' && overlaps(e.addr, e.size, iova, size)) return list[j];
       }
     } else if (r.ev.kind === 'iommu_unmap') {
       const { iova, size } = r.ev;
+      const k = posInCpu.get(i)!;
       for (let j = k + 1; j < Math.min(list.length, k + 1 + NEIGHBOURS); j++) {
         const e = recs[list[j]].ev;
-        if (e.kind === 'dma_unmap' && (e.sg || overlaps(e.addr!, e.size!, iova, size))) return e.device;
+        if (e.kind === 'dma_unmap' && (e.sg || overlaps(e.addr!, e.size!, iova, size))) return list[j];
         if (e.kind === 'iommu_unmap' || e.kind === 'iommu_map') break;
       }
       for (let j = k - 1; j >= Math.max(0, k - NEIGHBOURS); j--) {
         const e = recs[list[j]].ev;
-        if (e.kind === 'dma_free' && overlaps(e.addr, e.size, iova, size)) return e.device;
+        if (e.kind === 'dma_free' && overlaps(e.addr, e.size, iova, size)) return list[j];
         if (e.kind === 'iommu_unmap' || e.kind === 'iommu_map') break;
       }
     }
-    return undefined;
+    return -1;
+  };
+  const partnerOf = new Int32Array(recs.length).fill(-1);
+  for (let i = 0; i < recs.length; i++) {
+    const kind = recs[i].ev.kind;
+    if (kind !== 'iommu_map' && kind !== 'iommu_unmap') continue;
+    partnerOf[i] = partner(i);
+  }
+  /** The device of the dma:* record that iommu record i belongs to. */
+  const partnerDevice = (i: number): string | undefined => {
+    const p = partnerOf[i];
+    return p >= 0 ? (recs[p].ev as { device: string }).device : undefined;
   };
 
   // 4. Output events.
@@ -359,7 +384,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       case 'iommu_unmap': {
         let name = ev.device;
         if (name) stats.attribution.vendorDevField++;
-        else if ((name = partner(i))) stats.attribution.sameCpuNeighbour++;
+        else if ((name = partnerDevice(i))) stats.attribution.sameCpuNeighbour++;
         else if (ev.kind === 'iommu_unmap' && (name = owner.get(ev.iova))) stats.attribution.earlierMapping++;
         else stats.attribution.defaultDomain++;
         const domain = name ? attachAt(r.ts, name).domain : DEFAULT_DOMAIN;
