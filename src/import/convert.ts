@@ -47,6 +47,9 @@ export interface ImportOptions {
 const DEFAULT_DOMAIN = 1;
 const NEIGHBOURS = 8; // how far on the same CPU a partner dma:* event may be (after a run of maps: after its last map)
 const MAX_COHERENT_ACCESSES = 10_000; // per allocation
+// A streaming mapping's synthesized access comes this long after its dma_map
+// event, or half-way to its unmap when that comes sooner.
+const STREAMING_ACCESS_DELAY_NS = 1000n;
 
 interface Rec {
   ts: bigint;
@@ -57,7 +60,7 @@ interface Rec {
 
 interface OutEvent {
   ts: bigint;
-  order: number; // ties: real events first, in input order
+  order: number; // ties: real events first, in input order (a synthesized access pushed as real takes its place among them)
   op: OpCode;
   device: number;
   domain: number;
@@ -313,10 +316,14 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     return -1;
   };
   const partnerOf = new Int32Array(recs.length).fill(-1);
+  // unmapOf[u]: the iommu:unmap that dma_unmap record u belongs to (traced
+  // before it on its CPU), where the mapping really ends.
+  const unmapOf = new Int32Array(recs.length).fill(-1);
   for (let i = 0; i < recs.length; i++) {
     const kind = recs[i].ev.kind;
     if (kind !== 'iommu_map' && kind !== 'iommu_unmap') continue;
-    partnerOf[i] = partner(i);
+    const p = (partnerOf[i] = partner(i));
+    if (kind === 'iommu_unmap' && p >= 0 && recs[p].ev.kind === 'dma_unmap' && unmapOf[p] < 0) unmapOf[p] = i;
   }
   /** The device of the dma:* record that iommu record i belongs to. */
   const partnerDevice = (i: number): string | undefined => {
@@ -348,8 +355,8 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
     if (!list) ends.set(key, (list = []));
     list.push(i);
   });
-  /** ts of the first end (unmap or free) under `key` after record i. */
-  const endAfter = (key: string, i: number): bigint | undefined => {
+  /** The first end (unmap or free) record under `key` after record i. */
+  const endAfter = (key: string, i: number): number | undefined => {
     const list = ends.get(key);
     if (!list) return undefined;
     let a = 0;
@@ -359,7 +366,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       if (list[m] <= i) a = m + 1;
       else b = m;
     }
-    return a < list.length ? recs[list[a]].ts : undefined;
+    return a < list.length ? list[a] : undefined;
   };
   // Devices named by --device (or, with a QEMU log, the devices it saw that
   // the kernel trace gave no domain) sit on the default domain from the start.
@@ -411,13 +418,23 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       case 'dma_map': {
         const d = attachAt(r.ts, ev.device);
         if (!opts.synthesizeDma) break;
-        // Read or written once in full between map and unmap.
-        const until = endAfter(ev.sg ? `${ev.device}|sg` : `${ev.device}|${ev.ranges[0]?.addr}`, i);
-        const gap = until === undefined ? 1000n : (until - r.ts) / 2n;
-        const at = r.ts + (gap > 1000n ? 1000n : gap);
+        // Read or written once in full between map and unmap: strictly
+        // before the iommu:unmap that ends the mapping, which the kernel
+        // traces before the dma_unmap event (and, in strict mode, before
+        // waiting for the invalidation: iommu.c __iommu_unmap(), then
+        // iommu_iotlb_sync()); the dma_unmap's own time when no iommu:unmap
+        // belongs to it.
+        const u = endAfter(ev.sg ? `${ev.device}|sg` : `${ev.device}|${ev.ranges[0]?.addr}`, i);
+        const end = u === undefined ? undefined : recs[unmapOf[u] >= 0 ? unmapOf[u] : u].ts;
+        const half = end === undefined ? STREAMING_ACCESS_DELAY_NS : end > r.ts ? (end - r.ts) / 2n : 0n;
+        const at = r.ts + (half > STREAMING_ACCESS_DELAY_NS ? STREAMING_ACCESS_DELAY_NS : half);
+        // No time between the dma_map and the unmap (equal timestamps): the
+        // access keeps the dma_map's time and its row goes in the dma_map's
+        // place, after the map's row and before the unmap's.
+        const inPlace = end !== undefined && at >= end;
         for (const x of ev.ranges) {
-          if (ev.dir !== 'FROM_DEVICE') push(at, Op.DmaRead, d.rid, 0, x.addr, 0n, x.size, true);
-          if (ev.dir !== 'TO_DEVICE') push(at, Op.DmaWrite, d.rid, 0, x.addr, 0n, x.size, true);
+          if (ev.dir !== 'FROM_DEVICE') push(at, Op.DmaRead, d.rid, 0, x.addr, 0n, x.size, !inPlace);
+          if (ev.dir !== 'TO_DEVICE') push(at, Op.DmaWrite, d.rid, 0, x.addr, 0n, x.size, !inPlace);
           stats.synthesized.streaming += ev.dir === 'FROM_DEVICE' || ev.dir === 'TO_DEVICE' ? 1 : 2;
         }
         break;
@@ -428,7 +445,8 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       case 'dma_alloc': {
         const d = attachAt(r.ts, ev.device);
         if (!opts.synthesizeDma || opts.coherentRateHz <= 0) break;
-        const until = endAfter(`${ev.device}|free|${ev.addr}`, i) ?? lastTs;
+        const u = endAfter(`${ev.device}|free|${ev.addr}`, i);
+        const until = u === undefined ? lastTs : recs[u].ts;
         const period = BigInt(Math.max(1, Math.round(1e9 / opts.coherentRateHz)));
         let k = 0;
         for (let t = r.ts + period; t < until && k < MAX_COHERENT_ACCESSES; t += period, k++) {

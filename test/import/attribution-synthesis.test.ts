@@ -54,4 +54,18 @@ describe('import: defects that gave wrong numbers', () => {
     expect(t.unmap).toMatchObject({ ops: 2, short: 0, bytes: 2 * 49152 });
     expect(t.dma).toMatchObject({ events: 2, faults: 0 });
   });
+
+  it('a synthesized streaming access comes before its iommu:unmap, which the kernel traces before dma_unmap (it came at or after the unmap)', async () => {
+    const out = path.join(dir, 'soon.arrows');
+    const s = await importTrace([fixture('streaming-unmap-soon.trace')], out, SYNTH);
+    expect(s.synthesized).toEqual({ streaming: 5, coherent: 0 });
+    const rows = await rowsOf(out);
+    const base = 100e9;
+    // Half-way to the unmap (500 ns; 200 ns when the invalidation wait separates unmap and dma_unmap),
+    // at the dma_map's time when the unmap is 1 ns later, and at the same time when there is no time between.
+    expect(rows.filter((r) => r.op.startsWith('dma_')).map((r) => r.ts - base)).toEqual([1500, 10300, 20000, 20000, 31000]);
+    // Each access's row comes before its mapping's unmap row (for equal timestamps the row order decides).
+    for (const [k, r] of rows.entries()) if (r.op.startsWith('dma_')) expect(rows.findIndex((u) => u.op === 'unmap' && u.iova === r.iova)).toBeGreaterThan(k);
+    expect(totalsOf(out).dma).toMatchObject({ events: 5, faults: 0 });
+  });
 });
