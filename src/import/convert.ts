@@ -21,7 +21,7 @@ import { Rng } from '../workloads/rng.js';
 import { isKnownEvent, parseEvent, type KernelEvent } from './events.js';
 import { isNoise, parseLine, type LineFormat } from './lines.js';
 import { QemuLogParser, alignQemu, isQemuLine } from './qemu.js';
-import type { ImportStats } from './stats.js';
+import { MAX_COHERENT_ACCESSES, type ImportStats } from './stats.js';
 
 export interface ImportOptions {
   format: LineFormat | 'auto';
@@ -46,7 +46,6 @@ export interface ImportOptions {
 
 const DEFAULT_DOMAIN = 1;
 const NEIGHBOURS = 8; // how far on the same CPU a partner dma:* event may be (after a run of maps: after its last map)
-const MAX_COHERENT_ACCESSES = 10_000; // per allocation
 // A streaming mapping's synthesized access comes this long after its dma_map
 // event, or half-way to its unmap when that comes sooner.
 const STREAMING_ACCESS_DELAY_NS = 1000n;
@@ -447,10 +446,21 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         if (!opts.synthesizeDma || opts.coherentRateHz <= 0) break;
         const u = endAfter(`${ev.device}|free|${ev.addr}`, i);
         const until = u === undefined ? lastTs : recs[u].ts;
-        const period = BigInt(Math.max(1, Math.round(1e9 / opts.coherentRateHz)));
+        let period = BigInt(Math.max(1, Math.round(1e9 / opts.coherentRateHz)));
+        // Accesses strictly inside the life at the rate; past the cap, the
+        // capped number spread evenly over the whole life instead.
+        const life = until - r.ts;
+        if (life > 0n && (life - 1n) / period > BigInt(MAX_COHERENT_ACCESSES)) {
+          period = life / BigInt(MAX_COHERENT_ACCESSES + 1);
+          stats.synthesizedSpread = (stats.synthesizedSpread ?? 0) + 1;
+        }
+        const span = Number(ev.size > 64n ? ev.size - 64n : 1n);
         let k = 0;
         for (let t = r.ts + period; t < until && k < MAX_COHERENT_ACCESSES; t += period, k++) {
-          const off = BigInt(Math.floor(rng.float() * Number(ev.size > 64n ? ev.size - 64n : 1n)) & ~63);
+          // 64-byte aligned, in plain arithmetic: `& ~63` is an int32
+          // operation and wraps offsets past 2 GiB to negative ones.
+          const x = Math.floor(rng.float() * span);
+          const off = BigInt(x - (x % 64));
           push(t, k % 2 === 0 ? Op.DmaRead : Op.DmaWrite, d.rid, 0, ev.addr + off, 0n, ev.size < 64n ? ev.size : 64n, true);
           stats.synthesized.coherent++;
         }

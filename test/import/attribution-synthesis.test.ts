@@ -68,4 +68,39 @@ describe('import: defects that gave wrong numbers', () => {
     for (const [k, r] of rows.entries()) if (r.op.startsWith('dma_')) expect(rows.findIndex((u) => u.op === 'unmap' && u.iova === r.iova)).toBeGreaterThan(k);
     expect(totalsOf(out).dma).toMatchObject({ events: 5, faults: 0 });
   });
+
+  it('coherent accesses past the cap are spread over the whole life of the allocation (they all came in its first 10 s)', async () => {
+    const out = path.join(dir, 'coherent.arrows');
+    const s = await importTrace([fixture('coherent-long-and-large.trace')], out, SYNTH);
+    // The 4 GiB allocation lives 0.2 s: 199 accesses at 1 kHz; the other lives 30 s: 10,000 (the cap) instead of 29,999.
+    expect(s.synthesized).toEqual({ streaming: 0, coherent: 199 + 10_000 });
+    expect(s.synthesizedSpread).toBe(1);
+    const small = (await rowsOf(out)).filter((r) => r.op.startsWith('dma_') && r.iova < 0x100000000);
+    expect(small.length).toBe(10_000);
+    const allocNs = 10.000001e9;
+    const freeNs = 40e9;
+    const period = Math.floor((freeNs - allocNs) / 10_001);
+    expect(small.map((r) => r.ts)).toEqual(small.map((_, k) => allocNs + (k + 1) * period));
+    expect(small[small.length - 1].ts).toBeGreaterThan(freeNs - 0.01e9);
+    // The summary says so.
+    const r = runCli(['import', fixture('coherent-long-and-large.trace'), '-o', path.join(dir, 'coherent-cli.arrows'), '--synthesize-dma']);
+    expect(r.status).toBe(0);
+    expect(r.stderr.split('\n')).toContain(
+      'synthesized DMA: 0 streaming, 10199 coherent accesses (1 coherent allocation outlived 10000 accesses at --coherent-rate: their 10000 are spread over the whole life, at a lower rate)',
+    );
+  });
+
+  it('accesses to a coherent allocation over 2 GiB stay inside it (offsets past 2^31 wrapped negative)', async () => {
+    const out = path.join(dir, 'coherent-large.arrows');
+    await importTrace([fixture('coherent-long-and-large.trace')], out, SYNTH);
+    const large = (await rowsOf(out)).filter((r) => r.op.startsWith('dma_') && r.iova >= 0x100000000);
+    expect(large.length).toBe(199);
+    for (const r of large) {
+      expect(r.iova % 64).toBe(0);
+      expect(r.iova).toBeLessThanOrEqual(0x200000000 - 64);
+    }
+    // About half of them land in the upper 2 GiB: the offsets that wrapped.
+    expect(large.filter((r) => r.iova - 0x100000000 >= 2 ** 31).length).toBeGreaterThan(50);
+    expect(totalsOf(out).dma).toMatchObject({ events: 10_199, faults: 0 });
+  });
 });
