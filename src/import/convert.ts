@@ -346,9 +346,13 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   const owner = new Map<bigint, string>(); // iova -> device that mapped it
   // Where each mapping ends: indices of unmaps and frees by (device, address).
   const ends = new Map<string, number[]>();
+  // A dma_unmap_sg carries no DMA address: it ends the dma_map_sg of the same
+  // phys_addrs list, or (a format without them) the device's next one.
+  const sgKey = (device: string, phys: string | undefined) => (phys === undefined ? `${device}|sg` : `${device}|sg|${phys}`);
   recs.forEach((r, i) => {
     const e = r.ev;
-    const key = e.kind === 'dma_unmap' ? (e.sg ? `${e.device}|sg` : `${e.device}|${e.addr}`) : e.kind === 'dma_free' ? `${e.device}|free|${e.addr}` : undefined;
+    const key =
+      e.kind === 'dma_unmap' ? (e.sg ? sgKey(e.device, e.phys) : `${e.device}|${e.addr}`) : e.kind === 'dma_free' ? `${e.device}|free|${e.addr}` : undefined;
     if (key === undefined) return;
     let list = ends.get(key);
     if (!list) ends.set(key, (list = []));
@@ -423,7 +427,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
         // waiting for the invalidation: iommu.c __iommu_unmap(), then
         // iommu_iotlb_sync()); the dma_unmap's own time when no iommu:unmap
         // belongs to it.
-        const u = endAfter(ev.sg ? `${ev.device}|sg` : `${ev.device}|${ev.ranges[0]?.addr}`, i);
+        const u = endAfter(ev.sg ? sgKey(ev.device, ev.phys) : `${ev.device}|${ev.ranges[0]?.addr}`, i);
         const end = u === undefined ? undefined : recs[unmapOf[u] >= 0 ? unmapOf[u] : u].ts;
         const half = end === undefined ? STREAMING_ACCESS_DELAY_NS : end > r.ts ? (end - r.ts) / 2n : 0n;
         const at = r.ts + (half > STREAMING_ACCESS_DELAY_NS ? STREAMING_ACCESS_DELAY_NS : half);

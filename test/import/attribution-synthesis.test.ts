@@ -69,6 +69,18 @@ describe('import: defects that gave wrong numbers', () => {
     expect(totalsOf(out).dma).toMatchObject({ events: 5, faults: 0 });
   });
 
+  it("a dma_map_sg's access comes before its own list's iommu:unmap, not the device's next one (it came after, with two lists in flight)", async () => {
+    const out = path.join(dir, 'inflight.arrows');
+    await importTrace([fixture('sg-lists-in-flight.trace')], out, SYNTH);
+    const rows = await rowsOf(out);
+    // List A (0xfff00000) is unmapped 300 ns after its dma_map_sg; list B's unmap comes 1.5 us later.
+    expect(rows.filter((r) => r.op.startsWith('dma_')).map((r) => [r.iova, r.ts - 100e9])).toEqual([
+      [0xfffe0000, 1100],
+      [0xfff00000, 10250],
+    ]);
+    expect(totalsOf(out).dma).toMatchObject({ events: 2, faults: 0 });
+  });
+
   it('coherent accesses past the cap are spread over the whole life of the allocation (they all came in its first 10 s)', async () => {
     const out = path.join(dir, 'coherent.arrows');
     const s = await importTrace([fixture('coherent-long-and-large.trace')], out, SYNTH);
