@@ -4,7 +4,7 @@ import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { importTrace } from '../import/convert.js';
-import { attributionLine, lostLine, qemuLines } from '../import/stats.js';
+import { attributionLine, lostLine, qemuLines, synthesizedLine } from '../import/stats.js';
 import { printable, shownPath } from '../text.js';
 import { DOCS_EPILOGUE, SEED, numberOption } from './options.js';
 import { STDIO, importInputs, withOutputFile } from './stdio.js';
@@ -106,7 +106,7 @@ export const importCommand: CommandModule<object, Args> = {
     lines.push(`devices: ${s.devices.map((d) => `${printable(d.name)} (domain ${d.domain})`).join(', ') || 'none'}`);
     lines.push(...qemuLines(s.qemu));
     if (s.qemu) lines.push(`device accesses: ${s.qemu.translations} from the QEMU log`);
-    else if (args.synthesizeDma) lines.push(`synthesized DMA: ${s.synthesized.streaming} streaming, ${s.synthesized.coherent} coherent accesses`);
+    else if (args.synthesizeDma) lines.push(synthesizedLine(s));
     else lines.push('no DMA events synthesized: the kernel cannot see device accesses, so hit rates need --synthesize-dma or device-side records');
     lines.push(`wrote ${s.events} events to ${args.out === STDIO ? 'standard output' : shownPath(args.out)}`);
     process.stderr.write(lines.join('\n') + '\n');

@@ -2,7 +2,8 @@
 // each is attributed to the device of the dma:* event that belongs to it (the
 // kernel emits them next to each other on the same CPU: iommu:map before
 // dma_map_*/dma_alloc, iommu:unmap before dma_unmap_*, dma_free before
-// iommu:unmap; linux-notes §7.3), else to the device that mapped that IOVA
+// iommu:unmap; linux-notes §7.3; the pieces of one iommu_map_sg(), however
+// many, before one dma_map_sg), else to the device that mapped that IOVA
 // earlier, else to one default domain. Each device gets its DMA-API default
 // domain, attached at its first event. `--device` attaches devices to the
 // default domain (kernels before 6.12 trace no dma:* events). A QEMU log (VT-d,
@@ -20,7 +21,7 @@ import { Rng } from '../workloads/rng.js';
 import { isKnownEvent, parseEvent, type KernelEvent } from './events.js';
 import { isNoise, parseLine, type LineFormat } from './lines.js';
 import { QemuLogParser, alignQemu, isQemuLine } from './qemu.js';
-import type { ImportStats } from './stats.js';
+import { MAX_COHERENT_ACCESSES, type ImportStats } from './stats.js';
 
 export interface ImportOptions {
   format: LineFormat | 'auto';
@@ -44,8 +45,10 @@ export interface ImportOptions {
 }
 
 const DEFAULT_DOMAIN = 1;
-const NEIGHBOURS = 8; // how far on the same CPU a partner dma:* event may be
-const MAX_COHERENT_ACCESSES = 10_000; // per allocation
+const NEIGHBOURS = 8; // how far on the same CPU a partner dma:* event may be (after a run of maps: after its last map)
+// A streaming mapping's synthesized access comes this long after its dma_map
+// event, or half-way to its unmap when that comes sooner.
+const STREAMING_ACCESS_DELAY_NS = 1000n;
 
 interface Rec {
   ts: bigint;
@@ -56,7 +59,7 @@ interface Rec {
 
 interface OutEvent {
   ts: bigint;
-  order: number; // ties: real events first, in input order
+  order: number; // ties: real events first, in input order (a synthesized access pushed as real takes its place among them)
   op: OpCode;
   device: number;
   domain: number;
@@ -272,31 +275,59 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       if (e.kind === 'iommu_map' && next.kind === 'iommu_map' && next.iova === e.iova + e.size) mapNext[list[k]] = list[k + 1];
     }
   const mapRow = new Int32Array(recs.length).fill(-1); // record -> its map row in outEv
-  const partner = (i: number): string | undefined => {
+  // runEnd[i]: the last map of the run that map i belongs to. iommu_map_sg()
+  // traces one iommu:map per physically contiguous piece (iommu.c
+  // __iommu_map_sg() merges contiguous entries into one __iommu_map()), and
+  // dma_map_sg is traced after the call returns: every map of the run looks
+  // for its dma_map_sg after the run's last map, however many pieces it has.
+  const runEnd = new Int32Array(recs.length).fill(-1);
+  for (const list of byCpu.values())
+    for (let k = list.length - 1; k >= 0; k--) {
+      const i = list[k];
+      if (recs[i].ev.kind === 'iommu_map') runEnd[i] = mapNext[i] >= 0 ? runEnd[mapNext[i]] : i;
+    }
+  /** The dma:* record that iommu:map or iommu:unmap record i belongs to, or -1. */
+  const partner = (i: number): number => {
     const r = recs[i];
     const list = byCpu.get(r.cpu)!;
-    const k = posInCpu.get(i)!;
     if (r.ev.kind === 'iommu_map') {
       const { iova, size } = r.ev;
+      const k = posInCpu.get(runEnd[i])!;
       for (let j = k + 1; j < Math.min(list.length, k + 1 + NEIGHBOURS); j++) {
         const e = recs[list[j]].ev;
-        if (e.kind === 'dma_map' && e.ranges.some((x) => overlaps(x.addr, x.size, iova, size))) return e.device;
-        if (e.kind === 'dma_alloc' && overlaps(e.addr, e.size, iova, size)) return e.device;
+        if (e.kind === 'dma_map' && e.ranges.some((x) => overlaps(x.addr, x.size, iova, size))) return list[j];
+        if (e.kind === 'dma_alloc' && overlaps(e.addr, e.size, iova, size)) return list[j];
       }
     } else if (r.ev.kind === 'iommu_unmap') {
       const { iova, size } = r.ev;
+      const k = posInCpu.get(i)!;
       for (let j = k + 1; j < Math.min(list.length, k + 1 + NEIGHBOURS); j++) {
         const e = recs[list[j]].ev;
-        if (e.kind === 'dma_unmap' && (e.sg || overlaps(e.addr!, e.size!, iova, size))) return e.device;
+        if (e.kind === 'dma_unmap' && (e.sg || overlaps(e.addr!, e.size!, iova, size))) return list[j];
         if (e.kind === 'iommu_unmap' || e.kind === 'iommu_map') break;
       }
       for (let j = k - 1; j >= Math.max(0, k - NEIGHBOURS); j--) {
         const e = recs[list[j]].ev;
-        if (e.kind === 'dma_free' && overlaps(e.addr, e.size, iova, size)) return e.device;
+        if (e.kind === 'dma_free' && overlaps(e.addr, e.size, iova, size)) return list[j];
         if (e.kind === 'iommu_unmap' || e.kind === 'iommu_map') break;
       }
     }
-    return undefined;
+    return -1;
+  };
+  const partnerOf = new Int32Array(recs.length).fill(-1);
+  // unmapOf[u]: the iommu:unmap that dma_unmap record u belongs to (traced
+  // before it on its CPU), where the mapping really ends.
+  const unmapOf = new Int32Array(recs.length).fill(-1);
+  for (let i = 0; i < recs.length; i++) {
+    const kind = recs[i].ev.kind;
+    if (kind !== 'iommu_map' && kind !== 'iommu_unmap') continue;
+    const p = (partnerOf[i] = partner(i));
+    if (kind === 'iommu_unmap' && p >= 0 && recs[p].ev.kind === 'dma_unmap' && unmapOf[p] < 0) unmapOf[p] = i;
+  }
+  /** The device of the dma:* record that iommu record i belongs to. */
+  const partnerDevice = (i: number): string | undefined => {
+    const p = partnerOf[i];
+    return p >= 0 ? (recs[p].ev as { device: string }).device : undefined;
   };
 
   // 4. Output events.
@@ -315,16 +346,20 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
   const owner = new Map<bigint, string>(); // iova -> device that mapped it
   // Where each mapping ends: indices of unmaps and frees by (device, address).
   const ends = new Map<string, number[]>();
+  // A dma_unmap_sg carries no DMA address: it ends the dma_map_sg of the same
+  // phys_addrs list, or (a format without them) the device's next one.
+  const sgKey = (device: string, phys: string | undefined) => (phys === undefined ? `${device}|sg` : `${device}|sg|${phys}`);
   recs.forEach((r, i) => {
     const e = r.ev;
-    const key = e.kind === 'dma_unmap' ? (e.sg ? `${e.device}|sg` : `${e.device}|${e.addr}`) : e.kind === 'dma_free' ? `${e.device}|free|${e.addr}` : undefined;
+    const key =
+      e.kind === 'dma_unmap' ? (e.sg ? sgKey(e.device, e.phys) : `${e.device}|${e.addr}`) : e.kind === 'dma_free' ? `${e.device}|free|${e.addr}` : undefined;
     if (key === undefined) return;
     let list = ends.get(key);
     if (!list) ends.set(key, (list = []));
     list.push(i);
   });
-  /** ts of the first end (unmap or free) under `key` after record i. */
-  const endAfter = (key: string, i: number): bigint | undefined => {
+  /** The first end (unmap or free) record under `key` after record i. */
+  const endAfter = (key: string, i: number): number | undefined => {
     const list = ends.get(key);
     if (!list) return undefined;
     let a = 0;
@@ -334,7 +369,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       if (list[m] <= i) a = m + 1;
       else b = m;
     }
-    return a < list.length ? recs[list[a]].ts : undefined;
+    return a < list.length ? list[a] : undefined;
   };
   // Devices named by --device (or, with a QEMU log, the devices it saw that
   // the kernel trace gave no domain) sit on the default domain from the start.
@@ -359,7 +394,7 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       case 'iommu_unmap': {
         let name = ev.device;
         if (name) stats.attribution.vendorDevField++;
-        else if ((name = partner(i))) stats.attribution.sameCpuNeighbour++;
+        else if ((name = partnerDevice(i))) stats.attribution.sameCpuNeighbour++;
         else if (ev.kind === 'iommu_unmap' && (name = owner.get(ev.iova))) stats.attribution.earlierMapping++;
         else stats.attribution.defaultDomain++;
         const domain = name ? attachAt(r.ts, name).domain : DEFAULT_DOMAIN;
@@ -386,13 +421,23 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       case 'dma_map': {
         const d = attachAt(r.ts, ev.device);
         if (!opts.synthesizeDma) break;
-        // Read or written once in full between map and unmap.
-        const until = endAfter(ev.sg ? `${ev.device}|sg` : `${ev.device}|${ev.ranges[0]?.addr}`, i);
-        const gap = until === undefined ? 1000n : (until - r.ts) / 2n;
-        const at = r.ts + (gap > 1000n ? 1000n : gap);
+        // Read or written once in full between map and unmap: strictly
+        // before the iommu:unmap that ends the mapping, which the kernel
+        // traces before the dma_unmap event (and, in strict mode, before
+        // waiting for the invalidation: iommu.c __iommu_unmap(), then
+        // iommu_iotlb_sync()); the dma_unmap's own time when no iommu:unmap
+        // belongs to it.
+        const u = endAfter(ev.sg ? sgKey(ev.device, ev.phys) : `${ev.device}|${ev.ranges[0]?.addr}`, i);
+        const end = u === undefined ? undefined : recs[unmapOf[u] >= 0 ? unmapOf[u] : u].ts;
+        const half = end === undefined ? STREAMING_ACCESS_DELAY_NS : end > r.ts ? (end - r.ts) / 2n : 0n;
+        const at = r.ts + (half > STREAMING_ACCESS_DELAY_NS ? STREAMING_ACCESS_DELAY_NS : half);
+        // No time between the dma_map and the unmap (equal timestamps): the
+        // access keeps the dma_map's time and its row goes in the dma_map's
+        // place, after the map's row and before the unmap's.
+        const inPlace = end !== undefined && at >= end;
         for (const x of ev.ranges) {
-          if (ev.dir !== 'FROM_DEVICE') push(at, Op.DmaRead, d.rid, 0, x.addr, 0n, x.size, true);
-          if (ev.dir !== 'TO_DEVICE') push(at, Op.DmaWrite, d.rid, 0, x.addr, 0n, x.size, true);
+          if (ev.dir !== 'FROM_DEVICE') push(at, Op.DmaRead, d.rid, 0, x.addr, 0n, x.size, !inPlace);
+          if (ev.dir !== 'TO_DEVICE') push(at, Op.DmaWrite, d.rid, 0, x.addr, 0n, x.size, !inPlace);
           stats.synthesized.streaming += ev.dir === 'FROM_DEVICE' || ev.dir === 'TO_DEVICE' ? 1 : 2;
         }
         break;
@@ -403,11 +448,23 @@ export async function importTrace(files: string[], out: string, opts: ImportOpti
       case 'dma_alloc': {
         const d = attachAt(r.ts, ev.device);
         if (!opts.synthesizeDma || opts.coherentRateHz <= 0) break;
-        const until = endAfter(`${ev.device}|free|${ev.addr}`, i) ?? lastTs;
-        const period = BigInt(Math.max(1, Math.round(1e9 / opts.coherentRateHz)));
+        const u = endAfter(`${ev.device}|free|${ev.addr}`, i);
+        const until = u === undefined ? lastTs : recs[u].ts;
+        let period = BigInt(Math.max(1, Math.round(1e9 / opts.coherentRateHz)));
+        // Accesses strictly inside the life at the rate; past the cap, the
+        // capped number spread evenly over the whole life instead.
+        const life = until - r.ts;
+        if (life > 0n && (life - 1n) / period > BigInt(MAX_COHERENT_ACCESSES)) {
+          period = life / BigInt(MAX_COHERENT_ACCESSES + 1);
+          stats.synthesizedSpread = (stats.synthesizedSpread ?? 0) + 1;
+        }
+        const span = Number(ev.size > 64n ? ev.size - 64n : 1n);
         let k = 0;
         for (let t = r.ts + period; t < until && k < MAX_COHERENT_ACCESSES; t += period, k++) {
-          const off = BigInt(Math.floor(rng.float() * Number(ev.size > 64n ? ev.size - 64n : 1n)) & ~63);
+          // 64-byte aligned, in plain arithmetic: `& ~63` is an int32
+          // operation and wraps offsets past 2 GiB to negative ones.
+          const x = Math.floor(rng.float() * span);
+          const off = BigInt(x - (x % 64));
           push(t, k % 2 === 0 ? Op.DmaRead : Op.DmaWrite, d.rid, 0, ev.addr + off, 0n, ev.size < 64n ? ev.size : 64n, true);
           stats.synthesized.coherent++;
         }

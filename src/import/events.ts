@@ -9,9 +9,13 @@ export type KernelEvent =
   | { kind: 'attach'; device: string }
   | { kind: 'group'; device: string; group: number }
   | { kind: 'fault'; device: string; iova: bigint; write: boolean }
-  /** A streaming map (dma_map_page/_phys/_resource, dma_map_sg): ranges of [dmaAddr, size]. */
-  | { kind: 'dma_map'; device: string; dir: Dir; ranges: { addr: bigint; size: bigint }[]; sg: boolean }
-  | { kind: 'dma_unmap'; device: string; dir: Dir; addr?: bigint; size?: bigint; sg: boolean }
+  /**
+   * A streaming map (dma_map_page/_phys/_resource, dma_map_sg): ranges of
+   * [dmaAddr, size]. `phys`: dma_map_sg's and dma_unmap_sg's phys_addrs as
+   * printed, the same list for the map and the unmap of one scatterlist.
+   */
+  | { kind: 'dma_map'; device: string; dir: Dir; ranges: { addr: bigint; size: bigint }[]; sg: boolean; phys?: string }
+  | { kind: 'dma_unmap'; device: string; dir: Dir; addr?: bigint; size?: bigint; sg: boolean; phys?: string }
   | { kind: 'dma_alloc'; device: string; addr: bigint; size: bigint }
   | { kind: 'dma_free'; device: string; addr: bigint; size: bigint }
   | { kind: 'ignored' };
@@ -139,11 +143,20 @@ export function parseEvent(event: string, payload: string): KernelEvent | null {
     const addrs = array(kv.get('dma_addrs'));
     const sizes = array(kv.get('sizes'));
     if (!addrs || !sizes || addrs.length !== sizes.length) return null;
-    return { kind: 'dma_map', device, dir: dir(kv.get('dir')), ranges: addrs.map((addr, i) => ({ addr, size: sizes[i] })), sg: true };
+    const phys = kv.get('phys_addrs');
+    return {
+      kind: 'dma_map',
+      device,
+      dir: dir(kv.get('dir')),
+      ranges: addrs.map((addr, i) => ({ addr, size: sizes[i] })),
+      sg: true,
+      ...(phys && array(phys) ? { phys } : {}),
+    };
   }
   if (event === 'dma_unmap_sg') {
-    if (!kv.has('phys_addrs')) return null;
-    return { kind: 'dma_unmap', device, dir: dir(kv.get('dir')), sg: true };
+    const phys = kv.get('phys_addrs');
+    if (phys === undefined) return null;
+    return { kind: 'dma_unmap', device, dir: dir(kv.get('dir')), sg: true, ...(phys && array(phys) ? { phys } : {}) };
   }
   if (DMA_ALLOC.has(event) || DMA_FREE.has(event)) {
     const addr = hex(kv.get('dma_addr'));

@@ -15,6 +15,8 @@ export interface ImportStats {
   kernelEvents: Record<string, number>;
   attribution: { sameCpuNeighbour: number; earlierMapping: number; vendorDevField: number; defaultDomain: number };
   synthesized: { streaming: number; coherent: number };
+  /** Coherent allocations that lived past the cap of synthesized accesses (convert.ts): theirs are spread over the whole life at a lower rate. Not stored in the trace. */
+  synthesizedSpread?: number;
   sortedBackwardsTimestamps: number;
   devices: { name: string; requesterId: number; domain: number }[];
   events: number;
@@ -24,6 +26,19 @@ export interface ImportStats {
   lost: { events: number; markers: number; unknownLosses: number };
   /** With a QEMU log: QEMU's own counts and how the two sides were aligned. */
   qemu?: QemuCounts & { alignment: AlignStats };
+}
+
+// Synthesized accesses per coherent allocation, at most (convert.ts): each is
+// a row held in memory until the write. A longer life gets them spread evenly
+// over it, at a lower rate than --coherent-rate (README, "Real traces").
+export const MAX_COHERENT_ACCESSES = 10_000;
+
+/** The line import prints for --synthesize-dma. */
+export function synthesizedLine(s: Pick<ImportStats, 'synthesized' | 'synthesizedSpread'>): string {
+  const spread = s.synthesizedSpread
+    ? ` (${s.synthesizedSpread} coherent allocation${s.synthesizedSpread === 1 ? '' : 's'} outlived ${MAX_COHERENT_ACCESSES} accesses at --coherent-rate: their ${MAX_COHERENT_ACCESSES} are spread over the whole life, at a lower rate)`
+    : '';
+  return `synthesized DMA: ${s.synthesized.streaming} streaming, ${s.synthesized.coherent} coherent accesses${spread}`;
 }
 
 /** The attribution line that import prints and inspect shows. */

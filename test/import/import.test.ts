@@ -124,7 +124,7 @@ describe('tracepoint payloads', () => {
     expect(parseEvent('dma_unmap_phys', '0000:03:00.0 dir=TO_DEVICE dma_addr=ffffe040 size=1500 attrs=')).toMatchObject({ kind: 'dma_unmap' });
   });
 
-  it('dma_map_sg plain and in the capped nents/ents form; dma_unmap_sg has no DMA addresses', () => {
+  it('dma_map_sg plain and in the capped nents/ents form; dma_unmap_sg has no DMA addresses, only the phys_addrs of its list', () => {
     expect(
       parseEvent(
         'dma_map_sg',
@@ -155,6 +155,7 @@ describe('tracepoint payloads', () => {
       device: '0000:01:00.0',
       dir: 'FROM_DEVICE',
       sg: true,
+      phys: '{0x10a3f2000,0x10a3f4000}',
     });
   });
 
