@@ -4,7 +4,7 @@ import { DESCRIBE } from './commands.js';
 import { InputError } from '../errors.js';
 import { formatBdf, parseBdf } from '../trace/schema.js';
 import { importTrace } from '../import/convert.js';
-import { attributionLine, lostLine, qemuLines, synthesizedLine } from '../import/stats.js';
+import { attributionLine, lostLine, qemuLines, synthesizedLine, MAX_COHERENT_ACCESSES } from '../import/stats.js';
 import { printable, shownPath } from '../text.js';
 import { DOCS_EPILOGUE, SEED, numberOption } from './options.js';
 import { STDIO, importInputs, withOutputFile } from './stdio.js';
@@ -44,7 +44,10 @@ export const importCommand: CommandModule<object, Args> = {
         numberOption(
           'coherent-rate',
           { expected: 'a non-negative number', min: 0 },
-          { default: 1000, describe: 'accesses per second to each coherent allocation (with --synthesize-dma)' },
+          {
+            default: 1000,
+            describe: `accesses per second to each coherent allocation (with --synthesize-dma); at most ${MAX_COHERENT_ACCESSES} an allocation, spread over its whole life`,
+          },
         ),
       )
       .option('strict', { type: 'boolean', describe: 'any unparseable line, or lost events, is an error' })
