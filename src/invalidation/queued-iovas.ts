@@ -65,7 +65,9 @@ export class QueuedIovas {
     }
     const next = n - (j - i) + 1;
     if (2 * next > r.length) r = this.ranges[domain] = grow(r, 2 * Math.max(next, n * 2));
-    if (j !== i + 1) r.copyWithin(2 * (i + 1), 2 * j, 2 * n);
+    // Intervals j..n-1 move to i+1.. (a loop: typed arrays' copyWithin is a runtime call, dearer than a few moves here).
+    if (j === i) for (let k = 2 * n - 1; k >= 2 * i; k--) r[k + 2] = r[k];
+    else if (j > i + 1) for (let k = 2 * j, to = 2 * (i + 1); k < 2 * n; k++, to++) r[to] = r[k];
     r[2 * i] = s;
     r[2 * i + 1] = e;
     this.count[domain] = next;
