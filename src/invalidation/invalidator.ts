@@ -10,6 +10,7 @@ import { modeRules } from './modes.js';
 import type { InvalidationTarget, Vendor } from './vendor.js';
 import type { MemoryBudget } from '../config/limits.js';
 import { VENDORS, type VendorName } from './vendors.js';
+import { QueuedIovas } from './queued-iovas.js';
 
 export type { InvalidationTarget } from './vendor.js';
 
@@ -63,6 +64,8 @@ export class Invalidator {
   private inPending = new Uint8Array(16);
   /** The earliest ts at which some queue times out. */
   nextDeadline = Infinity;
+  /** Lazy mode: the IOVA ranges in the flush queues, for the maps that reuse them (queued-iovas.ts); null in strict mode. */
+  private readonly queued: QueuedIovas | null;
 
   constructor(
     private readonly t: InvalidationTarget,
@@ -71,6 +74,7 @@ export class Invalidator {
     this.lazy = modeRules(opts.mode).deferred;
     this.fqSize = opts.fqSize;
     this.fqTimeoutNs = opts.fqTimeoutNs;
+    this.queued = this.lazy ? new QueuedIovas() : null;
     this.vendor = VENDORS[opts.vendor ?? 'vtd'](t, {
       instances: opts.instances,
       domainIds: opts.domainIds,
@@ -93,6 +97,7 @@ export class Invalidator {
     this.fqCount = grow(this.fqCount, cap);
     this.fqFirstTs = grow(this.fqFirstTs, cap);
     this.inPending = grow(this.inPending, cap);
+    this.queued?.ensureDomains(cap);
   }
 
   // ---- gather (iommu_iotlb_gather_add_page / iommu_iotlb_sync) ----
@@ -136,14 +141,17 @@ export class Invalidator {
     this.gLen = len;
   }
 
-  /** The end of an unmap: syncs what is left (strict) or takes a flush-queue slot (lazy). */
-  endUnmap(domain: number, removedAny: boolean, nowNs: number): void {
+  /**
+   * The end of an unmap: syncs what is left (strict) or takes a flush-queue
+   * slot (lazy) holding pfns [start, end), the range it removed leaves from.
+   */
+  endUnmap(domain: number, removedAny: boolean, nowNs: number, start: number, end: number): void {
     if (!this.lazy || this.t.domainIsParent[domain] !== 0) {
       if (this.gLen !== 0) this.sync(domain, this.gStart, this.gEnd, nowNs, this.gLen);
       this.gLen = 0;
       return;
     }
-    if (removedAny) this.enqueue(domain, nowNs);
+    if (removedAny) this.enqueue(domain, nowNs, start, end);
   }
 
   /**
@@ -158,7 +166,7 @@ export class Invalidator {
     if (!this.lazy) {
       this.t.counters.domain[domain * DOMAIN_FIELDS + M.syncs]++;
       this.vendor.sync(domain, pfn, pfn + 1, nowNs, 1);
-    } else if (this.t.domainIsParent[domain] === 0) this.enqueue(domain, nowNs);
+    } else if (this.t.domainIsParent[domain] === 0) this.enqueue(domain, nowNs, pfn, pfn + 1);
     else if (!this.gathersLeaves) this.sync(domain, pfn, pfn + 1, nowNs, 1);
   }
 
@@ -176,12 +184,15 @@ export class Invalidator {
     return true;
   }
 
-  /** A lazy unmap that removed something takes a slot in its domain's flush queue, flushed first when full. */
-  private enqueue(domain: number, nowNs: number): void {
+  /** A lazy unmap of pfns [start, end) that removed something takes a slot in its domain's flush queue, flushed first when full. */
+  private enqueue(domain: number, nowNs: number, start: number, end: number): void {
+    const queued = this.queued!;
     if (this.fqCount[domain] >= this.fqSize) {
       this.flushDomain(domain, nowNs);
       this.fqCount[domain] = 0;
+      queued.clear(domain);
     }
+    queued.add(domain, start, end);
     if (this.fqCount[domain]++ === 0) {
       this.fqFirstTs[domain] = nowNs;
       if (this.inPending[domain] === 0) {
@@ -214,6 +225,7 @@ export class Invalidator {
     for (const d of due) {
       this.flushDomain(d, nowNs);
       this.fqCount[d] = 0;
+      this.queued!.clear(d);
       this.inPending[d] = 0;
     }
     this.pending = keep;
@@ -237,6 +249,24 @@ export class Invalidator {
   flushDomain(domain: number, nowNs: number): void {
     this.t.counters.domain[domain * DOMAIN_FIELDS + M.flushes]++;
     this.vendor.flushDomain(domain, nowNs);
+  }
+
+  /**
+   * Lazy mode: a successful map of pfns [start, end) of `domain`; counted
+   * when it reuses a page of an unmap still in the domain's flush queue,
+   * which Linux never does (queued-iovas.ts). Not called in strict mode.
+   */
+  mappedLazy(domain: number, start: number, end: number): void {
+    const queued = this.queued!;
+    if (!queued.overlap(domain, start, end)) return;
+    const c = this.t.counters.domain;
+    c[domain * DOMAIN_FIELDS + M.mapsReusedBeforeFlush]++;
+    c[domain * DOMAIN_FIELDS + M.pagesReusedBeforeFlush] += queued.pages;
+  }
+
+  /** Whether unmaps go to the flush queue (lazy mode), for the map path's mappedLazy: decided once. */
+  get queuesUnmaps(): boolean {
+    return this.lazy;
   }
 
   /** Whether maps send commands (the vendor's `mapped`): decided once, so that the map path asks nothing per map otherwise. */

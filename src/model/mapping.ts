@@ -53,6 +53,10 @@ export class Mapping implements LeafSink {
   private readonly keptTags: ((domain: number) => readonly number[]) | undefined;
   /** The vendor's maps send commands (decided once: invalidation/vendor.ts `mapped`). */
   private readonly flushesMaps: boolean;
+  /** Lazy mode: maps are checked against the flush queues' IOVAs (Invalidator.mappedLazy). */
+  private readonly lazy: boolean;
+  /** flushesMaps or lazy: whether a successful map has anything to do after it (one test a map, as before lazy's). */
+  private readonly afterMap: boolean;
   /**
    * With flushesMaps, per domain slot: the pfn range [start, end) of the map
    * operation in progress (its rows so far had map_more set), start -1 when
@@ -84,6 +88,8 @@ export class Mapping implements LeafSink {
     this.partialUnmap = code;
     this.gathersLeaves = inv.gathersLeaves;
     this.flushesMaps = inv.flushesMaps;
+    this.lazy = inv.queuesUnmaps;
+    this.afterMap = this.flushesMaps || this.lazy;
     this.keptTags = inv.vendor.keptTags;
   }
 
@@ -163,8 +169,14 @@ export class Mapping implements LeafSink {
       }
       this.counters.mapPages[dom * ORDERS] += size;
     } else splitRange(pool, orders, iova, paddr, size, root, this.counters.mapPages, dom * ORDERS);
+    if (this.afterMap) this.afterMapped(dom, opStart, iova, size, row, nowNs);
+  }
+
+  /** What follows a successful map of pfns [iova, iova + size) of `dom` at row `row`, when anything does (afterMap). */
+  private afterMapped(dom: number, opStart: number, iova: number, size: number, row: number, nowNs: number): void {
     // AMD with NpCache flushes what was mapped (§9.3), once per map operation; other vendors' maps send nothing.
     if (this.flushesMaps) this.mappedInOp(dom, opStart, iova, size, row, nowNs);
+    if (this.lazy) this.inv.mappedLazy(dom, iova, iova + size);
   }
 
   /**
@@ -275,7 +287,7 @@ export class Mapping implements LeafSink {
       pool.clearGranuleAt(index[j]);
     }
     if (!leaves) inv.addChunk(dom, iova, size, nowNs);
-    inv.endUnmap(dom, true, nowNs);
+    inv.endUnmap(dom, true, nowNs, iova, iova + size);
   }
 
   /**
@@ -294,6 +306,9 @@ export class Mapping implements LeafSink {
     this.curRemovedAny = false;
     this.curNowNs = nowNs;
     this.inv.beginUnmap();
+    // The range the unmap removes leaves from (lazy mode's queue holds it): from its first page, or from the
+    // start of the leaf it begins inside (whole-leaf), to where it ends or stops.
+    let from = iova;
     let c = iova;
     while (c < end) {
       // One 4K page left: iommu_pgsize() can only give that page.
@@ -322,7 +337,7 @@ export class Mapping implements LeafSink {
           break;
         }
         if (this.partialUnmap === PARTIAL_WHOLE) {
-          if (headSticks) clearStart = headBase;
+          if (headSticks) clearStart = from = headBase; // only the first chunk can begin inside a leaf
           if (tailSticks) chunkEnd = tailBase + POW2[tailOrder];
         } else {
           if (headSticks) this.splitLeaf(dom, root, orders, headBase, headOrder, headPhys, c, chunkEnd, false);
@@ -340,7 +355,7 @@ export class Mapping implements LeafSink {
       }
       c = chunkEnd;
     }
-    this.inv.endUnmap(dom, this.curRemovedAny, nowNs);
+    this.inv.endUnmap(dom, this.curRemovedAny, nowNs, from, c);
   }
 
   /** Whether every page of pfns [iova, iova + size) is a 4K leaf; notes their entries (fewIndex). */

@@ -173,6 +173,8 @@ export interface SweepRow {
   dmaEvents: number;
   /** COUNTS by column name. */
   counts: Record<string, number>;
+  /** Lazy mode: maps that reused an IOVA still in the flush queue (`invalidation.reusedBeforeFlush.maps`); null when the summary has no such key (strict). */
+  reusedBeforeFlush: number | null;
 }
 
 /**
@@ -228,6 +230,7 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
     mapPages,
     dmaEvents: s.totals.dma.events,
     counts: Object.fromEntries(COUNTS.map((c) => [c.column, c.get(s)])),
+    reusedBeforeFlush: s.totals.invalidation.reusedBeforeFlush?.maps ?? null,
   };
 }
 

@@ -10,7 +10,7 @@
 // renderers put those around them, escaped for their format.
 // Markdown and HTML both render these, so they carry the same findings.
 import { parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
-import { fmtInt, fmtNs, fmtPct } from './format.js';
+import { fmtInt, fmtNs, fmtPct, reusedBeforeFlushNote } from './format.js';
 import type { SweepRow } from './compare.js';
 
 /** Translation cost within this share of the best counts as "as good". */
@@ -240,7 +240,16 @@ function tradeoffOne(rows: SweepRow[]): string {
     max(rs, 'staleHits') === 0 && max(rs, 'staleWindowMaxNs') === 0
       ? 'no stale hits and no stale window'
       : `up to ${fmtInt(max(rs, 'staleHits'))} stale hits and stale windows up to ${fmtNs(max(rs, 'staleWindowMaxNs'))}`;
-  return `Lazy invalidation ${change} (mean per point) with ${exposure(l)}; strict has ${exposure(s)}.`;
+  return `Lazy invalidation ${change} (mean per point) with ${exposure(l)}; strict has ${exposure(s)}.${reusedNote(l)}`;
+}
+
+/** The lazy points' note on IOVAs reused before their flush (format.ts reusedBeforeFlushNote), with a leading space; '' when none did. */
+function reusedNote(lazy: SweepRow[]): string {
+  const reusing = lazy.filter((r) => (r.reusedBeforeFlush ?? 0) > 0);
+  if (!reusing.length) return '';
+  const most = reusing.reduce((a, r) => (r.reusedBeforeFlush! > a.reusedBeforeFlush! ? r : a));
+  const upTo = lazy.some((r) => r.reusedBeforeFlush !== most.reusedBeforeFlush || r.counts.map_ops !== most.counts.map_ops);
+  return ` ${reusedBeforeFlushNote(most.reusedBeforeFlush!, most.counts.map_ops, upTo)}`;
 }
 
 /** A line for a chart whose values are all equal, else null (the chart is drawn). */

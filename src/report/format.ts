@@ -62,6 +62,19 @@ export interface Table {
  * punctuation. `|` is left to mdTable, which escapes it in cells (elsewhere it
  * is plain text).
  */
+/**
+ * Lazy mode's note on maps that reused an IOVA still in the flush queue
+ * (report-keys.md `invalidation.reusedBeforeFlush`, model.md §5): the replay
+ * report's and the sweep's. `upTo`: the largest of several points.
+ */
+export function reusedBeforeFlushNote(reused: number, maps: number, upTo = false): string {
+  return (
+    `${upTo ? 'Up to ' : ''}${fmtInt(reused)} of ${fmtInt(maps)} maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does ` +
+    `(it frees an IOVA only after the flush): the trace's IOVAs come from strict-mode reuse, so stale hits on those IOVAs ` +
+    `(and the hit rate they add) would be misses under Linux.`
+  );
+}
+
 export function mdText(text: string): string {
   return visible(text).replace(/[\\`*_[\]<>&~#]/g, (c) => `\\${c}`);
 }

@@ -4,7 +4,7 @@
 import { formatPageSizeSet } from '../config/pagesizes.js';
 import { tableLevelsOf } from '../config/tableformat.js';
 import { commandCount, commandsByNameInOrder, peakTableBytes, type Summary } from '../stats/summary.js';
-import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable, mdText } from './format.js';
+import { fmtBytes, fmtInt, fmtNs, fmtNum, fmtPct, mdTable, mdText, reusedBeforeFlushNote } from './format.js';
 
 /** ", AMD-Vi rules" for a vendor other than VT-d (the default, unnamed as before vendors existed). */
 function vendorText(c: { vendor?: string; amd?: { npCache: boolean } }): string {
@@ -33,6 +33,11 @@ export function replayMarkdown(s: Summary): string {
   if (t.dma.events === 0) {
     out.push('');
     out.push('> The trace has no DMA events, so there are no hit rates: replay a trace with device accesses (or import with `--synthesize-dma`).');
+  }
+  const reused = t.invalidation.reusedBeforeFlush?.maps ?? 0; // lazy mode only
+  if (reused > 0) {
+    out.push('');
+    out.push(`> ${reusedBeforeFlushNote(reused, t.map.ops)}`);
   }
   out.push('');
   out.push('## By page size');

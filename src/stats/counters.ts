@@ -47,8 +47,11 @@ export const M = {
   iotlbHits: 18,
   iotlbStaleHits: 19,
   unmapRequestedBytes: 20,
+  /** Lazy mode: maps that reused an IOVA page of an unmap still in the flush queue, and those pages (docs/report-keys.md). */
+  mapsReusedBeforeFlush: 21,
+  pagesReusedBeforeFlush: 22,
 } as const;
-export const DOMAIN_FIELDS = 21;
+export const DOMAIN_FIELDS = 23;
 
 /** Page orders counted per size (order = log2(size) - 12). */
 export const ORDERS = 64;

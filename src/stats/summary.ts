@@ -41,6 +41,12 @@ export interface Totals {
     flushes: number;
     staleWindowMaxNs: number;
     staleWindowMeanNs: number | null;
+    /**
+     * Lazy mode only (absent in strict summaries): successful maps that
+     * reused an IOVA page of an unmap still in the flush queue, and those
+     * pages. Linux's lazy mode never does (docs/model.md §5).
+     */
+    reusedBeforeFlush?: { maps: number; pages: number };
   };
   /** Table pages are 4 KiB, or the granule under smmuv3: compare bytes across vendors and granules, never pages (model §9.2). */
   pageTable: { peakTablePages: number; peakTableBytes: number };
@@ -144,7 +150,7 @@ export function commandsByNameInOrder(vendor: string, byName: Record<string, num
   return [...names.filter((n) => n in byName), ...rest].map((n) => [n, byName[n]]);
 }
 
-function invalidationOf(g: Get, vendor: VendorName): Totals['invalidation'] {
+function invalidationOf(g: Get, vendor: VendorName, lazy: boolean): Totals['invalidation'] {
   const count = g(M.staleWindowCount);
   const kinds = { page: g(M.cmdPage), domain: g(M.cmdDomain), devtlb: g(M.cmdDevtlb), wait: g(M.cmdWait) };
   return {
@@ -154,6 +160,7 @@ function invalidationOf(g: Get, vendor: VendorName): Totals['invalidation'] {
     flushes: g(M.flushes),
     staleWindowMaxNs: g(M.staleWindowMaxNs),
     staleWindowMeanNs: ratio(g(M.staleWindowSumNs), count),
+    ...(lazy ? { reusedBeforeFlush: { maps: g(M.mapsReusedBeforeFlush), pages: g(M.pagesReusedBeforeFlush) } } : {}),
   };
 }
 
@@ -217,7 +224,9 @@ export function buildSummary(replay: ReplayResult, files: string[], workload?: s
     return m;
   };
 
-  const inv = invalidationOf((f) => (f === M.staleWindowMaxNs ? maxDom(f) : sumDom(f)), cfg.vendor);
+  // The flush queue's keys are lazy mode's (invalidation/modes.ts `deferred` is lazy's alone; that layer is above this one).
+  const lazy = cfg.invalidation.mode === 'lazy';
+  const inv = invalidationOf((f) => (f === M.staleWindowMaxNs ? maxDom(f) : sumDom(f)), cfg.vendor, lazy);
   const iotlb = iotlbOf(sumDev);
   const walks = walksOf(sumDev);
   const totals: Totals = {
@@ -279,7 +288,7 @@ export function buildSummary(replay: ReplayResult, files: string[], workload?: s
         requestedBytes: g(M.unmapRequestedBytes),
         pages: pagesOf((o) => c.unmapPages[slot * ORDERS + o], new Set()),
       },
-      invalidation: invalidationOf(g, cfg.vendor),
+      invalidation: invalidationOf(g, cfg.vendor, lazy),
       iotlb: { lookups, hits: g(M.iotlbHits), staleHits: g(M.iotlbStaleHits), hitRate: ratio(g(M.iotlbHits), lookups) },
     });
   }

@@ -34,6 +34,7 @@ export function engineCounters(s: Summary, withNested = false) {
       entriesRemoved: t.invalidation.entriesRemoved,
       flushes: t.invalidation.flushes,
       staleWindowMaxNs: t.invalidation.staleWindowMaxNs,
+      reusedBeforeFlush: t.invalidation.reusedBeforeFlush,
     },
     peakTablePages: t.pageTable.peakTablePages,
     ...(withNested ? { nested: t.nested } : {}),
@@ -52,6 +53,7 @@ export function referenceCounters(r: RefResult, nested?: RefNested) {
       entriesRemoved: r.invalidation.entriesRemoved,
       flushes: r.invalidation.flushes,
       staleWindowMaxNs: r.invalidation.staleWindowMaxNs,
+      reusedBeforeFlush: r.invalidation.reusedBeforeFlush,
     },
     ...(nested ? { nested } : {}),
   };

@@ -66,14 +66,14 @@ describe('gather (iommu_iotlb_gather_add_page)', () => {
     inv.addChunk(0, 1, 1, 0); // touches: merged
     inv.addChunk(0, 5, 1, 0); // disjoint: sync [0, 2)
     inv.addChunk(0, 6, 2, 0); // other length: sync [5, 6)
-    inv.endUnmap(0, true, 0); // sync [6, 8)
+    inv.endUnmap(0, true, 0, 0, 8); // sync [6, 8)
     expect(counters.dom(0, M.syncs)).toBe(3);
   });
 
   it('an unmap that gathered nothing syncs nothing', () => {
     const { inv, counters } = invalidator();
     inv.beginUnmap();
-    inv.endUnmap(0, false, 0);
+    inv.endUnmap(0, false, 0, 0, 0);
     expect(counters.dom(0, M.syncs)).toBe(0);
   });
 

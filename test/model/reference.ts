@@ -32,6 +32,8 @@ interface Domain {
   atts: { dev: number; pasid: number }[];
   fqCount: number;
   fqFirst: number;
+  /** Lazy mode: the byte ranges [start, end) of the unmaps in the flush queue, one per entry (§5, IOVAs reused before their flush). */
+  fq: [bigint, bigint][];
   c: Record<string, number>;
 }
 interface Entry {
@@ -191,6 +193,8 @@ const C_FIELDS = [
   'winMax',
   'winSum',
   'winCount',
+  'reusedMaps',
+  'reusedPages',
 ];
 
 export interface RefResult {
@@ -209,6 +213,8 @@ export interface RefResult {
     staleWindowMaxNs: number;
     staleWindowSumNs: number;
     staleWindowCount: number;
+    /** Lazy mode only, as in the summary. */
+    reusedBeforeFlush?: { maps: number; pages: number };
   };
   peakTablePages: number;
 }
@@ -332,6 +338,7 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         atts: [],
         fqCount: 0,
         fqFirst: 0,
+        fq: [],
         c: Object.fromEntries(C_FIELDS.map((f) => [f, 0])),
       };
       if (type === 'paging' || type === 'sva' || type === 'nested') {
@@ -636,6 +643,7 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     for (const d of due) {
       domainFlush(d);
       d.fqCount = 0;
+      d.fq = [];
     }
   };
   const removeLeaf = (d: Domain, l: Leaf, countPages: boolean) => {
@@ -893,6 +901,24 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           d.home = 0;
         }
         splitInto(d, iova, pa, size, true, r.map.pages);
+        if (cfg.invalidation.mode === 'lazy') {
+          // The map's pages that some queued unmap's range holds: every entry scanned, clipped, merged.
+          const held = d.fq
+            .map(([s, e]) => [s > iova ? s : iova, e < iova + size ? e : iova + size] as const)
+            .filter(([s, e]) => s < e)
+            .sort((p, q) => (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0));
+          let pages = 0n;
+          let at = 0n;
+          for (const [s, e] of held) {
+            const from = s > at ? s : at;
+            if (e > from) pages += (e - from) / 0x1000n;
+            if (e > at) at = e;
+          }
+          if (pages > 0n) {
+            d.c.reusedMaps++;
+            d.c.reusedPages += Number(pages);
+          }
+        }
         // §9.3 amd with npCache (iommu_map() → amd_iommu_iotlb_sync_map() → domain_flush_np_cache()): the mapped range is
         // flushed as a sync is, not counted as one. Paging domains only: an SVA map is a CPU page-table change, which
         // no iommu_map() follows (docs/vendors-evidence.md §1.6: NpCache does not apply to the PASID paths).
@@ -922,6 +948,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         if (size === 0n) break;
         const end = iova + size;
         let c = iova;
+        /** Where the unmap's range begins: its iova, or the start of the leaf it begins inside (whole-leaf). */
+        let from = iova;
         let removedAny = false;
         let gs = 0n,
           ge = 0n,
@@ -951,6 +979,7 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
             }
             if (cfg.partialUnmap === 'whole-leaf') {
               if (headSticks) cs = head.base;
+              if (cs < from) from = cs;
               if (tailSticks) ce = tail!.base + tail!.size;
             } else {
               for (const l of headSticks && tailSticks && head === tail ? [head] : [headSticks ? head : null, tailSticks ? tail : null]) {
@@ -1038,7 +1067,9 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           if (d.fqCount >= cfg.invalidation.fqSize) {
             domainFlush(d);
             d.fqCount = 0;
+            d.fq = [];
           }
+          d.fq.push([from, c]);
           if (d.fqCount++ === 0) d.fqFirst = now;
         }
         break;
@@ -1077,6 +1108,11 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
     inv.staleWindowMaxNs = Math.max(inv.staleWindowMaxNs, d.c.winMax);
     inv.staleWindowSumNs += d.c.winSum;
     inv.staleWindowCount += d.c.winCount;
+    if (cfg.invalidation.mode === 'lazy') {
+      inv.reusedBeforeFlush ??= { maps: 0, pages: 0 };
+      inv.reusedBeforeFlush.maps += d.c.reusedMaps;
+      inv.reusedBeforeFlush.pages += d.c.reusedPages;
+    }
   }
   return { result: r, nested };
 }

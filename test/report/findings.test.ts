@@ -3,6 +3,9 @@ import { hitRateChart, hitRateSeries, pageMixChart, translationCostChart } from 
 import { METRICS, compactPageSizes, gridTable, rankTable, sweepMarkdown, type SweepRow } from '../../src/report/compare.js';
 import { flatLines, geometryOrder, rankAcrossTraces, recommend, tradeoff } from '../../src/report/findings.js';
 import { sweepHtml } from '../../src/report/html.js';
+import { replayMarkdown } from '../../src/report/markdown.js';
+import type { Ev } from '../helpers/events.js';
+import { replayEvents } from '../helpers/replay.js';
 
 /** A sweep row with the metrics the report reads; everything else neutral. */
 function row(p: {
@@ -19,6 +22,9 @@ function row(p: {
   pages?: Record<string, number>;
   faults?: number;
   mapErrors?: number;
+  /** Lazy: maps that reused an IOVA still in the flush queue, of `maps`. */
+  reused?: number;
+  maps?: number;
 }): SweepRow {
   const mode = p.mode ?? 'strict';
   return {
@@ -39,8 +45,9 @@ function row(p: {
     },
     mapPages: p.pages ?? { '4K': 10 },
     dmaEvents: 100,
-    counts: { dma_faults: p.faults ?? 0, map_errors: p.mapErrors ?? 0 },
-  };
+    counts: { dma_faults: p.faults ?? 0, map_errors: p.mapErrors ?? 0, map_ops: p.maps ?? 0 },
+    reusedBeforeFlush: p.reused ?? null,
+  } as SweepRow;
 }
 
 const BITMAPS = ['4K', '4K|2M', '4K|2M|1G'];
@@ -154,6 +161,18 @@ describe('strict against lazy', () => {
     );
   });
 
+  it('a lazy point whose maps reused IOVAs still in the flush queue gets the note that Linux would not (largest, "up to" when they differ)', () => {
+    const strict = row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'strict', inv: 3e6 });
+    const lazy = (reused: number) => row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'lazy', inv: 1e4, stale: 1153, reused, maps: 3251 });
+    const note =
+      "2,139 of 3,251 maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does (it frees an IOVA only after the flush): " +
+      "the trace's IOVAs come from strict-mode reuse, so stale hits on those IOVAs (and the hit rate they add) would be misses under Linux.";
+    expect(tradeoff([strict, lazy(2139), lazy(2139)])).toMatch(new RegExp(`no stale window\\. ${note.replace(/[().]/g, '\\$&')}$`));
+    expect(tradeoff([strict, lazy(2139), lazy(7)])).toContain(' Up to 2,139 of 3,251 maps reused');
+    expect(tradeoff([strict, lazy(0)])).not.toContain('flush queue');
+    expect(tradeoff([strict, { ...lazy(0), reusedBeforeFlush: null }])).not.toContain('flush queue'); // a summary without the key
+  });
+
   it('with one mode, says how to get the comparison', () => {
     expect(tradeoff(grid(() => 1))).toContain('add `--mode strict lazy`');
   });
@@ -248,5 +267,21 @@ describe('report.md and report.html carry the same findings', () => {
     }
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
     for (const m of html.matchAll(/data-distinct="(\d+)"/g)) expect(Number(m[1])).toBeGreaterThan(1);
+  });
+});
+
+describe('the replay report', () => {
+  const ev: Ev[] = [
+    { op: 'attach', device: 0x300, domain: 1 },
+    { op: 'map', domain: 1, iova: 0, paddr: 0, size: 0x1000 },
+    { op: 'dma_read', device: 0x300, iova: 0, size: 4 },
+    { op: 'unmap', domain: 1, iova: 0, size: 0x1000 },
+    { op: 'map', domain: 1, iova: 0, paddr: 0x5000, size: 0x1000 },
+    { op: 'dma_read', device: 0x300, iova: 0, size: 4 },
+  ];
+  it('says in lazy mode how many maps reused an IOVA still in the flush queue, and that Linux would have missed', () => {
+    const lazy = replayMarkdown(replayEvents(ev, { invalidation: { mode: 'lazy' } }));
+    expect(lazy).toContain("> 1 of 2 maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does");
+    expect(replayMarkdown(replayEvents(ev))).not.toContain('flush queue');
   });
 });
