@@ -1,0 +1,175 @@
+// The batch loop of a strict replay under VT-d or AMD (docs/model.md §3-§6):
+// the rows a NIC's trace is made of handled in one loop, with no call per
+// row for the common ones, and every other row through the general
+// handlers (replay.ts rowLoop's, mapping.ts's). Decided once per replay
+// (batchLoopApplies); the property tests in test/model/batchloop.test.ts
+// compare it with the general handlers (ReplayLimits.genericMapping).
+//
+// The common rows, each checked before anything changes, so that a row that
+// is not one of them goes to the general handler as if this loop did not
+// exist:
+// - a DMA run: DmaPath.run, as rowLoop calls it;
+// - a map of 1 to FEW_PAGES_MAX 4K pages, one chunk of 4K pages
+//   (pgsize.ts isOne4kChunk), none mapped, whose level-1 tables exist, on a
+//   vendor whose maps send nothing: mapping.ts map's few-pages path;
+// - a strict unmap of one 4K page that is a 4K leaf, of a paging or SVA
+//   domain with one attachment and no nested domain over it: mapping.ts
+//   unmap's one-page path with the vendor's one-page sync (removal.ts
+//   onePage), its IOTLB entry marked unmapped as the sync removes it.
+import type { ReplayConfig } from '../config/config.js';
+import { removeUnmappedPage, type Iotlb } from '../caches/iotlb.js';
+import type { SetAssocTable } from '../caches/table.js';
+import type { Invalidator } from '../invalidation/invalidator.js';
+import { DOMAIN_FIELDS, M, ORDERS, type Counters } from '../stats/counters.js';
+import { TWO_POW_32 } from '../trace/batch.js';
+import { T_PAGING, T_SVA } from '../trace/domain-codes.js';
+import { Op } from '../trace/schema.js';
+import type { Attachments } from './attachments.js';
+import type { DmaPath } from './dma.js';
+import type { Mapping } from './mapping.js';
+import type { PageTablePool } from './pagetable.js';
+import type { Rows } from './rows.js';
+
+const DMA_READ = Op.DmaRead;
+const DMA_WRITE = Op.DmaWrite;
+const MAP = Op.Map;
+const UNMAP = Op.Unmap;
+
+/** mapping.ts FEW_PAGES_MAX, in bytes. */
+const FEW_BYTES_MAX = 16 * 4096;
+
+/** Whether a replay of `config` takes the batch loop: strict, VT-d or AMD, with the fast map and unmap paths. */
+export function batchLoopApplies(config: ReplayConfig, genericMapping: boolean, lanes: boolean): boolean {
+  return !genericMapping && !lanes && config.invalidation.mode === 'strict' && (config.vendor === 'vtd' || config.vendor === 'amd');
+}
+
+export class BatchLoop {
+  private readonly flushesMaps: boolean;
+  /** The pool's entries (ptr/phys) are read through the pool: it grows by replacing them. */
+  constructor(
+    private readonly rows: Rows,
+    private readonly a: Attachments,
+    private readonly pool: PageTablePool,
+    private readonly counters: Counters,
+    private readonly iotlbs: Iotlb[],
+    private readonly walkCaches: SetAssocTable[][],
+    private readonly inv: Invalidator,
+    private readonly dma: DmaPath,
+    private readonly mapping: Mapping,
+    /** The other rows (attach, detach, flush): replay.ts rowLoop over one row. */
+    private readonly other: (op: number, i: number, now: number) => void,
+  ) {
+    this.flushesMaps = inv.flushesMaps;
+  }
+
+  private readonly fewIndex = new Int32Array(16);
+
+  run(from: number, n: number, ts: Uint32Array, op: Uint8Array, baseHi: number, baseLo: number): void {
+    const inv = this.inv;
+    const dma = this.dma;
+    const mapping = this.mapping;
+    const rows = this.rows;
+    const domain = rows.domain;
+    const iovaCol = rows.iova;
+    const sizeCol = rows.size;
+    const paddrCol = rows.paddr;
+    const a = this.a;
+    const pool = this.pool;
+    const counters = this.counters;
+    const cm = counters.domain;
+    const flushesMaps = this.flushesMaps;
+    const index = this.fewIndex;
+    for (let i = from; i < n; i++) {
+      const now = (ts[2 * i + 1] - baseHi) * TWO_POW_32 + (ts[2 * i] - baseLo);
+      if (now >= inv.nextDeadline) inv.fireTimeouts(now);
+      const o = op[i];
+      if (o === DMA_READ || o === DMA_WRITE) {
+        i = dma.run(i, n, op, ts, baseHi, baseLo) - 1;
+        continue;
+      }
+      if (o === MAP) {
+        fast: {
+          if (flushesMaps) break fast;
+          const iovaLo = iovaCol[2 * i];
+          const paddrLo = paddrCol[2 * i];
+          const sizeLo = sizeCol[2 * i];
+          if (sizeCol[2 * i + 1] !== 0 || sizeLo > FEW_BYTES_MAX || sizeLo === 0 || ((iovaLo | paddrLo | sizeLo) & 0xfff) !== 0) break fast;
+          const dom = a.domainSlot(domain[i]);
+          const type = a.domainType[dom];
+          if (type !== T_PAGING && type !== T_SVA) break fast;
+          const sizes = a.sizesOf(dom);
+          const orders = sizes.ordersDesc;
+          const size = sizeLo >>> 12;
+          const no = orders.length;
+          // One chunk of 4K pages (pgsize.ts isOne4kChunk) of a 4K granule.
+          if (sizes.granuleOrder !== 0 || orders[no - 1] !== 0 || (no > 1 && size >= 1 << orders[no - 2])) break fast;
+          const iova = iovaCol[2 * i + 1] * 1048576 + (iovaLo >>> 12);
+          if (iova + size > pool.limitPfn || pool.spareTables < 2 * pool.levels) break fast;
+          const root = a.domainRoot[dom];
+          let j = 0;
+          for (; j < size; j++) {
+            if (pool.lookup(root, iova + j) >= 0 || pool.emptyLevel !== 1) break;
+            index[j] = pool.emptyIndex;
+          }
+          if (j < size) break fast;
+          rows.opRow = i;
+          const mb = dom * DOMAIN_FIELDS;
+          cm[mb + M.mapOps]++;
+          cm[mb + M.mapBytes] += size * 4096;
+          if (a.domainSizes[dom] < 0) a.domainSizes[dom] = 0;
+          const paddr = paddrCol[2 * i + 1] * 1048576 + (paddrLo >>> 12);
+          for (let k = 0; k < size; k++) pool.installGranuleAt(index[k], paddr + k);
+          counters.mapPages[dom * ORDERS] += size;
+          continue;
+        }
+        mapping.map(i, now);
+        continue;
+      }
+      if (o === UNMAP) {
+        fast: {
+          const iovaLo = iovaCol[2 * i];
+          if (sizeCol[2 * i + 1] !== 0 || sizeCol[2 * i] !== 4096 || (iovaLo & 0xfff) !== 0) break fast;
+          const dom = a.domainSlot(domain[i]);
+          const type = a.domainType[dom];
+          if (type !== T_PAGING && type !== T_SVA) break fast;
+          const atts = a.domainAttachments[dom];
+          if (atts.length !== 1 || a.domainNested[dom].length !== 0) break fast;
+          const sizes = a.sizesOf(dom);
+          const orders = sizes.ordersDesc;
+          if (sizes.granuleOrder !== 0 || orders[orders.length - 1] !== 0) break fast;
+          const iova = iovaCol[2 * i + 1] * 1048576 + (iovaLo >>> 12);
+          if (pool.lookup(a.domainRoot[dom], iova) !== 0) break fast;
+          rows.opRow = i;
+          const base = dom * DOMAIN_FIELDS;
+          cm[base + M.unmapOps]++;
+          cm[base + M.unmapRequestedBytes] += 4096;
+          counters.unmapPages[dom * ORDERS]++;
+          cm[base + M.unmapBytes] += 4096;
+          pool.clearGranuleAt(pool.foundIndex);
+          // The strict sync of the page: one page command on the one attachment, a device-TLB command, one wait.
+          cm[base + M.syncs]++;
+          cm[base + M.cmdPage]++;
+          const att = atts[0];
+          const dev = a.attDevice[att];
+          const inst = a.deviceInstance[dev];
+          const tag = a.attTag[att];
+          const iotlb = this.iotlbs[inst];
+          cm[base + M.entriesRemoved] += removeUnmappedPage(iotlb, tag, iova, now);
+          const wc = this.walkCaches[inst];
+          for (let k = 0; k < wc.length; k++) wc[k].removePage(tag, iova, now);
+          iotlb.drain(cm, base);
+          const devtlb = a.devtlbs[dev];
+          if (devtlb !== null) {
+            cm[base + M.cmdDevtlb]++;
+            devtlb.removePage(att, iova, now);
+          }
+          cm[base + M.cmdWait]++;
+          continue;
+        }
+        mapping.unmap(i, now);
+        continue;
+      }
+      this.other(o, i, now);
+    }
+  }
+}
