@@ -12,10 +12,14 @@
 // - a map of 1 to FEW_PAGES_MAX 4K pages, one chunk of 4K pages
 //   (pgsize.ts isOne4kChunk), none mapped, whose level-1 tables exist, on a
 //   vendor whose maps send nothing: mapping.ts map's few-pages path;
-// - a strict unmap of one 4K page that is a 4K leaf, of a paging or SVA
-//   domain with one attachment and no nested domain over it: mapping.ts
-//   unmap's one-page path with the vendor's one-page sync (removal.ts
-//   onePage), its IOTLB entry marked unmapped as the sync removes it.
+// - a strict unmap of 1 to FEW_PAGES_MAX 4K pages, one chunk of 4K pages,
+//   each a 4K leaf, of a paging or SVA domain: mapping.ts unmap's one-page
+//   and few-pages paths. One page of a domain with one attachment and no
+//   nested domain over it takes the vendor's one-page sync inline
+//   (removal.ts onePage), its IOTLB entry marked unmapped as the sync
+//   removes it; the others mark each page's entries and sync the chunk
+//   through the vendor (Invalidator.sync), as the gather of that one chunk
+//   would.
 import type { ReplayConfig } from '../config/config.js';
 import { removeUnmappedPage, type Iotlb } from '../caches/iotlb.js';
 import type { SetAssocTable } from '../caches/table.js';
@@ -128,42 +132,60 @@ export class BatchLoop {
       if (o === UNMAP) {
         fast: {
           const iovaLo = iovaCol[2 * i];
-          if (sizeCol[2 * i + 1] !== 0 || sizeCol[2 * i] !== 4096 || (iovaLo & 0xfff) !== 0) break fast;
+          const sizeLo = sizeCol[2 * i];
+          if (sizeCol[2 * i + 1] !== 0 || sizeLo > FEW_BYTES_MAX || sizeLo === 0 || ((iovaLo | sizeLo) & 0xfff) !== 0) break fast;
           const dom = a.domainSlot(domain[i]);
           const type = a.domainType[dom];
           if (type !== T_PAGING && type !== T_SVA) break fast;
-          const atts = a.domainAttachments[dom];
-          if (atts.length !== 1 || a.domainNested[dom].length !== 0) break fast;
           const sizes = a.sizesOf(dom);
           const orders = sizes.ordersDesc;
-          if (sizes.granuleOrder !== 0 || orders[orders.length - 1] !== 0) break fast;
+          const size = sizeLo >>> 12;
+          const no = orders.length;
+          if (sizes.granuleOrder !== 0 || orders[no - 1] !== 0 || (no > 1 && size >= 1 << orders[no - 2])) break fast;
           const iova = iovaCol[2 * i + 1] * 1048576 + (iovaLo >>> 12);
-          if (pool.lookup(a.domainRoot[dom], iova) !== 0) break fast;
+          // Every page a 4K leaf (mapping.ts allFew4kLeaves).
+          const root = a.domainRoot[dom];
+          let j = 0;
+          for (; j < size; j++) {
+            if (pool.lookup(root, iova + j) !== 0) break;
+            index[j] = pool.foundIndex;
+          }
+          if (j < size) break fast;
           rows.opRow = i;
           const base = dom * DOMAIN_FIELDS;
           cm[base + M.unmapOps]++;
-          cm[base + M.unmapRequestedBytes] += 4096;
-          counters.unmapPages[dom * ORDERS]++;
-          cm[base + M.unmapBytes] += 4096;
-          pool.clearGranuleAt(pool.foundIndex);
-          // The strict sync of the page: one page command on the one attachment, a device-TLB command, one wait.
-          cm[base + M.syncs]++;
-          cm[base + M.cmdPage]++;
-          const att = atts[0];
-          const dev = a.attDevice[att];
-          const inst = a.deviceInstance[dev];
-          const tag = a.attTag[att];
-          const iotlb = this.iotlbs[inst];
-          cm[base + M.entriesRemoved] += removeUnmappedPage(iotlb, tag, iova, now);
-          const wc = this.walkCaches[inst];
-          for (let k = 0; k < wc.length; k++) wc[k].removePage(tag, iova, now);
-          iotlb.drain(cm, base);
-          const devtlb = a.devtlbs[dev];
-          if (devtlb !== null) {
-            cm[base + M.cmdDevtlb]++;
-            devtlb.removePage(att, iova, now);
+          cm[base + M.unmapRequestedBytes] += size * 4096;
+          counters.unmapPages[dom * ORDERS] += size;
+          cm[base + M.unmapBytes] += size * 4096;
+          const atts = a.domainAttachments[dom];
+          if (size === 1 && atts.length === 1 && a.domainNested[dom].length === 0) {
+            pool.clearGranuleAt(index[0]);
+            // The strict sync of the page: one page command on the one attachment, a device-TLB command, one wait.
+            cm[base + M.syncs]++;
+            cm[base + M.cmdPage]++;
+            const att = atts[0];
+            const dev = a.attDevice[att];
+            const inst = a.deviceInstance[dev];
+            const tag = a.attTag[att];
+            const iotlb = this.iotlbs[inst];
+            cm[base + M.entriesRemoved] += removeUnmappedPage(iotlb, tag, iova, now);
+            const wc = this.walkCaches[inst];
+            for (let k = 0; k < wc.length; k++) wc[k].removePage(tag, iova, now);
+            iotlb.drain(cm, base);
+            const devtlb = a.devtlbs[dev];
+            if (devtlb !== null) {
+              cm[base + M.cmdDevtlb]++;
+              devtlb.removePage(att, iova, now);
+            }
+            cm[base + M.cmdWait]++;
+            continue;
           }
-          cm[base + M.cmdWait]++;
+          // mapping.ts unmapFew: each leaf's IOTLB entries marked unmapped, then the chunk's strict sync.
+          for (let k = 0; k < size; k++) {
+            for (let t = 0; t < atts.length; t++) this.iotlbs[a.deviceInstance[a.attDevice[atts[t]]]].markUnmapped(a.attTag[atts[t]], iova + k, 0, now);
+            pool.clearGranuleAt(index[k]);
+          }
+          inv.sync(dom, iova, iova + size, now, size);
           continue;
         }
         mapping.unmap(i, now);
