@@ -22,7 +22,7 @@ import { TWO_POW_32, type EventBatch } from '../trace/batch.js';
 import { TYPE_NAMES } from '../trace/domain-codes.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
 import { Attachments } from './attachments.js';
-import { BatchLoop, batchLoopApplies } from './batchloop.js';
+import { BATCH_WARM_ROWS, BatchLoop, batchLoopApplies } from './batchloop.js';
 import { DmaPath } from './dma.js';
 import { Mapping } from './mapping.js';
 import { PageTablePool } from './pagetable.js';
@@ -252,8 +252,18 @@ export class Replay implements ReplayResult {
     this.events += n - from;
     this.lastHi = ts[2 * n - 1];
     this.lastLo = ts[2 * n - 2];
-    if (this.batchLoop !== null) this.batchLoop.run(from, n, ts, op, baseHi, baseLo);
-    else this.rowLoop(from, n, ts, op, baseHi, baseLo, this.inv, this.dma, this.mapping);
+    const bl = this.batchLoop;
+    if (bl !== null) {
+      // The first calls are short (BATCH_WARM_ROWS): see batchWarmUp.
+      let at = from;
+      while (bl.warmCalls > 0 && at < n) {
+        bl.warmCalls--;
+        const end = Math.min(at + BATCH_WARM_ROWS, n);
+        bl.run(at, end, ts, op, baseHi, baseLo);
+        at = end;
+      }
+      if (at < n) bl.run(at, n, ts, op, baseHi, baseLo);
+    } else this.rowLoop(from, n, ts, op, baseHi, baseLo, this.inv, this.dma, this.mapping);
   }
 
   /** An attach, detach or flush at row `i`, at model time `now`. */

@@ -9,8 +9,9 @@
 // unaligned rows, a 2M leaf, identity and blocked domains, a second
 // attachment, nested domains (VT-d), device TLBs, walk caches, AMD's
 // NpCache, detach and re-attach, flushes. Batches are cut at random rows.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
+import { batchWarmUp } from '../../src/model/batchloop.js';
 import { Replay } from '../../src/model/replay.js';
 import { buildSummary } from '../../src/stats/summary.js';
 import { stableStringify } from '../../src/json.js';
@@ -23,6 +24,8 @@ interface Case {
   config: Record<string, unknown>;
   meta: Meta;
   cuts: number[];
+  /** batchWarmUp.calls for this case's replays. */
+  warmCalls: number;
 }
 
 function pick<T>(rng: Rng, xs: readonly T[]): T {
@@ -30,6 +33,8 @@ function pick<T>(rng: Rng, xs: readonly T[]): T {
 }
 
 function summaryOf(c: Case, reference: boolean): { summary: string; batched: boolean } {
+  // Short warm-up calls (Replay.consume's BATCH_WARM_ROWS) for none, a few or all of the rows.
+  batchWarmUp.calls = c.warmCalls;
   const r = new Replay(resolveConfig(c.config, 'batchloop'), metaOf(c.meta), reference ? { generic: true, genericMapping: true } : {});
   const batch = batchOf(c.events);
   let from = 0;
@@ -130,12 +135,17 @@ function nicCase(seed: number, vendor: 'vtd' | 'amd' | 'smmuv3', mode: 'strict' 
     }
   }
   const cuts = Array.from({ length: rng.int(4) }, () => rng.int(events.length)).sort((x, y) => x - y);
-  return { events, config, meta: { domains }, cuts };
+  return { events, config, meta: { domains }, cuts, warmCalls: pick(rng, [0, 3, 2 ** 14]) };
 }
 
 const GROUPS = Array.from({ length: 6 }, (_, g) => [g * 20 + 1, g * 20 + 20] as const);
 
 describe('the batch loop equals the general handlers', () => {
+  const warmCalls = batchWarmUp.calls;
+  afterAll(() => {
+    batchWarmUp.calls = warmCalls;
+  });
+
   it.each((['vtd', 'amd'] as const).flatMap((v) => GROUPS.map(([first, last]) => [v, first, last] as const)))(
     'strict %s NIC traces, seeds %i..%i: identical summaries',
     (vendor, first, last) => {
