@@ -254,15 +254,24 @@ export class Replay implements ReplayResult {
     this.lastLo = ts[2 * n - 2];
     const bl = this.batchLoop;
     if (bl !== null) {
-      // The first calls are short (BATCH_WARM_ROWS): see batchWarmUp.
-      let at = from;
-      while (bl.warmCalls > 0 && at < n) {
-        bl.warmCalls--;
-        const end = Math.min(at + BATCH_WARM_ROWS, n);
-        bl.run(at, end, ts, op, baseHi, baseLo);
-        at = end;
+      // Row numbers as small integers: a batch's length may come as a heap
+      // number (the reader's counts do), and the loops compiled while the
+      // warm-up calls below passed small integers were thrown away ("not a
+      // Smi") at the first call given it. One call site for the short calls
+      // and the long ones: a call site first reached late deoptimized
+      // consume ("insufficient type feedback for call").
+      const end = n | 0;
+      let at = from | 0;
+      while (at < end) {
+        let to = end;
+        if (bl.warmCalls > 0) {
+          // The first calls are short (BATCH_WARM_ROWS): see batchWarmUp.
+          bl.warmCalls--;
+          to = Math.min(at + BATCH_WARM_ROWS, end);
+        }
+        bl.run(at, to, ts, op, baseHi, baseLo);
+        at = to;
       }
-      if (at < n) bl.run(at, n, ts, op, baseHi, baseLo);
     } else this.rowLoop(from, n, ts, op, baseHi, baseLo, this.inv, this.dma, this.mapping);
   }
 
