@@ -43,13 +43,14 @@ const UNMAP = Op.Unmap;
 const FEW_BYTES_MAX = 16 * 4096;
 
 /**
- * Rows a call of the batch loop takes at most during its warm-up
- * (batchWarmUp). V8 compiles the loop while the first batch runs in the
- * interpreter; a call of a whole batch (65,536 rows) is still running when
- * the code arrives, and V8 compiled the loop a second time to enter that
- * call's loop in progress (on-stack replacement: NIC 5M, as much compile CPU
- * again, 260 ms on a loaded machine, while the first batch went on
- * unoptimized). Short calls take the first code at the next call.
+ * Rows a call of the batch loop (or of replay.ts rowLoop) takes at most
+ * during a replay's warm-up (batchWarmUp; Replay.consume cuts the calls).
+ * V8 compiles the loop while the first batch runs in the interpreter; a call
+ * of a whole batch (65,536 rows) is still running when the code arrives, and
+ * V8 compiled the loop a second time to enter that call's loop in progress
+ * (on-stack replacement: NIC 5M, as much compile CPU again, 260 ms on a
+ * loaded machine, while the first batch went on unoptimized). Short calls
+ * take the first code at the next call.
  */
 export const BATCH_WARM_ROWS = 16;
 /** The short calls a new batch loop makes (BATCH_WARM_ROWS): 2^18 rows at most, which outlast its compile on a loaded machine. */
@@ -80,8 +81,6 @@ export class BatchLoop {
   }
 
   private readonly fewIndex = new Int32Array(16);
-  /** Calls left that take at most BATCH_WARM_ROWS rows (Replay.consume cuts them). */
-  warmCalls = batchWarmUp.calls;
 
   run(from: number, n: number, ts: Uint32Array, op: Uint8Array, baseHi: number, baseLo: number): void {
     const inv = this.inv;

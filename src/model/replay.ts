@@ -22,7 +22,7 @@ import { TWO_POW_32, type EventBatch } from '../trace/batch.js';
 import { TYPE_NAMES } from '../trace/domain-codes.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
 import { Attachments } from './attachments.js';
-import { BATCH_WARM_ROWS, BatchLoop, batchLoopApplies } from './batchloop.js';
+import { BATCH_WARM_ROWS, BatchLoop, batchLoopApplies, batchWarmUp } from './batchloop.js';
 import { DmaPath } from './dma.js';
 import { Mapping } from './mapping.js';
 import { PageTablePool } from './pagetable.js';
@@ -103,6 +103,8 @@ export class Replay implements ReplayResult {
   private readonly makeTable: (g: TableGeometry, seedOffset: number, what: string) => SetAssocTable;
   /** The columns of the batch being consumed. */
   private readonly rows = new Rows();
+  /** Calls of the batch loop (or rowLoop) left that take at most BATCH_WARM_ROWS rows (batchWarmUp). */
+  private warmCalls = 0;
   /** The batch loop of strict VT-d and AMD replays (batchloop.ts), or null: rowLoop. */
   private readonly batchLoop: BatchLoop | null;
 
@@ -189,6 +191,7 @@ export class Replay implements ReplayResult {
           this.control(o, i, now),
         )
       : null;
+    this.warmCalls = this.batchLoop !== null ? batchWarmUp.calls : 0;
     // From here on a charge past the limit names the row being replayed.
     const rows = this.rows;
     budget.where = () => rows.firstRow + rows.opRow;
@@ -252,27 +255,26 @@ export class Replay implements ReplayResult {
     this.events += n - from;
     this.lastHi = ts[2 * n - 1];
     this.lastLo = ts[2 * n - 2];
+    // Row numbers as small integers: a batch's length may come as a heap
+    // number (the reader's counts do), and the loops compiled while the
+    // warm-up calls below passed small integers were thrown away ("not a
+    // Smi") at the first call given it. One call site for the short calls
+    // and the long ones: a call site first reached late deoptimized consume
+    // ("insufficient type feedback for call").
+    const end = n | 0;
+    let at = from | 0;
     const bl = this.batchLoop;
-    if (bl !== null) {
-      // Row numbers as small integers: a batch's length may come as a heap
-      // number (the reader's counts do), and the loops compiled while the
-      // warm-up calls below passed small integers were thrown away ("not a
-      // Smi") at the first call given it. One call site for the short calls
-      // and the long ones: a call site first reached late deoptimized
-      // consume ("insufficient type feedback for call").
-      const end = n | 0;
-      let at = from | 0;
-      while (at < end) {
-        let to = end;
-        if (bl.warmCalls > 0) {
-          // The first calls are short (BATCH_WARM_ROWS): see batchWarmUp.
-          bl.warmCalls--;
-          to = Math.min(at + BATCH_WARM_ROWS, end);
-        }
-        bl.run(at, to, ts, op, baseHi, baseLo);
-        at = to;
+    while (at < end) {
+      let stop = end;
+      if (this.warmCalls > 0) {
+        // The first calls are short (BATCH_WARM_ROWS): see batchWarmUp.
+        this.warmCalls--;
+        stop = Math.min(at + BATCH_WARM_ROWS, end);
       }
-    } else this.rowLoop(from, n, ts, op, baseHi, baseLo, this.inv, this.dma, this.mapping);
+      if (bl !== null) bl.run(at, stop, ts, op, baseHi, baseLo);
+      else this.rowLoop(at, stop, ts, op, baseHi, baseLo, this.inv, this.dma, this.mapping);
+      at = stop;
+    }
   }
 
   /** An attach, detach or flush at row `i`, at model time `now`. */
