@@ -30,8 +30,9 @@ import { T_PAGING, T_SVA } from '../trace/domain-codes.js';
 import { Op } from '../trace/schema.js';
 import type { Attachments } from './attachments.js';
 import type { DmaPath } from './dma.js';
-import type { Mapping } from './mapping.js';
+import { FEW_PAGES_MAX, type Mapping } from './mapping.js';
 import type { PageTablePool } from './pagetable.js';
+import { isOne4kChunk } from './pgsize.js';
 import type { Rows } from './rows.js';
 
 const DMA_READ = Op.DmaRead;
@@ -40,7 +41,7 @@ const MAP = Op.Map;
 const UNMAP = Op.Unmap;
 
 /** mapping.ts FEW_PAGES_MAX, in bytes. */
-const FEW_BYTES_MAX = 16 * 4096;
+const FEW_BYTES_MAX = FEW_PAGES_MAX * 4096;
 
 /**
  * Rows a call of the batch loop (or of replay.ts rowLoop) takes at most
@@ -63,10 +64,10 @@ export function batchLoopApplies(config: ReplayConfig, genericMapping: boolean, 
 
 export class BatchLoop {
   private readonly flushesMaps: boolean;
-  /** The pool's entries (ptr/phys) are read through the pool: it grows by replacing them. */
   constructor(
     private readonly rows: Rows,
     private readonly a: Attachments,
+    /** Its entries are read through it (lookup, installGranuleAt): it grows by replacing its arrays. */
     private readonly pool: PageTablePool,
     private readonly counters: Counters,
     private readonly iotlbs: Iotlb[],
@@ -74,13 +75,29 @@ export class BatchLoop {
     private readonly inv: Invalidator,
     private readonly dma: DmaPath,
     private readonly mapping: Mapping,
-    /** The other rows (attach, detach, flush): replay.ts rowLoop over one row. */
+    /** The other rows (attach, detach, flush): replay.ts Replay.control. */
     private readonly other: (op: number, i: number, now: number) => void,
   ) {
     this.flushesMaps = inv.flushesMaps;
   }
 
-  private readonly fewIndex = new Int32Array(16);
+  /** The page-table entries of the map's or unmap's pages, found by the walks that check them (mapping.ts fewIndex). */
+  private readonly fewIndex = new Int32Array(FEW_PAGES_MAX);
+
+  /**
+   * The slot of domain `id` when a map or unmap of `size` 4K pages (1 to
+   * FEW_PAGES_MAX) of it may take this loop's way: a paging or SVA domain
+   * with a 4K granule, whose `size` pages are one chunk of 4K pages for
+   * `iommu_pgsize()` (pgsize.ts isOne4kChunk); else -1.
+   */
+  private fewPagesDomain(id: number, size: number): number {
+    const a = this.a;
+    const dom = a.domainSlot(id);
+    const type = a.domainType[dom];
+    if (type !== T_PAGING && type !== T_SVA) return -1;
+    const sizes = a.sizesOf(dom);
+    return sizes.granuleOrder === 0 && isOne4kChunk(sizes.ordersDesc, size) ? dom : -1;
+  }
 
   run(from: number, n: number, ts: Uint32Array, op: Uint8Array, baseHi: number, baseLo: number): void {
     const inv = this.inv;
@@ -112,15 +129,9 @@ export class BatchLoop {
           const paddrLo = paddrCol[2 * i];
           const sizeLo = sizeCol[2 * i];
           if (sizeCol[2 * i + 1] !== 0 || sizeLo > FEW_BYTES_MAX || sizeLo === 0 || ((iovaLo | paddrLo | sizeLo) & 0xfff) !== 0) break fast;
-          const dom = a.domainSlot(domain[i]);
-          const type = a.domainType[dom];
-          if (type !== T_PAGING && type !== T_SVA) break fast;
-          const sizes = a.sizesOf(dom);
-          const orders = sizes.ordersDesc;
           const size = sizeLo >>> 12;
-          const no = orders.length;
-          // One chunk of 4K pages (pgsize.ts isOne4kChunk) of a 4K granule.
-          if (sizes.granuleOrder !== 0 || orders[no - 1] !== 0 || (no > 1 && size >= 1 << orders[no - 2])) break fast;
+          const dom = this.fewPagesDomain(domain[i], size);
+          if (dom < 0) break fast;
           const iova = iovaCol[2 * i + 1] * 1048576 + (iovaLo >>> 12);
           if (iova + size > pool.limitPfn || pool.spareTables < 2 * pool.levels) break fast;
           const root = a.domainRoot[dom];
@@ -148,14 +159,9 @@ export class BatchLoop {
           const iovaLo = iovaCol[2 * i];
           const sizeLo = sizeCol[2 * i];
           if (sizeCol[2 * i + 1] !== 0 || sizeLo > FEW_BYTES_MAX || sizeLo === 0 || ((iovaLo | sizeLo) & 0xfff) !== 0) break fast;
-          const dom = a.domainSlot(domain[i]);
-          const type = a.domainType[dom];
-          if (type !== T_PAGING && type !== T_SVA) break fast;
-          const sizes = a.sizesOf(dom);
-          const orders = sizes.ordersDesc;
           const size = sizeLo >>> 12;
-          const no = orders.length;
-          if (sizes.granuleOrder !== 0 || orders[no - 1] !== 0 || (no > 1 && size >= 1 << orders[no - 2])) break fast;
+          const dom = this.fewPagesDomain(domain[i], size);
+          if (dom < 0) break fast;
           const iova = iovaCol[2 * i + 1] * 1048576 + (iovaLo >>> 12);
           // Every page a 4K leaf (mapping.ts allFew4kLeaves).
           const root = a.domainRoot[dom];
