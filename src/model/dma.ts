@@ -43,7 +43,7 @@ export class DmaPath {
   private readonly runs: (PagingRun | undefined)[] | null;
   /** The narrow runs (specialize.ts hasNarrowRun) by the same key, null where the shape has none. */
   private readonly narrowRuns: (PagingRun | null | undefined)[] = [];
-  private readonly runContext = new PagingRunContext();
+  private runContext = new PagingRunContext();
   /** The instance of the DMA run in progress (for the specialized run's walk-cache callback). */
   private runInstance = 0;
   /** The lanes' passes, by [lane * sizeSets.length + sizeSet], made on first use. */
@@ -78,15 +78,19 @@ export class DmaPath {
   ) {
     this.runs = specialized ? [] : null;
     this.stackRuns = stackLoop ? [] : null;
-    const x = this.runContext;
-    x.rows = rows;
-    x.pool = pool;
-    x.counters = counters;
     const sx = this.stackContext;
     sx.rows = rows;
     sx.pool = pool;
     sx.counters = counters;
-    x.cachedWalk = config.walkCache ? (tag, pfn, order, dom, cd, b) => this.cachedWalk(this.walkCaches[this.runInstance], tag, pfn, order, dom, cd, b) : null;
+    const cachedWalk: PagingRunContext['cachedWalk'] = config.walkCache
+      ? (tag, pfn, order, dom, cd, b) => this.cachedWalk(this.walkCaches[this.runInstance], tag, pfn, order, dom, cd, b)
+      : null;
+    for (const x of [this.runContext, this.spareContext]) {
+      x.rows = rows;
+      x.pool = pool;
+      x.counters = counters;
+      x.cachedWalk = cachedWalk;
+    }
   }
 
   /** Whether paging DMA runs take the specialized loop (model/specialize.ts). */
@@ -154,11 +158,19 @@ export class DmaPath {
   run(start: number, n: number, op: Uint8Array, ts: Uint32Array, baseHi: number, baseLo: number): number {
     const r = this.rows;
     r.opRow = start; // a run's new device, or a device TLB grown by it, is charged at its first row
-    const x = this.runContext;
+    let x = this.runContext;
     // The set-up of the last specialized run holds while its device, PASID
-    // and every attachment are the same (a NIC's runs are one device's).
-    if (r.device[start] !== x.rid || r.pasid[start] !== x.pasid || this.a.epoch !== this.setUpEpoch) {
-      if (!this.setUp(start)) return this.unspecializedRun(start, n, op, ts, baseHi, baseLo);
+    // and every attachment are the same; the one before it is kept too, for
+    // devices taking turns (a NIC's two ports).
+    const rid = r.device[start];
+    const pasid = r.pasid[start];
+    const epoch = this.a.epoch;
+    if (rid !== x.rid || pasid !== x.pasid || epoch !== this.setUpEpoch) {
+      this.swapSetUp();
+      x = this.runContext;
+      if (rid !== x.rid || pasid !== x.pasid || epoch !== this.setUpEpoch) {
+        if (!this.setUp(start)) return this.unspecializedRun(start, n, op, ts, baseHi, baseLo);
+      }
     }
     // The specialized loop finds the run's end as it replays it (one pass over the rows).
     x.ops = op;
@@ -203,6 +215,41 @@ export class DmaPath {
   private setUpDev = 0;
   private setUpRun: PagingRun = () => 0;
   private setUpNarrow: PagingRun | null = null;
+
+  // The set-up before the last, as the fields above (swapSetUp): its own
+  // context, so that taking it back is an exchange of references.
+  private spareContext = new PagingRunContext();
+  private spareEpoch = -1;
+  private spareInstance = 0;
+  private spareSizes = 0;
+  private spareDev = 0;
+  private spareRun: PagingRun = () => 0;
+  private spareNarrow: PagingRun | null = null;
+
+  /** Exchanges the last set-up and the one before it (run: setUp then overwrites the older). */
+  private swapSetUp(): void {
+    const x = this.runContext;
+    this.runContext = this.spareContext;
+    this.spareContext = x;
+    const epoch = this.setUpEpoch;
+    this.setUpEpoch = this.spareEpoch;
+    this.spareEpoch = epoch;
+    const inst = this.runInstance;
+    this.runInstance = this.spareInstance;
+    this.spareInstance = inst;
+    const k = this.setUpSizes;
+    this.setUpSizes = this.spareSizes;
+    this.spareSizes = k;
+    const dev = this.setUpDev;
+    this.setUpDev = this.spareDev;
+    this.spareDev = dev;
+    const fn = this.setUpRun;
+    this.setUpRun = this.spareRun;
+    this.spareRun = fn;
+    const narrow = this.setUpNarrow;
+    this.setUpNarrow = this.spareNarrow;
+    this.spareNarrow = narrow;
+  }
 
   /**
    * Resolves the run at row `start` (docs/model.md §6: its attachment,

@@ -26,7 +26,7 @@ const PARTIAL_CODES: Record<PartialUnmap, number> = { 'whole-leaf': PARTIAL_WHOL
  * (fewPages): a NIC's buffers are one to four pages. Far below a level-1
  * table's 512 entries, so such a range never covers a whole table page.
  */
-const FEW_PAGES_MAX = 16;
+export const FEW_PAGES_MAX = 16;
 
 /** Whether `size` pages take the few-pages paths: at most FEW_PAGES_MAX, one chunk of 4K pages for `iommu_pgsize()` (pgsize.ts isOne4kChunk). */
 function isFew4kPages(orders: Int8Array, size: number): boolean {

@@ -22,6 +22,7 @@ import { TWO_POW_32, type EventBatch } from '../trace/batch.js';
 import { TYPE_NAMES } from '../trace/domain-codes.js';
 import { Op, type TraceMetadata } from '../trace/schema.js';
 import { Attachments } from './attachments.js';
+import { BATCH_WARM_ROWS, BatchLoop, batchLoopApplies, batchWarmUp } from './batchloop.js';
 import { DmaPath } from './dma.js';
 import { Mapping } from './mapping.js';
 import { PageTablePool } from './pagetable.js';
@@ -102,6 +103,10 @@ export class Replay implements ReplayResult {
   private readonly makeTable: (g: TableGeometry, seedOffset: number, what: string) => SetAssocTable;
   /** The columns of the batch being consumed. */
   private readonly rows = new Rows();
+  /** Calls of the batch loop (or rowLoop) left that take at most BATCH_WARM_ROWS rows (batchWarmUp). */
+  private warmCalls = 0;
+  /** The batch loop of strict VT-d and AMD replays (batchloop.ts), or null: rowLoop. */
+  private readonly batchLoop: BatchLoop | null;
 
   // Trace extent. Model time is ns since the first event, exact below 2^53 ns
   // (104 days) whatever the clock: wall-clock ts exceed 2^53 and would round.
@@ -181,6 +186,12 @@ export class Replay implements ReplayResult {
       budget,
       !options.genericMapping,
     );
+    this.batchLoop = batchLoopApplies(config, !!options.genericMapping, this.lanes !== null)
+      ? new BatchLoop(this.rows, this.attachments, this.pool, this.counters, this.iotlbs, this.walkCaches, this.inv, this.dma, this.mapping, (o, i, now) =>
+          this.control(o, i, now),
+        )
+      : null;
+    this.warmCalls = this.batchLoop !== null ? batchWarmUp.calls : 0;
     // From here on a charge past the limit names the row being replayed.
     const rows = this.rows;
     budget.where = () => rows.firstRow + rows.opRow;
@@ -201,6 +212,11 @@ export class Replay implements ReplayResult {
     return this.dma.specialized;
   }
 
+  /** Whether the rows take the batch loop of strict VT-d and AMD replays (batchloop.ts). */
+  get batched(): boolean {
+    return this.batchLoop !== null;
+  }
+
   get nDevices(): number {
     return this.attachments.nDevices;
   }
@@ -218,9 +234,9 @@ export class Replay implements ReplayResult {
     const ts = batch.ts;
     const op = batch.op;
     const rows = this.rows;
-    const device = (rows.device = batch.device);
-    const pasid = (rows.pasid = batch.pasid);
-    const domain = (rows.domain = batch.domain);
+    rows.device = batch.device;
+    rows.pasid = batch.pasid;
+    rows.domain = batch.domain;
     rows.iova = batch.iova;
     rows.paddr = batch.paddr;
     rows.size = batch.size;
@@ -239,7 +255,47 @@ export class Replay implements ReplayResult {
     this.events += n - from;
     this.lastHi = ts[2 * n - 1];
     this.lastLo = ts[2 * n - 2];
-    this.rowLoop(from, n, ts, op, device, pasid, domain, baseHi, baseLo, rows, this.inv, this.attachments, this.dma, this.mapping);
+    // Row numbers as small integers: a batch's length may come as a heap
+    // number (the reader's counts do), and the loops compiled while the
+    // warm-up calls below passed small integers were thrown away ("not a
+    // Smi") at the first call given it. One call site for the short calls
+    // and the long ones: a call site first reached late deoptimized consume
+    // ("insufficient type feedback for call").
+    const end = n | 0;
+    let at = from | 0;
+    const bl = this.batchLoop;
+    while (at < end) {
+      let stop = end;
+      if (this.warmCalls > 0) {
+        // The first calls are short (BATCH_WARM_ROWS): see batchWarmUp.
+        this.warmCalls--;
+        stop = Math.min(at + BATCH_WARM_ROWS, end);
+      }
+      if (bl !== null) bl.run(at, stop, ts, op, baseHi, baseLo);
+      else this.rowLoop(at, stop, ts, op, baseHi, baseLo, this.inv, this.dma, this.mapping);
+      at = stop;
+    }
+  }
+
+  /** An attach, detach or flush at row `i`, at model time `now`. */
+  private control(o: number, i: number, now: number): void {
+    const rows = this.rows;
+    const a = this.attachments;
+    rows.opRow = i;
+    switch (o) {
+      case Op.Attach:
+        this.counters.attachOps++;
+        a.attach(a.deviceSlot(rows.device[i]), rows.pasid[i], rows.domain[i], now);
+        break;
+      case Op.Detach:
+        this.counters.attachOps++;
+        a.detach(a.deviceSlot(rows.device[i]), rows.pasid[i], now);
+        break;
+      case Op.Flush:
+        // The domain-wide flush of §5, whatever the domain's type.
+        this.inv.flushDomain(a.domainSlot(rows.domain[i]), now);
+        break;
+    }
   }
 
   /**
@@ -255,14 +311,9 @@ export class Replay implements ReplayResult {
     n: number,
     ts: Uint32Array,
     op: Uint8Array,
-    device: Uint32Array,
-    pasid: Uint32Array,
-    domain: Uint32Array,
     baseHi: number,
     baseLo: number,
-    rows: Rows,
     inv: Invalidator,
-    a: Attachments,
     dma: DmaPath,
     mapping: Mapping,
   ): void {
@@ -281,19 +332,9 @@ export class Replay implements ReplayResult {
           mapping.unmap(i, now);
           break;
         case Op.Attach:
-          rows.opRow = i;
-          this.counters.attachOps++;
-          a.attach(a.deviceSlot(device[i]), pasid[i], domain[i], now);
-          break;
         case Op.Detach:
-          rows.opRow = i;
-          this.counters.attachOps++;
-          a.detach(a.deviceSlot(device[i]), pasid[i], now);
-          break;
         case Op.Flush:
-          rows.opRow = i;
-          // The domain-wide flush of §5, whatever the domain's type.
-          inv.flushDomain(a.domainSlot(domain[i]), now);
+          this.control(op[i], i, now);
           break;
       }
     }
