@@ -12,7 +12,7 @@ import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
 import type { WorkerInputError } from '../run/sweep-worker.js';
 import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
-import { ChartThread } from '../report/chart-thread.js';
+import { CHART_WARM_UP_SIZES, ChartThread } from '../report/chart-thread.js';
 import { stableStringify } from '../json.js';
 import { openTrace } from '../trace/merge.js';
 import { toolVersion } from '../version.js';
@@ -158,7 +158,7 @@ export const curveCommand: CommandModule<object, Args> = {
       maxTableBytes,
     );
     // The charts' libraries load and warm on a thread of their own while the curves are computed (report/chart-thread.ts).
-    const charts = ChartThread.start(n);
+    const charts = ChartThread.start(Math.min(n, CHART_WARM_UP_SIZES));
     try {
       await curveRun(args, { n, jobs, ways, policy, maxTableBytes, queue, points, charts });
     } finally {

@@ -10,7 +10,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import type * as vl from 'vega-lite';
 import type { CurveCounters } from '../run/curve.js';
 import { builtModule } from '../built.js';
-import { CHART_ALL_POINTS, curveCharts, renderHere, type ChartRenderer, type CurveOf } from './curve.js';
+import { curveCharts, renderHere, type ChartRenderer, type CurveOf } from './curve.js';
 
 /** What the thread is started with, to tell it from other threads that load this module. */
 const ROLE = 'iommu-replay chart thread';
@@ -18,24 +18,12 @@ const ROLE = 'iommu-replay chart thread';
 type Answer = { svgs: string[] } | { error: string };
 
 /**
- * The sizes of the first warm-up chart, at most: measured, a 4096-size
- * curve's chart drew about as fast after a warm-up of 512 sizes as after one
- * of 4096 (0.3-0.4 s on a loaded 2-core VM, 0.4-0.5 s without a warm-up),
+ * The sizes of the warm-up chart, at most: measured, a 4096-size curve's
+ * chart drew about as fast after a warm-up of 512 sizes as after one of
+ * 4096 (0.3-0.4 s on a loaded 2-core VM, 0.4-0.5 s without a warm-up),
  * which costs the thread about 0.25 s more CPU.
  */
 export const CHART_WARM_UP_SIZES = 512;
-
-/**
- * Warm-up charts drawn after the first, at the run's own size (at most
- * CHART_ALL_POINTS), while the numbers are not ready. After the first alone
- * the libraries' per-point code is still half compiled: the run's 4096-size
- * chart then took the thread 96-109 ms of CPU (and 0.2 s of wall on the
- * loaded VM, the main thread waiting idle); after two more, 68-75 ms (three:
- * 49-68). Each costs the thread about 0.1-0.15 s of CPU on the core the
- * replay leaves free, and is drawn only while no chart was asked for, so a
- * curve computed sooner waits for at most the one in progress.
- */
-export const CHART_MORE_WARM_UPS = 2;
 
 /** A curve of `n` sizes, drawn once to warm the libraries' code the way the run's charts use it. */
 function warmUpCurve(n: number): CurveOf {
@@ -72,8 +60,8 @@ export class ChartThread {
   private failure: Error | null = null;
   private pending: { resolve: (svgs: string[]) => void; reject: (err: Error) => void } | null = null;
 
-  private constructor(maxEntries: number) {
-    this.worker = new Worker(builtModule(import.meta.url, 'chart-thread.js'), { workerData: { role: ROLE, maxEntries } });
+  private constructor(warmUpSizes: number) {
+    this.worker = new Worker(builtModule(import.meta.url, 'chart-thread.js'), { workerData: { role: ROLE, warmUpSizes } });
     // The thread keeps the process alive only while it draws (render): a run that fails ends without waiting for it.
     this.worker.unref();
     this.worker.on('message', (a: Answer) => {
@@ -88,9 +76,9 @@ export class ChartThread {
     this.worker.on('exit', (code) => this.fail(new Error(`chart thread: ended (exit ${code}) before drawing the charts`)));
   }
 
-  /** Starts the thread; it loads the libraries and draws warm-up charts like those of a curve of 1..`maxEntries` while the caller computes. */
-  static start(maxEntries: number): ChartThread {
-    return new ChartThread(maxEntries);
+  /** Starts the thread; it loads the libraries and draws a chart of `warmUpSizes` sizes while the caller computes. */
+  static start(warmUpSizes: number): ChartThread {
+    return new ChartThread(warmUpSizes);
   }
 
   private fail(err: Error): void {
@@ -121,21 +109,10 @@ export class ChartThread {
 // The thread's side: warm up, then draw what it is sent.
 if (!isMainThread && parentPort !== null && (workerData as { role?: string } | null)?.role === ROLE) {
   const port = parentPort;
-  const maxEntries = (workerData as { maxEntries: number }).maxEntries;
-  let asked = false;
-  const warm = (async () => {
-    await curveCharts([warmUpCurve(Math.min(maxEntries, CHART_WARM_UP_SIZES))]);
-    for (let i = 0; i < CHART_MORE_WARM_UPS; i++) {
-      // A chart is drawn in promise jobs only: the event loop turns, so that a message that came meanwhile is seen.
-      await new Promise((resolve) => setImmediate(resolve));
-      if (asked) return;
-      await curveCharts([warmUpCurve(Math.min(maxEntries, CHART_ALL_POINTS))]);
-    }
-  })();
+  const warm = curveCharts([warmUpCurve((workerData as { warmUpSizes: number }).warmUpSizes)]);
   // Its failure is answered to the first render (below), not left unhandled.
   warm.catch(() => undefined);
   port.on('message', (specs: vl.TopLevelSpec[]) => {
-    asked = true;
     void (async () => {
       let answer: Answer;
       try {

@@ -259,7 +259,7 @@ function pow2Ticks(max: number): number[] {
 }
 
 /** Curves of up to this many sizes are drawn point for point. */
-export const CHART_ALL_POINTS = 4096;
+const CHART_ALL_POINTS = 4096;
 /** Past it, a chart keeps at most this many sizes' extremes per octave of the log2 axis (a few per pixel). */
 const CHART_BUCKETS_PER_OCTAVE = 64;
 

@@ -46,18 +46,6 @@ describe('the chart thread draws the bytes the main thread draws', () => {
       await thread.close();
     }
   }, 120_000);
-
-  it("asked after its warm-ups at the run's size (CHART_MORE_WARM_UPS), a 1..4096 curve", async () => {
-    const curves = [curve('strict', 'lru', 4096, 300)];
-    const thread = ChartThread.start(4096);
-    try {
-      // Long enough, on a quiet machine, for the thread to draw its warm-ups first; either way the bytes must agree.
-      await new Promise((resolve) => setTimeout(resolve, 4000));
-      expect(await curvesHtml(curves, 'x', thread.render)).toBe(await curvesHtml(curves, 'x'));
-    } finally {
-      await thread.close();
-    }
-  }, 120_000);
 });
 
 describe('the chart thread fails, never waits', () => {
