@@ -1,6 +1,6 @@
 // Worker threads for the executors (sweep, curve) and the queue worker's job threads:
 // where a thread's module is, and one way to run tasks on a pool.
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { builtModule } from '../built.js';
 import { InputError } from '../errors.js';
 import type { WorkerInputError } from './sweep-worker.js';
@@ -36,6 +36,11 @@ export async function runOnPool<T, R>(
   // The pool's library loads only when threads run (a CLI start pays for no more than it uses).
   const { Piscina } = await import('piscina');
   const pool = new Piscina({ filename, minThreads: 0, maxThreads: threads, idleTimeout: 100 });
+  // Threads that have loaded their module (piscina says 'workerCreate' once a
+  // thread started after the pool's construction, as all are with minThreads
+  // 0, is ready): see threadsLoaded.
+  const loaded = new Set<number>();
+  pool.on('workerCreate', (w: { id: number }) => loaded.add(w.id));
   // One AbortController per task, all aborted on the first failure. (One
   // signal shared by every task got one 'abort' listener per queued task from
   // piscina: past 10, Node warned "MaxListenersExceededWarning: Possible
@@ -74,6 +79,34 @@ export async function runOnPool<T, R>(
     await Promise.allSettled(runs);
     throw err;
   } finally {
+    await threadsLoaded(pool, loaded);
     await pool.destroy();
+  }
+}
+
+/**
+ * Waits until every thread of `pool` has loaded its module or exited. Node 20
+ * aborts the whole process ("FATAL ERROR: v8::Module::IsGraphAsync ... must be
+ * used on an instantiated module") when a thread is terminated while it loads
+ * an ES module through require(), as piscina's threads load theirs: a sweep
+ * whose first task failed at once tore down a thread still starting, and the
+ * process crashed with a native stack trace in place of its one-line error.
+ */
+async function threadsLoaded(
+  pool: { threads: Worker[]; on(event: 'workerCreate', f: () => void): unknown; off(event: 'workerCreate', f: () => void): unknown },
+  loaded: Set<number>,
+): Promise<void> {
+  for (;;) {
+    const starting = pool.threads.filter((t) => t.threadId !== -1 && !loaded.has(t.threadId));
+    if (starting.length === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        pool.off('workerCreate', done);
+        for (const t of starting) t.off('exit', done);
+        resolve();
+      };
+      pool.on('workerCreate', done);
+      for (const t of starting) t.on('exit', done);
+    });
   }
 }
