@@ -180,7 +180,8 @@ export class BatchLoop {
           const atts = a.domainAttachments[dom];
           if (size === 1 && atts.length === 1 && a.domainNested[dom].length === 0) {
             pool.clearGranuleAt(index[0]);
-            // The strict sync of the page: one page command on the one attachment, a device-TLB command, one wait.
+            // The strict sync of the page, as Removal.onePage (VT-d's and AMD's syncUnmappedPage) counts it, written out
+            // here to spare the calls: one page command on the one attachment, a device-TLB command, one wait.
             cm[base + M.syncs]++;
             cm[base + M.cmdPage]++;
             const att = atts[0];
