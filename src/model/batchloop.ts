@@ -111,7 +111,6 @@ export class BatchLoop {
     const a = this.a;
     const pool = this.pool;
     const counters = this.counters;
-    const cm = counters.domain;
     const flushesMaps = this.flushesMaps;
     const index = this.fewIndex;
     for (let i = from; i < n; i++) {
@@ -142,6 +141,8 @@ export class BatchLoop {
           }
           if (j < size) break fast;
           rows.opRow = i;
+          // Read here, not once a call: a domain's first row (fewPagesDomain's slot, or any handler's) may grow the counters into a new array (Counters.ensureDomains).
+          const cm = counters.domain;
           const mb = dom * DOMAIN_FIELDS;
           cm[mb + M.mapOps]++;
           cm[mb + M.mapBytes] += size * 4096;
@@ -172,6 +173,7 @@ export class BatchLoop {
           }
           if (j < size) break fast;
           rows.opRow = i;
+          const cm = counters.domain; // as the map's: read after the domain's slot is known
           const base = dom * DOMAIN_FIELDS;
           cm[base + M.unmapOps]++;
           cm[base + M.unmapRequestedBytes] += size * 4096;

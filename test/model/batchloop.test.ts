@@ -153,6 +153,31 @@ describe('the batch loop equals the general handlers', () => {
     },
   );
 
+  // The loop had read the domain counters once a call: a 17th domain (the counters
+  // grow past 16 domain slots into a new array) mid-call sent the rest of the
+  // call's inline map and unmap counts to the array left behind.
+  it.each((['vtd', 'amd'] as const).flatMap((v) => [0, 2, 1 << 20].map((w) => [v, w] as const)))(
+    'strict %s, warm-up calls %i: a new domain mid-call grows the counters, and the inline maps and unmaps after it still count',
+    (vendor, warm) => {
+      const events: Ev[] = [
+        { op: 'attach', device: 0x100, pasid: 0, domain: 1 },
+        { op: 'map', domain: 1, iova: 0x100000, paddr: 0x500000, size: K4 },
+      ];
+      for (let d = 2; d <= 40; d++) {
+        events.push({ op: 'attach', device: 0x100 + d, pasid: 0, domain: d });
+        const iova = 0x100000 + d * 8 * K4;
+        events.push({ op: 'map', domain: 1, iova, paddr: 0x500000 + d * 8 * K4, size: d % 2 === 0 ? K4 : 4 * K4 });
+        events.push({ op: 'dma_read', device: 0x100, pasid: 0, iova, size: 64 });
+        events.push({ op: 'unmap', domain: 1, iova, size: d % 2 === 0 ? K4 : 4 * K4 });
+      }
+      events.forEach((e, i) => (e.ts = i));
+      const c: Case = { events, config: { vendor, invalidation: { mode: 'strict' } }, meta: {}, cuts: [], warmCalls: warm };
+      expectSame(warm, c);
+      const got = JSON.parse(summaryOf(c, false).summary) as { totals: { map: { ops: number }; unmap: { ops: number }; invalidation: { syncs: number } } };
+      expect([got.totals.map.ops, got.totals.unmap.ops, got.totals.invalidation.syncs]).toEqual([40, 39, 39]);
+    },
+  );
+
   it.each([['vtd', 'lazy'] as const, ['amd', 'lazy'] as const, ['smmuv3', 'strict'] as const, ['smmuv3', 'lazy'] as const])(
     '%s %s (no batch loop): identical summaries',
     (vendor, mode) => {
