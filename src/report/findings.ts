@@ -248,8 +248,9 @@ function reusedNote(lazy: SweepRow[]): string {
   const reusing = lazy.filter((r) => (r.reusedBeforeFlush ?? 0) > 0);
   if (!reusing.length) return '';
   const most = reusing.reduce((a, r) => (r.reusedBeforeFlush! > a.reusedBeforeFlush! ? r : a));
-  const upTo = lazy.some((r) => r.reusedBeforeFlush !== most.reusedBeforeFlush || r.counts.map_ops !== most.counts.map_ops);
-  return ` ${reusedBeforeFlushNote(most.reusedBeforeFlush!, most.counts.map_ops, upTo)}`;
+  const mapped = (r: SweepRow) => (r.counts.map_ops ?? 0) - (r.counts.map_errors ?? 0);
+  const upTo = lazy.some((r) => r.reusedBeforeFlush !== most.reusedBeforeFlush || mapped(r) !== mapped(most));
+  return ` ${reusedBeforeFlushNote(most.reusedBeforeFlush!, mapped(most), upTo)}`;
 }
 
 /** A line for a chart whose values are all equal, else null (the chart is drawn). */

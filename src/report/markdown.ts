@@ -37,7 +37,7 @@ export function replayMarkdown(s: Summary): string {
   const reused = t.invalidation.reusedBeforeFlush?.maps ?? 0; // lazy mode only
   if (reused > 0) {
     out.push('');
-    out.push(`> ${reusedBeforeFlushNote(reused, t.map.ops)}`);
+    out.push(`> ${reusedBeforeFlushNote(reused, t.map.ops - t.map.errors)}`);
   }
   out.push('');
   out.push('## By page size');

@@ -165,10 +165,12 @@ describe('strict against lazy', () => {
     const strict = row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'strict', inv: 3e6 });
     const lazy = (reused: number) => row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'lazy', inv: 1e4, stale: 1153, reused, maps: 3251 });
     const note =
-      "2,139 of 3,251 maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does (it frees an IOVA only after the flush): " +
+      "2,139 of 3,251 successful maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does (it frees an IOVA only after the flush): " +
       "the trace's IOVAs come from strict-mode reuse, so stale hits on those IOVAs (and the hit rate they add) would be misses under Linux.";
     expect(tradeoff([strict, lazy(2139), lazy(2139)])).toMatch(new RegExp(`no stale window\\. ${note.replace(/[().]/g, '\\$&')}$`));
-    expect(tradeoff([strict, lazy(2139), lazy(7)])).toContain(' Up to 2,139 of 3,251 maps reused');
+    expect(tradeoff([strict, lazy(2139), lazy(7)])).toContain(' Up to 2,139 of 3,251 successful maps reused');
+    // Of the successful maps: failed ones (map_errors) reuse nothing.
+    expect(tradeoff([strict, { ...lazy(2139), counts: { dma_faults: 0, map_errors: 51, map_ops: 3251 } }])).toContain(' 2,139 of 3,200 successful maps reused');
     expect(tradeoff([strict, lazy(0)])).not.toContain('flush queue');
     expect(tradeoff([strict, { ...lazy(0), reusedBeforeFlush: null }])).not.toContain('flush queue'); // a summary without the key
   });
@@ -277,11 +279,12 @@ describe('the replay report', () => {
     { op: 'dma_read', device: 0x300, iova: 0, size: 4 },
     { op: 'unmap', domain: 1, iova: 0, size: 0x1000 },
     { op: 'map', domain: 1, iova: 0, paddr: 0x5000, size: 0x1000 },
+    { op: 'map', domain: 1, iova: 0, paddr: 0x9000, size: 0x1000 }, // EEXIST: a failed map, not among the note's maps
     { op: 'dma_read', device: 0x300, iova: 0, size: 4 },
   ];
-  it('says in lazy mode how many maps reused an IOVA still in the flush queue, and that Linux would have missed', () => {
+  it('says in lazy mode how many of the successful maps reused an IOVA still in the flush queue, and that Linux would have missed', () => {
     const lazy = replayMarkdown(replayEvents(ev, { invalidation: { mode: 'lazy' } }));
-    expect(lazy).toContain("> 1 of 2 maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does");
+    expect(lazy).toContain("> 1 of 2 successful maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does");
     expect(replayMarkdown(replayEvents(ev))).not.toContain('flush queue');
   });
 });
