@@ -186,13 +186,8 @@ export class Invalidator {
 
   /** A lazy unmap of pfns [start, end) that removed something takes a slot in its domain's flush queue, flushed first when full. */
   private enqueue(domain: number, nowNs: number, start: number, end: number): void {
-    const queued = this.queued!;
-    if (this.fqCount[domain] >= this.fqSize) {
-      this.flushDomain(domain, nowNs);
-      this.fqCount[domain] = 0;
-      queued.clear(domain);
-    }
-    queued.add(domain, start, end);
+    if (this.fqCount[domain] >= this.fqSize) this.flushQueue(domain, nowNs);
+    this.queued!.add(domain, start, end);
     if (this.fqCount[domain]++ === 0) {
       this.fqFirstTs[domain] = nowNs;
       if (this.inPending[domain] === 0) {
@@ -223,13 +218,18 @@ export class Invalidator {
     }
     due.sort((a, b) => this.t.domainTraceId[a] - this.t.domainTraceId[b]);
     for (const d of due) {
-      this.flushDomain(d, nowNs);
-      this.fqCount[d] = 0;
-      this.queued!.clear(d);
+      this.flushQueue(d, nowNs);
       this.inPending[d] = 0;
     }
     this.pending = keep;
     this.nextDeadline = next;
+  }
+
+  /** A domain-wide flush that empties `domain`'s flush queue (full, or timed out): its IOVAs are free again (fq_ring_free()). */
+  private flushQueue(domain: number, nowNs: number): void {
+    this.flushDomain(domain, nowNs);
+    this.fqCount[domain] = 0;
+    this.queued!.clear(domain);
   }
 
   // ---- the moments a vendor sends commands ----

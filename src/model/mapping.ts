@@ -66,7 +66,7 @@ export class Mapping implements LeafSink {
   private readonly mapOpStart: number[] = [];
   private readonly mapOpEnd: number[] = [];
   /** The few-pages paths' table entries, one a page: found by the walks that check the range, used by the changes after them. */
-  private readonly fewIndex = new Int32Array(FEW_PAGES_MAX);
+  readonly fewIndex = new Int32Array(FEW_PAGES_MAX);
   /** The few-pages map's pages whose level-1 table exists (their walk stopped at an empty level-1 entry). */
   private readonly fewEmptyAtLeaf = new Uint8Array(FEW_PAGES_MAX);
 
@@ -272,8 +272,8 @@ export class Mapping implements LeafSink {
     this.unmapChunks(dom, root, orders, iova, size, nowNs);
   }
 
-  /** Unmaps the few 4K leaves at pfns [iova, iova + size) that allFew4kLeaves found (fewIndex). */
-  private unmapFew(dom: number, iova: number, size: number, nowNs: number): void {
+  /** Unmaps the few 4K leaves at pfns [iova, iova + size) that allFew4kLeaves found (fewIndex); also the batch loop's (batchloop.ts). */
+  unmapFew(dom: number, iova: number, size: number, nowNs: number): void {
     const pool = this.pool;
     const index = this.fewIndex;
     const inv = this.inv;
