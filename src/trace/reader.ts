@@ -4,7 +4,7 @@
 // checked when it is opened, before any row is handed out (ipc.ts), and
 // each batch's buffers and values when it is read (columns.ts). Every
 // rejection is one InputError naming the file and the byte, batch or row.
-// Memory is bounded by the largest batch: three body buffers are reused.
+// Memory is bounded by the largest batch: BODIES (four) body buffers are reused.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
@@ -134,11 +134,23 @@ function dictionaryValue(layout: Layout, m: MessageAt) {
 }
 
 /**
- * Body buffers a file's batches take in turn: the batch handed out last, the
- * one before it (the consumer may hold it while it asks for the next: as
- * with two buffers and no read ahead), and the next one, being read.
+ * Record batches whose bodies are read ahead of the consumer, on libuv's
+ * thread pool, each into its own body buffer. With one, a read had the time
+ * of one batch (about 2 ms on the Dinero-equivalent trace) to be done, and
+ * the main thread waited for it whenever it did not get the other core at
+ * once: the thread-pool thread the main thread wakes can be queued on the
+ * main thread's own core until the scheduler moves it (at a tick: 4 ms at
+ * 250 Hz) or the main thread blocks. Two give a read the time of two batches.
  */
-const BODIES = 3;
+const READS_AHEAD = 2;
+
+/**
+ * Body buffers a file's batches take in turn: the batch handed out last (the
+ * consumer may hold it while it asks for the next: as with two buffers and
+ * no read ahead), the one being checked and handed out, and those being read
+ * ahead.
+ */
+const BODIES = READS_AHEAD + 2;
 
 /** A gap between two column buffers that is read through rather than skipped: a read costs more than copying this much. */
 const READ_THROUGH_BYTES = 64 << 10;
@@ -236,15 +248,16 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
   const { framing, layout, meta } = opened;
   let closed = false;
 
-  /** The body read under way, if any: close() waits for it, so that the descriptor is not closed under a read. */
-  let reading: Promise<void> | null = null;
+  /** The body reads under way: close() waits for them, so that the descriptor is not closed under a read. */
+  const reading = new Set<Promise<void>>();
+  const readsDone = () => Promise.all([...reading]);
 
   // A batch's columns are views of one of BODIES body buffers, used in turn.
-  // Once a batch's body is in, the next one's starts to be read (on libuv's
-  // thread pool, so that the copy from the file overlaps the checks and the
-  // replay) into the buffer after, before this one is checked and handed
-  // out; so, as with two buffers and no read ahead, a batch stays valid
-  // until the one after the next is handed out.
+  // Once a batch's body is in, the body READS_AHEAD batches on starts to be
+  // read (on libuv's thread pool, so that the copy from the file overlaps the
+  // checks and the replay) into the buffer after, before this one is checked
+  // and handed out; so, as with two buffers and no read ahead, a batch stays
+  // valid until the one after the next is handed out.
   async function* batches(): AsyncGenerator<EventBatch> {
     const bodies: Uint8Array[] = Array.from({ length: BODIES }, () => new Uint8Array(0));
     // With each body, the space its op codes are decoded into when they are not the body's own bytes.
@@ -318,29 +331,46 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
         const read = readBody(framing, layout, m, starts, buffer, firstBody);
         firstBody = false;
         // Settled here too, so that a failed read ahead the consumer never asks for is no unhandled rejection.
-        read.catch(() => {});
-        reading = read;
+        const done = read.then(
+          () => void reading.delete(done),
+          () => void reading.delete(done),
+        );
+        reading.add(done);
         return { h, starts, where, body, opSpace, dictionary: opDictionary, read };
       }
       return null;
     };
     /** What ahead() gives or throws, as a promise that never rejects: a batch's error reaches the consumer after the batches before it. */
-    const settle = (p: Promise<Next | null>) =>
+    interface Settled {
+      next: Next | null;
+      failed: boolean;
+      err: unknown;
+    }
+    const settle = (p: Promise<Next | null>): Promise<Settled> =>
       p.then(
-        (next) => ({ next, err: null as unknown }),
-        (err: unknown) => ({ next: null, err }),
+        (next) => ({ next, failed: false, err: null }),
+        (err: unknown) => ({ next: null, failed: true, err }),
       );
+    // The batches being read ahead, in file order. Each ahead() starts once
+    // the one before it has settled: it walks the messages in order, and
+    // there is no batch after a failure or the end.
+    const pending: Promise<Settled>[] = [];
+    let last: Promise<Settled> | null = null;
+    const readAhead = () => {
+      last = last === null ? settle(ahead()) : last.then((s) => (s.failed || s.next === null ? s : settle(ahead())));
+      pending.push(last);
+    };
 
-    let pending = settle(ahead());
+    readAhead();
     try {
       for (;;) {
         let cols;
         try {
-          const { next, err } = await pending;
-          if (err) throw err;
+          const { next, failed, err } = await pending.shift()!;
+          if (failed) throw err;
           if (next === null) return;
           await next.read;
-          pending = settle(ahead());
+          while (pending.length < READS_AHEAD) readAhead();
           cols = decodeColumns(layout, next.h, next.body, next.starts, next.dictionary, row, next.where, next.opSpace);
         } catch (err) {
           if (err instanceof FormatError) throw traceError(label, err.message);
@@ -363,9 +393,9 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
         row += n;
       }
     } finally {
-      // The consumer stopped (or a batch failed): the read ahead finishes before anything closes the file.
-      await pending;
-      await reading?.catch(() => {});
+      // The consumer stopped (or a batch failed): the reads ahead finish before anything closes the file.
+      await Promise.all(pending);
+      await readsDone();
     }
   }
 
@@ -375,7 +405,7 @@ export async function openTraceFile(file: string): Promise<TraceFile> {
     meta,
     batches,
     close: async () => {
-      await reading?.catch(() => {});
+      await readsDone();
       if (!closed) fs.closeSync(fd);
       closed = true;
     },

@@ -277,6 +277,63 @@ describe('trace round trip', () => {
     }
   });
 
+  it('a bad batch found while it is read ahead reaches the consumer after every row before it', async () => {
+    // Reader.ts reads bodies, and the dictionary batches before them, ahead
+    // of the batch it hands out: what it finds wrong there is said when the
+    // consumer reaches that batch, not earlier (the rows before it are the
+    // trace's and are replayed first, as without the read ahead).
+    const ROWS = 300;
+    const BATCHES = 6;
+    const BAD = 4;
+    const NAMES = ['dma_read', 'map', 'unmap', 'flush'];
+    const dictType = new A.Dictionary(new A.Utf8(), new A.Int32(), 0);
+    const writer = new A.RecordBatchStreamWriter();
+    for (let k = 0; k < BATCHES; k++)
+      writer.write(
+        new A.Table({
+          ...goodColumns(ROWS),
+          ts: A.makeVector(BigUint64Array.from({ length: ROWS }, (_, i) => BigInt(k * ROWS + i))),
+          op: A.vectorFromArray(
+            Array.from({ length: ROWS }, (_, i) => NAMES[(i + k) % NAMES.length]),
+            dictType,
+          ),
+        }).batches[0],
+      );
+    writer.finish();
+    const bytes = Buffer.from(writer.toUint8Array(true));
+    const f = path.join(dir, 'bad-ahead.arrows');
+    fs.writeFileSync(f, bytes);
+    // The dictionary batch before record batch BAD: its second offset past its data.
+    const fd = fs.openSync(f, 'r');
+    const cursor = new MessageCursor(fd, bytes.length);
+    let batches = 0;
+    let badAt = -1;
+    for (const m of cursor.stream(cursor.at(0)!.length)) {
+      if (m.message.dictionary && batches === BAD) {
+        const offsets = m.bodyStart + m.message.dictionary.data.buffers[2];
+        bytes.writeInt32LE(0x7fff_ffff, offsets + 4);
+        badAt = m.start;
+      }
+      if (m.message.batch) batches++;
+    }
+    fs.closeSync(fd);
+    expect(badAt).toBeGreaterThan(0);
+    fs.writeFileSync(f, bytes);
+    const t = await openTrace([f]);
+    const seen: number[] = [];
+    let error = '';
+    try {
+      for await (const b of t.batches()) seen.push(b.firstRow + 0, b.length);
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    await t.close();
+    expect(seen).toEqual(Array.from({ length: 2 * BAD }, (_, i) => (i % 2 === 0 ? (i / 2) * ROWS : ROWS)));
+    expect(error).toContain(
+      `Cannot read trace "${f}": the dictionary batch at byte ${badAt} (the "op" dictionary): the offsets of row 0 (0..2147483647) are outside`,
+    );
+  });
+
   it('reads batches past the size of its read buffers, many in a row', async () => {
     const f = path.join(dir, 'sizes.arrows');
     const sizes = [1, 70000, 3, 130000, 2];
