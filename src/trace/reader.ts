@@ -4,7 +4,7 @@
 // checked when it is opened, before any row is handed out (ipc.ts), and
 // each batch's buffers and values when it is read (columns.ts). Every
 // rejection is one InputError naming the file and the byte, batch or row.
-// Memory is bounded by the largest batch: BODIES (five) body buffers are reused.
+// Memory is bounded by the largest batch: BODIES (four) body buffers are reused.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError, traceError } from '../errors.js';
@@ -140,10 +140,12 @@ function dictionaryValue(layout: Layout, m: MessageAt) {
  * the main thread waited for it whenever it did not get the other core at
  * once: the thread-pool thread the main thread wakes can be queued on the
  * main thread's own core until the scheduler moves it (at a tick: 4 ms at
- * 250 Hz) or the main thread blocks. Three give a read the time of three
- * batches, more than a tick.
+ * 250 Hz) or the main thread blocks. Two give a read the time of two
+ * batches (4.6 ms there), more than a tick. A third did not wait less in
+ * profiles and cost a fresh body buffer more, whose first read faults in
+ * every page (tens of ms of system time on a loaded machine).
  */
-const READS_AHEAD = 3;
+const READS_AHEAD = 2;
 
 /**
  * Body buffers a file's batches take in turn: the batch handed out last (the
