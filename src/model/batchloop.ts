@@ -17,8 +17,8 @@
 //   and few-pages paths. One page of a domain with one attachment and no
 //   nested domain over it takes the vendor's one-page sync inline
 //   (removal.ts onePage), its IOTLB entry marked unmapped as the sync
-//   removes it; the others go through mapping.ts unmapFew (each page's
-//   entries marked, then the gather of that one chunk synced).
+//   removes it; the others go through mapping.ts unmapFew (the gather of
+//   that one chunk synced, its pages' entries marked as they are removed).
 import type { ReplayConfig } from '../config/config.js';
 import { removeUnmappedPage, type Iotlb } from '../caches/iotlb.js';
 import type { SetAssocTable } from '../caches/table.js';
@@ -181,7 +181,7 @@ export class BatchLoop {
             counters.unmapPages[dom * ORDERS]++;
             cm[base + M.unmapBytes] += 4096;
             pool.clearGranuleAt(index[0]);
-            // The strict sync of the page, as Removal.onePage (VT-d's and AMD's syncUnmappedPage) counts it, written out
+            // The strict sync of the page, as Removal.onePage (VT-d's and AMD's syncUnmapped of one page) counts it, written out
             // here to spare the calls: one page command on the one attachment, a device-TLB command, one wait.
             cm[base + M.syncs]++;
             cm[base + M.cmdPage]++;
