@@ -66,7 +66,7 @@ export class BatchLoop {
   constructor(
     private readonly rows: Rows,
     private readonly a: Attachments,
-    /** Its entries are read through it (lookup, installGranuleAt): it grows by replacing its arrays. */
+    /** Its entries are read through it (level1Entry, ptr, installGranuleAt): it grows by replacing its arrays. */
     private readonly pool: PageTablePool,
     private readonly counters: Counters,
     private readonly iotlbs: Iotlb[],
@@ -133,8 +133,10 @@ export class BatchLoop {
           const root = a.domainRoot[dom];
           let j = 0;
           for (; j < size; j++) {
-            if (pool.lookup(root, iova + j) >= 0 || pool.emptyLevel !== 1) break;
-            index[j] = pool.emptyIndex;
+            // An empty level-1 entry: lookup's -1 with emptyLevel 1.
+            const k = pool.level1Entry(root, iova + j);
+            if (k < 0 || pool.ptr[k] !== 0) break;
+            index[j] = k;
           }
           if (j < size) break fast;
           rows.opRow = i;
@@ -166,8 +168,10 @@ export class BatchLoop {
           const root = a.domainRoot[dom];
           let j = 0;
           for (; j < size; j++) {
-            if (pool.lookup(root, iova + j) !== 0) break;
-            index[j] = pool.foundIndex;
+            // A 4K leaf: lookup's order 0 (the entry -order - 1), found at level 1.
+            const k = pool.level1Entry(root, iova + j);
+            if (k < 0 || pool.ptr[k] !== -1) break;
+            index[j] = k;
           }
           if (j < size) break fast;
           rows.opRow = i;
