@@ -316,7 +316,10 @@ export class SetAssocTable implements Iotlb {
   removePage(tag: number, pfn: number, nowNs: number, unmapped = false): number {
     const seen = this.seenOrders;
     const live = this.orderLive;
-    if (rangeProbes(seen, live, pfn, pfn + 1) >= this.probeLimit()) {
+    // rangeProbes of one page: one probe per live order.
+    let probes = 0;
+    for (let k = 0; k < seen.length; k++) if (live[seen[k]] > 0) probes++;
+    if (probes >= this.probeLimit()) {
       if (unmapped) this.markUnmapped(tag, pfn, 0, nowNs);
       return this.scanRemoveRange(tag, pfn, pfn + 1, nowNs);
     }
