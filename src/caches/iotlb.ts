@@ -36,6 +36,8 @@ export interface Iotlb {
   removePage(tag: number, pfn: number, nowNs: number): number;
   /** markUnmapped(tag, pfn, 0, nowNs) then removePage(tag, pfn, nowNs), in one search; absent where there is none (removeUnmappedPage below). */
   removeUnmappedPage?(tag: number, pfn: number, nowNs: number): number;
+  /** markUnmapped(tag, p, 0, nowNs) for each p of [unmappedFrom, unmappedTo), then removeRange(tag, start, end, nowNs), in the removal's search; absent where there is none (removeUnmappedRange below). */
+  removeUnmappedRange?(tag: number, start: number, end: number, unmappedFrom: number, unmappedTo: number, nowNs: number): number;
   removeTags(tag: number, groups: Int32Array | null, nowNs: number): number;
   takeWindow(): void;
   /** Credits the stale windows of the last removals to the domain counters at `domainBase` (caches/lanes.ts credits each lane's to its own). */
@@ -53,6 +55,13 @@ export function removeUnmappedPage(t: Iotlb, tag: number, pfn: number, nowNs: nu
   if (t.removeUnmappedPage !== undefined) return t.removeUnmappedPage(tag, pfn, nowNs);
   t.markUnmapped(tag, pfn, 0, nowNs);
   return t.removePage(tag, pfn, nowNs);
+}
+
+/** markUnmapped(tag, p, 0, nowNs) for each p of [unmappedFrom, unmappedTo), then removeRange(tag, start, end, nowNs): through the table's one search when it has it. */
+export function removeUnmappedRange(t: Iotlb, tag: number, start: number, end: number, unmappedFrom: number, unmappedTo: number, nowNs: number): number {
+  if (t.removeUnmappedRange !== undefined) return t.removeUnmappedRange(tag, start, end, unmappedFrom, unmappedTo, nowNs);
+  for (let p = unmappedFrom; p < unmappedTo; p++) t.markUnmapped(tag, p, 0, nowNs);
+  return t.removeRange(tag, start, end, nowNs);
 }
 
 /** drain, for one table: its stale windows since the last drain go to the domain counters at `base`. */

@@ -228,50 +228,49 @@ export class SetAssocTable implements Iotlb {
 
   protected remove(i: number, nowNs: number): void {
     this.state[i] = INVALIDATED;
-    let unmappedAt = this.unmappedAt[i];
-    if (unmappedAt < 0 && this.base[i] === this.unmappedPfn && this.order[i] === 0) {
-      // removeUnmappedPage: markUnmapped's stamp of the page's own entry, taken here.
-      unmappedAt = this.unmappedAt[i] = nowNs;
-      this.unmappedPfn = NaN;
-    }
-    noteRemoval(this, unmappedAt, nowNs);
+    noteRemoval(this, this.unmappedAt[i], nowNs);
   }
-
-  /**
-   * removeUnmappedPage's page while it removes, whose 4K entry remove()
-   * stamps; NaN otherwise, equal to no base (and a double from the start:
-   * a field that went from small integers to a pfn above 2^31 would discard
-   * the compiled code that reads it).
-   */
-  private unmappedPfn = NaN;
 
   /**
    * markUnmapped(tag, pfn, 0, nowNs), then removePage(tag, pfn, nowNs): a
    * strict unmap's one-page sync (invalidation/removal.ts), with one search
-   * of the table instead of two. The page's 4K entry of `tag`, the one
-   * markUnmapped would stamp, is the one removePage's probe of order 0 finds
-   * (or its scan): its stale window is counted from now, unless stamped
-   * before. test/model/mapunmap-fast.test.ts compares it with the two calls.
+   * of the table instead of two (removePage's `unmapped`).
    */
   removeUnmappedPage(tag: number, pfn: number, nowNs: number): number {
-    this.unmappedPfn = pfn;
-    const removed = this.removePage(tag, pfn, nowNs);
-    this.unmappedPfn = NaN;
-    return removed;
+    return this.removePage(tag, pfn, nowNs, true);
+  }
+
+  /**
+   * markUnmapped(tag, p, 0, nowNs) for each pfn p of [unmappedFrom,
+   * unmappedTo), then removeRange(tag, start, end, nowNs): a strict unmap's
+   * sync of the 4K leaves it removed from [unmappedFrom, unmappedTo), inside
+   * [start, end) (the command's cover), with the marks taken in the
+   * removal's search (removeRange's `unmappedFrom`, `unmappedTo`).
+   */
+  removeUnmappedRange(tag: number, start: number, end: number, unmappedFrom: number, unmappedTo: number, nowNs: number): number {
+    return this.removeRange(tag, start, end, nowNs, unmappedFrom, unmappedTo);
   }
 
   /**
    * Removes entries of `tag` whose page overlaps pfns [start, end). Returns
    * the count. A small range probes only the sets its pages index to; a large
-   * one scans the table.
+   * one scans the table. The 4K entries of [unmappedFrom, unmappedTo) (pages
+   * of an unmap, inside [start, end); none by default) are first marked
+   * unmapped now as markUnmapped would, each found by its page's probe.
+   * test/caches/removepage.test.ts compares it with the marks then the removal.
    */
-  removeRange(tag: number, start: number, end: number, nowNs: number): number {
-    if (rangeProbes(this.seenOrders, this.orderLive, start, end) >= this.probeLimit()) return this.scanRemoveRange(tag, start, end, nowNs);
+  removeRange(tag: number, start: number, end: number, nowNs: number, unmappedFrom = 0, unmappedTo = 0): number {
+    if (rangeProbes(this.seenOrders, this.orderLive, start, end) >= this.probeLimit()) {
+      for (let p = unmappedFrom; p < unmappedTo; p++) this.markUnmapped(tag, p, 0, nowNs);
+      return this.scanRemoveRange(tag, start, end, nowNs);
+    }
     let removed = 0;
     for (const o of this.seenOrders) {
       if (this.orderLive[o] === 0) continue;
       const last = pageNumber(end - 1, o);
-      for (let page = pageNumber(start, o); page <= last; page++) removed += this.removeKey(tag, page, o, nowNs);
+      for (let page = pageNumber(start, o); page <= last; page++) {
+        removed += this.removeKey(tag, page, o, nowNs, o === 0 && page >= unmappedFrom && page < unmappedTo);
+      }
     }
     return removed;
   }
@@ -281,13 +280,22 @@ export class SetAssocTable implements Iotlb {
     return this.sets;
   }
 
-  /** Removes the valid entries of `tag` for page number `page` of order `o` (the set that page indexes to); returns how many. */
-  protected removeKey(tag: number, page: number, o: number, nowNs: number): number {
+  /**
+   * Removes the valid entries of `tag` for page number `page` of order `o`
+   * (the set that page indexes to); returns how many. With `unmapped`, the
+   * entry findExact would give (the first) is first marked unmapped now, as
+   * markUnmapped would.
+   */
+  protected removeKey(tag: number, page: number, o: number, nowNs: number, unmapped: boolean): number {
     const base = page * POW2[o];
     const first = setOf(page, this.setMask) * this.ways;
     let removed = 0;
     for (let i = first; i < first + this.ways; i++) {
       if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === o) {
+        if (unmapped) {
+          unmapped = false;
+          if (this.unmappedAt[i] < 0) this.unmappedAt[i] = nowNs;
+        }
         this.remove(i, nowNs);
         removed++;
       }
@@ -302,15 +310,23 @@ export class SetAssocTable implements Iotlb {
    * indexes to, or scans when those probes are as many as the sets, as
    * removeRange decides; without its range loops.
    * test/caches/removepage.test.ts compares the two on seeded operations.
+   * With `unmapped`, the page's 4K entry is first marked unmapped now, as
+   * markUnmapped(tag, pfn, 0, nowNs) would, found by the removal's probe.
    */
-  removePage(tag: number, pfn: number, nowNs: number): number {
+  removePage(tag: number, pfn: number, nowNs: number, unmapped = false): number {
     const seen = this.seenOrders;
     const live = this.orderLive;
-    if (rangeProbes(seen, live, pfn, pfn + 1) >= this.probeLimit()) return this.scanRemoveRange(tag, pfn, pfn + 1, nowNs);
+    // rangeProbes of one page: one probe per live order.
+    let probes = 0;
+    for (let k = 0; k < seen.length; k++) if (live[seen[k]] > 0) probes++;
+    if (probes >= this.probeLimit()) {
+      if (unmapped) this.markUnmapped(tag, pfn, 0, nowNs);
+      return this.scanRemoveRange(tag, pfn, pfn + 1, nowNs);
+    }
     let removed = 0;
     for (let k = 0; k < seen.length; k++) {
       const o = seen[k];
-      if (live[o] > 0) removed += this.removeKey(tag, pageNumber(pfn, o), o, nowNs);
+      if (live[o] > 0) removed += this.removeKey(tag, pageNumber(pfn, o), o, nowNs, unmapped && o === 0);
     }
     return removed;
   }
@@ -566,8 +582,9 @@ export class IndexedTable extends SetAssocTable {
   }
 
   /** removeKey through the index: the bucket of (tag, base, o). */
-  protected override removeKey(tag: number, page: number, o: number, nowNs: number): number {
+  protected override removeKey(tag: number, page: number, o: number, nowNs: number, unmapped: boolean): number {
     const base = page * POW2[o];
+    if (unmapped) this.markUnmapped(tag, base, o, nowNs); // the chain is not in index order: findExact's entry, the lowest
     let removed = 0;
     for (let i = this.buckets[this.bucketOf(tag, base, o)]; i >= 0; i = this.chain[i]) {
       if (this.base[i] === base && this.state[i] === VALID && this.tag[i] === tag && this.order[i] === o) {

@@ -94,7 +94,7 @@ export class Amd implements Vendor {
     // Only paging domains are mapped through iommu_map(), whose iotlb_sync_map flushes; SVA maps are the CPU's.
     this.mapped = this.npCache
       ? (domain, start, end, nowNs) => {
-          if (t.domainType[domain] === T_PAGING) this.flushRange(domain, start, end, nowNs);
+          if (t.domainType[domain] === T_PAGING) this.flushRange(domain, start, end, nowNs, false);
         }
       : undefined;
   }
@@ -151,9 +151,10 @@ export class Amd implements Vendor {
    * One INVALIDATE_IOMMU_PAGES per distinct tag of `atts` over the cover of
    * `order` at `cs` (-1: all addresses), and one INVALIDATE_IOTLB_PAGES over
    * the same cover per attachment with a device TLB (Linux
-   * `__domain_flush_pages()`). Waits are the caller's.
+   * `__domain_flush_pages()`). Waits are the caller's. Pfns [unmappedFrom,
+   * unmappedTo) as Removal.range's: unmapped now, marked as they are removed.
    */
-  private commands(atts: number[], order: number, cs: number, base: number, nowNs: number): void {
+  private commands(atts: number[], order: number, cs: number, base: number, nowNs: number, unmappedFrom: number, unmappedTo: number): void {
     const t = this.t;
     const rm = this.rm;
     const c = t.counters.domain;
@@ -164,10 +165,10 @@ export class Amd implements Vendor {
       const tag = t.attTag[atts[k]];
       if (order < 0) {
         c[base + M.cmdDomain]++;
-        rm.tags(inst, tag, null, base, nowNs);
+        rm.tags(inst, tag, null, base, nowNs, unmappedFrom, unmappedTo);
       } else {
         c[base + M.cmdPage]++;
-        rm.range(inst, tag, cs, ce, base, nowNs);
+        rm.range(inst, tag, cs, ce, base, nowNs, unmappedFrom, unmappedTo);
       }
       rm.touch(inst);
     }
@@ -177,20 +178,22 @@ export class Amd implements Vendor {
   /**
    * The commands of a flush of pfns [start, end): one cover, or NpCache's
    * aligned blocks on a paging domain (the PASID flushes of SVA have no
-   * split: Linux `amd_iommu_dev_flush_pasid_pages()`); then a wait per instance.
+   * split: Linux `amd_iommu_dev_flush_pasid_pages()`); then a wait per
+   * instance. With `unmapped`, [start, end) was unmapped now (commands).
    */
-  private flushRange(domain: number, start: number, end: number, nowNs: number): void {
+  private flushRange(domain: number, start: number, end: number, nowNs: number, unmapped: boolean): void {
     const atts = this.t.domainAttachments[domain];
     if (atts.length === 0) return;
     const base = domain * DOMAIN_FIELDS;
+    // Each block's commands are given the whole range's pages to mark: each is marked by the removal that takes it.
     if (!this.npCache || this.t.domainType[domain] !== T_PAGING) {
       const order = amdCover(start, end);
-      this.commands(atts, order, amdCoverOut.start, base, nowNs);
+      this.commands(atts, order, amdCoverOut.start, base, nowNs, unmapped ? start : 0, unmapped ? end : 0);
     } else {
       for (let s = start; s < end;) {
         const blockEnd = s + POW2[npCacheBlockOrder(s, end)];
         const order = amdCover(s, blockEnd); // a block is its own cover (all addresses past 2^52 bytes)
-        this.commands(atts, order, amdCoverOut.start, base, nowNs);
+        this.commands(atts, order, amdCoverOut.start, base, nowNs, unmapped ? start : 0, unmapped ? end : 0);
         s = blockEnd;
       }
     }
@@ -199,14 +202,21 @@ export class Amd implements Vendor {
 
   /** Linux `amd_iommu_iotlb_sync()` -> `domain_flush_pages()` + `amd_iommu_domain_flush_complete()`. */
   sync(domain: number, start: number, end: number, nowNs: number): void {
-    // One page of a domain on one attachment: its own cover, one NpCache block.
-    if (this.rm.onePage(domain, start, end, domain * DOMAIN_FIELDS, nowNs)) return;
-    this.flushRange(domain, start, end, nowNs);
+    this.syncOf(domain, start, end, nowNs, false);
   }
 
-  /** Vendor syncUnmappedPage: sync's one-page case. */
-  syncUnmappedPage(domain: number, pfn: number, nowNs: number): boolean {
-    return this.rm.onePage(domain, pfn, pfn + 1, domain * DOMAIN_FIELDS, nowNs, true);
+  /** Vendor syncUnmapped: sync's commands. */
+  syncUnmapped(domain: number, start: number, end: number, nowNs: number): boolean {
+    if (!this.rm.shortcuts) return false;
+    this.syncOf(domain, start, end, nowNs, true);
+    return true;
+  }
+
+  /** sync; `unmapped` as flushRange's. */
+  private syncOf(domain: number, start: number, end: number, nowNs: number, unmapped: boolean): void {
+    // One page of a domain on one attachment: its own cover, one NpCache block.
+    if (this.rm.onePage(domain, start, end, domain * DOMAIN_FIELDS, nowNs, unmapped)) return;
+    this.flushRange(domain, start, end, nowNs, unmapped);
   }
 
   /**
@@ -226,7 +236,7 @@ export class Amd implements Vendor {
   flushDomain(domain: number, nowNs: number): void {
     const atts = this.t.domainAttachments[domain];
     const base = domain * DOMAIN_FIELDS;
-    this.commands(atts, -1, 0, base, nowNs);
+    this.commands(atts, -1, 0, base, nowNs, 0, 0);
     this.rm.waitPerTouched(base);
   }
 

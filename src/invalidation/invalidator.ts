@@ -46,8 +46,8 @@ export class Invalidator {
   private readonly fqTimeoutNs: number;
   /** What is sent, and the tags it is sent on. */
   readonly vendor: Vendor;
-  /** Strict, and the vendor has syncUnmappedPage (decided once: syncedUnmappedPage). */
-  private readonly syncsUnmappedPage: boolean;
+  /** Strict, and the vendor has syncUnmapped (decided once: syncedUnmapped). */
+  private readonly syncsUnmapped: boolean;
   /** Whether the vendor gathers each removed leaf (addLeaf) rather than each chunk (addChunk): §9.3. */
   readonly gathersLeaves: boolean;
 
@@ -87,7 +87,7 @@ export class Invalidator {
       generic: opts.generic,
     });
     this.gathersLeaves = this.vendor.gathersLeaves === true;
-    this.syncsUnmappedPage = !this.lazy && this.vendor.syncUnmappedPage !== undefined;
+    this.syncsUnmapped = !this.lazy && this.vendor.syncUnmapped !== undefined;
   }
 
   ensureDomains(n: number): void {
@@ -171,15 +171,15 @@ export class Invalidator {
   }
 
   /**
-   * unmappedPage's strict sync, for a page whose IOTLB entries are not yet
-   * marked unmapped, when the vendor sends it as one page command on one
-   * attachment (vendor.ts syncUnmappedPage): the entry is marked as it is
-   * removed, one IOTLB search. Returns false, having done nothing, otherwise
-   * (lazy mode, SMMUv3, several attachments...): the caller marks the page's
-   * entries and calls unmappedPage.
+   * The strict sync of an unmap that removed the 4K leaves of pfns [start,
+   * end) as one chunk (unmappedPage's, or beginUnmap, addChunk and
+   * endUnmap's), whose IOTLB entries are not yet marked unmapped: the vendor
+   * marks them as it removes them (vendor.ts syncUnmapped), one IOTLB search.
+   * Returns false, having done nothing, otherwise (lazy mode, SMMUv3, a
+   * nested domain over it...): the caller marks the pages' entries and syncs.
    */
-  syncedUnmappedPage(domain: number, pfn: number, nowNs: number): boolean {
-    if (!this.syncsUnmappedPage || !this.vendor.syncUnmappedPage!(domain, pfn, nowNs)) return false;
+  syncedUnmapped(domain: number, start: number, end: number, nowNs: number): boolean {
+    if (!this.syncsUnmapped || !this.vendor.syncUnmapped!(domain, start, end, nowNs)) return false;
     this.t.counters.domain[domain * DOMAIN_FIELDS + M.syncs]++;
     return true;
   }

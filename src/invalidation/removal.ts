@@ -4,7 +4,7 @@
 // removed and crediting the stale windows (docs/model.md §5, report-keys.md).
 // And the wait bookkeeping every vendor needs: the instances a batch of
 // commands touched. Vendors (vtd.ts) send commands through this.
-import { removeUnmappedPage } from '../caches/iotlb.js';
+import { removeUnmappedPage, removeUnmappedRange } from '../caches/iotlb.js';
 import { M } from '../stats/counters.js';
 import type { InvalidationTarget } from './vendor.js';
 
@@ -14,15 +14,18 @@ export class Removal {
   private readonly touchedList: Int32Array;
   private touchedCount = 0;
 
-  /** Whether onePage takes its shortcut (not under VendorOptions.generic, the reference it is tested against). */
-  private readonly onePageShortcut: boolean;
+  /**
+   * Whether onePage and the vendors' syncUnmapped take their shortcuts (not
+   * under VendorOptions.generic, the reference they are tested against).
+   */
+  readonly shortcuts: boolean;
 
   constructor(
     private readonly t: InvalidationTarget,
     instances: number,
     generic = false,
   ) {
-    this.onePageShortcut = !generic;
+    this.shortcuts = !generic;
     this.touched = new Uint8Array(instances);
     this.touchedList = new Int32Array(instances);
   }
@@ -44,20 +47,22 @@ export class Removal {
 
   /**
    * Removes `tag`'s entries overlapping pfns [start, end) from `inst`'s IOTLB
-   * and walk caches. With `unmapped`, [start, end) is one page whose 4K leaf
-   * was unmapped now and whose IOTLB entry is not yet marked so (Iotlb
-   * markUnmapped): it is, in the removal's search.
+   * and walk caches. Pfns [unmappedFrom, unmappedTo), inside [start, end)
+   * (none by default), are 4K leaves unmapped now whose IOTLB entries are not
+   * yet marked so (Iotlb markUnmapped): they are, in the removal's search.
    */
-  range(inst: number, tag: number, start: number, end: number, base: number, nowNs: number, unmapped = false): void {
+  range(inst: number, tag: number, start: number, end: number, base: number, nowNs: number, unmappedFrom = 0, unmappedTo = 0): void {
     const t = this.t;
     const iotlb = t.iotlbs[inst];
     const walkCaches = t.walkCaches[inst];
     if (end - start === 1) {
       // One page (most syncs of a streaming workload): the tables' one-page removal, the same removals.
-      t.counters.domain[base + M.entriesRemoved] += unmapped ? removeUnmappedPage(iotlb, tag, start, nowNs) : iotlb.removePage(tag, start, nowNs);
+      t.counters.domain[base + M.entriesRemoved] +=
+        unmappedFrom <= start && start < unmappedTo ? removeUnmappedPage(iotlb, tag, start, nowNs) : iotlb.removePage(tag, start, nowNs);
       for (let k = 0; k < walkCaches.length; k++) walkCaches[k].removePage(tag, start, nowNs);
     } else {
-      t.counters.domain[base + M.entriesRemoved] += iotlb.removeRange(tag, start, end, nowNs);
+      t.counters.domain[base + M.entriesRemoved] +=
+        unmappedFrom < unmappedTo ? removeUnmappedRange(iotlb, tag, start, end, unmappedFrom, unmappedTo, nowNs) : iotlb.removeRange(tag, start, end, nowNs);
       for (const w of walkCaches) w.removeRange(tag, start, end, nowNs);
     }
     iotlb.drain(t.counters.domain, base);
@@ -71,18 +76,18 @@ export class Removal {
    * wait, counted in the domain counters at `base`. What those vendors'
    * general paths do in that case, without the per-tag and per-instance
    * bookkeeping. Returns whether it was that case (false: nothing sent).
-   * `unmapped` as range's: the page's IOTLB entry is marked unmapped as it
-   * is removed (invalidation/vendor.ts syncUnmappedPage).
+   * With `unmapped`, the page was unmapped now and its IOTLB entry is marked
+   * so as it is removed (range's unmappedFrom; vendor.ts syncUnmapped).
    */
   onePage(domain: number, start: number, end: number, base: number, nowNs: number, unmapped = false): boolean {
     const t = this.t;
     const atts = t.domainAttachments[domain];
-    if (end - start !== 1 || atts.length !== 1 || !this.onePageShortcut) return false;
+    if (end - start !== 1 || atts.length !== 1 || !this.shortcuts) return false;
     const att = atts[0];
     const c = t.counters.domain;
     const dev = t.attDevice[att];
     c[base + M.cmdPage]++;
-    this.range(t.deviceInstance[dev], t.attTag[att], start, end, base, nowNs, unmapped);
+    this.range(t.deviceInstance[dev], t.attTag[att], start, end, base, nowNs, unmapped ? start : 0, unmapped ? end : 0);
     if (t.devtlbs[dev] !== null) this.devtlbCommand(att, start, end, base, nowNs);
     c[base + M.cmdWait]++;
     return true;
@@ -90,11 +95,14 @@ export class Removal {
 
   /**
    * Removes every entry of `tag` from `inst`'s IOTLB and walk caches, or with
-   * `groups` (caches/tags.ts TagSpace.group) every entry of the tag's group.
+   * `groups` (caches/tags.ts TagSpace.group) every entry of the tag's group;
+   * `unmappedFrom`, `unmappedTo` as range's.
    */
-  tags(inst: number, tag: number, groups: Int32Array | null, base: number, nowNs: number): void {
+  tags(inst: number, tag: number, groups: Int32Array | null, base: number, nowNs: number, unmappedFrom = 0, unmappedTo = 0): void {
     const t = this.t;
     const iotlb = t.iotlbs[inst];
+    // Pfns [unmappedFrom, unmappedTo) as range's: 4K leaves unmapped now, their entries marked before they go.
+    for (let p = unmappedFrom; p < unmappedTo; p++) iotlb.markUnmapped(tag, p, 0, nowNs);
     t.counters.domain[base + M.entriesRemoved] += iotlb.removeTags(tag, groups, nowNs);
     for (const w of t.walkCaches[inst]) w.removeTags(tag, groups, nowNs);
     iotlb.drain(t.counters.domain, base);

@@ -120,14 +120,15 @@ export interface Vendor {
    */
   sync(domain: number, start: number, end: number, nowNs: number, gatherLen: number): void;
   /**
-   * A strict sync of the one 4K page `pfn` of `domain` just unmapped, before
-   * its IOTLB entry is marked unmapped (Iotlb markUnmapped), when the vendor
-   * sends it as one page command on the domain's one attachment
-   * (removal.ts onePage): the entry is marked as it is removed, in one
-   * search of the IOTLB. Returns false, having done nothing, in any other
-   * case: the caller marks and syncs. Vendors without it leave it out.
+   * A strict sync of pfns [start, end) of `domain`, 4K leaves just unmapped
+   * whose IOTLB entries are not yet marked unmapped (Iotlb markUnmapped):
+   * sync's commands, each marking the entries as it removes them (one search
+   * of the IOTLB, removal.ts Removal.range). Returns false, having done
+   * nothing, when the vendor's commands would not remove every entry the
+   * marks stamp (VT-d: a nested domain over it) or under `generic`: the
+   * caller marks and syncs. Vendors without it leave it out.
    */
-  syncUnmappedPage?(domain: number, pfn: number, nowNs: number): boolean;
+  syncUnmapped?(domain: number, start: number, end: number, nowNs: number): boolean;
   /**
    * The commands of a table entry's walk flush at unmap, at once and in either
    * mode (io-pgtable-arm `io_pgtable_tlb_flush_walk()`, §9.3 smmuv3): pfns

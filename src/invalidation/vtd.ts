@@ -174,6 +174,21 @@ export class Vtd implements Vendor {
    * instance touched.
    */
   sync(domain: number, start: number, end: number, nowNs: number): void {
+    this.syncOf(domain, start, end, nowNs, false);
+  }
+
+  /**
+   * Vendor syncUnmapped: sync's commands, with no nested domain over the
+   * domain (whose commands remove other tags' entries, not the marked ones).
+   */
+  syncUnmapped(domain: number, start: number, end: number, nowNs: number): boolean {
+    if (this.t.domainNested[domain].length !== 0 || !this.rm.shortcuts) return false;
+    this.syncOf(domain, start, end, nowNs, true);
+    return true;
+  }
+
+  /** sync; with `unmapped`, [start, end) was unmapped now, and each command marks its IOTLB entries as it removes them (Removal.range). */
+  private syncOf(domain: number, start: number, end: number, nowNs: number, unmapped: boolean): void {
     const t = this.t;
     const rm = this.rm;
     const c = t.counters.domain;
@@ -183,32 +198,29 @@ export class Vtd implements Vendor {
     if (atts.length === 0 && nested.length === 0) return;
     // One page of a domain on one attachment, no nested domain over it:
     // mask 0, page-selective under any limit, one instance touched.
-    if (nested.length === 0 && rm.onePage(domain, start, end, base, nowNs)) return;
+    if (nested.length === 0 && rm.onePage(domain, start, end, base, nowNs, unmapped)) return;
     const mask = psiCover(start, end);
     const cs = psiOut.start;
     const ce = cs + POW2[mask];
     const pageSelective = mask <= this.maxMask;
+    const unmappedFrom = unmapped ? start : 0;
+    const unmappedTo = unmapped ? end : 0;
     for (let k = 0; k < atts.length; k++) {
       if (!rm.firstOfTag(atts, k)) continue;
       const inst = t.deviceInstance[t.attDevice[atts[k]]];
       const tag = t.attTag[atts[k]];
       if (pageSelective) {
         c[base + M.cmdPage]++;
-        rm.range(inst, tag, cs, ce, base, nowNs);
+        rm.range(inst, tag, cs, ce, base, nowNs, unmappedFrom, unmappedTo);
       } else {
         c[base + M.cmdDomain]++;
-        rm.tags(inst, tag, null, base, nowNs);
+        rm.tags(inst, tag, null, base, nowNs, unmappedFrom, unmappedTo);
       }
       rm.touch(inst);
     }
     rm.devtlbCommands(atts, cs, ce, base, nowNs);
     if (nested.length !== 0) this.nestedCommands(nested, pageSelective ? M.cmdPage : M.cmdDomain, base, nowNs);
     rm.waitPerTouched(base);
-  }
-
-  /** Vendor syncUnmappedPage: sync's one-page case, with no nested domain over the domain. */
-  syncUnmappedPage(domain: number, pfn: number, nowNs: number): boolean {
-    return this.t.domainNested[domain].length === 0 && this.rm.onePage(domain, pfn, pfn + 1, domain * DOMAIN_FIELDS, nowNs, true);
   }
 
   /**

@@ -17,8 +17,8 @@
 //   and few-pages paths. One page of a domain with one attachment and no
 //   nested domain over it takes the vendor's one-page sync inline
 //   (removal.ts onePage), its IOTLB entry marked unmapped as the sync
-//   removes it; the others go through mapping.ts unmapFew (each page's
-//   entries marked, then the gather of that one chunk synced).
+//   removes it; the others go through mapping.ts unmapFew (the gather of
+//   that one chunk synced, its pages' entries marked as they are removed).
 import type { ReplayConfig } from '../config/config.js';
 import { removeUnmappedPage, type Iotlb } from '../caches/iotlb.js';
 import type { SetAssocTable } from '../caches/table.js';
@@ -66,7 +66,7 @@ export class BatchLoop {
   constructor(
     private readonly rows: Rows,
     private readonly a: Attachments,
-    /** Its entries are read through it (lookup, installGranuleAt): it grows by replacing its arrays. */
+    /** Its entries are read through it (level1Entry, ptr, installGranuleAt): it grows by replacing its arrays. */
     private readonly pool: PageTablePool,
     private readonly counters: Counters,
     private readonly iotlbs: Iotlb[],
@@ -133,8 +133,10 @@ export class BatchLoop {
           const root = a.domainRoot[dom];
           let j = 0;
           for (; j < size; j++) {
-            if (pool.lookup(root, iova + j) >= 0 || pool.emptyLevel !== 1) break;
-            index[j] = pool.emptyIndex;
+            // An empty level-1 entry: lookup's -1 with emptyLevel 1.
+            const k = pool.level1Entry(root, iova + j);
+            if (k < 0 || pool.ptr[k] !== 0) break;
+            index[j] = k;
           }
           if (j < size) break fast;
           rows.opRow = i;
@@ -166,8 +168,10 @@ export class BatchLoop {
           const root = a.domainRoot[dom];
           let j = 0;
           for (; j < size; j++) {
-            if (pool.lookup(root, iova + j) !== 0) break;
-            index[j] = pool.foundIndex;
+            // A 4K leaf: lookup's order 0 (the entry -order - 1), found at level 1.
+            const k = pool.level1Entry(root, iova + j);
+            if (k < 0 || pool.ptr[k] !== -1) break;
+            index[j] = k;
           }
           if (j < size) break fast;
           rows.opRow = i;
@@ -181,7 +185,7 @@ export class BatchLoop {
             counters.unmapPages[dom * ORDERS]++;
             cm[base + M.unmapBytes] += 4096;
             pool.clearGranuleAt(index[0]);
-            // The strict sync of the page, as Removal.onePage (VT-d's and AMD's syncUnmappedPage) counts it, written out
+            // The strict sync of the page, as Removal.onePage (VT-d's and AMD's syncUnmapped of one page) counts it, written out
             // here to spare the calls: one page command on the one attachment, a device-TLB command, one wait.
             cm[base + M.syncs]++;
             cm[base + M.cmdPage]++;

@@ -256,7 +256,7 @@ export class Mapping implements LeafSink {
       // Strict on one attachment (VT-d, AMD): the sync marks the entry
       // markUnmapped would as it removes it (one IOTLB search); a nested
       // domain's entries are not marked, SMMUv3 marks its kept tags too.
-      if (type === T_NESTED || this.keptTags !== undefined || !this.inv.syncedUnmappedPage(dom, iova, nowNs)) {
+      if (type === T_NESTED || this.keptTags !== undefined || !this.inv.syncedUnmapped(dom, iova, iova + 1, nowNs)) {
         this.markUnmapped(dom, iova, 0, nowNs);
         this.inv.unmappedPage(dom, iova, nowNs);
       }
@@ -278,13 +278,20 @@ export class Mapping implements LeafSink {
     const index = this.fewIndex;
     const inv = this.inv;
     const leaves = this.gathersLeaves;
+    // A chunk gather (VT-d, AMD) of a domain whose entries are marked: the strict sync marks them as it removes
+    // them (Invalidator.syncedUnmapped), one IOTLB search a page where the marks took one more.
+    const markInSync = !leaves && this.a.domainType[dom] !== T_NESTED && this.keptTags === undefined;
     inv.beginUnmap();
     for (let j = 0; j < size; j++) {
       // leafRemoved's steps for each leaf, as clear reports them.
       this.countRemoved(dom, 0);
       if (leaves) inv.addLeaf(dom, iova + j, 1, nowNs);
-      this.markUnmapped(dom, iova + j, 0, nowNs);
+      if (!markInSync) this.markUnmapped(dom, iova + j, 0, nowNs);
       pool.clearGranuleAt(index[j]);
+    }
+    if (markInSync) {
+      if (inv.syncedUnmapped(dom, iova, iova + size, nowNs)) return;
+      for (let j = 0; j < size; j++) this.markUnmapped(dom, iova + j, 0, nowNs); // lazy, a nested domain over it...
     }
     if (!leaves) inv.addChunk(dom, iova, size, nowNs);
     inv.endUnmap(dom, true, nowNs, iova, iova + size);

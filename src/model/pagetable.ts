@@ -269,6 +269,45 @@ export class PageTablePool {
   }
 
   /**
+   * The index in `ptr` of `pfn`'s level-1 entry (the granule's level) under
+   * `root`, or -1 when the walk reaches no level-1 table (an empty entry or a
+   * leaf above it) or `pfn` is past the limit: `lookup`'s walk, for a caller
+   * that reads the entry itself (the batch loop's few-pages maps and unmaps,
+   * model/batchloop.ts: an empty entry is lookup's emptyLevel 1, a leaf of
+   * the granule is its order granuleOrder). Below 2^31 through the walk memo,
+   * as the specialized walk (resetWalkMemo): the level-1 table of the page's
+   * prefix under this root without reading the levels above, recorded after
+   * a walk that reached it.
+   */
+  level1Entry(root: number, pfn: number): number {
+    if (pfn >= this.limitPfn) return -1;
+    const ptr = this.ptr;
+    const n = this.entries;
+    const memo = pfn < 2147483648 && this.levels >= 2;
+    let pre = 0;
+    let ms = 0;
+    if (memo) {
+      if (this.walkMemoFreed !== this.freedTables) this.resetWalkMemo();
+      pre = pfn >> this.shifts[2];
+      ms = (pre & (WALK_MEMO_SLOTS - 1)) * WALK_MEMO_STRIDE;
+      const t = ptr[ms + 2];
+      if (ptr[ms] === pre && ptr[ms + 1] === root && t > 0) return t * n + ((pfn >>> this.shifts[1]) & this.indexMask);
+    }
+    let table = root;
+    for (let level = this.levels; level >= 2; level--) {
+      const p = ptr[table * n + this.index(pfn, level)];
+      if (p <= 0) return -1;
+      table = p;
+    }
+    if (memo) {
+      ptr[ms] = pre;
+      ptr[ms + 1] = root;
+      ptr[ms + 2] = table;
+    }
+    return table * n + this.index(pfn, 1);
+  }
+
+  /**
    * Installs a leaf of one granule at the empty level-1 entry `k` that a
    * `lookup` of its page found (`emptyIndex` with `emptyLevel` 1: its tables
    * exist), without walking again: `install` of that leaf.

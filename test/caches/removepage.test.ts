@@ -1,7 +1,9 @@
 // The one-page removal (SetAssocTable.removePage and IndexedTable's, which
 // the invalidation's one-page syncs take) against removeRange of that page,
 // the reference; the inlined markUnmapped against markUnmappedIn over
-// findExact; and removeUnmappedPage against markUnmappedIn and removeRange. Seeded random operations on two tables in lockstep, one taking
+// findExact; removeUnmappedPage against markUnmappedIn and removeRange; and
+// removeUnmappedRange against markUnmappedIn of each page and removeRange.
+// Seeded random operations on two tables in lockstep, one taking
 // the fast way and one the reference: every return value, and the whole
 // state of the tables after each step (entries, live orders, stale windows,
 // resets), must be the same.
@@ -74,6 +76,15 @@ function lockstep(seed: number, indexed: boolean, ops: number): void {
       // A strict unmap's one-page sync: the mark and the removal in one search.
       markUnmappedIn(ref, tag, pfn, 0, now);
       expect(fast.removeUnmappedPage(tag, pfn, now), at).toBe(ref.removeRange(tag, pfn, pfn + 1, now));
+    } else if (r < 0.84) {
+      // A strict unmap's sync of a few pages: the marks of [from, to) and the removal of its cover [start, end), in
+      // the removal's search; the cover a probe or a scan, as removeRange decides.
+      const from = pfn;
+      const to = from + 1 + rng.int(16);
+      const start = Math.max(0, from - rng.int(rng.chance(0.5) ? 1 : 8));
+      const end = to + rng.int(rng.chance(0.8) ? 4 : span);
+      for (let p = from; p < to; p++) markUnmappedIn(ref, tag, p, 0, now);
+      expect(fast.removeUnmappedRange(tag, start, end, from, to, now), at).toBe(ref.removeRange(tag, start, end, now));
     } else if (r < 0.9) {
       const order = orders[rng.int(orders.length)];
       const base = Math.floor(pfn / 2 ** order) * 2 ** order;
