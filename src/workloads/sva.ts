@@ -13,6 +13,7 @@ const USER_BASE = 0x7f0000000000;
 
 export const sva: Workload = {
   name: 'sva',
+  dmaApi: false,
   describe: 'SVA: 2 processes with SVA domains on PASIDs; map/unmap stand for CPU page-table changes (faults, THP, munmap, migration); DMA on the PASIDs',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
     const { sim, rng } = ctx;
