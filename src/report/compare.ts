@@ -175,6 +175,8 @@ export interface SweepRow {
   counts: Record<string, number>;
   /** Lazy mode: maps that reused an IOVA still in the flush queue (`invalidation.reusedBeforeFlush.maps`); null when the summary has no such key (strict). */
   reusedBeforeFlush: number | null;
+  /** The same maps' pages (`invalidation.reusedBeforeFlush.pages`); null in strict mode. */
+  reusedBeforeFlushPages: number | null;
 }
 
 /**
@@ -231,6 +233,7 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
     dmaEvents: s.totals.dma.events,
     counts: Object.fromEntries(COUNTS.map((c) => [c.column, c.get(s)])),
     reusedBeforeFlush: s.totals.invalidation.reusedBeforeFlush?.maps ?? null,
+    reusedBeforeFlushPages: s.totals.invalidation.reusedBeforeFlush?.pages ?? null,
   };
 }
 
@@ -248,6 +251,14 @@ function sizeNames(rows: SweepRow[]): string[] {
 /** A column of counts: int64, which pyarrow, pandas, Polars and DuckDB (BIGINT) read as integers. */
 function int64Column(values: number[]): A.Vector {
   return A.makeVector(BigInt64Array.from(values, (v) => BigInt(v)));
+}
+
+/** An int64 column with nulls (a count a mode does not have). */
+function nullableInt64Column(values: (number | null)[]): A.Vector {
+  return A.vectorFromArray(
+    values.map((v) => (v === null ? null : BigInt(v))),
+    new A.Int64(),
+  );
 }
 
 /** Schema metadata keys of results.arrow (docs/report-keys.md, "results.arrow"). */
@@ -320,6 +331,9 @@ export function resultsArrow(rows: SweepRow[], points: { label: string; config: 
         );
   for (const s of sizes) cols[`map_pages_${s}`] = int64Column(rows.map((r) => r.mapPages[s] ?? 0));
   for (const c of COUNTS) cols[c.column] = int64Column(rows.map((r) => r.counts[c.column]));
+  // Lazy mode's maps of an IOVA still in the flush queue (model §5); null for strict points.
+  cols.reused_before_flush_maps = nullableInt64Column(rows.map((r) => r.reusedBeforeFlush));
+  cols.reused_before_flush_pages = nullableInt64Column(rows.map((r) => r.reusedBeforeFlushPages));
   const table = new A.Table(cols);
   const metadata = new Map([
     [RESULTS_META.toolVersion, toolVersion()],
