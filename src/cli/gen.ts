@@ -124,6 +124,8 @@ export const genCommand: CommandModule<object, Args> = {
           .map((x) => x.name)
           .join(', ')}`,
       );
+    if (w.fixedDevices && args.devices !== 1)
+      throw new InputError(`Invalid option --devices ${args.devices}: the ${w.name} workload has a fixed set of devices (see gen --help)`);
     const iovaFree = String(args['iova-free']);
     if (iovaFree !== 'strict' && iovaFree !== 'lazy')
       throw new InputError(`Invalid option --iova-free: expected strict or lazy, got ${printable(iovaFree, 40)}`);

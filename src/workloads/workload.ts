@@ -51,6 +51,8 @@ export interface Workload {
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number): void;
   /** True when its DMA-API domains follow `opts.granule` (gen --granule); others map in 4 KiB pages only. */
   granules?: boolean;
+  /** True when its devices are a fixed set (gen --devices does not apply). */
+  fixedDevices?: boolean;
   /** False when it has no DMA-API domain (no IOVA allocator: gen --iova-free does not apply); true when absent. */
   dmaApi?: boolean;
   /** Options beyond the common ones, for the trace's `iommu.workload` text. */

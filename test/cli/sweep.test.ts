@@ -240,6 +240,15 @@ describe('sweep command', () => {
       cost_walk_access_ns: s.config.costs.walkAccess,
     });
     expect(Number(row.fq_size)).toBe(s.config.invalidation.fqSize);
+    // The vendors' options (a sweep over them was told apart only by its label).
+    expect(types.amd_np_cache).toBe('Bool');
+    expect(types.smmu_asid_bits).toBe('Int32');
+    expect(row).toMatchObject({
+      amd_np_cache: s.config.amd.npCache,
+      smmu_range_invalidation: s.config.smmu.rangeInvalidation,
+      smmu_force_sync_erratum: s.config.smmu.forceSyncErratum,
+      smmu_asid_bits: s.config.smmu.asidBits,
+    });
     // Lazy mode's maps of IOVAs still in the flush queue (model §5); null for a strict point.
     expect(types.reused_before_flush_maps).toBe('Int64');
     expect(Number(row.reused_before_flush_maps)).toBe(T.invalidation.reusedBeforeFlush.maps);

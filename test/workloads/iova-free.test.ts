@@ -86,6 +86,12 @@ describe('gen --iova-free lazy: IOVAs wait for the flush queue', () => {
     await t.close();
   });
 
+  it('gen mixed refuses --devices other than 1: its devices are a fixed set (it wrote devices=2 in the metadata and ignored it)', () => {
+    const r = runCli(['gen', 'mixed', '--events', '10', '--devices', '2', '-o', path.join(dir, 'mixed2.arrows')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('iommu-replay: Invalid option --devices 2: the mixed workload has a fixed set of devices (see gen --help)\n');
+  });
+
   it('the command line: --iova-free lazy, and one line for a bad value or a workload without DMA-API IOVAs', () => {
     const out = path.join(dir, 'cli.arrows');
     expect(runCli(['gen', 'nvme', '--events', '500', '--iova-free', 'lazy', '-o', out]).status).toBe(0);
