@@ -1,4 +1,4 @@
-// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X] [--s2-page-sizes 4K,2M,1G] [--window BYTES] [--buffer BYTES] [--transfer BYTES] [--pattern random|sequential] [--write] [--granule 4K|16K|64K]`
+// `iommu-replay gen WORKLOAD -o FILE [--events N] [--seed S] [--devices K] [--fragmentation F] [--rate X] [--s2-page-sizes 4K,2M,1G] [--window BYTES] [--buffer BYTES] [--transfer BYTES] [--pattern random|sequential] [--write] [--granule 4K|16K|64K] [--iova-free strict|lazy]`
 import type { CommandModule } from 'yargs';
 import { DESCRIBE } from './commands.js';
 import { parseSizeLog2 } from '../config/pagesizes.js';
@@ -26,6 +26,7 @@ interface Args {
   pattern: string;
   write?: boolean;
   granule: string;
+  'iova-free': string;
 }
 
 export const genCommand: CommandModule<object, Args> = {
@@ -73,6 +74,12 @@ export const genCommand: CommandModule<object, Args> = {
         describe:
           "DMA-API workloads (nic, nvme, gpu, window, mixed): the IOVA granule dma-iommu maps in (4K, 16K or 64K, an Arm SMMU's); maps are rounded to it",
       })
+      .option('iova-free', {
+        type: 'string',
+        default: 'strict',
+        describe:
+          "DMA-API workloads: when an unmapped IOVA may be mapped again: strict, at once; lazy, after its domain's flush queue is flushed, as Linux's lazy mode (iommu.strict=0) frees it (the model's default queue: 256 unmaps or 10 ms)",
+      })
       .option('s2-page-sizes', { type: 'string', default: '4K+2M+1G', describe: "vm-nested: the host's stage-2 page sizes; the largest backs guest RAM" })
       .example('$0 gen nic -o nic.arrows --events 100000', 'a NIC-like trace of 100,000 events')
       .example('$0 gen nvme -o - | $0 replay -', 'generate and replay without a file')
@@ -117,6 +124,13 @@ export const genCommand: CommandModule<object, Args> = {
           .map((x) => x.name)
           .join(', ')}`,
       );
+    if (w.fixedDevices && args.devices !== 1)
+      throw new InputError(`Invalid option --devices ${args.devices}: the ${w.name} workload has a fixed set of devices (see gen --help)`);
+    const iovaFree = String(args['iova-free']);
+    if (iovaFree !== 'strict' && iovaFree !== 'lazy')
+      throw new InputError(`Invalid option --iova-free: expected strict or lazy, got ${printable(iovaFree, 40)}`);
+    if (iovaFree === 'lazy' && w.dmaApi === false)
+      throw new InputError(`Invalid option --iova-free lazy: the ${w.name} workload has no DMA-API IOVAs (its maps stand for CPU page-table changes)`);
     const opts = {
       events: args.events,
       seed: args.seed,
@@ -126,6 +140,7 @@ export const genCommand: CommandModule<object, Args> = {
       s2PageSizes,
       ...shape,
       granule: 2 ** granuleLog2,
+      ...(iovaFree === 'lazy' ? { iovaFree: 'lazy' as const } : {}),
     };
     // `-o -`: an Arrow stream on standard output, once the whole trace is made.
     const bar = progressBar(opts.events);

@@ -11,7 +11,7 @@ import { PRESET_NAMES } from '../config/presets.js';
 import { formatPageSizeSet, parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
 import { printable } from '../text.js';
 import { replayTrace } from '../run/run.js';
-import { replayMarkdown, summaryTable } from '../report/markdown.js';
+import { replayMarkdown, summaryNotes, summaryTable } from '../report/markdown.js';
 import type { Summary } from '../stats/summary.js';
 import { stableStringify } from '../json.js';
 import { DOCS_EPILOGUE } from './options.js';
@@ -167,7 +167,7 @@ export const replayCommand: CommandModule<object, Args> = {
     );
     if (args.json) writeOutput(args.json, summaryJson(summary));
     if (args.report) writeOutput(args.report, replayMarkdown(summary));
-    if (!args.json && !args.report) process.stdout.write(`${summaryTable(summary)}\n`);
+    if (!args.json && !args.report) process.stdout.write(`${[summaryTable(summary, true), ...summaryNotes(summary).map((n) => `\n> ${n}`)].join('\n')}\n`);
   },
 };
 

@@ -10,7 +10,7 @@ import { UnavailableError } from '../errors.js';
 import { DEFAULT_MAX_POINTS } from '../config/limits.js';
 import { PRESET_NAMES } from '../config/presets.js';
 import { runSweep } from '../run/sweep.js';
-import { resultsArrow, rowOf, sweepMarkdown, type SweepRow } from '../report/compare.js';
+import { resultsArrow, rowOf, withVariants, sweepMarkdown, type SweepRow } from '../report/compare.js';
 import { stableStringify } from '../json.js';
 import { parseSummary, type Summary } from '../stats/summary.js';
 import { openTrace } from '../trace/merge.js';
@@ -174,8 +174,9 @@ export const sweepCommand: CommandModule<object, Args> = {
         // Saved as soon as the point finishes: a stopped sweep leaves it for --resume.
         out.write(summaryParts(t, p), stableStringify(saved));
       });
-      const rows: SweepRow[] = [];
-      groups.forEach((_, t) => points.forEach((pt, p) => rows.push(rowOf(names[t], pt.label, results[t][p]!))));
+      const plain: SweepRow[] = [];
+      groups.forEach((_, t) => points.forEach((pt, p) => plain.push(rowOf(names[t], pt.label, results[t][p]!))));
+      const rows = withVariants(plain);
       // The charts' libraries (vega, vega-lite) load only here: every other command starts without them.
       const { sweepHtml } = await import('../report/html.js');
       out.publish([

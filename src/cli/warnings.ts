@@ -14,6 +14,8 @@ export interface ProblemCounts {
   mapErrors?: number;
   unmaps?: number;
   unmapErrors?: number;
+  attaches?: number;
+  attachErrors?: number;
 }
 
 /** At most this many lines; the rest are counted in one more. */
@@ -29,6 +31,10 @@ export function problemText(c: ProblemCounts): string | undefined {
   if (c.faults > 0) parts.push(`${fmtInt(c.faults)} of ${fmtInt(c.dmaEvents)} DMA accesses faulted`);
   if ((c.mapErrors ?? 0) > 0) parts.push(`${fmtInt(c.mapErrors!)} of ${fmtInt(c.maps ?? 0)} maps failed`);
   if ((c.unmapErrors ?? 0) > 0) parts.push(`${fmtInt(c.unmapErrors!)} of ${fmtInt(c.unmaps ?? 0)} unmaps failed`);
+  // A failed attach leaves the device where it was (model §2, §9.1: e.g. an
+  // SMMUv3 domain attached behind a second SMMU): the DMAs that follow fault
+  // or translate through the old domain, and this says why.
+  if ((c.attachErrors ?? 0) > 0) parts.push(`${fmtInt(c.attachErrors!)} of ${fmtInt(c.attaches ?? 0)} attaches failed`);
   return parts.length ? parts.join(', ') : undefined;
 }
 
@@ -37,6 +43,7 @@ export function summaryProblems(totals: {
   dma: { events: number; faults: number };
   map: { ops: number; errors: number };
   unmap: { ops: number; errors: number };
+  attach: { ops: number; errors: number };
 }): ProblemCounts {
   return {
     dmaEvents: totals.dma.events,
@@ -45,6 +52,8 @@ export function summaryProblems(totals: {
     mapErrors: totals.map.errors,
     unmaps: totals.unmap.ops,
     unmapErrors: totals.unmap.errors,
+    attaches: totals.attach.ops,
+    attachErrors: totals.attach.errors,
   };
 }
 

@@ -38,6 +38,10 @@ export function isVendorModelled(vendor: VendorName): boolean {
 /** SMMUv3's ASID width (SMMU_IDR0.ASID16: 8 or 16 bits; any width 1..16 may be modelled). */
 export const MAX_ASID_BITS = 16;
 
+/** Lazy mode's flush queue: its slots and its timeout (Linux IOVA_DEFAULT_FQ_SIZE, IOVA_DEFAULT_FQ_TIMEOUT; model §5). */
+export const DEFAULT_FQ_SIZE = 256;
+export const DEFAULT_FQ_TIMEOUT_NS = 10_000_000;
+
 export interface TableGeometry {
   entries: number;
   sets: number;
@@ -503,8 +507,8 @@ function resolveParsed(raw: RawConfig): ReplayConfig {
     invalidation: {
       mode: inv.mode ?? 'strict',
       maxInvalidationMask,
-      fqSize: inv.fqSize ?? 256,
-      fqTimeoutNs: inv.fqTimeoutNs ?? 10_000_000,
+      fqSize: inv.fqSize ?? DEFAULT_FQ_SIZE,
+      fqTimeoutNs: inv.fqTimeoutNs ?? DEFAULT_FQ_TIMEOUT_NS,
     },
     costs: {
       iotlbHit: c.iotlbHit ?? 2,

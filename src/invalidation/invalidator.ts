@@ -109,8 +109,8 @@ export class Invalidator {
   /** Adds the chunk [start, start+len) of `domain`'s unmap; may sync first. */
   addChunk(domain: number, start: number, len: number, nowNs: number): void {
     // The flush queue replaces the gather (gather->queued), except on a
-    // parent: iommufd domains have no flush queue (§8).
-    if (this.lazy && this.t.domainIsParent[domain] === 0) return;
+    // domain that has none: a parent (iommufd, §8) or an SVA domain (§5).
+    if (this.lazy && this.t.domainAlwaysStrict[domain] === 0) return;
     this.add(domain, start, len, nowNs);
   }
 
@@ -120,7 +120,7 @@ export class Invalidator {
    * §9.3); may sync first. Lazy mode gathers nothing (gather->queued).
    */
   addLeaf(domain: number, start: number, len: number, nowNs: number): void {
-    if (this.lazy) return; // an smmuv3 domain is never a nested parent (§9: nesting is VT-d's)
+    if (this.lazy && this.t.domainAlwaysStrict[domain] === 0) return; // an SVA domain has no flush queue (§5)
     this.add(domain, start, len, nowNs);
   }
 
@@ -146,7 +146,7 @@ export class Invalidator {
    * slot (lazy) holding pfns [start, end), the range it removed leaves from.
    */
   endUnmap(domain: number, removedAny: boolean, nowNs: number, start: number, end: number): void {
-    if (!this.lazy || this.t.domainIsParent[domain] !== 0) {
+    if (!this.lazy || this.t.domainAlwaysStrict[domain] !== 0) {
       if (this.gLen !== 0) this.sync(domain, this.gStart, this.gEnd, nowNs, this.gLen);
       this.gLen = 0;
       return;
@@ -158,16 +158,13 @@ export class Invalidator {
    * The whole of an unmap that removed one leaf of one 4 KiB page at `pfn`
    * (model/mapping.ts's fast path): what beginUnmap, its one addChunk or
    * addLeaf of [pfn, pfn + 1) and endUnmap do, without the gather. Strict,
-   * that gather is the page, synced at once; lazy, the flush queue takes a
-   * slot, but on a nested parent (§8), whose chunk gather is synced (a leaf
-   * gather gathers nothing in lazy mode).
+   * that gather is the page, synced at once, as it is in lazy mode on a
+   * domain with no flush queue (a parent, §8; an SVA domain, §5); lazy,
+   * the flush queue takes a slot.
    */
   unmappedPage(domain: number, pfn: number, nowNs: number): void {
-    if (!this.lazy) {
-      this.t.counters.domain[domain * DOMAIN_FIELDS + M.syncs]++;
-      this.vendor.sync(domain, pfn, pfn + 1, nowNs, 1);
-    } else if (this.t.domainIsParent[domain] === 0) this.enqueue(domain, nowNs, pfn, pfn + 1);
-    else if (!this.gathersLeaves) this.sync(domain, pfn, pfn + 1, nowNs, 1);
+    if (this.lazy && this.t.domainAlwaysStrict[domain] === 0) this.enqueue(domain, nowNs, pfn, pfn + 1);
+    else this.sync(domain, pfn, pfn + 1, nowNs, 1);
   }
 
   /**

@@ -79,6 +79,13 @@ export class Attachments implements InvalidationTarget {
   domainParent = new Int32Array(16);
   /** Per domain: 1 when some nested domain of the trace names it as its parent (its stage 2 is always strict). */
   domainIsParent = new Uint8Array(16);
+  /**
+   * Per domain: 1 when its unmaps are synced whatever the mode: a nested
+   * parent (iommufd domains have no flush queue, §8) or an SVA domain (its
+   * changes are the process's, invalidated by the mmu notifier at once:
+   * docs/model.md §5).
+   */
+  domainAlwaysStrict = new Uint8Array(16);
   /** Per domain: the nested domains over it (empty unless it is a parent). */
   domainNested: number[][] = [];
   /** Trace ids of the parents named in the metadata. */
@@ -156,6 +163,7 @@ export class Attachments implements InvalidationTarget {
       this.domainRoot = grow(this.domainRoot, cap);
       this.domainParent = grow(this.domainParent, cap);
       this.domainIsParent = grow(this.domainIsParent, cap);
+      this.domainAlwaysStrict = grow(this.domainAlwaysStrict, cap);
     }
     this.counters.ensureDomains(this.nDomains);
     this.inv.ensureDomains(this.nDomains);
@@ -168,6 +176,7 @@ export class Attachments implements InvalidationTarget {
     if (type === T_PAGING || type === T_SVA || type === T_NESTED) this.domainRoot[slot] = this.pool.newRoot();
     if (type === T_SVA) this.domainSizes[slot] = this.sizeSets.length - 1; // the SVA set, last
     this.domainIsParent[slot] = this.parentIds.has(id) ? 1 : 0;
+    this.domainAlwaysStrict[slot] = this.domainIsParent[slot] === 1 || type === T_SVA ? 1 : 0;
     this.domainParent[slot] = -1;
     this.domainAttachments.push([]);
     this.domainNested.push([]);

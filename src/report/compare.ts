@@ -173,8 +173,19 @@ export interface SweepRow {
   dmaEvents: number;
   /** COUNTS by column name. */
   counts: Record<string, number>;
+  /** How many page sizes the point allows (its configuration's set, not its label's pieces: `intel-vtd` is 3, `4K..32K` is 4). */
+  pageSizeCount: number;
+  /**
+   * What else tells this point from the others that share its trace, page
+   * sizes, IOTLB geometry, mode and vendor (`walkCache.entries=64
+   * iotlb.policy=fifo`; withVariants), so that the grids, charts and words
+   * never show one of them for all; '' when nothing else varies.
+   */
+  variant: string;
   /** Lazy mode: maps that reused an IOVA still in the flush queue (`invalidation.reusedBeforeFlush.maps`); null when the summary has no such key (strict). */
   reusedBeforeFlush: number | null;
+  /** The same maps' pages (`invalidation.reusedBeforeFlush.pages`); null in strict mode. */
+  reusedBeforeFlushPages: number | null;
 }
 
 /**
@@ -218,6 +229,8 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
     trace,
     point,
     pageSizes: pageSizesLabel(s.config),
+    pageSizeCount: s.config.pageSizes.length,
+    variant: '',
     iotlbEntries: s.config.iotlb.entries,
     iotlbWays: s.config.iotlb.ways,
     policy: s.config.iotlb.policy,
@@ -231,7 +244,43 @@ export function rowOf(trace: string, point: string, s: Summary): SweepRow {
     dmaEvents: s.totals.dma.events,
     counts: Object.fromEntries(COUNTS.map((c) => [c.column, c.get(s)])),
     reusedBeforeFlush: s.totals.invalidation.reusedBeforeFlush?.maps ?? null,
+    reusedBeforeFlushPages: s.totals.invalidation.reusedBeforeFlush?.pages ?? null,
   };
+}
+
+/** A resolved configuration's leaves as `path=value` (arrays and nulls as JSON). */
+function flatConfig(value: unknown, prefix: string, out: Map<string, string>): Map<string, string> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value))
+    for (const [k, v] of Object.entries(value)) flatConfig(v, prefix ? `${prefix}.${k}` : k, out);
+  else out.set(prefix, typeof value === 'string' ? value : JSON.stringify(value));
+  return out;
+}
+
+/**
+ * Rows with their `variant`: the configuration fields that differ between
+ * points the reports would otherwise put in one cell (same trace, page
+ * sizes, IOTLB geometry, mode and vendor: a sweep of the walk cache, the
+ * IOTLB policy, costs or flush-queue settings), written `path=value`. The
+ * grids, charts and recommendation then tell those points apart. Fields that
+ * differ only between points in different cells (a granule's table levels)
+ * are not named. Nothing varies in most sweeps: every variant is ''.
+ */
+export function withVariants(rows: SweepRow[]): SweepRow[] {
+  const flat = rows.map((r) => flatConfig(JSON.parse(r.question), '', new Map()));
+  const cells = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    const k = `${r.trace}\0${r.pageSizes}\0${r.iotlbEntries}x${r.iotlbWays}\0${r.mode}\0${r.vendor}`;
+    cells.set(k, [...(cells.get(k) ?? []), i]);
+  });
+  const paths = new Set<string>();
+  for (const ids of cells.values()) {
+    if (ids.length < 2) continue;
+    const keys = new Set(ids.flatMap((i) => [...flat[i].keys()]));
+    for (const k of keys) if (new Set(ids.map((i) => flat[i].get(k) ?? 'none')).size > 1) paths.add(k);
+  }
+  if (!paths.size) return rows;
+  const ordered = [...paths].sort();
+  return rows.map((r, i) => ({ ...r, variant: ordered.map((k) => `${k}=${flat[i].get(k) ?? 'none'}`).join(' ') }));
 }
 
 function bySize(a: string, b: string): number {
@@ -248,6 +297,14 @@ function sizeNames(rows: SweepRow[]): string[] {
 /** A column of counts: int64, which pyarrow, pandas, Polars and DuckDB (BIGINT) read as integers. */
 function int64Column(values: number[]): A.Vector {
   return A.makeVector(BigInt64Array.from(values, (v) => BigInt(v)));
+}
+
+/** An int64 column with nulls (a count a mode does not have). */
+function nullableInt64Column(values: (number | null)[]): A.Vector {
+  return A.vectorFromArray(
+    values.map((v) => (v === null ? null : BigInt(v))),
+    new A.Int64(),
+  );
 }
 
 /** Schema metadata keys of results.arrow (docs/report-keys.md, "results.arrow"). */
@@ -270,6 +327,7 @@ export function resultsArrow(rows: SweepRow[], points: { label: string; config: 
   const utf8 = (f: (c: ReplayConfig) => string | null) => A.vectorFromArray(configs.map(f), new A.Utf8());
   const int32 = (f: (c: ReplayConfig) => number | null) => A.vectorFromArray(configs.map(f), new A.Int32());
   const float64 = (f: (c: ReplayConfig) => number | null) => A.vectorFromArray(configs.map(f), new A.Float64());
+  const bool = (f: (c: ReplayConfig) => boolean) => A.vectorFromArray(configs.map(f), new A.Bool());
   const cols: Record<string, A.Vector> = {
     trace: A.vectorFromArray(
       rows.map((r) => r.trace),
@@ -309,6 +367,11 @@ export function resultsArrow(rows: SweepRow[], points: { label: string; config: 
     cost_domain_invalidation_ns: float64((c) => c.costs.domainInvalidation),
     cost_devtlb_invalidation_ns: float64((c) => c.costs.devtlbInvalidation),
     cost_wait_ns: float64((c) => c.costs.wait),
+    // The vendors' own options (model §9.4): a sweep over them is told apart by these, not only by its label.
+    amd_np_cache: bool((c) => c.amd.npCache),
+    smmu_range_invalidation: bool((c) => c.smmu.rangeInvalidation),
+    smmu_force_sync_erratum: bool((c) => c.smmu.forceSyncErratum),
+    smmu_asid_bits: int32((c) => c.smmu.asidBits),
     dma_events: int64Column(rows.map((r) => r.dmaEvents)),
   };
   for (const m of METRICS)
@@ -320,6 +383,9 @@ export function resultsArrow(rows: SweepRow[], points: { label: string; config: 
         );
   for (const s of sizes) cols[`map_pages_${s}`] = int64Column(rows.map((r) => r.mapPages[s] ?? 0));
   for (const c of COUNTS) cols[c.column] = int64Column(rows.map((r) => r.counts[c.column]));
+  // Lazy mode's maps of an IOVA still in the flush queue (model §5); null for strict points.
+  cols.reused_before_flush_maps = nullableInt64Column(rows.map((r) => r.reusedBeforeFlush));
+  cols.reused_before_flush_pages = nullableInt64Column(rows.map((r) => r.reusedBeforeFlushPages));
   const table = new A.Table(cols);
   const metadata = new Map([
     [RESULTS_META.toolVersion, toolVersion()],
@@ -499,18 +565,21 @@ export function pageMixTable(rows: SweepRow[]): Table {
  * first; a point broken on every trace last.
  */
 export function rankTable(t: RankTable): Table {
-  const meanRank = (i: number): number | null => {
-    const ranks = t.cells[i].flatMap((c) => (c !== null && c.rank !== null ? [c.rank] : []));
-    return ranks.length ? ss.mean(ranks) : null;
-  };
-  const key = (i: number) => meanRank(i) ?? Infinity;
+  const ranks = (i: number) => t.cells[i].flatMap((c) => (c !== null && c.rank !== null ? [c.rank] : []));
+  const brokenOn = (i: number) => t.cells[i].filter((c) => c !== null && c.rank === null).length;
+  // A point broken on some trace has no mean rank: the mean of its other
+  // ranks would put first a configuration that does not work everywhere. It
+  // comes after every point that works on each trace it ran on.
+  const meanRank = (i: number): number | null => (brokenOn(i) === 0 && ranks(i).length ? ss.mean(ranks(i)) : null);
+  const key = (i: number) => meanRank(i) ?? (ranks(i).length ? Number.MAX_VALUE / 2 + ss.mean(ranks(i)) : Infinity);
   const order = t.points.map((_, i) => i).sort((a, b) => key(a) - key(b) || a - b);
+  const ran = (i: number) => t.cells[i].filter((c) => c !== null).length;
   return {
     header: ['configuration', ...t.traces, 'mean rank'],
     rows: order.map((i) => [
       t.points[i],
       ...t.cells[i].map((c) => (c === null ? '' : c.rank === null ? 'broken: faults or map errors' : `${fmtNs(c.costNs)} (${c.tied ? '=' : ''}${c.rank})`)),
-      meanRank(i)?.toFixed(1) ?? 'n/a',
+      meanRank(i)?.toFixed(1) ?? (brokenOn(i) > 0 && brokenOn(i) < ran(i) ? `n/a: broken on ${brokenOn(i)} of ${ran(i)} traces` : 'n/a'),
     ]),
   };
 }
@@ -518,7 +587,7 @@ export function rankTable(t: RankTable): Table {
 /** What the across-traces table shows (Markdown; html.ts renders the same words); with several vendors a point ranks among its vendor's (rankAcrossTraces). */
 export function rankIntroMd(rows: SweepRow[]): string {
   const among = vendorsOf(rows).length > 1 ? " among its own vendor's points" : '';
-  return `Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there${among}: 1 is the cheapest, \`=\` a tie. Points with DMA faults or map errors have no rank.`;
+  return `Total cost (translation + invalidation) of each configuration on each trace, and in brackets its rank there${among}: 1 is the cheapest, \`=\` a tie. Points with DMA faults or map errors have no rank; a configuration with them on some trace has no mean rank and comes after those that work on every trace.`;
 }
 
 /** The findings of every trace, in trace order. */

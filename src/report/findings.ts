@@ -9,7 +9,7 @@
 // The sentences carry no untrusted text (trace and point names): the
 // renderers put those around them, escaped for their format.
 // Markdown and HTML both render these, so they carry the same findings.
-import { parseSizeLog2, splitPageSizeList } from '../config/pagesizes.js';
+import { parseSizeLog2 } from '../config/pagesizes.js';
 import { fmtInt, fmtNs, fmtPct, reusedBeforeFlushNote } from './format.js';
 import type { SweepRow } from './compare.js';
 
@@ -43,7 +43,9 @@ export function modesOf(rows: SweepRow[]): string[] {
  * that two vendors' points never share a cell (model §9).
  */
 export function modeGroup(r: SweepRow): string {
-  return r.vendor === 'vtd' ? r.mode : `${r.mode} ${r.vendor}`;
+  const group = r.vendor === 'vtd' ? r.mode : `${r.mode} ${r.vendor}`;
+  // Points that differ in something else again (SweepRow.variant) never share a cell or a line either.
+  return r.variant ? `${group} ${r.variant}` : group;
 }
 
 /** The vendors of rows, in sweep order (model §9). */
@@ -75,7 +77,13 @@ export function modeGroupsOf(rows: SweepRow[]): string[] {
   return [...new Set(rows.map(modeGroup))];
 }
 
-const sizeCount = (bitmap: string) => splitPageSizeList(bitmap).length;
+/** The page sizes a point allows (not the pieces of its label: a preset's name is one piece, `4K..32K` another). */
+const sizeCount = (r: SweepRow) => r.pageSizeCount;
+
+/** `64x4 with 4K+2M`, and what else tells the point apart when something does (SweepRow.variant). */
+function pointText(r: SweepRow): string {
+  return `${geometryOf(r)} with ${r.pageSizes}${r.variant ? ` (${r.variant})` : ''}`;
+}
 
 function pctAbove(v: number, base: number): string {
   return base === 0 ? 'n/a' : `+${((v / base - 1) * 100).toFixed(v / base - 1 < 0.1 ? 1 : 0)}%`;
@@ -176,11 +184,12 @@ function recommendOne(rows: SweepRow[], tolerance: number): string {
   const good = cands.filter((r) => cost(r) <= best * (1 + tolerance));
   // Smallest IOTLB first (entries, then ways: fewer comparators), then the
   // fewest page sizes (less for the domain to support), then the cost.
-  good.sort((a, b) => a.iotlbEntries - b.iotlbEntries || a.iotlbWays - b.iotlbWays || sizeCount(a.pageSizes) - sizeCount(b.pageSizes) || cost(a) - cost(b));
+  good.sort((a, b) => a.iotlbEntries - b.iotlbEntries || a.iotlbWays - b.iotlbWays || sizeCount(a) - sizeCount(b) || cost(a) - cost(b));
   const pick = good[0];
   const geom = geometryOf(pick);
-  const atGeom = cands.filter((r) => geometryOf(r) === geom);
-  const tied = good.filter((r) => geometryOf(r) === geom && cost(r) === cost(pick)).map((r) => r.pageSizes);
+  // The pick's geometry, and what else the pick is (its variant): the page sizes compared there differ in nothing else.
+  const atGeom = cands.filter((r) => geometryOf(r) === geom && r.variant === pick.variant);
+  const tied = good.filter((r) => geometryOf(r) === geom && r.variant === pick.variant && cost(r) === cost(pick)).map((r) => r.pageSizes);
   const bitmapText =
     tied.length > 1 && tied.length === new Set(atGeom.map((r) => r.pageSizes)).size
       ? `any page-size bitmap (${tied.join(', ')}: all equal)`
@@ -188,7 +197,10 @@ function recommendOne(rows: SweepRow[], tolerance: number): string {
         ? `page sizes ${tied.join(' or ')} (equal)`
         : `page sizes ${pick.pageSizes}`;
   const bestRows = cands.filter((r) => cost(r) === best);
-  const bestAt = bestRows.length === 1 ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}` : `, reached by ${bestRows.length} points`;
+  const bestAt =
+    bestRows.length === 1
+      ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}${bestRows[0].variant ? ` (${bestRows[0].variant})` : ''}`
+      : `, reached by ${bestRows.length} points`;
   const why: string[] = [];
   // Why not smaller: the best that the next smaller IOTLB manages.
   const smaller = cands.filter((r) => r.iotlbEntries < pick.iotlbEntries);
@@ -200,14 +212,13 @@ function recommendOne(rows: SweepRow[], tolerance: number): string {
     why.push('it is the smallest IOTLB tried');
   }
   // Why these page sizes: what fewer page sizes cost at the same geometry.
-  const fewer = atGeom.filter((r) => sizeCount(r.pageSizes) < sizeCount(pick.pageSizes)).sort((a, b) => cost(a) - cost(b))[0];
+  const fewer = atGeom.filter((r) => sizeCount(r) < sizeCount(pick)).sort((a, b) => cost(a) - cost(b))[0];
   if (fewer && !tied.includes(fewer.pageSizes)) why.push(`${fewer.pageSizes} there costs ${fmtNs(cost(fewer))} (${pctAbove(cost(fewer), best)})`);
-  return `A ${geom} IOTLB with ${bitmapText} comes within ${Math.round(tolerance * 100)}% of the best translation cost${modeNote}, ${fmtNs(cost(pick))} against ${fmtNs(best)}${bestAt}; ${why.join(', and ')}.`;
+  return `A ${geom} IOTLB with ${bitmapText}${pick.variant ? ` (${pick.variant})` : ''} comes within ${Math.round(tolerance * 100)}% of the best translation cost${modeNote}, ${fmtNs(cost(pick))} against ${fmtNs(best)}${bestAt}; ${why.join(', and ')}.`;
 }
 
 function smallest(rows: SweepRow[]): string {
-  const r = [...rows].sort((a, b) => a.iotlbEntries - b.iotlbEntries || a.iotlbWays - b.iotlbWays || sizeCount(a.pageSizes) - sizeCount(b.pageSizes))[0];
-  return `${geometryOf(r)} with ${r.pageSizes}`;
+  return pointText([...rows].sort((a, b) => a.iotlbEntries - b.iotlbEntries || a.iotlbWays - b.iotlbWays || sizeCount(a) - sizeCount(b))[0]);
 }
 
 /** A relative change in percent, with a decimal where rounding would say 0 or 100. */
@@ -225,10 +236,17 @@ export function tradeoff(rows: SweepRow[]): string {
 
 function tradeoffOne(rows: SweepRow[]): string {
   const modes = modesOf(rows);
-  const s = rows.filter((r) => r.mode === 'strict');
-  const l = rows.filter((r) => r.mode === 'lazy');
+  // The working points only: a broken point's costs count work that did not happen (its maps failed).
+  const working = rows.filter((r) => brokenCounts(r) === null);
+  const s = working.filter((r) => r.mode === 'strict');
+  const l = working.filter((r) => r.mode === 'lazy');
+  const ranStrict = rows.some((r) => r.mode === 'strict');
+  const ranLazy = rows.some((r) => r.mode === 'lazy');
+  if (!ranStrict || !ranLazy)
+    return `Only ${modes.join(', ') || 'one mode of'} invalidation was run on this trace; add \`--mode strict lazy\` to weigh lazy invalidation's cost against its stale exposure.${ranLazy ? reusedNote(rows.filter((r) => r.mode === 'lazy')) : ''}`;
   if (!s.length || !l.length)
-    return `Only ${modes.join(', ') || 'one mode of'} invalidation was run on this trace; add \`--mode strict lazy\` to weigh lazy invalidation's cost against its stale exposure.`;
+    return `No strict-against-lazy comparison: every ${s.length ? 'lazy' : 'strict'} point has DMA faults or map errors, so its costs measure no working configuration; see the warning.`;
+  const some = working.length < rows.length ? ' without DMA faults or map errors' : '';
   const mean = (rs: SweepRow[]) => rs.reduce((a, r) => a + (r.metrics.invalidationCostNs ?? 0), 0) / rs.length;
   const max = (rs: SweepRow[], k: string) => rs.reduce((a, r) => Math.max(a, r.metrics[k] ?? 0), 0);
   const [cs, cl] = [mean(s), mean(l)];
@@ -240,7 +258,7 @@ function tradeoffOne(rows: SweepRow[]): string {
     max(rs, 'staleHits') === 0 && max(rs, 'staleWindowMaxNs') === 0
       ? 'no stale hits and no stale window'
       : `up to ${fmtInt(max(rs, 'staleHits'))} stale hits and stale windows up to ${fmtNs(max(rs, 'staleWindowMaxNs'))}`;
-  return `Lazy invalidation ${change} (mean per point) with ${exposure(l)}; strict has ${exposure(s)}.${reusedNote(l)}`;
+  return `Lazy invalidation ${change} (mean per point${some}) with ${exposure(l)}; strict has ${exposure(s)}.${reusedNote(l)}`;
 }
 
 /** The lazy points' note on IOVAs reused before their flush (format.ts reusedBeforeFlushNote), with a leading space; '' when none did. */

@@ -30,15 +30,7 @@ export function replayMarkdown(s: Summary): string {
   out.push('## Translation');
   out.push('');
   out.push(summaryTable(s));
-  if (t.dma.events === 0) {
-    out.push('');
-    out.push('> The trace has no DMA events, so there are no hit rates: replay a trace with device accesses (or import with `--synthesize-dma`).');
-  }
-  const reused = t.invalidation.reusedBeforeFlush?.maps ?? 0; // lazy mode only
-  if (reused > 0) {
-    out.push('');
-    out.push(`> ${reusedBeforeFlushNote(reused, t.map.ops - t.map.errors)}`);
-  }
+  for (const note of summaryNotes(s)) out.push('', `> ${note}`);
   out.push('');
   out.push('## By page size');
   out.push('');
@@ -149,8 +141,32 @@ export function replayMarkdown(s: Summary): string {
   return out.join('\n');
 }
 
-export function summaryTable(s: Summary): string {
+/**
+ * What the summary table's numbers need said beside them: no DMA (so no hit
+ * rates), and in lazy mode the maps that reused an IOVA still in the flush
+ * queue (their stale hits are not what Linux's lazy mode would see). The
+ * report and the replay's stdout both print them under the table.
+ */
+export function summaryNotes(s: Summary): string[] {
   const t = s.totals;
+  const notes: string[] = [];
+  if (t.dma.events === 0)
+    notes.push('The trace has no DMA events, so there are no hit rates: replay a trace with device accesses (or import with `--synthesize-dma`).');
+  const reused = t.invalidation.reusedBeforeFlush?.maps ?? 0; // lazy mode only
+  if (reused > 0) notes.push(reusedBeforeFlushNote(reused, t.map.ops - t.map.errors));
+  return notes;
+}
+
+/**
+ * The short table a replay prints on stdout (and the report's first).
+ * `staleHits`: in lazy mode, a row of the stale hits too (stdout, which has
+ * no other table: lazy mode's hit rate counts stale hits as hits, and the
+ * hit rate alone would hide how many were stale; the report has them in its
+ * invalidation table).
+ */
+export function summaryTable(s: Summary, staleHits = false): string {
+  const t = s.totals;
+  const lazy = staleHits && s.config.invalidation.mode === 'lazy';
   return mdTable(
     ['metric', 'value'],
     [
@@ -159,6 +175,7 @@ export function summaryTable(s: Summary): string {
       ['faults / passthrough', `${fmtInt(t.dma.faults)} / ${fmtInt(t.dma.passthrough)}`],
       ['IOTLB lookups', fmtInt(t.iotlb.lookups)],
       ['IOTLB hit rate', fmtPct(t.iotlb.hitRate)],
+      ...(lazy ? [['IOTLB stale hits (lazy mode)', fmtInt(t.iotlb.staleHits)]] : []),
       ['IOTLB misses per KiB of DMA', fmtNum(s.derived.iotlbMissesPerKiB)],
       ['device-TLB hit rate', fmtPct(t.devtlb.hitRate)],
       ['page walks (memory accesses)', `${fmtInt(t.walks.count)} (${fmtInt(t.walks.memoryAccesses)})`],

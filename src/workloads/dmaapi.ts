@@ -10,6 +10,14 @@
 // (`iova_align(iovad, size + iova_off)`), the IOVA allocator counts granules,
 // and the device addresses a buffer byte at its segment's IOVA plus that
 // offset. Two buffers in one granule page each get their own IOVA range.
+//
+// An unmapped IOVA goes back to the allocator at once, as a strict kernel
+// frees it, or (`gen --iova-free lazy`) when the domain's flush queue is
+// flushed, as Linux's lazy mode frees it (`queue_iova()`, `fq_ring_free()`):
+// the queue follows the model's rule (model §5) with its default size and
+// timeout, so a lazy replay of such a trace finds no map of an IOVA still
+// in the queue (`invalidation.reusedBeforeFlush`).
+import { DEFAULT_FQ_SIZE, DEFAULT_FQ_TIMEOUT_NS } from '../config/config.js';
 import { Op } from '../trace/schema.js';
 import { IovaAllocator, limitPfn } from './iova.js';
 import type { PhysAllocator, PhysRun } from './phys.js';
@@ -39,9 +47,15 @@ function roundUp(n: number, to: number): number {
 }
 
 /** One DMA-API domain: the device's default domain with its IOVA space. */
+/** When an unmapped IOVA is free again: at its unmap (strict) or at its flush queue's flush (lazy). */
+export type IovaFree = 'strict' | 'lazy';
+
 export class DmaDomain {
   readonly iovas: IovaAllocator;
   private readonly shift: number;
+  /** Lazy: the IOVAs (granule pfns) unmapped and waiting for the flush, and when the first of them was queued. */
+  private readonly queued: number[] = [];
+  private queuedSinceNs = 0;
 
   /** `granule`: the IOVA granule in bytes (4K, 16K or 64K). */
   constructor(
@@ -49,9 +63,24 @@ export class DmaDomain {
     readonly domain: number,
     readonly phys: PhysAllocator,
     readonly granule = PAGE,
+    readonly iovaFree: IovaFree = 'strict',
   ) {
     this.shift = Math.log2(granule);
     this.iovas = new IovaAllocator(1, limitPfn(32, this.shift));
+  }
+
+  /**
+   * Lazy: the flush of the queue's timer, due once `now` is the timeout past
+   * its first entry (model §5: before the first event at or after that
+   * time; an allocation happens at a map, an event). Frees what it held.
+   */
+  private flushIfDue(): void {
+    if (this.queued.length > 0 && this.sim.now - this.queuedSinceNs >= DEFAULT_FQ_TIMEOUT_NS) this.flushQueue();
+  }
+
+  private flushQueue(): void {
+    for (const pfn of this.queued) this.iovas.free(pfn);
+    this.queued.length = 0;
   }
 
   /** PCI devices try below 4 GiB first (pci_32bit_workaround), then the full mask; in granules. */
@@ -64,6 +93,7 @@ export class DmaDomain {
 
   /** dma_map_sg / dma_map_page: maps `runs` contiguously in IOVA space, each rounded to the granule. */
   map(runs: PhysRun[]): Mapping {
+    if (this.iovaFree === 'lazy') this.flushIfDue();
     const g = this.granule;
     // iommu_dma_map_sg(): each entry from the start of its first granule to the end of its last.
     const lo: number[] = [];
@@ -110,7 +140,16 @@ export class DmaDomain {
 
   unmap(m: Mapping): void {
     this.sim.emit(Op.Unmap, 0, 0, this.domain, m.iova, 0, m.size);
-    this.iovas.free(m.iova / this.granule);
+    const pfn = m.iova / this.granule;
+    if (this.iovaFree === 'strict') {
+      this.iovas.free(pfn);
+      return;
+    }
+    // Model §5: the timer's flush comes before this unmap; a full queue is flushed before the unmap is queued.
+    this.flushIfDue();
+    if (this.queued.length === DEFAULT_FQ_SIZE) this.flushQueue();
+    if (this.queued.length === 0) this.queuedSinceNs = this.sim.now;
+    this.queued.push(pfn);
   }
 }
 

@@ -26,6 +26,11 @@ function granuleLabel(opts: WorkloadOptions): string {
   return opts.granule === undefined || opts.granule === PAGE ? '' : ` granule=${formatSizeLog2(Math.log2(opts.granule))}`;
 }
 
+/** ` iova-free=lazy` when IOVAs wait for the flush queue (a strict trace's metadata reads as before the option existed). */
+function iovaFreeLabel(opts: WorkloadOptions): string {
+  return opts.iovaFree === 'lazy' ? ' iova-free=lazy' : '';
+}
+
 /** Generates `workload` into `file` (atomic); returns the rows written. `onProgress` hears the rows written after each batch. */
 export async function generate(workload: Workload, file: string, opts: WorkloadOptions, onProgress?: (rows: number) => void): Promise<number> {
   // The metadata (topology, domain types) is known once the workload has
@@ -48,7 +53,7 @@ export async function generate(workload: Workload, file: string, opts: WorkloadO
     domains,
     parents,
     topology: topology(),
-    workload: `${workload.name} events=${opts.events} seed=${opts.seed} devices=${opts.devices} fragmentation=${opts.fragmentation} rate=${opts.rateScale}${granuleLabel(opts)}${workload.label?.(opts) ?? ''}`,
+    workload: `${workload.name} events=${opts.events} seed=${opts.seed} devices=${opts.devices} fragmentation=${opts.fragmentation} rate=${opts.rateScale}${granuleLabel(opts)}${iovaFreeLabel(opts)}${workload.label?.(opts) ?? ''}`,
   });
   try {
     await sim.run();

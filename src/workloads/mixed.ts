@@ -13,6 +13,7 @@ const SHARED_DOMAIN = 100;
 export const mixed: Workload = {
   name: 'mixed',
   granules: true,
+  fixedDevices: true,
   describe:
     'Mixed: NIC, NVMe and GPU devices behind two IOMMU instances (dmar0, dmar1), a domain shared by two devices across them, and attach/detach handoffs',
   start(ctx: WorkloadContext) {

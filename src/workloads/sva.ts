@@ -13,6 +13,7 @@ const USER_BASE = 0x7f0000000000;
 
 export const sva: Workload = {
   name: 'sva',
+  dmaApi: false,
   describe: 'SVA: 2 processes with SVA domains on PASIDs; map/unmap stand for CPU page-table changes (faults, THP, munmap, migration); DMA on the PASIDs',
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number) {
     const { sim, rng } = ctx;
@@ -21,7 +22,9 @@ export const sva: Workload = {
       ctx.device(rid, ctx.opts.devices > 1 && d % 2 === 1 ? 'dmar1' : 'dmar0');
       for (let p = 0; p < PROCESSES; p++) {
         const domainId = domainBase + d * PROCESSES + p;
-        const pasid = 1 + p;
+        // A PASID is the process's (Linux allocates mm->pasid from one global
+        // space): each process, on whichever device, has its own.
+        const pasid = 1 + d * PROCESSES + p;
         ctx.domain(domainId, 'sva');
         // Regions of the address space, each 2 MiB of virtual space.
         const regions: { va: number; pages: number[] | null; huge: number }[] = [];

@@ -37,7 +37,10 @@ export const vm: Workload = {
       const access = () => {
         if (sim.done) return;
         const size = 512 << rng.int(8);
-        const off = rng.chance(0.8) ? hot[rng.int(hot.length)] + rng.int((4 << 20) - size) : rng.int(GUEST_RAM - size);
+        let off = rng.chance(0.8) ? hot[rng.int(hot.length)] + rng.int((4 << 20) - size) : rng.int(GUEST_RAM - size);
+        // A guest buffer is contiguous in guest physical memory, so it does not
+        // run from the RAM below the PCI hole into the hole (unmapped: it faulted).
+        if (off < LOW_RAM && off + size > LOW_RAM) off = LOW_RAM - size;
         sim.dma(rng.chance(0.5), rid, 0, gpa(off), size);
         sim.after(rng.exp(gapNs), access);
       };

@@ -1,7 +1,7 @@
 // What every workload generator shares: options, the context it builds on,
 // and how it declares its devices, domains and instances.
 import { Op, type DomainType } from '../trace/schema.js';
-import { DmaDomain } from './dmaapi.js';
+import { DmaDomain, type IovaFree } from './dmaapi.js';
 import { PhysAllocator } from './phys.js';
 import { Rng } from './rng.js';
 import type { Sim } from './sim.js';
@@ -28,6 +28,8 @@ export interface WorkloadOptions {
   write?: boolean;
   /** DMA-API workloads that honour it (`Workload.granules`): the IOVA granule in bytes; 4 KiB when absent. */
   granule?: number;
+  /** DMA-API workloads: when an unmapped IOVA is free again (gen --iova-free); strict when absent. */
+  iovaFree?: IovaFree;
 }
 
 export interface WorkloadContext {
@@ -49,6 +51,10 @@ export interface Workload {
   start(ctx: WorkloadContext, deviceBase: number, domainBase: number): void;
   /** True when its DMA-API domains follow `opts.granule` (gen --granule); others map in 4 KiB pages only. */
   granules?: boolean;
+  /** True when its devices are a fixed set (gen --devices does not apply). */
+  fixedDevices?: boolean;
+  /** False when it has no DMA-API domain (no IOVA allocator: gen --iova-free does not apply); true when absent. */
+  dmaApi?: boolean;
   /** Options beyond the common ones, for the trace's `iommu.workload` text. */
   label?(opts: WorkloadOptions): string;
 }
@@ -68,7 +74,7 @@ export function eachDevice(ctx: WorkloadContext, bus: number, deviceBase: number
     const rid = bdf(bus + deviceBase + d);
     const domainId = domainBase + d;
     ctx.device(rid, ctx.opts.devices > 1 && d % 2 === 1 ? 'dmar1' : 'dmar0');
-    const dom = new DmaDomain(ctx.sim, domainId, ctx.phys, ctx.opts.granule);
+    const dom = new DmaDomain(ctx.sim, domainId, ctx.phys, ctx.opts.granule, ctx.opts.iovaFree);
     ctx.sim.at(0, () => {
       ctx.sim.emit(Op.Attach, rid, 0, domainId, 0, 0, 0);
       run(rid, dom);

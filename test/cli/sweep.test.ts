@@ -240,6 +240,23 @@ describe('sweep command', () => {
       cost_walk_access_ns: s.config.costs.walkAccess,
     });
     expect(Number(row.fq_size)).toBe(s.config.invalidation.fqSize);
+    // The vendors' options (a sweep over them was told apart only by its label).
+    expect(types.amd_np_cache).toBe('Bool');
+    expect(types.smmu_asid_bits).toBe('Int32');
+    expect(row).toMatchObject({
+      amd_np_cache: s.config.amd.npCache,
+      smmu_range_invalidation: s.config.smmu.rangeInvalidation,
+      smmu_force_sync_erratum: s.config.smmu.forceSyncErratum,
+      smmu_asid_bits: s.config.smmu.asidBits,
+    });
+    // Lazy mode's maps of IOVAs still in the flush queue (model §5); null for a strict point.
+    expect(types.reused_before_flush_maps).toBe('Int64');
+    expect(Number(row.reused_before_flush_maps)).toBe(T.invalidation.reusedBeforeFlush.maps);
+    expect(Number(row.reused_before_flush_pages)).toBe(T.invalidation.reusedBeforeFlush.pages);
+    expect(T.invalidation.reusedBeforeFlush.maps).toBeGreaterThan(0);
+    const strict = t.get(t.getChild('point')!.toArray().indexOf('pageSizes=4K+2M iotlb=32x4 invalidation.mode=strict'))!.toJSON();
+    expect(strict.reused_before_flush_maps).toBeNull();
+    expect(strict.reused_before_flush_pages).toBeNull();
     // Hit rates re-weight from the counts.
     expect(row.iotlb_hit_rate).toBe(Number(row.iotlb_hits) / Number(row.iotlb_lookups));
   });

@@ -20,6 +20,18 @@ describe('warnings on stderr', () => {
     expect(r.stdout).toContain('| IOTLB hit rate | 0.00% |');
   });
 
+  it('replay: failed attaches are counted in the warning, which says why the DMAs after them faulted', () => {
+    // traces/mixed.arrows attaches one domain to two VFs behind two instances; under smmuv3 the
+    // second attach fails (model §9.1: a domain belongs to the SMMU of its first use).
+    const mixed = path.resolve('traces/mixed.arrows');
+    const r = runCli(['replay', mixed, '--vendor', 'smmuv3']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe(
+      `iommu-replay: warning: ${mixed} with page sizes 4K+2M+1G: 810 of 7,629 DMA accesses faulted, 1 of 7 attaches failed (replay --report FILE shows the counts)\n`,
+    );
+    expect(problemText({ dmaEvents: 5, faults: 0, attaches: 4, attachErrors: 2 })).toBe('2 of 4 attaches failed');
+  });
+
   it('replay: a correct run prints nothing on stderr', () => {
     expect(runCli(['replay', NIC, '--page-sizes', '4K+2M']).stderr).toBe('');
   });

@@ -50,6 +50,7 @@ describe('gather (iommu_iotlb_gather_add_page)', () => {
       domainAttachments: [[]],
       domainNested: [[]],
       domainIsParent: new Uint8Array(1),
+      domainAlwaysStrict: new Uint8Array(1),
       attDevice: new Int32Array(1),
       attTag: new Int32Array(1),
     };

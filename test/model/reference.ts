@@ -956,8 +956,8 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
           glen = 0n;
         // §9.3 smmuv3: the gather's page size (the size of the leaves gathered), 0 when empty.
         let gpg = 0n;
-        // §8: a parent's stage 2 is always strict (iommufd has no flush queue).
-        const strict = cfg.invalidation.mode === 'strict' || parentIds.has(d.id);
+        // §8: a parent's stage 2 is always strict (iommufd has no flush queue); §5: so is an SVA domain (the mmu notifier).
+        const strict = cfg.invalidation.mode === 'strict' || parentIds.has(d.id) || d.type === 'sva';
         while (c < end) {
           const [pg, n] = pgsize(sizes, c, c, end - c);
           let ce = c + pg * n;

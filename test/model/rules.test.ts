@@ -550,6 +550,37 @@ describe('review regressions', () => {
     expect(s.totals.iotlb).toMatchObject({ hits: 1, staleHits: 1 });
   });
 
+  for (const vendor of ['vtd', 'amd', 'smmuv3']) {
+    it(`§5 an SVA domain has no flush queue: in lazy mode its unmaps are synced at once (${vendor})`, () => {
+      // Linux invalidates an SVA domain through the mmu notifier (intel_arch_invalidate_secondary_tlbs(),
+      // arm_smmu_mm_arch_invalidate_secondary_tlbs(), AMD's sva notifier) at every change of the
+      // process's page table; iommu.strict=0 gives a flush queue to DMA-API domains only (IOMMU_DOMAIN_DMA_FQ).
+      const ev: Ev[] = [
+        { op: 'attach', device: DEV, pasid: 5, domain: 10 },
+        { op: 'attach', device: DEV, domain: 1 },
+        { op: 'map', domain: 10, iova: 0, paddr: 0, size: K4 },
+        { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+        { op: 'dma_read', device: DEV, pasid: 5, iova: 0, size: 4 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+        { op: 'unmap', domain: 10, iova: 0, size: K4 },
+        { op: 'unmap', domain: 1, iova: 0, size: K4 },
+        { op: 'dma_read', device: DEV, pasid: 5, iova: 0, size: 4 },
+        { op: 'dma_read', device: DEV, iova: 0, size: 4 },
+      ];
+      const lazy = replayEvents(ev, { vendor, invalidation: { mode: 'lazy' } }, { domains: { 10: 'sva' } });
+      const strict = replayEvents(ev, { vendor }, { domains: { 10: 'sva' } });
+      // The SVA domain: the same commands as strict, no stale hit; the paging domain: queued, one stale hit.
+      const { reusedBeforeFlush, ...svaLazy } = domainRow(lazy, 10).invalidation;
+      expect(reusedBeforeFlush).toEqual({ maps: 0, pages: 0 });
+      expect(svaLazy).toEqual(domainRow(strict, 10).invalidation);
+      expect(svaLazy.syncs).toBe(1);
+      expect(domainRow(lazy, 10).iotlb.staleHits).toBe(0);
+      expect(domainRow(lazy, 1).iotlb.staleHits).toBe(1);
+      expect(domainRow(lazy, 1).invalidation.syncs).toBe(0);
+      expect(lazy.totals.dma.faults).toBe(1); // the SVA read after its unmap
+    });
+  }
+
   it('page sizes of 16T and above index the IOTLB by their own page number', () => {
     const s = replayEvents(
       [

@@ -57,6 +57,8 @@ function row(trace: string, point: string, cost: number): SweepRow {
     trace,
     point,
     pageSizes: '4K',
+    pageSizeCount: 1,
+    variant: '',
     iotlbEntries: cost,
     iotlbWays: 4,
     policy: 'lru',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hitRateChart, hitRateSeries, pageMixChart, translationCostChart } from '../../src/report/charts.js';
-import { METRICS, compactPageSizes, gridTable, rankTable, sweepMarkdown, type SweepRow } from '../../src/report/compare.js';
+import { METRICS, compactPageSizes, gridTable, rankTable, sweepMarkdown, withVariants, type SweepRow } from '../../src/report/compare.js';
 import { flatLines, geometryOrder, rankAcrossTraces, recommend, tradeoff } from '../../src/report/findings.js';
 import { sweepHtml } from '../../src/report/html.js';
 import { replayMarkdown } from '../../src/report/markdown.js';
@@ -25,12 +25,18 @@ function row(p: {
   /** Lazy: maps that reused an IOVA still in the flush queue, of `maps`. */
   reused?: number;
   maps?: number;
+  /** The page sizes the point allows (default: the label's pieces). */
+  sizes?: number;
+  /** SweepRow.variant (withVariants). */
+  variant?: string;
 }): SweepRow {
   const mode = p.mode ?? 'strict';
   return {
     trace: p.trace ?? 't',
     point: `${p.pageSizes} ${p.entries}x${p.ways} ${mode}`,
     pageSizes: p.pageSizes,
+    pageSizeCount: p.sizes ?? p.pageSizes.split(/[|+,]/).length,
+    variant: p.variant ?? '',
     iotlbEntries: p.entries,
     iotlbWays: p.ways,
     policy: 'lru',
@@ -135,7 +141,8 @@ describe('points with DMA faults or map errors are no candidates (issue: 64K+512
     expect(sweepMarkdown(rows, ['t'])).toContain('> **Warning.** All 12 point(s) have DMA faults or map errors');
   });
 
-  it('a broken point has no rank across traces', () => {
+  it('a broken point has no rank across traces, and a configuration broken on some trace no mean rank: it comes after those that work on every trace', () => {
+    // Its mean over the traces where it works put it first (1.0) above the only configuration that works on both.
     const rows = [
       row({ trace: 'a', pageSizes: '4K', entries: 64, ways: 4, cost: 2e6 }),
       row({ trace: 'a', pageSizes: '64K', entries: 64, ways: 4, cost: 0, faults: 1 }),
@@ -144,8 +151,8 @@ describe('points with DMA faults or map errors are no candidates (issue: 64K+512
     ];
     const t = rankTable(rankAcrossTraces(rows, ['a', 'b']));
     expect(t.rows).toEqual([
-      ['64K 64x4 strict', 'broken: faults or map errors', '1.00 ms (1)', '1.0'],
       ['4K 64x4 strict', '2.00 ms (1)', '2.00 ms (2)', '1.5'],
+      ['64K 64x4 strict', 'broken: faults or map errors', '1.00 ms (1)', 'n/a: broken on 1 of 2 traces'],
     ]);
   });
 });
@@ -169,10 +176,24 @@ describe('strict against lazy', () => {
       "the trace's IOVAs come from strict-mode reuse, so stale hits on those IOVAs (and the hit rate they add) would be misses under Linux.";
     expect(tradeoff([strict, lazy(2139), lazy(2139)])).toMatch(new RegExp(`no stale window\\. ${note.replace(/[().]/g, '\\$&')}$`));
     expect(tradeoff([strict, lazy(2139), lazy(7)])).toContain(' Up to 2,139 of 3,251 successful maps reused');
-    // Of the successful maps: failed ones (map_errors) reuse nothing.
-    expect(tradeoff([strict, { ...lazy(2139), counts: { dma_faults: 0, map_errors: 51, map_ops: 3251 } }])).toContain(' 2,139 of 3,200 successful maps reused');
+    // A lazy point with failed maps is broken: no comparison is made with it (the replay report's note counts successful maps).
+    expect(tradeoff([strict, { ...lazy(2139), counts: { dma_faults: 0, map_errors: 51, map_ops: 3251 } }])).toBe(
+      'No strict-against-lazy comparison: every lazy point has DMA faults or map errors, so its costs measure no working configuration; see the warning.',
+    );
     expect(tradeoff([strict, lazy(0)])).not.toContain('flush queue');
     expect(tradeoff([strict, { ...lazy(0), reusedBeforeFlush: null }])).not.toContain('flush queue'); // a summary without the key
+  });
+
+  it('leaves broken points out of the means (a 64K point whose maps all failed cost 0 and halved the mean)', () => {
+    const pt = (pageSizes: string, mode: string, inv: number, faults = 0) => row({ pageSizes, entries: 64, ways: 4, mode, inv, faults, mapErrors: faults });
+    const text = tradeoff([pt('4K', 'strict', 3.05e6), pt('64K', 'strict', 0, 10), pt('4K', 'lazy', 11200), pt('64K', 'lazy', 0, 10)]);
+    expect(text).toContain('from 3.05 ms to 11.20 µs (−99.6%) (mean per point without DMA faults or map errors)');
+  });
+
+  it('a lazy-only sweep still says that maps reused IOVAs still in the flush queue', () => {
+    const lazy = row({ pageSizes: '4K', entries: 64, ways: 4, mode: 'lazy', inv: 1e4, stale: 1085, reused: 2139, maps: 3251 });
+    expect(tradeoff([lazy])).toContain('add `--mode strict lazy`');
+    expect(tradeoff([lazy])).toContain(' 2,139 of 3,251 successful maps reused an IOVA still waiting in the flush queue');
   });
 
   it('with one mode, says how to get the comparison', () => {
@@ -286,5 +307,51 @@ describe('the replay report', () => {
     const lazy = replayMarkdown(replayEvents(ev, { invalidation: { mode: 'lazy' } }));
     expect(lazy).toContain("> 1 of 2 successful maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does");
     expect(replayMarkdown(replayEvents(ev))).not.toContain('flush queue');
+  });
+});
+
+describe('points that differ in more than the grid shows (a sweep of the walk cache, the policy, costs)', () => {
+  // The grids took the first point per (page sizes, mode, geometry) and the recommendation named
+  // only the geometry and page sizes: a walk-cache sweep recommended 32x4 at the 64-entry walk
+  // cache's cost while the table showed the 1-entry one's.
+  const q = (walk: number, policy = 'lru') => JSON.stringify({ iotlb: { entries: 32, policy }, walkCache: { entries: walk }, pageSizes: ['4K'] });
+  const pts = (walks: number[]) =>
+    withVariants(
+      walks.flatMap((w, i) =>
+        [16, 32].map((e) => ({
+          ...row({ pageSizes: '4K', entries: e, ways: 4, cost: (e === 16 ? 2e6 : 1.1e6) - i * 1e5 }),
+          point: `${e} wc${w}`,
+          question: q(w),
+          vendor: 'vtd',
+        })),
+      ),
+    );
+
+  it('withVariants names the fields that differ inside a cell, and nothing when no cell holds two points', () => {
+    expect(pts([1, 64]).map((r) => r.variant)).toEqual(['walkCache.entries=1', 'walkCache.entries=1', 'walkCache.entries=64', 'walkCache.entries=64']);
+    expect(pts([1]).map((r) => r.variant)).toEqual(['', '']);
+    const policies = withVariants(['lru', 'fifo'].map((p) => ({ ...row({ pageSizes: '4K', entries: 16, ways: 4 }), question: q(1, p), vendor: 'vtd' })));
+    expect(policies.map((r) => r.variant)).toEqual(['iotlb.policy=lru', 'iotlb.policy=fifo']);
+  });
+
+  it('each point has its own line in the grids, and the recommendation says which it is', () => {
+    const rows = pts([1, 64]);
+    const g = gridTable(rows, 'translationCostNs');
+    expect(g.rows).toEqual([
+      ['4K', 'strict walkCache.entries=1', '2.00 ms', '1.10 ms'],
+      ['4K', 'strict walkCache.entries=64', '1.90 ms', '1.00 ms'],
+    ]);
+    expect(recommend(rows)).toMatch(
+      /^A 32x4 IOTLB with page sizes 4K \(walkCache\.entries=64\) comes within 5% of the best translation cost, 1\.00 ms against 1\.00 ms, at 4K 32x4 \(walkCache\.entries=64\)/,
+    );
+  });
+
+  it('the fewest page sizes are the sizes a point allows, not the pieces of its label (a preset, a range)', () => {
+    const preset = row({ pageSizes: 'intel-vtd', entries: 32, ways: 4, cost: 1e6, sizes: 3 });
+    const two = row({ pageSizes: '4K+2M', entries: 32, ways: 4, cost: 1.01e6 });
+    expect(recommend([preset, two])).toMatch(/^A 32x4 IOTLB with page sizes 4K\+2M comes within/);
+    const range = row({ pageSizes: '4K..32K', entries: 64, ways: 4, cost: 1e6, sizes: 4 });
+    const pair = row({ pageSizes: '4K+8K', entries: 64, ways: 4, cost: 1.004e6 });
+    expect(recommend([range, pair])).toMatch(/^A 64x4 IOTLB with page sizes 4K\+8K comes within/);
   });
 });

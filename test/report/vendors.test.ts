@@ -43,6 +43,8 @@ function row(p: {
     trace: p.trace ?? 't',
     point: `${question} vendor=${p.vendor}`,
     pageSizes: p.pageSizes,
+    pageSizeCount: { 'intel-vtd': 3, 'amd-v1': 35 }[p.pageSizes] ?? p.pageSizes.split(/[|+,]/).length,
+    variant: '',
     iotlbEntries: entries,
     iotlbWays: 4,
     policy: 'lru',
