@@ -403,16 +403,29 @@ function probeSource(s: TableShape, narrow = false): string {
             const st = ${f.state('i')};${ghostFirst}
             if (st === ${VALID}) { k = i;${onHit()} break probe; }${ghostAfter}
           }`;
-  const probes = s.orders
-    .map(
-      (o) => `
+  // The narrow run's orders are constants; the other runs loop over the
+  // domain's orders (orderLocals), one copy of the probe for every order:
+  // each slot of an unrolled copy was first reached when a set of that many
+  // sizes first ran, after the run was compiled, and deoptimized it.
+  const probes = narrow
+    ? s.orders
+        .map(
+          (o) => `
         if (${f.live(String(o))} !== 0) {
-          const page = ${pageOf('a', o, narrow ? null : 'small')};
-          const base = ${narrow ? (o < NARROW_ORDER ? `page << ${o}` : '0') : `page * ${2 ** o}`};
+          const page = ${pageOf('a', o, null)};
+          const base = ${o < NARROW_ORDER ? `page << ${o}` : '0'};
           const first = (page & ${MASK}) * ${W};${ways.replaceAll('ORDER', String(o))}
         }`,
-    )
-    .join('');
+        )
+        .join('')
+    : `
+        for (let oi = 0; oi < nOrders; oi++) {
+          const po = probeOrders[oi];
+          if (${f.live('po')} === 0) continue;
+          const page = small && po < 32 ? a >>> po : Math.floor(a * INV_POW2[po]);
+          const base = page * POW2[po];
+          const first = (page & ${MASK}) * ${W};${ways.replaceAll('ORDER', 'po')}
+        }`;
   const hit = policy.hit('hs', `i - hs * ${W}`);
   const hitOnce =
     narrow || hit
@@ -427,6 +440,18 @@ function probeSource(s: TableShape, narrow = false): string {
       let ghost = false;
       probe: {${probes}
       }${hitOnce}`;
+}
+
+/**
+ * The probe's orders for the paging and lane runs, read from the context as
+ * the run starts (x.orders: the domain's probe orders, largest first; the
+ * same set as the shape's), so that every page-size set shares one source:
+ * a sweep over page-size sets (a queue job of the bench's 4K / 4K,2M /
+ * 4K,2M,1G points) compiles each run once, not once a set. An indexed
+ * table probes through its method.
+ */
+function orderLocals(s: TableShape): string {
+  return isIndexed(s) ? '' : '\n  const probeOrders = x.orders, nOrders = probeOrders.length;';
 }
 
 /** SetAssocTable.fill of the leaf (base, order, phys) for `tag` and `dom`: the set's first invalid way, else the policy's victim. */
@@ -587,7 +612,7 @@ export function pagingRunSource(s: PagingRunShape): string {
     : '';
   return `
   const rows = x.rows, iovas = rows.iova, sizes = rows.size, t = x.iotlb, devtlb = x.devtlb, pool = x.pool;
-  const tag = x.tag, att = x.att, dom = x.dom, root = x.root;${tableLocals(s)}
+  const tag = x.tag, att = x.att, dom = x.dom, root = x.root;${tableLocals(s)}${orderLocals(s)}
   const ptr = pool.ptr, pphys = pool.phys, limitPfn = pool.limitPfn;
   const orders = x.orders;
   const c = x.counters, orderLookups = c.orderLookups, orderHits = c.orderHits;
@@ -824,7 +849,7 @@ export function narrowRunSource(s: PagingRunShape): string {
 export function laneRunSource(s: TableShape): string {
   return `
   const tag = x.tag, dom = x.dom, n = x.sn, pool = x.pool, orderHits = lc.orderHits;
-  const sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys;${tableLocals(s)}
+  const sPfn = x.sPfn, sBase = x.sBase, sOrder = x.sOrder, sPhys = x.sPhys;${tableLocals(s)}${orderLocals(s)}
   let hits = 0, invalidatedMisses = 0, walks = 0, walkAccesses = 0, parted = 0;
   for (let e = 0; e < n; e++) {
     const a = sPfn[e];
