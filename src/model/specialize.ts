@@ -403,29 +403,19 @@ function probeSource(s: TableShape, narrow = false): string {
             const st = ${f.state('i')};${ghostFirst}
             if (st === ${VALID}) { k = i;${onHit()} break probe; }${ghostAfter}
           }`;
-  // The narrow run's orders are constants; the other runs loop over the
-  // domain's orders (orderLocals), one copy of the probe for every order:
-  // each slot of an unrolled copy was first reached when a set of that many
-  // sizes first ran, after the run was compiled, and deoptimized it.
-  const probes = narrow
-    ? s.orders
-        .map(
-          (o) => `
-        if (${f.live(String(o))} !== 0) {
-          const page = ${pageOf('a', o, null)};
-          const base = ${o < NARROW_ORDER ? `page << ${o}` : '0'};
+  // Outside the narrow run, a set of 4K, 2M and 1G sizes probes all three
+  // (sharedOrders), each skipped unless the run's domain has it (useMask).
+  const shared = narrow ? null : sharedOrders(s);
+  const probes = (shared ?? s.orders)
+    .map(
+      (o) => `
+        if (${f.live(String(o))} !== 0${shared ? ` && (useMask & ${2 ** o}) !== 0` : ''}) {
+          const page = ${pageOf('a', o, narrow ? null : 'small')};
+          const base = ${narrow ? (o < NARROW_ORDER ? `page << ${o}` : '0') : `page * ${2 ** o}`};
           const first = (page & ${MASK}) * ${W};${ways.replaceAll('ORDER', String(o))}
         }`,
-        )
-        .join('')
-    : `
-        for (let oi = 0; oi < nOrders; oi++) {
-          const po = probeOrders[oi];
-          if (${f.live('po')} === 0) continue;
-          const page = small && po < 32 ? a >>> po : Math.floor(a * INV_POW2[po]);
-          const base = page * POW2[po];
-          const first = (page & ${MASK}) * ${W};${ways.replaceAll('ORDER', 'po')}
-        }`;
+    )
+    .join('');
   const hit = policy.hit('hs', `i - hs * ${W}`);
   const hitOnce =
     narrow || hit
@@ -443,15 +433,29 @@ function probeSource(s: TableShape, narrow = false): string {
 }
 
 /**
- * The probe's orders for the paging and lane runs, read from the context as
- * the run starts (x.orders: the domain's probe orders, largest first; the
- * same set as the shape's), so that every page-size set shares one source:
- * a sweep over page-size sets (a queue job of the bench's 4K / 4K,2M /
- * 4K,2M,1G points) compiles each run once, not once a set. An indexed
- * table probes through its method.
+ * The orders of 4K, 2M and 1G pages (x86's and SMMUv3's 4K granule's sizes),
+ * largest first. The paging and lane runs of every set of them share one
+ * source: its probe tries each of the three, skipping the orders the run's
+ * domain does not have (useMask, from x.orders as the run starts; the table
+ * may hold them for another domain). So a sweep over those page-size sets
+ * (the bench's 4K / 4K,2M / 4K,2M,1G points) compiles each run once, not
+ * once a set. A loop over the domain's orders instead cost 5% more
+ * instructions (a 6-point queue job); other sets keep their own orders.
  */
+const SHARED_ORDERS: readonly number[] = [18, 9, 0];
+
+function sharedOrders(s: TableShape): readonly number[] | null {
+  return isIndexed(s) || !s.orders.every((o) => SHARED_ORDERS.includes(o)) ? null : SHARED_ORDERS;
+}
+
+/** The run's orders as bits (useMask), for a probe over sharedOrders. */
 function orderLocals(s: TableShape): string {
-  return isIndexed(s) ? '' : '\n  const probeOrders = x.orders, nOrders = probeOrders.length;';
+  return sharedOrders(s) === null
+    ? ''
+    : `
+  const probeOrders = x.orders;
+  let useMask = 0;
+  for (let oi = 0; oi < probeOrders.length; oi++) useMask |= 1 << probeOrders[oi];`;
 }
 
 /** SetAssocTable.fill of the leaf (base, order, phys) for `tag` and `dom`: the set's first invalid way, else the policy's victim. */
