@@ -10,7 +10,9 @@
 // with `new Function`. The source of a choice is compiled once per process
 // and shared by every Replay that makes the same choice. The number of sets
 // is a constant in the narrow run only: the others read the table's set
-// mask (setMask), so that a sweep's IOTLB sizes share their source.
+// mask (setMask), so that a sweep's IOTLB sizes share their source; and
+// their probe takes every set of 4K, 2M and 1G pages (sharedOrders), so
+// that a sweep's page-size sets of those sizes share it too.
 //
 // With IOTLB lanes (caches/lanes.ts) the run also records, per IOTLB lookup,
 // the page and the leaf it translated to (or a fault); each lane then takes
