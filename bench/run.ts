@@ -101,16 +101,25 @@ async function child(scenario: string, events: number): Promise<Result> {
     // A 12-point sweep (3 bitmaps x 4 IOTLB sizes) over `extra` worker threads.
     const jobs = Number(extra ?? 1);
     await runSweep([[file]], sweepConfigs(), { jobs, onProgress: (n) => (done = n) });
-  } else if (what === 'queue') {
+  } else if (what === 'queue' || what === 'queue-warm') {
     // The same sweep on the queue: 2 jobs of 6 points, `extra` worker
     // processes (started and connected before the clock starts), a fresh
-    // redis-server. Peak RSS is the submitter's.
+    // redis-server. Peak RSS is the submitter's. `queue-warm`: the workers
+    // have run the same sweep once before the clock starts (under another
+    // version, so that no result is reused), as long-running workers have:
+    // the steady state, where `queue` is the workers' first sweep.
     const workers = Number(extra ?? 1);
     const { startBenchQueue } = await import('./queue.js');
     const q = await startBenchQueue(workers);
+    let workerCpu: WorkerCpu;
+    try {
+      if (what === 'queue-warm') await runSweepQueued([[file]], sweepConfigs(), { jobs: 2, url: q.url, version: 'bench-warm-up' });
+    } catch (err) {
+      q.stop();
+      throw err;
+    }
     const t1 = process.hrtime.bigint();
     const cpuSince = q.cpu();
-    let workerCpu: WorkerCpu;
     try {
       await runSweepQueued([[file]], sweepConfigs(), { jobs: 2, url: q.url, version: 'bench', onProgress: (n) => (done = n) });
       workerCpu = cpuSince();
@@ -326,7 +335,13 @@ async function main(): Promise<void> {
   scenarios.push(['nic:sweep:1', Math.min(events, 5_000_000)], ['nic:sweep:2', Math.min(events, 5_000_000)]);
   // The same sweep on BullMQ over Redis, with 1 and 2 worker processes (needs redis-server).
   const queued = hasRedis();
-  if (queued) scenarios.push(['nic:queue:1', Math.min(events, 5_000_000)], ['nic:queue:2', Math.min(events, 5_000_000)]);
+  if (queued)
+    scenarios.push(
+      ['nic:queue:1', Math.min(events, 5_000_000)],
+      ['nic:queue:2', Math.min(events, 5_000_000)],
+      ['nic:queue-warm:1', Math.min(events, 5_000_000)],
+      ['nic:queue-warm:2', Math.min(events, 5_000_000)],
+    );
   else process.stderr.write('nic:queue:* skipped: no redis-server (apt-get install redis-server)\n');
   // The command line as a user runs it: whole-process replays and start-up.
   // Each curve right after the replay of its trace, the ratio the curve target is about (issue 28: at most 1.5x).
@@ -375,6 +390,9 @@ async function main(): Promise<void> {
       // shared machine is noisy): no worker ends before its job thread's CPU, and all of
       // them no sooner than their whole CPU spread over the cores.
       queueTwoWorkersOverOneFromCpu: cpuRatio(find('nic:queue:1')?.workerCpu, find('nic:queue:2')?.workerCpu),
+      // The same on workers that have run a sweep before (the steady state of long-running workers).
+      queueWarmTwoWorkersOverOne: ratio(find('nic:queue-warm:1'), find('nic:queue-warm:2'), (x, y) => x.seconds / y.seconds),
+      queueWarmTwoWorkersOverOneFromCpu: cpuRatio(find('nic:queue-warm:1')?.workerCpu, find('nic:queue-warm:2')?.workerCpu),
       // Per job: one worker on the queue against one local thread, same 12 points in 2 jobs.
       queueOverheadPerJobS: ratio(find('nic:queue:1'), find('nic:sweep:1'), (x, y) => (x.seconds - y.seconds) / 2),
     },
@@ -403,6 +421,8 @@ async function main(): Promise<void> {
     ...fmt(r.cliCurveOverReplayNic, 'curve / replay, whole process, NIC'),
     ...fmt(r.queueTwoWorkersOverOne, 'queued, 2 workers vs 1'),
     ...fmt(r.queueTwoWorkersOverOneFromCpu, "queued, 2 workers vs 1 from the workers' CPU"),
+    ...fmt(r.queueWarmTwoWorkersOverOne, 'queued on warm workers, 2 vs 1'),
+    ...fmt(r.queueWarmTwoWorkersOverOneFromCpu, "queued on warm workers, 2 vs 1 from the workers' CPU"),
     ...fmt(r.queueOverheadPerJobS, 'queue overhead per job', ' s'),
   ];
   console.log(`\n${[...lines, `${summary.machine.cores} cores, ${summary.machine.node}. JSON: ${out}`].join('; ')}`);

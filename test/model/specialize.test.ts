@@ -344,7 +344,8 @@ describe('specialized paging run equals the generic loop', () => {
     ] as const) {
       for (const src of [pagingRunSource({ ...shape, policy, ways }), laneRunSource({ ...shape, policy, ways })]) {
         const probe = src.slice(src.indexOf('probe: {'), src.indexOf('const i = k, hs'));
-        expect(probe.match(/break probe;/g)).toHaveLength(2 * ways);
+        // One block a way for each of 1G, 2M and 4K (every set of those sizes shares the probe).
+        expect(probe.match(/break probe;/g)).toHaveLength(3 * ways);
         expect(probe).not.toContain(hit);
         expect(src.split(hit).length - 1).toBe(policy === 'lru' && ways === 8 ? 2 : 1); // stamps: the fill's too
         // The fill's first invalid way: every way read, no chain that stops early.
@@ -427,6 +428,33 @@ describe('specialized paging run equals the generic loop', () => {
     expect(laneRunSource({ ...shape, sets: 64 })).toBe(laneRunSource(shape));
     // The narrow run keeps its constants: its layout's offsets depend on the table's size anyway.
     expect(narrowRunSource(shape)).toContain('& 15');
+  });
+
+  it('every set of 4K, 2M and 1G pages shares one paging and lane source (each order skipped unless the run has it): a sweep over those page-size sets compiles each run once', () => {
+    const shape = { sets: 16, ways: 4, policy: 'lru', levels: 4, granuleOrder: 0, bitsPerLevel: 9, devtlb: false, walkCaches: false } as const;
+    const sets = [[0], [9, 0], [18, 9, 0], [18, 0], [9], [18]];
+    for (const lanes of [false, true]) expect(new Set(sets.map((orders) => pagingRunSource({ ...shape, orders, lanes }))).size).toBe(1);
+    expect(new Set(sets.map((orders) => laneRunSource({ ...shape, orders }))).size).toBe(1);
+    const src = laneRunSource({ ...shape, orders: [0] });
+    // The run's orders as bits, read as it starts; each of the three probed only when the table holds its order and the run has it.
+    expect(src).toContain('for (let oi = 0; oi < probeOrders.length; oi++) useMask |= 1 << probeOrders[oi];');
+    for (const o of [18, 9, 0]) {
+      expect(src).toContain(`if (live[${o}] !== 0 && (useMask & ${2 ** o}) !== 0)`);
+      expect(src).toContain(`tOrder[i] === ${o}`);
+    }
+    // Other sizes (AMD's 8K, a 16K or 64K granule) keep their own orders, with no mask.
+    for (const orders of [
+      [9, 1, 0],
+      [13, 2],
+      [17, 4],
+    ]) {
+      const own = laneRunSource({ ...shape, orders });
+      expect(own).not.toContain('useMask');
+      expect(own.match(/if \(live\[\d+\] !== 0\)/g)).toHaveLength(orders.length);
+    }
+    // The narrow run keeps the set's own orders (its own source for each set).
+    expect(narrowRunSource({ ...shape, orders: [9, 0], lanes: false })).not.toBe(narrowRunSource({ ...shape, orders: [0], lanes: false }));
+    expect(narrowRunSource({ ...shape, orders: [9, 0], lanes: false })).not.toContain('useMask');
   });
 
   it("consume's loop is a method with no code before its loop (a first call's code before a loop has no type feedback: the compiled consume deoptimized there)", () => {
