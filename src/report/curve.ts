@@ -7,7 +7,7 @@ import { parseSizeLog2 } from '../config/pagesizes.js';
 import type { CurveCounters, CurveResult } from '../run/curve.js';
 import { chartBase, svgOf } from './charts.js';
 import { htmlPage } from './html.js';
-import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, mdText, tableHtml, tableMd, type Table } from './format.js';
+import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, mdText, reusedBeforeFlushNote, tableHtml, tableMd, type Table } from './format.js';
 
 /** One curve of the run: what it is of, and its points. */
 export interface CurveOf {
@@ -180,12 +180,20 @@ export function curvesSummary(curves: CurveOf[], maxEntries: number) {
         method: c.result.method,
         note: methodOf(c.result),
         ...(c.result.groups !== undefined ? { groups: c.result.groups, passes: c.result.passes, approximate: c.result.approximate ?? [] } : {}),
+        // Lazy curves: maps of an IOVA still in the flush queue (docs/report-keys.md invalidation.reusedBeforeFlush).
+        ...(c.result.reusedBeforeFlush ? { reusedBeforeFlush: { maps: c.result.reusedBeforeFlush.maps, pages: c.result.reusedBeforeFlush.pages } } : {}),
         points: c.result.points.length,
         largest: { entries: last.entries, lookups: last.lookups, hits: last.hits, hitRate: last.hitRate },
         knees: kneesOf(c) ?? null,
       };
     }),
   };
+}
+
+/** A lazy curve's note on IOVAs reused before their flush (format.ts reusedBeforeFlushNote), or null. */
+function reusedNoteOf(c: CurveOf): string | null {
+  const r = c.result.reusedBeforeFlush;
+  return r && r.maps > 0 ? reusedBeforeFlushNote(r.maps, r.successfulMaps) : null;
 }
 
 function curveLabel(c: CurveOf): string {
@@ -247,7 +255,12 @@ export function curvesMarkdown(curves: CurveOf[], title = 'iommu-replay curve'):
     '',
   );
   // Trace names are file names: through mdText (tableMd escapes every cell).
-  for (const c of curves) out.push(`## ${mdText(curveLabel(c))}`, '', tableMd(pointsTable(c)), '');
+  for (const c of curves) {
+    out.push(`## ${mdText(curveLabel(c))}`, '');
+    const note = reusedNoteOf(c);
+    if (note) out.push(`> ${note}`, '');
+    out.push(tableMd(pointsTable(c)), '');
+  }
   return out.join('\n');
 }
 
@@ -375,7 +388,10 @@ export async function curvesHtml(curves: CurveOf[], title = 'iommu-replay curve'
       .map((c) => `<div class="chart"><h3>${esc(c.trace)}, ${esc(c.mode)}</h3><figure>${c.svg}</figure></div>`)
       .join('')}</div></section>`,
     `<section id="knees"><h2>Knees</h2><p>The smallest size that reaches 90, 95 and 99 % of the curve's largest hit count, and the bytes its entries cover.</p>${tableHtml(kneeTable(curves))}</section>`,
-    ...curves.map((c) => `<section class="curve"><h2>${esc(curveLabel(c))}</h2>${tableHtml(pointsTable(c))}</section>`),
+    ...curves.map((c) => {
+      const note = reusedNoteOf(c);
+      return `<section class="curve"><h2>${esc(curveLabel(c))}</h2>${note ? `<p class="note">${esc(note)}</p>` : ''}${tableHtml(pointsTable(c))}</section>`;
+    }),
   ];
   return htmlPage(title, '<p>Every point is what <code>replay</code> reports at that IOTLB geometry.</p>', sections);
 }

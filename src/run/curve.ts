@@ -59,6 +59,19 @@ export interface CurveResult {
    * budget ran out (empty: every size exact).
    */
   approximate?: [number, number][];
+  /**
+   * Lazy mode: the maps that reused an IOVA still in the flush queue (and
+   * their pages), with the successful maps they are counted among (model §5;
+   * the same at every size: the IOTLB does not change the maps). Absent in
+   * strict mode.
+   */
+  reusedBeforeFlush?: { maps: number; pages: number; successfulMaps: number };
+}
+
+/** CurveResult.reusedBeforeFlush of a replay's summary (lazy mode only). */
+export function reusedOf(s: Summary): Pick<CurveResult, 'reusedBeforeFlush'> {
+  const r = s.totals.invalidation.reusedBeforeFlush;
+  return r ? { reusedBeforeFlush: { maps: r.maps, pages: r.pages, successfulMaps: s.totals.map.ops - s.totals.map.errors } } : {};
 }
 
 /** Merges overlapping or adjacent [lo, hi] ranges. */
@@ -183,6 +196,7 @@ export async function lruStackCurve(
   const budget = { remaining: maxGroups - 1 };
   const approximate: [number, number][] = [];
   let used: string[] | undefined;
+  let reused: Pick<CurveResult, 'reusedBeforeFlush'> | undefined;
   while (pending.length > 0) {
     passes++;
     const gs = pending.map(([lo, hi]) => new CurveGroup(lo, hi, budget));
@@ -199,6 +213,7 @@ export async function lruStackCurve(
       const summary = buildSummary(replays[i], labels);
       const t = summary.totals;
       used ??= pageSizesUsed(summary);
+      reused ??= reusedOf(summary);
       // Size lo's counters are the replay's; a larger size adds the lookups
       // that hit at its depth (and so did not walk).
       let gainHits = 0;
@@ -229,7 +244,7 @@ export async function lruStackCurve(
       for (const [lo, hi] of g.approximate) if (hi >= g.lo) approximate.push([Math.max(lo, g.lo), hi]);
     });
   }
-  return { policy: 'lru', ways: 0, method: 'stack', points, pageSizesUsed: used ?? [], groups, passes, approximate: mergeRanges(approximate) };
+  return { policy: 'lru', ways: 0, method: 'stack', points, pageSizesUsed: used ?? [], groups, passes, approximate: mergeRanges(approximate), ...reused };
 }
 
 /** The geometries a points curve replays: (sets, ways) pairs, smallest first. */
@@ -260,5 +275,5 @@ export async function pointsCurve(
   // Strict points share one replay as IOTLB lanes (caches/lanes.ts).
   const summaries = await replayPointsFed(feed, configs, limits);
   const points = summaries.map((s, i) => fromSummary(geoms[i][0] * geoms[i][1], geoms[i][0], s, configs[i]));
-  return { policy, ways, method: 'points', points, pageSizesUsed: pageSizesUsed(summaries[0]) };
+  return { policy, ways, method: 'points', points, pageSizesUsed: pageSizesUsed(summaries[0]), ...reusedOf(summaries[0]) };
 }

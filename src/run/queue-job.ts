@@ -281,6 +281,7 @@ const curveResultSchema = z.strictObject({
   groups: z.number().int().min(1).optional(),
   passes: z.number().int().min(1).optional(),
   approximate: z.array(z.tuple([z.number().int().min(1), z.number().int().min(1)])).optional(),
+  reusedBeforeFlush: z.strictObject({ maps: count, pages: count, successfulMaps: count }).optional(),
 });
 
 /** Parses one JSON text of a result: bounded nesting, no prototype keys; `why` on anything else. */

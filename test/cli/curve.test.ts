@@ -90,6 +90,21 @@ describe('curve command', () => {
     expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).not.toContain('NaN');
   });
 
+  it('a lazy curve says how many maps reused an IOVA still in the flush queue, as replay and sweep do (LRU stack, points, OPT); a strict one does not', () => {
+    const d = tmpDir();
+    const r = runCli(['curve', NIC, '--mode', 'strict', 'lazy', '--max-entries', '16', '--opt', '--quiet', '--out', d]);
+    expect(r.status).toBe(0);
+    const curves = JSON.parse(fs.readFileSync(path.join(d, 'curves.json'), 'utf8')).curves;
+    for (const c of curves) expect(c.reusedBeforeFlush, `${c.mode} ${c.policy}`).toEqual(c.mode === 'lazy' ? { maps: 2139, pages: 2380 } : undefined);
+    const md = fs.readFileSync(path.join(d, 'report.md'), 'utf8');
+    const note = '> 2,139 of 3,251 successful maps reused an IOVA still waiting in the flush queue';
+    expect(md.split(note).length - 1).toBe(2); // the lazy LRU and OPT curves
+    expect(fs.readFileSync(path.join(d, 'report.html'), 'utf8')).toContain('2,139 of 3,251 successful maps reused');
+    const points = tmpDir();
+    expect(runCli(['curve', NIC, '--mode', 'lazy', '--ways', '4', '--max-entries', '16', '--quiet', '--out', points]).status).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(points, 'curves.json'), 'utf8')).curves[0].reusedBeforeFlush).toEqual({ maps: 2139, pages: 2380 });
+  });
+
   it('--jobs 2 and --jobs 1 write the same bytes', () => {
     const [a, b] = [tmpDir(), tmpDir()];
     const args = ['curve', NIC, path.resolve('traces/sva.arrows'), '--page-sizes', '4K', '4K,2M', '--max-entries', '32', '--quiet', '--out'];

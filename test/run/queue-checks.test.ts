@@ -272,6 +272,12 @@ describe('a submitter checks every result', () => {
       'curve 1: sizes not ascending within 1..2',
     );
     expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, pageSizesUsed: ['4K+2M'] }])] }, data, id)).toThrow(/^curve 1: .*page size/);
+    // A lazy curve's maps of IOVAs still in the flush queue come through; a malformed count does not.
+    const lazy = { ...curve, reusedBeforeFlush: { maps: 3, pages: 4, successfulMaps: 10 } };
+    expect(curvesOf({ job: id, results: [JSON.stringify([lazy])] }, data, id)).toEqual([lazy]);
+    expect(() =>
+      curvesOf({ job: id, results: [JSON.stringify([{ ...lazy, reusedBeforeFlush: { maps: -1, pages: 4, successfulMaps: 10 } }])] }, data, id),
+    ).toThrow(/^curve 1: /);
   });
 });
 
