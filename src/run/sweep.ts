@@ -2,8 +2,10 @@
 // its trace once and feeds every batch to all its points (one decode, N
 // models); tasks spread over --jobs worker threads. Each point is its own
 // Replay, so results do not depend on how points are grouped.
+import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import type { ReplayConfig } from '../config/config.js';
+import { MemoryLimitError } from '../config/limits.js';
 import type { Summary } from '../stats/summary.js';
 import type { ReplayLimits } from '../model/replay.js';
 import { runModule, runOnPool, unwrapInputError } from './pool.js';
@@ -63,6 +65,16 @@ export function laneGroupOf(points: ReplayConfig[]): (point: number) => number {
   return (p) => group[p];
 }
 
+/**
+ * A limit a task's replay hit (--max-table-memory) names a table ("the IOTLB
+ * of dmar0 needs about 34 MiB") but not which trace and points the sweep was
+ * replaying: the message says so first.
+ */
+export function taskLimitMessage(trace: string[], configs: ReplayConfig[], message: string): string {
+  const names = trace.map((f) => path.basename(f)).join('+');
+  return `${names} with ${configs.map((c) => c.name).join(', ')}: ${message}`;
+}
+
 export async function runSweep(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions): Promise<void> {
   const tasks = planTasks(traces, points.length, opts.jobs, opts.skip, laneGroupOf(points));
   const progress = new Map<SweepTask, number>();
@@ -77,13 +89,19 @@ export async function runSweep(traces: string[][], points: ReplayConfig[], opts:
   if (opts.jobs <= 1 || tasks.length <= 1) {
     for (const task of tasks) {
       const configs = task.pointIndexes.map((p) => points[p]);
-      const summaries = await replayPoints(task.trace, configs, {
-        maxTableBytes: opts.maxTableBytes,
-        onProgress: (n) => {
-          progress.set(task, n * configs.length);
-          report();
-        },
-      });
+      let summaries: Summary[];
+      try {
+        summaries = await replayPoints(task.trace, configs, {
+          maxTableBytes: opts.maxTableBytes,
+          onProgress: (n) => {
+            progress.set(task, n * configs.length);
+            report();
+          },
+        });
+      } catch (err) {
+        if (err instanceof MemoryLimitError) throw new MemoryLimitError(taskLimitMessage(task.trace, configs, err.message));
+        throw err;
+      }
       finish(task, summaries);
     }
     return;

@@ -261,6 +261,34 @@ describe('sweep command', () => {
     expect(row.iotlb_hit_rate).toBe(Number(row.iotlb_hits) / Number(row.iotlb_lookups));
   });
 
+  for (const jobs of ['1', '2']) {
+    it(`a point over --max-table-memory: the one line names the trace and the points being replayed (--jobs ${jobs})`, () => {
+      // It named only "the IOTLB of dmar0", not which of the sweep's points asked for it. One thread replays both points (lanes); two, one each. One thread replays both points (lanes); two replay one each.
+      const d = path.join(tmpDir(), 'out');
+      const r = runCli([
+        'sweep',
+        NIC,
+        '--iotlb',
+        '64x4',
+        '1048576x4',
+        '--page-sizes',
+        '4K',
+        '--max-table-memory',
+        '16M',
+        '--out',
+        d,
+        '--quiet',
+        '--jobs',
+        jobs,
+      ]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(
+        /^iommu-replay: nic\.arrows with (pageSizes=4K iotlb=64x4, )?pageSizes=4K iotlb=1048576x4: Stopped at row 0: the IOTLB of dmar0 needs about 34\.3 MiB .*--max-table-memory\n$/,
+      );
+      expect(fs.existsSync(d)).toBe(false);
+    });
+  }
+
   it('--resume skips points whose summary exists', () => {
     const d = tmpDir();
     const args = ['sweep', NIC, '--iotlb', '32x4', '64x4', '--out', d, '--quiet', '--jobs', '1'];
