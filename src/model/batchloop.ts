@@ -206,7 +206,7 @@ export class BatchLoop {
             cm[base + M.cmdWait]++;
             continue;
           }
-          // Each leaf's IOTLB entries marked unmapped, then the chunk's strict sync.
+          // The chunk's strict sync, which marks each leaf's IOTLB entries unmapped as it removes them (vendor syncUnmapped).
           mapping.unmapFew(dom, iova, size, now);
           continue;
         }

@@ -571,8 +571,10 @@ export function rankTable(t: RankTable): Table {
   // ranks would put first a configuration that does not work everywhere. It
   // comes after every point that works on each trace it ran on.
   const meanRank = (i: number): number | null => (brokenOn(i) === 0 && ranks(i).length ? ss.mean(ranks(i)) : null);
-  const key = (i: number) => meanRank(i) ?? (ranks(i).length ? Number.MAX_VALUE / 2 + ss.mean(ranks(i)) : Infinity);
-  const order = t.points.map((_, i) => i).sort((a, b) => key(a) - key(b) || a - b);
+  // Working everywhere first, then broken somewhere, then broken everywhere; within each, by the mean of the ranks it has.
+  const tier = (i: number) => (meanRank(i) !== null ? 0 : ranks(i).length ? 1 : 2);
+  const mean = (i: number) => (ranks(i).length ? ss.mean(ranks(i)) : 0);
+  const order = t.points.map((_, i) => i).sort((a, b) => tier(a) - tier(b) || mean(a) - mean(b) || a - b);
   const ran = (i: number) => t.cells[i].filter((c) => c !== null).length;
   return {
     header: ['configuration', ...t.traces, 'mean rank'],

@@ -244,8 +244,11 @@ function tradeoffOne(rows: SweepRow[]): string {
   const ranLazy = rows.some((r) => r.mode === 'lazy');
   if (!ranStrict || !ranLazy)
     return `Only ${modes.join(', ') || 'one mode of'} invalidation was run on this trace; add \`--mode strict lazy\` to weigh lazy invalidation's cost against its stale exposure.${ranLazy ? reusedNote(rows.filter((r) => r.mode === 'lazy')) : ''}`;
-  if (!s.length || !l.length)
-    return `No strict-against-lazy comparison: every ${s.length ? 'lazy' : 'strict'} point has DMA faults or map errors, so its costs measure no working configuration; see the warning.`;
+  if (!s.length || !l.length) {
+    const none = !s.length && !l.length ? 'strict and every lazy' : s.length ? 'lazy' : 'strict';
+    // The working lazy points' note still holds when only strict is broken (a DMA after its unmap faults there, and is a stale hit under lazy).
+    return `No strict-against-lazy comparison: every ${none} point has DMA faults or map errors, so its costs measure no working configuration; see the warning.${reusedNote(l)}`;
+  }
   const some = working.length < rows.length ? ' without DMA faults or map errors' : '';
   const mean = (rs: SweepRow[]) => rs.reduce((a, r) => a + (r.metrics.invalidationCostNs ?? 0), 0) / rs.length;
   const max = (rs: SweepRow[], k: string) => rs.reduce((a, r) => Math.max(a, r.metrics[k] ?? 0), 0);

@@ -71,7 +71,8 @@ export function reusedBeforeFlushNote(reused: number, maps: number, upTo = false
   // `maps`: the successful ones (map.ops - map.errors), which are the ones `reused` counts among.
   return (
     `${upTo ? 'Up to ' : ''}${fmtInt(reused)} of ${fmtInt(maps)} successful maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does ` +
-    `(it frees an IOVA only after the flush): the trace's IOVAs come from strict-mode reuse, so stale hits on those IOVAs ` +
+    `(it frees an IOVA only after the flush): the trace's IOVAs were allocated for another mode or flush queue (strict-mode reuse, ` +
+    `or a smaller or shorter queue), so stale hits on those IOVAs ` +
     `(and the hit rate they add) would be misses under Linux.`
   );
 }
