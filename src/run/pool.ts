@@ -75,6 +75,12 @@ export async function runOnPool<T, R>(
     if (poolError !== undefined) throw poolError;
     return results;
   } catch (err) {
+    // Aborting a task that piscina has handed to a thread terminates that
+    // thread; one still loading its module then takes the process down (see
+    // threadsLoaded). So every thread finishes loading first: a sweep whose
+    // first task failed at once aborted the second while its thread loaded
+    // (1 run in 35-90 on a loaded machine, a CI run among them).
+    await threadsLoaded(pool, loaded);
     abortAll();
     await Promise.allSettled(runs);
     throw err;

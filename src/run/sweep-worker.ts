@@ -1,14 +1,26 @@
 // A sweep worker thread: replays one trace against its share of the points.
+import path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import type { ReplayConfig } from '../config/config.js';
 import { MemoryLimitError } from '../config/limits.js';
 import { InputError } from '../errors.js';
 import { replayPoints } from './run.js';
-import { taskLimitMessage } from './sweep.js';
 
 /** An input error crosses the thread boundary as data: error classes do not survive cloning. */
 export interface WorkerInputError {
   inputError: string;
+}
+
+/**
+ * A limit a task's replay hit (--max-table-memory) names a table ("the IOTLB
+ * of dmar0 needs about 34 MiB") but not which trace and points the sweep was
+ * replaying: the message says so first. Here, not in sweep.ts: the thread's
+ * module loads nothing beyond what it runs (its load is what a failed sweep
+ * waits for before the pool goes, run/pool.ts threadsLoaded).
+ */
+export function taskLimitMessage(trace: string[], configs: ReplayConfig[], message: string): string {
+  const names = trace.map((f) => path.basename(f)).join('+');
+  return `${names} with ${configs.map((c) => c.name).join(', ')}: ${message}`;
 }
 
 export default async function sweepTask(task: { trace: string[]; configs: ReplayConfig[]; maxTableBytes?: number; port: MessagePort }) {

@@ -2,7 +2,6 @@
 // its trace once and feeds every batch to all its points (one decode, N
 // models); tasks spread over --jobs worker threads. Each point is its own
 // Replay, so results do not depend on how points are grouped.
-import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import type { ReplayConfig } from '../config/config.js';
 import { MemoryLimitError } from '../config/limits.js';
@@ -10,7 +9,7 @@ import type { Summary } from '../stats/summary.js';
 import type { ReplayLimits } from '../model/replay.js';
 import { runModule, runOnPool, unwrapInputError } from './pool.js';
 import { laneGroups, replayPoints } from './run.js';
-import type { WorkerInputError } from './sweep-worker.js';
+import { taskLimitMessage, type WorkerInputError } from './sweep-worker.js';
 
 export interface SweepTask {
   /** The files of one trace (several merge by ts, as in replay). */
@@ -63,16 +62,6 @@ export function laneGroupOf(points: ReplayConfig[]): (point: number) => number {
   const group = new Int32Array(points.length);
   laneGroups(points).forEach((g, k) => g.forEach((p) => (group[p] = k)));
   return (p) => group[p];
-}
-
-/**
- * A limit a task's replay hit (--max-table-memory) names a table ("the IOTLB
- * of dmar0 needs about 34 MiB") but not which trace and points the sweep was
- * replaying: the message says so first.
- */
-export function taskLimitMessage(trace: string[], configs: ReplayConfig[], message: string): string {
-  const names = trace.map((f) => path.basename(f)).join('+');
-  return `${names} with ${configs.map((c) => c.name).join(', ')}: ${message}`;
 }
 
 export async function runSweep(traces: string[][], points: ReplayConfig[], opts: SweepRunOptions): Promise<void> {

@@ -14,3 +14,14 @@ it('a pool whose first task fails at once lets a thread still loading its module
   await expect(runOnPool(path.resolve('test/run/fixtures/slow-load-thread.mjs'), 2, [0, 1], each)).rejects.toThrow('a bad trace');
   expect(fs.readFileSync(marker, 'utf8')).toBe('loaded\n');
 }, 30_000);
+
+it('a task that fails once a thread has run it: the other thread, still loading, finishes loading before the pool aborts its task (piscina terminated it mid-load; Node 20 aborted the process in 1 sweep run of 35-90 on a loaded machine)', async () => {
+  const marker = path.join(tmpDir(), 'loaded');
+  process.env.SLOW_LOAD_MARKER = marker;
+  const each = async (item: number, run: PoolRun) => {
+    await run(item);
+    throw new Error('a bad trace'); // as a sweep task whose thread answered with an input error
+  };
+  await expect(runOnPool(path.resolve('test/run/fixtures/slow-second-load-thread.mjs'), 2, [0, 1], each)).rejects.toThrow('a bad trace');
+  expect(fs.readFileSync(marker, 'utf8')).toBe('loaded\nloaded\n');
+}, 30_000);
