@@ -185,24 +185,30 @@ export function expandSweep(raw: Record<string, unknown>, shortForms: ShortForms
       if (err instanceof InputError && c.parts.length) throw new InputError(`${err.message} (in sweep point ${label})`);
       throw err;
     }
-    return { label, slug: slugOf(label), config, values: c.values };
+    return { label, slug: slugOf(label), config, values: c.values, parts: c.parts };
   });
   // Two points are the same when their resolved configurations are, apart
   // from the name (which is made from the label): compared whole, as stable
   // JSON, never by label or file name.
-  const seenConfigs = new Map<string, string>();
+  const seenConfigs = new Map<string, (typeof points)[number]>();
   for (const p of points) {
     const { name: _name, ...rest } = p.config;
     const key = stableStringify(rest, 0);
     const other = seenConfigs.get(key);
-    if (other !== undefined)
-      throw new InputError(
-        `Invalid sweep: two points are the same configuration: ${printable(other, 80)} and ${printable(p.label, 80)} (a value is listed twice)`,
-      );
-    seenConfigs.set(key, p.label);
+    if (other !== undefined) {
+      // Why: the same value twice, or values of one axis that another axis
+      // sets again (`"sweep": {"iotlb.sets": [8, 16]}` with `--iotlb 32x4`).
+      const onlyOther = other.parts.filter((x) => !p.parts.includes(x));
+      const onlyThis = p.parts.filter((x) => !other.parts.includes(x));
+      const why = onlyOther.length
+        ? `they differ only in ${printable(onlyOther.join(' '), 60)} against ${printable(onlyThis.join(' '), 60)}, which another axis of the sweep sets again`
+        : 'a value is listed twice';
+      throw new InputError(`Invalid sweep: two points are the same configuration: ${printable(other.label, 80)} and ${printable(p.label, 80)} (${why})`);
+    }
+    seenConfigs.set(key, p);
   }
   fileNames(points.map((p) => p.label)).forEach((name, i) => (points[i].slug = name));
-  return points;
+  return points.map(({ parts: _parts, ...p }) => p);
 }
 
 /** File names are cut to this many characters (a hash keeps cut ones apart). */

@@ -295,6 +295,19 @@ describe('duplicate points are found by configuration, not by label', () => {
     expect(() => expandSweep({ sweep: { 'costs.walkAccess': [70, 70.0] } }, {}, 'c.json')).toThrow('two points are the same configuration');
   });
 
+  it('says why two points are the same: a value listed twice, or an axis another axis sets again (it said "listed twice" for both)', () => {
+    expect(() => expandSweep({ sweep: { 'iotlb.ways': [4, 4] } }, {}, 'c.json')).toThrow(
+      'Invalid sweep: two points are the same configuration: iotlb.ways=4 and iotlb.ways=4 (a value is listed twice)',
+    );
+    const config = path.join(tmpDir(), 'sets.json');
+    fs.writeFileSync(config, JSON.stringify({ sweep: { 'iotlb.sets': [8, 16] } }));
+    const r = runCli(['sweep', NIC, '--config', config, '--iotlb', '32x4', '64x4', '--out', path.join(tmpDir(), 'o'), '--quiet']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'iommu-replay: Invalid sweep: two points are the same configuration: iotlb.sets=8 iotlb=32x4 and iotlb.sets=16 iotlb=32x4 (they differ only in iotlb.sets=8 against iotlb.sets=16, which another axis of the sweep sets again)\n',
+    );
+  });
+
   it('slugs: cut ones end in a hash of the whole label; never "." or ".."', () => {
     const a = slugOf(`${'x'.repeat(130)}a`);
     const b = slugOf(`${'x'.repeat(130)}b`);
