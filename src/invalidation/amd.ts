@@ -185,7 +185,6 @@ export class Amd implements Vendor {
     const atts = this.t.domainAttachments[domain];
     if (atts.length === 0) return;
     const base = domain * DOMAIN_FIELDS;
-    // Each block's commands are given the whole range's pages to mark: each is marked by the removal that takes it.
     if (!this.npCache || this.t.domainType[domain] !== T_PAGING) {
       const order = amdCover(start, end);
       this.commands(atts, order, amdCoverOut.start, base, nowNs, unmapped ? start : 0, unmapped ? end : 0);
@@ -193,7 +192,7 @@ export class Amd implements Vendor {
       for (let s = start; s < end;) {
         const blockEnd = s + POW2[npCacheBlockOrder(s, end)];
         const order = amdCover(s, blockEnd); // a block is its own cover (all addresses past 2^52 bytes)
-        this.commands(atts, order, amdCoverOut.start, base, nowNs, unmapped ? start : 0, unmapped ? end : 0);
+        this.commands(atts, order, amdCoverOut.start, base, nowNs, unmapped ? s : 0, unmapped ? blockEnd : 0); // a block's own pages
         s = blockEnd;
       }
     }

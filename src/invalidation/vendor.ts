@@ -40,8 +40,6 @@ export interface InvalidationTarget {
   readonly attTag: Int32Array;
   /** Per domain slot: the nested domains over it (empty unless it is a parent, docs/model.md §8). */
   readonly domainNested: number[][];
-  /** Per domain slot: 1 for a parent, whose stage-2 unmaps are always strict. */
-  readonly domainIsParent: Uint8Array;
   /** Per domain slot: 1 when its unmaps are synced in lazy mode too (a parent, §8; an SVA domain, §5): it has no flush queue. */
   readonly domainAlwaysStrict: Uint8Array;
   /** Per domain slot: the instance whose bitmap a paging domain took at its first use (§2), -1 before; an SVA domain's is the SVA set. */

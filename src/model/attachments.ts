@@ -77,8 +77,6 @@ export class Attachments implements InvalidationTarget {
   // Nested translation (§8).
   /** Per nested domain: its parent's slot (docs/model.md §8); -1 for other types. */
   domainParent = new Int32Array(16);
-  /** Per domain: 1 when some nested domain of the trace names it as its parent (its stage 2 is always strict). */
-  domainIsParent = new Uint8Array(16);
   /**
    * Per domain: 1 when its unmaps are synced whatever the mode: a nested
    * parent (iommufd domains have no flush queue, §8) or an SVA domain (its
@@ -162,7 +160,6 @@ export class Attachments implements InvalidationTarget {
       this.domainSizes = grow(this.domainSizes, cap).fill(-1, slot);
       this.domainRoot = grow(this.domainRoot, cap);
       this.domainParent = grow(this.domainParent, cap);
-      this.domainIsParent = grow(this.domainIsParent, cap);
       this.domainAlwaysStrict = grow(this.domainAlwaysStrict, cap);
     }
     this.counters.ensureDomains(this.nDomains);
@@ -175,8 +172,7 @@ export class Attachments implements InvalidationTarget {
     // use, as Linux allocates the pgd with the domain.
     if (type === T_PAGING || type === T_SVA || type === T_NESTED) this.domainRoot[slot] = this.pool.newRoot();
     if (type === T_SVA) this.domainSizes[slot] = this.sizeSets.length - 1; // the SVA set, last
-    this.domainIsParent[slot] = this.parentIds.has(id) ? 1 : 0;
-    this.domainAlwaysStrict[slot] = this.domainIsParent[slot] === 1 || type === T_SVA ? 1 : 0;
+    this.domainAlwaysStrict[slot] = this.parentIds.has(id) || type === T_SVA ? 1 : 0;
     this.domainParent[slot] = -1;
     this.domainAttachments.push([]);
     this.domainNested.push([]);

@@ -80,9 +80,14 @@ export function modeGroupsOf(rows: SweepRow[]): string[] {
 /** The page sizes a point allows (not the pieces of its label: a preset's name is one piece, `4K..32K` another). */
 const sizeCount = (r: SweepRow) => r.pageSizeCount;
 
-/** `64x4 with 4K+2M`, and what else tells the point apart when something does (SweepRow.variant). */
+/** ` (walkCache.entries=64)`: what else tells the point apart, when something does (SweepRow.variant); '' otherwise. */
+function variantText(r: SweepRow): string {
+  return r.variant ? ` (${r.variant})` : '';
+}
+
+/** `64x4 with 4K+2M`, and its variantText. */
 function pointText(r: SweepRow): string {
-  return `${geometryOf(r)} with ${r.pageSizes}${r.variant ? ` (${r.variant})` : ''}`;
+  return `${geometryOf(r)} with ${r.pageSizes}${variantText(r)}`;
 }
 
 function pctAbove(v: number, base: number): string {
@@ -198,9 +203,7 @@ function recommendOne(rows: SweepRow[], tolerance: number): string {
         : `page sizes ${pick.pageSizes}`;
   const bestRows = cands.filter((r) => cost(r) === best);
   const bestAt =
-    bestRows.length === 1
-      ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}${bestRows[0].variant ? ` (${bestRows[0].variant})` : ''}`
-      : `, reached by ${bestRows.length} points`;
+    bestRows.length === 1 ? `, at ${bestRows[0].pageSizes} ${geometryOf(bestRows[0])}${variantText(bestRows[0])}` : `, reached by ${bestRows.length} points`;
   const why: string[] = [];
   // Why not smaller: the best that the next smaller IOTLB manages.
   const smaller = cands.filter((r) => r.iotlbEntries < pick.iotlbEntries);
@@ -214,7 +217,7 @@ function recommendOne(rows: SweepRow[], tolerance: number): string {
   // Why these page sizes: what fewer page sizes cost at the same geometry.
   const fewer = atGeom.filter((r) => sizeCount(r) < sizeCount(pick)).sort((a, b) => cost(a) - cost(b))[0];
   if (fewer && !tied.includes(fewer.pageSizes)) why.push(`${fewer.pageSizes} there costs ${fmtNs(cost(fewer))} (${pctAbove(cost(fewer), best)})`);
-  return `A ${geom} IOTLB with ${bitmapText}${pick.variant ? ` (${pick.variant})` : ''} comes within ${Math.round(tolerance * 100)}% of the best translation cost${modeNote}, ${fmtNs(cost(pick))} against ${fmtNs(best)}${bestAt}; ${why.join(', and ')}.`;
+  return `A ${geom} IOTLB with ${bitmapText}${variantText(pick)} comes within ${Math.round(tolerance * 100)}% of the best translation cost${modeNote}, ${fmtNs(cost(pick))} against ${fmtNs(best)}${bestAt}; ${why.join(', and ')}.`;
 }
 
 function smallest(rows: SweepRow[]): string {

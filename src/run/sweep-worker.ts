@@ -4,7 +4,8 @@ import type { MessagePort } from 'node:worker_threads';
 import type { ReplayConfig } from '../config/config.js';
 import { MemoryLimitError } from '../config/limits.js';
 import { InputError } from '../errors.js';
-import { replayPoints } from './run.js';
+import { replayPoints, type RunOptions } from './run.js';
+import type { Summary } from '../stats/summary.js';
 
 /** An input error crosses the thread boundary as data: error classes do not survive cloning. */
 export interface WorkerInputError {
@@ -12,21 +13,28 @@ export interface WorkerInputError {
 }
 
 /**
- * A limit a task's replay hit (--max-table-memory) names a table ("the IOTLB
- * of dmar0 needs about 34 MiB") but not which trace and points the sweep was
- * replaying: the message says so first. Here, not in sweep.ts: the thread's
- * module loads nothing beyond what it runs (its load is what a failed sweep
- * waits for before the pool goes, run/pool.ts threadsLoaded).
+ * A sweep task's replay of `trace` against `configs`, on this thread or the
+ * caller's (sweep.ts with --jobs 1). A limit it hits (--max-table-memory)
+ * names a table ("the IOTLB of dmar0 needs about 34 MiB") but not which
+ * trace and points the sweep was replaying: the error says so first. Here,
+ * not in sweep.ts: the thread's module loads nothing beyond what it runs
+ * (its load is what a failed sweep waits for before the pool goes,
+ * run/pool.ts threadsLoaded).
  */
-export function taskLimitMessage(trace: string[], configs: ReplayConfig[], message: string): string {
-  const names = trace.map((f) => path.basename(f)).join('+');
-  return `${names} with ${configs.map((c) => c.name).join(', ')}: ${message}`;
+export async function replayTask(trace: string[], configs: ReplayConfig[], opts: RunOptions): Promise<Summary[]> {
+  try {
+    return await replayPoints(trace, configs, opts);
+  } catch (err) {
+    if (!(err instanceof MemoryLimitError)) throw err;
+    const names = trace.map((f) => path.basename(f)).join('+');
+    throw new MemoryLimitError(`${names} with ${configs.map((c) => c.name).join(', ')}: ${err.message}`);
+  }
 }
 
 export default async function sweepTask(task: { trace: string[]; configs: ReplayConfig[]; maxTableBytes?: number; port: MessagePort }) {
   let last = 0;
   try {
-    const summaries = await replayPoints(task.trace, task.configs, {
+    const summaries = await replayTask(task.trace, task.configs, {
       maxTableBytes: task.maxTableBytes,
       onProgress: (n) => {
         if (n - last >= 262144) {
@@ -38,7 +46,6 @@ export default async function sweepTask(task: { trace: string[]; configs: Replay
     task.port.postMessage(summaries[0]?.trace.events ?? last); // the final count
     return summaries;
   } catch (err) {
-    if (err instanceof MemoryLimitError) return { inputError: taskLimitMessage(task.trace, task.configs, err.message) } satisfies WorkerInputError;
     if (err instanceof InputError) return { inputError: err.message } satisfies WorkerInputError;
     throw err;
   } finally {

@@ -4,12 +4,11 @@
 // Replay, so results do not depend on how points are grouped.
 import { MessageChannel } from 'node:worker_threads';
 import type { ReplayConfig } from '../config/config.js';
-import { MemoryLimitError } from '../config/limits.js';
 import type { Summary } from '../stats/summary.js';
 import type { ReplayLimits } from '../model/replay.js';
 import { runModule, runOnPool, unwrapInputError } from './pool.js';
-import { laneGroups, replayPoints } from './run.js';
-import { taskLimitMessage, type WorkerInputError } from './sweep-worker.js';
+import { laneGroups } from './run.js';
+import { replayTask, type WorkerInputError } from './sweep-worker.js';
 
 export interface SweepTask {
   /** The files of one trace (several merge by ts, as in replay). */
@@ -78,19 +77,13 @@ export async function runSweep(traces: string[][], points: ReplayConfig[], opts:
   if (opts.jobs <= 1 || tasks.length <= 1) {
     for (const task of tasks) {
       const configs = task.pointIndexes.map((p) => points[p]);
-      let summaries: Summary[];
-      try {
-        summaries = await replayPoints(task.trace, configs, {
-          maxTableBytes: opts.maxTableBytes,
-          onProgress: (n) => {
-            progress.set(task, n * configs.length);
-            report();
-          },
-        });
-      } catch (err) {
-        if (err instanceof MemoryLimitError) throw new MemoryLimitError(taskLimitMessage(task.trace, configs, err.message));
-        throw err;
-      }
+      const summaries = await replayTask(task.trace, configs, {
+        maxTableBytes: opts.maxTableBytes,
+        onProgress: (n) => {
+          progress.set(task, n * configs.length);
+          report();
+        },
+      });
       finish(task, summaries);
     }
     return;

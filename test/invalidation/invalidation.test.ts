@@ -49,7 +49,6 @@ describe('gather (iommu_iotlb_gather_add_page)', () => {
       domainTraceId: new Float64Array(1),
       domainAttachments: [[]],
       domainNested: [[]],
-      domainIsParent: new Uint8Array(1),
       domainAlwaysStrict: new Uint8Array(1),
       attDevice: new Int32Array(1),
       attTag: new Int32Array(1),
