@@ -54,17 +54,16 @@ async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[]
 }
 
 /**
- * The tasks as queue jobs, without the submitter's --max-table-memory: a
- * worker computes them under its own (run/queue-job.ts checkJob), which the
- * points were checked against here before submitting. (Sweep jobs carry the
- * submitter's limit and a worker takes the lower; curve jobs could too.)
+ * The tasks as queue jobs, each with the submitter's --max-table-memory: a
+ * worker computes them under the lower of that and its own limit
+ * (run/queue-job.ts checkJob), as it does sweep jobs. (The limit was once
+ * left out, and a queued curve then ran under the worker's limit alone:
+ * `curve --max-table-memory 1M --queue` replayed a trace that the same
+ * curve run here refuses.)
  */
 async function runQueued(tasks: CurveTask[], opts: Parameters<typeof import('../run/queue.js').runCurvesQueued>[1]): Promise<CurveResult[][]> {
   const { runCurvesQueued } = await import('../run/queue.js');
-  return runCurvesQueued(
-    tasks.map(({ maxTableBytes: _limit, ...task }) => task),
-    opts,
-  );
+  return runCurvesQueued(tasks, opts);
 }
 
 /** The most faults at any size of the curves (a loop: a 2^20-size curve's points overflow the stack as arguments of Math.max). */
