@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import { checkCurvePoints, curvePointsOf, fileFeed, lruStackCurve, pointsCurve, type CurveResult } from './curve.js';
 import { optCurve } from './opt.js';
 import { openTrace } from '../trace/merge.js';
-import type { WorkerInputError } from './sweep-worker.js';
+import { namedLimitError, type WorkerInputError } from './sweep-worker.js';
 
 export interface CurveTask {
   trace: string;
@@ -47,10 +47,14 @@ export async function runCurveTask(t: CurveTask): Promise<CurveResult[]> {
       `Cannot bound "${t.trace}" with --opt: it has nested domains (two-stage walks), which the OPT bound does not model; run without --opt`,
     );
   const stack = t.policy === 'lru' && t.ways === 0 && !nested;
-  const main = stack
-    ? await lruStackCurve(feed, t.config, t.maxEntries, t.maxGroups, limits)
-    : await pointsCurve(feed, t.config, t.policy, t.ways, t.maxEntries, limits);
-  return t.opt ? [main, await optCurve(feed, t.config, t.maxEntries, limits)] : [main];
+  try {
+    const main = stack
+      ? await lruStackCurve(feed, t.config, t.maxEntries, t.maxGroups, limits)
+      : await pointsCurve(feed, t.config, t.policy, t.ways, t.maxEntries, limits);
+    return t.opt ? [main, await optCurve(feed, t.config, t.maxEntries, limits)] : [main];
+  } catch (err) {
+    throw namedLimitError(err, [t.trace], [t.config]);
+  }
 }
 
 export default async function curveTask(t: CurveTask): Promise<CurveResult[] | WorkerInputError> {

@@ -12,8 +12,7 @@ import { identityMismatch, traceIdentity } from './identity.js';
 import { checkJob, checkTracePath, jobId, type JobData, type JobResult } from './queue-job.js';
 import type { ProcessorData } from './queue.js';
 import { runCurveTask } from './curve-worker.js';
-import { replayPoints } from './run.js';
-import type { WorkerInputError } from './sweep-worker.js';
+import { replayTask, type WorkerInputError } from './sweep-worker.js';
 
 /** Progress is posted to the worker's main thread (and so to Redis) at most this often (events). */
 const PROGRESS_EVENTS = 1 << 20;
@@ -48,7 +47,7 @@ export default async function processJob(task: ProcessorTask): Promise<JobResult
     }
     if (data.kind === 'curve') return { job: key, results: [JSON.stringify(await runCurveTask({ ...data.curve, trace: paths[0] }))] };
     let last = 0;
-    const summaries = await replayPoints(paths, data.configs, {
+    const summaries = await replayTask(paths, data.configs, {
       maxTableBytes: data.maxTableBytes,
       onProgress: (n) => {
         if (n - last >= PROGRESS_EVENTS) {

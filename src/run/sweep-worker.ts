@@ -25,10 +25,21 @@ export async function replayTask(trace: string[], configs: ReplayConfig[], opts:
   try {
     return await replayPoints(trace, configs, opts);
   } catch (err) {
-    if (!(err instanceof MemoryLimitError)) throw err;
-    const names = trace.map((f) => path.basename(f)).join('+');
-    throw new MemoryLimitError(`${names} with ${configs.map((c) => c.name).join(', ')}: ${err.message}`);
+    throw namedLimitError(err, trace, configs);
   }
+}
+
+/**
+ * `err`, when it is a memory-limit error, as one that names the trace (its
+ * files' names) and the points whose replay stopped; else `err` as it is.
+ * The sweep's tasks (here, on a thread, with --jobs 1 and on a queue worker)
+ * and the curve's (curve-worker.ts) say it so: a run of several traces or
+ * points otherwise said only the row.
+ */
+export function namedLimitError(err: unknown, trace: string[], configs: ReplayConfig[]): unknown {
+  if (!(err instanceof MemoryLimitError)) return err;
+  const names = trace.map((f) => path.basename(f)).join('+');
+  return new MemoryLimitError(`${names} with ${configs.map((c) => c.name).join(', ')}: ${err.message}`);
 }
 
 export default async function sweepTask(task: { trace: string[]; configs: ReplayConfig[]; maxTableBytes?: number; port: MessagePort }) {

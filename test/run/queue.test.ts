@@ -149,20 +149,20 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
     await expectQueuedLikeLocal(redis.url, ['sweep', nic64, '--vendor', 'smmuv3', 'vtd', 'amd', '--page-sizes', '64K', '64K,512M', '--quiet'], workers);
   }, 240_000);
 
-  it("curve --queue keeps the submitter's --max-table-memory: a map over it stops the queued curve as it stops a local one", async () => {
+  it("curve --queue keeps the submitter's --max-table-memory: a map over it stops the queued curve with the local curve's line, which names the trace and point", async () => {
     // A 1G buffer of 4K pages: its page tables need about 3 MiB, over the 2 MiB asked for, under the worker's own limit.
     const big = path.join(tmpDir(), 'window-1g.arrows');
     expect(runCli(['gen', 'window', '-o', big, '--events', '2000', '--buffer', '1G']).status).toBe(0);
     const args = ['curve', big, '--page-sizes', '4K', '--max-entries', '8', '--max-table-memory', '2M', '--quiet'];
     const local = runCli([...args, '--out', tmpDir(), '--jobs', '1']);
     expect(local.status).toBe(2);
-    expect(local.stderr).toMatch(/^iommu-replay: Stopped at row 1: the map of 1G .* over the 2 MiB limit; raise it with --max-table-memory\n$/);
+    expect(local.stderr).toMatch(/^iommu-replay: window-1g\.arrows with pageSizes=4K: Stopped at row 1: the map of 1G .* over the 2 MiB limit; raise it with --max-table-memory\n$/);
     const w = startWorker(redis.url);
     workers.push(w.proc);
     const out = tmpDir();
     const r = await runCliAsync([...args, '--out', out, '--queue', redis.url]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/Stopped at row 1: the map of 1G .* over the 2 MiB limit; raise it with --max-table-memory\n$/);
+    expect(r.stderr).toMatch(/^iommu-replay: window-1g\.arrows with pageSizes=4K: Stopped at row 1: the map of 1G .* over the 2 MiB limit; raise it with --max-table-memory\n$/);
     expect(fs.readdirSync(out)).toEqual([]);
   }, 240_000);
 
