@@ -246,9 +246,15 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
       nulltrace: 'Invalid job: trace: Invalid input: expected array, received null',
       fifo: `Cannot read trace "${fifo}": not a regular file`,
       size: `Trace "${trace}" on this worker is not the submitter's file (its size or content differ)`,
-      memory: expect.stringMatching(/^big-map\.arrows with baseline: Stopped at row 0: the map of 4G .* over the 1 MiB limit; raise it with --max-table-memory$/),
-      memoryCurve: expect.stringMatching(/^big-map\.arrows with baseline: Stopped at row 0: the map of 4G .* over the 1 MiB limit; raise it with --max-table-memory$/),
-      memoryCurvePoints: expect.stringMatching(/^big-map\.arrows with baseline: Stopped at row 0: the map of 4G .* over the 1 MiB limit; raise it with --max-table-memory$/),
+      memory: expect.stringMatching(
+        /^big-map\.arrows with baseline: Stopped at row 0: the map of 4G .* over the 1 MiB limit; raise it with --max-table-memory$/,
+      ),
+      memoryCurve: expect.stringMatching(
+        /^big-map\.arrows with baseline: Stopped at row 0: the map of 4G .* over the 1 MiB limit; raise it with --max-table-memory$/,
+      ),
+      memoryCurvePoints: expect.stringMatching(
+        /^big-map\.arrows with baseline: Stopped at row 0: the map of 4G .* over the 1 MiB limit; raise it with --max-table-memory$/,
+      ),
     });
     expect(reasons.size).not.toContain(String(real.size));
     stop(w.proc, 'SIGTERM');

@@ -156,13 +156,17 @@ describe.skipIf(!REDIS)('queued sweeps on BullMQ and Redis', () => {
     const args = ['curve', big, '--page-sizes', '4K', '--max-entries', '8', '--max-table-memory', '2M', '--quiet'];
     const local = runCli([...args, '--out', tmpDir(), '--jobs', '1']);
     expect(local.status).toBe(2);
-    expect(local.stderr).toMatch(/^iommu-replay: window-1g\.arrows with pageSizes=4K: Stopped at row 1: the map of 1G .* over the 2 MiB limit; raise it with --max-table-memory\n$/);
+    expect(local.stderr).toMatch(
+      /^iommu-replay: window-1g\.arrows with pageSizes=4K: Stopped at row 1: the map of 1G .* over the 2 MiB limit; raise it with --max-table-memory\n$/,
+    );
     const w = startWorker(redis.url);
     workers.push(w.proc);
     const out = tmpDir();
     const r = await runCliAsync([...args, '--out', out, '--queue', redis.url]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^iommu-replay: window-1g\.arrows with pageSizes=4K: Stopped at row 1: the map of 1G .* over the 2 MiB limit; raise it with --max-table-memory\n$/);
+    expect(r.stderr).toMatch(
+      /^iommu-replay: window-1g\.arrows with pageSizes=4K: Stopped at row 1: the map of 1G .* over the 2 MiB limit; raise it with --max-table-memory\n$/,
+    );
     expect(fs.readdirSync(out)).toEqual([]);
   }, 240_000);
 
