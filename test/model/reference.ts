@@ -729,9 +729,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       old.atts.findIndex((a) => a.dev === x.slot && a.pasid === pasid),
       1,
     );
-    if (vendor === 'amd' && (old.type === 'paging' || old.type === 'sva')) {
+    if (vendor === 'amd' && (old.type === 'paging' || old.type === 'sva' || old.type === 'identity')) {
       // §9.1 amd (6.1 do_detach()): INVALIDATE_IOMMU_PAGES all addresses on the old ID on every instance of the old
-      // domain, INVALIDATE_IOTLB_PAGES all per ATS attachment of it, COMPLETION_WAIT per instance.
+      // domain, INVALIDATE_IOTLB_PAGES all per ATS attachment of it, COMPLETION_WAIT per instance. An identity
+      // domain too: Linux gave it an ID the model does not take (§9.5); its command removes nothing.
       old.c.flushes++;
       for (const inst of oldInsts) {
         old.c.domain++;
@@ -747,10 +748,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         removeEntries(old, y.devtlb, (e) => e.tag === String(a.pasid), false);
       }
       old.c.wait += oldInsts.size;
-    } else if (vendor === 'smmuv3' ? (old.type === 'paging' || old.type === 'sva') && x.devtlb : old.type !== 'blocked' && x.devtlb) {
-      // amd identity: as VT-d, the departing device's TLB only. smmuv3 (arm_smmu_detach_dev()): no TLBI; ATC_INV all +
-      // CMD_SYNC (arm_smmu_disable_ats()), where ATS was on: not behind a bypass STE (arm_smmu_attach_dev() enables ATS
-      // only for a translating domain), so an identity attachment's teardown sends nothing.
+    } else if (vendor === 'smmuv3' && (old.type === 'paging' || old.type === 'sva') && x.devtlb) {
+      // smmuv3 (arm_smmu_detach_dev()): no TLBI; ATC_INV all + CMD_SYNC (arm_smmu_disable_ats()), where ATS was on:
+      // not behind a bypass STE (arm_smmu_attach_dev() enables ATS only for a translating domain), so an identity
+      // attachment's teardown sends nothing.
       old.c.devtlb++;
       if (vendor === 'smmuv3') old.c.wait++;
       removeEntries(old, x.devtlb, (e) => e.tag === String(pasid), false);
