@@ -247,7 +247,11 @@ export class Amd implements Vendor {
    * drops), INVALIDATE_IOTLB_PAGES of all addresses for the departing device
    * and every other attachment of the domain with a device TLB, one
    * COMPLETION_WAIT per instance; for an SVA attachment, the same on its
-   * (ID, PASID) tag only; for identity, the device-TLB command only.
+   * (ID, PASID) tag only. An identity domain's teardown is a paging domain's:
+   * do_detach() flushes whatever domain it detaches, and 6.1 gives identity
+   * domains an ID (`protection_domain_init_v1()` → `domain_id_alloc()`) that
+   * the model does not take (§9.5): the commands go out and are waited for,
+   * and remove nothing (an identity domain has no IOTLB entries).
    */
   teardown(domain: number, att: number, tag: number, nowNs: number): void {
     const t = this.t;
@@ -257,7 +261,7 @@ export class Amd implements Vendor {
     const type = t.domainType[domain];
     const dev = t.attDevice[att];
     const inst = t.deviceInstance[dev];
-    if (type === T_PAGING) {
+    if (type === T_PAGING || type === T_IDENTITY) {
       const groups = this.tags.group;
       const atts = t.domainAttachments[domain];
       // One command per instance: on the departing device's, then on each other instance of the domain.
@@ -284,9 +288,7 @@ export class Amd implements Vendor {
       rm.touch(inst);
       if (t.devtlbs[dev] !== null) rm.devtlbCommand(att, -1, 0, base, nowNs);
       rm.waitPerTouched(base);
-      return;
     }
-    if (type === T_IDENTITY && t.devtlbs[dev] !== null) rm.devtlbCommand(att, -1, 0, base, nowNs);
   }
 
   /** Whether instance `inst` of attachment k of `atts` is `first` or the instance of an earlier attachment. */

@@ -21,7 +21,8 @@
 //   then ATC_INV all per ATS attachment + CMD_SYNC.
 // - Teardown (`arm_smmu_detach_dev()`): no TLBI (the entries stay tagged with
 //   the ASID the domain keeps); on an ATS device ATC_INV all + CMD_SYNC
-//   (`arm_smmu_disable_ats()`).
+//   (`arm_smmu_disable_ats()`). A paging domain attached nowhere still sends
+//   its syncs' and flushes' TLBIs to its SMMU (detachedTag).
 // Counters: TLBI_NH_VA = page, TLBI_NH_ASID = domain, ATC_INV = devtlb,
 // CMD_SYNC = wait (§9.3's table).
 import { pageNumber, alignDown } from '../caches/indexing.js';
@@ -179,11 +180,19 @@ export class Smmuv3 implements Vendor {
   private rangeCommands(domain: number, start: number, end: number, nowNs: number, commandLen: number): void {
     const t = this.t;
     const atts = t.domainAttachments[domain];
-    if (atts.length === 0) return;
+    const kept = atts.length === 0 ? this.detachedTag(domain) : null;
+    if (atts.length === 0 && kept === null) return;
     const c = t.counters.domain;
     const base = domain * DOMAIN_FIELDS;
     const commands = this.ril ? rilCommands(pageNumber(end - start, this.granuleOrder)) : (end - start) / commandLen;
     const syncs = cmdSyncs(commands, this.forceSync);
+    if (kept !== null) {
+      // Attached nowhere: the TLBIs still go to its SMMU on its ASID; no ATC_INV (nr_ats_masters is 0).
+      c[base + M.cmdPage] += commands;
+      c[base + M.cmdWait] += syncs;
+      this.rm.range(kept[0], kept[1], start, end, base, nowNs);
+      return;
+    }
     for (let k = 0; k < atts.length; k++) {
       if (!this.rm.firstOfTag(atts, k)) continue;
       const inst = t.deviceInstance[t.attDevice[atts[k]]];
@@ -204,6 +213,14 @@ export class Smmuv3 implements Vendor {
     const c = t.counters.domain;
     const base = domain * DOMAIN_FIELDS;
     const atts = t.domainAttachments[domain];
+    const kept = atts.length === 0 ? this.detachedTag(domain) : null;
+    if (kept !== null) {
+      // Attached nowhere: TLBI_NH_ASID + CMD_SYNC on its SMMU all the same (detachedTag); no ATC_INV.
+      c[base + M.cmdDomain]++;
+      c[base + M.cmdWait]++;
+      this.rm.tags(kept[0], kept[1], null, base, nowNs);
+      return;
+    }
     for (let k = 0; k < atts.length; k++) {
       if (!this.rm.firstOfTag(atts, k)) continue;
       c[base + M.cmdDomain]++;
@@ -212,6 +229,24 @@ export class Smmuv3 implements Vendor {
     }
     this.rm.devtlbCommands(atts, -1, 0, base, nowNs);
     this.rm.waitPerTouched(base);
+  }
+
+  /**
+   * The (SMMU, tag) a paging domain attached nowhere still sends its TLBIs
+   * to, or null (not paging, or never attached: no ASID). Linux keeps
+   * `smmu_domain->smmu` and the ASID after the last `arm_smmu_detach_dev()`,
+   * and neither `arm_smmu_iotlb_sync()` → `arm_smmu_tlb_inv_range_domain()`
+   * nor `arm_smmu_flush_iotlb_all()` → `arm_smmu_tlb_inv_context()` looks at
+   * the domain's masters: an unmap (or a flush) of a detached domain sends
+   * TLBI_NH_VA (TLBI_NH_ASID) and a CMD_SYNC, which remove the entries kept
+   * since its teardown. `arm_smmu_atc_inv_domain()` sends nothing then
+   * (`nr_ats_masters` is 0). A paging domain is attached behind one SMMU
+   * only, so its kept tags are that one pair.
+   */
+  private detachedTag(domain: number): readonly number[] | null {
+    if (this.t.domainType[domain] !== T_PAGING) return null;
+    const kept = this.domainTags[domain];
+    return kept.length === 0 ? null : kept;
   }
 
   /**

@@ -258,15 +258,19 @@ describe('amd: domain-wide flush and teardown (§9.1, §9.3)', () => {
     expect(s.totals.invalidation).toMatchObject({ flushes: 1, entriesRemoved: 2, commands: { page: 0, domain: 2, devtlb: 2, wait: 2 } });
   });
 
-  it('teardown of an identity attachment sends no IOTLB command', () => {
-    const s = replayEvents(
-      [
-        { op: 'attach', device: DEV, domain: 1 },
-        { op: 'detach', device: DEV },
-      ],
-      AMD,
-      { domains: { 1: 'identity' } },
-    );
-    expect(s.totals.invalidation).toMatchObject({ flushes: 0, commands: { page: 0, domain: 0, devtlb: 0, wait: 0 } });
+  it("teardown of an identity attachment is a paging domain's (6.1 do_detach): INVALIDATE_IOMMU_PAGES all per instance, the device TLBs, COMPLETION_WAIT per instance", () => {
+    // 6.1 gives an identity domain an ID (protection_domain_init_v1() -> domain_id_alloc()) and do_detach() flushes it;
+    // the model takes no ID for it (§9.5), so the command removes nothing, but it is sent and waited for.
+    const ev: Ev[] = [
+      { op: 'attach', device: DEV, domain: 1 },
+      { op: 'attach', device: DEV2, domain: 1 },
+      { op: 'detach', device: DEV }, // instance a (the departing device's) and b, where DEV2 stays
+    ];
+    const s = replayEvents(ev, AMD, { domains: { 1: 'identity' } });
+    expect(s.totals.invalidation).toMatchObject({ flushes: 1, entriesRemoved: 0, commands: { page: 0, domain: 1, devtlb: 0, wait: 1 } });
+    const two = { ...AMD, ...TWO, devices: { '0000:03:00.0': { iommu: 'a', devtlb: true }, '0000:04:00.0': { iommu: 'b', devtlb: true } } };
+    // (before: devtlb 1 and no COMPLETION_WAIT at all)
+    const ats = replayEvents(ev, two, { domains: { 1: 'identity' } });
+    expect(ats.totals.invalidation).toMatchObject({ flushes: 1, commands: { page: 0, domain: 2, devtlb: 2, wait: 2 } });
   });
 });

@@ -520,9 +520,15 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
    * domain is attached behind, one TLBI_NH_ASID and one CMD_SYNC; then one
    * ATC_INV (all) per ATS attachment and one CMD_SYNC per SMMU of those.
    */
+  /**
+   * §9.6: the SMMUs whose TLBs a domain's TLBIs go to: those it is attached
+   * behind; a paging domain attached nowhere keeps its SMMU and ASID
+   * (arm_smmu_iotlb_sync() and arm_smmu_flush_iotlb_all() do not look at the masters).
+   */
+  const smmuInsts = (d: Domain) => (d.type === 'paging' && d.atts.length === 0 && d.gid !== undefined ? new Set([d.home!]) : instsOf(d));
   const smmuDomainFlush = (d: Domain) => {
     d.c.flushes++;
-    for (const inst of instsOf(d)) {
+    for (const inst of smmuInsts(d)) {
       d.c.domain++;
       d.c.wait++;
       removeEntries(d, iotlbs[inst], (e) => e.tag === tagOf(d, inst, 0), true);
@@ -576,14 +582,14 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
    */
   const smmuSync = (d: Domain, s: bigint, e: bigint, pg: bigint) => {
     d.c.syncs++;
-    if (d.atts.length === 0) return;
+    if (smmuInsts(d).size === 0) return;
     const sz = sizesOf(d);
     const granule = sz[sz.length - 1];
     smmuRange(d, s, e, ril ? rilCommands((e - s) / granule) : Number((e - s) / pg));
   };
   /** n TLBI_NH_VA over [s, e) and their CMD_SYNCs per SMMU of d, then ATC_INV over the span per ATS attachment and a CMD_SYNC (`arm_smmu_tlb_inv_range_domain()`). */
   const smmuRange = (d: Domain, s: bigint, e: bigint, n: number) => {
-    for (const inst of instsOf(d)) {
+    for (const inst of smmuInsts(d)) {
       d.c.page += n;
       d.c.wait += forceSync ? 1 + Math.floor((n - 1) / 63) : 1;
       removeEntries(d, iotlbs[inst], (x) => x.tag === tagOf(d, inst, 0) && overlaps(x, s, e), true);
@@ -601,7 +607,7 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
   };
   /** docs/vendors-evidence.md §4 item 19: io_pgtable_tlb_flush_walk() → arm_smmu_tlb_inv_walk(): [s, e) at the granule, at once. */
   const smmuWalkFlush = (d: Domain, s: bigint, e: bigint) => {
-    if (d.atts.length === 0) return;
+    if (smmuInsts(d).size === 0) return;
     const sz = sizesOf(d);
     const granule = sz[sz.length - 1];
     smmuRange(d, s, e, ril ? rilCommands((e - s) / granule) : Number((e - s) / granule));
@@ -723,9 +729,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
       old.atts.findIndex((a) => a.dev === x.slot && a.pasid === pasid),
       1,
     );
-    if (vendor === 'amd' && (old.type === 'paging' || old.type === 'sva')) {
+    if (vendor === 'amd' && (old.type === 'paging' || old.type === 'sva' || old.type === 'identity')) {
       // §9.1 amd (6.1 do_detach()): INVALIDATE_IOMMU_PAGES all addresses on the old ID on every instance of the old
-      // domain, INVALIDATE_IOTLB_PAGES all per ATS attachment of it, COMPLETION_WAIT per instance.
+      // domain, INVALIDATE_IOTLB_PAGES all per ATS attachment of it, COMPLETION_WAIT per instance. An identity
+      // domain too: Linux gave it an ID the model does not take (§9.5); its command removes nothing.
       old.c.flushes++;
       for (const inst of oldInsts) {
         old.c.domain++;
@@ -741,10 +748,10 @@ export function referenceReplayNested(events: Ev[], cfg: ReplayConfig, meta: Tra
         removeEntries(old, y.devtlb, (e) => e.tag === String(a.pasid), false);
       }
       old.c.wait += oldInsts.size;
-    } else if (vendor === 'smmuv3' ? (old.type === 'paging' || old.type === 'sva') && x.devtlb : old.type !== 'blocked' && x.devtlb) {
-      // amd identity: as VT-d, the departing device's TLB only. smmuv3 (arm_smmu_detach_dev()): no TLBI; ATC_INV all +
-      // CMD_SYNC (arm_smmu_disable_ats()), where ATS was on: not behind a bypass STE (arm_smmu_attach_dev() enables ATS
-      // only for a translating domain), so an identity attachment's teardown sends nothing.
+    } else if (vendor === 'smmuv3' && (old.type === 'paging' || old.type === 'sva') && x.devtlb) {
+      // smmuv3 (arm_smmu_detach_dev()): no TLBI; ATC_INV all + CMD_SYNC (arm_smmu_disable_ats()), where ATS was on:
+      // not behind a bypass STE (arm_smmu_attach_dev() enables ATS only for a translating domain), so an identity
+      // attachment's teardown sends nothing.
       old.c.devtlb++;
       if (vendor === 'smmuv3') old.c.wait++;
       removeEntries(old, x.devtlb, (e) => e.tag === String(pasid), false);

@@ -257,21 +257,47 @@ describe('§9.3 invalidation under a replay', () => {
     expect(ats.totals.invalidation.commands).toMatchObject({ page: 0, domain: 0, devtlb: 1, wait: 1 });
   });
 
-  it('an entry kept past its teardown and unmapped while detached is a stale hit when the domain comes back', () => {
+  it('a paging domain attached nowhere: its unmap sends TLBI_NH_VA + CMD_SYNC to its SMMU (no ATC_INV), which removes the kept entry', () => {
+    // Linux keeps smmu_domain->smmu and the ASID after arm_smmu_detach_dev(); arm_smmu_iotlb_sync() does not look at the masters.
+    const ev: Ev[] = [
+      { op: 'attach', device: DEV, domain: 1 },
+      { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
+      { op: 'dma_read', device: DEV, iova: 0, size: 1 }, // fills (ASID 1, page 0)
+      { op: 'detach', device: DEV }, // no TLBI: the entry stays
+      { op: 'unmap', domain: 1, iova: 0, size: K4 }, // nothing attached: TLBI_NH_VA on ASID 1 all the same
+      { op: 'attach', device: DEV, domain: 1 },
+      { op: 'dma_read', device: DEV, iova: 0, size: 1 }, // the entry is gone: a miss (a fault: the page is unmapped)
+    ];
+    const s = replayEvents(ev, SMMU);
+    expect(s.totals.invalidation).toMatchObject({ syncs: 1, commands: { page: 1, domain: 0, devtlb: 0, wait: 1 }, entriesRemoved: 1 });
+    expect(s.totals.iotlb).toMatchObject({ lookups: 2, hits: 0, staleHits: 0 }); // (before: a stale hit on the kept entry)
+    // ATS: ATC_INV all + CMD_SYNC at the detach (arm_smmu_disable_ats()); the unmap sends no ATC_INV (nr_ats_masters is 0).
+    const ats = replayEvents(ev, { ...SMMU, devices: { '0000:03:00.0': { devtlb: true } } });
+    expect(ats.totals.invalidation.commands).toMatchObject({ page: 1, domain: 0, devtlb: 1, wait: 2 });
+    // Lazy: the unmap is queued; its entry still hits, stale, until a flush of the queue.
+    const lazy = replayEvents(ev, { ...SMMU, invalidation: { mode: 'lazy' } });
+    expect(lazy.totals.invalidation.commands).toMatchObject({ page: 0, domain: 0, wait: 0 });
+    expect(lazy.totals.iotlb).toMatchObject({ lookups: 2, hits: 1, staleHits: 1 });
+  });
+
+  it('a paging domain attached nowhere: a flush sends TLBI_NH_ASID + CMD_SYNC to its SMMU; a domain never attached sends nothing', () => {
     const s = replayEvents(
       [
         { op: 'attach', device: DEV, domain: 1 },
         { op: 'map', domain: 1, iova: 0, paddr: 0, size: K4 },
-        { op: 'dma_read', device: DEV, iova: 0, size: 1 }, // fills (ASID 1, page 0)
-        { op: 'detach', device: DEV }, // no TLBI: the entry stays
-        { op: 'unmap', domain: 1, iova: 0, size: K4 }, // nothing attached: the sync sends nothing
+        { op: 'dma_read', device: DEV, iova: 0, size: 1 },
+        { op: 'detach', device: DEV },
+        { op: 'flush', domain: 1 }, // arm_smmu_flush_iotlb_all(): smmu_domain->smmu is set
         { op: 'attach', device: DEV, domain: 1 },
-        { op: 'dma_read', device: DEV, iova: 0, size: 1 }, // hits the kept entry of a page no longer mapped
+        { op: 'dma_read', device: DEV, iova: 0, size: 1 },
+        { op: 'map', domain: 2, iova: 0, paddr: 0, size: K4 },
+        { op: 'unmap', domain: 2, iova: 0, size: K4 }, // never attached: no SMMU, no ASID
+        { op: 'flush', domain: 2 },
       ],
       SMMU,
     );
-    expect(s.totals.invalidation.commands).toMatchObject({ page: 0, domain: 0, devtlb: 0, wait: 0 });
-    expect(s.totals.iotlb).toMatchObject({ lookups: 2, hits: 1, staleHits: 1 });
+    expect(s.totals.invalidation).toMatchObject({ commands: { page: 0, domain: 1, devtlb: 0, wait: 1 }, flushes: 2, entriesRemoved: 1 });
+    expect(s.totals.iotlb).toMatchObject({ lookups: 2, hits: 0 }); // the flush removed the kept entry
   });
 
   it('maps send nothing', () => {
