@@ -324,6 +324,16 @@ describe('the replay report', () => {
     expect(lazy).toContain("> 1 of 2 successful maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does");
     expect(replayMarkdown(replayEvents(ev))).not.toContain('flush queue');
   });
+
+  it('writes the IOTLB geometry as --iotlb and the sweep labels write it, ENTRIESxWAYS, with its sets in words', () => {
+    // It wrote SETSxWAYS: 'IOTLB 16x4 (64 entries, lru)' for the default 64x4, and
+    // 'IOTLB 1x1024' for QEMU's 1024xfull (traces/qemu/qemu-vtd-strict.json), which
+    // --iotlb reads as 16 entries of 4 ways and 1 entry.
+    expect(replayMarkdown(replayEvents(ev))).toContain('IOTLB 64x4 (16 sets of 4 ways, lru)');
+    const full = replayMarkdown(replayEvents(ev, { iotlb: { entries: 1024, ways: 'full', policy: 'flush-when-full' } }));
+    expect(full).toContain('IOTLB 1024xfull (1 set of 1024 ways, flush-when-full)');
+    expect(replayMarkdown(replayEvents(ev, { iotlb: { entries: 1, ways: 1 } }))).toContain('IOTLB 1x1 (1 set of 1 way, lru)');
+  });
 });
 
 describe('points that differ in more than the grid shows (a sweep of the walk cache, the policy, costs)', () => {
