@@ -141,6 +141,27 @@ describe('points with DMA faults or map errors are no candidates (issue: 64K+512
     expect(sweepMarkdown(rows, ['t'])).toContain('> **Warning.** All 12 point(s) have DMA faults or map errors');
   });
 
+  it("the warning counts a broken point's failed attaches and says what they do, when a point has some", async () => {
+    // sweep traces/mixed.arrows --vendor smmuv3: 810 DMA faults, 0 map errors and 1 of 7
+    // attaches failed (the cause, which stderr names); the warning's table had faults and
+    // map errors only, and its one cause was a map the page sizes cannot hold.
+    const ok = row({ pageSizes: '4K', entries: 64, ways: 4 });
+    const attach = row({ pageSizes: '4K', entries: 32, ways: 4, faults: 810 });
+    attach.counts = { ...attach.counts, attach_ops: 7, attach_errors: 1 };
+    const md = sweepMarkdown([ok, attach], ['t']);
+    expect(md).toContain(
+      '> **Warning.** 1 of 2 point(s) have DMA faults or map errors (a map the page sizes cannot hold fails, and DMAs to it fault; an attach that fails leaves its device as it was, and its DMAs fault when it had no domain yet):',
+    );
+    expect(md).toContain('> | point | DMA faults | map errors | failed attaches |');
+    expect(md).toContain('> | 4K 32x4 strict | 810 | 0 | 1 of 7 |');
+    expect(await sweepHtml([ok, attach], ['t'])).toContain('<th>failed attaches</th>');
+    // Without failed attaches, the warning is as it was.
+    const maps = row({ pageSizes: '2M', entries: 64, ways: 4, faults: 5, mapErrors: 3 });
+    const plain = sweepMarkdown([ok, maps], ['t']);
+    expect(plain).toContain('(a map the page sizes cannot hold fails, and DMAs to it fault): their costs');
+    expect(plain).toContain('> | point | DMA faults | map errors |\n');
+  });
+
   it('a broken point has no rank across traces, and a configuration broken on some trace no mean rank: it comes after those that work on every trace', () => {
     // Its mean over the traces where it works put it first (1.0) above the only configuration that works on both.
     const rows = [
