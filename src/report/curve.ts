@@ -241,9 +241,14 @@ function openingSentence(curves: CurveOf[]): string {
   return `Every point is what \`replay\` reports at that IOTLB geometry${some ? ', except the sizes marked approximate (--max-groups reached: the knees\' "how" lists them)' : ''}.`;
 }
 
-/** Points at the powers of two (and the largest size): the curve in a table; an approximate size says so. */
+/**
+ * The curve in a table; an approximate size says so. A stack curve (every
+ * size) at the powers of two and the largest size; a points curve at every
+ * geometry it replayed, already few: W ways gives W x 2^k entries, which
+ * for W not a power of two (--ways 3, fit's 12 and 6) left the largest alone.
+ */
 function pointsTable(c: CurveOf): Table {
-  const pts = c.result.points.filter((p, i, all) => (p.entries & (p.entries - 1)) === 0 || i === all.length - 1);
+  const pts = c.result.points.filter((p, i, all) => c.result.method === 'points' || (p.entries & (p.entries - 1)) === 0 || i === all.length - 1);
   return {
     header: ['entries', 'sets', 'hit rate', 'hits', 'walks', 'walk accesses', 'stale hits', 'faults', 'translation cost'],
     rows: pts.map((p) => [

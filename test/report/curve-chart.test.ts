@@ -86,3 +86,24 @@ describe('the curve report marks the sizes --max-groups left approximate', () =>
     expect(md).not.toContain('approximate');
   });
 });
+
+describe('the curve report shows every geometry a points curve replayed', () => {
+  // 'curve traces/nic.arrows --ways 3 --max-entries 13' replays 3, 6 and 12 entries (1, 2
+  // and 4 sets); the table kept the power-of-two sizes and the last, so it showed 12 alone.
+  const ops = { dmaEvents: 1, maps: 0, mapErrors: 0, unmaps: 0, unmapErrors: 0, attaches: 0, attachErrors: 0 };
+  it('a 3-way curve: a row for each of its 3, 6 and 12 entries', () => {
+    const points = curveOf(12, (s) => s / 20).filter((p) => [3, 6, 12].includes(p.entries));
+    for (const p of points) p.sets = p.entries / 3;
+    const c: CurveOf = {
+      trace: 't',
+      pageSizes: '4K',
+      mode: 'strict',
+      vendor: 'vtd',
+      result: { policy: 'lru', ways: 3, method: 'points', points, pageSizesUsed: ['4K'], ops },
+    };
+    const md = curvesMarkdown([c]);
+    expect(md).toContain('| 3 | 1 | 15.00% |');
+    expect(md).toContain('| 6 | 2 | 30.00% |');
+    expect(md).toContain('| 12 | 4 | 60.00% |');
+  });
+});
