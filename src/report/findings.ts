@@ -143,7 +143,7 @@ export function brokenWarning(rows: SweepRow[]): string | null {
   const all = broken.length === rows.length;
   // Model §2: a failed attach leaves the previous attachment; a device never attached is blocked.
   const attach = broken.some((b) => b.attachErrors > 0)
-    ? '; an attach that fails leaves its device as it was, and its DMAs fault when it had no domain yet'
+    ? '; an attach that fails leaves its device in its old domain, or none, where DMAs meant for the new one fault'
     : '';
   return `${all ? `All ${rows.length}` : `${broken.length} of ${rows.length}`} point(s) have DMA faults or map errors (a map the page sizes cannot hold fails, and DMAs to it fault${attach}): their costs count work that did not happen, so they are left out of the recommendation and the ranks.`;
 }

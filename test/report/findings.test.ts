@@ -150,7 +150,7 @@ describe('points with DMA faults or map errors are no candidates (issue: 64K+512
     attach.counts = { ...attach.counts, attach_ops: 7, attach_errors: 1 };
     const md = sweepMarkdown([ok, attach], ['t']);
     expect(md).toContain(
-      '> **Warning.** 1 of 2 point(s) have DMA faults or map errors (a map the page sizes cannot hold fails, and DMAs to it fault; an attach that fails leaves its device as it was, and its DMAs fault when it had no domain yet):',
+      '> **Warning.** 1 of 2 point(s) have DMA faults or map errors (a map the page sizes cannot hold fails, and DMAs to it fault; an attach that fails leaves its device in its old domain, or none, where DMAs meant for the new one fault):',
     );
     expect(md).toContain('> | point | DMA faults | map errors | failed attaches |');
     expect(md).toContain('> | 4K 32x4 strict | 810 | 0 | 1 of 7 |');
