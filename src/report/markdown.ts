@@ -34,7 +34,7 @@ export function replayMarkdown(s: Summary): string {
   );
   out.push('');
   out.push(
-    `Configuration: page sizes ${formatPageSizeSet(c.pageSizes)}, IOTLB ${iotlbText(c.iotlb)}, ` +
+    `Configuration: page sizes ${formatPageSizeSet(c.pageSizes)}, IOTLB ${iotlbText(c.iotlb)}${c.walkCache ? `, walk cache ${iotlbText(c.walkCache)} per non-leaf level` : ''}, ` +
       `${tableLevelsOf(c.vendor, c.pageTable.levels, c.iommus?.[0]?.pageSizes ?? c.pageSizes)}-level tables, ${c.invalidation.mode} invalidation${vendorText(c)}, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${mdText(m.name)} (${formatPageSizeSet(m.pageSizes)})`).join(', ')}.`,
   );
   out.push('');
@@ -190,6 +190,8 @@ export function summaryTable(s: Summary, staleHits = false): string {
       ['IOTLB misses per KiB of DMA', fmtNum(s.derived.iotlbMissesPerKiB)],
       ['device-TLB hit rate', fmtPct(t.devtlb.hitRate)],
       ['page walks (memory accesses)', `${fmtInt(t.walks.count)} (${fmtInt(t.walks.memoryAccesses)})`],
+      // The walks a walk cache shortened (model §6, "Walk caches"): only when there is one.
+      ...(s.config.walkCache ? [['walk-cache hits', fmtInt(t.walks.walkCacheHits)]] : []),
       ['invalidation commands', fmtInt(commandCount(t.invalidation.commands))],
       ['translation cost', fmtNs(t.costNs.translation)],
       ['invalidation cost', fmtNs(t.costNs.invalidation)],

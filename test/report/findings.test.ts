@@ -355,6 +355,17 @@ describe('the replay report', () => {
     expect(full).toContain('IOTLB 1024xfull (1 set of 1024 ways, flush-when-full)');
     expect(replayMarkdown(replayEvents(ev, { iotlb: { entries: 1, ways: 1 } }))).toContain('IOTLB 1x1 (1 set of 1 way, lru)');
   });
+
+  it('names the walk cache and counts its hits when the configuration has one', () => {
+    // A walk cache shortens walks (walks.walkCacheHits) and the report said nothing of it:
+    // neither in the configuration line nor beside the walks it shortened.
+    const cfg = { walkCache: { entries: 16, ways: 'full' } };
+    const s = replayEvents(ev, cfg);
+    const md = replayMarkdown(s);
+    expect(md).toContain('walk cache 16xfull (1 set of 16 ways, lru) per non-leaf level');
+    expect(md).toContain(`| walk-cache hits | ${s.totals.walks.walkCacheHits} |`);
+    expect(replayMarkdown(replayEvents(ev))).not.toContain('walk cache');
+  });
 });
 
 describe('points that differ in more than the grid shows (a sweep of the walk cache, the policy, costs)', () => {
