@@ -231,12 +231,14 @@ async function curveRun(args: Args, { n, jobs, ways, policy, maxTableBytes, queu
     ]);
     return { curves, results };
   });
-  // A curve's faults do not depend on the IOTLB size: one line per trace and point.
+  // One line per trace and point, with the counts replay's line has: the DMA
+  // events, maps, unmaps and attaches, which do not depend on the IOTLB size
+  // (CurveResult.ops), and the most faults of any size.
   printWarnings(
     warningLines(
       tasks.map((t, i) => ({
         what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}${t.of.vendor === 'vtd' ? '' : ` vendor=${t.of.vendor}`}`,
-        counts: { dmaEvents: results[i][0]?.points[0]?.lookups ?? 0, faults: maxFaults(results[i]) },
+        counts: { ...results[i][0].ops, faults: maxFaults(results[i]) },
       })),
       `see ${path.join(args.out, 'report.md')}`,
     ),

@@ -49,7 +49,11 @@ export function inspectText(r: Shown): string {
   out.push(
     mdTable(
       ['domain', 'type', 'events'],
-      r.domains.map((d) => [String(d.domain), d.type + (d.declared ? '' : ' (default)'), fmtInt(d.events)]),
+      r.domains.map((d) => [
+        String(d.domain),
+        d.type + (d.parent === undefined ? '' : ` (parent ${d.parent})`) + (d.declared ? '' : ' (default)'),
+        fmtInt(d.events),
+      ]),
     ),
   );
   out.push('');

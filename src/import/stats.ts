@@ -65,7 +65,11 @@ export function qemuLines(q: ImportStats['qemu']): string[] {
   const a = q.alignment;
   const iommu = q.iommu ?? 'vtd';
   const msi = q.msiTranslations ? ` (${q.msiTranslations} of them MSIs to the ITS doorbell)` : '';
-  const full = q.iotlbCapacityResets !== undefined ? ` (${q.iotlbCapacityResets} because full)` : '';
+  // SMMUv3 and AMD-Vi imports count the resets of a full table, keeping the key only when
+  // there was one (qemu.ts fill()): absent there is 0, said so beside resets that were
+  // something else (SMMUv3's boot-time TLBI_NSNH_ALL). VT-d's vtd_iotlb_reset is not split.
+  const capacity = q.iotlbCapacityResets ?? (iommu === 'vtd' ? undefined : 0);
+  const full = capacity !== undefined ? ` (${capacity} because full)` : '';
   const after = q.invalidationsFromFirstTranslation
     ? Object.entries(q.invalidationsFromFirstTranslation)
         .sort(([x], [y]) => (x < y ? -1 : 1))

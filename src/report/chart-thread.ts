@@ -49,7 +49,14 @@ function warmUpCurve(n: number): CurveOf {
     pageSizes: '4K',
     mode: 'strict',
     vendor: 'vtd',
-    result: { policy: 'lru', ways: 0, method: 'stack', points, pageSizesUsed: ['4K'] },
+    result: {
+      policy: 'lru',
+      ways: 0,
+      method: 'stack',
+      points,
+      pageSizesUsed: ['4K'],
+      ops: { dmaEvents: 0, maps: 0, mapErrors: 0, unmaps: 0, unmapErrors: 0, attaches: 0, attachErrors: 0 },
+    },
   };
 }
 

@@ -21,6 +21,7 @@ import {
   rankAcrossTraces,
   traceFindings,
   vendorsOf,
+  type BrokenPoint,
   type ChartName,
   type RankTable,
   type TraceFindings,
@@ -516,9 +517,13 @@ export function vendorTable(rows: SweepRow[]): Table {
   };
 }
 
-/** The broken points of a trace with their counts (findings.ts, brokenWarning). */
-export function brokenTable(points: { point: string; dmaFaults: number; mapErrors: number }[]): Table {
-  return { header: ['point', 'DMA faults', 'map errors'], rows: points.map((p) => [p.point, fmtInt(p.dmaFaults), fmtInt(p.mapErrors)]) };
+/** The broken points of a trace with their counts (findings.ts, brokenWarning); their failed attaches when one has some. */
+export function brokenTable(points: BrokenPoint[]): Table {
+  const attach = points.some((p) => p.attachErrors > 0);
+  return {
+    header: ['point', 'DMA faults', 'map errors', ...(attach ? ['failed attaches'] : [])],
+    rows: points.map((p) => [p.point, fmtInt(p.dmaFaults), fmtInt(p.mapErrors), ...(attach ? [`${fmtInt(p.attachErrors)} of ${fmtInt(p.attaches)}`] : [])]),
+  };
 }
 
 /**

@@ -112,20 +112,40 @@ export function workingRows(rows: SweepRow[]): SweepRow[] {
   return ok.length ? ok : rows;
 }
 
+/** A broken point of the warning's table: its DMA faults, map errors, and attaches with those that failed. */
+export interface BrokenPoint {
+  point: string;
+  dmaFaults: number;
+  mapErrors: number;
+  attaches: number;
+  attachErrors: number;
+}
+
 /** The broken points of rows, in sweep order, with their counts. */
-export function brokenPoints(rows: SweepRow[]): { point: string; dmaFaults: number; mapErrors: number }[] {
+export function brokenPoints(rows: SweepRow[]): BrokenPoint[] {
   return rows.flatMap((r) => {
     const b = brokenCounts(r);
-    return b ? [{ point: r.point, ...b }] : [];
+    return b ? [{ point: r.point, ...b, attaches: r.counts.attach_ops ?? 0, attachErrors: r.counts.attach_errors ?? 0 }] : [];
   });
 }
 
-/** The warning over a trace's broken points, or null when there are none. */
+/**
+ * The warning over a trace's broken points, or null when there are none.
+ * When one failed an attach, it says what that does: a point whose only
+ * failure was an attach (traces/mixed.arrows under smmuv3: the VF behind the
+ * second SMMU, model §9.1) faults with no map error, and the one cause the
+ * warning gave was a map the page sizes cannot hold (stderr's line names the
+ * attach).
+ */
 export function brokenWarning(rows: SweepRow[]): string | null {
   const broken = brokenPoints(rows);
   if (!broken.length) return null;
   const all = broken.length === rows.length;
-  return `${all ? `All ${rows.length}` : `${broken.length} of ${rows.length}`} point(s) have DMA faults or map errors (a map the page sizes cannot hold fails, and DMAs to it fault): their costs count work that did not happen, so they are left out of the recommendation and the ranks.`;
+  // Model §2: a failed attach leaves the previous attachment; a device never attached is blocked.
+  const attach = broken.some((b) => b.attachErrors > 0)
+    ? '; an attach that fails leaves its device in its old domain, or none, where DMAs meant for the new one fault'
+    : '';
+  return `${all ? `All ${rows.length}` : `${broken.length} of ${rows.length}`} point(s) have DMA faults or map errors (a map the page sizes cannot hold fails, and DMAs to it fault${attach}): their costs count work that did not happen, so they are left out of the recommendation and the ranks.`;
 }
 
 export interface TraceFindings {
@@ -133,7 +153,7 @@ export interface TraceFindings {
   /** One sentence with the numbers. */
   recommendation: string;
   /** Points with DMA faults or map errors, and the sentence over them (null: none). */
-  broken: { warning: string; points: { point: string; dmaFaults: number; mapErrors: number }[] } | null;
+  broken: { warning: string; points: BrokenPoint[] } | null;
   /** Strict against lazy, when both ran, else how to get it. */
   tradeoff: string;
   /**

@@ -12,6 +12,17 @@ function vendorText(c: { vendor?: string; amd?: { npCache: boolean } }): string 
   return c.vendor === 'amd' ? `, AMD-Vi rules${c.amd?.npCache ? ' with NpCache' : ''}` : `, ${c.vendor === 'smmuv3' ? 'Arm SMMUv3' : c.vendor} rules`;
 }
 
+/**
+ * "64x4 (16 sets of 4 ways, lru)": the geometry as --iotlb and the sweep's
+ * labels write it, ENTRIESxWAYS (`full` for one set of more than one way,
+ * findings.ts iotlbLabel), then its sets. The report wrote SETSxWAYS ("16x4
+ * (64 entries)"), which --iotlb reads as 16 entries.
+ */
+function iotlbText(g: { entries: number; sets: number; ways: number; policy: string }): string {
+  const ways = g.sets === 1 && g.ways > 1 ? 'full' : `${g.ways}`;
+  return `${g.entries}x${ways} (${g.sets} set${g.sets === 1 ? '' : 's'} of ${g.ways} way${g.ways === 1 ? '' : 's'}, ${g.policy})`;
+}
+
 export function replayMarkdown(s: Summary): string {
   const t = s.totals;
   const c = s.config;
@@ -23,7 +34,7 @@ export function replayMarkdown(s: Summary): string {
   );
   out.push('');
   out.push(
-    `Configuration: page sizes ${formatPageSizeSet(c.pageSizes)}, IOTLB ${c.iotlb.sets}x${c.iotlb.ways} (${c.iotlb.entries} entries, ${c.iotlb.policy}), ` +
+    `Configuration: page sizes ${formatPageSizeSet(c.pageSizes)}, IOTLB ${iotlbText(c.iotlb)}${c.walkCache ? `, walk cache ${iotlbText(c.walkCache)} per non-leaf level` : ''}, ` +
       `${tableLevelsOf(c.vendor, c.pageTable.levels, c.iommus?.[0]?.pageSizes ?? c.pageSizes)}-level tables, ${c.invalidation.mode} invalidation${vendorText(c)}, partial unmap ${c.partialUnmap}; instances ${(c.iommus ?? []).map((m) => `${mdText(m.name)} (${formatPageSizeSet(m.pageSizes)})`).join(', ')}.`,
   );
   out.push('');
@@ -179,6 +190,8 @@ export function summaryTable(s: Summary, staleHits = false): string {
       ['IOTLB misses per KiB of DMA', fmtNum(s.derived.iotlbMissesPerKiB)],
       ['device-TLB hit rate', fmtPct(t.devtlb.hitRate)],
       ['page walks (memory accesses)', `${fmtInt(t.walks.count)} (${fmtInt(t.walks.memoryAccesses)})`],
+      // The walks a walk cache shortened (model §6, "Walk caches"): only when there is one.
+      ...(s.config.walkCache ? [['walk-cache hits', fmtInt(t.walks.walkCacheHits)]] : []),
       ['invalidation commands', fmtInt(commandCount(t.invalidation.commands))],
       ['translation cost', fmtNs(t.costNs.translation)],
       ['invalidation cost', fmtNs(t.costNs.invalidation)],

@@ -66,6 +66,39 @@ export interface CurveResult {
    * strict mode.
    */
   reusedBeforeFlush?: { maps: number; pages: number; successfulMaps: number };
+  /** The trace's DMA events and its map, unmap and attach operations with their failures (CurveOps). */
+  ops: CurveOps;
+}
+
+/**
+ * What the curve's warning line counts besides the faults (cli/warnings.ts),
+ * named as its ProblemCounts: the same at every size, since the IOTLB
+ * changes no map, unmap or attach, nor how many DMAs the trace has. The line
+ * once took the IOTLB lookups (pages translated) for the DMA events and had
+ * no failed maps, unmaps or attaches, which replay's and sweep's lines name.
+ */
+export interface CurveOps {
+  dmaEvents: number;
+  maps: number;
+  mapErrors: number;
+  unmaps: number;
+  unmapErrors: number;
+  attaches: number;
+  attachErrors: number;
+}
+
+/** CurveResult.ops of a replay's summary. */
+export function opsOf(s: Summary): CurveOps {
+  const t = s.totals;
+  return {
+    dmaEvents: t.dma.events,
+    maps: t.map.ops,
+    mapErrors: t.map.errors,
+    unmaps: t.unmap.ops,
+    unmapErrors: t.unmap.errors,
+    attaches: t.attach.ops,
+    attachErrors: t.attach.errors,
+  };
 }
 
 /** CurveResult.reusedBeforeFlush of a replay's summary (lazy mode only). */
@@ -197,6 +230,7 @@ export async function lruStackCurve(
   const approximate: [number, number][] = [];
   let used: string[] | undefined;
   let reused: Pick<CurveResult, 'reusedBeforeFlush'> | undefined;
+  let ops: CurveOps | undefined;
   while (pending.length > 0) {
     passes++;
     const gs = pending.map(([lo, hi]) => new CurveGroup(lo, hi, budget));
@@ -214,6 +248,7 @@ export async function lruStackCurve(
       const t = summary.totals;
       used ??= pageSizesUsed(summary);
       reused ??= reusedOf(summary);
+      ops ??= opsOf(summary);
       // Size lo's counters are the replay's; a larger size adds the lookups
       // that hit at its depth (and so did not walk).
       let gainHits = 0;
@@ -244,7 +279,18 @@ export async function lruStackCurve(
       for (const [lo, hi] of g.approximate) if (hi >= g.lo) approximate.push([Math.max(lo, g.lo), hi]);
     });
   }
-  return { policy: 'lru', ways: 0, method: 'stack', points, pageSizesUsed: used ?? [], groups, passes, approximate: mergeRanges(approximate), ...reused };
+  return {
+    policy: 'lru',
+    ways: 0,
+    method: 'stack',
+    points,
+    pageSizesUsed: used ?? [],
+    groups,
+    passes,
+    approximate: mergeRanges(approximate),
+    ...reused,
+    ops: ops!, // set by the first group (a curve has at least one)
+  };
 }
 
 /** The geometries a points curve replays: (sets, ways) pairs, smallest first. */
@@ -275,5 +321,5 @@ export async function pointsCurve(
   // Strict points share one replay as IOTLB lanes (caches/lanes.ts).
   const summaries = await replayPointsFed(feed, configs, limits);
   const points = summaries.map((s, i) => fromSummary(geoms[i][0] * geoms[i][1], geoms[i][0], s, configs[i]));
-  return { policy, ways, method: 'points', points, pageSizesUsed: pageSizesUsed(summaries[0]), ...reusedOf(summaries[0]) };
+  return { policy, ways, method: 'points', points, pageSizesUsed: pageSizesUsed(summaries[0]), ...reusedOf(summaries[0]), ops: opsOf(summaries[0]) };
 }

@@ -282,6 +282,15 @@ const curveResultSchema = z.strictObject({
   passes: z.number().int().min(1).optional(),
   approximate: z.array(z.tuple([z.number().int().min(1), z.number().int().min(1)])).optional(),
   reusedBeforeFlush: z.strictObject({ maps: count, pages: count, successfulMaps: count }).optional(),
+  ops: z.strictObject({
+    dmaEvents: count,
+    maps: count,
+    mapErrors: count,
+    unmaps: count,
+    unmapErrors: count,
+    attaches: count,
+    attachErrors: count,
+  }),
 });
 
 /** Parses one JSON text of a result: bounded nesting, no prototype keys; `why` on anything else. */

@@ -12,7 +12,8 @@ export interface Inspection {
   spanNs: number;
   ops: Record<string, number>;
   devices: { device: string; requesterId: number; events: number }[];
-  domains: { domain: number; type: DomainType; declared: boolean; events: number }[];
+  /** `parent`: a nested domain's parent paging domain, as the trace declares it (model §8). */
+  domains: { domain: number; type: DomainType; parent?: number; declared: boolean; events: number }[];
   topology: { iommus: { name: string; devices: string[] }[] } | null;
   workload: string | null;
   /** How an imported trace's lines were read and its maps attributed. */
@@ -63,7 +64,16 @@ export async function inspectTrace(paths: string[]): Promise<Inspection> {
     devices: [...devices.entries()].sort((a, b) => a[0] - b[0]).map(([rid, events]) => ({ device: formatBdf(rid), requesterId: rid, events })),
     domains: [...domainIds]
       .sort((a, b) => a - b)
-      .map((id) => ({ domain: id, type: meta.domains.get(id) ?? 'paging', declared: meta.domains.has(id), events: domains.get(id) ?? 0 })),
+      .map((id) => {
+        const parent = meta.parents?.get(id);
+        return {
+          domain: id,
+          type: meta.domains.get(id) ?? 'paging',
+          ...(parent === undefined ? {} : { parent }),
+          declared: meta.domains.has(id),
+          events: domains.get(id) ?? 0,
+        };
+      }),
     topology: meta.topology ? { iommus: meta.topology.iommus.map((m) => ({ name: m.name, devices: m.devices.map(formatBdf) })) } : null,
     workload: meta.workload ?? null,
     imported: meta.importStats ?? null,

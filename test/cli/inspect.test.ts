@@ -4,7 +4,7 @@
 // for a compressed trace (issue 20).
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, runCliModules } from '../helpers/cli.js';
+import { runCli, runCliModules, tmpDir } from '../helpers/cli.js';
 
 const NIC = path.resolve('traces/nic.arrows');
 const FORMATS = path.resolve('test/trace/fixtures/formats');
@@ -29,5 +29,17 @@ describe('inspect', () => {
     expect(zstd.status).toBe(0);
     expect(fromPackage(zstd.modules, 'fzstd')).not.toEqual([]);
     expect(fromPackage(zstd.modules, 'lz4js')).toEqual([]);
+  });
+
+  it("names a nested domain's parent, as the trace declares it (trace-format §metadata, model §8)", () => {
+    // The type column said 'nested' and the JSON had no parent: which paging domain a
+    // nested one's stage 2 is came out nowhere.
+    const trace = path.join(tmpDir(), 'vmn.arrows');
+    expect(runCli(['gen', 'vm-nested', '--events', '400', '-o', trace]).status).toBe(0);
+    const text = runCli(['inspect', trace]).stdout;
+    expect(text).toMatch(/\| 1 \| nested \(parent 2\) \| [0-9,]+ \|/);
+    const json = JSON.parse(runCli(['inspect', trace, '--json']).stdout) as { domains: { domain: number; type: string; parent?: number }[] };
+    expect(json.domains.find((d) => d.domain === 1)).toMatchObject({ type: 'nested', parent: 2 });
+    expect(json.domains.find((d) => d.domain === 2)).not.toHaveProperty('parent');
   });
 });

@@ -45,12 +45,25 @@ describe('warnings on stderr', () => {
     );
   });
 
-  it('curve: one line for the curve whose DMA faulted', () => {
+  it('curve: one line for the curve whose DMA faulted, with its failed maps and unmaps as sweep has them', () => {
     const out = path.join(tmpDir(), 'out');
     const r = runCli(['curve', NIC, '--page-sizes', '2M', '4K', '--max-entries', '16', '--out', out, '--quiet']);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe(
-      `iommu-replay: warning: nic with pageSizes=2M invalidation.mode=strict: 6,567 of 6,567 DMA accesses faulted (see ${path.join(out, 'report.md')})\n`,
+      `iommu-replay: warning: nic with pageSizes=2M invalidation.mode=strict: 6,567 of 6,567 DMA accesses faulted, 3,251 of 3,251 maps failed, 2,181 of 2,181 unmaps failed (see ${path.join(out, 'report.md')})\n`,
+    );
+  });
+
+  it("curve: the line counts the trace's DMA events and its failed attaches, as replay's and sweep's do", () => {
+    // The curve's line took IOTLB lookups (pages translated) for the DMA events and
+    // left the failed attach out: '810 of 17,342 DMA accesses faulted' where replay
+    // says '810 of 7,629 DMA accesses faulted, 1 of 7 attaches failed'.
+    const mixed = path.resolve('traces/mixed.arrows');
+    const out = path.join(tmpDir(), 'out');
+    const r = runCli(['curve', mixed, '--vendor', 'smmuv3', '--max-entries', '4', '--out', out, '--quiet']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe(
+      `iommu-replay: warning: mixed with pageSizes=4K+2M+1G invalidation.mode=strict vendor=smmuv3: 810 of 7,629 DMA accesses faulted, 1 of 7 attaches failed (see ${path.join(out, 'report.md')})\n`,
     );
   });
 

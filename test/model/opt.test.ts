@@ -224,3 +224,22 @@ describe('OPT counts no hit on an entry invalidated since its last use, also whe
     }, 120_000);
   }
 });
+
+describe("OPT's hit rate is null where there are no lookups, as LRU's and replay's", () => {
+  // docs/curves.md: hitRate is "null at a size with no lookups, n/a in the
+  // report, as in replay's summary". OPT wrote 0 (0.00% in the report) beside
+  // the LRU curve's n/a on a trace of maps and no DMA (an `import` of a kernel
+  // trace without --synthesize-dma).
+  it('a trace of maps and unmaps only: every OPT point has hitRate null, the same as the LRU curve', async () => {
+    const events: Ev[] = [
+      { op: 'attach', device: 0x100, domain: 1 },
+      { op: 'map', device: 0x100, domain: 1, iova: 0x40000000, paddr: 0x900000000, size: 4 * K4 },
+      { op: 'unmap', device: 0x100, domain: 1, iova: 0x40000000, size: 4 * K4 },
+    ];
+    const cfg = resolveConfig({ pageSizes: ['4K'] }, 'no-dma');
+    const opt = await optCurve(memFeed(events), cfg, 3);
+    const lru = await lruStackCurve(memFeed(events), cfg, 3);
+    expect(opt.points.map((p) => p.hitRate)).toEqual([null, null, null]);
+    expect(opt.points.map((p) => p.hitRate)).toEqual(lru.points.map((p) => p.hitRate));
+  });
+});

@@ -141,6 +141,27 @@ describe('points with DMA faults or map errors are no candidates (issue: 64K+512
     expect(sweepMarkdown(rows, ['t'])).toContain('> **Warning.** All 12 point(s) have DMA faults or map errors');
   });
 
+  it("the warning counts a broken point's failed attaches and says what they do, when a point has some", async () => {
+    // sweep traces/mixed.arrows --vendor smmuv3: 810 DMA faults, 0 map errors and 1 of 7
+    // attaches failed (the cause, which stderr names); the warning's table had faults and
+    // map errors only, and its one cause was a map the page sizes cannot hold.
+    const ok = row({ pageSizes: '4K', entries: 64, ways: 4 });
+    const attach = row({ pageSizes: '4K', entries: 32, ways: 4, faults: 810 });
+    attach.counts = { ...attach.counts, attach_ops: 7, attach_errors: 1 };
+    const md = sweepMarkdown([ok, attach], ['t']);
+    expect(md).toContain(
+      '> **Warning.** 1 of 2 point(s) have DMA faults or map errors (a map the page sizes cannot hold fails, and DMAs to it fault; an attach that fails leaves its device in its old domain, or none, where DMAs meant for the new one fault):',
+    );
+    expect(md).toContain('> | point | DMA faults | map errors | failed attaches |');
+    expect(md).toContain('> | 4K 32x4 strict | 810 | 0 | 1 of 7 |');
+    expect(await sweepHtml([ok, attach], ['t'])).toContain('<th>failed attaches</th>');
+    // Without failed attaches, the warning is as it was.
+    const maps = row({ pageSizes: '2M', entries: 64, ways: 4, faults: 5, mapErrors: 3 });
+    const plain = sweepMarkdown([ok, maps], ['t']);
+    expect(plain).toContain('(a map the page sizes cannot hold fails, and DMAs to it fault): their costs');
+    expect(plain).toContain('> | point | DMA faults | map errors |\n');
+  });
+
   it('a broken point has no rank across traces, and a configuration broken on some trace no mean rank: it comes after those that work on every trace', () => {
     // Its mean over the traces where it works put it first (1.0) above the only configuration that works on both.
     const rows = [
@@ -323,6 +344,27 @@ describe('the replay report', () => {
     const lazy = replayMarkdown(replayEvents(ev, { invalidation: { mode: 'lazy' } }));
     expect(lazy).toContain("> 1 of 2 successful maps reused an IOVA still waiting in the flush queue, which Linux's lazy mode never does");
     expect(replayMarkdown(replayEvents(ev))).not.toContain('flush queue');
+  });
+
+  it('writes the IOTLB geometry as --iotlb and the sweep labels write it, ENTRIESxWAYS, with its sets in words', () => {
+    // It wrote SETSxWAYS: 'IOTLB 16x4 (64 entries, lru)' for the default 64x4, and
+    // 'IOTLB 1x1024' for QEMU's 1024xfull (traces/qemu/qemu-vtd-strict.json), which
+    // --iotlb reads as 16 entries of 4 ways and 1 entry.
+    expect(replayMarkdown(replayEvents(ev))).toContain('IOTLB 64x4 (16 sets of 4 ways, lru)');
+    const full = replayMarkdown(replayEvents(ev, { iotlb: { entries: 1024, ways: 'full', policy: 'flush-when-full' } }));
+    expect(full).toContain('IOTLB 1024xfull (1 set of 1024 ways, flush-when-full)');
+    expect(replayMarkdown(replayEvents(ev, { iotlb: { entries: 1, ways: 1 } }))).toContain('IOTLB 1x1 (1 set of 1 way, lru)');
+  });
+
+  it('names the walk cache and counts its hits when the configuration has one', () => {
+    // A walk cache shortens walks (walks.walkCacheHits) and the report said nothing of it:
+    // neither in the configuration line nor beside the walks it shortened.
+    const cfg = { walkCache: { entries: 16, ways: 'full' } };
+    const s = replayEvents(ev, cfg);
+    const md = replayMarkdown(s);
+    expect(md).toContain('walk cache 16xfull (1 set of 16 ways, lru) per non-leaf level');
+    expect(md).toContain(`| walk-cache hits | ${s.totals.walks.walkCacheHits} |`);
+    expect(replayMarkdown(replayEvents(ev))).not.toContain('walk cache');
   });
 });
 

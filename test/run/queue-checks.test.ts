@@ -261,7 +261,8 @@ describe('a submitter checks every result', () => {
       hitRate: 0.5,
       translationCostNs: 1410,
     });
-    const curve = { policy: 'lru', ways: 0, method: 'stack', points: [pt(1), pt(2)], pageSizesUsed: ['4K', '2M'], groups: 1, passes: 1, approximate: [] };
+    const ops = { dmaEvents: 10, maps: 2, mapErrors: 0, unmaps: 1, unmapErrors: 0, attaches: 1, attachErrors: 0 };
+    const curve = { policy: 'lru', ways: 0, method: 'stack', points: [pt(1), pt(2)], pageSizesUsed: ['4K', '2M'], groups: 1, passes: 1, approximate: [], ops };
     expect(curvesOf({ job: id, results: [JSON.stringify([curve])] }, data, id)).toEqual([curve]);
     expect(() => curvesOf({ job: id, results: ['[{}]'] }, data, id)).toThrow(/^curve 1: /);
     expect(() => curvesOf({ job: id, results: ['[]'] }, data, id)).toThrow('expected 1 curve(s)');
@@ -278,6 +279,9 @@ describe('a submitter checks every result', () => {
     expect(() =>
       curvesOf({ job: id, results: [JSON.stringify([{ ...lazy, reusedBeforeFlush: { maps: -1, pages: 4, successfulMaps: 10 } }])] }, data, id),
     ).toThrow(/^curve 1: /);
+    // The counts of the curve's warning line (CurveResult.ops) are checked as counts, and required.
+    expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, ops: { ...ops, attachErrors: -1 } }])] }, data, id)).toThrow(/^curve 1: /);
+    expect(() => curvesOf({ job: id, results: [JSON.stringify([{ ...curve, ops: undefined }])] }, data, id)).toThrow(/^curve 1: /);
   });
 });
 
