@@ -107,7 +107,8 @@ async function child(scenario: string, events: number): Promise<Result> {
     // redis-server. Peak RSS is the submitter's. `queue-warm`: the workers
     // have run the same sweep once before the clock starts (under another
     // version, so that no result is reused), as long-running workers have:
-    // the steady state, where `queue` is the workers' first sweep.
+    // the steady state, where `queue` is the workers' first sweep (on threads
+    // that warmed up as the worker started: run/queue-processor.ts warm).
     const workers = Number(extra ?? 1);
     const { startBenchQueue } = await import('./queue.js');
     const q = await startBenchQueue(workers);

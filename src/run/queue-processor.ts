@@ -36,7 +36,9 @@ export interface ProcessorTask {
  * that V8 has compiled the reader, the batch loop, map and unmap, the
  * invalidations and the DMA runs they share with every job's replay. A
  * worker's first job then runs as its later ones do, instead of paying the
- * compilation (issue 28: a cold job took 0.2-0.3 s more of a 2-job sweep).
+ * compilation while the job runs (issue 28: with two workers on 2 cores each
+ * compiled in its first job with no idle core to do it on, and the bench's
+ * 12-point sweep ran 1.45-1.73x as fast as on one worker; 1.74-1.89x so).
  * The trace is written to the system's temporary folder and removed; where
  * it cannot be written the worker starts without the warm-up. Nothing of it
  * reaches a job: replays share compiled code only (model/specialize.ts).
