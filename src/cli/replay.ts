@@ -38,6 +38,11 @@ interface Args {
  * over the file's "preset") underneath its fields, and the short forms of
  * `sweep` (one value each) on top, parsed by the same code as a sweep's axes.
  */
+/** Whether `--report` names an HTML file (contract report.md: "Markdown or HTML by extension"); standard output takes Markdown. */
+function isHtmlPath(file: string): boolean {
+  return file !== STDIO && /\.html?$/i.test(file);
+}
+
 export function loadConfig(file: string | undefined, shortForms: ShortForms = {}, preset?: string): ReplayConfig {
   const source = file ?? (preset === undefined ? '(defaults)' : '--preset');
   const raw = file === undefined ? {} : readConfigFile(file);
@@ -121,7 +126,10 @@ export const replayCommand: CommandModule<object, Args> = {
         describe: `whose IOMMU rules: ${VENDORS.join(', ')} (docs/model.md §9); overrides the configuration and its preset`,
       })
       .option('json', { type: 'string', describe: 'write the summary JSON here (- for standard output)' })
-      .option('report', { type: 'string', describe: 'write the Markdown report here (- for standard output)' })
+      .option('report', {
+        type: 'string',
+        describe: 'write the report here: HTML when FILE ends in .html or .htm, else Markdown (- for standard output, Markdown)',
+      })
       .option('max-table-memory', maxTableMemoryOption('the model'))
       .example('$0 replay traces/nic.arrows', 'the summary table, default configuration')
       .example(
@@ -166,7 +174,8 @@ export const replayCommand: CommandModule<object, Args> = {
       ),
     );
     if (args.json) writeOutput(args.json, summaryJson(summary));
-    if (args.report) writeOutput(args.report, replayMarkdown(summary));
+    if (args.report)
+      writeOutput(args.report, isHtmlPath(args.report) ? (await import('../report/replay-html.js')).replayHtml(summary) : replayMarkdown(summary));
     if (!args.json && !args.report) process.stdout.write(`${[summaryTable(summary, true), ...summaryNotes(summary).map((n) => `\n> ${n}`)].join('\n')}\n`);
   },
 };

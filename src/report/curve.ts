@@ -6,7 +6,7 @@ import type * as vl from 'vega-lite';
 import { parseSizeLog2 } from '../config/pagesizes.js';
 import type { CurveCounters, CurveResult } from '../run/curve.js';
 import { chartBase, svgOf } from './charts.js';
-import { htmlPage } from './html.js';
+import { htmlPage } from './page.js';
 import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, mdText, reusedBeforeFlushNote, tableHtml, tableMd, type Table } from './format.js';
 
 /** One curve of the run: what it is of, and its points. */

@@ -7,7 +7,7 @@ import type { CandidateFit, MeasuredRow } from '../run/fit.js';
 import { stableStringify } from '../json.js';
 import { toolVersion } from '../version.js';
 import { chartBase, svgOf } from './charts.js';
-import { htmlPage } from './html.js';
+import { htmlPage } from './page.js';
 import { escapeHtml as esc, fmtPct, mdText, tableHtml, tableMd, type Table } from './format.js';
 
 /** Candidates drawn in the chart and listed in the report's table of predictions. */
