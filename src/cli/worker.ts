@@ -50,19 +50,38 @@ export const workerCommand: CommandModule<object, Args> = {
     const { startWorker } = await import('../run/queue.js');
     const { shownUrl } = await import('../run/queue-connection.js');
     const log = args.quiet ? undefined : (line: string) => process.stderr.write(`iommu-replay worker: ${line}\n`);
-    const worker = await startWorker({ ...conn, concurrency: args.concurrency, lockMs: args.lockMs, limits: { traceRoots: roots, maxTableBytes }, log });
-    log?.(`waiting for jobs on ${shownUrl(conn.url)} (concurrency ${args.concurrency}; traces under ${roots.join(', ')})`);
     // The first signal lets running jobs finish (at once when Redis is gone); a second stops at once.
+    // Taken from before the start: each thread's warm-up writes a trace in a temporary
+    // folder of its own and removes it (run/queue-processor.ts warmUp), which a signal's
+    // default action, death, would leave behind. A first signal during the start stops
+    // the worker once it has started (a second there: at once, as without handlers).
     let signals = 0;
-    const stop = () => {
+    let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+    const stop = (signal: NodeJS.Signals) => {
       if (signals++ === 0) log?.('stopping: running jobs finish first (at once when Redis is gone; a second signal stops at once)');
-      void worker.close();
+      else if (worker === undefined) {
+        unlisten();
+        process.kill(process.pid, signal);
+        return;
+      }
+      void worker?.close();
+    };
+    const unlisten = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    try {
+      worker = await startWorker({ ...conn, concurrency: args.concurrency, lockMs: args.lockMs, limits: { traceRoots: roots, maxTableBytes }, log });
+    } catch (err) {
+      unlisten();
+      throw err;
+    }
+    if (signals === 0) log?.(`waiting for jobs on ${shownUrl(conn.url)} (concurrency ${args.concurrency}; traces under ${roots.join(', ')})`);
+    else void worker.close();
     await worker.closed;
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
+    unlisten();
     // Whatever BullMQ or ioredis leave behind (a reconnection timer, a job's thread) does not keep a stopped worker alive.
     setTimeout(() => process.exit(), 1000).unref();
   },

@@ -119,6 +119,21 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
     expect(w.log()).not.toMatch(/worker: ECONNREFUSED/);
   }, 180_000);
 
+  it("SIGTERM while the worker's threads warm up stops it once started, and leaves no warm-up folder behind", async () => {
+    // The warm-up writes a 2.7 MB trace in a temporary folder per thread (run/queue-processor.ts
+    // warmUp); the signal's default action killed the worker in the middle and left them there.
+    const tmp = tmpDir();
+    const w = start(['worker', '--queue', redis.url, '--concurrency', '2', '--trace-root', root], { ...process.env, TMPDIR: tmp });
+    procs.push(w.proc);
+    await until('a thread to warm up', () => fs.readdirSync(tmp).some((f) => f.startsWith('iommu-replay-warm-')) || w.proc.exitCode !== null);
+    w.proc.kill('SIGTERM');
+    const code = await Promise.race([w.exited, sleep(WAIT_MS).then(() => 'still running')]);
+    expect(code).toBe(0);
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    expect(w.log()).toMatch(/stopping: running jobs finish first/);
+    expect(w.log()).not.toMatch(/waiting for jobs/);
+  }, 180_000);
+
   it('a password is never printed (worker, errors, Redis lost), comes from a file or REDIS_PASSWORD, and a wrong one is "authentication failed"', async () => {
     const own = await startRedis(['--requirepass', SECRET]);
     try {
