@@ -5,6 +5,7 @@ import { A } from './arrow.js';
 import type * as vl from 'vega-lite';
 import { parseSizeLog2 } from '../config/pagesizes.js';
 import type { CurveCounters, CurveResult } from '../run/curve.js';
+import type { PolicyName } from '../config/config.js';
 import { chartBase, svgOf } from './charts.js';
 import { htmlPage } from './page.js';
 import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, mdText, reusedBeforeFlushNote, tableHtml, tableMd, type Table } from './format.js';
@@ -370,8 +371,17 @@ export async function curveCharts(
   );
   const max = Math.max(1, ...curves.map((c) => c.result.points[c.result.points.length - 1].entries));
   // Solid LRU, dashed OPT, dotted point policies: only those drawn are in the legend.
-  const dashes: Record<string, number[]> = { lru: [1, 0], opt: [6, 3], fifo: [2, 2], plru: [1, 3], random: [4, 1, 1, 1] };
-  const policies = Object.keys(dashes).filter((p) => values.some((v) => v.policy === p));
+  // Every policy curve takes (config.ts POLICIES, and opt): one left out had no
+  // legend entry and no dash of its own (flush-when-full, docs/curves.md).
+  const dashes: Record<PolicyName | 'opt', number[]> = {
+    lru: [1, 0],
+    opt: [6, 3],
+    fifo: [2, 2],
+    plru: [1, 3],
+    random: [4, 1, 1, 1],
+    'flush-when-full': [8, 2, 1, 2],
+  };
+  const policies = (Object.keys(dashes) as (keyof typeof dashes)[]).filter((p) => values.some((v) => v.policy === p));
   const bitmaps = [...new Set(values.map((v) => v.pageSizes))];
   // One panel per trace, mode and vendor; `mode` names the vendor when it is not VT-d.
   const panels = [...new Map(curves.map((c) => [`${c.trace}\0${modeLabel(c)}`, { trace: c.trace, mode: modeLabel(c) }])).values()];

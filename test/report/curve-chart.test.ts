@@ -1,7 +1,7 @@
 // A chart of a long curve draws the sizes where the hit rate changes (issue
 // 25: a 2^20-size curve sent a million points to the chart renderer).
 import { describe, expect, it } from 'vitest';
-import { chartPoints, curvesHtml, curvesMarkdown, type CurveOf } from '../../src/report/curve.js';
+import { chartPoints, curveCharts, curvesHtml, curvesMarkdown, type CurveOf } from '../../src/report/curve.js';
 import type { CurveCounters } from '../../src/run/curve.js';
 
 function curveOf(n: number, rate: (size: number) => number): CurveCounters[] {
@@ -105,5 +105,30 @@ describe('the curve report shows every geometry a points curve replayed', () => 
     expect(md).toContain('| 3 | 1 | 15.00% |');
     expect(md).toContain('| 6 | 2 | 30.00% |');
     expect(md).toContain('| 12 | 4 | 60.00% |');
+  });
+});
+
+describe("the curve chart's legend has every policy a curve takes", () => {
+  // docs/curves.md: --policy lru|fifo|plru|random|flush-when-full. The chart's dashes
+  // listed lru, opt, fifo, plru and random only: a flush-when-full curve had an empty
+  // 'policy' legend and no dash of its own.
+  const ops = { dmaEvents: 1, maps: 0, mapErrors: 0, unmaps: 0, unmapErrors: 0, attaches: 0, attachErrors: 0 };
+  it('a flush-when-full curve beside an LRU one: both in the legend, each with its dash', async () => {
+    const of = (policy: 'lru' | 'flush-when-full'): CurveOf => ({
+      trace: 't',
+      pageSizes: '4K',
+      mode: 'strict',
+      vendor: 'vtd',
+      result: { policy, ways: 0, method: policy === 'lru' ? 'stack' : 'points', points: curveOf(4, (s) => s / 10), pageSizesUsed: ['4K'], ops },
+    });
+    let specs: unknown[] = [];
+    await curveCharts([of('lru'), of('flush-when-full')], 300, 180, async (s) => {
+      specs = s;
+      return s.map(() => '');
+    });
+    const dash = (specs[0] as { encoding: { strokeDash: { scale: { domain: string[]; range: number[][] } } } }).encoding.strokeDash.scale;
+    expect(dash.domain).toEqual(['lru', 'flush-when-full']);
+    expect(dash.range).toHaveLength(2);
+    expect(dash.range[1]).not.toEqual(dash.range[0]);
   });
 });
