@@ -11,7 +11,7 @@ import { MAX_CURVE_ENTRIES, checkCurveConfig, checkCurvePoints, curvePointsOf, t
 import { runCurveTask, type CurveTask } from '../run/curve-worker.js';
 import { runModule, runOnPool, unwrapInputError } from '../run/pool.js';
 import type { WorkerInputError } from '../run/sweep-worker.js';
-import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, type CurveOf } from '../report/curve.js';
+import { curvesArrow, curvesHtml, curvesMarkdown, curvesSummary, methodOf, mostFaults, type CurveOf } from '../report/curve.js';
 import { CHART_WARM_UP_SIZES, ChartThread } from '../report/chart-thread.js';
 import { stableStringify } from '../json.js';
 import { openTrace } from '../trace/merge.js';
@@ -64,13 +64,6 @@ async function runTasks(tasks: CurveTask[], jobs: number): Promise<CurveResult[]
 async function runQueued(tasks: CurveTask[], opts: Parameters<typeof import('../run/queue.js').runCurvesQueued>[1]): Promise<CurveResult[][]> {
   const { runCurvesQueued } = await import('../run/queue.js');
   return runCurvesQueued(tasks, opts);
-}
-
-/** The most faults at any size of the curves (a loop: a 2^20-size curve's points overflow the stack as arguments of Math.max). */
-function maxFaults(results: CurveResult[]): number {
-  let most = 0;
-  for (const r of results) for (const p of r.points) if (p.faults > most) most = p.faults;
-  return most;
 }
 
 export const curveCommand: CommandModule<object, Args> = {
@@ -238,7 +231,7 @@ async function curveRun(args: Args, { n, jobs, ways, policy, maxTableBytes, queu
     warningLines(
       tasks.map((t, i) => ({
         what: `${t.of.trace} with pageSizes=${t.of.pageSizes} invalidation.mode=${t.of.mode}${t.of.vendor === 'vtd' ? '' : ` vendor=${t.of.vendor}`}`,
-        counts: { ...results[i][0].ops, faults: maxFaults(results[i]) },
+        counts: { ...results[i][0].ops, faults: mostFaults(results[i]) },
       })),
       `see ${path.join(args.out, 'report.md')}`,
     ),

@@ -8,6 +8,7 @@ import type { CurveCounters, CurveResult } from '../run/curve.js';
 import type { PolicyName } from '../config/config.js';
 import { chartBase, svgOf } from './charts.js';
 import { htmlPage } from './page.js';
+import { problemText } from './problems.js';
 import { escapeHtml as esc, fmtBytes, fmtInt, fmtNs, fmtPct, mdText, reusedBeforeFlushNote, tableHtml, tableMd, type Table } from './format.js';
 
 /** One curve of the run: what it is of, and its points. */
@@ -191,6 +192,24 @@ export function curvesSummary(curves: CurveOf[], maxEntries: number) {
   };
 }
 
+/** The most faults at any size of `results` (a loop: a 2^20-size curve's points overflow the stack as arguments of Math.max). */
+export function mostFaults(results: CurveResult[]): number {
+  let most = 0;
+  for (const r of results) for (const p of r.points) if (p.faults > most) most = p.faults;
+  return most;
+}
+
+/**
+ * The note over a curve whose trace faulted or failed a map, unmap or attach,
+ * in the words of curve's warning line, which points here (cli/curve.ts); or
+ * null. The failed operations are the same at every size (CurveResult.ops);
+ * the faults are the most at any size, each size's in the table.
+ */
+function problemNoteOf(c: CurveOf): string | null {
+  const text = problemText({ ...c.result.ops, faults: mostFaults([c.result]) });
+  return text === undefined ? null : `Warning: ${text} (faults: the most at any size, each size's in the table).`;
+}
+
 /** A lazy curve's note on IOVAs reused before their flush (format.ts reusedBeforeFlushNote), or null. */
 function reusedNoteOf(c: CurveOf): string | null {
   const r = c.result.reusedBeforeFlush;
@@ -281,6 +300,8 @@ export function curvesMarkdown(curves: CurveOf[], title = 'iommu-replay curve'):
     out.push(`## ${mdText(curveLabel(c))}`, '');
     const note = reusedNoteOf(c);
     if (note) out.push(`> ${note}`, '');
+    const problem = problemNoteOf(c);
+    if (problem) out.push(`> ${problem}`, '');
     out.push(tableMd(pointsTable(c)), '');
   }
   return out.join('\n');
@@ -421,7 +442,8 @@ export async function curvesHtml(curves: CurveOf[], title = 'iommu-replay curve'
     `<section id="knees"><h2>Knees</h2><p>The smallest size that reaches 90, 95 and 99 % of the curve's largest hit count, and the bytes its entries cover.</p>${tableHtml(kneeTable(curves))}</section>`,
     ...curves.map((c) => {
       const note = reusedNoteOf(c);
-      return `<section class="curve"><h2>${esc(curveLabel(c))}</h2>${note ? `<p class="note">${esc(note)}</p>` : ''}${tableHtml(pointsTable(c))}</section>`;
+      const problem = problemNoteOf(c);
+      return `<section class="curve"><h2>${esc(curveLabel(c))}</h2>${note ? `<p class="note">${esc(note)}</p>` : ''}${problem ? `<p class="note">${esc(problem)}</p>` : ''}${tableHtml(pointsTable(c))}</section>`;
     }),
   ];
   return htmlPage(title, `<p>${esc(openingSentence(curves)).replace('`replay`', '<code>replay</code>')}</p>`, sections);

@@ -3,6 +3,7 @@
 // a 0.00% hit rate with its 3,251 map errors only in --report. Now one
 // warning line per trace and point with DMA faults or failed maps (at most
 // MAX_WARNING_LINES, then a count); a correct run prints none.
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { MAX_WARNING_LINES, problemText, warningLines } from '../../src/cli/warnings.js';
@@ -65,6 +66,10 @@ describe('warnings on stderr', () => {
     expect(r.stderr).toBe(
       `iommu-replay: warning: mixed with pageSizes=4K+2M+1G invalidation.mode=strict vendor=smmuv3: 810 of 7,629 DMA accesses faulted, 1 of 7 attaches failed (see ${path.join(out, 'report.md')})\n`,
     );
+    // The report the line points to has those counts too (it had a faults column alone).
+    const note = "Warning: 810 of 7,629 DMA accesses faulted, 1 of 7 attaches failed (faults: the most at any size, each size's in the table).";
+    expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toContain(`\n> ${note}\n`);
+    expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toContain(`<p class="note">${note.replace("'", '&#39;')}</p>`);
   });
 
   it('many points with faults: at most MAX_WARNING_LINES lines, the last counting the rest', () => {
