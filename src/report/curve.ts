@@ -258,7 +258,13 @@ function isApproximate(c: CurveOf, entries: number): boolean {
  */
 function openingSentence(curves: CurveOf[]): string {
   const some = curves.some((c) => (c.result.approximate ?? []).length > 0);
-  return `Every point is what \`replay\` reports at that IOTLB geometry${some ? ', except the sizes marked approximate (--max-groups reached: the knees\' "how" lists them)' : ''}.`;
+  // --opt's curves are Belady's bound, which no replay policy gives (their knees' "how" says so).
+  const opt = curves.some((c) => c.result.policy === 'opt');
+  const except = [
+    ...(some ? ['the sizes marked approximate (--max-groups reached: the knees\' "how" lists them)'] : []),
+    ...(opt ? ["the OPT curves' points (Belady's bound, which no replacement policy of replay's reaches)"] : []),
+  ];
+  return `Every point is what \`replay\` reports at that IOTLB geometry${except.length ? `, except ${except.join(' and ')}` : ''}.`;
 }
 
 /**

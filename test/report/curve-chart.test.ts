@@ -80,6 +80,17 @@ describe('the curve report marks the sizes --max-groups left approximate', () =>
     expect(html).toContain('<td>2 (approximate)</td>');
   });
 
+  it("an OPT curve's points are named an exception too: they are a bound, not what replay reports", () => {
+    // 'curve traces/nic.arrows --opt' opened with 'Every point is what replay reports at that IOTLB geometry.'
+    const opt: CurveOf = { ...curve([]), result: { ...curve([]).result, policy: 'opt' } };
+    expect(curvesMarkdown([curve([]), opt])).toContain(
+      "Every point is what `replay` reports at that IOTLB geometry, except the OPT curves' points (Belady's bound, which no replacement policy of replay's reaches).",
+    );
+    expect(curvesMarkdown([curve([[1, 3]]), opt])).toContain(
+      'except the sizes marked approximate (--max-groups reached: the knees\' "how" lists them) and the OPT curves\' points',
+    );
+  });
+
   it('a curve with every size exact reads as before', () => {
     const md = curvesMarkdown([curve([])]);
     expect(md).toContain('Every point is what `replay` reports at that IOTLB geometry. Rows:');
