@@ -133,7 +133,7 @@ describe('§8 trace: iommu.domains objects', () => {
     await writeTrace(f, metaOf(META), [batchOf([{ op: 'flush', domain: N }])]);
     const r = runCli(['inspect', f, '--json']);
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout).domains).toContainEqual({ domain: N, type: 'nested', declared: true, events: 1 });
+    expect(JSON.parse(r.stdout).domains).toContainEqual({ domain: N, type: 'nested', parent: P, declared: true, events: 1 });
   });
 
   it('a parent may itself be attached, mapped and flushed directly', () => {
