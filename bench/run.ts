@@ -22,6 +22,7 @@ import { hasRedis, type WorkerCpu } from './queue.js';
 import { fileFeed, lruStackCurve } from '../src/run/curve.js';
 import { openTrace } from '../src/trace/merge.js';
 import { benchTrace, dineroWork } from './traces.js';
+import { toolVersion } from '../src/version.js';
 
 interface Result {
   scenario: string;
@@ -114,7 +115,7 @@ async function child(scenario: string, events: number): Promise<Result> {
     const q = await startBenchQueue(workers);
     let workerCpu: WorkerCpu;
     try {
-      if (what === 'queue-warm') await runSweepQueued([[file]], sweepConfigs(), { jobs: 2, url: q.url, version: 'bench-warm-up' });
+      if (what === 'queue-warm') await runSweepQueued([[file]], sweepConfigs(), { jobs: 2, url: q.url, version: `${toolVersion()}+bench-warm-up` });
     } catch (err) {
       q.stop();
       throw err;
@@ -122,7 +123,7 @@ async function child(scenario: string, events: number): Promise<Result> {
     const t1 = process.hrtime.bigint();
     const cpuSince = q.cpu();
     try {
-      await runSweepQueued([[file]], sweepConfigs(), { jobs: 2, url: q.url, version: 'bench', onProgress: (n) => (done = n) });
+      await runSweepQueued([[file]], sweepConfigs(), { jobs: 2, url: q.url, version: `${toolVersion()}+bench`, onProgress: (n) => (done = n) });
       workerCpu = cpuSince();
     } finally {
       q.stop();

@@ -42,6 +42,18 @@ export interface JobResult {
   results: string[];
 }
 
+/**
+ * Whether a job's `version` is the worker's own tool version (`own`), or it
+ * with a tag after `+` (semver's build metadata: a run of its own, as the
+ * bench's warm-up, whose results must not be another run's). A worker of
+ * another version would compute the job with its own model and store the
+ * result under the key the submitter asked for, whose numbers would then be
+ * taken for the submitter's version's (processJob refuses it).
+ */
+export function versionMatches(jobVersion: string, own: string): boolean {
+  return jobVersion === own || jobVersion.startsWith(`${own}+`);
+}
+
 /** The job's id and key: a hash of what the job computes (trace identities, resolved configurations, tool version, limits). */
 export function jobId(data: JobData): string {
   return crypto.createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 32);

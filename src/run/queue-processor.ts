@@ -15,7 +15,8 @@ import { InputError } from '../errors.js';
 import { stableStringify } from '../json.js';
 import { printable } from '../text.js';
 import { identityMismatch, traceIdentity } from './identity.js';
-import { checkJob, checkTracePath, jobId, type JobData, type JobResult } from './queue-job.js';
+import { checkJob, checkTracePath, jobId, versionMatches, type JobData, type JobResult } from './queue-job.js';
+import { toolVersion } from '../version.js';
 import type { ProcessorData } from './queue.js';
 import { runCurveTask } from './curve-worker.js';
 import { replayTask, type WorkerInputError } from './sweep-worker.js';
@@ -88,6 +89,11 @@ export default async function processJob(task: ProcessorTask): Promise<JobResult
     // (Its depth was checked before it was cloned to this thread: queue.ts.)
     const key = jobId(task.data as JobData);
     const data = checkJob(task.data, limits);
+    const own = toolVersion();
+    if (!versionMatches(data.version, own))
+      throw new InputError(
+        `This worker runs iommu-replay ${own} and the job is from ${printable(data.version, 60)}: its numbers would be this version's model, not the submitter's; run workers of the submitter's version`,
+      );
     const paths = data.trace.map((file) => checkTracePath(file.path, limits.traceRoots));
     for (const file of data.trace) {
       // Only whether it differs: the failure is stored in Redis, where the file's size is nobody's business.

@@ -11,7 +11,7 @@ import { expandSweep } from '../../src/config/sweep.js';
 import { stableStringify } from '../../src/json.js';
 import { traceIdentity } from '../../src/run/identity.js';
 import { describeRedisError, queueConnection, redact, redisOptions, shownUrl } from '../../src/run/queue-connection.js';
-import { checkJob, checkJobDepth, checkTracePath, curvesOf, jobId, summariesOf, traceRoots, type JobData } from '../../src/run/queue-job.js';
+import { checkJob, checkJobDepth, checkTracePath, curvesOf, jobId, summariesOf, traceRoots, versionMatches, type JobData } from '../../src/run/queue-job.js';
 import { replayPoints } from '../../src/run/run.js';
 import { DEFAULT_MAX_TABLE_BYTES } from '../../src/model/tablememory.js';
 import { CLI, tmpDir } from '../helpers/cli.js';
@@ -110,6 +110,15 @@ function pointsJob(
 }
 
 describe('a worker checks every job', () => {
+  it("a worker takes a job of its own version, or of it with a '+' tag (a run of its own), and no other", () => {
+    expect(versionMatches('0.2.0', '0.2.0')).toBe(true);
+    expect(versionMatches('0.2.0+bench', '0.2.0')).toBe(true);
+    expect(versionMatches('0.1.0', '0.2.0')).toBe(false);
+    expect(versionMatches('0.2.00', '0.2.0')).toBe(false);
+    expect(versionMatches('0.2.0-rc1', '0.2.0')).toBe(false);
+    expect(versionMatches('x', '0.2.0')).toBe(false);
+  });
+
   const roots = traceRoots([process.cwd()]);
 
   it("accepts the jobs a submitter makes (resolved configurations resolve to themselves), with the worker's table-memory limit where lower", () => {

@@ -17,6 +17,7 @@ import { LOCK_NAME } from '../../src/cli/outdir.js';
 import { resolveConfig } from '../../src/config/config.js';
 import { stableStringify } from '../../src/json.js';
 import { traceIdentity } from '../../src/run/identity.js';
+import { toolVersion } from '../../src/version.js';
 import { replayPoints } from '../../src/run/run.js';
 import { writeTrace } from '../../src/trace/writer.js';
 import { CLI, runCli, tmpDir } from '../helpers/cli.js';
@@ -222,22 +223,30 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
     const real = traceIdentity(trace);
     const curveOf4K = { config: resolveConfig({ pageSizes: ['4K'] }), maxEntries: 8, maxGroups: 8, policy: 'lru', ways: 0, opt: false };
     const jobs: Record<string, unknown> = {
-      shadow: { version: 'x', kind: 'points', trace: [empty('/etc/shadow')], configs: [cfg] },
+      shadow: { version: toolVersion(), kind: 'points', trace: [empty('/etc/shadow')], configs: [cfg] },
       badconfig: {
-        version: 'x',
+        version: toolVersion(),
         kind: 'points',
         trace: [real],
         configs: [{ ...cfg, iotlb: { entries: 64, sets: 3, ways: 'x', policy: 'nope' }, pageSizes: ['banana'] }],
       },
-      nulltrace: { version: 'x', kind: 'points', trace: null, configs: [cfg] },
-      fifo: { version: 'x', kind: 'points', trace: [empty(fifo)], configs: [cfg] },
+      nulltrace: { version: toolVersion(), kind: 'points', trace: null, configs: [cfg] },
+      fifo: { version: toolVersion(), kind: 'points', trace: [empty(fifo)], configs: [cfg] },
       // The file is there, but is not the one named: the failure must not tell its size.
-      size: { version: 'x', kind: 'points', trace: [{ ...real, size: 1 }], configs: [cfg] },
+      size: { version: toolVersion(), kind: 'points', trace: [{ ...real, size: 1 }], configs: [cfg] },
       // The job asks for 1 GiB of page tables; the worker allows 1 MiB.
-      memory: { version: 'x', kind: 'points', trace: [traceIdentity(bigMap)], configs: [resolveConfig({ pageSizes: ['4K'] })], maxTableBytes: 1 << 30 },
+      memory: {
+        version: toolVersion(),
+        kind: 'points',
+        trace: [traceIdentity(bigMap)],
+        configs: [resolveConfig({ pageSizes: ['4K'] })],
+        maxTableBytes: 1 << 30,
+      },
       // Curve jobs are replays too: the worker's limit bounds them (the stack profiler's, and a policy's points).
-      memoryCurve: { version: 'x', kind: 'curve', trace: [traceIdentity(bigMap)], curve: { ...curveOf4K, maxTableBytes: 1 << 30 } },
-      memoryCurvePoints: { version: 'x', kind: 'curve', trace: [traceIdentity(bigMap)], curve: { ...curveOf4K, policy: 'fifo' } },
+      memoryCurve: { version: toolVersion(), kind: 'curve', trace: [traceIdentity(bigMap)], curve: { ...curveOf4K, maxTableBytes: 1 << 30 } },
+      memoryCurvePoints: { version: toolVersion(), kind: 'curve', trace: [traceIdentity(bigMap)], curve: { ...curveOf4K, policy: 'fifo' } },
+      // A job of another version: this worker's model would answer it under the key the submitter asked for.
+      otherVersion: { version: '0.0.1', kind: 'points', trace: [real], configs: [cfg] },
     };
     const reasons: Record<string, string> = {};
     try {
@@ -257,6 +266,7 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
     }
     expect(reasons).toEqual({
       shadow: 'Trace "/etc/shadow" is outside this worker\'s trace folders (worker --trace-root)',
+      otherVersion: `This worker runs iommu-replay ${toolVersion()} and the job is from 0.0.1: its numbers would be this version's model, not the submitter's; run workers of the submitter's version`,
       badconfig: 'Invalid job: Invalid config "configs[0]": iotlb.ways: expected a positive integer or "full", got "x"',
       nulltrace: 'Invalid job: trace: Invalid input: expected array, received null',
       fifo: `Cannot read trace "${fifo}": not a regular file`,
@@ -382,7 +392,7 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
       expect(state).toBe('failed');
       // Read from the hash: BullMQ's own getJob parses the data, and throws.
       expect(await probe.hget(`bull:${QUEUE_NAME}:${id}`, 'failedReason')).toBe('Invalid job: its data in the queue is not JSON');
-      const next = await runJob(queue, `good-after-notjson-${process.pid}`, pointsJob('x'));
+      const next = await runJob(queue, `good-after-notjson-${process.pid}`, pointsJob(toolVersion()));
       expect(next.state).toBe('completed');
       expect(w.log()).not.toMatch(/lost Redis/);
       stop(w.proc, 'SIGTERM');
@@ -433,14 +443,14 @@ describe.skipIf(!REDIS)('the queue trusts neither side of Redis', () => {
     const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: redis.port } });
     try {
       // One thread, kept from job to job (started with the worker), until a job crashes it.
-      const threadOf = async (id: string) => (await runJob(queue, `${id}-${process.pid}`, pointsJob('thread'))).result?.results?.[0];
+      const threadOf = async (id: string) => (await runJob(queue, `${id}-${process.pid}`, pointsJob(`${toolVersion()}+thread`))).result?.results?.[0];
       const first = await threadOf('thread-a');
       expect(first).toMatch(/^\d+$/);
       expect(await threadOf('thread-b')).toBe(first);
-      const crash = await runJob(queue, `crash-${process.pid}`, pointsJob('crash'));
+      const crash = await runJob(queue, `crash-${process.pid}`, pointsJob(`${toolVersion()}+crash`));
       expect(crash).toMatchObject({ state: 'failed', reason: `Job crash-${String(process.pid).slice(0, 2)} failed: its thread stopped (exited with code: 7)` });
       // The next jobs run on a fresh thread; the busy one for 4 lock durations.
-      const busy = await runJob(queue, `busy-${process.pid}`, pointsJob('busy 4000'));
+      const busy = await runJob(queue, `busy-${process.pid}`, pointsJob(`${toolVersion()}+busy 4000`));
       expect(busy).toMatchObject({ state: 'completed', stalled: 0 });
       const fresh = await threadOf('thread-c');
       expect(fresh).toMatch(/^\d+$/);
