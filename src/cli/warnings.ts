@@ -45,7 +45,8 @@ export function warningLines(items: { what: string; counts: ProblemCounts }[], w
   if (bad.length <= MAX_WARNING_LINES) return bad;
   return [
     ...bad.slice(0, MAX_WARNING_LINES - 1),
-    `warning: ${fmtInt(bad.length - MAX_WARNING_LINES + 1)} more trace x point(s) with DMA faults or failed maps (${where})`,
+    // problemText's causes: faults, failed maps, unmaps and attaches (a point with failed attaches alone is counted here too).
+    `warning: ${fmtInt(bad.length - MAX_WARNING_LINES + 1)} more trace x point(s) with DMA faults or failed maps, unmaps or attaches (${where})`,
   ];
 }
 

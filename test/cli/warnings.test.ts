@@ -76,8 +76,11 @@ describe('warnings on stderr', () => {
     const items = Array.from({ length: 12 }, (_, i) => ({ what: `t with p${i}`, counts: { dmaEvents: 10, faults: 10 } }));
     const lines = warningLines(items, 'see out/report.md');
     expect(lines).toHaveLength(MAX_WARNING_LINES);
-    expect(lines[MAX_WARNING_LINES - 1]).toBe('warning: 8 more trace x point(s) with DMA faults or failed maps (see out/report.md)');
+    expect(lines[MAX_WARNING_LINES - 1]).toBe('warning: 8 more trace x point(s) with DMA faults or failed maps, unmaps or attaches (see out/report.md)');
     expect(warningLines([{ what: 'ok', counts: { dmaEvents: 10, faults: 0, maps: 3, mapErrors: 0 } }], 'x')).toEqual([]);
+    // Points whose only failures are attaches are among those the last line counts, and it says so.
+    const attachOnly = Array.from({ length: 7 }, (_, i) => ({ what: `t with p${i}`, counts: { dmaEvents: 10, faults: 0, attaches: 2, attachErrors: 1 } }));
+    expect(warningLines(attachOnly, 'w').at(-1)).toBe('warning: 3 more trace x point(s) with DMA faults or failed maps, unmaps or attaches (w)');
   });
 
   it("counts are written as toLocaleString('en-US') writes them, without calling it (its first call starts ICU: 42 ms of a replay)", () => {
@@ -98,7 +101,7 @@ describe('warnings on stderr', () => {
       );
       expect(spy).not.toHaveBeenCalled();
       expect(texts).toEqual(expected);
-      expect(more.at(-1)).toBe('warning: 1,004 more trace x point(s) with DMA faults or failed maps (w)');
+      expect(more.at(-1)).toBe('warning: 1,004 more trace x point(s) with DMA faults or failed maps, unmaps or attaches (w)');
     } finally {
       spy.mockRestore();
     }
