@@ -38,11 +38,6 @@ interface Args {
  * over the file's "preset") underneath its fields, and the short forms of
  * `sweep` (one value each) on top, parsed by the same code as a sweep's axes.
  */
-/** Whether `--report` names an HTML file (contract report.md: "Markdown or HTML by extension"); standard output takes Markdown. */
-function isHtmlPath(file: string): boolean {
-  return file !== STDIO && /\.html?$/i.test(file);
-}
-
 export function loadConfig(file: string | undefined, shortForms: ShortForms = {}, preset?: string): ReplayConfig {
   const source = file ?? (preset === undefined ? '(defaults)' : '--preset');
   const raw = file === undefined ? {} : readConfigFile(file);
@@ -89,6 +84,11 @@ function checkStrayValues(traces: string[], shortForms: ShortForms): void {
         `Invalid option ${option}: replay takes one value per option, and '${printable(t)}' after it is no trace file (several values are a sweep: iommu-replay sweep TRACE... ${option} ${(option === '--mode' ? shortForms.mode : option === '--vendor' ? shortForms.vendor : option === '--iotlb' ? shortForms.iotlb : shortForms.pageSizes)![0]} ${printable(t)})`,
       );
   }
+}
+
+/** Whether `--report` names an HTML file (contract report.md: "Markdown or HTML by extension"); standard output takes Markdown. */
+function isHtmlPath(file: string): boolean {
+  return file !== STDIO && /\.html?$/i.test(file);
 }
 
 export const replayCommand: CommandModule<object, Args> = {

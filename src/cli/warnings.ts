@@ -5,6 +5,7 @@
 // at most MAX_LINES, then one line for the rest. A correct run prints none.
 import { fmtInt } from '../report/format.js';
 import { problemText, type ProblemCounts } from '../report/problems.js';
+import { operationCounts } from '../stats/summary.js';
 import { printable } from '../text.js';
 
 // The counts and their words are the reports' too (the curve report's note): report/problems.ts.
@@ -13,23 +14,9 @@ export { problemText, type ProblemCounts };
 /** At most this many lines; the rest are counted in one more. */
 export const MAX_WARNING_LINES = 5;
 
-/** The counts of a replay summary. */
-export function summaryProblems(totals: {
-  dma: { events: number; faults: number };
-  map: { ops: number; errors: number };
-  unmap: { ops: number; errors: number };
-  attach: { ops: number; errors: number };
-}): ProblemCounts {
-  return {
-    dmaEvents: totals.dma.events,
-    faults: totals.dma.faults,
-    maps: totals.map.ops,
-    mapErrors: totals.map.errors,
-    unmaps: totals.unmap.ops,
-    unmapErrors: totals.unmap.errors,
-    attaches: totals.attach.ops,
-    attachErrors: totals.attach.errors,
-  };
+/** The counts of a replay summary: its operations (stats/summary.ts operationCounts) and its DMA faults. */
+export function summaryProblems(totals: Parameters<typeof operationCounts>[0] & { dma: { faults: number } }): ProblemCounts {
+  return { ...operationCounts(totals), faults: totals.dma.faults };
 }
 
 /**

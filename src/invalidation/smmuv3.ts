@@ -22,7 +22,7 @@
 // - Teardown (`arm_smmu_detach_dev()`): no TLBI (the entries stay tagged with
 //   the ASID the domain keeps); on an ATS device ATC_INV all + CMD_SYNC
 //   (`arm_smmu_disable_ats()`). A paging domain attached nowhere still sends
-//   its syncs' and flushes' TLBIs to its SMMU (detachedTag).
+//   its syncs' and flushes' TLBIs to its SMMU (tlbiTags).
 // Counters: TLBI_NH_VA = page, TLBI_NH_ASID = domain, ATC_INV = devtlb,
 // CMD_SYNC = wait (§9.3's table).
 import { pageNumber, alignDown } from '../caches/indexing.js';
@@ -155,7 +155,7 @@ export class Smmuv3 implements Vendor {
 
   /**
    * A strict sync of the leaves of `leafLen` pfns gathered in [start, end):
-   * per SMMU the domain is attached behind, its TLBI_NH_VA commands and
+   * per SMMU it sends to (tlbiTags), its TLBI_NH_VA commands and
    * their CMD_SYNCs; then the ATC commands.
    */
   sync(domain: number, start: number, end: number, nowNs: number, leafLen: number): void {
@@ -173,37 +173,28 @@ export class Smmuv3 implements Vendor {
 
   /**
    * `arm_smmu_tlb_inv_range_domain()` over pfns [start, end) with commands of
-   * `commandLen` pfns without RIL: per SMMU the domain is attached behind,
+   * `commandLen` pfns without RIL: per SMMU it sends to (tlbiTags),
    * its TLBI_NH_VA commands and their CMD_SYNCs; then ATC_INV over the span
    * per ATS attachment (`arm_smmu_atc_inv_domain()`) and one CMD_SYNC.
    */
   private rangeCommands(domain: number, start: number, end: number, nowNs: number, commandLen: number): void {
+    const tags = this.tlbiTags(domain);
+    if (tags.length === 0) return;
     const t = this.t;
-    const atts = t.domainAttachments[domain];
-    const kept = atts.length === 0 ? this.detachedTag(domain) : null;
-    if (atts.length === 0 && kept === null) return;
     const c = t.counters.domain;
     const base = domain * DOMAIN_FIELDS;
     const commands = this.ril ? rilCommands(pageNumber(end - start, this.granuleOrder)) : (end - start) / commandLen;
     const syncs = cmdSyncs(commands, this.forceSync);
-    if (kept !== null) {
-      // Attached nowhere: the TLBIs still go to its SMMU on its ASID; no ATC_INV (nr_ats_masters is 0).
-      c[base + M.cmdPage] += commands;
-      c[base + M.cmdWait] += syncs;
-      this.rm.range(kept[0], kept[1], start, end, base, nowNs);
-      return;
-    }
-    for (let k = 0; k < atts.length; k++) {
-      if (!this.rm.firstOfTag(atts, k)) continue;
-      const inst = t.deviceInstance[t.attDevice[atts[k]]];
+    for (let k = 0; k < tags.length; k += 2) {
       c[base + M.cmdPage] += commands;
       c[base + M.cmdWait] += syncs;
       // The commands tile [start, end): together they remove the ASID's entries overlapping it.
-      this.rm.range(inst, t.attTag[atts[k]], start, end, base, nowNs);
+      this.rm.range(tags[k], tags[k + 1], start, end, base, nowNs);
     }
+    // ATC_INV per ATS attachment (none when attached nowhere: nr_ats_masters is 0).
     const log2 = atcSpan(start, end);
     const cs = atcOut.start;
-    this.rm.devtlbCommands(atts, cs, cs + 2 ** log2, base, nowNs);
+    this.rm.devtlbCommands(t.domainAttachments[domain], cs, cs + 2 ** log2, base, nowNs);
     this.rm.waitPerTouched(base);
   }
 
@@ -212,41 +203,40 @@ export class Smmuv3 implements Vendor {
     const t = this.t;
     const c = t.counters.domain;
     const base = domain * DOMAIN_FIELDS;
-    const atts = t.domainAttachments[domain];
-    const kept = atts.length === 0 ? this.detachedTag(domain) : null;
-    if (kept !== null) {
-      // Attached nowhere: TLBI_NH_ASID + CMD_SYNC on its SMMU all the same (detachedTag); no ATC_INV.
+    const tags = this.tlbiTags(domain);
+    for (let k = 0; k < tags.length; k += 2) {
       c[base + M.cmdDomain]++;
       c[base + M.cmdWait]++;
-      this.rm.tags(kept[0], kept[1], null, base, nowNs);
-      return;
+      this.rm.tags(tags[k], tags[k + 1], null, base, nowNs);
     }
-    for (let k = 0; k < atts.length; k++) {
-      if (!this.rm.firstOfTag(atts, k)) continue;
-      c[base + M.cmdDomain]++;
-      c[base + M.cmdWait]++;
-      this.rm.tags(t.deviceInstance[t.attDevice[atts[k]]], t.attTag[atts[k]], null, base, nowNs);
-    }
-    this.rm.devtlbCommands(atts, -1, 0, base, nowNs);
+    this.rm.devtlbCommands(t.domainAttachments[domain], -1, 0, base, nowNs);
     this.rm.waitPerTouched(base);
   }
 
+  /** tlbiTags' scratch: the pairs of a domain's attachments. */
+  private readonly attachedTags: number[] = [];
+
   /**
-   * The (SMMU, tag) a paging domain attached nowhere still sends its TLBIs
-   * to, or null (not paging, or never attached: no ASID). Linux keeps
-   * `smmu_domain->smmu` and the ASID after the last `arm_smmu_detach_dev()`,
-   * and neither `arm_smmu_iotlb_sync()` → `arm_smmu_tlb_inv_range_domain()`
-   * nor `arm_smmu_flush_iotlb_all()` → `arm_smmu_tlb_inv_context()` looks at
-   * the domain's masters: an unmap (or a flush) of a detached domain sends
-   * TLBI_NH_VA (TLBI_NH_ASID) and a CMD_SYNC, which remove the entries kept
-   * since its teardown. `arm_smmu_atc_inv_domain()` sends nothing then
-   * (`nr_ats_masters` is 0). A paging domain is attached behind one SMMU
-   * only, so its kept tags are that one pair.
+   * The (SMMU, tag) pairs, flat, that a sync or flush of `domain` sends its
+   * TLBIs to. A paging domain's is the pair it keeps (keptTags), attached or
+   * not: Linux keeps `smmu_domain->smmu` and the ASID after the last
+   * `arm_smmu_detach_dev()`, and neither `arm_smmu_iotlb_sync()` →
+   * `arm_smmu_tlb_inv_range_domain()` nor `arm_smmu_flush_iotlb_all()` →
+   * `arm_smmu_tlb_inv_context()` looks at the domain's masters, so an unmap
+   * (or a flush) of a detached domain removes the entries kept since its
+   * teardown. It is attached behind one SMMU only, so that is one pair (none
+   * before its first attach: no ASID). Another domain's (SVA) are those of
+   * its attachments, one per distinct tag: its mmu notifier goes with its
+   * last bond (6.1), so attached nowhere it sends nothing.
    */
-  private detachedTag(domain: number): readonly number[] | null {
-    if (this.t.domainType[domain] !== T_PAGING) return null;
-    const kept = this.domainTags[domain];
-    return kept.length === 0 ? null : kept;
+  private tlbiTags(domain: number): readonly number[] {
+    const t = this.t;
+    if (t.domainType[domain] === T_PAGING) return this.domainTags[domain];
+    const out = this.attachedTags;
+    out.length = 0;
+    const atts = t.domainAttachments[domain];
+    for (let k = 0; k < atts.length; k++) if (this.rm.firstOfTag(atts, k)) out.push(t.deviceInstance[t.attDevice[atts[k]]], t.attTag[atts[k]]);
+    return out;
   }
 
   /**

@@ -23,11 +23,16 @@ function iotlbText(g: { entries: number; sets: number; ways: number; policy: str
   return `${g.entries}x${ways} (${g.sets} set${g.sets === 1 ? '' : 's'} of ${g.ways} way${g.ways === 1 ? '' : 's'}, ${g.policy})`;
 }
 
+/** The replay report's title (its Markdown heading, its HTML page's): the configuration's name. */
+export function replayTitle(s: Summary): string {
+  return `iommu-replay: ${s.config.name}`;
+}
+
 export function replayMarkdown(s: Summary): string {
   const t = s.totals;
   const c = s.config;
   const out: string[] = [];
-  out.push(`# iommu-replay: ${mdText(c.name)}`);
+  out.push(`# ${mdText(replayTitle(s))}`);
   out.push('');
   out.push(
     `Trace: ${s.trace.files.map(mdText).join(', ')}${s.trace.workload ? ` (${mdText(s.trace.workload)})` : ''}, ${fmtInt(s.trace.events)} events over ${fmtNs(Number(s.trace.spanNs))}.`,

@@ -2,19 +2,11 @@
 // (cli/warnings.ts) and of the reports that those warnings point to (the
 // curve report's note over a curve whose trace faulted or failed an
 // operation): one wording for both.
+import type { OperationCounts } from '../stats/summary.js';
 import { fmtInt } from './format.js';
 
-/** What a warning counts, from a summary's totals or a curve's counters. */
-export interface ProblemCounts {
-  dmaEvents: number;
-  faults: number;
-  maps?: number;
-  mapErrors?: number;
-  unmaps?: number;
-  unmapErrors?: number;
-  attaches?: number;
-  attachErrors?: number;
-}
+/** What a warning counts: a replay's DMA faults, its DMA events, and those of its operations known (stats/summary.ts operationCounts). */
+export type ProblemCounts = Pick<OperationCounts, 'dmaEvents'> & Partial<OperationCounts> & { faults: number };
 
 // Counts go through fmtInt, which writes what toLocaleString('en-US') writes:
 // the first toLocaleString of a process starts ICU's number formatting (42 ms

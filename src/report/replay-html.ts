@@ -1,7 +1,7 @@
 // The replay's report as a self-contained HTML page (`replay --report
 // FILE.html`; contract report.md: "Markdown or HTML by extension"): the
 // Markdown report (markdown.ts replayMarkdown) rendered by marked, in the
-// sweep report's page (html.ts htmlPage). One source of the report's
+// page of every HTML report (page.ts htmlPage). One source of the report's
 // content, so the two never differ. The Markdown is the tool's own: every
 // text from a trace or configuration is in it through mdText, which
 // backslash-escapes the characters of Markdown and HTML markup (`<`, `&`,
@@ -10,7 +10,7 @@
 import { Marked } from 'marked';
 import type { Summary } from '../stats/summary.js';
 import { htmlPage } from './page.js';
-import { replayMarkdown } from './markdown.js';
+import { replayMarkdown, replayTitle } from './markdown.js';
 
 // GFM for its tables; without its autolinks, which would make a link of a
 // bare URL in a trace's text (mdText leaves `http://` as it is).
@@ -19,11 +19,9 @@ const marked = new Marked({ gfm: true, async: false, tokenizer: { url: () => und
 export function replayHtml(s: Summary): string {
   const md = replayMarkdown(s);
   // The page gives the title its own heading: the Markdown's first line is that heading.
-  const firstBreak = md.indexOf('\n');
-  const title = `iommu-replay: ${s.config.name}`;
-  const body = (marked.parse(md.slice(firstBreak + 1)) as string)
+  const body = (marked.parse(md.slice(md.indexOf('\n') + 1)) as string)
     // Wide tables scroll inside their own box, as the sweep report's (htmlPage's .table-wrap).
     .replace(/<table>/g, '<div class="table-wrap"><table>')
     .replace(/<\/table>/g, '</table></div>');
-  return htmlPage(title, '', [body]);
+  return htmlPage(replayTitle(s), '', [body]);
 }

@@ -14,7 +14,7 @@ import { CurveGroup, StackIotlb } from '../caches/stack.js';
 import { InputError } from '../errors.js';
 import { MemoryLimitError, formatBytes } from '../config/limits.js';
 import { DEFAULT_MAX_TABLE_BYTES } from '../model/tablememory.js';
-import { buildSummary, ratio, translationCostNs, type Summary } from '../stats/summary.js';
+import { buildSummary, operationCounts, ratio, translationCostNs, type OperationCounts, type Summary } from '../stats/summary.js';
 import { Replay, type ReplayLimits } from '../model/replay.js';
 import { replayPointsFed, runReplays, type Feed } from './run.js';
 
@@ -66,39 +66,13 @@ export interface CurveResult {
    * strict mode.
    */
   reusedBeforeFlush?: { maps: number; pages: number; successfulMaps: number };
-  /** The trace's DMA events and its map, unmap and attach operations with their failures (CurveOps). */
-  ops: CurveOps;
-}
-
-/**
- * What the curve's warning line counts besides the faults (cli/warnings.ts),
- * named as its ProblemCounts: the same at every size, since the IOTLB
- * changes no map, unmap or attach, nor how many DMAs the trace has. The line
- * once took the IOTLB lookups (pages translated) for the DMA events and had
- * no failed maps, unmaps or attaches, which replay's and sweep's lines name.
- */
-export interface CurveOps {
-  dmaEvents: number;
-  maps: number;
-  mapErrors: number;
-  unmaps: number;
-  unmapErrors: number;
-  attaches: number;
-  attachErrors: number;
-}
-
-/** CurveResult.ops of a replay's summary. */
-export function opsOf(s: Summary): CurveOps {
-  const t = s.totals;
-  return {
-    dmaEvents: t.dma.events,
-    maps: t.map.ops,
-    mapErrors: t.map.errors,
-    unmaps: t.unmap.ops,
-    unmapErrors: t.unmap.errors,
-    attaches: t.attach.ops,
-    attachErrors: t.attach.errors,
-  };
+  /**
+   * The trace's DMA events and its map, unmap and attach operations with their
+   * failures, for the curve's warning line and report note. The line once took
+   * the IOTLB lookups (pages translated) for the DMA events and named no
+   * failed operation, which replay's and sweep's lines name.
+   */
+  ops: OperationCounts;
 }
 
 /** CurveResult.reusedBeforeFlush of a replay's summary (lazy mode only). */
@@ -230,7 +204,7 @@ export async function lruStackCurve(
   const approximate: [number, number][] = [];
   let used: string[] | undefined;
   let reused: Pick<CurveResult, 'reusedBeforeFlush'> | undefined;
-  let ops: CurveOps | undefined;
+  let ops: OperationCounts | undefined;
   while (pending.length > 0) {
     passes++;
     const gs = pending.map(([lo, hi]) => new CurveGroup(lo, hi, budget));
@@ -248,7 +222,7 @@ export async function lruStackCurve(
       const t = summary.totals;
       used ??= pageSizesUsed(summary);
       reused ??= reusedOf(summary);
-      ops ??= opsOf(summary);
+      ops ??= operationCounts(summary.totals);
       // Size lo's counters are the replay's; a larger size adds the lookups
       // that hit at its depth (and so did not walk).
       let gainHits = 0;
@@ -321,5 +295,13 @@ export async function pointsCurve(
   // Strict points share one replay as IOTLB lanes (caches/lanes.ts).
   const summaries = await replayPointsFed(feed, configs, limits);
   const points = summaries.map((s, i) => fromSummary(geoms[i][0] * geoms[i][1], geoms[i][0], s, configs[i]));
-  return { policy, ways, method: 'points', points, pageSizesUsed: pageSizesUsed(summaries[0]), ...reusedOf(summaries[0]), ops: opsOf(summaries[0]) };
+  return {
+    policy,
+    ways,
+    method: 'points',
+    points,
+    pageSizesUsed: pageSizesUsed(summaries[0]),
+    ...reusedOf(summaries[0]),
+    ops: operationCounts(summaries[0].totals),
+  };
 }

@@ -22,10 +22,10 @@ import type { ReplayConfig } from '../config/config.js';
 import { CurveGroup, StackIotlb, type LeafLookup } from '../caches/stack.js';
 import { rangeProbes } from '../caches/iotlb.js';
 import { POW2, alignDown, pageNumber } from '../caches/indexing.js';
-import { buildSummary, ratio, translationCostNs, type Summary } from '../stats/summary.js';
+import { buildSummary, operationCounts, ratio, translationCostNs, type Summary } from '../stats/summary.js';
 import { grow } from '../typed.js';
 import type { CurveCounters, CurveResult, Feed } from './curve.js';
-import { checkCurveConfig, opsOf, pageSizesUsed, reusedOf, withIotlb } from './curve.js';
+import { checkCurveConfig, pageSizesUsed, reusedOf, withIotlb } from './curve.js';
 import { Replay, type ReplayLimits } from '../model/replay.js';
 import type { MemoryBudget } from '../config/limits.js';
 
@@ -389,5 +389,5 @@ export async function optCurve(feed: Feed, config: ReplayConfig, maxEntries: num
       translationCostNs: translationCostNs(h, cost - s, cfg.costs),
     });
   }
-  return { policy: 'opt', ways: 0, method: 'stack', points, pageSizesUsed: pageSizesUsed(summary), ...reusedOf(summary), ops: opsOf(summary) };
+  return { policy: 'opt', ways: 0, method: 'stack', points, pageSizesUsed: pageSizesUsed(summary), ...reusedOf(summary), ops: operationCounts(summary.totals) };
 }

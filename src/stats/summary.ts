@@ -14,6 +14,40 @@ export function ratio(num: number, den: number): number | null {
   return den === 0 ? null : num / den;
 }
 
+/**
+ * A replay's DMA events and its map, unmap and attach operations with their
+ * failures: what its warning counts besides the faults (report/problems.ts),
+ * and a curve's (run/curve.ts CurveResult.ops), the same at every IOTLB
+ * size, since the IOTLB changes no operation.
+ */
+export interface OperationCounts {
+  dmaEvents: number;
+  maps: number;
+  mapErrors: number;
+  unmaps: number;
+  unmapErrors: number;
+  attaches: number;
+  attachErrors: number;
+}
+
+/** The OperationCounts of a summary's totals. */
+export function operationCounts(t: {
+  dma: { events: number };
+  map: { ops: number; errors: number };
+  unmap: { ops: number; errors: number };
+  attach: { ops: number; errors: number };
+}): OperationCounts {
+  return {
+    dmaEvents: t.dma.events,
+    maps: t.map.ops,
+    mapErrors: t.map.errors,
+    unmaps: t.unmap.ops,
+    unmapErrors: t.unmap.errors,
+    attaches: t.attach.ops,
+    attachErrors: t.attach.errors,
+  };
+}
+
 export interface Summary {
   version: 1;
   config: ReplayConfig;
